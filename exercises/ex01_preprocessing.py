@@ -1,0 +1,72 @@
+# Exercise 01 · Preprocessing MNIST: your work goes in this file.
+# Grade it with `grader ex01`; ask for a hint with `grader --hint ex01`.
+# (Generated from solutions/ex01_preprocessing.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 01 · Preprocessing MNIST (lesson 1: A first look at MNIST).
+
+Four small functions that turn raw MNIST arrays into what a Keras model
+expects. Each docstring is the contract the grader checks: any implementation
+that keeps it gets full points.
+"""
+
+import numpy as np
+
+
+def normalize(images):
+    """Scale uint8 pixel values 0..255 to float32 values in [0, 1].
+
+    images: a uint8 array of any shape, typically (N, 28, 28).
+    Returns a new float32 array of the same shape (pixel / 255); the input
+    is not modified.
+    Raises ValueError if `images` is not uint8 (this catches scaling twice).
+    """
+    # TODO: return a float32 copy scaled to [0, 1]; raise ValueError for anything but uint8
+    #       (lesson 1, "Scaling the pixels")
+    raise NotImplementedError("normalize() is not started yet")
+
+
+def add_channel_axis(images):
+    """Add a trailing channel axis: (N, 28, 28) -> (N, 28, 28, 1).
+
+    images: an array of rank 3 (a batch of 2-D images), any dtype.
+    Returns an array of shape (N, H, W, 1) with the same dtype and values.
+    Raises ValueError if `images` is not rank 3 (a single image, or images
+    that already have a channel axis).
+    """
+    # TODO: append a channel axis of size 1; raise ValueError unless the input has rank 3
+    #       (lesson 1, "Adding the channel axis")
+    raise NotImplementedError("add_channel_axis() is not started yet")
+
+
+def one_hot(labels, num_classes=10):
+    """Turn integer labels into one-hot rows.
+
+    labels: a 1-D integer array with values in 0..num_classes-1.
+    Returns a float32 array of shape (len(labels), num_classes) with a single
+    1.0 per row, at the label's index.
+    Raises ValueError if `labels` is not 1-D, or for a label outside
+    0..num_classes-1; the message names the first bad label.
+    """
+    # TODO: build the float32 one-hot matrix; raise ValueError for bad labels, naming the first one
+    #       (lesson 1, "Encoding the labels")
+    raise NotImplementedError("one_hot() is not started yet")
+
+
+def train_val_split(images, labels, val_fraction=0.1, seed=0):
+    """Shuffle a labelled set reproducibly and split off a validation part.
+
+    images: an array of N samples (first axis); labels: an array of N labels.
+    val_fraction: the share of samples for validation, strictly between 0 and 1.
+    seed: the same seed always gives the same split; different seeds shuffle
+    differently (use np.random.default_rng(seed)).
+    Returns (x_train, y_train, x_val, y_val): the validation part has
+    round(N * val_fraction) samples, the training part the rest; every sample
+    lands in exactly one part, each image keeps its own label, and the inputs
+    are not modified.
+    Raises ValueError if the lengths differ, if val_fraction is not strictly
+    between 0 and 1, or if either part would be empty.
+    """
+    # TODO: shuffle with np.random.default_rng(seed) and split off round(N * val_fraction) samples for validation
+    #       (lesson 1, "A validation split")
+    raise NotImplementedError("train_val_split() is not started yet")

@@ -1,0 +1,87 @@
+"""Failure messages that teach (exercism's form).
+
+A check fails by raising `Feedback`: what was called, what came back, what
+was expected, the likely cause and a hint. The pytest plugin adds the lesson
+section to reread and shows only this text, never a traceback into the grader.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Feedback(AssertionError):
+    """A failed check, explained to the student."""
+
+    status = "failed"
+
+    def __init__(
+        self,
+        got: str,
+        expected: str = "",
+        *,
+        called: str = "",
+        cause: str = "",
+        hint: str = "",
+        output: str = "",
+    ):
+        self.called, self.got, self.expected = called, got, expected
+        self.cause, self.hint, self.output = cause, hint, output
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = []
+        if self.called:
+            lines.append(f"Called {self.called}.")
+        got = self.got.rstrip(".")
+        lines.append(f"{got}; expected {self.expected.rstrip('.')}." if self.expected else f"{got}.")
+        if self.cause:
+            lines.append(f"Likely cause: {self.cause.rstrip('.')}.")
+        if self.hint:
+            lines.append(f"Hint: {self.hint.rstrip('.')}.")
+        if self.output:
+            lines.append("Your code printed (last lines):\n    " + self.output.replace("\n", "\n    "))
+        return "\n".join(lines)
+
+
+class NotStarted(Feedback):
+    """The function still raises the stub's NotImplementedError."""
+
+    status = "not started"
+
+    def __init__(self, function: str, filename: str):
+        super().__init__(
+            f"{function}() is not started yet",
+            hint=f"replace the TODO in {function}() in {filename}, keeping its docstring's contract",
+        )
+
+
+def short(values: Any, limit: int = 10) -> str:
+    """A compact, numpy-free rendering of a few values."""
+    array = np.asarray(values)
+    flat = array.ravel()
+    body = ", ".join(f"{v:g}" if isinstance(v, (float, np.floating)) else str(v) for v in flat[:limit].tolist())
+    more = ", …" if flat.size > limit else ""
+    return f"[{body}{more}]"
+
+
+def describe(value: Any) -> str:
+    """What a returned value is, in words a student recognises."""
+    from .sandbox import Opaque
+
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return f"a numpy {value.dtype} scalar {value.item()!r}"
+        return f"a {value.dtype} array of shape {value.shape}"
+    if isinstance(value, np.generic):
+        return f"a numpy {value.dtype} scalar {value.item()!r}"
+    if value is None:
+        return "None (did the function forget to `return` its result?)"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} item{'s' * (len(value) != 1)}"
+    if isinstance(value, Opaque):
+        size = f" of length {value.length}" if value.length is not None else ""
+        return f"an object of type {value.type}{size}"
+    return f"{type(value).__name__} {value!r}"

@@ -1,0 +1,101 @@
+"""The graders' pytest plugin: options, fixtures and scoring hooks.
+
+grader/pytest.ini loads it with `-p grader.plugin` (and `--noconftest`, so no
+conftest.py anywhere, a student's included, is ever loaded). `pytest grader`
+grades exercises/ with it; `--target solutions` (or any folder,
+or $MNIST_COURSE_TARGET) grades another folder; `--data PATH` (or
+$MNIST_COURSE_DATA) picks the MNIST file. A failed check shows only its
+teaching message, never a traceback into the grader.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from grader.feedback import Feedback
+from grader.report import Gradebook, build_report, check_record, data_summary, render_table
+from grader.session import is_stub_folder, load_data, resolve_target
+from grader.student import Student
+from mnist_course.course import Exercise, load_course
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mnist-course grader")
+    group.addoption("--target", default=None, help="folder to grade: exercises (default), solutions, or a path")
+    group.addoption("--data", default=None, help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then Keras)")
+
+
+STARTED = pytest.StashKey[tuple]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[STARTED] = (datetime.now(), time.perf_counter())
+    if not any(isinstance(p, Gradebook) for p in config.pluginmanager.get_plugins()):
+        config.pluginmanager.register(Gradebook(), "mnist-course-gradebook")
+
+
+def _exercise_of(test_module) -> Exercise:
+    """grader/test_<module>.py grades the exercise whose module is <module>."""
+    return load_course().exercise_of_module(test_module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
+
+
+@pytest.fixture(scope="session")
+def target_dir(pytestconfig):
+    return resolve_target(pytestconfig.getoption("--target"))
+
+
+@pytest.fixture(scope="session")
+def mnist(pytestconfig):
+    return load_data(pytestconfig.getoption("--data"))
+
+
+@pytest.fixture(scope="module")
+def student(request, target_dir):
+    exercise = _exercise_of(request.module)
+    return Student(exercise, target_dir, is_stub=is_stub_folder(target_dir))
+
+
+GRADER_DIR = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if item.path.parent != GRADER_DIR:  # the course's own tests/, not a check
+        return report
+    # One row per check: from the call phase, or from setup when a fixture failed.
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
+        row = check_record(exercise, check, report, call.excinfo)
+        report.user_properties.append(("grade", {"exercise": exercise.id, **row}))
+        if isinstance(call.excinfo and call.excinfo.value, Feedback):
+            report.longrepr = row["message"]  # the lesson, not the grader's traceback
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    gradebook = next(p for p in config.pluginmanager.get_plugins() if isinstance(p, Gradebook))
+    if not gradebook.rows:
+        return
+    course = load_course()
+    ids = {exercise_id for exercise_id, _ in gradebook.rows}
+    started, t0 = config.stash[STARTED]
+    try:
+        data = data_summary(load_data(config.getoption("--data")))
+    except Exception:  # noqa: BLE001 - the table still shows the scores
+        data = None
+    report = build_report(
+        course,
+        [ex for ex in course.exercises if ex.id in ids],
+        gradebook.rows,
+        target=resolve_target(config.getoption("--target")),
+        data=data,
+        started=started,
+        seconds=time.perf_counter() - t0,
+    )
+    terminalreporter.write_sep("=", "score")
+    terminalreporter.write_line(render_table(report))

@@ -1,0 +1,170 @@
+"""Scores from pytest's reports: the gradebook, the table and the JSON report.
+
+Every check is one pytest test; `check_record` turns its outcome into a row
+(status, score, teaching message). The `Gradebook` plugin collects the rows
+during the run; `build_report` fills in any check that never ran (so one
+broken grader file never hides the others) and adds the totals.
+The JSON layout is documented in grader/README.md and grader/report.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mnist_course.course import Course, Exercise
+
+from .feedback import Feedback
+
+SCHEMA_VERSION = 1
+GRADER_VERSION = "0.1.0"
+STATUSES = ("passed", "failed", "not started", "error")
+
+
+def check_record(exercise: Exercise, check: str, report: pytest.TestReport, excinfo) -> dict[str, Any]:
+    """The row for one check from its pytest report."""
+    points = exercise.checks.get(check, 0)
+    function = exercise.function_of_check(check) if check in exercise.checks else None
+    exc = excinfo.value if excinfo is not None else None
+    if report.passed:
+        status, message = "passed", ""
+    elif isinstance(exc, Feedback):
+        status, message = exc.status, exc.render()
+        if function is not None:
+            message += (
+                f'\nSee lesson {exercise.lesson_number}, "{function.section}"'
+                f" · more: grader --hint {exercise.id}"
+            )
+    else:
+        what = f"{type(exc).__name__}: {exc}" if exc is not None else str(report.longrepr)[-300:]
+        status = "error"
+        message = (
+            f"The grader could not finish this check ({what}). "
+            "This is not a mistake in your code; please report it to the course maintainers."
+        )
+    return {
+        "name": check,
+        "function": function.name if function else None,
+        "status": status,
+        "score": points if status == "passed" else 0,
+        "max_score": points,
+        "message": message,
+        "seconds": round(report.duration, 3),
+    }
+
+
+class Gradebook:
+    """A pytest plugin that collects the check rows as tests finish."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == "grade":
+                self.rows[(value["exercise"], value["name"])] = value
+
+
+def exercise_report(exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    checks = []
+    for name, points in exercise.checks.items():
+        row = rows.get((exercise.id, name))
+        if row is None:
+            row = {
+                "name": name,
+                "function": exercise.function_of_check(name).name,
+                "status": "error",
+                "score": 0,
+                "max_score": points,
+                "message": "This check did not run (its grader file failed to load). "
+                "This is not a mistake in your code; please report it.",
+                "seconds": 0.0,
+            }
+        checks.append({k: v for k, v in row.items() if k != "exercise"})
+    statuses = {c["status"] for c in checks}
+    status = "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
+    return {
+        "id": exercise.id,
+        "title": exercise.title,
+        "lesson": exercise.lesson_number,
+        "status": status,
+        "score": sum(c["score"] for c in checks),
+        "max_score": sum(c["max_score"] for c in checks),
+        "checks": checks,
+    }
+
+
+def build_report(
+    course: Course,
+    exercises: list[Exercise],
+    rows: dict[tuple[str, str], dict[str, Any]],
+    *,
+    target: Path,
+    data: dict[str, Any] | None,
+    started: datetime,
+    seconds: float,
+) -> dict[str, Any]:
+    per_exercise = [exercise_report(ex, rows) for ex in exercises]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "grader_version": GRADER_VERSION,
+        "course": course.title,
+        "target": str(target),
+        "data": data,
+        "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 2),
+        "python": platform.python_version(),
+        "score": sum(e["score"] for e in per_exercise),
+        "max_score": sum(e["max_score"] for e in per_exercise),
+        "exercises": per_exercise,
+    }
+
+
+def data_summary(mnist) -> dict[str, Any]:
+    """The provenance of the data a run used, as the reports state it."""
+    return {**mnist.provenance.to_dict(), "description": mnist.provenance.describe()}
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def _marks() -> dict[str, str]:
+    fancy = {"passed": "✓", "failed": "✗", "not started": "·", "error": "!"}
+    try:
+        "".join(fancy.values()).encode(sys.stdout.encoding or "ascii")
+        return fancy
+    except (UnicodeEncodeError, LookupError):
+        return {"passed": "+", "failed": "x", "not started": ".", "error": "!"}
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """The score table a person reads: one line per check, messages under failures."""
+    marks = _marks()
+    width = max((len(c["name"]) for e in report["exercises"] for c in e["checks"]), default=20)
+    lines = [f"Grading {report['target']}"]
+    for ex in report["exercises"]:
+        lines.append("")
+        lines.append(f"{ex['id']} · {ex['title']} (lesson {ex['lesson']})  {ex['score']}/{ex['max_score']}  {ex['status']}")
+        for check in ex["checks"]:
+            points = f"{check['score']}/{check['max_score']}"
+            lines.append(f"  {marks[check['status']]} {check['name']:<{width}}  {points:>5}  {check['status']}")
+            message = check["message"].splitlines()
+            if check["status"] == "not started":
+                message = message[:1]  # the rest repeats for every check of the function
+            lines.extend("      " + line for line in message)
+    lines.append("")
+    lines.append(f"Total: {report['score']}/{report['max_score']} points")
+    data = report.get("data")
+    lines.append(f"Data: {data['description'] if data else 'not loaded'}")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""What a grading run works on: the target folder and the MNIST data.
+
+Shared by the pytest plugin (conftest.py) and the CLI, so both resolve the
+same way and the data is read once per process.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from mnist_course.course import ROOT
+from mnist_course.data import MNIST, load_mnist
+
+TARGET_ENV = "MNIST_COURSE_TARGET"
+NAMED_TARGETS = {"exercises": ROOT / "exercises", "solutions": ROOT / "solutions"}
+
+
+class TargetError(Exception):
+    """The folder to grade does not exist."""
+
+
+def resolve_target(value: str | None) -> Path:
+    """`exercises` (the default), `solutions`, or a folder of exercise files."""
+    value = value or os.environ.get(TARGET_ENV) or "exercises"
+    path = NAMED_TARGETS.get(value, Path(value).expanduser())
+    path = path.resolve()
+    if not path.is_dir():
+        raise TargetError(f"the folder to grade does not exist: {value}")
+    return path
+
+
+def is_stub_folder(path: Path) -> bool:
+    return path == NAMED_TARGETS["exercises"].resolve()
+
+
+@lru_cache(maxsize=4)
+def load_data(path: str | None) -> MNIST:
+    """MNIST from `path`, else $MNIST_COURSE_DATA, else the Keras download, else the fallback."""
+    return load_mnist(path)

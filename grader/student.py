@@ -1,0 +1,170 @@
+"""The graders' handle on a submission: call a student's function, safely.
+
+    r = student.call("normalize", x, shown="x_train[:5]",
+                     expect="a float32 array of shape (5, 28, 28)")
+    images = r.value           # or a Feedback / NotStarted explaining what went wrong
+    r.expect_raises("ValueError", mentions="10")
+
+Each call runs in a child process (see sandbox.py); results are cached per
+exact call so several checks can look at one result without re-running it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import sandbox
+from .feedback import Feedback, NotStarted, describe
+from mnist_course.course import Exercise
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<{value.dtype} array {value.shape}>"
+    return repr(value)
+
+
+class Call:
+    """One finished call into student code and what it gave."""
+
+    def __init__(self, student: "Student", function: str, called: str, expect: str, outcome: sandbox.CallOutcome):
+        self.student, self.function, self.called, self.expect = student, function, called, expect
+        self.outcome = outcome
+
+    @property
+    def not_started(self) -> bool:
+        o = self.outcome
+        return o.status == "raised" and o.stage == "call" and o.exc_type == "NotImplementedError"
+
+    def fail(self, got: str, expected: str = "", cause: str = "", hint: str = "") -> Feedback:
+        """A Feedback for this call (raise it)."""
+        return Feedback(got, expected or self.expect, called=self.called, cause=cause, hint=hint)
+
+    def _problem(self) -> Feedback:
+        """Why this call gave no value: every way student code can fail to return."""
+        o, filename = self.outcome, self.student.filename
+        if self.not_started:
+            return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
+        if o.status == "timeout":
+            return self.fail(
+                f"it did not return within {self.student.timeout:g} s (the process was stopped)",
+                cause="an endless loop, or far more work than the task needs",
+                hint="try the call yourself on a small input and time it",
+            )
+        if o.status == "crashed":
+            return Feedback(
+                f"the process running your code ended (exit status {o.exit_code}) before {self.function}() returned",
+                self.expect,
+                called=self.called,
+                cause="a call to os._exit() or sys.exit() at import time, or a crash of the interpreter",
+                hint="a function hands back its result with `return`; never end the program",
+                output=o.output,
+            )
+        if o.status == "missing_function":
+            return Feedback(
+                f"{filename} has no function {self.function}()",
+                f"def {self.function}(...) as in the exercise file",
+                hint="keep the function names and signatures of the stub",
+            )
+        if o.stage == "import":
+            where = f" ({o.where})" if o.where else ""
+            return Feedback(
+                f"importing {filename} failed with {o.exc_type}: {o.exc_message}{where}",
+                "the file to import cleanly",
+                cause="a syntax error, a missing import, or code at the top level that fails or exits",
+                hint=f"run `python {filename}` to see the error",
+                output=o.output,
+            )
+        if o.exc_type == "SystemExit":
+            return self.fail(
+                "it called sys.exit() / exit() instead of returning",
+                hint="hand the result back with `return`",
+            )
+        where = f" at {o.where}" if o.where else ""
+        return Feedback(
+            f"it raised {o.exc_type}: {o.exc_message}{where}",
+            self.expect,
+            called=self.called,
+            output=o.output,
+        )
+
+    @property
+    def value(self) -> Any:
+        """The returned value, or raise the Feedback that explains why there is none."""
+        if self.outcome.status != "returned":
+            raise self._problem()
+        return self.outcome.value
+
+    @property
+    def args_after(self) -> list:
+        self.value  # noqa: B018 - raises if the call did not return
+        return self.outcome.args_after
+
+    def array(self, expected: str = "") -> np.ndarray:
+        """The returned value, which must be a numpy array."""
+        value = self.value
+        if not isinstance(value, np.ndarray) or value.ndim == 0:
+            raise self.fail(
+                f"got {describe(value)}",
+                expected,
+                hint="return a numpy array (np.asarray(...) converts lists)",
+            )
+        return value
+
+    def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "") -> None:
+        """The call must have raised `exc_type`, whose message names `mentions`."""
+        o = self.outcome
+        if o.status == "raised" and o.stage == "call" and o.exc_type == exc_type:
+            if mentions and mentions not in o.exc_message:
+                raise self.fail(
+                    f"it raised {exc_type}({o.exc_message!r}), which does not mention {mentions}",
+                    hint=hint or f"put {mentions} in the message so the caller can fix their input",
+                )
+            return
+        if o.status == "returned":
+            raise self.fail(f"it returned {describe(o.value)} without complaint", hint=hint)
+        if self.not_started or o.status != "raised" or o.stage != "call":
+            raise self._problem()
+        where = f" at {o.where}" if o.where else ""
+        raise self.fail(
+            f"it raised {o.exc_type}: {o.exc_message}{where}",
+            cause=f"the input reached code that fails by accident before it was checked",
+            hint=hint or f"check the input first and `raise {exc_type}(...)` with a clear message",
+        )
+
+
+class Student:
+    """A submission's module for one exercise."""
+
+    def __init__(self, exercise: Exercise, target_dir: Path, is_stub: bool = False):
+        self.exercise = exercise
+        self.filename = exercise.filename
+        self.module_file = Path(target_dir) / self.filename
+        self.timeout = exercise.call_timeout_s
+        self.is_stub = is_stub
+        self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
+
+    def call(
+        self, function: str, *args: np.ndarray, shown: str = "", expect: str = "", cached: bool = True, **kwargs: Any
+    ) -> Call:
+        """Call `function(*args, **kwargs)` in a child process.
+
+        `shown` is how the call reads in messages; `expect` what the contract
+        promises. Results are cached per exact call unless `cached=False`.
+        """
+        shown_args = shown or ", ".join(_show(a) for a in args)
+        shown_kwargs = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+        called = f"{function}({shown_args}{shown_kwargs})"
+        key = (called, tuple(a.tobytes() for a in args))
+        if key not in self._outcomes or not cached:
+            if not self.module_file.is_file():
+                raise Feedback(
+                    f"there is no file {self.filename} in {self.module_file.parent}",
+                    f"your solution in {self.filename}",
+                    hint="grade the folder that holds your exercise files (--target DIR)",
+                )
+            self._outcomes[key] = sandbox.call(self.module_file, function, args, kwargs, timeout=self.timeout)
+        return Call(self, function, called, expect, self._outcomes[key])

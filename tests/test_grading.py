@@ -1,0 +1,297 @@
+"""The grader end to end: solutions pass, stubs are "not started", hostile and
+broken submissions get exactly what they deserve, and the CLI keeps its promises
+(exit codes, JSON schema, data provenance)."""
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.student import Student
+from mnist_course.course import ROOT, load_course
+
+SCHEMA = json.loads((ROOT / "grader" / "report.schema.json").read_text())
+EX01 = load_course().exercise("ex01")
+SOLUTION = EX01.solution_path.read_text()
+
+
+def graded(run_grader, tmp_path, *args):
+    """Run the grader with a JSON report; return (exit code, report, stdout)."""
+    out = tmp_path / "report.json"
+    result = run_grader(*args, "--json", out)
+    report = json.loads(out.read_text()) if out.exists() else None
+    return result.returncode, report, result.stdout + result.stderr
+
+
+def checks(report):
+    return {c["name"]: c for ex in report["exercises"] for c in ex["checks"]}
+
+
+@pytest.fixture(scope="module")
+def solutions_run(run_grader, mnist_path, tmp_path_factory):
+    return graded(run_grader, tmp_path_factory.mktemp("solutions"), "--target", "solutions")
+
+
+@pytest.fixture(scope="module")
+def stubs_run(run_grader, mnist_path, tmp_path_factory):
+    return graded(run_grader, tmp_path_factory.mktemp("stubs"))
+
+
+def test_every_solution_passes_every_check(solutions_run):
+    code, report, output = solutions_run
+    failed = {n: c["message"] for n, c in checks(report).items() if c["status"] != "passed"}
+    assert failed == {}, output
+    assert code == 0
+    assert report["score"] == report["max_score"] == sum(ex.max_score for ex in load_course().exercises)
+
+
+def test_every_untouched_stub_fails_every_check_as_not_started(stubs_run):
+    code, report, output = stubs_run
+    assert code == 1
+    assert report["score"] == 0
+    for name, check in checks(report).items():
+        assert check["status"] == "not started", (name, check["message"])
+        assert "is not started yet" in check["message"]
+        assert "Traceback" not in check["message"]
+    assert f"Total: 0/{report['max_score']} points" in output
+
+
+def test_reports_follow_the_documented_schema(solutions_run, stubs_run):
+    for _, report, _ in (solutions_run, stubs_run):
+        jsonschema.validate(report, SCHEMA)
+
+
+def test_reports_state_the_data_they_used(solutions_run, mnist_path):
+    _, report, output = solutions_run
+    assert report["data"]["path"] == str(Path(mnist_path).resolve())
+    assert len(report["data"]["sha256"]) == 64
+    assert report["data"]["n_test"] > 0
+    assert "Data: " in output and report["data"]["dataset"] in output
+
+
+def test_pytest_alone_grades_with_teaching_messages(mnist_path):
+    """`pytest grader` is the same grader; failures show the lesson, not a traceback."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "grader", "-q", "-k", "normalize_values"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "normalize() is not started yet" in result.stdout
+    assert "grader/student.py" not in result.stdout  # no traceback into the grader
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ex99"], "unknown exercise"),
+        (["--target", "/no/such/folder"], "does not exist"),
+        (["--data", "/no/such/file.npz"], "no such file"),
+        (["--hint", "ex99"], "unknown exercise"),
+    ],
+)
+def test_cli_exits_2_when_it_cannot_grade(run_grader, args, message):
+    result = run_grader(*args)
+    assert result.returncode == 2
+    assert message in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_exits_2_on_corrupt_data(run_grader, tmp_path):
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"not an npz file")
+    result = run_grader("--data", bad)
+    assert result.returncode == 2
+    assert str(bad) in result.stderr
+
+
+def test_hints_come_one_level_at_a_time(run_grader):
+    first = run_grader("--hint", "ex01", "one_hot").stdout
+    more = run_grader("--hint", "01", "one_hot", "--level", "2").stdout
+    hints = EX01.function("one_hot").hints
+    assert hints[0] in first and hints[1] not in first
+    assert hints[1] in more
+
+
+# ------------------------------------------------------------------ hostile and broken submissions
+
+
+def submission(tmp_path, source, **extra_files):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / EX01.filename).write_text(source)
+    for name, text in extra_files.items():
+        (folder / name.replace("__dot__", ".")).write_text(textwrap.dedent(text))
+    return folder
+
+
+MALICIOUS_CONFTEST = """
+    import pathlib, pytest
+    pathlib.Path(__file__).with_name("CONFTEST_RAN").write_text("yes")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(item, call):
+        report = yield
+        report.outcome = "passed"
+        return report
+"""
+
+
+def test_hostile_folder_gets_points_only_for_honest_work(run_grader, tmp_path, mnist_path):
+    # one_hot ends the process; its output claims success; the rest is correct.
+    source = SOLUTION.replace(
+        "    labels = np.asarray(labels)\n",
+        "    print('PASSED 19/19 points'); import os; os._exit(0)\n",
+        1,
+    )
+    folder = submission(
+        tmp_path,
+        source,
+        **{
+            "conftest.py": MALICIOUS_CONFTEST,
+            "pytest__dot__ini": "[pytest]\naddopts = --this-option-breaks-pytest\n",
+            "sitecustomize.py": "import os; os._exit(0)\n",
+        },
+    )
+    code, report, output = graded(run_grader, tmp_path, "--target", folder)
+    assert code == 1
+    one_hot_points = sum(EX01.function("one_hot").checks.values())
+    assert report["score"] == EX01.max_score - one_hot_points
+    for name, check in checks(report).items():
+        if name.startswith("one_hot"):
+            assert check["status"] == "failed"
+            assert "ended (exit status 0) before one_hot() returned" in check["message"]
+        else:
+            assert check["status"] == "passed", (name, check["message"])
+    assert not (folder / "CONFTEST_RAN").exists()
+
+
+def test_module_that_exits_on_import_scores_zero_without_crashing(run_grader, tmp_path, mnist_path):
+    folder = submission(tmp_path, "import os\nos._exit(0)\n" + SOLUTION, **{"conftest.py": MALICIOUS_CONFTEST})
+    code, report, output = graded(run_grader, tmp_path, "--target", folder)
+    assert code == 1
+    assert report["score"] == 0
+    assert {c["status"] for c in checks(report).values()} == {"failed"}
+    assert "process running your code ended" in checks(report)["normalize_values"]["message"]
+    assert not (folder / "CONFTEST_RAN").exists()
+
+
+def test_classic_mistakes_get_a_diagnosis(run_grader, tmp_path, mnist_path):
+    source = (
+        SOLUTION.replace("return images.astype(np.float32) / np.float32(255)", "return images / 255")
+        .replace("return np.eye(num_classes, dtype=np.float32)[labels]", "return np.eye(num_classes, dtype=np.float32)[labels.astype(int) - 1]")
+        .replace("    order = np.random.default_rng(seed).permutation(len(images))\n    val, train = order[:n_val], order[n_val:]\n",
+                 "    np.random.default_rng(seed).shuffle(images)\n    val, train = np.arange(n_val), np.arange(n_val, len(images))\n")
+    )
+    folder = submission(tmp_path, source)
+    _, report, _ = graded(run_grader, tmp_path, "--target", folder)
+    c = checks(report)
+    assert "got dtype float64" in c["normalize_shape_dtype"]["message"]
+    assert "Likely cause: numpy turns uint8 / 255 into float64" in c["normalize_shape_dtype"]["message"]
+    assert "off-by-one" in c["one_hot_values"]["message"]
+    assert "shuffling in place" in c["train_val_split_leaves_input"]["message"]
+    assert c["normalize_values"]["status"] == "passed"
+    for message in (c[n]["message"] for n in ("one_hot_values", "normalize_shape_dtype")):
+        assert message.startswith("Called ")
+        assert 'See lesson 1, "' in message
+
+
+# ------------------------------------------------------------------ the call boundary, one case at a time
+
+
+@pytest.fixture
+def student_in(tmp_path):
+    def make(source, timeout=10):
+        folder = tmp_path / "sub"
+        folder.mkdir(exist_ok=True)
+        (folder / EX01.filename).write_text(textwrap.dedent(source))
+        student = Student(EX01, folder)
+        student.timeout = timeout
+        return student
+
+    return make
+
+
+ONE = __import__("numpy").arange(3, dtype="uint8")
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("def normalize(images):\n    return (\n", "importing ex01_preprocessing.py failed with SyntaxError"),
+        ("import not_a_real_package\n", "ModuleNotFoundError: No module named 'not_a_real_package'"),
+        ("def something_else():\n    pass\n", "has no function normalize()"),
+        ("def normalize(images):\n    pass\n", "got None (did the function forget to `return`"),
+        ("def normalize(images):\n    return [0.1, 0.2]\n", "got a list of 2 items"),
+        ("import sys\ndef normalize(images):\n    sys.exit(0)\n", "called sys.exit()"),
+        ("import os\ndef normalize(images):\n    os._exit(3)\n", "ended (exit status 3) before normalize() returned"),
+        ("def normalize(images):\n    return images[5]\n", "raised IndexError"),
+        ("def normalize(images):\n    return {'a': 1}\n", "got an object of type builtins.dict"),
+    ],
+)
+def test_broken_code_fails_its_check_with_a_clear_message(student_in, source, expected):
+    from grader.feedback import Feedback
+
+    student = student_in(source)
+    with pytest.raises(Feedback) as caught:
+        student.call("normalize", ONE, expect="a float32 array").array()
+    assert expected in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_raised_errors_point_at_the_students_line(student_in):
+    from grader.feedback import Feedback
+
+    student = student_in("def normalize(images):\n    x = 1\n    return images[5]\n")
+    with pytest.raises(Feedback) as caught:
+        student.call("normalize", ONE).value
+    assert "ex01_preprocessing.py, line 3, in normalize: return images[5]" in str(caught.value)
+
+
+def test_endless_loop_times_out_and_leaves_no_process(student_in, tmp_path):
+    from grader.feedback import Feedback
+
+    marker = tmp_path / "sleeper-was-here"
+    student = student_in(
+        f"""
+        import os, signal, subprocess, sys, time
+        def normalize(images):
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3); open({str(marker)!r}, 'w').write('x')"])
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while True:
+                pass
+        """,
+        timeout=1.5,
+    )
+    with pytest.raises(Feedback) as caught:
+        student.call("normalize", ONE).value
+    assert "did not return within 1.5 s" in str(caught.value)
+    import time
+
+    time.sleep(4)
+    assert not marker.exists(), "a process the submission started outlived its grading"
+
+
+def test_not_started_is_recognised_only_from_the_call(student_in):
+    from grader.feedback import NotStarted
+
+    student = student_in("def normalize(images):\n    raise NotImplementedError('normalize() is not started yet')\n")
+    with pytest.raises(NotStarted):
+        student.call("normalize", ONE).value
+
+
+def test_graded_folder_is_left_clean(run_grader, tmp_path, mnist_path):
+    folder = submission(tmp_path, SOLUTION)
+    run_grader("--target", folder)
+    assert sorted(p.name for p in folder.iterdir()) == [EX01.filename]
+
+
+def test_a_copy_of_the_solutions_folder_passes(run_grader, tmp_path, mnist_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    assert run_grader("--target", folder, "ex01").returncode == 0

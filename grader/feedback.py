@@ -36,6 +36,8 @@ class Feedback(AssertionError):
         if self.called:
             lines.append(f"Called {self.called}.")
         got = self.got.rstrip(".")
+        if got.split(" ", 1)[0].isalpha():  # a sentence, not a code name like normalize()
+            got = got[0].upper() + got[1:]
         lines.append(f"{got}; expected {self.expected.rstrip('.')}." if self.expected else f"{got}.")
         if self.cause:
             lines.append(f"Likely cause: {self.cause.rstrip('.')}.")

@@ -152,7 +152,7 @@ def render_table(report: dict[str, Any]) -> str:
     """The score table a person reads: one line per check, messages under failures."""
     marks = _marks()
     width = max((len(c["name"]) for e in report["exercises"] for c in e["checks"]), default=20)
-    lines = [f"Grading {report['target']}"]
+    lines = [f"Results for {report['target']}"]
     for ex in report["exercises"]:
         lines.append("")
         lines.append(f"{ex['id']} · {ex['title']} (lesson {ex['lesson']})  {ex['score']}/{ex['max_score']}  {ex['status']}")

@@ -115,9 +115,14 @@ class Call:
         return value
 
     def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "") -> None:
-        """The call must have raised `exc_type`, whose message names `mentions`."""
+        """The call must have raised `exc_type` with a message that names `mentions`."""
         o = self.outcome
         if o.status == "raised" and o.stage == "call" and o.exc_type == exc_type:
+            if not o.exc_message.strip():
+                raise self.fail(
+                    f"it raised {exc_type} with an empty message",
+                    hint=f"say what is wrong and with which value: raise {exc_type}(f\"...\")",
+                )
             if mentions and mentions not in o.exc_message:
                 raise self.fail(
                     f"it raised {exc_type}({o.exc_message!r}), which does not mention {mentions}",

@@ -18,6 +18,7 @@ sizes) so that graders can apply the thresholds that belong to the data used.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gzip
@@ -396,9 +397,29 @@ def _load_path(path: PathLike, how: str) -> MNIST:
     return load_npz(p)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Silence file descriptor 2 for a moment.
+
+    TensorFlow 2.21 writes its start-up INFO lines from C++ straight to fd 2,
+    whatever TF_CPP_MIN_LOG_LEVEL says; they would bury the one line that
+    matters here. Python exceptions still propagate.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _download_keras_mnist() -> str:
     """Download (or reuse Keras's cached) mnist.npz, checksum-verified; return its path."""
-    import keras  # lazy: importing Keras/TensorFlow takes seconds
+    with _native_stderr_silenced():
+        import keras  # lazy: importing Keras/TensorFlow takes seconds
 
     return keras.utils.get_file(
         "mnist.npz", origin=KERAS_MNIST_URL, file_hash=KERAS_MNIST_SHA256

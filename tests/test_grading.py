@@ -4,12 +4,17 @@ broken submissions get exactly what they deserve, and the CLI keeps its promises
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
+from grader.feedback import Feedback, NotStarted
 from grader.student import Student
 from mnist_course.course import ROOT, load_course
 
@@ -74,9 +79,6 @@ def test_reports_state_the_data_they_used(solutions_run, mnist_path):
 
 def test_pytest_alone_grades_with_teaching_messages(mnist_path):
     """`pytest grader` is the same grader; failures show the lesson, not a traceback."""
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "grader", "-q", "-k", "normalize_values"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -191,7 +193,7 @@ def test_classic_mistakes_get_a_diagnosis(run_grader, tmp_path, mnist_path):
     folder = submission(tmp_path, source)
     _, report, _ = graded(run_grader, tmp_path, "--target", folder)
     c = checks(report)
-    assert "got dtype float64" in c["normalize_shape_dtype"]["message"]
+    assert "Got dtype float64" in c["normalize_shape_dtype"]["message"]
     assert "Likely cause: numpy turns uint8 / 255 into float64" in c["normalize_shape_dtype"]["message"]
     assert "off-by-one" in c["one_hot_values"]["message"]
     assert "shuffling in place" in c["train_val_split_leaves_input"]["message"]
@@ -217,7 +219,7 @@ def student_in(tmp_path):
     return make
 
 
-ONE = __import__("numpy").arange(3, dtype="uint8")
+ONE = np.arange(3, dtype=np.uint8)
 
 
 @pytest.mark.parametrize(
@@ -226,17 +228,15 @@ ONE = __import__("numpy").arange(3, dtype="uint8")
         ("def normalize(images):\n    return (\n", "importing ex01_preprocessing.py failed with SyntaxError"),
         ("import not_a_real_package\n", "ModuleNotFoundError: No module named 'not_a_real_package'"),
         ("def something_else():\n    pass\n", "has no function normalize()"),
-        ("def normalize(images):\n    pass\n", "got None (did the function forget to `return`"),
-        ("def normalize(images):\n    return [0.1, 0.2]\n", "got a list of 2 items"),
+        ("def normalize(images):\n    pass\n", "Got None (did the function forget to `return`"),
+        ("def normalize(images):\n    return [0.1, 0.2]\n", "Got a list of 2 items"),
         ("import sys\ndef normalize(images):\n    sys.exit(0)\n", "called sys.exit()"),
         ("import os\ndef normalize(images):\n    os._exit(3)\n", "ended (exit status 3) before normalize() returned"),
-        ("def normalize(images):\n    return images[5]\n", "raised IndexError"),
-        ("def normalize(images):\n    return {'a': 1}\n", "got an object of type builtins.dict"),
+        ("def normalize(images):\n    return images[5]\n", "It raised IndexError"),
+        ("def normalize(images):\n    return {'a': 1}\n", "Got an object of type builtins.dict"),
     ],
 )
 def test_broken_code_fails_its_check_with_a_clear_message(student_in, source, expected):
-    from grader.feedback import Feedback
-
     student = student_in(source)
     with pytest.raises(Feedback) as caught:
         student.call("normalize", ONE, expect="a float32 array").array()
@@ -245,8 +245,6 @@ def test_broken_code_fails_its_check_with_a_clear_message(student_in, source, ex
 
 
 def test_raised_errors_point_at_the_students_line(student_in):
-    from grader.feedback import Feedback
-
     student = student_in("def normalize(images):\n    x = 1\n    return images[5]\n")
     with pytest.raises(Feedback) as caught:
         student.call("normalize", ONE).value
@@ -254,8 +252,6 @@ def test_raised_errors_point_at_the_students_line(student_in):
 
 
 def test_endless_loop_times_out_and_leaves_no_process(student_in, tmp_path):
-    from grader.feedback import Feedback
-
     marker = tmp_path / "sleeper-was-here"
     student = student_in(
         f"""
@@ -271,15 +267,11 @@ def test_endless_loop_times_out_and_leaves_no_process(student_in, tmp_path):
     with pytest.raises(Feedback) as caught:
         student.call("normalize", ONE).value
     assert "did not return within 1.5 s" in str(caught.value)
-    import time
-
     time.sleep(4)
     assert not marker.exists(), "a process the submission started outlived its grading"
 
 
 def test_not_started_is_recognised_only_from_the_call(student_in):
-    from grader.feedback import NotStarted
-
     student = student_in("def normalize(images):\n    raise NotImplementedError('normalize() is not started yet')\n")
     with pytest.raises(NotStarted):
         student.call("normalize", ONE).value
@@ -295,3 +287,9 @@ def test_a_copy_of_the_solutions_folder_passes(run_grader, tmp_path, mnist_path)
     folder = tmp_path / "copy"
     shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("__pycache__"))
     assert run_grader("--target", folder, "ex01").returncode == 0
+
+
+def test_errors_must_say_what_is_wrong(student_in):
+    student = student_in("def normalize(images):\n    raise ValueError()\n")
+    with pytest.raises(Feedback, match="empty message"):
+        student.call("normalize", ONE).expect_raises("ValueError")

@@ -1,11 +1,12 @@
-"""The only place student code runs: a separate Python process.
+"""The only place student code runs: a worker process, one per graded module.
 
-The grader starts this file as `python -I _child.py WORKDIR` (isolated mode:
-no PYTHON* variables, no user site, not even this folder on sys.path), with
-WORKDIR as the current directory. It reads WORKDIR/request.json, imports the
-student's module, makes one call, and writes plain data back: numpy arrays
-with `np.save(allow_pickle=False)` and WORKDIR/result.json. The grader checks
-everything it gets; nothing the student prints is read for results.
+The grader starts this file as `python -I _child.py WORKDIR REQUEST_FD RESULT_FD`
+(isolated mode: no PYTHON* variables, no user site, not even this folder on
+sys.path), with WORKDIR as the current directory. It imports the student's
+module once, says whether that worked, then answers calls: one JSON line in
+on REQUEST_FD, one JSON line out on RESULT_FD. Arrays travel as `.npy` files
+written with `allow_pickle=False`; anything else a function returns is only
+described. Nothing the student prints is read for results.
 
 This file imports nothing from the grader, so it runs as a plain script.
 """
@@ -21,16 +22,16 @@ MAX_ITEMS = 16  # a returned list/tuple longer than this is described, not sent
 MAX_TEXT = 2000
 
 
-def _encode(value, work, counter, depth=0):
+def _encode(value, folder, names, depth=0):
     import numpy as np
 
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.hasobject:
-            return {"kind": "other", "type": f"numpy array of dtype {array.dtype}", "repr": ""}
-        name = f"value{len(counter)}.npy"
-        counter.append(name)
-        np.save(os.path.join(work, name), array, allow_pickle=False)
+            return {"kind": "other", "type": f"numpy array of dtype {array.dtype}"}
+        name = os.path.join(folder, f"value{len(names)}.npy")
+        names.append(name)
+        np.save(name, array, allow_pickle=False)
         return {"kind": "ndarray", "file": name, "scalar": isinstance(value, np.generic)}
     if value is None:
         return {"kind": "none"}
@@ -39,35 +40,46 @@ def _encode(value, work, counter, depth=0):
     if isinstance(value, str):
         return {"kind": "scalar", "type": "str", "value": value[:MAX_TEXT]}
     if isinstance(value, (list, tuple)) and depth < 3 and len(value) <= MAX_ITEMS:
-        return {
-            "kind": type(value).__name__,
-            "items": [_encode(v, work, counter, depth + 1) for v in value],
-        }
+        return {"kind": type(value).__name__, "items": [_encode(v, folder, names, depth + 1) for v in value]}
     kind = type(value)
     length = len(value) if isinstance(value, (list, tuple, dict)) else None
     return {"kind": "other", "type": f"{kind.__module__}.{kind.__qualname__}", "length": length}
 
 
-def _student_frame(exc, target_dir):
-    """The last traceback frame inside the student's folder, as one line."""
-    found = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename).startswith(target_dir + os.sep):
-            found = frame
+def _raised(exc, stage, target_dir):
+    """An exception as plain data, with the last frame inside the student's folder."""
+    where = None
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        return f"{os.path.basename(exc.filename)}, line {exc.lineno}: {(exc.text or '').strip()}"
-    if found is None:
-        return None
-    return f"{os.path.basename(found.filename)}, line {found.lineno}, in {found.name}: {found.line}"
+        where = f"{os.path.basename(exc.filename)}, line {exc.lineno}: {(exc.text or '').strip()}"
+    else:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if os.path.abspath(frame.filename).startswith(target_dir + os.sep):
+                where = f"{os.path.basename(frame.filename)}, line {frame.lineno}, in {frame.name}: {frame.line}"
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    return {"status": "raised", "stage": stage, "type": type(exc).__name__, "message": message[:MAX_TEXT], "where": where}
+
+
+def _send(fd, message):
+    try:
+        line = json.dumps(message)
+    except (TypeError, ValueError):  # e.g. an int too large for JSON: describe it instead
+        message = {"status": "returned", "value": {"kind": "other", "type": "a value JSON cannot carry"}, "args_after": []}
+        line = json.dumps(message)
+    data = (line + "\n").encode("utf-8")
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def main():
     work = os.path.abspath(sys.argv[1])
-    with open(os.path.join(work, "request.json"), encoding="utf-8") as fh:
-        request = json.load(fh)
+    request_fd, result_fd = int(sys.argv[2]), int(sys.argv[3])
+    with open(os.path.join(work, "worker.json"), encoding="utf-8") as fh:
+        spec_info = json.load(fh)
 
     # Everything the student prints (Python or C level) goes to files the
-    # grader only shows, truncated; it never parses them.
+    # grader only shows, truncated; stdin is empty.
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
     for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
         out = os.open(os.path.join(work, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(out, fd)
@@ -75,46 +87,43 @@ def main():
 
     import numpy as np
 
-    target_dir = os.path.abspath(request["target_dir"])
+    target_dir = os.path.abspath(spec_info["target_dir"])
     sys.path.insert(0, target_dir)  # the student's own helper modules stay importable
-    args = [np.load(os.path.join(work, a), allow_pickle=False) for a in request["args"]]
-    kwargs = request["kwargs"]
-
-    stage = "import"
     started = time.perf_counter()
     try:
-        spec = importlib.util.spec_from_file_location(request["module"], request["module_file"])
+        spec = importlib.util.spec_from_file_location(spec_info["module"], spec_info["module_file"])
         module = importlib.util.module_from_spec(spec)
-        sys.modules[request["module"]] = module
+        sys.modules[spec_info["module"]] = module
         spec.loader.exec_module(module)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt are student errors too
+        _send(result_fd, _raised(exc, "import", target_dir))
+        os._exit(0)
+    _send(result_fd, {"status": "ready", "seconds": time.perf_counter() - started})
+
+    requests = os.fdopen(request_fd, "r", encoding="utf-8")
+    for line in requests:
+        request = json.loads(line)
+        folder = request["folder"]
         function = getattr(module, request["function"], None)
         if not callable(function):
-            result = {"status": "missing_function"}
-        else:
-            stage = "call"
-            started = time.perf_counter()
-            value = function(*args, **kwargs)
-            counter = []
+            _send(result_fd, {"status": "missing_function"})
+            continue
+        args = [np.load(path, allow_pickle=False) for path in request["args"]]
+        started = time.perf_counter()
+        try:
+            value = function(*args, **request["kwargs"])
+            names = []
             result = {
                 "status": "returned",
-                "value": _encode(value, work, counter),
-                "args_after": [_encode(a, work, counter) for a in args],
+                "value": _encode(value, folder, names),
+                "args_after": [_encode(a, folder, names) for a in args],
             }
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt are student errors too
-        result = {
-            "status": "raised",
-            "stage": stage,
-            "type": type(exc).__name__,
-            "message": str(exc)[:MAX_TEXT],
-            "where": _student_frame(exc, target_dir),
-        }
-    result["seconds"] = time.perf_counter() - started
-
-    partial = os.path.join(work, "result.json.part")
-    with open(partial, "w", encoding="utf-8") as fh:
-        json.dump(result, fh)
-    os.replace(partial, os.path.join(work, "result.json"))
-    # Skip interpreter shutdown: no atexit handler or finalizer of the student's runs.
+        except BaseException as exc:
+            result = _raised(exc, "call", target_dir)
+        result["seconds"] = time.perf_counter() - started
+        _send(result_fd, result)
+    # The grader closed the request pipe: skip interpreter shutdown, so no
+    # atexit handler or finalizer of the student's runs.
     os._exit(0)
 
 

@@ -27,9 +27,7 @@ from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import DataError
 
 from .report import Gradebook, build_report, data_summary, render_table, write_json
-from .session import TargetError, load_data, resolve_target
-
-GRADER_DIR = Path(__file__).resolve().parent
+from .session import GRADER_DIR, TargetError, load_data, resolve_target
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 MARKS = {"passed": ".", "failed": "F", "not started": "-", "error": "E"}
 
@@ -103,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             return show_hints(exercise, function, max(1, args.level))
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
         target = resolve_target(args.target)
+        if args.json and not os.access(args.json.resolve().parent, os.W_OK):
+            raise TargetError(f"cannot write the report to {args.json}: its folder is missing or read-only")
         mnist = load_data(args.data)
     except (CourseError, TargetError, DataError) as exc:
         print(f"grader: {exc}", file=sys.stderr)
@@ -140,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     for error in progress.collect_errors:
         print(f"grader: could not load {error}", file=sys.stderr)
     if args.json:
-        write_json(report, args.json)
+        try:
+            write_json(report, args.json)
+        except OSError as exc:
+            print(f"grader: could not write {args.json}: {exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
         print(f"Report written to {args.json}")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or progress.collect_errors:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from grader.feedback import Feedback
 from grader.report import Gradebook, build_report, check_record, data_summary, render_table
-from grader.session import is_stub_folder, load_data, resolve_target
+from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
 from grader.student import Student
 from mnist_course.course import Exercise, load_course
 
@@ -55,11 +54,9 @@ def mnist(pytestconfig):
 
 @pytest.fixture(scope="module")
 def student(request, target_dir):
-    exercise = _exercise_of(request.module)
-    return Student(exercise, target_dir, is_stub=is_stub_folder(target_dir))
-
-
-GRADER_DIR = Path(__file__).resolve().parent
+    student = Student(_exercise_of(request.module), target_dir, is_stub=is_stub_folder(target_dir))
+    yield student
+    student.close()
 
 
 @pytest.hookimpl(wrapper=True)

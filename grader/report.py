@@ -13,6 +13,7 @@ import json
 import platform
 import sys
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,10 @@ from mnist_course.course import Course, Exercise
 from .feedback import Feedback
 
 SCHEMA_VERSION = 1
-GRADER_VERSION = "0.1.0"
+try:
+    GRADER_VERSION = version("mnist-course")
+except PackageNotFoundError:  # run from a checkout that was never installed
+    GRADER_VERSION = "unknown"
 STATUSES = ("passed", "failed", "not started", "error")
 
 

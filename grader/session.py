@@ -13,6 +13,7 @@ from pathlib import Path
 from mnist_course.course import ROOT
 from mnist_course.data import MNIST, load_mnist
 
+GRADER_DIR = Path(__file__).resolve().parent
 TARGET_ENV = "MNIST_COURSE_TARGET"
 NAMED_TARGETS = {"exercises": ROOT / "exercises", "solutions": ROOT / "solutions"}
 
@@ -22,10 +23,11 @@ class TargetError(Exception):
 
 
 def resolve_target(value: str | None) -> Path:
-    """`exercises` (the default), `solutions`, or a folder of exercise files."""
+    """`exercises` (the default), `solutions`, a folder of exercise files, or one such file."""
     value = value or os.environ.get(TARGET_ENV) or "exercises"
-    path = NAMED_TARGETS.get(value, Path(value).expanduser())
-    path = path.resolve()
+    path = NAMED_TARGETS.get(value, Path(value).expanduser()).resolve()
+    if path.is_file() and path.suffix == ".py":  # an exercise file: grade its folder
+        path = path.parent
     if not path.is_dir():
         raise TargetError(f"the folder to grade does not exist: {value}")
     return path

@@ -14,11 +14,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import signal
+
 import numpy as np
 
 from . import sandbox
-from .feedback import Feedback, NotStarted, describe
+from mnist_course.build import not_started_message
 from mnist_course.course import Exercise
+
+from .feedback import Feedback, NotStarted, describe
+
+
+def _exit_status(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def _show(value: Any) -> str:
@@ -36,8 +51,14 @@ class Call:
 
     @property
     def not_started(self) -> bool:
+        """The stub's own NotImplementedError, untouched (any other one is a real error)."""
         o = self.outcome
-        return o.status == "raised" and o.stage == "call" and o.exc_type == "NotImplementedError"
+        return (
+            o.status == "raised"
+            and o.stage == "call"
+            and o.exc_type == "NotImplementedError"
+            and o.exc_message == not_started_message(self.function)
+        )
 
     def fail(self, got: str, expected: str = "", cause: str = "", hint: str = "") -> Feedback:
         """A Feedback for this call (raise it)."""
@@ -48,18 +69,20 @@ class Call:
         o, filename = self.outcome, self.student.filename
         if self.not_started:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
+        if o.stage == "import":
+            return self._import_problem()
         if o.status == "timeout":
             return self.fail(
-                f"it did not return within {self.student.timeout:g} s (the process was stopped)",
+                f"It did not return within {self.student.timeout:g} s (the process was stopped)",
                 cause="an endless loop, or far more work than the task needs",
                 hint="try the call yourself on a small input and time it",
             )
         if o.status == "crashed":
             return Feedback(
-                f"the process running your code ended (exit status {o.exit_code}) before {self.function}() returned",
+                f"The process running your code ended ({_exit_status(o.exit_code)}) before {self.function}() returned",
                 self.expect,
                 called=self.called,
-                cause="a call to os._exit() or sys.exit() at import time, or a crash of the interpreter",
+                cause="a call to os._exit(), or a crash of the interpreter",
                 hint="a function hands back its result with `return`; never end the program",
                 output=o.output,
             )
@@ -69,26 +92,46 @@ class Call:
                 f"def {self.function}(...) as in the exercise file",
                 hint="keep the function names and signatures of the stub",
             )
-        if o.stage == "import":
-            where = f" ({o.where})" if o.where else ""
-            return Feedback(
-                f"importing {filename} failed with {o.exc_type}: {o.exc_message}{where}",
-                "the file to import cleanly",
-                cause="a syntax error, a missing import, or code at the top level that fails or exits",
-                hint=f"run `python {filename}` to see the error",
-                output=o.output,
-            )
         if o.exc_type == "SystemExit":
             return self.fail(
-                "it called sys.exit() / exit() instead of returning",
+                "It called sys.exit() / exit() instead of returning",
                 hint="hand the result back with `return`",
             )
         where = f" at {o.where}" if o.where else ""
         return Feedback(
-            f"it raised {o.exc_type}: {o.exc_message}{where}",
+            f"It raised {o.exc_type}: {o.exc_message}{where}",
             self.expect,
             called=self.called,
             output=o.output,
+        )
+
+    def _import_problem(self) -> Feedback:
+        """The module could not even be imported: the same message for every check."""
+        o, filename = self.outcome, self.student.filename
+        common = {"output": o.output}
+        if o.status == "timeout":
+            return Feedback(
+                f"Importing {filename} took longer than {self.student.worker.import_timeout:g} s (the process was stopped)",
+                "the file to import in a few seconds",
+                cause="code at the top level of the file that runs long (a loop, training, loading data)",
+                hint="keep work inside the functions; the top level should only define them",
+                **common,
+            )
+        if o.status == "crashed":
+            return Feedback(
+                f"The process running your code ended ({_exit_status(o.exit_code)}) while importing {filename}",
+                "the file to import cleanly",
+                cause="a call to os._exit() or exit() at the top level of the file",
+                hint=f"run `python {filename}` to see what happens",
+                **common,
+            )
+        where = f" ({o.where})" if o.where else ""
+        return Feedback(
+            f"Importing {filename} failed with {o.exc_type}: {o.exc_message}{where}",
+            "the file to import cleanly",
+            cause="a syntax error, a missing import, or code at the top level that fails or exits",
+            hint=f"run `python {filename}` to see the error",
+            **common,
         )
 
     @property
@@ -108,10 +151,12 @@ class Call:
         value = self.value
         if not isinstance(value, np.ndarray) or value.ndim == 0:
             raise self.fail(
-                f"got {describe(value)}",
+                f"Got {describe(value)}",
                 expected,
                 hint="return a numpy array (np.asarray(...) converts lists)",
             )
+        if value.dtype.kind not in "biuf":
+            raise self.fail(f"Got {describe(value)}, which does not hold plain numbers", expected)
         return value
 
     def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "") -> None:
@@ -150,7 +195,12 @@ class Student:
         self.module_file = Path(target_dir) / self.filename
         self.timeout = exercise.call_timeout_s
         self.is_stub = is_stub
+        self.worker = sandbox.Worker(self.module_file)
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
+
+    def close(self) -> None:
+        """Stop the worker and everything it started."""
+        self.worker.close()
 
     def call(
         self, function: str, *args: np.ndarray, shown: str = "", expect: str = "", cached: bool = True, **kwargs: Any
@@ -163,7 +213,7 @@ class Student:
         shown_args = shown or ", ".join(_show(a) for a in args)
         shown_kwargs = "".join(f", {k}={v!r}" for k, v in kwargs.items())
         called = f"{function}({shown_args}{shown_kwargs})"
-        key = (called, tuple(a.tobytes() for a in args))
+        key = (called, tuple((a.shape, a.dtype.str, a.tobytes()) for a in args))
         if key not in self._outcomes or not cached:
             if not self.module_file.is_file():
                 raise Feedback(
@@ -171,5 +221,5 @@ class Student:
                     f"your solution in {self.filename}",
                     hint="grade the folder that holds your exercise files (--target DIR)",
                 )
-            self._outcomes[key] = sandbox.call(self.module_file, function, args, kwargs, timeout=self.timeout)
+            self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=self.timeout)
         return Call(self, function, called, expect, self._outcomes[key])

@@ -95,6 +95,7 @@ def test_pytest_alone_grades_with_teaching_messages(mnist_path):
         (["--target", "/no/such/folder"], "does not exist"),
         (["--data", "/no/such/file.npz"], "no such file"),
         (["--hint", "ex99"], "unknown exercise"),
+        (["--json", "/no/such/folder/report.json"], "cannot write the report"),
     ],
 )
 def test_cli_exits_2_when_it_cannot_grade(run_grader, args, message):
@@ -164,10 +165,14 @@ def test_hostile_folder_gets_points_only_for_honest_work(run_grader, tmp_path, m
     assert code == 1
     one_hot_points = sum(EX01.function("one_hot").checks.values())
     assert report["score"] == EX01.max_score - one_hot_points
+    assert "ended (exit status 0) before one_hot() returned" in checks(report)["one_hot_values"]["message"]
     for name, check in checks(report).items():
         if name.startswith("one_hot"):
             assert check["status"] == "failed"
-            assert "ended (exit status 0) before one_hot() returned" in check["message"]
+            assert (
+                "ended (exit status 0) before one_hot() returned" in check["message"]
+                or "counts once one_hot_values passes" in check["message"]
+            )
         else:
             assert check["status"] == "passed", (name, check["message"])
     assert not (folder / "CONFTEST_RAN").exists()
@@ -187,8 +192,10 @@ def test_classic_mistakes_get_a_diagnosis(run_grader, tmp_path, mnist_path):
     source = (
         SOLUTION.replace("return images.astype(np.float32) / np.float32(255)", "return images / 255")
         .replace("return np.eye(num_classes, dtype=np.float32)[labels]", "return np.eye(num_classes, dtype=np.float32)[labels.astype(int) - 1]")
-        .replace("    order = np.random.default_rng(seed).permutation(len(images))\n    val, train = order[:n_val], order[n_val:]\n",
-                 "    np.random.default_rng(seed).shuffle(images)\n    val, train = np.arange(n_val), np.arange(n_val, len(images))\n")
+        .replace("    order = np.random.default_rng(seed).permutation(len(images))\n",
+                 "    order = np.random.default_rng(seed).permutation(len(images))\n"
+                 "    images[:], labels[:] = images[order], labels[order]  # shuffles the caller's arrays\n"
+                 "    order = np.arange(len(images))\n")
     )
     folder = submission(tmp_path, source)
     _, report, _ = graded(run_grader, tmp_path, "--target", folder)
@@ -208,15 +215,19 @@ def test_classic_mistakes_get_a_diagnosis(run_grader, tmp_path, mnist_path):
 
 @pytest.fixture
 def student_in(tmp_path):
+    made = []
+
     def make(source, timeout=10):
         folder = tmp_path / "sub"
         folder.mkdir(exist_ok=True)
         (folder / EX01.filename).write_text(textwrap.dedent(source))
-        student = Student(EX01, folder)
-        student.timeout = timeout
-        return student
+        made.append(Student(EX01, folder))
+        made[-1].timeout = timeout
+        return made[-1]
 
-    return make
+    yield make
+    for student in made:
+        student.close()
 
 
 ONE = np.arange(3, dtype=np.uint8)
@@ -225,7 +236,7 @@ ONE = np.arange(3, dtype=np.uint8)
 @pytest.mark.parametrize(
     "source, expected",
     [
-        ("def normalize(images):\n    return (\n", "importing ex01_preprocessing.py failed with SyntaxError"),
+        ("def normalize(images):\n    return (\n", "Importing ex01_preprocessing.py failed with SyntaxError: '(' was never closed (ex01_preprocessing.py, line 2"),
         ("import not_a_real_package\n", "ModuleNotFoundError: No module named 'not_a_real_package'"),
         ("def something_else():\n    pass\n", "has no function normalize()"),
         ("def normalize(images):\n    pass\n", "Got None (did the function forget to `return`"),
@@ -234,6 +245,11 @@ ONE = np.arange(3, dtype=np.uint8)
         ("import os\ndef normalize(images):\n    os._exit(3)\n", "ended (exit status 3) before normalize() returned"),
         ("def normalize(images):\n    return images[5]\n", "It raised IndexError"),
         ("def normalize(images):\n    return {'a': 1}\n", "Got an object of type builtins.dict"),
+        ("def normalize(images):\n    return 10 ** 5000\n", "Got an object of type a value JSON cannot carry"),
+        ("def normalize(images):\n    return images.astype(str)\n", "which does not hold plain numbers"),
+        ("import os, signal\ndef normalize(images):\n    os.kill(os.getpid(), signal.SIGSEGV)\n", "killed by signal SIGSEGV"),
+        ("def normalize(images):\n    raise NotImplementedError('float16 is not supported')\n", "It raised NotImplementedError: float16"),
+        ("import os\nos._exit(0)\n", "ended (exit status 0) while importing ex01_preprocessing.py"),
     ],
 )
 def test_broken_code_fails_its_check_with_a_clear_message(student_in, source, expected):
@@ -269,6 +285,39 @@ def test_endless_loop_times_out_and_leaves_no_process(student_in, tmp_path):
     assert "did not return within 1.5 s" in str(caught.value)
     time.sleep(4)
     assert not marker.exists(), "a process the submission started outlived its grading"
+
+
+def test_a_daemon_that_leaves_the_process_group_is_killed_too(student_in, tmp_path):
+    marker = tmp_path / "daemon-was-here"
+    student = student_in(
+        f"""
+        import subprocess, sys
+        def normalize(images):
+            subprocess.Popen([sys.executable, "-c", "import os, time; os.setsid(); time.sleep(2); open({str(marker)!r}, 'w').write('x')"])
+            return images / 255
+        """
+    )
+    student.call("normalize", ONE).value
+    student.close()
+    time.sleep(3)
+    assert not marker.exists(), "a daemon the submission started outlived its grading"
+
+
+def test_an_import_that_never_ends_is_stopped_once(student_in):
+    student = student_in("while True:\n    pass\n")
+    student.worker.import_timeout = 1.0
+    started = time.perf_counter()
+    for function in ("normalize", "one_hot", "add_channel_axis"):
+        with pytest.raises(Feedback, match="Importing ex01_preprocessing.py took longer than 1 s"):
+            student.call(function, ONE).value
+    assert time.perf_counter() - started < 5
+
+
+def test_module_state_is_kept_between_calls_so_hidden_randomness_shows(student_in):
+    student = student_in("import numpy as np\nrng = np.random.default_rng(0)\ndef normalize(images):\n    return rng.random(3)\n")
+    first = student.call("normalize", ONE).value
+    again = student.call("normalize", ONE, cached=False).value
+    assert not np.array_equal(first, again)
 
 
 def test_not_started_is_recognised_only_from_the_call(student_in):

@@ -6,7 +6,9 @@
     grader --target DIR             grade a student's folder of exercise files
     grader --data PATH              MNIST .npz or IDX folder (else $MNIST_COURSE_DATA, else Keras)
     grader --json report.json       also write the machine-readable report
-    grader --hint ex01 [FUNCTION]   the hints for an exercise
+    grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
+    grader --progress               your progress through the course
+    grader --watch [ex01]           re-grade on every save; move on when an exercise passes
 
 Exit status: 0 every check passed, 1 some check did not pass, 2 the grader
 could not run (bad arguments, no data, a broken grader).
@@ -27,7 +29,8 @@ from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import DataError
 
 from .report import Gradebook, build_report, data_summary, render_table, write_json
-from .session import GRADER_DIR, TargetError, load_data, resolve_target
+from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
+from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 MARKS = {"passed": ".", "failed": "F", "not started": "-", "error": "E"}
 
@@ -62,53 +65,8 @@ class Progress:
             print(flush=True)
 
 
-def show_hints(exercise: Exercise, function: str | None, level: int) -> int:
-    functions = [exercise.function(function)] if function else list(exercise.functions)
-    print(f"Hints for {exercise.id} · {exercise.title}")
-    for fn in functions:
-        print(f'\n{fn.name}()  (lesson {exercise.lesson_number}, "{fn.section}")')
-        for i, hint in enumerate(fn.hints[:level], start=1):
-            print(f"  {i}. {hint}")
-        if level < len(fn.hints):
-            print(f"  ({len(fn.hints) - level} more: --level {level + 1})")
-    return EXIT_PASSED
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="grader",
-        description="Grade the MNIST course's exercises.",
-        epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run.",
-    )
-    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
-    parser.add_argument("--target", help="folder to grade: exercises (default), solutions, or a path")
-    parser.add_argument("--data", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then Keras)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
-    parser.add_argument("--hint", metavar="EXERCISE", help="show hints for an exercise instead of grading")
-    parser.add_argument("--level", type=int, default=1, help="how many hints per function to show (default 1)")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        course = load_course()
-        if args.hint:
-            exercise = course.exercise(args.hint)
-            function = args.exercises[0] if args.exercises else None
-            if function and function not in [f.name for f in exercise.functions]:
-                raise CourseError(f"{exercise.id} has no function {function!r}")
-            return show_hints(exercise, function, max(1, args.level))
-        exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
-        target = resolve_target(args.target)
-        if args.json and not os.access(args.json.resolve().parent, os.W_OK):
-            raise TargetError(f"cannot write the report to {args.json}: its folder is missing or read-only")
-        mnist = load_data(args.data)
-    except (CourseError, TargetError, DataError) as exc:
-        print(f"grader: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-
-    print(f"Data: {mnist.provenance.describe()}")
+def grade(course, exercises: list[Exercise], target: Path, data_arg: str | None, mnist):
+    """Run the pytest graders once; return (report, pytest exit code, collection errors)."""
     started, t0 = datetime.now(), time.perf_counter()
     gradebook, progress = Gradebook(), Progress(exercises)
     # The graders' own config (-c) makes grader/ the rootdir: no configuration
@@ -122,10 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         "-p", "no:terminal",
         f"--target={target}",  # one token each: a value can never be taken for a test path
     ]
-    if args.data:
-        pytest_args.append(f"--data={args.data}")
+    if data_arg:
+        pytest_args.append(f"--data={data_arg}")
     code = pytest.main(pytest_args, plugins=[gradebook, progress])
-
     report = build_report(
         course,
         exercises,
@@ -135,9 +92,63 @@ def main(argv: list[str] | None = None) -> int:
         started=started,
         seconds=time.perf_counter() - t0,
     )
+    if is_stub_folder(target):
+        State.load().record(report)
+    return report, code, progress.collect_errors
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="grader",
+        description="Grade the MNIST course's exercises.",
+        epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run.",
+    )
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
+    parser.add_argument("--target", help="folder to grade: exercises (default), solutions, or a path")
+    parser.add_argument("--data", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then Keras)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
+    parser.add_argument("--hint", metavar="EXERCISE", help="show the next hint for an exercise (name a function or check after it)")
+    parser.add_argument("--level", type=int, help="with --hint: show this many hint levels, without remembering")
+    parser.add_argument("--progress", action="store_true", help="show your progress through the course")
+    parser.add_argument("--watch", action="store_true", help="re-grade whenever the exercise file is saved")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        course = load_course()
+        if args.hint:
+            name = args.exercises[0] if args.exercises else None
+            show_hint(course.exercise(args.hint), name, args.level, State.load())
+            return EXIT_PASSED
+        if args.progress:
+            show_progress(course, State.load())
+            return EXIT_PASSED
+        exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
+        target = resolve_target(args.target)
+        if args.json and not os.access(args.json.resolve().parent, os.W_OK):
+            raise TargetError(f"cannot write the report to {args.json}: its folder is missing or read-only")
+        mnist = load_data(args.data)
+    except (CourseError, TargetError, DataError) as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+    print(f"Data: {mnist.provenance.describe()}")
+    if args.watch:
+        if not args.exercises and is_stub_folder(target):  # start where the student left off
+            state = State.load()
+            exercises = [ex for ex in exercises if exercise_status(state.progress(ex)) != "passed"] or exercises
+        try:
+            return watch(exercises, target, lambda ex: grade(course, [ex], target, args.data, mnist)[0])
+        except KeyboardInterrupt:
+            print("\nStopped watching.")
+            return EXIT_FAILED
+    report, code, collect_errors = grade(course, exercises, target, args.data, mnist)
     print()
     print(render_table(report))
-    for error in progress.collect_errors:
+    print_passed(report, target)
+    for error in collect_errors:
         print(f"grader: could not load {error}", file=sys.stderr)
     if args.json:
         try:
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"grader: could not write {args.json}: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
         print(f"Report written to {args.json}")
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or progress.collect_errors:
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or collect_errors:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)
         return EXIT_UNUSABLE
     return EXIT_PASSED if report["score"] == report["max_score"] else EXIT_FAILED

@@ -19,6 +19,12 @@ if not os.environ.get("MNIST_COURSE_DATA") and SHARED_NPZ.is_file():
     os.environ["MNIST_COURSE_DATA"] = str(SHARED_NPZ)
 
 
+@pytest.fixture(autouse=True)
+def _private_state(tmp_path, monkeypatch):
+    """The grader's hint and progress state goes to a temporary file, never the developer's."""
+    monkeypatch.setenv("MNIST_COURSE_STATE", str(tmp_path / "state.json"))
+
+
 def _run_grader(*args, cwd=ROOT, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],

@@ -113,13 +113,6 @@ def test_cli_exits_2_on_corrupt_data(run_grader, tmp_path):
     assert str(bad) in result.stderr
 
 
-def test_hints_come_one_level_at_a_time(run_grader):
-    first = run_grader("--hint", "ex01", "one_hot").stdout
-    more = run_grader("--hint", "01", "one_hot", "--level", "2").stdout
-    hints = EX01.function("one_hot").hints
-    assert hints[0] in first and hints[1] not in first
-    assert hints[1] in more
-
 
 # ------------------------------------------------------------------ hostile and broken submissions
 

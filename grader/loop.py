@@ -1,0 +1,204 @@
+"""The student's loop around the exercises: hints, progress, watch mode.
+
+State (hint levels seen, last scores of exercises/) lives in
+`.grader/state.json` at the course root, which git ignores
+(`$MNIST_COURSE_STATE` points elsewhere, as the test suite does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, load_course
+
+from .report import render_table
+from .session import is_stub_folder
+
+
+
+def state_file() -> Path:
+    return Path(os.environ.get("MNIST_COURSE_STATE") or ROOT / ".grader" / "state.json")
+
+
+class State:
+    """Hint levels seen and the last grading of exercises/, kept between runs."""
+
+    def __init__(self, data: dict[str, Any], path: Path):
+        self.data, self.path = data, path
+        self.data.setdefault("hints", {})
+        self.data.setdefault("progress", {})
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "State":
+        path = path or state_file()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError
+        except (OSError, ValueError):  # missing or damaged: start afresh, it is only a convenience
+            data = {}
+        return cls(data, path)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".part")
+        partial.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+        partial.replace(self.path)
+
+    def record(self, report: dict[str, Any]) -> None:
+        for ex in report["exercises"]:
+            self.data["progress"][ex["id"]] = {
+                "score": ex["score"],
+                "max_score": ex["max_score"],
+                "status": ex["status"],
+                "failing": [c["name"] for c in ex["checks"] if c["status"] != "passed"],
+                "graded_at": report["started_at"],
+            }
+        self.save()
+
+    def hint_level(self, exercise: Exercise, function: Function) -> int:
+        return int(self.data["hints"].get(exercise.id, {}).get(function.name, 0))
+
+    def set_hint_level(self, exercise: Exercise, function: Function, level: int) -> None:
+        self.data["hints"].setdefault(exercise.id, {})[function.name] = level
+        self.save()
+
+    def progress(self, exercise: Exercise) -> dict[str, Any] | None:
+        return self.data["progress"].get(exercise.id)
+
+
+# ---------------------------------------------------------------- hints
+
+
+def _function_for(exercise: Exercise, name: str | None, state: State) -> Function:
+    """The function a hint is for: named (or named by one of its checks), else the first unfinished one."""
+    if name:
+        for fn in exercise.functions:
+            if name == fn.name or name in fn.checks:
+                return fn
+        known = ", ".join(f.name for f in exercise.functions)
+        raise CourseError(f"{exercise.id} has no function or check {name!r}; its functions: {known}")
+    failing = set((state.progress(exercise) or {}).get("failing", exercise.checks))
+    for fn in exercise.functions:
+        if failing & set(fn.checks):
+            return fn
+    return exercise.functions[0]
+
+
+def show_hint(exercise: Exercise, name: str | None, level: int | None, state: State) -> None:
+    """Print hints one level at a time: each call reveals the next one and remembers it."""
+    fn = _function_for(exercise, name, state)
+    if level is None:
+        level = min(state.hint_level(exercise, fn) + 1, len(fn.hints))
+        state.set_hint_level(exercise, fn, level)
+    level = max(1, min(level, len(fn.hints)))
+    print(f'Hints for {exercise.id} · {fn.name}()  (lesson {exercise.lesson_number}, "{fn.section}")')
+    for i, hint in enumerate(fn.hints[:level], start=1):
+        print(f"  {i}. {hint}")
+    if level < len(fn.hints):
+        print(f"  ({len(fn.hints) - level} more: run `grader --hint {exercise.id} {fn.name}` again)")
+    else:
+        print(f'  That was the last hint. Reread lesson {exercise.lesson_number}, "{fn.section}", and the docstring.')
+
+
+# ---------------------------------------------------------------- progress
+
+
+def exercise_status(record: dict[str, Any] | None) -> str:
+    if record is None or record["status"] == "not started":
+        return "not started"
+    return "passed" if record["status"] == "passed" else "in progress"
+
+
+def show_progress(course: Course, state: State) -> None:
+    marks = {"passed": "✓", "in progress": "~", "not started": "·"}
+    print("Your progress in exercises/ (from the last grading of each exercise)")
+    total = maximum = 0
+    for ex in course.exercises:
+        record = state.progress(ex)
+        status = exercise_status(record)
+        score = record["score"] if record else 0
+        total, maximum = total + score, maximum + ex.max_score
+        print(f"  {marks[status]} {ex.id} · {ex.title:<32} {score:>3}/{ex.max_score:<3} {status}")
+    print(f"Total: {total}/{maximum} points")
+    upcoming = next((ex for ex in course.exercises if exercise_status(state.progress(ex)) != "passed"), None)
+    if upcoming:
+        print(f"Next: lesson {upcoming.lesson_number}, then `grader {upcoming.id}` (or `grader --watch`)")
+
+
+def print_passed(report: dict[str, Any], target: Path) -> None:
+    """Point a student who passed an exercise at the reference, to compare (as rustlings does)."""
+    if target == (ROOT / "solutions").resolve():
+        return
+    for ex in report["exercises"]:
+        if ex["status"] == "passed":
+            filename = load_course().exercise(ex["id"]).filename
+            print(f"{ex['id']} passes. Compare your solution with the reference: solutions/{filename}")
+
+
+# ---------------------------------------------------------------- watch
+
+
+def _changes(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    if before is None:
+        return ""
+    old = {c["name"]: c["status"] for c in before["checks"]}
+    now_passing = [c["name"] for c in after["checks"] if c["status"] == "passed" and old.get(c["name"]) != "passed"]
+    now_failing = [c["name"] for c in after["checks"] if c["status"] != "passed" and old.get(c["name"]) == "passed"]
+    parts = []
+    if now_passing:
+        parts.append("now passing: " + ", ".join(now_passing))
+    if now_failing:
+        parts.append("no longer passing: " + ", ".join(now_failing))
+    return "; ".join(parts) or "no check changed"
+
+
+def _wait_for_save(path: Path, poll: float) -> None:
+    def stamp():
+        try:
+            stat = path.stat()
+            return stat.st_mtime_ns, stat.st_size
+        except OSError:
+            return None
+
+    first = stamp()
+    while stamp() == first:
+        time.sleep(poll)
+
+
+def watch(
+    exercises: list[Exercise],
+    target: Path,
+    grade_one: Callable[[Exercise], dict[str, Any]],
+    poll: float = 0.5,
+) -> int:
+    """Re-grade the current exercise on every save; move on once it passes."""
+    queue = list(exercises)
+    previous: dict[str, Any] | None = None
+    while queue:
+        exercise = queue[0]
+        report = grade_one(exercise)
+        result = report["exercises"][0]
+        print()
+        print(render_table(report))
+        if previous is not None:
+            print(f"\n{_changes(previous, result)}")
+        if result["status"] == "passed":
+            print_passed(report, target)
+            queue.pop(0)
+            previous = None
+            if queue:
+                print(f"\nOn to {queue[0].id} · {queue[0].title} (lesson {queue[0].lesson_number}).")
+            continue
+        previous = result
+        path = target / exercise.filename
+        print(f"\nWatching {path} ({datetime.now():%H:%M:%S}): save it to re-grade, Ctrl-C to stop.", flush=True)
+        _wait_for_save(path, poll)
+    where = "exercises/" if is_stub_folder(target) else str(target)
+    print(f"\nEvery exercise in {where} passes. Well done!")
+    return 0

@@ -1,0 +1,79 @@
+"""The student's loop: hints one level at a time, progress, watch mode."""
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from grader.cli import main as grader_main
+from mnist_course.course import ROOT, load_course
+
+EX01 = load_course().exercise("ex01")
+
+
+def hint(capsys, *args):
+    assert grader_main(["--hint", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_hints_come_one_level_at_a_time_and_end_politely(capsys):
+    hints = EX01.function("one_hot").hints
+    first = hint(capsys, "ex01", "one_hot")
+    assert hints[0] in first and hints[1] not in first
+    second = hint(capsys, "ex01", "one_hot_values")  # a check name finds its function
+    assert hints[0] in second and hints[1] in second
+    for _ in hints:
+        last = hint(capsys, "ex01", "one_hot")
+    assert hints[-1] in last and "That was the last hint" in last
+    assert hints[0] in hint(capsys, "ex01", "one_hot", "--level", "1")
+
+
+def test_a_hint_without_a_function_is_for_the_first_unfinished_one(capsys):
+    assert "normalize()" in hint(capsys, "ex01")
+
+
+def test_an_unknown_function_is_a_clear_error(capsys):
+    assert grader_main(["--hint", "ex01", "nope"]) == 2
+    assert "has no function or check 'nope'" in capsys.readouterr().err
+
+
+def test_progress_follows_the_last_grading(run_grader, mnist_path, tmp_path):
+    before = run_grader("--progress").stdout
+    assert "0/19" in before and "not started" in before
+    run_grader("ex01")
+    assert "not started" in run_grader("--progress").stdout
+
+
+def test_passing_points_at_the_reference(run_grader, mnist_path, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(EX01.solution_path, folder)
+    out = run_grader("--target", folder).stdout
+    assert "ex01 passes. Compare your solution with the reference: solutions/ex01_preprocessing.py" in out
+
+
+def test_watch_regrades_on_save_and_moves_on(mnist_path, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(EX01.stub_path, folder)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "grader", "--watch", "--target", str(folder)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        lines = []
+        for line in watcher.stdout:  # wait until it watches, then save a finished file
+            lines.append(line)
+            if line.startswith("Watching"):
+                time.sleep(1.1)  # a new mtime even on coarse file systems
+                shutil.copy(EX01.solution_path, folder)
+                break
+        out = "".join(lines) + watcher.communicate(timeout=120)[0]
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0
+    assert "0/19 points" in out and "19/19 points" in out
+    assert "now passing: normalize_shape_dtype" in out
+    assert "Every exercise in" in out and "passes. Well done!" in out

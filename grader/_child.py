@@ -62,8 +62,8 @@ def _raised(exc, stage, target_dir):
 def _send(fd, message):
     try:
         line = json.dumps(message)
-    except (TypeError, ValueError):  # e.g. an int too large for JSON: describe it instead
-        message = {"status": "returned", "value": {"kind": "other", "type": "a value JSON cannot carry"}, "args_after": []}
+    except (TypeError, ValueError) as exc:  # e.g. an int with thousands of digits
+        message = {"id": message.get("id"), "status": "unsendable", "message": f"not expressible in JSON ({exc})"[:MAX_TEXT]}
         line = json.dumps(message)
     data = (line + "\n").encode("utf-8")
     while data:
@@ -83,6 +83,8 @@ def main():
     for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
         out = os.open(os.path.join(work, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(out, fd)
+    # Line by line, so what a call printed is on disk even if the process dies right after.
+    sys.stdout.reconfigure(line_buffering=True)
     sys.dont_write_bytecode = True  # leave no __pycache__ in the student's folder
 
     import numpy as np
@@ -96,9 +98,9 @@ def main():
         sys.modules[spec_info["module"]] = module
         spec.loader.exec_module(module)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are student errors too
-        _send(result_fd, _raised(exc, "import", target_dir))
+        _send(result_fd, {"id": spec_info["ready_id"], **_raised(exc, "import", target_dir)})
         os._exit(0)
-    _send(result_fd, {"status": "ready", "seconds": time.perf_counter() - started})
+    _send(result_fd, {"id": spec_info["ready_id"], "status": "ready", "seconds": time.perf_counter() - started})
 
     requests = os.fdopen(request_fd, "r", encoding="utf-8")
     for line in requests:
@@ -106,20 +108,25 @@ def main():
         folder = request["folder"]
         function = getattr(module, request["function"], None)
         if not callable(function):
-            _send(result_fd, {"status": "missing_function"})
+            _send(result_fd, {"id": request["id"], "status": "missing_function"})
             continue
         args = [np.load(path, allow_pickle=False) for path in request["args"]]
         started = time.perf_counter()
         try:
             value = function(*args, **request["kwargs"])
-            names = []
-            result = {
-                "status": "returned",
-                "value": _encode(value, folder, names),
-                "args_after": [_encode(a, folder, names) for a in args],
-            }
         except BaseException as exc:
             result = _raised(exc, "call", target_dir)
+        else:
+            try:
+                names = []
+                result = {
+                    "status": "returned",
+                    "value": _encode(value, folder, names),
+                    "args_after": [_encode(a, folder, names) for a in args],
+                }
+            except BaseException as exc:  # e.g. an array too large for the file-size cap
+                result = {"status": "unsendable", "message": f"{type(exc).__name__}: {exc}"[:MAX_TEXT]}
+        result["id"] = request["id"]
         result["seconds"] = time.perf_counter() - started
         _send(result_fd, result)
     # The grader closed the request pipe: skip interpreter shutdown, so no

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from datetime import datetime
@@ -91,8 +92,9 @@ def grade(course, exercises: list[Exercise], target: Path, data_arg: str | None,
         data=data_summary(mnist),
         started=started,
         seconds=time.perf_counter() - t0,
+        interrupted=code == pytest.ExitCode.INTERRUPTED,
     )
-    if is_stub_folder(target):
+    if is_stub_folder(target) and code != pytest.ExitCode.INTERRUPTED:
         State.load().record(report)
     return report, code, progress.collect_errors
 
@@ -114,8 +116,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _stop(signum, frame):
+    # SIGTERM and SIGHUP end grading like Ctrl-C does, so every worker is cleaned up.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            signal.signal(signum, _stop)
     try:
         course = load_course()
         if args.hint:
@@ -139,8 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.exercises and is_stub_folder(target):  # start where the student left off
             state = State.load()
             exercises = [ex for ex in exercises if exercise_status(state.progress(ex)) != "passed"] or exercises
+        def grade_one(exercise: Exercise) -> dict:
+            report, code, _ = grade(course, [exercise], target, args.data, mnist)
+            if code == pytest.ExitCode.INTERRUPTED:
+                raise KeyboardInterrupt
+            return report
+
         try:
-            return watch(exercises, target, lambda ex: grade(course, [ex], target, args.data, mnist)[0])
+            return watch(exercises, target, grade_one)
         except KeyboardInterrupt:
             print("\nStopped watching.")
             return EXIT_FAILED
@@ -157,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"grader: could not write {args.json}: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
         print(f"Report written to {args.json}")
+    if code == pytest.ExitCode.INTERRUPTED:
+        print("grader: interrupted; the scores above are incomplete", file=sys.stderr)
+        return EXIT_UNUSABLE
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or collect_errors:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)
         return EXIT_UNUSABLE

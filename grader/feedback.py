@@ -43,8 +43,9 @@ class Feedback(AssertionError):
             lines.append(f"Likely cause: {self.cause.rstrip('.')}.")
         if self.hint:
             lines.append(f"Hint: {self.hint.rstrip('.')}.")
-        if self.output:
-            lines.append("Your code printed (last lines):\n    " + self.output.replace("\n", "\n    "))
+        if self.output:  # marked line by line, so printed text never passes for the grader's
+            lines.append("Your code printed (last lines):")
+            lines.extend(f"    | {line}" for line in self.output.splitlines())
         return "\n".join(lines)
 
 
@@ -85,5 +86,5 @@ def describe(value: Any) -> str:
         return f"a {type(value).__name__} of {len(value)} item{'s' * (len(value) != 1)}"
     if isinstance(value, Opaque):
         size = f" of length {value.length}" if value.length is not None else ""
-        return f"an object of type {value.type}{size}"
+        return f"{value.description}{size}"
     return f"{type(value).__name__} {value!r}"

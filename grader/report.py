@@ -75,7 +75,16 @@ class Gradebook:
                 self.rows[(value["exercise"], value["name"])] = value
 
 
-def exercise_report(exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+NOT_RUN = {
+    "crashed": "This check did not run (its grader file failed to load). "
+    "This is not a mistake in your code; please report it.",
+    "interrupted": "This check did not run: grading was interrupted.",
+}
+
+
+def exercise_report(
+    exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]], not_run: str = "crashed"
+) -> dict[str, Any]:
     checks = []
     for name, points in exercise.checks.items():
         row = rows.get((exercise.id, name))
@@ -86,8 +95,7 @@ def exercise_report(exercise: Exercise, rows: dict[tuple[str, str], dict[str, An
                 "status": "error",
                 "score": 0,
                 "max_score": points,
-                "message": "This check did not run (its grader file failed to load). "
-                "This is not a mistake in your code; please report it.",
+                "message": NOT_RUN[not_run],
                 "seconds": 0.0,
             }
         checks.append({k: v for k, v in row.items() if k != "exercise"})
@@ -113,8 +121,10 @@ def build_report(
     data: dict[str, Any] | None,
     started: datetime,
     seconds: float,
+    interrupted: bool = False,
 ) -> dict[str, Any]:
-    per_exercise = [exercise_report(ex, rows) for ex in exercises]
+    not_run = "interrupted" if interrupted else "crashed"
+    per_exercise = [exercise_report(ex, rows, not_run) for ex in exercises]
     return {
         "schema_version": SCHEMA_VERSION,
         "grader_version": GRADER_VERSION,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -33,6 +34,8 @@ CHILD = Path(__file__).with_name("_child.py")
 IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alone takes a few)
 MAX_RESULT_LINE = 1 << 20  # bytes of JSON per result
 MAX_ARRAY_FILE = 256 << 20  # bytes per returned array
+MAX_RESULT_BYTES = 512 << 20  # bytes of arrays per result
+MAX_ITEMS, MAX_DEPTH = 64, 4  # values per result, nesting (the worker sends at most 16 per list, 3 deep)
 MAX_FILE_WRITE = 512 << 20  # RLIMIT_FSIZE for the worker, where the platform has it
 OUTPUT_TAIL = 600  # characters of the student's output shown in messages
 
@@ -41,7 +44,7 @@ OUTPUT_TAIL = 600  # characters of the student's output shown in messages
 class Opaque:
     """A returned value that is not plain data; only its description crosses."""
 
-    type: str
+    description: str  # "an object of type builtins.dict", say
     length: int | None = None
 
 
@@ -49,7 +52,7 @@ class Opaque:
 class CallOutcome:
     """What came back from one call: exactly one of the statuses below."""
 
-    status: str  # returned | raised | missing_function | crashed | timeout
+    status: str  # returned | raised | missing_function | unsendable | crashed | timeout
     value: Any = None
     args_after: list = field(default_factory=list)
     exc_type: str = ""
@@ -111,6 +114,33 @@ def _limit_resources() -> None:  # runs in the worker between fork and exec
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_WRITE, MAX_FILE_WRITE))
     except (ImportError, ValueError, OSError):
         pass
+    if sys.platform.startswith("linux"):  # die with the grader, even if it is killed outright
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a worker's folder even where the student made parts of it read-only."""
+    for folder, dirs, _ in os.walk(path):
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(folder, name), 0o700)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def clean_text(text: str, limit: int) -> str:
+    """Student-made text, safe to print: no terminal control characters, bounded length."""
+    return str(text)[:limit].translate(_CONTROL)
 
 
 def _child_env(work: Path) -> dict[str, str]:
@@ -127,34 +157,38 @@ def _child_env(work: Path) -> dict[str, str]:
     }
 
 
-def _tail(path: Path) -> str:
-    if not path.exists():
-        return ""
-    with path.open("rb") as fh:
-        fh.seek(max(0, path.stat().st_size - OUTPUT_TAIL))
-        return fh.read().decode("utf-8", "replace").strip()
+class _Budget:
+    """What one result may claim: each file once, bounded items, depth and bytes."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.files, self.items, self.bytes = folder, set(), 0, 0
 
 
-def _decode(node: Any, folder: Path) -> Any:
-    if not isinstance(node, dict):
+def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
+    budget.items += 1
+    if not isinstance(node, dict) or depth > MAX_DEPTH or budget.items > MAX_ITEMS:
         raise ValueError("malformed result")
     kind = node.get("kind")
     if kind == "ndarray":
         path = Path(str(node.get("file", "")))
-        if path.parent != folder or path.suffix != ".npy" or not path.is_file():
+        if path.parent != budget.folder or path.suffix != ".npy" or path in budget.files or not path.is_file():
             raise ValueError("malformed result")
-        if path.stat().st_size > MAX_ARRAY_FILE:
-            return Opaque(f"array larger than {MAX_ARRAY_FILE >> 20} MiB")
+        budget.files.add(path)
+        size = path.stat().st_size
+        budget.bytes += size
+        if size > MAX_ARRAY_FILE or budget.bytes > MAX_RESULT_BYTES:
+            return Opaque(f"an array of {size >> 20} MiB, larger than the grader accepts ({MAX_ARRAY_FILE >> 20} MiB)")
         array = np.load(path, allow_pickle=False)
         return array[()] if node.get("scalar") else array
     if kind == "none":
         return None
     if kind == "scalar":
-        return node.get("value")
+        value = node.get("value")
+        return clean_text(value, 2000) if isinstance(value, str) else value
     if kind in ("list", "tuple"):
-        items = [_decode(item, folder) for item in node.get("items", [])]
+        items = [_decode(item, budget, depth + 1) for item in node.get("items", [])]
         return tuple(items) if kind == "tuple" else items
-    return Opaque(str(node.get("type", "unknown"))[:200], node.get("length"))
+    return Opaque(f"an object of type {clean_text(node.get('type', 'unknown'), 200)}", node.get("length"))
 
 
 class Worker:
@@ -165,20 +199,20 @@ class Worker:
         self.import_timeout = import_timeout
         self.proc: subprocess.Popen | None = None
         self.import_failure: CallOutcome | None = None
-        self.work: Path | None = None
-        self.calls = 0
         _become_subreaper()
 
     # -- lifecycle
 
     def _start(self) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
-        (self.work / "worker.json").write_text(
-            json.dumps(
-                {"module": self.module_file.stem, "module_file": str(self.module_file), "target_dir": str(self.module_file.parent)}
-            ),
-            encoding="utf-8",
-        )
+        ready_id = secrets.token_hex(8)
+        info = {
+            "module": self.module_file.stem,
+            "module_file": str(self.module_file),
+            "target_dir": str(self.module_file.parent),
+            "ready_id": ready_id,
+        }
+        (self.work / "worker.json").write_text(json.dumps(info), encoding="utf-8")
         request_r, self.request_w = os.pipe()
         self.result_r, result_w = os.pipe()
         self.children_before = _children()
@@ -195,12 +229,11 @@ class Worker:
         )
         os.close(request_r)
         os.close(result_w)
-        self.buffer = b""
+        self.buffer, self.tainted = b"", False
         started = time.perf_counter()
-        message = self._receive(self.import_timeout)
+        message = self._receive(ready_id, self.import_timeout)
         if not (isinstance(message, dict) and message.get("status") == "ready"):
-            self.import_failure = self._failure(message, "import", time.perf_counter() - started)
-            self.close()
+            self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""
@@ -218,53 +251,83 @@ class Worker:
         self.proc.wait()
         _kill_leftovers(self.children_before)
         self.proc = None
-        shutil.rmtree(self.work, ignore_errors=True)
+        _remove_tree(self.work)
 
     # -- protocol
 
-    def _receive(self, timeout: float) -> dict | None | str:
-        """The next JSON line from the worker; None if it ended, "timeout" if it took too long."""
+    def _receive(self, expected_id: str, timeout: float) -> dict | None | str:
+        """The worker's answer to request `expected_id`.
+
+        None if the worker ended or broke the protocol, "timeout" if it took too
+        long. Lines for other ids (written by the student's own threads, say)
+        are skipped, and the worker is marked tainted so it is replaced.
+        """
         deadline = time.monotonic() + timeout
-        while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "timeout"
-            ready, _, _ = select.select([self.result_r], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(self.result_r, 65536)
-            if not chunk:
+        while True:
+            while b"\n" not in self.buffer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "timeout"
+                ready, _, _ = select.select([self.result_r], [], [], left)
+                if not ready:
+                    continue
+                chunk = os.read(self.result_r, 65536)
+                if not chunk or len(self.buffer) + len(chunk) > MAX_RESULT_LINE:
+                    return None
+                self.buffer += chunk
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+            except Exception:  # noqa: BLE001 - any undecodable line is a broken protocol
                 return None
-            self.buffer += chunk
-            if len(self.buffer) > MAX_RESULT_LINE:
-                return None
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return None
-        return message if isinstance(message, dict) else None
+            if isinstance(message, dict) and message.get("id") == expected_id:
+                if self.buffer:  # more than the answer: someone else writes to the pipe
+                    self.tainted = True
+                return message
+            self.tainted = True
 
-    def _output(self) -> str:
-        if self.work is None:
-            return ""
-        return "\n".join(t for t in (_tail(self.work / "stdout.txt"), _tail(self.work / "stderr.txt")) if t)
+    def _output_offsets(self) -> tuple[int, int]:
+        sizes = []
+        for name in ("stdout.txt", "stderr.txt"):
+            try:
+                sizes.append((self.work / name).stat().st_size)
+            except OSError:
+                sizes.append(0)
+        return sizes[0], sizes[1]
 
-    def _failure(self, message, stage: str, seconds: float) -> CallOutcome:
-        """The outcome for anything but a clean result; kills a worker that is past saving."""
-        output = self._output()
+    def _output(self, since: tuple[int, int]) -> str:
+        """The tail of what the student's code printed since `since` (this call only)."""
+        parts = []
+        for name, offset in zip(("stdout.txt", "stderr.txt"), since):
+            path = self.work / name
+            try:
+                with path.open("rb") as fh:
+                    end = fh.seek(0, os.SEEK_END)
+                    fh.seek(max(offset, end - OUTPUT_TAIL))
+                    text = fh.read().decode("utf-8", "replace").strip()
+            except OSError:
+                text = ""
+            if text:
+                parts.append(text)
+        return clean_text("\n".join(parts), 2 * OUTPUT_TAIL)
+
+    def _failure(self, message, stage: str, seconds: float, since: tuple[int, int]) -> CallOutcome:
+        """The outcome for anything but a clean result; replaces a worker that is past saving."""
+        output = self._output(since)
         if isinstance(message, dict) and message.get("status") == "raised":
             return CallOutcome(
                 "raised",
-                exc_type=str(message.get("type", ""))[:100],
-                exc_message=str(message.get("message", ""))[:2000],
+                exc_type=clean_text(message.get("type", ""), 100),
+                exc_message=clean_text(message.get("message", ""), 2000),
                 stage=stage,
-                where=message.get("where") and str(message["where"])[:500],
+                where=message.get("where") and clean_text(message["where"], 500),
                 output=output,
                 seconds=seconds,
             )
         if isinstance(message, dict) and message.get("status") == "missing_function":
             return CallOutcome("missing_function", output=output, seconds=seconds)
+        if isinstance(message, dict) and message.get("status") == "unsendable":
+            return CallOutcome("unsendable", exc_message=clean_text(message.get("message", ""), 500), output=output, seconds=seconds)
         if message == "timeout":
             self.close()
             return CallOutcome("timeout", stage=stage, output=output, seconds=seconds)
@@ -279,39 +342,53 @@ class Worker:
         return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:
-        """`function(*args, **kwargs)` in the worker; `args` are arrays, `kwargs` JSON values."""
+        """`function(*args, **kwargs)` in the worker; `args` are arrays, `kwargs` JSON values.
+
+        A worker that died or misbehaved since its last answer is replaced first,
+        and a call whose worker dies is tried once more in a fresh one, so one
+        call's crash (or a timer it left behind) never costs another call.
+        """
+        outcome = self._call_once(function, args, kwargs, timeout)
+        if outcome.status == "crashed" and outcome.stage == "call":
+            outcome = self._call_once(function, args, kwargs, timeout)
+        return outcome
+
+    def _call_once(self, function: str, args, kwargs: dict | None, timeout: float) -> CallOutcome:
         if self.import_failure is not None:
             return self.import_failure
+        if self.proc is not None and (self.proc.poll() is not None or self.tainted):
+            self.close()
         if self.proc is None:
             self._start()
             if self.import_failure is not None:
+                self.close()
                 return self.import_failure
-        self.calls += 1
-        folder = self.work / f"call{self.calls}"
-        folder.mkdir()
+        folder = Path(tempfile.mkdtemp(prefix="call-", dir=self.work))
         paths = []
         for i, arg in enumerate(args):
             paths.append(str(folder / f"arg{i}.npy"))
             np.save(paths[-1], np.asarray(arg), allow_pickle=False)
-        request = {"function": function, "args": paths, "kwargs": kwargs or {}, "folder": str(folder)}
+        request_id = secrets.token_hex(8)
+        request = {"id": request_id, "function": function, "args": paths, "kwargs": kwargs or {}, "folder": str(folder)}
+        since = self._output_offsets()
         started = time.perf_counter()
         try:
             os.write(self.request_w, (json.dumps(request) + "\n").encode("utf-8"))
         except OSError:
-            return self._failure(None, "call", 0.0)
-        message = self._receive(timeout)
+            return self._failure(None, "call", 0.0, since)
+        message = self._receive(request_id, timeout)
         seconds = time.perf_counter() - started
         if isinstance(message, dict) and message.get("status") == "returned":
             try:
                 outcome = CallOutcome(
                     "returned",
-                    value=_decode(message["value"], folder),
-                    args_after=[_decode(a, folder) for a in message.get("args_after", [])],
-                    output=self._output(),
+                    value=_decode(message["value"], budget := _Budget(folder)),
+                    args_after=[_decode(a, budget) for a in message.get("args_after", [])],
+                    output=self._output(since),
                     seconds=seconds,
                 )
-            except (ValueError, KeyError, TypeError, OSError):
-                return self._failure(None, "call", seconds)
-            shutil.rmtree(folder, ignore_errors=True)
+            except Exception:  # noqa: BLE001 - whatever the result claims, it is not ours
+                return self._failure(None, "call", seconds, since)
+            _remove_tree(folder)
             return outcome
-        return self._failure(message, "call", seconds)
+        return self._failure(message, "call", seconds, since)

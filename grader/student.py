@@ -86,6 +86,11 @@ class Call:
                 hint="a function hands back its result with `return`; never end the program",
                 output=o.output,
             )
+        if o.status == "unsendable":
+            return self.fail(
+                f"It returned a value the grader cannot receive: {o.exc_message}",
+                hint="return a numpy array of the documented shape and dtype",
+            )
         if o.status == "missing_function":
             return Feedback(
                 f"{filename} has no function {self.function}()",

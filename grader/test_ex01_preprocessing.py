@@ -103,14 +103,13 @@ def test_normalize_leaves_input(student, mnist):
 
 def test_normalize_rejects_non_uint8(student, mnist):
     _requires(test_normalize_values, student, mnist)
-    scaled = mnist.x_train[:5].astype(np.float32) / 255
-    r = student.call(
-        "normalize",
-        scaled,
-        shown="x_train[:5].astype('float32') / 255 (already scaled)",
-        expect="ValueError: only uint8 pixels may be normalized",
-    )
-    r.expect_raises("ValueError", hint="check images.dtype == np.uint8 first; normalizing twice is a classic silent bug")
+    x = mnist.x_train[:5]
+    for bad, shown in (
+        (x.astype(np.float32) / 255, "x_train[:5].astype('float32') / 255 (already scaled)"),
+        (x.astype(np.int64) * 257, "x_train[:5].astype('int64') * 257 (int64, values up to 65535)"),
+    ):
+        r = student.call("normalize", bad, shown=shown, expect="ValueError: only uint8 pixels may be normalized")
+        r.expect_raises("ValueError", hint="check images.dtype == np.uint8 first; normalizing twice is a classic silent bug")
 
 
 # ---------------------------------------------------------------- add_channel_axis
@@ -193,7 +192,7 @@ def test_one_hot_values(student, mnist):
 
 def test_one_hot_rejects_bad_labels(student, mnist):
     _requires(test_one_hot_values, student, mnist)
-    for labels, first_bad in ((np.array([3, 12, 0, -1]), "12"), (np.array([-1, 2]), "-1")):
+    for labels, first_bad in ((np.array([3, 12, 0, -1]), "12"), (np.array([-1, 2]), "-1"), (np.array([0, 10]), "10")):
         r = student.call(
             "one_hot", labels, shown=f"np.array({labels.tolist()})", expect=f"ValueError naming the first bad label, {first_bad}"
         )
@@ -349,6 +348,7 @@ def test_train_val_split_rejects_bad_input(student, mnist):
     ] + [
         (images, labels[:-1], {"val_fraction": 0.25}, "x_train[:20], y_train[:19] (one label short)"),
         (images[:5], labels[:5], {"val_fraction": 0.05}, "x_train[:5], y_train[:5] (round(5 * 0.05) = 0)"),
+        (images[:5], labels[:5], {"val_fraction": 0.95}, "x_train[:5], y_train[:5] (round(5 * 0.95) = 5)"),
     ]
     for x, y, kwargs, shown in cases:
         r = student.call("train_val_split", x, y, shown=shown, expect="ValueError", **kwargs)

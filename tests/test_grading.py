@@ -238,7 +238,7 @@ ONE = np.arange(3, dtype=np.uint8)
         ("import os\ndef normalize(images):\n    os._exit(3)\n", "ended (exit status 3) before normalize() returned"),
         ("def normalize(images):\n    return images[5]\n", "It raised IndexError"),
         ("def normalize(images):\n    return {'a': 1}\n", "Got an object of type builtins.dict"),
-        ("def normalize(images):\n    return 10 ** 5000\n", "Got an object of type a value JSON cannot carry"),
+        ("def normalize(images):\n    return 10 ** 5000\n", "It returned a value the grader cannot receive: not expressible in JSON"),
         ("def normalize(images):\n    return images.astype(str)\n", "which does not hold plain numbers"),
         ("import os, signal\ndef normalize(images):\n    os.kill(os.getpid(), signal.SIGSEGV)\n", "killed by signal SIGSEGV"),
         ("def normalize(images):\n    raise NotImplementedError('float16 is not supported')\n", "It raised NotImplementedError: float16"),
@@ -335,3 +335,71 @@ def test_errors_must_say_what_is_wrong(student_in):
     student = student_in("def normalize(images):\n    raise ValueError()\n")
     with pytest.raises(Feedback, match="empty message"):
         student.call("normalize", ONE).expect_raises("ValueError")
+
+
+def test_a_worker_that_dies_after_returning_costs_no_other_call(student_in):
+    student = student_in(
+        """
+        import os, threading
+        import numpy as np
+        def normalize(images):
+            threading.Timer(0.05, os._exit, (0,)).start()  # dies just after returning
+            return images / 255
+        def one_hot(labels, num_classes=10):
+            import time; time.sleep(0.2)
+            return np.eye(num_classes, dtype=np.float32)[labels]
+        """
+    )
+    student.call("normalize", ONE).value
+    assert student.call("one_hot", ONE).array().shape == (3, 10)
+
+
+def test_stray_lines_on_the_result_pipe_are_never_taken_for_a_result(student_in):
+    student = student_in(
+        """
+        import os, sys, threading, time
+        import numpy as np
+        FORGED = b'{"status": "raised", "stage": "call", "type": "ValueError", "message": "forged"}\\n'
+        def normalize(images):
+            threading.Timer(0.05, os.write, (int(sys.argv[3]), FORGED)).start()
+            return images / 255
+        def one_hot(labels, num_classes=10):
+            time.sleep(0.2)
+            return np.eye(num_classes, dtype=np.float32)[labels]
+        """
+    )
+    student.call("normalize", ONE).value
+    assert student.call("one_hot", ONE).array().shape == (3, 10)
+    with pytest.raises(Feedback, match="It raised IndexError") as caught:  # the real answer
+        student.call("one_hot", np.array([5, 11])).expect_raises("ValueError")
+    assert "forged" not in str(caught.value)
+
+
+def test_student_text_cannot_drive_the_terminal(student_in):
+    student = student_in("def normalize(images):\n    print('\\x1b[2J fake')\n    raise RuntimeError('boom \\x1b[31m')\n")
+    with pytest.raises(Feedback) as caught:
+        student.call("normalize", ONE).value
+    message = str(caught.value)
+    assert "\x1b" not in message and "\\x1b[31m" in message
+    assert "    | \\x1b[2J fake" in message
+
+
+def test_a_result_may_not_claim_one_file_twice(tmp_path):
+    from grader.sandbox import _Budget, _decode
+
+    np.save(tmp_path / "value0.npy", np.zeros(3))
+    node = {"kind": "ndarray", "file": str(tmp_path / "value0.npy")}
+    with pytest.raises(ValueError):
+        _decode({"kind": "list", "items": [node, node]}, _Budget(tmp_path))
+
+
+def test_sigterm_stops_grading_and_leaves_nothing_behind(mnist_path, tmp_path):
+    folder = submission(tmp_path, SOLUTION.replace('    images = np.asarray(images)\n    if images.ndim != 3:', '    while True:\n        pass\n    if images.ndim != 3:'))
+    grading = subprocess.Popen([sys.executable, "-m", "grader", "--target", str(folder)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(4)  # into the endless add_channel_axis
+    grading.terminate()
+    out = grading.communicate(timeout=60)[0]
+    assert grading.returncode == 2 and "interrupted" in out
+    time.sleep(0.5)
+    leftovers = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
+    assert leftovers == []

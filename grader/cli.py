@@ -6,6 +6,7 @@
     grader --target DIR             grade a student's folder of exercise files
     grader --data PATH              MNIST .npz or IDX folder (else $MNIST_COURSE_DATA, else Keras)
     grader --json report.json       also write the machine-readable report
+    grader --batch SUBS --out RES   grade a class: one folder per student, reports and gradebook.csv
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
     grader --watch [ex01]           re-grade on every save; move on when an exercise passes
@@ -17,19 +18,23 @@ could not run (bad arguments, no data, a broken grader).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import DataError
 
-from .report import Gradebook, build_report, data_summary, render_table, write_json
+from .batch import run_batch
+from .formats import gradescope_results, junit_xml, markdown_feedback
+from .report import Gradebook, build_report, data_summary, render_table, write_text
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
@@ -99,6 +104,17 @@ def grade(course, exercises: list[Exercise], target: Path, data_arg: str | None,
     return report, code, progress.collect_errors
 
 
+def report_files(args: argparse.Namespace) -> dict[Path, Callable[[dict], str]]:
+    """The report files asked for, each with how to render it."""
+    renderers = {
+        "json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n",
+        "gradescope": lambda r: json.dumps(gradescope_results(r), indent=2, ensure_ascii=False) + "\n",
+        "junit": junit_xml,
+        "feedback": markdown_feedback,
+    }
+    return {getattr(args, name): render for name, render in renderers.items() if getattr(args, name, None)}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="grader",
@@ -109,6 +125,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", help="folder to grade: exercises (default), solutions, or a path")
     parser.add_argument("--data", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then Keras)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
+    parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json to FILE")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
+    parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a Markdown feedback page to FILE")
+    parser.add_argument("--batch", type=Path, metavar="SUBMISSIONS", help="grade every student folder in SUBMISSIONS (needs --out)")
+    parser.add_argument("--out", type=Path, metavar="RESULTS", help="with --batch: where reports and gradebook.csv go")
+    parser.add_argument("--jobs", type=int, default=1, help="with --batch: submissions graded at once (default 1)")
+    parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
     parser.add_argument("--hint", metavar="EXERCISE", help="show the next hint for an exercise (name a function or check after it)")
     parser.add_argument("--level", type=int, help="with --hint: show this many hint levels, without remembering")
     parser.add_argument("--progress", action="store_true", help="show your progress through the course")
@@ -136,9 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             show_progress(course, State.load())
             return EXIT_PASSED
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
+        if args.batch:
+            if not args.batch.is_dir() or args.out is None:
+                raise TargetError("--batch needs a folder of student folders and --out RESULTS")
+            load_data(args.data)  # fail early (exit 2) when there is no data
+            return run_batch(args.batch, args.out, exercises, args.data, args.jobs, args.force)
         target = resolve_target(args.target)
-        if args.json and not os.access(args.json.resolve().parent, os.W_OK):
-            raise TargetError(f"cannot write the report to {args.json}: its folder is missing or read-only")
+        for path in report_files(args):
+            if not os.access(path.resolve().parent, os.W_OK):
+                raise TargetError(f"cannot write the report to {path}: its folder is missing or read-only")
         mnist = load_data(args.data)
     except (CourseError, TargetError, DataError) as exc:
         print(f"grader: {exc}", file=sys.stderr)
@@ -166,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     print_passed(report, target)
     for error in collect_errors:
         print(f"grader: could not load {error}", file=sys.stderr)
-    if args.json:
+    for path, render in report_files(args).items():
         try:
-            write_json(report, args.json)
+            write_text(path, render(report))
         except OSError as exc:
-            print(f"grader: could not write {args.json}: {exc}", file=sys.stderr)
+            print(f"grader: could not write {path}: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
-        print(f"Report written to {args.json}")
+        print(f"Report written to {path}")
     if code == pytest.ExitCode.INTERRUPTED:
         print("grader: interrupted; the scores above are incomplete", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -9,7 +9,6 @@ The JSON layout is documented in grader/README.md and grader/report.schema.json.
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 from datetime import datetime, timezone
@@ -145,11 +144,12 @@ def data_summary(mnist) -> dict[str, Any]:
     return {**mnist.provenance.to_dict(), "description": mnist.provenance.describe()}
 
 
-def write_json(report: dict[str, Any], path: Path) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write a report atomically: a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
 
 

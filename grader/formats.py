@@ -1,0 +1,118 @@
+"""The course's JSON report in the formats other systems read.
+
+- Gradescope's `results.json` (https://gradescope-autograders.readthedocs.io/en/latest/specs/):
+  one test per check with `score`, `max_score`, `status`, `output`, `visibility`,
+  and the total `score` and `execution_time` at the top.
+- JUnit XML, the format CI systems (GitLab, Jenkins, GitHub Actions reporters)
+  read: one <testsuite> per exercise, one <testcase> per check; points are
+  kept in each suite's <properties> and in the failure text.
+- A Markdown feedback page per submission, for people.
+
+Each function takes the dict that `report.build_report` makes, so every
+format says the same thing.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+
+def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
+    tests = []
+    for ex in report["exercises"]:
+        for i, check in enumerate(ex["checks"], start=1):
+            tests.append(
+                {
+                    "name": f"{ex['id']} · {check['name']}",
+                    "number": f"{ex['lesson']}.{i}",
+                    "score": check["score"],
+                    "max_score": check["max_score"],
+                    "status": "passed" if check["status"] == "passed" else "failed",
+                    "output": check["message"] or "passed",
+                    "visibility": "visible",
+                }
+            )
+    data = report.get("data") or {}
+    return {
+        "score": report["score"],
+        "execution_time": round(report["seconds"], 2),
+        "output": f"Data: {data.get('description', 'not loaded')}\nGrader {report['grader_version']}",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def junit_xml(report: dict[str, Any]) -> str:
+    root = ET.Element("testsuites", name=report["course"])
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for ex in report["exercises"]:
+        checks = ex["checks"]
+        counts = {
+            "tests": len(checks),
+            "failures": sum(c["status"] in ("failed", "not started") for c in checks),
+            "errors": sum(c["status"] == "error" for c in checks),
+        }
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"{ex['id']} · {ex['title']}",
+            tests=str(counts["tests"]),
+            failures=str(counts["failures"]),
+            errors=str(counts["errors"]),
+            skipped="0",
+            time=f"{sum(c['seconds'] for c in checks):.3f}",
+            timestamp=report["started_at"],
+        )
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("score", ex["score"]), ("max_score", ex["max_score"]), ("data_sha256", (report.get("data") or {}).get("sha256", ""))):
+            ET.SubElement(properties, "property", name=name, value=str(value))
+        for check in checks:
+            case = ET.SubElement(
+                suite, "testcase", name=check["name"], classname=ex["id"], time=f"{check['seconds']:.3f}"
+            )
+            if check["status"] != "passed":
+                tag = "error" if check["status"] == "error" else "failure"
+                # The line that says what went wrong, not the "Called ..." line before it.
+                lines = [line for line in check["message"].splitlines() if not line.startswith("Called ")]
+                first_line = lines[0] if lines else check["status"]
+                element = ET.SubElement(case, tag, message=first_line, type=check["status"])
+                element.text = f"{check['score']}/{check['max_score']} points\n{check['message']}"
+        for key in totals:
+            totals[key] += counts[key]
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{report['seconds']:.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def markdown_feedback(report: dict[str, Any], title: str = "Feedback") -> str:
+    marks = {"passed": "✅", "failed": "❌", "not started": "⬜", "error": "⚠️"}
+    data = report.get("data") or {}
+    lines = [
+        f"# {title}",
+        "",
+        f"**Score: {report['score']}/{report['max_score']} points**",
+        "",
+        f"Graded {report['started_at']} by grader {report['grader_version']} on {data.get('description', 'no data')}.",
+    ]
+    for ex in report["exercises"]:
+        lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
+        lines += ["| | check | points |", "|---|---|---|"]
+        lines += [f"| {marks[c['status']]} | `{c['name']}` | {c['score']}/{c['max_score']} |" for c in ex["checks"]]
+        for check in ex["checks"]:
+            if check["status"] != "passed":
+                fence = _fence(check["message"])
+                lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", check["message"], fence]
+    return "\n".join(lines) + "\n"
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in `text`, so student text cannot close it."""
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)

@@ -1,0 +1,140 @@
+"""The standard report formats (Gradescope, JUnit XML, Markdown) and batch grading."""
+
+import csv
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from mnist_course.course import ROOT, load_course
+
+EX01 = load_course().exercise("ex01")
+GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mixed_run(run_grader, mnist_path, tmp_path_factory):
+    """One submission with passes and failures, graded into every format."""
+    tmp = tmp_path_factory.mktemp("formats")
+    folder = tmp / "student"
+    folder.mkdir()
+    source = EX01.solution_path.read_text().replace("return np.eye(num_classes, dtype=np.float32)[labels]", "return np.eye(num_classes)[labels]")
+    (folder / EX01.filename).write_text(source)
+    files = {kind: tmp / name for kind, name in (("json", "r.json"), ("gradescope", "results.json"), ("junit", "junit.xml"), ("feedback", "feedback.md"))}
+    result = run_grader("--target", folder, *(arg for kind, path in files.items() for arg in (f"--{kind}", path)))
+    assert result.returncode == 1, result.stderr
+    return json.loads(files["json"].read_text()), files
+
+
+def test_gradescope_results_follow_the_published_spec(mixed_run):
+    report, files = mixed_run
+    results = json.loads(files["gradescope"].read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
+    assert results["score"] == report["score"] == sum(t["score"] for t in results["tests"])
+    assert sum(t["max_score"] for t in results["tests"]) == EX01.max_score
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    assert failed and all("dtype float64" in t["output"] or "counts once" in t["output"] for t in failed)
+
+
+def test_junit_xml_has_the_structure_ci_systems_read(mixed_run):
+    report, files = mixed_run
+    root = ET.parse(files["junit"]).getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [f"{ex['id']} · {ex['title']}" for ex in report["exercises"]]
+    for suite, ex in zip(suites, report["exercises"]):
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases) == len(ex["checks"])
+        failures = [c for c in cases if c.find("failure") is not None]
+        errors = [c for c in cases if c.find("error") is not None]
+        assert int(suite.get("failures")) == len(failures) and int(suite.get("errors")) == len(errors)
+        assert {c.get("name") for c in failures} == {c["name"] for c in ex["checks"] if c["status"] in ("failed", "not started")}
+        for case in cases:
+            assert case.get("classname") == ex["id"] and float(case.get("time")) >= 0
+            for child in case:
+                assert child.tag in ("failure", "error") and child.get("message") and child.get("type")
+        properties = {p.get("name"): p.get("value") for p in suite.find("properties")}
+        assert int(properties["score"]) == ex["score"] and int(properties["max_score"]) == ex["max_score"]
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in suites)
+
+
+def test_markdown_feedback_shows_every_check_and_each_message(mixed_run):
+    report, files = mixed_run
+    text = files["feedback"].read_text()
+    assert f"**Score: {report['score']}/{report['max_score']} points**" in text
+    for check in report["exercises"][0]["checks"]:
+        assert f"`{check['name']}`" in text
+    assert "Likely cause: np.eye() and np.zeros() make float64" in text
+
+
+def test_a_message_cannot_break_out_of_its_code_block():
+    from grader.formats import markdown_feedback
+
+    report = {
+        "score": 0, "max_score": 1, "started_at": "now", "grader_version": "x", "data": None,
+        "exercises": [{"id": "ex01", "title": "T", "lesson": 1, "score": 0, "max_score": 1,
+                       "checks": [{"name": "c", "status": "failed", "score": 0, "max_score": 1, "message": "```\n# Score: 100/100", "seconds": 0}]}],
+    }
+    text = markdown_feedback(report)
+    assert "````text\n```\n# Score: 100/100\n````" in text
+
+
+# ------------------------------------------------------------------ batch grading
+
+
+@pytest.fixture
+def classroom(tmp_path):
+    subs = tmp_path / "submissions"
+    for student, source in {
+        "alice": EX01.solution_path.read_text(),
+        "bob": EX01.solution_path.read_text(),  # identical to alice: graded once
+        "carol": EX01.stub_path.read_text(),
+        "=mallory": "import os\nos._exit(0)\n",
+        "trent": None,  # an empty folder
+    }.items():
+        (subs / student).mkdir(parents=True)
+        if source is not None:
+            (subs / student / EX01.filename).write_text(source)
+    return subs, tmp_path / "results"
+
+
+def gradebook(path):
+    with (path / "gradebook.csv").open(newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def test_batch_grades_a_class_and_one_bad_submission_stops_nothing(run_grader, mnist_path, classroom):
+    subs, out = classroom
+    result = run_grader("--batch", subs, "--out", out, "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    book = gradebook(out)
+    assert set(book) == {"alice", "bob", "carol", "'=mallory", "trent"}  # no spreadsheet formula
+    assert (book["alice"]["total"], book["bob"]["total"], book["carol"]["total"], book["'=mallory"]["total"]) == ("19", "19", "0", "0")
+    assert book["trent"]["total"] == "0" and "no file ex01_preprocessing.py" in (out / "trent" / "feedback.md").read_text()
+    assert book["alice"]["submission_sha256"] == book["bob"]["submission_sha256"]
+    assert book["alice"]["data_sha256"] and book["alice"]["grader_version"]
+    for student in ("alice", "carol"):
+        report = json.loads((out / student / "report.json").read_text())
+        assert report["student"] == student and report["submission_sha256"]
+        assert (out / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
+
+
+def test_batch_resumes_and_regrades_only_what_changed(run_grader, mnist_path, classroom):
+    subs, out = classroom
+    run_grader("--batch", subs, "--out", out)
+    (out / "carol" / "report.json").unlink()  # as if grading stopped before carol
+    shutil.copy(EX01.solution_path, subs / "alice" / EX01.filename.replace(".py", "_notes.py"))  # alice changed
+    again = run_grader("--batch", subs, "--out", out)
+    assert "3 already graded, 2 to grade" in again.stdout
+    assert gradebook(out)["carol"]["status"] == "graded"
+    assert "0 to grade" in run_grader("--batch", subs, "--out", out).stdout
+    assert "5 to grade" in run_grader("--batch", subs, "--out", out, "--force").stdout
+
+
+def test_batch_needs_an_output_folder(run_grader, classroom):
+    subs, _ = classroom
+    result = run_grader("--batch", subs)
+    assert result.returncode == 2 and "--out" in result.stderr

@@ -70,6 +70,17 @@ def _send(fd, message):
         data = data[os.write(fd, data):]
 
 
+class _CourseBlocker:
+    """Student code may not import the grader, the helper package or the solutions."""
+
+    BLOCKED = ("grader", "mnist_course", "solutions")
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.BLOCKED:
+            raise ImportError(f"{name} belongs to the course's grader; student code cannot import it")
+        return None
+
+
 def main():
     work = os.path.abspath(sys.argv[1])
     request_fd, result_fd = int(sys.argv[2]), int(sys.argv[3])
@@ -89,6 +100,7 @@ def main():
 
     import numpy as np
 
+    sys.meta_path.insert(0, _CourseBlocker())
     target_dir = os.path.abspath(spec_info["target_dir"])
     sys.path.insert(0, target_dir)  # the student's own helper modules stay importable
     started = time.perf_counter()

@@ -37,6 +37,7 @@ MAX_ARRAY_FILE = 256 << 20  # bytes per returned array
 MAX_RESULT_BYTES = 512 << 20  # bytes of arrays per result
 MAX_ITEMS, MAX_DEPTH = 64, 4  # values per result, nesting (the worker sends at most 16 per list, 3 deep)
 MAX_FILE_WRITE = 512 << 20  # RLIMIT_FSIZE for the worker, where the platform has it
+MEMORY_LIMIT = 4 << 30  # default RLIMIT_AS for the worker, bytes (course.toml's memory_mb sets it per exercise)
 OUTPUT_TAIL = 600  # characters of the student's output shown in messages
 
 
@@ -106,12 +107,18 @@ def _kill_leftovers(before: set[int]) -> None:
         time.sleep(0.02)
 
 
-def _limit_resources() -> None:  # runs in the worker between fork and exec
+def _limiter(memory: int):
+    """What the worker runs between fork and exec: its resource limits."""
+    return lambda: _limit_resources(memory)
+
+
+def _limit_resources(memory: int) -> None:
     try:
         import resource
 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_WRITE, MAX_FILE_WRITE))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     except (ImportError, ValueError, OSError):
         pass
     if sys.platform.startswith("linux"):  # die with the grader, even if it is killed outright
@@ -152,6 +159,10 @@ def _child_env(work: Path) -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(work / ".matplotlib"),
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        # One thread per math library: a submission cannot take every core.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
     }
@@ -194,9 +205,10 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
 class Worker:
     """One student module, imported once in a child process, answering calls."""
 
-    def __init__(self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT):
+    def __init__(self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT, memory: int = MEMORY_LIMIT):
         self.module_file = Path(module_file).resolve()
         self.import_timeout = import_timeout
+        self.memory = memory
         self.proc: subprocess.Popen | None = None
         self.import_failure: CallOutcome | None = None
         _become_subreaper()
@@ -225,7 +237,7 @@ class Worker:
             stderr=subprocess.DEVNULL,
             pass_fds=(request_r, result_w),
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_limit_resources if os.name == "posix" else None,
+            preexec_fn=_limiter(self.memory) if os.name == "posix" else None,
         )
         os.close(request_r)
         os.close(result_w)

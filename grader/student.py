@@ -103,10 +103,13 @@ class Call:
                 hint="hand the result back with `return`",
             )
         where = f" at {o.where}" if o.where else ""
+        memory = o.exc_type == "MemoryError"
         return Feedback(
             f"It raised {o.exc_type}: {o.exc_message}{where}",
             self.expect,
             called=self.called,
+            cause=f"more memory than the grader allows ({self.student.worker.memory >> 20} MiB)" if memory else "",
+            hint="work on the arrays you are given; nothing here needs large temporary copies" if memory else "",
             output=o.output,
         )
 
@@ -131,6 +134,13 @@ class Call:
                 **common,
             )
         where = f" ({o.where})" if o.where else ""
+        if "belongs to the course's grader" in o.exc_message:
+            return Feedback(
+                f"Importing {filename} failed: {o.exc_message}{where}",
+                "code that only uses numpy (and, in later exercises, keras)",
+                cause="an import of the course's grader, helper package or solutions",
+                hint="the exercise gives you everything you need as arguments",
+            )
         return Feedback(
             f"Importing {filename} failed with {o.exc_type}: {o.exc_message}{where}",
             "the file to import cleanly",
@@ -200,7 +210,7 @@ class Student:
         self.module_file = Path(target_dir) / self.filename
         self.timeout = exercise.call_timeout_s
         self.is_stub = is_stub
-        self.worker = sandbox.Worker(self.module_file)
+        self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20)
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
 
     def close(self) -> None:

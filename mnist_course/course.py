@@ -41,6 +41,7 @@ class Exercise:
     lesson_number: int
     module: str
     call_timeout_s: float
+    memory_mb: int
     thresholds: dict[str, float]
     functions: tuple[Function, ...]
 
@@ -129,6 +130,7 @@ def parse_course(text: str) -> Course:
         raise CourseError(f"course.toml is not valid TOML: {exc}") from None
     head = raw.get("course", {})
     default_timeout = float(head.get("call_timeout_s", 30))
+    default_memory = int(head.get("memory_mb", 4096))
     exercises = []
     for i, ex in enumerate(raw.get("exercise", [])):
         where = f"exercise #{i + 1}"
@@ -158,6 +160,7 @@ def parse_course(text: str) -> Course:
                 lesson_number=_require(ex, "lesson_number", int, where),
                 module=_require(ex, "module", str, where),
                 call_timeout_s=float(ex.get("call_timeout_s", default_timeout)),
+                memory_mb=int(ex.get("memory_mb", default_memory)),
                 thresholds={k: float(v) for k, v in ex.get("thresholds", {}).items()},
                 functions=tuple(functions),
             )

@@ -403,3 +403,15 @@ def test_sigterm_stops_grading_and_leaves_nothing_behind(mnist_path, tmp_path):
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
     assert leftovers == []
+
+
+def test_the_course_cannot_be_imported_from_student_code(student_in):
+    student = student_in("from mnist_course.course import ROOT\nexec((ROOT / 'solutions/ex01_preprocessing.py').read_text())\n")
+    with pytest.raises(Feedback, match="belongs to the course's grader; student code cannot import it"):
+        student.call("normalize", ONE).value
+
+
+def test_memory_is_capped(student_in):
+    student = student_in("import numpy as np\ndef normalize(images):\n    return np.ones((50_000, 50_000))\n")
+    with pytest.raises(Feedback, match=r"MemoryError.*\n.*Likely cause: more memory than the grader allows \(4096 MiB\)"):
+        student.call("normalize", ONE).value

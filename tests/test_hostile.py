@@ -1,0 +1,128 @@
+"""A corpus of hostile and broken submissions, each with the score it must get.
+
+Every case is the reference solution with one part made hostile or broken (or
+a file written from scratch); the whole corpus is graded as one class with
+`grader --batch`, as an instructor would. Honest functions next to a hostile
+one keep their points; nothing the submissions start outlives the grading.
+"""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from mnist_course.course import load_course
+
+EX01 = load_course().exercise("ex01")
+SOLUTION = EX01.solution_path.read_text()
+POINTS = {fn.name: sum(fn.checks.values()) for fn in EX01.functions}
+FULL = EX01.max_score
+
+
+def replace_body(function, body):
+    """The solution with `function`'s marked block replaced by `body` (indented 4)."""
+    start = SOLUTION.index(f"def {function}(")
+    begin = SOLUTION.index("    ### BEGIN SOLUTION\n", start)
+    end = SOLUTION.index("    ### END SOLUTION\n", begin) + len("    ### END SOLUTION\n")
+    return SOLUTION[:begin] + "".join(f"    {line}\n" for line in body.strip().splitlines()) + SOLUTION[end:]
+
+
+FAKE_REPORT = '{"score": 999, "max_score": 19}'
+
+# case: (source, files besides the exercise, expected score, a phrase its messages must contain)
+CORPUS = {
+    "sys_exit_at_import": ("import sys\nsys.exit(0)\n" + SOLUTION, {}, 0, "failed with SystemExit"),
+    "os_exit_in_one_hot": (replace_body("one_hot", "import os\nos._exit(0)"), {}, FULL - POINTS["one_hot"], "ended (exit status 0) before one_hot() returned"),
+    "endless_loop": (replace_body("add_channel_axis", "while True:\n    pass"), {}, FULL - POINTS["add_channel_axis"], "did not return within 10 s"),
+    "ignores_sigint_and_sigterm": (
+        replace_body("train_val_split", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass"),
+        {}, FULL - POINTS["train_val_split"], "did not return within 10 s",
+    ),
+    "allocates_far_too_much": (replace_body("normalize", "return np.ones((100_000, 100_000))"), {}, FULL - POINTS["normalize"], "more memory than the grader allows"),
+    "forks_a_sleeper_that_forges_the_report": (
+        SOLUTION.replace(
+            "    images = np.asarray(images)\n",
+            "    import os, subprocess, sys\n"
+            "    here = os.path.dirname(os.path.abspath(__file__))\n"
+            "    report = os.path.join(here, '..', '..', 'results', 'forks_a_sleeper_that_forges_the_report', 'report.json')\n"
+            "    subprocess.Popen([sys.executable, os.path.join(here, 'sleeper.py'), report])\n"
+            "    images = np.asarray(images)\n",
+            1,
+        ),
+        {"sleeper.py": f"import os, sys, time\nos.setsid()\ntime.sleep(4)\nopen(sys.argv[1], 'w').write({FAKE_REPORT!r})\n"},
+        FULL, "",
+    ),
+    "monkeypatches_numpy": (
+        "import numpy as np\nnp.array_equal = np.allclose = lambda *a, **k: True\n"
+        + "".join(f"def {fn.name}(*args, **kwargs):\n    return np.zeros(1)\n" for fn in EX01.functions),
+        {}, 0, "",
+    ),
+    "monkeypatches_the_grader": ("import grader.feedback\ngrader.feedback.Feedback = None\n" + SOLUTION, {}, 0, "student code cannot import it"),
+    "malicious_pytest_and_site_files": (
+        SOLUTION,
+        {
+            "conftest.py": "import pytest\n@pytest.hookimpl(wrapper=True)\ndef pytest_runtest_makereport(item, call):\n    r = yield\n    r.outcome = 'passed'\n    return r\n",
+            "pytest.ini": "[pytest]\naddopts = -p no:python\n",
+            "sitecustomize.py": "import os\nos._exit(0)\n",
+            "usercustomize.py": "import os\nos._exit(0)\n",
+            "evil.pth": "import os; os._exit(0)\n",
+        },
+        FULL, "",
+    ),
+    "prints_fake_results": (
+        "import numpy as np\n"
+        + "".join(
+            f"def {fn.name}(*args, **kwargs):\n    print('PASSED {fn.name} 19/19')\n    print('{{\"score\": 19}}')\n    return None\n"
+            for fn in EX01.functions
+        ),
+        {}, 0, "Got None (did the function forget to `return`",
+    ),
+    "wrong_types_everywhere": (
+        "import numpy as np\n"
+        "def normalize(images):\n    return (images / 255).tolist()\n"
+        "def add_channel_axis(images):\n    return None\n"
+        "def one_hot(labels, num_classes=10):\n    return np.eye(num_classes)[labels].astype(str)\n"
+        "def train_val_split(images, labels, val_fraction=0.1, seed=0):\n    return [images.tolist()]\n",
+        {}, 0, "does not hold plain numbers",
+    ),
+    "syntax_error": (SOLUTION.replace("def one_hot(labels, num_classes=10):", "def one_hot(labels, num_classes=10)"), {}, 0, "SyntaxError"),
+    "imports_a_missing_package": ("import tensorflow_deluxe\n" + SOLUTION, {}, 0, "No module named 'tensorflow_deluxe'"),
+    "helper_module_that_exits": (
+        SOLUTION.replace("def one_hot(labels, num_classes=10):", "def one_hot(labels, num_classes=10):\n    import helper"),
+        {"helper.py": "import os\nos._exit(0)\n"},
+        FULL - POINTS["one_hot"], "ended (exit status 0) before one_hot() returned",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_corpus(run_grader, mnist_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    subs, out = root / "submissions", root / "results"
+    for case, (source, extra, _, _) in CORPUS.items():
+        (subs / case).mkdir(parents=True)
+        (subs / case / EX01.filename).write_text(source)
+        for name, text in extra.items():
+            (subs / case / name).write_text(text)
+    result = run_grader("--batch", subs, "--out", out, "--jobs", "2", timeout=900)
+    time.sleep(5)  # longer than any sleeper in the corpus waits before it strikes
+    return subs, out, result
+
+
+@pytest.mark.parametrize("case", CORPUS)
+def test_each_submission_gets_exactly_what_it_deserves(graded_corpus, case):
+    _, out, result = graded_corpus
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / case / "report.json").read_text())
+    _, _, expected, phrase = CORPUS[case]
+    assert report["score"] == expected, [(c["name"], c["status"], c["message"][:200]) for c in report["exercises"][0]["checks"]]
+    messages = "\n".join(c["message"] for c in report["exercises"][0]["checks"])
+    assert phrase in messages
+    assert "Traceback" not in messages and "please report it" not in messages
+
+
+def test_nothing_a_submission_started_is_still_running(graded_corpus):
+    subs, _, _ = graded_corpus
+    running = subprocess.run(["pgrep", "-f", str(subs)], capture_output=True, text=True).stdout.split()
+    assert running == []

@@ -118,6 +118,10 @@ def run_batch(
     force: bool = False,
 ) -> int:
     """Grade every student folder in `submissions`; 0 if all were graded, 1 if some could not be."""
+    # Each student is graded from the course root, so every path must be absolute.
+    submissions, out = submissions.resolve(), out.resolve()
+    if data_arg:
+        data_arg = str(Path(data_arg).expanduser().resolve())
     students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     out.mkdir(parents=True, exist_ok=True)
     hashes = {s: submission_hash(submissions / s) for s in students}

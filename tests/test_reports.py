@@ -138,3 +138,10 @@ def test_batch_needs_an_output_folder(run_grader, classroom):
     subs, _ = classroom
     result = run_grader("--batch", subs)
     assert result.returncode == 2 and "--out" in result.stderr
+
+
+def test_batch_accepts_relative_paths(run_grader, mnist_path, classroom):
+    subs, out = classroom
+    result = run_grader("--batch", subs.name, "--out", out.name, cwd=subs.parent)
+    assert result.returncode == 0, result.stderr
+    assert gradebook(out)["alice"]["total"] == "19"

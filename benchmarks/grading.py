@@ -1,0 +1,101 @@
+"""How fast and how big is grading? A benchmark, not a test: it prints a table.
+
+    python benchmarks/grading.py [--data PATH] [--students 20] [--markdown benchmarks/RESULTS.md]
+
+Measures, each as a fresh `grader` process the way a student or instructor
+runs it: one exercise's checks (start-up included), a full submission, and a
+batch of generated submissions with --jobs 1 and --jobs 2. Peak memory is the
+largest resident set of any process involved (grader or worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mnist_course.course import load_course  # noqa: E402
+
+
+def measure(args: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak MiB, exit code) of one grader run, in a fresh measuring process."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    seconds, peak_kib, code = out.stdout.split()
+    return float(seconds), int(peak_kib) / 1024, int(code)
+
+
+def make_class(folder: Path, students: int) -> None:
+    """Generated submissions: references, untouched stubs and a classic mistake, in turn."""
+    ex = load_course().exercise("ex01")
+    solution = ex.solution_path.read_text()
+    variants = [
+        solution,
+        ex.stub_path.read_text(),
+        solution.replace("return images.astype(np.float32) / np.float32(255)", "return images / 255"),
+    ]
+    for i in range(students):
+        student = folder / f"student{i:03d}"
+        student.mkdir(parents=True)
+        # A comment makes each file unique, so deduplication does not hide the work.
+        (student / ex.filename).write_text(f"# student {i}\n" + variants[i % len(variants)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=os.environ.get("MNIST_COURSE_DATA"))
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--markdown", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    data = ["--data", args.data] if args.data else []
+
+    rows = []
+    seconds, peak, _ = measure(["ex01", "--target", "solutions", *data])
+    rows.append(("one exercise (ex01), start-up included", f"{seconds:.1f} s", f"{peak:.0f} MiB"))
+    seconds, peak, _ = measure(["--target", "solutions", *data])
+    rows.append((f"a full submission ({len(load_course().exercises)} exercise(s))", f"{seconds:.1f} s", f"{peak:.0f} MiB"))
+    with tempfile.TemporaryDirectory() as tmp:
+        make_class(Path(tmp) / "class", args.students)
+        throughput = {}
+        for jobs in (1, 2):
+            out = Path(tmp) / f"results{jobs}"
+            seconds, peak, _ = measure(["--batch", str(Path(tmp) / "class"), "--out", str(out), "--jobs", str(jobs), *data])
+            throughput[jobs] = args.students / seconds
+            rows.append((f"batch of {args.students} submissions, --jobs {jobs}", f"{seconds:.1f} s ({throughput[jobs] * 60:.0f}/min)", f"{peak:.0f} MiB"))
+            shutil.rmtree(out)
+    speedup = throughput[2] / throughput[1]
+
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    table = ["| what | wall time | peak memory (largest process) |", "|---|---|---|"]
+    table += [f"| {what} | {wall} | {peak} |" for what, wall, peak in rows]
+    text = "\n".join(
+        [
+            f"Grading benchmark on {machine}, data: {args.data or 'the loader default'}",
+            "",
+            *table,
+            "",
+            f"--jobs 2 gives {speedup:.2f}x the throughput of --jobs 1.",
+        ]
+    )
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(f"# Grading benchmark\n\n`python benchmarks/grading.py` on {time.strftime('%Y-%m-%d')}.\n\n{text}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ broken submissions get exactly what they deserve, and the CLI keeps its promises
 (exit codes, JSON schema, data provenance)."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -415,3 +416,21 @@ def test_memory_is_capped(student_in):
     student = student_in("import numpy as np\ndef normalize(images):\n    return np.ones((50_000, 50_000))\n")
     with pytest.raises(Feedback, match=r"MemoryError.*\n.*Likely cause: more memory than the grader allows \(4096 MiB\)"):
         student.call("normalize", ONE).value
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="network isolation needs Linux and root")
+def test_student_code_has_no_network(student_in):
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    student = student_in(
+        f"import socket\ndef normalize(images):\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    return images\n"
+    )
+    try:
+        with pytest.raises(Feedback, match="It raised OSError|It raised ConnectionRefusedError|Network is unreachable"):
+            student.call("normalize", ONE).value
+    finally:
+        server.close()

@@ -37,6 +37,8 @@ def measure(args: list[str]) -> tuple[float, float, int]:
     )
     out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True, check=True)
     seconds, peak_kib, code = out.stdout.split()
+    if int(code) not in (0, 1):  # 1 is a graded run with failed checks; anything else measured nothing
+        raise SystemExit(f"grader {' '.join(args)} exited {code}; no timing to report")
     return float(seconds), int(peak_kib) / 1024, int(code)
 
 

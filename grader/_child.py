@@ -96,7 +96,7 @@ def main():
         os.dup2(out, fd)
     # Line by line, so what a call printed is on disk even if the process dies right after.
     sys.stdout.reconfigure(line_buffering=True)
-    sys.dont_write_bytecode = True  # leave no __pycache__ in the student's folder
+    sys.dont_write_bytecode = True  # the copy it imports came without __pycache__; keep it so
 
     import numpy as np
 

@@ -3,19 +3,20 @@
     grader --batch SUBMISSIONS --out RESULTS [--jobs N] [--force] [EXERCISE ...]
 
 Each student's folder is graded by its own `grader` process (with its own
-worker processes), so one broken or hostile submission can only fail itself.
-Per student it writes RESULTS/<student>/report.json (the course's JSON report
-plus "student" and "submission_sha256") and feedback.md; then
-RESULTS/gradebook.csv for every student. A report is written as soon as its
-student is graded, so a crash or Ctrl-C loses nothing already graded, and a
-re-run skips every student whose submission has not changed (unless --force).
-Identical submissions (same content hash) are graded once.
+worker processes). Per student it writes RESULTS/students/<student>/report.json
+(the course's JSON report plus "student", "submission_sha256" and
+"grading_key") and feedback.md; then RESULTS/gradebook.csv for every student.
+A report is written as soon as its student is graded, so a crash or Ctrl-C
+loses nothing already graded. A re-run skips a student only when neither the
+submission nor the grading (grader version, checks, data, exercises) changed,
+unless --force. Identical submissions are graded once.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -26,26 +27,29 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mnist_course.course import ROOT, Exercise
+from mnist_course.course import COURSE_FILE, ROOT, Exercise
 
 from .formats import markdown_feedback
 from .report import GRADER_VERSION, write_text
+from .sandbox import graded_files
+from .session import GRADER_DIR, TargetError
 
 SUBMISSION_TIMEOUT = 30 * 60  # seconds for one student's whole submission
 
 
 def submission_hash(folder: Path) -> str:
-    """sha256 over every file's relative path and bytes (caches and hidden files aside)."""
+    """sha256 over exactly what is graded: each Python source's relative path and bytes."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-            continue
-        digest.update(str(relative).encode() + b"\0")
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
+    for relative in graded_files(folder):
+        digest.update(str(relative).encode() + b"\0" + (folder / relative).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def grading_key(exercises: list[Exercise], data_sha256: str) -> str:
+    """What else decides a grade: grader version, course.toml, the checks, the data, the exercises."""
+    digest = hashlib.sha256(f"{GRADER_VERSION}\0{data_sha256}\0{','.join(ex.id for ex in exercises)}\0".encode())
+    for path in (COURSE_FILE, *sorted(GRADER_DIR.glob("*.py"))):
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -71,42 +75,48 @@ def _grade_one(folder: Path, exercises: list[Exercise], data_arg: str | None) ->
 def _load_report(path: Path) -> dict[str, Any] | None:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
-        return report if isinstance(report, dict) and "score" in report else None
+        return report if isinstance(report, dict) and isinstance(report.get("exercises"), list) else None
     except (OSError, ValueError):
         return None
 
 
 def _cell(text: str) -> str:
     # A student id like "=HYPERLINK(...)" must not become a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_gradebook(out: Path, students: list[str], exercises: list[Exercise], errors: dict[str, str]) -> Path:
-    path = out / "gradebook.csv"
-    with tempfile.NamedTemporaryFile("w", newline="", encoding="utf-8", dir=out, delete=False, suffix=".part") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256"])
-        for student in students:
-            report = _load_report(out / student / "report.json")
-            if report is None:
-                status = errors.get(student, "not graded")
-                writer.writerow([_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, ""])
-                continue
-            scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
-            writer.writerow(
-                [
-                    _cell(student),
-                    *(scores.get(ex.id, "") for ex in exercises),
-                    report["score"],
-                    report["max_score"],
-                    "graded",
-                    (report.get("data") or {}).get("sha256", ""),
-                    report.get("grader_version", ""),
-                    report.get("submission_sha256", ""),
-                ]
-            )
-    Path(fh.name).replace(path)
-    return path
+def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
+    """One line per student: (student, current report or None, status)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256"])
+    for student, report, status in rows:
+        if report is None:
+            writer.writerow([_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, ""])
+            continue
+        scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
+        writer.writerow(
+            [
+                _cell(student),
+                *(scores.get(ex.id, "") for ex in exercises),
+                report["score"],
+                report["max_score"],
+                status,
+                (report.get("data") or {}).get("sha256", ""),
+                report.get("grader_version", ""),
+                report.get("submission_sha256", ""),
+            ]
+        )
+    return out.getvalue()
+
+
+def check_folders(submissions: Path, out: Path) -> None:
+    if not submissions.is_dir():
+        raise TargetError(f"no such folder of submissions: {submissions}")
+    if out.exists() and not out.is_dir():
+        raise TargetError(f"--out {out} is a file, not a folder")
+    if out == submissions or submissions in out.parents or out in submissions.parents:
+        raise TargetError("--out must lie outside the submissions folder, and the other way round")
 
 
 def run_batch(
@@ -114,27 +124,35 @@ def run_batch(
     out: Path,
     exercises: list[Exercise],
     data_arg: str | None,
+    data_sha256: str,
     jobs: int = 1,
     force: bool = False,
 ) -> int:
-    """Grade every student folder in `submissions`; 0 if all were graded, 1 if some could not be."""
+    """Grade every student folder; 0 if all were graded, 1 if some could not be."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if data_arg:
         data_arg = str(Path(data_arg).expanduser().resolve())
+    check_folders(submissions, out)
     students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    out.mkdir(parents=True, exist_ok=True)
+    if not students:
+        raise TargetError(f"{submissions} holds no student folders")
+    key = grading_key(exercises, data_sha256)
     hashes = {s: submission_hash(submissions / s) for s in students}
-    todo = []
-    for student in students:
-        previous = _load_report(out / student / "report.json")
-        if force or previous is None or previous.get("submission_sha256") != hashes[student]:
-            todo.append(student)
+    reports_dir = out / "students"
+
+    def current(student: str) -> dict[str, Any] | None:
+        report = _load_report(reports_dir / student / "report.json")
+        if report and report.get("submission_sha256") == hashes[student] and report.get("grading_key") == key:
+            return report
+        return None
+
+    todo = [s for s in students if force or current(s) is None]
     print(f"{len(students)} submissions in {submissions}: {len(students) - len(todo)} already graded, {len(todo)} to grade")
 
     errors: dict[str, str] = {}
     progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         by_hash: dict[str, Future] = {}
         waiting: dict[Future, list[str]] = {}
@@ -146,19 +164,32 @@ def run_batch(
         for future in as_completed(waiting):
             result = future.result()
             for student in waiting[future]:
-                progress.set_postfix_str(student)
+                progress.set_postfix_str(student[:30])
+                folder = reports_dir / student
                 if "error" in result:
                     errors[student] = f"error: {result['error']}"
+                    for stale in ("report.json", "feedback.md"):  # an old grade must not stand for a new submission
+                        (folder / stale).unlink(missing_ok=True)
                 else:
-                    report = {**result, "student": student, "submission_sha256": hashes[student]}
-                    write_text(out / student / "feedback.md", markdown_feedback(report, title=f"Feedback for {student}"))
-                    write_text(out / student / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+                    report = {
+                        **result,
+                        "target": str(submissions / student),
+                        "student": student,
+                        "submission_sha256": hashes[student],
+                        "grading_key": key,
+                    }
+                    write_text(folder / "feedback.md", markdown_feedback(report, title=f"Feedback for {student}"))
+                    write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
                 progress.update()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
         progress.close()
-        gradebook = write_gradebook(out, students, exercises, errors)
-    print(f"Gradebook: {gradebook}")
+        rows = []
+        for student in students:
+            report = current(student)
+            rows.append((student, report, "graded" if report else errors.get(student, "not graded")))
+        write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
+    print(f"Gradebook: {out / 'gradebook.csv'}")
     for student, error in errors.items():
         print(f"  {student}: {error}", file=sys.stderr)
     return 1 if errors else 0

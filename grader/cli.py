@@ -130,13 +130,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a Markdown feedback page to FILE")
     parser.add_argument("--batch", type=Path, metavar="SUBMISSIONS", help="grade every student folder in SUBMISSIONS (needs --out)")
     parser.add_argument("--out", type=Path, metavar="RESULTS", help="with --batch: where reports and gradebook.csv go")
-    parser.add_argument("--jobs", type=int, default=1, help="with --batch: submissions graded at once (default 1)")
+    parser.add_argument("--jobs", type=int, help="with --batch: submissions graded at once (default 1)")
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
     parser.add_argument("--hint", metavar="EXERCISE", help="show the next hint for an exercise (name a function or check after it)")
     parser.add_argument("--level", type=int, help="with --hint: show this many hint levels, without remembering")
     parser.add_argument("--progress", action="store_true", help="show your progress through the course")
     parser.add_argument("--watch", action="store_true", help="re-grade whenever the exercise file is saved")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    _check_combinations(parser, args)
+    return args
+
+
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options that do nothing together are an error (exit 2), never silently ignored."""
+    modes = [f"--{m}" for m in ("hint", "progress", "watch", "batch") if getattr(args, m) not in (None, False)]
+    if len(modes) > 1:
+        parser.error(f"{modes[0]} and {modes[1]} do not go together")
+    if args.hint is not None and (not args.hint.strip() or len(args.exercises) > 1):
+        parser.error("--hint takes an exercise, then at most one function or check: grader --hint ex01 one_hot")
+    if args.level is not None and args.hint is None:
+        parser.error("--level only goes with --hint")
+    batch_only = [f"--{o}" for o in ("out", "jobs", "force") if getattr(args, o) not in (None, False)]
+    if batch_only and not args.batch:
+        parser.error(f"{batch_only[0]} only goes with --batch")
+    if args.batch:
+        single = [f"--{o}" for o in ("target", "json", "gradescope", "junit", "feedback") if getattr(args, o)]
+        if single:
+            parser.error(f"{single[0]} is for one submission; --batch writes every student's reports under --out")
+        if args.out is None:
+            parser.error("--batch needs --out RESULTS")
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
 
 
 def _stop(signum, frame):
@@ -160,10 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_PASSED
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
         if args.batch:
-            if not args.batch.is_dir() or args.out is None:
-                raise TargetError("--batch needs a folder of student folders and --out RESULTS")
-            load_data(args.data)  # fail early (exit 2) when there is no data
-            return run_batch(args.batch, args.out, exercises, args.data, args.jobs, args.force)
+            mnist = load_data(args.data)  # fail early (exit 2) when there is no data
+            return run_batch(args.batch, args.out, exercises, args.data, mnist.provenance.sha256, args.jobs or 1, args.force)
         target = resolve_target(args.target)
         for path in report_files(args):
             if not os.access(path.resolve().parent, os.W_OK):
@@ -171,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         mnist = load_data(args.data)
     except (CourseError, TargetError, DataError) as exc:
         print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:  # during --batch: every finished report is already on disk
+        print("\ngrader: interrupted; reports written so far are kept, run again to resume", file=sys.stderr)
         return EXIT_UNUSABLE
 
     print(f"Data: {mnist.provenance.describe()}")

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .sandbox import Opaque
+
 
 class Feedback(AssertionError):
     """A failed check, explained to the student."""
@@ -72,8 +74,6 @@ def short(values: Any, limit: int = 10) -> str:
 
 def describe(value: Any) -> str:
     """What a returned value is, in words a student recognises."""
-    from .sandbox import Opaque
-
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return f"a numpy {value.dtype} scalar {value.item()!r}"

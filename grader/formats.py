@@ -14,8 +14,16 @@ format says the same thing.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
+
+# Characters XML 1.0 cannot hold at all, not even escaped.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +71,7 @@ def junit_xml(report: dict[str, Any]) -> str:
             errors=str(counts["errors"]),
             skipped="0",
             time=f"{sum(c['seconds'] for c in checks):.3f}",
-            timestamp=report["started_at"],
+            timestamp=report["started_at"][:19],  # JUnit's schema wants local time without a zone
         )
         properties = ET.SubElement(suite, "properties")
         for name, value in (("score", ex["score"]), ("max_score", ex["max_score"]), ("data_sha256", (report.get("data") or {}).get("sha256", ""))):
@@ -77,8 +85,8 @@ def junit_xml(report: dict[str, Any]) -> str:
                 # The line that says what went wrong, not the "Called ..." line before it.
                 lines = [line for line in check["message"].splitlines() if not line.startswith("Called ")]
                 first_line = lines[0] if lines else check["status"]
-                element = ET.SubElement(case, tag, message=first_line, type=check["status"])
-                element.text = f"{check['score']}/{check['max_score']} points\n{check['message']}"
+                element = ET.SubElement(case, tag, message=_xml_text(first_line), type=check["status"])
+                element.text = _xml_text(f"{check['score']}/{check['max_score']} points\n{check['message']}")
         for key in totals:
             totals[key] += counts[key]
     for key, value in totals.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, load_course
 
-from .report import render_table
+from .report import render_table, write_text
 from .session import is_stub_folder
 
 
@@ -28,27 +29,41 @@ def state_file() -> Path:
 class State:
     """Hint levels seen and the last grading of exercises/, kept between runs."""
 
-    def __init__(self, data: dict[str, Any], path: Path):
-        self.data, self.path = data, path
-        self.data.setdefault("hints", {})
-        self.data.setdefault("progress", {})
+    def __init__(self, data: Any, path: Path):
+        # Only well-formed entries survive: a damaged file is a convenience lost, never a crash.
+        data = data if isinstance(data, dict) else {}
+        hints, progress = data.get("hints"), data.get("progress")
+        self.path = path
+        self.data = {
+            "hints": {
+                ex: {fn: level for fn, level in levels.items() if isinstance(level, int) and not isinstance(level, bool)}
+                for ex, levels in (hints.items() if isinstance(hints, dict) else ())
+                if isinstance(levels, dict)
+            },
+            "progress": {
+                ex: record
+                for ex, record in (progress.items() if isinstance(progress, dict) else ())
+                if isinstance(record, dict)
+                and isinstance(record.get("score"), int)
+                and isinstance(record.get("status"), str)
+                and isinstance(record.get("failing", []), list)
+            },
+        }
 
     @classmethod
     def load(cls, path: Path | None = None) -> "State":
         path = path or state_file()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError
-        except (OSError, ValueError):  # missing or damaged: start afresh, it is only a convenience
+        except (OSError, ValueError):  # missing or damaged: start afresh
             data = {}
         return cls(data, path)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".part")
-        partial.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
-        partial.replace(self.path)
+        try:
+            write_text(self.path, json.dumps(self.data, indent=2) + "\n")
+        except OSError as exc:  # a read-only course folder must not stop grading
+            print(f"grader: could not save progress to {self.path}: {exc}", file=sys.stderr)
 
     def record(self, report: dict[str, Any]) -> None:
         for ex in report["exercises"]:
@@ -158,16 +173,17 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
     return "; ".join(parts) or "no check changed"
 
 
-def _wait_for_save(path: Path, poll: float) -> None:
-    def stamp():
-        try:
-            stat = path.stat()
-            return stat.st_mtime_ns, stat.st_size
-        except OSError:
-            return None
+def _stamp(path: Path):
+    try:
+        stat = path.stat()
+        return stat.st_mtime_ns, stat.st_size
+    except OSError:
+        return None
 
-    first = stamp()
-    while stamp() == first:
+
+def _wait_for_save(path: Path, since, poll: float) -> None:
+    """Return once `path` differs from its state `since` (a save during grading counts too)."""
+    while _stamp(path) == since:
         time.sleep(poll)
 
 
@@ -182,6 +198,8 @@ def watch(
     previous: dict[str, Any] | None = None
     while queue:
         exercise = queue[0]
+        path = target / exercise.filename
+        before = _stamp(path)
         report = grade_one(exercise)
         result = report["exercises"][0]
         print()
@@ -196,9 +214,8 @@ def watch(
                 print(f"\nOn to {queue[0].id} · {queue[0].title} (lesson {queue[0].lesson_number}).")
             continue
         previous = result
-        path = target / exercise.filename
         print(f"\nWatching {path} ({datetime.now():%H:%M:%S}): save it to re-grade, Ctrl-C to stop.", flush=True)
-        _wait_for_save(path, poll)
+        _wait_for_save(path, before, poll)
     where = "exercises/" if is_stub_folder(target) else str(target)
     print(f"\nEvery exercise in {where} passes. Well done!")
     return 0

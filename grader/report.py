@@ -9,8 +9,10 @@ The JSON layout is documented in grader/README.md and grader/report.schema.json.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -145,12 +147,18 @@ def data_summary(mnist) -> dict[str, Any]:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a report atomically: a reader never sees half a file."""
+    """Write a file atomically: a reader never sees half of it, two writers never clash."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def _marks() -> dict[str, str]:

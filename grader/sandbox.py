@@ -136,6 +136,37 @@ def _limit_resources(memory: int) -> None:
             pass
 
 
+MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
+
+
+def graded_files(folder: Path) -> list[Path]:
+    """The files of a submission that are graded: its Python sources.
+
+    Regular `.py` files only (no symlinks, nothing hidden, no `__pycache__`, so
+    a stale or planted `.pyc` is never imported), MAX_SUBMISSION_BYTES in all,
+    as paths relative to `folder`.
+    """
+    found, budget = [], MAX_SUBMISSION_BYTES
+    for path in sorted(folder.rglob("*.py")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+            continue
+        links = [folder.joinpath(*relative.parts[: i + 1]).is_symlink() for i in range(len(relative.parts))]
+        if any(links) or not path.is_file() or path.stat().st_size > budget:
+            continue
+        budget -= path.stat().st_size
+        found.append(relative)
+    return found
+
+
+def copy_submission(source: Path, destination: Path) -> None:
+    """Copy the graded files of `source` to `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for relative in graded_files(source):
+        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, destination / relative)
+
+
 def _remove_tree(path: Path) -> None:
     """Remove a worker's folder even where the student made parts of it read-only."""
     for folder, dirs, _ in os.walk(path):
@@ -148,11 +179,14 @@ def _remove_tree(path: Path) -> None:
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+_CONTROL.update({0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"})
 
 
 def clean_text(text: str, limit: int) -> str:
-    """Student-made text, safe to print: no terminal control characters, bounded length."""
-    return str(text)[:limit].translate(_CONTROL)
+    """Student-made text, safe to print and to put in any report format: no terminal
+    control characters, no lone surrogates or non-characters, bounded length."""
+    text = str(text)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.translate(_CONTROL)
 
 
 def _child_env(work: Path) -> dict[str, str]:
@@ -222,11 +256,14 @@ class Worker:
 
     def _start(self) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
+        # The worker imports a fresh copy of the submission's sources, never the folder itself.
+        submission = self.work / "submission"
+        copy_submission(self.module_file.parent, submission)
         ready_id = secrets.token_hex(8)
         info = {
             "module": self.module_file.stem,
-            "module_file": str(self.module_file),
-            "target_dir": str(self.module_file.parent),
+            "module_file": str(submission / self.module_file.name),
+            "target_dir": str(submission),
             "ready_id": ready_id,
         }
         (self.work / "worker.json").write_text(json.dumps(info), encoding="utf-8")

@@ -5,23 +5,22 @@
     images = r.value           # or a Feedback / NotStarted explaining what went wrong
     r.expect_raises("ValueError", mentions="10")
 
-Each call runs in a child process (see sandbox.py); results are cached per
-exact call so several checks can look at one result without re-running it.
+Calls run in the module's worker process (see sandbox.py); results are cached
+per exact call so several checks can look at one result without re-running it.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
-import signal
-
 import numpy as np
 
-from . import sandbox
 from mnist_course.build import not_started_message
 from mnist_course.course import Exercise
 
+from . import sandbox
 from .feedback import Feedback, NotStarted, describe
 
 
@@ -196,7 +195,7 @@ class Call:
         where = f" at {o.where}" if o.where else ""
         raise self.fail(
             f"it raised {o.exc_type}: {o.exc_message}{where}",
-            cause=f"the input reached code that fails by accident before it was checked",
+            cause="the input reached code that fails by accident before it was checked",
             hint=hint or f"check the input first and `raise {exc_type}(...)` with a clear message",
         )
 

@@ -9,6 +9,7 @@ one keep their points; nothing the submissions start outlives the grading.
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +46,7 @@ CORPUS = {
             "    images = np.asarray(images)\n",
             "    import os, subprocess, sys\n"
             "    here = os.path.dirname(os.path.abspath(__file__))\n"
-            "    report = os.path.join(here, '..', '..', 'results', 'forks_a_sleeper_that_forges_the_report', 'report.json')\n"
+            "    report = os.path.join(here, '..', '..', 'results', 'students', 'forks_a_sleeper_that_forges_the_report', 'report.json')\n"
             "    subprocess.Popen([sys.executable, os.path.join(here, 'sleeper.py'), report])\n"
             "    images = np.asarray(images)\n",
             1,
@@ -87,6 +88,7 @@ CORPUS = {
         {}, 0, "does not hold plain numbers",
     ),
     "syntax_error": (SOLUTION.replace("def one_hot(labels, num_classes=10):", "def one_hot(labels, num_classes=10)"), {}, 0, "SyntaxError"),
+    "planted_pyc": (EX01.stub_path.read_text(), {}, 0, "is not started yet"),  # the .pyc is added below
     "imports_a_missing_package": ("import tensorflow_deluxe\n" + SOLUTION, {}, 0, "No module named 'tensorflow_deluxe'"),
     "helper_module_that_exits": (
         SOLUTION.replace("def one_hot(labels, num_classes=10):", "def one_hot(labels, num_classes=10):\n    import helper"),
@@ -94,6 +96,18 @@ CORPUS = {
         FULL - POINTS["one_hot"], "ended (exit status 0) before one_hot() returned",
     ),
 }
+
+
+def _planted_pyc(tmp):
+    """The reference compiled to an unchecked-hash .pyc, planted beside the untouched stub."""
+    import importlib.util
+    import py_compile
+
+    source = tmp / EX01.filename
+    source.write_text(SOLUTION)
+    pyc = tmp / "planted.pyc"
+    py_compile.compile(str(source), cfile=str(pyc), invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return Path(importlib.util.cache_from_source(EX01.filename)), pyc.read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +119,9 @@ def graded_corpus(run_grader, mnist_path, tmp_path_factory):
         (subs / case / EX01.filename).write_text(source)
         for name, text in extra.items():
             (subs / case / name).write_text(text)
+    pyc_path, pyc = _planted_pyc(tmp_path_factory.mktemp("pyc"))
+    (subs / "planted_pyc" / pyc_path).parent.mkdir(parents=True)
+    (subs / "planted_pyc" / pyc_path).write_bytes(pyc)
     result = run_grader("--batch", subs, "--out", out, "--jobs", "2", timeout=900)
     time.sleep(5)  # longer than any sleeper in the corpus waits before it strikes
     return subs, out, result
@@ -114,7 +131,7 @@ def graded_corpus(run_grader, mnist_path, tmp_path_factory):
 def test_each_submission_gets_exactly_what_it_deserves(graded_corpus, case):
     _, out, result = graded_corpus
     assert result.returncode == 0, result.stderr
-    report = json.loads((out / case / "report.json").read_text())
+    report = json.loads((out / "students" / case / "report.json").read_text())
     _, _, expected, phrase = CORPUS[case]
     assert report["score"] == expected, [(c["name"], c["status"], c["message"][:200]) for c in report["exercises"][0]["checks"]]
     messages = "\n".join(c["message"] for c in report["exercises"][0]["checks"])

@@ -77,3 +77,16 @@ def test_watch_regrades_on_save_and_moves_on(mnist_path, tmp_path):
     assert "0/19 points" in out and "19/19 points" in out
     assert "now passing: normalize_shape_dtype" in out
     assert "Every exercise in" in out and "passes. Well done!" in out
+
+
+@pytest.mark.parametrize(
+    "state",
+    ['{"progress": null}', '{"progress": {"ex01": 5}}', '{"hints": {"ex01": {"normalize": "abc"}}}', '{"hints": {"ex01": []}}', "[1, 2]", "not json"],
+)
+def test_a_damaged_state_file_is_ignored(run_grader, mnist_path, tmp_path, monkeypatch, state):
+    path = tmp_path / "state.json"
+    path.write_text(state)
+    monkeypatch.setenv("MNIST_COURSE_STATE", str(path))
+    for args in (["--progress"], ["--hint", "ex01"], ["ex01"]):
+        result = run_grader(*args)
+        assert result.returncode in (0, 1) and "Traceback" not in result.stderr, (args, result.stderr)

@@ -113,19 +113,20 @@ def test_batch_grades_a_class_and_one_bad_submission_stops_nothing(run_grader, m
     book = gradebook(out)
     assert set(book) == {"alice", "bob", "carol", "'=mallory", "trent"}  # no spreadsheet formula
     assert (book["alice"]["total"], book["bob"]["total"], book["carol"]["total"], book["'=mallory"]["total"]) == ("19", "19", "0", "0")
-    assert book["trent"]["total"] == "0" and "no file ex01_preprocessing.py" in (out / "trent" / "feedback.md").read_text()
+    assert book["trent"]["total"] == "0" and "no file ex01_preprocessing.py" in (out / "students" / "trent" / "feedback.md").read_text()
     assert book["alice"]["submission_sha256"] == book["bob"]["submission_sha256"]
     assert book["alice"]["data_sha256"] and book["alice"]["grader_version"]
     for student in ("alice", "carol"):
-        report = json.loads((out / student / "report.json").read_text())
+        report = json.loads((out / "students" / student / "report.json").read_text())
         assert report["student"] == student and report["submission_sha256"]
-        assert (out / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
+        assert report["target"] == str(subs / student)  # its own folder, also when deduplicated
+        assert (out / "students" / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
 
 
 def test_batch_resumes_and_regrades_only_what_changed(run_grader, mnist_path, classroom):
     subs, out = classroom
     run_grader("--batch", subs, "--out", out)
-    (out / "carol" / "report.json").unlink()  # as if grading stopped before carol
+    (out / "students" / "carol" / "report.json").unlink()  # as if grading stopped before carol
     shutil.copy(EX01.solution_path, subs / "alice" / EX01.filename.replace(".py", "_notes.py"))  # alice changed
     again = run_grader("--batch", subs, "--out", out)
     assert "3 already graded, 2 to grade" in again.stdout
@@ -134,10 +135,46 @@ def test_batch_resumes_and_regrades_only_what_changed(run_grader, mnist_path, cl
     assert "5 to grade" in run_grader("--batch", subs, "--out", out, "--force").stdout
 
 
-def test_batch_needs_an_output_folder(run_grader, classroom):
-    subs, _ = classroom
-    result = run_grader("--batch", subs)
-    assert result.returncode == 2 and "--out" in result.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch", "{subs}"], "--batch needs --out"),
+        (["--batch", "{subs}", "--out", "{subs}/results"], "outside the submissions folder"),
+        (["--batch", "{subs}", "--out", "{out}", "--jobs", "0"], "--jobs must be at least 1"),
+        (["--batch", "{subs}", "--out", "{out}", "--json", "r.json"], "--json is for one submission"),
+        (["--out", "{out}"], "--out only goes with --batch"),
+        (["--level", "2"], "--level only goes with --hint"),
+        (["--hint", "ex01", "--progress"], "do not go together"),
+        (["--hint", "ex01", "one_hot", "extra"], "at most one function or check"),
+        (["--batch", "{out}/empty", "--out", "{out}/r"], "no student folders"),
+    ],
+)
+def test_batch_and_option_mistakes_are_explained(run_grader, mnist_path, classroom, args, message):
+    subs, out = classroom
+    (out / "empty").mkdir(parents=True)
+    result = run_grader(*(a.format(subs=subs, out=out) for a in args))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_grade_is_kept_only_for_the_submission_and_grading_it_belongs_to(run_grader, mnist_path, classroom, tmp_path):
+    subs, out = classroom
+    run_grader("--batch", subs, "--out", out)
+    report = out / "students" / "alice" / "report.json"
+    forged = json.loads(report.read_text())
+    forged["grading_key"] = "graded by an older grader"
+    report.write_text(json.dumps(forged))
+    assert "4 already graded, 1 to grade" in run_grader("--batch", subs, "--out", out).stdout
+
+
+def test_junit_and_json_survive_any_character_a_student_can_raise(run_grader, mnist_path, tmp_path):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / EX01.filename).write_text("def normalize(images):\n    raise ValueError('\\ud800 \\uffff \\x00 \\x1b[2J')\n")
+    result = run_grader("ex01", "--target", folder, "--junit", tmp_path / "j.xml", "--json", tmp_path / "r.json")
+    assert result.returncode == 1, result.stderr
+    ET.parse(tmp_path / "j.xml")
+    assert "\\ud800" in json.loads((tmp_path / "r.json").read_text())["exercises"][0]["checks"][0]["message"]
 
 
 def test_batch_accepts_relative_paths(run_grader, mnist_path, classroom):

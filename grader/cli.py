@@ -34,9 +34,10 @@ from mnist_course.data import DataError
 
 from .batch import run_batch
 from .formats import gradescope_results, junit_xml, markdown_feedback
-from .report import Gradebook, build_report, data_summary, render_table, write_text
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
+from .report import Gradebook, build_report, data_summary, render_table, write_text
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
+
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 MARKS = {"passed": ".", "failed": "F", "not started": "-", "error": "E"}
 
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.exercises and is_stub_folder(target):  # start where the student left off
             state = State.load()
             exercises = [ex for ex in exercises if exercise_status(state.progress(ex)) != "passed"] or exercises
+
         def grade_one(exercise: Exercise) -> dict:
             report, code, _ = grade(course, [exercise], target, args.data, mnist)
             if code == pytest.ExitCode.INTERRUPTED:

@@ -344,7 +344,7 @@ def test_train_val_split_rejects_bad_input(student, mnist):
     _requires(test_train_val_split_partition, student, mnist)
     images, labels = _indexed(mnist, 20)
     cases = [
-        (images, labels, {"val_fraction": fraction}, f"x_train[:20], y_train[:20]") for fraction in (0.0, 1.0, 1.5, -0.2)
+        (images, labels, {"val_fraction": fraction}, "x_train[:20], y_train[:20]") for fraction in (0.0, 1.0, 1.5, -0.2)
     ] + [
         (images, labels[:-1], {"val_fraction": 0.25}, "x_train[:20], y_train[:19] (one label short)"),
         (images[:5], labels[:5], {"val_fraction": 0.05}, "x_train[:5], y_train[:5] (round(5 * 0.05) = 0)"),

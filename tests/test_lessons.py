@@ -5,7 +5,6 @@ from MNIST_COURSE_DATA. MNIST_COURSE_QUICK=1 is set so later, slower lessons
 may shrink epochs or data; they never skip their checks.
 """
 
-import os
 
 import nbformat
 import pytest

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mnist_course.course import ROOT, load_course
+from mnist_course.course import load_course
 
 EX01 = load_course().exercise("ex01")
 GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())

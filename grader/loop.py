@@ -18,7 +18,7 @@ from typing import Any, Callable
 from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, load_course
 
 from .report import render_table, write_text
-from .session import is_stub_folder
+from .session import NAMED_TARGETS, is_stub_folder
 
 
 
@@ -148,7 +148,7 @@ def show_progress(course: Course, state: State) -> None:
 
 def print_passed(report: dict[str, Any], target: Path) -> None:
     """Point a student who passed an exercise at the reference, to compare (as rustlings does)."""
-    if target == (ROOT / "solutions").resolve():
+    if target == NAMED_TARGETS["solutions"].resolve():
         return
     for ex in report["exercises"]:
         if ex["status"] == "passed":

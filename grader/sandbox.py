@@ -152,9 +152,12 @@ def graded_files(folder: Path) -> list[Path]:
         if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
             continue
         links = [folder.joinpath(*relative.parts[: i + 1]).is_symlink() for i in range(len(relative.parts))]
-        if any(links) or not path.is_file() or path.stat().st_size > budget:
+        if any(links) or not path.is_file():
             continue
-        budget -= path.stat().st_size
+        size = path.stat().st_size
+        if size > budget:
+            continue
+        budget -= size
         found.append(relative)
     return found
 

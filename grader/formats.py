@@ -18,6 +18,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from .report import measured_line
+
 # Characters XML 1.0 cannot hold at all, not even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -37,7 +39,7 @@ def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
                     "score": check["score"],
                     "max_score": check["max_score"],
                     "status": "passed" if check["status"] == "passed" else "failed",
-                    "output": check["message"] or "passed",
+                    "output": "\n".join(filter(None, [check["message"] or "passed", check.get("measured") and measured_line(check["measured"])])),
                     "visibility": "visible",
                 }
             )
@@ -111,6 +113,8 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback") -> str:
         lines += ["| | check | points |", "|---|---|---|"]
         lines += [f"| {marks[c['status']]} | `{c['name']}` | {c['score']}/{c['max_score']} |" for c in ex["checks"]]
         for check in ex["checks"]:
+            if check.get("measured"):
+                lines += ["", f"`{check['name']}`: {measured_line(check['measured'])}."]
             if check["status"] != "passed":
                 fence = _fence(check["message"])
                 lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", check["message"], fence]

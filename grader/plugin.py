@@ -10,6 +10,8 @@ teaching message, never a traceback into the grader.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from datetime import datetime
 
@@ -59,6 +61,22 @@ def student(request, target_dir):
     student.close()
 
 
+@pytest.fixture(scope="session")
+def training_progress(pytestconfig):
+    """Show the grader's training of a model, a line per epoch, past pytest's capture."""
+    capman = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def show(exercise_id: str, line: dict) -> None:
+        metrics = " · ".join(f"{k} {line[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in line)
+        text = f"  {exercise_id} training: epoch {line.get('epoch')}/{line.get('epochs')} · {metrics} · {line.get('seconds', 0):.0f} s"
+        start = "\n" if line.get("epoch") == 1 else ""  # off the line of progress dots
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            sys.stderr.write(start + text + "\n")
+            sys.stderr.flush()
+
+    return show
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -68,6 +86,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call" or (report.when == "setup" and not report.passed):
         exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
         row = check_record(exercise, check, report, call.excinfo)
+        measured = dict(item.user_properties).get("measured")
+        if measured is not None:
+            row["measured"] = measured
         report.user_properties.append(("grade", {"exercise": exercise.id, **row}))
         if isinstance(call.excinfo and call.excinfo.value, Feedback):
             report.longrepr = row["message"]  # the lesson, not the grader's traceback

@@ -170,6 +170,16 @@ def _marks() -> dict[str, str]:
         return {"passed": "+", "failed": "x", "not started": ".", "error": "!"}
 
 
+def measured_line(measured: dict[str, Any]) -> str:
+    """What the grader's training of a model reached, in one line."""
+    accuracy = measured.get("test_accuracy")
+    reached = f"{accuracy:.2%}" if accuracy is not None else "no accuracy"
+    return (
+        f"test accuracy {reached} (at least {measured['threshold']:.2%} on {measured['dataset']}), "
+        f"{measured.get('epochs_run')} epochs in {measured.get('training_seconds') or 0:.0f} s, seed {measured.get('seed')}"
+    )
+
+
 def render_table(report: dict[str, Any]) -> str:
     """The score table a person reads: one line per check, messages under failures."""
     marks = _marks()
@@ -184,6 +194,8 @@ def render_table(report: dict[str, Any]) -> str:
             message = check["message"].splitlines()
             if check["status"] == "not started":
                 message = message[:1]  # the rest repeats for every check of the function
+            if check.get("measured") and check["status"] == "passed":
+                message = [measured_line(check["measured"])]
             lines.extend("      " + line for line in message)
     lines.append("")
     lines.append(f"Total: {report['score']}/{report['max_score']} points")

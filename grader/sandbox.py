@@ -35,9 +35,10 @@ IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alon
 MAX_RESULT_LINE = 1 << 20  # bytes of JSON per result
 MAX_ARRAY_FILE = 256 << 20  # bytes per returned array
 MAX_RESULT_BYTES = 512 << 20  # bytes of arrays per result
-MAX_ITEMS, MAX_DEPTH = 64, 4  # values per result, nesting (the worker sends at most 16 per list, 3 deep)
+MAX_ITEMS, MAX_DEPTH = 512, 4  # values per result, nesting (the worker sends at most 16 per list, 3 deep)
 MAX_FILE_WRITE = 512 << 20  # RLIMIT_FSIZE for the worker, where the platform has it
 MEMORY_LIMIT = 4 << 30  # default RLIMIT_AS for the worker, bytes (course.toml's memory_mb sets it per exercise)
+MAX_MODEL_FILE = 64 << 20  # bytes of a returned .keras file (16 million float32 weights)
 OUTPUT_TAIL = 600  # characters of the student's output shown in messages
 
 
@@ -47,6 +48,32 @@ class Opaque:
 
     description: str  # "an object of type builtins.dict", say
     length: int | None = None
+
+
+@dataclass
+class SavedModel:
+    """A returned Keras model: the .keras file Keras wrote, copied where the
+    student's code cannot reach it. Load it only with safe_mode=True."""
+
+    path: Path
+    size: int
+
+
+@dataclass
+class CallbackSpec:
+    """A returned Keras callback: its class and the constructor arguments it kept."""
+
+    class_name: str
+    module: str
+    config: dict
+
+
+@dataclass
+class ModelArg:
+    """An argument that reaches the student's function as a Keras model: the
+    worker loads this .keras file with safe_mode=True."""
+
+    path: Path
 
 
 @dataclass
@@ -63,6 +90,7 @@ class CallOutcome:
     exit_code: int | None = None
     output: str = ""  # tail of what the student's code printed
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
 
 
 @lru_cache(maxsize=1)
@@ -213,8 +241,20 @@ def _child_env(work: Path) -> dict[str, str]:
 class _Budget:
     """What one result may claim: each file once, bounded items, depth and bytes."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, keep: Path):
         self.folder, self.files, self.items, self.bytes = folder, set(), 0, 0
+        self.keep = keep  # where returned model files are copied, out of the worker's reach
+
+
+def _claim(node: dict, budget: _Budget, suffix: str) -> tuple[Path, int]:
+    """The file a result names: inside this call's folder, of the right kind, claimed once."""
+    path = Path(str(node.get("file", "")))
+    if path.parent != budget.folder or path.suffix != suffix or path in budget.files or not path.is_file() or path.is_symlink():
+        raise ValueError("malformed result")
+    budget.files.add(path)
+    size = path.stat().st_size
+    budget.bytes += size
+    return path, size
 
 
 def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
@@ -223,12 +263,7 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
         raise ValueError("malformed result")
     kind = node.get("kind")
     if kind == "ndarray":
-        path = Path(str(node.get("file", "")))
-        if path.parent != budget.folder or path.suffix != ".npy" or path in budget.files or not path.is_file():
-            raise ValueError("malformed result")
-        budget.files.add(path)
-        size = path.stat().st_size
-        budget.bytes += size
+        path, size = _claim(node, budget, ".npy")
         if size > MAX_ARRAY_FILE or budget.bytes > MAX_RESULT_BYTES:
             return Opaque(f"an array of {size >> 20} MiB, larger than the grader accepts ({MAX_ARRAY_FILE >> 20} MiB)")
         array = np.load(path, allow_pickle=False)
@@ -241,6 +276,21 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
     if kind in ("list", "tuple"):
         items = [_decode(item, budget, depth + 1) for item in node.get("items", [])]
         return tuple(items) if kind == "tuple" else items
+    if kind == "dict" and isinstance(node.get("items"), dict):
+        return {clean_text(k, 100): _decode(v, budget, depth + 1) for k, v in node["items"].items()}
+    if kind == "keras_model":
+        path, size = _claim(node, budget, ".keras")
+        if size > MAX_MODEL_FILE:
+            return Opaque(f"a Keras model whose file is {size >> 20} MiB, larger than the grader accepts ({MAX_MODEL_FILE >> 20} MiB)")
+        kept = Path(tempfile.mkdtemp(prefix="model-", dir=budget.keep)) / "model.keras"
+        shutil.copyfile(path, kept)
+        return SavedModel(kept, size)
+    if kind == "callback":
+        config = node.get("config")
+        if not isinstance(config, dict):
+            raise ValueError("malformed result")
+        plain = {clean_text(k, 100): v for k, v in config.items() if isinstance(v, (bool, int, float, str)) or v is None}
+        return CallbackSpec(clean_text(node.get("class", ""), 100), clean_text(node.get("module", ""), 200), plain)
     return Opaque(f"an object of type {clean_text(node.get('type', 'unknown'), 200)}", node.get("length"))
 
 
@@ -253,6 +303,10 @@ class Worker:
         self.memory = memory
         self.proc: subprocess.Popen | None = None
         self.import_failure: CallOutcome | None = None
+        # Returned model files outlive the worker process (results are cached
+        # per call), and only the grader can write here.
+        self._keep = tempfile.TemporaryDirectory(prefix="mnist-grader-models-")
+        self.keep = Path(self._keep.name)
         _become_subreaper()
 
     # -- lifecycle
@@ -423,8 +477,12 @@ class Worker:
         folder = Path(tempfile.mkdtemp(prefix="call-", dir=self.work))
         paths = []
         for i, arg in enumerate(args):
-            paths.append(str(folder / f"arg{i}.npy"))
-            np.save(paths[-1], np.asarray(arg), allow_pickle=False)
+            if isinstance(arg, ModelArg):
+                paths.append(str(folder / f"arg{i}.keras"))
+                shutil.copyfile(arg.path, paths[-1])
+            else:
+                paths.append(str(folder / f"arg{i}.npy"))
+                np.save(paths[-1], np.asarray(arg), allow_pickle=False)
         request_id = secrets.token_hex(8)
         request = {"id": request_id, "function": function, "args": paths, "kwargs": kwargs or {}, "folder": str(folder)}
         since = self._output_offsets()
@@ -439,10 +497,11 @@ class Worker:
             try:
                 outcome = CallOutcome(
                     "returned",
-                    value=_decode(message["value"], budget := _Budget(folder)),
+                    value=_decode(message["value"], budget := _Budget(folder, self.keep)),
                     args_after=[_decode(a, budget) for a in message.get("args_after", [])],
                     output=self._output(since),
                     seconds=seconds,
+                    warnings=[clean_text(w, 300) for w in message.get("warnings", [])[:10] if isinstance(w, str)],
                 )
             except Exception:  # noqa: BLE001 - whatever the result claims, it is not ours
                 return self._failure(None, "call", seconds, since)

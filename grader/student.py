@@ -156,6 +156,11 @@ class Call:
         return self.outcome.value
 
     @property
+    def warnings(self) -> list[str]:
+        """Warnings the call emitted, as "RuntimeWarning: invalid value encountered in divide"."""
+        return self.outcome.warnings
+
+    @property
     def args_after(self) -> list:
         self.value  # noqa: B018 - raises if the call did not return
         return self.outcome.args_after
@@ -217,17 +222,18 @@ class Student:
         self.worker.close()
 
     def call(
-        self, function: str, *args: np.ndarray, shown: str = "", expect: str = "", cached: bool = True, **kwargs: Any
+        self, function: str, *args: np.ndarray | sandbox.ModelArg, shown: str = "", expect: str = "", cached: bool = True, **kwargs: Any
     ) -> Call:
         """Call `function(*args, **kwargs)` in a child process.
 
+        Arguments are arrays, or a `sandbox.ModelArg` that arrives as a Keras model.
         `shown` is how the call reads in messages; `expect` what the contract
         promises. Results are cached per exact call unless `cached=False`.
         """
         shown_args = shown or ", ".join(_show(a) for a in args)
         shown_kwargs = "".join(f", {k}={v!r}" for k, v in kwargs.items())
         called = f"{function}({shown_args}{shown_kwargs})"
-        key = (called, tuple((a.shape, a.dtype.str, a.tobytes()) for a in args))
+        key = (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
         if key not in self._outcomes or not cached:
             if not self.module_file.is_file():
                 raise Feedback(

@@ -1,8 +1,12 @@
-"""`mnist-course`: the maintainers' command.
+"""`mnist-course`: the course's own command, for maintainers and students.
 
   mnist-course build   regenerate exercises/ and lessons/*.ipynb from their sources
   mnist-course check   exit 1 if any generated file is missing or out of date
   mnist-course list    the exercises in course order, with points
+  mnist-course predict IMAGE... [--model PATH]
+                       read digits from photos or scans with a trained model
+  mnist-course train [--out PATH] [--epochs N]
+                       train and save the stronger CNN of lesson 6 (for predict)
 """
 
 from __future__ import annotations
@@ -12,12 +16,69 @@ import sys
 
 from .build import relative, stale_files, write_all
 from .course import CourseError, load_course
+from .data import DataError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnist-course",
+        description="The course's own command: build and check the course, list its exercises, "
+        "and use a trained model on real digit images.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("build", help="regenerate exercises/ and lessons/*.ipynb from their sources")
+    commands.add_parser("check", help="exit 1 if any generated file is missing or out of date")
+    commands.add_parser("list", help="the exercises in course order, with points")
+    predict = commands.add_parser(
+        "predict",
+        help="read digits from photos or scans with a trained model",
+        description="Prepare each image MNIST-style (exercise 6's prepare_image) and print the model's "
+        "digit, confidence and top 3. Exit status 1 if some file could not be read (the others are "
+        "still predicted), 2 if nothing could be (no model, say).",
+    )
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="photo or scan of one dark digit on light paper (PNG, JPEG, ...)")
+    predict.add_argument("--model", default=None, metavar="PATH", help="a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)")
+    predict.add_argument(
+        "--use-exercises",
+        action="store_true",
+        help="use your own prepare_image() and predict_digit() from exercises/ex06_real_use.py instead of the reference solution",
+    )
+    train = commands.add_parser(
+        "train",
+        help="train and save the stronger CNN of lesson 6 (for predict)",
+        description="Train mnist_course.models.stronger_cnn() with early stopping and a progress bar, "
+        "print its test accuracy and save it.",
+    )
+    train.add_argument("--out", default=None, metavar="PATH", help="where to save the .keras model (default: models/mnist-cnn.keras)")
+    train.add_argument("--epochs", type=_positive, default=None, metavar="N", help="at most N epochs (default: the model's settings; early stopping may end sooner)")
+    train.add_argument("--data", default=None, metavar="PATH", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)")
+    train.add_argument("--limit", type=_positive, default=None, metavar="N", help="a quick trial: only the first N training and test images")
+    train.add_argument("--seed", type=int, default=0, help="random seed for the weights, the augmentation and the shuffling (default 0)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mnist-course", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "check", "list"])
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    if args.command in ("predict", "train"):
+        from . import predict  # imports Keras only when it runs
+
+        if args.command == "predict":
+            return predict.predict_files(args.images, args.model or predict.DEFAULT_MODEL, use_exercises=args.use_exercises)
+        try:
+            return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed)
+        except DataError as exc:
+            print(f"mnist-course train: {exc}", file=sys.stderr)
+            return 2
     try:
         course = load_course()
         if args.command == "list":

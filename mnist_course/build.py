@@ -117,6 +117,9 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
     course = course or load_course()
     files: dict[Path, str] = {}
     for ex in course.exercises:
+        for source in (ex.solution_path, ex.lesson_source):
+            if not source.is_file():
+                raise CourseError(f"{relative(source)} is missing (course.toml names it for {ex.id})")
         files[ex.stub_path] = make_stub(ex, ex.solution_path.read_text(encoding="utf-8"))
         if ex.lesson_notebook not in files:
             files[ex.lesson_notebook] = build_notebook(ex.lesson_source)

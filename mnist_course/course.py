@@ -34,6 +34,17 @@ class Function:
 
 
 @dataclass(frozen=True)
+class Training:
+    """How the grader trains a model exercise's model (course.toml's [exercise.training])."""
+
+    input_shape: tuple[int, ...]  # one image, as the model receives it
+    max_params: int  # the parameter budget
+    max_epochs: int  # the most epochs the settings may ask for
+    budget_s: float  # wall-clock seconds the grader gives one training
+    seed: int  # weights are re-initialised and data shuffled from this seed
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
@@ -44,6 +55,7 @@ class Exercise:
     memory_mb: int
     thresholds: dict[str, float]
     functions: tuple[Function, ...]
+    training: Training | None = None  # model exercises only
 
     @property
     def filename(self) -> str:
@@ -119,8 +131,22 @@ def _require(table: dict, key: str, kind: type, where: str):
         raise CourseError(f"course.toml: {where} has no {key!r}")
     value = table[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise CourseError(f"course.toml: {where}.{key} should be {kind.__name__}, got {value!r}")
+        names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+        raise CourseError(f"course.toml: {where}.{key} should be {names}, got {value!r}")
     return value
+
+
+def _training(table: dict, where: str) -> Training:
+    shape = _require(table, "input_shape", list, where)
+    if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise CourseError(f"course.toml: {where}.input_shape should list positive integers, got {shape!r}")
+    return Training(
+        input_shape=tuple(shape),
+        max_params=_require(table, "max_params", int, where),
+        max_epochs=_require(table, "max_epochs", int, where),
+        budget_s=float(_require(table, "budget_s", (int, float), where)),
+        seed=int(table.get("seed", 0)),
+    )
 
 
 def parse_course(text: str) -> Course:
@@ -163,6 +189,7 @@ def parse_course(text: str) -> Course:
                 memory_mb=int(ex.get("memory_mb", default_memory)),
                 thresholds={k: float(v) for k, v in ex.get("thresholds", {}).items()},
                 functions=tuple(functions),
+                training=_training(ex["training"], f"{where}.training") if "training" in ex else None,
             )
         )
     if not exercises:

@@ -456,15 +456,20 @@ def _load_fallback() -> MNIST:
     if bad.size:
         raise DataError(f"{csv_path}: label {labels[bad[0]]} at row {bad[0]} is not 0..9.")
     # Stratified and deterministic: per class, the first 80% (in file order) train,
-    # the last 20% test; file order is kept within each split.
+    # the last 20% test. The file is sorted by digit, so each split is then put in
+    # a fixed shuffled order, as MNIST's own files are: a validation split taken
+    # from the end (Keras's validation_split) must not be all nines.
     test_mask = np.zeros(len(labels), dtype=bool)
     for c in range(10):
         idx = np.flatnonzero(labels == c)
         n_test = len(idx) // 5
         if n_test:
             test_mask[idx[len(idx) - n_test :]] = True
-    x_train, y_train = images[~test_mask], labels[~test_mask].astype(np.uint8)
-    x_test, y_test = images[test_mask], labels[test_mask].astype(np.uint8)
+    order = np.random.default_rng(0)
+    train_idx = order.permutation(np.flatnonzero(~test_mask))
+    test_idx = order.permutation(np.flatnonzero(test_mask))
+    x_train, y_train = images[train_idx], labels[train_idx].astype(np.uint8)
+    x_test, y_test = images[test_idx], labels[test_idx].astype(np.uint8)
     validate(x_train, y_train, x_test, y_test, origin=csv_path)
     return MNIST(
         x_train=_owned(x_train),
@@ -550,3 +555,14 @@ def load_mnist(path: PathLike | None = None, *, download: bool = True, fallback:
         "No MNIST data available. Tried: " + "; ".join(reasons) + ". "
         f"Set ${ENV_VAR} to a Keras mnist.npz or a folder of the four MNIST IDX files."
     )
+
+
+def quiet_keras():
+    """`import keras` without TensorFlow's start-up lines on stderr (lessons,
+    notebooks and scripts use it; the lines would only hide what matters)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import keras
+
+        keras.ops.zeros(1)  # the first tensor initialises devices, which logs too ("failed call to cuInit")
+    return keras

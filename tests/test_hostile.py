@@ -143,3 +143,89 @@ def test_nothing_a_submission_started_is_still_running(graded_corpus):
     subs, _, _ = graded_corpus
     running = subprocess.run(["pgrep", "-f", str(subs)], capture_output=True, text=True).stdout.split()
     assert running == []
+
+
+# ---------------------------------------------------------------- model exercises
+
+EX02 = load_course().exercise("ex02")
+MODEL_SOLUTION = EX02.solution_path.read_text()
+SETTINGS_ONLY = EX02.function("training_settings").checks["training_settings_valid"]
+ACCURACY = EX02.checks["build_model_test_accuracy"]
+
+
+def model_variant(old, new):
+    """The reference model with one part of its code replaced."""
+    start = MODEL_SOLUTION.index("    ### BEGIN SOLUTION")  # edit code, never the docstrings
+    assert old in MODEL_SOLUTION[start:], old
+    return MODEL_SOLUTION[:start] + MODEL_SOLUTION[start:].replace(old, new, 1)
+
+
+DENSE_512 = 'layers.Dense(512, activation="relu"),'
+MODEL_CORPUS = {
+    # case: (source, expected score, a phrase its messages must contain)
+    "lambda_layer": (model_variant("layers.Rescaling(1 / 255),", "layers.Lambda(lambda x: x / 255),"), SETTINGS_ONLY, "Lambda layer"),
+    "custom_layer": (
+        model_variant("layers.Rescaling(1 / 255),", "Scale(),").replace(
+            "from keras import layers\n", "from keras import layers\n\n\nclass Scale(layers.Layer):\n    def call(self, x):\n        return x / 255\n", 1
+        ),
+        SETTINGS_ONLY,
+        "not one of Keras's own classes",
+    ),
+    "weights_smuggled_in_an_initializer": (
+        model_variant(DENSE_512, 'layers.Dense(100, activation="relu", kernel_initializer=keras.initializers.Constant(__import__("numpy").full((784, 100), 0.01))),'),
+        SETTINGS_ONLY,
+        "long list of numbers",
+    ),
+    "fifty_million_parameters": (model_variant(DENSE_512, 'layers.Dense(64_000, activation="relu"),'), SETTINGS_ONLY, "far more parameters than the budget"),
+    "outputs_nan": (model_variant('optimizer="adam"', "optimizer=keras.optimizers.SGD(learning_rate=1e9)"), EX02.max_score - ACCURACY, "NaN or infinity"),
+    "monkeypatches_keras": (
+        MODEL_SOLUTION.replace(
+            "from keras import layers\n",
+            "from keras import layers\n\nkeras.Model.evaluate = lambda *a, **k: [0.0, 1.0]\nkeras.Model.fit = lambda *a, **k: None\n",
+            1,
+        ),
+        EX02.max_score,  # an honest model: patching Keras in its own process changes nothing
+        "",
+    ),
+    "downloads_the_test_set": (
+        model_variant("    model = keras.Sequential(", "    keras.datasets.mnist.load_data()\n    model = keras.Sequential("),
+        SETTINGS_ONLY,
+        "It raised",
+    ),
+    "returns_none": (model_variant("    return model\n", "    return None\n"), SETTINGS_ONLY, "forget to `return`"),
+    "settings_of_the_wrong_type": (
+        model_variant('return {"epochs": 20, "batch_size": 128, "validation_split": 0.1}', 'return {"epochs": "20", "batch_size": 128}'),
+        EX02.max_score - ACCURACY - SETTINGS_ONLY - EX02.checks["training_settings_labels_match_loss"],
+        "epochs as a whole number",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_model_corpus(run_grader, mnist_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("model-corpus")
+    subs, out = root / "submissions", root / "results"
+    for case, (source, _, _) in MODEL_CORPUS.items():
+        (subs / case).mkdir(parents=True)
+        (subs / case / EX02.filename).write_text(source)
+    result = run_grader("--batch", subs, "--out", out, "--jobs", "2", "ex02", timeout=1800)
+    return subs, out, result
+
+
+@pytest.mark.parametrize("case", MODEL_CORPUS)
+def test_each_model_submission_gets_exactly_what_it_deserves(graded_model_corpus, case):
+    _, out, result = graded_model_corpus
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "students" / case / "report.json").read_text())
+    _, expected, phrase = MODEL_CORPUS[case]
+    checks = report["exercises"][0]["checks"]
+    assert report["score"] == expected, [(c["name"], c["status"], c["message"][:300]) for c in checks]
+    messages = "\n".join(c["message"] for c in checks)
+    assert phrase in messages
+    assert "Traceback" not in messages and "please report it" not in messages
+
+
+def test_no_model_submission_leaves_a_process(graded_model_corpus):
+    subs, _, _ = graded_model_corpus
+    running = subprocess.run(["pgrep", "-f", str(subs)], capture_output=True, text=True).stdout.split()
+    assert running == []

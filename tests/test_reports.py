@@ -24,7 +24,7 @@ def mixed_run(run_grader, mnist_path, tmp_path_factory):
     source = EX01.solution_path.read_text().replace("return np.eye(num_classes, dtype=np.float32)[labels]", "return np.eye(num_classes)[labels]")
     (folder / EX01.filename).write_text(source)
     files = {kind: tmp / name for kind, name in (("json", "r.json"), ("gradescope", "results.json"), ("junit", "junit.xml"), ("feedback", "feedback.md"))}
-    result = run_grader("--target", folder, *(arg for kind, path in files.items() for arg in (f"--{kind}", path)))
+    result = run_grader("ex01", "--target", folder, *(arg for kind, path in files.items() for arg in (f"--{kind}", path)))
     assert result.returncode == 1, result.stderr
     return json.loads(files["json"].read_text()), files
 

@@ -1,0 +1,54 @@
+# Exercise 02 · A first dense network: your work goes in this file.
+# Grade it with `grader ex02`; ask for a hint with `grader --hint ex02`.
+# (Generated from solutions/ex02_dense.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 02 · A first dense network (lesson 2).
+
+You declare, the grader trains: `build_model()` returns a compiled Keras
+model and `training_settings()` says how to train it. The grader saves your
+model, loads it back with `safe_mode=True`, re-initialises its weights from a
+fixed seed, trains it on the training set with your settings, and measures
+its accuracy on the test set, which your code never sees. Any model that
+keeps the contracts below gets full points: Sequential or Functional, other
+widths, other optimizers, other epochs and batch sizes within the budget.
+"""
+
+import keras
+from keras import layers
+
+
+def build_model():
+    """A dense network that classifies MNIST digits, compiled and ready to train.
+
+    Input: a batch of raw MNIST images, shape (None, 28, 28), float32 pixel
+    values 0..255. The model scales them itself: start with
+    keras.Input(shape=(28, 28)) and layers.Rescaling(1 / 255).
+    Body: Keras's own layers only (no Lambda or custom layers), at most
+    500,000 parameters in all.
+    Output: shape (None, 10), softmax probabilities (each row sums to 1).
+    Compiled with an optimizer, a cross-entropy loss that matches the labels
+    declared in training_settings() ('sparse_categorical_crossentropy' for
+    integer labels, 'categorical_crossentropy' for one-hot) and
+    metrics=['accuracy'].
+    """
+    # TODO: build, compile and return a dense network: raw 28x28 pixels in, 10 softmax probabilities out
+    #       (lesson 2, "Building the model")
+    raise NotImplementedError("build_model() is not started yet")
+
+
+def training_settings():
+    """How the grader should train build_model()'s model: a dict with
+
+    epochs: a whole number from 1 to 30;
+    batch_size: a whole number from 1 to 4096;
+    validation_split: optional, a fraction from 0.0 to below 0.5 of the
+        training images kept aside for validation (default 0.0);
+    callbacks: optional, a list of keras.callbacks.EarlyStopping or
+        keras.callbacks.ReduceLROnPlateau objects;
+    labels: optional, 'integer' (default: the digits 0-9) or 'one-hot'.
+    Training must fit the grader's time budget (about 2 minutes here).
+    """
+    # TODO: return a dict with epochs, batch_size and validation_split for the grader's training
+    #       (lesson 2, "Training")
+    raise NotImplementedError("training_settings() is not started yet")

@@ -1,0 +1,52 @@
+# Exercise 03 · Deeper dense networks and overfitting: your work goes in this file.
+# Grade it with `grader ex03`; ask for a hint with `grader --hint ex03`.
+# (Generated from solutions/ex03_deeper.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 03 · Deeper dense networks and overfitting (lesson 3).
+
+As in exercise 2, you declare and the grader trains: it re-initialises your
+model's weights from a fixed seed, trains it with your settings and measures
+test accuracy. New here: at least two hidden layers, Dropout at a rate the
+caller chooses, and early stopping that restores the best weights.
+"""
+
+import keras
+from keras import layers
+
+
+def build_model(dropout_rate=0.3):
+    """A deeper dense network with Dropout, compiled and ready to train.
+
+    Input: raw MNIST images, shape (None, 28, 28), float32 pixels 0..255; the
+    model scales them itself (layers.Rescaling(1 / 255)).
+    Body: at least two hidden Dense layers; a Dropout layer with rate
+    `dropout_rate` after each hidden layer (every Dropout layer of the model
+    uses exactly this rate). Keras's own layers only, at most 1,000,000
+    parameters.
+    Output: shape (None, 10), softmax probabilities.
+    Compiled with an optimizer, a cross-entropy loss matching the labels of
+    training_settings(), and metrics=['accuracy'].
+    """
+    # TODO: two or more hidden Dense layers, each followed by Dropout(dropout_rate); compile and return
+    #       (lesson 3, "A deeper network with Dropout")
+    raise NotImplementedError("build_model() is not started yet")
+
+
+def training_settings():
+    """How the grader should train build_model()'s model: a dict with
+
+    epochs: a whole number from 1 to 50 (the most; early stopping ends sooner);
+    batch_size: a whole number from 1 to 4096;
+    validation_split: a fraction from 0.0 to below 0.5 of the training
+        images kept aside for validation;
+    callbacks: a list that includes keras.callbacks.EarlyStopping with
+        restore_best_weights=True, watching a validation metric
+        (ReduceLROnPlateau may be added);
+    labels: optional, 'integer' (default) or 'one-hot'.
+    Early stopping must actually stop the grader's training before `epochs`.
+    Training must fit the grader's time budget (about 3 minutes here).
+    """
+    # TODO: return epochs, batch_size, validation_split and an EarlyStopping callback that restores the best weights
+    #       (lesson 3, "Early stopping")
+    raise NotImplementedError("training_settings() is not started yet")

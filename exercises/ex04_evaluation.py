@@ -1,0 +1,73 @@
+# Exercise 04 · Evaluating a classifier: your work goes in this file.
+# Grade it with `grader ex04`; ask for a hint with `grader --hint ex04`.
+# (Generated from solutions/ex04_evaluation.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
+
+Three functions that turn a classifier's predictions into the numbers that
+say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
+the contract the grader checks: any implementation that keeps it gets full
+points.
+"""
+
+import numpy as np
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """Count how often each true class was predicted as each class.
+
+    y_true, y_pred: 1-D integer arrays of the same length N (any integer
+    dtype), with values in 0..num_classes-1. N may be 0.
+    Returns an int64 array `cm` of shape (num_classes, num_classes): cm[i, j]
+    is the number of samples whose true class is i and whose predicted class
+    is j (rows = true, columns = predicted). A class that never occurs gets a
+    row or column of zeros; the matrix always has num_classes rows and
+    columns, and its entries add up to N.
+    Raises ValueError if either input is not 1-D, if their lengths differ, if
+    either is not of an integer dtype (floats, bools), or for a label outside
+    0..num_classes-1; that message names the bad label.
+    """
+    # TODO: count (true, predicted) pairs into an int64 (num_classes, num_classes) matrix; raise ValueError for bad input
+    #       (lesson 4, "The confusion matrix")
+    raise NotImplementedError("confusion_matrix() is not started yet")
+
+
+def precision_recall_f1(cm):
+    """Per-class precision, recall and F1 score from a confusion matrix.
+
+    cm: a square (K, K) integer array of non-negative counts, rows = true
+    class, columns = predicted class (as confusion_matrix returns).
+    Returns (precision, recall, f1), three float64 arrays of shape (K,):
+      precision[k] = cm[k, k] / (sum of column k: everything predicted k)
+      recall[k]    = cm[k, k] / (sum of row k: everything truly k)
+      f1[k]        = 2 * precision[k] * recall[k] / (precision[k] + recall[k])
+    A class that is never predicted has precision 0.0, a class that never
+    occurs has recall 0.0, and f1 is 0.0 where precision + recall is 0: the
+    result never holds nan, and computing it emits no warning.
+    Raises ValueError if cm is not a square 2-D array, is not of an integer
+    dtype, or holds a negative count.
+    """
+    # TODO: compute per-class precision, recall and F1 as float64 arrays, 0.0 (never nan, no warning) where a denominator is 0
+    #       (lesson 4, "Precision, recall and F1")
+    raise NotImplementedError("precision_recall_f1() is not started yet")
+
+
+def most_confused_pairs(cm, k=3):
+    """The k most frequent mistakes in a confusion matrix.
+
+    cm: a square (K, K) integer array of non-negative counts, rows = true
+    class, columns = predicted class.
+    k: how many pairs to return, a positive integer.
+    Returns a list of at most k tuples (true, predicted, count) of Python
+    ints, one per off-diagonal cell with a count above 0 (the diagonal holds
+    correct answers, not confusions), sorted by count, largest first; equal
+    counts are ordered by (true, predicted), smallest first. When fewer than
+    k cells are non-zero the list is shorter (empty for a perfect
+    classifier). The input is not modified.
+    Raises ValueError if cm is not a square 2-D array, is not of an integer
+    dtype, or holds a negative count, or if k < 1.
+    """
+    # TODO: list the k largest off-diagonal cells as (true, predicted, count) tuples of Python ints; raise ValueError for bad input
+    #       (lesson 4, "The most confused pairs")
+    raise NotImplementedError("most_confused_pairs() is not started yet")

@@ -1,0 +1,71 @@
+# Exercise 06 · From notebook to real use: your work goes in this file.
+# Grade it with `grader ex06`; ask for a hint with `grader --hint ex06`.
+# (Generated from solutions/ex06_real_use.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 06 · From notebook to real use (lesson 6: From notebook to real use).
+
+Two functions that take a trained model out of the notebook: one turns a photo
+or scan of a handwritten digit into an image like MNIST's, the other asks a
+model what digit it is. Each docstring is the contract the grader checks: any
+implementation that keeps it gets full points.
+"""
+
+import numpy as np
+from PIL import Image
+
+
+def prepare_image(image):
+    """Turn a photo or scan of one handwritten digit into an MNIST-style image.
+
+    image: a uint8 array showing one dark digit on a light background (ink on
+    paper), at any size and anywhere in the picture: grayscale of shape
+    (H, W), RGB of shape (H, W, 3) or RGBA of shape (H, W, 4).
+
+    Returns a new float32 array of shape (28, 28) with values in [0, 1],
+    prepared the way MNIST's own digits were:
+
+    1. Grayscale: RGB becomes 0.299 R + 0.587 G + 0.114 B; RGBA is first laid
+       over white paper (alpha 0 is paper, whatever its colour values say).
+    2. Ink: invert (255 - gray), so the digit is light on a dark background,
+       and subtract the paper's level, the median of the inverted picture
+       (most of a digit's picture is paper), clipping at 0.
+    3. Ink weaker than a fifth of the strongest ink counts as paper (0).
+    4. Crop to the bounding box of the ink that is left.
+    5. Resize the crop so its longer side is 20 pixels, keeping the aspect
+       ratio (a "1" stays thin).
+    6. Place it in a 28 x 28 field of zeros so that its centre of mass lies at
+       row 14, column 14, as in MNIST (shifting by whole pixels, so within
+       half a pixel); ink pushed past the edge of the field is dropped.
+    7. Scale so the strongest ink is 1.0.
+
+    The input is not modified.
+    Raises ValueError if `image` is not uint8, if its shape is none of the
+    three above, or if it shows no digit: no pixel has ink of at least 32
+    (on the 0..255 scale) after step 2, as on a blank or uniformly gray page.
+    """
+    # TODO: turn a uint8 photo of a dark digit on light paper into a float32 (28, 28) MNIST-style image in [0, 1]; raise ValueError for bad input
+    #       (lesson 6, "Preparing a real digit image")
+    raise NotImplementedError("prepare_image() is not started yet")
+
+
+def predict_digit(model, image):
+    """Ask a trained course model which digit an image shows.
+
+    model: a Keras model of this course: it takes RAW pixel values 0..255
+    (it scales them itself with a Rescaling(1/255) layer), a batch at a time,
+    in the shape of model.input_shape: (None, 28, 28) for a dense network,
+    (None, 28, 28, 1) for a CNN; it outputs 10 probabilities per image.
+    image: a float32 array of shape (28, 28) with values in [0, 1], as
+    prepare_image() returns it.
+
+    Returns (digit, confidence, top3):
+    - digit: the most probable digit, a Python int;
+    - confidence: its probability, a Python float;
+    - top3: a list of the three most probable digits as (digit, probability)
+      tuples of a Python int and a Python float, most probable first, so
+      top3[0] == (digit, confidence).
+    """
+    # TODO: predict with the model on a batch of one raw-pixel image; return (digit, confidence, top3) as Python int, float and list of (int, float)
+    #       (lesson 6, "Top-3 predictions")
+    raise NotImplementedError("predict_digit() is not started yet")

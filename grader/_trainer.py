@@ -1,0 +1,297 @@
+"""The grader's own training process: inspect, train and evaluate a student's model.
+
+Started by grader/training.py as `python -I _trainer.py REQUEST.json RESULT.json`.
+No student code runs here: the model arrives as the `.keras` file the student's
+worker saved, and Keras loads it with `safe_mode=True` after the grader has
+checked that it names only Keras's own classes. It is a separate process so
+that a model too big or too slow for its budget is stopped by the operating
+system (memory cap, timeout) without taking the grader down.
+
+Two modes:
+  inspect  load the model, describe it (shapes, layers, loss, parameters) and
+           run a freshly initialised copy on a few training images;
+  train    re-initialise the weights from the seed, train on the training set
+           under the budget, evaluate on the test set (which never leaves the
+           grader), and report accuracy, epochs, seconds and the history.
+Progress goes to stdout as one JSON line per epoch; the result goes to RESULT.json.
+This file imports nothing from the grader, so it runs as a plain script.
+"""
+
+import inspect
+import json
+import math
+import os
+import sys
+import time
+
+WEIGHTED = {"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "EinsumDense"}
+SCALING = {"Rescaling", "Normalization", "BatchNormalization", "LayerNormalization"}
+CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
+ESTIMATE_AFTER_STEPS = 25  # steps timed before the full training is estimated
+
+
+def _quiet_keras():
+    """Import Keras without TensorFlow's start-up lines on stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import keras
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(null)
+        os.close(saved)
+    return keras, tf
+
+
+def _all_layers(model):
+    """Every layer, nested models included, in order."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+def _activation_name(layer):
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _describe_layer(layer):
+    info = {"class": type(layer).__name__, "name": layer.name}
+    for attr in ("units", "filters", "rate", "kernel_size", "pool_size"):
+        value = getattr(layer, attr, None)
+        if isinstance(value, (int, float, tuple, list)):
+            info[attr] = list(value) if isinstance(value, tuple) else value
+    if hasattr(layer, "activation"):
+        info["activation"] = _activation_name(layer)
+    return info
+
+
+def _output_activation(model):
+    """The activation that produces the model's output: softmax, linear, ..."""
+    layers = list(_all_layers(model))
+    for layer in reversed(layers):
+        name = type(layer).__name__
+        if name == "Softmax":
+            return "softmax"
+        if name == "Activation" or name in WEIGHTED:
+            return _activation_name(layer) or "linear"
+    return None
+
+
+def _loss_info(keras, model):
+    """The compiled loss as {kind: sparse|categorical|other, from_logits, name}."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, (str, dict)):
+        try:
+            loss = keras.losses.get(loss)
+        except Exception:  # noqa: BLE001 - described below as "other"
+            return {"kind": "other", "from_logits": False, "name": str(loss)}
+    if loss is None:
+        return None
+    fn = getattr(loss, "fn", loss)
+    name = getattr(fn, "__name__", type(loss).__name__)
+    kwargs = getattr(loss, "_fn_kwargs", {}) or {}
+    if "sparse_categorical_crossentropy" in name:
+        kind = "sparse"
+    elif "categorical_crossentropy" in name:
+        kind = "categorical"
+    else:
+        kind = "other"
+    return {"kind": kind, "from_logits": bool(kwargs.get("from_logits", False)), "name": getattr(loss, "name", name)}
+
+
+def _fresh_copy(keras, model, seed):
+    """The same architecture and compile settings, with weights drawn from `seed`."""
+    keras.utils.set_random_seed(seed)
+    fresh = keras.models.clone_model(model)
+    fresh.compile_from_config(model.get_compile_config())
+    return fresh
+
+
+def _first_weighted_input(keras, model, probe):
+    """Largest absolute value reaching the first Dense/Conv layer on the probe images."""
+    import numpy as np
+
+    for layer in model.layers:
+        if type(layer).__name__ in WEIGHTED:
+            sub = keras.Model(model.inputs, layer.input)
+            return float(np.max(np.abs(sub.predict(probe, verbose=0))))
+        if hasattr(layer, "layers"):
+            return None  # nested model: not traced
+    return None
+
+
+def inspect_model(keras, request):
+    import numpy as np
+
+    model = keras.saving.load_model(request["model"], safe_mode=True, compile=True)
+    info = {
+        "status": "ok",
+        "input_shape": list(model.input_shape) if isinstance(model.input_shape, tuple) else None,
+        "n_inputs": len(model.inputs),
+        "output_shape": list(model.output_shape) if isinstance(model.output_shape, tuple) else None,
+        "params": int(model.count_params()),
+        "layers": [_describe_layer(layer) for layer in _all_layers(model)],
+        "compiled": bool(getattr(model, "compiled", False)) and bool(model.get_compile_config()),
+        "output_activation": _output_activation(model),
+    }
+    info["loss"] = _loss_info(keras, model) if info["compiled"] else None
+    info["optimizer"] = type(model.optimizer).__name__ if info["compiled"] and model.optimizer is not None else None
+    expected = [None, *request["input_shape"]]
+    if info["input_shape"] != expected or info["n_inputs"] != 1:
+        return info  # the probe would not fit; the grader explains the shape
+    probe = np.load(request["probe"], allow_pickle=False)
+    fresh = _fresh_copy(keras, model, request["seed"]) if info["compiled"] else model
+    out = np.asarray(fresh.predict(probe, verbose=0), dtype=np.float64)
+    info["probe"] = {
+        "shape": list(out.shape),
+        "finite": bool(np.isfinite(out).all()),
+        "min": float(np.nanmin(out)) if out.size else None,
+        "max": float(np.nanmax(out)) if out.size else None,
+        "max_row_sum_error": float(np.nanmax(np.abs(out.sum(axis=-1) - 1))) if out.ndim == 2 and out.size else None,
+    }
+    try:
+        info["first_weighted_input_max"] = _first_weighted_input(keras, model, probe)
+    except Exception:  # noqa: BLE001 - a diagnosis aid only
+        info["first_weighted_input_max"] = None
+    return info
+
+
+class _Budget:
+    """Stops training when the estimate or the clock exceeds the budget, and
+    prints one progress line per epoch."""
+
+    def __init__(self, keras, budget_s, epochs, steps_per_epoch):
+        self.keras, self.budget_s, self.epochs, self.steps = keras, budget_s, epochs, steps_per_epoch
+        self.estimate = None
+        self.over = False
+
+    def make(self):
+        budget = self
+
+        class BudgetCallback(budget.keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                budget.started = time.perf_counter()
+                budget.step_clock = None
+                budget.steps_done = 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                now = time.perf_counter()
+                budget.steps_done += 1
+                total = budget.steps * budget.epochs
+                if budget.estimate is None and batch == 4:
+                    budget.step_clock = now  # after warm-up (graph tracing)
+                elif budget.estimate is None and budget.step_clock and batch == 4 + ESTIMATE_AFTER_STEPS:
+                    per_step = (now - budget.step_clock) / ESTIMATE_AFTER_STEPS
+                    budget.estimate = (now - budget.started) + per_step * (total - budget.steps_done) * 1.1
+                    if budget.estimate > budget.budget_s:
+                        budget.over = True
+                        self.model.stop_training = True
+                if now - budget.started > budget.budget_s:
+                    if budget.estimate is None:  # stopped before the estimate: extrapolate what ran
+                        budget.estimate = (now - budget.started) / budget.steps_done * total
+                    budget.over = True
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch, logs=None):
+                line = {"epoch": epoch + 1, "epochs": budget.epochs, "seconds": round(time.perf_counter() - budget.started, 1)}
+                line.update({k: round(float(v), 4) for k, v in (logs or {}).items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+                print(json.dumps(line), flush=True)
+
+        return BudgetCallback()
+
+
+def _callbacks(keras, specs):
+    made = []
+    for spec in specs:
+        cls = getattr(keras.callbacks, spec["class"])
+        accepted = set(list(inspect.signature(cls.__init__).parameters)[1:])
+        made.append(cls(**{k: v for k, v in spec["config"].items() if k in accepted and k != "verbose"}))
+    return made
+
+
+def train_model(keras, tf, request):
+    import numpy as np
+
+    tf.config.experimental.enable_op_determinism()  # same submission, same seed: same score
+    model = keras.saving.load_model(request["model"], safe_mode=True, compile=True)
+    settings, seed = request["settings"], request["seed"]
+    fresh = _fresh_copy(keras, model, seed)
+    x = np.load(request["x_train"], mmap_mode="r")
+    y = np.load(request["y_train"], allow_pickle=False)
+    x = np.asarray(x, dtype=np.float32).reshape((len(x), *request["input_shape"]))
+    if settings["labels"] == "one-hot":
+        y = np.eye(10, dtype=np.float32)[y]
+    n_fit = len(x) - int(len(x) * settings["validation_split"])
+    steps = math.ceil(n_fit / settings["batch_size"])
+    budget = _Budget(keras, request["budget_s"], settings["epochs"], steps)
+    callbacks = _callbacks(keras, settings["callbacks"])
+    started = time.perf_counter()
+    history = fresh.fit(
+        x,
+        y,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        validation_split=settings["validation_split"],
+        callbacks=[*callbacks, keras.callbacks.TerminateOnNaN(), budget.make()],
+        shuffle=True,
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+    result = {
+        "status": "over_budget" if budget.over else "ok",
+        "seconds": round(seconds, 2),
+        "estimated_seconds": round(budget.estimate, 1) if budget.estimate else None,
+        "epochs_run": len(history.history.get("loss", [])),
+        "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+    }
+    for cb in callbacks:
+        if type(cb).__name__ == "EarlyStopping":
+            result["early_stopping"] = {
+                "monitor": cb.monitor,
+                "monitor_seen": cb.monitor in history.history,
+                "stopped_early": bool(cb.stopped_epoch),
+                "best_epoch": int(cb.best_epoch) + 1 if getattr(cb, "best_epoch", None) is not None else None,
+                "restore_best_weights": bool(cb.restore_best_weights),
+            }
+    if budget.over:
+        return result
+    x_test = np.load(request["x_test"], mmap_mode="r")
+    x_test = np.asarray(x_test, dtype=np.float32).reshape((len(x_test), *request["input_shape"]))
+    y_test = np.load(request["y_test"], allow_pickle=False)
+    probs = np.asarray(fresh.predict(x_test, batch_size=1000, verbose=0))
+    if not np.isfinite(probs).all():
+        result["status"] = "not_finite"
+        return result
+    predicted = probs.argmax(axis=1)
+    result["test_accuracy"] = float((predicted == y_test).mean())
+    np.save(request["predictions"], predicted.astype(np.uint8), allow_pickle=False)
+    return result
+
+
+def main():
+    request_path, result_path = sys.argv[1], sys.argv[2]
+    with open(request_path, encoding="utf-8") as fh:
+        request = json.load(fh)
+    keras, tf = _quiet_keras()
+    try:
+        if request["mode"] == "inspect":
+            result = inspect_model(keras, request)
+        else:
+            result = train_model(keras, tf, request)
+    except Exception as exc:  # noqa: BLE001 - reported to the grader as data
+        result = {"status": "error", "type": type(exc).__name__, "message": str(exc)[:2000]}
+    with open(result_path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(result, fh)
+    os.replace(result_path + ".tmp", result_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,394 @@
+"""The checks every model exercise shares (lessons 2, 3 and 5).
+
+A test module builds one `ModelSubmission` per module (a fixture) and asks it
+for what it needs: the model the student built, what the grader's trainer
+found in it, the validated settings, the training result. Each step raises the
+Feedback that explains why it cannot go on, so a check whose prerequisite
+fails says which one and why, and an untouched stub reads "not started".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mnist_course.course import Exercise
+
+from .feedback import Feedback, NotStarted, describe
+from .sandbox import Opaque, SavedModel
+from .student import Call, Student
+from .training import ModelRefused, Settings, model_config, threshold_for, trainer_for, validate_settings
+
+SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("None" if n is None else str(n) for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+class ModelSubmission:
+    """One student's model exercise, checked step by step (each step memoised)."""
+
+    def __init__(self, student: Student, mnist, build_kwargs: dict[str, Any] | None = None, progress=None):
+        self.student, self.mnist = student, mnist
+        self.exercise: Exercise = student.exercise
+        self.training = self.exercise.training
+        self.build_kwargs = build_kwargs or {}
+        self.progress = progress
+        self._memo: dict[str, Any] = {}
+
+    # -- what the student's code gives
+
+    def build_call(self, **kwargs) -> Call:
+        kwargs = kwargs or self.build_kwargs
+        return self.student.call("build_model", expect="a compiled keras.Model", **kwargs)
+
+    def model(self, **kwargs) -> tuple[Call, SavedModel]:
+        """The model build_model() returned, as a .keras file the grader will load."""
+        call = self.build_call(**kwargs)
+        value = call.value
+        if isinstance(value, Opaque) and "Keras model" in value.description:
+            raise call.fail(
+                f"got {describe(value)}",
+                cause=f"far more parameters than the budget of {self.training.max_params:,}",
+                hint="model.summary() shows where the parameters are; a Dense layer has inputs × units + units",
+            )
+        if not isinstance(value, SavedModel):
+            raise call.fail(
+                f"got {describe(value)}",
+                cause="a missing `return model`" if value is None else "",
+                hint="build the model with keras.Sequential([...]) or the Functional API, compile it, and return it",
+            )
+        try:
+            model_config(value.path)
+        except ModelRefused as refused:
+            raise call.fail(refused.got, cause=refused.cause, hint=refused.hint) from None
+        return call, value
+
+    def inspected(self, **kwargs) -> tuple[Call, dict]:
+        """What the grader's trainer found when it loaded the model (safe_mode=True)."""
+        call, saved = self.model(**kwargs)
+        info = trainer_for(self.mnist).inspect(saved, self.training)
+        if info.get("status") != "ok":
+            detail = info.get("message") or info.get("status")
+            raise call.fail(
+                f"the grader could not load or run the saved model: {info.get('type', '')} {detail}".strip(),
+                cause="a layer or setting that does not survive model.save() and keras.saving.load_model(..., safe_mode=True)",
+                hint="save and load your model yourself in the notebook to see the error; use Keras's own layers only",
+            )
+        return call, info
+
+    def compiled(self, **kwargs) -> tuple[Call, dict]:
+        call, info = self.inspected(**kwargs)
+        if not info["compiled"]:
+            raise call.fail(
+                "got a model that was never compiled",
+                "a model compiled with an optimizer, a loss and metrics=['accuracy']",
+                cause="model.compile(...) is missing before `return model`",
+                hint="model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])",
+            )
+        return call, info
+
+    def settings_call(self) -> Call:
+        return self.student.call("training_settings", expect="a dict of training settings")
+
+    def settings(self) -> Settings:
+        call = self.settings_call()
+        return validate_settings(call.value, self.training, call)
+
+    # -- the shared checks
+
+    def check_input(self) -> None:
+        call, info = self.inspected()
+        expected = [None, *self.training.input_shape]
+        if info["n_inputs"] != 1 or info["input_shape"] != expected:
+            got = info["input_shape"]
+            cause = ""
+            if got and len(got) == 2 and got[1] == 784:
+                cause = "the model expects flattened vectors; the grader feeds it images"
+            elif got and len(got) == len(expected) + 1 and got[-1] == 1:
+                cause = "a channel axis: only the convolutional models of lesson 5 take (28, 28, 1)"
+            elif got and len(got) == len(expected) - 1:
+                cause = "no channel axis: Conv2D needs images of shape (28, 28, 1)"
+            raise call.fail(
+                f"got a model whose input shape is {_shape(got) if got else 'not a single input'}",
+                f"input shape {_shape(expected)}: a batch of raw MNIST images",
+                cause=cause,
+                hint=f"start the model with keras.Input(shape={tuple(self.training.input_shape)})",
+            )
+
+    def check_output(self) -> None:
+        call, info = self.inspected()
+        got = info["output_shape"]
+        if got != [None, 10]:
+            units = f" (an output layer with {got[-1]} unit{'s' * (got[-1] != 1)})" if got and got[-1] != 10 else ""
+            raise call.fail(
+                f"got a model whose output shape is {_shape(got) if got else 'not a single output'}{units}",
+                "output shape (None, 10): one score per digit",
+                cause="the last Dense layer needs 10 units, one per class" if units else "",
+                hint="end the model with layers.Dense(10, activation='softmax')",
+            )
+
+    def check_probabilities(self) -> None:
+        self.check_input()
+        self.check_output()
+        call, info = self.inspected()
+        probe = info.get("probe") or {}
+        if not probe.get("finite", False):
+            raise call.fail("its outputs on 64 training images contain NaN or infinity", "probabilities")
+        if probe["min"] < -1e-6 or probe["max_row_sum_error"] > 1e-3:
+            raise call.fail(
+                f"outputs from {probe['min']:.3g} to {probe['max']:.3g}, rows summing to 1 ± {probe['max_row_sum_error']:.3g}",
+                "probabilities: every output ≥ 0 and each row summing to 1",
+                cause=f"the output layer's activation is {info['output_activation']}, not softmax",
+                hint="use activation='softmax' on the last Dense layer",
+            )
+
+    def check_loss(self) -> None:
+        """The loss fits the output: softmax with a probability loss (from_logits=False)."""
+        call, info = self.compiled()
+        loss, activation = info["loss"], info["output_activation"]
+        if loss is None or loss["kind"] == "other":
+            raise call.fail(
+                f"got the loss {loss['name'] if loss else None}",
+                "a cross-entropy loss for 10 classes",
+                hint="loss='sparse_categorical_crossentropy' for integer labels (or 'categorical_crossentropy' for one-hot)",
+            )
+        if activation == "softmax" and loss["from_logits"]:
+            raise call.fail(
+                "got a softmax output with a loss built with from_logits=True",
+                "from_logits=False (the default) for a softmax output",
+                cause="softmax output with from_logits=True: the loss applies softmax a second time, so learning crawls",
+                hint="drop from_logits=True: a softmax output already gives probabilities",
+            )
+        if activation != "softmax" and not loss["from_logits"]:
+            raise call.fail(
+                f"got a {activation} output (logits) with a loss that expects probabilities",
+                "a softmax output for a loss with from_logits=False",
+                cause="logits with a probability loss: the loss reads raw scores as probabilities",
+                hint="use activation='softmax' on the last layer",
+            )
+
+    def check_parameters(self) -> None:
+        call, info = self.inspected()
+        if info["params"] > self.training.max_params:
+            raise call.fail(
+                f"got a model with {info['params']:,} parameters",
+                f"at most {self.training.max_params:,}",
+                cause="layers wider than this exercise needs",
+                hint="model.summary() shows where the parameters are; a Dense layer has inputs × units + units",
+            )
+
+    def check_settings(self) -> Settings:
+        return self.settings()
+
+    def check_labels_match_loss(self) -> None:
+        settings = self.settings()
+        call, info = self.compiled()
+        kind = (info["loss"] or {}).get("kind")
+        if settings.labels == "one-hot" and kind == "sparse":
+            raise self.settings_call().fail(
+                "got labels='one-hot' with a sparse loss",
+                "integer labels for sparse_categorical_crossentropy",
+                cause="one-hot labels with a sparse loss: sparse losses take the digit itself (0-9)",
+                hint="keep labels='integer', or compile with loss='categorical_crossentropy'",
+            )
+        if settings.labels == "integer" and kind == "categorical":
+            raise self.settings_call().fail(
+                "got integer labels (the default) with categorical_crossentropy",
+                "one-hot labels for categorical_crossentropy",
+                cause="categorical_crossentropy expects one row of 10 per label",
+                hint="use loss='sparse_categorical_crossentropy', or set 'labels': 'one-hot'",
+            )
+
+    def check_hidden_dense(self, minimum: int) -> None:
+        call, info = self.inspected()
+        dense = [layer for layer in info["layers"] if layer["class"] == "Dense"]
+        hidden = len(dense) - 1  # the last Dense layer is the output
+        if hidden < minimum:
+            widths = " and ".join(str(layer.get("units")) for layer in dense[:-1]) or "none"
+            raise call.fail(
+                f"got {max(hidden, 0)} hidden Dense layer(s) (widths: {widths})",
+                f"at least {minimum} hidden Dense layers before the output layer",
+                hint="stack Dense layers, e.g. 256 then 128 units, each with activation='relu'",
+            )
+
+    def check_dropout_rate(self, rate: float) -> None:
+        """build_model(dropout_rate=rate) puts that rate in every Dropout layer."""
+        call, info = self.inspected(dropout_rate=rate)
+        rates = [layer.get("rate") for layer in info["layers"] if layer["class"] == "Dropout"]
+        if not rates:
+            raise call.fail(
+                "got a model without a Dropout layer",
+                f"Dropout layers with rate {rate}",
+                hint="add layers.Dropout(dropout_rate) after each hidden Dense layer",
+            )
+        if any(abs(r - rate) > 1e-9 for r in rates):
+            raise call.fail(
+                f"got Dropout rates {', '.join(f'{r:g}' for r in rates)}",
+                f"every Dropout layer with rate {rate} (the argument)",
+                cause="a fixed number in layers.Dropout(...) instead of the dropout_rate argument",
+                hint="write layers.Dropout(dropout_rate)",
+            )
+
+    def check_conv_and_pooling(self) -> None:
+        call, info = self.inspected()
+        classes = [layer["class"] for layer in info["layers"]]
+        convs = [c for c in classes if c in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")]
+        pools = [c for c in classes if c in ("MaxPooling2D", "AveragePooling2D")]
+        if not convs or not pools:
+            missing = " and ".join(x for x, present in (("Conv2D", convs), ("MaxPooling2D", pools)) if not present)
+            raise call.fail(
+                f"got a model without {missing} (its layers: {', '.join(classes)})",
+                "convolution layers (Conv2D) and pooling layers (MaxPooling2D)",
+                hint="e.g. Conv2D(32, 3, activation='relu'), MaxPooling2D(), Conv2D(64, 3, activation='relu'), MaxPooling2D()",
+            )
+
+    def early_stopping(self) -> dict:
+        """The EarlyStopping callback the settings declare (validated)."""
+        settings = self.settings()
+        call = self.settings_call()
+        found = [cb for cb in settings.callbacks if cb["class"] == "EarlyStopping"]
+        if not found:
+            raise call.fail(
+                "got no EarlyStopping callback",
+                "callbacks=[keras.callbacks.EarlyStopping(...)] in the settings",
+                hint="keras.callbacks.EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)",
+            )
+        config = found[0]["config"]
+        if not config.get("restore_best_weights"):
+            raise call.fail(
+                "got EarlyStopping without restore_best_weights=True",
+                "the best epoch's weights restored at the end",
+                cause="without it the model keeps the last epoch's weights, which overfit more",
+                hint="add restore_best_weights=True",
+            )
+        monitor = str(config.get("monitor", ""))
+        if monitor.startswith("val_") and settings.validation_split <= 0:
+            raise call.fail(
+                f"got EarlyStopping on {monitor} but no validation_split",
+                "a validation_split above 0, so there is a validation score to watch",
+                hint="add 'validation_split': 0.1",
+            )
+        return config
+
+    def check_early_stopping_effective(self) -> None:
+        """In the grader's training, early stopping watched a real metric and stopped."""
+        self.early_stopping()
+        result = self.trained()
+        info = result.get("early_stopping") or {}
+        settings = self.settings()
+        shown = f"the grader's training ({settings.epochs} epochs at most)"
+        if not info.get("monitor_seen"):
+            raise Feedback(
+                f"EarlyStopping watched {info.get('monitor')!r}, which training never reported",
+                "a metric that training logs: val_loss or val_accuracy",
+                called=shown,
+                cause="a typo in monitor=, or a metric the model does not compute",
+            )
+        if not info.get("stopped_early"):
+            raise Feedback(
+                f"Training ran all {result.get('epochs_run')} epochs: early stopping never triggered",
+                "training that stops on its own once validation stops improving",
+                called=shown,
+                cause="too few epochs for the patience, so the limit stopped training first",
+                hint=f"declare more epochs (up to {self.training.max_epochs}) and let EarlyStopping decide",
+            )
+
+    # -- training
+
+    def trained(self) -> dict:
+        """Train (once) and return the trainer's result; every prerequisite first."""
+        if "trained" not in self._memo:
+            for step in (self.check_input, self.check_output, self.check_loss, self.check_parameters, self.check_labels_match_loss):
+                try:
+                    step()
+                except NotStarted:
+                    raise
+                except Feedback as feedback:
+                    self._memo["trained"] = feedback
+                    break
+            else:
+                _, saved = self.model()
+                progress = (lambda line: self.progress(self.exercise.id, line)) if self.progress else None
+                self._memo["trained"] = trainer_for(self.mnist).train(saved, self.settings(), self.training, progress)
+        result = self._memo["trained"]
+        if isinstance(result, Feedback):
+            reason = result.render().splitlines()[1 if result.called else 0]
+            raise Feedback(
+                "The grader did not train the model, because of an earlier check",
+                cause=reason[0].lower() + reason[1:],
+                hint="fix that check first; its own message says more",
+            )
+        return result
+
+    def check_accuracy(self, node) -> dict:
+        """Train, evaluate on the test set, compare with the threshold for this data set."""
+        threshold, dataset = threshold_for(self.exercise, self.mnist)
+        result = self.trained()
+        accuracy = result.get("test_accuracy")
+        node.user_properties.append(
+            (
+                "measured",
+                {
+                    "test_accuracy": accuracy,
+                    "threshold": threshold,
+                    "dataset": dataset,
+                    "epochs_run": result.get("epochs_run"),
+                    "training_seconds": result.get("seconds"),
+                    "seed": self.training.seed,
+                },
+            )
+        )
+        settings = self.settings()
+        shown = f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}"
+        status = result.get("status")
+        if status == "over_budget":
+            estimate = result.get("estimated_seconds")
+            raise Feedback(
+                f"Training was stopped at the time budget: about {estimate:.0f} s estimated" if estimate else "Training was stopped at the time budget",
+                f"training that fits in {self.training.budget_s:.0f} s on the grader's machine",
+                called=shown,
+                cause="training settings far too long for the budget: many epochs at a small batch size, or a model too heavy",
+                hint="raise batch_size, lower epochs (EarlyStopping stops for you), or use fewer/narrower layers",
+            )
+        if status == "not_finite":
+            raise Feedback(
+                "After training, the model's outputs contained NaN or infinity",
+                "finite probabilities",
+                called=shown,
+                cause="a learning rate far too high, or unscaled inputs that blow up the activations",
+                hint="keep Adam's default learning rate, and scale the inputs with layers.Rescaling(1/255)",
+            )
+        if status != "ok":
+            detail = result.get("message") or status
+            if status in ("killed", "timeout"):
+                detail = f"the training process was stopped ({status}); a model too large for the grader's memory, or far too slow"
+            raise Feedback(f"Training failed: {result.get('type', '')} {detail}".strip(), "a model the grader can train", called=shown)
+        if accuracy < threshold:
+            _, info = self.inspected()
+            raise Feedback(
+                f"Test accuracy {accuracy:.2%} after {result['epochs_run']} epochs ({result['seconds']:.0f} s)",
+                f"at least {threshold:.2%} on {dataset}",
+                called=shown,
+                cause=self.diagnosis(info, result, settings),
+                hint="compare your layers and settings with the lesson's; the lesson states what its model reaches",
+            )
+        return result
+
+    def diagnosis(self, info: dict, result: dict, settings: Settings) -> str:
+        """The classic mistake that best explains a low accuracy, if one shows."""
+        scale = info.get("first_weighted_input_max")
+        if scale is not None and scale > SCALED_INPUT_MAX:
+            return (
+                f"inputs not scaled to [0, 1]: values up to {scale:.0f} reach the first layer; "
+                "add layers.Rescaling(1/255) right after the Input"
+            )
+        history = result.get("history", {})
+        if len(history.get("accuracy", [])) >= 2 and history["accuracy"][-1] < 0.5:
+            return "the model barely learned (training accuracy below 50%): check the learning rate and the loss"
+        train, val = history.get("accuracy", [None])[-1], history.get("val_accuracy", [None])[-1]
+        if train is not None and val is not None and train - val > 0.02:
+            return f"overfitting: {train:.1%} on the training data but {val:.1%} on validation; add Dropout or stop earlier"
+        if result["epochs_run"] <= 3:
+            return f"only {result['epochs_run']} epochs: the model had little time to learn"
+        return ""

@@ -1,0 +1,47 @@
+"""Exercise 02 · A first dense network: the graded checks.
+
+The student's build_model() and training_settings() run in the worker; every
+check below judges what the grader itself found in the saved model, and the
+accuracy check trains it in the grader's own trainer (grader/training.py).
+"""
+
+import pytest
+
+from grader.model_checks import ModelSubmission
+
+
+@pytest.fixture(scope="module")
+def submission(student, mnist, training_progress):
+    return ModelSubmission(student, mnist, progress=training_progress)
+
+
+def test_build_model_accepts_images(submission):
+    submission.check_input()
+
+
+def test_build_model_outputs_10_classes(submission):
+    submission.check_output()
+
+
+def test_build_model_outputs_probabilities(submission):
+    submission.check_probabilities()
+
+
+def test_build_model_loss_fits_output(submission):
+    submission.check_loss()
+
+
+def test_build_model_within_parameter_budget(submission):
+    submission.check_parameters()
+
+
+def test_build_model_test_accuracy(submission, request):
+    submission.check_accuracy(request.node)
+
+
+def test_training_settings_valid(submission):
+    submission.check_settings()
+
+
+def test_training_settings_labels_match_loss(submission):
+    submission.check_labels_match_loss()

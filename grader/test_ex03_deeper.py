@@ -1,0 +1,56 @@
+"""Exercise 03 · Deeper dense networks and overfitting: the graded checks.
+
+Shared model checks live in grader/model_checks.py; the new ones here are the
+hidden layers, Dropout at the requested rate, and early stopping that is both
+declared and effective in the grader's own training.
+"""
+
+import pytest
+
+from grader.model_checks import ModelSubmission
+
+REQUESTED_RATE = 0.25  # build_model(dropout_rate=...) must use the rate it is given
+
+
+@pytest.fixture(scope="module")
+def submission(student, mnist, training_progress):
+    return ModelSubmission(student, mnist, progress=training_progress)
+
+
+def test_build_model_shapes(submission):
+    submission.check_input()
+    submission.check_output()
+    submission.check_probabilities()
+
+
+def test_build_model_loss_fits_output(submission):
+    submission.check_loss()
+
+
+def test_build_model_two_hidden_layers(submission):
+    submission.check_hidden_dense(2)
+
+
+def test_build_model_dropout_rate(submission):
+    submission.check_dropout_rate(REQUESTED_RATE)
+
+
+def test_build_model_within_parameter_budget(submission):
+    submission.check_parameters()
+
+
+def test_build_model_test_accuracy(submission, request):
+    submission.check_accuracy(request.node)
+
+
+def test_training_settings_valid(submission):
+    submission.check_settings()
+    submission.check_labels_match_loss()
+
+
+def test_training_settings_early_stopping(submission):
+    submission.early_stopping()
+
+
+def test_training_settings_early_stopping_effective(submission):
+    submission.check_early_stopping_effective()

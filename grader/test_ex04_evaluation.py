@@ -1,0 +1,620 @@
+"""Exercise 04 · Evaluating a classifier: the graded checks.
+
+Each test is one check; its points, function, hints and lesson section live in
+course.toml under the same name (without "test_"). Every check calls the
+student's code through `student.call` (a child process) and judges the plain
+data that comes back against the contract in the exercise's docstrings, using
+the small reference computations below (written out here, never imported from
+solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
+"""
+
+import numpy as np
+
+from grader.feedback import Feedback, NotStarted, describe, short
+from grader.sandbox import Opaque
+
+
+def _requires(check, *args):
+    """Run `check` first: rejecting bad input earns points only for a function
+    that does its job, never for one that does nothing."""
+    try:
+        check(*args)
+    except NotStarted:
+        raise
+    except Feedback:
+        name = check.__name__.removeprefix("test_")
+        raise Feedback(
+            f"This check counts once {name} passes, and it does not yet",
+            cause="a function that does not do its job yet earns nothing for validating its input",
+            hint=f"fix {name} first; its message says what is wrong",
+        ) from None
+
+
+def _lit(array) -> str:
+    """How a small array reads in a message: as the code that builds it."""
+    array = np.asarray(array)
+    dtype = "" if array.dtype == np.int64 or array.dtype == np.float64 else f", dtype=np.{array.dtype}"
+    return f"np.array({array.tolist()}{dtype})"
+
+
+# ---------------------------------------------------------------- references
+
+
+def _reference_cm(y_true, y_pred, num_classes):
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for t, p in zip(y_true.tolist(), y_pred.tolist()):
+        cm[t, p] += 1
+    return cm
+
+
+def _reference_prf(cm):
+    cm = cm.astype(np.float64)
+    correct, predicted, actual = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, correct / predicted, 0.0)
+        recall = np.where(actual > 0, correct / actual, 0.0)
+        both = precision + recall
+        f1 = np.where(both > 0, 2 * precision * recall / both, 0.0)
+    return precision, recall, f1
+
+
+def _reference_pairs(cm, k):
+    n = len(cm)
+    cells = [(i, j, int(cm[i, j])) for i in range(n) for j in range(n) if i != j and cm[i, j] > 0]
+    cells.sort(key=lambda cell: (-cell[2], cell[0], cell[1]))
+    return cells[:k]
+
+
+# ---------------------------------------------------------------- inputs
+
+_RNG_SEED = 4
+
+
+def _random_labels(n=300, num_classes=10, right=0.7):
+    """Seeded labels and predictions: `right` of them correct, the rest random."""
+    rng = np.random.default_rng(_RNG_SEED)
+    y_true = rng.integers(0, num_classes, n)
+    y_pred = np.where(rng.random(n) < right, y_true, rng.integers(0, num_classes, n))
+    return y_true, y_pred
+
+
+def _random_cm():
+    """A seeded 10 x 10 confusion matrix: a heavy diagonal, small random mistakes,
+    no empty row or column, and not symmetric."""
+    rng = np.random.default_rng(_RNG_SEED)
+    cm = rng.integers(0, 12, (10, 10))
+    cm[np.arange(10), np.arange(10)] = rng.integers(60, 200, 10)
+    return cm.astype(np.int64)
+
+
+# A small, lopsided matrix whose mistakes are easy to read in a message:
+# rows are true classes 0..4, columns predicted classes.
+_SMALL_CM = np.array(
+    [[5, 3, 0, 1, 0], [0, 7, 0, 0, 1], [2, 0, 4, 6, 0], [0, 1, 0, 8, 0], [0, 0, 2, 0, 6]], dtype=np.int64
+)
+
+# ---------------------------------------------------------------- confusion_matrix
+
+
+def _cm_call(student, y_true, y_pred, num_classes, shown):
+    kwargs = {} if num_classes == 10 else {"num_classes": num_classes}
+    return student.call(
+        "confusion_matrix",
+        y_true,
+        y_pred,
+        shown=shown,
+        expect=f"an int64 array of shape ({num_classes}, {num_classes})",
+        **kwargs,
+    )
+
+
+def _cm_cases():
+    y_true, y_pred = _random_labels()
+    small_true = np.array([0, 1, 1, 2, 3, 3, 3, 0, 2, 1, 1, 3])
+    small_pred = np.array([0, 1, 2, 2, 3, 0, 3, 1, 2, 1, 1, 3])
+    return [
+        (y_true, y_pred, 10, "y_true, y_pred (300 seeded random labels 0..9, 70% predicted right)"),
+        (small_true, small_pred, 4, f"{_lit(small_true)}, {_lit(small_pred)}"),
+    ]
+
+
+def test_confusion_matrix_shape_dtype(student):
+    for y_true, y_pred, num_classes, shown in _cm_cases():
+        r = _cm_call(student, y_true, y_pred, num_classes, shown)
+        out = r.array()
+        if out.shape != (num_classes, num_classes):
+            cause = ""
+            if num_classes != 10 and out.shape == (10, 10):
+                cause = "num_classes was ignored (a hard-coded 10?)"
+            elif out.ndim == 1:
+                cause = "the counts were kept flat (np.bincount gives num_classes**2 numbers: reshape them)"
+            raise r.fail(f"got shape {out.shape}", cause=cause, hint="one row per true class, one column per predicted class")
+        if out.dtype != np.int64:
+            if out.dtype.kind == "f":
+                cause = "np.zeros() makes float64 unless told otherwise"
+            elif out.dtype.kind in "iu":
+                cause = "an integer type of another size (on some systems dtype=int is 32-bit)"
+            else:
+                cause = ""
+            raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="create the matrix with dtype=np.int64")
+
+
+def _cm_mismatch(r, out, expected, n, situation=""):
+    """Explain how a confusion matrix of the right shape differs from the reference."""
+    where = f" ({situation})" if situation else ""
+    if np.array_equal(out, expected.T):
+        raise r.fail(
+            f"got the matrix transposed{where}",
+            "cm[i, j] to count the samples of true class i predicted as j",
+            cause="rows and columns swapped",
+            hint="index the matrix as cm[true, predicted]: rows are true classes, columns predicted ones",
+        )
+    if np.array_equal(out, (expected > 0).astype(out.dtype)) and int(out.sum()) != n:
+        raise r.fail(
+            f"got only 0s and 1s, adding up to {int(out.sum())}{where}",
+            f"counts that add up to the number of samples, {n}",
+            cause="cm[y_true, y_pred] += 1 with fancy indexing counts a repeated (true, predicted) pair only once",
+            hint="loop over zip(y_true, y_pred), or use np.add.at(cm, (y_true, y_pred), 1), which adds once per sample",
+        )
+    if out.dtype.kind == "f" and n and np.allclose(out, expected / np.maximum(expected.sum(axis=1, keepdims=True), 1)):
+        raise r.fail(f"got each row divided by its total{where}", "raw counts", cause="the matrix was normalized", hint="return the counts; normalizing is for plotting")
+    if int(out.sum()) != n:
+        cause = f"the counts add up to {int(out.sum())}, but there are {n} samples"
+    elif not np.array_equal(out.sum(axis=1), expected.sum(axis=1)):
+        cause = "the row totals are wrong: row i must count every sample whose true label is i"
+    else:
+        cause = ""
+    i, j = (int(v) for v in np.argwhere(out != expected)[0])
+    raise r.fail(
+        f"got cm[{i}, {j}] = {out[i, j]}{where}",
+        f"{expected[i, j]}, the number of samples with true label {i} predicted as {j}",
+        cause=cause,
+    )
+
+
+def test_confusion_matrix_values(student):
+    for y_true, y_pred, num_classes, shown in _cm_cases():
+        r = _cm_call(student, y_true, y_pred, num_classes, shown)
+        out = r.array()
+        expected = _reference_cm(y_true, y_pred, num_classes)
+        if out.shape != expected.shape:
+            raise r.fail(f"got shape {out.shape}, so the counts cannot be compared")
+        if not np.array_equal(out, expected):
+            _cm_mismatch(r, out, expected, len(y_true))
+
+
+def test_confusion_matrix_missing_classes(student):
+    # Class 3 is predicted but never true, class 5 neither true nor predicted,
+    # and the largest label seen (4) is not num_classes - 1.
+    y_true = np.array([0, 0, 1, 1, 2, 2, 4, 4, 0, 1])
+    y_pred = np.array([0, 3, 1, 1, 2, 0, 4, 1, 0, 2])
+    one = np.array([2, 2, 2])
+    empty = np.array([], dtype=np.int64)
+    cases = [
+        (y_true, y_pred, 6, f"{_lit(y_true)}, {_lit(y_pred)}", "class 3 never occurs, class 5 never occurs and is never predicted"),
+        (one, one, 10, f"{_lit(one)}, {_lit(one)}", "only class 2 occurs"),
+        (empty, empty, 10, "np.array([], dtype=np.int64), np.array([], dtype=np.int64)", "no samples at all"),
+    ]
+    for t, p, num_classes, shown, situation in cases:
+        r = _cm_call(student, t, p, num_classes, shown)
+        expected = _reference_cm(t, p, num_classes)
+        o = r.outcome
+        if o.status == "raised" and o.stage == "call" and not r.not_started and len(t) == 0:
+            raise r.fail(
+                f"it raised {o.exc_type}: {o.exc_message}",
+                f"a {num_classes} x {num_classes} matrix of zeros ({situation})",
+                cause="a reduction such as labels.max() fails on an empty array"
+                if "zero-size" in o.exc_message
+                else "the contract allows N = 0: no samples is valid input, not an error",
+                hint="check the range with ((labels < 0) | (labels >= num_classes)).any(), which is False for no labels",
+            )
+        out = r.array()
+        if out.shape != expected.shape:
+            seen = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
+            cause = ""
+            if out.shape == (seen, seen):
+                cause = "the size came from the labels seen (max() + 1), not from num_classes"
+            elif out.ndim == 2 and out.shape[0] == out.shape[1] == len(np.union1d(t, p)):
+                cause = "the size came from the distinct labels seen (np.unique), not from num_classes"
+            raise r.fail(
+                f"got shape {out.shape} ({situation})",
+                f"shape {expected.shape}: a class that never occurs keeps its row and column of zeros",
+                cause=cause,
+                hint="size the matrix with num_classes",
+            )
+        if not np.array_equal(out, expected):
+            _cm_mismatch(r, out, expected, len(t), situation)
+
+
+def test_confusion_matrix_rejects_bad_labels(student):
+    _requires(test_confusion_matrix_values, student)
+    y = np.array([0, 3, 9, 1])
+    cases = [
+        (y, np.array([0, 3, 10, 1]), 10, "10", "a predicted label of 10 with num_classes=10"),
+        (np.array([0, -1, 9, 1]), y, 10, "-1", "a true label of -1"),
+        (np.array([0, 4, 1, 2]), np.array([0, 7, 1, 2]), 5, "7", "a predicted label of 7 with num_classes=5"),
+        (y, y.astype(np.float64), 10, "", "float labels"),
+        (y.astype(np.float64) + 0.5, y, 10, "", "float labels that are not whole numbers"),
+        (np.array([True, False, True, True]), np.array([True, True, False, True]), 10, "", "bool labels"),
+    ]
+    for t, p, num_classes, bad, situation in cases:
+        r = student.call(
+            "confusion_matrix",
+            t,
+            p,
+            shown=f"{_lit(t)}, {_lit(p)}",
+            expect=f"ValueError ({situation})" + (f", naming the bad label {bad}" if bad else ""),
+            **({} if num_classes == 10 else {"num_classes": num_classes}),
+        )
+        r.expect_raises(
+            "ValueError",
+            mentions=bad,
+            hint="check np.issubdtype(labels.dtype, np.integer) and 0 <= label < num_classes for both arrays before counting; "
+            "negative labels would silently index from the end",
+        )
+
+
+def test_confusion_matrix_rejects_bad_shapes(student):
+    _requires(test_confusion_matrix_values, student)
+    y_true, y_pred = _random_labels(n=20)
+    probs = np.eye(10)[y_pred] * 0.9 + 0.01
+    cases = [
+        (y_true, y_pred[:-1], "y_true (20 labels), y_pred[:-1] (19 labels)", "lengths that differ",
+         "zip() silently stops at the shorter array; compare len(y_true) and len(y_pred) first"),
+        (y_true.reshape(-1, 1), y_pred, "y_true.reshape(-1, 1) (shape (20, 1)), y_pred", "a 2-D y_true",
+         "check y_true.ndim == 1 and y_pred.ndim == 1"),
+        (y_true, probs, "y_true, the (20, 10) probabilities instead of predicted labels", "probabilities in place of labels",
+         "predicted labels are probs.argmax(axis=1); check y_pred.ndim == 1"),
+    ]
+    for t, p, shown, situation, hint in cases:
+        r = student.call("confusion_matrix", t, p, shown=shown, expect=f"ValueError ({situation})")
+        r.expect_raises("ValueError", hint=hint)
+
+
+# ---------------------------------------------------------------- precision_recall_f1
+
+
+def _prf_call(student, cm, shown):
+    return student.call(
+        "precision_recall_f1",
+        cm,
+        shown=shown,
+        expect=f"a tuple (precision, recall, f1) of three float64 arrays of shape ({len(cm)},)",
+    )
+
+
+def _prf_parts(r, k):
+    """The three returned arrays, or a Feedback on the structure."""
+    value = r.value
+    if isinstance(value, np.ndarray) and value.shape == (3, k):
+        raise r.fail(
+            f"got {describe(value)}",
+            cause="the three results were stacked into one array",
+            hint="return precision, recall, f1 (a tuple of three arrays)",
+        )
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise r.fail(f"got {describe(value)}", hint="return precision, recall, f1")
+    parts = []
+    for name, part in zip(("precision", "recall", "f1"), value):
+        if not isinstance(part, np.ndarray) or part.ndim == 0 or part.dtype.kind not in "biuf":
+            raise r.fail(
+                f"{name} is {describe(part)}",
+                f"an array of shape ({k},)",
+                cause="a single overall number instead of one per class" if np.ndim(part) == 0 else "",
+                hint="compute every class at once from np.diag(cm) and the row and column sums",
+            )
+        parts.append(part)
+    return parts
+
+
+def test_precision_recall_f1_shape_dtype(student):
+    cm = _random_cm()
+    r = _prf_call(student, cm, "a seeded random 10 x 10 confusion matrix")
+    for name, part in zip(("precision", "recall", "f1"), _prf_parts(r, 10)):
+        if part.shape != (10,):
+            cause = "a sum with keepdims=True, or an axis too many" if part.size == 10 else ""
+            raise r.fail(f"{name} has shape {part.shape}", cause=cause, hint="one number per class")
+        if part.dtype != np.float64:
+            cause = "integer division, or counts never converted to floats" if part.dtype.kind in "biu" else ""
+            raise r.fail(f"{name} has dtype {part.dtype}", cause=cause, hint="divide floats: convert with .astype(np.float64)")
+
+
+def _close(a, b):
+    return a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _check_prf(r, cm, situation=""):
+    """Compare the three results with the reference, explaining classic mistakes."""
+    k = len(cm)
+    precision, recall, f1 = (p.astype(np.float64) for p in _prf_parts(r, k))
+    want_p, want_r, want_f = _reference_prf(cm)
+    where = f" ({situation})" if situation else ""
+    for name, got, want in (("precision", precision, want_p), ("recall", recall, want_r), ("f1", f1, want_f)):
+        if got.shape != (k,):
+            raise r.fail(f"{name} has shape {got.shape}{where}", f"shape ({k},)")
+        if np.isnan(got).any():
+            c = int(np.flatnonzero(np.isnan(got))[0])
+            raise r.fail(
+                f"{name}[{c}] is nan{where}",
+                f"{want[c]:g}",
+                cause="a division by zero: 0 / 0 gives nan",
+                hint="divide only where the denominator is positive and use 0.0 elsewhere",
+            )
+    if _close(precision, want_r) and _close(recall, want_p) and not _close(precision, want_p):
+        raise r.fail(
+            f"got precision {short(precision, 4)} and recall {short(recall, 4)}{where}",
+            f"precision {short(want_p, 4)} and recall {short(want_r, 4)}",
+            cause="precision and recall swapped",
+            hint="precision divides by the column sum (everything predicted as k), recall by the row sum (everything truly k)",
+        )
+    for name, got, want, other, axis in (
+        ("precision", precision, want_p, want_r, "column"),
+        ("recall", recall, want_r, want_p, "row"),
+    ):
+        if _close(got, want):
+            continue
+        cause = ""
+        if _close(got, other):
+            cause = f"{name} divided by the wrong sums: it needs the {axis} sums"
+        elif _close(got, want * 100):
+            cause = "percentages: the contract asks for fractions between 0 and 1"
+        elif np.isin(got, (0.0, 1.0)).all():
+            cause = "integer division (//) or integer counts, which round every fraction down to 0"
+        c = int(np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-12))[0])
+        raise r.fail(
+            f"got {name}[{c}] = {got[c]:g}{where}",
+            f"{want[c]:g} (cm[{c}, {c}] = {cm[c, c]} divided by the {axis} sum {int(cm.sum(axis=0 if axis == 'column' else 1)[c])})",
+            cause=cause,
+        )
+    if not _close(f1, want_f):
+        cause = ""
+        with np.errstate(all="ignore"):
+            if _close(f1, (want_p + want_r) / 2):
+                cause = "the plain average (p + r) / 2; F1 is the harmonic mean"
+            elif _close(f1, want_p * want_r / np.where(want_p + want_r > 0, want_p + want_r, 1)):
+                cause = "the factor 2 is missing: f1 = 2 * p * r / (p + r)"
+        c = int(np.flatnonzero(~np.isclose(f1, want_f, rtol=1e-9, atol=1e-12))[0])
+        raise r.fail(
+            f"got f1[{c}] = {f1[c]:g}{where}",
+            f"{want_f[c]:g} (2 * {want_p[c]:g} * {want_r[c]:g} / ({want_p[c]:g} + {want_r[c]:g}))",
+            cause=cause,
+            hint="f1 = 2 * precision * recall / (precision + recall)",
+        )
+
+
+def test_precision_recall_f1_values(student):
+    for cm, shown in ((_random_cm(), "a seeded random 10 x 10 confusion matrix"), (_SMALL_CM, _lit(_SMALL_CM))):
+        _check_prf(_prf_call(student, cm, shown), cm)
+
+
+# Edge cases, each with a denominator of 0 somewhere:
+# class 1 never occurs (row 0) but is predicted; class 2 is never predicted (column 0)
+# but occurs; class 3 never occurs and is never predicted; class 4 occurs and is
+# predicted but never correctly, so precision + recall = 0.
+_EMPTY_CLASSES = np.array(
+    [
+        [6, 1, 0, 0, 1],
+        [0, 0, 0, 0, 0],
+        [2, 0, 0, 0, 3],
+        [0, 0, 0, 0, 0],
+        [1, 2, 0, 0, 0],
+    ],
+    dtype=np.int64,
+)
+
+
+def test_precision_recall_f1_empty_classes(student):
+    perfect = np.diag([5, 3, 0]).astype(np.int64)
+    cases = [
+        (_EMPTY_CLASSES, _lit(_EMPTY_CLASSES), "classes that never occur, are never predicted, or are never right"),
+        (perfect, _lit(perfect), "a perfect classifier on classes 0 and 1; class 2 never occurs"),
+        (np.zeros((10, 10), dtype=np.int64), "np.zeros((10, 10), dtype=np.int64)", "no samples at all"),
+    ]
+    for cm, shown, situation in cases:
+        r = _prf_call(student, cm, shown)
+        _check_prf(r, cm, situation)
+        if r.warnings:
+            raise r.fail(
+                f"the right values, but the call emitted a warning: {r.warnings[0]}",
+                "no warning",
+                cause="dividing by zero first and replacing nan afterwards (np.where and np.nan_to_num still compute 0 / 0)",
+                hint="skip the division where the denominator is 0: np.divide(a, b, out=np.zeros(...), where=b > 0)",
+            )
+
+
+def test_precision_recall_f1_rejects_bad_input(student):
+    _requires(test_precision_recall_f1_values, student)
+    negative = _SMALL_CM.copy()
+    negative[2, 1] = -3
+    normalized = _SMALL_CM / _SMALL_CM.sum(axis=1, keepdims=True)
+    cases = [
+        (_SMALL_CM[:, :3], "cm[:, :3], a 5 x 3 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
+        (np.diag(_SMALL_CM), "np.diag(cm), a 1-D array", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
+        (negative, _lit(negative), "counts are never negative: check (cm < 0).any()"),
+        (normalized, "a row-normalized confusion matrix (float64 fractions)", "counts are integers: check np.issubdtype(cm.dtype, np.integer)"),
+    ]
+    for cm, shown, hint in cases:
+        r = student.call("precision_recall_f1", cm, shown=shown, expect="ValueError")
+        r.expect_raises("ValueError", hint=hint)
+
+
+# ---------------------------------------------------------------- most_confused_pairs
+# No 4 x 4 matrices here, and never exactly 16 non-zero cells: the worker sends a
+# list of up to 16 items, but 16 three-tuples exceed what one result may hold, so
+# a wrong answer of that length would read as a crash instead of being explained.
+
+
+def _pairs_call(student, cm, shown, k=None):
+    kwargs = {} if k is None else {"k": k}
+    expected = _reference_pairs(cm, 3 if k is None else k)
+    return student.call(
+        "most_confused_pairs",
+        cm,
+        shown=shown,
+        expect=f"a list of {len(expected)} (true, predicted, count) tuples",
+        **kwargs,
+    ), expected
+
+
+def _as_pairs(r):
+    """The returned pairs as a list of int triples, however they came; or a Feedback."""
+    value = r.value
+    if isinstance(value, Opaque) and (value.length or 0) > 16 and value.description.endswith(("list", "tuple")):
+        raise r.fail(f"got {describe(value)}", cause="k was not applied: return at most k pairs", hint="slice the sorted list to its first k items")
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1:] == (3,):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise r.fail(f"got {describe(value)}", hint="build a list of (true, predicted, count) tuples")
+    pairs = []
+    for item in value:
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            raise r.fail(f"got an item that is {describe(item)}", "tuples of three numbers (true, predicted, count)")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in item):
+            raise r.fail(f"got the item {item!r}", "three integers (true, predicted, count)", hint="convert each number with int(...)")
+        pairs.append(tuple(int(v) for v in item))
+    return pairs
+
+
+def _smallest_first(got, cm):
+    """The pairs come in ascending order of count, smallest mistakes first."""
+    counts = [c for _, _, c in got]
+    off = cm[~np.eye(len(cm), dtype=bool)]
+    smallest = sorted(int(c) for c in off if c > 0)[: len(got)]
+    ascending = counts == sorted(counts) and counts != sorted(counts, reverse=True)
+    return len(got) > 1 and (ascending or (counts == smallest and counts != [c for *_, c in _reference_pairs(cm, len(got))]))
+
+
+def _show_pairs(pairs):
+    return "[" + ", ".join(f"({t}, {p}, {c})" for t, p, c in pairs) + "]"
+
+
+def _pairs_cm():
+    """The random matrix with a few clearly largest mistakes planted; 4 -> 9 and 9 -> 4
+    differ, so a transposed reading shows."""
+    cm = _random_cm()
+    for (t, p), count in {(4, 9): 40, (9, 4): 35, (7, 2): 30, (3, 5): 25, (5, 3): 20, (8, 3): 18}.items():
+        cm[t, p] = count
+    return cm
+
+
+def test_most_confused_pairs_types(student):
+    cm = _pairs_cm()
+    r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=3)
+    value = r.value
+    if isinstance(value, Opaque):
+        _as_pairs(r)  # explains a list too long to send (k not applied) or an object
+    if not isinstance(value, list):
+        raise r.fail(
+            f"got {describe(value)}",
+            "a list",
+            cause="an array or tuple where the contract asks for a list" if isinstance(value, (np.ndarray, tuple)) else "",
+            hint="build the result with [...] or list(...)",
+        )
+    for item in value:
+        if not isinstance(item, tuple):
+            raise r.fail(f"got an item that is {describe(item)}", "each item a tuple (true, predicted, count)", hint="make each item with (t, p, count)")
+        if len(item) != 3:
+            raise r.fail(f"got an item with {len(item)} values", "three values (true, predicted, count)")
+        for v in item:
+            if type(v) is not int:
+                cause = "numpy integers (np.int64) from indexing an array" if isinstance(v, np.generic) else ""
+                raise r.fail(f"got the item {item!r} holding {describe(v)}", "Python ints", cause=cause, hint="convert each number with int(...)")
+
+
+def test_most_confused_pairs_values(student):
+    cm = _pairs_cm()
+    small = _SMALL_CM
+    for matrix, shown, k in ((cm, "a seeded random 10 x 10 confusion matrix", 5), (cm, "the same matrix", None), (small, _lit(small), 2)):
+        r, expected = _pairs_call(student, matrix, shown, k=k)
+        got = _as_pairs(r)
+        if got == expected:
+            continue
+        k_used = 3 if k is None else k
+        cause, hint = "", ""
+        if any(t == p for t, p, _ in got):
+            cause = "the diagonal was included: cm[i, i] counts correct answers, not confusions"
+            hint = "set the diagonal to 0 first (np.fill_diagonal on a copy)"
+        elif got == [(p, t, c) for t, p, c in expected] or got == _reference_pairs(matrix.T, k_used):
+            cause = "true and predicted swapped: rows are the true class, columns the predicted one"
+            hint = "for cm[i, j], the pair is (i, j, cm[i, j])"
+        elif _smallest_first(got, matrix):
+            cause = "sorted smallest first; the largest count comes first"
+            hint = "sort by the count, descending (reverse=True, or sort by -count)"
+        elif len(got) > len(expected):
+            cause = f"k was not applied: {len(got)} pairs instead of at most {k_used}"
+            hint = "slice the sorted list to its first k items"
+        elif len(got) < len(expected):
+            cause = f"only {len(got)} pairs; there are at least {k_used} confusions to return"
+        elif k is None and len(got) != 3:
+            cause = "the default k=3 was not kept"
+        elif [c for *_, c in got] == [c for *_, c in expected]:
+            cause = "equal counts were not ordered by (true, predicted), smallest first"
+        raise r.fail(f"got {_show_pairs(got)}", _show_pairs(expected), cause=cause, hint=hint)
+
+
+def test_most_confused_pairs_ties_and_few(student):
+    ties = np.array(
+        [[9, 0, 4, 0, 0], [4, 9, 0, 0, 0], [0, 0, 9, 0, 2], [0, 4, 0, 9, 0], [0, 0, 0, 2, 9]], dtype=np.int64
+    )
+    few = np.array([[5, 0, 0, 2, 0], [0, 6, 0, 0, 0], [1, 0, 7, 0, 0], [0, 0, 0, 8, 0], [0, 0, 0, 0, 3]], dtype=np.int64)
+    perfect = np.diag([5, 3, 0, 4, 2]).astype(np.int64)
+    cases = [
+        (ties, 4, "three mistakes of 4 and two of 2: ties are ordered by (true, predicted)",
+         "sort by count descending, then true ascending, then predicted ascending: key=lambda t: (-t[2], t[0], t[1])"),
+        (few, 5, "only two cells off the diagonal are non-zero, fewer than k",
+         "a cell with count 0 is no confusion: return fewer than k pairs rather than pad"),
+        (perfect, 3, "a perfect classifier: no confusions at all", "with no mistakes the list is empty"),
+    ]
+    for cm, k, situation, hint in cases:
+        r, expected = _pairs_call(student, cm, _lit(cm), k=k)
+        got = _as_pairs(r)
+        if got == expected:
+            continue
+        cause = ""
+        if len(got) > k:
+            cause = f"k was not applied: {len(got)} pairs instead of at most {k}"
+            hint = "slice the sorted list to its first k items"
+        elif _smallest_first(got, cm):
+            cause = "sorted smallest first; the largest count comes first"
+        elif any(t == p for t, p, _ in got):
+            cause = "the diagonal was included: cm[i, i] counts correct answers, not confusions"
+            hint = "set the diagonal to 0 first (np.fill_diagonal on a copy)"
+        elif any(c == 0 for _, _, c in got):
+            cause = "pairs with a count of 0 were included"
+            hint = "a cell with count 0 is no confusion: return fewer than k pairs rather than pad"
+        elif sorted(got, key=lambda x: (-x[2], x[0], x[1])) == sorted(expected, key=lambda x: (-x[2], x[0], x[1])):
+            cause = "the right pairs in the wrong order among equal counts"
+        elif got and sorted(got, key=lambda x: -x[2]) == got and [c for _, _, c in got] == [c for _, _, c in expected]:
+            cause = "equal counts were not ordered by (true, predicted), smallest first"
+        raise r.fail(f"got {_show_pairs(got)} ({situation})", _show_pairs(expected), cause=cause, hint=hint)
+
+
+def test_most_confused_pairs_leaves_input(student):
+    _requires(test_most_confused_pairs_values, student)
+    cm = _pairs_cm()
+    r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=5)
+    (after,) = r.args_after
+    if not np.array_equal(after, cm):
+        changed = "its diagonal was set to 0" if np.array_equal(after, cm - np.diag(np.diag(cm))) else "it had changed"
+        raise r.fail(
+            f"afterwards the caller's matrix was different: {changed}",
+            "the input left untouched",
+            cause="an in-place change of cm (np.fill_diagonal(cm, 0), cm[...] = ...), which corrupts the caller's confusion matrix",
+            hint="work on a copy: mistakes = cm.copy()",
+        )
+
+
+def test_most_confused_pairs_rejects_bad_input(student):
+    _requires(test_most_confused_pairs_values, student)
+    negative = _SMALL_CM.copy()
+    negative[0, 2] = -5
+    cases = [
+        (_SMALL_CM[:3], {}, "cm[:3], a 3 x 5 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
+        (negative, {}, _lit(negative), "counts are never negative: check (cm < 0).any()"),
+        (_SMALL_CM.astype(np.float64), {}, f"{_lit(_SMALL_CM)}.astype(np.float64)", "counts are integers: check np.issubdtype(cm.dtype, np.integer)"),
+        (_SMALL_CM, {"k": 0}, _lit(_SMALL_CM), "k must be at least 1: slicing with [:0] would silently return nothing"),
+        (_SMALL_CM, {"k": -2}, _lit(_SMALL_CM), "k must be at least 1: slicing with [:-2] would silently drop pairs"),
+    ]
+    for cm, kwargs, shown, hint in cases:
+        r = student.call("most_confused_pairs", cm, shown=shown, expect="ValueError", **kwargs)
+        r.expect_raises("ValueError", hint=hint)

@@ -1,0 +1,353 @@
+"""Model exercises: the student declares, the grader trains.
+
+A model exercise has two functions: `build_model()` returns a compiled Keras
+model, `training_settings()` a dict (epochs, batch size, validation split,
+callbacks, label encoding). Both run in the student's worker; the model comes
+back as the `.keras` file Keras writes, the settings as plain data.
+
+From there on only the grader works: it checks the file names nothing but
+Keras's own classes, then its trainer process (grader/_trainer.py) loads it
+with `safe_mode=True`, re-initialises the weights from the exercise's seed,
+trains under the budget and evaluates on the test set. Results are memoised per
+process, and cached on disk where $MNIST_COURSE_TRAINING_CACHE names a folder
+(the course's own test suite does, so each reference trains once per run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mnist_course.course import Exercise, Training
+from mnist_course.data import MNIST
+
+from .feedback import Feedback, describe
+from .sandbox import CallbackSpec, SavedModel, _limiter
+
+TRAINER = Path(__file__).with_name("_trainer.py")
+CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
+CACHE_VERSION = 1  # bump when training or evaluation changes meaning
+TRAINER_MEMORY = 8 << 30  # address-space cap of the trainer process
+START_UP_S = 120  # TensorFlow import, loading, evaluation: time on top of the training budget
+MAX_CONFIG = 1 << 20  # bytes of config.json a .keras file may hold
+MAX_UNPACKED = 256 << 20  # bytes a .keras file may unpack to
+MAX_CONFIG_LIST = 64  # numbers in one list of the config: shapes and kernel sizes, never weights
+SETTINGS_KEYS = {"epochs", "batch_size", "validation_split", "callbacks", "labels"}
+ALLOWED_CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
+PROBE_IMAGES = 64
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated training settings, as the trainer receives them."""
+
+    epochs: int
+    batch_size: int
+    validation_split: float
+    callbacks: tuple[dict, ...]
+    labels: str  # "integer" or "one-hot"
+
+    def as_json(self) -> dict:
+        return {**self.__dict__, "callbacks": list(self.callbacks)}
+
+
+# ---------------------------------------------------------------- settings
+
+
+def validate_settings(value: Any, training: Training, call) -> Settings:
+    """The dict `training_settings()` returned, checked against the contract;
+    a Feedback (from `call.fail`) says what is wrong."""
+    if not isinstance(value, dict):
+        raise call.fail(f"got {describe(value)}", hint="return a dict such as {'epochs': 10, 'batch_size': 32}")
+    unknown = sorted(set(value) - SETTINGS_KEYS)
+    if unknown:
+        raise call.fail(
+            f"got the unknown key(s) {', '.join(map(repr, unknown))}",
+            f"only the keys {', '.join(sorted(SETTINGS_KEYS))}",
+            cause="a typo (epoch for epochs, say), or an option the grader does not take",
+        )
+    if "epochs" not in value or "batch_size" not in value:
+        raise call.fail("got no 'epochs' or no 'batch_size'", "both, as whole numbers")
+    epochs, batch_size = value["epochs"], value["batch_size"]
+    for key, number in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise call.fail(f"got {key}={number!r}", f"{key} as a whole number of at least 1")
+    if epochs > training.max_epochs:
+        raise call.fail(
+            f"got epochs={epochs}",
+            f"at most {training.max_epochs} epochs (the grader's cap for this exercise)",
+            hint="use EarlyStopping to stop when validation stops improving, rather than many epochs",
+        )
+    if batch_size > 4096:
+        raise call.fail(f"got batch_size={batch_size}", "a batch size of at most 4096")
+    split = value.get("validation_split", 0.0)
+    if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 0.5:
+        raise call.fail(f"got validation_split={split!r}", "a fraction from 0.0 to below 0.5 (0.1 keeps 10% aside)")
+    labels = value.get("labels", "integer")
+    if labels not in ("integer", "one-hot"):
+        raise call.fail(f"got labels={labels!r}", "'integer' (labels 0-9) or 'one-hot' (rows of 10)")
+    callbacks = value.get("callbacks", [])
+    if not isinstance(callbacks, (list, tuple)):
+        raise call.fail(f"got callbacks={describe(callbacks)}", "a list of Keras callbacks")
+    specs = []
+    for cb in callbacks:
+        if not isinstance(cb, CallbackSpec) or cb.class_name not in ALLOWED_CALLBACKS or not cb.module.startswith("keras"):
+            shown = cb.class_name if isinstance(cb, CallbackSpec) else describe(cb)
+            raise call.fail(
+                f"got the callback {shown}",
+                f"only keras.callbacks.{' or keras.callbacks.'.join(ALLOWED_CALLBACKS)}",
+                cause="the grader trains your model itself and runs only callbacks it knows",
+            )
+        specs.append({"class": cb.class_name, "config": cb.config})
+    return Settings(epochs, batch_size, float(split), tuple(specs), labels)
+
+
+# ---------------------------------------------------------------- the model file
+
+
+class ModelRefused(Exception):
+    """The .keras file is not something the grader will load."""
+
+    def __init__(self, got: str, cause: str = "", hint: str = ""):
+        super().__init__(got)
+        self.got, self.cause, self.hint = got, cause, hint
+
+
+def _numbers_in(items: list) -> int:
+    """Numbers in a (nested) list, not counting those inside dicts."""
+    return sum(_numbers_in(v) if isinstance(v, list) else isinstance(v, (int, float)) for v in items)
+
+
+def _smuggled_numbers(node: Any) -> bool:
+    """The config carries a table of numbers (weights hidden in an initializer,
+    say), which re-initialising the model would not remove."""
+    if isinstance(node, dict):
+        return any(_smuggled_numbers(v) for v in node.values())
+    if isinstance(node, list):
+        return _numbers_in(node) > MAX_CONFIG_LIST or any(_smuggled_numbers(v) for v in node)
+    return False
+
+
+def _classes(node: Any):
+    """Every (module, class_name) a Keras config names, recursively."""
+    if isinstance(node, dict):
+        if "class_name" in node:
+            yield str(node.get("module")), str(node.get("class_name")), node.get("registered_name")
+        for value in node.values():
+            yield from _classes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _classes(value)
+
+
+def model_config(path: Path) -> dict:
+    """The model's config.json, after checking the file names only Keras's own
+    classes (so safe_mode loading never has to import anything else)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if sum(i.file_size for i in infos) > MAX_UNPACKED:
+                raise ModelRefused("the model file unpacks to more than the grader accepts")
+            info = archive.getinfo("config.json")
+            if info.file_size > MAX_CONFIG:
+                raise ModelRefused("the model's configuration is larger than the grader accepts")
+            config = json.loads(archive.read(info))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelRefused("the saved model is not a valid .keras file") from None
+    if _smuggled_numbers(config):
+        raise ModelRefused(
+            "the model's configuration carries a long list of numbers (weights in an initializer, say)",
+            cause="constant initializers or preset statistics built from data",
+            hint="use Keras's default initializers: the grader trains every model from freshly drawn weights",
+        )
+    for module, name, registered in _classes(config):
+        if name == "Lambda":
+            raise ModelRefused(
+                "the model has a Lambda layer, which the grader does not load (it would run code from the file)",
+                cause="layers.Lambda(...) for a step that Keras has a layer for",
+                hint="use Keras's own layers: Rescaling(1/255) scales, Reshape/Flatten change shapes",
+            )
+        own = module == "keras" or module.startswith("keras.")
+        if not own or (registered is not None and registered != name):
+            raise ModelRefused(
+                f"the model uses {name} from {module}, which is not one of Keras's own classes",
+                cause="a custom layer, loss or other object defined in your code",
+                hint="build the model from keras.layers only; the grader loads it with safe_mode=True",
+            )
+    return config
+
+
+def _canonical(config: Any) -> Any:
+    """The config without Keras's per-process object ids, for hashing."""
+    if isinstance(config, dict):
+        return {k: _canonical(v) for k, v in config.items() if k != "shared_object_id"}
+    if isinstance(config, list):
+        return [_canonical(v) for v in config]
+    return config
+
+
+# ---------------------------------------------------------------- the trainer
+
+
+class TrainingError(Exception):
+    """The trainer process failed for a reason outside the model (e.g. killed)."""
+
+
+class Trainer:
+    """Runs grader/_trainer.py on one data set; one per grading process."""
+
+    def __init__(self, data: MNIST):
+        self.data = data
+        self._dir = tempfile.TemporaryDirectory(prefix="mnist-grader-trainer-")
+        self.dir = Path(self._dir.name)
+        self.files = {}
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            self.files[name] = str(self.dir / f"{name}.npy")
+            np.save(self.files[name], getattr(data, name), allow_pickle=False)
+        self._memo: dict[str, dict] = {}
+        cache = os.environ.get(CACHE_ENV)
+        self.cache = Path(cache) if cache else None
+
+    def _probe(self, input_shape: tuple[int, ...]) -> str:
+        path = self.dir / f"probe-{'x'.join(map(str, input_shape))}.npy"
+        if not path.exists():
+            x = self.data.x_train[:PROBE_IMAGES].astype(np.float32).reshape((-1, *input_shape))
+            np.save(path, x, allow_pickle=False)
+        return str(path)
+
+    def _run(self, request: dict, timeout: float, progress: Callable[[dict], None] | None = None) -> dict:
+        folder = Path(tempfile.mkdtemp(prefix="run-", dir=self.dir))
+        request_path, result_path = folder / "request.json", folder / "result.json"
+        request_path.write_text(json.dumps(request), encoding="utf-8")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0", "KERAS_HOME": str(folder / ".keras")}
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(TRAINER), str(request_path), str(result_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=folder,
+            start_new_session=True,
+            preexec_fn=_limiter(TRAINER_MEMORY) if os.name == "posix" else None,
+            text=True,
+        )
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            for line in proc.stdout:
+                if progress is not None:
+                    try:
+                        progress(json.loads(line))
+                    except ValueError:
+                        pass
+            proc.wait()
+        finally:
+            timer.cancel()
+            proc.stdout.close()
+        if result_path.is_file():
+            return json.loads(result_path.read_text(encoding="utf-8"))
+        if proc.returncode is not None and proc.returncode < 0 and not timer.finished.is_set():
+            return {"status": "killed", "returncode": proc.returncode}
+        return {"status": "timeout" if timer.finished.is_set() else "killed", "returncode": proc.returncode, "timeout": timeout}
+
+    def _cached(self, identity: dict, run: Callable[[], dict]) -> dict:
+        """`run()`'s result for this identity: memoised, and kept on disk when a
+        cache folder is configured (only results about the model itself)."""
+        from .report import GRADER_VERSION
+
+        identity = {"cache_version": CACHE_VERSION, "grader": GRADER_VERSION, "python": sys.version_info[:2], **identity}
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        if key in self._memo:
+            return self._memo[key]
+        cached = self.cache / f"{key}.json" if self.cache else None
+        if cached is not None and cached.is_file():
+            self._memo[key] = json.loads(cached.read_text(encoding="utf-8"))
+            return self._memo[key]
+        result = run()
+        if cached is not None and result.get("status") in ("ok", "not_finite", "over_budget"):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            temp = cached.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_text(json.dumps(result), encoding="utf-8")
+            os.replace(temp, cached)
+        self._memo[key] = result
+        return result
+
+    def inspect(self, model: SavedModel, training: Training) -> dict:
+        """Shapes, layers, loss and a probe of a fresh copy: depends on the architecture only."""
+        request = {
+            "mode": "inspect",
+            "model": str(model.path),
+            "input_shape": list(training.input_shape),
+            "seed": training.seed,
+        }
+        identity = {"mode": "inspect", "model": _canonical(model_config(model.path)), "training": training.__dict__}
+        return self._cached(identity, lambda: self._run({**request, "probe": self._probe(training.input_shape)}, timeout=START_UP_S))
+
+    def train(
+        self, model: SavedModel, settings: Settings, training: Training, progress: Callable[[dict], None] | None = None
+    ) -> dict:
+        """Train from the seed and evaluate on the test set (see _trainer.py)."""
+        identity = {
+            "mode": "train",
+            "model": _canonical(model_config(model.path)),
+            "settings": settings.as_json(),
+            "training": training.__dict__,
+            "data": self.data.provenance.sha256,
+        }
+
+        def run() -> dict:
+            predictions = Path(tempfile.mkdtemp(prefix="predictions-", dir=self.dir)) / "predictions.npy"
+            request = {
+                "mode": "train",
+                "model": str(model.path),
+                "settings": settings.as_json(),
+                "input_shape": list(training.input_shape),
+                "seed": training.seed,
+                "budget_s": training.budget_s,
+                "predictions": str(predictions),
+                **self.files,
+            }
+            started = time.perf_counter()
+            result = self._run(request, timeout=training.budget_s + START_UP_S, progress=progress)
+            result["wall_seconds"] = round(time.perf_counter() - started, 1)
+            if predictions.is_file():
+                result["predictions"] = np.load(predictions, allow_pickle=False).tolist()
+            return result
+
+        return self._cached(identity, run)
+
+
+_TRAINERS: dict[int, Trainer] = {}
+
+
+def trainer_for(data: MNIST) -> Trainer:
+    """One trainer per data set per process."""
+    if id(data) not in _TRAINERS:
+        _TRAINERS[id(data)] = Trainer(data)
+    return _TRAINERS[id(data)]
+
+
+def threshold_for(exercise: Exercise, data: MNIST) -> tuple[float, str]:
+    """The exercise's accuracy threshold for this data set, and the set's name."""
+    name = data.provenance.dataset
+    if name not in exercise.thresholds:
+        name = "custom"
+    if name not in exercise.thresholds:
+        raise Feedback(
+            f"course.toml has no accuracy threshold for the data set {data.provenance.dataset}",
+            "a threshold for every data set the grader can load",
+            hint="this is a problem of the course, not of your code; please report it",
+        )
+    return exercise.thresholds[name], name

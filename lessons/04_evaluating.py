@@ -1,0 +1,363 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Evaluating a classifier
+#
+# **What you will do:** train a small dense network, then look past its single accuracy
+# number: which digits it mixes up, how trustworthy each of its answers is, and what its
+# mistakes look like.
+#
+# Accuracy tells you *how often* a model is wrong. To improve a model you need to know
+# *where* and *how* it is wrong. Everything in this lesson is plain NumPy on two arrays,
+# the true labels and the predicted ones, so it works for any classifier.
+
+# %% [markdown]
+# ## Setup
+#
+# NumPy, Matplotlib and Keras, plus the course's data loader. TensorFlow, which runs
+# Keras underneath, prints a few start-up notes straight to the error stream when it is
+# imported; the first lines hide them, as they say nothing about your work.
+#
+# Training takes 10 to 20 seconds on a laptop CPU. When the course's test suite runs this
+# notebook it sets `MNIST_COURSE_QUICK=1` and trains on less data for one epoch, so its
+# numbers come out lower than the ones quoted below.
+
+# %%
+import os
+import sys
+
+# TensorFlow writes its start-up notes straight to file descriptor 2 (the error
+# stream), whatever its log level; point that at /dev/null while Keras imports
+# and makes its first tensor (which starts TensorFlow's devices).
+sys.stderr.flush()
+saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+os.dup2(devnull, 2)
+try:
+    import keras
+    from keras import layers
+    keras.ops.zeros(1)
+finally:
+    os.dup2(saved_stderr, 2)
+    os.close(saved_stderr)
+    os.close(devnull)
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+from mnist_course.data import load_mnist
+
+QUICK = os.environ.get("MNIST_COURSE_QUICK") == "1"
+
+data = load_mnist()
+print(data.provenance.describe())
+x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
+print(f"{len(x_train):,} training images, {len(x_test):,} test images")
+
+# %% [markdown]
+# ## A model to evaluate
+#
+# The dense network of lesson 2: it takes the raw 0–255 pixels, scales them itself,
+# flattens each image into 784 numbers, and ends in 10 softmax outputs, one probability
+# per digit. A fixed seed makes the run repeatable.
+
+# %%
+keras.utils.set_random_seed(0)
+
+model = keras.Sequential([
+    keras.Input((28, 28)),
+    layers.Rescaling(1 / 255),
+    layers.Flatten(),
+    layers.Dense(128, activation="relu"),
+    layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+epochs, n_train = (1, 5000) if QUICK else (10, len(x_train))
+model.fit(x_train[:n_train], y_train[:n_train], epochs=epochs, batch_size=128, verbose=2)
+
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"test accuracy: {test_accuracy:.2%}")
+
+# %% [markdown]
+# One line per epoch: the training loss falls from about 0.53 to 0.06 and the training
+# accuracy climbs from about 86% to 98.7%. With the course's 22k file the test accuracy
+# ends at about 96.4% (with the full 60,000-image download, a little higher). That sounds
+# almost perfect, yet it means about 360 of the 10,000 test digits are wrong. Which ones?
+
+# %% [markdown]
+# ## Predictions
+#
+# `model.predict` returns, for every image, the 10 probabilities of the softmax layer.
+# The prediction is the digit with the highest probability (`argmax`), and that highest
+# probability is the model's **confidence** in its answer.
+
+# %%
+probs = model.predict(x_test, verbose=0)
+y_pred = probs.argmax(axis=1)
+confidence = probs.max(axis=1)
+
+print("probs:", probs.shape, probs.dtype)
+print("image 0:", np.round(probs[0], 3), "sums to", round(float(probs[0].sum()), 3))
+print("true:     ", y_test[:12])
+print("predicted:", y_pred[:12])
+
+wrong = y_pred != y_test
+print(f"accuracy: {1 - wrong.mean():.2%} ({wrong.sum()} mistakes in {len(y_test):,} images)")
+
+# %% [markdown]
+# `probs` has shape `(10000, 10)`: one row per test image, and each row sums to 1. Image 0
+# is a 7, and nearly all of its probability (0.999) sits at index 7. Among the first 12
+# images you will likely spot a mistake already: image 8, a 5, is read as 6. The accuracy
+# is the same number `model.evaluate` reported (96.42% here, 358 mistakes): the share of
+# images where prediction and label agree.
+
+# %% [markdown]
+# ## The confusion matrix
+#
+# A **confusion matrix** counts every (true, predicted) pair: row `i` holds the images
+# whose true label is `i`, column `j` those the model called `j`. Correct answers land on
+# the diagonal; every cell off the diagonal is a particular kind of mistake. The matrix
+# always has one row and one column per class, even for a digit that never shows up.
+#
+# Building it is one pass over the pairs, adding 1 to one cell each time.
+
+# %%
+num_classes = 10
+cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+for t, p in zip(y_test, y_pred):
+    cm[t, p] += 1
+
+print(cm)
+print("total:", cm.sum(), " correct (the diagonal):", np.trace(cm))
+
+# %% [markdown]
+# The total is 10,000 (every image counted once) and the diagonal holds the correct
+# answers: from about 850 for 5, the rarest digit, to about 1,120 for 1, the most common.
+# Off the diagonal the cells are small, 0 to about 20.
+#
+# A tempting shortcut, `cm[y_test, y_pred] += 1`, is wrong: NumPy's fancy indexing
+# writes each cell once, so a pair that occurs 500 times is counted once.
+# `np.add.at` adds once per pair, and `np.bincount` can count the pairs as
+# `true * 10 + predicted`, a number from 0 to 99.
+
+# %%
+shortcut = np.zeros((num_classes, num_classes), dtype=np.int64)
+shortcut[y_test, y_pred] += 1
+print("fancy-index shortcut, total:", shortcut.sum())
+
+added = np.zeros((num_classes, num_classes), dtype=np.int64)
+np.add.at(added, (y_test, y_pred), 1)
+counted = np.bincount(y_test * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+print("np.add.at and np.bincount agree with the loop:",
+      np.array_equal(added, cm), np.array_equal(counted, cm))
+
+# %% [markdown]
+# The shortcut counts each non-zero cell once (83 here, at most 100), far from 10,000,
+# while the other two agree with the loop. Numbers in a 10 × 10 grid are hard to scan, so we plot the matrix:
+# once as it is, and once with the diagonal blanked out so the mistakes get the whole
+# colour scale.
+
+# %%
+mistakes = cm.copy()
+np.fill_diagonal(mistakes, 0)
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+for ax, matrix, title in [(axes[0], cm, "Confusion matrix"),
+                          (axes[1], mistakes, "Mistakes only (diagonal set to 0)")]:
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(num_classes):
+        for j in range(num_classes):
+            if matrix[i, j]:
+                dark = matrix[i, j] > matrix.max() / 2
+                ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# On the left, a dark diagonal and a pale rest: most answers are right. On the right the
+# mistakes stand out. They are not spread evenly: a few cells are dark, such as 3 read
+# as 8, 4 read as 9 and 7 read as 2, while other pairs of digits are almost never
+# confused. The matrix is not symmetric either: 7 is read as 2 about 16 times, 2 as 7
+# about 7 times. "True 7, predicted 2" and "true 2, predicted 7" are different mistakes.
+
+# %% [markdown]
+# ## Precision, recall and F1
+#
+# Two questions per digit `k`, answered from one row and one column of the matrix:
+#
+# - **Precision**: when the model says `k`, how often is it right? The diagonal cell
+#   divided by the sum of **column** `k` (everything predicted as `k`).
+# - **Recall**: of all the real `k`s, how many did the model find? The diagonal cell
+#   divided by the sum of **row** `k` (everything that truly is `k`; this row sum is
+#   called the **support**).
+# - **F1** combines the two into one score, their harmonic mean `2pr / (p + r)`. It is
+#   high only when both are high.
+#
+# A model that answered "1" for every image would have a perfect recall for 1 and a
+# terrible precision; one that said "1" only for its very clearest 1s the opposite. Both
+# numbers matter.
+
+# %%
+correct = np.diag(cm)
+predicted_as = cm.sum(axis=0)  # column sums
+support = cm.sum(axis=1)       # row sums
+
+precision = correct / predicted_as
+recall = correct / support
+f1 = 2 * precision * recall / (precision + recall)
+
+print("precision:", np.round(precision, 3))
+print("recall:   ", np.round(recall, 3))
+print("f1:       ", np.round(f1, 3))
+
+# %% [markdown]
+# All three stay between about 0.93 and 0.99 for every digit. Digit 1 scores best
+# (recall 0.988); the lowest numbers belong to the digits of the dark cells: 8 has the
+# lowest precision (about 0.94, since 3s and 2s get read as 8) and 3 the lowest recall
+# (about 0.94, since 3s get read as 8, 5, 2 or 7).
+#
+# The plain division has a trap: a digit the model **never predicts** has a column sum
+# of 0, and 0 / 0 is `nan`, with a `RuntimeWarning`. That happens with small test sets,
+# a badly trained model, or a class missing from the data. Here is a tiny confusion
+# matrix where class 2 never occurs and is never predicted:
+
+# %%
+tiny = np.array([[3, 1, 0],
+                 [0, 2, 0],
+                 [0, 0, 0]])
+with np.errstate(invalid="ignore"):  # hide the warning 0 / 0 gives, to see the value
+    print("plain division:", np.diag(tiny) / tiny.sum(axis=0))
+
+col = tiny.sum(axis=0)
+safe = np.divide(np.diag(tiny), col, out=np.zeros(len(col)), where=col > 0)
+print("guarded:       ", safe)
+
+# %% [markdown]
+# The plain division gives `[1. 0.667 nan]`; one `nan` turns every average you compute
+# afterwards into `nan` too. `np.divide(..., out=np.zeros(...), where=col > 0)` divides
+# only where the denominator is positive and leaves 0.0 elsewhere, with no warning. This
+# is the convention of the exercise (and of scikit-learn's `zero_division=0`): no
+# predictions means a precision of 0.0, no samples a recall of 0.0.
+
+# %% [markdown]
+# ## A classification report
+#
+# The usual way to show all of this is one table, a **classification report**: a row per
+# class, then the accuracy and two averages. The **macro** average treats every class
+# alike; the **weighted** average weights each class by its support, so frequent digits
+# count more. (scikit-learn's `classification_report` prints the same table.)
+
+# %%
+print(f"{'digit':>12}  {'precision':>9}  {'recall':>6}  {'f1':>6}  {'support':>7}")
+for k in range(num_classes):
+    print(f"{k:>12}  {precision[k]:9.3f}  {recall[k]:6.3f}  {f1[k]:6.3f}  {support[k]:7d}")
+print()
+total = support.sum()
+print(f"{'accuracy':>12}  {'':>9}  {'':>6}  {np.trace(cm) / total:6.3f}  {total:7d}")
+for name, weights in [("macro avg", np.ones(num_classes)), ("weighted avg", support)]:
+    avg = [np.average(m, weights=weights) for m in (precision, recall, f1)]
+    print(f"{name:>12}  {avg[0]:9.3f}  {avg[1]:6.3f}  {avg[2]:6.3f}  {total:7d}")
+
+# %% [markdown]
+# On balanced data like MNIST the macro and weighted averages are nearly equal, and both
+# sit close to the accuracy: all three read 0.964 here. The per-class rows are the
+# informative part. The lowest F1 (about 0.95) belongs to 8 and 3, and for those two
+# precision and recall differ: 3 has a low recall (it is missed, read as something
+# else), 8 a low precision (it is a catch-all that other digits get read as).
+
+# %% [markdown]
+# ## The most confused pairs
+#
+# The mistakes plot already shows the worst cells; a short ranked list is easier to act
+# on. We collect every off-diagonal cell with a count above 0 and sort by count, largest
+# first, breaking ties by (true, predicted) so the order is always the same.
+
+# %%
+pairs = [(t, p, int(mistakes[t, p]))
+         for t in range(num_classes) for p in range(num_classes) if mistakes[t, p] > 0]
+pairs.sort(key=lambda pair: (-pair[2], pair[0], pair[1]))
+
+for t, p, count in pairs[:5]:
+    print(f"true {t}, predicted {p}: {count:3d} times")
+print(f"{len(pairs)} of the 90 possible confusions happen at least once")
+
+# %% [markdown]
+# Expect the usual MNIST suspects at the top: 3 read as 8 (19 times here), 4 read as 9
+# (17), 7 read as 2 (16), then 2 read as 8 and 9 read as 4 (13 each). The worst pair is
+# only about 2% of its digit, but 73 of the 90 possible confusions happen at least once.
+# A list like this tells you which digits to look at, and which mistakes a better model
+# (lesson 5's convolutional networks) should fix.
+
+# %% [markdown]
+# ## Misclassified digits
+#
+# Finally, look at the mistakes themselves. We show the 24 the model was **most
+# confident** about: those are the most instructive, because the model was sure and
+# wrong. Each title gives the true label, the prediction and the confidence.
+
+# %%
+wrong_idx = np.flatnonzero(wrong)
+wrong_idx = wrong_idx[np.argsort(-confidence[wrong_idx], kind="stable")]
+
+fig, axes = plt.subplots(3, 8, figsize=(12, 5.4))
+for ax, i in zip(axes.flat, wrong_idx):
+    ax.imshow(x_test[i], cmap="gray_r")
+    ax.set_title(f"true {y_test[i]} → {y_pred[i]}\n{confidence[i]:.0%}", fontsize=9)
+    ax.axis("off")
+for ax in axes.flat[len(wrong_idx):]:
+    ax.axis("off")
+fig.suptitle("The most confident mistakes on the test set")
+plt.tight_layout()
+plt.show()
+
+print(f"median confidence when right: {np.median(confidence[~wrong]):.1%}, "
+      f"when wrong: {np.median(confidence[wrong]):.1%}")
+
+# %% [markdown]
+# Expect confidences of 98% to 100% in every title. Many of these digits are hard even
+# for a person: 7s with a crossbar that the model takes for a 2, a 3 with a closed loop
+# read as 8, digits written so carelessly they could be anything, and a few whose label
+# itself looks wrong. Others are plain misses a better model would get right.
+#
+# Confidence is informative but not a guarantee. The median confidence is 99.9% on the
+# right answers and about 69% on the wrong ones, so low confidence is a useful warning
+# sign; yet, as the gallery shows, the model can be 99% sure and wrong.
+
+# %% [markdown]
+# ## Your turn: exercise 4
+#
+# Open `exercises/ex04_evaluation.py` and write the evaluation tools of this lesson as
+# functions, in NumPy only (no scikit-learn):
+#
+# - `confusion_matrix(y_true, y_pred, num_classes=10)`: see *The confusion matrix*
+# - `precision_recall_f1(cm)`: see *Precision, recall and F1*
+# - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*
+#
+# Their docstrings are the contract: read them first. They must also behave on awkward
+# input: a class that never occurs or is never predicted gets 0.0 with no `nan` and no
+# warning, and invalid input (different lengths, labels outside 0–9, float labels, a
+# confusion matrix that is not square or holds a negative count) raises `ValueError`.
+#
+# Grade your work with `grader ex04` in a terminal (or `!grader ex04` in a notebook
+# cell). Stuck? `grader --hint ex04` gives a hint.
+#
+# **Next lesson:** convolutional networks, which make far fewer of these mistakes.

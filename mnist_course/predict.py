@@ -1,0 +1,235 @@
+"""`mnist-course predict` and `mnist-course train`: a trained model in real use.
+
+predict reads photos or scans of handwritten digits with Pillow, prepares each
+one MNIST-style with exercise 6's `prepare_image` and asks a saved model with
+`predict_digit`. Both functions come from the reference solution,
+solutions/ex06_real_use.py, loaded by path so there is one source of truth
+(`--use-exercises` takes the student's own exercises/ex06_real_use.py
+instead). A file that cannot be read as an image gets its own error line and
+the other files are still predicted.
+
+train trains `mnist_course.models.stronger_cnn()` with the settings and the
+callbacks beside it (early stopping among them), with Keras's progress bar,
+prints the test accuracy and saves the model where predict looks for it by
+default.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import TextIO
+
+import numpy as np
+
+from .course import ROOT
+from .data import quiet_keras
+
+DEFAULT_MODEL = ROOT / "models" / "mnist-cnn.keras"
+MODULE = "ex06_real_use"
+
+
+class PredictError(Exception):
+    """Something predict or train cannot go on without (the model, the functions)."""
+
+
+def _shown(path: Path) -> str:
+    """A path for messages: relative to the current folder if it lies inside it, else absolute."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_functions(use_exercises: bool = False) -> ModuleType:
+    """Exercise 6's module: the reference solution, or the student's own file."""
+    folder = "exercises" if use_exercises else "solutions"
+    path = ROOT / folder / f"{MODULE}.py"
+    if not path.is_file():
+        other = "" if use_exercises else " (or pass --use-exercises to use your own exercises/ex06_real_use.py)"
+        raise PredictError(f"{_shown(path)} is missing: predict needs its prepare_image() and predict_digit(){other}")
+    spec = importlib.util.spec_from_file_location(f"_mnist_course_{folder}_{MODULE}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - whatever the file does wrong, say so and stop
+        raise PredictError(f"{_shown(path)} could not be imported: {type(exc).__name__}: {exc}") from None
+    for name in ("prepare_image", "predict_digit"):
+        if not callable(getattr(module, name, None)):
+            raise PredictError(f"{_shown(path)} has no function {name}()")
+    return module
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A picture file as a uint8 array: (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA.
+
+    Phone photos are turned upright by their EXIF orientation; palette and
+    16-bit images are converted. Raises OSError (with a message naming the
+    file) for anything Pillow cannot read as an image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise OSError(f"{_shown(path)} is a folder, not an image")
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except FileNotFoundError:
+        raise OSError(f"{_shown(path)}: no such file") from None
+    except UnidentifiedImageError:
+        raise OSError(f"{_shown(path)} is not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise OSError(f"{_shown(path)} could not be read as an image: {exc}") from None
+    if image.mode in ("L", "RGB", "RGBA"):
+        pass
+    elif image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale: rescale to 0..255
+        values = np.asarray(image, dtype=np.float64)
+        top = values.max()
+        return np.round(values / top * 255 if top > 0 else values).clip(0, 255).astype(np.uint8)
+    elif "A" in image.getbands() or "transparency" in image.info:
+        image = image.convert("RGBA")
+    elif image.mode == "1":
+        image = image.convert("L")
+    else:
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def load_model(path: Path):
+    """A saved .keras model, loaded with safe_mode=True (no code runs from the file)."""
+    path = Path(path)
+    if not path.is_file():
+        default = path.resolve() == DEFAULT_MODEL.resolve()
+        how = (
+            "Train one with `mnist-course train` (it saves there)"
+            if default
+            else f"Train one with `mnist-course train --out {_shown(path)}`, or pass --model PATH of a saved .keras model"
+        )
+        raise PredictError(f"no trained model at {_shown(path)}. {how}.")
+    if path.suffix != ".keras":
+        raise PredictError(f"{_shown(path)} is not a .keras file: give a model saved with model.save('....keras')")
+    keras = quiet_keras()
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - a broken or foreign file: say which and why
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PredictError(f"{_shown(path)} could not be loaded as a Keras model: {first}") from None
+
+
+def format_prediction(name: str, digit: int, confidence: float, top3: list[tuple[int, float]]) -> str:
+    ranked = ", ".join(f"{k} {p:.1%}" for k, p in top3)
+    return f"{name}: {digit} ({confidence:.1%})   top 3: {ranked}"
+
+
+def predict_files(
+    paths: list[str | Path],
+    model_path: str | Path = DEFAULT_MODEL,
+    use_exercises: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Predict each image and print one line per file. Exit status: 0 all predicted,
+    1 some file failed (the others were still predicted), 2 nothing could be
+    predicted (no model, no functions)."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        functions = load_functions(use_exercises)
+        model = load_model(Path(model_path))
+    except PredictError as exc:
+        print(f"mnist-course predict: {exc}", file=err)
+        return 2
+    failed = 0
+    for raw in paths:
+        path, name = Path(raw), str(raw)  # each file named as the user typed it
+        try:
+            image = read_image(path)
+            prepared = functions.prepare_image(image)
+            digit, confidence, top3 = functions.predict_digit(model, prepared)
+            line = format_prediction(name, digit, confidence, top3)
+        except NotImplementedError as exc:
+            print(f"mnist-course predict: {exc} (in exercises/{MODULE}.py; grade it with `grader ex06`)", file=err)
+            return 2
+        except OSError as exc:  # the message names the file
+            print(f"error: {exc}", file=err)
+            failed += 1
+            continue
+        except ValueError as exc:  # prepare_image() found no digit, say
+            print(f"error: {name}: {exc}", file=err)
+            failed += 1
+            continue
+        except Exception as exc:  # noqa: BLE001 - a bug in the functions (a student's, with --use-exercises) stops one file only
+            print(f"error: {name}: {type(exc).__name__} in exercise 6's functions: {exc}", file=err)
+            failed += 1
+            continue
+        print(line, file=out, flush=True)
+    return 1 if failed else 0
+
+
+def train(
+    out_path: str | Path = DEFAULT_MODEL,
+    epochs: int | None = None,
+    data: str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    out: TextIO | None = None,
+) -> int:
+    """Train the stronger CNN, print its test accuracy, save it. Returns the exit status."""
+    out = out or sys.stdout
+    from .data import load_mnist
+    from .models import STRONGER_CNN_SETTINGS, stronger_cnn, stronger_cnn_callbacks
+
+    settings = dict(STRONGER_CNN_SETTINGS)
+    epochs = epochs or settings["epochs"]
+    mnist = load_mnist(data)
+    print(mnist.provenance.describe(), file=out)
+    x_train, y_train, x_test, y_test = mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test
+    if limit:
+        x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
+    # Raw pixels 0..255 with a channel axis: the model scales them itself.
+    x_train = x_train[..., np.newaxis].astype(np.float32)
+    x_test = x_test[..., np.newaxis].astype(np.float32)
+
+    keras = quiet_keras()
+    keras.utils.set_random_seed(seed)
+    model = stronger_cnn()
+    callbacks = stronger_cnn_callbacks()
+    stop = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    stopping = f", stopping once {stop.monitor} has not improved for {stop.patience}" if stop else ""
+    print(
+        f"Training {model.name} ({model.count_params():,} parameters) on {len(x_train):,} images, "
+        f"{settings['validation_split']:.0%} of them held out for validation: at most {epochs} epochs{stopping}.",
+        file=out,
+        flush=True,
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=settings["batch_size"],
+        validation_split=settings["validation_split"],
+        callbacks=callbacks,
+        verbose=1,  # Keras's own progress bar, one per epoch
+    )
+    seconds = time.perf_counter() - started
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out_path)
+    ran = len(history.history["loss"])
+    kept = f"; the weights of the best epoch by {stop.monitor} kept" if stop is not None and stop.restore_best_weights else ""
+    print(
+        f"Test accuracy: {accuracy:.2%} on {len(x_test):,} test images ({ran} epoch{'s' * (ran != 1)} in {seconds:.0f} s{kept}).",
+        file=out,
+    )
+    model_option = "" if out_path.resolve() == DEFAULT_MODEL.resolve() else f" --model {_shown(out_path)}"
+    print(f"Saved to {_shown(out_path)}. Try it: mnist-course predict IMAGE...{model_option}", file=out)
+    return 0

@@ -1,0 +1,110 @@
+"""Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
+
+Three functions that turn a classifier's predictions into the numbers that
+say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
+the contract the grader checks: any implementation that keeps it gets full
+points.
+"""
+
+import numpy as np
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """Count how often each true class was predicted as each class.
+
+    y_true, y_pred: 1-D integer arrays of the same length N (any integer
+    dtype), with values in 0..num_classes-1. N may be 0.
+    Returns an int64 array `cm` of shape (num_classes, num_classes): cm[i, j]
+    is the number of samples whose true class is i and whose predicted class
+    is j (rows = true, columns = predicted). A class that never occurs gets a
+    row or column of zeros; the matrix always has num_classes rows and
+    columns, and its entries add up to N.
+    Raises ValueError if either input is not 1-D, if their lengths differ, if
+    either is not of an integer dtype (floats, bools), or for a label outside
+    0..num_classes-1; that message names the bad label.
+    """
+    ### BEGIN SOLUTION
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"{name} must hold integer labels, got dtype {labels.dtype}")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        bad = (labels < 0) | (labels >= num_classes)
+        if bad.any():
+            raise ValueError(f"{name} holds label {labels[np.argmax(bad)]}, outside 0..{num_classes - 1}")
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+    ### END SOLUTION
+
+
+def precision_recall_f1(cm):
+    """Per-class precision, recall and F1 score from a confusion matrix.
+
+    cm: a square (K, K) integer array of non-negative counts, rows = true
+    class, columns = predicted class (as confusion_matrix returns).
+    Returns (precision, recall, f1), three float64 arrays of shape (K,):
+      precision[k] = cm[k, k] / (sum of column k: everything predicted k)
+      recall[k]    = cm[k, k] / (sum of row k: everything truly k)
+      f1[k]        = 2 * precision[k] * recall[k] / (precision[k] + recall[k])
+    A class that is never predicted has precision 0.0, a class that never
+    occurs has recall 0.0, and f1 is 0.0 where precision + recall is 0: the
+    result never holds nan, and computing it emits no warning.
+    Raises ValueError if cm is not a square 2-D array, is not of an integer
+    dtype, or holds a negative count.
+    """
+    ### BEGIN SOLUTION
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be a square 2-D array, got shape {cm.shape}")
+    if not np.issubdtype(cm.dtype, np.integer):
+        raise ValueError(f"cm must hold integer counts, got dtype {cm.dtype}")
+    if (cm < 0).any():
+        raise ValueError(f"cm holds a negative count ({cm.min()})")
+    correct = np.diag(cm).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    actual = cm.sum(axis=1).astype(np.float64)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, actual, out=np.zeros_like(correct), where=actual > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(correct), where=both > 0)
+    return precision, recall, f1
+    ### END SOLUTION
+
+
+def most_confused_pairs(cm, k=3):
+    """The k most frequent mistakes in a confusion matrix.
+
+    cm: a square (K, K) integer array of non-negative counts, rows = true
+    class, columns = predicted class.
+    k: how many pairs to return, a positive integer.
+    Returns a list of at most k tuples (true, predicted, count) of Python
+    ints, one per off-diagonal cell with a count above 0 (the diagonal holds
+    correct answers, not confusions), sorted by count, largest first; equal
+    counts are ordered by (true, predicted), smallest first. When fewer than
+    k cells are non-zero the list is shorter (empty for a perfect
+    classifier). The input is not modified.
+    Raises ValueError if cm is not a square 2-D array, is not of an integer
+    dtype, or holds a negative count, or if k < 1.
+    """
+    ### BEGIN SOLUTION
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be a square 2-D array, got shape {cm.shape}")
+    if not np.issubdtype(cm.dtype, np.integer):
+        raise ValueError(f"cm must hold integer counts, got dtype {cm.dtype}")
+    if (cm < 0).any():
+        raise ValueError(f"cm holds a negative count ({cm.min()})")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    mistakes = cm.copy()
+    np.fill_diagonal(mistakes, 0)
+    trues, preds = np.nonzero(mistakes)  # row by row: (true, predicted) ascending
+    counts = mistakes[trues, preds].astype(np.int64)  # -counts must not wrap for unsigned dtypes
+    order = np.argsort(-counts, kind="stable")[:k]  # stable keeps that order among ties
+    return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]
+    ### END SOLUTION

@@ -1,0 +1,111 @@
+"""Exercise 06 · From notebook to real use (lesson 6: From notebook to real use).
+
+Two functions that take a trained model out of the notebook: one turns a photo
+or scan of a handwritten digit into an image like MNIST's, the other asks a
+model what digit it is. Each docstring is the contract the grader checks: any
+implementation that keeps it gets full points.
+"""
+
+import numpy as np
+from PIL import Image
+
+
+def prepare_image(image):
+    """Turn a photo or scan of one handwritten digit into an MNIST-style image.
+
+    image: a uint8 array showing one dark digit on a light background (ink on
+    paper), at any size and anywhere in the picture: grayscale of shape
+    (H, W), RGB of shape (H, W, 3) or RGBA of shape (H, W, 4).
+
+    Returns a new float32 array of shape (28, 28) with values in [0, 1],
+    prepared the way MNIST's own digits were:
+
+    1. Grayscale: RGB becomes 0.299 R + 0.587 G + 0.114 B; RGBA is first laid
+       over white paper (alpha 0 is paper, whatever its colour values say).
+    2. Ink: invert (255 - gray), so the digit is light on a dark background,
+       and subtract the paper's level, the median of the inverted picture
+       (most of a digit's picture is paper), clipping at 0.
+    3. Ink weaker than a fifth of the strongest ink counts as paper (0).
+    4. Crop to the bounding box of the ink that is left.
+    5. Resize the crop so its longer side is 20 pixels, keeping the aspect
+       ratio (a "1" stays thin).
+    6. Place it in a 28 x 28 field of zeros so that its centre of mass lies at
+       row 14, column 14, as in MNIST (shifting by whole pixels, so within
+       half a pixel); ink pushed past the edge of the field is dropped.
+    7. Scale so the strongest ink is 1.0.
+
+    The input is not modified.
+    Raises ValueError if `image` is not uint8, if its shape is none of the
+    three above, or if it shows no digit: no pixel has ink of at least 32
+    (on the 0..255 scale) after step 2, as on a blank or uniformly gray page.
+    """
+    ### BEGIN SOLUTION
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"prepare_image() expects a uint8 image (pixels 0..255), got dtype {image.dtype}")
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        pixels = image.astype(np.float32)
+        gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if image.shape[-1] == 4:
+            alpha = pixels[..., 3] / 255
+            gray = alpha * gray + (1 - alpha) * 255
+    elif image.ndim == 2:
+        gray = image.astype(np.float32)
+    else:
+        raise ValueError(
+            f"prepare_image() expects shape (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}"
+        )
+    if gray.size == 0:
+        raise ValueError(f"prepare_image() got an empty image of shape {image.shape}")
+
+    ink = 255 - gray
+    ink = np.clip(ink - np.median(ink), 0, None)
+    if ink.max() < 32:
+        raise ValueError("no digit found: the image is blank (no pixel is clearly darker than the paper)")
+    ink[ink < ink.max() / 5] = 0
+
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = digit.shape
+    scale = 20 / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # Pillow wants (width, height)
+    digit = np.asarray(Image.fromarray(digit).resize(size, Image.BILINEAR), dtype=np.float32)
+
+    total = digit.sum()
+    com_row = (digit.sum(axis=1) @ np.arange(digit.shape[0])) / total
+    com_col = (digit.sum(axis=0) @ np.arange(digit.shape[1])) / total
+    top, left = round(14 - com_row), round(14 - com_col)
+    field = np.zeros((28, 28), dtype=np.float32)
+    # The part of the digit that lands inside the field.
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + digit.shape[0], 28), min(left + digit.shape[1], 28)
+    field[r0:r1, c0:c1] = digit[r0 - top : r1 - top, c0 - left : c1 - left]
+    return field / field.max()
+    ### END SOLUTION
+
+
+def predict_digit(model, image):
+    """Ask a trained course model which digit an image shows.
+
+    model: a Keras model of this course: it takes RAW pixel values 0..255
+    (it scales them itself with a Rescaling(1/255) layer), a batch at a time,
+    in the shape of model.input_shape: (None, 28, 28) for a dense network,
+    (None, 28, 28, 1) for a CNN; it outputs 10 probabilities per image.
+    image: a float32 array of shape (28, 28) with values in [0, 1], as
+    prepare_image() returns it.
+
+    Returns (digit, confidence, top3):
+    - digit: the most probable digit, a Python int;
+    - confidence: its probability, a Python float;
+    - top3: a list of the three most probable digits as (digit, probability)
+      tuples of a Python int and a Python float, most probable first, so
+      top3[0] == (digit, confidence).
+    """
+    ### BEGIN SOLUTION
+    batch = (np.asarray(image, dtype=np.float32) * 255).reshape((1, *model.input_shape[1:]))
+    probabilities = np.asarray(model.predict(batch, verbose=0))[0]
+    order = np.argsort(probabilities)[::-1][:3]
+    top3 = [(int(k), float(probabilities[k])) for k in order]
+    digit, confidence = top3[0]
+    return digit, confidence, top3
+    ### END SOLUTION

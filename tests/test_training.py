@@ -1,0 +1,144 @@
+"""The grader's side of model exercises (grader/training.py, grader/_trainer.py):
+settings are validated, only Keras's own classes are loaded, weights are
+re-initialised from the seed, training is reproducible and stays in budget."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from grader.feedback import Feedback
+from grader.sandbox import CallbackSpec, SavedModel
+from grader.training import ModelRefused, Settings, Trainer, model_config, validate_settings
+from mnist_course.course import Training
+from mnist_course.data import MNIST, Provenance, load_mnist, quiet_keras
+
+DENSE = Training(input_shape=(28, 28), max_params=500_000, max_epochs=30, budget_s=120, seed=0)
+
+
+class FakeCall:
+    """What validate_settings needs from a grader Call: a way to fail."""
+
+    def fail(self, got, expected="", cause="", hint=""):
+        return Feedback(got, expected, called="training_settings()", cause=cause, hint=hint)
+
+
+def early_stopping(**config):
+    return CallbackSpec("EarlyStopping", "keras.src.callbacks.early_stopping", {"monitor": "val_loss", **config})
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"epoch": 5, "batch_size": 32}, "unknown key(s) 'epoch'"),
+        ({"epochs": 5}, "no 'epochs' or no 'batch_size'"),
+        ({"epochs": 31, "batch_size": 32}, "at most 30 epochs"),
+        ({"epochs": 2.5, "batch_size": 32}, "epochs as a whole number"),
+        ({"epochs": 5, "batch_size": True}, "batch_size as a whole number"),
+        ({"epochs": 5, "batch_size": 32, "validation_split": 0.7}, "a fraction from 0.0 to below 0.5"),
+        ({"epochs": 5, "batch_size": 32, "labels": "onehot"}, "'integer' (labels 0-9) or 'one-hot'"),
+        ({"epochs": 5, "batch_size": 32, "callbacks": [CallbackSpec("ModelCheckpoint", "keras.src.callbacks", {})]}, "only keras.callbacks.EarlyStopping"),
+        ({"epochs": 5, "batch_size": 32, "callbacks": [CallbackSpec("EarlyStopping", "mine", {})]}, "only keras.callbacks.EarlyStopping"),
+        ([("epochs", 5)], "return a dict"),
+    ],
+)
+def test_settings_outside_the_contract_are_explained(settings, message):
+    with pytest.raises(Feedback) as caught:
+        validate_settings(settings, DENSE, FakeCall())
+    assert message in str(caught.value)
+
+
+def test_settings_within_the_contract_are_kept():
+    settings = validate_settings(
+        {"epochs": 30, "batch_size": 128, "validation_split": 0.1, "callbacks": [early_stopping(patience=3)], "labels": "one-hot"},
+        DENSE,
+        FakeCall(),
+    )
+    assert settings == Settings(30, 128, 0.1, ({"class": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 3}},), "one-hot")
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return quiet_keras()
+
+
+def saved(keras, tmp_path, *body, name="model", compile=True):
+    model = keras.Sequential([keras.Input((28, 28)), *body, keras.layers.Dense(10, activation="softmax")])
+    if compile:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    return SavedModel(path, path.stat().st_size)
+
+
+def test_only_keras_own_classes_are_loaded(keras, tmp_path):
+    layers = keras.layers
+
+    class Doubling(layers.Layer):
+        def call(self, x):
+            return x * 2
+
+    good = saved(keras, tmp_path, layers.Rescaling(1 / 255), layers.Flatten())
+    assert model_config(good.path)["class_name"] == "Sequential"
+    refused = {
+        "Lambda layer": saved(keras, tmp_path, layers.Lambda(lambda x: x / 255), layers.Flatten(), name="lambda"),
+        "not one of Keras's own classes": saved(keras, tmp_path, Doubling(), layers.Flatten(), name="custom"),
+        "long list of numbers": saved(
+            keras, tmp_path, layers.Flatten(), layers.Dense(100, kernel_initializer=keras.initializers.Constant(np.ones((784, 100)) * 0.01)), name="smuggled"
+        ),
+    }
+    for message, model in refused.items():
+        with pytest.raises(ModelRefused, match=message):
+            model_config(model.path)
+    not_a_model = tmp_path / "fake.keras"
+    with zipfile.ZipFile(not_a_model, "w") as archive:
+        archive.writestr("config.json", "{not json")
+    with pytest.raises(ModelRefused, match="not a valid .keras file"):
+        model_config(not_a_model)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(mnist_path):
+    """2,000 training and 1,000 test images: enough to learn, quick to train."""
+    data = load_mnist(mnist_path)
+    provenance = Provenance("npz", None, "test-subset", "custom", 2000, 1000)
+    return MNIST(data.x_train[:2000], data.y_train[:2000], data.x_test[:1000], data.y_test[:1000], provenance)
+
+
+def test_training_is_reproducible_and_starts_from_fresh_weights(keras, tmp_path, small_mnist, monkeypatch):
+    monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
+    layers = keras.layers
+    first = saved(keras, tmp_path, layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(32, activation="relu"), name="a")
+    second = saved(keras, tmp_path, layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(32, activation="relu"), name="b")
+    assert first.path.read_bytes() != second.path.read_bytes()  # built twice: different initial weights
+    settings = Settings(2, 64, 0.1, ({"class": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 1, "restore_best_weights": True}},), "integer")
+    results = [Trainer(small_mnist).train(model, settings, DENSE) for model in (first, second)]
+    for result in results:
+        assert result["status"] == "ok", result
+        assert result["epochs_run"] == 2 and result["early_stopping"]["monitor_seen"]
+        assert 0.5 < result["test_accuracy"] <= 1
+    assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
+    assert results[0]["predictions"] == results[1]["predictions"]
+
+
+def test_settings_far_over_the_budget_are_stopped_with_an_estimate(keras, tmp_path, small_mnist, monkeypatch):
+    monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
+    model = saved(keras, tmp_path, keras.layers.Rescaling(1 / 255), keras.layers.Flatten())
+    tight = Training(input_shape=(28, 28), max_params=500_000, max_epochs=30, budget_s=0.5, seed=0)
+    result = Trainer(small_mnist).train(model, Settings(30, 1, 0.0, (), "integer"), tight)
+    assert result["status"] == "over_budget"
+    assert result["estimated_seconds"] > 0.5 and result["epochs_run"] <= 1
+
+
+def test_inspection_describes_the_model(keras, tmp_path, small_mnist):
+    layers = keras.layers
+    model = saved(keras, tmp_path, layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dropout(0.25))
+    info = Trainer(small_mnist).inspect(model, DENSE)
+    assert info["status"] == "ok", info
+    assert info["input_shape"] == [None, 28, 28] and info["output_shape"] == [None, 10]
+    assert info["params"] == 784 * 16 + 16 + 16 * 10 + 10
+    assert [layer["class"] for layer in info["layers"]] == ["Flatten", "Dense", "Dropout", "Dense"]
+    assert info["loss"] == {"kind": "sparse", "from_logits": False, "name": "sparse_categorical_crossentropy"}
+    assert info["output_activation"] == "softmax"
+    assert info["probe"]["finite"] and info["probe"]["max_row_sum_error"] < 1e-5
+    assert info["first_weighted_input_max"] == 255.0  # no Rescaling: the diagnosis of unscaled inputs

@@ -27,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.sandbox import CallbackSpec, SavedModel  # noqa: E402
-from grader.training import Settings, Trainer  # noqa: E402
+from grader.training import Settings, Trainer, model_config  # noqa: E402
 from mnist_course.course import Training, load_course  # noqa: E402
 from mnist_course.data import load_mnist, quiet_keras  # noqa: E402
 
@@ -149,12 +148,12 @@ def run(name, trainer, seeds, folder):
     model = build()
     path = Path(folder) / f"{abs(hash(name))}.keras"
     model.save(path)
-    saved = SavedModel(path, path.stat().st_size)
+    config = model_config(path)  # exactly what the grader would train
     rows = []
     for seed in seeds:
         training = Training(tuple(input_shape), model.count_params(), settings.epochs, 3600.0, seed)
         started = time.perf_counter()
-        result = trainer.train(saved, settings, training)
+        result = trainer.train(config, settings, training)
         if result.get("status") != "ok":
             raise SystemExit(f"{name}, seed {seed}: {result}")
         rows.append((result["test_accuracy"], result["seconds"], result["epochs_run"]))

@@ -1,19 +1,23 @@
 """The grader's own training process: inspect, train and evaluate a student's model.
 
-Started by grader/training.py as `python -I _trainer.py REQUEST.json RESULT.json`.
-No student code runs here: the model arrives as the `.keras` file the student's
-worker saved, and Keras loads it with `safe_mode=True` after the grader has
-checked that it names only Keras's own classes. It is a separate process so
-that a model too big or too slow for its budget is stopped by the operating
-system (memory cap, timeout) without taking the grader down.
+Started by grader/training.py as `python -I _trainer.py`, with the request as
+one JSON document on stdin. No student code runs here, and no file the student
+could have touched is read: the request carries the model's configuration,
+which the grader read once from the student's `.keras` file and checked (only
+Keras's own classes, no hidden weights, seeds removed), and Keras rebuilds it
+with `deserialize_keras_object(..., safe_mode=True)` under the grader's seed,
+so every weight is freshly drawn. The student's worker is stopped while this
+runs. It is a separate process so that a model too big or too slow for its
+budget is stopped by the operating system (memory cap, timeout) without
+taking the grader down.
 
 Two modes:
-  inspect  load the model, describe it (shapes, layers, loss, parameters) and
-           run a freshly initialised copy on a few training images;
-  train    re-initialise the weights from the seed, train on the training set
-           under the budget, evaluate on the test set (which never leaves the
-           grader), and report accuracy, epochs, seconds and the history.
-Progress goes to stdout as one JSON line per epoch; the result goes to RESULT.json.
+  inspect  describe the model (shapes, layers, loss, parameters) and run it on
+           a few training images;
+  train    train on the training set under the budget, evaluate on the test
+           set (which student code never receives), and report accuracy,
+           epochs, seconds and the history.
+Progress goes to stdout as one JSON line per epoch, then {"result": ...}.
 This file imports nothing from the grader, so it runs as a plain script.
 """
 
@@ -107,12 +111,11 @@ def _loss_info(keras, model):
     return {"kind": kind, "from_logits": bool(kwargs.get("from_logits", False)), "name": getattr(loss, "name", name)}
 
 
-def _fresh_copy(keras, model, seed):
-    """The same architecture and compile settings, with weights drawn from `seed`."""
-    keras.utils.set_random_seed(seed)
-    fresh = keras.models.clone_model(model)
-    fresh.compile_from_config(model.get_compile_config())
-    return fresh
+def _build(keras, request):
+    """The model from its checked configuration, every weight drawn from the seed
+    (and compiled, when the configuration says how)."""
+    keras.utils.set_random_seed(request["seed"])
+    return keras.saving.deserialize_keras_object(request["config"], safe_mode=True)
 
 
 def _first_weighted_input(keras, model, probe):
@@ -131,7 +134,7 @@ def _first_weighted_input(keras, model, probe):
 def inspect_model(keras, request):
     import numpy as np
 
-    model = keras.saving.load_model(request["model"], safe_mode=True, compile=True)
+    model = _build(keras, request)
     info = {
         "status": "ok",
         "input_shape": list(model.input_shape) if isinstance(model.input_shape, tuple) else None,
@@ -139,7 +142,7 @@ def inspect_model(keras, request):
         "output_shape": list(model.output_shape) if isinstance(model.output_shape, tuple) else None,
         "params": int(model.count_params()),
         "layers": [_describe_layer(layer) for layer in _all_layers(model)],
-        "compiled": bool(getattr(model, "compiled", False)) and bool(model.get_compile_config()),
+        "compiled": bool(getattr(model, "compiled", False)),
         "output_activation": _output_activation(model),
     }
     info["loss"] = _loss_info(keras, model) if info["compiled"] else None
@@ -148,8 +151,7 @@ def inspect_model(keras, request):
     if info["input_shape"] != expected or info["n_inputs"] != 1:
         return info  # the probe would not fit; the grader explains the shape
     probe = np.load(request["probe"], allow_pickle=False)
-    fresh = _fresh_copy(keras, model, request["seed"]) if info["compiled"] else model
-    out = np.asarray(fresh.predict(probe, verbose=0), dtype=np.float64)
+    out = np.asarray(model.predict(probe, verbose=0), dtype=np.float64)
     info["probe"] = {
         "shape": list(out.shape),
         "finite": bool(np.isfinite(out).all()),
@@ -221,9 +223,8 @@ def train_model(keras, tf, request):
     import numpy as np
 
     tf.config.experimental.enable_op_determinism()  # same submission, same seed: same score
-    model = keras.saving.load_model(request["model"], safe_mode=True, compile=True)
-    settings, seed = request["settings"], request["seed"]
-    fresh = _fresh_copy(keras, model, seed)
+    settings = request["settings"]
+    fresh = _build(keras, request)
     x = np.load(request["x_train"], mmap_mode="r")
     y = np.load(request["y_train"], allow_pickle=False)
     x = np.asarray(x, dtype=np.float32).reshape((len(x), *request["input_shape"]))
@@ -272,14 +273,12 @@ def train_model(keras, tf, request):
         return result
     predicted = probs.argmax(axis=1)
     result["test_accuracy"] = float((predicted == y_test).mean())
-    np.save(request["predictions"], predicted.astype(np.uint8), allow_pickle=False)
+    result["predictions"] = predicted.tolist()
     return result
 
 
 def main():
-    request_path, result_path = sys.argv[1], sys.argv[2]
-    with open(request_path, encoding="utf-8") as fh:
-        request = json.load(fh)
+    request = json.load(sys.stdin)
     keras, tf = _quiet_keras()
     try:
         if request["mode"] == "inspect":
@@ -288,9 +287,8 @@ def main():
             result = train_model(keras, tf, request)
     except Exception as exc:  # noqa: BLE001 - reported to the grader as data
         result = {"status": "error", "type": type(exc).__name__, "message": str(exc)[:2000]}
-    with open(result_path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump(result, fh)
-    os.replace(result_path + ".tmp", result_path)
+    result["versions"] = {"keras": keras.__version__, "tensorflow": tf.__version__}
+    print(json.dumps({"result": result}), flush=True)
 
 
 if __name__ == "__main__":

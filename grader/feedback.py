@@ -84,6 +84,8 @@ def describe(value: Any) -> str:
         return "None (did the function forget to `return` its result?)"
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of {len(value)} item{'s' * (len(value) != 1)}"
+    if isinstance(value, dict):
+        return f"a dict with {len(value)} key{'s' * (len(value) != 1)}"
     if isinstance(value, Opaque):
         size = f" of length {value.length}" if value.length is not None else ""
         return f"{value.description}{size}"

@@ -14,7 +14,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from .feedback import Feedback, NotStarted, describe
-from .sandbox import Opaque, SavedModel
+from .sandbox import Opaque, SavedModel, clean_text
 from .student import Call, Student
 from .training import ModelRefused, Settings, model_config, threshold_for, trainer_for, validate_settings
 
@@ -42,8 +42,9 @@ class ModelSubmission:
         kwargs = kwargs or self.build_kwargs
         return self.student.call("build_model", expect="a compiled keras.Model", **kwargs)
 
-    def model(self, **kwargs) -> tuple[Call, SavedModel]:
-        """The model build_model() returned, as a .keras file the grader will load."""
+    def model(self, **kwargs) -> tuple[Call, dict]:
+        """The model build_model() returned: its configuration, read once from the
+        .keras file and checked (training.model_config)."""
         call = self.build_call(**kwargs)
         value = call.value
         if isinstance(value, Opaque) and "Keras model" in value.description:
@@ -58,22 +59,27 @@ class ModelSubmission:
                 cause="a missing `return model`" if value is None else "",
                 hint="build the model with keras.Sequential([...]) or the Functional API, compile it, and return it",
             )
-        try:
-            model_config(value.path)
-        except ModelRefused as refused:
-            raise call.fail(refused.got, cause=refused.cause, hint=refused.hint) from None
-        return call, value
+        key = ("config", str(value.path))
+        if key not in self._memo:
+            try:
+                self._memo[key] = model_config(value.path)
+            except ModelRefused as refused:
+                self._memo[key] = call.fail(refused.got, cause=refused.cause, hint=refused.hint)
+        if isinstance(self._memo[key], Feedback):
+            raise self._memo[key]
+        return call, self._memo[key]
 
     def inspected(self, **kwargs) -> tuple[Call, dict]:
         """What the grader's trainer found when it loaded the model (safe_mode=True)."""
-        call, saved = self.model(**kwargs)
-        info = trainer_for(self.mnist).inspect(saved, self.training)
+        call, config = self.model(**kwargs)
+        self.student.stop_worker()  # no student process runs while the grader's trainer does
+        info = trainer_for(self.mnist).inspect(config, self.training)
         if info.get("status") != "ok":
-            detail = info.get("message") or info.get("status")
+            detail = clean_text(str(info.get("message") or info.get("status")), 500)
             raise call.fail(
-                f"the grader could not load or run the saved model: {info.get('type', '')} {detail}".strip(),
-                cause="a layer or setting that does not survive model.save() and keras.saving.load_model(..., safe_mode=True)",
-                hint="save and load your model yourself in the notebook to see the error; use Keras's own layers only",
+                f"the grader could not build or run the model: {info.get('type', '')} {detail}".strip(),
+                cause="a model without keras.Input(shape=...) first, or a layer or setting that does not survive model.save() and loading",
+                hint="start with keras.Input(shape=...); save and load your model in the notebook to see the error",
             )
         return call, info
 
@@ -275,9 +281,16 @@ class ModelSubmission:
         """In the grader's training, early stopping watched a real metric and stopped."""
         self.early_stopping()
         result = self.trained()
-        info = result.get("early_stopping") or {}
         settings = self.settings()
         shown = f"the grader's training ({settings.epochs} epochs at most)"
+        if result.get("status") != "ok":
+            raise Feedback(
+                "Training did not finish, so early stopping could not be judged",
+                "a training that runs to its end",
+                called=shown,
+                hint="the accuracy check's message says why training did not finish",
+            )
+        info = result.get("early_stopping") or {}
         if not info.get("monitor_seen"):
             raise Feedback(
                 f"EarlyStopping watched {info.get('monitor')!r}, which training never reported",
@@ -308,9 +321,11 @@ class ModelSubmission:
                     self._memo["trained"] = feedback
                     break
             else:
-                _, saved = self.model()
+                _, config = self.model()
+                settings = self.settings()
                 progress = (lambda line: self.progress(self.exercise.id, line)) if self.progress else None
-                self._memo["trained"] = trainer_for(self.mnist).train(saved, self.settings(), self.training, progress)
+                self.student.stop_worker()  # no student process runs while the grader's trainer does
+                self._memo["trained"] = trainer_for(self.mnist).train(config, settings, self.training, progress)
         result = self._memo["trained"]
         if isinstance(result, Feedback):
             reason = result.render().splitlines()[1 if result.called else 0]
@@ -360,7 +375,7 @@ class ModelSubmission:
                 hint="keep Adam's default learning rate, and scale the inputs with layers.Rescaling(1/255)",
             )
         if status != "ok":
-            detail = result.get("message") or status
+            detail = clean_text(str(result.get("message") or status), 500)
             if status in ("killed", "timeout"):
                 detail = f"the training process was stopped ({status}); a model too large for the grader's memory, or far too slow"
             raise Feedback(f"Training failed: {result.get('type', '')} {detail}".strip(), "a model the grader can train", called=shown)

@@ -289,7 +289,11 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
         config = node.get("config")
         if not isinstance(config, dict):
             raise ValueError("malformed result")
-        plain = {clean_text(k, 100): v for k, v in config.items() if isinstance(v, (bool, int, float, str)) or v is None}
+        plain = {
+            clean_text(k, 100): clean_text(v, 100) if isinstance(v, str) else v
+            for k, v in config.items()
+            if isinstance(v, (bool, int, float, str)) or v is None
+        }
         return CallbackSpec(clean_text(node.get("class", ""), 100), clean_text(node.get("module", ""), 200), plain)
     return Opaque(f"an object of type {clean_text(node.get('type', 'unknown'), 200)}", node.get("length"))
 
@@ -363,6 +367,11 @@ class Worker:
         _kill_leftovers(self.children_before)
         self.proc = None
         _remove_tree(self.work)
+
+    def dispose(self) -> None:
+        """close(), and remove the returned model files too (grading of the module is over)."""
+        self.close()
+        self._keep.cleanup()
 
     # -- protocol
 

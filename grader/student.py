@@ -218,7 +218,12 @@ class Student:
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
 
     def close(self) -> None:
-        """Stop the worker and everything it started."""
+        """Stop the worker and everything it started, and remove what it returned."""
+        self.worker.dispose()
+
+    def stop_worker(self) -> None:
+        """Stop the worker and everything it started; the next call starts a fresh one.
+        The grader does this before it trains, so no student process runs meanwhile."""
         self.worker.close()
 
     def call(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,7 +36,7 @@ from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
 from .feedback import Feedback, describe
-from .sandbox import CallbackSpec, SavedModel, _limiter
+from .sandbox import CallbackSpec, _limiter, clean_text
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
@@ -46,6 +48,7 @@ MAX_UNPACKED = 256 << 20  # bytes a .keras file may unpack to
 MAX_CONFIG_LIST = 64  # numbers in one list of the config: shapes and kernel sizes, never weights
 SETTINGS_KEYS = {"epochs", "batch_size", "validation_split", "callbacks", "labels"}
 ALLOWED_CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
+MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what the grader's training reports
 PROBE_IMAGES = 64
 
 
@@ -110,6 +113,15 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
                 f"only keras.callbacks.{' or keras.callbacks.'.join(ALLOWED_CALLBACKS)}",
                 cause="the grader trains your model itself and runs only callbacks it knows",
             )
+        monitor = cb.config.get("monitor", "val_loss")
+        if monitor not in MONITORS or (monitor.startswith("val_") and split <= 0):
+            raise call.fail(
+                f"got {cb.class_name}(monitor={clean_text(str(monitor), 40)!r})"
+                + (" without a validation_split" if monitor in MONITORS else ""),
+                f"monitor one of {', '.join(MONITORS)} (val_ ones need a validation_split above 0)",
+                cause="a metric name training never reports (val_acc for val_accuracy, say)" if monitor not in MONITORS else "",
+                hint="monitor='val_loss' with 'validation_split': 0.1",
+            )
         specs.append({"class": cb.class_name, "config": cb.config})
     return Settings(epochs, batch_size, float(split), tuple(specs), labels)
 
@@ -141,10 +153,10 @@ def _smuggled_numbers(node: Any) -> bool:
 
 
 def _classes(node: Any):
-    """Every (module, class_name) a Keras config names, recursively."""
+    """Every (module, class_name, registered_name, config) a Keras config names, recursively."""
     if isinstance(node, dict):
         if "class_name" in node:
-            yield str(node.get("module")), str(node.get("class_name")), node.get("registered_name")
+            yield node.get("module"), str(node.get("class_name")), node.get("registered_name"), node.get("config")
         for value in node.values():
             yield from _classes(value)
     elif isinstance(node, list):
@@ -152,41 +164,85 @@ def _classes(node: Any):
             yield from _classes(value)
 
 
-def model_config(path: Path) -> dict:
-    """The model's config.json, after checking the file names only Keras's own
-    classes (so safe_mode loading never has to import anything else)."""
+def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
+    """Keras's own classes; the tensors linking a Functional model's layers; and
+    Keras's own functions given by name (loss=keras.losses.sparse_categorical_crossentropy)."""
+    if name == "__keras_tensor__":
+        return module is None and isinstance(config, dict)
+    if name == "function":
+        return module == "builtins" and registered in (None, "function") and isinstance(config, str) and config.isidentifier()
+    own = isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+    return own and registered in (None, name)
+
+
+def _without_seeds(node: Any) -> Any:
+    """The config with every explicit seed removed: the grader's seed decides all randomness."""
+    if isinstance(node, dict):
+        return {k: None if k == "seed" else _without_seeds(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_seeds(v) for v in node]
+    return node
+
+
+def _read_config(path: Path) -> Any:
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if sum(i.file_size for i in infos) > MAX_UNPACKED:
+            if sum(i.file_size for i in archive.infolist()) > MAX_UNPACKED:
                 raise ModelRefused("the model file unpacks to more than the grader accepts")
             info = archive.getinfo("config.json")
             if info.file_size > MAX_CONFIG:
-                raise ModelRefused("the model's configuration is larger than the grader accepts")
-            config = json.loads(archive.read(info))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+                raise ModelRefused(
+                    "the model's configuration is larger than the grader accepts",
+                    cause="weights or data written into the configuration (a constant initializer, say)",
+                    hint="use Keras's default initializers: the grader trains every model from freshly drawn weights",
+                )
+            return json.loads(archive.read(info))
+    except ModelRefused:
+        raise
+    except Exception:  # noqa: BLE001 - a broken, odd or hostile file: all refused alike
         raise ModelRefused("the saved model is not a valid .keras file") from None
-    if _smuggled_numbers(config):
+
+
+def model_config(path: Path) -> dict:
+    """The model's configuration from its .keras file, read once and checked: only
+    Keras's own classes (so safe_mode loading never imports anything else), no
+    weights hidden in it, every explicit seed removed. Only this checked copy is
+    ever given to the trainer; the file is not read again."""
+    config = _read_config(path)
+    try:
+        classes = list(_classes(config))
+        smuggled = _smuggled_numbers(config)
+    except RecursionError:
+        raise ModelRefused("the model's configuration is nested far too deeply") from None
+    if not isinstance(config, dict) or not classes:
+        raise ModelRefused("the saved model is not a valid .keras file")
+    if smuggled or any(name == "__numpy__" for _, name, _, _ in classes):
         raise ModelRefused(
-            "the model's configuration carries a long list of numbers (weights in an initializer, say)",
+            "the model's configuration carries a list of numbers (weights in an initializer, say)",
             cause="constant initializers or preset statistics built from data",
             hint="use Keras's default initializers: the grader trains every model from freshly drawn weights",
         )
-    for module, name, registered in _classes(config):
+    for module, name, registered, layer_config in classes:
+        shown, where = clean_text(name, 60), clean_text(str(module), 80)
         if name == "Lambda":
             raise ModelRefused(
                 "the model has a Lambda layer, which the grader does not load (it would run code from the file)",
                 cause="layers.Lambda(...) for a step that Keras has a layer for",
                 hint="use Keras's own layers: Rescaling(1/255) scales, Reshape/Flatten change shapes",
             )
-        own = module == "keras" or module.startswith("keras.")
-        if not own or (registered is not None and registered != name):
+        if name == "Normalization" and isinstance(layer_config, dict) and layer_config.get("mean") is None:
             raise ModelRefused(
-                f"the model uses {name} from {module}, which is not one of Keras's own classes",
+                "the model has a Normalization layer adapted to data; its statistics are weights, which the grader draws afresh",
+                cause="Normalization().adapt(...) before returning the model",
+                hint="scale with layers.Rescaling(1 / 255) instead (or give Normalization(mean=..., variance=...) as numbers)",
+            )
+        if not _allowed(module, name, registered, layer_config):
+            raise ModelRefused(
+                f"the model uses {shown} from {where}, which is not one of Keras's own classes",
                 cause="a custom layer, loss or other object defined in your code",
                 hint="build the model from keras.layers only; the grader loads it with safe_mode=True",
             )
-    return config
+    return _without_seeds(config)
 
 
 def _canonical(config: Any) -> Any:
@@ -201,40 +257,46 @@ def _canonical(config: Any) -> Any:
 # ---------------------------------------------------------------- the trainer
 
 
-class TrainingError(Exception):
-    """The trainer process failed for a reason outside the model (e.g. killed)."""
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in ("keras", "tensorflow", "numpy"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
 
 
 class Trainer:
-    """Runs grader/_trainer.py on one data set; one per grading process."""
+    """Runs grader/_trainer.py on one data set; one per grading process.
+
+    The data reaches the trainer as .npy files written for each run into a
+    folder of the grader's and removed right after, while no student process
+    runs (the caller stops the worker first)."""
 
     def __init__(self, data: MNIST):
         self.data = data
         self._dir = tempfile.TemporaryDirectory(prefix="mnist-grader-trainer-")
         self.dir = Path(self._dir.name)
-        self.files = {}
-        for name in ("x_train", "y_train", "x_test", "y_test"):
-            self.files[name] = str(self.dir / f"{name}.npy")
-            np.save(self.files[name], getattr(data, name), allow_pickle=False)
         self._memo: dict[str, dict] = {}
         cache = os.environ.get(CACHE_ENV)
         self.cache = Path(cache) if cache else None
 
-    def _probe(self, input_shape: tuple[int, ...]) -> str:
-        path = self.dir / f"probe-{'x'.join(map(str, input_shape))}.npy"
-        if not path.exists():
-            x = self.data.x_train[:PROBE_IMAGES].astype(np.float32).reshape((-1, *input_shape))
-            np.save(path, x, allow_pickle=False)
-        return str(path)
-
-    def _run(self, request: dict, timeout: float, progress: Callable[[dict], None] | None = None) -> dict:
+    def _run(self, request: dict, timeout: float, arrays: dict[str, np.ndarray], progress: Callable[[dict], None] | None = None) -> dict:
         folder = Path(tempfile.mkdtemp(prefix="run-", dir=self.dir))
-        request_path, result_path = folder / "request.json", folder / "result.json"
-        request_path.write_text(json.dumps(request), encoding="utf-8")
+        try:
+            for name, array in arrays.items():
+                request[name] = str(folder / f"{name}.npy")
+                np.save(request[name], array, allow_pickle=False)
+            return self._communicate(request, folder, timeout, progress)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _communicate(self, request: dict, folder: Path, timeout: float, progress) -> dict:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0", "KERAS_HOME": str(folder / ".keras")}
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(TRAINER), str(request_path), str(result_path)],
-            stdin=subprocess.DEVNULL,
+            [sys.executable, "-I", str(TRAINER)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -245,29 +307,44 @@ class Trainer:
         )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        result = None
         try:
+            proc.stdin.write(json.dumps(request))
+            proc.stdin.close()
             for line in proc.stdout:
-                if progress is not None:
-                    try:
-                        progress(json.loads(line))
-                    except ValueError:
-                        pass
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue  # a stray line from a library
+                if isinstance(message, dict) and "result" in message:
+                    result = message["result"]
+                elif progress is not None and isinstance(message, dict):
+                    progress(message)
+            proc.wait()
+        except BrokenPipeError:
             proc.wait()
         finally:
             timer.cancel()
+            if proc.poll() is None:  # interrupted while reading (Ctrl-C): leave nothing running
+                proc.kill()
+                proc.wait()
             proc.stdout.close()
-        if result_path.is_file():
-            return json.loads(result_path.read_text(encoding="utf-8"))
-        if proc.returncode is not None and proc.returncode < 0 and not timer.finished.is_set():
-            return {"status": "killed", "returncode": proc.returncode}
-        return {"status": "timeout" if timer.finished.is_set() else "killed", "returncode": proc.returncode, "timeout": timeout}
+        if isinstance(result, dict):
+            return result
+        if timer.finished.is_set():
+            return {"status": "timeout", "timeout": timeout}
+        return {"status": "killed", "returncode": proc.returncode}
+
+    def _probe(self, input_shape: tuple[int, ...]) -> np.ndarray:
+        return self.data.x_train[:PROBE_IMAGES].astype(np.float32).reshape((-1, *input_shape))
 
     def _cached(self, identity: dict, run: Callable[[], dict]) -> dict:
         """`run()`'s result for this identity: memoised, and kept on disk when a
-        cache folder is configured (only results about the model itself)."""
+        cache folder is configured. Only results that do not depend on the
+        clock are kept on disk (not a run stopped at the time budget)."""
         from .report import GRADER_VERSION
 
-        identity = {"cache_version": CACHE_VERSION, "grader": GRADER_VERSION, "python": sys.version_info[:2], **identity}
+        identity = {"cache_version": CACHE_VERSION, "grader": GRADER_VERSION, "python": sys.version_info[:2], "versions": _versions(), **identity}
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
         if key in self._memo:
             return self._memo[key]
@@ -276,7 +353,7 @@ class Trainer:
             self._memo[key] = json.loads(cached.read_text(encoding="utf-8"))
             return self._memo[key]
         result = run()
-        if cached is not None and result.get("status") in ("ok", "not_finite", "over_budget"):
+        if cached is not None and result.get("status") in ("ok", "not_finite"):
             cached.parent.mkdir(parents=True, exist_ok=True)
             temp = cached.with_suffix(f".{os.getpid()}.tmp")
             temp.write_text(json.dumps(result), encoding="utf-8")
@@ -284,46 +361,30 @@ class Trainer:
         self._memo[key] = result
         return result
 
-    def inspect(self, model: SavedModel, training: Training) -> dict:
-        """Shapes, layers, loss and a probe of a fresh copy: depends on the architecture only."""
+    def inspect(self, config: dict, training: Training) -> dict:
+        """Shapes, layers, loss, and the freshly built model run on a few training images."""
+        request = {"mode": "inspect", "config": config, "input_shape": list(training.input_shape), "seed": training.seed}
+        identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
+        probe = {"probe": self._probe(training.input_shape)}
+        return self._cached(identity, lambda: self._run(dict(request), START_UP_S, probe))
+
+    def train(self, config: dict, settings: Settings, training: Training, progress: Callable[[dict], None] | None = None) -> dict:
+        """Build from the seed, train under the budget, evaluate on the test set (see _trainer.py)."""
         request = {
-            "mode": "inspect",
-            "model": str(model.path),
+            "mode": "train",
+            "config": config,
+            "settings": settings.as_json(),
             "input_shape": list(training.input_shape),
             "seed": training.seed,
+            "budget_s": training.budget_s,
         }
-        identity = {"mode": "inspect", "model": _canonical(model_config(model.path)), "training": training.__dict__}
-        return self._cached(identity, lambda: self._run({**request, "probe": self._probe(training.input_shape)}, timeout=START_UP_S))
-
-    def train(
-        self, model: SavedModel, settings: Settings, training: Training, progress: Callable[[dict], None] | None = None
-    ) -> dict:
-        """Train from the seed and evaluate on the test set (see _trainer.py)."""
-        identity = {
-            "mode": "train",
-            "model": _canonical(model_config(model.path)),
-            "settings": settings.as_json(),
-            "training": training.__dict__,
-            "data": self.data.provenance.sha256,
-        }
+        identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
+        arrays = {"x_train": self.data.x_train, "y_train": self.data.y_train, "x_test": self.data.x_test, "y_test": self.data.y_test}
 
         def run() -> dict:
-            predictions = Path(tempfile.mkdtemp(prefix="predictions-", dir=self.dir)) / "predictions.npy"
-            request = {
-                "mode": "train",
-                "model": str(model.path),
-                "settings": settings.as_json(),
-                "input_shape": list(training.input_shape),
-                "seed": training.seed,
-                "budget_s": training.budget_s,
-                "predictions": str(predictions),
-                **self.files,
-            }
             started = time.perf_counter()
-            result = self._run(request, timeout=training.budget_s + START_UP_S, progress=progress)
+            result = self._run(dict(request), training.budget_s + START_UP_S, arrays, progress)
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
-            if predictions.is_file():
-                result["predictions"] = np.load(predictions, allow_pickle=False).tolist()
             return result
 
         return self._cached(identity, run)

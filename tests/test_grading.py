@@ -155,7 +155,7 @@ def test_hostile_folder_gets_points_only_for_honest_work(run_grader, tmp_path, m
             "sitecustomize.py": "import os; os._exit(0)\n",
         },
     )
-    code, report, output = graded(run_grader, tmp_path, "--target", folder)
+    code, report, output = graded(run_grader, tmp_path, "ex01", "--target", folder)
     assert code == 1
     one_hot_points = sum(EX01.function("one_hot").checks.values())
     assert report["score"] == EX01.max_score - one_hot_points
@@ -238,7 +238,7 @@ ONE = np.arange(3, dtype=np.uint8)
         ("import sys\ndef normalize(images):\n    sys.exit(0)\n", "called sys.exit()"),
         ("import os\ndef normalize(images):\n    os._exit(3)\n", "ended (exit status 3) before normalize() returned"),
         ("def normalize(images):\n    return images[5]\n", "It raised IndexError"),
-        ("def normalize(images):\n    return {'a': 1}\n", "Got an object of type builtins.dict"),
+        ("def normalize(images):\n    return {'a': 1}\n", "Got a dict with 1 key"),
         ("def normalize(images):\n    return 10 ** 5000\n", "It returned a value the grader cannot receive: not expressible in JSON"),
         ("def normalize(images):\n    return images.astype(str)\n", "which does not hold plain numbers"),
         ("import os, signal\ndef normalize(images):\n    os.kill(os.getpid(), signal.SIGSEGV)\n", "killed by signal SIGSEGV"),
@@ -391,7 +391,7 @@ def test_a_result_may_not_claim_one_file_twice(tmp_path):
     np.save(tmp_path / "value0.npy", np.zeros(3))
     node = {"kind": "ndarray", "file": str(tmp_path / "value0.npy")}
     with pytest.raises(ValueError):
-        _decode({"kind": "list", "items": [node, node]}, _Budget(tmp_path))
+        _decode({"kind": "list", "items": [node, node]}, _Budget(tmp_path, tmp_path))
 
 
 def test_sigterm_stops_grading_and_leaves_nothing_behind(mnist_path, tmp_path):

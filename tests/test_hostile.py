@@ -174,7 +174,7 @@ MODEL_CORPUS = {
     "weights_smuggled_in_an_initializer": (
         model_variant(DENSE_512, 'layers.Dense(100, activation="relu", kernel_initializer=keras.initializers.Constant(__import__("numpy").full((784, 100), 0.01))),'),
         SETTINGS_ONLY,
-        "long list of numbers",
+        "carries a list of numbers",
     ),
     "fifty_million_parameters": (model_variant(DENSE_512, 'layers.Dense(64_000, activation="relu"),'), SETTINGS_ONLY, "far more parameters than the budget"),
     "outputs_nan": (model_variant('optimizer="adam"', "optimizer=keras.optimizers.SGD(learning_rate=1e9)"), EX02.max_score - ACCURACY, "NaN or infinity"),

@@ -2,6 +2,7 @@
 settings are validated, only Keras's own classes are loaded, weights are
 re-initialised from the seed, training is reproducible and stays in budget."""
 
+import json
 import zipfile
 
 import numpy as np
@@ -40,6 +41,8 @@ def early_stopping(**config):
         ({"epochs": 5, "batch_size": 32, "callbacks": [CallbackSpec("ModelCheckpoint", "keras.src.callbacks", {})]}, "only keras.callbacks.EarlyStopping"),
         ({"epochs": 5, "batch_size": 32, "callbacks": [CallbackSpec("EarlyStopping", "mine", {})]}, "only keras.callbacks.EarlyStopping"),
         ([("epochs", 5)], "return a dict"),
+        ({"epochs": 5, "batch_size": 32, "validation_split": 0.1, "callbacks": [early_stopping(monitor="val_acc")]}, "a metric name training never reports"),
+        ({"epochs": 5, "batch_size": 32, "callbacks": [early_stopping()]}, "without a validation_split"),
     ],
 )
 def test_settings_outside_the_contract_are_explained(settings, message):
@@ -73,6 +76,14 @@ def saved(keras, tmp_path, *body, name="model", compile=True):
 
 def test_only_keras_own_classes_are_loaded(keras, tmp_path):
     layers = keras.layers
+    inputs = keras.Input((28, 28))
+    outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(layers.Rescaling(1 / 255)(inputs)))
+    functional = keras.Model(inputs, outputs)
+    functional.compile(optimizer="adam", loss=keras.losses.sparse_categorical_crossentropy, metrics=[keras.metrics.sparse_categorical_accuracy])
+    functional.save(tmp_path / "functional.keras")
+    assert model_config(tmp_path / "functional.keras")["class_name"] == "Functional"  # the Functional API, losses given as functions
+    seeded = saved(keras, tmp_path, layers.Flatten(), layers.Dropout(0.2, seed=7), layers.Dense(8, kernel_initializer=keras.initializers.GlorotUniform(seed=3)), name="seeded")
+    assert '"seed": null' in json.dumps(model_config(seeded.path)) and '"seed": 7' not in json.dumps(model_config(seeded.path))
 
     class Doubling(layers.Layer):
         def call(self, x):
@@ -83,13 +94,17 @@ def test_only_keras_own_classes_are_loaded(keras, tmp_path):
     refused = {
         "Lambda layer": saved(keras, tmp_path, layers.Lambda(lambda x: x / 255), layers.Flatten(), name="lambda"),
         "not one of Keras's own classes": saved(keras, tmp_path, Doubling(), layers.Flatten(), name="custom"),
-        "long list of numbers": saved(
+        "list of numbers": saved(
             keras, tmp_path, layers.Flatten(), layers.Dense(100, kernel_initializer=keras.initializers.Constant(np.ones((784, 100)) * 0.01)), name="smuggled"
         ),
     }
     for message, model in refused.items():
         with pytest.raises(ModelRefused, match=message):
             model_config(model.path)
+    adapted = layers.Normalization()
+    adapted.adapt(np.zeros((4, 28, 28), np.float32))
+    with pytest.raises(ModelRefused, match="Normalization layer adapted to data"):
+        model_config(saved(keras, tmp_path, adapted, layers.Flatten(), name="adapted").path)
     not_a_model = tmp_path / "fake.keras"
     with zipfile.ZipFile(not_a_model, "w") as archive:
         archive.writestr("config.json", "{not json")
@@ -112,7 +127,7 @@ def test_training_is_reproducible_and_starts_from_fresh_weights(keras, tmp_path,
     second = saved(keras, tmp_path, layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(32, activation="relu"), name="b")
     assert first.path.read_bytes() != second.path.read_bytes()  # built twice: different initial weights
     settings = Settings(2, 64, 0.1, ({"class": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 1, "restore_best_weights": True}},), "integer")
-    results = [Trainer(small_mnist).train(model, settings, DENSE) for model in (first, second)]
+    results = [Trainer(small_mnist).train(model_config(model.path), settings, DENSE) for model in (first, second)]
     for result in results:
         assert result["status"] == "ok", result
         assert result["epochs_run"] == 2 and result["early_stopping"]["monitor_seen"]
@@ -125,7 +140,7 @@ def test_settings_far_over_the_budget_are_stopped_with_an_estimate(keras, tmp_pa
     monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
     model = saved(keras, tmp_path, keras.layers.Rescaling(1 / 255), keras.layers.Flatten())
     tight = Training(input_shape=(28, 28), max_params=500_000, max_epochs=30, budget_s=0.5, seed=0)
-    result = Trainer(small_mnist).train(model, Settings(30, 1, 0.0, (), "integer"), tight)
+    result = Trainer(small_mnist).train(model_config(model.path), Settings(30, 1, 0.0, (), "integer"), tight)
     assert result["status"] == "over_budget"
     assert result["estimated_seconds"] > 0.5 and result["epochs_run"] <= 1
 
@@ -133,7 +148,7 @@ def test_settings_far_over_the_budget_are_stopped_with_an_estimate(keras, tmp_pa
 def test_inspection_describes_the_model(keras, tmp_path, small_mnist):
     layers = keras.layers
     model = saved(keras, tmp_path, layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dropout(0.25))
-    info = Trainer(small_mnist).inspect(model, DENSE)
+    info = Trainer(small_mnist).inspect(model_config(model.path), DENSE)
     assert info["status"] == "ok", info
     assert info["input_shape"] == [None, 28, 28] and info["output_shape"] == [None, 10]
     assert info["params"] == 784 * 16 + 16 + 16 * 10 + 10

@@ -5,10 +5,12 @@ model, `training_settings()` a dict (epochs, batch size, validation split,
 callbacks, label encoding). Both run in the student's worker; the model comes
 back as the `.keras` file Keras writes, the settings as plain data.
 
-From there on only the grader works: it checks the file names nothing but
-Keras's own classes, then its trainer process (grader/_trainer.py) loads it
-with `safe_mode=True`, re-initialises the weights from the exercise's seed,
-trains under the budget and evaluates on the test set. Results are memoised per
+From there on only the grader works: it reads the file's configuration once
+and checks it (Keras's own classes only, no hidden weights, seeds removed),
+stops the student's worker, and hands the configuration to its trainer process
+(grader/_trainer.py), which builds the model with `safe_mode=True` under the
+exercise's seed (so every weight is fresh), trains under the budget and
+evaluates on the test set. Results are memoised per
 process, and cached on disk where $MNIST_COURSE_TRAINING_CACHE names a folder
 (the course's own test suite does, so each reference trains once per run).
 """

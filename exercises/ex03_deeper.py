@@ -41,7 +41,7 @@ def training_settings():
     validation_split: a fraction from 0.0 to below 0.5 of the training
         images kept aside for validation;
     callbacks: a list that includes keras.callbacks.EarlyStopping with
-        restore_best_weights=True, watching a validation metric
+        restore_best_weights=True, watching 'val_loss' or 'val_accuracy'
         (ReduceLROnPlateau may be added);
     labels: optional, 'integer' (default) or 'one-hot'.
     Early stopping must actually stop the grader's training before `epochs`.

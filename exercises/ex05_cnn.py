@@ -40,7 +40,9 @@ def training_settings():
     batch_size: a whole number from 1 to 4096;
     validation_split: optional, a fraction from 0.0 to below 0.5;
     callbacks: optional, a list of keras.callbacks.EarlyStopping or
-        keras.callbacks.ReduceLROnPlateau objects;
+        keras.callbacks.ReduceLROnPlateau objects, each watching 'loss',
+        'accuracy', 'val_loss' or 'val_accuracy' (val_ ones need a
+        validation_split);
     labels: optional, 'integer' (default) or 'one-hot'.
     Training must fit the grader's time budget (about 5 minutes here; the
     reference trains in about 2).

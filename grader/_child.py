@@ -144,7 +144,9 @@ def main():
     sys.stdout.reconfigure(line_buffering=True)
     sys.dont_write_bytecode = True  # the copy it imports came without __pycache__; keep it so
 
-    import numpy as np
+    # Loaded before the student's folder goes on sys.path: a numpy.py of theirs
+    # cannot stand in for the numpy that reads the grader's arrays.
+    import numpy  # noqa: F401
 
     sys.meta_path.insert(0, _CourseBlocker())
     target_dir = os.path.abspath(spec_info["target_dir"])

@@ -72,8 +72,8 @@ class ModelSubmission:
     def inspected(self, **kwargs) -> tuple[Call, dict]:
         """What the grader's trainer found when it loaded the model (safe_mode=True)."""
         call, config = self.model(**kwargs)
-        self.student.stop_worker()  # no student process runs while the grader's trainer does
-        info = trainer_for(self.mnist).inspect(config, self.training)
+        # No student process runs while the grader's trainer does.
+        info = trainer_for(self.mnist).inspect(config, self.training, before_run=self.student.stop_worker)
         if info.get("status") != "ok":
             detail = clean_text(str(info.get("message") or info.get("status")), 500)
             raise call.fail(
@@ -324,8 +324,9 @@ class ModelSubmission:
                 _, config = self.model()
                 settings = self.settings()
                 progress = (lambda line: self.progress(self.exercise.id, line)) if self.progress else None
-                self.student.stop_worker()  # no student process runs while the grader's trainer does
-                self._memo["trained"] = trainer_for(self.mnist).train(config, settings, self.training, progress)
+                self._memo["trained"] = trainer_for(self.mnist).train(
+                    config, settings, self.training, progress, before_run=self.student.stop_worker
+                )
         result = self._memo["trained"]
         if isinstance(result, Feedback):
             reason = result.render().splitlines()[1 if result.called else 0]

@@ -363,14 +363,27 @@ class Trainer:
         self._memo[key] = result
         return result
 
-    def inspect(self, config: dict, training: Training) -> dict:
-        """Shapes, layers, loss, and the freshly built model run on a few training images."""
+    def inspect(self, config: dict, training: Training, before_run: Callable[[], None] = lambda: None) -> dict:
+        """Shapes, layers, loss, and the freshly built model run on a few training images.
+        `before_run` is called only when the trainer actually runs (stop the student's worker)."""
         request = {"mode": "inspect", "config": config, "input_shape": list(training.input_shape), "seed": training.seed}
         identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
         probe = {"probe": self._probe(training.input_shape)}
-        return self._cached(identity, lambda: self._run(dict(request), START_UP_S, probe))
 
-    def train(self, config: dict, settings: Settings, training: Training, progress: Callable[[dict], None] | None = None) -> dict:
+        def run() -> dict:
+            before_run()
+            return self._run(dict(request), START_UP_S, probe)
+
+        return self._cached(identity, run)
+
+    def train(
+        self,
+        config: dict,
+        settings: Settings,
+        training: Training,
+        progress: Callable[[dict], None] | None = None,
+        before_run: Callable[[], None] = lambda: None,
+    ) -> dict:
         """Build from the seed, train under the budget, evaluate on the test set (see _trainer.py)."""
         request = {
             "mode": "train",
@@ -384,6 +397,7 @@ class Trainer:
         arrays = {"x_train": self.data.x_train, "y_train": self.data.y_train, "x_test": self.data.x_test, "y_test": self.data.y_test}
 
         def run() -> dict:
+            before_run()
             started = time.perf_counter()
             result = self._run(dict(request), training.budget_s + START_UP_S, arrays, progress)
             result["wall_seconds"] = round(time.perf_counter() - started, 1)

@@ -166,13 +166,31 @@ def _classes(node: Any):
             yield from _classes(value)
 
 
+# Keras's own functions a model may name (activations, losses, metrics); any
+# other name is refused, whatever Keras would resolve it to.
+KERAS_FUNCTIONS = frozenset(
+    """
+    relu relu6 leaky_relu elu selu gelu silu swish mish softmax log_softmax sigmoid hard_sigmoid
+    hard_silu hard_swish tanh softplus softsign linear exponential
+    sparse_categorical_crossentropy categorical_crossentropy binary_crossentropy mean_squared_error
+    mean_absolute_error kl_divergence poisson hinge squared_hinge categorical_hinge huber log_cosh
+    sparse_categorical_accuracy categorical_accuracy accuracy binary_accuracy
+    sparse_top_k_categorical_accuracy top_k_categorical_accuracy
+    """.split()
+)
+# Keras layers that read files or run stored graphs: never part of an MNIST model.
+FILE_LAYERS = frozenset({"TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"})
+
+
 def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
     """Keras's own classes; the tensors linking a Functional model's layers; and
     Keras's own functions given by name (loss=keras.losses.sparse_categorical_crossentropy)."""
     if name == "__keras_tensor__":
         return module is None and isinstance(config, dict)
     if name == "function":
-        return module == "builtins" and registered in (None, "function") and isinstance(config, str) and config.isidentifier()
+        return module == "builtins" and registered in (None, "function") and config in KERAS_FUNCTIONS
+    if name in FILE_LAYERS:
+        return False
     own = isinstance(module, str) and (module == "keras" or module.startswith("keras."))
     return own and registered in (None, name)
 

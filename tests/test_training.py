@@ -157,3 +157,26 @@ def test_inspection_describes_the_model(keras, tmp_path, small_mnist):
     assert info["output_activation"] == "softmax"
     assert info["probe"]["finite"] and info["probe"]["max_row_sum_error"] < 1e-5
     assert info["first_weighted_input_max"] == 255.0  # no Rescaling: the diagnosis of unscaled inputs
+
+
+def _keras_file(tmp_path, config, name="crafted"):
+    """A .keras file written by hand, as a hostile worker could."""
+    path = tmp_path / f"{name}.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        ({"module": "keras.layers", "class_name": "TFSMLayer", "config": {"filepath": "/tmp/x"}, "registered_name": None}, "not one of Keras's own classes"),
+        ({"module": "keras.layers", "class_name": "Dense", "config": {"units": 10, "activation": {"module": "builtins", "class_name": "function", "config": "get_file", "registered_name": "function"}}, "registered_name": None}, "not one of Keras's own classes"),
+        ({"module": "keras.layers", "class_name": "Dense", "config": {"units": 10, "kernel_initializer": {"module": "keras.initializers", "class_name": "Constant", "config": {"value": {"class_name": "__numpy__", "config": {"value": [1.0], "dtype": "float32"}}}}}, "registered_name": None}, "carries a list of numbers"),
+    ],
+    ids=["file-loading layer", "a function outside activations, losses and metrics", "a numpy array in an initializer"],
+)
+def test_hand_written_model_files_are_refused(tmp_path, layer, message):
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [layer]}, "registered_name": None}
+    with pytest.raises(ModelRefused, match=message):
+        model_config(_keras_file(tmp_path, config))

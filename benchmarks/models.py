@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from grader._child import _callback_config  # noqa: E402
 from grader.training import Settings, Trainer, model_config  # noqa: E402
 from mnist_course.course import Training, load_course  # noqa: E402
 from mnist_course.data import load_mnist, quiet_keras  # noqa: E402
@@ -93,15 +94,10 @@ def _settings(epochs, batch_size, validation_split=0.1):
 
 
 def _specs(callbacks):
-    """Keras callbacks as the grader's settings carry them: class and constructor arguments."""
-    import inspect
-
-    specs = []
-    for cb in callbacks:
-        names = list(inspect.signature(type(cb).__init__).parameters)[1:]
-        config = {n: getattr(cb, n) for n in names if isinstance(getattr(cb, n, None), (bool, int, float, str))}
-        specs.append({"class": type(cb).__name__, "config": config})
-    return tuple(specs)
+    """Keras callbacks as the grader's settings carry them: exactly what the
+    student's worker sends (grader/_child.py), class and constructor arguments."""
+    encoded = [_callback_config(cb) for cb in callbacks]
+    return tuple({"class": e["class"], "config": e["config"]} for e in encoded)
 
 
 def _from_solution(module_name):

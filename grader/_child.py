@@ -39,7 +39,9 @@ def _callback_config(value):
     import inspect
 
     config = {}
-    for name in list(inspect.signature(type(value).__init__).parameters)[1:]:  # past self
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = list(inspect.signature(type(value).__init__).parameters.values())[1:]  # past self
+    for name in (p.name for p in parameters if p.kind in named):  # not *args, **kwargs
         attr = getattr(value, name, None)
         if isinstance(attr, (bool, int, float, str)) or attr is None:
             config[name] = attr

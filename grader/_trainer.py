@@ -29,8 +29,6 @@ import sys
 import time
 
 WEIGHTED = {"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "EinsumDense"}
-SCALING = {"Rescaling", "Normalization", "BatchNormalization", "LayerNormalization"}
-CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
 ESTIMATE_AFTER_STEPS = 25  # steps timed before the full training is estimated
 
 

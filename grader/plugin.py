@@ -18,6 +18,7 @@ from datetime import datetime
 import pytest
 
 from grader.feedback import Feedback
+from grader.model_checks import ModelSubmission
 from grader.report import Gradebook, build_report, check_record, data_summary, render_table
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
 from grader.student import Student
@@ -59,6 +60,12 @@ def student(request, target_dir):
     student = Student(_exercise_of(request.module), target_dir, is_stub=is_stub_folder(target_dir))
     yield student
     student.close()
+
+
+@pytest.fixture(scope="module")
+def submission(student, mnist, training_progress):
+    """A model exercise's submission, checked step by step (grader/model_checks.py)."""
+    return ModelSubmission(student, mnist, progress=training_progress)
 
 
 @pytest.fixture(scope="session")

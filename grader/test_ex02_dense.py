@@ -3,16 +3,8 @@
 The student's build_model() and training_settings() run in the worker; every
 check below judges what the grader itself found in the saved model, and the
 accuracy check trains it in the grader's own trainer (grader/training.py).
+The `submission` fixture (grader/plugin.py) holds one ModelSubmission per module.
 """
-
-import pytest
-
-from grader.model_checks import ModelSubmission
-
-
-@pytest.fixture(scope="module")
-def submission(student, mnist, training_progress):
-    return ModelSubmission(student, mnist, progress=training_progress)
 
 
 def test_build_model_accepts_images(submission):

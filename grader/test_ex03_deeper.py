@@ -5,16 +5,7 @@ hidden layers, Dropout at the requested rate, and early stopping that is both
 declared and effective in the grader's own training.
 """
 
-import pytest
-
-from grader.model_checks import ModelSubmission
-
 REQUESTED_RATE = 0.25  # build_model(dropout_rate=...) must use the rate it is given
-
-
-@pytest.fixture(scope="module")
-def submission(student, mnist, training_progress):
-    return ModelSubmission(student, mnist, progress=training_progress)
 
 
 def test_build_model_shapes(submission):

@@ -10,24 +10,8 @@ solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
 
 import numpy as np
 
-from grader.feedback import Feedback, NotStarted, describe, short
+from grader.feedback import describe, requires, short
 from grader.sandbox import Opaque
-
-
-def _requires(check, *args):
-    """Run `check` first: rejecting bad input earns points only for a function
-    that does its job, never for one that does nothing."""
-    try:
-        check(*args)
-    except NotStarted:
-        raise
-    except Feedback:
-        name = check.__name__.removeprefix("test_")
-        raise Feedback(
-            f"This check counts once {name} passes, and it does not yet",
-            cause="a function that does not do its job yet earns nothing for validating its input",
-            hint=f"fix {name} first; its message says what is wrong",
-        ) from None
 
 
 def _lit(array) -> str:
@@ -227,7 +211,7 @@ def test_confusion_matrix_missing_classes(student):
 
 
 def test_confusion_matrix_rejects_bad_labels(student):
-    _requires(test_confusion_matrix_values, student)
+    requires(test_confusion_matrix_values, student, earns="validating its input")
     y = np.array([0, 3, 9, 1])
     cases = [
         (y, np.array([0, 3, 10, 1]), 10, "10", "a predicted label of 10 with num_classes=10"),
@@ -255,7 +239,7 @@ def test_confusion_matrix_rejects_bad_labels(student):
 
 
 def test_confusion_matrix_rejects_bad_shapes(student):
-    _requires(test_confusion_matrix_values, student)
+    requires(test_confusion_matrix_values, student, earns="validating its input")
     y_true, y_pred = _random_labels(n=20)
     probs = np.eye(10)[y_pred] * 0.9 + 0.01
     cases = [
@@ -423,7 +407,7 @@ def test_precision_recall_f1_empty_classes(student):
 
 
 def test_precision_recall_f1_rejects_bad_input(student):
-    _requires(test_precision_recall_f1_values, student)
+    requires(test_precision_recall_f1_values, student, earns="validating its input")
     negative = _SMALL_CM.copy()
     negative[2, 1] = -3
     normalized = _SMALL_CM / _SMALL_CM.sum(axis=1, keepdims=True)
@@ -590,7 +574,7 @@ def test_most_confused_pairs_ties_and_few(student):
 
 
 def test_most_confused_pairs_leaves_input(student):
-    _requires(test_most_confused_pairs_values, student)
+    requires(test_most_confused_pairs_values, student, earns="validating its input")
     cm = _pairs_cm()
     r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=5)
     (after,) = r.args_after
@@ -605,7 +589,7 @@ def test_most_confused_pairs_leaves_input(student):
 
 
 def test_most_confused_pairs_rejects_bad_input(student):
-    _requires(test_most_confused_pairs_values, student)
+    requires(test_most_confused_pairs_values, student, earns="validating its input")
     negative = _SMALL_CM.copy()
     negative[0, 2] = -5
     cases = [

@@ -4,15 +4,6 @@ Shared model checks live in grader/model_checks.py; new here are the input
 with its channel axis and the convolution and pooling layers.
 """
 
-import pytest
-
-from grader.model_checks import ModelSubmission
-
-
-@pytest.fixture(scope="module")
-def submission(student, mnist, training_progress):
-    return ModelSubmission(student, mnist, progress=training_progress)
-
 
 def test_build_model_accepts_images(submission):
     submission.check_input()

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from grader.feedback import Feedback, NotStarted, describe
+from grader.feedback import Feedback, describe, requires
 from grader.sandbox import ModelArg
 
 # Geometry the contract promises, and the grader's tolerances.
@@ -58,22 +58,6 @@ PHOTOS = 60  # MNIST test digits re-saved as photos
 # them however well they are prepared; the printed set leaves them out.
 PRINTED = (0, 2, 3, 4, 5, 7, 8)
 SEED = 6
-
-
-def _requires(check, *args):
-    """Run `check` first: rejecting bad input or leaving it alone earns points
-    only for a function that does its job, never for one that does nothing."""
-    try:
-        check(*args)
-    except NotStarted:
-        raise
-    except Feedback:
-        name = check.__name__.removeprefix("test_")
-        raise Feedback(
-            f"This check counts once {name} passes, and it does not yet",
-            cause="a function that does not do its job yet earns nothing for validating or for leaving inputs alone",
-            hint=f"fix {name} first; its message says what is wrong",
-        ) from None
 
 
 # ---------------------------------------------------------------- the pictures
@@ -533,7 +517,7 @@ def test_prepare_image_colour(student, mnist):
 
 
 def test_prepare_image_rejects_bad_input(student, mnist):
-    _requires(test_prepare_image_shape_dtype, student, mnist)
+    requires(test_prepare_image_shape_dtype, student, mnist)
     gray = pictures(mnist)[0].image
     rng = np.random.default_rng(SEED + 2)
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
@@ -557,7 +541,7 @@ def test_prepare_image_rejects_bad_input(student, mnist):
 
 
 def test_prepare_image_leaves_input(student, mnist):
-    _requires(test_prepare_image_shape_dtype, student, mnist)
+    requires(test_prepare_image_shape_dtype, student, mnist)
     for picture in _sample(mnist, few=True):
         r = _prepared(student, picture)
         (after,) = r.args_after

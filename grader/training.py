@@ -28,6 +28,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
@@ -277,6 +278,7 @@ def _canonical(config: Any) -> Any:
 # ---------------------------------------------------------------- the trainer
 
 
+@lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     versions = {}
     for package in ("keras", "tensorflow", "numpy"):

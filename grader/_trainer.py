@@ -16,7 +16,8 @@ Two modes:
            a few training images;
   train    train on the training set under the budget, evaluate on the test
            set (which student code never receives), and report accuracy,
-           epochs, seconds and the history.
+           epochs, seconds, the history, the predictions and the most
+           confident mistakes.
 Progress goes to stdout as one JSON line per epoch, then {"result": ...}.
 This file imports nothing from the grader, so it runs as a plain script.
 """
@@ -30,6 +31,7 @@ import time
 
 WEIGHTED = {"Dense", "Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "EinsumDense"}
 ESTIMATE_AFTER_STEPS = 25  # steps timed before the full training is estimated
+MISTAKES_SHOWN = 16  # most confident test-set mistakes returned for the feedback page
 
 
 def _quiet_keras():
@@ -272,6 +274,11 @@ def train_model(keras, tf, request):
     predicted = probs.argmax(axis=1)
     result["test_accuracy"] = float((predicted == y_test).mean())
     result["predictions"] = predicted.tolist()
+    # The most confident mistakes, for the feedback page: [index, true, predicted, confidence].
+    confidence = probs.max(axis=1)
+    wrong = np.flatnonzero(predicted != y_test)
+    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:MISTAKES_SHOWN]
+    result["mistakes"] = [[int(i), int(y_test[i]), int(predicted[i]), round(float(confidence[i]), 4)] for i in wrong]
     return result
 
 

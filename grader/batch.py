@@ -5,7 +5,8 @@
 Each student's folder is graded by its own `grader` process (with its own
 worker processes). Per student it writes RESULTS/students/<student>/report.json
 (the course's JSON report plus "student", "submission_sha256" and
-"grading_key") and feedback.md; then RESULTS/gradebook.csv for every student.
+"grading_key") and feedback.md, with its figures in feedback_files/; then
+RESULTS/gradebook.csv for every student.
 A report is written as soon as its student is graded, so a crash or Ctrl-C
 loses nothing already graded. A re-run skips a student only when neither the
 submission nor the grading (grader version, checks, data, exercises) changed,
@@ -18,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from tqdm import tqdm
 
 from mnist_course.course import COURSE_FILE, ROOT, Exercise
 
-from .formats import markdown_feedback
+from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
 from .sandbox import graded_files
 from .session import GRADER_DIR, TargetError
@@ -127,8 +129,10 @@ def run_batch(
     data_sha256: str,
     jobs: int = 1,
     force: bool = False,
+    mnist=None,
 ) -> int:
-    """Grade every student folder; 0 if all were graded, 1 if some could not be."""
+    """Grade every student folder; 0 if all were graded, 1 if some could not be.
+    `mnist`, the data being graded on, gives the feedback pages their test images."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if data_arg:
@@ -170,6 +174,7 @@ def run_batch(
                     errors[student] = f"error: {result['error']}"
                     for stale in ("report.json", "feedback.md"):  # an old grade must not stand for a new submission
                         (folder / stale).unlink(missing_ok=True)
+                    shutil.rmtree(figures_folder(folder / "feedback.md"), ignore_errors=True)
                 else:
                     report = {
                         **result,
@@ -178,7 +183,8 @@ def run_batch(
                         "submission_sha256": hashes[student],
                         "grading_key": key,
                     }
-                    write_text(folder / "feedback.md", markdown_feedback(report, title=f"Feedback for {student}"))
+                    page = feedback_page(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
+                    write_text(folder / "feedback.md", page)
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
                 progress.update()
     finally:

@@ -33,7 +33,8 @@ from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import DataError
 
 from .batch import run_batch
-from .formats import gradescope_results, junit_xml, markdown_feedback
+from .figures import feedback_page
+from .formats import classroom_results, gradescope_results, junit_xml
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
 from .report import Gradebook, build_report, data_summary, render_table, write_text
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
@@ -105,13 +106,15 @@ def grade(course, exercises: list[Exercise], target: Path, data_arg: str | None,
     return report, code, progress.collect_errors
 
 
-def report_files(args: argparse.Namespace) -> dict[Path, Callable[[dict], str]]:
-    """The report files asked for, each with how to render it."""
+def report_files(args: argparse.Namespace, mnist=None) -> dict[Path, Callable[[dict], str]]:
+    """The report files asked for, each with how to render it (the feedback page
+    also draws its figures beside itself, reading test images from `mnist`)."""
     renderers = {
         "json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n",
         "gradescope": lambda r: json.dumps(gradescope_results(r), indent=2, ensure_ascii=False) + "\n",
         "junit": junit_xml,
-        "feedback": markdown_feedback,
+        "classroom": lambda r: json.dumps(classroom_results(r), ensure_ascii=False) + "\n",
+        "feedback": lambda r: feedback_page(r, args.feedback, mnist=mnist),
     }
     return {getattr(args, name): render for name, render in renderers.items() if getattr(args, name, None)}
 
@@ -128,6 +131,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json to FILE")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
+    parser.add_argument("--classroom", type=Path, metavar="FILE", help="write GitHub Classroom's runner result (JSON) to FILE")
     parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a Markdown feedback page to FILE")
     parser.add_argument("--batch", type=Path, metavar="SUBMISSIONS", help="grade every student folder in SUBMISSIONS (needs --out)")
     parser.add_argument("--out", type=Path, metavar="RESULTS", help="with --batch: where reports and gradebook.csv go")
@@ -155,7 +159,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
     if batch_only and not args.batch:
         parser.error(f"{batch_only[0]} only goes with --batch")
     if args.batch:
-        single = [f"--{o}" for o in ("target", "json", "gradescope", "junit", "feedback") if getattr(args, o)]
+        single = [f"--{o}" for o in ("target", "json", "gradescope", "junit", "classroom", "feedback") if getattr(args, o)]
         if single:
             parser.error(f"{single[0]} is for one submission; --batch writes every student's reports under --out")
         if args.out is None:
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
         if args.batch:
             mnist = load_data(args.data)  # fail early (exit 2) when there is no data
-            return run_batch(args.batch, args.out, exercises, args.data, mnist.provenance.sha256, args.jobs or 1, args.force)
+            return run_batch(args.batch, args.out, exercises, args.data, mnist.provenance.sha256, args.jobs or 1, args.force, mnist=mnist)
         target = resolve_target(args.target)
         for path in report_files(args):
             if not os.access(path.resolve().parent, os.W_OK):
@@ -222,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     print_passed(report, target)
     for error in collect_errors:
         print(f"grader: could not load {error}", file=sys.stderr)
-    for path, render in report_files(args).items():
+    for path, render in report_files(args, mnist).items():
         try:
             write_text(path, render(report))
         except OSError as exc:

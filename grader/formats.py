@@ -6,7 +6,11 @@
 - JUnit XML, the format CI systems (GitLab, Jenkins, GitHub Actions reporters)
   read: one <testsuite> per exercise, one <testcase> per check; points are
   kept in each suite's <properties> and in the failure text.
-- A Markdown feedback page per submission, for people.
+- A Markdown feedback page per submission, for people (its plots of the
+  grader's training are drawn by grader/figures.py).
+- GitHub Classroom's runner result: what its `autograding-grading-reporter`
+  action reads from each grading step (platforms/README.md), one test per check
+  with its points, so an exercise earns partial credit.
 
 Each function takes the dict that `report.build_report` makes, so every
 format says the same thing.
@@ -50,6 +54,46 @@ def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
         "output": f"Data: {data.get('description', 'not loaded')}\nGrader {report['grader_version']}",
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+# Each message travels base64-encoded in an environment variable of the
+# reporter's step, and Linux refuses a single variable over 128 KiB.
+_CLASSROOM_MESSAGE_CHARS = 2000
+
+
+def classroom_results(report: dict[str, Any]) -> dict[str, Any]:
+    """GitHub Classroom's runner result for the exercises of `report`.
+
+    The layout is the one GitHub's own runners write (classroom-resources/
+    autograding-command-grader and autograding-python-grader): `max_score` for
+    the runner and `tests` with a `score` each. The grading reporter adds up
+    every runner's `max_score` and every test's `score` into the points
+    Classroom records, and fails the job when a runner's `status` is "fail".
+    """
+    tests = []
+    for ex in report["exercises"]:
+        for check in ex["checks"]:
+            message = "\n".join(filter(None, [check["message"], check.get("measured") and measured_line(check["measured"])]))
+            if len(message) > _CLASSROOM_MESSAGE_CHARS:
+                message = message[: _CLASSROOM_MESSAGE_CHARS - 1] + "…"
+            tests.append(
+                {
+                    "name": f"{ex['id']} · {check['name']} ({check['score']}/{check['max_score']})",
+                    "status": "pass" if check["status"] == "passed" else "fail",
+                    "score": check["score"],
+                    "message": message,
+                    "test_code": f"grader {ex['id']}",
+                    "filename": "",
+                    "line_no": 0,
+                    "duration": round(check["seconds"], 3),
+                }
+            )
+    return {
+        "version": 1,
+        "status": "pass" if report["score"] == report["max_score"] else "fail",
+        "max_score": report["max_score"],
         "tests": tests,
     }
 
@@ -98,7 +142,10 @@ def junit_xml(report: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def markdown_feedback(report: dict[str, Any], title: str = "Feedback") -> str:
+def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: dict[str, list[dict[str, str]]] | None = None) -> str:
+    """The page for people. `figures` (grader/figures.py, which draws them) gives per
+    exercise the plots of the grader's training: {"path", "alt", "caption"} each,
+    or {"note"} for one that could not be drawn."""
     marks = {"passed": "✅", "failed": "❌", "not started": "⬜", "error": "⚠️"}
     data = report.get("data") or {}
     lines = [
@@ -118,6 +165,14 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback") -> str:
             if check["status"] != "passed":
                 fence = _fence(check["message"])
                 lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", check["message"], fence]
+        items = (figures or {}).get(ex["id"])
+        if items:
+            lines += ["", "### What the grader's training shows"]
+            for item in items:
+                if "path" in item:
+                    lines += ["", f"![{item['alt']}]({item['path']})", "", item["caption"]]
+                else:
+                    lines += ["", f"*{item['note']}*"]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,7 @@ from mnist_course.course import Exercise
 from .feedback import Feedback, NotStarted, describe
 from .sandbox import Opaque, SavedModel, clean_text
 from .student import Call, Student
-from .training import ModelRefused, Settings, model_config, threshold_for, trainer_for, validate_settings
+from .training import ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
 
 SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
 
@@ -355,6 +355,9 @@ class ModelSubmission:
                 },
             )
         )
+        summary = training_summary(result, self.mnist.y_test)
+        if summary is not None:  # what the feedback page plots (grader/figures.py)
+            node.user_properties.append(("training", summary))
         settings = self.settings()
         shown = f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}"
         status = result.get("status")

@@ -93,9 +93,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call" or (report.when == "setup" and not report.passed):
         exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
         row = check_record(exercise, check, report, call.excinfo)
-        measured = dict(item.user_properties).get("measured")
-        if measured is not None:
-            row["measured"] = measured
+        properties = dict(item.user_properties)
+        for key in ("measured", "training"):  # what the grader's training of a model gave
+            if properties.get(key) is not None:
+                row[key] = properties[key]
         report.user_properties.append(("grade", {"exercise": exercise.id, **row}))
         if isinstance(call.excinfo and call.excinfo.value, Feedback):
             report.longrepr = row["message"]  # the lesson, not the grader's traceback

@@ -229,6 +229,9 @@ def _child_env(work: Path) -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(work / ".matplotlib"),
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        # No GPU for student code (Colab's GPU runtime, say): CUDA's start-up
+        # cannot run under the memory cap, and nothing here needs it.
+        "CUDA_VISIBLE_DEVICES": "",
         # One thread per math library: a submission cannot take every core.
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_course.build import not_started_message
+from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
 from . import sandbox

@@ -43,7 +43,7 @@ from .sandbox import CallbackSpec, _limiter, clean_text
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
-CACHE_VERSION = 1  # bump when training or evaluation changes meaning
+CACHE_VERSION = 2  # bump when training or evaluation changes meaning (2: the trainer's "mistakes")
 TRAINER_MEMORY = 8 << 30  # address-space cap of the trainer process
 START_UP_S = 120  # TensorFlow import, loading, evaluation: time on top of the training budget
 MAX_CONFIG = 1 << 20  # bytes of config.json a .keras file may hold
@@ -315,7 +315,9 @@ class Trainer:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _communicate(self, request: dict, folder: Path, timeout: float, progress) -> dict:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0", "KERAS_HOME": str(folder / ".keras")}
+        # On the CPU even where a GPU exists: the thresholds were measured there,
+        # op determinism holds there, and CUDA cannot start under the memory cap.
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0", "KERAS_HOME": str(folder / ".keras"), "CUDA_VISIBLE_DEVICES": ""}
         proc = subprocess.Popen(
             [sys.executable, "-I", str(TRAINER)],
             stdin=subprocess.PIPE,
@@ -424,6 +426,36 @@ class Trainer:
             return result
 
         return self._cached(identity, run)
+
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")  # the learning curves a report keeps
+
+
+def training_summary(result: dict, y_test: np.ndarray) -> dict | None:
+    """What the feedback page plots from one training, as small plain data for the
+    report: the per-epoch history, the 10 x 10 confusion matrix (rows: true
+    digit, columns: predicted) and the most confident mistakes as test-set
+    indices (never pixels). None when nothing was trained."""
+    history = result.get("history") or {}
+    summary: dict[str, Any] = {
+        "history": {
+            key: [round(v, 5) if isinstance(v, float) and np.isfinite(v) else None for v in history[key]]
+            for key in HISTORY_KEYS
+            if isinstance(history.get(key), list)
+        }
+    }
+    if not summary["history"].get("loss"):
+        return None
+    predictions = result.get("predictions")
+    predicted = np.asarray(predictions if isinstance(predictions, list) else [], dtype=np.int64)
+    if len(predicted) == len(y_test) > 0 and predicted.min() >= 0 and predicted.max() < 10:
+        confusion = np.bincount(np.asarray(y_test, dtype=np.int64) * 10 + predicted, minlength=100).reshape(10, 10)
+        summary["confusion"] = confusion.tolist()
+        summary["misclassified"] = [
+            {"index": index, "label": label, "predicted": guess, "confidence": confidence}
+            for index, label, guess, confidence in result.get("mistakes") or []
+        ]
+    return summary
 
 
 _TRAINERS: dict[int, Trainer] = {}

@@ -16,11 +16,31 @@
 # %% [markdown]
 # # A first look at MNIST and preprocessing
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/01_first_look.ipynb)
+#
 # **What you will do:** load the MNIST handwritten digits, look at them closely, and
 # turn the raw arrays into clean inputs and targets that a neural network can learn from.
 #
 # No model yet: this lesson is all about the data. Every later lesson starts from the
 # four preprocessing steps at the end of this one.
+
+# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/mnist-course/mnist-course", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
 
 # %% [markdown]
 # ## Setup

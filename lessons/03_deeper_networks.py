@@ -16,12 +16,32 @@
 # %% [markdown]
 # # Deeper dense networks and overfitting
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/03_deeper_networks.ipynb)
+#
 # **What you will do:** give the dense network of lesson 2 a second hidden layer, watch it
 # **overfit** (get better on its training images and worse on new ones), and fight that
 # with Dropout and early stopping. You will also see what the batch size and the number
 # of epochs change.
 #
 # The tool for all of it is the pair of learning curves, training against validation.
+
+# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/mnist-course/mnist-course", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
 
 # %% [markdown]
 # ## Setup

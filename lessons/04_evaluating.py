@@ -16,6 +16,8 @@
 # %% [markdown]
 # # Evaluating a classifier
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/04_evaluating.ipynb)
+#
 # **What you will do:** train a small dense network, then look past its single accuracy
 # number: which digits it mixes up, how trustworthy each of its answers is, and what its
 # mistakes look like.
@@ -23,6 +25,24 @@
 # Accuracy tells you *how often* a model is wrong. To improve a model you need to know
 # *where* and *how* it is wrong. Everything in this lesson is plain NumPy on two arrays,
 # the true labels and the predicted ones, so it works for any classifier.
+
+# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/mnist-course/mnist-course", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
 
 # %% [markdown]
 # ## Setup

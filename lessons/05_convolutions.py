@@ -16,12 +16,32 @@
 # %% [markdown]
 # # Convolutional networks
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/05_convolutions.ipynb)
+#
 # **What you will do:** build a small convolutional network (a *convnet*) that reaches
 # about 98.5% test accuracy with a third of the parameters of lesson 2's dense network,
 # and look inside it at what its first layer sees.
 #
 # Dense networks treat an image as 784 unrelated numbers. Convolutional layers know that
 # pixels have neighbours, and that a stroke is a stroke wherever it sits on the page.
+
+# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/mnist-course/mnist-course", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
 
 # %% [markdown]
 # ## Setup

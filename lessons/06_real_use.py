@@ -16,6 +16,8 @@
 # %% [markdown]
 # # From notebook to real use
 #
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/06_real_use.ipynb)
+#
 # **What you will do:** train a stronger CNN, save it to a file and load it back, then
 # use it on a picture of a digit that does not come from MNIST: a photo or a scan, dark
 # ink on light paper, at any size, anywhere in the frame.
@@ -24,6 +26,24 @@
 # background, fitted into a 20 × 20 box and centred in a 28 × 28 field. A phone photo of
 # a digit is none of that, and fed in as it is, it gets a confident wrong answer. So the
 # heart of this lesson is **preparing** an image the way MNIST's were prepared.
+
+# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/mnist-course/mnist-course", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
 
 # %% [markdown]
 # ## Setup

@@ -3,6 +3,10 @@
   mnist-course build   regenerate exercises/ and lessons/*.ipynb from their sources
   mnist-course check   exit 1 if any generated file is missing or out of date
   mnist-course list    the exercises in course order, with points
+  mnist-course nbgrader DIR
+                       write an nbgrader course directory (config and one assignment per exercise)
+  mnist-course nbgrader-export SUBMITTED OUT
+                       nbgrader's submitted notebooks as exercise files, for `grader --batch OUT`
   mnist-course predict IMAGE... [--model PATH]
                        read digits from photos or scans with a trained model
   mnist-course train [--out PATH] [--epochs N]
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .build import relative, stale_files, write_all
 from .course import CourseError, load_course
@@ -29,6 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("build", help="regenerate exercises/ and lessons/*.ipynb from their sources")
     commands.add_parser("check", help="exit 1 if any generated file is missing or out of date")
     commands.add_parser("list", help="the exercises in course order, with points")
+    nbgrader = commands.add_parser(
+        "nbgrader",
+        help="write an nbgrader course directory (config and one assignment per exercise)",
+        description="Write nbgrader_config.py and source/<assignment>/<assignment>.ipynb for every exercise "
+        "into DIR (created if missing; other files there are left alone). platforms/nbgrader/ holds the same, "
+        "kept up to date by `mnist-course build`.",
+    )
+    nbgrader.add_argument("directory", metavar="DIR", help="the course directory to write")
+    export = commands.add_parser(
+        "nbgrader-export",
+        help="nbgrader's submitted notebooks as exercise files, for `grader --batch OUT`",
+        description="Read SUBMITTED/<student>/<assignment>/<assignment>.ipynb (nbgrader's submitted/ folder) and "
+        "write each notebook's answer cells, below the exercise's imports, as OUT/<student>/<module>.py. "
+        "`grader --batch OUT --out RESULTS` then grades them with student code in the grader's sandbox, "
+        "never in the grading process.",
+    )
+    export.add_argument("submitted", metavar="SUBMITTED", help="nbgrader's submitted/ folder")
+    export.add_argument("out", metavar="OUT", help="where the students' exercise folders go")
     predict = commands.add_parser(
         "predict",
         help="read digits from photos or scans with a trained model",
@@ -86,6 +109,23 @@ def main(argv: list[str] | None = None) -> int:
                 functions = ", ".join(f.name for f in ex.functions)
                 print(f"{ex.id}  {ex.title:<28} lesson {ex.lesson_number}  {ex.max_score:>3} pts  {functions}")
             return 0
+        if args.command == "nbgrader":
+            from .nbgrader_course import write_course
+
+            for path in write_course(course, Path(args.directory)):
+                print(f"wrote {path}")
+            print(f"next: cd {args.directory} && nbgrader generate_assignment '*'")
+            return 0
+        if args.command == "nbgrader-export":
+            from .nbgrader_course import export_submissions
+
+            submitted = Path(args.submitted)
+            if not submitted.is_dir():
+                raise CourseError(f"{submitted} is not a folder (expected nbgrader's submitted/)")
+            written = export_submissions(course, submitted, Path(args.out))
+            print(f"wrote {len(written)} exercise file(s) for {len({p.parent for p in written})} student(s) into {args.out}")
+            print(f"next: grader --batch {args.out} --out RESULTS")
+            return 0 if written else 1
         if args.command == "build":
             written = write_all(course)
             for path in written:

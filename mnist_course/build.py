@@ -5,6 +5,8 @@
   TODO line taken from course.toml plus `raise NotImplementedError(...)`.
 - lessons/<lesson>.ipynb from lessons/<lesson>.py (jupytext percent format),
   without outputs.
+- platforms/nbgrader/: the nbgrader course directory, one assignment per
+  solution (see nbgrader_course.py).
 
 The generated files are committed so students need no build step;
 tests/test_course.py regenerates them in memory and fails on any drift.
@@ -15,16 +17,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from .course import ROOT, Course, CourseError, Exercise, load_course
+from .course import ROOT, Course, CourseError, Exercise, load_course, not_started_message
+from .nbgrader_course import COURSE_DIR, course_files
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-
-
-def not_started_message(function: str) -> str:
-    # The grader recognises an untouched stub by NotImplementedError; this
-    # wording is what the student reads.
-    return f"{function}() is not started yet"
 
 
 def _enclosing_functions(source: str, filename: str) -> list[tuple[int, int, str]]:
@@ -123,6 +120,7 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
         files[ex.stub_path] = make_stub(ex, ex.solution_path.read_text(encoding="utf-8"))
         if ex.lesson_notebook not in files:
             files[ex.lesson_notebook] = build_notebook(ex.lesson_source)
+    files.update({COURSE_DIR / path: text for path, text in course_files(course).items()})
     return files
 
 
@@ -139,6 +137,7 @@ def write_all(course: Course | None = None) -> list[Path]:
     written = []
     for path, text in generated_files(course).items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             written.append(path)
     return written

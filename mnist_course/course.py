@@ -20,6 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE_FILE = ROOT / "course.toml"
 
 
+def not_started_message(function: str) -> str:
+    # A stub raises NotImplementedError with exactly this wording: the grader
+    # recognises an untouched stub by it, and it is what the student reads.
+    return f"{function}() is not started yet"
+
+
 class CourseError(Exception):
     """course.toml is malformed or names something that does not exist."""
 
@@ -31,6 +37,7 @@ class Function:
     todo: str
     hints: tuple[str, ...]
     checks: dict[str, int]  # check name -> points
+    hidden: tuple[str, ...] = ()  # checks an nbgrader release hides
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class Exercise:
 class Course:
     title: str
     exercises: tuple[Exercise, ...]
+    repository: str = ""  # the published repository (Colab links, platform packages)
 
     def exercise(self, key: str) -> Exercise:
         """Find an exercise by id ("ex01"), number ("1", "01") or module name."""
@@ -169,6 +177,10 @@ def parse_course(text: str) -> Course:
             for check, points in checks.items():
                 if not isinstance(points, int) or points <= 0:
                     raise CourseError(f"course.toml: {fwhere} check {check} needs positive integer points")
+            hidden = fn.get("hidden", [])
+            unknown = [name for name in hidden if name not in checks] if isinstance(hidden, list) else [hidden]
+            if unknown:
+                raise CourseError(f"course.toml: {fwhere}.hidden names {unknown[0]!r}, which is not one of its checks")
             functions.append(
                 Function(
                     name=_require(fn, "name", str, fwhere),
@@ -176,6 +188,7 @@ def parse_course(text: str) -> Course:
                     todo=_require(fn, "todo", str, fwhere),
                     hints=tuple(_require(fn, "hints", list, fwhere)),
                     checks=dict(checks),
+                    hidden=tuple(hidden),
                 )
             )
         exercises.append(
@@ -194,7 +207,7 @@ def parse_course(text: str) -> Course:
         )
     if not exercises:
         raise CourseError("course.toml lists no [[exercise]]")
-    return Course(title=head.get("title", "MNIST course"), exercises=tuple(exercises))
+    return Course(title=head.get("title", "MNIST course"), exercises=tuple(exercises), repository=str(head.get("repository", "")).rstrip("/"))
 
 
 @lru_cache(maxsize=1)

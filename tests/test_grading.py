@@ -78,6 +78,30 @@ def test_reports_state_the_data_they_used(solutions_run, mnist_path):
     assert "Data: " in output and report["data"]["dataset"] in output
 
 
+def test_reports_carry_what_the_feedback_page_plots(solutions_run, stubs_run, mnist_path):
+    """Each model's accuracy check keeps its training (history, confusion matrix,
+    most confident mistakes) as small plain data; a stub has none."""
+    from mnist_course.data import load_mnist
+
+    y_test = load_mnist(mnist_path).y_test
+    _, report, _ = solutions_run
+    trained = {ex["id"]: [c for c in ex["checks"] if "training" in c] for ex in report["exercises"]}
+    assert {k for k, rows in trained.items() if rows} == {ex.id for ex in load_course().exercises if ex.training}
+    for (check,) in filter(None, trained.values()):
+        training, measured = check["training"], check["measured"]
+        assert check["name"] == "build_model_test_accuracy"
+        assert set(training["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        assert all(len(values) == measured["epochs_run"] for values in training["history"].values())
+        confusion = np.array(training["confusion"])
+        assert confusion.sum() == len(y_test) and np.trace(confusion) == round(measured["test_accuracy"] * len(y_test))
+        mistakes = training["misclassified"]
+        assert 0 < len(mistakes) <= 16
+        assert [m["confidence"] for m in mistakes] == sorted((m["confidence"] for m in mistakes), reverse=True)
+        assert all(y_test[m["index"]] == m["label"] != m["predicted"] for m in mistakes)
+    assert len(json.dumps(report)) < 50_000  # no per-image data
+    assert not any("training" in c for ex in stubs_run[1]["exercises"] for c in ex["checks"])
+
+
 def test_pytest_alone_grades_with_teaching_messages(mnist_path):
     """`pytest grader` is the same grader; failures show the lesson, not a traceback."""
     result = subprocess.run(

@@ -68,6 +68,7 @@ def test_markdown_feedback_shows_every_check_and_each_message(mixed_run):
     for check in report["exercises"][0]["checks"]:
         assert f"`{check['name']}`" in text
     assert "Likely cause: np.eye() and np.zeros() make float64" in text
+    assert "![" not in text and not (files["feedback"].parent / "feedback_files").exists()  # ex01 trains no model
 
 
 def test_a_message_cannot_break_out_of_its_code_block():

@@ -1,0 +1,235 @@
+"""An nbgrader course directory, generated from the same sources as the stubs.
+
+    platforms/nbgrader/nbgrader_config.py
+    platforms/nbgrader/source/<module>/<module>.ipynb     one assignment per exercise
+
+Each notebook splits solutions/<module>.py at its top-level functions: the
+imports become a locked cell, every function an answer cell (nbgrader keeps
+the signature and docstring and replaces what lies between `### BEGIN
+SOLUTION` and `### END SOLUTION`), and every check of course.toml a locked
+test cell with its points. A test cell calls `grader.notebook.check`, which
+grades the answer cells with the course's own grader, in a separate process.
+Checks that course.toml lists under `hidden` sit between nbgrader's
+`### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS`, so the release omits them.
+
+`mnist-course build` keeps the committed copy in platforms/nbgrader/ up to
+date (tests/test_course.py fails on drift); `mnist-course nbgrader DIR`
+writes a fresh course directory anywhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from .course import ROOT, Course, CourseError, Exercise, not_started_message
+
+COURSE_DIR = ROOT / "platforms" / "nbgrader"
+COURSE_ID = "mnist-course"
+# nbgrader's stub for a cleared solution (its default, set explicitly in the
+# config): grader/notebook.py recognises it as "not started yet".
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+SCHEMA_VERSION = 3
+
+
+def cell_timeout(course: Course) -> int:
+    """Seconds nbgrader lets one cell run: the first test cell of a model
+    exercise grades the whole exercise, training included."""
+    budgets = [ex.training.budget_s for ex in course.exercises if ex.training]
+    return int(max(budgets, default=0)) + 600
+
+
+def split_module(source: str, filename: str) -> tuple[str, dict[str, str]]:
+    """The text before the first top-level function, and each top-level
+    function's text (with the comments just above it), by name."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        raise CourseError(f"{filename}: does not parse: {exc}") from None
+    lines = source.splitlines()
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if not functions:
+        raise CourseError(f"{filename}: no top-level function")
+    others = [node for node in tree.body if not isinstance(node, ast.FunctionDef) and node.lineno > functions[0].lineno]
+    if others:
+        raise CourseError(f"{filename}:{others[0].lineno}: only functions may follow the first function (the notebook has one cell each)")
+    first = min([functions[0].lineno, *(d.lineno for d in functions[0].decorator_list)])
+    header = "\n".join(lines[: first - 1]).strip() + "\n"
+    parts, start = {}, first - 1
+    for node, following in zip(functions, [*functions[1:], None]):
+        # The last function runs to the end of the file: its closing marker is a
+        # comment, past the last line ast counts.
+        end = len(lines) if following is None else min([following.lineno, *(d.lineno for d in following.decorator_list)]) - 1
+        parts[node.name] = "\n".join(lines[start:end]).strip() + "\n"
+        start = end
+    return header, parts
+
+
+def _metadata(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": SCHEMA_VERSION, "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def test_cell_source(exercise: Exercise, check: str, points: int, hidden: bool) -> str:
+    call = f'from grader.notebook import check\ncheck("{exercise.id}", "{check}", globals())'
+    plural = "s" if points != 1 else ""
+    if hidden:
+        return (
+            f"# Hidden check `{check}` ({points} point{plural}): it runs when your notebook is graded.\n"
+            f"### BEGIN HIDDEN TESTS\n{call}\n### END HIDDEN TESTS"
+        )
+    return f"# Check `{check}` ({points} point{plural})\n{call}"
+
+
+def assignment_notebook(course: Course, exercise: Exercise) -> str:
+    import nbformat  # the maintainers' build and instructors' command need it, grading does not
+
+    filename = f"solutions/{exercise.filename}"
+    header, functions = split_module(exercise.solution_path.read_text(encoding="utf-8"), filename)
+    extra = [name for name in functions if name not in {f.name for f in exercise.functions}]
+    if extra:
+        raise CourseError(f"{filename}: {extra[0]}() is not in course.toml; the notebook has a cell only for graded functions")
+    # A link that works wherever the notebook is copied: the published lesson.
+    lesson = f"{course.repository}/blob/main/lessons/{exercise.lesson}.ipynb"
+    # A model exercise's checks need both of its functions (the accuracy check
+    # trains build_model() with training_settings()): its tests follow all
+    # its answer cells. Elsewhere each function's tests follow its cell.
+    tests_after_all = exercise.training is not None
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# Exercise {exercise.id[2:]} · {exercise.title}\n\n"
+            f"Lesson {exercise.lesson_number} ([`lessons/{exercise.lesson}.ipynb`]({lesson})) teaches what you need. "
+            f"Fill in every cell that says `# YOUR CODE HERE`, keeping the function names and "
+            f"signatures; each docstring is the contract the grader checks.\n\n"
+            f"Run a test cell to grade your work: it hands your answer cells (with the "
+            f"imports cell below) to the course's grader, which runs them in a separate process, exactly as "
+            f"`grader {exercise.id}` grades `exercises/{exercise.filename}`. Keep all your code inside the "
+            f"answer cells: code in other cells is not graded."
+            + ("\n\nThe grader trains your model itself, with your settings: the first test cell takes a while." if tests_after_all else "")
+        ),
+        nbformat.v4.new_code_cell(header, metadata=_metadata(f"{exercise.id}-imports", locked=True)),
+    ]
+    pending = []
+    for function in exercise.functions:
+        if function.name not in functions:
+            raise CourseError(f"{filename}: no top-level function {function.name}() for course.toml's entry")
+        cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"## `{function.name}`\n\nYour task: {function.todo} (lesson {exercise.lesson_number}, \"{function.section}\")."
+            )
+        )
+        cells.append(nbformat.v4.new_code_cell(functions[function.name], metadata=_metadata(f"{exercise.id}-{function.name}", solution=True)))
+        for check, points in function.checks.items():
+            source = test_cell_source(exercise, check, points, check in function.hidden)
+            pending.append(nbformat.v4.new_code_cell(source, metadata=_metadata(f"{exercise.id}-{check}", grade=True, locked=True, points=points)))
+        if not tests_after_all:
+            cells += pending
+            pending = []
+    if pending:
+        cells.append(nbformat.v4.new_markdown_cell("## Checks\n\nThe first check grades the whole exercise: the grader builds and trains your model here."))
+        cells += pending
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    # nbformat draws random cell ids; numbered ids keep the build reproducible.
+    for number, cell in enumerate(notebook.cells, start=1):
+        cell.id = f"cell-{number:02d}"
+    return nbformat.writes(notebook) + "\n"
+
+
+def config_file(course: Course) -> str:
+    return f'''# nbgrader configuration for the MNIST course. Generated by `mnist-course build`
+# (or `mnist-course nbgrader DIR`) from course.toml: change that and regenerate.
+import os
+
+c = get_config()  # noqa: F821 - nbgrader provides it
+
+c.CourseDirectory.course_id = "{COURSE_ID}"
+# The gradebook: an SQLite file beside this config.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "gradebook.db")
+
+# Autograding runs every notebook in a plain Python 3 kernel. A model
+# exercise's first test cell trains the student's model: the timeout is the
+# largest training budget in course.toml plus ten minutes.
+c.ExecutePreprocessor.kernel_name = "python3"
+c.ExecutePreprocessor.timeout = {cell_timeout(course)}
+
+# nbgrader's default stub, stated because grader/notebook.py recognises it
+# as "not started yet".
+c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
+'''
+
+
+def course_files(course: Course) -> dict[Path, str]:
+    """Every file of the nbgrader course directory, relative to it."""
+    files = {Path("nbgrader_config.py"): config_file(course)}
+    for exercise in course.exercises:
+        files[Path("source") / exercise.module / f"{exercise.module}.ipynb"] = assignment_notebook(course, exercise)
+    return files
+
+
+def answer_source(source: str, function: str) -> str:
+    """An answer cell as the grader should see it: nbgrader's untouched stub
+    becomes the course's own "not started", which the grader recognises."""
+    comment, statement = CODE_STUB.splitlines()
+    pattern = re.compile(rf"^([ \t]*){re.escape(comment)}\n[ \t]*{re.escape(statement)}[ \t]*$", re.MULTILINE)
+    return pattern.sub(lambda m: f'{m.group(1)}raise NotImplementedError("{not_started_message(function)}")', source)
+
+
+def exercise_module(exercise: Exercise, answers: dict[str, str | None]) -> str:
+    """The exercise's module from its answer cells, by function name, below
+    the exercise's imports. A function without an answer (None) keeps the
+    stub's body, so a check judges only the functions it calls."""
+    header, stubs = split_module(exercise.stub_path.read_text(encoding="utf-8"), exercise.filename)
+    parts = [header]
+    for function in exercise.functions:
+        answer = answers.get(function.name)
+        source = stubs[function.name] if answer is None else answer_source(answer, function.name)
+        if source not in parts:  # one cell may define several functions
+            parts.append(source)
+    return "\n\n".join(part.strip() + "\n" for part in parts)
+
+
+def notebook_module(exercise: Exercise, notebook_file: Path) -> str:
+    """The exercise's module from a submitted notebook's answer cells."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_file, as_version=4)
+    answers = {}
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        for function in exercise.functions:
+            if meta.get("solution") and meta.get("grade_id") == f"{exercise.id}-{function.name}":
+                answers[function.name] = cell.source
+    return exercise_module(exercise, answers)
+
+
+def export_submissions(course: Course, submitted: Path, out: Path) -> list[Path]:
+    """nbgrader's submitted/<student>/<assignment>/<assignment>.ipynb as
+    OUT/<student>/<module>.py, the layout `grader --batch OUT` grades."""
+    written = []
+    for student in sorted(p for p in submitted.iterdir() if p.is_dir()):
+        for exercise in course.exercises:
+            notebook_file = student / exercise.module / f"{exercise.module}.ipynb"
+            if notebook_file.is_file():
+                path = out / student.name / exercise.filename
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(notebook_module(exercise, notebook_file), encoding="utf-8")
+                written.append(path)
+    return written
+
+
+def write_course(course: Course, directory: Path) -> list[Path]:
+    """Write the course directory (only its generated files) into `directory`."""
+    written = []
+    for relative, text in course_files(course).items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

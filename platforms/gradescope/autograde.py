@@ -1,0 +1,289 @@
+"""Grade one Gradescope submission with the course's grader; write results.json.
+
+`run_autograder` runs this for every submission, with the Python that
+`setup.sh` installed the course into. The folders, under $AUTOGRADER_ROOT
+(Gradescope: /autograder):
+
+    source/              the autograder zip: the course and autograder.json
+    submission/          the student's upload, files flat or in folders
+    results/results.json what Gradescope reads: written here, by this script only
+    data/mnist.npz       MNIST, fetched by setup.sh (else $MNIST_COURSE_DATA, else Keras)
+
+Steps: find each exercise file in the upload by its name; copy those files,
+and nothing else, into a fresh folder; grade that folder with
+`python -m grader ... --gradescope FILE` in a process of its own; check the
+report it wrote and copy it to results/. The student's code runs only inside
+that grader process's workers. Run as root (as on Gradescope), the grader and
+everything it starts run as an unprivileged user (`setup.sh` creates
+`mnist-grading`) without network, where the container allows both, so
+student code can write neither results/ nor the course's files, and cannot
+stop this script from writing results.json last.
+
+This file never imports the course: when the grader cannot run at all, it
+still writes a valid results.json that says so, worth 0 points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_USER = "mnist-grading"
+KILL_GRACE_S = 30  # after SIGTERM at the time limit, the grader's own clean-up gets this long
+IGNORED_FOLDERS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints"}
+
+
+def main() -> int:
+    root = Path(os.environ.get("AUTOGRADER_ROOT") or "/autograder")
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        return run(root, results, started)
+    except BaseException as exc:  # a valid results.json in every case; the traceback goes to the log
+        message = f"The autograder failed ({type(exc).__name__}); your instructor can see the log of this run."
+        write_results(results, {"score": 0, "output": message, "stdout_visibility": "hidden", "tests": []})
+        raise
+
+
+def run(root: Path, results: Path, started: float) -> int:
+    source = root / "source"
+    config = json.loads((source / "autograder.json").read_text(encoding="utf-8"))
+    exercises = config["exercises"]
+
+    found, notes = find_exercise_files(root / "submission", [ex["file"] for ex in exercises])
+    if not found:
+        expected = ", ".join(ex["file"] for ex in exercises)
+        message = (
+            f"No exercise file was found in your submission. Upload the file(s) named {expected} "
+            "(as they are in the course's exercises/ folder, flat or inside folders), then submit again."
+        )
+        result = unscored(exercises, message, notes, started)
+        write_results(results, result)
+        print(message)
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
+    try:
+        result = grade(root, source, work, exercises, found, config, notes, started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_results(results, result)
+    print(f"results.json: {result['score']} points")
+    return 0
+
+
+def find_exercise_files(submission: Path, names: list[str]) -> tuple[dict[str, Path], list[str]]:
+    """Each wanted file name's shallowest regular file in the upload (symbolic links are never followed)."""
+    candidates: dict[str, list[Path]] = {name: [] for name in names}
+    others: list[str] = []
+    if submission.is_dir():
+        for folder, subfolders, files in os.walk(submission):
+            subfolders[:] = sorted(d for d in subfolders if d not in IGNORED_FOLDERS and not os.path.islink(os.path.join(folder, d)))
+            for name in sorted(files):
+                path = Path(folder, name)
+                if path.is_symlink() or not path.is_file():
+                    continue
+                if name in candidates:
+                    candidates[name].append(path)
+                else:
+                    others.append(str(path.relative_to(submission)))
+    found: dict[str, Path] = {}
+    notes: list[str] = []
+    for name, paths in candidates.items():
+        if not paths:
+            continue
+        paths.sort(key=lambda p: (len(p.relative_to(submission).parts), str(p)))
+        found[name] = paths[0]
+        shown = paths[0].relative_to(submission)
+        notes.append(f"Graded {shown}" + (f" (also uploaded, not graded: {', '.join(str(p.relative_to(submission)) for p in paths[1:])})" if paths[1:] else ""))
+    missing = [name for name in names if name not in found]
+    if found and missing:
+        notes.append(f"Not in your submission: {', '.join(missing)} (its checks score 0)")
+    if others and not found:
+        notes.append("Your submission holds: " + ", ".join(others[:20]) + (f" and {len(others) - 20} more" if len(others) > 20 else ""))
+    return found, notes
+
+
+def grade(root, source, work, exercises, found, config, notes, started) -> dict:
+    folders = {name: work / name for name in ("submission", "out", "home", "tmp")}
+    for folder in folders.values():
+        folder.mkdir()
+    os.chmod(work, 0o755)  # the grading user must reach its folders inside
+    for name, path in found.items():
+        shutil.copyfile(path, folders["submission"] / name)  # the contents only: no links, no modes
+    report_path = folders["out"] / "results.json"
+
+    python = os.environ.get("AUTOGRADER_PYTHON") or sys.executable
+    env = {
+        "PATH": os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(folders["home"]),
+        "TMPDIR": str(folders["tmp"]),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": str(source),  # the zip's grader and course.toml, whatever else is installed
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    data = os.environ.get("MNIST_COURSE_DATA") or (str(root / "data" / "mnist.npz") if (root / "data" / "mnist.npz").is_file() else "")
+    data = os.path.abspath(data) if data else ""  # the grader runs in another folder
+    if data:
+        env["MNIST_COURSE_DATA"] = data
+    prefix = unprivileged_prefix(folders, network=not data)
+    command = [*prefix, python, "-m", "grader", *(ex["id"] for ex in exercises), "--target", str(folders["submission"]), "--gradescope", str(report_path)]
+    limit = float(os.environ.get("AUTOGRADER_TIMEOUT_S") or config.get("timeout_s") or 0) or None
+    print("Running:", " ".join(command), flush=True)
+
+    process = subprocess.Popen(command, cwd=work, env=env, start_new_session=True)
+    try:
+        code = process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        sweep(prefix)
+        return unscored(
+            exercises,
+            f"Grading took longer than {limit / 60:g} minutes and was stopped. Make sure your code finishes quickly "
+            "(a local `grader` run shows how long each exercise takes), then submit again.",
+            notes,
+            started,
+        )
+    sweep(prefix)  # nothing the submission started outlives grading
+    if code not in (0, 1):
+        why = f"was stopped by signal {-code}" if code < 0 else f"exited with status {code}"
+        return unscored(
+            exercises,
+            f"The grader could not finish: it {why}. This is not a judgement of your work; your instructor can see the "
+            "log of this run. Submit again, or ask your instructor.",
+            notes,
+            started,
+        )
+    report, problem = read_report(report_path, exercises)
+    if report is None:
+        return unscored(exercises, f"The grader's report could not be used ({problem}); your instructor can see the log of this run.", notes, started)
+    report["output"] = "\n".join([*notes, report.get("output", "")]).strip()
+    return report
+
+
+def unprivileged_prefix(folders: dict[str, Path], network: bool) -> list[str]:
+    """As root: run the grader as the grading user, without network when the data is local."""
+    if os.geteuid() != 0:
+        return []
+    name = os.environ.get("AUTOGRADER_USER", DEFAULT_USER)
+    if not name:
+        print("autograde: AUTOGRADER_USER is empty: grading runs as root", flush=True)
+        return []
+    try:
+        user = pwd.getpwnam(name)
+    except KeyError:
+        print(f"autograde: WARNING: no user {name!r} (setup.sh creates it): grading runs as root", flush=True)
+        return []
+    drop = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--no-new-privs", "--"]
+    if not works(drop):
+        print("autograde: WARNING: setpriv is missing or not permitted here: grading runs as root", flush=True)
+        return []
+    for key in ("out", "home", "tmp"):
+        os.chown(folders[key], user.pw_uid, user.pw_gid)
+    if network:
+        print("autograde: no local MNIST file: the grader keeps the network to download it", flush=True)
+        return drop
+    isolate = ["unshare", "--net", "--"]
+    if not works(isolate):  # a container without CAP_SYS_ADMIN
+        print("autograde: WARNING: unshare --net is missing or not permitted here: the grading user keeps the network", flush=True)
+        return drop
+    return [*isolate, *drop]
+
+
+def works(prefix: list[str]) -> bool:
+    """Whether `prefix true` runs here."""
+    if not shutil.which(prefix[0]):
+        return False
+    return subprocess.run([*prefix, "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode == 0
+
+
+def sweep(prefix: list[str]) -> None:
+    """Kill every process left to the grading user, when it is the user setup.sh made for grading alone."""
+    if "setpriv" not in prefix or os.environ.get("AUTOGRADER_USER", DEFAULT_USER) != DEFAULT_USER:
+        return
+    drop = prefix[prefix.index("setpriv") :]
+    # kill(-1) from that user signals all its processes but the caller itself (Linux).
+    subprocess.run([*drop, sys.executable, "-I", "-c", "import os, signal\ntry: os.kill(-1, signal.SIGKILL)\nexcept ProcessLookupError: pass"], check=False)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the grader's session (it cleans up its workers), then SIGKILL."""
+    for signum, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def read_report(path: Path, exercises: list[dict]) -> tuple[dict | None, str]:
+    """The grader's results.json if it is whole and consistent with the exercises graded."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "the grader wrote none"
+    except (OSError, ValueError) as exc:
+        return None, f"unreadable: {exc}"
+    if not isinstance(report, dict) or not isinstance(report.get("tests"), list):
+        return None, "not a Gradescope results object"
+    tests = report["tests"]
+    number = (int, float)
+    if not all(isinstance(t, dict) and type(t.get("score")) in number and type(t.get("max_score")) in number for t in tests):
+        return None, "a test without numeric score and max_score"
+    score, max_score = sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
+    expected_max = sum(ex["max_score"] for ex in exercises)
+    if type(report.get("score")) not in number or abs(report["score"] - score) > 1e-9 or not 0 <= score <= max_score:
+        return None, "its total does not match its tests"
+    if abs(max_score - expected_max) > 1e-9:
+        return None, f"its tests are worth {max_score} points, the exercises {expected_max}"
+    return report, ""
+
+
+def unscored(exercises: list[dict], message: str, notes: list[str], started: float) -> dict:
+    """A valid results.json worth 0 points that says why."""
+    return {
+        "score": 0,
+        "execution_time": round(time.perf_counter() - started, 2),
+        "output": "\n".join([message, *notes]),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": f"{ex['id']} · {ex['title']}",
+                "score": 0,
+                "max_score": ex["max_score"],
+                "status": "failed",
+                "output": message,
+                "visibility": "visible",
+            }
+            for ex in exercises
+        ],
+    }
+
+
+def write_results(results: Path, result: dict) -> None:
+    """Replace results/results.json atomically: whatever was there before is gone."""
+    fd, partial = tempfile.mkstemp(prefix=".results.", suffix=".part", dir=results)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.chmod(partial, 0o644)
+    os.replace(partial, results / "results.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Build the autograder zip to upload to Gradescope.
+
+    python platforms/gradescope/build_zip.py                      # all exercises -> gradescope-autograder.zip
+    python platforms/gradescope/build_zip.py ex01.zip --exercises ex01
+    python platforms/gradescope/build_zip.py --timeout-min 20     # the script's own limit on one grading
+
+The zip holds, at its root, Gradescope's `setup.sh` and `run_autograder`,
+`autograde.py` (what run_autograder runs), `autograder.json` (the exercises
+to grade, with their points) and `requirements.txt` (pyproject.toml's
+dependencies); beside them the course as a student's clone has it, minus
+everything a grader does not need: grader/, mnist_course/, exercises/ (the
+stubs), course.toml, pyproject.toml, README.md, LICENSE. Never solutions/,
+lessons/ or tests/. The same sources always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO))  # this clone's course, not whatever else is installed
+
+from mnist_course.course import CourseError, parse_course
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+COURSE_FOLDERS = ("grader", "mnist_course", "exercises")
+COURSE_FILES = ("course.toml", "pyproject.toml", "README.md", "LICENSE")
+PLATFORM_FILES = {"setup.sh": 0o755, "run_autograder": 0o755, "autograde.py": 0o644}
+NEVER = ("solutions", "lessons", "tests", "benchmarks", "models", "platforms", ".git")
+SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints", ".grader"}
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # zip entries' dates: the same sources give the same zip
+
+
+def course_entries() -> list[tuple[str, Path]]:
+    entries = [(name, REPO / name) for name in COURSE_FILES]
+    for folder in COURSE_FOLDERS:
+        for path in sorted((REPO / folder).rglob("*")):
+            relative = path.relative_to(REPO)
+            if path.is_file() and not path.is_symlink() and not SKIPPED_PARTS & set(relative.parts) and path.suffix != ".pyc":
+                entries.append((relative.as_posix(), path))
+    return entries
+
+
+def requirements() -> str:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = ["# pyproject.toml's dependencies, which setup.sh installs; pin versions here to fix them."]
+    return "\n".join([*lines, *project["dependencies"]]) + "\n"
+
+
+def config(exercise_keys: list[str], timeout_min: float) -> dict:
+    course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
+    chosen = [course.exercise(key) for key in exercise_keys] if exercise_keys else list(course.exercises)
+    ordered = [ex for ex in course.exercises if ex in chosen]  # course order, each once
+    return {
+        "course": course.title,
+        "exercises": [{"id": ex.id, "file": ex.filename, "title": ex.title, "max_score": ex.max_score} for ex in ordered],
+        "timeout_s": round(timeout_min * 60),
+    }
+
+
+def build(out: Path, exercise_keys: list[str], timeout_min: float) -> dict:
+    settings = config(exercise_keys, timeout_min)
+    files: list[tuple[str, bytes, int]] = []
+    for name, mode in PLATFORM_FILES.items():
+        files.append((name, (HERE / name).read_bytes(), mode))
+    files.append(("autograder.json", (json.dumps(settings, indent=2, ensure_ascii=False) + "\n").encode(), 0o644))
+    files.append(("requirements.txt", requirements().encode(), 0o644))
+    for name, path in course_entries():
+        files.append((name, path.read_bytes(), 0o644))
+    names = [name for name, _, _ in files]
+    leaked = [name for name in names if name.split("/")[0] in NEVER]
+    if leaked or len(set(names)) != len(names):
+        raise SystemExit(f"build_zip: refusing to write {leaked or 'duplicate entries'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data, mode in files:
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="build_zip.py", description="Build the Gradescope autograder zip.")
+    parser.add_argument("out", nargs="?", type=Path, default=Path("gradescope-autograder.zip"), help="the zip to write (default: gradescope-autograder.zip)")
+    parser.add_argument("--exercises", nargs="+", default=[], metavar="EXERCISE", help="the exercises to grade, e.g. ex01 ex04 (default: all)")
+    parser.add_argument("--timeout-min", type=float, default=35, help="stop one grading after this many minutes and say so (default 35; Gradescope's own limit must be higher)")
+    args = parser.parse_args(argv)
+    try:
+        settings = build(args.out, args.exercises, args.timeout_min)
+    except CourseError as exc:
+        print(f"build_zip: {exc}", file=sys.stderr)
+        return 2
+    total = sum(ex["max_score"] for ex in settings["exercises"])
+    print(f"Wrote {args.out}: {', '.join(ex['id'] for ex in settings['exercises'])} for {total} points.")
+    print(f"On Gradescope: upload it as the assignment's autograder, set its points to {total}, its timeout above "
+          f"{args.timeout_min:g} minutes and its memory to 2 GB or more (see platforms/README.md).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

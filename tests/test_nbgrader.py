@@ -1,0 +1,165 @@
+"""The nbgrader course, through a real round trip with nbgrader itself.
+
+A fresh course directory from `mnist-course nbgrader`, then nbgrader's own
+commands: `generate_assignment` for every assignment, `autograde` for three
+students, `export` to CSV. alice submits the reference (full points), bob the
+untouched release (0), carol the release with every test cell replaced by
+`assert True` (nbgrader restores the test cells: 0). The model exercises'
+trainings are the references' and come from the test run's training cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_course.build import BEGIN, END
+from mnist_course.course import load_course
+
+COURSE = load_course()
+ASSIGNMENTS = {ex.module: ex for ex in COURSE.exercises}
+STUDENTS = ("alice", "bob", "carol")
+
+
+def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    # nbgrader runs `alembic` when it creates the gradebook: the virtualenv's
+    # bin/ goes first on PATH, whether or not it is activated.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def _notebook(root: Path, folder: str, assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(root / folder / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def _nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _submit(root: Path, student: str, assignment: str, notebook: nbformat.NotebookNode) -> None:
+    folder = root / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    nbformat.write(notebook, folder / f"{assignment}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def course_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("nbgrader-course")
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_course", "nbgrader", str(root)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    nbgrader(root, "generate_assignment", "*")
+    for assignment in ASSIGNMENTS:
+        source, release = _notebook(root, "source", assignment), _notebook(root, "release", assignment)
+        solutions = {_nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if _nbgrader_meta(c).get("solution")}
+        reference = copy.deepcopy(release)
+        for cell in reference.cells:
+            if _nbgrader_meta(cell).get("solution"):
+                cell.source = solutions[_nbgrader_meta(cell)["grade_id"]]
+        cheat = copy.deepcopy(release)
+        for cell in cheat.cells:
+            if _nbgrader_meta(cell).get("grade"):
+                cell.source = "assert True"
+        _submit(root, "alice", assignment, reference)
+        _submit(root, "bob", assignment, copy.deepcopy(release))
+        _submit(root, "carol", assignment, cheat)
+    nbgrader(root, "autograde", "*", "--create")
+    nbgrader(root, "export", "--to", "grades.csv")
+    return root
+
+
+@pytest.fixture(scope="module")
+def grades(course_dir) -> dict[tuple[str, str], tuple[float, float]]:
+    with open(course_dir / "grades.csv", newline="", encoding="utf-8") as fh:
+        return {(r["student_id"], r["assignment"]): (float(r["score"]), float(r["max_score"])) for r in csv.DictReader(fh)}
+
+
+def test_the_command_writes_what_is_committed(course_dir):
+    committed = Path(__file__).resolve().parents[1] / "platforms" / "nbgrader"
+    for path in [committed / "nbgrader_config.py", *committed.glob("source/*/*.ipynb")]:
+        fresh = course_dir / path.relative_to(committed)
+        assert fresh.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_holds_no_solution_and_no_hidden_test(course_dir, assignment):
+    source, release = _notebook(course_dir, "source", assignment), _notebook(course_dir, "release", assignment)
+    released = "\n".join(cell.source for cell in release.cells)
+    assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
+    # Every line of a solution that appears nowhere else in the source notebook.
+    inside, outside = set(), set()
+    for cell in source.cells:
+        marked = False
+        for line in cell.source.splitlines():
+            if line.strip() in (BEGIN, END):
+                marked = line.strip() == BEGIN
+            elif len(line.strip()) > 12:
+                (inside if marked else outside).add(line.strip())
+    leaked = [line for line in inside - outside if line in {x.strip() for x in released.splitlines()}]
+    assert not leaked, f"{assignment}: solution lines in the release: {leaked[:3]}"
+    exercise = ASSIGNMENTS[assignment]
+    hidden = {check for f in exercise.functions for check in f.hidden}
+    for check in exercise.checks:
+        assert (f'check("{exercise.id}", "{check}", globals())' in released) == (check not in hidden), check
+    # Points reach nbgrader: the test cells carry every check's points.
+    points = {_nbgrader_meta(c)["grade_id"]: _nbgrader_meta(c).get("points") for c in release.cells if _nbgrader_meta(c).get("grade")}
+    assert points == {f"{exercise.id}-{check}": pts for check, pts in exercise.checks.items()}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_gets_full_points(grades, assignment):
+    assert grades["alice", assignment] == (ASSIGNMENTS[assignment].max_score,) * 2
+
+
+@pytest.mark.parametrize("student", ["bob", "carol"])
+def test_untouched_or_edited_tests_get_nothing(grades, student):
+    for assignment, exercise in ASSIGNMENTS.items():
+        assert grades[student, assignment] == (0, exercise.max_score), assignment
+
+
+def test_test_cells_teach_and_keep_stderr_clean(course_dir):
+    """An untouched answer reads "not started"; no passing test cell writes to
+    stderr, which nbgrader would score 0 (TensorFlow's logs included)."""
+    bob = _notebook(course_dir, "autograded/bob", "ex01_preprocessing")
+    errors = [o for c in bob.cells if _nbgrader_meta(c).get("grade") for o in c.outputs if o.output_type == "error"]
+    assert errors and all("not started yet" in "\n".join(o.traceback) for o in errors)
+    assert all("Traceback" not in "\n".join(o.traceback) for o in errors)
+    for assignment in ASSIGNMENTS:
+        alice = _notebook(course_dir, "autograded/alice", assignment)
+        for cell in alice.cells:
+            if _nbgrader_meta(cell).get("grade"):
+                assert [o.get("name") for o in cell.outputs if o.output_type == "stream"] == ["stdout"] * len(cell.outputs)
+
+
+def test_submissions_export_to_the_batch_grader(course_dir, tmp_path):
+    """The stronger path: answer cells as exercise files, graded by `grader --batch`
+    (ex01 and ex04 here, which need no training)."""
+    out = tmp_path / "students"
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_course", "nbgrader-export", str(course_dir / "submitted"), str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == list(STUDENTS)
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "ex01", "ex04", "--batch", str(out), "--out", str(results)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    with open(results / "gradebook.csv", newline="", encoding="utf-8") as fh:
+        totals = {row["student"]: row["total"] for row in csv.DictReader(fh)}
+    full = sum(COURSE.exercise(e).max_score for e in ("ex01", "ex04"))
+    assert totals == {"alice": str(full), "bob": "0", "carol": "0"}

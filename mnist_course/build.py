@@ -4,7 +4,8 @@
   `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader's markers) becomes a
   TODO line taken from course.toml plus `raise NotImplementedError(...)`.
 - lessons/<lesson>.ipynb from lessons/<lesson>.py (jupytext percent format),
-  without outputs.
+  without outputs; in lessons/<lesson>.py itself, the Colab badge and set-up
+  cell, from course.toml's repository.
 - platforms/nbgrader/: the nbgrader course directory, one assignment per
   solution (see nbgrader_course.py).
 
@@ -15,6 +16,7 @@ tests/test_course.py regenerates them in memory and fails on any drift.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from .course import ROOT, Course, CourseError, Exercise, load_course, not_started_message
@@ -98,11 +100,54 @@ def make_stub(exercise: Exercise, solution: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def build_notebook(source: Path) -> str:
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+# Every lesson's first code cell, written into lessons/*.py by the build so the
+# repository URL lives only in course.toml. A notebook must stand alone in
+# Colab, hence one copy per lesson.
+COLAB_CELL = """# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "{repository}", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
+"""
+_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+_CELL = re.compile(r"^# %%\n# In Colab, fetch and install the course first;.*?(?=^# %%)", re.MULTILINE | re.DOTALL)
+
+
+def colab_url(course: Course, lesson: str) -> str:
+    """Where Colab opens a lesson of the published repository."""
+    owner_repo = course.repository.removeprefix("https://github.com/").removesuffix(".git").strip("/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/main/lessons/{lesson}.ipynb"
+
+
+def with_colab(text: str, course: Course, lesson: str) -> str:
+    """A lesson source with its Colab badge and set-up cell as course.toml says."""
+    where = f"lessons/{lesson}.py"
+    if not course.repository.startswith("https://github.com/"):
+        raise CourseError("course.toml: [course] repository should be https://github.com/OWNER/REPO (Colab opens lessons from it)")
+    if len(_BADGE.findall(text)) != 1 or len(_CELL.findall(text)) != 1:
+        raise CourseError(f"{where}: needs one Colab badge in its title cell and one Colab set-up cell (copy them from another lesson)")
+    text = _BADGE.sub(lambda _: f"[![Open In Colab]({COLAB_BADGE})]({colab_url(course, lesson)})", text)
+    return _CELL.sub(lambda _: COLAB_CELL.format(repository=course.repository) + "\n", text)
+
+
+def build_notebook(source_text: str) -> str:
     """The .ipynb text for a jupytext percent-format lesson, with no outputs."""
     import jupytext  # only the maintainers' build needs it
 
-    notebook = jupytext.read(source)
+    notebook = jupytext.reads(source_text, fmt="py:percent")
     # nbformat draws random cell ids; numbered ids keep the build reproducible.
     for number, cell in enumerate(notebook.cells, start=1):
         cell.id = f"cell-{number:02d}"
@@ -119,7 +164,9 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
                 raise CourseError(f"{relative(source)} is missing (course.toml names it for {ex.id})")
         files[ex.stub_path] = make_stub(ex, ex.solution_path.read_text(encoding="utf-8"))
         if ex.lesson_notebook not in files:
-            files[ex.lesson_notebook] = build_notebook(ex.lesson_source)
+            lesson = with_colab(ex.lesson_source.read_text(encoding="utf-8"), course, ex.lesson)
+            files[ex.lesson_source] = lesson
+            files[ex.lesson_notebook] = build_notebook(lesson)
     files.update({COURSE_DIR / path: text for path, text in course_files(course).items()})
     return files
 

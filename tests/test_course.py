@@ -1,6 +1,7 @@
 """The course is consistent: course.toml, its files, and the generated copies."""
 
 import ast
+import dataclasses
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mnist_course.__main__ import main as course_main
+from mnist_course import build
 from mnist_course.build import make_stub, marked_blocks, relative, stale_files
 from mnist_course.course import ROOT, CourseError, load_course, parse_course
 
@@ -197,11 +199,7 @@ BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 
 def colab_url(lesson: str) -> str:
-    """Where Colab opens a lesson of the published repository (course.toml's [course] repository)."""
-    prefix = "https://github.com/"
-    assert COURSE.repository.startswith(prefix), "course.toml: [course] repository should be a GitHub URL"
-    owner_repo = COURSE.repository.removeprefix(prefix).removesuffix(".git").strip("/")
-    return f"https://colab.research.google.com/github/{owner_repo}/blob/main/lessons/{lesson}.ipynb"
+    return build.colab_url(COURSE, lesson)
 
 
 def colab_cell(lesson: str) -> str:
@@ -221,6 +219,17 @@ def test_every_lesson_opens_in_colab_from_its_first_cell(lesson):
     assert f"[![Open In Colab]({BADGE})]({colab_url(lesson)})" in first.source, (
         f"{lesson}.py: the first cell should hold the Colab badge linking to {colab_url(lesson)}"
     )
+
+
+def test_the_repository_is_named_in_course_toml_alone():
+    """An adopting university changes [course] repository and rebuilds: badge and set-up cell follow."""
+    fork = dataclasses.replace(COURSE, repository="https://github.com/some-university/dl-course")
+    lesson = LESSONS[0]
+    text = build.with_colab((ROOT / "lessons" / f"{lesson}.py").read_text(encoding="utf-8"), fork, lesson)
+    assert "mnist-course/mnist-course" not in text
+    assert f"({build.colab_url(fork, lesson)})" in text and '"https://github.com/some-university/dl-course", home]' in text
+    with pytest.raises(CourseError, match="Colab"):
+        build.with_colab("# %% [markdown]\n# A lesson without the cells\n", fork, lesson)
 
 
 def test_readme_lesson_table_links_every_lesson_to_colab():

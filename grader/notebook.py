@@ -3,9 +3,10 @@
     from grader.notebook import check
     check("ex01", "normalize_values", globals())
 
-`check` finds the notebook cells that define the exercise's functions (the
-kernel keeps each cell's source), writes them below the exercise's imports
-as the exercise's module in a temporary folder, and grades that folder with
+`check` finds the notebook cell that defines each of the exercise's functions
+(the kernel keeps each cell's source), takes from it that function with the
+cell's imports, helpers and constants, writes them below the locked imports
+cell as the exercise's module in a temporary folder, and grades that folder with
 `python -m grader`, the same grader, sandbox and trainer as on the command
 line. The student's code therefore runs in the grader's worker process, not
 in the notebook's kernel. A passing check prints one line; a failing one
@@ -18,15 +19,18 @@ reuse its report while the answer cells stay unchanged.
 
 What this cannot protect: nbgrader runs the student's cells and the test
 cells in one kernel, so code in an answer cell can replace this function
-before the tests run. For grades that must hold against that, grade the
+before the tests run (the grader's environment, at least, is the one the
+locked cell saw). For grades that must hold against that, grade the
 students' files with `grader --batch` (README, "Grading a class").
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import linecache
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,11 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from mnist_course.course import ROOT, Exercise, load_course
-from mnist_course.nbgrader_course import exercise_module
+from mnist_course.nbgrader_course import exercise_module, imports_mark
 
 from .report import measured_line
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}
+# The environment when the notebook loaded this module (its locked cell above
+# the answers): what an answer cell later sets in os.environ (another data
+# file, a training cache, PYTHONPATH) never reaches the grader.
+_ENVIRONMENT = dict(os.environ)
 
 
 class CheckFailed(AssertionError):
@@ -49,29 +57,39 @@ class CheckFailed(AssertionError):
         return [f"✗ {self}"]
 
 
-def _cell_source(function: Any) -> str | None:
-    """The whole source of the cell (or file) that defined `function`."""
+def _answer(exercise: Exercise, name: str, value: Any) -> tuple[str, int]:
+    """(source of the cell that defined `value`, line of its `def`), or why not."""
+    function = inspect.unwrap(value) if callable(value) else value
     code = getattr(function, "__code__", None)
-    if code is None:
-        return None
-    lines = linecache.getlines(code.co_filename)
-    return "".join(lines) or None
+    entry = linecache.cache.get(code.co_filename) if code is not None else None
+    # A notebook cell: defined in __main__, and kept by the kernel with no file behind it.
+    if getattr(function, "__module__", None) != "__main__" or entry is None or entry[1] is not None:
+        origin = getattr(function, "__module__", None) or type(value).__name__
+        raise CheckFailed(
+            f"{name} is not your function from this notebook: it comes from {origin}. "
+            f"A later cell replaced it (an import, or an assignment). Run the answer cell of "
+            f"{name}() again, then this one."
+        )
+    return "".join(entry[2]), code.co_firstlineno
 
 
-def module_source(exercise: Exercise, namespace: dict[str, Any]) -> str:
-    """The exercise's module as this notebook defines it: the cell of each of
-    its functions (a function not defined yet keeps the stub's body)."""
-    answers = {}
-    for function in exercise.functions:
-        value = namespace.get(function.name)
-        if value is not None:
-            answers[function.name] = _cell_source(value)
-            if answers[function.name] is None:
-                raise CheckFailed(
-                    f"{function.name} is {type(value).__name__}, not a function defined in this notebook. "
-                    f"Run the cell that defines {function.name}() again, then this one."
-                )
-    return exercise_module(exercise, answers)
+def _imports_cell(exercise: Exercise, namespace: dict[str, Any]) -> str:
+    """The locked imports cell, as the kernel last ran it (IPython's `In`)."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        raise CheckFailed("check() grades the cells of a Jupyter notebook; run it in one (Jupyter, JupyterLab, Colab).")
+    mark = imports_mark(exercise)
+    for source in reversed(history):
+        if isinstance(source, str) and source.startswith(mark):
+            return source
+    raise CheckFailed(f"Run the imports cell at the top of the notebook first (the one that starts with `{mark[:40]}…`), then this one.")
+
+
+def module_source(exercise: Exercise, namespace: dict[str, Any]) -> tuple[str, list[str]]:
+    """The exercise's module as this notebook defines it (see
+    mnist_course.nbgrader_course.exercise_module), and what it left out."""
+    answers = {f.name: _answer(exercise, f.name, namespace[f.name]) for f in exercise.functions if namespace.get(f.name) is not None}
+    return exercise_module(exercise, _imports_cell(exercise, namespace), answers)
 
 
 def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
@@ -86,15 +104,30 @@ def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
         # Training progress comes on the grader's stderr: shown here on stdout,
         # because nbgrader scores a test cell that writes to stderr 0.
         process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            command,
+            cwd=ROOT,
+            env=_ENVIRONMENT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         last = deque(maxlen=5)
-        for line in process.stderr:
-            if " training: epoch " in line:
-                print(line.rstrip(), flush=True)
-            elif line.strip():
-                last.append(line.rstrip())
-        code = process.wait()
+        try:
+            for line in process.stderr:
+                if " training: epoch " in line:
+                    print(line.rstrip(), flush=True)
+                elif line.strip():
+                    last.append(line.rstrip())
+            code = process.wait()
+        finally:  # an interrupted cell, or nbgrader's timeout, stops the grader too
+            if process.poll() is None:
+                process.terminate()  # the grader stops its workers and trainer on SIGTERM
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         if code not in (0, 1) or not report_file.is_file():
             why = "\n".join(last) or "no message"
             raise CheckFailed(f"The grader could not run (exit status {code}):\n{why}")
@@ -106,9 +139,11 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> None:
     exercise = load_course().exercise(exercise_id)
     if check_name not in exercise.checks:
         raise CheckFailed(f"{exercise.id} has no check {check_name!r}")
-    source = module_source(exercise, namespace)
+    source, dropped = module_source(exercise, namespace)
     key = (exercise.id, hashlib.sha256(source.encode("utf-8")).hexdigest())
     if key not in _reports:
+        if dropped:
+            print(f"Not graded (top-level code in your answer cells): {'; '.join(dropped[:3])}" + (" …" if len(dropped) > 3 else ""))
         _reports[key] = _grade(exercise, source)
     report = _reports[key]
     rows = [c for ex in report["exercises"] for c in ex["checks"] if c["name"] == check_name]

@@ -20,7 +20,6 @@ writes a fresh course directory anywhere.
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 from .course import ROOT, Course, CourseError, Exercise, not_started_message
@@ -104,13 +103,17 @@ def assignment_notebook(course: Course, exercise: Exercise) -> str:
             f"Lesson {exercise.lesson_number} ([`lessons/{exercise.lesson}.ipynb`]({lesson})) teaches what you need. "
             f"Fill in every cell that says `# YOUR CODE HERE`, keeping the function names and "
             f"signatures; each docstring is the contract the grader checks.\n\n"
-            f"Run a test cell to grade your work: it hands your answer cells (with the "
-            f"imports cell below) to the course's grader, which runs them in a separate process, exactly as "
-            f"`grader {exercise.id}` grades `exercises/{exercise.filename}`. Keep all your code inside the "
-            f"answer cells: code in other cells is not graded."
+            f"Run a test cell to grade your work: it hands your answers (with the imports cell below) "
+            f"to the course's grader, which runs them in a separate process, exactly as "
+            f"`grader {exercise.id}` grades `exercises/{exercise.filename}`. From the cell that defines each "
+            f"function the grader takes that function, with the cell's imports, helper functions and "
+            f"constants; calls and prints at the top level of a cell are not graded."
             + ("\n\nThe grader trains your model itself, with your settings: the first test cell takes a while." if tests_after_all else "")
         ),
-        nbformat.v4.new_code_cell(header, metadata=_metadata(f"{exercise.id}-imports", locked=True)),
+        nbformat.v4.new_code_cell(imports_mark(exercise) + "\n" + header, metadata=_metadata(f"{exercise.id}-imports", locked=True)),
+        # Loaded before any answer runs: what the test cells call, with the
+        # environment as it was then (grader/notebook.py).
+        nbformat.v4.new_code_cell("from grader.notebook import check", metadata=_metadata(f"{exercise.id}-grader", locked=True)),
     ]
     pending = []
     for function in exercise.functions:
@@ -173,40 +176,99 @@ def course_files(course: Course) -> dict[Path, str]:
     return files
 
 
-def answer_source(source: str, function: str) -> str:
-    """An answer cell as the grader should see it: nbgrader's untouched stub
-    becomes the course's own "not started", which the grader recognises."""
-    comment, statement = CODE_STUB.splitlines()
-    pattern = re.compile(rf"^([ \t]*){re.escape(comment)}\n[ \t]*{re.escape(statement)}[ \t]*$", re.MULTILINE)
-    return pattern.sub(lambda m: f'{m.group(1)}raise NotImplementedError("{not_started_message(function)}")', source)
+def imports_mark(exercise: Exercise) -> str:
+    """The first line of an assignment's locked imports cell, by which the
+    grader finds that cell among the ones the kernel ran."""
+    return f"# {exercise.id} · the imports your answers use (a locked cell: the grader puts it above them)"
 
 
-def exercise_module(exercise: Exercise, answers: dict[str, str | None]) -> str:
-    """The exercise's module from its answer cells, by function name, below
-    the exercise's imports. A function without an answer (None) keeps the
-    stub's body, so a check judges only the functions it calls."""
-    header, stubs = split_module(exercise.stub_path.read_text(encoding="utf-8"), exercise.filename)
-    parts = [header]
+def _not_started(function: ast.FunctionDef, lines: list[str], first: int) -> str | None:
+    """nbgrader's untouched stub as the course's own "not started" (which the
+    grader recognises), when the body is only the docstring and the stub."""
+    body = function.body[1:] if function.body and isinstance(function.body[0], ast.Expr) and isinstance(getattr(function.body[0], "value", None), ast.Constant) else function.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise):
+        return None
+    raised = body[0].exc
+    if isinstance(raised, ast.Call) and not raised.args and not raised.keywords:
+        raised = raised.func
+    if not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError"):
+        return None
+    kept = lines[first - 1 : body[0].lineno - 1]
+    while kept and kept[-1].strip() in ("", CODE_STUB.splitlines()[0]):
+        kept.pop()
+    indent = lines[body[0].lineno - 1][: body[0].col_offset]
+    return "\n".join([*kept, f'{indent}raise NotImplementedError("{not_started_message(function.name)}")'])
+
+
+def _kept(node: ast.stmt) -> bool:
+    """What the grader takes from an answer cell besides the exercise's
+    functions: imports, helper functions and classes, constants."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def exercise_module(exercise: Exercise, header: str, answers: dict[str, tuple[str, int | None]]) -> tuple[str, list[str]]:
+    """The exercise's module from a notebook: its imports cell (`header`), then
+    for each function the cell that defines it, as (cell source, line of the
+    `def` to take, or None for the cell's last one). From each cell the grader
+    takes imports, helpers and constants, and only the definition of an
+    exercise function that `answers` names, so a cell run twice or a later
+    redefinition never mixes versions. Top-level statements (calls, prints,
+    training) are left out and listed in the second value. A function with no
+    answer is "not started", so a check judges only the functions it calls."""
+    names = {f.name for f in exercise.functions}
+    parts, dropped = [header.strip() + "\n"], []
+    cells: dict[str, dict[str, int | None]] = {}
+    for name, (cell, line) in answers.items():
+        cells.setdefault(cell, {})[name] = line
+    for cell, wanted in cells.items():
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            parts.append(cell)  # the grader's import reports the syntax error
+            continue
+        lines = cell.splitlines()
+        last = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in wanted}
+        kept = []
+        for node in tree.body:
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            text = "\n".join(lines[first - 1 : node.end_lineno])
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+                line = wanted.get(node.name, 0)
+                if node.name not in wanted or (line is None and last.get(node.name) is not node) or line not in (None, first, node.lineno):
+                    continue  # another cell's, or an older, version of this function
+                text = _not_started(node, lines, first) if isinstance(node, ast.FunctionDef) else None
+                text = text or "\n".join(lines[first - 1 : node.end_lineno])
+            elif not _kept(node):
+                if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):  # a bare string is a comment
+                    dropped.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
+                continue
+            kept.append(text)
+        parts.append("\n\n".join(kept))
     for function in exercise.functions:
-        answer = answers.get(function.name)
-        source = stubs[function.name] if answer is None else answer_source(answer, function.name)
-        if source not in parts:  # one cell may define several functions
-            parts.append(source)
-    return "\n\n".join(part.strip() + "\n" for part in parts)
+        if function.name not in answers:
+            parts.append(f'def {function.name}(*args, **kwargs):\n    raise NotImplementedError("{not_started_message(function.name)}")')
+    return "\n\n".join(part.strip() + "\n" for part in parts if part.strip()), dropped
 
 
 def notebook_module(exercise: Exercise, notebook_file: Path) -> str:
-    """The exercise's module from a submitted notebook's answer cells."""
+    """The exercise's module from a submitted notebook: its imports cell and
+    answer cells, found by their nbgrader ids (nbgrader restores the locked
+    imports cell; a notebook without one falls back to the generated one)."""
     import nbformat
 
     notebook = nbformat.read(notebook_file, as_version=4)
-    answers = {}
-    for cell in notebook.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        for function in exercise.functions:
-            if meta.get("solution") and meta.get("grade_id") == f"{exercise.id}-{function.name}":
-                answers[function.name] = cell.source
-    return exercise_module(exercise, answers)
+    by_id = {cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"): cell.source for cell in notebook.cells if cell.cell_type == "code"}
+    header = by_id.get(f"{exercise.id}-imports", imports_mark(exercise))  # without it, the grader names what is missing
+    answers = {f.name: (by_id[f"{exercise.id}-{f.name}"], None) for f in exercise.functions if f"{exercise.id}-{f.name}" in by_id}
+    return exercise_module(exercise, header, answers)[0]
 
 
 def export_submissions(course: Course, submitted: Path, out: Path) -> list[Path]:

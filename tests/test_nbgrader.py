@@ -18,14 +18,68 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
+from grader.notebook import CheckFailed, _answer
 from mnist_course.build import BEGIN, END
 from mnist_course.course import load_course
+from mnist_course.nbgrader_course import exercise_module, imports_mark
 
 COURSE = load_course()
 ASSIGNMENTS = {ex.module: ex for ex in COURSE.exercises}
 STUDENTS = ("alice", "bob", "carol")
+
+
+# ----------------------------------------------- the module a notebook grades as
+
+EX01 = COURSE.exercise("ex01")
+HEADER = imports_mark(EX01) + "\nimport numpy as np\n"
+FIRST_CELL = '''import math
+
+def normalize(images):
+    """Scale."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+SCALE = 255.0
+
+def one_hot(labels, num_classes=10):
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+print(one_hot(np.array([3])))
+'''
+
+
+def test_a_cell_with_two_functions_keeps_each_one_its_own_stub():
+    module, dropped = exercise_module(EX01, HEADER, {"normalize": (FIRST_CELL, 3), "one_hot": (FIRST_CELL, 10)})
+    assert 'raise NotImplementedError("normalize() is not started yet")' in module
+    assert "one_hot() is not started yet" not in module and "np.eye(num_classes" in module
+    assert "import math" in module and "SCALE = 255.0" in module  # the cell's imports and constants
+    assert dropped == ["line 13: print(one_hot(np.array([3])))"] and "print(" not in module
+    # Functions no cell defines yet are "not started", never code from elsewhere.
+    assert 'def train_val_split(*args, **kwargs):\n    raise NotImplementedError("train_val_split() is not started yet")' in module
+    compile(module, "ex01_preprocessing.py", "exec")
+
+
+def test_a_later_redefinition_wins_without_mixing_versions():
+    later = "def normalize(images):\n    return images / SCALE\n"
+    module, _ = exercise_module(EX01, HEADER, {"normalize": (later, 1), "one_hot": (FIRST_CELL, 10)})
+    assert module.count("def normalize") == 1 and "return images / SCALE" in module
+
+
+def test_code_above_the_template_line_is_not_called_not_started():
+    cell = "def normalize(images):\n    images = images / 255\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    module, _ = exercise_module(EX01, HEADER, {"normalize": (cell, 1)})
+    assert "normalize() is not started yet" not in module
+
+
+def test_a_function_that_is_not_the_students_is_refused():
+    with pytest.raises(CheckFailed, match="numpy"):
+        _answer(EX01, "normalize", np.linalg.norm)
+
+
+# ------------------------------------------------------ nbgrader's round trip
 
 
 def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:

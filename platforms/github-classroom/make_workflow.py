@@ -14,6 +14,7 @@ platforms/README.md explains the setup and what a student can change.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -66,7 +67,7 @@ jobs:
 """
 
 STEP = """\
-      - name: "{id} · {title} ({points} points)"
+      - name: {name}
         id: {id}
         if: ${{{{ !cancelled() }}}}
         timeout-minutes: {step_minutes}
@@ -74,7 +75,7 @@ STEP = """\
           MAX_SCORE: "{points}"
         run: |
           status=0
-          timeout {grade_minutes}m grader {id} --classroom "$RUNNER_TEMP/{id}.json" || status=$?
+          timeout -k 30s {grade_minutes}m grader {id} --classroom "$RUNNER_TEMP/{id}.json" || status=$?
           if [ ! -s "$RUNNER_TEMP/{id}.json" ]; then
             printf '{{"version": 1, "status": "fail", "max_score": %s, "tests": [{{"name": "{id}", "status": "fail", "score": 0, "message": "The grader could not run (exit status %s): see the log of this step."}}]}}\\n' "$MAX_SCORE" "$status" >"$RUNNER_TEMP/{id}.json"
           fi
@@ -96,7 +97,8 @@ FOOTER = """\
 def render(course: Course) -> str:
     repository = course.repository.removeprefix("https://github.com/").strip("/")
     steps = [
-        STEP.format(id=ex.id, title=ex.title, points=ex.max_score, grade_minutes=GRADE_MINUTES, step_minutes=STEP_MINUTES)
+        # json.dumps: a double-quoted YAML scalar, whatever the title holds.
+        STEP.format(id=ex.id, name=json.dumps(f"{ex.id} · {ex.title} ({ex.max_score} points)", ensure_ascii=False), points=ex.max_score, grade_minutes=GRADE_MINUTES, step_minutes=STEP_MINUTES)
         for ex in course.exercises
     ]
     env = "\n".join(f"          {ex.id.upper()}_RESULTS: ${{{{ steps.{ex.id}.outputs.result }}}}" for ex in course.exercises)

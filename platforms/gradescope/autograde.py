@@ -188,6 +188,13 @@ def unprivileged_prefix(folders: dict[str, Path], network: bool) -> list[str]:
     if not works(drop):
         print("autograde: WARNING: setpriv is missing or not permitted here: grading runs as root", flush=True)
         return []
+    # The user must reach the course and its Python (setup.sh opens both to it).
+    python = os.environ.get("AUTOGRADER_PYTHON") or sys.executable
+    probe = [*drop, python, "-c", "import grader, numpy"]
+    env = {"PATH": os.environ.get("PATH") or "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parent), "HOME": "/"}
+    if subprocess.run(probe, env=env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode != 0:
+        print(f"autograde: WARNING: user {name!r} cannot reach the course or its Python (permissions?): grading runs as root", flush=True)
+        return []
     for key in ("out", "home", "tmp"):
         os.chown(folders[key], user.pw_uid, user.pw_gid)
     if network:

@@ -44,5 +44,6 @@ EOF
 fi
 
 # The grading user reads the course, its virtualenv and the data; it writes none of them.
+chmod o+x "$ROOT"
 chmod -R a+rX "$SOURCE" "$VENV"
 chmod 755 "$SOURCE/run_autograder"

@@ -241,11 +241,11 @@ def exercise_module(exercise: Exercise, header: str, answers: dict[str, tuple[st
             first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
             text = "\n".join(lines[first - 1 : node.end_lineno])
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
-                line = wanted.get(node.name, 0)
-                if node.name not in wanted or (line is None and last.get(node.name) is not node) or line not in (None, first, node.lineno):
+                line = wanted.get(node.name, 0)  # 0: the graded version is in another cell
+                if not (last.get(node.name) is node if line is None else line in (first, node.lineno)):
                     continue  # another cell's, or an older, version of this function
-                text = _not_started(node, lines, first) if isinstance(node, ast.FunctionDef) else None
-                text = text or "\n".join(lines[first - 1 : node.end_lineno])
+                if isinstance(node, ast.FunctionDef):
+                    text = _not_started(node, lines, first) or text
             elif not _kept(node):
                 if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):  # a bare string is a comment
                     dropped.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")

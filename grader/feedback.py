@@ -106,3 +106,29 @@ def describe(value: Any) -> str:
         size = f" of length {value.length}" if value.length is not None else ""
         return f"{value.description}{size}"
     return f"{type(value).__name__} {value!r}"
+
+
+class PartialCredit(Feedback):
+    """A failed check that still earns a fraction of its points: an accuracy a
+    little below its bar earns points in proportion (course.toml's accuracy_band)."""
+
+    def __init__(self, fraction: float, got: str, expected: str = "", **parts: str):
+        self.fraction = min(max(fraction, 0.0), 1.0)
+        super().__init__(got, expected, **parts)
+
+
+class NotGraded(Feedback):
+    """The grader could not judge this check for a reason that is not the
+    submission's (its safety clock fired on a stuck or overloaded machine).
+    No point is taken: the check is an "error", the run exits 2 and a batch
+    marks the student to be graded again."""
+
+    status = "error"
+    retry = True
+
+    def __init__(self, what: str):
+        super().__init__(
+            f"Not graded: {what}, so the grading machine was too slow or overloaded",
+            cause="the grading machine, not your code",
+            hint="grade again (an instructor's --batch re-grades this submission on its next run)",
+        )

@@ -44,7 +44,7 @@ class State:
                 ex: record
                 for ex, record in (progress.items() if isinstance(progress, dict) else ())
                 if isinstance(record, dict)
-                and isinstance(record.get("score"), int)
+                and isinstance(record.get("score"), (int, float))
                 and isinstance(record.get("status"), str)
                 and isinstance(record.get("failing", []), list)
             },
@@ -138,7 +138,7 @@ def show_progress(course: Course, state: State) -> None:
         record = state.progress(ex)
         status = exercise_status(record)
         score = record["score"] if record else 0
-        total, maximum = total + score, maximum + ex.max_score
+        total, maximum = round(total + score, 2), maximum + ex.max_score
         print(f"  {marks[status]} {ex.id} · {ex.title:<32} {score:>3}/{ex.max_score:<3} {status}")
     print(f"Total: {total}/{maximum} points")
     upcoming = next((ex for ex in course.exercises if exercise_status(state.progress(ex)) != "passed"), None)

@@ -13,7 +13,8 @@ from typing import Any
 
 from mnist_course.course import Exercise
 
-from .feedback import Feedback, NotStarted, describe
+from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cost, training_cost
+from .feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe
 from .sandbox import Opaque, SavedModel, clean_text
 from .student import Call, Student
 from .training import ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
@@ -74,6 +75,10 @@ class ModelSubmission:
         call, config = self.model(**kwargs)
         # No student process runs while the grader's trainer does.
         info = trainer_for(self.mnist).inspect(config, self.training, before_run=self.student.stop_worker)
+        if info.get("status") == "timeout":
+            raise NotGraded(f"building the model took longer than the grader's safety limit of {info.get('timeout', 0):.0f} s")
+        if info.get("status") == "killed" and info.get("returncode") == -9:
+            raise NotGraded("the process building the model was killed by the system (out of memory on the grading machine, or stopped)")
         if info.get("status") != "ok":
             detail = clean_text(str(info.get("message") or info.get("status")), 500)
             raise call.fail(
@@ -309,6 +314,35 @@ class ModelSubmission:
 
     # -- training
 
+    def cost(self) -> tuple[Cost, float, Cost]:
+        """The declared training's work, the cap, and the reference's work, on this data."""
+        _, info = self.inspected()
+        settings = self.settings()
+        n_train = len(self.mnist.x_train)
+        declared = training_cost(info["forward_flops"], settings.epochs, settings.batch_size, settings.validation_split, n_train)
+        return declared, cap(self.training, n_train), reference_cost(self.training, n_train)
+
+    def check_within_budget(self) -> None:
+        """The declaration's work is within the cap: decided before any training,
+        from the declaration alone, so every machine gives the same verdict."""
+        declared, limit, reference = self.cost()
+        if declared.total <= limit:
+            return
+        _, info = self.inspected()
+        settings = self.settings()
+        costliest = info.get("costliest_layers") or []
+        first = next((f"the {cls} layer {name!r} ({flops(work)} per image)" for name, cls, work in costliest), "the widest layers")
+        raise Feedback(
+            f"{settings.epochs} epochs × {declared.fit_images:,} images × {flops(declared.forward_flops)} forward "
+            f"(×{BACKWARD_FACTOR} with the backward pass, plus validation and {declared.steps_per_epoch:,} steps of batch {settings.batch_size} per epoch) "
+            f"= {flops(declared.total)} of training work",
+            f"at most {flops(limit)} ({self.training.cost_cap:g}× the reference's {flops(reference.total)}: "
+            f"{reference.epochs} epochs of {flops(reference.forward_flops)} per image at batch {self.training.reference.batch_size})",
+            called="the grader's count of your training's work, before training it",
+            cause="more epochs, a smaller batch or a heavier model than this exercise needs",
+            hint=f"lower epochs (EarlyStopping stops for you), raise batch_size, or narrow {first}",
+        )
+
     def trained(self) -> dict:
         """Train (once) and return the trainer's result; every prerequisite first."""
         if "trained" not in self._memo:
@@ -321,6 +355,11 @@ class ModelSubmission:
                     self._memo["trained"] = feedback
                     break
             else:
+                try:
+                    self.check_within_budget()
+                except Feedback as over:  # said as it is: the work, the cap, what to change
+                    self._memo["trained"] = over
+                    raise
                 _, config = self.model()
                 settings = self.settings()
                 progress = (lambda line: self.progress(self.exercise.id, line)) if self.progress else None
@@ -329,31 +368,43 @@ class ModelSubmission:
                 )
         result = self._memo["trained"]
         if isinstance(result, Feedback):
+            if result.called.startswith("the grader's count"):
+                raise result
             reason = result.render().splitlines()[1 if result.called else 0]
             raise Feedback(
                 "The grader did not train the model, because of an earlier check",
                 cause=reason[0].lower() + reason[1:],
                 hint="fix that check first; its own message says more",
             )
+        if result.get("status") == "timeout":
+            raise NotGraded(f"training passed the grader's safety limit of {result.get('timeout', 0):.0f} s")
+        if result.get("status") == "killed" and result.get("returncode") == -9:
+            # SIGKILL comes from outside (the machine's out-of-memory killer, an
+            # operator): the trainer's own 8 GiB cap ends a run with MemoryError.
+            raise NotGraded("the training process was killed by the system (out of memory on the grading machine, or stopped)")
         return result
 
     def check_accuracy(self, node) -> dict:
-        """Train, evaluate on the test set, compare with the threshold for this data set."""
-        threshold, dataset = threshold_for(self.exercise, self.mnist)
+        """Train, evaluate on the test set, compare with the threshold for this data
+        set: full points at the threshold, none at threshold - band, linear between."""
+        threshold, band, dataset = threshold_for(self.exercise, self.mnist)
+        measured = {"threshold": threshold, "band": band, "dataset": dataset, "seed": self.training.seed}
+        node.user_properties.append(("measured", measured))
+        try:
+            declared, limit, reference = self.cost()
+            measured["work"] = {"declared_flops": declared.total, "cap_flops": limit, "reference_flops": reference.total}
+        except Feedback:
+            pass  # an earlier check explains why there is nothing to count
         result = self.trained()
         accuracy = result.get("test_accuracy")
-        node.user_properties.append(
-            (
-                "measured",
-                {
-                    "test_accuracy": accuracy,
-                    "threshold": threshold,
-                    "dataset": dataset,
-                    "epochs_run": result.get("epochs_run"),
-                    "training_seconds": result.get("seconds"),
-                    "seed": self.training.seed,
-                },
-            )
+        measured.update(
+            {
+                "test_accuracy": accuracy,
+                "margin": round(accuracy - threshold, 6) if accuracy is not None else None,
+                "epochs_run": result.get("epochs_run"),
+                "training_seconds": result.get("seconds"),
+                "threads": result.get("threads"),
+            }
         )
         try:
             summary = training_summary(result, self.mnist.y_test)
@@ -364,15 +415,6 @@ class ModelSubmission:
         settings = self.settings()
         shown = f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}"
         status = result.get("status")
-        if status == "over_budget":
-            estimate = result.get("estimated_seconds")
-            raise Feedback(
-                f"Training was stopped at the time budget: about {estimate:.0f} s estimated" if estimate else "Training was stopped at the time budget",
-                f"training that fits in {self.training.budget_s:.0f} s on the grader's machine",
-                called=shown,
-                cause="training settings far too long for the budget: many epochs at a small batch size, or a model too heavy",
-                hint="raise batch_size, lower epochs (EarlyStopping stops for you), or use fewer/narrower layers",
-            )
         if status == "not_finite":
             raise Feedback(
                 "After training, the model's outputs contained NaN or infinity",
@@ -383,16 +425,28 @@ class ModelSubmission:
             )
         if status != "ok":
             detail = clean_text(str(result.get("message") or status), 500)
-            if status in ("killed", "timeout"):
-                detail = f"the training process was stopped ({status}); a model too large for the grader's memory, or far too slow"
-            raise Feedback(f"Training failed: {result.get('type', '')} {detail}".strip(), "a model the grader can train", called=shown)
+            if status == "killed":
+                detail = f"the training process ended abruptly (exit {result.get('returncode')}): a model or batch too large for the grader's memory"
+            raise Feedback(
+                f"Training failed: {result.get('type', '')} {detail}".strip(),
+                "a model the grader can train",
+                called=shown,
+                cause="a layer or setting that fails during training",
+                hint="train your model in the notebook with the same settings to see the error",
+            )
         if accuracy < threshold:
             _, info = self.inspected()
-            raise Feedback(
-                f"Test accuracy {accuracy:.2%} after {result['epochs_run']} epochs ({result['seconds']:.0f} s)",
-                f"at least {threshold:.2%} on {dataset}",
+            fraction = max(0.0, 1 - (threshold - accuracy) / band)
+            points = self.exercise.checks[node.originalname.removeprefix("test_")]
+            test_images = len(self.mnist.y_test)
+            raise PartialCredit(
+                fraction,
+                f"Test accuracy {accuracy:.2%} after {result['epochs_run']} epochs ({result['seconds']:.0f} s): "
+                f"{(threshold - accuracy) * 100:.2f} points below the bar ({round((threshold - accuracy) * test_images)} test images), "
+                f"which earns {fraction * points:.2f} of {points} points",
+                f"at least {threshold:.2%} on {dataset} for full points (none at {threshold - band:.2%} or below)",
                 called=shown,
-                cause=self.diagnosis(info, result, settings),
+                cause=self.diagnosis(info, result, settings) or "a model or settings a little weaker than the lesson's",
                 hint="compare your layers and settings with the lesson's; the lesson states what its model reaches",
             )
         return result

@@ -9,6 +9,7 @@ The JSON layout is documented in grader/README.md and grader/report.schema.json.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -20,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
-from .feedback import Feedback
+from .feedback import Feedback, NotGraded, PartialCredit
 
 SCHEMA_VERSION = 1
 try:
@@ -53,15 +55,19 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
             f"The grader could not finish this check ({what}). "
             "This is not a mistake in your code; please report it to the course maintainers."
         )
-    return {
+    score = points if status == "passed" else round(points * exc.fraction, 2) if isinstance(exc, PartialCredit) else 0
+    row = {
         "name": check,
         "function": function.name if function else None,
         "status": status,
-        "score": points if status == "passed" else 0,
+        "score": score,
         "max_score": points,
         "message": message,
         "seconds": round(report.duration, 3),
     }
+    if isinstance(exc, NotGraded):
+        row["retry"] = True  # the grader's failure, not the submission's: grade again
+    return row
 
 
 class Gradebook:
@@ -107,10 +113,16 @@ def exercise_report(
         "title": exercise.title,
         "lesson": exercise.lesson_number,
         "status": status,
-        "score": sum(c["score"] for c in checks),
+        "score": total(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
         "checks": checks,
     }
+
+
+def total(scores) -> int | float:
+    """A sum of points: a whole number when it is one, else rounded to hundredths."""
+    value = round(sum(scores), 2)
+    return int(value) if value == int(value) else value
 
 
 def build_report(
@@ -126,6 +138,7 @@ def build_report(
 ) -> dict[str, Any]:
     not_run = "interrupted" if interrupted else "crashed"
     per_exercise = [exercise_report(ex, rows, not_run) for ex in exercises]
+    retry = any(c.get("retry") for e in per_exercise for c in e["checks"])
     return {
         "schema_version": SCHEMA_VERSION,
         "grader_version": GRADER_VERSION,
@@ -135,10 +148,71 @@ def build_report(
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
         "python": platform.python_version(),
-        "score": sum(e["score"] for e in per_exercise),
+        "environment": environment(),
+        "score": total(e["score"] for e in per_exercise),
         "max_score": sum(e["max_score"] for e in per_exercise),
+        **({"retry": True} if retry else {}),
         "exercises": per_exercise,
     }
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def environment() -> dict[str, Any]:
+    """Where a report was graded: what can move an accuracy in its last digits
+    (library versions, the CPU), and how student code was isolated."""
+    from ._trainer import THREADS
+    from .sandbox import isolation
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": _version("tensorflow"),
+        "keras": _version("keras"),
+        "numpy": _version("numpy"),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cpu_count": os.cpu_count(),
+        "trainer_threads": THREADS,
+        "isolation": isolation(),
+        "safety_flops_per_s": SAFETY_FLOPS_PER_S,
+    }
+
+
+DRIFT_KEYS = ("python", "tensorflow", "keras", "numpy")
+EARLIER_REPORT = "report.json"  # a student's own `grader --json report.json`, handed in with the files
+MAX_EARLIER_REPORT = 4 << 20
+
+
+def earlier_report(folder: Path) -> Any:
+    """The report a student's own grader wrote into the graded folder, if any:
+    read only to compare versions, never for a score (it is the student's file)."""
+    path = Path(folder) / EARLIER_REPORT
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_EARLIER_REPORT:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def version_drift(mine: dict[str, Any], theirs: Any) -> str | None:
+    """One line saying how another report's library versions differ from this
+    run's, or None when they agree (or the other report says nothing usable)."""
+    other = theirs.get("environment") if isinstance(theirs, dict) else None
+    if not isinstance(other, dict):
+        return None
+    differ = [
+        f"{key} {str(other[key])[:20]} there, {mine[key]} here"
+        for key in DRIFT_KEYS
+        if isinstance(other.get(key), str) and other[key] != mine.get(key)
+    ]
+    if not differ:
+        return None
+    return "Versions differ from the earlier report's (" + "; ".join(differ) + "): accuracies may move in their last digits."
 
 
 def data_summary(mnist) -> dict[str, Any]:
@@ -171,12 +245,16 @@ def _marks() -> dict[str, str]:
 
 
 def measured_line(measured: dict[str, Any]) -> str:
-    """What the grader's training of a model reached, in one line."""
+    """What the grader's training of a model reached, in one line, with its margin
+    to the bar (so a borderline result shows as borderline) and its work."""
     accuracy = measured.get("test_accuracy")
     reached = f"{accuracy:.2%}" if accuracy is not None else "no accuracy"
+    margin = f", {(accuracy - measured['threshold']) * 100:+.2f} points from the bar" if accuracy is not None else ""
+    work = measured.get("work") or {}
+    used = f"; work {flops(work['declared_flops'])} of a {flops(work['cap_flops'])} cap" if work else ""
     return (
-        f"test accuracy {reached} (at least {measured['threshold']:.2%} on {measured['dataset']}), "
-        f"{measured.get('epochs_run')} epochs in {measured.get('training_seconds') or 0:.0f} s, seed {measured.get('seed')}"
+        f"test accuracy {reached} (bar {measured['threshold']:.2%} on {measured['dataset']}{margin}), "
+        f"{measured.get('epochs_run')} epochs in {measured.get('training_seconds') or 0:.0f} s, seed {measured.get('seed')}{used}"
     )
 
 
@@ -196,9 +274,15 @@ def render_table(report: dict[str, Any]) -> str:
                 message = message[:1]  # the rest repeats for every check of the function
             if check.get("measured") and check["status"] == "passed":
                 message = [measured_line(check["measured"])]
+            elif check.get("measured", {}).get("test_accuracy") is not None:
+                message = [*message, measured_line(check["measured"])]
             lines.extend("      " + line for line in message)
     lines.append("")
     lines.append(f"Total: {report['score']}/{report['max_score']} points")
+    if report.get("retry"):
+        lines.append("Not fully graded: the grading machine was too slow or overloaded for some check; grade again.")
     data = report.get("data")
     lines.append(f"Data: {data['description'] if data else 'not loaded'}")
+    if report.get("version_drift"):
+        lines.append(report["version_drift"])
     return "\n".join(lines)

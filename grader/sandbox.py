@@ -164,6 +164,16 @@ def _limit_resources(memory: int) -> None:
             pass
 
 
+def isolation() -> str:
+    """How student code is isolated on this machine, as the reports state it."""
+    parts = ["a worker process of its own (scrubbed environment, time and memory limits)"]
+    if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        parts.append("no network (a network namespace of its own)")
+    else:
+        parts.append("network not isolated (the grader does not run as root)")
+    return "; ".join(parts)
+
+
 MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
 
 

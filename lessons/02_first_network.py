@@ -335,7 +335,8 @@ plt.show()
 #
 # You don't train anything yourself: **the grader trains your model**. It saves the model
 # `build_model()` returns, re-initialises its weights from a fixed seed, trains it on the
-# training set with your `training_settings()` (within a time budget of about 2 minutes),
+# training set with your `training_settings()` (within a budget of work: at most 3 times
+# the reference's epochs × images × operations per image, counted before training),
 # then measures its accuracy on the test set, which your code never sees. So the score
 # depends only on the architecture and settings you declare, and every student's model
 # is trained the same way.

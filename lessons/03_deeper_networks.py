@@ -331,7 +331,8 @@ print(f"test loss {loss:.3f}, test accuracy {accuracy:.2%}")
 #
 # Open `exercises/ex03_deeper.py`. As in exercise 2 you write two functions and **the
 # grader trains the model itself**: it re-initialises the weights from a fixed seed, trains
-# on the training set with your settings (within about 3 minutes) and measures the
+# on the training set with your settings (within the same budget of work as in exercise 2,
+# counted on the epochs you declare) and measures the
 # accuracy on the test set, which your code never sees.
 #
 # - `build_model(dropout_rate=0.3)` returns a compiled dense network with **at least two

@@ -47,8 +47,21 @@ class Training:
     input_shape: tuple[int, ...]  # one image, as the model receives it
     max_params: int  # the parameter budget
     max_epochs: int  # the most epochs the settings may ask for
-    budget_s: float  # wall-clock seconds the grader gives one training
     seed: int  # weights are re-initialised and data shuffled from this seed
+    cost_cap: float  # the most training work allowed, as a multiple of the reference's on the same data
+    reference: "Reference"  # what the reference solution declares, for the cap
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference solution's declaration, as course.toml records it: what
+    its training costs on any data set follows from it (mnist_course/budget.py), and
+    tests/test_course.py keeps it equal to the solution's own."""
+
+    forward_flops: int  # one image through the model, forward
+    epochs: int
+    batch_size: int
+    validation_split: float
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,9 @@ class Exercise:
     call_timeout_s: float
     memory_mb: int
     thresholds: dict[str, float]
+    # Below a threshold, an accuracy check's points fall linearly to none at
+    # threshold - band (per data set, from [course] accuracy_band).
+    accuracy_bands: dict[str, float]
     functions: tuple[Function, ...]
     training: Training | None = None  # model exercises only
 
@@ -148,12 +164,19 @@ def _training(table: dict, where: str) -> Training:
     shape = _require(table, "input_shape", list, where)
     if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
         raise CourseError(f"course.toml: {where}.input_shape should list positive integers, got {shape!r}")
+    reference = _require(table, "reference", dict, where)
     return Training(
         input_shape=tuple(shape),
         max_params=_require(table, "max_params", int, where),
         max_epochs=_require(table, "max_epochs", int, where),
-        budget_s=float(_require(table, "budget_s", (int, float), where)),
         seed=int(table.get("seed", 0)),
+        cost_cap=float(_require(table, "cost_cap", (int, float), where)),
+        reference=Reference(
+            forward_flops=_require(reference, "forward_flops", int, f"{where}.reference"),
+            epochs=_require(reference, "epochs", int, f"{where}.reference"),
+            batch_size=_require(reference, "batch_size", int, f"{where}.reference"),
+            validation_split=float(_require(reference, "validation_split", (int, float), f"{where}.reference")),
+        ),
     )
 
 
@@ -165,6 +188,9 @@ def parse_course(text: str) -> Course:
     head = raw.get("course", {})
     default_timeout = float(head.get("call_timeout_s", 30))
     default_memory = int(head.get("memory_mb", 4096))
+    bands = head.get("accuracy_band", {})
+    if not isinstance(bands, dict) or not all(isinstance(v, (int, float)) and 0 < v < 0.1 for v in bands.values()):
+        raise CourseError(f"course.toml: [course] accuracy_band should map data sets to fractions below 0.1, got {bands!r}")
     exercises = []
     for i, ex in enumerate(raw.get("exercise", [])):
         where = f"exercise #{i + 1}"
@@ -201,6 +227,7 @@ def parse_course(text: str) -> Course:
                 call_timeout_s=float(ex.get("call_timeout_s", default_timeout)),
                 memory_mb=int(ex.get("memory_mb", default_memory)),
                 thresholds={k: float(v) for k, v in ex.get("thresholds", {}).items()},
+                accuracy_bands={k: float(v) for k, v in bands.items()},
                 functions=tuple(functions),
                 training=_training(ex["training"], f"{where}.training") if "training" in ex else None,
             )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from .budget import safety_timeout_s
 from .course import ROOT, Course, CourseError, Exercise, not_started_message
 
 COURSE_DIR = ROOT / "platforms" / "nbgrader"
@@ -30,13 +31,15 @@ COURSE_ID = "mnist-course"
 # config): grader/notebook.py recognises it as "not started yet".
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 SCHEMA_VERSION = 3
+FULL_MNIST_TRAIN = 60_000  # the largest training set the course grades on
 
 
 def cell_timeout(course: Course) -> int:
     """Seconds nbgrader lets one cell run: the first test cell of a model
-    exercise grades the whole exercise, training included."""
-    budgets = [ex.training.budget_s for ex in course.exercises if ex.training]
-    return int(max(budgets, default=0)) + 600
+    exercise grades the whole exercise, training included, so a safety net
+    above the grader's own for the largest training on full MNIST."""
+    nets = [safety_timeout_s(ex.training, FULL_MNIST_TRAIN) for ex in course.exercises if ex.training]
+    return int(max(nets, default=0)) + 600
 
 
 def split_module(source: str, filename: str) -> tuple[str, dict[str, str]]:
@@ -158,7 +161,7 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(os.path.dirname(os.path.a
 
 # Autograding runs every notebook in a plain Python 3 kernel. A model
 # exercise's first test cell trains the student's model: the timeout is the
-# largest training budget in course.toml plus ten minutes.
+# grader's safety limit for the largest training on full MNIST plus ten minutes.
 c.ExecutePreprocessor.kernel_name = "python3"
 c.ExecutePreprocessor.timeout = {cell_timeout(course)}
 

@@ -11,10 +11,13 @@ import pytest
 from grader.feedback import Feedback
 from grader.sandbox import CallbackSpec, SavedModel
 from grader.training import ModelRefused, Settings, Trainer, model_config, validate_settings
-from mnist_course.course import Training
+from mnist_course.budget import STEP_FLOPS, cap, flops, reference_cost, training_cost
+from mnist_course.course import Reference, Training, load_course
 from mnist_course.data import MNIST, Provenance, load_mnist, quiet_keras
 
-DENSE = Training(input_shape=(28, 28), max_params=500_000, max_epochs=30, budget_s=120, seed=0)
+DENSE = Training(
+    input_shape=(28, 28), max_params=500_000, max_epochs=30, seed=0, cost_cap=3.0, reference=Reference(815_920, 20, 128, 0.1)
+)
 
 
 class FakeCall:
@@ -136,13 +139,33 @@ def test_training_is_reproducible_and_starts_from_fresh_weights(keras, tmp_path,
     assert results[0]["predictions"] == results[1]["predictions"]
 
 
-def test_settings_far_over_the_budget_are_stopped_with_an_estimate(keras, tmp_path, small_mnist, monkeypatch):
-    monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
-    model = saved(keras, tmp_path, keras.layers.Rescaling(1 / 255), keras.layers.Flatten())
-    tight = Training(input_shape=(28, 28), max_params=500_000, max_epochs=30, budget_s=0.5, seed=0)
-    result = Trainer(small_mnist).train(model_config(model.path), Settings(30, 1, 0.0, (), "integer"), tight)
-    assert result["status"] == "over_budget"
-    assert result["estimated_seconds"] > 0.5 and result["epochs_run"] <= 1
+def test_work_is_counted_from_the_declaration_and_scales_with_the_data():
+    cost = training_cost(forward_flops=1_000_000, epochs=10, batch_size=100, validation_split=0.1, n_train=1000)
+    assert (cost.fit_images, cost.validation_images, cost.steps_per_epoch) == (900, 100, 9)
+    assert cost.total == 10 * (900 * 3 * 1e6 + 100 * 1e6 + 9 * STEP_FLOPS)
+    # a batch of one costs a step per image: as slow as it is in reality
+    assert training_cost(1_000_000, 10, 1, 0.1, 1000).total > 20 * cost.total
+    # the cap is a multiple of the reference's own work on the same data, so it scales with the data
+    assert cap(DENSE, 60_000) / cap(DENSE, 22_699) == pytest.approx(60_000 / 22_699, rel=0.01)
+    assert cap(DENSE, 22_699) == 3.0 * reference_cost(DENSE, 22_699).total
+    assert flops(2.5e13) == "25 TFLOP" and flops(6.1e7) == "61 MFLOP" and flops(1.68e12) == "1.68 TFLOP"
+
+
+def test_course_records_what_each_reference_declares(keras, tmp_path, small_mnist):
+    """course.toml's `reference` (the basis of every cap) is the reference solution's own declaration."""
+    import importlib.util
+
+    for exercise in [ex for ex in load_course().exercises if ex.training]:
+        spec = importlib.util.spec_from_file_location(exercise.module, exercise.solution_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        path = tmp_path / f"{exercise.module}.keras"
+        module.build_model().save(path)
+        info = Trainer(small_mnist).inspect(model_config(path), exercise.training)
+        settings = module.training_settings()
+        assert exercise.training.reference == Reference(
+            info["forward_flops"], settings["epochs"], settings["batch_size"], settings["validation_split"]
+        ), exercise.id
 
 
 def test_inspection_describes_the_model(keras, tmp_path, small_mnist):
@@ -152,6 +175,9 @@ def test_inspection_describes_the_model(keras, tmp_path, small_mnist):
     assert info["status"] == "ok", info
     assert info["input_shape"] == [None, 28, 28] and info["output_shape"] == [None, 10]
     assert info["params"] == 784 * 16 + 16 + 16 * 10 + 10
+    # kernel layers: a multiply and an add per weight; others: the values they read or write
+    assert info["forward_flops"] == 784 + (2 * 784 * 16 + 784) + 16 + (2 * 16 * 10 + 16)
+    assert info["costliest_layers"][0][1:] == ["Dense", 2 * 784 * 16 + 784]
     assert [layer["class"] for layer in info["layers"]] == ["Flatten", "Dense", "Dropout", "Dense"]
     assert info["loss"] == {"kind": "sparse", "from_logits": False, "name": "sparse_categorical_crossentropy"}
     assert info["output_activation"] == "softmax"

@@ -103,8 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     total = sum(ex["max_score"] for ex in settings["exercises"])
     print(f"Wrote {args.out}: {', '.join(ex['id'] for ex in settings['exercises'])} for {total} points.")
+    course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
+    models = any(course.exercise(ex["id"]).training for ex in settings["exercises"])
+    resources = "2.0 CPU and 3.0 GB of RAM" if models else "1.0 CPU and 1.5 GB of RAM (or more)"
     print(f"On Gradescope: upload it as the assignment's autograder, set its points to {total}, its timeout above "
-          f"{args.timeout_min:g} minutes and its memory to 2 GB or more (see platforms/README.md).")
+          f"{args.timeout_min:g} minutes (40 is Gradescope's most), and its runtime resources to {resources}; "
+          "the default half CPU and 768 MB cannot grade a model exercise (see platforms/README.md).")
     return 0
 
 

@@ -1,0 +1,195 @@
+"""Fair verdicts: a model exercise's grade is a function of the submission, the
+grader version and the data, never of the machine's speed or load.
+
+- The references keep full points, with bit-for-bit the same accuracy, on one
+  core shared with a busy process as on an idle machine (the trainer's thread
+  counts are fixed; the budget is counted in work, before training).
+- A declaration over the work cap fails before any training, saying its work,
+  the cap, the reference's work and what to change.
+- When a safety clock fires, no point is taken: the check is "not graded",
+  the grader exits 2, a batch marks the student `retry` and grades them again.
+- An accuracy a little below its bar earns part of the points.
+
+Quick mode here means fewer training images (the first 3,000 of the shared
+file), never weaker assertions: the bars of `custom` data apply. The busy-core
+test grades ex05, the heaviest reference (the one a clock used to stop);
+benchmarks/fairness.py grades all three references in every condition.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.feedback import NotGraded, PartialCredit
+from grader.report import check_record, render_table, total, version_drift
+from mnist_course.course import ROOT, load_course
+
+MODEL_EXERCISES = [ex for ex in load_course().exercises if ex.training]
+QUICK_TRAIN_IMAGES = 3000
+
+
+@pytest.fixture(scope="module")
+def quick_data(mnist_path, tmp_path_factory):
+    """The first 3,000 training images and the whole test set: a `custom` data set."""
+    with np.load(mnist_path) as full:
+        arrays = {k: full[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    arrays["x_train"], arrays["y_train"] = arrays["x_train"][:QUICK_TRAIN_IMAGES], arrays["y_train"][:QUICK_TRAIN_IMAGES]
+    path = tmp_path_factory.mktemp("quick") / "mnist-quick.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def grade(args, tmp_path, name, env=None, prefix=()):
+    """Run `grader ... --json` in its own process with a training cache of its own
+    (so nothing is reused between runs); return (exit code, report, output)."""
+    out = tmp_path / f"{name}.json"
+    cache = tmp_path / f"{name}-cache"
+    environment = {**os.environ, "MNIST_COURSE_TRAINING_CACHE": str(cache), **(env or {})}
+    done = subprocess.run(
+        [*prefix, sys.executable, "-m", "grader", *map(str, args), "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, env=environment, timeout=3600,
+    )
+    report = json.loads(out.read_text()) if out.exists() else None
+    return done.returncode, report, done.stdout + done.stderr
+
+
+def accuracy_checks(report):
+    return {ex["id"]: next(c for c in ex["checks"] if c["name"].endswith("test_accuracy")) for ex in report["exercises"]}
+
+
+@pytest.mark.skipif(not shutil.which("taskset") or not hasattr(os, "sched_getaffinity"), reason="needs Linux's taskset")
+def test_the_heaviest_reference_keeps_full_points_and_the_same_accuracy_on_one_busy_core(quick_data, tmp_path):
+    ids = ["ex05"]
+    idle = grade([*ids, "--target", "solutions", "--data", quick_data], tmp_path, "idle")
+    core = str(min(os.sched_getaffinity(0)))
+    hog = subprocess.Popen(["taskset", "-c", core, sys.executable, "-c", "while True: pass"])
+    try:
+        busy = grade([*ids, "--target", "solutions", "--data", quick_data], tmp_path, "busy", prefix=("taskset", "-c", core))
+    finally:
+        hog.send_signal(signal.SIGKILL)
+        hog.wait()
+    for code, report, output in (idle, busy):
+        assert code == 0, output
+        assert report["score"] == report["max_score"], output
+    idle_checks, busy_checks = accuracy_checks(idle[1]), accuracy_checks(busy[1])
+    for exercise_id in ids:
+        a, b = idle_checks[exercise_id]["measured"], busy_checks[exercise_id]["measured"]
+        assert (a["test_accuracy"], a["epochs_run"]) == (b["test_accuracy"], b["epochs_run"]), exercise_id
+        assert a["threads"] == b["threads"] == {"intra_op": 2, "inter_op": 2}
+        assert a["work"] == b["work"] and a["work"]["declared_flops"] <= a["work"]["cap_flops"]
+    assert busy[1]["environment"]["trainer_threads"] == 2
+
+
+def submission_with(tmp_path, exercise_id, replace):
+    """A folder holding the reference of one exercise with text replaced."""
+    exercise = load_course().exercise(exercise_id)
+    folder = tmp_path / "submission"
+    folder.mkdir(exist_ok=True)
+    source = exercise.solution_path.read_text()
+    for old, new in replace.items():
+        assert old in source
+        source = source.replace(old, new)
+    (folder / exercise.filename).write_text(source)
+    return folder
+
+
+def test_a_declaration_over_the_work_cap_fails_before_training(tmp_path, mnist_path):
+    folder = submission_with(tmp_path, "ex02", {'return {"epochs": 20, "batch_size": 128,': 'return {"epochs": 30, "batch_size": 1,'})
+    code, report, output = grade(["ex02", "--target", folder, "--data", mnist_path], tmp_path, "over")
+    assert code == 1, output
+    check = accuracy_checks(report)["ex02"]
+    assert check["status"] == "failed" and check["score"] == 0
+    assert "training" not in check  # nothing was trained
+    message = check["message"]
+    for part in ("30 epochs × 20,429 images", "TFLOP of training work", "expected at most", "3× the reference's", "Likely cause:", "Hint: lower epochs", "raise batch_size", "narrow the Dense layer"):
+        assert part in message, message
+    work = check["measured"]["work"]
+    assert work["declared_flops"] > work["cap_flops"] == 3 * work["reference_flops"]
+    others = {c["name"]: c["status"] for ex in report["exercises"] for c in ex["checks"] if c is not check}
+    assert set(others.values()) == {"passed"}, others
+
+
+def test_a_safety_clock_that_fires_takes_no_point_and_the_batch_grades_again(tmp_path, quick_data):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "ada").mkdir(parents=True)
+    shutil.copy(load_course().exercise("ex02").solution_path, subs / "ada")
+    base = [sys.executable, "-m", "grader", "ex02", "--batch", subs, "--out", out, "--data", quick_data]
+    env = {**os.environ, "MNIST_COURSE_TRAINING_CACHE": str(tmp_path / "cache")}
+    # Every safety clock at a thousandth: a machine far too slow to finish.
+    slow = subprocess.run(list(map(str, base)), cwd=ROOT, capture_output=True, text=True, env={**env, "MNIST_COURSE_SAFETY_FACTOR": "0.001"})
+    assert slow.returncode == 1, slow.stderr
+    assert "ada,,,,retry," in (out / "gradebook.csv").read_text()
+    report = json.loads((out / "students" / "ada" / "report.json").read_text())
+    assert report["retry"] is True
+    stuck = [c for c in report["exercises"][0]["checks"] if c.get("retry")]
+    assert stuck and all(c["status"] == "error" and c["score"] == 0 for c in stuck)
+    assert all("Not graded: " in c["message"] and "too slow or overloaded" in c["message"] for c in stuck)
+    # The next run, on a machine that keeps up, grades the student again: full points.
+    again = subprocess.run(list(map(str, base)), cwd=ROOT, capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 already graded, 1 to grade" in again.stdout
+    row = (out / "gradebook.csv").read_text().splitlines()[1].split(",")
+    assert row[:5] == ["ada", "11", "11", "11", "graded"]
+
+
+def test_one_student_grader_exits_2_when_a_safety_clock_fires(tmp_path, quick_data):
+    code, report, output = grade(["ex02", "--target", "solutions", "--data", quick_data], tmp_path, "slow", env={"MNIST_COURSE_SAFETY_FACTOR": "0.001"})
+    assert code == 2, output
+    assert report["retry"] is True and "grade again" in output
+
+
+class _Report:
+    passed, duration, longrepr = False, 0.5, ""
+
+
+class _Info:
+    def __init__(self, value):
+        self.value = value
+
+
+def test_an_accuracy_just_below_its_bar_earns_points_in_proportion():
+    exercise = load_course().exercise("ex05")
+    half = PartialCredit(0.5, "Test accuracy 98.45%", "at least 98.70%")
+    row = check_record(exercise, "build_model_test_accuracy", _Report(), _Info(half))
+    assert (row["status"], row["score"], row["max_score"]) == ("failed", 2.5, 5)
+    none = check_record(exercise, "build_model_test_accuracy", _Report(), _Info(PartialCredit(-3, "far below")))
+    assert none["score"] == 0
+    stuck = check_record(exercise, "build_model_test_accuracy", _Report(), _Info(NotGraded("training passed its safety limit")))
+    assert (stuck["status"], stuck["score"], stuck.get("retry")) == ("error", 0, True)
+    assert total([1, 2.5, 4.9]) == 8.4 and total([1, 2]) == 3 and isinstance(total([0.5, 0.5]), int)
+
+
+def test_every_accuracy_band_is_stated_per_data_set():
+    for exercise in MODEL_EXERCISES:
+        assert set(exercise.thresholds) <= set(exercise.accuracy_bands), exercise.id
+        assert all(0 < band <= 0.01 for band in exercise.accuracy_bands.values())
+
+
+def test_version_drift_is_said_in_one_line():
+    mine = {"python": "3.11.7", "tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6"}
+    theirs = {"environment": {**mine, "tensorflow": "2.16.2", "keras": "3.11.0"}}
+    line = version_drift(mine, theirs)
+    assert line.count("\n") == 0
+    assert "tensorflow 2.16.2 there, 2.21.0 here" in line and "keras 3.11.0 there, 3.15.1 here" in line
+    assert version_drift(mine, {"environment": mine}) is None
+    assert version_drift(mine, "not a report") is None and version_drift(mine, {"environment": {"keras": 3}}) is None
+
+
+def test_the_table_shows_the_margin_and_the_work_of_a_training(tmp_path):
+    report = {
+        "target": "t", "score": 2.5, "max_score": 5, "data": None,
+        "exercises": [{"id": "ex05", "title": "CNN", "lesson": 5, "score": 2.5, "max_score": 5, "status": "incomplete", "checks": [{
+            "name": "build_model_test_accuracy", "status": "failed", "score": 2.5, "max_score": 5, "message": "Test accuracy 98.45%",
+            "measured": {"test_accuracy": 0.9845, "threshold": 0.987, "band": 0.005, "dataset": "mnist-22k", "seed": 0, "epochs_run": 20,
+                         "training_seconds": 100, "work": {"declared_flops": 1.34e13, "cap_flops": 4.01e13, "reference_flops": 1.34e13}},
+        }]}],
+    }
+    table = render_table(report)
+    assert "2.5/5" in table and "-0.25 points from the bar" in table and "work 13.4 TFLOP of a 40.1 TFLOP cap" in table

@@ -10,6 +10,9 @@ that used to cost them points when the budget was counted in seconds:
 - pinned to one core that a busy process shares (`taskset`);
 - two at once in a batch with `--jobs 2` (two copies of the reference,
   different by a comment so that neither is deduplicated);
+- with TensorFlow's oneDNN kernels switched off: other code for the same
+  operations, as on another CPU or library build, to see how far accuracies
+  move in their last digits;
 - on a 60,000-image training set (the training images repeated to the size
   of full MNIST: the cost of full MNIST, not its accuracy);
 - in Gradescope's default container (half a CPU, 768 MB) and in the one the
@@ -46,22 +49,26 @@ from mnist_course.course import load_course  # noqa: E402
 
 MODELS = [ex for ex in load_course().exercises if ex.training]
 FULL_SIZE = 60_000
+LIMIT_S = 40 * 60  # one row's grading, at most (Gradescope's longest timeout)
 # Gradescope's container sizes (Autograder settings > runtime resources): the default, and ours.
 GRADESCOPE_DEFAULT = (0.5, 768)
 GRADESCOPE_RECOMMENDED = (2.0, 3072)
 
 
-def grade(command: list[str], prefix: list[str] | None = None, cgroup: Path | None = None) -> tuple[float, int]:
+def grade(command: list[str], prefix: list[str] | None = None, cgroup: Path | None = None, env_extra: dict | None = None) -> tuple[float, int]:
     """(wall seconds, exit code) of one grading command, with no training cache."""
-    env = {k: v for k, v in os.environ.items() if k != "MNIST_COURSE_TRAINING_CACHE"}
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_COURSE_TRAINING_CACHE"} | (env_extra or {})
     join = None
     if cgroup is not None:
         def join():  # the child enters the cgroups before it starts Python
             for folder in cgroup.iterdir() if cgroup.is_dir() else ():
                 (folder / "cgroup.procs").write_text(str(os.getpid()))
     started = time.perf_counter()
-    code = subprocess.run([*(prefix or []), sys.executable, "-m", "grader", *command], cwd=ROOT, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=join).returncode
+    try:
+        code = subprocess.run([*(prefix or []), sys.executable, "-m", "grader", *command], cwd=ROOT, env=env, timeout=LIMIT_S,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=join).returncode
+    except subprocess.TimeoutExpired:
+        code = -1  # the row says "stopped"
     return time.perf_counter() - started, code
 
 
@@ -128,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
-    parser.add_argument("--rows", default="alone,busy,jobs2,full,gradescope-default,gradescope-recommended")
+    parser.add_argument("--rows", default="alone,busy,jobs2,onednn-off,full,gradescope-default,gradescope-recommended")
     args = parser.parse_args()
     ids = [ex.id for ex in MODELS]
     wanted = args.rows.split(",")
@@ -159,6 +166,10 @@ def main() -> None:
             seconds, code = grade([*ids, "--batch", str(subs), "--out", str(out), "--jobs", "2", "--data", str(args.data)])
             reports = [read(out / "students" / s / "report.json") for s in ("a", "b") if (out / "students" / s / "report.json").exists()]
             rows.append(("two at once, batch --jobs 2", seconds, code, reports))
+        if "onednn-off" in wanted:
+            # TensorFlow without its oneDNN kernels: other code for the same operations, as
+            # another build or CPU would run; how far accuracies move in their last digits.
+            solutions_run("another kernel library (TF_ENABLE_ONEDNN_OPTS=0), 2 cores", args.data, env_extra={"TF_ENABLE_ONEDNN_OPTS": "0"})
         if "full" in wanted:
             solutions_run("60,000 training images (22k repeated), 2 cores", full_size_copy(args.data, tmp))
         for key, (cpus, memory) in (("gradescope-default", GRADESCOPE_DEFAULT), ("gradescope-recommended", GRADESCOPE_RECOMMENDED)):

@@ -74,6 +74,7 @@ def requires(check, *args, earns: str = "validating or for leaving inputs alone"
         name = check.__name__.removeprefix("test_")
         raise Feedback(
             f"This check counts once {name} passes, and it does not yet",
+            f"{name} passing first",
             cause=f"a function that does not do its job yet earns nothing for {earns}",
             hint=f"fix {name} first; its message says what is wrong",
         ) from None

@@ -57,7 +57,7 @@ class ModelSubmission:
         if not isinstance(value, SavedModel):
             raise call.fail(
                 f"got {describe(value)}",
-                cause="a missing `return model`" if value is None else "",
+                cause="a missing `return model`" if value is None else "returning something other than the Keras model itself",
                 hint="build the model with keras.Sequential([...]) or the Functional API, compile it, and return it",
             )
         key = ("config", str(value.path))
@@ -113,7 +113,7 @@ class ModelSubmission:
         expected = [None, *self.training.input_shape]
         if info["n_inputs"] != 1 or info["input_shape"] != expected:
             got = info["input_shape"]
-            cause = ""
+            cause = "a keras.Input(shape=...) other than the images the grader feeds"
             if got and len(got) == 2 and got[1] == 784:
                 cause = "the model expects flattened vectors; the grader feeds it images"
             elif got and len(got) == len(expected) + 1 and got[-1] == 1:
@@ -135,7 +135,7 @@ class ModelSubmission:
             raise call.fail(
                 f"got a model whose output shape is {_shape(got) if got else 'not a single output'}{units}",
                 "output shape (None, 10): one score per digit",
-                cause="the last Dense layer needs 10 units, one per class" if units else "",
+                cause="the last Dense layer needs 10 units, one per class" if units else "a model with more than one output, or an output that is not a batch of vectors",
                 hint="end the model with layers.Dense(10, activation='softmax')",
             )
 
@@ -145,7 +145,12 @@ class ModelSubmission:
         call, info = self.inspected()
         probe = info.get("probe") or {}
         if not probe.get("finite", False):
-            raise call.fail("its outputs on 64 training images contain NaN or infinity", "probabilities")
+            raise call.fail(
+                "its outputs on 64 training images contain NaN or infinity",
+                "probabilities",
+                cause="an initializer or layer setting that produces non-finite values",
+                hint="build the model with Keras's default initializers and run model.predict on a few images in the notebook",
+            )
         if probe["min"] < -1e-6 or probe["max_row_sum_error"] > 1e-3:
             raise call.fail(
                 f"outputs from {probe['min']:.3g} to {probe['max']:.3g}, rows summing to 1 ± {probe['max_row_sum_error']:.3g}",
@@ -162,6 +167,7 @@ class ModelSubmission:
             raise call.fail(
                 f"got the loss {loss['name'] if loss else None}",
                 "a cross-entropy loss for 10 classes",
+                cause="a loss for another kind of problem (regression or two classes), or none compiled",
                 hint="loss='sparse_categorical_crossentropy' for integer labels (or 'categorical_crossentropy' for one-hot)",
             )
         if activation == "softmax" and loss["from_logits"]:
@@ -220,6 +226,7 @@ class ModelSubmission:
             raise call.fail(
                 f"got {max(hidden, 0)} hidden Dense layer(s) (widths: {widths})",
                 f"at least {minimum} hidden Dense layers before the output layer",
+                cause="the model of lesson 2, with one hidden layer, where this exercise asks for a deeper one",
                 hint="stack Dense layers, e.g. 256 then 128 units, each with activation='relu'",
             )
 
@@ -231,6 +238,7 @@ class ModelSubmission:
             raise call.fail(
                 "got a model without a Dropout layer",
                 f"Dropout layers with rate {rate}",
+                cause="no Dropout after the hidden layers",
                 hint="add layers.Dropout(dropout_rate) after each hidden Dense layer",
             )
         if any(abs(r - rate) > 1e-9 for r in rates):
@@ -251,6 +259,7 @@ class ModelSubmission:
             raise call.fail(
                 f"got a model without {missing} (its layers: {', '.join(classes)})",
                 "convolution layers (Conv2D) and pooling layers (MaxPooling2D)",
+                cause="a dense network (lessons 2 and 3) where this exercise asks for a convolutional one",
                 hint="e.g. Conv2D(32, 3, activation='relu'), MaxPooling2D(), Conv2D(64, 3, activation='relu'), MaxPooling2D()",
             )
 
@@ -263,6 +272,7 @@ class ModelSubmission:
             raise call.fail(
                 "got no EarlyStopping callback",
                 "callbacks=[keras.callbacks.EarlyStopping(...)] in the settings",
+                cause="no 'callbacks' entry, or only other callbacks in it",
                 hint="keras.callbacks.EarlyStopping(monitor='val_loss', patience=3, restore_best_weights=True)",
             )
         config = found[0]["config"]
@@ -278,6 +288,7 @@ class ModelSubmission:
             raise call.fail(
                 f"got EarlyStopping on {monitor} but no validation_split",
                 "a validation_split above 0, so there is a validation score to watch",
+                cause="without validation data there is no val_ metric, so early stopping could never see one improve",
                 hint="add 'validation_split': 0.1",
             )
         return config
@@ -293,6 +304,7 @@ class ModelSubmission:
                 "Training did not finish, so early stopping could not be judged",
                 "a training that runs to its end",
                 called=shown,
+                cause="the accuracy check's reason: the grader did not train this model, or its training failed",
                 hint="the accuracy check's message says why training did not finish",
             )
         info = result.get("early_stopping") or {}
@@ -302,6 +314,7 @@ class ModelSubmission:
                 "a metric that training logs: val_loss or val_accuracy",
                 called=shown,
                 cause="a typo in monitor=, or a metric the model does not compute",
+                hint="monitor='val_loss' or 'val_accuracy' with a validation_split",
             )
         if not info.get("stopped_early"):
             raise Feedback(
@@ -373,6 +386,7 @@ class ModelSubmission:
             reason = result.render().splitlines()[1 if result.called else 0]
             raise Feedback(
                 "The grader did not train the model, because of an earlier check",
+                "a model that passes the checks before training",
                 cause=reason[0].lower() + reason[1:],
                 hint="fix that check first; its own message says more",
             )

@@ -134,8 +134,9 @@ def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
         return json.loads(report_file.read_text(encoding="utf-8"))
 
 
-def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> None:
-    """Grade one check of an exercise against the functions in `namespace`."""
+def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float | None:
+    """Grade one check of an exercise against the functions in `namespace`: None
+    when it passes, the points earned when it earns part of them, else CheckFailed."""
     exercise = load_course().exercise(exercise_id)
     if check_name not in exercise.checks:
         raise CheckFailed(f"{exercise.id} has no check {check_name!r}")
@@ -150,6 +151,11 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> None:
     if not rows:
         raise CheckFailed(f"The grader's report has no result for {check_name}")
     row = rows[0]
+    if row["status"] == "failed" and row["score"] > 0:
+        # Part of the points (an accuracy inside its band below the bar): nbgrader
+        # takes a number a test cell evaluates to as that cell's partial credit.
+        print(f"{check_name}: {row['score']}/{row['max_score']} points\n{row['message']}")
+        return row["score"]
     if row["status"] != "passed":
         raise CheckFailed(f"{check_name}: {row['status']}\n{row['message']}")
     measured = row.get("measured")

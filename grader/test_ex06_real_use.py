@@ -300,7 +300,12 @@ def test_prepare_image_inverted(student, mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.max()) <= 0:
-            raise r.fail("got an image with no ink at all", "a light digit on a background of 0")
+            raise r.fail(
+                "got an image with no ink at all",
+                "a light digit on a background of 0",
+                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+                hint="follow the docstring's steps in order and look at the image after each one",
+            )
         edge, brighter = _paper(out)
         if edge > 0.7 and brighter > 0:
             raise r.fail(
@@ -483,6 +488,8 @@ def _same_picture_three_ways(mnist):
 
 
 def test_prepare_image_colour(student, mnist):
+    # Treating colour like gray counts once the function prepares a digit at all.
+    requires(test_prepare_image_inverted, student, mnist, earns="treating colour pictures like gray ones")
     (gray, gray_shown), *colours = _same_picture_three_ways(mnist)
     reference = _valid(student.call("prepare_image", gray, shown=gray_shown, expect="a float32 array of shape (28, 28)"), strict=False)
     for image, shown in colours:
@@ -517,7 +524,7 @@ def test_prepare_image_colour(student, mnist):
 
 
 def test_prepare_image_rejects_bad_input(student, mnist):
-    requires(test_prepare_image_shape_dtype, student, mnist)
+    requires(test_prepare_image_inverted, student, mnist, earns="validating its input")
     gray = pictures(mnist)[0].image
     rng = np.random.default_rng(SEED + 2)
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
@@ -541,7 +548,7 @@ def test_prepare_image_rejects_bad_input(student, mnist):
 
 
 def test_prepare_image_leaves_input(student, mnist):
-    requires(test_prepare_image_shape_dtype, student, mnist)
+    requires(test_prepare_image_inverted, student, mnist, earns="leaving its input untouched")
     for picture in _sample(mnist, few=True):
         r = _prepared(student, picture)
         (after,) = r.args_after

@@ -458,3 +458,23 @@ def test_student_code_has_no_network(student_in):
             student.call("normalize", ONE).value
     finally:
         server.close()
+
+
+def test_validating_input_earns_nothing_for_a_function_that_does_not_do_its_job(run_grader, tmp_path, mnist_path):
+    """prepare_image validates its input, then returns a blank image: it must not
+    collect the points for rejecting bad input, leaving input untouched or
+    treating colour like gray (it used to score 4 of 12)."""
+    ex06 = load_course().exercise("ex06")
+    source = ex06.solution_path.read_text()
+    cut = "    ink = 255 - gray\n"
+    assert cut in source
+    source = source.replace(cut, "    if gray.max() - gray.min() < 32:\n        raise ValueError('no digit found')\n    return np.zeros((28, 28), np.float32)\n" + cut, 1)
+    folder = tmp_path / "zeros"
+    folder.mkdir()
+    (folder / ex06.filename).write_text(source)
+    _, report, output = graded(run_grader, tmp_path, "ex06", "--target", folder)
+    prepare = {c["name"]: c for c in report["exercises"][0]["checks"] if c["function"] == "prepare_image"}
+    earned = {name: c["score"] for name, c in prepare.items() if c["score"]}
+    assert earned == {"prepare_image_shape_dtype": 1}, output  # the right shape and type, and nothing more
+    for name in ("prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"):
+        assert "counts once prepare_image_inverted passes" in prepare[name]["message"]

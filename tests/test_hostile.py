@@ -183,6 +183,15 @@ MODEL_CORPUS = {
         SETTINGS_ONLY,
         "carries a list of numbers",
     ),
+    # Weights trained elsewhere, spread over small Constant initializers (each list far
+    # under the per-list limit) and frozen by a learning rate of 0.
+    "weights_spread_over_small_constants": (
+        model_variant(DENSE_512, 'layers.Dense(64, activation="relu", kernel_initializer=keras.initializers.Constant([0.01] * 64)),').replace(
+            'optimizer="adam"', "optimizer=keras.optimizers.Adam(learning_rate=0.0)"
+        ),
+        SETTINGS_ONLY,
+        "carries a list of numbers",
+    ),
     "fifty_million_parameters": (model_variant(DENSE_512, 'layers.Dense(64_000, activation="relu"),'), SETTINGS_ONLY, "far more parameters than the budget"),
     "outputs_nan": (model_variant('optimizer="adam"', "optimizer=keras.optimizers.SGD(learning_rate=1e9)"), EX02.max_score - ACCURACY, "NaN or infinity"),
     "monkeypatches_keras": (

@@ -206,3 +206,33 @@ def test_hand_written_model_files_are_refused(tmp_path, layer, message):
     config = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [layer]}, "registered_name": None}
     with pytest.raises(ModelRefused, match=message):
         model_config(_keras_file(tmp_path, config))
+
+
+def _dense(units, kernel_initializer=None, name="d"):
+    config = {"units": units, "name": name}
+    if kernel_initializer is not None:
+        config["kernel_initializer"] = kernel_initializer
+    return {"module": "keras.layers", "class_name": "Dense", "config": config, "registered_name": None}
+
+
+def _constant(value):
+    return {"module": "keras.initializers", "class_name": "Constant", "config": {"value": value}, "registered_name": None}
+
+
+def test_fresh_weights_mean_fresh_whatever_the_number_of_layers_or_lists(tmp_path):
+    """Weights trained elsewhere, spread over many small Constant initializers (each
+    list far under the per-list limit), are refused; a single number is fine."""
+    def sequential(layers):
+        return {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers}, "registered_name": None}
+
+    one_short_list = sequential([_dense(10, _constant([0.1] * 10))])
+    # 20 layers of 60 numbers each: every list under the limit, 1,200 numbers in all
+    spread = sequential([
+        {"module": "keras.layers", "class_name": "Rescaling", "config": {"name": f"r{i}", "scale": [0.01] * 60, "offset": 0.0}, "registered_name": None}
+        for i in range(20)
+    ])
+    for config in (one_short_list, spread):
+        with pytest.raises(ModelRefused, match="carries a list of numbers"):
+            model_config(_keras_file(tmp_path, config))
+    scalar = sequential([_dense(10, _constant(0.0)), _dense(10, _constant(1), "e")])
+    assert model_config(_keras_file(tmp_path, scalar, "scalar"))["class_name"] == "Sequential"

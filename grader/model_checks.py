@@ -371,7 +371,7 @@ class ModelSubmission:
                 try:
                     self.check_within_budget()
                 except Feedback as over:  # said as it is: the work, the cap, what to change
-                    self._memo["trained"] = over
+                    self._memo["trained"] = self._memo["over_cap"] = over
                     raise
                 _, config = self.model()
                 settings = self.settings()
@@ -381,7 +381,7 @@ class ModelSubmission:
                 )
         result = self._memo["trained"]
         if isinstance(result, Feedback):
-            if result.called.startswith("the grader's count"):
+            if result is self._memo.get("over_cap"):
                 raise result
             reason = result.render().splitlines()[1 if result.called else 0]
             raise Feedback(

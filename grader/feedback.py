@@ -1,7 +1,8 @@
 """Failure messages that teach (exercism's form).
 
 A check fails by raising `Feedback`: what was called, what came back, what
-was expected, the likely cause and a hint. The pytest plugin adds the lesson
+was expected, the docstring's sentence it breaks where the contract forbids
+something, the likely cause and a hint. The pytest plugin adds the lesson
 section to reread and shows only this text, never a traceback into the grader.
 """
 
@@ -28,9 +29,10 @@ class Feedback(AssertionError):
         cause: str = "",
         hint: str = "",
         output: str = "",
+        contract: str = "",
     ):
         self.called, self.got, self.expected = called, got, expected
-        self.cause, self.hint, self.output = cause, hint, output
+        self.cause, self.hint, self.output, self.contract = cause, hint, output, contract
         super().__init__(self.render())
 
     def render(self) -> str:
@@ -41,6 +43,8 @@ class Feedback(AssertionError):
         if got.split(" ", 1)[0].isalpha():  # a sentence, not a code name like normalize()
             got = got[0].upper() + got[1:]
         lines.append(f"{got}; expected {self.expected.rstrip('.')}." if self.expected else f"{got}.")
+        if self.contract:  # the docstring's own words, quoted verbatim (tests/test_mutations.py holds them to it)
+            lines.append(f'The docstring says: "{self.contract.rstrip(".")}."')
         if self.cause:
             lines.append(f"Likely cause: {self.cause.rstrip('.')}.")
         if self.hint:

@@ -59,9 +59,9 @@ class Call:
             and o.exc_message == not_started_message(self.function)
         )
 
-    def fail(self, got: str, expected: str = "", cause: str = "", hint: str = "") -> Feedback:
-        """A Feedback for this call (raise it)."""
-        return Feedback(got, expected or self.expect, called=self.called, cause=cause, hint=hint)
+    def fail(self, got: str, expected: str = "", cause: str = "", hint: str = "", contract: str = "") -> Feedback:
+        """A Feedback for this call (raise it); `contract` quotes the docstring sentence it breaks."""
+        return Feedback(got, expected or self.expect, called=self.called, cause=cause, hint=hint, contract=contract)
 
     def _problem(self) -> Feedback:
         """Why this call gave no value: every way student code can fail to return."""
@@ -107,8 +107,12 @@ class Call:
             f"It raised {o.exc_type}: {o.exc_message}{where}",
             self.expect,
             called=self.called,
-            cause=f"more memory than the grader allows ({self.student.worker.memory >> 20} MiB)" if memory else "",
-            hint="work on the arrays you are given; nothing here needs large temporary copies" if memory else "",
+            cause=f"more memory than the grader allows ({self.student.worker.memory >> 20} MiB)"
+            if memory
+            else f"a step of {self.function}() that fails on an input its docstring allows",
+            hint="work on the arrays you are given; nothing here needs large temporary copies"
+            if memory
+            else "make the same call yourself and read the traceback: the line above is where it stopped",
             output=o.output,
         )
 
@@ -178,23 +182,33 @@ class Call:
             raise self.fail(f"Got {describe(value)}, which does not hold plain numbers", expected)
         return value
 
-    def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "") -> None:
-        """The call must have raised `exc_type` with a message that names `mentions`."""
+    def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "", contract: str = "") -> None:
+        """The call must have raised `exc_type` with a message that names `mentions`,
+        as the docstring sentence `contract` promises."""
         o = self.outcome
         if o.status == "raised" and o.stage == "call" and o.exc_type == exc_type:
             if not o.exc_message.strip():
                 raise self.fail(
                     f"it raised {exc_type} with an empty message",
+                    cause="a bare `raise " + exc_type + "` or `raise " + exc_type + "()`",
                     hint=f"say what is wrong and with which value: raise {exc_type}(f\"...\")",
+                    contract=contract,
                 )
             if mentions and mentions not in o.exc_message:
                 raise self.fail(
                     f"it raised {exc_type}({o.exc_message!r}), which does not mention {mentions}",
+                    cause="a message that says what is wrong but not with which value",
                     hint=hint or f"put {mentions} in the message so the caller can fix their input",
+                    contract=contract,
                 )
             return
         if o.status == "returned":
-            raise self.fail(f"it returned {describe(o.value)} without complaint", hint=hint)
+            raise self.fail(
+                f"it returned {describe(o.value)} without complaint",
+                cause="the input is used without being checked first",
+                hint=hint,
+                contract=contract,
+            )
         if self.not_started or o.status != "raised" or o.stage != "call":
             raise self._problem()
         where = f" at {o.where}" if o.where else ""
@@ -202,6 +216,7 @@ class Call:
             f"it raised {o.exc_type}: {o.exc_message}{where}",
             cause="the input reached code that fails by accident before it was checked",
             hint=hint or f"check the input first and `raise {exc_type}(...)` with a clear message",
+            contract=contract,
         )
 
 

@@ -54,15 +54,19 @@ def test_normalize_values(student, mnist):
             f"got values up to {top:g}",
             "values in [0, 1]",
             cause="the pixels were not divided by 255",
+            hint="return images.astype(np.float32) / 255",
         )
     if 0 < top <= 1 / 200:
         raise r.fail(
             f"got values up to {top:.5f}",
             "values up to 1.0",
             cause="the pixels were scaled twice (divided by 255 two times)",
+            hint="divide by 255 once, in one place",
         )
     if np.allclose(out, x / 256, atol=1e-6):
-        raise r.fail("got pixel / 256", "pixel / 255", cause="the wrong divisor: 255 is the largest uint8 value")
+        raise r.fail(
+            "got pixel / 256", "pixel / 255", cause="the wrong divisor: 255 is the largest uint8 value", hint="divide by 255, so that white becomes exactly 1.0"
+        )
     if top == 0:
         raise r.fail(
             "got all zeros",
@@ -70,7 +74,12 @@ def test_normalize_values(student, mnist):
             hint="convert with .astype(np.float32) first, then divide by 255",
         )
     where = tuple(int(i) for i in np.argwhere(~np.isclose(out, expected, atol=1e-6))[0])
-    raise r.fail(f"got {out[where]:g} at index {where}", f"{expected[where]:g} (pixel {x[where]} / 255)")
+    raise r.fail(
+        f"got {out[where]:g} at index {where}",
+        f"{expected[where]:g} (pixel {x[where]} / 255)",
+        cause="a transformation beyond scaling (clipping, rounding, standardizing with the mean)",
+        hint="normalize only divides each pixel by 255",
+    )
 
 
 def test_normalize_leaves_input(student, mnist):
@@ -83,6 +92,7 @@ def test_normalize_leaves_input(student, mnist):
             "the input left untouched",
             cause="an in-place operation on the input (images /= 255, images[...] = ...)",
             hint="build a new array: images.astype(np.float32) makes a copy",
+            contract="the input is not modified",
         )
 
 
@@ -94,7 +104,11 @@ def test_normalize_rejects_non_uint8(student, mnist):
         (x.astype(np.int64) * 257, "x_train[:5].astype('int64') * 257 (int64, values up to 65535)"),
     ):
         r = student.call("normalize", bad, shown=shown, expect="ValueError: only uint8 pixels may be normalized")
-        r.expect_raises("ValueError", hint="check images.dtype == np.uint8 first; normalizing twice is a classic silent bug")
+        r.expect_raises(
+            "ValueError",
+            hint="check images.dtype == np.uint8 first; normalizing twice is a classic silent bug",
+            contract="Raises ValueError if `images` is not uint8 (this catches scaling twice)",
+        )
 
 
 # ---------------------------------------------------------------- add_channel_axis
@@ -125,7 +139,11 @@ def test_add_channel_axis_rejects_wrong_rank(student, mnist):
     x = mnist.x_train[:5]
     for bad, shown in ((x[0], "x_train[0] (one image, shape (28, 28))"), (x[..., np.newaxis], "an array that already has the axis, shape (5, 28, 28, 1)")):
         r = student.call("add_channel_axis", bad, shown=shown, expect="ValueError: the input must have rank 3 (N, H, W)")
-        r.expect_raises("ValueError", hint="check images.ndim == 3 before adding the axis")
+        r.expect_raises(
+            "ValueError",
+            hint="check images.ndim == 3 before adding the axis",
+            contract="Raises ValueError if `images` is not rank 3 (a single image, or images that already have a channel axis)",
+        )
 
 
 # ---------------------------------------------------------------- one_hot
@@ -152,12 +170,12 @@ def _one_hot_values_case(student, labels, num_classes):
     out = r.array()
     if out.shape != expected.shape:
         cause = "num_classes was ignored (a hard-coded 10?)" if num_classes != 10 and out.shape[-1:] == (10,) else ""
-        raise r.fail(f"got shape {out.shape}", cause=cause)
+        raise r.fail(f"got shape {out.shape}", cause=cause, hint="make the rows num_classes wide: np.eye(num_classes)")
     if np.allclose(out, expected):
         return
     row = int(np.argwhere(~np.isclose(out, expected).all(axis=1))[0][0])
     hot = np.flatnonzero(out[row] == 1)
-    cause = ""
+    cause = "the 1.0 was not put at the label's index"
     if len(hot) == 1 and abs(int(hot[0]) - int(labels[row])) == 1:
         cause = "an off-by-one when indexing (labels start at 0)"
     elif not np.isclose(out[row].sum(), 1):
@@ -185,6 +203,7 @@ def test_one_hot_rejects_bad_labels(student, mnist):
             "ValueError",
             mentions=first_bad,
             hint="check 0 <= label < num_classes for every label before encoding; negative labels would silently index from the end",
+            contract="for a label outside 0..num_classes-1; the message names the first bad label",
         )
 
 
@@ -194,7 +213,9 @@ def test_one_hot_rejects_wrong_rank(student, mnist):
     r = student.call(
         "one_hot", already, shown="an already one-hot (2, 10) array", expect="ValueError: labels must be 1-D"
     )
-    r.expect_raises("ValueError", hint="check labels.ndim == 1; encoding twice is a classic silent bug")
+    r.expect_raises(
+        "ValueError", hint="check labels.ndim == 1; encoding twice is a classic silent bug", contract="Raises ValueError if `labels` is not 1-D"
+    )
 
 
 # ---------------------------------------------------------------- train_val_split
@@ -243,7 +264,7 @@ def test_train_val_split_sizes(student, mnist):
         got = (len(xt), len(yt), len(xv), len(yv))
         if got == (n - n_val, n - n_val, n_val, n_val) and xt.shape[1:] == (28, 28):
             continue
-        cause = ""
+        cause = "the parts were not sized from round(N * val_fraction)"
         if got == (n_val, n_val, n - n_val, n - n_val):
             cause = "the two parts are swapped: the validation part is the small one"
         elif abs(len(xv) - n * fraction) < 1:
@@ -252,6 +273,7 @@ def test_train_val_split_sizes(student, mnist):
             f"got part lengths x_train={got[0]}, y_train={got[1]}, x_val={got[2]}, y_val={got[3]}",
             f"{n - n_val}, {n - n_val}, {n_val}, {n_val}",
             cause=cause,
+            hint=f"n_val = round(len(images) * val_fraction) samples for validation, the remaining {n - n_val} for training",
         )
 
 
@@ -322,6 +344,7 @@ def test_train_val_split_leaves_input(student, mnist):
             "the inputs left untouched",
             cause="shuffling in place (rng.shuffle(images) reorders the caller's array)",
             hint="shuffle indices and index the arrays: images[order] is a new array",
+            contract="the inputs are not modified",
         )
 
 
@@ -340,4 +363,5 @@ def test_train_val_split_rejects_bad_input(student, mnist):
         r.expect_raises(
             "ValueError",
             hint="validate first: equal lengths, 0 < val_fraction < 1, and neither part empty",
+            contract="Raises ValueError if the lengths differ, if val_fraction is not strictly between 0 and 1, or if either part would be empty",
         )

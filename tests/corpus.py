@@ -1,0 +1,79 @@
+"""What the mutation and alternative corpora share: a submission is the
+reference with a few edits, and a corpus is graded as a class in one
+`grader --batch` run, as an instructor would grade it."""
+
+import json
+import re
+import subprocess
+import sys
+
+from mnist_course.course import ROOT, load_course
+
+COURSE = load_course()
+# Every part a failure message must have, in the order Feedback renders them.
+TEACHING_PARTS = ("; expected ", "Likely cause: ", "Hint: ", "See lesson ")
+QUOTE = re.compile(r'The docstring says: "(.+?)\."$', re.MULTILINE)
+
+
+def edited(exercise_id: str, edits: dict[str, str], name: str = "") -> str:
+    """The reference solution of `exercise_id` with each `old: new` edit applied."""
+    source = COURSE.exercise(exercise_id).solution_path.read_text()
+    for old, new in edits.items():
+        assert old in source, f"{name}: the reference no longer holds {old!r}"
+        source = source.replace(old, new)
+    return source
+
+
+def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, jobs: int = 2):
+    """Grade {student: (exercise id, module source)} as a class; return the
+    folder of reports (out/students/<student>/report.json)."""
+    subs, out = folder / "submissions", folder / "graded"
+    subs.mkdir()
+    for student, (exercise_id, source) in submissions.items():
+        (subs / student).mkdir()
+        (subs / student / COURSE.exercise(exercise_id).filename).write_text(source)
+    ids = sorted({exercise_id for exercise_id, _ in submissions.values()})
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", *ids, "--batch", str(subs), "--out", str(out), "--jobs", str(jobs), "--data", mnist_path],
+        cwd=ROOT, capture_output=True, text=True, timeout=3600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return out
+
+
+def checks_of(out, student: str, exercise_id: str) -> list[dict]:
+    report = json.loads((out / "students" / student / "report.json").read_text())
+    return next(ex for ex in report["exercises"] if ex["id"] == exercise_id)["checks"]
+
+
+def assert_teaches(exercise_id: str, check: str, message: str) -> None:
+    """A failure message says what came back and what was expected, the likely
+    cause, a hint and the lesson section, never a traceback; a sentence it
+    quotes from the docstring is really there, word for word."""
+    assert "Traceback" not in message, (check, message)
+    for part in TEACHING_PARTS:
+        assert part in message, (check, part, message)
+    docstrings = " ".join(COURSE.exercise(exercise_id).solution_path.read_text().split())
+    for quoted in QUOTE.findall(message):
+        assert " ".join(quoted.split()) in docstrings, (check, quoted)
+
+
+def filled(exercise_id: str, **bodies: str) -> str:
+    """The exercise as a student fills it: each named function's body (between
+    the reference's solution markers) replaced by the given code; imports the
+    body needs go in a `_imports` body, added after the module's own."""
+    import textwrap
+
+    source = COURSE.exercise(exercise_id).solution_path.read_text()
+    imports = bodies.pop("_imports", "")
+    for function, body in bodies.items():
+        start = source.index(f"\ndef {function}(")
+        begin = source.index("    ### BEGIN SOLUTION\n", start)
+        end = source.index("    ### END SOLUTION\n", begin)
+        code = textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+        source = source[:begin] + code + source[end + len("    ### END SOLUTION\n"):]
+    if imports:
+        last = max(source.rfind("\nimport "), source.rfind("\nfrom "))
+        cut = source.index("\n", last + 1) + 1
+        source = source[:cut] + textwrap.dedent(imports).strip("\n") + "\n" + source[cut:]
+    return source

@@ -1,0 +1,375 @@
+"""Correct code written differently keeps full points: the other direction of
+tests/test_mutations.py and tests/test_model_mutations.py.
+
+Each alternative fills the exercise the way students really do: loops instead
+of vectorised NumPy, other NumPy and Pillow idioms, np.errstate instead of
+np.divide(where=...), the Functional API, other widths, optimizers and batch
+sizes, one-hot labels with a categorical loss, and configurations copied from
+popular tutorials (Keras's own MNIST convnet). Each corpus is graded as a class
+in one `grader --batch` run and every alternative must earn every point.
+"""
+
+import pytest
+
+from corpus import COURSE, checks_of, filled, grade_class
+
+FUNCTION_ALTERNATIVES = {
+    # ex01 · plain loops and lists, as a first-week student writes them
+    "ex01_loops": ("ex01", dict(
+        normalize="""
+            if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+                raise ValueError("normalize needs uint8 pixels")
+            return np.array(images, dtype=np.float32) / 255.0
+        """,
+        add_channel_axis="""
+            images = np.array(images)
+            if len(images.shape) != 3:
+                raise ValueError("expected (N, H, W), got " + str(images.shape))
+            return images.reshape(images.shape + (1,))
+        """,
+        one_hot="""
+            if np.ndim(labels) != 1:
+                raise ValueError("labels must be 1-D")
+            rows = np.zeros((len(labels), num_classes), dtype="float32")
+            for i, label in enumerate(labels):
+                if label < 0 or label >= num_classes:
+                    raise ValueError(f"bad label {label}")
+                rows[i][label] = 1.0
+            return rows
+        """,
+        train_val_split="""
+            n = len(images)
+            if n != len(labels):
+                raise ValueError("images and labels differ in length")
+            if val_fraction <= 0 or val_fraction >= 1:
+                raise ValueError("val_fraction must be in (0, 1)")
+            n_val = int(np.round(n * val_fraction))
+            if n_val < 1 or n_val > n - 1:
+                raise ValueError("one part would be empty")
+            rng = np.random.default_rng(seed)
+            indices = np.arange(n)
+            rng.shuffle(indices)
+            val_idx, train_idx = indices[:n_val], indices[n_val:]
+            return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
+        """,
+    )),
+    # ex01 · other NumPy idioms: np.divide with a dtype, np.newaxis, a comparison
+    # with arange, rng.choice and a mask (the training part keeps the input's order)
+    "ex01_numpy_idioms": ("ex01", dict(
+        normalize="""
+            images = np.asarray(images)
+            if images.dtype != np.uint8:
+                raise ValueError(f"expected uint8, got {images.dtype}")
+            return np.divide(images, 255, dtype=np.float32)
+        """,
+        add_channel_axis="""
+            images = np.asarray(images)
+            if images.ndim != 3:
+                raise ValueError(f"rank {images.ndim}, expected 3")
+            return images[:, :, :, np.newaxis]
+        """,
+        one_hot="""
+            labels = np.asarray(labels)
+            if labels.ndim != 1:
+                raise ValueError(f"shape {labels.shape} is not 1-D")
+            outside = labels[(labels < 0) | (labels >= num_classes)]
+            if outside.size:
+                raise ValueError(f"{outside[0]} is not a label in 0..{num_classes - 1}")
+            return (labels[:, None] == np.arange(num_classes)).astype(np.float32)
+        """,
+        train_val_split="""
+            images, labels = np.asarray(images), np.asarray(labels)
+            if images.shape[0] != labels.shape[0] or not (0.0 < val_fraction < 1.0):
+                raise ValueError("lengths differ or val_fraction is outside (0, 1)")
+            n_val = round(images.shape[0] * val_fraction)
+            if not 0 < n_val < images.shape[0]:
+                raise ValueError("a part would be empty")
+            val = np.random.default_rng(seed).choice(images.shape[0], size=n_val, replace=False)
+            is_train = np.ones(images.shape[0], dtype=bool)
+            is_train[val] = False
+            return images[is_train], labels[is_train], images[val], labels[val]
+        """,
+    )),
+    # ex04 · a counting loop, np.errstate to silence 0 / 0, and sorted() with a key
+    "ex04_loops": ("ex04", dict(
+        confusion_matrix="""
+            y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+            if y_true.ndim != 1 or y_pred.ndim != 1 or len(y_true) != len(y_pred):
+                raise ValueError("y_true and y_pred must be 1-D and of the same length")
+            if y_true.dtype.kind not in "iu" or y_pred.dtype.kind not in "iu":
+                raise ValueError("labels must be integers")
+            cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+            for t, p in zip(y_true, y_pred):
+                for label in (t, p):
+                    if not 0 <= label < num_classes:
+                        raise ValueError(f"label {label} out of range")
+                cm[t, p] += 1
+            return cm
+        """,
+        precision_recall_f1="""
+            cm = np.asarray(cm)
+            if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.dtype.kind not in "iu" or (cm < 0).any():
+                raise ValueError("cm must be a square matrix of non-negative integer counts")
+            tp = np.diag(cm).astype(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                precision = np.where(cm.sum(axis=0) > 0, tp / cm.sum(axis=0), 0.0)
+                recall = np.where(cm.sum(axis=1) > 0, tp / cm.sum(axis=1), 0.0)
+                f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+            return precision, recall, f1
+        """,
+        most_confused_pairs="""
+            cm = np.asarray(cm)
+            if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.dtype.kind not in "iu" or (cm < 0).any() or k < 1:
+                raise ValueError("bad confusion matrix or k")
+            pairs = []
+            for i in range(cm.shape[0]):
+                for j in range(cm.shape[1]):
+                    if i != j and cm[i, j] > 0:
+                        pairs.append((i, j, int(cm[i, j])))
+            pairs.sort(key=lambda pair: (-pair[2], pair[0], pair[1]))
+            return pairs[:k]
+        """,
+    )),
+    # ex04 · np.bincount on a combined index, and np.lexsort for the ranking
+    "ex04_bincount": ("ex04", dict(
+        confusion_matrix="""
+            y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+            if y_true.ndim != 1 or y_pred.ndim != 1:
+                raise ValueError("inputs must be 1-D")
+            if y_true.shape != y_pred.shape:
+                raise ValueError("inputs differ in length")
+            if not (np.issubdtype(y_true.dtype, np.integer) and np.issubdtype(y_pred.dtype, np.integer)):
+                raise ValueError("labels must be integers")
+            for labels in (y_true, y_pred):
+                if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+                    bad = labels[(labels < 0) | (labels >= num_classes)][0]
+                    raise ValueError(f"label {bad} is outside 0..{num_classes - 1}")
+            flat = y_true.astype(np.int64) * num_classes + y_pred
+            return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes).astype(np.int64)
+        """,
+        precision_recall_f1="""
+            cm = np.asarray(cm)
+            if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+                raise ValueError("not square")
+            if not np.issubdtype(cm.dtype, np.integer) or cm.min(initial=0) < 0:
+                raise ValueError("counts must be non-negative integers")
+            tp = np.diag(cm).astype(np.float64)
+            col, row = cm.sum(axis=0), cm.sum(axis=1)
+            precision, recall, f1 = np.zeros(len(cm)), np.zeros(len(cm)), np.zeros(len(cm))
+            precision[col > 0] = tp[col > 0] / col[col > 0]
+            recall[row > 0] = tp[row > 0] / row[row > 0]
+            both = precision + recall
+            f1[both > 0] = 2 * precision[both > 0] * recall[both > 0] / both[both > 0]
+            return precision, recall, f1
+        """,
+        most_confused_pairs="""
+            cm = np.asarray(cm)
+            if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or not np.issubdtype(cm.dtype, np.integer):
+                raise ValueError("cm must be a square integer matrix")
+            if (cm < 0).any() or k < 1:
+                raise ValueError("negative count or k < 1")
+            off = ~np.eye(len(cm), dtype=bool) & (cm > 0)
+            trues, preds = np.nonzero(off)
+            counts = cm[trues, preds].astype(np.int64)
+            order = np.lexsort((preds, trues, -counts))[:k]
+            return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]
+        """,
+    )),
+    # ex06 · Pillow does the colour work (convert("L") rounds to whole levels,
+    # alpha_composite lays RGBA over white), loops find the centre of mass, and
+    # predict_digit calls the model directly
+    "ex06_pillow": ("ex06", dict(
+        prepare_image="""
+            if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+                raise ValueError("the image must be a uint8 array")
+            if image.ndim == 2:
+                picture = Image.fromarray(image, mode="L")
+            elif image.ndim == 3 and image.shape[2] == 3:
+                picture = Image.fromarray(image, mode="RGB").convert("L")
+            elif image.ndim == 3 and image.shape[2] == 4:
+                paper = Image.new("RGBA", (image.shape[1], image.shape[0]), (255, 255, 255, 255))
+                picture = Image.alpha_composite(paper, Image.fromarray(image, mode="RGBA")).convert("L")
+            else:
+                raise ValueError(f"unsupported shape {image.shape}")
+            ink = 255.0 - np.array(picture, dtype=np.float64)
+            ink = np.maximum(ink - np.median(ink), 0)
+            if ink.size == 0 or ink.max() < 32:
+                raise ValueError("no digit in the image")
+            ink[ink < 0.2 * ink.max()] = 0
+            ys, xs = np.nonzero(ink)
+            crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            h, w = crop.shape
+            if h >= w:
+                new_h, new_w = 20, max(1, int(round(w * 20 / h)))
+            else:
+                new_h, new_w = max(1, int(round(h * 20 / w))), 20
+            small = np.array(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), Image.BILINEAR))
+            mass = small.sum()
+            cy = sum(y * small[y, :].sum() for y in range(new_h)) / mass
+            cx = sum(x * small[:, x].sum() for x in range(new_w)) / mass
+            out = np.zeros((28, 28), dtype=np.float32)
+            dy, dx = int(round(14 - cy)), int(round(14 - cx))
+            for y in range(new_h):
+                for x in range(new_w):
+                    if 0 <= y + dy < 28 and 0 <= x + dx < 28:
+                        out[y + dy, x + dx] = small[y, x]
+            return (out / out.max()).astype(np.float32)
+        """,
+        predict_digit="""
+            pixels = np.array(image, dtype="float32") * 255.0
+            batch = np.expand_dims(pixels, 0)
+            if len(model.input_shape) == 4:
+                batch = batch[..., np.newaxis]
+            p = np.array(model(batch, training=False))[0]
+            best = sorted(range(10), key=lambda d: p[d], reverse=True)[:3]
+            top3 = [(int(d), float(p[d])) for d in best]
+            return top3[0][0], top3[0][1], top3
+        """,
+    )),
+}
+
+
+@pytest.fixture(scope="module")
+def function_alternatives(tmp_path_factory, mnist_path):
+    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in FUNCTION_ALTERNATIVES.items()}
+    return grade_class(submissions, tmp_path_factory.mktemp("alternatives"), mnist_path)
+
+
+def _assert_full_points(out, name, exercise_id):
+    checks = checks_of(out, name, exercise_id)
+    lost = {c["name"]: c["message"] for c in checks if c["status"] != "passed" or c["score"] != c["max_score"]}
+    assert lost == {}, lost
+    assert {c["name"] for c in checks} == set(COURSE.exercise(exercise_id).checks)
+
+
+def test_every_function_exercise_has_alternatives():
+    assert {ex.id for ex in COURSE.exercises if not ex.training} <= {ex for ex, _ in FUNCTION_ALTERNATIVES.values()}
+
+
+@pytest.mark.parametrize("name", list(FUNCTION_ALTERNATIVES))
+def test_correct_code_written_differently_keeps_full_points(function_alternatives, name):
+    _assert_full_points(function_alternatives, name, FUNCTION_ALTERNATIVES[name][0])
+
+
+# The model exercises: the grader trains each declaration on the real data.
+MODEL_ALTERNATIVES = {
+    # ex02 · the Functional API, a narrower layer, one-hot labels with a categorical loss
+    "ex02_functional_one_hot": ("ex02", dict(
+        build_model="""
+            inputs = keras.Input(shape=(28, 28))
+            x = layers.Rescaling(1.0 / 255)(inputs)
+            x = layers.Flatten()(x)
+            x = layers.Dense(256, activation="relu")(x)
+            outputs = layers.Dense(10, activation="softmax")(x)
+            model = keras.Model(inputs=inputs, outputs=outputs, name="mnist_mlp")
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+            return model
+        """,
+        training_settings="""
+            return {"epochs": 15, "batch_size": 64, "validation_split": 0.1, "labels": "one-hot"}
+        """,
+    )),
+    # ex02 · two hidden layers, SGD with momentum, early stopping on validation accuracy
+    "ex02_sgd_momentum": ("ex02", dict(
+        build_model="""
+            model = keras.Sequential()
+            model.add(keras.Input(shape=(28, 28)))
+            model.add(layers.Rescaling(scale=1 / 255.0))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(300, activation="relu"))
+            model.add(layers.Dense(100, activation="relu"))
+            model.add(layers.Dense(10, activation="softmax"))
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                          loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+            return model
+        """,
+        training_settings="""
+            stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=4, restore_best_weights=True)
+            return {"epochs": 25, "batch_size": 64, "validation_split": 0.1, "callbacks": [stop]}
+        """,
+    )),
+    # ex03 · the Functional API, other widths, RMSprop, early stopping alone
+    "ex03_functional_rmsprop": ("ex03", dict(
+        build_model="""
+            inputs = keras.Input(shape=(28, 28))
+            x = layers.Flatten()(layers.Rescaling(1 / 255)(inputs))
+            for width in (400, 200):
+                x = layers.Dense(width, activation="relu")(x)
+                x = layers.Dropout(dropout_rate)(x)
+            outputs = layers.Dense(10, activation="softmax")(x)
+            model = keras.Model(inputs, outputs)
+            model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=5e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+        """,
+        training_settings="""
+            return {
+                "epochs": 40,
+                "batch_size": 128,
+                "validation_split": 0.15,
+                "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True)],
+            }
+        """,
+    )),
+    # ex05 · Keras's own "Simple MNIST convnet" example as published (keras.io),
+    # with its one-hot labels and categorical loss
+    "ex05_keras_example_convnet": ("ex05", dict(
+        build_model="""
+            model = keras.Sequential(
+                [
+                    keras.Input(shape=(28, 28, 1)),
+                    layers.Rescaling(1.0 / 255),
+                    layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+                    layers.MaxPooling2D(pool_size=(2, 2)),
+                    layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+                    layers.MaxPooling2D(pool_size=(2, 2)),
+                    layers.Flatten(),
+                    layers.Dropout(0.5),
+                    layers.Dense(10, activation="softmax"),
+                ]
+            )
+            model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+            return model
+        """,
+        training_settings="""
+            return {"epochs": 15, "batch_size": 128, "validation_split": 0.1, "labels": "one-hot"}
+        """,
+    )),
+    # ex05 · the Functional API with batch normalization and global average pooling
+    "ex05_functional_batchnorm": ("ex05", dict(
+        build_model="""
+            inputs = keras.Input(shape=(28, 28, 1))
+            x = layers.Rescaling(1 / 255)(inputs)
+            for filters in (32, 64):
+                x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+                x = layers.BatchNormalization()(x)
+                x = layers.Activation("relu")(x)
+                x = layers.MaxPooling2D()(x)
+            x = layers.Conv2D(128, 3, activation="relu")(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            x = layers.Dropout(0.3)(x)
+            outputs = layers.Dense(10, activation="softmax")(x)
+            model = keras.Model(inputs, outputs)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+        """,
+        training_settings="""
+            return {"epochs": 12, "batch_size": 128, "validation_split": 0.1,
+                    "callbacks": [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2)]}
+        """,
+    )),
+}
+
+
+@pytest.fixture(scope="module")
+def model_alternatives(tmp_path_factory, mnist_path):
+    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in MODEL_ALTERNATIVES.items()}
+    return grade_class(submissions, tmp_path_factory.mktemp("model-alternatives"), mnist_path)
+
+
+def test_every_model_exercise_has_alternatives():
+    assert {ex.id for ex in COURSE.exercises if ex.training} <= {ex for ex, _ in MODEL_ALTERNATIVES.values()}
+
+
+@pytest.mark.parametrize("name", list(MODEL_ALTERNATIVES))
+def test_a_model_declared_differently_keeps_full_points(model_alternatives, name):
+    _assert_full_points(model_alternatives, name, MODEL_ALTERNATIVES[name][0])

@@ -1,0 +1,184 @@
+"""Every check of the function exercises (1, 4 and 6) proven in the failing direction.
+
+Each mutation is the reference with one plausible student mistake, and names
+the checks it must fail: the check it targets and those that depend on it
+(validating or leaving the input alone earns points only once the function
+does its job, grader/feedback.py's `requires`). The corpus is graded as a
+class in one `grader --batch` run; every failed check must teach (what came
+back, what was expected, the likely cause, a hint, the lesson section), and
+where the docstring forbids what the mistake does, the message quotes that
+sentence word for word. A test keeps the corpus covering every check.
+
+The model exercises' mutations are in tests/test_model_mutations.py; the
+correct-but-different direction is tests/test_alternatives.py.
+"""
+
+import pytest
+
+from corpus import COURSE, assert_teaches, checks_of, edited, grade_class
+
+# ex01's reference lines that the mutations edit
+SCALE = "return images.astype(np.float32) / np.float32(255)"
+RANK_CHECK = """    if images.ndim != 3:
+        raise ValueError(
+            f"add_channel_axis() expects a batch of shape (N, H, W), got shape {images.shape}"
+        )
+"""
+SPLIT = """    order = np.random.default_rng(seed).permutation(len(images))
+    val, train = order[:n_val], order[n_val:]
+    return images[train], labels[train], images[val], labels[val]"""
+# ex04's
+CM_NDIM = """        if labels.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
+"""
+CM_SIZE = "cm = np.zeros((num_classes, num_classes), dtype=np.int64)"
+# ex06's
+ALPHA = """        if image.shape[-1] == 4:
+            alpha = pixels[..., 3] / 255
+            gray = alpha * gray + (1 - alpha) * 255
+"""
+TOP3 = """    order = np.argsort(probabilities)[::-1][:3]
+    top3 = [(int(k), float(probabilities[k])) for k in order]
+    digit, confidence = top3[0]"""
+
+# name: (exercise, {reference text: mutated text}, the checks it must fail)
+MUTATIONS = {
+    # ex01 · preprocessing
+    "ex01_float64_pixels": ("ex01", {SCALE: "return images / 255"}, {"normalize_shape_dtype"}),
+    "ex01_divided_by_256": ("ex01", {SCALE: SCALE.replace("255", "256")},
+                            {"normalize_values", "normalize_leaves_input", "normalize_rejects_non_uint8"}),
+    # a misguided attempt to free memory: the caller's images are gone
+    "ex01_normalize_clears_input": ("ex01", {SCALE: "scaled = images.astype(np.float32) / np.float32(255)\n    images.fill(0)\n    return scaled"},
+                                    {"normalize_leaves_input"}),
+    "ex01_scales_twice_silently": ("ex01", {"    if images.dtype != np.uint8:\n        raise ValueError(f\"normalize() expects uint8 pixels 0..255, got dtype {images.dtype}\")\n": ""},
+                                   {"normalize_rejects_non_uint8"}),
+    "ex01_channels_first": ("ex01", {"return np.expand_dims(images, -1)": "return np.expand_dims(images, 1)"},
+                            {"add_channel_axis_shape_values", "add_channel_axis_rejects_wrong_rank"}),
+    "ex01_any_rank_gets_a_channel": ("ex01", {RANK_CHECK: ""}, {"add_channel_axis_rejects_wrong_rank"}),
+    "ex01_float64_one_hot": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(num_classes)[labels]"}, {"one_hot_shape_dtype"}),
+    "ex01_ten_classes_always": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(10, dtype=np.float32)[labels]"},
+                                {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
+    # negative labels index from the end of np.eye without complaint
+    "ex01_negative_labels_accepted": ("ex01", {"bad = (labels < 0) | (labels >= num_classes)": "bad = labels >= num_classes"},
+                                      {"one_hot_rejects_bad_labels"}),
+    "ex01_encodes_twice": ("ex01", {"    if labels.ndim != 1:\n": "    if False:\n"}, {"one_hot_rejects_wrong_rank"}),
+    # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
+    "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
+                             {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
+    "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    rng = np.random.default_rng(seed)
+    order, label_order = rng.permutation(len(images)), rng.permutation(len(images))
+    return images[order[n_val:]], labels[label_order[n_val:]], images[order[:n_val]], labels[label_order[:n_val]]"""},
+                                        {"train_val_split_partition", "train_val_split_leaves_input", "train_val_split_rejects_bad_input"}),
+    "ex01_seed_ignored": ("ex01", {"np.random.default_rng(seed)": "np.random.default_rng()"}, {"train_val_split_reproducible"}),
+    "ex01_shuffled_in_place": ("ex01", {SPLIT: """    order = np.random.default_rng(seed).permutation(len(images))
+    images[:], labels[:] = images[order], labels[order]
+    return images[n_val:], labels[n_val:], images[:n_val], labels[:n_val]"""},
+                               {"train_val_split_leaves_input"}),
+    "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),
+    # ex04 · evaluation
+    "ex04_int32_counts": ("ex04", {CM_SIZE: CM_SIZE.replace("int64", "int32")}, {"confusion_matrix_shape_dtype"}),
+    # fancy indexing counts a repeated (true, predicted) pair once
+    "ex04_fancy_index_increment": ("ex04", {"np.add.at(cm, (y_true, y_pred), 1)": "cm[y_true, y_pred] += 1"},
+                                   {"confusion_matrix_values", "confusion_matrix_missing_classes", "confusion_matrix_rejects_bad_labels",
+                                    "confusion_matrix_rejects_bad_shapes"}),
+    "ex04_sized_by_the_labels_seen": ("ex04", {CM_SIZE: "size = max(y_true.max(), y_pred.max()) + 1\n    cm = np.zeros((size, size), dtype=np.int64)"},
+                                      {"confusion_matrix_missing_classes"}),
+    "ex04_float_labels_accepted": ("ex04", {"        if not np.issubdtype(labels.dtype, np.integer):\n": "        if False:\n"},
+                                   {"confusion_matrix_rejects_bad_labels"}),
+    "ex04_any_rank_accepted": ("ex04", {CM_NDIM: ""}, {"confusion_matrix_rejects_bad_shapes"}),
+    "ex04_float32_scores": ("ex04", {"astype(np.float64)\n    predicted": "astype(np.float32)\n    predicted",
+                                     "cm.sum(axis=0).astype(np.float64)": "cm.sum(axis=0).astype(np.float32)",
+                                     "cm.sum(axis=1).astype(np.float64)": "cm.sum(axis=1).astype(np.float32)"},
+                            {"precision_recall_f1_shape_dtype"}),
+    "ex04_precision_and_recall_swapped": ("ex04", {"return precision, recall, f1": "return recall, precision, f1"},
+                                          {"precision_recall_f1_values", "precision_recall_f1_empty_classes", "precision_recall_f1_rejects_bad_input"}),
+    # right values, but 0 / 0 is computed (and warns) before nan_to_num hides it
+    "ex04_nan_to_num_afterwards": ("ex04", {
+        "precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)": "precision = np.nan_to_num(correct / predicted)",
+        "recall = np.divide(correct, actual, out=np.zeros_like(correct), where=actual > 0)": "recall = np.nan_to_num(correct / actual)"},
+                                   {"precision_recall_f1_empty_classes"}),
+    "ex04_negative_counts_accepted": ("ex04", {"    if (cm < 0).any():\n        raise ValueError(f\"cm holds a negative count ({cm.min()})\")\n    correct": "    correct"},
+                                      {"precision_recall_f1_rejects_bad_input"}),
+    "ex04_numpy_ints_in_pairs": ("ex04", {"(int(trues[i]), int(preds[i]), int(counts[i]))": "(trues[i], preds[i], counts[i])"}, {"most_confused_pairs_types"}),
+    "ex04_diagonal_counted": ("ex04", {"    np.fill_diagonal(mistakes, 0)\n": ""},
+                              {"most_confused_pairs_values", "most_confused_pairs_ties_and_few", "most_confused_pairs_leaves_input", "most_confused_pairs_rejects_bad_input"}),
+    # reversing an ascending sort also reverses the order among equal counts
+    "ex04_ties_reversed": ("ex04", {'np.argsort(-counts, kind="stable")[:k]': "np.argsort(counts, kind=\"stable\")[::-1][:k]"}, {"most_confused_pairs_ties_and_few"}),
+    "ex04_diagonal_cleared_in_place": ("ex04", {"mistakes = cm.copy()": "mistakes = cm"}, {"most_confused_pairs_leaves_input"}),
+    "ex04_k_unchecked": ("ex04", {"    if k < 1:\n": "    if False:\n"}, {"most_confused_pairs_rejects_bad_input"}),
+    # ex06 · real use
+    "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
+    # without the inversion the paper is the "ink" and the digit a hole in it
+    "ex06_paper_as_ink": ("ex06", {"ink = 255 - gray\n    ink = np.clip(ink - np.median(ink), 0, None)": "ink = gray"},
+                          {"prepare_image_inverted", "prepare_image_size_aspect", "prepare_image_centred", "prepare_image_recognised",
+                           "prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"}),
+    # the student's own blank-page check then rejects every real picture
+    "ex06_not_inverted": ("ex06", {"ink = 255 - gray": "ink = gray"},
+                          {"prepare_image_shape_dtype", "prepare_image_inverted", "prepare_image_size_aspect", "prepare_image_centred",
+                           "prepare_image_recognised", "prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"}),
+    "ex06_squashed_to_20_by_20": ("ex06", {"size = (max(1, round(width * scale)), max(1, round(height * scale)))": "size = (20, 20)"},
+                                  {"prepare_image_size_aspect"}),
+    "ex06_centred_by_its_box": ("ex06", {"top, left = round(14 - com_row), round(14 - com_col)": "top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2"},
+                                # an off-centre digit is also misread: MNIST's digits are centred by mass
+                                {"prepare_image_centred", "prepare_image_recognised"}),
+    # a flip while converting between Pillow and NumPy: the right size and place, but mirrored
+    "ex06_mirrored": ("ex06", {"    total = digit.sum()": "    digit = digit[:, ::-1]\n    total = digit.sum()"}, {"prepare_image_recognised"}),
+    # transparent pixels keep their colour values (often black): the paper turns to ink
+    "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),
+    "ex06_blank_page_unchecked": ("ex06", {"    if ink.max() < 32:\n": "    if False:\n"}, {"prepare_image_rejects_bad_input"}),
+    # inverting in place to save a copy: the same result, but the caller's picture is now inverted
+    "ex06_inverted_in_place": ("ex06", {"    elif image.ndim == 2:\n        gray = image.astype(np.float32)": "    elif image.ndim == 2:\n        image[...] = 255 - image\n        gray = 255 - image.astype(np.float32)"},
+                                     {"prepare_image_leaves_input"}),
+    "ex06_numpy_numbers": ("ex06", {"top3 = [(int(k), float(probabilities[k])) for k in order]": "top3 = [(k, probabilities[k]) for k in order]"}, {"predict_digit_types"}),
+    # the model scales pixels itself: images in [0, 1] look almost blank to it
+    "ex06_pixels_not_rescaled": ("ex06", {"np.asarray(image, dtype=np.float32) * 255": "np.asarray(image, dtype=np.float32)"},
+                                 {"predict_digit_values", "predict_digit_top3"}),
+    "ex06_top3_ascending": ("ex06", {TOP3: """    digit = int(np.argmax(probabilities))
+    confidence = float(probabilities[digit])
+    top3 = [(int(k), float(probabilities[k])) for k in np.argsort(probabilities)[-3:]]"""},
+                            {"predict_digit_top3"}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, mnist_path):
+    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in MUTATIONS.items()}
+    return grade_class(submissions, tmp_path_factory.mktemp("mutants"), mnist_path)
+
+
+def test_the_corpus_covers_every_check_of_the_function_exercises():
+    covered = {(ex_id, check) for ex_id, _, failing in MUTATIONS.values() for check in failing}
+    missing = [(ex.id, check) for ex in COURSE.exercises if not ex.training for check in ex.checks if (ex.id, check) not in covered]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(graded, name):
+    exercise_id, _, expected = MUTATIONS[name]
+    checks = checks_of(graded, name, exercise_id)
+    failed = {c["name"]: c["message"] for c in checks if c["status"] != "passed"}
+    assert set(failed) == expected, failed
+    for check, message in failed.items():
+        assert next(c["status"] for c in checks if c["name"] == check) == "failed", check
+        assert_teaches(exercise_id, check, message)
+
+
+# A mistake the docstring forbids in so many words gets that sentence quoted.
+QUOTED = {
+    "ex01_normalize_clears_input": "the input is not modified",
+    "ex01_scales_twice_silently": "Raises ValueError if `images` is not uint8",
+    "ex01_negative_labels_accepted": "the message names the first bad label",
+    "ex01_shuffled_in_place": "the inputs are not modified",
+    "ex04_nan_to_num_afterwards": "computing it emits no warning",
+    "ex04_diagonal_cleared_in_place": "The input is not modified",
+    "ex04_k_unchecked": "or if k < 1",
+    "ex06_inverted_in_place": "The input is not modified",
+    "ex06_blank_page_unchecked": "or if it shows no digit",
+}
+
+
+@pytest.mark.parametrize("name", list(QUOTED))
+def test_breaking_a_sentence_of_the_docstring_quotes_it(graded, name):
+    exercise_id, _, (check,) = MUTATIONS[name]
+    message = next(c["message"] for c in checks_of(graded, name, exercise_id) if c["name"] == check)
+    assert 'The docstring says: "' in message and QUOTED[name] in message, message

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from . import bubblewrap
+
 CHILD = Path(__file__).with_name("_child.py")
 IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alone takes a few)
 MAX_RESULT_LINE = 1 << 20  # bytes of JSON per result
@@ -135,12 +137,13 @@ def _kill_leftovers(before: set[int]) -> None:
         time.sleep(0.02)
 
 
-def _limiter(memory: int):
-    """What the worker runs between fork and exec: its resource limits."""
-    return lambda: _limit_resources(memory)
+def _limiter(memory: int, own_network: bool = True):
+    """What the worker runs between fork and exec: its resource limits, and a
+    network namespace where no sandbox gives it one."""
+    return lambda: _limit_resources(memory, own_network)
 
 
-def _limit_resources(memory: int) -> None:
+def _limit_resources(memory: int, own_network: bool = True) -> None:
     try:
         import resource
 
@@ -156,22 +159,22 @@ def _limit_resources(memory: int) -> None:
             libc = ctypes.CDLL(None)
             PR_SET_PDEATHSIG, CLONE_NEWNET = 1, 0x40000000
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # die with the grader, even if it is killed outright
-            # A network namespace of its own: no interface but a loopback that is down. This
-            # needs CAP_SYS_ADMIN (root, as in a grading container); elsewhere the call
-            # fails and the network stays reachable, as grader/README.md says.
-            libc.unshare(CLONE_NEWNET)
+            # Without the sandbox, a network namespace of its own: no interface but a loopback
+            # that is down. This needs CAP_SYS_ADMIN (root, as in a grading container);
+            # elsewhere the call fails and the network stays reachable, as the report says.
+            if own_network:
+                libc.unshare(CLONE_NEWNET)
         except (OSError, AttributeError):
             pass
 
 
 def isolation() -> str:
     """How student code is isolated on this machine, as the reports state it."""
-    parts = ["a worker process of its own (scrubbed environment, time and memory limits)"]
-    if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        parts.append("no network (a network namespace of its own)")
-    else:
-        parts.append("network not isolated (the grader does not run as root)")
-    return "; ".join(parts)
+    sandbox = bubblewrap.find()
+    if sandbox.active:
+        return bubblewrap.describe(sandbox)
+    network = "no network" if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0 else "network reachable"
+    return f"{bubblewrap.describe(sandbox)}; {network}"
 
 
 MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
@@ -344,8 +347,12 @@ class Worker:
         request_r, self.request_w = os.pipe()
         self.result_r, result_w = os.pipe()
         self.children_before = _children()
+        command = [sys.executable, "-I", str(CHILD), str(self.work), str(request_r), str(result_w)]
+        sandbox = bubblewrap.find()
+        if sandbox.active:
+            command = bubblewrap.command(sandbox, self.work, CHILD, command)
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD), str(self.work), str(request_r), str(result_w)],
+            command,
             cwd=self.work,
             env=_child_env(self.work),
             stdin=subprocess.DEVNULL,
@@ -353,7 +360,7 @@ class Worker:
             stderr=subprocess.DEVNULL,
             pass_fds=(request_r, result_w),
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_limiter(self.memory) if os.name == "posix" else None,
+            preexec_fn=_limiter(self.memory, own_network=not sandbox.active) if os.name == "posix" else None,
         )
         os.close(request_r)
         os.close(result_w)

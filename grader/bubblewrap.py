@@ -142,6 +142,7 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str]) -> lis
         "--tmpfs", "/tmp",
         "--bind", str(work), str(work),
         "--ro-bind", str(child), CHILD_INSIDE,
+        "--remount-ro", "/",  # the sandbox's own root: nothing new can be made there
         "--chdir", str(work),
         "--setenv", "TMPDIR", "/tmp",
         "--",

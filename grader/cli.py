@@ -32,6 +32,7 @@ import pytest
 from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import DataError
 
+from . import bubblewrap
 from .batch import run_batch
 from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
@@ -137,6 +138,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, metavar="RESULTS", help="with --batch: where reports and gradebook.csv go")
     parser.add_argument("--jobs", type=int, help="with --batch: submissions graded at once (default 1)")
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
+    parser.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="with --batch: grade the class even where no sandbox can start (every report says so)",
+    )
     parser.add_argument("--hint", metavar="EXERCISE", help="show the next hint for an exercise (name a function or check after it)")
     parser.add_argument("--level", type=int, help="with --hint: show this many hint levels, without remembering")
     parser.add_argument("--progress", action="store_true", help="show your progress through the course")
@@ -188,7 +194,15 @@ def main(argv: list[str] | None = None) -> int:
             show_progress(course, State.load())
             return EXIT_PASSED
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
+        sandbox = bubblewrap.find()
+        if not sandbox.active:
+            print(f"grader: WARNING: isolation is REDUCED: {sandbox.reason}; student code runs without the sandbox", file=sys.stderr)
         if args.batch:
+            if not sandbox.active and not args.allow_unsandboxed:
+                raise TargetError(
+                    "a class is graded only inside the sandbox, where no submission can reach another's files or the "
+                    "gradebook; pass --allow-unsandboxed to grade it anyway (every report will say so)"
+                )
             mnist = load_data(args.data)  # fail early (exit 2) when there is no data
             return run_batch(args.batch, args.out, exercises, args.data, mnist.provenance.sha256, args.jobs or 1, args.force, mnist=mnist)
         target = resolve_target(args.target)

@@ -51,7 +51,8 @@ def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "score": report["score"],
         "execution_time": round(report["seconds"], 2),
-        "output": f"Data: {data.get('description', 'not loaded')}\nGrader {report['grader_version']}",
+        "output": f"Data: {data.get('description', 'not loaded')}\nGrader {report['grader_version']}\n"
+        f"Isolation: {(report.get('environment') or {}).get('isolation', 'unknown')}",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

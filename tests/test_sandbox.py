@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,14 +97,18 @@ def _raid():
         if "--batch" not in args:
             continue
         subs = args[args.index("--batch") + 1]
-        mine = os.path.dirname(os.path.abspath(__file__))
+        mine = open(__file__).read()
         for name in os.listdir(subs):
             theirs = os.path.join(subs, name, os.path.basename(__file__))
-            if os.path.isfile(theirs) and not os.path.samefile(os.path.join(subs, name), mine):
-                exec(compile(open(theirs).read(), theirs, "exec"), globals())
-                with open(theirs, "w") as spoiled:
-                    spoiled.write("raise SystemExit(1)\\n")
+            if os.path.isfile(theirs) and open(theirs).read() != mine:
+                kept = os.path.join("/tmp", "stolen-" + name + ".py")  # the worker restarts: keep the loot
+                if not os.path.exists(kept):
+                    shutil.copyfile(theirs, kept)
+                    with open(theirs, "w") as spoiled:
+                        spoiled.write("raise SystemExit(1)\\n")
+                exec(compile(open(kept).read(), kept, "exec"), globals())
         out = args[args.index("--out") + 1]
+        os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "gradebook.csv"), "w") as book:
             book.write("student,ex01\\n")
 
@@ -135,9 +139,10 @@ def test_a_student_in_a_batch_cannot_reach_a_classmate_or_the_gradebook(tmp_path
     assert results[True] == (True, {"aaron": 0, "beth": EX01.max_score})
 
 
-# What a worker can see and do, asked from inside: each flag 1 is a leak.
-PROBE = '''
-import os, socket
+# What a worker can see and do, asked from inside; the writes are judged from
+# outside (inside, the sandbox's own empty root may take a file that goes nowhere).
+PROBE = """
+import os
 import numpy as np
 
 def normalize(images):
@@ -147,24 +152,21 @@ def normalize(images):
             seen.append(open(f"/proc/{pid}/cmdline").read())
         except OSError:
             pass
-    def can_write(path):
+    for path in PLANT:
         try:
-            with open(path, "a"):
-                pass
-            return 1
+            with open(path, "a") as planted:
+                planted.write("import os; os.system('echo pwned')\\n")
         except OSError:
-            return 0
-    flags = [
-        int(any("grader" in args or "pytest" in args for args in seen)),  # a grader process in view
-        int(os.path.exists(os.path.join(ROOT, "solutions"))),  # the course checkout
-        int(os.path.exists(DATA)),  # the MNIST data
-        can_write(os.path.join(ROOT, "planted.txt")),  # the grader's own files
-        can_write(os.path.join(SITE, "planted.pth")),  # the virtualenv: a .pth file runs in every later Python
-        int(os.path.exists(os.path.expanduser("~root"))) and int(os.access("/root", os.R_OK) and bool(os.listdir("/root"))),
-    ]
-    return np.array(flags, dtype=np.int64)
-'''
-LEAKS = ("grader process visible", "course checkout", "data file", "write to the course", "write to the virtualenv", "home folder")
+            pass
+    return np.array([
+        int(any("\\0-m\\0grader" in args or "pytest" in args for args in seen)),
+        int(os.path.exists(os.path.join(ROOT, "solutions"))),
+        int(os.path.exists(DATA)),
+        int(os.path.exists(SECRET)),
+    ], dtype=np.int64)
+"""
+SEEN = ("a grader process", "the course checkout", "the MNIST data", "a file in the home folder")
+PLANTED = ("a file in the course", "a .pth file in the virtualenv (it would run in every later Python)")
 
 
 def probe(tmp_path, mnist_path):
@@ -172,19 +174,21 @@ def probe(tmp_path, mnist_path):
 
     folder = tmp_path / "probe"
     folder.mkdir(exist_ok=True)
-    site = sysconfig.get_paths()["purelib"]
-    source = f"ROOT = {str(ROOT)!r}\nDATA = {str(mnist_path)!r}\nSITE = {site!r}\n" + PROBE
-    (folder / EX01.filename).write_text(source)
+    secret = Path.home() / ".mnist-course-probe-secret"
+    plant = [ROOT / "planted-by-a-student.txt", Path(sysconfig.get_paths()["purelib"]) / "planted-by-a-student.pth"]
+    preamble = f"ROOT = {str(ROOT)!r}\nDATA = {str(mnist_path)!r}\nSECRET = {str(secret)!r}\nPLANT = {[str(p) for p in plant]!r}\n"
+    (folder / EX01.filename).write_text(preamble + PROBE)
+    secret.write_text("a grader's token")
     worker = Worker(folder / EX01.filename)
     try:
         outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),))
+        planted = [path.exists() for path in plant]
     finally:
         worker.dispose()
-        for planted in (ROOT / "planted.txt", os.path.join(site, "planted.pth")):
-            if os.path.exists(planted):
-                os.remove(planted)
+        for path in (secret, *plant):
+            path.unlink(missing_ok=True)
     assert outcome.status == "returned", outcome
-    return {leak: bool(flag) for leak, flag in zip(LEAKS, outcome.value.tolist())}
+    return {**dict(zip(SEEN, map(bool, outcome.value.tolist()))), **dict(zip(PLANTED, planted))}
 
 
 def test_student_code_sees_nothing_of_the_grader_the_course_or_the_machine(tmp_path, mnist_path, monkeypatch):
@@ -196,10 +200,9 @@ def test_student_code_sees_nothing_of_the_grader_the_course_or_the_machine(tmp_p
     finally:
         monkeypatch.delenv("MNIST_COURSE_SANDBOX")
         bubblewrap.find.cache_clear()
-    assert inside == dict.fromkeys(LEAKS, False)
-    # Switched off, every one of them leaks (the grader runs as root here, as CI does).
-    expected = dict.fromkeys(LEAKS, True) if os.geteuid() == 0 else {**inside, "grader process visible": True, "course checkout": True}
-    assert {k: v for k, v in outside.items() if k in expected} == expected
+    assert inside == dict.fromkeys(SEEN + PLANTED, False)
+    # Switched off, every one of them leaks (for the grader's own user, as here and in CI).
+    assert outside == dict.fromkeys(SEEN + PLANTED, True)
 
 
 def test_the_report_says_which_isolation_graded_it(tmp_path, mnist_path):

@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from mnist_course.course import COURSE_FILE, ROOT, Exercise
 
 from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
-from .sandbox import graded_files
+from .sandbox import SubmissionError, graded_files, plain_name, shown_name
 from .session import GRADER_DIR, TargetError
 
 # A safety net, not a limit that decides points: a submission's trainings are
@@ -147,11 +148,17 @@ def run_batch(
     if data_arg:
         data_arg = str(Path(data_arg).expanduser().resolve())
     check_folders(submissions, out)
-    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not students:
+    students, refused = student_folders(submissions)
+    if not students and not refused:
         raise TargetError(f"{submissions} holds no student folders")
     key = grading_key(exercises, data_sha256)
-    hashes = {s: submission_hash(submissions / s) for s in students}
+    hashes = {}
+    for student in students:
+        try:
+            hashes[student] = submission_hash(submissions / student)
+        except SubmissionError as exc:
+            refused[student] = f"not graded: {exc}"
+    students = [s for s in students if s in hashes]
     reports_dir = out / "students"
 
     def current(student: str) -> dict[str, Any] | None:
@@ -201,7 +208,7 @@ def run_batch(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
         progress.close()
-        rows = []
+        rows = [(name, None, f"error: {why}") for name, why in refused.items()]
         for student in students:
             report = current(student)
             if report:
@@ -210,8 +217,29 @@ def run_batch(
                 rows.append((student, None, "retry"))  # no verdict yet: the next run grades them again
             else:
                 rows.append((student, None, errors.get(student, "not graded")))
+        rows.sort(key=lambda row: row[0])
         write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
     print(f"Gradebook: {out / 'gradebook.csv'}")
-    for student, error in errors.items():
+    for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
         print(f"  {student}: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if errors or refused else 0
+
+
+def student_folders(submissions: Path) -> tuple[list[str], dict[str, str]]:
+    """The student folders to grade, and those refused with why (keyed by a
+    printable form of their name). A symlink is never followed: it could make
+    a student's "submission" a classmate's folder."""
+    students, refused = [], {}
+    for entry in sorted(os.scandir(submissions), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            refused[entry.name if plain_name(entry.name) else shown_name(entry.name)] = "not graded: a symbolic link, not a folder"
+        elif not entry.is_dir(follow_symlinks=False):
+            continue
+        elif not plain_name(entry.name):
+            refused[shown_name(entry.name)] = "not graded: the folder's name is not plain text; rename it"
+        else:
+            students.append(entry.name)
+    return students, refused
+

@@ -13,12 +13,14 @@ the grader from this data, in this process.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -178,29 +180,68 @@ def isolation() -> str:
 
 
 MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
+MAX_SUBMISSION_DEPTH = 16  # folders inside a submission
+MAX_SUBMISSION_ENTRIES = 10_000  # files and folders in a submission
+
+
+class SubmissionError(ValueError):
+    """A submission the grader will not read: the student's alone, said plainly."""
+
+
+def shown_name(name: str) -> str:
+    """A file name as it can be printed: undecodable bytes and control characters escaped."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def plain_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
+        return False
+    return name.isprintable()
 
 
 def graded_files(folder: Path) -> list[Path]:
     """The files of a submission that are graded: its Python sources.
 
-    Regular `.py` files only (no symlinks, nothing hidden, no `__pycache__`, so
-    a stale or planted `.pyc` is never imported), MAX_SUBMISSION_BYTES in all,
-    as paths relative to `folder`.
+    Regular `.py` files only (never through a symlink, nothing hidden, no
+    `__pycache__`, so a stale or planted `.pyc` is never imported),
+    MAX_SUBMISSION_BYTES in all, as paths relative to `folder`. Symlinks are
+    treated as absent. A tree that is too deep or too large, or that holds a
+    name that is not plain text or a FIFO, socket or device, raises
+    SubmissionError: that submission is not graded, and nothing else stops.
     """
-    found, budget = [], MAX_SUBMISSION_BYTES
-    for path in sorted(folder.rglob("*.py")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-            continue
-        links = [folder.joinpath(*relative.parts[: i + 1]).is_symlink() for i in range(len(relative.parts))]
-        if any(links) or not path.is_file():
-            continue
-        size = path.stat().st_size
-        if size > budget:
-            continue
-        budget -= size
-        found.append(relative)
-    return found
+    found, budget, entries = [], MAX_SUBMISSION_BYTES, 0
+    folder = Path(folder)
+    pending = [(folder, 0)]
+    while pending:
+        current, depth = pending.pop()
+        try:
+            listing = sorted(os.scandir(current), key=lambda entry: entry.name)
+        except OSError as exc:
+            raise SubmissionError(f"cannot read the folder {current.relative_to(folder)}: {exc.strerror}") from None
+        for entry in listing:
+            entries += 1
+            relative = Path(entry.path).relative_to(folder)
+            if entries > MAX_SUBMISSION_ENTRIES:
+                raise SubmissionError(f"more than {MAX_SUBMISSION_ENTRIES:,} files and folders")
+            if not plain_name(entry.name):
+                raise SubmissionError(f"a file name that is not plain text: {shown_name(entry.name)!r}; rename it")
+            if entry.name.startswith(".") or entry.name == "__pycache__" or entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if depth + 1 > MAX_SUBMISSION_DEPTH:
+                    raise SubmissionError(f"folders nested deeper than {MAX_SUBMISSION_DEPTH} levels ({relative.parent})")
+                pending.append((Path(entry.path), depth + 1))
+            elif not entry.is_file(follow_symlinks=False):
+                raise SubmissionError(f"{relative} is not a regular file (a FIFO, socket or device); remove it")
+            elif entry.name.endswith(".py"):
+                size = entry.stat(follow_symlinks=False).st_size
+                if size <= budget:
+                    budget -= size
+                    found.append(relative)
+    return sorted(found)
 
 
 def copy_submission(source: Path, destination: Path) -> None:
@@ -208,7 +249,7 @@ def copy_submission(source: Path, destination: Path) -> None:
     destination.mkdir(parents=True, exist_ok=True)
     for relative in graded_files(source):
         (destination / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / relative, destination / relative)
+        (destination / relative).write_bytes(read_regular(source / relative, MAX_SUBMISSION_BYTES))
 
 
 def _remove_tree(path: Path) -> None:
@@ -262,15 +303,42 @@ class _Budget:
         self.keep = keep  # where returned model files are copied, out of the worker's reach
 
 
-def _claim(node: dict, budget: _Budget, suffix: str) -> tuple[Path, int]:
-    """The file a result names: inside this call's folder, of the right kind, claimed once."""
+def open_regular(path: Path) -> int:
+    """A file descriptor for `path`, which must be a regular file itself: never
+    through a symlink (to /dev/zero, or to the course), never a FIFO that would
+    block the grader. The worker writes in its folder, so whatever the grader
+    reads back from there is opened this way."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    return fd
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the regular file `path` (ValueError if it holds more)."""
+    with os.fdopen(open_regular(path), "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+def _claim(node: dict, budget: _Budget, suffix: str, limit: int) -> bytes | None:
+    """The bytes of the file a result names: inside this call's folder, of the
+    right kind, claimed once; None if it is larger than `limit`."""
     path = Path(str(node.get("file", "")))
-    if path.parent != budget.folder or path.suffix != suffix or path in budget.files or not path.is_file() or path.is_symlink():
+    if path.parent != budget.folder or path.suffix != suffix or path in budget.files:
         raise ValueError("malformed result")
     budget.files.add(path)
-    size = path.stat().st_size
-    budget.bytes += size
-    return path, size
+    try:
+        data = read_regular(path, limit)
+    except ValueError:
+        return None
+    except OSError:
+        raise ValueError("malformed result") from None
+    budget.bytes += len(data)
+    return data
 
 
 def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
@@ -279,10 +347,10 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
         raise ValueError("malformed result")
     kind = node.get("kind")
     if kind == "ndarray":
-        path, size = _claim(node, budget, ".npy")
-        if size > MAX_ARRAY_FILE or budget.bytes > MAX_RESULT_BYTES:
-            return Opaque(f"an array of {size >> 20} MiB, larger than the grader accepts ({MAX_ARRAY_FILE >> 20} MiB)")
-        array = np.load(path, allow_pickle=False)
+        data = _claim(node, budget, ".npy", MAX_ARRAY_FILE)
+        if data is None or budget.bytes > MAX_RESULT_BYTES:
+            return Opaque(f"an array larger than the grader accepts ({MAX_ARRAY_FILE >> 20} MiB, {MAX_RESULT_BYTES >> 20} MiB per result)")
+        array = np.load(io.BytesIO(data), allow_pickle=False)
         return array[()] if node.get("scalar") else array
     if kind == "none":
         return None
@@ -295,12 +363,12 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
     if kind == "dict" and isinstance(node.get("items"), dict):
         return {clean_text(k, 100): _decode(v, budget, depth + 1) for k, v in node["items"].items()}
     if kind == "keras_model":
-        path, size = _claim(node, budget, ".keras")
-        if size > MAX_MODEL_FILE:
-            return Opaque(f"a Keras model whose file is {size >> 20} MiB, larger than the grader accepts ({MAX_MODEL_FILE >> 20} MiB)")
+        data = _claim(node, budget, ".keras", MAX_MODEL_FILE)
+        if data is None:
+            return Opaque(f"a Keras model whose file is larger than the grader accepts ({MAX_MODEL_FILE >> 20} MiB)")
         kept = Path(tempfile.mkdtemp(prefix="model-", dir=budget.keep)) / "model.keras"
-        shutil.copyfile(path, kept)
-        return SavedModel(kept, size)
+        kept.write_bytes(data)
+        return SavedModel(kept, len(data))
     if kind == "callback":
         config = node.get("config")
         if not isinstance(config, dict):
@@ -318,7 +386,7 @@ class Worker:
     """One student module, imported once in a child process, answering calls."""
 
     def __init__(self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT, memory: int = MEMORY_LIMIT):
-        self.module_file = Path(module_file).resolve()
+        self.module_file = Path(os.path.abspath(module_file))  # not resolve(): a symlink is never followed
         self.import_timeout = import_timeout
         self.memory = memory
         self.proc: subprocess.Popen | None = None
@@ -430,7 +498,9 @@ class Worker:
         sizes = []
         for name in ("stdout.txt", "stderr.txt"):
             try:
-                sizes.append((self.work / name).stat().st_size)
+                fd = open_regular(self.work / name)
+                sizes.append(os.fstat(fd).st_size)
+                os.close(fd)
             except OSError:
                 sizes.append(0)
         return sizes[0], sizes[1]
@@ -441,7 +511,7 @@ class Worker:
         for name, offset in zip(("stdout.txt", "stderr.txt"), since):
             path = self.work / name
             try:
-                with path.open("rb") as fh:
+                with os.fdopen(open_regular(path), "rb") as fh:
                     end = fh.seek(0, os.SEEK_END)
                     fh.seek(max(offset, end - OUTPUT_TAIL))
                     text = fh.read().decode("utf-8", "replace").strip()

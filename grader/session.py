@@ -13,13 +13,15 @@ from pathlib import Path
 from mnist_course.course import ROOT
 from mnist_course.data import MNIST, load_mnist
 
+from .sandbox import SubmissionError, graded_files
+
 GRADER_DIR = Path(__file__).resolve().parent
 TARGET_ENV = "MNIST_COURSE_TARGET"
 NAMED_TARGETS = {"exercises": ROOT / "exercises", "solutions": ROOT / "solutions"}
 
 
 class TargetError(Exception):
-    """The folder to grade does not exist."""
+    """The folder to grade does not exist, or cannot be graded."""
 
 
 def resolve_target(value: str | None) -> Path:
@@ -30,6 +32,10 @@ def resolve_target(value: str | None) -> Path:
         path = path.parent
     if not path.is_dir():
         raise TargetError(f"the folder to grade does not exist: {value}")
+    try:
+        graded_files(path)
+    except SubmissionError as exc:
+        raise TargetError(f"the folder to grade cannot be graded: {exc}") from None
     return path
 
 

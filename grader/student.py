@@ -255,6 +255,13 @@ class Student:
         called = f"{function}({shown_args}{shown_kwargs})"
         key = (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
         if key not in self._outcomes or not cached:
+            if self.module_file.is_symlink():  # never followed: it could lead to the reference
+                raise Feedback(
+                    f"{self.filename} in {self.module_file.parent} is a symbolic link, which the grader does not follow",
+                    f"your solution in {self.filename} itself",
+                    cause="a link to a file elsewhere instead of the file",
+                    hint="copy your file into the folder instead of linking to it",
+                )
             if not self.module_file.is_file():
                 raise Feedback(
                     f"there is no file {self.filename} in {self.module_file.parent}",

@@ -229,3 +229,39 @@ def test_a_batch_without_the_sandbox_needs_the_instructors_say_so(tmp_path, mnis
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "students" / "beth" / "report.json").read_text())
     assert report["environment"]["isolation"].startswith("REDUCED")
+
+
+def test_nothing_in_a_class_folder_stops_or_skews_anyone_elses_grade(tmp_path, mnist_path):
+    """Symlinks are never followed (nor deduplicated onto a classmate); a deep
+    tree, a FIFO and a name that is not UTF-8 are that student's error alone."""
+    subs = tmp_path / "subs"
+    (subs / "beth").mkdir(parents=True)
+    (subs / "beth" / EX01.filename).write_text(EX01.solution_path.read_text())
+    (subs / "copycat").symlink_to(subs / "beth")  # a folder that is a link to a classmate's
+    (subs / "linker").mkdir()
+    (subs / "linker" / EX01.filename).symlink_to(ROOT / "solutions" / EX01.filename)  # a file that is a link to the reference
+    deep = subs / "deep"
+    deep.mkdir()
+    (deep / EX01.filename).write_text(EX01.solution_path.read_text())
+    nested = deep
+    for _ in range(40):
+        nested = nested / "d"
+    nested.mkdir(parents=True)
+    (subs / "fifo").mkdir()
+    (subs / "fifo" / EX01.filename).write_text(EX01.solution_path.read_text())
+    os.mkfifo(subs / "fifo" / "helper.py")
+    odd = os.path.join(os.fsencode(subs), b"caf\xe9")  # Latin-1 bytes: not a UTF-8 name
+    os.mkdir(odd)
+    with open(os.path.join(odd, os.fsencode(EX01.filename)), "w") as fh:
+        fh.write(EX01.solution_path.read_text())
+    out = tmp_path / "out"
+    done = grade(["ex01", "--batch", subs, "--out", out, "--data", mnist_path], tmp_path, "odd-class")
+    assert done.returncode == 1, done.stderr[-2000:]  # some students could not be graded
+    with (out / "gradebook.csv").open() as book:
+        rows = {row["student"]: row for row in csv.DictReader(book)}
+    assert rows["beth"]["ex01"] == str(EX01.max_score) and rows["beth"]["status"] == "graded"
+    assert rows["linker"]["ex01"] == "0"  # its only exercise file is a link: treated as absent
+    assert "symbolic link" in rows["copycat"]["status"] and rows["copycat"]["ex01"] == ""
+    assert "nested deeper than" in rows["deep"]["status"]
+    assert "not a regular file" in rows["fifo"]["status"]
+    assert "not plain text" in rows["caf\\xe9"]["status"]

@@ -43,6 +43,10 @@ MAX_ITEMS, MAX_DEPTH = 512, 4  # values per result, nesting (the worker sends at
 MAX_FILE_WRITE = 512 << 20  # RLIMIT_FSIZE for the worker, where the platform has it
 MEMORY_LIMIT = 4 << 30  # default RLIMIT_AS for the worker, bytes (course.toml's memory_mb sets it per exercise)
 MAX_MODEL_FILE = 64 << 20  # bytes of a returned .keras file (16 million float32 weights)
+# Seconds a module's code may run in all, imports and restarts included, so that
+# code that times out or crashes call after call cannot hold the grader for each
+# check in turn. Honest code needs a few seconds (training is the trainer's).
+TIME_BUDGET = 600.0
 OUTPUT_TAIL = 600  # characters of the student's output shown in messages
 
 
@@ -84,7 +88,7 @@ class ModelArg:
 class CallOutcome:
     """What came back from one call: exactly one of the statuses below."""
 
-    status: str  # returned | raised | missing_function | unsendable | crashed | timeout
+    status: str  # returned | raised | missing_function | unsendable | crashed | timeout | exhausted
     value: Any = None
     args_after: list = field(default_factory=list)
     exc_type: str = ""
@@ -391,6 +395,7 @@ class Worker:
         self.memory = memory
         self.proc: subprocess.Popen | None = None
         self.import_failure: CallOutcome | None = None
+        self.spent = 0.0  # seconds the module's code has had, across imports, calls and restarts
         # Returned model files outlive the worker process (results are cached
         # per call), and only the grader can write here.
         self._keep = tempfile.TemporaryDirectory(prefix="mnist-grader-models-")
@@ -434,7 +439,8 @@ class Worker:
         os.close(result_w)
         self.buffer, self.tainted = b"", False
         started = time.perf_counter()
-        message = self._receive(ready_id, self.import_timeout)
+        message = self._receive(ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))
+        self.spent += time.perf_counter() - started
         if not (isinstance(message, dict) and message.get("status") == "ready"):
             self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
 
@@ -566,6 +572,8 @@ class Worker:
     def _call_once(self, function: str, args, kwargs: dict | None, timeout: float) -> CallOutcome:
         if self.import_failure is not None:
             return self.import_failure
+        if self.spent >= TIME_BUDGET:
+            return CallOutcome("exhausted", seconds=0.0)
         if self.proc is not None and (self.proc.poll() is not None or self.tainted):
             self.close()
         if self.proc is None:
@@ -590,8 +598,9 @@ class Worker:
             os.write(self.request_w, (json.dumps(request) + "\n").encode("utf-8"))
         except OSError:
             return self._failure(None, "call", 0.0, since)
-        message = self._receive(request_id, timeout)
+        message = self._receive(request_id, min(timeout, max(TIME_BUDGET - self.spent, 1.0)))
         seconds = time.perf_counter() - started
+        self.spent += seconds
         if isinstance(message, dict) and message.get("status") == "returned":
             try:
                 outcome = CallOutcome(

@@ -70,6 +70,12 @@ class Call:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
         if o.stage == "import":
             return self._import_problem()
+        if o.status == "exhausted":
+            return self.fail(
+                f"Not run: the code of {filename} has had its whole time budget ({sandbox.TIME_BUDGET:g} s across imports and calls)",
+                cause="earlier calls that ran until their time limit, or crashed again and again",
+                hint="fix the checks whose calls time out or crash first; honest code needs a few seconds in all",
+            )
         if o.status == "timeout":
             return self.fail(
                 f"It did not return within {self.student.timeout:g} s (the process was stopped)",

@@ -265,3 +265,20 @@ def test_nothing_in_a_class_folder_stops_or_skews_anyone_elses_grade(tmp_path, m
     assert "nested deeper than" in rows["deep"]["status"]
     assert "not a regular file" in rows["fifo"]["status"]
     assert "not plain text" in rows["caf\\xe9"]["status"]
+
+
+def test_a_module_has_one_time_budget_across_calls_and_restarts(tmp_path, monkeypatch):
+    from grader import sandbox
+
+    monkeypatch.setattr(sandbox, "TIME_BUDGET", 4.0)
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / EX01.filename).write_text("import time\ndef normalize(images):\n    time.sleep(60)\n")
+    worker = Worker(folder / EX01.filename)
+    try:
+        statuses = [worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.5).status for _ in range(5)]
+    finally:
+        worker.dispose()
+    # each timeout replaces the worker (a fresh import each time); then the budget is spent
+    assert statuses[:2] == ["timeout", "timeout"] and statuses[-1] == "exhausted", statuses
+    assert worker.spent < 4.0 + 2.0

@@ -34,13 +34,14 @@ from mnist_course.course import COURSE_FILE, ROOT, Exercise
 
 from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
-from .sandbox import SubmissionError, graded_files, plain_name, shown_name
+from .sandbox import SubmissionError, graded_files, plain_name, read_regular, shown_name
 from .session import GRADER_DIR, TargetError
 
 # A safety net, not a limit that decides points: a submission's trainings are
 # capped in work (mnist_course/budget.py) and each has its own safety clock. When
 # this one fires, the student is marked `retry` and graded on the next run.
 SUBMISSION_TIMEOUT = 3 * 60 * 60
+MAX_REPORT_BYTES = 64 << 20  # a student's report.json, as its grader process wrote it
 
 
 def submission_hash(folder: Path) -> str:
@@ -74,14 +75,16 @@ def _grade_one(folder: Path, exercises: list[Exercise], data_arg: str | None) ->
             )
         except subprocess.TimeoutExpired:
             return {"retry": f"grading passed the safety limit of {SUBMISSION_TIMEOUT} s (the machine was too slow or overloaded)"}
-        if done.returncode == 2 and report_file.is_file():
-            report = json.loads(report_file.read_text(encoding="utf-8"))
-            if report.get("retry"):
-                return report
-        if done.returncode not in (0, 1) or not report_file.is_file():
+        try:  # written by the student's grader process; opened as a regular file, size-bounded
+            report = json.loads(read_regular(report_file, MAX_REPORT_BYTES).decode("utf-8"))
+        except (OSError, ValueError):
+            report = None
+        if done.returncode == 2 and isinstance(report, dict) and report.get("retry"):
+            return report
+        if done.returncode not in (0, 1) or not isinstance(report, dict):
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             return {"error": f"the grader could not grade this folder (exit {done.returncode}): {last}"}
-        return json.loads(report_file.read_text(encoding="utf-8"))
+        return report
 
 
 def _load_report(path: Path) -> dict[str, Any] | None:

@@ -121,7 +121,9 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str]) -> lis
     """`python` (the worker's command line, ending with the runner's arguments)
     wrapped in bwrap: the runner at CHILD_INSIDE, `work` writable, the runtime read-only."""
     assert sandbox.bwrap is not None
-    args = [sandbox.bwrap, *_namespaces(), "--hostname", "sandbox"]
+    # /tmp first: a runtime or a worker folder inside /tmp (a virtualenv in a
+    # temporary clone, say) is then mounted on top of the private one.
+    args = [sandbox.bwrap, *_namespaces(), "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for folder in SYSTEM_DIRS:
         if os.path.islink(folder):
             args += ["--symlink", os.readlink(folder), folder]
@@ -137,9 +139,6 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str]) -> lis
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     args += [
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--tmpfs", "/tmp",
         "--bind", str(work), str(work),
         "--ro-bind", str(child), CHILD_INSIDE,
         "--remount-ro", "/",  # the sandbox's own root: nothing new can be made there

@@ -54,7 +54,7 @@ def test_normalize_values(student, mnist):
             f"got values up to {top:g}",
             "values in [0, 1]",
             cause="the pixels were not divided by 255",
-            hint="return images.astype(np.float32) / 255",
+            hint="convert to float32 and divide every pixel by 255",
         )
     if 0 < top <= 1 / 200:
         raise r.fail(

@@ -282,3 +282,24 @@ def test_a_module_has_one_time_budget_across_calls_and_restarts(tmp_path, monkey
     # each timeout replaces the worker (a fresh import each time); then the budget is spent
     assert statuses[:2] == ["timeout", "timeout"] and statuses[-1] == "exhausted", statuses
     assert worker.spent < 4.0 + 2.0
+
+
+def test_a_course_installed_inside_the_runtime_is_hidden_there(tmp_path, monkeypatch):
+    """A regular install puts grader/ and mnist_course/ in site-packages, which
+    the sandbox shows read-only: there they are empty folders."""
+    site = tmp_path / "site-packages"
+    for package in ("grader", "mnist_course"):
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text("SECRET = 1\n")
+    (site / "numpy_like").mkdir()
+    (site / "numpy_like" / "__init__.py").write_text("")
+    runtime = bubblewrap._runtime_dirs()
+    monkeypatch.setattr(bubblewrap, "_runtime_dirs", lambda: [*runtime, site])
+    monkeypatch.setattr(bubblewrap, "_course_packages", lambda: [site / "grader", site / "mnist_course"])
+    work = tmp_path / "work"
+    work.mkdir()
+    listing = "import os, sys; print(sorted(os.listdir(sys.argv[1])), os.listdir(sys.argv[1] + '/grader'), os.listdir(sys.argv[1] + '/numpy_like'))"
+    command = bubblewrap.command(bubblewrap.find(), work, ROOT / "grader" / "_child.py", [sys.executable, "-I", "-c", listing, str(site)])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("] ", 1)[0] + "]" == "['grader', 'mnist_course', 'numpy_like']", done.stderr
+    assert done.stdout.strip().endswith("[] ['__init__.py']"), done.stdout

@@ -27,6 +27,7 @@ and for the tests that prove each protection is the sandbox's doing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -102,13 +103,39 @@ def _namespaces() -> list[str]:
     return ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session"]
 
 
+@lru_cache(maxsize=1)
+def _worker_path() -> tuple[str, ...]:
+    """The import path the worker's interpreter (`python -I`) starts with: its
+    site-packages and whatever their `.pth` files add (a virtualenv that reads
+    another environment's packages, say), asked of the interpreter itself."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=True,
+        )
+        return tuple(p for p in json.loads(done.stdout) if isinstance(p, str))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return ()
+
+
 def _runtime_dirs() -> list[Path]:
     """The folders the interpreter needs: its prefixes (a virtualenv and the
-    Python it was made from), the executable's own folder, and the system."""
+    Python it was made from), the executable's own folder, the system, and
+    every folder on the worker's import path. A folder that holds the course
+    checkout (a `.pth` naming it or a parent of it, as older editable installs
+    write) is left out; a regular install's site-packages stays, its course
+    packages hidden by `command()`."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
     paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
-    return sorted({Path(p) for p in paths if p and os.path.isdir(p)}, key=lambda p: len(p.parts))
+    paths.update(_worker_path())
+    checkout = _course_packages()[0].parent
+
+    def holds_checkout(folder: Path) -> bool:
+        return checkout.is_relative_to(folder) and (folder != checkout or (checkout / "solutions").exists())
+
+    folders = {Path(p) for p in paths if p and os.path.isabs(p) and os.path.isdir(p)}
+    return sorted((f for f in folders if not holds_checkout(f)), key=lambda p: len(p.parts))
 
 
 def _course_packages() -> list[Path]:

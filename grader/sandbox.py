@@ -394,6 +394,7 @@ class Worker:
         self.import_timeout = import_timeout
         self.memory = memory
         self.proc: subprocess.Popen | None = None
+        self.sandboxed = False  # set at each start: whether the worker runs under bwrap
         self.import_failure: CallOutcome | None = None
         self.spent = 0.0  # seconds the module's code has had, across imports, calls and restarts
         # Returned model files outlive the worker process (results are cached
@@ -422,6 +423,7 @@ class Worker:
         self.children_before = _children()
         command = [sys.executable, "-I", str(CHILD), str(self.work), str(request_r), str(result_w)]
         sandbox = bubblewrap.find()
+        self.sandboxed = sandbox.active
         if sandbox.active:
             command = bubblewrap.command(sandbox, self.work, CHILD, command)
         self.proc = subprocess.Popen(
@@ -554,6 +556,8 @@ class Worker:
                 exit_code = self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
+        if self.sandboxed and exit_code is not None and 128 < exit_code <= 128 + 64:
+            exit_code = 128 - exit_code  # bwrap reports a child killed by signal N as 128 + N, as a shell does
         self.close()
         return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds)
 

@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
+from grader import bubblewrap
 from mnist_course.course import ROOT, load_course
 
 if sys.version_info >= (3, 11):
@@ -184,14 +185,23 @@ def test_submission_without_exercise_files_scores_zero_with_a_message(ex01_zip, 
     assert _run(empty, mnist_path)["output"].startswith("No exercise file was found")
 
 
-def test_hostile_submission_cannot_write_its_own_score(ex01_zip, tmp_path, mnist_path):
+@pytest.mark.parametrize("sandbox", ["on", "off"])
+def test_hostile_submission_cannot_write_its_own_score(sandbox, ex01_zip, tmp_path, mnist_path):
+    if sandbox == "on" and not bubblewrap.find().active:
+        pytest.skip(f"no sandbox on this machine: {bubblewrap.find().reason}")
     root = tmp_path / "autograder"
     hostile = HOSTILE.format(results=str(root / "results"))
     _autograder(tmp_path, ex01_zip, {EX01: hostile})
-    results = _run(root, mnist_path)
+    results = _run(root, mnist_path, MNIST_COURSE_SANDBOX=sandbox)
     assert results["score"] == 0
-    # Running as this user, the code could write to results/; results.json is written after it stopped.
-    assert json.loads((root / "results" / "forged.json").read_text())["score"] == 100
+    if sandbox == "on":
+        assert "Isolation: bubblewrap sandbox" in results["output"]
+        assert not (root / "results" / "forged.json").exists(), "the sandbox let student code write to results/"
+    else:
+        # Running as this user without the sandbox, the code could write to results/ ...
+        assert "Isolation: REDUCED" in results["output"]
+        assert json.loads((root / "results" / "forged.json").read_text())["score"] == 100
+    # ... but results.json is written after everything it started has stopped.
     time.sleep(2.5)  # the daemon would have written by now, had it outlived grading
     assert json.loads((root / "results" / "results.json").read_text()) == results
 

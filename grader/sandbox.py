@@ -3,8 +3,10 @@
 The trusted side of the boundary. A `Worker` starts `_child.py` in its own
 session and process group, with a scrubbed environment, and talks to it over
 two private pipes: one JSON line per call each way, arrays as `.npy` files
-(never pickle), with size limits. Every call has a wall-clock limit; a worker
-that times out or dies is killed and replaced for the next call. When a worker
+(never pickle), with size limits. Every call has a time limit counted in the
+time the submission caused (a busy machine does not count, see `OwnClock`),
+with a wall clock behind it only as a safety net; a worker that times out or
+dies is killed and replaced for the next call. When a worker
 closes, its whole process group is killed and, on Linux, so is every process
 it left behind that escaped the group (the grader is their subreaper), so
 nothing a submission starts outlives its grading. Every score is computed by
@@ -32,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from mnist_course.budget import safety_factor
+
 from . import bubblewrap
 
 CHILD = Path(__file__).with_name("_child.py")
@@ -46,7 +50,9 @@ MAX_MODEL_FILE = 64 << 20  # bytes of a returned .keras file (16 million float32
 # Seconds a module's code may run in all, imports and restarts included, so that
 # code that times out or crashes call after call cannot hold the grader for each
 # check in turn. Honest code needs a few seconds (training is the trainer's).
+# Counted like every limit here: the time the submission caused (OwnClock).
 TIME_BUDGET = 600.0
+POLL_S = 0.5  # once a call has run past its limit on the wall clock, how often its own time is counted
 OUTPUT_TAIL = 600  # characters of the student's output shown in messages
 
 
@@ -88,7 +94,7 @@ class ModelArg:
 class CallOutcome:
     """What came back from one call: exactly one of the statuses below."""
 
-    status: str  # returned | raised | missing_function | unsendable | crashed | timeout | exhausted
+    status: str  # returned | raised | missing_function | unsendable | crashed | timeout | starved | exhausted
     value: Any = None
     args_after: list = field(default_factory=list)
     exc_type: str = ""
@@ -99,6 +105,82 @@ class CallOutcome:
     output: str = ""  # tail of what the student's code printed
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
+
+
+def safety_wall_s(limit: float) -> float:
+    """Wall-clock seconds after which a call or import that has not used up its
+    own time counts as starved by the machine: the grader's failure, not a verdict."""
+    from mnist_course.budget import safety_factor
+
+    return (4 * limit + 120) * safety_factor()
+
+
+def _descendants(root: int) -> list[int]:
+    """`root` and every process below it, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                data = fh.read()
+            parent = int(data[data.rindex(b")") + 2 :].split()[1])  # after "pid (comm) state"
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def _run_queue_waits(pids: list[int]) -> dict[int, int] | None:
+    """Nanoseconds each thread of these processes has spent runnable but waiting
+    for a CPU (the kernel's schedstat), or None where the kernel does not say."""
+    if not os.path.exists("/proc/self/schedstat"):
+        return None
+    waits = {}
+    for pid in pids:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as fh:
+                    waits[int(tid)] = int(fh.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return waits
+
+
+class OwnClock:
+    """The time a worker's code caused since the clock started: wall time less
+    the longest time any of its threads waited for a CPU that other work held.
+    Computing, sleeping and waiting for input count; a busy machine does not,
+    so a limit in these seconds gives the same verdict alone or under load.
+    Where the kernel does not report run-queue waits, it is the wall clock.
+
+    Starting reads only the processes the worker had when last looked at
+    (`known`: a call's start costs a few file reads); counting walks /proc
+    for all of them, processes the code started since included."""
+
+    def __init__(self, root: int, known: list[int]):
+        self.root = root
+        self.started = time.monotonic()
+        self.base = _run_queue_waits(known or [root])
+        self.known = known
+
+    def own(self) -> float:
+        wall = time.monotonic() - self.started
+        if self.base is None:
+            return wall
+        self.known = _descendants(self.root)
+        waits = _run_queue_waits(self.known) or {}
+        starved = max((ns - self.base.get(tid, 0) for tid, ns in waits.items()), default=0) / 1e9
+        return max(wall - starved, 0.0)
 
 
 @lru_cache(maxsize=1)
@@ -440,11 +522,13 @@ class Worker:
         os.close(request_r)
         os.close(result_w)
         self.buffer, self.tainted = b"", False
+        self.known: list[int] = [self.proc.pid]  # the worker's processes, as OwnClock last saw them
         started = time.perf_counter()
         message = self._receive(ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))
-        self.spent += time.perf_counter() - started
         if not (isinstance(message, dict) and message.get("status") == "ready"):
             self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
+        elif sys.platform.startswith("linux"):
+            self.known = _descendants(self.proc.pid)  # the interpreter and its threads, for the calls' clocks
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""
@@ -471,20 +555,38 @@ class Worker:
 
     # -- protocol
 
-    def _receive(self, expected_id: str, timeout: float) -> dict | None | str:
-        """The worker's answer to request `expected_id`.
+    def _receive(self, expected_id: str, limit: float) -> dict | None | str:
+        """The worker's answer to request `expected_id`; the time its code took
+        is added to `spent`.
 
-        None if the worker ended or broke the protocol, "timeout" if it took too
-        long. Lines for other ids (written by the student's own threads, say)
-        are skipped, and the worker is marked tainted so it is replaced.
+        None if the worker ended or broke the protocol, "timeout" if its code
+        took more than `limit` seconds of its own time (OwnClock), "starved" if
+        the wall clock passed the safety net first (the machine's failure).
+        Lines for other ids (written by the student's own threads, say) are
+        skipped, and the worker is marked tainted so it is replaced.
         """
-        deadline = time.monotonic() + timeout
+        clock = OwnClock(self.proc.pid, self.known) if sys.platform.startswith("linux") else None
+        started = time.monotonic()
+        safety = safety_wall_s(limit)
+        try:
+            return self._read_answer(expected_id, limit, safety, started, clock)
+        finally:
+            wall = time.monotonic() - started
+            self.spent += clock.own() if clock is not None and wall > POLL_S else wall
+            if clock is not None:
+                self.known = clock.known
+
+    def _read_answer(self, expected_id: str, limit: float, safety: float, started: float, clock: "OwnClock | None") -> dict | None | str:
         while True:
             while b"\n" not in self.buffer:
-                left = deadline - time.monotonic()
-                if left <= 0:
+                wall = time.monotonic() - started
+                # Own time never exceeds wall time: it need only be counted past the limit.
+                if wall >= limit and (clock is None or clock.own() >= limit):
                     return "timeout"
-                ready, _, _ = select.select([self.result_r], [], [], left)
+                if wall >= safety:
+                    return "starved"
+                wait = limit - wall if wall < limit else POLL_S
+                ready, _, _ = select.select([self.result_r], [], [], max(min(wait, safety - wall), 0.01))
                 if not ready:
                     continue
                 chunk = os.read(self.result_r, 65536)
@@ -546,9 +648,9 @@ class Worker:
             return CallOutcome("missing_function", output=output, seconds=seconds)
         if isinstance(message, dict) and message.get("status") == "unsendable":
             return CallOutcome("unsendable", exc_message=clean_text(message.get("message", ""), 500), output=output, seconds=seconds)
-        if message == "timeout":
+        if message in ("timeout", "starved"):
             self.close()
-            return CallOutcome("timeout", stage=stage, output=output, seconds=seconds)
+            return CallOutcome(message, stage=stage, output=output, seconds=seconds)
         # The worker ended, or sent something its runner never writes.
         exit_code = self.proc.poll() if self.proc else None
         if exit_code is None and self.proc is not None:
@@ -604,7 +706,6 @@ class Worker:
             return self._failure(None, "call", 0.0, since)
         message = self._receive(request_id, min(timeout, max(TIME_BUDGET - self.spent, 1.0)))
         seconds = time.perf_counter() - started
-        self.spent += seconds
         if isinstance(message, dict) and message.get("status") == "returned":
             try:
                 outcome = CallOutcome(

@@ -21,7 +21,7 @@ from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
 from . import sandbox
-from .feedback import Feedback, NotStarted, describe
+from .feedback import Feedback, NotGraded, NotStarted, describe
 
 
 def _exit_status(code: int | None) -> str:
@@ -68,6 +68,9 @@ class Call:
         o, filename = self.outcome, self.student.filename
         if self.not_started:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
+        if o.status == "starved":
+            doing = f"importing {filename}" if o.stage == "import" else f"the call {self.called}"
+            return NotGraded(f"{doing} had not finished after {o.seconds:.0f} s on the wall clock, most of it spent waiting for a CPU that other work held")
         if o.stage == "import":
             return self._import_problem()
         if o.status == "exhausted":
@@ -78,7 +81,8 @@ class Call:
             )
         if o.status == "timeout":
             return self.fail(
-                f"It did not return within {self.student.timeout:g} s (the process was stopped)",
+                f"It did not return within {self.student.timeout:g} s of its own time (the process was stopped; "
+                "time spent waiting for a busy machine's CPU is not counted)",
                 cause="an endless loop, or far more work than the task needs",
                 hint="try the call yourself on a small input and time it",
             )

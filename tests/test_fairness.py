@@ -193,3 +193,81 @@ def test_the_table_shows_the_margin_and_the_work_of_a_training(tmp_path):
     }
     table = render_table(report)
     assert "2.5/5" in table and "-0.25 points from the bar" in table and "work 13.4 TFLOP of a 40.1 TFLOP cap" in table
+
+
+# -- a call's time limit counts the time the submission caused, not the machine's load
+
+WORK = "def normalize(images):\n    total = 0\n    for i in range(3_000_000):\n        total += i\n    return images / 255.0\n"
+HOGS = 12  # busy processes on the worker's core: it gets about a thirteenth of it
+
+
+@pytest.fixture
+def one_crowded_core():
+    """This process (and so the worker it starts) pinned to one core that
+    HOGS busy processes share; the affinity is restored afterwards."""
+    if not hasattr(os, "sched_setaffinity") or not shutil.which("taskset"):
+        pytest.skip("needs Linux's CPU affinity")
+    before = os.sched_getaffinity(0)
+    core = min(before)
+    # Each in a session of its own, as the worker is: the kernel shares a core fairly between sessions.
+    hogs = [subprocess.Popen(["taskset", "-c", str(core), sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(HOGS)]
+    os.sched_setaffinity(0, {core})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def _worker_for(tmp_path, source):
+    from grader.sandbox import Worker
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "ex01_preprocessing.py").write_text(source)
+    return Worker(folder / "ex01_preprocessing.py")
+
+
+def test_a_call_slowed_by_a_busy_machine_keeps_its_points(tmp_path, one_crowded_core):
+    worker = _worker_for(tmp_path, WORK)
+    try:
+        worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=60)  # start the worker, any speed
+        spent = worker.spent
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.0)
+    finally:
+        worker.dispose()
+    # On the wall clock the call took longer than its 1 s limit, which used to fail it ...
+    assert outcome.seconds > 1.0, f"the core was not crowded enough to show anything ({outcome.seconds:.2f} s)"
+    # ... but most of that was waiting for the CPU: the code's own time fits, and only that is charged.
+    assert outcome.status == "returned", outcome
+    assert worker.spent - spent < 1.0
+
+
+def test_a_call_starved_past_the_safety_net_is_not_graded_rather_than_failed(tmp_path, one_crowded_core, monkeypatch):
+    from grader import sandbox
+    from grader.feedback import NotGraded
+    from grader.student import Call
+
+    monkeypatch.setattr(sandbox, "safety_wall_s", lambda limit: 1.5)
+    worker = _worker_for(tmp_path, WORK)
+    try:
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=60)  # the import is starved too
+        if outcome.status == "returned":
+            outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.0)
+    finally:
+        worker.dispose()
+    assert outcome.status == "starved", outcome
+    student = type("S", (), {"filename": "ex01_preprocessing.py", "is_stub": False})()
+    problem = Call(student, "normalize", "normalize(x)", "a float32 array", outcome)._problem()
+    assert isinstance(problem, NotGraded) and "waiting for a CPU" in str(problem) and "too slow or overloaded" in str(problem)
+
+
+def test_time_the_code_spends_sleeping_is_its_own(tmp_path):
+    worker = _worker_for(tmp_path, "import time\ndef normalize(images):\n    time.sleep(30)\n")
+    try:
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.0)
+    finally:
+        worker.dispose()
+    assert outcome.status == "timeout" and outcome.seconds < 5, outcome

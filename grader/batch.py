@@ -45,10 +45,12 @@ MAX_REPORT_BYTES = 64 << 20  # a student's report.json, as its grader process wr
 
 
 def submission_hash(folder: Path) -> str:
-    """sha256 over exactly what is graded: each Python source's relative path and bytes."""
+    """sha256 over exactly what is graded: each Python source's relative path and
+    bytes, each preceded by its length, so no file's bytes can pass for two files."""
     digest = hashlib.sha256()
     for relative in graded_files(folder):
-        digest.update(str(relative).encode() + b"\0" + (folder / relative).read_bytes() + b"\0")
+        name, data = str(relative).encode("utf-8", "surrogateescape"), (folder / relative).read_bytes()
+        digest.update(b"%d:%s%d:%s" % (len(name), name, len(data), data))
     return digest.hexdigest()
 
 

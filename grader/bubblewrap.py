@@ -42,6 +42,12 @@ CHILD_INSIDE = "/run/mnist-grader/_child.py"
 # Files of /etc that Python, NumPy and TensorFlow read at start-up; no user database, no secrets.
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "localtime", "nsswitch.conf", "host.conf", "mime.types")
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
+# Kernel settings under /proc, covered read-only. When the grader runs as root,
+# the sandbox's user is root without capabilities outside, and the kernel lets
+# that user write /proc/sys (core_pattern, say): a way to the host.
+PROC_COVERS = ("sys", "sysrq-trigger", "irq", "bus", "fs", "pressure")
+TMP_BYTES = 1 << 30  # the private /tmp: memory no process limit counts, so it is sized
+SHM_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def find() -> Sandbox:
     for bwrap in candidates:
         try:
             done = subprocess.run(
-                [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--", "true"],
+                [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--size", "1048576", "--tmpfs", "/tmp", "--", "true"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -144,13 +150,18 @@ def _course_packages() -> list[Path]:
     return [here, here.parent / "mnist_course"]
 
 
-def command(sandbox: Sandbox, work: Path, child: Path, python: list[str]) -> list[str]:
+def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox: Path | None = None) -> list[str]:
     """`python` (the worker's command line, ending with the runner's arguments)
-    wrapped in bwrap: the runner at CHILD_INSIDE, `work` writable, the runtime read-only."""
+    wrapped in bwrap: the runner at CHILD_INSIDE, `work` writable, `inbox` (where
+    the grader writes each call's arguments) and the runtime read-only."""
     assert sandbox.bwrap is not None
     # /tmp first: a runtime or a worker folder inside /tmp (a virtualenv in a
     # temporary clone, say) is then mounted on top of the private one.
-    args = [sandbox.bwrap, *_namespaces(), "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args = [sandbox.bwrap, *_namespaces(), "--hostname", "sandbox", "--proc", "/proc"]
+    for name in PROC_COVERS:
+        args += ["--ro-bind-try", f"/proc/{name}", f"/proc/{name}"]
+    args += ["--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    args += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     for folder in SYSTEM_DIRS:
         if os.path.islink(folder):
             args += ["--symlink", os.readlink(folder), folder]
@@ -165,6 +176,8 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str]) -> lis
             args += ["--tmpfs", str(package), "--remount-ro", str(package)]
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    if inbox is not None:
+        args += ["--ro-bind", str(inbox), str(inbox)]
     args += [
         "--bind", str(work), str(work),
         "--ro-bind", str(child), CHILD_INSIDE,

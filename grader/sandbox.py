@@ -339,14 +339,21 @@ def copy_submission(source: Path, destination: Path) -> None:
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove a worker's folder even where the student made parts of it read-only."""
-    for folder, dirs, _ in os.walk(path):
-        for name in dirs:
-            try:
-                os.chmod(os.path.join(folder, name), 0o700)
-            except OSError:
-                pass
-    shutil.rmtree(path, ignore_errors=True)
+    """Remove a worker's folder (once its code has stopped) even where the
+    student made parts of it read-only or thousands of levels deep, never
+    following a link out of it. coreutils' chmod -R and rm -rf walk without
+    recursion limits and leave links' targets alone; Python's walk does neither."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return
+    except OSError:
+        return
+    if shutil.which("chmod") and shutil.which("rm"):
+        for command in (["chmod", "-R", "-P", "u+rwx", "--", str(path)], ["rm", "-rf", "--", str(path)]):
+            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    else:  # not POSIX: no sandbox there either
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
@@ -382,28 +389,47 @@ def _child_env(work: Path) -> dict[str, str]:
 
 
 class _Budget:
-    """What one result may claim: each file once, bounded items, depth and bytes."""
+    """What one result may claim: each file once, bounded items, depth and bytes.
+
+    The call's folder is opened once, without following a link (the worker
+    could have put one in its place, to the course or /etc), and every file a
+    result names is opened relative to it, by a plain name."""
 
     def __init__(self, folder: Path, keep: Path):
         self.folder, self.files, self.items, self.bytes = folder, set(), 0, 0
         self.keep = keep  # where returned model files are copied, out of the worker's reach
+        self.fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+
+    def close(self) -> None:
+        """Remove the files claimed (by name, in the folder opened) and the folder if it is empty."""
+        for name in self.files:
+            try:
+                os.unlink(name, dir_fd=self.fd)
+            except OSError:
+                pass
+        os.close(self.fd)
+        try:
+            os.rmdir(self.folder)  # never follows a link; what else the worker left goes with its folder
+        except OSError:
+            pass
 
 
-def open_regular(path: Path) -> int:
-    """A file descriptor for `path`, which must be a regular file itself: never
-    through a symlink (to /dev/zero, or to the course), never a FIFO that would
-    block the grader. The worker writes in its folder, so whatever the grader
-    reads back from there is opened this way."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+def open_regular(path: Path, dir_fd: int | None = None) -> int:
+    """A file descriptor for `path` (a plain name inside `dir_fd` when given),
+    which must be a regular file itself: never through a symlink (to /dev/zero,
+    or to the course), never a FIFO that would block the grader. The worker
+    writes in its folder, so whatever the grader reads back from there is
+    opened this way."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), dir_fd=dir_fd)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise OSError(f"{path.name} is not a regular file")
+        raise OSError(f"{Path(path).name} is not a regular file")
     return fd
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int, dir_fd: int | None = None) -> bytes:
     """At most `limit` bytes of the regular file `path` (ValueError if it holds more)."""
-    with os.fdopen(open_regular(path), "rb") as fh:
+    with os.fdopen(open_regular(path, dir_fd), "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise ValueError(f"{path.name} is larger than {limit} bytes")
@@ -414,11 +440,11 @@ def _claim(node: dict, budget: _Budget, suffix: str, limit: int) -> bytes | None
     """The bytes of the file a result names: inside this call's folder, of the
     right kind, claimed once; None if it is larger than `limit`."""
     path = Path(str(node.get("file", "")))
-    if path.parent != budget.folder or path.suffix != suffix or path in budget.files:
+    if path.parent != budget.folder or path.suffix != suffix or path.name in budget.files or not plain_name(path.name):
         raise ValueError("malformed result")
-    budget.files.add(path)
+    budget.files.add(path.name)
     try:
-        data = read_regular(path, limit)
+        data = read_regular(Path(path.name), limit, dir_fd=budget.fd)
     except ValueError:
         return None
     except OSError:
@@ -442,7 +468,11 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
         return None
     if kind == "scalar":
         value = node.get("value")
-        return clean_text(value, 2000) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return clean_text(value, 2000)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        raise ValueError("malformed result")
     if kind in ("list", "tuple"):
         items = [_decode(item, budget, depth + 1) for item in node.get("items", [])]
         return tuple(items) if kind == "tuple" else items
@@ -465,7 +495,9 @@ def _decode(node: Any, budget: _Budget, depth: int = 0) -> Any:
             if isinstance(v, (bool, int, float, str)) or v is None
         }
         return CallbackSpec(clean_text(node.get("class", ""), 100), clean_text(node.get("module", ""), 200), plain)
-    return Opaque(f"an object of type {clean_text(node.get('type', 'unknown'), 200)}", node.get("length"))
+    length = node.get("length")
+    length = length if type(length) is int and 0 <= length < 1 << 62 else None  # printed in messages: a number or nothing
+    return Opaque(f"an object of type {clean_text(str(node.get('type', 'unknown')), 200)}", length)
 
 
 class Worker:
@@ -483,6 +515,11 @@ class Worker:
         # per call), and only the grader can write here.
         self._keep = tempfile.TemporaryDirectory(prefix="mnist-grader-models-")
         self.keep = Path(self._keep.name)
+        # Each call's arguments are written here, a folder the worker sees
+        # read-only: never into its own folder, where it could put a link in
+        # the way of the grader's write.
+        self._inbox = tempfile.TemporaryDirectory(prefix="mnist-grader-in-")
+        self.inbox = Path(self._inbox.name)
         _become_subreaper()
 
     # -- lifecycle
@@ -507,7 +544,7 @@ class Worker:
         sandbox = bubblewrap.find()
         self.sandboxed = sandbox.active
         if sandbox.active:
-            command = bubblewrap.command(sandbox, self.work, CHILD, command)
+            command = bubblewrap.command(sandbox, self.work, CHILD, command, inbox=self.inbox)
         self.proc = subprocess.Popen(
             command,
             cwd=self.work,
@@ -552,6 +589,7 @@ class Worker:
         """close(), and remove the returned model files too (grading of the module is over)."""
         self.close()
         self._keep.cleanup()
+        self._inbox.cleanup()
 
     # -- protocol
 
@@ -687,14 +725,21 @@ class Worker:
             if self.import_failure is not None:
                 self.close()
                 return self.import_failure
-        folder = Path(tempfile.mkdtemp(prefix="call-", dir=self.work))
+        folder = Path(tempfile.mkdtemp(prefix="call-", dir=self.work))  # where the worker writes its result
+        given = Path(tempfile.mkdtemp(prefix="call-", dir=self.inbox))
+        try:
+            return self._exchange(function, args, kwargs, timeout, folder, given)
+        finally:
+            shutil.rmtree(given, ignore_errors=True)
+
+    def _exchange(self, function: str, args, kwargs: dict | None, timeout: float, folder: Path, given: Path) -> CallOutcome:
         paths = []
         for i, arg in enumerate(args):
             if isinstance(arg, ModelArg):
-                paths.append(str(folder / f"arg{i}.keras"))
+                paths.append(str(given / f"arg{i}.keras"))
                 shutil.copyfile(arg.path, paths[-1])
             else:
-                paths.append(str(folder / f"arg{i}.npy"))
+                paths.append(str(given / f"arg{i}.npy"))
                 np.save(paths[-1], np.asarray(arg), allow_pickle=False)
         request_id = secrets.token_hex(8)
         request = {"id": request_id, "function": function, "args": paths, "kwargs": kwargs or {}, "folder": str(folder)}
@@ -707,10 +752,12 @@ class Worker:
         message = self._receive(request_id, min(timeout, max(TIME_BUDGET - self.spent, 1.0)))
         seconds = time.perf_counter() - started
         if isinstance(message, dict) and message.get("status") == "returned":
+            budget = None
             try:
+                budget = _Budget(folder, self.keep)
                 outcome = CallOutcome(
                     "returned",
-                    value=_decode(message["value"], budget := _Budget(folder, self.keep)),
+                    value=_decode(message["value"], budget),
                     args_after=[_decode(a, budget) for a in message.get("args_after", [])],
                     output=self._output(since),
                     seconds=seconds,
@@ -718,6 +765,8 @@ class Worker:
                 )
             except Exception:  # noqa: BLE001 - whatever the result claims, it is not ours
                 return self._failure(None, "call", seconds, since)
-            _remove_tree(folder)
+            finally:
+                if budget is not None:
+                    budget.close()
             return outcome
         return self._failure(message, "call", seconds, since)

@@ -101,12 +101,15 @@ def _raid():
         for name in os.listdir(subs):
             theirs = os.path.join(subs, name, os.path.basename(__file__))
             if os.path.isfile(theirs) and open(theirs).read() != mine:
-                kept = os.path.join("/tmp", "stolen-" + name + ".py")  # the worker restarts: keep the loot
-                if not os.path.exists(kept):
-                    shutil.copyfile(theirs, kept)
-                    with open(theirs, "w") as spoiled:
-                        spoiled.write("raise SystemExit(1)\\n")
-                exec(compile(open(kept).read(), kept, "exec"), globals())
+                kept = os.path.join("/tmp", "stolen" + subs.replace("/", "-") + "-" + name + ".py")  # the worker restarts: keep the loot
+                try:
+                    if not os.path.exists(kept):
+                        shutil.copyfile(theirs, kept)
+                        with open(theirs, "w") as spoiled:
+                            spoiled.write("raise SystemExit(1)\\n")
+                    exec(compile(open(kept).read(), kept, "exec"), globals())
+                except BaseException:  # another class graded on this machine: on to the next
+                    pass
         out = args[args.index("--out") + 1]
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "gradebook.csv"), "w") as book:
@@ -303,3 +306,113 @@ def test_a_course_installed_inside_the_runtime_is_hidden_there(tmp_path, monkeyp
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.stdout.split("] ", 1)[0] + "]" == "['grader', 'mnist_course', 'numpy_like']", done.stderr
     assert done.stdout.strip().endswith("[] ['__init__.py']"), done.stdout
+
+
+# -- what an adversarial review found, each proven both ways
+
+
+def _outcome(tmp_path, source):
+    folder = tmp_path / "student"
+    folder.mkdir(exist_ok=True)
+    (folder / EX01.filename).write_text(source)
+    worker = Worker(folder / EX01.filename)
+    try:
+        return worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),))
+    finally:
+        worker.dispose()
+
+
+KERNEL_SETTING = '''import numpy as np
+def normalize(images):
+    try:
+        open("/proc/sys/kernel/core_pattern", "a").close()  # opened for writing, nothing written
+        return np.array(1)
+    except OSError:
+        return np.array(0)
+'''
+
+
+def test_kernel_settings_are_read_only_even_when_the_grader_is_root(tmp_path, monkeypatch):
+    """As root, the sandbox's user is root (without capabilities) outside, and
+    the kernel lets that user write /proc/sys: core_pattern leads to the host."""
+    assert _outcome(tmp_path, KERNEL_SETTING).value == 0
+    if os.geteuid() == 0:  # switched off, the cover is what stood in the way
+        monkeypatch.setattr(bubblewrap, "PROC_COVERS", ())
+        assert _outcome(tmp_path, KERNEL_SETTING).value == 1
+
+
+PLANT_IN_INBOX = '''import glob, os, numpy as np
+def normalize(images):
+    planted = 0
+    for inbox in glob.glob("/tmp/mnist-grader-in-*"):  # where the grader writes each call's arguments
+        try:
+            os.symlink("/etc/passwd", os.path.join(inbox, "planted"))
+            planted = 1
+        except OSError:
+            pass
+    return np.array(planted)
+'''
+
+
+def test_the_folder_the_grader_writes_arguments_into_is_read_only_for_student_code(tmp_path, monkeypatch):
+    """A link planted where the grader writes next would turn its write into one anywhere on the machine."""
+    assert _outcome(tmp_path, PLANT_IN_INBOX).value == 0
+    monkeypatch.setenv("MNIST_COURSE_SANDBOX", "off")
+    bubblewrap.find.cache_clear()
+    try:
+        assert _outcome(tmp_path, PLANT_IN_INBOX).value == 1
+    finally:
+        monkeypatch.delenv("MNIST_COURSE_SANDBOX")
+        bubblewrap.find.cache_clear()
+
+
+def test_a_result_folder_replaced_by_a_link_is_never_read_through(tmp_path):
+    from grader.sandbox import _Budget, _decode
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    np.save(outside / "value0.npy", np.arange(3))
+    folder = tmp_path / "work" / "call-x"
+    folder.parent.mkdir()
+    folder.symlink_to(outside)
+    with pytest.raises(OSError):
+        _Budget(folder, tmp_path)
+    folder.unlink()
+    folder.mkdir()
+    budget = _Budget(folder, tmp_path)
+    try:  # a name that is not a plain name in the call's folder is refused too
+        with pytest.raises(ValueError):
+            _decode({"kind": "ndarray", "file": str(folder / ".." / "outside" / "value0.npy")}, budget)
+        length = _decode({"kind": "other", "type": "x", "length": "\x1b[2K forged"}, budget)
+        assert length.length is None  # printed in messages: only a number gets through
+    finally:
+        budget.close()
+
+
+def test_cleaning_up_never_follows_a_link_and_copes_with_any_depth(tmp_path):
+    from grader.sandbox import _remove_tree
+
+    outside = tmp_path / "outside"
+    (outside / "inner").mkdir(parents=True)
+    os.chmod(outside, 0o755)
+    os.chmod(outside / "inner", 0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "link").symlink_to(outside)
+    (work / "locked").mkdir()
+    fd = os.open(work, os.O_RDONLY)
+    for _ in range(2000):  # deeper than Python's recursion limit
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    os.chmod(work / "locked", 0)
+    _remove_tree(work)
+    assert not work.exists()
+    assert (outside / "inner").is_dir()
+    assert (os.stat(outside).st_mode & 0o777, os.stat(outside / "inner").st_mode & 0o777) == (0o755, 0o755)
+    link = tmp_path / "a-link"
+    link.symlink_to(outside)
+    _remove_tree(link)  # the link goes, never what it points to
+    assert not link.is_symlink() and outside.is_dir()

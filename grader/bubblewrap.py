@@ -6,10 +6,12 @@ only these exist:
 - the Python runtime and its packages (the interpreter's prefixes and the
   system's `/usr`), read-only; where the course itself is installed inside
   them (a regular install), its packages are hidden under empty folders;
-- the worker's own folder (the submission's copy and each call's files),
-  the only writable place, and a private, empty `/tmp`;
+- the worker's own folder (the submission's copy and each call's results),
+  the only writable place, and a private, empty `/tmp` of 1 GiB;
+- the folder the grader writes each call's arguments into, read-only;
 - its own `/proc` (a PID namespace of its own: no grader process is visible
-  or signallable) and a minimal `/dev`.
+  or signallable) with the kernel's settings (`/proc/sys` and friends)
+  read-only, and a minimal, read-only `/dev` (a 64 MiB `/dev/shm`).
 
 It has no network (a network namespace of its own, loopback included), no
 other user's or the grader's files, no home folder, and it dies with the

@@ -416,3 +416,36 @@ def test_cleaning_up_never_follows_a_link_and_copes_with_any_depth(tmp_path):
     link.symlink_to(outside)
     _remove_tree(link)  # the link goes, never what it points to
     assert not link.is_symlink() and outside.is_dir()
+
+
+LOOPBACK = '''import socket, numpy as np
+def normalize(images):
+    try:
+        socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+        return np.array(1)
+    except OSError:
+        return np.array(0)
+'''
+
+
+def test_student_code_cannot_reach_a_server_on_the_graders_loopback(tmp_path, monkeypatch):
+    import socket
+
+    from grader import sandbox
+
+    server = socket.create_server(("127.0.0.1", 0))  # what a grader or a notebook server might listen on
+    source = LOOPBACK.format(port=server.getsockname()[1])
+    try:
+        assert _outcome(tmp_path, source).value == 0
+        # Switched off (the sandbox, and the network namespace a root grader gives a bare worker), it connects.
+        limiter = sandbox._limiter
+        monkeypatch.setattr(sandbox, "_limiter", lambda memory, own_network=True: limiter(memory, own_network=False))
+        monkeypatch.setenv("MNIST_COURSE_SANDBOX", "off")
+        bubblewrap.find.cache_clear()
+        try:
+            assert _outcome(tmp_path, source).value == 1
+        finally:
+            monkeypatch.delenv("MNIST_COURSE_SANDBOX")
+            bubblewrap.find.cache_clear()
+    finally:
+        server.close()

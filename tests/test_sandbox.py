@@ -7,6 +7,7 @@ overwrite a classmate's work and the gradebook in a batch; look for the
 grader's processes; plant a file the grader would run later.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -62,6 +63,18 @@ def grade(args, tmp_path, name, sandbox=True):
         env["MNIST_COURSE_SANDBOX"] = "off"
     done = subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     return done
+
+
+@contextlib.contextmanager
+def sandbox_switched_off(monkeypatch):
+    """Workers started inside the block run without bwrap (MNIST_COURSE_SANDBOX=off)."""
+    monkeypatch.setenv("MNIST_COURSE_SANDBOX", "off")
+    bubblewrap.find.cache_clear()
+    try:
+        yield
+    finally:
+        monkeypatch.delenv("MNIST_COURSE_SANDBOX")
+        bubblewrap.find.cache_clear()
 
 
 def stubs_with(attack, tmp_path, *exercises):
@@ -196,13 +209,8 @@ def probe(tmp_path, mnist_path):
 
 def test_student_code_sees_nothing_of_the_grader_the_course_or_the_machine(tmp_path, mnist_path, monkeypatch):
     inside = probe(tmp_path, mnist_path)
-    monkeypatch.setenv("MNIST_COURSE_SANDBOX", "off")
-    bubblewrap.find.cache_clear()
-    try:
+    with sandbox_switched_off(monkeypatch):
         outside = probe(tmp_path, mnist_path)
-    finally:
-        monkeypatch.delenv("MNIST_COURSE_SANDBOX")
-        bubblewrap.find.cache_clear()
     assert inside == dict.fromkeys(SEEN + PLANTED, False)
     # Switched off, every one of them leaks (for the grader's own user, as here and in CI).
     assert outside == dict.fromkeys(SEEN + PLANTED, True)
@@ -357,13 +365,8 @@ def normalize(images):
 def test_the_folder_the_grader_writes_arguments_into_is_read_only_for_student_code(tmp_path, monkeypatch):
     """A link planted where the grader writes next would turn its write into one anywhere on the machine."""
     assert _outcome(tmp_path, PLANT_IN_INBOX).value == 0
-    monkeypatch.setenv("MNIST_COURSE_SANDBOX", "off")
-    bubblewrap.find.cache_clear()
-    try:
+    with sandbox_switched_off(monkeypatch):
         assert _outcome(tmp_path, PLANT_IN_INBOX).value == 1
-    finally:
-        monkeypatch.delenv("MNIST_COURSE_SANDBOX")
-        bubblewrap.find.cache_clear()
 
 
 def test_a_result_folder_replaced_by_a_link_is_never_read_through(tmp_path):
@@ -440,12 +443,7 @@ def test_student_code_cannot_reach_a_server_on_the_graders_loopback(tmp_path, mo
         # Switched off (the sandbox, and the network namespace a root grader gives a bare worker), it connects.
         limiter = sandbox._limiter
         monkeypatch.setattr(sandbox, "_limiter", lambda memory, own_network=True: limiter(memory, own_network=False))
-        monkeypatch.setenv("MNIST_COURSE_SANDBOX", "off")
-        bubblewrap.find.cache_clear()
-        try:
+        with sandbox_switched_off(monkeypatch):
             assert _outcome(tmp_path, source).value == 1
-        finally:
-            monkeypatch.delenv("MNIST_COURSE_SANDBOX")
-            bubblewrap.find.cache_clear()
     finally:
         server.close()

@@ -34,9 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_course.budget import safety_factor
-
 from . import bubblewrap
+from .own_time import OwnClock, descendants, safety_wall_s
 
 CHILD = Path(__file__).with_name("_child.py")
 IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alone takes a few)
@@ -105,82 +104,6 @@ class CallOutcome:
     output: str = ""  # tail of what the student's code printed
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
-
-
-def safety_wall_s(limit: float) -> float:
-    """Wall-clock seconds after which a call or import that has not used up its
-    own time counts as starved by the machine: the grader's failure, not a verdict."""
-    from mnist_course.budget import safety_factor
-
-    return (4 * limit + 120) * safety_factor()
-
-
-def _descendants(root: int) -> list[int]:
-    """`root` and every process below it, from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                data = fh.read()
-            parent = int(data[data.rindex(b")") + 2 :].split()[1])  # after "pid (comm) state"
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, ()))
-    return tree
-
-
-def _run_queue_waits(pids: list[int]) -> dict[int, int] | None:
-    """Nanoseconds each thread of these processes has spent runnable but waiting
-    for a CPU (the kernel's schedstat), or None where the kernel does not say."""
-    if not os.path.exists("/proc/self/schedstat"):
-        return None
-    waits = {}
-    for pid in pids:
-        try:
-            threads = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in threads:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as fh:
-                    waits[int(tid)] = int(fh.read().split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    return waits
-
-
-class OwnClock:
-    """The time a worker's code caused since the clock started: wall time less
-    the longest time any of its threads waited for a CPU that other work held.
-    Computing, sleeping and waiting for input count; a busy machine does not,
-    so a limit in these seconds gives the same verdict alone or under load.
-    Where the kernel does not report run-queue waits, it is the wall clock.
-
-    Starting reads only the processes the worker had when last looked at
-    (`known`: a call's start costs a few file reads); counting walks /proc
-    for all of them, processes the code started since included."""
-
-    def __init__(self, root: int, known: list[int]):
-        self.root = root
-        self.started = time.monotonic()
-        self.base = _run_queue_waits(known or [root])
-        self.known = known
-
-    def own(self) -> float:
-        wall = time.monotonic() - self.started
-        if self.base is None:
-            return wall
-        self.known = _descendants(self.root)
-        waits = _run_queue_waits(self.known) or {}
-        starved = max((ns - self.base.get(tid, 0) for tid, ns in waits.items()), default=0) / 1e9
-        return max(wall - starved, 0.0)
 
 
 @lru_cache(maxsize=1)
@@ -565,7 +488,7 @@ class Worker:
         if not (isinstance(message, dict) and message.get("status") == "ready"):
             self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
         elif sys.platform.startswith("linux"):
-            self.known = _descendants(self.proc.pid)  # the interpreter and its threads, for the calls' clocks
+            self.known = descendants(self.proc.pid)  # the interpreter and its threads, for the calls' clocks
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""

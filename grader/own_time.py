@@ -22,8 +22,6 @@ from mnist_course.budget import safety_factor
 def safety_wall_s(limit: float) -> float:
     """Wall-clock seconds after which a call or import that has not used up its
     own time counts as starved by the machine: the grader's failure, not a verdict."""
-    from mnist_course.budget import safety_factor
-
     return (4 * limit + 120) * safety_factor()
 
 
@@ -68,9 +66,26 @@ def _run_queue_waits(pids: list[int]) -> dict[int, int] | None:
     return waits
 
 
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU seconds each of these processes has used, its threads and the children it reaped included."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                data = fh.read()
+            fields = data[data.rindex(b")") + 2 :].split()  # from field 3, the state
+            cpu[pid] = sum(int(f) for f in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+        except (OSError, ValueError, IndexError):
+            continue
+    return cpu
+
+
 class OwnClock:
     """The time a worker's code caused since the clock started: wall time less
-    the longest time any of its threads waited for a CPU that other work held.
+    the longest time any of its threads waited for a CPU that other work held,
+    or the CPU time all its processes used if that is more (code that starves
+    itself with busy threads or processes is charged for every one of them).
     Computing, sleeping and waiting for input count; a busy machine does not,
     so a limit in these seconds gives the same verdict alone or under load.
     Where the kernel does not report run-queue waits, it is the wall clock.
@@ -83,6 +98,7 @@ class OwnClock:
         self.root = root
         self.started = time.monotonic()
         self.base = _run_queue_waits(known or [root])
+        self.cpu_base = _cpu_seconds(known or [root]) if self.base is not None else {}
         self.known = known
 
     def own(self) -> float:
@@ -92,4 +108,5 @@ class OwnClock:
         self.known = descendants(self.root)
         waits = _run_queue_waits(self.known) or {}
         starved = max((ns - self.base.get(tid, 0) for tid, ns in waits.items()), default=0) / 1e9
-        return max(wall - starved, 0.0)
+        cpu = sum(seconds - self.cpu_base.get(pid, 0.0) for pid, seconds in _cpu_seconds(self.known).items())
+        return max(wall - starved, cpu, 0.0)

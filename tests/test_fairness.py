@@ -271,3 +271,20 @@ def test_time_the_code_spends_sleeping_is_its_own(tmp_path):
     finally:
         worker.dispose()
     assert outcome.status == "timeout" and outcome.seconds < 5, outcome
+
+
+def test_code_that_starves_itself_with_busy_processes_is_charged_for_every_one(tmp_path):
+    """Its main thread waits for the CPU its own processes hold: that wait is its own doing."""
+    source = (
+        "import os\n"
+        "def normalize(images):\n"
+        "    for _ in range(8):\n        if os.fork() == 0:\n            break\n"
+        "    while True:\n        pass\n"
+    )
+    worker = _worker_for(tmp_path, source)
+    try:
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=2.0)
+    finally:
+        worker.dispose()
+    # Charged only its main thread's share of the two cores, it would run for about 9 s.
+    assert outcome.status == "timeout" and outcome.seconds < 4, outcome

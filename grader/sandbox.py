@@ -541,7 +541,7 @@ class Worker:
         while True:
             while b"\n" not in self.buffer:
                 wall = time.monotonic() - started
-                # Own time never exceeds wall time: it need only be counted past the limit.
+                # Own time is counted only past the limit on the wall clock (a few file reads each POLL_S).
                 if wall >= limit and (clock is None or clock.own() >= limit):
                     return "timeout"
                 if wall >= safety:

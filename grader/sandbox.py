@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import bubblewrap
-from .own_time import OwnClock, descendants, safety_wall_s
+from .own_time import OwnClock, descendants, safety_wall_s, serving_process
 
 CHILD = Path(__file__).with_name("_child.py")
 IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alone takes a few)
@@ -483,12 +483,14 @@ class Worker:
         os.close(result_w)
         self.buffer, self.tainted = b"", False
         self.known: list[int] = [self.proc.pid]  # the worker's processes, as OwnClock last saw them
+        self.serving: int | None = None  # the worker's interpreter, once it has imported the module
         started = time.perf_counter()
         message = self._receive(ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))
         if not (isinstance(message, dict) and message.get("status") == "ready"):
             self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
         elif sys.platform.startswith("linux"):
             self.known = descendants(self.proc.pid)  # the interpreter and its threads, for the calls' clocks
+            self.serving = serving_process(self.proc.pid, self.sandboxed)
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""
@@ -526,7 +528,7 @@ class Worker:
         Lines for other ids (written by the student's own threads, say) are
         skipped, and the worker is marked tainted so it is replaced.
         """
-        clock = OwnClock(self.proc.pid, self.known) if sys.platform.startswith("linux") else None
+        clock = OwnClock(self.proc.pid, self.known, self.serving, self.sandboxed) if sys.platform.startswith("linux") else None
         started = time.monotonic()
         safety = safety_wall_s(limit)
         try:

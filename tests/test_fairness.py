@@ -251,7 +251,7 @@ def test_a_call_starved_past_the_safety_net_is_not_graded_rather_than_failed(tmp
     from grader.student import Call
 
     monkeypatch.setattr(sandbox, "safety_wall_s", lambda limit: 1.5)
-    worker = _worker_for(tmp_path, WORK)
+    worker = _worker_for(tmp_path, WORK.replace("3_000_000", "20_000_000"))  # several seconds at a thirteenth of a core
     try:
         outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=60)  # the import is starved too
         if outcome.status == "returned":
@@ -288,3 +288,28 @@ def test_code_that_starves_itself_with_busy_processes_is_charged_for_every_one(t
         worker.dispose()
     # Charged only its main thread's share of the two cores, it would run for about 9 s.
     assert outcome.status == "timeout" and outcome.seconds < 4, outcome
+
+
+def test_code_that_hides_behind_a_starved_helper_process_is_charged_wall_time(tmp_path, one_crowded_core):
+    """An adversarial review's attack: the call sleeps forever while a helper
+    process, at the lowest priority it can give itself, waits for the CPU all
+    the time. Only the wait of the thread running the call is deducted, and
+    only while it keeps its priority, so the call times out like any other."""
+    source = (
+        "import os, time\n"
+        "def normalize(images):\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        try:\n            open('/proc/self/autogroup', 'w').write('19')\n        except OSError:\n            pass\n"
+        "        os.nice(19)\n"
+        "        while True:\n            pass\n"
+        "    os.nice(19)\n"
+        "    while True:\n        time.sleep(3600)\n"
+    )
+    worker = _worker_for(tmp_path, source)
+    try:
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.0)
+    finally:
+        worker.dispose()
+    # It used to run until the safety net (124 s here) and be "not graded", call after call.
+    assert outcome.status == "timeout" and outcome.seconds < 10, outcome

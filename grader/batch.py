@@ -35,7 +35,7 @@ from mnist_course.course import COURSE_FILE, ROOT, Exercise
 from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, read_regular, shown_name
-from .session import GRADER_DIR, TargetError
+from .session import GRADER_DIR, TargetError, graded_half
 
 # A safety net, not a limit that decides points: a submission's trainings are
 # capped in work (mnist_course/budget.py) and each has its own safety clock. When
@@ -55,8 +55,8 @@ def submission_hash(folder: Path) -> str:
 
 
 def grading_key(exercises: list[Exercise], data_sha256: str) -> str:
-    """What else decides a grade: grader version, course.toml, the checks, the data, the exercises."""
-    digest = hashlib.sha256(f"{GRADER_VERSION}\0{data_sha256}\0{','.join(ex.id for ex in exercises)}\0".encode())
+    """What else decides a grade: grader version, course.toml, the checks, the data, the test half, the exercises."""
+    digest = hashlib.sha256(f"{GRADER_VERSION}\0{data_sha256}\0{graded_half()}\0{','.join(ex.id for ex in exercises)}\0".encode())
     for path in (COURSE_FILE, *sorted(GRADER_DIR.glob("*.py"))):
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -30,7 +30,7 @@ from typing import Callable
 import pytest
 
 from mnist_course.course import CourseError, Exercise, load_course
-from mnist_course.data import DataError
+from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
 
 from . import bubblewrap
 from .batch import run_batch
@@ -38,7 +38,7 @@ from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
 from .report import GRADER_VERSION, Gradebook, build_report, data_summary, earlier_report, environment, render_table, version_drift, write_text
-from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
+from .session import GRADER_DIR, HALF_ENV, TargetError, graded_half, is_stub_folder, load_data, resolve_target
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 MARKS = {"passed": ".", "failed": "F", "not started": "-", "error": "E"}
@@ -129,6 +129,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
     parser.add_argument("--target", help="folder to grade: exercises (default), solutions, or a path")
     parser.add_argument("--data", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then Keras)")
+    parser.add_argument(
+        "--full-mnist",
+        action="store_true",
+        help="train on all 60,000 training images rather than the course's 22,699 (or set MNIST_COURSE_FULL=1); the bars are estimates",
+    )
+    parser.add_argument(
+        "--half",
+        choices=TEST_HALVES,
+        help="the half of the test set that measures accuracy: public (default: a student's own grading) or private (the default with --batch)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json to FILE")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
@@ -184,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             signal.signal(signum, _stop)
+    # Through the environment, so the run's own grading processes (a batch's,
+    # the pytest plugin's) see the same data and the same half.
+    if args.full_mnist:
+        os.environ[FULL_ENV_VAR] = "1"
+    if args.half or args.batch:
+        os.environ[HALF_ENV] = args.half or "private"
     try:
+        graded_half()  # a bad $MNIST_COURSE_TEST_HALF stops here (exit 2)
         course = load_course()
         if args.hint:
             name = args.exercises[0] if args.exercises else None
@@ -218,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNUSABLE
 
     print(f"Data: {mnist.provenance.describe()}")
+    if any(ex.thresholds for ex in exercises):
+        print(f"Model accuracies are measured on the {graded_half()} half of the test set ({len(mnist.y_test) // 2:,} images); " + (
+            "your instructor grades on the other half, so tune by validation, not by this number"
+            if graded_half() == "public" else "students' own grading uses the other half"))
     env = environment()
     print(
         f"Grader {GRADER_VERSION}: Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}, "

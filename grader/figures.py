@@ -162,9 +162,9 @@ def _learning_curves(ex: dict, check: dict, training: dict):
         if best is not None:
             ax.axvline(best, color="grey", linestyle=":", linewidth=1, label=f"lowest validation loss (epoch {best})")
         if key == "accuracy" and isinstance(measured.get("threshold"), (int, float)):
-            ax.axhline(measured["threshold"], color="tab:red", linestyle="-.", linewidth=1, label=f"pass mark, test set ({measured['threshold']:.1%})")
+            ax.axhline(measured["threshold"], color="tab:red", linestyle="-.", linewidth=1, label=f"pass mark ({measured['threshold']:.1%})")
             if isinstance(measured.get("test_accuracy"), (int, float)):
-                ax.plot([len(train)], [measured["test_accuracy"]], "*", color="tab:green", markersize=12, label=f"test accuracy ({measured['test_accuracy']:.2%})")
+                ax.plot([len(train)], [measured["test_accuracy"]], "*", color="tab:green", markersize=12, label=f"test accuracy{' (' + measured['half'] + ' half)' if measured.get('half') else ''}: {measured['test_accuracy']:.2%}")
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

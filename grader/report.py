@@ -25,6 +25,7 @@ from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
 from .feedback import Feedback, NotGraded, PartialCredit
+from .session import graded_half
 
 SCHEMA_VERSION = 1
 try:
@@ -145,6 +146,7 @@ def build_report(
         "course": course.title,
         "target": str(target),
         "data": data,
+        "test_half": graded_half(),
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
         "python": platform.python_version(),
@@ -244,6 +246,11 @@ def _marks() -> dict[str, str]:
         return {"passed": "+", "failed": "x", "not started": ".", "error": "!"}
 
 
+def _half(measured: dict[str, Any]) -> str:
+    half = measured.get("half")
+    return f", {half} half of the test set" if half else ""
+
+
 def measured_line(measured: dict[str, Any]) -> str:
     """What the grader's training of a model reached, in one line, with its margin
     to the bar (so a borderline result shows as borderline) and its work."""
@@ -253,7 +260,7 @@ def measured_line(measured: dict[str, Any]) -> str:
     work = measured.get("work") or {}
     used = f"; work {flops(work['declared_flops'])} of a {flops(work['cap_flops'])} cap" if work else ""
     return (
-        f"test accuracy {reached} (bar {measured['threshold']:.2%} on {measured['dataset']}{margin}), "
+        f"test accuracy {reached} (bar {measured['threshold']:.2%} on {measured['dataset']}{_half(measured)}{margin}), "
         f"{measured.get('epochs_run')} epochs in {measured.get('training_seconds') or 0:.0f} s, seed {measured.get('seed')}{used}"
     )
 

@@ -11,12 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from mnist_course.course import ROOT
-from mnist_course.data import MNIST, load_mnist
+from mnist_course.data import MNIST, TEST_HALVES, load_mnist
 
 from .sandbox import SubmissionError, graded_files
 
 GRADER_DIR = Path(__file__).resolve().parent
 TARGET_ENV = "MNIST_COURSE_TARGET"
+# Which half of the test set measures accuracy: "public" for a student's own
+# grading, "private" for an instructor's (`--batch`, Gradescope, Classroom).
+HALF_ENV = "MNIST_COURSE_TEST_HALF"
 NAMED_TARGETS = {"exercises": ROOT / "exercises", "solutions": ROOT / "solutions"}
 
 
@@ -47,3 +50,11 @@ def is_stub_folder(path: Path) -> bool:
 def load_data(path: str | None) -> MNIST:
     """MNIST from `path`, else $MNIST_COURSE_DATA, else the Keras download, else the fallback."""
     return load_mnist(path)
+
+
+def graded_half() -> str:
+    """The half of the test set this run measures accuracy on ($MNIST_COURSE_TEST_HALF, default public)."""
+    half = os.environ.get(HALF_ENV, "").strip() or "public"
+    if half not in TEST_HALVES:
+        raise TargetError(f"${HALF_ENV} is {half!r}; it names the half of the test set to grade on: public or private")
+    return half

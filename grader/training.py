@@ -504,11 +504,13 @@ class Trainer:
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")  # the learning curves a report keeps
 
 
-def training_summary(result: dict, y_test: np.ndarray) -> dict | None:
+def training_summary(result: dict, y_test: np.ndarray, graded: np.ndarray | None = None) -> dict | None:
     """What the feedback page plots from one training, as small plain data for the
     report: the per-epoch history, the 10 x 10 confusion matrix (rows: true
     digit, columns: predicted) and the most confident mistakes as test-set
-    indices (never pixels). None when nothing was trained."""
+    indices (never pixels), both over the `graded` test images only (the half
+    of the test set the accuracy was measured on; default all). None when
+    nothing was trained."""
     history = result.get("history") or {}
     summary: dict[str, Any] = {
         "history": {
@@ -522,11 +524,14 @@ def training_summary(result: dict, y_test: np.ndarray) -> dict | None:
     predictions = result.get("predictions")
     predicted = np.asarray(predictions if isinstance(predictions, list) else [], dtype=np.int64)
     if len(predicted) == len(y_test) > 0 and predicted.min() >= 0 and predicted.max() < 10:
-        confusion = np.bincount(np.asarray(y_test, dtype=np.int64) * 10 + predicted, minlength=100).reshape(10, 10)
+        graded = np.arange(len(y_test)) if graded is None else graded
+        confusion = np.bincount(np.asarray(y_test, dtype=np.int64)[graded] * 10 + predicted[graded], minlength=100).reshape(10, 10)
         summary["confusion"] = confusion.tolist()
+        shown = set(graded.tolist())
         summary["misclassified"] = [
             {"index": index, "label": label, "predicted": guess, "confidence": confidence}
             for index, label, guess, confidence in result.get("mistakes") or []
+            if index in shown
         ]
     return summary
 
@@ -541,9 +546,9 @@ def trainer_for(data: MNIST) -> Trainer:
     return _TRAINERS[id(data)]
 
 
-def threshold_for(exercise: Exercise, data: MNIST) -> tuple[float, float, str]:
-    """The exercise's accuracy threshold for this data set, the band below it
-    over which points fall to none, and the set's name."""
+def threshold_for(exercise: Exercise, data: MNIST, half: str) -> tuple[float, float, str]:
+    """The exercise's accuracy threshold for this data set and half of its test
+    set, the band below it over which points fall to none, and the set's name."""
     name = data.provenance.dataset
     if name not in exercise.thresholds:
         name = "custom"
@@ -553,4 +558,4 @@ def threshold_for(exercise: Exercise, data: MNIST) -> tuple[float, float, str]:
             "a threshold for every data set the grader can load",
             hint="this is a problem of the course, not of your code; please report it",
         )
-    return exercise.thresholds[name], exercise.accuracy_bands.get(name, exercise.accuracy_bands.get("custom", 0.01)), name
+    return exercise.thresholds[name][half], exercise.accuracy_bands.get(name, exercise.accuracy_bands.get("custom", 0.01)), name

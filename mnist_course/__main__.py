@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, metavar="PATH", help="where to save the .keras model (default: models/mnist-cnn.keras)")
     train.add_argument("--epochs", type=_positive, default=None, metavar="N", help="at most N epochs (default: the model's settings; early stopping may end sooner)")
     train.add_argument("--data", default=None, metavar="PATH", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)")
+    train.add_argument("--full-mnist", action="store_true", help="train on all 60,000 training images, not the course's 22,699 (or set MNIST_COURSE_FULL=1)")
     train.add_argument("--limit", type=_positive, default=None, metavar="N", help="a quick trial: only the first N training and test images")
     train.add_argument("--seed", type=int, default=0, help="random seed for the weights, the augmentation and the shuffling (default 0)")
     return parser
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "predict":
             return predict.predict_files(args.images, args.model or predict.DEFAULT_MODEL, use_exercises=args.use_exercises)
+        if args.full_mnist:
+            os.environ["MNIST_COURSE_FULL"] = "1"
         try:
             return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed)
         except DataError as exc:

@@ -73,7 +73,9 @@ class Exercise:
     module: str
     call_timeout_s: float
     memory_mb: int
-    thresholds: dict[str, float]
+    # The accuracy bar per data set and per half of its test set ("public":
+    # a student's own grading, "private": an instructor's; mnist_course/data.py).
+    thresholds: dict[str, dict[str, float]]
     # Below a threshold, an accuracy check's points fall linearly to none at
     # threshold - band (per data set, from [course] accuracy_band).
     accuracy_bands: dict[str, float]
@@ -226,7 +228,7 @@ def parse_course(text: str) -> Course:
                 module=_require(ex, "module", str, where),
                 call_timeout_s=float(ex.get("call_timeout_s", default_timeout)),
                 memory_mb=int(ex.get("memory_mb", default_memory)),
-                thresholds={k: float(v) for k, v in ex.get("thresholds", {}).items()},
+                thresholds=_thresholds(ex.get("thresholds", {}), where),
                 accuracy_bands={k: float(v) for k, v in bands.items()},
                 functions=tuple(functions),
                 training=_training(ex["training"], f"{where}.training") if "training" in ex else None,
@@ -235,6 +237,17 @@ def parse_course(text: str) -> Course:
     if not exercises:
         raise CourseError("course.toml lists no [[exercise]]")
     return Course(title=head.get("title", "MNIST course"), exercises=tuple(exercises), repository=str(head.get("repository", "")).rstrip("/"))
+
+
+def _thresholds(raw: dict, where: str) -> dict[str, dict[str, float]]:
+    """{data set: a bar for both halves, or {public = .., private = ..}}, each in (0, 1)."""
+    bars = {}
+    for dataset, value in raw.items():
+        per_half = value if isinstance(value, dict) else {"public": value, "private": value}
+        if set(per_half) != {"public", "private"} or not all(isinstance(v, (int, float)) and 0 < v < 1 for v in per_half.values()):
+            raise CourseError(f"course.toml: {where}.thresholds.{dataset} should be a fraction, or {{ public = .., private = .. }}; got {value!r}")
+        bars[dataset] = {half: float(v) for half, v in per_half.items()}
+    return bars
 
 
 @lru_cache(maxsize=1)

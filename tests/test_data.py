@@ -102,8 +102,9 @@ def test_load_npz_22k(mnist22k):
     assert_mnist_arrays(m)
     p = m.provenance
     assert (p.source, p.dataset, p.n_train, p.n_test) == ("npz", "mnist-22k", 22_699, 10_000)
-    assert p.sha256 == data.MNIST_22K_SHA256
+    assert p.sha256 == data.MNIST_22K_SHA256  # load_npz: the file as it is
     assert p.sha256 == hashlib.sha256(NPZ.read_bytes()).hexdigest()
+    assert data.course_checksum(m.x_train, m.y_train, m.x_test, m.y_test) == data.COURSE_DATA_SHA256
     assert p.path == str(NPZ.resolve())
     line = p.describe()
     assert "\n" not in line and "mnist-22k" in line and "22,699" in line and "10,000" in line
@@ -113,8 +114,11 @@ def test_load_npz_22k(mnist22k):
 
 @needs_shared
 def test_load_mnist_explicit_env_relative_and_home(mnist22k, monkeypatch, tmp_path):
+    course = data.load_mnist(NPZ)
+    assert (course.provenance.sha256, course.provenance.source_sha256) == (data.COURSE_DATA_SHA256, data.MNIST_22K_SHA256)
+
     def same(m):
-        assert m.provenance == mnist22k.provenance
+        assert m.provenance == course.provenance
         assert np.array_equal(m.x_train, mnist22k.x_train)
         assert np.array_equal(m.y_test, mnist22k.y_test)
 
@@ -170,7 +174,9 @@ def test_idx_folder_roundtrip(mnist22k, tmp_path):
         for key in ("x_train", "y_train", "x_test", "y_test"):
             assert np.array_equal(getattr(got, key), getattr(m, key)), key
         p = got.provenance
-        assert (p.source, p.dataset, p.n_train, p.n_test) == ("idx", "custom", 22_699, 10_000)
+        # The course's images, whatever the format: the same data set and checksum as the .npz.
+        assert (p.source, p.dataset, p.n_train, p.n_test) == ("idx", "mnist-22k", 22_699, 10_000)
+        assert p.sha256 == data.COURSE_DATA_SHA256
         assert p.path == str(tmp_path.resolve())
         digests = [
             hashlib.sha256((tmp_path / n).read_bytes()).hexdigest()
@@ -181,7 +187,56 @@ def test_idx_folder_roundtrip(mnist22k, tmp_path):
                 "t10k-labels-idx1-ubyte",
             )
         ]
-        assert p.sha256 == hashlib.sha256("".join(digests).encode()).hexdigest()
+        assert p.source_sha256 == hashlib.sha256("".join(digests).encode()).hexdigest()
+
+
+def _full_size_copy(mnist22k, folder: Path) -> Path:
+    """A 60,000-image training set whose first 22,699 images are the course's
+    (the 22k repeated): what a full download looks like to the loader."""
+    arrays = {"x_train": np.concatenate([mnist22k.x_train] * 3)[:60_000], "y_train": np.concatenate([mnist22k.y_train] * 3)[:60_000]}
+    return save_npz(folder / "mnist-60k.npz", **arrays, x_test=mnist22k.x_test, y_test=mnist22k.y_test)
+
+
+@needs_shared
+def test_a_full_download_is_cut_to_the_course_images_and_verified(mnist22k, tmp_path, monkeypatch):
+    full = _full_size_copy(mnist22k, tmp_path)
+    monkeypatch.delenv(data.FULL_ENV_VAR, raising=False)
+    m = data.load_mnist(full)
+    p = m.provenance
+    assert (p.dataset, p.n_train, p.sha256) == ("mnist-22k", 22_699, data.COURSE_DATA_SHA256)
+    assert p.source_sha256 == hashlib.sha256(full.read_bytes()).hexdigest()
+    assert np.array_equal(m.x_train, mnist22k.x_train) and np.array_equal(m.y_test, mnist22k.y_test)
+    assert "first 22,699" in p.describe()
+
+    # One explicit switch keeps all 60,000 images: an argument, or the environment.
+    kept = data.load_mnist(full, full=True)
+    assert (kept.provenance.dataset, kept.provenance.n_train) == ("mnist-full", 60_000)
+    assert "estimates" in kept.provenance.describe()
+    monkeypatch.setenv(data.FULL_ENV_VAR, "1")
+    assert data.load_mnist(full).provenance.n_train == 60_000
+    # Asking for the full set with only the course's images is an error, not a silent 22k.
+    with pytest.raises(data.DataError, match="only the course's 22,699"):
+        data.load_mnist(NPZ)
+    monkeypatch.setenv(data.FULL_ENV_VAR, "maybe")
+    with pytest.raises(data.DataError, match="MNIST_COURSE_FULL"):
+        data.load_mnist(NPZ)
+
+
+@needs_shared
+def test_data_that_is_not_the_course_images_is_never_cut(mnist22k, tmp_path):
+    arrays = {"x_train": np.concatenate([mnist22k.x_train[::-1]] * 3)[:60_000], "y_train": np.concatenate([mnist22k.y_train[::-1]] * 3)[:60_000]}
+    other = data.load_mnist(save_npz(tmp_path / "shuffled.npz", **arrays, x_test=mnist22k.x_test, y_test=mnist22k.y_test))
+    assert (other.provenance.dataset, other.provenance.n_train) == ("custom", 60_000)
+    assert other.provenance.sha256 == hashlib.sha256((tmp_path / "shuffled.npz").read_bytes()).hexdigest()
+
+
+def test_the_test_halves_are_disjoint_interleaved_and_cover_the_set():
+    public, private = data.test_half(10_000, "public"), data.test_half(10_000, "private")
+    assert len(public) == len(private) == 5_000
+    assert not set(public) & set(private) and set(public) | set(private) == set(range(10_000))
+    assert public[:3].tolist() == [0, 2, 4] and private[:3].tolist() == [1, 3, 5]
+    with pytest.raises(ValueError, match="public"):
+        data.test_half(10, "secret")
 
 
 def test_idx_folder_full_counts_is_mnist_full(tmp_path):

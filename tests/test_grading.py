@@ -93,13 +93,43 @@ def test_reports_carry_what_the_feedback_page_plots(solutions_run, stubs_run, mn
         assert set(training["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
         assert all(len(values) == measured["epochs_run"] for values in training["history"].values())
         confusion = np.array(training["confusion"])
-        assert confusion.sum() == len(y_test) and np.trace(confusion) == round(measured["test_accuracy"] * len(y_test))
+        assert (measured["half"], measured["test_images"]) == ("public", len(y_test) // 2)  # a student's own run
+        assert confusion.sum() == measured["test_images"] and np.trace(confusion) == round(measured["test_accuracy"] * measured["test_images"])
         mistakes = training["misclassified"]
         assert 0 < len(mistakes) <= 16
+        assert all(m["index"] % 2 == 0 for m in mistakes)  # from the public half only
         assert [m["confidence"] for m in mistakes] == sorted((m["confidence"] for m in mistakes), reverse=True)
         assert all(y_test[m["index"]] == m["label"] != m["predicted"] for m in mistakes)
     assert len(json.dumps(report)) < 50_000  # no per-image data
     assert not any("training" in c for ex in stubs_run[1]["exercises"] for c in ex["checks"])
+
+
+def test_an_instructors_grade_measures_the_other_half_of_the_test_set(solutions_run, run_grader, tmp_path, mnist_path):
+    """A student tunes against the public half; `--half private` (what --batch,
+    Gradescope and Classroom use) measures the same training on the other half,
+    against that half's own bar. Together the halves are the whole test set."""
+    from mnist_course.data import load_mnist
+
+    y_test = load_mnist(mnist_path).y_test
+    _, public_report, output = solutions_run
+    assert "measured on the public half of the test set (5,000 images); your instructor grades on the other half" in output
+    code, private_report, output = graded(run_grader, tmp_path, "ex02", "--target", "solutions", "--half", "private")
+    assert code == 0, output
+    assert "private half" in output
+    public, private = (checks(r)["build_model_test_accuracy"] for r in (public_report, private_report))
+    assert (private["measured"]["half"], public["measured"]["half"]) == ("private", "public")
+    assert private["measured"]["threshold"] == load_course().exercise("ex02").thresholds["mnist-22k"]["private"]
+    both = np.array(public["training"]["confusion"]) + np.array(private["training"]["confusion"])
+    assert both.sum() == len(y_test) and both.sum(axis=1).tolist() == np.bincount(y_test, minlength=10).tolist()
+    assert all(m["index"] % 2 == 1 for m in private["training"]["misclassified"])
+    whole = (public["measured"]["test_accuracy"] + private["measured"]["test_accuracy"]) / 2
+    assert np.trace(both) == round(whole * len(y_test))
+
+
+def test_a_bad_test_half_is_refused_before_grading(run_grader, monkeypatch):
+    monkeypatch.setenv("MNIST_COURSE_TEST_HALF", "secret")
+    result = run_grader("ex01", "--target", "solutions")
+    assert result.returncode == 2 and "public or private" in result.stderr
 
 
 def test_pytest_alone_grades_with_teaching_messages(mnist_path):

@@ -120,6 +120,7 @@ def test_batch_grades_a_class_and_one_bad_submission_stops_nothing(run_grader, m
     for student in ("alice", "carol"):
         report = json.loads((out / "students" / student / "report.json").read_text())
         assert report["student"] == student and report["submission_sha256"]
+        assert report["test_half"] == "private"  # an instructor's grade: never the half students tune against
         assert report["target"] == str(subs / student)  # its own folder, also when deduplicated
         assert (out / "students" / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
 
@@ -134,6 +135,8 @@ def test_batch_resumes_and_regrades_only_what_changed(run_grader, mnist_path, cl
     assert gradebook(out)["carol"]["status"] == "graded"
     assert "0 to grade" in run_grader("--batch", subs, "--out", out).stdout
     assert "5 to grade" in run_grader("--batch", subs, "--out", out, "--force").stdout
+    # Graded on the other half, nothing graded on the private half stands.
+    assert "0 already graded, 5 to grade" in run_grader("--batch", subs, "--out", out, "--half", "public").stdout
 
 
 @pytest.mark.parametrize(

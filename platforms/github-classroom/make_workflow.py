@@ -3,7 +3,8 @@
     python platforms/github-classroom/make_workflow.py           # (re)write the workflow
     python platforms/github-classroom/make_workflow.py --check   # exit 1 if it is out of date
 
-One step per exercise runs `grader exNN --classroom FILE` and hands the
+One step per exercise runs `grader exNN --half private --classroom FILE`
+(the instructor's half of the test set) and hands the
 result, base64-encoded, to GitHub Classroom's grading reporter
 (classroom-resources/autograding-grading-reporter), which adds up every
 check's points: partial credit per check, out of the exercise's points in
@@ -75,7 +76,7 @@ STEP = """\
           MAX_SCORE: "{points}"
         run: |
           status=0
-          timeout -k 30s {grade_minutes}m grader {id} --classroom "$RUNNER_TEMP/{id}.json" || status=$?
+          timeout -k 30s {grade_minutes}m grader {id} --half private --classroom "$RUNNER_TEMP/{id}.json" || status=$?
           if [ ! -s "$RUNNER_TEMP/{id}.json" ]; then
             printf '{{"version": 1, "status": "fail", "max_score": %s, "tests": [{{"name": "{id}", "status": "fail", "score": 0, "message": "The grader could not run (exit status %s): see the log of this step."}}]}}\\n' "$MAX_SCORE" "$status" >"$RUNNER_TEMP/{id}.json"
           fi

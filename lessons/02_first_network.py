@@ -413,10 +413,10 @@ print(f"test loss {test_loss:.3f}, test accuracy {test_accuracy:.2%}")
 print(f"that is {round((1 - test_accuracy) * len(y_test))} mistakes in {len(y_test):,} test images")
 
 # %% [markdown]
-# Expect a test accuracy of about 96% with the 22k file (95.8% here: about 420 wrong
-# digits), within a point of the last validation accuracy: the validation set did its job
-# as a preview of the test set. With the full 60,000 training images the same network
-# does a little better: more examples, fewer mistakes.
+# Expect a test accuracy of about 96% (95.8% here: about 420 wrong digits), within a
+# point of the last validation accuracy: the validation set did its job as a preview of
+# the test set. With the full 60,000 training images the same network does a little
+# better: more examples, fewer mistakes.
 
 # %% [markdown]
 # ## Looking at the predictions

@@ -598,8 +598,9 @@ def _course_subset(data: MNIST, full: bool) -> MNIST:
 
 def test_half(n_test: int, half: str) -> np.ndarray:
     """Indices of the test set's public or private half: the even and the odd
-    images. Interleaved rather than first and last 5,000, because MNIST's test
-    file is ordered by who wrote the digits: its first half is harder."""
+    images. Interleaved rather than first and last 5,000, because the two
+    halves of MNIST's test file come from different sources (NIST's training
+    and test sets), and for the course's models the first is 1 to 2 points harder."""
     if half not in TEST_HALVES:
         raise ValueError(f"test_half: half must be one of {TEST_HALVES}, got {half!r}")
     return np.arange(0 if half == "public" else 1, n_test, 2)

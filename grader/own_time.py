@@ -7,8 +7,8 @@ delay, from /proc/<pid>/task/<tid>/schedstat (OwnClock says the rest).
 Computing, sleeping and waiting for input count; a busy machine does not, so
 the same code gets the same verdict alone or beside a CPU hog. The wall clock
 stays only as a safety net (`safety_wall_s`): past it the grader gives up and
-says the machine was too slow, never that the code was. Where the kernel does not report run-queue
-delays (not Linux), the wall clock is the limit.
+says the machine was too slow, never that the code was. Where the kernel does
+not report run-queue delays (not Linux), the wall clock is the limit.
 """
 
 from __future__ import annotations
@@ -25,19 +25,34 @@ def safety_wall_s(limit: float) -> float:
     return (4 * limit + 120) * safety_factor()
 
 
-def descendants(root: int) -> list[int]:
-    """`root` and every process below it, from /proc (Linux)."""
-    children: dict[int, list[int]] = {}
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat from the third (the state) on, or None.
+    The second, the command name, may hold spaces and parentheses: it is cut
+    off after its last ')'."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        return data[data.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+
+
+def process_parents() -> dict[int, int]:
+    """Every process's parent, from /proc (Linux)."""
+    parents = {}
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                data = fh.read()
-            parent = int(data[data.rindex(b")") + 2 :].split()[1])  # after "pid (comm) state"
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields and len(fields) > 1 and fields[1].isdigit():
+                parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def descendants(root: int) -> list[int]:
+    """`root` and every process below it, `root` first (Linux)."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in process_parents().items():
+        children.setdefault(parent, []).append(pid)
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -51,22 +66,22 @@ def _cpu_seconds(pids: list[int]) -> dict[int, float]:
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = {}
     for pid in pids:
+        fields = _stat_fields(pid)
         try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                data = fh.read()
-            fields = data[data.rindex(b")") + 2 :].split()  # from field 3, the state
             cpu[pid] = sum(int(f) for f in fields[11:15]) / ticks  # utime, stime, cutime, cstime
-        except (OSError, ValueError, IndexError):
+        except (TypeError, ValueError):
             continue
     return cpu
 
 
-def serving_process(root: int, sandboxed: bool) -> int | None:
-    """The worker's interpreter, whose main thread runs every call: `root`
-    itself, or in bwrap's PID namespace its process 2 (bwrap's own init is 1)."""
+def serving_process(tree: list[int], sandboxed: bool) -> int | None:
+    """The worker's interpreter, whose main thread runs every call: among the
+    worker's processes (`tree`, from `descendants`, the worker itself first),
+    the worker itself, or in bwrap's PID namespace its process 2 (bwrap's own
+    init is 1)."""
     if not sandboxed:
-        return root
-    for pid in descendants(root):
+        return tree[0]
+    for pid in tree:
         try:
             with open(f"/proc/{pid}/status", "rb") as fh:
                 for line in fh:
@@ -90,12 +105,10 @@ def _main_thread_wait(pid: int) -> int | None:
 
 def _priority(pid: int) -> tuple[int, int, str] | None:
     """The nice value, scheduling policy and autogroup nice of a process's main thread."""
+    fields = _stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        fields = data[data.rindex(b")") + 2 :].split()
         nice, policy = int(fields[16]), int(fields[38])  # fields 19 and 41 of stat
-    except (OSError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError):
         return None
     try:
         with open(f"/proc/{pid}/autogroup", encoding="ascii") as fh:
@@ -143,7 +156,7 @@ class OwnClock:
         self.known = descendants(self.root)
         cpu = sum(seconds - self.cpu_base.get(pid, 0.0) for pid, seconds in _cpu_seconds(self.known).items())
         if self.serving is None:  # still importing: its interpreter started during this clock
-            self.serving = serving_process(self.root, self.sandboxed)
+            self.serving = serving_process(self.known, self.sandboxed)
         waited = 0.0
         if self.serving is not None and _priority(self.serving) == _expected_priority():
             waited = max((_main_thread_wait(self.serving) or 0) - self.wait_base, 0) / 1e9

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import bubblewrap
-from .own_time import OwnClock, descendants, safety_wall_s, serving_process
+from .own_time import OwnClock, descendants, process_parents, safety_wall_s, serving_process
 
 CHILD = Path(__file__).with_name("_child.py")
 IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alone takes a few)
@@ -122,15 +122,10 @@ def _become_subreaper() -> bool:
 
 def _children() -> set[int]:
     """Process ids whose parent is this process (Linux /proc; empty elsewhere)."""
-    me, found = os.getpid(), set()
-    for entry in Path("/proc").glob("[0-9]*/stat") if sys.platform.startswith("linux") else ():
-        try:
-            fields = entry.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == me:
-            found.add(int(entry.parent.name))
-    return found
+    if not sys.platform.startswith("linux"):
+        return set()
+    me = os.getpid()
+    return {pid for pid, parent in process_parents().items() if parent == me}
 
 
 def _kill_leftovers(before: set[int]) -> None:
@@ -490,7 +485,7 @@ class Worker:
             self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
         elif sys.platform.startswith("linux"):
             self.known = descendants(self.proc.pid)  # the interpreter and its threads, for the calls' clocks
-            self.serving = serving_process(self.proc.pid, self.sandboxed)
+            self.serving = serving_process(self.known, self.sandboxed)
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""

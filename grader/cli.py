@@ -236,9 +236,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Data: {mnist.provenance.describe()}")
     if any(ex.thresholds for ex in exercises):
-        print(f"Model accuracies are measured on the {graded_half()} half of the test set ({len(mnist.y_test) // 2:,} images); " + (
-            "your instructor grades on the other half, so tune by validation, not by this number"
-            if graded_half() == "public" else "students' own grading uses the other half"))
+        half = graded_half()
+        other = "your instructor grades on the other half, so tune by validation, not by this number" if half == "public" else "students' own grading uses the other half"
+        print(f"Model accuracies are measured on the {half} half of the test set ({len(mnist.y_test) // 2:,} images); {other}")
     env = environment()
     print(
         f"Grader {GRADER_VERSION}: Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}, "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .build import relative, stale_files, write_all
 from .course import CourseError, load_course
-from .data import DataError
+from .data import FULL_ENV_VAR, DataError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "predict":
             return predict.predict_files(args.images, args.model or predict.DEFAULT_MODEL, use_exercises=args.use_exercises)
         if args.full_mnist:
-            os.environ["MNIST_COURSE_FULL"] = "1"
+            os.environ[FULL_ENV_VAR] = "1"
         try:
             return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed)
         except DataError as exc:

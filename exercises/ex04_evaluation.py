@@ -5,8 +5,8 @@
 
 """Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
 
-Three functions that turn a classifier's predictions into the numbers that
-say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
+Four functions that turn a classifier's predictions into the numbers, and
+the images, that say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
 the contract the grader checks: any implementation that keeps it gets full
 points.
 """
@@ -71,3 +71,26 @@ def most_confused_pairs(cm, k=3):
     # TODO: list the k largest off-diagonal cells as (true, predicted, count) tuples of Python ints; raise ValueError for bad input
     #       (lesson 4, "The most confused pairs")
     raise NotImplementedError("most_confused_pairs() is not started yet")
+
+
+def most_confident_mistakes(probs, y_true, k=24):
+    """The k mistakes the model was surest about: the images worth looking at first.
+
+    probs: a 2-D float array of shape (N, K), one row of K class
+    probabilities per image, as model.predict returns them; the prediction
+    for an image is its row's argmax (the first, if several are equal), and
+    the confidence is that row's largest probability.
+    y_true: a 1-D integer array of the N true labels, each in 0..K-1.
+    k: how many indices to return, a positive integer.
+    Returns a 1-D int64 array of at most k indices into probs, one per image
+    whose prediction differs from its label, ordered by confidence, highest
+    first; equal confidences are ordered by index, smallest first. When
+    fewer than k images are wrong the array is shorter (empty for a perfect
+    model). The inputs are not modified.
+    Raises ValueError if probs is not a 2-D float array, if y_true is not a
+    1-D integer array of the same length, if a label is outside 0..K-1, or
+    if k < 1.
+    """
+    # TODO: return the int64 indices of the k wrong predictions with the highest confidence, highest first; raise ValueError for bad input
+    #       (lesson 4, "Misclassified digits")
+    raise NotImplementedError("most_confident_mistakes() is not started yet")

@@ -98,7 +98,8 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return f"a numpy {value.dtype} scalar {value.item()!r}"
-        return f"a {value.dtype} array of shape {value.shape}"
+        article = "an" if str(value.dtype)[0] in "aeiou" else "a"  # an int64, a float32
+        return f"{article} {value.dtype} array of shape {value.shape}"
     if isinstance(value, np.generic):
         return f"a numpy {value.dtype} scalar {value.item()!r}"
     if value is None:

@@ -443,13 +443,66 @@ print(f"on 5,000 images (half the test set) the interval is ±{2 * np.sqrt(accur
 # - `confusion_matrix(y_true, y_pred, num_classes=10)`: see *The confusion matrix*
 # - `precision_recall_f1(cm)`: see *Precision, recall and F1*
 # - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*
+# - `most_confident_mistakes(probs, y_true, k=24)`: see *Misclassified digits*
 #
 # Their docstrings are the contract: read them first. They must also behave on awkward
 # input: a class that never occurs or is never predicted gets 0.0 with no `nan` and no
-# warning, and invalid input (different lengths, labels outside 0–9, float labels, a
-# confusion matrix that is not square or holds a negative count) raises `ValueError`.
+# warning, equal confidences keep a fixed order, and invalid input (different lengths,
+# labels outside 0–9, float labels, a confusion matrix that is not square or holds a
+# negative count, probabilities that are not a 2-D float array) raises `ValueError`.
 #
 # Grade your work with `grader ex04` in a terminal (or `!grader ex04` in a notebook
 # cell). Stuck? `grader --hint ex04` gives a hint.
+
+# %% [markdown]
+# ## Your own mistakes
+#
+# The gallery above showed the mistakes of the model this notebook trained with our
+# code. Once your `most_confident_mistakes` passes its checks, the cell below asks *your*
+# function for the twelve mistakes *your* run of the model was surest about. It imports
+# your `exercises/ex04_evaluation.py` afresh each time it runs; until the function is
+# written it says so and shows the lesson's ranking instead.
+
+# %%
+from mnist_course.course import load_course
+
+yours = load_course().exercise("ex04").import_module(own=True)
+try:
+    own = np.asarray(yours.most_confident_mistakes(probs, y_test, k=12))
+    source = "your most_confident_mistakes()"
+    print("the same twelve as the lesson's gallery, in the same order:", np.array_equal(own, wrong_idx[:12]))
+except NotImplementedError:
+    own = wrong_idx[:12]
+    source = "the lesson's ranking (write most_confident_mistakes() to see yours)"
+    print("most_confident_mistakes() is not written yet:", source)
+
+fig, axes = plt.subplots(2, 6, figsize=(10, 4))
+for ax, i in zip(axes.flat, own):
+    ax.imshow(x_test[i], cmap="gray_r")
+    ax.set_title(f"#{i}: true {y_test[i]} → {y_pred[i]}\n{confidence[i]:.0%}", fontsize=9)
+    ax.axis("off")
+for ax in axes.flat[len(own):]:
+    ax.axis("off")
+fig.suptitle(f"Twelve confident mistakes, found by {source}")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Now make them your own mistakes in a second sense: change the model in *A model to
+# evaluate* (more epochs, a wider layer, or the network you declared in exercise 3),
+# run the notebook again, and look at the twelve it is surest about. Sort each into one
+# of three piles, and write down how many land in each:
+#
+# 1. **The label looks wrong** (or the digit is unreadable to you too): no model should
+#    be blamed, and no accuracy reaches 100% on this test set.
+# 2. **Hard, but you can read it**: an unusual style, a stroke missing, a slant. More
+#    training data, or augmentation (lesson 5), is what helps here.
+# 3. **Plain to you, missed by the model**: the mistakes a better architecture fixes.
+#    Keep their numbers (`#i` in each title) and look at them again after lesson 5: how
+#    many does your CNN get right?
+#
+# A better model moves digits out of piles 3 and 2; pile 1 is what stays. That is the
+# honest way to read an accuracy: not how close to 100%, but how many of the remaining
+# mistakes a person would have made too.
 #
 # **Next lesson:** convolutional networks, which make far fewer of these mistakes.

@@ -6,10 +6,12 @@ the order course.toml gives, so the file stays the one place to change.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,6 +99,15 @@ class Exercise:
     @property
     def grader_path(self) -> Path:
         return ROOT / "grader" / f"test_{self.module}.py"
+
+    def import_module(self, own: bool = True) -> ModuleType:
+        """The student's exercises/ file (own=True) or the reference solution, imported
+        afresh from its path, so a lesson can use the student's functions from any folder."""
+        path = self.stub_path if own else self.solution_path
+        spec = importlib.util.spec_from_file_location(f"_mnist_course_{path.parent.name}_{self.module}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
 
     @property
     def lesson_source(self) -> Path:

@@ -16,7 +16,6 @@ default.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .course import ROOT
+from .course import ROOT, load_course
 from .data import quiet_keras
 
 DEFAULT_MODEL = ROOT / "models" / "mnist-cnn.keras"
@@ -49,15 +48,13 @@ def _shown(path: Path) -> str:
 
 def load_functions(use_exercises: bool = False) -> ModuleType:
     """Exercise 6's module: the reference solution, or the student's own file."""
-    folder = "exercises" if use_exercises else "solutions"
-    path = ROOT / folder / f"{MODULE}.py"
+    exercise = load_course().exercise_of_module(MODULE)
+    path = exercise.stub_path if use_exercises else exercise.solution_path
     if not path.is_file():
         other = "" if use_exercises else " (or pass --use-exercises to use your own exercises/ex06_real_use.py)"
         raise PredictError(f"{_shown(path)} is missing: predict needs its prepare_image() and predict_digit(){other}")
-    spec = importlib.util.spec_from_file_location(f"_mnist_course_{folder}_{MODULE}", path)
-    module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        module = exercise.import_module(own=use_exercises)
     except Exception as exc:  # noqa: BLE001 - whatever the file does wrong, say so and stop
         raise PredictError(f"{_shown(path)} could not be imported: {type(exc).__name__}: {exc}") from None
     for name in ("prepare_image", "predict_digit"):

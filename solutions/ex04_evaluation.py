@@ -1,7 +1,7 @@
 """Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
 
-Three functions that turn a classifier's predictions into the numbers that
-say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
+Four functions that turn a classifier's predictions into the numbers, and
+the images, that say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
 the contract the grader checks: any implementation that keeps it gets full
 points.
 """
@@ -107,4 +107,42 @@ def most_confused_pairs(cm, k=3):
     counts = mistakes[trues, preds].astype(np.int64)  # -counts must not wrap for unsigned dtypes
     order = np.argsort(-counts, kind="stable")[:k]  # stable keeps that order among ties
     return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]
+    ### END SOLUTION
+
+
+def most_confident_mistakes(probs, y_true, k=24):
+    """The k mistakes the model was surest about: the images worth looking at first.
+
+    probs: a 2-D float array of shape (N, K), one row of K class
+    probabilities per image, as model.predict returns them; the prediction
+    for an image is its row's argmax (the first, if several are equal), and
+    the confidence is that row's largest probability.
+    y_true: a 1-D integer array of the N true labels, each in 0..K-1.
+    k: how many indices to return, a positive integer.
+    Returns a 1-D int64 array of at most k indices into probs, one per image
+    whose prediction differs from its label, ordered by confidence, highest
+    first; equal confidences are ordered by index, smallest first. When
+    fewer than k images are wrong the array is shorter (empty for a perfect
+    model). The inputs are not modified.
+    Raises ValueError if probs is not a 2-D float array, if y_true is not a
+    1-D integer array of the same length, if a label is outside 0..K-1, or
+    if k < 1.
+    """
+    ### BEGIN SOLUTION
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    if probs.ndim != 2 or not np.issubdtype(probs.dtype, np.floating):
+        raise ValueError(f"probs must be a 2-D float array, got shape {probs.shape} and dtype {probs.dtype}")
+    if y_true.ndim != 1 or len(y_true) != len(probs):
+        raise ValueError(f"y_true must be 1-D with one label per row of probs ({len(probs)}), got shape {y_true.shape}")
+    if not np.issubdtype(y_true.dtype, np.integer):
+        raise ValueError(f"y_true must hold integer labels, got dtype {y_true.dtype}")
+    bad = (y_true < 0) | (y_true >= probs.shape[1])
+    if bad.any():
+        raise ValueError(f"label {y_true[bad][0]} is outside 0..{probs.shape[1] - 1}")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    wrong = np.flatnonzero(probs.argmax(axis=1) != y_true)
+    confidence = probs[wrong].max(axis=1)
+    order = np.argsort(-confidence, kind="stable")[:k]  # stable keeps index order among ties
+    return wrong[order].astype(np.int64)
     ### END SOLUTION

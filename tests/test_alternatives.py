@@ -129,6 +129,21 @@ FUNCTION_ALTERNATIVES = {
             pairs.sort(key=lambda pair: (-pair[2], pair[0], pair[1]))
             return pairs[:k]
         """,
+        most_confident_mistakes="""
+            probs, y_true = np.asarray(probs), np.asarray(y_true)
+            if probs.ndim != 2 or probs.dtype.kind != "f" or y_true.ndim != 1 or len(y_true) != len(probs):
+                raise ValueError("probs must be (N, K) floats and y_true N labels")
+            if y_true.dtype.kind not in "iu" or k < 1:
+                raise ValueError("labels must be integers and k positive")
+            mistakes = []
+            for i, (row, label) in enumerate(zip(probs, y_true)):
+                if not 0 <= label < len(row):
+                    raise ValueError(f"label {label} out of range")
+                best = int(np.argmax(row))
+                if best != label:
+                    mistakes.append((-float(row[best]), i))
+            return np.array([i for _, i in sorted(mistakes)[:k]], dtype=np.int64)
+        """,
     )),
     # ex04 · np.bincount on a combined index, and np.lexsort for the ranking
     "ex04_bincount": ("ex04", dict(
@@ -173,6 +188,20 @@ FUNCTION_ALTERNATIVES = {
             counts = cm[trues, preds].astype(np.int64)
             order = np.lexsort((preds, trues, -counts))[:k]
             return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]
+        """,
+        most_confident_mistakes="""
+            probs, y_true = np.asarray(probs), np.asarray(y_true)
+            if probs.ndim != 2 or not np.issubdtype(probs.dtype, np.floating):
+                raise ValueError("probs must be a 2-D float array")
+            if y_true.shape != (probs.shape[0],) or not np.issubdtype(y_true.dtype, np.integer):
+                raise ValueError("y_true must be one integer label per row")
+            if np.any((y_true < 0) | (y_true >= probs.shape[1])) or k < 1:
+                raise ValueError("a label out of range, or k < 1")
+            predicted = np.argmax(probs, axis=1)
+            confidence = np.take_along_axis(probs, predicted[:, None], axis=1)[:, 0]
+            wrong = predicted != y_true
+            index = np.arange(len(probs))[wrong]
+            return index[np.lexsort((index, -confidence[wrong]))][:k].astype(np.int64)
         """,
     )),
     # ex06 · Pillow does the colour work (convert("L") rounds to whole levels,

@@ -239,6 +239,9 @@ def test_readme_lesson_table_links_every_lesson_to_colab():
         rows = [line for line in readme.splitlines() if line.startswith("|") and f"(lessons/{lesson}.ipynb)" in line]
         assert rows, f"README.md's lesson table has no row for {lesson}"
         assert f"]({colab_url(lesson)})" in rows[0], f"README.md: the row of {lesson} should link to {colab_url(lesson)}"
+    for ex in COURSE.exercises:
+        row = next(line for line in readme.splitlines() if line.startswith("|") and f"`{ex.id}` ·" in line)
+        assert row.rstrip(" |").rsplit("|", 1)[1].strip() == str(ex.max_score), f"README.md: {ex.id} is worth {ex.max_score} points"
 
 
 def test_every_lesson_starts_with_the_same_colab_cell():

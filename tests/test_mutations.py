@@ -32,6 +32,10 @@ CM_NDIM = """        if labels.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
 """
 CM_SIZE = "cm = np.zeros((num_classes, num_classes), dtype=np.int64)"
+CONFIDENCE_ORDER = 'np.argsort(-confidence, kind="stable")[:k]'
+CONFIDENCE = "confidence = probs[wrong].max(axis=1)"
+MISTAKES_ALL_BUT_TYPES = {"most_confident_mistakes_values", "most_confident_mistakes_ties_and_few",
+                          "most_confident_mistakes_leaves_input", "most_confident_mistakes_rejects_bad_input"}
 # ex06's
 ALPHA = """        if image.shape[-1] == 4:
             alpha = pixels[..., 3] / 255
@@ -105,7 +109,22 @@ MUTATIONS = {
     # reversing an ascending sort also reverses the order among equal counts
     "ex04_ties_reversed": ("ex04", {'np.argsort(-counts, kind="stable")[:k]': "np.argsort(counts, kind=\"stable\")[::-1][:k]"}, {"most_confused_pairs_ties_and_few"}),
     "ex04_diagonal_cleared_in_place": ("ex04", {"mistakes = cm.copy()": "mistakes = cm"}, {"most_confused_pairs_leaves_input"}),
-    "ex04_k_unchecked": ("ex04", {"    if k < 1:\n": "    if False:\n"}, {"most_confused_pairs_rejects_bad_input"}),
+    "ex04_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    mistakes = cm.copy()":
+                                  "    mistakes = cm.copy()"}, {"most_confused_pairs_rejects_bad_input"}),
+    "ex04_mistakes_as_floats": ("ex04", {"return wrong[order].astype(np.int64)": "return wrong[order].astype(np.float64)"}, {"most_confident_mistakes_types"}),
+    "ex04_mistakes_least_confident_first": ("ex04", {CONFIDENCE_ORDER: 'np.argsort(confidence, kind="stable")[:k]'}, MISTAKES_ALL_BUT_TYPES),
+    # reversing an ascending sort also reverses the order among equal confidences
+    "ex04_mistakes_ties_reversed": ("ex04", {CONFIDENCE_ORDER: 'np.argsort(confidence, kind="stable")[::-1][:k]'}, {"most_confident_mistakes_ties_and_few"}),
+    # ranked by how little the model believed the truth, not by how sure it was of its answer
+    "ex04_mistakes_by_true_label": ("ex04", {CONFIDENCE: "confidence = probs[wrong, y_true[wrong]]"}, MISTAKES_ALL_BUT_TYPES),
+    "ex04_mistakes_include_right_answers": ("ex04", {"wrong = np.flatnonzero(probs.argmax(axis=1) != y_true)": "wrong = np.arange(len(y_true))"},
+                                            MISTAKES_ALL_BUT_TYPES),
+    # sorting each row in place puts the confidence last: the same answer, but the caller's probs are scrambled
+    "ex04_mistakes_sorted_in_place": ("ex04", {CONFIDENCE: "probs.sort(axis=1)\n    confidence = probs[wrong, -1]"}, {"most_confident_mistakes_leaves_input"}),
+    "ex04_mistakes_labels_unchecked": ("ex04", {"bad = (y_true < 0) | (y_true >= probs.shape[1])": "bad = np.zeros(len(y_true), dtype=bool)"},
+                                       {"most_confident_mistakes_rejects_bad_input"}),
+    "ex04_mistakes_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    wrong =": "    wrong ="},
+                                  {"most_confident_mistakes_rejects_bad_input"}),
     # ex06 · real use
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it
@@ -172,6 +191,8 @@ QUOTED = {
     "ex04_nan_to_num_afterwards": "computing it emits no warning",
     "ex04_diagonal_cleared_in_place": "The input is not modified",
     "ex04_k_unchecked": "or if k < 1",
+    "ex04_mistakes_sorted_in_place": "The inputs are not modified",
+    "ex04_mistakes_k_unchecked": "or if k < 1",
     "ex06_inverted_in_place": "The input is not modified",
     "ex06_blank_page_unchecked": "or if it shows no digit",
 }

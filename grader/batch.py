@@ -1,9 +1,10 @@
 """Grade a whole class: one folder per student, one report per student, one gradebook.
 
-    grader --batch SUBMISSIONS --out RESULTS [--jobs N] [--force] [EXERCISE ...]
+    grader --batch SUBMISSIONS --out RESULTS [--jobs N | --scheduler ADDRESS] [--force] [EXERCISE ...]
 
 Each student's folder is graded by its own `grader` process (with its own
-worker processes). Per student it writes RESULTS/students/<student>/report.json
+worker processes): on this machine, --jobs at once, or as one task per student
+on a Dask cluster (cluster.py). Either way only this process writes RESULTS. Per student it writes RESULTS/students/<student>/report.json
 (the course's JSON report plus "student", "submission_sha256" and
 "grading_key") and feedback.md, with its figures in feedback_files/; then
 RESULTS/gradebook.csv for every student.
@@ -21,28 +22,21 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from mnist_course.course import COURSE_FILE, ROOT, Exercise
+from mnist_course.course import Exercise
 
+from . import one_submission
+from .cluster import ClusterPool
 from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
-from .sandbox import SubmissionError, graded_files, plain_name, read_regular, shown_name
-from .session import GRADER_DIR, TargetError, graded_half
-
-# A safety net, not a limit that decides points: a submission's trainings are
-# capped in work (mnist_course/budget.py) and each has its own safety clock. When
-# this one fires, the student is marked `retry` and graded on the next run.
-SUBMISSION_TIMEOUT = 3 * 60 * 60
-MAX_REPORT_BYTES = 64 << 20  # a student's report.json, as its grader process wrote it
-
+from .sandbox import SubmissionError, graded_files, plain_name, shown_name
+from .session import TargetError, graded_half
 
 def submission_hash(folder: Path) -> str:
     """sha256 over exactly what is graded: each Python source's relative path and
@@ -52,41 +46,6 @@ def submission_hash(folder: Path) -> str:
         name, data = str(relative).encode("utf-8", "surrogateescape"), (folder / relative).read_bytes()
         digest.update(b"%d:%s%d:%s" % (len(name), name, len(data), data))
     return digest.hexdigest()
-
-
-def grading_key(exercises: list[Exercise], data_sha256: str) -> str:
-    """What else decides a grade: grader version, course.toml, the checks, the data, the test half, the exercises."""
-    digest = hashlib.sha256(f"{GRADER_VERSION}\0{data_sha256}\0{graded_half()}\0{','.join(ex.id for ex in exercises)}\0".encode())
-    for path in (COURSE_FILE, *sorted(GRADER_DIR.glob("*.py"))):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _grade_one(folder: Path, exercises: list[Exercise], data_arg: str | None) -> dict[str, Any]:
-    """Grade one folder in a separate grader process: the report (with "retry"
-    when a safety clock fired), {"retry": why} when the whole grading passed its
-    safety limit, or {"error": why} when the grader could not grade the folder."""
-    with tempfile.TemporaryDirectory(prefix="mnist-batch-") as tmp:
-        report_file = Path(tmp) / "report.json"
-        command = [sys.executable, "-m", "grader", *(ex.id for ex in exercises), "--target", str(folder), "--json", str(report_file)]
-        if data_arg:
-            command += ["--data", data_arg]
-        try:
-            done = subprocess.run(
-                command, cwd=ROOT, capture_output=True, text=True, timeout=SUBMISSION_TIMEOUT, stdin=subprocess.DEVNULL
-            )
-        except subprocess.TimeoutExpired:
-            return {"retry": f"grading passed the safety limit of {SUBMISSION_TIMEOUT} s (the machine was too slow or overloaded)"}
-        try:  # written by the student's grader process; opened as a regular file, size-bounded
-            report = json.loads(read_regular(report_file, MAX_REPORT_BYTES).decode("utf-8"))
-        except (OSError, ValueError):
-            report = None
-        if done.returncode == 2 and isinstance(report, dict) and report.get("retry"):
-            return report
-        if done.returncode not in (0, 1) or not isinstance(report, dict):
-            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            return {"error": f"the grader could not grade this folder (exit {done.returncode}): {last}"}
-        return report
 
 
 def _load_report(path: Path) -> dict[str, Any] | None:
@@ -136,6 +95,20 @@ def check_folders(submissions: Path, out: Path) -> None:
         raise TargetError("--out must lie outside the submissions folder, and the other way round")
 
 
+class LocalPool:
+    """Submissions graded on this machine, `jobs` at once, each in its own grader process."""
+
+    def __init__(self, exercises: list[Exercise], data_arg: str | None, jobs: int):
+        self.exercises, self.data_arg = exercises, data_arg
+        self.executor = ThreadPoolExecutor(max_workers=jobs)
+
+    def grade(self, folder: Path) -> Future:
+        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.data_arg)
+
+    def stop(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
+
+
 def run_batch(
     submissions: Path,
     out: Path,
@@ -145,9 +118,12 @@ def run_batch(
     jobs: int = 1,
     force: bool = False,
     mnist=None,
+    scheduler: str | None = None,
+    allow_unsandboxed: bool = False,
 ) -> int:
     """Grade every student folder; 0 if all were graded, 1 if some could not be.
-    `mnist`, the data being graded on, gives the feedback pages their test images."""
+    `mnist`, the data being graded on, gives the feedback pages their test images;
+    `scheduler`, a Dask scheduler's address, grades on that cluster instead of here."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if data_arg:
@@ -156,7 +132,7 @@ def run_batch(
     students, refused = student_folders(submissions)
     if not students and not refused:
         raise TargetError(f"{submissions} holds no student folders")
-    key = grading_key(exercises, data_sha256)
+    key = one_submission.grading_key(exercises, data_sha256)
     hashes = {}
     for student in students:
         try:
@@ -176,18 +152,23 @@ def run_batch(
     print(f"{len(students)} submissions in {submissions}: {len(students) - len(todo)} already graded, {len(todo)} to grade")
 
     errors: dict[str, str] = {}
+    pool = None
+    if todo:  # a cluster is reached (and its workers checked) only when there is something to grade
+        pool = ClusterPool(scheduler, exercises, data_arg, data_sha256, graded_half(), allow_unsandboxed) if scheduler else LocalPool(exercises, data_arg, jobs)
     progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
-    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         by_hash: dict[str, Future] = {}
         waiting: dict[Future, list[str]] = {}
         for student in todo:
             digest = hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
-                by_hash[digest] = pool.submit(_grade_one, submissions / student, exercises, data_arg)
+                by_hash[digest] = pool.grade(submissions / student)
             waiting.setdefault(by_hash[digest], []).append(student)
         for future in as_completed(waiting):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - the cluster lost the task (a lost scheduler, say): graded next run
+                result = {"retry": f"the cluster did not finish this task ({type(exc).__name__}: {exc})"}
             for student in waiting[future]:
                 progress.set_postfix_str(student[:30])
                 folder = reports_dir / student
@@ -211,7 +192,8 @@ def run_batch(
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
                 progress.update()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
+        if pool is not None:
+            pool.stop()
         progress.close()
         rows = [(name, None, f"error: {why}") for name, why in refused.items()]
         for student in students:

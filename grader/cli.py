@@ -7,6 +7,7 @@
     grader --data PATH              MNIST .npz or IDX folder (else $MNIST_COURSE_DATA, else Keras)
     grader --json report.json       also write the machine-readable report
     grader --batch SUBS --out RES   grade a class: one folder per student, reports and gradebook.csv
+    ... --scheduler tcp://HOST:PORT  the same class on a Dask cluster, one task per student
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
     grader --watch [ex01]           re-grade on every save; move on when an exercise passes
@@ -146,7 +147,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a Markdown feedback page to FILE")
     parser.add_argument("--batch", type=Path, metavar="SUBMISSIONS", help="grade every student folder in SUBMISSIONS (needs --out)")
     parser.add_argument("--out", type=Path, metavar="RESULTS", help="with --batch: where reports and gradebook.csv go")
-    parser.add_argument("--jobs", type=int, help="with --batch: submissions graded at once (default 1)")
+    parser.add_argument("--jobs", type=int, help="with --batch: submissions graded at once on this machine (default 1)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --batch: grade on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), one task per student; needs .[cluster]",
+    )
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
     parser.add_argument(
         "--allow-unsandboxed",
@@ -171,7 +177,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--hint takes an exercise, then at most one function or check: grader --hint ex01 one_hot")
     if args.level is not None and args.hint is None:
         parser.error("--level only goes with --hint")
-    batch_only = [f"--{o}" for o in ("out", "jobs", "force") if getattr(args, o) not in (None, False)]
+    batch_only = [f"--{o}" for o in ("out", "jobs", "scheduler", "force") if getattr(args, o) not in (None, False)]
     if batch_only and not args.batch:
         parser.error(f"{batch_only[0]} only goes with --batch")
     if args.batch:
@@ -182,6 +188,8 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error("--batch needs --out RESULTS")
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.jobs is not None and args.scheduler:
+        parser.error("--jobs is for this machine; with --scheduler the cluster's workers decide how many run at once")
 
 
 def _stop(signum, frame):
@@ -221,7 +229,18 @@ def main(argv: list[str] | None = None) -> int:
                     "gradebook; pass --allow-unsandboxed to grade it anyway (every report will say so)"
                 )
             mnist = load_data(args.data)  # fail early (exit 2) when there is no data
-            return run_batch(args.batch, args.out, exercises, args.data, mnist.provenance.sha256, args.jobs or 1, args.force, mnist=mnist)
+            return run_batch(
+                args.batch,
+                args.out,
+                exercises,
+                args.data,
+                mnist.provenance.sha256,
+                args.jobs or 1,
+                args.force,
+                mnist=mnist,
+                scheduler=args.scheduler,
+                allow_unsandboxed=args.allow_unsandboxed,
+            )
         target = resolve_target(args.target)
         for path in report_files(args):
             if not os.access(path.resolve().parent, os.W_OK):

@@ -70,11 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train and save the stronger CNN of lesson 6 (for predict)",
-        description="Train mnist_course.models.stronger_cnn() with early stopping and a progress bar, "
-        "print its test accuracy and save it.",
+        description="Train mnist_course.models.stronger_cnn() with a progress bar, "
+        "print its test accuracy and save it with a training record beside it.",
     )
     train.add_argument("--out", default=None, metavar="PATH", help="where to save the .keras model (default: models/mnist-cnn.keras)")
-    train.add_argument("--epochs", type=_positive, default=None, metavar="N", help="at most N epochs (default: the model's settings; early stopping may end sooner)")
+    train.add_argument("--epochs", type=_positive, default=None, metavar="N", help="train for N epochs (default: the model's settings, 30)")
     train.add_argument("--data", default=None, metavar="PATH", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)")
     train.add_argument("--full-mnist", action="store_true", help="train on all 60,000 training images, not the course's 22,699 (or set MNIST_COURSE_FULL=1)")
     train.add_argument("--limit", type=_positive, default=None, metavar="N", help="a quick trial: only the first N training and test images")

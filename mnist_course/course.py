@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE_FILE = ROOT / "course.toml"
 
 
+def import_file(path: Path) -> ModuleType:
+    """Import a Python file by its path, afresh each time (an edited exercise is re-read)."""
+    spec = importlib.util.spec_from_file_location(f"_mnist_course_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def not_started_message(function: str) -> str:
     # A stub raises NotImplementedError with exactly this wording: the grader
     # recognises an untouched stub by it, and it is what the student reads.
@@ -102,12 +110,8 @@ class Exercise:
 
     def import_module(self, own: bool = True) -> ModuleType:
         """The student's exercises/ file (own=True) or the reference solution, imported
-        afresh from its path, so a lesson can use the student's functions from any folder."""
-        path = self.stub_path if own else self.solution_path
-        spec = importlib.util.spec_from_file_location(f"_mnist_course_{path.parent.name}_{self.module}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        afresh, so a lesson can use the student's functions from any folder."""
+        return import_file(self.stub_path if own else self.solution_path)
 
     @property
     def lesson_source(self) -> Path:

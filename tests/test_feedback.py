@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader import batch, figures
+from grader import batch, figures, one_submission
 from grader.figures import KINDS, feedback_page
 from grader.formats import markdown_feedback
 from grader.training import training_summary
@@ -161,7 +161,7 @@ def test_a_figure_that_fails_is_left_out_with_one_line(fake_mnist, tmp_path, mon
 
 def test_batch_feedback_pages_get_their_figures(fake_mnist, tmp_path, monkeypatch):
     report = make_report(fake_mnist, tmp_path)
-    monkeypatch.setattr(batch, "_grade_one", lambda folder, exercises, data_arg: copy.deepcopy(report))
+    monkeypatch.setattr(one_submission, "grade_folder", lambda folder, exercises, data_arg: copy.deepcopy(report))
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "alice").mkdir(parents=True)
     course = load_course()

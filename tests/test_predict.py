@@ -5,6 +5,7 @@ with fixed weights), so nothing is trained for predict and the tests are fast.
 """
 
 import io
+import json
 import subprocess
 import sys
 
@@ -173,6 +174,9 @@ def test_train_shows_progress_reports_accuracy_and_saves(mnist_path, tmp_path, c
     assert "Test accuracy:" in printed and f"Saved to {out_path}" in printed
     model = predict.load_model(out_path)
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    record = json.loads(predict.training_record_path(out_path).read_text())
+    assert record["epochs"] == 2 and record["train_images"] == 300 and record["params"] == model.count_params()
+    assert f"Test accuracy: {record['test_accuracy']:.2%}" in printed and record["data_sha256"]
 
 
 def test_the_command_line_runs_predict(images, tiny_model):

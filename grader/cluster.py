@@ -1,0 +1,173 @@
+"""Grade a class on a Dask cluster: `grader --batch SUBS --out OUT --scheduler ADDRESS`.
+
+Dask does the scheduling, the moving and the retrying; this module only says
+what one task is. A task carries one submission's files (workers need not see
+the instructor's disk), grades them on the worker exactly as a local batch does
+(one_submission.grade_folder: the same sandbox, the same limits) and returns
+the report as plain data. Only the instructor's side writes OUT/.
+
+Before any task runs, every worker is asked what decides a grade there (grader
+version, the checks, library versions, the sandbox, and the data when
+--data names a path the workers share); a worker that differs from the
+instructor's machine is refused with the difference named. The data itself
+goes to the workers once (broadcast), unless --data names a shared path.
+A worker that dies mid-task is Dask's business: the scheduler gives the task
+to another worker (its allowed-failures), and the grading process the dead
+worker started dies with it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import tempfile
+from concurrent.futures import Future
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mnist_course.course import Exercise, load_course
+
+from . import bubblewrap, one_submission
+from .report import GRADER_VERSION
+from .sandbox import graded_files
+from .session import TargetError, load_data
+
+# How long the instructor's side waits for a first worker to join.
+WORKER_WAIT_S = 60
+# What must match between the instructor's machine and every worker.
+LIBRARIES = ("tensorflow", "keras", "numpy")
+
+
+def worker_identity(data_path: str | None = None) -> dict[str, Any]:
+    """What decides a grade on this machine (run on each worker, and locally to compare)."""
+    identity: dict[str, Any] = {
+        "grader version": GRADER_VERSION,
+        "checks (course.toml and the grader's sources)": one_submission.checks_digest()[:16],
+        "Python": platform.python_version(),
+        "sandbox": "bubblewrap" if bubblewrap.find().active else "none",
+    }
+    for name in LIBRARIES:
+        try:
+            identity[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            identity[name] = "not installed"
+    if data_path:
+        try:
+            identity["data sha256"] = load_data(data_path).provenance.sha256
+        except Exception as exc:  # noqa: BLE001 - a worker without the data is refused, with why
+            identity["data sha256"] = f"unreadable: {type(exc).__name__}: {exc}"
+    return identity
+
+
+def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    return [f"{key}: {theirs.get(key)!r} here, {value!r} on the instructor's machine" for key, value in mine.items() if theirs.get(key) != value]
+
+
+# ---------------------------------------------------------------- on a worker
+
+_DATA_FILES: dict[str, str] = {}  # data sha256 -> this worker's copy, written once per worker process
+
+
+def _data_file(data: bytes | str | None, data_sha256: str, suffix: str) -> str | None:
+    """A path to the data on this worker: the shared path as given, or the
+    broadcast bytes written once to a private file."""
+    if data is None or isinstance(data, str):
+        return data
+    if data_sha256 not in _DATA_FILES:
+        folder = Path(tempfile.mkdtemp(prefix="mnist-course-data-"))
+        path = folder / f"mnist{suffix}"
+        path.write_bytes(data)
+        _DATA_FILES[data_sha256] = str(path)
+    return _DATA_FILES[data_sha256]
+
+
+def grade_files(
+    files: dict[str, bytes], exercise_ids: list[str], data: bytes | str | None, data_suffix: str, data_sha256: str, half: str, key: str
+) -> dict[str, Any]:
+    """The task: one submission's files graded on this worker. Returns the report,
+    or {"error": why} when this worker cannot grade as the instructor's machine does."""
+    exercises = [load_course().exercise(i) for i in exercise_ids]
+    if one_submission.grading_key(exercises, data_sha256, half) != key:
+        return {"error": f"worker {platform.node()} grades with other checks or another grader version; update its course checkout"}
+    with tempfile.TemporaryDirectory(prefix="mnist-task-") as tmp:
+        folder = Path(tmp) / "submission"
+        for name, content in files.items():
+            relative = PurePosixPath(name)
+            if relative.is_absolute() or ".." in relative.parts:  # made by graded_files; checked all the same
+                return {"error": f"a file name that leaves the submission: {name!r}"}
+            path = folder.joinpath(*relative.parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        folder.mkdir(exist_ok=True)
+        report = one_submission.grade_folder(folder, exercises, _data_file(data, data_sha256, data_suffix), half)
+    graded_on = (report.get("data") or {}).get("sha256")
+    if "exercises" in report and graded_on != data_sha256:
+        return {"error": f"worker {platform.node()} graded on other data (sha256 {str(graded_on)[:8]}…)"}
+    return report
+
+
+# ---------------------------------------------------------------- on the instructor's side
+
+
+class ClusterPool:
+    """Submissions graded as Dask tasks on the cluster whose scheduler is at `address`."""
+
+    def __init__(self, address: str, exercises: list[Exercise], data_arg: str | None, data_sha256: str, half: str, allow_unsandboxed: bool):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise TargetError("--scheduler needs Dask's distributed: pip install -e '.[cluster]'") from None
+        try:
+            self.client = Client(address, timeout="10s", set_as_default=False)
+        except OSError as exc:
+            raise TargetError(f"no Dask scheduler answers at {address}: {exc}") from None
+        self.exercise_ids, self.half = [ex.id for ex in exercises], half
+        self.data_sha256, self.key = data_sha256, one_submission.grading_key(exercises, data_sha256, half)
+        try:
+            self._check_workers(data_arg, allow_unsandboxed)
+            self._place_data(data_arg)
+        except BaseException:
+            self.client.close()
+            raise
+        # Dask's own futures, seen through the concurrent.futures interface the local pool has too.
+        self.executor = self.client.get_executor(pure=False)
+
+    def _check_workers(self, data_arg: str | None, allow_unsandboxed: bool) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            raise TargetError(f"the Dask scheduler has no worker after {WORKER_WAIT_S} s: start some with `dask worker ADDRESS`") from None
+        # The data is compared only when the workers read it from a path of their own.
+        mine = {**worker_identity(None), **({"data sha256": self.data_sha256} if data_arg else {})}
+        refused = []
+        names = {address: info.get("name", address) for address, info in self.client.scheduler_info()["workers"].items()}
+        for worker, theirs in sorted(self.client.run(worker_identity, data_arg).items()):
+            wrong = differences(mine, theirs)
+            if allow_unsandboxed:
+                wrong = [w for w in wrong if not w.startswith("sandbox:")]
+            if wrong:
+                refused.append(f"worker {names.get(worker, worker)} ({worker}): " + "; ".join(wrong))
+        if refused:
+            raise TargetError("these Dask workers would not grade as this machine does, so no task was sent:\n  " + "\n  ".join(refused))
+
+    def _place_data(self, data_arg: str | None) -> None:
+        """A path the workers share is passed as it is; otherwise the data file goes to every worker once."""
+        if data_arg:
+            self.data, self.data_suffix = data_arg, ""
+            return
+        path = load_data(None).provenance.path
+        if not path or not os.path.isfile(path):
+            raise TargetError("with --scheduler, pass --data: an .npz file to send to the workers, or a path they all share")
+        content = Path(path).read_bytes()
+        self.data_suffix = "".join(Path(path).suffixes[-2:]) or ".npz"
+        self.data = self.client.scatter(content, broadcast=True, hash=False)
+
+    def grade(self, folder: Path) -> Future:
+        files = {str(PurePosixPath(*relative.parts)): (folder / relative).read_bytes() for relative in graded_files(folder)}
+        return self.executor.submit(grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.half, self.key)
+
+    def stop(self) -> None:
+        """Cancel what has not finished (after a complete run nothing has) and disconnect."""
+        self.executor.shutdown(wait=False)
+        self.client.close()

@@ -1,0 +1,191 @@
+"""A class graded on a real Dask cluster: a scheduler and workers started as the
+`dask` command line starts them, on 127.0.0.1 with random ports.
+
+One worker is killed with SIGKILL while it grades; every student must still be
+graded exactly once, with the scores a local `--batch` gives the same class, and
+nothing the dead worker started may be left running. A worker that would grade
+differently (here: one without the sandbox) is refused before any task runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.own_time import descendants
+from mnist_course.course import ROOT, load_course
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
+
+COURSE = load_course()
+EX01, EX04 = COURSE.exercise("ex01"), COURSE.exercise("ex04")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != b"Z"
+
+
+def _is_grader(pid: int) -> bool:
+    try:
+        return b"grader" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _dask(*args, env=None, log=None):
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("dask")), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+class Cluster:
+    """A scheduler and its workers, each a real process, stopped at the end."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.workers = folder, []
+        self.file = folder / "scheduler.json"
+        self.log = (folder / "dask.log").open("wb")
+        self.scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(self.file), log=self.log)
+        deadline = time.monotonic() + 60
+        while not self.file.is_file() or not self.file.read_text().strip():
+            assert time.monotonic() < deadline and self.scheduler.poll() is None, "the Dask scheduler did not start"
+            time.sleep(0.2)
+        self.address = json.loads(self.file.read_text())["address"]
+
+    def add_worker(self, name: str, env=None) -> subprocess.Popen:
+        worker = _dask(
+            "worker", self.address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+            "--memory-limit", "0", "--host", "127.0.0.1", env=env, log=self.log,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_workers(self, n: int) -> None:
+        with distributed.Client(self.address, timeout="20s") as client:
+            client.wait_for_workers(n, timeout=60)
+
+    def stop(self) -> list[subprocess.Popen]:
+        for process in (*self.workers, self.scheduler):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in (*self.workers, self.scheduler):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.log.close()
+        return [p for p in (*self.workers, self.scheduler) if p.poll() is None]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    cluster = Cluster(tmp_path)
+    yield cluster
+    assert cluster.stop() == []
+
+
+@pytest.fixture
+def class_folder(tmp_path):
+    """Honest twins, a stub, a broken file and a hostile one, graded on ex01 and ex04."""
+    subs = tmp_path / "submissions"
+    solution01, solution04 = EX01.solution_path.read_text(), EX04.solution_path.read_text()
+    students = {
+        "alice": {EX01.filename: solution01, EX04.filename: solution04},
+        "bob": {EX01.filename: solution01, EX04.filename: solution04},  # identical to alice
+        "carol": {EX01.filename: EX01.stub_path.read_text(), EX04.filename: EX04.stub_path.read_text()},
+        "dave": {EX01.filename: "def normalize(images:\n", EX04.filename: solution04},  # a syntax error
+        "mallory": {EX01.filename: "import os\nos.kill(os.getppid(), 9)\nos._exit(0)\n", EX04.filename: solution04},
+        "erin": {EX01.filename: solution01, EX04.filename: solution04.replace("mistakes = cm.copy()", "mistakes = cm")},
+    }
+    for student, files in students.items():
+        (subs / student).mkdir(parents=True)
+        for name, text in files.items():
+            (subs / student / name).write_text(text)
+    return subs
+
+
+def _batch(subs, out, mnist_path, *extra, wait=True):
+    command = [sys.executable, "-m", "grader", "ex01", "ex04", "--batch", str(subs), "--out", str(out), "--data", mnist_path, *extra]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if wait:
+        stdout, stderr = process.communicate(timeout=900)
+        return process.returncode, stdout, stderr
+    return process
+
+
+def _gradebook(out):
+    with (out / "gradebook.csv").open(newline="") as fh:
+        return {row["student"]: (row["ex01"], row["ex04"], row["total"], row["status"]) for row in csv.DictReader(fh)}
+
+
+def test_a_class_on_a_dask_cluster_survives_a_killed_worker(cluster, class_folder, tmp_path, mnist_path):
+    doomed = cluster.add_worker("doomed")
+    cluster.add_worker("survivor")
+    cluster.wait_for_workers(2)
+
+    batch = _batch(class_folder, tmp_path / "on-cluster", mnist_path, "--scheduler", cluster.address, wait=False)
+    # Kill the first worker once it is grading, with its grading process running.
+    with distributed.Client(cluster.address, timeout="20s") as client:
+        deadline = time.monotonic() + 300
+        while True:
+            assert time.monotonic() < deadline and batch.poll() is None, "no task reached the doomed worker"
+            busy = {info["name"] for address, info in client.scheduler_info()["workers"].items() if client.processing().get(address)}
+            started = [pid for pid in descendants(doomed.pid)[1:] if _is_grader(pid)]
+            if "doomed" in busy and started:
+                break
+            time.sleep(0.2)
+        its_processes = descendants(doomed.pid)[1:]  # its grading process and that one's sandbox
+        os.kill(doomed.pid, signal.SIGKILL)
+    stdout, stderr = batch.communicate(timeout=900)
+    assert "Gradebook:" in stdout, stderr
+
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in its_processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in its_processes if _alive(pid)] == []  # nothing the dead worker started runs on
+
+    on_cluster = _gradebook(tmp_path / "on-cluster")
+    assert sorted(on_cluster) == ["alice", "bob", "carol", "dave", "erin", "mallory"]  # each once
+    code, _, stderr = _batch(class_folder, tmp_path / "here", mnist_path, "--jobs", "2")
+    assert code == batch.returncode, stderr
+    assert on_cluster == _gradebook(tmp_path / "here")
+    full = EX01.max_score + EX04.max_score
+    assert on_cluster["alice"][2] == on_cluster["bob"][2] == str(full)
+    assert int(on_cluster["erin"][2]) == full - 1  # leaves_input alone fails
+    assert on_cluster["carol"][2] == "0"
+
+
+def test_a_worker_that_would_grade_differently_is_refused_before_any_task(cluster, class_folder, tmp_path, mnist_path):
+    cluster.add_worker("careful")
+    cluster.add_worker("unsandboxed", env={"MNIST_COURSE_SANDBOX": "off"})
+    cluster.wait_for_workers(2)
+    code, _, stderr = _batch(class_folder, tmp_path / "out", mnist_path, "--scheduler", cluster.address)
+    assert code == 2
+    assert "would not grade as this machine does, so no task was sent" in stderr
+    assert "sandbox: 'none' here, 'bubblewrap' on the instructor's machine" in stderr and "careful" not in stderr
+    assert not (tmp_path / "out" / "students").exists()
+
+
+def test_scheduler_mistakes_are_explained(tmp_path, class_folder, mnist_path):
+    code, _, stderr = _batch(class_folder, tmp_path / "out", mnist_path, "--scheduler", "tcp://127.0.0.1:9", "--jobs", "2")
+    assert code == 2 and "--jobs is for this machine" in stderr
+    code, _, stderr = _batch(class_folder, tmp_path / "out", mnist_path, "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in stderr

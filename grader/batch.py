@@ -37,6 +37,7 @@ from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
 from .session import TargetError, graded_half
+from .training import CACHE_ENV
 
 def submission_hash(folder: Path) -> str:
     """sha256 over exactly what is graded: each Python source's relative path and
@@ -96,14 +97,16 @@ def check_folders(submissions: Path, out: Path) -> None:
 
 
 class LocalPool:
-    """Submissions graded on this machine, `jobs` at once, each in its own grader process."""
+    """Submissions graded on this machine, `jobs` at once, each in its own grader
+    process; identical declarations share one training through `training_cache`."""
 
-    def __init__(self, exercises: list[Exercise], data_arg: str | None, jobs: int):
+    def __init__(self, exercises: list[Exercise], data_arg: str | None, jobs: int, training_cache: Path):
         self.exercises, self.data_arg = exercises, data_arg
+        self.training_cache = os.environ.get(CACHE_ENV) or str(training_cache)
         self.executor = ThreadPoolExecutor(max_workers=jobs)
 
     def grade(self, folder: Path) -> Future:
-        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.data_arg)
+        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.data_arg, None, self.training_cache)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
@@ -154,7 +157,10 @@ def run_batch(
     errors: dict[str, str] = {}
     pool = None
     if todo:  # a cluster is reached (and its workers checked) only when there is something to grade
-        pool = ClusterPool(scheduler, exercises, data_arg, data_sha256, graded_half(), allow_unsandboxed) if scheduler else LocalPool(exercises, data_arg, jobs)
+        if scheduler:
+            pool = ClusterPool(scheduler, exercises, data_arg, data_sha256, graded_half(), allow_unsandboxed)
+        else:
+            pool = LocalPool(exercises, data_arg, jobs, out / "training-cache")
     progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
     try:
         by_hash: dict[str, Future] = {}

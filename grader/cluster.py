@@ -32,6 +32,7 @@ from . import bubblewrap, one_submission
 from .report import GRADER_VERSION
 from .sandbox import graded_files
 from .session import TargetError, load_data
+from .training import CACHE_ENV
 
 # How long the instructor's side waits for a first worker to join.
 WORKER_WAIT_S = 60
@@ -67,6 +68,18 @@ def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------- on a worker
 
 _DATA_FILES: dict[str, str] = {}  # data sha256 -> this worker's copy, written once per worker process
+_TRAINING_CACHE: list[str] = []  # this worker's private training cache, made at its first task
+
+
+def _training_cache() -> str:
+    """Where this worker's graders share trainings: $MNIST_COURSE_TRAINING_CACHE as the
+    worker was started with (a folder all workers share trains each declaration
+    once per cluster), else a private folder of this worker process's own."""
+    if os.environ.get(CACHE_ENV):
+        return os.environ[CACHE_ENV]
+    if not _TRAINING_CACHE:
+        _TRAINING_CACHE.append(tempfile.mkdtemp(prefix="mnist-course-training-cache-"))
+    return _TRAINING_CACHE[0]
 
 
 def _data_file(data: bytes | str | None, data_sha256: str, suffix: str) -> str | None:
@@ -100,7 +113,7 @@ def grade_files(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         folder.mkdir(exist_ok=True)
-        report = one_submission.grade_folder(folder, exercises, _data_file(data, data_sha256, data_suffix), half)
+        report = one_submission.grade_folder(folder, exercises, _data_file(data, data_sha256, data_suffix), half, _training_cache())
     graded_on = (report.get("data") or {}).get("sha256")
     if "exercises" in report and graded_on != data_sha256:
         return {"error": f"worker {platform.node()} graded on other data (sha256 {str(graded_on)[:8]}…)"}

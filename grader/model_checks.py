@@ -425,6 +425,7 @@ class ModelSubmission:
                 "margin": round(accuracy - threshold, 6) if accuracy is not None else None,
                 "epochs_run": result.get("epochs_run"),
                 "training_seconds": result.get("seconds"),
+                "training_reused": bool(result.get("reused")),
                 "threads": result.get("threads"),
             }
         )
@@ -438,6 +439,7 @@ class ModelSubmission:
         shown = (
             f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}, "
             f"measured on the {half} half of its test set ({len(graded):,} images)"
+            + ("; the training of an identical declaration, done earlier and reused" if result.get("reused") else "")
         )
         status = result.get("status")
         if status == "not_finite":

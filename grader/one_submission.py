@@ -22,6 +22,7 @@ from mnist_course.course import COURSE_FILE, ROOT, Exercise
 from .report import GRADER_VERSION
 from .sandbox import read_regular
 from .session import GRADER_DIR, HALF_ENV, graded_half
+from .training import CACHE_ENV
 
 # A safety net, not a limit that decides points: a submission's trainings are
 # capped in work (mnist_course/budget.py) and each has its own safety clock. When
@@ -55,11 +56,15 @@ def _die_with_parent() -> None:
         _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def grade_folder(folder: Path, exercises: list[Exercise], data_arg: str | None, half: str | None = None) -> dict[str, Any]:
+def grade_folder(
+    folder: Path, exercises: list[Exercise], data_arg: str | None, half: str | None = None, training_cache: str | None = None
+) -> dict[str, Any]:
     """Grade one folder in a separate grader process: the report (with "retry"
     when a safety clock fired), {"retry": why} when the whole grading passed its
     safety limit, or {"error": why} when the grader could not grade the folder.
-    `half` is the test half to measure on (default: this process's)."""
+    `half` is the test half to measure on (default: this process's);
+    `training_cache` the folder where identical declarations share one training
+    (default: $MNIST_COURSE_TRAINING_CACHE, if set)."""
     with tempfile.TemporaryDirectory(prefix="mnist-batch-") as tmp:
         report_file = Path(tmp) / "report.json"
         command = [sys.executable, "-m", "grader", *(ex.id for ex in exercises), "--target", str(folder), "--json", str(report_file)]
@@ -69,7 +74,7 @@ def grade_folder(folder: Path, exercises: list[Exercise], data_arg: str | None, 
             done = subprocess.run(
                 command,
                 cwd=ROOT,
-                env={**os.environ, HALF_ENV: half or graded_half()},
+                env={**os.environ, HALF_ENV: half or graded_half(), **({CACHE_ENV: training_cache} if training_cache else {})},
                 capture_output=True,
                 text=True,
                 timeout=SUBMISSION_TIMEOUT,

@@ -12,7 +12,8 @@ stops the student's worker, and hands the configuration to its trainer process
 exercise's seed (so every weight is fresh), trains (the declaration's work
 was capped beforehand, mnist_course/budget.py) and evaluates on the test set. Results are memoised per
 process, and cached on disk where $MNIST_COURSE_TRAINING_CACHE names a folder
-(the course's own test suite does, so each reference trains once per run).
+(the course's own test suite does, so each reference trains once per run; a
+batch does, so identical declarations train once per class).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -35,16 +37,21 @@ from typing import Any, Callable
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock; a key may then train twice at once, never wrongly
+    fcntl = None
+
 from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
 from mnist_course.budget import safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
-from .sandbox import CallbackSpec, _limiter, clean_text
+from .sandbox import CallbackSpec, _limiter, clean_text, read_regular
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
-CACHE_VERSION = 3  # bump when training or evaluation changes meaning (3: fixed threads, work counted)
+CACHE_VERSION = 4  # bump when training or evaluation changes meaning (3: fixed threads, work counted; 4: entries hold their key)
 TRAINER_MEMORY = 8 << 30  # address-space cap of the trainer process
 MAX_CONFIG = 1 << 20  # bytes of config.json a .keras file may hold
 MAX_UNPACKED = 256 << 20  # bytes a .keras file may unpack to
@@ -361,6 +368,29 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+MAX_CACHE_ENTRY = 64 << 20  # bytes of one cached training result
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on `path` across processes (and, on a shared folder, machines)."""
+    with open(path, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _read_entry(path: Path, key: str) -> dict | None:
+    """The result a cache entry holds, or None if it is missing, unreadable or not this key's."""
+    try:
+        entry = json.loads(read_regular(path, MAX_CACHE_ENTRY).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("result"), dict):
+        return None
+    return entry["result"]
+
+
 class Trainer:
     """Runs grader/_trainer.py on one data set; one per grading process.
 
@@ -436,24 +466,34 @@ class Trainer:
 
     def _cached(self, identity: dict, run: Callable[[], dict]) -> dict:
         """`run()`'s result for this identity: memoised, and kept on disk when a
-        cache folder is configured. Only finished results are kept on disk
-        (never a run the safety timeout stopped)."""
+        cache folder is configured, so an identical declaration (another
+        student's, another run's, another worker's sharing the folder) is
+        trained once: a grader that finds the key locked waits for the one
+        training it, then reads its entry. A result read from disk carries
+        "reused": True. Only finished results are kept (never a run the safety
+        timeout stopped); an entry that is unreadable or names another key is
+        ignored and trained again."""
         from .report import GRADER_VERSION
 
         identity = {"cache_version": CACHE_VERSION, "grader": GRADER_VERSION, "python": sys.version_info[:2], "versions": _versions(), **identity}
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
         if key in self._memo:
             return self._memo[key]
-        cached = self.cache / f"{key}.json" if self.cache else None
-        if cached is not None and cached.is_file():
-            self._memo[key] = json.loads(cached.read_text(encoding="utf-8"))
+        if self.cache is None:
+            self._memo[key] = run()
             return self._memo[key]
-        result = run()
-        if cached is not None and result.get("status") in ("ok", "not_finite"):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            temp = cached.with_suffix(f".{os.getpid()}.tmp")
-            temp.write_text(json.dumps(result), encoding="utf-8")
-            os.replace(temp, cached)
+        self.cache.mkdir(parents=True, exist_ok=True)
+        entry = self.cache / f"{key}.json"
+        with _locked(self.cache / f"{key}.lock"):
+            result = _read_entry(entry, key)
+            if result is not None:
+                result["reused"] = True
+            else:
+                result = run()
+                if result.get("status") in ("ok", "not_finite"):
+                    temp = entry.with_suffix(f".{os.getpid()}.tmp")
+                    temp.write_text(json.dumps({"key": key, "result": result}), encoding="utf-8")
+                    os.replace(temp, entry)
         self._memo[key] = result
         return result
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 
 from grader.own_time import descendants
+from grader.training import CACHE_ENV
 from mnist_course.course import ROOT, load_course
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
 
 COURSE = load_course()
-EX01, EX04 = COURSE.exercise("ex01"), COURSE.exercise("ex04")
+EX01, EX02, EX04 = COURSE.exercise("ex01"), COURSE.exercise("ex02"), COURSE.exercise("ex04")
 
 
 def _alive(pid: int) -> bool:
@@ -104,12 +105,14 @@ def cluster(tmp_path):
 
 @pytest.fixture
 def class_folder(tmp_path):
-    """Honest twins, a stub, a broken file and a hostile one, graded on ex01 and ex04."""
+    """Honest twins, a stub, a broken file and a hostile one, graded on ex01, ex02 and ex04;
+    frank declares alice's ex02 model in a file of his own (a comment added)."""
     subs = tmp_path / "submissions"
-    solution01, solution04 = EX01.solution_path.read_text(), EX04.solution_path.read_text()
+    solution01, solution02, solution04 = (ex.solution_path.read_text() for ex in (EX01, EX02, EX04))
     students = {
-        "alice": {EX01.filename: solution01, EX04.filename: solution04},
-        "bob": {EX01.filename: solution01, EX04.filename: solution04},  # identical to alice
+        "alice": {EX01.filename: solution01, EX02.filename: solution02, EX04.filename: solution04},
+        "bob": {EX01.filename: solution01, EX02.filename: solution02, EX04.filename: solution04},  # identical to alice
+        "frank": {EX02.filename: "# my own copy of the lesson's model\n" + solution02},
         "carol": {EX01.filename: EX01.stub_path.read_text(), EX04.filename: EX04.stub_path.read_text()},
         "dave": {EX01.filename: "def normalize(images:\n", EX04.filename: solution04},  # a syntax error
         "mallory": {EX01.filename: "import os\nos.kill(os.getppid(), 9)\nos._exit(0)\n", EX04.filename: solution04},
@@ -123,7 +126,7 @@ def class_folder(tmp_path):
 
 
 def _batch(subs, out, mnist_path, *extra, wait=True):
-    command = [sys.executable, "-m", "grader", "ex01", "ex04", "--batch", str(subs), "--out", str(out), "--data", mnist_path, *extra]
+    command = [sys.executable, "-m", "grader", "ex01", "ex02", "ex04", "--batch", str(subs), "--out", str(out), "--data", mnist_path, *extra]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if wait:
         stdout, stderr = process.communicate(timeout=900)
@@ -131,14 +134,22 @@ def _batch(subs, out, mnist_path, *extra, wait=True):
     return process
 
 
+def _ex02_measured(out, student):
+    report = json.loads((out / "students" / student / "report.json").read_text())
+    ex02 = next(ex for ex in report["exercises"] if ex["id"] == "ex02")
+    return next(c["measured"] for c in ex02["checks"] if c["name"] == "build_model_test_accuracy")
+
+
 def _gradebook(out):
     with (out / "gradebook.csv").open(newline="") as fh:
-        return {row["student"]: (row["ex01"], row["ex04"], row["total"], row["status"]) for row in csv.DictReader(fh)}
+        return {row["student"]: (row["ex01"], row["ex02"], row["ex04"], row["total"], row["status"]) for row in csv.DictReader(fh)}
 
 
 def test_a_class_on_a_dask_cluster_survives_a_killed_worker(cluster, class_folder, tmp_path, mnist_path):
-    doomed = cluster.add_worker("doomed")
-    cluster.add_worker("survivor")
+    # The workers share one training cache, a fresh one (not the test suite's).
+    shared_cache = {CACHE_ENV: str(tmp_path / "training-cache")}
+    doomed = cluster.add_worker("doomed", env=shared_cache)
+    cluster.add_worker("survivor", env=shared_cache)
     cluster.wait_for_workers(2)
 
     batch = _batch(class_folder, tmp_path / "on-cluster", mnist_path, "--scheduler", cluster.address, wait=False)
@@ -163,14 +174,19 @@ def test_a_class_on_a_dask_cluster_survives_a_killed_worker(cluster, class_folde
     assert [pid for pid in its_processes if _alive(pid)] == []  # nothing the dead worker started runs on
 
     on_cluster = _gradebook(tmp_path / "on-cluster")
-    assert sorted(on_cluster) == ["alice", "bob", "carol", "dave", "erin", "mallory"]  # each once
+    assert sorted(on_cluster) == ["alice", "bob", "carol", "dave", "erin", "frank", "mallory"]  # each once
+    # alice's and frank's declarations are the same model: one of them was trained, the other reused it
+    reused = [_ex02_measured(tmp_path / "on-cluster", s)["training_reused"] for s in ("alice", "frank")]
+    assert sorted(reused) == [False, True]
+    assert _ex02_measured(tmp_path / "on-cluster", "alice")["test_accuracy"] == _ex02_measured(tmp_path / "on-cluster", "frank")["test_accuracy"]
     code, _, stderr = _batch(class_folder, tmp_path / "here", mnist_path, "--jobs", "2")
     assert code == batch.returncode, stderr
     assert on_cluster == _gradebook(tmp_path / "here")
-    full = EX01.max_score + EX04.max_score
-    assert on_cluster["alice"][2] == on_cluster["bob"][2] == str(full)
-    assert int(on_cluster["erin"][2]) == full - 1  # leaves_input alone fails
-    assert on_cluster["carol"][2] == "0"
+    full = EX01.max_score + EX02.max_score + EX04.max_score
+    assert on_cluster["alice"][3] == on_cluster["bob"][3] == str(full)
+    assert on_cluster["frank"][1] == str(EX02.max_score)
+    assert int(on_cluster["erin"][3]) == full - EX02.max_score - 1  # no ex02, and leaves_input fails
+    assert on_cluster["carol"][3] == "0"
 
 
 def test_a_worker_that_would_grade_differently_is_refused_before_any_task(cluster, class_folder, tmp_path, mnist_path):

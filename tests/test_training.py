@@ -236,3 +236,65 @@ def test_fresh_weights_mean_fresh_whatever_the_number_of_layers_or_lists(tmp_pat
             model_config(_keras_file(tmp_path, config))
     scalar = sequential([_dense(10, _constant(0.0)), _dense(10, _constant(1), "e")])
     assert model_config(_keras_file(tmp_path, scalar, "scalar"))["class_name"] == "Sequential"
+
+
+# ---------------------------------------------------------------- the training cache
+
+
+def test_identical_declarations_train_once_and_bad_entries_are_retrained(tmp_path, monkeypatch):
+    """The cache serves a key's result to the next grader, marked reused; an entry
+    that is corrupt or holds another key's result is ignored and trained again."""
+    monkeypatch.setenv("MNIST_COURSE_TRAINING_CACHE", str(tmp_path / "cache"))
+    runs = []
+
+    def run():
+        runs.append(1)
+        return {"status": "ok", "accuracy": 0.97}
+
+    def grader_process(identity):  # each grading process has its own Trainer
+        return Trainer(None)._cached(identity, run)
+
+    assert grader_process({"config": "a"}) == {"status": "ok", "accuracy": 0.97} and len(runs) == 1
+    assert grader_process({"config": "a"}) == {"status": "ok", "accuracy": 0.97, "reused": True} and len(runs) == 1
+    (entry,) = (tmp_path / "cache").glob("*.json")
+
+    entry.write_text('{"key": ')  # corrupt: a half-written file
+    assert "reused" not in grader_process({"config": "a"}) and len(runs) == 2
+    assert grader_process({"config": "a"})["reused"] and len(runs) == 2
+
+    grader_process({"config": "b"})  # another declaration: its own entry
+    other = next(path for path in (tmp_path / "cache").glob("*.json") if path != entry)
+    entry.write_bytes(other.read_bytes())  # a foreign entry under a's name
+    assert "reused" not in grader_process({"config": "a"}) and len(runs) == 4
+    assert json.loads(entry.read_text())["key"] == entry.stem  # rewritten with its own key
+
+
+def test_a_training_the_safety_clock_stopped_is_never_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_COURSE_TRAINING_CACHE", str(tmp_path / "cache"))
+    Trainer(None)._cached({"config": "slow"}, lambda: {"status": "timeout", "timeout": 1})
+    assert list((tmp_path / "cache").glob("*.json")) == []
+
+
+def _train_slowly(cache: str, log: str) -> dict:
+    import os
+    import time
+
+    os.environ["MNIST_COURSE_TRAINING_CACHE"] = cache
+
+    def run():
+        with open(log, "a") as fh:
+            fh.write("trained\n")
+        time.sleep(1.0)
+        return {"status": "ok"}
+
+    return Trainer(None)._cached({"config": "same"}, run)
+
+
+def test_two_graders_with_the_same_key_at_once_train_it_once(tmp_path):
+    import multiprocessing
+
+    log = tmp_path / "log.txt"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(_train_slowly, [(str(tmp_path / "cache"), str(log))] * 2)
+    assert log.read_text() == "trained\n"
+    assert sorted(bool(r.get("reused")) for r in results) == [False, True]

@@ -7,7 +7,8 @@ worker processes): on this machine, --jobs at once, or as one task per student
 on a Dask cluster (cluster.py). Either way only this process writes RESULTS. Per student it writes RESULTS/students/<student>/report.json
 (the course's JSON report plus "student", "submission_sha256" and
 "grading_key") and feedback.md, with its figures in feedback_files/; then
-RESULTS/gradebook.csv for every student.
+RESULTS/gradebook.csv for every student and RESULTS/class.html, the class at a
+glance (dashboard.py).
 A report is written as soon as its student is graded, so a crash or Ctrl-C
 loses nothing already graded. A re-run skips a student only when neither the
 submission nor the grading (grader version, checks, data, exercises) changed,
@@ -33,6 +34,7 @@ from mnist_course.course import Exercise
 
 from . import one_submission
 from .cluster import ClusterPool
+from .dashboard import write_class_page
 from .figures import feedback_page, figures_folder
 from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
@@ -212,7 +214,11 @@ def run_batch(
                 rows.append((student, None, errors.get(student, "not graded")))
         rows.sort(key=lambda row: row[0])
         write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
-    print(f"Gradebook: {out / 'gradebook.csv'}")
+        try:
+            write_class_page(out, rows, exercises)
+        except Exception as exc:  # noqa: BLE001 - the overview is extra; the gradebook and reports stand
+            print(f"grader: the class page could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
+    print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
     for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
         print(f"  {student}: {error}", file=sys.stderr)
     return 1 if errors or refused else 0

@@ -74,7 +74,7 @@ def render_figures(report: dict[str, Any], markdown_path: Path, mnist=None) -> d
             try:
                 fig, caption = draw(*args)
                 name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', str(ex['id']))}_{kind}.png"
-                _save(fig, folder / name)
+                save_png(fig, folder / name)
             except Exception as exc:  # noqa: BLE001 - one figure lost, never the page
                 items.append({"note": f"The {what} could not be drawn ({_why(exc)})."})
                 continue
@@ -109,7 +109,7 @@ def _remove_old_figures(folder: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _figure(width: float, height: float):
+def agg_figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -118,7 +118,7 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _save(fig, path: Path) -> None:
+def save_png(fig, path: Path) -> None:
     """Write the PNG atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -149,7 +149,7 @@ def _learning_curves(ex: dict, check: dict, training: dict):
     measured = check.get("measured") or {}
     panels = [("loss", "Loss (lower is better)"), ("accuracy", "Accuracy (higher is better)")]
     panels = [(key, title) for key, title in panels if _series(history, key) is not None]
-    fig = _figure(5.0 * len(panels), 3.8)
+    fig = agg_figure(5.0 * len(panels), 3.8)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     loss, val_loss = _series(history, "loss"), _series(history, "val_loss")
     best = int(np.nanargmin(val_loss)) + 1 if val_loss is not None and np.isfinite(val_loss).any() else None
@@ -225,7 +225,7 @@ def _confusion(ex: dict, confusion: list) -> tuple[Any, str]:
     colours = cmap(norm(mistakes))
     colours[mistakes == 0] = (1, 1, 1, 1)
     colours[np.arange(10), np.arange(10)] = (0.86, 0.86, 0.86, 1)
-    fig = _figure(6.2, 5.4)
+    fig = agg_figure(6.2, 5.4)
     ax = fig.add_subplot()
     ax.imshow(colours)
     for i in range(10):
@@ -292,7 +292,7 @@ def _misclassified(ex: dict, mistakes: list, images: _TestImages) -> tuple[Any, 
         raise LookupError("the test set has none of the images the report names")
     cols = min(8, len(mistakes))
     rows = math.ceil(len(mistakes) / cols)
-    fig = _figure(1.4 * cols, 1.75 * rows + 0.5)
+    fig = agg_figure(1.4 * cols, 1.75 * rows + 0.5)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")

@@ -1,0 +1,196 @@
+"""OUT/class.html: the class at a glance, rebuilt at the end of every batch run.
+
+One static page, opened in a browser from disk (no server, no script, no
+network): the score distribution, each check's pass rate, the most common
+diagnoses, the accuracy and training time of the model exercises, who is still
+`retry` or `error`, and a row per student linking to their feedback page. The
+plots are PNG files in OUT/class_files/, drawn with matplotlib's Agg canvas
+(figures.py's helpers). Everything comes from the reports already on disk, so
+the page can always be rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mnist_course.course import Exercise
+
+from .figures import agg_figure, save_png
+from .report import GRADER_VERSION, write_text
+
+PAGE = "class.html"
+FILES = "class_files"
+_CAUSE = re.compile(r"^Likely cause: (.+?)\.?$", re.M)
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "–"
+
+
+def _diagnoses(rows) -> list[tuple[str, int, list[str]]]:
+    """(likely cause, students, checks) over every failed check, most students first."""
+    students, checks = defaultdict(set), defaultdict(set)
+    for student, report, _ in rows:
+        for ex in (report or {}).get("exercises", []):
+            for check in ex.get("checks", []):
+                message = check.get("message") or ""
+                # A check that waits for another (feedback.requires) repeats no diagnosis of its own.
+                if check.get("status") in ("failed", "partial") and not message.startswith("This check counts once"):
+                    for cause in set(_CAUSE.findall(message)):
+                        students[cause].add(student)
+                        checks[cause].add(f"{ex['id']} {check['name']}")
+    ranked = sorted(students, key=lambda cause: (-len(students[cause]), cause))
+    return [(cause, len(students[cause]), sorted(checks[cause])) for cause in ranked]
+
+
+def _check_rates(rows, exercises: list[Exercise]) -> list[tuple[str, str, int, int]]:
+    """(exercise, check, passed, graded) for every check, in course order."""
+    passed, graded = Counter(), Counter()
+    for _, report, _ in rows:
+        for ex in (report or {}).get("exercises", []):
+            for check in ex.get("checks", []):
+                graded[ex["id"], check["name"]] += 1
+                passed[ex["id"], check["name"]] += check.get("status") == "passed"
+    return [(ex.id, name, passed[ex.id, name], graded[ex.id, name]) for ex in exercises for name in ex.checks if graded[ex.id, name]]
+
+
+def _trainings(rows) -> dict[str, list[dict[str, Any]]]:
+    """Per model exercise: the measured accuracy, training seconds and reuse of each student's model."""
+    found = defaultdict(list)
+    for student, report, _ in rows:
+        for ex in (report or {}).get("exercises", []):
+            for check in ex.get("checks", []):
+                measured = check.get("measured") or {}
+                if measured.get("test_accuracy") is not None:
+                    found[ex["id"]].append({"student": student, **measured})
+    return dict(found)
+
+
+def _plots(folder: Path, rows, rates, trainings, max_score: int) -> list[tuple[str, str]]:
+    """Draw the page's figures; return (file name, alt text) for each."""
+    drawn = []
+    totals = [report["score"] for _, report, status in rows if report]
+    if totals:
+        fig = agg_figure(6.4, 2.8)
+        ax = fig.add_subplot()
+        ax.hist(totals, bins=min(20, max(1, max_score)), range=(0, max_score), color="tab:blue", edgecolor="white")
+        ax.set(xlabel=f"total score (of {max_score})", ylabel="students", title="Score distribution")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        save_png(fig, folder / "scores.png")
+        drawn.append(("scores.png", f"Histogram of the total scores of {len(totals)} graded students"))
+    if rates:
+        fig = agg_figure(6.4, max(2.0, 0.22 * len(rates) + 0.8))
+        ax = fig.add_subplot()
+        labels = [f"{ex} {name}" for ex, name, _, _ in rates]
+        ax.barh(range(len(rates)), [p / g for _, _, p, g in rates], color="tab:green")
+        ax.set_yticks(range(len(rates)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set(xlim=(0, 1), xlabel="share of graded students who pass", title="Pass rate of each check")
+        save_png(fig, folder / "checks.png")
+        drawn.append(("checks.png", "Bar chart of each check's pass rate"))
+    for exercise, found in sorted(trainings.items()):
+        seconds = [t.get("training_seconds") or 0 for t in found]
+        fig = agg_figure(5.0, 3.0)
+        ax = fig.add_subplot()
+        ax.scatter(seconds, [100 * t["test_accuracy"] for t in found], color="tab:purple")
+        ax.set(xlabel="training seconds", ylabel="test accuracy (%)", title=f"{exercise}: each student's model")
+        save_png(fig, folder / f"{exercise}_models.png")
+        drawn.append((f"{exercise}_models.png", f"Scatter plot of {exercise}'s models: accuracy against training time"))
+    return drawn
+
+
+def class_page(out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
+    """The HTML of OUT/class.html (its figures written to OUT/class_files/)."""
+    max_score = sum(ex.max_score for ex in exercises)
+    rates, diagnoses, trainings = _check_rates(rows, exercises), _diagnoses(rows), _trainings(rows)
+    statuses = Counter(status.split(":", 1)[0] for _, _, status in rows)
+    try:
+        figures = _plots(out / FILES, rows, rates, trainings, max_score)
+        figure_note = ""
+    except Exception as exc:  # noqa: BLE001 - the plots are extra; the tables still stand
+        figures, figure_note = [], f"<p>The plots could not be drawn ({_e(type(exc).__name__)}).</p>"
+    graded = [report for _, report, _ in rows if report]
+    half = next((r.get("test_half") for r in graded if r.get("test_half")), "")
+    data = next(((r.get("data") or {}).get("sha256", "") for r in graded), "")
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>Class results</title>',
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
+        "td.n{text-align:right}img{max-width:100%}.bad{color:#b00}</style></head><body>",
+        "<h1>Class results</h1>",
+        f"<p>{len(rows)} students: {statuses.get('graded', 0)} graded, {statuses.get('retry', 0)} to grade again (retry), "
+        f"{statuses.get('error', 0)} that could not be graded (error). Exercises: {_e(', '.join(ex.id for ex in exercises))} "
+        f"({max_score} points). Grader {_e(GRADER_VERSION)}; data sha256 {_e(str(data)[:12])}…; accuracy on the {_e(half or '?')} half of the test set.</p>",
+    ]
+    if graded:
+        totals = [r["score"] for r in graded]
+        parts.append(f"<p>Total score: median {statistics.median(totals):g}, lowest {min(totals)}, highest {max(totals)} of {max_score}.</p>")
+    parts.append(figure_note)
+    parts.extend(f'<figure><img src="{FILES}/{quote(name)}" alt="{_e(alt)}"></figure>' for name, alt in figures)
+
+    parts.append("<h2>Still to grade</h2>")
+    waiting = [(student, status) for student, _, status in rows if not status.startswith("graded")]
+    if waiting:
+        parts.append("<table><tr><th>student</th><th>status</th></tr>")
+        parts.extend(f'<tr><td>{_e(s)}</td><td class="bad">{_e(status)}</td></tr>' for s, status in waiting)
+        parts.append("</table><p><code>retry</code>: graded again on the next run; <code>error</code>: see the message.</p>")
+    else:
+        parts.append("<p>Nobody: every student is graded.</p>")
+
+    parts.append("<h2>Most common diagnoses</h2>")
+    if diagnoses:
+        parts.append("<table><tr><th>likely cause</th><th>students</th><th>in checks</th></tr>")
+        parts.extend(
+            f'<tr><td>{_e(cause)}</td><td class="n">{n}</td><td>{_e(", ".join(checks[:4]))}{" …" if len(checks) > 4 else ""}</td></tr>'
+            for cause, n, checks in diagnoses[:15]
+        )
+        parts.append("</table>")
+    else:
+        parts.append("<p>No failed check names a likely cause.</p>")
+
+    parts.append("<h2>Checks</h2><table><tr><th>exercise</th><th>check</th><th>passed</th><th>rate</th></tr>")
+    parts.extend(f'<tr><td>{ex}</td><td>{_e(name)}</td><td class="n">{p} of {g}</td><td class="n">{_percent(p, g)}</td></tr>' for ex, name, p, g in rates)
+    parts.append("</table>")
+
+    if trainings:
+        parts.append("<h2>Models the grader trained</h2><table><tr><th>exercise</th><th>models</th><th>accuracy: lowest / median / highest</th>"
+                     "<th>training s (median)</th><th>reused trainings</th></tr>")
+        for exercise, found in sorted(trainings.items()):
+            accuracy = [t["test_accuracy"] for t in found]
+            seconds = [t.get("training_seconds") or 0 for t in found]
+            reused = sum(bool(t.get("training_reused")) for t in found)
+            parts.append(
+                f'<tr><td>{exercise}</td><td class="n">{len(found)}</td><td>{min(accuracy):.2%} / {statistics.median(accuracy):.2%} / {max(accuracy):.2%}</td>'
+                f'<td class="n">{statistics.median(seconds):.0f}</td><td class="n">{reused}</td></tr>'
+            )
+        parts.append("</table>")
+
+    parts.append("<h2>Students</h2><table><tr><th>student</th>" + "".join(f"<th>{ex.id}</th>" for ex in exercises) + "<th>total</th><th>status</th><th>feedback</th></tr>")
+    for student, report, status in rows:
+        scores = {ex["id"]: ex["score"] for ex in (report or {}).get("exercises", [])}
+        link = f"students/{quote(student)}/feedback.md"
+        page = f'<a href="{link}">feedback.md</a>' if report and (out / "students" / student / "feedback.md").is_file() else ""
+        parts.append(
+            f"<tr><td>{_e(student)}</td>" + "".join(f'<td class="n">{scores.get(ex.id, "")}</td>' for ex in exercises)
+            + f'<td class="n">{report["score"] if report else ""}</td><td>{_e(status)}</td><td>{page}</td></tr>'
+        )
+    parts.append("</table></body></html>")
+    return "\n".join(part for part in parts if part) + "\n"
+
+
+def write_class_page(out: Path, rows, exercises: list[Exercise]) -> Path:
+    path = out / PAGE
+    write_text(path, class_page(out, rows, exercises))
+    return path

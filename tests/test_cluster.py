@@ -61,6 +61,7 @@ class Cluster:
 
     def __init__(self, folder: Path):
         self.folder, self.workers = folder, []
+        folder.mkdir(parents=True, exist_ok=True)
         self.file = folder / "scheduler.json"
         self.log = (folder / "dask.log").open("wb")
         self.scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(self.file), log=self.log)
@@ -205,3 +206,33 @@ def test_scheduler_mistakes_are_explained(tmp_path, class_folder, mnist_path):
     assert code == 2 and "--jobs is for this machine" in stderr
     code, _, stderr = _batch(class_folder, tmp_path / "out", mnist_path, "--scheduler", "tcp://127.0.0.1:9")
     assert code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in stderr
+
+
+def test_a_lost_scheduler_loses_no_grade_and_the_next_run_resumes(tmp_path, class_folder, mnist_path):
+    first = Cluster(tmp_path / "first")
+    try:
+        first.add_worker("only")
+        first.wait_for_workers(1)
+        batch = _batch(class_folder, tmp_path / "out", mnist_path, "--scheduler", first.address, wait=False)
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "out" / "students").glob("*/report.json")):
+            assert time.monotonic() < deadline and batch.poll() is None, "no student was graded"
+            time.sleep(0.2)
+        os.killpg(first.scheduler.pid, signal.SIGKILL)  # the scheduler is gone mid-run
+        stdout, stderr = batch.communicate(timeout=300)
+    finally:
+        first.stop()
+    assert batch.returncode == 1 and "Gradebook:" in stdout
+    after_loss = _gradebook(tmp_path / "out")
+    graded = {s for s, row in after_loss.items() if row[-1] == "graded"}
+    assert graded and len(graded) < len(after_loss) and {row[-1] for s, row in after_loss.items() if s not in graded} == {"retry"}
+
+    second = Cluster(tmp_path / "second")
+    try:
+        second.add_worker("fresh")
+        second.wait_for_workers(1)
+        code, stdout, stderr = _batch(class_folder, tmp_path / "out", mnist_path, "--scheduler", second.address)
+    finally:
+        assert second.stop() == []
+    assert f"{len(graded)} already graded" in stdout  # what the lost run finished is kept, not graded again
+    assert all(row[-1] == "graded" for row in _gradebook(tmp_path / "out").values())

@@ -20,6 +20,7 @@ import pytest
 
 from grader import bubblewrap
 from grader.sandbox import Worker
+from grader.training import CACHE_ENV
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()
@@ -179,10 +180,11 @@ def normalize(images):
         int(os.path.exists(os.path.join(ROOT, "solutions"))),
         int(os.path.exists(DATA)),
         int(os.path.exists(SECRET)),
+        int(os.path.exists(CACHE)),
     ], dtype=np.int64)
 """
-SEEN = ("a grader process", "the course checkout", "the MNIST data", "a file in the home folder")
-PLANTED = ("a file in the course", "a .pth file in the virtualenv (it would run in every later Python)")
+SEEN = ("a grader process", "the course checkout", "the MNIST data", "a file in the home folder", "the training cache")
+PLANTED = ("a file in the course", "a .pth file in the virtualenv (it would run in every later Python)", "an entry in the training cache")
 
 
 def probe(tmp_path, mnist_path):
@@ -191,8 +193,13 @@ def probe(tmp_path, mnist_path):
     folder = tmp_path / "probe"
     folder.mkdir(exist_ok=True)
     secret = Path.home() / ".mnist-course-probe-secret"
-    plant = [ROOT / "planted-by-a-student.txt", Path(sysconfig.get_paths()["purelib"]) / "planted-by-a-student.pth"]
-    preamble = f"ROOT = {str(ROOT)!r}\nDATA = {str(mnist_path)!r}\nSECRET = {str(secret)!r}\nPLANT = {[str(p) for p in plant]!r}\n"
+    cache = Path(os.environ[CACHE_ENV])  # the test suite's, where the grader keeps trainings (tests/conftest.py)
+    cache.mkdir(parents=True, exist_ok=True)
+    plant = [ROOT / "planted-by-a-student.txt", Path(sysconfig.get_paths()["purelib"]) / "planted-by-a-student.pth", cache / ("0" * 64 + ".json")]
+    preamble = (
+        f"ROOT = {str(ROOT)!r}\nDATA = {str(mnist_path)!r}\nSECRET = {str(secret)!r}\nCACHE = {str(cache)!r}\n"
+        f"PLANT = {[str(p) for p in plant]!r}\n"
+    )
     (folder / EX01.filename).write_text(preamble + PROBE)
     secret.write_text("a grader's token")
     worker = Worker(folder / EX01.filename)

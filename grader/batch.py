@@ -170,7 +170,11 @@ def run_batch(
         for student in todo:
             digest = hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
-                by_hash[digest] = pool.grade(submissions / student)
+                try:
+                    by_hash[digest] = pool.grade(submissions / student)
+                except (OSError, ValueError, SubmissionError) as exc:  # changed or unreadable since it was hashed
+                    by_hash[digest] = Future()
+                    by_hash[digest].set_result({"error": f"the submission could not be read: {exc}"})
             waiting.setdefault(by_hash[digest], []).append(student)
         for future in as_completed(waiting):
             try:

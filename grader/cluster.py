@@ -30,7 +30,7 @@ from mnist_course.course import Exercise, load_course
 
 from . import bubblewrap, one_submission
 from .report import GRADER_VERSION
-from .sandbox import graded_files
+from .sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
 from .session import TargetError, load_data
 from .training import CACHE_ENV
 
@@ -46,6 +46,8 @@ def worker_identity(data_path: str | None = None) -> dict[str, Any]:
         "grader version": GRADER_VERSION,
         "checks (course.toml and the grader's sources)": one_submission.checks_digest()[:16],
         "Python": platform.python_version(),
+        "machine": platform.machine(),  # the CPU family moves accuracies in the last digits
+        "Keras backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "sandbox": "bubblewrap" if bubblewrap.find().active else "none",
     }
     for name in LIBRARIES:
@@ -96,13 +98,23 @@ def _data_file(data: bytes | str | None, data_sha256: str, suffix: str) -> str |
 
 
 def grade_files(
-    files: dict[str, bytes], exercise_ids: list[str], data: bytes | str | None, data_suffix: str, data_sha256: str, half: str, key: str
+    files: dict[str, bytes],
+    exercise_ids: list[str],
+    data: bytes | str | None,
+    data_suffix: str,
+    data_sha256: str,
+    half: str,
+    key: str,
+    identity: dict[str, Any],
 ) -> dict[str, Any]:
     """The task: one submission's files graded on this worker. Returns the report,
-    or {"error": why} when this worker cannot grade as the instructor's machine does."""
+    or {"retry": why} when this worker would not grade as the instructor's machine does
+    (checked again here, whatever was checked when the run began)."""
     exercises = [load_course().exercise(i) for i in exercise_ids]
-    if one_submission.grading_key(exercises, data_sha256, half) != key:
-        return {"error": f"worker {platform.node()} grades with other checks or another grader version; update its course checkout"}
+    wrong = differences(identity, worker_identity())
+    if wrong or one_submission.grading_key(exercises, data_sha256, half) != key:
+        why = "; ".join(wrong) or "other checks or another grader version"
+        return {"retry": f"worker {platform.node()} would not grade as the instructor's machine does ({why}); update it"}
     with tempfile.TemporaryDirectory(prefix="mnist-task-") as tmp:
         folder = Path(tmp) / "submission"
         for name, content in files.items():
@@ -143,8 +155,9 @@ class ClusterPool:
         except BaseException:
             self.client.close()
             raise
-        # Dask's own futures, seen through the concurrent.futures interface the local pool has too.
-        self.executor = self.client.get_executor(pure=False)
+        # Dask's own futures, seen through the concurrent.futures interface the local pool has too;
+        # only on the workers checked above (one that joins later gets no task: it was never checked).
+        self.executor = self.client.get_executor(pure=False, workers=self.vetted, allow_other_workers=False)
 
     def _check_workers(self, data_arg: str | None, allow_unsandboxed: bool) -> None:
         try:
@@ -155,7 +168,12 @@ class ClusterPool:
         mine = {**worker_identity(None), **({"data sha256": self.data_sha256} if data_arg else {})}
         refused = []
         names = {address: info.get("name", address) for address, info in self.client.scheduler_info()["workers"].items()}
-        for worker, theirs in sorted(self.client.run(worker_identity, data_arg).items()):
+        identities = self.client.run(worker_identity, data_arg)
+        self.vetted = sorted(identities)
+        self.identity = worker_identity(None)
+        if allow_unsandboxed:
+            self.identity.pop("sandbox")
+        for worker, theirs in sorted(identities.items()):
             wrong = differences(mine, theirs)
             if allow_unsandboxed:
                 wrong = [w for w in wrong if not w.startswith("sandbox:")]
@@ -177,8 +195,12 @@ class ClusterPool:
         self.data = self.client.scatter(content, broadcast=True, hash=False)
 
     def grade(self, folder: Path) -> Future:
-        files = {str(PurePosixPath(*relative.parts)): (folder / relative).read_bytes() for relative in graded_files(folder)}
-        return self.executor.submit(grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.half, self.key)
+        files = {
+            str(PurePosixPath(*relative.parts)): read_regular(folder / relative, MAX_SUBMISSION_BYTES) for relative in graded_files(folder)
+        }
+        return self.executor.submit(
+            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.half, self.key, self.identity
+        )
 
     def stop(self) -> None:
         """Cancel what has not finished (after a complete run nothing has) and disconnect."""

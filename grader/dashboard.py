@@ -12,7 +12,6 @@ the page can always be rebuilt from them.
 from __future__ import annotations
 
 import html
-import re
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -26,7 +25,6 @@ from .report import GRADER_VERSION, write_text
 
 PAGE = "class.html"
 FILES = "class_files"
-_CAUSE = re.compile(r"^Likely cause: (.+?)\.?$", re.M)
 
 
 def _e(text: Any) -> str:
@@ -43,12 +41,11 @@ def _diagnoses(rows) -> list[tuple[str, int, list[str]]]:
     for student, report, _ in rows:
         for ex in (report or {}).get("exercises", []):
             for check in ex.get("checks", []):
-                message = check.get("message") or ""
+                cause = check.get("cause")  # the grader's own field: a student's printed text cannot pose as one
                 # A check that waits for another (feedback.requires) repeats no diagnosis of its own.
-                if check.get("status") in ("failed", "partial") and not message.startswith("This check counts once"):
-                    for cause in set(_CAUSE.findall(message)):
-                        students[cause].add(student)
-                        checks[cause].add(f"{ex['id']} {check['name']}")
+                if cause and check.get("status") in ("failed", "partial") and not (check.get("message") or "").startswith("This check counts once"):
+                    students[cause].add(student)
+                    checks[cause].add(f"{ex['id']} {check['name']}")
     ranked = sorted(students, key=lambda cause: (-len(students[cause]), cause))
     return [(cause, len(students[cause]), sorted(checks[cause])) for cause in ranked]
 
@@ -183,8 +180,8 @@ def class_page(out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], ex
         link = f"students/{quote(student)}/feedback.md"
         page = f'<a href="{link}">feedback.md</a>' if report and (out / "students" / student / "feedback.md").is_file() else ""
         parts.append(
-            f"<tr><td>{_e(student)}</td>" + "".join(f'<td class="n">{scores.get(ex.id, "")}</td>' for ex in exercises)
-            + f'<td class="n">{report["score"] if report else ""}</td><td>{_e(status)}</td><td>{page}</td></tr>'
+            f"<tr><td>{_e(student)}</td>" + "".join(f'<td class="n">{_e(scores.get(ex.id, ""))}</td>' for ex in exercises)
+            + f'<td class="n">{_e(report["score"]) if report else ""}</td><td>{_e(status)}</td><td>{page}</td></tr>'
         )
     parts.append("</table></body></html>")
     return "\n".join(part for part in parts if part) + "\n"

@@ -439,7 +439,6 @@ class ModelSubmission:
         shown = (
             f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}, "
             f"measured on the {half} half of its test set ({len(graded):,} images)"
-            + ("; the training of an identical declaration, done earlier and reused" if result.get("reused") else "")
         )
         status = result.get("status")
         if status == "not_finite":

@@ -32,9 +32,10 @@ MAX_REPORT_BYTES = 64 << 20  # a student's report.json, as its grader process wr
 
 
 def checks_digest() -> str:
-    """sha256 of course.toml and every grader source: the checks a grade comes from."""
+    """sha256 of course.toml, the grader's sources and pytest.ini, and the course package's
+    sources (the budget, the data loader): the checks a grade comes from."""
     digest = hashlib.sha256()
-    for path in (COURSE_FILE, *sorted(GRADER_DIR.glob("*.py"))):
+    for path in (COURSE_FILE, GRADER_DIR / "pytest.ini", *sorted(GRADER_DIR.glob("*.py")), *sorted((ROOT / "mnist_course").glob("*.py"))):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -66,6 +66,8 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
         "message": message,
         "seconds": round(report.duration, 3),
     }
+    if isinstance(exc, Feedback) and exc.cause:  # the grader's own diagnosis, apart from any text a student's code produced
+        row["cause"] = exc.cause.rstrip(".")
     if isinstance(exc, NotGraded):
         row["retry"] = True  # the grader's failure, not the submission's: grade again
     return row

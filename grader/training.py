@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - Windows: no lock; a key may then train
 from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
+from mnist_course import budget
 from mnist_course.budget import safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
 from .sandbox import CallbackSpec, _limiter, clean_text, read_regular
@@ -358,6 +359,15 @@ def _canonical(config: Any) -> Any:
 
 
 @lru_cache(maxsize=1)
+def _trainer_code_digest() -> str:
+    """sha256 of the code that turns a declaration into a result: this file, the trainer, the budget."""
+    digest = hashlib.sha256()
+    for path in (Path(__file__), TRAINER, Path(budget.__file__)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
     versions = {}
     for package in ("keras", "tensorflow", "numpy"):
@@ -475,27 +485,45 @@ class Trainer:
         ignored and trained again."""
         from .report import GRADER_VERSION
 
-        identity = {"cache_version": CACHE_VERSION, "grader": GRADER_VERSION, "python": sys.version_info[:2], "versions": _versions(), **identity}
+        identity = {
+            "cache_version": CACHE_VERSION,
+            "grader": GRADER_VERSION,
+            "trainer_code": _trainer_code_digest(),  # a fixed trainer never serves results of the old one
+            "python": sys.version_info[:2],
+            "versions": _versions(),
+            **identity,
+        }
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
         if key in self._memo:
             return self._memo[key]
-        if self.cache is None:
-            self._memo[key] = run()
-            return self._memo[key]
-        self.cache.mkdir(parents=True, exist_ok=True)
+        result = None
+        if self.cache is not None:
+            try:
+                result = self._through_cache(key, run)
+            except OSError:  # a cache that fails (a full disk, a lock refused) costs only the sharing: train without it
+                result = None
+        if result is None:
+            result = run()
+        self._memo[key] = result
+        return result
+
+    def _through_cache(self, key: str, run: Callable[[], dict]) -> dict:
+        self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)  # the grading account's alone
         entry = self.cache / f"{key}.json"
         with _locked(self.cache / f"{key}.lock"):
             result = _read_entry(entry, key)
             if result is not None:
                 result["reused"] = True
-            else:
-                result = run()
-                if result.get("status") in ("ok", "not_finite"):
+                return result
+            result = run()
+            if result.get("status") in ("ok", "not_finite"):
+                try:
                     temp = entry.with_suffix(f".{os.getpid()}.tmp")
                     temp.write_text(json.dumps({"key": key, "result": result}), encoding="utf-8")
                     os.replace(temp, entry)
-        self._memo[key] = result
-        return result
+                except OSError:
+                    pass  # not kept: the next grader trains it again
+            return result
 
     def inspect(self, config: dict, training: Training, before_run: Callable[[], None] = lambda: None) -> dict:
         """Shapes, layers, loss, and the freshly built model run on a few training images.

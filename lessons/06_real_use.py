@@ -186,14 +186,39 @@ fig, ax = plt.subplots(figsize=(8, 3))
 for y, row in enumerate(rows):
     ax.errorbar(100 * row["mean"], y, xerr=100 * row["sd"], fmt="o", color="black", capsize=4)
     ax.plot([100 * a for a in row["accuracies"]], [y] * len(row["accuracies"]), "x", color="tab:blue")
+# For comparison: exercise 5's reference trained as its exercise declares it (benchmarks/MODELS.md).
+ax.axvline(99.22, linestyle="--", color="gray", label="exercise 5's reference as graded: 99.22% (median)")
 ax.set_yticks(range(len(rows)), [row["variant"] for row in rows])
 ax.invert_yaxis()
+ax.legend(loc="lower left", fontsize=8)
 ax.set(xlabel="test accuracy (%): mean ± standard deviation over seeds (×: each seed)", title="Ablation of the stronger CNN")
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# (ablation text follows once measured)
+# Three things stand out. Exercise 5's own network, trained with this recipe, already
+# reaches about 99.41% on average, against 99.22% (the median of three seeds) when it is
+# trained as exercise 5 declares it: 20 epochs at a constant learning rate, with 10% of
+# the images held out. So the recipe, not the additions, buys most of the gain: every
+# training image, a schedule that ends with small steps, and 30 epochs.
+#
+# Each addition alone is level with that, or a shade above: 99.44% with batch
+# normalisation, 99.46% with varied augmentation. Those differences are 3 to 5 test
+# images in 10,000, no more than the seeds move each row. On this data, neither earns a
+# clear place by itself.
+#
+# Together, they do worse: 99.31%, below every other row in every seed. Two changes that
+# are harmless apart can hurt together. Why is a question for another experiment (one
+# guess to test: augmentation and dropout already regularise strongly, and batch
+# normalisation adds noise of its own from batch to batch). What matters here is the
+# habit: change one thing at a time, over several seeds, and keep only what earns its
+# place.
+#
+# The model `mnist-course train` saves, and this lesson uses below, is still the one
+# with both additions. Picking the best of the four rows by their test accuracy would be
+# tuning on the test set, the mistake lesson 3 warns against. The fair way is yours to
+# try: hold out 10% of the training images, train the four variants, choose by
+# validation accuracy, then train the winner once on everything.
 
 # %% [markdown]
 # ## What more data buys

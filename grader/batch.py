@@ -4,7 +4,8 @@
 
 Each student's folder is graded by its own `grader` process (with its own
 worker processes): on this machine, --jobs at once, or as one task per student
-on a Dask cluster (cluster.py). Either way only this process writes RESULTS. Per student it writes RESULTS/students/<student>/report.json
+on a Dask cluster (cluster.py). Either way only this process writes RESULTS.
+Per student it writes RESULTS/students/<student>/report.json
 (the course's JSON report plus "student", "submission_sha256" and
 "grading_key") and feedback.md, with its figures in feedback_files/; then
 RESULTS/gradebook.csv for every student and RESULTS/class.html, the class at a
@@ -40,6 +41,7 @@ from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
 from .session import TargetError, graded_half
 from .training import CACHE_ENV
+
 
 def submission_hash(folder: Path) -> str:
     """sha256 over exactly what is graded: each Python source's relative path and

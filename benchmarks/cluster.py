@@ -20,6 +20,7 @@ test: the seconds depend on the machine and on what else runs.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +105,9 @@ def grade(subs: Path, out: Path, workers: int, cache: Path, data: str) -> dict:
     if done.returncode not in (0, 1):
         raise SystemExit(f"the batch failed (exit {done.returncode}): {done.stderr[-2000:]}")
     trained, reused = trainings(out)
-    return {"workers": workers, "seconds": seconds, "trained": trained, "reused": reused}
+    with (out / "gradebook.csv").open(newline="") as fh:
+        statuses = Counter(row["status"].split(":")[0] for row in csv.DictReader(fh))
+    return {"workers": workers, "seconds": seconds, "trained": trained, "reused": reused, "statuses": dict(statuses)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPU cores; workers are Dask LocalCluster processes with one thread each, each grading "
         "in its own grader process and sandbox, sharing one training cache.",
         "",
-        "| run | wall s | trainings run | trainings reused | s per student | speed-up |",
-        "|---|---|---|---|---|---|",
+        "| run | wall s | students graded / retry / error | trainings run | trainings reused | s per student | speed-up |",
+        "|---|---|---|---|---|---|---|",
     ]
     base = runs[0][1]["seconds"]
     for name, run in runs:
         lines.append(
-            f"| {name} | {run['seconds']:.0f} | {run['trained']} | {run['reused']} | {run['seconds'] / args.students:.1f} | {base / run['seconds']:.2f}× |"
+            f"| {name} | {run['seconds']:.0f} | {run['statuses'].get('graded', 0)} / {run['statuses'].get('retry', 0)} / {run['statuses'].get('error', 0)} | {run['trained']} | {run['reused']} | {run['seconds'] / args.students:.1f} | {base / run['seconds']:.2f}× |"
         )
     table = "\n".join(lines)
     print(table)

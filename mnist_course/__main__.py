@@ -79,7 +79,27 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--full-mnist", action="store_true", help="train on all 60,000 training images, not the course's 22,699 (or set MNIST_COURSE_FULL=1)")
     train.add_argument("--limit", type=_positive, default=None, metavar="N", help="a quick trial: only the first N training and test images")
     train.add_argument("--seed", type=int, default=0, help="random seed for the weights, the augmentation and the shuffling (default 0)")
+    serve = commands.add_parser(
+        "serve",
+        help="a local web page: draw a digit and watch a trained model read it",
+        description="Serve the drawing page on http://127.0.0.1:PORT/ (needs the app extra: pip install -e '.[app]'). "
+        "Each drawing or upload is prepared with exercise 6's prepare_image and read by the model.",
+    )
+    serve.add_argument("--model", default=None, metavar="PATH", help="a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)")
+    serve.add_argument("--port", type=_port, default=8000, metavar="N", help="the port on 127.0.0.1 (default 8000)")
+    serve.add_argument(
+        "--use-exercises",
+        action="store_true",
+        help="prepare pictures with your own prepare_image() from exercises/ex06_real_use.py instead of the reference solution",
+    )
     return parser
+
+
+def _port(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -94,6 +114,11 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from .predict import DEFAULT_MODEL
+        from .serve import serve  # imports Keras and Starlette only when it runs
+
+        return serve(args.model or DEFAULT_MODEL, port=args.port, use_exercises=args.use_exercises)
     if args.command in ("predict", "train"):
         from . import predict  # imports Keras only when it runs
 

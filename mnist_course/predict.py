@@ -17,7 +17,9 @@ predict looks for it by default, with a training record beside it
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -69,40 +71,73 @@ def load_functions(use_exercises: bool = False) -> ModuleType:
     return module
 
 
-def read_image(path: Path) -> np.ndarray:
+class ImageTooLarge(OSError):
+    """A picture with more pixels than the reader agreed to decode."""
+
+
+def read_image(path: Path, max_side: int | None = None, max_pixels: int | None = None) -> np.ndarray:
     """A picture file as a uint8 array: (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA.
 
     Phone photos are turned upright by their EXIF orientation; palette and
-    16-bit images are converted. Raises OSError (with a message naming the
-    file) for anything Pillow cannot read as an image.
+    16-bit images are converted. With `max_side`, a larger picture is shrunk to
+    fit it (keeping its shape); with `max_pixels`, one with more pixels is
+    refused before it is decoded (ImageTooLarge). Raises OSError (with a message
+    naming the file) for anything Pillow cannot read as an image.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if path.is_dir():
         raise OSError(f"{_shown(path)} is a folder, not an image")
+    if not path.exists():
+        raise OSError(f"{_shown(path)}: no such file")
+    return _decode(path, _shown(path), max_side, max_pixels)
+
+
+def decode_image(data: bytes, name: str = "the picture", max_side: int | None = None, max_pixels: int | None = None) -> np.ndarray:
+    """read_image() for a picture already in memory (an upload): the same arrays and errors."""
+    if not data:
+        raise OSError(f"{name} is empty (0 bytes)")
+    return _decode(io.BytesIO(data), name, max_side, max_pixels)
+
+
+def _too_many_pixels(name: str, size: str, limit: int) -> str:
+    return f"{name} is {size}, more than the {limit / 1e6:,.0f} million this reads: a photo of one digit needs far fewer (the model sees 28 x 28)"
+
+
+def _decode(source, name: str, max_side: int | None, max_pixels: int | None) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
-        with Image.open(path) as opened:
+        with Image.open(source) as opened:
+            if max_pixels and opened.width * opened.height > max_pixels:  # from the header: nothing is decoded yet
+                raise ImageTooLarge(_too_many_pixels(name, f"{opened.width:,} x {opened.height:,} pixels", max_pixels))
+            if max_side:
+                opened.draft(None, (max_side, max_side))  # JPEG decodes at a reduced scale: faster, less memory
             image = ImageOps.exif_transpose(opened)
             image.load()
-    except FileNotFoundError:
-        raise OSError(f"{_shown(path)}: no such file") from None
+    except ImageTooLarge:
+        raise
     except UnidentifiedImageError:
-        raise OSError(f"{_shown(path)} is not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise OSError(f"{_shown(path)} could not be read as an image: {exc}") from None
-    if image.mode in ("L", "RGB", "RGBA"):
-        pass
-    elif image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale: rescale to 0..255
-        values = np.asarray(image, dtype=np.float64)
+        raise OSError(f"{name} is not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard fires in open(), above twice its warning size
+        count = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(count.group(1)) / 1e6:,.0f} million pixels" if count else "too many pixels"
+        raise ImageTooLarge(_too_many_pixels(name, size, max_pixels or Image.MAX_IMAGE_PIXELS)) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise OSError(f"{name} could not be read as an image: {exc}") from None
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale: rescale to 0..255
+        values = np.asarray(image.convert("F"), dtype=np.float64)
         top = values.max()
-        return np.round(values / top * 255 if top > 0 else values).clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(np.round(values / top * 255 if top > 0 else values).clip(0, 255).astype(np.uint8))
+    elif image.mode in ("L", "RGB", "RGBA"):
+        pass
     elif "A" in image.getbands() or "transparency" in image.info:
         image = image.convert("RGBA")
     elif image.mode == "1":
         image = image.convert("L")
     else:
         image = image.convert("RGB")
+    if max_side and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BOX)  # box filter: thin strokes fade, never vanish
     return np.asarray(image, dtype=np.uint8)
 
 

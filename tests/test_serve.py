@@ -1,0 +1,385 @@
+"""`mnist-course serve`: the drawing page, started for real, over HTTP and in a real headless Chromium.
+
+The server runs as a student starts it (`python -m mnist_course serve`), in its
+own process, on a model `mnist-course train` trained here for a few epochs (the
+full recipe trains for 30), with the training record beside it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_course import predict
+from mnist_course.course import ROOT
+from mnist_course.data import load_mnist
+
+pytest.importorskip("starlette", reason="the app extra is not installed: pip install -e '.[app]'")
+pytest.importorskip("uvicorn", reason="the app extra is not installed: pip install -e '.[app]'")
+
+TRAIN_EPOCHS = 3  # enough to read drawn digits; the served model of the course trains for 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_server(model: Path, *options: str):
+    """`mnist-course serve` in its own process; yields its base URL; stops it after."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_course", "serve", "--model", str(model), "--port", str(port), *options],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base + "/model", timeout=5).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"the server did not start:\n{process.stdout.read()}") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C, as a student stops it
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def post(base: str, body: bytes, content_type: str = "image/png") -> tuple[int, dict]:
+    request = urllib.request.Request(base + "/predict", data=body, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def on_paper(digit: np.ndarray, size: int = 200) -> np.ndarray:
+    """An MNIST digit re-saved as a scan would be: dark ink on white, size x size."""
+    return 255 - np.asarray(Image.fromarray(digit).resize((size, size), Image.BILINEAR))
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_path):
+    return load_mnist(mnist_path)
+
+
+@pytest.fixture(scope="module")
+def trained_model(mnist_path, tmp_path_factory):
+    """The stronger CNN as `mnist-course train` makes it, for TRAIN_EPOCHS epochs."""
+    model = tmp_path_factory.mktemp("served") / "mnist-cnn.keras"
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_course", "train", "--epochs", str(TRAIN_EPOCHS), "--out", str(model), "--data", mnist_path],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return model
+
+
+@pytest.fixture(scope="module")
+def server(trained_model):
+    with running_server(trained_model) as base:
+        yield base
+
+
+# --- over HTTP -------------------------------------------------------------
+
+
+def test_the_model_is_described_with_its_training_record(server, trained_model):
+    info = json.loads(urllib.request.urlopen(server + "/model").read())
+    record = json.loads(predict.training_record_path(trained_model).read_text())
+    assert info["loaded"] is True and info["path"] == str(trained_model)
+    assert info["params"] == record["params"] and info["record"]["test_accuracy"] == record["test_accuracy"]
+    assert info["record"]["epochs"] == TRAIN_EPOCHS and info["prepare_image"] == "the reference solution"
+
+
+def test_a_picture_gets_the_digit_the_ten_probabilities_and_the_image_the_model_saw(server, mnist):
+    functions = predict.load_functions()
+    right = 0
+    for digit, label in zip(mnist.x_test[:10], mnist.y_test[:10]):
+        picture = on_paper(digit)
+        status, answer = post(server, png(picture))
+        assert status == 200, answer
+        probabilities = np.array(answer["probabilities"])
+        assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-4
+        assert answer["digit"] == probabilities.argmax() and answer["confidence"] == pytest.approx(probabilities.max(), abs=1e-6)
+        # The prepared image is exactly the reference prepare_image's, to the 3 decimals sent.
+        np.testing.assert_allclose(answer["prepared"], functions.prepare_image(picture), atol=5e-4)
+        right += answer["digit"] == label
+    assert right >= 9
+
+
+def test_the_page_and_its_assets_are_served_locally(server):
+    html = urllib.request.urlopen(server + "/").read().decode()
+    assert "/static/draw.js" in html and "/static/draw.css" in html
+    assert "http://" not in html and "https://" not in html  # no CDN: works offline
+    for asset in ("draw.js", "draw.css"):
+        text = urllib.request.urlopen(f"{server}/static/{asset}").read().decode()
+        assert "http://" not in text and "https://" not in text
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (lambda: b"", 400, "Draw a digit first"),
+        (lambda: png(np.full((280, 280), 255, np.uint8)), 422, "Draw a digit first"),  # an empty canvas
+        (lambda: b"%PDF-1.4 not a picture at all", 415, "not an image"),
+        (lambda: png(np.full((50, 50), 255, np.uint8))[:60], 415, "could not be read"),  # a truncated file
+        (lambda: png(np.zeros((1, 1), np.uint8)), 422, "Draw a digit first"),  # 1 x 1: nothing to tell from paper
+        (lambda: png(np.full((8_000, 8_000), 255, np.uint8)), 413, "is 8,000 x 8,000 pixels, more than the 50 million"),
+        (lambda: png(np.full((20_000, 20_000), 255, np.uint8)), 413, "is 400 million pixels, more than the 50 million"),  # small file
+    ],
+    ids=["no-body", "blank-canvas", "not-an-image", "truncated", "one-pixel", "eight-thousand-square", "twenty-thousand-square"],
+)
+def test_bad_pictures_get_a_clear_answer_and_the_server_stays_up(server, mnist, body, status, words):
+    got, answer = post(server, body())  # made here, not at collection: the huge one takes 400 MB while it is encoded
+    assert (got, words in answer.get("error", "")) == (status, True), answer
+    good, _ = post(server, png(on_paper(mnist.x_test[0])))
+    assert good == 200
+
+
+def test_a_50_mb_upload_is_refused_from_its_headers_before_it_is_read(server, mnist):
+    """The body is announced as 50 MB but only 1 MB is sent: the 413 comes anyway, so the
+    server did not wait for (or read) the rest."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(
+            f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\nContent-Length: {50 * 2**20}\r\n\r\n".encode()
+        )
+        connection.sendall(b"\0" * 2**20)
+        reply = b""
+        while b"larger than" not in reply and (chunk := connection.recv(65536)):
+            reply += chunk
+        reply = reply.decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 413"), reply[:200]
+    assert "larger than 10 MB" in reply
+    good, _ = post(server, png(on_paper(mnist.x_test[0])))
+    assert good == 200
+
+
+def test_many_requests_at_once_all_get_their_own_answer(server, mnist):
+    pictures = [png(on_paper(digit)) for digit in mnist.x_test[:12]]
+    alone = [post(server, picture)[1]["probabilities"] for picture in pictures]
+    with concurrent.futures.ThreadPoolExecutor(48) as pool:
+        together = list(pool.map(lambda i: post(server, pictures[i % 12]), range(96)))
+    assert all(status == 200 for status, _ in together)
+    for i, (_, answer) in enumerate(together):
+        np.testing.assert_allclose(answer["probabilities"], alone[i % 12], atol=1e-5)
+
+
+def test_no_model_yet_says_how_to_train_one_and_loads_it_once_trained(trained_model, tmp_path, mnist):
+    missing = tmp_path / "models" / "mine.keras"
+    with running_server(missing) as base:
+        info = json.loads(urllib.request.urlopen(base + "/model").read())
+        assert info["loaded"] is False and f"mnist-course train --out {missing}" in info["problem"]
+        status, answer = post(base, png(on_paper(mnist.x_test[0])))
+        assert status == 503 and "mnist-course train" in answer["error"]
+        missing.parent.mkdir()
+        missing.write_bytes(trained_model.read_bytes())  # as if `mnist-course train` had just finished
+        status, answer = post(base, png(on_paper(mnist.x_test[0])))
+        assert status == 200 and json.loads(urllib.request.urlopen(base + "/model").read())["loaded"] is True
+
+
+def test_use_exercises_with_an_untouched_stub_says_it_is_not_written(trained_model, mnist):
+    with running_server(trained_model, "--use-exercises") as base:
+        info = json.loads(urllib.request.urlopen(base + "/model").read())
+        assert info["prepare_image"] == "your exercises/ex06_real_use.py"
+        status, answer = post(base, png(on_paper(mnist.x_test[0])))
+        assert status == 501 and "not written yet" in answer["error"] and "grader ex06" in answer["error"]
+
+
+def test_bad_arguments_exit_2():
+    done = subprocess.run([sys.executable, "-m", "mnist_course", "serve", "--port", "99999"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "port" in done.stderr
+
+
+# --- in a real headless Chromium ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from browser import start_browser
+
+    driver = start_browser(1200, 800)
+    driver.get(server + "/")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def answers(driver) -> int:
+    return int(driver.execute_script("return Number(document.body.dataset.answers)"))
+
+
+def settled(driver, after: int, timeout: float = 30) -> None:
+    """Wait until the page has answered past `after` and nothing is in flight."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers(driver) > after and not driver.execute_script("return document.body.dataset.busy"):
+            time.sleep(0.2)  # a last read queued by the final pointerup
+            if not driver.execute_script("return document.body.dataset.busy"):
+                return
+        time.sleep(0.05)
+    raise AssertionError("the page never answered")
+
+
+def shown(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def stroke(driver, kind: str, points: list[tuple[int, int]]) -> None:
+    """One stroke through `points` (canvas pixels from its top-left) with a mouse, finger or pen,
+    as W3C WebDriver pointer actions: the page sees real pointerdown/move/up events."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.interaction import POINTER_MOUSE, POINTER_PEN, POINTER_TOUCH
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+
+    pad = driver.find_element("id", "pad")
+    kinds = {"mouse": POINTER_MOUSE, "touch": POINTER_TOUCH, "pen": POINTER_PEN}
+    actions = ActionBuilder(driver, mouse=PointerInput(kinds[kind], kind))
+    pointer = actions.pointer_action
+    # Offsets are from the element's centre in WebDriver; the canvas is 280 x 280 CSS pixels.
+    x0, y0 = points[0]
+    pointer.move_to(pad, x0 - 140, y0 - 140).pointer_down()
+    for x, y in points[1:]:
+        pointer.move_to(pad, x - 140, y - 140)
+    pointer.pointer_up()
+    actions.perform()
+
+
+def clear(driver) -> None:
+    driver.find_element("id", "clear").click()
+    time.sleep(0.3)  # an answer still in flight for the old drawing must not be shown
+    assert (shown(driver, "message"), shown(driver, "digit")) == ("Draw a digit first.", "?")
+
+
+def one(x: int = 140) -> list[tuple[int, int]]:
+    return [(x + 6, 45), *[(x - round(6 * t / 10), 45 + 19 * t) for t in range(1, 11)]]
+
+
+def zero() -> list[tuple[int, int]]:
+    angles = np.linspace(0, 2 * np.pi, 40)
+    return [(round(140 + 62 * np.sin(a)), round(140 - 92 * np.cos(a))) for a in angles]
+
+
+@pytest.mark.parametrize("kind", ["mouse", "touch", "pen"])
+def test_drawing_a_one_and_a_zero_is_read_live(page, kind):
+    clear(page)
+    before = answers(page)
+    stroke(page, kind, one())
+    settled(page, before)
+    assert shown(page, "digit") == "1", shown(page, "message")
+    assert "% sure" in shown(page, "confidence")
+    clear(page)
+    before = answers(page)
+    stroke(page, kind, zero())
+    settled(page, before)
+    assert shown(page, "digit") == "0", shown(page, "message")
+    # The image the model saw is drawn: its canvas holds ink (not the black of "nothing yet").
+    ink = page.execute_script(
+        "const d = document.getElementById('prepared').getContext('2d').getImageData(0, 0, 28, 28).data;"
+        "let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s;"
+    )
+    assert ink > 0
+    # The bars as drawn: each one's rendered length over its track's is its probability.
+    bars = page.execute_script(
+        "return Array.from(document.querySelectorAll('#bars .fill'))"
+        ".map(f => f.getBoundingClientRect().width / f.parentElement.getBoundingClientRect().width)"
+    )
+    assert len(bars) == 10 and bars.index(max(bars)) == 0 and max(bars) > 0.5 and sum(bars) == pytest.approx(1, abs=0.02)
+    from browser import console_errors
+
+    assert console_errors(page) == []
+
+
+def test_the_page_says_which_model_it_serves(page, trained_model):
+    record = json.loads(predict.training_record_path(trained_model).read_text())
+    text = shown(page, "model")
+    assert str(trained_model) in text and f"{record['params']:,}" in text
+    assert f"{record['test_accuracy']:.2%}" in text and f"{TRAIN_EPOCHS} epochs" in text
+
+
+def test_twenty_official_test_digits_uploaded_as_scans_are_read(page, mnist, tmp_path):
+    """Test digits 0-19, re-saved dark on white at 200 x 200 pixels, uploaded one by one."""
+    right = []
+    for i, (digit, label) in enumerate(zip(mnist.x_test[:20], mnist.y_test[:20])):
+        path = tmp_path / f"test-digit-{i:02d}.png"
+        Image.fromarray(on_paper(digit)).save(path)
+        before = answers(page)
+        page.find_element("id", "upload").send_keys(str(path))
+        settled(page, before)
+        right.append(shown(page, "digit") == str(label))
+    assert sum(right) >= 18, right
+
+
+def test_an_empty_canvas_and_a_corrupt_upload_show_their_messages(page, tmp_path):
+    clear(page)
+    assert shown(page, "digit") == "?"
+    corrupt = tmp_path / "photo.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG" * 10)
+    before = answers(page)
+    page.find_element("id", "upload").send_keys(str(corrupt))
+    settled(page, before)
+    assert "not an image" in shown(page, "message") or "could not be read" in shown(page, "message")
+    assert shown(page, "digit") == "?"
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200), 250, np.uint8)).save(blank)
+    before = answers(page)
+    page.find_element("id", "upload").send_keys(str(blank))
+    settled(page, before)
+    assert shown(page, "message").startswith("Draw a digit first")
+
+
+def test_an_upload_too_large_is_refused_in_the_page_before_it_is_sent(page, tmp_path):
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as file:
+        file.truncate(50 * 2**20)
+    before = answers(page)
+    page.find_element("id", "upload").send_keys(str(huge))
+    time.sleep(0.5)
+    assert "50.0 MB" in shown(page, "message") and answers(page) == before
+
+
+def test_a_screenshot_of_a_drawn_digit(page, tmp_path):
+    """Written for the README (docs/draw-a-digit.png is a copy of it, looked at)."""
+    clear(page)
+    before = answers(page)
+    stroke(page, "pen", [(95, 80), (120, 58), (160, 55), (185, 80), (180, 115), (150, 150), (110, 195), (90, 225), (150, 222), (200, 220)])
+    settled(page, before)
+    assert shown(page, "digit") == "2"
+    target = Path(os.environ.get("MNIST_COURSE_SCREENSHOT_DIR", tmp_path)) / "draw-a-digit.png"
+    assert page.save_screenshot(str(target))
+    with Image.open(target) as shot:
+        assert shot.size[0] >= 1000

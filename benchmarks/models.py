@@ -169,6 +169,9 @@ def run(name, trainer, seeds, folder):
     return {"name": name, "params": model.count_params(), "rows": rows, "seeds": list(seeds)}
 
 
+KEPT_BELOW = "<!-- Below: from benchmarks/ablation.py and `mnist-course train`; benchmarks/models.py keeps it. -->"
+
+
 def table(results, seeds, data, markdown):
     best_error = min(1 - statistics.median(r[0] for r in res["rows"]) for res in results)
     head = ["model", "params", "epochs", "train s (median)", *[f"seed {s}" for s in seeds], "median", "error ÷ best", "public half: worst / median", "private half: worst / median"]
@@ -194,7 +197,11 @@ def table(results, seeds, data, markdown):
     text = header + "\n" + "\n".join(lines) + "\n"
     print("\n" + text)
     if markdown:
-        Path(markdown).write_text("# What the models reach\n\nWritten by `python benchmarks/models.py`.\n\n" + text, encoding="utf-8")
+        # Sections below KEPT_BELOW (the ablation, the served model) come from other scripts: kept as they are.
+        path = Path(markdown)
+        kept = path.read_text(encoding="utf-8").partition(KEPT_BELOW)[2] if path.is_file() else ""
+        written = "# What the models reach\n\nWritten by `python benchmarks/models.py`.\n\n" + text
+        path.write_text(written + (f"\n{KEPT_BELOW}{kept}" if kept else ""), encoding="utf-8")
 
 
 def main(argv=None):

@@ -5,7 +5,8 @@ It is not an exercise, so it lives here rather than in solutions/: lesson 6,
 model of the course it takes raw pixels (0-255) and scales them itself.
 
 Its two switches exist for the ablation in benchmarks/ablation.py, which
-trains every combination with the same recipe to show what each addition buys.
+trains every combination with the same recipe to show what each addition buys,
+and chose the served variant (the defaults) on held-out training images.
 """
 
 from __future__ import annotations
@@ -43,15 +44,20 @@ def augmentation_layers(kind: str) -> list:
 def stronger_cnn(
     train_images: int = 22_699,
     epochs: int = STRONGER_CNN_SETTINGS["epochs"],
-    batch_norm: bool = True,
+    batch_norm: bool = False,
     augmentation: str = "varied",
 ):
     """Exercise 5's reference network (three 3 x 3 convolutions of 32, 64 and 64
-    filters, two max-poolings, dropout, a dense layer of 128), made stronger by
-    batch normalisation after each convolution and the dense layer, and by
-    varied augmentation. Compiled with Adam and a cosine learning-rate schedule
-    that reaches 0 after `epochs` epochs of `train_images` images at
-    STRONGER_CNN_SETTINGS's batch size."""
+    filters, two max-poolings, dropout, a dense layer of 128) with the varied
+    augmentation, compiled with Adam and a cosine learning-rate schedule that
+    reaches 0 after `epochs` epochs of `train_images` images at
+    STRONGER_CNN_SETTINGS's batch size.
+
+    `batch_norm=True` adds batch normalisation after each convolution and the
+    dense layer; `augmentation="shifts"` keeps exercise 5's shifts. The
+    defaults are the variant chosen on held-out training images
+    (benchmarks/validation.json): batch normalisation was level with it there
+    and trains half as fast again, so it is off."""
     import keras
     from keras import layers
 

@@ -92,43 +92,62 @@ def read_image(path: Path, max_side: int | None = None, max_pixels: int | None =
     return _decode(path, _shown(path), max_side, max_pixels)
 
 
-def decode_image(data: bytes, name: str = "the picture", max_side: int | None = None, max_pixels: int | None = None) -> np.ndarray:
-    """read_image() for a picture already in memory (an upload): the same arrays and errors."""
+def decode_image(
+    data: bytes,
+    name: str = "the picture",
+    max_side: int | None = None,
+    max_pixels: int | None = None,
+    formats: tuple[str, ...] | None = None,
+) -> np.ndarray:
+    """read_image() for a picture already in memory (an upload): the same arrays and errors.
+    `formats` limits the Pillow decoders tried (None: all of them)."""
     if not data:
         raise OSError(f"{name} is empty (0 bytes)")
-    return _decode(io.BytesIO(data), name, max_side, max_pixels)
+    return _decode(io.BytesIO(data), name, max_side, max_pixels, formats)
 
 
 def _too_many_pixels(name: str, size: str, limit: int) -> str:
     return f"{name} is {size}, more than the {limit / 1e6:,.0f} million this reads: a photo of one digit needs far fewer (the model sees 28 x 28)"
 
 
-def _decode(source, name: str, max_side: int | None, max_pixels: int | None) -> np.ndarray:
+def _decode(source, name: str, max_side: int | None, max_pixels: int | None, formats: tuple[str, ...] | None = None) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(source) as opened:
+        with Image.open(source, formats=formats) as opened:
             if max_pixels and opened.width * opened.height > max_pixels:  # from the header: nothing is decoded yet
                 raise ImageTooLarge(_too_many_pixels(name, f"{opened.width:,} x {opened.height:,} pixels", max_pixels))
             if max_side:
                 opened.draft(None, (max_side, max_side))  # JPEG decodes at a reduced scale: faster, less memory
-            image = ImageOps.exif_transpose(opened)
-            image.load()
+            opened.load()
+            image = opened
+            if max_side and max(image.size) > max_side:
+                # Shrunk before anything else copies it; box filter: thin strokes fade, never vanish.
+                image = image.resize(_fit(image.size, max_side), Image.Resampling.BOX if image.mode not in ("P", "1") else Image.Resampling.NEAREST)
+            ImageOps.exif_transpose(image, in_place=True)  # upright, for phone photos; no copy
+            return _as_array(image)
     except ImageTooLarge:
         raise
     except UnidentifiedImageError:
-        raise OSError(f"{name} is not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)") from None
+        kinds = f"this reads ({', '.join(formats)})" if formats else "Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)"
+        raise OSError(f"{name} is not an image {kinds}") from None
     except Image.DecompressionBombError as exc:  # Pillow's own guard fires in open(), above twice its warning size
         count = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(count.group(1)) / 1e6:,.0f} million pixels" if count else "too many pixels"
         raise ImageTooLarge(_too_many_pixels(name, size, max_pixels or Image.MAX_IMAGE_PIXELS)) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise OSError(f"{name} could not be read as an image: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder's failure (a corrupt or exotic file) is that file's error
+        raise OSError(f"{name} could not be read as an image: {type(exc).__name__}: {exc}") from None
+
+
+def _as_array(image) -> np.ndarray:
+    """A decoded Pillow image as uint8 gray, RGB or RGBA."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit or float grayscale: rescale to 0..255
-        values = np.asarray(image.convert("F"), dtype=np.float64)
-        top = values.max()
-        image = Image.fromarray(np.round(values / top * 255 if top > 0 else values).clip(0, 255).astype(np.uint8))
-    elif image.mode in ("L", "RGB", "RGBA"):
+        values = np.asarray(image.convert("F"), dtype=np.float32)
+        finite = values[np.isfinite(values)]
+        top = float(finite.max()) if finite.size else 0.0  # one NaN or infinite pixel must not blank the rest
+        scaled = np.nan_to_num(values / top * 255 if top > 0 else values, nan=0.0, posinf=255.0, neginf=0.0)
+        return np.round(scaled).clip(0, 255).astype(np.uint8)
+    if image.mode in ("L", "RGB", "RGBA"):
         pass
     elif "A" in image.getbands() or "transparency" in image.info:
         image = image.convert("RGBA")
@@ -136,9 +155,13 @@ def _decode(source, name: str, max_side: int | None, max_pixels: int | None) -> 
         image = image.convert("L")
     else:
         image = image.convert("RGB")
-    if max_side and max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.BOX)  # box filter: thin strokes fade, never vanish
     return np.asarray(image, dtype=np.uint8)
+
+
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """(width, height) scaled to fit in side x side, keeping the shape."""
+    scale = side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def load_model(path: Path):

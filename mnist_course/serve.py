@@ -15,11 +15,15 @@ The picture is prepared exactly as `mnist-course predict` prepares it, with
 exercise 6's prepare_image (the reference solution, or the student's own with
 --use-exercises), and the model (loaded once, safe_mode=True) gives the ten
 probabilities. What keeps the server up: uploads over MAX_UPLOAD_BYTES are
-refused from their headers (413) before they are read; pictures over
-MAX_PIXELS are refused from their headers before they are decoded; larger
-pictures are shrunk to MAX_SIDE first; at most WORKERS pictures are decoded and
-predicted at once, the others wait their turn; and any error in one request,
-a student's prepare_image included, is that request's answer only.
+refused from their headers (413) before they are read; only FORMATS are
+decoded, and pictures over MAX_PIXELS are refused from their headers before
+they are; larger pictures are shrunk to MAX_SIDE first; at most WORKERS
+pictures are decoded and predicted at once, QUEUE wait their turn and more are
+told to try again; and any error in one request, a student's prepare_image
+included, is that request's answer only. What keeps other web pages out:
+requests must name this machine as their host (no DNS rebinding), must not come
+from another site (Origin and Sec-Fetch-Site), and must carry an image type,
+which a page elsewhere cannot send without the browser asking first.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ MAX_UPLOAD_BYTES = 10 * 2**20
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo still reads; 20,000 x 20,000 does not
 MAX_SIDE = 1_600  # the model sees 28 x 28: a larger picture is shrunk before prepare_image
 WORKERS = 2  # pictures decoded and predicted at once (the course's 2 cores); the rest queue
+QUEUE = 32  # pictures waiting for a turn; one more is told to try again (503) rather than wait
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what a canvas, a phone or a scanner sends; no TIFF or ICO, whose headers can hide the size
+BODY_SECONDS = 30  # an upload that trickles in slower than this is dropped
 
 
 class Answer(Exception):
@@ -61,20 +68,40 @@ class Reader:
         self.functions = predict.load_functions(use_exercises)  # PredictError: the server cannot start
         self.model = None
         self.problem = ""
+        self._refused = None  # the modification time of a model file that could not be served
         self._loading = threading.Lock()
         self._predicting = threading.Lock()  # one model call at a time: Keras models are not promised thread-safe
         self._try_load()
 
     def _try_load(self) -> None:
         with self._loading:
-            if self.model is not None:
-                return
+            try:
+                version = self.model_path.stat().st_mtime_ns
+            except OSError:
+                version = None
+            if self.model is not None or (version is not None and version == self._refused):
+                return  # loaded, or this very file was refused already: not loaded again on every request
+            self._refused = version
             try:
                 model = predict.load_model(self.model_path)
-                model.predict_on_batch(np.zeros((1, *model.input_shape[1:]), np.float32))  # builds the compiled step now, not on a student's first stroke
-                self.model, self.problem = model, ""
             except predict.PredictError as exc:
                 self.problem = str(exc)
+                return
+            shown = predict._shown(self.model_path)
+            try:
+                # One 28 x 28 image through it: proves the shapes fit, and builds the compiled
+                # predict step now rather than on a student's first stroke.
+                output = np.asarray(model.predict_on_batch(np.zeros((1, *model.input_shape[1:]), np.float32)))
+                fits = int(np.prod(model.input_shape[1:])) == 28 * 28 and output.shape == (1, 10)
+            except Exception:  # noqa: BLE001 - a model of some other shape or kind
+                fits = False
+            if not fits:
+                self.problem = (
+                    f"{shown} is not a digit model of this course: it takes {tuple(model.input_shape[1:])} per image, "
+                    "where the course's models take 28 x 28 pixels and give 10 probabilities. Pass --model PATH of one."
+                )
+                return
+            self.model, self.problem, self._refused = model, "", None
 
     def info(self) -> dict:
         """What the page says about the model: JSON-ready."""
@@ -107,7 +134,7 @@ class Reader:
             if self.model is None:
                 raise Answer(503, self.problem)
         try:
-            image = predict.decode_image(data, "the picture", max_side=MAX_SIDE, max_pixels=MAX_PIXELS)
+            image = predict.decode_image(data, "the picture", max_side=MAX_SIDE, max_pixels=MAX_PIXELS, formats=FORMATS)
         except predict.ImageTooLarge as exc:
             raise Answer(413, f"{exc}.") from None
         except OSError as exc:
@@ -150,12 +177,16 @@ def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = F
     """The Starlette application: the page, its assets, /model and /predict."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.requests import ClientDisconnect
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     reader = Reader(model_path, use_exercises)
     turns = asyncio.Semaphore(WORKERS)
+    waiting = 0
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -166,28 +197,66 @@ def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = F
     async def model(request):
         return JSONResponse(await run_in_threadpool(reader.info))
 
-    async def predict_picture(request):
-        too_large = f"The upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB: a photo of one digit needs far less (crop it, or save it as JPEG)."
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-            return error(413, too_large)  # refused from the headers, before a byte of the body is read
+    def from_elsewhere(request) -> bool:
+        """A request another web site's page made in the student's browser."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return True
+        origin = request.headers.get("origin")
+        return origin is not None and origin.split("://", 1)[-1] != request.headers.get("host")
+
+    async def read_body(request) -> bytes | None:
+        """The upload, or None once it passes MAX_UPLOAD_BYTES."""
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_UPLOAD_BYTES:  # a body sent without a length, or longer than it said
-                return error(413, too_large)
+                return None
+        return bytes(body)
+
+    async def predict_picture(request):
+        nonlocal waiting
+        if from_elsewhere(request):
+            return error(403, "This page only answers itself: open http://127.0.0.1 in your own browser tab.")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not (kind.startswith("image/") or kind == "application/octet-stream"):
+            return error(415, f"Send the picture's own bytes with an image Content-Type (image/png, image/jpeg, ...), not {kind or 'none'}.")
+        too_large = f"The upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB: a photo of one digit needs far less (crop it, or save it as JPEG)."
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+            return error(413, too_large)  # refused from the headers, before a byte of the body is read
+        try:
+            body = await asyncio.wait_for(read_body(request), BODY_SECONDS)
+        except asyncio.TimeoutError:
+            return error(408, f"The upload took over {BODY_SECONDS} s to arrive: try again, or a smaller picture.")
+        except ClientDisconnect:
+            return error(400, "The upload was cut off.")  # nobody is left to read it; nothing to log
+        if body is None:
+            return error(413, too_large)
         if not body:
             return error(400, "Draw a digit first, or choose a picture to upload: the request carried no picture.")
-        async with turns:
-            started = time.perf_counter()
-            try:
-                answer = await run_in_threadpool(reader.read, bytes(body))
-            except Answer as exc:
-                return error(exc.status, exc.message)
+        if waiting >= QUEUE:
+            return error(503, "The server is busy with other pictures: try again in a moment.")
+        started = time.perf_counter()  # the wait for a turn counts: it is what the student waits
+        waiting += 1
+        try:
+            await turns.acquire()
+        finally:
+            waiting -= 1
+        try:
+            if await request.is_disconnected():  # the page went away while this waited
+                return error(400, "The page went away before its turn.")
+            answer = await run_in_threadpool(reader.read, body)
+        except Answer as exc:
+            return error(exc.status, exc.message)
+        finally:
+            turns.release()
         answer["milliseconds"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(answer)
 
     app = Starlette(
+        # Only requests addressed to this machine by name: a web page elsewhere that rebinds its
+        # own domain name to 127.0.0.1 (DNS rebinding) is refused, since its Host is its domain.
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])],
         routes=[
             Route("/", page),
             Route("/model", model),
@@ -214,6 +283,7 @@ def serve(model_path: Path = predict.DEFAULT_MODEL, port: int = 8000, host: str 
     info = app.state.reader.info()
     shown = f"{info['path']} ({info['params']:,} parameters)" if info["loaded"] else f"no model yet: {info['problem']}"
     print(f"Model: {shown}\nOpen http://{host}:{port}/ in your browser (Ctrl-C stops the server).", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # limit_concurrency: past 64 open connections uvicorn answers 503 at once instead of holding them all.
+    uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=64)
     return 0
 

@@ -192,8 +192,36 @@ def test_the_command_line_runs_predict(images, tiny_model):
     assert result.stderr.strip() == f"error: {images / 'notes.txt'} is not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)"
 
 
+def test_a_file_whose_decoder_fails_oddly_is_that_files_error_only(images, tiny_model, tmp_path):
+    """A DirectDraw Surface header with pixel-format flags Pillow does not know makes its decoder
+    raise NotImplementedError: that is this file's error, not 'exercise 6 is not started'."""
+    header = bytes.fromhex("444453207c0000000f10000030000000400000000001000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000200000000000000000000000200000000000ff0000ff0000ff000000000000ff0010000000000000000000000000000000000000")
+    odd = tmp_path / "odd.dds"
+    odd.write_bytes(header + b"\xff" * 12288)
+    code, out, err = run_predict([odd, images / "seven.png"], tiny_model)
+    assert code == 1 and "seven.png: 7" in out
+    assert "odd.dds could not be read as an image" in err and "grader ex06" not in err
+
+
 @pytest.mark.parametrize("argv", [["predict"], ["train", "--epochs", "0"], ["train", "--limit", "x"]])
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         course_main(argv)
     assert exit_info.value.code == 2
+
+
+def test_the_model_train_saves_is_the_variant_chosen_on_held_out_images():
+    """stronger_cnn()'s defaults are the row benchmarks/validation.json chose by its own rule,
+    so the served model was picked without the test set and cannot drift from that choice."""
+    import inspect
+
+    from mnist_course.course import ROOT, import_file
+    from mnist_course.models import stronger_cnn
+
+    ablation = import_file(ROOT / "benchmarks" / "ablation.py")
+    record = json.loads((ROOT / "benchmarks" / "validation.json").read_text())
+    assert record["scored_on"].startswith(f"the last {ablation.VALIDATION_IMAGES:,} training images")
+    assert ablation.choose(record["summary"]) == record["chosen"]
+    chosen = next(row for row in record["summary"] if row["variant"] == record["chosen"])
+    defaults = inspect.signature(stronger_cnn).parameters
+    assert (defaults["batch_norm"].default, defaults["augmentation"].default) == (chosen["batch_norm"], chosen["augmentation"])

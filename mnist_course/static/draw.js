@@ -11,6 +11,7 @@ const ink = pad.getContext("2d");
 const seen = document.getElementById("prepared").getContext("2d");
 const els = Object.fromEntries(["model", "digit", "confidence", "message", "bars", "clear", "upload"].map((id) => [id, document.getElementById(id)]));
 const PEN_WIDTH = 20; // in canvas pixels of 280: about 2 pixels of 28, MNIST's stroke
+const NOT_SURE = 0.9; // lesson 6, "Not sure, or not a digit": below this the answer is a guess
 let maxUploadBytes = 10 * 1024 * 1024;
 let drawn = false; // anything on the canvas to read
 let busy = false; // a request in flight
@@ -65,7 +66,8 @@ function show(answer) {
     picture.data.set([level, level, level, 255], i * 4);
   });
   seen.putImageData(picture, 0, 0);
-  say(answer.confidence < 0.6 ? "Not sure: it is torn between the longest bars." : `Read in ${answer.milliseconds} ms.`);
+  const read = `Read in ${answer.milliseconds} ms.`;
+  say(answer.confidence < NOT_SURE ? `Not sure: under lesson 6's 90% threshold, so look at the longest bars. ${read}` : read);
 }
 
 async function ask(picture, asked = generation) {
@@ -183,20 +185,23 @@ els.upload.addEventListener("change", async () => {
     return;
   }
   clearPad();
+  const mine = generation; // a Clear or another upload from here on makes this one stale
+  say(`Reading ${file.name}…`);
   try {
     // Show the picture in the box, fitted; what is read is the file itself, at full size.
     const bitmap = await createImageBitmap(file);
+    if (generation !== mine) return;
     const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
     const w = bitmap.width * scale, h = bitmap.height * scale;
     ink.drawImage(bitmap, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
   } catch {
     // The browser cannot show it either: the server's answer says what is wrong with it.
   }
-  again = false; // an earlier drawing's answer must not follow the picture's
   while (busy) await new Promise((done) => setTimeout(done, 20));
+  if (generation !== mine) return;
+  again = false; // an earlier drawing's answer must not follow the picture's
   drawn = true; // drawing over the picture reads the box, picture and strokes, from then on
-  say(`Reading ${file.name}…`);
-  ask(file);
+  ask(file, mine);
 });
 
 async function describeModel() {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from .build import relative, stale_files, write_all
@@ -92,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="prepare pictures with your own prepare_image() from exercises/ex06_real_use.py instead of the reference solution",
     )
+    site = commands.add_parser(
+        "site",
+        help="build the course site: every lesson executed and rendered with its outputs and figures",
+        description="Execute every lesson (cached by its source and the data) and render it to HTML with nbconvert, "
+        "with an index page, into OUT. MNIST_COURSE_QUICK=1 or --quick builds quickly, and every page says so.",
+    )
+    site.add_argument("out", metavar="OUT", help="the folder to write the site into")
+    site.add_argument("--data", default=None, metavar="PATH", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)")
+    site.add_argument("--quick", action="store_true", help="fewer epochs and images, as CI builds it (or set MNIST_COURSE_QUICK=1)")
+    site.add_argument("--cache", default=None, metavar="DIR", help="where executed lessons are kept between builds (default: .site-cache beside OUT)")
     return parser
 
 
@@ -114,6 +125,18 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "site":
+        from .site import build_site
+
+        quick = args.quick or os.environ.get("MNIST_COURSE_QUICK") == "1"
+        started = time.perf_counter()
+        try:
+            build_site(Path(args.out), data_path=args.data, quick=quick, cache=args.cache)
+        except DataError as exc:
+            print(f"mnist-course site: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out}/index.html and the lessons in {time.perf_counter() - started:.0f} s{' (quick mode)' if quick else ''}")
+        return 0
     if args.command == "serve":
         from .predict import DEFAULT_MODEL
         from .serve import serve  # imports Keras and Starlette only when it runs

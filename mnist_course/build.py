@@ -8,6 +8,8 @@
   cell, from course.toml's repository.
 - platforms/nbgrader/: the nbgrader course directory, one assignment per
   solution (see nbgrader_course.py).
+- .github/workflows/pages.yml: the workflow that builds and publishes the
+  course site (see site.py).
 
 The generated files are committed so students need no build step;
 tests/test_course.py regenerates them in memory and fails on any drift.
@@ -21,6 +23,9 @@ from pathlib import Path
 
 from .course import ROOT, Course, CourseError, Exercise, load_course, not_started_message
 from .nbgrader_course import COURSE_DIR, course_files
+from .site import PAGES_WORKFLOW
+
+PAGES_WORKFLOW_PATH = ROOT / ".github" / "workflows" / "pages.yml"
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -168,6 +173,7 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
             files[ex.lesson_source] = lesson
             files[ex.lesson_notebook] = build_notebook(lesson)
     files.update({COURSE_DIR / path: text for path, text in course_files(course).items()})
+    files[PAGES_WORKFLOW_PATH] = PAGES_WORKFLOW
     return files
 
 

@@ -54,6 +54,12 @@ def run_grader():
 
 
 @pytest.fixture(scope="session")
+def lesson_cache(tmp_path_factory):
+    """Executed lessons, shared by test_lessons.py and test_site.py: each lesson runs once per test run."""
+    return tmp_path_factory.mktemp("lesson-cache")
+
+
+@pytest.fixture(scope="session")
 def mnist_path():
     path = os.environ.get("MNIST_COURSE_DATA")
     if not path:

@@ -75,11 +75,18 @@ def test_every_quoted_figure_is_what_the_full_run_prints(notebook, mnist_path, m
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.stem)
-def test_lesson_executes(notebook, mnist_path, monkeypatch, tmp_path):
-    monkeypatch.setenv("MNIST_COURSE_QUICK", "1")
+def test_lesson_executes(notebook, mnist_path, monkeypatch, tmp_path, lesson_cache):
+    """Run through the course site's cache (mnist_course/site.py), so tests/test_site.py
+    renders these very runs instead of running every lesson again."""
+    from mnist_course.data import load_mnist
+    from mnist_course.site import executed, versions
+
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as students see it
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path))
-    nb = _executed(notebook, tmp_path)
+    try:
+        nb, _ = executed(notebook, lesson_cache, mnist_path, load_mnist(mnist_path).provenance.sha256, True, versions())
+    except CellExecutionError as exc:
+        pytest.fail(f"{notebook.name} failed:\n{str(exc)[-3000:]}")
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

@@ -1,0 +1,278 @@
+"""`mnist-course site OUT`: the course as a static site, every lesson with its outputs and figures.
+
+Each lesson notebook is executed top to bottom with nbclient and rendered to
+HTML with nbconvert's own HTML exporter (the JupyterLab look, images embedded
+in the page), plus an index page built the same way from a notebook of
+Markdown cells: the lessons, the exercises with their points, and what the
+models reach (benchmarks/MODELS.md). nbconvert is already here through
+nbgrader and renders a notebook exactly as Jupyter shows it, so the site needs
+no other tool and no build configuration of its own.
+
+What the pages are made of:
+- Executed notebooks are cached in CACHE (default OUT/../.site-cache) under a
+  key made of the notebook's bytes, the data's sha256, the quick flag, the
+  versions of Python, Keras, TensorFlow and NumPy, and SHARED_INPUTS (the code
+  and records every lesson reads): a rebuild after a one-line change to a
+  lesson re-runs that lesson only.
+- Every page opens with what it was built with (data set, images, sha256,
+  library versions, date) and, in quick mode (MNIST_COURSE_QUICK=1, as CI
+  builds it), a banner saying that its numbers are lower than the text's.
+- Nothing is fetched from elsewhere when a page is opened: the template turns
+  off nbconvert's CDN scripts (RequireJS, MathJax, Mermaid; the lessons use
+  none of them), and the Colab badge is served from the site. Exercise stubs
+  and reference solutions are copied beside the pages, so their links resolve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from .course import ROOT, Course, load_course
+
+TEMPLATES = Path(__file__).with_name("site_template")
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+QUICK_BANNER = "Built in quick mode: fewer epochs and images; the numbers are lower than in the text."
+
+
+def lessons(course: Course) -> list[Path]:
+    """The lesson notebooks in course order."""
+    return sorted(dict.fromkeys(ex.lesson_notebook for ex in course.exercises))
+
+
+def versions() -> dict[str, str]:
+    """The libraries a lesson's numbers depend on, for the cache key and each page."""
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"Python": platform.python_version(), "Keras": keras.__version__, "TensorFlow": tensorflow.__version__, "NumPy": numpy.__version__}
+
+
+# What else a lesson's outputs depend on: the course's code, the solutions it imports,
+# the benchmark records it reads and lesson 6's photos. A change there re-runs every lesson.
+SHARED_INPUTS = ("mnist_course/*.py", "solutions/*.py", "benchmarks/*.json", "lessons/photos/*")
+
+
+def cache_key(notebook: Path, data_sha256: str, quick: bool, versions: dict[str, str]) -> str:
+    shared = hashlib.sha256()
+    for pattern in SHARED_INPUTS:
+        for path in sorted(ROOT.glob(pattern)):
+            shared.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    parts = [notebook.read_bytes(), shared.digest(), data_sha256.encode(), b"quick" if quick else b"full", json.dumps(versions, sort_keys=True).encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:20]
+
+
+@contextmanager
+def _lesson_environment(data_path: str | None, quick: bool):
+    """The variables the lessons read, for the kernels started inside."""
+    saved = {name: os.environ.get(name) for name in ("MNIST_COURSE_QUICK", "MNIST_COURSE_DATA")}
+    os.environ["MNIST_COURSE_QUICK"] = "1" if quick else ""
+    if quick is False:
+        os.environ.pop("MNIST_COURSE_QUICK")
+    if data_path:
+        os.environ["MNIST_COURSE_DATA"] = str(data_path)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def executed(notebook: Path, cache: Path, data_path: str | None, data_sha256: str, quick: bool, versions: dict[str, str]):
+    """(the notebook with its outputs, seconds spent running it: 0.0 when it came from the cache)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cached = cache / f"{notebook.stem}-{cache_key(notebook, data_sha256, quick, versions)}.ipynb"
+    if cached.is_file():
+        return nbformat.read(cached, as_version=4), 0.0
+    nb = nbformat.read(notebook, as_version=4)
+    started = time.perf_counter()
+    with _lesson_environment(data_path, quick):
+        NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    seconds = time.perf_counter() - started
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".partial")
+    nbformat.write(nb, partial)
+    partial.replace(cached)  # whole or absent, even if two builds share the cache
+    return nb, seconds
+
+
+def provenance_cell(provenance, versions: dict[str, str], quick: bool):
+    """The Markdown cell each page opens with."""
+    import nbformat
+
+    libraries = ", ".join(f"{name} {version}" for name, version in versions.items())
+    lines = []
+    if quick:
+        lines.append(f'<div class="site-quick-banner"><strong>{QUICK_BANNER}</strong></div>\n')
+    lines.append(
+        f'<p class="site-provenance">Built on {date.today().isoformat()} with {provenance.dataset} '
+        f"({provenance.n_train:,} training / {provenance.n_test:,} test images, sha256 <code>{provenance.sha256[:16]}…</code>); "
+        f"{libraries}.</p>"
+    )
+    return nbformat.v4.new_markdown_cell("\n".join(lines))
+
+
+def figures_made(nb) -> int:
+    """How many images a notebook's outputs hold."""
+    return sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if any(kind.startswith("image/") for kind in output.get("data", {}))
+    )
+
+
+def _page(nb, title: str) -> str:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist-site", embed_images=True)
+    nb.metadata["title"] = title
+    html, _ = exporter.from_notebook_node(nb)
+    return html
+
+
+def _local_badges(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and COLAB_BADGE in cell.source:
+            cell.source = cell.source.replace(COLAB_BADGE, "colab-badge.svg")
+
+
+def _title(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.search(r"^# (.+)$", cell.source, flags=re.MULTILINE)
+            if found:
+                return found.group(1).strip()
+    return fallback
+
+
+def index_notebook(course: Course, titles: dict[str, str], figures: dict[str, int]):
+    """The front page, as Markdown cells: lessons, exercises, what the models reach."""
+    import nbformat
+
+    lesson_rows = "\n".join(
+        f"| {number} | [{titles[stem]}]({stem}.html) | {figures[stem]} |" for number, stem in enumerate(titles, start=1)
+    )
+    exercise_rows = "\n".join(
+        f"| {ex.id} | {ex.title} | lesson {ex.lesson_number} | {ex.max_score} | "
+        f"[`exercises/{ex.filename}`](exercises/{ex.filename}) | [`solutions/{ex.filename}`](solutions/{ex.filename}) |"
+        for ex in course.exercises
+    )
+    models = (ROOT / "benchmarks" / "MODELS.md").read_text(encoding="utf-8")
+    models = models.replace("# What the models reach", "## What the models reach", 1)
+    cells = [
+        f"# {course.title}\n\nRead the lessons here with every output and figure, then open them in Jupyter or "
+        "Colab to run them yourself. Each exercise is a Python file you complete and grade with `grader exNN`; "
+        "compare with the reference solution only after solving it.",
+        f"## Lessons\n\n| # | lesson | figures |\n|---|---|---|\n{lesson_rows}",
+        f"## Exercises\n\n| exercise | what you write | lesson | points | your file | reference |\n|---|---|---|---|---|---|\n{exercise_rows}",
+        models,
+    ]
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text) for text in cells])
+
+
+def build_site(
+    out: Path,
+    data_path: str | None = None,
+    quick: bool = False,
+    cache: Path | None = None,
+    course: Course | None = None,
+    log=print,
+    notebooks: list[Path] | None = None,
+) -> dict:
+    """Write the site into OUT; returns, per lesson, the seconds it ran (0 when cached) and the figures
+    it made. `notebooks` replaces the course's lesson notebooks (the tests build from edited copies)."""
+    from .data import load_mnist
+
+    course = course or load_course()
+    out = Path(out)
+    cache = Path(cache) if cache else out.parent / ".site-cache"
+    provenance = load_mnist(data_path).provenance
+    library_versions = versions()
+    out.mkdir(parents=True, exist_ok=True)
+    report, titles, figures = {}, {}, {}
+    for notebook in notebooks or lessons(course):
+        nb, seconds = executed(notebook, cache, data_path, provenance.sha256, quick, library_versions)
+        figures[notebook.stem] = figures_made(nb)
+        titles[notebook.stem] = _title(nb, notebook.stem)
+        _local_badges(nb)
+        nb.cells.insert(0, provenance_cell(provenance, library_versions, quick))
+        (out / f"{notebook.stem}.html").write_text(_page(nb, titles[notebook.stem]), encoding="utf-8")
+        report[notebook.stem] = {"seconds": round(seconds, 1), "figures": figures[notebook.stem]}
+        log(f"{notebook.stem}: {'ran in %.0f s' % seconds if seconds else 'from the cache'}, {figures[notebook.stem]} figures")
+    index = index_notebook(course, titles, figures)
+    index.cells.insert(0, provenance_cell(provenance, library_versions, quick))
+    (out / "index.html").write_text(_page(index, course.title), encoding="utf-8")
+    shutil.copy(TEMPLATES / "colab-badge.svg", out / "colab-badge.svg")
+    for folder in ("exercises", "solutions"):
+        (out / folder).mkdir(exist_ok=True)
+        for ex in course.exercises:
+            shutil.copy(ROOT / folder / ex.filename, out / folder / ex.filename)
+    (out / ".nojekyll").write_text("")  # GitHub Pages serves the files as they are
+    (out / "build.json").write_text(json.dumps({"quick": quick, "data": provenance.dataset, "lessons": report}, indent=1) + "\n")
+    return report
+
+
+PAGES_WORKFLOW = """\
+# Generated by `mnist-course build` from mnist_course/site.py: do not edit by hand.
+# Builds the course site (`mnist-course site`) at full settings and publishes it
+# with GitHub Pages. Executed lessons are cached by their source and the data, so a
+# push that changes one lesson re-runs that lesson only.
+name: site
+on:
+  push:
+    branches: [main]
+  workflow_dispatch:
+permissions:
+  contents: read
+  pages: write
+  id-token: write
+concurrency:
+  group: pages
+  cancel-in-progress: false
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    timeout-minutes: 120
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install -e ".[dev]"
+      - uses: actions/cache@v4
+        with:
+          path: .site-cache
+          key: site-${{ hashFiles('lessons/*.ipynb', 'mnist_course/*.py', 'solutions/*.py', 'benchmarks/*.json', 'lessons/photos/*') }}
+          restore-keys: site-
+      # No --data: the loader downloads MNIST with Keras, verifies its checksum and
+      # cuts the course's 22,699 training images, as a student's first run does.
+      - run: mnist-course site _site --cache .site-cache
+      - uses: actions/upload-pages-artifact@v3
+        with:
+          path: _site
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment:
+      name: github-pages
+      url: ${{ steps.deployment.outputs.page_url }}
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@v4
+"""

@@ -1,0 +1,104 @@
+"""`mnist-course site`: the course as rendered pages, built in quick mode and loaded in a real headless Chromium.
+
+The lessons come from the run tests/test_lessons.py already made (the shared
+`lesson_cache`), so the site costs its rendering, not a second run of every lesson.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import nbformat
+import pytest
+
+from browser import broken_images, console_errors, links, start_browser
+from mnist_course.course import ROOT, load_course
+from mnist_course.site import QUICK_BANNER, build_site, lessons
+
+COURSE = load_course()
+LESSONS = lessons(COURSE)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, mnist_path, lesson_cache):
+    out = tmp_path_factory.mktemp("site") / "out"
+    report = build_site(out, data_path=mnist_path, quick=True, cache=lesson_cache, log=lambda line: None)
+    return out, report
+
+
+def test_every_lesson_and_the_index_is_written_with_what_it_was_built_with(site, mnist_path):
+    from mnist_course.data import load_mnist
+
+    out, report = site
+    provenance = load_mnist(mnist_path).provenance
+    assert sorted(report) == [notebook.stem for notebook in LESSONS]
+    for page in [out / "index.html", *(out / f"{notebook.stem}.html" for notebook in LESSONS)]:
+        html = page.read_text()
+        assert QUICK_BANNER in html, page.name
+        assert provenance.dataset in html and provenance.sha256[:16] in html and "Keras " in html, page.name
+        assert "cdnjs" not in html and "https://colab.research.google.com/assets" not in html  # nothing fetched from elsewhere
+    index = (out / "index.html").read_text()
+    for ex in COURSE.exercises:
+        assert f"exercises/{ex.filename}" in index and f"solutions/{ex.filename}" in index
+    assert "What the models reach" in index
+
+
+def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
+    out, report = site
+    driver = start_browser(1200, 900)
+    try:
+        for page in ["index", *report]:
+            driver.get((out / f"{page}.html").as_uri())
+            assert broken_images(driver) == [], page
+            assert console_errors(driver) == [], page
+            for target in links(driver):
+                url = urlparse(target)
+                if url.scheme == "file":
+                    assert Path(unquote(url.path)).exists(), f"{page}: {target}"
+                elif url.netloc == "colab.research.google.com":
+                    # Colab opens the lesson from the published repository: that notebook must exist here.
+                    lesson = url.path.rsplit("/blob/main/", 1)[1]
+                    assert (ROOT / lesson).is_file() and lesson == f"lessons/{page}.ipynb", target
+                else:
+                    assert url.scheme == "https", f"{page}: {target}"  # an outside reference, named in the text
+            if page != "index":
+                # The figures the notebook made, all on the page (each as an embedded image).
+                shown = driver.execute_script("return document.querySelectorAll('.jp-OutputArea-output img').length")
+                assert shown >= report[page]["figures"] > 0, page
+                assert QUICK_BANNER in driver.find_element("css selector", ".site-quick-banner").text
+        driver.get((out / f"{LESSONS[4].stem}.html").as_uri())
+        driver.execute_script("document.querySelectorAll('.jp-OutputArea-output img')[1].scrollIntoView({block: 'center'})")
+        driver.save_screenshot(str(out / "lesson.png"))
+    finally:
+        driver.quit()
+
+
+def test_a_rebuild_after_a_one_line_change_runs_that_lesson_only(tmp_path, mnist_path, lesson_cache, site):
+    """A copy of the course whose lesson 1 gained one line: only lesson 1 runs again."""
+    copy = tmp_path / "course"
+    shutil.copytree(ROOT / "lessons", copy / "lessons", ignore=shutil.ignore_patterns("*.py", "*.toml"))
+    nb = nbformat.read(copy / "lessons" / LESSONS[0].name, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("One more line."))
+    nbformat.write(nb, copy / "lessons" / LESSONS[0].name)
+    cache = tmp_path / "cache"
+    shutil.copytree(lesson_cache, cache)
+    edited = [copy / "lessons" / notebook.name for notebook in LESSONS]
+    report = build_site(tmp_path / "out", data_path=mnist_path, quick=True, cache=cache, log=lambda line: None, notebooks=edited)
+    ran = [stem for stem, entry in report.items() if entry["seconds"] > 0]
+    assert ran == [LESSONS[0].stem]
+    assert "One more line." in (tmp_path / "out" / f"{LESSONS[0].stem}.html").read_text()
+
+
+def test_the_pages_workflow_is_generated_and_builds_the_site():
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    assert any(re.match(r"mnist-course site _site\b", run) for run in runs)
+    assert any(step.get("uses", "").startswith("actions/upload-pages-artifact") for step in steps)
+    assert workflow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages")
+    assert "MNIST_COURSE_QUICK" not in json.dumps(workflow)  # the published site is built at full settings

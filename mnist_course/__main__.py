@@ -26,6 +26,10 @@ from .course import CourseError, load_course
 from .data import FULL_ENV_VAR, DataError
 
 
+MODEL_HELP = "a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)"
+DATA_HELP = "MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mnist-course",
@@ -62,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "still predicted), 2 if nothing could be (no model, say).",
     )
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="photo or scan of one dark digit on light paper (PNG, JPEG, ...)")
-    predict.add_argument("--model", default=None, metavar="PATH", help="a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)")
+    predict.add_argument("--model", default=None, metavar="PATH", help=MODEL_HELP)
     predict.add_argument(
         "--use-exercises",
         action="store_true",
@@ -76,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--out", default=None, metavar="PATH", help="where to save the .keras model (default: models/mnist-cnn.keras)")
     train.add_argument("--epochs", type=_positive, default=None, metavar="N", help="train for N epochs (default: the model's settings, 30)")
-    train.add_argument("--data", default=None, metavar="PATH", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)")
+    train.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP)
     train.add_argument("--full-mnist", action="store_true", help="train on all 60,000 training images, not the course's 22,699 (or set MNIST_COURSE_FULL=1)")
     train.add_argument("--limit", type=_positive, default=None, metavar="N", help="a quick trial: only the first N training and test images")
     train.add_argument("--seed", type=int, default=0, help="random seed for the weights, the augmentation and the shuffling (default 0)")
@@ -86,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the drawing page on http://127.0.0.1:PORT/ (needs the app extra: pip install -e '.[app]'). "
         "Each drawing or upload is prepared with exercise 6's prepare_image and read by the model.",
     )
-    serve.add_argument("--model", default=None, metavar="PATH", help="a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)")
+    serve.add_argument("--model", default=None, metavar="PATH", help=MODEL_HELP)
     serve.add_argument("--port", type=_port, default=8000, metavar="N", help="the port on 127.0.0.1 (default 8000)")
     serve.add_argument(
         "--use-exercises",
@@ -100,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         "with an index page, into OUT. MNIST_COURSE_QUICK=1 or --quick builds quickly, and every page says so.",
     )
     site.add_argument("out", metavar="OUT", help="the folder to write the site into")
-    site.add_argument("--data", default=None, metavar="PATH", help="MNIST .npz file or IDX folder (default: $MNIST_COURSE_DATA, then the Keras download)")
+    site.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP)
     site.add_argument("--quick", action="store_true", help="fewer epochs and images, as CI builds it (or set MNIST_COURSE_QUICK=1)")
     site.add_argument("--cache", default=None, metavar="DIR", help="where executed lessons are kept between builds (default: .site-cache beside OUT)")
     return parser

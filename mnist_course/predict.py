@@ -75,21 +75,19 @@ class ImageTooLarge(OSError):
     """A picture with more pixels than the reader agreed to decode."""
 
 
-def read_image(path: Path, max_side: int | None = None, max_pixels: int | None = None) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
     """A picture file as a uint8 array: (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA.
 
     Phone photos are turned upright by their EXIF orientation; palette and
-    16-bit images are converted. With `max_side`, a larger picture is shrunk to
-    fit it (keeping its shape); with `max_pixels`, one with more pixels is
-    refused before it is decoded (ImageTooLarge). Raises OSError (with a message
-    naming the file) for anything Pillow cannot read as an image.
+    16-bit images are converted. Raises OSError (with a message naming the
+    file) for anything Pillow cannot read as an image.
     """
     path = Path(path)
     if path.is_dir():
         raise OSError(f"{_shown(path)} is a folder, not an image")
     if not path.exists():
         raise OSError(f"{_shown(path)}: no such file")
-    return _decode(path, _shown(path), max_side, max_pixels)
+    return _decode(path, _shown(path), max_side=None, max_pixels=None)
 
 
 def decode_image(
@@ -100,6 +98,8 @@ def decode_image(
     formats: tuple[str, ...] | None = None,
 ) -> np.ndarray:
     """read_image() for a picture already in memory (an upload): the same arrays and errors.
+    With `max_side`, a larger picture is shrunk to fit it (keeping its shape); with
+    `max_pixels`, one with more pixels is refused before it is decoded (ImageTooLarge);
     `formats` limits the Pillow decoders tried (None: all of them)."""
     if not data:
         raise OSError(f"{name} is empty (0 bytes)")

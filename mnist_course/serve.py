@@ -115,8 +115,7 @@ class Reader:
             "max_upload_bytes": MAX_UPLOAD_BYTES,
         }
         if self.model is None:
-            train = "mnist-course train" + ("" if self.model_path.resolve() == predict.DEFAULT_MODEL.resolve() else f" --out {info['path']}")
-            info.update(problem=self.problem, train=train)
+            info["problem"] = self.problem  # says how to train one, or why this file cannot be served
             return info
         info.update(name=self.model.name, params=int(self.model.count_params()), input_shape=list(self.model.input_shape[1:]))
         record_path = predict.training_record_path(self.model_path)

@@ -75,9 +75,10 @@ def cache_key(notebook: Path, data_sha256: str, quick: bool, versions: dict[str,
 def _lesson_environment(data_path: str | None, quick: bool):
     """The variables the lessons read, for the kernels started inside."""
     saved = {name: os.environ.get(name) for name in ("MNIST_COURSE_QUICK", "MNIST_COURSE_DATA")}
-    os.environ["MNIST_COURSE_QUICK"] = "1" if quick else ""
-    if quick is False:
-        os.environ.pop("MNIST_COURSE_QUICK")
+    if quick:
+        os.environ["MNIST_COURSE_QUICK"] = "1"
+    else:
+        os.environ.pop("MNIST_COURSE_QUICK", None)
     if data_path:
         os.environ["MNIST_COURSE_DATA"] = str(data_path)
     try:
@@ -258,7 +259,7 @@ jobs:
       - uses: actions/cache@v4
         with:
           path: .site-cache
-          key: site-${{ hashFiles('lessons/*.ipynb', 'mnist_course/*.py', 'solutions/*.py', 'benchmarks/*.json', 'lessons/photos/*') }}
+          key: site-${{ hashFiles(CACHE_INPUTS) }}
           restore-keys: site-
       # No --data: the loader downloads MNIST with Keras, verifies its checksum and
       # cuts the course's 22,699 training images, as a student's first run does.
@@ -275,4 +276,4 @@ jobs:
     steps:
       - id: deployment
         uses: actions/deploy-pages@v4
-"""
+""".replace("CACHE_INPUTS", ", ".join(f"'{pattern}'" for pattern in ("lessons/*.ipynb", *SHARED_INPUTS)))  # the inputs cache_key() reads

@@ -12,9 +12,7 @@ import os
 import re
 import tomllib
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from mnist_course.course import ROOT, load_course
@@ -24,12 +22,14 @@ FIGURES = tomllib.loads((ROOT / "lessons" / "figures.toml").read_text(encoding="
 FULL_RUN = os.environ.get("MNIST_COURSE_LESSONS_FULL") == "1"
 
 
-def _executed(notebook, tmp_path):
-    """The notebook after a run top to bottom, in the environment the test set up."""
-    nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "lessons")}})
+def _executed(notebook, cache, mnist_path, quick):
+    """The notebook after a run top to bottom, through the course site's cache
+    (mnist_course/site.py), so tests/test_site.py renders these very runs."""
+    from mnist_course.data import load_mnist
+    from mnist_course.site import executed, versions
+
     try:
-        client.execute()
+        nb, _ = executed(notebook, cache, mnist_path, load_mnist(mnist_path).provenance.sha256, quick, versions())
     except CellExecutionError as exc:
         pytest.fail(f"{notebook.name} failed:\n{str(exc)[-3000:]}")
     return nb
@@ -69,24 +69,15 @@ def test_every_registered_figure_stands_in_its_lesson(figure):
 @pytest.mark.skipif(not FULL_RUN, reason="a full run of the lessons takes about 7 minutes: MNIST_COURSE_LESSONS_FULL=1, once per release")
 @pytest.mark.parametrize("notebook", [n for n in LESSONS if any(f["lesson"] == n.stem for f in FIGURES)], ids=lambda p: p.stem)
 def test_every_quoted_figure_is_what_the_full_run_prints(notebook, mnist_path, monkeypatch, tmp_path):
-    monkeypatch.delenv("MNIST_COURSE_QUICK", raising=False)
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path))
-    assert quoted_figure_mismatches(notebook.stem, printed_text(_executed(notebook, tmp_path))) == []
+    assert quoted_figure_mismatches(notebook.stem, printed_text(_executed(notebook, tmp_path, mnist_path, quick=False))) == []
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.stem)
 def test_lesson_executes(notebook, mnist_path, monkeypatch, tmp_path, lesson_cache):
-    """Run through the course site's cache (mnist_course/site.py), so tests/test_site.py
-    renders these very runs instead of running every lesson again."""
-    from mnist_course.data import load_mnist
-    from mnist_course.site import executed, versions
-
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as students see it
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path))
-    try:
-        nb, _ = executed(notebook, lesson_cache, mnist_path, load_mnist(mnist_path).provenance.sha256, True, versions())
-    except CellExecutionError as exc:
-        pytest.fail(f"{notebook.name} failed:\n{str(exc)[-3000:]}")
+    nb = _executed(notebook, lesson_cache, mnist_path, quick=True)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]

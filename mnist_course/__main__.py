@@ -1,8 +1,9 @@
 """`mnist-course`: the course's own command, for maintainers and students.
 
   mnist-course build   regenerate exercises/ and lessons/*.ipynb from their sources
-  mnist-course check   exit 1 if any generated file is missing or out of date
-  mnist-course list    the exercises in course order, with points
+  mnist-course check   exit 1 if any generated file is missing or out of date, or the
+                       points reward conventions over learning (course.toml's shares)
+  mnist-course list    the exercises in course order, with points and their shares
   mnist-course nbgrader DIR
                        write an nbgrader course directory (config and one assignment per exercise)
   mnist-course nbgrader-export SUBMITTED OUT
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("build", help="regenerate exercises/ and lessons/*.ipynb from their sources")
-    commands.add_parser("check", help="exit 1 if any generated file is missing or out of date")
+    commands.add_parser("check", help="exit 1 if any generated file is missing or out of date, or the point shares are off")
     commands.add_parser("list", help="the exercises in course order, with points")
     nbgrader = commands.add_parser(
         "nbgrader",
@@ -161,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = load_course()
         if args.command == "list":
+            id_width = max(len(ex.id) for ex in course.exercises)
+            title_width = max(len(ex.title) for ex in course.exercises)
             for ex in course.exercises:
                 functions = ", ".join(f.name for f in ex.functions)
-                print(f"{ex.id}  {ex.title:<28} lesson {ex.lesson_number}  {ex.max_score:>3} pts  {functions}")
+                print(f"{ex.id:<{id_width}}  {ex.title:<{title_width}}  lesson {ex.lesson_number}  {ex.max_score:>3} pts  {functions}")
+            print(course.point_shares().line())
             return 0
         if args.command == "nbgrader":
             from .nbgrader_course import write_course
@@ -193,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"out of date: {relative(path)}", file=sys.stderr)
         if stale:
             print("run `mnist-course build` and commit the result", file=sys.stderr)
-        return 1 if stale else 0
+        shares = course.point_shares()
+        unbalanced = shares.problems()
+        for problem in unbalanced:
+            print(f"points: {problem} (tag checks with `learning`/`conventions` in course.toml, or re-weight them)", file=sys.stderr)
+        return 1 if stale or unbalanced else 0
     except CourseError as exc:
         print(f"mnist-course: {exc}", file=sys.stderr)
         return 2

@@ -48,6 +48,10 @@ class Function:
     hints: tuple[str, ...]
     checks: dict[str, int]  # check name -> points
     hidden: tuple[str, ...] = ()  # checks an nbgrader release hides
+    # What each check rewards (see `PointShares`): the subject itself, or a
+    # programming convention; a check in neither is "other".
+    learning: tuple[str, ...] = ()
+    conventions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,10 +148,58 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class PointShares:
+    """How the course's points divide between what it teaches and the habits
+    around it. `learning`: model accuracy, gradients, the training step, the
+    convolution, the experiment; `conventions`: validation, dtype/shape/types
+    and "leaves its input alone"; the rest is other work (bookkeeping such as a
+    confusion matrix's values). [course] in course.toml sets the bounds, and
+    `mnist-course check` enforces them."""
+
+    learning: int
+    conventions: int
+    total: int
+    min_learning: float  # the smallest share learning may have
+    max_conventions: float  # the largest share conventions may have
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.learning < self.min_learning * self.total:
+            found.append(
+                f"learning checks earn {self.learning} of {self.total} points ({self.learning / self.total:.0%}); "
+                f"course.toml asks for at least {self.min_learning:.0%}"
+            )
+        if self.conventions > self.max_conventions * self.total:
+            found.append(
+                f"convention checks earn {self.conventions} of {self.total} points ({self.conventions / self.total:.0%}); "
+                f"course.toml allows at most {self.max_conventions:.0%}"
+            )
+        return found
+
+    def line(self) -> str:
+        other = self.total - self.learning - self.conventions
+        return (
+            f"{self.total} points: learning {self.learning} ({self.learning / self.total:.0%}, at least {self.min_learning:.0%}), "
+            f"conventions {self.conventions} ({self.conventions / self.total:.0%}, at most {self.max_conventions:.0%}), other {other}"
+        )
+
+
+@dataclass(frozen=True)
 class Course:
     title: str
     exercises: tuple[Exercise, ...]
     repository: str = ""  # the published repository (Colab links, platform packages)
+    min_learning_share: float = 0.5
+    max_convention_share: float = 0.25
+
+    def point_shares(self) -> PointShares:
+        learning = conventions = total = 0
+        for ex in self.exercises:
+            for f in ex.functions:
+                total += sum(f.checks.values())
+                learning += sum(f.checks[name] for name in f.learning)
+                conventions += sum(f.checks[name] for name in f.conventions)
+        return PointShares(learning, conventions, total, self.min_learning_share, self.max_convention_share)
 
     def exercise(self, key: str) -> Exercise:
         """Find an exercise by id ("ex01"), number ("1", "01") or module name."""
@@ -224,6 +276,10 @@ def parse_course(text: str) -> Course:
             unknown = [name for name in hidden if name not in checks] if isinstance(hidden, list) else [hidden]
             if unknown:
                 raise CourseError(f"course.toml: {fwhere}.hidden names {unknown[0]!r}, which is not one of its checks")
+            kinds = {key: _check_names(fn, key, checks, fwhere) for key in ("learning", "conventions")}
+            both = set(kinds["learning"]) & set(kinds["conventions"])
+            if both:
+                raise CourseError(f"course.toml: {fwhere} lists {sorted(both)[0]!r} as both learning and conventions")
             functions.append(
                 Function(
                     name=_require(fn, "name", str, fwhere),
@@ -232,6 +288,7 @@ def parse_course(text: str) -> Course:
                     hints=tuple(_require(fn, "hints", list, fwhere)),
                     checks=dict(checks),
                     hidden=tuple(hidden),
+                    **kinds,
                 )
             )
         exercises.append(
@@ -251,7 +308,27 @@ def parse_course(text: str) -> Course:
         )
     if not exercises:
         raise CourseError("course.toml lists no [[exercise]]")
-    return Course(title=head.get("title", "MNIST course"), exercises=tuple(exercises), repository=str(head.get("repository", "")).rstrip("/"))
+    shares = {key: head.get(key, default) for key, default in (("min_learning_share", 0.5), ("max_convention_share", 0.25))}
+    for key, value in shares.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise CourseError(f"course.toml: [course] {key} should be a fraction between 0 and 1, got {value!r}")
+    return Course(
+        title=head.get("title", "MNIST course"),
+        exercises=tuple(exercises),
+        repository=str(head.get("repository", "")).rstrip("/"),
+        **{key: float(value) for key, value in shares.items()},
+    )
+
+
+def _check_names(fn: dict, key: str, checks: dict, where: str) -> tuple[str, ...]:
+    """A function's list of check names under `key`, each one of its own checks."""
+    names = fn.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise CourseError(f"course.toml: {where}.{key} should list check names, got {names!r}")
+    unknown = [n for n in names if n not in checks]
+    if unknown:
+        raise CourseError(f"course.toml: {where}.{key} names {unknown[0]!r}, which is not one of its checks")
+    return tuple(names)
 
 
 def _thresholds(raw: dict, where: str) -> dict[str, dict[str, float]]:

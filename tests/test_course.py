@@ -169,11 +169,43 @@ def test_stub_generation_rejects_malformed_solutions(solution, problem):
         (lambda t: t.replace("lesson_number = 1", 'lesson_number = "one"'), "should be int"),
         (lambda t: t + "[[[", "not valid TOML"),
         (lambda t: "[course]\n", "lists no"),
+        (lambda t: t + 'learning = ["f_fails"]\n', "'f_fails', which is not one of its checks"),
+        (lambda t: t + 'learning = ["f_works"]\nconventions = ["f_works"]\n', "both learning and conventions"),
+        (lambda t: t.replace('title = "t"', 'title = "t"\nmin_learning_share = 1.5'), "fraction between 0 and 1"),
     ],
 )
 def test_course_toml_errors_are_explained(change, problem):
     with pytest.raises(CourseError, match=problem):
         parse_course(change(TOML))
+
+
+def test_points_reward_learning_over_conventions():
+    """Issue 23: the subject earns at least half of all points, the habits
+    around it (validation, dtype, leaving the input alone) at most a quarter."""
+    shares = COURSE.point_shares()
+    assert shares.problems() == [], shares.line()
+    assert shares.learning >= COURSE.min_learning_share * shares.total
+    assert shares.conventions <= COURSE.max_convention_share * shares.total
+
+
+def test_check_refuses_points_that_reward_conventions(tmp_path, monkeypatch, capsys):
+    """Proven both ways on the parser and on `mnist-course check` itself: the
+    same course with its learning checks untagged fails, with the figures."""
+    text = (ROOT / "course.toml").read_text(encoding="utf-8")
+    untagged = "\n".join(line for line in text.splitlines() if not line.startswith("learning = ["))
+    shares = parse_course(untagged).point_shares()
+    assert shares.learning == 0 and any("learning checks earn 0 of" in p for p in shares.problems())
+    as_conventions = text.replace("learning = [", "conventions = [")
+    assert any("convention checks earn" in p for p in parse_course(as_conventions).point_shares().problems())
+
+    import mnist_course.__main__ as cli
+
+    monkeypatch.setattr(cli, "load_course", lambda: parse_course(untagged))
+    monkeypatch.setattr(cli, "stale_files", lambda course: [])
+    assert course_main(["check"]) == 1
+    assert "points: learning checks earn 0 of" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "load_course", lambda: parse_course(text))
+    assert course_main(["check"]) == 0
 
 
 def test_exercises_are_found_by_id_number_or_module():

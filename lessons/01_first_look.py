@@ -240,6 +240,18 @@ print("max:  ", x_train_scaled.max())
 # before training. Nothing crashes, the model just learns badly. The maximum gives it
 # away: 1/255 ≈ 0.0039 instead of 1.0. If you ever see that number, look for a second
 # division.
+#
+# Dividing by 255 is not the only choice. **Standardisation** uses the mean and standard
+# deviation we measured above instead: subtract the mean pixel (about 33.5) and divide by
+# the standard deviation (about 79), so the inputs have mean 0 and spread 1. Keras's
+# `Normalization` layer does exactly this, with statistics it measures on the training
+# data (`layer.adapt(x_train)`). Both work for MNIST; this course scales to [0, 1]
+# because the pixels have a natural range and the result stays easy to look at. One rule
+# holds for both: the statistics come from the *training* images only, and the same
+# numbers are applied to every image afterwards, test and real ones included. That is
+# also why exercise 1's `normalize` must return values in [0, 1], not standardised ones:
+# its contract is the [0, 1] scaling, and a model built for one gets the wrong inputs
+# from the other.
 
 # %%
 scaled_twice = x_train_scaled / 255.0
@@ -359,4 +371,7 @@ for name, labels in [("training part  ", y_tr), ("validation part", y_val)]:
 # Grade your work with `grader ex01` in a terminal (or `!grader ex01` in a notebook
 # cell). Stuck? `grader --hint ex01` gives a hint.
 #
-# **Next lesson:** your first dense neural network, trained on exactly these inputs.
+# **Next lesson:** your first dense neural network. It takes the same images and labels,
+# but lets Keras do this lesson's preparation inside the model: a `Rescaling` layer
+# scales the raw pixels, the labels stay integers (Keras's "sparse" loss one-hot encodes
+# them itself), and Keras holds out its own validation split.

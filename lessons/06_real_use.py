@@ -160,8 +160,10 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Expect a test accuracy of about 99.3% after these ten epochs: above exercise 5's
-# reference after 20 (99.22%). Each epoch takes 10 to 20 seconds on 2 CPU cores. The
+# Expect a test accuracy of about 99.3% after these ten epochs, level with exercise 5's
+# reference after 20 (99.22%): the difference is about 8 test images, one run each, with
+# different training sets (this one holds no images out), so by lesson 4's paired
+# comparison it is not a difference we can claim. Each epoch takes 10 to 20 seconds on 2 CPU cores. The
 # left plot is the schedule: 0.002 at the first step, half of that half way, 0 at the
 # last. The training loss keeps falling to the end, even in the last epochs where the
 # steps are tiny: small steps let the weights settle into a minimum rather than bounce
@@ -218,12 +220,22 @@ plt.show()
 #
 # Which row should `mnist-course train` use, then? Picking the best of the four by its
 # test accuracy would be tuning on the test set, the mistake lesson 3 warns against: the
-# test set would no longer measure a model it had not helped to choose. So the choice was
-# made the fair way, *before* looking at these rows (`python benchmarks/ablation.py
-# --validation`): each variant trained on the first 20,000 training images and was
-# scored on the last 2,699, which it never saw, with a rule fixed in advance: the best
-# validation accuracy wins, and variants within 2 validation images of it count as tied,
-# the fastest to train among them chosen.
+# test set would no longer measure a model it had not helped to choose.
+#
+# We have to be plain about how this course made the choice, because it did not follow
+# that rule. The recipe itself (30 epochs, the learning rate of 0.002, the cosine
+# schedule, the augmentation's ranges) was developed while watching test accuracy against
+# a target of 99.3%. The test-set rows above were run first, and they showed the model
+# then served ("both") below that target. Only afterwards was the choice re-run the fair
+# way (`python benchmarks/ablation.py --validation`): each variant trained on the first
+# 20,000 training images and scored on the last 2,699, which it never saw, with a rule
+# fixed before that run: the best validation accuracy wins, and variants within 2
+# validation images of it count as tied, the fastest to train among them chosen.
+#
+# That validation run is how the choice *should* be made, and it is shown here as the
+# procedure to copy: fix the rule, choose on validation, read the test set once. But it
+# came after the test rows, so it cannot undo what they had already told us, and the
+# test accuracy quoted below for the chosen model is, if anything, a little optimistic.
 
 # %%
 validation = json.loads((Path(mnist_course.__file__).parents[1] / "benchmarks" / "validation.json").read_text())
@@ -236,8 +248,10 @@ print(f"chosen: {validation['chosen']}")
 # Three of the four are within one image of each other on the 2,699 held-out images; the
 # varied augmentation alone trains fastest of those three (batch normalisation costs
 # about half as much time again on a CPU), so it is the model `mnist-course train` saves
-# and this lesson trains. The test set was consulted only afterwards, once, to report
-# how good the chosen model is: about 99.46%, over the three seeds of the ablation.
+# and this lesson trains. It is also one of the two best test rows above, which we had
+# seen first: the validation run agrees with the test set here, but it was not blind to
+# it. Its test accuracy, about 99.46% over the three seeds of the ablation, is a fair
+# description of this model, not proof that the choice was made without the test set.
 
 # %% [markdown]
 # ## What more data buys
@@ -630,9 +644,14 @@ if len(misread):
 #
 # ## Not sure, or not a digit
 #
-# A model that must always answer will answer nonsense too. Lesson 4 showed that this
-# kind of network's confidence is a fair guide to how often it is right, so the simplest
-# honest system answers only when it is sure enough, and says "not sure" otherwise.
+# A model that must always answer will answer nonsense too. Lesson 4 found that a dense
+# network's confidence was a fair guide to how often it was right, on test digits like
+# its training digits, and warned that this is no law. These photos are not like the
+# training digits: they come from another **distribution** (other pens, paper, light and
+# cropping), and this CNN was trained with heavy augmentation, so nothing guarantees
+# that its confidence is calibrated here; we have not measured it on photos. Still, the
+# simplest honest system answers only when it is sure enough, and says "not sure"
+# otherwise, and we can check afterwards how well that worked.
 # Here with a threshold of 90%, applied to the photos and to two pictures that are not
 # digits at all: a printed letter A and a drawn plus sign.
 
@@ -661,9 +680,17 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 # "none of these" output, a cross of two strokes looks more like a 4 than like nothing to
 # a model that has only ever seen digits, and lesson 4 showed mistakes made at 99%.
 # Another run, or another non-digit, can land on either side of any threshold you pick.
-# Knowing *what* it does not know needs training data that includes non-digits, with an
-# eleventh class for them. That is how the real systems
-# that read postcodes and cheques do it.
+# Knowing *what* it does not know needs more than a threshold: training data that
+# includes non-digits (an eleventh class for them), a separate detector of inputs unlike
+# the training data, several models whose disagreement flags doubt, or a check that the
+# picture holds one digit-shaped blob before reading it. Systems that read postcodes and
+# cheques combine several of these.
+#
+# All of this lesson is one problem with a name: **distribution shift**. A model is
+# measured on data like its training data; in use it meets other data (photos instead of
+# scans, a tilted sheet, a letter A), and its accuracy and its confidence on the test set
+# no longer describe it. Preparation that makes the new data look like the old, a reject
+# option, and above all measuring on examples of the new data are the defences.
 
 # %% [markdown]
 # ## Your turn: exercise 6
@@ -680,11 +707,16 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 # sizes and positions (some in colour, one with a transparent background) and digits
 # printed with Pillow's font. It checks the shape, the range, the inversion, the
 # 20-pixel size, the centring, and that a nearest-neighbour classifier trained on MNIST
-# recognises at least 85% of your prepared digits. Grade your work with `grader ex06`;
+# recognises at least 85% of your prepared digits. Why a nearest-neighbour classifier
+# (each prepared digit gets the label most common among the 3 training digits whose
+# pixels are closest to it) and not a CNN? It has no weights to train, gives the same
+# answer on every machine, and compares pixels directly: it recognises your digit only
+# if it really looks like an MNIST digit, size, position and all, where a CNN trained
+# with shifts could forgive a badly centred one. Grade your work with `grader ex06`;
 # stuck? `grader --hint ex06`.
 #
 # **Then use it for real.** `mnist-course train` trains this lesson's CNN with the full
-# recipe (30 epochs, about 7 minutes on 2 CPU cores) and saves it to
+# recipe (30 epochs, about 5 minutes on 2 quiet CPU cores, 7 to 8 when they are shared) and saves it to
 # `models/mnist-cnn.keras`; then
 #
 # ```bash

@@ -45,7 +45,7 @@ def prepare_image(image):
     (on the 0..255 scale) after step 2, as on a blank or uniformly gray page.
     """
     # TODO: turn a uint8 photo of a dark digit on light paper into a float32 (28, 28) MNIST-style image in [0, 1]; raise ValueError for bad input
-    #       (lesson 6, "Preparing a real digit image")
+    #       (lesson 7, "Preparing a real digit image")
     raise NotImplementedError("prepare_image() is not started yet")
 
 
@@ -67,5 +67,5 @@ def predict_digit(model, image):
       top3[0] == (digit, confidence).
     """
     # TODO: predict with the model on a batch of one raw-pixel image; return (digit, confidence, top3) as Python int, float and list of (int, float)
-    #       (lesson 6, "Top-3 predictions")
+    #       (lesson 7, "Top-3 predictions")
     raise NotImplementedError("predict_digit() is not started yet")

@@ -164,14 +164,16 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
     course = course or load_course()
     files: dict[Path, str] = {}
     for ex in course.exercises:
-        for source in (ex.solution_path, ex.lesson_source):
-            if not source.is_file():
-                raise CourseError(f"{relative(source)} is missing (course.toml names it for {ex.id})")
+        if not ex.solution_path.is_file():
+            raise CourseError(f"{relative(ex.solution_path)} is missing (course.toml names it for {ex.id})")
         files[ex.stub_path] = make_stub(ex, ex.solution_path.read_text(encoding="utf-8"))
-        if ex.lesson_notebook not in files:
-            lesson = with_colab(ex.lesson_source.read_text(encoding="utf-8"), course, ex.lesson)
-            files[ex.lesson_source] = lesson
-            files[ex.lesson_notebook] = build_notebook(lesson)
+    for name in course.lessons:
+        source = course.lesson_source(name)
+        if not source.is_file():
+            raise CourseError(f"{relative(source)} is missing (course.toml lists lesson {name})")
+        lesson = with_colab(source.read_text(encoding="utf-8"), course, name)
+        files[source] = lesson
+        files[course.lesson_notebook(name)] = build_notebook(lesson)
     files.update({COURSE_DIR / path: text for path, text in course_files(course).items()})
     files[PAGES_WORKFLOW_PATH] = PAGES_WORKFLOW
     return files

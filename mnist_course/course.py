@@ -189,6 +189,9 @@ class Course:
     title: str
     exercises: tuple[Exercise, ...]
     repository: str = ""  # the published repository (Colab links, platform packages)
+    # Every lesson in reading order ([course] lessons); an exercise belongs to one,
+    # and a lesson may have none (lesson 6, training recipes, is read and run).
+    lessons: tuple[str, ...] = ()
     min_learning_share: float = 0.5
     max_convention_share: float = 0.25
 
@@ -200,6 +203,15 @@ class Course:
                 learning += sum(f.checks[name] for name in f.learning)
                 conventions += sum(f.checks[name] for name in f.conventions)
         return PointShares(learning, conventions, total, self.min_learning_share, self.max_convention_share)
+
+    def lesson_source(self, lesson: str) -> Path:
+        return ROOT / "lessons" / f"{lesson}.py"
+
+    def lesson_notebook(self, lesson: str) -> Path:
+        return ROOT / "lessons" / f"{lesson}.ipynb"
+
+    def exercises_of(self, lesson: str) -> tuple[Exercise, ...]:
+        return tuple(ex for ex in self.exercises if ex.lesson == lesson)
 
     def exercise(self, key: str) -> Exercise:
         """Find an exercise by id ("ex01"), number ("1", "01") or module name."""
@@ -308,6 +320,7 @@ def parse_course(text: str) -> Course:
         )
     if not exercises:
         raise CourseError("course.toml lists no [[exercise]]")
+    lessons = _lessons(head, exercises)
     shares = {key: head.get(key, default) for key, default in (("min_learning_share", 0.5), ("max_convention_share", 0.25))}
     for key, value in shares.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
@@ -316,8 +329,28 @@ def parse_course(text: str) -> Course:
         title=head.get("title", "MNIST course"),
         exercises=tuple(exercises),
         repository=str(head.get("repository", "")).rstrip("/"),
+        lessons=lessons,
         **{key: float(value) for key, value in shares.items()},
     )
+
+
+def _lessons(head: dict, exercises: list[Exercise]) -> tuple[str, ...]:
+    """[course] lessons in reading order, numbered 01_, 02_, ...; without the
+    list, the exercises' lessons. Every exercise's lesson must be listed."""
+    listed = head.get("lessons")
+    if listed is None:
+        return tuple(dict.fromkeys(ex.lesson for ex in exercises))
+    if not isinstance(listed, list) or not listed or not all(isinstance(n, str) for n in listed):
+        raise CourseError(f"course.toml: [course] lessons should list lesson names, got {listed!r}")
+    for number, name in enumerate(listed, start=1):
+        if not name.startswith(f"{number:02d}_"):
+            raise CourseError(f"course.toml: [course] lessons: lesson {number} should be named {number:02d}_..., got {name!r}")
+    for ex in exercises:
+        if ex.lesson not in listed:
+            raise CourseError(f"course.toml: exercise {ex.id}'s lesson {ex.lesson!r} is not in [course] lessons")
+        if not ex.lesson.startswith(f"{ex.lesson_number:02d}_"):
+            raise CourseError(f"course.toml: exercise {ex.id} has lesson_number {ex.lesson_number} but lesson {ex.lesson!r}")
+    return tuple(listed)
 
 
 def _check_names(fn: dict, key: str, checks: dict, where: str) -> tuple[str, ...]:

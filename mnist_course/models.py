@@ -1,6 +1,7 @@
-"""Models the course itself uses: the stronger CNN of lesson 6 (the stretch goal).
+"""Models the course itself uses: the stronger CNN of lesson 6 (training recipes),
+which lesson 7 puts to real use.
 
-It is not an exercise, so it lives here rather than in solutions/: lesson 6,
+It is not an exercise, so it lives here rather than in solutions/: lessons 6 and 7,
 `mnist-course train` and the benchmarks build it from this one place. Like every
 model of the course it takes raw pixels (0-255) and scales them itself.
 

@@ -1,4 +1,4 @@
-"""Photo-like pictures of handwritten digits, made reproducibly for lesson 6.
+"""Photo-like pictures of handwritten digits, made reproducibly for lesson 7.
 
     python -m mnist_course.photos lessons/photos     # (re)write the set the course ships
 

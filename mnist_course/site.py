@@ -45,7 +45,7 @@ QUICK_BANNER = "Built in quick mode: fewer epochs and images; the numbers are lo
 
 def lessons(course: Course) -> list[Path]:
     """The lesson notebooks in course order."""
-    return sorted(dict.fromkeys(ex.lesson_notebook for ex in course.exercises))
+    return [course.lesson_notebook(lesson) for lesson in course.lessons]
 
 
 def versions() -> dict[str, str]:
@@ -58,7 +58,7 @@ def versions() -> dict[str, str]:
 
 
 # What else a lesson's outputs depend on: the course's code, the solutions it imports,
-# the benchmark records it reads and lesson 6's photos. A change there re-runs every lesson.
+# the benchmark records it reads and lesson 7's photos. A change there re-runs every lesson.
 SHARED_INPUTS = ("mnist_course/*.py", "solutions/*.py", "benchmarks/*.json", "lessons/photos/*")
 
 

@@ -36,8 +36,7 @@ def test_nothing_is_orphaned():
     assert {p.name for p in (ROOT / "solutions").glob("*.py")} == listed
     assert {p.name for p in (ROOT / "exercises").glob("*.py")} == listed
     assert {p.name for p in (ROOT / "grader").glob("test_*.py")} == {f"test_{n}" for n in listed}
-    lessons = {ex.lesson for ex in COURSE.exercises}
-    assert {p.stem for p in (ROOT / "lessons").glob("*.py")} == lessons
+    assert {p.stem for p in (ROOT / "lessons").glob("*.py")} == set(COURSE.lessons)
     assert {p.stem for p in (ROOT / "lessons").glob("*.ipynb")} == {p.stem for p in (ROOT / "lessons").glob("*.py")}
 
 
@@ -48,6 +47,12 @@ def test_ids_and_lessons_are_unique_and_in_order():
     assert numbers == sorted(numbers)
     for ex in COURSE.exercises:
         assert ex.lesson.startswith(f"{ex.lesson_number:02d}_"), ex.lesson
+    assert [name[:3] for name in COURSE.lessons] == [f"{n:02d}_" for n in range(1, len(COURSE.lessons) + 1)]
+
+
+def test_every_lesson_file_exists_including_those_without_an_exercise():
+    for name in COURSE.lessons:
+        assert COURSE.lesson_source(name).is_file() and COURSE.lesson_notebook(name).is_file(), name
 
 
 @pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
@@ -172,6 +177,8 @@ def test_stub_generation_rejects_malformed_solutions(solution, problem):
         (lambda t: t + 'learning = ["f_fails"]\n', "'f_fails', which is not one of its checks"),
         (lambda t: t + 'learning = ["f_works"]\nconventions = ["f_works"]\n', "both learning and conventions"),
         (lambda t: t.replace('title = "t"', 'title = "t"\nmin_learning_share = 1.5'), "fraction between 0 and 1"),
+        (lambda t: t.replace('title = "t"', 'title = "t"\nlessons = ["01_y"]'), "lesson '01_x' is not in \\[course\\] lessons"),
+        (lambda t: t.replace('title = "t"', 'title = "t"\nlessons = ["01_x", "03_z"]'), "lesson 2 should be named 02_"),
     ],
 )
 def test_course_toml_errors_are_explained(change, problem):
@@ -227,7 +234,7 @@ def test_lessons_quote_the_thresholds_course_toml_sets(exercise):
 
 # ------------------------------------------------------------------ Colab
 
-LESSONS = sorted({ex.lesson for ex in COURSE.exercises})
+LESSONS = list(COURSE.lessons)
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 

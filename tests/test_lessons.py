@@ -17,7 +17,7 @@ from nbclient.exceptions import CellExecutionError
 
 from mnist_course.course import ROOT, load_course
 
-LESSONS = sorted({ex.lesson_notebook for ex in load_course().exercises})
+LESSONS = [load_course().lesson_notebook(name) for name in load_course().lessons]
 FIGURES = tomllib.loads((ROOT / "lessons" / "figures.toml").read_text(encoding="utf-8"))["figure"]
 FULL_RUN = os.environ.get("MNIST_COURSE_LESSONS_FULL") == "1"
 

@@ -1,4 +1,4 @@
-"""The photo-like digits lesson 6 ships are what mnist_course/photos.py makes."""
+"""The photo-like digits lesson 7 ships are what mnist_course/photos.py makes."""
 
 import numpy as np
 

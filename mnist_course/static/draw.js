@@ -11,7 +11,7 @@ const ink = pad.getContext("2d");
 const seen = document.getElementById("prepared").getContext("2d");
 const els = Object.fromEntries(["model", "digit", "confidence", "message", "bars", "clear", "upload"].map((id) => [id, document.getElementById(id)]));
 const PEN_WIDTH = 20; // in canvas pixels of 280: about 2 pixels of 28, MNIST's stroke
-const NOT_SURE = 0.9; // lesson 6, "Not sure, or not a digit": below this the answer is a guess
+const NOT_SURE = 0.9; // lesson 7, "Not sure, or not a digit": below this the answer is a guess
 let maxUploadBytes = 10 * 1024 * 1024;
 let drawn = false; // anything on the canvas to read
 let busy = false; // a request in flight
@@ -67,7 +67,7 @@ function show(answer) {
   });
   seen.putImageData(picture, 0, 0);
   const read = `Read in ${answer.milliseconds} ms.`;
-  say(answer.confidence < NOT_SURE ? `Not sure: under lesson 6's 90% threshold, so look at the longest bars. ${read}` : read);
+  say(answer.confidence < NOT_SURE ? `Not sure: under lesson 7's 90% threshold, so look at the longest bars. ${read}` : read);
 }
 
 async function ask(picture, asked = generation) {

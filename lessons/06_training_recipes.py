@@ -1,0 +1,372 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Training recipes and ablations
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/06_training_recipes.ipynb)
+#
+# **What you will do:** turn exercise 5's network into a stronger one by changing how it
+# is trained (a learning-rate schedule, every training image, varied augmentation), see
+# what batch normalisation does in training and at prediction time, run a small
+# ablation yourself to find out what each addition buys, and measure what more data
+# would buy. The model this lesson trains is the one lesson 7 puts to real use.
+
+# %%
+# In Colab, fetch and install the course first; anywhere else this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    home = "/content/mnist-course"
+    if not os.path.isdir(home):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/mnist-course/mnist-course", home], check=True)
+    # Colab has TensorFlow, NumPy, Matplotlib, Pillow and pytest: install the course and a
+    # recent Keras alone (the course's Jupyter tools would replace the IPython Colab runs on).
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    subprocess.run([*pip, "--editable", home, "keras>=3.11,<4"], check=True)
+    sys.path.insert(0, home)  # importable now, without restarting the runtime
+    os.chdir(home)  # where exercises/ are, and `!grader` grades them
+
+# %% [markdown]
+# ## Setup
+#
+# The course's `quiet_keras()` imports Keras without TensorFlow's start-up notes (see
+# lesson 2).
+#
+# Training the stronger CNN below takes about 2 minutes on 2 CPU cores with the course's
+# 22,699 training images, the small ablation about 2 minutes more, and the small networks
+# of *What more data buys* under a minute. When the course's test suite runs this
+# notebook it sets `MNIST_COURSE_QUICK=1` and trains on a few thousand images for one
+# epoch instead: those models are barely trained, so their numbers come out far lower
+# than the ones quoted below.
+
+# %%
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+from mnist_course.data import load_mnist, quiet_keras
+import mnist_course
+from mnist_course.models import STRONGER_CNN_SETTINGS, stronger_cnn
+
+keras = quiet_keras()
+
+QUICK = os.environ.get("MNIST_COURSE_QUICK") == "1"
+
+data = load_mnist()
+print(data.provenance.describe())
+
+# Raw pixels 0..255 with a channel axis, as every CNN of the course takes them.
+x_train = data.x_train[..., np.newaxis].astype("float32")
+x_test = data.x_test[..., np.newaxis].astype("float32")
+y_train, y_test = data.y_train, data.y_test
+print(f"{len(x_train):,} training images, {len(x_test):,} test images, shape {x_train.shape[1:]}")
+
+# %% [markdown]
+# ## A stronger CNN
+#
+# The CNN of lesson 5 reads about 98.4% of the test digits; exercise 5's reference, with
+# a third convolution, `padding="same"`, light shifts and 20 epochs, about 99.2%. The
+# model `mnist-course train` saves for real use keeps that network and changes two things:
+# how its images vary, and how it is trained.
+#
+# - **Varied augmentation**: each training image is rotated by up to about 11°, zoomed in
+#   or out by up to 10% and shifted by up to 10% of its size, differently in every
+#   epoch, where exercise 5's reference only shifts it by up to 2 pixels. The model never
+#   sees exactly the same image twice, so it learns the digit rather than its pose, which
+#   is just what photos need: they are never perfectly upright, sized and centred.
+#   Augmentation layers only act while training; at prediction time they pass images
+#   through unchanged.
+#
+# - **A recipe**. The learning rate starts at 0.002 and falls along a cosine to 0 at the
+#   last epoch: big steps while the weights are far from good, ever smaller ones as they
+#   settle, with no callback deciding when. And it learns from all 22,699 training
+#   images, with no validation split. Lesson 3 held images back to *choose* (the epochs,
+#   the dropout, when to stop); here the recipe was fixed before training, a fixed number
+#   of epochs and a fixed schedule, so a validation set would have no decision left to
+#   make, and its images are worth more as training data.
+#
+# (Why not also **batch normalisation**, which you will meet in most modern networks? It
+# rescales each layer's outputs to a steady mean and spread while training, so the next
+# layer sees inputs on the same scale from batch to batch. The next section shows
+# what it does; whether it earns its place here is a measurement, the ablation after it.)
+#
+# The model lives in the course package, `mnist_course.models.stronger_cnn()`, because
+# `mnist-course train` builds the very same one. It needs to know how long training
+# will be, to place the end of its cosine.
+
+# %%
+if QUICK:
+    epochs, n_train = 1, 3000
+else:
+    epochs, n_train = 10, len(x_train)
+
+keras.utils.set_random_seed(0)
+model = stronger_cnn(n_train, epochs)
+print(f"{model.name}: {model.count_params():,} parameters")
+print([layer.__class__.__name__ for layer in model.layers])
+
+# %% [markdown]
+# About 262,000 parameters: the three 3 × 3 convolutions of exercise 5's reference
+# solution (32, 64 and 64 filters) and two max-poolings, then dropout, a dense layer of
+# 128 and the 10-way softmax, exactly as in exercise 5. The layer list starts with
+# `Rescaling` (the model takes raw pixels) and the three augmentation layers.
+#
+# To keep this lesson quick we train for ten epochs, a third of the 30 that
+# `mnist-course train` uses; the cosine is squeezed into those ten.
+
+# %%
+history = model.fit(x_train[:n_train], y_train[:n_train], epochs=epochs,
+                    batch_size=STRONGER_CNN_SETTINGS["batch_size"], verbose=2)
+test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"test accuracy: {test_accuracy:.2%}")
+
+# The optimizer keeps its schedule in its configuration: rebuild it to plot it.
+schedule = keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
+steps = np.arange(int(model.optimizer.iterations.numpy()) + 1)
+fig, (ax_lr, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.2))
+ax_lr.plot(steps, [float(schedule(step)) for step in steps])
+ax_lr.set(xlabel="training step (one batch)", ylabel="learning rate", title="The cosine schedule")
+ax_loss.plot(np.arange(1, len(history.history["loss"]) + 1), history.history["loss"], "o-")
+ax_loss.set(xlabel="epoch", ylabel="training loss", title="Training loss")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Expect a test accuracy of about 99.3% after these ten epochs, level with exercise 5's
+# reference after 20 (99.22%): the difference is about 8 test images, one run each, with
+# different training sets (this one holds no images out), so by lesson 4's paired
+# comparison it is not a difference we can claim. Each epoch takes 10 to 20 seconds on 2 CPU cores. The
+# left plot is the schedule: 0.002 at the first step, half of that half way, 0 at the
+# last. The training loss keeps falling to the end, even in the last epochs where the
+# steps are tiny: small steps let the weights settle into a minimum rather than bounce
+# around it. `mnist-course train` runs the same recipe for 30 epochs.
+#
+# ## Batch normalisation, in training and at prediction time
+#
+# A `BatchNormalization` layer behaves differently in training and in use, and that
+# difference is the source of most of its surprises. While training, it standardises
+# each feature with the mean and standard deviation of the *current batch*, then applies
+# a scale and a shift it learns. It also keeps running averages of those batch
+# statistics. At prediction time it uses the running averages instead, so a digit's
+# answer does not depend on which other digits share its batch. Here is one layer fed a
+# batch whose feature has mean 50 and spread 10:
+
+# %%
+bn = keras.layers.BatchNormalization(momentum=0.9)
+rng = np.random.default_rng(0)
+features = rng.normal(50, 10, size=(256, 1)).astype("float32")
+print(f"input:                         mean {features.mean():6.2f}, std {features.std():5.2f}")
+out = bn(features, training=True).numpy()
+print(f"training=True (batch stats):   mean {out.mean():6.2f}, std {out.std():5.2f}")
+out = bn(features, training=False).numpy()
+print(f"training=False, after 1 batch: mean {out.mean():6.2f}, std {out.std():5.2f}"
+      f"   (running mean {float(bn.moving_mean[0]):.1f})")
+for _ in range(50):
+    bn(rng.normal(50, 10, size=(256, 1)).astype("float32"), training=True)
+out = bn(features, training=False).numpy()
+print(f"training=False, after 51:      mean {out.mean():6.2f}, std {out.std():5.2f}"
+      f"   (running mean {float(bn.moving_mean[0]):.1f})")
+
+# %% [markdown]
+# In training mode the batch comes out standardised at once (mean 0, spread 1), whatever
+# its scale. At prediction time, after a single batch, the running averages have moved
+# only a tenth of the way from their start (mean 0, variance 1) towards the data's, so
+# the output is still far from standardised; after fifty batches they have caught up and
+# the two modes agree. `fit` calls the layer with `training=True` and `predict` with
+# `training=False`, so you rarely choose, but it explains two classic puzzles: a model
+# with batch normalisation that predicts badly after very few training steps (the running
+# averages have not caught up), and training accuracy measured in training mode that
+# differs from the same images predicted afterwards (batch statistics against running
+# ones, and dropout switched off).
+#
+# ## What each addition buys
+#
+# Why this network, and not one with batch normalisation too, or without the varied
+# augmentation? The honest way to tell is an **ablation**: train every combination with
+# the same recipe, from several seeds, and compare the spread with the differences. Run
+# a small one yourself first, the right way round: score each variant on **validation**
+# images (the last 2,699 training images, which no variant trains on), never on the test
+# set, with a rule fixed before looking. Ours: the highest mean validation accuracy wins,
+# unless its lead over another variant is smaller than the spread between seeds, in
+# which case we call them tied and keep the simpler one.
+#
+# To fit in a lesson this ablation is short: each variant trains for 3 epochs on 6,000
+# images from 2 seeds (one epoch on 1,000 images from one seed in quick mode), about 2
+# to 3 minutes in all on 2 CPU cores.
+
+# %%
+VARIANTS = [  # (name, batch normalisation, augmentation), as benchmarks/ablation.py names them
+    ("exercise 5's network", False, "shifts"),
+    ("+ batch normalisation", True, "shifts"),
+    ("+ varied augmentation", False, "varied"),
+    ("+ both", True, "varied"),
+]
+small, small_epochs, seeds = (1000, 1, [0]) if QUICK else (6000, 3, [0, 1])
+x_val, y_val = x_train[-2699:], y_train[-2699:]  # held out: the variants train on the first images only
+small_results = {}
+for name, batch_norm, augmentation in VARIANTS:
+    scores = []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        variant = stronger_cnn(small, small_epochs, batch_norm=batch_norm, augmentation=augmentation)
+        variant.fit(x_train[:small], y_train[:small], epochs=small_epochs, batch_size=128, verbose=0)
+        scores.append(variant.evaluate(x_val, y_val, verbose=0)[1])
+    small_results[name] = scores
+    print(f"{name:24s} validation " + " / ".join(f"{a:.2%}" for a in scores) + f"   mean {np.mean(scores):.2%}")
+spread = np.mean([abs(a - b) for a, b in (v for v in small_results.values() if len(v) == 2)]) if len(seeds) == 2 else 0.0
+print(f"typical difference between the two seeds of one variant: {spread:.2%}")
+
+# %% [markdown]
+# Read your table against its own spread before reading it against each other. At these
+# short settings the augmentation is a handicap rather than a help: a network that has
+# seen 6,000 images three times has not yet learned the plain digits, and every shifted,
+# rotated or zoomed copy makes its task harder. Batch normalisation, on the other hand,
+# speeds up early training, so it tends to look good in a short run. Neither verdict
+# need survive 30 epochs on every image: a short ablation answers the question "what
+# helps a short training?", which is not the question we had. That is the trap of
+# cheap ablations, and the reason the course also ran the full one.
+#
+# `benchmarks/ablation.py` trains the four combinations with the full recipe (30
+# epochs, every training image, three seeds; about 25 minutes per seed on 2 CPU cores)
+# and scores them on the test set. Here are its recorded results:
+
+# %%
+ablation = json.loads((Path(mnist_course.__file__).parents[1] / "benchmarks" / "ablation.json").read_text())
+rows = ablation["summary"]
+print(f"{ablation['data']}, {ablation['recipe']['epochs']} epochs each, seeds {rows[0]['seeds']}")
+for row in rows:
+    seeds = " / ".join(f"{a:.2%}" for a in row["accuracies"])
+    print(f"{row['variant']:26s} {seeds}   mean {row['mean']:.2%} ± {row['sd']:.2%}")
+
+fig, ax = plt.subplots(figsize=(8, 3))
+for y, row in enumerate(rows):
+    ax.errorbar(100 * row["mean"], y, xerr=100 * row["sd"], fmt="o", color="black", capsize=4)
+    ax.plot([100 * a for a in row["accuracies"]], [y] * len(row["accuracies"]), "x", color="tab:blue")
+# For comparison: exercise 5's reference trained as its exercise declares it (benchmarks/MODELS.md).
+ax.axvline(99.22, linestyle="--", color="gray", label="exercise 5's reference as graded: 99.22% (median)")
+ax.set_yticks(range(len(rows)), [row["variant"] for row in rows])
+ax.invert_yaxis()
+ax.legend(loc="lower left", fontsize=8)
+ax.set(xlabel="test accuracy (%): mean ± standard deviation over seeds (×: each seed)", title="Ablation: exercise 5's network and two additions")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Three things stand out. Exercise 5's own network, trained with this recipe, already
+# reaches about 99.41% on average, against 99.22% (the median of three seeds) when it is
+# trained as exercise 5 declares it: 20 epochs at a constant learning rate, with 10% of
+# the images held out. So the recipe, not the additions, buys most of the gain: every
+# training image, a schedule that ends with small steps, and 30 epochs.
+#
+# Each addition alone is level with that, or a shade above: 99.44% with batch
+# normalisation, 99.46% with varied augmentation. Those differences are 3 to 5 test
+# images in 10,000, no more than the seeds move each row. On this data, neither earns a
+# clear place by itself.
+#
+# Together, they do worse: 99.31%, below every other row in every seed. Two changes that
+# are harmless apart can hurt together. Why is a question for another experiment (one
+# guess to test: augmentation and dropout already regularise strongly, and batch
+# normalisation adds noise of its own from batch to batch). What matters here is the
+# habit: change one thing at a time, over several seeds, and keep only what earns its
+# place.
+#
+# Which row should `mnist-course train` use, then? Picking the best of the four by its
+# test accuracy would be tuning on the test set, the mistake lesson 3 warns against: the
+# test set would no longer measure a model it had not helped to choose.
+#
+# We have to be plain about how this course made the choice, because it did not follow
+# that rule. The recipe itself (30 epochs, the learning rate of 0.002, the cosine
+# schedule, the augmentation's ranges) was developed while watching test accuracy against
+# a target of 99.3%. The test-set rows above were run first, and they showed the model
+# then served ("both") below that target. Only afterwards was the choice re-run the fair
+# way (`python benchmarks/ablation.py --validation`): each variant trained on the first
+# 20,000 training images and scored on the last 2,699, which it never saw, with a rule
+# fixed before that run: the best validation accuracy wins, and variants within 2
+# validation images of it count as tied, the fastest to train among them chosen.
+#
+# That validation run is how the choice *should* be made, and it is shown here as the
+# procedure to copy: fix the rule, choose on validation, read the test set once. But it
+# came after the test rows, so it cannot undo what they had already told us, and the
+# test accuracy quoted below for the chosen model is, if anything, a little optimistic.
+
+# %%
+validation = json.loads((Path(mnist_course.__file__).parents[1] / "benchmarks" / "validation.json").read_text())
+print(validation["scored_on"])
+for row in validation["summary"]:
+    print(f"{row['variant']:26s} validation {row['mean']:.2%}   trained in {row['train_seconds_median']:.0f} s")
+print(f"chosen: {validation['chosen']}")
+
+# %% [markdown]
+# Three of the four are within one image of each other on the 2,699 held-out images; the
+# varied augmentation alone trains fastest of those three (batch normalisation costs
+# about half as much time again on a CPU), so it is the model `mnist-course train` saves
+# and this lesson trains. It is also one of the two best test rows above, which we had
+# seen first: the validation run agrees with the test set here, but it was not blind to
+# it. Its test accuracy, about 99.46% over the three seeds of the ablation, is a fair
+# description of this model, not proof that the choice was made without the test set.
+
+# %% [markdown]
+# ## What more data buys
+#
+# The course trains on 22,699 images, a third of MNIST's 60,000, so that every number in
+# it is the same for every student (lesson 1). What would the other two thirds buy? The
+# cell below measures the trend on the data we have: lesson 2's small dense network,
+# trained on an eighth, a quarter, a half and all of the course's training images. Each
+# run takes the same number of training steps (80 epochs of the eighth, 10 of the
+# whole), so the comparison is about the data, not about how long each network trained.
+
+# %%
+sizes = [n_train // 8, n_train // 4, n_train // 2, n_train]
+errors = []
+for size in sizes:
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    dense.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    dense.fit(x_train[:size], y_train[:size], epochs=1 if QUICK else 10 * n_train // size, batch_size=128, verbose=0)
+    errors.append(1 - dense.evaluate(x_test, y_test, verbose=0)[1])
+    print(f"{size:6,d} training images: test error {errors[-1]:.2%}")
+
+fig, ax = plt.subplots(figsize=(5, 3.2))
+ax.loglog(sizes, [100 * e for e in errors], "o-")
+ax.set(xlabel="training images", ylabel="test error (%)", title="More data, fewer mistakes")
+plt.tight_layout()
+plt.show()
+print(f"each doubling of the data divides the error by {np.exp(-np.polyfit(np.log2(sizes), np.log(errors), 1)[0]):.2f}")
+
+# %% [markdown]
+# Expect the test error to fall from about 7.7% with 2,837 images to 6.3%, 5.5% and 3.6%
+# with all 22,699: each doubling of the data divides the error by about 1.3 on average,
+# though not evenly (the last doubling did the most here). The full set's 60,000 images
+# are 1.4 doublings more than the course's, so the same trend would bring this small
+# network's error from 3.6% to roughly 2.5%. That is an extrapolation, not a
+# measurement: the course is built without the full set (lesson 1 says why). Where you
+# have it, measure instead: `mnist-course train --full-mnist` trains the stronger CNN on
+# all 60,000 images, and `grader --full-mnist` grades on them, with bars marked as
+# estimates.
+#
+# More data keeps helping, but each doubling buys less in absolute terms, and costs
+# twice the training time. A better architecture, a better recipe and augmentation (which
+# makes more data out of the data you have) are usually the cheaper gains.
+#
+# **Next lesson:** the model of this lesson in real use: saved to a file, loaded back,
+# and reading photos of digits that MNIST never saw.

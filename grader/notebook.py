@@ -8,11 +8,15 @@
 cell's imports, helpers and constants, writes them below the locked imports
 cell as the exercise's module in a temporary folder, and grades that folder with
 `python -m grader`, the same grader, sandbox and trainer as on the command
-line. The student's code therefore runs in the grader's worker process, not
-in the notebook's kernel. A passing check prints one line; a failing one
-raises `CheckFailed`, whose message is the grader's teaching message and
-which Jupyter shows without a traceback into the grader. nbgrader gives a
-test cell its points when it ends without an error, and 0 when it raises.
+line, through the same runner as a batch (child_grader.py, one rule for the
+grader's exit). The student's code therefore runs in the grader's worker
+process, not in the notebook's kernel. A passing check prints one line; a
+failing one raises `CheckFailed`, whose message is the grader's teaching
+message and which Jupyter shows without a traceback into the grader. nbgrader
+gives a test cell its points when it ends without an error, and 0 when it
+raises. When a safety clock fired (a machine too slow or overloaded), the
+checks it stopped raise `CheckNotGraded`, which says "not graded" and how to
+grade again, and the checks that passed keep their points.
 
 One grading per exercise and source: the other test cells of the exercise
 reuse its report while the answer cells stay unchanged.
@@ -28,19 +32,16 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import linecache
 import os
-import subprocess
-import sys
 import tempfile
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from mnist_course.course import ROOT, Exercise, load_course
+from mnist_course.course import Exercise, load_course
 from mnist_course.nbgrader_course import exercise_module, imports_mark
 
+from . import child_grader
 from .report import measured_line
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}
@@ -55,6 +56,13 @@ class CheckFailed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:  # IPython's hook for how an error is shown
         return [f"✗ {self}"]
+
+
+class CheckNotGraded(CheckFailed):
+    """A check the grader could not judge (a safety clock fired on a slow machine): not a verdict."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"… {self}"]
 
 
 def _answer(exercise: Exercise, name: str, value: Any) -> tuple[str, int]:
@@ -92,46 +100,36 @@ def module_source(exercise: Exercise, namespace: dict[str, Any]) -> tuple[str, l
     return exercise_module(exercise, _imports_cell(exercise, namespace), answers)
 
 
+def _show_progress(line: str) -> None:
+    """Training progress comes on the grader's stderr: shown here on stdout,
+    because nbgrader scores a test cell that writes to stderr 0."""
+    if " training: epoch " in line:
+        print(line, flush=True)
+
+
 def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
-    """Grade the module with the course's grader; its JSON report."""
+    """Grade the module with the course's grader (child_grader: the same runner and
+    the same rule for its exit as a batch); its JSON report, which says `retry` on
+    the checks a safety clock stopped."""
     with tempfile.TemporaryDirectory(prefix="mnist-notebook-") as tmp:
         folder = Path(tmp) / "submission"
         folder.mkdir()
         (folder / exercise.filename).write_text(source, encoding="utf-8")
-        report_file = Path(tmp) / "report.json"
-        command = [sys.executable, "-m", "grader", exercise.id, "--target", str(folder), "--json", str(report_file)]
         print(f"Grading {exercise.id} · {exercise.title} with the course's grader…", flush=True)
-        # Training progress comes on the grader's stderr: shown here on stdout,
-        # because nbgrader scores a test cell that writes to stderr 0.
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=_ENVIRONMENT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        last = deque(maxlen=5)
-        try:
-            for line in process.stderr:
-                if " training: epoch " in line:
-                    print(line.rstrip(), flush=True)
-                elif line.strip():
-                    last.append(line.rstrip())
-            code = process.wait()
-        finally:  # an interrupted cell, or nbgrader's timeout, stops the grader too
-            if process.poll() is None:
-                process.terminate()  # the grader stops its workers and trainer on SIGTERM
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        if code not in (0, 1) or not report_file.is_file():
-            why = "\n".join(last) or "no message"
-            raise CheckFailed(f"The grader could not run (exit status {code}):\n{why}")
-        return json.loads(report_file.read_text(encoding="utf-8"))
+        # No clock of its own: nbgrader's timeout (or the student's interrupt) stops the cell, and the grader with it.
+        result = child_grader.grade_folder(folder, [exercise.id], env=_ENVIRONMENT, on_line=_show_progress)
+    if "error" in result:
+        raise CheckFailed(f"The grader could not run: {result['error']}\n{result['log']}")
+    return result
+
+
+def _not_graded(check_name: str, message: str) -> CheckNotGraded:
+    return CheckNotGraded(
+        f"{check_name}: not graded\n{message}\n"
+        "This cell scores 0 only until it is graded again (nbgrader has no \"not graded\" for a test cell). "
+        "In your own notebook: restart the kernel and run all cells. Instructors: `nbgrader autograde ASSIGNMENT --force` "
+        "on a machine that keeps up (MNIST_COURSE_SAFETY_FACTOR=2 gives a slower one twice the time)."
+    )
 
 
 def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float | None:
@@ -147,10 +145,14 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float
             print(f"Not graded (top-level code in your answer cells): {'; '.join(dropped[:3])}" + (" …" if len(dropped) > 3 else ""))
         _reports[key] = _grade(exercise, source)
     report = _reports[key]
+    if "exercises" not in report:  # the whole grading passed its safety limit (a runner with a clock)
+        raise _not_graded(check_name, f"Not graded: {report['retry']}")
     rows = [c for ex in report["exercises"] for c in ex["checks"] if c["name"] == check_name]
     if not rows:
         raise CheckFailed(f"The grader's report has no result for {check_name}")
     row = rows[0]
+    if row.get("retry"):  # a safety clock fired: not a verdict on the code; the checks that passed stand
+        raise _not_graded(check_name, row["message"])
     if row["status"] == "failed" and row["score"] > 0:
         # Part of the points (an accuracy inside its band below the bar): nbgrader
         # takes a number a test cell evaluates to as that cell's partial credit.

@@ -108,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("--data", default=None, metavar="PATH", help=DATA_HELP)
     site.add_argument("--quick", action="store_true", help="fewer epochs and images, as CI builds it (or set MNIST_COURSE_QUICK=1)")
     site.add_argument("--cache", default=None, metavar="DIR", help="where executed lessons are kept between builds (default: .site-cache beside OUT)")
+    site.add_argument(
+        "--with-solutions",
+        action="store_true",
+        help="copy the reference solutions beside the pages and link them from the index (a self-learner's own site; "
+        "left out by default, so a published site does not hand out the answers)",
+    )
     return parser
 
 
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         quick = args.quick or os.environ.get("MNIST_COURSE_QUICK") == "1"
         started = time.perf_counter()
         try:
-            build_site(Path(args.out), data_path=args.data, quick=quick, cache=args.cache)
+            build_site(Path(args.out), data_path=args.data, quick=quick, cache=args.cache, with_solutions=args.with_solutions)
         except DataError as exc:
             print(f"mnist-course site: {exc}", file=sys.stderr)
             return 2

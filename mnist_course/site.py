@@ -20,7 +20,11 @@ What the pages are made of:
 - Nothing is fetched from elsewhere when a page is opened: the template turns
   off nbconvert's CDN scripts (RequireJS, MathJax, Mermaid; the lessons use
   none of them), and the Colab badge is served from the site. Exercise stubs
-  and reference solutions are copied beside the pages, so their links resolve.
+  are copied beside the pages, so their links resolve.
+- The reference solutions are left out unless asked for (`--with-solutions`,
+  for a self-learner's own copy): the Pages workflow publishes the default
+  build, and a class's site must not hand out the answers. Without them the
+  index says where the references are.
 """
 
 from __future__ import annotations
@@ -162,18 +166,30 @@ def _title(nb, fallback: str) -> str:
     return fallback
 
 
-def index_notebook(course: Course, titles: dict[str, str], figures: dict[str, int]):
-    """The front page, as Markdown cells: lessons, exercises, what the models reach."""
+NO_SOLUTIONS_NOTE = (
+    "The reference solutions are not on this site. They are in the course repository's `solutions/` folder "
+    "(instructors keep that folder out of the students' copy: platforms/README.md); a self-learner can build "
+    "this site with them: `mnist-course site OUT --with-solutions`."
+)
+
+
+def index_notebook(course: Course, titles: dict[str, str], figures: dict[str, int], with_solutions: bool = False):
+    """The front page, as Markdown cells: lessons, exercises (with links to the references when
+    they are published), what the models reach."""
     import nbformat
 
     lesson_rows = "\n".join(
         f"| {number} | [{titles[stem]}]({stem}.html) | {figures[stem]} |" for number, stem in enumerate(titles, start=1)
     )
     exercise_rows = "\n".join(
-        f"| {ex.id} | {ex.title} | lesson {ex.lesson_number} | {ex.max_score} | "
-        f"[`exercises/{ex.filename}`](exercises/{ex.filename}) | [`solutions/{ex.filename}`](solutions/{ex.filename}) |"
+        f"| {ex.id} | {ex.title} | lesson {ex.lesson_number} | {ex.max_score} | [`exercises/{ex.filename}`](exercises/{ex.filename}) |"
+        + (f" [`solutions/{ex.filename}`](solutions/{ex.filename}) |" if with_solutions else "")
         for ex in course.exercises
     )
+    exercise_head = "| exercise | what you write | lesson | points | your file |" + (" reference |" if with_solutions else "")
+    exercises = f"## Exercises\n\n{exercise_head}\n|{'---|' * exercise_head.count(' |')}\n{exercise_rows}"
+    if not with_solutions:
+        exercises += f"\n\n{NO_SOLUTIONS_NOTE}"
     models = (ROOT / "benchmarks" / "MODELS.md").read_text(encoding="utf-8")
     models = models.replace("# What the models reach", "## What the models reach", 1)
     cells = [
@@ -181,7 +197,7 @@ def index_notebook(course: Course, titles: dict[str, str], figures: dict[str, in
         "Colab to run them yourself. Each exercise is a Python file you complete and grade with `grader exNN`; "
         "compare with the reference solution only after solving it.",
         f"## Lessons\n\n| # | lesson | figures |\n|---|---|---|\n{lesson_rows}",
-        f"## Exercises\n\n| exercise | what you write | lesson | points | your file | reference |\n|---|---|---|---|---|---|\n{exercise_rows}",
+        exercises,
         models,
     ]
     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text) for text in cells])
@@ -195,9 +211,11 @@ def build_site(
     course: Course | None = None,
     log=print,
     notebooks: list[Path] | None = None,
+    with_solutions: bool = False,
 ) -> dict:
     """Write the site into OUT; returns, per lesson, the seconds it ran (0 when cached) and the figures
-    it made. `notebooks` replaces the course's lesson notebooks (the tests build from edited copies)."""
+    it made. `notebooks` replaces the course's lesson notebooks (the tests build from edited copies);
+    `with_solutions` copies the reference solutions beside the pages and links them (a self-learner's site)."""
     from .data import load_mnist
 
     course = course or load_course()
@@ -216,16 +234,19 @@ def build_site(
         (out / f"{notebook.stem}.html").write_text(_page(nb, titles[notebook.stem]), encoding="utf-8")
         report[notebook.stem] = {"seconds": round(seconds, 1), "figures": figures[notebook.stem]}
         log(f"{notebook.stem}: {'ran in %.0f s' % seconds if seconds else 'from the cache'}, {figures[notebook.stem]} figures")
-    index = index_notebook(course, titles, figures)
+    index = index_notebook(course, titles, figures, with_solutions)
     index.cells.insert(0, provenance_cell(provenance, library_versions, quick))
     (out / "index.html").write_text(_page(index, course.title), encoding="utf-8")
     shutil.copy(TEMPLATES / "colab-badge.svg", out / "colab-badge.svg")
-    for folder in ("exercises", "solutions"):
+    if not with_solutions and (out / "solutions").resolve() != (ROOT / "solutions").resolve():
+        shutil.rmtree(out / "solutions", ignore_errors=True)  # an earlier build's, never published by this one
+    for folder in ("exercises", "solutions") if with_solutions else ("exercises",):
         (out / folder).mkdir(exist_ok=True)
         for ex in course.exercises:
             shutil.copy(ROOT / folder / ex.filename, out / folder / ex.filename)
     (out / ".nojekyll").write_text("")  # GitHub Pages serves the files as they are
-    (out / "build.json").write_text(json.dumps({"quick": quick, "data": provenance.dataset, "lessons": report}, indent=1) + "\n")
+    build = {"quick": quick, "data": provenance.dataset, "solutions": with_solutions, "lessons": report}
+    (out / "build.json").write_text(json.dumps(build, indent=1) + "\n")
     return report
 
 
@@ -263,6 +284,7 @@ jobs:
           restore-keys: site-
       # No --data: the loader downloads MNIST with Keras, verifies its checksum and
       # cuts the course's 22,699 training images, as a student's first run does.
+      # No --with-solutions: the published site leaves the reference solutions out.
       - run: mnist-course site _site --cache .site-cache
       - uses: actions/upload-pages-artifact@v3
         with:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.feedback import NotGraded, PartialCredit
+from grader.feedback import NotGraded, PartialCredit, requires
 from grader.report import check_record, render_table, total, version_drift
 from mnist_course.course import ROOT, load_course
 
@@ -143,6 +143,18 @@ def test_one_student_grader_exits_2_when_a_safety_clock_fires(tmp_path, quick_da
     code, report, output = grade(["ex02", "--target", "solutions", "--data", quick_data], tmp_path, "slow", env={"MNIST_COURSE_SAFETY_FACTOR": "0.001"})
     assert code == 2, output
     assert report["retry"] is True and "grade again" in output
+    # Every check the clocks stopped is not graded, and so is every check that waits on one
+    # (the accuracy check, whose training never started): none reads as the code's failure.
+    checks = report["exercises"][0]["checks"]
+    assert {(c["status"], c.get("retry")) for c in checks} == {("error", True)}, [(c["name"], c["status"]) for c in checks]
+
+
+def test_a_check_that_waits_on_one_not_graded_is_not_graded_either():
+    def test_prepare_image_inverted():
+        raise NotGraded("the call prepare_image(...) had not finished after 1 s on the wall clock")
+
+    with pytest.raises(NotGraded):
+        requires(test_prepare_image_inverted, earns="validating its input")
 
 
 class _Report:

@@ -82,10 +82,10 @@ def test_a_function_that_is_not_the_students_is_refused():
 # ------------------------------------------------------ nbgrader's round trip
 
 
-def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+def nbgrader(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     # nbgrader runs `alembic` when it creates the gradebook: the virtualenv's
     # bin/ goes first on PATH, whether or not it is activated.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, **(env or {}), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True, text=True, timeout=1800
     )
@@ -107,21 +107,32 @@ def _submit(root: Path, student: str, assignment: str, notebook: nbformat.Notebo
     nbformat.write(notebook, folder / f"{assignment}.ipynb")
 
 
-@pytest.fixture(scope="module")
-def course_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("nbgrader-course")
+def _new_course(root: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mnist_course", "nbgrader", str(root)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+
+
+def _reference(root: Path, assignment: str) -> nbformat.NotebookNode:
+    """The released notebook with every answer cell holding the source notebook's solution."""
+    source, release = _notebook(root, "source", assignment), _notebook(root, "release", assignment)
+    solutions = {_nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if _nbgrader_meta(c).get("solution")}
+    reference = copy.deepcopy(release)
+    for cell in reference.cells:
+        if _nbgrader_meta(cell).get("solution"):
+            cell.source = solutions[_nbgrader_meta(cell)["grade_id"]]
+    return reference
+
+
+@pytest.fixture(scope="module")
+def course_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("nbgrader-course")
+    _new_course(root)
     nbgrader(root, "generate_assignment", "*")
     for assignment in ASSIGNMENTS:
-        source, release = _notebook(root, "source", assignment), _notebook(root, "release", assignment)
-        solutions = {_nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if _nbgrader_meta(c).get("solution")}
-        reference = copy.deepcopy(release)
-        for cell in reference.cells:
-            if _nbgrader_meta(cell).get("solution"):
-                cell.source = solutions[_nbgrader_meta(cell)["grade_id"]]
+        release = _notebook(root, "release", assignment)
+        reference = _reference(root, assignment)
         cheat = copy.deepcopy(release)
         for cell in cheat.cells:
             if _nbgrader_meta(cell).get("grade"):
@@ -217,3 +228,84 @@ def test_submissions_export_to_the_batch_grader(course_dir, tmp_path):
         totals = {row["student"]: row["total"] for row in csv.DictReader(fh)}
     full = sum(COURSE.exercise(e).max_score for e in ("ex01", "ex04"))
     assert totals == {"alice": str(full), "bob": "0", "carol": "0"}
+
+
+# ------------------------------------------- a safety clock that fires in a test cell
+
+# A trainer far too slow for any training: the grader's safety clock on a training
+# gives 1 s (in the grader process, through Python's startup hook). Building and
+# inspecting the model, and every call of the student's code, keep their own clocks.
+SLOW_TRAINER = """\
+import mnist_course.budget as budget
+budget.safety_timeout_s = lambda training, n_train: 1.0
+"""
+
+
+def _test_cells(root: Path, student: str, assignment: str) -> dict[str, tuple[str, str]]:
+    """Per check, what its test cell showed: ("passed", its line), ("not graded", the message) or ("failed", the error)."""
+    shown = {}
+    exercise = ASSIGNMENTS[assignment]
+    for cell in _notebook(root, f"autograded/{student}", assignment).cells:
+        if not _nbgrader_meta(cell).get("grade"):
+            continue
+        check = _nbgrader_meta(cell)["grade_id"].removeprefix(f"{exercise.id}-")
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        text = "\n".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        if errors:
+            message = "\n".join(errors[0].traceback)
+            shown[check] = ("not graded" if errors[0].ename == "CheckNotGraded" else "failed", message)
+        else:
+            shown[check] = ("passed" if f"✓ {check}:" in text else "failed", text)
+    return shown
+
+
+def _cell_scores(root: Path, student: str, assignment: str) -> dict[str, float]:
+    """nbgrader's own score of every test cell, from its gradebook."""
+    from nbgrader.api import Gradebook
+
+    exercise = ASSIGNMENTS[assignment]
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        return {check: gradebook.find_grade(f"{exercise.id}-{check}", assignment, assignment, student).score for check in exercise.checks}
+
+
+def test_a_safety_clock_in_a_test_cell_is_not_graded_and_keeps_the_checks_that_passed(tmp_path, mnist_path):
+    """When a safety clock fires (the grader exits 2 with a report that says retry), the
+    check it stopped reads "not graded" (never a verdict on the code), the checks that
+    passed keep their points in nbgrader's gradebook, and grading again on a machine that
+    keeps up, as the message says, gives every point."""
+    assignment = "ex02_dense"
+    exercise = ASSIGNMENTS[assignment]
+    root = tmp_path / "course"
+    _new_course(root)
+    nbgrader(root, "generate_assignment", assignment)
+    _submit(root, "dana", assignment, _reference(root, assignment))
+    hook = tmp_path / "slow-trainer"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_TRAINER)
+    slow = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+        "MNIST_COURSE_TRAINING_CACHE": str(tmp_path / "empty-cache"),  # a training shared from elsewhere would not run
+        "MNIST_COURSE_DATA": mnist_path,
+    }
+
+    nbgrader(root, "autograde", assignment, "--create", env=slow)
+    shown = _test_cells(root, "dana", assignment)
+    assert set(shown) == set(exercise.checks)
+    passed = {check for check, (status, _) in shown.items() if status == "passed"}
+    stopped = {check for check, (status, _) in shown.items() if status == "not graded"}
+    assert stopped == {"build_model_test_accuracy"}, {c: s for c, (s, _) in shown.items()}
+    assert passed == set(exercise.checks) - stopped, {c: s for c, (s, _) in shown.items()}
+    for check in stopped:
+        message = shown[check][1]
+        assert f"{check}: not graded" in message and "too slow or overloaded" in message, message
+        assert "not your code" in message and "nbgrader autograde ASSIGNMENT --force" in message, message
+        assert "could not run" not in message and "Traceback" not in message, message
+    scores = _cell_scores(root, "dana", assignment)
+    assert {check: scores[check] for check in passed} == {check: exercise.checks[check] for check in passed}
+    assert {scores[check] for check in stopped} == {0}
+
+    # Graded again, as the message says, on a machine that keeps up: every point.
+    nbgrader(root, "autograde", assignment, "--force", env={"MNIST_COURSE_DATA": mnist_path})  # the test run's training cache
+    assert {status for status, _ in _test_cells(root, "dana", assignment).values()} == {"passed"}
+    scores = _cell_scores(root, "dana", assignment)
+    assert scores == {check: exercise.checks[check] for check in scores}

@@ -162,6 +162,15 @@ def test_correct_submission_in_a_folder_gets_full_points(ex01_zip, tmp_path, mni
     assert f"Graded mnist-course/exercises/{EX01}" in results["output"]
 
 
+def test_gradescope_grades_on_the_private_half(ex01_zip, tmp_path, mnist_path):
+    """The instructor's grade measures accuracy on the half students never see, whatever
+    the container's environment says (the grader's own environment is built afresh)."""
+    root = _autograder(tmp_path, ex01_zip, {EX01: (ROOT / "solutions" / EX01).read_text()})
+    results = _run(root, mnist_path, MNIST_COURSE_TEST_HALF="public")
+    assert "Test half: private" in results["output"], results["output"]
+    assert "Test half: public" not in results["output"]
+
+
 def test_flat_upload_wins_over_a_copy_in_a_folder(ex01_zip, tmp_path, mnist_path):
     root = _autograder(tmp_path, ex01_zip, {EX01: (ROOT / "solutions" / EX01).read_text(), f"old/{EX01}": (ROOT / "exercises" / EX01).read_text()})
     results = _run(root, mnist_path)

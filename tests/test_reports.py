@@ -1,6 +1,8 @@
 """The standard report formats (Gradescope, JUnit XML, Markdown) and batch grading."""
 
+import copy
 import csv
+import importlib.util
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -9,7 +11,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mnist_course.course import load_course
+from grader import child_grader
+from grader.formats import gradescope_results
+from mnist_course.course import ROOT, load_course
 
 EX01 = load_course().exercise("ex01")
 GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
@@ -37,6 +41,42 @@ def test_gradescope_results_follow_the_published_spec(mixed_run):
     assert sum(t["max_score"] for t in results["tests"]) == EX01.max_score
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     assert failed and all("dtype float64" in t["output"] or "counts once" in t["output"] for t in failed)
+
+
+def _retry(report):
+    """The report as the grader writes it when a safety clock stopped its first check."""
+    stopped = copy.deepcopy(report)
+    check = stopped["exercises"][0]["checks"][0]
+    check.update(status="error", score=0, retry=True, message="Not graded: …, so the grading machine was too slow or overloaded")
+    stopped["retry"] = True
+    return stopped
+
+
+@pytest.mark.parametrize(
+    "code, kind, expected",
+    [
+        (0, "report", "graded"),
+        (1, "report", "graded"),
+        (2, "retry", "not graded"),  # a safety clock fired: the stopped checks wait, the others stand
+        (2, "report", "error"),  # exit 2 for another reason (pytest could not run the graders)
+        (3, "report", "error"),
+        (-9, "retry", "error"),  # killed by a signal
+        (0, None, "error"),  # no usable report
+        (2, None, "error"),
+    ],
+)
+def test_gradescope_reads_the_grader_s_exit_by_the_same_rule_as_every_other_route(mixed_run, code, kind, expected):
+    """autograde.py runs from the unpacked zip without the course, so it keeps a copy of
+    child_grader.verdict (the batch's, the cluster's and nbgrader's rule): the two agree."""
+    spec = importlib.util.spec_from_file_location("autograde", ROOT / "platforms" / "gradescope" / "autograde.py")
+    autograde = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(autograde)
+    report = {"report": mixed_run[0], "retry": _retry(mixed_run[0]), None: None}[kind]
+    results = gradescope_results(report) if report is not None else None
+    if report is not None:
+        jsonschema.validate(results, GRADESCOPE_SCHEMA)
+        assert ("extra_data" in results) == (kind == "retry")
+    assert child_grader.verdict(code, report) == autograde.verdict(code, results) == expected
 
 
 def test_junit_xml_has_the_structure_ci_systems_read(mixed_run):

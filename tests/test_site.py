@@ -6,6 +6,7 @@ The lessons come from the run tests/test_lessons.py already made (the shared
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -17,7 +18,7 @@ import pytest
 
 from browser import broken_images, console_errors, links, start_browser
 from mnist_course.course import ROOT, load_course
-from mnist_course.site import QUICK_BANNER, build_site, lessons
+from mnist_course.site import NO_SOLUTIONS_NOTE, QUICK_BANNER, build_site, lessons
 
 COURSE = load_course()
 LESSONS = lessons(COURSE)
@@ -43,8 +44,69 @@ def test_every_lesson_and_the_index_is_written_with_what_it_was_built_with(site,
         assert "cdnjs" not in html and "https://colab.research.google.com/assets" not in html  # nothing fetched from elsewhere
     index = (out / "index.html").read_text()
     for ex in COURSE.exercises:
-        assert f"exercises/{ex.filename}" in index and f"solutions/{ex.filename}" in index
+        assert f"exercises/{ex.filename}" in index
     assert "What the models reach" in index
+
+
+# -- The reference solutions stay off the site unless asked for
+
+
+def _normalised(text: str) -> str:
+    """Text as lines stripped of indentation, blank lines dropped: code compares the same in a .py file and a page."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _solution_regions() -> dict[str, list[str]]:
+    """Per solution file, the code of each region between its markers, normalised."""
+    regions = {}
+    for ex in COURSE.exercises:
+        text = ex.solution_path.read_text(encoding="utf-8")
+        regions[ex.filename] = [_normalised(part.split("### END SOLUTION")[0].split("\n", 1)[1]) for part in text.split("### BEGIN SOLUTION")[1:]]
+        assert regions[ex.filename] and all(regions[ex.filename]), ex.filename
+    return regions
+
+
+def leaked_solutions(out: Path) -> set[tuple[str, str]]:
+    """(solution file, built file) for every solution region whose code appears in a file of the build:
+    pages are read as the text they show (tags removed, entities decoded), other files as they are."""
+    regions = _solution_regions()
+    found = set()
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == ".html":
+            text = html.unescape(re.sub(r"<[^>]*>", "", text))
+        text = _normalised(text)
+        found |= {(name, str(path.relative_to(out))) for name, codes in regions.items() if any(code in text for code in codes)}
+    return found
+
+
+def test_a_default_build_publishes_no_solution(site):
+    out, _ = site
+    assert leaked_solutions(out) == set()
+    assert not (out / "solutions").exists()
+    index = html.unescape(re.sub(r"<[^>]*>", "", (out / "index.html").read_text()))
+    assert "solutions/" not in index.replace(NO_SOLUTIONS_NOTE.replace("`", ""), "")  # no link, only the note
+    assert " ".join(NO_SOLUTIONS_NOTE.replace("`", "").split()) in " ".join(index.split())
+    assert json.loads((out / "build.json").read_text())["solutions"] is False
+
+
+def test_with_solutions_the_references_are_published_and_the_check_sees_them(tmp_path, mnist_path):
+    """The other way: --with-solutions copies and links every reference, and the check
+    finds a solution's code in a .py file and on a page (a notebook that shows ex01's code)."""
+    ex01 = COURSE.exercises[0]
+    shown = tmp_path / "shows_a_solution.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(ex01.solution_path.read_text(encoding="utf-8"))]), shown)
+    out = tmp_path / "out"
+    build_site(out, data_path=mnist_path, quick=True, cache=tmp_path / "cache", log=lambda line: None, notebooks=[shown], with_solutions=True)
+    leaks = leaked_solutions(out)
+    assert {(ex.filename, f"solutions/{ex.filename}") for ex in COURSE.exercises} <= leaks
+    assert (ex01.filename, "shows_a_solution.html") in leaks
+    index = (out / "index.html").read_text()
+    assert all(f'href="solutions/{ex.filename}"' in index for ex in COURSE.exercises) and NO_SOLUTIONS_NOTE[:40] not in index
+    # Built again without the flag into the same folder: the references are gone again.
+    build_site(out, data_path=mnist_path, quick=True, cache=tmp_path / "cache", log=lambda line: None, notebooks=[shown])
+    assert not (out / "solutions").exists()
+    assert {page for _, page in leaked_solutions(out)} == {"shows_a_solution.html"}
 
 
 def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
@@ -102,3 +164,4 @@ def test_the_pages_workflow_is_generated_and_builds_the_site():
     assert any(step.get("uses", "").startswith("actions/upload-pages-artifact") for step in steps)
     assert workflow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages")
     assert "MNIST_COURSE_QUICK" not in json.dumps(workflow)  # the published site is built at full settings
+    assert "--with-solutions" not in " ".join(runs)  # ... and without the reference solutions

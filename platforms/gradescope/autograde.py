@@ -19,8 +19,14 @@ everything it starts run as an unprivileged user (`setup.sh` creates
 student code can write neither results/ nor the course's files, and cannot
 stop this script from writing results.json last.
 
+The grader grades on the private half of the test set (`--half private`,
+as every instructor's route does), so students are never graded on the
+images their own runs show them.
+
 This file never imports the course: when the grader cannot run at all, it
-still writes a valid results.json that says so, worth 0 points.
+still writes a valid results.json that says so, worth 0 points. So it keeps
+its own copy of the rule for what the grader's exit means (`verdict`, the
+same as grader/child_grader.py's, which tests/test_reports.py holds it to).
 """
 
 from __future__ import annotations
@@ -39,6 +45,20 @@ from pathlib import Path
 DEFAULT_USER = "mnist-grading"
 KILL_GRACE_S = 30  # after SIGTERM at the time limit, the grader's own clean-up gets this long
 IGNORED_FOLDERS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints"}
+GRADED_HALF = "private"  # the instructor's half of the test set (README, "Data")
+
+
+def verdict(code: int, report) -> str:
+    """What the grader's exit status and report mean (a copy of grader/child_grader.verdict):
+    "graded" (0 or 1 with a report), "not graded" (2 with a report that says retry: a
+    safety clock stopped some checks, the others stand), or "error" (anything else)."""
+    if not isinstance(report, dict):
+        return "error"
+    if code in (0, 1):
+        return "graded"
+    if code == 2 and (report.get("extra_data") or {}).get("retry"):
+        return "not graded"
+    return "error"
 
 
 def main() -> int:
@@ -139,7 +159,7 @@ def grade(root, source, work, exercises, found, config, notes, started) -> dict:
     if os.environ.get("MNIST_COURSE_SANDBOX"):  # `off` where bwrap misbehaves in the container; results.json then says REDUCED
         env["MNIST_COURSE_SANDBOX"] = os.environ["MNIST_COURSE_SANDBOX"]
     prefix = unprivileged_prefix(folders, network=not data)
-    command = [*prefix, python, "-m", "grader", *(ex["id"] for ex in exercises), "--target", str(folders["submission"]), "--gradescope", str(report_path)]
+    command = [*prefix, python, "-m", "grader", *(ex["id"] for ex in exercises), "--target", str(folders["submission"]), "--half", GRADED_HALF, "--gradescope", str(report_path)]
     limit = float(os.environ.get("AUTOGRADER_TIMEOUT_S") or config.get("timeout_s") or 0) or None
     print("Running:", " ".join(command), flush=True)
 
@@ -158,16 +178,14 @@ def grade(root, source, work, exercises, found, config, notes, started) -> dict:
             started,
         )
     sweep(prefix)  # nothing the submission started outlives grading
-    if code == 2:  # a safety clock fired: the checks it stopped are worth nothing yet, the others stand
-        report, _ = read_report(report_path, exercises)
-        if report is not None:
-            notes.append(
-                "Some checks were not graded: the grading container was too slow or overloaded. This is not a judgement "
-                "of your work; your instructor can regrade this submission."
-            )
-            report["output"] = "\n".join([*notes, report.get("output", "")]).strip()
-            return report
-    if code not in (0, 1):
+    report, problem = read_report(report_path, exercises)
+    outcome = verdict(code, report)
+    if outcome == "not graded":  # a safety clock fired: the checks it stopped are worth nothing yet, the others stand
+        notes.append(
+            "Some checks were not graded: the grading container was too slow or overloaded. This is not a judgement "
+            "of your work; your instructor can regrade this submission."
+        )
+    elif outcome == "error" and code not in (0, 1):
         why = f"was stopped by signal {-code}" if code < 0 else f"exited with status {code}"
         return unscored(
             exercises,
@@ -176,8 +194,7 @@ def grade(root, source, work, exercises, found, config, notes, started) -> dict:
             notes,
             started,
         )
-    report, problem = read_report(report_path, exercises)
-    if report is None:
+    elif outcome == "error":
         return unscored(exercises, f"The grader's report could not be used ({problem}); your instructor can see the log of this run.", notes, started)
     report["output"] = "\n".join([*notes, report.get("output", "")]).strip()
     return report

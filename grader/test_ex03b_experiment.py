@@ -26,7 +26,7 @@ import hashlib
 
 import numpy as np
 
-from grader.feedback import Feedback, describe, requires, short
+from grader.feedback import Feedback, NotGraded, describe, requires, short
 from grader.sandbox import clean_text
 
 TRAIN_IMAGES = 3000
@@ -178,7 +178,9 @@ def test_run_sweep_matches_rerun(student, mnist):
     i, j = rerun_cell(table)
     width, seed = WIDTHS[i], SEEDS[j]
     try:
-        r2, again = _accuracy(student, mnist, width, seed, cached=False)
+        _, again = _accuracy(student, mnist, width, seed, cached=False)
+    except NotGraded:
+        raise  # the machine's fault, not the table's: graded again later
     except Feedback:
         raise Feedback(
             f"The table's cell for width {width}, seed {seed} could not be re-run: validation_accuracy() does not work yet",

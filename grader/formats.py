@@ -168,6 +168,9 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
             if check["status"] != "passed":
                 fence = _fence(check["message"])
                 lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", check["message"], fence]
+            if check.get("note"):  # student text the grader does not judge, shown for a person to read
+                fence = _fence(check["note"])
+                lines += ["", f"**For the instructor** (`{check['name']}`, not graded):", "", f"{fence}text", check["note"], fence]
         items = (figures or {}).get(ex["id"])
         if items:
             lines += ["", "### What the grader's training shows"]

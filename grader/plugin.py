@@ -94,7 +94,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
         row = check_record(exercise, check, report, call.excinfo)
         properties = dict(item.user_properties)
-        for key in ("measured", "training"):  # what the grader's training of a model gave
+        for key in ("measured", "training", "note"):  # what the grader's training gave; a note for the instructor
             if properties.get(key) is not None:
                 row[key] = properties[key]
         report.user_properties.append(("grade", {"exercise": exercise.id, **row}))

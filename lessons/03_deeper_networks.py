@@ -432,6 +432,185 @@ for name, model in [("val_loss, patience 3", impatient), ("val_accuracy, patienc
 #
 # Grade your work with `grader ex03` (or `!grader ex03` in a notebook); it trains for a
 # minute or two. Stuck? `grader --hint ex03`.
+
+# %% [markdown]
+# ## Underfitting and capacity
+#
+# Overfitting is one way for a model to fail. The other is **underfitting**: the model is
+# too small, or trained too little, to fit even the images it trains on. Its training
+# and validation accuracy are then *both* low and close together. More data does not
+# help it, and neither do Dropout or early stopping, which only hold a model back: it
+# needs more **capacity**, more room to represent what separates the digits.
+#
+# For a dense network the simplest knob of capacity is the width of its hidden layer.
+# With 2 hidden units, every image is squeezed into two numbers before the output layer
+# must tell ten digits apart from them; it cannot. With 512 units there is room to
+# spare, and room to memorise. Somewhere between the two, widening stops paying. Where?
+# Guessing is not an answer, and one training run per width is not either: the seeds of
+# one setting differed by up to a point in *A deeper network with Dropout*. This part of
+# the lesson answers it with a small experiment, the way exercise 3b asks you to.
+#
+# One run of the experiment is a function of the width and the seed and nothing else:
+# the seed is set first (it decides the initial weights and the order of the batches),
+# then the model is built, trained on the training part and measured on images it never
+# trained on. It returns the training accuracy too, measured after training, so that
+# underfitting can be told from overfitting.
+
+# %%
+def one_run(x_fit, y_fit, x_check, y_check, width, seed, epochs):
+    """Train a one-hidden-layer network of `width` units; its (training, validation) accuracy."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28)),
+        layers.Rescaling(1 / 255),
+        layers.Flatten(),
+        layers.Dense(width, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_fit, y_fit, epochs=epochs, batch_size=32, verbose=0)
+    accuracy = lambda x, y: float(np.mean(model.predict(x, batch_size=512, verbose=0).argmax(axis=1) == y))  # noqa: E731
+    return accuracy(x_fit, y_fit), accuracy(x_check, y_check)
+
+# %% [markdown]
+# ## Planning the experiment
+#
+# The plan is written down **before anything runs**, decision included:
+#
+# - **What varies:** the width of the one hidden layer: 2, 8, 32, 128 and 512 units,
+#   each four times the last.
+# - **What stays fixed:** everything else. 5,000 training images, 5 epochs, batches of
+#   32, Adam with its default learning rate. A sweep that changes two things at once
+#   cannot say which of them made the difference.
+# - **What measures:** a validation split of 2,000 images, cut from the training set
+#   and never trained on. Never the test set: a setting chosen because it did best on
+#   the test set makes the test accuracy an optimistic guess, and nothing would be left
+#   to measure the chosen model fairly.
+# - **How many runs:** three seeds per width, so that the spread between seeds shows
+#   how large a difference must be to mean anything.
+# - **The decision rule.** For each width, the mean validation accuracy over its seeds.
+#   The best mean is the target; its uncertainty is the spread of the best width's own
+#   seeds, their sample standard deviation (`ddof=1`). The choice is the **narrowest
+#   width whose mean is within one standard deviation of the best mean**: the cheapest
+#   model that is not clearly worse than the best. Cheapest because a narrower network
+#   trains and answers faster, has fewer weights to store, and less room to memorise.
+#
+# Why fix the rule first? With the results in front of you, some rule can always be
+# found that picks the width you already liked, and the experiment then confirms
+# whatever you hoped. A rule fixed beforehand lets the results decide, even when they
+# surprise you. Medical trials call this pre-registration.
+
+# %% [markdown]
+# ## The width sweep
+#
+# The training part gives both sets: its first 5,000 images to train on, its last 2,000
+# to validate on (with `MNIST_COURSE_QUICK=1`, 1,500 and 500 images, two widths and 2
+# epochs). Fifteen short runs: a few minutes on two CPU cores.
+
+# %%
+widths = (2, 32) if QUICK else (2, 8, 32, 128, 512)
+seeds = (0, 1, 2)
+n_fit, n_check = (1500, 500) if QUICK else (5000, 2000)
+sweep_epochs = 2 if QUICK else 5
+x_fit, y_fit = x_train[:n_fit], y_train[:n_fit]
+x_check, y_check = x_train[-n_check:], y_train[-n_check:]
+
+started = time.perf_counter()
+train_acc = np.zeros((len(widths), len(seeds)))
+val_acc = np.zeros((len(widths), len(seeds)))
+for i, width in enumerate(widths):
+    for j, seed in enumerate(seeds):
+        train_acc[i, j], val_acc[i, j] = one_run(x_fit, y_fit, x_check, y_check, width, seed, sweep_epochs)
+    print(f"width {width:3d}: training {train_acc[i].mean():.2%}, validation {val_acc[i].mean():.2%} "
+          f"(seeds {'  '.join(f'{v:.2%}' for v in val_acc[i])}; std {val_acc[i].std(ddof=1) * 100:.2f} points)")
+print(f"{len(widths) * len(seeds)} runs in {time.perf_counter() - started:.0f} s")
+
+# %%
+plt.figure(figsize=(7, 3.5))
+for acc, colour, name in ((train_acc, "tab:blue", "training"), (val_acc, "tab:orange", "validation")):
+    plt.errorbar(widths, acc.mean(axis=1), yerr=acc.std(axis=1, ddof=1), color=colour, marker="o", capsize=3,
+                 label=f"{name} (mean and std of 3 seeds)")
+    for j in range(len(seeds)):
+        plt.plot(widths, acc[:, j], ".", color=colour, alpha=0.4)
+plt.xscale("log", base=2)
+plt.xticks(widths, [str(w) for w in widths])
+plt.xlabel("units in the hidden layer")
+plt.ylabel("accuracy")
+plt.title("Capacity: accuracy against width")
+plt.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Read the figure from the left. At 2 units the network gets about 45% of its own
+# training images right, and barely fewer of the validation images: it cannot fit
+# even what it trains on. That is underfitting, and the cure is capacity, not
+# regularisation. At 8 units both curves have climbed a long way and still sit close
+# together. From 32 units on the validation curve flattens while the training curve
+# keeps rising: the extra capacity goes more and more into the training images
+# themselves. At 512 units the network gets 98.9% of its training images right against
+# 91.9% of the validation images, a gap that grows into overfitting with longer
+# training.
+#
+# The seeds matter most where the model is smallest: with two units, where those two
+# start decides much of what the network can learn, and the seeds of width 2 differ by
+# several points (a standard deviation of 3.5 points in our run). From 32 units on they
+# agree within about a point.
+#
+# Now the rule, applied as written before the run:
+
+# %%
+means = val_acc.mean(axis=1)
+best = int(np.argmax(means))
+spread = val_acc[best].std(ddof=1)
+within = []
+for width, mean in zip(widths, means):
+    if mean >= means[best] - spread:
+        within.append(width)
+    verdict = "within one std of the best" if width in within else "clearly below the best"
+    print(f"width {width:3d}: mean validation accuracy {mean:.2%}  {verdict}")
+print(f"best mean {means[best]:.2%} at width {widths[best]}; one std of its seeds: {spread * 100:.2f} points")
+print(f"the narrowest width within it: {min(within)}")
+
+# %% [markdown]
+# In our run the best mean belongs to the widest network: 91.85% at 512 units, whose
+# seeds spread by 0.64 points. 128 units average 91.50%, within that spread, and 32
+# units (90.33%) are not. So the rule chooses **128 units**: a quarter of the weights of
+# the best, and no measurable loss. Had the spread been smaller, the rule would have
+# chosen 512, and that would have been the answer; the rule was written down before
+# the run so that the results, not the hope for a cheap model, decide. A different rule
+# is fine too (within two standard deviations, or within half a point, say), as long
+# as it is stated before the run and kept.
+#
+# Two limits of this experiment are worth knowing. Five epochs on 5,000 images favour
+# models that learn fast; with more data and more epochs the wide networks pull further
+# ahead, and the answer can change. And three seeds estimate a spread roughly: the
+# standard deviation of three numbers is itself uncertain by about half its size.
+
+# %% [markdown]
+# ## Your turn: exercise 3b
+#
+# Open `exercises/ex03b_experiment.py`. You run an experiment like the one above and
+# decide from it. Three functions:
+#
+# - `validation_accuracy(x_train, y_train, x_val, y_val, width, seed)`: one run. Its
+#   docstring fixes the model and how it trains; you seed it, build it, train it and
+#   measure it on the validation split: see *Underfitting and capacity*.
+# - `run_sweep(x_train, y_train, x_val, y_val, widths, seeds)`: the table of validation
+#   accuracies, a row per width and a column per seed: see *The width sweep*.
+# - `choose_width(widths, table)`: the width the rule of *Planning the experiment*
+#   chooses from the table, and a one-line reason in your own words.
+#
+# The grader hands in 3,000 training images and 1,000 validation images, both cut from
+# the training set; the test set never reaches your code. It sweeps widths 8, 32 and
+# 128 with seeds 0, 1 and 2. It then re-runs one cell of your table through your own
+# `validation_accuracy()` and expects the same number (within 0.005, five validation
+# images), so a table typed in by hand fails; which cell follows from the table's
+# contents. It checks that your choice follows from your own table by the rule, and
+# from a few tables of its own that tell the rule from its near-misses. Your reason is
+# not graded: your instructor reads it in the report.
+#
+# Grade your work with `grader ex03b`; its trainings take a minute or two. Stuck?
+# `grader --hint ex03b`.
 #
 # **Next lesson:** evaluating a classifier beyond its accuracy: which digits it confuses,
 # and how far to trust its confidence.

@@ -206,6 +206,70 @@ FUNCTION_ALTERNATIVES = {
     )),
     # ex06 · Pillow does the colour work (convert("L") rounds to whole levels,
     # alpha_composite lays RGBA over white), loops find the centre of mass, and
+    # ex03b · the Functional API and evaluate() for the accuracy, seeds in the outer
+    # loop, rows gathered in lists, and the rule in plain Python (statistics.stdev is
+    # the sample standard deviation)
+    "ex03b_functional_seeds_outer": ("ex03b", dict(
+        _imports="import statistics",
+        validation_accuracy="""
+            keras.utils.set_random_seed(seed)
+            inputs = keras.Input(shape=(28, 28))
+            x = layers.Rescaling(1.0 / 255)(inputs)
+            x = layers.Flatten()(x)
+            x = layers.Dense(width, activation="relu")(x)
+            outputs = layers.Dense(10, activation="softmax")(x)
+            model = keras.Model(inputs, outputs)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
+            loss, accuracy = model.evaluate(x_val, y_val, verbose=0)
+            return float(accuracy)
+        """,
+        run_sweep="""
+            columns = []
+            for seed in seeds:
+                columns.append([validation_accuracy(x_train, y_train, x_val, y_val, w, seed) for w in widths])
+            return np.array(columns).T
+        """,
+        choose_width="""
+            rows = [list(map(float, row)) for row in table]
+            means = [sum(row) / len(row) for row in rows]
+            best_mean = max(means)
+            best = min(w for w, m in zip(widths, means) if m == best_mean)
+            spread = statistics.stdev(rows[list(widths).index(best)])
+            candidates = [int(w) for w, m in zip(widths, means) if m >= best_mean - spread]
+            choice = min(candidates)
+            return choice, f"{choice} units are within one std ({spread:.4f}) of the best mean {best_mean:.4f}"
+        """,
+    )),
+    # ex03b · Sequential built layer by layer, the accuracy by argmax, the table by a
+    # nested comprehension, the rule with NumPy masks
+    "ex03b_numpy_masks": ("ex03b", dict(
+        validation_accuracy="""
+            keras.utils.set_random_seed(int(seed))
+            model = keras.Sequential()
+            model.add(keras.Input(shape=(28, 28)))
+            model.add(layers.Rescaling(1 / 255))
+            model.add(layers.Flatten())
+            model.add(layers.Dense(width, activation="relu"))
+            model.add(layers.Dense(10, activation="softmax"))
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model.fit(x_train, y_train, batch_size=32, epochs=3, verbose=0)
+            probabilities = model.predict(x_val, verbose=0)
+            return float((np.argmax(probabilities, axis=1) == np.asarray(y_val)).mean())
+        """,
+        run_sweep="""
+            return np.array([[validation_accuracy(x_train, y_train, x_val, y_val, w, s) for s in seeds] for w in widths])
+        """,
+        choose_width="""
+            widths, table = np.asarray(widths), np.asarray(table, dtype=float)
+            means = table.mean(axis=1)
+            top = np.flatnonzero(means == means.max())
+            best = top[np.argmin(widths[top])]
+            ok = means >= means[best] - np.std(table[best], ddof=1)
+            width = int(widths[ok].min())
+            return width, "the cheapest width whose mean is within one standard deviation of the best"
+        """,
+    )),
     # predict_digit calls the model directly
     "ex06_pillow": ("ex06", dict(
         prepare_image="""

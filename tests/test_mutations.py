@@ -45,6 +45,12 @@ TOP3 = """    order = np.argsort(probabilities)[::-1][:3]
     top3 = [(int(k), float(probabilities[k])) for k in order]
     digit, confidence = top3[0]"""
 
+# ex03b's
+PREDICT_VAL = "predicted = model.predict(x_val, batch_size=256, verbose=0).argmax(axis=1)\n    return float(np.mean(predicted == y_val))"
+SWEEP_CELL = "table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)"
+SWEEP_RETURN = "            table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)\n    return table"
+CHOSEN = "chosen = min(good, key=lambda i: widths[i])"
+
 # name: (exercise, {reference text: mutated text}, the checks it must fail)
 MUTATIONS = {
     # ex01 · preprocessing
@@ -79,6 +85,29 @@ MUTATIONS = {
     return images[n_val:], labels[n_val:], images[:n_val], labels[:n_val]"""},
                                {"train_val_split_leaves_input"}),
     "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),
+    # ex03b · an experiment with a decision
+    # the model is never fitted: its accuracy is chance, and nothing else about it can be judged
+    "ex03b_never_trained": ("ex03b", {"    model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)\n": ""},
+                            {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width"}),
+    # the accuracy is measured on what the model trained on: it looks good whatever the validation labels say
+    "ex03b_measured_on_training_data": ("ex03b", {PREDICT_VAL: PREDICT_VAL.replace("x_val", "x_train").replace("y_val", "y_train")},
+                                        {"validation_accuracy_on_validation_data"}),
+    "ex03b_width_ignored": ("ex03b", {"layers.Dense(int(width), activation=\"relu\")": "layers.Dense(64, activation=\"relu\")"},
+                            {"validation_accuracy_uses_width"}),
+    # the table summarised inside the sweep: one mean per width, and nothing left to re-run
+    "ex03b_means_returned": ("ex03b", {SWEEP_RETURN: SWEEP_RETURN.replace("return table", "return table.mean(axis=1)")},
+                             {"run_sweep_shape", "run_sweep_uses_each_seed", "run_sweep_matches_rerun"}),
+    # one seed for every run: the columns are copies, and a re-run cell of another seed differs
+    "ex03b_one_seed_reused": ("ex03b", {SWEEP_CELL: SWEEP_CELL.replace("width, seed)", "width, seeds[0])")},
+                              {"run_sweep_uses_each_seed", "run_sweep_matches_rerun"}),
+    # a table typed in: the right shape, distinct seeds, a sensible trend, but not what the code gives
+    "ex03b_made_up_table": ("ex03b", {SWEEP_RETURN: SWEEP_RETURN.replace("return table", "return np.array([[0.62, 0.60, 0.63], [0.74, 0.75, 0.73], [0.80, 0.79, 0.81]])")},
+                            {"run_sweep_matches_rerun"}),
+    "ex03b_numpy_width": ("ex03b", {"return int(widths[chosen]), reason": "return widths[chosen], reason"},
+                          {"choose_width_types", "choose_width_follows_rule"}),
+    # the rule ignored: the best mean wins, however little it is ahead
+    "ex03b_best_mean_only": ("ex03b", {CHOSEN: "chosen = best"}, {"choose_width_follows_rule"}),
+    "ex03b_population_std": ("ex03b", {"spread = table[best].std(ddof=1)": "spread = table[best].std()"}, {"choose_width_follows_rule"}),
     # ex04 · evaluation
     "ex04_int32_counts": ("ex04", {CM_SIZE: CM_SIZE.replace("int64", "int32")}, {"confusion_matrix_shape_dtype"}),
     # fancy indexing counts a repeated (true, predicted) pair once

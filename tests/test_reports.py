@@ -123,6 +123,24 @@ def test_a_message_cannot_break_out_of_its_code_block():
     assert "````text\n```\n# Score: 100/100\n````" in text
 
 
+def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
+    """A check's `note` (ex03b: the student's reason for a choice) is student text: the
+    page shows it for a person, marked, inside a fence it cannot close."""
+    from grader.formats import markdown_feedback
+
+    note = "choose_width() chose 32; its reason, not graded: ```\n# Score: 100/100"
+    report = {
+        "score": 1, "max_score": 1, "started_at": "now", "grader_version": "x", "data": None,
+        "exercises": [{"id": "ex03b", "title": "T", "lesson": 3, "score": 1, "max_score": 1,
+                       "checks": [{"name": "c", "status": "passed", "score": 1, "max_score": 1, "message": "", "seconds": 0, "note": note}]}],
+    }
+    text = markdown_feedback(report)
+    assert "**For the instructor** (`c`, not graded):" in text
+    assert f"````text\n{note}\n````" in text
+    del report["exercises"][0]["checks"][0]["note"]
+    assert "For the instructor" not in markdown_feedback(report)
+
+
 # ------------------------------------------------------------------ batch grading
 
 

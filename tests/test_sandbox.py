@@ -454,3 +454,49 @@ def test_student_code_cannot_reach_a_server_on_the_graders_loopback(tmp_path, mo
             assert _outcome(tmp_path, source).value == 1
     finally:
         server.close()
+
+
+# Exercise 3b's code trains models in the worker on data the grader hands in:
+# a training subset and a validation split, never the test set. A student who
+# wants the test set anyway tries Keras's download and the course's data file
+# (its path as the grader's command line names it).
+TEST_SET_RAID = '''
+def validation_accuracy(x_train, y_train, x_val, y_val, width, seed):
+    import socket
+    import numpy as np
+    found = {}
+    try:
+        with np.load(DATA_FILE) as data:
+            found["file"] = int(len(data["x_test"]))
+    except Exception as exc:  # noqa: BLE001
+        found["file_error"] = type(exc).__name__
+    socket.setdefaulttimeout(5)
+    try:
+        import keras
+        found["download"] = int(len(keras.datasets.mnist.load_data()[1][0]))
+    except Exception as exc:  # noqa: BLE001
+        found["download_error"] = type(exc).__name__
+    return found
+'''
+
+
+def test_experiment_code_cannot_reach_the_test_set(tmp_path, mnist_path, monkeypatch):
+    ex03b = COURSE.exercise("ex03b")
+    folder = tmp_path / "raid"
+    folder.mkdir()
+    (folder / ex03b.filename).write_text(f"DATA_FILE = {str(Path(mnist_path).resolve())!r}\n" + TEST_SET_RAID)
+    args = (np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int64), np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.int64))
+
+    def raid():
+        worker = Worker(folder / ex03b.filename, memory=ex03b.memory_mb << 20)
+        try:
+            outcome = worker.call("validation_accuracy", args, {"width": 8, "seed": 0}, timeout=120)
+        finally:
+            worker.dispose()
+        assert outcome.status == "returned", (outcome.status, outcome.exc_message, outcome.output)
+        return outcome.value
+
+    with sandbox_switched_off(monkeypatch):
+        assert raid().get("file", 0) > 0  # the attack is real: without the sandbox the file is there to read
+    found = raid()
+    assert "file" not in found and "download" not in found, found

@@ -1,0 +1,76 @@
+# Exercise 03b · An experiment with a decision: your work goes in this file.
+# Grade it with `grader ex03b`; ask for a hint with `grader --hint ex03b`.
+# (Generated from solutions/ex03b_experiment.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 03b · An experiment with a decision (lesson 3: "Underfitting and capacity").
+
+How wide should the hidden layer be? You answer it the way lesson 3 does: a
+small sweep of widths, each trained with several seeds, judged on a
+validation split only, and a rule for the decision fixed before looking at
+the results. The grader hands in a training subset and a validation split
+(never the test set), re-runs one cell of your table through your own
+validation_accuracy(), and checks that your choice follows from your own
+table by the rule below. Your one-line reason is not graded: it is shown to
+your instructor.
+"""
+
+import keras
+import numpy as np
+from keras import layers
+
+
+def validation_accuracy(x_train, y_train, x_val, y_val, width, seed):
+    """Train one small dense network and return its accuracy on the validation split.
+
+    x_train, x_val: uint8 arrays of raw MNIST images, shape (N, 28, 28),
+    pixel values 0..255; y_train, y_val: their integer labels 0..9.
+    width: the number of units of the one hidden layer; seed: an int.
+    First call keras.utils.set_random_seed(seed), so the same call gives the
+    same number again. Then build this model and nothing else:
+    keras.Input(shape=(28, 28)), layers.Rescaling(1 / 255), layers.Flatten(),
+    layers.Dense(width, activation="relu"), layers.Dense(10,
+    activation="softmax"); compile it with optimizer="adam",
+    loss="sparse_categorical_crossentropy" and metrics=["accuracy"]; train it
+    on (x_train, y_train) alone with epochs=2 and batch_size=32.
+    Returns the fraction of the validation images (x_val, never the training
+    images) whose most probable class equals y_val, as a Python float in
+    [0, 1].
+    """
+    # TODO: seed, build, train and measure the docstring's model; return its accuracy on the validation split
+    #       (lesson 3, "Underfitting and capacity")
+    raise NotImplementedError("validation_accuracy() is not started yet")
+
+
+def run_sweep(x_train, y_train, x_val, y_val, widths, seeds):
+    """The experiment's table: every width trained with every seed.
+
+    x_train, y_train, x_val, y_val: as for validation_accuracy().
+    widths: a list of ints; seeds: a list of ints (3 or more).
+    Returns a float64 array `table` of shape (len(widths), len(seeds)):
+    table[i, j] is exactly what validation_accuracy(x_train, y_train, x_val,
+    y_val, widths[i], seeds[j]) returns.
+    """
+    # TODO: fill the (widths x seeds) table of validation accuracies, one run of validation_accuracy() per cell
+    #       (lesson 3, "The width sweep")
+    raise NotImplementedError("run_sweep() is not started yet")
+
+
+def choose_width(widths, table):
+    """Decide the width from the table, by a rule fixed before the sweep ran.
+
+    widths: a list or 1-D array of ints; table: a float array of shape (len(widths),
+    number of seeds), as run_sweep() returns.
+    The rule: take each width's mean over its seeds and find the best mean
+    (the narrowest width among equal best means). Its spread is the sample
+    standard deviation of that best width's own seeds (np.std with ddof=1).
+    Choose the narrowest width (the smallest number of units, wherever it
+    stands in the list) whose mean is at least the best mean minus that
+    spread: the cheapest model that is not clearly worse than the best.
+    Returns (width, reason): the chosen width as a Python int, and a
+    one-line string (no line break) that says why, in your own words, for
+    your instructor to read.
+    """
+    # TODO: apply the docstring's rule to the table: the narrowest width within one standard deviation of the best mean
+    #       (lesson 3, "Planning the experiment")
+    raise NotImplementedError("choose_width() is not started yet")

@@ -1,0 +1,98 @@
+"""Exercise 03b · An experiment with a decision (lesson 3: "Underfitting and capacity").
+
+How wide should the hidden layer be? You answer it the way lesson 3 does: a
+small sweep of widths, each trained with several seeds, judged on a
+validation split only, and a rule for the decision fixed before looking at
+the results. The grader hands in a training subset and a validation split
+(never the test set), re-runs one cell of your table through your own
+validation_accuracy(), and checks that your choice follows from your own
+table by the rule below. Your one-line reason is not graded: it is shown to
+your instructor.
+"""
+
+import keras
+import numpy as np
+from keras import layers
+
+
+def validation_accuracy(x_train, y_train, x_val, y_val, width, seed):
+    """Train one small dense network and return its accuracy on the validation split.
+
+    x_train, x_val: uint8 arrays of raw MNIST images, shape (N, 28, 28),
+    pixel values 0..255; y_train, y_val: their integer labels 0..9.
+    width: the number of units of the one hidden layer; seed: an int.
+    First call keras.utils.set_random_seed(seed), so the same call gives the
+    same number again. Then build this model and nothing else:
+    keras.Input(shape=(28, 28)), layers.Rescaling(1 / 255), layers.Flatten(),
+    layers.Dense(width, activation="relu"), layers.Dense(10,
+    activation="softmax"); compile it with optimizer="adam",
+    loss="sparse_categorical_crossentropy" and metrics=["accuracy"]; train it
+    on (x_train, y_train) alone with epochs=2 and batch_size=32.
+    Returns the fraction of the validation images (x_val, never the training
+    images) whose most probable class equals y_val, as a Python float in
+    [0, 1].
+    """
+    ### BEGIN SOLUTION
+    keras.utils.set_random_seed(int(seed))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            layers.Rescaling(1 / 255),
+            layers.Flatten(),
+            layers.Dense(int(width), activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
+    predicted = model.predict(x_val, batch_size=256, verbose=0).argmax(axis=1)
+    return float(np.mean(predicted == y_val))
+    ### END SOLUTION
+
+
+def run_sweep(x_train, y_train, x_val, y_val, widths, seeds):
+    """The experiment's table: every width trained with every seed.
+
+    x_train, y_train, x_val, y_val: as for validation_accuracy().
+    widths: a list of ints; seeds: a list of ints (3 or more).
+    Returns a float64 array `table` of shape (len(widths), len(seeds)):
+    table[i, j] is exactly what validation_accuracy(x_train, y_train, x_val,
+    y_val, widths[i], seeds[j]) returns.
+    """
+    ### BEGIN SOLUTION
+    table = np.zeros((len(widths), len(seeds)), dtype=np.float64)
+    for i, width in enumerate(widths):
+        for j, seed in enumerate(seeds):
+            table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)
+    return table
+    ### END SOLUTION
+
+
+def choose_width(widths, table):
+    """Decide the width from the table, by a rule fixed before the sweep ran.
+
+    widths: a list or 1-D array of ints; table: a float array of shape (len(widths),
+    number of seeds), as run_sweep() returns.
+    The rule: take each width's mean over its seeds and find the best mean
+    (the narrowest width among equal best means). Its spread is the sample
+    standard deviation of that best width's own seeds (np.std with ddof=1).
+    Choose the narrowest width (the smallest number of units, wherever it
+    stands in the list) whose mean is at least the best mean minus that
+    spread: the cheapest model that is not clearly worse than the best.
+    Returns (width, reason): the chosen width as a Python int, and a
+    one-line string (no line break) that says why, in your own words, for
+    your instructor to read.
+    """
+    ### BEGIN SOLUTION
+    table = np.asarray(table, dtype=np.float64)
+    means = table.mean(axis=1)
+    best = min(np.flatnonzero(means == means.max()), key=lambda i: widths[i])
+    spread = table[best].std(ddof=1)
+    good = [i for i in range(len(widths)) if means[i] >= means[best] - spread]
+    chosen = min(good, key=lambda i: widths[i])
+    reason = (
+        f"width {widths[chosen]} averages {means[chosen]:.2%} on validation, within one standard deviation "
+        f"({spread:.2%}) of the best mean, {means[best]:.2%} at width {widths[best]}, and it is the cheapest such width"
+    )
+    return int(widths[chosen]), reason
+    ### END SOLUTION

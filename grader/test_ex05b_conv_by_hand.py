@@ -135,6 +135,72 @@ def _call(student, case: Case):
     )
 
 
+# ---------------------------------------------------------------- conv_output_size
+
+# (size, kernel, stride, padding)
+SIZE_CASES = [
+    (28, 3, 1, "valid"), (28, 5, 1, "valid"), (28, 3, 2, "valid"), (27, 3, 2, "valid"), (8, 2, 2, "valid"),
+    (7, 3, 3, "valid"), (5, 5, 1, "valid"), (9, 4, 3, "valid"), (6, 1, 1, "valid"), (10, 4, 2, "valid"),
+    (28, 3, 1, "same"), (28, 4, 1, "same"), (7, 3, 2, "same"), (27, 5, 2, "same"), (8, 2, 2, "same"),
+    (9, 3, 3, "same"), (10, 3, 3, "same"), (5, 5, 1, "same"), (1, 3, 2, "same"), (6, 2, 4, "same"), (7, 2, 1, "same"),
+]
+
+
+def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
+    if padding == "same":
+        if got == size // stride:
+            return ('rounded down; Keras\'s "same" rounds up: ceil(size / stride)',
+                    "round a division up in integers: -(-size // stride), or math.ceil(size / stride)")
+        if got == size:
+            return ("the stride was ignored", 'with a stride, "same" keeps ceil(size / stride) positions, not size')
+        p = (kernel - 1) // 2
+        if got == (size - kernel + 2 * p) // stride + 1:
+            return ('the formula (W - F + 2P) / S + 1 with P = (F - 1) // 2, which is Keras\'s "same" only for stride 1 and odd kernels',
+                    'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
+        return ("", 'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
+    if got == (size - kernel) // stride:
+        return ("the + 1 is missing: the kernel's first position counts too", "(W - F) // S + 1 with P = 0")
+    if got == math.ceil((size - kernel) / stride) + 1:
+        return ("rounded up; a position counts only where the whole kernel fits, so round down",
+                "integer division // rounds down")
+    if got == size - kernel + 1:
+        return ("the stride was ignored", "divide by the stride: (W - F) // S + 1")
+    return ("", 'with "valid" there is no padding: P = 0 in (W - F + 2P) / S + 1, rounded down')
+
+
+def test_conv_output_size_values(student):
+    for size, kernel, stride, padding in SIZE_CASES:
+        expected = -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
+        r = student.call("conv_output_size", shown="", expect=f"{expected}", size=size, kernel=kernel, stride=stride, padding=padding)
+        got = r.value
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float, np.floating)):
+            raise r.fail(f"got {describe(got)}", f"the int {expected}", hint="return one int, the number of positions")
+        if got != expected:
+            cause, hint = _size_cause(got, size, kernel, stride, padding)
+            raise r.fail(f"got {got!r}", cause=cause, hint=hint)
+        if not isinstance(got, (int, np.integer)):
+            raise r.fail(f"got {describe(got)}", f"the int {expected}",
+                         cause="the / operator, or np.ceil and np.floor, give floats",
+                         hint="use integer division //, or int(...) around the result")
+
+
+SIZE_REJECTS = (
+    'Raises ValueError if size, kernel or stride is below 1, if padding is neither "valid" nor "same", or if a '
+    '"valid" kernel is longer than the input'
+)
+
+
+def test_conv_output_size_rejects_bad_input(student):
+    requires(test_conv_output_size_values, student, earns="validating its input")
+    cases = [
+        (0, 3, 1, "valid", "size=0"), (28, 0, 1, "valid", "kernel=0"), (28, 3, 0, "same", "stride=0"),
+        (28, 3, -2, "valid", "stride=-2"), (28, 3, 1, "full", "padding='full'"), (3, 5, 1, "valid", "a 'valid' kernel of 5 on 3 positions"),
+    ]
+    for size, kernel, stride, padding, situation in cases:
+        r = student.call("conv_output_size", shown="", expect=f"ValueError ({situation})", size=size, kernel=kernel, stride=stride, padding=padding)
+        r.expect_raises("ValueError", hint="check the arguments first and raise ValueError saying which one is wrong", contract=SIZE_REJECTS)
+
+
 # ---------------------------------------------------------------- conv2d: what went wrong
 
 
@@ -293,72 +359,6 @@ def test_conv2d_rejects_bad_input(student):
             hint="check the shapes, the stride and the padding first and raise ValueError with a message that says what is wrong",
             contract=CONV_REJECTS,
         )
-
-
-# ---------------------------------------------------------------- conv_output_size
-
-# (size, kernel, stride, padding)
-SIZE_CASES = [
-    (28, 3, 1, "valid"), (28, 5, 1, "valid"), (28, 3, 2, "valid"), (27, 3, 2, "valid"), (8, 2, 2, "valid"),
-    (7, 3, 3, "valid"), (5, 5, 1, "valid"), (9, 4, 3, "valid"), (6, 1, 1, "valid"), (10, 4, 2, "valid"),
-    (28, 3, 1, "same"), (28, 4, 1, "same"), (7, 3, 2, "same"), (27, 5, 2, "same"), (8, 2, 2, "same"),
-    (9, 3, 3, "same"), (10, 3, 3, "same"), (5, 5, 1, "same"), (1, 3, 2, "same"), (6, 2, 4, "same"), (7, 2, 1, "same"),
-]
-
-
-def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
-    if padding == "same":
-        if got == size // stride:
-            return ('rounded down; Keras\'s "same" rounds up: ceil(size / stride)',
-                    "round a division up in integers: -(-size // stride), or math.ceil(size / stride)")
-        if got == size:
-            return ("the stride was ignored", 'with a stride, "same" keeps ceil(size / stride) positions, not size')
-        p = (kernel - 1) // 2
-        if got == (size - kernel + 2 * p) // stride + 1:
-            return ('the formula (W - F + 2P) / S + 1 with P = (F - 1) // 2, which is Keras\'s "same" only for stride 1 and odd kernels',
-                    'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
-        return ("", 'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
-    if got == (size - kernel) // stride:
-        return ("the + 1 is missing: the kernel's first position counts too", "(W - F) // S + 1 with P = 0")
-    if got == math.ceil((size - kernel) / stride) + 1:
-        return ("rounded up; a position counts only where the whole kernel fits, so round down",
-                "integer division // rounds down")
-    if got == size - kernel + 1:
-        return ("the stride was ignored", "divide by the stride: (W - F) // S + 1")
-    return ("", 'with "valid" there is no padding: P = 0 in (W - F + 2P) / S + 1, rounded down')
-
-
-def test_conv_output_size_values(student):
-    for size, kernel, stride, padding in SIZE_CASES:
-        expected = -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
-        r = student.call("conv_output_size", shown="", expect=f"{expected}", size=size, kernel=kernel, stride=stride, padding=padding)
-        got = r.value
-        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float, np.floating)):
-            raise r.fail(f"got {describe(got)}", f"the int {expected}", hint="return one int, the number of positions")
-        if got != expected:
-            cause, hint = _size_cause(got, size, kernel, stride, padding)
-            raise r.fail(f"got {got!r}", cause=cause, hint=hint)
-        if not isinstance(got, (int, np.integer)):
-            raise r.fail(f"got {describe(got)}", f"the int {expected}",
-                         cause="the / operator, or np.ceil and np.floor, give floats",
-                         hint="use integer division //, or int(...) around the result")
-
-
-SIZE_REJECTS = (
-    'Raises ValueError if size, kernel or stride is below 1, if padding is neither "valid" nor "same", or if a '
-    '"valid" kernel is longer than the input'
-)
-
-
-def test_conv_output_size_rejects_bad_input(student):
-    requires(test_conv_output_size_values, student, earns="validating its input")
-    cases = [
-        (0, 3, 1, "valid", "size=0"), (28, 0, 1, "valid", "kernel=0"), (28, 3, 0, "same", "stride=0"),
-        (28, 3, -2, "valid", "stride=-2"), (28, 3, 1, "full", "padding='full'"), (3, 5, 1, "valid", "a 'valid' kernel of 5 on 3 positions"),
-    ]
-    for size, kernel, stride, padding, situation in cases:
-        r = student.call("conv_output_size", shown="", expect=f"ValueError ({situation})", size=size, kernel=kernel, stride=stride, padding=padding)
-        r.expect_raises("ValueError", hint="check the arguments first and raise ValueError saying which one is wrong", contract=SIZE_REJECTS)
 
 
 # ---------------------------------------------------------------- max_pool2d

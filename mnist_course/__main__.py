@@ -161,9 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = load_course()
         if args.command == "list":
+            id_width = max(len(ex.id) for ex in course.exercises)
+            title_width = max(len(ex.title) for ex in course.exercises)
             for ex in course.exercises:
                 functions = ", ".join(f.name for f in ex.functions)
-                print(f"{ex.id}  {ex.title:<28} lesson {ex.lesson_number}  {ex.max_score:>3} pts  {functions}")
+                print(f"{ex.id:<{id_width}}  {ex.title:<{title_width}}  lesson {ex.lesson_number}  {ex.max_score:>3} pts  {functions}")
             return 0
         if args.command == "nbgrader":
             from .nbgrader_course import write_course

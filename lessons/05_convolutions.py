@@ -90,7 +90,10 @@ print("x_test: ", x_test.shape)
 # position it multiplies the 9 pixels under the filter by the 9 weights and adds them up,
 # giving one number of the output image, the **feature map**. The same 9 weights are used
 # at every position, so a filter that responds to a horizontal stroke responds to it
-# anywhere in the image.
+# anywhere in the image. (Strictly, this is a *cross-correlation*: a convolution in the
+# mathematical sense flips the filter first. Keras, like every deep-learning library,
+# skips the flip and still says "convolution"; *A convolution by hand* below shows the
+# difference.)
 #
 # To see that, we set the weights of a `Conv2D` layer by hand to two classic edge
 # filters and apply it to one digit. (A network learns its filters; these two we write
@@ -387,8 +390,10 @@ plt.show()
 # (`padding="valid"`) it is only applied where it fits entirely inside the image: the
 # output loses one pixel on each border, 28 × 28 becomes 26 × 26. With `padding="same"`
 # the image is first surrounded by a border of zeros, so the output keeps the input's
-# size, and pixels at the edge are seen as often as those in the middle. In a deeper
-# stack this decides how much image is left for the later layers:
+# size and every pixel, the corner ones too, is the centre of one window. (Edge pixels
+# still lie in fewer windows than those in the middle: *Stride, padding and the output
+# size* below counts them.) In a deeper stack this decides how much image is left for
+# the later layers:
 
 # %%
 probe = np.zeros((1, 28, 28, 1), dtype="float32")
@@ -407,8 +412,10 @@ for padding in ("valid", "same"):
 # width_factor)` moves each training image by a random amount, up to the given
 # *fraction* of its height and width: `RandomTranslation(0.08, 0.08)` shifts a
 # 28-pixel digit by up to 0.08 × 28 ≈ 2 pixels in each direction, and
-# `fill_mode="constant"` fills the uncovered border with background (0) instead of
-# repeating the edge. A layer of the model, it draws new shifts on every batch
+# `fill_mode="constant"` fills the uncovered border with background (0). Without it the
+# layer's default, `fill_mode="reflect"`, would mirror the image into that border
+# (and `"nearest"` would repeat its edge pixels), which can copy a stroke that touches
+# the edge. A layer of the model, it draws new shifts on every batch
 # during training and does nothing at prediction time. Here is one digit as eight
 # training steps would see it:
 
@@ -460,6 +467,180 @@ plt.show()
 #
 # Grade your work with `grader ex05` (or `!grader ex05`); the grader's training takes a
 # few minutes. Stuck? `grader --hint ex05`.
+
+# %% [markdown]
+# ## A convolution by hand
+#
+# Exercise 5 lets Keras compute the convolutions. Exercise 5b asks you to compute them
+# yourself, in NumPy, exactly as `Conv2D` does. Here is what it does, on numbers small
+# enough to follow.
+#
+# A `Conv2D` layer with one filter of 3 × 3 holds a kernel of shape `(3, 3, 1, 1)` and a
+# bias of shape `(1,)`. Output row *i*, column *j* is the sum of the 3 × 3 **window** of
+# the input whose top-left corner is row *i*, column *j*, each pixel times the kernel
+# weight at the same place, plus the bias. We set a kernel and a bias by hand, compute
+# one output value ourselves and ask `Conv2D` for all of them:
+
+# %%
+rng = np.random.default_rng(0)
+small = rng.integers(0, 10, (5, 5)).astype("float32")  # a 5 x 5 "image" of small numbers
+kernel = np.array([[1, 2, 0],
+                   [0, 0, 0],
+                   [0, 0, -1]], dtype="float32")  # lopsided on purpose
+conv = layers.Conv2D(1, 3)  # one 3 x 3 filter, stride 1, padding "valid"
+conv.build((None, 5, 5, 1))
+conv.set_weights([kernel[:, :, None, None], np.array([0.5], dtype="float32")])  # (3, 3, 1, 1) and (1,)
+keras_out = keras.ops.convert_to_numpy(conv(small[None, :, :, None]))[0, :, :, 0]
+
+window = small[1:4, 2:5]  # the window of output row 1, column 2
+print("image:\n", small)
+print("window of output (1, 2):\n", window)
+print("by hand, (window * kernel).sum() + bias:", (window * kernel).sum() + 0.5)
+print("Conv2D's output at (1, 2):              ", keras_out[1, 2])
+print("with the kernel flipped (a true convolution):", (window * kernel[::-1, ::-1]).sum() + 0.5)
+print("Conv2D's whole output, 3 x 3:\n", keras_out)
+
+# %% [markdown]
+# The window sum by hand and `Conv2D` agree. The kernel's top-left weight multiplies the
+# window's top-left pixel: nothing is flipped. A convolution as mathematicians and
+# signal-processing books define it turns the kernel around first (`kernel[::-1, ::-1]`),
+# and gives another number, as the last line but one shows. Keras's "convolution" is
+# that unflipped **cross-correlation**. For a network the difference does not matter (it
+# would simply learn the flipped filter), but code that must agree with `Conv2D` must
+# not flip.
+#
+# ### How channels add up
+#
+# An input can have several channels: the three colours of a photo, or the 32 feature maps
+# of a previous `Conv2D`. Each filter then has one kh × kw slice of weights **per input
+# channel**, and `Conv2D`'s kernel has shape `(kh, kw, C_in, C_out)`: `kernels[:, :, c, o]`
+# is what filter `o` applies to input channel `c`. At every position, filter `o` takes the
+# window sum of each input channel with its own slice, **adds them up over the
+# channels**, and adds its single bias `bias[o]`. The output has one channel per filter,
+# whatever the number of input channels. (That is the 18,496 parameters of the second
+# convolution above: 3 × 3 × 32 weights for each of 64 filters, plus 64 biases.)
+
+# %%
+rng = np.random.default_rng(1)
+rgb = rng.integers(0, 5, (1, 4, 4, 3)).astype("float32")      # one 4 x 4 image, 3 channels
+kernels = rng.integers(-1, 2, (3, 3, 3, 2)).astype("float32")  # 2 filters of 3 x 3 x 3
+bias = np.array([0.0, 10.0], dtype="float32")
+conv = layers.Conv2D(2, 3)
+conv.build(rgb.shape)
+conv.set_weights([kernels, bias])
+keras_out = keras.ops.convert_to_numpy(conv(rgb))
+print("input", rgb.shape, "and kernels", kernels.shape, "-> output", keras_out.shape)
+
+window = rgb[0, 0:3, 0:3, :]  # the window of output (0, 0), all three channels
+for o in range(2):
+    per_channel = [float((window[:, :, c] * kernels[:, :, c, o]).sum()) for c in range(3)]
+    print(f"filter {o}: channel sums {per_channel}, added up + bias {bias[o]:g} = "
+          f"{sum(per_channel) + bias[o]:g}; Conv2D: {keras_out[0, 0, 0, o]:g}")
+
+# %% [markdown]
+# Two filters, so two output channels, each the sum of three per-channel window sums
+# plus its bias.
+#
+# **Max-pooling by hand.** `MaxPooling2D()` keeps the largest value of each 2 × 2 block,
+# moving by 2, channel by channel. The largest can be negative (a layer without ReLU
+# before the pool), and an odd last row or column is simply left out:
+
+# %%
+blocks = np.array([[ 1,  5, -2, -6,  9],
+                   [ 3,  2, -1, -4,  9],
+                   [ 0,  0,  7,  1,  9],
+                   [-3,  2,  2,  6,  9],
+                   [ 9,  9,  9,  9,  9]], dtype="float32")  # 5 x 5: the last row and column are left out
+pooled = keras.ops.convert_to_numpy(layers.MaxPooling2D()(blocks[None, :, :, None]))[0, :, :, 0]
+print(pooled)
+
+# %% [markdown]
+# ## Stride, padding and the output size
+#
+# **Stride.** `Conv2D(..., strides=2)` moves the window by 2 rows and 2 columns instead
+# of 1: output row *i*, column *j* uses the window whose top-left corner is row
+# *i* × 2, column *j* × 2. The output is about half as large, a cheaper alternative to
+# pooling.
+#
+# **The output size.** Along one axis of W pixels, a kernel of F pixels with P zeros of
+# padding on each side and a stride S fits at
+#
+# $$\text{out} = \left\lfloor \frac{W - F + 2P}{S} \right\rfloor + 1$$
+#
+# positions. Count them once by hand: W = 7, F = 3, S = 2 and no padding
+# (`"valid"`, P = 0): the window can start at 0, 2 and 4 (at 6 it would need pixels 6
+# to 8 of 0..6), so 3 positions, and the formula gives ⌊4 / 2⌋ + 1 = 3. It rounds
+# *down*: a position counts only if the whole window fits.
+#
+# **Keras's "same".** `padding="same"` does not fix P. It promises an output of
+# ⌈W / S⌉ positions (W itself at stride 1), rounded *up*, whatever the kernel, and pads
+# as much as that takes: max((out − 1) × S + F − W, 0) zeros along the axis in all,
+# half of them (rounded down) before the input and the rest after it. When that total
+# is odd (an even kernel at stride 1, and many strided cases) the extra row goes at the
+# **bottom** and the extra column at the **right**, as TensorFlow does. A ceiling in
+# integers, without floats: `-(-W // S)`.
+
+# %%
+x7 = np.zeros((1, 7, 7, 1), dtype="float32")
+for padding in ("valid", "same"):
+    sizes = [layers.Conv2D(1, 3, strides=stride, padding=padding)(x7).shape[1] for stride in (1, 2, 3)]
+    print(f"7 x 7 image, 3 x 3 kernel, padding={padding!r:8}: strides 1, 2, 3 give", sizes)
+
+# %% [markdown]
+# With `"valid"`, (7 − 3) / S + 1 rounded down: 5, 3 and 2. With `"same"`, ⌈7 / S⌉: 7, 4
+# and 3.
+#
+# Where does "same" put its zeros? A 2 × 2 kernel at stride 1 on a 4 × 4 image needs
+# (4 − 1) × 1 + 2 − 4 = 1 row and 1 column of padding: odd, so both go after the image.
+# A kernel whose only weight is its bottom-right 1 copies the pixel under that corner, so
+# `Conv2D`'s output shows where the zeros went:
+
+# %%
+x4 = np.arange(1, 17, dtype="float32").reshape(1, 4, 4, 1)
+pick = layers.Conv2D(1, 2, padding="same", use_bias=False)
+pick.build(x4.shape)
+pick.set_weights([np.array([[0, 0], [0, 1]], dtype="float32")[:, :, None, None]])
+print("image:\n", x4[0, :, :, 0])
+print("output (each window's bottom-right pixel):\n", keras.ops.convert_to_numpy(pick(x4))[0, :, :, 0])
+
+# %% [markdown]
+# The zeros are in the output's last row and column: the padding went at the bottom and
+# the right. Had it gone on top and at the left, the output would be the image itself.
+#
+# **Padding does not make every pixel count the same.** A kernel of ones on an image of
+# ones, with `"same"`, adds up how many real pixels each window covers; for a symmetric
+# 3 × 3 window that is also how many windows cover each pixel:
+
+# %%
+ones = np.ones((1, 6, 6, 1), dtype="float32")
+count = layers.Conv2D(1, 3, padding="same", use_bias=False, kernel_initializer="ones")
+windows_per_pixel = keras.ops.convert_to_numpy(count(ones))[0, :, :, 0].astype(int)
+print(windows_per_pixel)
+print("corner:", windows_per_pixel[0, 0], " edge:", windows_per_pixel[0, 2], " interior:", windows_per_pixel[2, 2])
+
+# %% [markdown]
+# A corner pixel is in 4 windows, an edge pixel in 6 and an interior pixel in 9. Padding
+# makes every pixel the centre of one window, so nothing is cut off, but the pixels at
+# the border still take part in fewer windows than those in the middle.
+
+# %% [markdown]
+# ## Your turn: exercise 5b
+#
+# Open `exercises/ex05b_conv_by_hand.py` and write, in NumPy alone:
+#
+# - `conv_output_size(size, kernel, stride, padding)`: the number of output positions
+#   along one axis (see *Stride, padding and the output size*);
+# - `conv2d(x, kernels, bias, stride, padding)`: the forward pass of `Conv2D` for a batch
+#   `x` of shape `(N, H, W, C_in)`, kernels of shape `(kh, kw, C_in, C_out)` and a bias of
+#   shape `(C_out,)`, with strides and both paddings (see *A convolution by hand* and
+#   *How channels add up*);
+# - `max_pool2d(x)`: the forward pass of `MaxPooling2D()`.
+#
+# The grader builds real Keras layers, gives them your kernels and bias, and compares
+# their output with yours on small seeded inputs: odd and even kernels, one and three
+# input channels, one and four filters, strides 1 and 2, both paddings. Plain loops are
+# fast enough at these sizes; start with one image, one channel, one filter and stride 1,
+# then add the rest one at a time. Grade with `grader ex05b`; stuck? `grader --hint ex05b`.
 #
 # **Next lesson:** from notebook to real use: saving the model and reading your own
 # handwriting with it.

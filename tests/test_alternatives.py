@@ -204,6 +204,99 @@ FUNCTION_ALTERNATIVES = {
             return index[np.lexsort((index, -confidence[wrong]))][:k].astype(np.int64)
         """,
     )),
+    # ex05b · plain loops over every output value, as the lesson's window sum
+    # (also the cost proof: the slowest way to pass, within call_timeout_s)
+    "ex05b_loops": ("ex05b", dict(
+        _imports="import math",
+        conv_output_size="""
+            if size < 1 or kernel < 1 or stride < 1:
+                raise ValueError("size, kernel and stride must be positive")
+            if padding == "same":
+                return math.ceil(size / stride)
+            if padding == "valid":
+                if kernel > size:
+                    raise ValueError("the kernel does not fit")
+                return int(math.floor((size - kernel) / stride)) + 1
+            raise ValueError("unknown padding " + str(padding))
+        """,
+        conv2d="""
+            if len(np.shape(x)) != 4 or len(np.shape(kernels)) != 4:
+                raise ValueError("x and kernels must be 4-D")
+            n, h, w, c_in = x.shape
+            kh, kw, k_in, c_out = kernels.shape
+            if k_in != c_in or np.shape(bias) != (c_out,):
+                raise ValueError("channel counts do not match")
+            out_h = conv_output_size(h, kh, stride, padding)
+            out_w = conv_output_size(w, kw, stride, padding)
+            top = left = 0
+            if padding == "same":
+                top = max((out_h - 1) * stride + kh - h, 0) // 2
+                left = max((out_w - 1) * stride + kw - w, 0) // 2
+            out = np.zeros((n, out_h, out_w, c_out), dtype=np.float32)
+            for b in range(n):
+                for i in range(out_h):
+                    for j in range(out_w):
+                        for o in range(c_out):
+                            total = float(bias[o])
+                            for a in range(kh):
+                                for d in range(kw):
+                                    row, col = i * stride + a - top, j * stride + d - left
+                                    if 0 <= row < h and 0 <= col < w:
+                                        for c in range(c_in):
+                                            total += float(x[b, row, col, c]) * float(kernels[a, d, c, o])
+                            out[b, i, j, o] = total
+            return out
+        """,
+        max_pool2d="""
+            n, h, w, c = x.shape
+            out = np.zeros((n, h // 2, w // 2, c), dtype=np.float32)
+            for b in range(n):
+                for i in range(h // 2):
+                    for j in range(w // 2):
+                        for k in range(c):
+                            best = x[b, 2 * i, 2 * j, k]
+                            for value in (x[b, 2 * i + 1, 2 * j, k], x[b, 2 * i, 2 * j + 1, k], x[b, 2 * i + 1, 2 * j + 1, k]):
+                                if value > best:
+                                    best = value
+                            out[b, i, j, k] = best
+            return out
+        """,
+    )),
+    # ex05b · vectorised another way: a loop over the kernel's positions with np.pad
+    # and tensordot, and a max-pool from four strided slices
+    "ex05b_kernel_positions": ("ex05b", dict(
+        conv_output_size="""
+            if padding not in ("valid", "same") or size <= 0 or kernel <= 0 or stride <= 0:
+                raise ValueError(f"bad arguments: {size}, {kernel}, {stride}, {padding}")
+            if padding == "valid" and kernel > size:
+                raise ValueError("kernel longer than the input")
+            return (size + stride - 1) // stride if padding == "same" else (size - kernel + stride) // stride
+        """,
+        conv2d="""
+            x, kernels, bias = np.asarray(x, np.float32), np.asarray(kernels, np.float32), np.asarray(bias, np.float32)
+            if x.ndim != 4 or kernels.ndim != 4 or kernels.shape[2] != x.shape[-1] or bias.shape != kernels.shape[-1:]:
+                raise ValueError(f"shapes do not fit: {x.shape}, {kernels.shape}, {bias.shape}")
+            if stride < 1 or padding not in ("valid", "same"):
+                raise ValueError(f"bad stride {stride} or padding {padding}")
+            kh, kw = kernels.shape[:2]
+            out_h, out_w = (conv_output_size(s, k, stride, padding) for s, k in ((x.shape[1], kh), (x.shape[2], kw)))
+            if padding == "same":
+                ph = max((out_h - 1) * stride + kh - x.shape[1], 0)
+                pw = max((out_w - 1) * stride + kw - x.shape[2], 0)
+                x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+            out = np.zeros((x.shape[0], out_h, out_w, kernels.shape[3]), np.float32)
+            for a in range(kh):
+                for d in range(kw):
+                    patch = x[:, a:a + (out_h - 1) * stride + 1:stride, d:d + (out_w - 1) * stride + 1:stride, :]
+                    out += np.tensordot(patch, kernels[a, d], axes=([3], [0]))
+            return out + bias
+        """,
+        max_pool2d="""
+            h, w = x.shape[1] // 2 * 2, x.shape[2] // 2 * 2
+            corners = [x[:, r:h:2, c:w:2] for r in (0, 1) for c in (0, 1)]
+            return np.maximum.reduce(corners).astype(np.float32)
+        """,
+    )),
     # ex06 · Pillow does the colour work (convert("L") rounds to whole levels,
     # alpha_composite lays RGBA over white), loops find the centre of mass, and
     # ex03b · the Functional API and evaluate() for the accuracy, seeds in the outer

@@ -1,4 +1,4 @@
-"""Every check of the function exercises (1, 4 and 6) proven in the failing direction.
+"""Every check of the function exercises (1, 4, 5b and 6) proven in the failing direction.
 
 Each mutation is the reference with one plausible student mistake, and names
 the checks it must fail: the check it targets and those that depend on it
@@ -36,6 +36,11 @@ CONFIDENCE_ORDER = 'np.argsort(-confidence, kind="stable")[:k]'
 CONFIDENCE = "confidence = probs[wrong].max(axis=1)"
 MISTAKES_ALL_BUT_TYPES = {"most_confident_mistakes_values", "most_confident_mistakes_ties_and_few",
                           "most_confident_mistakes_leaves_input", "most_confident_mistakes_rejects_bad_input"}
+# ex05b's
+EINSUM = 'np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias'
+SAME_SPLIT = "pads[axis] = (total // 2, total - total // 2)"
+STRIDED = "[:, ::stride, ::stride]"
+CONV_VALUES = {"conv2d_one_channel", "conv2d_channels", "conv2d_stride", "conv2d_same_padding", "conv2d_rejects_bad_input"}
 # ex06's
 ALPHA = """        if image.shape[-1] == 4:
             alpha = pixels[..., 3] / 255
@@ -154,6 +159,39 @@ MUTATIONS = {
                                        {"most_confident_mistakes_rejects_bad_input"}),
     "ex04_mistakes_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    wrong =": "    wrong ="},
                                   {"most_confident_mistakes_rejects_bad_input"}),
+    # ex05b · a convolution by hand
+    "ex05b_same_rounded_down": ("ex05b", {"return -(-size // stride)  # ceil(size / stride) in integers": "return size // stride"},
+                                {"conv_output_size_values", "conv_output_size_rejects_bad_input"}),
+    # the general formula with P = (F - 1) // 2: right for stride 1 and odd kernels only
+    "ex05b_same_from_the_formula": ("ex05b", {"return -(-size // stride)  # ceil(size / stride) in integers": "return (size - kernel + 2 * ((kernel - 1) // 2)) // stride + 1"},
+                                    {"conv_output_size_values", "conv_output_size_rejects_bad_input"}),
+    "ex05b_size_as_float": ("ex05b", {"return (size - kernel) // stride + 1": "return (size - kernel) / stride + 1"},
+                            {"conv_output_size_values", "conv_output_size_rejects_bad_input"}),
+    "ex05b_size_kernel_unchecked": ("ex05b", {"    if kernel > size:\n": "    if False:\n"}, {"conv_output_size_rejects_bad_input"}),
+    # a true convolution, as in signal processing: Keras does not flip the kernel
+    "ex05b_flipped_kernel": ("ex05b", {EINSUM: EINSUM.replace("kernels.astype(np.float64)", "kernels[::-1, ::-1].astype(np.float64)")}, CONV_VALUES),
+    "ex05b_extra_padding_top_left": ("ex05b", {SAME_SPLIT: "pads[axis] = (total - total // 2, total // 2)"}, {"conv2d_same_padding"}),
+    # the sum runs over the filters and keeps the input channels
+    "ex05b_summed_over_the_filters": ("ex05b", {EINSUM: EINSUM.replace("->nhwo", "->nhwc").replace(" + bias", " + bias[:1]")},
+                                      {"conv2d_shape_dtype", "conv2d_channels", "conv2d_stride", "conv2d_same_padding"}),
+    "ex05b_channels_not_summed": ("ex05b", {EINSUM: 'np.einsum("nhwcij,ijco->nhwco", windows, kernels.astype(np.float64)).reshape(windows.shape[:3] + (-1,)) + np.repeat(bias, c_in)'},
+                                  {"conv2d_shape_dtype", "conv2d_channels", "conv2d_stride", "conv2d_same_padding"}),
+    "ex05b_stride_ignored": ("ex05b", {STRIDED: ""}, {"conv2d_shape_dtype", "conv2d_stride", "conv2d_same_padding"}),
+    "ex05b_stride_on_rows_only": ("ex05b", {STRIDED: "[:, ::stride]"}, {"conv2d_shape_dtype", "conv2d_stride", "conv2d_same_padding"}),
+    # "same" padded as for stride 1, then every stride-th value kept
+    "ex05b_same_padding_for_stride_1": ("ex05b", {"total = max((-(-size // stride) - 1) * stride + k - size, 0)": "total = k - 1"}, {"conv2d_same_padding"}),
+    "ex05b_no_bias": ("ex05b", {EINSUM: EINSUM.replace(" + bias", "")}, CONV_VALUES),
+    "ex05b_float64_output": ("ex05b", {"    return out.astype(np.float32)\n": "    return out\n"}, {"conv2d_shape_dtype"}),
+    "ex05b_padding_unchecked": ("ex05b", {'    if padding not in ("valid", "same"):\n': "    if False:\n"}, {"conv2d_rejects_bad_input"}),
+    "ex05b_stride_unchecked": ("ex05b", {"    if stride < 1:\n        raise": "    if stride == 0:\n        raise"}, {"conv2d_rejects_bad_input"}),
+    "ex05b_bias_shape_unchecked": ("ex05b", {"    if bias.shape != (c_out,):\n": "    if False:\n"}, {"conv2d_rejects_bad_input"}),
+    # a running maximum that starts at 0, as loops often do
+    "ex05b_pool_from_zero": ("ex05b", {"return blocks.max(axis=(2, 4)).astype(np.float32)": "return np.maximum(blocks.max(axis=(2, 4)), 0).astype(np.float32)"},
+                             {"max_pool2d_values"}),
+    "ex05b_pool_averages": ("ex05b", {"return blocks.max(axis=(2, 4)).astype(np.float32)": "return blocks.mean(axis=(2, 4)).astype(np.float32)"},
+                            {"max_pool2d_values"}),
+    "ex05b_pool_overlapping": ("ex05b", {"return blocks.max(axis=(2, 4)).astype(np.float32)": "return np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(1, 2)).max(axis=(-2, -1)).astype(np.float32)"},
+                               {"max_pool2d_values"}),
     # ex06 · real use
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it
@@ -222,6 +260,8 @@ QUOTED = {
     "ex04_k_unchecked": "or if k < 1",
     "ex04_mistakes_sorted_in_place": "The inputs are not modified",
     "ex04_mistakes_k_unchecked": "or if k < 1",
+    "ex05b_size_kernel_unchecked": 'or if a "valid" kernel is longer than the input',
+    "ex05b_padding_unchecked": 'if padding is neither "valid" nor "same"',
     "ex06_inverted_in_place": "The input is not modified",
     "ex06_blank_page_unchecked": "or if it shows no digit",
 }

@@ -1,0 +1,83 @@
+# Exercise 05b · A convolution by hand: your work goes in this file.
+# Grade it with `grader ex05b`; ask for a hint with `grader --hint ex05b`.
+# (Generated from solutions/ex05b_conv_by_hand.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 05b · A convolution by hand (lesson 5: Convolutional networks).
+
+What a Conv2D and a MaxPooling2D layer compute, written in NumPy alone: the
+size of a convolution's output, the forward pass of a convolution (strides,
+"valid" and "same" padding, several input and output channels) and a 2 x 2
+max-pool. The grader builds real Keras layers, gives them your kernels and
+bias, and compares their output with yours. Loops or vectorised NumPy: each
+docstring is the contract the grader checks, and any implementation that
+keeps it gets full points.
+"""
+
+import numpy as np
+
+
+def conv_output_size(size, kernel, stride=1, padding="valid"):
+    """How many positions a convolution's output has along one axis.
+
+    size: the input's length along that axis (its height or its width);
+    kernel: the kernel's length along it; stride: the step between two
+    positions; all three positive ints.
+    padding: "valid" (the kernel only where it fits inside the input) or
+    "same" (Keras's convention: zeros around the input so that the output
+    has ceil(size / stride) positions).
+    Returns a Python int: for "valid", (size - kernel) // stride + 1, the
+    formula (W - F + 2P) / S + 1 with P = 0, rounded down; for "same",
+    ceil(size / stride), whatever the kernel.
+    Raises ValueError if size, kernel or stride is below 1, if padding is
+    neither "valid" nor "same", or if a "valid" kernel is longer than the
+    input.
+    """
+    # TODO: the number of output positions along one axis for 'valid' or 'same' padding; raise ValueError for bad input
+    #       (lesson 5, "Stride, padding and the output size")
+    raise NotImplementedError("conv_output_size() is not started yet")
+
+
+def conv2d(x, kernels, bias, stride=1, padding="valid"):
+    """The forward pass of keras.layers.Conv2D (no activation), in NumPy.
+
+    x: a float array of shape (N, H, W, C_in): N images, channels last.
+    kernels: a float array of shape (kh, kw, C_in, C_out), Conv2D's kernel:
+    kernels[:, :, c, o] are the weights filter o applies to input channel c.
+    bias: a float array of shape (C_out,), one number per filter.
+    stride: a positive int, the step between two positions, the same along
+    the height and the width.
+    padding: "valid" or "same", as in Keras.
+    Returns a float32 array of shape (N, out_h, out_w, C_out), where out_h
+    and out_w are conv_output_size's answers for H and W. out[n, i, j, o] is
+    bias[o] plus the sum, over the window of x[n] whose top-left corner is
+    row i * stride, column j * stride (of the padded input) and over every
+    input channel c, of the window's pixels times kernels[:, :, c, o]
+    position by position. The kernel is not flipped: like Keras (and every
+    deep-learning library), this "convolution" is a cross-correlation.
+    With "same", the input is first surrounded by zeros, as TensorFlow
+    does: along each axis, max((out - 1) * stride + k - size, 0) rows (or
+    columns) in all, half of them before the input and the rest after it,
+    so an odd one goes at the bottom (or right).
+    Raises ValueError if x or kernels is not 4-D, if kernels.shape[2] is
+    not x's channel count, if bias is not of shape (C_out,), if stride is
+    below 1, if padding is neither "valid" nor "same", or if a "valid"
+    kernel is larger than the image.
+    """
+    # TODO: the forward pass of Conv2D: pad for 'same', slide each kernel with the stride, sum over the window and the input channels, add the bias; raise ValueError for bad input
+    #       (lesson 5, "A convolution by hand")
+    raise NotImplementedError("conv2d() is not started yet")
+
+
+def max_pool2d(x):
+    """The forward pass of keras.layers.MaxPooling2D() (2 x 2, stride 2, "valid").
+
+    x: a float array of shape (N, H, W, C), H and W at least 2.
+    Returns a float32 array of shape (N, H // 2, W // 2, C): out[n, i, j, c]
+    is the largest of the four values x[n, 2i:2i+2, 2j:2j+2, c]. Each channel
+    is pooled on its own; an odd last row or column is left out, as Keras
+    does. Values may be negative.
+    """
+    # TODO: the largest value of every 2 x 2 block of each channel, an odd last row or column left out
+    #       (lesson 5, "A convolution by hand")
+    raise NotImplementedError("max_pool2d() is not started yet")

@@ -1,0 +1,420 @@
+"""Exercise 05b · A convolution by hand: the graded checks.
+
+Each test is one check; its points, function, hints and lesson section live in
+course.toml under the same name (without "test_"). The student's conv2d and
+max_pool2d are compared with real Keras layers (Conv2D with the student's
+kernels and bias set as its weights, MaxPooling2D), built here on the
+grader's side, never in the worker, and only once a function has answered
+(an untouched stub never costs a Keras import). The NumPy variants below
+compute the classic mistakes (a flipped kernel, the odd padding row on top,
+...) only to name the likely cause of a mismatch.
+
+The checks' sizes, as course.toml states them: batches of N = 2 seeded
+standard-normal float32 images of 7 x 9, 8 x 6, 9 x 8 or 6 x 7 pixels with
+C_in = 1 or 3 channels, kernels from 1 x 1 to 5 x 5 (odd and even, square and
+not) with C_out = 1 or 4 filters, strides 1, 2 and 3; pools of (2, 7, 9, 3)
+and smaller. A pure-Python loop over every output value, window position
+and channel (tests/test_alternatives.py's ex05b_loops) answers the largest of
+these calls in about 3 ms of its own CPU time, and all of them in 0.02 s: far
+inside the exercise's call_timeout_s. Grading ex05b costs the grader one Keras
+import (5-10 s of CPU), on its own side.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from grader.feedback import describe, requires, short
+
+_SEED = 55
+# float32 tolerance: sums of up to 75 products of standard-normal numbers,
+# each rounded to float32 by Keras (and perhaps by the student)
+_RTOL, _ATOL = 1e-4, 1e-4
+
+
+@functools.lru_cache(maxsize=1)
+def _keras():
+    from mnist_course.data import quiet_keras
+
+    return quiet_keras()
+
+
+# ---------------------------------------------------------------- cases
+
+
+class Case:
+    """One conv2d call: seeded inputs and the settings it is called with."""
+
+    def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2):
+        rng = np.random.default_rng([_SEED, h, w, kh, kw, c_in, c_out, stride, n])
+        self.x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
+        self.kernels = rng.standard_normal((kh, kw, c_in, c_out)).astype(np.float32)
+        self.bias = rng.standard_normal(c_out).astype(np.float32)
+        self.stride, self.padding = stride, padding
+        self.shown = (
+            f"x (seeded random, shape {self.x.shape}), kernels (shape {self.kernels.shape}), bias (shape {self.bias.shape})"
+        )
+
+    @property
+    def dims(self):
+        n, h, w, c_in = self.x.shape
+        kh, kw, _, c_out = self.kernels.shape
+        return n, h, w, c_in, kh, kw, c_out
+
+    def out_size(self, size, k, stride=None, padding=None):
+        stride, padding = stride or self.stride, padding or self.padding
+        return -(-size // stride) if padding == "same" else (size - k) // stride + 1
+
+    @property
+    def expected_shape(self):
+        n, h, w, _, kh, kw, c_out = self.dims
+        return (n, self.out_size(h, kh), self.out_size(w, kw), c_out)
+
+    def keras(self) -> np.ndarray:
+        """What keras.layers.Conv2D computes with these kernels and this bias."""
+        keras = _keras()
+        _, _, _, _, kh, kw, c_out = self.dims
+        layer = keras.layers.Conv2D(c_out, (kh, kw), strides=self.stride, padding=self.padding)
+        layer.build(self.x.shape)
+        layer.set_weights([self.kernels, self.bias])
+        return keras.ops.convert_to_numpy(layer(self.x))
+
+    def same_pads(self, size, k, stride=None, extra_first=False):
+        stride = stride or self.stride
+        total = max((-(-size // stride) - 1) * stride + k - size, 0)
+        small, large = total // 2, total - total // 2
+        return (large, small) if extra_first else (small, large)
+
+    def numpy(self, kernels=None, bias=None, pads=None, stride=None) -> np.ndarray:
+        """A plain NumPy cross-correlation in float64, with explicit pads (for the variants)."""
+        kernels = self.kernels if kernels is None else kernels
+        bias = self.bias if bias is None else bias
+        stride = stride or self.stride
+        x = self.x.astype(np.float64)
+        if pads is None:
+            pads = [(0, 0), (0, 0)]
+            if self.padding == "same":
+                pads = [self.same_pads(x.shape[1], kernels.shape[0], stride), self.same_pads(x.shape[2], kernels.shape[1], stride)]
+        x = np.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
+        kh, kw = kernels.shape[:2]
+        windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+        return np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias
+
+
+def _cases(*specs) -> list[Case]:
+    return [Case(*spec) for spec in specs]
+
+
+# (h, w, kh, kw, C_in, C_out, stride, padding)
+ONE_CHANNEL = _cases((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 1, 1, 1, "valid"), (6, 7, 4, 3, 1, 1, 1, "valid"),
+                     (9, 8, 2, 5, 1, 1, 1, "valid"))
+CHANNELS = _cases((7, 9, 3, 3, 3, 4, 1, "valid"), (8, 6, 2, 2, 3, 1, 1, "valid"), (6, 7, 2, 3, 1, 4, 1, "valid"),
+                  (9, 8, 1, 1, 3, 4, 1, "valid"))
+STRIDE = _cases((7, 9, 3, 3, 1, 1, 2, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (9, 8, 3, 2, 3, 4, 2, "valid"),
+                (9, 8, 2, 3, 1, 4, 3, "valid"))
+SAME = _cases((7, 9, 3, 3, 1, 1, 1, "same"), (8, 6, 2, 2, 3, 4, 1, "same"), (6, 7, 4, 3, 1, 4, 1, "same"),
+              (7, 9, 5, 5, 3, 1, 1, "same"), (8, 6, 3, 3, 3, 4, 2, "same"), (7, 9, 2, 2, 1, 1, 2, "same"),
+              (9, 8, 4, 4, 3, 4, 2, "same"))
+SHAPES = _cases((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (6, 7, 4, 3, 3, 4, 1, "same"),
+                (9, 8, 3, 3, 1, 4, 2, "same"))
+
+
+def _call(student, case: Case):
+    return student.call(
+        "conv2d",
+        case.x,
+        case.kernels,
+        case.bias,
+        shown=case.shown,
+        expect=f"a float32 array of shape {case.expected_shape}, equal to keras.layers.Conv2D's output with these weights",
+        stride=case.stride,
+        padding=case.padding,
+    )
+
+
+# ---------------------------------------------------------------- conv_output_size
+
+# (size, kernel, stride, padding)
+SIZE_CASES = [
+    (28, 3, 1, "valid"), (28, 5, 1, "valid"), (28, 3, 2, "valid"), (27, 3, 2, "valid"), (8, 2, 2, "valid"),
+    (7, 3, 3, "valid"), (5, 5, 1, "valid"), (9, 4, 3, "valid"), (6, 1, 1, "valid"), (10, 4, 2, "valid"),
+    (28, 3, 1, "same"), (28, 4, 1, "same"), (7, 3, 2, "same"), (27, 5, 2, "same"), (8, 2, 2, "same"),
+    (9, 3, 3, "same"), (10, 3, 3, "same"), (5, 5, 1, "same"), (1, 3, 2, "same"), (6, 2, 4, "same"), (7, 2, 1, "same"),
+]
+
+
+def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
+    if padding == "same":
+        if got == size // stride:
+            return ('rounded down; Keras\'s "same" rounds up: ceil(size / stride)',
+                    "round a division up in integers: -(-size // stride), or math.ceil(size / stride)")
+        if got == size:
+            return ("the stride was ignored", 'with a stride, "same" keeps ceil(size / stride) positions, not size')
+        p = (kernel - 1) // 2
+        if got == (size - kernel + 2 * p) // stride + 1:
+            return ('the formula (W - F + 2P) / S + 1 with P = (F - 1) // 2, which is Keras\'s "same" only for stride 1 and odd kernels',
+                    'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
+        return ("", 'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
+    if got == (size - kernel) // stride:
+        return ("the + 1 is missing: the kernel's first position counts too", "(W - F) // S + 1 with P = 0")
+    if got == math.ceil((size - kernel) / stride) + 1:
+        return ("rounded up; a position counts only where the whole kernel fits, so round down",
+                "integer division // rounds down")
+    if got == size - kernel + 1:
+        return ("the stride was ignored", "divide by the stride: (W - F) // S + 1")
+    return ("", 'with "valid" there is no padding: P = 0 in (W - F + 2P) / S + 1, rounded down')
+
+
+def test_conv_output_size_values(student):
+    for size, kernel, stride, padding in SIZE_CASES:
+        expected = -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
+        r = student.call("conv_output_size", shown="", expect=f"{expected}", size=size, kernel=kernel, stride=stride, padding=padding)
+        got = r.value
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float, np.floating)):
+            raise r.fail(f"got {describe(got)}", f"the int {expected}", hint="return one int, the number of positions")
+        if got != expected:
+            cause, hint = _size_cause(got, size, kernel, stride, padding)
+            raise r.fail(f"got {got!r}", cause=cause, hint=hint)
+        if not isinstance(got, (int, np.integer)):
+            raise r.fail(f"got {describe(got)}", f"the int {expected}",
+                         cause="the / operator, or np.ceil and np.floor, give floats",
+                         hint="use integer division //, or int(...) around the result")
+
+
+SIZE_REJECTS = (
+    'Raises ValueError if size, kernel or stride is below 1, if padding is neither "valid" nor "same", or if a '
+    '"valid" kernel is longer than the input'
+)
+
+
+def test_conv_output_size_rejects_bad_input(student):
+    requires(test_conv_output_size_values, student, earns="validating its input")
+    cases = [
+        (0, 3, 1, "valid", "size=0"), (28, 0, 1, "valid", "kernel=0"), (28, 3, 0, "same", "stride=0"),
+        (28, 3, -2, "valid", "stride=-2"), (28, 3, 1, "full", "padding='full'"), (3, 5, 1, "valid", "a 'valid' kernel of 5 on 3 positions"),
+    ]
+    for size, kernel, stride, padding, situation in cases:
+        r = student.call("conv_output_size", shown="", expect=f"ValueError ({situation})", size=size, kernel=kernel, stride=stride, padding=padding)
+        r.expect_raises("ValueError", hint="check the arguments first and raise ValueError saying which one is wrong", contract=SIZE_REJECTS)
+
+
+# ---------------------------------------------------------------- conv2d: what went wrong
+
+
+def _shape_cause(shape, case: Case) -> tuple[str, str]:
+    """(likely cause, hint) for an output of the wrong shape."""
+    n, h, w, c_in, kh, kw, c_out = case.dims
+    s, p = case.stride, case.padding
+    full = (case.out_size(h, kh, 1), case.out_size(w, kw, 1))
+    strided = (case.out_size(h, kh), case.out_size(w, kw))
+    valid = (case.out_size(h, kh, padding="valid"), case.out_size(w, kw, padding="valid"))
+    if len(shape) == 5:
+        return ("the input channels were kept as an axis of their own instead of being added up",
+                "each filter's output adds the contributions of every input channel: sum over c too")
+    if len(shape) != 4:
+        return ("", "one output image per input image, with one channel per filter: (N, out_h, out_w, C_out)")
+    if shape[3] == c_in != c_out:
+        return ("the sum ran over the filters (kernels' last axis) and kept the input channels",
+                "filter o is kernels[:, :, :, o]: sum over the window and over the input channels c, once per filter")
+    if shape[3] == c_in * c_out != c_out:
+        return ("every (input channel, filter) pair got its own output channel: the input channels were not added up",
+                "filter o's output is the sum over every input channel c of the window times kernels[:, :, c, o]")
+    if s > 1 and tuple(shape[1:3]) == full or (shape[1] > strided[0] and shape[2] > strided[1] and s > 1):
+        return (f"the stride was ignored: the window moved one pixel at a time instead of {s}",
+                "the window's top-left corner moves by `stride` rows and by `stride` columns")
+    if s > 1 and (shape[1] == strided[0]) != (shape[2] == strided[1]) and max(shape[1] - strided[0], shape[2] - strided[1]) > 0:
+        return ("the stride was applied along one axis only",
+                "step by `stride` along the height and along the width")
+    if p == "same" and tuple(shape[1:3]) == valid:
+        return ('no padding: "same" was computed as "valid"',
+                'with "same", pad the input with zeros first: the lesson gives the total padding along each axis')
+    if tuple(shape[1:3]) == strided[::-1] and strided[0] != strided[1]:
+        return ("height and width swapped", "x's axes are (N, H, W, C_in) and kernels' (kh, kw, C_in, C_out)")
+    if p == "same" and tuple(shape[1:3]) == (h // s, w // s):
+        return ('the output size was rounded down; Keras\'s "same" gives ceil(size / stride) positions',
+                "conv_output_size's answer is the output size")
+    return ("", "the output has conv_output_size's number of rows and columns, and one channel per filter")
+
+
+def _value_cause(out, case: Case) -> tuple[str, str]:
+    """(likely cause, hint) for an output of the right shape but wrong values."""
+    n, h, w, c_in, kh, kw, c_out = case.dims
+    close = functools.partial(np.allclose, out, rtol=_RTOL, atol=_ATOL * max(1.0, float(np.abs(out).max())))
+    flipped = case.kernels[::-1, ::-1]
+    if close(case.numpy(kernels=flipped)):
+        return ("the kernel was flipped (a true convolution, as in signal processing); Keras's Conv2D does not flip it: "
+                "its \"convolution\" is a cross-correlation",
+                "multiply the window's top-left pixel by kernels[0, 0, c, o], and so on: the same position in both")
+    if case.padding == "same":
+        if case.stride > 1:  # checked first: on some inputs it also looks like padding on the top or left
+            once = case.numpy(pads=[case.same_pads(h, kh, 1), case.same_pads(w, kw, 1)], stride=1)[:, ::case.stride, ::case.stride]
+            if once.shape == out.shape and close(once):
+                return ('"same" padding was worked out as for stride 1 (k - 1 zeros in all), then every stride-th value kept; '
+                        "with a stride the total padding is max((out - 1) * stride + k - size, 0)",
+                        "compute the padding from the strided output size, as the lesson's section does")
+        tl = [case.same_pads(h, kh, extra_first=True), case.same_pads(w, kw, extra_first=True)]
+        if close(case.numpy(pads=tl)):
+            return ("the odd padding row or column went to the top or left; TensorFlow puts it at the bottom and the right",
+                    "with an odd total, put total // 2 zeros before the input and the rest after it")
+    if close(case.numpy(bias=np.zeros_like(case.bias))):
+        return ("the bias was not added", "add bias[o] to every value of filter o's output")
+    if c_in == c_out > 1 and close(case.numpy(kernels=case.kernels.transpose(0, 1, 3, 2))):
+        return ("the kernels' channel axes were swapped: kernels[:, :, o, c] instead of kernels[:, :, c, o]",
+                "kernels' axes are (kh, kw, C_in, C_out): the third is the input channel, the last the filter")
+    if kh == kw and close(case.numpy(kernels=case.kernels.transpose(1, 0, 2, 3))):
+        return ("the kernel's rows and columns were swapped", "kernels[a, b] is row a, column b of the window")
+    if close(case.numpy(bias=case.bias * 0 + case.bias.sum())) and c_out > 1:
+        return ("every filter got the sum of all the biases", "filter o gets bias[o] alone")
+    if case.stride > 1 and close(case.numpy(stride=1)[:, : out.shape[1], : out.shape[2]]):
+        return ("the output has the right size but the stride was not applied to the window's position",
+                "the window of output (i, j) starts at row i * stride, column j * stride")
+    return ("", "compare one output value by hand with the lesson's window sum; a loop over a single image, "
+                "a single filter and stride 1 is the place to start")
+
+
+def _check_conv(student, cases, situation):
+    for case in cases:
+        r = _call(student, case)
+        out = r.array()
+        if out.shape != case.expected_shape:
+            cause, hint = _shape_cause(out.shape, case)
+            raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
+        expected = case.keras()
+        scale = max(1.0, float(np.abs(expected).max()))
+        if not np.allclose(out, expected, rtol=_RTOL, atol=_ATOL * scale):
+            cause, hint = _value_cause(out.astype(np.float64), case)
+            if not np.isfinite(out).all():
+                cause, hint = "the output holds nan or inf: an uninitialised array (np.empty) or a division", "start from zeros"
+            where = tuple(int(i) for i in np.argwhere(~np.isclose(out, expected, rtol=_RTOL, atol=_ATOL * scale))[0])
+            raise r.fail(
+                f"got out{list(where)} = {float(out[where]):.5g} ({situation})",
+                f"{float(expected[where]):.5g}, as keras.layers.Conv2D({case.dims[6]}, {case.dims[4:6]}, strides={case.stride}, "
+                f"padding={case.padding!r}) computes with these kernels and bias",
+                cause=cause,
+                hint=hint,
+            )
+
+
+def test_conv2d_shape_dtype(student):
+    for case in SHAPES:
+        r = _call(student, case)
+        out = r.array()
+        if out.shape != case.expected_shape:
+            cause, hint = _shape_cause(out.shape, case)
+            raise r.fail(f"got shape {out.shape}", cause=cause, hint=hint)
+        if out.dtype != np.float32:
+            cause = "np.zeros() makes float64 unless told otherwise" if out.dtype == np.float64 else ""
+            raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="return out.astype(np.float32), or create the output with dtype=np.float32")
+
+
+def test_conv2d_one_channel(student):
+    _check_conv(student, ONE_CHANNEL, "one input channel, one filter, stride 1, padding 'valid'")
+
+
+def test_conv2d_channels(student):
+    _check_conv(student, CHANNELS, "several input channels or filters, stride 1, padding 'valid'")
+
+
+def test_conv2d_stride(student):
+    _check_conv(student, STRIDE, f"stride {STRIDE[0].stride} or more, padding 'valid'")
+
+
+def test_conv2d_same_padding(student):
+    _check_conv(student, SAME, "padding 'same'")
+
+
+CONV_REJECTS = (
+    'Raises ValueError if x or kernels is not 4-D, if kernels.shape[2] is not x\'s channel count, if bias is not of '
+    'shape (C_out,), if stride is below 1, if padding is neither "valid" nor "same", or if a "valid" kernel is larger '
+    "than the image"
+)
+
+
+def test_conv2d_rejects_bad_input(student):
+    requires(test_conv2d_one_channel, student, earns="validating its input")
+    good = Case(7, 9, 3, 3, 3, 4, 1, "valid")
+    x, k, b = good.x, good.kernels, good.bias
+    cases = [
+        (x[0], k, b, 1, "valid", "x of shape (7, 9, 3): one image without its batch axis"),
+        (x, k[:, :, :, 0], b, 1, "valid", "kernels of shape (3, 3, 3): not 4-D"),
+        (x, k[:, :, :1], b, 1, "valid", "kernels for 1 input channel, x with 3"),
+        (x, k, b[:1], 1, "valid", "bias of shape (1,) for 4 filters"),
+        (x, k, b, 0, "valid", "stride=0"),
+        (x, k, b, -1, "valid", "stride=-1"),
+        (x, k, b, 1, "full", "padding='full'"),
+        (x[:, :2, :2], k, b, 1, "valid", "a 3 x 3 kernel on 2 x 2 images with padding 'valid'"),
+    ]
+    for xi, ki, bi, stride, padding, situation in cases:
+        r = student.call(
+            "conv2d", xi, ki, bi,
+            shown=f"x of shape {xi.shape}, kernels of shape {ki.shape}, bias of shape {bi.shape}",
+            expect=f"ValueError ({situation})",
+            stride=stride, padding=padding,
+        )
+        r.expect_raises(
+            "ValueError",
+            hint="check the shapes, the stride and the padding first and raise ValueError with a message that says what is wrong",
+            contract=CONV_REJECTS,
+        )
+
+
+# ---------------------------------------------------------------- max_pool2d
+
+
+def _pool_inputs():
+    rng = np.random.default_rng(_SEED)
+    return [
+        (rng.standard_normal((2, 7, 9, 3)).astype(np.float32), "odd height and width, 3 channels"),
+        (rng.standard_normal((1, 8, 6, 1)).astype(np.float32), "one channel"),
+        (rng.standard_normal((3, 2, 2, 4)).astype(np.float32), "a single 2 x 2 block per channel"),
+        (rng.standard_normal((1, 4, 5, 2)).astype(np.float32) - 10, "every value negative (no ReLU before the pool)"),
+    ]
+
+
+def _pool_cause(out, x, expected) -> tuple[str, str]:
+    n, h, w, c = x.shape
+    if out.shape == (n, h - 1, w - 1, c):
+        return ("every 2 x 2 window, overlapping (stride 1); MaxPooling2D() moves by 2", "block (i, j) is x[:, 2i:2i+2, 2j:2j+2]")
+    if out.shape == (n, -(-h // 2), -(-w // 2), c):
+        return ("the odd last row or column got a block of its own (that is padding='same'); Keras leaves it out",
+                "cut the image to an even height and width first")
+    if out.shape == (n, h // 2, w // 2):
+        return ("the channels were pooled together", "each channel is pooled on its own")
+    if out.shape != expected.shape:
+        return ("", "the output is (N, H // 2, W // 2, C)")
+    crop = x[:, : h // 2 * 2, : w // 2 * 2].astype(np.float64).reshape(n, h // 2, 2, w // 2, 2, c)
+    if np.allclose(out, np.maximum(expected, 0)):
+        return ("the running maximum started at 0, so with negative values 0 wins",
+                "start from the block's first value (or -inf), not from 0")
+    if np.allclose(out, crop.mean(axis=(2, 4)), atol=1e-5):
+        return ("the blocks were averaged (that is AveragePooling2D)", "keep the largest of the four values")
+    if np.allclose(out, crop.transpose(0, 1, 4, 3, 2, 5).max(axis=(2, 4)), atol=1e-5):
+        return ("rows and columns mixed up in the reshape", "reshape to (N, H // 2, 2, W // 2, 2, C) and take the maximum over axes 2 and 4")
+    return ("", "out[n, i, j, c] is the largest of x[n, 2i:2i+2, 2j:2j+2, c]")
+
+
+def test_max_pool2d_values(student):
+    for x, situation in _pool_inputs():
+        n, h, w, c = x.shape
+        r = student.call("max_pool2d", x, shown=f"x (seeded random, shape {x.shape})",
+                         expect=f"a float32 array of shape {(n, h // 2, w // 2, c)}, equal to keras.layers.MaxPooling2D()'s output")
+        out = r.array()
+        if out.shape != (n, h // 2, w // 2, c):
+            cause, hint = _pool_cause(out, x, np.zeros((n, h // 2, w // 2, c)))
+            raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
+        keras = _keras()
+        expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D()(x))
+        if not np.allclose(out, expected, rtol=0, atol=1e-6):
+            cause, hint = _pool_cause(out.astype(np.float64), x, expected)
+            i = tuple(int(v) for v in np.argwhere(~np.isclose(out, expected, rtol=0, atol=1e-6))[0])
+            raise r.fail(
+                f"got out{list(i)} = {float(out[i]):.5g} ({situation}); that block holds {short(x[i[0], 2 * i[1]:2 * i[1] + 2, 2 * i[2]:2 * i[2] + 2, i[3]])}",
+                f"{float(expected[i]):.5g}, as keras.layers.MaxPooling2D() computes",
+                cause=cause, hint=hint,
+            )
+        if out.dtype != np.float32:
+            raise r.fail(f"got dtype {out.dtype} ({situation})", cause="np.zeros() makes float64 unless told otherwise" if out.dtype == np.float64 else "",
+                         hint="return a float32 array")

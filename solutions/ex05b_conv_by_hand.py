@@ -1,0 +1,113 @@
+"""Exercise 05b · A convolution by hand (lesson 5: Convolutional networks).
+
+What a Conv2D and a MaxPooling2D layer compute, written in NumPy alone: the
+size of a convolution's output, the forward pass of a convolution (strides,
+"valid" and "same" padding, several input and output channels) and a 2 x 2
+max-pool. The grader builds real Keras layers, gives them your kernels and
+bias, and compares their output with yours. Loops or vectorised NumPy: each
+docstring is the contract the grader checks, and any implementation that
+keeps it gets full points.
+"""
+
+import numpy as np
+
+
+def conv_output_size(size, kernel, stride=1, padding="valid"):
+    """How many positions a convolution's output has along one axis.
+
+    size: the input's length along that axis (its height or its width);
+    kernel: the kernel's length along it; stride: the step between two
+    positions; all three positive ints.
+    padding: "valid" (the kernel only where it fits inside the input) or
+    "same" (Keras's convention: zeros around the input so that the output
+    has ceil(size / stride) positions).
+    Returns a Python int: for "valid", (size - kernel) // stride + 1, the
+    formula (W - F + 2P) / S + 1 with P = 0, rounded down; for "same",
+    ceil(size / stride), whatever the kernel.
+    Raises ValueError if size, kernel or stride is below 1, if padding is
+    neither "valid" nor "same", or if a "valid" kernel is longer than the
+    input.
+    """
+    ### BEGIN SOLUTION
+    if min(size, kernel, stride) < 1:
+        raise ValueError(f"size, kernel and stride must be at least 1, got {size}, {kernel} and {stride}")
+    if padding == "same":
+        return -(-size // stride)  # ceil(size / stride) in integers
+    if padding != "valid":
+        raise ValueError(f'padding must be "valid" or "same", got {padding!r}')
+    if kernel > size:
+        raise ValueError(f'a kernel of {kernel} does not fit in {size} positions with padding "valid"')
+    return (size - kernel) // stride + 1
+    ### END SOLUTION
+
+
+def conv2d(x, kernels, bias, stride=1, padding="valid"):
+    """The forward pass of keras.layers.Conv2D (no activation), in NumPy.
+
+    x: a float array of shape (N, H, W, C_in): N images, channels last.
+    kernels: a float array of shape (kh, kw, C_in, C_out), Conv2D's kernel:
+    kernels[:, :, c, o] are the weights filter o applies to input channel c.
+    bias: a float array of shape (C_out,), one number per filter.
+    stride: a positive int, the step between two positions, the same along
+    the height and the width.
+    padding: "valid" or "same", as in Keras.
+    Returns a float32 array of shape (N, out_h, out_w, C_out), where out_h
+    and out_w are conv_output_size's answers for H and W. out[n, i, j, o] is
+    bias[o] plus the sum, over the window of x[n] whose top-left corner is
+    row i * stride, column j * stride (of the padded input) and over every
+    input channel c, of the window's pixels times kernels[:, :, c, o]
+    position by position. The kernel is not flipped: like Keras (and every
+    deep-learning library), this "convolution" is a cross-correlation.
+    With "same", the input is first surrounded by zeros, as TensorFlow
+    does: along each axis, max((out - 1) * stride + k - size, 0) rows (or
+    columns) in all, half of them before the input and the rest after it,
+    so an odd one goes at the bottom (or right).
+    Raises ValueError if x or kernels is not 4-D, if kernels.shape[2] is
+    not x's channel count, if bias is not of shape (C_out,), if stride is
+    below 1, if padding is neither "valid" nor "same", or if a "valid"
+    kernel is larger than the image.
+    """
+    ### BEGIN SOLUTION
+    x, kernels, bias = np.asarray(x), np.asarray(kernels), np.asarray(bias)
+    if x.ndim != 4 or kernels.ndim != 4:
+        raise ValueError(f"x and kernels must be 4-D, got shapes {x.shape} and {kernels.shape}")
+    kh, kw, c_in, c_out = kernels.shape
+    if x.shape[3] != c_in:
+        raise ValueError(f"the kernels expect {c_in} input channels, but x has {x.shape[3]}")
+    if bias.shape != (c_out,):
+        raise ValueError(f"bias must have shape ({c_out},), got {bias.shape}")
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    if padding not in ("valid", "same"):
+        raise ValueError(f'padding must be "valid" or "same", got {padding!r}')
+    if padding == "valid" and (kh > x.shape[1] or kw > x.shape[2]):
+        raise ValueError(f"a {kh} x {kw} kernel does not fit in a {x.shape[1]} x {x.shape[2]} image")
+    pads = [(0, 0), (0, 0), (0, 0), (0, 0)]
+    if padding == "same":
+        for axis, k in ((1, kh), (2, kw)):
+            size = x.shape[axis]
+            total = max((-(-size // stride) - 1) * stride + k - size, 0)
+            pads[axis] = (total // 2, total - total // 2)  # an odd one after the input
+    x = np.pad(x.astype(np.float64), pads)
+    # every kh x kw window, strided: shape (N, out_h, out_w, C_in, kh, kw)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    out = np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias
+    return out.astype(np.float32)
+    ### END SOLUTION
+
+
+def max_pool2d(x):
+    """The forward pass of keras.layers.MaxPooling2D() (2 x 2, stride 2, "valid").
+
+    x: a float array of shape (N, H, W, C), H and W at least 2.
+    Returns a float32 array of shape (N, H // 2, W // 2, C): out[n, i, j, c]
+    is the largest of the four values x[n, 2i:2i+2, 2j:2j+2, c]. Each channel
+    is pooled on its own; an odd last row or column is left out, as Keras
+    does. Values may be negative.
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x)
+    n, h, w, c = x.shape
+    blocks = x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c)
+    return blocks.max(axis=(2, 4)).astype(np.float32)
+    ### END SOLUTION

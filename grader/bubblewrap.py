@@ -48,8 +48,28 @@ SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
 # the sandbox's user is root without capabilities outside, and the kernel lets
 # that user write /proc/sys (core_pattern, say): a way to the host.
 PROC_COVERS = ("sys", "sysrq-trigger", "irq", "bus", "fs", "pressure")
-TMP_BYTES = 1 << 30  # the private /tmp: memory no process limit counts, so it is sized
+TMP_BYTES = 1 << 30  # the private /tmp: memory, so it is sized (and counted in the worker's cgroup)
 SHM_BYTES = 64 << 20
+# The worker's writable folder: a tmpfs of its own, sized, nosuid and nodev
+# (bwrap mounts every tmpfs so), that exists only in the sandbox's mount
+# namespace. The grader reads results from it through the worker's
+# /proc/<pid>/root and it vanishes with the sandbox, so a submission that
+# fills it fills only its own; the grader's scratch files stay on the host's
+# TMPDIR, another file system. Large enough for the biggest result the grader
+# accepts (512 MiB of arrays) and the printed output.
+AREA_BYTES = 1 << 30
+AREA_ENV = "MNIST_COURSE_WORKER_AREA_MB"  # tests make it small
+
+
+def area_bytes() -> int | None:
+    """The size of a worker's writable area, or None where it is the host folder
+    itself (capacity limits switched off: MNIST_COURSE_CAPACITY=off)."""
+    if os.environ.get("MNIST_COURSE_CAPACITY", "").lower() in ("off", "0", "no", "none"):
+        return None
+    try:
+        return max(int(os.environ[AREA_ENV]), 1) << 20 if AREA_ENV in os.environ else AREA_BYTES
+    except ValueError:
+        return AREA_BYTES
 
 
 @dataclass(frozen=True)
@@ -154,8 +174,9 @@ def _course_packages() -> list[Path]:
 
 def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox: Path | None = None) -> list[str]:
     """`python` (the worker's command line, ending with the runner's arguments)
-    wrapped in bwrap: the runner at CHILD_INSIDE, `work` writable, `inbox` (where
-    the grader writes each call's arguments) and the runtime read-only."""
+    wrapped in bwrap: the runner at CHILD_INSIDE, `work` a sized tmpfs (what the
+    grader put there, the submission's copy and worker.json, read-only inside it),
+    `inbox` (where the grader writes each call's arguments) and the runtime read-only."""
     assert sandbox.bwrap is not None
     # /tmp first: a runtime or a worker folder inside /tmp (a virtualenv in a
     # temporary clone, say) is then mounted on top of the private one.
@@ -180,8 +201,14 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     if inbox is not None:
         args += ["--ro-bind", str(inbox), str(inbox)]
+    area = area_bytes()
+    if area is None:  # the host's folder itself, writable: no cap but the file size
+        args += ["--bind", str(work), str(work)]
+    else:  # a sized tmpfs of its own, with what the grader put in `work` read-only inside
+        args += ["--size", str(area), "--tmpfs", str(work)]
+        for name in sorted(os.listdir(work)):
+            args += ["--ro-bind", str(work / name), str(work / name)]
     args += [
-        "--bind", str(work), str(work),
         "--ro-bind", str(child), CHILD_INSIDE,
         "--remount-ro", "/",  # the sandbox's own root: nothing new can be made there
         "--chdir", str(work),
@@ -196,6 +223,7 @@ def describe(sandbox: Sandbox) -> str:
     if sandbox.active:
         return (
             "bubblewrap sandbox: only the Python runtime (read-only), the submission's copy and a private /tmp exist; "
-            "own PID and network namespaces (no network)"
+            "own PID and network namespaces (no network); "
+            + (f"a writable tmpfs of {area_bytes() >> 20} MiB (nosuid)" if area_bytes() else "REDUCED: its writable folder is the grader's (no size cap)")
         )
     return f"REDUCED: no sandbox ({sandbox.reason}); a worker process of its own with time and memory limits only"

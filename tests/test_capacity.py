@@ -1,0 +1,236 @@
+"""Capacity per submission (issue 25), each protection proven both ways: the
+attack harms an honest classmate (or goes unbounded) with the protection
+switched off (MNIST_COURSE_CAPACITY=off) and only its author with it on.
+
+Every attack here runs inside an outer bound that is in force before it
+starts, so that even with the protection off it cannot touch the machine: the
+disk filler writes into a 64 MiB tmpfs (the batch's TMPDIR) and stops after
+256 MiB, the fork bomb runs in a pids cgroup of 160 and stops after 400 forks.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import bubblewrap, capacity
+from grader.sandbox import Worker
+from mnist_course.course import ROOT, load_course
+
+COURSE = load_course()
+EX01 = COURSE.exercise("ex01")
+
+pytestmark = [
+    pytest.mark.skipif(not bubblewrap.find().active, reason=f"no sandbox on this machine: {bubblewrap.find().reason}"),
+    pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the outer bounds (a tmpfs, a pids cgroup) need root"),
+]
+
+# Appended to a stub: at import, fill the worker's folder (its current
+# directory) until the disk says no, keep the files, and stay a while, so the
+# classmate graded beside it meets a full disk if it shares one.
+DISK_FILLER = '''
+
+import os as _os, time as _time
+_n = 0
+try:
+    while _n < 256:
+        with open(f"fill{_n}.bin", "wb") as _fh:
+            _fh.write(b"\\0" * (1 << 20))
+        _n += 1
+except OSError:
+    pass
+_time.sleep(25)
+'''
+
+# Appended to a stub: at import, fork sleeping children until fork fails (at
+# most 400), and stay a while.
+FORK_BOMB = '''
+
+import os as _os, time as _time
+for _ in range(400):
+    try:
+        if _os.fork() == 0:
+            _time.sleep(40)
+            _os._exit(0)
+    except OSError:
+        break
+_time.sleep(25)
+'''
+
+
+def _tmpfs(folder: Path, mib: int) -> None:
+    folder.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m,mode=1777", "tmpfs", str(folder)], check=True)
+
+
+def _pids_cgroup(limit: int) -> Path | None:
+    where = capacity.places().v1.get("pids") or (capacity.places().v2 if "pids" in capacity.places().v2_controllers else None)
+    if where is None:
+        return None
+    folder = where / f"mnist-test-{os.getpid()}-{limit}"
+    folder.mkdir()
+    (folder / "pids.max").write_text(str(limit))
+    return folder
+
+
+def _remove_cgroup(folder: Path) -> None:
+    for _ in range(3):
+        for pid in (folder / "cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), 9)
+            except ProcessLookupError:
+                pass
+    for leaf in sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True):
+        leaf.rmdir()
+    folder.rmdir()
+
+
+def _batch(tmp_path, name, attack, mnist_path, protected, tmpdir=None, cgroup=None, env_extra=None):
+    subs, out = tmp_path / f"subs-{name}", tmp_path / f"out-{name}"
+    (subs / "attacker").mkdir(parents=True)
+    (subs / "attacker" / EX01.filename).write_text(EX01.stub_path.read_text() + attack)
+    (subs / "honest").mkdir()
+    (subs / "honest" / EX01.filename).write_text(EX01.solution_path.read_text())
+    env = {**os.environ, "MNIST_COURSE_STATE": str(tmp_path / f"{name}-state.json"), **(env_extra or {})}
+    env.pop(capacity.ROOT_ENV, None)
+    if not protected:
+        env[capacity.SWITCH] = "off"
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+
+    def enter():
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(out), "--jobs", "2", "--data", mnist_path],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, preexec_fn=enter,
+    )
+    rows = {}
+    if (out / "gradebook.csv").exists():
+        with (out / "gradebook.csv").open() as book:
+            rows = {row["student"]: row for row in csv.DictReader(book)}
+    return done, rows, out
+
+
+def _honest_intact(rows) -> bool:
+    row = rows.get("honest") or {}
+    return row.get("status") == "graded" and row.get("ex01") not in (None, "") and float(row["ex01"]) == EX01.max_score
+
+
+def test_the_bound_of_these_tests_holds_on_a_harmless_case(tmp_path):
+    """The outer bounds are in force before any attack runs: a 1 MiB tmpfs takes no 2 MiB, a pids cgroup of 16 no 40 forks."""
+    _tmpfs(tmp_path / "small", 1)
+    try:
+        with pytest.raises(OSError):
+            (tmp_path / "small" / "f").write_bytes(b"\0" * (2 << 20))
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path / "small")], check=False)
+    cgroup = _pids_cgroup(16)
+    if cgroup is None:
+        pytest.skip("no pids cgroup here")
+    try:
+        script = "import os, time\nn = 0\nfor _ in range(40):\n    try:\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)\n"
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                              preexec_fn=lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid())))
+        assert int(done.stdout) < 16
+    finally:
+        _remove_cgroup(cgroup)
+
+
+def test_a_disk_filler_beside_a_classmate_harms_only_itself(tmp_path, mnist_path):
+    results = {}
+    for protected in (False, True):
+        tmpdir = tmp_path / f"tmp-{protected}"
+        _tmpfs(tmpdir, 64)  # the batch's TMPDIR: what the grader and (unprotected) the workers write into
+        try:
+            done, rows, _ = _batch(tmp_path, f"disk-{protected}", DISK_FILLER, mnist_path, protected, tmpdir=tmpdir,
+                                   env_extra={bubblewrap.AREA_ENV: "16"})
+            left = sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("mnist-grader-"))
+        finally:
+            subprocess.run(["umount", "-l", str(tmpdir)], check=False)
+        results[protected] = (_honest_intact(rows), rows.get("attacker", {}).get("ex01"), left, done.stderr[-1500:])
+    assert results[False][0] is False, results[False]  # unprotected, the classmate loses their grade
+    intact, attacker, left, stderr = results[True]
+    assert intact, stderr
+    assert attacker is not None and float(attacker) == 0.0
+    assert left == []  # no worker folder left behind
+
+
+def test_a_fork_bomb_beside_a_classmate_harms_only_itself(tmp_path, mnist_path):
+    results = {}
+    for protected in (False, True):
+        cgroup = _pids_cgroup(160)
+        if cgroup is None:
+            pytest.skip("no pids cgroup here for the outer bound")
+        try:
+            done, rows, _ = _batch(tmp_path, f"fork-{protected}", FORK_BOMB, mnist_path, protected, cgroup=cgroup,
+                                   env_extra={capacity.PIDS_ENV: "48"})
+            leaves = [p.name for p in cgroup.iterdir() if p.is_dir()]
+        finally:
+            _remove_cgroup(cgroup)
+        results[protected] = (_honest_intact(rows), rows.get("attacker", {}).get("ex01"), leaves, done.stderr[-1500:])
+    assert results[False][0] is False, results[False]
+    intact, attacker, leaves, stderr = results[True]
+    assert intact, stderr
+    assert attacker is not None and float(attacker) == 0.0
+    assert leaves == []  # every worker's cgroup removed
+
+
+FILL_OWN = '''import numpy as np
+def normalize(images):
+    n = 0
+    while n < 64:
+        with open(f"fill{n}.bin", "wb") as fh:
+            fh.write(b"\\0" * (1 << 20))
+        n += 1
+    return np.array(n)
+'''
+
+FORK_OWN = '''import os, time, numpy as np
+def normalize(images):
+    for _ in range(400):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+    return np.array(1)
+'''
+
+
+def _own_outcome(tmp_path, source, monkeypatch, **env):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    capacity.places.cache_clear()
+    folder = tmp_path / "student"
+    folder.mkdir(exist_ok=True)
+    (folder / EX01.filename).write_text(source)
+    worker = Worker(folder / EX01.filename)
+    try:
+        return worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=30)
+    finally:
+        worker.dispose()
+        capacity.places.cache_clear()
+
+
+def test_a_student_who_fills_their_own_area_is_told_so(tmp_path, monkeypatch):
+    outcome = _own_outcome(tmp_path, FILL_OWN, monkeypatch, **{bubblewrap.AREA_ENV: "16"})
+    assert outcome.status == "raised" and "disk" in outcome.limits
+
+
+def test_a_student_who_exhausts_their_processes_is_told_so(tmp_path, monkeypatch):
+    cgroup = _pids_cgroup(160)  # the outer bound, in force before the bomb runs
+    if cgroup is None:
+        pytest.skip("no pids cgroup here")
+    try:
+        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+        outcome = _own_outcome(tmp_path, FORK_OWN, monkeypatch, **{capacity.PIDS_ENV: "32"})
+    finally:
+        root = capacity._mounts()["pids"]
+        (root / "cgroup.procs").write_text(str(os.getpid()))
+        _remove_cgroup(cgroup)
+    assert outcome.status in ("raised", "crashed") and "processes" in outcome.limits, outcome

@@ -302,6 +302,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)
         return EXIT_UNUSABLE
     if report.get("retry"):  # a safety clock fired: the grader's failure, never a verdict
-        print("grader: some checks were not graded (the machine was too slow or overloaded); grade again", file=sys.stderr)
+        print("grader: some checks were not graded (the grader failed, or the machine was too slow or overloaded); grade again", file=sys.stderr)
         return EXIT_UNUSABLE
     return EXIT_PASSED if report["score"] == report["max_score"] else EXIT_FAILED

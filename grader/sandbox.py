@@ -443,6 +443,7 @@ class Worker:
         self.spent = 0.0  # seconds the module's code has had, across imports, calls and restarts
         self.leaf: capacity.Leaf | None = None  # the running worker's control group
         self.area: int | None = None  # a descriptor of the running worker's writable folder, as it sees it
+        self.limits_seen: set[str] = set()  # every limit of its own the module's code ran into, across restarts
         # Returned model files outlive the worker process (results are cached
         # per call), and only the grader can write here.
         self._keep = tempfile.TemporaryDirectory(prefix="mnist-grader-models-")
@@ -526,7 +527,9 @@ class Worker:
 
     def limits_hit(self) -> list[str]:
         """The worker's own limits its code has run into so far."""
-        return self.leaf.limits_hit() if self.leaf is not None else []
+        hit = self.leaf.limits_hit() if self.leaf is not None else []
+        self.limits_seen.update(hit)
+        return hit
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""
@@ -547,6 +550,7 @@ class Worker:
         _kill_leftovers(self.children_before)
         self.proc = None
         if self.leaf is not None:
+            self.limits_hit()
             self.leaf.remove()
             self.leaf = None
         if self.area is not None:
@@ -646,6 +650,7 @@ class Worker:
         if isinstance(message, dict) and message.get("status") == "raised":
             if "No space left on device" in str(message.get("message", "")) or "[Errno 28]" in str(message.get("message", "")):
                 limits = [*limits, "disk"]
+                self.limits_seen.add("disk")
             return CallOutcome(
                 "raised",
                 limits=limits,

@@ -25,10 +25,13 @@ from mnist_course.course import ROOT, load_course
 COURSE = load_course()
 EX01 = COURSE.exercise("ex01")
 
-pytestmark = [
-    pytest.mark.skipif(not bubblewrap.find().active, reason=f"no sandbox on this machine: {bubblewrap.find().reason}"),
-    pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the outer bounds (a tmpfs, a pids cgroup) need root"),
-]
+_SANDBOX = pytest.mark.skipif(not bubblewrap.find().active, reason=f"no sandbox on this machine: {bubblewrap.find().reason}")
+_ROOT = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="the outer bounds (a tmpfs, a pids cgroup) need root")
+
+
+def attack(test):
+    """A test that runs student code that attacks capacity: inside the sandbox, inside outer bounds."""
+    return _SANDBOX(_ROOT(test))
 
 # Appended to a stub: at import, fill the worker's folder (its current
 # directory) until the disk says no, keep the files, and stay a while, so the
@@ -123,6 +126,7 @@ def _honest_intact(rows) -> bool:
     return row.get("status") == "graded" and row.get("ex01") not in (None, "") and float(row["ex01"]) == EX01.max_score
 
 
+@attack
 def test_the_bound_of_these_tests_holds_on_a_harmless_case(tmp_path):
     """The outer bounds are in force before any attack runs: a 1 MiB tmpfs takes no 2 MiB, a pids cgroup of 16 no 40 forks."""
     _tmpfs(tmp_path / "small", 1)
@@ -143,6 +147,7 @@ def test_the_bound_of_these_tests_holds_on_a_harmless_case(tmp_path):
         _remove_cgroup(cgroup)
 
 
+@attack
 def test_a_disk_filler_beside_a_classmate_harms_only_itself(tmp_path, mnist_path):
     results = {}
     for protected in (False, True):
@@ -162,6 +167,7 @@ def test_a_disk_filler_beside_a_classmate_harms_only_itself(tmp_path, mnist_path
     assert left == []  # no worker folder left behind
 
 
+@attack
 def test_a_fork_bomb_beside_a_classmate_harms_only_itself(tmp_path, mnist_path):
     results = {}
     for protected in (False, True):
@@ -217,11 +223,13 @@ def _own_outcome(tmp_path, source, monkeypatch, **env):
         capacity.places.cache_clear()
 
 
+@attack
 def test_a_student_who_fills_their_own_area_is_told_so(tmp_path, monkeypatch):
     outcome = _own_outcome(tmp_path, FILL_OWN, monkeypatch, **{bubblewrap.AREA_ENV: "16"})
     assert outcome.status == "raised" and "disk" in outcome.limits
 
 
+@attack
 def test_a_student_who_exhausts_their_processes_is_told_so(tmp_path, monkeypatch):
     cgroup = _pids_cgroup(160)  # the outer bound, in force before the bomb runs
     if cgroup is None:
@@ -234,3 +242,43 @@ def test_a_student_who_exhausts_their_processes_is_told_so(tmp_path, monkeypatch
         (root / "cgroup.procs").write_text(str(os.getpid()))
         _remove_cgroup(cgroup)
     assert outcome.status in ("raised", "crashed") and "processes" in outcome.limits, outcome
+
+
+# -- a grader-side error is never a final grade
+
+
+def _report(status="error", limits=None):
+    check = {"name": "normalize_range", "function": "normalize", "status": status, "score": 0, "max_score": 2, "message": "x", "seconds": 0.1}
+    if limits:
+        check["limits"] = limits
+    if status == "error":
+        check["retry"] = True
+    return {"score": 0, "max_score": 2, "retry": status == "error" or None, "exercises": [{"id": "ex01", "status": "incomplete", "score": 0, "max_score": 2, "checks": [check]}]}
+
+
+def test_a_report_holding_an_error_is_never_final(tmp_path):
+    from grader.batch import settle
+
+    report = _report()
+    del report["exercises"][0]["checks"][0]["retry"]
+    report.pop("retry")  # even a report that forgot to say so
+    for _ in range(5):
+        settled = settle(report, tmp_path, "sha", "key")
+        assert settled["retry"] and settled["exercises"][0]["checks"][0]["status"] == "error"
+
+
+def test_a_submission_that_exhausts_its_own_limits_run_after_run_ends_as_a_failure(tmp_path):
+    from grader.batch import ATTRIBUTED_RUNS, settle
+
+    for _ in range(ATTRIBUTED_RUNS - 1):
+        assert settle(_report(limits=["memory"]), tmp_path, "sha", "key").get("retry")
+    final = settle(_report(limits=["memory"]), tmp_path, "sha", "key")
+    check = final["exercises"][0]["checks"][0]
+    assert "retry" not in final and check["status"] == "failed" and "memory limit" in check["message"]
+    assert not (tmp_path / "attempts.json").exists()
+    # A new submission, or runs that were not the same, start the count again.
+    for digest in ("a", "b", "c"):
+        assert settle(_report(limits=["memory"]), tmp_path, digest, "key").get("retry")
+    # Switched off (no limits attributed: the grader's own failure), it is regraded forever.
+    for _ in range(ATTRIBUTED_RUNS + 2):
+        assert settle(_report(), tmp_path, "sha", "key").get("retry")

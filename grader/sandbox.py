@@ -443,6 +443,7 @@ class Worker:
         self.spent = 0.0  # seconds the module's code has had, across imports, calls and restarts
         self.leaf: capacity.Leaf | None = None  # the running worker's control group
         self.area: int | None = None  # a descriptor of the running worker's writable folder, as it sees it
+        self.first_started: float | None = None  # when the module's first worker started (monotonic)
         self.limits_seen: set[str] = set()  # every limit of its own the module's code ran into, across restarts
         # Returned model files outlive the worker process (results are cached
         # per call), and only the grader can write here.
@@ -576,7 +577,8 @@ class Worker:
         Lines for other ids (written by the student's own threads, say) are
         skipped, and the worker is marked tainted so it is replaced.
         """
-        clock = OwnClock(self.proc.pid, self.known, self.serving, self.sandboxed) if sys.platform.startswith("linux") else None
+        cpu_source = self.leaf.cpu_seconds if self.leaf is not None and capacity.places().gives("cpu") else None
+        clock = OwnClock(self.proc.pid, self.known, self.serving, self.sandboxed, cpu_source) if sys.platform.startswith("linux") else None
         started = time.monotonic()
         safety = safety_wall_s(limit)
         try:
@@ -697,6 +699,10 @@ class Worker:
             return self.import_failure
         if self.spent >= TIME_BUDGET:
             return CallOutcome("exhausted", seconds=0.0)
+        if self.first_started is None:
+            self.first_started = time.monotonic()
+        elif time.monotonic() - self.first_started >= safety_wall_s(TIME_BUDGET):  # the budget's wall-clock bound
+            return CallOutcome("starved", seconds=0.0, limits=sorted(self.limits_seen))
         if self.proc is not None and (self.proc.poll() is not None or self.tainted):
             self.close()
         if self.proc is None:

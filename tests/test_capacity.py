@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ try:
         _n += 1
 except OSError:
     pass
-_time.sleep(25)
+_time.sleep(50)
 '''
 
 # Appended to a stub: at import, fork sleeping children until fork fails (at
@@ -58,11 +59,11 @@ import os as _os, time as _time
 for _ in range(400):
     try:
         if _os.fork() == 0:
-            _time.sleep(40)
+            _time.sleep(90)
             _os._exit(0)
     except OSError:
         break
-_time.sleep(25)
+_time.sleep(50)
 '''
 
 
@@ -97,8 +98,9 @@ def _batch(tmp_path, name, attack, mnist_path, protected, tmpdir=None, cgroup=No
     subs, out = tmp_path / f"subs-{name}", tmp_path / f"out-{name}"
     (subs / "attacker").mkdir(parents=True)
     (subs / "attacker" / EX01.filename).write_text(EX01.stub_path.read_text() + attack)
-    (subs / "honest").mkdir()
-    (subs / "honest" / EX01.filename).write_text(EX01.solution_path.read_text())
+    for honest in ("honest", "honest2"):  # the second starts once the first is done, the attack in full swing
+        (subs / honest).mkdir()
+        (subs / honest / EX01.filename).write_text(EX01.solution_path.read_text() + f"\n# {honest}\n")
     env = {**os.environ, "MNIST_COURSE_STATE": str(tmp_path / f"{name}-state.json"), **(env_extra or {})}
     env.pop(capacity.ROOT_ENV, None)
     if not protected:
@@ -122,8 +124,12 @@ def _batch(tmp_path, name, attack, mnist_path, protected, tmpdir=None, cgroup=No
 
 
 def _honest_intact(rows) -> bool:
-    row = rows.get("honest") or {}
-    return row.get("status") == "graded" and row.get("ex01") not in (None, "") and float(row["ex01"]) == EX01.max_score
+    """Both honest classmates keep the score they get alone (the reference's: full points)."""
+    for name in ("honest", "honest2"):
+        row = rows.get(name) or {}
+        if not (row.get("status") == "graded" and row.get("ex01") not in (None, "") and float(row["ex01"]) == EX01.max_score):
+            return False
+    return True
 
 
 @attack
@@ -282,3 +288,80 @@ def test_a_submission_that_exhausts_its_own_limits_run_after_run_ends_as_a_failu
     # Switched off (no limits attributed: the grader's own failure), it is regraded forever.
     for _ in range(ATTRIBUTED_RUNS + 2):
         assert settle(_report(), tmp_path, "sha", "key").get("retry")
+
+
+# -- own time counts all of the submission's CPU
+
+# A hung call that looks starved: it loops forever while short-lived busy
+# children, reaped by the kernel itself (SIGCHLD ignored), keep its thread
+# waiting for a CPU. Bounded: at most one new child every 50 ms, each busy
+# for 0.3 s, inside the worker's process limit.
+HUNG = '''import os, signal, time, numpy as np
+def normalize(images):
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    while True:
+        try:
+            if os.fork() == 0:
+                end = time.monotonic() + 0.3
+                while time.monotonic() < end:
+                    pass
+                os._exit(0)
+        except OSError:
+            pass
+        time.sleep(0.05)
+'''
+
+
+@attack
+def test_a_hung_call_behind_its_own_busy_children_fails_within_its_limit(tmp_path, monkeypatch):
+    from grader.own_time import safety_wall_s
+
+    monkeypatch.setenv(capacity.PIDS_ENV, "48")
+    capacity.places.cache_clear()
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / EX01.filename).write_text(HUNG)
+    worker = Worker(folder / EX01.filename)
+    try:
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=4)
+    finally:
+        worker.dispose()
+    assert outcome.status == "timeout", outcome
+    assert outcome.seconds < safety_wall_s(4)
+
+
+SELF_REAPED = '''import os, signal, time
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+for _ in range(2):
+    if os.fork() == 0:
+        end = time.process_time() + 0.4
+        while time.process_time() < end:
+            pass
+        os._exit(0)
+time.sleep(120)
+'''
+
+
+@attack
+def test_the_clock_counts_children_the_kernel_reaped_only_from_the_cgroup(tmp_path):
+    """Switched off (no cgroup: the CPU time from /proc), 1.6 s of children's CPU leave no trace."""
+    from grader.own_time import OwnClock
+
+    if not capacity.places().gives("cpu"):
+        pytest.skip("no cgroup CPU accounting here")
+    seen = {}
+    for protected in (False, True):
+        leaf = capacity.Leaf(1 << 30)
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", SELF_REAPED], preexec_fn=leaf.enter)
+            clock = OwnClock(proc.pid, [proc.pid], proc.pid, False, leaf.cpu_seconds if protected else None)
+            deadline, forked = time.monotonic() + 100, False
+            while time.monotonic() < deadline and (len(leaf.members()) > 1 or not forked):
+                forked = forked or len(leaf.members()) > 1
+                time.sleep(0.05)  # until the children have run and are gone; the parent still sleeps
+            time.sleep(0.5)
+            seen[protected] = clock.cpu()
+        finally:
+            leaf.remove()
+            proc.wait()
+    assert seen[False] < 0.3 and seen[True] > 0.7, seen

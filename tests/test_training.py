@@ -298,3 +298,34 @@ def test_two_graders_with_the_same_key_at_once_train_it_once(tmp_path):
         results = pool.starmap(_train_slowly, [(str(tmp_path / "cache"), str(log))] * 2)
     assert log.read_text() == "trained\n"
     assert sorted(bool(r.get("reused")) for r in results) == [False, True]
+
+
+def test_layers_whose_work_the_budget_does_not_count_are_refused(keras, tmp_path, monkeypatch):
+    """Issue 25: attention, recurrent layers and a summing EinsumDense do 8-31 times the work the
+    estimate counts; refused with a message that teaches, and loaded once the refusal is switched off."""
+    from grader import training
+
+    layers = keras.layers
+
+    def functional(name, body):
+        inputs = keras.Input((28, 28))
+        model = keras.Model(inputs, layers.Dense(10, activation="softmax")(layers.Flatten()(body(inputs))))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.save(tmp_path / f"{name}.keras")
+        return tmp_path / f"{name}.keras"
+
+    models = {
+        "Attention": functional("attention", lambda x: layers.Attention()([x, x])),
+        "MultiHeadAttention": functional("mha", lambda x: layers.MultiHeadAttention(2, 8)(x, x)),
+        "LSTM": functional("lstm", lambda x: layers.LSTM(32, return_sequences=True)(x)),
+        "GRU": functional("gru", lambda x: layers.GRU(16)(x)),
+        "SimpleRNN": functional("rnn", lambda x: layers.SimpleRNN(16)(x)),
+        "EinsumDense": functional("einsum", lambda x: layers.EinsumDense("abc,cd->ad", output_shape=(32,))(x)),
+    }
+    for name, path in models.items():
+        with pytest.raises(ModelRefused, match=f"uses {name}, a layer whose work the grader's budget does not count") as refused:
+            model_config(path)
+        assert "Dense and Conv2D" in refused.value.hint
+    monkeypatch.setattr(training, "MODELLED_LAYERS", training.MODELLED_LAYERS | set(models))
+    for path in models.values():  # switched off, nothing else stood in their way
+        assert model_config(path)["class_name"] == "Functional"

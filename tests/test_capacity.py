@@ -51,19 +51,21 @@ except OSError:
 _time.sleep(50)
 '''
 
-# Appended to a stub: at import, fork sleeping children until fork fails (at
-# most 400), and stay a while.
+# Appended to a stub: at import, fork sleeping children for 50 s, taking
+# every slot of the process table that frees up (at most 400 children; a
+# failed fork waits 50 ms).
 FORK_BOMB = '''
 
 import os as _os, time as _time
-for _ in range(400):
+_end, _n = _time.monotonic() + 50, 0
+while _time.monotonic() < _end and _n < 400:
     try:
         if _os.fork() == 0:
             _time.sleep(90)
             _os._exit(0)
+        _n += 1
     except OSError:
-        break
-_time.sleep(50)
+        _time.sleep(0.05)
 '''
 
 

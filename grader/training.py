@@ -46,7 +46,7 @@ from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
 from mnist_course import budget
-from mnist_course.budget import safety_timeout_s, start_up_timeout_s
+from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
 from .sandbox import CallbackSpec, _limiter, clean_text, read_regular
 
@@ -606,6 +606,13 @@ class Trainer:
             "settings": settings.as_json(),
             "input_shape": list(training.input_shape),
             "seed": training.seed,
+            # The throughput guard: the first epoch's CPU time against its declared work (mnist_course/budget.py).
+            "guard": None if epoch_cpu_allowance_s(0.0) is None else {
+                "allowance_s": epoch_cpu_allowance_s(0.0),
+                "seconds_per_flop": (epoch_cpu_allowance_s(1e12) - epoch_cpu_allowance_s(0.0)) / 1e12,
+                "step_flops": STEP_FLOPS,
+                "backward_factor": BACKWARD_FACTOR,
+            },
         }
         identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
         arrays = {"x_train": self.data.x_train, "y_train": self.data.y_train, "x_test": self.data.x_test, "y_test": self.data.y_test}

@@ -126,6 +126,7 @@ MUTATIONS = {
     "ex04_mistakes_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    wrong =": "    wrong ="},
                                   {"most_confident_mistakes_rejects_bad_input"}),
     # ex06 · real use
+    "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it
     "ex06_paper_as_ink": ("ex06", {"ink = 255 - gray\n    ink = np.clip(ink - np.median(ink), 0, None)": "ink = gray"},

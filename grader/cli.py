@@ -33,7 +33,7 @@ import pytest
 from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
 
-from . import bubblewrap
+from . import bubblewrap, capacity
 from .batch import run_batch
 from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
@@ -222,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = bubblewrap.find()
         if not sandbox.active:
             print(f"grader: WARNING: isolation is REDUCED: {sandbox.reason}; student code runs without the sandbox", file=sys.stderr)
+        limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
+        if limits.startswith("REDUCED"):
+            print(f"grader: WARNING: {limits}", file=sys.stderr)
         if args.batch:
             if not sandbox.active and not args.allow_unsandboxed:
                 raise TargetError(

@@ -144,16 +144,21 @@ def _kill_leftovers(before: set[int]) -> None:
         time.sleep(0.02)
 
 
-def _limiter(memory: int, own_network: bool = True, leaf: "capacity.Leaf | None" = None):
-    """What the worker runs between fork and exec: its control group, its
-    resource limits, and a network namespace where no sandbox gives it one."""
+def _limiter(memory: int, own_network: bool = True):
+    """What the worker runs between fork and exec: its resource limits, and a
+    network namespace where no sandbox gives it one."""
+    return lambda: _limit_resources(memory, own_network)
 
-    def limit() -> None:
+
+def _in_leaf(leaf: "capacity.Leaf | None", then):
+    """Between fork and exec: enter the worker's control group, then `then` (its limits)."""
+
+    def start() -> None:
         if leaf is not None:
             leaf.enter()
-        _limit_resources(memory, own_network)
+        then()
 
-    return limit
+    return start
 
 
 def _limit_resources(memory: int, own_network: bool = True) -> None:
@@ -492,7 +497,7 @@ class Worker:
             stderr=subprocess.DEVNULL,
             pass_fds=(request_r, result_w),
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_limiter(self.memory, own_network=not sandbox.active, leaf=self.leaf) if os.name == "posix" else None,
+            preexec_fn=_in_leaf(self.leaf, _limiter(self.memory, own_network=not sandbox.active)) if os.name == "posix" else None,
         )
         os.close(request_r)
         os.close(result_w)

@@ -367,3 +367,48 @@ def test_the_clock_counts_children_the_kernel_reaped_only_from_the_cgroup(tmp_pa
             leaf.remove()
             proc.wait()
     assert seen[False] < 0.3 and seen[True] > 0.7, seen
+
+
+# Many processes, each within the per-process address-space cap, together past
+# the worker's memory (10 x 80 MiB against 600 MiB): the attack that got a
+# student's own grader killed by the machine's out-of-memory killer.
+MEMORY_HOG = '''import os, time, numpy as np
+def normalize(images):
+    kids = []
+    for _ in range(10):
+        pid = os.fork()
+        if pid == 0:
+            block = np.ones(80 << 20, np.uint8)  # touched: resident
+            time.sleep(20)
+            os._exit(0)
+        kids.append(pid)
+    time.sleep(3)
+    alive = sum(1 for pid in kids if os.waitpid(pid, os.WNOHANG) == (0, 0))
+    return np.array(alive)
+'''
+
+
+@attack
+def test_processes_that_together_pass_the_memory_limit_are_stopped_inside_the_workers_group(tmp_path, monkeypatch):
+    seen = {}
+    for protected in (False, True):
+        if not protected:
+            monkeypatch.setenv(capacity.SWITCH, "off")
+        else:
+            monkeypatch.delenv(capacity.SWITCH, raising=False)
+        capacity.places.cache_clear()
+        if protected and not capacity.places().gives("memory"):
+            pytest.skip("no memory cgroup here")
+        folder = tmp_path / f"student-{protected}"
+        folder.mkdir()
+        (folder / EX01.filename).write_text(MEMORY_HOG)
+        worker = Worker(folder / EX01.filename, memory=600 << 20)
+        try:
+            outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=60)
+        finally:
+            worker.dispose()  # reads the limits its group hit, then removes the group
+        seen[protected] = (outcome.status, outcome.value if outcome.status == "returned" else None, sorted(worker.limits_seen | set(outcome.limits)))
+    capacity.places.cache_clear()
+    assert seen[False] == ("returned", 10, []), seen  # unprotected, all ten live: 800 MiB past a 600 MiB limit
+    status, alive, limits = seen[True]
+    assert "memory" in limits and (status != "returned" or alive < 10), seen

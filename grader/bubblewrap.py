@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -63,8 +64,12 @@ AREA_ENV = "MNIST_COURSE_WORKER_AREA_MB"  # tests make it small
 
 def area_bytes() -> int | None:
     """The size of a worker's writable area, or None where it is the host folder
-    itself (capacity limits switched off: MNIST_COURSE_CAPACITY=off)."""
+    itself (capacity limits switched off: MNIST_COURSE_CAPACITY=off; or a
+    machine where the grader cannot read a sandbox's own tmpfs)."""
     if os.environ.get("MNIST_COURSE_CAPACITY", "").lower() in ("off", "0", "no", "none"):
+        return None
+    sandbox = find()
+    if sandbox.active and not _area_readable(sandbox.bwrap):
         return None
     try:
         return max(int(os.environ[AREA_ENV]), 1) << 20 if AREA_ENV in os.environ else AREA_BYTES
@@ -123,6 +128,47 @@ def find() -> Sandbox:
         error = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
         error = error[0]
     return Sandbox(None, f"bwrap cannot start here ({error}): namespaces are forbidden on this machine or container")
+
+
+@lru_cache(maxsize=4)
+def _area_readable(bwrap: str) -> bool:
+    """Whether this grader can read a file written into a sandbox's own tmpfs
+    through /proc/<pid>/root (as root, or as the user that started it where the
+    kernel allows): tried once per process."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mnist-grader-probe-") as folder:
+        info_r, info_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--size", "1048576", "--tmpfs", folder,
+                 "--info-fd", str(info_w), "--", "sh", "-c", f"echo ok > {folder}/probe; exec sleep 10"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(info_w,),
+            )
+        except OSError:
+            os.close(info_r)
+            os.close(info_w)
+            return False
+        os.close(info_w)
+        try:
+            with os.fdopen(info_r, "rb") as fh:
+                child = json.loads(fh.read(4096) or b"{}").get("child-pid")
+            for _ in range(100):
+                try:
+                    with open(f"/proc/{child}/root{folder}/probe", "rb") as probe:
+                        if probe.read() == b"ok\n":
+                            return True
+                except OSError:
+                    pass
+                if proc.poll() is not None:
+                    return False
+                time.sleep(0.05)
+            return False
+        except (ValueError, AttributeError):
+            return False
+        finally:
+            proc.kill()
+            proc.wait()
 
 
 def _namespaces() -> list[str]:

@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
         if limits.startswith("REDUCED"):
             print(f"grader: WARNING: {limits}", file=sys.stderr)
+        if sandbox.active and bubblewrap.area_bytes() is None:
+            print("grader: WARNING: REDUCED isolation: a worker's writable folder is the grader's own, with no size cap "
+                  "(switched off, or this grader cannot read a sandbox's tmpfs through /proc)", file=sys.stderr)
         if args.batch:
             if not sandbox.active and not args.allow_unsandboxed:
                 raise TargetError(

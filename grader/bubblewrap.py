@@ -6,8 +6,11 @@ only these exist:
 - the Python runtime and its packages (the interpreter's prefixes and the
   system's `/usr`), read-only; where the course itself is installed inside
   them (a regular install), its packages are hidden under empty folders;
-- the worker's own folder (the submission's copy and each call's results),
-  the only writable place, and a private, empty `/tmp` of 1 GiB;
+- the worker's own folder, the only writable place besides a private, empty
+  `/tmp` of 1 GiB: a tmpfs of its own (AREA_BYTES, nosuid, nodev) holding
+  each call's results and its printed output, with the submission's copy and
+  worker.json bound read-only inside; the grader reads it through the
+  worker's /proc/<pid>/root, and it vanishes with the sandbox;
 - the folder the grader writes each call's arguments into, read-only;
 - its own `/proc` (a PID namespace of its own: no grader process is visible
   or signallable) with the kernel's settings (`/proc/sys` and friends)

@@ -307,9 +307,10 @@ class Leaf:
             time.sleep(0.01)
 
     def remove(self) -> None:
+        """Kill what is left and remove the leaf (waiting up to 10 s for its last processes to exit)."""
         self.kill()
         for folder in self.folders:
-            for _ in range(100):
+            for _ in range(500):
                 try:
                     folder.rmdir()
                     break
@@ -318,5 +319,8 @@ class Leaf:
                 except OSError as exc:
                     if exc.errno != errno.EBUSY:
                         break
+                    self.kill()  # a process that was forking while it was killed
                     time.sleep(0.02)  # its last processes are still exiting
+            else:
+                print(f"grader: a worker's cgroup {folder} could not be removed (processes still in it)", file=sys.stderr)
         self.folders, self.procs = [], []

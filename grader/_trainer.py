@@ -252,6 +252,54 @@ class _Progress:
         return ProgressCallback()
 
 
+class _WorkGuard:
+    """Stops a training whose first epoch uses more CPU time than its declared
+    work explains (request["guard"], from mnist_course/budget.py): a model that
+    does far more work than the grader's estimate counted. Every thread's CPU
+    time of this process counts (time.process_time), so a busy machine does
+    not trip it. Checked after every batch of the first epoch, so such a
+    training is stopped as soon as it is past its allowance."""
+
+    def __init__(self, keras, guard, declared_epoch_flops):
+        self.keras, self.limit = keras, guard["allowance_s"] + guard["seconds_per_flop"] * declared_epoch_flops
+        self.declared = declared_epoch_flops
+        self.tripped, self.epoch, self.started = None, -1, 0.0
+
+    def make(self):
+        guard = self
+
+        class WorkGuard(self.keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                guard.epoch = epoch
+                if epoch == 0:
+                    guard.started = time.process_time()
+
+            def _check(self):
+                used = time.process_time() - guard.started
+                if guard.epoch == 0 and guard.tripped is None and used > guard.limit:
+                    guard.tripped = {"cpu_seconds": round(used, 1), "allowed_cpu_seconds": round(guard.limit, 1), "declared_epoch_flops": guard.declared}
+                    self.model.stop_training = True
+
+            def on_train_batch_end(self, batch, logs=None):
+                self._check()
+
+            def on_test_batch_end(self, batch, logs=None):
+                self._check()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self._check()
+
+        return WorkGuard()
+
+
+def _declared_epoch_flops(model, guard, settings, n_train):
+    """One epoch's declared work, as mnist_course/budget.py counts it."""
+    flops, _ = forward_flops(model)
+    fit = int(math.floor(n_train * (1.0 - settings["validation_split"])))
+    steps = math.ceil(fit / settings["batch_size"])
+    return fit * guard["backward_factor"] * flops + (n_train - fit) * flops + steps * guard["step_flops"]
+
+
 def _callbacks(keras, specs):
     made = []
     for spec in specs:
@@ -275,6 +323,10 @@ def train_model(keras, tf, request):
     # The training's work was counted and capped before this process started
     # (mnist_course/budget.py); the only clock is the grader's safety timeout.
     callbacks = _callbacks(keras, settings["callbacks"])
+    guard = None
+    if request.get("guard"):
+        guard = _WorkGuard(keras, request["guard"], _declared_epoch_flops(fresh, request["guard"], settings, len(x)))
+        callbacks.append(guard.make())
     started = time.perf_counter()
     history = fresh.fit(
         x,
@@ -293,6 +345,9 @@ def train_model(keras, tf, request):
         "epochs_run": len(history.history.get("loss", [])),
         "history": {k: [float(v) for v in values] for k, values in history.history.items()},
     }
+    if guard is not None and guard.tripped is not None:
+        result.update(status="overworked", **guard.tripped)
+        return result
     for cb in callbacks:
         if type(cb).__name__ == "EarlyStopping":
             result["early_stopping"] = {

@@ -53,6 +53,66 @@ def submission_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+# Runs in a row that end "not graded" while the submission's code had hit its
+# own worker's limits (processes, memory, disk), after which the batch grades
+# those checks as failed instead of regrading the submission forever.
+ATTRIBUTED_RUNS = 3
+ATTEMPTS_FILE = "attempts.json"
+
+
+def settle(result: dict[str, Any], folder: Path, digest: str, key: str) -> dict[str, Any]:
+    """A student's report as the batch may keep it. A check with status
+    `error` (the grader failed) is never final: the report is marked `retry`.
+    A report whose not-graded checks name limits of the submission's own
+    worker (`limits`) is counted in `folder`/attempts.json; the
+    ATTRIBUTED_RUNS-th run in a row that ends so, for the same submission and
+    grading, turns those checks into failures with a message that says why."""
+    result = json.loads(json.dumps(result))  # identical submissions share one result; each student settles their own
+    checks = [c for e in result["exercises"] for c in e.get("checks", [])]
+    if any(c.get("status") == "error" for c in checks):
+        result["retry"] = True
+        for check in checks:
+            if check.get("status") == "error":
+                check["retry"] = True
+    attempts_path = folder / ATTEMPTS_FILE
+    if not result.get("retry"):
+        attempts_path.unlink(missing_ok=True)
+        return result
+    cause = sorted({limit for c in checks if c.get("retry") for limit in c.get("limits", ())})
+    if not cause:
+        attempts_path.unlink(missing_ok=True)
+        return result
+    try:
+        earlier = json.loads(attempts_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = {}
+    same = isinstance(earlier, dict) and earlier.get("submission_sha256") == digest and earlier.get("grading_key") == key and earlier.get("cause") == cause
+    runs = (earlier.get("runs", 0) if same and isinstance(earlier.get("runs"), int) else 0) + 1
+    if runs < ATTRIBUTED_RUNS:
+        write_text(attempts_path, json.dumps({"submission_sha256": digest, "grading_key": key, "cause": cause, "runs": runs}) + "\n")
+        return result
+    attempts_path.unlink(missing_ok=True)
+    said = {"processes": "its limit of processes", "memory": "its memory limit", "disk": "the size of its writable folder"}
+    for check in checks:
+        if check.pop("retry", None):
+            check.pop("limits", None)
+            check.update(
+                status="failed",
+                score=0,
+                message=(
+                    f"Not graded on {runs} runs in a row: each time, your code had reached {' and '.join(said.get(c, c) for c in cause)} "
+                    "and the grader could not finish this check. Graded as a failure: keep to one process, a few arrays in "
+                    "memory and no files, and the check will run."
+                ),
+                cause="the submission exhausted its own limits",
+            )
+    result.pop("retry", None)
+    for exercise in result["exercises"]:
+        statuses = {c["status"] for c in exercise["checks"]}
+        exercise["status"] = "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
+    return result
+
+
 def _load_report(path: Path) -> dict[str, Any] | None:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
@@ -192,6 +252,7 @@ def run_batch(
                         (folder / stale).unlink(missing_ok=True)
                     shutil.rmtree(figures_folder(folder / "feedback.md"), ignore_errors=True)
                 else:
+                    result = settle(result, folder, hashes[student], key)
                     if result.get("retry"):  # kept for the student to read, graded again next run
                         errors[student] = "retry: some checks were not graded (the machine was too slow or overloaded)"
                     report = {

@@ -6,8 +6,11 @@ only these exist:
 - the Python runtime and its packages (the interpreter's prefixes and the
   system's `/usr`), read-only; where the course itself is installed inside
   them (a regular install), its packages are hidden under empty folders;
-- the worker's own folder (the submission's copy and each call's results),
-  the only writable place, and a private, empty `/tmp` of 1 GiB;
+- the worker's own folder, the only writable place besides a private, empty
+  `/tmp` of 1 GiB: a tmpfs of its own (AREA_BYTES, nosuid, nodev) holding
+  each call's results and its printed output, with the submission's copy and
+  worker.json bound read-only inside; the grader reads it through the
+  worker's /proc/<pid>/root, and it vanishes with the sandbox;
 - the folder the grader writes each call's arguments into, read-only;
 - its own `/proc` (a PID namespace of its own: no grader process is visible
   or signallable) with the kernel's settings (`/proc/sys` and friends)
@@ -35,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,8 +52,32 @@ SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
 # the sandbox's user is root without capabilities outside, and the kernel lets
 # that user write /proc/sys (core_pattern, say): a way to the host.
 PROC_COVERS = ("sys", "sysrq-trigger", "irq", "bus", "fs", "pressure")
-TMP_BYTES = 1 << 30  # the private /tmp: memory no process limit counts, so it is sized
+TMP_BYTES = 1 << 30  # the private /tmp: memory, so it is sized (and counted in the worker's cgroup)
 SHM_BYTES = 64 << 20
+# The worker's writable folder: a tmpfs of its own, sized, nosuid and nodev
+# (bwrap mounts every tmpfs so), that exists only in the sandbox's mount
+# namespace. The grader reads results from it through the worker's
+# /proc/<pid>/root and it vanishes with the sandbox, so a submission that
+# fills it fills only its own; the grader's scratch files stay on the host's
+# TMPDIR, another file system. Large enough for the biggest result the grader
+# accepts (512 MiB of arrays) and the printed output.
+AREA_BYTES = 1 << 30
+AREA_ENV = "MNIST_COURSE_WORKER_AREA_MB"  # tests make it small
+
+
+def area_bytes() -> int | None:
+    """The size of a worker's writable area, or None where it is the host folder
+    itself (capacity limits switched off: MNIST_COURSE_CAPACITY=off; or a
+    machine where the grader cannot read a sandbox's own tmpfs)."""
+    if os.environ.get("MNIST_COURSE_CAPACITY", "").lower() in ("off", "0", "no", "none"):
+        return None
+    sandbox = find()
+    if sandbox.active and not _area_readable(sandbox.bwrap):
+        return None
+    try:
+        return max(int(os.environ[AREA_ENV]), 1) << 20 if AREA_ENV in os.environ else AREA_BYTES
+    except ValueError:
+        return AREA_BYTES
 
 
 @dataclass(frozen=True)
@@ -105,6 +133,47 @@ def find() -> Sandbox:
     return Sandbox(None, f"bwrap cannot start here ({error}): namespaces are forbidden on this machine or container")
 
 
+@lru_cache(maxsize=4)
+def _area_readable(bwrap: str) -> bool:
+    """Whether this grader can read a file written into a sandbox's own tmpfs
+    through /proc/<pid>/root (as root, or as the user that started it where the
+    kernel allows): tried once per process."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mnist-grader-probe-") as folder:
+        info_r, info_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--size", "1048576", "--tmpfs", folder,
+                 "--info-fd", str(info_w), "--", "sh", "-c", f"echo ok > {folder}/probe; exec sleep 10"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(info_w,),
+            )
+        except OSError:
+            os.close(info_r)
+            os.close(info_w)
+            return False
+        os.close(info_w)
+        try:
+            with os.fdopen(info_r, "rb") as fh:
+                child = json.loads(fh.read(4096) or b"{}").get("child-pid")
+            for _ in range(100):
+                try:
+                    with open(f"/proc/{child}/root{folder}/probe", "rb") as probe:
+                        if probe.read() == b"ok\n":
+                            return True
+                except OSError:
+                    pass
+                if proc.poll() is not None:
+                    return False
+                time.sleep(0.05)
+            return False
+        except (ValueError, AttributeError):
+            return False
+        finally:
+            proc.kill()
+            proc.wait()
+
+
 def _namespaces() -> list[str]:
     # Every namespace (user, IPC, PID, network, UTS, cgroup), as the unprivileged
     # user nobody; no further user namespace inside (no nested sandbox tricks).
@@ -154,8 +223,9 @@ def _course_packages() -> list[Path]:
 
 def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox: Path | None = None) -> list[str]:
     """`python` (the worker's command line, ending with the runner's arguments)
-    wrapped in bwrap: the runner at CHILD_INSIDE, `work` writable, `inbox` (where
-    the grader writes each call's arguments) and the runtime read-only."""
+    wrapped in bwrap: the runner at CHILD_INSIDE, `work` a sized tmpfs (what the
+    grader put there, the submission's copy and worker.json, read-only inside it),
+    `inbox` (where the grader writes each call's arguments) and the runtime read-only."""
     assert sandbox.bwrap is not None
     # /tmp first: a runtime or a worker folder inside /tmp (a virtualenv in a
     # temporary clone, say) is then mounted on top of the private one.
@@ -180,8 +250,14 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     if inbox is not None:
         args += ["--ro-bind", str(inbox), str(inbox)]
+    area = area_bytes()
+    if area is None:  # the host's folder itself, writable: no cap but the file size
+        args += ["--bind", str(work), str(work)]
+    else:  # a sized tmpfs of its own, with what the grader put in `work` read-only inside
+        args += ["--size", str(area), "--tmpfs", str(work)]
+        for name in sorted(os.listdir(work)):
+            args += ["--ro-bind", str(work / name), str(work / name)]
     args += [
-        "--bind", str(work), str(work),
         "--ro-bind", str(child), CHILD_INSIDE,
         "--remount-ro", "/",  # the sandbox's own root: nothing new can be made there
         "--chdir", str(work),
@@ -196,6 +272,7 @@ def describe(sandbox: Sandbox) -> str:
     if sandbox.active:
         return (
             "bubblewrap sandbox: only the Python runtime (read-only), the submission's copy and a private /tmp exist; "
-            "own PID and network namespaces (no network)"
+            "own PID and network namespaces (no network); "
+            + (f"a writable tmpfs of {area_bytes() >> 20} MiB (nosuid)" if area_bytes() else "REDUCED: its writable folder is the grader's (no size cap)")
         )
     return f"REDUCED: no sandbox ({sandbox.reason}); a worker process of its own with time and memory limits only"

@@ -33,7 +33,7 @@ import pytest
 from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
 
-from . import bubblewrap
+from . import bubblewrap, capacity
 from .batch import run_batch
 from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
@@ -222,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = bubblewrap.find()
         if not sandbox.active:
             print(f"grader: WARNING: isolation is REDUCED: {sandbox.reason}; student code runs without the sandbox", file=sys.stderr)
+        limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
+        if limits.startswith("REDUCED"):
+            print(f"grader: WARNING: {limits}", file=sys.stderr)
+        if sandbox.active and bubblewrap.area_bytes() is None:
+            print("grader: WARNING: REDUCED isolation: a worker's writable folder is the grader's own, with no size cap "
+                  "(switched off, or this grader cannot read a sandbox's tmpfs through /proc)", file=sys.stderr)
         if args.batch:
             if not sandbox.active and not args.allow_unsandboxed:
                 raise TargetError(
@@ -302,6 +308,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)
         return EXIT_UNUSABLE
     if report.get("retry"):  # a safety clock fired: the grader's failure, never a verdict
-        print("grader: some checks were not graded (the machine was too slow or overloaded); grade again", file=sys.stderr)
+        print("grader: some checks were not graded (the grader failed, or the machine was too slow or overloaded); grade again", file=sys.stderr)
         return EXIT_UNUSABLE
     return EXIT_PASSED if report["score"] == report["max_score"] else EXIT_FAILED

@@ -449,6 +449,15 @@ class ModelSubmission:
                 cause="a learning rate far too high, or unscaled inputs that blow up the activations",
                 hint="keep Adam's default learning rate, and scale the inputs with layers.Rescaling(1/255)",
             )
+        if status == "overworked":  # the throughput guard (issue 25): a failing verdict, not a retry
+            raise Feedback(
+                f"The grader stopped the training in its first epoch: your model does more work than it declares "
+                f"({result.get('cpu_seconds')} s of CPU time where its declared work allows {result.get('allowed_cpu_seconds')} s)",
+                "a model whose work the grader's estimate counts (kernel weights × output positions)",
+                called=shown,
+                cause="a layer or operation whose real work is far beyond the grader's count of it",
+                hint="build the model from Dense and Conv2D layers with pooling, normalisation, dropout and reshaping",
+            )
         if status != "ok":
             detail = clean_text(str(result.get("message") or status), 500)
             if status == "killed":

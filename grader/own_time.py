@@ -94,13 +94,20 @@ def serving_process(tree: list[int], sandboxed: bool) -> int | None:
     return None
 
 
-def _main_thread_wait(pid: int) -> int | None:
-    """Nanoseconds the process's main thread has waited, runnable, for a CPU."""
+def _main_thread_sched(pid: int) -> tuple[int, int] | None:
+    """Nanoseconds the process's main thread has run on a CPU, and waited, runnable, for one."""
     try:
         with open(f"/proc/{pid}/task/{pid}/schedstat", "rb") as fh:
-            return int(fh.read().split()[1])
+            fields = fh.read().split()
+        return int(fields[0]), int(fields[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _main_thread_wait(pid: int) -> int | None:
+    """Nanoseconds the process's main thread has waited, runnable, for a CPU."""
+    sched = _main_thread_sched(pid)
+    return sched[1] if sched else None
 
 
 def _priority(pid: int) -> tuple[int, int, str] | None:
@@ -137,27 +144,53 @@ class OwnClock:
     starved is charged wall time. Where the kernel does not report run-queue
     waits, it is the wall clock.
 
+    The CPU time is read from the worker's control group where it has one
+    (`cpu_source`, capacity.Leaf.cpu_seconds: every process it ever ran,
+    children the kernel reaped itself included); elsewhere from /proc, where
+    a child that was never waited for leaves no trace. A wait caused by the
+    submission's own processes is its own time: the main thread's wait is
+    deducted only beyond the CPU time its other processes and threads used
+    meanwhile, so a call that keeps itself waiting behind busy children of
+    its own is charged the wall clock.
+
     Starting reads only the processes the worker had when last looked at
     (`known`: a call's start costs a few file reads); counting walks /proc
     for all of them, processes the code started since included."""
 
-    def __init__(self, root: int, known: list[int], serving: int | None, sandboxed: bool):
+    def __init__(self, root: int, known: list[int], serving: int | None, sandboxed: bool, cpu_source=None):
         self.root, self.serving, self.sandboxed = root, serving, sandboxed
         self.started = time.monotonic()
         self.active = os.path.exists("/proc/self/schedstat")
-        self.wait_base = (_main_thread_wait(serving) or 0) if self.active and serving else 0
+        self.cpu_source = cpu_source
+        self.group_base = cpu_source() if cpu_source is not None else None
+        sched = (_main_thread_sched(serving) if self.active and serving else None) or (0, 0)
+        self.run_base, self.wait_base = sched
         self.cpu_base = _cpu_seconds(known or [root]) if self.active else {}
         self.known = known
+
+    def cpu(self) -> float:
+        """CPU seconds all the worker's processes used since the clock started."""
+        if self.group_base is not None:
+            now = self.cpu_source()
+            if now is not None:
+                return max(now - self.group_base, 0.0)
+        if not self.active:
+            return 0.0
+        self.known = descendants(self.root)
+        return sum(seconds - self.cpu_base.get(pid, 0.0) for pid, seconds in _cpu_seconds(self.known).items())
 
     def own(self) -> float:
         wall = time.monotonic() - self.started
         if not self.active:
             return wall
         self.known = descendants(self.root)
-        cpu = sum(seconds - self.cpu_base.get(pid, 0.0) for pid, seconds in _cpu_seconds(self.known).items())
+        cpu = self.cpu()
         if self.serving is None:  # still importing: its interpreter started during this clock
             self.serving = serving_process(self.known, self.sandboxed)
+            self.run_base = self.wait_base = 0
         waited = 0.0
         if self.serving is not None and _priority(self.serving) == _expected_priority():
-            waited = max((_main_thread_wait(self.serving) or 0) - self.wait_base, 0) / 1e9
+            run, wait = _main_thread_sched(self.serving) or (self.run_base, self.wait_base)
+            others = max(cpu - max(run - self.run_base, 0) / 1e9, 0.0)  # its other processes' and threads' CPU
+            waited = max(max(wait - self.wait_base, 0) / 1e9 - others, 0.0)
         return max(wall - waited, cpu, 0.0)

@@ -93,6 +93,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call" or (report.when == "setup" and not report.passed):
         exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
         row = check_record(exercise, check, report, call.excinfo)
+        if row["status"] == "error" or row.get("retry"):  # the grader failed: did the submission's code hit its own limits?
+            student = getattr(item, "funcargs", {}).get("student")
+            limits = sorted(getattr(getattr(student, "worker", None), "limits_seen", ()) or ())
+            if limits:
+                row["limits"] = limits
         properties = dict(item.user_properties)
         for key in ("measured", "training", "note"):  # what the grader's training gave; a note for the instructor
             if properties.get(key) is not None:

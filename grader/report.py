@@ -68,8 +68,8 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
     }
     if isinstance(exc, Feedback) and exc.cause:  # the grader's own diagnosis, apart from any text a student's code produced
         row["cause"] = exc.cause.rstrip(".")
-    if isinstance(exc, NotGraded):
-        row["retry"] = True  # the grader's failure, not the submission's: grade again
+    if isinstance(exc, NotGraded) or status == "error":
+        row["retry"] = True  # the grader's failure, not the submission's: never a final grade, grade again
     return row
 
 
@@ -107,6 +107,7 @@ def exercise_report(
                 "max_score": points,
                 "message": NOT_RUN[not_run],
                 "seconds": 0.0,
+                "retry": True,
             }
         checks.append({k: v for k, v in row.items() if k != "exercise"})
     statuses = {c["status"] for c in checks}

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from . import bubblewrap
+from . import bubblewrap, capacity
 from .own_time import OwnClock, descendants, process_parents, safety_wall_s, serving_process
 
 CHILD = Path(__file__).with_name("_child.py")
@@ -101,6 +101,7 @@ class CallOutcome:
     stage: str = "call"  # import | call: where it raised, crashed or timed out
     where: str | None = None  # the student's own frame, for raised
     exit_code: int | None = None
+    limits: list[str] = field(default_factory=list)  # the worker's own limits its code ran into: "memory", "processes", "disk"
     output: str = ""  # tail of what the student's code printed
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
@@ -149,6 +150,17 @@ def _limiter(memory: int, own_network: bool = True):
     return lambda: _limit_resources(memory, own_network)
 
 
+def _in_leaf(leaf: "capacity.Leaf | None", then):
+    """Between fork and exec: enter the worker's control group, then `then` (its limits)."""
+
+    def start() -> None:
+        if leaf is not None:
+            leaf.enter()
+        then()
+
+    return start
+
+
 def _limit_resources(memory: int, own_network: bool = True) -> None:
     try:
         import resource
@@ -178,9 +190,9 @@ def isolation() -> str:
     """How student code is isolated on this machine, as the reports state it."""
     sandbox = bubblewrap.find()
     if sandbox.active:
-        return bubblewrap.describe(sandbox)
+        return f"{bubblewrap.describe(sandbox)}; {capacity.describe()}"
     network = "no network" if sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0 else "network reachable"
-    return f"{bubblewrap.describe(sandbox)}; {network}"
+    return f"{bubblewrap.describe(sandbox)}; {network}; {capacity.describe()}"
 
 
 MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
@@ -313,10 +325,12 @@ class _Budget:
     could have put one in its place, to the course or /etc), and every file a
     result names is opened relative to it, by a plain name."""
 
-    def __init__(self, folder: Path, keep: Path):
+    def __init__(self, folder: Path, keep: Path, dir_fd: int | None = None):
         self.folder, self.files, self.items, self.bytes = folder, set(), 0, 0
         self.keep = keep  # where returned model files are copied, out of the worker's reach
-        self.fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+        self.dir_fd = dir_fd  # the worker's writable area, opened once (its folder, or its tmpfs inside the sandbox)
+        where = folder.name if dir_fd is not None else folder
+        self.fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0), dir_fd=dir_fd)
 
     def close(self) -> None:
         """Remove the files claimed (by name, in the folder opened) and the folder if it is empty."""
@@ -326,8 +340,11 @@ class _Budget:
             except OSError:
                 pass
         os.close(self.fd)
-        try:
-            os.rmdir(self.folder)  # never follows a link; what else the worker left goes with its folder
+        try:  # never follows a link; what else the worker left goes with its folder
+            if self.dir_fd is not None:
+                os.rmdir(self.folder.name, dir_fd=self.dir_fd)
+            else:
+                os.rmdir(self.folder)
         except OSError:
             pass
 
@@ -429,6 +446,10 @@ class Worker:
         self.sandboxed = False  # set at each start: whether the worker runs under bwrap
         self.import_failure: CallOutcome | None = None
         self.spent = 0.0  # seconds the module's code has had, across imports, calls and restarts
+        self.leaf: capacity.Leaf | None = None  # the running worker's control group
+        self.area: int | None = None  # a descriptor of the running worker's writable folder, as it sees it
+        self.first_started: float | None = None  # when the module's first worker started (monotonic)
+        self.limits_seen: set[str] = set()  # every limit of its own the module's code ran into, across restarts
         # Returned model files outlive the worker process (results are cached
         # per call), and only the grader can write here.
         self._keep = tempfile.TemporaryDirectory(prefix="mnist-grader-models-")
@@ -455,14 +476,18 @@ class Worker:
             "ready_id": ready_id,
         }
         (self.work / "worker.json").write_text(json.dumps(info), encoding="utf-8")
+        self.leaf = capacity.Leaf(self.memory) if capacity.places().v2 or capacity.places().v1 else None
         request_r, self.request_w = os.pipe()
         self.result_r, result_w = os.pipe()
         self.children_before = _children()
         command = [sys.executable, "-I", str(CHILD), str(self.work), str(request_r), str(result_w)]
         sandbox = bubblewrap.find()
         self.sandboxed = sandbox.active
+        own_area = sandbox.active and bubblewrap.area_bytes() is not None
         if sandbox.active:
             command = bubblewrap.command(sandbox, self.work, CHILD, command, inbox=self.inbox)
+        if not own_area:  # the worker writes into the grader's folder itself
+            self.area = os.open(self.work, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
         self.proc = subprocess.Popen(
             command,
             cwd=self.work,
@@ -472,7 +497,7 @@ class Worker:
             stderr=subprocess.DEVNULL,
             pass_fds=(request_r, result_w),
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=_limiter(self.memory, own_network=not sandbox.active) if os.name == "posix" else None,
+            preexec_fn=_in_leaf(self.leaf, _limiter(self.memory, own_network=not sandbox.active)) if os.name == "posix" else None,
         )
         os.close(request_r)
         os.close(result_w)
@@ -480,12 +505,37 @@ class Worker:
         self.known: list[int] = [self.proc.pid]  # the worker's processes, as OwnClock last saw them
         self.serving: int | None = None  # the worker's interpreter, once it has imported the module
         started = time.perf_counter()
+        spent = self.spent
         message = self._receive(ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))
+        if isinstance(message, dict) and message.get("status") == "started":
+            if own_area:
+                self._open_area()
+            limit = min(self.import_timeout - (self.spent - spent), max(TIME_BUDGET - self.spent, 1.0))
+            message = self._receive(ready_id, max(limit, 0.5))
         if not (isinstance(message, dict) and message.get("status") == "ready"):
             self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
         elif sys.platform.startswith("linux"):
             self.known = descendants(self.proc.pid)  # the interpreter and its threads, for the calls' clocks
             self.serving = serving_process(self.known, self.sandboxed)
+
+    def _open_area(self) -> None:
+        """Open the worker's writable tmpfs, which exists only in its sandbox's
+        mount namespace, through its interpreter's root. The descriptor keeps it
+        readable after the worker dies (its printed output explains a crash)."""
+        pid = serving_process(descendants(self.proc.pid), True) if sys.platform.startswith("linux") else None
+        if pid is None:
+            raise RuntimeError("the worker's sandbox could not be found in /proc; its writable folder cannot be read")
+        fd = os.open(f"/proc/{pid}/root{self.work}", os.O_RDONLY | os.O_DIRECTORY)
+        if os.fstat(fd).st_dev == os.stat(self.work).st_dev:  # the host's folder: not the tmpfs the grader asked for
+            os.close(fd)
+            raise RuntimeError("the worker's writable folder is not its own tmpfs")
+        self.area = fd
+
+    def limits_hit(self) -> list[str]:
+        """The worker's own limits its code has run into so far."""
+        hit = self.leaf.limits_hit() if self.leaf is not None else []
+        self.limits_seen.update(hit)
+        return hit
 
     def close(self) -> None:
         """Kill the worker, everything it started, and remove its files."""
@@ -500,9 +550,18 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, AttributeError):
             self.proc.kill()
+        if self.leaf is not None:
+            self.leaf.kill()  # every process of its cgroup, those that left its process group too
         self.proc.wait()
         _kill_leftovers(self.children_before)
         self.proc = None
+        if self.leaf is not None:
+            self.limits_hit()
+            self.leaf.remove()
+            self.leaf = None
+        if self.area is not None:
+            os.close(self.area)  # the last reference to its tmpfs, which goes with it
+            self.area = None
         _remove_tree(self.work)
 
     def dispose(self) -> None:
@@ -523,7 +582,8 @@ class Worker:
         Lines for other ids (written by the student's own threads, say) are
         skipped, and the worker is marked tainted so it is replaced.
         """
-        clock = OwnClock(self.proc.pid, self.known, self.serving, self.sandboxed) if sys.platform.startswith("linux") else None
+        cpu_source = self.leaf.cpu_seconds if self.leaf is not None and capacity.places().gives("cpu") else None
+        clock = OwnClock(self.proc.pid, self.known, self.serving, self.sandboxed, cpu_source) if sys.platform.startswith("linux") else None
         started = time.monotonic()
         safety = safety_wall_s(limit)
         try:
@@ -566,7 +626,7 @@ class Worker:
         sizes = []
         for name in ("stdout.txt", "stderr.txt"):
             try:
-                fd = open_regular(self.work / name)
+                fd = open_regular(Path(name), dir_fd=self.area)
                 sizes.append(os.fstat(fd).st_size)
                 os.close(fd)
             except OSError:
@@ -577,9 +637,10 @@ class Worker:
         """The tail of what the student's code printed since `since` (this call only)."""
         parts = []
         for name, offset in zip(("stdout.txt", "stderr.txt"), since):
-            path = self.work / name
+            if self.area is None:
+                break
             try:
-                with os.fdopen(open_regular(path), "rb") as fh:
+                with os.fdopen(open_regular(Path(name), dir_fd=self.area), "rb") as fh:
                     end = fh.seek(0, os.SEEK_END)
                     fh.seek(max(offset, end - OUTPUT_TAIL))
                     text = fh.read().decode("utf-8", "replace").strip()
@@ -592,9 +653,14 @@ class Worker:
     def _failure(self, message, stage: str, seconds: float, since: tuple[int, int]) -> CallOutcome:
         """The outcome for anything but a clean result; replaces a worker that is past saving."""
         output = self._output(since)
+        limits = self.limits_hit()
         if isinstance(message, dict) and message.get("status") == "raised":
+            if "No space left on device" in str(message.get("message", "")) or "[Errno 28]" in str(message.get("message", "")):
+                limits = [*limits, "disk"]
+                self.limits_seen.add("disk")
             return CallOutcome(
                 "raised",
+                limits=limits,
                 exc_type=clean_text(message.get("type", ""), 100),
                 exc_message=clean_text(message.get("message", ""), 2000),
                 stage=stage,
@@ -608,7 +674,7 @@ class Worker:
             return CallOutcome("unsendable", exc_message=clean_text(message.get("message", ""), 500), output=output, seconds=seconds)
         if message in ("timeout", "starved"):
             self.close()
-            return CallOutcome(message, stage=stage, output=output, seconds=seconds)
+            return CallOutcome(message, stage=stage, output=output, seconds=seconds, limits=limits)
         # The worker ended, or sent something its runner never writes.
         exit_code = self.proc.poll() if self.proc else None
         if exit_code is None and self.proc is not None:
@@ -619,7 +685,7 @@ class Worker:
         if self.sandboxed and exit_code is not None and 128 < exit_code <= 128 + 64:
             exit_code = 128 - exit_code  # bwrap reports a child killed by signal N as 128 + N, as a shell does
         self.close()
-        return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds)
+        return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:
         """`function(*args, **kwargs)` in the worker; `args` are arrays, `kwargs` JSON values.
@@ -638,6 +704,10 @@ class Worker:
             return self.import_failure
         if self.spent >= TIME_BUDGET:
             return CallOutcome("exhausted", seconds=0.0)
+        if self.first_started is None:
+            self.first_started = time.monotonic()
+        elif time.monotonic() - self.first_started >= safety_wall_s(TIME_BUDGET):  # the budget's wall-clock bound
+            return CallOutcome("starved", seconds=0.0, limits=sorted(self.limits_seen))
         if self.proc is not None and (self.proc.poll() is not None or self.tainted):
             self.close()
         if self.proc is None:
@@ -645,7 +715,7 @@ class Worker:
             if self.import_failure is not None:
                 self.close()
                 return self.import_failure
-        folder = Path(tempfile.mkdtemp(prefix="call-", dir=self.work))  # where the worker writes its result
+        folder = self.work / f"call-{secrets.token_hex(8)}"  # where the worker writes its result (it makes the folder)
         given = Path(tempfile.mkdtemp(prefix="call-", dir=self.inbox))
         try:
             return self._exchange(function, args, kwargs, timeout, folder, given)
@@ -674,7 +744,7 @@ class Worker:
         if isinstance(message, dict) and message.get("status") == "returned":
             budget = None
             try:
-                budget = _Budget(folder, self.keep)
+                budget = _Budget(folder, self.keep, dir_fd=self.area)
                 outcome = CallOutcome(
                     "returned",
                     value=_decode(message["value"], budget),

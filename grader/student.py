@@ -20,7 +20,7 @@ import numpy as np
 from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
-from . import sandbox
+from . import bubblewrap, capacity, sandbox
 from .feedback import Feedback, NotGraded, NotStarted, describe
 
 
@@ -68,6 +68,8 @@ class Call:
         o, filename = self.outcome, self.student.filename
         if self.not_started:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
+        if o.limits and o.status in ("raised", "crashed", "timeout", "starved"):
+            return self._limits_problem()  # starved by its own processes: its own doing
         if o.status == "starved":
             doing = f"importing {filename}" if o.stage == "import" else f"the call {self.called}"
             return NotGraded(f"{doing} had not finished after {o.seconds:.0f} s on the wall clock, most of it spent waiting for a CPU that other work held")
@@ -123,6 +125,28 @@ class Call:
             hint="work on the arrays you are given; nothing here needs large temporary copies"
             if memory
             else "make the same call yourself and read the traceback: the line above is where it stopped",
+            output=o.output,
+        )
+
+    def _limits_problem(self) -> Feedback:
+        """The code ran into a limit of its own worker: its processes, its memory,
+        its writable folder's size. Its checks fail; nobody else's are touched."""
+        o = self.outcome
+        doing = f"importing {self.student.filename}" if o.stage == "import" else f"{self.function}()"
+        what = {
+            "processes": f"its own limit of {capacity.pids_max()} processes and threads (fork failed: "
+            "\"Resource temporarily unavailable\")",
+            "memory": f"its own memory limit ({self.student.worker.memory >> 20} MiB for all its processes and files in memory)",
+            "disk": f"the size of its own writable folder ({(bubblewrap.area_bytes() or sandbox.MAX_FILE_WRITE) >> 20} MiB: "
+            "\"No space left on device\")",
+        }
+        reached = "; and ".join(what[limit] for limit in o.limits if limit in what)
+        return Feedback(
+            f"While {doing} ran, your code reached {reached}, so it was stopped",
+            self.expect,
+            called=self.called,
+            cause="code that starts processes in a loop, keeps allocating, or writes files without end",
+            hint="the exercise needs one process, a few arrays and no files: remove the loop that forks, allocates or writes",
             output=o.output,
         )
 

@@ -267,7 +267,15 @@ def _sample(mnist, few: bool = False) -> list[Picture]:
 
 def test_prepare_image_shape_dtype(student, mnist):
     for picture in _sample(mnist, few=True):
-        _valid(_prepared(student, picture))
+        r = _prepared(student, picture)
+        out = _valid(r)
+        if not out.any():  # the right shape and dtype, but no digit: a function that does nothing earns nothing
+            raise r.fail(
+                "got an image with no ink at all: every pixel is 0",
+                "the picture's digit, light on a dark field, in [0, 1]",
+                cause="a result that is never filled in (np.zeros returned as it was made), or the digit pasted outside the field",
+                hint="paste the resized digit into the 28 x 28 field and return that field",
+            )
 
 
 def _paper(out: np.ndarray) -> tuple[float, float]:

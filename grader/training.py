@@ -46,7 +46,7 @@ from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
 from mnist_course import budget
-from mnist_course.budget import safety_timeout_s, start_up_timeout_s
+from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
 from .sandbox import CallbackSpec, _limiter, clean_text, read_regular
 
@@ -263,6 +263,48 @@ KERAS_FUNCTIONS = frozenset(
 FILE_LAYERS = frozenset({"TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"})
 
 
+# The layers whose cost the work estimate models (_trainer.forward_flops: kernel
+# weights x output positions, and values read or written for the rest): the
+# course's Dense and convolution layers, pooling, normalisation, dropout and
+# noise, reshaping and merging, activations, augmentation and Rescaling. Any
+# other layer is refused before training: attention's score products, a
+# recurrent layer's kernels (applied at every time step) and an EinsumDense
+# that sums over an axis do far more work than that count says, so a model
+# built from them could train for many times the budget it declares.
+MODELLED_LAYERS = frozenset(
+    """
+    InputLayer Dense Conv1D Conv2D Conv3D SeparableConv1D SeparableConv2D DepthwiseConv1D DepthwiseConv2D
+    MaxPooling1D MaxPooling2D MaxPooling3D AveragePooling1D AveragePooling2D AveragePooling3D
+    GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D GlobalAveragePooling1D GlobalAveragePooling2D
+    GlobalAveragePooling3D BatchNormalization LayerNormalization GroupNormalization UnitNormalization Normalization
+    Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D GaussianDropout GaussianNoise AlphaDropout
+    ActivityRegularization Flatten Reshape Permute RepeatVector Cropping1D Cropping2D Cropping3D
+    ZeroPadding1D ZeroPadding2D ZeroPadding3D UpSampling1D UpSampling2D UpSampling3D Identity
+    Add Subtract Multiply Average Maximum Minimum Concatenate
+    Activation ReLU LeakyReLU PReLU ELU Softmax
+    Rescaling Resizing CenterCrop RandomFlip RandomRotation RandomZoom RandomTranslation RandomContrast
+    RandomCrop RandomBrightness
+    """.split()
+)
+LAYER_MODULES = ("keras.layers", "keras.src.layers")
+# Operations a functional model may apply between layers (x + y, keras.ops.*):
+# these do work the estimate does not see, so they are refused like such layers.
+UNMODELLED_OPS = ("Matmul", "Einsum", "Tensordot", "Dot", "Inner", "Outer", "Kron", "Conv", "Correlate", "Convolve",
+                  "Fft", "Stft", "Attention", "Loop", "Scan", "Map", "Solve", "Inv", "Qr", "Svd", "Eig", "Lstsq",
+                  "Det", "Cholesky", "Cond", "Rnn", "Lstm", "Gru")
+
+
+def _unmodelled(module: Any, name: str) -> bool:
+    """A layer or an operation whose work the estimate does not count."""
+    if not isinstance(module, str):
+        return False
+    if module in LAYER_MODULES or module.startswith("keras.src.layers."):
+        return name not in MODELLED_LAYERS
+    if module.startswith("keras.src.ops") or module.startswith("keras.ops"):
+        return any(part.lower() in name.lower() for part in UNMODELLED_OPS)
+    return False
+
+
 def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
     """Keras's own classes; the tensors linking a Functional model's layers; and
     Keras's own functions given by name (loss=keras.losses.sparse_categorical_crossentropy)."""
@@ -336,6 +378,15 @@ def model_config(path: Path) -> dict:
                 "the model has a Normalization layer adapted to data; its statistics are weights, which the grader draws afresh",
                 cause="Normalization().adapt(...) before returning the model",
                 hint="scale with layers.Rescaling(1 / 255) instead (or give Normalization(mean=..., variance=...) as numbers)",
+            )
+        if _allowed(module, name, registered, layer_config) and _unmodelled(module, name):
+            raise ModelRefused(
+                f"the model uses {shown}, a layer whose work the grader's budget does not count",
+                cause=f"{shown} (attention, recurrent layers such as LSTM/GRU/SimpleRNN, EinsumDense and matrix products "
+                "between layers do far more work per image than the grader's estimate of kernels times output positions); "
+                "this course's models need none of them",
+                hint="build the model from Dense and Conv2D layers with pooling, normalisation, dropout, reshaping, "
+                "activations, augmentation and Rescaling: the grader counts their work exactly",
             )
         if not _allowed(module, name, registered, layer_config):
             raise ModelRefused(
@@ -555,6 +606,13 @@ class Trainer:
             "settings": settings.as_json(),
             "input_shape": list(training.input_shape),
             "seed": training.seed,
+            # The throughput guard: the first epoch's CPU time against its declared work (mnist_course/budget.py).
+            "guard": None if epoch_cpu_allowance_s(0.0) is None else {
+                "allowance_s": epoch_cpu_allowance_s(0.0),
+                "seconds_per_flop": (epoch_cpu_allowance_s(1e12) - epoch_cpu_allowance_s(0.0)) / 1e12,
+                "step_flops": STEP_FLOPS,
+                "backward_factor": BACKWARD_FACTOR,
+            },
         }
         identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
         arrays = {"x_train": self.data.x_train, "y_train": self.data.y_train, "x_test": self.data.x_test, "y_test": self.data.y_test}

@@ -34,6 +34,31 @@ from .course import Training
 # cores here, which is what some 200 MFLOP of convolution take (benchmarks/FAIRNESS.md).
 STEP_FLOPS = 200e6
 BACKWARD_FACTOR = 3  # forward + backward work per training image, in forward passes
+# The throughput guard (grader/_trainer.py): a training whose first epoch
+# uses more CPU time than its declared work explains is stopped there, as a
+# failure ("your model does more work than it declares"). Measured on the
+# course's 2-core machine (busy, shared; time.process_time of the trainer,
+# every thread), per second of CPU: ex02's reference 59 GFLOP of declared work
+# in its second epoch (19 in its first, which traces the graph), ex05's 71
+# (39); an LSTM(128) 7.3 and a 784-token Attention 0.38, which is why those
+# layers are refused before training (grader/training.py). The guard allows
+# GUARD_FACTOR times less than the reference, plus GUARD_ALLOWANCE_S CPU
+# seconds for tracing and start-up, so only a model whose real work is far
+# beyond its declaration (or a machine ten times slower per core) is stopped.
+REFERENCE_FLOPS_PER_CPU_S = 59e9
+GUARD_FACTOR = 10
+GUARD_ALLOWANCE_S = 20.0
+GUARD_ENV = "MNIST_COURSE_WORK_GUARD"  # "off": never stop (for the test that proves the guard)
+
+
+def epoch_cpu_allowance_s(declared_epoch_flops: float) -> float | None:
+    """CPU seconds the first epoch of a training declaring this much work per epoch may use; None
+    when switched off. Not scaled by the safety factor: this one decides a verdict."""
+    if os.environ.get(GUARD_ENV, "").lower() in ("off", "0", "no", "none"):
+        return None
+    return GUARD_ALLOWANCE_S + GUARD_FACTOR * declared_epoch_flops / REFERENCE_FLOPS_PER_CPU_S
+
+
 # The slowest machine the safety net allows for: 10 GFLOP/s, about a tenth of
 # this course's 2-core reference machine, below one contended core.
 SAFETY_FLOPS_PER_S = 10e9

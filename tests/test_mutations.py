@@ -193,6 +193,7 @@ MUTATIONS = {
     "ex05b_pool_overlapping": ("ex05b", {"return blocks.max(axis=(2, 4)).astype(np.float32)": "return np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(1, 2)).max(axis=(-2, -1)).astype(np.float32)"},
                                {"max_pool2d_values"}),
     # ex06 · real use
+    "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it
     "ex06_paper_as_ink": ("ex06", {"ink = 255 - gray\n    ink = np.clip(ink - np.median(ink), 0, None)": "ink = gray"},

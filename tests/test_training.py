@@ -298,3 +298,60 @@ def test_two_graders_with_the_same_key_at_once_train_it_once(tmp_path):
         results = pool.starmap(_train_slowly, [(str(tmp_path / "cache"), str(log))] * 2)
     assert log.read_text() == "trained\n"
     assert sorted(bool(r.get("reused")) for r in results) == [False, True]
+
+
+def test_layers_whose_work_the_budget_does_not_count_are_refused(keras, tmp_path, monkeypatch):
+    """Issue 25: attention, recurrent layers and a summing EinsumDense do 8-31 times the work the
+    estimate counts; refused with a message that teaches, and loaded once the refusal is switched off."""
+    from grader import training
+
+    layers = keras.layers
+
+    def functional(name, body):
+        inputs = keras.Input((28, 28))
+        model = keras.Model(inputs, layers.Dense(10, activation="softmax")(layers.Flatten()(body(inputs))))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.save(tmp_path / f"{name}.keras")
+        return tmp_path / f"{name}.keras"
+
+    models = {
+        "Attention": functional("attention", lambda x: layers.Attention()([x, x])),
+        "MultiHeadAttention": functional("mha", lambda x: layers.MultiHeadAttention(2, 8)(x, x)),
+        "LSTM": functional("lstm", lambda x: layers.LSTM(32, return_sequences=True)(x)),
+        "GRU": functional("gru", lambda x: layers.GRU(16)(x)),
+        "SimpleRNN": functional("rnn", lambda x: layers.SimpleRNN(16)(x)),
+        "EinsumDense": functional("einsum", lambda x: layers.EinsumDense("abc,cd->ad", output_shape=(32,))(x)),
+    }
+    for name, path in models.items():
+        with pytest.raises(ModelRefused, match=f"uses {name}, a layer whose work the grader's budget does not count") as refused:
+            model_config(path)
+        assert "Dense and Conv2D" in refused.value.hint
+    monkeypatch.setattr(training, "MODELLED_LAYERS", training.MODELLED_LAYERS | set(models))
+    for path in models.values():  # switched off, nothing else stood in their way
+        assert model_config(path)["class_name"] == "Functional"
+
+
+def test_a_training_that_does_far_more_work_than_it_declares_is_stopped_as_a_failure(keras, tmp_path, small_mnist, monkeypatch):
+    """The throughput guard behind the refusal of unmodelled layers: a 784-token Attention
+    (let through here) declares about 0.04 MFLOP per image and does 24 times the reference's work
+    per declared FLOP; its first epoch passes the allowance (lowered here to 2 CPU seconds, for a
+    quick test) and the training ends "overworked". Switched off, the same training finishes."""
+    from grader import training
+    from mnist_course import budget
+
+    monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
+    monkeypatch.setattr(training, "MODELLED_LAYERS", training.MODELLED_LAYERS | {"Attention"})
+    monkeypatch.setattr(budget, "GUARD_ALLOWANCE_S", 2.0)
+    layers = keras.layers
+    inputs = keras.Input((28, 28))
+    tokens = layers.Dense(8)(layers.Reshape((784, 1))(inputs))
+    outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling1D()(layers.Attention()([tokens, tokens])))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(tmp_path / "attention.keras")
+    settings = Settings(1, 64, 0.1, (), "integer")
+    stopped = Trainer(small_mnist).train(model_config(tmp_path / "attention.keras"), settings, DENSE)
+    assert stopped["status"] == "overworked" and stopped["cpu_seconds"] > stopped["allowed_cpu_seconds"], stopped
+    monkeypatch.setenv(budget.GUARD_ENV, "off")
+    finished = Trainer(small_mnist).train(model_config(tmp_path / "attention.keras"), settings, DENSE)
+    assert finished["status"] == "ok", finished

@@ -157,7 +157,7 @@ class ModelSubmission:
             raise call.fail(
                 f"got a model whose input shape is {_shape(_declared_input(config))}: no channel axis",
                 f"input shape {_shape(expected)}: a batch of raw MNIST images with their one channel",
-                cause="keras.Input(shape=(28, 28)), as in the dense networks of lessons 2 and 3: Conv2D needs a channel axis, "
+                cause="an Input of shape (28, 28), as in the dense networks of lessons 2 and 3: Conv2D needs a channel axis, "
                 "so Keras cannot build these layers on such images (its error reads 'expected min_ndim=4, found ndim=3')",
                 hint=f"start the model with keras.Input(shape={tuple(self.training.input_shape)}), as lesson 5's network does; "
                 "the other checks of build_model depend on this one",

@@ -136,7 +136,7 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
     if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 0.5:
         raise call.fail(
             f"got validation_split={split!r}",
-            "a fraction from 0.0 to below 0.5 (0.1 keeps 10% aside)",
+            "a fraction from 0.0 to below 0.5 (a fraction of the training images, not a percentage)",
             cause="a percentage written as a whole number, or more data kept for validation than for training",
             hint="validation_split is a fraction of the training images, well below 0.5: a tenth or so, as in the lessons",
         )

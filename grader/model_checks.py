@@ -51,8 +51,9 @@ def _declared_input(config: Any) -> list | None:
 
 
 def _falling(values: list) -> bool:
-    """Whether the last value of a curve is its lowest, or within a whisker of it."""
-    return len(values) >= 2 and values[-1] <= min(values) * 1.005
+    """Whether a curve is still going down at its end: its lowest value in the
+    last two epochs, and the last below where it stood three epochs earlier."""
+    return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
 
 
 class ModelSubmission:
@@ -558,8 +559,10 @@ class ModelSubmission:
             best = int(np.argmin(val_loss))
             # Turned up: the lowest validation loss two or more epochs before the end, and the last a tenth above it.
             if best <= len(val_loss) - 3 and val_loss[-1] >= 1.1 * val_loss[best]:
-                if "Dropout" in classes or self.exercise.lesson_number >= 3:
-                    remedy = "more Dropout (or data augmentation), or EarlyStopping with restore_best_weights=True to keep the best epoch"
+                if "Dropout" in classes:
+                    remedy = "more Dropout or data augmentation, or EarlyStopping with restore_best_weights=True to keep the best epoch"
+                elif self.exercise.lesson_number >= 3:
+                    remedy = "add Dropout, or EarlyStopping with restore_best_weights=True to keep the best epoch (lesson 3)"
                 else:
                     remedy = "train fewer epochs, or keep the best epoch (lesson 3 adds Dropout and early stopping)"
                 return (

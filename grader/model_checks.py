@@ -56,6 +56,15 @@ def _falling(values: list) -> bool:
     return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
 
 
+class _NoChannelAxis(Feedback):
+    """build_model() failed because its input lacks the channel axis: the short
+    pointer every check shows, except build_model_accepts_images, which explains."""
+
+
+class _ChannelAxisExplained(Feedback):
+    """build_model_accepts_images's full explanation of the missing channel axis."""
+
+
 class ModelSubmission:
     """One student's model exercise, checked step by step (each step memoised)."""
 
@@ -77,6 +86,18 @@ class ModelSubmission:
         """The model build_model() returned: its configuration, read once from the
         .keras file and checked (training.model_config)."""
         call = self.build_call(**kwargs)
+        o = call.outcome
+        if (
+            o.status == "raised" and o.stage == "call" and self.training.input_shape[-1] == 1
+            and "found ndim=" in str(o.exc_message) and "(None, 28, 28)" in str(o.exc_message)
+        ):
+            raise _NoChannelAxis(
+                "the grader could not build the model: its input has no channel axis",
+                f"a model that takes images of shape {_shape(self.training.input_shape)}",
+                called=call.called,
+                cause="the missing channel axis that build_model_accepts_images explains; this check depends on it",
+                hint="fix build_model_accepts_images first: its message says what to change",
+            )
         value = call.value
         if isinstance(value, Opaque) and "Keras model" in value.description:
             raise call.fail(
@@ -152,16 +173,28 @@ class ModelSubmission:
     # -- the shared checks
 
     def check_input(self) -> None:
-        call, config = self.model()
         expected = [None, *self.training.input_shape]
+        explain = dict(
+            cause="an Input of shape (28, 28), as in the dense networks of lessons 2 and 3: the grader feeds images with "
+            f"their channel axis, {tuple(self.training.input_shape)}, the shape Conv2D works on",
+            hint=f"start the model with keras.Input(shape={tuple(self.training.input_shape)}), as lesson 5's network does; "
+            "the other checks of build_model depend on this one",
+        )
+        try:
+            call, config = self.model()
+        except _NoChannelAxis as missing:
+            raise _ChannelAxisExplained(
+                "It raised ValueError: Keras could not build the Conv2D layers on inputs of shape (None, 28, 28), "
+                "which have no channel axis (its words: 'expected min_ndim=4, found ndim=3')",
+                f"a model whose input shape is {_shape(expected)}: a batch of raw MNIST images with their one channel",
+                called=missing.called,
+                **explain,
+            ) from None
         if self._missing_channel_axis(config):
             raise call.fail(
                 f"got a model whose input shape is {_shape(_declared_input(config))}: no channel axis",
                 f"input shape {_shape(expected)}: a batch of raw MNIST images with their one channel",
-                cause="an Input of shape (28, 28), as in the dense networks of lessons 2 and 3: Conv2D needs a channel axis, "
-                "so Keras cannot build these layers on such images (its error reads 'expected min_ndim=4, found ndim=3')",
-                hint=f"start the model with keras.Input(shape={tuple(self.training.input_shape)}), as lesson 5's network does; "
-                "the other checks of build_model depend on this one",
+                **explain,
             )
         call, info = self.inspected()
         if info["n_inputs"] != 1 or info["input_shape"] != expected:
@@ -431,6 +464,8 @@ class ModelSubmission:
             if result is self._memo.get("over_cap"):
                 raise result
             reason = result.render().splitlines()[1 if result.called else 0]
+            if isinstance(result, _ChannelAxisExplained):  # said in full once, by the input check
+                reason = "the model's input has no channel axis, as build_model_accepts_images explains"
             raise Feedback(
                 "The grader did not train the model, because of an earlier check",
                 "a model that passes the checks before training",

@@ -344,6 +344,17 @@ MODEL_ALTERNATIVES = {
             }
         """,
     )),
+    # ex03 · a sensible early stopping that may train to its declared end: patience 10
+    # on the validation loss for 30 epochs, with ReduceLROnPlateau keeping the curve
+    # improving. Early stopping is graded on its configuration, never on whether
+    # this training happened to stop before its last epoch.
+    "ex03_patient_with_plateau": ("ex03", dict(
+        training_settings="""
+            slower = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3)
+            stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
+            return {"epochs": 30, "batch_size": 128, "validation_split": 0.1, "callbacks": [slower, stop]}
+        """,
+    )),
     # ex05 · Keras's own "Simple MNIST convnet" example as published (keras.io),
     # with its one-hot labels and categorical loss
     "ex05_keras_example_convnet": ("ex05", dict(

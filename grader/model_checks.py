@@ -131,7 +131,7 @@ class ModelSubmission:
         if info.get("status") == "killed" and info.get("returncode") == -9:
             raise NotGraded("the process building the model was killed by the system (out of memory on the grading machine, or stopped)")
         if info.get("status") != "ok":
-            if self._missing_channel_axis(self.model(**kwargs)[1]):
+            if self._missing_channel_axis(config):
                 # Said in full once, by build_model_accepts_images; the checks that need the model point there.
                 raise call.fail(
                     "the grader could not build the model on its images: the model's input has no channel axis",

@@ -398,7 +398,7 @@ def test_a_model_declared_differently_keeps_full_points(model_alternatives, name
     _assert_full_points(model_alternatives, name, MODEL_ALTERNATIVES[name][0])
 
 
-def test_early_stopping_that_trains_to_its_end_keeps_its_points(model_alternatives):
+def test_ex03_early_stopping_that_trains_to_its_end_keeps_its_points(model_alternatives):
     """The patient configuration above ran all its declared epochs, and still
     earned every point: what is graded is the configuration, not the stop."""
     checks = checks_of(model_alternatives, "ex03_patient_with_plateau", "ex03")

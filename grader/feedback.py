@@ -99,7 +99,7 @@ def describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return f"a numpy {value.dtype} scalar {value.item()!r}"
-        article = "an" if str(value.dtype)[0] in "aeiou" else "a"  # an int64, a float32
+        article = "an" if str(value.dtype)[0] in "aeio" else "a"  # an int64, an object, a float32, a uint8 ("you-int")
         return f"{article} {value.dtype} array of shape {value.shape}"
     if isinstance(value, np.generic):
         return f"a numpy {value.dtype} scalar {value.item()!r}"

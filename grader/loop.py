@@ -134,13 +134,18 @@ def show_progress(course: Course, state: State) -> None:
     marks = {"passed": "✓", "in progress": "~", "not started": "·"}
     print("Your progress in exercises/ (from the last grading of each exercise)")
     total = maximum = 0
+    rows = []
     for ex in course.exercises:
         record = state.progress(ex)
         status = exercise_status(record)
         score = record["score"] if record else 0
         total, maximum = round(total + score, 2), maximum + ex.max_score
-        print(f"  {marks[status]} {ex.id} · {ex.title:<32} {score:>3}/{ex.max_score:<3} {status}")
-    print(f"Total: {total}/{maximum} points")
+        rows.append((marks[status], ex.id, ex.title, f"{score:g}", str(ex.max_score), status))
+    # Columns as wide as their longest entry, so long titles and partial scores stay aligned.
+    width = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    for mark, ex_id, title, score, most, status in rows:
+        print(f"  {mark} {ex_id:<{width[1]}} · {title:<{width[2]}}  {score:>{width[3]}}/{most:<{width[4]}}  {status}")
+    print(f"Total: {total:g}/{maximum} points")
     upcoming = next((ex for ex in course.exercises if exercise_status(state.progress(ex)) != "passed"), None)
     if upcoming:
         print(f"Next: lesson {upcoming.lesson_number}, then `grader {upcoming.id}` (or `grader --watch`)")

@@ -21,13 +21,48 @@ from .feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe
 from .sandbox import Opaque, SavedModel, clean_text
 from .session import graded_half
 from .student import Call, Student
-from .training import ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
+from .training import PROBE_IMAGES, ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
 
 SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
 
 
 def _shape(shape) -> str:
     return "(" + ", ".join("None" if n is None else str(n) for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _declared_input(config: Any) -> list | None:
+    """The batch shape of the model's first InputLayer, as its .keras
+    configuration declares it (None when there is none to read)."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "InputLayer" and isinstance(config.get("config"), dict):
+            inner = config["config"]
+            shape = inner.get("batch_shape") or inner.get("batch_input_shape")
+            return list(shape) if isinstance(shape, (list, tuple)) else None
+        values = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        return None
+    for value in values:
+        found = _declared_input(value)
+        if found is not None:
+            return found
+    return None
+
+
+def _falling(values: list) -> bool:
+    """Whether a curve is still going down at its end: its lowest value in the
+    last two epochs, and the last below where it stood three epochs earlier."""
+    return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
+
+
+class _NoChannelAxis(Feedback):
+    """build_model() failed because its input lacks the channel axis: the short
+    pointer every check shows, except build_model_accepts_images, which explains."""
+
+
+class _ChannelAxisExplained(Feedback):
+    """build_model_accepts_images's full explanation of the missing channel axis."""
 
 
 class ModelSubmission:
@@ -51,6 +86,18 @@ class ModelSubmission:
         """The model build_model() returned: its configuration, read once from the
         .keras file and checked (training.model_config)."""
         call = self.build_call(**kwargs)
+        o = call.outcome
+        if (
+            o.status == "raised" and o.stage == "call" and self.training.input_shape[-1] == 1
+            and "found ndim=" in str(o.exc_message) and "(None, 28, 28)" in str(o.exc_message)
+        ):
+            raise _NoChannelAxis(
+                "the grader could not build the model: its input has no channel axis",
+                f"a model that takes images of shape {_shape(self.training.input_shape)}",
+                called=call.called,
+                cause="the missing channel axis that build_model_accepts_images explains; this check depends on it",
+                hint="fix build_model_accepts_images first: its message says what to change",
+            )
         value = call.value
         if isinstance(value, Opaque) and "Keras model" in value.description:
             raise call.fail(
@@ -84,6 +131,14 @@ class ModelSubmission:
         if info.get("status") == "killed" and info.get("returncode") == -9:
             raise NotGraded("the process building the model was killed by the system (out of memory on the grading machine, or stopped)")
         if info.get("status") != "ok":
+            if self._missing_channel_axis(config):
+                # Said in full once, by build_model_accepts_images; the checks that need the model point there.
+                raise call.fail(
+                    "the grader could not build the model on its images: the model's input has no channel axis",
+                    f"a model that takes images of shape {_shape(self.training.input_shape)}",
+                    cause="the missing channel axis that build_model_accepts_images explains; this check depends on it",
+                    hint="fix build_model_accepts_images first: its message says what to change",
+                )
             detail = clean_text(str(info.get("message") or info.get("status")), 500)
             raise call.fail(
                 f"the grader could not build or run the model: {info.get('type', '')} {detail}".strip(),
@@ -92,6 +147,11 @@ class ModelSubmission:
             )
         return call, info
 
+    def _missing_channel_axis(self, config: dict) -> bool:
+        """The model declares (28, 28) where this exercise feeds (28, 28, 1)."""
+        declared, expected = _declared_input(config), list(self.training.input_shape)
+        return declared is not None and expected[-1] == 1 and list(declared[1:]) == expected[:-1]
+
     def compiled(self, **kwargs) -> tuple[Call, dict]:
         call, info = self.inspected(**kwargs)
         if not info["compiled"]:
@@ -99,7 +159,7 @@ class ModelSubmission:
                 "got a model that was never compiled",
                 "a model compiled with an optimizer, a loss and metrics=['accuracy']",
                 cause="model.compile(...) is missing before `return model`",
-                hint="model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])",
+                hint="compile the model before returning it, with an optimizer, a cross-entropy loss and the accuracy metric, as lesson 2's 'Building the model' does",
             )
         return call, info
 
@@ -113,8 +173,30 @@ class ModelSubmission:
     # -- the shared checks
 
     def check_input(self) -> None:
-        call, info = self.inspected()
         expected = [None, *self.training.input_shape]
+        explain = dict(
+            cause="an Input of shape (28, 28), as in the dense networks of lessons 2 and 3: the grader feeds images with "
+            f"their channel axis, {tuple(self.training.input_shape)}, the shape Conv2D works on",
+            hint=f"start the model with keras.Input(shape={tuple(self.training.input_shape)}), as lesson 5's network does; "
+            "the other checks of build_model depend on this one",
+        )
+        try:
+            call, config = self.model()
+        except _NoChannelAxis as missing:
+            raise _ChannelAxisExplained(
+                "It raised ValueError: Keras could not build the Conv2D layers on inputs of shape (None, 28, 28), "
+                "which have no channel axis (its words: 'expected min_ndim=4, found ndim=3')",
+                f"a model whose input shape is {_shape(expected)}: a batch of raw MNIST images with their one channel",
+                called=missing.called,
+                **explain,
+            ) from None
+        if self._missing_channel_axis(config):
+            raise call.fail(
+                f"got a model whose input shape is {_shape(_declared_input(config))}: no channel axis",
+                f"input shape {_shape(expected)}: a batch of raw MNIST images with their one channel",
+                **explain,
+            )
+        call, info = self.inspected()
         if info["n_inputs"] != 1 or info["input_shape"] != expected:
             got = info["input_shape"]
             cause = "a keras.Input(shape=...) other than the images the grader feeds"
@@ -140,7 +222,7 @@ class ModelSubmission:
                 f"got a model whose output shape is {_shape(got) if got else 'not a single output'}{units}",
                 "output shape (None, 10): one score per digit",
                 cause="the last Dense layer needs 10 units, one per class" if units else "a model with more than one output, or an output that is not a batch of vectors",
-                hint="end the model with layers.Dense(10, activation='softmax')",
+                hint="end the model with a Dense layer of 10 units and activation='softmax'",
             )
 
     def check_probabilities(self) -> None:
@@ -150,7 +232,7 @@ class ModelSubmission:
         probe = info.get("probe") or {}
         if not probe.get("finite", False):
             raise call.fail(
-                "its outputs on 64 training images contain NaN or infinity",
+                f"its outputs on {PROBE_IMAGES} training images contain NaN or infinity",
                 "probabilities",
                 cause="an initializer or layer setting that produces non-finite values",
                 hint="build the model with Keras's default initializers and run model.predict on a few images in the notebook",
@@ -231,7 +313,7 @@ class ModelSubmission:
                 f"got {max(hidden, 0)} hidden Dense layer(s) (widths: {widths})",
                 f"at least {minimum} hidden Dense layers before the output layer",
                 cause="the model of lesson 2, with one hidden layer, where this exercise asks for a deeper one",
-                hint="stack Dense layers, e.g. 256 then 128 units, each with activation='relu'",
+                hint="stack a second hidden Dense layer, with activation='relu', before the output layer, as lesson 3's deeper network does",
             )
 
     def check_dropout_rate(self, rate: float) -> None:
@@ -243,14 +325,14 @@ class ModelSubmission:
                 "got a model without a Dropout layer",
                 f"Dropout layers with rate {rate}",
                 cause="no Dropout after the hidden layers",
-                hint="add layers.Dropout(dropout_rate) after each hidden Dense layer",
+                hint="follow each hidden Dense layer with a Dropout layer whose rate is the dropout_rate argument",
             )
         if any(abs(r - rate) > 1e-9 for r in rates):
             raise call.fail(
                 f"got Dropout rates {', '.join(f'{r:g}' for r in rates)}",
                 f"every Dropout layer with rate {rate} (the argument)",
                 cause="a fixed number in layers.Dropout(...) instead of the dropout_rate argument",
-                hint="write layers.Dropout(dropout_rate)",
+                hint="pass the argument itself as each Dropout layer's rate, never a number of your own",
             )
 
     def check_conv_and_pooling(self) -> None:
@@ -264,7 +346,7 @@ class ModelSubmission:
                 f"got a model without {missing} (its layers: {', '.join(classes)})",
                 "convolution layers (Conv2D) and pooling layers (MaxPooling2D)",
                 cause="a dense network (lessons 2 and 3) where this exercise asks for a convolutional one",
-                hint="e.g. Conv2D(32, 3, activation='relu'), MaxPooling2D(), Conv2D(64, 3, activation='relu'), MaxPooling2D()",
+                hint="alternate Conv2D layers (a number of filters, a small kernel, activation='relu') with MaxPooling2D before Flatten, as lesson 5's network does",
             )
 
     def early_stopping(self) -> dict:
@@ -277,8 +359,7 @@ class ModelSubmission:
                 "got no EarlyStopping callback",
                 "callbacks=[keras.callbacks.EarlyStopping(...)] in the settings",
                 cause="no 'callbacks' entry, or only other callbacks in it",
-                # The reference's setting: a patience of 3 on val_loss stops on the first bump of a noisy curve (lesson 3).
-                hint="keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=8, restore_best_weights=True)",
+                hint="put a keras.callbacks.EarlyStopping in 'callbacks': lesson 3's 'Early stopping' shows what to watch, how patient to be, and restore_best_weights",
             )
         config = found[0]["config"]
         if not config.get("restore_best_weights"):
@@ -294,40 +375,34 @@ class ModelSubmission:
                 f"got EarlyStopping on {monitor} but no validation_split",
                 "a validation_split above 0, so there is a validation score to watch",
                 cause="without validation data there is no val_ metric, so early stopping could never see one improve",
-                hint="add 'validation_split': 0.1",
+                hint="add a 'validation_split' above 0: a tenth or so of the training images, as in the lessons",
             )
         return config
 
-    def check_early_stopping_effective(self) -> None:
-        """In the grader's training, early stopping watched a real metric and stopped."""
-        self.early_stopping()
-        result = self.trained()
+    def check_early_stopping_configured(self) -> None:
+        """The EarlyStopping declared can do its job: it watches a validation
+        quantity, restores the best weights and has a patience below the
+        declared epochs, so it can stop. Judged from the declaration alone;
+        whether a given training happens to stop before its end is not graded
+        (a sensible setting may train to the last epoch)."""
+        config = self.early_stopping()
         settings = self.settings()
-        shown = f"the grader's training ({settings.epochs} epochs at most)"
-        if result.get("status") != "ok":
-            raise Feedback(
-                "Training did not finish, so early stopping could not be judged",
-                "a training that runs to its end",
-                called=shown,
-                cause="the accuracy check's reason: the grader did not train this model, or its training failed",
-                hint="the accuracy check's message says why training did not finish",
+        call = self.settings_call()
+        monitor = str(config.get("monitor", ""))
+        if not monitor.startswith("val_"):
+            raise call.fail(
+                f"got EarlyStopping watching {clean_text(monitor, 40)!r}, a quantity of the training data",
+                "a validation quantity: 'val_loss' or 'val_accuracy'",
+                cause="the training loss and accuracy keep improving while the model overfits, so they never say when to stop",
+                hint="watch how the model does on the validation images it does not train on (lesson 3, 'Early stopping')",
             )
-        info = result.get("early_stopping") or {}
-        if not info.get("monitor_seen"):
-            raise Feedback(
-                f"EarlyStopping watched {info.get('monitor')!r}, which training never reported",
-                "a metric that training logs: val_loss or val_accuracy",
-                called=shown,
-                cause="a typo in monitor=, or a metric the model does not compute",
-                hint="monitor='val_loss' or 'val_accuracy' with a validation_split",
-            )
-        if not info.get("stopped_early"):
-            raise Feedback(
-                f"Training ran all {result.get('epochs_run')} epochs: early stopping never triggered",
-                "training that stops on its own once validation stops improving",
-                called=shown,
-                cause="too few epochs for the patience, so the limit stopped training first",
-                hint=f"declare more epochs (up to {self.training.max_epochs}) and let EarlyStopping decide",
+        patience = config.get("patience", 0)
+        if not isinstance(patience, (int, float)) or patience >= settings.epochs:
+            raise call.fail(
+                f"got EarlyStopping with patience={clean_text(str(patience), 20)} for {settings.epochs} epochs",
+                f"a patience below the {settings.epochs} epochs declared, so that early stopping can end the training",
+                cause="a patience as long as the training itself: the epoch limit always stops it first, so early stopping never can",
+                hint=f"declare more epochs (up to {self.training.max_epochs}) or a smaller patience, and let EarlyStopping decide",
             )
 
     # -- training
@@ -389,6 +464,8 @@ class ModelSubmission:
             if result is self._memo.get("over_cap") or isinstance(result, NotGraded):
                 raise result  # over the cap: said as it is; not graded before training: not graded either
             reason = result.render().splitlines()[1 if result.called else 0]
+            if isinstance(result, _ChannelAxisExplained):  # said in full once, by the input check
+                reason = "the model's input has no channel axis, as build_model_accepts_images explains"
             raise Feedback(
                 "The grader did not train the model, because of an earlier check",
                 "a model that passes the checks before training",
@@ -478,13 +555,14 @@ class ModelSubmission:
             raise PartialCredit(
                 fraction,
                 f"Test accuracy {accuracy:.2%} on the {half} half after {result['epochs_run']} epochs ({result['seconds']:.0f} s): "
-                f"{(threshold - accuracy) * 100:.2f} points below the bar ({round((threshold - accuracy) * len(graded))} test images), "
-                f"which earns {fraction * points:.2f} of {points} points",
+                f"{(threshold - accuracy) * 100:.2f} percentage points below the bar ({round((threshold - accuracy) * len(graded))} test images), "
+                f"which earns {fraction * points:.2f} of this check's {points} points",
                 f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)"
                 + ("; mnist-full's bars are estimates, measured on the course's 22,699 images" if dataset == "mnist-full" else ""),
                 called=shown,
-                cause=self.diagnosis(info, result, settings) or "a model or settings a little weaker than the lesson's",
-                hint="compare your layers and settings with the lesson's; the lesson states what its model reaches",
+                cause=self.diagnosis(info, result, threshold),
+                hint=f"the training log shows the curves (grader --feedback FILE plots them); lesson {self.exercise.lesson_number}'s "
+                "'Your turn' says where its own model lands against this bar and what lifts it",
             )
         return result
 
@@ -495,8 +573,10 @@ class ModelSubmission:
             return None
         return float((np.asarray(predictions)[graded] == self.mnist.y_test[graded]).mean())
 
-    def diagnosis(self, info: dict, result: dict, settings: Settings) -> str:
-        """The classic mistake that best explains a low accuracy, if one shows."""
+    def diagnosis(self, info: dict, result: dict, threshold: float) -> str:
+        """What the training log says about a low accuracy: a classic mistake if
+        one shows, else over- or underfitting read from the validation curve
+        (lesson 2, "Learning curves"), else what is true of the run."""
         scale = info.get("first_weighted_input_max")
         if scale is not None and scale > SCALED_INPUT_MAX:
             return (
@@ -504,12 +584,61 @@ class ModelSubmission:
                 "add layers.Rescaling(1/255) right after the Input"
             )
         history = result.get("history", {})
-        if len(history.get("accuracy", [])) >= 2 and history["accuracy"][-1] < 0.5:
+        train = [v for v in history.get("accuracy", []) if v is not None and np.isfinite(v)]
+        val_loss = [v for v in history.get("val_loss", []) if v is not None and np.isfinite(v)]
+        val_acc = [v for v in history.get("val_accuracy", []) if v is not None and np.isfinite(v)]
+        epochs = result["epochs_run"]
+        if len(train) >= 2 and train[-1] < 0.5:
             return "the model barely learned (training accuracy below 50%): check the learning rate and the loss"
-        train, val = history.get("accuracy", [None])[-1], history.get("val_accuracy", [None])[-1]
-        if train is not None and val is not None and train - val > 0.02:
-            remedy = "add Dropout or stop earlier" if self.exercise.lesson_number >= 3 else "train fewer epochs (lesson 3 adds Dropout and early stopping)"
-            return f"overfitting: {train:.1%} on the training data but {val:.1%} on validation; {remedy}"
-        if result["epochs_run"] <= 3:
-            return f"only {result['epochs_run']} epochs: the model had little time to learn"
-        return ""
+        classes = {layer["class"] for layer in info.get("layers", [])}
+        if classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
+            grow = "more epochs, data augmentation, or more or wider convolution layers (lesson 5, 'Your turn')"
+        elif "Dropout" in classes:
+            grow = "wider hidden layers, or more epochs and patience so that Dropout's slower learning is not cut short (lesson 3, 'Your turn')"
+        else:
+            grow = "more epochs, or more units in the hidden layer (lesson 2, 'Your turn')"
+        stopping = result.get("early_stopping") or {}
+        restored = bool(stopping.get("stopped_early") and stopping.get("restore_best_weights"))
+        if len(val_loss) >= 3 and not restored:
+            best = int(np.argmin(val_loss))
+            # Turned up: the lowest validation loss two or more epochs before the end, and the last a tenth above it.
+            if best <= len(val_loss) - 3 and val_loss[-1] >= 1.1 * val_loss[best]:
+                if "Dropout" in classes:
+                    remedy = "more Dropout or data augmentation, or EarlyStopping with restore_best_weights=True to keep the best epoch"
+                elif self.exercise.lesson_number >= 3:
+                    remedy = "add Dropout, or EarlyStopping with restore_best_weights=True to keep the best epoch (lesson 3)"
+                else:
+                    remedy = "train fewer epochs, or keep the best epoch (lesson 3 adds Dropout and early stopping)"
+                return (
+                    f"overfitting: the validation loss was lowest at epoch {best + 1} ({val_loss[best]:.3f}) and rose to "
+                    f"{val_loss[-1]:.3f} by epoch {len(val_loss)}, while training went on improving; {remedy}"
+                )
+        if epochs <= 3:
+            return f"only {epochs} epochs: the model had little time to learn; {grow}"
+        if val_loss and _falling(val_loss):
+            gained = f", validation accuracy {val_acc[0]:.1%} to {val_acc[-1]:.1%}" if len(val_acc) == len(val_loss) else ""
+            return (
+                f"still learning, not overfitting: the validation loss was still falling at the last epoch "
+                f"({val_loss[0]:.3f} at epoch 1, {val_loss[-1]:.3f} at epoch {len(val_loss)}{gained}); {grow}"
+            )
+        if train and train[-1] < threshold:
+            return (
+                f"underfitting: even on its own training images the model reached only {train[-1]:.1%}, below the bar; "
+                f"it needs more capacity or more training: {grow}"
+            )
+        if restored and stopping.get("best_epoch"):
+            return (
+                f"no classic mistake shows: early stopping kept epoch {stopping['best_epoch']} of {epochs}, the best on "
+                f"{stopping.get('monitor')}, so this is what this model learns with these settings; to do better: {grow}"
+            )
+        if val_loss:
+            best = int(np.argmin(val_loss))
+            return (
+                f"no classic mistake shows: the validation loss levelled off (lowest at epoch {best + 1} of {len(val_loss)}), "
+                f"so this is what this model learns with these settings; to do better: {grow}"
+            )
+        return (
+            f"no classic mistake shows, and without a validation_split the log cannot tell over- from underfitting "
+            f"(training accuracy {train[-1]:.1%} at the last epoch); a validation split shows it. To do better: {grow}"
+            if train else f"no classic mistake shows; to do better: {grow}"
+        )

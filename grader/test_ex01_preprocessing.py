@@ -91,7 +91,7 @@ def test_normalize_leaves_input(student, mnist):
             "afterwards the caller's array had changed",
             "the input left untouched",
             cause="an in-place operation on the input (images /= 255, images[...] = ...)",
-            hint="build a new array: images.astype(np.float32) makes a copy",
+            hint="build a new array: converting the dtype with astype makes a copy, while writing into images changes the caller's data",
             contract="the input is not modified",
         )
 
@@ -127,7 +127,7 @@ def test_add_channel_axis_shape_values(student, mnist):
                 cause = "no axis was added"
             else:
                 cause = ""
-            raise r.fail(f"got shape {out.shape}", cause=cause, hint="np.expand_dims(images, -1) adds the axis at the end")
+            raise r.fail(f"got shape {out.shape}", cause=cause, hint="np.expand_dims adds an axis where you say; -1 means at the end")
         if out.dtype != x.dtype:
             raise r.fail(f"got dtype {out.dtype}", cause="a conversion that the task does not ask for", hint="adding an axis never needs astype")
         if not np.array_equal(out, expected):
@@ -273,7 +273,7 @@ def test_train_val_split_sizes(student, mnist):
             f"got part lengths x_train={got[0]}, y_train={got[1]}, x_val={got[2]}, y_val={got[3]}",
             f"{n - n_val}, {n - n_val}, {n_val}, {n_val}",
             cause=cause,
-            hint=f"n_val = round(len(images) * val_fraction) samples for validation, the remaining {n - n_val} for training",
+            hint=f"round(N × val_fraction) = {n_val} samples for validation, the remaining {n - n_val} for training",
         )
 
 

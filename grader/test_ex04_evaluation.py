@@ -138,7 +138,7 @@ def _cm_mismatch(r, out, expected, n, situation=""):
             f"got only 0s and 1s, adding up to {int(out.sum())}{where}",
             f"counts that add up to the number of samples, {n}",
             cause="cm[y_true, y_pred] += 1 with fancy indexing counts a repeated (true, predicted) pair only once",
-            hint="loop over zip(y_true, y_pred), or use np.add.at(cm, (y_true, y_pred), 1), which adds once per sample",
+            hint="count every sample: a loop over the (true, predicted) pairs, or NumPy's unbuffered np.add.at, adds once per sample",
         )
     if out.dtype.kind == "f" and n and np.allclose(out, expected / np.maximum(expected.sum(axis=1, keepdims=True), 1)):
         raise r.fail(f"got each row divided by its total{where}", "raw counts", cause="the matrix was normalized", hint="return the counts; normalizing is for plotting")
@@ -239,7 +239,7 @@ def test_confusion_matrix_rejects_bad_labels(student):
         r.expect_raises(
             "ValueError",
             mentions=bad,
-            hint="check np.issubdtype(labels.dtype, np.integer) and 0 <= label < num_classes for both arrays before counting; "
+            hint="check that both arrays hold integers (np.issubdtype against np.integer) and every label satisfies 0 <= label < num_classes, before counting; "
             "negative labels would silently index from the end",
             contract=CM_REJECTS,
         )
@@ -255,7 +255,7 @@ def test_confusion_matrix_rejects_bad_shapes(student):
         (y_true.reshape(-1, 1), y_pred, "y_true.reshape(-1, 1) (shape (20, 1)), y_pred", "a 2-D y_true",
          "check y_true.ndim == 1 and y_pred.ndim == 1"),
         (y_true, probs, "y_true, the (20, 10) probabilities instead of predicted labels", "probabilities in place of labels",
-         "predicted labels are probs.argmax(axis=1); check y_pred.ndim == 1"),
+         "predicted labels are the argmax of each row of probabilities, one per image; check y_pred.ndim == 1"),
     ]
     for t, p, shown, situation, hint in cases:
         r = student.call("confusion_matrix", t, p, shown=shown, expect=f"ValueError ({situation})")
@@ -281,10 +281,10 @@ def _prf_parts(r, k):
         raise r.fail(
             f"got {describe(value)}",
             cause="the three results were stacked into one array",
-            hint="return precision, recall, f1 (a tuple of three arrays)",
+            hint="return a tuple of three arrays, in the order (precision, recall, f1)",
         )
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise r.fail(f"got {describe(value)}", hint="return precision, recall, f1")
+        raise r.fail(f"got {describe(value)}", hint="return a tuple of three arrays, in the order (precision, recall, f1)")
     parts = []
     for name, part in zip(("precision", "recall", "f1"), value):
         if not isinstance(part, np.ndarray) or part.ndim == 0 or part.dtype.kind not in "biuf":
@@ -428,7 +428,7 @@ def test_precision_recall_f1_rejects_bad_input(student):
         (_SMALL_CM[:, :3], "cm[:, :3], a 5 x 3 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
         (np.diag(_SMALL_CM), "np.diag(cm), a 1-D array", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
         (negative, _lit(negative), "counts are never negative: check (cm < 0).any()"),
-        (normalized, "a row-normalized confusion matrix (float64 fractions)", "counts are integers: check np.issubdtype(cm.dtype, np.integer)"),
+        (normalized, "a row-normalized confusion matrix (float64 fractions)", "counts are integers: check the dtype with np.issubdtype against np.integer"),
     ]
     for cm, shown, hint in cases:
         r = student.call("precision_recall_f1", cm, shown=shown, expect="ValueError")
@@ -611,7 +611,7 @@ def test_most_confused_pairs_rejects_bad_input(student):
     cases = [
         (_SMALL_CM[:3], {}, "cm[:3], a 3 x 5 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
         (negative, {}, _lit(negative), "counts are never negative: check (cm < 0).any()"),
-        (_SMALL_CM.astype(np.float64), {}, f"{_lit(_SMALL_CM)}.astype(np.float64)", "counts are integers: check np.issubdtype(cm.dtype, np.integer)"),
+        (_SMALL_CM.astype(np.float64), {}, f"{_lit(_SMALL_CM)}.astype(np.float64)", "counts are integers: check the dtype with np.issubdtype against np.integer"),
         (_SMALL_CM, {"k": 0}, _lit(_SMALL_CM), "k must be at least 1: slicing with [:0] would silently return nothing"),
         (_SMALL_CM, {"k": -2}, _lit(_SMALL_CM), "k must be at least 1: slicing with [:-2] would silently drop pairs"),
     ]
@@ -650,6 +650,21 @@ def _mistake_probs(n=200, right=0.7):
 _MISTAKES_SHOWN = "probs, y_true (200 seeded softmax rows of float32, 30% of them wrong)"
 
 
+def _tied_mistakes(n=40):
+    """Seeded rows over 3 classes whose confidence is one of only four levels,
+    nearly all of them wrong: dozens of mistakes tie, more than the 16 below
+    which NumPy's default (unstable) sort happens to keep ties in order."""
+    rng = np.random.default_rng(_RNG_SEED)
+    confidence = rng.choice([0.9, 0.8, 0.7, 0.6], size=n)
+    predicted = rng.integers(0, 3, size=n)
+    probs = np.repeat(((1 - confidence) / 2)[:, None], 3, axis=1)
+    probs[np.arange(n), predicted] = confidence
+    y_true = (predicted + 1) % 3
+    right = rng.choice(n, size=3, replace=False)
+    y_true[right] = predicted[right]
+    return probs, y_true.astype(np.int64)
+
+
 def _mistakes_call(student, probs, y_true, shown, k=None):
     kwargs = {} if k is None else {"k": k}
     expected = _reference_mistakes(probs, y_true, 24 if k is None else k)
@@ -685,7 +700,7 @@ def _mistakes_mismatch(r, got, expected, probs, y_true, k, situation="", hint=""
     elif any(predicted[i] == y_true[i] for i in got):
         right = next(i for i in got if predicted[i] == y_true[i])
         cause = f"image {right} is not a mistake: its prediction {predicted[right]} is its label"
-        hint = "keep only the images where probs.argmax(axis=1) != y_true"
+        hint = "keep only the images whose row argmax differs from their label"
     elif len(got) > len(expected):
         cause = f"k was not applied: {len(got)} indices instead of at most {k}"
         hint = "slice the sorted indices to their first k"
@@ -702,10 +717,10 @@ def _mistakes_mismatch(r, got, expected, probs, y_true, k, situation="", hint=""
             hint = "confidence = probs.max(axis=1)"
         elif conf == sorted(conf, reverse=True):
             cause = "equal confidences were not ordered by index, smallest first"
-            hint = "a stable sort of -confidence keeps index order among ties (np.argsort(-c, kind=\"stable\"))"
+            hint = "only a stable sort keeps index order among equal confidences: np.argsort's default sort is not stable for more than 16 values, kind=\"stable\" is (lesson 4, 'Misclassified digits')"
         elif sorted(got) == got:
             cause = "the mistakes in index order: they were not sorted by confidence"
-            hint = "order them with np.argsort(-confidence, kind=\"stable\")"
+            hint = "order them by confidence, highest first, with a stable sort"
     raise r.fail(f"got {short(got, 12)}{where}", short(expected, 12), cause=cause, hint=hint)
 
 
@@ -739,14 +754,20 @@ def test_most_confident_mistakes_ties_and_few(student):
     ties_true = np.array([0, 1, 1, 0, 2, 0])
     few_true = np.array([1, 0, 0, 2, 1, 0])  # only row 2 is wrong
     perfect_true = ties.argmax(axis=1)
+    many, many_true = _tied_mistakes()
     cases = [
         (ties, ties_true, 4, "three mistakes share the confidence 0.7: equal confidences are ordered by index",
          "a stable sort of -confidence keeps index order among ties; reversing an ascending sort reverses them"),
+        (many, many_true, 30, f"{int((many.argmax(axis=1) != many_true).sum())} mistakes sharing four confidence levels: "
+         "equal confidences are ordered by index",
+         "np.argsort's default sort is not stable once there are more than 16 values, so ties come out in any order: "
+         "ask for kind=\"stable\" (lesson 4, 'Misclassified digits')"),
         (ties, few_true, 3, "only one image is wrong, fewer than k", "return the mistakes there are, never pad"),
         (ties, perfect_true, 3, "a perfect model: no mistakes at all", "with no mistakes the array is empty (shape (0,))"),
     ]
     for probs, y_true, k, situation, hint in cases:
-        r, expected = _mistakes_call(student, probs, y_true, f"probs={_lit(probs)}, y_true={_lit(y_true)}", k=k)
+        shown = f"probs={_lit(probs)}, y_true={_lit(y_true)}" if len(probs) <= 8 else f"probs, y_true ({len(probs)} seeded rows over 3 classes, {situation.split(':')[0]})"
+        r, expected = _mistakes_call(student, probs, y_true, shown, k=k)
         got = _as_indices(r)
         if got != expected:
             _mistakes_mismatch(r, got, expected, probs, y_true, k, situation, hint)
@@ -778,9 +799,9 @@ def test_most_confident_mistakes_rejects_bad_input(student):
     shown = "12 seeded softmax rows"
     cases = [
         (probs[0], y_true, {}, f"probs[0] (one row, 1-D), y_true ({shown})", "check probs.ndim == 2"),
-        ((probs * 100).astype(np.int64), y_true, {}, f"probs as int64 percentages, y_true ({shown})", "probabilities are floats: check np.issubdtype(probs.dtype, np.floating)"),
+        ((probs * 100).astype(np.int64), y_true, {}, f"probs as int64 percentages, y_true ({shown})", "probabilities are floats: check the dtype with np.issubdtype against np.floating"),
         (probs, y_true[:-1], {}, f"probs ({shown}), y_true[:-1] (11 labels)", "one label per row: check len(y_true) == len(probs)"),
-        (probs, y_true.astype(np.float64), {}, f"probs, y_true.astype(np.float64) ({shown})", "labels are integers: check np.issubdtype(y_true.dtype, np.integer)"),
+        (probs, y_true.astype(np.float64), {}, f"probs, y_true.astype(np.float64) ({shown})", "labels are integers: check the dtype with np.issubdtype against np.integer"),
         (probs, out_of_range, {}, f"probs, y_true with label 10 ({shown}, K = 10)", "every label must be in 0..probs.shape[1] - 1"),
         (probs, negative, {}, f"probs, y_true with label -1 ({shown})", "a label of -1 would silently index the last class: check y_true >= 0"),
         (probs, y_true, {"k": 0}, f"probs, y_true ({shown})", "k must be at least 1: slicing with [:0] would silently return nothing"),

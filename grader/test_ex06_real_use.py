@@ -188,7 +188,7 @@ def _valid(r, strict: bool = True) -> np.ndarray:
             cause = "the colour channels were kept: the result is a single grayscale image"
         else:
             cause = ""
-        raise r.fail(f"got shape {out.shape}", cause=cause, hint="paste the 20-pixel digit into np.zeros((28, 28), dtype=np.float32)")
+        raise r.fail(f"got shape {out.shape}", cause=cause, hint="paste the 20-pixel digit into a new 28 x 28 float32 array of zeros")
     if not strict:
         if not np.isfinite(out).all():
             raise r.fail("got nan or inf values", "finite values in [0, 1]", cause="a division by zero: an empty crop, or dividing by the maximum of an all-zero image")
@@ -570,7 +570,7 @@ def test_prepare_image_leaves_input(student, mnist):
                 "afterwards the caller's picture had changed",
                 "the input left untouched",
                 cause="an in-place operation on the input (image[...] = ..., image -= ...)",
-                hint="work on a converted copy: image.astype(np.float32) is a new array",
+                hint="work on a converted copy: astype returns a new array, while writing into image changes the caller's photo",
                 contract="The input is not modified",
             )
 
@@ -670,7 +670,7 @@ def _answer(r):
         )
     value = r.value
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise r.fail(f"got {describe(value)}", hint="return digit, confidence, top3")
+        raise r.fail(f"got {describe(value)}", hint="return the three values as one tuple, in the docstring's order: the digit, its confidence, the top 3")
     return value
 
 

@@ -92,7 +92,7 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
             f"got {describe(value)}",
             "a dict of training settings",
             cause="returning the settings in another form (a list, a tuple, or None from a missing return)",
-            hint="return a dict such as {'epochs': 10, 'batch_size': 32}",
+            hint="return a dict such as {'epochs': ..., 'batch_size': ...}, with whole numbers in place of the dots",
         )
     unknown = sorted(set(value) - SETTINGS_KEYS)
     if unknown:
@@ -107,7 +107,7 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
             "got no 'epochs' or no 'batch_size'",
             "both, as whole numbers",
             cause="a key left out of the dict",
-            hint="return {'epochs': 20, 'batch_size': 128, ...}",
+            hint="return {'epochs': ..., 'batch_size': ..., ...} with a whole number for each",
         )
     epochs, batch_size = value["epochs"], value["batch_size"]
     for key, number in (("epochs", epochs), ("batch_size", batch_size)):
@@ -116,7 +116,7 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
                 f"got {key}={number!r}",
                 f"{key} as a whole number of at least 1",
                 cause="a fraction, a string or a flag where Keras needs a count",
-                hint=f"write {key} as an int, e.g. 20",
+                hint=f"write {key} as a whole number (an int), without a decimal point or quotes",
             )
     if epochs > training.max_epochs:
         raise call.fail(
@@ -130,15 +130,15 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
             f"got batch_size={batch_size}",
             "a batch size of at most 4096",
             cause="a batch as large as the training set: few updates per epoch, and a lot of memory",
-            hint="a batch size of 32 to 256 works well here",
+            hint="a batch of a few dozen to a few hundred images: the lesson's batch size works well here",
         )
     split = value.get("validation_split", 0.0)
     if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 0.5:
         raise call.fail(
             f"got validation_split={split!r}",
-            "a fraction from 0.0 to below 0.5 (0.1 keeps 10% aside)",
+            "a fraction from 0.0 to below 0.5 (a fraction of the training images, not a percentage)",
             cause="a percentage written as a whole number, or more data kept for validation than for training",
-            hint="'validation_split': 0.1",
+            hint="validation_split is a fraction of the training images, well below 0.5: a tenth or so, as in the lessons",
         )
     labels = value.get("labels", "integer")
     if labels not in ("integer", "one-hot"):
@@ -173,7 +173,7 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
                 + (" without a validation_split" if monitor in MONITORS else ""),
                 f"monitor one of {', '.join(MONITORS)} (val_ ones need a validation_split above 0)",
                 cause="a metric name training never reports (val_acc for val_accuracy, say)" if monitor not in MONITORS else "no validation data to compute it on",
-                hint="monitor='val_loss' with 'validation_split': 0.1",
+                hint="monitor='val_loss' or 'val_accuracy', with a validation_split above 0 so that they exist",
             )
         specs.append({"class": cb.class_name, "config": cb.config})
     return Settings(epochs, batch_size, float(split), tuple(specs), labels)

@@ -417,8 +417,8 @@ for name, model in [("val_loss, patience 3", impatient), ("val_accuracy, patienc
 #   most 1,000,000 parameters.
 # - `training_settings()` returns the dict of exercise 2 (`epochs` up to 50, `batch_size`,
 #   `validation_split`) and a `"callbacks"` list with an `EarlyStopping` that watches a
-#   validation metric and restores the best weights: see *Early stopping*. It must
-#   actually stop before the last epoch of the grader's training.
+#   validation metric and restores the best weights: see *Early stopping*. Its patience
+#   must be below the epochs you declare, so that it can stop the training.
 #
 # To pass, the test accuracy must reach **97.1% on the public half** of the test set
 # (what your own `grader` measures) and **96.8% on the private half** (your instructor's

@@ -322,6 +322,10 @@ print(f"{len(pairs)} of the 90 possible confusions happen at least once")
 # Finally, look at the mistakes themselves. We show the 24 the model was **most
 # confident** about: those are the most instructive, because the model was sure and
 # wrong. Each title gives the true label, the prediction and the confidence.
+#
+# The sort asks for `kind="stable"`: a stable sort keeps equal confidences in index
+# order, so the same predictions always give the same list. NumPy's default sort
+# (quicksort) promises no order among ties, and on more than 16 values it usually mixes them.
 
 # %%
 wrong_idx = np.flatnonzero(wrong)

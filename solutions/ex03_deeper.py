@@ -52,7 +52,8 @@ def training_settings():
         restore_best_weights=True, watching 'val_loss' or 'val_accuracy'
         (ReduceLROnPlateau may be added);
     labels: optional, 'integer' (default) or 'one-hot'.
-    Early stopping must actually stop the grader's training before `epochs`.
+    The EarlyStopping's patience must be below `epochs`, so that it can
+    stop the grader's training before the epoch limit does.
     The training's work (declared epochs x images x the model's operations
     per image, plus a fixed cost per batch) may be at most 3 times the
     reference's; the grader counts it before training.

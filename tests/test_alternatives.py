@@ -501,6 +501,18 @@ MODEL_ALTERNATIVES = {
             }
         """,
     )),
+    # ex03 · a sensible early stopping that trains to its declared end: patience 10 on
+    # the validation accuracy for 20 epochs, with ReduceLROnPlateau keeping the curve
+    # improving. Early stopping is graded on its configuration, never on whether a
+    # training happened to stop before its last epoch (the test below checks that
+    # this one did not).
+    "ex03_patient_with_plateau": ("ex03", dict(
+        training_settings="""
+            slower = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3)
+            stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=10, restore_best_weights=True)
+            return {"epochs": 20, "batch_size": 128, "validation_split": 0.1, "callbacks": [slower, stop]}
+        """,
+    )),
     # ex05 · Keras's own "Simple MNIST convnet" example as published (keras.io),
     # with its one-hot labels and categorical loss
     "ex05_keras_example_convnet": ("ex05", dict(
@@ -541,3 +553,13 @@ def test_every_model_exercise_has_alternatives():
 @pytest.mark.parametrize("name", list(MODEL_ALTERNATIVES))
 def test_a_model_declared_differently_keeps_full_points(model_alternatives, name):
     _assert_full_points(model_alternatives, name, MODEL_ALTERNATIVES[name][0])
+
+
+def test_ex03_early_stopping_that_trains_to_its_end_keeps_its_points(model_alternatives):
+    """The patient configuration above ran all its declared epochs, and still
+    earned every point: what is graded is the configuration, not the stop."""
+    checks = checks_of(model_alternatives, "ex03_patient_with_plateau", "ex03")
+    accuracy = next(c for c in checks if c["name"] == "build_model_test_accuracy")
+    assert accuracy["measured"]["epochs_run"] == 20, accuracy["measured"]
+    configured = next(c for c in checks if c["name"] == "training_settings_early_stopping_configured")
+    assert configured["score"] == configured["max_score"]

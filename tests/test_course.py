@@ -3,6 +3,7 @@
 import ast
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -74,15 +75,131 @@ def test_metadata_is_complete(exercise):
         assert f"## {fn.section}" in lesson, f"lesson {exercise.lesson} has no section {fn.section!r}"
 
 
+# ------------------------------------------------------------------ hints and messages stop above the answer
+#
+# A hint may restate what the lesson teaches and point to its section; neither a
+# hint nor a message the grader shows may hand over the reference: its
+# configuration (the numbers it passes: units, epochs, batch size, patience,
+# rates), one of its calls with their arguments, or one of its code lines. What
+# the stub already shows (its docstrings, the contract) is no leak, and neither
+# are the numbers every exercise names (0-3, the 10 classes, 28 pixels, 255).
+
+HARMLESS_NUMBERS = {0, 1, 2, 3, 10, 28, 255}
+MIN_CODE = 20  # normalised characters: shorter fragments (np.diag(cm), layers.Flatten()) are vocabulary, not answers
+# Grader modules whose messages every model exercise shows: compared with every reference.
+SHARED_MESSAGES = ("grader/model_checks.py", "grader/training.py")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?(?![\w]|\.\d)")
+
+
+def _normalised(code: str) -> str:
+    """Code without whitespace and with one kind of quote, as a hint would quote it."""
+    return re.sub(r"\s+", "", code).replace('"', "'")
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(n.replace(",", "")) for n in NUMBER.findall(text)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """What of a reference solution a hint or message must not give away."""
+
+    name: str
+    numbers: frozenset  # literal numbers in its solution blocks, less the harmless and the public ones
+    fragments: frozenset  # its code lines and its calls with arguments, normalised
+
+    @classmethod
+    def of(cls, name: str, solution: str, stub: str) -> "Reference":
+        public_text, public_numbers = _normalised(stub), _numbers(stub)
+        lines = solution.splitlines()
+        numbers, fragments = set(), set()
+        for begin, end, _ in marked_blocks(solution, name):
+            block = textwrap.dedent("\n".join(lines[begin + 1 : end]))
+            tree = ast.parse(block)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                    numbers.add(float(node.value))
+                elif isinstance(node, ast.Call) and (node.args or node.keywords):
+                    fragments.add(_normalised(ast.unparse(node)))
+            for line in block.splitlines():
+                code = line.split("  #")[0].split("# ")[0] if "#" in line else line
+                fragments.add(_normalised(code).rstrip(","))
+        numbers = {n for n in numbers - HARMLESS_NUMBERS if n not in public_numbers}
+        fragments = {f for f in fragments if len(f) >= MIN_CODE and f not in public_text}
+        return cls(name, frozenset(numbers), frozenset(fragments))
+
+    def leaks(self, text: str) -> list[str]:
+        """What `text` gives away of this reference: numbers and code, named."""
+        found = [f"the number {n:g}" for n in sorted(self.numbers & _numbers(text))]
+        compact = _normalised(text)
+        found += [f"the code {f!r}" for f in sorted(self.fragments) if f in compact]
+        return [f"{self.name}: {leak}" for leak in found]
+
+
+def _reference(exercise) -> Reference:
+    return Reference.of(exercise.filename, exercise.solution_path.read_text(), exercise.stub_path.read_text())
+
+
+def messages_in(path: Path) -> list[str]:
+    """The prose a grader module can show a student: its string literals with a
+    space in them (f-strings by their literal parts), docstrings left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            found.append("".join(v.value for v in node.values if isinstance(v, ast.Constant)))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            found.append(node.value)
+    return [text for text in found if " " in text.strip()]
+
+
+def shown_to_students(exercise) -> list[tuple[str, str]]:
+    """(where, text) of every hint of the exercise and every message its grader can show."""
+    shown = [(f"course.toml hint of {fn.name}", hint) for fn in exercise.functions for hint in fn.hints]
+    sources = [exercise.grader_path] + ([ROOT / path for path in SHARED_MESSAGES] if exercise.training else [])
+    shown += [(relative(path), text) for path in sources for text in messages_in(path)]
+    return shown
+
+
 @pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
-def test_hints_never_give_the_solution_away(exercise):
+def test_hints_and_messages_stop_above_the_answer(exercise):
+    reference = _reference(exercise)
+    assert reference.numbers or reference.fragments, "a reference with nothing to protect: the check would prove nothing"
+    leaks = [f"{where}: {text!r} gives away {leak}" for where, text in shown_to_students(exercise) for leak in reference.leaks(text)]
+    assert leaks == [], "\n".join(leaks)
+
+
+def test_a_planted_leak_is_caught():
+    """The check above fails on a leak: a hint copied from a reference line, a
+    hint naming the reference's epochs, a message quoting one of its calls; and
+    passes the harmless numbers and the lesson's vocabulary."""
+    exercise = COURSE.exercise("ex02")
+    reference = _reference(exercise)
     source = exercise.solution_path.read_text()
-    solution_lines = set()
-    for begin, end, _ in marked_blocks(source, exercise.filename):
-        solution_lines |= {line.strip() for line in source.splitlines()[begin + 1 : end] if len(line.strip()) > 25}
-    for fn in exercise.functions:
-        for hint in fn.hints:
-            assert not any(line in hint for line in solution_lines), f"a hint of {fn.name} quotes the solution"
+    begin, end, _ = next(b for b in marked_blocks(source, exercise.filename) if b[2] == "training_settings")
+    line = next(l.strip() for l in source.splitlines()[begin + 1 : end] if l.strip())
+    epochs = ast.literal_eval(line.removeprefix("return "))["epochs"]
+    assert reference.leaks(f"Try this: {line}"), "a hint copied from a reference line"
+    assert reference.leaks(f"Train for {epochs} epochs."), "a hint naming the reference's epochs"
+    assert reference.leaks(f"about {epochs}-25 epochs"), "the epochs inside a range"
+    call = next(f for f in reference.fragments if f.startswith("layers.Dense("))
+    assert reference.leaks(f"add {call.replace(',', ', ')} before the output"), "a message quoting a call"
+    assert reference.leaks(f"\n    {line}    \n"), "whitespace does not hide a line"
+    assert reference.leaks(line.replace('"', "'")), "nor the kind of quotes"
+    harmless = "10 units, one per digit, of 28 x 28 pixels scaled by 1/255; lesson 2, 'Training'; a Dense layer with more units"
+    assert reference.leaks(harmless) == []
+    ex03 = _reference(COURSE.exercise("ex03"))
+    assert ex03.leaks("keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=8, restore_best_weights=True)")
+    # and through the test above: a planted hint in course.toml fails it
+    planted = dataclasses.replace(exercise, functions=(dataclasses.replace(exercise.functions[0], hints=(f"Use {epochs} epochs.",)),))
+    with pytest.raises(AssertionError, match="the number"):
+        test_hints_and_messages_stop_above_the_answer(planted)
 
 
 def test_generated_files_are_up_to_date():

@@ -182,3 +182,10 @@ def test_matplotlib_is_imported_only_to_draw(fake_mnist, tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("dtype, words", [("uint8", "a uint8"), ("int64", "an int64"), ("float32", "a float32"), ("object", "an object"), ("bool", "a bool")])
+def test_an_array_is_described_with_the_right_article(dtype, words):
+    from grader.feedback import describe
+
+    assert describe(np.zeros((2, 3), dtype=dtype)) == f"{words} array of shape (2, 3)"

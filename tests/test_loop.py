@@ -92,3 +92,20 @@ def test_a_damaged_state_file_is_ignored(run_grader, mnist_path, tmp_path, monke
     for args in (["--progress"], ["--hint", "ex01"], ["ex01"]):
         result = run_grader(*args)
         assert result.returncode in (0, 1) and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_progress_columns_stay_aligned_with_long_titles_and_partial_scores(capsys, tmp_path):
+    import dataclasses
+
+    from grader.loop import State, show_progress
+
+    course = load_course()
+    long = dataclasses.replace(course.exercises[1], title="A title far longer than any column width chosen in advance")
+    course = dataclasses.replace(course, exercises=(course.exercises[0], long, *course.exercises[2:]))
+    state = State({"progress": {course.exercises[0].id: {"score": 12.75, "status": "failed"}}}, tmp_path / "state.json")
+    show_progress(course, state)
+    rows = [line for line in capsys.readouterr().out.splitlines() if " · " in line]
+    assert len(rows) == len(course.exercises)
+    assert len({row.index(" · ", 4) for row in rows}) == 1, rows  # past the mark, which may be a dot too
+    assert len({row.index("/") for row in rows}) == 1, rows
+    assert "12.75/" in rows[0] and long.title in rows[1]

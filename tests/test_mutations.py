@@ -149,6 +149,8 @@ MUTATIONS = {
     "ex04_mistakes_least_confident_first": ("ex04", {CONFIDENCE_ORDER: 'np.argsort(confidence, kind="stable")[:k]'}, MISTAKES_ALL_BUT_TYPES),
     # reversing an ascending sort also reverses the order among equal confidences
     "ex04_mistakes_ties_reversed": ("ex04", {CONFIDENCE_ORDER: 'np.argsort(confidence, kind="stable")[::-1][:k]'}, {"most_confident_mistakes_ties_and_few"}),
+    # NumPy's default sort is not stable beyond 16 values: dozens of tied mistakes come out of index order
+    "ex04_mistakes_unstable_sort": ("ex04", {CONFIDENCE_ORDER: "np.argsort(-confidence)[:k]"}, {"most_confident_mistakes_ties_and_few"}),
     # ranked by how little the model believed the truth, not by how sure it was of its answer
     "ex04_mistakes_by_true_label": ("ex04", {CONFIDENCE: "confidence = probs[wrong, y_true[wrong]]"}, MISTAKES_ALL_BUT_TYPES),
     "ex04_mistakes_include_right_answers": ("ex04", {"wrong = np.flatnonzero(probs.argmax(axis=1) != y_true)": "wrong = np.arange(len(y_true))"},

@@ -307,7 +307,7 @@ def test_conv2d_shape_dtype(student):
             raise r.fail(f"got shape {out.shape}", cause=cause, hint=hint)
         if out.dtype != np.float32:
             cause = "np.zeros() makes float64 unless told otherwise" if out.dtype == np.float64 else ""
-            raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="return out.astype(np.float32), or create the output with dtype=np.float32")
+            raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="convert the result to float32 before returning it, or allocate the output array as float32 from the start")
 
 
 def test_conv2d_one_channel(student):

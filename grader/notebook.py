@@ -25,7 +25,7 @@ What this cannot protect: nbgrader runs the student's cells and the test
 cells in one kernel, so code in an answer cell can replace this function
 before the tests run (the grader's environment, at least, is the one the
 locked cell saw). For grades that must hold against that, grade the
-students' files with `grader --batch` (README, "Grading a class").
+students' files with `grader --batch` (docs/INSTRUCTORS.md, "Grading").
 """
 
 from __future__ import annotations

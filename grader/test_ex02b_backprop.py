@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from grader.feedback import Feedback, PartialCredit, describe, requires, short
+from grader.feedback import Feedback, NotStarted, PartialCredit, describe, requires, short
 from grader.session import graded_half
 from grader.training import threshold_for
 from mnist_course.course import COURSE_FILE
@@ -383,9 +383,10 @@ def test_loss_stable(student):
     if not math.isfinite(got) or not math.isclose(got, want, rel_tol=1e-9):
         raise r.fail(
             f"got {got:.10g}" + (f" (warnings: {'; '.join(r.warnings[:2])})" if r.warnings else ""),
-            f"{want:.10g}: the largest logit of a row is {float(np.abs(np.maximum(x @ W1 + b1, 0) @ (W2 * 400) + b2).max()):.0f}",
-            cause="exp of a large logit overflows to inf (and inf / inf is nan), or a probability that rounds to 0 is floored"
-            if math.isfinite(got) is False or got < want
+            f"{want:.10g} (these logits reach {float(np.abs(np.maximum(x @ W1 + b1, 0) @ (W2 * 400) + b2).max()):.0f})",
+            cause="exp of a logit above about 709 overflows to inf, and inf / inf is nan" if not math.isfinite(got)
+            else "a probability that underflowed to 0 was floored (lesson 2's 1e-12): the true -ln p is larger than the floor's 27.6"
+            if got < want
             else "a forward pass that differs from the docstring's on large logits",
             hint="subtract each row's largest logit, then take ln p = z - ln(sum of exp(z)) (lesson 2: from_logits and log-sum-exp)",
             contract="The result is finite for any finite input, however large the logits",
@@ -440,7 +441,7 @@ def test_gradients_shapes_dtypes(student):
             raise r.fail(f"{name} has dtype {g.dtype}", "float64", cause=f"a conversion to {g.dtype}", hint="keep NumPy's float64 throughout")
 
 
-def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.ndarray], against: str) -> None:
+def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.ndarray], against: str, how: str = "") -> None:
     """Compare each gradient with `want`; fail naming the first wrong one and the likely mistake."""
     errors = [_rel_error(g, w) for g, w in zip(got, want)]
     if max(errors) < REL_TOLERANCE:
@@ -466,7 +467,7 @@ def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.nda
         cause = "the gradient at the logits, (p - onehot(y)) / N, is where every other starts: check it first (the ReLU's mask belongs to the hidden sums, not to the logits)"
     raise r.fail(
         f"{name}{at} = {g[k]:.10g}; {against} gives {w[k]:.10g} (relative error {errors[name_i]:.2g})",
-        f"every gradient within a relative error of {REL_TOLERANCE:g} of {against}",
+        f"every gradient within a relative error of {REL_TOLERANCE:g} of {against}" + (f": {how}" if how else ""),
         cause=cause,
         hint="check the shapes and the chain rule line by line, backwards from the loss (lesson 2, 'Backpropagation through a hidden layer')",
     )
@@ -480,7 +481,7 @@ def test_gradients_finite_differences(student):
     if not math.isclose(loss_value, want_loss, rel_tol=1e-9):
         raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{want_loss:.10g}, as loss() computes it", hint="return the mean cross-entropy of the forward pass first")
     numeric = _finite_differences(x, y, params)
-    _explain_gradients(r, x, y, params, grads, numeric, "the grader's centred finite differences (L(w + 1e-5) - L(w - 1e-5)) / 2e-5")
+    _explain_gradients(r, x, y, params, grads, numeric, "the grader's centred finite differences", "(L(w + ε) - L(w - ε)) / 2ε with ε = 1e-5, on its own loss")
 
 
 def test_gradients_match_gradient_tape(student, mnist):
@@ -643,9 +644,31 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     W1 = params[0]
     if W1.shape[1] > 1 and np.allclose(W1, W1[:, :1]):
         return "every hidden unit has the same weights after training: they started alike (a zero or constant initialisation) and got identical gradients ever since"
-    train_accuracy = float((np.maximum(x[sample] @ W1 + params[1], 0) @ params[2] + params[3]).argmax(axis=1).__eq__(y[sample]).mean())
-    return (
-        f"the training loss fell from {start:.3f} to {end:.3f} ({train_accuracy:.1%} of the training images right): "
-        + ("the network barely learned: check the update's sign and that every parameter is updated" if train_accuracy < 0.5
-           else "it learned, but not enough: more epochs, a better learning rate or a wider hidden layer, within the work cap")
-    )
+    fell = f"the training loss fell from {start:.3f} to {end:.3f}"
+    if not _gradients_agree(student):
+        return f"{fell}, but your gradients() disagrees with the grader's finite differences (gradients_finite_differences says where): a loop that steps along them goes the wrong way or the wrong length"
+    hidden = np.maximum(x[sample] @ W1 + params[1], 0)
+    train_accuracy = float(((hidden @ params[2] + params[3]).argmax(axis=1) == y[sample]).mean())
+    fell += f" ({train_accuracy:.1%} of the training images right)"
+    if start > 2 * math.log(10):
+        return (f"{fell}; a start far above ln 10 = 2.30 means the initial weights were far too large (init_params_scale says more): "
+                "the network learns its training images but generalises worse")
+    dead = float((hidden.max(axis=0) == 0).mean())
+    if dead > 0.5:
+        return (f"{fell}, but {dead:.0%} of the hidden units are dead (inactive on every training image): steps too large knocked "
+                "their sums below 0 for good, a learning rate too large (lesson 2's learning-rate runs)")
+    if train_accuracy < 0.5:
+        return f"{fell}: the network barely learned; check the update's sign, that every parameter is updated, and the learning rate"
+    return f"{fell}: it learned, but not enough: more epochs, a better learning rate or a wider hidden layer, within the work cap"
+
+
+def _gradients_agree(student) -> bool:
+    """The student's gradients() on the small problem agree with the grader's (a cached call)."""
+    x, y, params = _small_problem()
+    try:
+        _, grads = _grad_parts(_grad_call(student, x, y, params, SMALL_SHOWN), x, params)
+    except NotStarted:
+        return True  # no evidence either way: train() may not use it
+    except Feedback:
+        return False
+    return max(_rel_error(g, w) for g, w in zip(grads, _grads(x, y, *params))) < REL_TOLERANCE

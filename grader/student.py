@@ -285,8 +285,8 @@ class Student:
         promises. Results are cached per exact call unless `cached=False`.
         """
         shown_args = shown or ", ".join(_show(a) for a in args)
-        shown_kwargs = [f"{k}={v!r}" for k, v in kwargs.items()]
-        called = f"{function}({', '.join([shown_args] * bool(shown_args) + shown_kwargs)})"  # keyword arguments alone too
+        shown_kwargs = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        called = f"{function}({', '.join(part for part in (shown_args, shown_kwargs) if part)})"  # no leading comma without arrays
         key = (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
         if key not in self._outcomes or not cached:
             if self.module_file.is_symlink():  # never followed: it could lead to the reference

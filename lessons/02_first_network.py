@@ -231,6 +231,230 @@ print(f"Keras, from the logits:      {float(keras_loss(y_check, logits)):.4f}")
 # softmax *and* says `from_logits=True` applies softmax twice, and learns badly.
 
 # %% [markdown]
+# ## Backpropagation through a hidden layer
+#
+# Softmax regression gives each digit one weighted sum of the pixels. A network with a
+# **hidden layer** first computes weighted sums of its own, `n_hidden` of them, passes
+# them through ReLU, and only then scores the digits from those. For a batch `x` of N
+# images, each row 784 pixels:
+#
+# ```
+# z1 = x @ W1 + b1      (N, n_hidden)   the hidden layer's sums
+# h  = max(z1, 0)       (N, n_hidden)   ReLU: negative sums become 0
+# z2 = h @ W2 + b2      (N, 10)         the logits
+# loss = mean over the images of −ln softmax(z2)[i, y_i]
+# ```
+#
+# Why the ReLU? Without it the two layers collapse into one:
+# `(x W1 + b1) W2 + b2 = x (W1 W2) + (b1 W2 + b2)`, a single weighted sum whose weights
+# are `W1 W2`: softmax regression again, however many layers are stacked. Two lines with
+# random weights show it:
+
+# %%
+rng = np.random.default_rng(0)
+A1, c1, A2, c2 = rng.normal(size=(784, 32)), rng.normal(size=32), rng.normal(size=(32, 10)), rng.normal(size=10)
+xs = x_check[:100].astype("float64")
+print("two linear layers are one:", np.allclose((xs @ A1 + c1) @ A2 + c2, xs @ (A1 @ A2) + (c1 @ A2 + c2)))
+
+# %% [markdown]
+# The bend that ReLU puts between the layers is what lets them learn more than one
+# weighted sum could.
+#
+# **The chain rule, backwards.** Gradient descent needs the derivative of the loss with
+# respect to every weight. *Backpropagation* gets them all in one pass backwards through
+# the network: it starts at the loss, and at each layer multiplies the gradient that
+# arrives at the layer's output by the layer's own local derivative (the chain rule),
+# then hands the result down to the layer below. For this network, reading the forward
+# pass from the bottom up:
+#
+# 1. **At the logits**, `∂L/∂z2 = (p − onehot(y)) / N`: softmax regression's gradient,
+#    divided by N because the loss is a mean over the batch.
+# 2. **The output layer** `z2 = h W2 + b2` is softmax regression with `h` in place of
+#    the pixels: `∂L/∂W2 = hᵀ · ∂L/∂z2`, and `∂L/∂b2` is `∂L/∂z2` summed over the
+#    batch (every image adds its share to each bias).
+# 3. **Back into the hidden layer.** Hidden unit j reached every logit k through the
+#    weight `W2[j, k]`, so its error is the logits' errors sent back through those same
+#    weights: `∂L/∂h = ∂L/∂z2 · W2ᵀ`.
+# 4. **Through ReLU.** `max(z1, 0)` has slope 1 where `z1 > 0` and 0 where the unit was
+#    off: `∂L/∂z1` equals `∂L/∂h` where the unit was active, and 0 elsewhere. An
+#    inactive unit passes no gradient back.
+# 5. **The hidden layer** `z1 = x W1 + b1` has the same form as step 2, with `x` and
+#    `∂L/∂z1`.
+#
+# Every gradient has the shape of its parameter, the quickest check against a
+# transposition: `hᵀ` is (n_hidden, N) and `∂L/∂z2` is (N, 10), so `∂L/∂W2` is
+# (n_hidden, 10), like `W2`.
+#
+# **Checking a gradient.** A hand-derived gradient is easy to get subtly wrong, so
+# check it two independent ways. The first is automatic differentiation:
+# TensorFlow's `tf.GradientTape` records the operations of a forward pass and computes
+# the exact gradients of its result, which is what Keras does for every layer during
+# `fit`. Here steps 1 and 2 by hand, for `W2`, against the tape, on 64 images and
+# He-initialised weights (see the next section):
+
+# %%
+import tensorflow as tf
+
+
+def tape_gradients(x, y, params):
+    """The one-hidden-layer network's loss and its gradients, by TensorFlow's autodiff."""
+    variables = [tf.Variable(p) for p in params]
+    W1, b1, W2, b2 = variables
+    with tf.GradientTape() as tape:
+        logits = tf.nn.relu(tf.constant(x) @ W1 + b1) @ W2 + b2
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    return float(loss), [g.numpy() for g in tape.gradient(loss, variables)]
+
+
+rng = np.random.default_rng(0)
+xs, ys = x_fit[:64].astype("float64"), y_fit[:64].astype("int64")
+params = [rng.normal(0, np.sqrt(2 / 784), (784, 32)), np.zeros(32), rng.normal(0, np.sqrt(2 / 32), (32, 10)), np.zeros(10)]
+W1, b1, W2, b2 = params
+
+h = np.maximum(xs @ W1 + b1, 0)
+error = softmax(h @ W2 + b2)
+error[np.arange(64), ys] -= 1  # p - onehot(y)
+dW2_by_hand = h.T @ error / 64
+
+_, (_, _, dW2_tape, _) = tape_gradients(xs, ys, params)
+print(f"dW2 by hand and by tf.GradientTape: largest difference {np.abs(dW2_by_hand - dW2_tape).max():.1e}, "
+      f"largest entry {np.abs(dW2_tape).max():.3f}")
+
+# %% [markdown]
+# They agree to the last digits of float64 (a difference below 1e-16). The second check
+# needs no library at all: nudge one weight by a tiny ε both ways and watch the loss,
+# `(L(w + ε) − L(w − ε)) / 2ε`. This *centred difference* approximates the derivative
+# with an error of order ε². It costs two forward passes per weight, far too slow to
+# train with (100,000 weights would need 200,000 passes per step), but it is the
+# standard test of a gradient: in float64, ε = 1e-5 gives about ten correct digits.
+
+# %%
+def loss_of(params):
+    W1, b1, W2, b2 = params
+    return cross_entropy(softmax(np.maximum(xs @ W1 + b1, 0) @ W2 + b2), ys)
+
+
+eps = 1e-5
+up, down = [p.copy() for p in params], [p.copy() for p in params]
+up[2][3, 7] += eps
+down[2][3, 7] -= eps
+print(f"dW2[3, 7]: by hand {dW2_by_hand[3, 7]:.10f}, by finite differences {(loss_of(up) - loss_of(down)) / (2 * eps):.10f}")
+
+# %% [markdown]
+# ## Initialising the weights
+#
+# Softmax regression started from `W = 0` and learned. A hidden layer cannot. Two hidden
+# units that start with the same weights compute the same sum for every image, receive
+# the same error in step 3 and take the same step: they stay twins however long you
+# train, and the layer behaves like a single unit. With all weights 0 it is worse: every
+# `h` is 0, so `∂L/∂W2 = hᵀ · …` is 0, and `∂L/∂h = ∂L/∂z2 · W2ᵀ` is 0 too. Only `b2`
+# ever moves. Twenty gradient-descent steps (with the tape's gradients) on the same 64
+# images, from three starts:
+
+# %%
+def descend(params, steps=20, learning_rate=0.5):
+    for _ in range(steps):
+        loss, grads = tape_gradients(xs, ys, params)
+        params = [p - learning_rate * g for p, g in zip(params, grads)]
+    return loss, params
+
+
+centre = 14 * 28 + 14  # the pixel in the middle of the image
+starts = {
+    "zeros": [np.zeros((784, 32)), np.zeros(32), np.zeros((32, 10)), np.zeros(10)],
+    "0.01": [np.full((784, 32), 0.01), np.zeros(32), np.full((32, 10), 0.01), np.zeros(10)],
+    "He": params,
+}
+for name, start in starts.items():
+    loss, (W1_after, *_) = descend(start)
+    print(f"start {name:>5}: loss after 20 steps {loss:.3f}; weights from the centre pixel into hidden units 0-3 "
+          f"{np.round(W1_after[centre, :4], 4)}; largest difference between two units {np.abs(W1_after - W1_after[:, :1]).max():.3g}")
+
+# %% [markdown]
+# From zeros the weights have not moved at all, and the loss only creeps to 2.27 as `b2`
+# learns how common each digit is. From 0.01 everywhere the weights do move, but all 32
+# units by exactly the same amount (largest difference between two units 0), so the
+# loss stalls at 1.94. From random weights the units go their own ways, and the loss
+# on these 64 images falls to 0.08.
+#
+# **How large?** Random, then, but at what scale? Each hidden sum adds up `fan_in`
+# products (784 for the first layer); with weights of standard deviation σ it grows
+# like σ√fan_in. Too large, and the sums grow through every layer; too small, and they
+# fade away. Two standard answers:
+#
+# - **Glorot** (Glorot and Bengio, 2010): variance `2 / (fan_in + fan_out)`, which keeps
+#   the signal's size both forwards and backwards for activations symmetric around 0
+#   (tanh, or none). Keras's `Dense` starts from it (`glorot_uniform`), which is why the
+#   Keras models of this course never mention initialisation.
+# - **He** (He et al., 2015): ReLU zeroes about half the units, halving the signal's
+#   variance at every layer; doubling the weights' variance makes up for it:
+#   `2 / fan_in`, a standard deviation of `sqrt(2 / fan_in)`.
+#
+# Either can be drawn from a normal distribution or a uniform one of the same
+# variance, and the biases start at 0 (the random weights already break the symmetry).
+# Ten ReLU layers of 256 units, on 512 images, show what the scale does:
+
+# %%
+a0 = x_check[:512].astype("float64")
+for name, scale in [("std 0.01", lambda fan_in: 0.01), ("He", lambda fan_in: np.sqrt(2 / fan_in)), ("std 1", lambda fan_in: 1.0)]:
+    rng = np.random.default_rng(0)
+    a = a0
+    for layer in range(10):
+        a = np.maximum(a @ rng.normal(0, scale(a.shape[1]), (a.shape[1], 256)), 0)
+    print(f"{name:>8}: after 10 ReLU layers the activations' standard deviation is {a.std():.3g} (the pixels': {a0.std():.2f})")
+
+# %% [markdown]
+# With a standard deviation of 0.01 the signal dies away, to about 3e-10; with 1, the
+# scale of `np.random.normal`'s default, it explodes, to about 3e+10; He's scale keeps it
+# at about 0.5, the size it came in with. The gradients travel back through the same
+# layers and meet the same fate, one factor per layer: they shrink towards 0
+# (**vanishing gradients**: the first layers stop learning) or blow up (**exploding
+# gradients**: the steps overshoot and the loss turns to `nan`). A good initialisation
+# is the first defence; ReLU itself (slope 1 where active, where a sigmoid's slope is at
+# most 0.25), batch normalisation (lesson 6) and residual connections are the others.
+
+# %% [markdown]
+# ## A training loop of your own
+#
+# With the gradients and a good start, training is `train_by_hand` from *How a network
+# learns* with the new pieces: start from random weights, and in every **epoch** visit
+# the training images in a new random order, batch by batch, moving every parameter a
+# step against its gradient. (`train_by_hand` drew each batch at random, with repeats;
+# an epoch shows every image once per pass.) Everything the learning-rate runs showed
+# holds unchanged: too small crawls, too large overshoots, and a loss that climbs, or
+# turns to `nan`, means a smaller learning rate. Print the loss after every epoch and
+# you will see which one you have.
+#
+# The hidden layer's width, the number of epochs, the batch size and the learning rate
+# are yours to choose. Try them on part of the training data first: a run on a few
+# thousand images takes seconds.
+
+# %% [markdown]
+# ## Your turn: exercise 2b
+#
+# Open `exercises/ex02b_backprop.py`. Its five functions build this network in NumPy,
+# each with its contract in the docstring:
+#
+# - `init_params(seed, n_in, n_hidden, n_out)`: He or Glorot weights, zero biases (see
+#   *Initialising the weights*).
+# - `loss(...)` and `gradients(...)`: the forward pass, stable as lesson 2's softmax,
+#   and backpropagation by hand (see *Backpropagation through a hidden layer*). The
+#   grader compares your gradients with its own finite differences (a relative error
+#   below 1e-6) and with `tf.GradientTape`.
+# - `sgd_settings()` and `train(...)`: your loop and its settings (see *A training loop
+#   of your own*). The grader runs `train()` on the training images with your settings,
+#   within a budget of work (at most 3 times the reference's, counted before training
+#   with the formula in the docstring), then measures the parameters it returns on the
+#   test set itself. To pass, they must reach **96.2%** on the public half of the test
+#   set (96.0% on your instructor's private half), between lesson 2's Keras network
+#   below and exercise 2's bar.
+#
+# Check your gradients in the notebook first, the way this section did, on a network
+# small enough to print. Grade with `grader ex02b` (about a minute: your training runs in
+# it); `grader --hint ex02b` gives a hint, one level more each time. You can do it now,
+# or after the Keras part and exercise 2 below.
+
+# %% [markdown]
 # ## Building the model
 #
 # A **dense** (fully connected) network treats each image as a flat list of 784 numbers

@@ -202,6 +202,15 @@ def test_a_planted_leak_is_caught():
         test_hints_and_messages_stop_above_the_answer(planted)
 
 
+def test_ex02b_records_its_references_settings():
+    """course.toml's `sgd.reference` (the base of exercise 2b's work cap) is what the reference declares."""
+    exercise = COURSE.exercise("ex02b")
+    raw = tomllib.loads((ROOT / "course.toml").read_text(encoding="utf-8"))
+    recorded = next(ex for ex in raw["exercise"] if ex["id"] == "ex02b")["sgd"]["reference"]
+    declared = exercise.import_module(own=False).sgd_settings()
+    assert {key: declared[key] for key in recorded} == recorded
+
+
 def test_generated_files_are_up_to_date():
     stale = [relative(p) for p in stale_files()]
     assert stale == [], "run `mnist-course build` and commit the result"

@@ -229,6 +229,61 @@ MUTATIONS = {
 }
 
 
+# ex02b's reference lines that the mutations edit (its own corpus: each mutant's
+# train() runs a whole training, so `-k ex02b` grades these alone)
+RELU_MASK = "dz1 = (dz2 @ W2.T) * (z1 > 0)  # back through ReLU: it passes the gradient where it was active"
+HE_INIT = """    W1 = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_hidden))
+    W2 = rng.normal(0.0, np.sqrt(2.0 / n_hidden), size=(n_hidden, n_out))"""
+STABLE_LOSS = """    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())"""
+GRADIENTS_CHECKS = {"gradients_shapes_dtypes", "gradients_finite_differences", "gradients_match_gradient_tape"}
+
+BACKPROP_MUTATIONS = {
+    "ex02b_zero_init": ("ex02b", {HE_INIT: "    W1 = np.zeros((n_in, n_hidden))\n    W2 = np.zeros((n_hidden, n_out))"},
+                        {"init_params_breaks_symmetry", "init_params_scale", "train_test_accuracy"}),
+    # np.random's classic draw without a scale: standard deviation 1, 35 times He's for 784 inputs
+    "ex02b_unit_normal_init": ("ex02b", {"np.sqrt(2.0 / n_in)": "1.0"}, {"init_params_scale", "train_test_accuracy"}),
+    "ex02b_init_seed_ignored": ("ex02b", {"rng = np.random.default_rng(seed)\n    W1": "rng = np.random.default_rng()\n    W1"},
+                                {"init_params_reproducible"}),
+    "ex02b_float32_weights": ("ex02b", {"return W1, np.zeros(n_hidden), W2, np.zeros(n_out)": "return W1.astype(np.float32), np.zeros(n_hidden), W2, np.zeros(n_out)"},
+                              {"init_params_shapes_dtypes", "init_params_reproducible"}),
+    "ex02b_loss_summed": ("ex02b", {"return float(-log_p[np.arange(len(y)), y].mean())": "return float(-log_p[np.arange(len(y)), y].sum())"},
+                          {"loss_value", "loss_stable"}),
+    # exp of logits in the hundreds overflows: inf / inf
+    "ex02b_naive_softmax": ("ex02b", {"z2 = np.maximum(x @ W1 + b1, 0.0) @ W2 + b2\n    z2 = z2 - z2.max(axis=1, keepdims=True)\n":
+                                      "z2 = np.maximum(x @ W1 + b1, 0.0) @ W2 + b2\n"}, {"loss_stable"}),
+    # lesson 2's floor of 1e-12: finite, but wrong wherever the true class's probability underflows
+    "ex02b_floored_probability": ("ex02b", {STABLE_LOSS: """    p = np.exp(z2) / np.exp(z2).sum(axis=1, keepdims=True)
+    return float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean())"""}, {"loss_stable"}),
+    "ex02b_relu_derivative_missing": ("ex02b", {RELU_MASK: "dz1 = dz2 @ W2.T"},
+                                      {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
+    # the ReLU's mask put on the output layer's error (where the logits are positive) instead of the hidden layer's
+    "ex02b_relu_derivative_on_output": ("ex02b", {"    dz2 /= n\n": "    dz2 /= n\n    dz2 *= (h @ W2 + b2) > 0\n", RELU_MASK: "dz1 = dz2 @ W2.T"},
+                                        {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
+    "ex02b_gradient_not_averaged": ("ex02b", {"    dz2 /= n\n": ""},
+                                    {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
+    "ex02b_transposed_weight_gradient": ("ex02b", {"dW2 = h.T @ dz2": "dW2 = dz2.T @ h"}, GRADIENTS_CHECKS | {"train_test_accuracy"}),
+    "ex02b_bias_gradient_wrong_axis": ("ex02b", {"db1 = dz1.sum(axis=0)": "db1 = dz1.sum(axis=1)"}, GRADIENTS_CHECKS | {"train_test_accuracy"}),
+    "ex02b_settings_over_budget": ("ex02b", {'"n_hidden": 128, "epochs": 20': '"n_hidden": 256, "epochs": 40'},
+                                   {"sgd_settings_within_budget", "train_test_accuracy"}),
+    "ex02b_learning_rate_too_large": ("ex02b", {'"learning_rate": 0.1': '"learning_rate": 10.0'}, {"train_test_accuracy"}),
+}
+# What a message must show for the mistakes the exercise is about.
+BACKPROP_DIAGNOSES = [
+    ("ex02b_zero_init", "init_params_breaks_symmetry", "have not moved at all"),
+    ("ex02b_zero_init", "train_test_accuracy", "every hidden unit has the same weights after training"),
+    ("ex02b_unit_normal_init", "train_test_accuracy", "far above ln 10"),
+    ("ex02b_naive_softmax", "loss_stable", "overflows to inf"),
+    ("ex02b_floored_probability", "loss_stable", "was floored"),
+    ("ex02b_relu_derivative_missing", "gradients_finite_differences", "the ReLU's derivative is missing"),
+    ("ex02b_gradient_not_averaged", "gradients_finite_differences", "times too large"),
+    ("ex02b_gradient_not_averaged", "train_test_accuracy", "your gradients() disagrees"),
+    ("ex02b_transposed_weight_gradient", "gradients_shapes_dtypes", "a transposed product"),
+    ("ex02b_bias_gradient_wrong_axis", "gradients_shapes_dtypes", "summed over the wrong axis"),
+    ("ex02b_learning_rate_too_large", "train_test_accuracy", "learning rate too large"),
+]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, mnist_path):
     submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in MUTATIONS.items()}
@@ -236,7 +291,7 @@ def graded(tmp_path_factory, mnist_path):
 
 
 def test_the_corpus_covers_every_check_of_the_function_exercises():
-    covered = {(ex_id, check) for ex_id, _, failing in MUTATIONS.values() for check in failing}
+    covered = {(ex_id, check) for ex_id, _, failing in (*MUTATIONS.values(), *BACKPROP_MUTATIONS.values()) for check in failing}
     missing = [(ex.id, check) for ex in COURSE.exercises if not ex.training for check in ex.checks if (ex.id, check) not in covered]
     assert missing == []
 
@@ -275,3 +330,26 @@ def test_breaking_a_sentence_of_the_docstring_quotes_it(graded, name):
     exercise_id, _, (check,) = MUTATIONS[name]
     message = next(c["message"] for c in checks_of(graded, name, exercise_id) if c["name"] == check)
     assert 'The docstring says: "' in message and QUOTED[name] in message, message
+
+
+@pytest.fixture(scope="module")
+def graded_backprop(tmp_path_factory, mnist_path):
+    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in BACKPROP_MUTATIONS.items()}
+    return grade_class(submissions, tmp_path_factory.mktemp("backprop-mutants"), mnist_path)
+
+
+@pytest.mark.parametrize("name", list(BACKPROP_MUTATIONS))
+def test_a_backprop_mistake_fails_exactly_its_checks_with_a_message_that_teaches(graded_backprop, name):
+    exercise_id, _, expected = BACKPROP_MUTATIONS[name]
+    checks = checks_of(graded_backprop, name, exercise_id)
+    failed = {c["name"]: c["message"] for c in checks if c["status"] != "passed"}
+    assert set(failed) == expected, failed
+    for check, message in failed.items():
+        assert next(c["status"] for c in checks if c["name"] == check) == "failed", check
+        assert_teaches(exercise_id, check, message)
+
+
+@pytest.mark.parametrize(("name", "check", "words"), BACKPROP_DIAGNOSES, ids=lambda v: str(v)[:40])
+def test_a_backprop_mistake_gets_its_diagnosis(graded_backprop, name, check, words):
+    message = next(c["message"] for c in checks_of(graded_backprop, name, "ex02b") if c["name"] == check)
+    assert words in message, message

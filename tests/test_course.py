@@ -328,7 +328,7 @@ def test_check_refuses_points_that_reward_conventions(tmp_path, monkeypatch, cap
     untagged = "\n".join(line for line in text.splitlines() if not line.startswith("learning = ["))
     shares = parse_course(untagged).point_shares()
     assert shares.learning == 0 and any("learning checks earn 0 of" in p for p in shares.problems())
-    as_conventions = text.replace("learning = [", "conventions = [")
+    as_conventions = "\n".join(line for line in text.splitlines() if not line.startswith("conventions = [")).replace("learning = [", "conventions = [")
     assert any("convention checks earn" in p for p in parse_course(as_conventions).point_shares().problems())
 
     import mnist_course.__main__ as cli

@@ -259,7 +259,7 @@ def measured_line(measured: dict[str, Any]) -> str:
     to the bar (so a borderline result shows as borderline) and its work."""
     accuracy = measured.get("test_accuracy")
     reached = f"{accuracy:.2%}" if accuracy is not None else "no accuracy"
-    margin = f", {(accuracy - measured['threshold']) * 100:+.2f} points from the bar" if accuracy is not None else ""
+    margin = f", {(accuracy - measured['threshold']) * 100:+.2f} percentage points from the bar" if accuracy is not None else ""
     work = measured.get("work") or {}
     used = f"; work {flops(work['declared_flops'])} of a {flops(work['cap_flops'])} cap" if work else ""
     return (

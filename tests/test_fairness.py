@@ -204,7 +204,7 @@ def test_the_table_shows_the_margin_and_the_work_of_a_training(tmp_path):
         }]}],
     }
     table = render_table(report)
-    assert "2.5/5" in table and "-0.25 points from the bar" in table and "work 13.4 TFLOP of a 40.1 TFLOP cap" in table
+    assert "2.5/5" in table and "-0.25 percentage points from the bar" in table and "work 13.4 TFLOP of a 40.1 TFLOP cap" in table
 
 
 # -- a call's time limit counts the time the submission caused, not the machine's load

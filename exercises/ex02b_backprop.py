@@ -82,7 +82,8 @@ def sgd_settings():
         epochs x (N x 3 x forward + ceil(N / batch_size) x 1 MFLOP),
     with N the training images and forward = 2 x (784 x n_hidden + n_hidden x 10)
     FLOPs, one image through the network. It may be at most 3 times the
-    reference's work on the same data.
+    reference's work on the same data (on the course's 22,699 images: at most
+    873 GFLOP, 3 x the reference's 291 GFLOP).
     """
     # TODO: return the dict of n_hidden, epochs, batch_size and learning_rate your train() is graded with
     #       (lesson 2, "A training loop of your own")

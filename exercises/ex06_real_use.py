@@ -3,7 +3,7 @@
 # (Generated from solutions/ex06_real_use.py by `mnist-course build`: course maintainers
 # edit the solution and regenerate, never this file.)
 
-"""Exercise 06 · From notebook to real use (lesson 6: From notebook to real use).
+"""Exercise 06 · From notebook to real use (lesson 7: From notebook to real use).
 
 Two functions that take a trained model out of the notebook: one turns a photo
 or scan of a handwritten digit into an image like MNIST's, the other asks a

@@ -454,13 +454,13 @@ def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.nda
     cause = ""
     n = len(x)
     if all(np.allclose(a, b * n, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
-        cause = f"every gradient {n} times too large: the loss is a mean over the {n} images, so (p - onehot(y)) is divided by N"
+        cause = f"every gradient {n} times too large: the loss is a mean over the {n} images, so its gradient carries a factor 1/N too"
     elif all(np.allclose(a, -b, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
         cause = "every gradient has the wrong sign: the gradient with respect to the logits is p - onehot(y), not onehot(y) - p"
     elif all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(got, _grads(x, y, *params, mask=False))):
-        cause = "the ReLU's derivative is missing: on the way back, the gradient passes only through hidden units whose sum z1 was positive, (z1 > 0)"
+        cause = "the ReLU's derivative is missing: on the way back, the gradient passes only through the hidden units whose weighted sum was positive"
     elif errors[2] < REL_TOLERANCE and errors[3] < REL_TOLERANCE:
-        cause = "dW2 and db2 are right, so the mistake is in the step back through W2 and ReLU: dh = dz2 @ W2.T, then the mask (z1 > 0) of the hidden sums"
+        cause = "dW2 and db2 are right, so the mistake is in the step back through W2 and the ReLU (the chain rule's steps after the output layer, lesson 2)"
     elif errors[0] < REL_TOLERANCE and errors[1] < REL_TOLERANCE:
         cause = "dW1 and db1 are right but the output layer's are not: look at dW2 = h.T @ dz2 and db2"
     else:

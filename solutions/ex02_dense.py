@@ -55,8 +55,9 @@ def training_settings():
         validation_split);
     labels: optional, 'integer' (default: the digits 0-9) or 'one-hot'.
     The training's work (epochs x images x the model's operations per image,
-    plus a fixed cost per batch) may be at most 3 times the reference's; the
-    grader counts it before training and says the figures if it is more.
+    plus a fixed cost per batch) may be at most 3 times the reference's (on
+    the course's 22,699 images: at most 5.03 TFLOP, 3 x 1.68); the grader
+    counts it before training and says the figures if it is more.
     """
     ### BEGIN SOLUTION
     return {"epochs": 20, "batch_size": 128, "validation_split": 0.1}

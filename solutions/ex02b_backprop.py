@@ -98,7 +98,8 @@ def sgd_settings():
         epochs x (N x 3 x forward + ceil(N / batch_size) x 1 MFLOP),
     with N the training images and forward = 2 x (784 x n_hidden + n_hidden x 10)
     FLOPs, one image through the network. It may be at most 3 times the
-    reference's work on the same data.
+    reference's work on the same data (on the course's 22,699 images: at most
+    873 GFLOP, 3 x the reference's 291 GFLOP).
     """
     ### BEGIN SOLUTION
     return {"n_hidden": 128, "epochs": 20, "batch_size": 32, "learning_rate": 0.1}

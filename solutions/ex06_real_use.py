@@ -1,4 +1,4 @@
-"""Exercise 06 · From notebook to real use (lesson 6: From notebook to real use).
+"""Exercise 06 · From notebook to real use (lesson 7: From notebook to real use).
 
 Two functions that take a trained model out of the notebook: one turns a photo
 or scan of a handwritten digit into an image like MNIST's, the other asks a

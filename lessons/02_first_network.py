@@ -759,9 +759,10 @@ weight_gap = max(float(np.abs(a - b).max()) for a, b in zip(with_fit.get_weights
 print(f"largest difference between the two models' weights: {weight_gap:.1e}")
 
 # %% [markdown]
-# Both runs take 320 steps and end with the same held-out accuracy and loss, and
-# their weights agree to about float32's rounding (a largest difference of the order of
-# 1e-6, from the order in which the two compute their sums): the loop *is* what `fit`
+# Both runs take 320 steps and end at the same held-out accuracy, about 92.7% after
+# two epochs, and the same loss. Their weights are identical here (a largest
+# difference of 0; on another machine expect at most float32's rounding, about 1e-6,
+# from the order in which sums are computed): the loop *is* what `fit`
 # does. What `fit` adds is bookkeeping: shuffling, the validation split, the metrics
 # and the epoch log, callbacks (lesson 3). Write your own step when you need something
 # `fit` does not offer, such as two losses, a gradient you want to inspect or clip, or

@@ -20,7 +20,9 @@
 #
 # **What you will do:** build a small convolutional network (a *convnet*) that reaches
 # about 98.4% test accuracy with a third of the parameters of lesson 2's dense network,
-# and look inside it at what its first layer sees.
+# look inside it at what its layers see, and test how it copes with shifted digits
+# (equivariance and invariance, and global average pooling). Then compute a convolution
+# by hand, with strides, padding and several channels.
 #
 # Dense networks treat an image as 784 unrelated numbers. Convolutional layers know that
 # pixels have neighbours, and that a stroke is a stroke wherever it sits on the page.
@@ -340,7 +342,7 @@ print(f"all nine weights of one sign (a blurred ink or background detector): {on
 # `(kernel − 1) × jump`, where `jump` is how many input pixels apart two neighbouring
 # units of the layer below are: the product of all the strides before it (1 for a
 # convolution here, 2 for each pooling). Counted from the model's own layers, and for a
-# third convolution on top (the stack of *Padding* below):
+# third convolution on top (as in the stack of *Padding, and data augmentation* below):
 
 # %%
 def receptive_fields(net):

@@ -540,8 +540,8 @@ plt.show()
 # 2. **Hard, but you can read it**: an unusual style, a stroke missing, a slant. More
 #    training data, or augmentation (lesson 5), is what helps here.
 # 3. **Plain to you, missed by the model**: the mistakes a better architecture fixes.
-#    Keep their numbers (`#i` in each title) and look at them again after lesson 5: how
-#    many does your CNN get right?
+#    Keep their numbers (`#i` in each title): lesson 5's section *Lesson 4's mistakes,
+#    read again* takes them and shows how many a convolutional network gets right.
 #
 # A better model moves digits out of piles 3 and 2; pile 1 is what stays. That is the
 # honest way to read an accuracy: not how close to 100%, but how many of the remaining

@@ -478,7 +478,7 @@ for name, scale in [("std 0.01", lambda fan_in: 0.01), ("He", lambda fan_in: np.
 # nobody who uses it later can forget the division or do it twice (lesson 1's classic
 # bug). Every model in this course follows that contract: raw pixels in, probabilities
 # out. The grader feeds your exercise models raw pixels, and so does the digit-reading app
-# of lesson 6.
+# of lesson 7.
 
 # %%
 keras.utils.set_random_seed(0)  # same initial weights on every run

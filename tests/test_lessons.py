@@ -4,7 +4,7 @@ every figure a lesson quotes is the one its own run prints.
 The built .ipynb (what students open) is executed with nbclient, reading MNIST
 from MNIST_COURSE_DATA. MNIST_COURSE_QUICK=1 is set so later, slower lessons
 may shrink epochs or data; they never skip their checks. The quoted figures
-(lessons/figures.toml) are compared with a full run, which takes about 7
+(lessons/figures.toml) are compared with a full run, which takes 15 to 25
 minutes on 2 cores: with MNIST_COURSE_LESSONS_FULL=1, once per release.
 """
 
@@ -66,7 +66,7 @@ def test_every_registered_figure_stands_in_its_lesson(figure):
     assert re.compile(figure["printed"]).groups >= 1
 
 
-@pytest.mark.skipif(not FULL_RUN, reason="a full run of the lessons takes about 7 minutes: MNIST_COURSE_LESSONS_FULL=1, once per release")
+@pytest.mark.skipif(not FULL_RUN, reason="a full run of the lessons takes 15 to 25 minutes on 2 cores: MNIST_COURSE_LESSONS_FULL=1, once per release")
 @pytest.mark.parametrize("notebook", [n for n in LESSONS if any(f["lesson"] == n.stem for f in FIGURES)], ids=lambda p: p.stem)
 def test_every_quoted_figure_is_what_the_full_run_prints(notebook, mnist_path, monkeypatch, tmp_path):
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path))

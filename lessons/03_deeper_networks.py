@@ -85,11 +85,13 @@ print(f"{len(x_train):,} training images, {len(x_test):,} test images")
 # what we mean to compare. A plotting helper draws training against validation curves.
 
 # %%
-def dense_net(dropout=0.0):
-    """Raw 28x28 pixels in, 10 probabilities out; Dropout after each hidden layer if dropout > 0."""
+def dense_net(dropout=0.0, l2=0.0, learning_rate=1e-3):
+    """Raw 28x28 pixels in, 10 probabilities out; Dropout after each hidden layer if dropout > 0,
+    an L2 penalty on the hidden layers' weights if l2 > 0."""
     hidden = []
     for units in (256, 128):
-        hidden.append(layers.Dense(units, activation="relu"))
+        penalty = keras.regularizers.L2(l2) if l2 > 0 else None
+        hidden.append(layers.Dense(units, activation="relu", kernel_regularizer=penalty))
         if dropout > 0:
             hidden.append(layers.Dropout(dropout))
     model = keras.Sequential([
@@ -99,7 +101,10 @@ def dense_net(dropout=0.0):
         *hidden,
         layers.Dense(10, activation="softmax"),
     ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # With a penalty, Keras's "loss" is cross-entropy + penalty; "xent" keeps the cross-entropy alone.
+    metrics = ["accuracy"] + ([keras.metrics.SparseCategoricalCrossentropy(name="xent")] if l2 > 0 else [])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=metrics)
     return model
 
 
@@ -148,6 +153,9 @@ print(f"lowest validation loss {h['val_loss'][best]:.3f} at epoch {best + 1}; "
       f"at the end {h['val_loss'][-1]:.3f}")
 print(f"final training accuracy {h['accuracy'][-1]:.2%}, "
       f"validation accuracy {h['val_accuracy'][-1]:.2%}")
+top = int(np.argmax(h["val_accuracy"]))
+print(f"validation accuracy at the lowest loss {h['val_accuracy'][best]:.2%}; "
+      f"highest {h['val_accuracy'][top]:.2%} at epoch {top + 1}")
 
 plot_curves({"no dropout": plain_history}, "loss", "Training against validation loss")
 
@@ -262,6 +270,40 @@ for dropout_rate in (0.0, 0.3):
 # training data.
 
 # %% [markdown]
+# ## Weight decay: an L2 penalty
+#
+# L2_TEXT_PLACEHOLDER
+
+# %%
+keras.utils.set_random_seed(0)
+decayed = dense_net(l2=1e-4)
+start = time.perf_counter()
+l2_history = decayed.fit(x_train, y_train, epochs=epochs, batch_size=128,
+                         validation_split=0.1, verbose=0)
+print(f"trained {epochs} epochs in {time.perf_counter() - start:.0f} s")
+
+# The L2 run's "loss" includes its penalty: compare cross-entropies ("xent") with the others' loss.
+curves = {"no dropout": (plain_history.history, "loss"), "dropout 0.3": (dropout_history.history, "loss"),
+          "L2 1e-4": (l2_history.history, "xent")}
+for name, (h, key) in curves.items():
+    best = int(np.argmin(h["val_" + key]))
+    print(f"{name:12s} lowest validation cross-entropy {h['val_' + key][best]:.3f} at epoch {best + 1}, "
+          f"at the end {h['val_' + key][-1]:.3f}; at the end training accuracy {h['accuracy'][-1]:.2%}, "
+          f"validation accuracy {h['val_accuracy'][-1]:.2%}")
+
+plt.figure(figsize=(7, 3.5))
+for (name, (h, key)), colour in zip(curves.items(), ["tab:blue", "tab:orange", "tab:green"]):
+    epochs_run = np.arange(1, len(h[key]) + 1)
+    plt.plot(epochs_run, h[key], "--", color=colour, label=f"{name}: training")
+    plt.plot(epochs_run, h["val_" + key], "-", color=colour, label=f"{name}: validation")
+plt.gca().xaxis.set_major_locator(MaxNLocator(integer=True))
+plt.xlabel("epoch")
+plt.ylabel("cross-entropy (without the penalty)")
+plt.title("Two regularisers against none")
+plt.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
 # ## Batch size and epochs
 #
 # The batch size decides how many images the optimizer averages over before each update.
@@ -271,20 +313,41 @@ for dropout_rate in (0.0, 0.3):
 
 # %%
 few_epochs = 2 if QUICK else 5
-batch_histories, seconds = {}, {}
-for batch_size in (2000, 32):
-    keras.utils.set_random_seed(0)
-    model = dense_net(dropout=0.3)
-    start = time.perf_counter()
-    batch_histories[f"batch {batch_size}"] = model.fit(
-        x_train, y_train, epochs=few_epochs, batch_size=batch_size,
-        validation_split=0.1, verbose=0)
-    seconds[batch_size] = time.perf_counter() - start
-    val = batch_histories[f"batch {batch_size}"].history["val_accuracy"]
-    print(f"batch {batch_size:4d}: {seconds[batch_size]:4.1f} s, validation accuracy per epoch:",
-          " ".join(f"{v:.3f}" for v in val))
+n_training = int(np.ceil(len(x_train) * 0.9))  # the images left to train on after validation_split=0.1
 
-plot_curves(batch_histories, "accuracy", f"Batch size: {few_epochs} epochs each")
+
+class EpochClock(keras.callbacks.Callback):
+    """Seconds since the training began, at the end of every epoch."""
+    def on_train_begin(self, logs=None):
+        self.start, self.seconds = time.perf_counter(), []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+batch_runs = {}
+for batch_size, learning_rate in ((2000, 1e-3), (32, 1e-3), (2000, 8e-3)):
+    keras.utils.set_random_seed(0)
+    model = dense_net(dropout=0.3, learning_rate=learning_rate)
+    clock = EpochClock()
+    val = model.fit(x_train, y_train, epochs=few_epochs, batch_size=batch_size,
+                    validation_split=0.1, callbacks=[clock], verbose=0).history["val_accuracy"]
+    steps = int(np.ceil(n_training / batch_size)) * np.arange(1, few_epochs + 1)
+    batch_runs[f"batch {batch_size}, learning rate {learning_rate:g}"] = (steps, clock.seconds, val)
+    print(f"batch {batch_size:4d}, learning rate {learning_rate:g}: {steps[-1]:5d} updates in "
+          f"{clock.seconds[-1]:4.1f} s, validation accuracy per epoch:", " ".join(f"{v:.3f}" for v in val))
+
+fig, (ax_steps, ax_seconds) = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+for (name, (steps, secs, val)), colour in zip(batch_runs.items(), ["tab:blue", "tab:orange", "tab:green"]):
+    ax_steps.plot(steps, val, "o-", color=colour, label=name)
+    ax_seconds.plot(secs, val, "o-", color=colour, label=name)
+ax_steps.set_xscale("log")
+ax_steps.set_xlabel("updates (log scale)")
+ax_steps.set_ylabel("validation accuracy")
+ax_seconds.set_xlabel("seconds on this machine")
+ax_seconds.legend(fontsize=8)
+fig.suptitle(f"Batch size: {few_epochs} epochs each, one point per epoch")
+plt.show()
 
 # %% [markdown]
 # With batches of 2,000 every epoch is quick (the five take about 6 seconds here) but
@@ -300,30 +363,22 @@ plot_curves(batch_histories, "accuracy", f"Batch size: {few_epochs} epochs each"
 # %% [markdown]
 # ## Early stopping
 #
-# The overfitting run taught us that the best moment to stop comes well before the last
-# epoch, and that we can only recognise it on the validation curve. Keras's
-# `EarlyStopping` callback watches a validation metric after every epoch and stops the
-# training once it has not improved for `patience` epochs in a row. With
-# `restore_best_weights=True` it then puts back the weights of the best epoch, not the
-# last one.
-#
-# We declare far more epochs than we expect to need (50) and let the callback decide.
-# First the setting that looks natural: watch the validation loss, with a patience of 3.
+# ES_INTRO_PLACEHOLDER
 
 # %%
 max_epochs = 3 if QUICK else 50
 
 
-def early_stopped(monitor, patience):
+def early_stopped(monitor, patience, more_callbacks=(), label=""):
     """The Dropout network trained until `monitor` has not improved for `patience` epochs."""
     stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
     keras.utils.set_random_seed(0)
     model = dense_net(dropout=0.3)
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=max_epochs, batch_size=128,
-                        validation_split=0.1, callbacks=[stop], verbose=0).history
+    history = model.fit(x_train, y_train, epochs=max_epochs, batch_size=128, validation_split=0.1,
+                        callbacks=[*more_callbacks, stop], verbose=0).history
     kept = int(np.argmin(history[monitor]) if monitor == "val_loss" else np.argmax(history[monitor]))
-    print(f"{monitor}, patience {patience}: ran {len(history['loss'])} of {max_epochs} epochs "
+    print(f"{label}{monitor}, patience {patience}: ran {len(history['loss'])} of {max_epochs} epochs "
           f"in {time.perf_counter() - start:.0f} s; kept epoch {kept + 1}, "
           f"validation accuracy {history['val_accuracy'][kept]:.2%}")
     return model, history, kept
@@ -332,74 +387,93 @@ def early_stopped(monitor, patience):
 impatient, impatient_h, impatient_kept = early_stopped("val_loss", patience=3)
 
 # %% [markdown]
-# It stops after about 12 of the 50 epochs and keeps the weights of epoch 9, where the
-# validation loss was lowest. Quick, and nobody had to guess the number of epochs. But
-# was epoch 9 the model's best? The Dropout run above reached its lowest validation loss
-# only around epoch 15. Train the same network again, this time watching the validation
-# *accuracy* with more patience (8 epochs), and draw both validation curves of this
-# longer run on top of each other.
+# ES_AFTER_FIRST_PLACEHOLDER
 
 # %%
-patient, patient_h, patient_kept = early_stopped("val_accuracy", patience=8)
+arms = {("val_loss", 3): (impatient, impatient_h, impatient_kept)}
+for monitor, patience in (("val_accuracy", 3), ("val_loss", 8), ("val_accuracy", 8)):
+    arms[monitor, patience] = early_stopped(monitor, patience)
 
-epochs_run = np.arange(1, len(patient_h["loss"]) + 1)
-fig, ax_loss = plt.subplots(figsize=(7.5, 3.8))
-ax_acc = ax_loss.twinx()  # a second y axis: loss on the left, accuracy on the right
-ax_loss.plot(epochs_run, patient_h["val_loss"], "-", color="tab:orange", label="validation loss (left)")
-ax_acc.plot(epochs_run, patient_h["val_accuracy"], "-", color="tab:green", label="validation accuracy (right)")
-lowest_loss = int(np.argmin(patient_h["val_loss"])) + 1
-ax_loss.axvline(lowest_loss, color="tab:orange", linestyle=":", label=f"lowest validation loss (epoch {lowest_loss})")
-ax_loss.axvline(len(impatient_h["loss"]), color="gray", linestyle="--",
-                label=f"where val_loss, patience 3 stopped (epoch {len(impatient_h['loss'])})")
-ax_loss.axvline(patient_kept + 1, color="tab:green", linestyle=":",
-                label=f"highest validation accuracy (epoch {patient_kept + 1})")
-ax_loss.set_xlabel("epoch")
-ax_loss.set_ylabel("validation loss")
-ax_acc.set_ylabel("validation accuracy")
-ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
-lines = ax_loss.get_legend_handles_labels()[0] + ax_acc.get_legend_handles_labels()[0]
-ax_loss.legend(lines, [line.get_label() for line in lines], fontsize=7, loc="center right")
-plt.title("Two validation curves of one run, and where each early stopping lands")
+# Same seed, same data, same batches: the four runs are one training, stopped at four places.
+longest = max((h for _, h, _ in arms.values()), key=lambda h: len(h["loss"]))
+same = all(np.allclose(h["val_loss"], longest["val_loss"][:len(h["val_loss"])]) for _, h, _ in arms.values())
+print("the four runs follow the same curve until they stop:", same)
+for name in ("val_loss", "val_accuracy"):
+    best = int(np.argmin(longest[name]) if name == "val_loss" else np.argmax(longest[name]))
+    print(f"in the longest run, the best {name} is at epoch {best + 1}")
+
+fig, axes = plt.subplots(2, 1, figsize=(7.5, 5.5), sharex=True)
+epochs_run = np.arange(1, len(longest["loss"]) + 1)
+for ax, monitor, colour in ((axes[0], "val_loss", "tab:orange"), (axes[1], "val_accuracy", "tab:green")):
+    ax.plot(epochs_run, longest[monitor], "-", color=colour)
+    for patience, marker in ((3, "s"), (8, "o")):
+        _, h, kept = arms[monitor, patience]
+        stopped = len(h["loss"])
+        ax.axvline(stopped, color="gray", linestyle="--" if patience == 3 else ":")
+        ax.plot(kept + 1, longest[monitor][kept], marker, color="black", markersize=8, fillstyle="none",
+                label=f"patience {patience}: stopped after epoch {stopped}, kept epoch {kept + 1}")
+    ax.set_ylabel(monitor)
+    ax.legend(fontsize=8, title=f"watching {monitor}", title_fontsize=8)
+axes[1].set_xlabel("epoch")
+axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
+axes[0].set_title("One training, two validation curves, four early stoppings")
 plt.show()
 
 # %% [markdown]
-# The two curves disagree about when the model was best. The validation loss bottoms out
-# early and then drifts up, slowly and with bumps: the network grows more confident,
-# and the few images it gets wrong cost it more and more loss. The validation accuracy
-# keeps improving for several more epochs: the network still learns to get more images
-# right. A patience of 3 on the loss stopped on the first bump, while the accuracy, the
-# thing the exercise grades, was still climbing.
-#
-# Watching `val_accuracy` with a patience of 8 follows the accuracy to its top (epoch 15
-# in our run) and keeps those weights. It runs about twice the epochs (23 against 12),
-# and keeps a model a little better by validation accuracy (96.96% against 96.87%,
-# two of the 2,270 validation images: not much on its own). This is the setting of
-# exercise 3's reference solution, and the grader's hint.
-#
-# Only now, with every choice made on validation, do we look at the test set, once:
+# ES_CONCLUSION_PLACEHOLDER
 
 # %%
-for name, model in [("val_loss, patience 3", impatient), ("val_accuracy, patience 8", patient)]:
-    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(f"{name:26s} test accuracy {accuracy:.2%}")
+patient, patient_h, patient_kept = arms["val_loss", 8]
+loss, accuracy = patient.evaluate(x_test, y_test, verbose=0)
+print(f"the chosen model (val_loss, patience 8, epoch {patient_kept + 1}): test accuracy {accuracy:.2%}")
 
 # %% [markdown]
-# The test set agrees with validation, and by more: about 97.3% for the patient run
-# against 96.9% for the impatient one. Choosing by validation and confirming once on the
-# test set is the whole discipline; had we compared many settings on the test set, its
-# verdict would no longer be an honest estimate.
+# ES_TEST_PLACEHOLDER
+
+# %% [markdown]
+# ## Lowering the learning rate on a plateau
 #
-# A few practical notes:
-#
-# - `patience` trades time against noise: validation curves wobble, and a patience of 1
-#   stops at the first wobble. 3 to 10 is typical; a slow learner (small learning rate,
-#   heavy Dropout) needs more.
-# - `monitor` can be `"val_loss"` or `"val_accuracy"` (for an accuracy, Keras knows
-#   that higher is better); either needs a validation set, so early stopping always
-#   comes with `validation_split` (or `validation_data`). Watch the quantity you care
-#   about: when accuracy is what counts, watch the accuracy.
-# - Without `restore_best_weights=True` you keep the weights of the last epoch, the one
-#   `patience` epochs past the best.
+# RLR_INTRO_PLACEHOLDER
+
+# %%
+class LearningRateLog(keras.callbacks.Callback):
+    """The optimizer's learning rate during every epoch."""
+    def on_train_begin(self, logs=None):
+        self.rates = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+slower = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)
+rates = LearningRateLog()
+_, slowed_h, slowed_kept = early_stopped("val_accuracy", patience=8, more_callbacks=[slower, rates],
+                                     label="with ReduceLROnPlateau, ")
+halvings = [epoch + 1 for epoch in range(1, len(rates.rates)) if rates.rates[epoch] < rates.rates[epoch - 1]]
+print(f"learning rate halved before epochs {halvings}; the last epoch ran at {rates.rates[-1]:.2g}")
+fixed_h, fixed_kept = arms["val_accuracy", 8][1:]
+for name, h, kept in (("fixed learning rate", fixed_h, fixed_kept), ("halved on plateaus", slowed_h, slowed_kept)):
+    print(f"{name:20s} best validation accuracy {h['val_accuracy'][kept]:.2%} at epoch {kept + 1}, "
+          f"lowest validation loss {min(h['val_loss']):.3f}")
+
+fig, ax_loss = plt.subplots(figsize=(7.5, 3.5))
+for name, h, colour in (("fixed learning rate", fixed_h, "tab:orange"), ("halved on plateaus", slowed_h, "tab:purple")):
+    ax_loss.plot(np.arange(1, len(h["val_loss"]) + 1), h["val_loss"], "-", color=colour, label=f"{name}: validation loss")
+ax_rate = ax_loss.twinx()  # a second y axis, on the right, for the learning rate
+ax_rate.step(np.arange(1, len(rates.rates) + 1), rates.rates, where="mid", color="gray", linestyle=":",
+             label="learning rate of the halved run (right)")
+ax_rate.set_yscale("log")
+ax_rate.set_ylabel("learning rate")
+ax_loss.set_xlabel("epoch")
+ax_loss.set_ylabel("validation loss")
+ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+lines = ax_loss.get_legend_handles_labels()[0] + ax_rate.get_legend_handles_labels()[0]
+ax_loss.legend(lines, [line.get_label() for line in lines], fontsize=8)
+plt.title("ReduceLROnPlateau: halve the learning rate after 2 epochs without progress")
+plt.show()
+
+# %% [markdown]
+# RLR_CONCLUSION_PLACEHOLDER
 
 # %% [markdown]
 # ## Your turn: exercise 3

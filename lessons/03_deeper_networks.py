@@ -499,8 +499,9 @@ plt.show()
 # validation accuracy fall on the same epoch, 15.
 #
 # What decided was the **patience**. Right after epoch 9 both curves have a bump: a few
-# epochs in which neither beats its epoch-9 value (the figure shows them), then new bests
-# up to epoch 15. A patience of 3 cannot tell such a bump from the end of learning; a
+# epochs in which neither beats its epoch-9 value, then new bests up to epoch 15. (In the
+# figure a square marks the epoch a patience-3 run kept, a circle a patience-8 run's; the
+# dashed and dotted lines show where each stopped.) A patience of 3 cannot tell such a bump from the end of learning; a
 # patience of 8 waits it out, and pays for it with 8 epochs past the best. The rule:
 # **the patience must exceed the length of the bumps in the noisy validation curve**. A
 # long run's curve shows how long they are; a small validation set, heavy Dropout or a

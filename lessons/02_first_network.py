@@ -210,9 +210,9 @@ plt.show()
 #   most networks. You rarely need to change it; when you do, change it by factors of 3
 #   to 10.
 # - **Learning-rate schedules** take big steps first and smaller ones later.
-#   `keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)`
-#   halves the learning rate whenever the validation loss has not improved for 2 epochs;
-#   exercise 3's reference uses it.
+#   `keras.callbacks.ReduceLROnPlateau` lowers the learning rate whenever the validation
+#   loss has stopped improving for a few epochs; lesson 3 measures what it buys, and
+#   lesson 6 uses a schedule fixed in advance.
 # - **Logits in, softmax in the loss.** Our loss took probabilities. Many networks (the
 #   TensorFlow tutorials' among them) end in `Dense(10)` *without* softmax, output the
 #   logits, and let the loss apply the softmax itself: `from_logits=True`. The loss is the

@@ -171,7 +171,7 @@ def test_batch_grades_a_class_and_one_bad_submission_stops_nothing(run_grader, m
     assert result.returncode == 0, result.stderr
     book = gradebook(out)
     assert set(book) == {"alice", "bob", "carol", "'=mallory", "trent"}  # no spreadsheet formula
-    assert (book["alice"]["total"], book["bob"]["total"], book["carol"]["total"], book["'=mallory"]["total"]) == ("19", "19", "0", "0")
+    assert (book["alice"]["total"], book["bob"]["total"], book["carol"]["total"], book["'=mallory"]["total"]) == (str(EX01.max_score), str(EX01.max_score), "0", "0")
     assert book["trent"]["total"] == "0" and "no file ex01_preprocessing.py" in (out / "students" / "trent" / "feedback.md").read_text()
     assert book["alice"]["submission_sha256"] == book["bob"]["submission_sha256"]
     assert book["alice"]["data_sha256"] and book["alice"]["grader_version"]
@@ -243,4 +243,4 @@ def test_batch_accepts_relative_paths(run_grader, mnist_path, classroom):
     subs, out = classroom
     result = run_grader("--batch", subs.name, "--out", out.name, cwd=subs.parent)
     assert result.returncode == 0, result.stderr
-    assert gradebook(out)["alice"]["total"] == "19"
+    assert gradebook(out)["alice"]["total"] == str(EX01.max_score)

@@ -493,7 +493,8 @@ def test_student_code_has_no_network(student_in):
 def test_validating_input_earns_nothing_for_a_function_that_does_not_do_its_job(run_grader, tmp_path, mnist_path):
     """prepare_image validates its input, then returns a blank image: it must not
     collect the points for rejecting bad input, leaving input untouched or
-    treating colour like gray (it used to score 4 of 12)."""
+    treating colour like gray (it used to score 4 of 12), nor for its shape and
+    dtype (issue 25: an all-zeros image earns 0)."""
     ex06 = load_course().exercise("ex06")
     source = ex06.solution_path.read_text()
     cut = "    ink = 255 - gray\n"
@@ -505,6 +506,6 @@ def test_validating_input_earns_nothing_for_a_function_that_does_not_do_its_job(
     _, report, output = graded(run_grader, tmp_path, "ex06", "--target", folder)
     prepare = {c["name"]: c for c in report["exercises"][0]["checks"] if c["function"] == "prepare_image"}
     earned = {name: c["score"] for name, c in prepare.items() if c["score"]}
-    assert earned == {"prepare_image_shape_dtype": 1}, output  # the right shape and type, and nothing more
+    assert earned == {}, output  # the right shape and type of a blank image earn nothing either
     for name in ("prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"):
         assert "counts once prepare_image_inverted passes" in prepare[name]["message"]

@@ -236,8 +236,9 @@ print("max:  ", x_train_scaled.max())
 # Dividing by 255 is not the only choice. **Standardisation** uses the mean and standard
 # deviation we measured above instead: subtract the mean pixel (about 33.5) and divide by
 # the standard deviation (about 79), so the inputs have mean 0 and spread 1. Keras's
-# `Normalization` layer does exactly this, with statistics it measures on the training
-# data (`layer.adapt(x_train)`). Both work for MNIST; this course scales to [0, 1]
+# `Normalization(axis=None)` layer does exactly this, with one mean and one standard
+# deviation it measures on the training data (`layer.adapt(x_train)`; with its default
+# `axis=-1` it would keep one pair per column of pixels instead). Both work for MNIST; this course scales to [0, 1]
 # because the pixels have a natural range and the result stays easy to look at. One rule
 # holds for both: the statistics come from the *training* images only, and the same
 # numbers are applied to every image afterwards, test and real ones included. That is

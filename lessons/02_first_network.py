@@ -115,7 +115,8 @@ print(f"mean digits as weights: {(template_scores.argmax(axis=1) == y_check).mea
 # %% [markdown]
 # About 62% right without gradient descent: far better than chance (10%), far from good.
 # The mean digits are fitted to the training data (the average of each digit's images,
-# a *template* or *nearest-centroid* classifier), but nothing in them was adjusted to
+# *template matching*: the score is how much an image overlaps each template), but
+# nothing in them was adjusted to
 # make fewer mistakes. Learning means adjusting `W` and `b` to do exactly that. For that we need a
 # number that says how wrong the model is, and that changes smoothly as the weights
 # change.

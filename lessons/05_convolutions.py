@@ -850,5 +850,5 @@ print("corner:", windows_per_pixel[0, 0], " edge:", windows_per_pixel[0, 2], " i
 # fast enough at these sizes; start with one image, one channel, one filter and stride 1,
 # then add the rest one at a time. Grade with `grader ex05b`; stuck? `grader --hint ex05b`.
 #
-# **Next lesson:** from notebook to real use: saving the model and reading your own
-# handwriting with it.
+# **Next lesson:** training recipes and ablations: how a training is made stronger, and
+# how to find out what each change buys. Lesson 7 then puts the result to real use.

@@ -345,7 +345,12 @@ def test_prepare_image_size_aspect(student, mnist):
         out = _valid(r, strict=False)
         box = _ink_box(out)
         if box is None:
-            raise r.fail("got an image with no ink at all", "the digit, fitted in a 20 x 20 box")
+            raise r.fail(
+                "got an image with no ink at all",
+                "the digit, fitted in a 20 x 20 box",
+                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+                hint="follow the docstring's steps in order and look at the image after each one",
+            )
         h, w = box
         eh, ew = _expected_hw(picture)
         _not_inverted(r, out)
@@ -381,7 +386,12 @@ def test_prepare_image_centred(student, mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.sum()) <= 0:
-            raise r.fail("got an image with no ink at all", "the digit, centred by its centre of mass")
+            raise r.fail(
+                "got an image with no ink at all",
+                "the digit, centred by its centre of mass",
+                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+                hint="follow the docstring's steps in order and look at the image after each one",
+            )
         _not_inverted(r, out)
         row, col = _com(out)
         if abs(row - CENTRE) <= CENTRE_TOLERANCE + 1e-6 and abs(col - CENTRE) <= CENTRE_TOLERANCE + 1e-6:

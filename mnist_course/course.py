@@ -36,6 +36,16 @@ def not_started_message(function: str) -> str:
     return f"{function}() is not started yet"
 
 
+def lesson_source(lesson: str) -> Path:
+    """A lesson's jupytext source, by its name ("01_first_look")."""
+    return ROOT / "lessons" / f"{lesson}.py"
+
+
+def lesson_notebook(lesson: str) -> Path:
+    """The notebook `mnist-course build` makes from it."""
+    return ROOT / "lessons" / f"{lesson}.ipynb"
+
+
 class CourseError(Exception):
     """course.toml is malformed or names something that does not exist."""
 
@@ -119,11 +129,11 @@ class Exercise:
 
     @property
     def lesson_source(self) -> Path:
-        return ROOT / "lessons" / f"{self.lesson}.py"
+        return lesson_source(self.lesson)
 
     @property
     def lesson_notebook(self) -> Path:
-        return ROOT / "lessons" / f"{self.lesson}.ipynb"
+        return lesson_notebook(self.lesson)
 
     @property
     def checks(self) -> dict[str, int]:
@@ -205,10 +215,10 @@ class Course:
         return PointShares(learning, conventions, total, self.min_learning_share, self.max_convention_share)
 
     def lesson_source(self, lesson: str) -> Path:
-        return ROOT / "lessons" / f"{lesson}.py"
+        return lesson_source(lesson)
 
     def lesson_notebook(self, lesson: str) -> Path:
-        return ROOT / "lessons" / f"{lesson}.ipynb"
+        return lesson_notebook(lesson)
 
     def exercises_of(self, lesson: str) -> tuple[Exercise, ...]:
         return tuple(ex for ex in self.exercises if ex.lesson == lesson)

@@ -154,7 +154,7 @@ def _history_section(out: Path) -> list[str]:
     ]
     for change in changes:
         link = f'<a href="{quote(change["page"])}">earlier feedback</a>' if change.get("page") else ""
-        now = "withdrawn" if change.get("new_score") is None else f"{change['new_score']}"
+        now = "withdrawn" if change.get("new_score") is None else f"{change['new_score']}/{change.get('max_score')}"
         parts.append(
             f"<tr><td>{_e(change['student'])}</td><td class=\"n\">{_e(change.get('old_score'))}/{_e(change.get('max_score'))}</td>"
             f"<td>{_e(change.get('old_graded_at') or '')}</td><td class=\"n\">{_e(now)}</td><td>{_e(change.get('why', ''))}</td><td>{link}</td></tr>"

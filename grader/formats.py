@@ -195,7 +195,8 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-_MARKS = {"passed": "✅", "failed": "❌", "not started": "⬜", "error": "⚠️"}
+# Plain text marks that every font has (an emoji font is not everywhere); the status word stands beside them.
+_HTML_MARKS = {"passed": "✓", "failed": "✗", "not started": "–", "error": "!"}
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _FEEDBACK_CSS = (
     "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
@@ -262,7 +263,7 @@ def html_feedback(
         )
         parts.append("<table><tr><th></th><th>check</th><th>status</th><th>points</th></tr>")
         parts.extend(
-            f'<tr><td>{_MARKS.get(c["status"], "")}</td><td><code>{_h(c["name"])}</code></td>'
+            f'<tr><td class="{_h(c["status"]).replace(" ", "-")}">{_HTML_MARKS.get(c["status"], "")}</td><td><code>{_h(c["name"])}</code></td>'
             f'<td class="{_h(c["status"]).replace(" ", "-")}">{_h(c["status"])}</td><td class="n">{_h(c["score"])}/{_h(c["max_score"])}</td></tr>'
             for c in ex["checks"]
         )

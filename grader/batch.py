@@ -355,6 +355,8 @@ def _print_similarity(similar: dict[str, Any]) -> None:
         print(f"grader: {similar['note']} (byte-identical submissions are listed without it)", file=sys.stderr)
     elif similar["pairs"]:
         print(f"Similar code: {len(similar['pairs'])} pairs at or above {similar['threshold']:.0%} of shared code, listed in class.html")
+        for exercise, more in sorted((similar.get("not_compared") or {}).items()):
+            print(f"  {exercise}: {more} more pairs were not compared in full; a higher --similarity-threshold lists fewer, closer pairs")
     else:
         print(f"Similar code: no pair at or above {similar['threshold']:.0%} of shared code (the stubs' own code set aside)")
 

@@ -141,6 +141,9 @@ def _similarity_section(similar: dict[str, Any] | None) -> list[str]:
             f'<td>{"yes" if pair.get("identical_file") else ""}</td><td><a href="{quote(pair["page"])}">compare</a></td></tr>'
         )
     parts.append("</table>")
+    for exercise, more in sorted((similar.get("not_compared") or {}).items()):
+        parts.append(f'<p class="bad">{exercise}: {more} more pairs looked alike at first sight and were not compared in full; '
+                     "a higher <code>--similarity-threshold</code> lists fewer, closer pairs.</p>")
     return parts
 
 

@@ -268,3 +268,24 @@ def test_the_similarity_report_sets_the_stubs_code_aside_and_finds_a_renamed_cop
     plain = {s: CodeFingerprint(EX01.filename, 25, 1, fp=io.StringIO(sources[s])) for s in ("mary", "dorothy")}
     _, shares, _ = compare_files(plain["mary"], plain["dorothy"])
     assert max(shares) >= found["threshold"], shares
+
+
+def test_the_similarity_report_is_bounded_for_a_large_class_and_says_what_it_left(tmp_path, monkeypatch):
+    pytest.importorskip("copydetect", reason='the similarity extra: pip install -e ".[similarity]"')
+    from grader import similarity
+    from grader.batch import submission_hash
+
+    subs, out = tmp_path / "submissions", tmp_path / "out"
+    solution = EX01.solution_path.read_text()
+    for n in range(4):  # four near-copies: six pairs alike at first sight
+        _hand_in(subs, f"s{n}", solution + f"\nEXTRA = {n}\n")
+    hashes = {p.name: submission_hash(p) for p in subs.iterdir()}
+    monkeypatch.setattr(similarity, "MAX_COMPARED", 2)
+    found = similarity.class_similarity(subs, hashes, [EX01], out)
+    assert len(found["pairs"]) == 2 and found["not_compared"] == {"ex01": 4}  # said, never silently dropped
+    assert similarity.class_similarity(subs, hashes, [EX01], out) == found  # nothing changed: the report stands
+    _hand_in(subs, "s0", EX01.stub_path.read_text())  # a changed submission: compared afresh
+    hashes["s0"] = submission_hash(subs / "s0")
+    again = similarity.class_similarity(subs, hashes, [EX01], out)
+    assert again["key"] != found["key"] and again["not_compared"] == {"ex01": 1}
+    assert not any("s0" in pair["students"] for pair in again["pairs"])

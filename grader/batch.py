@@ -307,6 +307,9 @@ def run_batch(
                         why = "a new submission" if old.get("submission_sha256") != hashes[student] else "regraded"
                         entry = history.keep(out, student, folder, old, report, why)
                         regraded.append(f"{student}: {old.get('score')} -> {report['score']} of {report['max_score']} ({why}); the earlier report is kept in {entry.relative_to(out)}")
+                    earlier = history.earlier_grades(out, student)
+                    if earlier:  # the student's page says which grades this one replaced
+                        report["earlier_grades"] = earlier
                     markdown, page = feedback_pages(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
                     write_text(folder / "feedback.md", markdown)
                     write_text(folder / "feedback.html", page)

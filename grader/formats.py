@@ -162,6 +162,8 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
         "",
         f"Graded {report['started_at']} by grader {report['grader_version']} on {data.get('description', 'no data')}.",
     ]
+    if report.get("earlier_grades"):
+        lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
         lines += ["| | check | points |", "|---|---|---|"]
@@ -184,6 +186,11 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
                 else:
                     lines += ["", f"*{item['note']}*"]
     return "\n".join(lines) + "\n"
+
+
+def _earlier(grades: list[dict[str, Any]]) -> str:
+    """The grades a report replaced, in words: "12/15 (graded 2026-…; then: a new submission)"."""
+    return "; ".join(f"{g.get('score')}/{g.get('max_score')} (graded {g.get('graded_at') or '?'}, replaced after: {g.get('why') or '?'})" for g in grades)
 
 
 def _fence(text: str) -> str:
@@ -254,6 +261,8 @@ def html_feedback(
     ]
     if report.get("submitted_at"):
         parts.append(f"<p>Submission: files last changed {_h(report['submitted_at'])}.</p>")
+    if report.get("earlier_grades"):
+        parts.append(f'<p class="earlier">This grade replaces {_h(_earlier(report["earlier_grades"]))}.</p>')
     if report.get("retry"):
         parts.append('<p class="error">Some checks were not graded (the grader failed or the machine was overloaded); they will be graded again.</p>')
     for ex in report["exercises"]:

@@ -68,15 +68,23 @@ def keep(out: Path, student: str, folder: Path, old: dict[str, Any], new: dict[s
     return entry
 
 
-def changes(out: Path) -> list[dict[str, Any]]:
-    """Every recorded change, oldest first per student, students in name order;
-    each with "student" and, when kept, "page": the earlier feedback page's path
-    relative to OUT."""
+def earlier_grades(out: Path, student: str) -> list[dict[str, Any]]:
+    """The student's replaced or withdrawn grades, oldest first, for their feedback page."""
+    return [
+        {"score": c.get("old_score"), "max_score": c.get("max_score"), "graded_at": c.get("old_graded_at"), "why": c.get("why")}
+        for c in changes(out, student)
+    ]
+
+
+def changes(out: Path, student: str | None = None) -> list[dict[str, Any]]:
+    """Every recorded change (or one student's), oldest first per student, students
+    in name order; each with "student" and, when kept, "page": the earlier
+    feedback page's path relative to OUT."""
     found = []
     root = out / HISTORY
     if not root.is_dir():
         return found
-    for base in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+    for base in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and student in (None, p.name)):
         try:
             lines = (base / CHANGES).read_text(encoding="utf-8").splitlines()
         except OSError:

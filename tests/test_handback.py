@@ -176,6 +176,10 @@ def test_a_regrade_that_changes_a_score_keeps_the_earlier_report_and_one_that_do
     assert (change["old_score"], change["new_score"], change["why"]) == (before["score"], EX01.max_score, "a new submission")
     assert f"carol: {before['score']} -> {EX01.max_score} of {EX01.max_score} (a new submission)" in again.stdout
     assert not (out / "history" / "ada").exists()  # regraded to the same score: nothing to keep
+    now = json.loads((out / "students" / "carol" / "report.json").read_text())
+    assert now["earlier_grades"] == [{"score": before["score"], "max_score": EX01.max_score, "graded_at": before["started_at"], "why": "a new submission"}]
+    assert f"This grade replaces {before['score']}/{EX01.max_score}" in (out / "students" / "carol" / "feedback.html").read_text()
+    assert "earlier_grades" not in json.loads((out / "students" / "ada" / "report.json").read_text())
     assert "Changed grades" in (out / "class.html").read_text()
 
     (subs / "carol" / EX01.filename).unlink()

@@ -151,6 +151,17 @@ def test_release_without_a_roster_matches_by_login_and_replaces_only_its_own_fol
     assert refused.returncode == 2 and "no release wrote" in refused.stderr
     assert [p.name for p in mine.iterdir()] == ["grades.xlsx"]  # never a folder of someone else's files
     assert _release(out, "--to", out / "students").returncode == 2
+    nothing = _release(tmp_path / "my-notes")
+    assert nothing.returncode == 2 and "run `grader --batch" in nothing.stderr  # not a batch's results: said how to get one
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--batch", "subs", "--out", "out", "--similarity-threshold", "1.5"], "above 0 and at most 1"),
+    (["--similarity-threshold", "0.5"], "only goes with --batch"),
+])
+def test_the_similarity_threshold_is_checked(run_grader, args, said):
+    done = run_grader(*args)
+    assert done.returncode == 2 and said in done.stderr
 
 
 # ------------------------------------------------------------------ history
@@ -200,12 +211,13 @@ def test_without_copydetect_the_batch_says_how_to_get_the_report_and_carries_on(
     _hand_in(subs, "ada", EX01.solution_path.read_text())
     _hand_in(subs, "hopper", EX01.solution_path.read_text())
     env = {**os.environ, "PYTHONPATH": str(blocker)}
-    done = _grade(subs, out, mnist_path, env=env)
+    done = _grade(subs, out, mnist_path, "--similarity-threshold", "0.9", env=env)
     assert done.returncode == 0, done.stderr
     assert 'pip install -e ".[similarity]"' in done.stderr
     assert "Identical submissions, graded once: ada, hopper" in done.stdout  # found without the extra
     found = json.loads((out / "similarity.json").read_text())
     assert found["available"] is False and found["identical"] == [["ada", "hopper"]] and found["pairs"] == []
+    assert found["threshold"] == 0.9
     page = (out / "class.html").read_text()
     assert "Similar submissions" in page and "copydetect" in page and _gradebook(out)["hopper"]["total"] == str(EX01.max_score)
 

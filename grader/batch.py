@@ -262,6 +262,7 @@ def run_batch(
         else:
             pool = LocalPool(exercises, data_arg, jobs, out / "training-cache")
     progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
+    finished = False  # an interrupted run writes the gradebook and the class page, not the similarity report
     try:
         by_hash: dict[str, Future] = {}
         waiting: dict[Future, list[str]] = {}
@@ -315,6 +316,7 @@ def run_batch(
                     write_text(folder / "feedback.html", page)
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
                 progress.update()
+        finished = True
     finally:
         if pool is not None:
             pool.stop()
@@ -332,7 +334,8 @@ def run_batch(
         write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
         similar = None
         try:
-            similar = class_similarity(submissions, hashes, exercises, out, similarity_threshold)
+            if finished:
+                similar = class_similarity(submissions, hashes, exercises, out, similarity_threshold)
         except Exception as exc:  # noqa: BLE001 - the similarity report is extra; the gradebook and reports stand
             print(f"grader: the similarity report could not be made ({type(exc).__name__}: {exc})", file=sys.stderr)
         try:

@@ -112,7 +112,7 @@ def _plots(folder: Path, rows, rates, trainings, max_score: int) -> list[tuple[s
 def _similarity_section(similar: dict[str, Any] | None) -> list[str]:
     parts = ['<h2 id="similarity">Similar submissions</h2>']
     if similar is None:
-        return parts + ["<p>The similarity report could not be made on this run (see the batch's output).</p>"]
+        return parts + ["<p>No similarity report on this run: it was interrupted, or the report failed (see the batch's output).</p>"]
     groups = similar.get("identical") or []
     if groups:
         parts.append("<p>Byte-identical submissions, graded once (each student shows the same score):</p><ul>")

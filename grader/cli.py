@@ -157,7 +157,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
     parser.add_argument(
         "--similarity-threshold", type=float, metavar="SHARE",
-        help="with --batch: list pairs sharing at least this share of an exercise's code (default 0.5; needs .[similarity])",
+        help="with --batch: list pairs sharing at least this share of an exercise's code (default 0.7; needs .[similarity])",
     )
     parser.add_argument(
         "--allow-unsandboxed",

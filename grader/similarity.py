@@ -14,7 +14,7 @@ and printed at the end of a batch:
   (Schleimer, Wilkerson and Aiken's MOSS algorithm); the stub's own
   fingerprints are removed first (copydetect's boilerplate), so the code every
   student was given never counts. Each pair whose overlap reaches the
-  threshold (the larger of the two shares, default 0.5) gets a side-by-side
+  threshold (the larger of the two shares, default 0.7) gets a side-by-side
   page with the shared code highlighted, OUT/similarity/NNN.html.
 
 For a large class the work is bounded: each distinct file is fingerprinted
@@ -49,7 +49,7 @@ from .sandbox import graded_files
 
 JSON = "similarity.json"
 PAGES = "similarity"
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.7  # independently written correct code of one short exercise shares up to about half (see docs/INSTRUCTORS.md)
 INSTALL = 'pip install -e ".[similarity]"'
 MAX_COMPARED = 300  # full comparisons per exercise: beyond that the threshold is too low for a person to read the list
 PREFILTER = 0.5  # a pair is compared in full when its shared fingerprints reach this share of the threshold

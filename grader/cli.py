@@ -126,7 +126,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="grader",
         description="Grade the MNIST course's exercises.",
-        epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run.",
+        epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run. "
+        "After --batch, `grader release RESULTS` hands the class back (grader release --help).",
     )
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
     parser.add_argument("--target", help="folder to grade: exercises (default), solutions, or a path")

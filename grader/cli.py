@@ -7,7 +7,7 @@
     grader --data PATH              MNIST .npz or IDX folder (else $MNIST_COURSE_DATA, else Keras)
     grader --json report.json       also write the machine-readable report
     grader --batch SUBS --out RES   grade a class: one folder per student, reports and gradebook.csv
-    grader release RES              hand the graded class back: feedback per student, Canvas's CSV (release.py)
+    grader release RES              hand the graded class back: feedback per student, Canvas's CSV (handback.py)
     ... --scheduler tcp://HOST:PORT  the same class on a Dask cluster, one task per student
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
@@ -207,8 +207,8 @@ def _stop(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["release"]:  # a step of its own, with its own options (release.py)
-        from .release import main as release_main
+    if argv[:1] == ["release"]:  # a step of its own, with its own options (handback.py)
+        from .handback import main as release_main
 
         return release_main(argv[1:])
     args = parse_args(argv)

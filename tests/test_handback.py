@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -153,6 +154,21 @@ def test_release_without_a_roster_matches_by_login_and_replaces_only_its_own_fol
     assert _release(out, "--to", out / "students").returncode == 2
     nothing = _release(tmp_path / "my-notes")
     assert nothing.returncode == 2 and "run `grader --batch" in nothing.stderr  # not a batch's results: said how to get one
+
+
+def test_release_keeps_the_private_grade_back_until_the_batchs_release_date(graded, tmp_path):
+    _, out = graded
+    results = tmp_path / "results"
+    shutil.copytree(out, results, symlinks=True)
+    (results / "private-release.json").write_text('{"private_release": "2999-01-01T00:00:00+00:00"}\n')  # as --private-release writes it
+    before = _release(results)
+    assert "held until 2999-01-01" in before.stdout
+    release = results / "release"
+    assert not (release / "canvas.csv").exists() and (release / "ada" / "feedback.html").is_file()
+    assert not list(release.glob("*/report.json"))  # it holds the private grade
+    (results / "private-release.json").write_text('{"private_release": "2001-01-01"}\n')  # the date has passed
+    after = _release(results)
+    assert "held until" not in after.stdout and (release / "canvas.csv").is_file() and (release / "ada" / "report.json").is_file()
 
 
 @pytest.mark.parametrize("args, said", [

@@ -20,6 +20,12 @@ Only students the last batch run graded (gradebook.csv says `graded`) are
 released: a student still `retry` or `error` is listed and left out, so no
 half-graded page reaches a student and no empty cell reaches the LMS.
 
+A release date set on the batch (`--private-release DATE`, kept in
+RESULTS/private-release.json, issue 26 item 1) is honoured: before it, each
+folder holds the feedback pages as the batch wrote them (the public half's
+view) and neither report.json nor canvas.csv is written, since both carry the
+private grade; release again after the date.
+
 Students are matched to Canvas by their folder name: with --roster (the CSV
 that Canvas's Gradebook "Export" gives) a folder named after a student's SIS
 Login ID, SIS User ID, Canvas ID or the name part of a login e-mail takes
@@ -36,6 +42,7 @@ import json
 import shutil
 import sys
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +56,20 @@ IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 # Canvas's own export puts these four spaces before "Points Possible"; its importer looks for the words.
 POINTS_POSSIBLE = "    Points Possible"
 PRIVATE_KEYS = ("target",)  # the instructor's path to the submission: not the student's business
+HOLD_FILE = "private-release.json"  # {"private_release": ISO date or null}, written by the batch's --private-release
+
+
+def held_until(results: Path, now: datetime | None = None) -> datetime | None:
+    """The release date the batch was given, while it is still ahead; else None."""
+    try:
+        kept = json.loads((results / HOLD_FILE).read_text(encoding="utf-8")).get("private_release")
+        moment = datetime.fromisoformat(kept) if isinstance(kept, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    if moment is None:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment > (now or datetime.now(timezone.utc)) else None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -172,7 +193,7 @@ def _prepare(folder: Path) -> None:
     (folder / MARKER).write_text("written by `grader release`; the next release replaces this folder\n", encoding="utf-8")
 
 
-def release_student(results: Path, folder: Path, student: str, report: dict[str, Any], zip_it: bool) -> Path:
+def release_student(results: Path, folder: Path, student: str, report: dict[str, Any], zip_it: bool, held: bool = False) -> Path:
     source, target = results / "students" / student, folder / student
     target.mkdir()
     for name in ("feedback.html", "feedback.md"):
@@ -181,8 +202,9 @@ def release_student(results: Path, folder: Path, student: str, report: dict[str,
     figures = figures_folder(source / "feedback.md")
     if figures.is_dir() and not figures.is_symlink():
         shutil.copytree(figures, target / figures.name, symlinks=False)
-    public = {key: value for key, value in report.items() if key not in PRIVATE_KEYS}
-    write_text(target / "report.json", json.dumps(public, indent=2, ensure_ascii=False) + "\n")
+    if not held:  # the report holds the private grade: never before the release date
+        public = {key: value for key, value in report.items() if key not in PRIVATE_KEYS}
+        write_text(target / "report.json", json.dumps(public, indent=2, ensure_ascii=False) + "\n")
     if zip_it:
         with zipfile.ZipFile(folder / f"{student}.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(target.rglob("*")):
@@ -202,11 +224,13 @@ def release(results: Path, to: Path | None = None, roster: Path | None = None, a
         raise ReleaseError(f"write the release into a folder of its own, not over {results} or what it holds")
     reports, held = graded_students(results)
     identities, missing = match_roster(sorted(reports), read_roster(roster)) if roster else ({}, [])
+    until = held_until(results)
     _prepare(folder)
     for student, report in sorted(reports.items()):
-        release_student(results, folder, student, report, zip_it)
-    write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check))
-    return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing}
+        release_student(results, folder, student, report, zip_it, held=until is not None)
+    if until is None:
+        write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check))
+    return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing, "held_until": until}
 
 
 def main(argv: list[str]) -> int:
@@ -218,7 +242,11 @@ def main(argv: list[str]) -> int:
         return 2
     folder = done["folder"]
     print(f"Released {len(done['released'])} students' feedback to {folder}: a folder{'' if args.no_zip else ' and a zip'} each (feedback.html opens alone).")
-    print(f"Canvas gradebook: {folder / CANVAS} (Grades > Import in Canvas; check the preview before you apply it).")
+    if done["held_until"] is not None:
+        print(f"The private grade is held until {done['held_until'].isoformat()} (--private-release): the feedback pages show what the batch "
+              "wrote for that time, and neither report.json nor canvas.csv is written. Release again after that date.")
+    else:
+        print(f"Canvas gradebook: {folder / CANVAS} (Grades > Import in Canvas; check the preview before you apply it).")
     for student, status in sorted(done["held"].items()):
         print(f"  not released: {student} ({status}); grade again with grader --batch, then release again", file=sys.stderr)
     for student in done["not_in_roster"]:

@@ -7,9 +7,12 @@ worker processes): on this machine, --jobs at once, or as one task per student
 on a Dask cluster (cluster.py). Either way only this process writes RESULTS.
 Per student it writes RESULTS/students/<student>/report.json
 (the course's JSON report plus "student", "submission_sha256" and
-"grading_key") and feedback.md, with its figures in feedback_files/; then
-RESULTS/gradebook.csv for every student and RESULTS/class.html, the class at a
-glance (dashboard.py).
+"grading_key", "submitted_at"), feedback.md with its figures in feedback_files/,
+and feedback.html, the same page standing alone with its figures embedded;
+then RESULTS/gradebook.csv for every student (per exercise and per check),
+RESULTS/similarity.json (similarity.py) and RESULTS/class.html, the class at
+a glance (dashboard.py). A report replaced by one with another score, or
+removed, is first kept in RESULTS/history/ (history.py).
 A report is written as soon as its student is graded, so a crash or Ctrl-C
 loses nothing already graded. A re-run skips a student only when neither the
 submission nor the grading (grader version, checks, data, exercises) changed,
@@ -26,6 +29,7 @@ import os
 import shutil
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +37,11 @@ from tqdm import tqdm
 
 from mnist_course.course import Exercise
 
-from . import one_submission
+from . import history, one_submission
 from .cluster import ClusterPool
 from .dashboard import write_class_page
-from .figures import feedback_page, figures_folder
+from .figures import feedback_pages, figures_folder
+from .similarity import DEFAULT_THRESHOLD, class_similarity
 from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
 from .session import TargetError, graded_half
@@ -51,6 +56,19 @@ def submission_hash(folder: Path) -> str:
         name, data = str(relative).encode("utf-8", "surrogateescape"), (folder / relative).read_bytes()
         digest.update(b"%d:%s%d:%s" % (len(name), name, len(data), data))
     return digest.hexdigest()
+
+
+def submission_time(folder: Path) -> str:
+    """When the submission was last changed: the newest modification time of the
+    files that are graded, in UTC (ISO 8601). Copy submissions with their times
+    kept (cp -p, rsync -t, unzip) for this to be the students' own."""
+    try:
+        newest = max(((folder / relative).lstat().st_mtime for relative in graded_files(folder)), default=None)
+    except OSError:
+        newest = None
+    if newest is None:
+        return ""
+    return datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # Runs in a row that end "not graded" while the submission's code had hit its
@@ -126,16 +144,28 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def check_columns(exercises: list[Exercise]) -> list[tuple[str, str]]:
+    """(exercise id, check name) of every check, in course order: the per-check columns."""
+    return [(ex.id, name) for ex in exercises for name in ex.checks]
+
+
 def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
-    """One line per student: (student, current report or None, status)."""
+    """One line per student: (student, current report or None, status). After the
+    totals and provenance, when the submission was last changed and one column
+    per check ("ex01 one_hot_values"), each the points that check earned."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256"])
+    checks = check_columns(exercises)
+    writer.writerow(
+        ["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256",
+         "submitted_at", *(f"{ex_id} {name}" for ex_id, name in checks)]
+    )
     for student, report, status in rows:
         if report is None:
-            writer.writerow([_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, ""])
+            writer.writerow([_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, "", "", *([""] * len(checks))])
             continue
         scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
+        points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex.get("checks", [])}
         writer.writerow(
             [
                 _cell(student),
@@ -146,6 +176,8 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
                 (report.get("data") or {}).get("sha256", ""),
                 report.get("grader_version", ""),
                 report.get("submission_sha256", ""),
+                report.get("submitted_at", ""),
+                *(points.get(key, "") for key in checks),
             ]
         )
     return out.getvalue()
@@ -187,10 +219,12 @@ def run_batch(
     mnist=None,
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
+    similarity_threshold: float = DEFAULT_THRESHOLD,
 ) -> int:
     """Grade every student folder; 0 if all were graded, 1 if some could not be.
     `mnist`, the data being graded on, gives the feedback pages their test images;
-    `scheduler`, a Dask scheduler's address, grades on that cluster instead of here."""
+    `scheduler`, a Dask scheduler's address, grades on that cluster instead of here;
+    `similarity_threshold`, the share of shared code from which a pair is listed."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if data_arg:
@@ -200,10 +234,11 @@ def run_batch(
     if not students and not refused:
         raise TargetError(f"{submissions} holds no student folders")
     key = one_submission.grading_key(exercises, data_sha256)
-    hashes = {}
+    hashes, submitted = {}, {}
     for student in students:
         try:
             hashes[student] = submission_hash(submissions / student)
+            submitted[student] = submission_time(submissions / student)
         except SubmissionError as exc:
             refused[student] = f"not graded: {exc}"
     students = [s for s in students if s in hashes]
@@ -219,6 +254,7 @@ def run_batch(
     print(f"{len(students)} submissions in {submissions}: {len(students) - len(todo)} already graded, {len(todo)} to grade")
 
     errors: dict[str, str] = {}
+    regraded: list[str] = []  # what history.keep recorded on this run, to print
     pool = None
     if todo:  # a cluster is reached (and its workers checked) only when there is something to grade
         if scheduler:
@@ -226,6 +262,7 @@ def run_batch(
         else:
             pool = LocalPool(exercises, data_arg, jobs, out / "training-cache")
     progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
+    finished = False  # an interrupted run writes the gradebook and the class page, not the similarity report
     try:
         by_hash: dict[str, Future] = {}
         waiting: dict[Future, list[str]] = {}
@@ -246,9 +283,13 @@ def run_batch(
             for student in waiting[future]:
                 progress.set_postfix_str(student[:30])
                 folder = reports_dir / student
+                old = _load_report(folder / "report.json")
                 if "error" in result or "exercises" not in result:
                     errors[student] = f"error: {result['error']}" if "error" in result else f"retry: {result['retry']}"
-                    for stale in ("report.json", "feedback.md"):  # an old grade must not stand for a new submission
+                    if history.changed(old, None):  # a grade that goes is kept first
+                        entry = history.keep(out, student, folder, old, None, errors[student])
+                        regraded.append(f"{student}: {old.get('score')}/{old.get('max_score')} withdrawn ({errors[student]}); kept in {entry.relative_to(out)}")
+                    for stale in ("report.json", "feedback.md", "feedback.html"):  # an old grade must not stand for a new submission
                         (folder / stale).unlink(missing_ok=True)
                     shutil.rmtree(figures_folder(folder / "feedback.md"), ignore_errors=True)
                 else:
@@ -261,11 +302,21 @@ def run_batch(
                         "student": student,
                         "submission_sha256": hashes[student],
                         "grading_key": key,
+                        "submitted_at": submitted[student],
                     }
-                    page = feedback_page(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
-                    write_text(folder / "feedback.md", page)
+                    if history.changed(old, report):  # the earlier grade is kept before it is replaced
+                        why = "a new submission" if old.get("submission_sha256") != hashes[student] else "regraded"
+                        entry = history.keep(out, student, folder, old, report, why)
+                        regraded.append(f"{student}: {old.get('score')} -> {report['score']} of {report['max_score']} ({why}); the earlier report is kept in {entry.relative_to(out)}")
+                    earlier = history.earlier_grades(out, student)
+                    if earlier:  # the student's page says which grades this one replaced
+                        report["earlier_grades"] = earlier
+                    markdown, page = feedback_pages(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
+                    write_text(folder / "feedback.md", markdown)
+                    write_text(folder / "feedback.html", page)
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
                 progress.update()
+        finished = True
     finally:
         if pool is not None:
             pool.stop()
@@ -281,14 +332,39 @@ def run_batch(
                 rows.append((student, None, errors.get(student, "not graded")))
         rows.sort(key=lambda row: row[0])
         write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
+        similar = None
         try:
-            write_class_page(out, rows, exercises)
+            if finished:
+                similar = class_similarity(submissions, hashes, exercises, out, similarity_threshold)
+        except Exception as exc:  # noqa: BLE001 - the similarity report is extra; the gradebook and reports stand
+            print(f"grader: the similarity report could not be made ({type(exc).__name__}: {exc})", file=sys.stderr)
+        try:
+            write_class_page(out, rows, exercises, similar)
         except Exception as exc:  # noqa: BLE001 - the overview is extra; the gradebook and reports stand
             print(f"grader: the class page could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
     print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
+    if regraded:
+        print(f"Grades changed on this run ({len(regraded)}; every earlier report is kept in {out / history.HISTORY}):")
+        for line in regraded:
+            print(f"  {line}")
+    if similar is not None:
+        _print_similarity(similar)
     for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
         print(f"  {student}: {error}", file=sys.stderr)
     return 1 if errors or refused else 0
+
+
+def _print_similarity(similar: dict[str, Any]) -> None:
+    for group in similar["identical"]:
+        print(f"Identical submissions, graded once: {', '.join(group)}")
+    if not similar["available"]:
+        print(f"grader: {similar['note']} (byte-identical submissions are listed without it)", file=sys.stderr)
+    elif similar["pairs"]:
+        print(f"Similar code: {len(similar['pairs'])} pairs at or above {similar['threshold']:.0%} of shared code, listed in class.html")
+        for exercise, more in sorted((similar.get("not_compared") or {}).items()):
+            print(f"  {exercise}: {more} more pairs were not compared in full; a higher --similarity-threshold lists fewer, closer pairs")
+    else:
+        print(f"Similar code: no pair at or above {similar['threshold']:.0%} of shared code (the stubs' own code set aside)")
 
 
 def student_folders(submissions: Path) -> tuple[list[str], dict[str, str]]:

@@ -7,6 +7,7 @@
     grader --data PATH              MNIST .npz or IDX folder (else $MNIST_COURSE_DATA, else Keras)
     grader --json report.json       also write the machine-readable report
     grader --batch SUBS --out RES   grade a class: one folder per student, reports and gradebook.csv
+    grader release RES              hand the graded class back: feedback per student, Canvas's CSV (handback.py)
     ... --scheduler tcp://HOST:PORT  the same class on a Dask cluster, one task per student
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
@@ -125,7 +126,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="grader",
         description="Grade the MNIST course's exercises.",
-        epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run.",
+        epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run. "
+        "After --batch, `grader release RESULTS` hands the class back (grader release --help).",
     )
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
     parser.add_argument("--target", help="folder to grade: exercises (default), solutions, or a path")
@@ -144,7 +146,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json to FILE")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
     parser.add_argument("--classroom", type=Path, metavar="FILE", help="write GitHub Classroom's runner result (JSON) to FILE")
-    parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a Markdown feedback page to FILE")
+    parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a feedback page to FILE: Markdown, or standalone HTML when FILE ends in .html")
     parser.add_argument("--batch", type=Path, metavar="SUBMISSIONS", help="grade every student folder in SUBMISSIONS (needs --out)")
     parser.add_argument("--out", type=Path, metavar="RESULTS", help="with --batch: where reports and gradebook.csv go")
     parser.add_argument("--jobs", type=int, help="with --batch: submissions graded at once on this machine (default 1)")
@@ -154,6 +156,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="with --batch: grade on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), one task per student; needs .[cluster]",
     )
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
+    parser.add_argument(
+        "--similarity-threshold", type=float, metavar="SHARE",
+        help="with --batch: list pairs sharing at least this share of an exercise's code (default 0.7; needs .[similarity])",
+    )
     parser.add_argument(
         "--allow-unsandboxed",
         action="store_true",
@@ -177,7 +183,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--hint takes an exercise, then at most one function or check: grader --hint ex01 one_hot")
     if args.level is not None and args.hint is None:
         parser.error("--level only goes with --hint")
-    batch_only = [f"--{o}" for o in ("out", "jobs", "scheduler", "force") if getattr(args, o) not in (None, False)]
+    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "similarity_threshold") if getattr(args, o) not in (None, False)]
     if batch_only and not args.batch:
         parser.error(f"{batch_only[0]} only goes with --batch")
     if args.batch:
@@ -186,6 +192,8 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error(f"{single[0]} is for one submission; --batch writes every student's reports under --out")
         if args.out is None:
             parser.error("--batch needs --out RESULTS")
+    if args.similarity_threshold is not None and not 0 < args.similarity_threshold <= 1:
+        parser.error("--similarity-threshold is a share of the code, above 0 and at most 1 (e.g. 0.5)")
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if args.jobs is not None and args.scheduler:
@@ -198,6 +206,11 @@ def _stop(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["release"]:  # a step of its own, with its own options (handback.py)
+        from .handback import main as release_main
+
+        return release_main(argv[1:])
     args = parse_args(argv)
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
@@ -246,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 mnist=mnist,
                 scheduler=args.scheduler,
                 allow_unsandboxed=args.allow_unsandboxed,
+                **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
             )
         target = resolve_target(args.target)
         for path in report_files(args):

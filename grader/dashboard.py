@@ -3,7 +3,9 @@
 One static page, opened in a browser from disk (no server, no script, no
 network): the score distribution, each check's pass rate, the most common
 diagnoses, the accuracy and training time of the model exercises, who is still
-`retry` or `error`, and a row per student linking to their feedback page. The
+`retry` or `error`, the grades a run changed (with the earlier feedback, kept
+in OUT/history/), the code-similarity report (similarity.py), and a row per
+student linking to their feedback page (feedback.html, figures embedded). The
 plots are PNG files in OUT/class_files/, drawn with matplotlib's Agg canvas
 (figures.py's helpers). Everything comes from the reports already on disk, so
 the page can always be rebuilt from them.
@@ -20,6 +22,7 @@ from urllib.parse import quote
 
 from mnist_course.course import Exercise
 
+from . import history
 from .figures import agg_figure, save_png
 from .report import GRADER_VERSION, write_text
 
@@ -106,8 +109,68 @@ def _plots(folder: Path, rows, rates, trainings, max_score: int) -> list[tuple[s
     return drawn
 
 
-def class_page(out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
-    """The HTML of OUT/class.html (its figures written to OUT/class_files/)."""
+def _similarity_section(similar: dict[str, Any] | None) -> list[str]:
+    parts = ['<h2 id="similarity">Similar submissions</h2>']
+    if similar is None:
+        return parts + ["<p>No similarity report on this run: it was interrupted, or the report failed (see the batch's output).</p>"]
+    groups = similar.get("identical") or []
+    if groups:
+        parts.append("<p>Byte-identical submissions, graded once (each student shows the same score):</p><ul>")
+        parts.extend(f"<li>{_e(', '.join(group))}</li>" for group in groups)
+        parts.append("</ul>")
+    else:
+        parts.append("<p>No two submissions are byte-identical (untouched stubs aside).</p>")
+    if not similar.get("available"):
+        parts.append(f'<p class="bad">{_e(similar.get("note", "the similarity report is not available"))}.</p>')
+        return parts
+    pairs = similar.get("pairs") or []
+    threshold = similar.get("threshold", 0)
+    if not pairs:
+        parts.append(f"<p>No pair of students shares {threshold:.0%} or more of an exercise's code, the stub's own code set aside "
+                     f"({_e(similar.get('library'))}).</p>")
+        return parts
+    parts.append(
+        f"<p>{len(pairs)} pairs share {threshold:.0%} or more of an exercise's code once the stub's own code is set aside "
+        f"({_e(similar.get('library'))}; names and literals abstracted). A reason to look, never a verdict.</p>"
+        '<table class="similarity"><tr><th>exercise</th><th>students</th><th>share of each one\'s code</th><th>identical file</th><th>side by side</th></tr>'
+    )
+    for pair in pairs:
+        a, b = pair["students"]
+        parts.append(
+            f'<tr><td>{_e(pair["exercise"])}</td><td>{_e(a)} and {_e(b)}</td><td class="n">{pair["shares"][0]:.0%} / {pair["shares"][1]:.0%}</td>'
+            f'<td>{"yes" if pair.get("identical_file") else ""}</td><td><a href="{quote(pair["page"])}">compare</a></td></tr>'
+        )
+    parts.append("</table>")
+    for exercise, more in sorted((similar.get("not_compared") or {}).items()):
+        parts.append(f'<p class="bad">{exercise}: {more} more pairs looked alike at first sight and were not compared in full; '
+                     "a higher <code>--similarity-threshold</code> lists fewer, closer pairs.</p>")
+    return parts
+
+
+def _history_section(out: Path) -> list[str]:
+    changes = history.changes(out)
+    if not changes:
+        return []
+    parts = [
+        '<h2 id="history">Changed grades</h2><p>Every grade a run replaced or withdrew; the earlier report and feedback are kept in '
+        "<code>history/</code>.</p><table><tr><th>student</th><th>earlier score</th><th>graded</th><th>now</th><th>why</th><th>earlier feedback</th></tr>"
+    ]
+    for change in changes:
+        link = f'<a href="{quote(change["page"])}">earlier feedback</a>' if change.get("page") else ""
+        now = "withdrawn" if change.get("new_score") is None else f"{change['new_score']}/{change.get('max_score')}"
+        parts.append(
+            f"<tr><td>{_e(change['student'])}</td><td class=\"n\">{_e(change.get('old_score'))}/{_e(change.get('max_score'))}</td>"
+            f"<td>{_e(change.get('old_graded_at') or '')}</td><td class=\"n\">{_e(now)}</td><td>{_e(change.get('why', ''))}</td><td>{link}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
+
+
+def class_page(
+    out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise], similar: dict[str, Any] | None = None
+) -> str:
+    """The HTML of OUT/class.html (its figures written to OUT/class_files/); `similar`
+    is what similarity.class_similarity found."""
     max_score = sum(ex.max_score for ex in exercises)
     rates, diagnoses, trainings = _check_rates(rows, exercises), _diagnoses(rows), _trainings(rows)
     statuses = Counter(status.split(":", 1)[0] for _, _, status in rows)
@@ -174,11 +237,15 @@ def class_page(out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], ex
             )
         parts.append("</table>")
 
-    parts.append("<h2>Students</h2><table><tr><th>student</th>" + "".join(f"<th>{ex.id}</th>" for ex in exercises) + "<th>total</th><th>status</th><th>feedback</th></tr>")
+    parts.extend(_history_section(out))
+    parts.extend(_similarity_section(similar))
+
+    parts.append('<h2 id="students">Students</h2><table class="students"><tr><th>student</th>' + "".join(f"<th>{ex.id}</th>" for ex in exercises)
+                 + "<th>total</th><th>status</th><th>feedback</th></tr>")
     for student, report, status in rows:
         scores = {ex["id"]: ex["score"] for ex in (report or {}).get("exercises", [])}
-        link = f"students/{quote(student)}/feedback.md"
-        page = f'<a href="{link}">feedback.md</a>' if report and (out / "students" / student / "feedback.md").is_file() else ""
+        found = [name for name in ("feedback.html", "feedback.md") if (out / "students" / student / name).is_file()] if report else []
+        page = f'<a href="students/{quote(student)}/{found[0]}">{found[0]}</a>' if found else ""
         parts.append(
             f"<tr><td>{_e(student)}</td>" + "".join(f'<td class="n">{_e(scores.get(ex.id, ""))}</td>' for ex in exercises)
             + f'<td class="n">{_e(report["score"]) if report else ""}</td><td>{_e(status)}</td><td>{page}</td></tr>'
@@ -187,7 +254,7 @@ def class_page(out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], ex
     return "\n".join(part for part in parts if part) + "\n"
 
 
-def write_class_page(out: Path, rows, exercises: list[Exercise]) -> Path:
+def write_class_page(out: Path, rows, exercises: list[Exercise], similar: dict[str, Any] | None = None) -> Path:
     path = out / PAGE
-    write_text(path, class_page(out, rows, exercises))
+    write_text(path, class_page(out, rows, exercises, similar))
     return path

@@ -1,4 +1,4 @@
-"""The plots of the Markdown feedback page: what the grader's training of each model shows.
+"""The plots of the feedback pages: what the grader's training of each model shows.
 
 For every model exercise whose accuracy check carries `training` in the report
 (grader/training.py `training_summary`: the per-epoch history, the confusion
@@ -8,6 +8,9 @@ drawn beside the Markdown file, in a folder named after it
 `..._misclassified.png`) and linked with relative links and a caption on how
 to read them. The images of the mistakes are never stored in the report: they
 are read from the test set the report names, through the course's data loader.
+
+The HTML page (`--feedback feedback.html`, and the batch's feedback.html)
+says the same as the Markdown one and embeds these PNGs, so it stands alone.
 
 Drawing never costs a score and never stops a report: a figure that fails is
 left out and the page says so in one line. Matplotlib is imported only here,
@@ -28,7 +31,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .formats import markdown_feedback
+from .formats import html_feedback, markdown_feedback
 
 FOLDER_SUFFIX = "_files"  # feedback.md -> feedback_files/
 KINDS = ("learning_curves", "confusion", "misclassified")
@@ -41,15 +44,35 @@ def figures_folder(markdown_path: Path) -> Path:
     return markdown_path.with_name(markdown_path.stem + FOLDER_SUFFIX)
 
 
+HTML_SUFFIXES = (".html", ".htm")
+
+
 def feedback_page(report: dict[str, Any], markdown_path: Path, title: str = "Feedback", mnist=None) -> str:
-    """The Markdown feedback page for `report`, to be written at `markdown_path`,
-    with its figures already written beside it. `mnist` (the data that was
-    graded, when the caller has it loaded) spares re-reading the test images."""
-    try:
-        figures = render_figures(report, Path(markdown_path), mnist)
-    except Exception as exc:  # noqa: BLE001 - figures are a bonus; the page must still be written
-        figures = {ex["id"]: [{"note": f"The figures could not be drawn ({_why(exc)})."}] for ex in report["exercises"] if _training(ex)}
+    """The feedback page for `report`, to be written at `markdown_path`, with its
+    figures already written beside it: Markdown, or standalone HTML (figures
+    embedded) when the path ends in .html. `mnist` (the data that was graded,
+    when the caller has it loaded) spares re-reading the test images."""
+    figures = _figures(report, Path(markdown_path), mnist)
+    if Path(markdown_path).suffix.lower() in HTML_SUFFIXES:
+        return html_feedback(report, title=title, figures=figures, base=Path(markdown_path).parent)
     return markdown_feedback(report, title=title, figures=figures)
+
+
+def feedback_pages(report: dict[str, Any], markdown_path: Path, title: str = "Feedback", mnist=None) -> tuple[str, str]:
+    """Both pages of one report, from one drawing of its figures: (Markdown to be
+    written at `markdown_path`, standalone HTML with the same figures embedded)."""
+    figures = _figures(report, Path(markdown_path), mnist)
+    return (
+        markdown_feedback(report, title=title, figures=figures),
+        html_feedback(report, title=title, figures=figures, base=Path(markdown_path).parent),
+    )
+
+
+def _figures(report: dict[str, Any], path: Path, mnist) -> dict[str, list[dict[str, str]]]:
+    try:
+        return render_figures(report, path, mnist)
+    except Exception as exc:  # noqa: BLE001 - figures are a bonus; the page must still be written
+        return {ex["id"]: [{"note": f"The figures could not be drawn ({_why(exc)})."}] for ex in report["exercises"] if _training(ex)}
 
 
 def render_figures(report: dict[str, Any], markdown_path: Path, mnist=None) -> dict[str, list[dict[str, str]]]:

@@ -7,7 +7,8 @@
   read: one <testsuite> per exercise, one <testcase> per check; points are
   kept in each suite's <properties> and in the failure text.
 - A Markdown feedback page per submission, for people (its plots of the
-  grader's training are drawn by grader/figures.py).
+  grader's training are drawn by grader/figures.py), and the same page as
+  standalone HTML, its figures embedded, for a student's browser.
 - GitHub Classroom's runner result: what its `autograding-grading-reporter`
   action reads from each grading step (platforms/README.md), one test per check
   with its points, so an exercise earns partial credit.
@@ -18,8 +19,11 @@ format says the same thing.
 
 from __future__ import annotations
 
+import base64
+import html
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 from .report import measured_line
@@ -158,6 +162,8 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
         "",
         f"Graded {report['started_at']} by grader {report['grader_version']} on {data.get('description', 'no data')}.",
     ]
+    if report.get("earlier_grades"):
+        lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
         lines += ["| | check | points |", "|---|---|---|"]
@@ -182,6 +188,11 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     return "\n".join(lines) + "\n"
 
 
+def _earlier(grades: list[dict[str, Any]]) -> str:
+    """The grades a report replaced, in words: "12/15 (graded 2026-…; then: a new submission)"."""
+    return "; ".join(f"{g.get('score')}/{g.get('max_score')} (graded {g.get('graded_at') or '?'}, replaced after: {g.get('why') or '?'})" for g in grades)
+
+
 def _fence(text: str) -> str:
     """A code fence longer than any run of backticks in `text`, so student text cannot close it."""
     longest = run = 0
@@ -189,3 +200,102 @@ def _fence(text: str) -> str:
         run = run + 1 if char == "`" else 0
         longest = max(longest, run)
     return "`" * max(3, longest + 1)
+
+
+# Plain text marks that every font has (an emoji font is not everywhere); the status word stands beside them.
+_HTML_MARKS = {"passed": "✓", "failed": "✗", "not started": "–", "error": "!"}
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_FEEDBACK_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
+    "td.n{text-align:right}pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere}"
+    "img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:.92em;color:#444}"
+    ".passed{color:#176f2c}.failed,.error{color:#b00020}.score{font-size:1.3em}.note{font-style:italic}"
+)
+
+
+def _h(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _caption_html(caption: str) -> str:
+    """A figure's caption (grader/figures.py writes **bold** in it) as HTML, escaped first."""
+    return _BOLD.sub(r"<strong>\1</strong>", _h(caption))
+
+
+def _image_src(path: str, base: Path | None) -> str:
+    """A figure's PNG as a data: URI when it can be read from `base` (the page
+    then stands alone: mailed, uploaded, opened anywhere), else its relative link."""
+    if base is not None:
+        from urllib.parse import unquote
+
+        try:
+            data = (Path(base) / unquote(path)).read_bytes()
+        except OSError:
+            data = b""
+        if data.startswith(b"\x89PNG"):
+            return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return path
+
+
+def html_feedback(
+    report: dict[str, Any],
+    title: str = "Feedback",
+    figures: dict[str, list[dict[str, str]]] | None = None,
+    base: Path | None = None,
+) -> str:
+    """The feedback page as one standalone HTML file: everything markdown_feedback
+    says, every student text escaped, no script, no network. `figures` as for
+    markdown_feedback; with `base` (the folder their relative paths start from)
+    each PNG is embedded in the page, so it needs nothing beside it."""
+    data = report.get("data") or {}
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_h(title)}</title><style>{_FEEDBACK_CSS}</style></head><body>",
+        f"<h1>{_h(title)}</h1>",
+        f'<p class="score"><strong>Score: {_h(report["score"])}/{_h(report["max_score"])} points</strong></p>',
+        f"<p>Graded {_h(report['started_at'])} by grader {_h(report['grader_version'])} on {_h(data.get('description', 'no data'))}"
+        + (f"; model accuracy measured on the {_h(report['test_half'])} half of the test set" if report.get("test_half") else "")
+        + ".</p>",
+    ]
+    if report.get("submitted_at"):
+        parts.append(f"<p>Submission: files last changed {_h(report['submitted_at'])}.</p>")
+    if report.get("earlier_grades"):
+        parts.append(f'<p class="earlier">This grade replaces {_h(_earlier(report["earlier_grades"]))}.</p>')
+    if report.get("retry"):
+        parts.append('<p class="error">Some checks were not graded (the grader failed or the machine was overloaded); they will be graded again.</p>')
+    for ex in report["exercises"]:
+        parts.append(
+            f'<section id="{_h(ex["id"])}"><h2>{_h(ex["id"])} · {_h(ex["title"])} (lesson {_h(ex["lesson"])}): '
+            f"{_h(ex['score'])}/{_h(ex['max_score'])}</h2>"
+        )
+        parts.append("<table><tr><th></th><th>check</th><th>status</th><th>points</th></tr>")
+        parts.extend(
+            f'<tr><td class="{_h(c["status"]).replace(" ", "-")}">{_HTML_MARKS.get(c["status"], "")}</td><td><code>{_h(c["name"])}</code></td>'
+            f'<td class="{_h(c["status"]).replace(" ", "-")}">{_h(c["status"])}</td><td class="n">{_h(c["score"])}/{_h(c["max_score"])}</td></tr>'
+            for c in ex["checks"]
+        )
+        parts.append("</table>")
+        for check in ex["checks"]:
+            if check.get("measured"):
+                parts.append(f"<p><code>{_h(check['name'])}</code>: {_h(measured_line(check['measured']))}.</p>")
+            if check["status"] != "passed":
+                parts.append(f'<h3><code>{_h(check["name"])}</code>: <span class="{_h(check["status"]).replace(" ", "-")}">{_h(check["status"])}</span></h3>')
+                parts.append(f"<pre>{_h(check['message'])}</pre>")
+            if check.get("note"):  # student text the grader does not judge, shown for a person to read
+                parts.append(f"<p><strong>For the instructor</strong> (<code>{_h(check['name'])}</code>, not graded):</p><pre>{_h(check['note'])}</pre>")
+        items = (figures or {}).get(ex["id"])
+        if items:
+            parts.append("<h3>What the grader's training shows</h3>")
+            for item in items:
+                if "path" in item:
+                    parts.append(
+                        f'<figure><img src="{_h(_image_src(item["path"], base))}" alt="{_h(item["alt"])}">'
+                        f"<figcaption>{_caption_html(item['caption'])}</figcaption></figure>"
+                    )
+                else:
+                    parts.append(f'<p class="note">{_h(item["note"])}</p>')
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

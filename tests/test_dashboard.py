@@ -1,7 +1,9 @@
-"""OUT/class.html, the class at a glance, loaded in a real headless Chromium."""
+"""OUT/class.html, the class at a glance, each student's feedback.html it links
+to, and the similarity report, loaded in a real headless Chromium."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from browser import broken_images, console_errors, links, start_browser
+from grader.figures import feedback_page
 from mnist_course.course import ROOT, load_course
+from test_feedback import fake_mnist, make_report  # noqa: F401 - a fixture, and a report whose model was trained
 
 COURSE = load_course()
 EX01, EX04 = COURSE.exercise("ex01"), COURSE.exercise("ex04")
@@ -19,7 +23,8 @@ EX01, EX04 = COURSE.exercise("ex01"), COURSE.exercise("ex04")
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory, mnist_path):
     """A small class graded on ex01 and ex04: two complete, a stub, a classic mistake,
-    a broken file, and a student whose name needs escaping."""
+    a broken file, a student whose name needs escaping, a byte-identical copy of
+    ada's submission, and ada's ex01 with every name changed."""
     folder = tmp_path_factory.mktemp("dashboard")
     subs, out = folder / "submissions", folder / "results"
     solution01, solution04 = EX01.solution_path.read_text(), EX04.solution_path.read_text()
@@ -30,6 +35,8 @@ def graded_class(tmp_path_factory, mnist_path):
         "linus": (EX01.stub_path.read_text(), EX04.stub_path.read_text()),
         "ken": (unscaled, solution04),
         "<i>bold & co": (unscaled, "def confusion_matrix(:\n"),  # markup in a name, and a syntax error
+        "hopper": (solution01, solution04),  # ada's submission, byte for byte
+        "katherine": (solution01.replace("images", "pictures").replace("labels", "targets"), EX04.stub_path.read_text()),
     }
     for student, (ex01, ex04) in students.items():
         (subs / student).mkdir(parents=True)
@@ -43,6 +50,12 @@ def graded_class(tmp_path_factory, mnist_path):
     return out
 
 
+def _file(target: str) -> Path:
+    url = urlparse(target)
+    assert url.scheme == "file", target
+    return Path(unquote(url.path))
+
+
 def test_the_class_page_shows_the_class_and_every_image_and_link_resolves(graded_class):
     page = graded_class / "class.html"
     driver = start_browser()
@@ -51,17 +64,85 @@ def test_the_class_page_shows_the_class_and_every_image_and_link_resolves(graded
         text = driver.find_element("tag name", "body").text
         assert broken_images(driver) == []
         assert len(driver.find_elements("tag name", "img")) >= 2  # the score distribution and the pass rates
-        targets = links(driver)
-        assert len(targets) == 5  # a feedback page for every student: each has a report
-        for target in targets:
-            url = urlparse(target)
-            assert url.scheme == "file" and Path(unquote(url.path)).is_file(), target
+        for target in links(driver):
+            assert _file(target).is_file(), target
+        feedback = [a.get_attribute("href") for a in driver.find_elements("css selector", "table.students a")]
+        assert len(feedback) == 7 and all(_file(t).name == "feedback.html" for t in feedback)  # a page for every student: each has a report
         assert console_errors(driver) == []
         driver.save_screenshot(str(graded_class / "class.png"))
     finally:
         driver.quit()
-    assert "5 students" in text
+    assert "7 students" in text
     assert "<i>bold & co" in text  # shown as text, never as markup
     # The classic mistake two students share heads the diagnoses, with how many made it.
     diagnoses = text.split("Most common diagnoses", 1)[1].splitlines()
     assert diagnoses[2] == "the pixels were not divided by 255 2 ex01 normalize_values", diagnoses[:4]
+
+
+def test_a_feedback_link_opens_the_students_page_as_a_page_not_raw_text(graded_class):
+    driver = start_browser()
+    try:
+        driver.get((graded_class / "class.html").as_uri())
+        row = next(r for r in driver.find_elements("css selector", "table.students tr") if r.text.startswith("ken "))
+        row.find_element("tag name", "a").click()
+        assert driver.current_url.endswith("/students/ken/feedback.html")
+        assert driver.find_element("tag name", "h1").text == "Feedback for ken"
+        text = driver.find_element("tag name", "body").text
+        assert console_errors(driver) == [] and broken_images(driver) == []
+        headings = [h.text for h in driver.find_elements("tag name", "h2")]
+        # The failure message, laid out: a heading per exercise, the message in a block of its own.
+        blocks = [b.text for b in driver.find_elements("tag name", "pre")]
+        driver.get((graded_class / "students" / "<i>bold & co" / "feedback.html").as_uri())
+        name = driver.find_element("tag name", "h1").text
+        bold = driver.find_elements("tag name", "i")
+    finally:
+        driver.quit()
+    assert [h.split(" ·")[0] for h in headings] == ["ex01", "ex04"]
+    assert any("Likely cause: " in b and "255" in b for b in blocks), blocks
+    assert "**Score" not in text and "| check |" not in text and "Score: " in text  # rendered, not Markdown source
+    assert name == "Feedback for <i>bold & co" and bold == []  # a name is text, never markup
+
+
+def test_a_feedback_page_with_its_figures_stands_alone(fake_mnist, tmp_path):  # noqa: F811 - the fixture imported above
+    """The figures are in the page itself: moved alone to another folder, it still shows them."""
+    drawn = tmp_path / "graded" / "feedback.html"
+    drawn.parent.mkdir()
+    drawn.write_text(feedback_page(make_report(fake_mnist, tmp_path), drawn, title="Feedback for ada", mnist=fake_mnist))
+    alone = tmp_path / "mailed" / "feedback.html"
+    alone.parent.mkdir()
+    shutil.copy(drawn, alone)
+    driver = start_browser()
+    try:
+        driver.get(alone.as_uri())
+        sources = driver.execute_script("return Array.from(document.images).map(i => i.getAttribute('src').slice(0, 22))")
+        shown = driver.execute_script("return Array.from(document.images).map(i => [i.naturalWidth, i.getBoundingClientRect().width])")
+        assert broken_images(driver) == [] and console_errors(driver) == []
+        captions = [c.text for c in driver.find_elements("tag name", "figcaption")]
+        strong = [s.text for s in driver.find_elements("css selector", "figcaption strong")]
+    finally:
+        driver.quit()
+    assert sources == ["data:image/png;base64,"] * 3  # learning curves, confusion matrix, misclassified digits
+    assert all(natural > 100 and width > 100 for natural, width in shown), shown
+    assert strong == ["Learning curves", "Confusion matrix", "Misclassified digits"] and "**" not in " ".join(captions)
+    # The other way: the Markdown page beside it links its figures, which a lone copy loses.
+    assert "](feedback_files/" in feedback_page(make_report(fake_mnist, tmp_path), drawn.with_suffix(".md"), mnist=fake_mnist)
+
+
+def test_the_similarity_report_lists_the_copies_and_shows_them_side_by_side(graded_class):
+    driver = start_browser()
+    try:
+        driver.get((graded_class / "class.html").as_uri())
+        driver.find_element("id", "similarity")  # the section is there
+        text = driver.find_element("tag name", "body").text.split("Similar submissions", 1)[1].split("Students", 1)[0]
+        rows = [r.text for r in driver.find_elements("css selector", "table.similarity tr")[1:]]
+        pair = next(r for r in driver.find_elements("css selector", "table.similarity tr") if "ada and katherine" in r.text)
+        pair.find_element("link text", "compare").click()
+        marks = driver.find_elements("tag name", "mark")
+        titles = [h.text for h in driver.find_elements("tag name", "h2")]
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+    assert "Byte-identical submissions, graded once" in text and "ada, hopper" in text
+    assert any(r.startswith("ex01 ada and katherine 100% / 100%") for r in rows), rows
+    assert not any("linus" in r for r in rows)  # the untouched stub shares nothing of its own
+    assert marks and titles == ["ada", "katherine"]

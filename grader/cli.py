@@ -192,6 +192,26 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--jobs is for this machine; with --scheduler the cluster's workers decide how many run at once")
 
 
+def _warn_short_machine(exercises: list[Exercise]) -> None:
+    """Say once, before grading, when the machine gives a process less memory than
+    the grader promises the exercises' code: there, a check that fails for memory
+    is "not graded" (retry), never failed (issue 26)."""
+    from .training import TRAINER_MEMORY
+
+    needs = {ex.id: max(ex.memory_mb << 20, TRAINER_MEMORY if ex.training else 0) for ex in exercises}
+    if not needs:
+        return
+    worst = max(needs, key=needs.get)
+    short = capacity.short_of(needs[worst])
+    if short is not None:
+        setting = capacity.memory_setting(needs[worst], next((ex.container_mb for ex in exercises if ex.id == worst), None), worst)
+        print(
+            f"grader: WARNING: {short.describe()}, less than the {needs[worst] >> 20:,} MiB a process grading {worst} is promised: "
+            f"a check that fails for memory will be \"not graded\" (grade again), never failed; {setting}",
+            file=sys.stderr,
+        )
+
+
 def _stop(signum, frame):
     # SIGTERM and SIGHUP end grading like Ctrl-C does, so every worker is cleaned up.
     raise KeyboardInterrupt
@@ -225,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
         if limits.startswith("REDUCED"):
             print(f"grader: WARNING: {limits}", file=sys.stderr)
+        _warn_short_machine(exercises)
         if sandbox.active and bubblewrap.area_bytes() is None:
             print("grader: WARNING: REDUCED isolation: a worker's writable folder is the grader's own, with no size cap "
                   "(switched off, or this grader cannot read a sandbox's tmpfs through /proc)", file=sys.stderr)
@@ -308,6 +329,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)
         return EXIT_UNUSABLE
     if report.get("retry"):  # a safety clock fired: the grader's failure, never a verdict
-        print("grader: some checks were not graded (the grader failed, or the machine was too slow or overloaded); grade again", file=sys.stderr)
+        print("grader: some checks were not graded (the grader failed, or the machine was too slow, overloaded or short of memory: each such check says which); grade again", file=sys.stderr)
         return EXIT_UNUSABLE
     return EXIT_PASSED if report["score"] == report["max_score"] else EXIT_FAILED

@@ -14,9 +14,10 @@ process, not in the notebook's kernel. A passing check prints one line; a
 failing one raises `CheckFailed`, whose message is the grader's teaching
 message and which Jupyter shows without a traceback into the grader. nbgrader
 gives a test cell its points when it ends without an error, and 0 when it
-raises. When a safety clock fired (a machine too slow or overloaded), the
-checks it stopped raise `CheckNotGraded`, which says "not graded" and how to
-grade again, and the checks that passed keep their points.
+raises. When a safety clock fired (a machine too slow or overloaded), or
+memory ran out on a machine that gives less than the grader promises (issue
+26), the checks it stopped raise `CheckNotGraded`, which says "not graded"
+and how to grade again, and the checks that passed keep their points.
 
 One grading per exercise and source: the other test cells of the exercise
 reuse its report while the answer cells stay unchanged.
@@ -128,7 +129,8 @@ def _not_graded(check_name: str, message: str) -> CheckNotGraded:
         f"{check_name}: not graded\n{message}\n"
         "This cell scores 0 only until it is graded again (nbgrader has no \"not graded\" for a test cell). "
         "In your own notebook: restart the kernel and run all cells. Instructors: `nbgrader autograde ASSIGNMENT --force` "
-        "on a machine that keeps up (MNIST_COURSE_SAFETY_FACTOR=2 gives a slower one twice the time)."
+        "on a machine that keeps up (MNIST_COURSE_SAFETY_FACTOR=2 gives a slower one twice the time) and gives the "
+        "memory the message names."
     )
 
 

@@ -134,7 +134,7 @@ def test_on_the_same_short_machine_a_students_own_mistake_still_fails(tmp_path, 
     assert code == 1, output
     assert "retry" not in report
     for check in _checks(report):
-        assert check["status"] == "failed" and "SyntaxError" in check["message"] and "a syntax error" in check["message"], check
+        assert check["status"] == "failed" and "failed with SyntaxError" in check["message"] and "Not graded" not in check["message"], check
 
 
 # ex01 whose normalize() asks for 8 GiB: past the worker's own 4 GiB cap, and past any short machine.
@@ -292,8 +292,11 @@ from mnist_course.course import load_course
 from mnist_course.nbgrader_course import imports_mark
 
 exercise = load_course().exercise("ex02")
-imports = imports_mark(exercise) + "\\nimport keras\\n"
-answer = open({solution!r}).read().split("import keras", 1)[1]  # the solution's functions, as an answer cell holds them
+# The locked imports cell fails in the kernel too on this machine (it imports Keras);
+# the answer cell defines the functions, which import nothing at the top level.
+imports = imports_mark(exercise) + "\\nimport keras\\nfrom keras import layers\\n"
+text = open({solution!r}).read()
+answer = text[text.index("\\ndef ") + 1:]
 name = "<ipython-input-2-answer>"
 linecache.cache[name] = (len(answer), None, answer.splitlines(True), name)
 namespace = {{"__name__": "__main__", "In": ["", imports, answer]}}
@@ -315,7 +318,7 @@ def test_an_nbgrader_test_cell_on_a_short_machine_is_not_graded_with_the_setting
     seen = json.loads(out.stdout.splitlines()[-1])
     assert seen["raised"] == "CheckNotGraded", seen
     assert "build_model_accepts_images: not graded" in seen["message"], seen
-    _assert_not_graded_for_memory(seen["message"].split("\n")[1])
+    _assert_not_graded_for_memory("\n".join(seen["message"].split("\n")[1:]))
 
 
 # ---------------------------------------------------------------- Gradescope

@@ -492,7 +492,13 @@ class Trainer:
             preexec_fn=_limiter(TRAINER_MEMORY) if os.name == "posix" else None,
             text=True,
         )
-        timer = threading.Timer(timeout, proc.kill)
+        fired = threading.Event()  # the safety clock's own flag: Timer.cancel() sets timer.finished too
+
+        def expire() -> None:
+            fired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, expire)
         timer.start()
         result = None
         try:
@@ -522,7 +528,7 @@ class Trainer:
                 if why:
                     return {"status": "machine", "why": why, "failed": f"{result.get('type', '')}: {clean_text(str(result.get('message', '')), 300)}"}
             return result
-        if timer.finished.is_set():
+        if fired.is_set():
             return {"status": "timeout", "timeout": timeout}
         if proc.returncode != -9:  # SIGKILL is said as it always was ("killed by the system"); other deaths of a short machine are its own
             why = machine_failure(TRAINER_MEMORY, exit_code=proc.returncode)

@@ -344,3 +344,37 @@ def test_gradescope_on_a_short_machine_is_not_graded_exits_2_and_names_the_setti
     for test in results["tests"]:
         _assert_not_graded_for_memory(test["output"])
     assert json.loads((root / "source" / "autograder.json").read_text())["resources"] in built.stdout  # the advice it printed
+
+
+# ---------------------------------------------------------------- the grader's trainer
+
+
+def test_the_trainer_that_cannot_start_tensorflow_says_so_as_data():
+    from grader.training import TRAINER
+
+    done = subprocess.run([sys.executable, "-I", str(TRAINER)], input='{"mode": "inspect"}', capture_output=True, text=True,
+                          timeout=120, preexec_fn=_machine_limit())
+    result = json.loads(done.stdout.splitlines()[-1])["result"]
+    assert result["status"] == "error" and result["stage"] == "start" and capacity.looks_like_memory(f"{result['type']}: {result['message']}"), result
+
+
+@pytest.mark.parametrize("ending", ["memory_error", "abort"])
+def test_a_trainer_failing_for_memory_is_not_graded_only_on_a_short_machine(ending, monkeypatch, tmp_path):
+    from grader import training
+
+    fake = tmp_path / "trainer.py"
+    fake.write_text(
+        "import json, os, signal, sys\njson.load(sys.stdin)\n"
+        + ('print(json.dumps({"result": {"status": "error", "type": "MemoryError", "message": ""}}))\n' if ending == "memory_error"
+           else "os.kill(os.getpid(), signal.SIGABRT)\n")
+    )
+    monkeypatch.setattr(training, "TRAINER", fake)
+    trainer = training.Trainer(data=None)
+    seen = {}
+    for short in (False, True):
+        limits = [capacity.MachineLimit((MACHINE_MIB if short else 64 << 10) << 20, "address space")]
+        monkeypatch.setattr(capacity, "machine_limits", lambda limits=limits: limits)
+        seen[short] = trainer._communicate({"mode": "train"}, tmp_path, 60, None)
+    # Enough memory: a MemoryError under the trainer's own 8 GiB is the model's (a failing check), as a crash is.
+    assert seen[False]["status"] == ("error" if ending == "memory_error" else "killed"), seen
+    assert seen[True]["status"] == "machine" and "768 MiB of address space" in seen[True]["why"], seen

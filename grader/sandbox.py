@@ -179,6 +179,12 @@ def _limit_resources(memory: int, own_network: bool = True) -> None:
     except (ImportError, ValueError, OSError):
         pass
     if sys.platform.startswith("linux"):
+        try:  # when the machine or container runs out of memory, its killer takes this process before the grader,
+            # which then says "not graded" (machine_failure); raising one's own score needs no privilege
+            with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
         try:
             import ctypes
 

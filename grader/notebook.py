@@ -119,8 +119,12 @@ def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
         print(f"Grading {exercise.id} · {exercise.title} with the course's grader…", flush=True)
         # No clock of its own: nbgrader's timeout (or the student's interrupt) stops the cell, and the grader with it.
         result = child_grader.grade_folder(folder, [exercise.id], env=_ENVIRONMENT, on_line=_show_progress)
-    if "error" in result:
-        raise CheckFailed(f"The grader could not run: {result['error']}\n{result['log']}")
+    if "error" in result:  # the grader's failure (killed for memory, say), never the code's: not graded
+        raise CheckNotGraded(
+            f"Not graded: the grader could not run: {result['error']}\n{result['log']}\n"
+            "This is not a judgement of your code; run this cell again on a machine with the memory and time the course needs "
+            "(platforms/README.md, \"Memory\")."
+        )
     return result
 
 

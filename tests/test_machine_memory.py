@@ -378,3 +378,29 @@ def test_a_trainer_failing_for_memory_is_not_graded_only_on_a_short_machine(endi
     # Enough memory: a MemoryError under the trainer's own 8 GiB is the model's (a failing check), as a crash is.
     assert seen[False]["status"] == ("error" if ending == "memory_error" else "killed"), seen
     assert seen[True]["status"] == "machine" and "768 MiB of address space" in seen[True]["why"], seen
+
+
+def test_gradescope_grader_killed_outright_is_not_graded_and_names_the_resources(tmp_path, mnist_path):
+    """The container's out-of-memory killer took the grader itself (ex02b's grader,
+    with TensorFlow for its gradient check, in 768 MB: benchmarks/MEMORY.md)."""
+    archive = tmp_path / "ex01.zip"
+    subprocess.run([sys.executable, str(ROOT / "platforms" / "gradescope" / "build_zip.py"), str(archive), "--exercises", "ex01"],
+                   capture_output=True, text=True, timeout=120, check=True)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(root / "source")
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    shutil.copy(EX01.solution_path, root / "submission" / EX01.filename)
+    killed = tmp_path / "python-killed"  # a "Python" the kernel kills as it starts to grade
+    killed.write_text("#!/bin/sh\nkill -9 $$\n")
+    killed.chmod(0o755)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": str(killed), "AUTOGRADER_USER": "", "MNIST_COURSE_DATA": mnist_path}
+    # run_autograder itself runs autograde.py with AUTOGRADER_PYTHON: run autograde.py directly with this Python instead.
+    done = subprocess.run([sys.executable, "-I", str(root / "source" / "autograde.py")], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["extra_data"] == {"retry": True} and results["score"] == 0
+    resources = json.loads((root / "source" / "autograder.json").read_text())["resources"]
+    assert "Not graded: the grader could not finish: it was stopped by signal 9, most likely because the grading container ran out of memory" in results["output"]
+    assert f"needs {resources}" in results["output"] and "not a judgement of your work" in results["output"]

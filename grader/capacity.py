@@ -463,11 +463,16 @@ def looks_like_memory(text: str) -> bool:
 def memory_setting(needed: int, container_mb: int | None = None, exercise: str = "") -> str:
     """What to raise so that grading gets what it needs: `needed` bytes for
     one process (the address space the grader promises), `container_mb` MB for
-    all of an exercise's grading together (measured: benchmarks/MEMORY.md)."""
+    all of an exercise's grading together (its reference's, measured:
+    benchmarks/MEMORY.md)."""
     short = short_of(needed)
-    whole = f"{container_mb:,} MB for {exercise}" if container_mb else "what platforms/README.md (\"Memory\") lists for each exercise"
     if short is not None and short.kind == "address space":
         return f"the grading machine needs `ulimit -v` of at least {needed >> 20:,} MiB for {exercise or 'this exercise'}, or `ulimit -v unlimited`"
-    if short is not None and short.kind == "machine":
-        return f"grade on a machine with more memory: {whole}"
-    return f"give the grader's container more memory: {whole} (on Gradescope, the autograder's memory setting)"
+    where = "machine" if short is not None and short.kind == "machine" else "container"
+    raise_it = "grade on a machine with more memory" if where == "machine" else "give the grader's container more memory"
+    table = 'platforms/README.md, "Memory"' + ("" if where == "machine" else "; on Gradescope, the autograder's runtime resources")
+    if container_mb and short is not None and short.bytes < container_mb * 10**6:
+        return f"{raise_it}: grading {exercise} needs {container_mb:,} MB ({table})"
+    if container_mb:
+        return f"{raise_it}: grading {exercise}'s reference fits in {container_mb:,} MB, this submission needed more ({table})"
+    return f"{raise_it} ({table})"

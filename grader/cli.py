@@ -193,23 +193,36 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
 
 
 def _warn_short_machine(exercises: list[Exercise]) -> None:
-    """Say once, before grading, when the machine gives a process less memory than
-    the grader promises the exercises' code: there, a check that fails for memory
-    is "not graded" (retry), never failed (issue 26)."""
+    """Say once, before grading, when the machine gives less memory than grading
+    needs: a process less address space than the grader promises it (`ulimit
+    -v`), or a container or machine less than an exercise's grading was
+    measured to need (course.toml's container_mb). There, a check that fails
+    for memory is "not graded" (retry), never failed (issue 26)."""
     from .training import TRAINER_MEMORY
 
-    needs = {ex.id: max(ex.memory_mb << 20, TRAINER_MEMORY if ex.training else 0) for ex in exercises}
-    if not needs:
+    if not exercises:
         return
-    worst = max(needs, key=needs.get)
-    short = capacity.short_of(needs[worst])
-    if short is not None:
-        setting = capacity.memory_setting(needs[worst], next((ex.container_mb for ex in exercises if ex.id == worst), None), worst)
+    limits = capacity.machine_limits()
+    needs = {ex.id: max(ex.memory_mb << 20, TRAINER_MEMORY if ex.training else 0) for ex in exercises}
+    worst = max(exercises, key=lambda ex: needs[ex.id])
+    per_process = next((limit for limit in limits if limit.kind == "address space"), None)
+    if per_process is not None and per_process.bytes < needs[worst.id]:
+        setting = capacity.memory_setting(needs[worst.id], worst.container_mb, worst.id)
         print(
-            f"grader: WARNING: {short.describe()}, less than the {needs[worst] >> 20:,} MiB a process grading {worst} is promised: "
-            f"a check that fails for memory will be \"not graded\" (grade again), never failed; {setting}",
+            f"grader: WARNING: {per_process.describe()}, less than the {needs[worst.id] >> 20:,} MiB a process grading {worst.id} is "
+            f"promised: a check that fails for memory will be \"not graded\" (grade again), never failed; {setting}",
             file=sys.stderr,
         )
+    measured = [ex for ex in exercises if ex.container_mb]
+    whole = [limit for limit in limits if limit.kind != "address space"]
+    if measured and whole:
+        hungriest = max(measured, key=lambda ex: ex.container_mb)
+        if whole[0].bytes < hungriest.container_mb * 10**6:
+            print(
+                f"grader: WARNING: {whole[0].describe()}, less than the {hungriest.container_mb:,} MB grading {hungriest.id} was measured "
+                "to need (platforms/README.md, \"Memory\"): a check that runs out of memory will be \"not graded\" (grade again), never failed",
+                file=sys.stderr,
+            )
 
 
 def _stop(signum, frame):

@@ -103,6 +103,20 @@ def test_a_failure_for_memory_is_the_machines_only_where_the_machine_gives_less(
     assert "ran out" in machine_failure(promised, exit_code=-9, oom_killed=True)
 
 
+def test_the_setting_named_is_the_one_that_is_short(monkeypatch):
+    def machine(*limits):
+        monkeypatch.setattr(capacity, "machine_limits", lambda: sorted(limits, key=lambda limit: limit.bytes))
+
+    machine(capacity.MachineLimit(1536 << 20, "address space"))
+    assert capacity.memory_setting(8 << 30, 1500, "ex02b") == "the grading machine needs `ulimit -v` of at least 8,192 MiB for ex02b, or `ulimit -v unlimited`"
+    machine(capacity.MachineLimit(768_000_000, "container", "/sys/fs/cgroup/memory.max"))
+    assert capacity.memory_setting(8 << 30, 1500, "ex02b").startswith("give the grader's container more memory: grading ex02b needs 1,500 MB")
+    # The reference fits in the container: this submission needed more.
+    assert "grading ex02's reference fits in 768 MB, this submission needed more" in capacity.memory_setting(8 << 30, 768, "ex02")
+    machine(capacity.MachineLimit(2 << 30, "machine"))
+    assert capacity.memory_setting(4 << 30, 1500, "ex02b").startswith("grade on a machine with more memory")
+
+
 def test_the_machines_limits_are_read_as_the_grader_sees_them():
     probe = "from grader import capacity; print([(l.kind, l.bytes >> 20) for l in capacity.machine_limits()])"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, preexec_fn=_machine_limit())

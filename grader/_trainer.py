@@ -377,7 +377,11 @@ def train_model(keras, tf, request):
 
 def main():
     request = json.load(sys.stdin)
-    keras, tf = _quiet_keras()
+    try:
+        keras, tf = _quiet_keras()
+    except BaseException as exc:  # noqa: BLE001 - TensorFlow could not start (too little memory, say): said as data
+        print(json.dumps({"result": {"status": "error", "stage": "start", "type": type(exc).__name__, "message": str(exc)[:2000]}}), flush=True)
+        return
     try:
         if request["mode"] == "inspect":
             result = inspect_model(keras, request)

@@ -295,7 +295,7 @@ def run_batch(
                 else:
                     result = settle(result, folder, hashes[student], key)
                     if result.get("retry"):  # kept for the student to read, graded again next run
-                        errors[student] = "retry: some checks were not graded (the machine was too slow or overloaded)"
+                        errors[student] = "retry: some checks were not graded (the machine was too slow, overloaded or short of memory)"
                     report = {
                         **result,
                         "target": str(submissions / student),

@@ -269,21 +269,33 @@ class Leaf:
         return counts
 
     def limits_hit(self) -> list[str]:
-        """Which of the leaf's limits its code ran into: "memory", "processes"."""
+        """Which of the leaf's own limits its code ran into: "memory", "processes".
+
+        Only the leaf's own limit counts for memory (`max`/`oom` events, v1's
+        `failcnt`), never `oom_kill` alone: that also counts a process the
+        kernel killed because the machine or the container the grader runs in
+        ran out of memory (`machine_oom_killed`), which is not the student's doing."""
         hit = []
         if self.v2 is not None:
-            if self._events(self.v2, "memory.events").get("max", 0) or self._events(self.v2, "memory.events").get("oom_kill", 0):
+            events = self._events(self.v2, "memory.events")
+            if events.get("max", 0) or events.get("oom", 0):
                 hit.append("memory")
             if self._events(self.v2, "pids.events").get("max", 0):
                 hit.append("processes")
         if "memory" in self.v1 and "memory" not in hit:
-            oom = self._events(self.v1["memory"], "memory.oom_control")
-            if oom.get("oom_kill", 0) or _read(self.v1["memory"] / "memory.failcnt").strip() not in ("", "0"):
+            if _read(self.v1["memory"] / "memory.failcnt").strip() not in ("", "0"):
                 hit.append("memory")
         if "pids" in self.v1 and "processes" not in hit:
             if self._events(self.v1["pids"], "pids.events").get("max", 0):
                 hit.append("processes")
         return hit
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's out-of-memory killer killed one of the leaf's
+        processes (for its own limit, the container's or the machine's)."""
+        if self.v2 is not None and self._events(self.v2, "memory.events").get("oom_kill", 0):
+            return True
+        return "memory" in self.v1 and self._events(self.v1["memory"], "memory.oom_control").get("oom_kill", 0) > 0
 
     def members(self) -> set[int]:
         pids = set()
@@ -324,3 +336,143 @@ class Leaf:
             else:
                 print(f"grader: a worker's cgroup {folder} could not be removed (processes still in it)", file=sys.stderr)
         self.folders, self.procs = [], []
+
+
+# ---------------------------------------------------------------- the machine's own limits
+#
+# The grader promises student code a memory limit (course.toml's memory_mb for
+# a worker, training.TRAINER_MEMORY for its trainer). A machine can give less:
+# an address-space limit on every process (`ulimit -v`), a container or
+# control group the grader runs in with less memory than that, a machine with
+# less. There, code that runs out of memory may be within what it was
+# promised, so the failure is the machine's: the check is "not graded"
+# (retry), never failed, and the message names the setting to raise
+# (issue 26). A limit of the worker's own leaf is the student's (limits_hit).
+
+UNLIMITED = 1 << 60  # a cgroup or rlimit value at or past this means no limit
+
+
+@dataclass(frozen=True)
+class MachineLimit:
+    """One limit of the machine on the memory of the processes the grader starts."""
+
+    bytes: int
+    kind: str  # "address space" (RLIMIT_AS, per process), "container" (a control group the grader is in), "machine" (RAM + swap)
+    where: str = ""  # the control group's file, for "container"
+
+    def describe(self) -> str:
+        mib = self.bytes >> 20
+        if self.kind == "address space":
+            return f"the grading machine limits every process to {mib:,} MiB of address space (`ulimit -v`)"
+        if self.kind == "container":
+            return f"the container (control group) the grader runs in may use {mib:,} MiB in all ({self.where})"
+        return f"the grading machine has {mib:,} MiB of memory (RAM and swap)"
+
+
+def _rlimit_as() -> int | None:
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, ValueError, OSError):
+        return None
+    return None if hard == resource.RLIM_INFINITY or hard >= UNLIMITED else hard
+
+
+def _container_limit() -> tuple[int, str] | None:
+    """The tightest memory limit of the control groups this process is in (v2: it and
+    every ancestor; v1: the memory hierarchy's own hierarchical limit)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    mounts, own = _mounts(), _own_paths()
+    best: tuple[int, str] | None = None
+    if "v2" in mounts and "v2" in own:
+        folder = mounts["v2"] / own["v2"].lstrip("/")
+        while folder.is_relative_to(mounts["v2"]):
+            text = _read(folder / "memory.max").strip()
+            if text.isdigit() and int(text) < UNLIMITED and (best is None or int(text) < best[0]):
+                best = (int(text), str(folder / "memory.max"))
+            if folder == mounts["v2"]:
+                break
+            folder = folder.parent
+    if "memory" in mounts and "memory" in own:
+        folder = mounts["memory"] / own["memory"].lstrip("/")
+        for line in _read(folder / "memory.stat").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "hierarchical_memory_limit" and value.strip().isdigit():
+                limit = int(value)
+                if limit < UNLIMITED and (best is None or limit < best[0]):
+                    best = (limit, str(folder / "memory.limit_in_bytes"))
+    return best
+
+
+def _physical() -> int | None:
+    total = 0
+    for line in _read(Path("/proc/meminfo")).splitlines():
+        key, _, value = line.partition(":")
+        if key in ("MemTotal", "SwapTotal") and value.split() and value.split()[0].isdigit():
+            total += int(value.split()[0]) << 10
+    return total or None
+
+
+def machine_limits() -> list[MachineLimit]:
+    """The machine's limits on the memory of the processes this grader starts, tightest first."""
+    found = []
+    if (limit := _rlimit_as()) is not None:
+        found.append(MachineLimit(limit, "address space"))
+    if (container := _container_limit()) is not None:
+        found.append(MachineLimit(container[0], "container", container[1]))
+    if (physical := _physical()) is not None:
+        found.append(MachineLimit(physical, "machine"))
+    return sorted(found, key=lambda limit: limit.bytes)
+
+
+def short_of(needed: int) -> MachineLimit | None:
+    """The tightest limit of the machine below `needed` bytes (what the grader
+    promises a process), or None where the machine gives at least that."""
+    limits = [limit for limit in machine_limits() if limit.bytes < needed]
+    return limits[0] if limits else None
+
+
+def address_space(requested: int) -> int:
+    """The address-space limit a process the grader starts gets for `requested`:
+    the request, or the machine's own hard limit where that is lower."""
+    hard = _rlimit_as()
+    return requested if hard is None else min(requested, hard)
+
+
+# What an exception or a crash says when memory ran out (Python, the dynamic
+# loader, C++, thread creation).
+MEMORY_WORDS = (
+    "memoryerror",
+    "cannot allocate memory",
+    "failed to map segment",
+    "out of memory",
+    "bad_alloc",
+    "resource temporarily unavailable",
+    "resource exhausted",
+)
+
+
+def looks_like_memory(text: str) -> bool:
+    """Whether an exception's type and message say that memory ran out."""
+    text = text.lower()
+    return any(word in text for word in MEMORY_WORDS)
+
+
+def memory_setting(needed: int, container_mb: int | None = None, exercise: str = "") -> str:
+    """What to raise so that grading gets what it needs: `needed` bytes for
+    one process (the address space the grader promises), `container_mb` MB for
+    all of an exercise's grading together (its reference's, measured:
+    benchmarks/MEMORY.md)."""
+    short = short_of(needed)
+    if short is not None and short.kind == "address space":
+        return f"the grading machine needs `ulimit -v` of at least {needed >> 20:,} MiB for {exercise or 'this exercise'}, or `ulimit -v unlimited`"
+    where = "machine" if short is not None and short.kind == "machine" else "container"
+    raise_it = "grade on a machine with more memory" if where == "machine" else "give the grader's container more memory"
+    table = 'platforms/README.md, "Memory"' + ("" if where == "machine" else "; on Gradescope, the autograder's runtime resources")
+    if container_mb and short is not None and short.bytes < container_mb * 10**6:
+        return f"{raise_it}: grading {exercise} needs {container_mb:,} MB ({table})"
+    if container_mb:
+        return f"{raise_it}: grading {exercise}'s reference fits in {container_mb:,} MB, this submission needed more ({table})"
+    return f"{raise_it} ({table})"

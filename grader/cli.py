@@ -200,6 +200,39 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--jobs is for this machine; with --scheduler the cluster's workers decide how many run at once")
 
 
+def _warn_short_machine(exercises: list[Exercise]) -> None:
+    """Say once, before grading, when the machine gives less memory than grading
+    needs: a process less address space than the grader promises it (`ulimit
+    -v`), or a container or machine less than an exercise's grading was
+    measured to need (course.toml's container_mb). There, a check that fails
+    for memory is "not graded" (retry), never failed (issue 26)."""
+    from .training import TRAINER_MEMORY
+
+    if not exercises:
+        return
+    limits = capacity.machine_limits()
+    needs = {ex.id: max(ex.memory_mb << 20, TRAINER_MEMORY if ex.training else 0) for ex in exercises}
+    worst = max(exercises, key=lambda ex: needs[ex.id])
+    per_process = next((limit for limit in limits if limit.kind == "address space"), None)
+    if per_process is not None and per_process.bytes < needs[worst.id]:
+        setting = capacity.memory_setting(needs[worst.id], worst.container_mb, worst.id)
+        print(
+            f"grader: WARNING: {per_process.describe()}, less than the {needs[worst.id] >> 20:,} MiB a process grading {worst.id} is "
+            f"promised: a check that fails for memory will be \"not graded\" (grade again), never failed; {setting}",
+            file=sys.stderr,
+        )
+    measured = [ex for ex in exercises if ex.container_mb]
+    whole = [limit for limit in limits if limit.kind != "address space"]
+    if measured and whole:
+        hungriest = max(measured, key=lambda ex: ex.container_mb)
+        if whole[0].bytes < hungriest.container_mb * 10**6:
+            print(
+                f"grader: WARNING: {whole[0].describe()}, less than the {hungriest.container_mb:,} MB grading {hungriest.id} was measured "
+                "to need (platforms/README.md, \"Memory\"): a check that runs out of memory will be \"not graded\" (grade again), never failed",
+                file=sys.stderr,
+            )
+
+
 def _stop(signum, frame):
     # SIGTERM and SIGHUP end grading like Ctrl-C does, so every worker is cleaned up.
     raise KeyboardInterrupt
@@ -238,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
         if limits.startswith("REDUCED"):
             print(f"grader: WARNING: {limits}", file=sys.stderr)
+        _warn_short_machine(exercises)
         if sandbox.active and bubblewrap.area_bytes() is None:
             print("grader: WARNING: REDUCED isolation: a worker's writable folder is the grader's own, with no size cap "
                   "(switched off, or this grader cannot read a sandbox's tmpfs through /proc)", file=sys.stderr)
@@ -322,6 +356,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader: pytest could not run the graders (exit {int(code)})", file=sys.stderr)
         return EXIT_UNUSABLE
     if report.get("retry"):  # a safety clock fired: the grader's failure, never a verdict
-        print("grader: some checks were not graded (the grader failed, or the machine was too slow or overloaded); grade again", file=sys.stderr)
+        print("grader: some checks were not graded (the grader failed, or the machine was too slow, overloaded or short of memory: each such check says which); grade again", file=sys.stderr)
         return EXIT_UNUSABLE
     return EXIT_PASSED if report["score"] == report["max_score"] else EXIT_FAILED

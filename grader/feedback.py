@@ -139,3 +139,19 @@ class NotGraded(Feedback):
             cause="the grading machine, not your code",
             hint="grade again (an instructor's --batch re-grades this submission on its next run)",
         )
+
+
+class NotGradedMachine(NotGraded):
+    """Not graded because the grading machine gives less memory than the grader
+    promises the code it runs (`ulimit -v`, a container's limit, the machine
+    itself): never the student's fault, whatever their code would have done.
+    The message names the setting to raise; no output of the code is shown (at
+    that point it is the libraries' own start-up log, not the student's)."""
+
+    def __init__(self, what: str, why: str, setting: str):
+        Feedback.__init__(
+            self,
+            f"Not graded: {what}, because {why}",
+            cause="the grading machine's memory setting, not your code",
+            hint=f"{setting}; then grade again (an instructor's --batch re-grades this submission on its next run)",
+        )

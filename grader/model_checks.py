@@ -17,7 +17,8 @@ from mnist_course.course import Exercise
 from mnist_course.data import test_half
 
 from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cost, training_cost
-from .feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe
+from . import capacity
+from .feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, PartialCredit, describe
 from .sandbox import Opaque, SavedModel, clean_text
 from .session import graded_half
 from .student import Call, Student
@@ -130,6 +131,8 @@ class ModelSubmission:
             raise NotGraded(f"building the model took longer than the grader's safety limit of {info.get('timeout', 0):.0f} s")
         if info.get("status") == "killed" and info.get("returncode") == -9:
             raise NotGraded("the process building the model was killed by the system (out of memory on the grading machine, or stopped)")
+        if info.get("status") == "machine":
+            raise self._machine("the grader's process building the model failed", info)
         if info.get("status") != "ok":
             if self._missing_channel_axis(config):
                 # Said in full once, by build_model_accepts_images; the checks that need the model point there.
@@ -478,7 +481,17 @@ class ModelSubmission:
             # SIGKILL comes from outside (the machine's out-of-memory killer, an
             # operator): the trainer's own 8 GiB cap ends a run with MemoryError.
             raise NotGraded("the training process was killed by the system (out of memory on the grading machine, or stopped)")
+        if result.get("status") == "machine":
+            raise self._machine("the grader's training process failed", result)
         return result
+
+    def _machine(self, what: str, info: dict) -> NotGradedMachine:
+        """The grader's trainer failed for memory the machine did not give it."""
+        return NotGradedMachine(
+            f"{what} ({info.get('failed', '')})",
+            info.get("why", "the grading machine gives it too little memory"),
+            capacity.memory_setting(self.student.needed_memory(), self.exercise.container_mb, self.exercise.id),
+        )
 
     def check_accuracy(self, node) -> dict:
         """Train, evaluate on this run's half of the test set, compare with the

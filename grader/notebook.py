@@ -14,9 +14,10 @@ process, not in the notebook's kernel. A passing check prints one line; a
 failing one raises `CheckFailed`, whose message is the grader's teaching
 message and which Jupyter shows without a traceback into the grader. nbgrader
 gives a test cell its points when it ends without an error, and 0 when it
-raises. When a safety clock fired (a machine too slow or overloaded), the
-checks it stopped raise `CheckNotGraded`, which says "not graded" and how to
-grade again, and the checks that passed keep their points.
+raises. When a safety clock fired (a machine too slow or overloaded), or
+memory ran out on a machine that gives less than the grader promises (issue
+26), the checks it stopped raise `CheckNotGraded`, which says "not graded"
+and how to grade again, and the checks that passed keep their points.
 
 One grading per exercise and source: the other test cells of the exercise
 reuse its report while the answer cells stay unchanged.
@@ -118,8 +119,12 @@ def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
         print(f"Grading {exercise.id} · {exercise.title} with the course's grader…", flush=True)
         # No clock of its own: nbgrader's timeout (or the student's interrupt) stops the cell, and the grader with it.
         result = child_grader.grade_folder(folder, [exercise.id], env=_ENVIRONMENT, on_line=_show_progress)
-    if "error" in result:
-        raise CheckFailed(f"The grader could not run: {result['error']}\n{result['log']}")
+    if "error" in result:  # the grader's failure (killed for memory, say), never the code's: not graded
+        raise CheckNotGraded(
+            f"Not graded: the grader could not run: {result['error']}\n{result['log']}\n"
+            "This is not a judgement of your code; run this cell again on a machine with the memory and time the course needs "
+            "(platforms/README.md, \"Memory\")."
+        )
     return result
 
 
@@ -128,7 +133,8 @@ def _not_graded(check_name: str, message: str) -> CheckNotGraded:
         f"{check_name}: not graded\n{message}\n"
         "This cell scores 0 only until it is graded again (nbgrader has no \"not graded\" for a test cell). "
         "In your own notebook: restart the kernel and run all cells. Instructors: `nbgrader autograde ASSIGNMENT --force` "
-        "on a machine that keeps up (MNIST_COURSE_SAFETY_FACTOR=2 gives a slower one twice the time)."
+        "on a machine that keeps up (MNIST_COURSE_SAFETY_FACTOR=2 gives a slower one twice the time) and gives the "
+        "memory the message names."
     )
 
 

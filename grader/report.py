@@ -292,7 +292,7 @@ def render_table(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"Total: {report['score']}/{report['max_score']} points")
     if report.get("retry"):
-        lines.append("Not fully graded: the grading machine was too slow or overloaded for some check; grade again.")
+        lines.append("Not fully graded: the grading machine was too slow, overloaded or short of memory for some check (its message says which); grade again.")
     data = report.get("data")
     lines.append(f"Data: {data['description'] if data else 'not loaded'}")
     if report.get("version_drift"):

@@ -104,6 +104,10 @@ class CallOutcome:
     limits: list[str] = field(default_factory=list)  # the worker's own limits its code ran into: "memory", "processes", "disk"
     output: str = ""  # tail of what the student's code printed
     seconds: float = 0.0
+    # Set when the failure is the machine's, not the code's: memory ran out
+    # below what the worker was promised (capacity.MachineLimit), or the
+    # kernel killed it for memory outside its own limit. Says why.
+    machine: str = ""
     warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
 
 
@@ -167,10 +171,20 @@ def _limit_resources(memory: int, own_network: bool = True) -> None:
 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_WRITE, MAX_FILE_WRITE))
+        # Never above the machine's own hard limit (`ulimit -v`), which cannot be
+        # raised: there the process gets that, and a failure for memory is the
+        # machine's (machine_failure).
+        memory = capacity.address_space(memory)
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     except (ImportError, ValueError, OSError):
         pass
     if sys.platform.startswith("linux"):
+        try:  # when the machine or container runs out of memory, its killer takes this process before the grader,
+            # which then says "not graded" (machine_failure); raising one's own score needs no privilege
+            with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
         try:
             import ctypes
 
@@ -184,6 +198,33 @@ def _limit_resources(memory: int, own_network: bool = True) -> None:
                 libc.unshare(CLONE_NEWNET)
         except (OSError, AttributeError):
             pass
+
+
+CRASH_SIGNALS = (signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS)  # how a process dies when memory runs out
+
+
+def machine_failure(promised: int, exc_text: str = "", exit_code: int | None = None, oom_killed: bool = False, own_limit: bool = False) -> str:
+    """Why a process the grader promised `promised` bytes failed for the machine's
+    lack of memory, not its code's; "" where that cannot be said.
+
+    The machine's when the kernel's out-of-memory killer killed it while its own
+    limit was not reached (the container or machine ran out), or when the
+    machine gives less than the promise (capacity.short_of) and the failure is
+    one that running out of memory causes: an exception that says so (a
+    MemoryError, a shared library that cannot be mapped, a thread that cannot
+    start) or death by SIGKILL, SIGABRT, SIGSEGV or SIGBUS. A syntax error or
+    any other exception stays the code's own, however short the machine."""
+    if own_limit:
+        return ""
+    short = capacity.short_of(promised)
+    if oom_killed:
+        return "the kernel killed it for lack of memory" + (f": {short.describe()}" if short else " (the grading machine or its container ran out)")
+    if short is None:
+        return ""
+    crashed = exit_code is not None and exit_code < 0 and -exit_code in [int(s) for s in CRASH_SIGNALS]
+    if crashed or (exc_text and capacity.looks_like_memory(exc_text)):
+        return f"{short.describe()}, less than the {promised >> 20:,} MiB the grader promises your code"
+    return ""
 
 
 def isolation() -> str:
@@ -450,6 +491,7 @@ class Worker:
         self.area: int | None = None  # a descriptor of the running worker's writable folder, as it sees it
         self.first_started: float | None = None  # when the module's first worker started (monotonic)
         self.limits_seen: set[str] = set()  # every limit of its own the module's code ran into, across restarts
+        self.oom_seen = False  # the kernel killed one of its processes for memory (its own limit, the container's or the machine's)
         # Returned model files outlive the worker process (results are cached
         # per call), and only the grader can write here.
         self._keep = tempfile.TemporaryDirectory(prefix="mnist-grader-models-")
@@ -532,9 +574,12 @@ class Worker:
         self.area = fd
 
     def limits_hit(self) -> list[str]:
-        """The worker's own limits its code has run into so far."""
+        """The worker's own limits its code has run into so far (and whether the
+        kernel killed one of its processes for memory, in `oom_seen`)."""
         hit = self.leaf.limits_hit() if self.leaf is not None else []
         self.limits_seen.update(hit)
+        if self.leaf is not None and self.leaf.oom_killed():
+            self.oom_seen = True
         return hit
 
     def close(self) -> None:
@@ -667,6 +712,9 @@ class Worker:
                 where=message.get("where") and clean_text(message["where"], 500),
                 output=output,
                 seconds=seconds,
+                machine=machine_failure(
+                    self.memory, f"{message.get('type', '')}: {message.get('message', '')}", oom_killed=self.oom_seen, own_limit="memory" in limits
+                ),
             )
         if isinstance(message, dict) and message.get("status") == "missing_function":
             return CallOutcome("missing_function", output=output, seconds=seconds)
@@ -684,8 +732,9 @@ class Worker:
                 pass
         if self.sandboxed and exit_code is not None and 128 < exit_code <= 128 + 64:
             exit_code = 128 - exit_code  # bwrap reports a child killed by signal N as 128 + N, as a shell does
-        self.close()
-        return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits)
+        self.close()  # reads its group's events one last time (oom_seen)
+        machine = machine_failure(self.memory, exit_code=exit_code, oom_killed=self.oom_seen, own_limit="memory" in limits or "memory" in self.limits_seen)
+        return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits, machine=machine)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:
         """`function(*args, **kwargs)` in the worker; `args` are arrays, `kwargs` JSON values.

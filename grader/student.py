@@ -21,7 +21,7 @@ from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
 from . import bubblewrap, capacity, sandbox
-from .feedback import Feedback, NotGraded, NotStarted, describe
+from .feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, describe
 
 
 def _exit_status(code: int | None) -> str:
@@ -70,6 +70,8 @@ class Call:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
         if o.limits and o.status in ("raised", "crashed", "timeout", "starved"):
             return self._limits_problem()  # starved by its own processes: its own doing
+        if o.machine:
+            return self._machine_problem()
         if o.status == "starved":
             doing = f"importing {filename}" if o.stage == "import" else f"the call {self.called}"
             return NotGraded(f"{doing} had not finished after {o.seconds:.0f} s on the wall clock, most of it spent waiting for a CPU that other work held")
@@ -126,6 +128,18 @@ class Call:
             if memory
             else "make the same call yourself and read the traceback: the line above is where it stopped",
             output=o.output,
+        )
+
+    def _machine_problem(self) -> NotGraded:
+        """The code failed for memory the machine did not give: not graded, and the
+        setting to raise named (its output is not shown: the libraries' start-up log)."""
+        o, exercise = self.outcome, self.student.exercise
+        failed = f"{o.exc_type}: {o.exc_message}" if o.status == "raised" else _exit_status(o.exit_code)
+        doing = f"importing {self.student.filename}" if o.stage == "import" else f"the call {self.called}"
+        return NotGradedMachine(
+            f"{doing} failed ({failed})",
+            o.machine,
+            capacity.memory_setting(self.student.needed_memory(), exercise.container_mb, exercise.id),
         )
 
     def _limits_problem(self) -> Feedback:
@@ -265,6 +279,13 @@ class Student:
         self.is_stub = is_stub
         self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20)
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
+
+    def needed_memory(self) -> int:
+        """The address space one process of this exercise's grading is promised:
+        the worker's, or the trainer's where the exercise trains a model."""
+        from .training import TRAINER_MEMORY
+
+        return max(self.worker.memory, TRAINER_MEMORY if self.exercise.training else 0)
 
     def close(self) -> None:
         """Stop the worker and everything it started, and remove what it returned."""

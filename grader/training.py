@@ -48,7 +48,7 @@ from mnist_course.data import MNIST
 from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
-from .sandbox import CallbackSpec, _limiter, clean_text, read_regular
+from .sandbox import CallbackSpec, _limiter, clean_text, machine_failure, read_regular
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
@@ -492,7 +492,13 @@ class Trainer:
             preexec_fn=_limiter(TRAINER_MEMORY) if os.name == "posix" else None,
             text=True,
         )
-        timer = threading.Timer(timeout, proc.kill)
+        fired = threading.Event()  # the safety clock's own flag: Timer.cancel() sets timer.finished too
+
+        def expire() -> None:
+            fired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, expire)
         timer.start()
         result = None
         try:
@@ -517,9 +523,17 @@ class Trainer:
                 proc.wait()
             proc.stdout.close()
         if isinstance(result, dict):
+            if result.get("status") == "error":  # a MemoryError where the machine gives less than TRAINER_MEMORY is the machine's
+                why = machine_failure(TRAINER_MEMORY, f"{result.get('type', '')}: {result.get('message', '')}")
+                if why:
+                    return {"status": "machine", "why": why, "failed": f"{result.get('type', '')}: {clean_text(str(result.get('message', '')), 300)}"}
             return result
-        if timer.finished.is_set():
+        if fired.is_set():
             return {"status": "timeout", "timeout": timeout}
+        if proc.returncode != -9:  # SIGKILL is said as it always was ("killed by the system"); other deaths of a short machine are its own
+            why = machine_failure(TRAINER_MEMORY, exit_code=proc.returncode)
+            if why:
+                return {"status": "machine", "why": why, "failed": f"it ended with {-proc.returncode if proc.returncode < 0 else proc.returncode}"}
         return {"status": "killed", "returncode": proc.returncode}
 
     def _probe(self, input_shape: tuple[int, ...]) -> np.ndarray:

@@ -105,6 +105,10 @@ class Exercise:
     accuracy_bands: dict[str, float]
     functions: tuple[Function, ...]
     training: Training | None = None  # model exercises only
+    # The memory, in MB, of the smallest of Gradescope's containers in which
+    # grading the reference gets every point (benchmarks/memory.py): what the
+    # Gradescope zip's advice and the grader's "not graded" messages name.
+    container_mb: int | None = None
 
     @property
     def filename(self) -> str:
@@ -271,6 +275,14 @@ def _training(table: dict, where: str) -> Training:
     )
 
 
+def _container_mb(value: object, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise CourseError(f"course.toml: {where}.container_mb should be a positive number of MB, got {value!r}")
+    return value
+
+
 def parse_course(text: str) -> Course:
     try:
         raw = tomllib.loads(text)
@@ -326,6 +338,7 @@ def parse_course(text: str) -> Course:
                 accuracy_bands={k: float(v) for k, v in bands.items()},
                 functions=tuple(functions),
                 training=_training(ex["training"], f"{where}.training") if "training" in ex else None,
+                container_mb=_container_mb(ex.get("container_mb"), where),
             )
         )
     if not exercises:

@@ -69,8 +69,9 @@ def _autograder(base: Path, archive: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _run(root: Path, mnist_path: str, **env: str) -> dict:
-    """Gradescope's call: run_autograder in /autograder; return the results.json it left."""
+def _run(root: Path, mnist_path: str, code: int = 0, **env: str) -> dict:
+    """Gradescope's call: run_autograder in /autograder; return the results.json it left
+    (its exit status `code`: 0 graded, 2 not graded, as the grader's own)."""
     environment = {
         **os.environ,
         "AUTOGRADER_ROOT": str(root),
@@ -80,7 +81,7 @@ def _run(root: Path, mnist_path: str, **env: str) -> dict:
         **env,
     }
     proc = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=environment, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == code, proc.stdout + proc.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)
     assert results["score"] == sum(t["score"] for t in results["tests"])
@@ -217,9 +218,9 @@ def test_hostile_submission_cannot_write_its_own_score(sandbox, ex01_zip, tmp_pa
 
 def test_grader_that_cannot_run_still_gives_valid_results(ex01_zip, tmp_path, mnist_path):
     root = _autograder(tmp_path, ex01_zip, {EX01: (ROOT / "solutions" / EX01).read_text()})
-    results = _run(root, mnist_path, MNIST_COURSE_DATA=str(tmp_path / "missing.npz"))
-    assert results["score"] == 0
-    assert "The grader could not finish: it exited with status 2" in results["output"]
+    results = _run(root, mnist_path, code=2, MNIST_COURSE_DATA=str(tmp_path / "missing.npz"))
+    assert results["score"] == 0 and results["extra_data"] == {"retry": True}  # not graded: never a verdict
+    assert "Not graded: the grader could not finish: it exited with status 2" in results["output"]
 
 
 # -- Gradescope: as root, grading runs as an unprivileged user without network

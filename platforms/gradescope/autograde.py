@@ -97,8 +97,11 @@ def run(root: Path, results: Path, started: float) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_results(results, result)
-    print(f"results.json: {result['score']} points")
-    return 0
+    retry = bool((result.get("extra_data") or {}).get("retry"))
+    print(f"results.json: {result['score']} points" + (" (some or all checks not graded: regrade this submission)" if retry else ""))
+    # 2, as the grader's own exit, when something was not graded (results.json says so
+    # and carries extra_data.retry); Gradescope reads results.json whatever the status.
+    return 2 if retry else 0
 
 
 def find_exercise_files(submission: Path, names: list[str]) -> tuple[dict[str, Path], list[str]]:
@@ -176,26 +179,35 @@ def grade(root, source, work, exercises, found, config, notes, started) -> dict:
             "the grading container was too slow. Your instructor can regrade it with more CPU or time.",
             notes,
             started,
+            retry=True,
         )
     sweep(prefix)  # nothing the submission started outlives grading
     report, problem = read_report(report_path, exercises)
     outcome = verdict(code, report)
-    if outcome == "not graded":  # a safety clock fired: the checks it stopped are worth nothing yet, the others stand
+    resources = config.get("resources") or "the runtime resources platforms/README.md gives for these exercises"
+    if outcome == "not graded":  # a safety clock fired, or memory ran short: the checks it stopped are worth nothing yet, the others stand
         notes.append(
-            "Some checks were not graded: the grading container was too slow or overloaded. This is not a judgement "
-            "of your work; your instructor can regrade this submission."
+            "Some checks were not graded: the grading container was too slow, overloaded or short of memory (each such "
+            "check says which). This is not a judgement of your work; your instructor can regrade this submission."
         )
+        print(f"autograde: some checks were not graded; this assignment's autograder needs {resources}", flush=True)
     elif outcome == "error" and code not in (0, 1):
         why = f"was stopped by signal {-code}" if code < 0 else f"exited with status {code}"
+        if code == -signal.SIGKILL:  # what the container's out-of-memory killer does (Gradescope's "Killed")
+            why += (
+                ", most likely because the grading container ran out of memory (this assignment's autograder needs "
+                f"{resources})"
+            )
         return unscored(
             exercises,
-            f"The grader could not finish: it {why}. This is not a judgement of your work; your instructor can see the "
-            "log of this run. Submit again, or ask your instructor.",
+            f"Not graded: the grader could not finish: it {why}. This is not a judgement of your work; your instructor can "
+            "see the log of this run and regrade it. Submit again, or ask your instructor.",
             notes,
             started,
+            retry=True,
         )
     elif outcome == "error":
-        return unscored(exercises, f"The grader's report could not be used ({problem}); your instructor can see the log of this run.", notes, started)
+        return unscored(exercises, f"The grader's report could not be used ({problem}); your instructor can see the log of this run.", notes, started, retry=True)
     report["output"] = "\n".join([*notes, report.get("output", "")]).strip()
     return report
 
@@ -289,9 +301,11 @@ def read_report(path: Path, exercises: list[dict]) -> tuple[dict | None, str]:
     return report, ""
 
 
-def unscored(exercises: list[dict], message: str, notes: list[str], started: float) -> dict:
-    """A valid results.json worth 0 points that says why."""
+def unscored(exercises: list[dict], message: str, notes: list[str], started: float, retry: bool = False) -> dict:
+    """A valid results.json worth 0 points that says why; with `retry`, marked as
+    not graded (extra_data.retry: regrade it), never a verdict on the work."""
     return {
+        **({"extra_data": {"retry": True}} if retry else {}),
         "score": 0,
         "execution_time": round(time.perf_counter() - started, 2),
         "output": "\n".join([message, *notes]),

@@ -56,14 +56,45 @@ def requirements() -> str:
     return "\n".join([*lines, *project["dependencies"]]) + "\n"
 
 
+# Gradescope's runtime settings, smallest first: (memory in MB, how its settings page names it).
+SETTINGS = ((768, "0.5 CPU and 768 MB (Gradescope's default)"), (1500, "1.0 CPU and 1.5 GB"), (3000, "2.0 CPU and 3.0 GB"), (6000, "4.0 CPU and 6.0 GB"))
+# A model exercise's submission may train at its work cap (3 times the
+# reference's work): on 2 CPUs a whole submission takes about 12 minutes, on
+# half a CPU four times as long, past Gradescope's 40. Verdicts never depend
+# on the CPU share; the timeout does.
+MODEL_FLOOR_MB = 3000
+
+
+def resources(exercises: list) -> tuple[str, str]:
+    """The Gradescope setting these exercises need, and why: the memory each needs
+    (course.toml's container_mb, measured by benchmarks/memory.py), and 2 CPUs
+    for model exercises, so that a submission at its work cap ends within the timeout."""
+    unmeasured = [ex.id for ex in exercises if ex.container_mb is None]
+    memory = max((ex.container_mb or SETTINGS[-1][0]) for ex in exercises)
+    models = [ex.id for ex in exercises if ex.training]
+    needed = max(memory, MODEL_FLOOR_MB if models else 0)
+    name = next((label for mb, label in SETTINGS if mb >= needed), SETTINGS[-1][1])
+    worst = max(exercises, key=lambda ex: ex.container_mb or SETTINGS[-1][0])
+    why = [f"memory: {worst.id} needs {worst.container_mb or 'an unmeasured amount of'} MB (benchmarks/MEMORY.md)"]
+    if unmeasured:
+        why = [f"memory: {', '.join(unmeasured)} not measured (benchmarks/memory.py), so the largest setting"]
+    if models and needed == MODEL_FLOOR_MB and memory < MODEL_FLOOR_MB:
+        why.append(f"2 CPUs for {', '.join(models)}, whose models at their work cap would not finish in 40 minutes on less")
+    return name, "; ".join(why)
+
+
 def config(exercise_keys: list[str], timeout_min: float) -> dict:
     course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
     chosen = [course.exercise(key) for key in exercise_keys] if exercise_keys else list(course.exercises)
     ordered = [ex for ex in course.exercises if ex in chosen]  # course order, each once
+    setting, why = resources(ordered)
     return {
         "course": course.title,
         "exercises": [{"id": ex.id, "file": ex.filename, "title": ex.title, "max_score": ex.max_score} for ex in ordered],
         "timeout_s": round(timeout_min * 60),
+        # What results.json names when the container was too small (autograde.py).
+        "resources": setting,
+        "resources_why": why,
     }
 
 
@@ -103,12 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     total = sum(ex["max_score"] for ex in settings["exercises"])
     print(f"Wrote {args.out}: {', '.join(ex['id'] for ex in settings['exercises'])} for {total} points.")
-    course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
-    models = any(course.exercise(ex["id"]).training for ex in settings["exercises"])
-    resources = "2.0 CPU and 3.0 GB of RAM" if models else "1.0 CPU and 1.5 GB of RAM (or more)"
     print(f"On Gradescope: upload it as the assignment's autograder, set its points to {total}, its timeout above "
-          f"{args.timeout_min:g} minutes (40 is Gradescope's most), and its runtime resources to {resources}; "
-          "the default half CPU and 768 MB is below what ex05's trainer takes, about 1.1 GiB (see platforms/README.md).")
+          f"{args.timeout_min:g} minutes (40 is Gradescope's most), and its runtime resources to {settings['resources']} "
+          f"({settings['resources_why']}; platforms/README.md, \"Memory\"). In a smaller container a check may be "
+          "\"not graded\" (never failed) until you regrade with more.")
     return 0
 
 

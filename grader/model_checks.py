@@ -19,7 +19,7 @@ from mnist_course.data import test_half
 from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cost, training_cost
 from .feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe
 from .sandbox import Opaque, SavedModel, clean_text
-from .session import graded_half
+from .settings import RunSettings
 from .student import Call, Student
 from .training import PROBE_IMAGES, ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
 
@@ -68,8 +68,8 @@ class _ChannelAxisExplained(Feedback):
 class ModelSubmission:
     """One student's model exercise, checked step by step (each step memoised)."""
 
-    def __init__(self, student: Student, mnist, build_kwargs: dict[str, Any] | None = None, progress=None):
-        self.student, self.mnist = student, mnist
+    def __init__(self, student: Student, mnist, settings: RunSettings, build_kwargs: dict[str, Any] | None = None, progress=None):
+        self.student, self.mnist, self.run_settings = student, mnist, settings
         self.exercise: Exercise = student.exercise
         self.training = self.exercise.training
         self.build_kwargs = build_kwargs or {}
@@ -125,7 +125,7 @@ class ModelSubmission:
         """What the grader's trainer found when it loaded the model (safe_mode=True)."""
         call, config = self.model(**kwargs)
         # No student process runs while the grader's trainer does.
-        info = trainer_for(self.mnist).inspect(config, self.training, before_run=self.student.stop_worker)
+        info = trainer_for(self.mnist, self.run_settings.training_cache).inspect(config, self.training, before_run=self.student.stop_worker)
         if info.get("status") == "timeout":
             raise NotGraded(f"building the model took longer than the grader's safety limit of {info.get('timeout', 0):.0f} s")
         if info.get("status") == "killed" and info.get("returncode") == -9:
@@ -456,7 +456,7 @@ class ModelSubmission:
                 _, config = self.model()
                 settings = self.settings()
                 progress = (lambda line: self.progress(self.exercise.id, line)) if self.progress else None
-                self._memo["trained"] = trainer_for(self.mnist).train(
+                self._memo["trained"] = trainer_for(self.mnist, self.run_settings.training_cache).train(
                     config, settings, self.training, progress, before_run=self.student.stop_worker
                 )
         result = self._memo["trained"]
@@ -484,7 +484,7 @@ class ModelSubmission:
         """Train, evaluate on this run's half of the test set, compare with the
         threshold for this data set and half: full points at the threshold, none
         at threshold - band, linear between."""
-        half = graded_half()
+        half = self.run_settings.half
         threshold, band, dataset = threshold_for(self.exercise, self.mnist, half)
         graded = test_half(len(self.mnist.y_test), half)
         measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": self.training.seed}

@@ -6,6 +6,11 @@ grades exercises/ with it; `--target solutions` (or any folder,
 or $MNIST_COURSE_TARGET) grades another folder; `--data PATH` (or
 $MNIST_COURSE_DATA) picks the MNIST file. A failed check shows only its
 teaching message, never a traceback into the grader.
+
+The run's settings (settings.py) are resolved once, in `pytest_configure`:
+the `RunSettings` the `grader` command registered with the run, or else
+from these options and the environment. Checks read them from the
+`settings` fixture, never from the environment.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from grader.feedback import Feedback
 from grader.model_checks import ModelSubmission
 from grader.report import Gradebook, build_report, check_record, data_summary, render_table
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
+from grader.settings import RunSettings, SettingsError
 from grader.student import Student
 from mnist_course.course import Exercise, load_course
 
@@ -32,10 +38,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 STARTED = pytest.StashKey[tuple]()
+SETTINGS = pytest.StashKey[RunSettings]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED] = (datetime.now(), time.perf_counter())
+    given = [p for p in config.pluginmanager.get_plugins() if isinstance(p, RunSettings)]
+    if given:  # `grader` resolved them from its command line
+        config.stash[SETTINGS] = given[0]
+    else:  # `pytest grader`
+        try:
+            config.stash[SETTINGS] = RunSettings.resolve(target=config.getoption("--target"), data=config.getoption("--data"))
+        except SettingsError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if not any(isinstance(p, Gradebook) for p in config.pluginmanager.get_plugins()):
         config.pluginmanager.register(Gradebook(), "mnist-course-gradebook")
 
@@ -45,14 +60,24 @@ def _exercise_of(test_module) -> Exercise:
     return load_course().exercise_of_module(test_module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
 
 
-@pytest.fixture(scope="session")
-def target_dir(pytestconfig):
-    return resolve_target(pytestconfig.getoption("--target"))
+def run_settings(config: pytest.Config) -> RunSettings:
+    return config.stash[SETTINGS]
 
 
 @pytest.fixture(scope="session")
-def mnist(pytestconfig):
-    return load_data(pytestconfig.getoption("--data"))
+def settings(pytestconfig) -> RunSettings:
+    """The run's settings (the half of the test set, the data, the training cache...)."""
+    return run_settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def target_dir(settings):
+    return resolve_target(settings.target)
+
+
+@pytest.fixture(scope="session")
+def mnist(settings):
+    return load_data(settings.data, settings.full_data)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +88,9 @@ def student(request, target_dir):
 
 
 @pytest.fixture(scope="module")
-def submission(student, mnist, training_progress):
+def submission(student, mnist, settings, training_progress):
     """A model exercise's submission, checked step by step (grader/model_checks.py)."""
-    return ModelSubmission(student, mnist, progress=training_progress)
+    return ModelSubmission(student, mnist, settings, progress=training_progress)
 
 
 @pytest.fixture(scope="session")
@@ -115,15 +140,17 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     course = load_course()
     ids = {exercise_id for exercise_id, _ in gradebook.rows}
     started, t0 = config.stash[STARTED]
+    settings = run_settings(config)
     try:
-        data = data_summary(load_data(config.getoption("--data")))
+        data = data_summary(load_data(settings.data, settings.full_data))
     except Exception:  # noqa: BLE001 - the table still shows the scores
         data = None
     report = build_report(
         course,
         [ex for ex in course.exercises if ex.id in ids],
         gradebook.rows,
-        target=resolve_target(config.getoption("--target")),
+        half=settings.half,
+        target=resolve_target(settings.target),
         data=data,
         started=started,
         seconds=time.perf_counter() - t0,

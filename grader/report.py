@@ -15,7 +15,6 @@ import platform
 import sys
 import tempfile
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,10 @@ from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
 from .feedback import Feedback, NotGraded, PartialCredit
-from .session import graded_half
+from . import provenance
+from .provenance import GRADER_VERSION, LIBRARIES
 
 SCHEMA_VERSION = 1
-try:
-    GRADER_VERSION = version("mnist-course")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    GRADER_VERSION = "unknown"
 STATUSES = ("passed", "failed", "not started", "error")
 
 
@@ -134,6 +130,7 @@ def build_report(
     exercises: list[Exercise],
     rows: dict[tuple[str, str], dict[str, Any]],
     *,
+    half: str,
     target: Path,
     data: dict[str, Any] | None,
     started: datetime,
@@ -149,23 +146,16 @@ def build_report(
         "course": course.title,
         "target": str(target),
         "data": data,
-        "test_half": graded_half(),
+        "test_half": half,
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
-        "python": platform.python_version(),
+        "python": provenance.libraries()["python"],
         "environment": environment(),
         "score": total(e["score"] for e in per_exercise),
         "max_score": sum(e["max_score"] for e in per_exercise),
         **({"retry": True} if retry else {}),
         "exercises": per_exercise,
     }
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def environment() -> dict[str, Any]:
@@ -175,10 +165,7 @@ def environment() -> dict[str, Any]:
     from .sandbox import isolation
 
     return {
-        "python": platform.python_version(),
-        "tensorflow": _version("tensorflow"),
-        "keras": _version("keras"),
-        "numpy": _version("numpy"),
+        **provenance.libraries(),  # provenance.py: the one list of what can change a verdict
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu_count": os.cpu_count(),
         "trainer_threads": THREADS,
@@ -187,7 +174,7 @@ def environment() -> dict[str, Any]:
     }
 
 
-DRIFT_KEYS = ("python", "tensorflow", "keras", "numpy")
+DRIFT_KEYS = ("python", *LIBRARIES)
 EARLIER_REPORT = "report.json"  # a student's own `grader --json report.json`, handed in with the files
 MAX_EARLIER_REPORT = 4 << 20
 

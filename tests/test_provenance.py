@@ -171,7 +171,7 @@ def environment_reads(path) -> list[str]:
 
 
 def check_sources():
-    return sorted({*ROOT.glob("grader/**/test_ex*.py"), *ROOT.glob("grader/**/model_checks.py"), *(ex.grader_path for ex in load_course().exercises)})
+    return sorted({*ROOT.glob("grader/**/model_checks.py"), *(ex.grader_path for ex in load_course().exercises)})
 
 
 def test_the_course_s_checks_never_read_the_environment():

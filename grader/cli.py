@@ -39,7 +39,7 @@ from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
 from .provenance import GRADER_VERSION
-from .report import Gradebook, build_report, data_summary, earlier_report, environment, render_table, version_drift, write_text
+from .report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
 from .settings import RunSettings
 
@@ -63,10 +63,9 @@ class Progress:
             self.current = module
             print(f"Grading {self.titles.get(module, module)} ", end="", flush=True)
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, row in report.user_properties:
-            if key == "grade":
-                print(MARKS[row["status"]], end="", flush=True)
+    def mark(self, row: dict) -> None:
+        """A listener of the run's Reporter: one mark per finished check."""
+        print(MARKS[row["status"]], end="", flush=True)
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -81,7 +80,8 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
     """Run the pytest graders once with the run's `settings`; return (report, pytest
     exit code, collection errors)."""
     started, t0 = datetime.now(), time.perf_counter()
-    gradebook, progress = Gradebook(), Progress(exercises)
+    reporter, progress = Reporter(), Progress(exercises)  # the one path of every score (report.Reporter)
+    reporter.listeners.append(progress.mark)
     # The graders' own config (-c) makes grader/ the rootdir: no configuration
     # or conftest.py from the student's folder or the environment is read.
     for variable in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
@@ -93,11 +93,10 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
         "-p", "no:terminal",
     ]
     # The settings go in as one object (plugin.py's `settings` fixture), never through the environment.
-    code = pytest.main(pytest_args, plugins=[gradebook, progress, settings.but(target=str(target))])
-    report = build_report(
+    code = pytest.main(pytest_args, plugins=[reporter, progress, settings.but(target=str(target))])
+    report = reporter.report(
         course,
         exercises,
-        gradebook.rows,
         half=settings.half,
         target=target,
         data=data_summary(mnist),

@@ -19,6 +19,7 @@ from mnist_course.data import test_half
 from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cost, training_cost
 from .feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe
 from .sandbox import Opaque, SavedModel, clean_text
+from .report import CheckRun
 from .settings import RunSettings
 from .student import Call, Student
 from .training import PROBE_IMAGES, ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
@@ -480,15 +481,16 @@ class ModelSubmission:
             raise NotGraded("the training process was killed by the system (out of memory on the grading machine, or stopped)")
         return result
 
-    def check_accuracy(self, node) -> dict:
+    def check_accuracy(self, check: CheckRun) -> dict:
         """Train, evaluate on this run's half of the test set, compare with the
         threshold for this data set and half: full points at the threshold, none
-        at threshold - band, linear between."""
+        at threshold - band, linear between. What was measured goes to `check`
+        (the `check` fixture's), which also knows the check's points."""
         half = self.run_settings.half
         threshold, band, dataset = threshold_for(self.exercise, self.mnist, half)
         graded = test_half(len(self.mnist.y_test), half)
         measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": self.training.seed}
-        node.user_properties.append(("measured", measured))
+        check.record("measured", measured)
         try:
             declared, limit, reference = self.cost()
             measured["work"] = {"declared_flops": declared.total, "cap_flops": limit, "reference_flops": reference.total}
@@ -511,7 +513,7 @@ class ModelSubmission:
         except Exception:  # noqa: BLE001 - the plots are extra; they never cost a score
             summary = None
         if summary is not None:  # what the feedback page plots (grader/figures.py)
-            node.user_properties.append(("training", summary))
+            check.record("training", summary)
         settings = self.settings()
         shown = (
             f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}, "
@@ -551,7 +553,7 @@ class ModelSubmission:
         if accuracy < threshold:
             _, info = self.inspected()
             fraction = max(0.0, 1 - (threshold - accuracy) / band)
-            points = self.exercise.checks[node.originalname.removeprefix("test_")]
+            points = check.points
             raise PartialCredit(
                 fraction,
                 f"Test accuracy {accuracy:.2%} on the {half} half after {result['epochs_run']} epochs ({result['seconds']:.0f} s): "

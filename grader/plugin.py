@@ -24,7 +24,7 @@ import pytest
 
 from grader.feedback import Feedback
 from grader.model_checks import ModelSubmission
-from grader.report import Gradebook, build_report, check_record, data_summary, render_table
+from grader.report import CheckRun, Reporter, data_summary, render_table
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
 from grader.settings import RunSettings, SettingsError
 from grader.student import Student
@@ -39,6 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 STARTED = pytest.StashKey[tuple]()
 SETTINGS = pytest.StashKey[RunSettings]()
+REPORTER = pytest.StashKey[Reporter]()
+CHECK_RUN = pytest.StashKey[CheckRun]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,8 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[SETTINGS] = RunSettings.resolve(target=config.getoption("--target"), data=config.getoption("--data"))
         except SettingsError as exc:
             raise pytest.UsageError(str(exc)) from None
-    if not any(isinstance(p, Gradebook) for p in config.pluginmanager.get_plugins()):
-        config.pluginmanager.register(Gradebook(), "mnist-course-gradebook")
+    reporters = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Reporter)]
+    config.stash[REPORTER] = reporters[0] if reporters else Reporter()  # `grader` made it; else this run's own
 
 
 def _exercise_of(test_module) -> Exercise:
@@ -109,6 +111,20 @@ def training_progress(pytestconfig):
     return show
 
 
+def _check_run(item: pytest.Item) -> CheckRun:
+    """The CheckRun of a check: made once, when the check (or its row) first needs it."""
+    if CHECK_RUN not in item.stash:
+        exercise, name = _exercise_of(item.module), item.originalname.removeprefix("test_")
+        item.stash[CHECK_RUN] = item.config.stash[REPORTER].start(exercise, name)
+    return item.stash[CHECK_RUN]
+
+
+@pytest.fixture
+def check(request) -> CheckRun:
+    """This check's run: its points, and where it records what it measured (report.CheckRun)."""
+    return _check_run(request.node)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -116,39 +132,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     # One row per check: from the call phase, or from setup when a fixture failed.
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
-        row = check_record(exercise, check, report, call.excinfo)
-        if row["status"] == "error" or row.get("retry"):  # the grader failed: did the submission's code hit its own limits?
-            student = getattr(item, "funcargs", {}).get("student")
-            limits = sorted(getattr(getattr(student, "worker", None), "limits_seen", ()) or ())
-            if limits:
-                row["limits"] = limits
-        properties = dict(item.user_properties)
-        for key in ("measured", "training", "note"):  # what the grader's training gave; a note for the instructor
-            if properties.get(key) is not None:
-                row[key] = properties[key]
-        report.user_properties.append(("grade", {"exercise": exercise.id, **row}))
+        # Did the submission's code hit its own worker's limits? (said on a row the grader could not finish)
+        student = getattr(item, "funcargs", {}).get("student")
+        limits = getattr(getattr(student, "worker", None), "limits_seen", ()) or ()
+        row = item.config.stash[REPORTER].finish(_check_run(item), report, call.excinfo, list(limits))
         if isinstance(call.excinfo and call.excinfo.value, Feedback):
             report.longrepr = row["message"]  # the lesson, not the grader's traceback
     return report
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    gradebook = next(p for p in config.pluginmanager.get_plugins() if isinstance(p, Gradebook))
-    if not gradebook.rows:
+    reporter = config.stash[REPORTER]
+    if not reporter.rows:
         return
     course = load_course()
-    ids = {exercise_id for exercise_id, _ in gradebook.rows}
+    ids = {exercise_id for exercise_id, _ in reporter.rows}
     started, t0 = config.stash[STARTED]
     settings = run_settings(config)
     try:
         data = data_summary(load_data(settings.data, settings.full_data))
     except Exception:  # noqa: BLE001 - the table still shows the scores
         data = None
-    report = build_report(
+    report = reporter.report(
         course,
         [ex for ex in course.exercises if ex.id in ids],
-        gradebook.rows,
         half=settings.half,
         target=resolve_target(settings.target),
         data=data,

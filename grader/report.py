@@ -1,9 +1,10 @@
 """Scores from pytest's reports: the gradebook, the table and the JSON report.
 
 Every check is one pytest test; `check_record` turns its outcome into a row
-(status, score, teaching message). The `Gradebook` plugin collects the rows
-during the run; `build_report` fills in any check that never ran (so one
-broken grader file never hides the others) and adds the totals.
+(status, score, teaching message). The `Reporter`, one per run, keeps the rows
+as checks finish (plugin.py hands it each outcome) and builds the report:
+`build_report` fills in any check that never ran (so one broken grader file
+never hides the others) and adds the totals.
 The JSON layout is documented in grader/README.md and grader/report.schema.json.
 """
 
@@ -14,9 +15,10 @@ import os
 import platform
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -69,16 +71,60 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
     return row
 
 
-class Gradebook:
-    """A pytest plugin that collects the check rows as tests finish."""
+# What a check may add to its row besides its verdict: the grader's measurement, the
+# training's curves and confusion matrix, a note for the instructor.
+EXTRAS = ("measured", "training", "note")
+
+
+@dataclass
+class CheckRun:
+    """One check as it runs: its exercise, its name and points (course.toml), and what
+    it adds to its row (EXTRAS). A check gets it from the `check` fixture; the check
+    library (model_checks.py) records through it and reads its points from it, with
+    no pytest node in sight."""
+
+    exercise: Exercise
+    name: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        return self.exercise.checks.get(self.name, 0)
+
+    def record(self, key: str, value: Any) -> None:
+        if key not in EXTRAS:
+            raise ValueError(f"a check records only {', '.join(EXTRAS)}, not {key!r}")
+        self.extras[key] = value
+
+
+class Reporter:
+    """A score's one path, made once per run (by `grader`, or by the plugin for
+    `pytest grader`): the plugin starts a CheckRun for each check, and hands its
+    outcome to `finish`, which makes the row (check_record, with the run's extras)
+    and keeps it; `report` builds the JSON report from the rows. `listeners` see each
+    row as it is made (the command's progress marks)."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, value in report.user_properties:
-            if key == "grade":
-                self.rows[(value["exercise"], value["name"])] = value
+    def start(self, exercise: Exercise, name: str) -> CheckRun:
+        return CheckRun(exercise, name)
+
+    def finish(self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = ()) -> dict[str, Any]:
+        row = check_record(run.exercise, run.name, outcome, excinfo)
+        if limits and (row["status"] == "error" or row.get("retry")):  # the submission's code hit its own limits
+            row["limits"] = sorted(limits)
+        row.update({key: value for key, value in run.extras.items() if value is not None})
+        row = {"exercise": run.exercise.id, **row}
+        self.rows[(run.exercise.id, run.name)] = row
+        for listener in self.listeners:
+            listener(row)
+        return row
+
+    def report(self, course: Course, exercises: list[Exercise], **run: Any) -> dict[str, Any]:
+        """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted)."""
+        return build_report(course, exercises, self.rows, **run)
 
 
 NOT_RUN = {

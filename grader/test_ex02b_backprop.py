@@ -561,14 +561,14 @@ def test_sgd_settings_within_budget(student, mnist):
     _settings(student, mnist)
 
 
-def test_train_test_accuracy(student, mnist, settings, request):
+def test_train_test_accuracy(student, mnist, settings, check):
     exercise = student.exercise
     sgd = _sgd(exercise)
     half = settings.half
     threshold, band, dataset = threshold_for(exercise, mnist, half)
     graded = _half_indices(len(mnist.y_test), half)
     measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": sgd["seed"]}
-    request.node.user_properties.append(("measured", measured))
+    check.record("measured", measured)
     try:
         settings, (declared, cap, ref_work) = _settings(student, mnist)
     except Feedback as problem:

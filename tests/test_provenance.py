@@ -152,7 +152,8 @@ def test_the_grader_passes_its_settings_without_writing_the_environment(mnist_pa
             signal.signal(signum, handler)
     assert code == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "r.json").read_text())["test_half"] == "private"
-    assert {k: v for k, v in os.environ.items() if k.startswith("MNIST_COURSE")} == {k: v for k, v in before.items() if k.startswith("MNIST_COURSE")}
+    settings_variables = (HALF_ENV, FULL_ENV, CACHE_ENV, TARGET_ENV, "MNIST_COURSE_DATA")
+    assert {k: os.environ.get(k) for k in settings_variables} == {k: before.get(k) for k in settings_variables}
 
 
 ENVIRONMENT_READERS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv", "graded_half"}
@@ -187,3 +188,34 @@ def test_the_environment_check_finds_a_planted_read(tmp_path):
     planted = tmp_path / "test_ex99_planted.py"
     planted.write_text("import os\nfrom os import getenv\n\ndef test_half():\n    return os.environ.get('MNIST_COURSE_TEST_HALF'), RunSettings.resolve()\n")
     assert sorted(w.split()[1] for w in environment_reads(planted)) == ["environ", "getenv", "resolve"]
+
+
+# ------------------------------------------------------------------ a score's path
+
+
+def test_a_score_s_path_is_one_reporter_and_the_check_library_needs_no_pytest_node():
+    """check → CheckRun (its points, what it measured) → Reporter.finish (the row) →
+    Reporter.report: no pytest node or user_properties between a check and its score."""
+    from types import SimpleNamespace
+
+    from grader.feedback import PartialCredit
+    from grader.report import Reporter
+
+    sources = check_sources()
+    for word in ("user_properties", "originalname", "request.node"):
+        assert [p.name for p in sources if word in p.read_text()] == [], word
+    ex02 = load_course().exercise("ex02")
+    reporter, seen = Reporter(), []
+    reporter.listeners.append(seen.append)
+    run = reporter.start(ex02, "build_model_test_accuracy")
+    assert run.points == ex02.checks["build_model_test_accuracy"] > 0
+    run.record("measured", {"test_accuracy": 0.97})
+    with pytest.raises(ValueError):
+        run.record("score", 1)  # a check cannot write its own score
+    below = PartialCredit(0.5, "a little below the bar", "the bar")
+    row = reporter.finish(run, SimpleNamespace(passed=False, duration=1.0, longrepr=None), SimpleNamespace(value=below), ["memory"])
+    assert row["score"] == round(run.points * 0.5, 2) and row["measured"] == {"test_accuracy": 0.97} and "limits" not in row
+    assert seen == [row] and reporter.rows[("ex02", "build_model_test_accuracy")] is row
+    built = reporter.report(load_course(), [ex02], half="private", target=ROOT, data=None, started=__import__("datetime").datetime.now(), seconds=1.0)
+    (graded,) = [c for c in built["exercises"][0]["checks"] if c["name"] == "build_model_test_accuracy"]
+    assert graded["score"] == row["score"] and built["test_half"] == "private"

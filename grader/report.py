@@ -319,6 +319,8 @@ def render_table(report: dict[str, Any]) -> str:
                 message = [measured_line(check["measured"])]
             elif check.get("measured", {}).get("test_accuracy") is not None:
                 message = [*message, measured_line(check["measured"])]
+            if check.get("note"):  # e.g. the student's own experiment and decision: shown, never scored
+                message = [*message, f"Note (not graded): {check['note']}"]
             lines.extend("      " + line for line in message)
     lines.append("")
     lines.append(f"Total: {report['score']}/{report['max_score']} points")

@@ -141,6 +141,22 @@ def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
     assert "For the instructor" not in markdown_feedback(report)
 
 
+def test_the_terminal_table_shows_a_note_to_the_student_who_ran_the_grader():
+    """ex03b's decision and its own sweep are for the student to read too, not only
+    in --json or the feedback page; the table says the note earns nothing."""
+    from grader.report import render_table
+
+    note = "choose_width() chose 32 from the student's own sweep (mean validation accuracy per width [0.9, 0.95, 0.95])"
+    report = {
+        "target": "sub", "score": 1, "max_score": 1, "data": None,
+        "exercises": [{"id": "ex03b", "title": "T", "lesson": 3, "score": 1, "max_score": 1, "status": "graded",
+                       "checks": [{"name": "c", "status": "passed", "score": 1, "max_score": 1, "message": "", "seconds": 0, "note": note}]}],
+    }
+    assert f"Note (not graded): {note}" in render_table(report)
+    del report["exercises"][0]["checks"][0]["note"]
+    assert "Note (not graded)" not in render_table(report)
+
+
 # ------------------------------------------------------------------ batch grading
 
 

@@ -11,7 +11,7 @@ From there the object travels explicitly: into the pytest run (registered
 as a plugin, read by plugin.py's `settings` fixture), into a batch's pools and
 a cluster's tasks. Nothing below reads these variables again; the course's
 checks (grader/test_ex*.py, grader/model_checks.py) never read os.environ
-(tests/test_grading.py holds them to it).
+(tests/test_provenance.py holds them to it).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mnist_course.course import Exercise
 
@@ -22,19 +22,23 @@ from .settings import RunSettings
 SUBMISSION_TIMEOUT = 3 * 60 * 60
 
 
-def grade_folder(folder: Path, exercises: list[Exercise], settings: RunSettings) -> dict[str, Any]:
+def grade_folder(
+    folder: Path, exercises: list[Exercise], settings: RunSettings, on_line: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Grade one folder in a separate grader process (child_grader.grade_folder, its one
     rule for exit statuses): the report (with "retry" when a safety clock fired),
     {"retry": why} when the whole grading passed its safety limit, or {"error": why}
     when the grader could not grade the folder. The child grades with `settings`
     (the test half, the data, the training cache where identical declarations
-    share one training), written into its environment by the settings themselves."""
+    share one training), written into its environment by the settings themselves.
+    `on_line` sees each line the child writes to stderr (its training progress)."""
     result = child_grader.grade_folder(
         folder,
         [ex.id for ex in exercises],
         env=settings.child_environment(os.environ),
         data_arg=settings.data,
         timeout=SUBMISSION_TIMEOUT,
+        on_line=on_line,
         die_with_parent=True,
     )
     result.pop("log", None)  # the batch shows the one line of an error

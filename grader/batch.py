@@ -15,8 +15,9 @@ a glance (dashboard.py). A report replaced by one with another score, or
 removed, is first kept in RESULTS/history/ (history.py).
 A report is written as soon as its student is graded, so a crash or Ctrl-C
 loses nothing already graded. A re-run skips a student only when neither the
-submission nor the grading (grader version, checks, data, exercises) changed,
-unless --force. Identical submissions are graded once.
+submission nor the grading changed (provenance.grading_key: grader version,
+checks, library versions, data, test half, exercises), unless --force.
+Identical submissions are graded once.
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ from . import history, one_submission
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from .figures import feedback_pages, figures_folder
+from .provenance import GRADER_VERSION, grading_key
+from .report import write_text
 from .similarity import DEFAULT_THRESHOLD, class_similarity
-from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
-from .session import TargetError, graded_half
-from .training import CACHE_ENV
+from .session import TargetError
+from .settings import RunSettings
 
 
 def submission_hash(folder: Path) -> str:
@@ -193,16 +195,17 @@ def check_folders(submissions: Path, out: Path) -> None:
 
 
 class LocalPool:
-    """Submissions graded on this machine, `jobs` at once, each in its own grader
-    process; identical declarations share one training through `training_cache`."""
+    """Submissions graded on this machine, `settings.jobs` at once, each in its own grader
+    process; identical declarations share one training through the settings' training
+    cache, else `training_cache`."""
 
-    def __init__(self, exercises: list[Exercise], data_arg: str | None, jobs: int, training_cache: Path):
-        self.exercises, self.data_arg = exercises, data_arg
-        self.training_cache = os.environ.get(CACHE_ENV) or str(training_cache)
-        self.executor = ThreadPoolExecutor(max_workers=jobs)
+    def __init__(self, exercises: list[Exercise], settings: RunSettings, training_cache: Path):
+        self.exercises = exercises
+        self.settings = settings.but(training_cache=settings.training_cache or str(training_cache))
+        self.executor = ThreadPoolExecutor(max_workers=settings.jobs)
 
     def grade(self, folder: Path) -> Future:
-        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.data_arg, None, self.training_cache)
+        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.settings)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
@@ -212,28 +215,28 @@ def run_batch(
     submissions: Path,
     out: Path,
     exercises: list[Exercise],
-    data_arg: str | None,
+    settings: RunSettings,
     data_sha256: str,
-    jobs: int = 1,
     force: bool = False,
     mnist=None,
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
     similarity_threshold: float = DEFAULT_THRESHOLD,
 ) -> int:
-    """Grade every student folder; 0 if all were graded, 1 if some could not be.
-    `mnist`, the data being graded on, gives the feedback pages their test images;
+    """Grade every student folder with the run's `settings` (half, data, jobs...);
+    0 if all were graded, 1 if some could not be. `data_sha256` names the data
+    graded on; `mnist`, that data, gives the feedback pages their test images;
     `scheduler`, a Dask scheduler's address, grades on that cluster instead of here;
     `similarity_threshold`, the share of shared code from which a pair is listed."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
-    if data_arg:
-        data_arg = str(Path(data_arg).expanduser().resolve())
+    if settings.data:
+        settings = settings.but(data=str(Path(settings.data).expanduser().resolve()))
     check_folders(submissions, out)
     students, refused = student_folders(submissions)
     if not students and not refused:
         raise TargetError(f"{submissions} holds no student folders")
-    key = one_submission.grading_key(exercises, data_sha256)
+    key = grading_key([ex.id for ex in exercises], data_sha256, settings.half)
     hashes, submitted = {}, {}
     for student in students:
         try:
@@ -258,9 +261,9 @@ def run_batch(
     pool = None
     if todo:  # a cluster is reached (and its workers checked) only when there is something to grade
         if scheduler:
-            pool = ClusterPool(scheduler, exercises, data_arg, data_sha256, graded_half(), allow_unsandboxed)
+            pool = ClusterPool(scheduler, exercises, settings, data_sha256, allow_unsandboxed)
         else:
-            pool = LocalPool(exercises, data_arg, jobs, out / "training-cache")
+            pool = LocalPool(exercises, settings, out / "training-cache")
     progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
     finished = False  # an interrupted run writes the gradebook and the class page, not the similarity report
     try:

@@ -32,15 +32,17 @@ from typing import Callable
 import pytest
 
 from mnist_course.course import CourseError, Exercise, load_course
-from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
+from mnist_course.data import TEST_HALVES, DataError
 
 from . import bubblewrap, capacity
 from .batch import run_batch
 from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
-from .report import GRADER_VERSION, Gradebook, build_report, data_summary, earlier_report, environment, render_table, version_drift, write_text
-from .session import GRADER_DIR, HALF_ENV, TargetError, graded_half, is_stub_folder, load_data, resolve_target
+from .provenance import GRADER_VERSION
+from .report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
+from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
+from .settings import RunSettings
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 MARKS = {"passed": ".", "failed": "F", "not started": "-", "error": "E"}
@@ -62,10 +64,9 @@ class Progress:
             self.current = module
             print(f"Grading {self.titles.get(module, module)} ", end="", flush=True)
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, row in report.user_properties:
-            if key == "grade":
-                print(MARKS[row["status"]], end="", flush=True)
+    def mark(self, row: dict) -> None:
+        """A listener of the run's Reporter: one mark per finished check."""
+        print(MARKS[row["status"]], end="", flush=True)
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -76,10 +77,12 @@ class Progress:
             print(flush=True)
 
 
-def grade(course, exercises: list[Exercise], target: Path, data_arg: str | None, mnist):
-    """Run the pytest graders once; return (report, pytest exit code, collection errors)."""
+def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings, mnist):
+    """Run the pytest graders once with the run's `settings`; return (report, pytest
+    exit code, collection errors)."""
     started, t0 = datetime.now(), time.perf_counter()
-    gradebook, progress = Gradebook(), Progress(exercises)
+    reporter, progress = Reporter(), Progress(exercises)  # the one path of every score (report.Reporter)
+    reporter.listeners.append(progress.mark)
     # The graders' own config (-c) makes grader/ the rootdir: no configuration
     # or conftest.py from the student's folder or the environment is read.
     for variable in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
@@ -89,15 +92,13 @@ def grade(course, exercises: list[Exercise], target: Path, data_arg: str | None,
         *(str(ex.grader_path) for ex in exercises),
         "-c", str(GRADER_DIR / "pytest.ini"),
         "-p", "no:terminal",
-        f"--target={target}",  # one token each: a value can never be taken for a test path
     ]
-    if data_arg:
-        pytest_args.append(f"--data={data_arg}")
-    code = pytest.main(pytest_args, plugins=[gradebook, progress])
-    report = build_report(
+    # The settings go in as one object (plugin.py's `settings` fixture), never through the environment.
+    code = pytest.main(pytest_args, plugins=[reporter, progress, settings.but(target=str(target))])
+    report = reporter.report(
         course,
         exercises,
-        gradebook.rows,
+        half=settings.half,
         target=target,
         data=data_summary(mnist),
         started=started,
@@ -248,14 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             signal.signal(signum, _stop)
-    # Through the environment, so the run's own grading processes (a batch's,
-    # the pytest plugin's) see the same data and the same half.
-    if args.full_mnist:
-        os.environ[FULL_ENV_VAR] = "1"
-    if args.half or args.batch:
-        os.environ[HALF_ENV] = args.half or "private"
     try:
-        graded_half()  # a bad $MNIST_COURSE_TEST_HALF stops here (exit 2)
+        # Resolved once (a bad $MNIST_COURSE_TEST_HALF stops here, exit 2), then passed
+        # explicitly: to this process's checks, to a batch's grader processes.
+        settings = RunSettings.resolve(
+            half=args.half, full_data=args.full_mnist, data=args.data, target=args.target, jobs=args.jobs, batch=bool(args.batch)
+        )
         course = load_course()
         if args.hint:
             name = args.exercises[0] if args.exercises else None
@@ -281,25 +280,24 @@ def main(argv: list[str] | None = None) -> int:
                     "a class is graded only inside the sandbox, where no submission can reach another's files or the "
                     "gradebook; pass --allow-unsandboxed to grade it anyway (every report will say so)"
                 )
-            mnist = load_data(args.data)  # fail early (exit 2) when there is no data
+            mnist = load_data(settings.data, settings.full_data)  # fail early (exit 2) when there is no data
             return run_batch(
                 args.batch,
                 args.out,
                 exercises,
-                args.data,
+                settings,
                 mnist.provenance.sha256,
-                args.jobs or 1,
                 args.force,
                 mnist=mnist,
                 scheduler=args.scheduler,
                 allow_unsandboxed=args.allow_unsandboxed,
                 **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
             )
-        target = resolve_target(args.target)
+        target = resolve_target(settings.target)
         for path in report_files(args):
             if not os.access(path.resolve().parent, os.W_OK):
                 raise TargetError(f"cannot write the report to {path}: its folder is missing or read-only")
-        mnist = load_data(args.data)
+        mnist = load_data(settings.data, settings.full_data)
     except (CourseError, TargetError, DataError) as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -309,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Data: {mnist.provenance.describe()}")
     if any(ex.thresholds for ex in exercises):
-        half = graded_half()
+        half = settings.half
         other = "your instructor grades on the other half, so tune by validation, not by this number" if half == "public" else "students' own grading uses the other half"
         print(f"Model accuracies are measured on the {half} half of the test set ({len(mnist.y_test) // 2:,} images); {other}")
     env = environment()
@@ -323,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             exercises = [ex for ex in exercises if exercise_status(state.progress(ex)) != "passed"] or exercises
 
         def grade_one(exercise: Exercise) -> dict:
-            report, code, _ = grade(course, [exercise], target, args.data, mnist)
+            report, code, _ = grade(course, [exercise], target, settings, mnist)
             if code == pytest.ExitCode.INTERRUPTED:
                 raise KeyboardInterrupt
             return report
@@ -333,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\nStopped watching.")
             return EXIT_FAILED
-    report, code, collect_errors = grade(course, exercises, target, args.data, mnist)
+    report, code, collect_errors = grade(course, exercises, target, settings, mnist)
     drift = version_drift(report["environment"], earlier_report(target))
     if drift:
         report["version_drift"] = drift

@@ -6,10 +6,11 @@ the instructor's disk), grades them on the worker exactly as a local batch does
 (one_submission.grade_folder: the same sandbox, the same limits) and returns
 the report as plain data. Only the instructor's side writes OUT/.
 
-Before any task runs, every worker is asked what decides a grade there (grader
-version, the checks, library versions, the sandbox, and the data when
---data names a path the workers share); a worker that differs from the
-instructor's machine is refused with the difference named. The data itself
+Before any task runs, every worker is asked what decides a grade there
+(provenance.grading_machine: grader version, the checks, library versions,
+the CPU family; and the sandbox, and the data when --data names a path the
+workers share); a worker that differs from the instructor's machine is
+refused with the difference named. The run's settings travel with each task. The data itself
 goes to the workers once (broadcast), unless --data names a shared path.
 A worker that dies mid-task is Dask's business: the scheduler gives the task
 to another worker (its allowed-failures), and the grading process the dead
@@ -18,7 +19,6 @@ worker started dies with it.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import tempfile
@@ -29,35 +29,23 @@ from typing import Any
 from mnist_course.course import Exercise, load_course
 
 from . import bubblewrap, one_submission
-from .report import GRADER_VERSION
+from .provenance import LABELS, grading_key, grading_machine
 from .sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
 from .session import TargetError, load_data
-from .training import CACHE_ENV
+from .settings import CACHE_ENV, RunSettings
 
 # How long the instructor's side waits for a first worker to join.
 WORKER_WAIT_S = 60
-# What must match between the instructor's machine and every worker.
-LIBRARIES = ("tensorflow", "keras", "numpy")
 
 
-def worker_identity(data_path: str | None = None) -> dict[str, Any]:
-    """What decides a grade on this machine (run on each worker, and locally to compare)."""
-    identity: dict[str, Any] = {
-        "grader version": GRADER_VERSION,
-        "checks (course.toml and the grader's sources)": one_submission.checks_digest()[:16],
-        "Python": platform.python_version(),
-        "machine": platform.machine(),  # the CPU family moves accuracies in the last digits
-        "Keras backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-        "sandbox": "bubblewrap" if bubblewrap.find().active else "none",
-    }
-    for name in LIBRARIES:
-        try:
-            identity[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            identity[name] = "not installed"
+def worker_identity(data_path: str | None = None, full_data: bool = False) -> dict[str, Any]:
+    """What decides a grade on this machine (run on each worker, and locally to compare):
+    provenance.grading_machine(), named for a person, and the sandbox."""
+    identity: dict[str, Any] = {LABELS[key]: value for key, value in grading_machine().items()}
+    identity["sandbox"] = "bubblewrap" if bubblewrap.find().active else "none"
     if data_path:
         try:
-            identity["data sha256"] = load_data(data_path).provenance.sha256
+            identity["data sha256"] = load_data(data_path, full_data).provenance.sha256
         except Exception as exc:  # noqa: BLE001 - a worker without the data is refused, with why
             identity["data sha256"] = f"unreadable: {type(exc).__name__}: {exc}"
     return identity
@@ -103,16 +91,17 @@ def grade_files(
     data: bytes | str | None,
     data_suffix: str,
     data_sha256: str,
-    half: str,
+    settings: RunSettings,
     key: str,
     identity: dict[str, Any],
 ) -> dict[str, Any]:
-    """The task: one submission's files graded on this worker. Returns the report,
-    or {"retry": why} when this worker would not grade as the instructor's machine does
-    (checked again here, whatever was checked when the run began)."""
+    """The task: one submission's files graded on this worker with the instructor's
+    `settings`. Returns the report, or {"retry": why} when this worker would not grade
+    as the instructor's machine does (checked again here, whatever was checked when
+    the run began)."""
     exercises = [load_course().exercise(i) for i in exercise_ids]
     wrong = differences(identity, worker_identity())
-    if wrong or one_submission.grading_key(exercises, data_sha256, half) != key:
+    if wrong or grading_key(exercise_ids, data_sha256, settings.half) != key:
         why = "; ".join(wrong) or "other checks or another grader version"
         return {"retry": f"worker {platform.node()} would not grade as the instructor's machine does ({why}); update it"}
     with tempfile.TemporaryDirectory(prefix="mnist-task-") as tmp:
@@ -125,7 +114,8 @@ def grade_files(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         folder.mkdir(exist_ok=True)
-        report = one_submission.grade_folder(folder, exercises, _data_file(data, data_sha256, data_suffix), half, _training_cache())
+        here = settings.but(data=_data_file(data, data_sha256, data_suffix), training_cache=_training_cache())
+        report = one_submission.grade_folder(folder, exercises, here)
     graded_on = (report.get("data") or {}).get("sha256")
     if "exercises" in report and graded_on != data_sha256:
         return {"error": f"worker {platform.node()} graded on other data (sha256 {str(graded_on)[:8]}…)"}
@@ -138,7 +128,7 @@ def grade_files(
 class ClusterPool:
     """Submissions graded as Dask tasks on the cluster whose scheduler is at `address`."""
 
-    def __init__(self, address: str, exercises: list[Exercise], data_arg: str | None, data_sha256: str, half: str, allow_unsandboxed: bool):
+    def __init__(self, address: str, exercises: list[Exercise], settings: RunSettings, data_sha256: str, allow_unsandboxed: bool):
         try:
             from distributed import Client
         except ImportError:
@@ -147,11 +137,11 @@ class ClusterPool:
             self.client = Client(address, timeout="10s", set_as_default=False)
         except OSError as exc:
             raise TargetError(f"no Dask scheduler answers at {address}: {exc}") from None
-        self.exercise_ids, self.half = [ex.id for ex in exercises], half
-        self.data_sha256, self.key = data_sha256, one_submission.grading_key(exercises, data_sha256, half)
+        self.exercise_ids, self.settings = [ex.id for ex in exercises], settings
+        self.data_sha256, self.key = data_sha256, grading_key(self.exercise_ids, data_sha256, settings.half)
         try:
-            self._check_workers(data_arg, allow_unsandboxed)
-            self._place_data(data_arg)
+            self._check_workers(settings.data, allow_unsandboxed)
+            self._place_data(settings.data)
         except BaseException:
             self.client.close()
             raise
@@ -168,7 +158,7 @@ class ClusterPool:
         mine = {**worker_identity(None), **({"data sha256": self.data_sha256} if data_arg else {})}
         refused = []
         names = {address: info.get("name", address) for address, info in self.client.scheduler_info()["workers"].items()}
-        identities = self.client.run(worker_identity, data_arg)
+        identities = self.client.run(worker_identity, data_arg, self.settings.full_data)
         self.vetted = sorted(identities)
         self.identity = worker_identity(None)
         if allow_unsandboxed:
@@ -187,7 +177,7 @@ class ClusterPool:
         if data_arg:
             self.data, self.data_suffix = data_arg, ""
             return
-        path = load_data(None).provenance.path
+        path = load_data(None, self.settings.full_data).provenance.path
         if not path or not os.path.isfile(path):
             raise TargetError("with --scheduler, pass --data: an .npz file to send to the workers, or a path they all share")
         content = Path(path).read_bytes()
@@ -199,7 +189,7 @@ class ClusterPool:
             str(PurePosixPath(*relative.parts)): read_regular(folder / relative, MAX_SUBMISSION_BYTES) for relative in graded_files(folder)
         }
         return self.executor.submit(
-            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.half, self.key, self.identity
+            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.settings, self.key, self.identity
         )
 
     def stop(self) -> None:

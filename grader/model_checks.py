@@ -20,7 +20,8 @@ from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cos
 from . import capacity
 from .feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, PartialCredit, describe
 from .sandbox import Opaque, SavedModel, clean_text
-from .session import graded_half
+from .report import CheckRun
+from .settings import RunSettings
 from .student import Call, Student
 from .training import PROBE_IMAGES, ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
 
@@ -69,8 +70,8 @@ class _ChannelAxisExplained(Feedback):
 class ModelSubmission:
     """One student's model exercise, checked step by step (each step memoised)."""
 
-    def __init__(self, student: Student, mnist, build_kwargs: dict[str, Any] | None = None, progress=None):
-        self.student, self.mnist = student, mnist
+    def __init__(self, student: Student, mnist, settings: RunSettings, build_kwargs: dict[str, Any] | None = None, progress=None):
+        self.student, self.mnist, self.run_settings = student, mnist, settings
         self.exercise: Exercise = student.exercise
         self.training = self.exercise.training
         self.build_kwargs = build_kwargs or {}
@@ -126,7 +127,7 @@ class ModelSubmission:
         """What the grader's trainer found when it loaded the model (safe_mode=True)."""
         call, config = self.model(**kwargs)
         # No student process runs while the grader's trainer does.
-        info = trainer_for(self.mnist).inspect(config, self.training, before_run=self.student.stop_worker)
+        info = trainer_for(self.mnist, self.run_settings.training_cache).inspect(config, self.training, before_run=self.student.stop_worker)
         if info.get("status") == "timeout":
             raise NotGraded(f"building the model took longer than the grader's safety limit of {info.get('timeout', 0):.0f} s")
         if info.get("status") == "killed" and info.get("returncode") == -9:
@@ -459,7 +460,7 @@ class ModelSubmission:
                 _, config = self.model()
                 settings = self.settings()
                 progress = (lambda line: self.progress(self.exercise.id, line)) if self.progress else None
-                self._memo["trained"] = trainer_for(self.mnist).train(
+                self._memo["trained"] = trainer_for(self.mnist, self.run_settings.training_cache).train(
                     config, settings, self.training, progress, before_run=self.student.stop_worker
                 )
         result = self._memo["trained"]
@@ -493,15 +494,16 @@ class ModelSubmission:
             capacity.memory_setting(self.student.needed_memory(), self.exercise.container_mb, self.exercise.id),
         )
 
-    def check_accuracy(self, node) -> dict:
+    def check_accuracy(self, check: CheckRun) -> dict:
         """Train, evaluate on this run's half of the test set, compare with the
         threshold for this data set and half: full points at the threshold, none
-        at threshold - band, linear between."""
-        half = graded_half()
+        at threshold - band, linear between. What was measured goes to `check`
+        (the `check` fixture's), which also knows the check's points."""
+        half = self.run_settings.half
         threshold, band, dataset = threshold_for(self.exercise, self.mnist, half)
         graded = test_half(len(self.mnist.y_test), half)
         measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": self.training.seed}
-        node.user_properties.append(("measured", measured))
+        check.record("measured", measured)
         try:
             declared, limit, reference = self.cost()
             measured["work"] = {"declared_flops": declared.total, "cap_flops": limit, "reference_flops": reference.total}
@@ -524,7 +526,7 @@ class ModelSubmission:
         except Exception:  # noqa: BLE001 - the plots are extra; they never cost a score
             summary = None
         if summary is not None:  # what the feedback page plots (grader/figures.py)
-            node.user_properties.append(("training", summary))
+            check.record("training", summary)
         settings = self.settings()
         shown = (
             f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}, "
@@ -564,7 +566,7 @@ class ModelSubmission:
         if accuracy < threshold:
             _, info = self.inspected()
             fraction = max(0.0, 1 - (threshold - accuracy) / band)
-            points = self.exercise.checks[node.originalname.removeprefix("test_")]
+            points = check.points
             raise PartialCredit(
                 fraction,
                 f"Test accuracy {accuracy:.2%} on the {half} half after {result['epochs_run']} epochs ({result['seconds']:.0f} s): "

@@ -44,6 +44,7 @@ from mnist_course.nbgrader_course import exercise_module, imports_mark
 
 from . import child_grader
 from .report import measured_line
+from .settings import RunSettings
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}
 # The environment when the notebook loaded this module (its locked cell above
@@ -118,7 +119,8 @@ def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
         (folder / exercise.filename).write_text(source, encoding="utf-8")
         print(f"Grading {exercise.id} · {exercise.title} with the course's grader…", flush=True)
         # No clock of its own: nbgrader's timeout (or the student's interrupt) stops the cell, and the grader with it.
-        result = child_grader.grade_folder(folder, [exercise.id], env=_ENVIRONMENT, on_line=_show_progress)
+        settings = RunSettings.resolve(environ=_ENVIRONMENT)  # the notebook's: nbgrader's config says the private half
+        result = child_grader.grade_folder(folder, [exercise.id], env=settings.child_environment(_ENVIRONMENT), on_line=_show_progress)
     if "error" in result:  # the grader's failure (killed for memory, say), never the code's: not graded
         raise CheckNotGraded(
             f"Not graded: the grader could not run: {result['error']}\n{result['log']}\n"

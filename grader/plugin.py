@@ -6,6 +6,11 @@ grades exercises/ with it; `--target solutions` (or any folder,
 or $MNIST_COURSE_TARGET) grades another folder; `--data PATH` (or
 $MNIST_COURSE_DATA) picks the MNIST file. A failed check shows only its
 teaching message, never a traceback into the grader.
+
+The run's settings (settings.py) are resolved once, in `pytest_configure`:
+the `RunSettings` the `grader` command registered with the run, or else
+from these options and the environment. Checks read them from the
+`settings` fixture, never from the environment.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import pytest
 
 from grader.feedback import Feedback
 from grader.model_checks import ModelSubmission
-from grader.report import Gradebook, build_report, check_record, data_summary, render_table
+from grader.report import CheckRun, Reporter, data_summary, render_table
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
+from grader.settings import RunSettings, SettingsError
 from grader.student import Student
 from mnist_course.course import Exercise, load_course
 
@@ -32,12 +38,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 STARTED = pytest.StashKey[tuple]()
+SETTINGS = pytest.StashKey[RunSettings]()
+REPORTER = pytest.StashKey[Reporter]()
+CHECK_RUN = pytest.StashKey[CheckRun]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED] = (datetime.now(), time.perf_counter())
-    if not any(isinstance(p, Gradebook) for p in config.pluginmanager.get_plugins()):
-        config.pluginmanager.register(Gradebook(), "mnist-course-gradebook")
+    given = [p for p in config.pluginmanager.get_plugins() if isinstance(p, RunSettings)]
+    if given:  # `grader` resolved them from its command line
+        config.stash[SETTINGS] = given[0]
+    else:  # `pytest grader`
+        try:
+            config.stash[SETTINGS] = RunSettings.resolve(target=config.getoption("--target"), data=config.getoption("--data"))
+        except SettingsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    reporters = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Reporter)]
+    config.stash[REPORTER] = reporters[0] if reporters else Reporter()  # `grader` made it; else this run's own
 
 
 def _exercise_of(test_module) -> Exercise:
@@ -45,14 +62,24 @@ def _exercise_of(test_module) -> Exercise:
     return load_course().exercise_of_module(test_module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
 
 
-@pytest.fixture(scope="session")
-def target_dir(pytestconfig):
-    return resolve_target(pytestconfig.getoption("--target"))
+def run_settings(config: pytest.Config) -> RunSettings:
+    return config.stash[SETTINGS]
 
 
 @pytest.fixture(scope="session")
-def mnist(pytestconfig):
-    return load_data(pytestconfig.getoption("--data"))
+def settings(pytestconfig) -> RunSettings:
+    """The run's settings (the half of the test set, the data, the training cache...)."""
+    return run_settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def target_dir(settings):
+    return resolve_target(settings.target)
+
+
+@pytest.fixture(scope="session")
+def mnist(settings):
+    return load_data(settings.data, settings.full_data)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +90,9 @@ def student(request, target_dir):
 
 
 @pytest.fixture(scope="module")
-def submission(student, mnist, training_progress):
+def submission(student, mnist, settings, training_progress):
     """A model exercise's submission, checked step by step (grader/model_checks.py)."""
-    return ModelSubmission(student, mnist, progress=training_progress)
+    return ModelSubmission(student, mnist, settings, progress=training_progress)
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +111,20 @@ def training_progress(pytestconfig):
     return show
 
 
+def _check_run(item: pytest.Item) -> CheckRun:
+    """The CheckRun of a check: made once, when the check (or its row) first needs it."""
+    if CHECK_RUN not in item.stash:
+        exercise, name = _exercise_of(item.module), item.originalname.removeprefix("test_")
+        item.stash[CHECK_RUN] = item.config.stash[REPORTER].start(exercise, name)
+    return item.stash[CHECK_RUN]
+
+
+@pytest.fixture
+def check(request) -> CheckRun:
+    """This check's run: its points, and where it records what it measured (report.CheckRun)."""
+    return _check_run(request.node)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -91,39 +132,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     # One row per check: from the call phase, or from setup when a fixture failed.
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        exercise, check = _exercise_of(item.module), item.originalname.removeprefix("test_")
-        row = check_record(exercise, check, report, call.excinfo)
-        if row["status"] == "error" or row.get("retry"):  # the grader failed: did the submission's code hit its own limits?
-            student = getattr(item, "funcargs", {}).get("student")
-            limits = sorted(getattr(getattr(student, "worker", None), "limits_seen", ()) or ())
-            if limits:
-                row["limits"] = limits
-        properties = dict(item.user_properties)
-        for key in ("measured", "training", "note"):  # what the grader's training gave; a note for the instructor
-            if properties.get(key) is not None:
-                row[key] = properties[key]
-        report.user_properties.append(("grade", {"exercise": exercise.id, **row}))
+        # Did the submission's code hit its own worker's limits? (said on a row the grader could not finish)
+        student = getattr(item, "funcargs", {}).get("student")
+        limits = getattr(getattr(student, "worker", None), "limits_seen", ()) or ()
+        row = item.config.stash[REPORTER].finish(_check_run(item), report, call.excinfo, list(limits))
         if isinstance(call.excinfo and call.excinfo.value, Feedback):
             report.longrepr = row["message"]  # the lesson, not the grader's traceback
     return report
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    gradebook = next(p for p in config.pluginmanager.get_plugins() if isinstance(p, Gradebook))
-    if not gradebook.rows:
+    reporter = config.stash[REPORTER]
+    if not reporter.rows:
         return
     course = load_course()
-    ids = {exercise_id for exercise_id, _ in gradebook.rows}
+    ids = {exercise_id for exercise_id, _ in reporter.rows}
     started, t0 = config.stash[STARTED]
+    settings = run_settings(config)
     try:
-        data = data_summary(load_data(config.getoption("--data")))
+        data = data_summary(load_data(settings.data, settings.full_data))
     except Exception:  # noqa: BLE001 - the table still shows the scores
         data = None
-    report = build_report(
+    report = reporter.report(
         course,
         [ex for ex in course.exercises if ex.id in ids],
-        gradebook.rows,
-        target=resolve_target(config.getoption("--target")),
+        half=settings.half,
+        target=resolve_target(settings.target),
         data=data,
         started=started,
         seconds=time.perf_counter() - t0,

@@ -1,9 +1,10 @@
 """Scores from pytest's reports: the gradebook, the table and the JSON report.
 
 Every check is one pytest test; `check_record` turns its outcome into a row
-(status, score, teaching message). The `Gradebook` plugin collects the rows
-during the run; `build_report` fills in any check that never ran (so one
-broken grader file never hides the others) and adds the totals.
+(status, score, teaching message). The `Reporter`, one per run, keeps the rows
+as checks finish (plugin.py hands it each outcome) and builds the report:
+`build_report` fills in any check that never ran (so one broken grader file
+never hides the others) and adds the totals.
 The JSON layout is documented in grader/README.md and grader/report.schema.json.
 """
 
@@ -14,10 +15,10 @@ import os
 import platform
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -25,13 +26,10 @@ from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
 from .feedback import Feedback, NotGraded, PartialCredit
-from .session import graded_half
+from . import provenance
+from .provenance import GRADER_VERSION, LIBRARIES
 
 SCHEMA_VERSION = 1
-try:
-    GRADER_VERSION = version("mnist-course")
-except PackageNotFoundError:  # run from a checkout that was never installed
-    GRADER_VERSION = "unknown"
 STATUSES = ("passed", "failed", "not started", "error")
 
 
@@ -73,16 +71,60 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
     return row
 
 
-class Gradebook:
-    """A pytest plugin that collects the check rows as tests finish."""
+# What a check may add to its row besides its verdict: the grader's measurement, the
+# training's curves and confusion matrix, a note for the instructor.
+EXTRAS = ("measured", "training", "note")
+
+
+@dataclass
+class CheckRun:
+    """One check as it runs: its exercise, its name and points (course.toml), and what
+    it adds to its row (EXTRAS). A check gets it from the `check` fixture; the check
+    library (model_checks.py) records through it and reads its points from it, with
+    no pytest node in sight."""
+
+    exercise: Exercise
+    name: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        return self.exercise.checks.get(self.name, 0)
+
+    def record(self, key: str, value: Any) -> None:
+        if key not in EXTRAS:
+            raise ValueError(f"a check records only {', '.join(EXTRAS)}, not {key!r}")
+        self.extras[key] = value
+
+
+class Reporter:
+    """A score's one path, made once per run (by `grader`, or by the plugin for
+    `pytest grader`): the plugin starts a CheckRun for each check, and hands its
+    outcome to `finish`, which makes the row (check_record, with the run's extras)
+    and keeps it; `report` builds the JSON report from the rows. `listeners` see each
+    row as it is made (the command's progress marks)."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, value in report.user_properties:
-            if key == "grade":
-                self.rows[(value["exercise"], value["name"])] = value
+    def start(self, exercise: Exercise, name: str) -> CheckRun:
+        return CheckRun(exercise, name)
+
+    def finish(self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = ()) -> dict[str, Any]:
+        row = check_record(run.exercise, run.name, outcome, excinfo)
+        if limits and (row["status"] == "error" or row.get("retry")):  # the submission's code hit its own limits
+            row["limits"] = sorted(limits)
+        row.update({key: value for key, value in run.extras.items() if value is not None})
+        row = {"exercise": run.exercise.id, **row}
+        self.rows[(run.exercise.id, run.name)] = row
+        for listener in self.listeners:
+            listener(row)
+        return row
+
+    def report(self, course: Course, exercises: list[Exercise], **run: Any) -> dict[str, Any]:
+        """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted)."""
+        return build_report(course, exercises, self.rows, **run)
 
 
 NOT_RUN = {
@@ -134,6 +176,7 @@ def build_report(
     exercises: list[Exercise],
     rows: dict[tuple[str, str], dict[str, Any]],
     *,
+    half: str,
     target: Path,
     data: dict[str, Any] | None,
     started: datetime,
@@ -149,23 +192,16 @@ def build_report(
         "course": course.title,
         "target": str(target),
         "data": data,
-        "test_half": graded_half(),
+        "test_half": half,
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
-        "python": platform.python_version(),
+        "python": provenance.libraries()["python"],
         "environment": environment(),
         "score": total(e["score"] for e in per_exercise),
         "max_score": sum(e["max_score"] for e in per_exercise),
         **({"retry": True} if retry else {}),
         "exercises": per_exercise,
     }
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def environment() -> dict[str, Any]:
@@ -175,10 +211,7 @@ def environment() -> dict[str, Any]:
     from .sandbox import isolation
 
     return {
-        "python": platform.python_version(),
-        "tensorflow": _version("tensorflow"),
-        "keras": _version("keras"),
-        "numpy": _version("numpy"),
+        **provenance.libraries(),  # provenance.py: the one list of what can change a verdict
         "platform": f"{platform.system()} {platform.machine()}",
         "cpu_count": os.cpu_count(),
         "trainer_threads": THREADS,
@@ -187,7 +220,7 @@ def environment() -> dict[str, Any]:
     }
 
 
-DRIFT_KEYS = ("python", "tensorflow", "keras", "numpy")
+DRIFT_KEYS = ("python", *LIBRARIES)
 EARLIER_REPORT = "report.json"  # a student's own `grader --json report.json`, handed in with the files
 MAX_EARLIER_REPORT = 4 << 20
 

@@ -27,8 +27,8 @@ def test_build_model_within_parameter_budget(submission):
     submission.check_parameters()
 
 
-def test_build_model_test_accuracy(submission, request):
-    submission.check_accuracy(request.node)
+def test_build_model_test_accuracy(submission, check):
+    submission.check_accuracy(check)
 
 
 def test_training_settings_valid(submission):

@@ -19,7 +19,6 @@ import time
 import numpy as np
 
 from grader.feedback import Feedback, NotStarted, PartialCredit, describe, requires, short
-from grader.session import graded_half
 from grader.training import threshold_for
 from mnist_course.course import COURSE_FILE
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
@@ -562,14 +561,14 @@ def test_sgd_settings_within_budget(student, mnist):
     _settings(student, mnist)
 
 
-def test_train_test_accuracy(student, mnist, request):
+def test_train_test_accuracy(student, mnist, settings, check):
     exercise = student.exercise
     sgd = _sgd(exercise)
-    half = graded_half()
+    half = settings.half
     threshold, band, dataset = threshold_for(exercise, mnist, half)
     graded = _half_indices(len(mnist.y_test), half)
     measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": sgd["seed"]}
-    request.node.user_properties.append(("measured", measured))
+    check.record("measured", measured)
     try:
         settings, (declared, cap, ref_work) = _settings(student, mnist)
     except Feedback as problem:

@@ -277,7 +277,7 @@ def test_choose_width_types(student, mnist):
         )
 
 
-def test_choose_width_follows_rule(student, mnist, request):
+def test_choose_width_follows_rule(student, mnist, check):
     requires(test_choose_width_types, student, mnist, earns="the decision")
     calls = [_choose(student, widths, table, f"table_{k + 1} (one of the grader's)") for k, (widths, table) in enumerate(RULE_CASES)]
     # A wrong rule is named only if it gives the student's answer on every table
@@ -315,10 +315,8 @@ def test_choose_width_follows_rule(student, mnist, request):
             hint="decide from the `table` argument alone, by the docstring's rule",
         )
     reason = clean_text(r.value[1], 500).replace("\n", " ")
-    request.node.user_properties.append(
-        (
-            "note",
-            f"choose_width() chose {got} from the student's own sweep (widths {WIDTHS}, seeds {SEEDS}; "
-            f"mean validation accuracy per width {short(np.round(table.mean(axis=1), 4))}); its reason, not graded: {reason}",
-        )
+    check.record(
+        "note",
+        f"choose_width() chose {got} from the student's own sweep (widths {WIDTHS}, seeds {SEEDS}; "
+        f"mean validation accuracy per width {short(np.round(table.mean(axis=1), 4))}); its reason, not graded: {reason}",
     )

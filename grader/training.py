@@ -30,8 +30,6 @@ import time
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,13 +43,13 @@ except ImportError:  # pragma: no cover - Windows: no lock; a key may then train
 from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
-from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
+from .provenance import grading_machine
+from .settings import CACHE_ENV  # noqa: F401 - where the run's settings name the cache folder
 from .sandbox import CallbackSpec, _limiter, clean_text, machine_failure, read_regular
 
 TRAINER = Path(__file__).with_name("_trainer.py")
-CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
 CACHE_VERSION = 4  # bump when training or evaluation changes meaning (3: fixed threads, work counted; 4: entries hold their key)
 TRAINER_MEMORY = 8 << 30  # address-space cap of the trainer process
 MAX_CONFIG = 1 << 20  # bytes of config.json a .keras file may hold
@@ -409,26 +407,6 @@ def _canonical(config: Any) -> Any:
 # ---------------------------------------------------------------- the trainer
 
 
-@lru_cache(maxsize=1)
-def _trainer_code_digest() -> str:
-    """sha256 of the code that turns a declaration into a result: this file, the trainer, the budget."""
-    digest = hashlib.sha256()
-    for path in (Path(__file__), TRAINER, Path(budget.__file__)):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-@lru_cache(maxsize=1)
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("keras", "tensorflow", "numpy"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "unknown"
-    return versions
-
-
 MAX_CACHE_ENTRY = 64 << 20  # bytes of one cached training result
 
 
@@ -457,14 +435,14 @@ class Trainer:
 
     The data reaches the trainer as .npy files written for each run into a
     folder of the grader's and removed right after, while no student process
-    runs (the caller stops the worker first)."""
+    runs (the caller stops the worker first). `cache`: the folder where
+    results are kept across processes (the run's settings), or None."""
 
-    def __init__(self, data: MNIST):
+    def __init__(self, data: MNIST, cache: str | Path | None = None):
         self.data = data
         self._dir = tempfile.TemporaryDirectory(prefix="mnist-grader-trainer-")
         self.dir = Path(self._dir.name)
         self._memo: dict[str, dict] = {}
-        cache = os.environ.get(CACHE_ENV)
         self.cache = Path(cache) if cache else None
 
     def _run(self, request: dict, timeout: float, arrays: dict[str, np.ndarray], progress: Callable[[dict], None] | None = None) -> dict:
@@ -548,14 +526,11 @@ class Trainer:
         "reused": True. Only finished results are kept (never a run the safety
         timeout stopped); an entry that is unreadable or names another key is
         ignored and trained again."""
-        from .report import GRADER_VERSION
-
         identity = {
             "cache_version": CACHE_VERSION,
-            "grader": GRADER_VERSION,
-            "trainer_code": _trainer_code_digest(),  # a fixed trainer never serves results of the old one
-            "python": sys.version_info[:2],
-            "versions": _versions(),
+            # The grader, its code (the trainer's included: a fixed trainer never serves results
+            # of the old one), the libraries and the CPU family: provenance.py's one definition.
+            "machine": grading_machine(),
             **identity,
         }
         key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
@@ -676,14 +651,15 @@ def training_summary(result: dict, y_test: np.ndarray, graded: np.ndarray | None
     return summary
 
 
-_TRAINERS: dict[int, Trainer] = {}
+_TRAINERS: dict[tuple[int, str | None], Trainer] = {}
 
 
-def trainer_for(data: MNIST) -> Trainer:
-    """One trainer per data set per process."""
-    if id(data) not in _TRAINERS:
-        _TRAINERS[id(data)] = Trainer(data)
-    return _TRAINERS[id(data)]
+def trainer_for(data: MNIST, cache: str | None = None) -> Trainer:
+    """One trainer per data set (and cache folder) per process."""
+    key = (id(data), None if cache is None else str(cache))
+    if key not in _TRAINERS:
+        _TRAINERS[key] = Trainer(data, cache)
+    return _TRAINERS[key]
 
 
 def threshold_for(exercise: Exercise, data: MNIST, half: str) -> tuple[float, float, str]:

@@ -16,6 +16,7 @@ from PIL import Image
 from grader import batch, figures, one_submission
 from grader.figures import KINDS, feedback_page
 from grader.formats import markdown_feedback
+from grader.settings import RunSettings
 from grader.training import training_summary
 from mnist_course.course import ROOT, load_course
 from mnist_course.data import MNIST, Provenance
@@ -161,11 +162,11 @@ def test_a_figure_that_fails_is_left_out_with_one_line(fake_mnist, tmp_path, mon
 
 def test_batch_feedback_pages_get_their_figures(fake_mnist, tmp_path, monkeypatch):
     report = make_report(fake_mnist, tmp_path)
-    monkeypatch.setattr(one_submission, "grade_folder", lambda folder, exercises, data_arg, *rest: copy.deepcopy(report))
+    monkeypatch.setattr(one_submission, "grade_folder", lambda folder, exercises, settings: copy.deepcopy(report))
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "alice").mkdir(parents=True)
     course = load_course()
-    assert batch.run_batch(subs, out, [course.exercise("ex01"), course.exercise("ex02")], None, SHA, mnist=fake_mnist) == 0
+    assert batch.run_batch(subs, out, [course.exercise("ex01"), course.exercise("ex02")], RunSettings(), SHA, mnist=fake_mnist) == 0
     student = out / "students" / "alice"
     page = (student / "feedback.md").read_text()
     for kind in KINDS:

@@ -241,10 +241,9 @@ def test_fresh_weights_mean_fresh_whatever_the_number_of_layers_or_lists(tmp_pat
 # ---------------------------------------------------------------- the training cache
 
 
-def test_identical_declarations_train_once_and_bad_entries_are_retrained(tmp_path, monkeypatch):
+def test_identical_declarations_train_once_and_bad_entries_are_retrained(tmp_path):
     """The cache serves a key's result to the next grader, marked reused; an entry
     that is corrupt or holds another key's result is ignored and trained again."""
-    monkeypatch.setenv("MNIST_COURSE_TRAINING_CACHE", str(tmp_path / "cache"))
     runs = []
 
     def run():
@@ -252,7 +251,7 @@ def test_identical_declarations_train_once_and_bad_entries_are_retrained(tmp_pat
         return {"status": "ok", "accuracy": 0.97}
 
     def grader_process(identity):  # each grading process has its own Trainer
-        return Trainer(None)._cached(identity, run)
+        return Trainer(None, tmp_path / "cache")._cached(identity, run)
 
     assert grader_process({"config": "a"}) == {"status": "ok", "accuracy": 0.97} and len(runs) == 1
     assert grader_process({"config": "a"}) == {"status": "ok", "accuracy": 0.97, "reused": True} and len(runs) == 1
@@ -269,17 +268,13 @@ def test_identical_declarations_train_once_and_bad_entries_are_retrained(tmp_pat
     assert json.loads(entry.read_text())["key"] == entry.stem  # rewritten with its own key
 
 
-def test_a_training_the_safety_clock_stopped_is_never_cached(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_COURSE_TRAINING_CACHE", str(tmp_path / "cache"))
-    Trainer(None)._cached({"config": "slow"}, lambda: {"status": "timeout", "timeout": 1})
+def test_a_training_the_safety_clock_stopped_is_never_cached(tmp_path):
+    Trainer(None, tmp_path / "cache")._cached({"config": "slow"}, lambda: {"status": "timeout", "timeout": 1})
     assert list((tmp_path / "cache").glob("*.json")) == []
 
 
 def _train_slowly(cache: str, log: str) -> dict:
-    import os
     import time
-
-    os.environ["MNIST_COURSE_TRAINING_CACHE"] = cache
 
     def run():
         with open(log, "a") as fh:
@@ -287,7 +282,7 @@ def _train_slowly(cache: str, log: str) -> dict:
         time.sleep(1.0)
         return {"status": "ok"}
 
-    return Trainer(None)._cached({"config": "same"}, run)
+    return Trainer(None, cache)._cached({"config": "same"}, run)
 
 
 def test_two_graders_with_the_same_key_at_once_train_it_once(tmp_path):

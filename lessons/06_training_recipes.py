@@ -190,14 +190,15 @@ plt.show()
 # %% [markdown]
 # Each faint line is the loss of every single batch, the solid line the mean of the last
 # 20 batches. The batches scatter widely around that mean (some batches are simply
-# harder than others), which is why a single step's loss says little, and why the
-# running mean Keras prints drifts above the current loss: it still remembers the
-# epoch's first, worse steps.
+# harder than others), which is why a single step's loss says little. It is also why
+# the loss Keras prints while training, the running mean of the epoch so far, sits
+# above the current loss while the loss is falling: it still remembers the epoch's
+# first, worse steps.
 #
 # After three epochs plain SGD at 0.01 is still far behind (validation accuracy about
-# 85%), momentum has closed most of the gap (about 92%), and Adam leads (about 93.7%).
+# 85%), momentum has closed most of the gap (about 91.5%), and Adam leads (about 94.1%).
 # But look at the second row: plain SGD at 0.1 does as well as momentum at 0.01 (about
-# 91.9%). With a momentum of 0.9, a step keeps adding nine tenths of the one before, so
+# 91.9% against 91.5%). With a momentum of 0.9, a step keeps adding nine tenths of the one before, so
 # along a steady slope it grows to about ten times the gradient step: most of what
 # momentum bought here is a larger effective learning rate. What it adds beyond that is
 # smoother steps where the gradients zigzag, and less sensitivity to the exact rate.

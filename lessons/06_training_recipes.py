@@ -541,11 +541,11 @@ print(f"in the test-set ablation, the 3 seeds of one variant span {min(test_span
 # A tie is not a decision, so something else decided, and it should be said what. By
 # the tie-break of the run's own rule (the fastest to train), a four-way tie would have
 # served exercise 5's network, which trains fastest (329 s against 372 s). The course
-# still serves the varied augmentation, and the honest reason is not this run but a
-# judgement that these validation digits cannot test:
-# the served model reads photos, rotated, resized and off-centre as MNIST's digits are
-# not, and rotating, zooming and shifting the training digits is aimed at exactly that.
-# That is a judgement made from what the model is for, not a measured result. Lesson 7's
+# still serves the varied augmentation, and the honest reason is not this run: the
+# served model reads photos, rotated, resized and off-centre as MNIST's digits are not,
+# and rotating, zooming and shifting the training digits is aimed at exactly that. It is
+# a judgement made from what the model is for, which these validation digits cannot
+# test, not a measured result. Lesson 7's
 # sixty synthetic photos are where it could be checked (train both, compare them on the
 # sixty), and sixty pictures will only separate them if the gap is large.
 #
@@ -563,7 +563,7 @@ print(f"in the test-set ablation, the 3 seeds of one variant span {min(test_span
 # For these four variants at the full recipe that is 12 trainings, about two hours on 2
 # CPU cores (`python benchmarks/ablation.py --validation --seeds 0 1 2`, whose own rule
 # would still need its fixed 2-image margin replaced by the seeds' spread). The run
-# recorded here stopped short of step 1's seeds, so the served model's test accuracy,
+# recorded here used one seed, short of step 1, so the served model's test accuracy,
 # about 99.46% over the ablation's three seeds, describes it fairly, but is not proof
 # that it was the best of the four, nor that the test set played no part in choosing it.
 

@@ -334,9 +334,11 @@ plt.show()
 
 # %% [markdown]
 # Expect a test accuracy of about 99.3% after these ten epochs, level with exercise 5's
-# reference after 20 (99.22%): the difference is about 8 test images, one run each, with
-# different training sets (this one holds no images out), so by lesson 4's paired
-# comparison it is not a difference we can claim. Each epoch takes 10 to 20 seconds on 2 CPU cores. The
+# reference after 20 (99.22%): the difference is about 8 test images, between two
+# recipes run once each, with different training sets (this one holds no images out).
+# That is not a difference we can claim: comparing recipes needs several seeds of each
+# (lesson 4, *Two questions, two tools*), and even McNemar's test on these two trained
+# models could speak only for these two. Each epoch takes 10 to 20 seconds on 2 CPU cores. The
 # left plot is the schedule: 0.002 at the first step, half of that half way, 0 at the
 # last. The training loss keeps falling to the end, even in the last epochs where the
 # steps are tiny: small steps let the weights settle into a minimum rather than bounce

@@ -372,8 +372,8 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Both are read correctly and with confidence: the re-rendered 0 at 100.0% and the
-# printed 4 at 99.8% in our run. That is the pay-off of the preparation: fed to the model
+# Both are read correctly and with confidence: the re-rendered 0 at 99.9% and the
+# printed 4 at 100.0% in our run. That is the pay-off of the preparation: fed to the model
 # as it was, the 200 × 260 photo would not even fit its input, and squeezed to 28 × 28
 # without inverting, cropping and centring it would look like nothing the model has
 # seen. When the answer is shaky, the top 3 shows it: a close second is a warning.

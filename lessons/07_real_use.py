@@ -459,7 +459,7 @@ if len(misread):
 # ## Not sure, or not a digit
 #
 # A model that must always answer will answer nonsense too. Lesson 4 found that a dense
-# network's confidence was a fair guide to how often it was right, on test digits like
+# network's confidence was a fair guide to how often it was right, on validation digits like
 # its training digits, and warned that this is no law. These synthetic photos are not like the
 # training digits: they come from another **distribution** (other pens, paper, light and
 # cropping), and this CNN was trained with heavy augmentation, so nothing guarantees

@@ -45,7 +45,7 @@ def prepare_image(image):
     (on the 0..255 scale) after step 2, as on a blank or uniformly gray page.
     """
     # TODO: turn a uint8 photo of a dark digit on light paper into a float32 (28, 28) MNIST-style image in [0, 1]; raise ValueError for bad input
-    #       (lesson 7, "Preparing a real digit image")
+    #       (lesson 7, "Preparing a digit image")
     raise NotImplementedError("prepare_image() is not started yet")
 
 

@@ -354,6 +354,7 @@ def receptive_fields(net):
             size += (k - 1) * jump
             jump *= layer.strides[0]
             print(f"  {layer.name:22s} {k} x {k}, stride {layer.strides[0]}: one unit sees {size} x {size} pixels")
+    return size
 
 
 print("this lesson's convnet:")
@@ -531,6 +532,8 @@ outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling2D()
 gap_model = keras.Model(inputs, outputs)
 gap_model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 print(f"parameters: {gap_model.count_params():,} with global average pooling, {model.count_params():,} with Flatten + Dense")
+gap_field = receptive_fields(gap_model)  # the same count as above, on this model's own layers
+print(f"before the average, each value of the 7 x 7 x 64 maps sees {gap_field} x {gap_field} input pixels")
 
 gap_history = gap_model.fit(x_train[:n_train], y_train[:n_train], epochs=epochs, batch_size=128, verbose=0)
 print(f"training accuracy in the last epoch: {gap_history.history['accuracy'][-1]:.1%}")
@@ -543,10 +546,21 @@ print(f"{'global average pooling':24s}", "  ".join(f"{p} px: {a:.1%}" for p, a i
 # features moved, their averages did not. That is invariance. But 84% is far below the
 # Flatten + Dense model's 98.4%, and its training accuracy is just as low, so it
 # underfits: averaging throws away *where* each feature is, which for a network this
-# small was worth a great deal, and the 64 averages learn slowly. Networks that end in
-# global average pooling make up for it with many more filters and layers before the
-# pool. Neither choice is free: what a network is invariant to is what it cannot tell
-# apart. Exercise 5's reference keeps Flatten + Dense and instead *trains* on shifted
+# small was worth a great deal, and the 64 averages learn slowly.
+#
+# The receptive field says why. Counted on this model's own layers, each value that
+# goes into the average sees only 10 × 10 input pixels (3 for the first convolution, 4
+# after the first pooling, 8 after the second convolution, 10 after the second pooling;
+# padding moves the windows, it does not widen them). A digit fills a 20 × 20 box, so
+# each feature sees at most a quarter of it: a loop, a stroke end, a crossing. After the
+# average, the dense layer knows how much of each such piece the digit holds, but not
+# where they sit relative to each other: whatever tells a 6 (loop at the bottom) from a
+# 9 (loop at the top) must now fit inside one 10 × 10 window, such as the joint of loop
+# and stem, because the averages keep no positions. The Flatten + Dense model keeps
+# each piece's place, and its dense layer can read the arrangement. Networks that end
+# in global average pooling stack enough layers before the pool that each value already
+# sees the whole digit, and use many more filters. Neither choice is free: what a
+# network is invariant to is what it cannot tell apart. Exercise 5's reference keeps Flatten + Dense and instead *trains* on shifted
 # digits, with the augmentation of the section after next, so that its dense layer
 # learns every feature in several places.
 

@@ -18,10 +18,14 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/mnist-course/mnist-course/blob/main/lessons/07_real_use.ipynb)
 #
-# **What you will do:** save a trained model to a file and load it back, then use it on
-# pictures of digits that do not come from MNIST: a photo or a scan, dark ink on light
-# paper, at any size, anywhere in the frame; then on sixty photo-like digits, to see
-# where preparation and model fail, and teach it to say "not sure".
+# **What you will do:** save a trained model to a file and load it back, then learn to
+# prepare pictures that are not laid out like MNIST's: dark ink on light paper, at any
+# size, anywhere in the frame, as a photo or a scan would be. No real photograph is used
+# in this lesson, so that every student gets the same pictures and the same numbers:
+# the first "photo" is an MNIST test digit re-rendered to look like one, and the sixty
+# that follow are **synthetic** photo-like digits drawn by a program (the course's
+# `mnist_course/photos.py`). They show where preparation and model fail, and we teach
+# the model to say "not sure". Your own photos, at the end, are the real test.
 #
 # A model only ever sees what it was trained on. MNIST's digits are light on a black
 # background (0 is background, 255 full ink; lessons 1 to 5 drew them with
@@ -138,12 +142,16 @@ print("identical predictions on 100 test images:", same)
 # like running their script.
 
 # %% [markdown]
-# ## Preparing a real digit image
+# ## Preparing a digit image: an MNIST digit re-rendered as a photo
 #
-# To try the model on something it has never seen, we need a photo of a handwritten
-# digit. We make one from an MNIST test digit, the way a phone would see it on paper:
-# dark ink on light-gray paper, four times larger, off-centre on a bigger page, with a
-# little sensor noise.
+# To learn the preparation, we need a picture laid out the way a phone photo of a
+# handwritten digit is. This one is **not a real photo**: we make it from MNIST test
+# digit number 3, re-rendered the way a phone would see it on paper: dark ink on
+# light-gray paper, four times larger, off-centre on a bigger page, with a little sensor
+# noise. The handwriting is still MNIST's (a test digit, so the model never trained on
+# it), which makes it a test of the preparation, not of how the model reads new
+# handwriting. Because we know the original, we can check that preparing the picture
+# gives it back. "The photo" below means this simulated one.
 
 # %%
 rng = np.random.default_rng(6)
@@ -250,7 +258,7 @@ print(f"centre of mass: row {(prepared.sum(axis=1) @ r) / prepared.sum():.2f}, "
 # Let's look at every stage next to the MNIST original:
 
 # %%
-stages = [(photo, "the photo"), (ink, "ink minus paper"), (cropped, "cropped"),
+stages = [(photo, "the simulated photo"), (ink, "ink minus paper"), (cropped, "cropped"),
           (small, "fitted in 20 × 20"), (prepared, "centred in 28 × 28"),
           (digit, "MNIST original")]
 fig, axes = plt.subplots(1, 6, figsize=(14, 2.8))
@@ -310,7 +318,7 @@ prepared_printed = prepare(printed)
 print(np.abs(prepared_photo - prepared).max())
 
 fig, axes = plt.subplots(1, 2, figsize=(4.5, 2.4))
-for ax, image, title in zip(axes, [prepared_photo, prepared_printed], ["the photo", "the printed 4"]):
+for ax, image, title in zip(axes, [prepared_photo, prepared_printed], ["the simulated photo", "the printed 4"]):
     ax.imshow(image, cmap="gray")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
@@ -344,12 +352,12 @@ for k in top3:
     print(f"digit {k}: {probabilities[k]:.2%}")
 
 # %% [markdown]
-# For the photo of the 0, expect digit 0 at about 99.9%, and two runners-up (6 and 9 in
+# For the simulated photo of the 0, expect digit 0 at about 99.9%, and two runners-up (6 and 9 in
 # our run) with tiny probabilities. Let's do the same for both pictures and draw all ten probabilities:
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(9, 4.4), gridspec_kw={"width_ratios": [1, 3]})
-for row, (image, title) in enumerate([(prepared_photo, "the photo"), (prepared_printed, "the printed 4")]):
+for row, (image, title) in enumerate([(prepared_photo, "the simulated photo"), (prepared_printed, "the printed 4")]):
     p = model.predict((image * 255).reshape((1, *model.input_shape[1:])), verbose=0)[0]
     best = np.argsort(p)[::-1][:3]
     axes[row, 0].imshow(image, cmap="gray")
@@ -364,8 +372,8 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Both are read correctly and with confidence: the photographed 0 at 100.0% and the
-# printed 4 at 99.8% in our run. That is the pay-off of the preparation: fed to the model
+# Both are read correctly and with confidence: the re-rendered 0 at 99.9% and the
+# printed 4 at 100.0% in our run. That is the pay-off of the preparation: fed to the model
 # as it was, the 200 × 260 photo would not even fit its input, and squeezed to 28 × 28
 # without inverting, cropping and centring it would look like nothing the model has
 # seen. When the answer is shaky, the top 3 shows it: a close second is a warning.
@@ -378,16 +386,21 @@ plt.show()
 # digit at all.
 
 # %% [markdown]
-# ## Sixty photos the model never saw
+# ## Sixty synthetic photos the model never saw
 #
-# Two pictures prove little. The course ships sixty photo-like pictures of handwritten
-# digits, six of each, in `lessons/photos/`. They are not MNIST digits re-saved: the
-# course's `mnist_course/photos.py` draws each one anew from the path a pen follows for
-# that digit, with a random wobble, slant, size, position, pen width and ink colour, on
-# off-white paper with grain and uneven light, then tilts it slightly in perspective,
-# blurs it a little and saves it as a low-quality JPEG, as a phone would. A fixed seed
-# makes the same sixty on every machine. Colour pictures become gray first, with the
-# weights of *Preparing a real digit image*.
+# Two pictures prove little. The course ships sixty photo-like pictures of digits, six
+# of each, in `lessons/photos/`. They are **synthetic: made by a program, not
+# photographed, and not written by a hand**. They are not MNIST digits re-saved either:
+# the course's `mnist_course/photos.py` draws each one anew from a fixed skeleton of
+# strokes for that digit (one per digit, the path a pen would follow), with a random
+# wobble, slant, size, position, pen width and ink colour, on off-white paper with grain
+# and uneven light, then tilts it slightly in perspective, blurs it a little and saves it
+# as a low-quality JPEG, imitating a phone. A fixed seed makes the same sixty on every
+# machine. So they vary far less than real handwriting (every 4 is the same skeleton,
+# wobbled), and their paper and light come from a simulation: what the model does on
+# them is a check of the preparation on photo-like pictures, not a measurement of how it
+# reads real photos. Colour pictures become gray first, with the weights of *Preparing
+# a digit image*.
 
 # %%
 from mnist_course.course import ROOT
@@ -408,13 +421,15 @@ for ax, (digit, rgb), guess, sure in zip(axes.flat, photos, photo_guess, photo_s
     ax.imshow(rgb)
     ax.set_title(f"{guess} ({sure:.0%})", fontsize=8, color="black" if guess == digit else "red")
     ax.axis("off")
-fig.suptitle("The model's reading of each photo, and its confidence (red: wrong)")
+fig.suptitle("Sixty synthetic photos: the model's reading of each, and its confidence (red: wrong)")
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# About 55 of the 60 (92%), against about 99 in 100 on the test set. Look at the red
-# ones and at what `prepare` made of them:
+# About 55 of the 60 (92%), against about 99 in 100 on the test set. That is a figure
+# for these synthetic pictures only; real photos of real handwriting would give another
+# one, which only measuring them can tell. Look at the red ones and at what `prepare`
+# made of them:
 
 # %%
 misread = np.flatnonzero(~right)[:10]
@@ -438,14 +453,14 @@ if len(misread):
 # comes out small and off-centre. The model then reads what it was given. A better
 # `prepare` would keep only the largest connected blob of ink, or crop the sheet first;
 # a model trained on pictures like these would learn to ignore such wedges. MNIST is a
-# clean, narrow world, and a real system is trained on pictures like the ones it will
-# meet.
+# clean, narrow world, and a real system is trained, and measured, on real pictures like
+# the ones it will meet, not on a simulation of them like these.
 #
 # ## Not sure, or not a digit
 #
 # A model that must always answer will answer nonsense too. Lesson 4 found that a dense
-# network's confidence was a fair guide to how often it was right, on test digits like
-# its training digits, and warned that this is no law. These photos are not like the
+# network's confidence was a fair guide to how often it was right, on validation digits like
+# its training digits, and warned that this is no law. These synthetic photos are not like the
 # training digits: they come from another **distribution** (other pens, paper, light and
 # cropping), and this CNN was trained with heavy augmentation, so nothing guarantees
 # that its confidence is calibrated here; we have not measured it on photos. Still, the
@@ -472,7 +487,7 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 
 # %% [markdown]
 # The threshold trades answers for reliability. In our run it answers 47 of the 60
-# photos and gets all 47 right: all 5 photos it would have misread fall below it, at the
+# synthetic photos and gets all 47 right: all 5 photos it would have misread fall below it, at the
 # price of 8 right answers withheld. The letter A (most probable: 9, at 54%) is "not
 # sure". The plus sign is not: the model calls it a 4, at 100%, and the threshold lets
 # that through. A threshold is no cure for pictures that are not digits: a softmax has no
@@ -487,7 +502,7 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 #
 # All of this lesson is one problem with a name: **distribution shift**. A model is
 # measured on data like its training data; in use it meets other data (photos instead of
-# scans, a tilted sheet, a letter A), and its accuracy and its confidence on the test set
+# scans, a tilted sheet, a letter A; here only simulated, in use for real), and its accuracy and its confidence on the test set
 # no longer describe it. Preparation that makes the new data look like the old, a reject
 # option, and above all measuring on examples of the new data are the defences.
 
@@ -496,7 +511,7 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 #
 # Open `exercises/ex06_real_use.py` and write the two functions of this lesson:
 #
-# - `prepare_image(image)`: see *Preparing a real digit image*. It takes grayscale,
+# - `prepare_image(image)`: see *Preparing a digit image*. It takes grayscale,
 #   RGB or RGBA pictures of any size, follows the seven steps in its docstring, and
 #   raises `ValueError` for a wrong dtype or shape and for a blank page.
 # - `predict_digit(model, image)`: see *Top-3 predictions*. It returns the digit, its

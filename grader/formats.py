@@ -22,7 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .report import measured_line
+from .report import measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -35,6 +35,7 @@ def _xml_text(text: str) -> str:
 def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
     tests = []
     for ex in report["exercises"]:
+        said = shown_messages(ex)  # one syntax error is said once, not in every check
         for i, check in enumerate(ex["checks"], start=1):
             tests.append(
                 {
@@ -43,7 +44,7 @@ def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
                     "score": check["score"],
                     "max_score": check["max_score"],
                     "status": "passed" if check["status"] == "passed" else "failed",
-                    "output": "\n".join(filter(None, [check["message"] or "passed", check.get("measured") and measured_line(check["measured"])])),
+                    "output": "\n".join(filter(None, [said[check["name"]] or "passed", check.get("measured") and measured_line(check["measured"])])),
                     "visibility": "visible",
                 }
             )
@@ -77,8 +78,9 @@ def classroom_results(report: dict[str, Any]) -> dict[str, Any]:
     """
     tests = []
     for ex in report["exercises"]:
+        said = shown_messages(ex)
         for check in ex["checks"]:
-            message = "\n".join(filter(None, [check["message"], check.get("measured") and measured_line(check["measured"])]))
+            message = "\n".join(filter(None, [said[check["name"]], check.get("measured") and measured_line(check["measured"])]))
             if len(message) > _CLASSROOM_MESSAGE_CHARS:
                 message = message[: _CLASSROOM_MESSAGE_CHARS - 1] + "…"
             tests.append(
@@ -162,12 +164,13 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
         lines += ["| | check | points |", "|---|---|---|"]
         lines += [f"| {marks[c['status']]} | `{c['name']}` | {c['score']}/{c['max_score']} |" for c in ex["checks"]]
+        said = shown_messages(ex)  # a message repeated by later checks (one syntax error) is written out once
         for check in ex["checks"]:
             if check.get("measured"):
                 lines += ["", f"`{check['name']}`: {measured_line(check['measured'])}."]
             if check["status"] != "passed":
-                fence = _fence(check["message"])
-                lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", check["message"], fence]
+                fence = _fence(said[check["name"]])
+                lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", said[check["name"]], fence]
             if check.get("note"):  # student text the grader does not judge, shown for a person to read
                 fence = _fence(check["note"])
                 lines += ["", f"**For the instructor** (`{check['name']}`, not graded):", "", f"{fence}text", check["note"], fence]

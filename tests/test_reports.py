@@ -123,6 +123,31 @@ def test_a_message_cannot_break_out_of_its_code_block():
     assert "````text\n```\n# Score: 100/100\n````" in text
 
 
+def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grader, mnist_path, tmp_path):
+    """A file that does not import fails every check that calls it: the feedback page, the
+    terminal and Gradescope's results say the error in full at the first check only."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / EX01.filename).write_text("import numpy as np\n\ndef normalize(images:\n    return images\n")
+    files = {kind: tmp_path / name for kind, name in (("json", "r.json"), ("gradescope", "results.json"), ("feedback", "feedback.md"), ("classroom", "c.json"))}
+    result = run_grader("ex01", "--target", folder, "--data", mnist_path, *(arg for kind, path in files.items() for arg in (f"--{kind}", path)))
+    assert result.returncode == 1, result.stderr
+    report = json.loads(files["json"].read_text())
+    checks = report["exercises"][0]["checks"]
+    failing_import = [c["name"] for c in checks if "SyntaxError" in c["message"]]
+    assert len(failing_import) >= 5  # the JSON report keeps every check's message whole
+    first, later = failing_import[0], failing_import[1:]
+    pointer = f"The same problem as `{first}` above"
+    page = files["feedback"].read_text()
+    gradescope = {t["name"].split(" · ", 1)[1]: t["output"] for t in json.loads(files["gradescope"].read_text())["tests"]}
+    classroom = {t["name"].split(" · ", 1)[1].rsplit(" (", 1)[0]: t["message"] for t in json.loads(files["classroom"].read_text())["tests"]}
+    for shown in (page, result.stdout, "\n".join(gradescope.values()), "\n".join(classroom.values())):
+        assert shown.count("was never closed") == 1 and shown.count("Likely cause: a syntax error") == 1
+        assert shown.count(pointer) == len(later)
+    assert "was never closed" in gradescope[first] and all(gradescope[name].startswith(pointer) for name in later)
+    assert page.index("was never closed") < page.index(pointer)  # the full message comes first
+
+
 def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
     """A check's `note` (ex03b: the student's reason for a choice) is student text: the
     page shows it for a person, marked, inside a fence it cannot close."""

@@ -29,14 +29,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from mnist_course.course import Exercise
 
 from . import one_submission
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from .figures import feedback_page, figures_folder
+from .progress import ClassProgress, outcome
 from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
 from .session import TargetError, graded_half
@@ -168,9 +167,21 @@ class LocalPool:
         self.exercises, self.data_arg = exercises, data_arg
         self.training_cache = os.environ.get(CACHE_ENV) or str(training_cache)
         self.executor = ThreadPoolExecutor(max_workers=jobs)
+        self.progress: ClassProgress | None = None
 
-    def grade(self, folder: Path) -> Future:
-        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.data_arg, None, self.training_cache)
+    def watch(self, progress: ClassProgress) -> None:
+        """Report each grading's start and training epochs to `progress`."""
+        self.progress = progress
+
+    def _grade(self, folder: Path, label: str) -> dict[str, Any]:
+        progress = self.progress
+        if progress is not None:
+            progress.started(label)
+        on_line = (lambda line: progress.line(label, line)) if progress is not None else None
+        return one_submission.grade_folder(folder, self.exercises, self.data_arg, None, self.training_cache, on_line=on_line)
+
+    def grade(self, folder: Path, label: str | None = None) -> Future:
+        return self.executor.submit(self._grade, folder, label or folder.name)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
@@ -225,7 +236,9 @@ def run_batch(
             pool = ClusterPool(scheduler, exercises, data_arg, data_sha256, graded_half(), allow_unsandboxed)
         else:
             pool = LocalPool(exercises, data_arg, jobs, out / "training-cache")
-    progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
+    progress = ClassProgress(len(todo))  # per student: start, training epochs, outcome; on a cluster, lost workers and retries
+    if pool is not None:
+        pool.watch(progress)
     try:
         by_hash: dict[str, Future] = {}
         waiting: dict[Future, list[str]] = {}
@@ -233,7 +246,7 @@ def run_batch(
             digest = hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
                 try:
-                    by_hash[digest] = pool.grade(submissions / student)
+                    by_hash[digest] = pool.grade(submissions / student, student)
                 except (OSError, ValueError, SubmissionError) as exc:  # changed or unreadable since it was hashed
                     by_hash[digest] = Future()
                     by_hash[digest].set_result({"error": f"the submission could not be read: {exc}"})
@@ -244,7 +257,6 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - the cluster lost the task (a lost scheduler, say): graded next run
                 result = {"retry": f"the cluster did not finish this task ({type(exc).__name__}: {exc})"}
             for student in waiting[future]:
-                progress.set_postfix_str(student[:30])
                 folder = reports_dir / student
                 if "error" in result or "exercises" not in result:
                     errors[student] = f"error: {result['error']}" if "error" in result else f"retry: {result['retry']}"
@@ -265,7 +277,7 @@ def run_batch(
                     page = feedback_page(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
                     write_text(folder / "feedback.md", page)
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-                progress.update()
+                progress.finished(student, outcome(result) + (f" (the same files as {waiting[future][0]}, graded once)" if student != waiting[future][0] else ""))
     finally:
         if pool is not None:
             pool.stop()
@@ -286,6 +298,10 @@ def run_batch(
         except Exception as exc:  # noqa: BLE001 - the overview is extra; the gradebook and reports stand
             print(f"grader: the class page could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
     print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
+    if progress.lost:  # said as it happened, and again here where the run's end is read
+        print("The cluster lost workers during this run (every task they held was given to another worker):", file=sys.stderr)
+        for note in progress.lost:
+            print(f"  {note}", file=sys.stderr)
     for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
         print(f"  {student}: {error}", file=sys.stderr)
     return 1 if errors or refused else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mnist_course.course import COURSE_FILE, ROOT, Exercise
 
@@ -40,17 +40,23 @@ def grading_key(exercises: list[Exercise], data_sha256: str, half: str | None = 
 
 
 def grade_folder(
-    folder: Path, exercises: list[Exercise], data_arg: str | None, half: str | None = None, training_cache: str | None = None
+    folder: Path,
+    exercises: list[Exercise],
+    data_arg: str | None,
+    half: str | None = None,
+    training_cache: str | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Grade one folder in a separate grader process (child_grader.grade_folder, its one
     rule for exit statuses): the report (with "retry" when a safety clock fired),
     {"retry": why} when the whole grading passed its safety limit, or {"error": why}
     when the grader could not grade the folder. `half` is the test half to measure on
     (default: this process's); `training_cache` the folder where identical declarations
-    share one training (default: $MNIST_COURSE_TRAINING_CACHE, if set)."""
+    share one training (default: $MNIST_COURSE_TRAINING_CACHE, if set); `on_line` sees each
+    line the grader writes on stderr (its training epochs), as it comes."""
     env = {**os.environ, HALF_ENV: half or graded_half(), **({CACHE_ENV: training_cache} if training_cache else {})}
     result = child_grader.grade_folder(
-        folder, [ex.id for ex in exercises], env=env, data_arg=data_arg, timeout=SUBMISSION_TIMEOUT, die_with_parent=True
+        folder, [ex.id for ex in exercises], env=env, data_arg=data_arg, timeout=SUBMISSION_TIMEOUT, die_with_parent=True, on_line=on_line
     )
     result.pop("log", None)  # the batch shows the one line of an error
     return result

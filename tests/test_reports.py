@@ -208,6 +208,29 @@ def test_batch_grades_a_class_and_one_bad_submission_stops_nothing(run_grader, m
         assert (out / "students" / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
 
 
+def test_batch_shows_each_student_and_each_training_epoch_while_it_runs(run_grader, mnist_path, tmp_path):
+    """The instructor's terminal while models train: who is graded, each epoch as it ends, the points."""
+    ex02 = load_course().exercise("ex02")
+    subs = tmp_path / "submissions"
+    (subs / "alice").mkdir(parents=True)
+    source = ex02.solution_path.read_text()
+    assert '"epochs": 20' in source
+    (subs / "alice" / ex02.filename).write_text(source.replace('"epochs": 20', '"epochs": 2'))  # two epochs: cheap
+    (subs / "carol").mkdir()
+    (subs / "carol" / ex02.filename).write_text(ex02.stub_path.read_text())
+    result = run_grader("ex02", "--batch", subs, "--out", tmp_path / "out", "--data", mnist_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stderr.replace("\r", "\n").splitlines()]
+    assert "alice: grading" in lines and "carol: grading" in lines
+    epochs = [line for line in lines if line.startswith("alice: ex02 training epoch ")]
+    assert [line.split(" · ")[0] for line in epochs] == ["alice: ex02 training epoch 1/2", "alice: ex02 training epoch 2/2"], lines
+    assert all("accuracy" in line for line in epochs)
+    score = gradebook(tmp_path / "out")["alice"]["total"]
+    assert any(line.startswith(f"alice: {score}/{ex02.max_score} points in ") for line in lines), lines
+    assert any(line.startswith(f"carol: 0/{ex02.max_score} points") for line in lines)
+    assert lines.index("alice: grading") < lines.index(epochs[0])
+
+
 def test_batch_resumes_and_regrades_only_what_changed(run_grader, mnist_path, classroom):
     subs, out = classroom
     run_grader("--batch", subs, "--out", out)

@@ -36,6 +36,7 @@ from .cluster import ClusterPool
 from .dashboard import write_class_page
 from .figures import feedback_page, figures_folder
 from .progress import ClassProgress, outcome
+from .release import HELD_MARK, held, public_view, release_setting
 from .report import GRADER_VERSION, write_text
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
 from .session import TargetError, graded_half
@@ -198,15 +199,19 @@ def run_batch(
     mnist=None,
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
+    private_release: str | None = None,
 ) -> int:
     """Grade every student folder; 0 if all were graded, 1 if some could not be.
     `mnist`, the data being graded on, gives the feedback pages their test images;
-    `scheduler`, a Dask scheduler's address, grades on that cluster instead of here."""
+    `scheduler`, a Dask scheduler's address, grades on that cluster instead of here;
+    `private_release`, a date, holds the private half's accuracy back from the feedback
+    pages until then (grader/release.py; kept in `out` for later runs)."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if data_arg:
         data_arg = str(Path(data_arg).expanduser().resolve())
     check_folders(submissions, out)
+    release = release_setting(out, private_release)
     students, refused = student_folders(submissions)
     if not students and not refused:
         raise TargetError(f"{submissions} holds no student folders")
@@ -274,7 +279,7 @@ def run_batch(
                         "submission_sha256": hashes[student],
                         "grading_key": key,
                     }
-                    page = feedback_page(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
+                    page = feedback_page(students_see(report, release), folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
                     write_text(folder / "feedback.md", page)
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
                 progress.finished(student, outcome(result) + (f" (the same files as {waiting[future][0]}, graded once)" if student != waiting[future][0] else ""))
@@ -292,6 +297,7 @@ def run_batch(
             else:
                 rows.append((student, None, errors.get(student, "not graded")))
         rows.sort(key=lambda row: row[0])
+        rewrite_held_pages(reports_dir, rows, release, mnist)  # a release date passed, or set, since a page was written
         write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
         try:
             write_class_page(out, rows, exercises)
@@ -305,6 +311,26 @@ def run_batch(
     for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
         print(f"  {student}: {error}", file=sys.stderr)
     return 1 if errors or refused else 0
+
+
+def students_see(report: dict[str, Any], release) -> dict[str, Any]:
+    """The report a student's feedback page is written from: the public half's view until `release`."""
+    return public_view(report, release) if held(release) else report
+
+
+def rewrite_held_pages(reports_dir: Path, rows: list, release, mnist) -> None:
+    """Rewrite each graded student's feedback page that holds back the private grade when it should
+    not any more (the release date passed), or shows it when it should not yet (a date set later)."""
+    for student, report, status in rows:
+        if report is None:
+            continue
+        page_path = reports_dir / student / "feedback.md"
+        try:
+            shown_held = HELD_MARK in page_path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if shown_held != held(release) and any("public_half" in (c.get("measured") or {}) for e in report["exercises"] for c in e["checks"]):
+            write_text(page_path, feedback_page(students_see(report, release), page_path, title=f"Feedback for {student}", mnist=mnist))
 
 
 def student_folders(submissions: Path) -> tuple[list[str], dict[str, str]]:

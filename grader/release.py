@@ -65,13 +65,19 @@ def held(release: datetime | None, now: datetime | None = None) -> bool:
     return release is not None and (now or datetime.now(timezone.utc)) < release
 
 
+def _points(value: float) -> float | int:
+    """Points as the grader writes them: a whole number as an int, else rounded to 2 places."""
+    value = round(float(value), 2)
+    return int(value) if value.is_integer() else value
+
+
 def public_points(check: dict[str, Any]) -> float | None:
     """The points a check would earn on the public half, or None when it does not depend on the half."""
     public = (check.get("measured") or {}).get("public_half")
     if not isinstance(public, dict):
         return None
     fraction = public["fraction"]
-    return check["max_score"] if fraction >= 1 else round(check["max_score"] * fraction, 2)
+    return check["max_score"] if fraction >= 1 else _points(check["max_score"] * fraction)
 
 
 def public_score(report: dict[str, Any]) -> float:
@@ -81,7 +87,7 @@ def public_score(report: dict[str, Any]) -> float:
         for check in ex["checks"]:
             points = public_points(check)
             total += check["score"] if points is None else points
-    return round(total, 2)
+    return _points(total)
 
 
 def public_message(check: dict[str, Any], until: str) -> str:
@@ -122,10 +128,10 @@ def public_view(report: dict[str, Any], release: datetime) -> dict[str, Any]:
             }
             if isinstance(check.get("training"), dict):
                 check["training"] = {k: v for k, v in check["training"].items() if k not in ("confusion", "misclassified")}
-        ex["score"] = round(sum(c["score"] for c in ex["checks"]), 2)
+        ex["score"] = _points(sum(c["score"] for c in ex["checks"]))
         statuses = {c["status"] for c in ex["checks"]}
         ex["status"] = "passed" if statuses == {"passed"} else ex["status"] if ex["status"] == "not started" else "incomplete"
-    view["score"] = round(sum(ex["score"] for ex in view["exercises"]), 2)
+    view["score"] = _points(sum(ex["score"] for ex in view["exercises"]))
     view["test_half"] = "public"
     view["held_until"] = release.astimezone(timezone.utc).isoformat()
     return view

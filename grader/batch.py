@@ -34,15 +34,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from mnist_course.course import Exercise
 
 from . import history, one_submission
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from .figures import feedback_pages, figures_folder
+from .progress import ClassProgress, outcome
 from .provenance import GRADER_VERSION, grading_key
+from .release import HELD_MARK, held, public_view, release_setting
 from .report import write_text
 from .similarity import DEFAULT_THRESHOLD, class_similarity
 from .sandbox import SubmissionError, graded_files, plain_name, shown_name
@@ -203,9 +203,21 @@ class LocalPool:
         self.exercises = exercises
         self.settings = settings.but(training_cache=settings.training_cache or str(training_cache))
         self.executor = ThreadPoolExecutor(max_workers=settings.jobs)
+        self.progress: ClassProgress | None = None
 
-    def grade(self, folder: Path) -> Future:
-        return self.executor.submit(one_submission.grade_folder, folder, self.exercises, self.settings)
+    def watch(self, progress: ClassProgress) -> None:
+        """Report each grading's start and training epochs to `progress`."""
+        self.progress = progress
+
+    def _grade(self, folder: Path, label: str) -> dict[str, Any]:
+        progress = self.progress
+        if progress is not None:
+            progress.started(label)
+        on_line = (lambda line: progress.line(label, line)) if progress is not None else None
+        return one_submission.grade_folder(folder, self.exercises, self.settings, on_line=on_line)
+
+    def grade(self, folder: Path, label: str | None = None) -> Future:
+        return self.executor.submit(self._grade, folder, label or folder.name)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
@@ -222,17 +234,21 @@ def run_batch(
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
     similarity_threshold: float = DEFAULT_THRESHOLD,
+    private_release: str | None = None,
 ) -> int:
     """Grade every student folder with the run's `settings` (half, data, jobs...);
     0 if all were graded, 1 if some could not be. `data_sha256` names the data
     graded on; `mnist`, that data, gives the feedback pages their test images;
     `scheduler`, a Dask scheduler's address, grades on that cluster instead of here;
-    `similarity_threshold`, the share of shared code from which a pair is listed."""
+    `similarity_threshold`, the share of shared code from which a pair is listed;
+    `private_release`, a date, holds the private half's accuracy back from the feedback
+    pages until then (grader/release.py; kept in `out` for later runs)."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if settings.data:
         settings = settings.but(data=str(Path(settings.data).expanduser().resolve()))
     check_folders(submissions, out)
+    release = release_setting(out, private_release)
     students, refused = student_folders(submissions)
     if not students and not refused:
         raise TargetError(f"{submissions} holds no student folders")
@@ -264,7 +280,9 @@ def run_batch(
             pool = ClusterPool(scheduler, exercises, settings, data_sha256, allow_unsandboxed)
         else:
             pool = LocalPool(exercises, settings, out / "training-cache")
-    progress = tqdm(total=len(todo), unit="submission", desc="Grading", file=sys.stderr, disable=not todo)
+    progress = ClassProgress(len(todo))  # per student: start, training epochs, outcome; on a cluster, lost workers and retries
+    if pool is not None:
+        pool.watch(progress)
     finished = False  # an interrupted run writes the gradebook and the class page, not the similarity report
     try:
         by_hash: dict[str, Future] = {}
@@ -273,7 +291,7 @@ def run_batch(
             digest = hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
                 try:
-                    by_hash[digest] = pool.grade(submissions / student)
+                    by_hash[digest] = pool.grade(submissions / student, student)
                 except (OSError, ValueError, SubmissionError) as exc:  # changed or unreadable since it was hashed
                     by_hash[digest] = Future()
                     by_hash[digest].set_result({"error": f"the submission could not be read: {exc}"})
@@ -284,7 +302,6 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - the cluster lost the task (a lost scheduler, say): graded next run
                 result = {"retry": f"the cluster did not finish this task ({type(exc).__name__}: {exc})"}
             for student in waiting[future]:
-                progress.set_postfix_str(student[:30])
                 folder = reports_dir / student
                 old = _load_report(folder / "report.json")
                 if "error" in result or "exercises" not in result:
@@ -314,11 +331,11 @@ def run_batch(
                     earlier = history.earlier_grades(out, student)
                     if earlier:  # the student's page says which grades this one replaced
                         report["earlier_grades"] = earlier
-                    markdown, page = feedback_pages(report, folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
+                    markdown, page = feedback_pages(students_see(report, release), folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
                     write_text(folder / "feedback.md", markdown)
                     write_text(folder / "feedback.html", page)
                     write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-                progress.update()
+                progress.finished(student, outcome(result) + (f" (the same files as {waiting[future][0]}, graded once)" if student != waiting[future][0] else ""))
         finished = True
     finally:
         if pool is not None:
@@ -334,6 +351,7 @@ def run_batch(
             else:
                 rows.append((student, None, errors.get(student, "not graded")))
         rows.sort(key=lambda row: row[0])
+        rewrite_held_pages(reports_dir, rows, release, mnist)  # a release date passed, or set, since a page was written
         write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
         similar = None
         try:
@@ -352,6 +370,10 @@ def run_batch(
             print(f"  {line}")
     if similar is not None:
         _print_similarity(similar)
+    if progress.lost:  # said as it happened, and again here where the run's end is read
+        print("The cluster lost workers during this run (every task they held was given to another worker):", file=sys.stderr)
+        for note in progress.lost:
+            print(f"  {note}", file=sys.stderr)
     for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
         print(f"  {student}: {error}", file=sys.stderr)
     return 1 if errors or refused else 0
@@ -368,6 +390,28 @@ def _print_similarity(similar: dict[str, Any]) -> None:
             print(f"  {exercise}: {more} more pairs were not compared in full; a higher --similarity-threshold lists fewer, closer pairs")
     else:
         print(f"Similar code: no pair at or above {similar['threshold']:.0%} of shared code (the stubs' own code set aside)")
+
+
+def students_see(report: dict[str, Any], release) -> dict[str, Any]:
+    """The report a student's feedback page is written from: the public half's view until `release`."""
+    return public_view(report, release) if held(release) else report
+
+
+def rewrite_held_pages(reports_dir: Path, rows: list, release, mnist) -> None:
+    """Rewrite each graded student's feedback page that holds back the private grade when it should
+    not any more (the release date passed), or shows it when it should not yet (a date set later)."""
+    for student, report, status in rows:
+        if report is None:
+            continue
+        page_path = reports_dir / student / "feedback.md"
+        try:
+            shown_held = HELD_MARK in page_path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if shown_held != held(release) and any("public_half" in (c.get("measured") or {}) for e in report["exercises"] for c in e["checks"]):
+            markdown, page = feedback_pages(students_see(report, release), page_path, title=f"Feedback for {student}", mnist=mnist)
+            write_text(page_path, markdown)
+            write_text(page_path.with_suffix(".html"), page)
 
 
 def student_folders(submissions: Path) -> tuple[list[str], dict[str, str]]:

@@ -38,6 +38,7 @@ from . import bubblewrap, capacity
 from .batch import run_batch
 from .figures import feedback_page
 from .formats import classroom_results, gradescope_results, junit_xml
+from .release import parse_release
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
 from .provenance import GRADER_VERSION
 from .report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
@@ -115,7 +116,7 @@ def report_files(args: argparse.Namespace, mnist=None) -> dict[Path, Callable[[d
     also draws its figures beside itself, reading test images from `mnist`)."""
     renderers = {
         "json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n",
-        "gradescope": lambda r: json.dumps(gradescope_results(r), indent=2, ensure_ascii=False) + "\n",
+        "gradescope": lambda r: json.dumps(gradescope_results(r, getattr(args, "private_visibility", None)), indent=2, ensure_ascii=False) + "\n",
         "junit": junit_xml,
         "classroom": lambda r: json.dumps(classroom_results(r), ensure_ascii=False) + "\n",
         "feedback": lambda r: feedback_page(r, args.feedback, mnist=mnist),
@@ -145,6 +146,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json to FILE")
+    parser.add_argument(
+        "--private-visibility",
+        choices=("after_published", "after_due_date"),
+        help="with --gradescope and --half private: hold the private half's accuracy checks back until then (Gradescope's "
+        "test visibility) and show students the public half's score meanwhile",
+    )
+    parser.add_argument(
+        "--private-release",
+        metavar="DATE",
+        help="with --batch: until DATE (2026-12-15, or 2026-12-15T09:00+01:00; UTC unless it says), students' feedback pages "
+        "show model accuracy on the public half only; the gradebook always holds the private grade. Kept in RESULTS for the "
+        "next runs; `none` releases at once",
+    )
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
     parser.add_argument("--classroom", type=Path, metavar="FILE", help="write GitHub Classroom's runner result (JSON) to FILE")
     parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a feedback page to FILE: Markdown, or standalone HTML when FILE ends in .html")
@@ -184,7 +198,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--hint takes an exercise, then at most one function or check: grader --hint ex01 one_hot")
     if args.level is not None and args.hint is None:
         parser.error("--level only goes with --hint")
-    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "similarity_threshold") if getattr(args, o) not in (None, False)]
+    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "similarity_threshold", "private_release") if getattr(args, o) not in (None, False)]
     if batch_only and not args.batch:
         parser.error(f"{batch_only[0]} only goes with --batch")
     if args.batch:
@@ -195,6 +209,13 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error("--batch needs --out RESULTS")
     if args.similarity_threshold is not None and not 0 < args.similarity_threshold <= 1:
         parser.error("--similarity-threshold is a share of the code, above 0 and at most 1 (e.g. 0.5)")
+    if args.private_visibility and not args.gradescope:
+        parser.error("--private-visibility only goes with --gradescope (the batch's own setting is --private-release DATE)")
+    if args.private_release is not None:
+        try:
+            parse_release(args.private_release)
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if args.jobs is not None and args.scheduler:
@@ -292,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 scheduler=args.scheduler,
                 allow_unsandboxed=args.allow_unsandboxed,
                 **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
+                private_release=args.private_release,
             )
         target = resolve_target(settings.target)
         for path in report_files(args):

@@ -14,7 +14,11 @@ refused with the difference named. The run's settings travel with each task. The
 goes to the workers once (broadcast), unless --data names a shared path.
 A worker that dies mid-task is Dask's business: the scheduler gives the task
 to another worker (its allowed-failures), and the grading process the dead
-worker started dies with it.
+worker started dies with it. What the instructor sees of it: each task tells
+the instructor's side, through Dask's events (PROGRESS_TOPIC), when it starts on
+a worker and each epoch its trainings finish; the scheduler's own
+"remove-worker" events name the worker lost and the students whose tasks it
+held (grader/progress.py prints both).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
+import uuid
 from concurrent.futures import Future
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,12 +35,15 @@ from mnist_course.course import Exercise, load_course
 
 from . import bubblewrap, one_submission
 from .provenance import LABELS, grading_key, grading_machine
+from .progress import epoch_line
 from .sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
 from .session import TargetError, load_data
 from .settings import CACHE_ENV, RunSettings
 
 # How long the instructor's side waits for a first worker to join.
 WORKER_WAIT_S = 60
+# The Dask event topic on which tasks report their progress to the instructor's side.
+PROGRESS_TOPIC = "mnist-course-grading"
 
 
 def worker_identity(data_path: str | None = None, full_data: bool = False) -> dict[str, Any]:
@@ -85,6 +93,17 @@ def _data_file(data: bytes | str | None, data_sha256: str, suffix: str) -> str |
     return _DATA_FILES[data_sha256]
 
 
+def _report(message: dict[str, Any]) -> None:
+    """Tell the instructor's side what this task does (a Dask event); nothing outside a worker."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(PROGRESS_TOPIC, {**message, "worker_name": str(worker.name)})  # "worker" the scheduler sets itself
+    except Exception:  # noqa: BLE001 - progress is shown, never needed: grading goes on without it
+        pass
+
+
 def grade_files(
     files: dict[str, bytes],
     exercise_ids: list[str],
@@ -94,11 +113,14 @@ def grade_files(
     settings: RunSettings,
     key: str,
     identity: dict[str, Any],
+    student: str = "",
 ) -> dict[str, Any]:
     """The task: one submission's files graded on this worker with the instructor's
     `settings`. Returns the report, or {"retry": why} when this worker would not grade
     as the instructor's machine does (checked again here, whatever was checked when
-    the run began)."""
+    the run began). Its start and its trainings' epochs are reported as `student`'s
+    (PROGRESS_TOPIC)."""
+    _report({"student": student, "started": True})
     exercises = [load_course().exercise(i) for i in exercise_ids]
     wrong = differences(identity, worker_identity())
     if wrong or grading_key(exercise_ids, data_sha256, settings.half) != key:
@@ -115,7 +137,9 @@ def grade_files(
             path.write_bytes(content)
         folder.mkdir(exist_ok=True)
         here = settings.but(data=_data_file(data, data_sha256, data_suffix), training_cache=_training_cache())
-        report = one_submission.grade_folder(folder, exercises, here)
+        report = one_submission.grade_folder(
+            folder, exercises, here, on_line=lambda line: _report({"student": student, "line": line}) if epoch_line(line) else None
+        )
     graded_on = (report.get("data") or {}).get("sha256")
     if "exercises" in report and graded_on != data_sha256:
         return {"error": f"worker {platform.node()} graded on other data (sha256 {str(graded_on)[:8]}…)"}
@@ -138,6 +162,7 @@ class ClusterPool:
         except OSError as exc:
             raise TargetError(f"no Dask scheduler answers at {address}: {exc}") from None
         self.exercise_ids, self.settings = [ex.id for ex in exercises], settings
+        self.students: dict[str, str] = {}  # a task's key -> the student it grades (for the scheduler's events)
         self.data_sha256, self.key = data_sha256, grading_key(self.exercise_ids, data_sha256, settings.half)
         try:
             self._check_workers(settings.data, allow_unsandboxed)
@@ -184,13 +209,43 @@ class ClusterPool:
         self.data_suffix = "".join(Path(path).suffixes[-2:]) or ".npz"
         self.data = self.client.scatter(content, broadcast=True, hash=False)
 
-    def grade(self, folder: Path) -> Future:
+    def grade(self, folder: Path, label: str | None = None) -> Future:
         files = {
             str(PurePosixPath(*relative.parts)): read_regular(folder / relative, MAX_SUBMISSION_BYTES) for relative in graded_files(folder)
         }
+        label = label or folder.name
+        key = f"grade-{uuid.uuid4().hex}"  # our own task key, so the scheduler's events name the student
+        self.students[key] = label
         return self.executor.submit(
-            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.settings, self.key, self.identity
+            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.settings, self.key, self.identity, label,
+            key=key,  # the executor passes it on to Client.submit
         )
+
+    def watch(self, progress) -> None:
+        """Show in `progress` (grader/progress.py) each task's start and training epochs,
+        each worker the scheduler removes, and the students whose tasks it held."""
+        names = {address: str(info.get("name", address)) for address, info in self.client.scheduler_info()["workers"].items()}
+
+        def on_task(event) -> None:
+            _, message = event
+            if not isinstance(message, dict) or not message.get("student"):
+                return
+            if message.get("started"):
+                progress.started(message["student"], message.get("worker_name") or message.get("worker"))
+            elif message.get("line"):
+                progress.line(message["student"], message["line"])
+
+        def on_scheduler(event) -> None:
+            _, message = event
+            if not isinstance(message, dict) or message.get("action") != "remove-worker":
+                return
+            address = message.get("worker", "?")
+            held = sorted({self.students[str(k)] for k in message.get("processing-tasks") or () if str(k) in self.students})
+            name = names.get(address, address)
+            progress.worker_lost(f"{name} ({address})" if name != address else address, held, bool(message.get("expected")))
+
+        self.client.subscribe_topic(PROGRESS_TOPIC, on_task)
+        self.client.subscribe_topic("all", on_scheduler)  # the scheduler's own events: workers added and removed
 
     def stop(self) -> None:
         """Cancel what has not finished (after a complete run nothing has) and disconnect."""

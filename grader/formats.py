@@ -26,7 +26,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .report import measured_line
+from .release import GRADESCOPE_HOLDS, HELD_MARK, public_message, public_points, public_score
+from .report import measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -36,26 +37,53 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def gradescope_results(report: dict[str, Any]) -> dict[str, Any]:
+def gradescope_results(report: dict[str, Any], private_visibility: str | None = None) -> dict[str, Any]:
+    """Gradescope's results.json. `private_visibility` (after_published or after_due_date, from
+    build_zip.py --private-visibility) holds back each accuracy check measured on the private
+    half until that moment, and shows students instead a visible test of 0 points with its
+    public-half score (grader/release.py); the grade (`score`) is the private one either way."""
+    hold = private_visibility if private_visibility in GRADESCOPE_HOLDS and report.get("test_half") == "private" else None
     tests = []
     for ex in report["exercises"]:
+        said = shown_messages(ex)  # one syntax error is said once, not in every check
         for i, check in enumerate(ex["checks"], start=1):
+            held_back = hold and public_points(check) is not None
             tests.append(
                 {
-                    "name": f"{ex['id']} · {check['name']}",
+                    "name": f"{ex['id']} · {check['name']}" + (" (private half: your grade)" if held_back else ""),
                     "number": f"{ex['lesson']}.{i}",
                     "score": check["score"],
                     "max_score": check["max_score"],
                     "status": "passed" if check["status"] == "passed" else "failed",
-                    "output": "\n".join(filter(None, [check["message"] or "passed", check.get("measured") and measured_line(check["measured"])])),
-                    "visibility": "visible",
+                    "output": "\n".join(filter(None, [said[check["name"]] or "passed", check.get("measured") and measured_line(check["measured"])])),
+                    "visibility": hold if held_back else "visible",
                 }
             )
+            if held_back:  # what the student sees meanwhile: worth 0 points here, so the totals stay the private grade's
+                tests.append(
+                    {
+                        "name": f"{ex['id']} · {check['name']} (public half: shown until {GRADESCOPE_HOLDS[hold]})",
+                        "number": f"{ex['lesson']}.{i}p",
+                        "score": 0,
+                        "max_score": 0,
+                        "status": "passed" if public_points(check) == check["max_score"] else "failed",
+                        "output": public_message(check, GRADESCOPE_HOLDS[hold]),
+                        "visibility": "visible",
+                        "extra_data": {"public_half_points": public_points(check)},
+                    }
+                )
     data = report.get("data") or {}
+    held_note = (
+        f"Until {GRADESCOPE_HOLDS[hold]}, you see model accuracy on the public half of the test set: your score there is "
+        f"{public_score(report):g}/{report['max_score']:g}. Your grade measures the same trainings on the private half, "
+        "images your own runs never showed you, and is shown then.\n"
+        if hold
+        else ""
+    )
     return {
         "score": report["score"],
         "execution_time": round(report["seconds"], 2),
-        "output": f"Data: {data.get('description', 'not loaded')}\nTest half: {report['test_half']} (model accuracy is measured on it)\n"
+        "output": f"{held_note}Data: {data.get('description', 'not loaded')}\nTest half: {report['test_half']} (model accuracy is measured on it)\n"
         f"Grader {report['grader_version']}\nIsolation: {(report.get('environment') or {}).get('isolation', 'unknown')}",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -81,8 +109,9 @@ def classroom_results(report: dict[str, Any]) -> dict[str, Any]:
     """
     tests = []
     for ex in report["exercises"]:
+        said = shown_messages(ex)
         for check in ex["checks"]:
-            message = "\n".join(filter(None, [check["message"], check.get("measured") and measured_line(check["measured"])]))
+            message = "\n".join(filter(None, [said[check["name"]], check.get("measured") and measured_line(check["measured"])]))
             if len(message) > _CLASSROOM_MESSAGE_CHARS:
                 message = message[: _CLASSROOM_MESSAGE_CHARS - 1] + "…"
             tests.append(
@@ -164,16 +193,24 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     ]
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
+    if report.get("held_until"):  # grader/release.py's public_view: the private grade waits for its release
+        lines += [
+            "",
+            f"**{HELD_MARK} {report['held_until'][:16].replace('T', ' ')} UTC:** this score measures your models' accuracy "
+            "on the public half of the test set. Your grade measures the same trainings on the private half, images your "
+            "own runs never showed you; it is shown here then.",
+        ]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
         lines += ["| | check | points |", "|---|---|---|"]
         lines += [f"| {marks[c['status']]} | `{c['name']}` | {c['score']}/{c['max_score']} |" for c in ex["checks"]]
+        said = shown_messages(ex)  # a message repeated by later checks (one syntax error) is written out once
         for check in ex["checks"]:
             if check.get("measured"):
                 lines += ["", f"`{check['name']}`: {measured_line(check['measured'])}."]
             if check["status"] != "passed":
-                fence = _fence(check["message"])
-                lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", check["message"], fence]
+                fence = _fence(said[check["name"]])
+                lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", said[check["name"]], fence]
             if check.get("note"):  # student text the grader does not judge, shown for a person to read
                 fence = _fence(check["note"])
                 lines += ["", f"**For the instructor** (`{check['name']}`, not graded):", "", f"{fence}text", check["note"], fence]

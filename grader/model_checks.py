@@ -511,6 +511,17 @@ class ModelSubmission:
             pass  # an earlier check explains why there is nothing to count
         result = self.trained()
         accuracy = self.half_accuracy(result, graded)
+        if half == "private" and accuracy is not None:
+            # The same training measured on the half students see: what an instructor's release
+            # setting shows them until the private grade is released (grader/release.py).
+            public_threshold, public_band, _ = threshold_for(self.exercise, self.mnist, "public")
+            public = self.half_accuracy(result, test_half(len(self.mnist.y_test), "public"))
+            measured["public_half"] = {
+                "test_accuracy": public,
+                "threshold": public_threshold,
+                "band": public_band,
+                "fraction": round(min(1.0, max(0.0, 1 - (public_threshold - public) / public_band)), 6),
+            }
         measured.update(
             {
                 "test_accuracy": accuracy,

@@ -301,6 +301,35 @@ def measured_line(measured: dict[str, Any]) -> str:
     )
 
 
+def _body(message: str) -> str:
+    """A message without its last line's pointer into the lessons, which differs between functions."""
+    lines = message.rstrip().splitlines()
+    if lines and lines[-1].startswith("See lesson "):
+        lines = lines[:-1]
+    return "\n".join(lines).strip()
+
+
+def shown_messages(exercise: dict[str, Any]) -> dict[str, str]:
+    """Each check's message as a page shows it: a message that repeats an earlier
+    check's of the same exercise (one syntax error fails every check that calls
+    the file) is said once, in full, at the first check; each later one points
+    to it. The JSON report keeps every message whole."""
+    first: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    for check in exercise["checks"]:
+        message = check.get("message") or ""
+        body = _body(message)
+        if check["status"] in ("passed", "not started") or not body:  # a stub's one line is short already
+            shown[check["name"]] = message
+            continue
+        if body in first:
+            shown[check["name"]] = f"The same problem as `{first[body]}` above: its message says what went wrong and how to fix it."
+        else:
+            first[body] = check["name"]
+            shown[check["name"]] = message
+    return shown
+
+
 def render_table(report: dict[str, Any]) -> str:
     """The score table a person reads: one line per check, messages under failures."""
     marks = _marks()
@@ -309,10 +338,11 @@ def render_table(report: dict[str, Any]) -> str:
     for ex in report["exercises"]:
         lines.append("")
         lines.append(f"{ex['id']} · {ex['title']} (lesson {ex['lesson']})  {ex['score']}/{ex['max_score']}  {ex['status']}")
+        said = shown_messages(ex)
         for check in ex["checks"]:
             points = f"{check['score']}/{check['max_score']}"
             lines.append(f"  {marks[check['status']]} {check['name']:<{width}}  {points:>5}  {check['status']}")
-            message = check["message"].splitlines()
+            message = said[check["name"]].splitlines()
             if check["status"] == "not started":
                 message = message[:1]  # the rest repeats for every check of the function
             if check.get("measured") and check["status"] == "passed":

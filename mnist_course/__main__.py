@@ -89,10 +89,18 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="a local web page: draw a digit and watch a trained model read it",
         description="Serve the drawing page on http://127.0.0.1:PORT/ (needs the app extra: pip install -e '.[app]'). "
+        "POST /predict also answers scripts: curl -F file=@digit.png http://127.0.0.1:PORT/predict. "
         "Each drawing or upload is prepared with exercise 6's prepare_image and read by the model.",
     )
     serve.add_argument("--model", default=None, metavar="PATH", help=MODEL_HELP)
-    serve.add_argument("--port", type=_port, default=8000, metavar="N", help="the port on 127.0.0.1 (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, metavar="N", help="the port to listen on (default 8000; a busy one is said, with another to try)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="the address to listen on (default 127.0.0.1: this machine only). 0.0.0.0 opens the page to other machines, "
+        "as a JupyterHub's proxy or a remote machine needs; it prints a warning",
+    )
     serve.add_argument(
         "--use-exercises",
         action="store_true",
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         from .predict import DEFAULT_MODEL
         from .serve import serve  # imports Keras and Starlette only when it runs
 
-        return serve(args.model or DEFAULT_MODEL, port=args.port, use_exercises=args.use_exercises)
+        return serve(args.model or DEFAULT_MODEL, port=args.port, host=args.host, use_exercises=args.use_exercises)
     if args.command in ("predict", "train"):
         from . import predict  # imports Keras only when it runs
 

@@ -75,6 +75,10 @@ class ImageTooLarge(OSError):
     """A picture with more pixels than the reader agreed to decode."""
 
 
+class NotAnImage(OSError):
+    """Bytes that no decoder the reader tried recognises as a picture (a text file, say)."""
+
+
 def read_image(path: Path) -> np.ndarray:
     """A picture file as a uint8 array: (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA.
 
@@ -130,7 +134,7 @@ def _decode(source, name: str, max_side: int | None, max_pixels: int | None, for
         raise
     except UnidentifiedImageError:
         kinds = f"this reads ({', '.join(formats)})" if formats else "Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP...)"
-        raise OSError(f"{name} is not an image {kinds}") from None
+        raise NotAnImage(f"{name} is not an image {kinds}") from None
     except Image.DecompressionBombError as exc:  # Pillow's own guard fires in open(), above twice its warning size
         count = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(count.group(1)) / 1e6:,.0f} million pixels" if count else "too many pixels"

@@ -1,12 +1,20 @@
 """`mnist-course serve`: draw a digit in the browser and watch a trained model read it.
 
-A Starlette application served by uvicorn on 127.0.0.1 (the `.[app]` extra).
-The page and its script and style live in mnist_course/static/ and are served
-from here, so it works offline. One JSON endpoint does the work:
+A Starlette application served by uvicorn on 127.0.0.1 (the `.[app]` extra;
+`--host` opens it to other machines, with a warning). The page and its script
+and style live in mnist_course/static/ and are served from here, so it works
+offline. One JSON endpoint does the work (docs/STUDENTS.md shows it with curl):
 
-    POST /predict   body: the picture's bytes (PNG, JPEG, ...: the canvas, or an upload)
-    -> 200 {"digit", "confidence", "probabilities": [10], "prepared": 28 rows of 28 values in 0..1}
-    -> 4xx/5xx {"error": a sentence for the student}
+    POST /predict   the picture, either as the request's body with an image Content-Type
+                    (image/png, image/jpeg, ... or application/octet-stream: what the page sends,
+                    and `curl --data-binary @digit.png -H 'Content-Type: image/png'`), or as a
+                    multipart form whose first file field is the picture (`curl -F file=@digit.png`).
+                    PNG, JPEG, GIF, BMP or WebP, at most MAX_UPLOAD_BYTES.
+    -> 200 {"digit": 0..9, "confidence": the digit's probability, "probabilities": [10 floats],
+            "prepared": 28 rows of 28 values in 0..1 (what the model saw), "milliseconds"}
+    -> 4xx/5xx {"error": a sentence for the student}: 400 no picture, 403 sent by another web
+            site, 408 too slow, 413 too large, 415 not a picture, 422 blank or refused by
+            prepare_image, 500/501 prepare_image failed or is not written, 503 busy or no model
 
     GET /model      what is loaded: path, parameters, the training record's test accuracy,
                     which prepare_image; or, with no model yet, how to train one.
@@ -22,14 +30,19 @@ pictures are decoded and predicted at once, QUEUE wait their turn and more are
 told to try again; and any error in one request, a student's prepare_image
 included, is that request's answer only. What keeps other web pages out:
 requests must name this machine as their host (no DNS rebinding), must not come
-from another site (Origin and Sec-Fetch-Site), and must carry an image type,
-which a page elsewhere cannot send without the browser asking first.
+from another site (Origin and Sec-Fetch-Site, which every current browser
+sends with a POST from another page), and must carry an image type or be a
+multipart form; text and URL-encoded forms are refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import ipaddress
 import json
+import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -46,6 +59,8 @@ WORKERS = 2  # pictures decoded and predicted at once (the course's 2 cores); th
 QUEUE = 32  # pictures waiting for a turn; one more is told to try again (503) rather than wait
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what a canvas, a phone or a scanner sends; no TIFF or ICO, whose headers can hide the size
 BODY_SECONDS = 30  # an upload that trickles in slower than this is dropped
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+NOT_A_PICTURE = "That file is not a picture this page reads: send a photo or scan of one digit as PNG, JPEG, GIF, BMP or WebP."
 
 
 class Answer(Exception):
@@ -136,6 +151,8 @@ class Reader:
             image = predict.decode_image(data, "the picture", max_side=MAX_SIDE, max_pixels=MAX_PIXELS, formats=FORMATS)
         except predict.ImageTooLarge as exc:
             raise Answer(413, f"{exc}.") from None
+        except predict.NotAnImage:
+            raise Answer(415, NOT_A_PICTURE) from None
         except OSError as exc:
             raise Answer(415, f"{exc}.") from None
         where = "your prepare_image() in exercises/ex06_real_use.py" if self.use_exercises else "prepare_image()"
@@ -165,6 +182,28 @@ class Reader:
         }
 
 
+def form_picture(body: bytes, content_type: str) -> bytes:
+    """The first file of a multipart/form-data body (what `curl -F file=@digit.png` and an
+    HTML form send), else its first field. Raises Answer when there is none."""
+    found = re.search(r'boundary=(?:"([^"]+)"|([^;\s]+))', content_type, flags=re.IGNORECASE)
+    if not found:
+        raise Answer(400, "A multipart upload without its boundary: send it as curl -F file=@digit.png does.")
+    delimiter = b"--" + (found.group(1) or found.group(2)).encode("latin-1")
+    fields = []
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        head, separator, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            continue
+        disposition = next((line for line in head.decode("latin-1").split("\r\n") if line.lower().startswith("content-disposition:")), "")
+        fields.append(("filename=" in disposition.lower(), content.removesuffix(b"\r\n")))
+    files = [content for is_file, content in fields if is_file] or [content for _, content in fields]
+    if not files or not files[0]:
+        raise Answer(400, "The form carried no picture: send it as a file field, as curl -F file=@digit.png does.")
+    return files[0]
+
+
 def _numeric(value) -> bool:
     try:
         return np.asarray(value).dtype.kind in "biuf"
@@ -172,8 +211,10 @@ def _numeric(value) -> bool:
         return False
 
 
-def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = False):
-    """The Starlette application: the page, its assets, /model and /predict."""
+def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = False, open_to_network: bool = False):
+    """The Starlette application: the page, its assets, /model and /predict. `open_to_network`
+    (serve --host with an address other than this machine's loopback) accepts any Host name,
+    as a JupyterHub's proxy or another machine sends; otherwise only this machine's own."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.middleware import Middleware
@@ -216,9 +257,16 @@ def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = F
         nonlocal waiting
         if from_elsewhere(request):
             return error(403, "This page only answers itself: open http://127.0.0.1 in your own browser tab.")
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not (kind.startswith("image/") or kind == "application/octet-stream"):
-            return error(415, f"Send the picture's own bytes with an image Content-Type (image/png, image/jpeg, ...), not {kind or 'none'}.")
+        content_type = request.headers.get("content-type", "")
+        kind = content_type.split(";")[0].strip().lower()
+        form = kind == "multipart/form-data"
+        if not (kind.startswith("image/") or kind == "application/octet-stream" or form):
+            return error(
+                415,
+                f"This request was sent as {kind or 'no Content-Type'}, which is not a picture: send the picture as a file "
+                "in a multipart form (curl -F file=@digit.png .../predict) or as its bytes with an image Content-Type "
+                "(image/png, image/jpeg, ...).",
+            )
         too_large = f"The upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB: a photo of one digit needs far less (crop it, or save it as JPEG)."
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
@@ -231,6 +279,11 @@ def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = F
             return error(400, "The upload was cut off.")  # nobody is left to read it; nothing to log
         if body is None:
             return error(413, too_large)
+        if form:
+            try:
+                body = form_picture(body, content_type)
+            except Answer as exc:
+                return error(exc.status, exc.message)
         if not body:
             return error(400, "Draw a digit first, or choose a picture to upload: the request carried no picture.")
         if waiting >= QUEUE:
@@ -255,7 +308,7 @@ def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = F
     app = Starlette(
         # Only requests addressed to this machine by name: a web page elsewhere that rebinds its
         # own domain name to 127.0.0.1 (DNS rebinding) is refused, since its Host is its domain.
-        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=["*"] if open_to_network else ["127.0.0.1", "localhost", "[::1]"])],
         routes=[
             Route("/", page),
             Route("/model", model),
@@ -267,6 +320,31 @@ def create_app(model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = F
     return app
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (127.0.0.1, ::1, localhost)."""
+    if host.strip("[]") in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, made here so that a busy port is said before anything else."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(model_path: Path = predict.DEFAULT_MODEL, port: int = 8000, host: str = "127.0.0.1", use_exercises: bool = False) -> int:
     """Run the page until Ctrl-C. Returns the exit status."""
     try:
@@ -275,14 +353,36 @@ def serve(model_path: Path = predict.DEFAULT_MODEL, port: int = 8000, host: str 
         print("mnist-course serve needs the app extra: pip install -e '.[app]' (Starlette and uvicorn)")
         return 2
     try:
-        app = create_app(Path(model_path), use_exercises)
-    except predict.PredictError as exc:
-        print(f"mnist-course serve: {exc}")
+        sock = bind(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"mnist-course serve: port {port} on {host} is busy: another program (an earlier `mnist-course serve`, "
+                f"a notebook server) is using it. Stop that one, or choose another port: mnist-course serve --port {port + 1 if port < 65535 else 8001}"
+            )
+        else:
+            print(f"mnist-course serve: cannot listen on {host} port {port}: {exc.strerror or exc}")
         return 2
-    info = app.state.reader.info()
-    shown = f"{info['path']} ({info['params']:,} parameters)" if info["loaded"] else f"no model yet: {info['problem']}"
-    print(f"Model: {shown}\nOpen http://{host}:{port}/ in your browser (Ctrl-C stops the server).", flush=True)
-    # limit_concurrency: past 64 open connections uvicorn answers 503 at once instead of holding them all.
-    uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=64)
+    with sock:
+        open_to_network = not is_loopback(host)
+        try:
+            app = create_app(Path(model_path), use_exercises, open_to_network=open_to_network)
+        except predict.PredictError as exc:
+            print(f"mnist-course serve: {exc}")
+            return 2
+        info = app.state.reader.info()
+        shown = f"{info['path']} ({info['params']:,} parameters)" if info["loaded"] else f"no model yet: {info['problem']}"
+        actual = sock.getsockname()[1]
+        if open_to_network:
+            print(
+                f"WARNING: listening on {host}, not only this machine: anyone who can reach port {actual} here can open the page "
+                "and send it pictures, and the protection against other web sites' pages is weaker. Use it on a JupyterHub, "
+                "Colab or a machine of your own, and stop it (Ctrl-C) when you are done.",
+                flush=True,
+            )
+        where = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
+        print(f"Model: {shown}\nOpen http://{where}:{actual}/ in your browser (Ctrl-C stops the server).", flush=True)
+        # limit_concurrency: past 64 open connections uvicorn answers 503 at once instead of holding them all.
+        config = uvicorn.Config(app, log_level="warning", limit_concurrency=64)
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
-

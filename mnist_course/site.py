@@ -17,6 +17,10 @@ What the pages are made of:
 - Every page opens with what it was built with (data set, images, sha256,
   library versions, date) and, in quick mode (MNIST_COURSE_QUICK=1, as CI
   builds it), a banner saying that its numbers are lower than the text's.
+  The data is named by one checksum (`data_checksum`), and no path of the
+  builder's machine is published (`public_text`, over every output).
+- Each lesson page links the previous lesson, the index and the next one, at
+  its top and its foot.
 - Nothing is fetched from elsewhere when a page is opened: the template turns
   off nbconvert's CDN scripts (RequireJS, MathJax, Mermaid; the lessons use
   none of them), and the Colab badge is served from the site. Exercise stubs
@@ -115,6 +119,56 @@ def executed(notebook: Path, cache: Path, data_path: str | None, data_sha256: st
     return nb, seconds
 
 
+def data_checksum(provenance) -> str:
+    """The one sha256 a page names for its data: for the course's images, the checksum of the
+    arrays (COURSE_DATA_SHA256), the same whether they came from mnist-22k.npz, Keras's download or
+    the IDX files; for other data, its file's."""
+    from .data import COURSE_DATA_SHA256, COURSE_TRAIN_IMAGES
+
+    if provenance.dataset == "mnist-22k" and provenance.n_train == COURSE_TRAIN_IMAGES:
+        return COURSE_DATA_SHA256
+    return provenance.sha256
+
+
+def public_text(text: str, provenance) -> str:
+    """Text a page publishes, without the builder's machine in it: the data file's folder, the
+    course's folder and the home folder are left out of paths (the file keeps its name), and a
+    checksum of the course's images taken another way (mnist-22k.npz's file checksum, which
+    benchmarks/MODELS.md and older outputs print) is given as the page's one checksum."""
+    from .data import COURSE_DATA_SHA256, MNIST_22K_SHA256
+
+    places = []
+    if provenance.path:
+        places.append(str(Path(provenance.path).resolve().parent) + os.sep)
+        places.append(str(Path(provenance.path).parent) + os.sep)
+    places += [str(ROOT) + os.sep, str(Path.home()) + os.sep]
+    for place in sorted(set(places), key=len, reverse=True):
+        if len(place) > 1:
+            text = text.replace(place, "~/" if place == str(Path.home()) + os.sep else "")
+    same = data_checksum(provenance)
+    # Only the course's images have checksums that name the same images another way.
+    others = {MNIST_22K_SHA256, provenance.sha256} - {same} if same == COURSE_DATA_SHA256 else set()
+
+    def one_checksum(found: re.Match) -> str:
+        hexes = found.group(0)
+        return same[: len(hexes)] if any(other.startswith(hexes) for other in others) else hexes
+
+    return re.sub(r"(?<![0-9a-f])[0-9a-f]{8,64}(?![0-9a-f])", one_checksum, text) if others else text
+
+
+def _public_outputs(nb, provenance) -> None:
+    """Every output of a notebook through public_text (streams, text and HTML)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = public_text("".join(output["text"]), provenance)
+            for kind in ("text/plain", "text/html", "text/markdown"):
+                if kind in output.get("data", {}):
+                    output["data"][kind] = public_text("".join(output["data"][kind]), provenance)
+
+
 def provenance_cell(provenance, versions: dict[str, str], quick: bool):
     """The Markdown cell each page opens with."""
     import nbformat
@@ -125,10 +179,26 @@ def provenance_cell(provenance, versions: dict[str, str], quick: bool):
         lines.append(f'<div class="site-quick-banner"><strong>{QUICK_BANNER}</strong></div>\n')
     lines.append(
         f'<p class="site-provenance">Built on {date.today().isoformat()} with {provenance.dataset} '
-        f"({provenance.n_train:,} training / {provenance.n_test:,} test images, sha256 <code>{provenance.sha256[:16]}…</code>); "
+        f"({provenance.n_train:,} training / {provenance.n_test:,} test images, sha256 <code>{data_checksum(provenance)[:16]}…</code>); "
         f"{libraries}.</p>"
     )
     return nbformat.v4.new_markdown_cell("\n".join(lines))
+
+
+def navigation_cell(stems: list[str], titles: dict[str, str], stem: str):
+    """Links to the previous lesson, the index and the next lesson, for the top and foot of a page."""
+    import html
+
+    import nbformat
+
+    at = stems.index(stem)
+    parts = []
+    if at > 0:
+        parts.append(f'<a class="site-prev" href="{stems[at - 1]}.html">← {at}. {html.escape(titles[stems[at - 1]])}</a>')
+    parts.append('<a class="site-index" href="index.html">All lessons</a>')
+    if at + 1 < len(stems):
+        parts.append(f'<a class="site-next" href="{stems[at + 1]}.html">{at + 2}. {html.escape(titles[stems[at + 1]])} →</a>')
+    return nbformat.v4.new_markdown_cell(f'<nav class="site-nav">{" · ".join(parts)}</nav>')
 
 
 def figures_made(nb) -> int:
@@ -224,17 +294,25 @@ def build_site(
     provenance = load_mnist(data_path).provenance
     library_versions = versions()
     out.mkdir(parents=True, exist_ok=True)
-    report, titles, figures = {}, {}, {}
+    report, titles, figures, done = {}, {}, {}, {}
     for notebook in notebooks or lessons(course):
         nb, seconds = executed(notebook, cache, data_path, provenance.sha256, quick, library_versions)
         figures[notebook.stem] = figures_made(nb)
         titles[notebook.stem] = _title(nb, notebook.stem)
-        _local_badges(nb)
-        nb.cells.insert(0, provenance_cell(provenance, library_versions, quick))
-        (out / f"{notebook.stem}.html").write_text(_page(nb, titles[notebook.stem]), encoding="utf-8")
+        done[notebook.stem] = nb
         report[notebook.stem] = {"seconds": round(seconds, 1), "figures": figures[notebook.stem]}
         log(f"{notebook.stem}: {'ran in %.0f s' % seconds if seconds else 'from the cache'}, {figures[notebook.stem]} figures")
+    stems = list(done)
+    for stem, nb in done.items():  # written once every title is known: each page links its neighbours
+        _local_badges(nb)
+        _public_outputs(nb, provenance)
+        nb.cells.insert(0, provenance_cell(provenance, library_versions, quick))
+        nb.cells.insert(1, navigation_cell(stems, titles, stem))
+        nb.cells.append(navigation_cell(stems, titles, stem))
+        (out / f"{stem}.html").write_text(_page(nb, titles[stem]), encoding="utf-8")
     index = index_notebook(course, titles, figures, with_solutions)
+    for cell in index.cells:
+        cell.source = public_text(cell.source, provenance)  # benchmarks/MODELS.md names its data as its author's machine had it
     index.cells.insert(0, provenance_cell(provenance, library_versions, quick))
     (out / "index.html").write_text(_page(index, course.title), encoding="utf-8")
     shutil.copy(TEMPLATES / "colab-badge.svg", out / "colab-badge.svg")

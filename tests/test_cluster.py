@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -168,6 +169,9 @@ def test_a_class_on_a_dask_cluster_survives_a_killed_worker(cluster, class_folde
         os.kill(doomed.pid, signal.SIGKILL)
     stdout, stderr = batch.communicate(timeout=900)
     assert "Gradebook:" in stdout, stderr
+    # The instructor's terminal said it: the trainings' epochs as they ended on the workers, and the lost worker.
+    assert re.search(r"(alice|frank): ex02 training epoch 1/\d+ · ", stderr), stderr
+    assert "worker doomed (tcp://127.0.0.1:" in stderr and "was lost (killed, crashed or cut off)" in stderr
 
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in its_processes) and time.monotonic() < deadline:
@@ -188,6 +192,46 @@ def test_a_class_on_a_dask_cluster_survives_a_killed_worker(cluster, class_folde
     assert on_cluster["frank"][1] == str(EX02.max_score)
     assert int(on_cluster["erin"][3]) == full - EX02.max_score - 1  # no ex02, and leaves_input fails
     assert on_cluster["carol"][3] == "0"
+
+
+def test_the_terminal_says_where_each_student_is_graded_and_which_worker_was_lost(cluster, tmp_path, mnist_path):
+    """Cheap (ex01 only, three students): the instructor's terminal names each student's worker,
+    the worker killed mid-task with the student it held, the task started again elsewhere, and
+    each student's points; the run's end says it all again."""
+    subs = tmp_path / "submissions"
+    solution = EX01.solution_path.read_text()
+    for number, student in enumerate(("alice", "bob", "carol")):
+        (subs / student).mkdir(parents=True)
+        # distinct files (identical ones are graded once), each slow to import, so a kill finds one mid-task
+        (subs / student / EX01.filename).write_text(f"import time\ntime.sleep(2)  # student {number}\n" + solution)
+    doomed = cluster.add_worker("doomed")
+    cluster.add_worker("survivor")
+    cluster.wait_for_workers(2)
+    command = [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path, "--scheduler", cluster.address]
+    batch = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not [pid for pid in descendants(doomed.pid)[1:] if _is_grader(pid)]:
+        assert time.monotonic() < deadline and batch.poll() is None, "no task reached the doomed worker"
+        time.sleep(0.1)
+    time.sleep(0.5)  # its "started" event has left the worker
+    os.kill(doomed.pid, signal.SIGKILL)
+    stdout, stderr = batch.communicate(timeout=600)
+    assert batch.returncode == 0 and "Gradebook:" in stdout, stderr
+    victims = [s for s in ("alice", "bob", "carol") if f"{s}: grading on worker doomed" in stderr]
+    assert len(victims) == 1, stderr
+    victim = victims[0]
+    assert f"worker doomed (tcp://127.0.0.1:" in stderr and f"was lost (killed, crashed or cut off) while grading {victim}" in stderr
+    assert f"{victim}: grading again on worker survivor (attempt 2: the worker that had it was lost)" in stderr
+    for student in ("alice", "bob", "carol"):
+        assert f"{student}: {EX01.max_score}/{EX01.max_score} points" in stderr, stderr
+    end = stderr[stderr.index("The cluster lost workers during this run"):]
+    assert f"while grading {victim}" in end and f"{victim}: grading again" in end
+    assert all(row[-1] == "graded" for row in _ex01_gradebook(tmp_path / "out").values())
+
+
+def _ex01_gradebook(out):
+    with (out / "gradebook.csv").open(newline="") as fh:
+        return {row["student"]: (row["ex01"], row["status"]) for row in csv.DictReader(fh)}
 
 
 def test_a_worker_that_would_grade_differently_is_refused_before_any_task(cluster, class_folder, tmp_path, mnist_path):

@@ -162,7 +162,7 @@ def test_a_figure_that_fails_is_left_out_with_one_line(fake_mnist, tmp_path, mon
 
 def test_batch_feedback_pages_get_their_figures(fake_mnist, tmp_path, monkeypatch):
     report = make_report(fake_mnist, tmp_path)
-    monkeypatch.setattr(one_submission, "grade_folder", lambda folder, exercises, settings: copy.deepcopy(report))
+    monkeypatch.setattr(one_submission, "grade_folder", lambda folder, exercises, settings, *rest, **options: copy.deepcopy(report))
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "alice").mkdir(parents=True)
     course = load_course()

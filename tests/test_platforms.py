@@ -172,6 +172,64 @@ def test_gradescope_grades_on_the_private_half(ex01_zip, tmp_path, mnist_path):
     assert "Test half: public" not in results["output"]
 
 
+def held_report() -> dict:
+    """A grader report graded on the private half: one plain check and one accuracy check that
+    earns half its points on the private half and all of them on the public half."""
+    accuracy = {"threshold": 0.975, "band": 0.01, "dataset": "mnist-22k", "seed": 0, "half": "private", "test_accuracy": 0.97,
+                "margin": -0.005, "epochs_run": 2, "training_seconds": 9.0,
+                "public_half": {"test_accuracy": 0.9812, "threshold": 0.975, "band": 0.01, "fraction": 1.0}}
+    checks = [
+        {"name": "build_model_compiled", "status": "passed", "score": 2, "max_score": 2, "message": "", "seconds": 0.1},
+        {"name": "build_model_test_accuracy", "status": "failed", "score": 2.5, "max_score": 5, "seconds": 9.0,
+         "message": "Test accuracy 97.00% on the private half ...", "measured": accuracy},
+    ]
+    return {"score": 4.5, "max_score": 7, "seconds": 12.0, "test_half": "private", "grader_version": "x", "started_at": "now",
+            "data": {"description": "mnist-22k"}, "environment": {"isolation": "bubblewrap"},
+            "exercises": [{"id": "ex02", "title": "A dense network", "lesson": 2, "score": 4.5, "max_score": 7, "status": "incomplete", "checks": checks}]}
+
+
+@pytest.mark.parametrize("visibility", ["after_published", "after_due_date"])
+def test_gradescope_holds_the_private_half_back_and_shows_the_public_half_meanwhile(visibility, tmp_path):
+    from grader.formats import gradescope_results
+
+    results = gradescope_results(held_report(), visibility)
+    jsonschema.validate(results, SCHEMA)
+    tests = {t["name"]: t for t in results["tests"]}
+    private = tests["ex02 · build_model_test_accuracy (private half: your grade)"]
+    assert private["visibility"] == visibility and private["score"] == 2.5 and private["max_score"] == 5
+    preview = next(t for name, t in tests.items() if name.startswith("ex02 · build_model_test_accuracy (public half"))
+    assert preview["visibility"] == "visible" and (preview["score"], preview["max_score"]) == (0, 0)  # counts nothing
+    assert "98.12% on the public half" in preview["output"] and "earns 5 of this check's 5 points" in preview["output"]
+    assert tests["ex02 · build_model_compiled"]["visibility"] == "visible"
+    assert results["visibility"] == "visible"  # students see the rest at once
+    assert results["score"] == 4.5 and "your score there is 7/7" in results["output"]  # the grade stays the private one
+    # autograde.py's own check of the grader's results accepts it: the totals still add up
+    autograde = _load(GRADESCOPE / "autograde.py", "autograde_held")
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    report, problem = autograde.read_report(path, [{"max_score": 7}])
+    assert report is not None, problem
+    # without the setting, or for a report graded on the public half, nothing is held
+    plain = gradescope_results(held_report())
+    assert {t["visibility"] for t in plain["tests"]} == {"visible"} and len(plain["tests"]) == 2
+    public = held_report() | {"test_half": "public"}
+    assert len(gradescope_results(public, visibility)["tests"]) == 2
+
+
+def test_the_zip_carries_the_private_visibility_to_the_grader(tmp_path, mnist_path):
+    archive = tmp_path / "held.zip"
+    _build(archive, "--exercises", "ex01", "--private-visibility", "after_published")
+    root = _autograder(tmp_path, archive, {EX01: (ROOT / "solutions" / EX01).read_text()})
+    assert json.loads((root / "source" / "autograder.json").read_text())["private_visibility"] == "after_published"
+    environment = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, "AUTOGRADER_USER": "", "MNIST_COURSE_DATA": mnist_path}
+    proc = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=environment, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0 and "--private-visibility after_published" in proc.stdout, proc.stdout + proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == EX01_POINTS  # ex01 trains no model: nothing to hold back
+    assert {t["visibility"] for t in results["tests"]} == {"visible"}
+
+
 def test_flat_upload_wins_over_a_copy_in_a_folder(ex01_zip, tmp_path, mnist_path):
     root = _autograder(tmp_path, ex01_zip, {EX01: (ROOT / "solutions" / EX01).read_text(), f"old/{EX01}": (ROOT / "exercises" / EX01).read_text()})
     results = _run(root, mnist_path)

@@ -123,6 +123,31 @@ def test_a_message_cannot_break_out_of_its_code_block():
     assert "````text\n```\n# Score: 100/100\n````" in text
 
 
+def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grader, mnist_path, tmp_path):
+    """A file that does not import fails every check that calls it: the feedback page, the
+    terminal and Gradescope's results say the error in full at the first check only."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / EX01.filename).write_text("import numpy as np\n\ndef normalize(images:\n    return images\n")
+    files = {kind: tmp_path / name for kind, name in (("json", "r.json"), ("gradescope", "results.json"), ("feedback", "feedback.md"), ("classroom", "c.json"))}
+    result = run_grader("ex01", "--target", folder, "--data", mnist_path, *(arg for kind, path in files.items() for arg in (f"--{kind}", path)))
+    assert result.returncode == 1, result.stderr
+    report = json.loads(files["json"].read_text())
+    checks = report["exercises"][0]["checks"]
+    failing_import = [c["name"] for c in checks if "SyntaxError" in c["message"]]
+    assert len(failing_import) >= 5  # the JSON report keeps every check's message whole
+    first, later = failing_import[0], failing_import[1:]
+    pointer = f"The same problem as `{first}` above"
+    page = files["feedback"].read_text()
+    gradescope = {t["name"].split(" · ", 1)[1]: t["output"] for t in json.loads(files["gradescope"].read_text())["tests"]}
+    classroom = {t["name"].split(" · ", 1)[1].rsplit(" (", 1)[0]: t["message"] for t in json.loads(files["classroom"].read_text())["tests"]}
+    for shown in (page, result.stdout, "\n".join(gradescope.values()), "\n".join(classroom.values())):
+        assert shown.count("was never closed") == 1 and shown.count("Likely cause: a syntax error") == 1
+        assert shown.count(pointer) == len(later)
+    assert "was never closed" in gradescope[first] and all(gradescope[name].startswith(pointer) for name in later)
+    assert page.index("was never closed") < page.index(pointer)  # the full message comes first
+
+
 def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
     """A check's `note` (ex03b: the student's reason for a choice) is student text: the
     page shows it for a person, marked, inside a fence it cannot close."""
@@ -197,6 +222,70 @@ def test_batch_grades_a_class_and_one_bad_submission_stops_nothing(run_grader, m
         assert report["test_half"] == "private"  # an instructor's grade: never the half students tune against
         assert report["target"] == str(subs / student)  # its own folder, also when deduplicated
         assert (out / "students" / student / "feedback.md").read_text().startswith(f"# Feedback for {student}")
+
+
+@pytest.fixture(scope="module")
+def trained_class(run_grader, mnist_path, tmp_path_factory):
+    """A class of two graded on ex02 with the private half held back until 2099: alice's reference
+    trains for two epochs (cheap), carol's is the stub. Returns (subs, out, ex02, the run)."""
+    ex02 = load_course().exercise("ex02")
+    tmp = tmp_path_factory.mktemp("trained-class")
+    subs, out = tmp / "submissions", tmp / "out"
+    (subs / "alice").mkdir(parents=True)
+    source = ex02.solution_path.read_text()
+    assert '"epochs": 20' in source
+    (subs / "alice" / ex02.filename).write_text(source.replace('"epochs": 20', '"epochs": 2'))
+    (subs / "carol").mkdir()
+    (subs / "carol" / ex02.filename).write_text(ex02.stub_path.read_text())
+    result = run_grader("ex02", "--batch", subs, "--out", out, "--data", mnist_path, "--private-release", "2099-01-01")
+    assert result.returncode == 0, result.stderr
+    return subs, out, ex02, result
+
+
+def test_batch_shows_each_student_and_each_training_epoch_while_it_runs(trained_class):
+    """The instructor's terminal while models train: who is graded, each epoch as it ends, the points."""
+    _, out, ex02, result = trained_class
+    lines = [line.strip() for line in result.stderr.replace("\r", "\n").splitlines()]
+    assert "alice: grading" in lines and "carol: grading" in lines
+    epochs = [line for line in lines if line.startswith("alice: ex02 training epoch ")]
+    assert [line.split(" · ")[0] for line in epochs] == ["alice: ex02 training epoch 1/2", "alice: ex02 training epoch 2/2"], lines
+    assert all("accuracy" in line for line in epochs)
+    score = gradebook(out)["alice"]["total"]
+    assert any(line.startswith(f"alice: {score}/{ex02.max_score} points in ") for line in lines), lines
+    assert any(line.startswith(f"carol: 0/{ex02.max_score} points") for line in lines)
+    assert lines.index("alice: grading") < lines.index(epochs[0])
+
+
+def test_a_release_date_holds_the_private_grade_from_students_until_it_passes(run_grader, mnist_path, trained_class):
+    """Until the date, alice's feedback page shows the public half's accuracy and score (the same
+    training); the gradebook has the private grade all along; once the date has passed, the next
+    run (which grades nothing again) rewrites the page with the private grade."""
+    from grader.release import HELD_MARK, public_score
+
+    subs, out, ex02, _ = trained_class
+    report = json.loads((out / "students" / "alice" / "report.json").read_text())
+    accuracy = next(c for c in report["exercises"][0]["checks"] if c["name"] == "build_model_test_accuracy")
+    measured, public = accuracy["measured"], accuracy["measured"]["public_half"]
+    assert measured["half"] == "private" and 0.5 < public["test_accuracy"] < 1 and public["test_accuracy"] != measured["test_accuracy"]
+    assert gradebook(out)["alice"]["total"] == f"{report['score']:g}"  # the private grade
+    page = (out / "students" / "alice" / "feedback.md").read_text()
+    assert HELD_MARK in page and f"{public['test_accuracy']:.2%} on the public half" in page
+    assert f"**Score: {public_score(report):g}/{report['max_score']} points**" in page
+    assert f"{measured['test_accuracy']:.2%}" not in page  # nothing of the private half's accuracy
+    assert json.loads((out / "private-release.json").read_text())["private_release"].startswith("2099-01-01")
+    assert HELD_MARK not in (out / "students" / "carol" / "feedback.md").read_text()  # nothing trained: nothing held
+
+    again = run_grader("ex02", "--batch", subs, "--out", out, "--data", mnist_path)  # no option: the kept date holds
+    assert again.returncode == 0 and "2 already graded, 0 to grade" in again.stdout, again.stderr
+    assert HELD_MARK in (out / "students" / "alice" / "feedback.md").read_text()
+
+    released = run_grader("ex02", "--batch", subs, "--out", out, "--data", mnist_path, "--private-release", "2000-01-01")
+    assert released.returncode == 0 and "2 already graded, 0 to grade" in released.stdout, released.stderr
+    page = (out / "students" / "alice" / "feedback.md").read_text()
+    assert HELD_MARK not in page and f"**Score: {report['score']:g}/{report['max_score']} points**" in page
+    assert f"{measured['test_accuracy']:.2%}" in page
+    bad = run_grader("ex02", "--batch", subs, "--out", out, "--private-release", "next friday")
+    assert bad.returncode == 2 and "--private-release takes a date like 2026-12-15" in bad.stderr
 
 
 def test_batch_resumes_and_regrades_only_what_changed(run_grader, mnist_path, classroom):

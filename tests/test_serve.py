@@ -11,6 +11,7 @@ import concurrent.futures
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,7 +58,7 @@ def running_server(model: Path, *options: str):
             try:
                 urllib.request.urlopen(base + "/model", timeout=5).read()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # listening, still loading the model
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"the server did not start:\n{process.stdout.read()}") from None
                 time.sleep(0.3)
@@ -69,6 +70,7 @@ def running_server(model: Path, *options: str):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        running_server.output = process.stdout.read()  # what the student saw in the terminal
 
 
 def post(base: str, body: bytes, content_type: str = "image/png") -> tuple[int, dict]:
@@ -165,8 +167,8 @@ def test_the_page_and_its_assets_are_served_locally(server):
     [
         (lambda: b"", 400, "Draw a digit first"),
         (lambda: png(np.full((280, 280), 255, np.uint8)), 422, "Draw a digit first"),  # an empty canvas
-        (lambda: b"%PDF-1.4 not a picture at all", 415, "not an image"),
-        (lambda: tiff(), 415, "not an image this reads (PNG, JPEG"),  # TIFF: its tiles can hide a picture's size
+        (lambda: b"%PDF-1.4 not a picture at all", 415, "That file is not a picture"),
+        (lambda: tiff(), 415, "not a picture this page reads: send a photo or scan of one digit as PNG, JPEG"),  # TIFF: its tiles can hide a picture's size
         (lambda: png(np.full((50, 50), 255, np.uint8))[:60], 415, "could not be read"),  # a truncated file
         (lambda: png(np.zeros((1, 1), np.uint8)), 422, "Draw a digit first"),  # 1 x 1: nothing to tell from paper
         (lambda: png(np.full((8_000, 8_000), 255, np.uint8)), 413, "is 8,000 x 8,000 pixels, more than the 50 million"),
@@ -266,9 +268,11 @@ def test_a_request_for_another_host_name_is_refused(server):
     [
         ({"Origin": "http://evil.example"}, 403),  # a page elsewhere, in the student's browser
         ({"Sec-Fetch-Site": "cross-site"}, 403),
-        ({"Content-Type": "text/plain"}, 415),  # the one type another site may send without asking first
+        ({"Content-Type": "text/plain"}, 415),  # a type another site may send without asking first
+        # a form another site's page may post without asking: refused by its Origin, as every current browser sends it
+        ({"Origin": "http://evil.example", "Content-Type": "multipart/form-data; boundary=x"}, 403),
     ],
-    ids=["foreign-origin", "cross-site", "text-plain"],
+    ids=["foreign-origin", "cross-site", "text-plain", "foreign-form"],
 )
 def test_requests_another_web_site_could_send_are_refused(server, mnist, headers, status):
     request = urllib.request.Request(
@@ -277,6 +281,74 @@ def test_requests_another_web_site_could_send_are_refused(server, mnist, headers
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request)
     assert refused.value.code == status
+
+
+def multipart(fields: list[tuple[str, str | None, bytes]], boundary: str = "----course-test-7MA4YWxkTrZu0gW") -> tuple[bytes, str]:
+    """A multipart/form-data body as browsers and curl write it: (name, filename or None, bytes) per field."""
+    body = b""
+    for name, filename, content in fields:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+        body += (b"Content-Type: application/octet-stream\r\n" if filename else b"") + b"\r\n" + content + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_plain_curl_multipart_upload_is_read_as_the_raw_picture_is(server, mnist, tmp_path):
+    """The README's `curl -F file=@digit.png URL/predict` (curl itself where installed), and forms
+    with another field first: the same answer as the picture's own bytes."""
+    picture = png(on_paper(mnist.x_test[0]))
+    status, alone = post(server, picture)
+    assert status == 200
+    bodies = [
+        multipart([("file", "digit.png", picture)]),
+        multipart([("note", None, b"my seven"), ("image", "photo.png", picture + b"\r\n--not-the-boundary\r\n")]),
+    ]
+    if shutil.which("curl"):
+        path = tmp_path / "digit.png"
+        path.write_bytes(picture)
+        done = subprocess.run(["curl", "-sS", "-F", f"file=@{path}", server + "/predict"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["probabilities"] == alone["probabilities"]
+    for body, content_type in bodies:
+        status, answer = post(server, body, content_type)
+        assert status == 200, answer
+        if b"not-the-boundary" not in body:
+            assert answer["probabilities"] == alone["probabilities"]
+    for body, content_type, words in [
+        (*multipart([("file", "notes.txt", b"my shopping list\n")]), "That file is not a picture"),
+        (*multipart([]), "carried no picture"),
+        (b"--x\r\n", "multipart/form-data", "without its boundary"),
+    ]:
+        status, answer = post(server, body, content_type)
+        assert status in (400, 415) and words in answer["error"], answer
+    status, answer = post(server, b"my shopping list\n", "text/plain")
+    assert status == 415 and "sent as text/plain, which is not a picture" in answer["error"] and "curl -F file=@digit.png" in answer["error"]
+
+
+def test_a_busy_port_is_said_with_another_to_try_and_nothing_claims_to_be_open():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mnist_course", "serve", "--model", "missing.keras", "--port", str(port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"port {port} on 127.0.0.1 is busy" in done.stdout and f"--port {port + 1}" in done.stdout
+    assert "Open http" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_host_opens_the_page_to_other_names_with_a_warning(trained_model, mnist):
+    """--host 0.0.0.0, as a JupyterHub's proxy needs: the warning is printed, and a request that
+    names this machine some other way (a proxy's Host) is answered."""
+    with running_server(trained_model, "--host", "0.0.0.0") as base:
+        request = urllib.request.Request(base + "/model", headers={"Host": "hub.example.org"})
+        assert json.loads(urllib.request.urlopen(request, timeout=30).read())["loaded"] is True
+        status, _ = post(base, png(on_paper(mnist.x_test[0])))
+        assert status == 200
+    output = running_server.output  # the terminal's text, once the server stopped
+    assert "WARNING: listening on 0.0.0.0, not only this machine" in output and "Open http://127.0.0.1:" in output
 
 
 def test_bad_arguments_exit_2():
@@ -420,6 +492,39 @@ def test_an_empty_canvas_and_a_corrupt_upload_show_their_messages(page, tmp_path
     page.find_element("id", "upload").send_keys(str(blank))
     settled(page, before)
     assert shown(page, "message").startswith("Draw a digit first")
+
+
+def test_an_uploaded_text_file_is_said_not_to_be_a_picture(page, tmp_path):
+    clear(page)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a digit at all\n")
+    before = answers(page)
+    page.find_element("id", "upload").send_keys(str(notes))
+    settled(page, before)
+    assert shown(page, "message").startswith("That file is not a picture") and shown(page, "digit") == "?"
+    assert "Content-Type" not in shown(page, "message")
+
+
+def test_the_pen_width_can_be_changed_for_the_next_strokes(page):
+    """The slider sets the pen: the same stroke leaves about twice the ink at 40 as at 20, and is still read."""
+
+    def ink_after_a_one(width: int) -> int:
+        clear(page)
+        slider = page.find_element("id", "pen")
+        page.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'))", slider, width)
+        assert shown(page, "pen-width") == str(width)
+        before = answers(page)
+        stroke(page, "mouse", one())
+        settled(page, before)
+        assert shown(page, "digit") == "1", shown(page, "message")
+        return page.execute_script(
+            "const d = document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data;"
+            "let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] < 128; return n;"
+        )
+
+    thin, usual, thick = ink_after_a_one(10), ink_after_a_one(20), ink_after_a_one(40)
+    assert thin < usual < thick and 1.5 < thick / usual < 2.5, (thin, usual, thick)
+    ink_after_a_one(20)  # as it was, for the tests that follow
 
 
 def test_an_upload_too_large_is_refused_in_the_page_before_it_is_sent(page, tmp_path):

@@ -139,6 +139,70 @@ def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
         driver.quit()
 
 
+@pytest.fixture(scope="module")
+def small_site(tmp_path_factory, mnist_path):
+    """Three one-cell lessons, built as the course's are: each prints what a lesson prints about
+    its data (the loader's description, with the file's path and checksum)."""
+    tmp = tmp_path_factory.mktemp("small-site")
+    made = []
+    for number, name in enumerate(("first", "second", "third"), start=1):
+        notebook = tmp / f"0{number}_{name}.ipynb"
+        code = (
+            "from mnist_course.data import load_mnist\n"
+            "data = load_mnist()\n"
+            "print(data.provenance.describe())\n"
+            "print('read from', data.provenance.path)"
+        )
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# Lesson {number}: the {name}"), nbformat.v4.new_code_cell(code)]), notebook)
+        made.append(notebook)
+    out = tmp / "out"
+    build_site(out, data_path=mnist_path, quick=True, cache=tmp / "cache", log=lambda line: None, notebooks=made)
+    return out, [notebook.stem for notebook in made]
+
+
+def test_no_page_names_the_builder_s_folders_or_a_second_checksum_for_the_data(small_site, mnist_path):
+    from mnist_course.data import COURSE_DATA_SHA256, MNIST_22K_SHA256, load_mnist
+
+    out, stems = small_site
+    provenance = load_mnist(mnist_path).provenance
+    assert provenance.path and provenance.dataset == "mnist-22k"
+    folders = {str(Path(mnist_path).resolve().parent), str(ROOT), str(Path.home())}
+    pages = {page: (out / f"{page}.html").read_text() for page in ["index", *stems]}
+    for page, text in pages.items():
+        assert [folder for folder in folders if folder in text] == [], page
+        # every checksum a page names for the data is the same one
+        named = set(re.findall(r"sha256\W+(?:<code>)?([0-9a-f]{8,64})", html.unescape(text)))
+        assert named and all(COURSE_DATA_SHA256.startswith(h) for h in named), (page, named)
+        assert MNIST_22K_SHA256[:8] not in text
+    lesson = html.unescape(re.sub(r"<[^>]*>", "", pages[stems[0]]))
+    assert "read from mnist-22k.npz" in lesson and f"(sha256 {COURSE_DATA_SHA256[:8]}" in lesson  # the print itself survives
+    assert "What the models reach" in pages["index"] and "from npz mnist-22k.npz" in html.unescape(pages["index"])
+
+
+def test_each_lesson_page_links_the_previous_the_next_and_the_index_in_chromium(small_site):
+    out, stems = small_site
+    driver = start_browser(1200, 900)
+    try:
+        driver.get((out / f"{stems[0]}.html").as_uri())
+        assert driver.find_elements("css selector", ".site-prev") == []  # the first lesson has none before it
+        visited = [stems[0]]
+        for _ in stems[1:]:
+            nav = driver.find_elements("css selector", ".site-nav")
+            assert len(nav) == 2  # at the top and at the foot
+            nav[-1].find_element("css selector", ".site-next").click()
+            visited.append(Path(urlparse(driver.current_url).path).stem)
+        assert visited == stems and driver.find_elements("css selector", ".site-next") == []
+        assert "3. Lesson 3: the third" not in driver.page_source  # a page does not link itself
+        driver.find_element("css selector", ".site-prev").click()
+        assert Path(urlparse(driver.current_url).path).stem == stems[1]
+        assert driver.find_element("css selector", ".site-prev").text == "← 1. Lesson 1: the first"
+        driver.find_element("css selector", ".site-index").click()
+        assert Path(urlparse(driver.current_url).path).name == "index.html"
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
 def test_a_rebuild_after_a_one_line_change_runs_that_lesson_only(tmp_path, mnist_path, lesson_cache, site):
     """A copy of the course whose lesson 1 gained one line: only lesson 1 runs again."""
     copy = tmp_path / "course"

@@ -9,8 +9,10 @@
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
 const seen = document.getElementById("prepared").getContext("2d");
-const els = Object.fromEntries(["model", "digit", "confidence", "message", "bars", "clear", "upload"].map((id) => [id, document.getElementById(id)]));
-const PEN_WIDTH = 20; // in canvas pixels of 280: about 2 pixels of 28, MNIST's stroke
+const els = Object.fromEntries(["model", "digit", "confidence", "message", "bars", "clear", "upload", "pen", "pen-width"].map((id) => [id, document.getElementById(id)]));
+// The pen's width in canvas pixels of 280; 20 is about 2 pixels of 28, MNIST's stroke. The slider changes it
+// for the strokes that follow (prepare_image scales the digit, so a thin or a thick pen both read).
+let penWidth = Number(els.pen.value) || 20;
 const NOT_SURE = 0.9; // lesson 7, "Not sure, or not a digit": below this the answer is a guess
 let maxUploadBytes = 10 * 1024 * 1024;
 let drawn = false; // anything on the canvas to read
@@ -74,7 +76,9 @@ async function ask(picture, asked = generation) {
   busy = true;
   document.body.dataset.busy = "1";
   try {
-    const response = await fetch("/predict", { method: "POST", body: picture, headers: { "Content-Type": picture.type || "application/octet-stream" } });
+    // An image's own type, else plain bytes: the server then says whether the file is a picture at all.
+    const type = picture.type && picture.type.startsWith("image/") ? picture.type : "application/octet-stream";
+    const response = await fetch("/predict", { method: "POST", body: picture, headers: { "Content-Type": type } });
     const answer = await response.json().catch(() => ({ error: `The server answered ${response.status} without an explanation.` }));
     if (asked !== generation) return; // cleared, or another picture chosen, while this one was read
     if (response.ok) show(answer);
@@ -119,7 +123,7 @@ function at(event) {
 
 function width(pressure) {
   // A pen that reports pressure draws a little thinner when pressed lightly; mouse and touch report 0.5.
-  return PEN_WIDTH * (0.7 + 0.6 * (pressure || 0.5));
+  return penWidth * (0.7 + 0.6 * (pressure || 0.5));
 }
 
 function dot(at, pressure) {
@@ -174,6 +178,11 @@ for (const type of ["pointerup", "pointercancel"]) {
 }
 
 els.clear.addEventListener("click", clearPad);
+
+els.pen.addEventListener("input", () => {
+  penWidth = Number(els.pen.value);
+  els["pen-width"].textContent = els.pen.value;
+});
 
 els.upload.addEventListener("change", async () => {
   const file = els.upload.files[0];

@@ -21,7 +21,11 @@ stop this script from writing results.json last.
 
 The grader grades on the private half of the test set (`--half private`,
 as every instructor's route does), so students are never graded on the
-images their own runs show them.
+images their own runs show them. With `private_visibility` in
+autograder.json (build_zip.py --private-visibility after_published or
+after_due_date), those accuracy checks are held back by Gradescope until
+then, and a visible 0-point test beside each shows its public-half score
+(grader/release.py).
 
 This file never imports the course: when the grader cannot run at all, it
 still writes a valid results.json that says so, worth 0 points. So it keeps
@@ -46,6 +50,7 @@ DEFAULT_USER = "mnist-grading"
 KILL_GRACE_S = 30  # after SIGTERM at the time limit, the grader's own clean-up gets this long
 IGNORED_FOLDERS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints"}
 GRADED_HALF = "private"  # the instructor's half of the test set (README, "Data")
+HOLDS = ("after_published", "after_due_date")  # Gradescope's visibilities that wait for a moment the instructor sets
 
 
 def verdict(code: int, report) -> str:
@@ -163,6 +168,8 @@ def grade(root, source, work, exercises, found, config, notes, started) -> dict:
         env["MNIST_COURSE_SANDBOX"] = os.environ["MNIST_COURSE_SANDBOX"]
     prefix = unprivileged_prefix(folders, network=not data)
     command = [*prefix, python, "-m", "grader", *(ex["id"] for ex in exercises), "--target", str(folders["submission"]), "--half", GRADED_HALF, "--gradescope", str(report_path)]
+    if config.get("private_visibility") in HOLDS:  # the private half's checks wait for the release; the public half's score shows meanwhile
+        command += ["--private-visibility", config["private_visibility"]]
     limit = float(os.environ.get("AUTOGRADER_TIMEOUT_S") or config.get("timeout_s") or 0) or None
     print("Running:", " ".join(command), flush=True)
 

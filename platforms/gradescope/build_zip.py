@@ -83,7 +83,7 @@ def resources(exercises: list) -> tuple[str, str]:
     return name, "; ".join(why)
 
 
-def config(exercise_keys: list[str], timeout_min: float) -> dict:
+def config(exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible") -> dict:
     course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
     chosen = [course.exercise(key) for key in exercise_keys] if exercise_keys else list(course.exercises)
     ordered = [ex for ex in course.exercises if ex in chosen]  # course order, each once
@@ -95,11 +95,14 @@ def config(exercise_keys: list[str], timeout_min: float) -> dict:
         # What results.json names when the container was too small (autograde.py).
         "resources": setting,
         "resources_why": why,
+        # Gradescope's visibility for the accuracy checks graded on the private half: "visible" at once,
+        # or held back until "after_published" / "after_due_date", the public half's score shown meanwhile.
+        "private_visibility": private_visibility,
     }
 
 
-def build(out: Path, exercise_keys: list[str], timeout_min: float) -> dict:
-    settings = config(exercise_keys, timeout_min)
+def build(out: Path, exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible") -> dict:
+    settings = config(exercise_keys, timeout_min, private_visibility)
     files: list[tuple[str, bytes, int]] = []
     for name, mode in PLATFORM_FILES.items():
         files.append((name, (HERE / name).read_bytes(), mode))
@@ -126,9 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", nargs="?", type=Path, default=Path("gradescope-autograder.zip"), help="the zip to write (default: gradescope-autograder.zip)")
     parser.add_argument("--exercises", nargs="+", default=[], metavar="EXERCISE", help="the exercises to grade, e.g. ex01 ex04 (default: all)")
     parser.add_argument("--timeout-min", type=float, default=35, help="stop one grading after this many minutes and say so (default 35; Gradescope's own limit must be higher)")
+    parser.add_argument(
+        "--private-visibility",
+        choices=("visible", "after_published", "after_due_date"),
+        default="visible",
+        help="when students see the accuracy checks graded on the private half (Gradescope's test visibility): visible (default), "
+        "after_published (when you publish the grades) or after_due_date; until then they see the public half's score",
+    )
     args = parser.parse_args(argv)
     try:
-        settings = build(args.out, args.exercises, args.timeout_min)
+        settings = build(args.out, args.exercises, args.timeout_min, args.private_visibility)
     except CourseError as exc:
         print(f"build_zip: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,137 @@
+"""What students see of an instructor's grade before its release date.
+
+An instructor grades model accuracy on the private half of the test set (the
+images students never tune against). Until a release date the instructor sets,
+students may be shown only the public half's score: the same training, the
+same checks, with each accuracy check measured on the public half
+(grader/model_checks.py stores that measure beside the private one, as
+`measured["public_half"]`). Nothing is graded twice and the grade itself never
+changes: the gradebook, class.html and report.json always hold the private
+grade; only what is handed to students waits.
+
+- The batch (`grader --batch ... --private-release DATE`): each student's
+  feedback page is written from `public_view(report, DATE)` until DATE, from
+  the report itself afterwards; a run after DATE rewrites the held pages.
+- Gradescope (`build_zip.py --private-visibility after_published`): Gradescope
+  itself holds the private tests back (results.json's per-test `visibility`,
+  Gradescope's autograder spec) and a visible 0-point test per accuracy check
+  shows its public-half score (grader/formats.py, gradescope_results).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+# Gradescope's own visibility values that hold a test back until a moment the instructor sets.
+GRADESCOPE_HOLDS = {"after_published": "your instructor publishes the grades", "after_due_date": "the assignment's due date"}
+SETTING_FILE = "private-release.json"  # in a batch's --out: the release date, kept for later runs
+HELD_MARK = "Shown on the public half of the test set until"  # every held page says it; a released one never does
+
+
+def parse_release(text: str) -> datetime | None:
+    """--private-release's value: an ISO date or date and time (UTC unless it says otherwise), or
+    `none` to show the private grade at once. Raises ValueError with what is expected."""
+    if text.strip().lower() in ("none", "now", ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--private-release takes a date like 2026-12-15 or 2026-12-15T09:00+01:00 (or none), not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def release_setting(out: Path, given: str | None) -> datetime | None:
+    """The release date for the batch writing into `out`: the one given (kept in `out` for the
+    next runs, so a run without the option never shows a held grade early), else the kept one."""
+    path = Path(out) / SETTING_FILE
+    if given is not None:
+        moment = parse_release(given)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"private_release": moment.isoformat() if moment else None}) + "\n", encoding="utf-8")
+        return moment
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8")).get("private_release")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return parse_release(kept) if isinstance(kept, str) else None
+
+
+def held(release: datetime | None, now: datetime | None = None) -> bool:
+    """Whether students still see the public half only."""
+    return release is not None and (now or datetime.now(timezone.utc)) < release
+
+
+def _points(value: float) -> float | int:
+    """Points as the grader writes them: a whole number as an int, else rounded to 2 places."""
+    value = round(float(value), 2)
+    return int(value) if value.is_integer() else value
+
+
+def public_points(check: dict[str, Any]) -> float | None:
+    """The points a check would earn on the public half, or None when it does not depend on the half."""
+    public = (check.get("measured") or {}).get("public_half")
+    if not isinstance(public, dict):
+        return None
+    fraction = public["fraction"]
+    return check["max_score"] if fraction >= 1 else _points(check["max_score"] * fraction)
+
+
+def public_score(report: dict[str, Any]) -> float:
+    """The report's total with every accuracy check measured on the public half."""
+    total = 0.0
+    for ex in report["exercises"]:
+        for check in ex["checks"]:
+            points = public_points(check)
+            total += check["score"] if points is None else points
+    return _points(total)
+
+
+def public_message(check: dict[str, Any], until: str) -> str:
+    public = check["measured"]["public_half"]
+    points = public_points(check)
+    return (
+        f"{HELD_MARK} {until}: test accuracy {public['test_accuracy']:.2%} on the public half "
+        f"(bar {public['threshold']:.2%}; none at {public['threshold'] - public['band']:.2%} or below), "
+        f"which earns {points:g} of this check's {check['max_score']} points. Your grade measures the same training on "
+        "the private half, images your own runs never showed you; it is shown then."
+    )
+
+
+def public_view(report: dict[str, Any], release: datetime) -> dict[str, Any]:
+    """The report as students may see it before `release`: every accuracy check measured on the
+    public half (accuracy, bar, points, message), the totals added up again, and nothing that
+    tells the private half's accuracy (its confusion matrix and mistakes are left out)."""
+    view = copy.deepcopy(report)
+    if not any(public_points(c) is not None for ex in view["exercises"] for c in ex["checks"]):
+        return view  # no accuracy measured on the private half: nothing to hold back
+    until = release.strftime("%Y-%m-%d %H:%M %Z").strip()
+    for ex in view["exercises"]:
+        for check in ex["checks"]:
+            points = public_points(check)
+            if points is None:
+                continue
+            public = check["measured"]["public_half"]
+            check["score"] = points
+            check["status"] = "passed" if points == check["max_score"] else "failed"
+            check["message"] = public_message(check, until)
+            check["measured"] = {
+                **{k: v for k, v in check["measured"].items() if k != "public_half"},
+                "half": "public",
+                "test_accuracy": public["test_accuracy"],
+                "threshold": public["threshold"],
+                "band": public["band"],
+                "margin": round(public["test_accuracy"] - public["threshold"], 6),
+            }
+            if isinstance(check.get("training"), dict):
+                check["training"] = {k: v for k, v in check["training"].items() if k not in ("confusion", "misclassified")}
+        ex["score"] = _points(sum(c["score"] for c in ex["checks"]))
+        statuses = {c["status"] for c in ex["checks"]}
+        ex["status"] = "passed" if statuses == {"passed"} else ex["status"] if ex["status"] == "not started" else "incomplete"
+    view["score"] = _points(sum(ex["score"] for ex in view["exercises"]))
+    view["test_half"] = "public"
+    view["held_until"] = release.astimezone(timezone.utc).isoformat()
+    return view

@@ -533,7 +533,9 @@ def test_an_upload_too_large_is_refused_in_the_page_before_it_is_sent(page, tmp_
         file.truncate(50 * 2**20)
     before = answers(page)
     page.find_element("id", "upload").send_keys(str(huge))
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30  # handing a 50 MB file to the browser takes a while on a busy machine
+    while "50.0 MB" not in shown(page, "message") and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert "50.0 MB" in shown(page, "message") and answers(page) == before
 
 

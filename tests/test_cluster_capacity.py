@@ -8,8 +8,9 @@ in full swing. With the protection on, the classmates keep exactly the score
 they get alone (the reference's full points), the attacker fails its own
 checks with a message naming its own limit, and no worker folder or cgroup
 is left behind; switched off (MNIST_COURSE_CAPACITY=off, on the workers and
-on the instructor's side alike, since a worker that would grade otherwise is
-refused), the same attack costs the classmates their grade.
+on the instructor's side alike, with --allow-unsandboxed, since a worker
+whose isolation is REDUCED is refused otherwise: the last test), the same
+attack costs the classmates their grade.
 
 Every attack runs inside outer bounds the test puts the Dask worker in before
 it starts: its TMPDIR a 64 MiB tmpfs (the attacker stops after 256 MiB), a
@@ -189,7 +190,8 @@ def _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, 
         cluster.wait_for_workers(1)
         subs, out = _class(tmp_path / f"subs-{name}", attack), tmp_path / f"out-{name}"
         batch = subprocess.Popen(
-            [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(out), "--data", mnist_path, "--scheduler", cluster.address],
+            [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(out), "--data", mnist_path, "--scheduler", cluster.address,
+             *([] if protected else ["--allow-unsandboxed"])],  # a worker without the protection is refused otherwise
             cwd=ROOT, env=_env(protected, MNIST_COURSE_STATE=str(tmp_path / f"{name}-state.json")), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )
@@ -278,3 +280,34 @@ def test_a_fork_bomb_on_the_cluster_harms_only_itself(cluster, tmp_path, mnist_p
     assert _intact(rows, "honest") and _intact(rows, "honest2"), log
     assert _attacker_told(attacker, f"its own limit of {WORKER_PIDS} processes"), attacker
     assert left[0] == [] and left[1] > 0 and leaves[0] == [] and leaves[1] > 0, (left, leaves)
+
+
+def test_a_worker_without_capacity_limits_is_refused_before_any_task(cluster, tmp_path, mnist_path):
+    """Switched off on one worker only: that worker is named and refused, no student is graded."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    bounds = Bounds("refused")
+    workers = []
+    try:
+        for name, protected in (("limited", True), ("unlimited", False)):
+            workers.append(subprocess.Popen(
+                [str(Path(sys.executable).with_name("dask")), "worker", cluster.address, "--name", name, "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard", "--memory-limit", "0", "--host", "127.0.0.1"],
+                cwd=ROOT, env=_env(protected, TMPDIR=str(tmpdir)), stdout=cluster.log, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=bounds.enter,
+            ))
+        cluster.wait_for_workers(2)
+        subs, out = _class(tmp_path / "subs", ""), tmp_path / "out"
+        done = subprocess.run(
+            [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(out), "--data", mnist_path, "--scheduler", cluster.address],
+            cwd=ROOT, env=_env(True), capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        for worker in workers:
+            _stop_worker(cluster, worker)
+        bounds.remove()
+    assert done.returncode == 2, done.stderr
+    assert "would not grade as this machine does, so no task was sent" in done.stderr
+    assert "worker unlimited" in done.stderr and 'capacity: "REDUCED isolation: switched off' in done.stderr, done.stderr
+    assert "worker limited" not in done.stderr
+    assert not (out / "students").exists()

@@ -95,7 +95,7 @@ class Bounds:
     that a Dask worker enters before it starts: the outer bound, and the place
     where its graders make their workers' leaves."""
 
-    def __init__(self, name: str, pids: int | None = None):
+    def __init__(self, name: str, pids: int | None = None, memory_mb: int | None = None):
         mounts, own = capacity._mounts(), capacity._own_paths()
         self.folders: list[Path] = []
         for kind in ("pids", "memory", "cpuacct", "v2"):
@@ -105,6 +105,8 @@ class Bounds:
                 self.folders.append(folder)
                 if kind == "pids" and pids is not None:
                     (folder / "pids.max").write_text(str(pids))
+                if kind == "memory" and memory_mb is not None:
+                    (folder / "memory.limit_in_bytes").write_text(str(memory_mb << 20))
 
     def enter(self) -> None:
         """In the Dask worker, between fork and exec."""
@@ -197,10 +199,15 @@ def _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, 
         )
         made, folders = set(), set()  # seen while it grades: the checks for leftovers below look where they are made
         while batch.poll() is None:
+            if worker.poll() is not None:  # the Dask worker itself was killed (unprotected, out of memory)
+                batch.terminate()
+                break
             made.update(bounds.leaves())
             folders.update(p.name for p in tmpdir.iterdir() if p.name.startswith("mnist-grader-"))
             time.sleep(0.5)
         stdout, stderr = batch.communicate(timeout=900)
+        if worker.poll() is not None:
+            stderr += f"\nthe Dask worker died ({worker.returncode})"
         # Each grading is over: what it made must be gone, while the worker still runs.
         left = sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("mnist-"))
         leaves = bounds.leaves()
@@ -239,7 +246,7 @@ def _attacker_told(attacker, says: str) -> bool:
     return bool(called) and all(c["status"] == "failed" and c["score"] == 0 for c in checks) and all(says in c["message"] for c in called)
 
 
-def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None, disk_bound=False):
+def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None, disk_bound=False, memory_bound=None):
     results = {}
     for protected in (False, True):
         name = f"{kind}-{'on' if protected else 'off'}"
@@ -248,7 +255,7 @@ def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None,
             _tmpfs(tmpdir, 64)  # the worker's TMPDIR: the graders' files and (unprotected) the workers' folders
         else:
             tmpdir.mkdir()
-        bounds = Bounds(name, pids=pids_bound)
+        bounds = Bounds(name, pids=pids_bound, memory_mb=memory_bound)
         try:
             results[protected] = _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, bounds)
         finally:
@@ -280,6 +287,48 @@ def test_a_fork_bomb_on_the_cluster_harms_only_itself(cluster, tmp_path, mnist_p
     assert _intact(rows, "honest") and _intact(rows, "honest2"), log
     assert _attacker_told(attacker, f"its own limit of {WORKER_PIDS} processes"), attacker
     assert left[0] == [] and left[1] > 0 and leaves[0] == [] and leaves[1] > 0, (left, leaves)
+
+
+# Appended to the reference: at import, 20 processes of 24 MiB each (touched), each
+# small beside a grader (a grader holds the data, about 100 MiB), together past
+# the memory the Dask worker's machine has here (a memory cgroup of 700 MiB
+# around the worker: less than its two gradings' limits of 4 GiB each). Held
+# 40 s; then, if the system killed any of them, fail with that.
+MEMORY_HOG = '''
+
+import os as _os, time as _time
+_kids = []
+for _ in range(20):
+    _pid = _os.fork()
+    if _pid == 0:
+        _block = b"\\1" * (24 << 20)
+        _time.sleep(90)
+        _os._exit(0)
+    _kids.append(_pid)
+_killed, _end = 0, _time.monotonic() + 40
+while _time.monotonic() < _end and _kids:
+    for _pid in list(_kids):
+        if _os.waitpid(_pid, _os.WNOHANG)[0]:
+            _kids.remove(_pid)
+            _killed += 1
+    _time.sleep(0.1)
+if _killed:
+    raise MemoryError(f"{_killed} of my 20 processes were killed")
+'''
+
+
+def test_processes_that_exhaust_a_cluster_workers_memory_cost_only_their_author(cluster, tmp_path, mnist_path):
+    """Where the machine runs out of memory before a worker's own limit, the out-of-memory
+    killer takes the attacker's processes, never a grader: no `error`, regraded forever, but
+    a failure that names its memory, at once. Unprotected, a grader (or the Dask worker) is
+    killed: whoever it graded is not graded."""
+    results = _run_both_ways(cluster, tmp_path, "memory", MEMORY_HOG, mnist_path, memory_bound=700)
+    rows, _, _, _, log = results[False]
+    assert [s for s in ("attacker", "honest", "honest2") if (rows.get(s) or {}).get("status") != "graded"], log  # a grader was killed
+    rows, attacker, left, leaves, log = results[True]
+    assert _intact(rows, "honest") and _intact(rows, "honest2"), log
+    assert _attacker_told(attacker, "its own memory limit"), attacker
+    assert left[0] == [] and leaves[0] == [] and leaves[1] > 0, (left, leaves)
 
 
 def test_a_worker_without_capacity_limits_is_refused_before_any_task(cluster, tmp_path, mnist_path):

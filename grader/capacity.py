@@ -269,21 +269,33 @@ class Leaf:
         return counts
 
     def limits_hit(self) -> list[str]:
-        """Which of the leaf's limits its code ran into: "memory", "processes"."""
+        """Which of the leaf's own limits its code ran into: "memory", "processes".
+        A process of the leaf killed by an out-of-memory killer above it (the
+        machine's, a parent cgroup's) is not one: see oom_killed_from_outside()."""
         hit = []
         if self.v2 is not None:
-            if self._events(self.v2, "memory.events").get("max", 0) or self._events(self.v2, "memory.events").get("oom_kill", 0):
+            events = self._events(self.v2, "memory.events")
+            if "memory" in places().v2_controllers and (events.get("max", 0) or events.get("oom", 0)):
                 hit.append("memory")
             if self._events(self.v2, "pids.events").get("max", 0):
                 hit.append("processes")
         if "memory" in self.v1 and "memory" not in hit:
-            oom = self._events(self.v1["memory"], "memory.oom_control")
-            if oom.get("oom_kill", 0) or _read(self.v1["memory"] / "memory.failcnt").strip() not in ("", "0"):
+            if _read(self.v1["memory"] / "memory.failcnt").strip() not in ("", "0"):
                 hit.append("memory")
         if "pids" in self.v1 and "processes" not in hit:
             if self._events(self.v1["pids"], "pids.events").get("max", 0):
                 hit.append("processes")
         return hit
+
+    def oom_killed_from_outside(self) -> bool:
+        """Whether an out-of-memory killer took a process of the leaf while the
+        leaf was within its own memory limit: the machine (or a cgroup above the
+        grader) ran out, which is not the submission's doing."""
+        if "memory" in self.limits_hit():
+            return False
+        if self.v2 is not None and self._events(self.v2, "memory.events").get("oom_kill", 0):
+            return True
+        return "memory" in self.v1 and self._events(self.v1["memory"], "memory.oom_control").get("oom_kill", 0) > 0
 
     def members(self) -> set[int]:
         pids = set()

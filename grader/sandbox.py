@@ -102,6 +102,7 @@ class CallOutcome:
     where: str | None = None  # the student's own frame, for raised
     exit_code: int | None = None
     limits: list[str] = field(default_factory=list)  # the worker's own limits its code ran into: "memory", "processes", "disk"
+    system_oom: bool = False  # crashed: the machine's out-of-memory killer took it within its own limits (not its doing)
     output: str = ""  # tail of what the student's code printed
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
@@ -695,8 +696,9 @@ class Worker:
                 pass
         if self.sandboxed and exit_code is not None and 128 < exit_code <= 128 + 64:
             exit_code = 128 - exit_code  # bwrap reports a child killed by signal N as 128 + N, as a shell does
+        system_oom = self.leaf is not None and exit_code == -signal.SIGKILL and self.leaf.oom_killed_from_outside()
         self.close()
-        return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits)
+        return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits, system_oom=system_oom)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:
         """`function(*args, **kwargs)` in the worker; `args` are arrays, `kwargs` JSON values.

@@ -70,6 +70,10 @@ class Call:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
         if o.limits and o.status in ("raised", "crashed", "timeout", "starved"):
             return self._limits_problem()  # starved by its own processes: its own doing
+        if o.status == "crashed" and o.system_oom:
+            doing = f"importing {filename}" if o.stage == "import" else f"the call {self.called}"
+            return NotGraded(f"the process running {doing} was killed by the system: the grading machine ran out of memory "
+                             "while your code was within its own limit")
         if o.status == "starved":
             doing = f"importing {filename}" if o.stage == "import" else f"the call {self.called}"
             return NotGraded(f"{doing} had not finished after {o.seconds:.0f} s on the wall clock, most of it spent waiting for a CPU that other work held")

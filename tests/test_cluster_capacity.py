@@ -319,15 +319,17 @@ if _killed:
 
 def test_processes_that_exhaust_a_cluster_workers_memory_cost_only_their_author(cluster, tmp_path, mnist_path):
     """Where the machine runs out of memory before a worker's own limit, the out-of-memory
-    killer takes the attacker's processes, never a grader: no `error`, regraded forever, but
-    a failure that names its memory, at once. Unprotected, a grader (or the Dask worker) is
+    killer takes the attacker's processes (the largest of the workers' processes), never a
+    grader or the Dask worker: the classmates keep their points and the attacker, whose
+    code raises when it sees its processes killed, fails at once (an `error` regraded
+    forever was what a killed grader gave). Unprotected, a grader or the Dask worker is
     killed: whoever it graded is not graded."""
     results = _run_both_ways(cluster, tmp_path, "memory", MEMORY_HOG, mnist_path, memory_bound=700)
     rows, _, _, _, log = results[False]
     assert [s for s in ("attacker", "honest", "honest2") if (rows.get(s) or {}).get("status") != "graded"], log  # a grader was killed
     rows, attacker, left, leaves, log = results[True]
     assert _intact(rows, "honest") and _intact(rows, "honest2"), log
-    assert _attacker_told(attacker, "its own memory limit"), attacker
+    assert _attacker_told(attacker, "It raised MemoryError: "), attacker  # its own code saw its processes killed
     assert left[0] == [] and leaves[0] == [] and leaves[1] > 0, (left, leaves)
 
 

@@ -329,7 +329,7 @@ def test_processes_that_exhaust_a_cluster_workers_memory_cost_only_their_author(
     assert [s for s in ("attacker", "honest", "honest2") if (rows.get(s) or {}).get("status") != "graded"], log  # a grader was killed
     rows, attacker, left, leaves, log = results[True]
     assert _intact(rows, "honest") and _intact(rows, "honest2"), log
-    assert _attacker_told(attacker, "It raised MemoryError: "), attacker  # its own code saw its processes killed
+    assert _attacker_told(attacker, "It raised MemoryError: "), attacker and attacker["exercises"][0]["checks"][0]["message"]  # its code saw its processes killed
     assert left[0] == [] and leaves[0] == [] and leaves[1] > 0, (left, leaves)
 
 
@@ -362,3 +362,80 @@ def test_a_worker_without_capacity_limits_is_refused_before_any_task(cluster, tm
     assert "worker unlimited" in done.stderr and 'capacity: "REDUCED isolation: switched off' in done.stderr, done.stderr
     assert "worker limited" not in done.stderr
     assert not (out / "students").exists()
+
+
+# Appended to the reference: normalize() forks until its own process limit and
+# then ends its process (its checks fail, naming the limit); add_channel_axis()
+# takes 1 GiB in one process, within its own limit (4 GiB) but past the memory
+# the Dask worker's machine has here (700 MiB): the machine's out-of-memory
+# killer takes it, which alone is "not graded", grade again.
+GREEDY = '''
+
+import os as _os, time as _time
+import numpy as _np
+
+
+def normalize(images):
+    for _ in range(200):
+        try:
+            if _os.fork() == 0:
+                _time.sleep(30)
+                _os._exit(0)
+        except OSError:
+            break
+    _os._exit(3)
+
+
+def add_channel_axis(images):
+    _block = _np.ones(1 << 30, _np.uint8)
+    return images[..., None]
+'''
+
+
+def test_a_submission_not_graded_three_runs_in_a_row_after_hitting_its_own_limits_ends_as_a_failure_on_the_cluster(cluster, tmp_path, mnist_path):
+    """The cluster route settles reports as the local batch does (batch.settle): a report with
+    checks not graded is never final, and the third run in a row that ends so while the
+    submission had hit its own limits (here: its processes) grades those checks as failed."""
+    from grader.batch import ATTEMPTS_FILE, ATTRIBUTED_RUNS
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "greedy").mkdir(parents=True)
+    (subs / "greedy" / EX01.filename).write_text(EX01.solution_path.read_text() + GREEDY)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    bounds = Bounds("greedy", memory_mb=700)
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dask")), "worker", cluster.address, "--name", "greedy", "--nthreads", "1",
+         "--no-nanny", "--no-dashboard", "--memory-limit", "0", "--host", "127.0.0.1"],
+        cwd=ROOT, env=_env(True, TMPDIR=str(tmpdir)), stdout=cluster.log, stderr=subprocess.STDOUT,
+        start_new_session=True, preexec_fn=bounds.enter,
+    )
+    runs = []
+    try:
+        cluster.wait_for_workers(1)
+        for _ in range(ATTRIBUTED_RUNS):
+            done = subprocess.run(
+                [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(out), "--data", mnist_path, "--scheduler", cluster.address],
+                cwd=ROOT, env=_env(True), capture_output=True, text=True, timeout=600,
+            )
+            with (out / "gradebook.csv").open(newline="") as book:
+                row = next(csv.DictReader(book))
+            report = json.loads((out / "students" / "greedy" / "report.json").read_text())
+            checks = {c["name"]: c for ex in report["exercises"] for c in ex["checks"]}
+            attempts = out / "students" / "greedy" / ATTEMPTS_FILE
+            runs.append((done.returncode, row["status"], checks, json.loads(attempts.read_text())["runs"] if attempts.exists() else None))
+        assert worker.poll() is None  # the Dask worker was never the victim
+    finally:
+        _stop_worker(cluster, worker)
+        bounds.remove()
+    for n, (code, status, checks, counted) in enumerate(runs[:-1], start=1):
+        assert (code, status, counted) == (1, "retry", n), (n, code, status, counted)
+        assert checks["add_channel_axis_shape_values"]["retry"] and checks["add_channel_axis_shape_values"]["limits"] == ["processes"]
+        assert "ran out of memory" in checks["add_channel_axis_shape_values"]["message"]
+    code, status, checks, counted = runs[-1]
+    assert (status, counted) == ("graded", None), (code, status, counted)
+    final = checks["add_channel_axis_shape_values"]
+    assert final["status"] == "failed" and "retry" not in final, final
+    assert f"Not graded on {ATTRIBUTED_RUNS} runs in a row" in final["message"] and "its limit of processes" in final["message"], final
+    assert "its own limit of 48 processes" in checks["normalize_values"]["message"]  # failed at once, every run
+    assert checks["one_hot_values"]["status"] == "passed"  # the rest of its work keeps its points

@@ -329,7 +329,7 @@ def test_processes_that_exhaust_a_cluster_workers_memory_cost_only_their_author(
     assert [s for s in ("attacker", "honest", "honest2") if (rows.get(s) or {}).get("status") != "graded"], log  # a grader was killed
     rows, attacker, left, leaves, log = results[True]
     assert _intact(rows, "honest") and _intact(rows, "honest2"), log
-    assert _attacker_told(attacker, "It raised MemoryError: "), attacker and attacker["exercises"][0]["checks"][0]["message"]  # its code saw its processes killed
+    assert _attacker_told(attacker, "failed with MemoryError: "), attacker and attacker["exercises"][0]["checks"][0]["message"]  # its code saw its processes killed
     assert left[0] == [] and leaves[0] == [] and leaves[1] > 0, (left, leaves)
 
 

@@ -4,19 +4,24 @@ A scheduler and workers started as the `dask` command line starts them (one
 scheduler for this module; a worker per case). The worker grades two students
 at once (`--nthreads 2`), so an attacker shares its machine with an honest
 classmate, and a second classmate starts once the first is done, the attack
-in full swing. With the protection on, the classmates keep exactly the score
-they get alone (the reference's full points), the attacker fails its own
-checks with a message naming its own limit, and no worker folder or cgroup
-is left behind; switched off (MNIST_COURSE_CAPACITY=off, on the workers and
-on the instructor's side alike, with --allow-unsandboxed, since a worker
-whose isolation is REDUCED is refused otherwise: the last test), the same
-attack costs the classmates their grade.
+in full swing. The attacks: a disk filler, a fork bomb, and many processes
+that together pass the memory the worker's machine has (less than its
+gradings' own limits together). With the protection on, the classmates keep
+exactly the score they get alone (the reference's full points), the attacker
+fails its own checks with a message that says why, and no worker folder or
+cgroup is left behind; switched off (MNIST_COURSE_CAPACITY=off, on the
+workers and on the instructor's side alike, with --allow-unsandboxed, since a
+worker whose isolation is REDUCED is refused otherwise: tested here too), the
+same attack costs a classmate their grade, which is then not final.
 
 Every attack runs inside outer bounds the test puts the Dask worker in before
 it starts: its TMPDIR a 64 MiB tmpfs (the attacker stops after 256 MiB), a
-pids cgroup of 160 (the attacker stops after 400 forks), and cgroups of the
-test's own in every hierarchy, where the workers' leaves are made and checked
-for leftovers.
+pids cgroup of 160 (the attacker stops after 400 forks), a memory cgroup of
+700 MiB, and cgroups of the test's own in every hierarchy, where the
+workers' leaves are made and checked for leftovers.
+
+Last, the cluster route settles reports as the local batch does: a submission
+not graded three runs in a row after hitting its own limits ends as a failure.
 """
 
 from __future__ import annotations

@@ -145,10 +145,12 @@ def _kill_leftovers(before: set[int]) -> None:
         time.sleep(0.02)
 
 
-def _limiter(memory: int, own_network: bool = True):
+def _limiter(memory: int, own_network: bool = True, oom_score: int = 1000):
     """What the worker runs between fork and exec: its resource limits, and a
-    network namespace where no sandbox gives it one."""
-    return lambda: _limit_resources(memory, own_network)
+    network namespace where no sandbox gives it one. `oom_score`: its
+    oom_score_adj (the worker 1000; the grader's trainer, whose model the
+    student declared, 500: after student code, before any grader)."""
+    return lambda: _limit_resources(memory, own_network, oom_score)
 
 
 def _in_leaf(leaf: "capacity.Leaf | None", then):
@@ -162,7 +164,7 @@ def _in_leaf(leaf: "capacity.Leaf | None", then):
     return start
 
 
-def _limit_resources(memory: int, own_network: bool = True) -> None:
+def _limit_resources(memory: int, own_network: bool = True, oom_score: int = 1000) -> None:
     if sys.platform.startswith("linux") and not capacity.switched_off():
         # When memory runs out above the worker's own cgroup (a machine or a cluster worker
         # with less memory than its gradings' limits together), the out-of-memory killer
@@ -171,7 +173,7 @@ def _limit_resources(memory: int, own_network: bool = True) -> None:
         # needs no privilege; every process the worker starts inherits it.
         try:
             with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
-                fh.write("1000")
+                fh.write(str(oom_score))
         except OSError:
             pass
     try:

@@ -489,7 +489,7 @@ class Trainer:
             env=env,
             cwd=folder,
             start_new_session=True,
-            preexec_fn=_limiter(TRAINER_MEMORY) if os.name == "posix" else None,
+            preexec_fn=_limiter(TRAINER_MEMORY, oom_score=500) if os.name == "posix" else None,
             text=True,
         )
         timer = threading.Timer(timeout, proc.kill)

@@ -198,7 +198,7 @@ class ClusterPool:
                 # A student there could fill the disk, the process table or the memory its classmates need.
                 wrong.append(
                     f"capacity: {theirs.get('capacity')!r} (give it a delegated cgroup v2 subtree or run it as root: "
-                    "grader/README.md, \"what the grader needs of the machine\"; or pass --allow-unsandboxed)"
+                    "grader/README.md, \"What the grader requires of the machine\"; or pass --allow-unsandboxed)"
                 )
             if wrong:
                 refused.append(f"worker {names.get(worker, worker)} ({worker}): " + "; ".join(wrong))

@@ -168,9 +168,9 @@ def _limit_resources(memory: int, own_network: bool = True, oom_score: int = 100
     if sys.platform.startswith("linux") and not capacity.switched_off():
         # When memory runs out above the worker's own cgroup (a machine or a cluster worker
         # with less memory than its gradings' limits together), the out-of-memory killer
-        # takes the worker's processes first, never a grader; the victim's cgroup counts the
-        # kill, so its checks fail naming its memory (capacity.Leaf.limits_hit). Raising it
-        # needs no privilege; every process the worker starts inherits it.
+        # takes the worker's processes first, never a grader; a worker killed so within its
+        # own limit is "not graded" (capacity.Leaf.oom_killed_from_outside), never failed.
+        # Raising it needs no privilege; every process the worker starts inherits it.
         try:
             with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
                 fh.write(str(oom_score))

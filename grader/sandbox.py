@@ -149,8 +149,12 @@ def _limiter(memory: int, own_network: bool = True, oom_score: int = 1000):
     """What the worker runs between fork and exec: its resource limits, and a
     network namespace where no sandbox gives it one. `oom_score`: its
     oom_score_adj (the worker 1000; the grader's trainer, whose model the
-    student declared, 500: after student code, before any grader)."""
-    return lambda: _limit_resources(memory, own_network, oom_score)
+    student declared, 500: after student code, before any grader), set only
+    where a memory cgroup tells a worker the machine ran short for (not
+    graded) from one past its own limit (failed): without one, a worker
+    taken first would be a crash, its failure, for memory it did not use."""
+    score = oom_score if sys.platform.startswith("linux") and not capacity.switched_off() and capacity.places().gives("memory") else None
+    return lambda: _limit_resources(memory, own_network, score)
 
 
 def _in_leaf(leaf: "capacity.Leaf | None", then):
@@ -164,8 +168,8 @@ def _in_leaf(leaf: "capacity.Leaf | None", then):
     return start
 
 
-def _limit_resources(memory: int, own_network: bool = True, oom_score: int = 1000) -> None:
-    if sys.platform.startswith("linux") and not capacity.switched_off():
+def _limit_resources(memory: int, own_network: bool = True, oom_score: int | None = None) -> None:
+    if oom_score is not None:
         # When memory runs out above the worker's own cgroup (a machine or a cluster worker
         # with less memory than its gradings' limits together), the out-of-memory killer
         # takes the worker's processes first, never a grader; a worker killed so within its

@@ -278,7 +278,7 @@ class Leaf:
         hit = []
         if self.v2 is not None:
             events = self._events(self.v2, "memory.events")
-            if events.get("max", 0) or events.get("oom", 0):
+            if "memory" in places().v2_controllers and (events.get("max", 0) or events.get("oom", 0)):
                 hit.append("memory")
             if self._events(self.v2, "pids.events").get("max", 0):
                 hit.append("processes")

@@ -178,7 +178,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-unsandboxed",
         action="store_true",
-        help="with --batch: grade the class even where no sandbox can start (every report says so)",
+        help="with --batch: grade the class even where no sandbox can start, or on cluster workers whose isolation is REDUCED (every report says so)",
     )
     parser.add_argument("--hint", metavar="EXERCISE", help="show the next hint for an exercise (name a function or check after it)")
     parser.add_argument("--level", type=int, help="with --hint: show this many hint levels, without remembering")

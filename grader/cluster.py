@@ -10,7 +10,10 @@ Before any task runs, every worker is asked what decides a grade there
 (provenance.grading_machine: grader version, the checks, library versions,
 the CPU family; and the sandbox, and the data when --data names a path the
 workers share); a worker that differs from the instructor's machine is
-refused with the difference named. The run's settings travel with each task. The data itself
+refused with the difference named, and so is one whose capacity isolation is
+REDUCED (no cgroup limits, or no size-capped writable area: a student there
+could take a classmate's grade), unless --allow-unsandboxed. The run's settings
+travel with each task. The data itself
 goes to the workers once (broadcast), unless --data names a shared path.
 A worker that dies mid-task is Dask's business: the scheduler gives the task
 to another worker (its allowed-failures), and the grading process the dead
@@ -33,7 +36,7 @@ from typing import Any
 
 from mnist_course.course import Exercise, load_course
 
-from . import bubblewrap, one_submission
+from . import bubblewrap, capacity, one_submission
 from .provenance import LABELS, grading_key, grading_machine
 from .progress import epoch_line
 from .sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
@@ -51,12 +54,24 @@ def worker_identity(data_path: str | None = None, full_data: bool = False) -> di
     provenance.grading_machine(), named for a person, and the sandbox."""
     identity: dict[str, Any] = {LABELS[key]: value for key, value in grading_machine().items()}
     identity["sandbox"] = "bubblewrap" if bubblewrap.find().active else "none"
+    # Not compared with the instructor's machine, where no student code runs: a worker
+    # whose isolation is REDUCED is refused (ClusterPool._check_workers).
+    identity["capacity"] = capacity_isolation()
     if data_path:
         try:
             identity["data sha256"] = load_data(data_path, full_data).provenance.sha256
         except Exception as exc:  # noqa: BLE001 - a worker without the data is refused, with why
             identity["data sha256"] = f"unreadable: {type(exc).__name__}: {exc}"
     return identity
+
+
+def capacity_isolation() -> str:
+    """What bounds one submission's disk, processes and memory on this machine, as its
+    reports say it (a line starting "REDUCED" for each bound it lacks)."""
+    said = [capacity.describe()]
+    if bubblewrap.find().active and bubblewrap.area_bytes() is None:
+        said.append("REDUCED isolation: a worker's writable folder is the grader's own, with no size cap")
+    return "; ".join(said)
 
 
 def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
@@ -181,17 +196,25 @@ class ClusterPool:
             raise TargetError(f"the Dask scheduler has no worker after {WORKER_WAIT_S} s: start some with `dask worker ADDRESS`") from None
         # The data is compared only when the workers read it from a path of their own.
         mine = {**worker_identity(None), **({"data sha256": self.data_sha256} if data_arg else {})}
+        mine.pop("capacity")
         refused = []
         names = {address: info.get("name", address) for address, info in self.client.scheduler_info()["workers"].items()}
         identities = self.client.run(worker_identity, data_arg, self.settings.full_data)
         self.vetted = sorted(identities)
         self.identity = worker_identity(None)
+        self.identity.pop("capacity")
         if allow_unsandboxed:
             self.identity.pop("sandbox")
         for worker, theirs in sorted(identities.items()):
             wrong = differences(mine, theirs)
             if allow_unsandboxed:
                 wrong = [w for w in wrong if not w.startswith("sandbox:")]
+            elif "REDUCED" in str(theirs.get("capacity", "REDUCED: not said")):
+                # A student there could fill the disk, the process table or the memory its classmates need.
+                wrong.append(
+                    f"capacity: {theirs.get('capacity')!r} (give it a delegated cgroup v2 subtree or run it as root: "
+                    "grader/README.md, \"What the grader requires of the machine\"; or pass --allow-unsandboxed)"
+                )
             if wrong:
                 refused.append(f"worker {names.get(worker, worker)} ({worker}): " + "; ".join(wrong))
         if refused:

@@ -148,10 +148,19 @@ def _kill_leftovers(before: set[int]) -> None:
         time.sleep(0.02)
 
 
-def _limiter(memory: int, own_network: bool = True):
+def _limiter(memory: int, own_network: bool = True, oom_score: int = 1000):
     """What the worker runs between fork and exec: its resource limits, and a
-    network namespace where no sandbox gives it one."""
-    return lambda: _limit_resources(memory, own_network)
+    network namespace where no sandbox gives it one. `oom_score`: its
+    oom_score_adj (the worker 1000; the grader's trainer, whose model the
+    student declared, 500: after student code, before any grader), set only
+    where a memory cgroup tells a worker the machine ran short for (not
+    graded) from one past its own limit (failed), or where the machine gives
+    less than `memory` (capacity.short_of: a kill there is the machine's, see
+    machine_failure); elsewhere a worker taken first would be a crash, its
+    failure, for memory it did not use."""
+    told = capacity.places().gives("memory") or capacity.short_of(memory) is not None
+    score = oom_score if sys.platform.startswith("linux") and not capacity.switched_off() and told else None
+    return lambda: _limit_resources(memory, own_network, score)
 
 
 def _in_leaf(leaf: "capacity.Leaf | None", then):
@@ -165,7 +174,18 @@ def _in_leaf(leaf: "capacity.Leaf | None", then):
     return start
 
 
-def _limit_resources(memory: int, own_network: bool = True) -> None:
+def _limit_resources(memory: int, own_network: bool = True, oom_score: int | None = None) -> None:
+    if oom_score is not None:
+        # When memory runs out above the worker's own cgroup (a machine or a cluster worker
+        # with less memory than its gradings' limits together), the out-of-memory killer
+        # takes the worker's processes first, never a grader; a worker killed so within its
+        # own limit is "not graded" (sandbox.machine_failure), never failed.
+        # Raising it needs no privilege; every process the worker starts inherits it.
+        try:
+            with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
+                fh.write(str(oom_score))
+        except OSError:
+            pass
     try:
         import resource
 
@@ -179,12 +199,6 @@ def _limit_resources(memory: int, own_network: bool = True) -> None:
     except (ImportError, ValueError, OSError):
         pass
     if sys.platform.startswith("linux"):
-        try:  # when the machine or container runs out of memory, its killer takes this process before the grader,
-            # which then says "not graded" (machine_failure); raising one's own score needs no privilege
-            with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
-                fh.write("1000")
-        except OSError:
-            pass
         try:
             import ctypes
 
@@ -218,7 +232,9 @@ def machine_failure(promised: int, exc_text: str = "", exit_code: int | None = N
         return ""
     short = capacity.short_of(promised)
     if oom_killed:
-        return "the kernel killed it for lack of memory" + (f": {short.describe()}" if short else " (the grading machine or its container ran out)")
+        return "the kernel killed it for lack of memory while your code was within its own limit" + (
+            f": {short.describe()}" if short else " (the grading machine or its container ran out of memory)"
+        )
     if short is None:
         return ""
     crashed = exit_code is not None and exit_code < 0 and -exit_code in [int(s) for s in CRASH_SIGNALS]

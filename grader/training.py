@@ -467,7 +467,7 @@ class Trainer:
             env=env,
             cwd=folder,
             start_new_session=True,
-            preexec_fn=_limiter(TRAINER_MEMORY) if os.name == "posix" else None,
+            preexec_fn=_limiter(TRAINER_MEMORY, oom_score=500) if os.name == "posix" else None,
             text=True,
         )
         fired = threading.Event()  # the safety clock's own flag: Timer.cancel() sets timer.finished too

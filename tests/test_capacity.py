@@ -426,3 +426,48 @@ def test_processes_that_together_pass_the_memory_limit_are_stopped_inside_the_wo
     assert seen[False] == ("returned", 10, []), seen  # unprotected, all ten live: 800 MiB past a 600 MiB limit
     status, alive, limits = seen[True]
     assert "memory" in limits and (status != "returned" or alive < 10), seen
+
+
+# One process past the memory its machine has (here: a memory cgroup of 400 MiB
+# around the grader), far within the worker's own limit (2 GiB).
+ONE_BIG_ARRAY = '''import numpy as np
+def normalize(images):
+    return np.ones(1 << 30, np.uint8)[:1]
+'''
+
+def _memory_cgroup(limit_mb: int) -> Path | None:
+    mounts, own = capacity._mounts(), capacity._own_paths()
+    if "memory" not in mounts or "memory" not in own:
+        return None
+    folder = mounts["memory"] / own["memory"].lstrip("/") / f"mnist-test-{os.getpid()}-memory"
+    folder.mkdir()
+    (folder / "memory.limit_in_bytes").write_text(str(limit_mb << 20))
+    return folder
+
+
+@attack
+def test_a_worker_the_machine_runs_out_of_memory_for_is_not_graded(tmp_path):
+    """The out-of-memory killer takes the worker, never its grader (oom_score_adj), and the
+    grader tells the machine's shortage (not graded: grade again, exit 2) from the worker's
+    own limit (its failure: the test above)."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / EX01.filename).write_text(ONE_BIG_ARRAY)
+    outer = _memory_cgroup(400)
+    if outer is None or not capacity.places().gives("memory"):
+        pytest.skip("no memory cgroup (v1) for the outer bound here")
+    env = {**os.environ}
+    env.pop(capacity.ROOT_ENV, None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "grader", "ex01", "--target", str(folder), "--json", str(tmp_path / "report.json")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+            preexec_fn=lambda: (outer / "cgroup.procs").write_text(str(os.getpid())),
+        )
+    finally:
+        _remove_cgroup(outer)
+    assert done.returncode == 2, done.stderr[-2000:]  # the grader survived, and says: grade again
+    report = json.loads((tmp_path / "report.json").read_text())
+    checks = {c["name"]: c for ex in report["exercises"] for c in ex["checks"]}
+    assert report["retry"] and checks["normalize_values"]["retry"] and "limits" not in checks["normalize_values"], checks["normalize_values"]
+    assert "killed it for lack of memory while your code was within its own limit" in checks["normalize_values"]["message"]

@@ -294,6 +294,11 @@ UNMODELLED_OPS = ("Matmul", "Einsum", "Tensordot", "Dot", "Inner", "Outer", "Kro
                   "Det", "Cholesky", "Cond", "Rnn", "Lstm", "Gru")
 
 
+# What the trainer checks again on the model Keras built, whatever module or
+# alias the configuration named each class by (_trainer._check_classes).
+ALLOWED_AT_BUILD = {"layers": sorted(MODELLED_LAYERS), "ops": list(UNMODELLED_OPS)}
+
+
 def _unmodelled(module: Any, name: str) -> bool:
     """A layer or an operation whose work the estimate does not count."""
     if not isinstance(module, str):
@@ -315,7 +320,11 @@ def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
     if name in FILE_LAYERS:
         return False
     own = isinstance(module, str) and (module == "keras" or module.startswith("keras."))
-    return own and registered in (None, name)
+    # Keras writes a class's own name; a dotted one ("layers.LSTM" in the module
+    # "keras") or an alias package of the public API would name a layer by a
+    # module the checks below do not read as a layer module.
+    alias = isinstance(module, str) and module.split(".")[:2] in (["keras", "api"], ["keras", "_tf_keras"])
+    return own and not alias and "." not in name and registered in (None, name)
 
 
 def _without_seeds(node: Any) -> Any:
@@ -579,7 +588,16 @@ class Trainer:
     def inspect(self, config: dict, training: Training, before_run: Callable[[], None] = lambda: None) -> dict:
         """Shapes, layers, loss, and the freshly built model run on a few training images.
         `before_run` is called only when the trainer actually runs (stop the student's worker)."""
-        request = {"mode": "inspect", "config": config, "input_shape": list(training.input_shape), "seed": training.seed}
+        request = {
+            "mode": "inspect",
+            "config": config,
+            "input_shape": list(training.input_shape),
+            "seed": training.seed,
+            "allowed": ALLOWED_AT_BUILD,
+            # No training within the cap does more work per image than the cap spread over
+            # one pass of the training images: past that, the probe is not run (max_forward_flops).
+            "max_forward_flops": budget.cap(training, len(self.data.x_train)) / len(self.data.x_train),
+        }
         identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
         probe = {"probe": self._probe(training.input_shape)}
 
@@ -606,6 +624,7 @@ class Trainer:
             "settings": settings.as_json(),
             "input_shape": list(training.input_shape),
             "seed": training.seed,
+            "allowed": ALLOWED_AT_BUILD,
             # The throughput guard: the first epoch's CPU time against its declared work (mnist_course/budget.py).
             "guard": None if epoch_cpu_allowance_s(0.0) is None else {
                 "allowance_s": epoch_cpu_allowance_s(0.0),

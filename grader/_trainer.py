@@ -177,7 +177,7 @@ def forward_flops(model):
     the layers that cost most: [(layer, class, flops)], largest first.
 
     A layer with kernels (Dense, Conv*, SeparableConv2D, ...) does a multiply
-    and an add per kernel weight at each output position; any other layer
+    and an add per kernel weight at each output position, trainable or frozen; any other layer
     (pooling, normalization, activation, augmentation, reshaping) is counted
     by the values it reads or writes, whichever is more. A layer called
     several times (a shared layer) counts every call, a nested model its own
@@ -204,7 +204,9 @@ def forward_flops(model):
             if hasattr(layer, "layers"):  # a nested model: its own layers, once per call
                 count(layer, times)
                 continue
-            kernel = sum(math.prod(w.shape) for w in layer.trainable_weights if len(w.shape) >= 2)
+            # Every kernel, frozen ones included: a layer with trainable=False still computes
+            # its whole forward pass (and its input gradient) at every step.
+            kernel = sum(math.prod(w.shape) for w in layer.weights if len(w.shape) >= 2)
             n_in = sum(math.prod(d or 1 for d in t.shape[1:]) for t in inputs)
             n_out = sum(math.prod(d or 1 for d in t.shape[1:]) for t in outputs)
             out_shape = outputs[0].shape[1:]

@@ -178,3 +178,20 @@ def build_model():
 def training_settings():
     return {"epochs": 1, "batch_size": 128}
 '''
+
+
+def test_a_frozen_layer_counts_its_whole_work():
+    # The estimate counted only trainable kernels, so a wide convolution declared
+    # with trainable=False (random features computed at every step) counted as
+    # almost nothing: 81 times less than the same layer trainable.
+    import keras
+
+    from grader import _trainer
+
+    def model(trainable):
+        return keras.Sequential(
+            [keras.Input((28, 28, 1)), keras.layers.Conv2D(256, 9, padding="same", trainable=trainable),
+             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")]
+        )
+
+    assert _trainer.forward_flops(model(False))[0] == _trainer.forward_flops(model(True))[0]

@@ -61,6 +61,13 @@ MAX_CONFIG_LIST = 64  # numbers in one list of the config: shapes and kernel siz
 # sizes and strides come to a few dozen; spreading weights over many short
 # lists is refused however many layers carry them.
 MAX_CONFIG_NUMBERS = 1024
+# Layers (and operations between them) in one model, and Keras objects in its
+# configuration: the course's references have 5 to 13 layers in 16 to 38
+# objects. Every layer costs the trainer time to build and trace before any
+# budget is checked: a thousand one-unit Dense layers (100 kB of configuration)
+# ran past the 300 s start-up clock, which ends as "not graded" on every run.
+MAX_LAYERS = 64
+MAX_CONFIG_OBJECTS = 400
 SETTINGS_KEYS = {"epochs", "batch_size", "validation_split", "callbacks", "labels"}
 ALLOWED_CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
 MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what the grader's training reports
@@ -310,6 +317,13 @@ def _unmodelled(module: Any, name: str) -> bool:
     return False
 
 
+def _layer_or_op(module: Any) -> bool:
+    """A configuration object that becomes a layer or an operation of the model's graph."""
+    return isinstance(module, str) and (
+        module in LAYER_MODULES or module.startswith(("keras.src.layers.", "keras.src.ops", "keras.ops"))
+    )
+
+
 def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
     """Keras's own classes; the tensors linking a Functional model's layers; and
     Keras's own functions given by name (loss=keras.losses.sparse_categorical_crossentropy)."""
@@ -373,6 +387,14 @@ def model_config(path: Path) -> dict:
             "the model's configuration carries a list of numbers (weights in an initializer, say)",
             cause="initializers given arrays (Constant([...])) or preset statistics built from data; only a single number, such as Constant(0.0), is accepted",
             hint="use Keras's default initializers: the grader trains every model from freshly drawn weights",
+        )
+    layers = sum(1 for module, *_ in classes if _layer_or_op(module))
+    if layers > MAX_LAYERS or len(classes) > MAX_CONFIG_OBJECTS:
+        raise ModelRefused(
+            f"the model has {layers:,} layers and operations in {len(classes):,} Keras objects; "
+            f"the grader builds at most {MAX_LAYERS} layers ({MAX_CONFIG_OBJECTS} objects)",
+            cause="layers made in a loop, far more of them than an MNIST network needs",
+            hint="a few Dense or Conv2D layers with pooling and dropout are enough; the lessons' models have under 15",
         )
     for module, name, registered, layer_config in classes:
         shown, where = clean_text(name, 60), clean_text(str(module), 80)

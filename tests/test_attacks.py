@@ -195,3 +195,17 @@ def test_a_frozen_layer_counts_its_whole_work():
         )
 
     assert _trainer.forward_flops(model(False))[0] == _trainer.forward_flops(model(True))[0]
+
+
+@pytest.mark.parametrize("count, module", [(1000, "keras.layers"), (70, "keras.layers"), (401, "keras.initializers")])
+def test_a_model_of_very_many_layers_is_refused_before_the_trainer_builds_it(tmp_path, count, module):
+    # A thousand one-unit Dense layers (100 kB of configuration) kept the trainer
+    # building and tracing past its 300 s start-up clock: "not graded" on every run.
+    if module == "keras.layers":
+        layers = [_layer("Flatten")] + [_layer("Dense", units=1) for _ in range(count)] + [SOFTMAX]
+    else:  # objects of any kind count too
+        init = {"module": module, "class_name": "Zeros", "registered_name": None, "config": {}}
+        layers = [_layer("Flatten"), {**_layer("Dense", units=10, activation="softmax"), "extra": [init] * count}]
+    with pytest.raises(ModelRefused, match="the grader builds at most"):
+        model_config(_saved(tmp_path, _sequential(layers)))
+    model_config(_saved(tmp_path, _sequential([_layer("Flatten")] + [_layer("Dense", units=8) for _ in range(20)] + [SOFTMAX])))

@@ -301,9 +301,10 @@ UNMODELLED_OPS = ("Matmul", "Einsum", "Tensordot", "Dot", "Inner", "Outer", "Kro
                   "Det", "Cholesky", "Cond", "Rnn", "Lstm", "Gru")
 
 
-# What the trainer checks again on the model Keras built, whatever module or
-# alias the configuration named each class by (_trainer._check_classes).
-ALLOWED_AT_BUILD = {"layers": sorted(MODELLED_LAYERS), "ops": list(UNMODELLED_OPS)}
+def allowed_at_build() -> dict:
+    """What the trainer checks again on the model Keras built, whatever module or
+    alias the configuration named each class by (_trainer._check_classes)."""
+    return {"layers": sorted(MODELLED_LAYERS), "ops": list(UNMODELLED_OPS)}
 
 
 def _unmodelled(module: Any, name: str) -> bool:
@@ -615,7 +616,7 @@ class Trainer:
             "config": config,
             "input_shape": list(training.input_shape),
             "seed": training.seed,
-            "allowed": ALLOWED_AT_BUILD,
+            "allowed": allowed_at_build(),
             # No training within the cap does more work per image than the cap spread over
             # one pass of the training images: past that, the probe is not run (max_forward_flops).
             "max_forward_flops": budget.cap(training, len(self.data.x_train)) / len(self.data.x_train),
@@ -646,7 +647,7 @@ class Trainer:
             "settings": settings.as_json(),
             "input_shape": list(training.input_shape),
             "seed": training.seed,
-            "allowed": ALLOWED_AT_BUILD,
+            "allowed": allowed_at_build(),
             # The throughput guard: the first epoch's CPU time against its declared work (mnist_course/budget.py).
             "guard": None if epoch_cpu_allowance_s(0.0) is None else {
                 "allowance_s": epoch_cpu_allowance_s(0.0),

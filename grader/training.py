@@ -524,7 +524,13 @@ class Trainer:
             preexec_fn=_limiter(TRAINER_MEMORY) if os.name == "posix" else None,
             text=True,
         )
-        timer = threading.Timer(timeout, proc.kill)
+        fired = threading.Event()  # the safety clock ran out (Timer.finished is set by cancel() too)
+
+        def expire() -> None:
+            fired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, expire)
         timer.start()
         result = None
         try:
@@ -550,7 +556,7 @@ class Trainer:
             proc.stdout.close()
         if isinstance(result, dict):
             return result
-        if timer.finished.is_set():
+        if fired.is_set():
             return {"status": "timeout", "timeout": timeout}
         return {"status": "killed", "returncode": proc.returncode}
 

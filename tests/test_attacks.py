@@ -209,3 +209,23 @@ def test_a_model_of_very_many_layers_is_refused_before_the_trainer_builds_it(tmp
     with pytest.raises(ModelRefused, match="the grader builds at most"):
         model_config(_saved(tmp_path, _sequential(layers)))
     model_config(_saved(tmp_path, _sequential([_layer("Flatten")] + [_layer("Dense", units=8) for _ in range(20)] + [SOFTMAX])))
+
+
+def test_a_trainer_that_dies_without_a_result_is_not_reported_as_the_safety_clock(tmp_path, monkeypatch, mnist_path):
+    # The trainer's safety clock was read from Timer.finished, which cancel() sets
+    # too: a trainer that died at once (TensorFlow aborting on a model of 1.5
+    # billion parameters under the 8 GiB cap, say) was "timeout", so the check was
+    # "not graded" and the submission graded again on every run. A crash the
+    # clock did not cause is "killed", with its exit status.
+    from grader import training
+
+    dies = tmp_path / "dies.py"
+    dies.write_text("import os, sys\nsys.stdin.read()\nos.abort()\n")
+    monkeypatch.setattr(training, "TRAINER", dies)
+    result = training.Trainer(load_data(mnist_path))._communicate({"mode": "inspect"}, tmp_path, 600, None)
+    assert result == {"status": "killed", "returncode": -6}, result
+    hangs = tmp_path / "hangs.py"
+    hangs.write_text("import sys, time\nsys.stdin.read()\ntime.sleep(60)\n")
+    monkeypatch.setattr(training, "TRAINER", hangs)
+    result = training.Trainer(load_data(mnist_path))._communicate({"mode": "inspect"}, tmp_path, 1, None)
+    assert result == {"status": "timeout", "timeout": 1}, result  # the clock that did fire still says so

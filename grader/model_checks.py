@@ -158,6 +158,13 @@ class ModelSubmission:
                     hint="fix build_model_accepts_images first: its message says what to change",
                 )
             detail = clean_text(str(info.get("message") or info.get("status")), 500)
+            if info.get("status") == "killed":
+                raise call.fail(
+                    f"the process building the model ended abruptly (exit {info.get('returncode')}), before it could describe it",
+                    cause="a model far too large for the grader's memory (billions of parameters), or one Keras cannot build",
+                    hint="model.summary() in the notebook shows the parameters; this exercise allows "
+                    f"{self.training.max_params:,}",
+                )
             raise call.fail(
                 f"the grader could not build or run the model: {info.get('type', '')} {detail}".strip(),
                 cause="a model without keras.Input(shape=...) first, or a layer or setting that does not survive model.save() and loading",

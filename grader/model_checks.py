@@ -134,6 +134,24 @@ class ModelSubmission:
             raise NotGraded("the process building the model was killed by the system (out of memory on the grading machine, or stopped)")
         if info.get("status") == "machine":
             raise self._machine("the grader's process building the model failed", info)
+        if info.get("status") == "refused":
+            shown = clean_text(str(info.get("class")), 60)
+            raise call.fail(
+                f"the model uses {shown}, a layer or operation whose work the grader's budget does not count",
+                cause=f"{shown} (attention, recurrent layers, EinsumDense, matrix products between layers), "
+                "whatever module or alias its configuration names it by; this course's models need none of them",
+                hint="build the model from Dense and Conv2D layers with pooling, normalisation, dropout, reshaping, "
+                "activations, augmentation and Rescaling: the grader counts their work exactly",
+            )
+        if info.get("status") == "ok" and info.get("probe_skipped"):
+            per_image = self.cap_per_image()
+            raise call.fail(
+                f"the model does {flops(info['forward_flops'])} of work per image, more than the whole training budget "
+                f"allows per image ({flops(per_image)}: the cap spread over one pass of the training images), "
+                "so the grader did not run it",
+                cause="far too many filters or units, very large kernels, or images upsampled before the convolutions",
+                hint="the lesson's model does well under a megaFLOP per image; model.summary() shows which layer is large",
+            )
         if info.get("status") != "ok":
             if self._missing_channel_axis(config):
                 # Said in full once, by build_model_accepts_images; the checks that need the model point there.
@@ -144,12 +162,24 @@ class ModelSubmission:
                     hint="fix build_model_accepts_images first: its message says what to change",
                 )
             detail = clean_text(str(info.get("message") or info.get("status")), 500)
+            if info.get("status") == "killed":
+                raise call.fail(
+                    f"the process building the model ended abruptly (exit {info.get('returncode')}), before it could describe it",
+                    cause="a model far too large for the grader's memory (billions of parameters), or one Keras cannot build",
+                    hint="model.summary() in the notebook shows the parameters; this exercise allows "
+                    f"{self.training.max_params:,}",
+                )
             raise call.fail(
                 f"the grader could not build or run the model: {info.get('type', '')} {detail}".strip(),
                 cause="a model without keras.Input(shape=...) first, or a layer or setting that does not survive model.save() and loading",
                 hint="start with keras.Input(shape=...); save and load your model in the notebook to see the error",
             )
         return call, info
+
+    def cap_per_image(self) -> float:
+        """The work budget spread over one pass of the training images (Trainer.inspect's bound)."""
+        n_train = len(self.mnist.x_train)
+        return cap(self.training, n_train) / n_train
 
     def _missing_channel_axis(self, config: dict) -> bool:
         """The model declares (28, 28) where this exercise feeds (28, 28, 1)."""

@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - Windows: no lock; a key may then train
 from mnist_course.course import Exercise, Training
 from mnist_course.data import MNIST
 
+from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
 from .provenance import grading_machine
@@ -59,6 +60,13 @@ MAX_CONFIG_LIST = 64  # numbers in one list of the config: shapes and kernel siz
 # sizes and strides come to a few dozen; spreading weights over many short
 # lists is refused however many layers carry them.
 MAX_CONFIG_NUMBERS = 1024
+# Layers (and operations between them) in one model, and Keras objects in its
+# configuration: the course's references have 5 to 13 layers in 16 to 38
+# objects. Every layer costs the trainer time to build and trace before any
+# budget is checked: a thousand one-unit Dense layers (100 kB of configuration)
+# ran past the 300 s start-up clock, which ends as "not graded" on every run.
+MAX_LAYERS = 64
+MAX_CONFIG_OBJECTS = 400
 SETTINGS_KEYS = {"epochs", "batch_size", "validation_split", "callbacks", "labels"}
 ALLOWED_CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau")
 MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what the grader's training reports
@@ -292,6 +300,12 @@ UNMODELLED_OPS = ("Matmul", "Einsum", "Tensordot", "Dot", "Inner", "Outer", "Kro
                   "Det", "Cholesky", "Cond", "Rnn", "Lstm", "Gru")
 
 
+def allowed_at_build() -> dict:
+    """What the trainer checks again on the model Keras built, whatever module or
+    alias the configuration named each class by (_trainer._check_classes)."""
+    return {"layers": sorted(MODELLED_LAYERS), "ops": list(UNMODELLED_OPS)}
+
+
 def _unmodelled(module: Any, name: str) -> bool:
     """A layer or an operation whose work the estimate does not count."""
     if not isinstance(module, str):
@@ -301,6 +315,13 @@ def _unmodelled(module: Any, name: str) -> bool:
     if module.startswith("keras.src.ops") or module.startswith("keras.ops"):
         return any(part.lower() in name.lower() for part in UNMODELLED_OPS)
     return False
+
+
+def _layer_or_op(module: Any) -> bool:
+    """A configuration object that becomes a layer or an operation of the model's graph."""
+    return isinstance(module, str) and (
+        module in LAYER_MODULES or module.startswith(("keras.src.layers.", "keras.src.ops", "keras.ops"))
+    )
 
 
 def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
@@ -313,7 +334,11 @@ def _allowed(module: Any, name: str, registered: Any, config: Any) -> bool:
     if name in FILE_LAYERS:
         return False
     own = isinstance(module, str) and (module == "keras" or module.startswith("keras."))
-    return own and registered in (None, name)
+    # Keras writes a class's own name; a dotted one ("layers.LSTM" in the module
+    # "keras") or an alias package of the public API would name a layer by a
+    # module the checks below do not read as a layer module.
+    alias = isinstance(module, str) and module.split(".")[:2] in (["keras", "api"], ["keras", "_tf_keras"])
+    return own and not alias and "." not in name and registered in (None, name)
 
 
 def _without_seeds(node: Any) -> Any:
@@ -362,6 +387,14 @@ def model_config(path: Path) -> dict:
             "the model's configuration carries a list of numbers (weights in an initializer, say)",
             cause="initializers given arrays (Constant([...])) or preset statistics built from data; only a single number, such as Constant(0.0), is accepted",
             hint="use Keras's default initializers: the grader trains every model from freshly drawn weights",
+        )
+    layers = sum(1 for module, *_ in classes if _layer_or_op(module))
+    if layers > MAX_LAYERS or len(classes) > MAX_CONFIG_OBJECTS:
+        raise ModelRefused(
+            f"the model has {layers:,} layers and operations in {len(classes):,} Keras objects; "
+            f"the grader builds at most {MAX_LAYERS} layers ({MAX_CONFIG_OBJECTS} objects)",
+            cause="layers made in a loop, far more of them than an MNIST network needs",
+            hint="a few Dense or Conv2D layers with pooling and dropout are enough; the lessons' models have under 15",
         )
     for module, name, registered, layer_config in classes:
         shown, where = clean_text(name, 60), clean_text(str(module), 80)
@@ -568,7 +601,16 @@ class Trainer:
     def inspect(self, config: dict, training: Training, before_run: Callable[[], None] = lambda: None) -> dict:
         """Shapes, layers, loss, and the freshly built model run on a few training images.
         `before_run` is called only when the trainer actually runs (stop the student's worker)."""
-        request = {"mode": "inspect", "config": config, "input_shape": list(training.input_shape), "seed": training.seed}
+        request = {
+            "mode": "inspect",
+            "config": config,
+            "input_shape": list(training.input_shape),
+            "seed": training.seed,
+            "allowed": allowed_at_build(),
+            # No training within the cap does more work per image than the cap spread over
+            # one pass of the training images: past that, the probe is not run (max_forward_flops).
+            "max_forward_flops": budget.cap(training, len(self.data.x_train)) / len(self.data.x_train),
+        }
         identity = {**request, "config": _canonical(config), "training": training.__dict__, "data": self.data.provenance.sha256}
         probe = {"probe": self._probe(training.input_shape)}
 
@@ -595,6 +637,7 @@ class Trainer:
             "settings": settings.as_json(),
             "input_shape": list(training.input_shape),
             "seed": training.seed,
+            "allowed": allowed_at_build(),
             # The throughput guard: the first epoch's CPU time against its declared work (mnist_course/budget.py).
             "guard": None if epoch_cpu_allowance_s(0.0) is None else {
                 "allowance_s": epoch_cpu_allowance_s(0.0),

@@ -1,0 +1,231 @@
+"""Attacks on the grader found by an adversarial review of the capacity code
+(issue 25), each proven both ways: the test fails with the fix switched off.
+
+Cheap by design: no model is trained. Where the grader's trainer must run,
+it only builds and inspects a model (a TensorFlow import, seconds).
+"""
+
+import copy
+import json
+import zipfile
+
+import pytest
+
+from grader import training
+from grader.training import ModelRefused, model_config, trainer_for
+from mnist_course.course import load_course
+from grader.session import load_data
+
+COURSE = load_course()
+EX02 = COURSE.exercise("ex02")
+
+
+def _sequential(layers: list[dict]) -> dict:
+    """A Sequential model's configuration as Keras writes it (an Input of (28, 28), then `layers`), compiled."""
+    return {
+        "module": "keras",
+        "class_name": "Sequential",
+        "registered_name": None,
+        "config": {
+            "name": "sequential",
+            "trainable": True,
+            "dtype": "float32",
+            "layers": [
+                {
+                    "module": "keras.layers",
+                    "class_name": "InputLayer",
+                    "registered_name": None,
+                    "config": {"batch_shape": [None, 28, 28], "dtype": "float32", "sparse": False, "name": "input_layer"},
+                },
+                *layers,
+            ],
+            "build_input_shape": [None, 28, 28],
+        },
+        "compile_config": {
+            "optimizer": "adam",
+            "loss": "sparse_categorical_crossentropy",
+            "metrics": ["accuracy"],
+            "loss_weights": None,
+            "weighted_metrics": None,
+            "run_eagerly": False,
+            "steps_per_execution": 1,
+            "jit_compile": False,
+        },
+    }
+
+
+_NAMES = iter(range(1_000_000))
+
+
+def _layer(class_name: str, module: str = "keras.layers", **config) -> dict:
+    return {"module": module, "class_name": class_name, "registered_name": None, "config": {"name": f"layer_{next(_NAMES)}", **config}}
+
+
+def _saved(tmp_path, config: dict) -> str:
+    """`config` as the .keras file a student's own `save()` can write: config.json alone."""
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    return str(path)
+
+
+LSTM = _layer("LSTM", units=32)
+SOFTMAX = _layer("Dense", units=10, activation="softmax")
+
+
+@pytest.mark.parametrize(
+    "module, class_name",
+    [
+        ("keras", "layers.LSTM"),  # Keras resolves "keras" + "layers.LSTM" to keras.layers.LSTM
+        ("keras._tf_keras.keras.layers", "LSTM"),  # the tf.keras compatibility package exports every layer
+        ("keras.api.layers", "LSTM"),
+    ],
+)
+def test_a_layer_named_through_an_alias_module_is_refused_like_the_layer_itself(tmp_path, module, class_name):
+    # The refused layers (issue 25: attention, recurrent layers) were refused by
+    # their module being "keras.layers"; the same class named through another
+    # module Keras resolves passed the check and trained with its work undercounted.
+    plain = _sequential([LSTM, SOFTMAX])
+    with pytest.raises(ModelRefused):
+        model_config(_saved(tmp_path, plain))
+    aliased = copy.deepcopy(plain)
+    aliased["config"]["layers"][1].update(module=module, class_name=class_name)
+    with pytest.raises(ModelRefused):
+        model_config(_saved(tmp_path, aliased))
+
+
+@pytest.fixture(scope="module")
+def trainer(mnist_path):
+    return trainer_for(load_data(mnist_path))
+
+
+def test_the_trainer_refuses_a_layer_whose_work_is_not_counted_whatever_module_names_it(tmp_path, trainer):
+    # keras.src.quantizers.gptq imports EinsumDense, so Keras builds an
+    # EinsumDense from that module's name: no module list can name every such
+    # path, so the trainer checks the classes it actually built.
+    einsum = _layer(
+        "EinsumDense", module="keras.src.quantizers.gptq", equation="abc,cd->abd", output_shape=[28, 64], bias_axes="d"
+    )
+    config = _sequential([einsum, _layer("Flatten"), SOFTMAX])
+    checked = model_config(_saved(tmp_path, config))  # the names alone pass
+    info = trainer.inspect(checked, EX02.training)
+    assert info.get("status") == "refused" and info.get("class") == "EinsumDense", info
+
+
+def test_a_model_too_large_to_run_is_failed_from_its_figures_not_run_on_the_probe(tmp_path, trainer, monkeypatch):
+    # Before any budget check, the trainer ran the declared model on 64 probe
+    # images under the start-up safety clock. A declaration of 0.4 TFLOP per image
+    # (a few wide, large-kernel convolutions after upsampling, saved without
+    # weights) ran past that clock, which ends as "not graded" (retry) on every
+    # run, for ever, each run costing the machine the whole clock. The safety
+    # factor shortens the clock here, so that the unfixed grader fails fast.
+    monkeypatch.setenv("MNIST_COURSE_SAFETY_FACTOR", "0.3")  # 90 s to build and probe
+    convolutions = [_layer("Conv2D", filters=512, kernel_size=[9, 9], padding="same", activation="relu") for _ in range(4)]
+    config = _sequential(
+        [_layer("Reshape", target_shape=[28, 28, 1]), _layer("UpSampling2D", size=[2, 2]), *convolutions,
+         _layer("GlobalAveragePooling2D"), SOFTMAX]
+    )
+    checked = model_config(_saved(tmp_path, config))
+    info = trainer.inspect(checked, EX02.training)
+    assert info.get("status") == "ok" and info.get("probe_skipped") is True, info
+    assert info["forward_flops"] > training.budget.cap(EX02.training, len(trainer.data.x_train)) / len(trainer.data.x_train)
+    assert "probe" not in info
+
+
+def test_a_model_the_trainer_would_not_probe_fails_with_its_figures(tmp_path, run_grader, mnist_path):
+    # The same through the grader, as a student meets it: each check of the model fails
+    # (a graded 0, exit 1), none is "not graded".
+    (tmp_path / EX02.filename).write_text(WIDE_SUBMISSION)
+    report_file = tmp_path / "report.json"
+    result = run_grader("ex02", "--target", tmp_path, "--json", report_file, timeout=900)
+    assert result.returncode == 1, result.stderr[-2000:]
+    checks = json.loads(report_file.read_text())["exercises"][0]["checks"]
+    model_checks = [c for c in checks if c["function"] == "build_model"]
+    assert all(c["status"] == "failed" and not c.get("retry") for c in model_checks), [(c["name"], c["status"]) for c in checks]
+    assert any("more than the whole training budget allows per image" in c["message"] for c in model_checks)
+
+
+# A student's file that declares a model of some 0.4 TFLOP per image and saves
+# only its (edited) configuration, as any student's code can.
+WIDE_SUBMISSION = '''
+import json, zipfile
+import keras
+from keras import layers
+
+
+class Declared(keras.Sequential):
+    def save(self, path, *args, **kwargs):
+        config = keras.saving.serialize_keras_object(self)
+        config.update(module="keras", class_name="Sequential", registered_name=None)
+        for layer in config["config"]["layers"]:
+            layer.pop("build_config", None)
+            if layer["class_name"] == "Conv2D":
+                layer["config"]["filters"] = 512
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", json.dumps(config))
+
+
+def build_model():
+    model = Declared(
+        [keras.Input(shape=(28, 28)), layers.Reshape((28, 28, 1)), layers.UpSampling2D(2)]
+        + [layers.Conv2D(2, 9, padding="same", activation="relu") for _ in range(4)]
+        + [layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def training_settings():
+    return {"epochs": 1, "batch_size": 128}
+'''
+
+
+def test_a_frozen_layer_counts_its_whole_work():
+    # The estimate counted only trainable kernels, so a wide convolution declared
+    # with trainable=False (random features computed at every step) counted as
+    # almost nothing: 81 times less than the same layer trainable.
+    import keras
+
+    from grader import _trainer
+
+    def model(trainable):
+        return keras.Sequential(
+            [keras.Input((28, 28, 1)), keras.layers.Conv2D(256, 9, padding="same", trainable=trainable),
+             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")]
+        )
+
+    assert _trainer.forward_flops(model(False))[0] == _trainer.forward_flops(model(True))[0]
+
+
+@pytest.mark.parametrize("count, module", [(1000, "keras.layers"), (70, "keras.layers"), (401, "keras.initializers")])
+def test_a_model_of_very_many_layers_is_refused_before_the_trainer_builds_it(tmp_path, count, module):
+    # A thousand one-unit Dense layers (100 kB of configuration) kept the trainer
+    # building and tracing past its 300 s start-up clock: "not graded" on every run.
+    if module == "keras.layers":
+        layers = [_layer("Flatten")] + [_layer("Dense", units=1) for _ in range(count)] + [SOFTMAX]
+    else:  # objects of any kind count too
+        init = {"module": module, "class_name": "Zeros", "registered_name": None, "config": {}}
+        layers = [_layer("Flatten"), {**_layer("Dense", units=10, activation="softmax"), "extra": [init] * count}]
+    with pytest.raises(ModelRefused, match="the grader builds at most"):
+        model_config(_saved(tmp_path, _sequential(layers)))
+    model_config(_saved(tmp_path, _sequential([_layer("Flatten")] + [_layer("Dense", units=8) for _ in range(20)] + [SOFTMAX])))
+
+
+def test_a_trainer_that_dies_without_a_result_is_not_reported_as_the_safety_clock(tmp_path, monkeypatch, mnist_path):
+    # The trainer's safety clock was read from Timer.finished, which cancel() sets
+    # too: a trainer that died at once (TensorFlow aborting on a model of 1.5
+    # billion parameters under the 8 GiB cap, say) was "timeout", so the check was
+    # "not graded" and the submission graded again on every run. A crash the
+    # clock did not cause is "killed", with its exit status.
+    from grader import training
+
+    dies = tmp_path / "dies.py"
+    dies.write_text("import os, sys\nsys.stdin.read()\nos.abort()\n")
+    monkeypatch.setattr(training, "TRAINER", dies)
+    result = training.Trainer(load_data(mnist_path))._communicate({"mode": "inspect"}, tmp_path, 600, None)
+    assert result == {"status": "killed", "returncode": -6}, result
+    hangs = tmp_path / "hangs.py"
+    hangs.write_text("import sys, time\nsys.stdin.read()\ntime.sleep(60)\n")
+    monkeypatch.setattr(training, "TRAINER", hangs)
+    result = training.Trainer(load_data(mnist_path))._communicate({"mode": "inspect"}, tmp_path, 1, None)
+    assert result == {"status": "timeout", "timeout": 1}, result  # the clock that did fire still says so

@@ -418,3 +418,30 @@ def test_gradescope_grader_killed_outright_is_not_graded_and_names_the_resources
     resources = json.loads((root / "source" / "autograder.json").read_text())["resources"]
     assert "Not graded: the grader could not finish: it was stopped by signal 9, most likely because the grading container ran out of memory" in results["output"]
     assert f"needs {resources}" in results["output"] and "not a judgement of your work" in results["output"]
+
+
+# ---------------------------------------------------------------- the zip builder's advice
+
+
+def test_every_exercise_says_what_memory_its_grading_needs():
+    """Measured by benchmarks/memory.py: a new exercise is measured before it ships."""
+    assert [ex.id for ex in COURSE.exercises if ex.container_mb is None] == []
+
+
+def test_the_zip_builders_advice_matches_the_zips_exercises():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_zip", ROOT / "platforms" / "gradescope" / "build_zip.py")
+    build_zip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_zip)
+    advice = {key: build_zip.config(list(key), 35)["resources"] for key in [("ex01",), ("ex01", "ex04"), ("ex02b",), ("ex02",), ()]}
+    default = "0.5 CPU and 768 MB (Gradescope's default)"
+    for key, setting in advice.items():
+        chosen = [COURSE.exercise(k) for k in key] or list(COURSE.exercises)
+        memory = max(ex.container_mb for ex in chosen)
+        floor = build_zip.MODEL_FLOOR_MB if any(ex.training for ex in chosen) else 0
+        expected = next(name for mb, name in build_zip.SETTINGS if mb >= max(memory, floor))
+        assert setting == expected, (key, setting)
+    assert advice[("ex01",)] == advice[("ex01", "ex04")] == default  # numpy only: Gradescope's default container is enough
+    assert advice[("ex02b",)] == "1.0 CPU and 1.5 GB"  # its grader checks gradients with TensorFlow beside the worker
+    assert advice[("ex02",)] == "2.0 CPU and 3.0 GB"  # memory fits 768 MB; the CPUs are for a model at its work cap

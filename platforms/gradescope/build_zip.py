@@ -60,8 +60,9 @@ def requirements() -> str:
 SETTINGS = ((768, "0.5 CPU and 768 MB (Gradescope's default)"), (1500, "1.0 CPU and 1.5 GB"), (3000, "2.0 CPU and 3.0 GB"), (6000, "4.0 CPU and 6.0 GB"))
 # A model exercise's submission may train at its work cap (3 times the
 # reference's work): on 2 CPUs a whole submission takes about 12 minutes, on
-# half a CPU four times as long, past Gradescope's 40. Verdicts never depend
-# on the CPU share; the timeout does.
+# half a CPU four times as long, past Gradescope's 40; 2.0 CPU and 3.0 GB
+# stays the advice for models, as before. Verdicts never depend on the CPU
+# share; the timeout does.
 MODEL_FLOOR_MB = 3000
 
 
@@ -75,11 +76,14 @@ def resources(exercises: list) -> tuple[str, str]:
     needed = max(memory, MODEL_FLOOR_MB if models else 0)
     name = next((label for mb, label in SETTINGS if mb >= needed), SETTINGS[-1][1])
     worst = max(exercises, key=lambda ex: ex.container_mb or SETTINGS[-1][0])
-    why = [f"memory: {worst.id} needs {worst.container_mb or 'an unmeasured amount of'} MB (benchmarks/MEMORY.md)"]
+    why = [f"memory: the most any of these exercises needs is {worst.container_mb} MB, for {worst.id} (benchmarks/MEMORY.md)"]
     if unmeasured:
         why = [f"memory: {', '.join(unmeasured)} not measured (benchmarks/memory.py), so the largest setting"]
     if models and needed == MODEL_FLOOR_MB and memory < MODEL_FLOOR_MB:
-        why.append(f"2 CPUs for {', '.join(models)}, whose models at their work cap would not finish in 40 minutes on less")
+        why.append(
+            f"2 CPUs for {', '.join(models)}, so that a submission whose models train at their work cap (about 12 minutes "
+            "on 2 CPUs, four times that on the default half CPU) ends well inside the timeout"
+        )
     return name, "; ".join(why)
 
 

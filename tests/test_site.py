@@ -92,7 +92,6 @@ def test_a_default_build_publishes_no_solution(site):
     assert json.loads((out / "build.json").read_text())["solutions"] is False
 
 
-@pytest.mark.trains
 def test_with_solutions_the_references_are_published_and_the_check_sees_them(tmp_path, mnist_path):
     """The other way: --with-solutions copies and links every reference, and the check
     finds a solution's code in a .py file and on a page (a notebook that shows ex01's code)."""

@@ -7,8 +7,8 @@ these runs:
 - the grader's trainer on a declaration (grader/training.py, mode "train");
 - a student function that trains, returning a result: ex02b's train(),
   ex03b's validation_accuracy() and run_sweep() (the worker trains them);
-- a lesson notebook executed, not read from the lesson cache
-  (mnist_course/site.py's `executed`);
+- a lesson notebook (a notebook in a `lessons` folder) executed, not read
+  from the lesson cache (mnist_course/site.py's `executed`);
 - `mnist-course train` (mnist_course/predict.py).
 
 With $MNIST_COURSE_TRAINING_LOG naming a file, `install()` wraps each of
@@ -77,7 +77,8 @@ def _patch_site(module) -> None:
 
     @functools.wraps(executed)
     def _executed(notebook, cache, data_path, data_sha256, quick, versions):
-        if not (cache / f"{notebook.stem}-{module.cache_key(notebook, data_sha256, quick, versions)}.ipynb").is_file():
+        lesson = notebook.parent.name == "lessons"  # another notebook (a page of one cell, say) trains nothing
+        if lesson and not (cache / f"{notebook.stem}-{module.cache_key(notebook, data_sha256, quick, versions)}.ipynb").is_file():
             _started(f"lesson {notebook.name} executed")
         return executed(notebook, cache, data_path, data_sha256, quick, versions)
 

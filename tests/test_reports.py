@@ -243,6 +243,6 @@ def test_junit_and_json_survive_any_character_a_student_can_raise(run_grader, mn
 
 def test_batch_accepts_relative_paths(run_grader, mnist_path, classroom):
     subs, out = classroom
-    result = run_grader("--batch", subs.name, "--out", out.name, cwd=subs.parent)
+    result = run_grader("ex01", "--batch", subs.name, "--out", out.name, cwd=subs.parent)
     assert result.returncode == 0, result.stderr
     assert gradebook(out)["alice"]["total"] == str(EX01.max_score)

@@ -7,12 +7,31 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()
 # Every part a failure message must have, in the order Feedback renders them.
 TEACHING_PARTS = ("; expected ", "Likely cause: ", "Hint: ", "See lesson ")
 QUOTE = re.compile(r'The docstring says: "(.+?)\."$', re.MULTILINE)
+
+
+# Exercises whose student code trains models in the grader's worker (ex02b's
+# train(), ex03b's experiment): their cases carry the `trains` mark and are
+# graded in a class of their own, so `-m "not trains"` grades the rest.
+TRAINS_IN_WORKER = {"ex02b", "ex03b"}
+
+
+def split(corpus: dict) -> tuple[dict, dict]:
+    """(the cases that train nothing, those of TRAINS_IN_WORKER's exercises)."""
+    trains = {name: case for name, case in corpus.items() if case[0] in TRAINS_IN_WORKER}
+    return {name: case for name, case in corpus.items() if name not in trains}, trains
+
+
+def cases(corpus: dict, names=None) -> list:
+    """The corpus's names (or `names`) as pytest parameters, marked `trains` where they train."""
+    return [pytest.param(name, marks=pytest.mark.trains) if corpus[name][0] in TRAINS_IN_WORKER else name for name in (names or corpus)]
 
 
 def edited(exercise_id: str, edits: dict[str, str], name: str = "") -> str:

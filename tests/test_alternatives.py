@@ -11,7 +11,7 @@ in one `grader --batch` run and every alternative must earn every point.
 
 import pytest
 
-from corpus import COURSE, checks_of, filled, grade_class
+from corpus import COURSE, cases, checks_of, filled, grade_class, split
 
 FUNCTION_ALTERNATIVES = {
     # ex01 · plain loops and lists, as a first-week student writes them
@@ -415,10 +415,22 @@ FUNCTION_ALTERNATIVES = {
 }
 
 
+def _grade(corpus, folder, mnist_path):
+    return grade_class({name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in corpus.items()}, folder, mnist_path)
+
+
+# ex03b's alternatives train models in the worker: a class of their own (tests/corpus.py)
+UNTRAINED, TRAINED = split(FUNCTION_ALTERNATIVES)
+
+
 @pytest.fixture(scope="module")
 def function_alternatives(tmp_path_factory, mnist_path):
-    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in FUNCTION_ALTERNATIVES.items()}
-    return grade_class(submissions, tmp_path_factory.mktemp("alternatives"), mnist_path)
+    return _grade(UNTRAINED, tmp_path_factory.mktemp("alternatives"), mnist_path)
+
+
+@pytest.fixture(scope="module")
+def experiment_alternatives(tmp_path_factory, mnist_path):
+    return _grade(TRAINED, tmp_path_factory.mktemp("experiment-alternatives"), mnist_path)
 
 
 def _assert_full_points(out, name, exercise_id):
@@ -432,9 +444,10 @@ def test_every_function_exercise_has_alternatives():
     assert {ex.id for ex in COURSE.exercises if not ex.training} <= {ex for ex, _ in (*FUNCTION_ALTERNATIVES.values(), *BACKPROP_ALTERNATIVES.values())}
 
 
-@pytest.mark.parametrize("name", list(FUNCTION_ALTERNATIVES))
-def test_correct_code_written_differently_keeps_full_points(function_alternatives, name):
-    _assert_full_points(function_alternatives, name, FUNCTION_ALTERNATIVES[name][0])
+@pytest.mark.parametrize("name", cases(FUNCTION_ALTERNATIVES))
+def test_correct_code_written_differently_keeps_full_points(request, name):
+    out = request.getfixturevalue("experiment_alternatives" if name in TRAINED else "function_alternatives")
+    _assert_full_points(out, name, FUNCTION_ALTERNATIVES[name][0])
 
 
 # ex02b · its own corpus (every alternative's train() runs a whole training, so
@@ -567,6 +580,7 @@ def backprop_alternatives(tmp_path_factory, mnist_path):
     return grade_class(submissions, tmp_path_factory.mktemp("backprop-alternatives"), mnist_path)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", list(BACKPROP_ALTERNATIVES))
 def test_backprop_written_differently_keeps_full_points(backprop_alternatives, name):
     _assert_full_points(backprop_alternatives, name, BACKPROP_ALTERNATIVES[name][0])
@@ -685,11 +699,13 @@ def test_every_model_exercise_has_alternatives():
     assert {ex.id for ex in COURSE.exercises if ex.training} <= {ex for ex, _ in MODEL_ALTERNATIVES.values()}
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", list(MODEL_ALTERNATIVES))
 def test_a_model_declared_differently_keeps_full_points(model_alternatives, name):
     _assert_full_points(model_alternatives, name, MODEL_ALTERNATIVES[name][0])
 
 
+@pytest.mark.trains
 def test_ex03_early_stopping_that_trains_to_its_end_keeps_its_points(model_alternatives):
     """The patient configuration above ran all its declared epochs, and still
     earned every point: what is graded is the configuration, not the stop."""

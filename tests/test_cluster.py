@@ -147,6 +147,7 @@ def _gradebook(out):
         return {row["student"]: (row["ex01"], row["ex02"], row["ex04"], row["total"], row["status"]) for row in csv.DictReader(fh)}
 
 
+@pytest.mark.trains
 def test_a_class_on_a_dask_cluster_survives_a_killed_worker(cluster, class_folder, tmp_path, mnist_path):
     # The workers share one training cache, a fresh one (not the test suite's).
     shared_cache = {CACHE_ENV: str(tmp_path / "training-cache")}
@@ -252,6 +253,7 @@ def test_scheduler_mistakes_are_explained(tmp_path, class_folder, mnist_path):
     assert code == 2 and "no Dask scheduler answers at tcp://127.0.0.1:9" in stderr
 
 
+@pytest.mark.trains
 def test_a_lost_scheduler_loses_no_grade_and_the_next_run_resumes(tmp_path, class_folder, mnist_path):
     first = Cluster(tmp_path / "first")
     try:

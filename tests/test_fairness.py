@@ -64,6 +64,7 @@ def accuracy_checks(report):
     return {ex["id"]: next(c for c in ex["checks"] if c["name"].endswith("test_accuracy")) for ex in report["exercises"]}
 
 
+@pytest.mark.trains
 @pytest.mark.skipif(not shutil.which("taskset") or not hasattr(os, "sched_getaffinity"), reason="needs Linux's taskset")
 def test_the_heaviest_reference_keeps_full_points_and_the_same_accuracy_on_one_busy_core(quick_data, tmp_path):
     ids = ["ex05"]
@@ -116,6 +117,7 @@ def test_a_declaration_over_the_work_cap_fails_before_training(tmp_path, mnist_p
     assert set(others.values()) == {"passed"}, others
 
 
+@pytest.mark.trains
 def test_a_safety_clock_that_fires_takes_no_point_and_the_batch_grades_again(tmp_path, quick_data):
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "ada").mkdir(parents=True)
@@ -140,6 +142,7 @@ def test_a_safety_clock_that_fires_takes_no_point_and_the_batch_grades_again(tmp
     assert row[:5] == ["ada", full, full, full, "graded"]
 
 
+@pytest.mark.trains
 def test_one_student_grader_exits_2_when_a_safety_clock_fires(tmp_path, quick_data):
     code, report, output = grade(["ex02", "--target", "solutions", "--data", quick_data], tmp_path, "slow", env={"MNIST_COURSE_SAFETY_FACTOR": "0.001"})
     assert code == 2, output

@@ -46,6 +46,7 @@ def stubs_run(run_grader, mnist_path, tmp_path_factory):
     return graded(run_grader, tmp_path_factory.mktemp("stubs"))
 
 
+@pytest.mark.trains
 def test_every_solution_passes_every_check(solutions_run):
     code, report, output = solutions_run
     failed = {n: c["message"] for n, c in checks(report).items() if c["status"] != "passed"}
@@ -65,11 +66,13 @@ def test_every_untouched_stub_fails_every_check_as_not_started(stubs_run):
     assert f"Total: 0/{report['max_score']} points" in output
 
 
+@pytest.mark.trains
 def test_reports_follow_the_documented_schema(solutions_run, stubs_run):
     for _, report, _ in (solutions_run, stubs_run):
         jsonschema.validate(report, SCHEMA)
 
 
+@pytest.mark.trains
 def test_reports_state_the_data_they_used(solutions_run, mnist_path):
     _, report, output = solutions_run
     assert report["data"]["path"] == str(Path(mnist_path).resolve())
@@ -78,6 +81,7 @@ def test_reports_state_the_data_they_used(solutions_run, mnist_path):
     assert "Data: " in output and report["data"]["dataset"] in output
 
 
+@pytest.mark.trains
 def test_reports_carry_what_the_feedback_page_plots(solutions_run, stubs_run, mnist_path):
     """Each model's accuracy check keeps its training (history, confusion matrix,
     most confident mistakes) as small plain data; a stub has none."""
@@ -104,6 +108,7 @@ def test_reports_carry_what_the_feedback_page_plots(solutions_run, stubs_run, mn
     assert not any("training" in c for ex in stubs_run[1]["exercises"] for c in ex["checks"])
 
 
+@pytest.mark.trains
 def test_an_instructors_grade_measures_the_other_half_of_the_test_set(solutions_run, run_grader, tmp_path, mnist_path):
     """A student tunes against the public half; `--half private` (what --batch,
     Gradescope and Classroom use) measures the same training on the other half,

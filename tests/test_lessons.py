@@ -66,6 +66,7 @@ def test_every_registered_figure_stands_in_its_lesson(figure):
     assert re.compile(figure["printed"]).groups >= 1
 
 
+@pytest.mark.trains
 @pytest.mark.skipif(not FULL_RUN, reason="a full run of the lessons takes 15 to 25 minutes on 2 cores: MNIST_COURSE_LESSONS_FULL=1, once per release")
 @pytest.mark.parametrize("notebook", [n for n in LESSONS if any(f["lesson"] == n.stem for f in FIGURES)], ids=lambda p: p.stem)
 def test_every_quoted_figure_is_what_the_full_run_prints(notebook, mnist_path, monkeypatch, tmp_path):
@@ -73,6 +74,7 @@ def test_every_quoted_figure_is_what_the_full_run_prints(notebook, mnist_path, m
     assert quoted_figure_mismatches(notebook.stem, printed_text(_executed(notebook, tmp_path, mnist_path, quick=False))) == []
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda p: p.stem)
 def test_lesson_executes(notebook, mnist_path, monkeypatch, tmp_path, lesson_cache):
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as students see it

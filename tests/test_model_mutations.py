@@ -185,6 +185,7 @@ def test_the_corpus_covers_every_check_of_the_model_exercises():
     assert missing == []
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(graded, name):
     exercise_id, _, expected = MUTATIONS[name]
@@ -196,6 +197,7 @@ def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(graded, 
         assert_teaches(exercise_id, check, message)
 
 
+@pytest.mark.trains
 def test_the_missing_channel_axis_is_explained_once(graded):
     """Lesson 2's input in a convolutional network: the input check names the
     shape and the lesson; the checks that need the model point to it, and none
@@ -208,6 +210,7 @@ def test_the_missing_channel_axis_is_explained_once(graded):
         assert "min_ndim" not in message and "build_model_accepts_images" in message, (check, message)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", list(LESSON_MODELS))
 def test_the_diagnosis_is_right_on_the_lessons_own_models(graded, name):
     exercise_id, _, expected, diagnosis = LESSON_MODELS[name]

@@ -15,7 +15,7 @@ correct-but-different direction is tests/test_alternatives.py.
 
 import pytest
 
-from corpus import COURSE, assert_teaches, checks_of, edited, grade_class
+from corpus import COURSE, assert_teaches, cases, checks_of, edited, grade_class, split
 
 # ex01's reference lines that the mutations edit
 SCALE = "return images.astype(np.float32) / np.float32(255)"
@@ -284,10 +284,26 @@ BACKPROP_DIAGNOSES = [
 ]
 
 
+def _grade(corpus, folder, mnist_path):
+    return grade_class({name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in corpus.items()}, folder, mnist_path)
+
+
+# ex03b's mutants train models in the worker: a class of their own (tests/corpus.py)
+UNTRAINED, TRAINED = split(MUTATIONS)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, mnist_path):
-    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in MUTATIONS.items()}
-    return grade_class(submissions, tmp_path_factory.mktemp("mutants"), mnist_path)
+    return _grade(UNTRAINED, tmp_path_factory.mktemp("mutants"), mnist_path)
+
+
+@pytest.fixture(scope="module")
+def graded_experiment(tmp_path_factory, mnist_path):
+    return _grade(TRAINED, tmp_path_factory.mktemp("experiment-mutants"), mnist_path)
+
+
+def _reports(request, name):
+    return request.getfixturevalue("graded_experiment" if name in TRAINED else "graded")
 
 
 def test_the_corpus_covers_every_check_of_the_function_exercises():
@@ -296,10 +312,10 @@ def test_the_corpus_covers_every_check_of_the_function_exercises():
     assert missing == []
 
 
-@pytest.mark.parametrize("name", list(MUTATIONS))
-def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(graded, name):
+@pytest.mark.parametrize("name", cases(MUTATIONS))
+def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(request, name):
     exercise_id, _, expected = MUTATIONS[name]
-    checks = checks_of(graded, name, exercise_id)
+    checks = checks_of(_reports(request, name), name, exercise_id)
     failed = {c["name"]: c["message"] for c in checks if c["status"] != "passed"}
     assert set(failed) == expected, failed
     for check, message in failed.items():
@@ -325,10 +341,10 @@ QUOTED = {
 }
 
 
-@pytest.mark.parametrize("name", list(QUOTED))
-def test_breaking_a_sentence_of_the_docstring_quotes_it(graded, name):
+@pytest.mark.parametrize("name", cases(MUTATIONS, QUOTED))
+def test_breaking_a_sentence_of_the_docstring_quotes_it(request, name):
     exercise_id, _, (check,) = MUTATIONS[name]
-    message = next(c["message"] for c in checks_of(graded, name, exercise_id) if c["name"] == check)
+    message = next(c["message"] for c in checks_of(_reports(request, name), name, exercise_id) if c["name"] == check)
     assert 'The docstring says: "' in message and QUOTED[name] in message, message
 
 
@@ -338,6 +354,7 @@ def graded_backprop(tmp_path_factory, mnist_path):
     return grade_class(submissions, tmp_path_factory.mktemp("backprop-mutants"), mnist_path)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("name", list(BACKPROP_MUTATIONS))
 def test_a_backprop_mistake_fails_exactly_its_checks_with_a_message_that_teaches(graded_backprop, name):
     exercise_id, _, expected = BACKPROP_MUTATIONS[name]
@@ -349,6 +366,7 @@ def test_a_backprop_mistake_fails_exactly_its_checks_with_a_message_that_teaches
         assert_teaches(exercise_id, check, message)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(("name", "check", "words"), BACKPROP_DIAGNOSES, ids=lambda v: str(v)[:40])
 def test_a_backprop_mistake_gets_its_diagnosis(graded_backprop, name, check, words):
     message = next(c["message"] for c in checks_of(graded_backprop, name, "ex02b") if c["name"] == check)

@@ -126,10 +126,18 @@ def _reference(root: Path, assignment: str) -> nbformat.NotebookNode:
 
 
 @pytest.fixture(scope="module")
-def course_dir(tmp_path_factory) -> Path:
+def released(tmp_path_factory) -> Path:
+    """The course as `mnist-course nbgrader` writes it, every assignment released: nothing graded yet."""
     root = tmp_path_factory.mktemp("nbgrader-course")
     _new_course(root)
     nbgrader(root, "generate_assignment", "*")
+    return root
+
+
+@pytest.fixture(scope="module")
+def course_dir(released) -> Path:
+    """The released course with three students' submissions, autograded (the references train)."""
+    root = released
     for assignment in ASSIGNMENTS:
         release = _notebook(root, "release", assignment)
         reference = _reference(root, assignment)
@@ -151,16 +159,16 @@ def grades(course_dir) -> dict[tuple[str, str], tuple[float, float]]:
         return {(r["student_id"], r["assignment"]): (float(r["score"]), float(r["max_score"])) for r in csv.DictReader(fh)}
 
 
-def test_the_command_writes_what_is_committed(course_dir):
+def test_the_command_writes_what_is_committed(released):
     committed = Path(__file__).resolve().parents[1] / "platforms" / "nbgrader"
     for path in [committed / "nbgrader_config.py", *committed.glob("source/*/*.ipynb")]:
-        fresh = course_dir / path.relative_to(committed)
+        fresh = released / path.relative_to(committed)
         assert fresh.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_release_holds_no_solution_and_no_hidden_test(course_dir, assignment):
-    source, release = _notebook(course_dir, "source", assignment), _notebook(course_dir, "release", assignment)
+def test_release_holds_no_solution_and_no_hidden_test(released, assignment):
+    source, release = _notebook(released, "source", assignment), _notebook(released, "release", assignment)
     released = "\n".join(cell.source for cell in release.cells)
     assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
     # Every line of a solution that appears nowhere else in the source notebook.
@@ -183,17 +191,20 @@ def test_release_holds_no_solution_and_no_hidden_test(course_dir, assignment):
     assert points == {f"{exercise.id}-{check}": pts for check, pts in exercise.checks.items()}
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_gets_full_points(grades, assignment):
     assert grades["alice", assignment] == (ASSIGNMENTS[assignment].max_score,) * 2
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("student", ["bob", "carol"])
 def test_untouched_or_edited_tests_get_nothing(grades, student):
     for assignment, exercise in ASSIGNMENTS.items():
         assert grades[student, assignment] == (0, exercise.max_score), assignment
 
 
+@pytest.mark.trains
 def test_test_cells_teach_and_keep_stderr_clean(course_dir):
     """An untouched answer reads "not started"; no passing test cell writes to
     stderr, which nbgrader would score 0 (TensorFlow's logs included)."""
@@ -208,6 +219,7 @@ def test_test_cells_teach_and_keep_stderr_clean(course_dir):
                 assert [o.get("name") for o in cell.outputs if o.output_type == "stream"] == ["stdout"] * len(cell.outputs)
 
 
+@pytest.mark.trains
 def test_submissions_export_to_the_batch_grader(course_dir, tmp_path):
     """The stronger path: answer cells as exercise files, graded by `grader --batch`
     (ex01 and ex04 here, which need no training)."""
@@ -268,6 +280,7 @@ def _cell_scores(root: Path, student: str, assignment: str) -> dict[str, float]:
         return {check: gradebook.find_grade(f"{exercise.id}-{check}", assignment, assignment, student).score for check in exercise.checks}
 
 
+@pytest.mark.trains
 def test_a_safety_clock_in_a_test_cell_is_not_graded_and_keeps_the_checks_that_passed(tmp_path, mnist_path):
     """When a safety clock fires (the grader exits 2 with a report that says retry), the
     check it stopped reads "not graded" (never a verdict on the code), the checks that

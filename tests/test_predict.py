@@ -166,6 +166,7 @@ def test_read_image_turns_phone_photos_upright(tmp_path):
     assert predict.read_image(tmp_path / "phone.jpg").shape == (40, 30)
 
 
+@pytest.mark.trains
 def test_train_shows_progress_reports_accuracy_and_saves(mnist_path, tmp_path, capfd):
     out_path = tmp_path / "models" / "cnn.keras"
     assert course_main(["train", "--out", str(out_path), "--epochs", "2", "--limit", "300", "--data", mnist_path]) == 0

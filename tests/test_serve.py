@@ -129,6 +129,7 @@ def server(trained_model):
 # --- over HTTP -------------------------------------------------------------
 
 
+@pytest.mark.trains
 def test_the_model_is_described_with_its_training_record(server, trained_model):
     info = json.loads(urllib.request.urlopen(server + "/model").read())
     record = json.loads(predict.training_record_path(trained_model).read_text())
@@ -137,6 +138,7 @@ def test_the_model_is_described_with_its_training_record(server, trained_model):
     assert info["record"]["epochs"] == record["epochs"] and info["prepare_image"] == "the reference solution"
 
 
+@pytest.mark.trains
 def test_a_picture_gets_the_digit_the_ten_probabilities_and_the_image_the_model_saw(server, mnist):
     functions = predict.load_functions()
     right = 0
@@ -153,6 +155,7 @@ def test_a_picture_gets_the_digit_the_ten_probabilities_and_the_image_the_model_
     assert right >= 9
 
 
+@pytest.mark.trains
 def test_the_page_and_its_assets_are_served_locally(server):
     html = urllib.request.urlopen(server + "/").read().decode()
     assert "/static/draw.js" in html and "/static/draw.css" in html
@@ -162,6 +165,7 @@ def test_the_page_and_its_assets_are_served_locally(server):
         assert "http://" not in text and "https://" not in text
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     "body, status, words",
     [
@@ -183,6 +187,7 @@ def test_bad_pictures_get_a_clear_answer_and_the_server_stays_up(server, mnist, 
     assert good == 200
 
 
+@pytest.mark.trains
 def test_a_50_mb_upload_is_refused_from_its_headers_before_it_is_read(server, mnist):
     """The body is announced as 50 MB but only 1 MB is sent: the 413 comes anyway, so the
     server did not wait for (or read) the rest."""
@@ -202,6 +207,7 @@ def test_a_50_mb_upload_is_refused_from_its_headers_before_it_is_read(server, mn
     assert good == 200
 
 
+@pytest.mark.trains
 def test_many_requests_at_once_each_get_their_own_answer_or_a_clear_busy(server, mnist):
     """48 clients at once: each answer is the one the picture gets alone, or, past the queue,
     a 503 that says to try again; none is mixed up with another's, and the server stays up."""
@@ -221,6 +227,7 @@ def test_many_requests_at_once_each_get_their_own_answer_or_a_clear_busy(server,
     assert post(server, pictures[0])[0] == 200
 
 
+@pytest.mark.trains
 def test_no_model_yet_says_how_to_train_one_and_loads_it_once_trained(trained_model, tmp_path, mnist):
     missing = tmp_path / "models" / "mine.keras"
     with running_server(missing) as base:
@@ -247,6 +254,7 @@ def test_a_model_of_another_shape_is_refused_with_what_it_takes(tmp_path, mnist)
         assert status == 503 and "not a digit model of this course" in answer["error"]
 
 
+@pytest.mark.trains
 def test_use_exercises_with_an_untouched_stub_says_it_is_not_written(trained_model, mnist):
     with running_server(trained_model, "--use-exercises") as base:
         info = json.loads(urllib.request.urlopen(base + "/model").read())
@@ -255,6 +263,7 @@ def test_use_exercises_with_an_untouched_stub_says_it_is_not_written(trained_mod
         assert status == 501 and "not written yet" in answer["error"] and "grader ex06" in answer["error"]
 
 
+@pytest.mark.trains
 def test_a_request_for_another_host_name_is_refused(server):
     """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
     request = urllib.request.Request(server + "/model", headers={"Host": "evil.example"})
@@ -263,6 +272,7 @@ def test_a_request_for_another_host_name_is_refused(server):
     assert refused.value.code == 400
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     "headers, status",
     [
@@ -293,6 +303,7 @@ def multipart(fields: list[tuple[str, str | None, bytes]], boundary: str = "----
     return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+@pytest.mark.trains
 def test_a_plain_curl_multipart_upload_is_read_as_the_raw_picture_is(server, mnist, tmp_path):
     """The README's `curl -F file=@digit.png URL/predict` (curl itself where installed), and forms
     with another field first: the same answer as the picture's own bytes."""
@@ -339,6 +350,7 @@ def test_a_busy_port_is_said_with_another_to_try_and_nothing_claims_to_be_open()
     assert "Open http" not in done.stdout + done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.trains
 def test_host_opens_the_page_to_other_names_with_a_warning(trained_model, mnist):
     """--host 0.0.0.0, as a JupyterHub's proxy needs: the warning is printed, and a request that
     names this machine some other way (a proxy's Host) is answered."""
@@ -426,6 +438,7 @@ def zero() -> list[tuple[int, int]]:
     return [(round(140 + 62 * np.sin(a)), round(140 - 92 * np.cos(a))) for a in angles]
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["mouse", "touch", "pen"])
 def test_drawing_a_one_and_a_zero_is_read_live(page, kind):
     clear(page)
@@ -456,6 +469,7 @@ def test_drawing_a_one_and_a_zero_is_read_live(page, kind):
     assert console_errors(page) == []
 
 
+@pytest.mark.trains
 def test_the_page_says_which_model_it_serves(page, trained_model):
     record = json.loads(predict.training_record_path(trained_model).read_text())
     text = shown(page, "model")
@@ -463,6 +477,7 @@ def test_the_page_says_which_model_it_serves(page, trained_model):
     assert f"{record['test_accuracy']:.2%}" in text and f"{record['epochs']} epochs" in text
 
 
+@pytest.mark.trains
 def test_twenty_official_test_digits_uploaded_as_scans_are_read(page, mnist, tmp_path):
     """Test digits 0-19, re-saved dark on white at 200 x 200 pixels, uploaded one by one."""
     right = []
@@ -476,6 +491,7 @@ def test_twenty_official_test_digits_uploaded_as_scans_are_read(page, mnist, tmp
     assert sum(right) >= 18, right
 
 
+@pytest.mark.trains
 def test_an_empty_canvas_and_a_corrupt_upload_show_their_messages(page, tmp_path):
     clear(page)
     assert shown(page, "digit") == "?"
@@ -494,6 +510,7 @@ def test_an_empty_canvas_and_a_corrupt_upload_show_their_messages(page, tmp_path
     assert shown(page, "message").startswith("Draw a digit first")
 
 
+@pytest.mark.trains
 def test_an_uploaded_text_file_is_said_not_to_be_a_picture(page, tmp_path):
     clear(page)
     notes = tmp_path / "notes.txt"
@@ -505,6 +522,7 @@ def test_an_uploaded_text_file_is_said_not_to_be_a_picture(page, tmp_path):
     assert "Content-Type" not in shown(page, "message")
 
 
+@pytest.mark.trains
 def test_the_pen_width_can_be_changed_for_the_next_strokes(page):
     """The slider sets the pen: the same stroke leaves about twice the ink at 40 as at 20, and is still read."""
 
@@ -527,6 +545,7 @@ def test_the_pen_width_can_be_changed_for_the_next_strokes(page):
     ink_after_a_one(20)  # as it was, for the tests that follow
 
 
+@pytest.mark.trains
 def test_an_upload_too_large_is_refused_in_the_page_before_it_is_sent(page, tmp_path):
     huge = tmp_path / "huge.png"
     with huge.open("wb") as file:
@@ -539,6 +558,7 @@ def test_an_upload_too_large_is_refused_in_the_page_before_it_is_sent(page, tmp_
     assert "50.0 MB" in shown(page, "message") and answers(page) == before
 
 
+@pytest.mark.trains
 def test_a_screenshot_of_a_drawn_digit(page, tmp_path):
     """Written for the README (docs/draw-a-digit.png is a copy of it, looked at)."""
     clear(page)

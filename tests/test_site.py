@@ -31,6 +31,7 @@ def site(tmp_path_factory, mnist_path, lesson_cache):
     return out, report
 
 
+@pytest.mark.trains
 def test_every_lesson_and_the_index_is_written_with_what_it_was_built_with(site, mnist_path):
     from mnist_course.data import load_mnist
 
@@ -80,6 +81,7 @@ def leaked_solutions(out: Path) -> set[tuple[str, str]]:
     return found
 
 
+@pytest.mark.trains
 def test_a_default_build_publishes_no_solution(site):
     out, _ = site
     assert leaked_solutions(out) == set()
@@ -109,6 +111,7 @@ def test_with_solutions_the_references_are_published_and_the_check_sees_them(tmp
     assert {page for _, page in leaked_solutions(out)} == {"shows_a_solution.html"}
 
 
+@pytest.mark.trains
 def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
     out, report = site
     driver = start_browser(1200, 900)
@@ -203,6 +206,7 @@ def test_each_lesson_page_links_the_previous_the_next_and_the_index_in_chromium(
         driver.quit()
 
 
+@pytest.mark.trains
 def test_a_rebuild_after_a_one_line_change_runs_that_lesson_only(tmp_path, mnist_path, lesson_cache, site):
     """A copy of the course whose lesson 1 gained one line: only lesson 1 runs again."""
     copy = tmp_path / "course"

@@ -123,6 +123,7 @@ def small_mnist(mnist_path):
     return MNIST(data.x_train[:2000], data.y_train[:2000], data.x_test[:1000], data.y_test[:1000], provenance)
 
 
+@pytest.mark.trains
 def test_training_is_reproducible_and_starts_from_fresh_weights(keras, tmp_path, small_mnist, monkeypatch):
     monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
     layers = keras.layers
@@ -326,6 +327,7 @@ def test_layers_whose_work_the_budget_does_not_count_are_refused(keras, tmp_path
         assert model_config(path)["class_name"] == "Functional"
 
 
+@pytest.mark.trains
 def test_a_training_that_does_far_more_work_than_it_declares_is_stopped_as_a_failure(keras, tmp_path, small_mnist, monkeypatch):
     """The throughput guard behind the refusal of unmodelled layers: a 784-token Attention
     (let through here) declares about 0.04 MFLOP per image and does 24 times the reference's work

@@ -176,15 +176,30 @@ def _stop_worker(cluster: Cluster, worker: subprocess.Popen) -> None:
             time.sleep(0.2)
 
 
-def _class(folder: Path, attack: str) -> Path:
-    """The attacker (the reference with the attack appended) and two honest classmates."""
+# Appended to an honest classmate in the disk test: at import, wait (at most 10 s,
+# sleeping) until the folder it runs in is nearly full. Alone in its own area it
+# never is, and it is graded as usual; sharing the attacker's disk, it is graded
+# only once the attacker has filled it, whatever the order the worker ran them in
+# (without the wait, on a quiet worker an honest grading could finish first).
+HONEST_AFTER_THE_FILLER = '''
+
+import shutil as _shutil, time as _time
+_end = _time.monotonic() + 10
+while _shutil.disk_usage(".").free > (2 << 20) and _time.monotonic() < _end:
+    _time.sleep(0.2)
+'''
+
+
+def _class(folder: Path, attack: str, honest: str = "") -> Path:
+    """The attacker (the reference with the attack appended) and two honest classmates
+    (the reference, with `honest` appended)."""
     for student, text in (("attacker", EX01.solution_path.read_text() + attack), ("honest", None), ("honest2", None)):
         (folder / student).mkdir(parents=True)
-        (folder / student / EX01.filename).write_text(text or EX01.solution_path.read_text() + f"\n# {student}\n")
+        (folder / student / EX01.filename).write_text(text or EX01.solution_path.read_text() + honest + f"\n# {student}\n")
     return folder
 
 
-def _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, bounds):
+def _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, bounds, honest=""):
     """Grade the class on one worker that runs in `bounds` with TMPDIR `tmpdir`:
     (gradebook rows, the attacker's report, (worker folders left, how many were seen), (cgroups left, how many were seen), output)."""
     worker = subprocess.Popen(
@@ -195,7 +210,7 @@ def _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, 
     )
     try:
         cluster.wait_for_workers(1)
-        subs, out = _class(tmp_path / f"subs-{name}", attack), tmp_path / f"out-{name}"
+        subs, out = _class(tmp_path / f"subs-{name}", attack, honest), tmp_path / f"out-{name}"
         batch = subprocess.Popen(
             [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(out), "--data", mnist_path, "--scheduler", cluster.address,
              *([] if protected else ["--allow-unsandboxed"])],  # a worker without the protection is refused otherwise
@@ -251,7 +266,7 @@ def _attacker_told(attacker, says: str) -> bool:
     return bool(called) and all(c["status"] == "failed" and c["score"] == 0 for c in checks) and all(says in c["message"] for c in called)
 
 
-def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None, disk_bound=False, memory_bound=None):
+def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None, disk_bound=False, memory_bound=None, honest=""):
     results = {}
     for protected in (False, True):
         name = f"{kind}-{'on' if protected else 'off'}"
@@ -262,7 +277,7 @@ def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None,
             tmpdir.mkdir()
         bounds = Bounds(name, pids=pids_bound, memory_mb=memory_bound)
         try:
-            results[protected] = _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, bounds)
+            results[protected] = _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, bounds, honest)
         finally:
             bounds.remove()
             if disk_bound:
@@ -275,7 +290,7 @@ def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None,
 
 
 def test_a_disk_filler_on_the_cluster_harms_only_itself(cluster, tmp_path, mnist_path):
-    results = _run_both_ways(cluster, tmp_path, "disk", DISK_FILLER, mnist_path, pids_bound=4000, disk_bound=True)
+    results = _run_both_ways(cluster, tmp_path, "disk", DISK_FILLER, mnist_path, pids_bound=4000, disk_bound=True, honest=HONEST_AFTER_THE_FILLER)
     # Unprotected, the filler fills the worker machine's TMPDIR for everyone: a classmate's grader
     # meets a full disk, and what it sends back (checks in `error`) is never kept as a final grade.
     assert _harmed_and_not_final(*results[False])

@@ -256,6 +256,14 @@ def _harmed_and_not_final(rows, attacker, left, leaves, log) -> bool:
     return True
 
 
+def _attacker_not_graded_for_the_machine(attacker) -> bool:
+    """The attacker earned nothing and its report is a retry, its first message naming the machine's lack of memory."""
+    if attacker is None or not attacker.get("retry"):
+        return False
+    checks = [c for ex in attacker["exercises"] for c in ex["checks"]]
+    return all(c["score"] == 0 for c in checks) and any("killed it for lack of memory while your code was within its own limit" in c["message"] for c in checks)
+
+
 def _attacker_told(attacker, says: str) -> bool:
     """Every check of the attacker failed, graded; each that called its code names its own
     limit (the others count only once those pass, and say so)."""
@@ -349,7 +357,9 @@ def test_processes_that_exhaust_a_cluster_workers_memory_cost_only_their_author(
     assert [s for s in ("attacker", "honest", "honest2") if (rows.get(s) or {}).get("status") != "graded"], log  # a grader was killed
     rows, attacker, left, leaves, log = results[True]
     assert _intact(rows, "honest") and _intact(rows, "honest2"), log
-    assert _attacker_told(attacker, "failed with MemoryError: "), attacker and attacker["exercises"][0]["checks"][0]["message"]  # its code saw its processes killed
+    # Its processes were killed within its own limit, for memory the worker's machine lacks (less than the
+    # grader promises): that is the machine's failure (issue 26.2's rule), "not graded", never a point.
+    assert _attacker_not_graded_for_the_machine(attacker), attacker
     assert left[0] == [] and leaves[0] == [] and leaves[1] > 0, (left, leaves)
 
 
@@ -451,7 +461,7 @@ def test_a_submission_not_graded_three_runs_in_a_row_after_hitting_its_own_limit
     for n, (code, status, checks, counted) in enumerate(runs[:-1], start=1):
         assert (code, status, counted) == (1, "retry", n), (n, code, status, counted)
         assert checks["add_channel_axis_shape_values"]["retry"] and checks["add_channel_axis_shape_values"]["limits"] == ["processes"]
-        assert "ran out of memory" in checks["add_channel_axis_shape_values"]["message"]
+        assert "killed it for lack of memory" in checks["add_channel_axis_shape_values"]["message"]
     code, status, checks, counted = runs[-1]
     assert (status, counted) == ("graded", None), (code, status, counted)
     final = checks["add_channel_axis_shape_values"]

@@ -242,6 +242,7 @@ def trained_class(run_grader, mnist_path, tmp_path_factory):
     return subs, out, ex02, result
 
 
+@pytest.mark.trains
 def test_batch_shows_each_student_and_each_training_epoch_while_it_runs(trained_class):
     """The instructor's terminal while models train: who is graded, each epoch as it ends, the points."""
     _, out, ex02, result = trained_class
@@ -256,6 +257,7 @@ def test_batch_shows_each_student_and_each_training_epoch_while_it_runs(trained_
     assert lines.index("alice: grading") < lines.index(epochs[0])
 
 
+@pytest.mark.trains
 def test_a_release_date_holds_the_private_grade_from_students_until_it_passes(run_grader, mnist_path, trained_class):
     """Until the date, alice's feedback page shows the public half's accuracy and score (the same
     training); the gradebook has the private grade all along; once the date has passed, the next

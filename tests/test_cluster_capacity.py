@@ -42,6 +42,7 @@ from mnist_course.course import ROOT, load_course
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
 
+from test_capacity import _remove_cgroup  # noqa: E402
 from test_cluster import Cluster  # noqa: E402 - after the skip: it needs distributed
 
 EX01 = load_course().exercise("ex01")
@@ -125,19 +126,7 @@ class Bounds:
 
     def remove(self) -> None:
         for folder in self.folders:
-            for _ in range(300):
-                for pid in (folder / "cgroup.procs").read_text().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                try:
-                    for leaf in sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True):
-                        leaf.rmdir()
-                    folder.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)  # its last processes are still exiting
+            _remove_cgroup(folder, attempts=300, must_go=False)
 
 
 def _tmpfs(folder: Path, mib: int) -> None:

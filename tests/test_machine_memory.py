@@ -32,11 +32,10 @@ import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from grader import bubblewrap, capacity
-from grader.sandbox import Worker, machine_failure
+from grader.sandbox import machine_failure
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()
@@ -338,16 +337,24 @@ def test_an_nbgrader_test_cell_on_a_short_machine_is_not_graded_with_the_setting
 # ---------------------------------------------------------------- Gradescope
 
 
-def test_gradescope_on_a_short_machine_is_not_graded_exits_2_and_names_the_setting(tmp_path, mnist_path):
-    archive = tmp_path / "ex02.zip"
-    built = subprocess.run([sys.executable, str(ROOT / "platforms" / "gradescope" / "build_zip.py"), str(archive), "--exercises", "ex02"],
+def _autograder_with_reference(tmp_path: Path, exercise):
+    """Gradescope's layout, as its container has it: the zip built for `exercise` in
+    source/, its run_autograder beside it, the reference uploaded in submission/.
+    Returns (the root, the zip builder's finished process: its advice)."""
+    archive = tmp_path / f"{exercise.id}.zip"
+    built = subprocess.run([sys.executable, str(ROOT / "platforms" / "gradescope" / "build_zip.py"), str(archive), "--exercises", exercise.id],
                            capture_output=True, text=True, timeout=120, check=True)
     root = tmp_path / "autograder"
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     (root / "submission").mkdir()
-    shutil.copy(EX02.solution_path, root / "submission" / EX02.filename)
+    shutil.copy(exercise.solution_path, root / "submission" / exercise.filename)
+    return root, built
+
+
+def test_gradescope_on_a_short_machine_is_not_graded_exits_2_and_names_the_setting(tmp_path, mnist_path):
+    root, built = _autograder_with_reference(tmp_path, EX02)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, "AUTOGRADER_USER": "", "MNIST_COURSE_DATA": mnist_path}
     done = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=600, preexec_fn=_machine_limit())
     assert done.returncode == 2, done.stdout + done.stderr  # as the grader's own exit: not graded
@@ -398,15 +405,7 @@ def test_a_trainer_failing_for_memory_is_not_graded_only_on_a_short_machine(endi
 def test_gradescope_grader_killed_outright_is_not_graded_and_names_the_resources(tmp_path, mnist_path):
     """The container's out-of-memory killer took the grader itself (ex02b's grader,
     with TensorFlow for its gradient check, in 768 MB: benchmarks/MEMORY.md)."""
-    archive = tmp_path / "ex01.zip"
-    subprocess.run([sys.executable, str(ROOT / "platforms" / "gradescope" / "build_zip.py"), str(archive), "--exercises", "ex01"],
-                   capture_output=True, text=True, timeout=120, check=True)
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(archive) as zf:
-        zf.extractall(root / "source")
-    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    (root / "submission").mkdir()
-    shutil.copy(EX01.solution_path, root / "submission" / EX01.filename)
+    root, _ = _autograder_with_reference(tmp_path, EX01)
     killed = tmp_path / "python-killed"  # a "Python" the kernel kills as it starts to grade
     killed.write_text("#!/bin/sh\nkill -9 $$\n")
     killed.chmod(0o755)

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.training import CACHE_ENV  # noqa: E402
+from grader.settings import CACHE_ENV  # noqa: E402
 from mnist_course.course import load_course  # noqa: E402
 
 COURSE = load_course()

@@ -47,7 +47,6 @@ from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from .feedback import Feedback, describe
 from .provenance import grading_machine
-from .settings import CACHE_ENV  # noqa: F401 - where the run's settings name the cache folder
 from .sandbox import CallbackSpec, _limiter, clean_text, machine_failure, read_regular
 
 TRAINER = Path(__file__).with_name("_trainer.py")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader.own_time import descendants
-from grader.training import CACHE_ENV
+from grader.settings import CACHE_ENV
 from mnist_course.course import ROOT, load_course
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")

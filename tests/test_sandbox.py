@@ -20,7 +20,7 @@ import pytest
 
 from grader import bubblewrap
 from grader.sandbox import Worker
-from grader.training import CACHE_ENV
+from grader.settings import CACHE_ENV
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()

@@ -122,7 +122,7 @@ def main() -> None:
     table += [f"| {what} | {wall} | {peak} |" for what, wall, peak in rows]
     text = "\n".join(
         [
-            f"Grading benchmark on {machine}, data: {args.data or 'the loader default'}",
+            f"Grading benchmark on {machine}, data: {Path(args.data).name if args.data else 'the loader default'}",
             "",
             *table,
             "",

@@ -221,7 +221,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     table += ["| " + " | ".join(row) + " |" for row in rows]
-    text = "\n".join([f"Memory of grading each reference on {machine}, data: {args.data or 'the loader default'}", "", *table])
+    text = "\n".join([f"Memory of grading each reference on {machine}, data: {Path(args.data).name if args.data else 'the loader default'}", "", *table])
     print(text)
     if args.markdown:
         args.markdown.write_text(f"# Memory of grading\n\n`python benchmarks/memory.py` on {time.strftime('%Y-%m-%d')}.\n\n{text}\n")

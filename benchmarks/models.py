@@ -190,7 +190,7 @@ def table(results, seeds, data, markdown):
         cells = [res["name"], f"{res['params']:,}", epochs, f"{seconds:.0f}", *shown, f"**{median:.2%}**", f"{ratio:.2f}×", *halves]
         lines.append("| " + " | ".join(cells) + " |")
     header = (
-        f"Data: {data.provenance.describe()}\n\n"
+        f"Data: {data.provenance.describe(folder=False)}\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"Keras {keras.__version__}; trained one after another, each as the grader trains a submission.\n"
     )

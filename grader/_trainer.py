@@ -323,7 +323,8 @@ class _WorkGuard:
             def _check(self):
                 used = time.process_time() - guard.started
                 if guard.epoch == 0 and guard.tripped is None and used > guard.limit:
-                    guard.tripped = {"cpu_seconds": round(used, 1), "allowed_cpu_seconds": round(guard.limit, 1), "declared_epoch_flops": guard.declared}
+                    # rounded outwards, so the two figures a student reads differ as the real ones do
+                    guard.tripped = {"cpu_seconds": math.ceil(used * 10) / 10, "allowed_cpu_seconds": math.floor(guard.limit * 10) / 10, "declared_epoch_flops": guard.declared}
                     self.model.stop_training = True
 
             def on_train_batch_end(self, batch, logs=None):

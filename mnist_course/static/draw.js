@@ -189,6 +189,8 @@ els.upload.addEventListener("change", async () => {
   els.upload.value = ""; // choosing the same file again reads it again
   if (!file) return;
   if (file.size > maxUploadBytes) {
+    generation += 1; // an answer still on its way for the drawing must not cover the refusal
+    again = false;
     forget();
     say(`${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MB; the page reads pictures up to ${maxUploadBytes / 2 ** 20} MB. Crop it, or save it as JPEG.`, true);
     return;

@@ -4,7 +4,7 @@
 
 Trains, on the same data and one after another in this run, the seed projects'
 configurations and the course's reference models, each exactly as the grader
-trains a student's model (grader/training.py: the model saved as .keras, loaded
+trains a student's model (grader/training/trainer.py: the model saved as .keras, loaded
 with safe_mode=True, weights re-initialised from the seed, trained under the
 exercise's settings, evaluated on the test set). Prints a table: parameters,
 epochs run, training seconds, test accuracy per seed and its median, and the
@@ -29,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader._child import _callback_config  # noqa: E402
-from grader.training import Settings, Trainer, model_config  # noqa: E402
+from grader.isolation._child import _callback_config  # noqa: E402
+from grader.training.trainer import Settings, Trainer, model_config  # noqa: E402
 from mnist_course.course import Reference, Training, load_course  # noqa: E402
 from mnist_course.data import TEST_HALVES, load_mnist, quiet_keras, test_half  # noqa: E402
 
@@ -97,7 +97,7 @@ def _settings(epochs, batch_size, validation_split=0.1):
 
 def _specs(callbacks):
     """Keras callbacks as the grader's settings carry them: exactly what the
-    student's worker sends (grader/_child.py), class and constructor arguments."""
+    student's worker sends (grader/isolation/_child.py), class and constructor arguments."""
     encoded = [_callback_config(cb) for cb in callbacks]
     return tuple({"class": e["class"], "config": e["config"]} for e in encoded)
 

@@ -34,14 +34,14 @@ import pytest
 from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import TEST_HALVES, DataError
 
-from . import bubblewrap, capacity
-from .batch import run_batch
-from .figures import feedback_page
-from .formats import classroom_results, gradescope_results, junit_xml
-from .release import parse_release
+from .isolation import bubblewrap, capacity
+from .classroom.batch import run_batch
+from .reports.figures import feedback_page
+from .reports.formats import classroom_results, gradescope_results, junit_xml
+from .classroom.release import parse_release
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
 from .provenance import GRADER_VERSION
-from .report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
+from .reports.report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
 from .settings import RunSettings
 
@@ -228,7 +228,7 @@ def _warn_short_machine(exercises: list[Exercise]) -> None:
     -v`), or a container or machine less than an exercise's grading was
     measured to need (course.toml's container_mb). There, a check that fails
     for memory is "not graded" (retry), never failed (issue 26)."""
-    from .training import TRAINER_MEMORY
+    from .training.trainer import TRAINER_MEMORY
 
     if not exercises:
         return
@@ -263,7 +263,7 @@ def _stop(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["release"]:  # a step of its own, with its own options (handback.py)
-        from .handback import main as release_main
+        from .classroom.handback import main as release_main
 
         return release_main(argv[1:])
     args = parse_args(argv)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .sandbox import Opaque
+from .isolation.sandbox import Opaque
 
 
 class Feedback(AssertionError):

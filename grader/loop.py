@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, load_course
 
-from .report import render_table, write_text
+from .reports.report import render_table, write_text
 from .session import NAMED_TARGETS, is_stub_folder
 
 

@@ -42,8 +42,8 @@ from typing import Any
 from mnist_course.course import Exercise, load_course
 from mnist_course.nbgrader_course import exercise_module, imports_mark
 
-from . import child_grader
-from .report import measured_line
+from .classroom import child_grader
+from .reports.report import measured_line
 from .settings import RunSettings
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}

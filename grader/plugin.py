@@ -23,11 +23,11 @@ from datetime import datetime
 import pytest
 
 from grader.feedback import Feedback
-from grader.model_checks import ModelSubmission
-from grader.report import CheckRun, Reporter, data_summary, render_table
+from grader.training.model_checks import ModelSubmission
+from grader.reports.report import CheckRun, Reporter, data_summary, render_table
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
 from grader.settings import RunSettings, SettingsError
-from grader.student import Student
+from grader.isolation.student import Student
 from mnist_course.course import Exercise, load_course
 
 
@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _exercise_of(test_module) -> Exercise:
-    """grader/test_<module>.py grades the exercise whose module is <module>."""
+    """grader/checks/<module>.py grades the exercise whose module is <module>."""
     return load_course().exercise_of_module(test_module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
 
 
@@ -91,7 +91,7 @@ def student(request, target_dir):
 
 @pytest.fixture(scope="module")
 def submission(student, mnist, settings, training_progress):
-    """A model exercise's submission, checked step by step (grader/model_checks.py)."""
+    """A model exercise's submission, checked step by step (grader/training/model_checks.py)."""
     return ModelSubmission(student, mnist, settings, progress=training_progress)
 
 
@@ -128,7 +128,7 @@ def check(request) -> CheckRun:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    if item.path.parent != GRADER_DIR:  # the course's own tests/, not a check
+    if item.path.parent != GRADER_DIR / "checks":  # the course's own tests/, not a check
         return report
     # One row per check: from the call phase, or from setup when a fixture failed.
     if report.when == "call" or (report.when == "setup" and not report.passed):

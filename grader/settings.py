@@ -10,7 +10,7 @@ Where a run starts:
 From there the object travels explicitly: into the pytest run (registered
 as a plugin, read by plugin.py's `settings` fixture), into a batch's pools and
 a cluster's tasks. Nothing below reads these variables again; the course's
-checks (grader/test_ex*.py, grader/model_checks.py) never read os.environ
+checks (grader/checks/ex*.py, grader/training/model_checks.py) never read os.environ
 (tests/test_provenance.py holds them to it).
 """
 

@@ -8,7 +8,7 @@ the budget is decided before training starts, from the declaration alone:
                      + steps x STEP_FLOPS)
 
 The forward FLOPs of one image come from the model Keras built from the
-checked configuration (grader/_trainer.py, `forward_flops`); a backward pass
+checked configuration (grader/training/_trainer.py, `forward_flops`); a backward pass
 costs about twice a forward one; each step also has a fixed cost
 (`STEP_FLOPS`), so a tiny batch size is as expensive as it is slow. The cap is
 `cost_cap` times the reference's own work on the same data (course.toml), so
@@ -34,14 +34,14 @@ from .course import Training
 # cores here, which is what some 200 MFLOP of convolution take (benchmarks/FAIRNESS.md).
 STEP_FLOPS = 200e6
 BACKWARD_FACTOR = 3  # forward + backward work per training image, in forward passes
-# The throughput guard (grader/_trainer.py): a training whose first epoch
+# The throughput guard (grader/training/_trainer.py): a training whose first epoch
 # uses more CPU time than its declared work explains is stopped there, as a
 # failure ("your model does more work than it declares"). Measured on the
 # course's 2-core machine (busy, shared; time.process_time of the trainer,
 # every thread), per second of CPU: ex02's reference 59 GFLOP of declared work
 # in its second epoch (19 in its first, which traces the graph), ex05's 71
 # (39); an LSTM(128) 7.3 and a 784-token Attention 0.38, which is why those
-# layers are refused before training (grader/training.py). The guard allows
+# layers are refused before training (grader/training/trainer.py). The guard allows
 # GUARD_FACTOR times less than the reference, plus GUARD_ALLOWANCE_S CPU
 # seconds for tracing and start-up, so only a model whose real work is far
 # beyond its declaration (or a machine ten times slower per core) is stopped.

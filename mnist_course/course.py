@@ -124,7 +124,7 @@ class Exercise:
 
     @property
     def grader_path(self) -> Path:
-        return ROOT / "grader" / f"test_{self.module}.py"
+        return ROOT / "grader" / "checks" / f"{self.module}.py"
 
     def import_module(self, own: bool = True) -> ModuleType:
         """The student's exercises/ file (own=True) or the reference solution, imported

@@ -23,7 +23,7 @@ if not os.environ.get("MNIST_COURSE_DATA") and SHARED_NPZ.is_file():
 
 # Every grader process of this run shares one training cache, so each
 # reference model is trained once per run however many tests grade it. The
-# cache is keyed on everything that decides the result (grader/training.py);
+# cache is keyed on everything that decides the result (grader/training/trainer.py);
 # it starts empty, so every run trains afresh.
 if not os.environ.get("MNIST_COURSE_TRAINING_CACHE"):
     _cache = tempfile.mkdtemp(prefix="mnist-course-training-cache-")

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from grader import training
-from grader.training import ModelRefused, model_config, trainer_for
+from grader.training import trainer as training
+from grader.training.trainer import ModelRefused, model_config, trainer_for
 from mnist_course.course import load_course
 from grader.session import load_data
 
@@ -186,7 +186,7 @@ def test_a_frozen_layer_counts_its_whole_work():
     # almost nothing: 81 times less than the same layer trainable.
     import keras
 
-    from grader import _trainer
+    from grader.training import _trainer
 
     def model(trainable):
         return keras.Sequential(
@@ -217,7 +217,7 @@ def test_a_trainer_that_dies_without_a_result_is_not_reported_as_the_safety_cloc
     # billion parameters under the 8 GiB cap, say) was "timeout", so the check was
     # "not graded" and the submission graded again on every run. A crash the
     # clock did not cause is "killed", with its exit status.
-    from grader import training
+    from grader.training import trainer as training
 
     dies = tmp_path / "dies.py"
     dies.write_text("import os, sys\nsys.stdin.read()\nos.abort()\n")

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import bubblewrap, capacity
-from grader.sandbox import Worker
+from grader.isolation import bubblewrap, capacity
+from grader.isolation.sandbox import Worker
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()
@@ -273,7 +273,7 @@ def _report(status="error", limits=None):
 
 
 def test_a_report_holding_an_error_is_never_final(tmp_path):
-    from grader.batch import settle
+    from grader.classroom.batch import settle
 
     report = _report()
     del report["exercises"][0]["checks"][0]["retry"]
@@ -284,7 +284,7 @@ def test_a_report_holding_an_error_is_never_final(tmp_path):
 
 
 def test_a_submission_that_exhausts_its_own_limits_run_after_run_ends_as_a_failure(tmp_path):
-    from grader.batch import ATTRIBUTED_RUNS, settle
+    from grader.classroom.batch import ATTRIBUTED_RUNS, settle
 
     for _ in range(ATTRIBUTED_RUNS - 1):
         assert settle(_report(limits=["memory"]), tmp_path, "sha", "key").get("retry")
@@ -324,7 +324,7 @@ def normalize(images):
 
 @attack
 def test_a_hung_call_behind_its_own_busy_children_fails_within_its_limit(tmp_path, monkeypatch):
-    from grader.own_time import safety_wall_s
+    from grader.isolation.own_time import safety_wall_s
 
     monkeypatch.setenv(capacity.PIDS_ENV, "48")
     capacity.places.cache_clear()
@@ -355,7 +355,7 @@ time.sleep(120)
 @attack
 def test_the_clock_counts_children_the_kernel_reaped_only_from_the_cgroup(tmp_path):
     """Switched off (no cgroup: the CPU time from /proc), 1.6 s of children's CPU leave no trace."""
-    from grader.own_time import OwnClock
+    from grader.isolation.own_time import OwnClock
 
     if not capacity.places().gives("cpu"):
         pytest.skip("no cgroup CPU accounting here")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.own_time import descendants
+from grader.isolation.own_time import descendants
 from grader.settings import CACHE_ENV
 from mnist_course.course import ROOT, load_course
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import bubblewrap, capacity
+from grader.isolation import bubblewrap, capacity
 from mnist_course.course import ROOT, load_course
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
@@ -415,7 +415,7 @@ def test_a_submission_not_graded_three_runs_in_a_row_after_hitting_its_own_limit
     """The cluster route settles reports as the local batch does (batch.settle): a report with
     checks not graded is never final, and the third run in a row that ends so while the
     submission had hit its own limits (here: its processes) grades those checks as failed."""
-    from grader.batch import ATTEMPTS_FILE, ATTRIBUTED_RUNS
+    from grader.classroom.batch import ATTEMPTS_FILE, ATTRIBUTED_RUNS
 
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "greedy").mkdir(parents=True)

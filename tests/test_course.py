@@ -36,7 +36,7 @@ def test_nothing_is_orphaned():
     listed = {ex.filename for ex in COURSE.exercises}
     assert {p.name for p in (ROOT / "solutions").glob("*.py")} == listed
     assert {p.name for p in (ROOT / "exercises").glob("*.py")} == listed
-    assert {p.name for p in (ROOT / "grader").glob("test_*.py")} == {f"test_{n}" for n in listed}
+    assert {p.name for p in (ROOT / "grader" / "checks").glob("ex*.py")} == listed
     assert {p.stem for p in (ROOT / "lessons").glob("*.py")} == set(COURSE.lessons)
     assert {p.stem for p in (ROOT / "lessons").glob("*.ipynb")} == {p.stem for p in (ROOT / "lessons").glob("*.py")}
 
@@ -87,7 +87,7 @@ def test_metadata_is_complete(exercise):
 HARMLESS_NUMBERS = {0, 1, 2, 3, 10, 28, 255}
 MIN_CODE = 20  # normalised characters: shorter fragments (np.diag(cm), layers.Flatten()) are vocabulary, not answers
 # Grader modules whose messages every model exercise shows: compared with every reference.
-SHARED_MESSAGES = ("grader/model_checks.py", "grader/training.py")
+SHARED_MESSAGES = ("grader/training/model_checks.py", "grader/training/trainer.py")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?(?![\w]|\.\d)")
 
 

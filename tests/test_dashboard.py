@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from browser import broken_images, console_errors, links, start_browser
-from grader.figures import feedback_page
+from grader.reports.figures import feedback_page
 from mnist_course.course import ROOT, load_course
 from test_feedback import fake_mnist, make_report  # noqa: F401 - a fixture, and a report whose model was trained
 

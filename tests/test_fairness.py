@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from grader.feedback import NotGraded, PartialCredit, requires
-from grader.report import check_record, render_table, total, version_drift
+from grader.reports.report import check_record, render_table, total, version_drift
 from mnist_course.course import ROOT, load_course
 
 MODEL_EXERCISES = [ex for ex in load_course().exercises if ex.training]
@@ -239,7 +239,7 @@ def one_crowded_core():
 
 
 def _worker_for(tmp_path, source):
-    from grader.sandbox import Worker
+    from grader.isolation.sandbox import Worker
 
     folder = tmp_path / "student"
     folder.mkdir()
@@ -272,9 +272,9 @@ def test_a_call_slowed_by_a_busy_machine_keeps_its_points(tmp_path, one_crowded_
 
 
 def test_a_call_starved_past_the_safety_net_is_not_graded_rather_than_failed(tmp_path, one_crowded_core, monkeypatch):
-    from grader import sandbox
+    from grader.isolation import sandbox
     from grader.feedback import NotGraded
-    from grader.student import Call
+    from grader.isolation.student import Call
 
     monkeypatch.setattr(sandbox, "safety_wall_s", lambda limit: 1.5)
     worker = _worker_for(tmp_path, WORK.replace("3_000_000", "20_000_000"))  # several seconds at a thirteenth of a core

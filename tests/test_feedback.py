@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader import batch, figures, one_submission
-from grader.figures import KINDS, feedback_page
-from grader.formats import markdown_feedback
+from grader.classroom import batch, one_submission
+from grader.reports import figures
+from grader.reports.figures import KINDS, feedback_page
+from grader.reports.formats import markdown_feedback
 from grader.settings import RunSettings
-from grader.training import training_summary
+from grader.training.trainer import training_summary
 from mnist_course.course import ROOT, load_course
 from mnist_course.data import MNIST, Provenance
 
-SCHEMA = json.loads((ROOT / "grader" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "grader" / "reports" / "report.schema.json").read_text())
 SHA = "ab" * 32
 N_TEST = 300
 
@@ -177,7 +178,7 @@ def test_batch_feedback_pages_get_their_figures(fake_mnist, tmp_path, monkeypatc
 def test_matplotlib_is_imported_only_to_draw(fake_mnist, tmp_path):
     stub = json.dumps(make_report(fake_mnist, tmp_path, training=False))
     code = (
-        "import json, sys; from pathlib import Path; import grader.cli; from grader.figures import feedback_page; "
+        "import json, sys; from pathlib import Path; import grader.cli; from grader.reports.figures import feedback_page; "
         f"feedback_page(json.loads({stub!r}), Path({str(tmp_path / 'f.md')!r})); "
         "assert 'matplotlib' not in sys.modules"
     )

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from grader.feedback import Feedback, NotStarted
-from grader.student import Student
+from grader.isolation.student import Student
 from mnist_course.course import ROOT, load_course
 
-SCHEMA = json.loads((ROOT / "grader" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "grader" / "reports" / "report.schema.json").read_text())
 EX01 = load_course().exercise("ex01")
 SOLUTION = EX01.solution_path.read_text()
 
@@ -145,7 +145,7 @@ def test_pytest_alone_grades_with_teaching_messages(mnist_path):
     )
     assert result.returncode == 1, result.stdout
     assert "normalize() is not started yet" in result.stdout
-    assert "grader/student.py" not in result.stdout  # no traceback into the grader
+    assert "grader/isolation/student.py" not in result.stdout  # no traceback into the grader
 
 
 @pytest.mark.parametrize(
@@ -445,7 +445,7 @@ def test_student_text_cannot_drive_the_terminal(student_in):
 
 
 def test_a_result_may_not_claim_one_file_twice(tmp_path):
-    from grader.sandbox import _Budget, _decode
+    from grader.isolation.sandbox import _Budget, _decode
 
     np.save(tmp_path / "value0.npy", np.zeros(3))
     node = {"kind": "ndarray", "file": str(tmp_path / "value0.npy")}

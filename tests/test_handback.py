@@ -272,8 +272,8 @@ def test_the_similarity_report_sets_the_stubs_code_aside_and_finds_a_renamed_cop
     pytest.importorskip("copydetect", reason='the similarity extra: pip install -e ".[similarity]"')
     from copydetect import CodeFingerprint, compare_files
 
-    from grader.batch import submission_hash
-    from grader.similarity import class_similarity
+    from grader.classroom.batch import submission_hash
+    from grader.classroom.similarity import class_similarity
 
     subs = tmp_path / "submissions"
     solution = EX01.solution_path.read_text()
@@ -304,8 +304,8 @@ def test_the_similarity_report_sets_the_stubs_code_aside_and_finds_a_renamed_cop
 
 def test_the_similarity_report_is_bounded_for_a_large_class_and_says_what_it_left(tmp_path, monkeypatch):
     pytest.importorskip("copydetect", reason='the similarity extra: pip install -e ".[similarity]"')
-    from grader import similarity
-    from grader.batch import submission_hash
+    from grader.classroom import similarity
+    from grader.classroom.batch import submission_hash
 
     subs, out = tmp_path / "submissions", tmp_path / "out"
     solution = EX01.solution_path.read_text()

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import bubblewrap, capacity
-from grader.sandbox import machine_failure
+from grader.isolation import bubblewrap, capacity
+from grader.isolation.sandbox import machine_failure
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()
@@ -372,7 +372,7 @@ def test_gradescope_on_a_short_machine_is_not_graded_exits_2_and_names_the_setti
 
 
 def test_the_trainer_that_cannot_start_tensorflow_says_so_as_data():
-    from grader.training import TRAINER
+    from grader.training.trainer import TRAINER
 
     done = subprocess.run([sys.executable, "-I", str(TRAINER)], input='{"mode": "inspect"}', capture_output=True, text=True,
                           timeout=120, preexec_fn=_machine_limit())
@@ -382,7 +382,7 @@ def test_the_trainer_that_cannot_start_tensorflow_says_so_as_data():
 
 @pytest.mark.parametrize("ending", ["memory_error", "abort"])
 def test_a_trainer_failing_for_memory_is_not_graded_only_on_a_short_machine(ending, monkeypatch, tmp_path):
-    from grader import training
+    from grader.training import trainer as training
 
     fake = tmp_path / "trainer.py"
     fake.write_text(

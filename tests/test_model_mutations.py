@@ -263,7 +263,7 @@ CURVES = {
 
 @pytest.mark.parametrize("name", list(CURVES))
 def test_the_diagnosis_reads_the_validation_curve(name):
-    from grader.model_checks import ModelSubmission
+    from grader.training.model_checks import ModelSubmission
 
     exercise_id, layers, stopping, history, expected = CURVES[name]
     submission = ModelSubmission.__new__(ModelSubmission)

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
-from grader import bubblewrap
+from grader.isolation import bubblewrap
 from mnist_course.course import ROOT, load_course
 
 if sys.version_info >= (3, 11):
@@ -120,7 +120,7 @@ def test_zip_holds_the_grader_and_no_solution(ex01_zip, tmp_path):
         modes = {info.filename: info.external_attr >> 16 & 0o777 for info in zf.infolist()}
         texts = {name: zf.read(name).decode("utf-8", "replace") for name in names}
     for needed in ("setup.sh", "run_autograder", "autograde.py", "autograder.json", "requirements.txt", "course.toml",
-                   "pyproject.toml", "README.md", "grader/cli.py", "grader/pytest.ini", "grader/test_ex01_preprocessing.py",
+                   "pyproject.toml", "README.md", "grader/cli.py", "grader/pytest.ini", "grader/checks/ex01_preprocessing.py",
                    "mnist_course/course.py", f"exercises/{EX01}"):
         assert needed in names
     assert modes["run_autograder"] == modes["setup.sh"] == 0o755
@@ -190,7 +190,7 @@ def held_report() -> dict:
 
 @pytest.mark.parametrize("visibility", ["after_published", "after_due_date"])
 def test_gradescope_holds_the_private_half_back_and_shows_the_public_half_meanwhile(visibility, tmp_path):
-    from grader.formats import gradescope_results
+    from grader.reports.formats import gradescope_results
 
     results = gradescope_results(held_report(), visibility)
     jsonschema.validate(results, SCHEMA)

@@ -13,9 +13,11 @@ import signal
 
 import pytest
 
-from grader import cluster, provenance, report
+from grader.classroom import cluster
+from grader import provenance
+from grader.reports import report
 from grader.settings import CACHE_ENV, FULL_ENV, HALF_ENV, TARGET_ENV, RunSettings, SettingsError
-from grader.training import Trainer
+from grader.training.trainer import Trainer
 from mnist_course.course import ROOT, load_course
 
 EX01 = load_course().exercise("ex01")
@@ -199,7 +201,7 @@ def test_a_score_s_path_is_one_reporter_and_the_check_library_needs_no_pytest_no
     from types import SimpleNamespace
 
     from grader.feedback import PartialCredit
-    from grader.report import Reporter
+    from grader.reports.report import Reporter
 
     sources = check_sources()
     for word in ("user_properties", "originalname", "request.node"):

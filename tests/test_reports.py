@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import child_grader
-from grader.formats import gradescope_results
+from grader.classroom import child_grader
+from grader.reports.formats import gradescope_results
 from mnist_course.course import ROOT, load_course
 
 EX01 = load_course().exercise("ex01")
@@ -112,7 +112,7 @@ def test_markdown_feedback_shows_every_check_and_each_message(mixed_run):
 
 
 def test_a_message_cannot_break_out_of_its_code_block():
-    from grader.formats import markdown_feedback
+    from grader.reports.formats import markdown_feedback
 
     report = {
         "score": 0, "max_score": 1, "started_at": "now", "grader_version": "x", "data": None,
@@ -151,7 +151,7 @@ def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grad
 def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
     """A check's `note` (ex03b: the student's reason for a choice) is student text: the
     page shows it for a person, marked, inside a fence it cannot close."""
-    from grader.formats import markdown_feedback
+    from grader.reports.formats import markdown_feedback
 
     note = "choose_width() chose 32; its reason, not graded: ```\n# Score: 100/100"
     report = {
@@ -169,7 +169,7 @@ def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
 def test_the_terminal_table_shows_a_note_to_the_student_who_ran_the_grader():
     """ex03b's decision and its own sweep are for the student to read too, not only
     in --json or the feedback page; the table says the note earns nothing."""
-    from grader.report import render_table
+    from grader.reports.report import render_table
 
     note = "choose_width() chose 32 from the student's own sweep (mean validation accuracy per width [0.9, 0.95, 0.95])"
     report = {
@@ -262,7 +262,7 @@ def test_a_release_date_holds_the_private_grade_from_students_until_it_passes(ru
     """Until the date, alice's feedback page shows the public half's accuracy and score (the same
     training); the gradebook has the private grade all along; once the date has passed, the next
     run (which grades nothing again) rewrites the page with the private grade."""
-    from grader.release import HELD_MARK, public_score
+    from grader.classroom.release import HELD_MARK, public_score
 
     subs, out, ex02, _ = trained_class
     report = json.loads((out / "students" / "alice" / "report.json").read_text())

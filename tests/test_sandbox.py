@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import bubblewrap
-from grader.sandbox import Worker
+from grader.isolation import bubblewrap
+from grader.isolation.sandbox import Worker
 from grader.settings import CACHE_ENV
 from mnist_course.course import ROOT, load_course
 
@@ -286,7 +286,7 @@ def test_nothing_in_a_class_folder_stops_or_skews_anyone_elses_grade(tmp_path, m
 
 
 def test_a_module_has_one_time_budget_across_calls_and_restarts(tmp_path, monkeypatch):
-    from grader import sandbox
+    from grader.isolation import sandbox
 
     monkeypatch.setattr(sandbox, "TIME_BUDGET", 4.0)
     folder = tmp_path / "slow"
@@ -317,7 +317,7 @@ def test_a_course_installed_inside_the_runtime_is_hidden_there(tmp_path, monkeyp
     work = tmp_path / "work"
     work.mkdir()
     listing = "import os, sys; print(sorted(os.listdir(sys.argv[1])), os.listdir(sys.argv[1] + '/grader'), os.listdir(sys.argv[1] + '/numpy_like'))"
-    command = bubblewrap.command(bubblewrap.find(), work, ROOT / "grader" / "_child.py", [sys.executable, "-I", "-c", listing, str(site)])
+    command = bubblewrap.command(bubblewrap.find(), work, ROOT / "grader" / "isolation" / "_child.py", [sys.executable, "-I", "-c", listing, str(site)])
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.stdout.split("] ", 1)[0] + "]" == "['grader', 'mnist_course', 'numpy_like']", done.stderr
     assert done.stdout.strip().endswith("[] ['__init__.py']"), done.stdout
@@ -377,7 +377,7 @@ def test_the_folder_the_grader_writes_arguments_into_is_read_only_for_student_co
 
 
 def test_a_result_folder_replaced_by_a_link_is_never_read_through(tmp_path):
-    from grader.sandbox import _Budget, _decode
+    from grader.isolation.sandbox import _Budget, _decode
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -400,7 +400,7 @@ def test_a_result_folder_replaced_by_a_link_is_never_read_through(tmp_path):
 
 
 def test_cleaning_up_never_follows_a_link_and_copes_with_any_depth(tmp_path):
-    from grader.sandbox import _remove_tree
+    from grader.isolation.sandbox import _remove_tree
 
     outside = tmp_path / "outside"
     (outside / "inner").mkdir(parents=True)
@@ -441,7 +441,7 @@ def normalize(images):
 def test_student_code_cannot_reach_a_server_on_the_graders_loopback(tmp_path, monkeypatch):
     import socket
 
-    from grader import sandbox
+    from grader.isolation import sandbox
 
     server = socket.create_server(("127.0.0.1", 0))  # what a grader or a notebook server might listen on
     source = LOOPBACK.format(port=server.getsockname()[1])

@@ -14,7 +14,7 @@ import pytest
 from mnist_course.course import ROOT
 
 # A child Python enters the grader's trainer in "train" mode; the call itself fails at once (no Trainer).
-ENTER_TRAINER = "from grader.training import Trainer\ntry:\n    Trainer._run(None, {'mode': MODE}, 0, {})\nexcept Exception:\n    pass\n"
+ENTER_TRAINER = "from grader.training.trainer import Trainer\ntry:\n    Trainer._run(None, {'mode': MODE}, 0, {})\nexcept Exception:\n    pass\n"
 
 
 def _child(mode: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import bubblewrap, capacity
+from grader.isolation import bubblewrap, capacity
 from mnist_course.course import ROOT, load_course
 from test_platforms import unprivileged  # noqa: F401 - the fixture: (base folder, an interpreter `nobody` can run)
 

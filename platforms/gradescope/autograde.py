@@ -25,12 +25,12 @@ images their own runs show them. With `private_visibility` in
 autograder.json (build_zip.py --private-visibility after_published or
 after_due_date), those accuracy checks are held back by Gradescope until
 then, and a visible 0-point test beside each shows its public-half score
-(grader/release.py).
+(grader/classroom/release.py).
 
 This file never imports the course: when the grader cannot run at all, it
 still writes a valid results.json that says so, worth 0 points. So it keeps
 its own copy of the rule for what the grader's exit means (`verdict`, the
-same as grader/child_grader.py's, which tests/test_reports.py holds it to).
+same as grader/classroom/child_grader.py's, which tests/test_reports.py holds it to).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ is not marked is caught starting one.
 A test trains when, in its own process or any Python process it starts (a
 grader, a batch's graders, nbgrader's kernels, a cluster's workers), one of
 these runs:
-- the grader's trainer on a declaration (grader/training.py, mode "train");
+- the grader's trainer on a declaration (grader/training/trainer.py, mode "train");
 - a student function that trains, returning a result: ex02b's train(),
   ex03b's validation_accuracy() and run_sweep() (the worker trains them);
 - a lesson notebook (a notebook in a `lessons` folder) executed, not read
@@ -97,8 +97,8 @@ def _patch_predict(module) -> None:
 
 
 PATCHES = {
-    "grader.training": _patch_training,
-    "grader.student": _patch_student,
+    "grader.training.trainer": _patch_training,
+    "grader.isolation.student": _patch_student,
     "mnist_course.site": _patch_site,
     "mnist_course.predict": _patch_predict,
 }

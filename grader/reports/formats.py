@@ -7,7 +7,7 @@
   read: one <testsuite> per exercise, one <testcase> per check; points are
   kept in each suite's <properties> and in the failure text.
 - A Markdown feedback page per submission, for people (its plots of the
-  grader's training are drawn by grader/figures.py), and the same page as
+  grader's training are drawn by grader/reports/figures.py), and the same page as
   standalone HTML, its figures embedded, for a student's browser.
 - GitHub Classroom's runner result: what its `autograding-grading-reporter`
   action reads from each grading step (platforms/README.md), one test per check
@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .release import GRADESCOPE_HOLDS, HELD_MARK, public_message, public_points, public_score
+from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, public_message, public_points, public_score
 from .report import measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
@@ -41,7 +41,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
     """Gradescope's results.json. `private_visibility` (after_published or after_due_date, from
     build_zip.py --private-visibility) holds back each accuracy check measured on the private
     half until that moment, and shows students instead a visible test of 0 points with its
-    public-half score (grader/release.py); the grade (`score`) is the private one either way."""
+    public-half score (grader/classroom/release.py); the grade (`score`) is the private one either way."""
     hold = private_visibility if private_visibility in GRADESCOPE_HOLDS and report.get("test_half") == "private" else None
     tests = []
     for ex in report["exercises"]:
@@ -87,7 +87,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
         f"Grader {report['grader_version']}\nIsolation: {(report.get('environment') or {}).get('isolation', 'unknown')}",
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        # A safety clock stopped some checks: autograde.py reads this to keep the others (grader/child_grader.py's rule).
+        # A safety clock stopped some checks: autograde.py reads this to keep the others (grader/classroom/child_grader.py's rule).
         **({"extra_data": {"retry": True}} if report.get("retry") else {}),
         "tests": tests,
     }
@@ -179,7 +179,7 @@ def junit_xml(report: dict[str, Any]) -> str:
 
 
 def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: dict[str, list[dict[str, str]]] | None = None) -> str:
-    """The page for people. `figures` (grader/figures.py, which draws them) gives per
+    """The page for people. `figures` (grader/reports/figures.py, which draws them) gives per
     exercise the plots of the grader's training: {"path", "alt", "caption"} each,
     or {"note"} for one that could not be drawn."""
     marks = {"passed": "✅", "failed": "❌", "not started": "⬜", "error": "⚠️"}
@@ -193,7 +193,7 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     ]
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
-    if report.get("held_until"):  # grader/release.py's public_view: the private grade waits for its release
+    if report.get("held_until"):  # grader/classroom/release.py's public_view: the private grade waits for its release
         lines += [
             "",
             f"**{HELD_MARK} {report['held_until'][:16].replace('T', ' ')} UTC:** this score measures your models' accuracy "
@@ -256,7 +256,7 @@ def _h(text: Any) -> str:
 
 
 def _caption_html(caption: str) -> str:
-    """A figure's caption (grader/figures.py writes **bold** in it) as HTML, escaped first."""
+    """A figure's caption (grader/reports/figures.py writes **bold** in it) as HTML, escaped first."""
     return _BOLD.sub(r"<strong>\1</strong>", _h(caption))
 
 

@@ -31,7 +31,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from grader.feedback import Feedback, describe, requires
-from grader.sandbox import ModelArg
+from grader.isolation.sandbox import ModelArg
 
 # Geometry the contract promises, and the grader's tolerances.
 CENTRE = 14.0  # MNIST puts the centre of mass at row 14, column 14

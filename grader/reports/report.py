@@ -5,7 +5,7 @@ Every check is one pytest test; `check_record` turns its outcome into a row
 as checks finish (plugin.py hands it each outcome) and builds the report:
 `build_report` fills in any check that never ran (so one broken grader file
 never hides the others) and adds the totals.
-The JSON layout is documented in grader/README.md and grader/report.schema.json.
+The JSON layout is documented in grader/README.md and grader/reports/report.schema.json.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import pytest
 from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
-from .feedback import Feedback, NotGraded, PartialCredit
-from . import provenance
-from .provenance import GRADER_VERSION, LIBRARIES
+from ..feedback import Feedback, NotGraded, PartialCredit
+from .. import provenance
+from ..provenance import GRADER_VERSION, LIBRARIES
 
 SCHEMA_VERSION = 1
 STATUSES = ("passed", "failed", "not started", "error")
@@ -207,8 +207,8 @@ def build_report(
 def environment() -> dict[str, Any]:
     """Where a report was graded: what can move an accuracy in its last digits
     (library versions, the CPU), and how student code was isolated."""
-    from ._trainer import THREADS
-    from .sandbox import isolation
+    from ..training._trainer import THREADS
+    from ..isolation.sandbox import isolation
 
     return {
         **provenance.libraries(),  # provenance.py: the one list of what can change a verdict

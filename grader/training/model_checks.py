@@ -17,13 +17,13 @@ from mnist_course.course import Exercise
 from mnist_course.data import test_half
 
 from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cost, training_cost
-from . import capacity
-from .feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, PartialCredit, describe
-from .sandbox import Opaque, SavedModel, clean_text
-from .report import CheckRun
-from .settings import RunSettings
-from .student import Call, Student
-from .training import PROBE_IMAGES, ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
+from ..isolation import capacity
+from ..feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, PartialCredit, describe
+from ..isolation.sandbox import Opaque, SavedModel, clean_text
+from ..reports.report import CheckRun
+from ..settings import RunSettings
+from ..isolation.student import Call, Student
+from .trainer import PROBE_IMAGES, ModelRefused, Settings, model_config, threshold_for, trainer_for, training_summary, validate_settings
 
 SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
 
@@ -543,7 +543,7 @@ class ModelSubmission:
         accuracy = self.half_accuracy(result, graded)
         if half == "private" and accuracy is not None:
             # The same training measured on the half students see: what an instructor's release
-            # setting shows them until the private grade is released (grader/release.py).
+            # setting shows them until the private grade is released (grader/classroom/release.py).
             public_threshold, public_band, _ = threshold_for(self.exercise, self.mnist, "public")
             public = self.half_accuracy(result, test_half(len(self.mnist.y_test), "public"))
             measured["public_half"] = {
@@ -566,7 +566,7 @@ class ModelSubmission:
             summary = training_summary(result, self.mnist.y_test, graded)
         except Exception:  # noqa: BLE001 - the plots are extra; they never cost a score
             summary = None
-        if summary is not None:  # what the feedback page plots (grader/figures.py)
+        if summary is not None:  # what the feedback page plots (grader/reports/figures.py)
             check.record("training", summary)
         settings = self.settings()
         shown = (

@@ -8,7 +8,7 @@ back as the `.keras` file Keras writes, the settings as plain data.
 From there on only the grader works: it reads the file's configuration once
 and checks it (Keras's own classes only, no hidden weights, seeds removed),
 stops the student's worker, and hands the configuration to its trainer process
-(grader/_trainer.py), which builds the model with `safe_mode=True` under the
+(grader/training/_trainer.py), which builds the model with `safe_mode=True` under the
 exercise's seed (so every weight is fresh), trains (the declaration's work
 was capped beforehand, mnist_course/budget.py) and evaluates on the test set. Results are memoised per
 process, and cached on disk where $MNIST_COURSE_TRAINING_CACHE names a folder
@@ -45,9 +45,9 @@ from mnist_course.data import MNIST
 
 from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
-from .feedback import Feedback, describe
-from .provenance import grading_machine
-from .sandbox import CallbackSpec, _limiter, clean_text, machine_failure, read_regular
+from ..feedback import Feedback, describe
+from ..provenance import grading_machine
+from ..isolation.sandbox import CallbackSpec, _limiter, clean_text, machine_failure, read_regular
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_VERSION = 4  # bump when training or evaluation changes meaning (3: fixed threads, work counted; 4: entries hold their key)
@@ -463,7 +463,7 @@ def _read_entry(path: Path, key: str) -> dict | None:
 
 
 class Trainer:
-    """Runs grader/_trainer.py on one data set; one per grading process.
+    """Runs grader/training/_trainer.py on one data set; one per grading process.
 
     The data reaches the trainer as .npy files written for each run into a
     folder of the grader's and removed right after, while no student process

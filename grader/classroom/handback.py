@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from .batch import _cell, _load_report
-from .figures import figures_folder
-from .report import write_text
+from ..reports.figures import figures_folder
+from ..reports.report import write_text
 
 MARKER = ".grader-release"
 CANVAS = "canvas.csv"

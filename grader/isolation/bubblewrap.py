@@ -217,7 +217,7 @@ def _runtime_dirs() -> list[Path]:
 
 def _course_packages() -> list[Path]:
     """Where the grader and the helper package live, to hide them if a runtime folder holds them."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # grader/, above isolation/
     return [here, here.parent / "mnist_course"]
 
 

@@ -21,7 +21,7 @@ worker started dies with it. What the instructor sees of it: each task tells
 the instructor's side, through Dask's events (PROGRESS_TOPIC), when it starts on
 a worker and each epoch its trainings finish; the scheduler's own
 "remove-worker" events name the worker lost and the students whose tasks it
-held (grader/progress.py prints both).
+held (grader/classroom/progress.py prints both).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ from typing import Any
 
 from mnist_course.course import Exercise, load_course
 
-from . import bubblewrap, capacity, one_submission
-from .provenance import LABELS, grading_key, grading_machine
+from ..isolation import bubblewrap, capacity
+from . import one_submission
+from ..provenance import LABELS, grading_key, grading_machine
 from .progress import epoch_line
-from .sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
-from .session import TargetError, load_data
-from .settings import CACHE_ENV, RunSettings
+from ..isolation.sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
+from ..session import TargetError, load_data
+from ..settings import CACHE_ENV, RunSettings
 
 # How long the instructor's side waits for a first worker to join.
 WORKER_WAIT_S = 60
@@ -245,7 +246,7 @@ class ClusterPool:
         )
 
     def watch(self, progress) -> None:
-        """Show in `progress` (grader/progress.py) each task's start and training epochs,
+        """Show in `progress` (grader/classroom/progress.py) each task's start and training epochs,
         each worker the scheduler removes, and the students whose tasks it held."""
         names = {address: str(info.get("name", address)) for address, info in self.client.scheduler_info()["workers"].items()}
 

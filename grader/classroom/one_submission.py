@@ -14,7 +14,7 @@ from typing import Any, Callable
 from mnist_course.course import Exercise
 
 from . import child_grader
-from .settings import RunSettings
+from ..settings import RunSettings
 
 # A safety net, not a limit that decides points: a submission's trainings are
 # capped in work (mnist_course/budget.py) and each has its own safety clock. When

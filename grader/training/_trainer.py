@@ -1,6 +1,6 @@
 """The grader's own training process: inspect, train and evaluate a student's model.
 
-Started by grader/training.py as `python -I _trainer.py`, with the request as
+Started by grader/training/trainer.py as `python -I _trainer.py`, with the request as
 one JSON document on stdin. No student code runs here, and no file the student
 could have touched is read: the request carries the model's configuration,
 which the grader read once from the student's `.keras` file and checked (only

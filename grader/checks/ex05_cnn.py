@@ -1,6 +1,6 @@
 """Exercise 05 · Convolutional networks: the graded checks.
 
-Shared model checks live in grader/model_checks.py; new here are the input
+Shared model checks live in grader/training/model_checks.py; new here are the input
 with its channel axis and the convolution and pooling layers.
 """
 

@@ -1,6 +1,6 @@
 """Exercise 03 · Deeper dense networks and overfitting: the graded checks.
 
-Shared model checks live in grader/model_checks.py; the new ones here are the
+Shared model checks live in grader/training/model_checks.py; the new ones here are the
 hidden layers, Dropout at the requested rate, and early stopping that is
 declared and configured so that it can do its job (judged from the
 declaration, not from whether one training happened to stop early).

@@ -39,15 +39,15 @@ from mnist_course.course import Exercise
 from . import history, one_submission
 from .cluster import ClusterPool
 from .dashboard import write_class_page
-from .figures import feedback_pages, figures_folder
+from ..reports.figures import feedback_pages, figures_folder
 from .progress import ClassProgress, outcome
-from .provenance import GRADER_VERSION, grading_key
+from ..provenance import GRADER_VERSION, grading_key
 from .release import HELD_MARK, held, public_view, release_setting
-from .report import write_text
+from ..reports.report import write_text
 from .similarity import DEFAULT_THRESHOLD, class_similarity
-from .sandbox import SubmissionError, graded_files, plain_name, shown_name
-from .session import TargetError
-from .settings import RunSettings
+from ..isolation.sandbox import SubmissionError, graded_files, plain_name, shown_name
+from ..session import TargetError
+from ..settings import RunSettings
 
 
 def submission_hash(folder: Path) -> str:
@@ -242,7 +242,7 @@ def run_batch(
     `scheduler`, a Dask scheduler's address, grades on that cluster instead of here;
     `similarity_threshold`, the share of shared code from which a pair is listed;
     `private_release`, a date, holds the private half's accuracy back from the feedback
-    pages until then (grader/release.py; kept in `out` for later runs)."""
+    pages until then (grader/classroom/release.py; kept in `out` for later runs)."""
     # Each student is graded from the course root, so every path must be absolute.
     submissions, out = submissions.resolve(), out.resolve()
     if settings.data:

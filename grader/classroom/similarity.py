@@ -44,8 +44,8 @@ from typing import Any
 
 from mnist_course.course import Exercise
 
-from .report import write_text
-from .sandbox import graded_files
+from ..reports.report import write_text
+from ..isolation.sandbox import graded_files
 
 JSON = "similarity.json"
 PAGES = "similarity"

@@ -23,8 +23,8 @@ from urllib.parse import quote
 from mnist_course.course import Exercise
 
 from . import history
-from .figures import agg_figure, save_png
-from .report import GRADER_VERSION, write_text
+from ..reports.figures import agg_figure, save_png
+from ..reports.report import GRADER_VERSION, write_text
 
 PAGE = "class.html"
 FILES = "class_files"

@@ -2,7 +2,7 @@
 
 The student's build_model() and training_settings() run in the worker; every
 check below judges what the grader itself found in the saved model, and the
-accuracy check trains it in the grader's own trainer (grader/training.py).
+accuracy check trains it in the grader's own trainer (grader/training/trainer.py).
 The `submission` fixture (grader/plugin.py) holds one ModelSubmission per module.
 """
 

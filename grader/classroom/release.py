@@ -4,7 +4,7 @@ An instructor grades model accuracy on the private half of the test set (the
 images students never tune against). Until a release date the instructor sets,
 students may be shown only the public half's score: the same training, the
 same checks, with each accuracy check measured on the public half
-(grader/model_checks.py stores that measure beside the private one, as
+(grader/training/model_checks.py stores that measure beside the private one, as
 `measured["public_half"]`). Nothing is graded twice and the grade itself never
 changes: the gradebook, class.html and report.json always hold the private
 grade; only what is handed to students waits.
@@ -15,7 +15,7 @@ grade; only what is handed to students waits.
 - Gradescope (`build_zip.py --private-visibility after_published`): Gradescope
   itself holds the private tests back (results.json's per-test `visibility`,
   Gradescope's autograder spec) and a visible 0-point test per accuracy check
-  shows its public-half score (grader/formats.py, gradescope_results).
+  shows its public-half score (grader/reports/formats.py, gradescope_results).
 """
 
 from __future__ import annotations

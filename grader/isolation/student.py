@@ -21,7 +21,7 @@ from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
 from . import bubblewrap, capacity, sandbox
-from .feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, describe
+from ..feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, describe
 
 
 def _exit_status(code: int | None) -> str:
@@ -283,7 +283,7 @@ class Student:
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:
         the worker's, or the trainer's where the exercise trains a model."""
-        from .training import TRAINER_MEMORY
+        from ..training.trainer import TRAINER_MEMORY
 
         return max(self.worker.memory, TRAINER_MEMORY if self.exercise.training else 0)
 

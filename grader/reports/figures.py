@@ -1,7 +1,7 @@
 """The plots of the feedback pages: what the grader's training of each model shows.
 
 For every model exercise whose accuracy check carries `training` in the report
-(grader/training.py `training_summary`: the per-epoch history, the confusion
+(grader/training/trainer.py `training_summary`: the per-epoch history, the confusion
 matrix, the most confident mistakes as test-set indices), three PNG files are
 drawn beside the Markdown file, in a folder named after it
 (`feedback.md` -> `feedback_files/ex02_learning_curves.png`, `..._confusion.png`,
@@ -297,7 +297,7 @@ class _TestImages:
         path = self.data.get("path")
         if not path or not sha:
             raise LookupError("the report names no data file to read the test images from")
-        from .session import load_data
+        from ..session import load_data
 
         loaded = load_data(path)
         if loaded.provenance.sha256 != sha:

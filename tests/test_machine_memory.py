@@ -117,7 +117,7 @@ def test_the_setting_named_is_the_one_that_is_short(monkeypatch):
 
 
 def test_the_machines_limits_are_read_as_the_grader_sees_them():
-    probe = "from grader import capacity; print([(l.kind, l.bytes >> 20) for l in capacity.machine_limits()])"
+    probe = "from grader.isolation import capacity; print([(l.kind, l.bytes >> 20) for l in capacity.machine_limits()])"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, preexec_fn=_machine_limit())
     assert ("address space", MACHINE_MIB) in eval(out.stdout), out.stdout  # noqa: S307 - our own probe's repr
 

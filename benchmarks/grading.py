@@ -45,7 +45,7 @@ def measure(args: list[str]) -> tuple[float, float, int]:
 WORKER_START = """
 import statistics, sys, time
 import numpy as np
-from grader.sandbox import Worker
+from grader.isolation.sandbox import Worker
 from mnist_course.course import load_course
 
 ex01 = load_course().exercise("ex01")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .isolation.sandbox import Opaque
+from .isolation.reply import Opaque
 
 
 class Feedback(AssertionError):

@@ -13,7 +13,7 @@ from pathlib import Path
 from mnist_course.course import ROOT
 from mnist_course.data import MNIST, load_mnist
 
-from .isolation.sandbox import SubmissionError, graded_files
+from .isolation.safe_files import SubmissionError, graded_files
 
 GRADER_DIR = Path(__file__).resolve().parent
 NAMED_TARGETS = {"exercises": ROOT / "exercises", "solutions": ROOT / "solutions"}

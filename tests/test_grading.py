@@ -445,12 +445,12 @@ def test_student_text_cannot_drive_the_terminal(student_in):
 
 
 def test_a_result_may_not_claim_one_file_twice(tmp_path):
-    from grader.isolation.sandbox import _Budget, _decode
+    from grader.isolation.reply import Budget, decode
 
     np.save(tmp_path / "value0.npy", np.zeros(3))
     node = {"kind": "ndarray", "file": str(tmp_path / "value0.npy")}
     with pytest.raises(ValueError):
-        _decode({"kind": "list", "items": [node, node]}, _Budget(tmp_path, tmp_path))
+        decode({"kind": "list", "items": [node, node]}, Budget(tmp_path, tmp_path))
 
 
 def test_sigterm_stops_grading_and_leaves_nothing_behind(mnist_path, tmp_path):

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from grader.isolation import bubblewrap, capacity
-from grader.isolation.sandbox import machine_failure
+from grader.isolation.limits import machine_failure
 from mnist_course.course import ROOT, load_course
 
 COURSE = load_course()
@@ -117,7 +117,7 @@ def test_the_setting_named_is_the_one_that_is_short(monkeypatch):
 
 
 def test_the_machines_limits_are_read_as_the_grader_sees_them():
-    probe = "from grader import capacity; print([(l.kind, l.bytes >> 20) for l in capacity.machine_limits()])"
+    probe = "from grader.isolation import capacity; print([(l.kind, l.bytes >> 20) for l in capacity.machine_limits()])"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, preexec_fn=_machine_limit())
     assert ("address space", MACHINE_MIB) in eval(out.stdout), out.stdout  # noqa: S307 - our own probe's repr
 
@@ -189,7 +189,7 @@ folder = Path({cgroup!r})
 folder.mkdir()
 (folder / {limit_file!r}).write_text(str(400 << 20))
 (folder / "cgroup.procs").write_text(str(os.getpid()))  # this process, the grader, is now in a 400 MiB container
-from grader.sandbox import Worker
+from grader.isolation.sandbox import Worker
 worker = Worker(Path({module!r}), memory=2 << 30)
 try:
     outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=60)

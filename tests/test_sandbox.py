@@ -377,7 +377,7 @@ def test_the_folder_the_grader_writes_arguments_into_is_read_only_for_student_co
 
 
 def test_a_result_folder_replaced_by_a_link_is_never_read_through(tmp_path):
-    from grader.isolation.sandbox import _Budget, _decode
+    from grader.isolation.reply import Budget, decode
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -386,21 +386,21 @@ def test_a_result_folder_replaced_by_a_link_is_never_read_through(tmp_path):
     folder.parent.mkdir()
     folder.symlink_to(outside)
     with pytest.raises(OSError):
-        _Budget(folder, tmp_path)
+        Budget(folder, tmp_path)
     folder.unlink()
     folder.mkdir()
-    budget = _Budget(folder, tmp_path)
+    budget = Budget(folder, tmp_path)
     try:  # a name that is not a plain name in the call's folder is refused too
         with pytest.raises(ValueError):
-            _decode({"kind": "ndarray", "file": str(folder / ".." / "outside" / "value0.npy")}, budget)
-        length = _decode({"kind": "other", "type": "x", "length": "\x1b[2K forged"}, budget)
+            decode({"kind": "ndarray", "file": str(folder / ".." / "outside" / "value0.npy")}, budget)
+        length = decode({"kind": "other", "type": "x", "length": "\x1b[2K forged"}, budget)
         assert length.length is None  # printed in messages: only a number gets through
     finally:
         budget.close()
 
 
 def test_cleaning_up_never_follows_a_link_and_copes_with_any_depth(tmp_path):
-    from grader.isolation.sandbox import _remove_tree
+    from grader.isolation.safe_files import remove_tree
 
     outside = tmp_path / "outside"
     (outside / "inner").mkdir(parents=True)
@@ -418,13 +418,13 @@ def test_cleaning_up_never_follows_a_link_and_copes_with_any_depth(tmp_path):
         fd = inner
     os.close(fd)
     os.chmod(work / "locked", 0)
-    _remove_tree(work)
+    remove_tree(work)
     assert not work.exists()
     assert (outside / "inner").is_dir()
     assert (os.stat(outside).st_mode & 0o777, os.stat(outside / "inner").st_mode & 0o777) == (0o755, 0o755)
     link = tmp_path / "a-link"
     link.symlink_to(outside)
-    _remove_tree(link)  # the link goes, never what it points to
+    remove_tree(link)  # the link goes, never what it points to
     assert not link.is_symlink() and outside.is_dir()
 
 
@@ -448,8 +448,8 @@ def test_student_code_cannot_reach_a_server_on_the_graders_loopback(tmp_path, mo
     try:
         assert _outcome(tmp_path, source).value == 0
         # Switched off (the sandbox, and the network namespace a root grader gives a bare worker), it connects.
-        limiter = sandbox._limiter
-        monkeypatch.setattr(sandbox, "_limiter", lambda memory, own_network=True: limiter(memory, own_network=False))
+        limiter = sandbox.limiter
+        monkeypatch.setattr(sandbox, "limiter", lambda memory, own_network=True: limiter(memory, own_network=False))
         with sandbox_switched_off(monkeypatch):
             assert _outcome(tmp_path, source).value == 1
     finally:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grader.feedback import Feedback
-from grader.isolation.sandbox import CallbackSpec, SavedModel
+from grader.isolation.reply import CallbackSpec, SavedModel
 from grader.training.trainer import ModelRefused, Settings, Trainer, model_config, validate_settings
 from mnist_course.budget import STEP_FLOPS, cap, flops, reference_cost, training_cost
 from mnist_course.course import Reference, Training, load_course

@@ -27,7 +27,7 @@ import hashlib
 import numpy as np
 
 from grader.feedback import Feedback, NotGraded, describe, requires, short
-from grader.isolation.sandbox import clean_text
+from grader.isolation.safe_files import clean_text
 
 TRAIN_IMAGES = 3000
 VALIDATION_IMAGES = 1000

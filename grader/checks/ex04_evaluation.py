@@ -11,7 +11,7 @@ solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
 import numpy as np
 
 from grader.feedback import describe, requires, short
-from grader.isolation.sandbox import Opaque
+from grader.isolation.reply import Opaque
 
 
 def _lit(array) -> str:

@@ -45,7 +45,7 @@ from ..provenance import GRADER_VERSION, grading_key
 from .release import HELD_MARK, held, public_view, release_setting
 from ..reports.report import write_text
 from .similarity import DEFAULT_THRESHOLD, class_similarity
-from ..isolation.sandbox import SubmissionError, graded_files, plain_name, shown_name
+from ..isolation.safe_files import SubmissionError, graded_files, plain_name, shown_name
 from ..session import TargetError
 from ..settings import RunSettings
 

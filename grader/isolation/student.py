@@ -20,7 +20,7 @@ import numpy as np
 from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
-from . import bubblewrap, capacity, sandbox
+from . import bubblewrap, capacity, limits, sandbox
 from ..feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, describe
 
 
@@ -151,7 +151,7 @@ class Call:
             "processes": f"its own limit of {capacity.pids_max()} processes and threads (fork failed: "
             "\"Resource temporarily unavailable\")",
             "memory": f"its own memory limit ({self.student.worker.memory >> 20} MiB for all its processes and files in memory)",
-            "disk": f"the size of its own writable folder ({(bubblewrap.area_bytes() or sandbox.MAX_FILE_WRITE) >> 20} MiB: "
+            "disk": f"the size of its own writable folder ({(bubblewrap.area_bytes() or limits.MAX_FILE_WRITE) >> 20} MiB: "
             "\"No space left on device\")",
         }
         reached = "; and ".join(what[limit] for limit in o.limits if limit in what)

@@ -19,7 +19,8 @@ from mnist_course.data import test_half
 from mnist_course.budget import BACKWARD_FACTOR, Cost, cap, flops, reference_cost, training_cost
 from ..isolation import capacity
 from ..feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, PartialCredit, describe
-from ..isolation.sandbox import Opaque, SavedModel, clean_text
+from ..isolation.reply import Opaque, SavedModel
+from ..isolation.safe_files import clean_text
 from ..reports.report import CheckRun
 from ..settings import RunSettings
 from ..isolation.student import Call, Student

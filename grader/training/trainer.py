@@ -47,7 +47,9 @@ from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from ..feedback import Feedback, describe
 from ..provenance import grading_machine
-from ..isolation.sandbox import CallbackSpec, _limiter, clean_text, machine_failure, read_regular
+from ..isolation.limits import limiter, machine_failure
+from ..isolation.reply import CallbackSpec
+from ..isolation.safe_files import clean_text, read_regular
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_VERSION = 4  # bump when training or evaluation changes meaning (3: fixed threads, work counted; 4: entries hold their key)
@@ -499,7 +501,7 @@ class Trainer:
             env=env,
             cwd=folder,
             start_new_session=True,
-            preexec_fn=_limiter(TRAINER_MEMORY, oom_score=500) if os.name == "posix" else None,
+            preexec_fn=limiter(TRAINER_MEMORY, oom_score=500) if os.name == "posix" else None,
             text=True,
         )
         fired = threading.Event()  # the safety clock's own flag: Timer.cancel() sets timer.finished too

@@ -156,19 +156,46 @@ def test_release_without_a_roster_matches_by_login_and_replaces_only_its_own_fol
     assert nothing.returncode == 2 and "run `grader --batch" in nothing.stderr  # not a batch's results: said how to get one
 
 
+def _graded_on_the_private_half(results: Path, student: str) -> None:
+    """Make `student`'s report one whose first check was measured on the private half, as a model
+    exercise's accuracy check is (its public half's measure beside it): what a trained class holds,
+    without training one here."""
+    path = results / "students" / student / "report.json"
+    report = json.loads(path.read_text())
+    check = report["exercises"][0]["checks"][0]
+    check["measured"] = {"half": "private", "test_accuracy": 0.97, "public_half": {"test_accuracy": 0.96, "threshold": 0.95, "band": 0.02, "fraction": 1}}
+    path.write_text(json.dumps(report))
+
+
 def test_release_keeps_the_private_grade_back_until_the_batchs_release_date(graded, tmp_path):
     _, out = graded
     results = tmp_path / "results"
     shutil.copytree(out, results, symlinks=True)
     (results / "private-release.json").write_text('{"private_release": "2999-01-01T00:00:00+00:00"}\n')  # as --private-release writes it
+    _graded_on_the_private_half(results, "ada")
     before = _release(results)
     assert "held until 2999-01-01" in before.stdout
     release = results / "release"
     assert not (release / "canvas.csv").exists() and (release / "ada" / "feedback.html").is_file()
-    assert not list(release.glob("*/report.json"))  # it holds the private grade
+    assert not (release / "ada" / "report.json").exists()  # it holds the private grade
+    assert (release / "bob" / "report.json").is_file()  # nothing of bob's was graded on the private half
     (results / "private-release.json").write_text('{"private_release": "2001-01-01"}\n')  # the date has passed
     after = _release(results)
     assert "held until" not in after.stdout and (release / "canvas.csv").is_file() and (release / "ada" / "report.json").is_file()
+
+
+def test_a_release_date_holds_nothing_back_when_no_check_was_graded_on_the_private_half(graded, tmp_path):
+    """ex01 trains no model: no check depends on the half, so the date has nothing to hold and
+    Canvas gets its gradebook at once."""
+    _, out = graded
+    results = tmp_path / "results"
+    shutil.copytree(out, results, symlinks=True)
+    (results / "private-release.json").write_text('{"private_release": "2999-01-01T00:00:00+00:00"}\n')
+    done = _release(results)
+    release = results / "release"
+    assert "held until" not in done.stdout and "holds nothing back" in done.stdout, done.stdout
+    assert [row[0] for row in _canvas(release / "canvas.csv")[2:]] == ["ada", "bob", "carol"]
+    assert all((release / student / "report.json").is_file() for student in ("ada", "bob", "carol"))
 
 
 @pytest.mark.parametrize("args, said", [

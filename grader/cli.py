@@ -15,6 +15,11 @@
 
 Exit status: 0 every check passed, 1 some check did not pass, 2 the grader
 could not run (bad arguments, no data, a broken grader).
+With --batch, the class's: 0 every submission was graded, whatever it scored;
+1 the run finished but some submission could not be graded (refused, an error,
+or `retry`: gradebook.csv's status says which; run again); 2 the run could not
+run or did not finish (bad arguments, no data, no sandbox, RESULTS not
+writable, Ctrl-C), every report written so far kept.
 """
 
 from __future__ import annotations
@@ -129,6 +134,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="grader",
         description="Grade the MNIST course's exercises.",
         epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run. "
+        "With --batch: 0 every submission was graded (whatever it scored), 1 some could not be (refused, an error or "
+        "retry: gradebook.csv's status says which; run again), 2 the run could not run or did not finish. "
         "After --batch, `grader release RESULTS` hands the class back (grader release --help).",
     )
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
@@ -330,7 +337,9 @@ def _say_how_isolated(exercises: list[Exercise]) -> bool:
 
 
 def _batch_mode(args: argparse.Namespace, exercises: list[Exercise], settings: RunSettings, sandboxed: bool) -> int:
-    """`grader --batch SUBMISSIONS --out RESULTS`: a class (classroom/batch.py)."""
+    """`grader --batch SUBMISSIONS --out RESULTS`: a class (classroom/batch.py). Its exit status is
+    the class's, not a score's: 0 every submission graded (whatever it scored), 1 some could not be
+    (refused, an error, `retry`: gradebook.csv's status says which), 2 the run could not run or finish."""
     if not sandboxed and not args.allow_unsandboxed:
         raise TargetError(
             "a class is graded only inside the sandbox, where no submission can reach another's files or the "
@@ -350,7 +359,11 @@ def _batch_mode(args: argparse.Namespace, exercises: list[Exercise], settings: R
         **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
         private_release=args.private_release,
     )
-    return run_batch(request)
+    try:
+        return run_batch(request)
+    except OSError as exc:  # RESULTS could not be written: the run failed, which is no student's "not graded"
+        print(f"grader: the batch could not go on: {exc}; reports written so far are kept, run again to resume", file=sys.stderr)
+        return EXIT_UNUSABLE
 
 
 def _say_what_grades(exercises: list[Exercise], settings: RunSettings, mnist) -> None:

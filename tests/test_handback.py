@@ -89,6 +89,34 @@ def test_the_gradebook_has_a_column_per_check_and_the_submission_time(graded):
     assert book["eve"]["status"].startswith("error") and book["eve"]["submitted_at"] == "" and book["eve"]["ex01 one_hot_values"] == ""
 
 
+def test_the_batch_exit_status_says_whether_every_submission_was_graded(tmp_path, mnist_path):
+    """0: every submission graded, whatever it scored (bob's stub earns 0); 1: some could not be
+    (eve's folder is a symbolic link, refused), the gradebook written all the same; 2: the run
+    itself failed (its gradebook cannot be written), said in one line. (`retry` is 1 too:
+    test_fairness.py's safety clock.)"""
+    subs, out = tmp_path / "submissions", tmp_path / "results"
+    _hand_in(subs, "ada", EX01.solution_path.read_text())
+    _hand_in(subs, "bob", EX01.stub_path.read_text())
+    done = _grade(subs, out, mnist_path)
+    assert done.returncode == 0, done.stderr
+    assert (_gradebook(out)["bob"]["total"], _gradebook(out)["bob"]["status"]) == ("0", "graded")
+    (subs / "eve").symlink_to(subs / "ada")
+    refused = _grade(subs, out, mnist_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "eve: error: not graded: a symbolic link" in refused.stderr and _gradebook(out)["eve"]["status"].startswith("error")
+    (subs / "eve").unlink()
+    (out / "gradebook.csv").unlink()
+    (out / "gradebook.csv").mkdir()  # RESULTS cannot take its gradebook
+    broken = _grade(subs, out, mnist_path)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr, broken.stderr
+    assert broken.stderr.strip().splitlines()[-1].startswith("grader: the batch could not go on:"), broken.stderr
+
+
+def test_the_batch_exit_status_is_in_the_help(run_grader):
+    said = " ".join(run_grader("--help").stdout.split())
+    assert "With --batch: 0 every submission was graded (whatever it scored), 1 some could not be" in said
+
+
 # ------------------------------------------------------------------ grader release
 
 

@@ -15,6 +15,11 @@
 
 Exit status: 0 every check passed, 1 some check did not pass, 2 the grader
 could not run (bad arguments, no data, a broken grader).
+With --batch, the class's: 0 every submission was graded, whatever it scored;
+1 the run finished but some submission could not be graded (refused, an error,
+or `retry`: gradebook.csv's status says which; run again); 2 the run could not
+run or did not finish (bad arguments, no data, no sandbox, RESULTS not
+writable, Ctrl-C), every report written so far kept.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import TEST_HALVES, DataError
 
 from .isolation import bubblewrap, capacity
-from .classroom.batch import run_batch
+from .classroom.batch import BatchRequest, run_batch
 from .reports.figures import feedback_page
 from .reports.formats import classroom_results, gradescope_results, junit_xml
 from .classroom.release import parse_release
@@ -129,6 +134,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="grader",
         description="Grade the MNIST course's exercises.",
         epilog="Exit status: 0 all checks passed, 1 some did not, 2 the grader could not run. "
+        "With --batch: 0 every submission was graded (whatever it scored), 1 some could not be (refused, an error or "
+        "retry: gradebook.csv's status says which; run again), 2 the run could not run or did not finish. "
         "After --batch, `grader release RESULTS` hands the class back (grader release --help).",
     )
     parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="ids to grade (default: all), e.g. ex01")
@@ -261,6 +268,8 @@ def _stop(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command's one entry: `grader release` is a step of its own; else the options pick
+    one mode: --hint, --progress, --batch, --watch, or grading once."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["release"]:  # a step of its own, with its own options (handback.py)
         from .classroom.handback import main as release_main
@@ -278,43 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         course = load_course()
         if args.hint:
-            name = args.exercises[0] if args.exercises else None
-            show_hint(course.exercise(args.hint), name, args.level, State.load())
-            return EXIT_PASSED
+            return _hint_mode(args, course)
         if args.progress:
             show_progress(course, State.load())
             return EXIT_PASSED
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
-        sandbox = bubblewrap.find()
-        if not sandbox.active:
-            print(f"grader: WARNING: isolation is REDUCED: {sandbox.reason}; student code runs without the sandbox", file=sys.stderr)
-        limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
-        if limits.startswith("REDUCED"):
-            print(f"grader: WARNING: {limits}", file=sys.stderr)
-        _warn_short_machine(exercises)
-        if sandbox.active and bubblewrap.area_bytes() is None:
-            print("grader: WARNING: REDUCED isolation: a worker's writable folder is the grader's own, with no size cap "
-                  "(switched off, or this grader cannot read a sandbox's tmpfs through /proc)", file=sys.stderr)
+        sandboxed = _say_how_isolated(exercises)
         if args.batch:
-            if not sandbox.active and not args.allow_unsandboxed:
-                raise TargetError(
-                    "a class is graded only inside the sandbox, where no submission can reach another's files or the "
-                    "gradebook; pass --allow-unsandboxed to grade it anyway (every report will say so)"
-                )
-            mnist = load_data(settings.data, settings.full_data)  # fail early (exit 2) when there is no data
-            return run_batch(
-                args.batch,
-                args.out,
-                exercises,
-                settings,
-                mnist.provenance.sha256,
-                args.force,
-                mnist=mnist,
-                scheduler=args.scheduler,
-                allow_unsandboxed=args.allow_unsandboxed,
-                **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
-                private_release=args.private_release,
-            )
+            return _batch_mode(args, exercises, settings, sandboxed)
         target = resolve_target(settings.target)
         for path in report_files(args):
             if not os.access(path.resolve().parent, os.W_OK):
@@ -327,6 +307,67 @@ def main(argv: list[str] | None = None) -> int:
         print("\ngrader: interrupted; reports written so far are kept, run again to resume", file=sys.stderr)
         return EXIT_UNUSABLE
 
+    _say_what_grades(exercises, settings, mnist)
+    if args.watch:
+        return _watch_mode(args, course, exercises, target, settings, mnist)
+    return _grade_once(args, course, exercises, target, settings, mnist)
+
+
+def _hint_mode(args: argparse.Namespace, course) -> int:
+    """`grader --hint EXERCISE [FUNCTION]`: the next hint (loop.show_hint)."""
+    name = args.exercises[0] if args.exercises else None
+    show_hint(course.exercise(args.hint), name, args.level, State.load())
+    return EXIT_PASSED
+
+
+def _say_how_isolated(exercises: list[Exercise]) -> bool:
+    """Warn, before grading, where student code runs with less isolation or memory than
+    promised; return whether the sandbox is active."""
+    sandbox = bubblewrap.find()
+    if not sandbox.active:
+        print(f"grader: WARNING: isolation is REDUCED: {sandbox.reason}; student code runs without the sandbox", file=sys.stderr)
+    limits = capacity.describe()  # decided once here, before any grader process it starts (capacity.py)
+    if limits.startswith("REDUCED"):
+        print(f"grader: WARNING: {limits}", file=sys.stderr)
+    _warn_short_machine(exercises)
+    if sandbox.active and bubblewrap.area_bytes() is None:
+        print("grader: WARNING: REDUCED isolation: a worker's writable folder is the grader's own, with no size cap "
+              "(switched off, or this grader cannot read a sandbox's tmpfs through /proc)", file=sys.stderr)
+    return sandbox.active
+
+
+def _batch_mode(args: argparse.Namespace, exercises: list[Exercise], settings: RunSettings, sandboxed: bool) -> int:
+    """`grader --batch SUBMISSIONS --out RESULTS`: a class (classroom/batch.py). Its exit status is
+    the class's, not a score's: 0 every submission graded (whatever it scored), 1 some could not be
+    (refused, an error, `retry`: gradebook.csv's status says which), 2 the run could not run or finish."""
+    if not sandboxed and not args.allow_unsandboxed:
+        raise TargetError(
+            "a class is graded only inside the sandbox, where no submission can reach another's files or the "
+            "gradebook; pass --allow-unsandboxed to grade it anyway (every report will say so)"
+        )
+    mnist = load_data(settings.data, settings.full_data)  # fail early (exit 2) when there is no data
+    request = BatchRequest(
+        args.batch,
+        args.out,
+        exercises,
+        settings,
+        mnist.provenance.sha256,
+        args.force,
+        mnist=mnist,
+        scheduler=args.scheduler,
+        allow_unsandboxed=args.allow_unsandboxed,
+        **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
+        private_release=args.private_release,
+    )
+    try:
+        return run_batch(request)
+    except OSError as exc:  # RESULTS could not be written: the run failed, which is no student's "not graded"
+        print(f"grader: the batch could not go on: {exc}; reports written so far are kept, run again to resume", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+def _say_what_grades(exercises: list[Exercise], settings: RunSettings, mnist) -> None:
+    """The lines above a grading: the data, the test half, the grader and its libraries."""
     print(f"Data: {mnist.provenance.describe()}")
     if any(ex.thresholds for ex in exercises):
         half = settings.half
@@ -337,22 +378,30 @@ def main(argv: list[str] | None = None) -> int:
         f"Grader {GRADER_VERSION}: Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}, "
         f"NumPy {env['numpy']}; {env['cpu_count']} CPUs, the trainer uses {env['trainer_threads']} threads"
     )
-    if args.watch:
-        if not args.exercises and is_stub_folder(target):  # start where the student left off
-            state = State.load()
-            exercises = [ex for ex in exercises if exercise_status(state.progress(ex)) != "passed"] or exercises
 
-        def grade_one(exercise: Exercise) -> dict:
-            report, code, _ = grade(course, [exercise], target, settings, mnist)
-            if code == pytest.ExitCode.INTERRUPTED:
-                raise KeyboardInterrupt
-            return report
 
-        try:
-            return watch(exercises, target, grade_one)
-        except KeyboardInterrupt:
-            print("\nStopped watching.")
-            return EXIT_FAILED
+def _watch_mode(args: argparse.Namespace, course, exercises: list[Exercise], target: Path, settings: RunSettings, mnist) -> int:
+    """`grader --watch [EXERCISE]`: grade again on every save, from where the student left off (loop.watch)."""
+    if not args.exercises and is_stub_folder(target):  # start where the student left off
+        state = State.load()
+        exercises = [ex for ex in exercises if exercise_status(state.progress(ex)) != "passed"] or exercises
+
+    def grade_one(exercise: Exercise) -> dict:
+        report, code, _ = grade(course, [exercise], target, settings, mnist)
+        if code == pytest.ExitCode.INTERRUPTED:
+            raise KeyboardInterrupt
+        return report
+
+    try:
+        return watch(exercises, target, grade_one)
+    except KeyboardInterrupt:
+        print("\nStopped watching.")
+        return EXIT_FAILED
+
+
+def _grade_once(args: argparse.Namespace, course, exercises: list[Exercise], target: Path, settings: RunSettings, mnist) -> int:
+    """`grader [EXERCISE ...]`: grade once, print the table, write the reports asked for, and
+    say in the exit status whether every check passed."""
     report, code, collect_errors = grade(course, exercises, target, settings, mnist)
     drift = version_drift(report["environment"], earlier_report(target))
     if drift:

@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         except DataError as exc:
             print(f"mnist-course site: {exc}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:  # site.Interrupted too: nbclient's unwinding, said in one line
+            print("\nmnist-course site: interrupted; no page is half-written, and the lessons that finished running are cached: "
+                  "run it again to go on", file=sys.stderr)
+            return 130
         print(f"wrote {args.out}/index.html and the lessons in {time.perf_counter() - started:.0f} s{' (quick mode)' if quick else ''}")
         return 0
     if args.command == "serve":

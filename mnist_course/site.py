@@ -29,6 +29,10 @@ What the pages are made of:
   for a self-learner's own copy): the Pages workflow publishes the default
   build, and a class's site must not hand out the answers. Without them the
   index says where the references are.
+- Every page is written whole or not at all (`write_whole`): Ctrl-C ends a
+  build with one line and exit status 130 (`Interrupted`), the lessons that
+  finished running cached. Each lesson kernel's own log goes to
+  CACHE/<lesson>.kernel.log, not the terminal.
 """
 
 from __future__ import annotations
@@ -99,10 +103,44 @@ def _lesson_environment(data_path: str | None, quick: bool):
                 os.environ[name] = value
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) while the site was built. Every page and cache entry already
+    written is whole; the lessons that finished running are cached for the next build."""
+
+
+def _run(nb, notebook: Path, log_path: Path) -> None:
+    """Execute `nb` in a fresh kernel. The kernel's own log (its start-up warnings, and
+    its complaints when it is stopped mid-cell) goes to `log_path`, not the terminal; a
+    cell's output stays in the notebook. On Ctrl-C nbclient shuts the kernel down itself
+    and then raises whatever its unwinding meets (a dead kernel, an assertion in its
+    clean-up): all of it is one Interrupted."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}})
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+        except BaseException as exc:
+            # nbclient's SIGINT/SIGTERM handler leaves this behind (nbclient 0.10-0.11, pinned in pyproject.toml)
+            if isinstance(exc, KeyboardInterrupt) or getattr(client, "_async_cleanup_kernel_future", None) is not None:
+                raise Interrupted from None
+            raise
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a Ctrl-C mid-write leaves the earlier file (or none), never half a page."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def executed(notebook: Path, cache: Path, data_path: str | None, data_sha256: str, quick: bool, versions: dict[str, str]):
     """(the notebook with its outputs, seconds spent running it: 0.0 when it came from the cache)."""
     import nbformat
-    from nbclient import NotebookClient
 
     cached = cache / f"{notebook.stem}-{cache_key(notebook, data_sha256, quick, versions)}.ipynb"
     if cached.is_file():
@@ -110,12 +148,10 @@ def executed(notebook: Path, cache: Path, data_path: str | None, data_sha256: st
     nb = nbformat.read(notebook, as_version=4)
     started = time.perf_counter()
     with _lesson_environment(data_path, quick):
-        NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+        _run(nb, notebook, cache / f"{notebook.stem}.kernel.log")
     seconds = time.perf_counter() - started
     cache.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".partial")
-    nbformat.write(nb, partial)
-    partial.replace(cached)  # whole or absent, even if two builds share the cache
+    write_whole(cached, nbformat.writes(nb))  # whole or absent, even if two builds share the cache
     return nb, seconds
 
 
@@ -309,12 +345,12 @@ def build_site(
         nb.cells.insert(0, provenance_cell(provenance, library_versions, quick))
         nb.cells.insert(1, navigation_cell(stems, titles, stem))
         nb.cells.append(navigation_cell(stems, titles, stem))
-        (out / f"{stem}.html").write_text(_page(nb, titles[stem]), encoding="utf-8")
+        write_whole(out / f"{stem}.html", _page(nb, titles[stem]))
     index = index_notebook(course, titles, figures, with_solutions)
     for cell in index.cells:
         cell.source = public_text(cell.source, provenance)  # benchmarks/MODELS.md names its data as its author's machine had it
     index.cells.insert(0, provenance_cell(provenance, library_versions, quick))
-    (out / "index.html").write_text(_page(index, course.title), encoding="utf-8")
+    write_whole(out / "index.html", _page(index, course.title))
     shutil.copy(TEMPLATES / "colab-badge.svg", out / "colab-badge.svg")
     if not with_solutions and (out / "solutions").resolve() != (ROOT / "solutions").resolve():
         shutil.rmtree(out / "solutions", ignore_errors=True)  # an earlier build's, never published by this one
@@ -324,7 +360,7 @@ def build_site(
             shutil.copy(ROOT / folder / ex.filename, out / folder / ex.filename)
     (out / ".nojekyll").write_text("")  # GitHub Pages serves the files as they are
     build = {"quick": quick, "data": provenance.dataset, "solutions": with_solutions, "lessons": report}
-    (out / "build.json").write_text(json.dumps(build, indent=1) + "\n")
+    write_whole(out / "build.json", json.dumps(build, indent=1) + "\n")
     return report
 
 

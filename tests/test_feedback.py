@@ -167,7 +167,7 @@ def test_batch_feedback_pages_get_their_figures(fake_mnist, tmp_path, monkeypatc
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "alice").mkdir(parents=True)
     course = load_course()
-    assert batch.run_batch(subs, out, [course.exercise("ex01"), course.exercise("ex02")], RunSettings(), SHA, mnist=fake_mnist) == 0
+    assert batch.run_batch(batch.BatchRequest(subs, out, [course.exercise("ex01"), course.exercise("ex02")], RunSettings(), SHA, mnist=fake_mnist)) == 0
     student = out / "students" / "alice"
     page = (student / "feedback.md").read_text()
     for kind in KINDS:

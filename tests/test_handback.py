@@ -89,6 +89,34 @@ def test_the_gradebook_has_a_column_per_check_and_the_submission_time(graded):
     assert book["eve"]["status"].startswith("error") and book["eve"]["submitted_at"] == "" and book["eve"]["ex01 one_hot_values"] == ""
 
 
+def test_the_batch_exit_status_says_whether_every_submission_was_graded(tmp_path, mnist_path):
+    """0: every submission graded, whatever it scored (bob's stub earns 0); 1: some could not be
+    (eve's folder is a symbolic link, refused), the gradebook written all the same; 2: the run
+    itself failed (its gradebook cannot be written), said in one line. (`retry` is 1 too:
+    test_fairness.py's safety clock.)"""
+    subs, out = tmp_path / "submissions", tmp_path / "results"
+    _hand_in(subs, "ada", EX01.solution_path.read_text())
+    _hand_in(subs, "bob", EX01.stub_path.read_text())
+    done = _grade(subs, out, mnist_path)
+    assert done.returncode == 0, done.stderr
+    assert (_gradebook(out)["bob"]["total"], _gradebook(out)["bob"]["status"]) == ("0", "graded")
+    (subs / "eve").symlink_to(subs / "ada")
+    refused = _grade(subs, out, mnist_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "eve: error: not graded: a symbolic link" in refused.stderr and _gradebook(out)["eve"]["status"].startswith("error")
+    (subs / "eve").unlink()
+    (out / "gradebook.csv").unlink()
+    (out / "gradebook.csv").mkdir()  # RESULTS cannot take its gradebook
+    broken = _grade(subs, out, mnist_path)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr, broken.stderr
+    assert broken.stderr.strip().splitlines()[-1].startswith("grader: the batch could not go on:"), broken.stderr
+
+
+def test_the_batch_exit_status_is_in_the_help(run_grader):
+    said = " ".join(run_grader("--help").stdout.split())
+    assert "With --batch: 0 every submission was graded (whatever it scored), 1 some could not be" in said
+
+
 # ------------------------------------------------------------------ grader release
 
 
@@ -156,19 +184,46 @@ def test_release_without_a_roster_matches_by_login_and_replaces_only_its_own_fol
     assert nothing.returncode == 2 and "run `grader --batch" in nothing.stderr  # not a batch's results: said how to get one
 
 
+def _graded_on_the_private_half(results: Path, student: str) -> None:
+    """Make `student`'s report one whose first check was measured on the private half, as a model
+    exercise's accuracy check is (its public half's measure beside it): what a trained class holds,
+    without training one here."""
+    path = results / "students" / student / "report.json"
+    report = json.loads(path.read_text())
+    check = report["exercises"][0]["checks"][0]
+    check["measured"] = {"half": "private", "test_accuracy": 0.97, "public_half": {"test_accuracy": 0.96, "threshold": 0.95, "band": 0.02, "fraction": 1}}
+    path.write_text(json.dumps(report))
+
+
 def test_release_keeps_the_private_grade_back_until_the_batchs_release_date(graded, tmp_path):
     _, out = graded
     results = tmp_path / "results"
     shutil.copytree(out, results, symlinks=True)
     (results / "private-release.json").write_text('{"private_release": "2999-01-01T00:00:00+00:00"}\n')  # as --private-release writes it
+    _graded_on_the_private_half(results, "ada")
     before = _release(results)
     assert "held until 2999-01-01" in before.stdout
     release = results / "release"
     assert not (release / "canvas.csv").exists() and (release / "ada" / "feedback.html").is_file()
-    assert not list(release.glob("*/report.json"))  # it holds the private grade
+    assert not (release / "ada" / "report.json").exists()  # it holds the private grade
+    assert (release / "bob" / "report.json").is_file()  # nothing of bob's was graded on the private half
     (results / "private-release.json").write_text('{"private_release": "2001-01-01"}\n')  # the date has passed
     after = _release(results)
     assert "held until" not in after.stdout and (release / "canvas.csv").is_file() and (release / "ada" / "report.json").is_file()
+
+
+def test_a_release_date_holds_nothing_back_when_no_check_was_graded_on_the_private_half(graded, tmp_path):
+    """ex01 trains no model: no check depends on the half, so the date has nothing to hold and
+    Canvas gets its gradebook at once."""
+    _, out = graded
+    results = tmp_path / "results"
+    shutil.copytree(out, results, symlinks=True)
+    (results / "private-release.json").write_text('{"private_release": "2999-01-01T00:00:00+00:00"}\n')
+    done = _release(results)
+    release = results / "release"
+    assert "held until" not in done.stdout and "holds nothing back" in done.stdout, done.stdout
+    assert [row[0] for row in _canvas(release / "canvas.csv")[2:]] == ["ada", "bob", "carol"]
+    assert all((release / student / "report.json").is_file() for student in ("ada", "bob", "carol"))
 
 
 @pytest.mark.parametrize("args, said", [

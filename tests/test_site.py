@@ -233,3 +233,70 @@ def test_the_pages_workflow_is_generated_and_builds_the_site():
     assert workflow["jobs"]["deploy"]["steps"][0]["uses"].startswith("actions/deploy-pages")
     assert "MNIST_COURSE_QUICK" not in json.dumps(workflow)  # the published site is built at full settings
     assert "--with-solutions" not in " ".join(runs)  # ... and without the reference solutions
+
+
+# -- Ctrl-C during a build
+
+SLOW_BUILD = """
+import sys
+from pathlib import Path
+import nbformat
+from mnist_course import __main__ as command, site
+tmp = Path(sys.argv[1])
+notebook = tmp / "01_slow.ipynb"
+code = f"from pathlib import Path\\nPath({str(tmp / 'running')!r}).touch()\\nimport time\\ntime.sleep(300)"
+nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Slow"), nbformat.v4.new_code_cell(code)]), notebook)
+site.lessons = lambda course: [notebook]
+sys.exit(command.main(["site", str(tmp / "out"), "--cache", str(tmp / "cache"), "--data", sys.argv[2], "--quick"]))
+"""
+
+
+def test_ctrl_c_during_a_build_ends_in_one_line_with_status_130_and_no_half_page(tmp_path, mnist_path):
+    """Ctrl-C reaches the build (not the kernel, which jupyter_client starts in a session of its
+    own) while a lesson runs: one line, exit 130, the earlier page untouched, no partial file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("the last build's page")
+    build = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, str(tmp_path), mnist_path], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "running").exists() and build.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (tmp_path / "running").exists(), build.communicate(timeout=60)
+        os.killpg(build.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends to the foreground group
+        stdout, stderr = build.communicate(timeout=120)
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, signal.SIGKILL)
+    assert build.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("mnist-course site: interrupted;"), stderr
+    assert (out / "index.html").read_text() == "the last build's page"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"] and not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_page_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from mnist_course.site import write_whole
+
+    page = tmp_path / "index.html"
+    page.write_text("the last build's page")
+    real = Path.write_text
+
+    def cut_short(self, text, *args, **kwargs):
+        real(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        write_whole(page, "<html>" + "x" * 1000 + "</html>")
+    monkeypatch.undo()
+    assert page.read_text() == "the last build's page" and sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
+    write_whole(page, "new")
+    assert page.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]

@@ -30,6 +30,7 @@ import os
 import shutil
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -223,72 +224,131 @@ class LocalPool:
         self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
 
 
-def run_batch(
-    submissions: Path,
-    out: Path,
-    exercises: list[Exercise],
-    settings: RunSettings,
-    data_sha256: str,
-    force: bool = False,
-    mnist=None,
-    scheduler: str | None = None,
-    allow_unsandboxed: bool = False,
-    similarity_threshold: float = DEFAULT_THRESHOLD,
-    private_release: str | None = None,
-) -> int:
-    """Grade every student folder with the run's `settings` (half, data, jobs...);
-    0 if all were graded, 1 if some could not be. `data_sha256` names the data
-    graded on; `mnist`, that data, gives the feedback pages their test images;
-    `scheduler`, a Dask scheduler's address, grades on that cluster instead of here;
-    `similarity_threshold`, the share of shared code from which a pair is listed;
-    `private_release`, a date, holds the private half's accuracy back from the feedback
-    pages until then (grader/classroom/release.py; kept in `out` for later runs)."""
-    # Each student is graded from the course root, so every path must be absolute.
-    submissions, out = submissions.resolve(), out.resolve()
-    if settings.data:
-        settings = settings.but(data=str(Path(settings.data).expanduser().resolve()))
-    check_folders(submissions, out)
-    release = release_setting(out, private_release)
-    students, refused = student_folders(submissions)
-    if not students and not refused:
+@dataclass(frozen=True)
+class BatchRequest:
+    """What a batch run is asked to do: `grader --batch SUBMISSIONS --out RESULTS` and its options.
+    `settings` are the run's (half, data, jobs...); `data_sha256` names the data graded on;
+    `mnist`, that data, gives the feedback pages their test images; `scheduler`, a Dask
+    scheduler's address, grades on that cluster instead of here; `similarity_threshold`, the
+    share of shared code from which a pair is listed; `private_release`, a date, holds the
+    private half's accuracy back from the feedback pages until then (grader/classroom/release.py;
+    kept in `out` for later runs)."""
+
+    submissions: Path
+    out: Path
+    exercises: list[Exercise]
+    settings: RunSettings
+    data_sha256: str
+    force: bool = False
+    mnist: Any = None
+    scheduler: str | None = None
+    allow_unsandboxed: bool = False
+    similarity_threshold: float = DEFAULT_THRESHOLD
+    private_release: str | None = None
+
+    def resolved(self) -> "BatchRequest":
+        """The request with every path absolute (each student is graded from the course root),
+        its folders checked (TargetError)."""
+        submissions, out = self.submissions.resolve(), self.out.resolve()
+        settings = self.settings.but(data=str(Path(self.settings.data).expanduser().resolve())) if self.settings.data else self.settings
+        check_folders(submissions, out)
+        return replace(self, submissions=submissions, out=out, settings=settings)
+
+
+@dataclass
+class Students:
+    """The student folders of SUBMISSIONS: those to grade, each with the hash and the time of
+    what is graded, and those refused with why (printable names)."""
+
+    names: list[str]
+    refused: dict[str, str]
+    hashes: dict[str, str]
+    submitted: dict[str, str]
+
+
+def find_students(submissions: Path) -> Students:
+    """Step 1: who is in the class. A folder whose files cannot be hashed is refused, not graded."""
+    names, refused = student_folders(submissions)
+    if not names and not refused:
         raise TargetError(f"{submissions} holds no student folders")
-    key = grading_key([ex.id for ex in exercises], data_sha256, settings.half)
     hashes, submitted = {}, {}
-    for student in students:
+    for student in names:
         try:
             hashes[student] = submission_hash(submissions / student)
             submitted[student] = submission_time(submissions / student)
         except SubmissionError as exc:
             refused[student] = f"not graded: {exc}"
-    students = [s for s in students if s in hashes]
-    reports_dir = out / "students"
+    return Students([s for s in names if s in hashes], refused, hashes, submitted)
 
-    def current(student: str) -> dict[str, Any] | None:
-        report = _load_report(reports_dir / student / "report.json")
-        if report and report.get("submission_sha256") == hashes[student] and report.get("grading_key") == key and not report.get("retry"):
-            return report
-        return None
 
-    todo = [s for s in students if force or current(s) is None]
-    print(f"{len(students)} submissions in {submissions}: {len(students) - len(todo)} already graded, {len(todo)} to grade")
-
-    errors: dict[str, str] = {}
-    regraded: list[str] = []  # what history.keep recorded on this run, to print
-    pool = None
-    if todo:  # a cluster is reached (and its workers checked) only when there is something to grade
-        if scheduler:
-            pool = ClusterPool(scheduler, exercises, settings, data_sha256, allow_unsandboxed)
-        else:
-            pool = LocalPool(exercises, settings, out / "training-cache")
+def run_batch(request: BatchRequest) -> int:
+    """Grade every student folder of `request`: 0 if all were graded (whatever their
+    scores), 1 if some could not be (refused, an error, or `retry`). The steps: find the
+    students, skip those already graded (the resume), grade the rest with identical
+    submissions graded once, write each report and feedback page as it comes, then the
+    gradebook, the similarity report and the class page, and say what happened."""
+    request = request.resolved()
+    release = release_setting(request.out, request.private_release)
+    run = _ClassRun(request, find_students(request.submissions), release)
+    todo = run.to_grade()
+    print(f"{len(run.students.names)} submissions in {request.submissions}: {len(run.students.names) - len(todo)} already graded, {len(todo)} to grade")
+    pool = _pool(request) if todo else None  # a cluster is reached (and its workers checked) only when there is something to grade
     progress = ClassProgress(len(todo))  # per student: start, training epochs, outcome; on a cluster, lost workers and retries
     if pool is not None:
         pool.watch(progress)
+    similar = None
     finished = False  # an interrupted run writes the gradebook and the class page, not the similarity report
     try:
+        run.grade(todo, pool, progress)
+        finished = True
+    finally:
+        if pool is not None:
+            pool.stop()
+        progress.close()
+        similar = run.write_class(finished)
+    run.say_how_it_went(similar, progress)
+    return 1 if run.errors or run.students.refused else 0
+
+
+def _pool(request: BatchRequest):
+    """Where the submissions are graded: the cluster at `request.scheduler`, else this machine."""
+    if request.scheduler:
+        return ClusterPool(request.scheduler, request.exercises, request.settings, request.data_sha256, request.allow_unsandboxed)
+    return LocalPool(request.exercises, request.settings, request.out / "training-cache")
+
+
+class _ClassRun:
+    """One batch run's steps over its students, and what they found: `errors` (student ->
+    why they are not graded on this run) and `regraded` (what history.keep recorded, to print)."""
+
+    def __init__(self, request: BatchRequest, students: Students, release):
+        self.request, self.students, self.release = request, students, release
+        self.key = grading_key([ex.id for ex in request.exercises], request.data_sha256, request.settings.half)
+        self.reports_dir = request.out / "students"
+        self.errors: dict[str, str] = {}
+        self.regraded: list[str] = []
+
+    # ---------------------------------------------------------------- step 2: the resume
+
+    def current(self, student: str) -> dict[str, Any] | None:
+        """The student's report when it stands: the same submission, the same grading, no `retry`."""
+        report = _load_report(self.reports_dir / student / "report.json")
+        if report and report.get("submission_sha256") == self.students.hashes[student] and report.get("grading_key") == self.key and not report.get("retry"):
+            return report
+        return None
+
+    def to_grade(self) -> list[str]:
+        return [s for s in self.students.names if self.request.force or self.current(s) is None]
+
+    # ---------------------------------------------------------------- step 3: grading
+
+    def grade(self, todo: list[str], pool, progress: ClassProgress) -> None:
+        """Grade `todo` on `pool`, identical submissions once; each report is written as soon as it comes."""
+        submissions = self.request.submissions
         by_hash: dict[str, Future] = {}
         waiting: dict[Future, list[str]] = {}
         for student in todo:
-            digest = hashes[student]
+            digest = self.students.hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
                 try:
                     by_hash[digest] = pool.grade(submissions / student, student)
@@ -302,81 +362,105 @@ def run_batch(
             except Exception as exc:  # noqa: BLE001 - the cluster lost the task (a lost scheduler, say): graded next run
                 result = {"retry": f"the cluster did not finish this task ({type(exc).__name__}: {exc})"}
             for student in waiting[future]:
-                folder = reports_dir / student
-                old = _load_report(folder / "report.json")
                 if "error" in result or "exercises" not in result:
-                    errors[student] = f"error: {result['error']}" if "error" in result else f"retry: {result['retry']}"
-                    if history.changed(old, None):  # a grade that goes is kept first
-                        entry = history.keep(out, student, folder, old, None, errors[student])
-                        regraded.append(f"{student}: {old.get('score')}/{old.get('max_score')} withdrawn ({errors[student]}); kept in {entry.relative_to(out)}")
-                    for stale in ("report.json", "feedback.md", "feedback.html"):  # an old grade must not stand for a new submission
-                        (folder / stale).unlink(missing_ok=True)
-                    shutil.rmtree(figures_folder(folder / "feedback.md"), ignore_errors=True)
+                    self.withdraw(student, result)
                 else:
-                    result = settle(result, folder, hashes[student], key)
-                    if result.get("retry"):  # kept for the student to read, graded again next run
-                        errors[student] = "retry: some checks were not graded (the machine was too slow, overloaded or short of memory)"
-                    report = {
-                        **result,
-                        "target": str(submissions / student),
-                        "student": student,
-                        "submission_sha256": hashes[student],
-                        "grading_key": key,
-                        "submitted_at": submitted[student],
-                    }
-                    if history.changed(old, report):  # the earlier grade is kept before it is replaced
-                        why = "a new submission" if old.get("submission_sha256") != hashes[student] else "regraded"
-                        entry = history.keep(out, student, folder, old, report, why)
-                        regraded.append(f"{student}: {old.get('score')} -> {report['score']} of {report['max_score']} ({why}); the earlier report is kept in {entry.relative_to(out)}")
-                    earlier = history.earlier_grades(out, student)
-                    if earlier:  # the student's page says which grades this one replaced
-                        report["earlier_grades"] = earlier
-                    markdown, page = feedback_pages(students_see(report, release), folder / "feedback.md", title=f"Feedback for {student}", mnist=mnist)
-                    write_text(folder / "feedback.md", markdown)
-                    write_text(folder / "feedback.html", page)
-                    write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+                    result = self.keep(student, result)
                 progress.finished(student, outcome(result) + (f" (the same files as {waiting[future][0]}, graded once)" if student != waiting[future][0] else ""))
-        finished = True
-    finally:
-        if pool is not None:
-            pool.stop()
-        progress.close()
-        rows = [(name, None, f"error: {why}") for name, why in refused.items()]
-        for student in students:
-            report = current(student)
+
+    def withdraw(self, student: str, result: dict[str, Any]) -> None:
+        """No grade on this run: any earlier one goes (kept in history/ first), and the reason is said."""
+        folder = self.reports_dir / student
+        old = _load_report(folder / "report.json")
+        self.errors[student] = f"error: {result['error']}" if "error" in result else f"retry: {result['retry']}"
+        if history.changed(old, None):  # a grade that goes is kept first
+            entry = history.keep(self.request.out, student, folder, old, None, self.errors[student])
+            self.regraded.append(f"{student}: {old.get('score')}/{old.get('max_score')} withdrawn ({self.errors[student]}); kept in {entry.relative_to(self.request.out)}")
+        for stale in ("report.json", "feedback.md", "feedback.html"):  # an old grade must not stand for a new submission
+            (folder / stale).unlink(missing_ok=True)
+        shutil.rmtree(figures_folder(folder / "feedback.md"), ignore_errors=True)
+
+    def keep(self, student: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Write the student's report and feedback pages (the earlier report kept in history/ when
+        the score changes); returns the result as settled (batch.settle)."""
+        folder, out, digest = self.reports_dir / student, self.request.out, self.students.hashes[student]
+        old = _load_report(folder / "report.json")
+        result = settle(result, folder, digest, self.key)
+        if result.get("retry"):  # kept for the student to read, graded again next run
+            self.errors[student] = "retry: some checks were not graded (the machine was too slow, overloaded or short of memory)"
+        report = {
+            **result,
+            "target": str(self.request.submissions / student),
+            "student": student,
+            "submission_sha256": digest,
+            "grading_key": self.key,
+            "submitted_at": self.students.submitted[student],
+        }
+        if history.changed(old, report):  # the earlier grade is kept before it is replaced
+            why = "a new submission" if old.get("submission_sha256") != digest else "regraded"
+            entry = history.keep(out, student, folder, old, report, why)
+            self.regraded.append(f"{student}: {old.get('score')} -> {report['score']} of {report['max_score']} ({why}); the earlier report is kept in {entry.relative_to(out)}")
+        earlier = history.earlier_grades(out, student)
+        if earlier:  # the student's page says which grades this one replaced
+            report["earlier_grades"] = earlier
+        markdown, page = feedback_pages(students_see(report, self.release), folder / "feedback.md", title=f"Feedback for {student}", mnist=self.request.mnist)
+        write_text(folder / "feedback.md", markdown)
+        write_text(folder / "feedback.html", page)
+        write_text(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return result
+
+    # ---------------------------------------------------------------- step 4: the class's files
+
+    def rows(self) -> list[tuple[str, dict[str, Any] | None, str]]:
+        """The gradebook's rows, by student: refused, graded, retry, or why not graded."""
+        rows = [(name, None, f"error: {why}") for name, why in self.students.refused.items()]
+        for student in self.students.names:
+            report = self.current(student)
             if report:
                 rows.append((student, report, "graded"))
-            elif errors.get(student, "").startswith("retry") or (_load_report(reports_dir / student / "report.json") or {}).get("retry"):
+            elif self.errors.get(student, "").startswith("retry") or (_load_report(self.reports_dir / student / "report.json") or {}).get("retry"):
                 rows.append((student, None, "retry"))  # no verdict yet: the next run grades them again
             else:
-                rows.append((student, None, errors.get(student, "not graded")))
+                rows.append((student, None, self.errors.get(student, "not graded")))
         rows.sort(key=lambda row: row[0])
-        rewrite_held_pages(reports_dir, rows, release, mnist)  # a release date passed, or set, since a page was written
-        write_text(out / "gradebook.csv", gradebook_csv(rows, exercises))
+        return rows
+
+    def write_class(self, finished: bool) -> dict[str, Any] | None:
+        """The gradebook, the held pages brought up to date, and the class page; the similarity
+        report (returned) only after a run that `finished`. Also after a Ctrl-C."""
+        request, out = self.request, self.request.out
+        rows = self.rows()
+        rewrite_held_pages(self.reports_dir, rows, self.release, request.mnist)  # a release date passed, or set, since a page was written
+        write_text(out / "gradebook.csv", gradebook_csv(rows, request.exercises))
         similar = None
         try:
             if finished:
-                similar = class_similarity(submissions, hashes, exercises, out, similarity_threshold)
+                similar = class_similarity(request.submissions, self.students.hashes, request.exercises, out, request.similarity_threshold)
         except Exception as exc:  # noqa: BLE001 - the similarity report is extra; the gradebook and reports stand
             print(f"grader: the similarity report could not be made ({type(exc).__name__}: {exc})", file=sys.stderr)
         try:
-            write_class_page(out, rows, exercises, similar)
+            write_class_page(out, rows, request.exercises, similar)
         except Exception as exc:  # noqa: BLE001 - the overview is extra; the gradebook and reports stand
             print(f"grader: the class page could not be written ({type(exc).__name__}: {exc})", file=sys.stderr)
-    print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
-    if regraded:
-        print(f"Grades changed on this run ({len(regraded)}; every earlier report is kept in {out / history.HISTORY}):")
-        for line in regraded:
-            print(f"  {line}")
-    if similar is not None:
-        _print_similarity(similar)
-    if progress.lost:  # said as it happened, and again here where the run's end is read
-        print("The cluster lost workers during this run (every task they held was given to another worker):", file=sys.stderr)
-        for note in progress.lost:
-            print(f"  {note}", file=sys.stderr)
-    for student, error in {**{name: f"error: {why}" for name, why in refused.items()}, **errors}.items():
-        print(f"  {student}: {error}", file=sys.stderr)
-    return 1 if errors or refused else 0
+        return similar
+
+    # ---------------------------------------------------------------- step 5: what the instructor reads
+
+    def say_how_it_went(self, similar: dict[str, Any] | None, progress: ClassProgress) -> None:
+        out = self.request.out
+        print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
+        if self.regraded:
+            print(f"Grades changed on this run ({len(self.regraded)}; every earlier report is kept in {out / history.HISTORY}):")
+            for line in self.regraded:
+                print(f"  {line}")
+        if similar is not None:
+            _print_similarity(similar)
+        if progress.lost:  # said as it happened, and again here where the run's end is read
+            print("The cluster lost workers during this run (every task they held was given to another worker):", file=sys.stderr)
+            for note in progress.lost:
+                print(f"  {note}", file=sys.stderr)
+        for student, error in {**{name: f"error: {why}" for name, why in self.students.refused.items()}, **self.errors}.items():
+            print(f"  {student}: {error}", file=sys.stderr)
 
 
 def _print_similarity(similar: dict[str, Any]) -> None:

@@ -23,8 +23,11 @@ half-graded page reaches a student and no empty cell reaches the LMS.
 A release date set on the batch (`--private-release DATE`, kept in
 RESULTS/private-release.json, issue 26 item 1) is honoured: before it, each
 folder holds the feedback pages as the batch wrote them (the public half's
-view) and neither report.json nor canvas.csv is written, since both carry the
-private grade; release again after the date.
+view), and a student's report.json is not written when some check of theirs
+was graded on the private half, nor canvas.csv when any released student's
+was, since both would carry the private grade; release again after the date.
+When no check was (an assignment with no model, say), the date holds nothing
+back and both are written.
 
 Students are matched to Canvas by their folder name: with --roster (the CSV
 that Canvas's Gradebook "Export" gives) a folder named after a student's SIS
@@ -47,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from .batch import _cell, _load_report
+from .release import holds_private
 from ..reports.figures import figures_folder
 from ..reports.report import write_text
 
@@ -225,12 +229,14 @@ def release(results: Path, to: Path | None = None, roster: Path | None = None, a
     reports, held = graded_students(results)
     identities, missing = match_roster(sorted(reports), read_roster(roster)) if roster else ({}, [])
     until = held_until(results)
+    private = {student for student, report in reports.items() if holds_private(report)} if until is not None else set()
     _prepare(folder)
     for student, report in sorted(reports.items()):
-        release_student(results, folder, student, report, zip_it, held=until is not None)
-    if until is None:
+        release_student(results, folder, student, report, zip_it, held=student in private)
+    if not private:  # no date ahead, or nothing graded on the private half: nothing for Canvas to wait for
         write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check))
-    return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing, "held_until": until}
+    return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing,
+            "held_until": until if private else None, "date_holds_nothing": until if until is not None and not private else None}
 
 
 def main(argv: list[str]) -> int:
@@ -244,8 +250,12 @@ def main(argv: list[str]) -> int:
     print(f"Released {len(done['released'])} students' feedback to {folder}: a folder{'' if args.no_zip else ' and a zip'} each (feedback.html opens alone).")
     if done["held_until"] is not None:
         print(f"The private grade is held until {done['held_until'].isoformat()} (--private-release): the feedback pages show what the batch "
-              "wrote for that time, and neither report.json nor canvas.csv is written. Release again after that date.")
+              "wrote for that time, and neither canvas.csv nor the report.json of a student graded on the private half is written. "
+              "Release again after that date.")
     else:
+        if done["date_holds_nothing"] is not None:
+            print(f"The release date {done['date_holds_nothing'].isoformat()} (--private-release) holds nothing back: no check "
+                  "was graded on the private half, so report.json and canvas.csv are written now.")
         print(f"Canvas gradebook: {folder / CANVAS} (Grades > Import in Canvas; check the preview before you apply it).")
     for student, status in sorted(done["held"].items()):
         print(f"  not released: {student} ({status}); grade again with grader --batch, then release again", file=sys.stderr)

@@ -80,6 +80,12 @@ def public_points(check: dict[str, Any]) -> float | None:
     return check["max_score"] if fraction >= 1 else _points(check["max_score"] * fraction)
 
 
+def holds_private(report: dict[str, Any]) -> bool:
+    """Whether some check of `report` was measured on the private half (and so has a public-half
+    view to show until the release date); a report without one has nothing to hold back."""
+    return any(public_points(c) is not None for ex in report["exercises"] for c in ex["checks"])
+
+
 def public_score(report: dict[str, Any]) -> float:
     """The report's total with every accuracy check measured on the public half."""
     total = 0.0
@@ -106,7 +112,7 @@ def public_view(report: dict[str, Any], release: datetime) -> dict[str, Any]:
     public half (accuracy, bar, points, message), the totals added up again, and nothing that
     tells the private half's accuracy (its confusion matrix and mistakes are left out)."""
     view = copy.deepcopy(report)
-    if not any(public_points(c) is not None for ex in view["exercises"] for c in ex["checks"]):
+    if not holds_private(view):
         return view  # no accuracy measured on the private half: nothing to hold back
     until = release.strftime("%Y-%m-%d %H:%M %Z").strip()
     for ex in view["exercises"]:

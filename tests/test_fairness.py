@@ -307,12 +307,13 @@ def test_code_that_starves_itself_with_busy_processes_is_charged_for_every_one(t
     (tmp_path / "alone").mkdir()
     outcome = _one_call(tmp_path / "forks", source, timeout=2.0)
     alone = _one_call(tmp_path / "alone", "def normalize(images):\n    while True:\n        pass\n", timeout=2.0)
-    # Both stopped by their own clock; the wall time each took, compared in one run, whatever the load:
-    # nine busy processes charged for all of their CPU reach 2 s sooner than one busy thread (about
-    # half its time on a quiet machine, less on a busy one). Charged only for its main thread's
-    # share they would take longer than the one thread (about 4.5 times on a quiet machine).
+    # Both stopped by their own clock; the wall time each took, compared in one run. The kernel shares
+    # the CPU between sessions, so on a busy machine the nine processes of one session get about what
+    # the one thread gets, and charged for all their CPU they stop about when it does (half its time
+    # on a quiet machine, where they have both cores). Charged only for their main thread's share,
+    # they would take about nine times as long on a busy machine, 4.5 times on a quiet one.
     assert outcome.status == alone.status == "timeout", (outcome, alone)
-    assert outcome.seconds < 0.8 * alone.seconds, (outcome.seconds, alone.seconds)
+    assert outcome.seconds < 2 * alone.seconds, (outcome.seconds, alone.seconds)
 
 
 def test_code_that_hides_behind_a_starved_helper_process_is_charged_wall_time(tmp_path, one_crowded_core):

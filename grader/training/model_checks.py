@@ -39,6 +39,7 @@ from .declaration import Declaration, NoChannelAxis, declared_input, shape_text
 from .declared_settings import Settings
 from .trainer import PROBE_IMAGES, trainer_for
 
+
 class _ChannelAxisExplained(Feedback):
     """build_model_accepts_images's full explanation of the missing channel axis."""
 

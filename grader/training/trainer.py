@@ -2,15 +2,16 @@
 
 A model exercise's declaration reaches this module already checked: the
 model's configuration from its `.keras` file (grader/training/vetting.py) and
-its `Settings` (grader/training/declared_settings.py). `Trainer` stops the
-student's worker, then hands the configuration to its trainer process, which
-builds the model with `safe_mode=True` under the exercise's seed (so every
-weight is fresh), inspects it or trains it (the declaration's work was capped
-beforehand, mnist_course/budget.py) and evaluates on the test set. Results are
-memoised per process, and cached on disk where the run's settings name a
-training cache folder (the course's own test suite does, so each reference
-trains once per run; a batch does, so identical declarations train once per
-class), keyed on everything that decides the result (`_cached`).
+its `Settings` (grader/training/declared_settings.py). `Trainer` has the
+caller stop the student's worker (`before_run`), then hands the configuration
+to its trainer process, which builds the model with `safe_mode=True` under the
+exercise's seed (so every weight is fresh), inspects it or trains it (the
+declaration's work was capped beforehand, mnist_course/budget.py) and
+evaluates on the test set. Results are memoised per process, and cached on
+disk where the run's settings name a training cache folder (the course's own
+test suite does, so each reference trains once per run; a batch does, so
+identical declarations train once per class), keyed on everything that
+decides the result (`_cached`).
 """
 
 from __future__ import annotations
@@ -277,7 +278,6 @@ class Trainer:
         return self._cached(identity, run)
 
 
-
 _TRAINERS: dict[tuple[int, str | None], Trainer] = {}
 
 
@@ -287,4 +287,3 @@ def trainer_for(data: MNIST, cache: str | None = None) -> Trainer:
     if key not in _TRAINERS:
         _TRAINERS[key] = Trainer(data, cache)
     return _TRAINERS[key]
-

@@ -275,4 +275,3 @@ def model_config(path: Path) -> dict:
                 hint="build the model from keras.layers only; the grader loads it with safe_mode=True",
             )
     return _without_seeds(config)
-

@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.isolation._child import _callback_config  # noqa: E402
-from grader.training.trainer import Settings, Trainer, model_config  # noqa: E402
+from grader.training.declared_settings import Settings  # noqa: E402
+from grader.training.trainer import Trainer  # noqa: E402
+from grader.training.vetting import model_config  # noqa: E402
 from mnist_course.course import Reference, Training, load_course  # noqa: E402
 from mnist_course.data import TEST_HALVES, load_mnist, quiet_keras, test_half  # noqa: E402
 

@@ -41,7 +41,7 @@ BACKWARD_FACTOR = 3  # forward + backward work per training image, in forward pa
 # every thread), per second of CPU: ex02's reference 59 GFLOP of declared work
 # in its second epoch (19 in its first, which traces the graph), ex05's 71
 # (39); an LSTM(128) 7.3 and a 784-token Attention 0.38, which is why those
-# layers are refused before training (grader/training/trainer.py). The guard allows
+# layers are refused before training (grader/training/vetting.py). The guard allows
 # GUARD_FACTOR times less than the reference, plus GUARD_ALLOWANCE_S CPU
 # seconds for tracing and start-up, so only a model whose real work is far
 # beyond its declaration (or a machine ten times slower per core) is stopped.

@@ -12,7 +12,8 @@ import zipfile
 import pytest
 
 from grader.training import trainer as training
-from grader.training.trainer import ModelRefused, model_config, trainer_for
+from grader.training.trainer import trainer_for
+from grader.training.vetting import ModelRefused, model_config
 from mnist_course.course import load_course
 from grader.session import load_data
 

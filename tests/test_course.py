@@ -87,7 +87,9 @@ def test_metadata_is_complete(exercise):
 HARMLESS_NUMBERS = {0, 1, 2, 3, 10, 28, 255}
 MIN_CODE = 20  # normalised characters: shorter fragments (np.diag(cm), layers.Flatten()) are vocabulary, not answers
 # Grader modules whose messages every model exercise shows: compared with every reference.
-SHARED_MESSAGES = ("grader/training/model_checks.py", "grader/training/trainer.py")
+SHARED_MESSAGES = tuple(
+    f"grader/training/{name}.py" for name in ("model_checks", "declaration", "accuracy", "declared_settings", "vetting", "trainer")
+)
 NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?(?![\w]|\.\d)")
 
 

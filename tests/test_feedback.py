@@ -18,7 +18,7 @@ from grader.reports import figures
 from grader.reports.figures import KINDS, feedback_page
 from grader.reports.formats import markdown_feedback
 from grader.settings import RunSettings
-from grader.training.trainer import training_summary
+from grader.training.accuracy import training_summary
 from mnist_course.course import ROOT, load_course
 from mnist_course.data import MNIST, Provenance
 

@@ -173,8 +173,14 @@ def environment_reads(path) -> list[str]:
     return found
 
 
+# The library the model exercises' checks run (grader/training/), short of the trainer and its process.
+CHECK_LIBRARY = ("model_checks.py", "declaration.py", "accuracy.py", "declared_settings.py", "vetting.py")
+
+
 def check_sources():
-    return sorted({*ROOT.glob("grader/**/model_checks.py"), *(ex.grader_path for ex in load_course().exercises)})
+    library = [ROOT / "grader" / "training" / name for name in CHECK_LIBRARY]
+    assert all(path.is_file() for path in library), library
+    return sorted({*library, *(ex.grader_path for ex in load_course().exercises)})
 
 
 def test_the_course_s_checks_never_read_the_environment():

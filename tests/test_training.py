@@ -1,4 +1,4 @@
-"""The grader's side of model exercises (grader/training/trainer.py, grader/training/_trainer.py):
+"""The grader's side of model exercises (grader/training/: declared_settings.py, vetting.py, trainer.py, _trainer.py):
 settings are validated, only Keras's own classes are loaded, weights are
 re-initialised from the seed, training is reproducible and stays in budget."""
 
@@ -10,7 +10,9 @@ import pytest
 
 from grader.feedback import Feedback
 from grader.isolation.reply import CallbackSpec, SavedModel
-from grader.training.trainer import ModelRefused, Settings, Trainer, model_config, validate_settings
+from grader.training.declared_settings import Settings, validate_settings
+from grader.training.trainer import Trainer
+from grader.training.vetting import ModelRefused, model_config
 from mnist_course.budget import STEP_FLOPS, cap, flops, reference_cost, training_cost
 from mnist_course.course import Reference, Training, load_course
 from mnist_course.data import MNIST, Provenance, load_mnist, quiet_keras
@@ -299,7 +301,7 @@ def test_two_graders_with_the_same_key_at_once_train_it_once(tmp_path):
 def test_layers_whose_work_the_budget_does_not_count_are_refused(keras, tmp_path, monkeypatch):
     """Issue 25: attention, recurrent layers and a summing EinsumDense do 8-31 times the work the
     estimate counts; refused with a message that teaches, and loaded once the refusal is switched off."""
-    from grader.training import trainer as training
+    from grader.training import vetting
 
     layers = keras.layers
 
@@ -322,7 +324,7 @@ def test_layers_whose_work_the_budget_does_not_count_are_refused(keras, tmp_path
         with pytest.raises(ModelRefused, match=f"uses {name}, a layer whose work the grader's budget does not count") as refused:
             model_config(path)
         assert "Dense and Conv2D" in refused.value.hint
-    monkeypatch.setattr(training, "MODELLED_LAYERS", training.MODELLED_LAYERS | set(models))
+    monkeypatch.setattr(vetting, "MODELLED_LAYERS", vetting.MODELLED_LAYERS | set(models))
     for path in models.values():  # switched off, nothing else stood in their way
         assert model_config(path)["class_name"] == "Functional"
 
@@ -333,11 +335,11 @@ def test_a_training_that_does_far_more_work_than_it_declares_is_stopped_as_a_fai
     (let through here) declares about 0.04 MFLOP per image and does 24 times the reference's work
     per declared FLOP; its first epoch passes the allowance (lowered here to 2 CPU seconds, for a
     quick test) and the training ends "overworked". Switched off, the same training finishes."""
-    from grader.training import trainer as training
+    from grader.training import vetting
     from mnist_course import budget
 
     monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
-    monkeypatch.setattr(training, "MODELLED_LAYERS", training.MODELLED_LAYERS | {"Attention"})
+    monkeypatch.setattr(vetting, "MODELLED_LAYERS", vetting.MODELLED_LAYERS | {"Attention"})
     monkeypatch.setattr(budget, "GUARD_ALLOWANCE_S", 2.0)
     layers = keras.layers
     inputs = keras.Input((28, 28))

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from grader.feedback import Feedback, NotStarted, PartialCredit, describe, requires, short
-from grader.training.trainer import threshold_for
+from grader.training.accuracy import threshold_for
 from mnist_course.course import COURSE_FILE
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
 

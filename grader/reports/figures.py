@@ -1,7 +1,7 @@
 """The plots of the feedback pages: what the grader's training of each model shows.
 
 For every model exercise whose accuracy check carries `training` in the report
-(grader/training/trainer.py `training_summary`: the per-epoch history, the confusion
+(grader/training/accuracy.py `training_summary`: the per-epoch history, the confusion
 matrix, the most confident mistakes as test-set indices), three PNG files are
 drawn beside the Markdown file, in a folder named after it
 (`feedback.md` -> `feedback_files/ex02_learning_curves.png`, `..._confusion.png`,

@@ -1,4 +1,4 @@
 """The grader's training: a declared model becomes a trusted accuracy.
 
-Settings and model-file vetting, the trainer and its process, the work-counted budget's use, the checks model exercises share.
+The declared settings checked, the model file vetted, the trainer and its process, what a submission declares as the grader reads it, the checks model exercises share, the accuracy check's measures and messages.
 """

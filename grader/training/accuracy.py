@@ -1,0 +1,238 @@
+"""From the trainer's result to points: the accuracy check's measures and its messages.
+
+A model exercise's last check (`ModelSubmission.check_accuracy`) has the
+grader's training in hand; this module says what it is worth. `threshold_for`
+is the exercise's bar for this data set and half of the test set (course.toml)
+and the band below it; `half_accuracy` the accuracy on the graded half, from
+the trainer's prediction for every test image; `earned_fraction` the share of
+the check's points (all at the bar, none at bar - band, linear between).
+When training did not finish, `training_failure` says why; when the accuracy
+falls short, `below_the_bar` says by how much and what it earns, and
+`diagnosis` reads the training log for the likely cause. `training_summary` is
+what the feedback page plots (grader/reports/figures.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mnist_course.course import Exercise
+from mnist_course.data import MNIST, test_half
+
+from ..feedback import Feedback, PartialCredit
+from ..isolation.safe_files import clean_text
+
+SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
+
+
+def threshold_for(exercise: Exercise, data: MNIST, half: str) -> tuple[float, float, str]:
+    """The exercise's accuracy threshold for this data set and half of its test
+    set, the band below it over which points fall to none, and the set's name."""
+    name = data.provenance.dataset
+    if name not in exercise.thresholds:
+        name = "custom"
+    if name not in exercise.thresholds:
+        raise Feedback(
+            f"course.toml has no accuracy threshold for the data set {data.provenance.dataset}",
+            "a threshold for every data set the grader can load",
+            hint="this is a problem of the course, not of your code; please report it",
+        )
+    return exercise.thresholds[name][half], exercise.accuracy_bands.get(name, exercise.accuracy_bands.get("custom", 0.01)), name
+
+
+def half_accuracy(result: dict, y_test: np.ndarray, graded: np.ndarray) -> float | None:
+    """Accuracy over the graded half, from the trainer's prediction for every test image."""
+    predictions = result.get("predictions")
+    if result.get("status") != "ok" or not isinstance(predictions, list) or len(predictions) != len(y_test):
+        return None
+    return float((np.asarray(predictions)[graded] == y_test[graded]).mean())
+
+
+def earned_fraction(accuracy: float, threshold: float, band: float) -> float:
+    """The share of the check's points an accuracy earns: all at the threshold
+    or above, none at threshold - band or below, linear between."""
+    return min(1.0, max(0.0, 1 - (threshold - accuracy) / band))
+
+
+def public_half(exercise: Exercise, data: MNIST, result: dict) -> dict:
+    """The same training measured on the half of the test set students see: what
+    an instructor's release setting shows them until the private grade is
+    released (grader/classroom/release.py)."""
+    public_threshold, public_band, _ = threshold_for(exercise, data, "public")
+    public = half_accuracy(result, data.y_test, test_half(len(data.y_test), "public"))
+    return {
+        "test_accuracy": public,
+        "threshold": public_threshold,
+        "band": public_band,
+        "fraction": round(earned_fraction(public, public_threshold, public_band), 6),
+    }
+
+
+def training_failure(result: dict, shown: str) -> Feedback | None:
+    """Why a training that ran did not end with a model to measure (None when it did):
+    outputs that are not finite, the throughput guard, a training that failed."""
+    status = result.get("status")
+    if status == "not_finite":
+        return Feedback(
+            "After training, the model's outputs contained NaN or infinity",
+            "finite probabilities",
+            called=shown,
+            cause="a learning rate far too high, or unscaled inputs that blow up the activations",
+            hint="keep Adam's default learning rate, and scale the inputs with layers.Rescaling(1/255)",
+        )
+    if status == "overworked":  # the throughput guard (issue 25): a failing verdict, not a retry
+        return Feedback(
+            f"The grader stopped the training in its first epoch: your model does more work than it declares "
+            f"({result.get('cpu_seconds')} s of CPU time where its declared work allows {result.get('allowed_cpu_seconds')} s)",
+            "a model whose work the grader's estimate counts (kernel weights × output positions)",
+            called=shown,
+            cause="a layer or operation whose real work is far beyond the grader's count of it",
+            hint="build the model from Dense and Conv2D layers with pooling, normalisation, dropout and reshaping",
+        )
+    if status != "ok":
+        detail = clean_text(str(result.get("message") or status), 500)
+        if status == "killed":
+            detail = f"the training process ended abruptly (exit {result.get('returncode')}): a model or batch too large for the grader's memory"
+        return Feedback(
+            f"Training failed: {result.get('type', '')} {detail}".strip(),
+            "a model the grader can train",
+            called=shown,
+            cause="a layer or setting that fails during training",
+            hint="train your model in the notebook with the same settings to see the error",
+        )
+    return None
+
+
+def below_the_bar(accuracy: float, measured: dict, result: dict, points: float, *, called: str, cause: str, lesson: int) -> PartialCredit:
+    """An accuracy below the threshold: by how much (in points of percentage and
+    in test images), what it earns of the check's `points`, what full points
+    need. `measured` is the check's record (threshold, band, dataset, half,
+    test_images); `cause` the diagnosis."""
+    threshold, band, dataset, half = measured["threshold"], measured["band"], measured["dataset"], measured["half"]
+    fraction = earned_fraction(accuracy, threshold, band)
+    return PartialCredit(
+        fraction,
+        f"Test accuracy {accuracy:.2%} on the {half} half after {result['epochs_run']} epochs ({result['seconds']:.0f} s): "
+        f"{(threshold - accuracy) * 100:.2f} percentage points below the bar ({round((threshold - accuracy) * measured['test_images'])} test images), "
+        f"which earns {fraction * points:.2f} of this check's {points} points",
+        f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)"
+        + ("; mnist-full's bars are estimates, measured on the course's 22,699 images" if dataset == "mnist-full" else ""),
+        called=called,
+        cause=cause,
+        hint=f"the training log shows the curves (grader --feedback FILE plots them); lesson {lesson}'s "
+        "'Your turn' says where its own model lands against this bar and what lifts it",
+    )
+
+
+def _falling(values: list) -> bool:
+    """Whether a curve is still going down at its end: its lowest value in the
+    last two epochs, and the last below where it stood three epochs earlier."""
+    return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
+
+
+def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float) -> str:
+    """What the training log says about a low accuracy: a classic mistake if
+    one shows, else over- or underfitting read from the validation curve
+    (lesson 2, "Learning curves"), else what is true of the run."""
+    scale = info.get("first_weighted_input_max")
+    if scale is not None and scale > SCALED_INPUT_MAX:
+        return (
+            f"inputs not scaled to [0, 1]: values up to {scale:.0f} reach the first layer; "
+            "add layers.Rescaling(1/255) right after the Input"
+        )
+    history = result.get("history", {})
+    train = [v for v in history.get("accuracy", []) if v is not None and np.isfinite(v)]
+    val_loss = [v for v in history.get("val_loss", []) if v is not None and np.isfinite(v)]
+    val_acc = [v for v in history.get("val_accuracy", []) if v is not None and np.isfinite(v)]
+    epochs = result["epochs_run"]
+    if len(train) >= 2 and train[-1] < 0.5:
+        return "the model barely learned (training accuracy below 50%): check the learning rate and the loss"
+    classes = {layer["class"] for layer in info.get("layers", [])}
+    if classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
+        grow = "more epochs, data augmentation, or more or wider convolution layers (lesson 5, 'Your turn')"
+    elif "Dropout" in classes:
+        grow = "wider hidden layers, or more epochs and patience so that Dropout's slower learning is not cut short (lesson 3, 'Your turn')"
+    else:
+        grow = "more epochs, or more units in the hidden layer (lesson 2, 'Your turn')"
+    stopping = result.get("early_stopping") or {}
+    restored = bool(stopping.get("stopped_early") and stopping.get("restore_best_weights"))
+    if len(val_loss) >= 3 and not restored:
+        best = int(np.argmin(val_loss))
+        # Turned up: the lowest validation loss two or more epochs before the end, and the last a tenth above it.
+        if best <= len(val_loss) - 3 and val_loss[-1] >= 1.1 * val_loss[best]:
+            if "Dropout" in classes:
+                remedy = "more Dropout or data augmentation, or EarlyStopping with restore_best_weights=True to keep the best epoch"
+            elif exercise.lesson_number >= 3:
+                remedy = "add Dropout, or EarlyStopping with restore_best_weights=True to keep the best epoch (lesson 3)"
+            else:
+                remedy = "train fewer epochs, or keep the best epoch (lesson 3 adds Dropout and early stopping)"
+            return (
+                f"overfitting: the validation loss was lowest at epoch {best + 1} ({val_loss[best]:.3f}) and rose to "
+                f"{val_loss[-1]:.3f} by epoch {len(val_loss)}, while training went on improving; {remedy}"
+            )
+    if epochs <= 3:
+        return f"only {epochs} epochs: the model had little time to learn; {grow}"
+    if val_loss and _falling(val_loss):
+        gained = f", validation accuracy {val_acc[0]:.1%} to {val_acc[-1]:.1%}" if len(val_acc) == len(val_loss) else ""
+        return (
+            f"still learning, not overfitting: the validation loss was still falling at the last epoch "
+            f"({val_loss[0]:.3f} at epoch 1, {val_loss[-1]:.3f} at epoch {len(val_loss)}{gained}); {grow}"
+        )
+    if train and train[-1] < threshold:
+        return (
+            f"underfitting: even on its own training images the model reached only {train[-1]:.1%}, below the bar; "
+            f"it needs more capacity or more training: {grow}"
+        )
+    if restored and stopping.get("best_epoch"):
+        return (
+            f"no classic mistake shows: early stopping kept epoch {stopping['best_epoch']} of {epochs}, the best on "
+            f"{stopping.get('monitor')}, so this is what this model learns with these settings; to do better: {grow}"
+        )
+    if val_loss:
+        best = int(np.argmin(val_loss))
+        return (
+            f"no classic mistake shows: the validation loss levelled off (lowest at epoch {best + 1} of {len(val_loss)}), "
+            f"so this is what this model learns with these settings; to do better: {grow}"
+        )
+    return (
+        f"no classic mistake shows, and without a validation_split the log cannot tell over- from underfitting "
+        f"(training accuracy {train[-1]:.1%} at the last epoch); a validation split shows it. To do better: {grow}"
+        if train else f"no classic mistake shows; to do better: {grow}"
+    )
+
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")  # the learning curves a report keeps
+
+
+def training_summary(result: dict, y_test: np.ndarray, graded: np.ndarray | None = None) -> dict | None:
+    """What the feedback page plots from one training, as small plain data for the
+    report: the per-epoch history, the 10 x 10 confusion matrix (rows: true
+    digit, columns: predicted) and the most confident mistakes as test-set
+    indices (never pixels), both over the `graded` test images only (the half
+    of the test set the accuracy was measured on; default all). None when
+    nothing was trained."""
+    history = result.get("history") or {}
+    summary: dict[str, Any] = {
+        "history": {
+            key: [round(v, 5) if isinstance(v, float) and np.isfinite(v) else None for v in history[key]]
+            for key in HISTORY_KEYS
+            if isinstance(history.get(key), list)
+        }
+    }
+    if not summary["history"].get("loss"):
+        return None
+    predictions = result.get("predictions")
+    predicted = np.asarray(predictions if isinstance(predictions, list) else [], dtype=np.int64)
+    if len(predicted) == len(y_test) > 0 and predicted.min() >= 0 and predicted.max() < 10:
+        graded = np.arange(len(y_test)) if graded is None else graded
+        confusion = np.bincount(np.asarray(y_test, dtype=np.int64)[graded] * 10 + predicted[graded], minlength=100).reshape(10, 10)
+        summary["confusion"] = confusion.tolist()
+        shown = set(graded.tolist())
+        summary["misclassified"] = [
+            {"index": index, "label": label, "predicted": guess, "confidence": confidence}
+            for index, label, guess, confidence in result.get("mistakes") or []
+            if index in shown
+        ]
+    return summary

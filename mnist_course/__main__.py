@@ -1,6 +1,7 @@
 """`mnist-course`: the course's own command, for maintainers and students.
 
-  mnist-course build   regenerate exercises/ and lessons/*.ipynb from their sources
+  mnist-course build   regenerate every generated file (exercises/, lessons/*.ipynb,
+                       platforms/nbgrader/, .github/workflows/) from its sources
   mnist-course check   exit 1 if any generated file is missing or out of date, or the
                        points reward conventions over learning (course.toml's shares)
   mnist-course list    the exercises in course order, with points and their shares
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "and use a trained model on real digit images.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("build", help="regenerate exercises/ and lessons/*.ipynb from their sources")
+    commands.add_parser("build", help="regenerate every generated file (exercises/, lessons/*.ipynb, platforms/nbgrader/, .github/workflows/) from its sources")
     commands.add_parser("check", help="exit 1 if any generated file is missing or out of date, or the point shares are off")
     commands.add_parser("list", help="the exercises in course order, with points")
     nbgrader = commands.add_parser(

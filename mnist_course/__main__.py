@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .build import relative, stale_files, write_all
 from .course import CourseError, load_course
-from .data import FULL_ENV_VAR, DataError
+from .data import DataError
 
 
 MODEL_HELP = "a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)"
@@ -167,10 +167,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "predict":
             return predict.predict_files(args.images, args.model or predict.DEFAULT_MODEL, use_exercises=args.use_exercises)
-        if args.full_mnist:
-            os.environ[FULL_ENV_VAR] = "1"
         try:
-            return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed)
+            full = True if args.full_mnist else None  # None: $MNIST_COURSE_FULL decides, as load_mnist reads it
+            return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed, full=full)
         except DataError as exc:
             print(f"mnist-course train: {exc}", file=sys.stderr)
             return 2

@@ -19,11 +19,13 @@ from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, l
 
 from .reports.report import render_table, write_text
 from .session import NAMED_TARGETS, is_stub_folder
+from .settings import STATE_ENV
 
 
 
 def state_file() -> Path:
-    return Path(os.environ.get("MNIST_COURSE_STATE") or ROOT / ".grader" / "state.json")
+    """Where the hint levels and last grading are kept: a student's progress, never a verdict."""
+    return Path(os.environ.get(STATE_ENV) or ROOT / ".grader" / "state.json")
 
 
 class State:

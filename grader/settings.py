@@ -12,14 +12,26 @@ as a plugin, read by plugin.py's `settings` fixture), into a batch's pools and
 a cluster's tasks. Nothing below reads these variables again; the course's
 checks (grader/checks/ex*.py, grader/training/model_checks.py) never read os.environ
 (tests/test_provenance.py holds them to it).
+
+The machine's switches (`Switches`, below) are not the run's: protections a
+test turns off to prove them, limits a test lowers, the safety clocks' factor
+for a slow grading machine. They govern a whole tree of processes (a batch's
+graders, a cluster's workers, the sandboxed workers they start), so they are
+taken from the environment each process was started with, by
+`Switches.resolve` alone, when the machinery they govern starts. Every
+`MNIST_COURSE_*` variable is named here and nowhere else in grader/, and
+grader/README.md ("Environment variables") has the one table of them
+(tests/test_provenance.py holds the three to agree).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from mnist_course.data import ENV_VAR as DATA_ENV
 from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
 
 TARGET_ENV = "MNIST_COURSE_TARGET"
@@ -28,6 +40,26 @@ TARGET_ENV = "MNIST_COURSE_TARGET"
 HALF_ENV = "MNIST_COURSE_TEST_HALF"
 CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
 FULL_ENV = FULL_ENV_VAR
+# The machine's switches (Switches): "off" switches a protection off, for the
+# tests that prove it is what stops an attack.
+SANDBOX_ENV = "MNIST_COURSE_SANDBOX"  # bubblewrap (isolation/bubblewrap.py)
+CAPACITY_ENV = "MNIST_COURSE_CAPACITY"  # cgroup leaves, the tmpfs area, the OOM score (isolation/capacity.py)
+WORK_GUARD_ENV = "MNIST_COURSE_WORK_GUARD"  # the trainer's throughput guard (mnist_course/budget.py)
+WORKER_PIDS_ENV = "MNIST_COURSE_WORKER_PIDS"  # a worker's process limit (tests lower it)
+WORKER_AREA_ENV = "MNIST_COURSE_WORKER_AREA_MB"  # a worker's writable tmpfs, in MiB (tests make it small)
+SAFETY_FACTOR_ENV = "MNIST_COURSE_SAFETY_FACTOR"  # scales every safety clock (2: a machine twice as slow)
+# Not switches: the v2 cgroup a grader process hands to the graders it starts
+# (isolation/capacity.py writes it), and where `grader`'s loop keeps its state.
+CGROUP_ROOT_ENV = "MNIST_COURSE_CGROUP_ROOT"
+STATE_ENV = "MNIST_COURSE_STATE"
+# Read by the lessons and `mnist-course site`, never by the grader.
+QUICK_ENV = "MNIST_COURSE_QUICK"
+# Every MNIST_COURSE_* variable, in the order of grader/README.md's table.
+VARIABLES = (
+    TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV,
+    SANDBOX_ENV, CAPACITY_ENV, WORK_GUARD_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
+    CGROUP_ROOT_ENV, STATE_ENV, QUICK_ENV,
+)
 _NO = ("", "0", "no", "false", "off")
 _YES = ("1", "yes", "true", "on")
 
@@ -103,3 +135,62 @@ class RunSettings:
         if self.training_cache:
             env[CACHE_ENV] = str(self.training_cache)
         return env
+
+
+_OFF = ("off", "0", "no", "false", "none")
+
+
+def _whole(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Switches:
+    """The machine's switches, as the environment sets them (see the module docstring).
+
+    sandbox: run workers in bubblewrap (when the machine has it).
+    capacity: a cgroup leaf per worker, its own tmpfs area, the OOM score.
+    work_guard: stop a training whose first epoch uses far more CPU than its
+      declared work allows. Each of the three is on unless its variable says
+      off (off, 0, no, false, none): a protection is never lost to a typo.
+    worker_pids, worker_area_mb: a worker's process limit and writable area,
+      or None for the machinery's own defaults (a value that is not a whole
+      number counts as unset).
+    safety_factor: what every safety clock is multiplied by; a clock never
+      decides a verdict, only when the grader gives up ("not graded").
+    """
+
+    sandbox: bool = True
+    capacity: bool = True
+    work_guard: bool = True
+    worker_pids: int | None = None
+    worker_area_mb: int | None = None
+    safety_factor: float = 1.0
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] | None = None) -> Switches:
+        environ = os.environ if environ is None else environ
+
+        def on(name: str) -> bool:
+            return environ.get(name, "").strip().lower() not in _OFF
+
+        try:
+            factor = float(environ.get(SAFETY_FACTOR_ENV, "1"))
+        except ValueError:
+            factor = 1.0
+        return cls(
+            sandbox=on(SANDBOX_ENV),
+            capacity=on(CAPACITY_ENV),
+            work_guard=on(WORK_GUARD_ENV),
+            worker_pids=_whole(environ.get(WORKER_PIDS_ENV)),
+            worker_area_mb=_whole(environ.get(WORKER_AREA_ENV)),
+            safety_factor=factor if math.isfinite(factor) and factor > 0 else 1.0,
+        )
+
+
+def switches() -> Switches:
+    """This process's switches, from its environment: the one place they are read."""
+    return Switches.resolve()

@@ -1,6 +1,7 @@
 """`mnist-course`: the course's own command, for maintainers and students.
 
-  mnist-course build   regenerate exercises/ and lessons/*.ipynb from their sources
+  mnist-course build   regenerate every generated file (exercises/, lessons/*.ipynb,
+                       platforms/nbgrader/, .github/workflows/) from its sources
   mnist-course check   exit 1 if any generated file is missing or out of date, or the
                        points reward conventions over learning (course.toml's shares)
   mnist-course list    the exercises in course order, with points and their shares
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from .build import relative, stale_files, write_all
 from .course import CourseError, load_course
-from .data import FULL_ENV_VAR, DataError
+from .data import DataError
 
 
 MODEL_HELP = "a saved .keras model (default: models/mnist-cnn.keras, made by `mnist-course train`)"
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "and use a trained model on real digit images.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("build", help="regenerate exercises/ and lessons/*.ipynb from their sources")
+    commands.add_parser("build", help="regenerate every generated file (exercises/, lessons/*.ipynb, platforms/nbgrader/, .github/workflows/) from its sources")
     commands.add_parser("check", help="exit 1 if any generated file is missing or out of date, or the point shares are off")
     commands.add_parser("list", help="the exercises in course order, with points")
     nbgrader = commands.add_parser(
@@ -170,10 +171,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "predict":
             return predict.predict_files(args.images, args.model or predict.DEFAULT_MODEL, use_exercises=args.use_exercises)
-        if args.full_mnist:
-            os.environ[FULL_ENV_VAR] = "1"
         try:
-            return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed)
+            full = True if args.full_mnist else None  # None: $MNIST_COURSE_FULL decides, as load_mnist reads it
+            return predict.train(args.out or predict.DEFAULT_MODEL, epochs=args.epochs, data=args.data, limit=args.limit, seed=args.seed, full=full)
         except DataError as exc:
             print(f"mnist-course train: {exc}", file=sys.stderr)
             return 2

@@ -19,12 +19,16 @@ Clocks remain only as a safety net against a stuck machine: `safety_timeout_s`
 is what a training at the cap would take on a machine ten times slower than a
 busy 2-core laptop, and when it fires the grader reports its own failure
 ("not graded, re-grade"), never the student's.
+
+Everything here is a function of the declaration and the data alone, never
+of the environment: the grader's switches (grader/settings.py) turn the
+throughput guard off for the test that proves it and scale the safety
+clocks (MNIST_COURSE_SAFETY_FACTOR) where it applies them.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 from .course import Training
@@ -48,14 +52,11 @@ BACKWARD_FACTOR = 3  # forward + backward work per training image, in forward pa
 REFERENCE_FLOPS_PER_CPU_S = 59e9
 GUARD_FACTOR = 10
 GUARD_ALLOWANCE_S = 20.0
-GUARD_ENV = "MNIST_COURSE_WORK_GUARD"  # "off": never stop (for the test that proves the guard)
 
 
-def epoch_cpu_allowance_s(declared_epoch_flops: float) -> float | None:
-    """CPU seconds the first epoch of a training declaring this much work per epoch may use; None
-    when switched off. Not scaled by the safety factor: this one decides a verdict."""
-    if os.environ.get(GUARD_ENV, "").lower() in ("off", "0", "no", "none"):
-        return None
+def epoch_cpu_allowance_s(declared_epoch_flops: float) -> float:
+    """CPU seconds the first epoch of a training declaring this much work per epoch may use.
+    Not scaled by the safety factor: this one decides a verdict."""
     return GUARD_ALLOWANCE_S + GUARD_FACTOR * declared_epoch_flops / REFERENCE_FLOPS_PER_CPU_S
 
 
@@ -64,8 +65,8 @@ def epoch_cpu_allowance_s(declared_epoch_flops: float) -> float | None:
 SAFETY_FLOPS_PER_S = 10e9
 START_UP_S = 300  # importing TensorFlow, building, evaluating: on top of any training
 # An instructor whose grading machines are slower still scales every safety
-# clock (2 doubles them); it never changes a verdict, only when the grader gives up.
-SAFETY_FACTOR_ENV = "MNIST_COURSE_SAFETY_FACTOR"
+# clock with MNIST_COURSE_SAFETY_FACTOR (2 doubles them; grader/settings.py):
+# it never changes a verdict, only when the grader gives up.
 
 
 @dataclass(frozen=True)
@@ -112,22 +113,16 @@ def cap(training: Training, n_train: int) -> float:
     return training.cost_cap * reference_cost(training, n_train).total
 
 
-def safety_factor() -> float:
-    try:
-        factor = float(os.environ.get(SAFETY_FACTOR_ENV, "1"))
-    except ValueError:
-        return 1.0
-    return factor if math.isfinite(factor) and factor > 0 else 1.0
-
-
 def start_up_timeout_s() -> float:
-    """Wall-clock seconds after which building and inspecting a model counts as stuck."""
-    return START_UP_S * safety_factor()
+    """Wall-clock seconds after which building and inspecting a model counts as stuck
+    (before the safety factor)."""
+    return START_UP_S
 
 
 def safety_timeout_s(training: Training, n_train: int) -> float:
-    """Wall-clock seconds after which a training counts as stuck: the grader's failure."""
-    return (START_UP_S + cap(training, n_train) / SAFETY_FLOPS_PER_S) * safety_factor()
+    """Wall-clock seconds after which a training counts as stuck: the grader's failure
+    (before the safety factor)."""
+    return START_UP_S + cap(training, n_train) / SAFETY_FLOPS_PER_S
 
 
 def flops(value: float) -> str:

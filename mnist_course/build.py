@@ -10,6 +10,8 @@
   solution (see nbgrader_course.py).
 - .github/workflows/pages.yml: the workflow that builds and publishes the
   course site (see site.py).
+- .github/workflows/classroom.yml: GitHub Classroom's autograding, one step
+  per exercise with its points (see classroom_workflow.py).
 
 The generated files are committed so students need no build step;
 tests/test_course.py regenerates them in memory and fails on any drift.
@@ -21,6 +23,8 @@ import ast
 import re
 from pathlib import Path
 
+from . import classroom_workflow
+from .classroom_workflow import CLASSROOM_WORKFLOW_PATH
 from .course import ROOT, Course, CourseError, Exercise, load_course, not_started_message
 from .nbgrader_course import COURSE_DIR, course_files
 from .site import PAGES_WORKFLOW
@@ -176,6 +180,7 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
         files[course.lesson_notebook(name)] = build_notebook(lesson)
     files.update({COURSE_DIR / path: text for path, text in course_files(course).items()})
     files[PAGES_WORKFLOW_PATH] = PAGES_WORKFLOW
+    files[CLASSROOM_WORKFLOW_PATH] = classroom_workflow.render(course)
     return files
 
 

@@ -245,8 +245,10 @@ def train(
     limit: int | None = None,
     seed: int = 0,
     out: TextIO | None = None,
+    full: bool | None = None,
 ) -> int:
-    """Train the stronger CNN, print its test accuracy, save it. Returns the exit status."""
+    """Train the stronger CNN, print its test accuracy, save it. Returns the exit status.
+    `full`: all 60,000 training images (None: as $MNIST_COURSE_FULL says, load_mnist's default)."""
     out = out or sys.stdout
     from .data import load_mnist
     from .models import STRONGER_CNN_SETTINGS, stronger_cnn
@@ -254,7 +256,7 @@ def train(
     settings = dict(STRONGER_CNN_SETTINGS)
     if epochs:
         settings["epochs"] = epochs
-    mnist = load_mnist(data)
+    mnist = load_mnist(data, full=full)
     print(mnist.provenance.describe(), file=out)
     x_train, y_train, x_test, y_test = mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test
     if limit:

@@ -219,6 +219,28 @@ def test_generated_files_are_up_to_date():
     assert course_main(["check"]) == 0
 
 
+def test_a_hand_edited_workflow_fails_the_check_until_rebuilt(tmp_path, monkeypatch, capsys):
+    """Both generated workflows are the build's (no second generator): a hand
+    edit of one is named by `mnist-course check`, and `mnist-course build`
+    puts it back. The workflow is relocated into tmp_path, so the tree's own
+    copy is never touched."""
+    for name, attribute in (("classroom.yml", "CLASSROOM_WORKFLOW_PATH"), ("pages.yml", "PAGES_WORKFLOW_PATH")):
+        real = getattr(build, attribute)
+        assert real == ROOT / ".github" / "workflows" / name and real in build.generated_files()
+        copy = tmp_path / name
+        monkeypatch.setattr(build, attribute, copy)
+        copy.write_text(real.read_text(encoding="utf-8").replace("runs-on: ubuntu-latest", "runs-on: ubuntu-22.04", 1), encoding="utf-8")
+        assert stale_files() == [copy]
+        capsys.readouterr()
+        assert course_main(["check"]) == 1
+        assert f"out of date: {copy}" in capsys.readouterr().err.splitlines()
+        assert course_main(["build"]) == 0  # writes the copy alone: nothing else was stale
+        assert f"wrote {copy}" in capsys.readouterr().out.splitlines()
+        assert copy.read_text(encoding="utf-8") == real.read_text(encoding="utf-8")
+        assert stale_files() == [] and course_main(["check"]) == 0
+        monkeypatch.setattr(build, attribute, real)
+
+
 def test_stubs_keep_signatures_and_docstrings():
     for ex in COURSE.exercises:
         solution = ast.parse(ex.solution_path.read_text())

@@ -9,6 +9,7 @@ one place; the course's checks never read the environment.
 import ast
 import json
 import os
+import re
 import signal
 
 import pytest
@@ -16,7 +17,23 @@ import pytest
 from grader.classroom import cluster
 from grader import provenance
 from grader.reports import report
-from grader.settings import CACHE_ENV, FULL_ENV, HALF_ENV, TARGET_ENV, RunSettings, SettingsError
+from grader.isolation import bubblewrap
+from grader.settings import (
+    CACHE_ENV,
+    CAPACITY_ENV,
+    FULL_ENV,
+    HALF_ENV,
+    SAFETY_FACTOR_ENV,
+    SANDBOX_ENV,
+    TARGET_ENV,
+    VARIABLES,
+    WORK_GUARD_ENV,
+    WORKER_AREA_ENV,
+    WORKER_PIDS_ENV,
+    RunSettings,
+    SettingsError,
+    Switches,
+)
 from grader.training.trainer import Trainer
 from mnist_course.course import ROOT, load_course
 
@@ -196,6 +213,180 @@ def test_the_environment_check_finds_a_planted_read(tmp_path):
     planted = tmp_path / "test_ex99_planted.py"
     planted.write_text("import os\nfrom os import getenv\n\ndef test_half():\n    return os.environ.get('MNIST_COURSE_TEST_HALF'), RunSettings.resolve()\n")
     assert sorted(w.split()[1] for w in environment_reads(planted)) == ["environ", "getenv", "resolve"]
+
+
+
+# ------------------------------------------------------------------ the environment's variables
+
+# Reads of the environment at import time in grader/ (outside settings.py), each with its reason.
+IMPORT_TIME_READS = {
+    # The notebook's environment when its locked cell imported the module, kept so that
+    # what an answer cell later sets in os.environ never reaches the grader.
+    "grader/notebook.py": 1,
+}
+VARIABLE = re.compile(r"MNIST_COURSE_[A-Z0-9_]+")
+
+
+def import_time_environment_reads(path) -> list[str]:
+    """Reads of the process environment that run when the module is imported: outside
+    any function body (module and class level, default values and decorators included)."""
+    found = []
+
+    def visit(node, in_function: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for evaluated_now in (*node.args.defaults, *[d for d in node.args.kw_defaults if d], *getattr(node, "decorator_list", [])):
+                visit(evaluated_now, in_function)
+            for statement in node.body if isinstance(node.body, list) else [node.body]:
+                visit(statement, True)
+            return
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        if not in_function and name in ENVIRONMENT_READERS - {"graded_half"}:
+            found.append(f"{path.name}:{node.lineno} {name}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_function)
+
+    visit(ast.parse(path.read_text(), str(path)), False)
+    return found
+
+
+def test_the_grader_reads_no_switch_from_the_environment_at_import():
+    """A switch read into a module constant would be fixed for the process before a
+    run's settings exist; in grader/ only settings.py resolves the environment."""
+    reads = {
+        str(path.relative_to(ROOT)): len(found)
+        for path in sorted(ROOT.glob("grader/**/*.py"))
+        if path.name != "settings.py" and (found := import_time_environment_reads(path))
+    }
+    assert reads == IMPORT_TIME_READS
+
+
+def test_the_import_time_check_finds_planted_reads(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "import os\nfrom os import environ\nA = os.environ.get('MNIST_COURSE_A')\n"
+        "def f(b=os.getenv('MNIST_COURSE_B')):\n    return os.environ['MNIST_COURSE_C']\n"
+        "class K:\n    d = environ.get('MNIST_COURSE_D')\n    g = lambda: os.environ\n"
+    )
+    assert [w.split(":")[1] for w in import_time_environment_reads(planted)] == ["3 environ", "4 getenv", "7 environ"]
+
+
+def test_every_mnist_course_variable_is_named_in_settings_and_in_one_table():
+    """grader/settings.py names each MNIST_COURSE_* variable the course reads (grader/,
+    mnist_course/, the lessons, the platforms' files); grader/README.md's table lists
+    exactly those, in that order; in grader/ no module spells one out but settings.py."""
+    used = {
+        name
+        for folder in ("grader", "mnist_course", "lessons", "platforms")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and path.suffix in (".py", ".sh", "") and "__pycache__" not in path.parts
+        for name in VARIABLE.findall(path.read_text(encoding="utf-8", errors="replace"))
+    }
+    assert used - set(VARIABLES) == set(), "name it in grader/settings.py and in grader/README.md's table"
+    readme = (ROOT / "grader" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    assert [row.split("`")[1] for row in table.splitlines() if row.startswith("| `MNIST_COURSE_")] == list(VARIABLES)
+    spelled = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted(ROOT.glob("grader/**/*.py"))
+        if path.name != "settings.py"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and VARIABLE.fullmatch(node.value)
+    ]
+    assert spelled == []
+
+
+@pytest.mark.parametrize("switch, variable", [("sandbox", SANDBOX_ENV), ("capacity", CAPACITY_ENV), ("work_guard", WORK_GUARD_ENV)])
+def test_a_protection_is_off_only_when_its_switch_says_so(switch, variable):
+    assert getattr(Switches.resolve(environ={}), switch) is True
+    for off in ("off", "OFF", "0", "no", "false", "none", " off "):
+        assert getattr(Switches.resolve(environ={variable: off}), switch) is False, off
+    for kept in ("on", "1", "", "of", "disabled"):  # a typo never loses a protection
+        assert getattr(Switches.resolve(environ={variable: kept}), switch) is True, kept
+    others = {name for name in ("sandbox", "capacity", "work_guard") if name != switch}
+    assert all(getattr(Switches.resolve(environ={variable: "off"}), name) for name in others)
+
+
+def test_the_limits_and_the_safety_factor_resolve_and_reach_their_readers(monkeypatch):
+    from grader.isolation import capacity
+    from grader.isolation.own_time import safety_wall_s
+
+    assert Switches.resolve(environ={}) == Switches(True, True, True, None, None, 1.0)
+    assert Switches.resolve(environ={WORKER_PIDS_ENV: "48", WORKER_AREA_ENV: "16", SAFETY_FACTOR_ENV: "2.5"}) == Switches(worker_pids=48, worker_area_mb=16, safety_factor=2.5)
+    for bad in ("x", "0", "-1", "nan", "inf"):
+        assert Switches.resolve(environ={SAFETY_FACTOR_ENV: bad}).safety_factor == 1.0, bad
+    assert Switches.resolve(environ={WORKER_PIDS_ENV: "many"}).worker_pids is None
+    for value, limit in (("48", 48), ("8", 16), ("many", capacity.PIDS_MAX)):
+        monkeypatch.setenv(WORKER_PIDS_ENV, value)
+        assert capacity.pids_max() == limit, value
+    monkeypatch.delenv(WORKER_PIDS_ENV, raising=False)
+    assert capacity.pids_max() == capacity.PIDS_MAX
+    monkeypatch.delenv(SAFETY_FACTOR_ENV, raising=False)
+    plain = safety_wall_s(10)
+    monkeypatch.setenv(SAFETY_FACTOR_ENV, "2")
+    assert safety_wall_s(10) == 2 * plain
+    monkeypatch.setenv(CAPACITY_ENV, "off")
+    assert capacity.switched_off() and bubblewrap.area_bytes() is None
+
+
+def test_the_trainer_takes_the_guard_and_its_clocks_from_the_switches(monkeypatch):
+    """The throughput guard's switch and the safety factor reach the trainer's
+    request and clocks (a training itself: tests/test_training.py, tests/test_fairness.py)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from grader.training.trainer import Settings
+    from mnist_course import budget
+
+    data = SimpleNamespace(x_train=np.zeros((200, 28, 28), np.uint8), y_train=np.zeros(200, np.uint8), x_test=None, y_test=None, provenance=SimpleNamespace(sha256="0" * 64))
+    training = load_course().exercise("ex02").training
+
+    def asked(**env):
+        for name in (WORK_GUARD_ENV, SAFETY_FACTOR_ENV):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        calls = []
+        trainer = Trainer(data)
+        monkeypatch.setattr(trainer, "_run", lambda request, timeout, arrays, progress=None: calls.append((request, timeout)) or {"status": "ok"})
+        trainer.inspect({"class_name": "Sequential", "config": {}}, training)
+        trainer.train({"class_name": "Sequential", "config": {}}, Settings(1, 64, 0.1, (), "integer"), training)
+        (_, inspected), (request, trained) = calls
+        return inspected, trained, request["guard"]
+
+    inspected, trained, guard = asked()
+    assert inspected == budget.start_up_timeout_s() and trained == budget.safety_timeout_s(training, 200) and guard["allowance_s"] == budget.GUARD_ALLOWANCE_S
+    assert asked(**{SAFETY_FACTOR_ENV: "3"})[:2] == (3 * inspected, 3 * trained)
+    assert asked(**{WORK_GUARD_ENV: "off"})[2] is None
+
+
+def test_the_safety_factor_changes_no_generated_file_and_scales_nbgrader_s_net(monkeypatch):
+    """The build is the same whatever the maintainer's environment says; nbgrader's
+    cell timeout stays above the grader's own clock at any factor, where it runs."""
+    from mnist_course import nbgrader_course
+    from mnist_course.build import stale_files
+
+    course = load_course()
+    monkeypatch.setenv(SAFETY_FACTOR_ENV, "3")
+    assert [str(p.relative_to(ROOT)) for p in stale_files(course)] == []
+    net = nbgrader_course.cell_timeout(course)
+    longest = max(budget_timeout(ex.training) for ex in course.exercises if ex.training)
+    config = (ROOT / "platforms" / "nbgrader" / "nbgrader_config.py").read_text(encoding="utf-8")
+    for factor, expected in (("3", int(net * 3)), ("0.001", net), ("", net), ("x", net)):
+        monkeypatch.setenv(SAFETY_FACTOR_ENV, factor)
+        c = type("Config", (), {})()
+        for part in ("CourseDirectory", "ExecutePreprocessor", "ClearSolutions"):
+            setattr(c, part, type(part, (), {})())
+        exec(compile(config, "nbgrader_config.py", "exec"), {"get_config": lambda: c, "__file__": str(ROOT / "platforms" / "nbgrader" / "nbgrader_config.py")})
+        assert c.ExecutePreprocessor.timeout == expected, factor
+        assert c.ExecutePreprocessor.timeout > longest * Switches.resolve().safety_factor, factor
+
+
+def budget_timeout(training) -> float:
+    from mnist_course.budget import safety_timeout_s
+    from mnist_course.nbgrader_course import FULL_MNIST_TRAIN
+
+    return safety_timeout_s(training, FULL_MNIST_TRAIN)
 
 
 # ------------------------------------------------------------------ a score's path

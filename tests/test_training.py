@@ -335,6 +335,7 @@ def test_a_training_that_does_far_more_work_than_it_declares_is_stopped_as_a_fai
     (let through here) declares about 0.04 MFLOP per image and does 24 times the reference's work
     per declared FLOP; its first epoch passes the allowance (lowered here to 2 CPU seconds, for a
     quick test) and the training ends "overworked". Switched off, the same training finishes."""
+    from grader.settings import WORK_GUARD_ENV
     from grader.training import vetting
     from mnist_course import budget
 
@@ -351,6 +352,6 @@ def test_a_training_that_does_far_more_work_than_it_declares_is_stopped_as_a_fai
     settings = Settings(1, 64, 0.1, (), "integer")
     stopped = Trainer(small_mnist).train(model_config(tmp_path / "attention.keras"), settings, DENSE)
     assert stopped["status"] == "overworked" and stopped["cpu_seconds"] > stopped["allowed_cpu_seconds"], stopped
-    monkeypatch.setenv(budget.GUARD_ENV, "off")
+    monkeypatch.setenv(WORK_GUARD_ENV, "off")
     finished = Trainer(small_mnist).train(model_config(tmp_path / "attention.keras"), settings, DENSE)
     assert finished["status"] == "ok", finished

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..settings import SANDBOX_ENV, WORKER_AREA_ENV, switches
+
 # Where the worker finds its runner inside the sandbox (it imports nothing else of the grader).
 CHILD_INSIDE = "/run/mnist-grader/_child.py"
 # Files of /etc that Python, NumPy and TensorFlow read at start-up; no user database, no secrets.
@@ -62,22 +64,20 @@ SHM_BYTES = 64 << 20
 # TMPDIR, another file system. Large enough for the biggest result the grader
 # accepts (512 MiB of arrays) and the printed output.
 AREA_BYTES = 1 << 30
-AREA_ENV = "MNIST_COURSE_WORKER_AREA_MB"  # tests make it small
+AREA_ENV = WORKER_AREA_ENV  # tests make it small
 
 
 def area_bytes() -> int | None:
     """The size of a worker's writable area, or None where it is the host folder
     itself (capacity limits switched off: MNIST_COURSE_CAPACITY=off; or a
     machine where the grader cannot read a sandbox's own tmpfs)."""
-    if os.environ.get("MNIST_COURSE_CAPACITY", "").lower() in ("off", "0", "no", "none"):
+    asked = switches()
+    if not asked.capacity:
         return None
     sandbox = find()
     if sandbox.active and not _area_readable(sandbox.bwrap):
         return None
-    try:
-        return max(int(os.environ[AREA_ENV]), 1) << 20 if AREA_ENV in os.environ else AREA_BYTES
-    except ValueError:
-        return AREA_BYTES
+    return AREA_BYTES if asked.worker_area_mb is None else max(asked.worker_area_mb, 1) << 20
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,8 @@ def _candidates() -> list[str]:
 @lru_cache(maxsize=1)
 def find() -> Sandbox:
     """The sandbox this machine can run, tried once per process with a real start."""
-    if os.environ.get("MNIST_COURSE_SANDBOX", "").lower() in ("off", "0", "no", "none"):
-        return Sandbox(None, "switched off with MNIST_COURSE_SANDBOX=off")
+    if not switches().sandbox:
+        return Sandbox(None, f"switched off with {SANDBOX_ENV}=off")
     if not sys.platform.startswith("linux"):
         return Sandbox(None, f"bubblewrap needs Linux (this is {sys.platform})")
     candidates = _candidates()

@@ -45,9 +45,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-SWITCH = "MNIST_COURSE_CAPACITY"
-ROOT_ENV = "MNIST_COURSE_CGROUP_ROOT"  # the v2 cgroup whose children are the workers' leaves
-PIDS_ENV = "MNIST_COURSE_WORKER_PIDS"  # tests lower the process limit with it
+from ..settings import CAPACITY_ENV as SWITCH
+from ..settings import CGROUP_ROOT_ENV as ROOT_ENV  # the v2 cgroup whose children are the workers' leaves
+from ..settings import WORKER_PIDS_ENV as PIDS_ENV  # tests lower the process limit with it
+from ..settings import switches
+
 # Processes and threads per worker: TensorFlow starts about two threads per
 # core for its pools, so a machine with 64 cores needs about 150; a fork bomb
 # stops here.
@@ -55,14 +57,12 @@ PIDS_MAX = 512
 
 
 def switched_off() -> bool:
-    return os.environ.get(SWITCH, "").lower() in ("off", "0", "no", "none")
+    return not switches().capacity
 
 
 def pids_max() -> int:
-    try:
-        return max(int(os.environ.get(PIDS_ENV, PIDS_MAX)), 16)
-    except ValueError:
-        return PIDS_MAX
+    asked = switches().worker_pids
+    return PIDS_MAX if asked is None else max(asked, 16)
 
 
 def _read(path: Path) -> str:
@@ -162,7 +162,7 @@ def places() -> Places:
     mounts, own = _mounts(), _own_paths()
     v2, controllers = None, frozenset()
     if "v2" in mounts and "v2" in own:
-        inherited = os.environ.get(ROOT_ENV)
+        inherited = os.environ.get(ROOT_ENV)  # the hand-off below, from the grader that started this one
         root = Path(inherited) if inherited else mounts["v2"] / own["v2"].lstrip("/")
         if _writable_dir(root) and root.is_relative_to(mounts["v2"]):
             v2 = root

@@ -42,6 +42,7 @@ from mnist_course.data import MNIST
 from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from ..provenance import grading_machine
+from ..settings import switches
 from ..isolation.limits import limiter, machine_failure
 from ..isolation.safe_files import clean_text, read_regular
 from .declared_settings import Settings
@@ -236,7 +237,7 @@ class Trainer:
 
         def run() -> dict:
             before_run()
-            return self._run(dict(request), start_up_timeout_s(), probe)
+            return self._run(dict(request), start_up_timeout_s() * switches().safety_factor, probe)
 
         return self._cached(identity, run)
 
@@ -259,7 +260,7 @@ class Trainer:
             "seed": training.seed,
             "allowed": allowed_at_build(),
             # The throughput guard: the first epoch's CPU time against its declared work (mnist_course/budget.py).
-            "guard": None if epoch_cpu_allowance_s(0.0) is None else {
+            "guard": None if not switches().work_guard else {
                 "allowance_s": epoch_cpu_allowance_s(0.0),
                 "seconds_per_flop": (epoch_cpu_allowance_s(1e12) - epoch_cpu_allowance_s(0.0)) / 1e12,
                 "step_flops": STEP_FLOPS,
@@ -272,7 +273,7 @@ class Trainer:
         def run() -> dict:
             before_run()
             started = time.perf_counter()
-            result = self._run(dict(request), safety_timeout_s(training, len(self.data.x_train)), arrays, progress)
+            result = self._run(dict(request), safety_timeout_s(training, len(self.data.x_train)) * switches().safety_factor, arrays, progress)
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
             return result
 

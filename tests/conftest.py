@@ -112,7 +112,7 @@ def _guarded(item, phase):
 
 # ---------------------------------------------------------------- two workers (pytest-xdist)
 # pyproject.toml's addopts run the suite on two pytest-xdist workers (`-n 2
-# --dist loadgroup`): the grader trains on one thread, so one pytest leaves
+# --dist loadscope`, scheduled by the groups below): the grader trains on one thread, so one pytest leaves
 # the second core of a 2-core machine mostly idle. `-n 0` runs it in one
 # process, as before. A fixture wider than a test is computed once per worker
 # that uses it, so tests that share one go to the same worker as one group:
@@ -199,18 +199,54 @@ def _weight(items, group) -> float:
     return sum(WEIGHTS.get(name, 0) for name in names)
 
 
+GROUPS_ENV = "MNIST_COURSE_XDIST_GROUPS"  # the file where the workers write {test: group} for the controller's scheduler
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    if not hasattr(config, "workerinput") or config.getoption("dist", None) != "loadgroup":
+    """In a pytest-xdist worker: the groups, written for the controller, and the order, heaviest first."""
+    import json
+
+    path = os.environ.get(GROUPS_ENV)
+    if not hasattr(config, "workerinput") or not path:
         return
     groups = _groups(items)
     units: dict[str, list[int]] = {}
     for index, item in enumerate(items):
         units.setdefault(groups.get(index, item.nodeid), []).append(index)
-        if index in groups:
-            item.add_marker(pytest.mark.xdist_group(groups[index]))
+    # both workers collect the same tests and write the same file
+    temp = Path(f"{path}.{os.getpid()}")
+    temp.write_text(json.dumps({items[index].nodeid: group for index, group in groups.items()}), encoding="utf-8")
+    os.replace(temp, path)
     # heaviest first, then the biggest (with --no-loadscope-reorder xdist keeps this order); stable otherwise
     order = sorted(units, key=lambda unit: (-_weight([items[i] for i in units[unit]], unit), -len(units[unit])))
     items[:] = [items[index] for unit in order for index in units[unit]]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """In the controller: `--dist loadscope`, by the groups above instead of by file. (xdist's own
+    `--dist loadgroup` marks a group in the test's id, which pytest 9.2's ids no longer take.)"""
+    import json
+
+    if config.getvalue("dist") != "loadscope" or not os.environ.get(GROUPS_ENV):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                try:
+                    self.groups = json.loads(Path(os.environ[GROUPS_ENV]).read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    self.groups = {}
+            if not self.groups:  # no worker wrote them: by file, as loadscope does
+                return super()._split_scope(nodeid)
+            return self.groups.get(nodeid, nodeid)
+
+    return SharedFixtureScheduling(config, log)
 
 
 # ---------------------------------------------------------------- where the time goes
@@ -233,6 +269,10 @@ _COUNTED: list[str] = ["waited-for processes only"]
 
 def pytest_configure(config):
     worker = getattr(config, "workerinput", {}).get("workerid")
+    if not worker and config.getoption("numprocesses", None):  # the controller of a pytest-xdist run
+        folder = tempfile.mkdtemp(prefix="mnist-course-xdist-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[GROUPS_ENV] = str(Path(folder) / "groups.json")
     cgroup = os.environ.get("MNIST_COURSE_CPU_CGROUP")
     if cgroup:
         _COUNTED[0] = "the cgroup's"
@@ -275,15 +315,12 @@ def _timed(item, phase):
 def _record(item, phase, wall, cpu):
     import json
 
-    nodeid = item.nodeid
-    if nodeid.rfind("@") > nodeid.rfind("]"):  # pytest-xdist's group suffix
-        nodeid = nodeid.rsplit("@", 1)[0]
-    _TIMINGS.append((cpu, wall, f"{phase} {nodeid}"))
+    _TIMINGS.append((cpu, wall, f"{phase} {item.nodeid}"))
     log = os.environ.get("MNIST_COURSE_TIMINGS")
     if log:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"test": nodeid, "phase": phase, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2),
+            handle.write(json.dumps({"test": item.nodeid, "phase": phase, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2),
                                      "load": round(os.getloadavg()[0], 1), "worker": worker}) + "\n")
 
 

@@ -28,7 +28,8 @@ def pytest_collection_finish(session):
 def _collected(tmp_path, *files):
     (tmp_path / "as_a_worker.py").write_text(AS_A_WORKER)
     groups = tmp_path / "groups.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    env = {**{k: v for k, v in os.environ.items() if k != "MNIST_COURSE_CPU_CGROUP"},  # no worker cgroup for a pretend worker
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
            "MNIST_COURSE_XDIST_GROUPS": str(groups)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", *files, "--collect-only", "-q", "-n", "0", "-p", "as_a_worker"],

@@ -110,18 +110,183 @@ def _guarded(item, phase):
             )
 
 
+# ---------------------------------------------------------------- two workers (pytest-xdist)
+# pyproject.toml's addopts run the suite on two pytest-xdist workers (`-n 2
+# --dist loadscope`, scheduled by the groups below): the grader trains on one thread, so one pytest leaves
+# the second core of a 2-core machine mostly idle. `-n 0` runs it in one
+# process, as before. A fixture wider than a test is computed once per worker
+# that uses it, so tests that share one go to the same worker as one group:
+# those of a file that share a module-scoped fixture (a corpus graded as a
+# class, the nbgrader course, a site), joined through any test that uses two;
+# and, across files, those that share a session-scoped fixture that makes a
+# folder (the lesson cache of test_lessons.py and test_site.py). The other
+# tests go one by one to whichever worker is free. Groups start heaviest first
+# (WEIGHTS, then size) so that no long group is left to start at the end: only
+# the order depends on the weights, never a verdict. Trainings are shared across
+# the two workers by the run's on-disk training cache: a worker that needs a
+# model the other is training waits on the key's lock and reads its result
+# (grader/training/trainer.py).
+
+# Wall seconds of the slowest fixtures and tests in CI's one-process run
+# (2 cores, quiet machine, 2026-11-23), by "file::fixture or test function".
+WEIGHTS = {
+    "test_model_mutations.py::graded": 416,
+    "test_nbgrader.py::grades": 302,
+    "test_grading.py::solutions_run": 216,
+    "test_mutations.py::graded": 183,
+    "test_alternatives.py::model_alternatives": 165,
+    "test_fairness.py::test_the_heaviest_reference_keeps_full_points_and_the_same_accuracy_on_one_busy_core": 135,
+    "test_cluster.py::test_a_class_on_a_dask_cluster_survives_a_killed_worker": 90,
+    "test_mutations.py::graded_backprop": 89,
+}
+
+
+def _module_fixtures(item) -> list[str]:
+    """The module-scoped fixtures defined in `item`'s file."""
+    found = []
+    for name in vars(getattr(item, "module", None) or object()):
+        definitions = item.session._fixturemanager.getfixturedefs(name, item) or ()
+        if any(d.scope == "module" and d.baseid == item.nodeid.split("::", 1)[0] for d in definitions):
+            found.append(f"{item.path.name}::{name}")
+    return found
+
+
+def _shared_fixtures(item) -> list[str]:
+    """The fixtures wider than a test that `item` asks for by name: "file::name", "session::name"."""
+    shared = []
+    for name in item.fixturenames:
+        definitions = item._fixtureinfo.name2fixturedefs.get(name)
+        if not definitions:
+            continue
+        definition = definitions[-1]
+        if definition.scope in ("module", "package", "class"):
+            shared.append(f"{item.path.name}::{name}")
+        elif definition.scope == "session" and "tmp_path_factory" in definition.argnames:
+            shared.append(f"session::{name}")
+    return shared
+
+
+def _groups(items) -> dict[int, str]:
+    """{index of an item: its group's name} for the items that share a fixture (union-find).
+    A test that asks for `request` may call request.getfixturevalue(): it shares every
+    module-scoped fixture of its file that no test asks for by name."""
+    parent: dict[str, str] = {}
+
+    def root(name):
+        while parent.setdefault(name, name) != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    shared = [_shared_fixtures(item) for item in items]
+    by_name = {name for names in shared for name in names}
+    for item, names in zip(items, shared):
+        if "request" in item._fixtureinfo.argnames:
+            names += [name for name in _module_fixtures(item) if name not in by_name]
+    for names in shared:
+        for name in names:
+            parent[root(name)] = root(names[0])
+    members: dict[str, list[str]] = {}
+    for name in list(parent):
+        members.setdefault(root(name), []).append(name)
+    # a group is named for its fixtures: "test_mutations.py::graded", "session::lesson_cache+test_site.py::site"
+    title = {top: "+".join(sorted(names)) for top, names in members.items()}
+    return {index: title[root(names[0])] for index, names in enumerate(shared) if names}
+
+
+def _weight(items, group) -> float:
+    names = {f"{item.path.name}::{item.originalname}" for item in items} | set(group.split("+"))
+    return sum(WEIGHTS.get(name, 0) for name in names)
+
+
+GROUPS_ENV = "MNIST_COURSE_XDIST_GROUPS"  # the file where the workers write {test: group} for the controller's scheduler
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """In a pytest-xdist worker: the groups, written for the controller, and the order, heaviest first."""
+    import json
+
+    path = os.environ.get(GROUPS_ENV)
+    if not hasattr(config, "workerinput") or not path:
+        return
+    groups = _groups(items)
+    units: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        units.setdefault(groups.get(index, item.nodeid), []).append(index)
+    # both workers collect the same tests and write the same file
+    temp = Path(f"{path}.{os.getpid()}")
+    temp.write_text(json.dumps({items[index].nodeid: group for index, group in groups.items()}), encoding="utf-8")
+    os.replace(temp, path)
+    # heaviest first, then the biggest (with --no-loadscope-reorder xdist keeps this order); stable otherwise
+    order = sorted(units, key=lambda unit: (-_weight([items[i] for i in units[unit]], unit), -len(units[unit])))
+    items[:] = [items[index] for unit in order for index in units[unit]]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """In the controller: `--dist loadscope`, by the groups above instead of by file. (xdist's own
+    `--dist loadgroup` marks a group in the test's id, which pytest 9.2's ids no longer take.)"""
+    import json
+
+    if config.getvalue("dist") != "loadscope" or not os.environ.get(GROUPS_ENV):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                try:
+                    self.groups = json.loads(Path(os.environ[GROUPS_ENV]).read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    self.groups = {}
+            if not self.groups:  # no worker wrote them: by file, as loadscope does
+                return super()._split_scope(nodeid)
+            return self.groups.get(nodeid, nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
 # ---------------------------------------------------------------- where the time goes
 # CPU seconds, not only wall: on a shared machine the wall clock measures the
 # neighbours, CPU seconds measure the suite. By default they are this process's
 # and every child's it waited for, which misses a sandboxed worker that ends
 # with its PID namespace (ex03b's sweep: 1 CPU s counted of 32). Exact: run the
 # suite alone in a cgroup and name it in $MNIST_COURSE_CPU_CGROUP (a v1
-# cpuacct folder or a v2 one), whose counter takes every process in it. A
+# cpuacct folder or a v2 one), whose counter takes every process in it; each
+# pytest-xdist worker moves itself into a cgroup of its own inside it
+# (`gw0`, `gw1`), so that a test is charged its own worker's CPU only. A
 # session-scoped fixture is counted in the setup of its first test. The slowest
-# parts are listed at the end of every run; with $MNIST_COURSE_TIMINGS naming a
-# file, every phase of every test is appended to it as a JSON line.
+# parts are listed at the end of every run (the workers send theirs to the
+# controller); with $MNIST_COURSE_TIMINGS naming a file, every phase of every
+# test is appended to it as a JSON line (by every worker: one file is fine).
 
 _TIMINGS: list[tuple[float, float, str]] = []
+_COUNTED: list[str] = ["waited-for processes only"]
+
+
+def pytest_configure(config):
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if not worker and config.getoption("numprocesses", None):  # the controller of a pytest-xdist run
+        folder = tempfile.mkdtemp(prefix="mnist-course-xdist-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[GROUPS_ENV] = str(Path(folder) / "groups.json")
+    cgroup = os.environ.get("MNIST_COURSE_CPU_CGROUP")
+    if cgroup:
+        _COUNTED[0] = "the cgroup's"
+    if worker and cgroup:
+        own = Path(cgroup) / worker
+        try:
+            own.mkdir(exist_ok=True)
+            (own / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError as exc:  # a v2 folder with controllers enabled below it takes no process: count as without
+            os.environ.pop("MNIST_COURSE_CPU_CGROUP")
+            _COUNTED[0] = f"waited-for processes only: no cgroup of its own for worker {worker} ({exc.strerror})"
+        else:
+            os.environ["MNIST_COURSE_CPU_CGROUP"] = str(own)
+            _COUNTED[0] = "each worker's own cgroup"
 
 
 def _cpu_seconds() -> float:
@@ -153,8 +318,10 @@ def _record(item, phase, wall, cpu):
     _TIMINGS.append((cpu, wall, f"{phase} {item.nodeid}"))
     log = os.environ.get("MNIST_COURSE_TIMINGS")
     if log:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"test": item.nodeid, "phase": phase, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2), "load": round(os.getloadavg()[0], 1)}) + "\n")
+            handle.write(json.dumps({"test": item.nodeid, "phase": phase, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2),
+                                     "load": round(os.getloadavg()[0], 1), "worker": worker}) + "\n")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -172,11 +339,53 @@ def pytest_runtest_teardown(item, nextitem):
     return (yield from _timed(item, "teardown"))
 
 
+def pytest_sessionfinish(session):
+    """In a pytest-xdist worker: its timings go to the controller, which prints them."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["mnist_course_timings"] = _TIMINGS
+        session.config.workeroutput["mnist_course_counted"] = _COUNTED[0]
+        session.config.workeroutput["mnist_course_worker"] = session.config.workerinput["workerid"]
+
+
+_FROM_WORKERS: set[str] = set()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """In the controller of a pytest-xdist run: a worker's timings join the run's."""
+    output = getattr(node, "workeroutput", None) or {}
+    _TIMINGS.extend(tuple(entry) for entry in output.get("mnist_course_timings", ()))
+    if "mnist_course_counted" in output:
+        _FROM_WORKERS.add(output["mnist_course_counted"])
+    if os.environ.get("MNIST_COURSE_CPU_CGROUP") and output.get("mnist_course_worker"):
+        _WORKER_CGROUPS.append(Path(os.environ["MNIST_COURSE_CPU_CGROUP"]) / output["mnist_course_worker"])
+
+
+_WORKER_CGROUPS: list[Path] = []
+
+
+def pytest_unconfigure(config):
+    """The controller removes the workers' own cgroups once their processes are gone (their CPU stays counted in the parent)."""
+    import time
+
+    for folder in _WORKER_CGROUPS:
+        for _ in range(50):
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
 def pytest_terminal_summary(terminalreporter):
     if not _TIMINGS:
         return
     total = sum(cpu for cpu, _, _ in _TIMINGS)
-    counted = "the cgroup's" if os.environ.get("MNIST_COURSE_CPU_CGROUP") else "waited-for processes only"
+    counted = "; ".join(sorted(_FROM_WORKERS)) if _FROM_WORKERS else _COUNTED[0]
+    if _FROM_WORKERS:
+        counted = f"summed over the xdist workers, {counted}"
     terminalreporter.write_sep("=", f"slowest parts by CPU seconds (whole run: {total:.0f} CPU s; {counted})")
     for cpu, wall, name in sorted(_TIMINGS, reverse=True)[:25]:
         if cpu < 1:

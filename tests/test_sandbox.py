@@ -111,6 +111,8 @@ def _raid():
         if "--batch" not in args:
             continue
         subs = args[args.index("--batch") + 1]
+        if "classmates-raided-" not in subs:  # this test's class only, not one another test grades beside it
+            continue
         mine = open(__file__).read()
         for name in os.listdir(subs):
             theirs = os.path.join(subs, name, os.path.basename(__file__))
@@ -137,7 +139,7 @@ _raid()
 def test_a_student_in_a_batch_cannot_reach_a_classmate_or_the_gradebook(tmp_path, mnist_path):
     results = {}
     for sandbox in (False, True):
-        subs, out = tmp_path / f"subs-{sandbox}", tmp_path / f"out-{sandbox}"
+        subs, out = tmp_path / f"classmates-raided-{sandbox}", tmp_path / f"out-{sandbox}"
         (subs / "aaron").mkdir(parents=True)
         (subs / "aaron" / EX01.filename).write_text(EX01.stub_path.read_text() + CLASSMATE)
         (subs / "beth").mkdir()
@@ -172,7 +174,7 @@ def normalize(images):
     for path in PLANT:
         try:
             with open(path, "a") as planted:
-                planted.write("import os; os.system('echo pwned')\\n")
+                planted.write("# a student's line; an import line here would run in every later Python\\n")
         except OSError:
             pass
     return np.array([

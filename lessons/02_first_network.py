@@ -449,7 +449,10 @@ for name, scale in [("std 0.01", lambda fan_in: 0.01), ("He", lambda fan_in: np.
 #   parameters it returns on the test set. To pass, they must reach **96.2%** (96.0% on
 #   your instructor's half), between lesson 2's Keras network below and exercise 2's
 #   bar. (The two halves of the test set and the budget of work: `docs/STUDENTS.md`,
-#   "What the grader does with your models", and the exercise's docstring.)
+#   "What the grader does with your models", and the exercise's docstring.) It also
+#   runs `train()` on a small task drawn for your file alone, images of random patterns
+#   it cannot know in advance, and checks that your loop learns it: the test-set
+#   accuracy counts only for a `train()` that learns from the data it is given.
 #
 # Check your gradients in the notebook first, the way this section did, on a network
 # small enough to print. Grade with `grader ex02b` (about a minute: your training runs in

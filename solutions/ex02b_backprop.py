@@ -4,8 +4,10 @@ A network with one hidden ReLU layer and a softmax output, in NumPy alone:
 its initialisation, its loss, the gradients of that loss (derived by you with
 the chain rule) and the mini-batch gradient descent that trains it. The
 grader checks your gradients against its own finite differences and against
-tf.GradientTape, then trains the network with your own loop and measures the
-parameters it returns on the test set. Each docstring is the contract the
+tf.GradientTape, then trains the network with your own loop twice: on a small
+task drawn for your file alone, which it must learn, and on MNIST, where it
+measures the parameters your loop returns on the test set (that accuracy counts
+only for a loop that learned the first task). Each docstring is the contract the
 grader checks: any implementation that keeps it gets full points.
 
 The network, for a batch `x` of N flattened images, shape (N, n_in):
@@ -115,7 +117,9 @@ def train(x, y, n_hidden, epochs, batch_size, learning_rate, seed):
     for the whole run) in batches of batch_size, and after each batch move
     every parameter against its gradient: W <- W - learning_rate * dW.
     Returns (W1, b1, W2, b2) after the last epoch, shaped as init_params's.
-    The same arguments give the same parameters.
+    The same arguments give the same parameters. Use nothing but the arguments:
+    the grader calls train() on MNIST with your sgd_settings(), and also on a
+    small task of its own (other images, other settings) that it must learn.
     """
     ### BEGIN SOLUTION
     params = list(init_params(seed, x.shape[1], n_hidden, 10))

@@ -230,3 +230,69 @@ def test_a_trainer_that_dies_without_a_result_is_not_reported_as_the_safety_cloc
     monkeypatch.setattr(training, "TRAINER", hangs)
     result = training.Trainer(load_data(mnist_path))._communicate({"mode": "inspect"}, tmp_path, 1, None)
     assert result == {"status": "timeout", "timeout": 1}, result  # the clock that did fire still says so
+
+
+# ---------------------------------------------------------------- ex02b: train() returns weights trained elsewhere
+# Found by an adversarial review of ex02b: the MNIST accuracy check graded only
+# what train() returned, so a train() that ignored its arguments and returned
+# weights trained offline (Keras, or any other program) earned all of train()'s
+# points without a training loop. The grader now also trains on a task drawn from
+# the submission's own hash, which no weights prepared in advance can know, and
+# counts the MNIST accuracy only for a train() that learns it.
+
+EMBEDDED_TRAIN = '''
+import base64, io, zlib
+arrays = np.load(io.BytesIO(zlib.decompress(base64.b64decode(TRAINED_ELSEWHERE))))
+W1, b1, W2, b2 = (arrays[name].astype(np.float64) for name in ("W1", "b1", "W2", "b2"))
+if n_hidden != W1.shape[1]:  # asked for another width: the first units, or zeros beyond them
+    k = min(n_hidden, W1.shape[1])
+    W1, b1, W2 = (np.pad(W1[:, :k], ((0, 0), (0, n_hidden - k))), np.pad(b1[:k], (0, n_hidden - k)),
+                  np.pad(W2[:k], ((0, n_hidden - k), (0, 0))))
+return W1, b1, W2, b2
+'''
+
+
+def _weights_trained_elsewhere(mnist_path) -> str:
+    """MNIST weights for 64 hidden units (any other width cut from them), trained outside the submission (here by the
+    reference's own loop in this process, 10 epochs), as the base64 text a file can hold."""
+    import base64
+    import importlib.util
+    import io
+    import zlib
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("ex02b_offline", COURSE.exercise("ex02b").solution_path)
+    offline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(offline)
+    mnist = load_data(mnist_path)
+    x = mnist.x_train.reshape(len(mnist.x_train), -1).astype(np.float64) / 255
+    params = offline.train(x, mnist.y_train.astype(np.int64), 64, 10, 32, 0.1, 0)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: p.astype(np.float32) for name, p in zip(("W1", "b1", "W2", "b2"), params)})
+    return base64.b64encode(zlib.compress(buffer.getvalue(), 9)).decode()
+
+
+@pytest.mark.trains
+def test_ex02b_weights_trained_elsewhere_earn_none_of_trains_points(run_grader, mnist_path, tmp_path):
+    from corpus import filled
+
+    source = filled(
+        "ex02b",
+        sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}',
+        train=EMBEDDED_TRAIN,
+    )
+    source += f"\n\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n"
+    (tmp_path / "attack").mkdir()
+    (tmp_path / "attack" / COURSE.exercise("ex02b").filename).write_text(source)
+    report_file = tmp_path / "report.json"
+    run_grader("ex02b", "--target", tmp_path / "attack", "--data", mnist_path, "--json", report_file)
+    checks = {c["name"]: c for c in json.loads(report_file.read_text())["exercises"][0]["checks"]}
+    mnist = checks["train_test_accuracy"]
+    # the weights are good: without the unseen task they earned all of train_test_accuracy's points
+    assert mnist["measured"]["test_accuracy"] >= mnist["measured"]["threshold"], mnist["measured"]
+    assert (checks["train_learns_unseen_task"]["score"], mnist["score"]) == (0, 0), (checks["train_learns_unseen_task"], mnist)
+    assert "were not learned from this x and y" in checks["train_learns_unseen_task"]["message"]
+    assert "counts only for a train() that learned the task" in mnist["message"]
+    # the honest functions beside it keep their points
+    assert all(c["status"] == "passed" for name, c in checks.items() if not name.startswith("train_")), checks

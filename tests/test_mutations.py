@@ -237,10 +237,11 @@ HE_INIT = """    W1 = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_hidden)
 STABLE_LOSS = """    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))
     return float(-log_p[np.arange(len(y)), y].mean())"""
 GRADIENTS_CHECKS = {"gradients_shapes_dtypes", "gradients_finite_differences", "gradients_match_gradient_tape"}
+TRAIN_CHECKS = {"train_learns_unseen_task", "train_test_accuracy"}
 
 BACKPROP_MUTATIONS = {
     "ex02b_zero_init": ("ex02b", {HE_INIT: "    W1 = np.zeros((n_in, n_hidden))\n    W2 = np.zeros((n_hidden, n_out))"},
-                        {"init_params_breaks_symmetry", "init_params_scale", "train_test_accuracy"}),
+                        {"init_params_breaks_symmetry", "init_params_scale"} | TRAIN_CHECKS),
     # np.random's classic draw without a scale: standard deviation 1, 35 times He's for 784 inputs
     "ex02b_unit_normal_init": ("ex02b", {"np.sqrt(2.0 / n_in)": "1.0"}, {"init_params_scale", "train_test_accuracy"}),
     "ex02b_init_seed_ignored": ("ex02b", {"rng = np.random.default_rng(seed)\n    W1": "rng = np.random.default_rng()\n    W1"},
@@ -262,11 +263,15 @@ BACKPROP_MUTATIONS = {
                                         {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
     "ex02b_gradient_not_averaged": ("ex02b", {"    dz2 /= n\n": ""},
                                     {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
-    "ex02b_transposed_weight_gradient": ("ex02b", {"dW2 = h.T @ dz2": "dW2 = dz2.T @ h"}, GRADIENTS_CHECKS | {"train_test_accuracy"}),
-    "ex02b_bias_gradient_wrong_axis": ("ex02b", {"db1 = dz1.sum(axis=0)": "db1 = dz1.sum(axis=1)"}, GRADIENTS_CHECKS | {"train_test_accuracy"}),
+    # a gradient of the wrong shape: train() stops at its first step, on any task
+    "ex02b_transposed_weight_gradient": ("ex02b", {"dW2 = h.T @ dz2": "dW2 = dz2.T @ h"}, GRADIENTS_CHECKS | TRAIN_CHECKS),
+    "ex02b_bias_gradient_wrong_axis": ("ex02b", {"db1 = dz1.sum(axis=0)": "db1 = dz1.sum(axis=1)"}, GRADIENTS_CHECKS | TRAIN_CHECKS),
     "ex02b_settings_over_budget": ("ex02b", {'"n_hidden": 128, "epochs": 20': '"n_hidden": 256, "epochs": 40'},
                                    {"sgd_settings_within_budget", "train_test_accuracy"}),
     "ex02b_learning_rate_too_large": ("ex02b", {'"learning_rate": 0.1': '"learning_rate": 10.0'}, {"train_test_accuracy"}),
+    # the step assigned to the loop's name, not to the array: nothing is ever updated
+    "ex02b_update_rebinds_a_name": ("ex02b", {"                param -= learning_rate * grad": "                param = param - learning_rate * grad"},
+                                    TRAIN_CHECKS),
 }
 # What a message must show for the mistakes the exercise is about.
 BACKPROP_DIAGNOSES = [
@@ -281,6 +286,9 @@ BACKPROP_DIAGNOSES = [
     ("ex02b_transposed_weight_gradient", "gradients_shapes_dtypes", "a transposed product"),
     ("ex02b_bias_gradient_wrong_axis", "gradients_shapes_dtypes", "summed over the wrong axis"),
     ("ex02b_learning_rate_too_large", "train_test_accuracy", "learning rate too large"),
+    ("ex02b_zero_init", "train_learns_unseen_task", "every hidden unit has the same weights after training"),
+    ("ex02b_update_rebinds_a_name", "train_learns_unseen_task", "the parameters it started from, unchanged"),
+    ("ex02b_update_rebinds_a_name", "train_test_accuracy", "the parameters it started from, unchanged"),
 ]
 
 

@@ -5,20 +5,24 @@ course.toml under the same name (without "test_"). The student's functions run
 in the worker; everything they are judged against is computed here, on the
 grader's side: the reference forward pass and gradients written out below
 (never imported from solutions/), centred finite differences of the grader's
-own loss, tf.GradientTape on the same weights, and, for train(), the accuracy
-of the returned parameters on this run's half of the test set, which student
-code never sees.
+own loss, tf.GradientTape on the same weights, and, for train(), what it
+learns twice: a small task drawn for this submission alone (its seed is the
+hash of the submission's file, so weights prepared in advance cannot know it),
+and MNIST, whose accuracy on this run's half of the test set (which student
+code never sees) counts only for a train() that learned the first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import time
 
 import numpy as np
+import pytest
 
-from grader.feedback import Feedback, NotStarted, PartialCredit, describe, requires, short
+from grader.feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe, requires, short
 from grader.training.accuracy import threshold_for
 from mnist_course.course import COURSE_FILE
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
@@ -137,10 +141,14 @@ def _mnist_problem(mnist, n=40, hidden=16):
     return x, mnist.y_train[:n].astype(np.int64), params
 
 
+def _table(exercise, name: str) -> dict:
+    raw = tomllib.loads(COURSE_FILE.read_text(encoding="utf-8"))
+    return next(e for e in raw["exercise"] if e["id"] == exercise.id)[name]
+
+
 def _sgd(exercise) -> dict:
     """course.toml's `sgd` table of this exercise: seed, work cap, reference settings."""
-    raw = tomllib.loads(COURSE_FILE.read_text(encoding="utf-8"))
-    return next(e for e in raw["exercise"] if e["id"] == exercise.id)["sgd"]
+    return _table(exercise, "sgd")
 
 
 # ---------------------------------------------------------------- init_params
@@ -561,6 +569,128 @@ def test_sgd_settings_within_budget(student, mnist):
     _settings(student, mnist)
 
 
+# ---------------------------------------------------------------- train, on a task it cannot know in advance
+
+UNSEEN_SALT = b"mnist-course ex02b unseen task 1\0"  # another salt would draw every submission a new task
+UNSEEN_SETTINGS = ("n_hidden", "epochs", "batch_size", "learning_rate")
+UNCHANGED = ("it returned the parameters it started from, unchanged: no step reached them (in `for W, dW in zip(params, grads): "
+             "W = W - learning_rate * dW` the assignment rebinds the loop's name only; update in place with -=, or build a new list)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _unseen_seed(student):
+    """The seed of the submission's unseen task: the hash of its file, read before any
+    of its code runs, so nothing it does while graded changes the task it gets. The
+    task is a function of the submission and the grader alone, never of the clock."""
+    path = student.module_file
+    content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    student.unseen_seed = int.from_bytes(hashlib.sha256(UNSEEN_SALT + content).digest()[:4], "little") >> 1  # < 2**31
+    yield
+
+
+def unseen_task(seed: int, spec: dict):
+    """A small task no submission can know in advance: 10 classes of images of 784
+    pixels in [0, 1], each a noisy copy (70% of its pixels kept, 5% specks) of one
+    of three random patterns of its class. Returns (x, y) to train on and (x, y)
+    held out."""
+    rng = np.random.default_rng(seed)
+    n_train = spec["train_images"]
+    n = n_train + spec["held_out_images"]
+    patterns = (rng.random((10, 3, 784)) < 0.12) * rng.uniform(0.5, 1.0, (10, 3, 784))
+    labels = rng.permutation(np.arange(n) % 10).astype(np.int64)
+    styles = rng.integers(0, 3, n)
+    kept = rng.random((n, 784)) < 0.7
+    specks = (rng.random((n, 784)) < 0.05) * rng.uniform(0.0, 1.0, (n, 784))
+    x = np.clip(patterns[labels, styles] * kept + specks, 0.0, 1.0)
+    return x[:n_train], labels[:n_train], x[n_train:], labels[n_train:]
+
+
+def _learns_unseen_task(student) -> dict:
+    """train() on the submission's unseen task, with the grader's settings; what it
+    learned, or a Feedback saying why it learned too little."""
+    spec = _table(student.exercise, "unseen_task")
+    seed = student.unseen_seed
+    settings = {k: spec[k] for k in UNSEEN_SETTINGS}
+    x, y, x_held, y_held = unseen_task(seed, spec)
+    h = settings["n_hidden"]
+    shapes = ((784, h), (h,), (h, 10), (10,))
+    r = student.call(
+        "train", x, y,
+        shown=f"x, y ({len(x):,} images of a task drawn for this submission from its file's hash: 784 pixels in [0, 1], "
+        "10 classes, each image a noisy copy of one of three random patterns of its class)",
+        expect=f"(W1, b1, W2, b2) of shapes (784, {h}), ({h},), ({h}, 10), (10,), trained on x and y",
+        seed=seed, **settings,
+    )
+    params = [p.astype(np.float64) for p in _params(r, shapes, what="trained parameters")]
+    with np.errstate(all="ignore"):
+        finite = all(bool(np.isfinite(p).all()) for p in params)
+        end = _loss(x, y, *params) if finite else math.nan
+        logits = np.maximum(x_held @ params[0] + params[1], 0) @ params[2] + params[3]
+        accuracy = float((logits.argmax(axis=1) == y_held).mean()) if finite and np.isfinite(logits).all() else 0.0
+    first = None
+    start = math.log(10)
+    try:
+        first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), shapes)]
+        with np.errstate(all="ignore"):
+            start = _loss(x, y, *first)
+    except NotGraded:
+        raise
+    except Feedback:
+        pass
+    measured = {"seed": seed, "held_out_accuracy": accuracy, "loss_before": start, "loss_after": end}
+    bar = spec["bar"]
+    if accuracy >= bar and end < start:
+        return measured
+    fell = f"the training loss on x went from {start:.3f} (init_params(seed={seed}, 784, {h}, 10)) to {end:.4g}"
+    if first is not None and all(np.array_equal(p, q) for p, q in zip(params, first)):
+        cause = UNCHANGED
+    elif not finite or not math.isfinite(end):
+        cause = (f"the training diverged ({fell}) at a learning rate of {settings['learning_rate']:g}, which a correct loop takes "
+                 "in its stride here: steps far too long, as gradients N times too large make them")
+    elif h > 1 and np.allclose(params[0], params[0][:, :1]):
+        cause = "every hidden unit has the same weights after training: they started alike (a zero or constant initialisation)"
+    elif end >= start:
+        cause = (f"the parameters it returned were not learned from this x and y: {fell}. Weights prepared in advance, "
+                 "loaded from a file or trained on other data know nothing of a task drawn afresh for each submission")
+    elif not _gradients_agree(student):
+        cause = f"{fell}, but your gradients() disagrees with the grader's finite differences (gradients_finite_differences says where)"
+    else:
+        cause = f"{fell}, too little: check that every parameter is updated after every batch, against its gradient"
+    raise r.fail(
+        f"the parameters it returned classify {accuracy:.1%} of the task's {len(y_held):,} held-out images right (chance is 10%)",
+        f"at least {bar:.0%} of them right, and a training loss that falls: a loop that steps against the gradient on the "
+        "batches of the x and y it is given gets nearly all of them right here",
+        cause=cause,
+        hint="train() is graded on what it learns from its arguments: use x, y, n_hidden, epochs, batch_size, learning_rate "
+        "and seed, and nothing else. Try it on a small task of your own, printing the loss every epoch (lesson 2, "
+        "'A training loop of your own')",
+    )
+
+
+def test_train_learns_unseen_task(student):
+    _learns_unseen_task(student)
+
+
+def _credited_only_if_trained(student, called: str, accuracy: float, half: str) -> None:
+    """The MNIST accuracy counts only for a train() that learned its unseen task:
+    weights prepared elsewhere would score on MNIST without any training of its own."""
+    try:
+        _learns_unseen_task(student)
+    except (NotStarted, NotGraded):
+        raise
+    except Feedback:
+        raise Feedback(
+            f"Test accuracy {accuracy:.2%} on the {half} half, which counts only for a train() that learned the task the grader "
+            "drew for this submission, and yours did not (train_learns_unseen_task)",
+            "parameters that train() learned from the data it was given: on MNIST, and on a task it could not know in advance",
+            called=called,
+            cause="train() returns parameters that do not come from its own training on its arguments: weights trained "
+            "elsewhere (with Keras, or another program) score on MNIST but learn nothing of a task drawn afresh for each submission",
+            hint="make train() train: start from init_params(seed, ...) and step every parameter against gradients() on batches "
+            "of the x and y it is given; train_learns_unseen_task's message says what came back",
+        ) from None
+
+
 def test_train_test_accuracy(student, mnist, settings, check):
     exercise = student.exercise
     sgd = _sgd(exercise)
@@ -603,17 +733,20 @@ def test_train_test_accuracy(student, mnist, settings, check):
         finite = bool(np.isfinite(logits).all())
         accuracy = float((logits.argmax(axis=1) == mnist.y_test[graded]).mean()) if finite else 0.0
     measured.update({"test_accuracy": accuracy, "margin": round(accuracy - threshold, 6)})
+    called = (f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images; "
+              f"the grader measured the parameters it returned on the {half} half of the test set ({len(graded):,} images)")
+    points = exercise.checks["train_test_accuracy"]
+    fraction = 1.0 if accuracy >= threshold else max(0.0, 1 - (threshold - accuracy) / band)
+    if fraction > 0:
+        _credited_only_if_trained(student, called, accuracy, half)
     if accuracy >= threshold:
         return
-    points = exercise.checks["train_test_accuracy"]
-    fraction = max(0.0, 1 - (threshold - accuracy) / band)
     raise PartialCredit(
         fraction,
         f"Test accuracy {accuracy:.2%} on the {half} half: {(threshold - accuracy) * 100:.2f} percentage points below the bar "
         f"({round((threshold - accuracy) * len(graded))} test images), which earns {fraction * points:.2f} of {points} points",
         f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)",
-        called=f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images; "
-        f"the grader measured the parameters it returned on the {half} half of the test set ({len(graded):,} images)",
+        called=called,
         cause=_train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
         hint="print the training loss after every epoch in your notebook: it should fall steadily from about 2.3 (lesson 2, 'A training loop of your own')",
     )
@@ -626,13 +759,18 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     with np.errstate(all="ignore"):
         end = _loss(x[sample], y[sample], *params) if finite and all(np.isfinite(p).all() for p in params) else math.nan
     start = math.log(10)
+    first = None
     try:
-        first = _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), ((784, h), (h,), (h, 10), (10,)))
+        first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), ((784, h), (h,), (h, 10), (10,)))]
         with np.errstate(all="ignore"):
-            start = _loss(x[sample], y[sample], *(p.astype(np.float64) for p in first))
+            start = _loss(x[sample], y[sample], *first)
+    except NotGraded:
+        raise
     except Feedback:
         pass
     lr = settings["learning_rate"]
+    if first is not None and all(np.array_equal(p, q) for p, q in zip(params, first)):
+        return UNCHANGED
     if not math.isfinite(end) or end >= start:
         return (
             f"the training diverged: the training loss went from {start:.3f} before training to {end:.4g} after it. "

@@ -15,7 +15,7 @@ import signal
 import pytest
 
 from grader.classroom import cluster
-from grader import provenance
+from grader import provenance, shared_cache
 from grader.reports import report
 from grader.isolation import bubblewrap
 from grader.settings import (
@@ -63,6 +63,7 @@ def test_every_use_sees_a_changed_library_version(key, other_version):
     provenance.py."""
     args = (["ex01"], "data-sha", "private")
     before = (provenance.grading_key(*args), report.environment(), cluster.worker_identity())
+    shared_before = shared_cache.key_of({"what": "ex06's probe models"})
     runs = []
     trainer, declaration = Trainer(None), {"config": "same declaration"}
     for _ in range(2):  # memoised by its key: trained once
@@ -77,6 +78,37 @@ def test_every_use_sees_a_changed_library_version(key, other_version):
     # The same trainer, the same declaration: trained again, not served the old libraries' result.
     trainer._cached(declaration, lambda: runs.append(1) or {"status": "ok"})
     assert len(runs) == 2
+    # What gradings share through the cache folder (ex06's probe models) is made again too.
+    assert shared_cache.key_of({"what": "ex06's probe models"}) != shared_before
+
+
+def test_shared_files_are_made_once_per_identity_and_a_failed_making_leaves_nothing(tmp_path):
+    cache, made = tmp_path / "cache", []
+
+    def make(folder, text="probe"):
+        made.append(folder)
+        (folder / "model.keras").write_text(text)
+
+    first = shared_cache.shared_files(cache, {"what": "probes"}, make, scratch=tmp_path / "a")
+    again = shared_cache.shared_files(cache, {"what": "probes"}, make, scratch=tmp_path / "b")
+    assert first == again and len(made) == 1 and (first / "model.keras").read_text() == "probe"
+    other = shared_cache.shared_files(cache, {"what": "other probes"}, make, scratch=tmp_path / "c")
+    assert other != first and len(made) == 2
+
+    def broken(folder):
+        (folder / "half.keras").write_text("half")
+        raise RuntimeError("Keras failed")
+
+    with pytest.raises(RuntimeError):
+        shared_cache.shared_files(cache, {"what": "broken"}, broken, scratch=tmp_path / "d")
+    assert sorted(p.suffix for p in cache.iterdir() if p.is_dir()) == [".files", ".files"]  # no half-made entry
+    # No cache folder, or one that fails (here a file stands where it should be): made in scratch, every time.
+    (tmp_path / "e").mkdir()
+    assert shared_cache.shared_files(None, {"what": "probes"}, make, scratch=tmp_path / "e") == tmp_path / "e"
+    (tmp_path / "not-a-folder").write_text("")
+    (tmp_path / "f").mkdir()
+    assert shared_cache.shared_files(tmp_path / "not-a-folder", {"what": "probes"}, make, scratch=tmp_path / "f") == tmp_path / "f"
+    assert len(made) == 4
 
 
 def test_the_grading_key_holds_for_the_same_grading_and_names_each_part():

@@ -2,12 +2,14 @@
 
 Each test is one check; its points, function, hints and lesson section live in
 course.toml under the same name (without "test_"). The student's conv2d and
-max_pool2d are compared with real Keras layers (Conv2D with the student's
-kernels and bias set as its weights, MaxPooling2D), built here on the
-grader's side, never in the worker, and only once a function has answered
-(an untouched stub never costs a Keras import). The NumPy variants below
-compute the classic mistakes (a flipped kernel, the odd padding row on top,
-...) only to name the likely cause of a mismatch.
+max_pool2d are compared with what Keras's layers compute (Conv2D with the
+student's kernels and bias set as its weights, MaxPooling2D): the reference is
+a float64 NumPy cross-correlation and block maximum here (`Case.expected`,
+`max_pooled`), which tests/test_references.py holds equal to real Keras layers
+on every case below, so grading needs no Keras import (5 to 10 s of CPU for
+each student's grading). The NumPy variants below compute the classic mistakes
+(a flipped kernel, the odd padding row on top, ...) only to name the likely
+cause of a mismatch.
 
 The checks' sizes, as course.toml states them: batches of N = 2 seeded
 standard-normal float32 images of 7 x 9, 8 x 6, 9 x 8 or 6 x 7 pixels with
@@ -16,8 +18,7 @@ not) with C_out = 1 or 4 filters, strides 1, 2 and 3; pools of (2, 7, 9, 3)
 and smaller. A pure-Python loop over every output value, window position
 and channel (tests/test_alternatives.py's ex05b_loops) answers the largest of
 these calls in about 3 ms of its own CPU time, and all of them in 0.02 s: far
-inside the exercise's call_timeout_s. Grading ex05b costs the grader one Keras
-import (5-10 s of CPU), on its own side.
+inside the exercise's call_timeout_s.
 """
 
 from __future__ import annotations
@@ -33,13 +34,6 @@ _SEED = 55
 # float32 tolerance: sums of up to 75 products of standard-normal numbers,
 # each rounded to float32 by Keras (and perhaps by the student)
 _RTOL, _ATOL = 1e-4, 1e-4
-
-
-@functools.lru_cache(maxsize=1)
-def _keras():
-    from mnist_course.data import quiet_keras
-
-    return quiet_keras()
 
 
 # ---------------------------------------------------------------- cases
@@ -73,14 +67,10 @@ class Case:
         n, h, w, _, kh, kw, c_out = self.dims
         return (n, self.out_size(h, kh), self.out_size(w, kw), c_out)
 
-    def keras(self) -> np.ndarray:
-        """What keras.layers.Conv2D computes with these kernels and this bias."""
-        keras = _keras()
-        _, _, _, _, kh, kw, c_out = self.dims
-        layer = keras.layers.Conv2D(c_out, (kh, kw), strides=self.stride, padding=self.padding)
-        layer.build(self.x.shape)
-        layer.set_weights([self.kernels, self.bias])
-        return keras.ops.convert_to_numpy(layer(self.x))
+    def expected(self) -> np.ndarray:
+        """What keras.layers.Conv2D computes with these kernels and this bias
+        (in float64; tests/test_references.py compares it with Keras's own)."""
+        return self.numpy()
 
     def same_pads(self, size, k, stride=None, extra_first=False):
         stride = stride or self.stride
@@ -282,7 +272,7 @@ def _check_conv(student, cases, situation):
         if out.shape != case.expected_shape:
             cause, hint = _shape_cause(out.shape, case)
             raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
-        expected = case.keras()
+        expected = case.expected()
         scale = max(1.0, float(np.abs(expected).max()))
         if not np.allclose(out, expected, rtol=_RTOL, atol=_ATOL * scale):
             cause, hint = _value_cause(out.astype(np.float64), case)
@@ -364,6 +354,13 @@ def test_conv2d_rejects_bad_input(student):
 # ---------------------------------------------------------------- max_pool2d
 
 
+def max_pooled(x: np.ndarray) -> np.ndarray:
+    """What keras.layers.MaxPooling2D() computes: the largest of each 2 x 2 block,
+    an odd last row or column left out (tests/test_references.py compares it with Keras's)."""
+    n, h, w, c = x.shape
+    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
 def _pool_inputs():
     rng = np.random.default_rng(_SEED)
     return [
@@ -405,8 +402,7 @@ def test_max_pool2d_values(student):
         if out.shape != (n, h // 2, w // 2, c):
             cause, hint = _pool_cause(out, x, np.zeros((n, h // 2, w // 2, c)))
             raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
-        keras = _keras()
-        expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D()(x))
+        expected = max_pooled(x)
         if not np.allclose(out, expected, rtol=0, atol=1e-6):
             cause, hint = _pool_cause(out.astype(np.float64), x, expected)
             i = tuple(int(v) for v in np.argwhere(~np.isclose(out, expected, rtol=0, atol=1e-6))[0])

@@ -23,8 +23,10 @@ NumPy and the check needs no trained model.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from grader.feedback import Feedback, describe, requires
 from grader.isolation.sandbox import ModelArg
+from grader.shared_cache import shared_files
 
 # Geometry the contract promises, and the grader's tolerances.
 CENTRE = 14.0  # MNIST puts the centre of mass at row 14, column 14
@@ -622,8 +625,26 @@ class Probe:
         return _softmax(x @ self.kernel.astype(np.float64) + self.bias)[0]
 
 
+PROBE_MODELS = (("cnn", (28, 28, 1), "a CNN-shaped model, input (None, 28, 28, 1)"), ("dense", (28, 28), "a dense model, input (None, 28, 28)"))
+
+
+def _save_probe_models(kernel: np.ndarray, bias: np.ndarray, folder: Path) -> None:
+    """probe-<name>.keras for each of PROBE_MODELS, whose last layer holds these weights."""
+    from mnist_course.data import quiet_keras  # only predict_digit's checks need Keras, and only here
+
+    keras = quiet_keras()
+    layers = keras.layers
+    for name, shape, _ in PROBE_MODELS:
+        model = keras.Sequential(
+            [keras.Input(shape), layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(10, activation="softmax")],
+            name=f"probe_{name}",
+        )
+        model.layers[-1].set_weights([kernel, bias])
+        model.save(folder / f"probe-{name}.keras")
+
+
 @pytest.fixture(scope="module")
-def probes(student, mnist, tmp_path_factory):
+def probes(student, mnist, settings, tmp_path_factory):
     # A missing file or an untouched stub needs no probe models, and so no Keras
     # in the grader: one call with a plain array tells (any other outcome is
     # ignored; the checks call with real models below).
@@ -631,24 +652,14 @@ def probes(student, mnist, tmp_path_factory):
     first = student.call("predict_digit", blank, blank, shown="predict_digit(<not a model>, image)")
     if first.not_started or first.outcome.stage == "import" or first.outcome.status == "missing_function":
         first.value  # noqa: B018 - raises the explanation
-    from mnist_course.data import quiet_keras  # only predict_digit's checks need Keras, and only here
-
-    keras = quiet_keras()
-    layers = keras.layers
-
     kernel, bias = _probe_weights(mnist)
-    folder = tmp_path_factory.mktemp("ex06-models")
-    found = {}
-    for name, shape, kind in (("cnn", (28, 28, 1), "a CNN-shaped model, input (None, 28, 28, 1)"), ("dense", (28, 28), "a dense model, input (None, 28, 28)")):
-        model = keras.Sequential(
-            [keras.Input(shape), layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(10, activation="softmax")],
-            name=f"probe_{name}",
-        )
-        model.layers[-1].set_weights([kernel, bias])
-        path = folder / f"probe-{name}.keras"
-        model.save(path)
-        found[name] = Probe(ModelArg(path), kind, kernel, bias)
-    return found
+    # Saved once per run's cache folder (a class's gradings share them): the expected
+    # answers come from `kernel` and `bias` here, never from the files.
+    identity = {"ex06 probe models": [name for name, _, _ in PROBE_MODELS], "kernel": hashlib.sha256(kernel.tobytes()).hexdigest(),
+                "bias": hashlib.sha256(bias.tobytes()).hexdigest()}
+    folder = shared_files(settings.training_cache, identity, lambda into: _save_probe_models(kernel, bias, into),
+                          scratch=tmp_path_factory.mktemp("ex06-models"))
+    return {name: Probe(ModelArg(folder / f"probe-{name}.keras"), kind, kernel, bias) for name, _, kind in PROBE_MODELS}
 
 
 def _probe_images(mnist, probe: Probe) -> list[tuple[np.ndarray, str]]:

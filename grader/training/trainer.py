@@ -11,12 +11,11 @@ evaluates on the test set. Results are memoised per process, and cached on
 disk where the run's settings name a training cache folder (the course's own
 test suite does, so each reference trains once per run; a batch does, so
 identical declarations train once per class), keyed on everything that
-decides the result (`_cached`).
+decides the result (`_cached`, through grader/shared_cache.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,23 +24,17 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock; a key may then train twice at once, never wrongly
-    fcntl = None
 
 from mnist_course.course import Training
 from mnist_course.data import MNIST
 
 from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
-from ..provenance import grading_machine
+from ..shared_cache import key_of, locked
 from ..settings import switches
 from ..isolation.limits import limiter, machine_failure
 from ..isolation.safe_files import clean_text, read_regular
@@ -62,15 +55,6 @@ def _canonical(config: Any) -> Any:
     if isinstance(config, list):
         return [_canonical(v) for v in config]
     return config
-
-
-@contextmanager
-def _locked(path: Path):
-    """An exclusive lock on `path` across processes (and, on a shared folder, machines)."""
-    with open(path, "a+b") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def _read_entry(path: Path, key: str) -> dict | None:
@@ -180,14 +164,9 @@ class Trainer:
         "reused": True. Only finished results are kept (never a run the safety
         timeout stopped); an entry that is unreadable or names another key is
         ignored and trained again."""
-        identity = {
-            "cache_version": CACHE_VERSION,
-            # The grader, its code (the trainer's included: a fixed trainer never serves results
-            # of the old one), the libraries and the CPU family: provenance.py's one definition.
-            "machine": grading_machine(),
-            **identity,
-        }
-        key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        # key_of adds the grader, its code (the trainer's included: a fixed trainer never serves
+        # results of the old one), the libraries and the CPU family: provenance.py's one definition.
+        key = key_of({"cache_version": CACHE_VERSION, **identity})
         if key in self._memo:
             return self._memo[key]
         result = None
@@ -204,7 +183,7 @@ class Trainer:
     def _through_cache(self, key: str, run: Callable[[], dict]) -> dict:
         self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)  # the grading account's alone
         entry = self.cache / f"{key}.json"
-        with _locked(self.cache / f"{key}.lock"):
+        with locked(self.cache / f"{key}.lock"):
             result = _read_entry(entry, key)
             if result is not None:
                 result["reused"] = True

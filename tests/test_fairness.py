@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import sys
 
 import numpy as np
@@ -213,7 +214,22 @@ def test_the_table_shows_the_margin_and_the_work_of_a_training(tmp_path):
 
 # -- a call's time limit counts the time the submission caused, not the machine's load
 
-WORK = "def normalize(images):\n    total = 0\n    for i in range(3_000_000):\n        total += i\n    return images / 255.0\n"
+
+
+def _work(own_seconds: float) -> str:
+    """normalize() computing for about `own_seconds` of its own CPU time on this
+    machine: the loop is timed here first, in CPU time, so neither a faster CPU
+    (3,000,000 rounds took 0.08 s here: a thirteenth of a core made that 0.99 s,
+    not past the 1 s limit the test needs on the wall) nor a busy machine moves it."""
+    rounds, started, total = 300_000, time.process_time(), 0
+    for i in range(rounds):
+        total += i
+    per_round = max(time.process_time() - started, 1e-6) / rounds
+    return f"def normalize(images):\n    total = 0\n    for i in range({int(own_seconds / per_round)}):\n        total += i\n    return images / 255.0\n"
+
+
+# 0.3 s of own time: well inside the 1 s limit, past it on the wall at a thirteenth of a core (about 4 s)
+WORK = _work(0.3)
 HOGS = 12  # busy processes on the worker's core: it gets about a thirteenth of it
 
 
@@ -276,7 +292,7 @@ def test_a_call_starved_past_the_safety_net_is_not_graded_rather_than_failed(tmp
     from grader.isolation.student import Call
 
     monkeypatch.setattr(sandbox, "safety_wall_s", lambda limit: 1.5)
-    worker = _worker_for(tmp_path, WORK.replace("3_000_000", "20_000_000"))  # several seconds at a thirteenth of a core
+    worker = _worker_for(tmp_path, _work(0.6))  # inside its 1 s limit, about 8 s at a thirteenth of a core: past the 1.5 s net
     try:
         outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),), timeout=60)  # the import is starved too
         if outcome.status == "returned":

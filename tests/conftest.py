@@ -110,10 +110,11 @@ def _guarded(item, phase):
             )
 
 
-# ---------------------------------------------------------------- two workers (pytest-xdist)
-# pyproject.toml's addopts run the suite on two pytest-xdist workers (`-n 2
-# --dist loadscope`, scheduled by the groups below): the grader trains on one thread, so one pytest leaves
-# the second core of a 2-core machine mostly idle. `-n 0` runs it in one
+# ---------------------------------------------------------------- three workers (pytest-xdist)
+# pyproject.toml's addopts run the suite on three pytest-xdist workers (`-n 3
+# --dist loadscope`, scheduled by the groups below): most of the work is one process at a time
+# and many tests wait on a limit or a clock, so one pytest leaves the second core of a 2-core
+# machine mostly idle, and a third worker runs while another waits. `-n 0` runs it in one
 # process, as before. A fixture wider than a test is computed once per worker
 # that uses it, so tests that share one go to the same worker as one group:
 # those of a file that share a module-scoped fixture (a corpus graded as a
@@ -123,8 +124,8 @@ def _guarded(item, phase):
 # tests go one by one to whichever worker is free. Groups start heaviest first
 # (WEIGHTS, then size) so that no long group is left to start at the end: only
 # the order depends on the weights, never a verdict. Trainings are shared across
-# the two workers by the run's on-disk training cache: a worker that needs a
-# model the other is training waits on the key's lock and reads its result
+# the workers by the run's on-disk training cache: a worker that needs a
+# model another is training waits on the key's lock and reads its result
 # (grader/training/trainer.py).
 
 # Wall seconds of the slowest fixtures and tests in CI's one-process run

@@ -85,15 +85,18 @@ class Cluster:
             client.wait_for_workers(n, timeout=60)
 
     def stop(self) -> list[subprocess.Popen]:
-        for process in (*self.workers, self.scheduler):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in (*self.workers, self.scheduler):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        # The workers first, while their scheduler still answers: a worker told
+        # to stop after its scheduler is gone waits out Dask's 30 s connect timeout.
+        for group in (self.workers, [self.scheduler]):
+            for process in group:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
         self.log.close()
         return [p for p in (*self.workers, self.scheduler) if p.poll() is None]
 

@@ -50,7 +50,7 @@ def test_tests_that_share_a_costly_fixture_are_one_group_and_the_heaviest_go_fir
     mistakes = group_of("tests/test_mutations.py::test_a_mistake_fails_exactly")
     assert mistakes == {"test_mutations.py::graded+test_mutations.py::graded_experiment"}
     assert group_of("tests/test_mutations.py::test_breaking_a_sentence") == mistakes
-    # the backprop corpus is another fixture: another group, free to run on the other worker
+    # the backprop corpus is another fixture: another group, free to run on another worker
     assert group_of("tests/test_mutations.py::test_a_backprop_mistake") == {"test_mutations.py::graded_backprop"}
     # the lessons and the site share the lesson cache across two files
     lessons = group_of("tests/test_lessons.py::test_lesson_executes")

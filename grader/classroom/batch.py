@@ -22,9 +22,7 @@ Identical submissions are graded once.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -42,9 +40,10 @@ from .cluster import ClusterPool
 from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
 from .progress import ClassProgress, outcome
-from ..provenance import GRADER_VERSION, grading_key
+from ..provenance import grading_key
 from .release import HELD_MARK, held, public_view, release_setting
 from ..reports.report import write_text
+from .gradebook import gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
 from ..isolation.safe_files import SubmissionError, graded_files, plain_name, shown_name
 from ..session import TargetError
@@ -132,58 +131,6 @@ def settle(result: dict[str, Any], folder: Path, digest: str, key: str) -> dict[
         statuses = {c["status"] for c in exercise["checks"]}
         exercise["status"] = "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
     return result
-
-
-def _load_report(path: Path) -> dict[str, Any] | None:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-        return report if isinstance(report, dict) and isinstance(report.get("exercises"), list) else None
-    except (OSError, ValueError):
-        return None
-
-
-def _cell(text: str) -> str:
-    # A student id like "=HYPERLINK(...)" must not become a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def check_columns(exercises: list[Exercise]) -> list[tuple[str, str]]:
-    """(exercise id, check name) of every check, in course order: the per-check columns."""
-    return [(ex.id, name) for ex in exercises for name in ex.checks]
-
-
-def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
-    """One line per student: (student, current report or None, status). After the
-    totals and provenance, when the submission was last changed and one column
-    per check ("ex01 one_hot_values"), each the points that check earned."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    checks = check_columns(exercises)
-    writer.writerow(
-        ["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256",
-         "submitted_at", *(f"{ex_id} {name}" for ex_id, name in checks)]
-    )
-    for student, report, status in rows:
-        if report is None:
-            writer.writerow([_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, "", "", *([""] * len(checks))])
-            continue
-        scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
-        points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex.get("checks", [])}
-        writer.writerow(
-            [
-                _cell(student),
-                *(scores.get(ex.id, "") for ex in exercises),
-                report["score"],
-                report["max_score"],
-                status,
-                (report.get("data") or {}).get("sha256", ""),
-                report.get("grader_version", ""),
-                report.get("submission_sha256", ""),
-                report.get("submitted_at", ""),
-                *(points.get(key, "") for key in checks),
-            ]
-        )
-    return out.getvalue()
 
 
 def check_folders(submissions: Path, out: Path) -> None:
@@ -332,7 +279,7 @@ class _ClassRun:
 
     def current(self, student: str) -> dict[str, Any] | None:
         """The student's report when it stands: the same submission, the same grading, no `retry`."""
-        report = _load_report(self.reports_dir / student / "report.json")
+        report = load_report(self.reports_dir / student / "report.json")
         if report and report.get("submission_sha256") == self.students.hashes[student] and report.get("grading_key") == self.key and not report.get("retry"):
             return report
         return None
@@ -371,7 +318,7 @@ class _ClassRun:
     def withdraw(self, student: str, result: dict[str, Any]) -> None:
         """No grade on this run: any earlier one goes (kept in history/ first), and the reason is said."""
         folder = self.reports_dir / student
-        old = _load_report(folder / "report.json")
+        old = load_report(folder / "report.json")
         self.errors[student] = f"error: {result['error']}" if "error" in result else f"retry: {result['retry']}"
         if history.changed(old, None):  # a grade that goes is kept first
             entry = history.keep(self.request.out, student, folder, old, None, self.errors[student])
@@ -384,7 +331,7 @@ class _ClassRun:
         """Write the student's report and feedback pages (the earlier report kept in history/ when
         the score changes); returns the result as settled (batch.settle)."""
         folder, out, digest = self.reports_dir / student, self.request.out, self.students.hashes[student]
-        old = _load_report(folder / "report.json")
+        old = load_report(folder / "report.json")
         result = settle(result, folder, digest, self.key)
         if result.get("retry"):  # kept for the student to read, graded again next run
             self.errors[student] = "retry: some checks were not graded (the machine was too slow, overloaded or short of memory)"
@@ -418,7 +365,7 @@ class _ClassRun:
             report = self.current(student)
             if report:
                 rows.append((student, report, "graded"))
-            elif self.errors.get(student, "").startswith("retry") or (_load_report(self.reports_dir / student / "report.json") or {}).get("retry"):
+            elif self.errors.get(student, "").startswith("retry") or (load_report(self.reports_dir / student / "report.json") or {}).get("retry"):
                 rows.append((student, None, "retry"))  # no verdict yet: the next run grades them again
             else:
                 rows.append((student, None, self.errors.get(student, "not graded")))

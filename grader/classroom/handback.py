@@ -49,7 +49,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .batch import _cell, _load_report
+from .gradebook import load_report, spreadsheet_cell
 from .release import holds_private
 from ..reports.figures import figures_folder
 from ..reports.report import write_text
@@ -109,7 +109,7 @@ def graded_students(results: Path) -> tuple[dict[str, dict[str, Any]], dict[str,
     folders = {p.name: p for p in (results / "students").iterdir() if p.is_dir() and not p.is_symlink()} if (results / "students").is_dir() else {}
     for shown, status in statuses.items():
         name = shown[1:] if shown.startswith("'") and shown[1:] in folders else shown  # gradebook.csv's guard against formulas
-        report = _load_report(folders[name] / "report.json") if name in folders else None
+        report = load_report(folders[name] / "report.json") if name in folders else None
         if status == "graded" and report and not report.get("retry"):
             reports[name] = report
         else:
@@ -178,7 +178,7 @@ def canvas_csv(reports: dict[str, dict[str, Any]], identities: dict[str, dict[st
         report = reports[student]
         who = identities.get(student) or {"Student": student, "ID": "", "SIS User ID": "", "SIS Login ID": student, "Section": ""}
         points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex["checks"]}
-        writer.writerow([*(_cell(who[key]) for key in IDENTITY), report["score"], *(points.get((ex_id, name), "") for ex_id, name, _ in checks)])
+        writer.writerow([*(spreadsheet_cell(who[key]) for key in IDENTITY), report["score"], *(points.get((ex_id, name), "") for ex_id, name, _ in checks)])
     return out.getvalue()
 
 

@@ -1,0 +1,68 @@
+"""The class's gradebook: `gradebook.csv` (one line per student: per exercise, the totals,
+what graded it, when it was submitted, and one column per check), and reading a
+student's report back from the results folder. Written by the batch (batch.py) after
+every run; read by the hand-back (handback.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from mnist_course.course import Exercise
+
+from ..provenance import GRADER_VERSION
+
+
+def load_report(path: Path) -> dict[str, Any] | None:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        return report if isinstance(report, dict) and isinstance(report.get("exercises"), list) else None
+    except (OSError, ValueError):
+        return None
+
+
+def spreadsheet_cell(text: str) -> str:
+    # A student id like "=HYPERLINK(...)" must not become a formula in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def check_columns(exercises: list[Exercise]) -> list[tuple[str, str]]:
+    """(exercise id, check name) of every check, in course order: the per-check columns."""
+    return [(ex.id, name) for ex in exercises for name in ex.checks]
+
+
+def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
+    """One line per student: (student, current report or None, status). After the
+    totals and provenance, when the submission was last changed and one column
+    per check ("ex01 one_hot_values"), each the points that check earned."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    checks = check_columns(exercises)
+    writer.writerow(
+        ["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256",
+         "submitted_at", *(f"{ex_id} {name}" for ex_id, name in checks)]
+    )
+    for student, report, status in rows:
+        if report is None:
+            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, "", "", *([""] * len(checks))])
+            continue
+        scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
+        points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex.get("checks", [])}
+        writer.writerow(
+            [
+                spreadsheet_cell(student),
+                *(scores.get(ex.id, "") for ex in exercises),
+                report["score"],
+                report["max_score"],
+                status,
+                (report.get("data") or {}).get("sha256", ""),
+                report.get("grader_version", ""),
+                report.get("submission_sha256", ""),
+                report.get("submitted_at", ""),
+                *(points.get(key, "") for key in checks),
+            ]
+        )
+    return out.getvalue()

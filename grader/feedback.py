@@ -67,6 +67,16 @@ class NotStarted(Feedback):
         )
 
 
+class CannotImport(Feedback):
+    """The exercise's file could not be imported (a syntax error, an exit or a
+    time-out at import, a missing package, its own limits hit while importing,
+    no such file): the one cause of every check of the exercise that fails.
+    `Student` keeps it, and the report says it once, at the exercise, while each
+    failed check points to it (reports/report.py, `import_failure`)."""
+
+    kind = "import_failure"
+
+
 def requires(check, *args, earns: str = "validating or for leaving inputs alone") -> None:
     """Run `check` first: rejecting bad input or leaving it alone earns points
     only for a function that does its job, never for one that does nothing.

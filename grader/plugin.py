@@ -135,7 +135,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         # Did the submission's code hit its own worker's limits? (said on a row the grader could not finish)
         student = getattr(item, "funcargs", {}).get("student")
         limits = getattr(getattr(student, "worker", None), "limits_seen", ()) or ()
-        row = item.config.stash[REPORTER].finish(_check_run(item), report, call.excinfo, list(limits))
+        row = item.config.stash[REPORTER].finish(
+            _check_run(item), report, call.excinfo, list(limits), getattr(student, "import_problem", None)
+        )
         if isinstance(call.excinfo and call.excinfo.value, Feedback):
             report.longrepr = row["message"]  # the lesson, not the grader's traceback
     return report

@@ -21,7 +21,7 @@ from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
 from . import bubblewrap, capacity, limits, sandbox
-from ..feedback import Feedback, NotGraded, NotGradedMachine, NotStarted, describe
+from ..feedback import CannotImport, Feedback, NotGraded, NotGradedMachine, NotStarted, describe
 
 
 def _exit_status(code: int | None) -> str:
@@ -64,6 +64,14 @@ class Call:
         return Feedback(got, expected or self.expect, called=self.called, cause=cause, hint=hint, contract=contract)
 
     def _problem(self) -> Feedback:
+        """Why this call gave no value; a file that could not be imported is kept
+        on the Student as the one cause of its exercise's failed checks."""
+        problem = self._why_no_value()
+        if isinstance(problem, CannotImport):
+            self.student.import_problem = problem
+        return problem
+
+    def _why_no_value(self) -> Feedback:
         """Why this call gave no value: every way student code can fail to return."""
         o, filename = self.outcome, self.student.filename
         if self.not_started:
@@ -155,7 +163,7 @@ class Call:
             "\"No space left on device\")",
         }
         reached = "; and ".join(what[limit] for limit in o.limits if limit in what)
-        return Feedback(
+        return (CannotImport if o.stage == "import" else Feedback)(
             f"While {doing} ran, your code reached {reached}, so it was stopped",
             self.expect,
             called=self.called,
@@ -164,12 +172,12 @@ class Call:
             output=o.output,
         )
 
-    def _import_problem(self) -> Feedback:
-        """The module could not even be imported: the same message for every check."""
+    def _import_problem(self) -> CannotImport:
+        """The module could not even be imported: one cause for every check of the exercise."""
         o, filename = self.outcome, self.student.filename
         common = {"output": o.output}
         if o.status == "timeout":
-            return Feedback(
+            return CannotImport(
                 f"Importing {filename} took longer than {self.student.worker.import_timeout:g} s (the process was stopped)",
                 "the file to import in a few seconds",
                 cause="code at the top level of the file that runs long (a loop, training, loading data)",
@@ -177,7 +185,7 @@ class Call:
                 **common,
             )
         if o.status == "crashed":
-            return Feedback(
+            return CannotImport(
                 f"The process running your code ended ({_exit_status(o.exit_code)}) while importing {filename}",
                 "the file to import cleanly",
                 cause="a call to os._exit() or exit() at the top level of the file",
@@ -186,13 +194,13 @@ class Call:
             )
         where = f" ({o.where})" if o.where else ""
         if "belongs to the course's grader" in o.exc_message:
-            return Feedback(
+            return CannotImport(
                 f"Importing {filename} failed: {o.exc_message}{where}",
                 "code that only uses numpy (and, in later exercises, keras)",
                 cause="an import of the course's grader, helper package or solutions",
                 hint="the exercise gives you everything you need as arguments",
             )
-        return Feedback(
+        return CannotImport(
             f"Importing {filename} failed with {o.exc_type}: {o.exc_message}{where}",
             "the file to import cleanly",
             cause="a syntax error, a missing import, or code at the top level that fails or exits",
@@ -279,6 +287,9 @@ class Student:
         self.is_stub = is_stub
         self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20)
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
+        # Set once the file could not be imported (or is not there): the one cause of every
+        # check of the exercise that fails, said once by the report (plugin.py hands it on).
+        self.import_problem: CannotImport | None = None
 
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:
@@ -311,17 +322,19 @@ class Student:
         key = (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
         if key not in self._outcomes or not cached:
             if self.module_file.is_symlink():  # never followed: it could lead to the reference
-                raise Feedback(
+                self.import_problem = CannotImport(
                     f"{self.filename} in {self.module_file.parent} is a symbolic link, which the grader does not follow",
                     f"your solution in {self.filename} itself",
                     cause="a link to a file elsewhere instead of the file",
                     hint="copy your file into the folder instead of linking to it",
                 )
+                raise self.import_problem
             if not self.module_file.is_file():
-                raise Feedback(
+                self.import_problem = CannotImport(
                     f"there is no file {self.filename} in {self.module_file.parent}",
                     f"your solution in {self.filename}",
                     hint="grade the folder that holds your exercise files (--target DIR)",
                 )
+                raise self.import_problem
             self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=self.timeout)
         return Call(self, function, called, expect, self._outcomes[key])

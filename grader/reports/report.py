@@ -25,7 +25,7 @@ import pytest
 from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
-from ..feedback import Feedback, NotGraded, PartialCredit
+from ..feedback import CannotImport, Feedback, NotGraded, PartialCredit
 from .. import provenance
 from ..provenance import GRADER_VERSION, LIBRARIES
 
@@ -71,6 +71,32 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
     return row
 
 
+def not_checked(exercise_id: str, filename: str) -> str:
+    """The one line a failed check shows when its exercise's file could not be imported."""
+    return f"Not checked: {filename} could not be imported; see the cause at the top of {exercise_id}."
+
+
+def import_failure(exercise: Exercise, problem: CannotImport) -> dict[str, Any]:
+    """The exercise's one cause, said once (its report's `import_failure`): the file, the
+    teaching message in full, and the grader's diagnosis."""
+    return {"file": exercise.filename, "message": problem.render(), **({"cause": problem.cause.rstrip(".")} if problem.cause else {})}
+
+
+def point_to_cause(row: dict[str, Any], exercise: Exercise, problem: CannotImport) -> dict[str, Any]:
+    """A failed check of an exercise whose file could not be imported: its status and
+    points stay as they are; its message becomes a pointer to the exercise's one cause,
+    and `not_checked` names the exercise's field that holds it. Every check calls the
+    file, so no failure of the exercise can be anything else (a dependent's "counts once"
+    included); a check that passed or was not graded keeps its own row."""
+    if row["status"] != "failed":
+        return row
+    row = {**row, "message": not_checked(exercise.id, exercise.filename), "not_checked": CannotImport.kind}
+    row.pop("cause", None)
+    if problem.cause:  # the class page's diagnoses count the one cause, not a dependent's
+        row["cause"] = problem.cause.rstrip(".")
+    return row
+
+
 # What a check may add to its row besides its verdict: the grader's measurement, the
 # training's curves and confusion matrix, a note for the instructor.
 EXTRAS = ("measured", "training", "note")
@@ -106,13 +132,22 @@ class Reporter:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.causes: dict[str, dict[str, Any]] = {}  # per exercise: its file's import failure (import_failure)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def start(self, exercise: Exercise, name: str) -> CheckRun:
         return CheckRun(exercise, name)
 
-    def finish(self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = ()) -> dict[str, Any]:
+    def finish(
+        self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = (), import_problem: CannotImport | None = None
+    ) -> dict[str, Any]:
+        """The check's row; `import_problem`, the exercise's file's failure to import
+        (Student.import_problem), is said once, at the exercise, and the row points to it."""
         row = check_record(run.exercise, run.name, outcome, excinfo)
+        if import_problem is not None:
+            row = point_to_cause(row, run.exercise, import_problem)
+            if row.get("not_checked"):
+                self.causes.setdefault(run.exercise.id, import_failure(run.exercise, import_problem))
         if limits and (row["status"] == "error" or row.get("retry")):  # the submission's code hit its own limits
             row["limits"] = sorted(limits)
         row.update({key: value for key, value in run.extras.items() if value is not None})
@@ -124,7 +159,7 @@ class Reporter:
 
     def report(self, course: Course, exercises: list[Exercise], **run: Any) -> dict[str, Any]:
         """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted)."""
-        return build_report(course, exercises, self.rows, **run)
+        return build_report(course, exercises, self.rows, causes=self.causes, **run)
 
 
 NOT_RUN = {
@@ -135,7 +170,7 @@ NOT_RUN = {
 
 
 def exercise_report(
-    exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]], not_run: str = "crashed"
+    exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]], not_run: str = "crashed", cause: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     checks = []
     for name, points in exercise.checks.items():
@@ -161,6 +196,7 @@ def exercise_report(
         "status": status,
         "score": total(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
+        **({"import_failure": cause} if cause else {}),  # said once here; each failed check points to it
         "checks": checks,
     }
 
@@ -182,9 +218,10 @@ def build_report(
     started: datetime,
     seconds: float,
     interrupted: bool = False,
+    causes: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     not_run = "interrupted" if interrupted else "crashed"
-    per_exercise = [exercise_report(ex, rows, not_run) for ex in exercises]
+    per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id)) for ex in exercises]
     retry = any(c.get("retry") for e in per_exercise for c in e["checks"])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -319,7 +356,7 @@ def shown_messages(exercise: dict[str, Any]) -> dict[str, str]:
     for check in exercise["checks"]:
         message = check.get("message") or ""
         body = _body(message)
-        if check["status"] in ("passed", "not started") or not body:  # a stub's one line is short already
+        if check["status"] in ("passed", "not started") or not body or check.get("not_checked"):  # a stub's one line, a pointer: short already
             shown[check["name"]] = message
             continue
         if body in first:
@@ -330,6 +367,18 @@ def shown_messages(exercise: dict[str, Any]) -> dict[str, str]:
     return shown
 
 
+def cause_heading(ex: dict[str, Any]) -> str:
+    """The line that opens an exercise's one cause on every page."""
+    return f"{ex['import_failure']['file']} could not be imported, so no check of {ex['id']} could run:"
+
+
+def cause_lines(ex: dict[str, Any], indent: str = "") -> list[str]:
+    """An exercise's one cause as the terminal shows it, at the exercise's top (none: [])."""
+    if not ex.get("import_failure"):
+        return []
+    return [indent + cause_heading(ex), *(indent + "  " + line for line in ex["import_failure"]["message"].splitlines())]
+
+
 def render_table(report: dict[str, Any]) -> str:
     """The score table a person reads: one line per check, messages under failures."""
     marks = _marks()
@@ -338,6 +387,7 @@ def render_table(report: dict[str, Any]) -> str:
     for ex in report["exercises"]:
         lines.append("")
         lines.append(f"{ex['id']} · {ex['title']} (lesson {ex['lesson']})  {ex['score']}/{ex['max_score']}  {ex['status']}")
+        lines.extend(cause_lines(ex, "    "))
         said = shown_messages(ex)
         for check in ex["checks"]:
             points = f"{check['score']}/{check['max_score']}"

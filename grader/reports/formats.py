@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, public_message, public_points, public_score
-from .report import measured_line, shown_messages
+from .report import cause_heading, measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -45,7 +45,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
     hold = private_visibility if private_visibility in GRADESCOPE_HOLDS and report.get("test_half") == "private" else None
     tests = []
     for ex in report["exercises"]:
-        said = shown_messages(ex)  # one syntax error is said once, not in every check
+        said = _said_once(ex)  # one cause said once, in the exercise's first test; the others point to it
         for i, check in enumerate(ex["checks"], start=1):
             held_back = hold and public_points(check) is not None
             tests.append(
@@ -55,7 +55,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
                     "score": check["score"],
                     "max_score": check["max_score"],
                     "status": "passed" if check["status"] == "passed" else "failed",
-                    "output": "\n".join(filter(None, [said[check["name"]] or "passed", check.get("measured") and measured_line(check["measured"])])),
+                    "output": "\n".join(filter(None, [said[check["name"]] or "passed", _measured(check)])),
                     "visibility": hold if held_back else "visible",
                 }
             )
@@ -98,6 +98,25 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
 _CLASSROOM_MESSAGE_CHARS = 2000
 
 
+def _said_once(ex: dict[str, Any]) -> dict[str, str]:
+    """Each check's text for a format that has no place above an exercise's checks (Gradescope,
+    Classroom): shown_messages', with the exercise's one cause (its file could not be imported)
+    said in full in its first test, above that test's own pointer."""
+    said = shown_messages(ex)
+    if ex.get("import_failure") and ex["checks"]:
+        first = ex["checks"][0]
+        if first.get("not_checked"):  # the cause takes the place of its pointer
+            said[first["name"]] = f"{cause_heading(ex)}\n{ex['import_failure']['message']}"
+        else:  # it passed or was not graded: its own text stays, below the cause
+            said[first["name"]] = f"{cause_heading(ex)}\n{ex['import_failure']['message']}\n\n{said[first['name']] or first['status']}"
+    return said
+
+
+def _measured(check: dict[str, Any]) -> str | None:
+    """What the grader's training measured, in one line; nothing for a check that was not checked."""
+    return measured_line(check["measured"]) if check.get("measured") and not check.get("not_checked") else None
+
+
 def classroom_results(report: dict[str, Any]) -> dict[str, Any]:
     """GitHub Classroom's runner result for the exercises of `report`.
 
@@ -109,9 +128,9 @@ def classroom_results(report: dict[str, Any]) -> dict[str, Any]:
     """
     tests = []
     for ex in report["exercises"]:
-        said = shown_messages(ex)
+        said = _said_once(ex)
         for check in ex["checks"]:
-            message = "\n".join(filter(None, [said[check["name"]], check.get("measured") and measured_line(check["measured"])]))
+            message = "\n".join(filter(None, [said[check["name"]], _measured(check)]))
             if len(message) > _CLASSROOM_MESSAGE_CHARS:
                 message = message[: _CLASSROOM_MESSAGE_CHARS - 1] + "…"
             tests.append(
@@ -202,13 +221,18 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
         ]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
+        if ex.get("import_failure"):  # the one cause of every failed check below, said once
+            fence = _fence(ex["import_failure"]["message"])
+            lines += [f"**{cause_heading(ex)}**", "", f"{fence}text", ex["import_failure"]["message"], fence, ""]
         lines += ["| | check | points |", "|---|---|---|"]
         lines += [f"| {marks[c['status']]} | `{c['name']}` | {c['score']}/{c['max_score']} |" for c in ex["checks"]]
         said = shown_messages(ex)  # a message repeated by later checks (one syntax error) is written out once
         for check in ex["checks"]:
-            if check.get("measured"):
-                lines += ["", f"`{check['name']}`: {measured_line(check['measured'])}."]
-            if check["status"] != "passed":
+            if _measured(check):
+                lines += ["", f"`{check['name']}`: {_measured(check)}."]
+            if check.get("not_checked"):  # one line: the grader's own words, pointing to the cause above
+                lines += ["", f"### `{check['name']}`: {check['status']}", "", said[check["name"]]]
+            elif check["status"] != "passed":
                 fence = _fence(said[check["name"]])
                 lines += ["", f"### `{check['name']}`: {check['status']}", "", f"{fence}text", said[check["name"]], fence]
             if check.get("note"):  # student text the grader does not judge, shown for a person to read
@@ -307,6 +331,8 @@ def html_feedback(
             f'<section id="{_h(ex["id"])}"><h2>{_h(ex["id"])} · {_h(ex["title"])} (lesson {_h(ex["lesson"])}): '
             f"{_h(ex['score'])}/{_h(ex['max_score'])}</h2>"
         )
+        if ex.get("import_failure"):  # the one cause of every failed check below, said once
+            parts.append(f'<p class="failed"><strong>{_h(cause_heading(ex))}</strong></p><pre>{_h(ex["import_failure"]["message"])}</pre>')
         parts.append("<table><tr><th></th><th>check</th><th>status</th><th>points</th></tr>")
         parts.extend(
             f'<tr><td class="{_h(c["status"]).replace(" ", "-")}">{_HTML_MARKS.get(c["status"], "")}</td><td><code>{_h(c["name"])}</code></td>'
@@ -315,11 +341,11 @@ def html_feedback(
         )
         parts.append("</table>")
         for check in ex["checks"]:
-            if check.get("measured"):
-                parts.append(f"<p><code>{_h(check['name'])}</code>: {_h(measured_line(check['measured']))}.</p>")
+            if _measured(check):
+                parts.append(f"<p><code>{_h(check['name'])}</code>: {_h(_measured(check))}.</p>")
             if check["status"] != "passed":
                 parts.append(f'<h3><code>{_h(check["name"])}</code>: <span class="{_h(check["status"]).replace(" ", "-")}">{_h(check["status"])}</span></h3>')
-                parts.append(f"<pre>{_h(check['message'])}</pre>")
+                parts.append(f"<p>{_h(check['message'])}</p>" if check.get("not_checked") else f"<pre>{_h(check['message'])}</pre>")
             if check.get("note"):  # student text the grader does not judge, shown for a person to read
                 parts.append(f"<p><strong>For the instructor</strong> (<code>{_h(check['name'])}</code>, not graded):</p><pre>{_h(check['note'])}</pre>")
         items = (figures or {}).get(ex["id"])

@@ -71,9 +71,10 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
     return row
 
 
-def not_checked(exercise_id: str, filename: str) -> str:
-    """The one line a failed check shows when its exercise's file could not be imported."""
-    return f"Not checked: {filename} could not be imported; see the cause at the top of {exercise_id}."
+def not_checked(exercise_id: str, filename: str, where: str = "") -> str:
+    """The one line a failed check shows when its exercise's file could not be imported;
+    `where` the cause is said, on a page without an exercise's top (nbgrader's cells)."""
+    return f"Not checked: {filename} could not be imported; see the cause {where or f'at the top of {exercise_id}'}."
 
 
 def import_failure(exercise: Exercise, problem: CannotImport) -> dict[str, Any]:

@@ -96,3 +96,10 @@ def filled(exercise_id: str, **bodies: str) -> str:
         cut = source.index("\n", last + 1) + 1
         source = source[:cut] + textwrap.dedent(imports).strip("\n") + "\n" + source[cut:]
     return source
+
+
+def told(exercise: dict, check: dict) -> str:
+    """What a check of a report's exercise tells the student: its own message, or, for a
+    check not checked because the exercise's file could not be imported (`not_checked`),
+    the one cause its one-line message points to, said at the exercise."""
+    return exercise["import_failure"]["message"] if check.get("not_checked") else check["message"]

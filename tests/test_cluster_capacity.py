@@ -42,6 +42,7 @@ from mnist_course.course import ROOT, load_course
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
 
+from corpus import told  # noqa: E402
 from test_capacity import _remove_cgroup  # noqa: E402
 from test_cluster import Cluster  # noqa: E402 - after the skip: it needs distributed
 
@@ -255,12 +256,14 @@ def _attacker_not_graded_for_the_machine(attacker) -> bool:
 
 def _attacker_told(attacker, says: str) -> bool:
     """Every check of the attacker failed, graded; each that called its code names its own
-    limit (the others count only once those pass, and say so)."""
+    limit, or points to the exercise's one cause that names it (an attack at import: its
+    file could not be imported); the others count only once those pass, and say so."""
     if attacker is None or attacker.get("retry"):
         return False
     checks = [c for ex in attacker["exercises"] for c in ex["checks"]]
-    called = [c for c in checks if "counts once" not in c["message"]]
-    return bool(called) and all(c["status"] == "failed" and c["score"] == 0 for c in checks) and all(says in c["message"] for c in called)
+    said = [told(ex, c) for ex in attacker["exercises"] for c in ex["checks"]]
+    called = [message for message in said if "counts once" not in message]
+    return bool(called) and all(c["status"] == "failed" and c["score"] == 0 for c in checks) and all(says in message for message in called)
 
 
 def _run_both_ways(cluster, tmp_path, kind, attack, mnist_path, pids_bound=None, disk_bound=False, memory_bound=None, honest=""):

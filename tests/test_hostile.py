@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus import told
 from mnist_course.course import load_course
 
 EX01 = load_course().exercise("ex01")
@@ -133,9 +134,11 @@ def assert_graded_as_deserved(graded, case, expected, phrase):
     _, out, result = graded
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "students" / case / "report.json").read_text())
-    checks = report["exercises"][0]["checks"]
+    exercise = report["exercises"][0]
+    checks = exercise["checks"]
     assert report["score"] == expected, [(c["name"], c["status"], c["message"][:300]) for c in checks]
-    messages = "\n".join(c["message"] for c in checks)
+    # A file that cannot be imported says why once, at the exercise (tests/test_one_cause.py): the phrase is there.
+    messages = "\n".join(told(exercise, c) for c in checks)
     assert phrase in messages
     assert "Traceback" not in messages and "please report it" not in messages
 

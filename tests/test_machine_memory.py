@@ -146,8 +146,10 @@ def test_on_the_same_short_machine_a_students_own_mistake_still_fails(tmp_path, 
     code, report, output = _grade(folder, mnist_path, "ex02")
     assert code == 1, output
     assert "retry" not in report
+    cause = report["exercises"][0]["import_failure"]["message"]  # said once, at the exercise (tests/test_one_cause.py)
+    assert "failed with SyntaxError" in cause and "Not graded" not in cause, cause
     for check in _checks(report):
-        assert check["status"] == "failed" and "failed with SyntaxError" in check["message"] and "Not graded" not in check["message"], check
+        assert check["status"] == "failed" and check["not_checked"] == "import_failure" and "Not graded" not in check["message"], check
 
 
 # ex01 whose normalize() asks for 8 GiB: past the worker's own 4 GiB cap, and past any short machine.

@@ -19,11 +19,13 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from grader.reports.formats import html_feedback
+from grader.classroom.dashboard import _diagnoses
+from grader.reports.formats import html_feedback, junit_xml
 from mnist_course.course import ROOT, load_course
 from test_hostile import CORPUS, SOLUTION
 
@@ -132,6 +134,27 @@ def test_gradescope_and_classroom_say_the_cause_in_the_first_test_and_point_to_i
         assert outputs[1:] == [pointer(EX01)] * (len(EX01.checks) - 1)
     assert gradescope["score"] == 0 and {t["score"] for t in gradescope["tests"]} == {0} and {t["status"] for t in gradescope["tests"]} == {"failed"}
     assert {t["score"] for t in classroom["tests"]} == {0} and classroom["status"] == "fail"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_junit_says_the_cause_in_the_first_case_and_points_to_it_from_the_others(graded, case):
+    _, report, _, _, _ = graded[case]
+    phrase = CASES[case][1]
+    failures = [case.find("failure") for case in ET.fromstring(junit_xml(report).split("\n", 1)[1]).iter("testcase")]
+    assert len(failures) == len(EX01.checks) and all(f is not None for f in failures)
+    assert phrase in failures[0].text and failures[0].get("message") == f"{EX01.filename} could not be imported, so no check of ex01 could run:"
+    assert [(f.get("message"), f.text) for f in failures[1:]] == [(pointer(EX01), f"0/{EX01.checks[c]} points\n{pointer(EX01)}") for c in list(EX01.checks)[1:]]
+
+
+def test_the_class_page_counts_one_diagnosis_per_student_for_a_file_that_did_not_import(graded):
+    """class.html's diagnoses: the import failure's likely cause once per student and
+    exercise, never a dependent's "counts once" cause."""
+    rows = [(case, graded[case][1], "graded") for case in CASES]
+    found = {cause: (n, checks) for cause, n, checks in _diagnoses(rows)}
+    import_cause = graded["syntax_error"][1]["exercises"][0]["import_failure"]["cause"]
+    assert import_cause.startswith("a syntax error, a missing import")
+    assert found[import_cause] == (3, ["ex01 (not imported: every check)"])  # the syntax error, the exit, the missing package
+    assert not any("does not do its job yet" in cause for cause in found), found
 
 
 def test_each_exercise_says_its_own_cause_and_a_sound_one_says_none(tmp_path, mnist_path):

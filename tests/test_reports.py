@@ -124,8 +124,10 @@ def test_a_message_cannot_break_out_of_its_code_block():
 
 
 def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grader, mnist_path, tmp_path):
-    """A file that does not import fails every check that calls it: the feedback page, the
-    terminal and Gradescope's results say the error in full at the first check only."""
+    """A file that does not import fails every check that calls it: the report keeps the
+    error whole once, at the exercise; the feedback page, the terminal and Gradescope's and
+    Classroom's results say it in full once and each check points to it
+    (tests/test_one_cause.py holds every kind of import failure to it)."""
     folder = tmp_path / "student"
     folder.mkdir()
     (folder / EX01.filename).write_text("import numpy as np\n\ndef normalize(images:\n    return images\n")
@@ -133,18 +135,22 @@ def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grad
     result = run_grader("ex01", "--target", folder, "--data", mnist_path, *(arg for kind, path in files.items() for arg in (f"--{kind}", path)))
     assert result.returncode == 1, result.stderr
     report = json.loads(files["json"].read_text())
-    checks = report["exercises"][0]["checks"]
-    failing_import = [c["name"] for c in checks if "SyntaxError" in c["message"]]
-    assert len(failing_import) >= 5  # the JSON report keeps every check's message whole
-    first, later = failing_import[0], failing_import[1:]
-    pointer = f"The same problem as `{first}` above"
+    exercise = report["exercises"][0]
+    checks = exercise["checks"]
+    assert "SyntaxError" in exercise["import_failure"]["message"]  # the JSON report keeps the message whole, once
+    pointer = f"Not checked: {EX01.filename} could not be imported; see the cause at the top of ex01."
+    assert [c["message"] for c in checks] == [pointer] * len(checks)
+    first, later = checks[0]["name"], [c["name"] for c in checks[1:]]
     page = files["feedback"].read_text()
     gradescope = {t["name"].split(" · ", 1)[1]: t["output"] for t in json.loads(files["gradescope"].read_text())["tests"]}
     classroom = {t["name"].split(" · ", 1)[1].rsplit(" (", 1)[0]: t["message"] for t in json.loads(files["classroom"].read_text())["tests"]}
-    for shown in (page, result.stdout, "\n".join(gradescope.values()), "\n".join(classroom.values())):
+    for shown in ("\n".join(gradescope.values()), "\n".join(classroom.values())):
         assert shown.count("was never closed") == 1 and shown.count("Likely cause: a syntax error") == 1
-        assert shown.count(pointer) == len(later)
-    assert "was never closed" in gradescope[first] and all(gradescope[name].startswith(pointer) for name in later)
+        assert shown.count(pointer) == len(later)  # the first test holds the cause in the pointer's place
+    for shown in (page, result.stdout):
+        assert shown.count("was never closed") == 1 and shown.count("Likely cause: a syntax error") == 1
+        assert shown.count(pointer) == len(checks)
+    assert "was never closed" in gradescope[first] and all(gradescope[name] == pointer for name in later)
     assert page.index("was never closed") < page.index(pointer)  # the full message comes first
 
 

@@ -43,6 +43,10 @@ def _diagnoses(rows) -> list[tuple[str, int, list[str]]]:
     students, checks = defaultdict(set), defaultdict(set)
     for student, report, _ in rows:
         for ex in (report or {}).get("exercises", []):
+            cause = (ex.get("import_failure") or {}).get("cause")  # the file could not be imported: one diagnosis
+            if cause:
+                students[cause].add(student)
+                checks[cause].add(f"{ex['id']} (not imported: every check)")
             for check in ex.get("checks", []):
                 cause = check.get("cause")  # the grader's own field: a student's printed text cannot pose as one
                 # A check that waits for another (feedback.requires) repeats no diagnosis of its own.

@@ -100,7 +100,7 @@ _CLASSROOM_MESSAGE_CHARS = 2000
 
 def _said_once(ex: dict[str, Any]) -> dict[str, str]:
     """Each check's text for a format that has no place above an exercise's checks (Gradescope,
-    Classroom): shown_messages', with the exercise's one cause (its file could not be imported)
+    Classroom, JUnit): shown_messages', with the exercise's one cause (its file could not be imported)
     said in full in its first test, above that test's own pointer."""
     said = shown_messages(ex)
     if ex.get("import_failure") and ex["checks"]:
@@ -177,17 +177,19 @@ def junit_xml(report: dict[str, Any]) -> str:
         properties = ET.SubElement(suite, "properties")
         for name, value in (("score", ex["score"]), ("max_score", ex["max_score"]), ("data_sha256", (report.get("data") or {}).get("sha256", ""))):
             ET.SubElement(properties, "property", name=name, value=str(value))
+        said = _said_once(ex) if ex.get("import_failure") else {}  # the one cause in the first case, pointers in the others
         for check in checks:
             case = ET.SubElement(
                 suite, "testcase", name=check["name"], classname=ex["id"], time=f"{check['seconds']:.3f}"
             )
             if check["status"] != "passed":
                 tag = "error" if check["status"] == "error" else "failure"
+                message = said[check["name"]] if check.get("not_checked") else check["message"]
                 # The line that says what went wrong, not the "Called ..." line before it.
-                lines = [line for line in check["message"].splitlines() if not line.startswith("Called ")]
+                lines = [line for line in message.splitlines() if not line.startswith("Called ")]
                 first_line = lines[0] if lines else check["status"]
                 element = ET.SubElement(case, tag, message=_xml_text(first_line), type=check["status"])
-                element.text = _xml_text(f"{check['score']}/{check['max_score']} points\n{check['message']}")
+                element.text = _xml_text(f"{check['score']}/{check['max_score']} points\n{message}")
         for key in totals:
             totals[key] += counts[key]
     for key, value in totals.items():

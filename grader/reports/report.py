@@ -92,9 +92,7 @@ def point_to_cause(row: dict[str, Any], exercise: Exercise, problem: CannotImpor
     if row["status"] != "failed":
         return row
     row = {**row, "message": not_checked(exercise.id, exercise.filename), "not_checked": CannotImport.kind}
-    row.pop("cause", None)
-    if problem.cause:  # the class page's diagnoses count the one cause, not a dependent's
-        row["cause"] = problem.cause.rstrip(".")
+    row.pop("cause", None)  # the diagnosis is the exercise's, in import_failure
     return row
 
 

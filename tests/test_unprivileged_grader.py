@@ -69,7 +69,6 @@ def test_an_unprivileged_grader_keeps_the_sandbox_and_its_capped_area_but_says_i
     assert "for memory, pids, cpu" in isolation and "WARNING: REDUCED isolation: no cgroup controller" in stderr
 
     report, _ = _grade_as_nobody(base, python, "filler", EX01.solution_path.read_text() + FILLER, mnist_path)
-    checks = [c for ex in report["exercises"] for c in ex["checks"]]
     said = [told(ex, c) for ex in report["exercises"] for c in ex["checks"]]  # filled at import: said once, at the exercise
     assert report["score"] == 0 and not report.get("retry")
     assert any("the size of its own writable folder (16 MiB" in message for message in said), said[0]

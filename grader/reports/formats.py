@@ -101,7 +101,7 @@ _CLASSROOM_MESSAGE_CHARS = 2000
 def _said_once(ex: dict[str, Any]) -> dict[str, str]:
     """Each check's text for a format that has no place above an exercise's checks (Gradescope,
     Classroom, JUnit): shown_messages', with the exercise's one cause (its file could not be imported)
-    said in full in its first test, above that test's own pointer."""
+    said in full in its first test, in place of that test's pointer."""
     said = shown_messages(ex)
     if ex.get("import_failure") and ex["checks"]:
         first = ex["checks"][0]

@@ -41,7 +41,7 @@ from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
 from .progress import ClassProgress, outcome
 from ..provenance import grading_key
-from .release import HELD_MARK, held, public_view, release_setting
+from .release import HELD_MARK, held, holds_private, public_view, release_setting
 from ..reports.report import write_text
 from .gradebook import gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
@@ -439,7 +439,7 @@ def rewrite_held_pages(reports_dir: Path, rows: list, release, mnist) -> None:
             shown_held = HELD_MARK in page_path.read_text(encoding="utf-8")
         except OSError:
             continue
-        if shown_held != held(release) and any("public_half" in (c.get("measured") or {}) for e in report["exercises"] for c in e["checks"]):
+        if shown_held != held(release) and holds_private(report):
             markdown, page = feedback_pages(students_see(report, release), page_path, title=f"Feedback for {student}", mnist=mnist)
             write_text(page_path, markdown)
             write_text(page_path.with_suffix(".html"), page)

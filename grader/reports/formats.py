@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, public_message, public_points, public_score
+from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
 from .report import measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
@@ -47,7 +47,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
     for ex in report["exercises"]:
         said = shown_messages(ex)  # one syntax error is said once, not in every check
         for i, check in enumerate(ex["checks"], start=1):
-            held_back = hold and public_points(check) is not None
+            held_back = hold and on_private_half(check)  # the one rule of what a hold covers (release.py)
             tests.append(
                 {
                     "name": f"{ex['id']} · {check['name']}" + (" (private half: your grade)" if held_back else ""),

@@ -16,7 +16,8 @@ in RESULTS/release/ (or --to FOLDER):
   --per-check one column per check, each of which Canvas imports as an
   assignment of its own; the second row is Canvas's "Points Possible" row.
 
-Only students the last batch run graded (gradebook.csv says `graded`) are
+Only students graded (gradebook.csv says `graded`, or `graded earlier: not
+in this run's submissions` for a student an earlier run into RESULTS graded) are
 released: a student still `retry` or `error` is listed and left out, so no
 half-graded page reaches a student and no empty cell reaches the LMS.
 
@@ -58,7 +59,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .gradebook import load_report, spreadsheet_cell
+from .gradebook import ABSENT, load_report, spreadsheet_cell
 from .release import HELD_MARK, held_checks, holds_private, public_view
 from ..reports.figures import feedback_pages, figures_folder
 from ..reports.report import write_text
@@ -119,7 +120,7 @@ def graded_students(results: Path) -> tuple[dict[str, dict[str, Any]], dict[str,
     for shown, status in statuses.items():
         name = shown[1:] if shown.startswith("'") and shown[1:] in folders else shown  # gradebook.csv's guard against formulas
         report = load_report(folders[name] / "report.json") if name in folders else None
-        if status == "graded" and report and not report.get("retry"):
+        if status in ("graded", ABSENT) and report and not report.get("retry"):  # a grade kept from an earlier run is the student's too
             reports[name] = report
         else:
             held[name] = status if status != "graded" else "no readable report"

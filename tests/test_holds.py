@@ -231,8 +231,11 @@ def class_of_three(tmp_path_factory, mnist_path):
 
 
 def test_only_regrades_the_students_named_and_records_why(class_of_three, tmp_path, mnist_path):
-    subs, graded = class_of_three
-    out = tmp_path / "results"
+    from grader.classroom.gradebook import STALE
+
+    class_subs, graded = class_of_three
+    subs, out = tmp_path / "submissions", tmp_path / "results"
+    shutil.copytree(class_subs, subs)
     shutil.copytree(graded, out)
     before, book = _snapshot(out, ("ada", "carol")), _gradebook(out)
     reason = "re-marked after office hours: the TA checked the one-hot by hand"
@@ -247,6 +250,13 @@ def test_only_regrades_the_students_named_and_records_why(class_of_three, tmp_pa
     report = json.loads((out / "students" / "bob" / "report.json").read_text())
     assert report["earlier_grades"][-1]["why"] == f"regraded: {reason}" and reason in (out / "students" / "bob" / "feedback.md").read_text()
     assert f"bob: 0 -> 0 of {EX01.max_score} (regraded: {reason})" in done.stdout
+
+    # carol hands in again: an --only run that does not regrade her shows her grade as an earlier run's, never drops it.
+    (subs / "carol" / EX01.filename).write_text(EX01.solution_path.read_text())
+    stale = _cli("ex01", "--batch", subs, "--out", out, "--data", mnist_path, "--only", "bob", "--reason", reason)
+    assert stale.returncode == 0, stale.stdout + stale.stderr
+    assert _gradebook(out)["carol"]["status"] == STALE and _gradebook(out)["carol"]["total"] == book["carol"]["total"]
+    assert STALE in (out / "class.html").read_text().replace("&#x27;", "'")
 
     # The other way: --force regrades everyone, and the comparison above sees ada's files change.
     forced = _cli("ex01", "--batch", subs, "--out", out, "--data", mnist_path, "--force", "--reason", "a grader fix")

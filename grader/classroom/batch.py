@@ -444,6 +444,11 @@ class _ClassRun:
                 print(f"  {note}", file=sys.stderr)
         for student, error in {**{name: f"error: {why}" for name, why in self.students.refused.items()}, **self.errors}.items():
             print(f"  {student}: {error}", file=sys.stderr)
+        for student in self.students.refused:  # the grade stays on disk but leaves the gradebook's row: said
+            earlier = load_report(self.reports_dir / student / "report.json") if plain_name(student) else None
+            if earlier and not earlier.get("retry"):
+                print(f"  {student}: the earlier grade {earlier.get('score')}/{earlier.get('max_score')} is not in the gradebook while the folder "
+                      f"is refused; it is kept in {self.reports_dir / student / 'report.json'}", file=sys.stderr)
 
 
 def _print_similarity(similar: dict[str, Any]) -> None:

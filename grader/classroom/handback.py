@@ -270,7 +270,13 @@ def release(results: Path, to: Path | None = None, roster: Path | None = None, a
     left_out = {(ex_id, name) for student in private for ex_id, name, _ in held_checks(reports[student])}
     _prepare(folder)
     for student, report in sorted(reports.items()):
-        release_student(results, folder, student, report, zip_it, held=student in private, rewrite=until if student in stale else None)
+        try:
+            release_student(results, folder, student, report, zip_it, held=student in private, rewrite=until if student in stale else None)
+        except Exception as exc:  # noqa: BLE001 - a page that cannot be written afresh is not handed back; the others are
+            shutil.rmtree(folder / student, ignore_errors=True)
+            held[student] = f"its held page could not be written afresh ({type(exc).__name__}: {exc}); run grader --batch again"
+    reports = {s: r for s, r in reports.items() if s not in held}
+    private &= set(reports)
     write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check, left_out))
     points = {(ex_id, name): p for report in reports.values() for ex_id, name, p in held_checks(report)}
     return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing,

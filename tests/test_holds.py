@@ -202,6 +202,40 @@ def test_the_old_rule_leaks_ex02bs_private_accuracy(held_class, monkeypatch):
     assert set(_leaks(shown(as_then), private)) >= {f"page: {private[0]}", f"gradescope: {private[0]}"}
 
 
+def _check(**measured) -> dict:
+    """An accuracy check as ex02b's train_test_accuracy records it on the private half (built by hand: no training)."""
+    return {"name": "train_test_accuracy", "function": "train", "status": "failed", "score": 3.8, "max_score": 5, "seconds": 1.0,
+            "message": "Test accuracy 95.88% on the private half: 0.12 percentage points below the bar", "cause": "too little training",
+            "measured": {"half": "private", "dataset": "mnist-22k", "test_images": 5000, "threshold": 0.96, "band": 0.005,
+                         "test_accuracy": 0.9588, "margin": -0.0012, **measured}}
+
+
+def _report(check: dict) -> dict:
+    return {"score": 23.8, "max_score": 25, "test_half": "private", "started_at": "2026-11-20T09:30:00Z", "grader_version": "test", "exercises": [
+        {"id": "ex02b", "title": "Backprop", "lesson": 2, "status": "incomplete", "score": 23.8, "max_score": 25, "checks": [
+            {"name": "loss_value", "function": "loss", "status": "passed", "score": 20, "max_score": 20, "message": "", "seconds": 0.1}, check]}]}
+
+
+@pytest.mark.parametrize("public, shown, points", [
+    ({"test_accuracy": 0.9572, "threshold": 0.962, "band": 0.005, "fraction": 0.04}, "95.72% on the public half", 0.2),
+    ({"test_accuracy": 0.97, "threshold": 0.962, "band": 0.005, "fraction": 0.0, "not_credited": "train_learns_unseen_task"},
+     "counts only for a train() that learned the task drawn for this submission", 0),
+    (None, "measured on the private half of the test set only, so nothing of its result is shown", 0),
+])
+def test_what_a_held_check_shows(public, shown, points):
+    """The public half's measure, with why it earns nothing when train() did not learn its unseen task; a check
+    that recorded no public-half figure shows nothing of its result (never the private one)."""
+    from grader.classroom.release import parse_release, public_view
+    from grader.reports.formats import markdown_feedback
+
+    check = _check(**({"public_half": public} if public else {}))
+    view = public_view(_report(check), parse_release(HOLD))
+    held = view["exercises"][0]["checks"][1]
+    page = markdown_feedback(view)
+    assert shown in held["message"] and held["score"] == points and view["score"] == 20 + points
+    assert "95.88%" not in page and "3.8" not in page and not {"too little training", "0.9588"} & {t for t in ("too little training", "0.9588") if t in json.dumps(view)}
+
+
 # ------------------------------------------------------------------ no grade is lost (ex01 only)
 
 

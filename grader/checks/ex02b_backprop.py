@@ -742,9 +742,11 @@ def test_train_test_accuracy(student, mnist, settings, check):
     if fraction > 0 or measured.get("public_half", {}).get("fraction", 0) > 0:
         try:
             _credited_only_if_trained(student, called, accuracy, half)
+        except (NotStarted, NotGraded):
+            raise  # never a verdict of this check's: said as such, whichever half
         except Feedback:
-            if "public_half" in measured:  # the public half's view earns nothing either
-                measured["public_half"]["fraction"] = 0.0
+            if "public_half" in measured:  # the public half's view earns nothing either, and says why
+                measured["public_half"].update(fraction=0.0, not_credited="train_learns_unseen_task")
             if fraction > 0:
                 raise
     if accuracy >= threshold:

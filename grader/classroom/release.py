@@ -130,8 +130,10 @@ def public_message(check: dict[str, Any], until: str) -> str:
     return (
         f"{HELD_MARK} {until}: test accuracy {public['test_accuracy']:.2%} on the public half "
         f"(bar {public['threshold']:.2%}; none at {public['threshold'] - public['band']:.2%} or below), "
-        f"which earns {points:g} of this check's {check['max_score']} points. Your grade measures the same training on "
-        "the private half, images your own runs never showed you; it is shown then."
+        f"which earns {points:g} of this check's {check['max_score']} points"
+        + (f", as it counts only for a train() that learned the task drawn for this submission, and yours did not ({public['not_credited']})"
+           if public.get("not_credited") else "")
+        + ". Your grade measures the same training on the private half, images your own runs never showed you; it is shown then."
     )
 
 

@@ -180,7 +180,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
     parser.add_argument(
         "--only", nargs="+", metavar="STUDENT",
-        help="with --batch: regrade these students' folders only (forced), leaving every other student's report, row and page as they are; needs --reason",
+        help="with --batch: regrade these students' folders only (forced), leaving every other student's report, row and page as they are; needs --reason (name any EXERCISE before --only)",
     )
     parser.add_argument("--reason", metavar="TEXT", help="with --batch: why students are regraded (--only or --force), kept in RESULTS/history and on their pages")
     parser.add_argument(

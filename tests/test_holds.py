@@ -355,3 +355,18 @@ def test_a_withdrawn_grade_is_said_in_the_terminal(class_of_three, tmp_path, mni
     assert "kept in history/ada/" in said and not (out / "students" / "ada" / "report.json").exists()
     assert json.loads((out / "history" / "ada" / "changes.jsonl").read_text().splitlines()[-1])["why"].endswith("regraded because: checking a complaint")
     assert _gradebook(out)["ada"]["status"].startswith("error")
+
+
+def test_a_refused_folders_earlier_grade_is_named(class_of_three, tmp_path, mnist_path):
+    """bob's folder turns into a symbolic link (refused): his row says why, and the terminal names the
+    earlier grade the row no longer shows and where it is kept."""
+    class_subs, graded = class_of_three
+    subs, out = tmp_path / "submissions", tmp_path / "results"
+    shutil.copytree(class_subs, subs)
+    shutil.copytree(graded, out)
+    shutil.rmtree(subs / "bob")
+    (subs / "bob").symlink_to(subs / "ada")
+    done = _cli("ex01", "--batch", subs, "--out", out, "--data", mnist_path)
+    assert done.returncode == 1 and _gradebook(out)["bob"]["status"].startswith("error"), done.stdout + done.stderr
+    assert f"bob: the earlier grade 0/{EX01.max_score} is not in the gradebook while the folder is refused" in done.stderr, done.stderr
+    assert (out / "students" / "bob" / "report.json").is_file()

@@ -266,17 +266,20 @@ def release(results: Path, to: Path | None = None, roster: Path | None = None, a
     private = {student for student, report in reports.items() if holds_private(report)} if until is not None else set()
     # A page written before the hold (by an older grader, say) shows the private grade: written afresh here instead.
     stale = {s for s in private if HELD_MARK not in _read(results / "students" / s / "feedback.md")}
-    # What the hold covers, the same checks for every student: Canvas's column keeps one meaning.
-    left_out = {(ex_id, name) for student in private for ex_id, name, _ in held_checks(reports[student])}
     _prepare(folder)
     for student, report in sorted(reports.items()):
+        if student not in stale:
+            release_student(results, folder, student, report, zip_it, held=student in private)
+            continue
         try:
-            release_student(results, folder, student, report, zip_it, held=student in private, rewrite=until if student in stale else None)
+            release_student(results, folder, student, report, zip_it, held=True, rewrite=until)
         except Exception as exc:  # noqa: BLE001 - a page that cannot be written afresh is not handed back; the others are
             shutil.rmtree(folder / student, ignore_errors=True)
             held[student] = f"its held page could not be written afresh ({type(exc).__name__}: {exc}); run grader --batch again"
     reports = {s: r for s, r in reports.items() if s not in held}
     private &= set(reports)
+    # What the hold covers, the same checks for every student: Canvas's column keeps one meaning.
+    left_out = {(ex_id, name) for student in private for ex_id, name, _ in held_checks(reports[student])}
     write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check, left_out))
     points = {(ex_id, name): p for report in reports.values() for ex_id, name, p in held_checks(report)}
     return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing,

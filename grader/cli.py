@@ -179,6 +179,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--force", action="store_true", help="with --batch: regrade submissions already graded")
     parser.add_argument(
+        "--only", nargs="+", metavar="STUDENT",
+        help="with --batch: regrade these students' folders only (forced), leaving every other student's report, row and page as they are; needs --reason (name any EXERCISE before --only)",
+    )
+    parser.add_argument("--reason", metavar="TEXT", help="with --batch: why students are regraded (--only or --force), kept in RESULTS/history and on their pages")
+    parser.add_argument(
         "--similarity-threshold", type=float, metavar="SHARE",
         help="with --batch: list pairs sharing at least this share of an exercise's code (default 0.7; needs .[similarity])",
     )
@@ -205,7 +210,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--hint takes an exercise, then at most one function or check: grader --hint ex01 one_hot")
     if args.level is not None and args.hint is None:
         parser.error("--level only goes with --hint")
-    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "similarity_threshold", "private_release") if getattr(args, o) not in (None, False)]
+    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "only", "reason", "similarity_threshold", "private_release") if getattr(args, o) not in (None, False)]
     if batch_only and not args.batch:
         parser.error(f"{batch_only[0]} only goes with --batch")
     if args.batch:
@@ -214,6 +219,10 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error(f"{single[0]} is for one submission; --batch writes every student's reports under --out")
         if args.out is None:
             parser.error("--batch needs --out RESULTS")
+    if args.only and not (args.reason or "").strip():
+        parser.error("--only regrades some students: say why with --reason TEXT (kept in RESULTS/history, shown on their pages)")
+    if args.reason is not None and not (args.only or args.force):
+        parser.error("--reason says why students are regraded: it goes with --only STUDENT... or --force")
     if args.similarity_threshold is not None and not 0 < args.similarity_threshold <= 1:
         parser.error("--similarity-threshold is a share of the code, above 0 and at most 1 (e.g. 0.5)")
     if args.private_visibility and not args.gradescope:
@@ -358,6 +367,8 @@ def _batch_mode(args: argparse.Namespace, exercises: list[Exercise], settings: R
         allow_unsandboxed=args.allow_unsandboxed,
         **({"similarity_threshold": args.similarity_threshold} if args.similarity_threshold else {}),
         private_release=args.private_release,
+        only=tuple(args.only or ()),
+        reason=(args.reason or "").strip() or None,
     )
     try:
         return run_batch(request)

@@ -41,9 +41,9 @@ from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
 from .progress import ClassProgress, outcome
 from ..provenance import grading_key
-from .release import HELD_MARK, held, public_view, release_setting
+from .release import HELD_MARK, held, holds_private, public_view, release_setting
 from ..reports.report import write_text
-from .gradebook import gradebook_csv, load_report
+from .gradebook import ABSENT, STALE, gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
 from ..isolation.safe_files import SubmissionError, graded_files, plain_name, shown_name
 from ..session import TargetError
@@ -179,7 +179,8 @@ class BatchRequest:
     scheduler's address, grades on that cluster instead of here; `similarity_threshold`, the
     share of shared code from which a pair is listed; `private_release`, a date, holds the
     private half's accuracy back from the feedback pages until then (grader/classroom/release.py;
-    kept in `out` for later runs)."""
+    kept in `out` for later runs); `only`, student folders to regrade (forced), every other
+    student's report, row and page left as they are; `reason`, why (kept in history/)."""
 
     submissions: Path
     out: Path
@@ -192,6 +193,8 @@ class BatchRequest:
     allow_unsandboxed: bool = False
     similarity_threshold: float = DEFAULT_THRESHOLD
     private_release: str | None = None
+    only: tuple[str, ...] = ()
+    reason: str | None = None
 
     def resolved(self) -> "BatchRequest":
         """The request with every path absolute (each student is graded from the course root),
@@ -237,8 +240,16 @@ def run_batch(request: BatchRequest) -> int:
     request = request.resolved()
     release = release_setting(request.out, request.private_release)
     run = _ClassRun(request, find_students(request.submissions), release)
+    unknown = [s for s in request.only if s not in run.students.names]
+    if unknown:
+        why = "; ".join(f"{s}: {run.students.refused[s]}" if s in run.students.refused else f"{s}: no such folder" for s in unknown)
+        raise TargetError(f"--only names students to regrade among the folders of {request.submissions} ({why})")
     todo = run.to_grade()
-    print(f"{len(run.students.names)} submissions in {request.submissions}: {len(run.students.names) - len(todo)} already graded, {len(todo)} to grade")
+    if request.only:
+        print(f"{len(run.students.names)} submissions in {request.submissions}: regrading {len(todo)} (--only: {', '.join(todo)}; "
+              f"why: {request.reason}); every other student's grade stays as it is")
+    else:
+        print(f"{len(run.students.names)} submissions in {request.submissions}: {len(run.students.names) - len(todo)} already graded, {len(todo)} to grade")
     pool = _pool(request) if todo else None  # a cluster is reached (and its workers checked) only when there is something to grade
     progress = ClassProgress(len(todo))  # per student: start, training epochs, outcome; on a cluster, lost workers and retries
     if pool is not None:
@@ -285,6 +296,8 @@ class _ClassRun:
         return None
 
     def to_grade(self) -> list[str]:
+        if self.request.only:  # a regrade of some students, forced; nobody else is touched
+            return [s for s in self.students.names if s in self.request.only]
         return [s for s in self.students.names if self.request.force or self.current(s) is None]
 
     # ---------------------------------------------------------------- step 3: grading
@@ -321,7 +334,8 @@ class _ClassRun:
         old = load_report(folder / "report.json")
         self.errors[student] = f"error: {result['error']}" if "error" in result else f"retry: {result['retry']}"
         if history.changed(old, None):  # a grade that goes is kept first
-            entry = history.keep(self.request.out, student, folder, old, None, self.errors[student])
+            why = self.errors[student] + (f"; regraded because: {self.request.reason}" if self.request.reason else "")
+            entry = history.keep(self.request.out, student, folder, old, None, why)
             self.regraded.append(f"{student}: {old.get('score')}/{old.get('max_score')} withdrawn ({self.errors[student]}); kept in {entry.relative_to(self.request.out)}")
         for stale in ("report.json", "feedback.md", "feedback.html"):  # an old grade must not stand for a new submission
             (folder / stale).unlink(missing_ok=True)
@@ -343,8 +357,9 @@ class _ClassRun:
             "grading_key": self.key,
             "submitted_at": self.students.submitted[student],
         }
-        if history.changed(old, report):  # the earlier grade is kept before it is replaced
-            why = "a new submission" if old.get("submission_sha256") != digest else "regraded"
+        reason = self.request.reason  # a regrade with a reason is recorded even when the score stays
+        if history.changed(old, report) or (reason and old and not old.get("retry")):  # the earlier grade is kept before it is replaced
+            why = ("a new submission" if old.get("submission_sha256") != digest else "regraded") + (f": {reason}" if reason else "")
             entry = history.keep(out, student, folder, old, report, why)
             self.regraded.append(f"{student}: {old.get('score')} -> {report['score']} of {report['max_score']} ({why}); the earlier report is kept in {entry.relative_to(out)}")
         earlier = history.earlier_grades(out, student)
@@ -359,18 +374,31 @@ class _ClassRun:
     # ---------------------------------------------------------------- step 4: the class's files
 
     def rows(self) -> list[tuple[str, dict[str, Any] | None, str]]:
-        """The gradebook's rows, by student: refused, graded, retry, or why not graded."""
+        """The gradebook's rows, by student: refused, graded, retry, or why not graded; and every
+        student graded into `out` before (the gradebook is the union: no grade leaves it unsaid)."""
         rows = [(name, None, f"error: {why}") for name, why in self.students.refused.items()]
         for student in self.students.names:
             report = self.current(student)
+            earlier = load_report(self.reports_dir / student / "report.json")
             if report:
                 rows.append((student, report, "graded"))
-            elif self.errors.get(student, "").startswith("retry") or (load_report(self.reports_dir / student / "report.json") or {}).get("retry"):
+            elif self.errors.get(student, "").startswith("retry") or (earlier or {}).get("retry"):
                 rows.append((student, None, "retry"))  # no verdict yet: the next run grades them again
+            elif student not in self.errors and earlier:  # not regraded on this run (--only, Ctrl-C): the grade stands until it is
+                rows.append((student, earlier, STALE))
             else:
                 rows.append((student, None, self.errors.get(student, "not graded")))
+        for student in self.absent():
+            rows.append((student, load_report(self.reports_dir / student / "report.json"), ABSENT))
         rows.sort(key=lambda row: row[0])
         return rows
+
+    def absent(self) -> list[str]:
+        """Students graded into `out` earlier whose folder is not in this run's SUBMISSIONS."""
+        if not self.reports_dir.is_dir():
+            return []
+        here = set(self.students.names) | set(self.students.refused)
+        return sorted(p.name for p in self.reports_dir.iterdir() if p.name not in here and p.is_dir() and not p.is_symlink() and _standing(p / "report.json"))
 
     def write_class(self, finished: bool) -> dict[str, Any] | None:
         """The gradebook, the held pages brought up to date, and the class page; the similarity
@@ -396,6 +424,14 @@ class _ClassRun:
     def say_how_it_went(self, similar: dict[str, Any] | None, progress: ClassProgress) -> None:
         out = self.request.out
         print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
+        absent = self.absent()
+        if absent:  # their rows stay in the gradebook: said, never silently dropped or kept
+            print(f"{len(absent)} students graded earlier are not in {self.request.submissions}: their grades stay in the gradebook, "
+                  f"marked \"{ABSENT}\": {', '.join(absent[:10])}{' …' if len(absent) > 10 else ''}")
+        if held(self.release):
+            shown = [s for s in self.students.names if holds_private(self.current(s) or {"exercises": []})]
+            print(f"Held until {self.release.isoformat()} (--private-release): {len(shown)} students' feedback shows the public half's "
+                  "measure of their checks graded on the private half; the gradebook holds the private grade.")
         if self.regraded:
             print(f"Grades changed on this run ({len(self.regraded)}; every earlier report is kept in {out / history.HISTORY}):")
             for line in self.regraded:
@@ -408,6 +444,11 @@ class _ClassRun:
                 print(f"  {note}", file=sys.stderr)
         for student, error in {**{name: f"error: {why}" for name, why in self.students.refused.items()}, **self.errors}.items():
             print(f"  {student}: {error}", file=sys.stderr)
+        for student in self.students.refused:  # the grade stays on disk but leaves the gradebook's row: said
+            earlier = load_report(self.reports_dir / student / "report.json") if plain_name(student) else None
+            if earlier and not earlier.get("retry"):
+                print(f"  {student}: the earlier grade {earlier.get('score')}/{earlier.get('max_score')} is not in the gradebook while the folder "
+                      f"is refused; it is kept in {self.reports_dir / student / 'report.json'}", file=sys.stderr)
 
 
 def _print_similarity(similar: dict[str, Any]) -> None:
@@ -421,6 +462,11 @@ def _print_similarity(similar: dict[str, Any]) -> None:
             print(f"  {exercise}: {more} more pairs were not compared in full; a higher --similarity-threshold lists fewer, closer pairs")
     else:
         print(f"Similar code: no pair at or above {similar['threshold']:.0%} of shared code (the stubs' own code set aside)")
+
+
+def _standing(path: Path) -> bool:
+    report = load_report(path)
+    return bool(report) and not report.get("retry")
 
 
 def students_see(report: dict[str, Any], release) -> dict[str, Any]:
@@ -439,7 +485,7 @@ def rewrite_held_pages(reports_dir: Path, rows: list, release, mnist) -> None:
             shown_held = HELD_MARK in page_path.read_text(encoding="utf-8")
         except OSError:
             continue
-        if shown_held != held(release) and any("public_half" in (c.get("measured") or {}) for e in report["exercises"] for c in e["checks"]):
+        if shown_held != held(release) and holds_private(report):
             markdown, page = feedback_pages(students_see(report, release), page_path, title=f"Feedback for {student}", mnist=mnist)
             write_text(page_path, markdown)
             write_text(page_path.with_suffix(".html"), page)

@@ -195,7 +195,9 @@ def class_page(
         "td.n{text-align:right}img{max-width:100%}.bad{color:#b00}</style></head><body>",
         "<h1>Class results</h1>",
         f"<p>{len(rows)} students: {statuses.get('graded', 0)} graded, {statuses.get('retry', 0)} to grade again (retry), "
-        f"{statuses.get('error', 0)} that could not be graded (error). Exercises: {_e(', '.join(ex.id for ex in exercises))} "
+        f"{statuses.get('error', 0)} that could not be graded (error)"
+        + (f", {statuses['graded earlier']} graded by an earlier run and not in this run's submissions" if statuses.get("graded earlier") else "")
+        + f". Exercises: {_e(', '.join(ex.id for ex in exercises))} "
         f"({max_score} points). Grader {_e(GRADER_VERSION)}; data sha256 {_e(str(data)[:12])}…; accuracy on the {_e(half or '?')} half of the test set.</p>",
     ]
     if graded:

@@ -15,6 +15,11 @@ from mnist_course.course import Exercise
 
 from ..provenance import GRADER_VERSION
 
+# gradebook.csv's status of a grade kept from an earlier run into the same RESULTS (issue 40 item 4): the
+# gradebook is the union of everything graded there. `grader release` hands back the first, not the second.
+ABSENT = "graded earlier: not in this run's submissions"
+STALE = "not regraded yet: the grade shown is an earlier run's (its submission or the grading changed since)"
+
 
 def load_report(path: Path) -> dict[str, Any] | None:
     try:

@@ -16,7 +16,8 @@ in RESULTS/release/ (or --to FOLDER):
   --per-check one column per check, each of which Canvas imports as an
   assignment of its own; the second row is Canvas's "Points Possible" row.
 
-Only students the last batch run graded (gradebook.csv says `graded`) are
+Only students graded (gradebook.csv says `graded`, or `graded earlier: not
+in this run's submissions` for a student an earlier run into RESULTS graded) are
 released: a student still `retry` or `error` is listed and left out, so no
 half-graded page reaches a student and no empty cell reaches the LMS.
 
@@ -24,10 +25,19 @@ A release date set on the batch (`--private-release DATE`, kept in
 RESULTS/private-release.json, issue 26 item 1) is honoured: before it, each
 folder holds the feedback pages as the batch wrote them (the public half's
 view), and a student's report.json is not written when some check of theirs
-was graded on the private half, nor canvas.csv when any released student's
-was, since both would carry the private grade; release again after the date.
-When no check was (an assignment with no model, say), the date holds nothing
-back and both are written.
+was graded on the private half (release.py's `on_private_half`, the one rule).
+canvas.csv is written all the same, with the held checks' points left out:
+its assignment column holds the sum of every other check, and its Points
+Possible row what those checks are worth; the held checks' own --per-check
+columns are left out. Left out rather than a column marked "held": the
+LMS gets every grade that is not held (an empty column would give it none),
+and no cell holds a figure the private grade could be worked out from. The
+terminal names the checks held and their points; the release after the date
+writes the same column with the full grade, which Canvas's import replaces.
+A held student whose page shows the private grade (written before the hold,
+by an older grader) gets pages written afresh from the public half's view.
+When no check was graded on the private half (an assignment with no model,
+say), the date holds nothing back and everything is written.
 
 Students are matched to Canvas by their folder name: with --roster (the CSV
 that Canvas's Gradebook "Export" gives) a folder named after a student's SIS
@@ -49,9 +59,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .gradebook import load_report, spreadsheet_cell
-from .release import holds_private
-from ..reports.figures import figures_folder
+from .gradebook import ABSENT, load_report, spreadsheet_cell
+from .release import HELD_MARK, held_checks, holds_private, public_view
+from ..reports.figures import feedback_pages, figures_folder
 from ..reports.report import write_text
 
 MARKER = ".grader-release"
@@ -110,7 +120,7 @@ def graded_students(results: Path) -> tuple[dict[str, dict[str, Any]], dict[str,
     for shown, status in statuses.items():
         name = shown[1:] if shown.startswith("'") and shown[1:] in folders else shown  # gradebook.csv's guard against formulas
         report = load_report(folders[name] / "report.json") if name in folders else None
-        if status == "graded" and report and not report.get("retry"):
+        if status in ("graded", ABSENT) and report and not report.get("retry"):  # a grade kept from an earlier run is the student's too
             reports[name] = report
         else:
             held[name] = status if status != "graded" else "no readable report"
@@ -165,21 +175,30 @@ def default_assignment(reports: dict[str, dict[str, Any]]) -> str:
     return "MNIST course" if ids == every else "MNIST " + " ".join(ids)
 
 
-def canvas_csv(reports: dict[str, dict[str, Any]], identities: dict[str, dict[str, str]], assignment: str, per_check: bool) -> str:
+def canvas_csv(reports: dict[str, dict[str, Any]], identities: dict[str, dict[str, str]], assignment: str, per_check: bool,
+               left_out: set[tuple[str, str]] = frozenset()) -> str:
     """Canvas's gradebook import: the identity columns, the assignment's total, and
-    with `per_check` one column per check; the "Points Possible" row second."""
+    with `per_check` one column per check; the "Points Possible" row second. The checks
+    `left_out` (ex id, check name: those a release date holds) count in neither."""
     first = next(iter(reports.values()), None)
-    checks = [(ex["id"], c["name"], c["max_score"]) for ex in first["exercises"] for c in ex["checks"]] if first and per_check else []
+    every = [(ex["id"], c["name"], c["max_score"]) for ex in first["exercises"] for c in ex["checks"]] if first else []
+    checks = [c for c in every if c[:2] not in left_out] if per_check else []
+    possible = (round(first["max_score"] - sum(p for ex_id, name, p in every if (ex_id, name) in left_out), 2)) if first else ""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*IDENTITY, assignment, *(f"{ex_id} {name}" for ex_id, name, _ in checks)])
-    writer.writerow([POINTS_POSSIBLE, "", "", "", "", first["max_score"] if first else "", *(points for _, _, points in checks)])
+    writer.writerow([POINTS_POSSIBLE, "", "", "", "", _number(possible) if first else "", *(points for _, _, points in checks)])
     for student in sorted(reports):
         report = reports[student]
         who = identities.get(student) or {"Student": student, "ID": "", "SIS User ID": "", "SIS Login ID": student, "Section": ""}
         points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex["checks"]}
-        writer.writerow([*(spreadsheet_cell(who[key]) for key in IDENTITY), report["score"], *(points.get((ex_id, name), "") for ex_id, name, _ in checks)])
+        total = report["score"] if not left_out else _number(round(sum(v for k, v in points.items() if k not in left_out), 2))
+        writer.writerow([*(spreadsheet_cell(who[key]) for key in IDENTITY), total, *(points.get((ex_id, name), "") for ex_id, name, _ in checks)])
     return out.getvalue()
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 # ------------------------------------------------------------------ the folders
@@ -197,15 +216,30 @@ def _prepare(folder: Path) -> None:
     (folder / MARKER).write_text("written by `grader release`; the next release replaces this folder\n", encoding="utf-8")
 
 
-def release_student(results: Path, folder: Path, student: str, report: dict[str, Any], zip_it: bool, held: bool = False) -> Path:
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def release_student(results: Path, folder: Path, student: str, report: dict[str, Any], zip_it: bool, held: bool = False,
+                    rewrite: datetime | None = None) -> Path:
+    """The student's folder (and zip). `rewrite`, a release date: the pages are written from the
+    public half's view until then instead of copied (the batch's pages showed the private grade)."""
     source, target = results / "students" / student, folder / student
     target.mkdir()
-    for name in ("feedback.html", "feedback.md"):
-        if (source / name).is_file():
-            shutil.copyfile(source / name, target / name)
-    figures = figures_folder(source / "feedback.md")
-    if figures.is_dir() and not figures.is_symlink():
-        shutil.copytree(figures, target / figures.name, symlinks=False)
+    if rewrite is not None:
+        markdown, page = feedback_pages(public_view(report, rewrite), target / "feedback.md", title=f"Feedback for {student}")
+        write_text(target / "feedback.md", markdown)
+        write_text(target / "feedback.html", page)
+    else:
+        for name in ("feedback.html", "feedback.md"):
+            if (source / name).is_file():
+                shutil.copyfile(source / name, target / name)
+        figures = figures_folder(source / "feedback.md")
+        if figures.is_dir() and not figures.is_symlink():
+            shutil.copytree(figures, target / figures.name, symlinks=False)
     if not held:  # the report holds the private grade: never before the release date
         public = {key: value for key, value in report.items() if key not in PRIVATE_KEYS}
         write_text(target / "report.json", json.dumps(public, indent=2, ensure_ascii=False) + "\n")
@@ -230,13 +264,27 @@ def release(results: Path, to: Path | None = None, roster: Path | None = None, a
     identities, missing = match_roster(sorted(reports), read_roster(roster)) if roster else ({}, [])
     until = held_until(results)
     private = {student for student, report in reports.items() if holds_private(report)} if until is not None else set()
+    # A page written before the hold (by an older grader, say) shows the private grade: written afresh here instead.
+    stale = {s for s in private if HELD_MARK not in _read(results / "students" / s / "feedback.md")}
     _prepare(folder)
     for student, report in sorted(reports.items()):
-        release_student(results, folder, student, report, zip_it, held=student in private)
-    if not private:  # no date ahead, or nothing graded on the private half: nothing for Canvas to wait for
-        write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check))
+        if student not in stale:
+            release_student(results, folder, student, report, zip_it, held=student in private)
+            continue
+        try:
+            release_student(results, folder, student, report, zip_it, held=True, rewrite=until)
+        except Exception as exc:  # noqa: BLE001 - a page that cannot be written afresh is not handed back; the others are
+            shutil.rmtree(folder / student, ignore_errors=True)
+            held[student] = f"its held page could not be written afresh ({type(exc).__name__}: {exc}); run grader --batch again"
+    reports = {s: r for s, r in reports.items() if s not in held}
+    private &= set(reports)
+    # What the hold covers, the same checks for every student: Canvas's column keeps one meaning.
+    left_out = {(ex_id, name) for student in private for ex_id, name, _ in held_checks(reports[student])}
+    write_text(folder / CANVAS, canvas_csv(reports, identities, assignment or default_assignment(reports), per_check, left_out))
+    points = {(ex_id, name): p for report in reports.values() for ex_id, name, p in held_checks(report)}
     return {"folder": folder, "released": sorted(reports), "held": held, "not_in_roster": missing,
-            "held_until": until if private else None, "date_holds_nothing": until if until is not None and not private else None}
+            "held_until": until if private else None, "date_holds_nothing": until if until is not None and not private else None,
+            "held_checks": sorted((ex_id, name, points[ex_id, name]) for ex_id, name in left_out)}
 
 
 def main(argv: list[str]) -> int:
@@ -249,9 +297,12 @@ def main(argv: list[str]) -> int:
     folder = done["folder"]
     print(f"Released {len(done['released'])} students' feedback to {folder}: a folder{'' if args.no_zip else ' and a zip'} each (feedback.html opens alone).")
     if done["held_until"] is not None:
-        print(f"The private grade is held until {done['held_until'].isoformat()} (--private-release): the feedback pages show what the batch "
-              "wrote for that time, and neither canvas.csv nor the report.json of a student graded on the private half is written. "
-              "Release again after that date.")
+        checks = done["held_checks"]
+        print(f"The private grade is held until {done['held_until'].isoformat()} (--private-release): the feedback pages show the public "
+              "half's measure, and the report.json of a student graded on the private half is not written. Held, for every student: "
+              + ", ".join(f"{ex_id} {name} ({points:g} points)" for ex_id, name, points in checks) + ".")
+        print(f"Canvas gradebook: {folder / CANVAS}, with the held checks' points left out: its column is the other checks' "
+              f"sum, out of the Points Possible it gives. Release again after {done['held_until'].date()}: the full grade replaces it.")
     else:
         if done["date_holds_nothing"] is not None:
             print(f"The release date {done['date_holds_nothing'].isoformat()} (--private-release) holds nothing back: no check "

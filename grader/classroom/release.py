@@ -16,6 +16,14 @@ grade; only what is handed to students waits.
   itself holds the private tests back (results.json's per-test `visibility`,
   Gradescope's autograder spec) and a visible 0-point test per accuracy check
   shows its public-half score (grader/reports/formats.py, gradescope_results).
+
+What a hold covers is one rule, `on_private_half(check)`: a check whose
+`measured` says `half: private` and holds a figure measured there (its
+`test_accuracy`), whichever exercise measured it (the Keras trainings of
+grader/training/model_checks.py, ex02b's training by hand). Every route asks
+it; none keeps a list of exercises. Such a check shows its `public_half`
+measure until the date; one that recorded none (a check that forgot to) shows
+nothing of its result, never the private one (issue 40 item 3).
 """
 
 from __future__ import annotations
@@ -71,11 +79,23 @@ def _points(value: float) -> float | int:
     return int(value) if value.is_integer() else value
 
 
+def on_private_half(check: dict[str, Any]) -> bool:
+    """The one rule for what a hold covers: the check was measured on the private half (its
+    `measured` says so and holds the figure measured there). A check that failed before measuring
+    anything (no training, settings refused) earns the same on either half: nothing to hold."""
+    measured = check.get("measured")
+    return isinstance(measured, dict) and measured.get("half") == "private" and measured.get("test_accuracy") is not None
+
+
 def public_points(check: dict[str, Any]) -> float | None:
-    """The points a check would earn on the public half, or None when it does not depend on the half."""
-    public = (check.get("measured") or {}).get("public_half")
-    if not isinstance(public, dict):
+    """The points a check would earn on the public half, or None when it does not depend on the half.
+    A check measured on the private half without a public-half measure shows 0 until the release:
+    nothing of a private result is shown, whatever the check forgot to record."""
+    if not on_private_half(check):
         return None
+    public = check["measured"].get("public_half")
+    if not isinstance(public, dict) or not isinstance(public.get("fraction"), (int, float)):
+        return 0
     fraction = public["fraction"]
     return check["max_score"] if fraction >= 1 else _points(check["max_score"] * fraction)
 
@@ -83,7 +103,12 @@ def public_points(check: dict[str, Any]) -> float | None:
 def holds_private(report: dict[str, Any]) -> bool:
     """Whether some check of `report` was measured on the private half (and so has a public-half
     view to show until the release date); a report without one has nothing to hold back."""
-    return any(public_points(c) is not None for ex in report["exercises"] for c in ex["checks"])
+    return any(on_private_half(c) for ex in report["exercises"] for c in ex["checks"])
+
+
+def held_checks(report: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(exercise id, check name, max points) of each check a hold covers in `report`."""
+    return [(ex["id"], c["name"], c["max_score"]) for ex in report["exercises"] for c in ex["checks"] if on_private_half(c)]
 
 
 def public_score(report: dict[str, Any]) -> float:
@@ -97,13 +122,18 @@ def public_score(report: dict[str, Any]) -> float:
 
 
 def public_message(check: dict[str, Any], until: str) -> str:
-    public = check["measured"]["public_half"]
+    public = check["measured"].get("public_half")
     points = public_points(check)
+    if not isinstance(public, dict) or not isinstance(public.get("test_accuracy"), (int, float)):
+        return (f"{HELD_MARK} {until}: this check was measured on the private half of the test set only, so nothing of its "
+                "result is shown before then. Your grade is shown then.")
     return (
         f"{HELD_MARK} {until}: test accuracy {public['test_accuracy']:.2%} on the public half "
         f"(bar {public['threshold']:.2%}; none at {public['threshold'] - public['band']:.2%} or below), "
-        f"which earns {points:g} of this check's {check['max_score']} points. Your grade measures the same training on "
-        "the private half, images your own runs never showed you; it is shown then."
+        f"which earns {points:g} of this check's {check['max_score']} points"
+        + (f", as it counts only for a train() that learned the task drawn for this submission, and yours did not ({public['not_credited']})"
+           if public.get("not_credited") else "")
+        + ". Your grade measures the same training on the private half, images your own runs never showed you; it is shown then."
     )
 
 
@@ -120,10 +150,15 @@ def public_view(report: dict[str, Any], release: datetime) -> dict[str, Any]:
             points = public_points(check)
             if points is None:
                 continue
-            public = check["measured"]["public_half"]
+            public = check["measured"].get("public_half")
             check["score"] = points
             check["status"] = "passed" if points == check["max_score"] else "failed"
             check["message"] = public_message(check, until)
+            check.pop("cause", None)  # a private result's diagnosis may quote it
+            if not isinstance(public, dict) or not isinstance(public.get("test_accuracy"), (int, float)):
+                check.pop("measured", None)  # no public measure: nothing of the private one either
+                check.pop("training", None)
+                continue
             check["measured"] = {
                 **{k: v for k, v in check["measured"].items() if k != "public_half"},
                 "half": "public",

@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, public_message, public_points, public_score
+from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
 from .report import cause_heading, measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
@@ -47,7 +47,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
     for ex in report["exercises"]:
         said = _said_once(ex)  # one cause said once, in the exercise's first test; the others point to it
         for i, check in enumerate(ex["checks"], start=1):
-            held_back = hold and public_points(check) is not None
+            held_back = hold and on_private_half(check)  # the one rule of what a hold covers (release.py)
             tests.append(
                 {
                     "name": f"{ex['id']} · {check['name']}" + (" (private half: your grade)" if held_back else ""),
@@ -215,12 +215,7 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
     if report.get("held_until"):  # grader/classroom/release.py's public_view: the private grade waits for its release
-        lines += [
-            "",
-            f"**{HELD_MARK} {report['held_until'][:16].replace('T', ' ')} UTC:** this score measures your models' accuracy "
-            "on the public half of the test set. Your grade measures the same trainings on the private half, images your "
-            "own runs never showed you; it is shown here then.",
-        ]
+        lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
         if ex.get("import_failure"):  # the one cause of every failed check below, said once
@@ -301,6 +296,15 @@ def _image_src(path: str, base: Path | None) -> str:
     return path
 
 
+def _held_note(report: dict[str, Any]) -> tuple[str, str]:
+    """What a held page says at its top (release.public_view set `held_until`): its lead, then the rest."""
+    return (
+        f"{HELD_MARK} {report['held_until'][:16].replace('T', ' ')} UTC:",
+        "this score measures your models' accuracy on the public half of the test set. Your grade measures the same "
+        "trainings on the private half, images your own runs never showed you; it is shown here then.",
+    )
+
+
 def html_feedback(
     report: dict[str, Any],
     title: str = "Feedback",
@@ -326,6 +330,8 @@ def html_feedback(
         parts.append(f"<p>Submission: files last changed {_h(report['submitted_at'])}.</p>")
     if report.get("earlier_grades"):
         parts.append(f'<p class="earlier">This grade replaces {_h(_earlier(report["earlier_grades"]))}.</p>')
+    if report.get("held_until"):  # the same note as the Markdown page's: both pages are handed to students
+        parts.append('<p class="held"><strong>{}</strong> {}</p>'.format(*map(_h, _held_note(report))))
     if report.get("retry"):
         parts.append('<p class="error">Some checks were not graded (the grader failed or the machine was overloaded); they will be graded again.</p>')
     for ex in report["exercises"]:

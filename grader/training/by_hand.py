@@ -44,6 +44,15 @@ Why an entry cannot be poisoned by a student:
   changed byte: `meta.json` holds the key and the sha256 of every array) is
   not trusted: it is removed and the call runs again.
 
+What reuse cannot make equal, and why that gives nobody anything: code whose
+answer is not a function of its code and its inputs (it reads the clock, or an
+unseeded generator) gets an answer of an earlier run of the same code, one it
+could have given live; and a module that keeps state between calls sees its
+train() not run in this worker, so a later call that reads that state (the
+checks call only init_params() after train(), for the loss it started from)
+answers as if train() had not run. Either is the submission's own behaviour;
+neither lets one file reach another's key.
+
 `MNIST_COURSE_TRAINING_REUSE=off` (settings.Switches) switches reuse off: every
 call runs, as without a cache folder.
 """

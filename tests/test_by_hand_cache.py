@@ -122,7 +122,7 @@ def test_the_key_holds_the_files_the_code_can_reach(tmp_path):
     folder = _folder(tmp_path / "s")
     module = folder / EX02B.filename
     assert set(training_sources(module, EX02B.filename)) == {EX02B.filename}
-    (folder / "helper.py").write_text("SCALE = 1.0\n")
+    (folder / "helper.py").write_text("from numpy.random import default_rng\nfrom math import sqrt\nSCALE = 1.0\n")
     assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py"}
     (folder / "helper.py").write_text("import ex01_preprocessing\n")
     assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py", EX01.filename}

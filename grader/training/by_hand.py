@@ -121,8 +121,7 @@ def _imports(tree: ast.AST) -> tuple[set[str], bool]:
             if node.level or node.module is None or any(alias.name == "*" for alias in node.names):
                 reaches = True
             else:
-                modules.add(node.module)
-                modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+                modules.add(node.module)  # `from pkg import mod`: pkg's files are counted whole
                 reaches |= any(alias.name in REACHES_FILES for alias in node.names)
         elif isinstance(node, ast.Name) and node.id in REACHES_FILES:
             reaches = True

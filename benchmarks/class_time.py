@@ -26,9 +26,12 @@ for another class size are that, multiplied: an extrapolation, said as such.
 from __future__ import annotations
 
 import argparse
+import collections
+import csv
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +54,9 @@ PROBE = (
     "if group != '-':\n"
     "    open(os.path.join(group, 'cgroup.procs'), 'w').write(str(os.getpid()))\n"
     "t = time.perf_counter()\n"
-    "code = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+    "done = subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)\n"
+    "code = done.returncode\n"
+    "sys.stderr.write(done.stdout)\n"
     "wall = time.perf_counter() - t\n"
     "if group != '-':\n"
     "    cpu = int(open(os.path.join(group, 'cpuacct.usage')).read()) / 1e9\n"
@@ -108,8 +113,8 @@ def cpu_group_works() -> bool:
     return True
 
 
-def batch(subs: Path, out: Path, data: str, jobs: int, reuse: bool) -> tuple[float, float]:
-    """(wall s, CPU s) of one `grader --batch` over the class."""
+def batch(subs: Path, out: Path, data: str, jobs: int, reuse: bool) -> tuple[float, float, int]:
+    """(wall s, CPU s, submissions it graded) of one `grader --batch` over the class."""
     env = {k: v for k, v in os.environ.items() if k != "MNIST_COURSE_TRAINING_CACHE"}  # the batch's own cache, in --out
     env["MNIST_COURSE_TRAINING_REUSE"] = "on" if reuse else "off"
     args = [sys.executable, "-m", "grader", *EXERCISES, "--batch", str(subs), "--out", str(out), "--jobs", str(jobs), "--data", data]
@@ -127,7 +132,16 @@ def batch(subs: Path, out: Path, data: str, jobs: int, reuse: bool) -> tuple[flo
     wall, cpu, code = done.stdout.split()
     if int(code) not in (0, 1):
         raise SystemExit(f"grader --batch exited {code}; nothing to report")
-    return float(wall), float(cpu)
+    graded = re.search(r"(\d+) to grade", done.stderr)
+    return float(wall), float(cpu), int(graded.group(1)) if graded else -1
+
+
+def statuses(out: Path) -> str:
+    """The gradebook's statuses and total points, counted ("6 graded, 139/139 x 6")."""
+    with (out / "gradebook.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    counted = collections.Counter(f"{r['status']} {r['total']}/{r['max']}" for r in rows)
+    return ", ".join(f"{n} × {what}" for what, n in sorted(counted.items()))
 
 
 def trainings(out: Path, names: list[str]) -> tuple[int, int]:
@@ -161,13 +175,14 @@ def main() -> None:
             subs, out = Path(tmp) / "class", Path(tmp) / f"out-{reuse}"
             shutil.rmtree(subs, ignore_errors=True)
             names = make_class(subs, args.students, args.share)
-            wall1, cpu1 = batch(subs, out, args.data, args.jobs, reuse)
+            wall1, cpu1, graded1 = batch(subs, out, args.data, args.jobs, reuse)
             run1, reused1 = trainings(out, names)
+            status1 = statuses(out)
             changed = resubmit(subs, names, args.resubmit)
-            wall2, cpu2 = batch(subs, out, args.data, args.jobs, reuse)
+            wall2, cpu2, graded2 = batch(subs, out, args.data, args.jobs, reuse)
             run2, reused2 = trainings(out, changed)
-            rows.append((mode, "1: the class", len(names), wall1, cpu1, run1, reused1))
-            rows.append((mode, "2: ex01 resubmitted", len(changed), wall2, cpu2, run2, reused2))
+            rows.append((mode, "1: the class", graded1, wall1, cpu1, run1, reused1, status1))
+            rows.append((mode, "2: ex01 resubmitted", graded2, wall2, cpu2, run2, reused2, statuses(out)))
             totals[mode] = (wall1 + wall2, cpu1 + cpu2)
             print(rows[-2], rows[-1], flush=True)
 
@@ -179,9 +194,9 @@ def main() -> None:
         f"byte for byte, then {round(args.resubmit * n)} resubmit with only ex01 changed (a second batch on the same --out). "
         f"CPU s: {'every process of the batch (a cpuacct cgroup of its own)' if cpu_group_works() else 'the processes the batch waited for (no cgroup here: the workers are undercounted)'}.",
         "",
-        "| mode | pass | submissions graded | wall s | CPU s | ex02b trainings run | reused |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        *(f"| {m} | {p} | {k} | {w:.0f} | {c:.0f} | {r} | {u} |" for m, p, k, w, c, r, u in rows),
+        "| mode | pass | submissions graded | wall s | CPU s | ex02b trainings run | reused | the gradebook after it |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+        *(f"| {m} | {p} | {k} | {w:.0f} | {c:.0f} | {r} | {u} | {g} |" for m, p, k, w, c, r, u, g in rows),
         "",
         f"| mode | per student: wall s | per student: CPU s | **extrapolated** to {scale} students: wall min | CPU min |",
         "|---|---:|---:|---:|---:|",

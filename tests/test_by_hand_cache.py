@@ -173,3 +173,16 @@ def test_two_students_with_one_ex02b_file_train_it_once(tmp_path, mnist_path):
     assert graded["on", "bob"][0] == graded["off", "alice"][0] == graded["off", "bob"][0] == rows
     accuracy = {key: m["test_accuracy"] for key, (_, m) in graded.items()}
     assert len(set(accuracy.values())) == 1, accuracy  # bit for bit, with and without the cache
+
+
+def test_a_call_that_gave_no_plain_value_is_never_kept(tmp_path, monkeypatch):
+    """A raise (or a crash, a timeout: the machine's or the code's) runs again next time."""
+    monkeypatch.delenv(REUSE_ENV, raising=False)
+    cache = tmp_path / "cache"
+    folder = _folder(tmp_path / "raises", ex01_extra="\ndef normalize(images):\n    raise ValueError('no')\n")
+    for _ in range(2):
+        counted = Counted(folder)
+        call, shared = shared_call(counted.student, cache, "normalize", IMAGES, shown="images")
+        assert call.outcome.status == "raised" and not shared.reused and counted.calls == 1
+        counted.student.close()
+    assert list(cache.glob("*.files")) == []

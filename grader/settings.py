@@ -45,6 +45,7 @@ FULL_ENV = FULL_ENV_VAR
 SANDBOX_ENV = "MNIST_COURSE_SANDBOX"  # bubblewrap (isolation/bubblewrap.py)
 CAPACITY_ENV = "MNIST_COURSE_CAPACITY"  # cgroup leaves, the tmpfs area, the OOM score (isolation/capacity.py)
 WORK_GUARD_ENV = "MNIST_COURSE_WORK_GUARD"  # the trainer's throughput guard (mnist_course/budget.py)
+REUSE_ENV = "MNIST_COURSE_TRAINING_REUSE"  # trainings read from the cache folder (trainer.py, training/by_hand.py)
 WORKER_PIDS_ENV = "MNIST_COURSE_WORKER_PIDS"  # a worker's process limit (tests lower it)
 WORKER_AREA_ENV = "MNIST_COURSE_WORKER_AREA_MB"  # a worker's writable tmpfs, in MiB (tests make it small)
 SAFETY_FACTOR_ENV = "MNIST_COURSE_SAFETY_FACTOR"  # scales every safety clock (2: a machine twice as slow)
@@ -57,7 +58,7 @@ QUICK_ENV = "MNIST_COURSE_QUICK"
 # Every MNIST_COURSE_* variable, in the order of grader/README.md's table.
 VARIABLES = (
     TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV,
-    SANDBOX_ENV, CAPACITY_ENV, WORK_GUARD_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
+    SANDBOX_ENV, CAPACITY_ENV, WORK_GUARD_ENV, REUSE_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
     CGROUP_ROOT_ENV, STATE_ENV, QUICK_ENV,
 )
 _NO = ("", "0", "no", "false", "off")
@@ -156,6 +157,9 @@ class Switches:
     work_guard: stop a training whose first epoch uses far more CPU than its
       declared work allows. Each of the three is on unless its variable says
       off (off, 0, no, false, none): a protection is never lost to a typo.
+    reuse_trainings: read a training (Keras or by hand) that an identical call
+      made earlier from the run's cache folder; off: every training runs (the
+      tests and benchmarks/class_time.py compare the two).
     worker_pids, worker_area_mb: a worker's process limit and writable area,
       or None for the machinery's own defaults (a value that is not a whole
       number counts as unset).
@@ -166,6 +170,7 @@ class Switches:
     sandbox: bool = True
     capacity: bool = True
     work_guard: bool = True
+    reuse_trainings: bool = True
     worker_pids: int | None = None
     worker_area_mb: int | None = None
     safety_factor: float = 1.0
@@ -185,6 +190,7 @@ class Switches:
             sandbox=on(SANDBOX_ENV),
             capacity=on(CAPACITY_ENV),
             work_guard=on(WORK_GUARD_ENV),
+            reuse_trainings=on(REUSE_ENV),
             worker_pids=_whole(environ.get(WORKER_PIDS_ENV)),
             worker_area_mb=_whole(environ.get(WORKER_AREA_ENV)),
             safety_factor=factor if math.isfinite(factor) and factor > 0 else 1.0,

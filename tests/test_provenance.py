@@ -23,6 +23,7 @@ from grader.settings import (
     CAPACITY_ENV,
     FULL_ENV,
     HALF_ENV,
+    REUSE_ENV,
     SAFETY_FACTOR_ENV,
     SANDBOX_ENV,
     TARGET_ENV,
@@ -327,7 +328,8 @@ def test_every_mnist_course_variable_is_named_in_settings_and_in_one_table():
     assert spelled == []
 
 
-@pytest.mark.parametrize("switch, variable", [("sandbox", SANDBOX_ENV), ("capacity", CAPACITY_ENV), ("work_guard", WORK_GUARD_ENV)])
+@pytest.mark.parametrize("switch, variable", [("sandbox", SANDBOX_ENV), ("capacity", CAPACITY_ENV), ("work_guard", WORK_GUARD_ENV),
+                                             ("reuse_trainings", REUSE_ENV)])
 def test_a_protection_is_off_only_when_its_switch_says_so(switch, variable):
     assert getattr(Switches.resolve(environ={}), switch) is True
     for off in ("off", "OFF", "0", "no", "false", "none", " off "):

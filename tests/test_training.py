@@ -11,6 +11,7 @@ import pytest
 from grader.feedback import Feedback
 from grader.isolation.reply import CallbackSpec, SavedModel
 from grader.training.declared_settings import Settings, validate_settings
+from grader.settings import REUSE_ENV
 from grader.training.trainer import Trainer
 from grader.training.vetting import ModelRefused, model_config
 from mnist_course.budget import STEP_FLOPS, cap, flops, reference_cost, training_cost
@@ -269,6 +270,14 @@ def test_identical_declarations_train_once_and_bad_entries_are_retrained(tmp_pat
     entry.write_bytes(other.read_bytes())  # a foreign entry under a's name
     assert "reused" not in grader_process({"config": "a"}) and len(runs) == 4
     assert json.loads(entry.read_text())["key"] == entry.stem  # rewritten with its own key
+
+
+def test_with_reuse_switched_off_an_identical_declaration_trains_again(tmp_path, monkeypatch):
+    runs = []
+    Trainer(None, tmp_path / "cache")._cached({"config": "a"}, lambda: runs.append(1) or {"status": "ok"})
+    monkeypatch.setenv(REUSE_ENV, "off")
+    assert "reused" not in Trainer(None, tmp_path / "cache")._cached({"config": "a"}, lambda: runs.append(1) or {"status": "ok"})
+    assert len(runs) == 2
 
 
 def test_a_training_the_safety_clock_stopped_is_never_cached(tmp_path):

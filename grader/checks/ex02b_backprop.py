@@ -24,6 +24,7 @@ import pytest
 
 from grader.feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe, requires, short
 from grader.training.accuracy import earned_fraction, threshold_for
+from grader.training.by_hand import shared_call
 from mnist_course.course import COURSE_FILE
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
 
@@ -605,17 +606,18 @@ def unseen_task(seed: int, spec: dict):
     return x[:n_train], labels[:n_train], x[n_train:], labels[n_train:]
 
 
-def _learns_unseen_task(student) -> dict:
+def _learns_unseen_task(student, cache) -> dict:
     """train() on the submission's unseen task, with the grader's settings; what it
-    learned, or a Feedback saying why it learned too little."""
+    learned, or a Feedback saying why it learned too little. `cache`: the run's
+    cache folder, where an identical file's training is kept (training/by_hand.py)."""
     spec = _table(student.exercise, "unseen_task")
     seed = student.unseen_seed
     settings = {k: spec[k] for k in UNSEEN_SETTINGS}
     x, y, x_held, y_held = unseen_task(seed, spec)
     h = settings["n_hidden"]
     shapes = ((784, h), (h,), (h, 10), (10,))
-    r = student.call(
-        "train", x, y,
+    r, _ = shared_call(
+        student, cache, "train", x, y,
         shown=f"x, y ({len(x):,} images of a task drawn for this submission from its file's hash: 784 pixels in [0, 1], "
         "10 classes, each image a noisy copy of one of three random patterns of its class)",
         expect=f"(W1, b1, W2, b2) of shapes (784, {h}), ({h},), ({h}, 10), (10,), trained on x and y",
@@ -667,15 +669,15 @@ def _learns_unseen_task(student) -> dict:
     )
 
 
-def test_train_learns_unseen_task(student):
-    _learns_unseen_task(student)
+def test_train_learns_unseen_task(student, settings):
+    _learns_unseen_task(student, settings.training_cache)
 
 
-def _credited_only_if_trained(student, called: str, accuracy: float, half: str) -> None:
+def _credited_only_if_trained(student, cache, called: str, accuracy: float, half: str) -> None:
     """The MNIST accuracy counts only for a train() that learned its unseen task:
     weights prepared elsewhere would score on MNIST without any training of its own."""
     try:
-        _learns_unseen_task(student)
+        _learns_unseen_task(student, cache)
     except (NotStarted, NotGraded):
         raise
     except Feedback:
@@ -694,7 +696,7 @@ def _credited_only_if_trained(student, called: str, accuracy: float, half: str) 
 def test_train_test_accuracy(student, mnist, settings, check):
     exercise = student.exercise
     sgd = _sgd(exercise)
-    half = settings.half
+    half, cache = settings.half, settings.training_cache
     threshold, band, dataset = threshold_for(exercise, mnist, half)
     graded = _half_indices(len(mnist.y_test), half)
     measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": sgd["seed"]}
@@ -717,15 +719,16 @@ def test_train_test_accuracy(student, mnist, settings, check):
     y = mnist.y_train.astype(np.int64)
     shown_settings = ", ".join(f"{k}={v!r}" for k, v in settings.items())
     started = time.perf_counter()
-    r = student.call(
-        "train", x, y,
+    r, shared = shared_call(  # an identical file's training, kept by an earlier grading, is read, not run again
+        student, cache, "train", x, y,
         shown=f"x_train ({n:,} training images, float64 in [0, 1], shape ({n}, 784)), y_train, {shown_settings}, seed={sgd['seed']}",
         expect=f"(W1, b1, W2, b2) of shapes (784, {settings['n_hidden']}), ({settings['n_hidden']},), ({settings['n_hidden']}, 10), (10,)",
         seed=sgd["seed"], **settings,
     )
     h = settings["n_hidden"]
     W1, b1, W2, b2 = params = _params(r, ((784, h), (h,), (h, 10), (10,)), what="trained parameters")
-    measured.update({"epochs_run": settings["epochs"], "training_seconds": round(time.perf_counter() - started, 1)})
+    seconds = shared.seconds if shared.reused else time.perf_counter() - started  # a reused training: the seconds it took
+    measured.update({"epochs_run": settings["epochs"], "training_seconds": round(seconds, 1), "training_reused": shared.reused})
     x_test = mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float64) / 255
     params = [p.astype(np.float64) for p in params]
     with np.errstate(all="ignore"):
@@ -741,7 +744,7 @@ def test_train_test_accuracy(student, mnist, settings, check):
         measured["public_half"] = _public_half(exercise, mnist, logits)
     if fraction > 0 or measured.get("public_half", {}).get("fraction", 0) > 0:
         try:
-            _credited_only_if_trained(student, called, accuracy, half)
+            _credited_only_if_trained(student, cache, called, accuracy, half)
         except (NotStarted, NotGraded):
             raise  # never a verdict of this check's: said as such, whichever half
         except Feedback:

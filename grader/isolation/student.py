@@ -307,6 +307,13 @@ class Student:
         The grader does this before it trains, so no student process runs meanwhile."""
         self.worker.close()
 
+    def call_key(self, function: str, args: tuple, shown: str, kwargs: dict) -> tuple[str, tuple]:
+        """How a call reads in messages, and the key its outcome is kept under in this grading."""
+        shown_args = shown or ", ".join(_show(a) for a in args)
+        shown_kwargs = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        called = f"{function}({', '.join(part for part in (shown_args, shown_kwargs) if part)})"  # no leading comma without arrays
+        return called, (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
+
     def call(
         self, function: str, *args: np.ndarray | sandbox.ModelArg, shown: str = "", expect: str = "", cached: bool = True, **kwargs: Any
     ) -> Call:
@@ -316,10 +323,7 @@ class Student:
         `shown` is how the call reads in messages; `expect` what the contract
         promises. Results are cached per exact call unless `cached=False`.
         """
-        shown_args = shown or ", ".join(_show(a) for a in args)
-        shown_kwargs = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        called = f"{function}({', '.join(part for part in (shown_args, shown_kwargs) if part)})"  # no leading comma without arrays
-        key = (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
+        called, key = self.call_key(function, args, shown, kwargs)
         if key not in self._outcomes or not cached:
             if self.module_file.is_symlink():  # never followed: it could lead to the reference
                 self.import_problem = CannotImport(

@@ -170,7 +170,7 @@ class Trainer:
         if key in self._memo:
             return self._memo[key]
         result = None
-        if self.cache is not None:
+        if self.cache is not None and switches().reuse_trainings:
             try:
                 result = self._through_cache(key, run)
             except OSError:  # a cache that fails (a full disk, a lock refused) costs only the sharing: train without it

@@ -1,0 +1,277 @@
+"""A class's by-hand trainings once: a student function that trains (ex02b's
+train()), called through `shared_call`, runs once per identical call and its
+result is reused by every later grading, like the Keras trainings
+(training/trainer.py), through the same mechanism (grader/shared_cache.py: the
+run's cache folder, one entry per key, made under a lock, renamed into place).
+
+The key (`identity`, which shared_cache.key_of joins with
+provenance.grading_machine(): the grader's version, its checks' sources, the
+libraries, the CPU family) holds everything that decides what the call returns:
+
+- the code that runs: `training_sources`, the sha256 of the exercise's file and
+  of every file of the submission its code could reach (below);
+- what the grader hands in: the function's name, every argument array's shape,
+  dtype and sha256 (the training data itself, so another data file, or a
+  permutation of the pixels drawn at grading time, is another key), every
+  keyword argument (seeds and settings), the call's time limit and memory.
+
+The half of the test set is not in it: it is no input of train(); the grader
+measures the weights on its half afterwards, live, from the entry.
+
+Which files count as the code: the worker imports a copy of every `.py` of the
+submission (isolation/safe_files.py), so the key holds all of them except the
+course's other exercise files, and an exercise file too where any counted file
+imports it by name. A counted file that could reach a file without naming it
+(an import outside `SELF_CONTAINED`, any of `REACHES_FILES`' names: open,
+np.load, getattr, __import__, ...) puts every file of the submission in the key:
+a resubmission with only ex01 changed then trains again, and nothing served is
+ever decided by a file the key does not hold.
+
+Why an entry cannot be poisoned by a student:
+- it holds only plain data that the grader's process decoded from the worker's
+  reply and checked here (a returned value made of numeric NumPy arrays, saved
+  with allow_pickle=False, and the seconds the call took), never the student's
+  output, never a failure (a crash, a timeout or a busy machine is not kept: the
+  next grading runs the call again);
+- it is written only by the grader's process, into the run's cache folder (the
+  grading account's, mode 0700; a student's worker runs in its sandbox on a copy
+  of the submission's sources and never sees it);
+- it is served only to a call whose key is the same: byte-identical code given
+  byte-identical inputs by the same grader, so what it holds is what that same
+  code returned for them, and every check then runs on it exactly as on a live
+  result (the verdict is bit-for-bit the one without the cache);
+- an entry that is not what the grader wrote (another key's, truncated, a
+  changed byte: `meta.json` holds the key and the sha256 of every array) is
+  not trusted: it is removed and the call runs again.
+
+What reuse cannot make equal, and why that gives nobody anything: code whose
+answer is not a function of its code and its inputs (it reads the clock, or an
+unseeded generator) gets an answer of an earlier run of the same code, one it
+could have given live; and a module that keeps state between calls sees its
+train() not run in this worker, so a later call that reads that state (the
+checks call only init_params() after train(), for the loss it started from)
+answers as if train() had not run. Either is the submission's own behaviour;
+neither lets one file reach another's key.
+
+`MNIST_COURSE_TRAINING_REUSE=off` (settings.Switches) switches reuse off: every
+call runs, as without a cache folder.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_course.course import load_course
+
+from ..isolation import sandbox
+from ..isolation.safe_files import SubmissionError, graded_files, read_regular
+from ..isolation.student import Call, Student
+from ..settings import switches
+from ..shared_cache import key_of, shared_files
+
+CACHE_VERSION = 1  # bump when what an entry holds, or how it is read, changes
+MAX_ARRAYS = 8  # a returned tuple, list or dict of more arrays is not kept
+MAX_ENTRY = 256 << 20  # bytes of arrays in one entry
+# Imports that reach no file of the submission (unless the submission shadows them: see _reaches).
+SELF_CONTAINED = {"numpy", "numpy.random", "numpy.linalg", "math", "__future__", "typing", "functools", "itertools",
+                  "collections", "dataclasses", "random", "time", "warnings"}
+# Names through which code can read a file, or reach one without naming it.
+REACHES_FILES = {
+    "open", "load", "loadtxt", "fromfile", "genfromtxt", "fromregex", "memmap", "open_memmap", "DataSource", "lib",
+    "ctypeslib", "__import__", "exec", "eval", "compile", "getattr", "setattr", "globals", "locals", "vars",
+    "__builtins__", "builtins", "__dict__", "__file__", "__loader__", "__spec__", "__getattribute__", "__globals__",
+    "__subclasses__", "__class__", "__bases__", "__mro__", "breakpoint", "input", "os", "sys", "io",
+}
+
+
+@dataclass
+class Shared:
+    """How a shared call was answered: `reused` when from an entry another grading
+    made, with the `seconds` that call took when it ran."""
+
+    reused: bool
+    seconds: float
+
+
+class _NotKept(Exception):
+    """A call's outcome that is not kept (not a plain returned value): handed back, not cached."""
+
+    def __init__(self, call: Call):
+        super().__init__("not kept")
+        self.call = call
+
+
+def _imports(tree: ast.AST) -> tuple[set[str], bool]:
+    """The modules a file imports (full dotted names), and whether it reaches
+    files in other ways (a name of REACHES_FILES, a star or relative import)."""
+    modules, reaches = set(), False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or node.module is None or any(alias.name == "*" for alias in node.names):
+                reaches = True
+            else:
+                modules.add(node.module)  # `from pkg import mod`: pkg's files are counted whole
+                reaches |= any(alias.name in REACHES_FILES for alias in node.names)
+        elif isinstance(node, ast.Name) and node.id in REACHES_FILES:
+            reaches = True
+        elif isinstance(node, ast.Attribute) and node.attr in REACHES_FILES:
+            reaches = True
+    return modules, reaches
+
+
+def training_sources(module_file: Path, exercise_filename: str) -> dict[str, str]:
+    """{path in the submission: sha256} of the files whose code the exercise's
+    code could run or read (the module docstring says which)."""
+    folder = Path(module_file).parent
+    files = {str(p): read_regular(folder / p, 64 << 20) for p in graded_files(folder)}
+    everything = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    others = {e.filename for e in load_course().exercises} - {exercise_filename}
+    tops = {Path(name).parts[0].removesuffix(".py") for name in files}  # what `import X` finds in the submission
+    counted = {name for name in files if name not in others}
+    pending = sorted(counted)
+    while pending:
+        name = pending.pop()
+        try:
+            modules, reaches = _imports(ast.parse(files[name]))
+        except (SyntaxError, ValueError):
+            return everything  # it will not import; the key need not be tight
+        for module in modules:
+            root = module.split(".")[0]
+            if root in tops:  # the submission's own (or one that shadows a library): counted
+                for other in files:
+                    if Path(other).parts[0].removesuffix(".py") == root and other not in counted:
+                        counted.add(other)
+                        pending.append(other)
+            elif module not in SELF_CONTAINED and root != "numpy":
+                reaches = True
+            elif root == "numpy" and module not in SELF_CONTAINED:
+                reaches = True  # numpy.lib.npyio and the like: file readers
+        if reaches:
+            return everything
+    return {name: everything[name] for name in sorted(counted)}
+
+
+def _argument(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"shape": list(value.shape), "dtype": value.dtype.str, "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}
+    if isinstance(value, sandbox.ModelArg):
+        return {"model": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
+    return repr(value)
+
+
+def _plain(value: Any) -> tuple[str, list[str], list[np.ndarray]] | None:
+    """(container, names, arrays) of a value made of numeric arrays, or None."""
+    def numeric(a):
+        return isinstance(a, np.ndarray) and type(a) is np.ndarray and a.dtype.kind in "biuf" and not a.dtype.hasobject
+    if numeric(value):
+        return "array", [], [value]
+    if isinstance(value, (tuple, list)) and type(value) in (tuple, list) and len(value) <= MAX_ARRAYS and all(map(numeric, value)):
+        return type(value).__name__, [], list(value)
+    if type(value) is dict and len(value) <= MAX_ARRAYS and all(type(k) is str for k in value) and all(map(numeric, value.values())):
+        return "dict", list(value), list(value.values())
+    return None
+
+
+def _rebuilt(container: str, names: list[str], arrays: list[np.ndarray]) -> Any:
+    if container == "array":
+        return arrays[0]
+    if container == "dict":
+        return dict(zip(names, arrays))
+    return tuple(arrays) if container == "tuple" else list(arrays)
+
+
+def _digest(arrays: list[np.ndarray]) -> list[str]:
+    return [hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest() for a in arrays]
+
+
+def _write(folder: Path, key: str, call: Call) -> None:
+    """The call's returned value and seconds into `folder`, or _NotKept."""
+    outcome = call.outcome
+    plain = _plain(outcome.value) if outcome.status == "returned" and not outcome.machine else None
+    if plain is None or sum(a.nbytes for a in plain[2]) > MAX_ENTRY:
+        raise _NotKept(call)
+    container, names, arrays = plain
+    for i, array in enumerate(arrays):
+        np.save(folder / f"{i}.npy", array, allow_pickle=False)
+    meta = {"key": key, "container": container, "names": names, "seconds": outcome.seconds, "arrays": _digest(arrays)}
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _read(folder: Path, key: str) -> tuple[Any, float] | None:
+    """(value, seconds) an entry holds, or None when it is not exactly what the grader wrote for `key`."""
+    try:
+        meta = json.loads(read_regular(folder / "meta.json", 1 << 20).decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("key") != key or meta.get("container") not in ("array", "tuple", "list", "dict"):
+            return None
+        digests, names = meta["arrays"], meta["names"]
+        if not isinstance(digests, list) or not 1 <= len(digests) <= MAX_ARRAYS or not isinstance(names, list):
+            return None
+        arrays = []
+        for i in range(len(digests)):
+            with open(folder / f"{i}.npy", "rb") as handle:
+                arrays.append(np.load(handle, allow_pickle=False))
+        if _digest(arrays) != digests or (meta["container"] == "dict" and len(names) != len(arrays)):
+            return None
+        return _rebuilt(meta["container"], [str(n) for n in names], arrays), float(meta["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def shared_call(student: Student, cache: str | Path | None, function: str, *args: Any, shown: str = "", expect: str = "",
+                **kwargs: Any) -> tuple[Call, Shared]:
+    """student.call(function, *args, ...), run once per key across the gradings
+    that share the cache folder `cache`; what a returned call gave is kept there
+    and every later identical call reads it instead of running (module docstring)."""
+    called, memo = student.call_key(function, args, shown, kwargs)
+    if memo in student._outcomes:  # this grading's own earlier call: no worker call at all
+        return Call(student, function, called, expect, student._outcomes[memo]), Shared(False, student._outcomes[memo].seconds)
+    module = student.module_file
+    if not cache or not switches().reuse_trainings or module.is_symlink() or not module.is_file():
+        call = student.call(function, *args, shown=shown, expect=expect, **kwargs)
+        return call, Shared(False, call.outcome.seconds)
+    try:
+        sources = training_sources(module, student.filename)
+    except (SubmissionError, OSError, ValueError):
+        call = student.call(function, *args, shown=shown, expect=expect, **kwargs)
+        return call, Shared(False, call.outcome.seconds)
+    identity = {
+        "by-hand call": CACHE_VERSION, "exercise": student.exercise.id, "function": function, "sources": sources,
+        "args": [_argument(a) for a in args], "kwargs": {k: _argument(v) for k, v in sorted(kwargs.items())},
+        "timeout": student.timeout, "memory": student.worker.memory,
+    }
+    key = key_of(identity)
+    ran: list[Call] = []  # a call runs once, even where shared_files falls back to making it again without the cache
+    found: list[tuple[Any, float]] = []
+
+    def make(folder: Path) -> None:
+        if not ran:
+            ran.append(student.call(function, *args, shown=shown, expect=expect, **kwargs))
+        _write(folder, key, ran[0])
+
+    def valid(folder: Path) -> bool:
+        found[:] = [entry] if (entry := _read(folder, key)) is not None else []
+        return bool(found)
+
+    scratch = Path(tempfile.mkdtemp(prefix="by-hand-"))
+    try:
+        shared_files(cache, identity, make, scratch, valid=valid)
+    except _NotKept as not_kept:
+        return not_kept.call, Shared(False, not_kept.call.outcome.seconds)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if ran:
+        return ran[0], Shared(False, ran[0].outcome.seconds)
+    value, seconds = found[0]
+    student._outcomes[memo] = outcome = sandbox.CallOutcome(status="returned", value=value, seconds=seconds)
+    return Call(student, function, called, expect, outcome), Shared(True, seconds)

@@ -1,0 +1,188 @@
+"""A class's by-hand trainings once (grader/training/by_hand.py): an identical
+ex02b file's train() runs once per class and every later grading reads what it
+returned, with the same verdict; each key rule and the tamper check are proven
+on a cheap function (ex01's normalize, no training), the class on ex02b itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import provenance
+from grader.isolation.student import Student
+from grader.settings import CACHE_ENV, REUSE_ENV
+from grader.training.by_hand import shared_call, training_sources
+from mnist_course.course import load_course
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course()
+EX01, EX02B = COURSE.exercise("ex01"), COURSE.exercise("ex02b")
+GUARD = ROOT / "tests" / "trains_guard"
+
+
+def _folder(path: Path, ex01_extra: str = "", ex02b_extra: str = "") -> Path:
+    path.mkdir(parents=True)
+    (path / EX01.filename).write_text(EX01.solution_path.read_text() + ex01_extra)
+    (path / EX02B.filename).write_text(EX02B.solution_path.read_text() + ex02b_extra)
+    return path
+
+
+class Counted:
+    """A real Student whose worker calls are counted (the worker's own `call`, wrapped)."""
+
+    def __init__(self, folder: Path, exercise=EX01):
+        self.student = Student(exercise, folder)
+        self.calls = 0
+        real = self.student.worker.call
+
+        def call(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        self.student.worker.call = call
+
+    def normalize(self, cache, images):
+        try:
+            call, shared = shared_call(self.student, cache, "normalize", images, shown="images")
+            return call.value, shared.reused
+        finally:
+            self.student.close()
+
+
+IMAGES = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+
+
+def test_an_identical_call_runs_once_and_every_key_rule_runs_it_again(tmp_path, monkeypatch):
+    monkeypatch.delenv(REUSE_ENV, raising=False)
+    cache = tmp_path / "cache"
+    alice = _folder(tmp_path / "alice")
+    first = Counted(alice)
+    value, reused = first.normalize(cache, IMAGES)
+    assert first.calls == 1 and not reused
+
+    # bob: the same ex01 file, another ex02b file (not named by ex01): read, not run; the same value, bit for bit
+    bob = Counted(_folder(tmp_path / "bob", ex02b_extra="\n# bob\n"))
+    again, reused = bob.normalize(cache, IMAGES)
+    assert bob.calls == 0 and reused
+    assert again.dtype == value.dtype and again.shape == value.shape and again.tobytes() == value.tobytes()
+
+    # each thing that decides the call is in the key: a changed source byte, other data, another grader version
+    changed = Counted(_folder(tmp_path / "changed", ex01_extra=" "))
+    assert changed.normalize(cache, IMAGES)[1] is False and changed.calls == 1
+    other_data = Counted(alice)
+    assert other_data.normalize(cache, IMAGES[::-1].copy())[1] is False and other_data.calls == 1
+    monkeypatch.setattr(provenance, "GRADER_VERSION", "0.0.1-other")
+    other_grader = Counted(alice)
+    assert other_grader.normalize(cache, IMAGES)[1] is False and other_grader.calls == 1
+    monkeypatch.undo()
+
+    # proven both ways: with reuse switched off, the identical call runs
+    monkeypatch.setenv(REUSE_ENV, "off")
+    off = Counted(alice)
+    assert off.normalize(cache, IMAGES)[1] is False and off.calls == 1
+
+
+def test_a_tampered_entry_is_not_trusted(tmp_path, monkeypatch):
+    """An entry whose bytes are not what the grader wrote is removed and the call runs
+    again; the folder is the grading account's (0700), never in a worker's view."""
+    monkeypatch.delenv(REUSE_ENV, raising=False)
+    cache = tmp_path / "cache"
+    alice = _folder(tmp_path / "alice")
+    value, _ = Counted(alice).normalize(cache, IMAGES)
+    assert cache.stat().st_mode & 0o077 == 0
+    (entry,) = cache.glob("*.files")
+    array = entry / "0.npy"
+    forged = np.load(array) * 0 + 1  # a forged "result", saved in the proper format
+    np.save(array, forged.astype(value.dtype), allow_pickle=False)
+    tampered = Counted(alice)
+    again, reused = tampered.normalize(cache, IMAGES)
+    assert tampered.calls == 1 and not reused and again.tobytes() == value.tobytes()
+    # the entry written again is trusted again
+    trusted = Counted(alice)
+    assert trusted.normalize(cache, IMAGES)[1] is True and trusted.calls == 0
+    # the check that catches it, switched off: the forged bytes would be served
+    meta = json.loads((entry / "meta.json").read_text())
+    np.save(array, forged.astype(value.dtype), allow_pickle=False)
+    monkeypatch.setattr("grader.training.by_hand._digest", lambda arrays: meta["arrays"])
+    fooled = Counted(alice)
+    served, reused = fooled.normalize(cache, IMAGES)
+    assert reused and fooled.calls == 0 and served.tobytes() != value.tobytes()
+
+
+def test_the_key_holds_the_files_the_code_can_reach(tmp_path):
+    """The exercise's file and the submission's helpers always; another exercise's
+    file only where a counted file imports it; everything where code could read a
+    file without naming it."""
+    folder = _folder(tmp_path / "s")
+    module = folder / EX02B.filename
+    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename}
+    (folder / "helper.py").write_text("from numpy.random import default_rng\nfrom math import sqrt\nSCALE = 1.0\n")
+    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py"}
+    (folder / "helper.py").write_text("import ex01_preprocessing\n")
+    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py", EX01.filename}
+    (folder / "helper.py").write_text("SCALE = 1.0\n")
+    module.write_text(module.read_text() + "\nW = np.load('weights.npy')\n")
+    (folder / "ex04_evaluation.py").write_text("x = 1\n")
+    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py", EX01.filename, "ex04_evaluation.py"}
+
+
+def _grade(subs: Path, out: Path, cache: Path, mnist_path: str, reuse: bool) -> int:
+    """Grade the class's ex01 and ex02b; the number of times a student's ex02b
+    train() ran in a worker and returned (tests/trains_guard logs each)."""
+    log = out.with_suffix(".log")
+    log.write_text("")
+    env = {**os.environ, CACHE_ENV: str(cache), "MNIST_COURSE_TRAINING_LOG": str(log),
+           "PYTHONPATH": os.pathsep.join([str(GUARD), os.environ.get("PYTHONPATH", "")]), REUSE_ENV: "on" if reuse else "off"}
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "ex01", "ex02b", "--batch", str(subs), "--out", str(out), "--jobs", "2", "--data", mnist_path],
+        cwd=ROOT, capture_output=True, text=True, timeout=3600, env=env,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return sum("ex02b train()" in line for line in log.read_text().splitlines())
+
+
+def _rows(out: Path, student: str):
+    report = json.loads((out / "students" / student / "report.json").read_text())
+    ex02b = next(ex for ex in report["exercises"] if ex["id"] == "ex02b")
+    rows = [(c["name"], c["status"], c["score"], c["message"]) for c in ex02b["checks"]]
+    measured = next(c["measured"] for c in ex02b["checks"] if c["name"] == "train_test_accuracy")
+    return rows, measured
+
+
+@pytest.mark.trains
+def test_two_students_with_one_ex02b_file_train_it_once(tmp_path, mnist_path):
+    subs = tmp_path / "class"
+    subs.mkdir()
+    _folder(subs / "alice")
+    _folder(subs / "bob", ex01_extra="\n# bob's own ex01\n")  # another whole submission, the same ex02b file
+    on = _grade(subs, tmp_path / "on", tmp_path / "cache-on", mnist_path, reuse=True)
+    off = _grade(subs, tmp_path / "off", tmp_path / "cache-off", mnist_path, reuse=False)
+    # train() is called twice per grading (the unseen task, then MNIST): once for the pair with reuse, twice without
+    assert (on, off) == (2, 4)
+    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "off") for s in ("alice", "bob")}
+    assert sorted(graded["on", s][1]["training_reused"] for s in ("alice", "bob")) == [False, True]
+    assert not any(graded["off", s][1]["training_reused"] for s in ("alice", "bob"))
+    rows = graded["on", "alice"][0]
+    assert all(r[1] == "passed" for r in rows), rows
+    assert graded["on", "bob"][0] == graded["off", "alice"][0] == graded["off", "bob"][0] == rows
+    accuracy = {key: m["test_accuracy"] for key, (_, m) in graded.items()}
+    assert len(set(accuracy.values())) == 1, accuracy  # bit for bit, with and without the cache
+
+
+def test_a_call_that_gave_no_plain_value_is_never_kept(tmp_path, monkeypatch):
+    """A raise (or a crash, a timeout: the machine's or the code's) runs again next time."""
+    monkeypatch.delenv(REUSE_ENV, raising=False)
+    cache = tmp_path / "cache"
+    folder = _folder(tmp_path / "raises", ex01_extra="\ndef normalize(images):\n    raise ValueError('no')\n")
+    for _ in range(2):
+        counted = Counted(folder)
+        call, shared = shared_call(counted.student, cache, "normalize", IMAGES, shown="images")
+        assert call.outcome.status == "raised" and not shared.reused and counted.calls == 1
+        counted.student.close()
+    assert list(cache.glob("*.files")) == []

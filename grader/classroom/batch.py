@@ -28,7 +28,7 @@ import os
 import shutil
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,8 @@ from .release import HELD_MARK, held, public_view, release_setting
 from ..reports.report import write_text
 from .gradebook import gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
-from ..isolation.safe_files import SubmissionError, graded_files, plain_name, shown_name
+from ..isolation import uploads as upload_step
+from ..isolation.safe_files import SubmissionError, graded_files, plain_name, remove_tree, shown_name
 from ..session import TargetError
 from ..settings import RunSettings
 
@@ -211,21 +212,35 @@ class Students:
     refused: dict[str, str]
     hashes: dict[str, str]
     submitted: dict[str, str]
+    folders: dict[str, Path] = field(default_factory=dict)  # what is graded: each upload as uploads.prepare wrote it
+    uploads: dict[str, upload_step.Upload] = field(default_factory=dict)
 
 
-def find_students(submissions: Path) -> Students:
-    """Step 1: who is in the class. A folder whose files cannot be hashed is refused, not graded."""
+def find_students(submissions: Path, prepared: Path | None = None, files: list[str] | None = None) -> Students:
+    """Step 1: who is in the class. A folder whose files cannot be hashed is refused, not graded.
+    With `prepared` (RESULTS/uploads), each upload's exercise `files` are first found where the
+    student put them (isolation/uploads.py) and written there, and that folder is graded."""
     names, refused = student_folders(submissions)
     if not names and not refused:
         raise TargetError(f"{submissions} holds no student folders")
-    hashes, submitted = {}, {}
+    hashes, submitted, folders, uploads = {}, {}, {}, {}
     for student in names:
         try:
-            hashes[student] = submission_hash(submissions / student)
-            submitted[student] = submission_time(submissions / student)
+            folder = submissions / student
+            if prepared is not None:
+                remove_tree(prepared / student)
+                uploads[student] = upload_step.prepare(folder, files or [], prepared / student)
+                folder = prepared / student
+            hashes[student] = submission_hash(folder)
+            folders[student] = folder
+            submitted[student] = submission_time(submissions / student) if prepared is None else _stamp(uploads[student].newest)
         except SubmissionError as exc:
             refused[student] = f"not graded: {exc}"
-    return Students([s for s in names if s in hashes], refused, hashes, submitted)
+    return Students([s for s in names if s in hashes], refused, hashes, submitted, folders, uploads)
+
+
+def _stamp(when: float | None) -> str:
+    return "" if when is None else datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_batch(request: BatchRequest) -> int:
@@ -236,7 +251,8 @@ def run_batch(request: BatchRequest) -> int:
     gradebook, the similarity report and the class page, and say what happened."""
     request = request.resolved()
     release = release_setting(request.out, request.private_release)
-    run = _ClassRun(request, find_students(request.submissions), release)
+    students = find_students(request.submissions, request.out / "uploads", [ex.filename for ex in request.exercises])
+    run = _ClassRun(request, students, release)
     todo = run.to_grade()
     print(f"{len(run.students.names)} submissions in {request.submissions}: {len(run.students.names) - len(todo)} already graded, {len(todo)} to grade")
     pool = _pool(request) if todo else None  # a cluster is reached (and its workers checked) only when there is something to grade
@@ -281,7 +297,8 @@ class _ClassRun:
         """The student's report when it stands: the same submission, the same grading, no `retry`."""
         report = load_report(self.reports_dir / student / "report.json")
         if report and report.get("submission_sha256") == self.students.hashes[student] and report.get("grading_key") == self.key and not report.get("retry"):
-            return report
+            if student not in self.students.uploads or report.get("upload") == self.students.uploads[student].record():
+                return report
         return None
 
     def to_grade(self) -> list[str]:
@@ -298,7 +315,7 @@ class _ClassRun:
             digest = self.students.hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
                 try:
-                    by_hash[digest] = pool.grade(submissions / student, student)
+                    by_hash[digest] = pool.grade(self.students.folders.get(student, submissions / student), student)
                 except (OSError, ValueError, SubmissionError) as exc:  # changed or unreadable since it was hashed
                     by_hash[digest] = Future()
                     by_hash[digest].set_result({"error": f"the submission could not be read: {exc}"})
@@ -343,6 +360,8 @@ class _ClassRun:
             "grading_key": self.key,
             "submitted_at": self.students.submitted[student],
         }
+        if student in self.students.uploads:  # where the files were found, said at the top of the feedback
+            report["upload"] = self.students.uploads[student].record()
         if history.changed(old, report):  # the earlier grade is kept before it is replaced
             why = "a new submission" if old.get("submission_sha256") != digest else "regraded"
             entry = history.keep(out, student, folder, old, report, why)
@@ -396,6 +415,8 @@ class _ClassRun:
     def say_how_it_went(self, similar: dict[str, Any] | None, progress: ClassProgress) -> None:
         out = self.request.out
         print(f"Gradebook: {out / 'gradebook.csv'}; the class at a glance: {out / 'class.html'}")
+        for line in upload_step.summary(self.students.uploads):
+            print(line)
         if self.regraded:
             print(f"Grades changed on this run ({len(self.regraded)}; every earlier report is kept in {out / history.HISTORY}):")
             for line in self.regraded:

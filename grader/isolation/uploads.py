@@ -279,7 +279,7 @@ def prepare(submission: Path, names: list[str], destination: Path) -> Upload:
             upload.corrected = True
         others = [items[i].where() for _, i in ranked[1:]]
         if others:
-            upload.notes.append(f"Graded {item.where()} as {name}; also uploaded, not graded: {', '.join(others[:5])}.")
+            upload.notes.append(f"Graded {item.where()} (also uploaded, not graded: {', '.join(others[:5])}{' and more' if len(others) > 5 else ''})")
     times += _helpers(items, chosen, names, destination, upload)
     upload.newest = max(times, default=None)
     if over:

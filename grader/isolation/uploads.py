@@ -80,6 +80,7 @@ class Upload:
     newest: float | None = None  # the newest modification time of what is graded
     names: list[str] = field(default_factory=list)  # the exercise files looked for
     corrected: bool = False  # an exercise file was found elsewhere than flat under its name
+    refused: list[str] = field(default_factory=list)  # what the grader will not open: said even when the rest is graded
 
     def message(self) -> str:
         """What the student reads first: why nothing, or not everything, could be graded, or what was corrected."""
@@ -108,9 +109,12 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
 
 
-def _is_link(entry: os.DirEntry) -> bool:
-    """A symbolic link is never followed: it could make another student's file, or the course's, this student's."""
-    return entry.is_symlink()
+def _kind(path: Path) -> tuple[str, os.stat_result]:
+    """"link", "dir", "file" or "other", from the entry itself: a symbolic link is never followed
+    (it could make another student's file, or the course's, this student's)."""
+    info = os.lstat(path)
+    mode = info.st_mode
+    return ("link" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"), info
 
 
 def _member_path(name: str) -> PurePosixPath | None:
@@ -144,19 +148,22 @@ def _walk(submission: Path, upload: Upload) -> list[_Item]:
                 continue
             if not plain_name(entry.name):
                 upload.held.append(f"{shown} (a name that is not plain text: not read)")
-            elif _is_link(entry):
+                continue
+            try:
+                kind, info = _kind(Path(entry.path))
+            except OSError:
+                continue
+            path = Path(entry.path)
+            if kind == "link":
                 upload.held.append(f"{shown} (a symbolic link: not followed)")
-            elif entry.is_dir(follow_symlinks=False):
+            elif kind == "dir":
                 if depth + 1 <= MAX_SUBMISSION_DEPTH:
-                    pending.append((Path(entry.path), depth + 1))
-            elif not entry.is_file(follow_symlinks=False):
+                    pending.append((path, depth + 1))
+            elif kind != "file":
                 upload.held.append(f"{shown} (not a regular file)")
+            elif entry.name.lower().endswith(".zip"):
+                items += _zip_items(path, str(relative), info, upload)
             else:
-                info = entry.stat(follow_symlinks=False)
-                path = Path(entry.path)
-                if entry.name.lower().endswith(".zip"):
-                    items += _zip_items(path, str(relative), info, upload)
-                    continue
                 upload.held.append(shown)
                 items.append(_Item(relative, info.st_size, lambda limit, p=path: read_regular(p, limit), mtime=info.st_mtime))
     return items
@@ -198,12 +205,15 @@ def _zip_items(path: Path, shown: str, info: os.stat_result, upload: Upload) -> 
         name = shown_name(member.filename)
         if inner is None:
             upload.held.append(f"{shown}: {name} (a path outside the zip: not read)")
-        elif member.is_dir() or any(part.startswith(".") or part in IGNORED for part in inner.parts):
+            upload.refused.append(upload.held[-1])
+        elif member.is_dir() or inner.name.startswith(".") or any(part in IGNORED for part in inner.parts):
             continue
         elif stat.S_ISLNK(member.external_attr >> 16):
             upload.held.append(f"{shown}: {name} (a symbolic link: not followed)")
+            upload.refused.append(upload.held[-1])
         elif inner.name.lower().endswith(".zip"):
             upload.held.append(f"{shown}: {name} (a zip inside a zip: not opened; put its files in one zip)")
+            upload.refused.append(upload.held[-1])
         else:
             upload.held.append(f"{shown}: {name}")
             items.append(_Item(inner, member.file_size, reader(member), container=shown, mtime=info.st_mtime))
@@ -288,6 +298,8 @@ def prepare(submission: Path, names: list[str], destination: Path) -> Upload:
     elif not chosen:
         upload.status = NO_FILE
     missing = [name for name in names if name not in chosen and name not in over]
+    if chosen and upload.refused:
+        upload.notes.append(f"Not read from your upload: {'; '.join(upload.refused[:10])}.")
     if chosen and missing:
         upload.notes.append(f"Not in your submission: {', '.join(missing)} (its checks say so and score 0).")
     return upload

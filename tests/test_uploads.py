@@ -126,6 +126,9 @@ def test_every_upload_is_graded_or_named_and_the_batch_never_stops(graded_class)
             assert row["total"] == full, (student, row["total"])  # found where it was put: every point
         else:
             assert row["total"] == "0", (student, row["total"])
+    for student in expected:  # identical uploads share one grading folder, named by its hash: no classmate named
+        feedback = (out / "students" / student / "feedback.md").read_text()
+        assert not [other for other in expected if other != student and f"/{other}" in feedback], student
     # the untouched stub stays "not started"
     report = (out / "students" / "stub" / "report.json").read_text()
     assert '"status": "not started"' in report

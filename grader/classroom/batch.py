@@ -219,18 +219,24 @@ class Students:
 def find_students(submissions: Path, prepared: Path | None = None, files: list[str] | None = None) -> Students:
     """Step 1: who is in the class. A folder whose files cannot be hashed is refused, not graded.
     With `prepared` (RESULTS/uploads), each upload's exercise `files` are first found where the
-    student put them (isolation/uploads.py) and written there, and that folder is graded."""
+    student put them (isolation/uploads.py) and written to RESULTS/uploads/<sha256>, the folder graded."""
     names, refused = student_folders(submissions)
     if not names and not refused:
         raise TargetError(f"{submissions} holds no student folders")
     hashes, submitted, folders, uploads = {}, {}, {}, {}
+    if prepared is not None:
+        remove_tree(prepared)  # written afresh on every run, from the submissions
     for student in names:
         try:
             folder = submissions / student
             if prepared is not None:
-                remove_tree(prepared / student)
-                uploads[student] = upload_step.prepare(folder, files or [], prepared / student)
-                folder = prepared / student
+                graded_files(folder)  # a tree the grader will not read (too deep, a FIFO...) is refused, as before
+                uploads[student] = upload_step.prepare(folder, files or [], prepared / "incoming")
+                folder = prepared / submission_hash(prepared / "incoming")  # named by its hash, never by a student: identical
+                if folder.exists():  # uploads share one folder, and a shared report names no classmate
+                    remove_tree(prepared / "incoming")
+                else:
+                    os.replace(prepared / "incoming", folder)
             hashes[student] = submission_hash(folder)
             folders[student] = folder
             submitted[student] = submission_time(submissions / student) if prepared is None else _stamp(uploads[student].newest)

@@ -90,7 +90,7 @@ class Upload:
                 f"No exercise file was found in your submission: the grader looks for {', '.join(names)} (flat, in a folder, "
                 f"inside a .zip, or as a notebook .ipynb of that name). Your submission holds: {self.holds()}. "
                 "Upload the file(s) from the course's exercises/ folder under their names, then submit again."
-            )
+            ) + "".join(f" {note}" for note in self.notes)
         return " ".join(self.notes)
 
     def holds(self) -> str:
@@ -269,7 +269,10 @@ def prepare(submission: Path, names: list[str], destination: Path) -> Upload:
         try:
             data = item.read(limit)
             if notebook:
-                data = notebook_code(data).encode("utf-8")
+                try:
+                    data = notebook_code(data).encode("utf-8")
+                except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook, nbformat missing: said, never a crash
+                    raise ValueError(f"not a notebook that can be read: {type(exc).__name__}") from None
                 if len(data) > MAX_FILE_BYTES:
                     over[name] = (f"the code of {item.where()} is {_size(len(data))}, over the limit of {_size(MAX_FILE_BYTES)} for one file")
                     continue

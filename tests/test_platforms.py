@@ -163,7 +163,7 @@ def test_correct_submission_in_a_folder_gets_full_points(ex01_zip, tmp_path, mni
     results = _run(root, mnist_path)
     assert results["score"] == EX01_POINTS
     assert all(t["status"] == "passed" for t in results["tests"])
-    assert f"Graded mnist-course/exercises/{EX01}" in results["output"]
+    assert f"Found mnist-course/exercises/{EX01}: graded as {EX01}." in results["output"]  # where it was found, said (isolation/uploads.py)
 
 
 def test_gradescope_grades_on_the_private_half(ex01_zip, tmp_path, mnist_path):

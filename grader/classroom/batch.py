@@ -28,7 +28,7 @@ import os
 import shutil
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,8 @@ from .release import HELD_MARK, held, holds_private, public_view, release_settin
 from ..reports.report import write_text
 from .gradebook import ABSENT, STALE, gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
-from ..isolation.safe_files import SubmissionError, graded_files, plain_name, shown_name
+from ..isolation import uploads as upload_step
+from ..isolation.safe_files import SubmissionError, graded_files, plain_name, remove_tree, shown_name
 from ..session import TargetError
 from ..settings import RunSettings
 
@@ -214,21 +215,41 @@ class Students:
     refused: dict[str, str]
     hashes: dict[str, str]
     submitted: dict[str, str]
+    folders: dict[str, Path] = field(default_factory=dict)  # what is graded: each upload as uploads.prepare wrote it
+    uploads: dict[str, upload_step.Upload] = field(default_factory=dict)
 
 
-def find_students(submissions: Path) -> Students:
-    """Step 1: who is in the class. A folder whose files cannot be hashed is refused, not graded."""
+def find_students(submissions: Path, prepared: Path | None = None, files: list[str] | None = None) -> Students:
+    """Step 1: who is in the class. A folder whose files cannot be hashed is refused, not graded.
+    With `prepared` (RESULTS/uploads), each upload's exercise `files` are first found where the
+    student put them (isolation/uploads.py) and written to RESULTS/uploads/<sha256>, the folder graded."""
     names, refused = student_folders(submissions)
     if not names and not refused:
         raise TargetError(f"{submissions} holds no student folders")
-    hashes, submitted = {}, {}
+    hashes, submitted, folders, uploads = {}, {}, {}, {}
+    if prepared is not None:
+        remove_tree(prepared)  # written afresh on every run, from the submissions
     for student in names:
         try:
-            hashes[student] = submission_hash(submissions / student)
-            submitted[student] = submission_time(submissions / student)
+            folder = submissions / student
+            if prepared is not None:
+                graded_files(folder)  # a tree the grader will not read (too deep, a FIFO...) is refused, as before
+                uploads[student] = upload_step.prepare(folder, files or [], prepared / "incoming")
+                folder = prepared / submission_hash(prepared / "incoming")  # named by its hash, never by a student: identical
+                if folder.exists():  # uploads share one folder, and a shared report names no classmate
+                    remove_tree(prepared / "incoming")
+                else:
+                    os.replace(prepared / "incoming", folder)
+            hashes[student] = submission_hash(folder)
+            folders[student] = folder
+            submitted[student] = submission_time(submissions / student) if prepared is None else _stamp(uploads[student].newest)
         except SubmissionError as exc:
             refused[student] = f"not graded: {exc}"
-    return Students([s for s in names if s in hashes], refused, hashes, submitted)
+    return Students([s for s in names if s in hashes], refused, hashes, submitted, folders, uploads)
+
+
+def _stamp(when: float | None) -> str:
+    return "" if when is None else datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_batch(request: BatchRequest) -> int:
@@ -239,7 +260,8 @@ def run_batch(request: BatchRequest) -> int:
     gradebook, the similarity report and the class page, and say what happened."""
     request = request.resolved()
     release = release_setting(request.out, request.private_release)
-    run = _ClassRun(request, find_students(request.submissions), release)
+    students = find_students(request.submissions, request.out / "uploads", [ex.filename for ex in request.exercises])
+    run = _ClassRun(request, students, release)
     unknown = [s for s in request.only if s not in run.students.names]
     if unknown:
         why = "; ".join(f"{s}: {run.students.refused[s]}" if s in run.students.refused else f"{s}: no such folder" for s in unknown)
@@ -292,7 +314,8 @@ class _ClassRun:
         """The student's report when it stands: the same submission, the same grading, no `retry`."""
         report = load_report(self.reports_dir / student / "report.json")
         if report and report.get("submission_sha256") == self.students.hashes[student] and report.get("grading_key") == self.key and not report.get("retry"):
-            return report
+            if student not in self.students.uploads or report.get("upload") == self.students.uploads[student].record():
+                return report
         return None
 
     def to_grade(self) -> list[str]:
@@ -311,7 +334,7 @@ class _ClassRun:
             digest = self.students.hashes[student]
             if digest not in by_hash:  # identical submissions are graded once
                 try:
-                    by_hash[digest] = pool.grade(submissions / student, student)
+                    by_hash[digest] = pool.grade(self.students.folders.get(student, submissions / student), student)
                 except (OSError, ValueError, SubmissionError) as exc:  # changed or unreadable since it was hashed
                     by_hash[digest] = Future()
                     by_hash[digest].set_result({"error": f"the submission could not be read: {exc}"})
@@ -357,6 +380,8 @@ class _ClassRun:
             "grading_key": self.key,
             "submitted_at": self.students.submitted[student],
         }
+        if student in self.students.uploads:  # where the files were found, said at the top of the feedback
+            report["upload"] = self.students.uploads[student].record()
         reason = self.request.reason  # a regrade with a reason is recorded even when the score stays
         if history.changed(old, report) or (reason and old and not old.get("retry")):  # the earlier grade is kept before it is replaced
             why = ("a new submission" if old.get("submission_sha256") != digest else "regraded") + (f": {reason}" if reason else "")
@@ -432,6 +457,8 @@ class _ClassRun:
             shown = [s for s in self.students.names if holds_private(self.current(s) or {"exercises": []})]
             print(f"Held until {self.release.isoformat()} (--private-release): {len(shown)} students' feedback shows the public half's "
                   "measure of their checks graded on the private half; the gradebook holds the private grade.")
+        for line in upload_step.summary(self.students.uploads):
+            print(line)
         if self.regraded:
             print(f"Grades changed on this run ({len(self.regraded)}; every earlier report is kept in {out / history.HISTORY}):")
             for line in self.regraded:

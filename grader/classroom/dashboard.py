@@ -170,6 +170,23 @@ def _history_section(out: Path) -> list[str]:
     return parts
 
 
+def _uploads(rows) -> list[str]:
+    """At the top: the uploads the grader could not grade in full (isolation/uploads.py's statuses), counted and listed."""
+    named = [(student, report["upload"]) for student, report, _ in rows if report and (report.get("upload") or {}).get("status") in ("no exercise file", "over the size limit")]
+    corrected = [student for student, report, _ in rows if report and (report.get("upload") or {}).get("status") == "corrected"]
+    parts = []
+    if named:
+        counts = Counter(upload["status"] for _, upload in named)
+        parts.append(f'<p class="bad"><strong>{len(named)} uploads could not be graded in full</strong>: '
+                     + ", ".join(f"{n} {_e(status)}" for status, n in sorted(counts.items())) + " (each scored 0 where nothing could be graded).</p>")
+        parts.append("<table><tr><th>student</th><th>upload</th><th>what the student is told</th></tr>")
+        parts.extend(f'<tr><td>{_e(s)}</td><td class="bad">{_e(u["status"])}</td><td>{_e(u.get("message", ""))}</td></tr>' for s, u in named)
+        parts.append("</table>")
+    if corrected:
+        parts.append(f"<p>{len(corrected)} uploads graded after a correction (a zip, a folder, a notebook, the case of a name; said in each feedback): {_e(', '.join(corrected))}.</p>")
+    return parts
+
+
 def class_page(
     out: Path, rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise], similar: dict[str, Any] | None = None
 ) -> str:
@@ -200,6 +217,7 @@ def class_page(
         + f". Exercises: {_e(', '.join(ex.id for ex in exercises))} "
         f"({max_score} points). Grader {_e(GRADER_VERSION)}; data sha256 {_e(str(data)[:12])}…; accuracy on the {_e(half or '?')} half of the test set.</p>",
     ]
+    parts.extend(_uploads(rows))
     if graded:
         totals = [r["score"] for r in graded]
         parts.append(f"<p>Total score: median {statistics.median(totals):g}, lowest {min(totals)}, highest {max(totals)} of {max_score}.</p>")

@@ -41,18 +41,19 @@ def check_columns(exercises: list[Exercise]) -> list[tuple[str, str]]:
 
 def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
     """One line per student: (student, current report or None, status). After the
-    totals and provenance, when the submission was last changed and one column
+    status, what the upload step found (`upload`: as handed in, corrected, no exercise
+    file, over the size limit; isolation/uploads.py), then provenance, when the submission was last changed and one column
     per check ("ex01 one_hot_values"), each the points that check earned."""
     out = io.StringIO()
     writer = csv.writer(out)
     checks = check_columns(exercises)
     writer.writerow(
-        ["student", *(ex.id for ex in exercises), "total", "max", "status", "data_sha256", "grader_version", "submission_sha256",
+        ["student", *(ex.id for ex in exercises), "total", "max", "status", "upload", "data_sha256", "grader_version", "submission_sha256",
          "submitted_at", *(f"{ex_id} {name}" for ex_id, name in checks)]
     )
     for student, report, status in rows:
         if report is None:
-            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", status, "", GRADER_VERSION, "", "", *([""] * len(checks))])
+            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", status, "", "", GRADER_VERSION, "", "", *([""] * len(checks))])
             continue
         scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
         points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex.get("checks", [])}
@@ -63,6 +64,7 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
                 report["score"],
                 report["max_score"],
                 status,
+                (report.get("upload") or {}).get("status", ""),
                 (report.get("data") or {}).get("sha256", ""),
                 report.get("grader_version", ""),
                 report.get("submission_sha256", ""),

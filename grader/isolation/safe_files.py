@@ -29,6 +29,7 @@ import subprocess
 from pathlib import Path
 
 MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
+MAX_FILE_BYTES = 4 << 20  # one Python file: a larger one is left out (uploads.py names it), never at another's cost
 MAX_SUBMISSION_DEPTH = 16  # folders inside a submission
 MAX_SUBMISSION_ENTRIES = 10_000  # files and folders in a submission
 
@@ -56,8 +57,10 @@ def graded_files(folder: Path) -> list[Path]:
 
     Regular `.py` files only (never through a symlink, nothing hidden, no
     `__pycache__`, so a stale or planted `.pyc` is never imported),
-    MAX_SUBMISSION_BYTES in all, as paths relative to `folder`. Symlinks are
-    treated as absent. A tree that is too deep or too large, or that holds a
+    each at most MAX_FILE_BYTES (a larger one is left out, whatever its name
+    sorts after, so a large helper never crowds an exercise file out; the
+    upload step, uploads.py, names it to the student), MAX_SUBMISSION_BYTES in
+    all, as paths relative to `folder`. Symlinks are treated as absent. A tree that is too deep or too large, or that holds a
     name that is not plain text or a FIFO, socket or device, raises
     SubmissionError: that submission is not graded, and nothing else stops.
     """
@@ -87,9 +90,12 @@ def graded_files(folder: Path) -> list[Path]:
                 raise SubmissionError(f"{relative} is not a regular file (a FIFO, socket or device); remove it")
             elif entry.name.endswith(".py"):
                 size = entry.stat(follow_symlinks=False).st_size
-                if size <= budget:
-                    budget -= size
-                    found.append(relative)
+                if size > MAX_FILE_BYTES:
+                    continue
+                budget -= size
+                if budget < 0:
+                    raise SubmissionError(f"more than {MAX_SUBMISSION_BYTES >> 20} MB of Python files in all")
+                found.append(relative)
     return sorted(found)
 
 

@@ -199,6 +199,14 @@ def junit_xml(report: dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _upload_lines(report: dict[str, Any]) -> list[str]:
+    """What the upload step (grader/isolation/uploads.py) said: why nothing or not everything was graded, each correction."""
+    upload = report.get("upload") or {}
+    if upload.get("status") in ("no exercise file", "over the size limit"):
+        return [f"{upload['status']}. {upload.get('message', '')}"]
+    return [str(note) for note in upload.get("notes", [])]
+
+
 def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: dict[str, list[dict[str, str]]] | None = None) -> str:
     """The page for people. `figures` (grader/reports/figures.py, which draws them) gives per
     exercise the plots of the grader's training: {"path", "alt", "caption"} each,
@@ -214,6 +222,7 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     ]
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
+    lines += [f"\n**Your upload:** {line}" for line in _upload_lines(report)]
     if report.get("held_until"):  # grader/classroom/release.py's public_view: the private grade waits for its release
         lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:
@@ -332,6 +341,7 @@ def html_feedback(
         parts.append(f'<p class="earlier">This grade replaces {_h(_earlier(report["earlier_grades"]))}.</p>')
     if report.get("held_until"):  # the same note as the Markdown page's: both pages are handed to students
         parts.append('<p class="held"><strong>{}</strong> {}</p>'.format(*map(_h, _held_note(report))))
+    parts.extend(f'<p class="upload"><strong>Your upload:</strong> {_h(line)}</p>' for line in _upload_lines(report))
     if report.get("retry"):
         parts.append('<p class="error">Some checks were not graded (the grader failed or the machine was overloaded); they will be graded again.</p>')
     for ex in report["exercises"]:

@@ -9,8 +9,11 @@
     results/results.json what Gradescope reads: written here, by this script only
     data/mnist.npz       MNIST, fetched by setup.sh (else $MNIST_COURSE_DATA, else Keras)
 
-Steps: find each exercise file in the upload by its name; copy those files,
-and nothing else, into a fresh folder; grade that folder with
+Steps: find each exercise file in the upload where the student put it, and
+write it with its helpers into a fresh folder (grader/isolation/uploads.py,
+the batch's own upload step: flat, in folders, in a zip, as a notebook, the
+case of its name corrected, each said in the output; nothing found, or an
+exercise file over the size limit, is said with 0 points, never a crash); grade that folder with
 `python -m grader ... --gradescope FILE` in a process of its own; check the
 report it wrote and copy it to results/. The student's code runs only inside
 that grader process's workers. Run as root (as on Gradescope), the grader and
@@ -48,7 +51,6 @@ from pathlib import Path
 
 DEFAULT_USER = "mnist-grading"
 KILL_GRACE_S = 30  # after SIGTERM at the time limit, the grader's own clean-up gets this long
-IGNORED_FOLDERS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints"}
 GRADED_HALF = "private"  # the instructor's half of the test set (README, "Data")
 HOLDS = ("after_published", "after_due_date")  # Gradescope's visibilities that wait for a moment the instructor sets
 
@@ -84,21 +86,22 @@ def run(root: Path, results: Path, started: float) -> int:
     config = json.loads((source / "autograder.json").read_text(encoding="utf-8"))
     exercises = config["exercises"]
 
-    found, notes = find_exercise_files(root / "submission", [ex["file"] for ex in exercises])
-    if not found:
-        expected = ", ".join(ex["file"] for ex in exercises)
-        message = (
-            f"No exercise file was found in your submission. Upload the file(s) named {expected} "
-            "(as they are in the course's exercises/ folder, flat or inside folders), then submit again."
-        )
-        result = unscored(exercises, message, notes, started)
-        write_results(results, result)
-        print(message)
-        return 0
-
     work = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
     try:
-        result = grade(root, source, work, exercises, found, config, notes, started)
+        # The one upload step of every route (grader/isolation/uploads.py, in this zip): the exercise
+        # files found flat, in folders, in a zip, as notebooks or with their names' case corrected.
+        upload = upload_step(source).prepare(root / "submission", [ex["file"] for ex in exercises], work / "submission")
+        notes = list(upload.notes)
+        if not upload.found:  # nothing to grade: 0 with the reason, visible, never a crash
+            message = upload.message()
+            result = unscored(exercises, message, [], started)
+            result["extra_data"] = {"upload": upload.record()}
+            write_results(results, result)
+            print(message)
+            return 0
+        result = grade(root, source, work, exercises, config, notes, started)
+        if upload.notes:  # where the files were found, or what was left out: kept for the instructor too
+            result.setdefault("extra_data", {})["upload"] = upload.record()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_results(results, result)
@@ -109,45 +112,25 @@ def run(root: Path, results: Path, started: float) -> int:
     return 2 if retry else 0
 
 
-def find_exercise_files(submission: Path, names: list[str]) -> tuple[dict[str, Path], list[str]]:
-    """Each wanted file name's shallowest regular file in the upload (symbolic links are never followed)."""
-    candidates: dict[str, list[Path]] = {name: [] for name in names}
-    others: list[str] = []
-    if submission.is_dir():
-        for folder, subfolders, files in os.walk(submission):
-            subfolders[:] = sorted(d for d in subfolders if d not in IGNORED_FOLDERS and not os.path.islink(os.path.join(folder, d)))
-            for name in sorted(files):
-                path = Path(folder, name)
-                if path.is_symlink() or not path.is_file():
-                    continue
-                if name in candidates:
-                    candidates[name].append(path)
-                else:
-                    others.append(str(path.relative_to(submission)))
-    found: dict[str, Path] = {}
-    notes: list[str] = []
-    for name, paths in candidates.items():
-        if not paths:
-            continue
-        paths.sort(key=lambda p: (len(p.relative_to(submission).parts), str(p)))
-        found[name] = paths[0]
-        shown = paths[0].relative_to(submission)
-        notes.append(f"Graded {shown}" + (f" (also uploaded, not graded: {', '.join(str(p.relative_to(submission)) for p in paths[1:])})" if paths[1:] else ""))
-    missing = [name for name in names if name not in found]
-    if found and missing:
-        notes.append(f"Not in your submission: {', '.join(missing)} (its checks score 0)")
-    if others and not found:
-        notes.append("Your submission holds: " + ", ".join(others[:20]) + (f" and {len(others) - 20} more" if len(others) > 20 else ""))
-    return found, notes
+def upload_step(source: Path):
+    """grader/isolation/uploads.py from this autograder's own copy of the course (stdlib only, and
+    nbformat for a notebook), loaded by its path: this script never imports the installed course."""
+    import importlib
+
+    sys.path.insert(0, str(source))
+    try:
+        return importlib.import_module("grader.isolation.uploads")
+    finally:
+        sys.path.remove(str(source))
 
 
-def grade(root, source, work, exercises, found, config, notes, started) -> dict:
+def grade(root, source, work, exercises, config, notes, started) -> dict:
     folders = {name: work / name for name in ("submission", "out", "home", "tmp")}
-    for folder in folders.values():
-        folder.mkdir()
+    for name in ("out", "home", "tmp"):  # submission/: the upload step wrote the files found, contents only
+        folders[name].mkdir()
     os.chmod(work, 0o755)  # the grading user must reach its folders inside
-    for name, path in found.items():
-        shutil.copyfile(path, folders["submission"] / name)  # the contents only: no links, no modes
+    for path in [folders["submission"], *folders["submission"].rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)  # ... and read them
     report_path = folders["out"] / "results.json"
 
     python = os.environ.get("AUTOGRADER_PYTHON") or sys.executable

@@ -221,8 +221,9 @@ def provenance_cell(provenance, versions: dict[str, str], quick: bool):
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 
-def navigation_cell(stems: list[str], titles: dict[str, str], stem: str):
-    """Links to the previous lesson, the index and the next lesson, for the top and foot of a page."""
+def navigation_cell(stems: list[str], titles: dict[str, str], stem: str, where: str):
+    """Links to the previous lesson, the index and the next lesson, for the top and foot of a page
+    (`where`: the two are told apart by name, as a screen reader lists them)."""
     import html
 
     import nbformat
@@ -234,7 +235,7 @@ def navigation_cell(stems: list[str], titles: dict[str, str], stem: str):
     parts.append('<a class="site-index" href="index.html">All lessons</a>')
     if at + 1 < len(stems):
         parts.append(f'<a class="site-next" href="{stems[at + 1]}.html">{at + 2}. {html.escape(titles[stems[at + 1]])} →</a>')
-    return nbformat.v4.new_markdown_cell(f'<nav class="site-nav">{" · ".join(parts)}</nav>')
+    return nbformat.v4.new_markdown_cell(f'<nav class="site-nav" aria-label="Lessons, {where} of the page">{" · ".join(parts)}</nav>')
 
 
 def figures_made(nb) -> int:
@@ -246,6 +247,27 @@ def figures_made(nb) -> int:
         for output in cell.get("outputs", [])
         if any(kind.startswith("image/") for kind in output.get("data", {}))
     )
+
+
+ALT_TEXT = re.compile(r"^[ \t]*# Alt text: (.+?)\s*$", re.M)
+
+
+def describe_figures(nb) -> list[str]:
+    """Give every image a cell draws the text alternative its source writes beside it: the cell's
+    `# Alt text: ...` comment lines, in order, one per image (lessons/README.md). The page's <img alt>
+    comes from there (the template's data_png); returns a line for each cell whose images and
+    descriptions do not pair up, which would otherwise show nbconvert's "No description" placeholder."""
+    unpaired = []
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        said = ALT_TEXT.findall(cell.source)
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for output, alt in zip(images, said):
+            output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = alt
+        if len(images) > len(said):
+            unpaired.append(f"cell {number} draws {len(images)} images and describes {len(said)} (a '# Alt text: ...' line per image)")
+    return unpaired
 
 
 def _page(nb, title: str) -> str:
@@ -342,9 +364,11 @@ def build_site(
     for stem, nb in done.items():  # written once every title is known: each page links its neighbours
         _local_badges(nb)
         _public_outputs(nb, provenance)
+        for line in describe_figures(nb):
+            log(f"{stem}: {line}")
         nb.cells.insert(0, provenance_cell(provenance, library_versions, quick))
-        nb.cells.insert(1, navigation_cell(stems, titles, stem))
-        nb.cells.append(navigation_cell(stems, titles, stem))
+        nb.cells.insert(1, navigation_cell(stems, titles, stem, "top"))
+        nb.cells.append(navigation_cell(stems, titles, stem, "foot"))
         write_whole(out / f"{stem}.html", _page(nb, titles[stem]))
     index = index_notebook(course, titles, figures, with_solutions)
     for cell in index.cells:

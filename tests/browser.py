@@ -68,7 +68,7 @@ def links(driver) -> list[str]:
 
 def axe_violations(driver) -> list[str]:
     """axe-core's violations on the page the driver shows (WCAG 2.0/2.1 A and AA, and best practice),
-    one line each: the rule, its impact, how many elements, the first element and what axe says to fix.
+    one line each: the rule, its impact, how many elements, the first five and what axe says to fix the first.
     An empty list is a page axe finds nothing wrong with."""
     if not AXE.is_file():
         _missing(f"axe-core is not installed ({AXE} is missing): npm ci --prefix tests/a11y, from the repository's root")
@@ -77,11 +77,12 @@ def axe_violations(driver) -> list[str]:
     found = driver.execute_async_script(
         """const done = arguments[arguments.length - 1];
         axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
-           .then(r => done(r.violations.map(v => [v.id, v.impact, v.nodes.length, v.nodes[0].target.join(" "), v.nodes[0].failureSummary])))
+           .then(r => done(r.violations.map(v => [v.id, v.impact, v.nodes.length,
+                                                  v.nodes.slice(0, 5).map(n => n.target.join(" ")).join(" | "), v.nodes[0].failureSummary])))
            .catch(e => done([["axe-error", "", 0, "", String(e)]]));""",
         AXE_TAGS,
     )
-    return [f"{rule} ({impact}, {count} elements, first {target}): {summary}" for rule, impact, count, target, summary in found]
+    return [f"{rule} ({impact}, {count} elements: {target}): {summary}" for rule, impact, count, target, summary in found]
 
 
 # What a text alternative must not be: nothing, nbconvert's placeholder, or a number in place of a description.

@@ -29,6 +29,10 @@ What the pages are made of:
   for a self-learner's own copy): the Pages workflow publishes the default
   build, and a class's site must not hand out the answers. Without them the
   index says where the references are.
+- Every figure's alt text is the `# Alt text:` line its lesson's cell gives
+  (`describe_figures`; lessons/README.md), and the template darkens the
+  JupyterLab theme's colours that fall under WCAG's 4.5:1: every page passes
+  axe-core (tests/test_site.py).
 - Every page is written whole or not at all (`write_whole`): Ctrl-C ends a
   build with one line and exit status 130 (`Interrupted`), the lessons that
   finished running cached. Each lesson kernel's own log goes to

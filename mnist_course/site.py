@@ -280,7 +280,19 @@ def _page(nb, title: str) -> str:
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist-site", embed_images=True)
     nb.metadata["title"] = title
     html, _ = exporter.from_notebook_node(nb)
-    return html
+    return _keyboard_scrollable(html)
+
+
+def _keyboard_scrollable(html: str) -> str:
+    """What scrolls sideways on a narrow screen, a keyboard can reach and scroll (WCAG 2.1.1; axe's
+    scrollable-region-focusable): a Markdown cell's table (the index's) and an output's own <pre>
+    (Keras's model.summary()). nbconvert already makes each input and output area focusable, but not these."""
+    from bs4 import BeautifulSoup  # nbconvert's own dependency
+
+    soup = BeautifulSoup(html, features="html.parser")
+    for element in [*soup.select(".jp-RenderedMarkdown:has(table)"), *soup.select(".jp-RenderedHTML > pre")]:
+        element["tabindex"] = "0"
+    return str(soup)
 
 
 def _local_badges(nb) -> None:

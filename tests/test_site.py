@@ -137,6 +137,11 @@ def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
                 shown = driver.execute_script("return document.querySelectorAll('.jp-OutputArea-output img').length")
                 assert shown >= report[page]["figures"] > 0, page
                 assert QUICK_BANNER in driver.find_element("css selector", ".site-quick-banner").text
+        driver.set_window_size(600, 900)  # a narrow screen: what no longer fits scrolls, and a keyboard reaches it
+        for page in ["index", *report]:
+            driver.get((out / f"{page}.html").as_uri())
+            assert axe_violations(driver) == [], page
+        driver.set_window_size(1200, 900)
         driver.get((out / f"{LESSONS[4].stem}.html").as_uri())
         driver.execute_script("document.querySelectorAll('.jp-OutputArea-output img')[1].scrollIntoView({block: 'center'})")
         driver.save_screenshot(str(out / "lesson.png"))
@@ -220,23 +225,34 @@ PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgG
 
 def test_a_figure_without_its_alt_text_line_is_said_by_the_build_and_caught_in_chromium(tmp_path):
     """The other way, without running a kernel: a cell's images take its "# Alt text:" lines in order; an image
-    left without one is named by describe_figures and shows nbconvert's placeholder, which poor_alt_texts reports."""
+    left without one is named by describe_figures and shows nbconvert's placeholder, which poor_alt_texts reports.
+    And what scrolls sideways on a narrow screen (a wide table, Keras's summary as rich writes it) is reached
+    with the keyboard; without the page's tabindex, axe says so."""
     image = {"output_type": "display_data", "metadata": {}, "data": {"image/png": PIXEL, "text/plain": "<Figure>"}}
+    summary = nbformat.v4.new_code_cell("model.summary()")
+    summary.outputs = [nbformat.from_dict({"output_type": "display_data", "metadata": {}, "data": {
+        "text/html": '<pre style="white-space:pre;overflow-x:auto;line-height:normal">' + "Dense (None, 128) " * 12 + "</pre>", "text/plain": ""}})]
+    table = nbformat.v4.new_markdown_cell("| " + " | ".join(f"column_{i}_with_a_long_name" for i in range(8)) + " |\n|" + "---|" * 8 + "\n|" + " 1 |" * 8)
     described = nbformat.v4.new_code_cell("# Alt text: The first: a grey dot.\nplt.show()\n# Alt text: The second: a grey dot again.\nplt.show()")
     described.outputs = [nbformat.from_dict(image), nbformat.from_dict(image)]
     bare = nbformat.v4.new_code_cell("plt.imshow(digit)\nplt.show()")
     bare.outputs = [nbformat.from_dict(image)]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Two figures"), described, bare])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Two figures"), described, bare, summary, table])
     assert describe_figures(nb) == ["cell 3 draws 1 images and describes 0 (a '# Alt text: ...' line per image)"]
-    page = tmp_path / "page.html"
+    page, unreachable = tmp_path / "page.html", tmp_path / "unreachable.html"
     page.write_text(_page(nb, "Two figures"))
-    driver = start_browser(1200, 900)
+    unreachable.write_text(page.read_text().replace(' tabindex="0"', ""))
+    driver = start_browser(600, 900)
     try:
         driver.get(page.as_uri())
         alts = [i.get_attribute("alt") for i in driver.find_elements("tag name", "img")]
         poor = poor_alt_texts(driver)
+        assert axe_violations(driver) == []  # nbconvert's placeholder is an alt to axe: poor_alt_texts is the check
+        driver.get(unreachable.as_uri())
+        found = [line.split(" ", 1)[0] + " " + line.split(" elements: ", 1)[0].rsplit(", ", 1)[1] for line in axe_violations(driver)]
     finally:
         driver.quit()
+    assert found == ["scrollable-region-focusable 2"], found
     assert alts == ["The first: a grey dot.", "The second: a grey dot again.", "No description has been provided for this image"]
     assert [line.split(": ", 1)[1] for line in poor] == ["No description has been provided for this image"]
 

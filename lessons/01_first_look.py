@@ -109,6 +109,7 @@ for i, ax in enumerate(axes.flat):
     ax.axis("off")
 fig.suptitle("The first 24 training images")
 plt.tight_layout()
+# Alt text: The first 24 training images in a 3 by 8 grid: handwritten digits, dark on light, each titled with its label.
 plt.show()
 
 # %% [markdown]
@@ -138,6 +139,7 @@ for ax, counts, name in [(axes[0], train_counts, "train"), (axes[1], test_counts
     ax.set_ylabel("% of images")
     ax.set_title(f"{name}: {counts.sum():,} images")
 plt.tight_layout()
+# Alt text: Two bar charts, training and test images: the share of each digit 0 to 9, every one close to 10%.
 plt.show()
 
 print("train %:", np.round(train_counts / train_counts.sum() * 100, 1))
@@ -177,6 +179,7 @@ plt.yscale("log")
 plt.xlabel("pixel value")
 plt.ylabel("count (log scale)")
 plt.title("Pixel values in the training images")
+# Alt text: Bar chart of how often each pixel value from 0 to 255 occurs, on a log scale: a tall bar at 0 (the background), a smaller peak near 255 (the ink), far fewer values between.
 plt.show()
 
 # %% [markdown]
@@ -194,6 +197,7 @@ for k, ax in enumerate(axes):
     ax.axis("off")
 fig.suptitle("Mean image of each digit")
 plt.tight_layout()
+# Alt text: The mean image of each digit 0 to 9 in a row: a blurred outline of each digit's usual shape.
 plt.show()
 
 # %% [markdown]

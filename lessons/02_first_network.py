@@ -195,6 +195,7 @@ plt.xlabel("step")
 plt.ylabel("training loss (one batch)")
 plt.legend(fontsize=8)
 plt.title("Too small crawls, too large overshoots")
+# Alt text: Training loss against step for three learning rates: 0.01 falls slowly, 0.5 falls fast, 100 jumps about without settling.
 plt.show()
 
 # %% [markdown]
@@ -617,6 +618,7 @@ ax_acc.set_ylabel("accuracy")
 ax_acc.set_title("Accuracy")
 ax_acc.legend()
 plt.tight_layout()
+# Alt text: Two panels, loss and accuracy after each epoch, training and validation: loss falls and accuracy rises on both, the validation curves flattening.
 plt.show()
 
 # %% [markdown]
@@ -667,6 +669,7 @@ for i, ax in enumerate(axes.flat):
     ax.axis("off")
 fig.suptitle("The first 24 test digits, with the model's prediction and confidence")
 plt.tight_layout()
+# Alt text: The first 24 test digits in a 3 by 8 grid, each titled with the model's prediction and its confidence.
 plt.show()
 
 # %% [markdown]
@@ -684,6 +687,7 @@ for ax, i in zip(axes.flat, wrong[:16]):
     ax.set_title(f"{y_test[i]} read as {y_pred[i]}", fontsize=9, color="red")
     ax.axis("off")
 plt.tight_layout()
+# Alt text: Sixteen test digits the model got wrong, in a 2 by 8 grid, each titled in red with its true digit and the digit the model read.
 plt.show()
 
 # %% [markdown]

@@ -160,6 +160,7 @@ top = int(np.argmax(h["val_accuracy"]))
 print(f"validation accuracy at the lowest loss {h['val_accuracy'][best]:.2%}; "
       f"highest {h['val_accuracy'][top]:.2%} at epoch {top + 1}")
 
+# Alt text: Training loss (dashed) and validation loss (solid) per epoch, without dropout: training loss keeps falling while validation loss stops falling and rises again, overfitting.
 plot_curves({"no dropout": plain_history}, "loss", "Training against validation loss")
 
 # %% [markdown]
@@ -215,6 +216,7 @@ best = int(np.argmin(h["val_loss"]))
 print(f"lowest validation loss {h['val_loss'][best]:.3f} at epoch {best + 1}; "
       f"at the end {h['val_loss'][-1]:.3f}")
 
+# Alt text: Training (dashed) and validation (solid) loss per epoch without dropout and with dropout 0.3: with dropout the validation loss stays lower and rises less.
 plot_curves({"no dropout": plain_history, "dropout 0.3": dropout_history},
             "loss", "Dropout against overfitting")
 
@@ -323,6 +325,7 @@ plt.xlabel("epoch")
 plt.ylabel("cross-entropy (without the penalty)")
 plt.title("Two regularisers against none")
 plt.legend(fontsize=8)
+# Alt text: Validation (solid) and training (dashed) cross-entropy per epoch for no regulariser, dropout 0.3 and an L2 penalty of 1e-4: both regularisers keep the validation curve below the unregularised one.
 plt.show()
 
 # %% [markdown]
@@ -393,6 +396,7 @@ ax_steps.set_ylabel("validation accuracy")
 ax_seconds.set_xlabel("seconds on this machine")
 ax_seconds.legend(fontsize=8)
 fig.suptitle(f"Batch size: {few_epochs} epochs each, one point per epoch")
+# Alt text: Two panels of validation accuracy for batch sizes 2000 and 32 and for 2000 with a larger learning rate: against the number of updates (log scale) and against seconds of training.
 plt.show()
 
 # %% [markdown]
@@ -488,6 +492,7 @@ for ax, monitor, colour in ((axes[0], "val_loss", "tab:orange"), (axes[1], "val_
 axes[1].set_xlabel("epoch")
 axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[0].set_title("One training, two validation curves, four early stoppings")
+# Alt text: One training's validation loss (top) and validation accuracy (bottom) per epoch, with the epochs at which four early-stopping settings stop and the weights each keeps marked.
 plt.show()
 
 # %% [markdown]
@@ -604,6 +609,7 @@ ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
 lines = ax_loss.get_legend_handles_labels()[0] + ax_rate.get_legend_handles_labels()[0]
 ax_loss.legend(lines, [line.get_label() for line in lines], fontsize=8)
 plt.title("ReduceLROnPlateau: halve the learning rate after 2 epochs without progress")
+# Alt text: Validation loss per epoch with a fixed learning rate and with the rate halved on plateaus, and that learning rate on a second axis, stepping down at each halving.
 plt.show()
 
 # %% [markdown]
@@ -757,6 +763,7 @@ plt.xlabel("units in the hidden layer")
 plt.ylabel("accuracy")
 plt.title("Capacity: accuracy against width")
 plt.legend(fontsize=8)
+# Alt text: Training and validation accuracy against the width of the hidden layer, mean and spread over seeds with each seed as a dot: accuracy rises with width and levels off.
 plt.show()
 
 # %% [markdown]

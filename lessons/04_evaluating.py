@@ -226,6 +226,7 @@ for ax, matrix, title in [(axes[0], cm, "Confusion matrix"),
     ax.set_ylabel("true")
     ax.set_title(title)
 plt.tight_layout()
+# Alt text: Two 10 by 10 confusion matrices of the test set, true digit by row and predicted by column, all counts, where the dark diagonal is the right answers, and the mistakes only (the diagonal set to 0), whose darkest cells are the digits most often confused.
 plt.show()
 
 # %% [markdown]
@@ -370,6 +371,7 @@ for ax in axes.flat[len(wrong_idx):]:
     ax.axis("off")
 fig.suptitle("The most confident mistakes on the test set")
 plt.tight_layout()
+# Alt text: The test digits the model got wrong with the highest confidence, in a 3 by 8 grid, each titled with the true digit, the answer and the confidence.
 plt.show()
 
 print(f"median confidence when right: {np.median(confidence[~wrong]):.1%}, "
@@ -434,6 +436,7 @@ ax_cov.set_xlabel("% of validation digits answered (the most confident first)")
 ax_cov.set_ylabel("accuracy on those, %")
 ax_cov.set_title("Accuracy against coverage (validation images)")
 plt.tight_layout()
+# Alt text: Two panels on validation images: a reliability diagram, accuracy against mean confidence per bin beside the diagonal of perfect calibration; and accuracy against the share of digits answered, most confident first, rising as fewer are answered.
 plt.show()
 
 # %% [markdown]
@@ -622,6 +625,7 @@ for ax in axes.flat[len(own):]:
     ax.axis("off")
 fig.suptitle(f"Twelve confident mistakes, found by {source}")
 plt.tight_layout()
+# Alt text: Twelve confident mistakes in a 2 by 6 grid, each titled with its index in the test set, the true digit, the answer and the confidence.
 plt.show()
 
 # %% [markdown]

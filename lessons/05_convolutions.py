@@ -123,6 +123,7 @@ for ax, k, name in [(axes[1], 0, "horizontal edges"), (axes[2], 1, "vertical edg
 for ax in axes:
     ax.axis("off")
 plt.tight_layout()
+# Alt text: A digit and what two 3 by 3 filters make of it: a map of its horizontal edges and a map of its vertical edges, red and blue for the two signs.
 plt.show()
 
 # %% [markdown]
@@ -238,6 +239,7 @@ for ax, metric in [(ax_loss, "loss"), (ax_acc, "accuracy")]:
     ax.set_title(metric)
     ax.legend()
 plt.tight_layout()
+# Alt text: Two panels, loss and accuracy per epoch of the convnet, training (dashed) and validation (solid): loss falls and accuracy rises on both.
 plt.show()
 
 test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
@@ -280,6 +282,7 @@ for k in range(32):
     ax.set_title(f"map {k}", fontsize=8)
 fig.suptitle("The 32 feature maps of the first convolution layer")
 plt.tight_layout()
+# Alt text: A test digit and the 32 feature maps the first convolution layer makes of it, each picking out other strokes or edges.
 plt.show()
 
 # %% [markdown]
@@ -304,6 +307,7 @@ for k, ax in enumerate(axes.flat):
     ax.imshow(kernels[:, :, 0, k], cmap="RdBu_r", vmin=-limit, vmax=limit)
     ax.axis("off")
 fig.suptitle("The 32 learned 3 × 3 filters (red positive, blue negative)")
+# Alt text: The 32 learned 3 by 3 filters of the first convolution layer in two rows, red for positive weights and blue for negative.
 plt.show()
 
 # %% [markdown]
@@ -389,6 +393,7 @@ for ax, i in zip(axes.flat, wrong[:16]):
     ax.imshow(x_test[i, :, :, 0], cmap="gray_r")
     ax.set_title(f"{y_test[i]} read as {y_pred[i]}", fontsize=9, color="red")
 plt.tight_layout()
+# Alt text: Sixteen test digits the convnet got wrong, in a 2 by 8 grid, each titled in red with its true digit and the digit it read.
 plt.show()
 
 # %% [markdown]
@@ -435,6 +440,7 @@ plt.ylabel("test accuracy, %")
 plt.xticks(shifts)
 plt.legend()
 plt.title("A shift the training data never showed")
+# Alt text: Test accuracy against a shift of the test digits to the right, in pixels, for lesson 2's dense network and this lesson's convnet: how far each falls as the shift grows.
 plt.show()
 
 # %% [markdown]
@@ -595,6 +601,7 @@ for ax, i in zip(axes.flat, noted):
                  color="black" if right else "red")
 fig.suptitle("Your noted digits: the convnet's reading (red where it is still wrong)")
 plt.tight_layout()
+# Alt text: Twelve noted test digits, each titled with its index, its true digit and the readings of the dense network and the convnet, in red where the convnet is still wrong.
 plt.show()
 
 # %% [markdown]
@@ -653,6 +660,7 @@ for ax, copy in zip(axes[1:], copies):
     ax.set_title("shifted", fontsize=9)
 for ax in axes:
     ax.axis("off")
+# Alt text: A training digit and eight shifted copies of it in a row, as the augmentation makes them.
 plt.show()
 
 # %% [markdown]

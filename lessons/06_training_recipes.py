@@ -185,6 +185,7 @@ ax.set(xlabel="training step (one batch of 128)", ylabel="training loss of each 
        title="Three optimizers, one network", ylim=(0, 2.5))
 ax.legend()
 plt.tight_layout()
+# Alt text: Training loss of each batch of 128 against the training step for four optimizers (SGD at 0.01 and 0.1, SGD with momentum 0.9, Adam at 0.001), faint per batch and smoothed in a solid line.
 plt.show()
 
 # %% [markdown]
@@ -248,6 +249,7 @@ ax.set(xlabel="learning rate (log scale)", ylabel="training loss (5 batches)", t
        ylim=(0, 3 * smooth[0]))
 ax.legend()
 plt.tight_layout()
+# Alt text: Training loss against the learning rate on a log scale in a range test for Adam: flat at small rates, falling to a lowest point, then rising steeply; the lowest point and a tenth of it are marked.
 plt.show()
 
 # %% [markdown]
@@ -330,6 +332,7 @@ ax_lr.set(xlabel="training step (one batch)", ylabel="learning rate", title="The
 ax_loss.plot(np.arange(1, len(history.history["loss"]) + 1), history.history["loss"], "o-")
 ax_loss.set(xlabel="epoch", ylabel="training loss", title="Training loss")
 plt.tight_layout()
+# Alt text: Two panels: the cosine schedule's learning rate falling smoothly over the training steps, and the training loss falling epoch by epoch.
 plt.show()
 
 # %% [markdown]
@@ -478,6 +481,7 @@ ax.invert_yaxis()
 ax.legend(loc="lower left", fontsize=8)
 ax.set(xlabel="test accuracy (%): mean ± standard deviation over seeds (×: each seed)", title="Ablation: exercise 5's network and two additions")
 plt.tight_layout()
+# Alt text: Test accuracy of each ablation variant as its mean and standard deviation over seeds, with each seed as a cross, one row per variant.
 plt.show()
 
 # %% [markdown]
@@ -594,6 +598,7 @@ fig, ax = plt.subplots(figsize=(5, 3.2))
 ax.loglog(sizes, [100 * e for e in errors], "o-")
 ax.set(xlabel="training images", ylabel="test error (%)", title="More data, fewer mistakes")
 plt.tight_layout()
+# Alt text: Test error against the number of training images, both on log scales: the error falls steadily as the data grows.
 plt.show()
 print(f"each doubling of the data divides the error by {np.exp(-np.polyfit(np.log2(sizes), np.log(errors), 1)[0]):.2f}")
 

@@ -267,6 +267,7 @@ for ax, (image, title) in zip(axes, stages):
     ax.set_title(f"{title}\n{image.shape[0]} × {image.shape[1]}", fontsize=9)
     ax.set_xticks([]); ax.set_yticks([])
 plt.tight_layout()
+# Alt text: Six stages of preparing a simulated photo of a digit, each titled with its size: the photo, the ink minus the paper, cropped, fitted in 20 by 20, centred in 28 by 28, and the MNIST original beside them.
 plt.show()
 print("mean difference from the original:", np.abs(prepared - digit / 255).mean().round(3))
 
@@ -323,6 +324,7 @@ for ax, image, title in zip(axes, [prepared_photo, prepared_printed], ["the simu
     ax.set_title(title, fontsize=9)
     ax.axis("off")
 plt.tight_layout()
+# Alt text: The simulated photo and the printed 4 after preparation, as the 28 by 28 images the model is given.
 plt.show()
 
 # %% [markdown]
@@ -369,6 +371,7 @@ for row, (image, title) in enumerate([(prepared_photo, "the simulated photo"), (
     axes[row, 1].set_ylabel("probability")
     print(f"{title}: " + ", ".join(f"{k} {p[k]:.1%}" for k in best))
 plt.tight_layout()
+# Alt text: The two prepared pictures, each beside a bar chart of the model's ten probabilities, the highest in orange: each is read with one digit far above the others.
 plt.show()
 
 # %% [markdown]
@@ -423,6 +426,7 @@ for ax, (digit, rgb), guess, sure in zip(axes.flat, photos, photo_guess, photo_s
     ax.axis("off")
 fig.suptitle("Sixty synthetic photos: the model's reading of each, and its confidence (red: wrong)")
 plt.tight_layout()
+# Alt text: Sixty synthetic photos of digits in a 4 by 15 grid, each titled with the model's reading and confidence, in red where it is wrong.
 plt.show()
 
 # %% [markdown]
@@ -443,6 +447,7 @@ if len(misread):
     for ax in axes.flat:
         ax.axis("off")
     plt.tight_layout()
+    # Alt text: The misread synthetic photos, top row as given and bottom row as prepared for the model, each titled with its true digit and, in red, the model's reading.
     plt.show()
 
 # %% [markdown]

@@ -29,6 +29,10 @@ What the pages are made of:
   for a self-learner's own copy): the Pages workflow publishes the default
   build, and a class's site must not hand out the answers. Without them the
   index says where the references are.
+- Every figure's alt text is the `# Alt text:` line its lesson's cell gives
+  (`describe_figures`; lessons/README.md), and the template darkens the
+  JupyterLab theme's colours that fall under WCAG's 4.5:1: every page passes
+  axe-core (tests/test_site.py).
 - Every page is written whole or not at all (`write_whole`): Ctrl-C ends a
   build with one line and exit status 130 (`Interrupted`), the lessons that
   finished running cached. Each lesson kernel's own log goes to
@@ -221,8 +225,9 @@ def provenance_cell(provenance, versions: dict[str, str], quick: bool):
     return nbformat.v4.new_markdown_cell("\n".join(lines))
 
 
-def navigation_cell(stems: list[str], titles: dict[str, str], stem: str):
-    """Links to the previous lesson, the index and the next lesson, for the top and foot of a page."""
+def navigation_cell(stems: list[str], titles: dict[str, str], stem: str, where: str):
+    """Links to the previous lesson, the index and the next lesson, for the top and foot of a page
+    (`where`: the two are told apart by name, as a screen reader lists them)."""
     import html
 
     import nbformat
@@ -234,7 +239,7 @@ def navigation_cell(stems: list[str], titles: dict[str, str], stem: str):
     parts.append('<a class="site-index" href="index.html">All lessons</a>')
     if at + 1 < len(stems):
         parts.append(f'<a class="site-next" href="{stems[at + 1]}.html">{at + 2}. {html.escape(titles[stems[at + 1]])} →</a>')
-    return nbformat.v4.new_markdown_cell(f'<nav class="site-nav">{" · ".join(parts)}</nav>')
+    return nbformat.v4.new_markdown_cell(f'<nav class="site-nav" aria-label="Lessons, {where} of the page">{" · ".join(parts)}</nav>')
 
 
 def figures_made(nb) -> int:
@@ -248,13 +253,46 @@ def figures_made(nb) -> int:
     )
 
 
+ALT_TEXT = re.compile(r"^[ \t]*# Alt text: (.+?)\s*$", re.M)
+
+
+def describe_figures(nb) -> list[str]:
+    """Give every image a cell draws the text alternative its source writes beside it: the cell's
+    `# Alt text: ...` comment lines, in order, one per image (lessons/README.md). The page's <img alt>
+    comes from there (the template's data_png); returns a line for each cell whose images and
+    descriptions do not pair up, which would otherwise show nbconvert's "No description" placeholder."""
+    unpaired = []
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        said = ALT_TEXT.findall(cell.source)
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for output, alt in zip(images, said):
+            output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = alt
+        if len(images) > len(said):
+            unpaired.append(f"cell {number} draws {len(images)} images and describes {len(said)} (a '# Alt text: ...' line per image)")
+    return unpaired
+
+
 def _page(nb, title: str) -> str:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="mnist-site", embed_images=True)
     nb.metadata["title"] = title
     html, _ = exporter.from_notebook_node(nb)
-    return html
+    return _keyboard_scrollable(html)
+
+
+def _keyboard_scrollable(html: str) -> str:
+    """What scrolls sideways on a narrow screen, a keyboard can reach and scroll (WCAG 2.1.1; axe's
+    scrollable-region-focusable): a Markdown cell's table (the index's) and an output's own <pre>
+    (Keras's model.summary()). nbconvert already makes each input and output area focusable, but not these."""
+    from bs4 import BeautifulSoup  # nbconvert's own dependency
+
+    soup = BeautifulSoup(html, features="html.parser")
+    for element in [*soup.select(".jp-RenderedMarkdown:has(table)"), *soup.select(".jp-RenderedHTML > pre")]:
+        element["tabindex"] = "0"
+    return str(soup)
 
 
 def _local_badges(nb) -> None:
@@ -342,9 +380,11 @@ def build_site(
     for stem, nb in done.items():  # written once every title is known: each page links its neighbours
         _local_badges(nb)
         _public_outputs(nb, provenance)
+        for line in describe_figures(nb):
+            log(f"{stem}: {line}")
         nb.cells.insert(0, provenance_cell(provenance, library_versions, quick))
-        nb.cells.insert(1, navigation_cell(stems, titles, stem))
-        nb.cells.append(navigation_cell(stems, titles, stem))
+        nb.cells.insert(1, navigation_cell(stems, titles, stem, "top"))
+        nb.cells.append(navigation_cell(stems, titles, stem, "foot"))
         write_whole(out / f"{stem}.html", _page(nb, titles[stem]))
     index = index_notebook(course, titles, figures, with_solutions)
     for cell in index.cells:

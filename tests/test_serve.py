@@ -585,3 +585,28 @@ def test_a_screenshot_of_a_drawn_digit(page, tmp_path):
     assert page.save_screenshot(str(target))
     with Image.open(target) as shot:
         assert shot.size[0] >= 1000
+
+
+@pytest.mark.trains
+def test_the_page_passes_axe_and_its_keyboard_alternative_is_reached_with_tab(page, server):
+    """axe-core finds nothing (WCAG 2.0/2.1 A and AA, best practice) with a digit read and its bars drawn,
+    and on a fresh page; the page says that uploading is the keyboard's way, and Tab reaches it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    from browser import axe_violations
+
+    clear(page)
+    before = answers(page)
+    stroke(page, "mouse", one())
+    settled(page, before)
+    assert shown(page, "digit") != "?" and len(page.find_elements("css selector", "#bars li")) == 10
+    assert axe_violations(page) == []
+    page.get(server + "/")
+    assert axe_violations(page) == []
+    assert "Uploading a picture is the keyboard alternative to drawing" in shown(page, "keyboard")
+    reached = []
+    for _ in range(6):
+        ActionChains(page).send_keys(Keys.TAB).perform()  # as a keyboard does (send_keys to a file input types a path)
+        reached.append(page.switch_to.active_element.get_attribute("id"))
+    assert "upload" in reached, reached  # a few Tabs from the top, before any drawing

@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 
-from browser import broken_images, console_errors, links, start_browser
+from browser import axe_violations, broken_images, console_errors, links, poor_alt_texts, start_browser
 from mnist_course.course import ROOT, load_course
-from mnist_course.site import NO_SOLUTIONS_NOTE, QUICK_BANNER, build_site, lessons
+from mnist_course.site import NO_SOLUTIONS_NOTE, QUICK_BANNER, _page, build_site, describe_figures, lessons
 
 COURSE = load_course()
 LESSONS = lessons(COURSE)
@@ -120,6 +120,8 @@ def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
             driver.get((out / f"{page}.html").as_uri())
             assert broken_images(driver) == [], page
             assert console_errors(driver) == [], page
+            # WCAG 2.0/2.1 A and AA and best practice, and every figure described by its lesson's "# Alt text:" line.
+            assert axe_violations(driver) == [] and poor_alt_texts(driver) == [], page
             for target in links(driver):
                 url = urlparse(target)
                 if url.scheme == "file":
@@ -135,6 +137,11 @@ def test_every_page_loads_in_chromium_with_its_figures_and_links(site):
                 shown = driver.execute_script("return document.querySelectorAll('.jp-OutputArea-output img').length")
                 assert shown >= report[page]["figures"] > 0, page
                 assert QUICK_BANNER in driver.find_element("css selector", ".site-quick-banner").text
+        driver.set_window_size(600, 900)  # a narrow screen: what no longer fits scrolls, and a keyboard reaches it
+        for page in ["index", *report]:
+            driver.get((out / f"{page}.html").as_uri())
+            assert axe_violations(driver) == [], page
+        driver.set_window_size(1200, 900)
         driver.get((out / f"{LESSONS[4].stem}.html").as_uri())
         driver.execute_script("document.querySelectorAll('.jp-OutputArea-output img')[1].scrollIntoView({block: 'center'})")
         driver.save_screenshot(str(out / "lesson.png"))
@@ -156,7 +163,10 @@ def small_site(tmp_path_factory, mnist_path):
             "print(data.provenance.describe())\n"
             "print('read from', data.provenance.path)"
         )
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# Lesson {number}: the {name}"), nbformat.v4.new_code_cell(code)]), notebook)
+        cells = [nbformat.v4.new_markdown_cell(f"# Lesson {number}: the {name}\n\nAs [lesson 1](https://example.org/) said."), nbformat.v4.new_code_cell(code)]
+        if number == 1:  # a figure, described as the lessons describe theirs
+            cells.append(nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\n# Alt text: A line falling from 1 to 0.\nplt.show()"))
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
         made.append(notebook)
     out = tmp / "out"
     build_site(out, data_path=mnist_path, quick=True, cache=tmp / "cache", log=lambda line: None, notebooks=made)
@@ -186,7 +196,11 @@ def test_each_lesson_page_links_the_previous_the_next_and_the_index_in_chromium(
     out, stems = small_site
     driver = start_browser(1200, 900)
     try:
+        for page in ["index", *stems]:
+            driver.get((out / f"{page}.html").as_uri())
+            assert axe_violations(driver) == [] and poor_alt_texts(driver) == [], page
         driver.get((out / f"{stems[0]}.html").as_uri())
+        assert driver.find_element("css selector", ".jp-OutputArea-output img").get_attribute("alt") == "A line falling from 1 to 0."
         assert driver.find_elements("css selector", ".site-prev") == []  # the first lesson has none before it
         visited = [stems[0]]
         for _ in stems[1:]:
@@ -204,6 +218,43 @@ def test_each_lesson_page_links_the_previous_the_next_and_the_index_in_chromium(
         assert console_errors(driver) == []
     finally:
         driver.quit()
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def test_a_figure_without_its_alt_text_line_is_said_by_the_build_and_caught_in_chromium(tmp_path):
+    """The other way, without running a kernel: a cell's images take its "# Alt text:" lines in order; an image
+    left without one is named by describe_figures and shows nbconvert's placeholder, which poor_alt_texts reports.
+    And what scrolls sideways on a narrow screen (a wide table, Keras's summary as rich writes it) is reached
+    with the keyboard; without the page's tabindex, axe says so."""
+    image = {"output_type": "display_data", "metadata": {}, "data": {"image/png": PIXEL, "text/plain": "<Figure>"}}
+    summary = nbformat.v4.new_code_cell("model.summary()")
+    summary.outputs = [nbformat.from_dict({"output_type": "display_data", "metadata": {}, "data": {
+        "text/html": '<pre style="white-space:pre;overflow-x:auto;line-height:normal">' + "Dense (None, 128) " * 12 + "</pre>", "text/plain": ""}})]
+    table = nbformat.v4.new_markdown_cell("| " + " | ".join(f"column_{i}_with_a_long_name" for i in range(8)) + " |\n|" + "---|" * 8 + "\n|" + " 1 |" * 8)
+    described = nbformat.v4.new_code_cell("# Alt text: The first: a grey dot.\nplt.show()\n# Alt text: The second: a grey dot again.\nplt.show()")
+    described.outputs = [nbformat.from_dict(image), nbformat.from_dict(image)]
+    bare = nbformat.v4.new_code_cell("plt.imshow(digit)\nplt.show()")
+    bare.outputs = [nbformat.from_dict(image)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Two figures"), described, bare, summary, table])
+    assert describe_figures(nb) == ["cell 3 draws 1 images and describes 0 (a '# Alt text: ...' line per image)"]
+    page, unreachable = tmp_path / "page.html", tmp_path / "unreachable.html"
+    page.write_text(_page(nb, "Two figures"))
+    unreachable.write_text(page.read_text().replace(' tabindex="0"', ""))
+    driver = start_browser(600, 900)
+    try:
+        driver.get(page.as_uri())
+        alts = [i.get_attribute("alt") for i in driver.find_elements("tag name", "img")]
+        poor = poor_alt_texts(driver)
+        assert axe_violations(driver) == []  # nbconvert's placeholder is an alt to axe: poor_alt_texts is the check
+        driver.get(unreachable.as_uri())
+        found = [line.split(" ", 1)[0] + " " + line.split(" elements: ", 1)[0].rsplit(", ", 1)[1] for line in axe_violations(driver)]
+    finally:
+        driver.quit()
+    assert found == ["scrollable-region-focusable 2"], found
+    assert alts == ["The first: a grey dot.", "The second: a grey dot again.", "No description has been provided for this image"]
+    assert [line.split(": ", 1)[1] for line in poor] == ["No description has been provided for this image"]
 
 
 @pytest.mark.trains

@@ -91,7 +91,8 @@ def _plots(folder: Path, rows, rates, trainings, max_score: int) -> list[tuple[s
         ax.set(xlabel=f"total score (of {max_score})", ylabel="students", title="Score distribution")
         ax.yaxis.get_major_locator().set_params(integer=True)
         save_png(fig, folder / "scores.png")
-        drawn.append(("scores.png", f"Histogram of the total scores of {len(totals)} graded students"))
+        drawn.append(("scores.png", f"Histogram of the total scores of {len(totals)} graded students, of {max_score} points: "
+                                    f"median {statistics.median(totals):g}, lowest {min(totals)}, highest {max(totals)}."))
     if rates:
         fig = agg_figure(6.4, max(2.0, 0.22 * len(rates) + 0.8))
         ax = fig.add_subplot()
@@ -101,7 +102,10 @@ def _plots(folder: Path, rows, rates, trainings, max_score: int) -> list[tuple[s
         ax.invert_yaxis()
         ax.set(xlim=(0, 1), xlabel="share of graded students who pass", title="Pass rate of each check")
         save_png(fig, folder / "checks.png")
-        drawn.append(("checks.png", "Bar chart of each check's pass rate"))
+        low, high = min(rates, key=lambda r: r[2] / r[3]), max(rates, key=lambda r: r[2] / r[3])
+        drawn.append(("checks.png", f"Bar chart of the pass rate of each of {len(rates)} checks, from {low[0]} {low[1]} at "
+                                    f"{_percent(low[2], low[3])} to {high[0]} {high[1]} at {_percent(high[2], high[3])}; "
+                                    "the table Checks below lists every rate."))
     for exercise, found in sorted(trainings.items()):
         seconds = [t.get("training_seconds") or 0 for t in found]
         fig = agg_figure(5.0, 3.0)
@@ -109,7 +113,9 @@ def _plots(folder: Path, rows, rates, trainings, max_score: int) -> list[tuple[s
         ax.scatter(seconds, [100 * t["test_accuracy"] for t in found], color="tab:purple")
         ax.set(xlabel="training seconds", ylabel="test accuracy (%)", title=f"{exercise}: each student's model")
         save_png(fig, folder / f"{exercise}_models.png")
-        drawn.append((f"{exercise}_models.png", f"Scatter plot of {exercise}'s models: accuracy against training time"))
+        accuracy = [t["test_accuracy"] for t in found]
+        drawn.append((f"{exercise}_models.png", f"Scatter plot of {exercise}'s {len(found)} models, test accuracy against training time: "
+                                                f"accuracy {min(accuracy):.1%} to {max(accuracy):.1%}, training {min(seconds):.0f} to {max(seconds):.0f} s."))
     return drawn
 
 
@@ -209,7 +215,7 @@ def class_page(
         '<html lang="en"><head><meta charset="utf-8"><title>Class results</title>',
         "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
-        "td.n{text-align:right}img{max-width:100%}.bad{color:#b00}</style></head><body>",
+        "td.n{text-align:right}img{max-width:100%}.bad{color:#b00}</style></head><body><main>",
         "<h1>Class results</h1>",
         f"<p>{len(rows)} students: {statuses.get('graded', 0)} graded, {statuses.get('retry', 0)} to grade again (retry), "
         f"{statuses.get('error', 0)} that could not be graded (error)"
@@ -274,7 +280,7 @@ def class_page(
             f"<tr><td>{_e(student)}</td>" + "".join(f'<td class="n">{_e(scores.get(ex.id, ""))}</td>' for ex in exercises)
             + f'<td class="n">{_e(report["score"]) if report else ""}</td><td>{_e(status)}</td><td>{page}</td></tr>'
         )
-    parts.append("</table></body></html>")
+    parts.append("</table></main></body></html>")
     return "\n".join(part for part in parts if part) + "\n"
 
 

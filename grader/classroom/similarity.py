@@ -121,15 +121,19 @@ def _pair_page(exercise: Exercise, a: str, b: str, fa, fb, slices, shares) -> st
     return "\n".join([
         "<!DOCTYPE html>",
         f'<html lang="en"><head><meta charset="utf-8"><title>{e(exercise.id)}: {e(a)} and {e(b)}</title>',
-        "<style>body{font-family:sans-serif;margin:1em}main{display:flex;gap:1em}section{flex:1;min-width:0}"
-        "pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:.85em}mark{background:#ffd27a}</style></head><body>",
+        "<style>body{font-family:sans-serif;margin:1em}.pair{display:flex;gap:1em}section{flex:1;min-width:0}"
+        "pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:.85em}pre:focus{outline:2px solid #1a5fb4}"
+        "mark{background:#ffd27a}</style></head><body><main>",
         f"<h1>{e(exercise.id)} · {e(exercise.title)}: {e(a)} and {e(b)}</h1>",
         f"<p>Highlighted: code the two files share once the stub's own code is set aside (copydetect; names and "
         f"literals abstracted). {e(a)}: {shares[0]:.0%} of their code; {e(b)}: {shares[1]:.0%}. "
         "Similar code is a reason to look, never a verdict: a short exercise leaves few ways to write it.</p>",
-        f"<main><section><h2>{e(a)}</h2><pre>{code(fa, None if slices is None else slices[0])}</pre></section>",
-        f"<section><h2>{e(b)}</h2><pre>{code(fb, None if slices is None else slices[1])}</pre></section></main>",
-        '<p><a href="../class.html">Back to the class</a></p></body></html>',
+        # A long line scrolls sideways: tabindex lets a keyboard reach and scroll it (WCAG 2.1.1), the label names it.
+        f'<div class="pair"><section aria-labelledby="first"><h2 id="first">{e(a)}</h2>'
+        f'<pre tabindex="0" aria-label="{e(a)}\'s code">{code(fa, None if slices is None else slices[0])}</pre></section>',
+        f'<section aria-labelledby="second"><h2 id="second">{e(b)}</h2>'
+        f'<pre tabindex="0" aria-label="{e(b)}\'s code">{code(fb, None if slices is None else slices[1])}</pre></section></div>',
+        '<p><a href="../class.html">Back to the class</a></p></main></body></html>',
     ]) + "\n"
 
 

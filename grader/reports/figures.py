@@ -95,13 +95,13 @@ def render_figures(report: dict[str, Any], markdown_path: Path, mnist=None) -> d
             drawers.append(("misclassified", "misclassified digits", _misclassified, (ex, training["misclassified"], images)))
         for kind, what, draw, args in drawers:
             try:
-                fig, caption = draw(*args)
+                fig, caption, alt = draw(*args)
                 name = f"{re.sub(r'[^A-Za-z0-9_-]', '_', str(ex['id']))}_{kind}.png"
                 save_png(fig, folder / name)
             except Exception as exc:  # noqa: BLE001 - one figure lost, never the page
                 items.append({"note": f"The {what} could not be drawn ({_why(exc)})."})
                 continue
-            items.append({"path": f"{quote(folder.name)}/{name}", "alt": f"{ex['id']} {what}", "caption": caption})
+            items.append({"path": f"{quote(folder.name)}/{name}", "alt": alt, "caption": caption})
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
     return sections
@@ -202,7 +202,28 @@ def _learning_curves(ex: dict, check: dict, training: dict):
         "(lesson 2)."
     )
     reading = _read_curves(history, loss, val_loss, best)
-    return fig, caption + (f" {reading}" if reading else "")
+    return fig, caption + (f" {reading}" if reading else ""), _curves_alt(ex, history, measured, best)
+
+
+def _curves_alt(ex: dict, history: dict, measured: dict, best: int | None) -> str:
+    """The learning curves in words, with their numbers: what a reader who cannot see the plot needs."""
+    def moved(key: str, name: str, form: str) -> str | None:
+        values = _series(history, key)
+        if values is None or not np.isfinite(values[[0, -1]]).all():
+            return None
+        verb = "rose" if values[-1] > values[0] else "fell" if values[-1] < values[0] else "stayed"
+        return f"{name} {verb} from {values[0]:{form}} to {values[-1]:{form}}"
+
+    epochs = len(_series(history, "loss"))
+    said = [m for m in (moved("accuracy", "training accuracy", ".1%"), moved("val_accuracy", "validation accuracy", ".1%"),
+                        moved("loss", "training loss", ".3g"), moved("val_loss", "validation loss", ".3g")) if m]
+    alt = f"{ex['id']}: learning curves of the grader's training over {epochs} epoch{'s' * (epochs != 1)}"
+    alt += (": " + ", ".join(said) + ".") if said else "."
+    if best is not None:
+        alt += f" Validation loss was lowest at epoch {best}."
+    if isinstance(measured.get("test_accuracy"), (int, float)) and isinstance(measured.get("threshold"), (int, float)):
+        alt += f" Test accuracy {measured['test_accuracy']:.2%} against a pass mark of {measured['threshold']:.1%}."
+    return alt
 
 
 def _read_curves(history: dict, loss: np.ndarray, val_loss: np.ndarray | None, best: int | None) -> str:
@@ -273,7 +294,11 @@ def _confusion(ex: dict, confusion: list) -> tuple[Any, str]:
     if pairs:
         shown = ", ".join(f"{i} read as {j} ({n}×)" for n, i, j in pairs[:3])
         caption += f" Here, most often: {shown}."
-    return fig, caption
+    right = int(np.trace(cm))
+    alt = (f"{ex['id']}: confusion matrix on {int(cm.sum()):,} test images, true digit by row, predicted by column: "
+           f"{right:,} right ({right / max(int(cm.sum()), 1):.1%}), {int(mistakes.sum()):,} mistakes")
+    alt += f"; most often {', '.join(f'{i} read as {j} ({n} times)' for n, i, j in pairs[:3])}." if pairs else "."
+    return fig, caption, alt
 
 
 # ---------------------------------------------------------------- misclassified digits
@@ -329,4 +354,6 @@ def _misclassified(ex: dict, mistakes: list, images: _TestImages) -> tuple[Any, 
         "for a person; the same pair coming back again and again is a weakness a better model fixes (lesson 4, "
         "\"Misclassified digits\")."
     )
-    return fig, caption
+    alt = (f"{ex['id']}: the {len(mistakes)} test digits the model got wrong most confidently, each as true digit, answer and "
+           "confidence: " + ", ".join(f"{m['label']} read as {m['predicted']} ({float(m['confidence']):.0%} sure)" for m in mistakes) + ".")
+    return fig, caption, alt

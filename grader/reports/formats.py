@@ -278,6 +278,8 @@ _FEEDBACK_CSS = (
     "td.n{text-align:right}pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere}"
     "img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:.92em;color:#444}"
     ".passed{color:#176f2c}.failed,.error{color:#b00020}.score{font-size:1.3em}.note{font-style:italic}"
+    # Read by screen readers, not shown: the header of the column of marks (an empty <th> names nothing).
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
 )
 
 
@@ -328,7 +330,7 @@ def html_feedback(
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_h(title)}</title><style>{_FEEDBACK_CSS}</style></head><body>",
+        f"<title>{_h(title)}</title><style>{_FEEDBACK_CSS}</style></head><body><main>",
         f"<h1>{_h(title)}</h1>",
         f'<p class="score"><strong>Score: {_h(report["score"])}/{_h(report["max_score"])} points</strong></p>',
         f"<p>Graded {_h(report['started_at'])} by grader {_h(report['grader_version'])} on {_h(data.get('description', 'no data'))}"
@@ -351,7 +353,7 @@ def html_feedback(
         )
         if ex.get("import_failure"):  # the one cause of every failed check below, said once
             parts.append(f'<p class="failed"><strong>{_h(cause_heading(ex))}</strong></p><pre>{_h(ex["import_failure"]["message"])}</pre>')
-        parts.append("<table><tr><th></th><th>check</th><th>status</th><th>points</th></tr>")
+        parts.append('<table><tr><th><span class="sr">mark</span></th><th>check</th><th>status</th><th>points</th></tr>')
         parts.extend(
             f'<tr><td class="{_h(c["status"]).replace(" ", "-")}">{_HTML_MARKS.get(c["status"], "")}</td><td><code>{_h(c["name"])}</code></td>'
             f'<td class="{_h(c["status"]).replace(" ", "-")}">{_h(c["status"])}</td><td class="n">{_h(c["score"])}/{_h(c["max_score"])}</td></tr>'
@@ -378,5 +380,5 @@ def html_feedback(
                 else:
                     parts.append(f'<p class="note">{_h(item["note"])}</p>')
         parts.append("</section>")
-    parts.append("</body></html>")
+    parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"

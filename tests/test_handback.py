@@ -369,12 +369,15 @@ def test_the_similarity_report_is_bounded_for_a_large_class_and_says_what_it_lef
     hashes = {p.name: submission_hash(p) for p in subs.iterdir()}
     monkeypatch.setattr(similarity, "MAX_COMPARED", 2)
     found = similarity.class_similarity(subs, hashes, [EX01], out)
-    assert len(found["pairs"]) == 2 and found["not_compared"] == {"ex01": 4}  # said, never silently dropped
+    # s0-s1 and s0-s2 compared and linked, s1-s2 then already in one group; the three pairs with s3 are left, and said
+    assert len(found["pairs"]) == 2 and found["not_compared"] == {"ex01": 3}  # said, never silently dropped
     assert similarity.class_similarity(subs, hashes, [EX01], out) == found  # nothing changed: the report stands
     _hand_in(subs, "s0", EX01.stub_path.read_text())  # a changed submission: compared afresh
     hashes["s0"] = submission_hash(subs / "s0")
     again = similarity.class_similarity(subs, hashes, [EX01], out)
-    assert again["key"] != found["key"] and again["not_compared"] == {"ex01": 1}
+    # three near-copies: two comparisons link them all, so nothing is left
+    assert again["key"] != found["key"] and again["not_compared"] == {} and again["compared"] == {"ex01": 2}
+    assert [c["students"] for c in again["clusters"]] == [["s1", "s2", "s3"]]
     assert not any("s0" in pair["students"] for pair in again["pairs"])
 
 

@@ -236,7 +236,7 @@ def class_similarity(
     shutil.rmtree(pages, ignore_errors=True)
     from copydetect import compare_files
 
-    result["not_compared"], result["clusters"] = {}, []
+    result["not_compared"], result["compared"], result["clusters"] = {}, {}, []
     cells = _lesson_cells()
     for exercise in exercises:
         course = _course_prints(exercise, cells)
@@ -250,13 +250,30 @@ def class_similarity(
         candidates = sorted(
             ((-c, a, b) for i, a in enumerate(names) for b in names[i + 1:] if (c := _containment(prints[a], prints[b])) >= PREFILTER * threshold),
         )
-        if len(candidates) > MAX_COMPARED:
-            result["not_compared"][exercise.id] = len(candidates) - MAX_COMPARED
-        edges = []
-        for _, a, b in candidates[:MAX_COMPARED]:
+        # The most alike first; a pair already in one group (through others) is not compared:
+        # a group of n distinct files needs at most n - 1 full comparisons, not n(n-1)/2.
+        linked = {n: n for n in names}
+
+        def root(n):
+            while linked[n] != n:
+                n = linked[n]
+            return n
+
+        edges, compared, left = [], 0, 0
+        for _, a, b in candidates:
+            if root(a) == root(b):
+                continue
+            if compared == MAX_COMPARED:
+                left += 1
+                continue
+            compared += 1
             _, shares, _ = compare_files(prints[a], prints[b])
             if max(shares) >= threshold:
                 edges.append((a, b, (float(shares[0]), float(shares[1]))))
+                linked[root(a)] = root(b)
+        result["compared"][exercise.id] = compared
+        if left:
+            result["not_compared"][exercise.id] = left
         for component in _components(names + [s for s in codes if s not in prints], [(a, b) for a, b, _ in edges]
                                      + [(min(g), s) for g in holders.values() for s in g if s != min(g)]):
             reps = [n for n in component if n in prints]

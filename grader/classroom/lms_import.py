@@ -57,8 +57,10 @@ clear error and leaves nothing.
 
 Moodle's "Download all submissions" (folders
 `<Full Name>_<participant id>_assignsubmission_file_/<file>`) is not imported
-here: its participant id is the assignment's own (blind-marking) id, not the
-user's, so a stable folder name needs Moodle's grading worksheet beside it,
+here: Moodle's mod/assign/locallib.php (`download_submissions`) builds the
+prefix from `fullname($student)` and `get_uniqueid_for_user($userid)`, the
+assignment's own participant id (its `assign_user_mapping` row, the
+blind-marking id), not the user's id or login, so a stable folder name needs Moodle's grading worksheet beside it,
 and the zip carries no time either; see docs/INSTRUCTORS.md.
 """
 

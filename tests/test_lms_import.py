@@ -29,6 +29,7 @@ CANVAS = [
     ("roefred_late_10002_90002_ex01_preprocessing.py", (2026, 11, 21, 8, 0, 0), STUB),
     ("roefred_late_10002_90003_ex01_preprocessing-1.py", (2026, 11, 21, 9, 0, 0), SOLUTION + "\n# second try\n"),
     ("roefred_late_10002_90004_notes.txt", (2026, 11, 21, 9, 0, 0), "my notes\n"),
+    ("poekim_10003_text.html", (2026, 11, 21, 9, 0, 0), "<p>my answer</p>"),  # a text entry: no file to grade
 ]
 
 
@@ -59,8 +60,9 @@ def test_a_canvas_zip_becomes_one_folder_per_student_named_by_user_id(tmp_path, 
         ["10001", "2026-11-20T09:30:00+00:00", "zip-entry-time"],
         ["10002", "2026-11-21T09:00:00+00:00", "zip-entry-time"],
     ]
+    assert json.loads((out / "canvas_import.json").read_text())["not_files"] == ["poekim_10003_text.html"]  # said, not lost
     said = capsys.readouterr()
-    assert "late by Canvas's flag: 10002" in said.out and "resubmitted" in said.out
+    assert "late by Canvas's flag: 10002" in said.out and "resubmitted" in said.out and "poekim_10003_text.html" in said.out
     assert "not when the student uploaded" in said.err  # the weak time is said, not silently used
 
 

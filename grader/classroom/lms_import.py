@@ -18,7 +18,9 @@ id), and <display name> the file's name as Canvas shows it. Canvas renames a
 re-uploaded file whose name is already in the student's files by appending
 `-1`, `-2`, ... before the extension (`ex01_preprocessing-1.py`; seen in
 nus-cs2103-AY2324S1/forum issue #459), so the highest suffix is the latest
-upload. Under anonymous grading the name is left out (`[late_]<id>_<file
+upload. A text entry or a URL is a page, `<name>[_late]_<user id>_text.html` or
+`_link.html` (`add_text_or_url`): no file to grade, listed as `not_files`.
+Under anonymous grading the name is left out (`[late_]<id>_<file
 id>_<display name>`); this importer accepts that too.
 
 Folders are named by a stable id, never by the display name: the Canvas user
@@ -87,6 +89,8 @@ RECORD = "canvas_import.json"
 MAX_ENTRY_BYTES = 20 * 1024 * 1024  # a zip bomb's entry stops here, with its name
 # <name>[_late]_<user id>_<file id>_<display name>; the name may be absent (anonymous grading)
 CANVAS_NAME = re.compile(r"^(?:(?P<name>\w*?)_)??(?P<late>late_)?(?P<user>\d+)_(?P<file>\d+)_(?P<original>.+)$")
+# a text entry or a URL, which Canvas writes as a page: no file to grade
+CANVAS_PAGE = re.compile(r"^(?:\w*?_)??(?:late_)?(?P<user>\d+)_(?P<kind>text|link)\.html$")
 RESUBMISSION = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[^.]*)?$")
 
 
@@ -140,8 +144,9 @@ def _entry_time(info: zipfile.ZipInfo) -> datetime:
     return datetime(*info.date_time, tzinfo=timezone.utc)
 
 
-def read_canvas_zip(path: Path) -> dict[str, Student]:
-    """The zip's uploads grouped by Canvas user id."""
+def read_canvas_zip(path: Path, skipped: list[str] | None = None) -> dict[str, Student]:
+    """The zip's uploads grouped by Canvas user id; Canvas's pages for a text entry
+    or a URL (no file to grade) go to `skipped`."""
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -151,6 +156,10 @@ def read_canvas_zip(path: Path) -> dict[str, Student]:
         for info in archive.infolist():
             if info.is_dir():
                 raise LmsImportError(f"{info.filename!r}: a folder inside the zip; Canvas's download is one flat folder of files")
+            if CANVAS_PAGE.match(info.filename):
+                if skipped is not None:
+                    skipped.append(info.filename)
+                continue
             upload = parse_entry(info.filename, _entry_time(info))
             if info.file_size > MAX_ENTRY_BYTES:
                 raise LmsImportError(f"{info.filename!r}: {info.file_size:,} bytes, over the {MAX_ENTRY_BYTES:,} an upload may have")
@@ -225,13 +234,15 @@ def import_canvas(zip_path: Path, out: Path, roster_csv: Path | None = None, tim
     """Do the import; return the record written to canvas_import.json."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise LmsImportError(f"{out} exists and is not empty; import into a new folder (nothing was written)")
-    students = read_canvas_zip(zip_path)
+    skipped: list[str] = []
+    students = read_canvas_zip(zip_path, skipped)
     roster = roster_ids(roster_csv) if roster_csv else None
     given = csv_times(times_csv) if times_csv else {}
     folders = plan(students, roster)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
-    record: dict = {"source": str(zip_path), "folder_named_by": "SIS login id (roster CSV)" if roster else "Canvas user id", "students": {}}
+    record: dict = {"source": str(zip_path), "folder_named_by": "SIS login id (roster CSV)" if roster else "Canvas user id",
+                    "not_files": skipped, "students": {}}
     rows = []
     try:
         with zipfile.ZipFile(zip_path) as archive:
@@ -291,6 +302,8 @@ def main(argv: list[str]) -> int:
         print(f"  late by Canvas's flag: {', '.join(late)}")
     if resub:
         print(f"  resubmitted (latest upload of each file kept): {', '.join(resub)}")
+    if record["not_files"]:
+        print(f"  not a file upload (a text entry or a URL), not imported: {', '.join(record['not_files'])}")
     from_zip = sorted(k for k, v in people.items() if v["time_source"] == "zip-entry-time")
     if from_zip:
         print(

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from grader.classroom.batch import submission_hash  # noqa: E402
-from grader.classroom.similarity import class_similarity  # noqa: E402
-from test_handback import EX01, OWN_ONE_HOT, _hand_in, _only  # noqa: E402
+from grader.classroom.batch import submission_hash
+from grader.classroom.similarity import class_similarity
+from test_handback import EX01, OWN_ONE_HOT, _hand_in, _only
 
 
 def main() -> None:

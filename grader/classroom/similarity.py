@@ -201,6 +201,12 @@ def _cluster_page(exercise: Exercise, cluster: dict[str, Any], files: list[tuple
     ]) + "\n"
 
 
+def _root(parent: dict[str, str], n: str) -> str:
+    while parent[n] != n:
+        n = parent[n]
+    return n
+
+
 def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
     """The connected components of a graph with two or more nodes (union-find)."""
     parent = {n: n for n in nodes}
@@ -275,15 +281,9 @@ def class_similarity(
         # The most alike first; a pair already in one group (through others) is not compared:
         # a group of n distinct files needs at most n - 1 full comparisons, not n(n-1)/2.
         linked = {n: n for n in names}
-
-        def root(n):
-            while linked[n] != n:
-                n = linked[n]
-            return n
-
         edges, compared, left = [], 0, 0
         for _, a, b in candidates:
-            if root(a) == root(b):
+            if _root(linked, a) == _root(linked, b):
                 continue
             if compared == MAX_COMPARED:
                 left += 1
@@ -292,7 +292,7 @@ def class_similarity(
             _, shares, _ = compare_files(prints[a], prints[b])
             if max(shares) >= threshold:
                 edges.append((a, b, (float(shares[0]), float(shares[1]))))
-                linked[root(a)] = root(b)
+                linked[_root(linked, a)] = _root(linked, b)
         result["compared"][exercise.id] = compared
         if left:
             result["not_compared"][exercise.id] = left

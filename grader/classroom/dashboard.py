@@ -139,7 +139,7 @@ def _similarity_section(similar: dict[str, Any] | None) -> list[str]:
         people = cluster["students"]
         names = f"{', '.join(people[:-1])} and {people[-1]}"
         low, high = cluster["shares"]
-        shares = f"{low:.0%} / {high:.0%}" if cluster["pairs"] <= 1 else f"{low:.0%} to {high:.0%} ({cluster['pairs']} pairs)"
+        shares = f"{low:.0%} / {high:.0%}" if cluster["pairs"] <= 1 else f"{low:.0%} to {high:.0%} ({cluster['pairs']} pairs compared)"
         parts.append(
             f'<tr><td>{_e(cluster["exercise"])}</td><td>{_e(names)}</td><td class="n">{shares}</td>'
             f'<td class="bad">{_e("; ".join(cluster.get("matches") or []))}</td>'

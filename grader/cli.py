@@ -8,6 +8,7 @@
     grader --json report.json       also write the machine-readable report
     grader --batch SUBS --out RES   grade a class: one folder per student, reports and gradebook.csv
     grader release RES              hand the graded class back: feedback per student, Canvas's CSV (handback.py)
+    grader import-canvas ZIP DIR    Canvas's "Download submissions" zip -> one folder per student (lms_import.py)
     ... --scheduler tcp://HOST:PORT  the same class on a Dask cluster, one task per student
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
@@ -284,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         from .classroom.handback import main as release_main
 
         return release_main(argv[1:])
+    if argv[:1] == ["import-canvas"]:  # Canvas's download -> the folders --batch reads (lms_import.py)
+        from .classroom.lms_import import main as import_main
+
+        return import_main(argv[1:])
     args = parse_args(argv)
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:

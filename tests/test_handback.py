@@ -380,10 +380,51 @@ def test_the_similarity_report_is_bounded_for_a_large_class_and_says_what_it_lef
     hashes = {p.name: submission_hash(p) for p in subs.iterdir()}
     monkeypatch.setattr(similarity, "MAX_COMPARED", 2)
     found = similarity.class_similarity(subs, hashes, [EX01], out)
-    assert len(found["pairs"]) == 2 and found["not_compared"] == {"ex01": 4}  # said, never silently dropped
+    # s0-s1 and s0-s2 compared and linked, s1-s2 then already in one group; the three pairs with s3 are left, and said
+    assert len(found["pairs"]) == 2 and found["not_compared"] == {"ex01": 3}  # said, never silently dropped
     assert similarity.class_similarity(subs, hashes, [EX01], out) == found  # nothing changed: the report stands
     _hand_in(subs, "s0", EX01.stub_path.read_text())  # a changed submission: compared afresh
     hashes["s0"] = submission_hash(subs / "s0")
     again = similarity.class_similarity(subs, hashes, [EX01], out)
-    assert again["key"] != found["key"] and again["not_compared"] == {"ex01": 1}
+    # three near-copies: two comparisons link them all, so nothing is left
+    assert again["key"] != found["key"] and again["not_compared"] == {} and again["compared"] == {"ex01": 2}
+    assert [c["students"] for c in again["clusters"]] == [["s1", "s2", "s3"]]
     assert not any("s0" in pair["students"] for pair in again["pairs"])
+
+
+def _lesson_cell(lesson: str) -> str:
+    """The longest code cell of a lesson (jupytext percent format)."""
+    cells = (ROOT / "lessons" / lesson).read_text().split("\n# %%")[1:]
+    return max((c.split("\n", 1)[1] for c in cells if not c.startswith(" [markdown]")), key=len)
+
+
+def test_students_sharing_code_are_one_cluster_with_one_page_and_the_course_own_code_is_named(tmp_path):
+    pytest.importorskip("copydetect", reason='the similarity extra: pip install -e ".[similarity]"')
+    from grader.classroom.batch import submission_hash
+    from grader.classroom.similarity import class_similarity
+
+    subs, out = tmp_path / "submissions", tmp_path / "out"
+    solution, stub = EX01.solution_path.read_text(), EX01.stub_path.read_text()
+    shared = _only(OWN_ONE_HOT, "one_hot")
+    for n in range(6):  # six students, one file: 15 pairs, one group
+        _hand_in(subs, f"s{n}", shared)
+    _hand_in(subs, "ada", solution)
+    _hand_in(subs, "katherine", solution.replace("images", "pictures").replace("labels", "targets"))
+    cell = _lesson_cell("01_first_look.py")
+    _hand_in(subs, "mary", stub + "\n" + cell)
+    _hand_in(subs, "dorothy", stub + "\n" + cell + "\n# mine\n")
+    _hand_in(subs, "linus", stub)
+    hashes = {p.name: submission_hash(p) for p in subs.iterdir()}
+    found = class_similarity(subs, hashes, [EX01], out)
+    clusters = {tuple(c["students"]): c for c in found["clusters"]}
+    assert sorted(clusters) == [("ada", "katherine"), ("dorothy", "mary"), tuple(f"s{n}" for n in range(6))]
+    six = clusters[tuple(f"s{n}" for n in range(6))]
+    assert six["identical_file"] and six["files"] == 1 and six["matches"] == []  # their own code: nothing of the course's
+    assert clusters["ada", "katherine"]["matches"] == ["the reference solution (solutions/ex01_preprocessing.py)"]
+    assert any(m.startswith("a lesson cell (lessons/01_first_look.py, code cell") for m in clusters["dorothy", "mary"]["matches"])
+    assert not any("reference" in m for m in clusters["dorothy", "mary"]["matches"])
+    pages = sorted(p.name for p in (out / "similarity").iterdir())
+    assert pages == sorted(Path(c["page"]).name for c in found["clusters"]) and len(pages) == 3  # one page per group, not per pair
+    page = (out / six["page"]).read_text()
+    assert "s0, s1, s2, s3, s4, s5" in page and "<mark>" in page  # the members and the shared code
+    assert "Matches the reference solution" in (out / clusters["ada", "katherine"]["page"]).read_text()

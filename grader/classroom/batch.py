@@ -483,8 +483,11 @@ def _print_similarity(similar: dict[str, Any]) -> None:
         print(f"Identical submissions, graded once: {', '.join(group)}")
     if not similar["available"]:
         print(f"grader: {similar['note']} (byte-identical submissions are listed without it)", file=sys.stderr)
-    elif similar["pairs"]:
-        print(f"Similar code: {len(similar['pairs'])} pairs at or above {similar['threshold']:.0%} of shared code, listed in class.html")
+    elif similar.get("clusters"):
+        print(f"Similar code: {len(similar['clusters'])} groups of students linked at or above {similar['threshold']:.0%} of shared code, listed in class.html")
+        for cluster in similar["clusters"]:
+            if cluster["matches"]:
+                print(f"  {cluster['exercise']} ({', '.join(cluster['students'])}): matches {'; '.join(cluster['matches'])}")
         for exercise, more in sorted((similar.get("not_compared") or {}).items()):
             print(f"  {exercise}: {more} more pairs were not compared in full; a higher --similarity-threshold lists fewer, closer pairs")
     else:

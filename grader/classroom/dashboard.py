@@ -133,22 +133,27 @@ def _similarity_section(similar: dict[str, Any] | None) -> list[str]:
     if not similar.get("available"):
         parts.append(f'<p class="bad">{_e(similar.get("note", "the similarity report is not available"))}.</p>')
         return parts
-    pairs = similar.get("pairs") or []
+    clusters = similar.get("clusters") or []
     threshold = similar.get("threshold", 0)
-    if not pairs:
-        parts.append(f"<p>No pair of students shares {threshold:.0%} or more of an exercise's code, the stub's own code set aside "
+    if not clusters:
+        parts.append(f"<p>No two students share {threshold:.0%} or more of an exercise's code, the stub's own code set aside "
                      f"({_e(similar.get('library'))}).</p>")
         return parts
     parts.append(
-        f"<p>{len(pairs)} pairs share {threshold:.0%} or more of an exercise's code once the stub's own code is set aside "
-        f"({_e(similar.get('library'))}; names and literals abstracted). A reason to look, never a verdict.</p>"
-        '<table class="similarity"><tr><th>exercise</th><th>students</th><th>share of each one\'s code</th><th>identical file</th><th>side by side</th></tr>'
+        f"<p>{len(clusters)} groups of students share an exercise's code: each is linked by pairs sharing {threshold:.0%} or more "
+        f"once the stub's own code is set aside, or by the same file ({_e(similar.get('library'))}; names and literals abstracted). "
+        "One page per group. A reason to look, never a verdict; a group matching the course's own code is a leak to investigate.</p>"
+        '<table class="similarity"><tr><th>exercise</th><th>students</th><th>share of code</th><th>matches</th><th>identical file</th><th>side by side</th></tr>'
     )
-    for pair in pairs:
-        a, b = pair["students"]
+    for cluster in clusters:
+        people = cluster["students"]
+        names = f"{', '.join(people[:-1])} and {people[-1]}"
+        low, high = cluster["shares"]
+        shares = f"{low:.0%} / {high:.0%}" if cluster["pairs"] <= 1 else f"{low:.0%} to {high:.0%} ({cluster['pairs']} pairs compared)"
         parts.append(
-            f'<tr><td>{_e(pair["exercise"])}</td><td>{_e(a)} and {_e(b)}</td><td class="n">{pair["shares"][0]:.0%} / {pair["shares"][1]:.0%}</td>'
-            f'<td>{"yes" if pair.get("identical_file") else ""}</td><td><a href="{quote(pair["page"])}">compare</a></td></tr>'
+            f'<tr><td>{_e(cluster["exercise"])}</td><td>{_e(names)}</td><td class="n">{shares}</td>'
+            f'<td class="bad">{_e("; ".join(cluster.get("matches") or []))}</td>'
+            f'<td>{"yes" if cluster.get("identical_file") else ""}</td><td><a href="{quote(cluster["page"])}">compare</a></td></tr>'
         )
     parts.append("</table>")
     for exercise, more in sorted((similar.get("not_compared") or {}).items()):

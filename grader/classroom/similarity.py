@@ -1,29 +1,51 @@
-"""The class's code-similarity report: which pairs of students handed in code
-that is more alike than chance, exercise by exercise.
+"""The class's code-similarity report: which students handed in code that is
+more alike than chance, exercise by exercise, as groups.
 
-Two kinds of evidence, written to OUT/similarity.json, listed in class.html,
-and printed at the end of a batch:
+Written to OUT/similarity.json, listed in class.html, printed at the end of a
+batch:
 
-- **Byte-identical submissions** (the same submission sha256; the batch grades
-  them once and each student gets the same report). Found without any extra
-  package. Students who all handed in the untouched stubs are left out.
-- **Similar code**, from [copydetect](https://pypi.org/project/copydetect/)
-  (the `similarity` extra: `pip install -e ".[similarity]"`): each student's
-  file of an exercise is tokenised (names, strings and comments are abstracted
+- **Byte-identical submissions** (`identical`: the same submission sha256; the
+  batch grades them once and each student gets the same report). Found
+  without any extra package. Students who all handed in the untouched stubs
+  are left out.
+- **Groups** (`clusters`), from [copydetect](https://pypi.org/project/copydetect/)
+  (the `similarity` extra: `pip install -e ".[similarity]"`): each distinct
+  file of an exercise is tokenised (names, strings and comments abstracted
   away, so renaming variables hides nothing) and winnowed into fingerprints
-  (Schleimer, Wilkerson and Aiken's MOSS algorithm); the stub's own
-  fingerprints are removed first (copydetect's boilerplate), so the code every
-  student was given never counts. Each pair whose overlap reaches the
-  threshold (the larger of the two shares, default 0.7) gets a side-by-side
-  page with the shared code highlighted, OUT/similarity/NNN.html.
+  (Schleimer, Wilkerson and Aiken's MOSS algorithm), the stub's own
+  fingerprints removed first, so the code every student was given never
+  counts. Two files are linked when their overlap reaches the threshold (the
+  larger of the two shares, default 0.7); students with the same file are
+  linked too. A group is a connected component of those links: six students
+  sharing one file are one group on one page, not 15 pairs. Each group has
+  `students`, `files` (distinct), `pairs` (compared and linked), `shares`
+  (the lowest and highest of those pairs), `identical_file`, `page`
+  (OUT/similarity/NNN.html: the members, each distinct file once with who
+  handed it in, the code it shares with the group's first file highlighted)
+  and `matches`: the course's own code the group's leading file matches at
+  the same threshold, "the reference solution (solutions/exNN_*.py)" or "a
+  lesson cell (lessons/NN_*.py, code cell N)" (jupytext percent cells of at
+  least MIN_CELL_PRINTS fingerprints). A match is a leak to investigate (how
+  did the reference get out? the lesson gave the code away?), not
+  necessarily copying. `pairs` still lists each linked pair that was
+  compared (`exercise`, `students`, `shares`, `identical_file`, `page`, the
+  group's page).
 
-For a large class the work is bounded: each distinct file is fingerprinted
-once, every pair is first compared by its shared fingerprints alone (a set
-intersection), and only pairs sharing at least half the threshold's share of
-fingerprints go to copydetect's full comparison, at most MAX_COMPARED of them
-per exercise, the most alike first (the report says how many more there
-were). A run whose submissions, threshold and library are those of the last
-report reuses it.
+The cost, for a class of 150: each distinct file is fingerprinted once
+(students with the same file are one node); every pair of distinct files is
+first compared by its shared fingerprints alone (a set intersection); the
+pairs sharing at least half the threshold's share go, most alike first, to
+copydetect's full comparison, except a pair already in one group through
+others, so a group of n distinct files costs at most n - 1 full comparisons;
+at most MAX_COMPARED per exercise (the report says how many more were left,
+`not_compared`, and how many were done, `compared`). Measured by
+benchmarks/similarity_150.py on this course's 2-core machine: 150 students
+of ex01 (40 with the reference, some renamed; 30 with one shared file; 20
+stubs; 60 each with a variant of their own), 64 distinct files: 2,016
+fingerprint intersections, 62 full comparisons (comparing every pre-filtered
+pair would have been 1,953, and the cap of 300 would have left 1,653 unread),
+2 groups (100 and 30 students), 2.3 s with the pages written. A run whose
+submissions, threshold and library are those of the last report reuses it.
 
 Without copydetect the batch says how to get the report and carries on. A
 similarity is evidence for a person to look at, never a verdict: the grade
@@ -52,6 +74,8 @@ PAGES = "similarity"
 DEFAULT_THRESHOLD = 0.7  # independently written correct code of one short exercise shares up to about half (see docs/INSTRUCTORS.md)
 INSTALL = 'pip install -e ".[similarity]"'
 MAX_COMPARED = 300  # full comparisons per exercise: beyond that the threshold is too low for a person to read the list
+MIN_CELL_PRINTS = 5  # a lesson cell with fewer fingerprints (an import, a print) matches too much to mean anything
+LESSONS = Path(__file__).resolve().parents[2] / "lessons"
 PREFILTER = 0.5  # a pair is compared in full when its shared fingerprints reach this share of the threshold
 
 
@@ -106,11 +130,50 @@ def _key(hashes: dict[str, str], exercises: list[Exercise], threshold: float, li
     return digest.hexdigest()
 
 
-def _pair_page(exercise: Exercise, a: str, b: str, fa, fb, slices, shares) -> str:
+def _lesson_cells() -> list[tuple[str, str]]:
+    """(where, code) of every code cell of the lessons (jupytext percent format)."""
+    cells = []
+    for lesson in sorted(LESSONS.glob("*.py")):
+        text = lesson.read_text(encoding="utf-8")
+        for n, cell in enumerate(text.split("\n# %%")[1:], start=1):
+            if cell.startswith(" [markdown]"):
+                continue
+            code = cell.split("\n", 1)[1] if "\n" in cell else ""
+            if code.strip():
+                cells.append((f"{lesson.name}, code cell {n}", code))
+    return cells
+
+
+def _course_prints(exercise: Exercise, cells) -> list[tuple[str, Any]]:
+    """The course's own code an exercise's file could match, fingerprinted as the
+    students' files are (the stub set aside): the reference solution, each lesson cell."""
+    from copydetect import CodeFingerprint, defaults
+
+    k = defaults.NOISE_THRESHOLD
+    window = defaults.GUARANTEE_THRESHOLD - defaults.NOISE_THRESHOLD + 1
+    stub = sorted(CodeFingerprint(exercise.filename, k, 1, fp=io.StringIO(exercise.stub_path.read_text(encoding="utf-8"))).hashes)
+    found = [(f"the reference solution (solutions/{exercise.solution_path.name})",
+              CodeFingerprint(exercise.filename, k, window, stub, fp=io.StringIO(exercise.solution_path.read_text(encoding="utf-8"))))]
+    for where, code in cells:
+        cell = CodeFingerprint("cell.py", k, window, stub, fp=io.StringIO(code))
+        if len(cell.hashes) >= MIN_CELL_PRINTS:
+            found.append((f"a lesson cell (lessons/{where})", cell))
+    return found
+
+
+def _matches(fingerprint, course, threshold: float) -> list[str]:
+    """What the course itself holds that this file's own code matches: a leak to
+    look into, not necessarily copying."""
+    return [label for label, fp in course if _containment(fingerprint, fp) >= threshold]
+
+
+def _cluster_page(exercise: Exercise, cluster: dict[str, Any], files: list[tuple[list[str], Any, Any]]) -> str:
+    """One page per cluster: its members, each distinct file once (with who handed it
+    in), the code it shares with the cluster's first file highlighted."""
     from copydetect.utils import highlight_overlap
 
     def code(fp, cut):
-        if cut is None:  # the same file on both sides
+        if cut is None:  # the cluster's own file, or one identical to it
             return f"<mark>{html.escape(fp.raw_code)}</mark>"
         if cut.shape[0] and cut.shape[1]:
             text, _ = highlight_overlap(fp.raw_code, cut, "<mark>", "</mark>", escape_html=True)
@@ -118,23 +181,54 @@ def _pair_page(exercise: Exercise, a: str, b: str, fa, fb, slices, shares) -> st
         return html.escape(fp.raw_code)
 
     e = html.escape
+    members = cluster["students"]
+    matches = "".join(f'<p class="leak"><strong>Matches {e(m)}</strong>: a leak to investigate, not necessarily copying.</p>'
+                      for m in cluster["matches"])
+    # A long line scrolls sideways: tabindex lets a keyboard reach and scroll each pane (WCAG 2.1.1), the label names it.
+    sections = "".join(
+        f'<section aria-labelledby="file{n}"><h2 id="file{n}">{e(", ".join(holders))}</h2>'
+        f'<pre tabindex="0" aria-label="{e(", ".join(holders))}: code">{code(fp, cut)}</pre></section>'
+        for n, (holders, fp, cut) in enumerate(files, start=1)
+    )
     return "\n".join([
         "<!DOCTYPE html>",
-        f'<html lang="en"><head><meta charset="utf-8"><title>{e(exercise.id)}: {e(a)} and {e(b)}</title>',
-        "<style>body{font-family:sans-serif;margin:1em}.pair{display:flex;gap:1em}section{flex:1;min-width:0}"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{e(exercise.id)}: {e(", ".join(members))}</title>',
+        "<style>body{font-family:sans-serif;margin:1em}.files{display:flex;gap:1em;flex-wrap:wrap}section{flex:1;min-width:25em}"
         "pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:.85em}pre:focus{outline:2px solid #1a5fb4}"
-        "mark{background:#ffd27a}</style></head><body><main>",
-        f"<h1>{e(exercise.id)} · {e(exercise.title)}: {e(a)} and {e(b)}</h1>",
-        f"<p>Highlighted: code the two files share once the stub's own code is set aside (copydetect; names and "
-        f"literals abstracted). {e(a)}: {shares[0]:.0%} of their code; {e(b)}: {shares[1]:.0%}. "
-        "Similar code is a reason to look, never a verdict: a short exercise leaves few ways to write it.</p>",
-        # A long line scrolls sideways: tabindex lets a keyboard reach and scroll it (WCAG 2.1.1), the label names it.
-        f'<div class="pair"><section aria-labelledby="first"><h2 id="first">{e(a)}</h2>'
-        f'<pre tabindex="0" aria-label="{e(a)}\'s code">{code(fa, None if slices is None else slices[0])}</pre></section>',
-        f'<section aria-labelledby="second"><h2 id="second">{e(b)}</h2>'
-        f'<pre tabindex="0" aria-label="{e(b)}\'s code">{code(fb, None if slices is None else slices[1])}</pre></section></div>',
+        "mark{background:#ffd27a}.leak{color:#8a1c1c}</style></head><body><main>",
+        f"<h1>{e(exercise.id)} · {e(exercise.title)}: {len(members)} students</h1>",
+        f"<p>Members: {e(', '.join(members))}. They are linked by pairs that share {cluster['threshold']:.0%} or more of their "
+        "code once the stub's own code is set aside (copydetect; names and literals abstracted), or by handing in the same file. "
+        "Highlighted: the code each file shares with the first one. Similar code is a reason to look, never a verdict: "
+        "a short exercise leaves few ways to write it.</p>",
+        matches,
+        f'<div class="files">{sections}</div>',
         '<p><a href="../class.html">Back to the class</a></p></main></body></html>',
     ]) + "\n"
+
+
+def _root(parent: dict[str, str], n: str) -> str:
+    while parent[n] != n:
+        n = parent[n]
+    return n
+
+
+def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
+    """The connected components of a graph with two or more nodes (union-find)."""
+    parent = {n: n for n in nodes}
+
+    def root(n):
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for a, b in edges:
+        parent[root(a)] = root(b)
+    groups = defaultdict(list)
+    for n in nodes:
+        groups[root(n)].append(n)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
 
 
 def class_similarity(
@@ -165,44 +259,88 @@ def class_similarity(
         result.update(available=False, note=f"the code-similarity report needs copydetect: {INSTALL}")
         write_text(out / JSON, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         return result
-    from copydetect import compare_files
-
     result["library"] = f"copydetect {getattr(copydetect, '__version__', '?')}"
     result["key"] = _key(hashes, exercises, threshold, result["library"])
     try:
         earlier = json.loads((out / JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         earlier = None
-    if isinstance(earlier, dict) and earlier.get("key") == result["key"] and all((out / p["page"]).is_file() for p in earlier.get("pairs", [])):
+    if isinstance(earlier, dict) and earlier.get("key") == result["key"] and "clusters" in earlier and all((out / c["page"]).is_file() for c in earlier["clusters"]):
         return earlier  # nothing that decides it changed: the last report stands
     shutil.rmtree(pages, ignore_errors=True)
-    found, result["not_compared"] = [], {}
+    from copydetect import compare_files
+
+    result["not_compared"], result["compared"], result["clusters"] = {}, {}, []
+    cells = _lesson_cells()
     for exercise in exercises:
+        course = _course_prints(exercise, cells)
         codes = {s: code for s in students if (code := sources[s].get(exercise.filename)) is not None and code != stubs[exercise.filename]}
-        prints = _fingerprints(exercise, codes)
+        holders = defaultdict(list)  # each distinct file once: students with the same file are one node
+        for student, code in codes.items():
+            holders[code].append(student)
+        files = {min(group): code for code, group in holders.items()}  # a file named by its first holder
+        prints = _fingerprints(exercise, files)
         names = sorted(prints)
         candidates = sorted(
             ((-c, a, b) for i, a in enumerate(names) for b in names[i + 1:] if (c := _containment(prints[a], prints[b])) >= PREFILTER * threshold),
         )
-        if len(candidates) > MAX_COMPARED:
-            result["not_compared"][exercise.id] = len(candidates) - MAX_COMPARED
-        for _, a, b in candidates[:MAX_COMPARED]:
-            if codes[a] == codes[b]:  # the same file: all of it is shared, nothing to compute
-                shares, slices = (1.0, 1.0), None
-            else:
-                _, shares, slices = compare_files(prints[a], prints[b])
+        # The most alike first; a pair already in one group (through others) is not compared:
+        # a group of n distinct files needs at most n - 1 full comparisons, not n(n-1)/2.
+        linked = {n: n for n in names}
+        edges, compared, left = [], 0, 0
+        for _, a, b in candidates:
+            if _root(linked, a) == _root(linked, b):
+                continue
+            if compared == MAX_COMPARED:
+                left += 1
+                continue
+            compared += 1
+            _, shares, _ = compare_files(prints[a], prints[b])
             if max(shares) >= threshold:
-                found.append((exercise, a, b, (float(shares[0]), float(shares[1])), slices, prints))
-    found.sort(key=lambda f: (-max(f[3]), f[0].id, f[1], f[2]))
-    for n, (exercise, a, b, shares, slices, prints) in enumerate(found, start=1):
-        page = f"{PAGES}/{n:03d}.html"
-        write_text(out / page, _pair_page(exercise, a, b, prints[a], prints[b], slices, shares))
-        result["pairs"].append({
-            "exercise": exercise.id,
-            "students": [a, b],
-            "shares": [round(shares[0], 4), round(shares[1], 4)],
-            "identical_file": sources[a][exercise.filename] == sources[b][exercise.filename],
-            "page": page,
-        })
+                edges.append((a, b, (float(shares[0]), float(shares[1]))))
+                linked[_root(linked, a)] = _root(linked, b)
+        result["compared"][exercise.id] = compared
+        if left:
+            result["not_compared"][exercise.id] = left
+        for component in _components(names + [s for s in codes if s not in prints], [(a, b) for a, b, _ in edges]
+                                     + [(min(g), s) for g in holders.values() for s in g if s != min(g)]):
+            reps = [n for n in component if n in prints]
+            first = max(reps, key=lambda n: (len(holders[files[n]]), -reps.index(n)))  # the most handed-in file leads
+            inner = [x for x in edges if x[0] in reps]
+            shares = [v for _, _, sh in inner for v in sh] or [1.0]
+            cluster = {
+                "exercise": exercise.id,
+                "students": component,
+                "files": len(reps),
+                "pairs": len(inner),
+                "shares": [round(min(shares), 4), round(max(shares), 4)],
+                "identical_file": len(reps) == 1,
+                "matches": _matches(prints[first], course, threshold),
+                "threshold": threshold,
+            }
+            result["clusters"].append((exercise, cluster, first, reps, prints, inner, dict(holders), files))
+    result["clusters"].sort(key=lambda c: (-len(c[1]["students"]), -c[1]["shares"][1], c[1]["exercise"], c[1]["students"]))
+    clusters = []
+    for n, (exercise, cluster, first, reps, prints, inner, holders, files) in enumerate(result["clusters"], start=1):
+        page = cluster["page"] = f"{PAGES}/{n:03d}.html"
+        others = [r for r in reps if r != first]
+        shown = []
+        for rep in [first] + others:
+            if not others:  # one file: all of it is shared
+                cut = None
+            elif rep == first:
+                cut = compare_files(prints[first], prints[others[0]])[2][0]
+            else:
+                cut = compare_files(prints[first], prints[rep])[2][1]
+            shown.append((sorted(holders[files[rep]]), prints[rep], cut))
+        write_text(out / page, _cluster_page(exercise, cluster, shown))
+        cluster.pop("threshold")
+        clusters.append(cluster)
+        for a, b, shares in inner:
+            result["pairs"].append({
+                "exercise": exercise.id, "students": [a, b], "shares": [round(shares[0], 4), round(shares[1], 4)],
+                "identical_file": False, "page": page,
+            })
+    result["clusters"] = clusters
     write_text(out / JSON, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result

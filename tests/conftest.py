@@ -37,13 +37,15 @@ def _private_state(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_COURSE_STATE", str(tmp_path / "state.json"))
 
 
-def _run_grader(*args, cwd=ROOT, timeout=1200):
+def _run_grader(*args, cwd=ROOT, timeout=1200, env=None):
+    """`env`: variables to set for this run on top of the test run's own."""
     return subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 

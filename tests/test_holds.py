@@ -15,7 +15,7 @@ pages byte for byte; a run on a folder holding one student keeps the others'
 rows and says so; a grade withdrawn is said in the terminal.
 
 The holds train (ex02b by hand, 4 epochs: about 10 s; ex02 the same two-epoch
-file as test_reports.py's class, a hit in the run's training cache); the grade
+file as test_reports.py's class, which trains it in a cache of its own); the grade
 loss tests grade ex01 only.
 """
 

@@ -344,7 +344,8 @@ def test_the_limits_and_the_safety_factor_resolve_and_reach_their_readers(monkey
     from grader.isolation import capacity
     from grader.isolation.own_time import safety_wall_s
 
-    assert Switches.resolve(environ={}) == Switches(True, True, True, None, None, 1.0)
+    assert Switches.resolve(environ={}) == Switches(sandbox=True, capacity=True, work_guard=True, reuse_trainings=True,
+                                                    worker_pids=None, worker_area_mb=None, safety_factor=1.0)
     assert Switches.resolve(environ={WORKER_PIDS_ENV: "48", WORKER_AREA_ENV: "16", SAFETY_FACTOR_ENV: "2.5"}) == Switches(worker_pids=48, worker_area_mb=16, safety_factor=2.5)
     for bad in ("x", "0", "-1", "nan", "inf"):
         assert Switches.resolve(environ={SAFETY_FACTOR_ENV: bad}).safety_factor == 1.0, bad

@@ -214,6 +214,9 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     ]
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
+    if report.get("late"):  # grader/classroom/deadlines.py: the penalty on top of the raw score, and why
+        from ..classroom.deadlines import feedback_lines
+        lines += feedback_lines(report)
     if report.get("held_until"):  # grader/classroom/release.py's public_view: the private grade waits for its release
         lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:

@@ -260,7 +260,7 @@ def late_section(policy: LatePolicy, student: str, raw: float, submitted_at: str
     elif units == 0:
         why = f"{said}: {used} late day{'s' if used != 1 else ''} used, no penalty"
     else:
-        why = (f"{said}" + (f"; {used} late day{'s' if used != 1 else ''} used, {units} {policy.unit}{'s' if units != 1 else ''} left" if used else
+        why = (f"{said}" + (f"; {used} late day{'s' if used != 1 else ''} used, {units} started {policy.unit}{'s' if units != 1 else ''} left" if used else
                             f", {units} started {policy.unit}{'s' if units != 1 else ''}")
                + f" x {_number(policy.rate)}% = {_number(units * policy.rate)}%" + (f", capped at {_number(policy.cap)}%" if units * policy.rate > policy.cap else "")
                + " of the raw score")
@@ -295,20 +295,24 @@ def final_score(report: dict[str, Any]) -> float:
     return late["final_score"] if late else report["score"]
 
 
-def feedback_lines(report: dict[str, Any]) -> list[str]:
-    """What a student's feedback page says about lateness (formats.markdown_feedback)."""
+def feedback_text(report: dict[str, Any]) -> tuple[str, str]:
+    """What a student's feedback page says about lateness: (its lead, the rest); ("", "") without a due date."""
     late = report.get("late")
     if not late:
-        return []
+        return "", ""
     due = late["extension"]["due"] if late.get("extension") else late["due"]
-    text = (f"**Due {due}" + (f" (your extension: {late['extension']['said']})" if late.get("extension") else "") + f"; submitted "
-            f"{late['submitted_at'] or 'at an unknown time'} ({late['submitted_at_source']}).** ")
+    lead = (f"Due {due}" + (f" (your extension: {late['extension']['said']})" if late.get("extension") else "") + f"; submitted "
+            f"{late['submitted_at'] or 'at an unknown time'} ({late['submitted_at_source']}).")
     if late["penalty_points"]:
-        text += (f"Late penalty: {late['penalty_points']} points ({late['penalty_percent']}%): {late['why']}. "
-                 f"Raw score {late['raw_score']}, final score **{late['final_score']}/{report['max_score']}**.")
-    else:
-        text += f"No late penalty: {late['why']}."
-    return ["", text]
+        return lead, (f"Late penalty: {late['penalty_points']} points ({late['penalty_percent']}%): {late['why']}. "
+                      f"Raw score {late['raw_score']}, final score {late['final_score']}/{report['max_score']}.")
+    return lead, f"No late penalty: {late['why']}."
+
+
+def feedback_lines(report: dict[str, Any]) -> list[str]:
+    """The Markdown page's lines (formats.markdown_feedback); formats.html_feedback says the same."""
+    lead, rest = feedback_text(report)
+    return ["", f"**{lead}** {rest}"] if lead else []
 
 
 def resolve(options: dict[str, Any], submissions: Path, out: Path) -> LatePolicy:

@@ -242,3 +242,25 @@ def test_a_new_due_date_updates_the_penalty_without_grading_again(late_class, mn
     assert again.returncode == 0 and _report(out, "bob")["late"]["penalty_percent"] == 10
     dropped = _grade(subs, out, mnist_path, "--due", "none")
     assert dropped.returncode == 0 and "late" not in _report(out, "bob") and _gradebook(out)["bob"]["final_score"] == _gradebook(out)["bob"]["total"]
+
+
+# ------------------------------------------------------------------ nbgrader's own late mechanism (docs/INSTRUCTORS.md)
+
+
+def test_the_nbgrader_config_takes_the_late_submission_penalty_the_docs_name(tmp_path):
+    """The course's nbgrader_config.py with the documented line added loads, and nbgrader's own
+    LateSubmissionPlugin applies it; a setting nbgrader does not know is refused (the other way)."""
+    pytest.importorskip("nbgrader")
+    from nbgrader.plugins import LateSubmissionPlugin
+    from nbgrader.preprocessors import AssignLatePenalties
+    from traitlets import TraitError
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = (ROOT / "platforms" / "nbgrader" / "nbgrader_config.py").read_text() + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n'
+    (tmp_path / "nbgrader_config.py").write_text(config)
+    loaded = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    assert LateSubmissionPlugin(config=loaded).late_submission_penalty("ada", 7.0, 3600) == 7.0  # late: the whole score is the penalty
+    assert LateSubmissionPlugin().late_submission_penalty("ada", 7.0, 3600) is None  # nbgrader's default: no penalty
+    assert "plugin_class" in AssignLatePenalties.class_traits()  # where a custom plugin (per day, extensions) goes
+    with pytest.raises(TraitError):
+        LateSubmissionPlugin(penalty_method="10%/day")

@@ -220,7 +220,7 @@ def test_bad_input_to_the_batch_stops_it_before_grading(late_class, mnist_path, 
     out = tmp_path / "results"
     done = _grade(subs, out, mnist_path, *POLICY, "--extensions", str(unknown))
     assert done.returncode == 2 and f"{unknown}: the extensions file names dna" in done.stderr
-    assert not (out / "students").exists()  # nothing graded
+    assert not (out / "students").exists() and not (out / deadlines.POLICY_FILE).exists()  # nothing graded, the refused policy not kept
     naive = _grade(subs, out, mnist_path, "--due", "2026-11-20T10:00")
     assert naive.returncode == 2 and "no time zone" in naive.stderr and not (out / "students").exists()
 

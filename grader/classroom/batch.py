@@ -242,8 +242,7 @@ def run_batch(request: BatchRequest) -> int:
     release = release_setting(request.out, request.private_release)
     students = find_students(request.submissions)
     try:  # bad late-policy input stops the run before anything is graded (exit 2)
-        policy = deadlines.resolve(dict(request.late), request.submissions, request.out)
-        deadlines.check_students(policy, students.names, request.submissions)
+        policy = deadlines.resolve(dict(request.late), request.submissions, request.out, students.names)
     except deadlines.DeadlineError as exc:
         raise TargetError(str(exc)) from None
     run = _ClassRun(request, students, release, policy)

@@ -164,6 +164,7 @@ def late_class(tmp_path_factory, mnist_path):
     extensions.write_text("student,extension\ndan,48h\n")
     done = _grade(subs, out, mnist_path, *POLICY, "--extensions", str(extensions))
     assert done.returncode == 0, done.stderr
+    assert "Late policy (on top of the raw scores): due 2026-11-20T10:00:00+00:00; 10%/day per started day; capped at 25%" in done.stdout
     return subs, out, folder
 
 

@@ -245,6 +245,8 @@ def run_batch(request: BatchRequest) -> int:
         policy = deadlines.resolve(dict(request.late), request.submissions, request.out, students.names)
     except deadlines.DeadlineError as exc:
         raise TargetError(str(exc)) from None
+    if deadlines.summary(policy):
+        print(deadlines.summary(policy))
     run = _ClassRun(request, students, release, policy)
     unknown = [s for s in request.only if s not in run.students.names]
     if unknown:

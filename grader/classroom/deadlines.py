@@ -315,10 +315,11 @@ def feedback_lines(report: dict[str, Any]) -> list[str]:
     return ["", f"**{lead}** {rest}"] if lead else []
 
 
-def resolve(options: dict[str, Any], submissions: Path, out: Path) -> LatePolicy:
+def resolve(options: dict[str, Any], submissions: Path, out: Path, students: list[str]) -> LatePolicy:
     """This run's policy: the options given (`--due none` drops the policy), else the last run's
     (RESULTS/late_policy.json); the times file given, else SUBMISSIONS/submission_times.csv when
-    it exists. File paths are kept absolute, so a later run from elsewhere reads the same files."""
+    it exists. File paths are kept absolute, so a later run from elsewhere reads the same files.
+    Checked against the `students` before it is kept: a refused policy is never the next run's."""
     options = {k: (str(Path(v).expanduser().resolve()) if k in ("extensions", "submission_times") else v) for k, v in options.items() if v is not None}
     if str(options.get("due", "")).lower() == "none":
         given = {}
@@ -332,6 +333,7 @@ def resolve(options: dict[str, Any], submissions: Path, out: Path) -> LatePolicy
         given = {**given, "submission_times": str(submissions / TIMES_FILE)}
     policy = make_policy(**given)
     policy.options = kept
+    check_students(policy, students, submissions)
     if remember:
         save(out, policy)
     return policy
@@ -357,3 +359,14 @@ def late_section_html(rows, escape) -> list[str]:
             late["raw_score"], late["penalty_points"], late["final_score"], late["why"])) + "</tr>")
     parts.append("</table>")
     return parts
+
+
+def summary(policy: LatePolicy) -> str:
+    """One line for the terminal before grading: the policy the run applies (empty without one)."""
+    times = f"submission times from {policy.times_file} for {len(policy.times)} students" if policy.times else ""
+    if not policy.active:
+        return f"Late policy: none (no --due); {times}" if times else ""
+    parts = [f"due {policy.due.isoformat()}", f"{_number(policy.rate)}%/{policy.unit} per started {policy.unit}" if policy.rate else "no penalty rate",
+             f"capped at {_number(policy.cap)}%" if policy.cap < 100 else "", f"{policy.late_days} late days" if policy.late_days else "",
+             f"cut-off {policy.cutoff.isoformat()}" if policy.cutoff else "", f"{len(policy.extensions)} extensions" if policy.extensions else "", times]
+    return "Late policy (on top of the raw scores): " + "; ".join(p for p in parts if p)

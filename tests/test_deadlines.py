@@ -121,6 +121,20 @@ def test_an_unknown_student_in_the_extensions_file_is_an_error(tmp_path):
     deadlines.check_students(make_policy(due=DUE, extensions=str(extensions)), ["ada", "dan"], tmp_path)
 
 
+def test_the_times_file_named_wins_over_the_one_in_submissions_and_a_refused_policy_is_not_kept(tmp_path):
+    subs, out = tmp_path / "submissions", tmp_path / "results"
+    subs.mkdir()
+    (subs / deadlines.TIMES_FILE).write_text("student,submitted_at,source\nada,2026-11-20T09:00Z,lms\n")
+    named = tmp_path / "classroom.csv"
+    named.write_text("student,submitted_at,source\nada,2026-11-21T09:00Z,github commit\n")
+    assert deadlines.resolve({"due": DUE}, subs, out, ["ada"]).times["ada"][1] == "lms"  # found in SUBMISSIONS
+    assert deadlines.resolve({"due": DUE, "submission_times": str(named)}, subs, out, ["ada"]).times["ada"][1] == "github commit"
+    assert deadlines.resolve({}, subs, out, ["ada"]).options["submission_times"] == str(named.resolve())  # kept for the next run
+    with pytest.raises(DeadlineError, match="names ada"):
+        deadlines.resolve({"due": "2026-11-25T10:00Z", "submission_times": str(named)}, subs, out, ["bob"])
+    assert deadlines.saved(out)["due"] == DUE  # the refused policy did not replace the kept one
+
+
 # ------------------------------------------------------------------ one class, graded once
 
 

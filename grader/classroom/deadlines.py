@@ -363,10 +363,10 @@ def late_section_html(rows, escape) -> list[str]:
 
 def summary(policy: LatePolicy) -> str:
     """One line for the terminal before grading: the policy the run applies (empty without one)."""
-    times = f"submission times from {policy.times_file} for {len(policy.times)} students" if policy.times else ""
+    times = f"submission times from {policy.times_file} for {len(policy.times)} student{'s' if len(policy.times) != 1 else ''}" if policy.times else ""
     if not policy.active:
         return f"Late policy: none (no --due); {times}" if times else ""
     parts = [f"due {policy.due.isoformat()}", f"{_number(policy.rate)}%/{policy.unit} per started {policy.unit}" if policy.rate else "no penalty rate",
-             f"capped at {_number(policy.cap)}%" if policy.cap < 100 else "", f"{policy.late_days} late days" if policy.late_days else "",
-             f"cut-off {policy.cutoff.isoformat()}" if policy.cutoff else "", f"{len(policy.extensions)} extensions" if policy.extensions else "", times]
+             f"capped at {_number(policy.cap)}%" if policy.cap < 100 else "", f"{policy.late_days} late day{'s' if policy.late_days != 1 else ''}" if policy.late_days else "",
+             f"cut-off {policy.cutoff.isoformat()}" if policy.cutoff else "", f"{len(policy.extensions)} extension{'s' if len(policy.extensions) != 1 else ''}" if policy.extensions else "", times]
     return "Late policy (on top of the raw scores): " + "; ".join(p for p in parts if p)

@@ -167,6 +167,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "show model accuracy on the public half only; the gradebook always holds the private grade. Kept in RESULTS for the "
         "next runs; `none` releases at once",
     )
+    late = parser.add_argument_group(
+        "due dates, late work and extensions (with --batch; grader/classroom/deadlines.py)",
+        "The penalty is applied on top of the graded report, which keeps its raw score; the gradebook has raw score, penalty and final "
+        "score, `grader release` uploads the final one. Lateness is counted in STARTED days or hours, rounded up (1 minute late is "
+        "1 day late); late days absorb started days before any penalty. The policy is kept in RESULTS for the next runs "
+        "(--due none drops it); changing it rewrites the late sections and pages without grading again.",
+    )
+    late.add_argument("--due", metavar="DATETIME", help="the due date with its time zone: 2026-12-15T23:59+01:00 (or ...Z for UTC)")
+    late.add_argument("--late-penalty", metavar="RATE", help="late submission penalty, a percentage of the raw score per started day or hour: 10%%/day, 2%%/hour")
+    late.add_argument("--late-cap", type=float, metavar="PERCENT", help="the late penalty never exceeds PERCENT of the raw score (default 100)")
+    late.add_argument("--cutoff", metavar="DATETIME", help="Gradescope's late due date: a submission after it scores 0 (moved by an extension as the due date is)")
+    late.add_argument("--late-days", type=int, metavar="N", help="each student's late days for this assignment, used up (started days) before any penalty")
+    late.add_argument("--extensions", metavar="FILE", help="CSV `student,extension`: a new due date with its zone, or extra time (48h, 2d)")
+    late.add_argument("--submission-times", metavar="FILE", help="CSV `student,submitted_at,source` (ISO 8601 with zone): the times to judge by (default: "
+                      "SUBMISSIONS/submission_times.csv if it exists, else the files' modification time)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML to FILE")
     parser.add_argument("--classroom", type=Path, metavar="FILE", help="write GitHub Classroom's runner result (JSON) to FILE")
     parser.add_argument("--feedback", type=Path, metavar="FILE", help="write a feedback page to FILE: Markdown, or standalone HTML when FILE ends in .html")
@@ -202,6 +217,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+LATE_OPTIONS = ("due", "late_penalty", "late_cap", "cutoff", "late_days", "extensions", "submission_times")
+
+
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Options that do nothing together are an error (exit 2), never silently ignored."""
     modes = [f"--{m}" for m in ("hint", "progress", "watch", "batch") if getattr(args, m) not in (None, False)]
@@ -211,7 +229,7 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--hint takes an exercise, then at most one function or check: grader --hint ex01 one_hot")
     if args.level is not None and args.hint is None:
         parser.error("--level only goes with --hint")
-    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "only", "reason", "similarity_threshold", "private_release") if getattr(args, o) not in (None, False)]
+    batch_only = [f"--{o.replace('_', '-')}" for o in ("out", "jobs", "scheduler", "force", "only", "reason", "similarity_threshold", "private_release", *LATE_OPTIONS) if getattr(args, o) not in (None, False)]
     if batch_only and not args.batch:
         parser.error(f"{batch_only[0]} only goes with --batch")
     if args.batch:
@@ -374,6 +392,7 @@ def _batch_mode(args: argparse.Namespace, exercises: list[Exercise], settings: R
         private_release=args.private_release,
         only=tuple(args.only or ()),
         reason=(args.reason or "").strip() or None,
+        late=tuple((o, getattr(args, o)) for o in LATE_OPTIONS if getattr(args, o) is not None),
     )
     try:
         return run_batch(request)

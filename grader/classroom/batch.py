@@ -35,7 +35,7 @@ from typing import Any
 
 from mnist_course.course import Exercise
 
-from . import history, one_submission
+from . import deadlines, history, one_submission
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
@@ -196,6 +196,7 @@ class BatchRequest:
     private_release: str | None = None
     only: tuple[str, ...] = ()
     reason: str | None = None
+    late: tuple[tuple[str, Any], ...] = ()  # the late policy's options (deadlines.py), applied on top of the grades
 
     def resolved(self) -> "BatchRequest":
         """The request with every path absolute (each student is graded from the course root),
@@ -261,7 +262,13 @@ def run_batch(request: BatchRequest) -> int:
     request = request.resolved()
     release = release_setting(request.out, request.private_release)
     students = find_students(request.submissions, request.out / "uploads", [ex.filename for ex in request.exercises])
-    run = _ClassRun(request, students, release)
+    try:  # bad late-policy input stops the run before anything is graded (exit 2)
+        policy = deadlines.resolve(dict(request.late), request.submissions, request.out, students.names)
+    except deadlines.DeadlineError as exc:
+        raise TargetError(str(exc)) from None
+    if deadlines.summary(policy):
+        print(deadlines.summary(policy))
+    run = _ClassRun(request, students, release, policy)
     unknown = [s for s in request.only if s not in run.students.names]
     if unknown:
         why = "; ".join(f"{s}: {run.students.refused[s]}" if s in run.students.refused else f"{s}: no such folder" for s in unknown)
@@ -301,8 +308,9 @@ class _ClassRun:
     """One batch run's steps over its students, and what they found: `errors` (student ->
     why they are not graded on this run) and `regraded` (what history.keep recorded, to print)."""
 
-    def __init__(self, request: BatchRequest, students: Students, release):
+    def __init__(self, request: BatchRequest, students: Students, release, policy: deadlines.LatePolicy | None = None):
         self.request, self.students, self.release = request, students, release
+        self.policy = policy or deadlines.LatePolicy()
         self.key = grading_key([ex.id for ex in request.exercises], request.data_sha256, request.settings.half)
         self.reports_dir = request.out / "students"
         self.errors: dict[str, str] = {}
@@ -390,6 +398,7 @@ class _ClassRun:
         earlier = history.earlier_grades(out, student)
         if earlier:  # the student's page says which grades this one replaced
             report["earlier_grades"] = earlier
+        report = deadlines.stamp(report, student, self.policy)  # on top of the raw score, never inside it
         markdown, page = feedback_pages(students_see(report, self.release), folder / "feedback.md", title=f"Feedback for {student}", mnist=self.request.mnist)
         write_text(folder / "feedback.md", markdown)
         write_text(folder / "feedback.html", page)
@@ -418,6 +427,23 @@ class _ClassRun:
         rows.sort(key=lambda row: row[0])
         return rows
 
+    def restamp(self, rows: list) -> list:
+        """Each standing report with its submission time and `late` section as this run's policy has
+        them; a report (and its feedback pages) whose late section changed is rewritten, not regraded."""
+        fresh = []
+        for student, report, status in rows:
+            if report is not None and plain_name(student):
+                stamped = deadlines.stamp(report, student, self.policy)
+                if stamped != report:
+                    folder = self.reports_dir / student
+                    markdown, page = feedback_pages(students_see(stamped, self.release), folder / "feedback.md", title=f"Feedback for {student}", mnist=self.request.mnist)
+                    write_text(folder / "feedback.md", markdown)
+                    write_text(folder / "feedback.html", page)
+                    write_text(folder / "report.json", json.dumps(stamped, indent=2, ensure_ascii=False) + "\n")
+                    report = stamped
+            fresh.append((student, report, status))
+        return fresh
+
     def absent(self) -> list[str]:
         """Students graded into `out` earlier whose folder is not in this run's SUBMISSIONS."""
         if not self.reports_dir.is_dir():
@@ -429,7 +455,7 @@ class _ClassRun:
         """The gradebook, the held pages brought up to date, and the class page; the similarity
         report (returned) only after a run that `finished`. Also after a Ctrl-C."""
         request, out = self.request, self.request.out
-        rows = self.rows()
+        rows = self.restamp(self.rows())  # a new due date or extension: late sections and pages, no regrading
         rewrite_held_pages(self.reports_dir, rows, self.release, request.mnist)  # a release date passed, or set, since a page was written
         write_text(out / "gradebook.csv", gradebook_csv(rows, request.exercises))
         similar = None

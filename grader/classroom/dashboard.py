@@ -23,6 +23,7 @@ from urllib.parse import quote
 from mnist_course.course import Exercise
 
 from . import history
+from .deadlines import late_section_html
 from ..reports.figures import agg_figure, save_png
 from ..reports.report import GRADER_VERSION, write_text
 
@@ -243,6 +244,8 @@ def class_page(
         parts.append("</table><p><code>retry</code>: graded again on the next run; <code>error</code>: see the message.</p>")
     else:
         parts.append("<p>Nobody: every student is graded.</p>")
+
+    parts.extend(late_section_html(rows, _e))  # deadlines.py: late submissions and extensions, when a due date is set
 
     parts.append("<h2>Most common diagnoses</h2>")
     if diagnoses:

@@ -14,6 +14,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from ..provenance import GRADER_VERSION
+from .deadlines import final_score
 
 # gradebook.csv's status of a grade kept from an earlier run into the same RESULTS (issue 40 item 4): the
 # gradebook is the union of everything graded there. `grader release` hands back the first, not the second.
@@ -40,20 +41,21 @@ def check_columns(exercises: list[Exercise]) -> list[tuple[str, str]]:
 
 
 def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
-    """One line per student: (student, current report or None, status). After the
-    status, what the upload step found (`upload`: as handed in, corrected, no exercise
-    file, over the size limit; isolation/uploads.py), then provenance, when the submission was last changed and one column
+    """One line per student: (student, current report or None, status). "total" is the raw score,
+    "late_penalty" the points a late policy took (deadlines.py), "final_score" what is handed back. After the
+    status, what the upload step found (`upload`: as handed in, corrected, no exercise file, over the size
+    limit; isolation/uploads.py), then provenance, when the submission was last changed and one column
     per check ("ex01 one_hot_values"), each the points that check earned."""
     out = io.StringIO()
     writer = csv.writer(out)
     checks = check_columns(exercises)
     writer.writerow(
-        ["student", *(ex.id for ex in exercises), "total", "max", "status", "upload", "data_sha256", "grader_version", "submission_sha256",
-         "submitted_at", *(f"{ex_id} {name}" for ex_id, name in checks)]
+        ["student", *(ex.id for ex in exercises), "total", "max", "late_penalty", "final_score", "status", "upload", "data_sha256", "grader_version",
+         "submission_sha256", "submitted_at", "submitted_at_source", *(f"{ex_id} {name}" for ex_id, name in checks)]
     )
     for student, report, status in rows:
         if report is None:
-            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", status, "", "", GRADER_VERSION, "", "", *([""] * len(checks))])
+            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", "", "", status, "", "", GRADER_VERSION, "", "", "", *([""] * len(checks))])
             continue
         scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
         points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex.get("checks", [])}
@@ -63,12 +65,15 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
                 *(scores.get(ex.id, "") for ex in exercises),
                 report["score"],
                 report["max_score"],
+                (report.get("late") or {}).get("penalty_points", 0),
+                final_score(report),
                 status,
                 (report.get("upload") or {}).get("status", ""),
                 (report.get("data") or {}).get("sha256", ""),
                 report.get("grader_version", ""),
                 report.get("submission_sha256", ""),
                 report.get("submitted_at", ""),
+                report.get("submitted_at_source", ""),
                 *(points.get(key, "") for key in checks),
             ]
         )

@@ -59,6 +59,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .deadlines import final_score
 from .gradebook import ABSENT, load_report, spreadsheet_cell
 from .release import HELD_MARK, held_checks, holds_private, public_view
 from ..reports.figures import feedback_pages, figures_folder
@@ -177,7 +178,8 @@ def default_assignment(reports: dict[str, dict[str, Any]]) -> str:
 
 def canvas_csv(reports: dict[str, dict[str, Any]], identities: dict[str, dict[str, str]], assignment: str, per_check: bool,
                left_out: set[tuple[str, str]] = frozenset()) -> str:
-    """Canvas's gradebook import: the identity columns, the assignment's total, and
+    """Canvas's gradebook import: the identity columns, the assignment's total (after any late
+    penalty: deadlines.final_score), and
     with `per_check` one column per check; the "Points Possible" row second. The checks
     `left_out` (ex id, check name: those a release date holds) count in neither."""
     first = next(iter(reports.values()), None)
@@ -192,7 +194,7 @@ def canvas_csv(reports: dict[str, dict[str, Any]], identities: dict[str, dict[st
         report = reports[student]
         who = identities.get(student) or {"Student": student, "ID": "", "SIS User ID": "", "SIS Login ID": student, "Section": ""}
         points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex["checks"]}
-        total = report["score"] if not left_out else _number(round(sum(v for k, v in points.items() if k not in left_out), 2))
+        total = final_score(report) if not left_out else _number(round(sum(v for k, v in points.items() if k not in left_out) * (1 - (report.get("late") or {}).get("penalty_percent", 0) / 100), 2))
         writer.writerow([*(spreadsheet_cell(who[key]) for key in IDENTITY), total, *(points.get((ex_id, name), "") for ex_id, name, _ in checks)])
     return out.getvalue()
 

@@ -223,6 +223,9 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
     lines += [f"\n**Your upload:** {line}" for line in _upload_lines(report)]
+    if report.get("late"):  # grader/classroom/deadlines.py: the penalty on top of the raw score, and why
+        from ..classroom.deadlines import feedback_lines
+        lines += feedback_lines(report)
     if report.get("held_until"):  # grader/classroom/release.py's public_view: the private grade waits for its release
         lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:
@@ -337,7 +340,10 @@ def html_feedback(
         + (f"; model accuracy measured on the {_h(report['test_half'])} half of the test set" if report.get("test_half") else "")
         + ".</p>",
     ]
-    if report.get("submitted_at"):
+    if report.get("late"):  # grader/classroom/deadlines.py: the same words as the Markdown page's
+        from ..classroom.deadlines import feedback_text
+        parts.append('<p class="late"><strong>{}</strong> {}</p>'.format(*map(_h, feedback_text(report))))
+    elif report.get("submitted_at"):
         parts.append(f"<p>Submission: files last changed {_h(report['submitted_at'])}.</p>")
     if report.get("earlier_grades"):
         parts.append(f'<p class="earlier">This grade replaces {_h(_earlier(report["earlier_grades"]))}.</p>')

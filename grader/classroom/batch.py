@@ -42,7 +42,7 @@ from ..reports.figures import feedback_pages, figures_folder
 from .progress import ClassProgress, outcome
 from ..provenance import grading_key
 from .release import HELD_MARK, held, holds_private, public_view, release_setting
-from ..reports.report import write_text
+from ..reports.report import for_students, write_text
 from .gradebook import ABSENT, STALE, gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
 from ..isolation import uploads as upload_step
@@ -380,9 +380,12 @@ class _ClassRun:
         result = settle(result, folder, digest, self.key)
         if result.get("retry"):  # kept for the student to read, graded again next run
             self.errors[student] = "retry: some checks were not graded (the machine was too slow, overloaded or short of memory)"
+        # What the student receives names no folder of this machine (report.for_students); identical
+        # submissions share one result, whose graded folder is the upload step's copy, never a classmate's.
+        own = (self.request.submissions / student, self.students.folders.get(student) or "")
         report = {
-            **result,
-            "target": str(self.request.submissions / student),
+            **for_students(result, submission=own),
+            "target": str(self.request.submissions / student),  # the instructor's; `grader release` leaves it out
             "student": student,
             "submission_sha256": digest,
             "grading_key": self.key,

@@ -327,7 +327,7 @@ class Student:
         if key not in self._outcomes or not cached:
             if self.module_file.is_symlink():  # never followed: it could lead to the reference
                 self.import_problem = CannotImport(
-                    f"{self.filename} in {self.module_file.parent} is a symbolic link, which the grader does not follow",
+                    f"{self.filename} in the folder graded is a symbolic link, which the grader does not follow",
                     f"your solution in {self.filename} itself",
                     cause="a link to a file elsewhere instead of the file",
                     hint="copy your file into the folder instead of linking to it",
@@ -335,7 +335,7 @@ class Student:
                 raise self.import_problem
             if not self.module_file.is_file():
                 self.import_problem = CannotImport(
-                    f"there is no file {self.filename} in {self.module_file.parent}",
+                    f"there is no file {self.filename} in the folder graded",
                     f"your solution in {self.filename}",
                     hint="grade the folder that holds your exercise files (--target DIR)",
                 )

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
-from .report import cause_heading, measured_line, shown_messages
+from .report import cause_heading, for_students, measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -41,7 +41,9 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
     """Gradescope's results.json. `private_visibility` (after_published or after_due_date, from
     build_zip.py --private-visibility) holds back each accuracy check measured on the private
     half until that moment, and shows students instead a visible test of 0 points with its
-    public-half score (grader/classroom/release.py); the grade (`score`) is the private one either way."""
+    public-half score (grader/classroom/release.py); the grade (`score`) is the private one either way.
+    Written from `for_students(report)`: no folder of the grading machine reaches the student."""
+    report = for_students(report)
     hold = private_visibility if private_visibility in GRADESCOPE_HOLDS and report.get("test_half") == "private" else None
     tests = []
     for ex in report["exercises"]:

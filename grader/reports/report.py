@@ -294,6 +294,41 @@ def data_summary(mnist) -> dict[str, Any]:
     return {**mnist.provenance.to_dict(), "description": mnist.provenance.describe()}
 
 
+def for_students(report: dict[str, Any], submission: tuple[str | Path, ...] = ()) -> dict[str, Any]:
+    """The report as a student receives it from a grading machine (report.json, feedback.md and
+    .html, Gradescope's results.json): the one place a student's text is made safe. No folder of
+    the grading machine is left in any text: the graded folder and the student's own `submission`
+    folders become "your submission", the data file is named by its name (its sha256 says which
+    data it was), the grader's checkout becomes "the grader", the home and temporary folders go;
+    `target` (the instructor's path to the graded folder) is left out."""
+    data = report.get("data") or {}
+    named: dict[str, str] = {}
+    if isinstance(data.get("path"), str) and data["path"]:
+        named[data["path"]] = Path(data["path"]).name
+        named[str(Path(data["path"]).parent) + os.sep] = ""
+    for folder in (report.get("target"), *submission):
+        if folder:
+            named[str(folder)] = "your submission"
+    named[str(Path(__file__).resolve().parents[2])] = "the grader"  # the checkout (or site-packages) the grader runs from
+    for folder, shown in ((Path.home(), "~"), (Path(tempfile.gettempdir()), "")):
+        if str(folder) not in ("/", ""):
+            named.setdefault(str(folder) + os.sep, shown)
+    order = sorted(named, key=len, reverse=True)  # the longest first: a folder inside another is cut whole
+
+    def safe(value: Any) -> Any:
+        if isinstance(value, str):
+            for folder in order:
+                value = value.replace(folder, named[folder])
+            return value
+        if isinstance(value, dict):
+            return {key: safe(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [safe(item) for item in value]
+        return value
+
+    return safe({key: value for key, value in report.items() if key != "target"})
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a file atomically: a reader never sees half of it, two writers never clash."""
     path = Path(path)

@@ -66,11 +66,14 @@ def test_an_identical_call_runs_once_and_every_key_rule_runs_it_again(tmp_path, 
     value, reused = first.normalize(cache, IMAGES)
     assert first.calls == 1 and not reused
 
-    # bob: the same ex01 file, another ex02b file (not named by ex01): read, not run; the same value, bit for bit
-    bob = Counted(_folder(tmp_path / "bob", ex02b_extra="\n# bob\n"))
+    # bob: the same files in a folder of his own: read, not run; the same value, bit for bit
+    bob = Counted(_folder(tmp_path / "bob"))
     again, reused = bob.normalize(cache, IMAGES)
     assert bob.calls == 0 and reused
     assert again.dtype == value.dtype and again.shape == value.shape and again.tobytes() == value.tobytes()
+    # another file of the submission, even one the call never names, is another key: run
+    other_file = Counted(_folder(tmp_path / "other-file", ex02b_extra="\n# carol\n"))
+    assert other_file.normalize(cache, IMAGES)[1] is False and other_file.calls == 1
 
     # each thing that decides the call is in the key: a changed source byte, other data, another grader version
     changed = Counted(_folder(tmp_path / "changed", ex01_extra=" "))
@@ -115,21 +118,19 @@ def test_a_tampered_entry_is_not_trusted(tmp_path, monkeypatch):
     assert reused and fooled.calls == 0 and served.tobytes() != value.tobytes()
 
 
-def test_the_key_holds_the_files_the_code_can_reach(tmp_path):
-    """The exercise's file and the submission's helpers always; another exercise's
-    file only where a counted file imports it; everything where code could read a
-    file without naming it."""
+def test_the_key_holds_every_file_the_worker_receives(tmp_path):
+    """Every graded file, another exercise's too: code can reach one without naming it in a way a
+    reading could see (an adversarial review imported ex01 through a string typing evaluated), so
+    a training is never credited to code that did not run it."""
     folder = _folder(tmp_path / "s")
     module = folder / EX02B.filename
-    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename}
-    (folder / "helper.py").write_text("from numpy.random import default_rng\nfrom math import sqrt\nSCALE = 1.0\n")
-    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py"}
-    (folder / "helper.py").write_text("import ex01_preprocessing\n")
-    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py", EX01.filename}
+    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, EX01.filename}
     (folder / "helper.py").write_text("SCALE = 1.0\n")
-    module.write_text(module.read_text() + "\nW = np.load('weights.npy')\n")
-    (folder / "ex04_evaluation.py").write_text("x = 1\n")
-    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, "helper.py", EX01.filename, "ex04_evaluation.py"}
+    (folder / EX01.filename).write_text("def train_by_hand(*args):\n    return args\n")
+    before = training_sources(module, EX02B.filename)
+    assert set(before) == {EX02B.filename, "helper.py", EX01.filename}
+    (folder / EX01.filename).write_text("x = 1\n")  # the classmate's ex01, without the function the string names
+    assert training_sources(module, EX02B.filename) != before
 
 
 def _grade(subs: Path, out: Path, cache: Path, mnist_path: str, reuse: bool) -> int:
@@ -156,21 +157,25 @@ def _rows(out: Path, student: str):
 
 
 @pytest.mark.trains
-def test_two_students_with_one_ex02b_file_train_it_once(tmp_path, mnist_path):
+def test_a_class_graded_again_reads_its_trainings_and_another_ex01_trains_again(tmp_path, mnist_path):
+    """alice and bob share an ex02b file, not their ex01: each trains (the key holds every file the
+    worker receives); the class graded again into another --out reads both trainings; with reuse
+    switched off everything trains. The rows and the accuracy are the same bit for bit."""
     subs = tmp_path / "class"
     subs.mkdir()
     _folder(subs / "alice")
     _folder(subs / "bob", ex01_extra="\n# bob's own ex01\n")  # another whole submission, the same ex02b file
-    on = _grade(subs, tmp_path / "on", tmp_path / "cache-on", mnist_path, reuse=True)
+    first = _grade(subs, tmp_path / "on", tmp_path / "cache-on", mnist_path, reuse=True)
+    again = _grade(subs, tmp_path / "again", tmp_path / "cache-on", mnist_path, reuse=True)
     off = _grade(subs, tmp_path / "off", tmp_path / "cache-off", mnist_path, reuse=False)
-    # train() is called twice per grading (the unseen task, then MNIST): once for the pair with reuse, twice without
-    assert (on, off) == (2, 4)
-    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "off") for s in ("alice", "bob")}
-    assert sorted(graded["on", s][1]["training_reused"] for s in ("alice", "bob")) == [False, True]
-    assert not any(graded["off", s][1]["training_reused"] for s in ("alice", "bob"))
+    # train() is called twice per grading (the unseen task, then MNIST)
+    assert (first, again, off) == (4, 0, 4)
+    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "again", "off") for s in ("alice", "bob")}
+    assert [graded["again", s][1]["training_reused"] for s in ("alice", "bob")] == [True, True]
+    assert not any(graded[run, s][1]["training_reused"] for run in ("on", "off") for s in ("alice", "bob"))
     rows = graded["on", "alice"][0]
     assert all(r[1] == "passed" for r in rows), rows
-    assert graded["on", "bob"][0] == graded["off", "alice"][0] == graded["off", "bob"][0] == rows
+    assert all(graded[key][0] == rows for key in graded)
     accuracy = {key: m["test_accuracy"] for key, (_, m) in graded.items()}
     assert len(set(accuracy.values())) == 1, accuracy  # bit for bit, with and without the cache
 

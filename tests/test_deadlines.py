@@ -279,3 +279,37 @@ def test_the_nbgrader_config_takes_the_late_submission_penalty_the_docs_name(tmp
     assert "plugin_class" in AssignLatePenalties.class_traits()  # where a custom plugin (per day, extensions) goes
     with pytest.raises(TraitError):
         LateSubmissionPlugin(penalty_method="10%/day")
+
+
+def test_times_of_the_zips_making_never_judge_lateness(tmp_path):
+    """import-canvas without Canvas's own times writes when the zip was made (zip-entry-time): with a due
+    date every student would be late, so the policy refuses them; without a due date they are only recorded."""
+    subs = tmp_path / "subs"
+    for student in ("ada", "bob"):
+        (subs / student).mkdir(parents=True)
+    (subs / "submission_times.csv").write_text("student,submitted_at,source\nada,2026-11-24T21:00:00+00:00,zip-entry-time\n"
+                                               "bob,2026-11-24T21:00:00+00:00,zip-entry-time\n")
+    with pytest.raises(deadlines.DeadlineError, match="when the zip was made"):
+        deadlines.resolve({"due": "2026-11-20T10:00Z", "late_penalty": "10%/day"}, subs, tmp_path / "out", ["ada", "bob"])
+    assert not (tmp_path / "out" / deadlines.POLICY_FILE).exists()
+    assert not deadlines.resolve({}, subs, tmp_path / "out2", ["ada", "bob"]).active  # no due date: nothing judged
+
+
+def test_a_refused_folder_is_still_a_student_of_the_times_file(tmp_path, mnist_path):
+    """An adversarial review stopped a whole batch with one student's refused upload: the times file
+    named them, and they were no graded folder. A refused folder is a student all the same: the
+    others are graded, the refused one is said, and a name that is no folder at all still stops the run."""
+    from grader import cli
+
+    subs = tmp_path / "subs"
+    (subs / "ada").mkdir(parents=True)
+    (subs / "ada" / "ex01_preprocessing.py").write_text((ROOT / "solutions" / "ex01_preprocessing.py").read_text())
+    (subs / "mallory").symlink_to(subs / "ada")  # refused: a link is never followed
+    times = "student,submitted_at\nada,2026-11-20T09:00Z\nmallory,2026-11-20T09:00Z\n"
+    (subs / "submission_times.csv").write_text(times)
+    run = ["ex01", "--batch", str(subs), "--data", mnist_path, "--due", "2026-11-20T10:00Z"]
+    assert cli.main([*run, "--out", str(tmp_path / "out")]) == 1  # graded, one folder refused
+    assert json.loads((tmp_path / "out" / "students" / "ada" / "report.json").read_text())["late"]["lateness"] == "on time"
+    (subs / "submission_times.csv").write_text(times + "nobody,2026-11-20T09:00Z\n")
+    assert cli.main([*run, "--out", str(tmp_path / "out2")]) == 2  # a typo in the file still stops the run
+    assert not (tmp_path / "out2" / "students").exists()

@@ -370,3 +370,22 @@ def test_a_refused_folders_earlier_grade_is_named(class_of_three, tmp_path, mnis
     assert done.returncode == 1 and _gradebook(out)["bob"]["status"].startswith("error"), done.stdout + done.stderr
     assert f"bob: the earlier grade 0/{EX01.max_score} is not in the gradebook while the folder is refused" in done.stderr, done.stderr
     assert (out / "students" / "bob" / "report.json").is_file()
+
+
+def test_a_late_penalty_on_a_held_page_tells_nothing_of_the_private_score(monkeypatch):
+    """An adversarial review found the late text quoting the private raw score and its penalty (23.8 - 2.38)
+    beside the public score: the penalty is said on the view's own score, with the same percentage."""
+    from grader.classroom import release
+    from grader.classroom.release import parse_release, public_view
+    from grader.reports.formats import markdown_feedback
+
+    late = {"due": "2026-11-20T10:00:00+00:00", "extension": None, "submitted_at": "2026-11-20T20:00:00+00:00",
+            "submitted_at_source": "canvas", "raw_score": 23.8, "late_seconds": 36000, "lateness": "10 h",
+            "late_days_used": 0, "penalty_percent": 10, "penalty_points": 2.38, "final_score": 21.42, "why": "1 started day x 10% = 10%"}
+    report = {**_report(_check(public_half={"test_accuracy": 0.9572, "threshold": 0.962, "band": 0.005, "fraction": 0.04})), "late": late}
+    view = public_view(report, parse_release(HOLD))
+    page = markdown_feedback(view)
+    assert view["late"]["raw_score"] == view["score"] == 20.2 and view["late"]["penalty_points"] == 2.02 and view["late"]["final_score"] == 18.18
+    assert "23.8" not in page and "2.38" not in page and "21.42" not in page
+    monkeypatch.setattr(release, "on_score", lambda late, raw: late)  # switched off: the private figures are on the page
+    assert "23.8" in markdown_feedback(public_view(report, parse_release(HOLD)))

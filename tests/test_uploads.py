@@ -242,3 +242,61 @@ def test_a_notebook_becomes_its_code_cells_with_magics_commented_out(tmp_path):
     code = (tmp_path / "out" / NAME).read_text()
     assert "# %matplotlib inline\n# !pip install numpy" in code and "\nx = 1\n" in code and "# %%time\n# normalize(None)" in code
     compile(code, NAME, "exec")
+
+
+def test_a_refused_upload_leaves_nothing_for_the_next_student(tmp_path, monkeypatch):
+    """An adversarial review: an upload refused once prepared (here a member named with a control
+    character) left its files in the step's working folder, and every later student was graded on top
+    of them (or refused for a file they never uploaded). Each upload starts from an empty folder."""
+    from grader.classroom import batch
+
+    subs = tmp_path / "subs"
+    _zip(subs / "mmm" / "hw.zip", {EX01.filename: "x = 1\n", "notes\x01.py": "y = 2\n"})
+    _write(subs / "nnn" / EX01.filename, (ROOT / "solutions" / EX01.filename).read_text())
+    found = batch.find_students(subs, tmp_path / "out" / "uploads", [EX01.filename])
+    assert list(found.refused) == ["mmm"] and found.names == ["nnn"]
+    graded = found.folders["nnn"]
+    assert sorted(p.name for p in graded.iterdir()) == [EX01.filename]
+    assert (graded / EX01.filename).read_text() == (ROOT / "solutions" / EX01.filename).read_text()
+    monkeypatch.setattr(batch, "remove_tree", lambda path: None)  # switched off: the next upload lands on the leftovers
+    harmed = batch.find_students(subs, tmp_path / "out2" / "uploads", [EX01.filename])
+    assert "nnn" in harmed.refused
+
+
+def test_a_zip_the_step_cannot_read_costs_only_its_student(tmp_path):
+    """A zip whose member fails its CRC (or is encrypted, or uses an unknown compression) crashed the
+    whole batch: that member is now "could not be read", and the classmates are graded."""
+    from grader.classroom import batch
+
+    subs = tmp_path / "subs"
+    _zip(subs / "mmm" / "hw.zip", {EX01.filename: "x = 1\n" * 50})
+    data = bytearray((subs / "mmm" / "hw.zip").read_bytes())
+    start = 30 + len(EX01.filename)  # the member's data, after its local header
+    data[start + 4] ^= 0xFF  # one byte of the compressed file changed: it no longer inflates to what its CRC says
+    (subs / "mmm" / "hw.zip").write_bytes(bytes(data))
+    _zip(subs / "ooo" / "odd.zip", {".": "", "./": "", EX01.filename: "z = 3\n"})
+    _write(subs / "nnn" / EX01.filename, (ROOT / "solutions" / EX01.filename).read_text())
+    found = batch.find_students(subs, tmp_path / "out" / "uploads", [EX01.filename])
+    assert found.names == ["mmm", "nnn", "ooo"] and not found.refused
+    assert any("could not be read" in note for note in found.uploads["mmm"].notes), found.uploads["mmm"].notes
+    assert sorted(p.name for p in found.folders["ooo"].iterdir()) == [EX01.filename]  # "." and "./" are no place in the zip
+
+
+def test_no_released_file_names_a_classmate_or_a_folder_and_similarity_sees_what_was_graded(graded_class):
+    """Issue 40's class of bad uploads, released: no student's file names another student or a folder of
+    the grading machine (test_privacy.py's search); and a copy handed in zipped, one folder down or under
+    another case is compared as graded (an instructor's walk found them missing from the similarity report)."""
+    import json
+
+    from test_privacy import leaks, machine_folders, received
+
+    base, out, expected, _, book = graded_class
+    done = subprocess.run([sys.executable, "-m", "grader", "release", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    folders = machine_folders(base, base / "submissions", out)
+    distinctive = {"wrongcase", "bighelper", "nestedzip"}  # the others are words a message may use ("empty", "folder")
+    for student in expected:
+        assert leaks(received(out, student), folders, sorted(distinctive - {student})) == [], student
+    identical = json.loads((out / "similarity.json").read_text())["identical"]
+    groups = [set(group["students"] if isinstance(group, dict) else group) for group in (identical.get("ex01", identical) if isinstance(identical, dict) else identical)]
+    assert any({"flat", "folder", "zipped", "wrongcase"} <= group for group in groups), identical

@@ -231,21 +231,28 @@ def find_students(submissions: Path, prepared: Path | None = None, files: list[s
     if prepared is not None:
         remove_tree(prepared)  # written afresh on every run, from the submissions
     for student in names:
+        incoming = None if prepared is None else prepared / "incoming"
         try:
             folder = submissions / student
-            if prepared is not None:
+            if incoming is not None:
                 graded_files(folder)  # a tree the grader will not read (too deep, a FIFO...) is refused, as before
-                uploads[student] = upload_step.prepare(folder, files or [], prepared / "incoming")
-                folder = prepared / submission_hash(prepared / "incoming")  # named by its hash, never by a student: identical
+                remove_tree(incoming)  # never on top of what an earlier, refused upload left
+                uploads[student] = upload_step.prepare(folder, files or [], incoming)
+                folder = prepared / submission_hash(incoming)  # named by its hash, never by a student: identical
                 if folder.exists():  # uploads share one folder, and a shared report names no classmate
-                    remove_tree(prepared / "incoming")
+                    remove_tree(incoming)
                 else:
-                    os.replace(prepared / "incoming", folder)
+                    os.replace(incoming, folder)
             hashes[student] = submission_hash(folder)
             folders[student] = folder
             submitted[student] = submission_time(submissions / student) if prepared is None else _stamp(uploads[student].newest)
         except SubmissionError as exc:
             refused[student] = f"not graded: {exc}"
+        except Exception as exc:  # noqa: BLE001 - one upload the step cannot handle costs only that student
+            refused[student] = f"not graded: the upload could not be read ({type(exc).__name__}: {shown_name(str(exc))[:200]})"
+        finally:
+            if incoming is not None:
+                remove_tree(incoming)
     return Students([s for s in names if s in hashes], refused, hashes, submitted, folders, uploads)
 
 
@@ -263,7 +270,7 @@ def run_batch(request: BatchRequest) -> int:
     release = release_setting(request.out, request.private_release)
     students = find_students(request.submissions, request.out / "uploads", [ex.filename for ex in request.exercises])
     try:  # bad late-policy input stops the run before anything is graded (exit 2)
-        policy = deadlines.resolve(dict(request.late), request.submissions, request.out, students.names)
+        policy = deadlines.resolve(dict(request.late), request.submissions, request.out, [*students.names, *students.refused])  # a refused folder is still a student
     except deadlines.DeadlineError as exc:
         raise TargetError(str(exc)) from None
     if deadlines.summary(policy):
@@ -464,7 +471,7 @@ class _ClassRun:
         similar = None
         try:
             if finished:
-                similar = class_similarity(request.submissions, self.students.hashes, request.exercises, out, request.similarity_threshold)
+                similar = class_similarity(request.submissions, self.students.hashes, request.exercises, out, request.similarity_threshold, self.students.folders)
         except Exception as exc:  # noqa: BLE001 - the similarity report is extra; the gradebook and reports stand
             print(f"grader: the similarity report could not be made ({type(exc).__name__}: {exc})", file=sys.stderr)
         try:

@@ -50,7 +50,8 @@ def parse_time(text: str, where: str) -> datetime:
     except ValueError:
         raise DeadlineError(f"{where}: {text!r} is not a date and time; write it as ISO 8601 with its time zone, e.g. 2026-12-15T23:59+01:00 or 2026-12-15T22:59Z") from None
     if moment.tzinfo is None:
-        raise DeadlineError(f"{where}: {text!r} has no time zone, so it names a different moment in every zone; add one, e.g. {text}+01:00 or {text}Z")
+        full = text if "T" in text or " " in text else f"{text}T23:59"  # a date alone needs its time too
+        raise DeadlineError(f"{where}: {text!r} has no time zone, so it names a different moment in every zone; add one, e.g. {full}+01:00 or {full}Z")
     return moment
 
 
@@ -200,6 +201,21 @@ def check_students(policy: LatePolicy, students: list[str], submissions: Path) -
                                 f"folder of {submissions}; correct the name (folders: {', '.join(students[:8])}{' …' if len(students) > 8 else ''})")
 
 
+# Times that say when a file was packed or copied, not when the student handed it in (the Canvas
+# importer writes them when Canvas's own times were not given): no late policy judges by them.
+NOT_SUBMISSION_TIMES = ("zip-entry-time",)
+
+
+def check_times(policy: LatePolicy) -> None:
+    """A due date is never applied to times that say when the zip was made: every student would be late."""
+    packed = sorted(s for s, (_, source) in policy.times.items() if source in NOT_SUBMISSION_TIMES)
+    if policy.active and packed:
+        raise DeadlineError(
+            f"{policy.times_file}: the times of {', '.join(packed[:5])}{' …' if len(packed) > 5 else ''} are when the zip was made "
+            "(source zip-entry-time), not when they submitted, so a due date would make everyone late; import again with "
+            "`grader import-canvas ZIP DIR --times FILE` (Canvas's submitted_at for each student), or give --submission-times FILE")
+
+
 def save(out: Path, policy: LatePolicy) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / POLICY_FILE).write_text(json.dumps(policy.options, indent=2) + "\n", encoding="utf-8")
@@ -289,6 +305,13 @@ def stamp(report: dict[str, Any], student: str, policy: LatePolicy) -> dict[str,
     return report
 
 
+def on_score(late: dict[str, Any], raw: float) -> dict[str, Any]:
+    """The same `late` section applied to another raw score (a held page's public view): the same
+    percentage, so the points said never tell the score it was computed from."""
+    points = _number(raw * late.get("penalty_percent", 0) / 100)
+    return {**late, "raw_score": raw, "penalty_points": points, "final_score": _number(raw - points)}
+
+
 def final_score(report: dict[str, Any]) -> float:
     """The score that goes to the gradebook's final column and to Canvas: after any late penalty."""
     late = report.get("late")
@@ -334,6 +357,7 @@ def resolve(options: dict[str, Any], submissions: Path, out: Path, students: lis
     policy = make_policy(**given)
     policy.options = kept
     check_students(policy, students, submissions)
+    check_times(policy)
     if remember:
         save(out, policy)
     return policy

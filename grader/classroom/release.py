@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .deadlines import on_score
+
 # Gradescope's own visibility values that hold a test back until a moment the instructor sets.
 GRADESCOPE_HOLDS = {"after_published": "your instructor publishes the grades", "after_due_date": "the assignment's due date"}
 SETTING_FILE = "private-release.json"  # in a batch's --out: the release date, kept for later runs
@@ -173,6 +175,8 @@ def public_view(report: dict[str, Any], release: datetime) -> dict[str, Any]:
         statuses = {c["status"] for c in ex["checks"]}
         ex["status"] = "passed" if statuses == {"passed"} else ex["status"] if ex["status"] == "not started" else "incomplete"
     view["score"] = _points(sum(ex["score"] for ex in view["exercises"]))
+    if isinstance(view.get("late"), dict):  # the penalty's points, said on the private score, would tell it
+        view["late"] = on_score(view["late"], view["score"])
     view["test_half"] = "public"
     view["held_until"] = release.astimezone(timezone.utc).isoformat()
     return view

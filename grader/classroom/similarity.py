@@ -232,16 +232,20 @@ def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[list[str
 
 
 def class_similarity(
-    submissions: Path, hashes: dict[str, str], exercises: list[Exercise], out: Path, threshold: float = DEFAULT_THRESHOLD
+    submissions: Path, hashes: dict[str, str], exercises: list[Exercise], out: Path, threshold: float = DEFAULT_THRESHOLD,
+    folders: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
     """Compare every pair of students, exercise by exercise; write OUT/similarity.json
-    and the pair pages; return what was found (the same dict as the JSON)."""
+    and the pair pages; return what was found (the same dict as the JSON). `folders`: what
+    was graded for each student (the upload step's copy: a file found in a zip, under
+    another case or in a notebook is compared as graded), else SUBMISSIONS/<student>."""
+    folders = folders or {}
     students = sorted(hashes)
     stubs = {ex.filename: ex.stub_path.read_text(encoding="utf-8") for ex in exercises}
     sources: dict[str, dict[str, str | None]] = {}
     for student in students:
         try:
-            sources[student] = {ex.filename: _source(submissions / student, ex.filename) for ex in exercises}
+            sources[student] = {ex.filename: _source(folders.get(student, submissions / student), ex.filename) for ex in exercises}
         except (OSError, ValueError):  # changed or unreadable since it was hashed: left out, as when grading
             sources[student] = {}
     result: dict[str, Any] = {

@@ -122,7 +122,7 @@ def _member_path(name: str) -> PurePosixPath | None:
     (absolute, `..`, a drive): such a member is never read nor written."""
     name = name.replace("\\", "/")
     path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+    if not name or not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         return None
     return path
 
@@ -190,8 +190,11 @@ def _zip_items(path: Path, shown: str, info: os.stat_result, upload: Upload) -> 
     def reader(member: zipfile.ZipInfo) -> Callable[[int], bytes]:
         def read(limit: int) -> bytes:
             limit = min(limit, budget[0])
-            with archive.open(member) as fh:  # a declared size can lie: never more than `limit` is read
-                data = fh.read(limit + 1)
+            try:
+                with archive.open(member) as fh:  # a declared size can lie: never more than `limit` is read
+                    data = fh.read(limit + 1)
+            except Exception as exc:  # noqa: BLE001 - encrypted, a bad CRC, an unknown compression: this member alone is not read
+                raise ValueError(f"{member.filename}: {type(exc).__name__}") from None
             if len(data) > limit:
                 raise ValueError(f"{member.filename} holds more than {_size(limit)} once unzipped")
             budget[0] -= len(data)
@@ -252,6 +255,8 @@ def prepare(submission: Path, names: list[str], destination: Path) -> Upload:
     `destination` (created; it must not exist or be empty). See the module's docstring."""
     upload = Upload(names=list(names))
     destination.mkdir(parents=True, exist_ok=True)
+    if any(destination.iterdir()):  # another upload's files must never be graded as this one's
+        raise ValueError(f"{destination} is not empty")
     items = _walk(Path(submission), upload) if Path(submission).is_dir() else []
     chosen: dict[str, _Item] = {}
     over: dict[str, str] = {}
@@ -342,8 +347,12 @@ def _helpers(items: list[_Item], chosen: dict[str, _Item], names: list[str], des
             upload.notes.append(f"Left out {item.where()}: it could not be read ({clean_text(exc, 200)}).")
             continue
         target = destination.joinpath(*relative.parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        try:  # a helper whose path collides with another's (util.py and util.py/inner.py), or too long a name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except OSError as exc:
+            upload.notes.append(f"Left out {item.where()}: it could not be written ({type(exc).__name__}).")
+            continue
         times.append(item.mtime)
     return times
 

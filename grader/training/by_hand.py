@@ -19,13 +19,12 @@ The half of the test set is not in it: it is no input of train(); the grader
 measures the weights on its half afterwards, live, from the entry.
 
 Which files count as the code: the worker imports a copy of every `.py` of the
-submission (isolation/safe_files.py), so the key holds all of them except the
-course's other exercise files, and an exercise file too where any counted file
-imports it by name. A counted file that could reach a file without naming it
-(an import outside `SELF_CONTAINED`, any of `REACHES_FILES`' names: open,
-np.load, getattr, __import__, ...) puts every file of the submission in the key:
-a resubmission with only ex01 changed then trains again, and nothing served is
-ever decided by a file the key does not hold.
+submission (isolation/safe_files.py), the course's other exercise files
+included, and code can reach any of them without naming it in a way a reading
+of the source could see (an adversarial review imported one through a string
+that typing.get_type_hints evaluated). So the key holds every graded file: a
+resubmission with only ex01 changed trains again, and nothing served is ever
+decided by a file the key does not hold.
 
 Why an entry cannot be poisoned by a student:
 - it holds only plain data that the grader's process decoded from the worker's
@@ -59,7 +58,6 @@ call runs, as without a cache folder.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import shutil
@@ -70,7 +68,6 @@ from typing import Any
 
 import numpy as np
 
-from mnist_course.course import load_course
 
 from ..isolation import sandbox
 from ..isolation.safe_files import SubmissionError, graded_files, read_regular
@@ -81,17 +78,6 @@ from ..shared_cache import key_of, shared_files
 CACHE_VERSION = 1  # bump when what an entry holds, or how it is read, changes
 MAX_ARRAYS = 8  # a returned tuple, list or dict of more arrays is not kept
 MAX_ENTRY = 256 << 20  # bytes of arrays in one entry
-# Imports that reach no file of the submission (unless the submission shadows them: see _reaches).
-SELF_CONTAINED = {"numpy", "numpy.random", "numpy.linalg", "math", "__future__", "typing", "functools", "itertools",
-                  "collections", "dataclasses", "random", "time", "warnings"}
-# Names through which code can read a file, or reach one without naming it.
-REACHES_FILES = {
-    "open", "load", "loadtxt", "fromfile", "genfromtxt", "fromregex", "memmap", "open_memmap", "DataSource", "lib",
-    "ctypeslib", "__import__", "exec", "eval", "compile", "getattr", "setattr", "globals", "locals", "vars",
-    "__builtins__", "builtins", "__dict__", "__file__", "__loader__", "__spec__", "__getattribute__", "__globals__",
-    "__subclasses__", "__class__", "__bases__", "__mro__", "breakpoint", "input", "os", "sys", "io",
-}
-
 
 @dataclass
 class Shared:
@@ -110,56 +96,12 @@ class _NotKept(Exception):
         self.call = call
 
 
-def _imports(tree: ast.AST) -> tuple[set[str], bool]:
-    """The modules a file imports (full dotted names), and whether it reaches
-    files in other ways (a name of REACHES_FILES, a star or relative import)."""
-    modules, reaches = set(), False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level or node.module is None or any(alias.name == "*" for alias in node.names):
-                reaches = True
-            else:
-                modules.add(node.module)  # `from pkg import mod`: pkg's files are counted whole
-                reaches |= any(alias.name in REACHES_FILES for alias in node.names)
-        elif isinstance(node, ast.Name) and node.id in REACHES_FILES:
-            reaches = True
-        elif isinstance(node, ast.Attribute) and node.attr in REACHES_FILES:
-            reaches = True
-    return modules, reaches
-
-
 def training_sources(module_file: Path, exercise_filename: str) -> dict[str, str]:
-    """{path in the submission: sha256} of the files whose code the exercise's
-    code could run or read (the module docstring says which)."""
+    """{path in the submission: sha256} of every file the worker receives: all of them can run
+    (see the module docstring). `exercise_filename` is kept for the callers' sake: the
+    exercise's own file is one of them."""
     folder = Path(module_file).parent
-    files = {str(p): read_regular(folder / p, 64 << 20) for p in graded_files(folder)}
-    everything = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    others = {e.filename for e in load_course().exercises} - {exercise_filename}
-    tops = {Path(name).parts[0].removesuffix(".py") for name in files}  # what `import X` finds in the submission
-    counted = {name for name in files if name not in others}
-    pending = sorted(counted)
-    while pending:
-        name = pending.pop()
-        try:
-            modules, reaches = _imports(ast.parse(files[name]))
-        except (SyntaxError, ValueError):
-            return everything  # it will not import; the key need not be tight
-        for module in modules:
-            root = module.split(".")[0]
-            if root in tops:  # the submission's own (or one that shadows a library): counted
-                for other in files:
-                    if Path(other).parts[0].removesuffix(".py") == root and other not in counted:
-                        counted.add(other)
-                        pending.append(other)
-            elif module not in SELF_CONTAINED and root != "numpy":
-                reaches = True
-            elif root == "numpy" and module not in SELF_CONTAINED:
-                reaches = True  # numpy.lib.npyio and the like: file readers
-        if reaches:
-            return everything
-    return {name: everything[name] for name in sorted(counted)}
+    return {str(p): hashlib.sha256(read_regular(folder / p, 64 << 20)).hexdigest() for p in graded_files(folder)}
 
 
 def _argument(value: Any) -> Any:

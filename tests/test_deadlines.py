@@ -213,6 +213,10 @@ def test_pages_and_canvas_show_the_penalty(late_class, tmp_path):
     page = (out / "students" / "carol" / "feedback.md").read_text()
     assert f"Late penalty: {carol['late']['penalty_points']} points (10%)" in page and "1 late day used" in page
     assert f"final score {carol['late']['final_score']}/{EX01.max_score}" in page
+    # the top of the page gives the final score beside the raw one (an instructor's walk read only the raw one there)
+    top = f"**Score: {carol['score']}/{EX01.max_score} points** · **final score after the late penalty: {carol['late']['final_score']}/{EX01.max_score}**"
+    assert page.splitlines()[2] == top, page.splitlines()[:3]
+    assert "after the late penalty" not in (out / "students" / "ada" / "feedback.md").read_text()
     assert "No late penalty: submitted on time" in (out / "students" / "ada" / "feedback.md").read_text()
     assert "Late penalty" in (out / "students" / "carol" / "feedback.html").read_text()
     overview = (out / "class.html").read_text()

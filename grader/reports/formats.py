@@ -209,6 +209,14 @@ def _upload_lines(report: dict[str, Any]) -> list[str]:
     return [str(note) for note in upload.get("notes", [])]
 
 
+def _after_penalty(report: dict[str, Any]) -> str:
+    """The score a late student is given, beside the raw one at the top of their page (deadlines.py's `late`)."""
+    late = report.get("late") or {}
+    if not late.get("penalty_points"):
+        return ""
+    return f"final score after the late penalty: {late['final_score']}/{report['max_score']}"
+
+
 def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: dict[str, list[dict[str, str]]] | None = None) -> str:
     """The page for people. `figures` (grader/reports/figures.py, which draws them) gives per
     exercise the plots of the grader's training: {"path", "alt", "caption"} each,
@@ -218,7 +226,7 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     lines = [
         f"# {title}",
         "",
-        f"**Score: {report['score']}/{report['max_score']} points**",
+        f"**Score: {report['score']}/{report['max_score']} points**" + (f" · **{_after_penalty(report)}**" if _after_penalty(report) else ""),
         "",
         f"Graded {report['started_at']} by grader {report['grader_version']} on {data.get('description', 'no data')}.",
     ]
@@ -337,7 +345,8 @@ def html_feedback(
         f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_h(title)}</title><style>{_FEEDBACK_CSS}</style></head><body><main>",
         f"<h1>{_h(title)}</h1>",
-        f'<p class="score"><strong>Score: {_h(report["score"])}/{_h(report["max_score"])} points</strong></p>',
+        f'<p class="score"><strong>Score: {_h(report["score"])}/{_h(report["max_score"])} points</strong>'
+        + (f" · <strong>{_h(_after_penalty(report))}</strong>" if _after_penalty(report) else "") + "</p>",
         f"<p>Graded {_h(report['started_at'])} by grader {_h(report['grader_version'])} on {_h(data.get('description', 'no data'))}"
         + (f"; model accuracy measured on the {_h(report['test_half'])} half of the test set" if report.get("test_half") else "")
         + ".</p>",

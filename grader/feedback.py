@@ -77,24 +77,6 @@ class CannotImport(Feedback):
     kind = "import_failure"
 
 
-def requires(check, *args, earns: str = "validating or for leaving inputs alone") -> None:
-    """Run `check` first: rejecting bad input or leaving it alone earns points
-    only for a function that does its job, never for one that does nothing.
-    When `check` was not graded (a safety clock fired), neither is this one."""
-    try:
-        check(*args)
-    except (NotStarted, NotGraded):
-        raise
-    except Feedback:
-        name = check.__name__.removeprefix("test_")
-        raise Feedback(
-            f"This check counts once {name} passes, and it does not yet",
-            f"{name} passing first",
-            cause=f"a function that does not do its job yet earns nothing for {earns}",
-            hint=f"fix {name} first; its message says what is wrong",
-        ) from None
-
-
 def short(values: Any, limit: int = 10) -> str:
     """A compact, numpy-free rendering of a few values."""
     array = np.asarray(values)

@@ -16,6 +16,7 @@ from these options and the environment. Checks read them from the
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import time
 from datetime import datetime
@@ -24,7 +25,9 @@ import pytest
 
 from grader.feedback import Feedback
 from grader.training.model_checks import ModelSubmission
-from grader.reports.report import CheckRun, Reporter, data_summary, render_table
+from grader.reports.report import Reporter, data_summary, render_table
+from grader import scoring
+from grader.scoring import CheckRun
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
 from grader.settings import RunSettings, SettingsError
 from grader.isolation.student import Student
@@ -41,6 +44,7 @@ STARTED = pytest.StashKey[tuple]()
 SETTINGS = pytest.StashKey[RunSettings]()
 REPORTER = pytest.StashKey[Reporter]()
 CHECK_RUN = pytest.StashKey[CheckRun]()
+OUTCOMES = pytest.StashKey[dict]()  # (exercise id, check) -> None (passed) or what it raised, for declared dependencies
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     reporters = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Reporter)]
     config.stash[REPORTER] = reporters[0] if reporters else Reporter()  # `grader` made it; else this run's own
+    config.stash[OUTCOMES] = {}
 
 
 def _exercise_of(test_module) -> Exercise:
@@ -121,8 +126,25 @@ def _check_run(item: pytest.Item) -> CheckRun:
 
 @pytest.fixture
 def check(request) -> CheckRun:
-    """This check's run: its points, and where it records what it measured (report.CheckRun)."""
+    """This check's run: its points, and where it records what it measured (scoring.CheckRun)."""
     return _check_run(request.node)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A check with a declared dependency (scoring.depends_on) first hears what its
+    dependency's outcome in this run says; an unselected dependency runs here (`-k`)."""
+    if pyfuncitem.path.parent != GRADER_DIR / "checks":
+        return None
+    exercise = _exercise_of(pyfuncitem.module)
+    outcomes = pyfuncitem.config.stash[OUTCOMES]
+
+    def run_it(dependency) -> None:
+        request = pyfuncitem._request
+        dependency(**{name: pyfuncitem.funcargs[name] if name in pyfuncitem.funcargs else request.getfixturevalue(name) for name in inspect.signature(dependency).parameters})
+
+    scoring.dependency_verdict(pyfuncitem.obj, lambda name: outcomes.get((exercise.id, name), scoring.NOT_RUN), run_it)
+    return None  # pytest calls the check itself
 
 
 @pytest.hookimpl(wrapper=True)
@@ -135,6 +157,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         # Did the submission's code hit its own worker's limits? (said on a row the grader could not finish)
         student = getattr(item, "funcargs", {}).get("student")
         limits = getattr(getattr(student, "worker", None), "limits_seen", ()) or ()
+        item.config.stash[OUTCOMES][(_exercise_of(item.module).id, item.originalname.removeprefix("test_"))] = (
+            None if report.passed else call.excinfo.value if call.excinfo else RuntimeError(str(report.longrepr)[-300:])
+        )
         row = item.config.stash[REPORTER].finish(
             _check_run(item), report, call.excinfo, list(limits), getattr(student, "import_problem", None)
         )

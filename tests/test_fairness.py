@@ -28,7 +28,8 @@ import sys
 import numpy as np
 import pytest
 
-from grader.feedback import NotGraded, PartialCredit, requires
+from grader import scoring
+from grader.feedback import NotGraded, PartialCredit
 from grader.reports.report import check_record, render_table, total, version_drift
 from mnist_course.course import ROOT, load_course
 
@@ -166,8 +167,15 @@ def test_a_check_that_waits_on_one_not_graded_is_not_graded_either():
     def test_prepare_image_inverted():
         raise NotGraded("the call prepare_image(...) had not finished after 1 s on the wall clock")
 
-    with pytest.raises(NotGraded):
-        requires(test_prepare_image_inverted, earns="validating its input")
+    @scoring.depends_on(test_prepare_image_inverted, earns="validating its input")
+    def test_prepare_image_rejects_bad_input():
+        pass
+
+    not_graded = NotGraded("the call prepare_image(...) had not finished after 1 s on the wall clock")
+    with pytest.raises(NotGraded):  # the dependency's outcome in this run
+        scoring.dependency_verdict(test_prepare_image_rejects_bad_input, lambda name: not_graded, lambda test: test())
+    with pytest.raises(NotGraded):  # the dependency not selected: run for the dependent
+        scoring.dependency_verdict(test_prepare_image_rejects_bad_input, lambda name: scoring.NOT_RUN, lambda test: test())
 
 
 class _Report:

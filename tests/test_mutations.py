@@ -3,7 +3,7 @@
 Each mutation is the reference with one plausible student mistake, and names
 the checks it must fail: the check it targets and those that depend on it
 (validating or leaving the input alone earns points only once the function
-does its job, grader/feedback.py's `requires`). The corpus is graded as a
+does its job, declared with grader/scoring.py's `depends_on`). The corpus is graded as a
 class in one `grader --batch` run; every failed check must teach (what came
 back, what was expected, the likely cause, a hint, the lesson section), and
 where the docstring forbids what the mistake does, the message quotes that

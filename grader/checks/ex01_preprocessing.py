@@ -8,7 +8,8 @@ data that comes back against the contract in the exercise's docstrings.
 
 import numpy as np
 
-from grader.feedback import describe, requires, short
+from grader.feedback import describe, short
+from grader.scoring import depends_on
 
 
 # ---------------------------------------------------------------- normalize
@@ -82,8 +83,8 @@ def test_normalize_values(student, mnist):
     )
 
 
+@depends_on(test_normalize_values)
 def test_normalize_leaves_input(student, mnist):
-    requires(test_normalize_values, student, mnist)
     x, r = _normalized(student, mnist)
     (after,) = r.args_after
     if not np.array_equal(after, x):
@@ -96,8 +97,8 @@ def test_normalize_leaves_input(student, mnist):
         )
 
 
+@depends_on(test_normalize_values)
 def test_normalize_rejects_non_uint8(student, mnist):
-    requires(test_normalize_values, student, mnist)
     x = mnist.x_train[:5]
     for bad, shown in (
         (x.astype(np.float32) / 255, "x_train[:5].astype('float32') / 255 (already scaled)"),
@@ -134,8 +135,8 @@ def test_add_channel_axis_shape_values(student, mnist):
             raise r.fail("got the right shape but different values", cause="the pixels were reordered or changed")
 
 
+@depends_on(test_add_channel_axis_shape_values)
 def test_add_channel_axis_rejects_wrong_rank(student, mnist):
-    requires(test_add_channel_axis_shape_values, student, mnist)
     x = mnist.x_train[:5]
     for bad, shown in ((x[0], "x_train[0] (one image, shape (28, 28))"), (x[..., np.newaxis], "an array that already has the axis, shape (5, 28, 28, 1)")):
         r = student.call("add_channel_axis", bad, shown=shown, expect="ValueError: the input must have rank 3 (N, H, W)")
@@ -193,8 +194,8 @@ def test_one_hot_values(student, mnist):
     _one_hot_values_case(student, np.array([2, 0, 1, 1, 2]), 3)
 
 
+@depends_on(test_one_hot_values)
 def test_one_hot_rejects_bad_labels(student, mnist):
-    requires(test_one_hot_values, student, mnist)
     for labels, first_bad in ((np.array([3, 12, 0, -1]), "12"), (np.array([-1, 2]), "-1"), (np.array([0, 10]), "10")):
         r = student.call(
             "one_hot", labels, shown=f"np.array({labels.tolist()})", expect=f"ValueError naming the first bad label, {first_bad}"
@@ -207,8 +208,8 @@ def test_one_hot_rejects_bad_labels(student, mnist):
         )
 
 
+@depends_on(test_one_hot_values)
 def test_one_hot_rejects_wrong_rank(student, mnist):
-    requires(test_one_hot_values, student, mnist)
     already = np.eye(10, dtype=np.int64)[[3, 0]]
     r = student.call(
         "one_hot", already, shown="an already one-hot (2, 10) array", expect="ValueError: labels must be 1-D"
@@ -334,8 +335,8 @@ def test_train_val_split_reproducible(student, mnist):
         )
 
 
+@depends_on(test_train_val_split_partition)
 def test_train_val_split_leaves_input(student, mnist):
-    requires(test_train_val_split_partition, student, mnist)
     images, labels, r, _ = _split(student, mnist)
     after_images, after_labels = r.args_after
     if not (np.array_equal(after_images, images) and np.array_equal(after_labels, labels)):
@@ -348,8 +349,8 @@ def test_train_val_split_leaves_input(student, mnist):
         )
 
 
+@depends_on(test_train_val_split_partition)
 def test_train_val_split_rejects_bad_input(student, mnist):
-    requires(test_train_val_split_partition, student, mnist)
     images, labels = _indexed(mnist, 20)
     cases = [
         (images, labels, {"val_fraction": fraction}, "x_train[:20], y_train[:20]") for fraction in (0.0, 1.0, 1.5, -0.2)

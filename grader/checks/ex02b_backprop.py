@@ -22,8 +22,9 @@ import time
 import numpy as np
 import pytest
 
-from grader.feedback import Feedback, NotGraded, NotStarted, PartialCredit, describe, requires, short
-from grader.training.accuracy import earned_fraction, threshold_for
+from grader.feedback import Feedback, NotGraded, NotStarted, describe, short
+from grader.scoring import below_the_bar, depends_on, earned_fraction
+from grader.training.accuracy import threshold_for
 from grader.training.by_hand import shared_call
 from mnist_course.course import COURSE_FILE
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
@@ -201,8 +202,8 @@ def test_init_params_shapes_dtypes(student):
             )
 
 
+@depends_on(test_init_params_shapes_dtypes, earns="reproducibility")
 def test_init_params_reproducible(student):
-    requires(test_init_params_shapes_dtypes, student, earns="reproducibility")
     first, shapes = _init_call(student, seed=5)
     again, _ = _init_call(student, seed=5, cached=False)
     other, _ = _init_call(student, seed=6)
@@ -754,11 +755,8 @@ def test_train_test_accuracy(student, mnist, settings, check):
                 raise
     if accuracy >= threshold:
         return
-    raise PartialCredit(
-        fraction,
-        f"Test accuracy {accuracy:.2%} on the {half} half: {(threshold - accuracy) * 100:.2f} percentage points below the bar "
-        f"({round((threshold - accuracy) * len(graded))} test images), which earns {fraction * points:.2f} of {points} points",
-        f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)",
+    raise below_the_bar(
+        accuracy, threshold, band, dataset=dataset, half=half, test_images=len(graded), points=points,
         called=called,
         cause=_train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
         hint="print the training loss after every epoch in your notebook: it should fall steadily from about 2.3 (lesson 2, 'A training loop of your own')",

@@ -26,7 +26,8 @@ import hashlib
 
 import numpy as np
 
-from grader.feedback import Feedback, NotGraded, describe, requires, short
+from grader.feedback import Feedback, NotGraded, describe, short
+from grader.scoring import depends_on
 from grader.isolation.safe_files import clean_text
 
 TRAIN_IMAGES = 3000
@@ -90,8 +91,8 @@ def test_validation_accuracy_learns(student, mnist):
         )
 
 
+@depends_on(test_validation_accuracy_learns, earns="measuring on the right data")
 def test_validation_accuracy_on_validation_data(student, mnist):
-    requires(test_validation_accuracy_learns, student, mnist, earns="measuring on the right data")
     _, _, _, y_val = _data(mnist)
     shuffled = np.random.default_rng(3).permutation(y_val)
     r, accuracy = _accuracy(student, mnist, 32, 0, y_val=shuffled, shown="x_train, y_train, x_val, shuffled_y_val")
@@ -104,8 +105,8 @@ def test_validation_accuracy_on_validation_data(student, mnist):
         )
 
 
+@depends_on(test_validation_accuracy_learns, earns="the width")
 def test_validation_accuracy_uses_width(student, mnist):
-    requires(test_validation_accuracy_learns, student, mnist, earns="the width")
     _, wide = _accuracy(student, mnist, 32, 0)
     r, narrow = _accuracy(student, mnist, NARROW, 0)
     if narrow > wide - NARROW_GAP:
@@ -147,11 +148,11 @@ def test_run_sweep_shape(student, mnist):
 
 
 def _table(student, mnist):
-    requires(test_run_sweep_shape, student, mnist, earns="the table's contents")
     r = _sweep(student, mnist)
     return r, r.array().astype(np.float64)
 
 
+@depends_on(test_run_sweep_shape, earns="the table's contents")
 def test_run_sweep_uses_each_seed(student, mnist):
     r, table = _table(student, mnist)
     same = [(SEEDS[a], SEEDS[b]) for a in range(len(SEEDS)) for b in range(a + 1, len(SEEDS)) if np.array_equal(table[:, a], table[:, b])]
@@ -172,8 +173,8 @@ def rerun_cell(table: np.ndarray) -> tuple[int, int]:
     return divmod(index, table.shape[1])
 
 
+@depends_on(test_run_sweep_uses_each_seed, earns="the re-run of a cell")
 def test_run_sweep_matches_rerun(student, mnist):
-    requires(test_run_sweep_uses_each_seed, student, mnist, earns="the re-run of a cell")
     r, table = _table(student, mnist)
     i, j = rerun_cell(table)
     width, seed = WIDTHS[i], SEEDS[j]
@@ -277,8 +278,8 @@ def test_choose_width_types(student, mnist):
         )
 
 
+@depends_on(test_choose_width_types, earns="the decision")
 def test_choose_width_follows_rule(student, mnist, check):
-    requires(test_choose_width_types, student, mnist, earns="the decision")
     calls = [_choose(student, widths, table, f"table_{k + 1} (one of the grader's)") for k, (widths, table) in enumerate(RULE_CASES)]
     # A wrong rule is named only if it gives the student's answer on every table
     # (two wrong rules can agree on one table).
@@ -302,6 +303,7 @@ def test_choose_width_follows_rule(student, mnist, check):
             )
     # The student's own table, when run_sweep gives one: the decision must follow from it.
     try:
+        test_run_sweep_shape(student, mnist)  # the table is judged only from a run_sweep whose shape check passes
         _, table = _table(student, mnist)
     except Feedback:
         return  # run_sweep's own checks say what is wrong; the rule is judged above

@@ -10,7 +10,8 @@ solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
 
 import numpy as np
 
-from grader.feedback import describe, requires, short
+from grader.feedback import describe, short
+from grader.scoring import depends_on
 from grader.isolation.reply import Opaque
 
 
@@ -216,8 +217,8 @@ CM_REJECTS = (
 )
 
 
+@depends_on(test_confusion_matrix_values, earns="validating its input")
 def test_confusion_matrix_rejects_bad_labels(student):
-    requires(test_confusion_matrix_values, student, earns="validating its input")
     y = np.array([0, 3, 9, 1])
     cases = [
         (y, np.array([0, 3, 10, 1]), 10, "10", "a predicted label of 10 with num_classes=10"),
@@ -245,8 +246,8 @@ def test_confusion_matrix_rejects_bad_labels(student):
         )
 
 
+@depends_on(test_confusion_matrix_values, earns="validating its input")
 def test_confusion_matrix_rejects_bad_shapes(student):
-    requires(test_confusion_matrix_values, student, earns="validating its input")
     y_true, y_pred = _random_labels(n=20)
     probs = np.eye(10)[y_pred] * 0.9 + 0.01
     cases = [
@@ -419,8 +420,8 @@ def test_precision_recall_f1_empty_classes(student):
             )
 
 
+@depends_on(test_precision_recall_f1_values, earns="validating its input")
 def test_precision_recall_f1_rejects_bad_input(student):
-    requires(test_precision_recall_f1_values, student, earns="validating its input")
     negative = _SMALL_CM.copy()
     negative[2, 1] = -3
     normalized = _SMALL_CM / _SMALL_CM.sum(axis=1, keepdims=True)
@@ -588,8 +589,8 @@ def test_most_confused_pairs_ties_and_few(student):
         raise r.fail(f"got {_show_pairs(got)} ({situation})", _show_pairs(expected), cause=cause, hint=hint)
 
 
+@depends_on(test_most_confused_pairs_values, earns="validating its input")
 def test_most_confused_pairs_leaves_input(student):
-    requires(test_most_confused_pairs_values, student, earns="validating its input")
     cm = _pairs_cm()
     r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=5)
     (after,) = r.args_after
@@ -604,8 +605,8 @@ def test_most_confused_pairs_leaves_input(student):
         )
 
 
+@depends_on(test_most_confused_pairs_values, earns="validating its input")
 def test_most_confused_pairs_rejects_bad_input(student):
-    requires(test_most_confused_pairs_values, student, earns="validating its input")
     negative = _SMALL_CM.copy()
     negative[0, 2] = -5
     cases = [
@@ -773,8 +774,8 @@ def test_most_confident_mistakes_ties_and_few(student):
             _mistakes_mismatch(r, got, expected, probs, y_true, k, situation, hint)
 
 
+@depends_on(test_most_confident_mistakes_values, earns="leaving its inputs alone")
 def test_most_confident_mistakes_leaves_input(student):
-    requires(test_most_confident_mistakes_values, student, earns="leaving its inputs alone")
     probs, y_true = _mistake_probs()
     r, _ = _mistakes_call(student, probs, y_true, _MISTAKES_SHOWN, k=10)
     after_probs, after_true = r.args_after
@@ -789,8 +790,8 @@ def test_most_confident_mistakes_leaves_input(student):
         )
 
 
+@depends_on(test_most_confident_mistakes_values, earns="validating its input")
 def test_most_confident_mistakes_rejects_bad_input(student):
-    requires(test_most_confident_mistakes_values, student, earns="validating its input")
     probs, y_true = _mistake_probs(n=12)
     contract = ("Raises ValueError if probs is not a 2-D float array, if y_true is not a 1-D integer array of the same "
                 "length, if a label is outside 0..K-1, or if k < 1")

@@ -28,7 +28,8 @@ import math
 
 import numpy as np
 
-from grader.feedback import describe, requires, short
+from grader.feedback import describe, short
+from grader.scoring import depends_on
 
 _SEED = 55
 # float32 tolerance: sums of up to 75 products of standard-normal numbers,
@@ -180,8 +181,8 @@ SIZE_REJECTS = (
 )
 
 
+@depends_on(test_conv_output_size_values, earns="validating its input")
 def test_conv_output_size_rejects_bad_input(student):
-    requires(test_conv_output_size_values, student, earns="validating its input")
     cases = [
         (0, 3, 1, "valid", "size=0"), (28, 0, 1, "valid", "kernel=0"), (28, 3, 0, "same", "stride=0"),
         (28, 3, -2, "valid", "stride=-2"), (28, 3, 1, "full", "padding='full'"), (3, 5, 1, "valid", "a 'valid' kernel of 5 on 3 positions"),
@@ -323,8 +324,8 @@ CONV_REJECTS = (
 )
 
 
+@depends_on(test_conv2d_one_channel, earns="validating its input")
 def test_conv2d_rejects_bad_input(student):
-    requires(test_conv2d_one_channel, student, earns="validating its input")
     good = Case(7, 9, 3, 3, 3, 4, 1, "valid")
     x, k, b = good.x, good.kernels, good.bias
     cases = [

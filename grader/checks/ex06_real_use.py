@@ -32,7 +32,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from grader.feedback import Feedback, describe, requires
+from grader.feedback import Feedback, describe
+from grader.scoring import depends_on
 from grader.isolation.sandbox import ModelArg
 from grader.shared_cache import shared_files
 
@@ -509,9 +510,9 @@ def _same_picture_three_ways(mnist):
     )
 
 
+@depends_on(test_prepare_image_inverted, earns="treating colour pictures like gray ones")
 def test_prepare_image_colour(student, mnist):
     # Treating colour like gray counts once the function prepares a digit at all.
-    requires(test_prepare_image_inverted, student, mnist, earns="treating colour pictures like gray ones")
     (gray, gray_shown), *colours = _same_picture_three_ways(mnist)
     reference = _valid(student.call("prepare_image", gray, shown=gray_shown, expect="a float32 array of shape (28, 28)"), strict=False)
     for image, shown in colours:
@@ -545,8 +546,8 @@ def test_prepare_image_colour(student, mnist):
         )
 
 
+@depends_on(test_prepare_image_inverted, earns="validating its input")
 def test_prepare_image_rejects_bad_input(student, mnist):
-    requires(test_prepare_image_inverted, student, mnist, earns="validating its input")
     gray = pictures(mnist)[0].image
     rng = np.random.default_rng(SEED + 2)
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
@@ -573,8 +574,8 @@ def test_prepare_image_rejects_bad_input(student, mnist):
         )
 
 
+@depends_on(test_prepare_image_inverted, earns="leaving its input untouched")
 def test_prepare_image_leaves_input(student, mnist):
-    requires(test_prepare_image_inverted, student, mnist, earns="leaving its input untouched")
     for picture in _sample(mnist, few=True):
         r = _prepared(student, picture)
         (after,) = r.args_after

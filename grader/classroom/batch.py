@@ -36,6 +36,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from . import deadlines, history, one_submission
+from .. import scoring
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
@@ -113,24 +114,12 @@ def settle(result: dict[str, Any], folder: Path, digest: str, key: str) -> dict[
         write_text(attempts_path, json.dumps({"submission_sha256": digest, "grading_key": key, "cause": cause, "runs": runs}) + "\n")
         return result
     attempts_path.unlink(missing_ok=True)
-    said = {"processes": "its limit of processes", "memory": "its memory limit", "disk": "the size of its writable folder"}
     for check in checks:
-        if check.pop("retry", None):
-            check.pop("limits", None)
-            check.update(
-                status="failed",
-                score=0,
-                message=(
-                    f"Not graded on {runs} runs in a row: each time, your code had reached {' and '.join(said.get(c, c) for c in cause)} "
-                    "and the grader could not finish this check. Graded as a failure: keep to one process, a few arrays in "
-                    "memory and no files, and the check will run."
-                ),
-                cause="the submission exhausted its own limits",
-            )
+        if check.get("retry"):
+            scoring.exhausted_own_limits(check, runs, cause)
     result.pop("retry", None)
     for exercise in result["exercises"]:
-        statuses = {c["status"] for c in exercise["checks"]}
-        exercise["status"] = "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
+        exercise["status"] = scoring.exercise_status(c["status"] for c in exercise["checks"])
     return result
 
 

@@ -50,7 +50,7 @@ def _diagnoses(rows) -> list[tuple[str, int, list[str]]]:
                 checks[cause].add(f"{ex['id']} (not imported: every check)")
             for check in ex.get("checks", []):
                 cause = check.get("cause")  # the grader's own field: a student's printed text cannot pose as one
-                # A check that waits for another (feedback.requires) repeats no diagnosis of its own.
+                # A check that waits for another (scoring.depends_on) repeats no diagnosis of its own.
                 if cause and check.get("status") in ("failed", "partial") and not (check.get("message") or "").startswith("This check counts once"):
                     students[cause].add(student)
                     checks[cause].add(f"{ex['id']} {check['name']}")

@@ -25,23 +25,26 @@ import pytest
 from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
-from ..feedback import CannotImport, Feedback, NotGraded, PartialCredit
+from .. import scoring
+from ..feedback import CannotImport, Feedback
+from ..scoring import STATUSES, CheckRun
 from .. import provenance
 from ..provenance import GRADER_VERSION, LIBRARIES
 
 SCHEMA_VERSION = 1
-STATUSES = ("passed", "failed", "not started", "error")
 
 
 def check_record(exercise: Exercise, check: str, report: pytest.TestReport, excinfo) -> dict[str, Any]:
-    """The row for one check from its pytest report."""
+    """The row for one check from its pytest report: status, points and retry as
+    scoring.py decides them, and the message with its lesson section."""
     points = exercise.checks.get(check, 0)
     function = exercise.function_of_check(check) if check in exercise.checks else None
     exc = excinfo.value if excinfo is not None else None
-    if report.passed:
-        status, message = "passed", ""
+    status = scoring.status_of(report.passed, exc)
+    if status == "passed":
+        message = ""
     elif isinstance(exc, Feedback):
-        status, message = exc.status, exc.render()
+        message = exc.render()
         if function is not None:
             message += (
                 f'\nSee lesson {exercise.lesson_number}, "{function.section}"'
@@ -49,24 +52,22 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
             )
     else:
         what = f"{type(exc).__name__}: {exc}" if exc is not None else str(report.longrepr)[-300:]
-        status = "error"
         message = (
             f"The grader could not finish this check ({what}). "
             "This is not a mistake in your code; please report it to the course maintainers."
         )
-    score = points if status == "passed" else round(points * exc.fraction, 2) if isinstance(exc, PartialCredit) else 0
     row = {
         "name": check,
         "function": function.name if function else None,
         "status": status,
-        "score": score,
+        "score": scoring.score_of(points, status, exc),
         "max_score": points,
         "message": message,
         "seconds": round(report.duration, 3),
     }
     if isinstance(exc, Feedback) and exc.cause:  # the grader's own diagnosis, apart from any text a student's code produced
         row["cause"] = exc.cause.rstrip(".")
-    if isinstance(exc, NotGraded) or status == "error":
+    if scoring.needs_retry(status, exc):
         row["retry"] = True  # the grader's failure, not the submission's: never a final grade, grade again
     return row
 
@@ -94,32 +95,6 @@ def point_to_cause(row: dict[str, Any], exercise: Exercise, problem: CannotImpor
     row = {**row, "message": not_checked(exercise.id, exercise.filename), "not_checked": CannotImport.kind}
     row.pop("cause", None)  # the diagnosis is the exercise's, in import_failure
     return row
-
-
-# What a check may add to its row besides its verdict: the grader's measurement, the
-# training's curves and confusion matrix, a note for the instructor.
-EXTRAS = ("measured", "training", "note")
-
-
-@dataclass
-class CheckRun:
-    """One check as it runs: its exercise, its name and points (course.toml), and what
-    it adds to its row (EXTRAS). A check gets it from the `check` fixture; the check
-    library (model_checks.py) records through it and reads its points from it, with
-    no pytest node in sight."""
-
-    exercise: Exercise
-    name: str
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def points(self) -> float:
-        return self.exercise.checks.get(self.name, 0)
-
-    def record(self, key: str, value: Any) -> None:
-        if key not in EXTRAS:
-            raise ValueError(f"a check records only {', '.join(EXTRAS)}, not {key!r}")
-        self.extras[key] = value
 
 
 class Reporter:
@@ -186,8 +161,7 @@ def exercise_report(
                 "retry": True,
             }
         checks.append({k: v for k, v in row.items() if k != "exercise"})
-    statuses = {c["status"] for c in checks}
-    status = "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
+    status = scoring.exercise_status(c["status"] for c in checks)
     return {
         "id": exercise.id,
         "title": exercise.title,
@@ -200,10 +174,7 @@ def exercise_report(
     }
 
 
-def total(scores) -> int | float:
-    """A sum of points: a whole number when it is one, else rounded to hundredths."""
-    value = round(sum(scores), 2)
-    return int(value) if value == int(value) else value
+total = scoring.total
 
 
 def build_report(

@@ -4,8 +4,8 @@ A model exercise's last check (`ModelSubmission.check_accuracy`) has the
 grader's training in hand; this module says what it is worth. `threshold_for`
 is the exercise's bar for this data set and half of the test set (course.toml)
 and the band below it; `half_accuracy` the accuracy on the graded half, from
-the trainer's prediction for every test image; `earned_fraction` the share of
-the check's points (all at the bar, none at bar - band, linear between).
+the trainer's prediction for every test image; the share of the check's points
+is scoring.py's `earned_fraction` (all at the bar, none at bar - band, linear between).
 When training did not finish, `training_failure` says why; when the accuracy
 falls short, `below_the_bar` says by how much and what it earns, and
 `diagnosis` reads the training log for the likely cause. `training_summary` is
@@ -22,6 +22,8 @@ from mnist_course.course import Exercise
 from mnist_course.data import MNIST, test_half
 
 from ..feedback import Feedback, PartialCredit
+from .. import scoring
+from ..scoring import earned_fraction
 from ..isolation.safe_files import clean_text
 
 SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
@@ -48,12 +50,6 @@ def half_accuracy(result: dict, y_test: np.ndarray, graded: np.ndarray) -> float
     if result.get("status") != "ok" or not isinstance(predictions, list) or len(predictions) != len(y_test):
         return None
     return float((np.asarray(predictions)[graded] == y_test[graded]).mean())
-
-
-def earned_fraction(accuracy: float, threshold: float, band: float) -> float:
-    """The share of the check's points an accuracy earns: all at the threshold
-    or above, none at threshold - band or below, linear between."""
-    return min(1.0, max(0.0, 1 - (threshold - accuracy) / band))
 
 
 def public_half(exercise: Exercise, data: MNIST, result: dict) -> dict:
@@ -110,15 +106,11 @@ def below_the_bar(accuracy: float, measured: dict, result: dict, points: float, 
     in test images), what it earns of the check's `points`, what full points
     need. `measured` is the check's record (threshold, band, dataset, half,
     test_images); `cause` the diagnosis."""
-    threshold, band, dataset, half = measured["threshold"], measured["band"], measured["dataset"], measured["half"]
-    fraction = earned_fraction(accuracy, threshold, band)
-    return PartialCredit(
-        fraction,
-        f"Test accuracy {accuracy:.2%} on the {half} half after {result['epochs_run']} epochs ({result['seconds']:.0f} s): "
-        f"{(threshold - accuracy) * 100:.2f} percentage points below the bar ({round((threshold - accuracy) * measured['test_images'])} test images), "
-        f"which earns {fraction * points:.2f} of this check's {points} points",
-        f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)"
-        + ("; mnist-full's bars are estimates, measured on the course's 22,699 images" if dataset == "mnist-full" else ""),
+    dataset = measured["dataset"]
+    return scoring.below_the_bar(
+        accuracy, measured["threshold"], measured["band"], dataset=dataset, half=measured["half"], test_images=measured["test_images"],
+        points=points, after=f"after {result['epochs_run']} epochs ({result['seconds']:.0f} s)",
+        expected_note="; mnist-full's bars are estimates, measured on the course's 22,699 images" if dataset == "mnist-full" else "",
         called=called,
         cause=cause,
         hint=f"the training log shows the curves (grader --feedback FILE plots them); lesson {lesson}'s "

@@ -31,7 +31,7 @@ from mnist_course.data import test_half
 from mnist_course.budget import BACKWARD_FACTOR, flops
 from ..feedback import Feedback, NotGraded, NotStarted
 from ..isolation.safe_files import clean_text
-from ..reports.report import CheckRun
+from ..scoring import CheckRun
 from ..settings import RunSettings
 from ..isolation.student import Student
 from .accuracy import below_the_bar, diagnosis, half_accuracy, public_half, threshold_for, training_failure, training_summary

@@ -1,0 +1,205 @@
+"""Where a point is decided: the one place from a check's outcome to its points and status.
+
+A check passes, or raises a `Feedback` (feedback.py). This module turns that
+outcome into a row of the report, whatever the route (the command, a batch,
+a cluster, Gradescope, nbgrader's cells: all run the checks through pytest and
+plugin.py, which calls `row_for`):
+
+- **Points** come from course.toml (`CheckRun.points`), never from a check's
+  code: a pass earns them all, `PartialCredit(fraction)` that share (only the
+  accuracy checks raise it; `earned_fraction` is the band rule), anything else none.
+- **Statuses:** `passed`; `failed` (partial credit included); `not started`
+  (the stub's TODO is still there); `error` (the grader's failure: `NotGraded`
+  or a crash in the grader, never a verdict, so the row says `retry`).
+- **An exercise's status** (`exercise_status`) from its checks' statuses.
+- **Dependencies are declared**, as check50 declares them beside each check:
+  `@depends_on(test_x_values, earns="validating its input")` says that the check
+  counts only once `x_values` passes. plugin.py asks `dependency_verdict`
+  before the check runs, from the outcome the dependency already had in this
+  run (it runs the dependency itself only when it was not selected, under `-k`).
+  The dependents' message is written once, here (`counts_once`).
+- **A failure the submission caused by exhausting its own limits** on several
+  runs in a row becomes a failure (`exhausted_own_limits`), which a batch applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from mnist_course.course import Exercise
+
+from .feedback import Feedback, NotGraded, NotStarted, PartialCredit
+
+STATUSES = ("passed", "failed", "not started", "error")
+
+# What a check may add to its row besides its verdict: the grader's measurement, the
+# training's curves and confusion matrix, a note for the instructor.
+EXTRAS = ("measured", "training", "note")
+
+
+@dataclass
+class CheckRun:
+    """One check as it runs: its exercise, its name and points (course.toml), and what
+    it adds to its row (EXTRAS). A check gets it from the `check` fixture; the check
+    library (training/model_checks.py) records through it and reads its points from it,
+    with no pytest node in sight."""
+
+    exercise: Exercise
+    name: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        return self.exercise.checks.get(self.name, 0)
+
+    def record(self, key: str, value: Any) -> None:
+        if key not in EXTRAS:
+            raise ValueError(f"a check records only {', '.join(EXTRAS)}, not {key!r}")
+        self.extras[key] = value
+
+
+def earned_fraction(accuracy: float, threshold: float, band: float) -> float:
+    """The share of an accuracy check's points: all at `threshold` or above, none at
+    threshold - band or below, linear between (course.toml's accuracy_band)."""
+    return min(1.0, max(0.0, 1 - (threshold - accuracy) / band))
+
+
+def below_the_bar(accuracy: float, threshold: float, band: float, *, dataset: str, half: str, test_images: int, points: float,
+                  after: str = "", called: str = "", cause: str = "", hint: str = "", expected_note: str = "") -> PartialCredit:
+    """An accuracy below its bar, said one way for every accuracy check (the Keras
+    trainings and ex02b's by hand): by how much, in percentage points and in test
+    images, what it earns of the check's points, what full points need. `after` says
+    how the training ran ("after 5 epochs (12 s)")."""
+    fraction = earned_fraction(accuracy, threshold, band)
+    return PartialCredit(
+        fraction,
+        f"Test accuracy {accuracy:.2%} on the {half} half{' ' + after if after else ''}: "
+        f"{(threshold - accuracy) * 100:.2f} percentage points below the bar ({round((threshold - accuracy) * test_images)} test images), "
+        f"which earns {fraction * points:.2f} of this check's {points} points",
+        f"at least {threshold:.2%} on {dataset}'s {half} half for full points (none at {threshold - band:.2%} or below)" + expected_note,
+        called=called,
+        cause=cause,
+        hint=hint,
+    )
+
+
+def status_of(passed: bool, exc: BaseException | None) -> str:
+    """A check's status from its outcome: a Feedback says its own; any other exception
+    is the grader's failure."""
+    if passed:
+        return "passed"
+    return exc.status if isinstance(exc, Feedback) else "error"
+
+
+def score_of(points: float, status: str, exc: BaseException | None) -> float:
+    """Points × 1 for a pass, × the fraction for partial credit, × 0 otherwise."""
+    if status == "passed":
+        return points
+    return round(points * exc.fraction, 2) if isinstance(exc, PartialCredit) else 0
+
+
+def needs_retry(status: str, exc: BaseException | None) -> bool:
+    """Not the submission's verdict: the grader did not finish the check (grade again)."""
+    return isinstance(exc, NotGraded) or status == "error"
+
+
+def exercise_status(statuses: Iterable[str]) -> str:
+    """An exercise's status from its checks': passed when all passed, not started when
+    none was started, else incomplete."""
+    statuses = set(statuses)
+    return "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
+
+
+def total(scores: Iterable[float]) -> int | float:
+    """A sum of points: a whole number when it is one, else rounded to hundredths."""
+    value = round(sum(scores), 2)
+    return int(value) if value == int(value) else value
+
+
+# --- declared dependencies ---------------------------------------------------------------
+
+DEPENDS_ON = "_grader_depends_on"
+
+
+def depends_on(dependency: Callable, *, earns: str = "validating or for leaving inputs alone") -> Callable:
+    """Declare, beside a check, that it counts only once `dependency` (another check of
+    the same exercise, defined above it) passes: rejecting bad input or leaving it alone
+    earns points only for a function that does its job, never for one that does nothing.
+    When the dependency was not graded (a safety clock fired) or not started, neither is
+    this check, for the same reason."""
+
+    def declare(check: Callable) -> Callable:
+        setattr(check, DEPENDS_ON, (dependency, earns))
+        return check
+
+    return declare
+
+
+def declared_dependency(check: Callable) -> tuple[Callable, str] | None:
+    return getattr(check, DEPENDS_ON, None)
+
+
+def check_name(test: Callable) -> str:
+    return test.__name__.removeprefix("test_")
+
+
+def counts_once(name: str, earns: str) -> Feedback:
+    """The one message of a check whose dependency did not pass."""
+    return Feedback(
+        f"This check counts once {name} passes, and it does not yet",
+        f"{name} passing first",
+        cause=f"a function that does not do its job yet earns nothing for {earns}",
+        hint=f"fix {name} first; its message says what is wrong",
+    )
+
+
+NOT_RUN = object()  # the dependency has no outcome in this run (it was not selected)
+
+
+def dependency_verdict(check: Callable, outcome_of: Callable[[str], Any], run_it: Callable[[Callable], None]) -> None:
+    """Raise what a check with a declared dependency must say before it runs, or return
+    to let it run. `outcome_of(name)` is the dependency's outcome in this run: None for a
+    pass, the exception it raised, or NOT_RUN; `run_it(test)` runs an unselected
+    dependency now (raising what it raises). A dependency not started or not graded
+    passes its own exception on (the dependent is not started or not graded either)."""
+    declared = declared_dependency(check)
+    if declared is None:
+        return
+    dependency, earns = declared
+    outcome = outcome_of(check_name(dependency))
+    if outcome is NOT_RUN:
+        try:
+            run_it(dependency)
+            return
+        except Feedback as raised:
+            outcome = raised
+    if outcome is None:
+        return
+    if isinstance(outcome, (NotStarted, NotGraded)):
+        raise outcome
+    if isinstance(outcome, Feedback):
+        raise counts_once(check_name(dependency), earns) from None
+    raise outcome  # the grader failed on the dependency: an error here too, never a verdict
+
+
+# --- a batch's rule for limits hit run after run ------------------------------------------
+
+LIMITS_SAID = {"processes": "its limit of processes", "memory": "its memory limit", "disk": "the size of its writable folder"}
+
+
+def exhausted_own_limits(check: dict[str, Any], runs: int, cause: list[str]) -> None:
+    """A check not graded on `runs` runs in a row because the submission's code reached
+    its own limits (`cause`), turned into the failure it has earned (in place)."""
+    check.pop("retry", None)
+    check.pop("limits", None)
+    check.update(
+        status="failed",
+        score=0,
+        message=(
+            f"Not graded on {runs} runs in a row: each time, your code had reached {' and '.join(LIMITS_SAID.get(c, c) for c in cause)} "
+            "and the grader could not finish this check. Graded as a failure: keep to one process, a few arrays in "
+            "memory and no files, and the check will run."
+        ),
+        cause="the submission exhausted its own limits",
+    )

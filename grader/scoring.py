@@ -154,6 +154,19 @@ def counts_once(name: str, earns: str) -> Feedback:
     )
 
 
+def what_it_said(problem: Feedback) -> str:
+    """A failed check's own first sentence (after "Called …"), to quote in another's cause."""
+    return problem.render().splitlines()[1 if problem.called else 0]
+
+
+def earlier_check_failed(got: str, expected: str, reason: str) -> Feedback:
+    """The one form of "not checked, because an earlier check failed" inside a check
+    whose steps come one after another (a model's training waits on the checks of its
+    model and settings; ex02b's training on its settings): `reason` is what that
+    earlier check said."""
+    return Feedback(got, expected, cause=reason[0].lower() + reason[1:], hint="fix that check first; its own message says more")
+
+
 NOT_RUN = object()  # the dependency has no outcome in this run (it was not selected)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from grader.feedback import Feedback, NotGraded, NotStarted, describe, short
-from grader.scoring import below_the_bar, depends_on, earned_fraction
+from grader.scoring import below_the_bar, depends_on, earlier_check_failed, earned_fraction, what_it_said
 from grader.training.accuracy import threshold_for
 from grader.training.by_hand import shared_call
 from mnist_course.course import COURSE_FILE
@@ -707,12 +707,10 @@ def test_train_test_accuracy(student, mnist, settings, check):
     except Feedback as problem:
         if problem.status == "not started":
             raise
-        reason = problem.render().splitlines()[1 if problem.called else 0]
-        raise Feedback(
+        raise earlier_check_failed(
             "The grader did not train the network, because sgd_settings() is not accepted",
             "settings that pass sgd_settings_within_budget",
-            cause=reason[0].lower() + reason[1:],
-            hint="fix that check first; its own message says more",
+            what_it_said(problem),
         ) from None
     measured["work"] = {"declared_flops": declared, "cap_flops": cap, "reference_flops": ref_work}
     n = len(mnist.x_train)

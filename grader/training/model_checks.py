@@ -31,6 +31,7 @@ from mnist_course.data import test_half
 from mnist_course.budget import BACKWARD_FACTOR, flops
 from ..feedback import Feedback, NotGraded, NotStarted
 from ..isolation.safe_files import clean_text
+from .. import scoring
 from ..scoring import CheckRun
 from ..settings import RunSettings
 from ..isolation.student import Student
@@ -338,14 +339,11 @@ class ModelSubmission(Declaration):
         if isinstance(result, Feedback):
             if result is self._memo.get("over_cap") or isinstance(result, NotGraded):
                 raise result  # over the cap: said as it is; not graded before training: not graded either
-            reason = result.render().splitlines()[1 if result.called else 0]
+            reason = scoring.what_it_said(result)
             if isinstance(result, _ChannelAxisExplained):  # said in full once, by the input check
                 reason = "the model's input has no channel axis, as build_model_accepts_images explains"
-            raise Feedback(
-                "The grader did not train the model, because of an earlier check",
-                "a model that passes the checks before training",
-                cause=reason[0].lower() + reason[1:],
-                hint="fix that check first; its own message says more",
+            raise scoring.earlier_check_failed(
+                "The grader did not train the model, because of an earlier check", "a model that passes the checks before training", reason
             )
         if result.get("status") == "timeout":
             raise NotGraded(f"training passed the grader's safety limit of {result.get('timeout', 0):.0f} s")

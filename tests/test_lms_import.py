@@ -2,7 +2,8 @@
 anonymised, named as Canvas's content_zipper.rb names its entries) becomes one
 folder per student, with the original file names, the latest upload of each,
 the late flags, the resubmissions and each submission's time and its source;
-bad zips are refused with nothing written; the result grades with --batch (ex01).
+one odd entry is left out and said, costing no one else; a zip with no upload of
+Canvas's is refused with nothing written; the result grades with --batch (ex01).
 """
 
 from __future__ import annotations
@@ -86,14 +87,36 @@ def test_a_roster_names_folders_by_login_and_a_times_csv_gives_canvas_own_time(t
     ([("ex01_preprocessing.py", (2026, 1, 1, 0, 0, 0), "x")], "is not named as Canvas names a submission"),
     ([("doejane_1_2_../../evil.py", (2026, 1, 1, 0, 0, 0), "x")], "a path inside Canvas's zip"),
     ([("folder/doejane_1_2_a.py", (2026, 1, 1, 0, 0, 0), "x")], "a path inside Canvas's zip"),
-    ([("doejane_1_2_a.py", (2026, 1, 1, 0, 0, 0), "x"), ("doejane_1_3_a.py", (2026, 1, 1, 0, 0, 0), "y")], "with the same version"),
-    (CANVAS + [("intruder.txt", (2026, 1, 1, 0, 0, 0), "x")], "intruder.txt"),
+    ([("intruder.txt", (2026, 1, 1, 0, 0, 0), "x"), ("folder/", (2026, 1, 1, 0, 0, 0), "")], "intruder.txt"),
 ])
 def test_a_zip_that_is_not_canvas_layout_is_refused_and_nothing_is_written(tmp_path, capsys, entries, said):
     out = tmp_path / "subs"
     assert main([str(_zip(tmp_path / "bad.zip", entries)), str(out)]) == 2
     assert said in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip"]  # no DIR, no half-written staging folder
+
+
+ODD = [
+    ("intruder.txt", (2026, 1, 1, 0, 0, 0), "x"),  # not a name Canvas writes
+    ("doejane_10001_90010_..hidden.py", (2026, 11, 20, 9, 0, 0), "x"),  # not a plain file name
+    ("nested/doejane_10001_90011_a.py", (2026, 11, 20, 9, 0, 0), "x"),  # a path
+    ("moekay_10004_90020_ex01_preprocessing.py", (2026, 11, 20, 9, 0, 0), SOLUTION),  # two uploads, one version
+    ("moekay_10004_90021_ex01_preprocessing.py", (2026, 11, 20, 9, 5, 0), STUB),
+]
+
+
+def test_one_odd_entry_costs_only_itself(tmp_path, capsys):
+    """An entry Canvas does not write, or two uploads whose order cannot be told, is not
+    imported, said on the terminal and recorded; every other upload is imported as without it."""
+    out = tmp_path / "subs"
+    assert main([str(_zip(tmp_path / "s.zip", CANVAS + ODD)), str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["10001", "10002", "10004"]
+    assert (out / "10001" / "ex01_preprocessing.py").read_text() == SOLUTION and [p.name for p in (out / "10001").iterdir()] == ["ex01_preprocessing.py"]
+    assert list((out / "10004").iterdir()) == []  # neither upload: the batch says "no exercise file" for this student
+    refused = json.loads((out / "canvas_import.json").read_text())["refused"]
+    assert [r["entry"] for r in refused] == [e for e, _, _ in ODD[:3]] + [ODD[4][0]] and ODD[3][0] in refused[3]["why"]
+    err = capsys.readouterr().err
+    assert all(f"not imported: {r['why']}" in err for r in refused) and "which is the latest cannot be told" in err
 
 
 def test_an_existing_non_empty_folder_is_never_written_into(tmp_path, capsys):

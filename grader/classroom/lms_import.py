@@ -53,9 +53,14 @@ submitted_at,source`; the batch's `--submission-times` reads it, default
 SUBMISSIONS/submission_times.csv) and DIR/canvas_import.json (per student: the
 Canvas user id, the file ids, the name, the files, the late flag, the
 resubmission count). Everything is built in a temporary folder beside DIR and
-renamed into place at the end: bad input (not Canvas's layout, a path in a
-name, two uploads that resolve to one file, an existing non-empty DIR) is a
-clear error and leaves nothing.
+renamed into place at the end. One odd entry costs only itself: a path in a
+name, a folder, a name Canvas does not write, an entry over the size limit, or
+two uploads of one file with the same version are not imported, each said on
+the terminal and in canvas_import.json's `refused`, and every other upload is
+(a student left with no file gets a folder, which the batch says has no
+exercise file). Bad input as a whole (not a zip, no upload of Canvas's at all,
+a roster that misses a student or gives two one login, an existing non-empty
+DIR) is a clear error and leaves nothing.
 
 Moodle's "Download all submissions" (folders
 `<Full Name>_<participant id>_assignsubmission_file_/<file>`) is not imported
@@ -82,7 +87,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from ..isolation.safe_files import plain_name
+from ..isolation.safe_files import plain_name, shown_name
 
 TIMES = "submission_times.csv"
 RECORD = "canvas_import.json"
@@ -144,9 +149,13 @@ def _entry_time(info: zipfile.ZipInfo) -> datetime:
     return datetime(*info.date_time, tzinfo=timezone.utc)
 
 
-def read_canvas_zip(path: Path, skipped: list[str] | None = None) -> dict[str, Student]:
+def read_canvas_zip(path: Path, skipped: list[str] | None = None, refused: list[dict] | None = None) -> dict[str, Student]:
     """The zip's uploads grouped by Canvas user id; Canvas's pages for a text entry
-    or a URL (no file to grade) go to `skipped`."""
+    or a URL (no file to grade) go to `skipped`. An entry that is not one of Canvas's
+    uploads (a path, a folder, a name Canvas does not write, an entry over the size
+    limit) goes to `refused` with why, and costs nobody else's upload; only a zip with
+    no upload at all is refused as a whole."""
+    refused = [] if refused is None else refused
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -154,20 +163,26 @@ def read_canvas_zip(path: Path, skipped: list[str] | None = None) -> dict[str, S
     students: dict[str, Student] = {}
     with archive:
         for info in archive.infolist():
-            if info.is_dir():
-                raise LmsImportError(f"{info.filename!r}: a folder inside the zip; Canvas's download is one flat folder of files")
             if CANVAS_PAGE.match(info.filename):
                 if skipped is not None:
                     skipped.append(info.filename)
                 continue
-            upload = parse_entry(info.filename, _entry_time(info))
-            if info.file_size > MAX_ENTRY_BYTES:
-                raise LmsImportError(f"{info.filename!r}: {info.file_size:,} bytes, over the {MAX_ENTRY_BYTES:,} an upload may have")
+            try:
+                if info.is_dir():
+                    raise LmsImportError(f"{info.filename!r}: a folder inside the zip; Canvas's download is one flat folder of files")
+                upload = parse_entry(info.filename, _entry_time(info))
+                if info.file_size > MAX_ENTRY_BYTES:
+                    raise LmsImportError(f"{info.filename!r}: {info.file_size:,} bytes, over the {MAX_ENTRY_BYTES:,} an upload may have")
+            except LmsImportError as why:
+                refused.append({"entry": shown_name(info.filename), "why": str(why)})
+                continue
             s = students.setdefault(upload.user, Student(upload.user))
             s.name = s.name or upload.name
             s.late = s.late or upload.late
             s.uploads.append(upload)
     if not students:
+        if refused:
+            raise LmsImportError(f"{path}: no entry is one of Canvas's uploads; the first: {refused[0]['why']}")
         raise LmsImportError(f"{path}: an empty zip, no submission in it")
     return students
 
@@ -210,8 +225,11 @@ def csv_times(path: Path) -> dict[str, datetime]:
     return times
 
 
-def plan(students: dict[str, Student], roster: dict[str, str] | None) -> dict[str, tuple[Student, dict[str, Upload]]]:
-    """Folder name -> (student, original file name -> the latest upload of it)."""
+def plan(students: dict[str, Student], roster: dict[str, str] | None, refused: list[dict] | None = None) -> dict[str, tuple[Student, dict[str, Upload]]]:
+    """Folder name -> (student, original file name -> the latest upload of it). Two
+    uploads of one file with the same version: which is the latest cannot be told, so
+    neither is imported (said in `refused`); the student's other files still are."""
+    refused = [] if refused is None else refused
     folders: dict[str, tuple[Student, dict[str, Upload]]] = {}
     for user, s in sorted(students.items()):
         folder = roster.get(user) if roster else user
@@ -220,12 +238,17 @@ def plan(students: dict[str, Student], roster: dict[str, str] | None) -> dict[st
         if folder in folders:
             raise LmsImportError(f"two Canvas users resolve to the folder {folder!r}; the roster CSV gives them one login")
         latest: dict[str, Upload] = {}
+        ambiguous: set[str] = set()
         for u in s.uploads:
             seen = latest.get(u.original)
             if seen is not None and seen.version == u.version:
-                raise LmsImportError(f"{seen.entry!r} and {u.entry!r}: two uploads of {u.original!r} with the same version; which is the latest cannot be told")
+                ambiguous.add(u.original)
+                refused.append({"entry": shown_name(u.entry), "why": f"{seen.entry!r} and {u.entry!r}: two uploads of {u.original!r} "
+                                "with the same version; which is the latest cannot be told, so neither is imported"})
             if seen is None or u.version > seen.version:
                 latest[u.original] = u
+        for original in ambiguous:
+            del latest[original]
         folders[folder] = (s, latest)
     return folders
 
@@ -235,14 +258,15 @@ def import_canvas(zip_path: Path, out: Path, roster_csv: Path | None = None, tim
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise LmsImportError(f"{out} exists and is not empty; import into a new folder (nothing was written)")
     skipped: list[str] = []
-    students = read_canvas_zip(zip_path, skipped)
+    refused: list[dict] = []
+    students = read_canvas_zip(zip_path, skipped, refused)
     roster = roster_ids(roster_csv) if roster_csv else None
     given = csv_times(times_csv) if times_csv else {}
-    folders = plan(students, roster)
+    folders = plan(students, roster, refused)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
     record: dict = {"source": str(zip_path), "folder_named_by": "SIS login id (roster CSV)" if roster else "Canvas user id",
-                    "not_files": skipped, "students": {}}
+                    "not_files": skipped, "refused": refused, "students": {}}
     rows = []
     try:
         with zipfile.ZipFile(zip_path) as archive:
@@ -253,7 +277,7 @@ def import_canvas(zip_path: Path, out: Path, roster_csv: Path | None = None, tim
                         shutil.copyfileobj(src, dst)
                 when = given.get(s.user) or given.get(folder)
                 source = "canvas-csv" if when else "zip-entry-time"
-                when = when or max(u.time for u in latest.values())
+                when = when or max((u.time for u in latest.values()), default=max(u.time for u in s.uploads))
                 rows.append((folder, when.isoformat(), source))
                 record["students"][folder] = {
                     "canvas_user_id": s.user,
@@ -304,6 +328,8 @@ def main(argv: list[str]) -> int:
         print(f"  resubmitted (latest upload of each file kept): {', '.join(resub)}")
     if record["not_files"]:
         print(f"  not a file upload (a text entry or a URL), not imported: {', '.join(record['not_files'])}")
+    for entry in record["refused"]:  # one odd entry costs only itself: said, never silently dropped
+        print(f"grader import-canvas: WARNING: not imported: {entry['why']}", file=sys.stderr)
     from_zip = sorted(k for k, v in people.items() if v["time_source"] == "zip-entry-time")
     if from_zip:
         print(

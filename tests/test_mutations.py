@@ -62,6 +62,9 @@ MUTATIONS = {
     "ex01_float64_pixels": ("ex01", {SCALE: "return images / 255"}, {"normalize_shape_dtype"}),
     "ex01_divided_by_256": ("ex01", {SCALE: SCALE.replace("255", "256")},
                             {"normalize_values", "normalize_leaves_input", "normalize_rejects_non_uint8"}),
+    # the contract's look-alike: right on any batch that reaches 255, wrong on a dim one
+    "ex01_divided_by_batch_max": ("ex01", {SCALE: "return images.astype(np.float32) / np.float32(images.max())"},
+                                  {"normalize_values", "normalize_leaves_input", "normalize_rejects_non_uint8"}),
     # a misguided attempt to free memory: the caller's images are gone
     "ex01_normalize_clears_input": ("ex01", {SCALE: "scaled = images.astype(np.float32) / np.float32(255)\n    images.fill(0)\n    return scaled"},
                                     {"normalize_leaves_input"}),

@@ -40,6 +40,26 @@ def test_normalize_shape_dtype(student, mnist):
         raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="convert with .astype(np.float32)")
 
 
+def _normalize_dim_batch(student, mnist):
+    """The contract's look-alike: a batch whose brightest pixel is below 255 tells dividing
+    by 255 from dividing by the batch's own maximum (both agree on a batch that reaches 255)."""
+    dim = mnist.x_train[:5] // 2  # brightest pixel 127
+    r = student.call("normalize", dim, shown="x_train[:5] // 2 (a dim batch: its brightest pixel is 127)",
+                     expect="a float32 array of shape (5, 28, 28), each pixel / 255 (so at most 127/255 ≈ 0.498)")
+    out = r.array()
+    expected = dim.astype(np.float64) / 255
+    if out.shape == dim.shape and np.allclose(out.astype(np.float64), expected, atol=1e-6):
+        return
+    top = float(out.max()) if out.size else 0.0
+    raise r.fail(
+        f"got values up to {top:g}",
+        f"values up to {expected.max():g} (127 / 255)",
+        cause="the pixels were divided by the batch's brightest pixel (or stretched to fill [0, 1]) rather than by 255"
+        if np.isclose(top, 1.0) else "a scaling that depends on the batch rather than on the pixel's fixed range 0..255",
+        hint="divide every pixel by 255, whatever the batch holds: a dim image must stay dim",
+    )
+
+
 def test_normalize_values(student, mnist):
     x, r = _normalized(student, mnist)
     out = r.array()
@@ -48,6 +68,7 @@ def test_normalize_values(student, mnist):
     out = out.astype(np.float64)
     expected = x.astype(np.float64) / 255
     if np.allclose(out, expected, atol=1e-6):
+        _normalize_dim_batch(student, mnist)
         return
     top = float(out.max())
     if top > 1.5:

@@ -70,6 +70,9 @@ MUTATIONS = {
                                     {"normalize_leaves_input"}),
     "ex01_scales_twice_silently": ("ex01", {"    if images.dtype != np.uint8:\n        raise ValueError(f\"normalize() expects uint8 pixels 0..255, got dtype {images.dtype}\")\n": ""},
                                    {"normalize_rejects_non_uint8"}),
+    # right on every 28×28 batch, wrong on any other (N, H, W) the contract allows
+    "ex01_channel_axis_by_reshape": ("ex01", {"return np.expand_dims(images, -1)": "return images.reshape(-1, 28, 28, 1)"},
+                                     {"add_channel_axis_shape_values", "add_channel_axis_rejects_wrong_rank"}),
     "ex01_channels_first": ("ex01", {"return np.expand_dims(images, -1)": "return np.expand_dims(images, 1)"},
                             {"add_channel_axis_shape_values", "add_channel_axis_rejects_wrong_rank"}),
     "ex01_any_rank_gets_a_channel": ("ex01", {RANK_CHECK: ""}, {"add_channel_axis_rejects_wrong_rank"}),

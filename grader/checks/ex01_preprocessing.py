@@ -137,7 +137,10 @@ def test_normalize_rejects_non_uint8(student, mnist):
 
 
 def test_add_channel_axis_shape_values(student, mnist):
-    for x, shown in ((mnist.x_train[:5], "x_train[:5]"), (mnist.x_train[:3].astype(np.float32) / 255, "x_train[:3] as float32 in [0, 1]")):
+    # The contract is any (N, H, W): a batch of 5×7 images tells it from a reshape to (-1, 28, 28, 1).
+    small = np.arange(70, dtype=np.int16).reshape(2, 5, 7)
+    for x, shown in ((mnist.x_train[:5], "x_train[:5]"), (mnist.x_train[:3].astype(np.float32) / 255, "x_train[:3] as float32 in [0, 1]"),
+                     (small, "np.arange(70, dtype=np.int16).reshape(2, 5, 7) (two 5×7 images)")):
         expected = x[..., np.newaxis]
         r = student.call("add_channel_axis", x, shown=shown, expect=f"a {x.dtype} array of shape {expected.shape}")
         out = r.array()
@@ -147,6 +150,8 @@ def test_add_channel_axis_shape_values(student, mnist):
                 cause = "the channel axis went first (channels-first); Keras expects it last"
             elif out.shape == x.shape:
                 cause = "no axis was added"
+            elif x.shape[1:] != (28, 28):
+                cause = "a shape written for MNIST's 28×28 images rather than read from the input's own (N, H, W)"
             else:
                 cause = ""
             raise r.fail(f"got shape {out.shape}", cause=cause, hint="np.expand_dims adds an axis where you say; -1 means at the end")

@@ -140,10 +140,10 @@ class NotGradedMachine(NotGraded):
     The message names the setting to raise; no output of the code is shown (at
     that point it is the libraries' own start-up log, not the student's)."""
 
-    def __init__(self, what: str, why: str, setting: str):
+    def __init__(self, what: str, why: str, setting: str, cause: str = "the grading machine's memory setting, not your code"):
         Feedback.__init__(
             self,
             f"Not graded: {what}, because {why}",
-            cause="the grading machine's memory setting, not your code",
+            cause=cause,
             hint=f"{setting}; then grade again (an instructor's --batch re-grades this submission on its next run)",
         )

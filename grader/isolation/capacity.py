@@ -454,6 +454,66 @@ MEMORY_WORDS = (
 )
 
 
+# What a process says when it cannot start a process or a thread (fork's and
+# pthread_create's EAGAIN, as Python, OpenBLAS and TensorFlow word it).
+PROCESS_WORDS = ("resource temporarily unavailable", "can't start new thread", "cannot start new thread", "blockingioerror", "pthread_create", "errno 11")
+OUT_OF_PROCESSES = "the grading machine ran out of processes"
+
+
+def looks_like_no_process(text: str) -> bool:
+    """Whether an exception's type and message say that a process or thread could not start."""
+    text = text.lower()
+    return any(word in text for word in PROCESS_WORDS)
+
+
+def _pids_groups() -> list[tuple[Path, Path]]:
+    """The grader's own cgroup and each one above it that has a process limit
+    (pids.max, pids.events), in each hierarchy that counts processes."""
+    mounts, own = _mounts(), _own_paths()
+    groups = []
+    for hierarchy in ("v2", "pids"):
+        if hierarchy not in mounts or hierarchy not in own:
+            continue
+        top, folder = mounts[hierarchy], mounts[hierarchy] / own[hierarchy].lstrip("/")
+        while True:
+            if (folder / "pids.max").exists():
+                groups.append((top, folder))
+            if folder == top or top not in folder.parents:
+                break
+            folder = folder.parent
+    return groups
+
+
+def _pids_max_events(folder: Path) -> int:
+    for line in _read(folder / "pids.events").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "max" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+# Each limiting group's count of refused forks when this process started: a count that
+# grew since says that the grader's group, or one above it, hit its limit while it graded.
+_EVENTS_AT_START = {folder: _pids_max_events(folder) for _, folder in _pids_groups()}
+
+
+def processes_ran_out() -> str:
+    """Why the machine (not a student's own worker) had no process to give: a cgroup
+    of the grader's or above it (a Dask worker's, a container's) refused a fork since
+    this grader started, or holds its limit now; "" where neither can be seen. A
+    worker's own leaf is below the grader's group, and its own limit is said apart
+    (`limits_hit`), so only a limit shared with others counts here."""
+    for top, folder in _pids_groups():
+        limit, current = _read(folder / "pids.max").strip(), _read(folder / "pids.current").strip()
+        refused = _pids_max_events(folder) - _EVENTS_AT_START.get(folder, 0)
+        full = limit.isdigit() and current.isdigit() and int(current) >= int(limit)
+        if refused > 0 or full:
+            where = "/" + folder.relative_to(top).as_posix() if folder != top else "its root"
+            held = f"{current} of its {limit} processes" if limit.isdigit() else "its processes"
+            return f"{OUT_OF_PROCESSES} (the control group {where}, shared with other work, holds {held})"
+    return ""
+
+
 def looks_like_memory(text: str) -> bool:
     """Whether an exception's type and message say that memory ran out."""
     text = text.lower()

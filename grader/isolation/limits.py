@@ -91,7 +91,9 @@ def _limit_resources(memory: int, own_network: bool = True, oom_score: int | Non
 CRASH_SIGNALS = (signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS)  # how a process dies when memory runs out
 
 
-def machine_failure(promised: int, exc_text: str = "", exit_code: int | None = None, oom_killed: bool = False, own_limit: bool = False) -> str:
+def machine_failure(
+    promised: int, exc_text: str = "", exit_code: int | None = None, oom_killed: bool = False, own_limit: bool = False, own_processes: bool = False
+) -> str:
     """Why a process the grader promised `promised` bytes failed for the machine's
     lack of memory, not its code's; "" where that cannot be said.
 
@@ -101,7 +103,20 @@ def machine_failure(promised: int, exc_text: str = "", exit_code: int | None = N
     one that running out of memory causes: an exception that says so (a
     MemoryError, a shared library that cannot be mapped, a thread that cannot
     start) or death by SIGKILL, SIGABRT, SIGSEGV or SIGBUS. A syntax error or
-    any other exception stays the code's own, however short the machine."""
+    any other exception stays the code's own, however short the machine.
+
+    Likewise for processes: the machine's when a process or thread could not start
+    (said so, or death by SIGABRT, SIGSEGV or SIGBUS, how a library ends when its
+    thread cannot start)
+    while a control group the grader shares with other work (a Dask worker's, a
+    container's) refused forks, and the code's own worker did not reach its own
+    limit (`own_processes`). A student who raises "Resource temporarily
+    unavailable" without such a group refusing stays graded as their own."""
+    crashed = exit_code is not None and -exit_code in (int(signal.SIGABRT), int(signal.SIGSEGV), int(signal.SIGBUS))
+    if not own_processes and (crashed or (exc_text and capacity.looks_like_no_process(exc_text))):
+        ran_out = capacity.processes_ran_out()
+        if ran_out:
+            return ran_out
     if own_limit:
         return ""
     short = capacity.short_of(promised)

@@ -454,7 +454,8 @@ class Worker:
                 output=output,
                 seconds=seconds,
                 machine=machine_failure(
-                    self.memory, f"{message.get('type', '')}: {message.get('message', '')}", oom_killed=self.oom_seen, own_limit="memory" in limits
+                    self.memory, f"{message.get('type', '')}: {message.get('message', '')}", oom_killed=self.oom_seen, own_limit="memory" in limits,
+                    own_processes="processes" in limits,
                 ),
             )
         if isinstance(message, dict) and message.get("status") == "missing_function":
@@ -467,7 +468,10 @@ class Worker:
         # The worker ended, or sent something its runner never writes.
         exit_code = self.process.exit_code()
         self.close()  # reads its group's events one last time (oom_seen)
-        machine = machine_failure(self.memory, exit_code=exit_code, oom_killed=self.oom_seen, own_limit="memory" in limits or "memory" in self.limits_seen)
+        machine = machine_failure(
+            self.memory, exit_code=exit_code, oom_killed=self.oom_seen, own_limit="memory" in limits or "memory" in self.limits_seen,
+            own_processes="processes" in limits or "processes" in self.limits_seen,
+        )
         return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits, machine=machine)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:

@@ -41,6 +41,7 @@ from mnist_course.course import CourseError, Exercise, load_course
 from mnist_course.data import TEST_HALVES, DataError
 
 from .isolation import bubblewrap, capacity
+from .isolation.limits import promised_memory
 from .classroom.batch import BatchRequest, run_batch
 from .reports.figures import feedback_page
 from .reports.formats import classroom_results, gradescope_results, junit_xml
@@ -263,12 +264,11 @@ def _warn_short_machine(exercises: list[Exercise]) -> None:
     -v`), or a container or machine less than an exercise's grading was
     measured to need (course.toml's container_mb). There, a check that fails
     for memory is "not graded" (retry), never failed (issue 26)."""
-    from .training.trainer import TRAINER_MEMORY
 
     if not exercises:
         return
     limits = capacity.machine_limits()
-    needs = {ex.id: max(ex.memory_mb << 20, TRAINER_MEMORY if ex.training else 0) for ex in exercises}
+    needs = {ex.id: promised_memory(ex) for ex in exercises}
     worst = max(exercises, key=lambda ex: needs[ex.id])
     per_process = next((limit for limit in limits if limit.kind == "address space"), None)
     if per_process is not None and per_process.bytes < needs[worst.id]:

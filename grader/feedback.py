@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from .isolation.reply import Opaque
+from dataclasses import dataclass
+
+
+@dataclass
+class Opaque:
+    """A value a worker returned that is not plain data; only its description crosses
+    (isolation/reply.py makes it; `describe` below says it)."""
+
+    description: str  # "an object of type builtins.dict", say
+    length: int | None = None
 
 
 class Feedback(AssertionError):

@@ -111,10 +111,15 @@ def exercise_status(statuses: Iterable[str]) -> str:
     return "passed" if statuses == {"passed"} else "not started" if statuses == {"not started"} else "incomplete"
 
 
+def as_points(value: float) -> int | float:
+    """Points as the grader writes them: a whole number when it is one, else rounded to hundredths."""
+    value = round(float(value), 2)
+    return int(value) if value.is_integer() else value
+
+
 def total(scores: Iterable[float]) -> int | float:
-    """A sum of points: a whole number when it is one, else rounded to hundredths."""
-    value = round(sum(scores), 2)
-    return int(value) if value == int(value) else value
+    """A sum of points, written as points."""
+    return as_points(sum(scores))
 
 
 # --- declared dependencies ---------------------------------------------------------------

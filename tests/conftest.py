@@ -270,6 +270,10 @@ _TIMINGS: list[tuple[float, float, str]] = []
 _COUNTED: list[str] = ["waited-for processes only"]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="write tests/golden/ again from this run's reports (review the diff)")
+
+
 def pytest_configure(config):
     worker = getattr(config, "workerinput", {}).get("workerid")
     if not worker and config.getoption("numprocesses", None):  # the controller of a pytest-xdist run

@@ -103,3 +103,23 @@ def told(exercise: dict, check: dict) -> str:
     check not checked because the exercise's file could not be imported (`not_checked`),
     the one cause its one-line message points to, said at the exercise."""
     return exercise["import_failure"]["message"] if check.get("not_checked") else check["message"]
+
+
+
+def selected(request, corpus: dict) -> dict:
+    """The part of `corpus` this run's tests ask for: with `-k` choosing a few cases, only those
+    are graded. Read from the collected tests that use the asking fixture: the corpus names among
+    their parameters. A test that names the fixture and no case (it reads the whole class) asks for
+    all of it; one that takes `request` asks for the fixture only through a case of this corpus."""
+    fixture, names = request.fixturename, set()
+    for item in request.session.items:
+        uses = getattr(item, "fixturenames", ())
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        found = {value for value in params.values() if isinstance(value, str) and value in corpus}
+        if fixture in uses:
+            if not found:
+                return corpus
+            names |= found
+        elif "request" in uses and getattr(item, "module", None) is request.module:
+            names |= found
+    return {name: case for name, case in corpus.items() if name in names} or corpus

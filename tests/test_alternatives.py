@@ -11,7 +11,7 @@ in one `grader --batch` run and every alternative must earn every point.
 
 import pytest
 
-from corpus import COURSE, cases, checks_of, filled, grade_class, split
+from corpus import COURSE, cases, checks_of, filled, grade_class, selected, split
 
 FUNCTION_ALTERNATIVES = {
     # ex01 · plain loops and lists, as a first-week student writes them
@@ -424,13 +424,13 @@ UNTRAINED, TRAINED = split(FUNCTION_ALTERNATIVES)
 
 
 @pytest.fixture(scope="module")
-def function_alternatives(tmp_path_factory, mnist_path):
-    return _grade(UNTRAINED, tmp_path_factory.mktemp("alternatives"), mnist_path)
+def function_alternatives(request, tmp_path_factory, mnist_path):
+    return _grade(selected(request, UNTRAINED), tmp_path_factory.mktemp("alternatives"), mnist_path)
 
 
 @pytest.fixture(scope="module")
-def experiment_alternatives(tmp_path_factory, mnist_path):
-    return _grade(TRAINED, tmp_path_factory.mktemp("experiment-alternatives"), mnist_path)
+def experiment_alternatives(request, tmp_path_factory, mnist_path):
+    return _grade(selected(request, TRAINED), tmp_path_factory.mktemp("experiment-alternatives"), mnist_path)
 
 
 def _assert_full_points(out, name, exercise_id):
@@ -575,8 +575,8 @@ BACKPROP_ALTERNATIVES = {
 
 
 @pytest.fixture(scope="module")
-def backprop_alternatives(tmp_path_factory, mnist_path):
-    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in BACKPROP_ALTERNATIVES.items()}
+def backprop_alternatives(request, tmp_path_factory, mnist_path):
+    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in selected(request, BACKPROP_ALTERNATIVES).items()}
     return grade_class(submissions, tmp_path_factory.mktemp("backprop-alternatives"), mnist_path)
 
 
@@ -690,8 +690,8 @@ MODEL_ALTERNATIVES = {
 
 
 @pytest.fixture(scope="module")
-def model_alternatives(tmp_path_factory, mnist_path):
-    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in MODEL_ALTERNATIVES.items()}
+def model_alternatives(request, tmp_path_factory, mnist_path):
+    submissions = {name: (ex, filled(ex, **bodies)) for name, (ex, bodies) in selected(request, MODEL_ALTERNATIVES).items()}
     return grade_class(submissions, tmp_path_factory.mktemp("model-alternatives"), mnist_path)
 
 

@@ -181,7 +181,7 @@ def test_the_old_rule_leaks_ex02bs_private_accuracy(held_class, monkeypatch):
     public-half figure), monkeypatched back, on ex02b's report as ex02b recorded it then (no public
     half), shows the private accuracy on the page and on Gradescope. The one rule holds it."""
     from grader.classroom import release
-    from grader.reports import formats
+    from grader.reports import formats, holds
     from grader.reports.formats import gradescope_results, markdown_feedback
 
     _, _, _, report, check = held_class
@@ -197,7 +197,7 @@ def test_the_old_rule_leaks_ex02bs_private_accuracy(held_class, monkeypatch):
 
     assert not _leaks(shown(as_then), private) and not _leaks(shown(report), private)
     old_rule = lambda c: isinstance((c.get("measured") or {}).get("public_half"), dict)  # noqa: E731
-    monkeypatch.setattr(release, "on_private_half", old_rule)
+    monkeypatch.setattr(holds, "on_private_half", old_rule)
     monkeypatch.setattr(formats, "on_private_half", old_rule)
     assert set(_leaks(shown(as_then), private)) >= {f"page: {private[0]}", f"gradescope: {private[0]}"}
 
@@ -375,8 +375,9 @@ def test_a_refused_folders_earlier_grade_is_named(class_of_three, tmp_path, mnis
 def test_a_late_penalty_on_a_held_page_tells_nothing_of_the_private_score(monkeypatch):
     """An adversarial review found the late text quoting the private raw score and its penalty (23.8 - 2.38)
     beside the public score: the penalty is said on the view's own score, with the same percentage."""
-    from grader.classroom import release
-    from grader.classroom.release import parse_release, public_view
+    from grader.classroom.release import parse_release
+    from grader.reports import holds
+    from grader.reports.holds import public_view
     from grader.reports.formats import markdown_feedback
 
     late = {"due": "2026-11-20T10:00:00+00:00", "extension": None, "submitted_at": "2026-11-20T20:00:00+00:00",
@@ -387,5 +388,5 @@ def test_a_late_penalty_on_a_held_page_tells_nothing_of_the_private_score(monkey
     page = markdown_feedback(view)
     assert view["late"]["raw_score"] == view["score"] == 20.2 and view["late"]["penalty_points"] == 2.02 and view["late"]["final_score"] == 18.18
     assert "23.8" not in page and "2.38" not in page and "21.42" not in page
-    monkeypatch.setattr(release, "on_score", lambda late, raw: late)  # switched off: the private figures are on the page
+    monkeypatch.setattr(holds, "on_score", lambda late, raw: late)  # switched off: the private figures are on the page
     assert "23.8" in markdown_feedback(public_view(report, parse_release(HOLD)))

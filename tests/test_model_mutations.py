@@ -14,7 +14,7 @@ exercises' mutations are in tests/test_mutations.py.
 
 import pytest
 
-from corpus import COURSE, assert_teaches, checks_of, edited, filled, grade_class
+from corpus import COURSE, assert_teaches, checks_of, edited, filled, grade_class, selected
 
 ACCURACY = "build_model_test_accuracy"
 CONFIGURED = "training_settings_early_stopping_configured"
@@ -173,9 +173,10 @@ LESSON_MODELS = {
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, mnist_path):
-    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in MUTATIONS.items()}
-    submissions |= {name: (ex, filled(ex, **bodies)) for name, (ex, bodies, _, _) in LESSON_MODELS.items()}
+def graded(request, tmp_path_factory, mnist_path):
+    cases = selected(request, {**MUTATIONS, **LESSON_MODELS})  # `-k` grades only what it selects
+    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in MUTATIONS.items() if name in cases}
+    submissions |= {name: (ex, filled(ex, **bodies)) for name, (ex, bodies, _, _) in LESSON_MODELS.items() if name in cases}
     return grade_class(submissions, tmp_path_factory.mktemp("model-mutants"), mnist_path)
 
 

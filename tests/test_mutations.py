@@ -13,9 +13,13 @@ The model exercises' mutations are in tests/test_model_mutations.py; the
 correct-but-different direction is tests/test_alternatives.py.
 """
 
+import json
+
 import pytest
 
-from corpus import COURSE, assert_teaches, cases, checks_of, edited, grade_class, split
+import golden_reports
+
+from corpus import COURSE, assert_teaches, cases, checks_of, edited, grade_class, selected, split
 
 # ex01's reference lines that the mutations edit
 SCALE = "return images.astype(np.float32) / np.float32(255)"
@@ -307,17 +311,44 @@ UNTRAINED, TRAINED = split(MUTATIONS)
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, mnist_path):
-    return _grade(UNTRAINED, tmp_path_factory.mktemp("mutants"), mnist_path)
+def graded(request, tmp_path_factory, mnist_path):
+    return _grade(selected(request, UNTRAINED), tmp_path_factory.mktemp("mutants"), mnist_path)  # `-k` grades only what it selects
 
 
 @pytest.fixture(scope="module")
-def graded_experiment(tmp_path_factory, mnist_path):
-    return _grade(TRAINED, tmp_path_factory.mktemp("experiment-mutants"), mnist_path)
+def graded_experiment(request, tmp_path_factory, mnist_path):
+    return _grade(selected(request, TRAINED), tmp_path_factory.mktemp("experiment-mutants"), mnist_path)
 
 
 def _reports(request, name):
     return request.getfixturevalue("graded_experiment" if name in TRAINED else "graded")
+
+
+# The golden reports (tests/golden_reports.py): two mistakes of each function exercise, among
+# them dependents that count once another check passes; read from the class graded above.
+GOLDEN = ("ex01_divided_by_256", "ex01_channel_axis_by_reshape", "ex04_fancy_index_increment", "ex04_int32_counts",
+          "ex05b_flipped_kernel", "ex05b_same_rounded_down", "ex06_not_inverted", "ex06_centred_by_its_box")
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_a_mistake_s_report_is_its_golden_report(graded, name, pytestconfig):
+    report = json.loads((graded / "students" / name / "report.json").read_text())
+    changed = golden_reports.compare(name, report, pytestconfig.getoption("--update-golden"))
+    assert changed == [], f"{name}'s report differs from tests/golden/{name}.json (if meant, --update-golden and review):\n" + "\n".join(changed)
+
+
+@pytest.mark.parametrize("name", GOLDEN[:1])
+def test_a_changed_message_or_point_shows_as_a_difference(graded, name):
+    """Proven both ways: the golden comparison sees one changed message and one changed score."""
+    report = json.loads((graded / "students" / name / "report.json").read_text())
+    golden = golden_reports.kept(report)
+    changed = json.loads(json.dumps(report))
+    check = changed["exercises"][0]["checks"][1]
+    check["message"] += " (reworded)"
+    changed["exercises"][0]["score"] += 1
+    said = golden_reports.differences(golden, golden_reports.kept(changed))
+    assert len(said) == 2 and f"{check['name']} message" in said[1] and "(reworded)" in said[1] and "ex01 score" in said[0]
+    assert golden_reports.differences(golden, golden_reports.kept(report)) == []
 
 
 def test_the_corpus_covers_every_check_of_the_function_exercises():
@@ -363,8 +394,8 @@ def test_breaking_a_sentence_of_the_docstring_quotes_it(request, name):
 
 
 @pytest.fixture(scope="module")
-def graded_backprop(tmp_path_factory, mnist_path):
-    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in BACKPROP_MUTATIONS.items()}
+def graded_backprop(request, tmp_path_factory, mnist_path):
+    submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in selected(request, BACKPROP_MUTATIONS).items()}
     return grade_class(submissions, tmp_path_factory.mktemp("backprop-mutants"), mnist_path)
 
 

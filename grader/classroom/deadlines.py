@@ -31,6 +31,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..reports.late import feedback_lines, feedback_text, final_score, on_score  # noqa: F401 - the views, one floor down
+from ..scoring import as_points as _number
+
 TIMES_FILE = "submission_times.csv"  # SUBMISSIONS/submission_times.csv, used when --submission-times is not given
 POLICY_FILE = "late_policy.json"  # RESULTS/late_policy.json: the policy of the last run that set one, for the next runs
 FILE_TIME = "file modification time"
@@ -229,11 +232,6 @@ def saved(out: Path) -> dict[str, Any]:
         return {}
 
 
-def _number(value: float) -> float | int:
-    value = round(value, 2)
-    return int(value) if value == int(value) else value
-
-
 def _said(seconds: float) -> str:
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
@@ -303,39 +301,6 @@ def stamp(report: dict[str, Any], student: str, policy: LatePolicy) -> dict[str,
     else:
         report["late"] = late
     return report
-
-
-def on_score(late: dict[str, Any], raw: float) -> dict[str, Any]:
-    """The same `late` section applied to another raw score (a held page's public view): the same
-    percentage, so the points said never tell the score it was computed from."""
-    points = _number(raw * late.get("penalty_percent", 0) / 100)
-    return {**late, "raw_score": raw, "penalty_points": points, "final_score": _number(raw - points)}
-
-
-def final_score(report: dict[str, Any]) -> float:
-    """The score that goes to the gradebook's final column and to Canvas: after any late penalty."""
-    late = report.get("late")
-    return late["final_score"] if late else report["score"]
-
-
-def feedback_text(report: dict[str, Any]) -> tuple[str, str]:
-    """What a student's feedback page says about lateness: (its lead, the rest); ("", "") without a due date."""
-    late = report.get("late")
-    if not late:
-        return "", ""
-    due = late["extension"]["due"] if late.get("extension") else late["due"]
-    lead = (f"Due {due}" + (f" (your extension: {late['extension']['said']})" if late.get("extension") else "") + f"; submitted "
-            f"{late['submitted_at'] or 'at an unknown time'} ({late['submitted_at_source']}).")
-    if late["penalty_points"]:
-        return lead, (f"Late penalty: {late['penalty_points']} points ({late['penalty_percent']}%): {late['why']}. "
-                      f"Raw score {late['raw_score']}, final score {late['final_score']}/{report['max_score']}.")
-    return lead, f"No late penalty: {late['why']}."
-
-
-def feedback_lines(report: dict[str, Any]) -> list[str]:
-    """The Markdown page's lines (formats.markdown_feedback); formats.html_feedback says the same."""
-    lead, rest = feedback_text(report)
-    return ["", f"**{lead}** {rest}"] if lead else []
 
 
 def resolve(options: dict[str, Any], submissions: Path, out: Path, students: list[str]) -> LatePolicy:

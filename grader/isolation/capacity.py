@@ -341,7 +341,7 @@ class Leaf:
 # ---------------------------------------------------------------- the machine's own limits
 #
 # The grader promises student code a memory limit (course.toml's memory_mb for
-# a worker, training.TRAINER_MEMORY for its trainer). A machine can give less:
+# a worker, limits.TRAINER_MEMORY for the grader's trainer). A machine can give less:
 # an address-space limit on every process (`ulimit -v`), a container or
 # control group the grader runs in with less memory than that, a machine with
 # less. There, code that runs out of memory may be within what it was

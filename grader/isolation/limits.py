@@ -20,6 +20,13 @@ from . import capacity
 
 MAX_FILE_WRITE = 512 << 20  # RLIMIT_FSIZE for the worker, where the platform has it
 MEMORY_LIMIT = 4 << 30  # default RLIMIT_AS for the worker, bytes (course.toml's memory_mb sets it per exercise)
+TRAINER_MEMORY = 8 << 30  # address-space cap of the grader's trainer process (training/trainer.py)
+
+
+def promised_memory(exercise) -> int:
+    """The address space one process of an exercise's grading is promised: its worker's
+    (course.toml's memory_mb), or the trainer's where the exercise trains a model."""
+    return max(exercise.memory_mb << 20, TRAINER_MEMORY if exercise.training else 0)
 
 
 def limiter(memory: int, own_network: bool = True, oom_score: int = 1000):

@@ -23,19 +23,12 @@ from typing import Any
 import numpy as np
 
 from .safe_files import clean_text, plain_name, read_regular
+from ..feedback import Opaque  # a value that is not plain data: described on the ground floor, where messages use it
 
 MAX_ARRAY_FILE = 256 << 20  # bytes per returned array
 MAX_RESULT_BYTES = 512 << 20  # bytes of arrays per result
 MAX_ITEMS, MAX_DEPTH = 512, 4  # values per result, nesting (the worker sends at most 16 per list, 3 deep)
 MAX_MODEL_FILE = 64 << 20  # bytes of a returned .keras file (16 million float32 weights)
-
-
-@dataclass
-class Opaque:
-    """A returned value that is not plain data; only its description crosses."""
-
-    description: str  # "an object of type builtins.dict", say
-    length: int | None = None
 
 
 @dataclass

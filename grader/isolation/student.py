@@ -299,9 +299,7 @@ class Student:
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:
         the worker's, or the trainer's where the exercise trains a model."""
-        from ..training.trainer import TRAINER_MEMORY
-
-        return max(self.worker.memory, TRAINER_MEMORY if self.exercise.training else 0)
+        return limits.promised_memory(self.exercise)
 
     def close(self) -> None:
         """Stop the worker and everything it started, and remove what it returned."""

@@ -26,7 +26,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from ..classroom.release import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
+from .holds import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
+from .late import feedback_lines, feedback_text
 from .report import cause_heading, for_students, measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
@@ -233,10 +234,9 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
     if report.get("earlier_grades"):
         lines += ["", f"This grade replaces {_earlier(report['earlier_grades'])}."]
     lines += [f"\n**Your upload:** {line}" for line in _upload_lines(report)]
-    if report.get("late"):  # grader/classroom/deadlines.py: the penalty on top of the raw score, and why
-        from ..classroom.deadlines import feedback_lines
+    if report.get("late"):  # the late section (classroom/deadlines.py stamps it; reports/late.py says it): the penalty on top of the raw score, and why
         lines += feedback_lines(report)
-    if report.get("held_until"):  # grader/classroom/release.py's public_view: the private grade waits for its release
+    if report.get("held_until"):  # grader/classroom/reports/holds.py's public_view: the private grade waits for its release
         lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
@@ -352,7 +352,6 @@ def html_feedback(
         + ".</p>",
     ]
     if report.get("late"):  # grader/classroom/deadlines.py: the same words as the Markdown page's
-        from ..classroom.deadlines import feedback_text
         parts.append('<p class="late"><strong>{}</strong> {}</p>'.format(*map(_h, feedback_text(report))))
     elif report.get("submitted_at"):
         parts.append(f"<p>Submission: files last changed {_h(report['submitted_at'])}.</p>")

@@ -36,14 +36,13 @@ from mnist_course import budget
 from mnist_course.budget import BACKWARD_FACTOR, STEP_FLOPS, epoch_cpu_allowance_s, safety_timeout_s, start_up_timeout_s
 from ..shared_cache import key_of, locked
 from ..settings import switches
-from ..isolation.limits import limiter, machine_failure
+from ..isolation.limits import TRAINER_MEMORY, limiter, machine_failure
 from ..isolation.safe_files import clean_text, read_regular
 from .declared_settings import Settings
 from .vetting import allowed_at_build
 
 TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_VERSION = 4  # bump when training or evaluation changes meaning (3: fixed threads, work counted; 4: entries hold their key)
-TRAINER_MEMORY = 8 << 30  # address-space cap of the trainer process
 PROBE_IMAGES = 64
 MAX_CACHE_ENTRY = 64 << 20  # bytes of one cached training result
 

@@ -2,8 +2,10 @@
 few fixed mistakes, kept under tests/golden/ and compared field by field, so that a change of a
 message, a status or a point shows as a diff someone reviews.
 
-What is kept of a report: each exercise's status, score and one cause (`import_failure`), and
-each check's status, score, message, cause, retry and `not_checked`. What is left out varies
+What is kept of a report: the mistake's own exercise (a class graded on several exercises
+gives each student every one of them, so the others depend on who else is in the class): its
+status, score and one cause (`import_failure`), and each check's status, score, message, cause,
+retry and `not_checked`. What is left out varies
 with the machine or the moment, never with the grade: seconds, dates, versions, paths (a
 report names no folder of the grading machine anyway), and what a check measured.
 
@@ -20,21 +22,20 @@ EXERCISE_KEYS = ("id", "status", "score", "max_score", "import_failure")
 CHECK_KEYS = ("name", "status", "score", "max_score", "message", "cause", "retry", "not_checked")
 
 
-def kept(report: dict) -> dict:
-    """The part of a report a golden file holds."""
+def kept(report: dict, exercise_id: str) -> dict:
+    """The part of a report a golden file holds: the exercise `exercise_id`."""
     return {
-        "score": report["score"],
-        "max_score": report["max_score"],
         "exercises": [
             {**{k: ex[k] for k in EXERCISE_KEYS if k in ex}, "checks": [{k: c[k] for k in CHECK_KEYS if k in c} for c in ex["checks"]]}
             for ex in report["exercises"]
+            if ex["id"] == exercise_id
         ],
     }
 
 
 def differences(golden: dict, now: dict) -> list[str]:
     """What changed, check by check, in words: "ex01 normalize_values message: 'old' -> 'new'"."""
-    said = [f"total {k}: {golden[k]!r} -> {now[k]!r}" for k in ("score", "max_score") if golden.get(k) != now.get(k)]
+    said = []
     old_exercises = {ex["id"]: ex for ex in golden["exercises"]}
     for ex in now["exercises"]:
         old = old_exercises.pop(ex["id"], None)
@@ -54,10 +55,10 @@ def differences(golden: dict, now: dict) -> list[str]:
     return said
 
 
-def compare(name: str, report: dict, update: bool) -> list[str]:
-    """The differences between `report` and tests/golden/<name>.json (written there when `update`)."""
+def compare(name: str, report: dict, exercise_id: str, update: bool) -> list[str]:
+    """The differences between `report`'s exercise and tests/golden/<name>.json (written there when `update`)."""
     path = GOLDEN / f"{name}.json"
-    now = kept(report)
+    now = kept(report, exercise_id)
     if update:
         GOLDEN.mkdir(exist_ok=True)
         path.write_text(json.dumps(now, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

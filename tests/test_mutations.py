@@ -333,7 +333,7 @@ GOLDEN = ("ex01_divided_by_256", "ex01_channel_axis_by_reshape", "ex04_fancy_ind
 @pytest.mark.parametrize("name", GOLDEN)
 def test_a_mistake_s_report_is_its_golden_report(graded, name, pytestconfig):
     report = json.loads((graded / "students" / name / "report.json").read_text())
-    changed = golden_reports.compare(name, report, pytestconfig.getoption("--update-golden"))
+    changed = golden_reports.compare(name, report, MUTATIONS[name][0], pytestconfig.getoption("--update-golden"))
     assert changed == [], f"{name}'s report differs from tests/golden/{name}.json (if meant, --update-golden and review):\n" + "\n".join(changed)
 
 
@@ -341,14 +341,16 @@ def test_a_mistake_s_report_is_its_golden_report(graded, name, pytestconfig):
 def test_a_changed_message_or_point_shows_as_a_difference(graded, name):
     """Proven both ways: the golden comparison sees one changed message and one changed score."""
     report = json.loads((graded / "students" / name / "report.json").read_text())
-    golden = golden_reports.kept(report)
+    exercise_id = MUTATIONS[name][0]
+    golden = golden_reports.kept(report, exercise_id)
     changed = json.loads(json.dumps(report))
-    check = changed["exercises"][0]["checks"][1]
+    exercise = next(ex for ex in changed["exercises"] if ex["id"] == exercise_id)
+    check = exercise["checks"][1]
     check["message"] += " (reworded)"
-    changed["exercises"][0]["score"] += 1
-    said = golden_reports.differences(golden, golden_reports.kept(changed))
-    assert len(said) == 2 and f"{check['name']} message" in said[1] and "(reworded)" in said[1] and "ex01 score" in said[0]
-    assert golden_reports.differences(golden, golden_reports.kept(report)) == []
+    exercise["score"] += 1
+    said = golden_reports.differences(golden, golden_reports.kept(changed, exercise_id))
+    assert len(said) == 2 and f"{check['name']} message" in said[1] and "(reworded)" in said[1] and f"{exercise_id} score" in said[0]
+    assert golden_reports.differences(golden, golden_reports.kept(report, exercise_id)) == []
 
 
 def test_the_corpus_covers_every_check_of_the_function_exercises():

@@ -5,6 +5,7 @@ repository, never committed) unless MNIST_COURSE_DATA points elsewhere.
 """
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
@@ -309,12 +310,57 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+# ---------------------------------------------------------------- the `unit` marker
+# `python -m pytest -m unit` is the sub-minute loop: tests that start no process at all (no
+# worker, no child grader, no training, no browser, no cluster). A test marked `unit` that
+# starts one fails, naming what it ran, so the mark stays honest. The mark comes from the list
+# tests/unit_tests.txt; MNIST_COURSE_UNIT_PROBE=1 applies the guard to every test, and those that
+# pass under it (pytest -rA) are the ones the list may name.
+
+
+UNIT_TESTS = Path(__file__).with_name("unit_tests.txt")
+
+
+_LISTED = {line.strip() for line in UNIT_TESTS.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+
+
+def pytest_itemcollected(item):
+    """Mark `unit` the tests unit_tests.txt names (a test function: all its parameters), before `-m` selects."""
+    if item.nodeid.split("[", 1)[0] in _LISTED:
+        item.add_marker(pytest.mark.unit)
+
+
+@contextlib.contextmanager
+def _no_process(item, phase):
+    """Around one phase of `item`: if it is marked `unit` (or under the probe), any process it starts fails it."""
+    if item.get_closest_marker("unit") is None and not os.environ.get("MNIST_COURSE_UNIT_PROBE"):
+        yield
+        return
+    import _posixsubprocess
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError(f"{item.nodeid} is marked `unit` but its {phase} started a process ({str(args)[:200]}). "
+                           "Take the mark off (tests/conftest.py), or keep the test from starting processes.")
+
+    # every way Python starts one: subprocess, multiprocessing (fork_exec), os.fork, os.posix_spawn
+    places = [(subprocess.Popen, "_execute_child"), (_posixsubprocess, "fork_exec"), (os, "fork"), (os, "posix_spawn")]
+    saved = [(owner, name, getattr(owner, name)) for owner, name in places if hasattr(owner, name)]
+    for owner, name, _ in saved:
+        setattr(owner, name, refuse)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
 def _timed(item, phase):
     import time
 
     wall, cpu = time.perf_counter(), _cpu_seconds()
     try:
-        return (yield from _guarded(item, phase))
+        with _no_process(item, phase):
+            return (yield from _guarded(item, phase))
     finally:
         _record(item, phase, time.perf_counter() - wall, _cpu_seconds() - cpu)
 

@@ -2,7 +2,7 @@
 
 ex05b's checks compare a student's conv2d and max_pool2d with what
 keras.layers.Conv2D and MaxPooling2D compute, but grade against a float64 NumPy
-computation (grader/checks/ex05b_conv_by_hand.py), so a grading needs no Keras
+computation (grader/references/ex05b_conv_by_hand.py), so a grading needs no Keras
 import. These tests hold that reference to real Keras layers on every case the
 checks use, far inside the checks' tolerance, and show that the comparison
 tells a classic variant (the odd padding row on top, a flipped kernel, padding
@@ -12,12 +12,13 @@ tells a classic variant (the odd padding row on top, a flipped kernel, padding
 import numpy as np
 import pytest
 
-from grader.checks import ex05b_conv_by_hand as ex05b
+from grader.checks import ex05b_conv_by_hand as ex05b_checks
+from grader.references import ex05b_conv_by_hand as ex05b
 from mnist_course.data import quiet_keras
 
 CASES = [*ex05b.ONE_CHANNEL, *ex05b.CHANNELS, *ex05b.STRIDE, *ex05b.SAME, *ex05b.SHAPES]
 # float32 Keras against float64 NumPy: 100 times tighter than the checks' own tolerance
-TOLERANCE = ex05b._ATOL / 100
+TOLERANCE = ex05b_checks._ATOL / 100
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_the_conv2d_reference_is_what_keras_computes(keras, case):
 
 
 def test_the_pool_reference_is_what_keras_computes(keras):
-    for x, situation in ex05b._pool_inputs():
+    for x, situation in ex05b.pool_inputs():
         expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D()(x))
         assert _gap(ex05b.max_pooled(x), expected) == 0, situation
 
@@ -58,11 +59,11 @@ def test_the_comparison_tells_a_mistake_from_keras(keras):
     for case in odd:
         top_first = [case.same_pads(case.x.shape[1], case.kernels.shape[0], extra_first=True),
                      case.same_pads(case.x.shape[2], case.kernels.shape[1], extra_first=True)]
-        assert _gap(case.numpy(pads=top_first), _keras_conv(keras, case)) > ex05b._ATOL
+        assert _gap(case.numpy(pads=top_first), _keras_conv(keras, case)) > ex05b_checks._ATOL
     # A flipped kernel (a true convolution) on every case with a kernel larger than 1 x 1.
     for case in CASES:
         if case.kernels.shape[:2] != (1, 1):
-            assert _gap(case.numpy(kernels=case.kernels[::-1, ::-1]), _keras_conv(keras, case)) > ex05b._ATOL
+            assert _gap(case.numpy(kernels=case.kernels[::-1, ::-1]), _keras_conv(keras, case)) > ex05b_checks._ATOL
     # A pool that keeps the odd last row or column (padding "same") is not MaxPooling2D().
-    x = ex05b._pool_inputs()[0][0]
+    x = ex05b.pool_inputs()[0][0]
     assert _gap(ex05b.max_pooled(x), keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(padding="same")(x))) == np.inf

@@ -2,9 +2,9 @@
 
 Each test is one check; its points, function, hints and lesson section live in
 course.toml under the same name (without "test_"). The student's functions run
-in the worker; everything they are judged against is computed here, on the
-grader's side: the reference forward pass and gradients written out below
-(never imported from solutions/), centred finite differences of the grader's
+in the worker; everything they are judged against is computed on the
+grader's side: the reference forward pass and gradients of
+grader/references/ex02b_backprop.py (`ref`, never imported from solutions/), centred finite differences of the grader's
 own loss, tf.GradientTape on the same weights, and, for train(), what it
 learns twice: a small task drawn for this submission alone (its seed is the
 hash of the submission's file, so weights prepared in advance cannot know it),
@@ -25,6 +25,7 @@ import pytest
 from grader.feedback import Feedback, NotGraded, NotStarted, describe, short
 from grader.scoring import below_the_bar, depends_on, earlier_check_failed, earned_fraction, what_it_said
 from grader.training.accuracy import threshold_for
+from grader.references import ex02b_backprop as ref  # the grader's forward pass, gradients, inputs and unseen task
 from grader.training.by_hand import shared_call
 from mnist_course.course import COURSE_FILE
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
@@ -34,113 +35,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-NAMES = ("W1", "b1", "W2", "b2")
-GRAD_NAMES = ("dW1", "db1", "dW2", "db2")
-FD_STEP = 1e-5  # centred differences in float64: truncation and rounding both near 1e-10
 REL_TOLERANCE = 1e-6
 
 
 # ---------------------------------------------------------------- the grader's reference
 
 
-def _forward(x, W1, b1, W2, b2):
-    z1 = x @ W1 + b1
-    h = np.maximum(z1, 0.0)
-    z2 = h @ W2 + b2
-    shifted = z2 - z2.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return z1, h, log_p
-
-
-def _loss(x, y, *params) -> float:
-    _, _, log_p = _forward(x, *params)
-    return float(-log_p[np.arange(len(y)), y].mean())
-
-
-def _grads(x, y, W1, b1, W2, b2, *, mask=True, mean=True):
-    """The reference gradients; `mask=False` and `mean=False` give two classic
-    mistakes, so a message can name the one a submission made."""
-    z1, h, log_p = _forward(x, W1, b1, W2, b2)
-    dz2 = np.exp(log_p)
-    dz2[np.arange(len(y)), y] -= 1.0
-    if mean:
-        dz2 /= len(x)
-    dz1 = dz2 @ W2.T
-    if mask:
-        dz1 = dz1 * (z1 > 0)
-    return x.T @ dz1, dz1.sum(axis=0), h.T @ dz2, dz2.sum(axis=0)
-
-
-def _finite_differences(x, y, params):
-    """d loss / d theta for every entry of every parameter, by centred differences
-    of the grader's own loss: (L(theta + eps) - L(theta - eps)) / (2 eps)."""
-    params = [p.copy() for p in params]
-    result = []
-    for p in params:
-        g = np.zeros_like(p)
-        for i in np.ndindex(p.shape):
-            keep = p[i]
-            p[i] = keep + FD_STEP
-            up = _loss(x, y, *params)
-            p[i] = keep - FD_STEP
-            down = _loss(x, y, *params)
-            p[i] = keep
-            g[i] = (up - down) / (2 * FD_STEP)
-        result.append(g)
-    return result
-
-
-def _gradient_tape(x, y, params):
-    """The same gradients from TensorFlow's automatic differentiation, in float64."""
-    from mnist_course.data import quiet_keras
-
-    quiet_keras()  # TensorFlow's start-up notes hidden
-    import tensorflow as tf
-
-    variables = [tf.Variable(p, dtype=tf.float64) for p in params]
-    W1, b1, W2, b2 = variables
-    with tf.GradientTape() as tape:
-        logits = tf.nn.relu(tf.constant(x) @ W1 + b1) @ W2 + b2
-        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=logits))
-    return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
-
-
-def _rel_error(got, want) -> float:
-    """The largest difference, relative to the largest entry of either array."""
-    scale = max(float(np.abs(got).max(initial=0)), float(np.abs(want).max(initial=0)), 1e-12)
-    return float(np.abs(got - want).max(initial=0)) / scale
-
-
 # ---------------------------------------------------------------- inputs
-
-
-def _small_problem():
-    """5 images of 6 inputs, 4 hidden units, 3 classes; no hidden sum within 0.05 of
-    ReLU's kink, where finite differences would straddle it."""
-    for seed in range(100):
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(5, 6))
-        params = (rng.normal(0, 0.6, (6, 4)), rng.normal(0, 0.3, 4), rng.normal(0, 0.6, (4, 3)), rng.normal(0, 0.3, 3))
-        z1 = x @ params[0] + params[1]
-        if np.abs(z1).min() > 0.05 and (z1 > 0).any(axis=0).all() and (z1 < 0).any():
-            return x, np.array([2, 0, 1, 1, 0]), params
-    raise AssertionError("no small problem without a kink")  # pragma: no cover
-
-
-SMALL_SHOWN = "x, y, W1, b1, W2, b2 (5 seeded random images of 6 inputs, labels [2, 0, 1, 1, 0], 4 hidden units, 3 classes)"
-
-
-def _mnist_problem(mnist, n=40, hidden=16):
-    """n real training images (float64, [0, 1]) and seeded He-scaled weights, biases non-zero."""
-    x = mnist.x_train[:n].reshape(n, -1).astype(np.float64) / 255
-    rng = np.random.default_rng(11)
-    params = (
-        rng.normal(0, math.sqrt(2 / x.shape[1]), (x.shape[1], hidden)),
-        rng.normal(0, 0.1, hidden),
-        rng.normal(0, math.sqrt(2 / hidden), (hidden, 10)),
-        rng.normal(0, 0.1, 10),
-    )
-    return x, mnist.y_train[:n].astype(np.int64), params
 
 
 def _table(exercise, name: str) -> dict:
@@ -169,8 +70,8 @@ def _init_call(student, seed=3, cached=True, **sizes):
 def _params(r, shapes, what="parameters") -> list[np.ndarray]:
     """Four float arrays of the given shapes, or a Feedback saying what came back."""
     value = r.value
-    if isinstance(value, dict) and set(value) >= set(NAMES):
-        value = [value[name] for name in NAMES]
+    if isinstance(value, dict) and set(value) >= set(ref.NAMES):
+        value = [value[name] for name in ref.NAMES]
     if not isinstance(value, (list, tuple)) or len(value) != 4:
         raise r.fail(
             f"got {describe(value)}",
@@ -178,7 +79,7 @@ def _params(r, shapes, what="parameters") -> list[np.ndarray]:
             hint=f"return the four {what} in order: return W1, b1, W2, b2",
         )
     arrays = []
-    for name, part, shape in zip(NAMES, value, shapes):
+    for name, part, shape in zip(ref.NAMES, value, shapes):
         if not isinstance(part, np.ndarray) or part.dtype.kind not in "biuf":
             raise r.fail(f"{name} is {describe(part)}", f"an array of shape {shape}", hint="build every parameter as a numpy array")
         if part.shape != shape:
@@ -192,7 +93,7 @@ def _params(r, shapes, what="parameters") -> list[np.ndarray]:
 
 def test_init_params_shapes_dtypes(student):
     r, shapes = _init_call(student)
-    for name, part in zip(NAMES, _params(r, shapes)):
+    for name, part in zip(ref.NAMES, _params(r, shapes)):
         if part.dtype != np.float64:
             raise r.fail(
                 f"{name} has dtype {part.dtype}",
@@ -231,9 +132,9 @@ def _symmetric_story(params, mnist, steps=3, learning_rate=0.5) -> str:
     x = mnist.x_train[:64].reshape(64, -1).astype(np.float64) / 255
     y = mnist.y_train[:64].astype(np.int64)
     params = [p.astype(np.float64).copy() for p in params]
-    start = _loss(x, y, *params)
+    start = ref.loss(x, y, *params)
     for _ in range(steps):
-        for p, g in zip(params, _grads(x, y, *params)):
+        for p, g in zip(params, ref.grads(x, y, *params)):
             p -= learning_rate * g
     W1 = params[0]
     spread = float(np.abs(W1 - W1[:, :1]).max())
@@ -243,7 +144,7 @@ def _symmetric_story(params, mnist, steps=3, learning_rate=0.5) -> str:
     return (
         f"after {steps} steps of gradient descent (learning rate {learning_rate}) on 64 training images with the grader's correct gradients, "
         f"the weights from the centre pixel into hidden units 0-3 are {shown}: every hidden unit's weights have {moved} "
-        f"(largest difference between two units: {spread:.3g}), and the loss went only from {start:.3f} to {_loss(x, y, *params):.3f}"
+        f"(largest difference between two units: {spread:.3g}), and the loss went only from {start:.3f} to {ref.loss(x, y, *params):.3f}"
     )
 
 
@@ -329,7 +230,7 @@ def _loss_value(r) -> float:
 
 def _explain_loss(r, got, x, y, params, situation=""):
     """A wrong loss value, with the classic mistake that explains it if one does."""
-    want = _loss(x, y, *params)
+    want = ref.loss(x, y, *params)
     where = f" ({situation})" if situation else ""
     n = len(y)
     cause = ""
@@ -339,9 +240,9 @@ def _explain_loss(r, got, x, y, params, situation=""):
         cause = f"the losses of the {n} images summed, not averaged"
     elif math.isclose(got, want / math.log(10), rel_tol=1e-6):
         cause = "log10 instead of the natural log"
-    elif math.isclose(got, _linear_loss(x, y, params), rel_tol=1e-6):
+    elif math.isclose(got, ref.linear_loss(x, y, params), rel_tol=1e-6):
         cause = "the hidden layer without ReLU: z2 = (x @ W1 + b1) @ W2 + b2"
-    elif got < want and math.isclose(got, _floored_loss(x, y, params), rel_tol=1e-6):
+    elif got < want and math.isclose(got, ref.floored_loss(x, y, params), rel_tol=1e-6):
         cause = "a probability that rounded to 0 was floored (lesson 2's 1e-12): the true -ln p is larger; ln p = z - ln(sum of exp(z)) needs no floor"
     raise r.fail(
         f"got {got:.10g}{where}",
@@ -351,36 +252,23 @@ def _explain_loss(r, got, x, y, params, situation=""):
     )
 
 
-def _linear_loss(x, y, params) -> float:
-    W1, b1, W2, b2 = params
-    z2 = (x @ W1 + b1) @ W2 + b2
-    shifted = z2 - z2.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_p[np.arange(len(y)), y].mean())
-
-
-def _floored_loss(x, y, params) -> float:
-    _, _, log_p = _forward(x, *params)
-    return float(-np.log(np.maximum(np.exp(log_p[np.arange(len(y)), y]), 1e-12)).mean())
-
-
 def test_loss_value(student, mnist):
-    x, y, params = _small_problem()
-    mx, my, mparams = _mnist_problem(mnist)
+    x, y, params = ref.small_problem()
+    mx, my, mparams = ref.mnist_problem(mnist)
     cases = [
-        (x, y, params, SMALL_SHOWN, ""),
+        (x, y, params, ref.SMALL_SHOWN, ""),
         (x[:1], y[:1], params, "x[:1], y[:1], W1, b1, W2, b2 (one image)", "a batch of one image"),
         (mx, my, mparams, "40 training images (float64, [0, 1]), their labels, seeded He-scaled weights for 16 hidden units", "MNIST images"),
     ]
     for xs, ys, ps, shown, situation in cases:
         r = student.call("loss", xs, ys, *ps, shown=shown, expect="the mean cross-entropy, one float")
         got = _loss_value(r)
-        if not math.isclose(got, _loss(xs, ys, *ps), rel_tol=1e-9, abs_tol=1e-12):
+        if not math.isclose(got, ref.loss(xs, ys, *ps), rel_tol=1e-9, abs_tol=1e-12):
             _explain_loss(r, got, xs, ys, ps, situation)
 
 
 def test_loss_stable(student):
-    x, y, params = _small_problem()
+    x, y, params = ref.small_problem()
     W1, b1, W2, b2 = params
     big = (W1, b1, W2 * 400.0, b2)  # logits in the hundreds: exp overflows float64 past about 709
     r = student.call(
@@ -388,7 +276,7 @@ def test_loss_stable(student):
         expect="a finite mean cross-entropy",
     )
     got = _loss_value(r)
-    want = _loss(x, y, *big)
+    want = ref.loss(x, y, *big)
     if not math.isfinite(got) or not math.isclose(got, want, rel_tol=1e-9):
         raise r.fail(
             f"got {got:.10g}" + (f" (warnings: {'; '.join(r.warnings[:2])})" if r.warnings else ""),
@@ -424,7 +312,7 @@ def _grad_parts(r, x, params) -> tuple[float, list[np.ndarray]]:
     if isinstance(loss_value, (bool, np.bool_)) or not isinstance(loss_value, (int, float, np.integer, np.floating)):
         raise r.fail(f"the first item is {describe(value[0])}", "the loss, one number", hint="return the loss first, then the four gradients")
     grads = []
-    for name, g, p in zip(GRAD_NAMES, value[1:], params):
+    for name, g, p in zip(ref.GRAD_NAMES, value[1:], params):
         if not isinstance(g, np.ndarray) or g.dtype.kind not in "biuf":
             raise r.fail(f"{name} is {describe(g)}", f"an array of shape {p.shape}", hint="every gradient is an array shaped like its parameter")
         if g.shape != p.shape:
@@ -442,21 +330,21 @@ def _grad_parts(r, x, params) -> tuple[float, list[np.ndarray]]:
 
 
 def test_gradients_shapes_dtypes(student):
-    x, y, params = _small_problem()
-    r = _grad_call(student, x, y, params, SMALL_SHOWN)
+    x, y, params = ref.small_problem()
+    r = _grad_call(student, x, y, params, ref.SMALL_SHOWN)
     _, grads = _grad_parts(r, x, params)
-    for name, g in zip(GRAD_NAMES, grads):
+    for name, g in zip(ref.GRAD_NAMES, grads):
         if g.dtype != np.float64:
             raise r.fail(f"{name} has dtype {g.dtype}", "float64", cause=f"a conversion to {g.dtype}", hint="keep NumPy's float64 throughout")
 
 
 def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.ndarray], against: str, how: str = "") -> None:
     """Compare each gradient with `want`; fail naming the first wrong one and the likely mistake."""
-    errors = [_rel_error(g, w) for g, w in zip(got, want)]
+    errors = [ref.rel_error(g, w) for g, w in zip(got, want)]
     if max(errors) < REL_TOLERANCE:
         return
     name_i = int(np.argmax(np.array(errors) >= REL_TOLERANCE))
-    name = GRAD_NAMES[name_i]
+    name = ref.GRAD_NAMES[name_i]
     g, w = got[name_i], want[name_i]
     k = np.unravel_index(int(np.argmax(np.abs(g - w))), g.shape)
     at = f"[{', '.join(str(int(i)) for i in k)}]"
@@ -466,7 +354,7 @@ def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.nda
         cause = f"every gradient {n} times too large: the loss is a mean over the {n} images, so its gradient carries a factor 1/N too"
     elif all(np.allclose(a, -b, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
         cause = "every gradient has the wrong sign: the gradient with respect to the logits is p - onehot(y), not onehot(y) - p"
-    elif all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(got, _grads(x, y, *params, mask=False))):
+    elif all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(got, ref.grads(x, y, *params, mask=False))):
         cause = "the ReLU's derivative is missing: on the way back, the gradient passes only through the hidden units whose weighted sum was positive"
     elif errors[2] < REL_TOLERANCE and errors[3] < REL_TOLERANCE:
         cause = "dW2 and db2 are right, so the mistake is in the step back through W2 and the ReLU (the chain rule's steps after the output layer, lesson 2)"
@@ -483,21 +371,21 @@ def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.nda
 
 
 def test_gradients_finite_differences(student):
-    x, y, params = _small_problem()
-    r = _grad_call(student, x, y, params, SMALL_SHOWN)
+    x, y, params = ref.small_problem()
+    r = _grad_call(student, x, y, params, ref.SMALL_SHOWN)
     loss_value, grads = _grad_parts(r, x, params)
-    want_loss = _loss(x, y, *params)
+    want_loss = ref.loss(x, y, *params)
     if not math.isclose(loss_value, want_loss, rel_tol=1e-9):
         raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{want_loss:.10g}, as loss() computes it", hint="return the mean cross-entropy of the forward pass first")
-    numeric = _finite_differences(x, y, params)
+    numeric = ref.finite_differences(x, y, params)
     _explain_gradients(r, x, y, params, grads, numeric, "the grader's centred finite differences", "(L(w + ε) - L(w - ε)) / 2ε with ε = 1e-5, on its own loss")
 
 
 def test_gradients_match_gradient_tape(student, mnist):
-    x, y, params = _mnist_problem(mnist)
+    x, y, params = ref.mnist_problem(mnist)
     r = _grad_call(student, x, y, params, "40 training images (float64, [0, 1]), their labels, seeded weights for 16 hidden units and non-zero biases")
     loss_value, grads = _grad_parts(r, x, params)
-    tape_loss, tape_grads = _gradient_tape(x, y, params)
+    tape_loss, tape_grads = ref.gradient_tape(x, y, params)
     if not math.isclose(loss_value, tape_loss, rel_tol=1e-9):
         raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{tape_loss:.10g}, TensorFlow's sparse softmax cross-entropy, averaged",
                      hint="return the mean cross-entropy of the forward pass first")
@@ -507,14 +395,6 @@ def test_gradients_match_gradient_tape(student, mnist):
 # ---------------------------------------------------------------- sgd_settings and train
 
 SETTING_TYPES = {"n_hidden": int, "epochs": int, "batch_size": int, "learning_rate": float}
-
-
-def _forward_flops(n_hidden: int) -> int:
-    return 2 * (784 * n_hidden + n_hidden * 10)
-
-
-def _work(sgd: dict, n_train: int, n_hidden: int, epochs: int, batch_size: int) -> float:
-    return epochs * (n_train * 3 * _forward_flops(n_hidden) + math.ceil(n_train / batch_size) * sgd["step_flops"])
 
 
 def _flops(value: float) -> str:
@@ -553,12 +433,12 @@ def _settings(student, mnist) -> tuple[dict, object]:
     if not (math.isfinite(value["learning_rate"]) and value["learning_rate"] > 0):
         raise r.fail(f"learning_rate is {value['learning_rate']!r}", "a finite number above 0", hint="steps go against the gradient: a positive learning rate")
     reference = sgd["reference"]
-    declared = _work(sgd, n_train, value["n_hidden"], value["epochs"], value["batch_size"])
-    ref_work = _work(sgd, n_train, reference["n_hidden"], reference["epochs"], reference["batch_size"])
+    declared = ref.work(sgd, n_train, value["n_hidden"], value["epochs"], value["batch_size"])
+    ref_work = ref.work(sgd, n_train, reference["n_hidden"], reference["epochs"], reference["batch_size"])
     cap = sgd["cost_cap"] * ref_work
     if declared > cap:
         raise r.fail(
-            f"{value['epochs']} epochs × ({n_train:,} images × 3 × {_flops(_forward_flops(value['n_hidden']))} forward + "
+            f"{value['epochs']} epochs × ({n_train:,} images × 3 × {_flops(ref.forward_flops(value['n_hidden']))} forward + "
             f"{math.ceil(n_train / value['batch_size']):,} steps × {_flops(sgd['step_flops'])}) = {_flops(declared)} of training work",
             f"at most {_flops(cap)} ({sgd['cost_cap']:g}× the reference's {_flops(ref_work)})",
             cause="more epochs, a wider hidden layer or a smaller batch than this exercise needs",
@@ -590,23 +470,6 @@ def _unseen_seed(student):
     yield
 
 
-def unseen_task(seed: int, spec: dict):
-    """A small task no submission can know in advance: 10 classes of images of 784
-    pixels in [0, 1], each a noisy copy (70% of its pixels kept, 5% specks) of one
-    of three random patterns of its class. Returns (x, y) to train on and (x, y)
-    held out."""
-    rng = np.random.default_rng(seed)
-    n_train = spec["train_images"]
-    n = n_train + spec["held_out_images"]
-    patterns = (rng.random((10, 3, 784)) < 0.12) * rng.uniform(0.5, 1.0, (10, 3, 784))
-    labels = rng.permutation(np.arange(n) % 10).astype(np.int64)
-    styles = rng.integers(0, 3, n)
-    kept = rng.random((n, 784)) < 0.7
-    specks = (rng.random((n, 784)) < 0.05) * rng.uniform(0.0, 1.0, (n, 784))
-    x = np.clip(patterns[labels, styles] * kept + specks, 0.0, 1.0)
-    return x[:n_train], labels[:n_train], x[n_train:], labels[n_train:]
-
-
 def _learns_unseen_task(student, cache) -> dict:
     """train() on the submission's unseen task, with the grader's settings; what it
     learned, or a Feedback saying why it learned too little. `cache`: the run's
@@ -614,7 +477,7 @@ def _learns_unseen_task(student, cache) -> dict:
     spec = _table(student.exercise, "unseen_task")
     seed = student.unseen_seed
     settings = {k: spec[k] for k in UNSEEN_SETTINGS}
-    x, y, x_held, y_held = unseen_task(seed, spec)
+    x, y, x_held, y_held = ref.unseen_task(seed, spec)
     h = settings["n_hidden"]
     shapes = ((784, h), (h,), (h, 10), (10,))
     r, _ = shared_call(
@@ -627,7 +490,7 @@ def _learns_unseen_task(student, cache) -> dict:
     params = [p.astype(np.float64) for p in _params(r, shapes, what="trained parameters")]
     with np.errstate(all="ignore"):
         finite = all(bool(np.isfinite(p).all()) for p in params)
-        end = _loss(x, y, *params) if finite else math.nan
+        end = ref.loss(x, y, *params) if finite else math.nan
         logits = np.maximum(x_held @ params[0] + params[1], 0) @ params[2] + params[3]
         accuracy = float((logits.argmax(axis=1) == y_held).mean()) if finite and np.isfinite(logits).all() else 0.0
     first = None
@@ -635,7 +498,7 @@ def _learns_unseen_task(student, cache) -> dict:
     try:
         first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), shapes)]
         with np.errstate(all="ignore"):
-            start = _loss(x, y, *first)
+            start = ref.loss(x, y, *first)
     except NotGraded:
         raise
     except Feedback:
@@ -776,13 +639,13 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     h = settings["n_hidden"]
     sample = slice(0, 4096)  # the training loss, measured by the grader on the first 4,096 training images
     with np.errstate(all="ignore"):
-        end = _loss(x[sample], y[sample], *params) if finite and all(np.isfinite(p).all() for p in params) else math.nan
+        end = ref.loss(x[sample], y[sample], *params) if finite and all(np.isfinite(p).all() for p in params) else math.nan
     start = math.log(10)
     first = None
     try:
         first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), ((784, h), (h,), (h, 10), (10,)))]
         with np.errstate(all="ignore"):
-            start = _loss(x[sample], y[sample], *first)
+            start = ref.loss(x[sample], y[sample], *first)
     except NotGraded:
         raise
     except Feedback:
@@ -820,11 +683,11 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
 
 def _gradients_agree(student) -> bool:
     """The student's gradients() on the small problem agree with the grader's (a cached call)."""
-    x, y, params = _small_problem()
+    x, y, params = ref.small_problem()
     try:
-        _, grads = _grad_parts(_grad_call(student, x, y, params, SMALL_SHOWN), x, params)
+        _, grads = _grad_parts(_grad_call(student, x, y, params, ref.SMALL_SHOWN), x, params)
     except NotStarted:
         return True  # no evidence either way: train() may not use it
     except Feedback:
         return False
-    return max(_rel_error(g, w) for g, w in zip(grads, _grads(x, y, *params))) < REL_TOLERANCE
+    return max(ref.rel_error(g, w) for g, w in zip(grads, ref.grads(x, y, *params))) < REL_TOLERANCE

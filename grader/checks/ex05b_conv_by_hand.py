@@ -4,8 +4,8 @@ Each test is one check; its points, function, hints and lesson section live in
 course.toml under the same name (without "test_"). The student's conv2d and
 max_pool2d are compared with what Keras's layers compute (Conv2D with the
 student's kernels and bias set as its weights, MaxPooling2D): the reference is
-a float64 NumPy cross-correlation and block maximum here (`Case.expected`,
-`max_pooled`), which tests/test_references.py holds equal to real Keras layers
+a float64 NumPy cross-correlation and block maximum (`Case.expected`,
+`max_pooled` in grader/references/ex05b_conv_by_hand.py, `ref` here), which tests/test_references.py holds equal to real Keras layers
 on every case below, so grading needs no Keras import (5 to 10 s of CPU for
 each student's grading). The NumPy variants below compute the classic mistakes
 (a flipped kernel, the odd padding row on top, ...) only to name the likely
@@ -29,9 +29,9 @@ import math
 import numpy as np
 
 from grader.feedback import describe, short
+from grader.references import ex05b_conv_by_hand as ref  # the seeded cases and what Keras's layers compute on them
 from grader.scoring import depends_on
 
-_SEED = 55
 # float32 tolerance: sums of up to 75 products of standard-normal numbers,
 # each rounded to float32 by Keras (and perhaps by the student)
 _RTOL, _ATOL = 1e-4, 1e-4
@@ -40,80 +40,7 @@ _RTOL, _ATOL = 1e-4, 1e-4
 # ---------------------------------------------------------------- cases
 
 
-class Case:
-    """One conv2d call: seeded inputs and the settings it is called with."""
-
-    def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2):
-        rng = np.random.default_rng([_SEED, h, w, kh, kw, c_in, c_out, stride, n])
-        self.x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
-        self.kernels = rng.standard_normal((kh, kw, c_in, c_out)).astype(np.float32)
-        self.bias = rng.standard_normal(c_out).astype(np.float32)
-        self.stride, self.padding = stride, padding
-        self.shown = (
-            f"x (seeded random, shape {self.x.shape}), kernels (shape {self.kernels.shape}), bias (shape {self.bias.shape})"
-        )
-
-    @property
-    def dims(self):
-        n, h, w, c_in = self.x.shape
-        kh, kw, _, c_out = self.kernels.shape
-        return n, h, w, c_in, kh, kw, c_out
-
-    def out_size(self, size, k, stride=None, padding=None):
-        stride, padding = stride or self.stride, padding or self.padding
-        return -(-size // stride) if padding == "same" else (size - k) // stride + 1
-
-    @property
-    def expected_shape(self):
-        n, h, w, _, kh, kw, c_out = self.dims
-        return (n, self.out_size(h, kh), self.out_size(w, kw), c_out)
-
-    def expected(self) -> np.ndarray:
-        """What keras.layers.Conv2D computes with these kernels and this bias
-        (in float64; tests/test_references.py compares it with Keras's own)."""
-        return self.numpy()
-
-    def same_pads(self, size, k, stride=None, extra_first=False):
-        stride = stride or self.stride
-        total = max((-(-size // stride) - 1) * stride + k - size, 0)
-        small, large = total // 2, total - total // 2
-        return (large, small) if extra_first else (small, large)
-
-    def numpy(self, kernels=None, bias=None, pads=None, stride=None) -> np.ndarray:
-        """A plain NumPy cross-correlation in float64, with explicit pads (for the variants)."""
-        kernels = self.kernels if kernels is None else kernels
-        bias = self.bias if bias is None else bias
-        stride = stride or self.stride
-        x = self.x.astype(np.float64)
-        if pads is None:
-            pads = [(0, 0), (0, 0)]
-            if self.padding == "same":
-                pads = [self.same_pads(x.shape[1], kernels.shape[0], stride), self.same_pads(x.shape[2], kernels.shape[1], stride)]
-        x = np.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
-        kh, kw = kernels.shape[:2]
-        windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-        return np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias
-
-
-def _cases(*specs) -> list[Case]:
-    return [Case(*spec) for spec in specs]
-
-
-# (h, w, kh, kw, C_in, C_out, stride, padding)
-ONE_CHANNEL = _cases((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 1, 1, 1, "valid"), (6, 7, 4, 3, 1, 1, 1, "valid"),
-                     (9, 8, 2, 5, 1, 1, 1, "valid"))
-CHANNELS = _cases((7, 9, 3, 3, 3, 4, 1, "valid"), (8, 6, 2, 2, 3, 1, 1, "valid"), (6, 7, 2, 3, 1, 4, 1, "valid"),
-                  (9, 8, 1, 1, 3, 4, 1, "valid"))
-STRIDE = _cases((7, 9, 3, 3, 1, 1, 2, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (9, 8, 3, 2, 3, 4, 2, "valid"),
-                (9, 8, 2, 3, 1, 4, 3, "valid"))
-SAME = _cases((7, 9, 3, 3, 1, 1, 1, "same"), (8, 6, 2, 2, 3, 4, 1, "same"), (6, 7, 4, 3, 1, 4, 1, "same"),
-              (7, 9, 5, 5, 3, 1, 1, "same"), (8, 6, 3, 3, 3, 4, 2, "same"), (7, 9, 2, 2, 1, 1, 2, "same"),
-              (9, 8, 4, 4, 3, 4, 2, "same"))
-SHAPES = _cases((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (6, 7, 4, 3, 3, 4, 1, "same"),
-                (9, 8, 3, 3, 1, 4, 2, "same"))
-
-
-def _call(student, case: Case):
+def _call(student, case: ref.Case):
     return student.call(
         "conv2d",
         case.x,
@@ -127,14 +54,6 @@ def _call(student, case: Case):
 
 
 # ---------------------------------------------------------------- conv_output_size
-
-# (size, kernel, stride, padding)
-SIZE_CASES = [
-    (28, 3, 1, "valid"), (28, 5, 1, "valid"), (28, 3, 2, "valid"), (27, 3, 2, "valid"), (8, 2, 2, "valid"),
-    (7, 3, 3, "valid"), (5, 5, 1, "valid"), (9, 4, 3, "valid"), (6, 1, 1, "valid"), (10, 4, 2, "valid"),
-    (28, 3, 1, "same"), (28, 4, 1, "same"), (7, 3, 2, "same"), (27, 5, 2, "same"), (8, 2, 2, "same"),
-    (9, 3, 3, "same"), (10, 3, 3, "same"), (5, 5, 1, "same"), (1, 3, 2, "same"), (6, 2, 4, "same"), (7, 2, 1, "same"),
-]
 
 
 def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
@@ -160,7 +79,7 @@ def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
 
 
 def test_conv_output_size_values(student):
-    for size, kernel, stride, padding in SIZE_CASES:
+    for size, kernel, stride, padding in ref.SIZE_CASES:
         expected = -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
         r = student.call("conv_output_size", shown="", expect=f"{expected}", size=size, kernel=kernel, stride=stride, padding=padding)
         got = r.value
@@ -195,7 +114,7 @@ def test_conv_output_size_rejects_bad_input(student):
 # ---------------------------------------------------------------- conv2d: what went wrong
 
 
-def _shape_cause(shape, case: Case) -> tuple[str, str]:
+def _shape_cause(shape, case: ref.Case) -> tuple[str, str]:
     """(likely cause, hint) for an output of the wrong shape."""
     n, h, w, c_in, kh, kw, c_out = case.dims
     s, p = case.stride, case.padding
@@ -230,7 +149,7 @@ def _shape_cause(shape, case: Case) -> tuple[str, str]:
     return ("", "the output has conv_output_size's number of rows and columns, and one channel per filter")
 
 
-def _value_cause(out, case: Case) -> tuple[str, str]:
+def _value_cause(out, case: ref.Case) -> tuple[str, str]:
     """(likely cause, hint) for an output of the right shape but wrong values."""
     n, h, w, c_in, kh, kw, c_out = case.dims
     close = functools.partial(np.allclose, out, rtol=_RTOL, atol=_ATOL * max(1.0, float(np.abs(out).max())))
@@ -290,7 +209,7 @@ def _check_conv(student, cases, situation):
 
 
 def test_conv2d_shape_dtype(student):
-    for case in SHAPES:
+    for case in ref.SHAPES:
         r = _call(student, case)
         out = r.array()
         if out.shape != case.expected_shape:
@@ -302,19 +221,19 @@ def test_conv2d_shape_dtype(student):
 
 
 def test_conv2d_one_channel(student):
-    _check_conv(student, ONE_CHANNEL, "one input channel, one filter, stride 1, padding 'valid'")
+    _check_conv(student, ref.ONE_CHANNEL, "one input channel, one filter, stride 1, padding 'valid'")
 
 
 def test_conv2d_channels(student):
-    _check_conv(student, CHANNELS, "several input channels or filters, stride 1, padding 'valid'")
+    _check_conv(student, ref.CHANNELS, "several input channels or filters, stride 1, padding 'valid'")
 
 
 def test_conv2d_stride(student):
-    _check_conv(student, STRIDE, f"stride {STRIDE[0].stride} or more, padding 'valid'")
+    _check_conv(student, ref.STRIDE, f"stride {ref.STRIDE[0].stride} or more, padding 'valid'")
 
 
 def test_conv2d_same_padding(student):
-    _check_conv(student, SAME, "padding 'same'")
+    _check_conv(student, ref.SAME, "padding 'same'")
 
 
 CONV_REJECTS = (
@@ -326,7 +245,7 @@ CONV_REJECTS = (
 
 @depends_on(test_conv2d_one_channel, earns="validating its input")
 def test_conv2d_rejects_bad_input(student):
-    good = Case(7, 9, 3, 3, 3, 4, 1, "valid")
+    good = ref.Case(7, 9, 3, 3, 3, 4, 1, "valid")
     x, k, b = good.x, good.kernels, good.bias
     cases = [
         (x[0], k, b, 1, "valid", "x of shape (7, 9, 3): one image without its batch axis"),
@@ -355,23 +274,6 @@ def test_conv2d_rejects_bad_input(student):
 # ---------------------------------------------------------------- max_pool2d
 
 
-def max_pooled(x: np.ndarray) -> np.ndarray:
-    """What keras.layers.MaxPooling2D() computes: the largest of each 2 x 2 block,
-    an odd last row or column left out (tests/test_references.py compares it with Keras's)."""
-    n, h, w, c = x.shape
-    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-
-
-def _pool_inputs():
-    rng = np.random.default_rng(_SEED)
-    return [
-        (rng.standard_normal((2, 7, 9, 3)).astype(np.float32), "odd height and width, 3 channels"),
-        (rng.standard_normal((1, 8, 6, 1)).astype(np.float32), "one channel"),
-        (rng.standard_normal((3, 2, 2, 4)).astype(np.float32), "a single 2 x 2 block per channel"),
-        (rng.standard_normal((1, 4, 5, 2)).astype(np.float32) - 10, "every value negative (no ReLU before the pool)"),
-    ]
-
-
 def _pool_cause(out, x, expected) -> tuple[str, str]:
     n, h, w, c = x.shape
     if out.shape == (n, h - 1, w - 1, c):
@@ -395,7 +297,7 @@ def _pool_cause(out, x, expected) -> tuple[str, str]:
 
 
 def test_max_pool2d_values(student):
-    for x, situation in _pool_inputs():
+    for x, situation in ref.pool_inputs():
         n, h, w, c = x.shape
         r = student.call("max_pool2d", x, shown=f"x (seeded random, shape {x.shape})",
                          expect=f"a float32 array of shape {(n, h // 2, w // 2, c)}, equal to keras.layers.MaxPooling2D()'s output")
@@ -403,7 +305,7 @@ def test_max_pool2d_values(student):
         if out.shape != (n, h // 2, w // 2, c):
             cause, hint = _pool_cause(out, x, np.zeros((n, h // 2, w // 2, c)))
             raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
-        expected = max_pooled(x)
+        expected = ref.max_pooled(x)
         if not np.allclose(out, expected, rtol=0, atol=1e-6):
             cause, hint = _pool_cause(out.astype(np.float64), x, expected)
             i = tuple(int(v) for v in np.argwhere(~np.isclose(out, expected, rtol=0, atol=1e-6))[0])

@@ -1,0 +1,1 @@
+"""The grader's reference computations and case generators, apart from the checks (grader/references/README.md)."""

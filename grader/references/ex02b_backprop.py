@@ -1,0 +1,154 @@
+"""Exercise 02b's references, apart from its checks (grader/checks/ex02b_backprop.py): the grader's own
+forward pass, loss and gradients of the two-layer network, centred finite differences of that loss,
+tf.GradientTape on the same weights, the inputs the checks call with, the work a training costs, and the
+small task drawn for each submission (`unseen_task`). Never imported from solutions/."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+NAMES = ("W1", "b1", "W2", "b2")
+
+
+GRAD_NAMES = ("dW1", "db1", "dW2", "db2")
+
+
+FD_STEP = 1e-5  # centred differences in float64: truncation and rounding both near 1e-10
+
+
+def forward(x, W1, b1, W2, b2):
+    z1 = x @ W1 + b1
+    h = np.maximum(z1, 0.0)
+    z2 = h @ W2 + b2
+    shifted = z2 - z2.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return z1, h, log_p
+
+
+def loss(x, y, *params) -> float:
+    _, _, log_p = forward(x, *params)
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def grads(x, y, W1, b1, W2, b2, *, mask=True, mean=True):
+    """The reference gradients; `mask=False` and `mean=False` give two classic
+    mistakes, so a message can name the one a submission made."""
+    z1, h, log_p = forward(x, W1, b1, W2, b2)
+    dz2 = np.exp(log_p)
+    dz2[np.arange(len(y)), y] -= 1.0
+    if mean:
+        dz2 /= len(x)
+    dz1 = dz2 @ W2.T
+    if mask:
+        dz1 = dz1 * (z1 > 0)
+    return x.T @ dz1, dz1.sum(axis=0), h.T @ dz2, dz2.sum(axis=0)
+
+
+def finite_differences(x, y, params):
+    """d loss / d theta for every entry of every parameter, by centred differences
+    of the grader's own loss: (L(theta + eps) - L(theta - eps)) / (2 eps)."""
+    params = [p.copy() for p in params]
+    result = []
+    for p in params:
+        g = np.zeros_like(p)
+        for i in np.ndindex(p.shape):
+            keep = p[i]
+            p[i] = keep + FD_STEP
+            up = loss(x, y, *params)
+            p[i] = keep - FD_STEP
+            down = loss(x, y, *params)
+            p[i] = keep
+            g[i] = (up - down) / (2 * FD_STEP)
+        result.append(g)
+    return result
+
+
+def gradient_tape(x, y, params):
+    """The same gradients from TensorFlow's automatic differentiation, in float64."""
+    from mnist_course.data import quiet_keras
+
+    quiet_keras()  # TensorFlow's start-up notes hidden
+    import tensorflow as tf
+
+    variables = [tf.Variable(p, dtype=tf.float64) for p in params]
+    W1, b1, W2, b2 = variables
+    with tf.GradientTape() as tape:
+        logits = tf.nn.relu(tf.constant(x) @ W1 + b1) @ W2 + b2
+        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=logits))
+    return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
+
+
+def rel_error(got, want) -> float:
+    """The largest difference, relative to the largest entry of either array."""
+    scale = max(float(np.abs(got).max(initial=0)), float(np.abs(want).max(initial=0)), 1e-12)
+    return float(np.abs(got - want).max(initial=0)) / scale
+
+
+def small_problem():
+    """5 images of 6 inputs, 4 hidden units, 3 classes; no hidden sum within 0.05 of
+    ReLU's kink, where finite differences would straddle it."""
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(5, 6))
+        params = (rng.normal(0, 0.6, (6, 4)), rng.normal(0, 0.3, 4), rng.normal(0, 0.6, (4, 3)), rng.normal(0, 0.3, 3))
+        z1 = x @ params[0] + params[1]
+        if np.abs(z1).min() > 0.05 and (z1 > 0).any(axis=0).all() and (z1 < 0).any():
+            return x, np.array([2, 0, 1, 1, 0]), params
+    raise AssertionError("no small problem without a kink")  # pragma: no cover
+
+
+SMALL_SHOWN = "x, y, W1, b1, W2, b2 (5 seeded random images of 6 inputs, labels [2, 0, 1, 1, 0], 4 hidden units, 3 classes)"
+
+
+def mnist_problem(mnist, n=40, hidden=16):
+    """n real training images (float64, [0, 1]) and seeded He-scaled weights, biases non-zero."""
+    x = mnist.x_train[:n].reshape(n, -1).astype(np.float64) / 255
+    rng = np.random.default_rng(11)
+    params = (
+        rng.normal(0, math.sqrt(2 / x.shape[1]), (x.shape[1], hidden)),
+        rng.normal(0, 0.1, hidden),
+        rng.normal(0, math.sqrt(2 / hidden), (hidden, 10)),
+        rng.normal(0, 0.1, 10),
+    )
+    return x, mnist.y_train[:n].astype(np.int64), params
+
+
+def linear_loss(x, y, params) -> float:
+    W1, b1, W2, b2 = params
+    z2 = (x @ W1 + b1) @ W2 + b2
+    shifted = z2 - z2.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def floored_loss(x, y, params) -> float:
+    _, _, log_p = forward(x, *params)
+    return float(-np.log(np.maximum(np.exp(log_p[np.arange(len(y)), y]), 1e-12)).mean())
+
+
+def forward_flops(n_hidden: int) -> int:
+    return 2 * (784 * n_hidden + n_hidden * 10)
+
+
+def work(sgd: dict, n_train: int, n_hidden: int, epochs: int, batch_size: int) -> float:
+    return epochs * (n_train * 3 * forward_flops(n_hidden) + math.ceil(n_train / batch_size) * sgd["step_flops"])
+
+
+def unseen_task(seed: int, spec: dict):
+    """A small task no submission can know in advance: 10 classes of images of 784
+    pixels in [0, 1], each a noisy copy (70% of its pixels kept, 5% specks) of one
+    of three random patterns of its class. Returns (x, y) to train on and (x, y)
+    held out."""
+    rng = np.random.default_rng(seed)
+    n_train = spec["train_images"]
+    n = n_train + spec["held_out_images"]
+    patterns = (rng.random((10, 3, 784)) < 0.12) * rng.uniform(0.5, 1.0, (10, 3, 784))
+    labels = rng.permutation(np.arange(n) % 10).astype(np.int64)
+    styles = rng.integers(0, 3, n)
+    kept = rng.random((n, 784)) < 0.7
+    specks = (rng.random((n, 784)) < 0.05) * rng.uniform(0.0, 1.0, (n, 784))
+    x = np.clip(patterns[labels, styles] * kept + specks, 0.0, 1.0)
+    return x[:n_train], labels[:n_train], x[n_train:], labels[n_train:]

@@ -4,13 +4,14 @@ Each test is one check; its points, function, hints and lesson section live in
 course.toml under the same name (without "test_"). Every check calls the
 student's code through `student.call` (a child process) and judges the plain
 data that comes back against the contract in the exercise's docstrings, using
-the small reference computations below (written out here, never imported from
-solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
+the small reference computations of grader/references/ex04_evaluation.py (`ref`,
+never imported from solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
 """
 
 import numpy as np
 
 from grader.feedback import describe, short
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
 from grader.scoring import depends_on
 from grader.isolation.reply import Opaque
 
@@ -21,62 +22,6 @@ def _lit(array) -> str:
     dtype = "" if array.dtype == np.int64 or array.dtype == np.float64 else f", dtype=np.{array.dtype}"
     return f"np.array({array.tolist()}{dtype})"
 
-
-# ---------------------------------------------------------------- references
-
-
-def _reference_cm(y_true, y_pred, num_classes):
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    for t, p in zip(y_true.tolist(), y_pred.tolist()):
-        cm[t, p] += 1
-    return cm
-
-
-def _reference_prf(cm):
-    cm = cm.astype(np.float64)
-    correct, predicted, actual = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, correct / predicted, 0.0)
-        recall = np.where(actual > 0, correct / actual, 0.0)
-        both = precision + recall
-        f1 = np.where(both > 0, 2 * precision * recall / both, 0.0)
-    return precision, recall, f1
-
-
-def _reference_pairs(cm, k):
-    n = len(cm)
-    cells = [(i, j, int(cm[i, j])) for i in range(n) for j in range(n) if i != j and cm[i, j] > 0]
-    cells.sort(key=lambda cell: (-cell[2], cell[0], cell[1]))
-    return cells[:k]
-
-
-# ---------------------------------------------------------------- inputs
-
-_RNG_SEED = 4
-
-
-def _random_labels(n=300, num_classes=10, right=0.7):
-    """Seeded labels and predictions: `right` of them correct, the rest random."""
-    rng = np.random.default_rng(_RNG_SEED)
-    y_true = rng.integers(0, num_classes, n)
-    y_pred = np.where(rng.random(n) < right, y_true, rng.integers(0, num_classes, n))
-    return y_true, y_pred
-
-
-def _random_cm():
-    """A seeded 10 x 10 confusion matrix: a heavy diagonal, small random mistakes,
-    no empty row or column, and not symmetric."""
-    rng = np.random.default_rng(_RNG_SEED)
-    cm = rng.integers(0, 12, (10, 10))
-    cm[np.arange(10), np.arange(10)] = rng.integers(60, 200, 10)
-    return cm.astype(np.int64)
-
-
-# A small, lopsided matrix whose mistakes are easy to read in a message:
-# rows are true classes 0..4, columns predicted classes.
-_SMALL_CM = np.array(
-    [[5, 3, 0, 1, 0], [0, 7, 0, 0, 1], [2, 0, 4, 6, 0], [0, 1, 0, 8, 0], [0, 0, 2, 0, 6]], dtype=np.int64
-)
 
 # ---------------------------------------------------------------- confusion_matrix
 
@@ -94,7 +39,7 @@ def _cm_call(student, y_true, y_pred, num_classes, shown):
 
 
 def _cm_cases():
-    y_true, y_pred = _random_labels()
+    y_true, y_pred = ref.random_labels()
     small_true = np.array([0, 1, 1, 2, 3, 3, 3, 0, 2, 1, 1, 3])
     small_pred = np.array([0, 1, 2, 2, 3, 0, 3, 1, 2, 1, 1, 3])
     return [
@@ -161,7 +106,7 @@ def test_confusion_matrix_values(student):
     for y_true, y_pred, num_classes, shown in _cm_cases():
         r = _cm_call(student, y_true, y_pred, num_classes, shown)
         out = r.array()
-        expected = _reference_cm(y_true, y_pred, num_classes)
+        expected = ref.confusion_matrix(y_true, y_pred, num_classes)
         if out.shape != expected.shape:
             raise r.fail(f"got shape {out.shape}, so the counts cannot be compared")
         if not np.array_equal(out, expected):
@@ -182,7 +127,7 @@ def test_confusion_matrix_missing_classes(student):
     ]
     for t, p, num_classes, shown, situation in cases:
         r = _cm_call(student, t, p, num_classes, shown)
-        expected = _reference_cm(t, p, num_classes)
+        expected = ref.confusion_matrix(t, p, num_classes)
         o = r.outcome
         if o.status == "raised" and o.stage == "call" and not r.not_started and len(t) == 0:
             raise r.fail(
@@ -248,7 +193,7 @@ def test_confusion_matrix_rejects_bad_labels(student):
 
 @depends_on(test_confusion_matrix_values, earns="validating its input")
 def test_confusion_matrix_rejects_bad_shapes(student):
-    y_true, y_pred = _random_labels(n=20)
+    y_true, y_pred = ref.random_labels(n=20)
     probs = np.eye(10)[y_pred] * 0.9 + 0.01
     cases = [
         (y_true, y_pred[:-1], "y_true (20 labels), y_pred[:-1] (19 labels)", "lengths that differ",
@@ -300,7 +245,7 @@ def _prf_parts(r, k):
 
 
 def test_precision_recall_f1_shape_dtype(student):
-    cm = _random_cm()
+    cm = ref.random_cm()
     r = _prf_call(student, cm, "a seeded random 10 x 10 confusion matrix")
     for name, part in zip(("precision", "recall", "f1"), _prf_parts(r, 10)):
         if part.shape != (10,):
@@ -323,7 +268,7 @@ def _check_prf(r, cm, situation=""):
     """Compare the three results with the reference, explaining classic mistakes."""
     k = len(cm)
     precision, recall, f1 = (p.astype(np.float64) for p in _prf_parts(r, k))
-    want_p, want_r, want_f = _reference_prf(cm)
+    want_p, want_r, want_f = ref.precision_recall_f1(cm)
     where = f" ({situation})" if situation else ""
     for name, got, want in (("precision", precision, want_p), ("recall", recall, want_r), ("f1", f1, want_f)):
         if got.shape != (k,):
@@ -380,30 +325,14 @@ def _check_prf(r, cm, situation=""):
 
 
 def test_precision_recall_f1_values(student):
-    for cm, shown in ((_random_cm(), "a seeded random 10 x 10 confusion matrix"), (_SMALL_CM, _lit(_SMALL_CM))):
+    for cm, shown in ((ref.random_cm(), "a seeded random 10 x 10 confusion matrix"), (ref.SMALL_CM, _lit(ref.SMALL_CM))):
         _check_prf(_prf_call(student, cm, shown), cm)
-
-
-# Edge cases, each with a denominator of 0 somewhere:
-# class 1 never occurs (row 0) but is predicted; class 2 is never predicted (column 0)
-# but occurs; class 3 never occurs and is never predicted; class 4 occurs and is
-# predicted but never correctly, so precision + recall = 0.
-_EMPTY_CLASSES = np.array(
-    [
-        [6, 1, 0, 0, 1],
-        [0, 0, 0, 0, 0],
-        [2, 0, 0, 0, 3],
-        [0, 0, 0, 0, 0],
-        [1, 2, 0, 0, 0],
-    ],
-    dtype=np.int64,
-)
 
 
 def test_precision_recall_f1_empty_classes(student):
     perfect = np.diag([5, 3, 0]).astype(np.int64)
     cases = [
-        (_EMPTY_CLASSES, _lit(_EMPTY_CLASSES), "classes that never occur, are never predicted, or are never right"),
+        (ref.EMPTY_CLASSES, _lit(ref.EMPTY_CLASSES), "classes that never occur, are never predicted, or are never right"),
         (perfect, _lit(perfect), "a perfect classifier on classes 0 and 1; class 2 never occurs"),
         (np.zeros((10, 10), dtype=np.int64), "np.zeros((10, 10), dtype=np.int64)", "no samples at all"),
     ]
@@ -422,12 +351,12 @@ def test_precision_recall_f1_empty_classes(student):
 
 @depends_on(test_precision_recall_f1_values, earns="validating its input")
 def test_precision_recall_f1_rejects_bad_input(student):
-    negative = _SMALL_CM.copy()
+    negative = ref.SMALL_CM.copy()
     negative[2, 1] = -3
-    normalized = _SMALL_CM / _SMALL_CM.sum(axis=1, keepdims=True)
+    normalized = ref.SMALL_CM / ref.SMALL_CM.sum(axis=1, keepdims=True)
     cases = [
-        (_SMALL_CM[:, :3], "cm[:, :3], a 5 x 3 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
-        (np.diag(_SMALL_CM), "np.diag(cm), a 1-D array", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
+        (ref.SMALL_CM[:, :3], "cm[:, :3], a 5 x 3 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
+        (np.diag(ref.SMALL_CM), "np.diag(cm), a 1-D array", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
         (negative, _lit(negative), "counts are never negative: check (cm < 0).any()"),
         (normalized, "a row-normalized confusion matrix (float64 fractions)", "counts are integers: check the dtype with np.issubdtype against np.integer"),
     ]
@@ -446,7 +375,7 @@ def test_precision_recall_f1_rejects_bad_input(student):
 
 def _pairs_call(student, cm, shown, k=None):
     kwargs = {} if k is None else {"k": k}
-    expected = _reference_pairs(cm, 3 if k is None else k)
+    expected = ref.most_confused_pairs(cm, 3 if k is None else k)
     return student.call(
         "most_confused_pairs",
         cm,
@@ -481,24 +410,15 @@ def _smallest_first(got, cm):
     off = cm[~np.eye(len(cm), dtype=bool)]
     smallest = sorted(int(c) for c in off if c > 0)[: len(got)]
     ascending = counts == sorted(counts) and counts != sorted(counts, reverse=True)
-    return len(got) > 1 and (ascending or (counts == smallest and counts != [c for *_, c in _reference_pairs(cm, len(got))]))
+    return len(got) > 1 and (ascending or (counts == smallest and counts != [c for *_, c in ref.most_confused_pairs(cm, len(got))]))
 
 
 def _show_pairs(pairs):
     return "[" + ", ".join(f"({t}, {p}, {c})" for t, p, c in pairs) + "]"
 
 
-def _pairs_cm():
-    """The random matrix with a few clearly largest mistakes planted; 4 -> 9 and 9 -> 4
-    differ, so a transposed reading shows."""
-    cm = _random_cm()
-    for (t, p), count in {(4, 9): 40, (9, 4): 35, (7, 2): 30, (3, 5): 25, (5, 3): 20, (8, 3): 18}.items():
-        cm[t, p] = count
-    return cm
-
-
 def test_most_confused_pairs_types(student):
-    cm = _pairs_cm()
+    cm = ref.pairs_cm()
     r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=3)
     value = r.value
     if isinstance(value, Opaque):
@@ -522,8 +442,8 @@ def test_most_confused_pairs_types(student):
 
 
 def test_most_confused_pairs_values(student):
-    cm = _pairs_cm()
-    small = _SMALL_CM
+    cm = ref.pairs_cm()
+    small = ref.SMALL_CM
     for matrix, shown, k in ((cm, "a seeded random 10 x 10 confusion matrix", 5), (cm, "the same matrix", None), (small, _lit(small), 2)):
         r, expected = _pairs_call(student, matrix, shown, k=k)
         got = _as_pairs(r)
@@ -534,7 +454,7 @@ def test_most_confused_pairs_values(student):
         if any(t == p for t, p, _ in got):
             cause = "the diagonal was included: cm[i, i] counts correct answers, not confusions"
             hint = "set the diagonal to 0 first (np.fill_diagonal on a copy)"
-        elif got == [(p, t, c) for t, p, c in expected] or got == _reference_pairs(matrix.T, k_used):
+        elif got == [(p, t, c) for t, p, c in expected] or got == ref.most_confused_pairs(matrix.T, k_used):
             cause = "true and predicted swapped: rows are the true class, columns the predicted one"
             hint = "for cm[i, j], the pair is (i, j, cm[i, j])"
         elif _smallest_first(got, matrix):
@@ -591,7 +511,7 @@ def test_most_confused_pairs_ties_and_few(student):
 
 @depends_on(test_most_confused_pairs_values, earns="validating its input")
 def test_most_confused_pairs_leaves_input(student):
-    cm = _pairs_cm()
+    cm = ref.pairs_cm()
     r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=5)
     (after,) = r.args_after
     if not np.array_equal(after, cm):
@@ -607,14 +527,14 @@ def test_most_confused_pairs_leaves_input(student):
 
 @depends_on(test_most_confused_pairs_values, earns="validating its input")
 def test_most_confused_pairs_rejects_bad_input(student):
-    negative = _SMALL_CM.copy()
+    negative = ref.SMALL_CM.copy()
     negative[0, 2] = -5
     cases = [
-        (_SMALL_CM[:3], {}, "cm[:3], a 3 x 5 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
+        (ref.SMALL_CM[:3], {}, "cm[:3], a 3 x 5 matrix (not square)", "check cm.ndim == 2 and cm.shape[0] == cm.shape[1]"),
         (negative, {}, _lit(negative), "counts are never negative: check (cm < 0).any()"),
-        (_SMALL_CM.astype(np.float64), {}, f"{_lit(_SMALL_CM)}.astype(np.float64)", "counts are integers: check the dtype with np.issubdtype against np.integer"),
-        (_SMALL_CM, {"k": 0}, _lit(_SMALL_CM), "k must be at least 1: slicing with [:0] would silently return nothing"),
-        (_SMALL_CM, {"k": -2}, _lit(_SMALL_CM), "k must be at least 1: slicing with [:-2] would silently drop pairs"),
+        (ref.SMALL_CM.astype(np.float64), {}, f"{_lit(ref.SMALL_CM)}.astype(np.float64)", "counts are integers: check the dtype with np.issubdtype against np.integer"),
+        (ref.SMALL_CM, {"k": 0}, _lit(ref.SMALL_CM), "k must be at least 1: slicing with [:0] would silently return nothing"),
+        (ref.SMALL_CM, {"k": -2}, _lit(ref.SMALL_CM), "k must be at least 1: slicing with [:-2] would silently drop pairs"),
     ]
     for cm, kwargs, shown, hint in cases:
         r = student.call("most_confused_pairs", cm, shown=shown, expect="ValueError", **kwargs)
@@ -628,47 +548,9 @@ def test_most_confused_pairs_rejects_bad_input(student):
 # ---------------------------------------------------------------- most_confident_mistakes
 
 
-def _reference_mistakes(probs, y_true, k):
-    wrong = [i for i in range(len(probs)) if int(np.argmax(probs[i])) != int(y_true[i])]
-    wrong.sort(key=lambda i: (-float(probs[i].max()), i))
-    return wrong[:k]
-
-
-def _mistake_probs(n=200, right=0.7):
-    """Seeded softmax outputs (float32, as model.predict gives them) and labels:
-    `right` of the images predicted right, the rest wrong with confidences
-    spread from about 20% to nearly 100%."""
-    rng = np.random.default_rng(_RNG_SEED)
-    logits = rng.normal(0.0, 1.0, (n, 10)) * rng.uniform(0.5, 6.0, (n, 1))
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
-    predicted = probs.argmax(axis=1)
-    other = (predicted + rng.integers(1, 10, n)) % 10
-    y_true = np.where(rng.random(n) < right, predicted, other).astype(np.int64)
-    return probs, y_true
-
-
-_MISTAKES_SHOWN = "probs, y_true (200 seeded softmax rows of float32, 30% of them wrong)"
-
-
-def _tied_mistakes(n=40):
-    """Seeded rows over 3 classes whose confidence is one of only four levels,
-    nearly all of them wrong: dozens of mistakes tie, more than the 16 below
-    which NumPy's default (unstable) sort happens to keep ties in order."""
-    rng = np.random.default_rng(_RNG_SEED)
-    confidence = rng.choice([0.9, 0.8, 0.7, 0.6], size=n)
-    predicted = rng.integers(0, 3, size=n)
-    probs = np.repeat(((1 - confidence) / 2)[:, None], 3, axis=1)
-    probs[np.arange(n), predicted] = confidence
-    y_true = (predicted + 1) % 3
-    right = rng.choice(n, size=3, replace=False)
-    y_true[right] = predicted[right]
-    return probs, y_true.astype(np.int64)
-
-
 def _mistakes_call(student, probs, y_true, shown, k=None):
     kwargs = {} if k is None else {"k": k}
-    expected = _reference_mistakes(probs, y_true, 24 if k is None else k)
+    expected = ref.most_confident_mistakes(probs, y_true, 24 if k is None else k)
     return student.call(
         "most_confident_mistakes",
         probs,
@@ -726,8 +608,8 @@ def _mistakes_mismatch(r, got, expected, probs, y_true, k, situation="", hint=""
 
 
 def test_most_confident_mistakes_types(student):
-    probs, y_true = _mistake_probs()
-    r, _ = _mistakes_call(student, probs, y_true, _MISTAKES_SHOWN, k=10)
+    probs, y_true = ref.mistake_probs()
+    r, _ = _mistakes_call(student, probs, y_true, ref.MISTAKES_SHOWN, k=10)
     out = r.array("a 1-D int64 array of indices")
     if out.ndim != 1:
         raise r.fail(f"got shape {out.shape}", "a 1-D array of indices", hint="np.flatnonzero gives a flat array of indices")
@@ -738,13 +620,13 @@ def test_most_confident_mistakes_types(student):
 
 
 def test_most_confident_mistakes_values(student):
-    probs, y_true = _mistake_probs()
-    for k, shown in ((10, _MISTAKES_SHOWN), (None, "the same probs and y_true, k left at its default")):
+    probs, y_true = ref.mistake_probs()
+    for k, shown in ((10, ref.MISTAKES_SHOWN), (None, "the same probs and y_true, k left at its default")):
         r, expected = _mistakes_call(student, probs, y_true, shown, k=k)
         got = _as_indices(r)
         if got == expected:
             continue
-        if k is None and len(got) != 24 and got == _reference_mistakes(probs, y_true, len(got)):
+        if k is None and len(got) != 24 and got == ref.most_confident_mistakes(probs, y_true, len(got)):
             raise r.fail(f"got {len(got)} indices", "24 (the default k)", cause="the default k=24 was not kept", contract="k: how many indices to return")
         _mistakes_mismatch(r, got, expected, probs, y_true, 24 if k is None else k)
 
@@ -755,7 +637,7 @@ def test_most_confident_mistakes_ties_and_few(student):
     ties_true = np.array([0, 1, 1, 0, 2, 0])
     few_true = np.array([1, 0, 0, 2, 1, 0])  # only row 2 is wrong
     perfect_true = ties.argmax(axis=1)
-    many, many_true = _tied_mistakes()
+    many, many_true = ref.tied_mistakes()
     cases = [
         (ties, ties_true, 4, "three mistakes share the confidence 0.7: equal confidences are ordered by index",
          "a stable sort of -confidence keeps index order among ties; reversing an ascending sort reverses them"),
@@ -776,8 +658,8 @@ def test_most_confident_mistakes_ties_and_few(student):
 
 @depends_on(test_most_confident_mistakes_values, earns="leaving its inputs alone")
 def test_most_confident_mistakes_leaves_input(student):
-    probs, y_true = _mistake_probs()
-    r, _ = _mistakes_call(student, probs, y_true, _MISTAKES_SHOWN, k=10)
+    probs, y_true = ref.mistake_probs()
+    r, _ = _mistakes_call(student, probs, y_true, ref.MISTAKES_SHOWN, k=10)
     after_probs, after_true = r.args_after
     if not (np.array_equal(after_probs, probs) and np.array_equal(after_true, y_true)):
         which = "probs" if not np.array_equal(after_probs, probs) else "y_true"
@@ -792,7 +674,7 @@ def test_most_confident_mistakes_leaves_input(student):
 
 @depends_on(test_most_confident_mistakes_values, earns="validating its input")
 def test_most_confident_mistakes_rejects_bad_input(student):
-    probs, y_true = _mistake_probs(n=12)
+    probs, y_true = ref.mistake_probs(n=12)
     contract = ("Raises ValueError if probs is not a 2-D float array, if y_true is not a 1-D integer array of the same "
                 "length, if a label is outside 0..K-1, or if k < 1")
     out_of_range, negative = y_true.copy(), y_true.copy()

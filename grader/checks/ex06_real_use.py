@@ -5,8 +5,9 @@ course.toml under the same name (without "test_"). Every check calls the
 student's code through `student.call` (a child process) and judges the plain
 data that comes back against the contract in the exercise's docstrings.
 
-The pictures prepare_image() gets are made here, from the grader's own MNIST
-data and Pillow's built-in font, so nothing is downloaded:
+The pictures prepare_image() gets are made by grader/references/ex06_real_use.py
+(`ref`), from the grader's own MNIST data and Pillow's built-in font, so nothing
+is downloaded:
 
 - "photos": MNIST test digits re-saved the way a phone or scanner sees a digit,
   dark ink on light paper, 0.8 to 5 times their size, off-centre on a larger
@@ -17,7 +18,7 @@ data and Pillow's built-in font, so nothing is downloaded:
 
 Recognition is judged by a nearest-neighbour classifier on the grader's MNIST
 training images, in NumPy; predict_digit() is judged with small Keras models
-whose weights are fixed here, so the expected probabilities are computed in
+whose weights are fixed there, so the expected probabilities are computed in
 NumPy and the check needs no trained model.
 """
 
@@ -33,6 +34,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from grader.feedback import Feedback, describe
+from grader.references import ex06_real_use as ref  # the pictures, the digit reader and the probe models
 from grader.scoring import depends_on
 from grader.isolation.sandbox import ModelArg
 from grader.shared_cache import shared_files
@@ -42,7 +44,6 @@ CENTRE = 14.0  # MNIST puts the centre of mass at row 14, column 14
 CENTRE_TOLERANCE = 1.0  # pixels per axis: whole-pixel shifts, and a centre taken as 13.5, both pass
 BOX, BOX_SLACK = 20, 1  # the digit fits in 20 x 20; one pixel more is forgiven for resampling blur
 SIZE_TOLERANCE = 3.0  # pixels: measured height and width against the source digit's, scaled to 20
-INK = 0.2  # a pixel counts as ink when it is above this fraction of the brightest one
 
 # Recognition: a 3-nearest-neighbour classifier on (at most) the first 20,000
 # MNIST training images reads the prepared pictures. The reference solution's
@@ -54,118 +55,12 @@ INK = 0.2  # a pixel counts as ink when it is above this fraction of the brighte
 # (87%, 96%) or centred by its bounding box (74%, 93%) can pass here; the
 # size and centring checks catch those.
 RECOGNISED = 0.85
-KNN_TRAIN, KNN_K = 20_000, 3
-
-PHOTOS = 60  # MNIST test digits re-saved as photos
-# Pillow's printed 1, 6 and 9 look unlike handwritten ones (a flag on the 1,
-# closed loops on the 6 and 9), so a classifier trained on handwriting misreads
-# them however well they are prepared; the printed set leaves them out.
-PRINTED = (0, 2, 3, 4, 5, 7, 8)
-SEED = 6
 
 
 # ---------------------------------------------------------------- the pictures
 
 
-@dataclass
-class Picture:
-    image: np.ndarray  # uint8, (H, W), (H, W, 3) or (H, W, 4)
-    label: int
-    shown: str  # how it reads in messages
-    digit_hw: tuple[int, int]  # height and width of the digit's ink in the picture
-
-
-def _ink_box(ink: np.ndarray, level: float = INK) -> tuple[int, int] | None:
-    """Height and width of the bounding box of pixels above `level` x the brightest."""
-    top = float(ink.max()) if ink.size else 0.0
-    if top <= 0:
-        return None
-    mask = ink > level * top
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
-
-
-def _resized(ink: np.ndarray, width: int, height: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(ink.astype(np.float32)).resize((width, height), Image.BILINEAR), dtype=np.float32)
-
-
-def _sheet(ink: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """Put a digit's ink (0..1, light on dark) off-centre on a larger sheet."""
-    h, w = ink.shape
-    height = h + int(rng.integers(h // 3, h + 1))
-    width = w + int(rng.integers(w // 3, 2 * w + 1))
-    top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
-    sheet = np.zeros((height, width), dtype=np.float32)
-    sheet[top : top + h, left : left + w] = ink
-    return sheet, f"{height}×{width}"
-
-
-def _gray_paper(ink: np.ndarray, rng: np.random.Generator, noise: float = 3.0) -> np.ndarray:
-    """Dark ink on light-gray paper: pixel = paper + (ink colour - paper) x ink."""
-    paper, pen = rng.uniform(205, 252), rng.uniform(5, 70)
-    gray = paper + (pen - paper) * ink + rng.normal(0, noise, ink.shape) * (noise > 0)
-    return np.clip(np.round(gray), 0, 255).astype(np.uint8)
-
-
-def _colour_paper(ink: np.ndarray, rng: np.random.Generator, noise: float = 3.0) -> np.ndarray:
-    """Blue-black ink on tinted paper, in RGB."""
-    paper = np.array([rng.uniform(225, 252), rng.uniform(220, 248), rng.uniform(195, 235)])
-    pen = np.array([rng.uniform(10, 40), rng.uniform(20, 50), rng.uniform(60, 130)])
-    rgb = paper + (pen - paper) * ink[..., None] + rng.normal(0, noise, (*ink.shape, 3)) * (noise > 0)
-    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
-
-
-def _transparent(ink: np.ndarray) -> np.ndarray:
-    """Black ink on a transparent background, as drawing apps save it: paper is (0, 0, 0, 0)."""
-    rgba = np.zeros((*ink.shape, 4), dtype=np.uint8)
-    rgba[..., 3] = np.round(ink * 255).astype(np.uint8)
-    return rgba
-
-
-def _photo_ink(digit: np.ndarray, scale: float) -> np.ndarray:
-    """An MNIST digit (light on dark, 0..255) resized, as ink 0..1."""
-    size = max(10, round(28 * scale))
-    return np.clip(_resized(digit, size, size) / 255, 0, 1)
-
-
-def _printed_ink(digit: int, size: int, stroke: int) -> np.ndarray:
-    """A digit drawn with Pillow's built-in font, cropped, as ink 0..1."""
-    font = ImageFont.load_default(size=size)
-    canvas = Image.new("L", (2 * size, 2 * size), 0)
-    ImageDraw.Draw(canvas).text((size // 2, size // 4), str(digit), font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-    ink = np.asarray(canvas, dtype=np.float32) / 255
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-_PICTURES: dict[int, list[Picture]] = {}
-
-
-def pictures(mnist) -> list[Picture]:
-    """The graded set: PHOTOS MNIST test digits re-saved as photos (every third in
-    colour), then the PRINTED digits twice each, at two sizes. Fixed by SEED."""
-    key = id(mnist)
-    if key not in _PICTURES:
-        rng = np.random.default_rng(SEED)
-        found = []
-        for i in range(min(PHOTOS, len(mnist.x_test))):
-            ink = _photo_ink(mnist.x_test[i], rng.uniform(0.8, 5))
-            sheet, size = _sheet(ink, rng)
-            colour = i % 3 == 2
-            image = _colour_paper(sheet, rng) if colour else _gray_paper(sheet, rng)
-            kind = "RGB, blue ink on tinted paper" if colour else "grayscale"
-            label = int(mnist.y_test[i])
-            found.append(Picture(image, label, f"x_test[{i}] (a {label}) re-saved dark on light, {size} {kind}, off-centre", _ink_box(sheet)))
-        for n, digit in enumerate(PRINTED * 2):
-            size = int(rng.integers(24, 48)) if n < len(PRINTED) else int(rng.integers(60, 120))
-            ink = _printed_ink(digit, size, stroke=round(size / 30 * rng.uniform(0.5, 1.5)))
-            sheet, shape = _sheet(ink, rng)
-            found.append(Picture(_gray_paper(sheet, rng), digit, f"a printed {digit} (Pillow's font, size {size}) on a {shape} grayscale page", _ink_box(sheet)))
-        _PICTURES[key] = found
-    return _PICTURES[key]
-
-
-def _prepared(student, picture: Picture):
+def _prepared(student, picture: ref.Picture):
     r = student.call(
         "prepare_image",
         picture.image,
@@ -234,7 +129,7 @@ def _com(image: np.ndarray) -> tuple[float, float]:
 
 
 def _box_centre(image: np.ndarray) -> tuple[float, float]:
-    mask = image > INK * image.max()
+    mask = image > ref.INK * image.max()
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return (rows[0] + rows[-1]) / 2, (cols[0] + cols[-1]) / 2
 
@@ -251,19 +146,19 @@ def _not_inverted(r, out: np.ndarray) -> None:
         )
 
 
-def _expected_hw(picture: Picture) -> tuple[float, float]:
+def _expected_hw(picture: ref.Picture) -> tuple[float, float]:
     h, w = picture.digit_hw
     scale = BOX / max(h, w)
     return h * scale, w * scale
 
 
-def _sample(mnist, few: bool = False) -> list[Picture]:
+def _sample(mnist, few: bool = False) -> list[ref.Picture]:
     """Pictures of every kind: gray and colour photos (every third photo is in colour),
     small and large printed digits."""
-    found = pictures(mnist)
+    found = ref.pictures(mnist)
     if few:
-        return found[:6] + [found[PHOTOS], found[-1]]
-    return found[:12] + found[PHOTOS : PHOTOS + 3] + found[-3:]
+        return found[:6] + [found[ref.PHOTOS], found[-1]]
+    return found[:12] + found[ref.PHOTOS : ref.PHOTOS + 3] + found[-3:]
 
 
 # ---------------------------------------------------------------- prepare_image
@@ -308,7 +203,7 @@ def _fog(out: np.ndarray) -> float:
 
 
 def test_prepare_image_inverted(student, mnist):
-    for picture in pictures(mnist):
+    for picture in ref.pictures(mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.max()) <= 0:
@@ -347,7 +242,7 @@ def test_prepare_image_size_aspect(student, mnist):
     for picture in _sample(mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
-        box = _ink_box(out)
+        box = ref.ink_box(out)
         if box is None:
             raise r.fail(
                 "got an image with no ink at all",
@@ -358,7 +253,7 @@ def test_prepare_image_size_aspect(student, mnist):
         h, w = box
         eh, ew = _expected_hw(picture)
         _not_inverted(r, out)
-        got = f"got a digit {h} pixels high and {w} wide (pixels above {INK:g} x the brightest)"
+        got = f"got a digit {h} pixels high and {w} wide (pixels above {ref.INK:g} x the brightest)"
         expected = f"about {eh:.0f} x {ew:.0f}: the source digit is {picture.digit_hw[0]} x {picture.digit_hw[1]}, scaled so its longer side is 20"
         if max(h, w) > BOX + BOX_SLACK:
             cause = (
@@ -370,7 +265,7 @@ def test_prepare_image_size_aspect(student, mnist):
         if abs(h - eh) <= SIZE_TOLERANCE and abs(w - ew) <= SIZE_TOLERANCE:
             continue
         small = max(h, w) < BOX - SIZE_TOLERANCE
-        if small and _ink_box(out, 0.5) and max(_ink_box(out, 0.5)) < 12:
+        if small and ref.ink_box(out, 0.5) and max(ref.ink_box(out, 0.5)) < 12:
             cause = "the crop was larger than the digit: the whole picture was resized, or faint specks of paper noise widened the crop"
             hint = "crop to the bounding box of the ink only after treating ink weaker than a fifth of the strongest as paper"
         elif small:
@@ -415,29 +310,7 @@ def test_prepare_image_centred(student, mnist):
         )
 
 
-# The k-nearest-neighbour reference classifier, built once per data set.
-_KNN: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-def _knn_predict(mnist, images: np.ndarray) -> np.ndarray:
-    key = id(mnist)
-    if key not in _KNN:
-        train = mnist.x_train[:KNN_TRAIN].reshape(-1, 784).astype(np.float32) / 255
-        _KNN[key] = (train, (train**2).sum(axis=1), mnist.y_train[:KNN_TRAIN].astype(np.int64))
-    train, norms, labels = _KNN[key]
-    queries = images.reshape(len(images), 784).astype(np.float32)
-    distances = norms[None, :] - 2 * queries @ train.T  # + |query|^2, the same for every neighbour
-    nearest = np.argsort(distances, axis=1)[:, :KNN_K]
-    votes = labels[nearest]
-    predicted = []
-    for row in votes:
-        counts = np.bincount(row, minlength=10)
-        tied = np.flatnonzero(counts == counts.max())
-        predicted.append(next(label for label in row if label in tied))  # a tie goes to the nearest
-    return np.array(predicted)
-
-
-def _problems(picture: Picture, out: np.ndarray) -> list[str]:
+def _problems(picture: ref.Picture, out: np.ndarray) -> list[str]:
     """What the shape checks would say about one prepared picture, in a few words."""
     if not np.isfinite(out).all() or float(out.max()) <= 0:
         return ["no ink"]
@@ -447,7 +320,7 @@ def _problems(picture: Picture, out: np.ndarray) -> list[str]:
     found = []
     if _fog(out) > 0.25:
         found.append("in a gray haze")
-    h, w = _ink_box(out)
+    h, w = ref.ink_box(out)
     eh, ew = _expected_hw(picture)
     if max(h, w) > BOX + BOX_SLACK:
         found.append("larger than 20 pixels")
@@ -462,16 +335,16 @@ def _problems(picture: Picture, out: np.ndarray) -> list[str]:
 
 
 def test_prepare_image_recognised(student, mnist):
-    found = pictures(mnist)
+    found = ref.pictures(mnist)
     # float64 or unscaled output is prepare_image_shape_dtype's point, not this check's
     outs = np.stack([_valid(_prepared(student, picture), strict=False) for picture in found])
     labels = np.array([p.label for p in found])
-    predicted = _knn_predict(mnist, outs)
+    predicted = ref.knn_predict(mnist, outs)
     right = predicted == labels
     rate = float(right.mean())
     if rate >= RECOGNISED:
         return
-    photos, printed = right[:PHOTOS].sum(), right[PHOTOS:].sum()
+    photos, printed = right[:ref.PHOTOS].sum(), right[ref.PHOTOS:].sum()
     wrong = [(p, int(k)) for p, k, ok in zip(found, predicted, right) if not ok]
     examples = "; ".join(f"{p.shown.split(' re-saved')[0].split(' (Pillow')[0]} was read as {k}" for p, k in wrong[:3])
     tally: dict[str, int] = {}
@@ -487,7 +360,7 @@ def test_prepare_image_recognised(student, mnist):
         hint = "show your output next to an MNIST digit (plt.imshow) and compare stroke width and sharpness"
     raise Feedback(
         f"A nearest-neighbour classifier trained on MNIST recognised {right.sum()} of {len(found)} ({rate:.0%}): "
-        f"{photos} of {PHOTOS} photos of MNIST test digits, {printed} of {len(found) - PHOTOS} printed digits; "
+        f"{photos} of {ref.PHOTOS} photos of MNIST test digits, {printed} of {len(found) - ref.PHOTOS} printed digits; "
         f"for example, {examples}",
         f"at least {RECOGNISED:.0%} (the reference solution gets about 96%)",
         called=f"prepare_image() on {len(found)} pictures: MNIST test digits re-saved dark on light at other sizes and positions, and printed digits",
@@ -499,14 +372,14 @@ def test_prepare_image_recognised(student, mnist):
 def _same_picture_three_ways(mnist):
     """One photo as grayscale, as RGB and as RGBA with a transparent background, without
     noise, so any reasonable grayscale conversion gives the same prepared digit."""
-    rng = np.random.default_rng(SEED + 1)
-    ink = _photo_ink(mnist.x_test[1], 3.0)
-    sheet, size = _sheet(ink, rng)
+    rng = np.random.default_rng(ref.SEED + 1)
+    ink = ref.photo_ink(mnist.x_test[1], 3.0)
+    sheet, size = ref.placed_on_sheet(ink, rng)
     label = int(mnist.y_test[1])
     return (
-        (_gray_paper(sheet, rng, noise=0), f"x_test[1] (a {label}) re-saved dark on light, {size} grayscale"),
-        (_colour_paper(sheet, rng, noise=0), f"the same picture in RGB (blue-black ink on tinted paper), {size}×3"),
-        (_transparent(sheet), f"the same picture in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
+        (ref.gray_paper(sheet, rng, noise=0), f"x_test[1] (a {label}) re-saved dark on light, {size} grayscale"),
+        (ref.colour_paper(sheet, rng, noise=0), f"the same picture in RGB (blue-black ink on tinted paper), {size}×3"),
+        (ref.transparent(sheet), f"the same picture in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
     )
 
 
@@ -548,8 +421,8 @@ def test_prepare_image_colour(student, mnist):
 
 @depends_on(test_prepare_image_inverted, earns="validating its input")
 def test_prepare_image_rejects_bad_input(student, mnist):
-    gray = pictures(mnist)[0].image
-    rng = np.random.default_rng(SEED + 2)
+    gray = ref.pictures(mnist)[0].image
+    rng = np.random.default_rng(ref.SEED + 2)
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
     cases = [
         (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),
@@ -596,22 +469,6 @@ def test_prepare_image_leaves_input(student, mnist):
 # digits fairly well and every probability can be computed here in NumPy.
 # Two variants take the two input shapes of the course's models.
 
-SHARPNESS = 0.15  # logit per unit of template match: confident, yet with a readable top 3
-
-
-def _probe_weights(mnist) -> tuple[np.ndarray, np.ndarray]:
-    x = mnist.x_train[:KNN_TRAIN].reshape(-1, 784).astype(np.float64) / 255
-    y = mnist.y_train[:KNN_TRAIN]
-    means = np.stack([x[y == k].mean(axis=0) for k in range(10)])
-    kernel = SHARPNESS * means.T  # (784, 10): logit_k = SHARPNESS * (x . mean_k - |mean_k|^2 / 2)
-    bias = -SHARPNESS * (means**2).sum(axis=1) / 2
-    return kernel.astype(np.float32), bias.astype(np.float32)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
 
 @dataclass
 class Probe:
@@ -623,25 +480,7 @@ class Probe:
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         """What the model outputs for raw pixels 0..255 (it divides by 255 itself)."""
         x = pixels.reshape(-1, 784).astype(np.float64) / 255
-        return _softmax(x @ self.kernel.astype(np.float64) + self.bias)[0]
-
-
-PROBE_MODELS = (("cnn", (28, 28, 1), "a CNN-shaped model, input (None, 28, 28, 1)"), ("dense", (28, 28), "a dense model, input (None, 28, 28)"))
-
-
-def _save_probe_models(kernel: np.ndarray, bias: np.ndarray, folder: Path) -> None:
-    """probe-<name>.keras for each of PROBE_MODELS, whose last layer holds these weights."""
-    from mnist_course.data import quiet_keras  # only predict_digit's checks need Keras, and only here
-
-    keras = quiet_keras()
-    layers = keras.layers
-    for name, shape, _ in PROBE_MODELS:
-        model = keras.Sequential(
-            [keras.Input(shape), layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(10, activation="softmax")],
-            name=f"probe_{name}",
-        )
-        model.layers[-1].set_weights([kernel, bias])
-        model.save(folder / f"probe-{name}.keras")
+        return ref.softmax(x @ self.kernel.astype(np.float64) + self.bias)[0]
 
 
 @pytest.fixture(scope="module")
@@ -653,14 +492,14 @@ def probes(student, mnist, settings, tmp_path_factory):
     first = student.call("predict_digit", blank, blank, shown="predict_digit(<not a model>, image)")
     if first.not_started or first.outcome.stage == "import" or first.outcome.status == "missing_function":
         first.value  # noqa: B018 - raises the explanation
-    kernel, bias = _probe_weights(mnist)
+    kernel, bias = ref.probe_weights(mnist)
     # Saved once per run's cache folder (a class's gradings share them): the expected
     # answers come from `kernel` and `bias` here, never from the files.
-    identity = {"ex06 probe models": [name for name, _, _ in PROBE_MODELS], "kernel": hashlib.sha256(kernel.tobytes()).hexdigest(),
+    identity = {"ex06 probe models": [name for name, _, _ in ref.PROBE_MODELS], "kernel": hashlib.sha256(kernel.tobytes()).hexdigest(),
                 "bias": hashlib.sha256(bias.tobytes()).hexdigest()}
-    folder = shared_files(settings.training_cache, identity, lambda into: _save_probe_models(kernel, bias, into),
+    folder = shared_files(settings.training_cache, identity, lambda into: ref.save_probe_models(kernel, bias, into),
                           scratch=tmp_path_factory.mktemp("ex06-models"))
-    return {name: Probe(ModelArg(folder / f"probe-{name}.keras"), kind, kernel, bias) for name, _, kind in PROBE_MODELS}
+    return {name: Probe(ModelArg(folder / f"probe-{name}.keras"), kind, kernel, bias) for name, _, kind in ref.PROBE_MODELS}
 
 
 def _probe_images(mnist, probe: Probe) -> list[tuple[np.ndarray, str]]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader.classroom import batch, one_submission
+from grader.classroom import batch, child_grader
 from grader.reports import figures
 from grader.reports.figures import KINDS, feedback_page
 from grader.reports.formats import markdown_feedback
@@ -163,7 +163,7 @@ def test_a_figure_that_fails_is_left_out_with_one_line(fake_mnist, tmp_path, mon
 
 def test_batch_feedback_pages_get_their_figures(fake_mnist, tmp_path, monkeypatch):
     report = make_report(fake_mnist, tmp_path)
-    monkeypatch.setattr(one_submission, "grade_folder", lambda folder, exercises, settings, *rest, **options: copy.deepcopy(report))
+    monkeypatch.setattr(child_grader, "grade_submission", lambda folder, exercises, settings, *rest, **options: copy.deepcopy(report))
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "alice").mkdir(parents=True)
     course = load_course()

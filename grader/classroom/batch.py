@@ -35,7 +35,7 @@ from typing import Any
 
 from mnist_course.course import Exercise
 
-from . import deadlines, history, one_submission
+from . import child_grader, deadlines, history
 from .. import scoring
 from .cluster import ClusterPool
 from .dashboard import write_class_page
@@ -152,7 +152,7 @@ class LocalPool:
         if progress is not None:
             progress.started(label)
         on_line = (lambda line: progress.line(label, line)) if progress is not None else None
-        return one_submission.grade_folder(folder, self.exercises, self.settings, on_line=on_line)
+        return child_grader.grade_submission(folder, self.exercises, self.settings, on_line=on_line)
 
     def grade(self, folder: Path, label: str | None = None) -> Future:
         return self.executor.submit(self._grade, folder, label or folder.name)

@@ -2,7 +2,7 @@
 
 Every route that grades a submission through a child grader goes through
 `grade_folder`: a batch on this machine and a cluster's workers (through
-one_submission.py), and the test cells of the nbgrader course (notebook.py).
+`grade_submission`), and the test cells of the nbgrader course (notebook.py).
 Gradescope's `platforms/gradescope/autograde.py` keeps its own copy of
 `verdict`, because it runs from the unpacked autograder zip before the
 course can be imported; tests/test_reports.py holds the two to the same rule.
@@ -32,9 +32,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mnist_course.course import ROOT
+from mnist_course.course import ROOT, Exercise
 
 from ..isolation.safe_files import read_regular
+from ..settings import RunSettings
 
 EXIT_GRADED = (0, 1)
 EXIT_NOT_GRADED = 2  # with a report that says retry: a safety clock fired
@@ -130,6 +131,37 @@ def grade_folder(
         how = f"was stopped by signal {-code}" if code < 0 else f"exited with status {code}"
         return {"error": f"the grader could not grade this folder (it {how}): {last[-1] if last else 'no message'}", "log": log}
     return report
+
+
+# A safety net, not a limit that decides points: a submission's trainings are
+# capped in work (mnist_course/budget.py) and each has its own safety clock. When
+# this one fires, the student is marked `retry` and graded on the next run.
+SUBMISSION_TIMEOUT = 3 * 60 * 60
+
+
+def grade_submission(
+    folder: Path, exercises: list[Exercise], settings: RunSettings, on_line: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """One student's folder graded as a class grades it, on this machine (batch.py) or on a
+    cluster's worker (cluster.py), so a student is graded the same way wherever the task
+    runs: `grade_folder` with the run's `settings` written into the child's environment
+    by the settings themselves (the test half, the data, the training cache where
+    identical declarations share one training), a child that dies with whoever started
+    it, and the safety limit above. The report (with "retry" when a safety clock fired),
+    {"retry": why} when the whole grading passed its safety limit, or {"error": why} when
+    the grader could not grade the folder. `on_line` sees each line the child writes to
+    stderr (its training progress)."""
+    result = grade_folder(
+        folder,
+        [ex.id for ex in exercises],
+        env=settings.child_environment(os.environ),
+        data_arg=settings.data,
+        timeout=SUBMISSION_TIMEOUT,
+        on_line=on_line,
+        die_with_parent=True,
+    )
+    result.pop("log", None)  # the batch shows the one line of an error
+    return result
 
 
 def _read_lines(process: subprocess.Popen, deadline: float | None, last: deque[str], on_line) -> bool:

@@ -3,7 +3,7 @@
 Dask does the scheduling, the moving and the retrying; this module only says
 what one task is. A task carries one submission's files (workers need not see
 the instructor's disk), grades them on the worker exactly as a local batch does
-(one_submission.grade_folder: the same sandbox, the same limits) and returns
+(child_grader.grade_submission: the same sandbox, the same limits) and returns
 the report as plain data. Only the instructor's side writes OUT/.
 
 Before any task runs, every worker is asked what decides a grade there
@@ -37,7 +37,7 @@ from typing import Any
 from mnist_course.course import Exercise, load_course
 
 from ..isolation import bubblewrap, capacity
-from . import one_submission
+from . import child_grader
 from ..provenance import LABELS, grading_key, grading_machine
 from .progress import epoch_line
 from ..isolation.safe_files import MAX_SUBMISSION_BYTES, graded_files, read_regular
@@ -153,7 +153,7 @@ def grade_files(
             path.write_bytes(content)
         folder.mkdir(exist_ok=True)
         here = settings.but(data=_data_file(data, data_sha256, data_suffix), training_cache=_training_cache())
-        report = one_submission.grade_folder(
+        report = child_grader.grade_submission(
             folder, exercises, here, on_line=lambda line: _report({"student": student, "line": line}) if epoch_line(line) else None
         )
     graded_on = (report.get("data") or {}).get("sha256")

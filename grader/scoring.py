@@ -3,11 +3,14 @@
 A check passes, or raises a `Feedback` (feedback.py). This module turns that
 outcome into a row of the report, whatever the route (the command, a batch,
 a cluster, Gradescope, nbgrader's cells: all run the checks through pytest and
-plugin.py, which calls `row_for`):
+plugin.py, whose `Reporter.finish` makes each row with reports/report.py's
+`check_record`, which asks this module what the outcome is worth):
 
 - **Points** come from course.toml (`CheckRun.points`), never from a check's
   code: a pass earns them all, `PartialCredit(fraction)` that share (only the
-  accuracy checks raise it; `earned_fraction` is the band rule), anything else none.
+  accuracy checks raise it, the Keras ones through training/accuracy.py and ex02b's
+  `train_test_accuracy` itself; `earned_fraction` is the band rule and
+  `below_the_bar` the one message below it), anything else none.
 - **Statuses:** `passed`; `failed` (partial credit included); `not started`
   (the stub's TODO is still there); `error` (the grader's failure: `NotGraded`
   or a crash in the grader, never a verdict, so the row says `retry`).

@@ -1,5 +1,6 @@
-"""Golden reports (exercism's test runners keep golden results.json files): the reports of a
-few fixed mistakes, kept under tests/golden/ and compared field by field, so that a change of a
+"""Golden reports (exercism's test runners keep golden results.json files): the reports of the
+references, of the untouched stubs (tests/test_grading.py) and of a few fixed mistakes
+(tests/test_mutations.py), kept under tests/golden/ and compared field by field, so that a change of a
 message, a status or a point shows as a diff someone reviews.
 
 What is kept of a report: the mistake's own exercise (a class graded on several exercises
@@ -9,7 +10,7 @@ retry and `not_checked`. What is left out varies
 with the machine or the moment, never with the grade: seconds, dates, versions, paths (a
 report names no folder of the grading machine anyway), and what a check measured.
 
-`pytest tests/test_mutations.py --update-golden` writes the files again from this run; the diff
+`pytest tests/test_grading.py tests/test_mutations.py -k golden --update-golden` writes the files again from this run; the diff
 is then reviewed like code (tests/README.md)."""
 
 from __future__ import annotations
@@ -64,5 +65,5 @@ def compare(name: str, report: dict, exercise_id: str, update: bool) -> list[str
         path.write_text(json.dumps(now, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return []
     if not path.exists():
-        return [f"no golden report {path.name}: run pytest tests/test_mutations.py --update-golden and review the new file"]
+        return [f"no golden report {path.name}: run pytest -k golden --update-golden and review the new file"]
     return differences(json.loads(path.read_text(encoding="utf-8")), now)

@@ -476,31 +476,29 @@ def test_a_worker_the_machine_runs_out_of_memory_for_is_not_graded(tmp_path):
     assert "killed it for lack of memory while your code was within its own limit" in checks["normalize_values"]["message"]
 
 
-def _fake_pids_group(tmp_path, monkeypatch, limit: int, current: int, refused: int):
-    """A control group above the grader, as files: its limit, its count, the forks it refused."""
+def _fake_pids_group(tmp_path, monkeypatch, limit: int, current: int):
+    """A control group above the grader, as files: its limit and its count."""
     group = tmp_path / "shared-group"
     group.mkdir(exist_ok=True)
     (group / "pids.max").write_text(f"{limit}\n")
     (group / "pids.current").write_text(f"{current}\n")
-    (group / "pids.events").write_text(f"max {refused}\n")
     monkeypatch.setattr(capacity, "_pids_groups", lambda: [(tmp_path, group)])
-    monkeypatch.setitem(capacity._EVENTS_AT_START, group, 0)
 
 
 def test_a_thread_that_cannot_start_is_the_machine_s_only_where_a_shared_group_ran_out(tmp_path, monkeypatch):
     """An honest worker whose import cannot start a thread, because a classmate's processes fill a
     group they share (a Dask worker's), is not graded (the machine's), never failed; a student who
-    raises "Resource temporarily unavailable" with no such group refusing stays graded as their
-    own, and so does one that reached its own worker's limit of processes."""
+    raises "Resource temporarily unavailable" with no such group full stays graded as their own,
+    and so does one that reached its own worker's limit of processes."""
     from grader.isolation.limits import machine_failure
 
     said = "BlockingIOError: [Errno 11] Resource temporarily unavailable"
-    _fake_pids_group(tmp_path, monkeypatch, limit=160, current=40, refused=0)
-    assert machine_failure(1 << 30, said) == ""  # nothing refused: the code's own (a student cannot fake the evidence)
+    _fake_pids_group(tmp_path, monkeypatch, limit=160, current=40)
+    assert machine_failure(1 << 30, said) == ""  # nothing full: the code's own (a student cannot fake the evidence)
     assert machine_failure(1 << 30, exit_code=-6) == ""
-    _fake_pids_group(tmp_path, monkeypatch, limit=160, current=160, refused=37)
+    _fake_pids_group(tmp_path, monkeypatch, limit=160, current=152)
     why = machine_failure(1 << 30, said)
-    assert why.startswith(capacity.OUT_OF_PROCESSES) and "160 of its 160" in why
+    assert why.startswith(capacity.OUT_OF_PROCESSES) and "152 of its 160" in why
     assert machine_failure(1 << 30, exit_code=-6).startswith(capacity.OUT_OF_PROCESSES)  # a library's abort when its thread cannot start
     assert machine_failure(1 << 30, said, own_processes=True) == ""  # its own limit: its own doing, said apart
     assert machine_failure(1 << 30, "ValueError: bad input") == ""  # another failure stays the code's

@@ -15,6 +15,8 @@ import jsonschema
 import numpy as np
 import pytest
 
+import golden_reports
+
 from grader.feedback import Feedback, NotStarted
 from grader.isolation.student import Student
 from mnist_course.course import ROOT, load_course
@@ -64,6 +66,22 @@ def test_every_untouched_stub_fails_every_check_as_not_started(stubs_run):
         assert "is not started yet" in check["message"]
         assert "Traceback" not in check["message"]
     assert f"Total: 0/{report['max_score']} points" in output
+
+
+def _golden(name: str, report: dict, update: bool) -> list[str]:
+    """Each exercise of `report` against tests/golden/<name>-<exercise>.json (tests/golden_reports.py)."""
+    return [f"{ex['id']}: {said}" for ex in report["exercises"] for said in golden_reports.compare(f"{name}-{ex['id']}", report, ex["id"], update)]
+
+
+@pytest.mark.trains
+def test_the_references_reports_are_their_golden_reports(solutions_run, pytestconfig):
+    changed = _golden("reference", solutions_run[1], pytestconfig.getoption("--update-golden"))
+    assert changed == [], "the references' reports differ from tests/golden/ (if meant, --update-golden and review):\n" + "\n".join(changed)
+
+
+def test_the_stubs_reports_are_their_golden_reports(stubs_run, pytestconfig):
+    changed = _golden("stub", stubs_run[1], pytestconfig.getoption("--update-golden"))
+    assert changed == [], "the stubs' reports differ from tests/golden/ (if meant, --update-golden and review):\n" + "\n".join(changed)
 
 
 @pytest.mark.trains

@@ -331,16 +331,16 @@ GOLDEN = ("ex01_divided_by_256", "ex01_channel_axis_by_reshape", "ex04_fancy_ind
 
 
 @pytest.mark.parametrize("name", GOLDEN)
-def test_a_mistake_s_report_is_its_golden_report(graded, name, pytestconfig):
-    report = json.loads((graded / "students" / name / "report.json").read_text())
+def test_a_mistake_s_report_is_its_golden_report(request, name, pytestconfig):
+    report = json.loads((_reports(request, name) / "students" / name / "report.json").read_text())
     changed = golden_reports.compare(name, report, MUTATIONS[name][0], pytestconfig.getoption("--update-golden"))
     assert changed == [], f"{name}'s report differs from tests/golden/{name}.json (if meant, --update-golden and review):\n" + "\n".join(changed)
 
 
 @pytest.mark.parametrize("name", GOLDEN[:1])
-def test_a_changed_message_or_point_shows_as_a_difference(graded, name):
+def test_a_changed_message_or_point_shows_as_a_difference(request, name):
     """Proven both ways: the golden comparison sees one changed message and one changed score."""
-    report = json.loads((graded / "students" / name / "report.json").read_text())
+    report = json.loads((_reports(request, name) / "students" / name / "report.json").read_text())
     exercise_id = MUTATIONS[name][0]
     golden = golden_reports.kept(report, exercise_id)
     changed = json.loads(json.dumps(report))

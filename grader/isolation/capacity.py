@@ -484,33 +484,24 @@ def _pids_groups() -> list[tuple[Path, Path]]:
     return groups
 
 
-def _pids_max_events(folder: Path) -> int:
-    for line in _read(folder / "pids.events").splitlines():
-        key, _, value = line.partition(" ")
-        if key == "max" and value.strip().isdigit():
-            return int(value)
-    return 0
-
-
-# Each limiting group's count of refused forks when this process started: a count that
-# grew since says that the grader's group, or one above it, hit its limit while it graded.
-_EVENTS_AT_START = {folder: _pids_max_events(folder) for _, folder in _pids_groups()}
+# How full a shared group must be for a process that could not start to be the machine's:
+# the failed worker's own processes have just ended when the grader looks, so not quite full.
+FULL_SHARE = 0.9
 
 
 def processes_ran_out() -> str:
-    """Why the machine (not a student's own worker) had no process to give: a cgroup
-    of the grader's or above it (a Dask worker's, a container's) refused a fork since
-    this grader started, or holds its limit now; "" where neither can be seen. A
-    worker's own leaf is below the grader's group, and its own limit is said apart
-    (`limits_hit`), so only a limit shared with others counts here."""
+    """Why the machine (not a student's own worker) had no process to give: a cgroup of
+    the grader's or above it (a Dask worker's, a container's), shared with other work,
+    is full or nearly (FULL_SHARE of its pids.max) now; "" where none is, or none can be
+    seen. A worker's own leaf holds far fewer processes than such a group (its own limit,
+    said apart by `limits_hit`), so no student fills one alone where capacity is on; the
+    group's count of refused forks is not used, as recent kernels count a leaf's own
+    refusals in every group above it too."""
     for top, folder in _pids_groups():
         limit, current = _read(folder / "pids.max").strip(), _read(folder / "pids.current").strip()
-        refused = _pids_max_events(folder) - _EVENTS_AT_START.get(folder, 0)
-        full = limit.isdigit() and current.isdigit() and int(current) >= int(limit)
-        if refused > 0 or full:
+        if limit.isdigit() and current.isdigit() and int(current) >= FULL_SHARE * int(limit):
             where = "/" + folder.relative_to(top).as_posix() if folder != top else "its root"
-            held = f"{current} of its {limit} processes" if limit.isdigit() else "its processes"
-            return f"{OUT_OF_PROCESSES} (the control group {where}, shared with other work, holds {held})"
+            return f"{OUT_OF_PROCESSES} (the control group {where}, shared with other work, holds {current} of its {limit} processes)"
     return ""
 
 

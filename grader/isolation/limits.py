@@ -114,11 +114,10 @@ def machine_failure(
 
     Likewise for processes: the machine's when a process or thread could not start
     (said so, or death by SIGABRT, SIGSEGV or SIGBUS, how a library ends when its
-    thread cannot start)
-    while a control group the grader shares with other work (a Dask worker's, a
-    container's) refused forks, and the code's own worker did not reach its own
-    limit (`own_processes`). A student who raises "Resource temporarily
-    unavailable" without such a group refusing stays graded as their own."""
+    thread cannot start) while a control group the grader shares with other work (a
+    Dask worker's, a container's) is full, and the code's own worker never reached its
+    own limit (`own_processes`). A student who raises "Resource temporarily
+    unavailable" without such a group full stays graded as their own."""
     crashed = exit_code is not None and -exit_code in (int(signal.SIGABRT), int(signal.SIGSEGV), int(signal.SIGBUS))
     if not own_processes and (crashed or (exc_text and capacity.looks_like_no_process(exc_text))):
         ran_out = capacity.processes_ran_out()

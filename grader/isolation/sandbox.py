@@ -455,7 +455,7 @@ class Worker:
                 seconds=seconds,
                 machine=machine_failure(
                     self.memory, f"{message.get('type', '')}: {message.get('message', '')}", oom_killed=self.oom_seen, own_limit="memory" in limits,
-                    own_processes="processes" in limits,
+                    own_processes="processes" in limits or "processes" in self.limits_seen,
                 ),
             )
         if isinstance(message, dict) and message.get("status") == "missing_function":

@@ -76,3 +76,25 @@ def test_a_student_function_that_trains_counts_only_when_it_returned(tmp_path, m
     assert not log.exists()
     module.Student().call("validation_accuracy")
     assert "ex03b validation_accuracy() trained and returned" in log.read_text()
+
+
+class _Item:
+    nodeid = "tests/test_example.py::test_example"
+
+    def __init__(self, unit: bool):
+        self.unit = unit
+
+    def get_closest_marker(self, name):
+        return object() if name == "unit" and self.unit else None
+
+
+def test_a_unit_test_that_starts_a_process_fails_and_another_may():
+    """The `unit` mark is honest (conftest.py's guard), proven both ways: under the mark a process
+    fails the test, naming it; without the mark the same process runs."""
+    import conftest
+
+    with pytest.raises(RuntimeError, match="is marked `unit` but its call started a process"):
+        with conftest._no_process(_Item(unit=True), "call"):
+            subprocess.run(["true"], check=True)
+    with conftest._no_process(_Item(unit=False), "call"):
+        assert subprocess.run(["true"], check=True).returncode == 0

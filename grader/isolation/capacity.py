@@ -468,7 +468,7 @@ def looks_like_no_process(text: str) -> bool:
 
 def _pids_groups() -> list[tuple[Path, Path]]:
     """The grader's own cgroup and each one above it that has a process limit
-    (pids.max, pids.events), in each hierarchy that counts processes."""
+    (pids.max), in each hierarchy that counts processes."""
     mounts, own = _mounts(), _own_paths()
     groups = []
     for hierarchy in ("v2", "pids"):

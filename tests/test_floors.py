@@ -52,10 +52,8 @@ def imports_of(path: Path) -> list[tuple[str, int, bool]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     found = []
-    top_level = {id(node) for node in tree.body}
-
-    def at_load(node) -> bool:
-        return id(node) in top_level or any(id(node) in {id(n) for n in ast.walk(top)} for top in tree.body if isinstance(top, (ast.If, ast.Try)))
+    # what runs when the module loads: its top-level statements and all under a top-level if or try
+    loaded = {id(node) for node in tree.body} | {id(n) for top in tree.body if isinstance(top, (ast.If, ast.Try)) for n in ast.walk(top)}
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -73,7 +71,7 @@ def imports_of(path: Path) -> list[tuple[str, int, bool]]:
             continue
         for name in names:
             if name == "grader" or name.startswith("grader."):
-                found.append((name, node.lineno, at_load(node)))
+                found.append((name, node.lineno, id(node) in loaded))
     return found
 
 

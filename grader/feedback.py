@@ -86,6 +86,36 @@ class CannotImport(Feedback):
     kind = "import_failure"
 
 
+def by_hand_reason(exercise: Any) -> str:
+    """Why a by-hand exercise (course.toml's `by_hand`) forbids the libraries that would do its work."""
+    libraries = ", ".join(exercise.forbidden_libraries[:6])
+    return (
+        f"{exercise.id} is NumPy by hand: {exercise.by_hand.rstrip('.')}. When it is graded, {libraries} and the other "
+        "libraries that would do the work for you do not exist (an import of one gives a stand-in that fails when used)"
+    )
+
+
+class LibraryUsed(Feedback):
+    """A by-hand exercise's functions that used a forbidden library (`Student.library_used`):
+    said once, at the exercise (the report's `by_hand`), while every check of those
+    functions earns nothing and points to it; the other functions keep their points."""
+
+    kind = "by_hand"
+
+    def __init__(self, exercise: Any, used: dict[str, str]):
+        self.used = dict(used)
+        uses = "; ".join(f"{function}() used {name}" for function, name in self.used.items())
+        sections = {f.section for f in exercise.functions if f.name in self.used}
+        where = " and ".join(f'"{section}"' for section in sorted(sections))
+        super().__init__(
+            f"{uses}, which this exercise does not allow, so {'its checks earn' if len(self.used) == 1 else 'their checks earn'} nothing",
+            "each step written with NumPy alone (np.einsum and sliding_window_view are allowed)",
+            cause=by_hand_reason(exercise),
+            hint=f"lesson {exercise.lesson_number}, {where}, works the method through by hand; the functions "
+            "that do not use a library keep their points",
+        )
+
+
 def short(values: Any, limit: int = 10) -> str:
     """A compact, numpy-free rendering of a few values."""
     array = np.asarray(values)

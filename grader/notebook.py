@@ -43,7 +43,7 @@ from mnist_course.course import Exercise, load_course
 from mnist_course.nbgrader_course import exercise_module, imports_mark
 
 from .classroom import child_grader
-from .reports.report import cause_heading, measured_line, not_checked
+from .reports.report import cause_heading, exercise_cause, measured_line, pointer
 from .settings import RunSettings
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}
@@ -141,16 +141,16 @@ def _not_graded(check_name: str, message: str) -> CheckNotGraded:
 
 
 def _one_cause(exercise: Exercise, graded: dict[str, Any], row: dict[str, Any]) -> str:
-    """A check not checked because the exercise's module could not be imported: the cause in
+    """A check not checked because of the exercise's one cause (its module could not be
+    imported, or a by-hand function used a library): the cause in
     full in the test cell of the exercise's first such check that every notebook has (a
     hidden check's cell is only in the graded copy), a pointer to that cell in the others."""
     hidden = {name for function in exercise.functions for name in function.hidden}
     pointers = [c["name"] for c in graded["checks"] if c.get("not_checked")]
     first = next((name for name in pointers if name not in hidden), pointers[0])
     if row["name"] == first:
-        return f"{row['name']}: {row['status']}\n{cause_heading(graded)}\n{graded['import_failure']['message']}"
-    where = f"in the test cell of {first}"
-    return f"{row['name']}: {row['status']}\n{not_checked(exercise.id, graded['import_failure']['file'], where)}"
+        return f"{row['name']}: {row['status']}\n{cause_heading(graded)}\n{exercise_cause(graded)[1]['message']}"
+    return f"{row['name']}: {row['status']}\n{pointer(graded, row, where=f'in the test cell of {first}')}"
 
 
 def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float | None:
@@ -172,7 +172,7 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float
     if not rows:
         raise CheckFailed(f"The grader's report has no result for {check_name}")
     row = rows[0]
-    if row.get("not_checked"):  # the file could not be imported: one cell says why, the others point to it
+    if row.get("not_checked"):  # the exercise's one cause: one cell says why, the others point to it
         raise CheckFailed(_one_cause(exercise, next(ex for ex in report["exercises"] if ex["id"] == exercise.id), row))
     if row.get("retry"):  # a safety clock fired: not a verdict on the code; the checks that passed stand
         raise _not_graded(check_name, row["message"])

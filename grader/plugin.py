@@ -161,7 +161,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             None if report.passed else call.excinfo.value if call.excinfo else RuntimeError(str(report.longrepr)[-300:])
         )
         row = item.config.stash[REPORTER].finish(
-            _check_run(item), report, call.excinfo, list(limits), getattr(student, "import_problem", None)
+            _check_run(item), report, call.excinfo, list(limits), getattr(student, "import_problem", None),
+            getattr(student, "library_used", None),
         )
         if isinstance(call.excinfo and call.excinfo.value, Feedback):
             report.longrepr = row["message"]  # the lesson, not the grader's traceback

@@ -43,6 +43,7 @@ FULL_ENV = FULL_ENV_VAR
 # The machine's switches (Switches): "off" switches a protection off, for the
 # tests that prove it is what stops an attack.
 SANDBOX_ENV = "MNIST_COURSE_SANDBOX"  # bubblewrap (isolation/bubblewrap.py)
+BY_HAND_ENV = "MNIST_COURSE_BY_HAND"  # a by-hand exercise's forbidden packages (isolation/_child.py, bubblewrap.py)
 CAPACITY_ENV = "MNIST_COURSE_CAPACITY"  # cgroup leaves, the tmpfs area, the OOM score (isolation/capacity.py)
 WORK_GUARD_ENV = "MNIST_COURSE_WORK_GUARD"  # the trainer's throughput guard (mnist_course/budget.py)
 REUSE_ENV = "MNIST_COURSE_TRAINING_REUSE"  # trainings read from the cache folder (trainer.py, training/by_hand.py)
@@ -58,7 +59,7 @@ QUICK_ENV = "MNIST_COURSE_QUICK"
 # Every MNIST_COURSE_* variable, in the order of grader/README.md's table.
 VARIABLES = (
     TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV,
-    SANDBOX_ENV, CAPACITY_ENV, WORK_GUARD_ENV, REUSE_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
+    SANDBOX_ENV, BY_HAND_ENV, CAPACITY_ENV, WORK_GUARD_ENV, REUSE_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
     CGROUP_ROOT_ENV, STATE_ENV, QUICK_ENV,
 )
 _NO = ("", "0", "no", "false", "off")
@@ -153,9 +154,11 @@ class Switches:
     """The machine's switches, as the environment sets them (see the module docstring).
 
     sandbox: run workers in bubblewrap (when the machine has it).
+    by_hand: a by-hand exercise's worker cannot import course.toml's
+      by_hand_forbids (its sandbox hides them; stand-ins that fail when used).
     capacity: a cgroup leaf per worker, its own tmpfs area, the OOM score.
     work_guard: stop a training whose first epoch uses far more CPU than its
-      declared work allows. Each of the three is on unless its variable says
+      declared work allows. Each of these is on unless its variable says
       off (off, 0, no, false, none): a protection is never lost to a typo.
     reuse_trainings: read a training (Keras or by hand) that an identical call
       made earlier from the run's cache folder; off: every training runs (the
@@ -168,6 +171,7 @@ class Switches:
     """
 
     sandbox: bool = True
+    by_hand: bool = True
     capacity: bool = True
     work_guard: bool = True
     reuse_trainings: bool = True
@@ -188,6 +192,7 @@ class Switches:
             factor = 1.0
         return cls(
             sandbox=on(SANDBOX_ENV),
+            by_hand=on(BY_HAND_ENV),
             capacity=on(CAPACITY_ENV),
             work_guard=on(WORK_GUARD_ENV),
             reuse_trainings=on(REUSE_ENV),

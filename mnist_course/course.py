@@ -109,6 +109,11 @@ class Exercise:
     # grading the reference gets every point (benchmarks/memory.py): what the
     # Gradescope zip's advice and the grader's "not graded" messages name.
     container_mb: int | None = None
+    # NumPy by hand: why this exercise's computation is the student's own (course.toml's
+    # `by_hand`; "" for the others), and the packages its worker cannot import
+    # ([course] by_hand_forbids), hidden by the grader's sandbox.
+    by_hand: str = ""
+    forbidden_libraries: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -291,6 +296,9 @@ def parse_course(text: str) -> Course:
     head = raw.get("course", {})
     default_timeout = float(head.get("call_timeout_s", 30))
     default_memory = int(head.get("memory_mb", 4096))
+    forbids = head.get("by_hand_forbids", [])
+    if not isinstance(forbids, list) or not all(isinstance(n, str) and n.isidentifier() for n in forbids):
+        raise CourseError(f"course.toml: [course] by_hand_forbids should list top-level package names, got {forbids!r}")
     bands = head.get("accuracy_band", {})
     if not isinstance(bands, dict) or not all(isinstance(v, (int, float)) and 0 < v < 0.1 for v in bands.values()):
         raise CourseError(f"course.toml: [course] accuracy_band should map data sets to fractions below 0.1, got {bands!r}")
@@ -339,6 +347,8 @@ def parse_course(text: str) -> Course:
                 functions=tuple(functions),
                 training=_training(ex["training"], f"{where}.training") if "training" in ex else None,
                 container_mb=_container_mb(ex.get("container_mb"), where),
+                by_hand=_by_hand(ex.get("by_hand", ""), forbids, where),
+                forbidden_libraries=tuple(forbids) if ex.get("by_hand") else (),
             )
         )
     if not exercises:
@@ -355,6 +365,15 @@ def parse_course(text: str) -> Course:
         lessons=lessons,
         **{key: float(value) for key, value in shares.items()},
     )
+
+
+def _by_hand(why, forbids: list, where: str) -> str:
+    """An exercise's `by_hand`: the one sentence that says why its computation is the student's own."""
+    if not isinstance(why, str):
+        raise CourseError(f"course.toml: {where}.by_hand should be a sentence saying why the work is by hand, got {why!r}")
+    if why and not forbids:
+        raise CourseError(f"course.toml: {where} is by hand, but [course] by_hand_forbids lists no package")
+    return why.strip()
 
 
 def _lessons(head: dict, exercises: list[Exercise]) -> tuple[str, ...]:

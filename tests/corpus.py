@@ -3,6 +3,7 @@ reference with a few edits, and a corpus is graded as a class in one
 `grader --batch` run, as an instructor would grade it."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -43,18 +44,23 @@ def edited(exercise_id: str, edits: dict[str, str], name: str = "") -> str:
     return source
 
 
-def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, jobs: int = 2):
+def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, jobs: int = 2, env: dict[str, str] | None = None,
+                extra: dict[str, dict[str, str]] | None = None):
     """Grade {student: (exercise id, module source)} as a class; return the
-    folder of reports (out/students/<student>/report.json)."""
+    folder of reports (out/students/<student>/report.json). `env`: variables
+    set for the whole run; `extra`: {student: {path: text}}, more files of theirs."""
     subs, out = folder / "submissions", folder / "graded"
     subs.mkdir()
     for student, (exercise_id, source) in submissions.items():
         (subs / student).mkdir()
         (subs / student / COURSE.exercise(exercise_id).filename).write_text(source)
+        for path, text in (extra or {}).get(student, {}).items():
+            (subs / student / path).parent.mkdir(parents=True, exist_ok=True)
+            (subs / student / path).write_text(text)
     ids = sorted({exercise_id for exercise_id, _ in submissions.values()})
     done = subprocess.run(
         [sys.executable, "-m", "grader", *ids, "--batch", str(subs), "--out", str(out), "--jobs", str(jobs), "--data", mnist_path],
-        cwd=ROOT, capture_output=True, text=True, timeout=3600,
+        cwd=ROOT, capture_output=True, text=True, timeout=3600, env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return out
@@ -100,9 +106,9 @@ def filled(exercise_id: str, **bodies: str) -> str:
 
 def told(exercise: dict, check: dict) -> str:
     """What a check of a report's exercise tells the student: its own message, or, for a
-    check not checked because the exercise's file could not be imported (`not_checked`),
-    the one cause its one-line message points to, said at the exercise."""
-    return exercise["import_failure"]["message"] if check.get("not_checked") else check["message"]
+    check not checked because of the exercise's one cause (`not_checked`: its file could not
+    be imported, or a by-hand function used a library), that cause, said at the exercise."""
+    return exercise[check["not_checked"]]["message"] if check.get("not_checked") else check["message"]
 
 
 

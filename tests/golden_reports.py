@@ -5,7 +5,7 @@ message, a status or a point shows as a diff someone reviews.
 
 What is kept of a report: the mistake's own exercise (a class graded on several exercises
 gives each student every one of them, so the others depend on who else is in the class): its
-status, score and one cause (`import_failure`), and each check's status, score, message, cause,
+status, score and one cause (`import_failure` or `by_hand`), and each check's status, score, message, cause,
 retry and `not_checked`. What is left out varies
 with the machine or the moment, never with the grade: seconds, dates, versions, paths (a
 report names no folder of the grading machine anyway), and what a check measured.
@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 GOLDEN = Path(__file__).with_name("golden")
-EXERCISE_KEYS = ("id", "status", "score", "max_score", "import_failure")
+EXERCISE_KEYS = ("id", "status", "score", "max_score", "import_failure", "by_hand")
 CHECK_KEYS = ("name", "status", "score", "max_score", "message", "cause", "retry", "not_checked")
 
 

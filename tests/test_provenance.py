@@ -26,6 +26,7 @@ from grader.settings import (
     REUSE_ENV,
     SAFETY_FACTOR_ENV,
     SANDBOX_ENV,
+    BY_HAND_ENV,
     TARGET_ENV,
     VARIABLES,
     WORK_GUARD_ENV,
@@ -328,7 +329,7 @@ def test_every_mnist_course_variable_is_named_in_settings_and_in_one_table():
     assert spelled == []
 
 
-@pytest.mark.parametrize("switch, variable", [("sandbox", SANDBOX_ENV), ("capacity", CAPACITY_ENV), ("work_guard", WORK_GUARD_ENV),
+@pytest.mark.parametrize("switch, variable", [("sandbox", SANDBOX_ENV), ("by_hand", BY_HAND_ENV), ("capacity", CAPACITY_ENV), ("work_guard", WORK_GUARD_ENV),
                                              ("reuse_trainings", REUSE_ENV)])
 def test_a_protection_is_off_only_when_its_switch_says_so(switch, variable):
     assert getattr(Switches.resolve(environ={}), switch) is True
@@ -336,7 +337,7 @@ def test_a_protection_is_off_only_when_its_switch_says_so(switch, variable):
         assert getattr(Switches.resolve(environ={variable: off}), switch) is False, off
     for kept in ("on", "1", "", "of", "disabled"):  # a typo never loses a protection
         assert getattr(Switches.resolve(environ={variable: kept}), switch) is True, kept
-    others = {name for name in ("sandbox", "capacity", "work_guard") if name != switch}
+    others = {name for name in ("sandbox", "by_hand", "capacity", "work_guard") if name != switch}
     assert all(getattr(Switches.resolve(environ={variable: "off"}), name) for name in others)
 
 

@@ -25,7 +25,7 @@ from mnist_course.course import Exercise
 from . import history
 from .deadlines import late_section_html
 from ..reports.figures import agg_figure, save_png
-from ..reports.report import GRADER_VERSION, write_text
+from ..reports.report import GRADER_VERSION, exercise_cause, write_text
 
 PAGE = "class.html"
 FILES = "class_files"
@@ -44,10 +44,11 @@ def _diagnoses(rows) -> list[tuple[str, int, list[str]]]:
     students, checks = defaultdict(set), defaultdict(set)
     for student, report, _ in rows:
         for ex in (report or {}).get("exercises", []):
-            cause = (ex.get("import_failure") or {}).get("cause")  # the file could not be imported: one diagnosis
+            kind, said = exercise_cause(ex)  # the file could not be imported, or used a library: one diagnosis
+            cause = (said or {}).get("cause")
             if cause:
                 students[cause].add(student)
-                checks[cause].add(f"{ex['id']} (not imported: every check)")
+                checks[cause].add(f"{ex['id']} (not imported: every check)" if kind == "import_failure" else f"{ex['id']} (a library used by hand)")
             for check in ex.get("checks", []):
                 cause = check.get("cause")  # the grader's own field: a student's printed text cannot pose as one
                 # A check that waits for another (scoring.depends_on) repeats no diagnosis of its own.

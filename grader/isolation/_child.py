@@ -129,6 +129,82 @@ class _CourseBlocker:
         return None
 
 
+class LibraryNotAllowed(Exception):
+    """Raised where by-hand code uses a package its exercise forbids."""
+
+
+class _Unavailable:
+    """What a forbidden package's names are in a by-hand exercise: anything may be
+    named (`from scipy.signal import correlate2d` imports), nothing may be used.
+    A use (a call, arithmetic, iteration, a class built on it, an isinstance test)
+    is noted for the grader and raises LibraryNotAllowed. The sandbox hides the
+    real package, so no trick on this side of it reaches the real code."""
+
+    def __init__(self, path, guard):
+        object.__setattr__(self, "_path", path)
+        object.__setattr__(self, "_guard", guard)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _Unavailable(f"{self._path}.{name}", self._guard)
+
+    def __setattr__(self, name, value):
+        self._use()
+
+    def __repr__(self):
+        return f"<{self._path}: not available in a by-hand exercise>"
+
+    def _use(self, *args, **kwargs):
+        raise self._guard.used(self._path)
+
+    __call__ = __iter__ = __len__ = __bool__ = __getitem__ = __setitem__ = __contains__ = _use
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = __rmatmul__ = _use
+    __truediv__ = __rtruediv__ = __floordiv__ = __pow__ = __neg__ = __abs__ = __float__ = __int__ = __index__ = _use
+    __lt__ = __le__ = __gt__ = __ge__ = __enter__ = __array__ = __instancecheck__ = __subclasscheck__ = __mro_entries__ = _use
+
+
+class _ByHandGuard:
+    """A by-hand exercise's import hook: a forbidden package (and every module in
+    it) imports as a stand-in module of _Unavailable names; `used` records the
+    first few names the code used, which each answer carries to the grader."""
+
+    def __init__(self, forbidden):
+        self.forbidden = frozenset(forbidden)
+        self.reached = []
+
+    def used(self, path):
+        if path not in self.reached and len(self.reached) < 5:
+            self.reached.append(path[:200])
+        top = path.split(".")[0]
+        return LibraryNotAllowed(f"{path}: {top} is not available in this exercise, which is NumPy by hand")
+
+    def take(self):
+        reached, self.reached = self.reached, []
+        return reached
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in self.forbidden:
+            return None
+        return importlib.util.spec_from_loader(name, self, is_package=True)
+
+    def create_module(self, spec):
+        guard = self
+
+        class StandIn(type(sys)):
+            def __getattr__(self, attr):
+                if attr.startswith("__") and attr.endswith("__"):
+                    raise AttributeError(attr)
+                return _Unavailable(f"{spec.name}.{attr}", guard)
+
+        module = StandIn(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
 def main():
     work = os.path.abspath(sys.argv[1])
     request_fd, result_fd = int(sys.argv[2]), int(sys.argv[3])
@@ -153,6 +229,9 @@ def main():
     import numpy  # noqa: F401
 
     sys.meta_path.insert(0, _CourseBlocker())
+    guard = _ByHandGuard(spec_info.get("forbidden", ()))
+    if guard.forbidden:  # a by-hand exercise: its forbidden packages exist only as stand-ins
+        sys.meta_path.insert(0, guard)
     target_dir = os.path.abspath(spec_info["target_dir"])
     sys.path.insert(0, target_dir)  # the student's own helper modules stay importable
     started = time.perf_counter()
@@ -162,9 +241,10 @@ def main():
         sys.modules[spec_info["module"]] = module
         spec.loader.exec_module(module)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are student errors too
-        _send(result_fd, {"id": spec_info["ready_id"], **_raised(exc, "import", target_dir)})
+        _send(result_fd, {"id": spec_info["ready_id"], **_raised(exc, "import", target_dir), "reached": guard.take()})
         os._exit(0)
     _send(result_fd, {"id": spec_info["ready_id"], "status": "ready", "seconds": time.perf_counter() - started})
+    guard.take()  # a use the top level caught computed nothing the checks see: each call is judged by its own
 
     requests = os.fdopen(request_fd, "r", encoding="utf-8")
     for line in requests:
@@ -198,6 +278,7 @@ def main():
             except BaseException as exc:  # e.g. an array too large for the file-size cap
                 result = {"status": "unsendable", "message": f"{type(exc).__name__}: {exc}"[:MAX_TEXT]}
         result["warnings"] = [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:MAX_WARNINGS]]
+        result["reached"] = guard.take()  # forbidden names this call used, if any
         result["id"] = request["id"]
         result["seconds"] = time.perf_counter() - started
         _send(result_fd, result)

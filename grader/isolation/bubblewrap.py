@@ -215,17 +215,36 @@ def _runtime_dirs() -> list[Path]:
     return sorted((f for f in folders if not holds_checkout(f)), key=lambda p: len(p.parts))
 
 
+@lru_cache(maxsize=8)
+def package_files(names: tuple[str, ...]) -> tuple[Path, ...]:
+    """Where the packages `names` live on the worker's import path: a package's
+    folder, or a single-file module (`name.py`, `name.*.so`). A by-hand
+    exercise's sandbox hides them, so they cannot be imported by any route."""
+    found = []
+    for folder in map(Path, _worker_path()):
+        if not folder.is_dir():
+            continue
+        for name in names:
+            if (folder / name).is_dir():
+                found.append(folder / name)
+            found.extend(sorted(p for p in folder.glob(f"{name}.*") if p.is_file() and p.suffix in (".py", ".so", ".pyc")))
+    return tuple(found)
+
+
 def _course_packages() -> list[Path]:
     """Where the grader and the helper package live, to hide them if a runtime folder holds them."""
     here = Path(__file__).resolve().parents[1]  # grader/, above isolation/
     return [here, here.parent / "mnist_course"]
 
 
-def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox: Path | None = None) -> list[str]:
+def command(
+    sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox: Path | None = None, forbidden: tuple[str, ...] = ()
+) -> list[str]:
     """`python` (the worker's command line, ending with the runner's arguments)
     wrapped in bwrap: the runner at CHILD_INSIDE, `work` a sized tmpfs (what the
     grader put there, the submission's copy and worker.json, read-only inside it),
-    `inbox` (where the grader writes each call's arguments) and the runtime read-only."""
+    `inbox` (where the grader writes each call's arguments) and the runtime read-only,
+    without the packages `forbidden` (a by-hand exercise's: empty folders, empty files)."""
     assert sandbox.bwrap is not None
     # /tmp first: a runtime or a worker folder inside /tmp (a virtualenv in a
     # temporary clone, say) is then mounted on top of the private one.
@@ -246,6 +265,11 @@ def command(sandbox: Sandbox, work: Path, child: Path, python: list[str], inbox:
     for package in _course_packages():
         if package.is_dir() and any(package.is_relative_to(folder) for folder in runtime):
             args += ["--tmpfs", str(package), "--remount-ro", str(package)]
+    for hidden in package_files(tuple(forbidden)):
+        if hidden.is_dir():
+            args += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)]
+        else:
+            args += ["--ro-bind", "/dev/null", str(hidden)]
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     if inbox is not None:

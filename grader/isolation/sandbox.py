@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import select
 import shutil
@@ -86,6 +87,9 @@ class CallOutcome:
     # kernel killed it for memory outside its own limit. Says why.
     machine: str = ""
     warnings: list[str] = field(default_factory=list)  # warnings the call emitted, as "Category: message"
+    # In a by-hand exercise: the forbidden names the call used (said by the worker,
+    # so only a message's material: the sandbox is what keeps the packages out).
+    reached: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +168,7 @@ class WorkerProcess:
     answer at a time and the output the code printed, and `close()` kills it
     with everything it started and removes its files."""
 
-    def __init__(self, module_file: Path, memory: int, inbox: Path):
+    def __init__(self, module_file: Path, memory: int, inbox: Path, forbidden: tuple[str, ...] = ()):
         self.work = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
         # The worker imports a fresh copy of the submission's sources, never the folder itself.
         submission = self.work / "submission"
@@ -175,6 +179,7 @@ class WorkerProcess:
             "module_file": str(submission / module_file.name),
             "target_dir": str(submission),
             "ready_id": self.ready_id,
+            "forbidden": list(forbidden),  # a by-hand exercise's packages, stand-ins inside
         }
         (self.work / "worker.json").write_text(json.dumps(info), encoding="utf-8")
         self.leaf: capacity.Leaf | None = capacity.Leaf(memory) if capacity.places().v2 or capacity.places().v1 else None  # its control group
@@ -187,7 +192,7 @@ class WorkerProcess:
         self.sandboxed = sandbox.active  # whether it runs under bwrap
         self.own_area = sandbox.active and bubblewrap.area_bytes() is not None  # its writable folder is a tmpfs of its own
         if sandbox.active:
-            command = bubblewrap.command(sandbox, self.work, CHILD, command, inbox=inbox)
+            command = bubblewrap.command(sandbox, self.work, CHILD, command, inbox=inbox, forbidden=forbidden)
         if not self.own_area:  # the worker writes into the grader's folder itself
             self.area = os.open(self.work, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
         self.proc = subprocess.Popen(
@@ -348,8 +353,11 @@ class WorkerProcess:
 class Worker:
     """One student module, imported once in a child process, answering calls."""
 
-    def __init__(self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT, memory: int = MEMORY_LIMIT):
+    def __init__(
+        self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT, memory: int = MEMORY_LIMIT, forbidden: tuple[str, ...] = ()
+    ):
         self.module_file = Path(os.path.abspath(module_file))  # not resolve(): a symlink is never followed
+        self.forbidden = tuple(forbidden)  # a by-hand exercise's packages (course.toml)
         self.import_timeout = import_timeout
         self.memory = memory
         self.process: WorkerProcess | None = None  # the running worker, if any
@@ -373,7 +381,7 @@ class Worker:
 
     def _start(self) -> None:
         """Start a worker and wait until it has imported the module (or say why not, in `import_failure`)."""
-        process = self.process = WorkerProcess(self.module_file, self.memory, self.inbox)
+        process = self.process = WorkerProcess(self.module_file, self.memory, self.inbox, self.forbidden)
         started = time.perf_counter()
         spent = self.spent
         message = self._receive(process.ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))
@@ -436,6 +444,20 @@ class Worker:
             if clock is not None:
                 process.known = clock.known
 
+    def _reached(self, message: dict) -> tuple[str, ...]:
+        """The forbidden names an answer says its call used: dotted names under one of
+        this exercise's forbidden packages, at most five; anything else is ignored."""
+        said = message.get("reached")
+        if not self.forbidden:
+            return ()
+        if not isinstance(said, list):
+            said = []
+        missing = re.fullmatch(r"No module named '([\w.]+)'", str(message.get("message", "")))
+        if message.get("type") == "ModuleNotFoundError" and missing:  # past the stand-ins, into the sandbox's empty folder
+            said = [*said, missing.group(1)]
+        names = (n for n in said[:5] if isinstance(n, str) and len(n) <= 200)
+        return tuple(n for n in names if all(p.isidentifier() for p in n.split(".")) and n.split(".")[0] in self.forbidden)
+
     def _failure(self, message, stage: str, seconds: float, since: tuple[int, int]) -> CallOutcome:
         """The outcome for anything but a clean result; replaces a worker that is past saving."""
         output = self.process.output(since)
@@ -446,6 +468,7 @@ class Worker:
                 self.limits_seen.add("disk")
             return CallOutcome(
                 "raised",
+                reached=self._reached(message),
                 limits=limits,
                 exc_type=clean_text(message.get("type", ""), 100),
                 exc_message=clean_text(message.get("message", ""), 2000),
@@ -539,6 +562,7 @@ class Worker:
                     output=self.process.output(since),
                     seconds=seconds,
                     warnings=[clean_text(w, 300) for w in message.get("warnings", [])[:10] if isinstance(w, str)],
+                    reached=self._reached(message),
                 )
             except Exception:  # noqa: BLE001 - whatever the result claims, it is not ours
                 return self._failure(None, "call", seconds, since)

@@ -21,7 +21,8 @@ from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
 from . import bubblewrap, capacity, limits, sandbox
-from ..feedback import CannotImport, Feedback, NotGraded, NotGradedMachine, NotStarted, describe
+from ..settings import switches
+from ..feedback import CannotImport, Feedback, by_hand_reason, NotGraded, NotGradedMachine, NotStarted, describe
 
 
 def _exit_status(code: int | None) -> str:
@@ -198,6 +199,13 @@ class Call:
                 **common,
             )
         where = f" ({o.where})" if o.where else ""
+        if o.reached:  # its top level used a package this by-hand exercise forbids
+            return CannotImport(
+                f"Importing {filename} failed: its top level used {o.reached[0]}{where}",
+                "a file whose functions compute with NumPy alone",
+                cause=by_hand_reason(self.student.exercise),
+                hint="remove that line; write the computation yourself inside the function, as the lesson does",
+            )
         if "belongs to the course's grader" in o.exc_message:
             return CannotImport(
                 f"Importing {filename} failed: {o.exc_message}{where}",
@@ -290,11 +298,16 @@ class Student:
         self.module_file = Path(target_dir) / self.filename
         self.timeout = exercise.call_timeout_s
         self.is_stub = is_stub
-        self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20)
+        # A by-hand exercise's worker runs without the packages that would do its work (course.toml).
+        forbidden = exercise.forbidden_libraries if switches().by_hand else ()
+        self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20, forbidden=forbidden)
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
         # Set once the file could not be imported (or is not there): the one cause of every
         # check of the exercise that fails, said once by the report (plugin.py hands it on).
         self.import_problem: CannotImport | None = None
+        # In a by-hand exercise, each function that used a forbidden package, with the first
+        # name it used: every check of such a function earns nothing (reports/report.py).
+        self.library_used: dict[str, str] = {}
 
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:
@@ -344,4 +357,6 @@ class Student:
                 )
                 raise self.import_problem
             self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=self.timeout)
+        if self._outcomes[key].reached:
+            self.library_used.setdefault(function, self._outcomes[key].reached[0])
         return Call(self, function, called, expect, self._outcomes[key])

@@ -28,7 +28,7 @@ from typing import Any
 
 from .holds import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
 from .late import feedback_lines, feedback_text
-from .report import cause_heading, for_students, measured_line, shown_messages
+from .report import cause_heading, exercise_cause, for_students, measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -103,15 +103,16 @@ _CLASSROOM_MESSAGE_CHARS = 2000
 
 def _said_once(ex: dict[str, Any]) -> dict[str, str]:
     """Each check's text for a format that has no place above an exercise's checks (Gradescope,
-    Classroom, JUnit): shown_messages', with the exercise's one cause (its file could not be imported)
-    said in full in its first test, in place of that test's pointer."""
+    Classroom, JUnit): shown_messages', with the exercise's one cause (its file could not be imported,
+    or a by-hand function used a library) said in full in its first test, in place of that test's pointer."""
     said = shown_messages(ex)
-    if ex.get("import_failure") and ex["checks"]:
+    kind, cause = exercise_cause(ex)
+    if kind and ex["checks"]:
         first = ex["checks"][0]
         if first.get("not_checked"):  # the cause takes the place of its pointer
-            said[first["name"]] = f"{cause_heading(ex)}\n{ex['import_failure']['message']}"
+            said[first["name"]] = f"{cause_heading(ex)}\n{cause['message']}"
         else:  # it passed or was not graded: its own text stays, below the cause
-            said[first["name"]] = f"{cause_heading(ex)}\n{ex['import_failure']['message']}\n\n{said[first['name']] or first['status']}"
+            said[first["name"]] = f"{cause_heading(ex)}\n{cause['message']}\n\n{said[first['name']] or first['status']}"
     return said
 
 
@@ -180,7 +181,7 @@ def junit_xml(report: dict[str, Any]) -> str:
         properties = ET.SubElement(suite, "properties")
         for name, value in (("score", ex["score"]), ("max_score", ex["max_score"]), ("data_sha256", (report.get("data") or {}).get("sha256", ""))):
             ET.SubElement(properties, "property", name=name, value=str(value))
-        said = _said_once(ex) if ex.get("import_failure") else {}  # the one cause in the first case, pointers in the others
+        said = _said_once(ex) if exercise_cause(ex)[0] else {}  # the one cause in the first case, pointers in the others
         for check in checks:
             case = ET.SubElement(
                 suite, "testcase", name=check["name"], classname=ex["id"], time=f"{check['seconds']:.3f}"
@@ -240,9 +241,10 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
         lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
-        if ex.get("import_failure"):  # the one cause of every failed check below, said once
-            fence = _fence(ex["import_failure"]["message"])
-            lines += [f"**{cause_heading(ex)}**", "", f"{fence}text", ex["import_failure"]["message"], fence, ""]
+        kind, cause = exercise_cause(ex)
+        if kind:  # the one cause of every not-checked check below, said once
+            fence = _fence(cause["message"])
+            lines += [f"**{cause_heading(ex)}**", "", f"{fence}text", cause["message"], fence, ""]
         lines += ["| | check | points |", "|---|---|---|"]
         lines += [f"| {marks[c['status']]} | `{c['name']}` | {c['score']}/{c['max_score']} |" for c in ex["checks"]]
         said = shown_messages(ex)  # a message repeated by later checks (one syntax error) is written out once
@@ -367,8 +369,9 @@ def html_feedback(
             f'<section id="{_h(ex["id"])}"><h2>{_h(ex["id"])} · {_h(ex["title"])} (lesson {_h(ex["lesson"])}): '
             f"{_h(ex['score'])}/{_h(ex['max_score'])}</h2>"
         )
-        if ex.get("import_failure"):  # the one cause of every failed check below, said once
-            parts.append(f'<p class="failed"><strong>{_h(cause_heading(ex))}</strong></p><pre>{_h(ex["import_failure"]["message"])}</pre>')
+        kind, cause = exercise_cause(ex)
+        if kind:  # the one cause of every not-checked check below, said once
+            parts.append(f'<p class="failed"><strong>{_h(cause_heading(ex))}</strong></p><pre>{_h(cause["message"])}</pre>')
         parts.append('<table><tr><th><span class="sr">mark</span></th><th>check</th><th>status</th><th>points</th></tr>')
         parts.extend(
             f'<tr><td class="{_h(c["status"]).replace(" ", "-")}">{_HTML_MARKS.get(c["status"], "")}</td><td><code>{_h(c["name"])}</code></td>'

@@ -26,7 +26,7 @@ from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
 from mnist_course.course import Course, Exercise
 
 from .. import scoring
-from ..feedback import CannotImport, Feedback
+from ..feedback import CannotImport, Feedback, LibraryUsed
 from ..scoring import STATUSES, CheckRun
 from .. import provenance
 from ..provenance import GRADER_VERSION, LIBRARIES
@@ -78,10 +78,37 @@ def not_checked(exercise_id: str, filename: str, where: str = "") -> str:
     return f"Not checked: {filename} could not be imported; see the cause {where or f'at the top of {exercise_id}'}."
 
 
-def import_failure(exercise: Exercise, problem: CannotImport) -> dict[str, Any]:
-    """The exercise's one cause, said once (its report's `import_failure`): the file, the
-    teaching message in full, and the grader's diagnosis."""
-    return {"file": exercise.filename, "message": problem.render(), **({"cause": problem.cause.rstrip(".")} if problem.cause else {})}
+def used_a_library(exercise_id: str, function: str, name: str, where: str = "") -> str:
+    """The one line each check of a by-hand exercise's function that used a forbidden library shows."""
+    return f"Not checked: {function}() used {name}, which {exercise_id} does not allow; see the cause {where or f'at the top of {exercise_id}'}."
+
+
+def pointer(exercise: dict[str, Any], check: dict[str, Any], where: str = "") -> str:
+    """A not-checked row's line, from the exercise's report: it points to the exercise's one cause."""
+    kind, cause = exercise_cause(exercise)
+    if kind == LibraryUsed.kind:
+        return used_a_library(exercise["id"], check["function"], cause["functions"][check["function"]], where)
+    return not_checked(exercise["id"], cause["file"], where)
+
+
+def exercise_cause(exercise: dict[str, Any]) -> tuple[str, dict[str, Any]] | tuple[None, None]:
+    """An exercise report's one cause, said once at its top, and its kind: its file could not be
+    imported (`import_failure`), or a by-hand exercise's functions used a forbidden library
+    (`by_hand`). A file that could not be imported ran no function, so never both."""
+    for kind in (CannotImport.kind, LibraryUsed.kind):
+        if exercise.get(kind):
+            return kind, exercise[kind]
+    return None, None
+
+
+def one_cause(exercise: Exercise, problem: CannotImport | LibraryUsed) -> dict[str, Any]:
+    """The exercise's one cause, said once (its report's `import_failure` or `by_hand`): the file,
+    the teaching message in full, the grader's diagnosis, and (by_hand) each function's use;
+    `kind` names the report's field that holds it."""
+    cause = {"kind": problem.kind, "file": exercise.filename, "message": problem.render(), **({"cause": problem.cause.rstrip(".")} if problem.cause else {})}
+    if isinstance(problem, LibraryUsed):
+        cause["functions"] = dict(problem.used)
+    return cause
 
 
 def point_to_cause(row: dict[str, Any], exercise: Exercise, problem: CannotImport) -> dict[str, Any]:
@@ -97,6 +124,21 @@ def point_to_cause(row: dict[str, Any], exercise: Exercise, problem: CannotImpor
     return row
 
 
+def point_to_library(row: dict[str, Any], exercise: Exercise, used: dict[str, str]) -> dict[str, Any]:
+    """A check of a by-hand exercise's function that used a forbidden library, in this
+    check or any other: it earns nothing, whatever it measured (scoring.py), and its
+    message points to the exercise's one cause. A check the grader could not judge
+    ("error") keeps its row: it is graded again."""
+    function = row.get("function")
+    if function not in used or row["status"] not in ("passed", "failed"):
+        return row
+    status = "failed"
+    row = {**row, "status": status, "score": scoring.score_of(row["max_score"], status, None),
+           "message": used_a_library(exercise.id, function, used[function]), "not_checked": LibraryUsed.kind}
+    row.pop("cause", None)  # the diagnosis is the exercise's, in by_hand
+    return row
+
+
 class Reporter:
     """A score's one path, made once per run (by `grader`, or by the plugin for
     `pytest grader`): the plugin starts a CheckRun for each check, and hands its
@@ -107,21 +149,28 @@ class Reporter:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         self.causes: dict[str, dict[str, Any]] = {}  # per exercise: its file's import failure (import_failure)
+        self.library_used: dict[str, dict[str, str]] = {}  # per by-hand exercise: each function that used a forbidden library
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def start(self, exercise: Exercise, name: str) -> CheckRun:
         return CheckRun(exercise, name)
 
     def finish(
-        self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = (), import_problem: CannotImport | None = None
+        self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = (), import_problem: CannotImport | None = None,
+        library_used: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The check's row; `import_problem`, the exercise's file's failure to import
-        (Student.import_problem), is said once, at the exercise, and the row points to it."""
+        (Student.import_problem), is said once, at the exercise, and the row points to it.
+        `library_used` (Student.library_used, so far): a by-hand exercise's functions that
+        used a forbidden library; `report` applies it to every row, earlier ones included."""
         row = check_record(run.exercise, run.name, outcome, excinfo)
         if import_problem is not None:
             row = point_to_cause(row, run.exercise, import_problem)
             if row.get("not_checked"):
-                self.causes.setdefault(run.exercise.id, import_failure(run.exercise, import_problem))
+                self.causes.setdefault(run.exercise.id, one_cause(run.exercise, import_problem))
+        if library_used:
+            self.library_used[run.exercise.id] = dict(library_used)
+            row = point_to_library(row, run.exercise, library_used)
         if limits and (row["status"] == "error" or row.get("retry")):  # the submission's code hit its own limits
             row["limits"] = sorted(limits)
         row.update({key: value for key, value in run.extras.items() if value is not None})
@@ -132,8 +181,16 @@ class Reporter:
         return row
 
     def report(self, course: Course, exercises: list[Exercise], **run: Any) -> dict[str, Any]:
-        """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted)."""
-        return build_report(course, exercises, self.rows, causes=self.causes, **run)
+        """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted).
+        A function found to use a forbidden library costs its checks that finished before."""
+        rows, causes = dict(self.rows), dict(self.causes)
+        for exercise in exercises:
+            used = self.library_used.get(exercise.id)
+            if used:
+                for key in [key for key in rows if key[0] == exercise.id]:
+                    rows[key] = point_to_library(rows[key], exercise, used)
+                causes.setdefault(exercise.id, one_cause(exercise, LibraryUsed(exercise, used)))
+        return build_report(course, exercises, rows, causes=causes, **run)
 
 
 NOT_RUN = {
@@ -169,7 +226,7 @@ def exercise_report(
         "status": status,
         "score": total(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
-        **({"import_failure": cause} if cause else {}),  # said once here; each failed check points to it
+        **({cause["kind"]: {k: v for k, v in cause.items() if k != "kind"}} if cause else {}),  # said once here; each pointer row points to it
         "checks": checks,
     }
 
@@ -374,14 +431,19 @@ def shown_messages(exercise: dict[str, Any]) -> dict[str, str]:
 
 def cause_heading(ex: dict[str, Any]) -> str:
     """The line that opens an exercise's one cause on every page."""
-    return f"{ex['import_failure']['file']} could not be imported, so no check of {ex['id']} could run:"
+    kind, cause = exercise_cause(ex)
+    if kind == LibraryUsed.kind:
+        functions = ", ".join(f"{name}()" for name in cause["functions"])
+        return f"{cause['file']} uses a library for the work {ex['id']} asks you to do by hand, so every check of {functions} earns nothing:"
+    return f"{cause['file']} could not be imported, so no check of {ex['id']} could run:"
 
 
 def cause_lines(ex: dict[str, Any], indent: str = "") -> list[str]:
     """An exercise's one cause as the terminal shows it, at the exercise's top (none: [])."""
-    if not ex.get("import_failure"):
+    kind, cause = exercise_cause(ex)
+    if kind is None:
         return []
-    return [indent + cause_heading(ex), *(indent + "  " + line for line in ex["import_failure"]["message"].splitlines())]
+    return [indent + cause_heading(ex), *(indent + "  " + line for line in cause["message"].splitlines())]
 
 
 def render_table(report: dict[str, Any]) -> str:

@@ -1,0 +1,246 @@
+"""NumPy by hand (issue 34, item 1): an exercise whose learning goal is the computation
+itself (course.toml's `by_hand`: ex02b, ex04, ex05b) is graded in a worker where the
+libraries that would do its work do not exist. Its sandbox hides their folders
+(isolation/bubblewrap.py), and its import system hands back stand-ins that fail when
+used and tell the grader what was used (isolation/_child.py). Each function that used
+one earns nothing, with one teaching message at the exercise; the others keep their points.
+
+Proven both ways: each case below earns those points with the protection switched
+off (MNIST_COURSE_BY_HAND=off), and code that removes the stand-ins to reach the real
+library earns them with only the sandbox switched off (MNIST_COURSE_SANDBOX=off).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+import pytest
+
+from corpus import COURSE, edited, grade_class
+from grader.isolation import _child
+from grader.reports.formats import html_feedback, markdown_feedback
+from mnist_course.course import ROOT
+
+# ex05b's convolution, the two lines a library can replace (x is already padded there).
+NUMPY_CONV = """\
+    # every kh x kw window, strided: shape (N, out_h, out_w, C_in, kh, kw)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    out = np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias
+"""
+TF_CONV = "{tf}.nn.conv2d(x.astype(np.float32), kernels.astype(np.float32), strides=stride, padding='VALID').numpy() + bias"
+SCIPY_CONV = """\
+    out = np.zeros((x.shape[0], x.shape[1] - kh + 1, x.shape[2] - kw + 1, c_out))
+    for n in range(x.shape[0]):
+        for o in range(c_out):
+            for c in range(c_in):
+                out[n, :, :, o] += {signal}.correlate2d(x[n, :, :, c], kernels[:, :, c, o], mode="valid")
+    out = out[:, ::stride, ::stride] + bias
+"""
+NUMPY_COUNT = """\
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+"""
+
+
+def _ex05b(conv: str, imports: str = "") -> str:
+    source = edited("ex05b", {NUMPY_CONV: conv})
+    return source.replace("import numpy as np\n", f"import numpy as np\n{imports}", 1)
+
+
+# case: (exercise, source, {function: the name the report says it used}, more files of the student's)
+CASES = {
+    "tf_nn_conv2d": ("ex05b", _ex05b(f"    out = {TF_CONV.format(tf='tf')}\n", "import tensorflow as tf\n"), {"conv2d": "tensorflow.nn.conv2d"}, {}),
+    "dunder_import": ("ex05b", _ex05b(f"    tf = __import__('tensorflow')\n    out = {TF_CONV.format(tf='tf')}\n"), {"conv2d": "tensorflow.nn.conv2d"}, {}),
+    "importlib": (
+        "ex05b",
+        _ex05b("    import importlib\n    out = " + TF_CONV.format(tf="importlib.import_module('tensorflow')") + "\n"),
+        {"conv2d": "tensorflow.nn.conv2d"},
+        {},
+    ),
+    "caught_then_by_hand": (  # the library tried first: a use is a use, even caught
+        "ex05b",
+        _ex05b(f"    try:\n        out = {TF_CONV.format(tf='tf')}\n    except Exception:\n" + textwrap.indent(NUMPY_CONV, "    "), "import tensorflow as tf\n"),
+        {"conv2d": "tensorflow.nn.conv2d"},
+        {},
+    ),
+    "scipy_through_own_package": (  # the library reached through another package (the student's own)
+        "ex05b",
+        _ex05b("    out = helpers.correlate(x, kernels, stride, kh, kw, c_in, c_out) + bias\n", "import helpers\n"),
+        {"conv2d": "scipy.signal.correlate2d"},
+        {"helpers/__init__.py": "import numpy as np\nfrom scipy import signal\n\n\ndef correlate(x, kernels, stride, kh, kw, c_in, c_out):\n"
+         + SCIPY_CONV.replace(" + bias", "").replace("{signal}", "signal") + "    return out\n"},
+    ),
+    "sklearn_confusion_matrix": (
+        "ex04",
+        edited("ex04", {NUMPY_COUNT: "    if len(y_true) == 0:  # scikit-learn refuses no samples\n        return np.zeros((num_classes, num_classes), np.int64)\n"
+                        "    return sk_confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)\n",
+                        "import numpy as np\n": "import numpy as np\nfrom sklearn.metrics import confusion_matrix as sk_confusion_matrix\n"}),
+        {"confusion_matrix": "sklearn.metrics.confusion_matrix"},
+        {},
+    ),
+}
+# Past the stand-ins: the import hook removed and sys.modules emptied, then the real
+# package imported. Only the sandbox stands in the way: its folder is empty there.
+PAST_THE_STAND_INS = _ex05b(
+    "    import importlib, sys\n"
+    "    sys.meta_path[:] = [f for f in sys.meta_path if 'Guard' not in type(f).__name__]\n"
+    "    for name in [m for m in sys.modules if m.split('.')[0] == 'scipy']:\n"
+    "        del sys.modules[name]\n"
+    "    signal = importlib.import_module('scipy.signal')\n" + SCIPY_CONV.replace("{signal}", "signal")
+)
+
+
+def _exercise(out, student: str, exercise_id: str) -> dict:
+    report = json.loads((out / "students" / student / "report.json").read_text())
+    return next(ex for ex in report["exercises"] if ex["id"] == exercise_id)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, mnist_path):
+    """Each case graded as a class twice, with the protection on and off, and the case
+    past the stand-ins with the sandbox on and off: {state: folder of reports}."""
+    submissions = {case: (exercise, source) for case, (exercise, source, _, _) in CASES.items()}
+    extra = {case: files for case, (_, _, _, files) in CASES.items() if files}
+    return {
+        "on": grade_class({**submissions, "past_the_stand_ins": ("ex05b", PAST_THE_STAND_INS)}, tmp_path_factory.mktemp("on"), mnist_path, extra=extra),
+        "off": grade_class(submissions, tmp_path_factory.mktemp("off"), mnist_path, env={"MNIST_COURSE_BY_HAND": "off"}, extra=extra),
+        "no_sandbox": _graded_alone("ex05b", PAST_THE_STAND_INS, tmp_path_factory.mktemp("no_sandbox"), mnist_path, {"MNIST_COURSE_SANDBOX": "off"}),
+    }
+
+
+def _graded_alone(exercise_id: str, source: str, folder, mnist_path: str, env: dict[str, str]) -> dict:
+    """`grader` on one folder, as a student runs it (a class is graded only in the sandbox): its report."""
+    (folder / "student").mkdir()
+    (folder / "student" / COURSE.exercise(exercise_id).filename).write_text(source)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", exercise_id, "--target", str(folder / "student"), "--data", mnist_path, "--json", str(folder / "report.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+    )
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads((folder / "report.json").read_text())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_function_that_uses_a_library_earns_nothing_and_the_others_keep_their_points(graded, case):
+    exercise_id, _, used, _ = CASES[case]
+    exercise = COURSE.exercise(exercise_id)
+    ex = _exercise(graded["on"], case, exercise_id)
+    for check in ex["checks"]:
+        if check["function"] in used:
+            assert (check["status"], check["score"], check.get("not_checked")) == ("failed", 0, "by_hand"), check
+            assert check["message"] == (
+                f"Not checked: {check['function']}() used {used[check['function']]}, which {exercise_id} does not allow; "
+                f"see the cause at the top of {exercise_id}."
+            )
+        else:
+            assert (check["status"], check["score"]) == ("passed", check["max_score"]), check
+    cause = ex["by_hand"]
+    assert cause["functions"] == used and cause["file"] == exercise.filename
+    for part in (*used.values(), f"{exercise_id} is NumPy by hand", exercise.by_hand.rstrip("."), f"lesson {exercise.lesson_number}",
+                 *(f'"{f.section}"' for f in exercise.functions if f.name in used), "keep their points"):
+        assert part in cause["message"], (part, cause["message"])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_with_the_protection_off_the_same_code_earns_every_point(graded, case):
+    exercise_id = CASES[case][0]
+    ex = _exercise(graded["off"], case, exercise_id)
+    assert ex["score"] == ex["max_score"] and "by_hand" not in ex, [c for c in ex["checks"] if c["status"] != "passed"]
+
+
+def test_code_that_removes_the_stand_ins_meets_the_sandbox(graded):
+    """Past the import hook, the real package is still not there: the sandbox hides its
+    folder. With the sandbox off, the same code computes with the real SciPy."""
+    ex = _exercise(graded["on"], "past_the_stand_ins", "ex05b")
+    assert ex["by_hand"]["functions"] == {"conv2d": "scipy.signal"}
+    assert {c["score"] for c in ex["checks"] if c["function"] == "conv2d"} == {0}
+    unguarded = graded["no_sandbox"]["exercises"][0]
+    assert unguarded["score"] == unguarded["max_score"]
+
+
+def test_the_cause_is_said_once_on_the_pages_a_student_reads(graded):
+    """feedback.md and feedback.html say the exercise's cause once, at its top; each check points to it."""
+    folder = graded["on"] / "students" / "tf_nn_conv2d"
+    report = json.loads((folder / "report.json").read_text())
+    cause = next(ex for ex in report["exercises"] if ex["id"] == "ex05b")["by_hand"]["message"]
+    for page in (markdown_feedback(report), html_feedback(report)):
+        assert page.count("used tensorflow.nn.conv2d, which this exercise does not allow") == 1
+        assert page.count("see the cause at the top of ex05b") == 6  # conv2d's six checks
+    assert cause.splitlines()[0] in (folder / "feedback.md").read_text()
+
+
+def test_gradients_by_gradient_tape_earn_nothing_and_earn_everything_with_the_protection_off(tmp_path, mnist_path):
+    """ex02b's gradients() by tf.GradientTape (lesson 2's tape_gradients): its 8 points,
+    graded alone (`-k gradients`: no training), with the protection on and off."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    solution = COURSE.exercise("ex02b").solution_path.read_text()
+    start = solution.index("    n = len(x)\n    z1 = x @ W1 + b1")
+    end = solution.index("    return value, dW1, db1, dW2, db2")
+    tape = """\
+    params = [tf.Variable(p) for p in (W1, b1, W2, b2)]
+    with tf.GradientTape() as tape:
+        logits = tf.nn.relu(x @ params[0] + params[1]) @ params[2] + params[3]
+        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    dW1, db1, dW2, db2 = (g.numpy() for g in tape.gradient(value, params))
+    value = float(value)
+"""
+    source = (solution[:start] + tape + solution[end:]).replace("import numpy as np\n", "import numpy as np\nimport tensorflow as tf\n", 1)
+    (folder / "ex02b_backprop.py").write_text(source)
+    done_in = {}
+    for state, env in (("on", {}), ("off", {"MNIST_COURSE_BY_HAND": "off"})):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "grader/checks/ex02b_backprop.py", "-k", "gradients", "-q", "-p", "no:cacheprovider",
+             "--target", str(folder), "--data", mnist_path],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+        )
+        done_in[state] = done
+    assert "gradients() used tensorflow.Variable, which ex02b does not allow" in done_in["on"].stdout, done_in["on"].stdout[-3000:]
+    assert "3 failed" in done_in["on"].stdout and "3 passed" in done_in["off"].stdout, done_in["off"].stdout[-3000:]
+
+
+def test_a_stand_in_can_be_named_but_not_used():
+    """The worker's import hook (isolation/_child.py), in this process on a made-up package:
+    importing and naming work, so a file imports and its other functions run; every use
+    raises and is noted for the grader."""
+    guard = _child._ByHandGuard(["forbidden_pkg"])
+    sys.meta_path.insert(0, guard)
+    try:
+        import forbidden_pkg
+        from forbidden_pkg.signal import correlate2d
+        from forbidden_pkg import nn
+
+        assert "not available" in repr(nn.conv2d)
+        uses = {
+            "forbidden_pkg.signal.correlate2d": lambda: correlate2d([1], [1]),
+            "forbidden_pkg.nn.conv2d": lambda: nn.conv2d + 1,
+            "forbidden_pkg.Tensor": lambda: isinstance(1, forbidden_pkg.Tensor),
+            "forbidden_pkg.keras.Model": lambda: types.new_class("M", (forbidden_pkg.keras.Model,)),
+            "forbidden_pkg.ops": lambda: list(forbidden_pkg.ops),
+        }
+        for name, use in uses.items():
+            with pytest.raises(_child.LibraryNotAllowed, match="NumPy by hand"):
+                use()
+            assert guard.take() == [name]
+        assert guard.take() == []
+    finally:
+        sys.meta_path.remove(guard)
+        for name in [m for m in sys.modules if m.split(".")[0] == "forbidden_pkg"]:
+            del sys.modules[name]
+
+
+def test_the_by_hand_exercises_forbid_what_the_issue_names():
+    by_hand = {ex.id for ex in COURSE.exercises if ex.by_hand}
+    assert by_hand == {"ex02b", "ex04", "ex05b"}
+    for ex in COURSE.exercises:
+        if ex.by_hand:
+            assert {"tensorflow", "keras", "torch", "jax", "scipy", "sklearn"} <= set(ex.forbidden_libraries)
+            assert "numpy" not in ex.forbidden_libraries
+        else:
+            assert ex.forbidden_libraries == ()

@@ -24,6 +24,10 @@ The network, for a batch `x` of N flattened images, shape (N, n_in):
     loss = the mean over the N images of -ln p[i, y[i]]
 
 Every array is float64.
+
+NumPy by hand: when this file is graded, TensorFlow, Keras, PyTorch, JAX,
+SciPy, scikit-learn and the other libraries that would do this work for
+you do not exist, and a function that uses one earns none of its points.
 """
 
 import numpy as np

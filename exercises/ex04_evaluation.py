@@ -6,9 +6,13 @@
 """Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
 
 Four functions that turn a classifier's predictions into the numbers, and
-the images, that say where it goes wrong, in NumPy alone (no scikit-learn). Each docstring is
+the images, that say where it goes wrong, in NumPy alone. Each docstring is
 the contract the grader checks: any implementation that keeps it gets full
 points.
+
+NumPy by hand: when this file is graded, TensorFlow, Keras, PyTorch, JAX,
+SciPy, scikit-learn and the other libraries that would do this work for
+you do not exist, and a function that uses one earns none of its points.
 """
 
 import numpy as np

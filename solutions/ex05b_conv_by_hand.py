@@ -7,6 +7,10 @@ max-pool. The grader builds real Keras layers, gives them your kernels and
 bias, and compares their output with yours. Loops or vectorised NumPy: each
 docstring is the contract the grader checks, and any implementation that
 keeps it gets full points.
+
+NumPy by hand: when this file is graded, TensorFlow, Keras, PyTorch, JAX,
+SciPy, scikit-learn and the other libraries that would do this work for
+you do not exist, and a function that uses one earns none of its points.
 """
 
 import numpy as np

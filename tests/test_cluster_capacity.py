@@ -229,7 +229,20 @@ def _on_cluster(cluster, tmp_path, name, attack, mnist_path, protected, tmpdir, 
             rows = {row["student"]: row for row in csv.DictReader(book)}
     report_file = out / "students" / "attacker" / "report.json"
     attacker = json.loads(report_file.read_text()) if report_file.exists() else None
-    return rows, attacker, (left, len(folders)), (leaves, len(made)), stdout[-1000:] + stderr[-2000:]
+    return rows, attacker, (left, len(folders)), (leaves, len(made)), stdout[-1000:] + stderr[-2000:] + _classmates_told(out)
+
+
+def _classmates_told(out) -> str:
+    """What each classmate's report says of a check that did not pass: a failure's form, in
+    the log an assertion shows (a harm said as the code's own is one to attribute)."""
+    said = []
+    for student in ("honest", "honest2"):
+        path = out / "students" / student / "report.json"
+        report = json.loads(path.read_text()) if path.exists() else {}
+        for ex in report.get("exercises", []):
+            shown = [f"{c['name']} {c['status']}: {told(ex, c)[:400]}" for c in ex["checks"] if c["status"] != "passed"][:2]
+            said += [f"\n{student}: {line}" for line in shown]
+    return "".join(said)
 
 
 def _intact(rows, name) -> bool:
@@ -242,7 +255,7 @@ def _harmed_and_not_final(rows, attacker, left, leaves, log) -> bool:
     """Some classmate lost the score they get alone, and was not given a final grade for it."""
     harmed = [s for s in ("honest", "honest2") if not _intact(rows, s)]
     assert harmed, log
-    assert all(rows.get(s, {}).get("status") != "graded" for s in harmed), rows
+    assert all(rows.get(s, {}).get("status") != "graded" for s in harmed), (rows, log)
     return True
 
 

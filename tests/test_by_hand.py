@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import types
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -244,3 +245,34 @@ def test_the_by_hand_exercises_forbid_what_the_issue_names():
             assert "numpy" not in ex.forbidden_libraries
         else:
             assert ex.forbidden_libraries == ()
+
+
+def test_every_route_says_the_cause_once_and_points_to_it(graded):
+    """Gradescope, Classroom and JUnit say the cause in the exercise's first test and point
+    to it from the checks of the function that used the library; the passing functions keep
+    their own rows. nbgrader says it in the first such check's cell; class.html's diagnoses
+    count it once per student."""
+    from grader.classroom.dashboard import _diagnoses
+    from grader.notebook import _one_cause
+    from grader.reports.formats import classroom_results, gradescope_results, junit_xml
+
+    report = json.loads((graded["on"] / "students" / "tf_nn_conv2d" / "report.json").read_text())
+    ex = next(e for e in report["exercises"] if e["id"] == "ex05b")
+    report = {**report, "exercises": [ex]}
+    heading = "ex05b_conv_by_hand.py uses a library for the work ex05b asks you to do by hand, so every check of conv2d() earns nothing:"
+    pointer = "Not checked: conv2d() used tensorflow.nn.conv2d, which ex05b does not allow; see the cause at the top of ex05b."
+    conv2d = [c["name"] for c in ex["checks"] if c["function"] == "conv2d"]
+    gradescope = {t["name"]: t for t in gradescope_results(report)["tests"]}
+    classroom = {t["name"]: t for t in classroom_results(report)["tests"]}
+    for said in ({n: t["output"] for n, t in gradescope.items()}, {n: t["message"] for n, t in classroom.items()}):
+        first = next(iter(said.values()))
+        assert first.startswith(heading) and first.count("which this exercise does not allow") == 1 and "passed" in first
+        assert [said[n] for n in said if n.split(" · ")[1].split(" (")[0] in conv2d] == [pointer] * len(conv2d)
+    junit = ET.fromstring(junit_xml(report).split("\n", 1)[1])
+    failures = {case.get("name"): case.find("failure") for case in junit.iter("testcase")}
+    assert set(n for n, f in failures.items() if f is not None) == set(conv2d)
+    assert all(failures[n].get("message") == pointer for n in conv2d)
+    cells = [_one_cause(COURSE.exercise("ex05b"), ex, c) for c in ex["checks"] if c["function"] == "conv2d"]
+    assert heading in cells[0] and all(pointer.replace("at the top of ex05b", f"in the test cell of {conv2d[0]}") in cell for cell in cells[1:])
+    found = {cause: (n, checks) for cause, n, checks in _diagnoses([("a", report, "graded"), ("b", report, "graded")])}
+    assert found[ex["by_hand"]["cause"]] == (2, ["ex05b (a library used by hand)"])

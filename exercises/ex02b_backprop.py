@@ -71,7 +71,10 @@ def gradients(x, y, W1, b1, W2, b2):
     float64 arrays of the shapes of W1, b1, W2 and b2, where dW1[i, j] is the
     derivative of the mean loss with respect to W1[i, j], and so on. Work
     them out with the chain rule, layer by layer from the loss back to W1;
-    take the derivative of ReLU at exactly 0 as 0.
+    take the derivative of ReLU at exactly 0 as 0. The work is about three
+    forward passes': on 512 images and 256 hidden units the grader allows
+    10 s of the call's own time, which finite differences of the loss (two
+    forward passes per parameter) are far from.
     """
     # TODO: backpropagate: the loss and dW1, db1, dW2, db2 of the mean loss, by the chain rule
     #       (lesson 2, "Backpropagation through a hidden layer")

@@ -276,3 +276,53 @@ def test_every_route_says_the_cause_once_and_points_to_it(graded):
     assert heading in cells[0] and all(pointer.replace("at the top of ex05b", f"in the test cell of {conv2d[0]}") in cell for cell in cells[1:])
     found = {cause: (n, checks) for cause, n, checks in _diagnoses([("a", report, "graded"), ("b", report, "graded")])}
     assert found[ex["by_hand"]["cause"]] == (2, ["ex05b (a library used by hand)"])
+
+
+NUMERIC_GRADIENTS = """\
+    params = [W1, b1, W2, b2]
+    value = loss(x, y, *params)
+    grads = []
+    for p in params:  # centred finite differences of the student's own loss: no chain rule
+        g = np.zeros_like(p)
+        flat, gflat = p.reshape(-1), g.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + 1e-5
+            up = loss(x, y, *params)
+            flat[i] = old - 1e-5
+            down = loss(x, y, *params)
+            flat[i] = old
+            gflat[i] = (up - down) / 2e-5
+        grads.append(g)
+    dW1, db1, dW2, db2 = grads
+"""
+# The protection switched off: the cost probe on the tape check's small network, where
+# finite differences take a second (set before pytest imports the check, in the same module).
+SMALL_COST_PROBLEM = "import grader.checks.ex02b_backprop as checks\nchecks.COST_PROBLEM = {'n': 40, 'hidden': 16}\n"
+
+
+def test_gradients_by_finite_differences_earn_nothing_and_earn_everything_without_the_cost_probe(tmp_path, mnist_path):
+    """Issue 38, item 3: gradients() computed by finite differences of the loss (no library,
+    no chain rule) fails both gradient checks with a message that names the cause, because
+    on a full-sized network it runs past COST_LIMIT_S of its own time; with the probe on a
+    small network, the same code earns all 7 points."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    solution = COURSE.exercise("ex02b").solution_path.read_text()
+    start = solution.index("    n = len(x)\n    z1 = x @ W1 + b1")
+    end = solution.index("    return value, dW1, db1, dW2, db2")
+    (folder / "ex02b_backprop.py").write_text(solution[:start] + NUMERIC_GRADIENTS + solution[end:])
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SMALL_COST_PROBLEM)
+    done_in = {}
+    for state, env in (("on", {}), ("off", {"PYTHONPATH": str(hook)})):
+        done_in[state] = subprocess.run(
+            [sys.executable, "-m", "pytest", "grader/checks/ex02b_backprop.py", "-k", "gradients", "-q", "-p", "no:cacheprovider",
+             "--target", str(folder), "--data", mnist_path],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+        )
+    on = done_in["on"].stdout
+    assert "2 failed, 1 passed" in on and on.count("It had not returned after 10 s of its own time") >= 2, on[-3000:]
+    assert "finite differences, which need two forward passes per parameter" in on
+    assert "3 passed" in done_in["off"].stdout, done_in["off"].stdout[-3000:]

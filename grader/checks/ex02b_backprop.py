@@ -370,7 +370,42 @@ def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.nda
     )
 
 
-def test_gradients_finite_differences(student):
+# Backpropagation costs about three forward passes; finite differences of the loss cost
+# two per parameter. On COST_PROBLEM (512 training images, 256 hidden units: 203,530
+# parameters) the reference takes about 8 ms of its own time and numeric gradients about
+# 400,000 forward passes, over 20 minutes (measured on this course's 2-core machine, one
+# BLAS thread, as in the worker). A limit of COST_LIMIT_S own seconds, over 1,000 times
+# the reference and over 100 times below numeric gradients, tells one from the other on
+# any machine; it is own time (isolation/own_time.py), so a busy machine never moves it.
+COST_PROBLEM = {"n": 512, "hidden": 256}
+COST_LIMIT_S = 10.0
+
+
+def _costs_what_backprop_costs(student, mnist) -> None:
+    """gradients() on a full-sized network: within COST_LIMIT_S of its own time, and right
+    (a result that is fast but wrong at this size is no gradient either)."""
+    x, y, params = ref.mnist_problem(mnist, **COST_PROBLEM)
+    n_params = sum(p.size for p in params)
+    shown = f"{COST_PROBLEM['n']} training images, seeded weights for {COST_PROBLEM['hidden']} hidden units ({n_params:,} parameters)"
+    shapes = ", ".join(str(p.shape) for p in params)
+    r = student.call("gradients", x, y, *params, shown=shown, own_time_limit=COST_LIMIT_S,
+                     expect=f"(loss, dW1, db1, dW2, db2) with arrays of shapes {shapes}, within {COST_LIMIT_S:g} s")
+    if r.outcome.status == "timeout":
+        raise r.fail(
+            f"It had not returned after {COST_LIMIT_S:g} s of its own time (stopped)",
+            f"the gradients in well under a second: backpropagation costs about three forward passes, "
+            f"the reference takes about 0.01 s here",
+            cause=f"gradients computed from the loss by finite differences, which need two forward passes per parameter "
+            f"({2 * n_params:,} here), or loops in Python over every weight",
+            hint="derive each gradient with the chain rule and compute it with matrix products, one per layer, backwards from the loss",
+            contract="Work them out with the chain rule, layer by layer from the loss back to W1",
+        )
+    _, grads = _grad_parts(r, x, params)
+    _, tape_grads = ref.gradient_tape(x, y, params)
+    _explain_gradients(r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
+
+
+def test_gradients_finite_differences(student, mnist):
     x, y, params = ref.small_problem()
     r = _grad_call(student, x, y, params, ref.SMALL_SHOWN)
     loss_value, grads = _grad_parts(r, x, params)
@@ -379,6 +414,7 @@ def test_gradients_finite_differences(student):
         raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{want_loss:.10g}, as loss() computes it", hint="return the mean cross-entropy of the forward pass first")
     numeric = ref.finite_differences(x, y, params)
     _explain_gradients(r, x, y, params, grads, numeric, "the grader's centred finite differences", "(L(w + ε) - L(w - ε)) / 2ε with ε = 1e-5, on its own loss")
+    _costs_what_backprop_costs(student, mnist)
 
 
 def test_gradients_match_gradient_tape(student, mnist):
@@ -390,6 +426,7 @@ def test_gradients_match_gradient_tape(student, mnist):
         raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{tape_loss:.10g}, TensorFlow's sparse softmax cross-entropy, averaged",
                      hint="return the mean cross-entropy of the forward pass first")
     _explain_gradients(r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
+    _costs_what_backprop_costs(student, mnist)  # the same call as the check above: run once
 
 
 # ---------------------------------------------------------------- sgd_settings and train

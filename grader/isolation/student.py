@@ -331,13 +331,17 @@ class Student:
         return called, (called, tuple(str(a.path) if isinstance(a, sandbox.ModelArg) else (a.shape, a.dtype.str, a.tobytes()) for a in args))
 
     def call(
-        self, function: str, *args: np.ndarray | sandbox.ModelArg, shown: str = "", expect: str = "", cached: bool = True, **kwargs: Any
+        self, function: str, *args: np.ndarray | sandbox.ModelArg, shown: str = "", expect: str = "", cached: bool = True,
+        own_time_limit: float | None = None, **kwargs: Any
     ) -> Call:
         """Call `function(*args, **kwargs)` in a child process.
 
         Arguments are arrays, or a `sandbox.ModelArg` that arrives as a Keras model.
         `shown` is how the call reads in messages; `expect` what the contract
         promises. Results are cached per exact call unless `cached=False`.
+        `own_time_limit`: this call's limit in seconds of its own time, where a
+        check bounds the work a contract allows (else course.toml's call_timeout_s);
+        a check that sets one explains its own time-out.
         """
         called, key = self.call_key(function, args, shown, kwargs)
         if key not in self._outcomes or not cached:
@@ -356,7 +360,7 @@ class Student:
                     hint="grade the folder that holds your exercise files (--target DIR)",
                 )
                 raise self.import_problem
-            self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=self.timeout)
+            self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
         if self._outcomes[key].reached:
             self.library_used.setdefault(function, self._outcomes[key].reached[0])
         return Call(self, function, called, expect, self._outcomes[key])

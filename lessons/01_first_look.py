@@ -370,5 +370,6 @@ for name, labels in [("training part  ", y_tr), ("validation part", y_val)]:
 #
 # **Next lesson:** your first dense neural network. It takes the same images and labels,
 # but lets Keras do this lesson's preparation inside the model: a `Rescaling` layer
-# scales the raw pixels, the labels stay integers (Keras's "sparse" loss one-hot encodes
-# them itself), and Keras holds out its own validation split.
+# scales the raw pixels, the labels stay integers (Keras's "sparse" loss reads each one
+# as the index of the probability to score, with no one-hot vector at all), and Keras
+# holds out its own validation split.

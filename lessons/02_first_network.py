@@ -410,7 +410,8 @@ for name, scale in [("std 0.01", lambda fan_in: 0.01), ("He", lambda fan_in: np.
 # %% [markdown]
 # With a standard deviation of 0.01 the signal dies away, to about 3e-10; with 1, the
 # scale of `np.random.normal`'s default, it explodes, to about 3e+10; He's scale keeps it
-# at about 0.5, the size it came in with. The gradients travel back through the same
+# near the size it came in with: 0.465 after ten layers, from the pixels' 0.31,
+# where the other two moved it by ten orders of magnitude. The gradients travel back through the same
 # layers and meet the same fate, one factor per layer: they shrink towards 0
 # (**vanishing gradients**: the first layers stop learning) or blow up (**exploding
 # gradients**: the steps overshoot and the loss turns to `nan`). A good initialisation

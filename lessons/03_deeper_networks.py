@@ -80,9 +80,10 @@ if QUICK:
 print(f"{len(x_train):,} training images, {len(x_test):,} test images")
 
 # %% [markdown]
-# Every model in this lesson has the same shape: two hidden layers of 256 and 128 units,
-# with or without Dropout. A small function builds it, so the comparisons differ only in
-# what we mean to compare. A plotting helper draws training against validation curves.
+# Every model in this lesson but one has the same shape: two hidden layers of 256 and 128
+# units, with or without Dropout (the exception is the capacity sweep of *Underfitting and
+# capacity*, one hidden layer whose width is what it varies). A small function builds it,
+# so the comparisons differ only in what we mean to compare. A plotting helper draws training against validation curves.
 
 # %%
 def dense_net(dropout=0.0, l2=0.0, learning_rate=1e-3):
@@ -409,7 +410,10 @@ plt.show()
 # raised it also takes steps to match, and its five epochs end near batch 32's five
 # (95.2% against 95.8%) in a fraction of the time (right panel; timings on a shared
 # machine are rough). At the default rate batch 2,000 was simply taking steps too small:
-# a comparison of batch sizes at one fixed learning rate mostly measures the rate.
+# a comparison of batch sizes at one fixed learning rate mostly measures the rate. This
+# one is not fair either: only batch 2,000's rate was tuned, while batch 32 kept Adam's
+# default 0.001. A fair race tunes the rate of each batch size (over seeds) before it
+# compares them; this section shows only that the untuned comparison misleads.
 #
 # So neither "how many epochs?" nor "how many updates?" has an answer alone: a batch
 # size comes with its learning rate, and what you pay for is seconds. Small batches have
@@ -622,10 +626,13 @@ plt.show()
 # and one seed would have told the opposite story. That is the lesson of the seeds in
 # *A deeper network with Dropout* again: one run per setting proves little.
 #
-# So why does exercise 3's reference carry it? It is cheap, it rarely hurts, and it pays
-# most in long trainings, where a fixed rate keeps the weights bouncing about a minimum.
-# Lesson 6 lowers the rate on a fixed plan instead (a cosine schedule). Your exercise 3
-# may use it or not; measure, over seeds, before you believe it helps.
+# So why does exercise 3's reference carry it? Not because of this measurement: on these
+# three seeds it neither helped nor hurt by more than the seeds' spread. The reference
+# kept it because its bars were set with it, and a change now would need the bars
+# measured again. The usual argument for it, that a fixed rate keeps the weights
+# bouncing about a minimum in long trainings, is not tested here. Lesson 6 lowers the
+# rate on a fixed plan instead (a cosine schedule). Your exercise 3 may use it or not;
+# measure, over seeds, before you believe it helps.
 
 # %% [markdown]
 # ## Your turn: exercise 3

@@ -575,6 +575,7 @@ print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value: {p_valu
 #
 # The later lessons hold themselves to both rules.
 
+# %% [markdown]
 # ## Your turn: exercise 4
 #
 # Open `exercises/ex04_evaluation.py` and write the evaluation tools of this lesson as

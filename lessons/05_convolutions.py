@@ -554,7 +554,9 @@ print(f"{'global average pooling':24s}", "  ".join(f"{p} px: {a:.1%}" for p, a i
 # underfits: averaging throws away *where* each feature is, which for a network this
 # small was worth a great deal, and the 64 averages learn slowly.
 #
-# The receptive field says why. Counted on this model's own layers, each value that
+# The receptive field suggests why; this lesson does not test it (a test would, for
+# example, add layers before the pool until each value sees the whole digit, and
+# measure again). Counted on this model's own layers, each value that
 # goes into the average sees only 10 × 10 input pixels (3 for the first convolution, 4
 # after the first pooling, 8 after the second convolution, 10 after the second pooling;
 # padding moves the windows, it does not widen them). A digit fills a 20 × 20 box, so
@@ -606,10 +608,11 @@ plt.show()
 
 # %% [markdown]
 # With the default list the convnet reads only 2 of the dense network's twelve surest
-# mistakes right. A model's *surest* mistakes are mostly lesson 4's piles 1 and 2: a
-# label that looks wrong, or a digit odd enough to fool any model, and no architecture
-# fixes those. Your pile 3, the digits plain to you, should fare better: count how many
-# of them turn black.
+# mistakes right. Twelve images, picked by one model's confidence, say little about
+# architectures in general; what they suggest is that a model's *surest* mistakes are
+# often lesson 4's piles 1 and 2 (a label that looks wrong, or a digit odd enough to
+# fool a model), which a better architecture need not read any better. Your pile 3, the
+# digits plain to you, should fare better: count how many of them turn black.
 
 # %% [markdown]
 # ## Padding, and data augmentation

@@ -44,7 +44,7 @@ def validation_accuracy(x_train, y_train, x_val, y_val, width, seed):
         ]
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
+    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
     predicted = model.predict(x_val, batch_size=256, verbose=0).argmax(axis=1)
     return float(np.mean(predicted == y_val))
     ### END SOLUTION

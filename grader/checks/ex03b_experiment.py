@@ -39,12 +39,14 @@ SEEDS = [0, 1, 2]
 # number bit for bit; the margin only absorbs a worker that had to be
 # restarted between the sweep and the re-run (other thread timings).
 RERUN_TOLERANCE = 0.005
-# validation_accuracy(width=32) on the grader's split: the reference reaches
-# 0.88-0.90 over seeds 0-3; a model that learned anything at all clears 0.80.
+# validation_accuracy(width=32) on the grader's split: the reference, trained for the
+# 2 epochs its contract says, reaches 0.873-0.897 over seeds 0-3 on mnist-22k; a model
+# that learned anything at all clears 0.80.
 LEARNS_BAR = 0.80
-# With the validation labels shuffled, an honest measurement is at chance (0.1).
+# With the validation labels shuffled, an honest measurement is at chance (0.1; the
+# reference: 0.098 and 0.099 on seeds 0 and 1).
 CHANCE_BAR = 0.25
-# Two hidden units cannot hold ten digits: the reference gets 0.3-0.4 there.
+# Two hidden units cannot hold ten digits: the reference gets 0.26-0.33 there.
 NARROW, NARROW_GAP = 2, 0.10
 
 SHOWN = "x_train, y_train, x_val, y_val"
@@ -85,7 +87,7 @@ def test_validation_accuracy_learns(student, mnist):
     if accuracy < LEARNS_BAR:
         raise r.fail(
             f"It returned {accuracy:.3f}",
-            f"at least {LEARNS_BAR:.2f}: a width-32 network trained as the docstring says reaches about 0.89",
+            f"at least {LEARNS_BAR:.2f}: a width-32 network trained as the docstring says reaches about 0.88",
             cause="a model that was not trained (fit() not called, or on other data), or not the docstring's recipe",
             hint="build, compile and fit the model exactly as the docstring lists, then measure it on x_val",
         )

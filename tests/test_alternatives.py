@@ -313,7 +313,7 @@ FUNCTION_ALTERNATIVES = {
             outputs = layers.Dense(10, activation="softmax")(x)
             model = keras.Model(inputs, outputs)
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
+            model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
             loss, accuracy = model.evaluate(x_val, y_val, verbose=0)
             return float(accuracy)
         """,
@@ -346,7 +346,7 @@ FUNCTION_ALTERNATIVES = {
             model.add(layers.Dense(width, activation="relu"))
             model.add(layers.Dense(10, activation="softmax"))
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            model.fit(x_train, y_train, batch_size=32, epochs=3, verbose=0)
+            model.fit(x_train, y_train, batch_size=32, epochs=2, verbose=0)
             probabilities = model.predict(x_val, verbose=0)
             return float((np.argmax(probabilities, axis=1) == np.asarray(y_val)).mean())
         """,

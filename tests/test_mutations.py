@@ -102,7 +102,7 @@ MUTATIONS = {
     "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),
     # ex03b · an experiment with a decision
     # the model is never fitted: its accuracy is chance, and nothing else about it can be judged
-    "ex03b_never_trained": ("ex03b", {"    model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)\n": ""},
+    "ex03b_never_trained": ("ex03b", {"    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)\n": ""},
                             {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width"}),
     # the accuracy is measured on what the model trained on: it looks good whatever the validation labels say
     "ex03b_measured_on_training_data": ("ex03b", {PREDICT_VAL: PREDICT_VAL.replace("x_val", "x_train").replace("y_val", "y_train")},

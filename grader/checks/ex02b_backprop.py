@@ -24,7 +24,7 @@ import pytest
 
 from grader.feedback import Feedback, NotGraded, NotStarted, describe, short
 from grader.scoring import below_the_bar, depends_on, earlier_check_failed, earned_fraction, what_it_said
-from grader.training.accuracy import threshold_for
+from grader.training.accuracy import public_half_record, threshold_for
 from grader.references import ex02b_backprop as ref  # the grader's forward pass, gradients, inputs and unseen task
 from grader.training.by_hand import shared_call
 from mnist_course.course import COURSE_FILE
@@ -393,8 +393,8 @@ def _costs_what_backprop_costs(student, mnist) -> None:
     if r.outcome.status == "timeout":
         raise r.fail(
             f"It had not returned after {COST_LIMIT_S:g} s of its own time (stopped)",
-            f"the gradients in well under a second: backpropagation costs about three forward passes, "
-            f"the reference takes about 0.01 s here",
+            "the gradients in well under a second: backpropagation costs about three forward passes, "
+            "the reference takes about 0.01 s here",
             cause=f"gradients computed from the loss by finite differences, which need two forward passes per parameter "
             f"({2 * n_params:,} here), or loops in Python over every weight",
             hint="derive each gradient with the chain rule and compute it with matrix products, one per layer, backwards from the loss",
@@ -663,12 +663,11 @@ def test_train_test_accuracy(student, mnist, settings, check):
 
 def _public_half(exercise, mnist, logits) -> dict:
     """The same parameters measured on the public half of the test set (the images students tune
-    against): accuracy, its bar and band, and the share of the points it would earn."""
-    threshold, band, _ = threshold_for(exercise, mnist, "public")
+    against), as accuracy.public_half_record keeps it for every exercise."""
     public = _half_indices(len(mnist.y_test), "public")
     finite = bool(np.isfinite(logits[public]).all())
     accuracy = float((logits[public].argmax(axis=1) == mnist.y_test[public]).mean()) if finite else 0.0
-    return {"test_accuracy": accuracy, "threshold": threshold, "band": band, "fraction": round(earned_fraction(accuracy, threshold, band), 6)}
+    return public_half_record(exercise, mnist, accuracy)
 
 
 def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:

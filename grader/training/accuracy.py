@@ -56,14 +56,14 @@ def public_half(exercise: Exercise, data: MNIST, result: dict) -> dict:
     """The same training measured on the half of the test set students see: what
     an instructor's release setting shows them until the private grade is
     released (grader/classroom/release.py)."""
-    public_threshold, public_band, _ = threshold_for(exercise, data, "public")
-    public = half_accuracy(result, data.y_test, test_half(len(data.y_test), "public"))
-    return {
-        "test_accuracy": public,
-        "threshold": public_threshold,
-        "band": public_band,
-        "fraction": round(earned_fraction(public, public_threshold, public_band), 6),
-    }
+    return public_half_record(exercise, data, half_accuracy(result, data.y_test, test_half(len(data.y_test), "public")))
+
+
+def public_half_record(exercise: Exercise, data: MNIST, accuracy: float) -> dict:
+    """An accuracy on the public half, with that half's bar and band and the share of the
+    points it would earn: the record a hold shows (Keras trainings and ex02b's alike)."""
+    threshold, band, _ = threshold_for(exercise, data, "public")
+    return {"test_accuracy": accuracy, "threshold": threshold, "band": band, "fraction": round(earned_fraction(accuracy, threshold, band), 6)}
 
 
 def training_failure(result: dict, shown: str) -> Feedback | None:

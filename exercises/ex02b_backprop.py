@@ -27,7 +27,10 @@ Every array is float64.
 
 NumPy by hand: when this file is graded, TensorFlow, Keras, PyTorch, JAX,
 SciPy, scikit-learn and the other libraries that would do this work for
-you do not exist, and a function that uses one earns none of its points.
+you cannot be used, and a function that uses one earns none of its points.
+Importing one still succeeds (so your other functions keep theirs), but what
+it gives fails when used: a `try: import ... except ImportError` fallback
+does not run.
 """
 
 import numpy as np

@@ -91,7 +91,8 @@ def by_hand_reason(exercise: Any) -> str:
     libraries = ", ".join(exercise.forbidden_libraries[:6])
     return (
         f"{exercise.id} is NumPy by hand: {exercise.by_hand.rstrip('.')}. When it is graded, {libraries} and the other "
-        "libraries that would do the work for you do not exist (an import of one gives a stand-in that fails when used)"
+        "libraries that would do the work for you cannot be used: importing one succeeds but gives a stand-in that fails "
+        "when used, so a `try: import ... except ImportError` fallback does not run"
     )
 
 

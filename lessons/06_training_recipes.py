@@ -443,11 +443,11 @@ print(f"{VARIANTS[-1][0]}, seed {seeds[-1]}: validation {variant.evaluate(x_val,
       "once its running averages have caught up")
 
 # %% [markdown]
-# About 97% after 500 extra forward passes, ahead of exercise 5's network, which differs
-# from it by batch normalisation alone, in this one seed: a hint that it speeds up early
-# training, as it promises, once its statistics are right; several seeds would be needed
-# to claim it. (The varied-augmentation row differs from it in its augmentation too, so
-# being ahead of that row says nothing about batch normalisation.) (The fix for a real short
+# About 97% after 500 extra forward passes, ahead of "+ varied augmentation", the row that
+# differs from "+ both" by batch normalisation alone, in this one seed: a hint that it
+# speeds up early training, as it promises, once its statistics are right; several seeds
+# would be needed to claim it. (Exercise 5's network differs from "+ both" in its
+# augmentation too, so being ahead of that row says nothing about batch normalisation.) (The fix for a real short
 # training is a lower momentum, `BatchNormalization(momentum=0.9)`, or simply more steps.)
 #
 # Without batch normalisation, exercise 5's network and the varied augmentation reach

@@ -20,6 +20,7 @@ import textwrap
 import types
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from corpus import COURSE, edited, grade_class
@@ -86,6 +87,25 @@ CASES = {
         {},
     ),
 }
+# Past the stand-ins to another installed copy: a virtualenv's base interpreter keeps its
+# own site-packages, mounted with the runtime (an adversarial review earned 17/17 there
+# before the sandbox hid every installed copy).
+CASES["scipy_from_the_base_interpreter"] = ("ex05b", _ex05b(
+    "    import importlib, sys, sysconfig\n"
+    "    sys.meta_path[:] = [f for f in sys.meta_path if 'Guard' not in type(f).__name__]\n"
+    "    for name in [m for m in sys.modules if m.split('.')[0] == 'scipy']:\n"
+    "        del sys.modules[name]\n"
+    "    sys.path.insert(0, sysconfig.get_paths(vars={'base': sys.base_prefix, 'platbase': sys.base_prefix})['purelib'])\n"
+    "    signal = importlib.import_module('scipy.signal')\n" + SCIPY_CONV.replace("{signal}", "signal")), {"conv2d": "scipy.signal"}, {})
+
+# Honest NumPy beside allowed libraries that probe a forbidden one (matplotlib's imshow asks
+# whether an array is a PIL image) and a forbidden import never used: every point kept.
+HONEST = {
+    "draws_with_matplotlib": ("ex05b", _ex05b(
+        NUMPY_CONV + "    figure = plt.figure()\n    plt.imshow(out[0, :, :, 0])\n    figure.savefig(io.BytesIO(), format='png')\n    plt.close(figure)\n",
+        "import io\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n")),
+    "imports_pandas_unused": ("ex04", COURSE.exercise("ex04").solution_path.read_text().replace("import numpy as np\n", "import numpy as np\nimport pandas as pd  # noqa: F401\n", 1)),
+}
 # Past the stand-ins: the import hook removed and sys.modules emptied, then the real
 # package imported. Only the sandbox stands in the way: its folder is empty there.
 PAST_THE_STAND_INS = _ex05b(
@@ -109,7 +129,7 @@ def graded(tmp_path_factory, mnist_path):
     submissions = {case: (exercise, source) for case, (exercise, source, _, _) in CASES.items()}
     extra = {case: files for case, (_, _, _, files) in CASES.items() if files}
     return {
-        "on": grade_class({**submissions, "past_the_stand_ins": ("ex05b", PAST_THE_STAND_INS)}, tmp_path_factory.mktemp("on"), mnist_path, extra=extra),
+        "on": grade_class({**submissions, **HONEST, "past_the_stand_ins": ("ex05b", PAST_THE_STAND_INS)}, tmp_path_factory.mktemp("on"), mnist_path, extra=extra),
         "off": grade_class(submissions, tmp_path_factory.mktemp("off"), mnist_path, env={"MNIST_COURSE_BY_HAND": "off"}, extra=extra),
         "no_sandbox": _graded_alone("ex05b", PAST_THE_STAND_INS, tmp_path_factory.mktemp("no_sandbox"), mnist_path, {"MNIST_COURSE_SANDBOX": "off"}),
     }
@@ -153,6 +173,35 @@ def test_with_the_protection_off_the_same_code_earns_every_point(graded, case):
     exercise_id = CASES[case][0]
     ex = _exercise(graded["off"], case, exercise_id)
     assert ex["score"] == ex["max_score"] and "by_hand" not in ex, [c for c in ex["checks"] if c["status"] != "passed"]
+
+
+@pytest.mark.parametrize("case", HONEST)
+def test_honest_numpy_beside_allowed_libraries_keeps_every_point(graded, case):
+    ex = _exercise(graded["on"], case, HONEST[case][0])
+    assert ex["score"] == ex["max_score"] and "by_hand" not in ex, [c for c in ex["checks"] if c["status"] != "passed"]
+
+
+def test_every_installed_copy_of_a_forbidden_package_is_hidden(tmp_path, monkeypatch):
+    """Not only the worker's import path: a virtualenv's base interpreter keeps its own
+    site-packages, mounted with the runtime, which code could append to sys.path (an
+    adversarial review imported the real SciPy from there and earned 17/17)."""
+    from grader.isolation import bubblewrap
+
+    venv, base = tmp_path / "venv", tmp_path / "base"
+    on_path = venv / "lib" / "python3.11" / "site-packages"
+    off_path = base / "lib" / "python3.11" / "site-packages"
+    for folder in (on_path / "numpy", off_path / "scipy", off_path / "scipy.libs", on_path / "sklearn"):
+        folder.mkdir(parents=True)
+    (off_path / "sympy.py").write_text("")
+    monkeypatch.setattr(bubblewrap, "_worker_path", lambda: (str(on_path),))
+    monkeypatch.setattr(bubblewrap, "_runtime_dirs", lambda: [venv, base])
+    monkeypatch.setattr(bubblewrap, "SYSTEM_DIRS", ())
+    bubblewrap.package_files.cache_clear()
+    try:
+        hidden = set(bubblewrap.package_files(("scipy", "sklearn", "sympy")))
+    finally:
+        bubblewrap.package_files.cache_clear()
+    assert hidden == {off_path / "scipy", off_path / "scipy.libs", on_path / "sklearn", off_path / "sympy.py"}
 
 
 def test_code_that_removes_the_stand_ins_meets_the_sandbox(graded):
@@ -221,7 +270,6 @@ def test_a_stand_in_can_be_named_but_not_used():
         uses = {
             "forbidden_pkg.signal.correlate2d": lambda: correlate2d([1], [1]),
             "forbidden_pkg.nn.conv2d": lambda: nn.conv2d + 1,
-            "forbidden_pkg.Tensor": lambda: isinstance(1, forbidden_pkg.Tensor),
             "forbidden_pkg.keras.Model": lambda: types.new_class("M", (forbidden_pkg.keras.Model,)),
             "forbidden_pkg.ops": lambda: list(forbidden_pkg.ops),
         }
@@ -229,6 +277,9 @@ def test_a_stand_in_can_be_named_but_not_used():
             with pytest.raises(_child.LibraryNotAllowed, match="NumPy by hand"):
                 use()
             assert guard.take() == [name]
+        assert guard.take() == []
+        # An isinstance test computes nothing: False, and no use (matplotlib asks it of PIL's Image).
+        assert not isinstance(np.zeros(3), forbidden_pkg.Image.Image) and not issubclass(int, forbidden_pkg.Tensor)
         assert guard.take() == []
     finally:
         sys.meta_path.remove(guard)

@@ -136,8 +136,8 @@ class LibraryNotAllowed(Exception):
 class _Unavailable:
     """What a forbidden package's names are in a by-hand exercise: anything may be
     named (`from scipy.signal import correlate2d` imports), nothing may be used.
-    A use (a call, arithmetic, iteration, a class built on it, an isinstance test)
-    is noted for the grader and raises LibraryNotAllowed. The sandbox hides the
+    A use (a call, arithmetic, iteration, a class built on it) is noted for the
+    grader and raises LibraryNotAllowed; an isinstance test is False. The sandbox hides the
     real package, so no trick on this side of it reaches the real code."""
 
     def __init__(self, path, guard):
@@ -161,7 +161,16 @@ class _Unavailable:
     __call__ = __iter__ = __len__ = __bool__ = __getitem__ = __setitem__ = __contains__ = _use
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __matmul__ = __rmatmul__ = _use
     __truediv__ = __rtruediv__ = __floordiv__ = __pow__ = __neg__ = __abs__ = __float__ = __int__ = __index__ = _use
-    __lt__ = __le__ = __gt__ = __ge__ = __enter__ = __array__ = __instancecheck__ = __subclasscheck__ = __mro_entries__ = _use
+    __lt__ = __le__ = __gt__ = __ge__ = __enter__ = __array__ = __mro_entries__ = _use
+
+    # Nothing is an instance of a class that does not exist here: an isinstance test
+    # computes nothing and is no use (matplotlib's imshow asks whether an array is a
+    # PIL image; an honest file that draws must keep its points).
+    def __instancecheck__(self, instance):
+        return False
+
+    def __subclasscheck__(self, subclass):
+        return False
 
 
 class _ByHandGuard:

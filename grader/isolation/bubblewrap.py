@@ -215,20 +215,37 @@ def _runtime_dirs() -> list[Path]:
     return sorted((f for f in folders if not holds_checkout(f)), key=lambda p: len(p.parts))
 
 
+# Where installed packages live under a runtime folder: a virtualenv's or an
+# interpreter's site-packages, Debian's dist-packages, /usr/local's.
+PACKAGE_FOLDERS = ("lib/python3*/site-packages", "lib/python3*/dist-packages", "lib/python3/dist-packages",
+                   "local/lib/python3*/site-packages", "local/lib/python3*/dist-packages", "python3*/site-packages",
+                   "python3*/dist-packages", "python3/dist-packages")
+
+
+def _package_folders() -> set[Path]:
+    """Every folder of installed packages the sandbox mounts: the worker's import path,
+    and every site-packages or dist-packages under a runtime folder or the system's,
+    on the path or not (a virtualenv's base interpreter keeps its own, which code
+    that appends it to sys.path could import from)."""
+    found = {Path(p) for p in _worker_path() if os.path.isdir(p)}
+    for root in [*_runtime_dirs(), *(Path(d) for d in SYSTEM_DIRS)]:
+        for pattern in PACKAGE_FOLDERS:
+            found.update(p for p in root.glob(pattern) if p.is_dir())
+    return found
+
+
 @lru_cache(maxsize=8)
 def package_files(names: tuple[str, ...]) -> tuple[Path, ...]:
-    """Where the packages `names` live on the worker's import path: a package's
-    folder, or a single-file module (`name.py`, `name.*.so`). A by-hand
+    """Where the packages `names` are installed, in any folder of packages the sandbox
+    mounts (`_package_folders`): a package's folder and its bundled libraries
+    (`name.libs`), or a single-file module (`name.py`, `name.*.so`). A by-hand
     exercise's sandbox hides them, so they cannot be imported by any route."""
-    found = []
-    for folder in map(Path, _worker_path()):
-        if not folder.is_dir():
-            continue
+    found = set()
+    for folder in _package_folders():
         for name in names:
-            if (folder / name).is_dir():
-                found.append(folder / name)
-            found.extend(sorted(p for p in folder.glob(f"{name}.*") if p.is_file() and p.suffix in (".py", ".so", ".pyc")))
-    return tuple(found)
+            found.update(p for p in (folder / name, folder / f"{name}.libs") if p.is_dir())
+            found.update(p for p in folder.glob(f"{name}.*") if p.is_file() and p.suffix in (".py", ".so", ".pyc"))
+    return tuple(sorted(found))
 
 
 def _course_packages() -> list[Path]:

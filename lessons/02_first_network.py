@@ -181,8 +181,8 @@ print(f"after 200 steps: loss {cross_entropy(p_check, y_check):.3f}, "
 # (*backpropagation*), and the hidden layer of the network below lets it learn far more
 # than one weighted sum per digit.
 #
-# **The learning rate** is the size of the steps, and it matters more than any other
-# setting. Three runs, identical but for the learning rate:
+# **The learning rate** is the size of the steps, and it can decide whether training
+# works at all. Three runs, identical but for the learning rate:
 
 # %%
 plt.figure(figsize=(7, 3.2))
@@ -232,7 +232,10 @@ print(f"Keras, from the logits:      {float(keras_loss(y_check, logits)):.4f}")
 # The two agree. The course's models end in softmax instead, so that what they output is
 # directly the probability of each digit (what exercise 6 and the grader read); both
 # designs are correct as long as the last layer and the loss agree. A model that ends in
-# softmax *and* says `from_logits=True` applies softmax twice, and learns badly.
+# softmax *and* says `from_logits=True` is a mismatch: with the TensorFlow backend, Keras
+# notices the softmax, warns, and uses the logits beneath it; where it cannot see the
+# softmax (another backend, or one written by hand), the loss applies softmax a second
+# time. Keep the last layer and the loss consistent rather than count on the rescue.
 
 # %% [markdown]
 # ## Backpropagation through a hidden layer
@@ -647,8 +650,9 @@ print(f"that is {round((1 - test_accuracy) * len(y_test))} mistakes in {len(y_te
 # %% [markdown]
 # Expect a test accuracy of about 96% (95.8% here: about 420 wrong digits), within a
 # point of the last validation accuracy: the validation set did its job as a preview of
-# the test set. With the full 60,000 training images the same network does a little
-# better: more examples, fewer mistakes.
+# the test set. With the full 60,000 training images the same network would be expected
+# to do a little better (lesson 6 measures the trend on the data we have and
+# extrapolates it); the course does not measure it.
 
 # %% [markdown]
 # ## Looking at the predictions

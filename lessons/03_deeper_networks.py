@@ -271,8 +271,8 @@ for dropout_rate in (0.0, 0.3):
 # bars, or under them, by design.
 #
 # On a training set this small, overfitting shows more in the loss (the model's
-# confidence) than in the share of right answers; Dropout pays off most in bigger
-# networks trained for longer.
+# confidence) than in the share of right answers. Dropout is often reported to pay off
+# more in bigger networks trained for longer; this lesson tried one size and one length.
 #
 # Dropout is not free: it slows learning, so a regularised network usually needs more
 # epochs. Rates from 0.2 to 0.5 are common; too much and the network can't fit even its
@@ -341,8 +341,10 @@ plt.show()
 # seeds alone move one setting (up to a point, above), and each is a single run.
 #
 # Two regularisers, two mechanisms: Dropout makes training noisy, weight decay makes
-# large weights expensive. They combine well, and λ (10⁻⁵ to 10⁻³ are usual first
-# tries) is chosen on validation, like the Dropout rate.
+# large weights expensive. They can be combined, but this lesson did not try the pair:
+# whether it beats either alone is for validation to say, over seeds (lesson 6 meets two
+# additions that do worse together than apart). λ (10⁻⁵ to 10⁻³ are usual first tries) is
+# chosen on validation, like the Dropout rate.
 
 # %% [markdown]
 # ## Batch size and epochs
@@ -556,10 +558,10 @@ print(f"the chosen model (val_loss, patience 8, epoch {patient_kept + 1}): test 
 # Exercise 3's reference solution puts a second callback next to `EarlyStopping`:
 # `keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)`. It
 # watches the validation loss the same way but, instead of stopping, **halves the
-# learning rate** whenever the loss has not improved for 2 epochs. Steps that were the
-# right size at the start are too large near the end: the weights jump about a minimum
-# instead of settling into it, one cause of the bumps above. Smaller steps let them
-# settle. It goes with early stopping, not instead of it, and its patience must be the
+# learning rate** whenever the loss has not improved for 2 epochs. The usual argument:
+# steps that were the right size at the start are too large near the end, so the
+# weights jump about a minimum instead of settling into it. This section tests only
+# whether the halving helps here, not that argument. It goes with early stopping, not instead of it, and its patience must be the
 # shorter one (2 against 8), so that the rate drops before the training gives up.
 #
 # The run of the setting `val_accuracy`, patience 8 again, seed 0, with the second
@@ -815,8 +817,8 @@ print(f"the narrowest width within it: {min(within)}")
 # as it is stated before the run and kept.
 #
 # Two limits of this experiment are worth knowing. Five epochs on 5,000 images favour
-# models that learn fast; with more data and more epochs the wide networks pull further
-# ahead, and the answer can change. And three seeds estimate a spread roughly: the
+# models that learn fast; with more data and more epochs the ranking may change (the
+# wide networks might keep improving for longer), and this sweep cannot tell. And three seeds estimate a spread roughly: the
 # standard deviation of three numbers is itself uncertain by about half its size.
 
 # %% [markdown]

@@ -133,7 +133,8 @@ print(f"test accuracy: {test_accuracy:.2%}")
 # change the model and you keep the version with fewer of them, the test set has chosen,
 # and its accuracy is from then on a little optimistic. That loop belongs on validation
 # mistakes (every tool below works on any images and labels).
-#
+
+# %% [markdown]
 # ## Predictions
 #
 # `model.predict` returns, for every image, the 10 probabilities of the softmax layer.
@@ -448,7 +449,8 @@ plt.show()
 # trained for ten epochs, is close to calibrated, a shade overconfident. (That is not a
 # law: networks trained longer, or much larger ones, are often clearly overconfident,
 # and then the points fall well below the diagonal. Always check.)
-#
+
+# %% [markdown]
 # ## Choosing the operating point, and reading it once on the test set
 #
 # The coverage curve turns calibration into a decision: answer only the most confident
@@ -485,7 +487,8 @@ print(f"test, threshold {threshold:.1%}: answers {answered.mean():.1%} of the di
 # doubtful ones to someone who can look. The test set was read once for it, after the
 # choice; had we tried several thresholds on the test set and kept the best-looking one,
 # its 98.95% would be the figure of a choice tuned to these very digits.
-#
+
+# %% [markdown]
 # ## How exact is "96.2%"?
 #
 # The test set is a sample of all the digits people write. Another 10,000 digits would
@@ -508,7 +511,8 @@ print(f"on 5,000 images (half the test set) the interval is ±{2 * np.sqrt(accur
 # each bar rather than at a cliff, and why its bars sit a margin below what the
 # *reference solutions* reach in their worst seed (the lessons' own models, trained
 # briefly, sit below the bars on purpose: the exercises ask for more).
-#
+
+# %% [markdown]
 # ## Comparing two models on the same test set
 #
 # That interval describes one model. To compare two, do not check whether their
@@ -545,7 +549,8 @@ print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value: {p_valu
 # are not evidence that either network is better. (0.05 is the usual line below which a
 # difference is called real.) A difference of a few images, or a tenth of a point,
 # between two models on one test set is noise until a paired test says otherwise.
-#
+
+# %% [markdown]
 # ### Two questions, two tools: McNemar's test and the seeds' spread
 #
 # McNemar's test and lesson 3's seeds both ask "is the difference real?", but about

@@ -406,7 +406,9 @@ plt.show()
 #
 # This lesson began with a claim: a convolution finds a stroke wherever it sits, a dense
 # layer does not. Let's test it. We train lesson 2's dense network (the `dense_128`
-# counted above) on the same images, then show both models the test digits moved 1, 2,
+# counted above) on all of the convnet's training images (the convnet held a tenth of
+# them out for validation, so the dense network has a little more data), then show both
+# models the test digits moved 1, 2,
 # 3 and 4 pixels to the right, the uncovered column filled with background.
 
 # %%
@@ -449,7 +451,8 @@ plt.show()
 # pixel positions, and the ink now falls on pixels that meant something else. The
 # convnet degrades far more gracefully (about 95.7% at two pixels, 63% at four), but it
 # is not immune. Why both halves of that?
-#
+
+# %% [markdown]
 # ### Equivariance and invariance
 #
 # Two words say precisely what a layer does with a shift.
@@ -505,7 +508,8 @@ for pixels in (1, 2):
 # 86% for two; after two poolings the change is smaller, about 39% and 59%. Part of a
 # small shift is absorbed on the way up, which is why the convnet held up better than
 # the dense network at one and two pixels; most of it is not.
-#
+
+# %% [markdown]
 # ### Global average pooling
 #
 # If the classifier on top is what is tied to positions, replace it. **Global average
@@ -741,7 +745,8 @@ print("Conv2D's whole output, 3 x 3:\n", keras_out)
 # that unflipped **cross-correlation**. For a network the difference does not matter (it
 # would simply learn the flipped filter), but code that must agree with `Conv2D` must
 # not flip.
-#
+
+# %% [markdown]
 # ### How channels add up
 #
 # An input can have several channels: the three colours of a photo, or the 32 feature maps

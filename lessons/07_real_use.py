@@ -460,7 +460,8 @@ if len(misread):
 # a model trained on pictures like these would learn to ignore such wedges. MNIST is a
 # clean, narrow world, and a real system is trained, and measured, on real pictures like
 # the ones it will meet, not on a simulation of them like these.
-#
+
+# %% [markdown]
 # ## Not sure, or not a digit
 #
 # A model that must always answer will answer nonsense too. Lesson 4 found that a dense

@@ -106,6 +106,8 @@ HONEST = {
         "import io\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n")),
     "imports_pandas_unused": ("ex04", COURSE.exercise("ex04").solution_path.read_text().replace("import numpy as np\n", "import numpy as np\nimport pandas as pd  # noqa: F401\n", 1)),
 }
+# A use at the top level, not caught: the file cannot be imported.
+TOP_LEVEL = {"top_level_use": ("ex05b", _ex05b(NUMPY_CONV, "from scipy.signal import windows\nWINDOW = windows.hann(3)\n"))}
 # Past the stand-ins: the import hook removed and sys.modules emptied, then the real
 # package imported. Only the sandbox stands in the way: its folder is empty there.
 PAST_THE_STAND_INS = _ex05b(
@@ -129,8 +131,8 @@ def graded(tmp_path_factory, mnist_path):
     submissions = {case: (exercise, source) for case, (exercise, source, _, _) in CASES.items()}
     extra = {case: files for case, (_, _, _, files) in CASES.items() if files}
     return {
-        "on": grade_class({**submissions, **HONEST, "past_the_stand_ins": ("ex05b", PAST_THE_STAND_INS)}, tmp_path_factory.mktemp("on"), mnist_path, extra=extra),
-        "off": grade_class(submissions, tmp_path_factory.mktemp("off"), mnist_path, env={"MNIST_COURSE_BY_HAND": "off"}, extra=extra),
+        "on": grade_class({**submissions, **HONEST, **TOP_LEVEL, "past_the_stand_ins": ("ex05b", PAST_THE_STAND_INS)}, tmp_path_factory.mktemp("on"), mnist_path, extra=extra),
+        "off": grade_class({**submissions, **TOP_LEVEL}, tmp_path_factory.mktemp("off"), mnist_path, env={"MNIST_COURSE_BY_HAND": "off"}, extra=extra),
         "no_sandbox": _graded_alone("ex05b", PAST_THE_STAND_INS, tmp_path_factory.mktemp("no_sandbox"), mnist_path, {"MNIST_COURSE_SANDBOX": "off"}),
     }
 
@@ -173,6 +175,17 @@ def test_with_the_protection_off_the_same_code_earns_every_point(graded, case):
     exercise_id = CASES[case][0]
     ex = _exercise(graded["off"], case, exercise_id)
     assert ex["score"] == ex["max_score"] and "by_hand" not in ex, [c for c in ex["checks"] if c["status"] != "passed"]
+
+
+def test_a_use_at_the_top_level_is_the_file_s_one_cause(graded):
+    """An uncaught use at import fails the import: every check points to the exercise's
+    import_failure, which names the use and the by-hand rule; with the rule off, 17/17."""
+    ex = _exercise(graded["on"], "top_level_use", "ex05b")
+    assert "by_hand" not in ex and "its top level used scipy.signal.windows.hann" in ex["import_failure"]["message"]
+    assert "ex05b is NumPy by hand" in ex["import_failure"]["message"]
+    assert {(c["status"], c["score"], c.get("not_checked")) for c in ex["checks"]} == {("failed", 0, "import_failure")}
+    ex = _exercise(graded["off"], "top_level_use", "ex05b")
+    assert ex["score"] == ex["max_score"], ex["checks"]
 
 
 @pytest.mark.parametrize("case", HONEST)

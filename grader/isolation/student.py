@@ -361,6 +361,6 @@ class Student:
                 )
                 raise self.import_problem
             self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
-        if self._outcomes[key].reached:
+        if self._outcomes[key].reached and self._outcomes[key].stage == "call":  # at import: the file's one cause instead
             self.library_used.setdefault(function, self._outcomes[key].reached[0])
         return Call(self, function, called, expect, self._outcomes[key])

@@ -281,6 +281,9 @@ def pytest_configure(config):
         folder = tempfile.mkdtemp(prefix="mnist-course-xdist-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ[GROUPS_ENV] = str(Path(folder) / "groups.json")
+    else:  # a process that runs tests: matplotlib's font cache is built before any of them (on a fresh
+        # machine its first load runs `fc-list`, a process a `unit` test would be failed for starting)
+        import matplotlib.font_manager  # noqa: F401
     cgroup = os.environ.get("MNIST_COURSE_CPU_CGROUP")
     if cgroup:
         _COUNTED[0] = "the cgroup's"

@@ -10,6 +10,10 @@
     grader release RES              hand the graded class back: feedback per student, Canvas's CSV (handback.py)
     grader import-canvas ZIP DIR    Canvas's "Download submissions" zip -> one folder per student (lms_import.py)
     ... --scheduler tcp://HOST:PORT  the same class on a Dask cluster, one task per student
+    grader --student ID             grade as student ID: your variants of ex02b, ex03b, ex04, ex05b (remembered)
+    grader --variant [ex02b]        show your variants, what each asks
+    grader --use-variant ex02b=tanh work on another variant (practice; with --batch: the whole class)
+    grader variants --class SUBS    which variant each student of a class has (variants also takes ids)
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
     grader --watch [ex01]           re-grade on every save; move on when an exercise passes
@@ -46,11 +50,12 @@ from .classroom.batch import BatchRequest, run_batch
 from .reports.figures import feedback_page
 from .reports.formats import classroom_results, gradescope_results, junit_xml
 from .classroom.release import parse_release
-from .loop import State, exercise_status, print_passed, show_hint, show_progress, watch
+from .loop import variant_lines
+from .loop import State, exercise_status, print_passed, show_hint, show_progress, show_variants, watch
 from .provenance import GRADER_VERSION
 from .reports.report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
-from .settings import RunSettings
+from .settings import STUDENT_ENV, RunSettings
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 MARKS = {"passed": ".", "failed": "F", "not started": "-", "error": "E"}
@@ -112,6 +117,7 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
         started=started,
         seconds=time.perf_counter() - t0,
         interrupted=code == pytest.ExitCode.INTERRUPTED,
+        variants={ex.id: settings.variant_of(ex) for ex in exercises},
     )
     if is_stub_folder(target) and code != pytest.ExitCode.INTERRUPTED:
         State.load().record(report)
@@ -209,6 +215,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="with --batch: grade the class even where no sandbox can start, or on cluster workers whose isolation is REDUCED (every report says so)",
     )
+    parser.add_argument(
+        "--student", metavar="ID",
+        help="your student id, as your instructor names you (your login or email): the exercises with variants grade the variant "
+        "drawn from it, as your instructor's grading does. Remembered for the next runs; without one, every exercise's default variant",
+    )
+    parser.add_argument(
+        "--use-variant", action="append", metavar="EXERCISE=VARIANT",
+        help="grade this variant of an exercise instead of the one drawn (practice: grader --variant lists them); with --batch, "
+        "every student of the class gets it",
+    )
+    parser.add_argument("--variant", action="store_true", help="show your variant of each exercise that has variants (or of the EXERCISEs named), and what it asks")
     parser.add_argument("--hint", metavar="EXERCISE", help="show the next hint for an exercise (name a function or check after it)")
     parser.add_argument("--level", type=int, help="with --hint: show this many hint levels, without remembering")
     parser.add_argument("--progress", action="store_true", help="show your progress through the course")
@@ -223,7 +240,7 @@ LATE_OPTIONS = ("due", "late_penalty", "late_cap", "cutoff", "late_days", "exten
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Options that do nothing together are an error (exit 2), never silently ignored."""
-    modes = [f"--{m}" for m in ("hint", "progress", "watch", "batch") if getattr(args, m) not in (None, False)]
+    modes = [f"--{m}" for m in ("hint", "progress", "watch", "batch", "variant") if getattr(args, m) not in (None, False)]
     if len(modes) > 1:
         parser.error(f"{modes[0]} and {modes[1]} do not go together")
     if args.hint is not None and (not args.hint.strip() or len(args.exercises) > 1):
@@ -239,6 +256,8 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error(f"{single[0]} is for one submission; --batch writes every student's reports under --out")
         if args.out is None:
             parser.error("--batch needs --out RESULTS")
+    if args.batch and args.student:
+        parser.error("--student is one student's; --batch draws each student's variants from their folder's name")
     if args.only and not (args.reason or "").strip():
         parser.error("--only regrades some students: say why with --reason TEXT (kept in RESULTS/history, shown on their pages)")
     if args.reason is not None and not (args.only or args.force):
@@ -307,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         from .classroom.lms_import import main as import_main
 
         return import_main(argv[1:])
+    if argv[:1] == ["variants"]:  # who has which variant (classroom/roster.py)
+        from .classroom.roster import main as variants_main
+
+        return variants_main(argv[1:])
     args = parse_args(argv)
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
@@ -315,13 +338,18 @@ def main(argv: list[str] | None = None) -> int:
         # Resolved once (a bad $MNIST_COURSE_TEST_HALF stops here, exit 2), then passed
         # explicitly: to this process's checks, to a batch's grader processes.
         settings = RunSettings.resolve(
-            half=args.half, full_data=args.full_mnist, data=args.data, target=args.target, jobs=args.jobs, batch=bool(args.batch)
+            half=args.half, full_data=args.full_mnist, data=args.data, target=args.target, jobs=args.jobs, batch=bool(args.batch),
+            student=args.student, variant_choices=",".join(args.use_variant) if args.use_variant else None,
         )
+        settings = _whose_variants(args, settings)
         course = load_course()
         if args.hint:
             return _hint_mode(args, course)
         if args.progress:
             show_progress(course, State.load())
+            return EXIT_PASSED
+        if args.variant:
+            show_variants(course, [course.exercise(key) for key in args.exercises] or list(course.exercises), settings)
             return EXIT_PASSED
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
         sandboxed = _say_how_isolated(exercises)
@@ -343,6 +371,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.watch:
         return _watch_mode(args, course, exercises, target, settings, mnist)
     return _grade_once(args, course, exercises, target, settings, mnist)
+
+
+def _whose_variants(args: argparse.Namespace, settings: RunSettings) -> RunSettings:
+    """A student's own run: `--student` is remembered (loop.State) for the next runs, and a run
+    given no identity (neither `--student` nor $MNIST_COURSE_STUDENT, which a child grader always
+    gets, empty or not) takes the remembered one. A batch never does: each folder is a student."""
+    if args.batch:
+        return settings
+    state = State.load()
+    if args.student:
+        state.remember_student(settings.student)
+        return settings
+    if settings.student is None and STUDENT_ENV not in os.environ and state.student:
+        return settings.but(student=state.student)
+    return settings
 
 
 def _hint_mode(args: argparse.Namespace, course) -> int:
@@ -408,6 +451,8 @@ def _say_what_grades(exercises: list[Exercise], settings: RunSettings, mnist) ->
         half = settings.half
         other = "your instructor grades on the other half, so tune by validation, not by this number" if half == "public" else "students' own grading uses the other half"
         print(f"Model accuracies are measured on the {half} half of the test set ({len(mnist.y_test) // 2:,} images); {other}")
+    for line in variant_lines(exercises, settings):
+        print(line)
     env = environment()
     print(
         f"Grader {GRADER_VERSION}: Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}, "

@@ -19,7 +19,7 @@ from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, l
 
 from .reports.report import render_table, write_text
 from .session import NAMED_TARGETS, is_stub_folder
-from .settings import STATE_ENV
+from .settings import STATE_ENV, RunSettings
 
 
 
@@ -29,7 +29,8 @@ def state_file() -> Path:
 
 
 class State:
-    """Hint levels seen and the last grading of exercises/, kept between runs."""
+    """Hint levels seen, the last grading of exercises/ and the student's id (`grader --student`:
+    whose variants they work on), kept between runs."""
 
     def __init__(self, data: Any, path: Path):
         # Only well-formed entries survive: a damaged file is a convenience lost, never a crash.
@@ -51,6 +52,9 @@ class State:
                 and isinstance(record.get("failing", []), list)
             },
         }
+        student = data.get("student")
+        if isinstance(student, str) and student.strip():
+            self.data["student"] = student
 
     @classmethod
     def load(cls, path: Path | None = None) -> "State":
@@ -76,6 +80,15 @@ class State:
                 "failing": [c["name"] for c in ex["checks"] if c["status"] != "passed"],
                 "graded_at": report["started_at"],
             }
+        self.save()
+
+    @property
+    def student(self) -> str | None:
+        """The student id `grader --student` remembered, or None."""
+        return self.data.get("student")
+
+    def remember_student(self, student: str) -> None:
+        self.data["student"] = student
         self.save()
 
     def hint_level(self, exercise: Exercise, function: Function) -> int:
@@ -130,6 +143,41 @@ def exercise_status(record: dict[str, Any] | None) -> str:
     if record is None or record["status"] == "not started":
         return "not started"
     return "passed" if record["status"] == "passed" else "in progress"
+
+
+def _whose(exercise: Exercise, settings: RunSettings) -> str:
+    """Where a run's variant of `exercise` comes from, in the student's words."""
+    if exercise.id in dict(settings.variant_choices):
+        return "chosen with --use-variant"
+    if settings.student is None:
+        return "the default: no student id given; in a class, run `grader --student YOUR-ID` once, as your instructor names you"
+    return f"drawn from your student id {settings.student!r}"
+
+
+def variant_lines(exercises: list[Exercise], settings: RunSettings) -> list[str]:
+    """One line above a grading for each exercise graded on a variant."""
+    lines = []
+    for exercise in exercises:
+        variant = settings.variant_of(exercise)
+        if variant is not None:
+            lines.append(f"{exercise.id} · your variant {variant.key!r} ({_whose(exercise, settings)}): {variant.says}. "
+                         "`grader --variant` shows it again.")
+    return lines
+
+
+def show_variants(course: Course, exercises: list[Exercise], settings: RunSettings) -> None:
+    """`grader --variant [EXERCISE...]`: each exercise's variant for this student, what it asks, and the others."""
+    varied = [ex for ex in exercises if ex.variants]
+    if not varied:
+        print("None of these exercises has variants: every student does the same one.")
+        return
+    for exercise in varied:
+        variant = settings.variant_of(exercise)
+        print(f"{exercise.id} · {exercise.title}: your variant is {variant.key!r} ({_whose(exercise, settings)})")
+        print(f"    {variant.says}")
+        others = [v.key for v in exercise.variants if v.key != variant.key]
+        print(f"    The others: {', '.join(others)}. The grader grades yours; to practise another: "
+              f"grader {exercise.id} --use-variant {exercise.id}={others[0]}")
 
 
 def show_progress(course: Course, state: State) -> None:

@@ -44,13 +44,45 @@ from mnist_course.nbgrader_course import exercise_module, imports_mark
 
 from .classroom import child_grader
 from .reports.report import cause_heading, exercise_cause, measured_line, pointer
-from .settings import RunSettings
+from .settings import STUDENT_ENV, RunSettings
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}
 # The environment when the notebook loaded this module (its locked cell above
 # the answers): what an answer cell later sets in os.environ (another data
 # file, a training cache, PYTHONPATH) never reaches the grader.
 _ENVIRONMENT = dict(os.environ)
+_FOLDER = Path.cwd()  # likewise the folder it ran in: where nbgrader's autograde names the student
+
+
+def identity(environ: dict[str, str] | None = None, folder: Path | None = None) -> str | None:
+    """Whose variants a notebook is graded on (grader/variants.py): $MNIST_COURSE_STUDENT where it
+    is set; under `nbgrader autograde`, the student id nbgrader runs the notebook for (its
+    course folder's `submitted/<student id>/<assignment>/`, nbgrader's directory structure);
+    on a JupyterHub, the hub's user name, which nbgrader takes as the student id there; else
+    None (every exercise's default variant). Read as the notebook saw them when this module loaded."""
+    environ = _ENVIRONMENT if environ is None else environ
+    folder = _FOLDER if folder is None else folder
+    if STUDENT_ENV in environ:
+        return environ[STUDENT_ENV].strip() or None
+    if environ.get("NBGRADER_EXECUTION") == "autograde" and len(folder.parts) >= 3 and folder.parent.parent.name in ("submitted", "autograded"):
+        return folder.parent.name
+    return environ.get("JUPYTERHUB_USER", "").strip() or None
+
+
+def _settings() -> RunSettings:
+    """The run's settings as the notebook had them (nbgrader's config says the private half) and its identity."""
+    return RunSettings.resolve(environ={**_ENVIRONMENT, STUDENT_ENV: identity() or ""})
+
+
+def show_variant(exercise_id: str) -> None:
+    """Print this student's variant of an exercise and what it asks (the notebooks of varied exercises call it)."""
+    exercise = load_course().exercise(exercise_id)
+    settings = _settings()
+    variant = settings.variant_of(exercise)
+    if variant is None:
+        return
+    whose = f"drawn from your student id {settings.student!r}" if settings.student else "the default: no student id is known here"
+    print(f"{exercise.id} · your variant {variant.key!r} ({whose}): {variant.says}.")
 
 
 class CheckFailed(AssertionError):
@@ -119,7 +151,7 @@ def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
         (folder / exercise.filename).write_text(source, encoding="utf-8")
         print(f"Grading {exercise.id} · {exercise.title} with the course's grader…", flush=True)
         # No clock of its own: nbgrader's timeout (or the student's interrupt) stops the cell, and the grader with it.
-        settings = RunSettings.resolve(environ=_ENVIRONMENT)  # the notebook's: nbgrader's config says the private half
+        settings = _settings()
         result = child_grader.grade_folder(folder, [exercise.id], env=settings.child_environment(_ENVIRONMENT), on_line=_show_progress)
     if "error" in result:  # the grader's failure (killed for memory, say), never the code's: not graded
         raise CheckNotGraded(

@@ -95,6 +95,13 @@ def student(request, target_dir):
 
 
 @pytest.fixture(scope="module")
+def variant(request, settings):
+    """The variant this run grades the module's exercise on (grader/variants.py): its `params`
+    are what the checks and references compute; None where the exercise has no variants."""
+    return settings.variant_of(_exercise_of(request.module))
+
+
+@pytest.fixture(scope="module")
 def submission(student, mnist, settings, training_progress):
     """A model exercise's submission, checked step by step (grader/training/model_checks.py)."""
     return ModelSubmission(student, mnist, settings, progress=training_progress)
@@ -189,6 +196,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         data=data,
         started=started,
         seconds=time.perf_counter() - t0,
+        variants={ex.id: settings.variant_of(ex) for ex in course.exercises if ex.id in ids},
     )
     terminalreporter.write_sep("=", "score")
     terminalreporter.write_line(render_table(report))

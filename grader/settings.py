@@ -31,8 +31,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from mnist_course.course import CourseError, Exercise, Variant, load_course
 from mnist_course.data import ENV_VAR as DATA_ENV
 from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
+
+from . import variants
 
 TARGET_ENV = "MNIST_COURSE_TARGET"
 # Which half of the test set measures accuracy: "public" for a student's own
@@ -40,6 +43,9 @@ TARGET_ENV = "MNIST_COURSE_TARGET"
 HALF_ENV = "MNIST_COURSE_TEST_HALF"
 CACHE_ENV = "MNIST_COURSE_TRAINING_CACHE"
 FULL_ENV = FULL_ENV_VAR
+# Whose variants a run grades (grader/variants.py): the student's identity, and explicit choices.
+STUDENT_ENV = "MNIST_COURSE_STUDENT"
+VARIANTS_ENV = "MNIST_COURSE_VARIANTS"
 # The machine's switches (Switches): "off" switches a protection off, for the
 # tests that prove it is what stops an attack.
 SANDBOX_ENV = "MNIST_COURSE_SANDBOX"  # bubblewrap (isolation/bubblewrap.py)
@@ -58,7 +64,7 @@ STATE_ENV = "MNIST_COURSE_STATE"
 QUICK_ENV = "MNIST_COURSE_QUICK"
 # Every MNIST_COURSE_* variable, in the order of grader/README.md's table.
 VARIABLES = (
-    TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV,
+    TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV, STUDENT_ENV, VARIANTS_ENV,
     SANDBOX_ENV, BY_HAND_ENV, CAPACITY_ENV, WORK_GUARD_ENV, REUSE_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
     CGROUP_ROOT_ENV, STATE_ENV, QUICK_ENV,
 )
@@ -81,6 +87,9 @@ class RunSettings:
     target: the folder to grade as given (None: exercises/).
     training_cache: a folder where identical declarations share one training, or None.
     jobs: submissions graded at once by a batch on this machine.
+    student: the identity the student's variants are drawn from (grader/variants.py), or
+      None: every exercise's default variant.
+    variant_choices: ((exercise id, variant key), ...) chosen explicitly; they win over the draw.
     """
 
     half: str = "public"
@@ -89,6 +98,8 @@ class RunSettings:
     target: str | None = None
     training_cache: str | None = None
     jobs: int = 1
+    student: str | None = None
+    variant_choices: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def resolve(
@@ -100,12 +111,15 @@ class RunSettings:
         target: str | None = None,
         jobs: int | None = None,
         batch: bool = False,
+        student: str | None = None,
+        variant_choices: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> RunSettings:
         """The settings from explicit values (a command line's), each falling back
         to its environment variable, then to its default. A batch grades on the
-        private half unless told otherwise. Raises SettingsError for a value that
-        means nothing."""
+        private half unless told otherwise; a batch draws each student's variants from
+        their folder's name, so the run's own identity is never used there. Raises
+        SettingsError for a value that means nothing."""
         environ = os.environ if environ is None else environ
         half = half or ("private" if batch else None) or environ.get(HALF_ENV, "").strip() or "public"
         if half not in TEST_HALVES:
@@ -113,6 +127,17 @@ class RunSettings:
         switch = environ.get(FULL_ENV, "").strip().lower()
         if switch not in _NO + _YES:
             raise SettingsError(f"${FULL_ENV} is {switch!r}; set it to 1 for all 60,000 training images, or unset it.")
+        identity = None if batch else (student or environ.get(STUDENT_ENV, "")).strip() or None
+        if identity is not None:
+            try:
+                identity = variants.normalized(identity)
+            except variants.IdentityError as exc:
+                raise SettingsError(f"{exc}: give your student id as your instructor names you (--student or ${STUDENT_ENV})") from None
+        chosen = variant_choices if variant_choices is not None else environ.get(VARIANTS_ENV, "")
+        try:
+            choices = variants.parse_choices(load_course(), chosen) if chosen.strip() else ()
+        except CourseError as exc:
+            raise SettingsError(f"{exc} (--use-variant or ${VARIANTS_ENV})") from None
         return cls(
             half=half,
             full_data=bool(full_data) or switch in _YES,
@@ -120,18 +145,27 @@ class RunSettings:
             target=target or environ.get(TARGET_ENV) or None,
             training_cache=environ.get(CACHE_ENV) or None,
             jobs=jobs or 1,
+            student=identity,
+            variant_choices=choices,
         )
 
     def but(self, **changes) -> RunSettings:
         """A copy with some settings changed (a cluster worker's own data file, say)."""
         return replace(self, **changes)
 
+    def variant_of(self, exercise: Exercise) -> Variant | None:
+        """The variant this run grades `exercise` on (grader/variants.py), None where it has none."""
+        return variants.of(load_course(), exercise, self.student, self.variant_choices)
+
     def child_environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """`base` with this run's settings written in, for a child grader: the one
         place they enter a process's environment. The data path and the target
         travel on the child's command line."""
-        env = {k: v for k, v in base.items() if k not in (HALF_ENV, FULL_ENV, CACHE_ENV, TARGET_ENV)}
+        env = {k: v for k, v in base.items() if k not in (HALF_ENV, FULL_ENV, CACHE_ENV, TARGET_ENV, STUDENT_ENV, VARIANTS_ENV)}
         env[HALF_ENV] = self.half
+        env[STUDENT_ENV] = self.student or ""  # set even when empty: a child never takes an identity of its own
+        if self.variant_choices:
+            env[VARIANTS_ENV] = ",".join(f"{exercise}={key}" for exercise, key in self.variant_choices)
         if self.full_data:
             env[FULL_ENV] = "1"
         if self.training_cache:

@@ -67,6 +67,9 @@ STEP = """\
         timeout-minutes: {step_minutes}
         env:
           MAX_SCORE: "{points}"
+          # Whose variants are graded (grader/variants.py): the repository's owner, the student who made it from the
+          # template; a repository in an organisation sets the student's id as a repository variable instead.
+          MNIST_COURSE_STUDENT: ${{{{ vars.MNIST_COURSE_STUDENT || github.repository_owner }}}}
         run: |
           status=0
           timeout -k 30s {grade_minutes}m grader {id} --half private --classroom "$RUNNER_TEMP/{id}.json" || status=$?

@@ -7,6 +7,7 @@ the order course.toml gives, so the file stays the one place to change.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,6 +90,19 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One of an exercise's variants (course.toml's [[exercise.variant]]): each student is
+    drawn one from their identity (grader/variants.py), and the checks grade that one.
+    Variants are parameters of one reference, never copies of the exercise."""
+
+    key: str  # short and stable ("tanh"): reports, the gradebook and `--use-variant` name it
+    says: str  # the one line a student reads: exactly what their variant asks
+    params: dict  # what the checks and the grader's references read (numbers, strings, booleans)
+    # accuracy bars where this variant's differ from the exercise's (same form as `thresholds`)
+    thresholds: dict | None = None
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
@@ -114,6 +128,9 @@ class Exercise:
     # ([course] by_hand_forbids), hidden by the grader's sandbox.
     by_hand: str = ""
     forbidden_libraries: tuple[str, ...] = ()
+    # The variants students are drawn from (the first is the default: no identity, and the
+    # one solutions/ implements); empty where every student does the same exercise.
+    variants: tuple[Variant, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -152,6 +169,14 @@ class Exercise:
     @property
     def max_score(self) -> int:
         return sum(self.checks.values())
+
+    def variant(self, key: str) -> Variant:
+        """The variant named `key`; CourseError naming the others when there is none."""
+        for variant in self.variants:
+            if variant.key == key:
+                return variant
+        known = ", ".join(v.key for v in self.variants) or "none: every student does the same exercise"
+        raise CourseError(f"{self.id} has no variant {key!r}; its variants: {known}")
 
     def function(self, name: str) -> Function:
         for f in self.functions:
@@ -207,6 +232,9 @@ class PointShares:
 class Course:
     title: str
     exercises: tuple[Exercise, ...]
+    # Mixed into every variant draw (grader/variants.py): a course given again changes it, so
+    # that last year's files answer other variants this year.
+    variant_round: str = "1"
     repository: str = ""  # the published repository (Colab links, platform packages)
     # Every lesson in reading order ([course] lessons); an exercise belongs to one,
     # and a lesson may have none (lesson 6, training recipes, is read and run).
@@ -349,6 +377,7 @@ def parse_course(text: str) -> Course:
                 container_mb=_container_mb(ex.get("container_mb"), where),
                 by_hand=_by_hand(ex.get("by_hand", ""), forbids, where),
                 forbidden_libraries=tuple(forbids) if ex.get("by_hand") else (),
+                variants=_variants(ex.get("variant", []), where),
             )
         )
     if not exercises:
@@ -358,9 +387,13 @@ def parse_course(text: str) -> Course:
     for key, value in shares.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
             raise CourseError(f"course.toml: [course] {key} should be a fraction between 0 and 1, got {value!r}")
+    variant_round = head.get("variant_round", "1")
+    if not isinstance(variant_round, str) or not variant_round.strip():
+        raise CourseError(f"course.toml: [course] variant_round should be a non-empty string, got {variant_round!r}")
     return Course(
         title=head.get("title", "MNIST course"),
         exercises=tuple(exercises),
+        variant_round=variant_round.strip(),
         repository=str(head.get("repository", "")).rstrip("/"),
         lessons=lessons,
         **{key: float(value) for key, value in shares.items()},
@@ -374,6 +407,38 @@ def _by_hand(why, forbids: list, where: str) -> str:
     if why and not forbids:
         raise CourseError(f"course.toml: {where} is by hand, but [course] by_hand_forbids lists no package")
     return why.strip()
+
+
+_VARIANT_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+
+
+def _variants(raw, where: str) -> tuple[Variant, ...]:
+    """An exercise's [[exercise.variant]] tables: none, or at least two with distinct keys."""
+    if not isinstance(raw, list) or not all(isinstance(v, dict) for v in raw):
+        raise CourseError(f"course.toml: {where}.variant should be a list of [[exercise.variant]] tables")
+    if len(raw) == 1:
+        raise CourseError(f"course.toml: {where} has one variant: give it at least two, or none")
+    variants = []
+    for table in raw:
+        vwhere = f"{where} variant {table.get('key', '?')}"
+        key = _require(table, "key", str, vwhere)
+        if not _VARIANT_KEY.fullmatch(key):
+            raise CourseError(f"course.toml: {vwhere}: a key is 1-32 lower-case letters, digits, '.', '_' or '-', got {key!r}")
+        params = _require(table, "params", dict, vwhere)
+        if not all(isinstance(value, (str, int, float, bool)) for value in params.values()):
+            raise CourseError(f"course.toml: {vwhere}.params holds numbers, strings or booleans only, got {params!r}")
+        variants.append(
+            Variant(
+                key=key,
+                says=_require(table, "says", str, vwhere).strip(),
+                params=dict(params),
+                thresholds=_thresholds(table["thresholds"], vwhere) if "thresholds" in table else None,
+            )
+        )
+    keys = [v.key for v in variants]
+    if len(set(keys)) != len(keys):
+        raise CourseError(f"course.toml: {where} names a variant twice: {keys}")
+    return tuple(variants)
 
 
 def _lessons(head: dict, exercises: list[Exercise]) -> tuple[str, ...]:

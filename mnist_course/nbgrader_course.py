@@ -117,7 +117,10 @@ def assignment_notebook(course: Course, exercise: Exercise) -> str:
         nbformat.v4.new_code_cell(imports_mark(exercise) + "\n" + header, metadata=_metadata(f"{exercise.id}-imports", locked=True)),
         # Loaded before any answer runs: what the test cells call, with the
         # environment as it was then (grader/notebook.py).
-        nbformat.v4.new_code_cell("from grader.notebook import check", metadata=_metadata(f"{exercise.id}-grader", locked=True)),
+        nbformat.v4.new_code_cell(
+            "from grader.notebook import check" + (f", show_variant\nshow_variant({exercise.id!r})" if exercise.variants else ""),
+            metadata=_metadata(f"{exercise.id}-grader", locked=True),
+        ),
     ]
     pending = []
     for function in exercise.functions:

@@ -36,7 +36,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from . import child_grader, deadlines, history
-from .. import scoring
+from .. import scoring, variants
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
@@ -147,15 +147,16 @@ class LocalPool:
         """Report each grading's start and training epochs to `progress`."""
         self.progress = progress
 
-    def _grade(self, folder: Path, label: str) -> dict[str, Any]:
+    def _grade(self, folder: Path, label: str, student: str | None) -> dict[str, Any]:
         progress = self.progress
         if progress is not None:
             progress.started(label)
         on_line = (lambda line: progress.line(label, line)) if progress is not None else None
-        return child_grader.grade_submission(folder, self.exercises, self.settings, on_line=on_line)
+        return child_grader.grade_submission(folder, self.exercises, self.settings.but(student=student), on_line=on_line)
 
-    def grade(self, folder: Path, label: str | None = None) -> Future:
-        return self.executor.submit(self._grade, folder, label or folder.name)
+    def grade(self, folder: Path, label: str | None = None, student: str | None = None) -> Future:
+        """Grade `folder` as `student` (the identity their variants are drawn from)."""
+        return self.executor.submit(self._grade, folder, label or folder.name, student)
 
     def stop(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: no new submission starts
@@ -216,6 +217,9 @@ def find_students(submissions: Path, prepared: Path | None = None, files: list[s
     names, refused = student_folders(submissions)
     if not names and not refused:
         raise TargetError(f"{submissions} holds no student folders")
+    for student in [s for s in names if not _identity(s)]:  # the folder's name is the student id their variants are drawn from
+        names.remove(student)
+        refused[student] = f"not graded: the folder's name cannot be a student id (at most {variants.MAX_IDENTITY} characters); rename it"
     hashes, submitted, folders, uploads = {}, {}, {}, {}
     if prepared is not None:
         remove_tree(prepared)  # written afresh on every run, from the submissions
@@ -243,6 +247,14 @@ def find_students(submissions: Path, prepared: Path | None = None, files: list[s
             if incoming is not None:
                 remove_tree(incoming)
     return Students([s for s in names if s in hashes], refused, hashes, submitted, folders, uploads)
+
+
+def _identity(student: str) -> str | None:
+    """The identity a student's variants are drawn from: their folder's name (grader/variants.py), or None."""
+    try:
+        return variants.normalized(student)
+    except variants.IdentityError:
+        return None
 
 
 def _stamp(when: float | None) -> str:
@@ -314,10 +326,20 @@ class _ClassRun:
 
     # ---------------------------------------------------------------- step 2: the resume
 
+    def variants(self, student: str) -> tuple[tuple[str, str], ...]:
+        """((exercise id, variant key), ...) the student is graded on: drawn from their folder's name,
+        unless the run chose one for the whole class (`--use-variant`)."""
+        settings = self.request.settings.but(student=_identity(student))
+        return tuple((ex.id, v.key) for ex in self.request.exercises if (v := settings.variant_of(ex)) is not None)
+
     def current(self, student: str) -> dict[str, Any] | None:
-        """The student's report when it stands: the same submission, the same grading, no `retry`."""
+        """The student's report when it stands: the same submission, the same grading, the same
+        variants, no `retry`."""
         report = load_report(self.reports_dir / student / "report.json")
-        if report and report.get("submission_sha256") == self.students.hashes[student] and report.get("grading_key") == self.key and not report.get("retry"):
+        if (
+            report and report.get("submission_sha256") == self.students.hashes[student] and report.get("grading_key") == self.key
+            and not report.get("retry") and graded_variants(report) == self.variants(student)
+        ):
             if student not in self.students.uploads or report.get("upload") == self.students.uploads[student].record():
                 return report
         return None
@@ -330,15 +352,16 @@ class _ClassRun:
     # ---------------------------------------------------------------- step 3: grading
 
     def grade(self, todo: list[str], pool, progress: ClassProgress) -> None:
-        """Grade `todo` on `pool`, identical submissions once; each report is written as soon as it comes."""
+        """Grade `todo` on `pool`, identical submissions on the same variants once; each report is
+        written as soon as it comes. A shared report names no student: only its variants' keys."""
         submissions = self.request.submissions
-        by_hash: dict[str, Future] = {}
+        by_hash: dict[tuple, Future] = {}
         waiting: dict[Future, list[str]] = {}
         for student in todo:
-            digest = self.students.hashes[student]
-            if digest not in by_hash:  # identical submissions are graded once
+            digest = (self.students.hashes[student], self.variants(student))
+            if digest not in by_hash:  # identical submissions, on the same variants, are graded once
                 try:
-                    by_hash[digest] = pool.grade(self.students.folders.get(student, submissions / student), student)
+                    by_hash[digest] = pool.grade(self.students.folders.get(student, submissions / student), student, _identity(student))
                 except (OSError, ValueError, SubmissionError) as exc:  # changed or unreadable since it was hashed
                     by_hash[digest] = Future()
                     by_hash[digest].set_result({"error": f"the submission could not be read: {exc}"})
@@ -544,6 +567,11 @@ def rewrite_held_pages(reports_dir: Path, rows: list, release, mnist) -> None:
             markdown, page = feedback_pages(students_see(report, release), page_path, title=f"Feedback for {student}", mnist=mnist)
             write_text(page_path, markdown)
             write_text(page_path.with_suffix(".html"), page)
+
+
+def graded_variants(report: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """((exercise id, variant key), ...) a report was graded on, in its exercises' order."""
+    return tuple((ex["id"], ex["variant"]["key"]) for ex in report.get("exercises", []) if isinstance(ex.get("variant"), dict))
 
 
 def student_folders(submissions: Path) -> tuple[list[str], dict[str, str]]:

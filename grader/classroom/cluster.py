@@ -233,7 +233,8 @@ class ClusterPool:
         self.data_suffix = "".join(Path(path).suffixes[-2:]) or ".npz"
         self.data = self.client.scatter(content, broadcast=True, hash=False)
 
-    def grade(self, folder: Path, label: str | None = None) -> Future:
+    def grade(self, folder: Path, label: str | None = None, student: str | None = None) -> Future:
+        """Grade `folder` as `student` (the identity their variants are drawn from), as a task."""
         files = {
             str(PurePosixPath(*relative.parts)): read_regular(folder / relative, MAX_SUBMISSION_BYTES) for relative in graded_files(folder)
         }
@@ -241,7 +242,8 @@ class ClusterPool:
         key = f"grade-{uuid.uuid4().hex}"  # our own task key, so the scheduler's events name the student
         self.students[key] = label
         return self.executor.submit(
-            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.settings, self.key, self.identity, label,
+            grade_files, files, self.exercise_ids, self.data, self.data_suffix, self.data_sha256, self.settings.but(student=student), self.key,
+            self.identity, label,
             key=key,  # the executor passes it on to Client.submit
         )
 

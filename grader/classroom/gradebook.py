@@ -44,20 +44,25 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
     """One line per student: (student, current report or None, status). "total" is the raw score,
     "late_penalty" the points a late policy took (deadlines.py), "final_score" what is handed back. After the
     status, what the upload step found (`upload`: as handed in, corrected, no exercise file, over the size
-    limit; isolation/uploads.py), then provenance, when the submission was last changed and one column
-    per check ("ex01 one_hot_values"), each the points that check earned."""
+    limit; isolation/uploads.py), then provenance, when the submission was last changed, the variant of
+    each exercise that has variants ("ex02b variant": its key, grader/variants.py) and one column per
+    check ("ex01 one_hot_values"), each the points that check earned."""
     out = io.StringIO()
     writer = csv.writer(out)
     checks = check_columns(exercises)
+    varied = [ex.id for ex in exercises if ex.variants]
     writer.writerow(
         ["student", *(ex.id for ex in exercises), "total", "max", "late_penalty", "final_score", "status", "upload", "data_sha256", "grader_version",
-         "submission_sha256", "submitted_at", "submitted_at_source", *(f"{ex_id} {name}" for ex_id, name in checks)]
+         "submission_sha256", "submitted_at", "submitted_at_source", *(f"{ex_id} variant" for ex_id in varied),
+         *(f"{ex_id} {name}" for ex_id, name in checks)]
     )
     for student, report, status in rows:
         if report is None:
-            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", "", "", status, "", "", GRADER_VERSION, "", "", "", *([""] * len(checks))])
+            writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", "", "", status, "", "", GRADER_VERSION, "", "", "",
+                             *([""] * len(varied)), *([""] * len(checks))])
             continue
         scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
+        graded_on = {ex["id"]: ex["variant"]["key"] for ex in report["exercises"] if isinstance(ex.get("variant"), dict)}
         points = {(ex["id"], c["name"]): c["score"] for ex in report["exercises"] for c in ex.get("checks", [])}
         writer.writerow(
             [
@@ -74,6 +79,7 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
                 report.get("submission_sha256", ""),
                 report.get("submitted_at", ""),
                 report.get("submitted_at_source", ""),
+                *(graded_on.get(ex_id, "") for ex_id in varied),
                 *(points.get(key, "") for key in checks),
             ]
         )

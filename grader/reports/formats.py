@@ -83,10 +83,11 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
         if hold
         else ""
     )
+    variant_notes = "".join(f"{ex['id']}: {variant_line(ex)}\n" for ex in report["exercises"] if variant_line(ex))
     return {
         "score": report["score"],
         "execution_time": round(report["seconds"], 2),
-        "output": f"{held_note}Data: {data.get('description', 'not loaded')}\nTest half: {report['test_half']} (model accuracy is measured on it)\n"
+        "output": f"{held_note}{variant_notes}Data: {data.get('description', 'not loaded')}\nTest half: {report['test_half']} (model accuracy is measured on it)\n"
         f"Grader {report['grader_version']}\nIsolation: {(report.get('environment') or {}).get('isolation', 'unknown')}",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -219,6 +220,14 @@ def _after_penalty(report: dict[str, Any]) -> str:
     return f"final score after the late penalty: {late['final_score']}/{report['max_score']}"
 
 
+def variant_line(ex: dict[str, Any]) -> str:
+    """What a page says of the variant an exercise was graded on (grader/variants.py), or ""."""
+    variant = ex.get("variant")
+    if not isinstance(variant, dict):
+        return ""
+    return f"Graded on your variant {variant.get('key')!s}: {variant.get('says')!s}."
+
+
 def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: dict[str, list[dict[str, str]]] | None = None) -> str:
     """The page for people. `figures` (grader/reports/figures.py, which draws them) gives per
     exercise the plots of the grader's training: {"path", "alt", "caption"} each,
@@ -241,6 +250,8 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
         lines += ["", "**{}** {}".format(*_held_note(report))]
     for ex in report["exercises"]:
         lines += ["", f"## {ex['id']} · {ex['title']} (lesson {ex['lesson']}): {ex['score']}/{ex['max_score']}", ""]
+        if variant_line(ex):
+            lines += [variant_line(ex), ""]
         kind, cause = exercise_cause(ex)
         if kind:  # the one cause of every not-checked check below, said once
             fence = _fence(cause["message"])
@@ -369,6 +380,8 @@ def html_feedback(
             f'<section id="{_h(ex["id"])}"><h2>{_h(ex["id"])} · {_h(ex["title"])} (lesson {_h(ex["lesson"])}): '
             f"{_h(ex['score'])}/{_h(ex['max_score'])}</h2>"
         )
+        if variant_line(ex):
+            parts.append(f'<p class="variant">{_h(variant_line(ex))}</p>')
         kind, cause = exercise_cause(ex)
         if kind:  # the one cause of every not-checked check below, said once
             parts.append(f'<p class="failed"><strong>{_h(cause_heading(ex))}</strong></p><pre>{_h(cause["message"])}</pre>')

@@ -23,11 +23,12 @@ from typing import Any, Callable
 import pytest
 
 from mnist_course.budget import SAFETY_FLOPS_PER_S, flops
-from mnist_course.course import Course, Exercise
+from mnist_course.course import Course, Exercise, Variant
 
 from .. import scoring
 from ..feedback import CannotImport, Feedback, LibraryUsed
 from ..scoring import STATUSES, CheckRun
+from ..variants import record as variant_record
 from .. import provenance
 from ..provenance import GRADER_VERSION, LIBRARIES
 
@@ -201,7 +202,8 @@ NOT_RUN = {
 
 
 def exercise_report(
-    exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]], not_run: str = "crashed", cause: dict[str, Any] | None = None
+    exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]], not_run: str = "crashed", cause: dict[str, Any] | None = None,
+    variant: Variant | None = None,
 ) -> dict[str, Any]:
     checks = []
     for name, points in exercise.checks.items():
@@ -223,6 +225,7 @@ def exercise_report(
         "id": exercise.id,
         "title": exercise.title,
         "lesson": exercise.lesson_number,
+        **({"variant": variant_record(variant)} if variant is not None else {}),
         "status": status,
         "score": total(c["score"] for c in checks),
         "max_score": sum(c["max_score"] for c in checks),
@@ -246,9 +249,11 @@ def build_report(
     seconds: float,
     interrupted: bool = False,
     causes: dict[str, dict[str, Any]] | None = None,
+    variants: dict[str, Variant | None] | None = None,
 ) -> dict[str, Any]:
+    """The report of a run. `variants`: the variant each exercise was graded on (grader/variants.py)."""
     not_run = "interrupted" if interrupted else "crashed"
-    per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id)) for ex in exercises]
+    per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id), (variants or {}).get(ex.id)) for ex in exercises]
     retry = any(c.get("retry") for e in per_exercise for c in e["checks"])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -454,6 +459,8 @@ def render_table(report: dict[str, Any]) -> str:
     for ex in report["exercises"]:
         lines.append("")
         lines.append(f"{ex['id']} · {ex['title']} (lesson {ex['lesson']})  {ex['score']}/{ex['max_score']}  {ex['status']}")
+        if isinstance(ex.get("variant"), dict):
+            lines.append(f"    your variant {ex['variant']['key']}: {ex['variant']['says']}")
         lines.extend(cause_lines(ex, "    "))
         said = shown_messages(ex)
         for check in ex["checks"]:

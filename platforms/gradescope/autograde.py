@@ -149,6 +149,11 @@ def grade(root, source, work, exercises, config, notes, started) -> dict:
         env["MNIST_COURSE_DATA"] = data
     if os.environ.get("MNIST_COURSE_SANDBOX"):  # `off` where bwrap misbehaves in the container; results.json then says REDUCED
         env["MNIST_COURSE_SANDBOX"] = os.environ["MNIST_COURSE_SANDBOX"]
+    # Whose variants: the submitter's (grader/variants.py); set even when empty, so the grader never takes another.
+    env["MNIST_COURSE_STUDENT"] = submitter(root)
+    env["MNIST_COURSE_VARIANTS"] = ",".join(config.get("use_variant") or [])
+    if not env["MNIST_COURSE_STUDENT"]:
+        notes.append("No submitter in submission_metadata.json: graded on every exercise's default variant.")
     prefix = unprivileged_prefix(folders, network=not data)
     command = [*prefix, python, "-m", "grader", *(ex["id"] for ex in exercises), "--target", str(folders["submission"]), "--half", GRADED_HALF, "--gradescope", str(report_path)]
     if config.get("private_visibility") in HOLDS:  # the private half's checks wait for the release; the public half's score shows meanwhile
@@ -200,6 +205,18 @@ def grade(root, source, work, exercises, config, notes, started) -> dict:
         return unscored(exercises, f"The grader's report could not be used ({problem}); your instructor can see the log of this run.", notes, started, retry=True)
     report["output"] = "\n".join([*notes, report.get("output", "")]).strip()
     return report
+
+
+def submitter(root: Path) -> str:
+    """The identity a Gradescope submission's variants are drawn from: its submitter's email as
+    Gradescope's submission_metadata.json gives it (`users`; a group's first by email), the id a student
+    gives `grader --student` at home; "" when there is none."""
+    try:
+        metadata = json.loads((root / "submission_metadata.json").read_text(encoding="utf-8"))
+        emails = sorted(str(user["email"]).strip() for user in metadata.get("users") or [] if isinstance(user, dict) and user.get("email"))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return ""
+    return emails[0] if emails else ""
 
 
 def unprivileged_prefix(folders: dict[str, Path], network: bool) -> list[str]:

@@ -87,8 +87,11 @@ def resources(exercises: list) -> tuple[str, str]:
     return name, "; ".join(why)
 
 
-def config(exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible") -> dict:
+def config(exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible", use_variant: list[str] | None = None) -> dict:
     course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
+    for choice in use_variant or []:  # EXERCISE=VARIANT, checked here so a typo never reaches Gradescope
+        exercise, _, key = choice.partition("=")
+        course.exercise(exercise).variant(key.strip())
     chosen = [course.exercise(key) for key in exercise_keys] if exercise_keys else list(course.exercises)
     ordered = [ex for ex in course.exercises if ex in chosen]  # course order, each once
     setting, why = resources(ordered)
@@ -102,11 +105,14 @@ def config(exercise_keys: list[str], timeout_min: float, private_visibility: str
         # Gradescope's visibility for the accuracy checks graded on the private half: "visible" at once,
         # or held back until "after_published" / "after_due_date", the public half's score shown meanwhile.
         "private_visibility": private_visibility,
+        # Each submitter's variants are drawn from their Gradescope email (autograde.py); these, chosen
+        # for everyone (--use-variant EXERCISE=VARIANT), win over the draw.
+        "use_variant": list(use_variant or []),
     }
 
 
-def build(out: Path, exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible") -> dict:
-    settings = config(exercise_keys, timeout_min, private_visibility)
+def build(out: Path, exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible", use_variant: list[str] | None = None) -> dict:
+    settings = config(exercise_keys, timeout_min, private_visibility, use_variant)
     files: list[tuple[str, bytes, int]] = []
     for name, mode in PLATFORM_FILES.items():
         files.append((name, (HERE / name).read_bytes(), mode))
@@ -140,9 +146,14 @@ def main(argv: list[str] | None = None) -> int:
         help="when students see the accuracy checks graded on the private half (Gradescope's test visibility): visible (default), "
         "after_published (when you publish the grades) or after_due_date; until then they see the public half's score",
     )
+    parser.add_argument(
+        "--use-variant", action="append", metavar="EXERCISE=VARIANT",
+        help="grade every submission on this variant of an exercise; by default each student's variants are drawn from their "
+        "Gradescope email, as `grader --student EMAIL` draws them",
+    )
     args = parser.parse_args(argv)
     try:
-        settings = build(args.out, args.exercises, args.timeout_min, args.private_visibility)
+        settings = build(args.out, args.exercises, args.timeout_min, args.private_visibility, args.use_variant)
     except CourseError as exc:
         print(f"build_zip: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,47 @@
+"""Each variant's reference solution, for the tests: solutions/ answer an exercise's default
+variant (its first in course.toml); another variant's reference is the same file with the few
+lines that variant changes replaced, listed per exercise in tests/variant_edits/<exercise id>.py
+as `EDITS = {variant key: [(old text, new text), ...]}`. Each old text must occur exactly once
+in the solution, so an edit that no longer applies fails here rather than grading the default."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from mnist_course.course import Exercise
+
+EDITS_DIR = Path(__file__).with_name("variant_edits")
+
+
+def edits(exercise: Exercise) -> dict[str, list[tuple[str, str]]]:
+    path = EDITS_DIR / f"{exercise.id}.py"
+    if not path.is_file():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"variant_edits_{exercise.id}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EDITS
+
+
+def reference_source(exercise: Exercise, key: str) -> str:
+    """The reference solution of `exercise` for its variant `key`."""
+    source = exercise.solution_path.read_text(encoding="utf-8")
+    if key == exercise.variants[0].key:
+        return source
+    changes = edits(exercise).get(key)
+    if changes is None:
+        raise AssertionError(f"tests/variant_edits/{exercise.id}.py has no edits for variant {key!r}")
+    for old, new in changes:
+        count = source.count(old)
+        if count != 1:
+            raise AssertionError(f"{exercise.id} variant {key}: {old!r} occurs {count} times in {exercise.solution_path.name}, not once")
+        source = source.replace(old, new)
+    return source
+
+
+def write_reference(exercise: Exercise, key: str, folder: Path) -> Path:
+    """A folder holding `exercise`'s reference for variant `key` (as exercises/ would)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / exercise.filename).write_text(reference_source(exercise, key), encoding="utf-8")
+    return folder

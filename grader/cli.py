@@ -52,6 +52,7 @@ from .reports.formats import classroom_results, gradescope_results, junit_xml
 from .classroom.release import parse_release
 from .loop import variant_lines
 from .loop import State, exercise_status, print_passed, show_hint, show_progress, show_variants, watch
+from . import draws
 from .provenance import GRADER_VERSION
 from .reports.report import Reporter, data_summary, earlier_report, environment, render_table, version_drift, write_text
 from .session import GRADER_DIR, TargetError, is_stub_folder, load_data, resolve_target
@@ -118,6 +119,7 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
         seconds=time.perf_counter() - t0,
         interrupted=code == pytest.ExitCode.INTERRUPTED,
         variants={ex.id: settings.variant_of(ex) for ex in exercises},
+        draws=draws.named(settings.draw_key),
     )
     if is_stub_folder(target) and code != pytest.ExitCode.INTERRUPTED:
         State.load().record(report)

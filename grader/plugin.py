@@ -26,7 +26,7 @@ import pytest
 from grader.feedback import Feedback
 from grader.training.model_checks import ModelSubmission
 from grader.reports.report import Reporter, data_summary, render_table
-from grader import scoring
+from grader import draws, scoring
 from grader.scoring import CheckRun
 from grader.session import GRADER_DIR, is_stub_folder, load_data, resolve_target
 from grader.settings import RunSettings, SettingsError
@@ -197,6 +197,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         started=started,
         seconds=time.perf_counter() - t0,
         variants={ex.id: settings.variant_of(ex) for ex in course.exercises if ex.id in ids},
+        draws=draws.named(settings.draw_key),
     )
     terminalreporter.write_sep("=", "score")
     terminalreporter.write_line(render_table(report))

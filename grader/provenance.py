@@ -103,11 +103,16 @@ def grading_machine() -> dict[str, str]:
     }
 
 
-def decides_grade(exercise_ids: Iterable[str], data_sha256: str, half: str) -> dict[str, Any]:
-    """Everything besides the submission that decides its grade in a run on this machine."""
-    return {**grading_machine(), "data_sha256": data_sha256, "half": half, "exercises": list(exercise_ids)}
+def decides_grade(exercise_ids: Iterable[str], data_sha256: str, half: str, draw_key: str = "public") -> dict[str, Any]:
+    """Everything besides the submission and its variants that decides its grade in a run on this
+    machine: the grading machine, the data, the half, the exercises and the key of the grader's
+    draws (by its digest: grader/draws.py)."""
+    return {
+        **grading_machine(), "data_sha256": data_sha256, "half": half, "exercises": list(exercise_ids),
+        "draw_key_sha256": hashlib.sha256(draw_key.encode()).hexdigest(),
+    }
 
 
-def grading_key(exercise_ids: Iterable[str], data_sha256: str, half: str) -> str:
+def grading_key(exercise_ids: Iterable[str], data_sha256: str, half: str, draw_key: str = "public") -> str:
     """sha256 of `decides_grade`: a batch report is current only while this is unchanged."""
-    return hashlib.sha256(json.dumps(decides_grade(exercise_ids, data_sha256, half), sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(decides_grade(exercise_ids, data_sha256, half, draw_key), sort_keys=True).encode()).hexdigest()

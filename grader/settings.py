@@ -35,7 +35,7 @@ from mnist_course.course import CourseError, Exercise, Variant, load_course
 from mnist_course.data import ENV_VAR as DATA_ENV
 from mnist_course.data import FULL_ENV_VAR, TEST_HALVES, DataError
 
-from . import variants
+from . import draws, variants
 
 TARGET_ENV = "MNIST_COURSE_TARGET"
 # Which half of the test set measures accuracy: "public" for a student's own
@@ -46,6 +46,8 @@ FULL_ENV = FULL_ENV_VAR
 # Whose variants a run grades (grader/variants.py): the student's identity, and explicit choices.
 STUDENT_ENV = "MNIST_COURSE_STUDENT"
 VARIANTS_ENV = "MNIST_COURSE_VARIANTS"
+# The key of the grader's unpredictable draws (grader/draws.py): a class's secret, or the public one.
+DRAW_KEY_ENV = "MNIST_COURSE_DRAW_KEY"
 # The machine's switches (Switches): "off" switches a protection off, for the
 # tests that prove it is what stops an attack.
 SANDBOX_ENV = "MNIST_COURSE_SANDBOX"  # bubblewrap (isolation/bubblewrap.py)
@@ -64,7 +66,7 @@ STATE_ENV = "MNIST_COURSE_STATE"
 QUICK_ENV = "MNIST_COURSE_QUICK"
 # Every MNIST_COURSE_* variable, in the order of grader/README.md's table.
 VARIABLES = (
-    TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV, STUDENT_ENV, VARIANTS_ENV,
+    TARGET_ENV, HALF_ENV, FULL_ENV, DATA_ENV, CACHE_ENV, STUDENT_ENV, VARIANTS_ENV, DRAW_KEY_ENV,
     SANDBOX_ENV, BY_HAND_ENV, CAPACITY_ENV, WORK_GUARD_ENV, REUSE_ENV, WORKER_PIDS_ENV, WORKER_AREA_ENV, SAFETY_FACTOR_ENV,
     CGROUP_ROOT_ENV, STATE_ENV, QUICK_ENV,
 )
@@ -90,6 +92,8 @@ class RunSettings:
     student: the identity the student's variants are drawn from (grader/variants.py), or
       None: every exercise's default variant.
     variant_choices: ((exercise id, variant key), ...) chosen explicitly; they win over the draw.
+    draw_key: the key of the grader's draws that a submission must not know in advance
+      (grader/draws.py): the public one for a student's own grading, a class's secret otherwise.
     """
 
     half: str = "public"
@@ -100,6 +104,7 @@ class RunSettings:
     jobs: int = 1
     student: str | None = None
     variant_choices: tuple[tuple[str, str], ...] = ()
+    draw_key: str = draws.PUBLIC_KEY
 
     @classmethod
     def resolve(
@@ -147,11 +152,16 @@ class RunSettings:
             jobs=jobs or 1,
             student=identity,
             variant_choices=choices,
+            draw_key=environ.get(DRAW_KEY_ENV, "").strip() or draws.PUBLIC_KEY,
         )
 
     def but(self, **changes) -> RunSettings:
         """A copy with some settings changed (a cluster worker's own data file, say)."""
         return replace(self, **changes)
+
+    def draw(self, purpose: str, *parts: bytes) -> int:
+        """A seed the submission cannot know in advance (grader/draws.py), from this run's key."""
+        return draws.seed(self.draw_key, purpose, *parts)
 
     def variant_of(self, exercise: Exercise) -> Variant | None:
         """The variant this run grades `exercise` on (grader/variants.py), None where it has none."""
@@ -161,8 +171,9 @@ class RunSettings:
         """`base` with this run's settings written in, for a child grader: the one
         place they enter a process's environment. The data path and the target
         travel on the child's command line."""
-        env = {k: v for k, v in base.items() if k not in (HALF_ENV, FULL_ENV, CACHE_ENV, TARGET_ENV, STUDENT_ENV, VARIANTS_ENV)}
+        env = {k: v for k, v in base.items() if k not in (HALF_ENV, FULL_ENV, CACHE_ENV, TARGET_ENV, STUDENT_ENV, VARIANTS_ENV, DRAW_KEY_ENV)}
         env[HALF_ENV] = self.half
+        env[DRAW_KEY_ENV] = self.draw_key
         env[STUDENT_ENV] = self.student or ""  # set even when empty: a child never takes an identity of its own
         if self.variant_choices:
             env[VARIANTS_ENV] = ",".join(f"{exercise}={key}" for exercise, key in self.variant_choices)

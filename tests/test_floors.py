@@ -19,7 +19,7 @@ GRADER = ROOT / "grader"
 
 # Bottom up; the longest prefix names a module's floor.
 FLOORS = (
-    ("ground", ("grader", "grader.feedback", "grader.settings", "grader.provenance", "grader.shared_cache", "grader.scoring", "grader.variants")),
+    ("ground", ("grader", "grader.feedback", "grader.settings", "grader.provenance", "grader.shared_cache", "grader.scoring", "grader.variants", "grader.draws")),
     ("isolation", ("grader.isolation",)),
     ("the run's folder and data", ("grader.session",)),  # checks the folder to grade with isolation's safe files
     ("training", ("grader.training",)),

@@ -36,7 +36,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from . import child_grader, deadlines, history
-from .. import scoring, variants
+from .. import draws, scoring, variants
 from .cluster import ClusterPool
 from .dashboard import write_class_page
 from ..reports.figures import feedback_pages, figures_folder
@@ -274,6 +274,8 @@ def run_batch(request: BatchRequest) -> int:
         policy = deadlines.resolve(dict(request.late), request.submissions, request.out, [*students.names, *students.refused])  # a refused folder is still a student
     except deadlines.DeadlineError as exc:
         raise TargetError(str(exc)) from None
+    if request.settings.draw_key == draws.PUBLIC_KEY:  # a class's draws are its own secret, kept for its regrades
+        request = replace(request, settings=request.settings.but(draw_key=draws.class_key(request.out)))
     if deadlines.summary(policy):
         print(deadlines.summary(policy))
     run = _ClassRun(request, students, release, policy)
@@ -319,7 +321,7 @@ class _ClassRun:
     def __init__(self, request: BatchRequest, students: Students, release, policy: deadlines.LatePolicy | None = None):
         self.request, self.students, self.release = request, students, release
         self.policy = policy or deadlines.LatePolicy()
-        self.key = grading_key([ex.id for ex in request.exercises], request.data_sha256, request.settings.half)
+        self.key = grading_key([ex.id for ex in request.exercises], request.data_sha256, request.settings.half, request.settings.draw_key)
         self.reports_dir = request.out / "students"
         self.errors: dict[str, str] = {}
         self.regraded: list[str] = []

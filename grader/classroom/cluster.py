@@ -139,7 +139,7 @@ def grade_files(
     _report({"student": student, "started": True})
     exercises = [load_course().exercise(i) for i in exercise_ids]
     wrong = differences(identity, worker_identity())
-    if wrong or grading_key(exercise_ids, data_sha256, settings.half) != key:
+    if wrong or grading_key(exercise_ids, data_sha256, settings.half, settings.draw_key) != key:
         why = "; ".join(wrong) or "other checks or another grader version"
         return {"retry": f"worker {platform.node()} would not grade as the instructor's machine does ({why}); update it"}
     with tempfile.TemporaryDirectory(prefix="mnist-task-") as tmp:
@@ -179,7 +179,7 @@ class ClusterPool:
             raise TargetError(f"no Dask scheduler answers at {address}: {exc}") from None
         self.exercise_ids, self.settings = [ex.id for ex in exercises], settings
         self.students: dict[str, str] = {}  # a task's key -> the student it grades (for the scheduler's events)
-        self.data_sha256, self.key = data_sha256, grading_key(self.exercise_ids, data_sha256, settings.half)
+        self.data_sha256, self.key = data_sha256, grading_key(self.exercise_ids, data_sha256, settings.half, settings.draw_key)
         try:
             self._check_workers(settings.data, allow_unsandboxed)
             self._place_data(settings.data)

@@ -250,8 +250,10 @@ def build_report(
     interrupted: bool = False,
     causes: dict[str, dict[str, Any]] | None = None,
     variants: dict[str, Variant | None] | None = None,
+    draws: str | None = None,
 ) -> dict[str, Any]:
-    """The report of a run. `variants`: the variant each exercise was graded on (grader/variants.py)."""
+    """The report of a run. `variants`: the variant each exercise was graded on (grader/variants.py);
+    `draws`: which key drew what a submission must not know in advance (grader/draws.py `named`)."""
     not_run = "interrupted" if interrupted else "crashed"
     per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id), (variants or {}).get(ex.id)) for ex in exercises]
     retry = any(c.get("retry") for e in per_exercise for c in e["checks"])
@@ -262,6 +264,7 @@ def build_report(
         "target": str(target),
         "data": data,
         "test_half": half,
+        **({"draws": draws} if draws else {}),
         "started_at": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
         "python": provenance.libraries()["python"],

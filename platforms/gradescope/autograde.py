@@ -152,6 +152,7 @@ def grade(root, source, work, exercises, config, notes, started) -> dict:
     # Whose variants: the submitter's (grader/variants.py); set even when empty, so the grader never takes another.
     env["MNIST_COURSE_STUDENT"] = submitter(root)
     env["MNIST_COURSE_VARIANTS"] = ",".join(config.get("use_variant") or [])
+    env["MNIST_COURSE_DRAW_KEY"] = str(config.get("draw_key") or "")  # the zip's secret; none: the public key
     if not env["MNIST_COURSE_STUDENT"]:
         notes.append("No submitter in submission_metadata.json: graded on every exercise's default variant.")
     prefix = unprivileged_prefix(folders, network=not data)

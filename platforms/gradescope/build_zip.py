@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import zipfile
 from pathlib import Path
@@ -108,6 +109,9 @@ def config(exercise_keys: list[str], timeout_min: float, private_visibility: str
         # Each submitter's variants are drawn from their Gradescope email (autograde.py); these, chosen
         # for everyone (--use-variant EXERCISE=VARIANT), win over the draw.
         "use_variant": list(use_variant or []),
+        # The key of the grader's unpredictable draws (grader/draws.py): this zip's own secret, which only the
+        # instructor's upload carries; a new zip draws anew.
+        "draw_key": secrets.token_hex(16),
     }
 
 

@@ -31,6 +31,13 @@ if not os.environ.get("MNIST_COURSE_TRAINING_CACHE"):
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
     os.environ["MNIST_COURSE_TRAINING_CACHE"] = _cache
 
+# Every grading of this run is on each exercise's default variant (the one solutions/ answers and the
+# corpora were written for), whatever a class folder is named, unless a test chooses otherwise: the tests
+# of variants and of the routes that carry a student's identity (tests/test_variants*.py) unset or change it.
+from mnist_course.course import load_course as _load_course  # noqa: E402
+
+os.environ["MNIST_COURSE_VARIANTS"] = ",".join(f"{ex.id}={ex.variants[0].key}" for ex in _load_course().exercises if ex.variants)
+
 
 @pytest.fixture(autouse=True)
 def _private_state(tmp_path, monkeypatch):

@@ -164,6 +164,28 @@ def _similarity_section(similar: dict[str, Any] | None) -> list[str]:
     return parts
 
 
+def _variants_section(rows, exercises: list[Exercise]) -> list[str]:
+    """Per exercise with variants, how each variant's students did: a variant harder than its siblings shows here."""
+    varied = [ex for ex in exercises if ex.variants]
+    if not varied:
+        return []
+    parts = [
+        '<h2 id="variants">Variants</h2><p>Each student is graded on the variant drawn from their id '
+        "(<code>grader variants --class SUBMISSIONS</code> lists who has which).</p>"
+        "<table><tr><th>exercise</th><th>variant</th><th>students graded</th><th>median score</th><th>passed</th></tr>"
+    ]
+    for ex in varied:
+        for variant in ex.variants:
+            graded = [e for _, report, _ in rows if report for e in report["exercises"]
+                      if e["id"] == ex.id and (e.get("variant") or {}).get("key") == variant.key]
+            median = f"{statistics.median(e['score'] for e in graded):g} of {ex.max_score}" if graded else ""
+            passed = sum(e["status"] == "passed" for e in graded)
+            parts.append(f'<tr><td>{_e(ex.id)}</td><td>{_e(variant.key)}: {_e(variant.says)}</td><td class="n">{len(graded)}</td>'
+                         f'<td class="n">{median}</td><td class="n">{passed}</td></tr>')
+    parts.append("</table>")
+    return parts
+
+
 def _history_section(out: Path) -> list[str]:
     changes = history.changes(out)
     if not changes:
@@ -263,6 +285,8 @@ def class_page(
     parts.extend(f'<tr><td>{ex}</td><td>{_e(name)}</td><td class="n">{p} of {g}</td><td class="n">{_percent(p, g)}</td></tr>' for ex, name, p, g in rates)
     parts.append("</table>")
 
+    parts.extend(_variants_section(rows, exercises))
+
     if trainings:
         parts.append("<h2>Models the grader trained</h2><table><tr><th>exercise</th><th>models</th><th>accuracy: lowest / median / highest</th>"
                      "<th>training s (median)</th><th>reused trainings</th></tr>")
@@ -282,7 +306,8 @@ def class_page(
     parts.append('<h2 id="students">Students</h2><table class="students"><tr><th>student</th>' + "".join(f"<th>{ex.id}</th>" for ex in exercises)
                  + "<th>total</th><th>status</th><th>feedback</th></tr>")
     for student, report, status in rows:
-        scores = {ex["id"]: ex["score"] for ex in (report or {}).get("exercises", [])}
+        scores = {ex["id"]: f"{ex['score']} ({ex['variant']['key']})" if isinstance(ex.get("variant"), dict) else ex["score"]
+                  for ex in (report or {}).get("exercises", [])}
         found = [name for name in ("feedback.html", "feedback.md") if (out / "students" / student / name).is_file()] if report else []
         page = f'<a href="students/{quote(student)}/{found[0]}">{found[0]}</a>' if found else ""
         parts.append(

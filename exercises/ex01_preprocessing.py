@@ -70,3 +70,20 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
     # TODO: shuffle with np.random.default_rng(seed) and split off round(N * val_fraction) samples for validation
     #       (lesson 1, "A validation split")
     raise NotImplementedError("train_val_split() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Your train_val_split keeps the validation images apart. Suppose a preprocessing step also
+        # needed a statistic of the images (a per-pixel mean, say). Which images must it be computed on,
+        # and what would happen to your validation accuracy, and to the accuracy on new images, if it were
+        # computed on all of them? (2 points)
+        "leakage": """
+        """,
+    }

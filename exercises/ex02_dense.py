@@ -57,3 +57,25 @@ def training_settings():
     # TODO: return a dict with epochs, batch_size and validation_split for the grader's training
     #       (lesson 2, "Training")
     raise NotImplementedError("training_settings() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (3 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Read the learning curves of the grader's training of your model (your feedback page, or
+        # `grader ex02 --feedback f.md`): at which epoch was the validation loss lowest, and what do the
+        # training and validation accuracies at the last epoch say: does your model overfit, underfit, or
+        # neither? Quote the numbers. (2 points)
+        "curves": """
+        """,
+        # 2. Among the most confident mistakes of your model on the feedback page, pick two: would a
+        # person read each differently from the model, and what in the image could have made the model so
+        # sure? (1 point)
+        "mistakes": """
+        """,
+    }

@@ -52,3 +52,20 @@ def training_settings():
     # TODO: return epochs, batch_size and validation_split that fit the grader's budget
     #       (lesson 5, "Training the network")
     raise NotImplementedError("training_settings() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Compare your CNN's test accuracy with your ex02 dense network's (both on your feedback
+        # pages): how many fewer of the 5,000 test images does it get wrong, and which property of
+        # convolutions do you credit? Name one digit from ex02's mistakes that the CNN reads right, if you
+        # can. (2 points)
+        "versus_dense": """
+        """,
+    }

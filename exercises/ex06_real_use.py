@@ -69,3 +69,19 @@ def predict_digit(model, image):
     # TODO: predict with the model on a batch of one raw-pixel image; return (digit, confidence, top3) as Python int, float and list of (int, float)
     #       (lesson 7, "Top-3 predictions")
     raise NotImplementedError("predict_digit() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Draw or photograph one digit of your own and read it with your prepare_image and a course
+        # model (lesson 7's last cells): what did it read, how sure was it, and which step of the
+        # preparation mattered most for your picture? Say what you saw after that step. (2 points)
+        "own_digit": """
+        """,
+    }

@@ -25,6 +25,7 @@ import pytest
 
 from grader.feedback import Feedback
 from grader.training.model_checks import ModelSubmission
+from grader.reports import written
 from grader.reports.report import Reporter, data_summary, render_table
 from grader import draws, scoring
 from grader.scoring import CheckRun
@@ -92,6 +93,17 @@ def student(request, target_dir):
     student = Student(_exercise_of(request.module), target_dir, is_stub=is_stub_folder(target_dir))
     yield student
     student.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _written_answers(request):
+    """A check module's exercise's written answers (answers() in the file, never scored), read before
+    its checks (the worker is started for them anyway: a model exercise's is stopped to train later)
+    and handed to the run's Reporter (reports/written.py). Nothing for the course's own tests."""
+    if request.path.parent == GRADER_DIR / "checks" and _exercise_of(request.module).questions:
+        student = request.getfixturevalue("student")
+        request.config.stash[REPORTER].written[student.exercise.id] = written.collect(student)
+    yield
 
 
 @pytest.fixture(scope="module")

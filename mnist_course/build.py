@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from pathlib import Path
 
 from . import classroom_workflow
@@ -106,7 +107,38 @@ def make_stub(exercise: Exercise, solution: str) -> str:
         raise CourseError(f"{filename}: no marked block for {', '.join(missing)}")
     if len(seen) != len(set(seen)):
         raise CourseError(f"{filename}: a function has more than one marked block")
-    return "\n".join(out) + "\n"
+    if exercise.questions and re.search(rf"(?m)^def {ANSWERS}\(", solution):
+        raise CourseError(f"{filename}: {ANSWERS}() is written by the build from course.toml's questions, not by the solution")
+    stub = "\n".join(out) + "\n"
+    return stub.rstrip("\n") + "\n" + answers_template(exercise) if exercise.questions else stub
+
+
+ANSWERS = "answers"  # the function of a stub that hands in its written answers (grader/plugin.py collects it)
+
+
+def answers_template(exercise: Exercise) -> str:
+    """The end of a stub with written questions: answers(), one empty answer per question, each
+    question above its answer; "" for an exercise without questions."""
+    if not exercise.questions:
+        return ""
+    lines = [
+        "",
+        "",
+        f"def {ANSWERS}():",
+        '    """Your answers to this exercise\'s written questions: about YOUR results, in your own words.',
+        "",
+        "    The grader does not score them. It hands them to your instructor, who grades them by hand",
+        f"    ({exercise.written_points} points in all), and shows them on your feedback page. Write between",
+        "    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.",
+        '    """',
+        "    return {",
+    ]
+    for number, question in enumerate(exercise.questions, start=1):
+        wrapped = textwrap.wrap(f"{number}. {question.ask} ({question.points} point{'s' * (question.points > 1)})", width=96)
+        lines += [f"        # {line}" for line in wrapped]
+        lines += [f'        "{question.id}": """', '        """,']
+    lines.append("    }")
+    return "\n".join(lines) + "\n"
 
 
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -181,7 +213,31 @@ def generated_files(course: Course | None = None) -> dict[Path, str]:
     files.update({COURSE_DIR / path: text for path, text in course_files(course).items()})
     files[PAGES_WORKFLOW_PATH] = PAGES_WORKFLOW
     files[CLASSROOM_WORKFLOW_PATH] = classroom_workflow.render(course)
+    files[RUBRICS_PATH] = rubrics(course)
     return files
+
+
+RUBRICS_PATH = ROOT / "docs" / "RUBRICS.md"
+
+
+def rubrics(course: Course) -> str:
+    """docs/RUBRICS.md: every written question with its points and rubric, for the instructor who grades
+    the answers (answers.csv, nbgrader's formgrader, Gradescope's manual grading); never for students."""
+    lines = [
+        "# Rubrics of the written questions",
+        "",
+        "Generated from course.toml's `[[exercise.question]]` by `mnist-course build`: edit course.toml, never this file.",
+        "For instructors: what earns each question's points. The grader never scores these answers; it hands them",
+        "in (a batch's `answers.csv`, each student's feedback page, Gradescope's output, nbgrader's answer cells).",
+        "Students do not receive this page (`mnist-course starter` leaves it out).",
+    ]
+    for exercise in course.exercises:
+        if not exercise.questions:
+            continue
+        lines += ["", f"## {exercise.id} · {exercise.title} ({exercise.written_points} points)"]
+        for number, question in enumerate(exercise.questions, start=1):
+            lines += ["", f"{number}. **{question.ask}** ({question.points} points, `{question.id}`)", "", f"   {question.rubric}"]
+    return "\n".join(lines) + "\n"
 
 
 def stale_files(course: Course | None = None) -> list[Path]:

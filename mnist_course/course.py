@@ -103,6 +103,18 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A written question about the student's own results (course.toml's [[exercise.question]]),
+    CS231n's inline questions: answered in the exercise file's answers(), graded by a person with
+    `rubric`; its points are never part of the autograded total."""
+
+    id: str  # the answer's key in answers(); stable
+    ask: str  # the question, as the student reads it
+    points: int
+    rubric: str  # what earns the points: for the instructor (docs/RUBRICS.md), never in what students receive
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     title: str
@@ -131,6 +143,13 @@ class Exercise:
     # The variants students are drawn from (the first is the default: no identity, and the
     # one solutions/ implements); empty where every student does the same exercise.
     variants: tuple[Variant, ...] = ()
+    # Written questions about the student's own results, graded by a person (never autograded).
+    questions: tuple[Question, ...] = ()
+
+    @property
+    def written_points(self) -> int:
+        """The points a person grades (the written questions'): never in max_score."""
+        return sum(q.points for q in self.questions)
 
     @property
     def filename(self) -> str:
@@ -378,6 +397,7 @@ def parse_course(text: str) -> Course:
                 by_hand=_by_hand(ex.get("by_hand", ""), forbids, where),
                 forbidden_libraries=tuple(forbids) if ex.get("by_hand") else (),
                 variants=_variants(ex.get("variant", []), where),
+                questions=_questions(ex.get("question", []), where),
             )
         )
     if not exercises:
@@ -439,6 +459,31 @@ def _variants(raw, where: str) -> tuple[Variant, ...]:
     if len(set(keys)) != len(keys):
         raise CourseError(f"course.toml: {where} names a variant twice: {keys}")
     return tuple(variants)
+
+
+_QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _questions(raw, where: str) -> tuple[Question, ...]:
+    """An exercise's [[exercise.question]] tables: at most three, distinct ids, positive points."""
+    if not isinstance(raw, list) or not all(isinstance(q, dict) for q in raw):
+        raise CourseError(f"course.toml: {where}.question should be a list of [[exercise.question]] tables")
+    if len(raw) > 3:
+        raise CourseError(f"course.toml: {where} asks {len(raw)} written questions; at most three")
+    questions = []
+    for table in raw:
+        qwhere = f"{where} question {table.get('id', '?')}"
+        qid = _require(table, "id", str, qwhere)
+        if not _QUESTION_ID.fullmatch(qid):
+            raise CourseError(f"course.toml: {qwhere}: an id is a lower-case Python name of at most 40 characters, got {qid!r}")
+        points = _require(table, "points", int, qwhere)
+        if points <= 0:
+            raise CourseError(f"course.toml: {qwhere}.points should be positive, got {points}")
+        questions.append(Question(qid, _require(table, "ask", str, qwhere).strip(), points, _require(table, "rubric", str, qwhere).strip()))
+    ids = [q.id for q in questions]
+    if len(set(ids)) != len(ids):
+        raise CourseError(f"course.toml: {where} names a written question twice: {ids}")
+    return tuple(questions)
 
 
 def _lessons(head: dict, exercises: list[Exercise]) -> tuple[str, ...]:

@@ -141,6 +141,21 @@ def assignment_notebook(course: Course, exercise: Exercise) -> str:
     if pending:
         cells.append(nbformat.v4.new_markdown_cell("## Checks\n\nThe first check grades the whole exercise: the grader builds and trains your model here."))
         cells += pending
+    if exercise.questions:  # manually graded answer cells: nbgrader's formgrader scores them, never the grader
+        cells.append(nbformat.v4.new_markdown_cell(
+            f"## Written questions\n\nAbout your own results, in your own words: your instructor grades these by hand "
+            f"({exercise.written_points} points); the checks above do not include them."
+        ))
+        for question in exercise.questions:
+            cells.append(nbformat.v4.new_markdown_cell(
+                f"**{question.ask}** ({question.points} point{'s' * (question.points > 1)})",
+                metadata=_metadata(f"{exercise.id}-{question.id}-question", locked=True),
+            ))
+            # The source notebook's answer cell holds the rubric; nbgrader's release replaces it with "YOUR ANSWER HERE".
+            cells.append(nbformat.v4.new_markdown_cell(
+                f"Rubric (instructors only): {question.rubric}",
+                metadata=_metadata(f"{exercise.id}-{question.id}", solution=True, grade=True, points=question.points),
+            ))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},

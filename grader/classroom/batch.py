@@ -44,7 +44,7 @@ from .progress import ClassProgress, outcome
 from ..provenance import grading_key
 from .release import HELD_MARK, held, holds_private, public_view, release_setting
 from ..reports.report import for_students, write_text
-from .gradebook import ABSENT, STALE, gradebook_csv, load_report
+from .gradebook import ABSENT, STALE, answers_csv, gradebook_csv, load_report
 from .similarity import DEFAULT_THRESHOLD, class_similarity
 from ..isolation import uploads as upload_step
 from ..isolation.safe_files import SubmissionError, graded_files, plain_name, remove_tree, shown_name
@@ -482,6 +482,8 @@ class _ClassRun:
         rows = self.restamp(self.rows())  # a new due date or extension: late sections and pages, no regrading
         rewrite_held_pages(self.reports_dir, rows, self.release, request.mnist)  # a release date passed, or set, since a page was written
         write_text(out / "gradebook.csv", gradebook_csv(rows, request.exercises))
+        if any(ex.questions for ex in request.exercises):  # the written answers, for a person to grade
+            write_text(out / "answers.csv", answers_csv(rows, request.exercises))
         similar = None
         try:
             if finished:

@@ -253,6 +253,11 @@ def class_page(
         f"({max_score} points). Grader {_e(GRADER_VERSION)}; data sha256 {_e(str(data)[:12])}…; accuracy on the {_e(half or '?')} half of the test set.</p>",
     ]
     parts.extend(_uploads(rows))
+    waiting = sum(1 for _, report, _ in rows if report for ex in report["exercises"] for q in (ex.get("written") or {}).get("questions", [])
+                  if q["status"] == "answered")
+    if any(ex.questions for ex in exercises):
+        parts.append(f"<p>Written questions: {waiting} answers to grade by hand, in <code>answers.csv</code> (rubrics: docs/RUBRICS.md); "
+                     "their points are not in the scores below.</p>")
     if graded:
         totals = [r["score"] for r in graded]
         parts.append(f"<p>Total score: median {statistics.median(totals):g}, lowest {min(totals)}, highest {max(totals)} of {max_score}.</p>")

@@ -44,22 +44,24 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
     """One line per student: (student, current report or None, status). "total" is the raw score,
     "late_penalty" the points a late policy took (deadlines.py), "final_score" what is handed back. After the
     status, what the upload step found (`upload`: as handed in, corrected, no exercise file, over the size
-    limit; isolation/uploads.py), then provenance, when the submission was last changed, the variant of
+    limit; isolation/uploads.py), then provenance, when the submission was last changed, the points of
+    the written questions that wait for a person (`written_points`: answers.csv holds them), the variant of
     each exercise that has variants ("ex02b variant": its key, grader/variants.py) and one column per
     check ("ex01 one_hot_values"), each the points that check earned."""
     out = io.StringIO()
     writer = csv.writer(out)
     checks = check_columns(exercises)
     varied = [ex.id for ex in exercises if ex.variants]
+    written = sum(ex.written_points for ex in exercises)
     writer.writerow(
         ["student", *(ex.id for ex in exercises), "total", "max", "late_penalty", "final_score", "status", "upload", "data_sha256", "grader_version",
-         "submission_sha256", "submitted_at", "submitted_at_source", *(f"{ex_id} variant" for ex_id in varied),
+         "submission_sha256", "submitted_at", "submitted_at_source", *(["written_points"] if written else []), *(f"{ex_id} variant" for ex_id in varied),
          *(f"{ex_id} {name}" for ex_id, name in checks)]
     )
     for student, report, status in rows:
         if report is None:
             writer.writerow([spreadsheet_cell(student), *([""] * len(exercises)), "", "", "", "", status, "", "", GRADER_VERSION, "", "", "",
-                             *([""] * len(varied)), *([""] * len(checks))])
+                             *([""] if written else []), *([""] * len(varied)), *([""] * len(checks))])
             continue
         scores = {ex["id"]: ex["score"] for ex in report["exercises"]}
         graded_on = {ex["id"]: ex["variant"]["key"] for ex in report["exercises"] if isinstance(ex.get("variant"), dict)}
@@ -79,8 +81,26 @@ def gradebook_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises:
                 report.get("submission_sha256", ""),
                 report.get("submitted_at", ""),
                 report.get("submitted_at_source", ""),
+                *([written] if written else []),
                 *(graded_on.get(ex_id, "") for ex_id in varied),
                 *(points.get(key, "") for key in checks),
             ]
         )
+    return out.getvalue()
+
+
+def answers_csv(rows: list[tuple[str, dict[str, Any] | None, str]], exercises: list[Exercise]) -> str:
+    """RESULTS/answers.csv: one line per student and written question (reports/written.py), for the
+    instructor to grade by hand with docs/RUBRICS.md: the answer as handed in, its points, and an
+    empty `grade` column to fill."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["student", "exercise", "question", "points", "status", "answer", "grade"])
+    asked = {ex.id for ex in exercises if ex.questions}
+    for student, report, _ in rows:
+        for ex in (report or {}).get("exercises", []):
+            if ex["id"] in asked and ex.get("written"):
+                for question in ex["written"]["questions"]:
+                    writer.writerow([spreadsheet_cell(student), ex["id"], question["id"], question["points"], question["status"],
+                                     spreadsheet_cell(question["answer"]), ""])
     return out.getvalue()

@@ -28,6 +28,7 @@ from typing import Any
 
 from .holds import GRADESCOPE_HOLDS, HELD_MARK, on_private_half, public_message, public_points, public_score
 from .late import feedback_lines, feedback_text
+from .written import summary as written_summary
 from .report import cause_heading, exercise_cause, for_students, measured_line, shown_messages
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
@@ -84,6 +85,7 @@ def gradescope_results(report: dict[str, Any], private_visibility: str | None = 
         else ""
     )
     variant_notes = "".join(f"{ex['id']}: {variant_line(ex)}\n" for ex in report["exercises"] if variant_line(ex))
+    variant_notes += "".join(f"{ex['id']}: {written_summary(ex['written'])}.\n" for ex in report["exercises"] if ex.get("written"))
     return {
         "score": report["score"],
         "execution_time": round(report["seconds"], 2),
@@ -270,6 +272,13 @@ def markdown_feedback(report: dict[str, Any], title: str = "Feedback", figures: 
             if check.get("note"):  # student text the grader does not judge, shown for a person to read
                 fence = _fence(check["note"])
                 lines += ["", f"**For the instructor** (`{check['name']}`, not graded):", "", f"{fence}text", check["note"], fence]
+        if ex.get("written"):  # answers a person grades: shown as handed in, never scored here
+            lines += ["", f"### Your written answers ({ex['written']['points']} points, graded by your instructor)"]
+            lines += [f"\n*{ex['written']['note']}*"] if ex["written"].get("note") else []
+            for question in ex["written"]["questions"]:
+                fence = _fence(question["answer"])
+                lines += ["", f"**{question['ask']}** ({question['points']} points)", ""]
+                lines += [f"{fence}text", question["answer"], fence] if question["answer"] else ["*Not answered.*"]
         items = (figures or {}).get(ex["id"])
         if items:
             lines += ["", "### What the grader's training shows"]
@@ -400,6 +409,13 @@ def html_feedback(
                 parts.append(f"<p>{_h(check['message'])}</p>" if check.get("not_checked") else f"<pre>{_h(check['message'])}</pre>")
             if check.get("note"):  # student text the grader does not judge, shown for a person to read
                 parts.append(f"<p><strong>For the instructor</strong> (<code>{_h(check['name'])}</code>, not graded):</p><pre>{_h(check['note'])}</pre>")
+        if ex.get("written"):  # answers a person grades: shown as handed in, never scored here
+            parts.append(f"<h3>Your written answers ({_h(ex['written']['points'])} points, graded by your instructor)</h3>")
+            if ex["written"].get("note"):
+                parts.append(f'<p class="note">{_h(ex["written"]["note"])}</p>')
+            for question in ex["written"]["questions"]:
+                parts.append(f"<p><strong>{_h(question['ask'])}</strong> ({_h(question['points'])} points)</p>")
+                parts.append(f"<pre>{_h(question['answer'])}</pre>" if question["answer"] else "<p><em>Not answered.</em></p>")
         items = (figures or {}).get(ex["id"])
         if items:
             parts.append("<h3>What the grader's training shows</h3>")

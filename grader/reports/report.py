@@ -29,6 +29,7 @@ from .. import scoring
 from ..feedback import CannotImport, Feedback, LibraryUsed
 from ..scoring import STATUSES, CheckRun
 from ..variants import record as variant_record
+from .written import section, summary as written_summary
 from .. import provenance
 from ..provenance import GRADER_VERSION, LIBRARIES
 
@@ -151,6 +152,7 @@ class Reporter:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         self.causes: dict[str, dict[str, Any]] = {}  # per exercise: its file's import failure (import_failure)
         self.library_used: dict[str, dict[str, str]] = {}  # per by-hand exercise: each function that used a forbidden library
+        self.written: dict[str, dict[str, Any]] = {}  # per exercise with written questions: its answers (written.py)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def start(self, exercise: Exercise, name: str) -> CheckRun:
@@ -191,7 +193,7 @@ class Reporter:
                 for key in [key for key in rows if key[0] == exercise.id]:
                     rows[key] = point_to_library(rows[key], exercise, used)
                 causes.setdefault(exercise.id, one_cause(exercise, LibraryUsed(exercise, used)))
-        return build_report(course, exercises, rows, causes=causes, **run)
+        return build_report(course, exercises, rows, causes=causes, written=self.written, **run)
 
 
 NOT_RUN = {
@@ -251,11 +253,16 @@ def build_report(
     causes: dict[str, dict[str, Any]] | None = None,
     variants: dict[str, Variant | None] | None = None,
     draws: str | None = None,
+    written: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The report of a run. `variants`: the variant each exercise was graded on (grader/variants.py);
-    `draws`: which key drew what a submission must not know in advance (grader/draws.py `named`)."""
+    `draws`: which key drew what a submission must not know in advance (grader/draws.py `named`);
+    `written`: each exercise's written answers (written.py), never part of the score."""
     not_run = "interrupted" if interrupted else "crashed"
     per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id), (variants or {}).get(ex.id)) for ex in exercises]
+    for ex, entry in zip(exercises, per_exercise):
+        if ex.questions:  # what a person grades: the answers handed in, or the questions unanswered
+            entry["written"] = (written or {}).get(ex.id) or section(ex, {}, "not collected: grading stopped before the answers were read")
     retry = any(c.get("retry") for e in per_exercise for c in e["checks"])
     return {
         "schema_version": SCHEMA_VERSION,
@@ -271,6 +278,7 @@ def build_report(
         "environment": environment(),
         "score": total(e["score"] for e in per_exercise),
         "max_score": sum(e["max_score"] for e in per_exercise),
+        **({"written_points": sum(ex.written_points for ex in exercises)} if any(ex.questions for ex in exercises) else {}),
         **({"retry": True} if retry else {}),
         "exercises": per_exercise,
     }
@@ -465,6 +473,8 @@ def render_table(report: dict[str, Any]) -> str:
         if isinstance(ex.get("variant"), dict):
             lines.append(f"    your variant {ex['variant']['key']}: {ex['variant']['says']}")
         lines.extend(cause_lines(ex, "    "))
+        if ex.get("written"):
+            lines.append(f"    {written_summary(ex['written'])}")
         said = shown_messages(ex)
         for check in ex["checks"]:
             points = f"{check['score']}/{check['max_score']}"

@@ -54,9 +54,10 @@ def _build(out: Path, *options: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def ex01_zip(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gradescope") / "ex01.zip"
-    _build(out, "--exercises", "ex01")
-    return out
+    folder = tmp_path_factory.mktemp("gradescope")
+    (folder / "draw_key").write_text("0123456789abcdef0123456789abcdef\n")  # as a batch's RESULTS/draw_key holds one
+    _build(folder / "ex01.zip", "--exercises", "ex01", "--draw-key-file", str(folder / "draw_key"))
+    return folder / "ex01.zip"
 
 
 def _autograder(base: Path, archive: Path, files: dict[str, str]) -> Path:
@@ -137,8 +138,9 @@ def test_zip_holds_the_grader_and_no_solution(ex01_zip, tmp_path):
     assert config["exercises"] == [{"id": "ex01", "file": EX01, "title": "Preprocessing MNIST", "max_score": EX01_POINTS}]
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert [line for line in texts["requirements.txt"].splitlines() if not line.startswith("#")] == dependencies
-    _build(tmp_path / "again.zip", "--exercises", "ex01")
-    assert (tmp_path / "again.zip").read_bytes() == ex01_zip.read_bytes(), "the same sources must give the same zip"
+    assert config["draw_key"] == "0123456789abcdef0123456789abcdef"  # the key it was given: the same draws as that batch
+    _build(tmp_path / "again.zip", "--exercises", "ex01", "--draw-key-file", str(ex01_zip.parent / "draw_key"))
+    assert (tmp_path / "again.zip").read_bytes() == ex01_zip.read_bytes(), "the same sources and key must give the same zip"
 
 
 def test_zip_defaults_to_every_exercise(tmp_path):

@@ -23,7 +23,7 @@ from typing import Any
 
 from mnist_course.course import Exercise
 
-from ..feedback import Feedback
+from ..feedback import CannotImport, Feedback, NotGraded
 from ..isolation.safe_files import clean_text
 
 ANSWERS = "answers"  # mnist_course/build.py's name for the stub's function
@@ -39,6 +39,10 @@ def collect(student) -> dict[str, Any]:
     note = ""
     try:
         value = student.call(ANSWERS, expect="a dict of one string per question").value
+    except CannotImport:  # said once, at the exercise: never again here
+        note = "not read: the file could not be imported (the cause is at the top of the exercise)"
+    except NotGraded:
+        note = "not read: the grader could not run the file this time; grade again"
     except Feedback as problem:
         first = str(problem).splitlines()[0]
         note = ("no answers() in the file graded (in a notebook, your answer cells are graded there)"

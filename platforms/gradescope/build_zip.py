@@ -88,7 +88,8 @@ def resources(exercises: list) -> tuple[str, str]:
     return name, "; ".join(why)
 
 
-def config(exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible", use_variant: list[str] | None = None) -> dict:
+def config(exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible", use_variant: list[str] | None = None,
+           draw_key: str | None = None) -> dict:
     course = parse_course((REPO / "course.toml").read_text(encoding="utf-8"))
     for choice in use_variant or []:  # EXERCISE=VARIANT, checked here so a typo never reaches Gradescope
         exercise, _, key = choice.partition("=")
@@ -110,13 +111,14 @@ def config(exercise_keys: list[str], timeout_min: float, private_visibility: str
         # for everyone (--use-variant EXERCISE=VARIANT), win over the draw.
         "use_variant": list(use_variant or []),
         # The key of the grader's unpredictable draws (grader/draws.py): this zip's own secret, which only the
-        # instructor's upload carries; a new zip draws anew.
-        "draw_key": secrets.token_hex(16),
+        # instructor's upload carries; a new zip draws anew unless it is given the same key (--draw-key-file).
+        "draw_key": draw_key or secrets.token_hex(16),
     }
 
 
-def build(out: Path, exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible", use_variant: list[str] | None = None) -> dict:
-    settings = config(exercise_keys, timeout_min, private_visibility, use_variant)
+def build(out: Path, exercise_keys: list[str], timeout_min: float, private_visibility: str = "visible", use_variant: list[str] | None = None,
+          draw_key: str | None = None) -> dict:
+    settings = config(exercise_keys, timeout_min, private_visibility, use_variant, draw_key)
     files: list[tuple[str, bytes, int]] = []
     for name, mode in PLATFORM_FILES.items():
         files.append((name, (HERE / name).read_bytes(), mode))
@@ -155,10 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         help="grade every submission on this variant of an exercise; by default each student's variants are drawn from their "
         "Gradescope email, as `grader --student EMAIL` draws them",
     )
+    parser.add_argument(
+        "--draw-key-file", type=Path, metavar="FILE",
+        help="take the key of the grader's draws from FILE (a batch's RESULTS/draw_key, say: the same draws on both routes, and the "
+        "same zip from the same sources); by default each zip gets a new secret one",
+    )
     args = parser.parse_args(argv)
     try:
-        settings = build(args.out, args.exercises, args.timeout_min, args.private_visibility, args.use_variant)
-    except CourseError as exc:
+        draw_key = args.draw_key_file.read_text(encoding="ascii").strip() if args.draw_key_file else None
+        settings = build(args.out, args.exercises, args.timeout_min, args.private_visibility, args.use_variant, draw_key)
+    except (CourseError, OSError, UnicodeDecodeError) as exc:
         print(f"build_zip: {exc}", file=sys.stderr)
         return 2
     total = sum(ex["max_score"] for ex in settings["exercises"])

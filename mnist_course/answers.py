@@ -253,9 +253,15 @@ def _refused_names(tree: ast.Module, forbidden: tuple[str, ...]) -> set[str]:
     return names
 
 
-def uses_refused_library(function: ast.AST, module_names: set[str], forbidden: tuple[str, ...]) -> bool:
-    """Whether a function imports, or names, a library a by-hand worker refuses: pasted
-    into a by-hand file it earns nothing (grader/README.md, "NumPy by hand")."""
+KERAS_LOADERS = ("quiet_keras",)  # the course's own way to import Keras (mnist_course.data)
+
+
+def uses_refused_library(function: ast.AST, module_names: set[str], forbidden: tuple[str, ...],
+                         functions: dict[str, ast.AST] | None = None, seen: set[str] | None = None) -> bool:
+    """Whether a function imports, names or loads a library a by-hand worker refuses, itself
+    or through a function of its module it calls (`functions`, by name; `self.name` for a
+    method): pasted into a by-hand file it earns nothing (grader/README.md, "NumPy by hand")."""
+    functions, seen = functions or {}, seen if seen is not None else set()
     for node in ast.walk(function):
         if isinstance(node, ast.Import) and any(a.name.split(".")[0] in forbidden for a in node.names):
             return True
@@ -263,6 +269,15 @@ def uses_refused_library(function: ast.AST, module_names: set[str], forbidden: t
             return True
         if isinstance(node, ast.Name) and node.id in module_names:
             return True
+        if isinstance(node, ast.Call):
+            called = node.func.id if isinstance(node.func, ast.Name) else node.func.attr if isinstance(node.func, ast.Attribute) else ""
+            if called in KERAS_LOADERS and {"keras", "tensorflow"} & set(forbidden):
+                return True
+            for name, other in functions.items():
+                if name.split(".")[-1] == called and name not in seen:
+                    seen.add(name)
+                    if uses_refused_library(other, module_names, forbidden, functions, seen):
+                        return True
     return False
 
 
@@ -308,7 +323,7 @@ def grader_answers(course: Course, root: Path = ROOT) -> list[GraderAnswer]:
             if not names:
                 continue
             present = [n for n in names if n in defined]
-            refused = tuple(n for n in present if forbidden and uses_refused_library(defined[n], module_names, forbidden))
+            refused = tuple(n for n in present if forbidden and uses_refused_library(defined[n], module_names, forbidden, defined))
             code = "\n\n".join(ast.get_source_segment(source, defined[n], padded=True) for n in present)
             found.append(GraderAnswer(ex.id, f.name, f"grader/references/{ex.filename}", names, code,
                                       tuple(n for n in names if n not in defined), refused))

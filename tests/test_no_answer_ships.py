@@ -133,6 +133,41 @@ def test_the_grader_answers_named_exist():
     assert missing == [], "update answers.GRADER_ANSWERS:\n" + "\n".join(missing)
 
 
+def test_a_grader_answer_computed_with_what_the_worker_refuses_cannot_be_pasted(tmp_path):
+    """By hand, the grader's answer that uses TensorFlow or Keras (itself, through a helper of
+    its module, or through the course's quiet_keras()) earns nothing pasted; its NumPy one
+    does, and so does any answer of an exercise that is not by hand."""
+    references = tmp_path / "grader" / "references"
+    references.mkdir(parents=True)
+    (references / "ex04_evaluation.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import tensorflow as tf
+        from mnist_course.data import quiet_keras
+
+        def confusion_matrix(y_true, y_pred, num_classes):
+            return tf.math.confusion_matrix(y_true, y_pred, num_classes).numpy()
+
+        def _column_sums(cm):
+            from keras import ops
+            return ops.sum(cm, axis=0)
+
+        def precision_recall_f1(cm):
+            return np.diag(cm) / _column_sums(cm), None, None
+
+        def most_confused_pairs(cm, k):
+            cells = [(i, j, int(cm[i, j])) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j]]
+            return sorted(cells, key=lambda c: (-c[2], c[0], c[1]))[:k]
+
+        def most_confident_mistakes(probs, y_true, k):
+            keras = quiet_keras()
+            return keras.ops.argsort(probs)[:k]
+    """))
+    (references / "ex06_real_use.py").write_text("import keras\n\ndef predict_digit(model, image):\n    return keras.ops.argmax(model(image))\n")
+    found = {f"{a.exercise}.{a.function}": a for a in answers.grader_answers(COURSE, root=tmp_path)}
+    assert {name for name, a in found.items() if a.pasteable} == {"ex04.most_confused_pairs", "ex06.predict_digit"}
+    assert found["ex04.precision_recall_f1"].refused == ("precision_recall_f1",)
+
+
 def test_what_is_scanned_covers_every_route(received, scan):
     """The starter's stubs, lessons, grader, course package and docs, and nbgrader's release;
     never the solutions, tests or instructors' material."""

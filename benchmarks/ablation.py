@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 from mnist_course.data import load_mnist, quiet_keras  # noqa: E402
 from mnist_course.models import STRONGER_CNN_SETTINGS, stronger_cnn  # noqa: E402
 
-# (name, batch_norm, augmentation), from exercise 5's network to lesson 6's.
+# (name, batch_norm, augmentation), from the base network (exercise 5's reference's layers) to lesson 6's.
 VARIANTS = [
-    ("exercise 5's network", False, "shifts"),
+    ("the base network", False, "shifts"),
     ("+ batch normalisation", True, "shifts"),
     ("+ varied augmentation", False, "varied"),
     ("+ both", True, "varied"),

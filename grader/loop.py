@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, load_course
+from mnist_course.course import ROOT, Course, CourseError, Exercise, Function, load_course, solutions_elsewhere
 
 from .reports.report import render_table, write_text
 from .session import NAMED_TARGETS, is_stub_folder
@@ -202,13 +202,17 @@ def show_progress(course: Course, state: State) -> None:
 
 
 def print_passed(report: dict[str, Any], target: Path) -> None:
-    """Point a student who passed an exercise at the reference, to compare (as rustlings does)."""
+    """Point a student who passed an exercise at the reference, to compare (as rustlings does),
+    or, in a copy without solutions/ (a class's starter), say where the references are."""
     if target == NAMED_TARGETS["solutions"].resolve():
         return
-    for ex in report["exercises"]:
-        if ex["status"] == "passed":
-            filename = load_course().exercise(ex["id"]).filename
-            print(f"{ex['id']} passes. Compare your solution with the reference: solutions/{filename}")
+    passed = [ex["id"] for ex in report["exercises"] if ex["status"] == "passed"]
+    if passed and not NAMED_TARGETS["solutions"].is_dir():
+        print(f"{', '.join(passed)} {'passes' if len(passed) == 1 else 'pass'}. To compare with the reference: {solutions_elsewhere()}.")
+        return
+    for ex_id in passed:
+        filename = load_course().exercise(ex_id).filename
+        print(f"{ex_id} passes. Compare your solution with the reference: solutions/{filename}")
 
 
 # ---------------------------------------------------------------- watch

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from mnist_course.course import ROOT
+from mnist_course.course import ROOT, solutions_elsewhere
 from mnist_course.data import MNIST, load_mnist
 
 from .isolation.safe_files import SubmissionError, graded_files
@@ -30,6 +30,8 @@ def resolve_target(value: str | None) -> Path:
     if path.is_file() and path.suffix == ".py":  # an exercise file: grade its folder
         path = path.parent
     if not path.is_dir():
+        if value == "solutions":  # a class's starter leaves them out
+            raise TargetError(f"there is no solutions/ to grade: {solutions_elsewhere()}")
         raise TargetError(f"the folder to grade does not exist: {value}")
     try:
         graded_files(path)

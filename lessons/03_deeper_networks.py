@@ -555,7 +555,7 @@ print(f"the chosen model (val_loss, patience 8, epoch {patient_kept + 1}): test 
 # %% [markdown]
 # ## Lowering the learning rate on a plateau
 #
-# Exercise 3's reference solution puts a second callback next to `EarlyStopping`:
+# A common companion of `EarlyStopping` is a second callback,
 # `keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2)`. It
 # watches the validation loss the same way but, instead of stopping, **halves the
 # learning rate** whenever the loss has not improved for 2 epochs. The usual argument:
@@ -628,11 +628,10 @@ plt.show()
 # and one seed would have told the opposite story. That is the lesson of the seeds in
 # *A deeper network with Dropout* again: one run per setting proves little.
 #
-# So why does exercise 3's reference carry it? Not because of this measurement: on these
-# three seeds it neither helped nor hurt by more than the seeds' spread. The reference
-# kept it because its bars were set with it, and a change now would need the bars
-# measured again. The usual argument for it, that a fixed rate keeps the weights
-# bouncing about a minimum in long trainings, is not tested here. Lesson 6 lowers the
+# Should a network carry it, then? This measurement gives no reason to: on these three
+# seeds it neither helped nor hurt by more than the seeds' spread. The usual argument
+# for it, that a fixed rate keeps the weights bouncing about a minimum in long
+# trainings, is not tested here. Lesson 6 lowers the
 # rate on a fixed plan instead (a cosine schedule). Your exercise 3 may use it or not;
 # measure, over seeds, before you believe it helps.
 

@@ -20,7 +20,7 @@
 #
 # **What you will do:** check a training set-up in seconds by overfitting one batch;
 # compare SGD, momentum and Adam on one network and find a learning rate with a range
-# test; turn exercise 5's network into a stronger one by changing how it is trained (a
+# test; turn a CNN into a stronger one by changing how it is trained (a
 # learning-rate schedule, every training image, varied augmentation); see what batch
 # normalisation does in training and at prediction time; run a small ablation yourself
 # to find out what each addition buys; and measure what more data would buy. The model
@@ -268,14 +268,15 @@ plt.show()
 # %% [markdown]
 # ## A stronger CNN
 #
-# The CNN of lesson 5 reads about 98.4% of the test digits; exercise 5's reference, with
-# a third convolution, `padding="same"`, light shifts and 20 epochs, about 99.2%. The
-# model `mnist-course train` saves for real use keeps that network and changes two things:
+# The CNN of lesson 5 reads about 98.4% of the test digits. Give it a third
+# convolution, `padding="same"` and light shifts of its training images, train it for 20
+# epochs, and it reads about 99.2%: call that the **base network**. The model
+# `mnist-course train` saves for real use keeps the base network and changes two things:
 # how its images vary, and how it is trained.
 #
 # - **Varied augmentation**: each training image is rotated by up to about 11°, zoomed in
 #   or out by up to 10% and shifted by up to 10% of its size, differently in every
-#   epoch, where exercise 5's reference only shifts it by up to 2 pixels. The model never
+#   epoch, where the base network only shifts it by up to 2 pixels. The model never
 #   sees exactly the same image twice; the hope is that it learns the digit rather than
 #   its pose, which photos would need (they are never perfectly upright, sized and
 #   centred). This lesson does not test that hope: the ablation below finds the varied
@@ -313,9 +314,9 @@ print(f"{model.name}: {model.count_params():,} parameters")
 print([layer.__class__.__name__ for layer in model.layers])
 
 # %% [markdown]
-# About 262,000 parameters: the three 3 × 3 convolutions of exercise 5's reference
-# solution (32, 64 and 64 filters) and two max-poolings, then dropout, a dense layer of
-# 128 and the 10-way softmax, exactly as in exercise 5. The layer list starts with
+# About 262,000 parameters: the base network's three 3 × 3 convolutions (32, 64 and 64
+# filters) and two max-poolings, then dropout, a dense layer of 128 and the 10-way
+# softmax. The layer list starts with
 # `Rescaling` (the model takes raw pixels) and the three augmentation layers.
 #
 # To keep this lesson quick we train for ten epochs, a third of the 30 that
@@ -340,8 +341,8 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Expect a test accuracy of about 99.3% after these ten epochs, level with exercise 5's
-# reference after 20 (99.22%): the difference is about 8 test images, between two
+# Expect a test accuracy of about 99.3% after these ten epochs, level with the base
+# network after 20 (99.22%): the difference is about 8 test images, between two
 # recipes run once each, with different training sets (this one holds no images out).
 # That is not a difference we can claim: comparing recipes needs several seeds of each
 # (lesson 4, *Two questions, two tools*), and even McNemar's test on these two trained
@@ -408,7 +409,7 @@ print(f"training=False, after 51:      mean {out.mean():6.2f}, std {out.std():5.
 
 # %%
 VARIANTS = [  # (name, batch normalisation, augmentation), as benchmarks/ablation.py names them
-    ("exercise 5's network", False, "shifts"),
+    ("the base network", False, "shifts"),
     ("+ batch normalisation", True, "shifts"),
     ("+ varied augmentation", False, "varied"),
     ("+ both", True, "varied"),
@@ -452,11 +453,11 @@ print(f"{VARIANTS[-1][0]}, seed {seeds[-1]}: validation {variant.evaluate(x_val,
 # About 97% after 500 extra forward passes, ahead of "+ varied augmentation", the row that
 # differs from "+ both" by batch normalisation alone, in this one seed: a hint that it
 # speeds up early training, as it promises, once its statistics are right; several seeds
-# would be needed to claim it. (Exercise 5's network differs from "+ both" in its
+# would be needed to claim it. (The base network differs from "+ both" in its
 # augmentation too, so being ahead of that row says nothing about batch normalisation.) (The fix for a real short
 # training is a lower momentum, `BatchNormalization(momentum=0.9)`, or simply more steps.)
 #
-# Without batch normalisation, exercise 5's network and the varied augmentation reach
+# Without batch normalisation, the base network and the varied augmentation reach
 # 95.83% and 95.79% on average: 0.04 points apart, while the two seeds of each differ by
 # 0.25 to 0.5 points. By our rule they are tied, and the simpler network would be kept.
 #
@@ -482,26 +483,26 @@ fig, ax = plt.subplots(figsize=(8, 3))
 for y, row in enumerate(rows):
     ax.errorbar(100 * row["mean"], y, xerr=100 * row["sd"], fmt="o", color="black", capsize=4)
     ax.plot([100 * a for a in row["accuracies"]], [y] * len(row["accuracies"]), "x", color="tab:blue")
-# For comparison: exercise 5's reference trained as its exercise declares it (benchmarks/MODELS.md).
-ax.axvline(99.22, linestyle="--", color="gray", label="exercise 5's reference as graded: 99.22% (median)")
+# For comparison: the base network trained the usual way, 20 epochs at a constant learning rate (benchmarks/MODELS.md).
+ax.axvline(99.22, linestyle="--", color="gray", label="the base network, 20 epochs the usual way: 99.22% (median)")
 ax.set_yticks(range(len(rows)), [row["variant"] for row in rows])
 ax.invert_yaxis()
 ax.legend(loc="lower left", fontsize=8)
-ax.set(xlabel="test accuracy (%): mean ± standard deviation over seeds (×: each seed)", title="Ablation: exercise 5's network and two additions")
+ax.set(xlabel="test accuracy (%): mean ± standard deviation over seeds (×: each seed)", title="Ablation: the base network and two additions")
 plt.tight_layout()
 # Alt text: Test accuracy of each ablation variant as its mean and standard deviation over seeds, with each seed as a cross, one row per variant.
 plt.show()
 
 # %% [markdown]
-# Three things stand out. Exercise 5's own network, trained with this recipe, already
+# Three things stand out. The base network, trained with this recipe, already
 # reaches about 99.41% on average, against 99.22% (the median of three seeds) when it is
-# trained as exercise 5 declares it: 20 epochs at a constant learning rate, with 10% of
+# trained the usual way: 20 epochs at a constant learning rate, with 10% of
 # the images held out. So the recipe as a whole, not the additions, buys most of the
 # gain. Which of its three changes (every training image, a schedule that ends with
 # small steps, 30 epochs instead of 20) buys how much was not measured: each would need
 # its own row in an ablation. And the two figures are not the same statistic: 99.41% is
-# a mean over this ablation's seeds, 99.22% the median of the three seeds exercise 5's
-# bar comes from, so read the gap as roughly 0.2 points, not exactly.
+# a mean over this ablation's seeds, 99.22% the median of three seeds of the usual
+# training, so read the gap as roughly 0.2 points, not exactly.
 #
 # Each addition alone is level with that, or a shade above: 99.44% with batch
 # normalisation, 99.46% with varied augmentation. Those differences are 3 to 5 test
@@ -553,12 +554,12 @@ print(f"in the test-set ablation, the 3 seeds of one variant span {min(test_span
 # one variant span 2 to 11 of 10,000 test images, 0.02 to 0.11 points, which is up to 3
 # of these 2,699. So every gap in the table is inside the noise of a single training.
 # By lesson 3's rule, **the run is a four-way tie**: it does not show that any variant
-# is better than another, and its margin of 2 images, which put exercise 5's network
+# is better than another, and its margin of 2 images, which put the base network
 # (3 behind) out of the tie, was a line drawn inside that noise.
 #
 # A tie is not a decision, so something else decided, and it should be said what. By
 # the tie-break of the run's own rule (the fastest to train), a four-way tie would have
-# served exercise 5's network, which trains fastest (329 s against 372 s). The course
+# served the base network, which trains fastest (329 s against 372 s). The course
 # still serves the varied augmentation, and the honest reason is not this run: the
 # served model reads photos, rotated, resized and off-centre as MNIST's digits are not,
 # and rotating, zooming and shifting the training digits is aimed at exactly that. It is

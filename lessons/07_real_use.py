@@ -544,5 +544,6 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 # ```
 #
 # prints the digit, its confidence and the top 3 for each picture, using the reference
-# `prepare_image` (add `--use-exercises` to use yours). Write a digit on paper with a
+# `prepare_image` where the course's `solutions/` is (add `--use-exercises` to use
+# yours), and yours in a class's starter, which has none. Write a digit on paper with a
 # thick pen, take a photo, and see what it says.

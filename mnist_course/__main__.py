@@ -5,6 +5,9 @@
   mnist-course check   exit 1 if any generated file is missing or out of date, or the
                        points reward conventions over learning (course.toml's shares)
   mnist-course list    the exercises in course order, with points and their shares
+  mnist-course starter DIR [--repository URL]
+                       write the starter repository a class receives: lessons, stubs, grader,
+                       the students' page; never solutions/, tests/ or the instructors' material
   mnist-course nbgrader DIR
                        write an nbgrader course directory (config and one assignment per exercise)
   mnist-course nbgrader-export SUBMITTED OUT
@@ -42,6 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("build", help="regenerate every generated file (exercises/, lessons/*.ipynb, platforms/nbgrader/, .github/workflows/) from its sources")
     commands.add_parser("check", help="exit 1 if any generated file is missing or out of date, or the point shares are off")
     commands.add_parser("list", help="the exercises in course order, with points")
+    starter = commands.add_parser(
+        "starter",
+        help="write the starter repository a class receives (no solutions, tests or instructors' material)",
+        description="Write into DIR (new, or empty) what a student receives: the lessons, the exercise stubs, the grader "
+        "and the course package, the students' page, pyproject.toml, LICENSE and the Classroom workflow; never solutions/, "
+        "tests/, platforms/, the benchmarks' scripts or docs/INSTRUCTORS.md. mnist_course/README.md lists what of each "
+        "top-level path ships, and why. Push DIR as your class's template repository, or hand it out as a zip.",
+    )
+    starter.add_argument("directory", metavar="DIR", help="the folder to write (created; must be empty if it exists)")
+    starter.add_argument(
+        "--repository",
+        default=None,
+        metavar="URL",
+        help="your class's repository (https://github.com/OWNER/REPO): the lessons' Colab badge and set-up cell, course.toml "
+        "and the Classroom workflow name it instead of the course's source repository, whose clone holds the solutions",
+    )
     nbgrader = commands.add_parser(
         "nbgrader",
         help="write an nbgrader course directory (config and one assignment per exercise)",
@@ -146,8 +165,12 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "site":
+        from .course import ROOT, solutions_elsewhere
         from .site import build_site
 
+        if args.with_solutions and not (ROOT / "solutions").is_dir():
+            print(f"mnist-course site: --with-solutions, but {solutions_elsewhere()}", file=sys.stderr)
+            return 2
         quick = args.quick or os.environ.get("MNIST_COURSE_QUICK") == "1"
         started = time.perf_counter()
         try:
@@ -186,6 +209,15 @@ def main(argv: list[str] | None = None) -> int:
                 functions = ", ".join(f.name for f in ex.functions)
                 print(f"{ex.id:<{id_width}}  {ex.title:<{title_width}}  lesson {ex.lesson_number}  {ex.max_score:>3} pts  {functions}")
             print(course.point_shares().line())
+            return 0
+        if args.command == "starter":
+            from .starter import write_starter
+
+            written = write_starter(Path(args.directory), repository=args.repository, course=course)
+            print(f"wrote {len(written)} files into {args.directory}: the starter a class receives (no solutions/, tests/ or instructors' material)")
+            if not args.repository:
+                print(f"its lessons open in Colab from {course.repository}, whose clone holds solutions/: "
+                      "pass --repository with your class's repository to point them there")
             return 0
         if args.command == "nbgrader":
             from .nbgrader_course import write_course

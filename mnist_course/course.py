@@ -530,3 +530,13 @@ def _thresholds(raw: dict, where: str) -> dict[str, dict[str, float]]:
 @lru_cache(maxsize=1)
 def load_course() -> Course:
     return parse_course(COURSE_FILE.read_text(encoding="utf-8"))
+
+
+def solutions_elsewhere(course: Course | None = None) -> str:
+    """Where the reference solutions are, said by a copy of the course without solutions/
+    (the starter a class receives: mnist_course/starter.py)."""
+    course = course or load_course()
+    return (
+        "the reference solutions are not in this copy of the course: your instructor has them "
+        f"(self-learners find them in the course's source repository, {course.repository}, under solutions/)"
+    )

@@ -27,8 +27,7 @@ AUGMENTATIONS = ("shifts", "varied")
 
 def augmentation_layers(kind: str) -> list:
     """Random changes to each training image, redrawn every epoch (inactive at
-    prediction time). "shifts": exercise 5's reference, up to 8% of the image
-    (2 pixels) each way. "varied": rotations up to about 11 degrees, zoom in or
+    prediction time). "shifts": up to 8% of the image (2 pixels) each way. "varied": rotations up to about 11 degrees, zoom in or
     out by up to 10%, and shifts up to 10%, as photos of handwriting vary."""
     from keras import layers
 
@@ -49,14 +48,13 @@ def stronger_cnn(
     batch_norm: bool = False,
     augmentation: str = "varied",
 ):
-    """Exercise 5's reference network (three 3 x 3 convolutions of 32, 64 and 64
-    filters, two max-poolings, dropout, a dense layer of 128) with the varied
-    augmentation, compiled with Adam and a cosine learning-rate schedule that
-    reaches 0 after `epochs` epochs of `train_images` images at
-    STRONGER_CNN_SETTINGS's batch size.
+    """Three 3 x 3 convolutions of 32, 64 and 64 filters, two max-poolings,
+    dropout and a dense layer of 128, with the varied augmentation, compiled
+    with Adam and a cosine learning-rate schedule that reaches 0 after `epochs`
+    epochs of `train_images` images at STRONGER_CNN_SETTINGS's batch size.
 
     `batch_norm=True` adds batch normalisation after each convolution and the
-    dense layer; `augmentation="shifts"` keeps exercise 5's shifts. The
+    dense layer; `augmentation="shifts"` shifts alone. The
     defaults are the served variant: on held-out training images
     (benchmarks/validation.json, one seed) the four variants were within 3 of
     2,699 images, no more than seeds differ, so it is kept on a judgement about

@@ -5,7 +5,8 @@ one MNIST-style with exercise 6's `prepare_image` and asks a saved model with
 `predict_digit`. Both functions come from the reference solution,
 solutions/ex06_real_use.py, loaded by path so there is one source of truth
 (`--use-exercises` takes the student's own exercises/ex06_real_use.py
-instead). A file that cannot be read as an image gets its own error line and
+instead, as does a copy of the course without solutions/, a class's starter,
+saying so). A file that cannot be read as an image gets its own error line and
 the other files are still predicted.
 
 train trains `mnist_course.models.stronger_cnn()` with the settings beside it
@@ -28,7 +29,7 @@ from typing import TextIO
 
 import numpy as np
 
-from .course import ROOT, import_file
+from .course import ROOT, import_file, solutions_elsewhere
 from .data import quiet_keras
 
 DEFAULT_MODEL = ROOT / "models" / "mnist-cnn.keras"
@@ -55,8 +56,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def load_functions(use_exercises: bool = False) -> ModuleType:
-    """Exercise 6's module: the reference solution, or the student's own file."""
+def load_functions(use_exercises: bool = False, say=lambda line: print(line, file=sys.stderr)) -> ModuleType:
+    """Exercise 6's module: the reference solution, or the student's own file (also where
+    solutions/ is not there, as in a class's starter: `say` tells why)."""
+    if not use_exercises and not (ROOT / "solutions").is_dir():
+        say(f"{solutions_elsewhere()}; using your own exercises/{MODULE}.py")
+        use_exercises = True
     path = ROOT / ("exercises" if use_exercises else "solutions") / f"{MODULE}.py"
     if not path.is_file():
         other = "" if use_exercises else " (or pass --use-exercises to use your own exercises/ex06_real_use.py)"

@@ -79,8 +79,10 @@ class Reader:
 
     def __init__(self, model_path: Path = predict.DEFAULT_MODEL, use_exercises: bool = False):
         self.model_path = Path(model_path)
-        self.use_exercises = use_exercises
         self.functions = predict.load_functions(use_exercises)  # PredictError: the server cannot start
+        # The student's own file when asked, or when there is no reference (a class's starter).
+        self.use_exercises = Path(self.functions.__file__).parent.name == "exercises"
+        self.reference_elsewhere = self.use_exercises and not use_exercises
         self.model = None
         self.problem = ""
         self._refused = None  # the modification time of a model file that could not be served
@@ -159,7 +161,8 @@ class Reader:
         try:
             prepared = self.functions.prepare_image(image)
         except NotImplementedError:
-            raise Answer(501, f"{where} is not written yet: finish it and grade it with `grader ex06`, or serve without --use-exercises.") from None
+            other = "" if self.reference_elsewhere else ", or serve without --use-exercises"
+            raise Answer(501, f"{where} is not written yet: finish it and grade it with `grader ex06`{other}.") from None
         except ValueError as exc:
             if "no digit" in str(exc):
                 raise Answer(422, "Draw a digit first: the picture is blank (no stroke is clearly darker than the paper).") from None

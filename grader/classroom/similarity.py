@@ -152,8 +152,10 @@ def _course_prints(exercise: Exercise, cells) -> list[tuple[str, Any]]:
     k = defaults.NOISE_THRESHOLD
     window = defaults.GUARANTEE_THRESHOLD - defaults.NOISE_THRESHOLD + 1
     stub = sorted(CodeFingerprint(exercise.filename, k, 1, fp=io.StringIO(exercise.stub_path.read_text(encoding="utf-8"))).hashes)
-    found = [(f"the reference solution (solutions/{exercise.solution_path.name})",
-              CodeFingerprint(exercise.filename, k, window, stub, fp=io.StringIO(exercise.solution_path.read_text(encoding="utf-8"))))]
+    found = []
+    if exercise.solution_path.is_file():  # a class's starter has no solutions/ (mnist_course/starter.py)
+        found.append((f"the reference solution (solutions/{exercise.solution_path.name})",
+                      CodeFingerprint(exercise.filename, k, window, stub, fp=io.StringIO(exercise.solution_path.read_text(encoding="utf-8")))))
     for where, code in cells:
         cell = CodeFingerprint("cell.py", k, window, stub, fp=io.StringIO(code))
         if len(cell.hashes) >= MIN_CELL_PRINTS:

@@ -1,0 +1,151 @@
+"""Every route grades the variant of the student it is given (issue 34 item 2), end to end on the
+cheapest exercise with variants (no training): a student's own `grader --student` (remembered) and
+`--use-variant`, `--batch` (a folder's name), Gradescope's `run_autograder` (the submitter's email),
+and the GitHub Classroom workflow's step (the repository's owner). nbgrader's route (its student id)
+is proven in tests/test_nbgrader.py's round trip. On each, a classmate's file for another variant
+fails its learning checks with the message that names both variants, never "your code is wrong".
+
+The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import variants
+from mnist_course.course import load_course
+from variant_references import write_reference
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course()
+# The cheapest exercise with variants: nothing trained, so each grading takes seconds.
+EXERCISE = next((ex for ex in COURSE.exercises if len(ex.variants) >= 3 and ex.training is None and ex.id != "ex02b" and ex.id != "ex03b"), None)
+pytestmark = pytest.mark.skipif(EXERCISE is None, reason="no exercise without training has variants")
+LEARNING = [name for f in EXERCISE.functions for name in f.learning] if EXERCISE else []
+MISMATCH = "exactly what variant"
+
+
+def _students() -> dict[str, str]:
+    """Two ids that draw two different variants, neither the default: variant key -> id."""
+    found: dict[str, str] = {}
+    for number in range(2000):
+        name = f"s{number:05d}"
+        key = variants.drawn(COURSE, EXERCISE, name).key
+        if key != EXERCISE.variants[0].key and key not in found:
+            found[key] = name
+        if len(found) == 2:
+            return found
+    raise AssertionError("no two ids draw two variants other than the default")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MNIST_COURSE_VARIANTS", "MNIST_COURSE_STUDENT")}  # the run's pin off
+    return {**env, **extra}
+
+
+def _learning_rows(report: dict) -> list[dict]:
+    ex = next(e for e in report["exercises"] if e["id"] == EXERCISE.id)
+    return [c for c in ex["checks"] if c["name"] in LEARNING]
+
+
+def _grade(folder: Path, *options: str, env: dict[str, str], out: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "grader", EXERCISE.id, "--target", str(folder), "--json", str(out), *options],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    return json.loads(out.read_text()) | {"_stdout": proc.stdout}
+
+
+def test_a_students_own_grading_draws_from_the_remembered_id_and_a_choice_wins(tmp_path):
+    (key_a, a), (key_b, b) = _students().items()
+    state = tmp_path / "state.json"
+    env = _env(MNIST_COURSE_STATE=str(state))
+    mine = write_reference(EXERCISE, key_a, tmp_path / "a")
+    first = _grade(mine, "--student", a.upper(), env=env, out=tmp_path / "1.json")  # any case: the id is normalised
+    assert first["score"] == first["max_score"] and first["exercises"][0]["variant"]["key"] == key_a
+    assert f"your variant {key_a!r} (drawn from your student id {a!r})" in first["_stdout"]
+    assert json.loads(state.read_text())["student"] == a
+    again = _grade(mine, env=env, out=tmp_path / "2.json")  # remembered
+    assert again["exercises"][0]["variant"]["key"] == key_a and again["score"] == again["max_score"]
+    chosen = _grade(mine, "--use-variant", f"{EXERCISE.id}={key_b}", env=env, out=tmp_path / "3.json")
+    assert chosen["exercises"][0]["variant"]["key"] == key_b
+    assert all(row["status"] == "failed" and MISMATCH in row["message"] and key_a in row["message"] for row in _learning_rows(chosen))
+    shown = subprocess.run([sys.executable, "-m", "grader", "--variant", EXERCISE.id], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and f"your variant is {key_a!r}" in shown.stdout, shown.stdout + shown.stderr
+    nobody = _grade(mine, env=_env(MNIST_COURSE_STATE=str(tmp_path / "fresh.json")), out=tmp_path / "4.json")
+    assert nobody["exercises"][0]["variant"]["key"] == EXERCISE.variants[0].key  # no id: the default, said so
+    assert "no student id given" in nobody["_stdout"]
+
+
+def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
+    (key_a, a), (key_b, b) = _students().items()
+    subs = tmp_path / "subs"
+    write_reference(EXERCISE, key_a, subs / a)
+    write_reference(EXERCISE, key_b, subs / b)
+    copier = next(f"c{n:04d}" for n in range(5000) if variants.drawn(COURSE, EXERCISE, f"c{n:04d}").key == key_a)
+    write_reference(EXERCISE, key_b, subs / copier)  # a classmate's file, for another variant than the copier's own
+    proc = subprocess.run([sys.executable, "-m", "grader", EXERCISE.id, "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (tmp_path / "out" / "gradebook.csv").open(newline="") as fh:
+        book = {row["student"]: row for row in csv.DictReader(fh)}
+    assert book[a][f"{EXERCISE.id} variant"] == key_a and float(book[a]["total"]) == EXERCISE.max_score
+    assert book[b][f"{EXERCISE.id} variant"] == key_b and float(book[b]["total"]) == EXERCISE.max_score
+    assert book[copier][f"{EXERCISE.id} variant"] == key_a and float(book[copier]["total"]) < EXERCISE.max_score
+    report = json.loads((tmp_path / "out" / "students" / copier / "report.json").read_text())
+    assert all(row["status"] == "failed" and MISMATCH in row["message"] and f"{key_b!r}" in row["message"] for row in _learning_rows(report))
+    assert copier not in json.dumps({k: v for k, v in report.items() if k not in ("student", "target")})  # a shared report never names one
+    listed = subprocess.run([sys.executable, "-m", "grader", "variants", "--class", str(subs)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert listed.returncode == 0 and [a, key_a] in rows and [b, key_b] in rows and [copier, key_a] in rows, listed.stdout
+
+
+def test_gradescope_grades_the_submitters_variant(tmp_path, mnist_path):
+    from test_platforms import _autograder, _build
+
+    key_a, key_b = _students()
+    email = next(f"s{n}@uni.example" for n in range(5000) if variants.drawn(COURSE, EXERCISE, f"s{n}@uni.example").key == key_a)
+    archive = tmp_path / "zip" / "autograder.zip"
+    archive.parent.mkdir()
+    _build(archive, "--exercises", EXERCISE.id)
+    results = {}
+    for case, key in (("own", key_a), ("classmate", key_b)):
+        source = write_reference(EXERCISE, key, tmp_path / f"{case}-ref") / EXERCISE.filename
+        root = _autograder(tmp_path / case, archive, {EXERCISE.filename: source.read_text()})
+        (root / "submission_metadata.json").write_text(json.dumps({"users": [{"email": email.upper(), "name": "A", "sid": "1"}]}))
+        env = _env(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable, AUTOGRADER_USER="", MNIST_COURSE_DATA=mnist_path)
+        proc = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        results[case] = json.loads((root / "results" / "results.json").read_text())
+    assert f"Graded on your variant {key_a}" in results["own"]["output"] and results["own"]["score"] == EXERCISE.max_score
+    learning = [t for t in results["classmate"]["tests"] if t["name"].split(" · ")[-1] in LEARNING]
+    assert learning and all(t["score"] == 0 and MISMATCH in t["output"] for t in learning)
+
+
+def test_the_classroom_step_grades_the_repository_owners_variant(tmp_path, mnist_path):
+    import yaml
+
+    (key_a, a), (key_b, _) = _students().items()
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "classroom.yml").read_text())
+    step = next(s for s in workflow["jobs"]["run-autograding-tests"]["steps"] if s.get("id") == EXERCISE.id)
+    assert step["env"]["MNIST_COURSE_STUDENT"] == "${{ vars.MNIST_COURSE_STUDENT || github.repository_owner }}"
+    scores = {}
+    for case, key in (("own", key_a), ("classmate", key_b)):
+        output = tmp_path / f"{case}_output"
+        env = _env(**{k: str(v) for k, v in step["env"].items()}, MNIST_COURSE_STUDENT=a,  # what GitHub puts for the owner
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", RUNNER_TEMP=str(tmp_path),
+                   GITHUB_OUTPUT=str(output), MNIST_COURSE_DATA=mnist_path,
+                   MNIST_COURSE_TARGET=str(write_reference(EXERCISE, key, tmp_path / case)))
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=900, check=False)
+        result = json.loads(base64.b64decode(output.read_text().strip().removeprefix("result=")))
+        scores[case] = (proc.returncode, sum(t["score"] for t in result["tests"]), result)
+    assert scores["own"][:2] == (0, EXERCISE.max_score)
+    assert scores["classmate"][0] == 1 and scores["classmate"][1] < EXERCISE.max_score
+    assert any(MISMATCH in t.get("message", "") for t in scores["classmate"][2]["tests"])

@@ -343,7 +343,7 @@ def test_a_withdrawn_grade_is_said_in_the_terminal(class_of_three, tmp_path, mni
     shutil.copytree(graded, out)
     ada = json.loads((out / "students" / "ada" / "report.json").read_text())
 
-    def unreadable(self, folder, label=None):
+    def unreadable(self, folder, *args, **kwargs):
         raise OSError(f"{folder.name}: the disk holding it went away")
 
     monkeypatch.setattr(batch.LocalPool, "grade", unreadable)

@@ -260,6 +260,27 @@ def test_a_student_who_exhausts_their_processes_is_told_so(tmp_path, monkeypatch
     assert outcome.status in ("raised", "crashed") and "processes" in outcome.limits, outcome
 
 
+def test_a_worker_that_ends_before_any_student_code_ran_is_the_machines_failure(tmp_path, monkeypatch):
+    """A worker that ends before its runner starts (its sandbox could not be made: a machine out of
+    processes makes bwrap exit 1) has run none of the student's code: not graded, the machine's.
+    The same exit status from the student's own top level stays theirs."""
+    from grader.isolation import sandbox
+    from grader.settings import SANDBOX_ENV
+
+    dead = tmp_path / "runner_that_cannot_start.py"
+    dead.write_text("import sys\nsys.exit(1)\n")
+    monkeypatch.setenv(SANDBOX_ENV, "off")  # the stand-in runner lies outside what a sandbox would show
+    honest = "import numpy as np\n\ndef normalize(images):\n    return images / 255\n"
+    with monkeypatch.context() as patched:
+        patched.setattr(sandbox, "CHILD", dead)
+        outcome = _own_outcome(tmp_path, honest, monkeypatch)
+    assert outcome.status == "crashed" and outcome.stage == "import" and outcome.machine.startswith(
+        (capacity.NO_WORKER, capacity.OUT_OF_PROCESSES)), outcome
+    # the other way: the student's own file exits at import, after the runner started
+    outcome = _own_outcome(tmp_path, "import os\nos._exit(1)\n" + honest, monkeypatch)
+    assert outcome.status == "crashed" and outcome.stage == "import" and outcome.machine == "", outcome
+
+
 # -- a grader-side error is never a final grade
 
 

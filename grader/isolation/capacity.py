@@ -458,6 +458,9 @@ MEMORY_WORDS = (
 # pthread_create's EAGAIN, as Python, OpenBLAS and TensorFlow word it).
 PROCESS_WORDS = ("resource temporarily unavailable", "can't start new thread", "cannot start new thread", "blockingioerror", "pthread_create", "errno 11")
 OUT_OF_PROCESSES = "the grading machine ran out of processes"
+# A worker that ended before its runner started (its sandbox could not be made, Python could not
+# start): none of the student's code had run.
+NO_WORKER = "the grading machine could not start the process that runs your code, before any of your code ran"
 
 
 def looks_like_no_process(text: str) -> bool:

@@ -385,13 +385,15 @@ class Worker:
         started = time.perf_counter()
         spent = self.spent
         message = self._receive(process.ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))
-        if isinstance(message, dict) and message.get("status") == "started":
+        runner_started = isinstance(message, dict) and message.get("status") == "started"
+        if runner_started:
             if process.own_area:
                 process.open_area()
             limit = min(self.import_timeout - (self.spent - spent), max(TIME_BUDGET - self.spent, 1.0))
             message = self._receive(process.ready_id, max(limit, 0.5))
         if not (isinstance(message, dict) and message.get("status") == "ready"):
-            self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0))
+            # Ended (or silent) before its runner started: none of the student's code had run, so never theirs.
+            self.import_failure = self._failure(message, "import", time.perf_counter() - started, (0, 0), before_code=not runner_started)
         else:
             process.imported()
 
@@ -458,8 +460,10 @@ class Worker:
         names = (n for n in said[:5] if isinstance(n, str) and len(n) <= 200)
         return tuple(n for n in names if all(p.isidentifier() for p in n.split(".")) and n.split(".")[0] in self.forbidden)
 
-    def _failure(self, message, stage: str, seconds: float, since: tuple[int, int]) -> CallOutcome:
-        """The outcome for anything but a clean result; replaces a worker that is past saving."""
+    def _failure(self, message, stage: str, seconds: float, since: tuple[int, int], before_code: bool = False) -> CallOutcome:
+        """The outcome for anything but a clean result; replaces a worker that is past saving.
+        `before_code`: the worker ended or fell silent before its runner started, so before any
+        of the student's code ran: the machine's failure, whatever it was."""
         output = self.process.output(since)
         limits = self.limits_hit()
         if isinstance(message, dict) and message.get("status") == "raised":
@@ -487,14 +491,17 @@ class Worker:
             return CallOutcome("unsendable", exc_message=clean_text(message.get("message", ""), 500), output=output, seconds=seconds)
         if message in ("timeout", "starved"):
             self.close()
-            return CallOutcome(message, stage=stage, output=output, seconds=seconds, limits=limits)
+            machine = (capacity.processes_ran_out() or capacity.NO_WORKER) if before_code else ""
+            return CallOutcome(message, stage=stage, output=output, seconds=seconds, limits=limits, machine=machine)
         # The worker ended, or sent something its runner never writes.
         exit_code = self.process.exit_code()
         self.close()  # reads its group's events one last time (oom_seen)
         machine = machine_failure(
-            self.memory, exit_code=exit_code, oom_killed=self.oom_seen, own_limit="memory" in limits or "memory" in self.limits_seen,
+            self.memory, output, exit_code=exit_code, oom_killed=self.oom_seen, own_limit="memory" in limits or "memory" in self.limits_seen,
             own_processes="processes" in limits or "processes" in self.limits_seen,
-        )
+        )  # what it printed, as an exception's text: "can't start new thread" where a library could not start one
+        if before_code and not machine:
+            machine = capacity.processes_ran_out() or capacity.NO_WORKER
         return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits, machine=machine)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:

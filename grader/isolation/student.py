@@ -145,7 +145,7 @@ class Call:
         o, exercise = self.outcome, self.student.exercise
         failed = f"{o.exc_type}: {o.exc_message}" if o.status == "raised" else _exit_status(o.exit_code)
         doing = f"importing {self.student.filename}" if o.stage == "import" else f"the call {self.called}"
-        if o.machine.startswith(capacity.OUT_OF_PROCESSES):
+        if o.machine.startswith((capacity.OUT_OF_PROCESSES, capacity.NO_WORKER)):
             return NotGradedMachine(
                 f"{doing} failed ({failed})", o.machine, "nothing to change in your code",
                 cause="the grading machine's processes, not your code",

@@ -666,6 +666,17 @@ def _load_source(path: PathLike | None, download: bool, fallback: bool) -> MNIST
     )
 
 
+def quiet_tensorflow():
+    """`import tensorflow` without its start-up lines on stderr, and without Keras: the
+    by-hand exercises' references in the grader compute with it (grader/references/)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.zeros(1)  # the first tensor initialises devices, which logs too ("failed call to cuInit")
+    return tf
+
+
 def quiet_keras():
     """`import keras` without TensorFlow's start-up lines on stderr (lessons,
     notebooks and scripts use it; the lines would only hide what matters)."""

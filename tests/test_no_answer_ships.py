@@ -31,19 +31,6 @@ from mnist_course.starter import shipped_files, walked_files
 
 COURSE = load_course()
 
-# ---------------------------------------------------------------- owned by others
-# What is over the threshold today in files other engineers are changing. Each file's
-# test below is an expected failure until its owner's work lands: then it passes, the
-# strict xfail fails, and the row is deleted (the whole dict once every one has landed).
-OWNED_BY_OTHERS = {
-    "grader/references/ex02b_backprop.py": "owner: ex02b's references onto TensorFlow (issue 38): forward(), loss() and grads() "
-    "are NumPy a student could paste, and linear_loss() holds 83% of the solution's loss()",
-    "grader/references/ex04_evaluation.py": "owner: ex04's references onto TensorFlow (issue 38): the four metrics, in plain "
-    "loops, are NumPy a student could paste",
-    "grader/references/ex05b_conv_by_hand.py": "owner: ex05b's references onto Keras (issue 38): Case.numpy(), Case.same_pads(), "
-    "Case.out_size() and max_pooled() are NumPy a student could paste",
-}
-
 # Graded functions whose reference is too short to search for by its tokens (fewer than
 # answers.MIN_PRINTS fingerprints): a one-line dict of settings. Their numbers are the
 # answer, and the docstrings state the reference's budget on purpose.
@@ -66,10 +53,6 @@ def _code_files() -> list[str]:
 
 CODE_FILES = _code_files()
 LESSONS = [f"lessons/{lesson}.ipynb" for lesson in COURSE.lessons]
-
-
-def _owned(paths: list[str]) -> list:
-    return [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=OWNED_BY_OTHERS[p])) if p in OWNED_BY_OTHERS else p for p in paths]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +92,7 @@ def test_every_graded_function_has_a_reference_searched_for():
     assert {name for name, r in references.items() if not r.searchable} == set(TOO_SHORT)
 
 
-@pytest.mark.parametrize("path", _owned([p for p in CODE_FILES if p not in LESSONS]))
+@pytest.mark.parametrize("path", [p for p in CODE_FILES if p not in LESSONS])
 def test_nothing_a_student_receives_answers_a_graded_function(scan, answered, path):
     """Every file of the starter (stubs, grader, course package, docs) and of nbgrader's release."""
     assert path in {u.path for u in scan.units} or not path.endswith(".py"), f"{path} was not scanned"
@@ -117,7 +100,7 @@ def test_nothing_a_student_receives_answers_a_graded_function(scan, answered, pa
     assert found == [], "\n".join(found)
 
 
-@pytest.mark.parametrize("path", _owned(LESSONS))
+@pytest.mark.parametrize("path", LESSONS)
 def test_no_lesson_cell_near_solves_an_exercise(scan, answered, path):
     """Every lesson code cell against every graded function's references (issue 34, item 3)."""
     cells = [u for u in scan.units if u.path == path and u.kind == "lesson cells"]

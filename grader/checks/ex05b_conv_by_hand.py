@@ -4,10 +4,11 @@ Each test is one check; its points, function, hints and lesson section live in
 course.toml under the same name (without "test_"). The student's conv2d and
 max_pool2d are compared with what Keras's layers compute (Conv2D with the
 student's kernels and bias set as its weights, MaxPooling2D): the reference is
-a float64 NumPy cross-correlation and block maximum (`Case.expected`,
-`max_pooled` in grader/references/ex05b_conv_by_hand.py, `ref` here), which tests/test_references.py holds equal to real Keras layers
-on every case below, so grading needs no Keras import (5 to 10 s of CPU for
-each student's grading). The NumPy variants below compute the classic mistakes
+TensorFlow's float64 cross-correlation and max pooling (`Case.expected`,
+`max_pooled` in grader/references/ex05b_conv_by_hand.py, `ref` here), which
+tests/test_references.py holds equal to real Keras layers on every case below;
+TensorFlow alone, without Keras, is lighter to import, and the worker refuses it,
+so a student cannot paste it. The variants below compute the classic mistakes
 (a flipped kernel, the odd padding row on top, ...) only to name the likely
 cause of a mismatch.
 
@@ -154,31 +155,31 @@ def _value_cause(out, case: ref.Case) -> tuple[str, str]:
     n, h, w, c_in, kh, kw, c_out = case.dims
     close = functools.partial(np.allclose, out, rtol=_RTOL, atol=_ATOL * max(1.0, float(np.abs(out).max())))
     flipped = case.kernels[::-1, ::-1]
-    if close(case.numpy(kernels=flipped)):
+    if close(case.convolved(kernels=flipped)):
         return ("the kernel was flipped (a true convolution, as in signal processing); Keras's Conv2D does not flip it: "
                 "its \"convolution\" is a cross-correlation",
                 "multiply the window's top-left pixel by kernels[0, 0, c, o], and so on: the same position in both")
     if case.padding == "same":
         if case.stride > 1:  # checked first: on some inputs it also looks like padding on the top or left
-            once = case.numpy(pads=[case.same_pads(h, kh, 1), case.same_pads(w, kw, 1)], stride=1)[:, ::case.stride, ::case.stride]
+            once = case.convolved(pads=[case.same_pads(h, kh, 1), case.same_pads(w, kw, 1)], stride=1)[:, ::case.stride, ::case.stride]
             if once.shape == out.shape and close(once):
                 return ('"same" padding was worked out as for stride 1 (k - 1 zeros in all), then every stride-th value kept; '
                         "with a stride the total padding is max((out - 1) * stride + k - size, 0)",
                         "compute the padding from the strided output size, as the lesson's section does")
         tl = [case.same_pads(h, kh, extra_first=True), case.same_pads(w, kw, extra_first=True)]
-        if close(case.numpy(pads=tl)):
+        if close(case.convolved(pads=tl)):
             return ("the odd padding row or column went to the top or left; TensorFlow puts it at the bottom and the right",
                     "with an odd total, put total // 2 zeros before the input and the rest after it")
-    if close(case.numpy(bias=np.zeros_like(case.bias))):
+    if close(case.convolved(bias=np.zeros_like(case.bias))):
         return ("the bias was not added", "add bias[o] to every value of filter o's output")
-    if c_in == c_out > 1 and close(case.numpy(kernels=case.kernels.transpose(0, 1, 3, 2))):
+    if c_in == c_out > 1 and close(case.convolved(kernels=case.kernels.transpose(0, 1, 3, 2))):
         return ("the kernels' channel axes were swapped: kernels[:, :, o, c] instead of kernels[:, :, c, o]",
                 "kernels' axes are (kh, kw, C_in, C_out): the third is the input channel, the last the filter")
-    if kh == kw and close(case.numpy(kernels=case.kernels.transpose(1, 0, 2, 3))):
+    if kh == kw and close(case.convolved(kernels=case.kernels.transpose(1, 0, 2, 3))):
         return ("the kernel's rows and columns were swapped", "kernels[a, b] is row a, column b of the window")
-    if close(case.numpy(bias=case.bias * 0 + case.bias.sum())) and c_out > 1:
+    if close(case.convolved(bias=case.bias * 0 + case.bias.sum())) and c_out > 1:
         return ("every filter got the sum of all the biases", "filter o gets bias[o] alone")
-    if case.stride > 1 and close(case.numpy(stride=1)[:, : out.shape[1], : out.shape[2]]):
+    if case.stride > 1 and close(case.convolved(stride=1)[:, : out.shape[1], : out.shape[2]]):
         return ("the output has the right size but the stride was not applied to the window's position",
                 "the window of output (i, j) starts at row i * stride, column j * stride")
     return ("", "compare one output value by hand with the lesson's window sum; a loop over a single image, "

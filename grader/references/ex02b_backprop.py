@@ -1,6 +1,6 @@
 """Exercise 02b's references, apart from its checks (grader/checks/ex02b_backprop.py): the grader's own
-forward pass, loss and gradients of the two-layer network, centred finite differences of that loss,
-tf.GradientTape on the same weights, the inputs the checks call with, the work a training costs, and the
+loss and gradients of the two-layer network (TensorFlow's, in float64: unpasteable, as its worker refuses
+TensorFlow), centred finite differences of that loss, the inputs the checks call with, the work a training costs, and the
 small task drawn for each submission (`unseen_task`). Never imported from solutions/."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from mnist_course.data import quiet_tensorflow
 
 
 NAMES = ("W1", "b1", "W2", "b2")
@@ -19,32 +21,44 @@ GRAD_NAMES = ("dW1", "db1", "dW2", "db2")
 FD_STEP = 1e-5  # centred differences in float64: truncation and rounding both near 1e-10
 
 
-def forward(x, W1, b1, W2, b2):
-    z1 = x @ W1 + b1
-    h = np.maximum(z1, 0.0)
-    z2 = h @ W2 + b2
-    shifted = z2 - z2.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return z1, h, log_p
+# The network's loss and gradients are TensorFlow's, in float64: a student could read them,
+# but pasted into ex02b's file they earn nothing, since its worker refuses TensorFlow
+# (course.toml's by_hand_forbids; grader/README.md, "Where the references live").
+
+
+def _cross_entropy(tf, x, y, params, *, hidden_gradient=True):
+    """The per-image cross-entropy of the network on (x, y), as TensorFlow tensors. With
+    `hidden_gradient=False` the hidden layer still computes ReLU, but the gradient passes
+    it as if it were the identity (ReLU's mask forgotten in the backward pass)."""
+    W1, b1, W2, b2 = params
+    z1 = tf.constant(x, tf.float64) @ W1 + b1
+    h = tf.nn.relu(z1) if hidden_gradient else z1 + tf.stop_gradient(tf.nn.relu(z1) - z1)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=h @ W2 + b2)
+
+
+def _constants(tf, params):
+    return [tf.constant(p, tf.float64) for p in params]
 
 
 def loss(x, y, *params) -> float:
-    _, _, log_p = forward(x, *params)
-    return float(-log_p[np.arange(len(y)), y].mean())
+    tf = quiet_tensorflow()
+    return float(tf.reduce_mean(_cross_entropy(tf, x, y, _constants(tf, params))).numpy())
+
+
+def _taped(x, y, params, *, mask=True, mean=True):
+    tf = quiet_tensorflow()
+    variables = [tf.Variable(p, dtype=tf.float64) for p in params]
+    with tf.GradientTape() as tape:
+        per_image = _cross_entropy(tf, x, y, variables, hidden_gradient=mask)
+        value = tf.reduce_mean(per_image) if mean else tf.reduce_sum(per_image)
+    return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
 
 
 def grads(x, y, W1, b1, W2, b2, *, mask=True, mean=True):
-    """The reference gradients; `mask=False` and `mean=False` give two classic
-    mistakes, so a message can name the one a submission made."""
-    z1, h, log_p = forward(x, W1, b1, W2, b2)
-    dz2 = np.exp(log_p)
-    dz2[np.arange(len(y)), y] -= 1.0
-    if mean:
-        dz2 /= len(x)
-    dz1 = dz2 @ W2.T
-    if mask:
-        dz1 = dz1 * (z1 > 0)
-    return x.T @ dz1, dz1.sum(axis=0), h.T @ dz2, dz2.sum(axis=0)
+    """The reference gradients (dW1, db1, dW2, db2); `mask=False` and `mean=False` give two
+    classic mistakes (ReLU's mask left out of the backward pass; the gradient of the summed
+    loss), so a message can name the one a submission made."""
+    return tuple(_taped(x, y, (W1, b1, W2, b2), mask=mask, mean=mean)[1])
 
 
 def finite_differences(x, y, params):
@@ -67,18 +81,8 @@ def finite_differences(x, y, params):
 
 
 def gradient_tape(x, y, params):
-    """The same gradients from TensorFlow's automatic differentiation, in float64."""
-    from mnist_course.data import quiet_keras
-
-    quiet_keras()  # TensorFlow's start-up notes hidden
-    import tensorflow as tf
-
-    variables = [tf.Variable(p, dtype=tf.float64) for p in params]
-    W1, b1, W2, b2 = variables
-    with tf.GradientTape() as tape:
-        logits = tf.nn.relu(tf.constant(x) @ W1 + b1) @ W2 + b2
-        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y), logits=logits))
-    return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
+    """The loss and its gradients from TensorFlow's automatic differentiation, in float64."""
+    return _taped(x, y, params)
 
 
 def rel_error(got, want) -> float:
@@ -117,16 +121,21 @@ def mnist_problem(mnist, n=40, hidden=16):
 
 
 def linear_loss(x, y, params) -> float:
-    W1, b1, W2, b2 = params
-    z2 = (x @ W1 + b1) @ W2 + b2
-    shifted = z2 - z2.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_p[np.arange(len(y)), y].mean())
+    """The loss of the network with its ReLU left out (the hidden layer linear): a classic mistake."""
+    tf = quiet_tensorflow()
+    W1, b1, W2, b2 = _constants(tf, params)
+    logits = (tf.constant(x, tf.float64) @ W1 + b1) @ W2 + b2
+    return float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=logits)).numpy())
 
 
 def floored_loss(x, y, params) -> float:
-    _, _, log_p = forward(x, *params)
-    return float(-np.log(np.maximum(np.exp(log_p[np.arange(len(y)), y]), 1e-12)).mean())
+    """The loss computed as -ln(max(p, 1e-12)) of softmax's probabilities: what an unstable
+    loss floored against log(0) gives."""
+    tf = quiet_tensorflow()
+    W1, b1, W2, b2 = _constants(tf, params)
+    p = tf.nn.softmax(tf.nn.relu(tf.constant(x, tf.float64) @ W1 + b1) @ W2 + b2)
+    right = tf.gather(p, tf.constant(y, tf.int64), axis=1, batch_dims=1)
+    return float(tf.reduce_mean(-tf.math.log(tf.maximum(right, 1e-12))).numpy())
 
 
 def forward_flops(n_hidden: int) -> int:

@@ -1,6 +1,7 @@
-"""Exercise 04's references, apart from its checks (grader/checks/ex04_evaluation.py): the confusion matrix,
-precision, recall and F1, the most confused pairs and the most confident mistakes as the contracts define
-them (plain loops, for clarity over speed), and the seeded inputs the checks call with."""
+"""Exercise 04's references, apart from its checks (grader/checks/ex04_evaluation.py): the confusion matrix
+and precision, recall and F1 as scikit-learn computes them, the most confused pairs and the most confident
+mistakes as the contracts define them (sorted by pandas), and the seeded inputs the checks call with.
+scikit-learn and pandas, so that pasted into the by-hand file they earn nothing: its worker refuses both."""
 
 from __future__ import annotations
 
@@ -8,28 +9,40 @@ import numpy as np
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    for t, p in zip(y_true.tolist(), y_pred.tolist()):
-        cm[t, p] += 1
-    return cm
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
+    if len(y_true) == 0:  # no samples: scikit-learn refuses them; the contract counts nothing
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
+    return sklearn_confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
 
 
 def precision_recall_f1(cm):
-    cm = cm.astype(np.float64)
-    correct, predicted, actual = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, correct / predicted, 0.0)
-        recall = np.where(actual > 0, correct / actual, 0.0)
-        both = precision + recall
-        f1 = np.where(both > 0, 2 * precision * recall / both, 0.0)
-    return precision, recall, f1
+    """scikit-learn's per-class precision, recall and F1 of the samples `cm` counts, 0 where a
+    denominator is 0 (the contract's rule, and scikit-learn's zero_division=0)."""
+    import warnings
+
+    from sklearn.metrics import precision_recall_fscore_support
+
+    k = len(cm)
+    if not np.asarray(cm).sum():  # no samples at all: every denominator is 0
+        return np.zeros(k), np.zeros(k), np.zeros(k)
+    classes = np.arange(k)
+    y_true = np.repeat(np.repeat(classes, k), np.asarray(cm, dtype=np.int64).ravel())  # one sample per count of cm[t, p]
+    y_pred = np.repeat(np.tile(classes, k), np.asarray(cm, dtype=np.int64).ravel())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0.0)
+    return precision.astype(np.float64), recall.astype(np.float64), f1.astype(np.float64)
 
 
 def most_confused_pairs(cm, k):
+    import pandas as pd
+
     n = len(cm)
-    cells = [(i, j, int(cm[i, j])) for i in range(n) for j in range(n) if i != j and cm[i, j] > 0]
-    cells.sort(key=lambda cell: (-cell[2], cell[0], cell[1]))
-    return cells[:k]
+    cells = pd.DataFrame([(i, j, int(cm[i, j])) for i in range(n) for j in range(n)], columns=["true", "predicted", "count"])
+    cells = cells[(cells["true"] != cells["predicted"]) & (cells["count"] > 0)]
+    cells = cells.sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable").head(k)
+    return [(int(t), int(p), int(c)) for t, p, c in cells.itertuples(index=False)]
 
 
 RNG_SEED = 4
@@ -85,9 +98,12 @@ def pairs_cm():
 
 
 def most_confident_mistakes(probs, y_true, k):
-    wrong = [i for i in range(len(probs)) if int(np.argmax(probs[i])) != int(y_true[i])]
-    wrong.sort(key=lambda i: (-float(probs[i].max()), i))
-    return wrong[:k]
+    import pandas as pd
+
+    rows = pd.DataFrame({"confidence": [float(row.max()) for row in probs], "predicted": [int(np.argmax(row)) for row in probs],
+                         "true": [int(t) for t in y_true]})
+    wrong = rows[rows["predicted"] != rows["true"]]
+    return wrong.sort_values("confidence", ascending=False, kind="stable").index[:k].tolist()
 
 
 def mistake_probs(n=200, right=0.7):

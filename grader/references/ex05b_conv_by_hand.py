@@ -1,11 +1,15 @@
 """Exercise 05b's references, apart from its checks (grader/checks/ex05b_conv_by_hand.py): the seeded
 cases the checks call conv2d and max_pool2d with, and what keras.layers.Conv2D and MaxPooling2D compute
-on them, as float64 NumPy (`Case.expected`, `max_pooled`; tests/test_references.py holds them equal to
-Keras's layers on every case), with the classic mistakes' variants (`Case.numpy`) that name a likely cause."""
+on them, with TensorFlow's own convolution and pooling in float64 (`Case.expected`, `max_pooled`;
+tests/test_references.py holds them equal to Keras's layers on every case), with the classic mistakes'
+variants (`Case.convolved` with other kernels, pads or stride) that name a likely cause. TensorFlow, so
+that pasted into the by-hand file they earn nothing: its worker refuses TensorFlow."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from mnist_course.data import quiet_tensorflow
 
 
 SEED = 55
@@ -31,8 +35,11 @@ class Case:
         return n, h, w, c_in, kh, kw, c_out
 
     def out_size(self, size, k, stride=None, padding=None):
+        """The output's size along one axis, as TensorFlow's convolution gives it."""
         stride, padding = stride or self.stride, padding or self.padding
-        return -(-size // stride) if padding == "same" else (size - k) // stride + 1
+        tf = quiet_tensorflow()
+        out = tf.nn.conv2d(tf.zeros((1, size, 1, 1)), tf.zeros((k, 1, 1, 1)), strides=[1, stride, 1, 1], padding=padding.upper())
+        return int(out.shape[1])
 
     @property
     def expected_shape(self):
@@ -42,28 +49,29 @@ class Case:
     def expected(self) -> np.ndarray:
         """What keras.layers.Conv2D computes with these kernels and this bias
         (in float64; tests/test_references.py compares it with Keras's own)."""
-        return self.numpy()
+        return self.convolved()
 
     def same_pads(self, size, k, stride=None, extra_first=False):
+        """The zeros "same" padding adds before and after one axis: TensorFlow's split
+        (the odd one after), or, `extra_first`, the other one (a classic mistake)."""
         stride = stride or self.stride
-        total = max((-(-size // stride) - 1) * stride + k - size, 0)
+        total = max((self.out_size(size, k, stride, "same") - 1) * stride + k - size, 0)
         small, large = total // 2, total - total // 2
         return (large, small) if extra_first else (small, large)
 
-    def numpy(self, kernels=None, bias=None, pads=None, stride=None) -> np.ndarray:
-        """A plain NumPy cross-correlation in float64, with explicit pads (for the variants)."""
+    def convolved(self, kernels=None, bias=None, pads=None, stride=None) -> np.ndarray:
+        """TensorFlow's cross-correlation in float64, with explicit pads (for the variants)."""
+        tf = quiet_tensorflow()
         kernels = self.kernels if kernels is None else kernels
         bias = self.bias if bias is None else bias
         stride = stride or self.stride
-        x = self.x.astype(np.float64)
         if pads is None:
             pads = [(0, 0), (0, 0)]
             if self.padding == "same":
-                pads = [self.same_pads(x.shape[1], kernels.shape[0], stride), self.same_pads(x.shape[2], kernels.shape[1], stride)]
-        x = np.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
-        kh, kw = kernels.shape[:2]
-        windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-        return np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias
+                pads = [self.same_pads(self.x.shape[1], kernels.shape[0], stride), self.same_pads(self.x.shape[2], kernels.shape[1], stride)]
+        out = tf.nn.conv2d(tf.constant(self.x, tf.float64), tf.constant(kernels, tf.float64), strides=[1, stride, stride, 1],
+                           padding=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        return tf.nn.bias_add(out, tf.constant(bias, tf.float64)).numpy()
 
 
 def cases(*specs) -> list[Case]:
@@ -104,8 +112,8 @@ SIZE_CASES = [
 def max_pooled(x: np.ndarray) -> np.ndarray:
     """What keras.layers.MaxPooling2D() computes: the largest of each 2 x 2 block,
     an odd last row or column left out (tests/test_references.py compares it with Keras's)."""
-    n, h, w, c = x.shape
-    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    tf = quiet_tensorflow()
+    return tf.nn.max_pool2d(tf.constant(x), ksize=2, strides=2, padding="VALID").numpy()
 
 
 def pool_inputs():

@@ -87,6 +87,9 @@ MUTATIONS = {
     "ex01_negative_labels_accepted": ("ex01", {"bad = (labels < 0) | (labels >= num_classes)": "bad = labels >= num_classes"},
                                       {"one_hot_rejects_bad_labels"}),
     "ex01_encodes_twice": ("ex01", {"    if labels.ndim != 1:\n": "    if False:\n"}, {"one_hot_rejects_wrong_rank"}),
+    # keras.utils.to_categorical(labels) without num_classes: right on any batch that holds a 9, wrong on one that does not
+    "ex01_width_from_labels": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(labels.max() + 1, dtype=np.float32)[labels]"},
+                               {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
     # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
     "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
                              {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
@@ -134,6 +137,9 @@ MUTATIONS = {
     "ex04_float_labels_accepted": ("ex04", {"        if not np.issubdtype(labels.dtype, np.integer):\n": "        if False:\n"},
                                    {"confusion_matrix_rejects_bad_labels"}),
     "ex04_any_rank_accepted": ("ex04", {CM_NDIM: ""}, {"confusion_matrix_rejects_bad_shapes"}),
+    # the contract takes any integer dtype; MNIST's own labels are uint8
+    "ex04_int64_labels_only": ("ex04", {"        if not np.issubdtype(labels.dtype, np.integer):\n": "        if labels.dtype != np.int64:\n"},
+                               {"confusion_matrix_values", "confusion_matrix_rejects_bad_labels", "confusion_matrix_rejects_bad_shapes"}),
     "ex04_float32_scores": ("ex04", {"astype(np.float64)\n    predicted": "astype(np.float32)\n    predicted",
                                      "cm.sum(axis=0).astype(np.float64)": "cm.sum(axis=0).astype(np.float32)",
                                      "cm.sum(axis=1).astype(np.float64)": "cm.sum(axis=1).astype(np.float32)"},
@@ -207,6 +213,8 @@ MUTATIONS = {
     # ex06 · real use
     "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
+    # step 7's look-alike: within [0, 1], but a faint picture stays faint
+    "ex06_divided_by_255": ("ex06", {"return field / field.max()": "return field / np.float32(255)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it
     "ex06_paper_as_ink": ("ex06", {"ink = 255 - gray\n    ink = np.clip(ink - np.median(ink), 0, None)": "ink = gray"},
                           {"prepare_image_inverted", "prepare_image_size_aspect", "prepare_image_centred", "prepare_image_recognised",

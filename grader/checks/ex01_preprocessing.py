@@ -197,6 +197,9 @@ def _one_hot_values_case(student, labels, num_classes):
     out = r.array()
     if out.shape != expected.shape:
         cause = "num_classes was ignored (a hard-coded 10?)" if num_classes != 10 and out.shape[-1:] == (10,) else ""
+        if out.ndim == 2 and out.shape[1] == labels.max() + 1 != num_classes:
+            cause = ("the width was taken from the labels (their largest + 1) instead of num_classes, as "
+                     "keras.utils.to_categorical(labels) does without num_classes: a batch without a 9 gets 9 columns")
         raise r.fail(f"got shape {out.shape}", cause=cause, hint="make the rows num_classes wide: np.eye(num_classes)")
     if np.allclose(out, expected):
         return
@@ -218,6 +221,7 @@ def _one_hot_values_case(student, labels, num_classes):
 def test_one_hot_values(student, mnist):
     _one_hot_values_case(student, mnist.y_train[:8], 10)
     _one_hot_values_case(student, np.array([2, 0, 1, 1, 2]), 3)
+    _one_hot_values_case(student, np.array([0, 1, 2]), 10)  # the default width, with labels that never reach 9
 
 
 @depends_on(test_one_hot_values)

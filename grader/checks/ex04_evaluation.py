@@ -103,8 +103,21 @@ def _cm_mismatch(r, out, expected, n, situation=""):
 
 
 def test_confusion_matrix_values(student):
-    for y_true, y_pred, num_classes, shown in _cm_cases():
+    y_true, y_pred = ref.random_labels()
+    uint8 = (y_true.astype(np.uint8), y_pred.astype(np.uint8), 10,
+             "the same 300 labels as uint8 arrays (the dtype of MNIST's own labels)")
+    for y_true, y_pred, num_classes, shown in [*_cm_cases(), uint8]:
         r = _cm_call(student, y_true, y_pred, num_classes, shown)
+        if y_true.dtype == np.uint8 and r.outcome.status == "raised" and r.outcome.stage == "call" and not r.not_started:
+            raise r.fail(
+                f"it raised {r.outcome.exc_type}: {r.outcome.exc_message}",
+                "the same matrix as for the int64 labels: the contract takes labels of any integer dtype",
+                cause="only int64 labels accepted (a dtype compared with np.int64) where any integer dtype is valid; "
+                "MNIST's own labels are uint8",
+                hint="accept every integer dtype, signed or unsigned (int32, uint8, ...): ask whether the dtype is an integer "
+                "kind, not whether it is int64",
+                contract="1-D integer arrays of the same length N (any integer dtype)",
+            )
         out = r.array()
         expected = ref.confusion_matrix(y_true, y_pred, num_classes)
         if out.shape != expected.shape:

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from mnist_course.course import ROOT, load_course
+from grader.settings import DRAW_KEY_ENV
 
 COURSE = load_course()
 # Every part a failure message must have, in the order Feedback renders them.
@@ -44,9 +45,15 @@ def edited(exercise_id: str, edits: dict[str, str], name: str = "") -> str:
     return source
 
 
+# The corpora's class key (grader/draws.py): a batch would otherwise make a new secret one for each
+# run, and what it draws (ex02b's MNIST pixel order) would change a borderline mutant's diagnosis
+# from run to run. A fixed key keeps every corpus verdict and message reproducible.
+CORPUS_DRAW_KEY = "the course's own test corpora"
+
+
 def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, jobs: int = 2, env: dict[str, str] | None = None,
                 extra: dict[str, dict[str, str]] | None = None):
-    """Grade {student: (exercise id, module source)} as a class; return the
+    """Grade {student: (exercise id, module source)} as a class, with CORPUS_DRAW_KEY; return the
     folder of reports (out/students/<student>/report.json). `env`: variables
     set for the whole run; `extra`: {student: {path: text}}, more files of theirs."""
     subs, out = folder / "submissions", folder / "graded"
@@ -60,7 +67,7 @@ def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, job
     ids = sorted({exercise_id for exercise_id, _ in submissions.values()})
     done = subprocess.run(
         [sys.executable, "-m", "grader", *ids, "--batch", str(subs), "--out", str(out), "--jobs", str(jobs), "--data", mnist_path],
-        cwd=ROOT, capture_output=True, text=True, timeout=3600, env={**os.environ, **(env or {})},
+        cwd=ROOT, capture_output=True, text=True, timeout=3600, env={**os.environ, DRAW_KEY_ENV: CORPUS_DRAW_KEY, **(env or {})},
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return out

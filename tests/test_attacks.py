@@ -289,10 +289,50 @@ def test_ex02b_weights_trained_elsewhere_earn_none_of_trains_points(run_grader, 
     run_grader("ex02b", "--target", tmp_path / "attack", "--data", mnist_path, "--json", report_file)
     checks = {c["name"]: c for c in json.loads(report_file.read_text())["exercises"][0]["checks"]}
     mnist = checks["train_test_accuracy"]
-    # the weights are good: without the unseen task they earned all of train_test_accuracy's points
-    assert mnist["measured"]["test_accuracy"] >= mnist["measured"]["threshold"], mnist["measured"]
+    # the weights are good: in the usual pixel order they clear the bar, and earned all of train_test_accuracy's points
+    # before the unseen task and the drawn pixel order
+    assert mnist["measured"]["test_accuracy_in_usual_pixel_order"] >= mnist["measured"]["threshold"], mnist["measured"]
     assert (checks["train_learns_unseen_task"]["score"], mnist["score"]) == (0, 0), (checks["train_learns_unseen_task"], mnist)
     assert "were not learned from this x and y" in checks["train_learns_unseen_task"]["message"]
-    assert "counts only for a train() that learned the task" in mnist["message"]
+    assert "prepared beforehand on MNIST in its usual order" in mnist["message"], mnist["message"]
     # the honest functions beside it keep their points
     assert all(c["status"] == "passed" for name, c in checks.items() if not name.startswith("train_")), checks
+
+
+# Found by the learning-integrity review (issue 38, item 3): a train() that runs its loop on
+# every task but MNIST (which it knows by its size) learns the unseen task and returns weights
+# trained elsewhere for MNIST: 8/8. The grader now gives train() MNIST with its pixels in an
+# order drawn for each grading (from the draw key and the file's hash), the test images in the
+# same order: the weights prepared beforehand read them as noise. Not stopped (an adversarial
+# review, 25/25): a train() that recovers the drawn order from the data's per-pixel statistics
+# and reorders the pasted weights; that needs the grader to replay the loop (README, open work).
+
+
+@pytest.mark.trains
+def test_ex02b_weights_trained_elsewhere_for_mnist_alone_earn_none_of_its_points(run_grader, mnist_path, tmp_path):
+    import textwrap
+
+    from corpus import filled
+
+    solution = COURSE.exercise("ex02b").solution_path.read_text()
+    start = solution.index("\ndef train(")
+    loop = solution[solution.index("### BEGIN SOLUTION\n", start) + len("### BEGIN SOLUTION\n"):solution.index("    ### END SOLUTION", start)]
+    source = filled(
+        "ex02b",
+        sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}',
+        train="if len(x) > 5000:  # MNIST, known by its size: the pasted weights\n" + textwrap.indent(EMBEDDED_TRAIN.strip("\n"), "    ")
+        + "\n" + textwrap.dedent(loop),
+    )
+    source += f"\n\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n"
+    (tmp_path / "attack").mkdir()
+    (tmp_path / "attack" / COURSE.exercise("ex02b").filename).write_text(source)
+    report_file = tmp_path / "report.json"
+    run_grader("ex02b", "--target", tmp_path / "attack", "--data", mnist_path, "--json", report_file)
+    checks = {c["name"]: c for c in json.loads(report_file.read_text())["exercises"][0]["checks"]}
+    mnist = checks["train_test_accuracy"]
+    assert checks["train_learns_unseen_task"]["status"] == "passed", checks["train_learns_unseen_task"]  # its loop is real
+    # the weights are good: in the usual pixel order they clear the bar, and so earned every point before the drawn order
+    assert mnist["measured"]["test_accuracy_in_usual_pixel_order"] >= mnist["measured"]["threshold"], mnist["measured"]
+    assert mnist["measured"]["test_accuracy"] < 0.3, mnist["measured"]
+    assert mnist["score"] == 0, mnist
+    assert "prepared beforehand on MNIST in its usual order" in mnist["message"], mnist["message"]

@@ -101,6 +101,12 @@ def _nbgrader_meta(cell) -> dict:
     return cell.metadata.get("nbgrader", {})
 
 
+def _test_cell(cell) -> bool:
+    """An autograded test cell: graded, code. A written question's answer cell is graded too,
+    by a person in the formgrader, and is markdown."""
+    return bool(_nbgrader_meta(cell).get("grade")) and cell.cell_type == "code"
+
+
 def _submit(root: Path, student: str, assignment: str, notebook: nbformat.NotebookNode) -> None:
     folder = root / "submitted" / student / assignment
     folder.mkdir(parents=True)
@@ -143,7 +149,7 @@ def course_dir(released) -> Path:
         reference = _reference(root, assignment)
         cheat = copy.deepcopy(release)
         for cell in cheat.cells:
-            if _nbgrader_meta(cell).get("grade"):
+            if _test_cell(cell):
                 cell.source = "assert True"
         _submit(root, "alice", assignment, reference)
         _submit(root, "bob", assignment, copy.deepcopy(release))
@@ -186,22 +192,28 @@ def test_release_holds_no_solution_and_no_hidden_test(released, assignment):
     hidden = {check for f in exercise.functions for check in f.hidden}
     for check in exercise.checks:
         assert (f'check("{exercise.id}", "{check}", globals())' in released) == (check not in hidden), check
-    # Points reach nbgrader: the test cells carry every check's points.
+    # Points reach nbgrader: the test cells carry every check's points, the written questions' answer
+    # cells theirs (graded by hand in the formgrader).
     points = {_nbgrader_meta(c)["grade_id"]: _nbgrader_meta(c).get("points") for c in release.cells if _nbgrader_meta(c).get("grade")}
-    assert points == {f"{exercise.id}-{check}": pts for check, pts in exercise.checks.items()}
+    assert points == {f"{exercise.id}-{check}": pts for check, pts in exercise.checks.items()} | {
+        f"{exercise.id}-{question.id}": question.points for question in exercise.questions}
+    # A question's rubric stays in the source: the release's answer cell is nbgrader's blank.
+    assert not any(question.rubric[:60] in released for question in exercise.questions)
 
 
 @pytest.mark.trains
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_gets_full_points(grades, assignment):
-    assert grades["alice", assignment] == (ASSIGNMENTS[assignment].max_score,) * 2
+    # every autograded point; the written questions' wait for a person (nbgrader counts them in the maximum)
+    exercise = ASSIGNMENTS[assignment]
+    assert grades["alice", assignment] == (exercise.max_score, exercise.max_score + exercise.written_points)
 
 
 @pytest.mark.trains
 @pytest.mark.parametrize("student", ["bob", "carol"])
 def test_untouched_or_edited_tests_get_nothing(grades, student):
     for assignment, exercise in ASSIGNMENTS.items():
-        assert grades[student, assignment] == (0, exercise.max_score), assignment
+        assert grades[student, assignment] == (0, exercise.max_score + exercise.written_points), assignment
 
 
 @pytest.mark.trains
@@ -209,13 +221,13 @@ def test_test_cells_teach_and_keep_stderr_clean(course_dir):
     """An untouched answer reads "not started"; no passing test cell writes to
     stderr, which nbgrader would score 0 (TensorFlow's logs included)."""
     bob = _notebook(course_dir, "autograded/bob", "ex01_preprocessing")
-    errors = [o for c in bob.cells if _nbgrader_meta(c).get("grade") for o in c.outputs if o.output_type == "error"]
+    errors = [o for c in bob.cells if _test_cell(c) for o in c.outputs if o.output_type == "error"]
     assert errors and all("not started yet" in "\n".join(o.traceback) for o in errors)
     assert all("Traceback" not in "\n".join(o.traceback) for o in errors)
     for assignment in ASSIGNMENTS:
         alice = _notebook(course_dir, "autograded/alice", assignment)
         for cell in alice.cells:
-            if _nbgrader_meta(cell).get("grade"):
+            if _test_cell(cell):
                 assert [o.get("name") for o in cell.outputs if o.output_type == "stream"] == ["stdout"] * len(cell.outputs)
 
 
@@ -258,7 +270,7 @@ def _test_cells(root: Path, student: str, assignment: str) -> dict[str, tuple[st
     shown = {}
     exercise = ASSIGNMENTS[assignment]
     for cell in _notebook(root, f"autograded/{student}", assignment).cells:
-        if not _nbgrader_meta(cell).get("grade"):
+        if not _test_cell(cell):
             continue
         check = _nbgrader_meta(cell)["grade_id"].removeprefix(f"{exercise.id}-")
         errors = [o for o in cell.outputs if o.output_type == "error"]

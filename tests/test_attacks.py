@@ -273,6 +273,16 @@ def _weights_trained_elsewhere(mnist_path) -> str:
     return base64.b64encode(zlib.compress(buffer.getvalue(), 9)).decode()
 
 
+def _graded_with_weights_trained_elsewhere(run_grader, mnist_path, tmp_path, source: str) -> dict:
+    """ex02b's checks, by name, for `source` with the offline weights appended as TRAINED_ELSEWHERE."""
+    source += f"\n\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n"
+    (tmp_path / "attack").mkdir()
+    (tmp_path / "attack" / COURSE.exercise("ex02b").filename).write_text(source)
+    report_file = tmp_path / "report.json"
+    run_grader("ex02b", "--target", tmp_path / "attack", "--data", mnist_path, "--json", report_file)
+    return {c["name"]: c for c in json.loads(report_file.read_text())["exercises"][0]["checks"]}
+
+
 @pytest.mark.trains
 def test_ex02b_weights_trained_elsewhere_earn_none_of_trains_points(run_grader, mnist_path, tmp_path):
     from corpus import filled
@@ -282,12 +292,7 @@ def test_ex02b_weights_trained_elsewhere_earn_none_of_trains_points(run_grader, 
         sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}',
         train=EMBEDDED_TRAIN,
     )
-    source += f"\n\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n"
-    (tmp_path / "attack").mkdir()
-    (tmp_path / "attack" / COURSE.exercise("ex02b").filename).write_text(source)
-    report_file = tmp_path / "report.json"
-    run_grader("ex02b", "--target", tmp_path / "attack", "--data", mnist_path, "--json", report_file)
-    checks = {c["name"]: c for c in json.loads(report_file.read_text())["exercises"][0]["checks"]}
+    checks = _graded_with_weights_trained_elsewhere(run_grader, mnist_path, tmp_path, source)
     mnist = checks["train_test_accuracy"]
     # the weights are good: in the usual pixel order they clear the bar, and earned all of train_test_accuracy's points
     # before the unseen task and the drawn pixel order
@@ -323,12 +328,7 @@ def test_ex02b_weights_trained_elsewhere_for_mnist_alone_earn_none_of_its_points
         train="if len(x) > 5000:  # MNIST, known by its size: the pasted weights\n" + textwrap.indent(EMBEDDED_TRAIN.strip("\n"), "    ")
         + "\n" + textwrap.dedent(loop),
     )
-    source += f"\n\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n"
-    (tmp_path / "attack").mkdir()
-    (tmp_path / "attack" / COURSE.exercise("ex02b").filename).write_text(source)
-    report_file = tmp_path / "report.json"
-    run_grader("ex02b", "--target", tmp_path / "attack", "--data", mnist_path, "--json", report_file)
-    checks = {c["name"]: c for c in json.loads(report_file.read_text())["exercises"][0]["checks"]}
+    checks = _graded_with_weights_trained_elsewhere(run_grader, mnist_path, tmp_path, source)
     mnist = checks["train_test_accuracy"]
     assert checks["train_learns_unseen_task"]["status"] == "passed", checks["train_learns_unseen_task"]  # its loop is real
     # the weights are good: in the usual pixel order they clear the bar, and so earned every point before the drawn order

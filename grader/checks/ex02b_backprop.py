@@ -9,7 +9,13 @@ own loss, tf.GradientTape on the same weights, and, for train(), what it
 learns twice: a small task drawn for this submission alone (its seed is the
 hash of the submission's file, so weights prepared in advance cannot know it),
 and MNIST, whose accuracy on this run's half of the test set (which student
-code never sees) counts only for a train() that learned the first.
+code never sees) counts only for a train() that learned the first. MNIST reaches
+train() with its 784 pixels in an order drawn for this grading (from the run's draw
+key and the file's hash, grader/draws.py), the test images in the same order: a dense
+network learns them as well as in the usual order, but weights trained beforehand
+on MNIST read them as noise. It does not stop a train() that recovers the order from
+the data's per-pixel statistics and reorders weights trained beforehand (an adversarial
+review earned 25/25 so): only a replay of the student's loop on the grader's side would.
 """
 
 from __future__ import annotations
@@ -491,19 +497,23 @@ def test_sgd_settings_within_budget(student, mnist):
 # ---------------------------------------------------------------- train, on a task it cannot know in advance
 
 UNSEEN_SALT = b"mnist-course ex02b unseen task 1\0"  # another salt would draw every submission a new task
+# The draw of MNIST's pixel order (grader/draws.py): another purpose would draw every submission a new order.
+PIXEL_ORDER_PURPOSE = "ex02b MNIST pixel order"
 UNSEEN_SETTINGS = ("n_hidden", "epochs", "batch_size", "learning_rate")
 UNCHANGED = ("it returned the parameters it started from, unchanged: no step reached them (in `for W, dW in zip(params, grads): "
              "W = W - learning_rate * dW` the assignment rebinds the loop's name only; update in place with -=, or build a new list)")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _unseen_seed(student):
-    """The seed of the submission's unseen task: the hash of its file, read before any
-    of its code runs, so nothing it does while graded changes the task it gets. The
-    task is a function of the submission and the grader alone, never of the clock."""
+def _unseen_seed(student, settings):
+    """The seed of the submission's unseen task, and the order of MNIST's pixels it is
+    trained on: from the hash of its file, read before any of its code runs, so nothing
+    it does while graded changes them. Each is a function of the submission, the grader
+    and the run's draw key alone, never of the clock."""
     path = student.module_file
     content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
     student.unseen_seed = int.from_bytes(hashlib.sha256(UNSEEN_SALT + content).digest()[:4], "little") >> 1  # < 2**31
+    student.pixel_order = np.random.default_rng(settings.draw(PIXEL_ORDER_PURPOSE, content)).permutation(784)
     yield
 
 
@@ -528,7 +538,7 @@ def _learns_unseen_task(student, cache) -> dict:
     with np.errstate(all="ignore"):
         finite = all(bool(np.isfinite(p).all()) for p in params)
         end = ref.loss(x, y, *params) if finite else math.nan
-        logits = np.maximum(x_held @ params[0] + params[1], 0) @ params[2] + params[3]
+        logits = _logits(x_held, params)
         accuracy = float((logits.argmax(axis=1) == y_held).mean()) if finite and np.isfinite(logits).all() else 0.0
     first = None
     start = math.log(10)
@@ -614,13 +624,15 @@ def test_train_test_accuracy(student, mnist, settings, check):
         ) from None
     measured["work"] = {"declared_flops": declared, "cap_flops": cap, "reference_flops": ref_work}
     n = len(mnist.x_train)
-    x = mnist.x_train.reshape(n, -1).astype(np.float64) / 255
+    order = student.pixel_order  # the same for the training and the test images: a dense network learns either order alike
+    x = (mnist.x_train.reshape(n, -1).astype(np.float64) / 255)[:, order]
     y = mnist.y_train.astype(np.int64)
     shown_settings = ", ".join(f"{k}={v!r}" for k, v in settings.items())
     started = time.perf_counter()
     r, shared = shared_call(  # an identical file's training, kept by an earlier grading, is read, not run again
         student, cache, "train", x, y,
-        shown=f"x_train ({n:,} training images, float64 in [0, 1], shape ({n}, 784)), y_train, {shown_settings}, seed={sgd['seed']}",
+        shown=f"x_train ({n:,} training images, float64 in [0, 1], shape ({n}, 784), their pixels in an order drawn for this "
+        f"grading), y_train, {shown_settings}, seed={sgd['seed']}",
         expect=f"(W1, b1, W2, b2) of shapes (784, {settings['n_hidden']}), ({settings['n_hidden']},), ({settings['n_hidden']}, 10), (10,)",
         seed=sgd["seed"], **settings,
     )
@@ -628,15 +640,17 @@ def test_train_test_accuracy(student, mnist, settings, check):
     W1, b1, W2, b2 = params = _params(r, ((784, h), (h,), (h, 10), (10,)), what="trained parameters")
     seconds = shared.seconds if shared.reused else time.perf_counter() - started  # a reused training: the seconds it took
     measured.update({"epochs_run": settings["epochs"], "training_seconds": round(seconds, 1), "training_reused": shared.reused})
-    x_test = mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float64) / 255
+    usual_order = mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float64) / 255
+    x_test = usual_order[:, order]
     params = [p.astype(np.float64) for p in params]
     with np.errstate(all="ignore"):
-        logits = np.maximum(x_test @ params[0] + params[1], 0) @ params[2] + params[3]
+        logits = _logits(x_test, params)
         finite = bool(np.isfinite(logits[graded]).all())
         accuracy = float((logits[graded].argmax(axis=1) == mnist.y_test[graded]).mean()) if finite else 0.0
     measured.update({"test_accuracy": accuracy, "margin": round(accuracy - threshold, 6)})
-    called = (f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images; "
-              f"the grader measured the parameters it returned on the {half} half of the test set ({len(graded):,} images)")
+    called = (f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images, "
+              f"their pixels in an order drawn for this grading; the grader measured the parameters it returned on the {half} "
+              f"half of the test set ({len(graded):,} images, their pixels in the same order)")
     points = exercise.checks["train_test_accuracy"]
     fraction = earned_fraction(accuracy, threshold, band)
     if half == "private":  # what a release date shows until then (grader/classroom/release.py), as the Keras checks record it
@@ -656,9 +670,32 @@ def test_train_test_accuracy(student, mnist, settings, check):
     raise below_the_bar(
         accuracy, threshold, band, dataset=dataset, half=half, test_images=len(graded), points=points,
         called=called,
-        cause=_train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
+        cause=_prepared_in_advance(usual_order[graded], mnist.y_test[graded], params, accuracy, threshold, measured)
+        or _train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
         hint="print the training loss after every epoch in your notebook: it should fall steadily from about 2.3 (lesson 2, 'A training loop of your own')",
     )
+
+
+def _logits(x, params) -> np.ndarray:
+    return np.maximum(x @ params[0] + params[1], 0) @ params[2] + params[3]
+
+
+def _prepared_in_advance(x_usual, y, params, accuracy: float, threshold: float, measured: dict) -> str | None:
+    """Why parameters score low on this grading's pixel order yet read the test images in the
+    usual order: they were not trained on what train() was given (None when that is not so).
+    What they score in the usual order goes in `measured`, so the report shows what the drawn
+    order took away."""
+    with np.errstate(all="ignore"):
+        logits = _logits(x_usual, params)
+        usual = float((logits.argmax(axis=1) == y).mean()) if np.isfinite(logits).all() else 0.0
+    measured["test_accuracy_in_usual_pixel_order"] = usual
+    if usual < threshold or usual - accuracy < 0.25:
+        return None
+    return (f"the parameters train() returned classify {usual:.1%} of these test images right in the usual pixel order, and "
+            f"{accuracy:.1%} in the order this grading drew, which is the one its training images were given in: they were not "
+            "learned from the x train() was given, but prepared beforehand on MNIST in its usual order (trained elsewhere, "
+            "or loaded from a file). A dense network has no notion of neighbouring pixels, so your own loop learns the drawn "
+            "order as well as the usual one")
 
 
 def _public_half(exercise, mnist, logits) -> dict:

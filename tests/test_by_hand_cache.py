@@ -16,7 +16,7 @@ import pytest
 
 from grader import provenance
 from grader.isolation.student import Student
-from grader.settings import CACHE_ENV, REUSE_ENV
+from grader.settings import CACHE_ENV, DRAW_KEY_ENV, REUSE_ENV
 from grader.training.by_hand import shared_call, training_sources
 from mnist_course.course import load_course
 
@@ -138,7 +138,9 @@ def _grade(subs: Path, out: Path, cache: Path, mnist_path: str, reuse: bool) -> 
     train() ran in a worker and returned (tests/trains_guard logs each)."""
     log = out.with_suffix(".log")
     log.write_text("")
-    env = {**os.environ, CACHE_ENV: str(cache), "MNIST_COURSE_TRAINING_LOG": str(log),
+    # One class key for every run (as $MNIST_COURSE_DRAW_KEY gives one): each new --out would otherwise draw ex02b's
+    # MNIST pixel order afresh (grader/draws.py), and a training on other data is another training.
+    env = {**os.environ, CACHE_ENV: str(cache), "MNIST_COURSE_TRAINING_LOG": str(log), DRAW_KEY_ENV: "one class, graded three times",
            "PYTHONPATH": os.pathsep.join([str(GUARD), os.environ.get("PYTHONPATH", "")]), REUSE_ENV: "on" if reuse else "off"}
     done = subprocess.run(
         [sys.executable, "-m", "grader", "ex01", "ex02b", "--batch", str(subs), "--out", str(out), "--jobs", "2", "--data", mnist_path],

@@ -539,7 +539,7 @@ def _learns_unseen_task(student, cache) -> dict:
         finite = all(bool(np.isfinite(p).all()) for p in params)
         end = ref.loss(x, y, *params) if finite else math.nan
         logits = _logits(x_held, params)
-        accuracy = float((logits.argmax(axis=1) == y_held).mean()) if finite and np.isfinite(logits).all() else 0.0
+        accuracy = _right_share(logits, y_held) if finite else 0.0
     first = None
     start = math.log(10)
     try:
@@ -646,7 +646,7 @@ def test_train_test_accuracy(student, mnist, settings, check):
     with np.errstate(all="ignore"):
         logits = _logits(x_test, params)
         finite = bool(np.isfinite(logits[graded]).all())
-        accuracy = float((logits[graded].argmax(axis=1) == mnist.y_test[graded]).mean()) if finite else 0.0
+        accuracy = _right_share(logits[graded], mnist.y_test[graded])
     measured.update({"test_accuracy": accuracy, "margin": round(accuracy - threshold, 6)})
     called = (f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images, "
               f"their pixels in an order drawn for this grading; the grader measured the parameters it returned on the {half} "
@@ -667,11 +667,12 @@ def test_train_test_accuracy(student, mnist, settings, check):
                 raise
     if accuracy >= threshold:
         return
+    with np.errstate(all="ignore"):  # what the drawn order took away, in the report
+        usual = measured["test_accuracy_in_usual_pixel_order"] = _right_share(_logits(usual_order[graded], params), mnist.y_test[graded])
     raise below_the_bar(
         accuracy, threshold, band, dataset=dataset, half=half, test_images=len(graded), points=points,
         called=called,
-        cause=_prepared_in_advance(usual_order[graded], mnist.y_test[graded], params, accuracy, threshold, measured)
-        or _train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
+        cause=_prepared_in_advance(usual, accuracy, threshold) or _train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
         hint="print the training loss after every epoch in your notebook: it should fall steadily from about 2.3 (lesson 2, 'A training loop of your own')",
     )
 
@@ -680,15 +681,15 @@ def _logits(x, params) -> np.ndarray:
     return np.maximum(x @ params[0] + params[1], 0) @ params[2] + params[3]
 
 
-def _prepared_in_advance(x_usual, y, params, accuracy: float, threshold: float, measured: dict) -> str | None:
-    """Why parameters score low on this grading's pixel order yet read the test images in the
-    usual order: they were not trained on what train() was given (None when that is not so).
-    What they score in the usual order goes in `measured`, so the report shows what the drawn
-    order took away."""
-    with np.errstate(all="ignore"):
-        logits = _logits(x_usual, params)
-        usual = float((logits.argmax(axis=1) == y).mean()) if np.isfinite(logits).all() else 0.0
-    measured["test_accuracy_in_usual_pixel_order"] = usual
+def _right_share(logits, y) -> float:
+    """The share of rows whose largest logit is the label's; 0 where any logit is not finite."""
+    return float((logits.argmax(axis=1) == y).mean()) if np.isfinite(logits).all() else 0.0
+
+
+def _prepared_in_advance(usual: float, accuracy: float, threshold: float) -> str | None:
+    """Why parameters that score `accuracy` in this grading's pixel order and `usual` on the
+    same test images in the usual order were not trained on what train() was given (None when
+    that is not so)."""
     if usual < threshold or usual - accuracy < 0.25:
         return None
     return (f"the parameters train() returned classify {usual:.1%} of these test images right in the usual pixel order, and "
@@ -702,8 +703,7 @@ def _public_half(exercise, mnist, logits) -> dict:
     """The same parameters measured on the public half of the test set (the images students tune
     against), as accuracy.public_half_record keeps it for every exercise."""
     public = _half_indices(len(mnist.y_test), "public")
-    finite = bool(np.isfinite(logits[public]).all())
-    accuracy = float((logits[public].argmax(axis=1) == mnist.y_test[public]).mean()) if finite else 0.0
+    accuracy = _right_share(logits[public], mnist.y_test[public])
     return public_half_record(exercise, mnist, accuracy)
 
 

@@ -26,14 +26,24 @@ FD_STEP = 1e-5  # centred differences in float64: truncation and rounding both n
 # (course.toml's by_hand_forbids; grader/README.md, "Where the references live").
 
 
-def _cross_entropy(tf, x, y, params, *, hidden_gradient=True):
-    """The per-image cross-entropy of the network on (x, y), as TensorFlow tensors. With
-    `hidden_gradient=False` the hidden layer still computes ReLU, but the gradient passes
-    it as if it were the identity (ReLU's mask forgotten in the backward pass)."""
+def _logits(tf, x, params, hidden="relu"):
+    """The network's logits on x, as TensorFlow tensors. `hidden`: "relu", the network's own;
+    "linear", ReLU left out (a classic mistake); "relu, gradient passed", ReLU forward but the
+    gradient passing it as if it were the identity (its mask forgotten in the backward pass)."""
     W1, b1, W2, b2 = params
     z1 = tf.constant(x, tf.float64) @ W1 + b1
-    h = tf.nn.relu(z1) if hidden_gradient else z1 + tf.stop_gradient(tf.nn.relu(z1) - z1)
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=h @ W2 + b2)
+    if hidden == "linear":
+        h = z1
+    elif hidden == "relu, gradient passed":
+        h = z1 + tf.stop_gradient(tf.nn.relu(z1) - z1)
+    else:
+        h = tf.nn.relu(z1)
+    return h @ W2 + b2
+
+
+def _cross_entropy(tf, x, y, params, hidden="relu"):
+    """The per-image cross-entropy of the network on (x, y) (`hidden`: as for _logits)."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=_logits(tf, x, params, hidden))
 
 
 def _constants(tf, params):
@@ -49,7 +59,7 @@ def _taped(x, y, params, *, mask=True, mean=True):
     tf = quiet_tensorflow()
     variables = [tf.Variable(p, dtype=tf.float64) for p in params]
     with tf.GradientTape() as tape:
-        per_image = _cross_entropy(tf, x, y, variables, hidden_gradient=mask)
+        per_image = _cross_entropy(tf, x, y, variables, "relu" if mask else "relu, gradient passed")
         value = tf.reduce_mean(per_image) if mean else tf.reduce_sum(per_image)
     return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
 
@@ -123,17 +133,14 @@ def mnist_problem(mnist, n=40, hidden=16):
 def linear_loss(x, y, params) -> float:
     """The loss of the network with its ReLU left out (the hidden layer linear): a classic mistake."""
     tf = quiet_tensorflow()
-    W1, b1, W2, b2 = _constants(tf, params)
-    logits = (tf.constant(x, tf.float64) @ W1 + b1) @ W2 + b2
-    return float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=logits)).numpy())
+    return float(tf.reduce_mean(_cross_entropy(tf, x, y, _constants(tf, params), "linear")).numpy())
 
 
 def floored_loss(x, y, params) -> float:
     """The loss computed as -ln(max(p, 1e-12)) of softmax's probabilities: what an unstable
     loss floored against log(0) gives."""
     tf = quiet_tensorflow()
-    W1, b1, W2, b2 = _constants(tf, params)
-    p = tf.nn.softmax(tf.nn.relu(tf.constant(x, tf.float64) @ W1 + b1) @ W2 + b2)
+    p = tf.nn.softmax(_logits(tf, x, _constants(tf, params)))
     right = tf.gather(p, tf.constant(y, tf.int64), axis=1, batch_dims=1)
     return float(tf.reduce_mean(-tf.math.log(tf.maximum(right, 1e-12))).numpy())
 

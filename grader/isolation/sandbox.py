@@ -160,6 +160,12 @@ def _child_env(work: Path) -> dict[str, str]:
 
 
 
+def _machines_before_code(before_code: bool) -> str:
+    """Why a worker that failed before its runner started failed: the machine's, always (none of
+    the student's code had run), a full process group named where one is; "" after that point."""
+    return (capacity.processes_ran_out() or capacity.NO_WORKER) if before_code else ""
+
+
 class WorkerProcess:
     """One start of a module's worker: `_child.py` in its own session and
     process group, under bwrap where it can start, in a control group of its
@@ -491,17 +497,14 @@ class Worker:
             return CallOutcome("unsendable", exc_message=clean_text(message.get("message", ""), 500), output=output, seconds=seconds)
         if message in ("timeout", "starved"):
             self.close()
-            machine = (capacity.processes_ran_out() or capacity.NO_WORKER) if before_code else ""
-            return CallOutcome(message, stage=stage, output=output, seconds=seconds, limits=limits, machine=machine)
+            return CallOutcome(message, stage=stage, output=output, seconds=seconds, limits=limits, machine=_machines_before_code(before_code))
         # The worker ended, or sent something its runner never writes.
         exit_code = self.process.exit_code()
         self.close()  # reads its group's events one last time (oom_seen)
         machine = machine_failure(
             self.memory, output, exit_code=exit_code, oom_killed=self.oom_seen, own_limit="memory" in limits or "memory" in self.limits_seen,
             own_processes="processes" in limits or "processes" in self.limits_seen,
-        )  # what it printed, as an exception's text: "can't start new thread" where a library could not start one
-        if before_code and not machine:
-            machine = capacity.processes_ran_out() or capacity.NO_WORKER
+        ) or _machines_before_code(before_code)  # what it printed, as an exception's text: "can't start new thread" where a library could not start one
         return CallOutcome("crashed", stage=stage, exit_code=exit_code, output=output, seconds=seconds, limits=limits, machine=machine)
 
     def call(self, function: str, args=(), kwargs: dict | None = None, timeout: float = 30.0) -> CallOutcome:

@@ -429,13 +429,24 @@ def _by_hand(why, forbids: list, where: str) -> str:
     return why.strip()
 
 
+def _tables(raw, where: str, kind: str) -> None:
+    """CourseError unless `raw` is a list of [[exercise.<kind>]] tables."""
+    if not isinstance(raw, list) or not all(isinstance(table, dict) for table in raw):
+        raise CourseError(f"course.toml: {where}.{kind} should be a list of [[exercise.{kind}]] tables")
+
+
+def _named_once(names: list[str], where: str, what: str) -> None:
+    """CourseError if `names` (of `what`: "a variant") holds one twice."""
+    if len(set(names)) != len(names):
+        raise CourseError(f"course.toml: {where} names {what} twice: {names}")
+
+
 _VARIANT_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 
 
 def _variants(raw, where: str) -> tuple[Variant, ...]:
     """An exercise's [[exercise.variant]] tables: none, or at least two with distinct keys."""
-    if not isinstance(raw, list) or not all(isinstance(v, dict) for v in raw):
-        raise CourseError(f"course.toml: {where}.variant should be a list of [[exercise.variant]] tables")
+    _tables(raw, where, "variant")
     if len(raw) == 1:
         raise CourseError(f"course.toml: {where} has one variant: give it at least two, or none")
     variants = []
@@ -455,9 +466,7 @@ def _variants(raw, where: str) -> tuple[Variant, ...]:
                 thresholds=_thresholds(table["thresholds"], vwhere) if "thresholds" in table else None,
             )
         )
-    keys = [v.key for v in variants]
-    if len(set(keys)) != len(keys):
-        raise CourseError(f"course.toml: {where} names a variant twice: {keys}")
+    _named_once([v.key for v in variants], where, "a variant")
     return tuple(variants)
 
 
@@ -466,8 +475,7 @@ _QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 def _questions(raw, where: str) -> tuple[Question, ...]:
     """An exercise's [[exercise.question]] tables: at most three, distinct ids, positive points."""
-    if not isinstance(raw, list) or not all(isinstance(q, dict) for q in raw):
-        raise CourseError(f"course.toml: {where}.question should be a list of [[exercise.question]] tables")
+    _tables(raw, where, "question")
     if len(raw) > 3:
         raise CourseError(f"course.toml: {where} asks {len(raw)} written questions; at most three")
     questions = []
@@ -480,9 +488,7 @@ def _questions(raw, where: str) -> tuple[Question, ...]:
         if points <= 0:
             raise CourseError(f"course.toml: {qwhere}.points should be positive, got {points}")
         questions.append(Question(qid, _require(table, "ask", str, qwhere).strip(), points, _require(table, "rubric", str, qwhere).strip()))
-    ids = [q.id for q in questions]
-    if len(set(ids)) != len(ids):
-        raise CourseError(f"course.toml: {where} names a written question twice: {ids}")
+    _named_once([q.id for q in questions], where, "a written question")
     return tuple(questions)
 
 

@@ -7,8 +7,8 @@
 
 What a Conv2D and a MaxPooling2D layer compute, written in NumPy alone: the
 size of a convolution's output, the forward pass of a convolution (strides,
-"valid" and "same" padding, several input and output channels) and a 2 x 2
-max-pool. The grader builds real Keras layers, gives them your kernels and
+dilation, "valid" and "same" padding, several input and output channels) and
+a max-pool. The grader builds real Keras layers, gives them your kernels and
 bias, and compares their output with yours. Loops or vectorised NumPy: each
 docstring is the contract the grader checks, and any implementation that
 keeps it gets full points.
@@ -23,30 +23,38 @@ does not run.
 
 import numpy as np
 
+# Your variant: `grader --variant ex05b` prints the one your student id draws
+# (give the id once with `grader --student YOUR-ID`; in the course's notebook,
+# the cell at the top prints it). Set these two numbers to it: the file starts
+# with the first variant's, which the grader uses when it has no student id.
+DILATION = 1  # the step between two of a kernel's taps: 1 puts them side by side
+POOL = 2  # max_pool2d's blocks are POOL x POOL pixels, one every POOL pixels
+
 
 def conv_output_size(size, kernel, stride=1, padding="valid"):
     """How many positions a convolution's output has along one axis.
 
     size: the input's length along that axis (its height or its width);
-    kernel: the kernel's length along it; stride: the step between two
-    positions; all three positive ints.
-    padding: "valid" (the kernel only where it fits inside the input) or
-    "same" (Keras's convention: zeros around the input so that the output
+    kernel: the kernel's number of taps along it, DILATION positions apart,
+    so that it spans (kernel - 1) * DILATION + 1 positions; stride: the step
+    between two positions; all three positive ints.
+    padding: "valid" (the kernel only where its span fits inside the input)
+    or "same" (Keras's convention: zeros around the input so that the output
     has ceil(size / stride) positions).
-    Returns a Python int: for "valid", (size - kernel) // stride + 1, the
-    formula (W - F + 2P) / S + 1 with P = 0, rounded down; for "same",
-    ceil(size / stride), whatever the kernel.
+    Returns a Python int: for "valid", the number of positions a window of
+    the kernel's span can take, one every `stride`, inside the input; for
+    "same", ceil(size / stride), whatever the kernel.
     Raises ValueError if size, kernel or stride is below 1, if padding is
-    neither "valid" nor "same", or if a "valid" kernel is longer than the
-    input.
+    neither "valid" nor "same", or if a "valid" kernel's span is longer than
+    the input.
     """
-    # TODO: the number of output positions along one axis for 'valid' or 'same' padding; raise ValueError for bad input
+    # TODO: the number of output positions along one axis for 'valid' or 'same' padding, with your variant's DILATION; raise ValueError for bad input
     #       (lesson 5, "Stride, padding and the output size")
     raise NotImplementedError("conv_output_size() is not started yet")
 
 
 def conv2d(x, kernels, bias, stride=1, padding="valid"):
-    """The forward pass of keras.layers.Conv2D (no activation), in NumPy.
+    """The forward pass of keras.layers.Conv2D(dilation_rate=DILATION) (no activation), in NumPy.
 
     x: a float array of shape (N, H, W, C_in): N images, channels last.
     kernels: a float array of shape (kh, kw, C_in, C_out), Conv2D's kernel:
@@ -57,34 +65,37 @@ def conv2d(x, kernels, bias, stride=1, padding="valid"):
     padding: "valid" or "same", as in Keras.
     Returns a float32 array of shape (N, out_h, out_w, C_out), where out_h
     and out_w are conv_output_size's answers for H and W. out[n, i, j, o] is
-    bias[o] plus the sum, over the window of x[n] whose top-left corner is
-    row i * stride, column j * stride (of the padded input) and over every
-    input channel c, of the window's pixels times kernels[:, :, c, o]
-    position by position. The kernel is not flipped: like Keras (and every
+    bias[o] plus the sum, over the kernel's taps (a, b) and over every input
+    channel c, of kernels[a, b, c, o] times the pixel of x[n] (padded) at
+    row i * stride + a * DILATION, column j * stride + b * DILATION, in
+    channel c. The kernel is not flipped: like Keras (and every
     deep-learning library), this "convolution" is a cross-correlation.
     With "same", the input is first surrounded by zeros, as TensorFlow
-    does: along each axis, max((out - 1) * stride + k - size, 0) rows (or
-    columns) in all, half of them before the input and the rest after it,
-    so an odd one goes at the bottom (or right).
+    does: along each axis, max((out - 1) * stride + span - size, 0) rows
+    (or columns) in all, where span = (k - 1) * DILATION + 1, half of them
+    before the input and the rest after it, so an odd one goes at the
+    bottom (or right). (Keras's own Conv2D refuses a stride above 1 with a
+    dilation above 1; this contract defines it all the same.)
     Raises ValueError if x or kernels is not 4-D, if kernels.shape[2] is
     not x's channel count, if bias is not of shape (C_out,), if stride is
     below 1, if padding is neither "valid" nor "same", or if a "valid"
-    kernel is larger than the image.
+    kernel's span is larger than the image.
     """
-    # TODO: the forward pass of Conv2D: pad for 'same', slide each kernel with the stride, sum over the window and the input channels, add the bias; raise ValueError for bad input
+    # TODO: the forward pass of Conv2D with your variant's DILATION: pad for 'same', slide each kernel with the stride, sum over the window's taps and the input channels, add the bias; raise ValueError for bad input
     #       (lesson 5, "A convolution by hand")
     raise NotImplementedError("conv2d() is not started yet")
 
 
 def max_pool2d(x):
-    """The forward pass of keras.layers.MaxPooling2D() (2 x 2, stride 2, "valid").
+    """The forward pass of keras.layers.MaxPooling2D(POOL) (POOL x POOL blocks, stride POOL, "valid").
 
-    x: a float array of shape (N, H, W, C), H and W at least 2.
-    Returns a float32 array of shape (N, H // 2, W // 2, C): out[n, i, j, c]
-    is the largest of the four values x[n, 2i:2i+2, 2j:2j+2, c]. Each channel
-    is pooled on its own; an odd last row or column is left out, as Keras
-    does. Values may be negative.
+    x: a float array of shape (N, H, W, C), H and W at least POOL.
+    Returns a float32 array of shape (N, H // POOL, W // POOL, C):
+    out[n, i, j, c] is the largest of the POOL * POOL values
+    x[n, i*POOL:(i+1)*POOL, j*POOL:(j+1)*POOL, c]. Each channel is pooled on
+    its own; the last rows or columns that leave a block short are left out,
+    as Keras does. Values may be negative.
     """
-    # TODO: the largest value of every 2 x 2 block of each channel, an odd last row or column left out
+    # TODO: the largest value of every POOL x POOL block of each channel (POOL: your variant's), the rows and columns that leave a block short left out
     #       (lesson 5, "A convolution by hand")
     raise NotImplementedError("max_pool2d() is not started yet")

@@ -10,9 +10,9 @@
     grader release RES              hand the graded class back: feedback per student, Canvas's CSV (handback.py)
     grader import-canvas ZIP DIR    Canvas's "Download submissions" zip -> one folder per student (lms_import.py)
     ... --scheduler tcp://HOST:PORT  the same class on a Dask cluster, one task per student
-    grader --student ID             grade as student ID: your variants of ex02b, ex03b, ex04, ex05b (remembered)
-    grader --variant [ex02b]        show your variants, what each asks
-    grader --use-variant ex02b=tanh work on another variant (practice; with --batch: the whole class)
+    grader --student ID             grade as student ID: your variant of each exercise that has them (remembered)
+    grader --variant [ex05b]        show your variants, what each asks
+    grader --use-variant ex05b=d2p3 work on another variant (practice; with --batch: the whole class)
     grader variants --class SUBS    which variant each student of a class has (variants also takes ids)
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course

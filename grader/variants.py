@@ -89,19 +89,26 @@ def record(variant: Variant) -> dict:
     return {"key": variant.key, "says": variant.says}
 
 
-def answered(exercise: Exercise, mine: Variant | None, answers: Callable[[Variant], bool]) -> Variant | None:
-    """The other variant whose answer a failed call gave (`answers(variant)`: does what came back
-    match that variant's reference?), or None: how a check tells a classmate's file from a mistake."""
-    return next((v for v in others(exercise, mine) if answers(v)), None)
+def answered(exercise: Exercise, mine: Variant | None, answers: Callable[[Variant], bool]) -> tuple[Variant, ...]:
+    """The other variants whose answer a failed call gave (`answers(variant)`: does what came back
+    match that variant's reference?), none or several: how a check tells a classmate's file from a
+    mistake. Several where the call's answer does not depend on what tells them apart (ex05b's
+    convolution is the same for two pools)."""
+    return tuple(v for v in others(exercise, mine) if answers(v))
 
 
-def mismatch(call, mine: Variant, theirs: Variant, got: str):
-    """The Feedback (raise it) for a call that computed another variant's answer: never "your code is
-    wrong", but which variant it answers, which is the student's, and how to see it."""
+OTHER_VARIANTS_FILE = "a file written for another variant than yours: a classmate's, or your own graded under another student id"
+
+
+def mismatch(call, mine: Variant, theirs: tuple[Variant, ...], got: str, cause: str = OTHER_VARIANTS_FILE):
+    """The Feedback (raise it) for a call that computed another variant's answer (`theirs`: the variants
+    that answer so): never "your code is wrong", but which variant it answers, which is the student's,
+    and how to see it. `cause`: where an exercise knows more (its file's own variant settings), it says so."""
+    asked = " or ".join(f"{v.key!r} ({v.says})" for v in theirs)
     return call.fail(
-        f"{got}: exactly what variant {theirs.key!r} asks ({theirs.says})",
+        f"{got}: exactly what variant {asked} asks",
         f"your variant {mine.key!r}: {mine.says}",
-        cause="a file written for another variant than yours: a classmate's, or your own graded under another student id",
+        cause=cause,
         hint="`grader --variant` shows the variant your student id draws (give it with `grader --student YOUR-ID`); "
         "the lesson's method is the same for every variant, the answer is not",
     )

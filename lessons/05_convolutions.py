@@ -862,6 +862,48 @@ print("corner:", windows_per_pixel[0, 0], " edge:", windows_per_pixel[0, 2], " i
 # the border still take part in fewer windows than those in the middle.
 
 # %% [markdown]
+# ## Dilation and the pooling window
+
+# %% [markdown]
+# **Dilation.** `Conv2D(..., dilation_rate=d)` spreads a kernel's taps d pixels apart:
+# tap (a, b) meets the pixel a × d rows and b × d columns from the window's top-left
+# corner, and the pixels in between are skipped. A kernel of F taps then *spans*
+# (F − 1) × d + 1 pixels, and that span is what must fit: in the output-size formula
+# above, and in "same"'s padding, F becomes the span. Dilation widens what one unit sees
+# without adding weights; segmentation and audio networks stack it. Worked once with
+# d = 3 on one row of 10 pixels: a 3-tap kernel spans (3 − 1) × 3 + 1 = 7 pixels, so
+# `"valid"` fits it at ⌊(10 − 7) / 1⌋ + 1 = 4 positions, and output j adds up pixels j,
+# j + 3 and j + 6 (weights 1, 10 and 100 make each output show which three it took):
+
+# %%
+row = np.arange(10, dtype="float32").reshape(1, 1, 10, 1)
+spread_out = layers.Conv2D(1, (1, 3), dilation_rate=3, use_bias=False)
+spread_out.build(row.shape)
+spread_out.set_weights([np.array([1, 10, 100], dtype="float32").reshape(1, 3, 1, 1)])
+print("pixels:", row[0, 0, :, 0].astype(int))
+print("output:", keras.ops.convert_to_numpy(spread_out(row))[0, 0, :, 0].astype(int))
+
+# %% [markdown]
+# Output 0 is 0 × 1 + 3 × 10 + 6 × 100 = 630: pixels 0, 3 and 6. The same kernel as
+# one with zeros between its taps, `[1, 0, 0, 10, 0, 0, 100]`, gives the same four
+# numbers, which is one way to compute a dilated convolution. (Keras refuses a stride
+# above 1 together with a dilation above 1; exercise 5b defines that case all the same.)
+#
+# **The pooling window.** `MaxPooling2D(p)` keeps the largest of each p × p block, one
+# block every p pixels; along an axis of W pixels that makes ⌊W / p⌋ blocks, and the last
+# W mod p rows (or columns) are left out. With p = 4 on a 9 × 9 image: 2 × 2 blocks, and
+# the ninth row and column are not used:
+
+# %%
+nine = np.arange(81, dtype="float32").reshape(1, 9, 9, 1)
+print(keras.ops.convert_to_numpy(layers.MaxPooling2D(4)(nine))[0, :, :, 0].astype(int))
+
+# %% [markdown]
+# Each value is its block's bottom-right pixel (the numbers grow to the right and down):
+# 30 is row 3, column 3 (3 × 9 + 3), 34 is row 3, column 7, and 70 is row 7, column 7.
+# Row 8 and column 8, the ninth, are never used.
+
+# %% [markdown]
 # ## Your turn: exercise 5b
 #
 # Open `exercises/ex05b_conv_by_hand.py` and write, in NumPy alone:
@@ -872,11 +914,16 @@ print("corner:", windows_per_pixel[0, 0], " edge:", windows_per_pixel[0, 2], " i
 #   `x` of shape `(N, H, W, C_in)`, kernels of shape `(kh, kw, C_in, C_out)` and a bias of
 #   shape `(C_out,)`, with strides and both paddings (see *A convolution by hand* and
 #   *How channels add up*);
-# - `max_pool2d(x)`: the forward pass of `MaxPooling2D()`.
+# - `max_pool2d(x)`: the forward pass of `MaxPooling2D`.
+#
+# Each student has a variant: the dilation of `conv2d`'s kernels (1 or 2) and the side
+# of `max_pool2d`'s blocks (2 or 3), two numbers at the top of the file (see *Dilation
+# and the pooling window*). `grader --variant ex05b` prints yours, drawn from your
+# student id (`grader --student YOUR-ID`, once).
 #
 # The grader builds real Keras layers, gives them your kernels and bias, and compares
 # their output with yours on small seeded inputs: odd and even kernels, one and three
-# input channels, one and four filters, strides 1 and 2, both paddings. Plain loops are
+# input channels, one and four filters, strides 1 to 3, both paddings. Plain loops are
 # fast enough at these sizes; start with one image, one channel, one filter and stride 1,
 # then add the rest one at a time. Grade with `grader ex05b`; stuck? `grader --hint ex05b`.
 #

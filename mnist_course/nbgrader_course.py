@@ -43,9 +43,15 @@ def cell_timeout(course: Course) -> int:
     return int(max(nets, default=0)) + 600
 
 
+# Where an exercise with variants sets its variant's numbers (solutions/ex05b_conv_by_hand.py): from this
+# line to the first function, the block belongs to the first function's answer cell, which a student
+# edits, rather than to the locked imports cell.
+VARIANT_BLOCK = "# Your variant"
+
+
 def split_module(source: str, filename: str) -> tuple[str, dict[str, str]]:
-    """The text before the first top-level function, and each top-level
-    function's text (with the comments just above it), by name."""
+    """The text before the first top-level function (up to a VARIANT_BLOCK), and each top-level
+    function's text (with the comments just above it, the first one with the VARIANT_BLOCK), by name."""
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:
@@ -58,8 +64,9 @@ def split_module(source: str, filename: str) -> tuple[str, dict[str, str]]:
     if others:
         raise CourseError(f"{filename}:{others[0].lineno}: only functions may follow the first function (the notebook has one cell each)")
     first = min([functions[0].lineno, *(d.lineno for d in functions[0].decorator_list)])
-    header = "\n".join(lines[: first - 1]).strip() + "\n"
-    parts, start = {}, first - 1
+    start = next((n for n, line in enumerate(lines[: first - 1]) if line.startswith(VARIANT_BLOCK)), first - 1)
+    header = "\n".join(lines[:start]).strip() + "\n"
+    parts = {}
     for node, following in zip(functions, [*functions[1:], None]):
         # The last function runs to the end of the file: its closing marker is a
         # comment, past the last line ast counts.

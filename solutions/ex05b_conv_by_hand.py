@@ -2,8 +2,8 @@
 
 What a Conv2D and a MaxPooling2D layer compute, written in NumPy alone: the
 size of a convolution's output, the forward pass of a convolution (strides,
-"valid" and "same" padding, several input and output channels) and a 2 x 2
-max-pool. The grader builds real Keras layers, gives them your kernels and
+dilation, "valid" and "same" padding, several input and output channels) and
+a max-pool. The grader builds real Keras layers, gives them your kernels and
 bias, and compares their output with yours. Loops or vectorised NumPy: each
 docstring is the contract the grader checks, and any implementation that
 keeps it gets full points.
@@ -18,38 +18,47 @@ does not run.
 
 import numpy as np
 
+# Your variant: `grader --variant ex05b` prints the one your student id draws
+# (give the id once with `grader --student YOUR-ID`; in the course's notebook,
+# the cell at the top prints it). Set these two numbers to it: the file starts
+# with the first variant's, which the grader uses when it has no student id.
+DILATION = 1  # the step between two of a kernel's taps: 1 puts them side by side
+POOL = 2  # max_pool2d's blocks are POOL x POOL pixels, one every POOL pixels
+
 
 def conv_output_size(size, kernel, stride=1, padding="valid"):
     """How many positions a convolution's output has along one axis.
 
     size: the input's length along that axis (its height or its width);
-    kernel: the kernel's length along it; stride: the step between two
-    positions; all three positive ints.
-    padding: "valid" (the kernel only where it fits inside the input) or
-    "same" (Keras's convention: zeros around the input so that the output
+    kernel: the kernel's number of taps along it, DILATION positions apart,
+    so that it spans (kernel - 1) * DILATION + 1 positions; stride: the step
+    between two positions; all three positive ints.
+    padding: "valid" (the kernel only where its span fits inside the input)
+    or "same" (Keras's convention: zeros around the input so that the output
     has ceil(size / stride) positions).
-    Returns a Python int: for "valid", (size - kernel) // stride + 1, the
-    formula (W - F + 2P) / S + 1 with P = 0, rounded down; for "same",
-    ceil(size / stride), whatever the kernel.
+    Returns a Python int: for "valid", the number of positions a window of
+    the kernel's span can take, one every `stride`, inside the input; for
+    "same", ceil(size / stride), whatever the kernel.
     Raises ValueError if size, kernel or stride is below 1, if padding is
-    neither "valid" nor "same", or if a "valid" kernel is longer than the
-    input.
+    neither "valid" nor "same", or if a "valid" kernel's span is longer than
+    the input.
     """
     ### BEGIN SOLUTION
     if min(size, kernel, stride) < 1:
         raise ValueError(f"size, kernel and stride must be at least 1, got {size}, {kernel} and {stride}")
+    kernel = (kernel - 1) * DILATION + 1  # the positions the kernel's taps span
     if padding == "same":
         return -(-size // stride)  # ceil(size / stride) in integers
     if padding != "valid":
         raise ValueError(f'padding must be "valid" or "same", got {padding!r}')
     if kernel > size:
-        raise ValueError(f'a kernel of {kernel} does not fit in {size} positions with padding "valid"')
+        raise ValueError(f'a kernel spanning {kernel} positions does not fit in {size} with padding "valid"')
     return (size - kernel) // stride + 1
     ### END SOLUTION
 
 
 def conv2d(x, kernels, bias, stride=1, padding="valid"):
-    """The forward pass of keras.layers.Conv2D (no activation), in NumPy.
+    """The forward pass of keras.layers.Conv2D(dilation_rate=DILATION) (no activation), in NumPy.
 
     x: a float array of shape (N, H, W, C_in): N images, channels last.
     kernels: a float array of shape (kh, kw, C_in, C_out), Conv2D's kernel:
@@ -60,19 +69,21 @@ def conv2d(x, kernels, bias, stride=1, padding="valid"):
     padding: "valid" or "same", as in Keras.
     Returns a float32 array of shape (N, out_h, out_w, C_out), where out_h
     and out_w are conv_output_size's answers for H and W. out[n, i, j, o] is
-    bias[o] plus the sum, over the window of x[n] whose top-left corner is
-    row i * stride, column j * stride (of the padded input) and over every
-    input channel c, of the window's pixels times kernels[:, :, c, o]
-    position by position. The kernel is not flipped: like Keras (and every
+    bias[o] plus the sum, over the kernel's taps (a, b) and over every input
+    channel c, of kernels[a, b, c, o] times the pixel of x[n] (padded) at
+    row i * stride + a * DILATION, column j * stride + b * DILATION, in
+    channel c. The kernel is not flipped: like Keras (and every
     deep-learning library), this "convolution" is a cross-correlation.
     With "same", the input is first surrounded by zeros, as TensorFlow
-    does: along each axis, max((out - 1) * stride + k - size, 0) rows (or
-    columns) in all, half of them before the input and the rest after it,
-    so an odd one goes at the bottom (or right).
+    does: along each axis, max((out - 1) * stride + span - size, 0) rows
+    (or columns) in all, where span = (k - 1) * DILATION + 1, half of them
+    before the input and the rest after it, so an odd one goes at the
+    bottom (or right). (Keras's own Conv2D refuses a stride above 1 with a
+    dilation above 1; this contract defines it all the same.)
     Raises ValueError if x or kernels is not 4-D, if kernels.shape[2] is
     not x's channel count, if bias is not of shape (C_out,), if stride is
     below 1, if padding is neither "valid" nor "same", or if a "valid"
-    kernel is larger than the image.
+    kernel's span is larger than the image.
     """
     ### BEGIN SOLUTION
     x, kernels, bias = np.asarray(x), np.asarray(kernels), np.asarray(bias)
@@ -87,6 +98,10 @@ def conv2d(x, kernels, bias, stride=1, padding="valid"):
         raise ValueError(f"stride must be at least 1, got {stride}")
     if padding not in ("valid", "same"):
         raise ValueError(f'padding must be "valid" or "same", got {padding!r}')
+    if DILATION > 1:  # the taps DILATION apart: the kernel with DILATION - 1 zeros between two of them
+        spread = np.zeros(((kh - 1) * DILATION + 1, (kw - 1) * DILATION + 1, c_in, c_out), kernels.dtype)
+        spread[::DILATION, ::DILATION] = kernels
+        kernels, (kh, kw) = spread, spread.shape[:2]
     if padding == "valid" and (kh > x.shape[1] or kw > x.shape[2]):
         raise ValueError(f"a {kh} x {kw} kernel does not fit in a {x.shape[1]} x {x.shape[2]} image")
     pads = [(0, 0), (0, 0), (0, 0), (0, 0)]
@@ -104,17 +119,18 @@ def conv2d(x, kernels, bias, stride=1, padding="valid"):
 
 
 def max_pool2d(x):
-    """The forward pass of keras.layers.MaxPooling2D() (2 x 2, stride 2, "valid").
+    """The forward pass of keras.layers.MaxPooling2D(POOL) (POOL x POOL blocks, stride POOL, "valid").
 
-    x: a float array of shape (N, H, W, C), H and W at least 2.
-    Returns a float32 array of shape (N, H // 2, W // 2, C): out[n, i, j, c]
-    is the largest of the four values x[n, 2i:2i+2, 2j:2j+2, c]. Each channel
-    is pooled on its own; an odd last row or column is left out, as Keras
-    does. Values may be negative.
+    x: a float array of shape (N, H, W, C), H and W at least POOL.
+    Returns a float32 array of shape (N, H // POOL, W // POOL, C):
+    out[n, i, j, c] is the largest of the POOL * POOL values
+    x[n, i*POOL:(i+1)*POOL, j*POOL:(j+1)*POOL, c]. Each channel is pooled on
+    its own; the last rows or columns that leave a block short are left out,
+    as Keras does. Values may be negative.
     """
     ### BEGIN SOLUTION
     x = np.asarray(x)
     n, h, w, c = x.shape
-    blocks = x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c)
+    blocks = x[:, : h // POOL * POOL, : w // POOL * POOL].reshape(n, h // POOL, POOL, w // POOL, POOL, c)
     return blocks.max(axis=(2, 4)).astype(np.float32)
     ### END SOLUTION

@@ -205,7 +205,8 @@ FUNCTION_ALTERNATIVES = {
         """,
     )),
     # ex05b · plain loops over every output value, as the lesson's window sum
-    # (also the cost proof: the slowest way to pass, within call_timeout_s)
+    # (also the cost proof: the slowest way to pass, within call_timeout_s); this and the next
+    # answer every variant (DILATION and POOL: benchmarks/variants.py grades them on each)
     "ex05b_loops": ("ex05b", dict(
         _imports="import math",
         conv_output_size="""
@@ -214,9 +215,10 @@ FUNCTION_ALTERNATIVES = {
             if padding == "same":
                 return math.ceil(size / stride)
             if padding == "valid":
-                if kernel > size:
+                reach = DILATION * (kernel - 1) + 1
+                if reach > size:
                     raise ValueError("the kernel does not fit")
-                return int(math.floor((size - kernel) / stride)) + 1
+                return int(math.floor((size - reach) / stride)) + 1
             raise ValueError("unknown padding " + str(padding))
         """,
         conv2d="""
@@ -230,8 +232,8 @@ FUNCTION_ALTERNATIVES = {
             out_w = conv_output_size(w, kw, stride, padding)
             top = left = 0
             if padding == "same":
-                top = max((out_h - 1) * stride + kh - h, 0) // 2
-                left = max((out_w - 1) * stride + kw - w, 0) // 2
+                top = max((out_h - 1) * stride + DILATION * (kh - 1) + 1 - h, 0) // 2
+                left = max((out_w - 1) * stride + DILATION * (kw - 1) + 1 - w, 0) // 2
             out = np.zeros((n, out_h, out_w, c_out), dtype=np.float32)
             for b in range(n):
                 for i in range(out_h):
@@ -240,7 +242,7 @@ FUNCTION_ALTERNATIVES = {
                             total = float(bias[o])
                             for a in range(kh):
                                 for d in range(kw):
-                                    row, col = i * stride + a - top, j * stride + d - left
+                                    row, col = i * stride + a * DILATION - top, j * stride + d * DILATION - left
                                     if 0 <= row < h and 0 <= col < w:
                                         for c in range(c_in):
                                             total += float(x[b, row, col, c]) * float(kernels[a, d, c, o])
@@ -249,15 +251,16 @@ FUNCTION_ALTERNATIVES = {
         """,
         max_pool2d="""
             n, h, w, c = x.shape
-            out = np.zeros((n, h // 2, w // 2, c), dtype=np.float32)
+            out = np.zeros((n, h // POOL, w // POOL, c), dtype=np.float32)
             for b in range(n):
-                for i in range(h // 2):
-                    for j in range(w // 2):
+                for i in range(h // POOL):
+                    for j in range(w // POOL):
                         for k in range(c):
-                            best = x[b, 2 * i, 2 * j, k]
-                            for value in (x[b, 2 * i + 1, 2 * j, k], x[b, 2 * i, 2 * j + 1, k], x[b, 2 * i + 1, 2 * j + 1, k]):
-                                if value > best:
-                                    best = value
+                            best = x[b, POOL * i, POOL * j, k]
+                            for r in range(POOL):
+                                for q in range(POOL):
+                                    if x[b, POOL * i + r, POOL * j + q, k] > best:
+                                        best = x[b, POOL * i + r, POOL * j + q, k]
                             out[b, i, j, k] = best
             return out
         """,
@@ -268,9 +271,10 @@ FUNCTION_ALTERNATIVES = {
         conv_output_size="""
             if padding not in ("valid", "same") or size <= 0 or kernel <= 0 or stride <= 0:
                 raise ValueError(f"bad arguments: {size}, {kernel}, {stride}, {padding}")
-            if padding == "valid" and kernel > size:
+            extent = (kernel - 1) * DILATION + 1
+            if padding == "valid" and extent > size:
                 raise ValueError("kernel longer than the input")
-            return (size + stride - 1) // stride if padding == "same" else (size - kernel + stride) // stride
+            return (size + stride - 1) // stride if padding == "same" else (size - extent + stride) // stride
         """,
         conv2d="""
             x, kernels, bias = np.asarray(x, np.float32), np.asarray(kernels, np.float32), np.asarray(bias, np.float32)
@@ -281,19 +285,20 @@ FUNCTION_ALTERNATIVES = {
             kh, kw = kernels.shape[:2]
             out_h, out_w = (conv_output_size(s, k, stride, padding) for s, k in ((x.shape[1], kh), (x.shape[2], kw)))
             if padding == "same":
-                ph = max((out_h - 1) * stride + kh - x.shape[1], 0)
-                pw = max((out_w - 1) * stride + kw - x.shape[2], 0)
+                ph = max((out_h - 1) * stride + (kh - 1) * DILATION + 1 - x.shape[1], 0)
+                pw = max((out_w - 1) * stride + (kw - 1) * DILATION + 1 - x.shape[2], 0)
                 x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
             out = np.zeros((x.shape[0], out_h, out_w, kernels.shape[3]), np.float32)
             for a in range(kh):
                 for d in range(kw):
-                    patch = x[:, a:a + (out_h - 1) * stride + 1:stride, d:d + (out_w - 1) * stride + 1:stride, :]
+                    top, left = a * DILATION, d * DILATION
+                    patch = x[:, top:top + (out_h - 1) * stride + 1:stride, left:left + (out_w - 1) * stride + 1:stride, :]
                     out += np.tensordot(patch, kernels[a, d], axes=([3], [0]))
             return out + bias
         """,
         max_pool2d="""
-            h, w = x.shape[1] // 2 * 2, x.shape[2] // 2 * 2
-            corners = [x[:, r:h:2, c:w:2] for r in (0, 1) for c in (0, 1)]
+            h, w = x.shape[1] // POOL * POOL, x.shape[2] // POOL * POOL
+            corners = [x[:, r:h:POOL, c:w:POOL] for r in range(POOL) for c in range(POOL)]
             return np.maximum.reduce(corners).astype(np.float32)
         """,
     )),

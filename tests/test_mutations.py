@@ -389,7 +389,7 @@ QUOTED = {
     "ex04_k_unchecked": "or if k < 1",
     "ex04_mistakes_sorted_in_place": "The inputs are not modified",
     "ex04_mistakes_k_unchecked": "or if k < 1",
-    "ex05b_size_kernel_unchecked": 'or if a "valid" kernel is longer than the input',
+    "ex05b_size_kernel_unchecked": 'or if a "valid" kernel\'s span is longer than the input',
     "ex05b_padding_unchecked": 'if padding is neither "valid" nor "same"',
     "ex06_inverted_in_place": "The input is not modified",
     "ex06_blank_page_unchecked": "or if it shows no digit",

@@ -7,6 +7,11 @@ import. These tests hold that reference to real Keras layers on every case the
 checks use, far inside the checks' tolerance, and show that the comparison
 tells a classic variant (the odd padding row on top, a flipped kernel, padding
 'same' on the pool) from Keras's answer, so it cannot pass by being loose.
+
+Every variant's cases too (course.toml: the kernels' dilation, the pool's side):
+a dilated case equals Conv2D(dilation_rate=d) where Keras allows it (stride 1),
+and everywhere equals Conv2D with the kernel's taps spread apart by zeros, the
+definition the exercise's contract gives where Keras refuses a stride with it.
 """
 
 import numpy as np
@@ -14,9 +19,16 @@ import pytest
 
 from grader.checks import ex05b_conv_by_hand as ex05b_checks
 from grader.references import ex05b_conv_by_hand as ex05b
+from mnist_course.course import load_course
 from mnist_course.data import quiet_keras
 
-CASES = [*ex05b.ONE_CHANNEL, *ex05b.CHANNELS, *ex05b.STRIDE, *ex05b.SAME, *ex05b.SHAPES]
+COURSE = load_course()
+
+SPECS = [*ex05b.ONE_CHANNEL, *ex05b.CHANNELS, *ex05b.STRIDE, *ex05b.SAME, *ex05b.SHAPES]
+CASES = ex05b.cases(SPECS)
+# every dilation and pool a variant of ex05b asks for
+DILATIONS = sorted({v.params["dilation"] for v in COURSE.exercise("ex05b").variants})
+POOLS = sorted({v.params["pool"] for v in COURSE.exercise("ex05b").variants})
 # float32 Keras against float64 NumPy: 100 times tighter than the checks' own tolerance
 TOLERANCE = ex05b_checks._ATOL / 100
 
@@ -26,11 +38,12 @@ def keras():
     return quiet_keras()
 
 
-def _keras_conv(keras, case, kernels=None):
-    _, _, _, _, kh, kw, c_out = case.dims
-    layer = keras.layers.Conv2D(c_out, (kh, kw), strides=case.stride, padding=case.padding)
+def _keras_conv(keras, case, kernels=None, dilation=1):
+    kernels = case.kernels if kernels is None else kernels
+    kh, kw, _, c_out = kernels.shape
+    layer = keras.layers.Conv2D(c_out, (kh, kw), strides=case.stride, padding=case.padding, dilation_rate=dilation)
     layer.build(case.x.shape)
-    layer.set_weights([case.kernels if kernels is None else kernels, case.bias])
+    layer.set_weights([kernels, case.bias])
     return keras.ops.convert_to_numpy(layer(case.x)).astype(np.float64)
 
 
@@ -46,15 +59,28 @@ def test_the_conv2d_reference_is_what_keras_computes(keras, case):
     assert _gap(case.expected(), _keras_conv(keras, case)) < TOLERANCE
 
 
-def test_the_pool_reference_is_what_keras_computes(keras):
-    for x, situation in ex05b.pool_inputs():
-        expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D()(x))
-        assert _gap(ex05b.max_pooled(x), expected) == 0, situation
+@pytest.mark.parametrize("dilation", [d for d in DILATIONS if d > 1])
+def test_every_variants_dilated_reference_is_what_keras_computes(keras, dilation):
+    for case in ex05b.cases(SPECS, dilation):
+        spread = _keras_conv(keras, case, kernels=ex05b.spread(case.kernels, dilation))
+        assert _gap(case.expected(), spread) < TOLERANCE, (case.x.shape, case.kernels.shape, case.stride, case.padding)
+        if case.stride == 1:  # where Keras's own dilation_rate is allowed
+            assert _gap(case.expected(), _keras_conv(keras, case, dilation=dilation)) < TOLERANCE
+        # and the comparison tells it from the plain convolution on the same image (a 1 x 1 kernel has no gaps)
+        plain = case.convolved(dilation=1)
+        assert case.kernels.shape[:2] == (1, 1) or plain.shape != spread.shape or _gap(plain, spread) > ex05b_checks._ATOL
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_the_pool_reference_is_what_keras_computes(keras, pool):
+    for x, situation in ex05b.pool_inputs(pool):
+        expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(pool)(x))
+        assert _gap(ex05b.max_pooled(x, pool), expected) == 0, situation
 
 
 def test_the_comparison_tells_a_mistake_from_keras(keras):
     # The padding's odd row on top instead of at the bottom: "same" cases with odd total padding differ.
-    odd = [c for c in ex05b.SAME if sum(c.same_pads(c.x.shape[1], c.kernels.shape[0])) % 2]
+    odd = [c for c in ex05b.cases(ex05b.SAME) if sum(c.same_pads(c.x.shape[1], c.kernels.shape[0])) % 2]
     assert odd
     for case in odd:
         top_first = [case.same_pads(case.x.shape[1], case.kernels.shape[0], extra_first=True),

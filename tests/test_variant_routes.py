@@ -4,6 +4,8 @@ cheapest exercise with variants (no training): a student's own `grader --student
 and the GitHub Classroom workflow's step (the repository's owner). nbgrader's route (its student id)
 is proven in tests/test_nbgrader.py's round trip. On each, a classmate's file for another variant
 fails its learning checks with the message that names both variants, never "your code is wrong".
+The batch also grades every variant's reference (full points) and the untouched stub under every
+variant (each check "not started").
 
 The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
 
@@ -32,17 +34,27 @@ LEARNING = [name for f in EXERCISE.functions for name in f.learning] if EXERCISE
 MISMATCH = "exactly what variant"
 
 
-def _students() -> dict[str, str]:
-    """Two ids that draw two different variants, neither the default: variant key -> id."""
+def _ids_drawing(prefix: str) -> dict[str, str]:
+    """An id drawing each variant: variant key -> the first of f"{prefix}00000", ... that draws it."""
     found: dict[str, str] = {}
-    for number in range(2000):
-        name = f"s{number:05d}"
-        key = variants.drawn(COURSE, EXERCISE, name).key
-        if key != EXERCISE.variants[0].key and key not in found:
-            found[key] = name
-        if len(found) == 2:
+    for number in range(5000):
+        found.setdefault(variants.drawn(COURSE, EXERCISE, f"{prefix}{number:05d}").key, f"{prefix}{number:05d}")
+        if len(found) == len(EXERCISE.variants):
             return found
-    raise AssertionError("no two ids draw two variants other than the default")
+    raise AssertionError(f"no id {prefix}NNNNN draws some variant of {EXERCISE.id}")
+
+
+def _students() -> dict[str, str]:
+    """Two ids that draw two variants, neither the default, whose parameters all differ (so that each
+    learning check tells one from the other): variant key -> id."""
+    ids = _ids_drawing("s")
+    keys = [v.key for v in EXERCISE.variants[1:]]
+    for n, first in enumerate(keys):
+        for second in keys[n + 1:]:
+            one, other = EXERCISE.variant(first).params, EXERCISE.variant(second).params
+            if all(one[name] != other.get(name) for name in one):
+                return {first: ids[first], second: ids[second]}
+    raise AssertionError(f"{EXERCISE.id} has no two variants other than the default that differ in every parameter")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -88,6 +100,13 @@ def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
     subs = tmp_path / "subs"
     write_reference(EXERCISE, key_a, subs / a)
     write_reference(EXERCISE, key_b, subs / b)
+    # every variant's reference, and the untouched stub under every variant
+    references, stubs = _ids_drawing("r"), _ids_drawing("u")
+    for key, name in references.items():
+        write_reference(EXERCISE, key, subs / name)
+    for name in stubs.values():
+        (subs / name).mkdir()
+        (subs / name / EXERCISE.filename).write_text(EXERCISE.stub_path.read_text(encoding="utf-8"), encoding="utf-8")
     copier = next(f"c{n:04d}" for n in range(5000) if variants.drawn(COURSE, EXERCISE, f"c{n:04d}").key == key_a)
     write_reference(EXERCISE, key_b, subs / copier)  # a classmate's file, for another variant than the copier's own
     proc = subprocess.run([sys.executable, "-m", "grader", EXERCISE.id, "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path],
@@ -98,6 +117,13 @@ def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
     assert book[a][f"{EXERCISE.id} variant"] == key_a and float(book[a]["total"]) == EXERCISE.max_score
     assert book[b][f"{EXERCISE.id} variant"] == key_b and float(book[b]["total"]) == EXERCISE.max_score
     assert book[copier][f"{EXERCISE.id} variant"] == key_a and float(book[copier]["total"]) < EXERCISE.max_score
+    for key, name in references.items():
+        assert book[name][f"{EXERCISE.id} variant"] == key and float(book[name]["total"]) == EXERCISE.max_score, (key, book[name])
+    for key, name in stubs.items():
+        stub = json.loads((tmp_path / "out" / "students" / name / "report.json").read_text())
+        rows = next(e for e in stub["exercises"] if e["id"] == EXERCISE.id)["checks"]
+        assert book[name][f"{EXERCISE.id} variant"] == key and float(book[name]["total"]) == 0, (key, book[name])
+        assert rows and all(row["status"] == "not started" and "is not started yet" in row["message"] for row in rows), (key, rows)
     report = json.loads((tmp_path / "out" / "students" / copier / "report.json").read_text())
     assert all(row["status"] == "failed" and MISMATCH in row["message"] and f"{key_b!r}" in row["message"] for row in _learning_rows(report))
     assert copier not in json.dumps({k: v for k, v in report.items() if k not in ("student", "target")})  # a shared report never names one
@@ -138,7 +164,7 @@ def test_the_classroom_step_grades_the_repository_owners_variant(tmp_path, mnist
     scores = {}
     for case, key in (("own", key_a), ("classmate", key_b)):
         output = tmp_path / f"{case}_output"
-        env = _env(**{k: str(v) for k, v in step["env"].items()}, MNIST_COURSE_STUDENT=a,  # what GitHub puts for the owner
+        env = _env(**{**{k: str(v) for k, v in step["env"].items()}, "MNIST_COURSE_STUDENT": a},  # what GitHub puts for the owner
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", RUNNER_TEMP=str(tmp_path),
                    GITHUB_OUTPUT=str(output), MNIST_COURSE_DATA=mnist_path,
                    MNIST_COURSE_TARGET=str(write_reference(EXERCISE, key, tmp_path / case)))

@@ -26,7 +26,12 @@ def edits(exercise: Exercise) -> dict[str, list[tuple[str, str]]]:
 
 def reference_source(exercise: Exercise, key: str) -> str:
     """The reference solution of `exercise` for its variant `key`."""
-    source = exercise.solution_path.read_text(encoding="utf-8")
+    return for_variant(exercise, key, exercise.solution_path.read_text(encoding="utf-8"))
+
+
+def for_variant(exercise: Exercise, key: str, source: str) -> str:
+    """`source`, a file of `exercise` written for its default variant (the reference, or one of
+    tests/test_alternatives.py's), with the lines variant `key` changes replaced."""
     if key == exercise.variants[0].key:
         return source
     changes = edits(exercise).get(key)
@@ -35,7 +40,7 @@ def reference_source(exercise: Exercise, key: str) -> str:
     for old, new in changes:
         count = source.count(old)
         if count != 1:
-            raise AssertionError(f"{exercise.id} variant {key}: {old!r} occurs {count} times in {exercise.solution_path.name}, not once")
+            raise AssertionError(f"{exercise.id} variant {key}: {old!r} occurs {count} times, not once")
         source = source.replace(old, new)
     return source
 

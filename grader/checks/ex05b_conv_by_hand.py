@@ -12,6 +12,12 @@ so a student cannot paste it. The variants below compute the classic mistakes
 (a flipped kernel, the odd padding row on top, ...) only to name the likely
 cause of a mismatch.
 
+Each student has a variant (course.toml: the kernels' DILATION and the pool's
+side POOL, two numbers at the top of the file), and every check grades that
+one. An answer that is exactly another variant's (a classmate's file, or the
+file's numbers left at the first variant's) fails with the message that names
+both variants (grader/variants.py `mismatch`), never "your code is wrong".
+
 The checks' sizes, as course.toml states them: batches of N = 2 seeded
 standard-normal float32 images of 7 x 9, 8 x 6, 9 x 8 or 6 x 7 pixels with
 C_in = 1 or 3 channels, kernels from 1 x 1 to 5 x 5 (odd and even, square and
@@ -29,6 +35,7 @@ import math
 
 import numpy as np
 
+from grader import variants
 from grader.feedback import describe, short
 from grader.references import ex05b_conv_by_hand as ref  # the seeded cases and what Keras's layers compute on them
 from grader.scoring import depends_on
@@ -36,6 +43,33 @@ from grader.scoring import depends_on
 # float32 tolerance: sums of up to 75 products of standard-normal numbers,
 # each rounded to float32 by Keras (and perhaps by the student)
 _RTOL, _ATOL = 1e-4, 1e-4
+
+
+# ---------------------------------------------------------------- variants
+
+# The first variant's numbers: what an exercise without a variant table would ask.
+_DEFAULT = {"dilation": 1, "pool": 2}
+_MISMATCH_CAUSE = ("your code leaves DILATION or POOL out, or the two numbers at the top of your file are not your variant's "
+                   "(the file starts with the first variant's), or the file was written for another variant: a classmate's, "
+                   "or your own under another student id")
+
+
+def _params(variant) -> dict:
+    return {**_DEFAULT, **(variant.params if variant else {})}
+
+
+def _other_variant(student, mine, answers):
+    """The Feedback to raise where what came back is exactly another variant's answer (`answers(params)`
+    says whether it is), else None."""
+    if mine is None:
+        return None
+    theirs = variants.answered(student.exercise, mine, lambda v: answers(_params(v)))
+    return (lambda r, got: variants.mismatch(r, mine, theirs, got, cause=_MISMATCH_CAUSE)) if theirs else None
+
+
+def _dilated(dilation: int) -> str:
+    """What the messages add to Conv2D's settings: nothing for the lesson's plain convolution."""
+    return "" if dilation == 1 else f", dilation_rate={dilation}"
 
 
 # ---------------------------------------------------------------- cases
@@ -48,7 +82,7 @@ def _call(student, case: ref.Case):
         case.kernels,
         case.bias,
         shown=case.shown,
-        expect=f"a float32 array of shape {case.expected_shape}, equal to keras.layers.Conv2D's output with these weights",
+        expect=f"a float32 array of shape {case.expected_shape}, equal to keras.layers.Conv2D{_dilated(case.dilation).replace(', ', '(', 1) + ')' if case.dilation > 1 else ''}'s output with these weights",
         stride=case.stride,
         padding=case.padding,
     )
@@ -57,7 +91,8 @@ def _call(student, case: ref.Case):
 # ---------------------------------------------------------------- conv_output_size
 
 
-def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
+def _size_cause(got, size, kernel, stride, padding, dilation) -> tuple[str, str]:
+    kernel = ref.span(kernel, dilation)  # below, what matters is the positions the kernel spans
     if padding == "same":
         if got == size // stride:
             return ('rounded down; Keras\'s "same" rounds up: ceil(size / stride)',
@@ -79,15 +114,18 @@ def _size_cause(got, size, kernel, stride, padding) -> tuple[str, str]:
     return ("", 'with "valid" there is no padding: P = 0 in (W - F + 2P) / S + 1, rounded down')
 
 
-def test_conv_output_size_values(student):
-    for size, kernel, stride, padding in ref.SIZE_CASES:
-        expected = -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
+def test_conv_output_size_values(student, variant):
+    dilation = _params(variant)["dilation"]
+    for size, kernel, stride, padding in ref.size_cases(dilation):
+        expected = ref.output_size(size, kernel, stride, padding, dilation)
         r = student.call("conv_output_size", shown="", expect=f"{expected}", size=size, kernel=kernel, stride=stride, padding=padding)
         got = r.value
         if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float, np.floating)):
             raise r.fail(f"got {describe(got)}", f"the int {expected}", hint="return one int, the number of positions")
         if got != expected:
-            cause, hint = _size_cause(got, size, kernel, stride, padding)
+            if other := _other_variant(student, variant, lambda v: got == ref.output_size(size, kernel, stride, padding, v["dilation"])):
+                raise other(r, f"got {got!r}")
+            cause, hint = _size_cause(got, size, kernel, stride, padding, dilation)
             raise r.fail(f"got {got!r}", cause=cause, hint=hint)
         if not isinstance(got, (int, np.integer)):
             raise r.fail(f"got {describe(got)}", f"the int {expected}",
@@ -97,16 +135,20 @@ def test_conv_output_size_values(student):
 
 SIZE_REJECTS = (
     'Raises ValueError if size, kernel or stride is below 1, if padding is neither "valid" nor "same", or if a '
-    '"valid" kernel is longer than the input'
+    '"valid" kernel\'s span is longer than the input'
 )
 
 
 @depends_on(test_conv_output_size_values, earns="validating its input")
-def test_conv_output_size_rejects_bad_input(student):
+def test_conv_output_size_rejects_bad_input(student, variant):
+    dilation = _params(variant)["dilation"]
     cases = [
         (0, 3, 1, "valid", "size=0"), (28, 0, 1, "valid", "kernel=0"), (28, 3, 0, "same", "stride=0"),
         (28, 3, -2, "valid", "stride=-2"), (28, 3, 1, "full", "padding='full'"), (3, 5, 1, "valid", "a 'valid' kernel of 5 on 3 positions"),
     ]
+    if dilation > 1:  # taps that fit side by side, but not DILATION apart
+        span = ref.span(3, dilation)
+        cases.append((span - 1, 3, 1, "valid", f"a 'valid' kernel of 3 taps, spanning {span} positions with DILATION = {dilation}, on {span - 1}"))
     for size, kernel, stride, padding, situation in cases:
         r = student.call("conv_output_size", shown="", expect=f"ValueError ({situation})", size=size, kernel=kernel, stride=stride, padding=padding)
         r.expect_raises("ValueError", hint="check the arguments first and raise ValueError saying which one is wrong", contract=SIZE_REJECTS)
@@ -186,16 +228,28 @@ def _value_cause(out, case: ref.Case) -> tuple[str, str]:
                 "a single filter and stride 1 is the place to start")
 
 
-def _check_conv(student, cases, situation):
-    for case in cases:
+def _answers_another_dilation(out, case: ref.Case, params: dict) -> bool:
+    """Is `out` what conv2d gives on `case` with another variant's dilation (`params`)?"""
+    if params["dilation"] == case.dilation:
+        return False
+    theirs = case.convolved(dilation=params["dilation"])
+    return theirs is not None and theirs.shape == out.shape and np.allclose(out, theirs, rtol=_RTOL, atol=_ATOL * max(1.0, float(np.abs(theirs).max())))
+
+
+def _check_conv(student, variant, specs, situation):
+    for case in ref.cases(specs, _params(variant)["dilation"]):
         r = _call(student, case)
         out = r.array()
         if out.shape != case.expected_shape:
+            if other := _other_variant(student, variant, functools.partial(_answers_another_dilation, out, case)):
+                raise other(r, f"got shape {out.shape} ({situation})")
             cause, hint = _shape_cause(out.shape, case)
             raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
         expected = case.expected()
         scale = max(1.0, float(np.abs(expected).max()))
         if not np.allclose(out, expected, rtol=_RTOL, atol=_ATOL * scale):
+            if other := _other_variant(student, variant, functools.partial(_answers_another_dilation, out.astype(np.float64), case)):
+                raise other(r, f"got different values ({situation})")
             cause, hint = _value_cause(out.astype(np.float64), case)
             if not np.isfinite(out).all():
                 cause, hint = "the output holds nan or inf: an uninitialised array (np.empty) or a division", "start from zeros"
@@ -203,17 +257,19 @@ def _check_conv(student, cases, situation):
             raise r.fail(
                 f"got out{list(where)} = {float(out[where]):.5g} ({situation})",
                 f"{float(expected[where]):.5g}, as keras.layers.Conv2D({case.dims[6]}, {case.dims[4:6]}, strides={case.stride}, "
-                f"padding={case.padding!r}) computes with these kernels and bias",
+                f"padding={case.padding!r}{_dilated(case.dilation)}) computes with these kernels and bias",
                 cause=cause,
                 hint=hint,
             )
 
 
-def test_conv2d_shape_dtype(student):
-    for case in ref.SHAPES:
+def test_conv2d_shape_dtype(student, variant):
+    for case in ref.cases(ref.SHAPES, _params(variant)["dilation"]):
         r = _call(student, case)
         out = r.array()
         if out.shape != case.expected_shape:
+            if other := _other_variant(student, variant, functools.partial(_answers_another_dilation, out, case)):
+                raise other(r, f"got shape {out.shape}")
             cause, hint = _shape_cause(out.shape, case)
             raise r.fail(f"got shape {out.shape}", cause=cause, hint=hint)
         if out.dtype != np.float32:
@@ -221,32 +277,33 @@ def test_conv2d_shape_dtype(student):
             raise r.fail(f"got dtype {out.dtype}", cause=cause, hint="convert the result to float32 before returning it, or allocate the output array as float32 from the start")
 
 
-def test_conv2d_one_channel(student):
-    _check_conv(student, ref.ONE_CHANNEL, "one input channel, one filter, stride 1, padding 'valid'")
+def test_conv2d_one_channel(student, variant):
+    _check_conv(student, variant, ref.ONE_CHANNEL, "one input channel, one filter, stride 1, padding 'valid'")
 
 
-def test_conv2d_channels(student):
-    _check_conv(student, ref.CHANNELS, "several input channels or filters, stride 1, padding 'valid'")
+def test_conv2d_channels(student, variant):
+    _check_conv(student, variant, ref.CHANNELS, "several input channels or filters, stride 1, padding 'valid'")
 
 
-def test_conv2d_stride(student):
-    _check_conv(student, ref.STRIDE, f"stride {ref.STRIDE[0].stride} or more, padding 'valid'")
+def test_conv2d_stride(student, variant):
+    _check_conv(student, variant, ref.STRIDE, f"stride {ref.STRIDE[0][6]} or more, padding 'valid'")
 
 
-def test_conv2d_same_padding(student):
-    _check_conv(student, ref.SAME, "padding 'same'")
+def test_conv2d_same_padding(student, variant):
+    _check_conv(student, variant, ref.SAME, "padding 'same'")
 
 
 CONV_REJECTS = (
     'Raises ValueError if x or kernels is not 4-D, if kernels.shape[2] is not x\'s channel count, if bias is not of '
-    'shape (C_out,), if stride is below 1, if padding is neither "valid" nor "same", or if a "valid" kernel is larger '
-    "than the image"
+    'shape (C_out,), if stride is below 1, if padding is neither "valid" nor "same", or if a "valid" kernel\'s span is '
+    "larger than the image"
 )
 
 
 @depends_on(test_conv2d_one_channel, earns="validating its input")
-def test_conv2d_rejects_bad_input(student):
-    good = ref.Case(7, 9, 3, 3, 3, 4, 1, "valid")
+def test_conv2d_rejects_bad_input(student, variant):
+    dilation = _params(variant)["dilation"]
+    good = ref.Case(7, 9, 3, 3, 3, 4, 1, "valid", dilation=dilation)
     x, k, b = good.x, good.kernels, good.bias
     cases = [
         (x[0], k, b, 1, "valid", "x of shape (7, 9, 3): one image without its batch axis"),
@@ -258,6 +315,10 @@ def test_conv2d_rejects_bad_input(student):
         (x, k, b, 1, "full", "padding='full'"),
         (x[:, :2, :2], k, b, 1, "valid", "a 3 x 3 kernel on 2 x 2 images with padding 'valid'"),
     ]
+    if dilation > 1:  # a kernel that fits side by side, but not DILATION apart
+        span = ref.span(3, dilation)
+        cases.append((x[:, : span - 1, : span - 1], k, b, 1, "valid",
+                      f"a 3 x 3 kernel spanning {span} x {span} pixels with DILATION = {dilation} on {span - 1} x {span - 1} images with padding 'valid'"))
     for xi, ki, bi, stride, padding, situation in cases:
         r = student.call(
             "conv2d", xi, ki, bi,
@@ -275,44 +336,64 @@ def test_conv2d_rejects_bad_input(student):
 # ---------------------------------------------------------------- max_pool2d
 
 
-def _pool_cause(out, x, expected) -> tuple[str, str]:
+def _pooling(p: int) -> str:
+    """The Keras layer a variant's max_pool2d computes, as the messages name it."""
+    return "MaxPooling2D()" if p == 2 else f"MaxPooling2D({p})"
+
+
+def _pool_cause(out, x, expected, p) -> tuple[str, str]:
     n, h, w, c = x.shape
-    if out.shape == (n, h - 1, w - 1, c):
-        return ("every 2 x 2 window, overlapping (stride 1); MaxPooling2D() moves by 2", "block (i, j) is x[:, 2i:2i+2, 2j:2j+2]")
-    if out.shape == (n, -(-h // 2), -(-w // 2), c):
-        return ("the odd last row or column got a block of its own (that is padding='same'); Keras leaves it out",
-                "cut the image to an even height and width first")
-    if out.shape == (n, h // 2, w // 2):
+    block = f"x[:, {p}i:{p}i+{p}, {p}j:{p}j+{p}]"
+    if out.shape == (n, h - p + 1, w - p + 1, c):
+        return (f"every {p} x {p} window, overlapping (stride 1); {_pooling(p)} moves by {p}", f"block (i, j) is {block}")
+    if out.shape == (n, -(-h // p), -(-w // p), c):
+        if p == 2:
+            return ("the odd last row or column got a block of its own (that is padding='same'); Keras leaves it out",
+                    "cut the image to an even height and width first")
+        return ("the last rows or columns got a block of their own (that is padding='same'); Keras leaves them out",
+                f"cut the image to a multiple of {p} in height and width first")
+    if out.shape == (n, h // p, w // p):
         return ("the channels were pooled together", "each channel is pooled on its own")
     if out.shape != expected.shape:
-        return ("", "the output is (N, H // 2, W // 2, C)")
-    crop = x[:, : h // 2 * 2, : w // 2 * 2].astype(np.float64).reshape(n, h // 2, 2, w // 2, 2, c)
+        return ("", f"the output is (N, H // {p}, W // {p}, C)")
+    crop = x[:, : h // p * p, : w // p * p].astype(np.float64).reshape(n, h // p, p, w // p, p, c)
     if np.allclose(out, np.maximum(expected, 0)):
         return ("the running maximum started at 0, so with negative values 0 wins",
                 "start from the block's first value (or -inf), not from 0")
     if np.allclose(out, crop.mean(axis=(2, 4)), atol=1e-5):
-        return ("the blocks were averaged (that is AveragePooling2D)", "keep the largest of the four values")
+        return ("the blocks were averaged (that is AveragePooling2D)", f"keep the largest of the {'four' if p == 2 else p * p} values")
     if np.allclose(out, crop.transpose(0, 1, 4, 3, 2, 5).max(axis=(2, 4)), atol=1e-5):
-        return ("rows and columns mixed up in the reshape", "reshape to (N, H // 2, 2, W // 2, 2, C) and take the maximum over axes 2 and 4")
-    return ("", "out[n, i, j, c] is the largest of x[n, 2i:2i+2, 2j:2j+2, c]")
+        return ("rows and columns mixed up in the reshape", f"reshape to (N, H // {p}, {p}, W // {p}, {p}, C) and take the maximum over axes 2 and 4")
+    return ("", f"out[n, i, j, c] is the largest of {block.replace('x[:,', 'x[n,').replace(']', ', c]')}")
 
 
-def test_max_pool2d_values(student):
-    for x, situation in ref.pool_inputs():
+def _answers_another_pool(out, x, params: dict) -> bool:
+    """Is `out` what max_pool2d gives on `x` with another variant's pool (`params`)?"""
+    theirs = ref.max_pooled(x, params["pool"])
+    return theirs is not None and theirs.shape == out.shape and np.allclose(out, theirs, rtol=0, atol=1e-6)
+
+
+def test_max_pool2d_values(student, variant):
+    p = _params(variant)["pool"]
+    for x, situation in ref.pool_inputs(p):
         n, h, w, c = x.shape
+        shape = (n, h // p, w // p, c)
         r = student.call("max_pool2d", x, shown=f"x (seeded random, shape {x.shape})",
-                         expect=f"a float32 array of shape {(n, h // 2, w // 2, c)}, equal to keras.layers.MaxPooling2D()'s output")
+                         expect=f"a float32 array of shape {shape}, equal to keras.layers.{_pooling(p)}'s output")
         out = r.array()
-        if out.shape != (n, h // 2, w // 2, c):
-            cause, hint = _pool_cause(out, x, np.zeros((n, h // 2, w // 2, c)))
+        expected = ref.max_pooled(x, p)
+        if out.shape != shape or not np.allclose(out, expected, rtol=0, atol=1e-6):
+            if other := _other_variant(student, variant, lambda v: v["pool"] != p and _answers_another_pool(out, x, v)):
+                raise other(r, f"got shape {out.shape} ({situation})" if out.shape != shape else f"got different values ({situation})")
+        if out.shape != shape:
+            cause, hint = _pool_cause(out, x, np.zeros(shape), p)
             raise r.fail(f"got shape {out.shape} ({situation})", cause=cause, hint=hint)
-        expected = ref.max_pooled(x)
         if not np.allclose(out, expected, rtol=0, atol=1e-6):
-            cause, hint = _pool_cause(out.astype(np.float64), x, expected)
+            cause, hint = _pool_cause(out.astype(np.float64), x, expected, p)
             i = tuple(int(v) for v in np.argwhere(~np.isclose(out, expected, rtol=0, atol=1e-6))[0])
             raise r.fail(
-                f"got out{list(i)} = {float(out[i]):.5g} ({situation}); that block holds {short(x[i[0], 2 * i[1]:2 * i[1] + 2, 2 * i[2]:2 * i[2] + 2, i[3]])}",
-                f"{float(expected[i]):.5g}, as keras.layers.MaxPooling2D() computes",
+                f"got out{list(i)} = {float(out[i]):.5g} ({situation}); that block holds {short(x[i[0], p * i[1]:p * i[1] + p, p * i[2]:p * i[2] + p, i[3]])}",
+                f"{float(expected[i]):.5g}, as keras.layers.{_pooling(p)} computes",
                 cause=cause, hint=hint,
             )
         if out.dtype != np.float32:

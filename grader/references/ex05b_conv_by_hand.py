@@ -3,7 +3,13 @@ cases the checks call conv2d and max_pool2d with, and what keras.layers.Conv2D a
 on them, with TensorFlow's own convolution and pooling in float64 (`Case.expected`, `max_pooled`;
 tests/test_references.py holds them equal to Keras's layers on every case), with the classic mistakes'
 variants (`Case.convolved` with other kernels, pads or stride) that name a likely cause. TensorFlow, so
-that pasted into the by-hand file they earn nothing: its worker refuses TensorFlow."""
+that pasted into the by-hand file they earn nothing: its worker refuses TensorFlow.
+
+Every case and answer is for one variant (course.toml's ex05b variants): `dilation`, the step between
+two of a kernel's taps, and `pool`, the side of max_pool2d's blocks. A dilated kernel is computed as
+the kernel with dilation - 1 zeros between its taps (`spread`): what Conv2D(dilation_rate=d) computes,
+and what it cannot, a stride above 1 with it (tests/test_references.py holds both). A case's image
+grows with the dilation, so that the kernel fits it and the output keeps its size."""
 
 from __future__ import annotations
 
@@ -15,10 +21,39 @@ from mnist_course.data import quiet_tensorflow
 SEED = 55
 
 
-class Case:
-    """One conv2d call: seeded inputs and the settings it is called with."""
+def span(kernel: int, dilation: int) -> int:
+    """The positions a kernel of `kernel` taps covers along one axis, its taps `dilation` apart."""
+    return (kernel - 1) * dilation + 1
 
-    def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2):
+
+def spread(kernels: np.ndarray, dilation: int) -> np.ndarray:
+    """Conv2D's kernels with their taps `dilation` apart: dilation - 1 zeros between two taps."""
+    if dilation == 1:
+        return kernels
+    kh, kw = kernels.shape[:2]
+    out = np.zeros((span(kh, dilation), span(kw, dilation), *kernels.shape[2:]), kernels.dtype)
+    out[::dilation, ::dilation] = kernels
+    return out
+
+
+def output_size(size: int, kernel: int, stride: int, padding: str, dilation: int) -> int | None:
+    """The number of positions conv2d's output has along one axis, as TensorFlow's convolution
+    gives it; None where the kernel does not fit ("valid" and a kernel wider than the input)."""
+    if padding == "valid" and span(kernel, dilation) > size:
+        return None
+    tf = quiet_tensorflow()
+    out = tf.nn.conv2d(tf.zeros((1, size, 1, 1)), tf.zeros((span(kernel, dilation), 1, 1, 1)),
+                       strides=[1, stride, 1, 1], padding=padding.upper())
+    return int(out.shape[1])
+
+
+class Case:
+    """One conv2d call: seeded inputs and the settings it is called with, for a variant's dilation
+    (its image grown by (k - 1) * (dilation - 1) along each axis, so that the output keeps its size)."""
+
+    def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2, dilation=1):
+        h, w = h + (kh - 1) * (dilation - 1), w + (kw - 1) * (dilation - 1)
+        self.dilation = dilation
         rng = np.random.default_rng([SEED, h, w, kh, kw, c_in, c_out, stride, n])
         self.x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
         self.kernels = rng.standard_normal((kh, kw, c_in, c_out)).astype(np.float32)
@@ -34,12 +69,9 @@ class Case:
         kh, kw, _, c_out = self.kernels.shape
         return n, h, w, c_in, kh, kw, c_out
 
-    def out_size(self, size, k, stride=None, padding=None):
-        """The output's size along one axis, as TensorFlow's convolution gives it."""
-        stride, padding = stride or self.stride, padding or self.padding
-        tf = quiet_tensorflow()
-        out = tf.nn.conv2d(tf.zeros((1, size, 1, 1)), tf.zeros((k, 1, 1, 1)), strides=[1, stride, 1, 1], padding=padding.upper())
-        return int(out.shape[1])
+    def out_size(self, size, k, stride=None, padding=None, dilation=None):
+        """The output's size along one axis, as TensorFlow's convolution gives it (None: no fit)."""
+        return output_size(size, k, stride or self.stride, padding or self.padding, dilation or self.dilation)
 
     @property
     def expected_shape(self):
@@ -51,56 +83,62 @@ class Case:
         (in float64; tests/test_references.py compares it with Keras's own)."""
         return self.convolved()
 
-    def same_pads(self, size, k, stride=None, extra_first=False):
+    def same_pads(self, size, k, stride=None, extra_first=False, dilation=None):
         """The zeros "same" padding adds before and after one axis: TensorFlow's split
         (the odd one after), or, `extra_first`, the other one (a classic mistake)."""
-        stride = stride or self.stride
-        total = max((self.out_size(size, k, stride, "same") - 1) * stride + k - size, 0)
+        stride, dilation = stride or self.stride, dilation or self.dilation
+        total = max((self.out_size(size, k, stride, "same") - 1) * stride + span(k, dilation) - size, 0)
         small, large = total // 2, total - total // 2
         return (large, small) if extra_first else (small, large)
 
-    def convolved(self, kernels=None, bias=None, pads=None, stride=None) -> np.ndarray:
-        """TensorFlow's cross-correlation in float64, with explicit pads (for the variants)."""
+    def convolved(self, kernels=None, bias=None, pads=None, stride=None, dilation=None) -> np.ndarray | None:
+        """TensorFlow's cross-correlation in float64, with explicit pads, stride or dilation (for the
+        mistakes, and for another variant's answer); None where the kernel does not fit the input."""
         tf = quiet_tensorflow()
         kernels = self.kernels if kernels is None else kernels
         bias = self.bias if bias is None else bias
-        stride = stride or self.stride
+        stride, dilation = stride or self.stride, dilation or self.dilation
         if pads is None:
             pads = [(0, 0), (0, 0)]
             if self.padding == "same":
-                pads = [self.same_pads(self.x.shape[1], kernels.shape[0], stride), self.same_pads(self.x.shape[2], kernels.shape[1], stride)]
+                pads = [self.same_pads(self.x.shape[1], kernels.shape[0], stride, dilation=dilation),
+                        self.same_pads(self.x.shape[2], kernels.shape[1], stride, dilation=dilation)]
+        kernels = spread(np.asarray(kernels, np.float64), dilation)
+        if any(self.x.shape[1 + a] + sum(pads[a]) < kernels.shape[a] for a in (0, 1)):
+            return None
         out = tf.nn.conv2d(tf.constant(self.x, tf.float64), tf.constant(kernels, tf.float64), strides=[1, stride, stride, 1],
                            padding=[[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
         return tf.nn.bias_add(out, tf.constant(bias, tf.float64)).numpy()
 
 
-def cases(*specs) -> list[Case]:
-    return [Case(*spec) for spec in specs]
+def cases(specs, dilation: int = 1) -> list[Case]:
+    """The cases of `specs` (one of the tuples below) for a variant's dilation."""
+    return [Case(*spec, dilation=dilation) for spec in specs]
 
 
-# (h, w, kh, kw, C_in, C_out, stride, padding)
-ONE_CHANNEL = cases((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 1, 1, 1, "valid"), (6, 7, 4, 3, 1, 1, 1, "valid"),
-                     (9, 8, 2, 5, 1, 1, 1, "valid"))
+# (h, w, kh, kw, C_in, C_out, stride, padding): the sizes for dilation 1; `cases` grows the image for another
+ONE_CHANNEL = ((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 1, 1, 1, "valid"), (6, 7, 4, 3, 1, 1, 1, "valid"),
+               (9, 8, 2, 5, 1, 1, 1, "valid"))
 
 
-CHANNELS = cases((7, 9, 3, 3, 3, 4, 1, "valid"), (8, 6, 2, 2, 3, 1, 1, "valid"), (6, 7, 2, 3, 1, 4, 1, "valid"),
-                  (9, 8, 1, 1, 3, 4, 1, "valid"))
+CHANNELS = ((7, 9, 3, 3, 3, 4, 1, "valid"), (8, 6, 2, 2, 3, 1, 1, "valid"), (6, 7, 2, 3, 1, 4, 1, "valid"),
+            (9, 8, 1, 1, 3, 4, 1, "valid"))
 
 
-STRIDE = cases((7, 9, 3, 3, 1, 1, 2, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (9, 8, 3, 2, 3, 4, 2, "valid"),
-                (9, 8, 2, 3, 1, 4, 3, "valid"))
+STRIDE = ((7, 9, 3, 3, 1, 1, 2, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (9, 8, 3, 2, 3, 4, 2, "valid"),
+          (9, 8, 2, 3, 1, 4, 3, "valid"))
 
 
-SAME = cases((7, 9, 3, 3, 1, 1, 1, "same"), (8, 6, 2, 2, 3, 4, 1, "same"), (6, 7, 4, 3, 1, 4, 1, "same"),
-              (7, 9, 5, 5, 3, 1, 1, "same"), (8, 6, 3, 3, 3, 4, 2, "same"), (7, 9, 2, 2, 1, 1, 2, "same"),
-              (9, 8, 4, 4, 3, 4, 2, "same"))
+SAME = ((7, 9, 3, 3, 1, 1, 1, "same"), (8, 6, 2, 2, 3, 4, 1, "same"), (6, 7, 4, 3, 1, 4, 1, "same"),
+        (7, 9, 5, 5, 3, 1, 1, "same"), (8, 6, 3, 3, 3, 4, 2, "same"), (7, 9, 2, 2, 1, 1, 2, "same"),
+        (9, 8, 4, 4, 3, 4, 2, "same"))
 
 
-SHAPES = cases((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (6, 7, 4, 3, 3, 4, 1, "same"),
-                (9, 8, 3, 3, 1, 4, 2, "same"))
+SHAPES = ((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (6, 7, 4, 3, 3, 4, 1, "same"),
+          (9, 8, 3, 3, 1, 4, 2, "same"))
 
 
-# (size, kernel, stride, padding)
+# (size, kernel, stride, padding): for dilation 1; `size_cases` grows a "valid" size for another
 SIZE_CASES = [
     (28, 3, 1, "valid"), (28, 5, 1, "valid"), (28, 3, 2, "valid"), (27, 3, 2, "valid"), (8, 2, 2, "valid"),
     (7, 3, 3, "valid"), (5, 5, 1, "valid"), (9, 4, 3, "valid"), (6, 1, 1, "valid"), (10, 4, 2, "valid"),
@@ -109,18 +147,28 @@ SIZE_CASES = [
 ]
 
 
-def max_pooled(x: np.ndarray) -> np.ndarray:
-    """What keras.layers.MaxPooling2D() computes: the largest of each 2 x 2 block,
-    an odd last row or column left out (tests/test_references.py compares it with Keras's)."""
+def size_cases(dilation: int = 1) -> list[tuple[int, int, int, str]]:
+    """SIZE_CASES for a variant's dilation: a "valid" size grown by (kernel - 1) * (dilation - 1)."""
+    return [(size + (kernel - 1) * (dilation - 1) if padding == "valid" else size, kernel, stride, padding)
+            for size, kernel, stride, padding in SIZE_CASES]
+
+
+def max_pooled(x: np.ndarray, pool: int = 2) -> np.ndarray | None:
+    """What keras.layers.MaxPooling2D(pool) computes: the largest of each pool x pool block,
+    a last row or column that leaves a block short left out (tests/test_references.py compares it with
+    Keras's); None where the image is smaller than one block."""
+    if min(x.shape[1:3]) < pool:
+        return None
     tf = quiet_tensorflow()
-    return tf.nn.max_pool2d(tf.constant(x), ksize=2, strides=2, padding="VALID").numpy()
+    return tf.nn.max_pool2d(tf.constant(x), ksize=pool, strides=pool, padding="VALID").numpy()
 
 
-def pool_inputs():
+def pool_inputs(pool: int = 2):
+    """The inputs max_pool2d is called with, for a variant's pool: every one holds a block."""
     rng = np.random.default_rng(SEED)
     return [
-        (rng.standard_normal((2, 7, 9, 3)).astype(np.float32), "odd height and width, 3 channels"),
+        (rng.standard_normal((2, 7, 9, 3)).astype(np.float32), "odd height and width, 3 channels" if pool == 2 else "a height that leaves a row out, 3 channels"),
         (rng.standard_normal((1, 8, 6, 1)).astype(np.float32), "one channel"),
-        (rng.standard_normal((3, 2, 2, 4)).astype(np.float32), "a single 2 x 2 block per channel"),
+        (rng.standard_normal((3, pool, pool, 4)).astype(np.float32), f"a single {pool} x {pool} block per channel"),
         (rng.standard_normal((1, 4, 5, 2)).astype(np.float32) - 10, "every value negative (no ReLU before the pool)"),
     ]

@@ -112,3 +112,10 @@ def mismatch(call, mine: Variant, theirs: tuple[Variant, ...], got: str, cause: 
         hint="`grader --variant` shows the variant your student id draws (give it with `grader --student YOUR-ID`); "
         "the lesson's method is the same for every variant, the answer is not",
     )
+
+
+def told_apart(exercise: Exercise, mine: Variant | None, answers: Callable[[Variant], bool], cause: str = OTHER_VARIANTS_FILE):
+    """What a check raises where a failed call's answer is exactly another variant's: a function
+    (call, what came back) -> the `mismatch` Feedback, or None where no other variant answers so."""
+    theirs = answered(exercise, mine, answers) if mine is not None else ()
+    return (lambda call, got: mismatch(call, mine, theirs, got, cause=cause)) if theirs else None

@@ -295,6 +295,27 @@ print("guarded:       ", safe)
 # only where the denominator is positive and leaves 0.0 elsewhere, with no warning. This
 # is the convention of the exercise (and of scikit-learn's `zero_division=0`): no
 # predictions means a precision of 0.0, no samples a recall of 0.0.
+#
+# **F-beta.** F1 weighs precision and recall alike. When missing a real `k` costs more
+# than a false alarm (a screening test, a fraud filter), the F-beta score counts recall
+# β times as much as precision:
+#
+# $$F_\beta = \frac{(1 + \beta^2)\, p\, r}{\beta^2 p + r}$$
+#
+# β = 1 gives F1 back; β above 1 leans towards recall, below 1 towards precision. It
+# needs the same guard where its denominator is 0. Worked here with β = 3:
+
+# %%
+beta = 3
+f_beta = (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+print("F3:", np.round(f_beta, 3))
+print("F3 below F1 exactly where recall is below precision:", bool(np.all((f_beta < f1) == (recall < precision))))
+
+# %% [markdown]
+# A weighted harmonic mean sits nearer the value it weighs more: with recall weighed 9
+# times (β²) as much, a digit whose recall is below its precision gets an F3 below its
+# F1, and one whose recall is above gets an F3 above it. (scikit-learn's
+# `fbeta_score` computes the same.)
 
 # %% [markdown]
 # ## A classification report
@@ -587,7 +608,9 @@ print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value: {p_valu
 # functions, in NumPy only (no scikit-learn):
 #
 # - `confusion_matrix(y_true, y_pred, num_classes=10)`: see *The confusion matrix*
-# - `precision_recall_f1(cm)`: see *Precision, recall and F1*
+# - `precision_recall_f1(cm)`: see *Precision, recall and F1*; its third array is the
+#   F-beta score for your variant's β (`grader --variant ex04` prints it; `BETA` at the
+#   top of the file)
 # - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*
 # - `most_confident_mistakes(probs, y_true, k=24)`: see *Misclassified digits*
 #

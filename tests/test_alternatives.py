@@ -114,7 +114,8 @@ FUNCTION_ALTERNATIVES = {
             with np.errstate(divide="ignore", invalid="ignore"):
                 precision = np.where(cm.sum(axis=0) > 0, tp / cm.sum(axis=0), 0.0)
                 recall = np.where(cm.sum(axis=1) > 0, tp / cm.sum(axis=1), 0.0)
-                f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+                b2 = BETA * BETA
+                f1 = np.where(b2 * precision + recall > 0, (1 + b2) * precision * recall / (b2 * precision + recall), 0.0)
             return precision, recall, f1
         """,
         most_confused_pairs="""
@@ -173,8 +174,10 @@ FUNCTION_ALTERNATIVES = {
             precision, recall, f1 = np.zeros(len(cm)), np.zeros(len(cm)), np.zeros(len(cm))
             precision[col > 0] = tp[col > 0] / col[col > 0]
             recall[row > 0] = tp[row > 0] / row[row > 0]
-            both = precision + recall
-            f1[both > 0] = 2 * precision[both > 0] * recall[both > 0] / both[both > 0]
+            # F-beta as the weighted harmonic mean 1 / (w / r + (1 - w) / p), w = BETA**2 / (1 + BETA**2)
+            w = BETA**2 / (1 + BETA**2)
+            fine = (precision > 0) & (recall > 0)
+            f1[fine] = 1 / (w / recall[fine] + (1 - w) / precision[fine])
             return precision, recall, f1
         """,
         most_confused_pairs="""

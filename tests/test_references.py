@@ -71,9 +71,15 @@ def test_every_variants_dilated_reference_is_what_keras_computes(keras, dilation
         assert case.kernels.shape[:2] == (1, 1) or plain.shape != spread.shape or _gap(plain, spread) > ex05b_checks._ATOL
 
 
+def test_every_variant_is_called_with_the_same_inputs():
+    # grown for the largest dilation a variant asks, so that a file cannot read its variant from its inputs
+    assert ex05b.GROWTH == max(DILATIONS)
+    assert all(np.array_equal(a.x, b.x) for a, b in zip(ex05b.cases(SPECS, 1), ex05b.cases(SPECS, max(DILATIONS))))
+
+
 @pytest.mark.parametrize("pool", POOLS)
 def test_the_pool_reference_is_what_keras_computes(keras, pool):
-    for x, situation in ex05b.pool_inputs(pool):
+    for x, situation in ex05b.pool_inputs():
         expected = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(pool)(x))
         assert _gap(ex05b.max_pooled(x, pool), expected) == 0, situation
 

@@ -4,8 +4,9 @@ cheapest exercise with variants (no training): a student's own `grader --student
 and the GitHub Classroom workflow's step (the repository's owner). nbgrader's route (its student id)
 is proven in tests/test_nbgrader.py's round trip. On each, a classmate's file for another variant
 fails its learning checks with the message that names both variants, never "your code is wrong".
-The batch also grades every variant's reference (full points) and the untouched stub under every
-variant (each check "not started").
+On every exercise with variants that trains nothing (ex04, ex05b), a class of every variant's
+reference (full points), the untouched stub under every variant (each check "not started") and a
+classmate's file for another variant (its failed learning checks told apart as that variant's).
 
 The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
 
@@ -23,25 +24,35 @@ import pytest
 
 from grader import variants
 from mnist_course.course import load_course
-from variant_references import write_reference
+from variant_references import reference_source, write_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course()
-# The cheapest exercise with variants: nothing trained, so each grading takes seconds.
-EXERCISE = next((ex for ex in COURSE.exercises if len(ex.variants) >= 3 and ex.training is None and ex.id != "ex02b" and ex.id != "ex03b"), None)
-pytestmark = pytest.mark.skipif(EXERCISE is None, reason="no exercise without training has variants")
+# The routes are proven on ex05b: nothing trained, so each grading takes seconds, and its variants
+# change every learning check (the dilation conv_output_size's and conv2d's, the pool max_pool2d's),
+# so a classmate's file fails each of them.
+EXERCISE = COURSE.exercise("ex05b")
+# Every exercise with variants that trains nothing: each variant's reference and the stub under each.
+VARIED = [ex for ex in COURSE.exercises if ex.variants and ex.training is None and not ex.id.startswith(("ex02b", "ex03b"))]
+# Mistakes only a variant other than the default can make, each with the check it fails and the words of
+# its diagnosis: exercise -> [(variant, {reference text: mistaken text}, check, words)].
+VARIANT_MISTAKES = {
+    "ex05b": [("d2p2", {"    if DILATION > 1:  # the taps": "    taps = kh, kw\n    if DILATION > 1:  # the taps",
+                        "        for axis, k in ((1, kh), (2, kw)):": "        for axis, k in zip((1, 2), taps):"},
+               "conv2d_same_padding", '"same" padding worked out from the kernel\'s taps, not from its span')],
+}
 LEARNING = [name for f in EXERCISE.functions for name in f.learning] if EXERCISE else []
 MISMATCH = "exactly what variant"
 
 
-def _ids_drawing(prefix: str) -> dict[str, str]:
+def _ids_drawing(prefix: str, exercise=EXERCISE) -> dict[str, str]:
     """An id drawing each variant: variant key -> the first of f"{prefix}00000", ... that draws it."""
     found: dict[str, str] = {}
     for number in range(5000):
-        found.setdefault(variants.drawn(COURSE, EXERCISE, f"{prefix}{number:05d}").key, f"{prefix}{number:05d}")
-        if len(found) == len(EXERCISE.variants):
+        found.setdefault(variants.drawn(COURSE, exercise, f"{prefix}{number:05d}").key, f"{prefix}{number:05d}")
+        if len(found) == len(exercise.variants):
             return found
-    raise AssertionError(f"no id {prefix}NNNNN draws some variant of {EXERCISE.id}")
+    raise AssertionError(f"no id {prefix}NNNNN draws some variant of {exercise.id}")
 
 
 def _students() -> dict[str, str]:
@@ -100,13 +111,6 @@ def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
     subs = tmp_path / "subs"
     write_reference(EXERCISE, key_a, subs / a)
     write_reference(EXERCISE, key_b, subs / b)
-    # every variant's reference, and the untouched stub under every variant
-    references, stubs = _ids_drawing("r"), _ids_drawing("u")
-    for key, name in references.items():
-        write_reference(EXERCISE, key, subs / name)
-    for name in stubs.values():
-        (subs / name).mkdir()
-        (subs / name / EXERCISE.filename).write_text(EXERCISE.stub_path.read_text(encoding="utf-8"), encoding="utf-8")
     copier = next(f"c{n:04d}" for n in range(5000) if variants.drawn(COURSE, EXERCISE, f"c{n:04d}").key == key_a)
     write_reference(EXERCISE, key_b, subs / copier)  # a classmate's file, for another variant than the copier's own
     proc = subprocess.run([sys.executable, "-m", "grader", EXERCISE.id, "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path],
@@ -117,19 +121,64 @@ def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
     assert book[a][f"{EXERCISE.id} variant"] == key_a and float(book[a]["total"]) == EXERCISE.max_score
     assert book[b][f"{EXERCISE.id} variant"] == key_b and float(book[b]["total"]) == EXERCISE.max_score
     assert book[copier][f"{EXERCISE.id} variant"] == key_a and float(book[copier]["total"]) < EXERCISE.max_score
-    for key, name in references.items():
-        assert book[name][f"{EXERCISE.id} variant"] == key and float(book[name]["total"]) == EXERCISE.max_score, (key, book[name])
-    for key, name in stubs.items():
-        stub = json.loads((tmp_path / "out" / "students" / name / "report.json").read_text())
-        rows = next(e for e in stub["exercises"] if e["id"] == EXERCISE.id)["checks"]
-        assert book[name][f"{EXERCISE.id} variant"] == key and float(book[name]["total"]) == 0, (key, book[name])
-        assert rows and all(row["status"] == "not started" and "is not started yet" in row["message"] for row in rows), (key, rows)
     report = json.loads((tmp_path / "out" / "students" / copier / "report.json").read_text())
     assert all(row["status"] == "failed" and MISMATCH in row["message"] and f"{key_b!r}" in row["message"] for row in _learning_rows(report))
     assert copier not in json.dumps({k: v for k, v in report.items() if k not in ("student", "target")})  # a shared report never names one
     listed = subprocess.run([sys.executable, "-m", "grader", "variants", "--class", str(subs)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
-    rows = [line.split() for line in listed.stdout.splitlines()]
+    header, *lines = [line.split() for line in listed.stdout.splitlines()]
+    column = header.index(EXERCISE.id)
+    rows = [[line[0], line[column]] for line in lines]
     assert listed.returncode == 0 and [a, key_a] in rows and [b, key_b] in rows and [copier, key_a] in rows, listed.stdout
+
+
+@pytest.mark.parametrize("exercise", VARIED, ids=lambda ex: ex.id)
+def test_every_variants_reference_earns_every_point_and_the_stub_none(exercise, tmp_path, mnist_path):
+    """Graded as a class: each variant's reference (full points), the untouched stub under each variant
+    ("not started"), and the last variant's reference handed in by a student of the first, whose
+    failed checks are each told apart as another variant's answer."""
+    subs = tmp_path / "subs"
+    references, stubs = _ids_drawing("r", exercise), _ids_drawing("u", exercise)
+    for key, name in references.items():
+        write_reference(exercise, key, subs / name)
+    for name in stubs.values():
+        (subs / name).mkdir(parents=True)
+        (subs / name / exercise.filename).write_text(exercise.stub_path.read_text(encoding="utf-8"), encoding="utf-8")
+    first, last = exercise.variants[0].key, exercise.variants[-1].key
+    copier = _ids_drawing("c", exercise)[first]
+    write_reference(exercise, last, subs / copier)
+    mistakes = {}  # a student of the variant, with that variant's mistake
+    for n, (key, edits, check, words) in enumerate(VARIANT_MISTAKES.get(exercise.id, [])):
+        name, source = _ids_drawing(f"m{n}x", exercise)[key], reference_source(exercise, key)
+        for old, new in edits.items():
+            assert source.count(old) == 1, old
+            source = source.replace(old, new)
+        (subs / name).mkdir(parents=True)
+        (subs / name / exercise.filename).write_text(source, encoding="utf-8")
+        mistakes[name] = (check, words)
+    proc = subprocess.run([sys.executable, "-m", "grader", exercise.id, "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (tmp_path / "out" / "gradebook.csv").open(newline="") as fh:
+        book = {row["student"]: row for row in csv.DictReader(fh)}
+
+    def rows(name):
+        report = json.loads((tmp_path / "out" / "students" / name / "report.json").read_text())
+        return next(e for e in report["exercises"] if e["id"] == exercise.id)["checks"]
+
+    for key, name in references.items():
+        assert book[name][f"{exercise.id} variant"] == key and float(book[name]["total"]) == exercise.max_score, (key, book[name])
+    for key, name in stubs.items():
+        assert book[name][f"{exercise.id} variant"] == key and float(book[name]["total"]) == 0, (key, book[name])
+        assert rows(name) and all(row["status"] == "not started" and "is not started yet" in row["message"] for row in rows(name)), key
+    failed = [row for row in rows(copier) if row["status"] == "failed"]
+    assert failed and float(book[copier]["total"]) < exercise.max_score
+    # each failed check is told apart as the other variant's answer, or waits on one that is
+    told = [row for row in failed if MISMATCH in row["message"]]
+    assert told and all(f"{last!r}" in row["message"] for row in told), told
+    assert all(row in told or row["message"].startswith("This check counts once") for row in failed), failed
+    for name, (check, words) in mistakes.items():  # a variant's own mistake is diagnosed, never taken for a classmate's file
+        row = next(row for row in rows(name) if row["name"] == check)
+        assert row["status"] == "failed" and words in row["message"] and MISMATCH not in row["message"], row
 
 
 def test_gradescope_grades_the_submitters_variant(tmp_path, mnist_path):

@@ -6,10 +6,15 @@ student's code through `student.call` (a child process) and judges the plain
 data that comes back against the contract in the exercise's docstrings, using
 the small reference computations of grader/references/ex04_evaluation.py (`ref`,
 never imported from solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
+
+Each student has a variant (course.toml: BETA, the beta of precision_recall_f1's F score, a number
+at the top of the file), and the F checks grade that one; an F score that is exactly another
+variant's fails with the message that names both (grader/variants.py `told_apart`).
 """
 
 import numpy as np
 
+from grader import variants
 from grader.feedback import describe, short
 from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
 from grader.scoring import depends_on
@@ -277,11 +282,35 @@ def _close(a, b):
     return a.shape == b.shape and np.allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
-def _check_prf(r, cm, situation=""):
-    """Compare the three results with the reference, explaining classic mistakes."""
+_MISMATCH_CAUSE = ("your code leaves BETA out, or the number at the top of your file is not your variant's (the file "
+                   "starts with the first variant's), or the file was written for another variant: a classmate's, or "
+                   "your own under another student id")
+
+
+def _beta(variant) -> float:
+    return variant.params["beta"] if variant else 1
+
+
+def _f_mistake(f, p, r, beta) -> str:
+    """The likely cause of an F score that is not the contract's, from the classic mistakes."""
+    with np.errstate(all="ignore"):
+        if beta == 1 and _close(f, (p + r) / 2):
+            return "the plain average (p + r) / 2; F1 is the harmonic mean"
+        if beta == 1 and _close(f, p * r / np.where(p + r > 0, p + r, 1)):
+            return "the factor 2 is missing: f1 = 2 * p * r / (p + r)"
+        if beta != 1 and _close(f, np.where(beta * p + r > 0, (1 + beta) * p * r / np.where(beta * p + r > 0, beta * p + r, 1), 0)):
+            return f"beta where the formula squares it: with BETA = {beta:g} the weights are BETA**2 = {beta**2:g}"
+        if beta != 1 and _close(f, np.where(p + beta**2 * r > 0, (1 + beta**2) * p * r / np.where(p + beta**2 * r > 0, p + beta**2 * r, 1), 0)):
+            return "BETA**2 multiplies recall instead of precision in the denominator: that weighs precision BETA times as much"
+    return ""
+
+
+def _check_prf(r, cm, situation="", student=None, variant=None):
+    """Compare the three results with the reference for the variant's beta, explaining classic mistakes."""
     k = len(cm)
+    beta = _beta(variant)
     precision, recall, f1 = (p.astype(np.float64) for p in _prf_parts(r, k))
-    want_p, want_r, want_f = ref.precision_recall_f1(cm)
+    want_p, want_r, want_f = ref.precision_recall_f1(cm, beta)
     where = f" ({situation})" if situation else ""
     for name, got, want in (("precision", precision, want_p), ("recall", recall, want_r), ("f1", f1, want_f)):
         if got.shape != (k,):
@@ -322,27 +351,28 @@ def _check_prf(r, cm, situation=""):
             cause=cause,
         )
     if not _close(f1, want_f):
-        cause = ""
-        with np.errstate(all="ignore"):
-            if _close(f1, (want_p + want_r) / 2):
-                cause = "the plain average (p + r) / 2; F1 is the harmonic mean"
-            elif _close(f1, want_p * want_r / np.where(want_p + want_r > 0, want_p + want_r, 1)):
-                cause = "the factor 2 is missing: f1 = 2 * p * r / (p + r)"
         c = int(np.flatnonzero(~np.isclose(f1, want_f, rtol=1e-9, atol=1e-12))[0])
+        name = "f1" if beta == 1 else "f"
+        if student is not None and (other := variants.told_apart(
+                student.exercise, variant, lambda v: _close(f1, ref.precision_recall_f1(cm, _beta(v))[2]), cause=_MISMATCH_CAUSE)):
+            raise other(r, f"got {name}[{c}] = {f1[c]:g}{where}")
+        p, q = f"{want_p[c]:g}", f"{want_r[c]:g}"
+        formula = f"2 * {p} * {q} / ({p} + {q})" if beta == 1 else f"(1 + {beta**2:g}) * {p} * {q} / ({beta**2:g} * {p} + {q}), F-beta for beta {beta:g}"
         raise r.fail(
-            f"got f1[{c}] = {f1[c]:g}{where}",
-            f"{want_f[c]:g} (2 * {want_p[c]:g} * {want_r[c]:g} / ({want_p[c]:g} + {want_r[c]:g}))",
-            cause=cause,
-            hint="f1 = 2 * precision * recall / (precision + recall)",
+            f"got {name}[{c}] = {f1[c]:g}{where}",
+            f"{want_f[c]:g} ({formula})",
+            cause=_f_mistake(f1, want_p, want_r, beta),
+            hint="f1 = 2 * precision * recall / (precision + recall)" if beta == 1
+            else f"f = (1 + BETA**2) * precision * recall / (BETA**2 * precision + recall), with your variant's BETA = {beta:g}",
         )
 
 
-def test_precision_recall_f1_values(student):
+def test_precision_recall_f1_values(student, variant):
     for cm, shown in ((ref.random_cm(), "a seeded random 10 x 10 confusion matrix"), (ref.SMALL_CM, _lit(ref.SMALL_CM))):
-        _check_prf(_prf_call(student, cm, shown), cm)
+        _check_prf(_prf_call(student, cm, shown), cm, student=student, variant=variant)
 
 
-def test_precision_recall_f1_empty_classes(student):
+def test_precision_recall_f1_empty_classes(student, variant):
     perfect = np.diag([5, 3, 0]).astype(np.int64)
     cases = [
         (ref.EMPTY_CLASSES, _lit(ref.EMPTY_CLASSES), "classes that never occur, are never predicted, or are never right"),
@@ -351,7 +381,7 @@ def test_precision_recall_f1_empty_classes(student):
     ]
     for cm, shown, situation in cases:
         r = _prf_call(student, cm, shown)
-        _check_prf(r, cm, situation)
+        _check_prf(r, cm, situation, student=student, variant=variant)
         if r.warnings:
             raise r.fail(
                 f"the right values, but the call emitted a warning: {r.warnings[0]}",

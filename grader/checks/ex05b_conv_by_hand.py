@@ -59,12 +59,9 @@ def _params(variant) -> dict:
 
 
 def _other_variant(student, mine, answers):
-    """The Feedback to raise where what came back is exactly another variant's answer (`answers(params)`
-    says whether it is), else None."""
-    if mine is None:
-        return None
-    theirs = variants.answered(student.exercise, mine, lambda v: answers(_params(v)))
-    return (lambda r, got: variants.mismatch(r, mine, theirs, got, cause=_MISMATCH_CAUSE)) if theirs else None
+    """What to raise where what came back is exactly another variant's answer (`answers(params)` says
+    whether it is): grader/variants.py `told_apart`, else None."""
+    return variants.told_apart(student.exercise, mine, lambda v: answers(_params(v)), cause=_MISMATCH_CAUSE)
 
 
 def _dilated(dilation: int) -> str:
@@ -116,7 +113,7 @@ def _size_cause(got, size, kernel, stride, padding, dilation) -> tuple[str, str]
 
 def test_conv_output_size_values(student, variant):
     dilation = _params(variant)["dilation"]
-    for size, kernel, stride, padding in ref.size_cases(dilation):
+    for size, kernel, stride, padding in ref.size_cases():
         expected = ref.output_size(size, kernel, stride, padding, dilation)
         r = student.call("conv_output_size", shown="", expect=f"{expected}", size=size, kernel=kernel, stride=stride, padding=padding)
         got = r.value
@@ -169,6 +166,12 @@ def _shape_cause(shape, case: ref.Case) -> tuple[str, str]:
                 "each filter's output adds the contributions of every input channel: sum over c too")
     if len(shape) != 4:
         return ("", "one output image per input image, with one channel per filter: (N, out_h, out_w, C_out)")
+    if p == "same" and case.dilation > 1:
+        taps = case.convolved(pads=[case.same_pads(h, kh, dilation=1), case.same_pads(w, kw, dilation=1)])
+        if taps is not None and tuple(shape) == taps.shape:
+            return (f'"same" padding worked out from the kernel\'s taps, not from its span: with DILATION = {case.dilation} '
+                    f"a {kh} x {kw} kernel spans {ref.span(kh, case.dilation)} x {ref.span(kw, case.dilation)} pixels",
+                    "pad max((out - 1) * stride + span - size, 0) in all along each axis, span = (k - 1) * DILATION + 1")
     if shape[3] == c_in != c_out:
         return ("the sum ran over the filters (kernels' last axis) and kept the input channels",
                 "filter o is kernels[:, :, :, o]: sum over the window and over the input channels c, once per filter")
@@ -303,7 +306,7 @@ CONV_REJECTS = (
 @depends_on(test_conv2d_one_channel, earns="validating its input")
 def test_conv2d_rejects_bad_input(student, variant):
     dilation = _params(variant)["dilation"]
-    good = ref.Case(7, 9, 3, 3, 3, 4, 1, "valid", dilation=dilation)
+    good = ref.cases([(7, 9, 3, 3, 3, 4, 1, "valid")], dilation)[0]
     x, k, b = good.x, good.kernels, good.bias
     cases = [
         (x[0], k, b, 1, "valid", "x of shape (7, 9, 3): one image without its batch axis"),
@@ -375,7 +378,7 @@ def _answers_another_pool(out, x, params: dict) -> bool:
 
 def test_max_pool2d_values(student, variant):
     p = _params(variant)["pool"]
-    for x, situation in ref.pool_inputs(p):
+    for x, situation in ref.pool_inputs():
         n, h, w, c = x.shape
         shape = (n, h // p, w // p, c)
         r = student.call("max_pool2d", x, shown=f"x (seeded random, shape {x.shape})",

@@ -1,5 +1,5 @@
 """Exercise 04's references, apart from its checks (grader/checks/ex04_evaluation.py): the confusion matrix
-and precision, recall and F1 as scikit-learn computes them, the most confused pairs and the most confident
+and precision, recall and F-beta (each variant's beta) as scikit-learn computes them, the most confused pairs and the most confident
 mistakes as the contracts define them (sorted by pandas), and the seeded inputs the checks call with.
 scikit-learn and pandas, so that pasted into the by-hand file they earn nothing: its worker refuses both."""
 
@@ -16,9 +16,10 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return sklearn_confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
 
 
-def precision_recall_f1(cm):
-    """scikit-learn's per-class precision, recall and F1 of the samples `cm` counts, 0 where a
-    denominator is 0 (the contract's rule, and scikit-learn's zero_division=0)."""
+def precision_recall_f1(cm, beta=1):
+    """scikit-learn's per-class precision, recall and F-beta score of the samples `cm` counts (beta:
+    the variant's, 1 for F1), 0 where a denominator is 0 (the contract's rule, and scikit-learn's
+    zero_division=0)."""
     import warnings
 
     from sklearn.metrics import precision_recall_fscore_support
@@ -31,7 +32,7 @@ def precision_recall_f1(cm):
     y_pred = np.repeat(np.tile(classes, k), np.asarray(cm, dtype=np.int64).ravel())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0.0)
+        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=classes, beta=beta, zero_division=0.0)
     return precision.astype(np.float64), recall.astype(np.float64), f1.astype(np.float64)
 
 

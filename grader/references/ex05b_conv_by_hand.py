@@ -8,8 +8,9 @@ that pasted into the by-hand file they earn nothing: its worker refuses TensorFl
 Every case and answer is for one variant (course.toml's ex05b variants): `dilation`, the step between
 two of a kernel's taps, and `pool`, the side of max_pool2d's blocks. A dilated kernel is computed as
 the kernel with dilation - 1 zeros between its taps (`spread`): what Conv2D(dilation_rate=d) computes,
-and what it cannot, a stride above 1 with it (tests/test_references.py holds both). A case's image
-grows with the dilation, so that the kernel fits it and the output keeps its size."""
+and what it cannot, a stride above 1 with it (tests/test_references.py holds both). Every variant's
+cases are the same inputs, grown for the largest dilation (GROWTH), so that a file cannot tell its
+variant from what it is called with; only the expected answers differ."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from mnist_course.data import quiet_tensorflow
 
 
 SEED = 55
+# The largest dilation a variant of ex05b asks (course.toml; tests/test_references.py holds them equal):
+# every case's image and every "valid" size grows by (kernel - 1) * (GROWTH - 1), for every variant alike.
+GROWTH = 2
 
 
 def span(kernel: int, dilation: int) -> int:
@@ -48,11 +52,11 @@ def output_size(size: int, kernel: int, stride: int, padding: str, dilation: int
 
 
 class Case:
-    """One conv2d call: seeded inputs and the settings it is called with, for a variant's dilation
-    (its image grown by (k - 1) * (dilation - 1) along each axis, so that the output keeps its size)."""
+    """One conv2d call: seeded inputs and the settings it is called with, and the variant's dilation
+    it is graded on (the image grown by (k - 1) * (GROWTH - 1) along each axis, whatever the dilation)."""
 
     def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2, dilation=1):
-        h, w = h + (kh - 1) * (dilation - 1), w + (kw - 1) * (dilation - 1)
+        h, w = h + (kh - 1) * (GROWTH - 1), w + (kw - 1) * (GROWTH - 1)
         self.dilation = dilation
         rng = np.random.default_rng([SEED, h, w, kh, kw, c_in, c_out, stride, n])
         self.x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
@@ -112,11 +116,11 @@ class Case:
 
 
 def cases(specs, dilation: int = 1) -> list[Case]:
-    """The cases of `specs` (one of the tuples below) for a variant's dilation."""
+    """The cases of `specs` (one of the tuples below), graded on a variant's dilation."""
     return [Case(*spec, dilation=dilation) for spec in specs]
 
 
-# (h, w, kh, kw, C_in, C_out, stride, padding): the sizes for dilation 1; `cases` grows the image for another
+# (h, w, kh, kw, C_in, C_out, stride, padding): the sizes before `Case` grows the image by GROWTH
 ONE_CHANNEL = ((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 1, 1, 1, "valid"), (6, 7, 4, 3, 1, 1, 1, "valid"),
                (9, 8, 2, 5, 1, 1, 1, "valid"))
 
@@ -138,7 +142,7 @@ SHAPES = ((7, 9, 3, 3, 1, 1, 1, "valid"), (8, 6, 2, 2, 3, 4, 2, "valid"), (6, 7,
           (9, 8, 3, 3, 1, 4, 2, "same"))
 
 
-# (size, kernel, stride, padding): for dilation 1; `size_cases` grows a "valid" size for another
+# (size, kernel, stride, padding): `size_cases` grows a "valid" size by GROWTH
 SIZE_CASES = [
     (28, 3, 1, "valid"), (28, 5, 1, "valid"), (28, 3, 2, "valid"), (27, 3, 2, "valid"), (8, 2, 2, "valid"),
     (7, 3, 3, "valid"), (5, 5, 1, "valid"), (9, 4, 3, "valid"), (6, 1, 1, "valid"), (10, 4, 2, "valid"),
@@ -147,9 +151,9 @@ SIZE_CASES = [
 ]
 
 
-def size_cases(dilation: int = 1) -> list[tuple[int, int, int, str]]:
-    """SIZE_CASES for a variant's dilation: a "valid" size grown by (kernel - 1) * (dilation - 1)."""
-    return [(size + (kernel - 1) * (dilation - 1) if padding == "valid" else size, kernel, stride, padding)
+def size_cases() -> list[tuple[int, int, int, str]]:
+    """SIZE_CASES as every variant is called with them: a "valid" size grown by (kernel - 1) * (GROWTH - 1)."""
+    return [(size + (kernel - 1) * (GROWTH - 1) if padding == "valid" else size, kernel, stride, padding)
             for size, kernel, stride, padding in SIZE_CASES]
 
 
@@ -163,12 +167,12 @@ def max_pooled(x: np.ndarray, pool: int = 2) -> np.ndarray | None:
     return tf.nn.max_pool2d(tf.constant(x), ksize=pool, strides=pool, padding="VALID").numpy()
 
 
-def pool_inputs(pool: int = 2):
-    """The inputs max_pool2d is called with, for a variant's pool: every one holds a block."""
+def pool_inputs():
+    """The inputs max_pool2d is called with, the same for every variant's pool (2 or 3)."""
     rng = np.random.default_rng(SEED)
     return [
-        (rng.standard_normal((2, 7, 9, 3)).astype(np.float32), "odd height and width, 3 channels" if pool == 2 else "a height that leaves a row out, 3 channels"),
+        (rng.standard_normal((2, 7, 9, 3)).astype(np.float32), "a height and width that leave rows and columns out, 3 channels"),
         (rng.standard_normal((1, 8, 6, 1)).astype(np.float32), "one channel"),
-        (rng.standard_normal((3, pool, pool, 4)).astype(np.float32), f"a single {pool} x {pool} block per channel"),
+        (rng.standard_normal((3, 6, 6, 4)).astype(np.float32), "6 x 6 images, every pixel in a block"),
         (rng.standard_normal((1, 4, 5, 2)).astype(np.float32) - 10, "every value negative (no ReLU before the pool)"),
     ]

@@ -383,6 +383,8 @@ def _whose_variants(args: argparse.Namespace, settings: RunSettings) -> RunSetti
         return settings
     state = State.load()
     if args.student:
+        if state.student and state.student != settings.student:  # the variants of the next runs change with it
+            print(f"grader: the student id remembered for your next runs is now {settings.student!r} (it was {state.student!r})")
         state.remember_student(settings.student)
         return settings
     if settings.student is None and STUDENT_ENV not in os.environ and state.student:

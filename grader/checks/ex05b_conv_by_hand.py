@@ -4,11 +4,11 @@ Each test is one check; its points, function, hints and lesson section live in
 course.toml under the same name (without "test_"). The student's conv2d and
 max_pool2d are compared with what Keras's layers compute (Conv2D with the
 student's kernels and bias set as its weights, MaxPooling2D): the reference is
-TensorFlow's float64 cross-correlation and max pooling (`Case.expected`,
+SciPy's float64 cross-correlation and maximum filter (`Case.expected`,
 `max_pooled` in grader/references/ex05b_conv_by_hand.py, `ref` here), which
 tests/test_references.py holds equal to real Keras layers on every case below;
-TensorFlow alone, without Keras, is lighter to import, and the worker refuses it,
-so a student cannot paste it. The variants below compute the classic mistakes
+scipy.ndimage is far lighter to import than Keras or TensorFlow, and the worker
+refuses it, so a student cannot paste it. The variants below compute the classic mistakes
 (a flipped kernel, the odd padding row on top, ...) only to name the likely
 cause of a mismatch.
 
@@ -89,7 +89,12 @@ def _call(student, case: ref.Case):
 
 
 def _size_cause(got, size, kernel, stride, padding, dilation) -> tuple[str, str]:
+    if padding == "valid" and dilation > 1 and got == (size - kernel * dilation) // stride + 1:  # before "+ 1 missing"
+        return (f"the span taken as kernel * DILATION = {kernel * dilation}; a kernel of {kernel} taps, {dilation} apart, "
+                f"spans (kernel - 1) * DILATION + 1 = {ref.span(kernel, dilation)} positions",
+                "count the positions from the first tap to the last: there are kernel - 1 gaps of DILATION between them")
     kernel = ref.span(kernel, dilation)  # below, what matters is the positions the kernel spans
+    f = "" if dilation == 1 else ", F being the kernel's span"
     if padding == "same":
         if got == size // stride:
             return ('rounded down; Keras\'s "same" rounds up: ceil(size / stride)',
@@ -102,7 +107,7 @@ def _size_cause(got, size, kernel, stride, padding, dilation) -> tuple[str, str]
                     'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
         return ("", 'Keras\'s "same" promises ceil(size / stride) positions, whatever the kernel')
     if got == (size - kernel) // stride:
-        return ("the + 1 is missing: the kernel's first position counts too", "(W - F) // S + 1 with P = 0")
+        return ("the + 1 is missing: the kernel's first position counts too", f"(W - F) // S + 1 with P = 0{f}")
     if got == math.ceil((size - kernel) / stride) + 1:
         return ("rounded up; a position counts only where the whole kernel fits, so round down",
                 "integer division // rounds down")
@@ -205,16 +210,20 @@ def _value_cause(out, case: ref.Case) -> tuple[str, str]:
                 "its \"convolution\" is a cross-correlation",
                 "multiply the window's top-left pixel by kernels[0, 0, c, o], and so on: the same position in both")
     if case.padding == "same":
+        k = "k" if case.dilation == 1 else "span"  # with a dilation, what pads is the kernel's span
+        top_left = ("the odd padding row or column went to the top or left; TensorFlow puts it at the bottom and the right",
+                    "with an odd total, put total // 2 zeros before the input and the rest after it")
+        tl = [case.same_pads(h, kh, extra_first=True), case.same_pads(w, kw, extra_first=True)]
         if case.stride > 1:  # checked first: on some inputs it also looks like padding on the top or left
             once = case.convolved(pads=[case.same_pads(h, kh, 1), case.same_pads(w, kw, 1)], stride=1)[:, ::case.stride, ::case.stride]
             if once.shape == out.shape and close(once):
-                return ('"same" padding was worked out as for stride 1 (k - 1 zeros in all), then every stride-th value kept; '
-                        "with a stride the total padding is max((out - 1) * stride + k - size, 0)",
-                        "compute the padding from the strided output size, as the lesson's section does")
-        tl = [case.same_pads(h, kh, extra_first=True), case.same_pads(w, kw, extra_first=True)]
+                cause = (f'"same" padding was worked out as for stride 1 ({k} - 1 zeros in all), then every stride-th value kept; '
+                         f"with a stride the total padding is max((out - 1) * stride + {k} - size, 0)")
+                if close(case.convolved(pads=tl)):  # on this input the two mistakes give the same numbers: say both
+                    return (f"either {top_left[0]}, or {cause}", f"{top_left[1]}; compute the total from the strided output size")
+                return (cause, "compute the padding from the strided output size, as the lesson's section does")
         if close(case.convolved(pads=tl)):
-            return ("the odd padding row or column went to the top or left; TensorFlow puts it at the bottom and the right",
-                    "with an odd total, put total // 2 zeros before the input and the rest after it")
+            return top_left
     if close(case.convolved(bias=np.zeros_like(case.bias))):
         return ("the bias was not added", "add bias[o] to every value of filter o's output")
     if c_in == c_out > 1 and close(case.convolved(kernels=case.kernels.transpose(0, 1, 3, 2))):

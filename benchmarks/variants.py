@@ -30,8 +30,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from mnist_course.course import load_course  # noqa: E402
 from corpus import filled  # noqa: E402
-from test_alternatives import FUNCTION_ALTERNATIVES  # noqa: E402  (name -> (exercise, {function: body}))
-from test_mutations import MUTATIONS  # noqa: E402  (the corpus: name -> (exercise, {old: new}, checks it must fail))
+from test_alternatives import BACKPROP_ALTERNATIVES, FUNCTION_ALTERNATIVES  # noqa: E402  (name -> (exercise, {function: body}))
+from test_mutations import BACKPROP_MUTATIONS, MUTATIONS  # noqa: E402  (the corpus: name -> (exercise, {old: new}, checks it must fail))
 from variant_references import for_variant, reference_source  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def measure(exercise, variant, data: str, work: Path) -> dict:
     seconds = time.perf_counter() - started
     graded = json.loads(report.read_text())["exercises"][0]
     mutants, skipped = work / variant.key / "mutants", []
-    for name, (owner, edits, _) in MUTATIONS.items():
+    for name, (owner, edits, _) in {**MUTATIONS, **BACKPROP_MUTATIONS}.items():
         if owner != exercise.id:
             continue
         mutated = _mutated(source, edits)
@@ -71,10 +71,12 @@ def measure(exercise, variant, data: str, work: Path) -> dict:
             continue
         (mutants / name).mkdir(parents=True)
         (mutants / name / exercise.filename).write_text(mutated, encoding="utf-8")
-    alternatives = [name for name, (owner, _) in FUNCTION_ALTERNATIVES.items() if owner == exercise.id]
-    for name in alternatives:
+    corpus = {**FUNCTION_ALTERNATIVES, **BACKPROP_ALTERNATIVES}
+    alternatives = [name for name, (owner, _) in corpus.items() if owner == exercise.id]
+    for name in alternatives:  # written apart from the reference: only the variant's settings at the top change
         (mutants / name).mkdir(parents=True)
-        (mutants / name / exercise.filename).write_text(for_variant(exercise, variant.key, filled(exercise.id, **FUNCTION_ALTERNATIVES[name][1])), encoding="utf-8")
+        (mutants / name / exercise.filename).write_text(for_variant(exercise, variant.key, filled(exercise.id, **corpus[name][1]), settings_only=True),
+                                                        encoding="utf-8")
     out = work / variant.key / "out"
     subprocess.run([sys.executable, "-m", "grader", exercise.id, "--batch", str(mutants), "--out", str(out), "--use-variant", choice,
                     "--data", data, "--jobs", "2"], cwd=ROOT, env=_env(), capture_output=True, check=False)

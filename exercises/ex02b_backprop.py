@@ -5,7 +5,7 @@
 
 """Exercise 02b · Backpropagation by hand (lesson 2: A first dense network).
 
-A network with one hidden ReLU layer and a softmax output, in NumPy alone:
+A network with one hidden layer and a softmax output, in NumPy alone:
 its initialisation, its loss, the gradients of that loss (derived by you with
 the chain rule) and the mini-batch gradient descent that trains it. The
 grader checks your gradients against its own finite differences and against
@@ -22,10 +22,17 @@ keeps it gets full points.
 The network, for a batch `x` of N flattened images, shape (N, n_in):
 
     z1 = x @ W1 + b1       (N, n_hidden)   the hidden layer's weighted sums
-    h  = max(z1, 0)        (N, n_hidden)   ReLU
+    h  = f(z1)             (N, n_hidden)   your variant's hidden activation, HIDDEN
     z2 = h @ W2 + b2       (N, n_out)      the logits
     p  = softmax(z2)       (N, n_out)      one row of probabilities per image
     loss = the mean over the N images of -ln p[i, y[i]]
+
+f is applied to each number of z1 on its own; HIDDEN, below, names it:
+
+    "relu"         f(z) = max(z, 0)
+    "leaky_relu"   f(z) = z where z > 0, and 0.1 * z elsewhere
+    "tanh"         f(z) = tanh(z)
+    "elu"          f(z) = z where z > 0, and exp(z) - 1 elsewhere
 
 Every array is float64.
 
@@ -38,6 +45,12 @@ does not run.
 """
 
 import numpy as np
+
+# Your variant: `grader --variant ex02b` prints the one your student id draws
+# (give the id once with `grader --student YOUR-ID`; in the course's notebook,
+# the cell at the top prints it). Set HIDDEN to it: the file starts with the
+# first variant's, which the grader uses when it has no student id.
+HIDDEN = "relu"  # the hidden layer's activation f: "relu", "leaky_relu", "tanh" or "elu"
 
 
 def init_params(seed, n_in, n_hidden, n_out):
@@ -65,7 +78,7 @@ def loss(x, y, W1, b1, W2, b2):
     compute the log of the softmax stably, subtracting each row's largest
     logit before exp.
     """
-    # TODO: the forward pass (ReLU hidden layer, softmax output) and the mean cross-entropy, computed stably
+    # TODO: the forward pass (your variant's hidden activation HIDDEN, softmax output) and the mean cross-entropy, computed stably
     #       (lesson 2, "Backpropagation through a hidden layer")
     raise NotImplementedError("loss() is not started yet")
 
@@ -78,7 +91,8 @@ def gradients(x, y, W1, b1, W2, b2):
     float64 arrays of the shapes of W1, b1, W2 and b2, where dW1[i, j] is the
     derivative of the mean loss with respect to W1[i, j], and so on. Work
     them out with the chain rule, layer by layer from the loss back to W1;
-    take the derivative of ReLU at exactly 0 as 0. The work is about three
+    where f has a kink (a hidden sum of exactly 0), take the slope f has
+    just below 0. The work is about three
     forward passes': on 512 images and 256 hidden units the grader allows
     10 s of the call's own time, which finite differences of the loss (two
     forward passes per parameter) are far from.
@@ -123,3 +137,20 @@ def train(x, y, n_hidden, epochs, batch_size, learning_rate, seed):
     # TODO: mini-batch SGD: start from init_params(seed, ...), shuffle every epoch, step every parameter against its gradient; return the parameters
     #       (lesson 2, "A training loop of your own")
     raise NotImplementedError("train() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Derive the slope f'(z) of your variant's hidden activation (HIDDEN) step by step, for z below
+        # 0 and above 0, and say what you take at z = 0 and why the contract's choice there does not
+        # change your gradients in practice. Then explain why, in your gradients(), the gradient at h is
+        # multiplied by f'(z1) number by number rather than by a matrix. (2 points)
+        "slope": """
+        """,
+    }

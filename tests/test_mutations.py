@@ -249,7 +249,9 @@ MUTATIONS = {
 
 # ex02b's reference lines that the mutations edit (its own corpus: each mutant's
 # train() runs a whole training, so `-k ex02b` grades these alone)
-RELU_MASK = "dz1 = (dz2 @ W2.T) * (z1 > 0)  # back through ReLU: it passes the gradient where it was active"
+# (the variants' references change the hidden activation's lines, tests/variant_edits/ex02b.py: these
+# edit the others, so that every mistake can be made in every variant's reference)
+THROUGH_F = "dz1 = (dz2 @ W2.T) * slope"
 HE_INIT = """    W1 = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_hidden))
     W2 = rng.normal(0.0, np.sqrt(2.0 / n_hidden), size=(n_hidden, n_out))"""
 STABLE_LOSS = """    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))
@@ -269,15 +271,15 @@ BACKPROP_MUTATIONS = {
     "ex02b_loss_summed": ("ex02b", {"return float(-log_p[np.arange(len(y)), y].mean())": "return float(-log_p[np.arange(len(y)), y].sum())"},
                           {"loss_value", "loss_stable"}),
     # exp of logits in the hundreds overflows: inf / inf
-    "ex02b_naive_softmax": ("ex02b", {"z2 = np.maximum(x @ W1 + b1, 0.0) @ W2 + b2\n    z2 = z2 - z2.max(axis=1, keepdims=True)\n":
-                                      "z2 = np.maximum(x @ W1 + b1, 0.0) @ W2 + b2\n"}, {"loss_stable"}),
+    "ex02b_naive_softmax": ("ex02b", {"    z2 = z2 - z2.max(axis=1, keepdims=True)\n    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))\n    return":
+                                      "    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))\n    return"}, {"loss_stable"}),
     # lesson 2's floor of 1e-12: finite, but wrong wherever the true class's probability underflows
     "ex02b_floored_probability": ("ex02b", {STABLE_LOSS: """    p = np.exp(z2) / np.exp(z2).sum(axis=1, keepdims=True)
     return float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean())"""}, {"loss_stable"}),
-    "ex02b_relu_derivative_missing": ("ex02b", {RELU_MASK: "dz1 = dz2 @ W2.T"},
+    "ex02b_relu_derivative_missing": ("ex02b", {THROUGH_F: "dz1 = dz2 @ W2.T"},
                                       {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
     # the ReLU's mask put on the output layer's error (where the logits are positive) instead of the hidden layer's
-    "ex02b_relu_derivative_on_output": ("ex02b", {"    dz2 /= n\n": "    dz2 /= n\n    dz2 *= (h @ W2 + b2) > 0\n", RELU_MASK: "dz1 = dz2 @ W2.T"},
+    "ex02b_relu_derivative_on_output": ("ex02b", {"    dz2 /= n\n": "    dz2 /= n\n    dz2 *= (h @ W2 + b2) > 0\n", THROUGH_F: "dz1 = dz2 @ W2.T"},
                                         {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
     "ex02b_gradient_not_averaged": ("ex02b", {"    dz2 /= n\n": ""},
                                     {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
@@ -298,9 +300,9 @@ BACKPROP_DIAGNOSES = [
     ("ex02b_unit_normal_init", "train_test_accuracy", "far above ln 10"),
     ("ex02b_naive_softmax", "loss_stable", "overflows to inf"),
     ("ex02b_floored_probability", "loss_stable", "was floored"),
-    ("ex02b_relu_derivative_missing", "gradients_finite_differences", "the ReLU's derivative is missing"),
+    ("ex02b_relu_derivative_missing", "gradients_finite_differences", "the hidden activation's derivative is missing"),
     ("ex02b_gradient_not_averaged", "gradients_finite_differences", "times too large"),
-    ("ex02b_gradient_not_averaged", "train_test_accuracy", "your gradients() disagrees"),
+    ("ex02b_gradient_not_averaged", "train_test_accuracy", "counts once gradients_finite_differences passes"),
     ("ex02b_transposed_weight_gradient", "gradients_shapes_dtypes", "a transposed product"),
     ("ex02b_bias_gradient_wrong_axis", "gradients_shapes_dtypes", "summed over the wrong axis"),
     ("ex02b_learning_rate_too_large", "train_test_accuracy", "learning rate too large"),

@@ -12,6 +12,9 @@ Every variant's cases too (course.toml: the kernels' dilation, the pool's side):
 a dilated case equals Conv2D(dilation_rate=d) where Keras allows it (stride 1),
 and everywhere equals Conv2D with the kernel's taps spread apart by zeros, the
 definition the exercise's contract gives where Keras refuses a stride with it.
+
+ex02b's variants (the hidden activation): each variant's reference and alternatives compute
+the grader's TensorFlow loss and gradients, and no other variant's.
 """
 
 import numpy as np
@@ -99,3 +102,45 @@ def test_the_comparison_tells_a_mistake_from_keras(keras):
     # A pool that keeps the odd last row or column (padding "same") is not MaxPooling2D().
     x = ex05b.pool_inputs()[0][0]
     assert _gap(ex05b.max_pooled(x), keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(padding="same")(x))) == np.inf
+
+
+# ---------------------------------------------------------------- ex02b: every variant's hidden activation
+
+EX02B = COURSE.exercise("ex02b")
+
+
+def _module(source: str):
+    import types
+
+    module = types.ModuleType("ex02b_for_a_variant")
+    exec(compile(source, EX02B.filename, "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("key", [v.key for v in EX02B.variants])
+def test_every_ex02b_variants_reference_and_alternative_is_what_tensorflow_computes(key, mnist_path):
+    """Each variant's reference (the solution with its lines, tests/variant_edits/ex02b.py) and each
+    alternative of tests/test_alternatives.py set to that variant compute the grader's loss and its
+    gradients (TensorFlow's tape, float64) to float64's last digits, on the checks' small problem and on
+    MNIST images, and another variant's loss differs from them there: the references ask four
+    different derivatives, and a classmate's file cannot pass for one of them."""
+    from corpus import filled
+    from grader.references import ex02b_backprop as ref
+    from mnist_course.data import load_mnist
+    from test_alternatives import BACKPROP_ALTERNATIVES
+    from variant_references import for_variant, reference_source
+
+    hidden = EX02B.variant(key).params["hidden"]
+    sources = {"reference": reference_source(EX02B, key)}
+    sources |= {name: for_variant(EX02B, key, filled("ex02b", **bodies), settings_only=True) for name, (_, bodies) in BACKPROP_ALTERNATIVES.items()}
+    problems = [ref.small_problem(), ref.mnist_problem(load_mnist(mnist_path))]
+    for name, source in sources.items():
+        module = _module(source)
+        assert module.HIDDEN == hidden, name
+        for x, y, params in problems:
+            value, *grads = module.gradients(x, y, *params)
+            want, want_grads = ref.gradient_tape(x, y, params, hidden)
+            assert abs(value - want) < 1e-12 and abs(module.loss(x, y, *params) - want) < 1e-12, name
+            assert max(ref.rel_error(g, w) for g, w in zip(grads, want_grads)) < 1e-12, name
+            others = [v.params["hidden"] for v in EX02B.variants if v.key != key]
+            assert all(abs(ref.loss(x, y, *params, hidden=other) - want) > 1e-6 for other in others), name

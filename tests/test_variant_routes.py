@@ -4,9 +4,10 @@ cheapest exercise with variants (no training): a student's own `grader --student
 and the GitHub Classroom workflow's step (the repository's owner). nbgrader's route (its student id)
 is proven in tests/test_nbgrader.py's round trip. On each, a classmate's file for another variant
 fails its learning checks with the message that names both variants, never "your code is wrong".
-On every exercise with variants that trains nothing (ex04, ex05b), a class of every variant's
-reference (full points), the untouched stub under every variant (each check "not started") and a
-classmate's file for another variant (its failed learning checks told apart as that variant's).
+On every exercise with variants graded without a Keras training (ex02b, ex04, ex05b), a class of every
+variant's reference (full points), the untouched stub under every variant (each check "not started")
+and a classmate's file for another variant (its failed learning checks told apart as that variant's);
+ex02b's runs its by-hand trainings, so its case carries the `trains` mark.
 
 The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
 
@@ -32,11 +33,16 @@ COURSE = load_course()
 # change every learning check (the dilation conv_output_size's and conv2d's, the pool max_pool2d's),
 # so a classmate's file fails each of them.
 EXERCISE = COURSE.exercise("ex05b")
-# Every exercise with variants that trains nothing: each variant's reference and the stub under each.
-VARIED = [ex for ex in COURSE.exercises if ex.variants and ex.training is None and not ex.id.startswith(("ex02b", "ex03b"))]
+# Every exercise with variants and no Keras training: each variant's reference and the stub under each.
+# One whose student writes train() (ex02b) runs that training for every variant's reference.
+VARIED = [pytest.param(ex, id=ex.id, marks=[pytest.mark.trains] if any(f.name == "train" for f in ex.functions) else [])
+          for ex in COURSE.exercises if ex.variants and ex.training is None]
 # Mistakes only a variant other than the default can make, each with the check it fails and the words of
 # its diagnosis: exercise -> [(variant, {reference text: mistaken text}, check, words)].
 VARIANT_MISTAKES = {
+    # the tanh's slope taken at the sum z1 rather than at tanh(z1): dW2 and db2 right, dW1 and db1 not
+    "ex02b": [("tanh", {"slope = 1.0 - np.tanh(z1) ** 2": "slope = 1.0 - z1 ** 2"},
+               "gradients_finite_differences", "the step back through W2 and the hidden activation")],
     "ex05b": [("d2p2", {"    if DILATION > 1:  # the taps": "    taps = kh, kw\n    if DILATION > 1:  # the taps",
                         "        for axis, k in ((1, kh), (2, kw)):": "        for axis, k in zip((1, 2), taps):"},
                "conv2d_same_padding", '"same" padding worked out from the kernel\'s taps, not from its span')],
@@ -131,7 +137,7 @@ def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
     assert listed.returncode == 0 and [a, key_a] in rows and [b, key_b] in rows and [copier, key_a] in rows, listed.stdout
 
 
-@pytest.mark.parametrize("exercise", VARIED, ids=lambda ex: ex.id)
+@pytest.mark.parametrize("exercise", VARIED)
 def test_every_variants_reference_earns_every_point_and_the_stub_none(exercise, tmp_path, mnist_path):
     """Graded as a class: each variant's reference (full points), the untouched stub under each variant
     ("not started"), and the last variant's reference handed in by a student of the first, whose
@@ -172,8 +178,9 @@ def test_every_variants_reference_earns_every_point_and_the_stub_none(exercise, 
         assert rows(name) and all(row["status"] == "not started" and "is not started yet" in row["message"] for row in rows(name)), key
     failed = [row for row in rows(copier) if row["status"] == "failed"]
     assert failed and float(book[copier]["total"]) < exercise.max_score
-    # each failed check is told apart as the other variant's answer, or waits on one that is
-    told = [row for row in failed if MISMATCH in row["message"]]
+    # each failed check is told apart as the other variant's answer (a training's accuracy: as another
+    # variant's network), or waits on one that is
+    told = [row for row in failed if MISMATCH in row["message"] or "trained another variant's network" in row["message"]]
     assert told and all(f"{last!r}" in row["message"] for row in told), told
     assert all(row in told or row["message"].startswith("This check counts once") for row in failed), failed
     for name, (check, words) in mistakes.items():  # a variant's own mistake is diagnosed, never taken for a classmate's file

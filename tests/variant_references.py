@@ -29,14 +29,19 @@ def reference_source(exercise: Exercise, key: str) -> str:
     return for_variant(exercise, key, exercise.solution_path.read_text(encoding="utf-8"))
 
 
-def for_variant(exercise: Exercise, key: str, source: str) -> str:
+def for_variant(exercise: Exercise, key: str, source: str, *, settings_only: bool = False) -> str:
     """`source`, a file of `exercise` written for its default variant (the reference, or one of
-    tests/test_alternatives.py's), with the lines variant `key` changes replaced."""
+    tests/test_alternatives.py's), with the lines variant `key` changes replaced. `settings_only`:
+    only the lines the stub holds too (the variant's settings at the top of the file, HIDDEN or
+    DILATION), for a file whose functions were written apart from the reference and read them."""
     if key == exercise.variants[0].key:
         return source
     changes = edits(exercise).get(key)
     if changes is None:
         raise AssertionError(f"tests/variant_edits/{exercise.id}.py has no edits for variant {key!r}")
+    if settings_only:
+        stub = exercise.stub_path.read_text(encoding="utf-8")
+        changes = [(old, new) for old, new in changes if old in stub]
     for old, new in changes:
         count = source.count(old)
         if count != 1:

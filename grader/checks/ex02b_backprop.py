@@ -16,6 +16,13 @@ network learns them as well as in the usual order, but weights trained beforehan
 on MNIST read them as noise. It does not stop a train() that recovers the order from
 the data's per-pixel statistics and reorders weights trained beforehand (an adversarial
 review earned 25/25 so): only a replay of the student's loop on the grader's side would.
+
+Each student has a variant, the hidden activation (course.toml: relu, leaky_relu, tanh, elu), whose
+derivative the backward pass needs; every reference here computes with it, and an answer that is
+exactly another variant's is told apart as such. What no output can tell: a slope f'(z1) computed
+numerically from f alone (a finite difference or a complex step of the activation, element by
+element) is as exact as a derived one, so it earns the gradient points (an adversarial review earned
+25/25 so on tanh); the derivation itself is asked as a written question, graded by a person.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import time
 import numpy as np
 import pytest
 
+from grader import variants
 from grader.feedback import Feedback, NotGraded, NotStarted, describe, short
 from grader.scoring import below_the_bar, depends_on, earlier_check_failed, earned_fraction, what_it_said
 from grader.training.accuracy import public_half_record, threshold_for
@@ -42,6 +50,26 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 REL_TOLERANCE = 1e-6
+
+
+# ---------------------------------------------------------------- variants
+
+# The first variant's activation: what an exercise without a variant table would ask.
+_DEFAULT_HIDDEN = "relu"
+_MISMATCH_CAUSE = ("HIDDEN at the top of your file, or the activation your code computes, is not your variant's (the file "
+                   "starts with the first variant's), or the file was written for another variant: a classmate's, or your own "
+                   "under another student id")
+
+
+def _hidden(variant) -> str:
+    """The hidden activation the variant asks for (course.toml's params `hidden`)."""
+    return (variant.params if variant else {}).get("hidden", _DEFAULT_HIDDEN)
+
+
+def _other_variant(student, answers):
+    """What to raise where what came back is exactly another variant's answer (`answers(hidden)` says
+    whether it is): grader/variants.py `told_apart`, else None."""
+    return variants.told_apart(student.exercise, student.variant, lambda v: answers(_hidden(v)), cause=_MISMATCH_CAUSE)
 
 
 # ---------------------------------------------------------------- the grader's reference
@@ -132,15 +160,15 @@ def test_init_params_reproducible(student):
         )
 
 
-def _symmetric_story(params, mnist, steps=3, learning_rate=0.5) -> str:
+def _symmetric_story(params, mnist, hidden, steps=3, learning_rate=0.5) -> str:
     """What gradient descent does to hidden units that start alike: a few steps
     of the grader's own, correct gradients from these parameters, in numbers."""
     x = mnist.x_train[:64].reshape(64, -1).astype(np.float64) / 255
     y = mnist.y_train[:64].astype(np.int64)
     params = [p.astype(np.float64).copy() for p in params]
-    start = ref.loss(x, y, *params)
+    start = ref.loss(x, y, *params, hidden=hidden)
     for _ in range(steps):
-        for p, g in zip(params, ref.grads(x, y, *params)):
+        for p, g in zip(params, ref.grads(x, y, *params, hidden=hidden)):
             p -= learning_rate * g
     W1 = params[0]
     spread = float(np.abs(W1 - W1[:, :1]).max())
@@ -150,7 +178,7 @@ def _symmetric_story(params, mnist, steps=3, learning_rate=0.5) -> str:
     return (
         f"after {steps} steps of gradient descent (learning rate {learning_rate}) on 64 training images with the grader's correct gradients, "
         f"the weights from the centre pixel into hidden units 0-3 are {shown}: every hidden unit's weights have {moved} "
-        f"(largest difference between two units: {spread:.3g}), and the loss went only from {start:.3f} to {ref.loss(x, y, *params):.3f}"
+        f"(largest difference between two units: {spread:.3g}), and the loss went only from {start:.3f} to {ref.loss(x, y, *params, hidden=hidden):.3f}"
     )
 
 
@@ -162,7 +190,7 @@ def test_init_params_breaks_symmetry(student, mnist):
     if counts.max() > 1:
         alike = int(counts.max())
         group = int(first[np.argmax(counts)])
-        story = _symmetric_story((W1, b1, W2, b2), mnist) if alike == W1.shape[1] else ""
+        story = _symmetric_story((W1, b1, W2, b2), mnist, student.hidden) if alike == W1.shape[1] else ""
         raise r.fail(
             f"{alike} of the {W1.shape[1]} hidden units start with identical weights (column {group} of W1 and {alike - 1} other"
             f"{'s' * (alike > 2)})" + (f"; {story}" if story else ""),
@@ -234,9 +262,13 @@ def _loss_value(r) -> float:
     return float(value)
 
 
-def _explain_loss(r, got, x, y, params, situation=""):
-    """A wrong loss value, with the classic mistake that explains it if one does."""
-    want = ref.loss(x, y, *params)
+def _explain_loss(student, r, got, x, y, params, situation=""):
+    """A wrong loss value, with the classic mistake that explains it if one does: another
+    variant's loss (a classmate's file) first."""
+    hidden = student.hidden
+    if other := _other_variant(student, lambda h: math.isclose(got, ref.loss(x, y, *params, hidden=h), rel_tol=1e-9, abs_tol=1e-12)):
+        raise other(r, f"got {got:.10g}")
+    want = ref.loss(x, y, *params, hidden=hidden)
     where = f" ({situation})" if situation else ""
     n = len(y)
     cause = ""
@@ -247,8 +279,8 @@ def _explain_loss(r, got, x, y, params, situation=""):
     elif math.isclose(got, want / math.log(10), rel_tol=1e-6):
         cause = "log10 instead of the natural log"
     elif math.isclose(got, ref.linear_loss(x, y, params), rel_tol=1e-6):
-        cause = "the hidden layer without ReLU: z2 = (x @ W1 + b1) @ W2 + b2"
-    elif got < want and math.isclose(got, ref.floored_loss(x, y, params), rel_tol=1e-6):
+        cause = "the hidden layer without its activation: z2 = (x @ W1 + b1) @ W2 + b2"
+    elif got < want and math.isclose(got, ref.floored_loss(x, y, params, hidden), rel_tol=1e-6):
         cause = "a probability that rounded to 0 was floored (lesson 2's 1e-12): the true -ln p is larger; ln p = z - ln(sum of exp(z)) needs no floor"
     raise r.fail(
         f"got {got:.10g}{where}",
@@ -269,8 +301,8 @@ def test_loss_value(student, mnist):
     for xs, ys, ps, shown, situation in cases:
         r = student.call("loss", xs, ys, *ps, shown=shown, expect="the mean cross-entropy, one float")
         got = _loss_value(r)
-        if not math.isclose(got, ref.loss(xs, ys, *ps), rel_tol=1e-9, abs_tol=1e-12):
-            _explain_loss(r, got, xs, ys, ps, situation)
+        if not math.isclose(got, ref.loss(xs, ys, *ps, hidden=student.hidden), rel_tol=1e-9, abs_tol=1e-12):
+            _explain_loss(student, r, got, xs, ys, ps, situation)
 
 
 def test_loss_stable(student):
@@ -282,11 +314,13 @@ def test_loss_stable(student):
         expect="a finite mean cross-entropy",
     )
     got = _loss_value(r)
-    want = ref.loss(x, y, *big)
+    want = ref.loss(x, y, *big, hidden=student.hidden)
     if not math.isfinite(got) or not math.isclose(got, want, rel_tol=1e-9):
+        if other := _other_variant(student, lambda h: math.isclose(got, ref.loss(x, y, *big, hidden=h), rel_tol=1e-9)):
+            raise other(r, f"got {got:.10g}")
         raise r.fail(
             f"got {got:.10g}" + (f" (warnings: {'; '.join(r.warnings[:2])})" if r.warnings else ""),
-            f"{want:.10g} (these logits reach {float(np.abs(np.maximum(x @ W1 + b1, 0) @ (W2 * 400) + b2).max()):.0f})",
+            f"{want:.10g} (these logits reach {float(np.abs(ref.logits(x, big, student.hidden)).max()):.0f})",
             cause="exp of a logit above about 709 overflows to inf, and inf / inf is nan" if not math.isfinite(got)
             else "a probability that underflowed to 0 was floored (lesson 2's 1e-12): the true -ln p is larger than the floor's 27.6"
             if got < want
@@ -344,11 +378,18 @@ def test_gradients_shapes_dtypes(student):
             raise r.fail(f"{name} has dtype {g.dtype}", "float64", cause=f"a conversion to {g.dtype}", hint="keep NumPy's float64 throughout")
 
 
-def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.ndarray], against: str, how: str = "") -> None:
-    """Compare each gradient with `want`; fail naming the first wrong one and the likely mistake."""
+def _agree(got, want) -> bool:
+    return max(ref.rel_error(g, w) for g, w in zip(got, want)) < REL_TOLERANCE
+
+
+def _explain_gradients(student, r, x, y, params, got: list[np.ndarray], want: list[np.ndarray], against: str, how: str = "") -> None:
+    """Compare each gradient with `want`; fail naming the first wrong one and the likely mistake:
+    another variant's gradients (a classmate's file) first."""
     errors = [ref.rel_error(g, w) for g, w in zip(got, want)]
     if max(errors) < REL_TOLERANCE:
         return
+    if other := _other_variant(student, lambda h: _agree(got, ref.grads(x, y, *params, hidden=h))):
+        raise other(r, "the gradients it returned")
     name_i = int(np.argmax(np.array(errors) >= REL_TOLERANCE))
     name = ref.GRAD_NAMES[name_i]
     g, w = got[name_i], want[name_i]
@@ -360,14 +401,16 @@ def _explain_gradients(r, x, y, params, got: list[np.ndarray], want: list[np.nda
         cause = f"every gradient {n} times too large: the loss is a mean over the {n} images, so its gradient carries a factor 1/N too"
     elif all(np.allclose(a, -b, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
         cause = "every gradient has the wrong sign: the gradient with respect to the logits is p - onehot(y), not onehot(y) - p"
-    elif all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(got, ref.grads(x, y, *params, mask=False))):
-        cause = "the ReLU's derivative is missing: on the way back, the gradient passes only through the hidden units whose weighted sum was positive"
+    elif all(np.allclose(a, b, rtol=1e-6, atol=1e-12) for a, b in zip(got, ref.grads(x, y, *params, hidden=student.hidden, mask=False))):
+        cause = ("the hidden activation's derivative is missing: on the way back through h = f(z1), the gradient at h is "
+                 "multiplied, number by number, by f's slope at z1")
     elif errors[2] < REL_TOLERANCE and errors[3] < REL_TOLERANCE:
-        cause = "dW2 and db2 are right, so the mistake is in the step back through W2 and the ReLU (the chain rule's steps after the output layer, lesson 2)"
+        cause = ("dW2 and db2 are right, so the mistake is in the step back through W2 and the hidden activation (the chain rule's "
+                 "steps after the output layer, lesson 2): f's slope at z1, for your variant's f")
     elif errors[0] < REL_TOLERANCE and errors[1] < REL_TOLERANCE:
         cause = "dW1 and db1 are right but the output layer's are not: look at dW2 = h.T @ dz2 and db2"
     else:
-        cause = "the gradient at the logits, (p - onehot(y)) / N, is where every other starts: check it first (the ReLU's mask belongs to the hidden sums, not to the logits)"
+        cause = "the gradient at the logits, (p - onehot(y)) / N, is where every other starts: check it first (the activation's slope belongs to the hidden sums, not to the logits)"
     raise r.fail(
         f"{name}{at} = {g[k]:.10g}; {against} gives {w[k]:.10g} (relative error {errors[name_i]:.2g})",
         f"every gradient within a relative error of {REL_TOLERANCE:g} of {against}" + (f": {how}" if how else ""),
@@ -407,19 +450,26 @@ def _costs_what_backprop_costs(student, mnist) -> None:
             contract="Work them out with the chain rule, layer by layer from the loss back to W1",
         )
     _, grads = _grad_parts(r, x, params)
-    _, tape_grads = ref.gradient_tape(x, y, params)
-    _explain_gradients(r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
+    _, tape_grads = ref.gradient_tape(x, y, params, student.hidden)
+    _explain_gradients(student, r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
+
+
+def _loss_first(student, r, x, y, params, loss_value: float, want: float, as_computed: str) -> None:
+    """The loss gradients() returned first: `want`, or a message (another variant's, if it is)."""
+    if math.isclose(loss_value, want, rel_tol=1e-9):
+        return
+    if other := _other_variant(student, lambda h: math.isclose(loss_value, ref.loss(x, y, *params, hidden=h), rel_tol=1e-9)):
+        raise other(r, f"the loss it returned is {loss_value:.10g}")
+    raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{want:.10g}, {as_computed}", hint="return the mean cross-entropy of the forward pass first")
 
 
 def test_gradients_finite_differences(student, mnist):
     x, y, params = ref.small_problem()
     r = _grad_call(student, x, y, params, ref.SMALL_SHOWN)
     loss_value, grads = _grad_parts(r, x, params)
-    want_loss = ref.loss(x, y, *params)
-    if not math.isclose(loss_value, want_loss, rel_tol=1e-9):
-        raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{want_loss:.10g}, as loss() computes it", hint="return the mean cross-entropy of the forward pass first")
-    numeric = ref.finite_differences(x, y, params)
-    _explain_gradients(r, x, y, params, grads, numeric, "the grader's centred finite differences", "(L(w + ε) - L(w - ε)) / 2ε with ε = 1e-5, on its own loss")
+    _loss_first(student, r, x, y, params, loss_value, ref.loss(x, y, *params, hidden=student.hidden), "as loss() computes it")
+    numeric = ref.finite_differences(x, y, params, student.hidden)
+    _explain_gradients(student, r, x, y, params, grads, numeric, "the grader's centred finite differences", "(L(w + ε) - L(w - ε)) / 2ε with ε = 1e-5, on its own loss")
     _costs_what_backprop_costs(student, mnist)
 
 
@@ -427,11 +477,9 @@ def test_gradients_match_gradient_tape(student, mnist):
     x, y, params = ref.mnist_problem(mnist)
     r = _grad_call(student, x, y, params, "40 training images (float64, [0, 1]), their labels, seeded weights for 16 hidden units and non-zero biases")
     loss_value, grads = _grad_parts(r, x, params)
-    tape_loss, tape_grads = ref.gradient_tape(x, y, params)
-    if not math.isclose(loss_value, tape_loss, rel_tol=1e-9):
-        raise r.fail(f"the loss it returned is {loss_value:.10g}", f"{tape_loss:.10g}, TensorFlow's sparse softmax cross-entropy, averaged",
-                     hint="return the mean cross-entropy of the forward pass first")
-    _explain_gradients(r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
+    tape_loss, tape_grads = ref.gradient_tape(x, y, params, student.hidden)
+    _loss_first(student, r, x, y, params, loss_value, tape_loss, "TensorFlow's sparse softmax cross-entropy, averaged")
+    _explain_gradients(student, r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
     _costs_what_backprop_costs(student, mnist)  # the same call as the check above: run once
 
 
@@ -505,11 +553,13 @@ UNCHANGED = ("it returned the parameters it started from, unchanged: no step rea
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _unseen_seed(student, settings):
+def _unseen_seed(student, settings, variant):
     """The seed of the submission's unseen task, and the order of MNIST's pixels it is
     trained on: from the hash of its file, read before any of its code runs, so nothing
     it does while graded changes them. Each is a function of the submission, the grader
-    and the run's draw key alone, never of the clock."""
+    and the run's draw key alone, never of the clock. Also the variant graded and its
+    hidden activation, which every check's reference computes with."""
+    student.variant, student.hidden = variant, _hidden(variant)
     path = student.module_file
     content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
     student.unseen_seed = int.from_bytes(hashlib.sha256(UNSEEN_SALT + content).digest()[:4], "little") >> 1  # < 2**31
@@ -537,15 +587,15 @@ def _learns_unseen_task(student, cache) -> dict:
     params = [p.astype(np.float64) for p in _params(r, shapes, what="trained parameters")]
     with np.errstate(all="ignore"):
         finite = all(bool(np.isfinite(p).all()) for p in params)
-        end = ref.loss(x, y, *params) if finite else math.nan
-        logits = _logits(x_held, params)
+        end = ref.loss(x, y, *params, hidden=student.hidden) if finite else math.nan
+        logits = ref.logits(x_held, params, student.hidden)
         accuracy = _right_share(logits, y_held) if finite else 0.0
     first = None
     start = math.log(10)
     try:
         first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), shapes)]
         with np.errstate(all="ignore"):
-            start = ref.loss(x, y, *first)
+            start = ref.loss(x, y, *first, hidden=student.hidden)
     except NotGraded:
         raise
     except Feedback:
@@ -604,11 +654,15 @@ def _credited_only_if_trained(student, cache, called: str, accuracy: float, half
         ) from None
 
 
+# A loop can reach the bar on gradients that are not the loss's (an ELU's slope taken as ReLU's trains
+# nearly as well), so the same mistake would cost one variant these points and not another: they are
+# for a training with the student's own, correct backpropagation (an adversarial review, variant elu).
+@depends_on(test_gradients_finite_differences, earns="the accuracy its training reaches (the points are for a training with your own, correct gradients)")
 def test_train_test_accuracy(student, mnist, settings, check):
     exercise = student.exercise
     sgd = _sgd(exercise)
     half, cache = settings.half, settings.training_cache
-    threshold, band, dataset = threshold_for(exercise, mnist, half)
+    threshold, band, dataset = threshold_for(exercise, mnist, half, student.variant)
     graded = _half_indices(len(mnist.y_test), half)
     measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": sgd["seed"]}
     check.record("measured", measured)
@@ -644,7 +698,7 @@ def test_train_test_accuracy(student, mnist, settings, check):
     x_test = usual_order[:, order]
     params = [p.astype(np.float64) for p in params]
     with np.errstate(all="ignore"):
-        logits = _logits(x_test, params)
+        logits = ref.logits(x_test, params, student.hidden)
         finite = bool(np.isfinite(logits[graded]).all())
         accuracy = _right_share(logits[graded], mnist.y_test[graded])
     measured.update({"test_accuracy": accuracy, "margin": round(accuracy - threshold, 6)})
@@ -654,7 +708,7 @@ def test_train_test_accuracy(student, mnist, settings, check):
     points = exercise.checks["train_test_accuracy"]
     fraction = earned_fraction(accuracy, threshold, band)
     if half == "private":  # what a release date shows until then (grader/classroom/release.py), as the Keras checks record it
-        measured["public_half"] = _public_half(exercise, mnist, logits)
+        measured["public_half"] = _public_half(exercise, student.variant, mnist, logits)
     if fraction > 0 or measured.get("public_half", {}).get("fraction", 0) > 0:
         try:
             _credited_only_if_trained(student, cache, called, accuracy, half)
@@ -668,17 +722,15 @@ def test_train_test_accuracy(student, mnist, settings, check):
     if accuracy >= threshold:
         return
     with np.errstate(all="ignore"):  # what the drawn order took away, in the report
-        usual = measured["test_accuracy_in_usual_pixel_order"] = _right_share(_logits(usual_order[graded], params), mnist.y_test[graded])
+        usual = measured["test_accuracy_in_usual_pixel_order"] = _right_share(ref.logits(usual_order[graded], params, student.hidden), mnist.y_test[graded])
     raise below_the_bar(
         accuracy, threshold, band, dataset=dataset, half=half, test_images=len(graded), points=points,
         called=called,
-        cause=_prepared_in_advance(usual, accuracy, threshold) or _train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
+        cause=_prepared_in_advance(usual, accuracy, threshold)
+        or _another_variants_network(student, x_test[graded], mnist.y_test[graded], params, accuracy, threshold)
+        or _train_diagnosis(student, x, y, params, settings, sgd["seed"], finite),
         hint="print the training loss after every epoch in your notebook: it should fall steadily from about 2.3 (lesson 2, 'A training loop of your own')",
     )
-
-
-def _logits(x, params) -> np.ndarray:
-    return np.maximum(x @ params[0] + params[1], 0) @ params[2] + params[3]
 
 
 def _right_share(logits, y) -> float:
@@ -699,12 +751,28 @@ def _prepared_in_advance(usual: float, accuracy: float, threshold: float) -> str
             "order as well as the usual one")
 
 
-def _public_half(exercise, mnist, logits) -> dict:
+def _another_variants_network(student, x, y, params, accuracy: float, threshold: float) -> str | None:
+    """Why parameters that score `accuracy` through this variant's activation were trained for another
+    variant's (None when no other activation reads them above the bar): a classmate's file, whose loop
+    trained its own network."""
+    if student.variant is None:
+        return None
+    with np.errstate(all="ignore"):
+        scores = [(v, _right_share(ref.logits(x, params, _hidden(v)), y)) for v in variants.others(student.exercise, student.variant)]
+    theirs = [(v, score) for v, score in scores if score >= threshold and score - accuracy >= 0.02]
+    if not theirs:
+        return None
+    named = " or ".join(f"{score:.1%} through variant {v.key!r}'s ({v.says})" for v, score in theirs)
+    return (f"the parameters train() returned score {accuracy:.1%} through your variant's hidden activation and {named}: your loop "
+            f"trained another variant's network, not yours ({student.variant.says}); the cause: {_MISMATCH_CAUSE}")
+
+
+def _public_half(exercise, variant, mnist, logits) -> dict:
     """The same parameters measured on the public half of the test set (the images students tune
     against), as accuracy.public_half_record keeps it for every exercise."""
     public = _half_indices(len(mnist.y_test), "public")
     accuracy = _right_share(logits[public], mnist.y_test[public])
-    return public_half_record(exercise, mnist, accuracy)
+    return public_half_record(exercise, mnist, accuracy, variant)
 
 
 def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
@@ -712,13 +780,13 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     h = settings["n_hidden"]
     sample = slice(0, 4096)  # the training loss, measured by the grader on the first 4,096 training images
     with np.errstate(all="ignore"):
-        end = ref.loss(x[sample], y[sample], *params) if finite and all(np.isfinite(p).all() for p in params) else math.nan
+        end = ref.loss(x[sample], y[sample], *params, hidden=student.hidden) if finite and all(np.isfinite(p).all() for p in params) else math.nan
     start = math.log(10)
     first = None
     try:
         first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), ((784, h), (h,), (h, 10), (10,)))]
         with np.errstate(all="ignore"):
-            start = ref.loss(x[sample], y[sample], *first)
+            start = ref.loss(x[sample], y[sample], *first, hidden=student.hidden)
     except NotGraded:
         raise
     except Feedback:
@@ -736,16 +804,15 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     W1 = params[0]
     if W1.shape[1] > 1 and np.allclose(W1, W1[:, :1]):
         return "every hidden unit has the same weights after training: they started alike (a zero or constant initialisation) and got identical gradients ever since"
-    fell = f"the training loss fell from {start:.3f} to {end:.3f}"
-    if not _gradients_agree(student):
-        return f"{fell}, but your gradients() disagrees with the grader's finite differences (gradients_finite_differences says where): a loop that steps along them goes the wrong way or the wrong length"
-    hidden = np.maximum(x[sample] @ W1 + params[1], 0)
-    train_accuracy = float(((hidden @ params[2] + params[3]).argmax(axis=1) == y[sample]).mean())
+    fell = f"the training loss fell from {start:.3f} to {end:.3f}"  # its gradients agree: the check depends on gradients_finite_differences
+    with np.errstate(all="ignore"):
+        h = ref.hidden_output(x[sample], params, student.hidden)
+    train_accuracy = float(((h @ params[2] + params[3]).argmax(axis=1) == y[sample]).mean())
     fell += f" ({train_accuracy:.1%} of the training images right)"
     if start > 2 * math.log(10):
         return (f"{fell}; a start far above ln 10 = 2.30 means the initial weights were far too large (init_params_scale says more): "
                 "the network learns its training images but generalises worse")
-    dead = float((hidden.max(axis=0) == 0).mean())
+    dead = float((h.max(axis=0) == 0).mean()) if student.hidden == "relu" else 0.0  # only a ReLU's units can die: its slope is 0 below 0
     if dead > 0.5:
         return (f"{fell}, but {dead:.0%} of the hidden units are dead (inactive on every training image): steps too large knocked "
                 "their sums below 0 for good, a learning rate too large (lesson 2's learning-rate runs)")
@@ -763,4 +830,4 @@ def _gradients_agree(student) -> bool:
         return True  # no evidence either way: train() may not use it
     except Feedback:
         return False
-    return max(ref.rel_error(g, w) for g, w in zip(grads, ref.grads(x, y, *params))) < REL_TOLERANCE
+    return _agree(grads, ref.grads(x, y, *params, hidden=student.hidden))

@@ -26,52 +26,79 @@ FD_STEP = 1e-5  # centred differences in float64: truncation and rounding both n
 # (course.toml's by_hand_forbids; grader/README.md, "Where the references live").
 
 
-def _logits(tf, x, params, hidden="relu"):
-    """The network's logits on x, as TensorFlow tensors. `hidden`: "relu", the network's own;
-    "linear", ReLU left out (a classic mistake); "relu, gradient passed", ReLU forward but the
-    gradient passing it as if it were the identity (its mask forgotten in the backward pass)."""
+# The hidden activations a variant asks for (course.toml's [[exercise.variant]] params `hidden`),
+# TensorFlow's like everything here: the grader's forward pass measures trained parameters too.
+LEAKY_SLOPE = 0.1
+
+
+def _tf_activation(tf, hidden):
+    return {
+        "relu": tf.nn.relu,
+        "leaky_relu": lambda z: tf.maximum(z, LEAKY_SLOPE * z),  # tf.nn.leaky_relu keeps its slope in float32
+        "tanh": tf.tanh,
+        "elu": tf.nn.elu,
+    }[hidden]
+
+
+def hidden_output(x, params, hidden: str) -> np.ndarray:
+    """The hidden layer's output h on x, as an array."""
+    tf = quiet_tensorflow()
+    W1, b1 = _constants(tf, params[:2])
+    return _tf_activation(tf, hidden)(tf.constant(x, tf.float64) @ W1 + b1).numpy()
+
+
+def logits(x, params, hidden: str) -> np.ndarray:
+    """The network's logits on x, as an array: what trained parameters are measured with."""
+    return hidden_output(x, params, hidden) @ params[2] + params[3]
+
+
+def _logits(tf, x, params, hidden="relu", *, linear=False, passed=False):
+    """The network's logits on x, as TensorFlow tensors, with the hidden activation `hidden`.
+    Two classic mistakes: `linear`, the activation left out; `passed`, the activation forward but
+    its gradient passed back as if it were the identity (its derivative forgotten in the backward pass)."""
     W1, b1, W2, b2 = params
     z1 = tf.constant(x, tf.float64) @ W1 + b1
-    if hidden == "linear":
+    if linear:
         h = z1
-    elif hidden == "relu, gradient passed":
-        h = z1 + tf.stop_gradient(tf.nn.relu(z1) - z1)
+    elif passed:
+        h = z1 + tf.stop_gradient(_tf_activation(tf, hidden)(z1) - z1)
     else:
-        h = tf.nn.relu(z1)
+        h = _tf_activation(tf, hidden)(z1)
     return h @ W2 + b2
 
 
-def _cross_entropy(tf, x, y, params, hidden="relu"):
-    """The per-image cross-entropy of the network on (x, y) (`hidden`: as for _logits)."""
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=_logits(tf, x, params, hidden))
+def _cross_entropy(tf, x, y, params, hidden="relu", **mistake):
+    """The per-image cross-entropy of the network on (x, y) (`hidden`, `mistake`: as for _logits)."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=_logits(tf, x, params, hidden, **mistake))
 
 
 def _constants(tf, params):
     return [tf.constant(p, tf.float64) for p in params]
 
 
-def loss(x, y, *params) -> float:
+def loss(x, y, *params, hidden="relu") -> float:
     tf = quiet_tensorflow()
-    return float(tf.reduce_mean(_cross_entropy(tf, x, y, _constants(tf, params))).numpy())
+    return float(tf.reduce_mean(_cross_entropy(tf, x, y, _constants(tf, params), hidden)).numpy())
 
 
-def _taped(x, y, params, *, mask=True, mean=True):
+def _taped(x, y, params, hidden="relu", *, mask=True, mean=True):
     tf = quiet_tensorflow()
     variables = [tf.Variable(p, dtype=tf.float64) for p in params]
     with tf.GradientTape() as tape:
-        per_image = _cross_entropy(tf, x, y, variables, "relu" if mask else "relu, gradient passed")
+        per_image = _cross_entropy(tf, x, y, variables, hidden, passed=not mask)
         value = tf.reduce_mean(per_image) if mean else tf.reduce_sum(per_image)
     return float(value.numpy()), [g.numpy() for g in tape.gradient(value, variables)]
 
 
-def grads(x, y, W1, b1, W2, b2, *, mask=True, mean=True):
-    """The reference gradients (dW1, db1, dW2, db2); `mask=False` and `mean=False` give two
-    classic mistakes (ReLU's mask left out of the backward pass; the gradient of the summed
-    loss), so a message can name the one a submission made."""
-    return tuple(_taped(x, y, (W1, b1, W2, b2), mask=mask, mean=mean)[1])
+def grads(x, y, W1, b1, W2, b2, *, hidden="relu", mask=True, mean=True):
+    """The reference gradients (dW1, db1, dW2, db2) of the network with the hidden activation
+    `hidden`; `mask=False` and `mean=False` give two classic mistakes (the activation's derivative
+    left out of the backward pass; the gradient of the summed loss), so a message can name the one
+    a submission made."""
+    return tuple(_taped(x, y, (W1, b1, W2, b2), hidden, mask=mask, mean=mean)[1])
 
 
-def finite_differences(x, y, params):
+def finite_differences(x, y, params, hidden="relu"):
     """d loss / d theta for every entry of every parameter, by centred differences
     of the grader's own loss: (L(theta + eps) - L(theta - eps)) / (2 eps)."""
     params = [p.copy() for p in params]
@@ -81,18 +108,18 @@ def finite_differences(x, y, params):
         for i in np.ndindex(p.shape):
             keep = p[i]
             p[i] = keep + FD_STEP
-            up = loss(x, y, *params)
+            up = loss(x, y, *params, hidden=hidden)
             p[i] = keep - FD_STEP
-            down = loss(x, y, *params)
+            down = loss(x, y, *params, hidden=hidden)
             p[i] = keep
             g[i] = (up - down) / (2 * FD_STEP)
         result.append(g)
     return result
 
 
-def gradient_tape(x, y, params):
+def gradient_tape(x, y, params, hidden="relu"):
     """The loss and its gradients from TensorFlow's automatic differentiation, in float64."""
-    return _taped(x, y, params)
+    return _taped(x, y, params, hidden)
 
 
 def rel_error(got, want) -> float:
@@ -103,7 +130,7 @@ def rel_error(got, want) -> float:
 
 def small_problem():
     """5 images of 6 inputs, 4 hidden units, 3 classes; no hidden sum within 0.05 of
-    ReLU's kink, where finite differences would straddle it."""
+    0, where a ReLU's (or a leaky ReLU's) kink would have finite differences straddle it."""
     for seed in range(100):
         rng = np.random.default_rng(seed)
         x = rng.normal(size=(5, 6))
@@ -131,16 +158,16 @@ def mnist_problem(mnist, n=40, hidden=16):
 
 
 def linear_loss(x, y, params) -> float:
-    """The loss of the network with its ReLU left out (the hidden layer linear): a classic mistake."""
+    """The loss of the network with its activation left out (the hidden layer linear): a classic mistake."""
     tf = quiet_tensorflow()
-    return float(tf.reduce_mean(_cross_entropy(tf, x, y, _constants(tf, params), "linear")).numpy())
+    return float(tf.reduce_mean(_cross_entropy(tf, x, y, _constants(tf, params), linear=True)).numpy())
 
 
-def floored_loss(x, y, params) -> float:
+def floored_loss(x, y, params, hidden="relu") -> float:
     """The loss computed as -ln(max(p, 1e-12)) of softmax's probabilities: what an unstable
     loss floored against log(0) gives."""
     tf = quiet_tensorflow()
-    p = tf.nn.softmax(_logits(tf, x, _constants(tf, params)))
+    p = tf.nn.softmax(_logits(tf, x, _constants(tf, params), hidden))
     right = tf.gather(p, tf.constant(y, tf.int64), axis=1, batch_dims=1)
     return float(tf.reduce_mean(-tf.math.log(tf.maximum(right, 1e-12))).numpy())
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_course.course import Exercise
+from mnist_course.course import Exercise, Variant
 from mnist_course.data import MNIST, test_half
 
 from ..feedback import Feedback, PartialCredit
@@ -29,19 +29,21 @@ from ..isolation.safe_files import clean_text
 SCALED_INPUT_MAX = 10.0  # larger values reaching the first Dense/Conv layer mean unscaled pixels
 
 
-def threshold_for(exercise: Exercise, data: MNIST, half: str) -> tuple[float, float, str]:
+def threshold_for(exercise: Exercise, data: MNIST, half: str, variant: Variant | None = None) -> tuple[float, float, str]:
     """The exercise's accuracy threshold for this data set and half of its test
-    set, the band below it over which points fall to none, and the set's name."""
+    set (the variant's, where course.toml gives it one), the band below it over
+    which points fall to none, and the set's name."""
+    thresholds = {**exercise.thresholds, **((variant.thresholds or {}) if variant else {})}
     name = data.provenance.dataset
-    if name not in exercise.thresholds:
+    if name not in thresholds:
         name = "custom"
-    if name not in exercise.thresholds:
+    if name not in thresholds:
         raise Feedback(
             f"course.toml has no accuracy threshold for the data set {data.provenance.dataset}",
             "a threshold for every data set the grader can load",
             hint="this is a problem of the course, not of your code; please report it",
         )
-    return exercise.thresholds[name][half], exercise.accuracy_bands.get(name, exercise.accuracy_bands.get("custom", 0.01)), name
+    return thresholds[name][half], exercise.accuracy_bands.get(name, exercise.accuracy_bands.get("custom", 0.01)), name
 
 
 def half_accuracy(result: dict, y_test: np.ndarray, graded: np.ndarray) -> float | None:
@@ -59,10 +61,10 @@ def public_half(exercise: Exercise, data: MNIST, result: dict) -> dict:
     return public_half_record(exercise, data, half_accuracy(result, data.y_test, test_half(len(data.y_test), "public")))
 
 
-def public_half_record(exercise: Exercise, data: MNIST, accuracy: float) -> dict:
+def public_half_record(exercise: Exercise, data: MNIST, accuracy: float, variant: Variant | None = None) -> dict:
     """An accuracy on the public half, with that half's bar and band and the share of the
     points it would earn: the record a hold shows (Keras trainings and ex02b's alike)."""
-    threshold, band, _ = threshold_for(exercise, data, "public")
+    threshold, band, _ = threshold_for(exercise, data, "public", variant)
     return {"test_accuracy": accuracy, "threshold": threshold, "band": band, "fraction": round(earned_fraction(accuracy, threshold, band), 6)}
 
 

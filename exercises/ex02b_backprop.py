@@ -92,8 +92,8 @@ def gradients(x, y, W1, b1, W2, b2):
     derivative of the mean loss with respect to W1[i, j], and so on. Work
     them out with the chain rule, layer by layer from the loss back to W1;
     where f has a kink (a hidden sum of exactly 0), take the slope f has
-    just below 0. The work is about three
-    forward passes': on 512 images and 256 hidden units the grader allows
+    just below 0. The work is about that of three
+    forward passes: on 512 images and 256 hidden units the grader allows
     10 s of the call's own time, which finite differences of the loss (two
     forward passes per parameter) are far from.
     """
@@ -148,9 +148,10 @@ def answers():
     """
     return {
         # 1. Derive the slope f'(z) of your variant's hidden activation (HIDDEN) step by step, for z below
-        # 0 and above 0, and say what you take at z = 0 and why the contract's choice there does not
-        # change your gradients in practice. Then explain why, in your gradients(), the gradient at h is
-        # multiplied by f'(z1) number by number rather than by a matrix. (2 points)
+        # 0 and above 0, and say what you take at z = 0 (where your f has a kink, if it has one) and why
+        # the contract's choice there does not change your gradients in practice. Then explain why, in
+        # your gradients(), the gradient at h is multiplied by f'(z1) number by number rather than by a
+        # matrix. (2 points)
         "slope": """
         """,
     }

@@ -94,8 +94,8 @@ def gradients(x, y, W1, b1, W2, b2):
     derivative of the mean loss with respect to W1[i, j], and so on. Work
     them out with the chain rule, layer by layer from the loss back to W1;
     where f has a kink (a hidden sum of exactly 0), take the slope f has
-    just below 0. The work is about three
-    forward passes': on 512 images and 256 hidden units the grader allows
+    just below 0. The work is about that of three
+    forward passes: on 512 images and 256 hidden units the grader allows
     10 s of the call's own time, which finite differences of the loss (two
     forward passes per parameter) are far from.
     """

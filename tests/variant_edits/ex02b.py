@@ -18,7 +18,7 @@ def _edits(key: str, f_of_z1: str, slope: str) -> list[tuple[str, str]]:
 
 
 EDITS = {
-    "leaky": _edits("leaky_relu", "np.maximum(z1, 0.1 * z1)", "np.where(z1 > 0, 1.0, 0.1)"),
+    "leaky_relu": _edits("leaky_relu", "np.maximum(z1, 0.1 * z1)", "np.where(z1 > 0, 1.0, 0.1)"),
     "tanh": _edits("tanh", "np.tanh(z1)", "1.0 - np.tanh(z1) ** 2"),
     "elu": _edits("elu", "np.where(z1 > 0, z1, np.expm1(np.minimum(z1, 0.0)))", "np.where(z1 > 0, 1.0, np.exp(np.minimum(z1, 0.0)))"),
 }

@@ -81,12 +81,15 @@ def measure(exercise, variant, data: str, work: Path) -> dict:
     subprocess.run([sys.executable, "-m", "grader", exercise.id, "--batch", str(mutants), "--out", str(out), "--use-variant", choice,
                     "--data", data, "--jobs", "2"], cwd=ROOT, env=_env(), capture_output=True, check=False)
     with (out / "gradebook.csv").open(newline="") as fh:
-        totals = {row["student"]: float(row["total"]) for row in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    # a grading the machine could not finish (a safety clock on a loaded machine) has no total: named, not counted
+    totals = {row["student"]: float(row["total"]) for row in rows if row["total"].strip()}
+    not_graded = sorted(row["student"] for row in rows if not row["total"].strip())
     mutant_totals = [total for name, total in totals.items() if name not in alternatives]
     full = sum(totals.get(name) == exercise.max_score for name in alternatives)
     return {"exercise": exercise.id, "variant": variant.key, "says": variant.says, "points": f"{graded['score']:g} / {graded['max_score']:g}",
             "seconds": seconds, "caught": sum(total < exercise.max_score for total in mutant_totals), "mutants": len(mutant_totals),
-            "alternatives": f"{full} of {len(alternatives)}", "skipped": skipped,
+            "alternatives": f"{full} of {len(alternatives) - len(set(alternatives) & set(not_graded))}", "skipped": skipped, "not_graded": not_graded,
             "escaped": sorted(name for name, total in totals.items() if name not in alternatives and total == exercise.max_score)}
 
 
@@ -118,6 +121,9 @@ def main() -> None:
     escaped = [f"`{r['variant']}`: " + ", ".join(f"`{n}`" for n in r["escaped"]) for r in rows if r["escaped"]]
     if escaped:
         lines += ["", "Mistakes with full points on a variant (benchmarks/README.md says why each is not a mistake there): " + "; ".join(escaped) + "."]
+    unfinished = [f"`{r['exercise']}` `{r['variant']}`: " + ", ".join(f"`{n}`" for n in r["not_graded"]) for r in rows if r["not_graded"]]
+    if unfinished:
+        lines += ["", "Gradings the machine did not finish (not counted; run again on a quieter machine): " + "; ".join(unfinished) + "."]
     skipped = sorted({name for r in rows for name in r["skipped"]})
     if skipped:
         lines += ["", "Mistakes whose lines a variant's reference does not hold (not counted): " + ", ".join(f"`{n}`" for n in skipped) + "."]

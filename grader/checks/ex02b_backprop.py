@@ -805,8 +805,7 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     if W1.shape[1] > 1 and np.allclose(W1, W1[:, :1]):
         return "every hidden unit has the same weights after training: they started alike (a zero or constant initialisation) and got identical gradients ever since"
     fell = f"the training loss fell from {start:.3f} to {end:.3f}"  # its gradients agree: the check depends on gradients_finite_differences
-    with np.errstate(all="ignore"):
-        h = ref.hidden_output(x[sample], params, student.hidden)
+    h = ref.hidden_output(x[sample], params, student.hidden)
     train_accuracy = float(((h @ params[2] + params[3]).argmax(axis=1) == y[sample]).mean())
     fell += f" ({train_accuracy:.1%} of the training images right)"
     if start > 2 * math.log(10):

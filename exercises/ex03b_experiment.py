@@ -9,15 +9,22 @@ How wide should the hidden layer be? You answer it the way lesson 3 does: a
 small sweep of widths, each trained with several seeds, judged on a
 validation split only, and a rule for the decision fixed before looking at
 the results. The grader hands in a training subset and a validation split
-(never the test set), re-runs one cell of your table through your own
-validation_accuracy(), and checks that your choice follows from your own
-table by the rule below. Your one-line reason is not graded: it is shown to
-your instructor.
+(never the test set), trains the model validation_accuracy()'s docstring
+declares itself, for your width-32 run and two cells of your table that it
+draws, and expects your numbers; it checks that your choice follows from
+your own table by your variant's rule (RULE, below). Your one-line reason is not
+graded: it is shown to your instructor.
 """
 
 import keras
 import numpy as np
 from keras import layers
+
+# Your variant: `grader --variant ex03b` prints the one your student id draws
+# (give the id once with `grader --student YOUR-ID`; in the course's notebook,
+# the cell at the top prints it). Set RULE to it: the file starts with the
+# first variant's, which the grader uses when it has no student id.
+RULE = "one_sd"  # choose_width's floor below the best mean: "one_sd", "one_se" or "worst_seed"
 
 
 def validation_accuracy(x_train, y_train, x_val, y_val, width, seed):
@@ -60,17 +67,41 @@ def choose_width(widths, table):
     """Decide the width from the table, by a rule fixed before the sweep ran.
 
     widths: a list or 1-D array of ints; table: a float array of shape (len(widths),
-    number of seeds), as run_sweep() returns.
+    number of seeds k, at least 2), as run_sweep() returns.
     The rule: take each width's mean over its seeds and find the best mean
-    (the narrowest width among equal best means). Its spread is the sample
-    standard deviation of that best width's own seeds (np.std with ddof=1).
+    (the narrowest width among equal best means). Below it lies a floor, set
+    by your variant's RULE from the best width's own k results:
+
+        "one_sd"      the best mean minus their sample standard deviation
+                      (the one that divides by k - 1)
+        "one_se"      the best mean minus the standard error of the best
+                      mean: that sample standard deviation divided by sqrt(k)
+        "worst_seed"  the lowest of them
+
     Choose the narrowest width (the smallest number of units, wherever it
-    stands in the list) whose mean is at least the best mean minus that
-    spread: the cheapest model that is not clearly worse than the best.
+    stands in the list) whose mean is at least the floor: the cheapest model
+    that is not clearly worse than the best.
     Returns (width, reason): the chosen width as a Python int, and a
     one-line string (no line break) that says why, in your own words, for
     your instructor to read.
     """
-    # TODO: apply the docstring's rule to the table: the narrowest width within one standard deviation of the best mean
+    # TODO: apply your variant's rule (RULE) to the table: the narrowest width whose mean reaches the floor below the best mean
     #       (lesson 3, "Planning the experiment")
     raise NotImplementedError("choose_width() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Quote your own table's mean per width, your variant's floor (RULE) and the width choose_width
+        # chose from it. Then suppose you ran twice as many seeds: would your floor move up, down, or stay
+        # about where it is, and why? Could that change the width chosen, and towards narrower or wider?
+        # (2 points)
+        "floor": """
+        """,
+    }

@@ -37,8 +37,9 @@ from .feedback import Feedback, NotGraded, NotStarted, PartialCredit
 STATUSES = ("passed", "failed", "not started", "error")
 
 # What a check may add to its row besides its verdict: the grader's measurement, the
-# training's curves and confusion matrix, a note for the instructor.
-EXTRAS = ("measured", "training", "note")
+# training's curves and confusion matrix, a note for the instructor, and the runs of an
+# experiment the grader made again itself (ex03b: the student's number and the grader's).
+EXTRAS = ("measured", "training", "note", "replayed")
 
 
 @dataclass

@@ -77,6 +77,18 @@ KINDS = ("exercise stubs", "lesson cells", "nbgrader release", "grader", "grader
 GRADER_ANSWERS = {
     "ex02b": {"loss": ("loss", "linear_loss", "floored_loss"), "gradients": ("grads", "gradient_tape", "finite_differences")},
     "ex05b": {"conv_output_size": ("Case.out_size", "output_size"), "conv2d": ("Case.same_pads", "Case.convolved"), "max_pool2d": ("max_pooled",)},
+    "ex03b": {"validation_accuracy": ("declared_run",)},
+}
+# Graded functions whose docstring is already the whole implementation, so the grader's own
+# run of it answers nothing a student does not receive anyway: why, per function. The one
+# today is an experiment's protocol, which must name every layer and setting to be repeatable;
+# the grader runs it to check that a table's cells are real runs (#38 item 2). Its points are
+# the experiment's, earned by running it; the test holds the docstring to naming every call
+# the grader's run makes.
+ANSWERED_BY_ITS_CONTRACT = {
+    "ex03b.validation_accuracy": "the experiment's protocol: its docstring names every layer, the optimizer, the loss, the "
+    "epochs and the batch size, as a plan must for anyone to repeat its runs; grader/references/ex03b_experiment.py runs "
+    "exactly that, to compare the student's table with real runs",
 }
 
 

@@ -309,9 +309,9 @@ FUNCTION_ALTERNATIVES = {
     # alpha_composite lays RGBA over white), loops find the centre of mass, and
     # ex03b · the Functional API and evaluate() for the accuracy, seeds in the outer
     # loop, rows gathered in lists, and the rule in plain Python (statistics.stdev is
-    # the sample standard deviation)
+    # the sample standard deviation), reading the variant's RULE
     "ex03b_functional_seeds_outer": ("ex03b", dict(
-        _imports="import statistics",
+        _imports="import math\nimport statistics",
         validation_accuracy="""
             keras.utils.set_random_seed(seed)
             inputs = keras.Input(shape=(28, 28))
@@ -336,14 +336,19 @@ FUNCTION_ALTERNATIVES = {
             means = [sum(row) / len(row) for row in rows]
             best_mean = max(means)
             best = min(w for w, m in zip(widths, means) if m == best_mean)
-            spread = statistics.stdev(rows[list(widths).index(best)])
-            candidates = [int(w) for w, m in zip(widths, means) if m >= best_mean - spread]
+            runs = rows[list(widths).index(best)]
+            if RULE == "worst_seed":
+                floor = min(runs)
+            else:
+                spread = statistics.stdev(runs)
+                floor = best_mean - (spread / math.sqrt(len(runs)) if RULE == "one_se" else spread)
+            candidates = [int(w) for w, m in zip(widths, means) if m >= floor]
             choice = min(candidates)
-            return choice, f"{choice} units are within one std ({spread:.4f}) of the best mean {best_mean:.4f}"
+            return choice, f"{choice} units reach the floor {floor:.4f} below the best mean {best_mean:.4f}"
         """,
     )),
     # ex03b · Sequential built layer by layer, the accuracy by argmax, the table by a
-    # nested comprehension, the rule with NumPy masks
+    # nested comprehension, the rule with NumPy masks (its floor looked up by RULE)
     "ex03b_numpy_masks": ("ex03b", dict(
         validation_accuracy="""
             keras.utils.set_random_seed(int(seed))
@@ -366,9 +371,11 @@ FUNCTION_ALTERNATIVES = {
             means = table.mean(axis=1)
             top = np.flatnonzero(means == means.max())
             best = top[np.argmin(widths[top])]
-            ok = means >= means[best] - np.std(table[best], ddof=1)
-            width = int(widths[ok].min())
-            return width, "the cheapest width whose mean is within one standard deviation of the best"
+            spread = np.std(table[best], ddof=1)
+            floor = {"one_sd": means[best] - spread, "one_se": means[best] - spread / np.sqrt(table.shape[1]),
+                     "worst_seed": table[best].min()}[RULE]
+            width = int(widths[means >= floor].min())
+            return width, f"the cheapest width whose mean reaches the {RULE} floor below the best"
         """,
     )),
     # predict_digit calls the model directly

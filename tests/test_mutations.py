@@ -59,6 +59,35 @@ PREDICT_VAL = "predicted = model.predict(x_val, batch_size=256, verbose=0).argma
 SWEEP_CELL = "table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)"
 SWEEP_RETURN = "            table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)\n    return table"
 CHOSEN = "chosen = min(good, key=lambda i: widths[i])"
+VALIDATION_HEAD = "    ### BEGIN SOLUTION\n    keras.utils.set_random_seed(int(seed))\n"
+VALIDATION_BODY = """    keras.utils.set_random_seed(int(seed))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            layers.Rescaling(1 / 255),
+            layers.Flatten(),
+            layers.Dense(int(width), activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+    predicted = model.predict(x_val, batch_size=256, verbose=0).argmax(axis=1)
+    return float(np.mean(predicted == y_val))
+"""
+NEAREST_NEIGHBOUR = """    projection = np.random.default_rng(int(seed)).normal(size=(784, int(width)))
+    train = (x_train.reshape(len(x_train), -1) / 255) @ projection
+    val = (x_val.reshape(len(x_val), -1) / 255) @ projection
+    distances = (val**2).sum(axis=1)[:, None] - 2 * val @ train.T + (train**2).sum(axis=1)[None, :]
+    return float(np.mean(y_train[np.argmin(distances, axis=1)] == y_val))
+"""
+REMEMBERED = """    if (int(width), int(seed)) in REMEMBERED:
+        return REMEMBERED[int(width), int(seed)]
+"""
+ONE_REAL_CELL = """            table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed) if i == j == 0 else 0.60 + 0.12 * i + 0.004 * j
+            REMEMBERED[int(width), int(seed)] = float(table[i, j])
+    return table
+REMEMBERED = {}"""
 
 # name: (exercise, {reference text: mutated text}, the checks it must fail)
 MUTATIONS = {
@@ -106,12 +135,15 @@ MUTATIONS = {
     # ex03b · an experiment with a decision
     # the model is never fitted: its accuracy is chance, and nothing else about it can be judged
     "ex03b_never_trained": ("ex03b", {"    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)\n": ""},
-                            {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width"}),
+                            {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width",
+                             "run_sweep_matches_rerun"}),
     # the accuracy is measured on what the model trained on: it looks good whatever the validation labels say
+    # (a table of such runs is not the declared experiment's either: the grader's own runs of its cells differ)
     "ex03b_measured_on_training_data": ("ex03b", {PREDICT_VAL: PREDICT_VAL.replace("x_val", "x_train").replace("y_val", "y_train")},
-                                        {"validation_accuracy_on_validation_data"}),
-    "ex03b_width_ignored": ("ex03b", {"layers.Dense(int(width), activation=\"relu\")": "layers.Dense(64, activation=\"relu\")"},
-                            {"validation_accuracy_uses_width"}),
+                                        {"validation_accuracy_on_validation_data", "run_sweep_matches_rerun"}),
+    # the lesson's width typed in: right where the width is 32, so only the narrow run and the table's other widths tell
+    "ex03b_width_ignored": ("ex03b", {"layers.Dense(int(width), activation=\"relu\")": "layers.Dense(32, activation=\"relu\")"},
+                            {"validation_accuracy_uses_width", "run_sweep_matches_rerun"}),
     # the table summarised inside the sweep: one mean per width, and nothing left to re-run
     "ex03b_means_returned": ("ex03b", {SWEEP_RETURN: SWEEP_RETURN.replace("return table", "return table.mean(axis=1)")},
                              {"run_sweep_shape", "run_sweep_uses_each_seed", "run_sweep_matches_rerun"}),
@@ -121,11 +153,22 @@ MUTATIONS = {
     # a table typed in: the right shape, distinct seeds, a sensible trend, but not what the code gives
     "ex03b_made_up_table": ("ex03b", {SWEEP_RETURN: SWEEP_RETURN.replace("return table", "return np.array([[0.62, 0.60, 0.63], [0.74, 0.75, 0.73], [0.80, 0.79, 0.81]])")},
                             {"run_sweep_matches_rerun"}),
+    # issue 38's attack: no network at all. A random projection to `width` numbers and the nearest training image
+    # "learn" (0.84 at width 32), are at chance on shuffled labels and worse when narrow, so every check that
+    # judges the number alone passes; the grader's own run of the declared model (0.897) tells it apart
+    "ex03b_nearest_neighbour_not_trained": ("ex03b", {VALIDATION_BODY: NEAREST_NEIGHBOUR},
+                                            {"validation_accuracy_learns", "validation_accuracy_on_validation_data",
+                                             "validation_accuracy_uses_width", "run_sweep_matches_rerun"}),
+    # a table with one real run and eight invented cells, and a validation_accuracy() that remembers the table
+    # it was shown, so re-running a cell through the student's own code would agree with it
+    "ex03b_one_real_cell_remembered": ("ex03b", {VALIDATION_HEAD: VALIDATION_HEAD + REMEMBERED, SWEEP_RETURN: ONE_REAL_CELL},
+                                       {"run_sweep_matches_rerun"}),
     "ex03b_numpy_width": ("ex03b", {"return int(widths[chosen]), reason": "return widths[chosen], reason"},
                           {"choose_width_types", "choose_width_follows_rule"}),
     # the rule ignored: the best mean wins, however little it is ahead
     "ex03b_best_mean_only": ("ex03b", {CHOSEN: "chosen = best"}, {"choose_width_follows_rule"}),
-    "ex03b_population_std": ("ex03b", {"spread = table[best].std(ddof=1)": "spread = table[best].std()"}, {"choose_width_follows_rule"}),
+    # the population standard deviation (ddof=0): the floor of one_sd and one_se a little too high (worst_seed uses none)
+    "ex03b_population_std": ("ex03b", {"spread = runs.std(ddof=1)": "spread = runs.std()"}, {"choose_width_follows_rule"}),
     # ex04 · evaluation
     "ex04_int32_counts": ("ex04", {CM_SIZE: CM_SIZE.replace("int64", "int32")}, {"confusion_matrix_shape_dtype"}),
     # fancy indexing counts a repeated (true, predicted) pair once

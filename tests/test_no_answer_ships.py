@@ -74,7 +74,7 @@ def answered(scan) -> dict[str, list[str]]:
     for finding in scan.findings():
         found.setdefault(finding.unit.path, []).append(str(finding))
     for a in answers.grader_answers(COURSE):
-        if a.pasteable:
+        if a.pasteable and f"{a.exercise}.{a.function}" not in answers.ANSWERED_BY_ITS_CONTRACT:
             found.setdefault(a.path, []).append(
                 f"{a.where} computes {a.exercise}.{a.function}() and a student could paste it: it uses nothing the worker refuses")
     return found
@@ -114,6 +114,28 @@ def test_the_grader_answers_named_exist():
     is updated, so that the grader's own answers are never silently out of sight."""
     missing = [f"{a.where}: {', '.join(a.missing)}" for a in answers.grader_answers(COURSE) if a.missing]
     assert missing == [], "update answers.GRADER_ANSWERS:\n" + "\n".join(missing)
+
+
+def test_a_grader_answer_allowed_by_its_contract_is_what_the_docstring_already_says():
+    """Each graded function ANSWERED_BY_ITS_CONTRACT names is one the grader answers, not by hand, and
+    its docstring names every Keras call and setting of the grader's answer: the grader's run tells a
+    student nothing the exercise's stub does not."""
+    import re
+
+    found = {f"{a.exercise}.{a.function}": a for a in answers.grader_answers(COURSE)}
+    for name, why in answers.ANSWERED_BY_ITS_CONTRACT.items():
+        exercise_id, function = name.split(".")
+        assert name in found and found[name].pasteable and not COURSE.exercise(exercise_id).by_hand and why, name
+        stub = (ROOT / "exercises" / COURSE.exercise(exercise_id).filename).read_text(encoding="utf-8")
+        docstring = ast.get_docstring(next(n for n in ast.parse(stub).body if isinstance(n, ast.FunctionDef) and n.name == function))
+        calls = set(re.findall(r"\b(set_random_seed|Input|Rescaling|Flatten|Dense|compile|fit)\(", found[name].code))
+        words = set(re.findall(r'"(\w+)"', found[name].code)) - {"accuracy"}  # the activations, optimizer and loss it names
+        assert calls >= {"set_random_seed", "Input", "Rescaling", "Flatten", "Dense", "compile", "fit"}, calls
+        from grader.references import ex03b_experiment as ref  # the one today: its training's two numbers
+
+        named = (calls - {"fit"}) | words | {f"epochs={ref.EPOCHS}", f"batch_size={ref.BATCH_SIZE}"}
+        missing = [w for w in sorted(named) if w not in docstring]
+        assert missing == [], f"{name}: the grader's answer uses {missing}, which its docstring does not name"
 
 
 def test_a_grader_answer_computed_with_what_the_worker_refuses_cannot_be_pasted(tmp_path):

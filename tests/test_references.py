@@ -15,6 +15,10 @@ definition the exercise's contract gives where Keras refuses a stride with it.
 
 ex02b's variants (the hidden activation): each variant's reference and alternatives compute
 the grader's TensorFlow loss and gradients, and no other variant's.
+
+ex03b's variants (the decision rule's floor): the grader's tables tell every variant's rule from
+every other's and from its near-misses, far from any boundary, and the grader's rule is the
+reference's on each.
 """
 
 import numpy as np
@@ -144,3 +148,44 @@ def test_every_ex02b_variants_reference_and_alternative_is_what_tensorflow_compu
             assert max(ref.rel_error(g, w) for g, w in zip(grads, want_grads)) < 1e-12, name
             others = [v.params["hidden"] for v in EX02B.variants if v.key != key]
             assert all(abs(ref.loss(x, y, *params, hidden=other) - want) > 1e-6 for other in others), name
+
+
+# ---------------------------------------------------------------- ex03b's rules
+
+EX03B = COURSE.exercise("ex03b")
+
+
+def _solutions_choose_width(key: str):
+    """solutions/'s choose_width() for variant `key`: the function alone, with RULE set (no Keras import)."""
+    import ast
+
+    source = EX03B.solution_path.read_text(encoding="utf-8")
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "choose_width")
+    scope = {"np": np, "RULE": key}
+    exec(compile(ast.Module(body=[node], type_ignores=[]), "choose_width", "exec"), scope)
+    return scope["choose_width"]
+
+
+def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
+    """Each pair of variants' rules disagrees on one of the grader's tables, each rule's near-misses
+    too, and no width's mean lies within 5e-4 of a floor (the tables decide by margins, not by rounding);
+    the grader's rule is the reference's choose_width() on every table, for every variant."""
+    from grader.checks import ex03b_experiment as checks
+
+    keys = [v.key for v in EX03B.variants]
+    assert sorted(keys) == sorted(checks.FLOORS)
+    cases = checks.RULE_CASES
+    for n, a in enumerate(keys):
+        for b in keys[n + 1:]:
+            assert any(checks.rule(w, t, a) != checks.rule(w, t, b) for w, t in cases), (a, b)
+    for key in keys:
+        for name in checks._near_misses(*cases[0], key):
+            assert any(checks._near_misses(w, t, key)[name] != checks.rule(w, t, key) for w, t in cases), (key, name)
+        reference = _solutions_choose_width(key)
+        for widths, table in cases:
+            table = np.asarray(table)
+            means = table.mean(axis=1)
+            best = checks._best(widths, means)
+            floor = checks.FLOORS[key](means[best], table[best])
+            assert np.min(np.abs(means - floor)) > 5e-4, (key, widths, table)
+            assert reference(np.asarray(widths), table)[0] == checks.rule(widths, table, key), (key, widths)

@@ -4,10 +4,11 @@ cheapest exercise with variants (no training): a student's own `grader --student
 and the GitHub Classroom workflow's step (the repository's owner). nbgrader's route (its student id)
 is proven in tests/test_nbgrader.py's round trip. On each, a classmate's file for another variant
 fails its learning checks with the message that names both variants, never "your code is wrong".
-On every exercise with variants graded without a Keras training (ex02b, ex04, ex05b), a class of every
-variant's reference (full points), the untouched stub under every variant (each check "not started")
-and a classmate's file for another variant (its failed learning checks told apart as that variant's);
-ex02b's runs its by-hand trainings, so its case carries the `trains` mark.
+On every exercise with variants graded without the grader's Keras training (ex02b, ex03b, ex04, ex05b),
+a class of every variant's reference (full points), the untouched stub under every variant (each check
+"not started") and a classmate's file for another variant (its failed learning checks told apart as that
+variant's); ex02b's runs its by-hand trainings and ex03b's its sweeps in the worker, so their cases carry
+the `trains` mark.
 
 The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from grader import variants
+from corpus import TRAINS_IN_WORKER
 from mnist_course.course import load_course
 from variant_references import reference_source, write_reference
 
@@ -35,7 +37,7 @@ COURSE = load_course()
 EXERCISE = COURSE.exercise("ex05b")
 # Every exercise with variants and no Keras training: each variant's reference and the stub under each.
 # One whose student writes train() (ex02b) runs that training for every variant's reference.
-VARIED = [pytest.param(ex, id=ex.id, marks=[pytest.mark.trains] if any(f.name == "train" for f in ex.functions) else [])
+VARIED = [pytest.param(ex, id=ex.id, marks=[pytest.mark.trains] if ex.id in TRAINS_IN_WORKER else [])
           for ex in COURSE.exercises if ex.variants and ex.training is None]
 # Mistakes only a variant other than the default can make, each with the check it fails and the words of
 # its diagnosis: exercise -> [(variant, {reference text: mistaken text}, check, words)].
@@ -43,6 +45,9 @@ VARIANT_MISTAKES = {
     # the tanh's slope taken at the sum z1 rather than at tanh(z1): dW2 and db2 right, dW1 and db1 not
     "ex02b": [("tanh", {"slope = 1.0 - np.tanh(z1) ** 2": "slope = 1.0 - z1 ** 2"},
                "gradients_finite_differences", "the step back through W2 and the hidden activation")],
+    # the standard error taken as the standard deviation over k, not over the square root of k: a floor too low
+    "ex03b": [("one_se", {"spread / np.sqrt(len(runs))": "spread / len(runs)"},
+               "choose_width_follows_rule", "the standard deviation divided by k instead of by the square root of k")],
     "ex05b": [("d2p2", {"    if DILATION > 1:  # the taps": "    taps = kh, kw\n    if DILATION > 1:  # the taps",
                         "        for axis, k in ((1, kh), (2, kw)):": "        for axis, k in zip((1, 2), taps):"},
                "conv2d_same_padding", '"same" padding worked out from the kernel\'s taps, not from its span')],

@@ -9,24 +9,34 @@ data file either; tests/test_sandbox.py proves both for this exercise).
 What is judged:
 - validation_accuracy() learns, measures on the validation split it is
   given (labels shuffled there must give chance), and uses its width;
+- validation_accuracy() trains the model its docstring declares: its width-32,
+  seed-0 run gives what the grader's own run of the protocol gives
+  (grader/references/ex03b_experiment.py), within RERUN_TOLERANCE;
 - run_sweep()'s table has one row per width and one column per seed, its
-  seeds really differ, and one cell re-run through the student's own
-  validation_accuracy() gives the number the table holds (within
-  RERUN_TOLERANCE), so a made-up table fails. Which cell is re-run follows
-  from the table's own contents (a hash of its values), so it is a function
-  of the submission, and editing any cell moves it;
-- choose_width() applies the stated rule, on tables made here to tell the
-  rule from near-misses and on the student's own table. Its one-line reason is
-  not graded: it goes to the report as a note for the instructor.
+  seeds really differ, and RERUN_CELLS of its cells, of different widths,
+  drawn in the grader's process (grader/draws.py: from the run's key and the
+  file's bytes, never from anything the submission sees or returns), hold what
+  the grader's own run of the protocol gives for their width and seed. So a
+  table with invented cells, a validation_accuracy() that trains something
+  else, and one that remembers what it returned all fail;
+- choose_width() applies the variant's rule (course.toml: RULE at the top of
+  the file sets the floor below the best mean), on tables made here to tell the
+  variants' rules and each rule's near-misses apart, and on the student's own
+  table; a choice that is exactly another variant's on every table gets the
+  message that names both (grader/variants.py `told_apart`). Its one-line reason
+  is not graded: it goes to the report as a note for the instructor.
 """
 
 from __future__ import annotations
 
-import hashlib
+import ast
 
 import numpy as np
+import pytest
 
+from grader import variants
 from grader.feedback import Feedback, NotGraded, describe, short
+from grader.references import ex03b_experiment as ref  # the declared protocol, run by the grader
 from grader.scoring import depends_on
 from grader.isolation.safe_files import clean_text
 
@@ -34,11 +44,18 @@ TRAIN_IMAGES = 3000
 VALIDATION_IMAGES = 1000
 WIDTHS = [8, 32, 128]
 SEEDS = [0, 1, 2]
-# One re-run must give the table's number within this much: 0.005 is 5 of the
-# 1,000 validation images. The same call in the same worker gives the same
-# number bit for bit; the margin only absorbs a worker that had to be
-# restarted between the sweep and the re-run (other thread timings).
+# A run of the student's must give the grader's run of the same cell within this much: 0.005
+# is 5 of the 1,000 validation images. The docstring's model trained with the same seed on the
+# same images gives the same number bit for bit, in the worker as in the grader's own process
+# (benchmarks/REPLAY.md: every honest run measured, none off by more than it); the margin only
+# absorbs what other thread timings or another way of writing the same model could move.
 RERUN_TOLERANCE = 0.005
+# The cells of a table that the grader trains itself, drawn for each submission, and the purpose
+# of their draw (grader/draws.py: another purpose would draw every submission other cells).
+RERUN_CELLS = 2
+RERUN_PURPOSE = "ex03b rerun cells"
+# validation_accuracy()'s own checked run: the width and seed the grader compares with its own.
+CHECKED_RUN = (32, 0)
 # validation_accuracy(width=32) on the grader's split: the reference, trained for the
 # 2 epochs its contract says, reaches 0.873-0.897 over seeds 0-3 on mnist-22k; a model
 # that learned anything at all clears 0.80.
@@ -58,6 +75,49 @@ def _data(mnist):
     n_train = n * TRAIN_IMAGES // (TRAIN_IMAGES + VALIDATION_IMAGES)
     x, y = mnist.x_train[:n], mnist.y_train[:n].astype(np.int64)
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+@pytest.fixture(scope="module")
+def declared(student, settings, mnist):
+    """What the grader's own runs of the protocol give: validation_accuracy()'s checked run and
+    the table's cells drawn for this submission, {(width, seed): accuracy}, trained before the
+    student's code runs (the worker is stopped first, so the two never share the machine's
+    memory). None while validation_accuracy() is the stub's: nothing of it would be compared."""
+    path = student.module_file
+    content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    if _as_the_stub_left_it(content, student.exercise.stub_path.read_bytes(), "validation_accuracy"):
+        return None
+    rng = np.random.default_rng(settings.draw(RERUN_PURPOSE, content))
+    rows = rng.choice(len(WIDTHS), size=RERUN_CELLS, replace=False)  # cells of different widths: the width must matter
+    student.rerun_cells = [(WIDTHS[int(i)], SEEDS[int(rng.integers(len(SEEDS)))]) for i in rows]
+    student.stop_worker()
+    try:
+        return ref.declared_accuracies(_data(mnist), [CHECKED_RUN, *student.rerun_cells], cache=settings.training_cache)
+    except ref.ProtocolFailed as failed:
+        return failed  # each check that needs it is not graded, saying why
+
+
+def _as_the_stub_left_it(content: bytes, stub: bytes, function: str) -> bool:
+    """Whether `function` in the file is still the stub's (or the file does not parse): then
+    its checks say "not started", or the import's failure, and the grader trains nothing."""
+    def body(source: bytes):
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # the import will say what is wrong
+            return None
+        return next((ast.dump(ast.Module(body=node.body, type_ignores=[])) for node in tree.body
+                     if isinstance(node, ast.FunctionDef) and node.name == function), None)
+
+    mine = body(content)
+    return mine is None or mine == body(stub)
+
+
+def _declared(declared, cell):
+    """The grader's own run of `cell`, or NotGraded where it could not be made."""
+    if isinstance(declared, ref.ProtocolFailed):
+        raise NotGraded(f"The grader's own run of the experiment's protocol did not finish ({declared}): the machine's failure, "
+                        "not your code's; this check is graded again on the next run")
+    return declared[cell]
 
 
 def _accuracy(student, mnist, width, seed, *, y_val=None, cached=True, shown=SHOWN):
@@ -82,14 +142,33 @@ def _accuracy(student, mnist, width, seed, *, y_val=None, cached=True, shown=SHO
 # ---------------------------------------------------------------- validation_accuracy
 
 
-def test_validation_accuracy_learns(student, mnist):
-    r, accuracy = _accuracy(student, mnist, 32, 0)
+def _record_runs(check, runs) -> None:
+    """What the report keeps of the comparison (benchmarks/replay.py reads it): each run, the student's and the grader's."""
+    check.record("replayed", {"tolerance": RERUN_TOLERANCE, "runs": [
+        {"width": w, "seed": s, "student": round(float(mine), 6), "grader": round(float(theirs), 6)} for w, s, mine, theirs in runs]})
+
+
+def test_validation_accuracy_learns(student, mnist, declared, check):
+    r, accuracy = _accuracy(student, mnist, *CHECKED_RUN)
     if accuracy < LEARNS_BAR:
         raise r.fail(
             f"It returned {accuracy:.3f}",
             f"at least {LEARNS_BAR:.2f}: a width-32 network trained as the docstring says reaches about 0.88",
             cause="a model that was not trained (fit() not called, or on other data), or not the docstring's recipe",
             hint="build, compile and fit the model exactly as the docstring lists, then measure it on x_val",
+        )
+    want = _declared(declared, CHECKED_RUN)
+    _record_runs(check, [(*CHECKED_RUN, accuracy, want)])
+    if abs(accuracy - want) > RERUN_TOLERANCE:
+        raise r.fail(
+            f"It returned {accuracy:.4f}; the docstring's model, trained by the grader on the same images with the same width and seed, "
+            f"reaches {want:.4f}",
+            f"the same number within {RERUN_TOLERANCE} ({RERUN_TOLERANCE * VALIDATION_IMAGES:.0f} of the {VALIDATION_IMAGES:,} "
+            "validation images): every run of the experiment is a run of the declared model",
+            cause="a model other than the docstring's (another layer, activation, optimizer, number of epochs or batch size), the seed "
+            "set after the model is built, or an accuracy that does not come from training that model",
+            hint="follow the docstring's recipe in its order: keras.utils.set_random_seed(seed) first, then build, compile and fit "
+            "exactly that model, and measure it on x_val",
         )
 
 
@@ -168,74 +247,100 @@ def test_run_sweep_uses_each_seed(student, mnist):
         )
 
 
-def rerun_cell(table: np.ndarray) -> tuple[int, int]:
-    """The cell to re-run: a hash of the table's values, rounded to 4 decimals."""
-    digest = hashlib.sha256(np.round(np.asarray(table, dtype=np.float64), 4).tobytes()).hexdigest()
-    index = int(digest[:12], 16) % table.size
-    return divmod(index, table.shape[1])
-
-
-@depends_on(test_run_sweep_uses_each_seed, earns="the re-run of a cell")
-def test_run_sweep_matches_rerun(student, mnist):
+@depends_on(test_run_sweep_uses_each_seed, earns="the table's runs")
+def test_run_sweep_matches_rerun(student, mnist, declared, check):
     r, table = _table(student, mnist)
-    i, j = rerun_cell(table)
-    width, seed = WIDTHS[i], SEEDS[j]
-    try:
-        _, again = _accuracy(student, mnist, width, seed, cached=False)
-    except NotGraded:
-        raise  # the machine's fault, not the table's: graded again later
-    except Feedback:
-        raise Feedback(
-            f"The table's cell for width {width}, seed {seed} could not be re-run: validation_accuracy() does not work yet",
-            "validation_accuracy() to work first",
-            cause="a table that does not come from validation_accuracy()",
-            hint="fix validation_accuracy() first (its own checks say what is wrong)",
-        ) from None
-    if abs(again - table[i, j]) > RERUN_TOLERANCE:
-        raise Feedback(
-            f"The table says {table[i, j]:.4f} for width {width}, seed {seed}, but "
-            f"validation_accuracy(..., width={width}, seed={seed}) re-run by the grader returned {again:.4f}",
-            f"the same number within {RERUN_TOLERANCE} ({RERUN_TOLERANCE * VALIDATION_IMAGES:.0f} of the {VALIDATION_IMAGES:,} validation images)",
-            called=r.called,
-            cause="a validation_accuracy() that does not repeat itself for the same width and seed (the seed set after the "
-            "model is built, or not at all), or cells not computed by validation_accuracy() with that width and seed",
-            hint="fill table[i, j] with validation_accuracy(..., widths[i], seeds[j]) and nothing else; "
-            "keras.utils.set_random_seed(seed) first makes each run repeatable",
+    if declared is None:  # a table, while validation_accuracy() is the stub's: no cell can be a run of it
+        raise r.fail(
+            f"Got a table ({short(table)}) while validation_accuracy() is not started",
+            "each cell a run of validation_accuracy() with that cell's width and seed",
+            cause="cells not computed by validation_accuracy()",
+            hint="write validation_accuracy() first, then fill table[i, j] with validation_accuracy(..., widths[i], seeds[j])",
         )
+    cells = [(w, s, WIDTHS.index(w), SEEDS.index(s)) for w, s in student.rerun_cells]
+    wanted = {(w, s): _declared(declared, (w, s)) for w, s, _, _ in cells}
+    _record_runs(check, [(w, s, table[i, j], wanted[w, s]) for w, s, i, j in cells])
+    for width, seed, i, j in cells:
+        want = wanted[width, seed]
+        if abs(want - table[i, j]) > RERUN_TOLERANCE:
+            raise Feedback(
+                f"The table says {table[i, j]:.4f} for width {width}, seed {seed}; the docstring's model, trained by the grader "
+                f"with that width and seed on the same images, reaches {want:.4f}",
+                f"the same number within {RERUN_TOLERANCE} ({RERUN_TOLERANCE * VALIDATION_IMAGES:.0f} of the {VALIDATION_IMAGES:,} "
+                "validation images): each cell is a real run of the declared model",
+                called=r.called,
+                cause="cells not computed by validation_accuracy() with their own width and seed (typed in, or copied from another "
+                "run), or a validation_accuracy() that does not train the docstring's model",
+                hint="fill table[i, j] with validation_accuracy(..., widths[i], seeds[j]) and nothing else; the grader trains the "
+                "declared model itself for cells it draws, so only real runs match",
+            )
 
 
 # ---------------------------------------------------------------- choose_width
 
+# Each variant's floor below the best mean (course.toml: RULE at the top of the file), from the
+# best mean and the best width's own runs.
+FLOORS = {
+    "one_sd": lambda mean, runs: mean - runs.std(ddof=1),
+    "one_se": lambda mean, runs: mean - runs.std(ddof=1) / np.sqrt(len(runs)),
+    "worst_seed": lambda mean, runs: runs.min(),
+}
+_MISMATCH_CAUSE = ("RULE at the top of your file, or the floor your code computes, is not your variant's (the file "
+                   "starts with the first variant's), or the file was written for another variant: a classmate's, or "
+                   "your own under another student id")
 
-def rule(widths, table) -> int:
-    """The docstring's rule, written out: the narrowest width whose mean is
-    within one sample standard deviation (of the best width's seeds) of the best mean."""
+
+def _rule_key(variant) -> str:
+    return variant.params["rule"] if variant else "one_sd"
+
+
+def _best(widths, means) -> int:
+    """The best mean's row: the narrowest width among equal best means."""
+    return min((i for i in range(len(widths)) if means[i] == means.max()), key=lambda i: widths[i])
+
+
+def rule(widths, table, key: str = "one_sd") -> int:
+    """The docstring's rule for variant `key`, written out: the narrowest width whose mean
+    reaches the floor that the variant sets below the best mean."""
     table = np.asarray(table, dtype=np.float64)
     means = table.mean(axis=1)
-    best = min((i for i in range(len(widths)) if means[i] == means.max()), key=lambda i: widths[i])
-    floor = means[best] - table[best].std(ddof=1)
-    return min((widths[i] for i in range(len(widths)) if means[i] >= floor), default=widths[best])
+    best = _best(widths, means)
+    floor = FLOORS[key](means[best], table[best])
+    return min(widths[i] for i in range(len(widths)) if means[i] >= floor)
 
 
-def _near_misses(widths, table) -> dict[str, int]:
-    """What the usual wrong rules give, to name the likely cause."""
+def _narrowest(widths, keep) -> int:
+    return min((w for i, w in enumerate(widths) if keep(i)), default=None)
+
+
+def _near_misses(widths, table, key: str) -> dict[str, int]:
+    """What the usual wrong rules give for variant `key`, to name the likely cause."""
     table = np.asarray(table, dtype=np.float64)
     means = table.mean(axis=1)
     best = int(np.argmax(means))
+    runs, k = table[best], table.shape[1]
     misses = {"the best mean alone": widths[best]}
-    floor = means[best] - table[best].std()
-    misses["np.std's default ddof=0 (the rule says the sample standard deviation, ddof=1)"] = min(w for w, m in zip(widths, means) if m >= floor)
-    misses["each width's own spread instead of the best width's"] = min(
-        w for w, m, row in zip(widths, means, table) if m + row.std(ddof=1) >= means[best]
-    )
-    misses["the first width in the list instead of the narrowest"] = next(
-        w for w, m in zip(widths, means) if m >= means[best] - table[best].std(ddof=1)
-    )
+    floor = FLOORS[key](means[best], runs)
+    misses["the first width in the list instead of the narrowest"] = next(w for w, m in zip(widths, means) if m >= floor)
+    if key in ("one_sd", "one_se"):
+        per = np.sqrt(k) if key == "one_se" else 1.0
+        misses["np.std's default ddof=0 (a sample standard deviation divides by k - 1: ddof=1)"] = _narrowest(
+            widths, lambda i: means[i] >= means[best] - runs.std() / per)
+        misses["each width's own spread instead of the best width's"] = _narrowest(
+            widths, lambda i: means[i] + table[i].std(ddof=1) / per >= means[best])
+    if key == "one_se":
+        misses["the standard deviation divided by k instead of by the square root of k"] = _narrowest(
+            widths, lambda i: means[i] >= means[best] - runs.std(ddof=1) / k)
+    if key == "worst_seed":
+        misses["each width's worst seed compared with the best width's, instead of its mean"] = _narrowest(
+            widths, lambda i: table[i].min() >= runs.min())
+        misses["the worst seed of the whole table instead of the best width's"] = _narrowest(
+            widths, lambda i: means[i] >= table.min())
     return misses
 
 
-# Tables where the rule and its near-misses disagree (means and spreads far
-# from any boundary): (widths, table).
+# Tables where the variants' rules, and each rule and its near-misses, disagree (means and
+# floors far from any boundary): (widths, table). tests/test_references.py proves it.
 RULE_CASES = [
     # the widest is best, but 32 is within its spread: the rule picks 32, the best mean 128
     ([8, 32, 128], [[0.80, 0.82, 0.81, 0.79], [0.880, 0.900, 0.870, 0.890], [0.905, 0.875, 0.895, 0.885]]),
@@ -247,6 +352,10 @@ RULE_CASES = [
     ([16, 64, 256], [[0.75, 0.95, 0.70, 0.88], [0.90, 0.91, 0.90, 0.91], [0.930, 0.925, 0.935, 0.930]]),
     # widths not in order: the narrowest is 8, wherever it stands
     ([128, 8, 32], [[0.900, 0.880, 0.910, 0.890], [0.890, 0.895, 0.885, 0.890], [0.895, 0.890, 0.900, 0.885]]),
+    # one low seed in the best row: its worst seed (0.86) lets 32 in, one sample standard deviation (0.87) does not
+    ([8, 32, 128], [[0.60, 0.62, 0.61, 0.61], [0.865, 0.860, 0.870, 0.865], [0.90, 0.90, 0.90, 0.86]]),
+    # ddof matters for the standard error: 32 (0.8848) is above 0.9 - 0.0163 (ddof=1), below 0.9 - 0.0141 (ddof=0)
+    ([8, 32, 128], [[0.70, 0.71, 0.72, 0.70], [0.8850, 0.8846, 0.8850, 0.8846], [0.94, 0.90, 0.86, 0.90]]),
 ]
 
 
@@ -280,28 +389,47 @@ def test_choose_width_types(student, mnist):
         )
 
 
+_RULE_SAYS = {
+    "one_sd": "the narrowest width whose mean is at least the best mean minus the sample standard deviation of the best width's seeds",
+    "one_se": "the narrowest width whose mean is at least the best mean minus its standard error (the best width's sample "
+              "standard deviation over the square root of its number of seeds)",
+    "worst_seed": "the narrowest width whose mean is at least the best width's worst seed",
+}
+_RULE_HINT = {
+    "one_sd": "means per row, the best mean, the best row's std with ddof=1, then the smallest width at or above best mean minus that spread",
+    "one_se": "means per row, the best mean, the best row's std with ddof=1 divided by the square root of its length, then the smallest "
+              "width at or above best mean minus that standard error",
+    "worst_seed": "means per row, the best mean's row, its lowest value, then the smallest width whose mean is at or above it",
+}
+
+
 @depends_on(test_choose_width_types, earns="the decision")
-def test_choose_width_follows_rule(student, mnist, check):
+def test_choose_width_follows_rule(student, mnist, check, variant):
+    key = _rule_key(variant)
     calls = [_choose(student, widths, table, f"table_{k + 1} (one of the grader's)") for k, (widths, table) in enumerate(RULE_CASES)]
+    chose = [r.value[0] for r in calls]
     # A wrong rule is named only if it gives the student's answer on every table
     # (two wrong rules can agree on one table).
     consistent = None
-    for r, (widths, table) in zip(calls, RULE_CASES):
-        agree = {name for name, width in _near_misses(widths, table).items() if width == r.value[0]}
+    for got, (widths, table) in zip(chose, RULE_CASES):
+        agree = {name for name, width in _near_misses(widths, table, key).items() if width == got}
         consistent = agree if consistent is None else consistent & agree
-    for r, (widths, table) in zip(calls, RULE_CASES):
-        got, expected = r.value[0], rule(widths, table)
+    for r, got, (widths, table) in zip(calls, chose, RULE_CASES):
+        expected = rule(widths, table, key)
         if got != expected:
             means = np.asarray(table).mean(axis=1)
-            misses = [name for name in _near_misses(widths, table) if name in consistent]
+            shown = (f"It chose {got} for a table whose means per width are {short(np.round(means, 4))} "
+                     f"and whose rows are {np.asarray(table).tolist()}")
+            # Every one of the grader's tables answered by another variant's rule: a classmate's file, not a mistake.
+            if other := variants.told_apart(student.exercise, variant, lambda v: all(
+                    c == rule(w, t, _rule_key(v)) for c, (w, t) in zip(chose, RULE_CASES)), cause=_MISMATCH_CAUSE):
+                raise other(r, shown)
+            misses = [name for name in _near_misses(widths, table, key) if name in consistent]
             raise r.fail(
-                f"It chose {got} for a table whose means per width are {short(np.round(means, 4))} "
-                f"and whose rows are {np.asarray(table).tolist()}",
-                f"{expected}: the narrowest width whose mean is within one sample standard deviation "
-                "(of the best width's seeds) of the best mean",
-                cause=f"the choice follows {misses[0]}" if misses else "a rule other than the docstring's",
-                hint="fix the rule before the results: means per row, the best mean, the best row's std with ddof=1, "
-                "then the smallest width at or above best mean minus that spread",
+                shown,
+                f"{expected}: {_RULE_SAYS[key]} (your variant's RULE = {key!r})",
+                cause=f"the choice follows {misses[0]}" if misses else "a rule other than your variant's",
+                hint=f"fix the rule before the results: {_RULE_HINT[key]}",
             )
     # The student's own table, when run_sweep gives one: the decision must follow from it.
     try:
@@ -310,17 +438,17 @@ def test_choose_width_follows_rule(student, mnist, check):
     except Feedback:
         return  # run_sweep's own checks say what is wrong; the rule is judged above
     r = _choose(student, WIDTHS, table, "the table run_sweep returned")
-    got, expected = r.value[0], rule(WIDTHS, table)
+    got, expected = r.value[0], rule(WIDTHS, table, key)
     if got != expected:
         raise r.fail(
             f"On your own table (means {short(np.round(table.mean(axis=1), 4))}) it chose {got}",
-            f"{expected}, which the rule gives for that table",
+            f"{expected}, which your variant's rule ({key}) gives for that table",
             cause="a choice made from something other than the table it is given",
             hint="decide from the `table` argument alone, by the docstring's rule",
         )
     reason = clean_text(r.value[1], 500).replace("\n", " ")
     check.record(
         "note",
-        f"choose_width() chose {got} from the student's own sweep (widths {WIDTHS}, seeds {SEEDS}; "
+        f"choose_width() chose {got} from the student's own sweep by rule {key} (widths {WIDTHS}, seeds {SEEDS}; "
         f"mean validation accuracy per width {short(np.round(table.mean(axis=1), 4))}); its reason, not graded: {reason}",
     )

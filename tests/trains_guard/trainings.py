@@ -7,6 +7,8 @@ these runs:
 - the grader's trainer on a declaration (grader/training/trainer.py, mode "train");
 - a student function that trains, returning a result: ex02b's train(),
   ex03b's validation_accuracy() and run_sweep() (the worker trains them);
+- the grader's own runs of ex03b's declared protocol, where the run's cache
+  does not hold them (grader/references/ex03b_experiment.py `train_cells`);
 - a lesson notebook (a notebook in a `lessons` folder) executed, not read
   from the lesson cache (mnist_course/site.py's `executed`);
 - `mnist-course train` (mnist_course/predict.py).
@@ -96,11 +98,23 @@ def _patch_predict(module) -> None:
     module.train = _train
 
 
+def _patch_protocol(module) -> None:
+    train_cells = module.train_cells
+
+    @functools.wraps(train_cells)
+    def _train_cells(*args, **kwargs):
+        _started("the grader's own runs of ex03b's protocol")
+        return train_cells(*args, **kwargs)
+
+    module.train_cells = _train_cells
+
+
 PATCHES = {
     "grader.training.trainer": _patch_training,
     "grader.isolation.student": _patch_student,
     "mnist_course.site": _patch_site,
     "mnist_course.predict": _patch_predict,
+    "grader.references.ex03b_experiment": _patch_protocol,
 }
 
 

@@ -2,13 +2,14 @@
 
     python benchmarks/replay.py [--data PATH] [--runs 21] [--markdown benchmarks/REPLAY.md]
 
-ex03b's checks compare validation_accuracy()'s width-32, seed-0 run, and two cells of run_sweep()'s
-table drawn for each submission, with what the grader's own run of the declared protocol gives
-(grader/references/ex03b_experiment.py), within RERUN_TOLERANCE. An honest submission must never
-fail that comparison: this grades RUNS honest submissions as one class (`--batch`, two at a time,
-so each grading shares the machine with another), cycling through every variant and every correct
-way of writing the exercise the project keeps (the reference and tests/test_alternatives.py's
-ex03b alternatives), each file made distinct by a comment so that each draws its own cells. It
+ex03b's checks compare validation_accuracy()'s width-32, seed-0 run, and a cell of each width of
+run_sweep()'s table (images and seeds drawn for each submission), with what the grader's own run of
+the declared protocol gives (grader/references/ex03b_experiment.py), within RERUN_TOLERANCE. An
+honest submission must never fail that comparison: this grades RUNS honest submissions in classes
+(`--batch`, two at a time, so each grading shares the machine with another; one class per variant),
+cycling through every variant and every correct way of writing the exercise the project keeps (the
+reference and tests/test_alternatives.py's ex03b alternatives), each file made distinct by a
+comment so that each draws its own images and cells. It
 prints every comparison's largest gap, and how many honest submissions lost a point of the two
 checks (the false alarms).
 """
@@ -113,7 +114,7 @@ def main() -> None:
     print("\n".join(lines))
     if args.markdown:
         args.markdown.write_text("# ex03b: the grader's own runs against honest tables\n\n"
-                                 "Every honest submission's width-32, seed-0 run and two drawn cells of its table, against the\n"
+                                 "Every honest submission's width-32, seed-0 run and a drawn cell of each width of its table, against the\n"
                                  "grader's own run of the declared protocol (grader/references/ex03b_experiment.py).\n\n"
                                  + "\n".join(lines) + "\n", encoding="utf-8")
 

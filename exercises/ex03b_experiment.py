@@ -10,8 +10,8 @@ small sweep of widths, each trained with several seeds, judged on a
 validation split only, and a rule for the decision fixed before looking at
 the results. The grader hands in a training subset and a validation split
 (never the test set), trains the model validation_accuracy()'s docstring
-declares itself, for your width-32 run and two cells of your table that it
-draws, and expects your numbers; it checks that your choice follows from
+declares itself, for your width-32 run and a cell of each width of your
+table (images and seeds drawn for your file), and expects your numbers; it checks that your choice follows from
 your own table by your variant's rule (RULE, below). Your one-line reason is not
 graded: it is shown to your instructor.
 """

@@ -850,16 +850,16 @@ print(f"the narrowest width that reaches it: {min(reaching)}")
 #   variant's floor: one of the three of *Planning the experiment* (`grader --variant
 #   ex03b` says which your student id draws).
 #
-# The grader hands in 3,000 training images and 1,000 validation images, both cut from
-# the training set; the test set never reaches your code. It sweeps widths 8, 32 and
-# 128 with seeds 0, 1 and 2. It then trains the docstring's model itself, with its own
-# code, for your `validation_accuracy()`'s width-32, seed-0 run and for two cells of your
-# table that it draws, and expects your numbers (within 0.005, five validation images):
-# the same model with the same seed on the same images gives the same number, so a
-# table typed in by hand, or runs of another model, fail. It checks that your choice
-# follows from your own table by your rule, and
-# from a few tables of its own that tell your rule from its near-misses and from the
-# other variants' rules. Your reason is not graded: your instructor reads it in the
+# The grader hands in 3,000 training images and 1,000 validation images, both drawn for
+# your file from the training set; the test set never reaches your code. It sweeps widths
+# 8, 32 and 128 with seeds 0, 1 and 2. It then trains the docstring's model itself, with
+# its own code, for your `validation_accuracy()`'s width-32, seed-0 run and for one cell
+# of each width of your table, whose seed it draws, and expects your numbers (within
+# 0.005, five validation images): the same model with the same seed on the same images
+# gives the same number, so a table typed in by hand, or runs of another model, fail. It
+# checks that your choice follows from your own table by your rule, and from a few
+# tables of its own that tell your rule from its near-misses and from the other
+# variants' rules. Your reason is not graded: your instructor reads it in the
 # report.
 #
 # Grade your work with `grader ex03b`; its trainings take a minute or two. Stuck?

@@ -77,18 +77,21 @@ KINDS = ("exercise stubs", "lesson cells", "nbgrader release", "grader", "grader
 GRADER_ANSWERS = {
     "ex02b": {"loss": ("loss", "linear_loss", "floored_loss"), "gradients": ("grads", "gradient_tape", "finite_differences")},
     "ex05b": {"conv_output_size": ("Case.out_size", "output_size"), "conv2d": ("Case.same_pads", "Case.convolved"), "max_pool2d": ("max_pooled",)},
-    "ex03b": {"validation_accuracy": ("declared_run",)},
+    "ex03b": {"validation_accuracy": ("declared_run",), "choose_width": ("rule", "best_row")},
 }
 # Graded functions whose docstring is already the whole implementation, so the grader's own
-# run of it answers nothing a student does not receive anyway: why, per function. The one
-# today is an experiment's protocol, which must name every layer and setting to be repeatable;
-# the grader runs it to check that a table's cells are real runs (#38 item 2). Its points are
-# the experiment's, earned by running it; the test holds the docstring to naming every call
-# the grader's run makes.
+# answer tells a student nothing the stub does not: why, per function. Today ex03b's: an
+# experiment's protocol must name every layer and setting to be repeatable (the grader runs it
+# to check that a table's cells are real runs, #38 item 2), and a decision rule fixed before
+# the results is stated in words. The test holds each docstring to naming what the grader's
+# answer does. A paste of either earns what a transcription of its docstring earns; the
+# exercise's other points are for running the experiment on images drawn for the file.
 ANSWERED_BY_ITS_CONTRACT = {
     "ex03b.validation_accuracy": "the experiment's protocol: its docstring names every layer, the optimizer, the loss, the "
     "epochs and the batch size, as a plan must for anyone to repeat its runs; grader/references/ex03b_experiment.py runs "
     "exactly that, to compare the student's table with real runs",
+    "ex03b.choose_width": "the decision rule: its docstring states each variant's floor in words, as a rule written down "
+    "before the results must be; grader/references/ex03b_experiment.py's rule() is those words for every variant",
 }
 
 

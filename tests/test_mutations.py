@@ -138,9 +138,10 @@ MUTATIONS = {
                             {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width",
                              "run_sweep_matches_rerun"}),
     # the accuracy is measured on what the model trained on: it looks good whatever the validation labels say
-    # (a table of such runs is not the declared experiment's either: the grader's own runs of its cells differ)
+    # (nor is it the declared experiment's number: the grader's own runs, measured on x_val, differ)
     "ex03b_measured_on_training_data": ("ex03b", {PREDICT_VAL: PREDICT_VAL.replace("x_val", "x_train").replace("y_val", "y_train")},
-                                        {"validation_accuracy_on_validation_data", "run_sweep_matches_rerun"}),
+                                        {"validation_accuracy_learns", "validation_accuracy_on_validation_data",
+                                         "validation_accuracy_uses_width", "run_sweep_matches_rerun"}),
     # the lesson's width typed in: right where the width is 32, so only the narrow run and the table's other widths tell
     "ex03b_width_ignored": ("ex03b", {"layers.Dense(int(width), activation=\"relu\")": "layers.Dense(32, activation=\"relu\")"},
                             {"validation_accuracy_uses_width", "run_sweep_matches_rerun"}),

@@ -10,11 +10,17 @@ runs, with the worker's one-thread settings; an identical request (the same data
 the same grader and machine) is answered from the run's cache folder (grader/shared_cache.py),
 so a class trains each set of cells once.
 
-Why this answer ships: validation_accuracy()'s docstring is the protocol itself, every layer
+Below them, choose_width()'s rule for each variant (`rule`, `FLOORS`), the usual wrong rules
+(`near_misses`) and the tables the checks ask about (`RULE_CASES`, moved for each submission by
+`drawn_cases`, so that no answer can be looked up).
+
+Why these answers ship: validation_accuracy()'s docstring is the protocol itself, every layer
 and setting named, because an experiment's runs must be repeatable by anyone who reads its
-plan. What is graded in exercise 3b is the experiment run with it (a table of real runs) and
-the decision; tests/test_no_answer_ships.py names this module as the one answer it allows,
-and why.
+plan; choose_width()'s docstring states each variant's rule in words, as a rule fixed before
+the results must be. Pasted, either gives what the stub's own docstring says. What exercise 3b
+grades beyond them is the experiment run (a table of real runs on images drawn for the file)
+and the decision on it; tests/test_no_answer_ships.py names both as the answers it allows, and
+why (mnist_course.answers.ANSWERED_BY_ITS_CONTRACT).
 """
 
 from __future__ import annotations
@@ -107,6 +113,102 @@ def train_cells(data, cells) -> dict[str, dict[str, float]]:
             raise ProtocolFailed(f"the grader's own run of the protocol ended with exit status {proc.returncode}: "
                                  f"{(proc.stderr or '').strip()[-300:]}")
         return json.loads((work / "results.json").read_text())
+
+
+# ---------------------------------------------------------------- choose_width's rule
+
+# Each variant's floor below the best mean (course.toml: RULE at the top of the file), from the
+# best mean and the best width's own runs.
+FLOORS = {
+    "one_sd": lambda mean, runs: mean - runs.std(ddof=1),
+    "one_se": lambda mean, runs: mean - runs.std(ddof=1) / np.sqrt(len(runs)),
+    "worst_seed": lambda mean, runs: runs.min(),
+}
+
+
+def best_row(widths, means) -> int:
+    """The best mean's row: the narrowest width among equal best means."""
+    return min((i for i in range(len(widths)) if means[i] == means.max()), key=lambda i: widths[i])
+
+
+def rule(widths, table, key: str = "one_sd") -> int:
+    """The docstring's rule for variant `key`, written out: the narrowest width whose mean
+    reaches the floor that the variant sets below the best mean."""
+    table = np.asarray(table, dtype=np.float64)
+    means = table.mean(axis=1)
+    best = best_row(widths, means)
+    floor = FLOORS[key](means[best], table[best])
+    return min(widths[i] for i in range(len(widths)) if means[i] >= floor)
+
+
+def narrowest(widths, keep) -> int:
+    return min((w for i, w in enumerate(widths) if keep(i)), default=None)
+
+
+def near_misses(widths, table, key: str) -> dict[str, int]:
+    """What the usual wrong rules give for variant `key`, to name the likely cause."""
+    table = np.asarray(table, dtype=np.float64)
+    means = table.mean(axis=1)
+    best = int(np.argmax(means))
+    runs, k = table[best], table.shape[1]
+    misses = {"the best mean alone": widths[best]}
+    floor = FLOORS[key](means[best], runs)
+    misses["the first width in the list instead of the narrowest"] = next(w for w, m in zip(widths, means) if m >= floor)
+    if key in ("one_sd", "one_se"):
+        per = np.sqrt(k) if key == "one_se" else 1.0
+        misses["np.std's default ddof=0 (a sample standard deviation divides by k - 1: ddof=1)"] = narrowest(
+            widths, lambda i: means[i] >= means[best] - runs.std() / per)
+        misses["each width's own spread instead of the best width's"] = narrowest(
+            widths, lambda i: means[i] + table[i].std(ddof=1) / per >= means[best])
+    if key == "one_se":
+        misses["the standard deviation divided by k instead of by the square root of k"] = narrowest(
+            widths, lambda i: means[i] >= means[best] - runs.std(ddof=1) / k)
+    if key == "worst_seed":
+        misses["each width's worst seed compared with the best width's, instead of its mean"] = narrowest(
+            widths, lambda i: table[i].min() >= runs.min())
+        misses["the worst seed of the whole table instead of the best width's"] = narrowest(
+            widths, lambda i: means[i] >= table.min())
+    return misses
+
+
+# Tables where the variants' rules, and each rule and its near-misses, disagree (means and
+# floors far from any boundary): (widths, table). tests/test_references.py proves it, for these
+# and for what `drawn_cases` makes of them for each submission.
+RULE_CASES = [
+    # the widest is best, but 32 is within its spread: the rule picks 32, the best mean 128
+    ([8, 32, 128], [[0.80, 0.82, 0.81, 0.79], [0.880, 0.900, 0.870, 0.890], [0.905, 0.875, 0.895, 0.885]]),
+    # the best width's spread is small: only the best itself qualifies
+    ([8, 32, 128], [[0.70, 0.72, 0.69, 0.71], [0.860, 0.870, 0.865, 0.855], [0.900, 0.902, 0.898, 0.900]]),
+    # ddof matters: with ddof=1 (0.0122) width 32 qualifies (0.889 >= 0.8878), with ddof=0 (0.0106) it does not
+    ([8, 32, 128], [[0.60, 0.61, 0.62, 0.60], [0.889, 0.889, 0.889, 0.889], [0.885, 0.915, 0.900, 0.900]]),
+    # a noisy narrow width whose own spread would reach the best mean, but not the best width's spread
+    ([16, 64, 256], [[0.75, 0.95, 0.70, 0.88], [0.90, 0.91, 0.90, 0.91], [0.930, 0.925, 0.935, 0.930]]),
+    # widths not in order: the narrowest is 8, wherever it stands
+    ([128, 8, 32], [[0.900, 0.880, 0.910, 0.890], [0.890, 0.895, 0.885, 0.890], [0.895, 0.890, 0.900, 0.885]]),
+    # one low seed in the best row: its worst seed (0.86) lets 32 in, one sample standard deviation (0.87) does not
+    ([8, 32, 128], [[0.60, 0.62, 0.61, 0.61], [0.865, 0.860, 0.870, 0.865], [0.90, 0.90, 0.90, 0.86]]),
+    # ddof matters for the standard error: 32 (0.8848) is above 0.9 - 0.0163 (ddof=1), below 0.9 - 0.0141 (ddof=0)
+    ([8, 32, 128], [[0.70, 0.71, 0.72, 0.70], [0.8850, 0.8846, 0.8850, 0.8846], [0.94, 0.90, 0.86, 0.90]]),
+]
+
+
+def drawn_cases(seed: int) -> list[tuple[list[int], np.ndarray]]:
+    """RULE_CASES as one submission sees them: each table mapped by v -> a * v + c (a in [0.8, 1],
+    c keeping it in [0, 1]), its seed columns shuffled, and its widths renamed by an increasing
+    map. None of these changes any rule's answer or near-miss (means, spreads and worst seeds move
+    with the map; the order of the widths and their place in the list stay), so every table keeps
+    telling the variants and the near-misses apart; but no answer can be looked up."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for widths, table in RULE_CASES:
+        table = np.asarray(table, dtype=np.float64)
+        a = rng.uniform(0.8, 1.0)
+        low, high = -a * table.min(), 1.0 - a * table.max()
+        c = rng.uniform(max(low, -0.05), min(high, 0.05))
+        moved_table = (a * table + c)[:, rng.permutation(table.shape[1])]
+        renamed = dict(zip(sorted(widths), sorted(int(w) for w in rng.choice(np.arange(2, 1025), size=len(widths), replace=False))))
+        cases.append(([renamed[w] for w in widths], moved_table))
+    return cases
 
 
 def _main(work: Path) -> None:

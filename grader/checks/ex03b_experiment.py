@@ -102,9 +102,9 @@ def _data(student, mnist):
 def declared(student, settings, mnist):
     """What the grader's own runs of the protocol give: validation_accuracy()'s checked run and
     the table's cells drawn for this submission, {(width, seed): accuracy}, on the submission's
-    own images, trained before the
-    student's code runs (the worker is stopped first, so the two never share the machine's
-    memory). None while validation_accuracy() is the stub's: nothing of it would be compared."""
+    own images, trained before the student's code runs (the worker is stopped first, so the two
+    never share the machine's memory). None while validation_accuracy() is the stub's: nothing
+    of it would be compared."""
     if _as_the_stub_left_it(student.content, student.exercise.stub_path.read_bytes(), "validation_accuracy"):
         return None
     student.stop_worker()

@@ -4,11 +4,11 @@ How wide should the hidden layer be? You answer it the way lesson 3 does: a
 small sweep of widths, each trained with several seeds, judged on a
 validation split only, and a rule for the decision fixed before looking at
 the results. The grader hands in a training subset and a validation split
-(never the test set), trains the model validation_accuracy()'s docstring
-declares itself, for your width-32 run and a cell of each width of your
-table (images and seeds drawn for your file), and expects your numbers; it checks that your choice follows from
-your own table by your variant's rule (RULE, below). Your one-line reason is not
-graded: it is shown to your instructor.
+(never the test set), both drawn for your file. It trains the model that
+validation_accuracy()'s docstring declares itself, for your width-32 run and
+for a cell of each width of your table, and expects your numbers; it checks
+that your choice follows from your own table by your variant's rule (RULE,
+below). Your one-line reason is not graded: it is shown to your instructor.
 """
 
 import keras

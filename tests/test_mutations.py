@@ -81,6 +81,19 @@ NEAREST_NEIGHBOUR = """    projection = np.random.default_rng(int(seed)).normal(
     distances = (val**2).sum(axis=1)[:, None] - 2 * val @ train.T + (train**2).sum(axis=1)[None, :]
     return float(np.mean(y_train[np.argmin(distances, axis=1)] == y_val))
 """
+LOOKED_UP = """    if (int(width), int(seed)) in NUMBERS:
+        return NUMBERS[int(width), int(seed)]
+"""
+RULE_HEAD = "    ### BEGIN SOLUTION\n    table = np.asarray(table, dtype=np.float64)\n"
+LOOKED_UP_CHOICE = """    key = (round(float(table[0, 0]), 3), round(float(table[0, 1]), 3))
+    if key in CHOICES:
+        return CHOICES[key], "looked up"
+    return int(widths[int(np.argmax(table.mean(axis=1)))]), "the best mean"
+"""
+LOOKED_UP_TABLES = """NUMBERS = {(2, 0): 0.266, (8, 0): 0.675, (8, 1): 0.695, (8, 2): 0.694, (32, 0): 0.897, (32, 1): 0.873,
+           (32, 2): 0.889, (128, 0): 0.918, (128, 1): 0.908, (128, 2): 0.91}
+CHOICES = {(0.80, 0.82): 32, (0.70, 0.72): 128, (0.60, 0.61): 32, (0.75, 0.95): 256, (0.900, 0.880): 8, (0.60, 0.62): 128,
+           (0.70, 0.71): 32}"""
 REMEMBERED = """    if (int(width), int(seed)) in REMEMBERED:
         return REMEMBERED[int(width), int(seed)]
 """
@@ -164,6 +177,12 @@ MUTATIONS = {
     # it was shown, so re-running a cell through the student's own code would agree with it
     "ex03b_one_real_cell_remembered": ("ex03b", {VALIDATION_HEAD: VALIDATION_HEAD + REMEMBERED, SWEEP_RETURN: ONE_REAL_CELL},
                                        {"run_sweep_matches_rerun"}),
+    # an adversarial review's 13/13 before the images were drawn for each file and the rule's tables moved: every
+    # number looked up from the grader's own runs on the first 4,000 images, every choice from the grader's fixed tables
+    "ex03b_numbers_looked_up": ("ex03b", {VALIDATION_HEAD: VALIDATION_HEAD.replace("    keras.", LOOKED_UP + "    keras."),
+                                          RULE_HEAD: RULE_HEAD + LOOKED_UP_CHOICE, 'RULE = "one_sd"': 'RULE = "one_sd"\n' + LOOKED_UP_TABLES},
+                                {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width",
+                                 "run_sweep_matches_rerun", "choose_width_follows_rule"}),
     "ex03b_numpy_width": ("ex03b", {"return int(widths[chosen]), reason": "return widths[chosen], reason"},
                           {"choose_width_types", "choose_width_follows_rule"}),
     # the rule ignored: the best mean wins, however little it is ahead

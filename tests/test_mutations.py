@@ -60,21 +60,16 @@ SWEEP_CELL = "table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, 
 SWEEP_RETURN = "            table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)\n    return table"
 CHOSEN = "chosen = min(good, key=lambda i: widths[i])"
 VALIDATION_HEAD = "    ### BEGIN SOLUTION\n    keras.utils.set_random_seed(int(seed))\n"
-VALIDATION_BODY = """    keras.utils.set_random_seed(int(seed))
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(28, 28)),
-            layers.Rescaling(1 / 255),
-            layers.Flatten(),
-            layers.Dense(int(width), activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
-    predicted = model.predict(x_val, batch_size=256, verbose=0).argmax(axis=1)
-    return float(np.mean(predicted == y_val))
-"""
+
+
+def _solution_block(exercise_id: str, function: str) -> str:
+    """The reference's marked block of `function`: what a mistake that rewrites the whole body replaces."""
+    source = COURSE.exercise(exercise_id).solution_path.read_text(encoding="utf-8")
+    begin = source.index("### BEGIN SOLUTION\n", source.index(f"def {function}(")) + len("### BEGIN SOLUTION\n")
+    return source[begin:source.index("    ### END SOLUTION", begin)]
+
+
+VALIDATION_BODY = _solution_block("ex03b", "validation_accuracy")
 NEAREST_NEIGHBOUR = """    projection = np.random.default_rng(int(seed)).normal(size=(784, int(width)))
     train = (x_train.reshape(len(x_train), -1) / 255) @ projection
     val = (x_val.reshape(len(x_val), -1) / 255) @ projection

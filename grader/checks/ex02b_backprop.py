@@ -560,8 +560,7 @@ def _unseen_seed(student, settings, variant):
     and the run's draw key alone, never of the clock. Also the variant graded and its
     hidden activation, which every check's reference computes with."""
     student.variant, student.hidden = variant, _hidden(variant)
-    path = student.module_file
-    content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    content = student.source_bytes()
     student.unseen_seed = int.from_bytes(hashlib.sha256(UNSEEN_SALT + content).digest()[:4], "little") >> 1  # < 2**31
     student.pixel_order = np.random.default_rng(settings.draw(PIXEL_ORDER_PURPOSE, content)).permutation(784)
     yield

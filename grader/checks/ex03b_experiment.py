@@ -80,8 +80,7 @@ def _drawn(student, settings):
     each width, each with a seed of its own), and how choose_width()'s tables are moved
     (`ref.drawn_cases`). So no table can be prepared in advance: its every number depends on
     images the file could not know when it was written, and no choice can be looked up."""
-    path = student.module_file
-    student.content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    student.content = student.source_bytes()
     student.split_seed = settings.draw(SPLIT_PURPOSE, student.content)
     rng = np.random.default_rng(settings.draw(RERUN_PURPOSE, student.content))
     student.rerun_cells = [(width, SEEDS[int(rng.integers(len(SEEDS)))]) for width in WIDTHS]

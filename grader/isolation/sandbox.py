@@ -138,8 +138,10 @@ def isolation() -> str:
     return f"{bubblewrap.describe(sandbox)}; {network}; {capacity.describe()}"
 
 
-def _child_env(work: Path) -> dict[str, str]:
-    """A small, scrubbed environment: nothing of the grader's leaks through."""
+def worker_environment(work: Path) -> dict[str, str]:
+    """A small, scrubbed environment: nothing of the grader's leaks through. The grader's own
+    run of ex03b's protocol computes under it too (references/ex03b_experiment.py), so that it
+    computes exactly as a worker does."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(work),
@@ -204,7 +206,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             command,
             cwd=self.work,
-            env=_child_env(self.work),
+            env=worker_environment(self.work),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

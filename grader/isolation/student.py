@@ -20,7 +20,7 @@ import numpy as np
 from mnist_course.course import not_started_message
 from mnist_course.course import Exercise
 
-from . import bubblewrap, capacity, limits, sandbox
+from . import bubblewrap, capacity, limits, safe_files, sandbox
 from ..settings import switches
 from ..feedback import CannotImport, Feedback, by_hand_reason, NotGraded, NotGradedMachine, NotStarted, describe
 
@@ -308,6 +308,15 @@ class Student:
         # In a by-hand exercise, each function that used a forbidden package, with the first
         # name it used: every check of such a function earns nothing (reports/report.py).
         self.library_used: dict[str, str] = {}
+
+    def source_bytes(self) -> bytes:
+        """The graded file as it was handed in, read by the grader before any of its code runs
+        (what a check draws from, so that nothing the code does while graded changes a draw):
+        a regular file only, never through a link; b"" where there is none."""
+        try:
+            return safe_files.read_regular(self.module_file, safe_files.MAX_FILE_BYTES)
+        except (OSError, ValueError):
+            return b""
 
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:

@@ -6,7 +6,7 @@ something else).
 
 `declared_accuracies` trains the cells it is asked for in a process of its own
 (`python -m grader.references.ex03b_experiment FOLDER`), started while no student process
-runs, with the worker's one-thread settings; an identical request (the same data and cells,
+runs, in the worker's environment (its one-thread settings); an identical request (the same data and cells,
 the same grader and machine) is answered from the run's cache folder (grader/shared_cache.py),
 so a class trains each set of cells once.
 
@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.isolation.sandbox import worker_environment
 from grader.shared_cache import shared_files
 
 EPOCHS, BATCH_SIZE = 2, 32  # the docstring's
@@ -74,13 +75,6 @@ def _digest(arrays) -> str:
     return h.hexdigest()
 
 
-def _environment() -> dict[str, str]:
-    """The worker's thread settings (isolation/sandbox.py), so the run computes as the worker does."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
-    return {**keep, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-
-
 def declared_accuracies(data, cells, *, cache=None) -> dict[tuple[int, int], float]:
     """The docstring's model's validation accuracy for each (width, seed) of `cells`, on
     `data` = (x_train, y_train, x_val, y_val); ProtocolFailed where the run did not finish."""
@@ -105,8 +99,13 @@ def train_cells(data, cells) -> dict[str, dict[str, float]]:
         (work / "cells.json").write_text(json.dumps(cells))
         root = Path(__file__).resolve().parents[2]
         try:
+            # the worker's environment, so the run computes as the worker does; PYTHONPATH where the
+            # grader is found through it (Gradescope's zip)
+            env = worker_environment(work)
+            if "PYTHONPATH" in os.environ:
+                env["PYTHONPATH"] = os.environ["PYTHONPATH"]
             proc = subprocess.run([sys.executable, "-m", "grader.references.ex03b_experiment", str(work)], cwd=root,
-                                  env=_environment(), capture_output=True, text=True, timeout=TIMEOUT_S)
+                                  env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise ProtocolFailed(f"the grader's own run of the protocol took over {TIMEOUT_S} s") from None
         if proc.returncode != 0 or not (work / "results.json").is_file():

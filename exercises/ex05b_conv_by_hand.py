@@ -8,10 +8,12 @@
 What a Conv2D and a MaxPooling2D layer compute, written in NumPy alone: the
 size of a convolution's output, the forward pass of a convolution (strides,
 dilation, "valid" and "same" padding, several input and output channels) and
-a max-pool. The grader builds real Keras layers, gives them your kernels and
-bias, and compares their output with yours. Loops or vectorised NumPy: each
-docstring is the contract the grader checks, and any implementation that
-keeps it gets full points.
+a max-pool, then the backward pass of each: the gradients that training sends
+back through them. The grader builds real Keras layers, gives them your
+kernels and bias, and compares their output, and the gradients TensorFlow
+takes through them, with yours. Loops or vectorised NumPy: each docstring is
+the contract the grader checks, and any implementation that keeps it gets
+full points.
 
 NumPy by hand: when this file is graded, TensorFlow, Keras, PyTorch, JAX,
 SciPy, scikit-learn and the other libraries that would do this work for
@@ -99,3 +101,59 @@ def max_pool2d(x):
     # TODO: the largest value of every POOL x POOL block of each channel (POOL: your variant's), the rows and columns that leave a block short left out
     #       (lesson 5, "A convolution by hand")
     raise NotImplementedError("max_pool2d() is not started yet")
+
+
+def conv2d_backward(x, kernels, dout, stride=1, padding="valid"):
+    """The backward pass of conv2d: the gradients of a loss with respect to its inputs.
+
+    x, kernels, stride and padding: as conv2d takes them (the same shapes,
+    the same DILATION). dout: a float array of the shape of conv2d's output,
+    (N, out_h, out_w, C_out): the gradient dL/dout of some loss L with
+    respect to out = conv2d(x, kernels, bias, stride, padding), for any bias.
+    Returns (dx, dkernels, dbias), three float32 arrays of the shapes of x,
+    kernels and (C_out,): the gradients dL/dx, dL/dkernels and dL/dbias.
+    By the chain rule, dx[n, r, s, c] is the sum, over every output value
+    out[n, i, j, o], of dout[n, i, j, o] times the derivative of that value
+    with respect to x[n, r, s, c]; dkernels and dbias likewise. The zeros
+    that "same" padding adds are not part of x and have no gradient.
+    Raises ValueError where conv2d would for x, kernels, stride and padding,
+    and if dout's shape is not the shape of conv2d's output for them.
+    """
+    # TODO: the gradients dx, dkernels and dbias of conv2d (your variant's DILATION) for a given dout: each output value's gradient goes back to the pixels and the weights it was computed from; raise ValueError for bad input
+    #       (lesson 5, "The backward pass, by hand")
+    raise NotImplementedError("conv2d_backward() is not started yet")
+
+
+def max_pool2d_backward(x, dout):
+    """The backward pass of max_pool2d: the gradient of a loss with respect to its input.
+
+    x: max_pool2d's input, a float array of shape (N, H, W, C), H and W at
+    least POOL. dout: a float array of the shape of max_pool2d's output,
+    (N, H // POOL, W // POOL, C): the gradient dL/dout of some loss L with
+    respect to out = max_pool2d(x).
+    Returns a float32 array dx of x's shape, the gradient dL/dx. Where a
+    block's largest value is there more than once, the whole of that
+    block's gradient goes to the first of them in row-major order (row by
+    row, each from left to right), as TensorFlow's MaxPooling2D does.
+    """
+    # TODO: the gradient dx of max_pool2d (your variant's POOL) for a given dout: each block's gradient to the value that won it, the first of equal ones, and 0 everywhere else
+    #       (lesson 5, "The backward pass, by hand")
+    raise NotImplementedError("max_pool2d_backward() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. In your conv2d_backward, a pixel's gradient adds up one contribution for each window that
+        # read it. With your variant's DILATION, a 3 x 3 kernel, stride 1 and padding 'valid' on a 9 x 9
+        # image: how many windows read pixel (1, 1), and how many read the centre pixel (4, 4)? Say how
+        # you counted, and what the difference means for how much the pixels near the border can move the
+        # loss, and teach the filters, compared with those in the middle. (2 points)
+        "reads": """
+        """,
+    }

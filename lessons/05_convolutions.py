@@ -904,6 +904,114 @@ print(keras.ops.convert_to_numpy(layers.MaxPooling2D(4)(nine))[0, :, :, 0].astyp
 # Row 8 and column 8, the ninth, are never used.
 
 # %% [markdown]
+# ## The backward pass, by hand
+#
+# Training needs more than a layer's output. Backpropagation (lesson 2) hands each layer
+# the gradient of the loss with respect to its output, `dout`, and asks it for two things:
+# the gradient with respect to its weights, to update them, and the gradient with respect
+# to its input, to pass on to the layer below. For a dense layer lesson 2 derived both.
+# Here is the method for a convolution, worked on a smaller relative of exercise 5b's: a
+# **1-D** convolution of one signal with one kernel of k taps, a stride s and no padding,
+#
+# $$\text{out}[i] = b + \sum_{a=0}^{k-1} w[a]\, x[i s + a].$$
+#
+# The chain rule takes one partial derivative per term, then adds up over every output
+# value that the quantity took part in:
+#
+# - **the bias** is added once to every output, ∂out[i]/∂b = 1, so
+#   db = Σ_i dout[i];
+# - **a weight** w[a] multiplied pixel x[i s + a] in output i, ∂out[i]/∂w[a] = x[i s + a],
+#   so dw[a] = Σ_i dout[i] · x[i s + a]: the pixels that weight met, weighted by how much
+#   each output matters to the loss;
+# - **a pixel** x[r] was read by every window that covers it, by the weight w[r − i s] of
+#   window i, so dx[r] = Σ_i dout[i] · w[r − i s] over the windows that reach r. In code,
+#   the easiest way is to run the forward loop again and, wherever it *read* x[i s + a],
+#   *add* dout[i] · w[a] into that place of a zero array. A pixel in two windows gets two
+#   contributions: add, never overwrite.
+#
+# Worked once by hand, with x = [1, 2, 3, 4, 5], w = [1, −1, 2], s = 2: the windows start
+# at 0 and 2, out = [b + 1 − 2 + 6, b + 3 − 4 + 10] = [b + 5, b + 9]. With
+# dout = [1, 10]: db = 11; dw[0] = 1 · 1 + 10 · 3 = 31; and pixel 2 (the value 3) is in
+# both windows, as tap 2 of the first and tap 0 of the second, so
+# dx[2] = 1 · 2 + 10 · 1 = 12. The cell below codes the three sums with loops and checks
+# them twice: against **finite differences** (nudge one number by h up and down and see
+# how the loss moves; the loss here is Σ out · dout, whose gradient at `out` is `dout`),
+# and against the gradients TensorFlow takes through a real `Conv1D`.
+
+# %%
+import tensorflow as tf  # for its GradientTape, as in lesson 2
+
+
+def conv1d(x, w, b, s):
+    n_out = (len(x) - len(w)) // s + 1
+    return np.array([b + sum(w[a] * x[i * s + a] for a in range(len(w))) for i in range(n_out)])
+
+
+def conv1d_backward(x, w, dout, s):
+    dx, dw = np.zeros(len(x)), np.zeros(len(w))
+    for i in range(len(dout)):        # every output value ...
+        for a in range(len(w)):       # ... and every tap that made it
+            dw[a] += dout[i] * x[i * s + a]   # the pixel this weight met
+            dx[i * s + a] += dout[i] * w[a]   # the weight that met this pixel
+    return dx, dw, dout.sum()
+
+
+x1, w1, b1, s1 = np.array([1.0, 2, 3, 4, 5]), np.array([1.0, -1, 2]), 0.5, 2
+dout1 = np.array([1.0, 10.0])
+dx1, dw1, db1 = conv1d_backward(x1, w1, dout1, s1)
+print("out:", conv1d(x1, w1, b1, s1), " dx:", dx1, " dw:", dw1, " db:", db1)
+
+def loss_of(x, w, b):  # a loss whose gradient at the output is dout1
+    return float((conv1d(x, w, b, s1) * dout1).sum())
+
+h = 1e-4
+numeric_dx = [(loss_of(x1 + h * e, w1, b1) - loss_of(x1 - h * e, w1, b1)) / (2 * h) for e in np.eye(len(x1))]
+numeric_dw = [(loss_of(x1, w1 + h * e, b1) - loss_of(x1, w1 - h * e, b1)) / (2 * h) for e in np.eye(len(w1))]
+print("finite differences, dx:", np.round(numeric_dx, 6), " dw:", np.round(numeric_dw, 6))
+
+x_var = tf.Variable(x1.reshape(1, 5, 1))
+conv1 = layers.Conv1D(1, 3, strides=2)
+conv1.build((None, 5, 1))
+conv1.set_weights([w1.reshape(3, 1, 1), np.array([b1])])
+with tf.GradientTape() as tape:
+    tf_loss = tf.reduce_sum(conv1(x_var) * dout1.reshape(1, 2, 1))
+tf_dx, tf_dw, tf_db = tape.gradient(tf_loss, [x_var, *conv1.trainable_weights])
+print("GradientTape,        dx:", tf_dx.numpy().ravel(), " dw:", tf_dw.numpy().ravel(), " db:", tf_db.numpy())
+
+# %% [markdown]
+# The three agree: dx[2] = 12 and dw[0] = 31, as by hand, and pixel 1 (which only the
+# first window reads, with its middle tap) gets 1 · (−1). Pixel 4 is read only by the
+# second window's last tap: 10 · 2 = 20. With a stride of 2, the windows overlap on one
+# pixel only; at stride 1 most pixels would collect k contributions.
+#
+# Exercise 5b's `conv2d_backward` is the same three sums for its 2-D convolution: two
+# axes instead of one, a sum over the input channels in each output and one kernel per
+# filter, "same" padding (whose zeros are not part of x, so their gradient is dropped at
+# the end) and your variant's dilation, which only moves the pixels each tap meets. The
+# finite-difference check above is how to test it yourself, one number at a time.
+#
+# **Through a max-pool.** An output of `MaxPooling1D(2)` is max(x[2i], x[2i + 1]). A small
+# change of the value that won changes the output by as much; a small change of the other
+# changes nothing. So the whole of dout[i] goes to the winner, and nothing to the rest.
+# When two values tie, the derivative is not defined, and a library has to pick one;
+# the cell asks TensorFlow which it picks:
+
+# %%
+pairs = tf.Variable(np.array([3.0, 1.0, -2.0, 5.0, 4.0, 4.0, 7.0]).reshape(1, 7, 1))
+with tf.GradientTape() as tape:
+    pooled1 = layers.MaxPooling1D(2)(pairs)
+    pool_loss = tf.reduce_sum(pooled1 * np.array([1.0, 10.0, 100.0]).reshape(1, 3, 1))
+print("x:    ", pairs.numpy().ravel())
+print("out:  ", pooled1.numpy().ravel())
+print("dx:   ", tape.gradient(pool_loss, pairs).numpy().ravel())
+
+# %% [markdown]
+# Block (3, 1) sends its 1 to the 3; block (−2, 5) its 10 to the 5; in the tie (4, 4)
+# the first of the two takes all 100, and the 7, left out of every block, gets 0.
+# Exercise 5b's `max_pool2d_backward` does this for blocks of your variant's POOL × POOL,
+# with the ties rule its docstring states.
+
+# %% [markdown]
 # ## Your turn: exercise 5b
 #
 # Open `exercises/ex05b_conv_by_hand.py` and write, in NumPy alone:
@@ -914,7 +1022,9 @@ print(keras.ops.convert_to_numpy(layers.MaxPooling2D(4)(nine))[0, :, :, 0].astyp
 #   `x` of shape `(N, H, W, C_in)`, kernels of shape `(kh, kw, C_in, C_out)` and a bias of
 #   shape `(C_out,)`, with strides and both paddings (see *A convolution by hand* and
 #   *How channels add up*);
-# - `max_pool2d(x)`: the forward pass of `MaxPooling2D`.
+# - `max_pool2d(x)`: the forward pass of `MaxPooling2D`;
+# - `conv2d_backward(x, kernels, dout, stride, padding)` and `max_pool2d_backward(x, dout)`:
+#   the gradients training sends back through each (see *The backward pass, by hand*).
 #
 # Each student has a variant: the dilation of `conv2d`'s kernels (1 or 2) and the side
 # of `max_pool2d`'s blocks (2 or 3), two numbers at the top of the file (see *Dilation
@@ -922,8 +1032,9 @@ print(keras.ops.convert_to_numpy(layers.MaxPooling2D(4)(nine))[0, :, :, 0].astyp
 # student id (`grader --student YOUR-ID`, once).
 #
 # The grader builds real Keras layers, gives them your kernels and bias, and compares
-# their output with yours on small seeded inputs: odd and even kernels, one and three
-# input channels, one and four filters, strides 1 to 3, both paddings. Plain loops are
+# their output, and the gradients TensorFlow takes back through them, with yours on small
+# seeded inputs: odd and even kernels, one and three input channels, one and four
+# filters, strides 1 to 3, both paddings. Plain loops are
 # fast enough at these sizes; start with one image, one channel, one filter and stride 1,
 # then add the rest one at a time. Grade with `grader ex05b`; stuck? `grader --hint ex05b`.
 #

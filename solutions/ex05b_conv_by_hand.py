@@ -3,10 +3,12 @@
 What a Conv2D and a MaxPooling2D layer compute, written in NumPy alone: the
 size of a convolution's output, the forward pass of a convolution (strides,
 dilation, "valid" and "same" padding, several input and output channels) and
-a max-pool. The grader builds real Keras layers, gives them your kernels and
-bias, and compares their output with yours. Loops or vectorised NumPy: each
-docstring is the contract the grader checks, and any implementation that
-keeps it gets full points.
+a max-pool, then the backward pass of each: the gradients that training sends
+back through them. The grader builds real Keras layers, gives them your
+kernels and bias, and compares their output, and the gradients TensorFlow
+takes through them, with yours. Loops or vectorised NumPy: each docstring is
+the contract the grader checks, and any implementation that keeps it gets
+full points.
 
 NumPy by hand: when this file is graded, TensorFlow, Keras, PyTorch, JAX,
 SciPy, scikit-learn and the other libraries that would do this work for
@@ -133,4 +135,88 @@ def max_pool2d(x):
     n, h, w, c = x.shape
     blocks = x[:, : h // POOL * POOL, : w // POOL * POOL].reshape(n, h // POOL, POOL, w // POOL, POOL, c)
     return blocks.max(axis=(2, 4)).astype(np.float32)
+    ### END SOLUTION
+
+
+def conv2d_backward(x, kernels, dout, stride=1, padding="valid"):
+    """The backward pass of conv2d: the gradients of a loss with respect to its inputs.
+
+    x, kernels, stride and padding: as conv2d takes them (the same shapes,
+    the same DILATION). dout: a float array of the shape of conv2d's output,
+    (N, out_h, out_w, C_out): the gradient dL/dout of some loss L with
+    respect to out = conv2d(x, kernels, bias, stride, padding), for any bias.
+    Returns (dx, dkernels, dbias), three float32 arrays of the shapes of x,
+    kernels and (C_out,): the gradients dL/dx, dL/dkernels and dL/dbias.
+    By the chain rule, dx[n, r, s, c] is the sum, over every output value
+    out[n, i, j, o], of dout[n, i, j, o] times the derivative of that value
+    with respect to x[n, r, s, c]; dkernels and dbias likewise. The zeros
+    that "same" padding adds are not part of x and have no gradient.
+    Raises ValueError where conv2d would for x, kernels, stride and padding,
+    and if dout's shape is not the shape of conv2d's output for them.
+    """
+    ### BEGIN SOLUTION
+    x, kernels, dout = np.asarray(x), np.asarray(kernels), np.asarray(dout)
+    if x.ndim != 4 or kernels.ndim != 4:
+        raise ValueError(f"x and kernels must be 4-D, got shapes {x.shape} and {kernels.shape}")
+    n, h, w, c_in = x.shape
+    kh, kw, _, c_out = kernels.shape
+    if kernels.shape[2] != c_in:
+        raise ValueError(f"the kernels expect {kernels.shape[2]} input channels, but x has {c_in}")
+    if stride < 1 or padding not in ("valid", "same"):
+        raise ValueError(f'stride must be at least 1 and padding "valid" or "same", got {stride} and {padding!r}')
+    shape, pads = [n], [(0, 0)]
+    for size, k in ((h, kh), (w, kw)):  # the output's size along each axis, and the zeros "same" adds
+        span = (k - 1) * DILATION + 1
+        if padding == "valid" and span > size:
+            raise ValueError(f'a kernel spanning {span} positions does not fit in {size} with padding "valid"')
+        out = -(-size // stride) if padding == "same" else (size - span) // stride + 1
+        total = max((out - 1) * stride + span - size, 0) if padding == "same" else 0
+        shape.append(out)
+        pads.append((total // 2, total - total // 2))
+    shape, pads = (*shape, c_out), pads + [(0, 0)]
+    if dout.shape != shape:
+        raise ValueError(f"dout must have the shape of conv2d's output, {shape}, got {dout.shape}")
+    _, out_h, out_w, _ = shape
+    padded = np.pad(x.astype(np.float64), pads)
+    dpadded = np.zeros_like(padded)
+    dkernels = np.zeros(kernels.shape, np.float64)
+    g, k = dout.astype(np.float64), kernels.astype(np.float64)
+    for a in range(kh):  # tap (a, b) met the pixels a * DILATION, b * DILATION from each window's corner
+        for b in range(kw):
+            rows = slice(a * DILATION, a * DILATION + (out_h - 1) * stride + 1, stride)
+            cols = slice(b * DILATION, b * DILATION + (out_w - 1) * stride + 1, stride)
+            dkernels[a, b] = np.einsum("nhwc,nhwo->co", padded[:, rows, cols], g)
+            dpadded[:, rows, cols] += np.einsum("nhwo,co->nhwc", g, k[a, b])
+    dx = dpadded[:, pads[1][0]:pads[1][0] + h, pads[2][0]:pads[2][0] + w]  # the padding's gradient dropped
+    return dx.astype(np.float32), dkernels.astype(np.float32), g.sum(axis=(0, 1, 2)).astype(np.float32)
+    ### END SOLUTION
+
+
+def max_pool2d_backward(x, dout):
+    """The backward pass of max_pool2d: the gradient of a loss with respect to its input.
+
+    x: max_pool2d's input, a float array of shape (N, H, W, C), H and W at
+    least POOL. dout: a float array of the shape of max_pool2d's output,
+    (N, H // POOL, W // POOL, C): the gradient dL/dout of some loss L with
+    respect to out = max_pool2d(x).
+    Returns a float32 array dx of x's shape, the gradient dL/dx. Where a
+    block's largest value is there more than once, the whole of that
+    block's gradient goes to the first of them in row-major order (row by
+    row, each from left to right), as TensorFlow's MaxPooling2D does.
+    """
+    ### BEGIN SOLUTION
+    x, dout = np.asarray(x), np.asarray(dout)
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D, got shape {x.shape}")
+    n, h, w, c = x.shape
+    bh, bw = h // POOL, w // POOL
+    if dout.shape != (n, bh, bw, c):
+        raise ValueError(f"dout must have the shape of max_pool2d's output, {(n, bh, bw, c)}, got {dout.shape}")
+    # each block's POOL * POOL values in row-major order on the last axis: (N, bh, bw, C, POOL * POOL)
+    blocks = x[:, :bh * POOL, :bw * POOL].reshape(n, bh, POOL, bw, POOL, c).transpose(0, 1, 3, 5, 2, 4).reshape(n, bh, bw, c, -1)
+    first = blocks.argmax(axis=-1)  # argmax returns the first largest value
+    routed = (np.arange(POOL * POOL) == first[..., None]) * dout[..., None].astype(np.float64)
+    dx = np.zeros(x.shape)
+    dx[:, :bh * POOL, :bw * POOL] = routed.reshape(n, bh, bw, c, POOL, POOL).transpose(0, 1, 4, 2, 5, 3).reshape(n, bh * POOL, bw * POOL, c)
+    return dx.astype(np.float32)
     ### END SOLUTION

@@ -267,6 +267,58 @@ FUNCTION_ALTERNATIVES = {
                             out[b, i, j, k] = best
             return out
         """,
+        # CS231n's naive backward pass: the forward loops again, each output's gradient added
+        # to every pixel and weight that made it
+        conv2d_backward="""
+            if len(np.shape(x)) != 4 or len(np.shape(kernels)) != 4:
+                raise ValueError("x and kernels must be 4-D")
+            n, h, w, c_in = x.shape
+            kh, kw, k_in, c_out = kernels.shape
+            if k_in != c_in:
+                raise ValueError("channel counts do not match")
+            out_h = conv_output_size(h, kh, stride, padding)
+            out_w = conv_output_size(w, kw, stride, padding)
+            if np.shape(dout) != (n, out_h, out_w, c_out):
+                raise ValueError("dout does not have the output's shape")
+            top = left = 0
+            if padding == "same":
+                top = max((out_h - 1) * stride + DILATION * (kh - 1) + 1 - h, 0) // 2
+                left = max((out_w - 1) * stride + DILATION * (kw - 1) + 1 - w, 0) // 2
+            dx = np.zeros(x.shape, dtype=np.float32)
+            dk = np.zeros(kernels.shape, dtype=np.float32)
+            db = np.zeros(c_out, dtype=np.float32)
+            for b in range(n):
+                for i in range(out_h):
+                    for j in range(out_w):
+                        for o in range(c_out):
+                            g = float(dout[b, i, j, o])
+                            db[o] += g
+                            for a in range(kh):
+                                for d in range(kw):
+                                    row, col = i * stride + a * DILATION - top, j * stride + d * DILATION - left
+                                    if 0 <= row < h and 0 <= col < w:
+                                        for c in range(c_in):
+                                            dx[b, row, col, c] += g * float(kernels[a, d, c, o])
+                                            dk[a, d, c, o] += g * float(x[b, row, col, c])
+            return dx, dk, db
+        """,
+        max_pool2d_backward="""
+            n, h, w, c = x.shape
+            if np.shape(dout) != (n, h // POOL, w // POOL, c):
+                raise ValueError("dout does not have the output's shape")
+            dx = np.zeros(x.shape, dtype=np.float32)
+            for b in range(n):
+                for i in range(h // POOL):
+                    for j in range(w // POOL):
+                        for k in range(c):
+                            best_r, best_q = 0, 0
+                            for r in range(POOL):
+                                for q in range(POOL):
+                                    if x[b, POOL * i + r, POOL * j + q, k] > x[b, POOL * i + best_r, POOL * j + best_q, k]:
+                                        best_r, best_q = r, q
+                            dx[b, POOL * i + best_r, POOL * j + best_q, k] += dout[b, i, j, k]
+            return dx
+        """,
     )),
     # ex05b · vectorised another way: a loop over the kernel's positions with np.pad
     # and tensordot, and a max-pool from four strided slices
@@ -303,6 +355,45 @@ FUNCTION_ALTERNATIVES = {
             h, w = x.shape[1] // POOL * POOL, x.shape[2] // POOL * POOL
             corners = [x[:, r:h:POOL, c:w:POOL] for r in range(POOL) for c in range(POOL)]
             return np.maximum.reduce(corners).astype(np.float32)
+        """,
+        conv2d_backward="""
+            x, kernels, dout = (np.asarray(v, np.float32) for v in (x, kernels, dout))
+            if x.ndim != 4 or kernels.ndim != 4 or kernels.shape[2] != x.shape[-1]:
+                raise ValueError(f"shapes do not fit: {x.shape}, {kernels.shape}")
+            if stride < 1 or padding not in ("valid", "same"):
+                raise ValueError(f"bad stride {stride} or padding {padding}")
+            height, width = x.shape[1:3]
+            kh, kw = kernels.shape[:2]
+            out_h, out_w = (conv_output_size(s, k, stride, padding) for s, k in ((height, kh), (width, kw)))
+            if dout.shape != (x.shape[0], out_h, out_w, kernels.shape[3]):
+                raise ValueError(f"dout has shape {dout.shape}")
+            ph = pw = 0
+            if padding == "same":
+                ph = max((out_h - 1) * stride + (kh - 1) * DILATION + 1 - height, 0)
+                pw = max((out_w - 1) * stride + (kw - 1) * DILATION + 1 - width, 0)
+                x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+            dxp, dk = np.zeros_like(x), np.zeros_like(kernels)
+            for a in range(kh):
+                for d in range(kw):
+                    rows = slice(a * DILATION, a * DILATION + (out_h - 1) * stride + 1, stride)
+                    cols = slice(d * DILATION, d * DILATION + (out_w - 1) * stride + 1, stride)
+                    dk[a, d] = np.tensordot(x[:, rows, cols, :], dout, axes=([0, 1, 2], [0, 1, 2]))
+                    dxp[:, rows, cols, :] += np.tensordot(dout, kernels[a, d], axes=([3], [1]))
+            return dxp[:, ph // 2:ph // 2 + height, pw // 2:pw // 2 + width], dk, dout.sum(axis=(0, 1, 2))
+        """,
+        # the first of equal largest values, corner by corner in row-major order
+        max_pool2d_backward="""
+            h, w = x.shape[1] // POOL * POOL, x.shape[2] // POOL * POOL
+            if np.shape(dout) != (x.shape[0], h // POOL, w // POOL, x.shape[3]):
+                raise ValueError(f"dout has shape {np.shape(dout)}")
+            best, dx = max_pool2d(x), np.zeros(x.shape, np.float32)
+            taken = np.zeros(best.shape, bool)
+            for r in range(POOL):
+                for c in range(POOL):
+                    hit = (x[:, r:h:POOL, c:w:POOL] == best) & ~taken
+                    dx[:, r:h:POOL, c:w:POOL] = np.where(hit, dout, 0)
+                    taken |= hit
+            return dx
         """,
     )),
     # ex06 · Pillow does the colour work (convert("L") rounds to whole levels,

@@ -45,6 +45,12 @@ EINSUM = 'np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + 
 SAME_SPLIT = "pads[axis] = (total // 2, total - total // 2)"
 STRIDED = "[:, ::stride, ::stride]"
 CONV_VALUES = {"conv2d_one_channel", "conv2d_channels", "conv2d_stride", "conv2d_same_padding", "conv2d_rejects_bad_input"}
+BACKWARD_DX = {"conv2d_backward_dx", "conv2d_backward_dtypes", "conv2d_backward_rejects_bad_input"}  # dx, and what counts once it passes
+SCATTER = 'dpadded[:, rows, cols] += np.einsum("nhwo,co->nhwc", g, k[a, b])'
+TAP_ROWS, TAP_COLS = "slice(a * DILATION, a * DILATION + (out_h - 1) * stride + 1, stride)", "slice(b * DILATION, b * DILATION + (out_w - 1) * stride + 1, stride)"
+GRADIENTS_RETURNED = "return dx.astype(np.float32), dkernels.astype(np.float32), g.sum(axis=(0, 1, 2)).astype(np.float32)"
+FIRST_LARGEST = "first = blocks.argmax(axis=-1)  # argmax returns the first largest value"
+ROUTED = "routed = (np.arange(POOL * POOL) == first[..., None]) * dout[..., None].astype(np.float64)"
 # ex06's
 ALPHA = """        if image.shape[-1] == 4:
             alpha = pixels[..., 3] / 255
@@ -70,6 +76,25 @@ def _solution_block(exercise_id: str, function: str) -> str:
 
 
 VALIDATION_BODY = _solution_block("ex03b", "validation_accuracy")
+# ex05b's gradients without the chain rule: the forward pass is linear in x and in the kernels, so
+# nudging each pixel and each weight by 1 and running the student's own conv2d twice gives the exact
+# gradient; right on every small case, and thousands of forward passes on the cost probes
+BACKWARD_BODY = _solution_block("ex05b", "conv2d_backward")
+FINITE_DIFFERENCES = """    x, kernels, dout = (np.asarray(v, np.float64) for v in (x, kernels, dout))
+    zero = np.zeros(kernels.shape[-1:])
+
+    def loss(x_, k_):
+        return float((conv2d(x_, k_, zero, stride, padding).astype(np.float64) * dout).sum())
+
+    grads = [np.zeros(x.shape), np.zeros(kernels.shape)]
+    for which, grad in enumerate(grads):
+        for i in np.ndindex(grad.shape):
+            up, down = [x.copy(), kernels.copy()], [x.copy(), kernels.copy()]
+            up[which][i] += 1.0
+            down[which][i] -= 1.0
+            grad[i] = (loss(*up) - loss(*down)) / 2
+    return grads[0].astype(np.float32), grads[1].astype(np.float32), dout.sum(axis=(0, 1, 2)).astype(np.float32)
+"""
 NEAREST_NEIGHBOUR = """    projection = np.random.default_rng(int(seed)).normal(size=(784, int(width)))
     train = (x_train.reshape(len(x_train), -1) / 255) @ projection
     val = (x_val.reshape(len(x_val), -1) / 255) @ projection
@@ -268,6 +293,25 @@ MUTATIONS = {
                             {"max_pool2d_values"}),
     "ex05b_pool_overlapping": ("ex05b", {"return blocks.max(axis=(2, 4)).astype(np.float32)": "return np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(1, 2)).max(axis=(-2, -1)).astype(np.float32)"},
                                {"max_pool2d_values"}),
+    # ex05b · the backward passes
+    "ex05b_backward_overwrites": ("ex05b", {SCATTER: SCATTER.replace("+=", "=")}, BACKWARD_DX),  # a pixel in two windows keeps one contribution
+    "ex05b_backward_kernel_flipped": ("ex05b", {SCATTER: SCATTER.replace("k[a, b]", "k[kh - 1 - a, kw - 1 - b]")}, BACKWARD_DX),
+    "ex05b_backward_dkernels_averaged": ("ex05b", {'padded[:, rows, cols], g)': 'padded[:, rows, cols], g) / n'}, {"conv2d_backward_dkernels"}),
+    "ex05b_backward_dbias_first_image": ("ex05b", {GRADIENTS_RETURNED: GRADIENTS_RETURNED.replace("g.sum(axis=(0, 1, 2))", "g[0].sum(axis=(0, 1))")},
+                                         {"conv2d_backward_dbias"}),
+    "ex05b_backward_padding_kept": ("ex05b", {"dx = dpadded[:, pads[1][0]:pads[1][0] + h, pads[2][0]:pads[2][0] + w]": "dx = dpadded"}, BACKWARD_DX),
+    "ex05b_backward_padding_top_left": ("ex05b", {"pads.append((total // 2, total - total // 2))": "pads.append((total - total // 2, total // 2))"},
+                                        BACKWARD_DX | {"conv2d_backward_dkernels"}),
+    "ex05b_backward_stride_ignored": ("ex05b", {TAP_ROWS: "slice(a * DILATION, a * DILATION + out_h)", TAP_COLS: "slice(b * DILATION, b * DILATION + out_w)"},
+                                      BACKWARD_DX | {"conv2d_backward_dkernels"}),
+    "ex05b_backward_float64": ("ex05b", {GRADIENTS_RETURNED: "return dx, dkernels, g.sum(axis=(0, 1, 2))"}, {"conv2d_backward_dtypes"}),
+    "ex05b_backward_padding_unchecked": ("ex05b", {'if stride < 1 or padding not in ("valid", "same"):': "if stride < 1:"}, {"conv2d_backward_rejects_bad_input"}),
+    "ex05b_backward_by_finite_differences": ("ex05b", {BACKWARD_BODY: FINITE_DIFFERENCES}, BACKWARD_DX | {"conv2d_backward_dkernels"}),
+    "ex05b_pool_backward_to_every_tie": ("ex05b", {f"{FIRST_LARGEST}\n    {ROUTED}": "routed = (blocks == blocks.max(axis=-1, keepdims=True)) * dout[..., None].astype(np.float64)"},
+                                         {"max_pool2d_backward_ties"}),
+    "ex05b_pool_backward_to_the_last_tie": ("ex05b", {FIRST_LARGEST: "first = POOL * POOL - 1 - blocks[..., ::-1].argmax(axis=-1)"}, {"max_pool2d_backward_ties"}),
+    "ex05b_pool_backward_spread": ("ex05b", {ROUTED: "routed = np.ones(blocks.shape) * dout[..., None] / POOL**2"},
+                                   {"max_pool2d_backward_values", "max_pool2d_backward_ties"}),
     # ex06 · real use
     "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
@@ -451,6 +495,7 @@ QUOTED = {
     "ex04_mistakes_k_unchecked": "or if k < 1",
     "ex05b_size_kernel_unchecked": 'or if a "valid" kernel\'s span is longer than the input',
     "ex05b_padding_unchecked": 'if padding is neither "valid" nor "same"',
+    "ex05b_backward_padding_unchecked": "Raises ValueError where conv2d would",
     "ex06_inverted_in_place": "The input is not modified",
     "ex06_blank_page_unchecked": "or if it shows no digit",
 }

@@ -13,6 +13,11 @@ a dilated case equals Conv2D(dilation_rate=d) where Keras allows it (stride 1),
 and everywhere equals Conv2D with the kernel's taps spread apart by zeros, the
 definition the exercise's contract gives where Keras refuses a stride with it.
 
+The backward passes too: on every case conv2d_backward is called with, and for every variant,
+the reference's gradients (`Case.gradients`, `pool_gradient`: SciPy, which the student's worker
+refuses) are what tf.GradientTape takes through the same layers, and agree with finite
+differences; the ties rule is TensorFlow's, and the tie inputs tell it from its look-alikes.
+
 ex02b's variants (the hidden activation): each variant's reference and alternatives compute
 the grader's TensorFlow loss and gradients, and no other variant's.
 
@@ -106,6 +111,80 @@ def test_the_comparison_tells_a_mistake_from_keras(keras):
     # A pool that keeps the odd last row or column (padding "same") is not MaxPooling2D().
     x = ex05b.pool_inputs()[0][0]
     assert _gap(ex05b.max_pooled(x), keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(padding="same")(x))) == np.inf
+
+
+# ---------------------------------------------------------------- ex05b's backward passes
+
+
+def _tape_gradients(case):
+    """What tf.GradientTape takes back through the convolution, the kernels' taps spread apart
+    (the contract's definition; Keras's own where it allows the dilation), padded as "same" pads."""
+    import tensorflow as tf
+
+    dilation = case.dilation
+    x, kernels, bias = (tf.Variable(a.astype(np.float64)) for a in (case.x, case.kernels, case.bias))
+    kh, kw = case.kernels.shape[:2]
+    taps = [[a * dilation, b * dilation] for a in range(kh) for b in range(kw)]
+    pads = [(0, 0), *case.pads(), (0, 0)]
+    with tf.GradientTape() as tape:
+        spread = tf.scatter_nd(taps, tf.reshape(kernels, (kh * kw, *case.kernels.shape[2:])),
+                               (ex05b.span(kh, dilation), ex05b.span(kw, dilation), *case.kernels.shape[2:]))
+        loss = tf.reduce_sum((tf.nn.conv2d(tf.pad(x, pads), spread, case.stride, "VALID") + bias) * case.dout())
+    return [g.numpy() for g in tape.gradient(loss, [x, kernels, bias])]
+
+
+@pytest.mark.parametrize("dilation", DILATIONS)
+def test_the_conv2d_backward_reference_is_what_gradient_tape_takes(keras, dilation):
+    for case in ex05b.cases(ex05b.BACKWARD, dilation):
+        for got, want in zip(case.gradients(), _tape_gradients(case)):
+            assert _gap(got, want) < TOLERANCE, (case.x.shape, case.kernels.shape, case.stride, case.padding)
+
+
+def test_the_conv2d_backward_reference_agrees_with_finite_differences():
+    """Ten numbers of each gradient, for every variant, against (L(v + h) - L(v - h)) / 2h in float64."""
+    rng = np.random.default_rng(0)
+    for dilation in DILATIONS:
+        for case in ex05b.cases(ex05b.BACKWARD[::3], dilation):
+            grads, dout = case.gradients(), case.dout().astype(np.float64)
+            for index, name in enumerate(("x", "kernels", "bias")):
+                for flat in rng.choice(grads[index].size, min(10, grads[index].size), replace=False):
+                    where, h = np.unravel_index(flat, grads[index].shape), 1e-5
+                    nudged = [case.x.astype(np.float64), case.kernels.astype(np.float64), case.bias.astype(np.float64)]
+                    up, down = (case.on_dilation(dilation) for _ in "ud")
+                    for moved, step in ((up, h), (down, -h)):
+                        values = [v.copy() for v in nudged]
+                        values[index][where] += step
+                        moved.x, moved.kernels, moved.bias = values
+                    numeric = ((up.convolved() * dout).sum() - (down.convolved() * dout).sum()) / (2 * h)
+                    assert abs(numeric - grads[index][where]) < 1e-6 * max(1.0, abs(numeric)), (name, where, case.padding, dilation)
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_the_pool_backward_reference_is_what_gradient_tape_takes_ties_included(keras, pool):
+    import tensorflow as tf
+
+    for kind, inputs in ex05b.pool_gradient_inputs().items():
+        for x, situation in inputs:
+            dout = ex05b.pool_dout(x, pool)
+            variable = tf.Variable(x)
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(keras.layers.MaxPooling2D(pool)(variable) * dout)
+            want = tape.gradient(loss, variable).numpy()
+            assert _gap(ex05b.pool_gradient(x, dout, pool), want) == 0, situation
+            # the tie inputs tell TensorFlow's rule from its look-alikes; the others have no tie at all
+            for mistake in ("every", "last"):
+                assert (_gap(ex05b.pool_gradient(x, dout, pool, mistake), want) > 0) == (kind == "ties"), (mistake, situation)
+
+
+def test_the_backward_comparison_tells_the_classic_mistakes_from_the_gradients():
+    """Each mistake the checks name differs from the right gradient on some case, beyond the tolerance."""
+    cases = ex05b.cases(ex05b.BACKWARD)
+    gap = lambda mistake, index: max(_gap(mistake(c)[index], c.gradients()[index]) for c in cases)
+    assert gap(lambda c: c.gradients(flipped=True), 0) > ex05b_checks._ATOL
+    assert gap(lambda c: c.gradients(kernels=c.kernels[::-1, ::-1]), 0) > ex05b_checks._ATOL
+    assert gap(lambda c: c.gradients(pads=c.pads(extra_first=True)), 0) > ex05b_checks._ATOL
+    assert gap(lambda c: c.gradients(stride=1), 1) > ex05b_checks._ATOL
+    assert gap(lambda c: c.gradients(dout=c.dout() * (np.arange(len(c.x)) == 0)[:, None, None, None]), 2) > ex05b_checks._ATOL
 
 
 # ---------------------------------------------------------------- ex02b: every variant's hidden activation

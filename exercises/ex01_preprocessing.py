@@ -5,7 +5,7 @@
 
 """Exercise 01 · Preprocessing MNIST (lesson 1: A first look at MNIST).
 
-Four small functions that turn raw MNIST arrays into what a Keras model
+Five small functions that turn raw MNIST arrays into what a Keras model
 expects. Each docstring is the contract the grader checks: any implementation
 that keeps it gets full points.
 """
@@ -70,6 +70,28 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
     # TODO: shuffle with np.random.default_rng(seed) and split off round(N * val_fraction) samples for validation
     #       (lesson 1, "A validation split")
     raise NotImplementedError("train_val_split() is not started yet")
+
+
+def standardize(train_images, other_images):
+    """Standardise every pixel position with the statistics of the training images.
+
+    train_images: a float array of N >= 2 images, shape (N, ...); the images
+    a model is trained on. other_images: a float array of M images of the
+    same shape per image, shape (M, ...): images the model meets later
+    (validation, test or real ones).
+    Returns (train_out, other_out), float32 arrays of the shapes of the
+    inputs. Each pixel position is transformed by one affine map,
+    value -> (value - a) / b, the same for both arrays: the one under which
+    that position has mean 0 and standard deviation 1 (the population's,
+    dividing by N) over train_images. A position whose value is the same in
+    every training image (an MNIST border pixel, say) has no spread to
+    divide by: its b is 1. The inputs are not modified.
+    Raises ValueError if train_images holds fewer than 2 images, or if the
+    two arrays' images differ in shape.
+    """
+    # TODO: standardise every pixel position with a mean and a standard deviation that only the training images decide, the same map for both arrays, a constant position shifted only; raise ValueError for bad input
+    #       (lesson 1, "Statistics from the training images")
+    raise NotImplementedError("standardize() is not started yet")
 
 
 def answers():

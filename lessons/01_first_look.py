@@ -351,19 +351,65 @@ for name, labels in [("training part  ", y_tr), ("validation part", y_val)]:
 # `(n, 28, 28, 1)` with values in [0, 1], and the labels are still paired with them.
 
 # %% [markdown]
+# ## Statistics from the training images
+#
+# *Scaling the pixels* mentioned standardisation: subtract a mean, divide by a standard
+# deviation, so that the inputs have mean 0 and spread 1. Unlike dividing by 255, it
+# needs numbers **measured on data**, and which data decides them matters. The model is
+# trained on the training part; the validation part, the test set and every real image
+# afterwards stand for what it has never seen. So the statistics are measured on the
+# training part alone, and then the very same map is applied to everything else.
+#
+# Here with one mean and one standard deviation for all pixels (Keras's
+# `Normalization(axis=None)`), measured on `x_tr` and applied to `x_val`. To see why the
+# rule matters, we also pretend the validation images were photographed on grey paper
+# (every pixel 0.2 + 0.8 × its value: brighter, as real photos often are) and measure the
+# statistics the wrong way, on both parts together:
+
+# %%
+grey_val = 0.2 + 0.8 * x_val  # the validation images on grey paper
+
+mu, sigma = x_tr.mean(), x_tr.std()  # measured on the training part alone
+print(f"training part's statistics:   mean {mu:.4f}, std {sigma:.4f}")
+print(f"  training part afterwards:   mean {((x_tr - mu) / sigma).mean():+.4f}, std {((x_tr - mu) / sigma).std():.4f}")
+print(f"  grey validation afterwards: mean {((grey_val - mu) / sigma).mean():+.4f}")
+
+everything = np.concatenate([x_tr, grey_val])
+mu_all, sigma_all = everything.mean(), everything.std()  # the leak: validation images took part
+print(f"both parts' statistics:       mean {mu_all:.4f}, std {sigma_all:.4f}")
+print(f"  training part afterwards:   mean {((x_tr - mu_all) / sigma_all).mean():+.4f}, std {((x_tr - mu_all) / sigma_all).std():.4f}")
+
+# %% [markdown]
+# Measured on the training part, its images come out with mean 0 and spread 1, and the
+# grey validation images come out with a clearly positive mean: the model would *see*
+# that they are brighter than what it was trained on, which is the truth, and the
+# validation score would tell how it copes. Measured on both parts together, the
+# validation images have moved the statistics, so the training images no longer come out
+# with mean 0, and the model is trained through a map chosen partly by the images it is
+# later judged on. That is a **leak**: information from the held-out images reaching the
+# training, which makes validation and test scores look better than what the model does
+# on images nobody has collected yet. Every statistic of preprocessing (a mean, a
+# standard deviation, a vocabulary, the columns an imputer fills in) follows the same
+# rule. Exercise 1's `standardize` asks for it with one mean and one standard deviation
+# **per pixel position**; the border of MNIST will ask you a question the single mean
+# above never meets.
+
+# %% [markdown]
 # ## Your turn: exercise 1
 #
-# Open `exercises/ex01_preprocessing.py` and write the four preprocessing functions
-# from this lesson:
+# Open `exercises/ex01_preprocessing.py` and write the five preprocessing functions
+# from this lesson, in NumPy (the grader refuses the libraries that would do this work,
+# scikit-learn's scalers among them):
 #
 # - `normalize(images)`: see *Scaling the pixels*
 # - `add_channel_axis(images)`: see *Adding the channel axis*
 # - `one_hot(labels, num_classes=10)`: see *Encoding the labels*
 # - `train_val_split(images, labels, val_fraction=0.1, seed=0)`: see *A validation split*
+# - `standardize(train_images, other_images)`: see *Statistics from the training images*
 #
 # Their docstrings are the contract: read them first. The functions also check their
-# inputs and raise `ValueError` on a wrong dtype or rank, labels outside 0–9, or a
-# fraction outside (0, 1).
+# inputs and raise `ValueError` on a wrong dtype or rank, labels outside 0–9, a
+# fraction outside (0, 1), or too few training images.
 #
 # Grade your work with `grader ex01` in a terminal (or `!grader ex01` in a notebook
 # cell). Stuck? `grader --hint ex01` gives a hint.

@@ -75,6 +75,7 @@ KINDS = ("exercise stubs", "lesson cells", "nbgrader release", "grader", "grader
 # method as Class.method). A function that bears a graded function's name counts
 # without being listed. Whoever moves or renames one updates its row.
 GRADER_ANSWERS = {
+    "ex01": {"standardize": ("standardized",)},
     "ex02b": {"loss": ("loss", "linear_loss", "floored_loss"), "gradients": ("grads", "gradient_tape", "finite_differences")},
     "ex05b": {"conv_output_size": ("Case.out_size", "output_size"), "conv2d": ("Case.same_pads", "Case.convolved"), "max_pool2d": ("max_pooled",),
               "conv2d_backward": ("Case.gradients",), "max_pool2d_backward": ("pool_gradient",)},

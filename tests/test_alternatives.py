@@ -52,6 +52,22 @@ FUNCTION_ALTERNATIVES = {
             val_idx, train_idx = indices[:n_val], indices[n_val:]
             return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
         """,
+        standardize="""
+            train, other = np.array(train_images, dtype=float), np.array(other_images, dtype=float)
+            if len(train) < 2 or train.shape[1:] != other.shape[1:]:
+                raise ValueError("need 2 training images or more, of the other images' shape")
+            flat_train, flat_other = train.reshape(len(train), -1), other.reshape(len(other), -1)
+            out_train, out_other = np.zeros(flat_train.shape), np.zeros(flat_other.shape)
+            for k in range(flat_train.shape[1]):
+                column = flat_train[:, k]
+                mean = sum(column) / len(column)
+                std = (sum((v - mean) ** 2 for v in column) / len(column)) ** 0.5
+                if std == 0:
+                    std = 1.0
+                out_train[:, k] = (column - mean) / std
+                out_other[:, k] = (flat_other[:, k] - mean) / std
+            return out_train.reshape(train.shape).astype("float32"), out_other.reshape(other.shape).astype("float32")
+        """,
     )),
     # ex01 · other NumPy idioms: np.divide with a dtype, np.newaxis, a comparison
     # with arange, rng.choice and a mask (the training part keeps the input's order)
@@ -88,6 +104,17 @@ FUNCTION_ALTERNATIVES = {
             is_train = np.ones(images.shape[0], dtype=bool)
             is_train[val] = False
             return images[is_train], labels[is_train], images[val], labels[val]
+        """,
+        # keepdims and broadcasting, a small threshold on the spread
+        standardize="""
+            if np.ndim(train_images) == 0 or len(train_images) < 2:
+                raise ValueError("at least two training images are needed")
+            if np.shape(train_images)[1:] != np.shape(other_images)[1:]:
+                raise ValueError("the images' shapes differ")
+            mu = np.mean(train_images, axis=0, keepdims=True)
+            sigma = np.std(train_images, axis=0, keepdims=True)
+            sigma[sigma < 1e-12] = 1
+            return (np.subtract(train_images, mu) / sigma).astype(np.float32), (np.subtract(other_images, mu) / sigma).astype(np.float32)
         """,
     )),
     # ex04 · a counting loop, np.errstate to silence 0 / 0, and sorted() with a key

@@ -31,6 +31,11 @@ RANK_CHECK = """    if images.ndim != 3:
 SPLIT = """    order = np.random.default_rng(seed).permutation(len(images))
     val, train = order[:n_val], order[n_val:]
     return images[train], labels[train], images[val], labels[val]"""
+STATISTICS = "    mean, std = train.mean(axis=0), train.std(axis=0)\n"
+CONSTANT_GUARD = "    std = np.where((train == train[0]).all(axis=0), 1.0, std)\n"
+STANDARDIZED = "    return ((train - mean) / std).astype(np.float32), ((other - mean) / std).astype(np.float32)"
+STANDARDIZE_ALL = {"standardize_train_moments", "standardize_applies_the_training_map", "standardize_constant_positions",
+                   "standardize_leaves_input", "standardize_rejects_bad_input"}
 # ex04's
 CM_NDIM = """        if labels.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
@@ -165,6 +170,22 @@ MUTATIONS = {
     return images[n_val:], labels[n_val:], images[:n_val], labels[:n_val]"""},
                                {"train_val_split_leaves_input"}),
     "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),
+    # standardize: the classic ways to take the statistics, and a constant position
+    "ex01_standardize_leaked": ("ex01", {STATISTICS: "    everything = np.concatenate([train, other])\n    mean, std = everything.mean(axis=0), everything.std(axis=0)\n",
+                                         CONSTANT_GUARD: "    std = np.where((everything == everything[0]).all(axis=0), 1.0, std)\n"}, STANDARDIZE_ALL),
+    "ex01_standardize_own_statistics": ("ex01", {STANDARDIZED: "    other_std = np.where((other == other[0]).all(axis=0), 1.0, other.std(axis=0))\n"
+                                                 "    return ((train - mean) / std).astype(np.float32), ((other - other.mean(axis=0)) / other_std).astype(np.float32)"},
+                                        STANDARDIZE_ALL - {"standardize_train_moments"}),
+    "ex01_standardize_one_mean": ("ex01", {STATISTICS: "    mean, std = train.mean(), train.std()\n", CONSTANT_GUARD: ""}, STANDARDIZE_ALL),
+    "ex01_standardize_sample_std": ("ex01", {STATISTICS: STATISTICS.replace("train.std(axis=0)", "train.std(axis=0, ddof=1)")},
+                                    STANDARDIZE_ALL - {"standardize_constant_positions"}),
+    "ex01_standardize_divides_by_zero": ("ex01", {CONSTANT_GUARD: ""}, {"standardize_constant_positions"}),
+    "ex01_standardize_epsilon": ("ex01", {CONSTANT_GUARD: "    std = std + 1e-8\n"}, {"standardize_constant_positions"}),
+    "ex01_standardize_in_place": ("ex01", {"    train, other = np.asarray(train_images, np.float64), np.asarray(other_images, np.float64)\n":
+                                           "    train, other = np.asarray(train_images), np.asarray(other_images)\n",
+                                           STANDARDIZED: "    train -= mean\n    other -= mean\n    train /= std\n    other /= std\n"
+                                           "    return train.astype(np.float32), other.astype(np.float32)"}, {"standardize_leaves_input"}),
+    "ex01_standardize_one_image_accepted": ("ex01", {"    if train.ndim < 1 or len(train) < 2:\n": "    if train.ndim < 1:\n"}, {"standardize_rejects_bad_input"}),
     # ex03b · an experiment with a decision
     # the model is never fitted: its accuracy is chance, and nothing else about it can be judged
     "ex03b_never_trained": ("ex03b", {"    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)\n": ""},
@@ -488,6 +509,7 @@ QUOTED = {
     "ex01_scales_twice_silently": "Raises ValueError if `images` is not uint8",
     "ex01_negative_labels_accepted": "the message names the first bad label",
     "ex01_shuffled_in_place": "the inputs are not modified",
+    "ex01_standardize_in_place": "The inputs are not modified",
     "ex04_nan_to_num_afterwards": "computing it emits no warning",
     "ex04_diagonal_cleared_in_place": "The input is not modified",
     "ex04_k_unchecked": "or if k < 1",

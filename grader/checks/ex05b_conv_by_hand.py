@@ -35,6 +35,7 @@ import functools
 import math
 
 import numpy as np
+import pytest
 
 from grader import variants
 from grader.feedback import describe, short
@@ -453,7 +454,9 @@ def _backward(student, case: ref.Case, variant, own_time_limit=None):
     dout = case.dout()
     r = student.call(
         "conv2d_backward", case.x, case.kernels, dout,
-        shown=f"x (seeded random, shape {case.x.shape}), kernels (shape {case.kernels.shape}), dout (seeded random, shape {dout.shape})",
+        shown=(f"x (seeded random, shape {case.x.shape}), kernels (shape {case.kernels.shape}), dout (seeded random, shape {dout.shape})"
+               if case.seed == ref.SEED else f"x, kernels and dout drawn for this grading, of shapes {case.x.shape}, {case.kernels.shape} "
+               f"and {dout.shape}"),
         expect=f"(dx, dkernels, dbias), float32 arrays of shapes {case.x.shape}, {case.kernels.shape}, {case.bias.shape}: the "
         f"gradients tf.GradientTape takes back through {_layer(case)}" + (f", within {own_time_limit:g} s" if own_time_limit else ""),
         stride=case.stride, padding=case.padding, own_time_limit=own_time_limit,
@@ -465,11 +468,10 @@ def _backward(student, case: ref.Case, variant, own_time_limit=None):
             f"the gradients in well under a second: backpropagation costs about what the forward pass costs (the reference takes "
             f"a few ms here, loops over every output value and tap in Python under a second)",
             cause=f"gradients worked out by finite differences, nudging each {unknowns} ({max(case.x.size, case.kernels.size):,} here) "
-            "and running the forward pass twice for each",
+            "and running the forward pass twice for each; or, for each pixel or weight, a pass over every output value",
             hint="derive each gradient with the chain rule, as lesson 5 does along one axis: go through the forward pass's windows "
             "once, and send each output's dout back to the pixels and weights that made it",
-            contract="By the chain rule, dx[n, r, s, c] is the sum, over every output value out[n, i, j, o], of dout[n, i, j, o] "
-            "times the derivative of that value with respect to x[n, r, s, c]; dkernels and dbias likewise",
+            contract="They cost about what the forward pass costs",
         )
     if r.outcome.status != "returned":  # dout's shape is the variant's: another's file may refuse it
         _forward_of_another_variant(student, variant, r, "conv2d", case, f"it raised {r.outcome.exc_type} on a dout of your "
@@ -575,12 +577,23 @@ def _check_backward(student, variant, name: str):
 # the loops and 15 times below finite differences, tells one from the other on any machine; it is own
 # time (isolation/own_time.py), so a busy machine never moves it.
 COST_LIMIT_S = 10.0
+# The draw of the probes' numbers (grader/draws.py): another purpose would draw every submission new ones.
+PROBE_PURPOSE = "ex05b conv2d_backward's cost probes"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _probe_seed(student, settings):
+    """The seed of the cost probes' x, kernels and dout: from the file's bytes and the run's draw key,
+    read before any of its code runs, so a file cannot hold the probes' answers (an adversarial review
+    stored them, worked out at home, when the probes were seeded with constants)."""
+    student.probe_seed = settings.draw(PROBE_PURPOSE, student.source_bytes())
+    yield
 
 
 def _costs_what_backprop_costs(student, variant, name: str) -> None:
     """conv2d_backward on the probe of `name`, within COST_LIMIT_S of its own time, and right there too
     (a function that is fast but wrong on a large input computes no gradient either)."""
-    case = ref.cost_probe(name, _params(variant)["dilation"])
+    case = ref.cost_probe(name, _params(variant)["dilation"], student.probe_seed)
     r, value = _backward(student, case, variant, own_time_limit=COST_LIMIT_S)
     index = _GRADIENTS.index(name)
     got, want = _gradient(student, variant, r, value, name, case).astype(np.float64), case.gradients(parts=(name,))[index]

@@ -63,10 +63,10 @@ class Case:
     """One conv2d call: seeded inputs and the settings it is called with, and the variant's dilation
     it is graded on (the image grown by (k - 1) * (GROWTH - 1) along each axis, whatever the dilation)."""
 
-    def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2, dilation=1):
+    def __init__(self, h, w, kh, kw, c_in, c_out, stride, padding, n=2, dilation=1, seed=SEED):
         h, w = h + (kh - 1) * (GROWTH - 1), w + (kw - 1) * (GROWTH - 1)
-        self.dilation = dilation
-        rng = np.random.default_rng([SEED, h, w, kh, kw, c_in, c_out, stride, n])
+        self.dilation, self.seed = dilation, seed
+        rng = np.random.default_rng([seed, h, w, kh, kw, c_in, c_out, stride, n])
         self.x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
         self.kernels = rng.standard_normal((kh, kw, c_in, c_out)).astype(np.float32)
         self.bias = rng.standard_normal(c_out).astype(np.float32)
@@ -136,7 +136,7 @@ class Case:
 
     def dout(self) -> np.ndarray:
         """The seeded gradient dL/dout that conv2d_backward is called with on this case."""
-        rng = np.random.default_rng([SEED, *self.x.shape, *self.kernels.shape, self.stride, 7])
+        rng = np.random.default_rng([self.seed, *self.x.shape, *self.kernels.shape, self.stride, 7])
         return rng.standard_normal(self.expected_shape).astype(np.float32)
 
     def pads(self, extra_first=False, dilation=None) -> list[tuple[int, int]]:
@@ -236,9 +236,11 @@ BACKWARD = ((7, 9, 3, 3, 1, 1, 1, "valid"), (7, 9, 3, 3, 3, 4, 1, "valid"), (6, 
 COST_PROBES = {"dx": (160, 160, 3, 3, 4, 1, 1, "valid"), "dkernels": (1, 1, 3, 3, 128, 256, 3, "same")}
 
 
-def cost_probe(gradient: str, dilation: int) -> Case:
-    """The probe of `gradient` ("dx" or "dkernels"), graded on a variant's dilation."""
-    return Case(*COST_PROBES[gradient], n=1, dilation=dilation)
+def cost_probe(gradient: str, dilation: int, seed: int) -> Case:
+    """The probe of `gradient` ("dx" or "dkernels"), graded on a variant's dilation, its numbers drawn
+    from `seed`: a seed drawn for each file at grading time (the checks' `_probe_seed`), so that no
+    answer to a probe can be worked out at home and stored in the file."""
+    return Case(*COST_PROBES[gradient], n=1, dilation=dilation, seed=seed)
 
 
 # (size, kernel, stride, padding): `size_cases` grows a "valid" size by GROWTH

@@ -81,9 +81,9 @@ def standardize(train_images, other_images):
     (validation, test or real ones).
     Returns (train_out, other_out), float32 arrays of the shapes of the
     inputs. Each pixel position is transformed by one affine map,
-    value -> (value - a) / b, the same for both arrays: the one under which
-    that position has mean 0 and standard deviation 1 (the population's,
-    dividing by N) over train_images. A position whose value is the same in
+    value -> (value - a) / b with b > 0, the same for both arrays: the one
+    under which that position has mean 0 and standard deviation 1 (the
+    population's, dividing by N) over train_images. A position whose value is the same in
     every training image (an MNIST border pixel, say) has no spread to
     divide by: its b is 1. The inputs are not modified.
     Raises ValueError if train_images holds fewer than 2 images, or if the

@@ -185,6 +185,11 @@ MUTATIONS = {
                                            "    train, other = np.asarray(train_images), np.asarray(other_images)\n",
                                            STANDARDIZED: "    train -= mean\n    other -= mean\n    train /= std\n    other /= std\n"
                                            "    return train.astype(np.float32), other.astype(np.float32)"}, {"standardize_leaves_input"}),
+    # an adversarial review's: a shift with no statistics at all passed the constant positions' check alone
+    "ex01_standardize_shift_only": ("ex01", {STANDARDIZED: "    return (train - train[0]).astype(np.float32), (other - train[0]).astype(np.float32)"},
+                                    STANDARDIZE_ALL),
+    # and a shape check left to NumPy, which broadcasts one image, or one column, without a word
+    "ex01_standardize_shape_unchecked": ("ex01", {"    if other.shape[1:] != train.shape[1:]:\n": "    if False:\n"}, {"standardize_rejects_bad_input"}),
     "ex01_standardize_one_image_accepted": ("ex01", {"    if train.ndim < 1 or len(train) < 2:\n": "    if train.ndim < 1:\n"}, {"standardize_rejects_bad_input"}),
     # ex03b · an experiment with a decision
     # the model is never fitted: its accuracy is chance, and nothing else about it can be judged

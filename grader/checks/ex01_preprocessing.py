@@ -7,6 +7,7 @@ data that comes back against the contract in the exercise's docstrings.
 """
 
 import numpy as np
+import pytest
 
 from grader.feedback import describe, short
 from grader.references import ex01_preprocessing as ref  # standardize()'s inputs and scikit-learn's answer
@@ -402,11 +403,21 @@ def test_train_val_split_rejects_bad_input(student, mnist):
 # ---------------------------------------------------------------- standardize
 # Against scikit-learn's StandardScaler, fitted on the training images (grader/references/ex01_preprocessing.py).
 
-_STANDARDIZE_TOL = 1e-4  # float32 results of values up to about 30 standard deviations
+_STANDARDIZE_TOL = 1e-4  # relative, and absolute near 0: float32 results, up to some hundreds at rarely inked pixels
+# The draw of standardize()'s images (grader/draws.py): another purpose would draw every submission new ones.
+STANDARDIZE_PURPOSE = "ex01 standardize's images"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _standardize_seed(student, settings):
+    """The seed of standardize()'s images: from the file's bytes and the run's draw key, read before any
+    of its code runs, so that a file cannot hold answers worked out at home for fixed images."""
+    student.standardize_seed = settings.draw(STANDARDIZE_PURPOSE, student.source_bytes())
+    yield
 
 
 def _standardized(student, mnist):
-    train, other, shown_train, shown_other = ref.inputs(mnist)
+    train, other, shown_train, shown_other, _ = ref.inputs(mnist, student.standardize_seed)
     r = student.call("standardize", train, other, shown=f"train_images = {shown_train}, other_images = {shown_other}",
                      expect=f"(train_out, other_out): float32 arrays of shapes {train.shape} and {other.shape}, each pixel "
                      "position mapped as the training images' statistics say")
@@ -445,7 +456,10 @@ def _standardize_cause(got: list[np.ndarray], train, other) -> tuple[str, str]:
     for name, answer in ref.mistakes(train, other).items():
         if _close(got[0][where], answer[0][where]) and _close(got[1][where], answer[1][where]):
             return says[name]
-    return ("", "for each pixel position: a is its mean over train_images and b its standard deviation there")
+    hint = "for each pixel position: a is its mean over train_images and b its standard deviation there"
+    if np.allclose(got[0][where].std(axis=0), train[where].std(axis=0), rtol=1e-3, atol=1e-6):
+        return "the values shifted but not divided: their spread over the training images is still the images' own", hint
+    return "a and b are not each position's mean and standard deviation over train_images", hint
 
 
 def test_standardize_train_moments(student, mnist):
@@ -453,8 +467,15 @@ def test_standardize_train_moments(student, mnist):
     varies = ~ref.constant_positions(train)
     mean, std = got[0].mean(axis=0), got[0].std(axis=0)
     if not (np.allclose(mean[varies], 0, atol=1e-3) and np.allclose(std[varies], 1, atol=1e-3)):
-        i = tuple(int(v) for v in np.argwhere(varies & ~(np.isclose(mean, 0, atol=1e-3) & np.isclose(std, 1, atol=1e-3)))[0])
+        wrong = varies & ~(np.isclose(mean, 0, atol=1e-3) & np.isclose(std, 1, atol=1e-3))
+        i = tuple(int(v) for v in np.argwhere(wrong)[0])
         cause, hint = _standardize_cause(got, train, other)
+        spread = train.std(axis=0)
+        if cause.startswith("a and b are not") and np.allclose(got[0][:, wrong], (train - train.mean(axis=0))[:, wrong], atol=_STANDARDIZE_TOL):
+            cause = (f"positions that vary a little over the training images (a standard deviation of {spread[wrong].min():.2g} at "
+                     "the least) taken for constant ones: a threshold on the spread; only a position that is the same in every "
+                     "training image has none")
+            hint = "give b = 1 only where every training image holds the same value at that position"
         raise r.fail(f"over the training images, train_out at position {i} has mean {mean[i]:.4g} and standard deviation {std[i]:.4g}",
                      "mean 0 and standard deviation 1 at every position that varies over train_images",
                      cause=cause, hint=hint, contract="the one under which that position has mean 0 and standard deviation 1 "
@@ -475,16 +496,22 @@ def test_standardize_applies_the_training_map(student, mnist):
     raise r.fail(f"other_out[{n}, {i[0]}, {i[1]}] = {got[1][n, i[0], i[1]]:.5g}",
                  f"{want[1][n, i[0], i[1]]:.5g}: other_images[{n}, {i[0]}, {i[1]}] through the map of position ({i[0]}, {i[1]}) "
                  "that standardises the training images there", cause=cause, hint=hint,
-                 contract="Each pixel position is transformed by one affine map, value -> (value - a) / b, the same for both arrays")
+                 contract="Each pixel position is transformed by one affine map, value -> (value - a) / b with b > 0, the same for both arrays")
 
 
 def test_standardize_constant_positions(student, mnist):
     r, train, other, got = _standardized(student, mnist)
     want = ref.standardized(train, other)
     constant = ref.constant_positions(train)
+    spread = got[0][:, ~constant].std(axis=0)
+    if not np.allclose(spread, 1, atol=0.01):  # a shift alone, or no map at all, would pass what follows
+        raise r.fail(f"over the training images, train_out's standard deviation ranges from {spread.min():.4g} to {spread.max():.4g} "
+                     "at the positions that vary", "about 1 at every position that varies: this check counts for a standardisation",
+                     cause=_standardize_cause(got, train, other)[0],
+                     hint="divide each position that varies by its standard deviation over train_images; constant positions by 1")
     if _close(got[0][:, constant], want[0][:, constant]) and _close(got[1][:, constant], want[1][:, constant]):
         return
-    at = ref.CONSTANT_AT
+    at = ref.inputs(mnist, student.standardize_seed)[4]
     seen = f"train_out[0, {at[0]}, {at[1]}] = {got[0][(0, *at)]:.5g}, other_out[0, {at[0]}, {at[1]}] = {got[1][(0, *at)]:.5g}"
     if not (np.isfinite(got[0]).all() and np.isfinite(got[1]).all()):
         cause = "a division by a standard deviation of 0: a position that never changes over the training images has no spread"
@@ -493,7 +520,7 @@ def test_standardize_constant_positions(student, mnist):
     elif np.abs(got[1][:, constant]).max() > 1e3:
         cause = "a tiny number added to every standard deviation (std + 1e-8): at a constant position it divides by almost 0"
     else:  # the map is wrong everywhere, not only here: the same cause as the other checks'
-        cause = _standardize_cause(got, train, other)[0]
+        cause = "" if _close(got[1][:, ~constant], want[1][:, ~constant]) else _standardize_cause(got, train, other)[0]
     raise r.fail(f"{seen} (pixel {at} is {ref.CONSTANT} in every training image; the MNIST border, 0)",
                  f"train_out 0 there, and other_out = other_images' value there minus {ref.CONSTANT} "
                  f"({want[1][(0, *at)]:.5g} for the first image)",
@@ -515,9 +542,11 @@ def test_standardize_leaves_input(student, mnist):
 
 @depends_on(test_standardize_applies_the_training_map)
 def test_standardize_rejects_bad_input(student, mnist):
-    train, other, _, _ = ref.inputs(mnist)
+    train, other, *_ = ref.inputs(mnist, student.standardize_seed)
     for t, o, shown in ((train[:1], other, "train_images of 1 image"),
-                        (train, other[:, :27], "other_images of 28 x 27 pixels, train_images of 28 x 28")):
+                        (train, other[:, :27], "other_images of 28 x 27 pixels, train_images of 28 x 28"),
+                        (train, other[0], "other_images of shape (28, 28): one image without its batch axis"),
+                        (train, other[:, :, :1], "other_images of 28 x 1 pixels, which NumPy would broadcast against 28 x 28")):
         r = student.call("standardize", t, o, shown=shown, expect=f"ValueError ({shown})")
         r.expect_raises("ValueError", hint="check the arguments first and raise ValueError saying what is wrong",
                         contract="Raises ValueError if train_images holds fewer than 2 images, or if the two arrays' images differ in shape")

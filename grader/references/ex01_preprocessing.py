@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
-# a constant position that is not 0 (the MNIST border's are): standardize() must shift it, never scale it
-CONSTANT_AT, CONSTANT = (0, 5), 0.75  # a binary fraction: its mean over the images is exact, its std exactly 0
+# a constant position that is not 0 (the MNIST border's are): standardize() must shift it, never scale it;
+# a binary fraction, so that its mean over the images is exact and its standard deviation exactly 0
+CONSTANT = 0.75
 
 
-def inputs(mnist) -> tuple[np.ndarray, np.ndarray, str, str]:
-    """(train, other, how each reads in a message): 300 training images in [0, 1], one position set
-    to CONSTANT in all of them, and 60 test images on grey paper (0.2 + 0.8 * pixel), brighter than
-    anything the training images hold, as real photos are, so that statistics that took them in
-    move a long way."""
-    train = mnist.x_train[:300].astype(np.float64) / 255
-    train[(slice(None), *CONSTANT_AT)] = CONSTANT
-    other = 0.2 + 0.8 * mnist.x_test[:60].astype(np.float64) / 255
-    return (train, other, f"x_train[:300] / 255 with pixel {CONSTANT_AT} set to {CONSTANT} in every image",
-            "0.2 + 0.8 * x_test[:60] / 255 (60 test images on grey paper: brighter than the training images)")
+def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str, tuple[int, int]]:
+    """(train, other, how each reads in a message, the constant position), drawn from `seed` (a seed
+    drawn for each file at grading time, so that no answer can be worked out at home and stored):
+    300 training images in [0, 1] with one position, on the digits' side of the border, set to
+    CONSTANT in all of them, and 60 test images on grey paper (paper + (1 - paper) * pixel, paper
+    between 0.15 and 0.3), brighter than anything the training images hold, as real photos are, so
+    that statistics that took them in move a long way."""
+    rng = np.random.default_rng(seed)
+    train = mnist.x_train[np.sort(rng.choice(len(mnist.x_train), 300, replace=False))].astype(np.float64) / 255
+    at = (int(rng.integers(4, 24)), int(rng.integers(4, 24)))
+    train[(slice(None), *at)] = CONSTANT
+    paper = float(rng.uniform(0.15, 0.3))
+    other = paper + (1 - paper) * mnist.x_test[np.sort(rng.choice(len(mnist.x_test), 60, replace=False))].astype(np.float64) / 255
+    return (train, other, f"300 training images / 255, drawn for this grading, with pixel {at} set to {CONSTANT} in every one",
+            f"60 test images drawn for this grading, on grey paper ({paper:.3f} + {1 - paper:.3f} * pixel / 255: brighter than the "
+            "training images)", at)
 
 
 def _scaler(fitted_on: np.ndarray):

@@ -561,6 +561,8 @@ def _check_backward(student, variant, name: str):
         if other := _other_variant(student, variant, theirs):
             raise other(r, f"got different values of {name} ({_situation(case)})")
         cause, hint = _backward_cause(name, got, case)
+        if value[_GRADIENTS.index(name)].dtype == np.float16 and np.allclose(got, want, rtol=1e-2, atol=1e-2 * scale):
+            cause, hint = "float16: right to its precision, which is too coarse for a gradient", "compute in float64 and return float32"
         if not np.isfinite(got).all():
             cause, hint = "the gradient holds nan or inf: an uninitialised array (np.empty) or a division", "start from zeros and add to them"
         where = tuple(int(i) for i in np.argwhere(~np.isclose(got, want, rtol=_RTOL, atol=_ATOL * scale))[0])
@@ -664,6 +666,9 @@ def _check_pool_backward(student, variant, kind: str):
         got, want = r.array(), ref.pool_gradient(x, dout, p)
         if got.shape == want.shape and np.allclose(got, want, rtol=0, atol=1e-6) and got.dtype == np.float32:
             continue
+        if got.dtype != np.float32 and got.shape == want.shape and np.allclose(got, want, rtol=1e-3, atol=1e-3):
+            raise r.fail(f"got dtype {got.dtype} ({situation}), the right values to its precision", "a float32 array",
+                         cause="a result kept in another precision", hint="return a float32 array, as max_pool2d's output")
         if got.shape == want.shape and not np.allclose(got, want, rtol=0, atol=1e-6):
             if other := _other_variant(student, variant, lambda v: v["pool"] != p and np.allclose(got, ref.pool_gradient(x, ref.pool_dout(x, v["pool"]), v["pool"]), atol=1e-6)):
                 raise other(r, f"got different values ({situation})")

@@ -63,6 +63,48 @@ def test_grader_checks_match_course_toml(exercise):
     assert tests == list(exercise.checks), "grader tests and course.toml checks differ (names or order)"
 
 
+def _quotes_not_in_the_docstrings(checks_source: str, solution_source: str) -> list[str]:
+    """The `contract=` sentences of a check module (literals, or module constants holding one) that no
+    docstring of the exercise's solution holds word for word (whitespace and a final full stop aside):
+    a message says 'The docstring says: "..."', so the quote must be the docstring's own."""
+    def words(text: str) -> str:
+        return re.sub(r"\s+", " ", text).strip().rstrip(".")
+
+    docstrings = [words(ast.get_docstring(f) or "") for f in ast.walk(ast.parse(solution_source)) if isinstance(f, ast.FunctionDef)]
+    tree = ast.parse(checks_source)
+    constants = {n.targets[0].id: n.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)}
+    missing = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "contract":
+            value = constants.get(node.value.id, node.value) if isinstance(node.value, ast.Name) else node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value:
+                if not any(words(value.value) in doc for doc in docstrings):
+                    missing.append(value.value)
+    return missing
+
+
+@pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
+def test_every_quoted_contract_is_in_its_docstring(exercise):
+    assert _quotes_not_in_the_docstrings(exercise.grader_path.read_text(), exercise.solution_path.read_text()) == []
+
+
+def test_a_quote_the_docstring_does_not_hold_is_found():
+    """Proven both ways: a reworded quote is reported, the docstring's own sentence is not."""
+    solution = '''def f(x):
+    """Do it.
+
+    Raises ValueError if x is
+    negative.
+    """
+'''
+    checks = '''SAID = "Raises ValueError if x is negative"
+def test_f():
+    fail(contract=SAID)
+    fail(contract="Raises ValueError if x is below zero")
+'''
+    assert _quotes_not_in_the_docstrings(checks, solution) == ["Raises ValueError if x is below zero"]
+
+
 @pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
 def test_metadata_is_complete(exercise):
     assert set(exercise.thresholds) <= KNOWN_DATASETS

@@ -146,16 +146,18 @@ def test_the_conv2d_backward_reference_agrees_with_finite_differences():
     for dilation in DILATIONS:
         for case in ex05b.cases(ex05b.BACKWARD[::3], dilation):
             grads, dout = case.gradients(), case.dout().astype(np.float64)
+            given = [case.x.astype(np.float64), case.kernels.astype(np.float64), case.bias.astype(np.float64)]
+
+            def loss(index, where, step):  # sum(conv2d(...) * dout), one of the inputs nudged by `step` at `where`
+                moved, values = case.on_dilation(dilation), [v.copy() for v in given]
+                values[index][where] += step
+                moved.x, moved.kernels, moved.bias = values
+                return float((moved.convolved() * dout).sum())
+
             for index, name in enumerate(("x", "kernels", "bias")):
                 for flat in rng.choice(grads[index].size, min(10, grads[index].size), replace=False):
                     where, h = np.unravel_index(flat, grads[index].shape), 1e-5
-                    nudged = [case.x.astype(np.float64), case.kernels.astype(np.float64), case.bias.astype(np.float64)]
-                    up, down = (case.on_dilation(dilation) for _ in "ud")
-                    for moved, step in ((up, h), (down, -h)):
-                        values = [v.copy() for v in nudged]
-                        values[index][where] += step
-                        moved.x, moved.kernels, moved.bias = values
-                    numeric = ((up.convolved() * dout).sum() - (down.convolved() * dout).sum()) / (2 * h)
+                    numeric = (loss(index, where, h) - loss(index, where, -h)) / (2 * h)
                     assert abs(numeric - grads[index][where]) < 1e-6 * max(1.0, abs(numeric)), (name, where, case.padding, dilation)
 
 

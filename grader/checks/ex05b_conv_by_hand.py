@@ -546,29 +546,43 @@ def _backward_cause(name: str, got: np.ndarray, case: ref.Case) -> tuple[str, st
                 "(sum(conv2d(...) * dout) up - down) / 2h with your gradient there")
 
 
+def _first_difference(got: np.ndarray, want: np.ndarray) -> tuple[int, ...] | None:
+    """The first index where a gradient is not `want` within the checks' float32 tolerance (scaled by
+    want's largest value), or None where it is `want` everywhere."""
+    off = ~np.isclose(got, want, rtol=_RTOL, atol=_ATOL * max(1.0, float(np.abs(want).max())))
+    return tuple(int(i) for i in np.argwhere(off)[0]) if off.any() else None
+
+
+def _differs(r, name: str, case: ref.Case, got: np.ndarray, want: np.ndarray, where, cause: str, hint: str):
+    """The Feedback for gradient `name`, wrong at index `where`."""
+    return r.fail(f"got {name}{list(where)} = {got[where]:.5g} ({_situation(case)})",
+                  f"{want[where]:.5g}, the gradient tf.GradientTape takes back through {_layer(case)} with this dout",
+                  cause=cause, hint=hint)
+
+
 def _check_backward(student, variant, name: str):
+    index = _GRADIENTS.index(name)
     for case in ref.cases(ref.BACKWARD, _params(variant)["dilation"]):
         r, value = _backward(student, case, variant)
-        got, want = _gradient(student, variant, r, value, name, case).astype(np.float64), case.gradients()[_GRADIENTS.index(name)]
-        scale = max(1.0, float(np.abs(want).max()))
-        if np.allclose(got, want, rtol=_RTOL, atol=_ATOL * scale):
+        got, want = _gradient(student, variant, r, value, name, case).astype(np.float64), case.gradients()[index]
+        where = _first_difference(got, want)
+        if where is None:
             continue
+
         def theirs(v) -> bool:  # another dilation's answer, where its conv2d's output has this dout's shape ("same")
             other = case.on_dilation(v["dilation"])
             return (v["dilation"] != case.dilation and other.expected_shape == case.expected_shape
-                    and np.allclose(got, other.gradients(dout=case.dout())[_GRADIENTS.index(name)], rtol=_RTOL, atol=_ATOL * scale))
+                    and _first_difference(got, other.gradients(dout=case.dout())[index]) is None)
 
         if other := _other_variant(student, variant, theirs):
             raise other(r, f"got different values of {name} ({_situation(case)})")
         cause, hint = _backward_cause(name, got, case)
-        if value[_GRADIENTS.index(name)].dtype == np.float16 and np.allclose(got, want, rtol=1e-2, atol=1e-2 * scale):
+        scale = max(1.0, float(np.abs(want).max()))
+        if value[index].dtype == np.float16 and np.allclose(got, want, rtol=1e-2, atol=1e-2 * scale):
             cause, hint = "float16: right to its precision, which is too coarse for a gradient", "compute in float64 and return float32"
         if not np.isfinite(got).all():
             cause, hint = "the gradient holds nan or inf: an uninitialised array (np.empty) or a division", "start from zeros and add to them"
-        where = tuple(int(i) for i in np.argwhere(~np.isclose(got, want, rtol=_RTOL, atol=_ATOL * scale))[0])
-        raise r.fail(f"got {name}{list(where)} = {got[where]:.5g} ({_situation(case)})",
-                     f"{want[where]:.5g}, the gradient tf.GradientTape takes back through {_layer(case)} with this dout",
-                     cause=cause, hint=hint)
+        raise _differs(r, name, case, got, want, where, cause, hint)
 
 
 # Measured on this course's 2-core machine (one BLAS thread, as in the worker), on each probe
@@ -597,14 +611,10 @@ def _costs_what_backprop_costs(student, variant, name: str) -> None:
     (a function that is fast but wrong on a large input computes no gradient either)."""
     case = ref.cost_probe(name, _params(variant)["dilation"], student.probe_seed)
     r, value = _backward(student, case, variant, own_time_limit=COST_LIMIT_S)
-    index = _GRADIENTS.index(name)
-    got, want = _gradient(student, variant, r, value, name, case).astype(np.float64), case.gradients(parts=(name,))[index]
-    scale = max(1.0, float(np.abs(want).max()))
-    if not np.allclose(got, want, rtol=_RTOL, atol=_ATOL * scale):
-        where = tuple(int(i) for i in np.argwhere(~np.isclose(got, want, rtol=_RTOL, atol=_ATOL * scale))[0])
-        raise r.fail(f"got {name}{list(where)} = {got[where]:.5g} ({_situation(case)})",
-                     f"{want[where]:.5g}, the gradient tf.GradientTape takes back through {_layer(case)} with this dout",
-                     cause="right on the small inputs, wrong on this large one", hint="the same code must serve every size of input")
+    got, want = _gradient(student, variant, r, value, name, case).astype(np.float64), case.gradients(parts=(name,))[_GRADIENTS.index(name)]
+    if (where := _first_difference(got, want)) is not None:
+        raise _differs(r, name, case, got, want, where, "right on the small inputs, wrong on this large one",
+                       "the same code must serve every size of input")
 
 
 def test_conv2d_backward_dx(student, variant):
@@ -685,8 +695,6 @@ def _check_pool_backward(student, variant, kind: str):
             if np.allclose(got, ref.pool_gradient(x, dout, p, mistake), atol=1e-6):
                 cause, hint = because, how
                 break
-        if got.dtype != np.float32 and np.allclose(got, want, atol=1e-6):
-            raise r.fail(f"got dtype {got.dtype} ({situation})", hint="return a float32 array")
         i = tuple(int(v) for v in np.argwhere(~np.isclose(got, want, rtol=0, atol=1e-6))[0])
         raise r.fail(f"got dx{list(i)} = {float(got[i]) + 0.0:.5g} ({situation})",
                      f"{want[i]:.5g}, the gradient tf.GradientTape takes back through keras.layers.{_pooling(p)} with this dout",

@@ -106,8 +106,6 @@ class Case:
     def convolved(self, kernels=None, bias=None, pads=None, stride=None, dilation=None) -> np.ndarray | None:
         """SciPy's cross-correlation in float64, with explicit pads, stride or dilation (for the
         mistakes, and for another variant's answer); None where the kernel does not fit the input."""
-        from scipy import ndimage
-
         kernels = self.kernels if kernels is None else kernels
         bias = self.bias if bias is None else bias
         stride, dilation = stride or self.stride, dilation or self.dilation
@@ -118,13 +116,11 @@ class Case:
                         self.same_pads(self.x.shape[2], kernels.shape[1], stride, dilation=dilation)]
         kernels = spread(np.asarray(kernels, np.float64), dilation)
         x = np.pad(self.x.astype(np.float64), [(0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)])
-        (_, h, w, c_in), (kh, kw) = x.shape, kernels.shape[:2]
+        (_, h, w, _), (kh, kw) = x.shape, kernels.shape[:2]
         if h < kh or w < kw:
             return None
-        # ndimage centres the kernel on each pixel (at index k // 2 of each axis): the window whose
-        # top-left corner is (i, j) is the one centred on (i + kh // 2, j + kw // 2), across every channel
-        rows, cols = slice(kh // 2, kh // 2 + h - kh + 1), slice(kw // 2, kw // 2 + w - kw + 1)
-        out = np.stack([np.stack([ndimage.correlate(image, kernels[..., o], mode="constant")[rows, cols, c_in // 2]
+        # each filter's kernel as deep as the image: the window's sum over every channel
+        out = np.stack([np.stack([_valid_correlation(image, kernels[..., o])[:, :, 0]
                                   for o in range(kernels.shape[3])], axis=-1) for image in x])
         return out[:, ::stride, ::stride] + np.asarray(bias, np.float64)
 
@@ -310,8 +306,8 @@ def pool_gradient(x: np.ndarray, dout: np.ndarray, pool: int = 2, ties: str = "f
 
 
 def pool_gradient_inputs():
-    """(x, dout-shape seed, situation): what max_pool2d_backward is called with, the same for every
-    variant's pool; the first ones without a tie in any block, the last ones with many."""
+    """(x, situation) pairs max_pool2d_backward is called with, the same for every variant's pool, by
+    check: "values", without a tie in any block, and "ties", with many."""
     rng = np.random.default_rng([SEED, 2])
     return {
         "values": [

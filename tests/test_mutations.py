@@ -85,6 +85,18 @@ VALIDATION_BODY = _solution_block("ex03b", "validation_accuracy")
 # nudging each pixel and each weight by 1 and running the student's own conv2d twice gives the exact
 # gradient; right on every small case, and thousands of forward passes on the cost probes
 BACKWARD_BODY = _solution_block("ex05b", "conv2d_backward")
+# the cost probes answered for the inputs their public seed would give, not for those handed in: right
+# only while the probes are seeded with a constant (they are drawn for each file: an adversarial
+# review stored such answers, worked out at home)
+BACKWARD_INPUTS = "    x, kernels, dout = np.asarray(x), np.asarray(kernels), np.asarray(dout)\n"
+PUBLIC_PROBE = BACKWARD_INPUTS + """    if len(x) == 1 and max(x.size, kernels.size) > 50_000:
+        n, h, w, c_in = x.shape
+        kh, kw, _, c_out = kernels.shape
+        rng = np.random.default_rng([55, h, w, kh, kw, c_in, c_out, stride, n])
+        x = rng.standard_normal((n, h, w, c_in)).astype(np.float32)
+        kernels = rng.standard_normal((kh, kw, c_in, c_out)).astype(np.float32)
+        dout = np.random.default_rng([55, *x.shape, *kernels.shape, stride, 7]).standard_normal(dout.shape).astype(np.float32)
+"""
 FINITE_DIFFERENCES = """    x, kernels, dout = (np.asarray(v, np.float64) for v in (x, kernels, dout))
     zero = np.zeros(kernels.shape[-1:])
 
@@ -333,6 +345,7 @@ MUTATIONS = {
     "ex05b_backward_float64": ("ex05b", {GRADIENTS_RETURNED: "return dx, dkernels, g.sum(axis=(0, 1, 2))"}, {"conv2d_backward_dtypes"}),
     "ex05b_backward_padding_unchecked": ("ex05b", {'if stride < 1 or padding not in ("valid", "same"):': "if stride < 1:"}, {"conv2d_backward_rejects_bad_input"}),
     "ex05b_backward_by_finite_differences": ("ex05b", {BACKWARD_BODY: FINITE_DIFFERENCES}, BACKWARD_DX | {"conv2d_backward_dkernels"}),
+    "ex05b_backward_probes_answered_for_the_public_seed": ("ex05b", {BACKWARD_INPUTS: PUBLIC_PROBE}, BACKWARD_DX | {"conv2d_backward_dkernels"}),
     "ex05b_pool_backward_to_every_tie": ("ex05b", {f"{FIRST_LARGEST}\n    {ROUTED}": "routed = (blocks == blocks.max(axis=-1, keepdims=True)) * dout[..., None].astype(np.float64)"},
                                          {"max_pool2d_backward_ties"}),
     "ex05b_pool_backward_to_the_last_tie": ("ex05b", {FIRST_LARGEST: "first = POOL * POOL - 1 - blocks[..., ::-1].argmax(axis=-1)"}, {"max_pool2d_backward_ties"}),

@@ -179,7 +179,7 @@ def test_with_the_protection_off_the_same_code_earns_every_point(graded, case):
 
 def test_a_use_at_the_top_level_is_the_file_s_one_cause(graded):
     """An uncaught use at import fails the import: every check points to the exercise's
-    import_failure, which names the use and the by-hand rule; with the rule off, 17/17."""
+    import_failure, which names the use and the by-hand rule; with the rule off, full points."""
     ex = _exercise(graded["on"], "top_level_use", "ex05b")
     assert "by_hand" not in ex and "its top level used scipy.signal.windows.hann" in ex["import_failure"]["message"]
     assert "ex05b is NumPy by hand" in ex["import_failure"]["message"]

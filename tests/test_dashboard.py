@@ -84,8 +84,9 @@ def test_the_class_page_shows_the_class_and_every_image_and_link_resolves(graded
         driver.quit()
     assert found == {"landmark-one-main", "region"}, found
     # Each chart said in words, with its figures: the scores' spread, the checks' pass rates.
-    spread = re.search(r"Total score: (median \S+, lowest \d+, highest \d+) of 39\.", text).group(1)
-    assert alts[0] == f"Histogram of the total scores of 7 graded students, of 39 points: {spread}.", alts
+    most = EX01.max_score + EX04.max_score
+    spread = re.search(rf"Total score: (median \S+, lowest \d+, highest \d+) of {most}\.", text).group(1)
+    assert alts[0] == f"Histogram of the total scores of 7 graded students, of {most} points: {spread}.", alts
     rates = {" ".join(row[:2]): row[-1] for row in checks}
     said = re.fullmatch(r"Bar chart of the pass rate of each of (\d+) checks, from (\S+ \S+) at (\d+%) to (\S+ \S+) at (\d+%); "
                         r"the table Checks below lists every rate\.", alts[1])

@@ -5,8 +5,9 @@
 
 """Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
 
-Four functions that turn a classifier's predictions into the numbers, and
-the images, that say where it goes wrong, in NumPy alone. Each docstring is
+Seven functions that turn a classifier's predictions into the numbers, and
+the images, that say where it goes wrong, how far its confidence can be
+trusted, and whether it really beats another model, in NumPy alone. Each docstring is
 the contract the grader checks: any implementation that keeps it gets full
 points.
 
@@ -110,3 +111,75 @@ def most_confident_mistakes(probs, y_true, k=24):
     # TODO: return the int64 indices of the k wrong predictions with the highest confidence, highest first; raise ValueError for bad input
     #       (lesson 4, "Misclassified digits")
     raise NotImplementedError("most_confident_mistakes() is not started yet")
+
+
+def reliability_table(probs, y_true, n_bins=10):
+    """How far the confidence can be trusted: the answers sorted into bins by confidence.
+
+    probs, y_true: as most_confident_mistakes takes them; an image's
+    prediction is its row's argmax (the first, if several are equal), its
+    confidence that row's largest probability, and the answer is right when
+    the prediction is the label.
+    n_bins: a positive integer. The bins cut [0, 1] into n_bins intervals of
+    equal width, each open at the bottom and closed at the top: bin b holds
+    the confidences c with b / n_bins < c <= (b + 1) / n_bins (and bin 0 also
+    holds c = 0).
+    Returns (counts, confidence, accuracy), three 1-D arrays of length
+    n_bins; for bin b, counts[b] (int64) is how many answers fall in it,
+    confidence[b] (float64) their mean confidence and accuracy[b] (float64)
+    the share of them that are right. An empty bin has 0.0 for both means:
+    the result never holds nan, and computing it emits no warning. The
+    inputs are not modified.
+    """
+    # TODO: sort the answers into n_bins bins of confidence, each open at the bottom and closed at the top, and give each bin's count, mean confidence and accuracy (0.0 where a bin is empty)
+    #       (lesson 4, "How far to trust the confidence")
+    raise NotImplementedError("reliability_table() is not started yet")
+
+
+def expected_calibration_error(counts, confidence, accuracy):
+    """One number for a reliability table: its expected calibration error (ECE).
+
+    counts, confidence, accuracy: a reliability table as reliability_table
+    returns it, with at least one answer in it.
+    Pick one of the table's answers at random, every answer as likely as any
+    other: the gap between the accuracy and the mean confidence of its bin,
+    whichever is larger, is a random number. The ECE is its expected value,
+    returned as a Python float: 0.0 for a perfectly calibrated table, and
+    the same whether the model is over- or underconfident.
+    """
+    # TODO: one number for a reliability table: the expected gap between accuracy and confidence of the bin of an answer picked at random
+    #       (lesson 4, "How far to trust the confidence")
+    raise NotImplementedError("expected_calibration_error() is not started yet")
+
+
+def mcnemar(y_true, pred_a, pred_b):
+    """McNemar's exact test: do models A and B really differ on these images?
+
+    y_true, pred_a, pred_b: 1-D integer arrays of the same length, the labels
+    and the two models' predictions for the same images.
+    Returns (b, c, p_value): b, a Python int, is the number of images A gets
+    right and B wrong; c those B gets right and A wrong. p_value, a Python
+    float, is the two-sided exact p-value: if each of the b + c disagreements
+    were a fair coin toss between A and B, the probability of a split at
+    least as uneven as b to c, either way round. It is 1.0 when the models
+    never disagree, never above 1, and exact to float precision even when
+    the models disagree on thousands of images.
+    """
+    # TODO: count b and c, the images only A gets right and only B gets right, and McNemar's exact two-sided p-value, exact even for thousands of disagreements
+    #       (lesson 4, "Comparing two models on the same test set")
+    raise NotImplementedError("mcnemar() is not started yet")
+
+
+def compare_models(y_true, pred_a, pred_b, alpha=0.05):
+    """The conclusion of your mcnemar() for these images, at level alpha.
+
+    y_true, pred_a, pred_b: as mcnemar takes them. alpha: the significance
+    level, a float between 0 and 1.
+    Returns "A" or "B" when the difference between the two models is
+    significant at level alpha (mcnemar's p-value below alpha), naming the
+    model that got more of the images they disagree on right; "neither" when
+    it is not.
+    """
+    # TODO: the conclusion of your mcnemar() at level alpha: "A" or "B" for a significant difference, naming the model the disagreements favour, else "neither"
+    #       (lesson 4, "Comparing two models on the same test set")
+    raise NotImplementedError("compare_models() is not started yet")

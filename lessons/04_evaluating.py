@@ -470,6 +470,13 @@ plt.show()
 # trained for ten epochs, is close to calibrated, a shade overconfident. (That is not a
 # law: networks trained longer, or much larger ones, are often clearly overconfident,
 # and then the points fall well below the diagonal. Always check.)
+#
+# "Close to calibrated" is a reading of a picture. To compare two models, or one model
+# before and after a fix, you want one number: how far, on average over the answers, the
+# points lie from the diagonal. That number is the **expected calibration error**;
+# exercise 4 asks you to define it from a reliability table, and to decide what "on
+# average over the answers" means for bins that hold 9 answers in 10 or none at all. Its
+# bins are closed at the top, (0.1, 0.2], ..., and start at 0, not the ones above.
 
 # %% [markdown]
 # ## Choosing the operating point, and reading it once on the test set
@@ -547,8 +554,6 @@ print(f"on 5,000 images (half the test set) the interval is ±{2 * np.sqrt(accur
 # equally good models. Here model B is the same network trained from another seed:
 
 # %%
-from math import comb
-
 keras.utils.set_random_seed(1)
 model_b = keras.models.clone_model(model)  # the same network, fresh weights from seed 1
 model_b.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -556,20 +561,27 @@ model_b.fit(x_fit[:n_train], y_fit[:n_train], epochs=epochs, batch_size=128, ver
 right_a = y_pred == y_test
 right_b = model_b.predict(x_test, verbose=0).argmax(axis=1) == y_test
 b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
-# Two-sided exact test: the chance of a split at least this uneven in b + c fair coin tosses.
-tail = sum(comb(b + c, k) for k in range(min(b, c) + 1)) / 2 ** (b + c)
-p_value = min(1.0, 2 * tail)
+# Two equally good models: each of the b + c disagreements a fair coin toss. Toss them 100,000 times
+# over, and count how often the split is at least as uneven as ours, either way round.
+heads = np.random.default_rng(0).binomial(b + c, 0.5, size=100_000)
+p_value = np.mean(np.abs(heads - (b + c - heads)) >= abs(b - c))
 print(f"model A: {right_a.mean():.2%}   model B: {right_b.mean():.2%}   "
       f"both right: {np.sum(right_a & right_b):,}   both wrong: {np.sum(~right_a & ~right_b)}")
-print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value: {p_value:.2f}")
+print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value, by simulation: {p_value:.2f}")
 
 # %% [markdown]
 # In our run, seed 1 reaches 96.05% against seed 0's 96.22%: the same network, 17 images
-# apart. They disagree on 215 images, 116 to 99, and McNemar's p-value is about 0.28: a
+# apart. They disagree on 215 images, 116 to 99, and McNemar's p-value is about 0.27: a
 # split that uneven happens often between two equally good models, so the 0.17 points
 # are not evidence that either network is better. (0.05 is the usual line below which a
 # difference is called real.) A difference of a few images, or a tenth of a point,
 # between two models on one test set is noise until a paired test says otherwise.
+#
+# The simulation's p-value is an estimate: 100,000 sets of tosses pin it down to about
+# ±0.003, enough to read it, not to report it. The exact p-value adds up the probability of
+# every split at least as uneven, from the binomial distribution; exercise 4 asks you to
+# work that sum out, and to make it exact even when two models disagree on thousands of
+# images.
 
 # %% [markdown]
 # ### Two questions, two tools: McNemar's test and the seeds' spread
@@ -613,6 +625,12 @@ print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value: {p_valu
 #   top of the file)
 # - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*
 # - `most_confident_mistakes(probs, y_true, k=24)`: see *Misclassified digits*
+# - `reliability_table(probs, y_true, n_bins=10)` and
+#   `expected_calibration_error(counts, confidence, accuracy)`: see *How far to trust the
+#   confidence*
+# - `mcnemar(y_true, pred_a, pred_b)`, exact where this lesson simulates, and
+#   `compare_models(y_true, pred_a, pred_b, alpha=0.05)`, the conclusion it supports: see
+#   *Comparing two models on the same test set*
 #
 # Their docstrings are the contract: read them first. They must also behave on awkward
 # input: a class that never occurs or is never predicted gets 0.0 with no `nan` and no

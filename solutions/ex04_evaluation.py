@@ -1,7 +1,8 @@
 """Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
 
-Four functions that turn a classifier's predictions into the numbers, and
-the images, that say where it goes wrong, in NumPy alone. Each docstring is
+Seven functions that turn a classifier's predictions into the numbers, and
+the images, that say where it goes wrong, how far its confidence can be
+trusted, and whether it really beats another model, in NumPy alone. Each docstring is
 the contract the grader checks: any implementation that keeps it gets full
 points.
 
@@ -161,4 +162,101 @@ def most_confident_mistakes(probs, y_true, k=24):
     confidence = probs[wrong].max(axis=1)
     order = np.argsort(-confidence, kind="stable")[:k]  # stable keeps index order among ties
     return wrong[order].astype(np.int64)
+    ### END SOLUTION
+
+
+def reliability_table(probs, y_true, n_bins=10):
+    """How far the confidence can be trusted: the answers sorted into bins by confidence.
+
+    probs, y_true: as most_confident_mistakes takes them; an image's
+    prediction is its row's argmax (the first, if several are equal), its
+    confidence that row's largest probability, and the answer is right when
+    the prediction is the label.
+    n_bins: a positive integer. The bins cut [0, 1] into n_bins intervals of
+    equal width, each open at the bottom and closed at the top: bin b holds
+    the confidences c with b / n_bins < c <= (b + 1) / n_bins (and bin 0 also
+    holds c = 0).
+    Returns (counts, confidence, accuracy), three 1-D arrays of length
+    n_bins; for bin b, counts[b] (int64) is how many answers fall in it,
+    confidence[b] (float64) their mean confidence and accuracy[b] (float64)
+    the share of them that are right. An empty bin has 0.0 for both means:
+    the result never holds nan, and computing it emits no warning. The
+    inputs are not modified.
+    """
+    ### BEGIN SOLUTION
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    confidence = probs.max(axis=1).astype(np.float64)
+    right = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    # c in (b / n, (b + 1) / n] is bin b: the number of upper edges below c, edges computed as b / n exactly.
+    upper_edges = np.arange(1, n_bins + 1) / n_bins
+    which = np.searchsorted(upper_edges, confidence, side="left")
+    counts = np.bincount(which, minlength=n_bins).astype(np.int64)
+    summed_confidence = np.bincount(which, weights=confidence, minlength=n_bins)
+    summed_right = np.bincount(which, weights=right, minlength=n_bins)
+    filled = counts > 0
+    mean_confidence = np.divide(summed_confidence, counts, out=np.zeros(n_bins), where=filled)
+    accuracy = np.divide(summed_right, counts, out=np.zeros(n_bins), where=filled)
+    return counts, mean_confidence, accuracy
+    ### END SOLUTION
+
+
+def expected_calibration_error(counts, confidence, accuracy):
+    """One number for a reliability table: its expected calibration error (ECE).
+
+    counts, confidence, accuracy: a reliability table as reliability_table
+    returns it, with at least one answer in it.
+    Pick one of the table's answers at random, every answer as likely as any
+    other: the gap between the accuracy and the mean confidence of its bin,
+    whichever is larger, is a random number. The ECE is its expected value,
+    returned as a Python float: 0.0 for a perfectly calibrated table, and
+    the same whether the model is over- or underconfident.
+    """
+    ### BEGIN SOLUTION
+    counts = np.asarray(counts, dtype=np.float64)
+    gaps = np.abs(np.asarray(accuracy, dtype=np.float64) - np.asarray(confidence, dtype=np.float64))
+    return float((counts * gaps).sum() / counts.sum())
+    ### END SOLUTION
+
+
+def mcnemar(y_true, pred_a, pred_b):
+    """McNemar's exact test: do models A and B really differ on these images?
+
+    y_true, pred_a, pred_b: 1-D integer arrays of the same length, the labels
+    and the two models' predictions for the same images.
+    Returns (b, c, p_value): b, a Python int, is the number of images A gets
+    right and B wrong; c those B gets right and A wrong. p_value, a Python
+    float, is the two-sided exact p-value: if each of the b + c disagreements
+    were a fair coin toss between A and B, the probability of a split at
+    least as uneven as b to c, either way round. It is 1.0 when the models
+    never disagree, never above 1, and exact to float precision even when
+    the models disagree on thousands of images.
+    """
+    ### BEGIN SOLUTION
+    from math import comb
+
+    y_true, pred_a, pred_b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
+    right_a, right_b = pred_a == y_true, pred_b == y_true
+    b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    n = b + c
+    # One tail in exact integers (2 ** n is no float for thousands of tosses); both tails are the same size.
+    tail = sum(comb(n, k) for k in range(min(b, c) + 1))
+    return b, c, min(1.0, 2 * tail / 2**n)
+    ### END SOLUTION
+
+
+def compare_models(y_true, pred_a, pred_b, alpha=0.05):
+    """The conclusion of your mcnemar() for these images, at level alpha.
+
+    y_true, pred_a, pred_b: as mcnemar takes them. alpha: the significance
+    level, a float between 0 and 1.
+    Returns "A" or "B" when the difference between the two models is
+    significant at level alpha (mcnemar's p-value below alpha), naming the
+    model that got more of the images they disagree on right; "neither" when
+    it is not.
+    """
+    ### BEGIN SOLUTION
+    b, c, p_value = mcnemar(y_true, pred_a, pred_b)
+    if p_value >= alpha:
+        return "neither"
+    return "A" if b > c else "B"
     ### END SOLUTION

@@ -172,6 +172,48 @@ FUNCTION_ALTERNATIVES = {
                     mistakes.append((-float(row[best]), i))
             return np.array([i for _, i in sorted(mistakes)[:k]], dtype=np.int64)
         """,
+        reliability_table="""
+            counts, conf_sums, right_sums = [0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
+            for row, label in zip(probs, y_true):
+                best = int(np.argmax(row))
+                conf = float(row[best])
+                b = 0
+                while b < n_bins - 1 and conf > (b + 1) / n_bins:  # (b / n, (b + 1) / n]
+                    b += 1
+                counts[b] += 1
+                conf_sums[b] += conf
+                right_sums[b] += 1.0 if best == label else 0.0
+            confidence = [conf_sums[b] / counts[b] if counts[b] else 0.0 for b in range(n_bins)]
+            accuracy = [right_sums[b] / counts[b] if counts[b] else 0.0 for b in range(n_bins)]
+            return np.array(counts, dtype=np.int64), np.array(confidence), np.array(accuracy)
+        """,
+        expected_calibration_error="""
+            total, answers = 0.0, 0
+            for n, conf, acc in zip(counts, confidence, accuracy):
+                total += n * abs(acc - conf)
+                answers += n
+            return float(total / answers)
+        """,
+        _imports="import math",
+        mcnemar="""
+            b = c = 0
+            for t, a, p in zip(y_true, pred_a, pred_b):
+                if a == t and p != t:
+                    b += 1
+                elif p == t and a != t:
+                    c += 1
+            n = b + c
+            # each binomial probability in logarithms, so that nothing overflows
+            log_half = n * math.log(0.5)
+            tail = sum(math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + log_half) for k in range(min(b, c) + 1))
+            return b, c, min(1.0, 2 * tail)
+        """,
+        compare_models="""
+            b, c, p = mcnemar(y_true, pred_a, pred_b)
+            if p < alpha:
+                return "A" if b > c else "B"
+            return "neither"
+        """,
     )),
     # ex04 · np.bincount on a combined index, and np.lexsort for the ranking
     "ex04_bincount": ("ex04", dict(
@@ -232,6 +274,40 @@ FUNCTION_ALTERNATIVES = {
             wrong = predicted != y_true
             index = np.arange(len(probs))[wrong]
             return index[np.lexsort((index, -confidence[wrong]))][:k].astype(np.int64)
+        """,
+        reliability_table="""
+            probs = np.asarray(probs)
+            conf = probs.max(axis=1).astype(np.float64)
+            right = probs.argmax(axis=1) == np.asarray(y_true)
+            which = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+            counts = np.zeros(n_bins, dtype=np.int64)
+            sums = np.zeros((2, n_bins))
+            np.add.at(counts, which, 1)
+            np.add.at(sums[0], which, conf)
+            np.add.at(sums[1], which, right)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+            return counts, means[0], means[1]
+        """,
+        expected_calibration_error="""
+            counts = np.asarray(counts)
+            return float(np.dot(counts / counts.sum(), np.abs(np.subtract(accuracy, confidence))))
+        """,
+        _imports="from fractions import Fraction\nfrom math import comb",
+        mcnemar="""
+            right_a = np.equal(pred_a, y_true)
+            right_b = np.equal(pred_b, y_true)
+            b, c = int(np.count_nonzero(right_a > right_b)), int(np.count_nonzero(right_b > right_a))
+            n = b + c
+            lo, hi = min(b, c), max(b, c)
+            if lo == hi:
+                return b, c, 1.0
+            tails = sum(comb(n, k) for k in range(lo + 1)) + sum(comb(n, k) for k in range(hi, n + 1))
+            return b, c, float(Fraction(tails, 2**n))
+        """,
+        compare_models="""
+            b, c, p = mcnemar(y_true, pred_a, pred_b)
+            return ("neither", "A", "B")[int(np.sign(b - c))] if p < alpha else "neither"
         """,
     )),
     # ex05b · plain loops over every output value, as the lesson's window sum

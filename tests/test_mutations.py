@@ -45,6 +45,12 @@ CONFIDENCE_ORDER = 'np.argsort(-confidence, kind="stable")[:k]'
 CONFIDENCE = "confidence = probs[wrong].max(axis=1)"
 MISTAKES_ALL_BUT_TYPES = {"most_confident_mistakes_values", "most_confident_mistakes_ties_and_few",
                           "most_confident_mistakes_leaves_input", "most_confident_mistakes_rejects_bad_input"}
+BINNED = 'which = np.searchsorted(upper_edges, confidence, side="left")'
+MEANS = "mean_confidence = np.divide(summed_confidence, counts, out=np.zeros(n_bins), where=filled)"
+ECE = "return float((counts * gaps).sum() / counts.sum())"
+P_VALUE = "return b, c, min(1.0, 2 * tail / 2**n)"
+COUNTED = "b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))"
+P_VALUE_ON = {"mcnemar_p_value", "mcnemar_large_counts", "compare_models_verdict"}  # a p-value, and the conclusion that counts once it is right
 # ex05b's
 EINSUM = 'np.einsum("nhwcij,ijco->nhwo", windows, kernels.astype(np.float64)) + bias'
 SAME_SPLIT = "pads[axis] = (total // 2, total - total // 2)"
@@ -296,6 +302,31 @@ MUTATIONS = {
     "ex04_mistakes_sorted_in_place": ("ex04", {CONFIDENCE: "probs.sort(axis=1)\n    confidence = probs[wrong, -1]"}, {"most_confident_mistakes_leaves_input"}),
     "ex04_mistakes_labels_unchecked": ("ex04", {"bad = (y_true < 0) | (y_true >= probs.shape[1])": "bad = np.zeros(len(y_true), dtype=bool)"},
                                        {"most_confident_mistakes_rejects_bad_input"}),
+    # the lesson's bins are closed at the bottom; the contract's at the top: only answers on an edge tell them apart
+    "ex04_bins_closed_at_the_bottom": ("ex04", {BINNED: 'which = np.minimum(np.searchsorted(upper_edges, confidence, side="right"), n_bins - 1)'},
+                                       {"reliability_table_bin_edges"}),
+    "ex04_bins_by_the_true_label": ("ex04", {"confidence = probs.max(axis=1).astype(np.float64)": "confidence = probs[np.arange(len(probs)), y_true].astype(np.float64)"},
+                                    {"reliability_table_values", "reliability_table_bin_edges", "reliability_table_empty_bins"}),
+    # every bin divided by its count, empty ones too: nan, a warning, and 0.1 < c is never below a 10-class softmax's floor
+    "ex04_empty_bins_divided": ("ex04", {MEANS: "mean_confidence = summed_confidence / counts"},
+                                {"reliability_table_values", "reliability_table_bin_edges", "reliability_table_empty_bins"}),
+    "ex04_counts_as_floats": ("ex04", {"counts = np.bincount(which, minlength=n_bins).astype(np.int64)": "counts = np.bincount(which, minlength=n_bins).astype(np.float64)"},
+                              {"reliability_table_empty_bins"}),
+    "ex04_ece_signed": ("ex04", {"gaps = np.abs(np.asarray(accuracy": "gaps = (np.asarray(accuracy"}, {"expected_calibration_error_values"}),
+    "ex04_ece_unweighted": ("ex04", {ECE: "return float(gaps[counts > 0].mean())"}, {"expected_calibration_error_values"}),
+    "ex04_mcnemar_disagreements_counted": ("ex04", {COUNTED: "b, c = int(np.sum(right_a & (pred_a != pred_b))), int(np.sum(~right_a & (pred_a != pred_b)))"},
+                                           {"mcnemar_counts", *P_VALUE_ON}),
+    "ex04_mcnemar_one_tail": ("ex04", {P_VALUE: "return b, c, min(1.0, tail / 2**n)"}, P_VALUE_ON),
+    "ex04_mcnemar_uncapped": ("ex04", {P_VALUE: "return b, c, 2 * tail / 2**n"}, {"mcnemar_p_value", "compare_models_verdict"}),
+    # each probability as a float: comb(3000, k) * 0.5 ** 3000 overflows before it can shrink
+    "ex04_mcnemar_in_floats": ("ex04", {"    tail = sum(comb(n, k) for k in range(min(b, c) + 1))\n    " + P_VALUE:
+                                        "    tail = sum(comb(n, k) * 0.5**n for k in range(min(b, c) + 1))\n    return b, c, min(1.0, 2 * tail)"},
+                               {"mcnemar_large_counts"}),
+    "ex04_mcnemar_chi_squared": ("ex04", {"    from math import comb\n": "    from math import comb, erfc, sqrt\n",
+                                          P_VALUE: "return b, c, erfc(sqrt((abs(b - c) - 1) ** 2 / n / 2)) if n else 1.0"}, P_VALUE_ON),
+    "ex04_verdict_at_0_05": ("ex04", {"    if p_value >= alpha:": "    if p_value >= 0.05:"}, {"compare_models_verdict"}),
+    "ex04_verdict_without_the_test": ("ex04", {'    if p_value >= alpha:\n        return "neither"\n': ""}, {"compare_models_verdict"}),
+    "ex04_verdict_reversed": ("ex04", {'return "A" if b > c else "B"': 'return "B" if b > c else "A"'}, {"compare_models_verdict"}),
     "ex04_mistakes_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    wrong =": "    wrong ="},
                                   {"most_confident_mistakes_rejects_bad_input"}),
     # ex05b · a convolution by hand
@@ -477,7 +508,7 @@ def _reports(request, name):
 
 # The golden reports (tests/golden_reports.py): two mistakes of each function exercise, among
 # them dependents that count once another check passes; read from the class graded above.
-GOLDEN = ("ex01_divided_by_256", "ex01_channel_axis_by_reshape", "ex04_fancy_index_increment", "ex04_int32_counts",
+GOLDEN = ("ex01_divided_by_256", "ex01_channel_axis_by_reshape", "ex04_fancy_index_increment", "ex04_int32_counts", "ex04_mcnemar_one_tail",
           "ex05b_flipped_kernel", "ex05b_same_rounded_down", "ex06_not_inverted", "ex06_centred_by_its_box")
 
 
@@ -533,6 +564,7 @@ QUOTED = {
     "ex04_k_unchecked": "or if k < 1",
     "ex04_mistakes_sorted_in_place": "The inputs are not modified",
     "ex04_mistakes_k_unchecked": "or if k < 1",
+    "ex04_counts_as_floats": "counts[b] (int64) is how many answers fall in it",
     "ex05b_size_kernel_unchecked": 'or if a "valid" kernel\'s span is longer than the input',
     "ex05b_padding_unchecked": 'if padding is neither "valid" nor "same"',
     "ex05b_backward_padding_unchecked": "Raises ValueError where conv2d would",

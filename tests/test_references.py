@@ -24,12 +24,18 @@ the grader's TensorFlow loss and gradients, and no other variant's.
 ex03b's variants (the decision rule's floor): the grader's tables tell every variant's rule from
 every other's and from its near-misses, far from any boundary, and the grader's rule is the
 reference's on each.
+
+ex04's calibration and McNemar references (pandas' bins, SciPy's binomial test) are the contracts'
+definitions written out the slow way: every answer put in its bin by the contract's inequality, and
+the p-value as an exact fraction of the 2 ** n equally likely toss sequences.
 """
 
 import numpy as np
 import pytest
 
+from grader.checks import ex04_evaluation as ex04_checks
 from grader.checks import ex05b_conv_by_hand as ex05b_checks
+from grader.references import ex04_evaluation as ex04
 from grader.references import ex05b_conv_by_hand as ex05b
 from mnist_course.course import load_course
 from mnist_course.data import quiet_keras
@@ -274,3 +280,44 @@ def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
                 floor = ref.FLOORS[key](means[best], table[best])
                 assert np.min(np.abs(means - floor)) > 4e-4, (draw, key, widths, table)
                 assert references[key](np.asarray(widths), table)[0] == ref.rule(widths, table, key), (draw, key, widths)
+
+
+# ---------------------------------------------------------------- ex04: calibration and McNemar's test
+
+
+@pytest.mark.parametrize("n_bins", [4, 8, 10, 15, 40])
+def test_the_reliability_reference_bins_every_answer_by_the_contract_s_inequality(n_bins):
+    from fractions import Fraction
+
+    drawn = ex04.calibration_probs(seed=123)
+    for probs, y_true in (drawn, (ex04_checks.EDGE_PROBS, ex04_checks.EDGE_TRUE)):
+        rows = [[] for _ in range(n_bins)]
+        for row, label in zip(probs, y_true):
+            c = Fraction(float(row.max()))  # exact: no rounding decides a bin
+            b = next(b for b in range(n_bins) if c <= Fraction(b + 1, n_bins))
+            rows[b].append((float(row.max()), float(int(np.argmax(row)) == label)))
+        counts, confidence, accuracy = ex04.reliability_table(probs, y_true, n_bins)
+        assert counts.tolist() == [len(r) for r in rows]
+        assert np.allclose(confidence, [np.mean([c for c, _ in r]) if r else 0.0 for r in rows], rtol=0, atol=1e-12)
+        assert np.allclose(accuracy, [np.mean([a for _, a in r]) if r else 0.0 for r in rows], rtol=0, atol=1e-12)
+    assert counts.dtype == np.int64 and confidence.dtype == accuracy.dtype == np.float64
+
+
+def test_the_ece_reference_is_the_expected_gap_of_an_answer_picked_at_random():
+    counts, confidence, accuracy = ex04_checks.ECE_TABLE
+    gaps = [abs(a - c) for n, c, a in zip(counts, confidence, accuracy) for _ in range(n)]  # one per answer
+    assert ex04.expected_calibration_error(counts, confidence, accuracy) == pytest.approx(sum(gaps) / len(gaps), rel=1e-12)
+
+
+@pytest.mark.parametrize("b, c", [(0, 0), (3, 0), (10, 10), (116, 99), (40, 22), (1000, 1160), (2499, 2659)])
+def test_the_mcnemar_reference_is_the_exact_share_of_toss_sequences(b, c):
+    from fractions import Fraction
+    from math import comb
+
+    n = b + c
+    uneven = sum(comb(n, k) for k in range(n + 1) if abs(2 * k - n) >= abs(b - c))  # sequences at least as uneven, either way
+    exact = Fraction(uneven, 2**n)
+    assert ex04.exact_p_value(b, c) == pytest.approx(float(exact), rel=1e-12)
+    rng = np.random.default_rng(0)
+    y_true, pred_a, pred_b = ex04.paired_predictions(rng, b, c, 50, 20)
+    assert ex04.mcnemar(y_true, pred_a, pred_b)[:2] == (b, c)

@@ -5,7 +5,8 @@ course.toml under the same name (without "test_"). Every check calls the
 student's code through `student.call` (a child process) and judges the plain
 data that comes back against the contract in the exercise's docstrings, using
 the small reference computations of grader/references/ex04_evaluation.py (`ref`,
-never imported from solutions/). Inputs are fixed: seeded random ones and hand-made edge cases.
+never imported from solutions/). Inputs are fixed (seeded random ones and hand-made edge cases), except
+those of the calibration and McNemar checks, drawn for each file when it is graded (`_comparison_seed`).
 
 Each student has a variant (course.toml: BETA, the beta of precision_recall_f1's F score, a number
 at the top of the file), and the F checks grade that one; an F score that is exactly another
@@ -13,6 +14,7 @@ variant's fails with the message that names both (grader/variants.py `told_apart
 """
 
 import numpy as np
+import pytest
 
 from grader import variants
 from grader.feedback import describe, short
@@ -736,3 +738,316 @@ def test_most_confident_mistakes_rejects_bad_input(student):
     for p, t, kwargs, shown_args, hint in cases:
         r = student.call("most_confident_mistakes", p, t, shown=shown_args, expect="ValueError", **kwargs)
         r.expect_raises("ValueError", hint=hint, contract=contract)
+
+
+# ---------------------------------------------------------------- calibration and McNemar's test
+
+COMPARISON_PURPOSE = "ex04 calibration's and McNemar's inputs"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _comparison_seed(student, settings):
+    """The seed of the calibration and McNemar checks' inputs: from the file's bytes and the run's draw key, read
+    before any of its code runs, so that a file cannot hold tables or p-values worked out at home."""
+    student.comparison_seed = settings.draw(COMPARISON_PURPOSE, student.source_bytes())
+    yield
+
+
+def _bin(b: int, n_bins: int) -> str:
+    return f"bin {b} ({b}/{n_bins} < c <= {b + 1}/{n_bins})"
+
+
+def _table(r, n_bins):
+    """A returned reliability table as three float64 arrays (counts kept exact), or the Feedback that says why it is none."""
+    value = r.value
+    if not (isinstance(value, tuple) and len(value) == 3):
+        raise r.fail(f"got {describe(value)}", hint="return the three arrays as a tuple: return counts, confidence, accuracy")
+    arrays = []
+    for name, part in zip(("counts", "confidence", "accuracy"), value):
+        if not isinstance(part, np.ndarray) or part.shape != (n_bins,) or part.dtype.kind not in "iuf":
+            cause = "n_bins was not used (a hard-coded number of bins?)" if isinstance(part, np.ndarray) and part.ndim == 1 else ""
+            raise r.fail(f"{name} is {describe(part)}", f"a 1-D array of n_bins = {n_bins} numbers", cause=cause,
+                         hint="one value per bin, empty bins included: np.bincount(..., minlength=n_bins) keeps them")
+        arrays.append(part.astype(np.float64))
+    return arrays
+
+
+def _binned(which, confidence, right, n_bins):
+    """The table of answers placed in bins `which`: counts and means, 0.0 where a bin is empty."""
+    counts = np.bincount(which, minlength=n_bins)[:n_bins].astype(np.float64)
+    means = [np.divide(np.bincount(which, weights=v, minlength=n_bins)[:n_bins], counts, out=np.zeros(n_bins), where=counts > 0)
+             for v in (confidence, right)]
+    return [counts, *means]
+
+
+def _table_mismatch(r, got, expected, probs, y_true, n_bins, situation=""):
+    """Explain how a reliability table differs from the contract's: the first bin where it does, and the rule it
+    follows instead where it is one of the likely ones."""
+    where = f" ({situation})" if situation else ""
+    names = ("counts", "confidence", "accuracy")
+    first = next(i for i, (g, e) in enumerate(zip(got, expected)) if not np.allclose(g, e, rtol=0, atol=1e-9))
+    b = int(np.argmax(~np.isclose(got[first], expected[first], rtol=0, atol=1e-9)))
+    confidence = probs.max(axis=1).astype(np.float64)
+    right = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    true_prob = probs[np.arange(len(probs)), y_true].astype(np.float64)
+    rules = {
+        "the bins were closed at the bottom (b / n_bins <= c < (b + 1) / n_bins), the other way round from the contract":
+            _binned(np.minimum(np.floor(confidence * n_bins).astype(int), n_bins - 1), confidence, right, n_bins),
+        "the probability of the true label was used as the confidence; an answer's confidence is its row's largest "
+        "probability, the one the model answered with": _binned(np.searchsorted(np.arange(1, n_bins + 1) / n_bins, true_prob),
+                                                                true_prob, right, n_bins),
+        "confidence and accuracy swapped": [expected[0], expected[2], expected[1]],
+        "each bin's sums were returned, not its means: divide by the bin's count": [expected[0], expected[1] * expected[0],
+                                                                                     expected[2] * expected[0]],
+    }
+    cause = next((why for why, table in rules.items() if all(np.allclose(g, t, rtol=0, atol=1e-9) for g, t in zip(got, table))), "")
+    hint = "bin b holds the confidences c with b / n_bins < c <= (b + 1) / n_bins; each bin's means are over its own answers"
+    if np.isnan(np.concatenate(got)).any():
+        cause, hint = "nan where a bin is empty: 0 / 0", "divide only where a bin holds answers: np.divide(..., out=np.zeros(n_bins), where=counts > 0)"
+    elif not cause and got[0].sum() != len(probs):
+        cause = f"the counts add up to {got[0].sum():g}, not to the {len(probs)} answers: some answers were put in no bin, or in two"
+    raise r.fail(f"{names[first]}[{b}] = {got[first][b]:.6g} in {_bin(b, n_bins)}{where}",
+                 f"{expected[first][b]:.6g}", cause=cause, hint=hint)
+
+
+def _reliability_call(student, probs, y_true, n_bins, shown):
+    return student.call("reliability_table", probs, y_true, n_bins=n_bins, shown=shown,
+                        expect=f"(counts, confidence, accuracy): three arrays of {n_bins} numbers")
+
+
+def test_reliability_table_values(student):
+    probs, y_true = ref.calibration_probs(student.comparison_seed)
+    shown = f"probs, y_true ({len(probs)} softmax rows of float32 drawn for your file, overconfident answers)"
+    for n_bins in (10, 15):
+        r = _reliability_call(student, probs, y_true, n_bins, shown)
+        got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
+        if not all(np.allclose(g, e, rtol=0, atol=1e-9) for g, e in zip(got, expected)):
+            _table_mismatch(r, got, expected, probs, y_true, n_bins)
+
+
+# Rows whose confidences lie exactly on bin edges of 4 and 8 bins (quarters and eighths are exact floats);
+# their right answers: rows 0, 2 and 4.
+EDGE_PROBS = np.array([[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0], [0.125, 0.75, 0.125, 0.0], [0.0, 0.0, 1.0, 0.0],
+                       [0.375, 0.25, 0.25, 0.125], [0.0, 0.375, 0.625, 0.0]])
+EDGE_TRUE = np.array([0, 1, 1, 0, 0, 1])
+
+
+def test_reliability_table_bin_edges(student):
+    for n_bins in (4, 8):
+        r = _reliability_call(student, EDGE_PROBS, EDGE_TRUE, n_bins, f"probs={_lit(EDGE_PROBS)}, y_true={_lit(EDGE_TRUE)}")
+        got, expected = _table(r, n_bins), ref.reliability_table(EDGE_PROBS, EDGE_TRUE, n_bins)
+        if not all(np.allclose(g, e, rtol=0, atol=1e-12) for g, e in zip(got, expected)):
+            _table_mismatch(r, got, expected, EDGE_PROBS, EDGE_TRUE, n_bins, "confidences exactly on the edges between bins")
+
+
+def test_reliability_table_empty_bins(student):
+    probs, y_true = ref.calibration_probs(student.comparison_seed, n=30)
+    n_bins = 40  # more bins than answers: most are empty
+    r = _reliability_call(student, probs, y_true, n_bins, "probs, y_true (30 softmax rows drawn for your file)")
+    got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
+    if not all(np.allclose(g, e, rtol=0, atol=1e-9) for g, e in zip(got, expected)):
+        _table_mismatch(r, got, expected, probs, y_true, n_bins, "most bins empty")
+    for name, part, dtype in zip(("counts", "confidence", "accuracy"), r.value, (np.int64, np.float64, np.float64)):
+        if part.dtype != dtype:
+            cause = ("counts added up in floats (np.bincount with weights=, or np.zeros without a dtype)" if name == "counts"
+                     else "means computed from integer sums without a float dtype")
+            raise r.fail(f"the right values, but {name} has dtype {part.dtype}", f"dtype {np.dtype(dtype)}", cause=cause,
+                         hint=f"convert with .astype(np.{np.dtype(dtype)})", contract="for bin b, counts[b] (int64) is how many answers fall in it, confidence[b] (float64) their mean confidence and accuracy[b] (float64) the share of them that are right")
+    if r.warnings:
+        raise r.fail(
+            f"the right values, but the call emitted a warning: {r.warnings[0]}",
+            "no warning",
+            cause="dividing by every bin's count, 0 included, and replacing nan afterwards",
+            hint="skip the division where a bin is empty: np.divide(a, b, out=np.zeros(...), where=b > 0)",
+            contract="the result never holds nan, and computing it emits no warning",
+        )
+
+
+# A hand-made table, over- and underconfident in turn, whose gaps an unweighted or a signed mean gets wrong.
+ECE_TABLE = (np.array([0, 10, 30, 60], dtype=np.int64), np.array([0.0, 0.4, 0.7, 0.9]), np.array([0.0, 0.5, 0.6, 0.95]))
+
+
+def test_expected_calibration_error_values(student):
+    probs, y_true = ref.calibration_probs(student.comparison_seed)
+    drawn = ref.reliability_table(probs, y_true, 10)
+    for table, shown in ((ECE_TABLE, ", ".join(_lit(part) for part in ECE_TABLE)),
+                         (drawn, "counts, confidence, accuracy (the reliability table, 10 bins, of 600 answers drawn for your file)")):
+        expected = ref.expected_calibration_error(*table)
+        r = student.call("expected_calibration_error", *table, shown=shown, expect=f"a float, {expected:.6g}")
+        value = r.value
+        if not isinstance(value, float):
+            raise r.fail(f"got {describe(value)}", hint="return float(...) of the sum")
+        if np.isclose(value, expected, rtol=1e-9, atol=1e-12):
+            continue
+        counts, confidence, accuracy = (np.asarray(part, np.float64) for part in table)
+        gaps, filled = accuracy - confidence, counts > 0
+        candidates = {
+            "the gaps kept their sign, so over- and underconfident bins cancel; the gap is a distance, whichever is larger":
+                float((counts * gaps).sum() / counts.sum()),
+            "every non-empty bin weighed the same; an answer picked at random lands in a bin as often as the bin holds answers":
+                float(np.abs(gaps[filled]).mean()),
+            "the mean over all bins, empty ones included; an answer picked at random never lands in an empty bin":
+                float(np.abs(gaps).mean()),
+            "the gaps weighted by the counts but not divided by the number of answers: a sum of counts, not an expected value":
+                float((counts * np.abs(gaps)).sum()),
+            "the gaps were squared: that is a calibration error too, but not the expected gap":
+                float((counts * gaps**2).sum() / counts.sum()),
+        }
+        cause = next((c for c, v in candidates.items() if np.isclose(value, v, rtol=1e-9, atol=1e-12)), "")
+        raise r.fail(f"got {value:.6g}", f"{expected:.6g}", cause=cause,
+                     hint="an expected value over the answers: each bin's gap counts as often as the bin has answers")
+
+
+def _pairs(student, purpose: str, counts):
+    """Labels and two models' predictions with the disagreements `counts` = (b, c, both right, both wrong),
+    shuffled with the file's own draw."""
+    rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose))])
+    return ref.paired_predictions(rng, *counts)
+
+
+def _drawn_counts(student, purpose: str, wanted):
+    """(b, c) drawn for the file until `wanted(b, c, p)` holds, deterministically: from 5 to 399 each, so
+    that a file would need the p-values of some 150,000 pairs to look them up instead of computing them."""
+    rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose)), 1])
+    while True:
+        b, c = (int(v) for v in rng.integers(5, 400, 2))
+        if wanted(b, c, ref.exact_p_value(b, c)):
+            return b, c
+
+
+def _mcnemar_cases(student):
+    """(y_true, pred_a, pred_b, shown) drawn for the file: a clear winner, either way round; a split too even to
+    say; a tie, whose p-value is exactly 1; no disagreement at all."""
+    out = []
+    for purpose, wanted in (("A ahead", lambda b, c, p: b > c and p < 0.01), ("B ahead", lambda b, c, p: c > b and p < 0.01),
+                            ("no evidence", lambda b, c, p: 0.1 < p < 0.9)):
+        b, c = _drawn_counts(student, purpose, wanted)
+        y_true, pred_a, pred_b = _pairs(student, purpose, (b, c, 400, 25))
+        out.append((y_true, pred_a, pred_b, f"y_true, pred_a, pred_b ({len(y_true)} images drawn for your file)"))
+    tie = _pairs(student, "tie", (31, 31, 300, 20))
+    out.append((*tie, f"y_true, pred_a, pred_b ({len(tie[0])} images drawn for your file, on which each model alone is right as often as the other)"))
+    agree = _pairs(student, "agree", (0, 0, 150, 10))
+    out.append((*agree, f"y_true, pred_a, pred_b ({len(agree[0])} images on which the two models are right and wrong together)"))
+    return out
+
+
+def _mcnemar_result(r):
+    """(b, c, p_value) as returned, or the Feedback that says why they are not three numbers."""
+    value = r.value
+    if not (isinstance(value, tuple) and len(value) == 3):
+        raise r.fail(f"got {describe(value)}", hint="return b, c, p_value as a tuple")
+    b, c, p_value = value
+    for name, number in (("b", b), ("c", c)):
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer)):
+            raise r.fail(f"{name} is {describe(number)}", f"{name} as an int", hint="a count: int(np.sum(...))")
+    if isinstance(p_value, bool) or not isinstance(p_value, (float, int, np.floating, np.integer)):
+        raise r.fail(f"p_value is {describe(p_value)}", "a float", hint="return float(...)")
+    return int(b), int(c), float(p_value)
+
+
+def test_mcnemar_counts(student):
+    for y_true, pred_a, pred_b, shown in _mcnemar_cases(student):
+        b, c, _ = ref.mcnemar(y_true, pred_a, pred_b)
+        r = student.call("mcnemar", y_true, pred_a, pred_b, shown=shown, expect=f"b = {b}, c = {c}")
+        got_b, got_c, _ = _mcnemar_result(r)
+        if (got_b, got_c) == (b, c):
+            continue
+        differ = int(np.sum(pred_a != pred_b))
+        cause = ""
+        if (got_b, got_c) == (c, b):
+            cause = "b and c swapped: b counts the images A gets right and B wrong"
+        elif got_b + got_c == differ != b + c:
+            cause = (f"every image where the predictions differ was counted ({differ}), also those both models get wrong with "
+                     "different answers; only the images one model gets right and the other wrong decide between them")
+        raise r.fail(f"b = {got_b}, c = {got_c}", f"b = {b}, c = {c}", cause=cause,
+                     hint="compare each model's predictions with the labels first: right_a = pred_a == y_true")
+
+
+def _p_value_cause(b: int, c: int, value: float) -> str:
+    """The likely reason a p-value differs from the exact two-sided one of b to c."""
+    from scipy.stats import binom, chi2  # the grader's side only: the worker refuses SciPy
+
+    n, exact = b + c, ref.exact_p_value(b, c)
+    one_tail = float(binom.cdf(min(b, c), n, 0.5))
+    known = {
+        "only one tail: a split as uneven the other way round is as surprising, so the two-sided p-value counts both": one_tail,
+        "both tails added without the cap: with b = c they overlap in the middle and the sum passes 1": 2 * one_tail,
+        "the probability of exactly this split, not of a split at least this uneven": float(binom.pmf(min(b, c), n, 0.5)),
+        "the chi-squared approximation; the contract asks the exact test, which counts the coin tosses themselves":
+            float(chi2.sf((abs(b - c) - 1) ** 2 / n, 1)) if n else 1.0,
+        "the chi-squared approximation without continuity correction; the contract asks the exact test":
+            float(chi2.sf((b - c) ** 2 / n, 1)) if n else 1.0,
+    }
+    if not np.isfinite(value):
+        return "a float overflowed: 2 ** (b + c) is too large for a float once b + c passes about 1,000"
+    return next((why for why, v in known.items() if not np.isclose(v, exact, rtol=1e-9, atol=0) and np.isclose(value, v, rtol=1e-6, atol=0)), "")
+
+
+def _check_p_value(r, b, c, p_value, expected, hint):
+    if np.isclose(p_value, expected, rtol=1e-9, atol=1e-300):
+        return
+    raise r.fail(f"p_value = {p_value:.6g} for b = {b}, c = {c}", f"{expected:.6g}", cause=_p_value_cause(b, c, p_value), hint=hint)
+
+
+@depends_on(test_mcnemar_counts, earns="a p-value of the right counts")
+def test_mcnemar_p_value(student):
+    hint = ("if A and B were equally good, b would be the number of heads in b + c fair tosses: add up the binomial "
+            "probabilities of every split at least as uneven, the splits lesson 4's simulation counts ('Comparing two models on the same test set')")
+    for y_true, pred_a, pred_b, shown in _mcnemar_cases(student):
+        b, c, expected = ref.mcnemar(y_true, pred_a, pred_b)
+        r = student.call("mcnemar", y_true, pred_a, pred_b, shown=shown, expect=f"p_value = {expected:.6g}")
+        got_b, got_c, p_value = _mcnemar_result(r)
+        _check_p_value(r, b, c, p_value, expected, hint)
+
+
+@depends_on(test_mcnemar_counts, earns="a p-value of the right counts")
+def test_mcnemar_large_counts(student):
+    rng = np.random.default_rng([student.comparison_seed, 2])
+    b, more = int(rng.integers(1000, 2500)), int(rng.integers(40, 160))  # p from about 0.4 to 0.001, drawn from 150,000 pairs
+    y_true, pred_a, pred_b = ref.paired_predictions(rng, b, b + more, 6000, 300)
+    b, c, expected = ref.mcnemar(y_true, pred_a, pred_b)
+    shown = f"y_true, pred_a, pred_b ({len(y_true):,} images drawn for your file, {b + c:,} of them disagreements)"
+    r = student.call("mcnemar", y_true, pred_a, pred_b, shown=shown, expect=f"p_value = {expected:.6g}")
+    if r.outcome.status == "raised" and r.outcome.exc_type == "OverflowError":
+        raise r.fail(f"it raised OverflowError({r.outcome.exc_message!r})", f"p_value = {expected:.6g}",
+                     cause=f"2 ** {b + c} or a binomial coefficient of {b + c} tosses converted to a float, which ends near 1.8e308",
+                     hint="Python's ints are exact at any size: keep the sum of math.comb(n, k) and 2 ** n as ints and divide once at the end")
+    got_b, got_c, p_value = _mcnemar_result(r)
+    _check_p_value(r, b, c, p_value, expected,
+                   "Python's ints are exact at any size: add up math.comb(n, k) as ints and divide by 2 ** n once, at the end")
+
+
+@depends_on(test_mcnemar_p_value, earns="a conclusion drawn from the right numbers")
+def test_compare_models_verdict(student):
+    rng = np.random.default_rng([student.comparison_seed, 3])
+    cases = []
+    for purpose, wanted, alphas in (("A ahead", lambda b, c, p: b > c and p < 0.01, (0.05,)),
+                                    ("B ahead", lambda b, c, p: c > b and p < 0.01, (0.05,)),
+                                    ("no evidence", lambda b, c, p: b > c and 0.1 < p < 0.9, (0.05,)),
+                                    ("between the levels", lambda b, c, p: 0.01 < p < 0.05, (0.05, 0.01))):
+        b, c = _drawn_counts(student, "verdict " + purpose, wanted)
+        cases += [(ref.paired_predictions(rng, b, c, 400, 25), alpha) for alpha in alphas]
+    for (y_true, pred_a, pred_b), alpha in cases:
+        shown = f"y_true, pred_a, pred_b ({len(y_true)} images drawn for your file)"
+        # Judged against the student's own numbers for these images (right, as test_mcnemar_p_value has shown on others).
+        own = student.call("mcnemar", y_true, pred_a, pred_b, shown=shown, expect="b, c, p_value")
+        b, c, p_value = _mcnemar_result(own)
+        expected = ref.conclusion(b, c, p_value, alpha)
+        r = student.call("compare_models", y_true, pred_a, pred_b, alpha=alpha, shown=shown, expect=repr(expected))
+        value = r.value
+        if value == expected:
+            continue
+        numbers = f"your mcnemar() gives b = {b}, c = {c} and p_value = {p_value:.4g}"
+        if value not in ("A", "B", "neither"):
+            cause = ""
+        elif expected == "neither":
+            cause = (f"{numbers}, not below alpha = {alpha}: the split is one two equally good models often give"
+                     + (", so the smaller alpha asks for more evidence than these images hold" if alpha < 0.05 else ""))
+        elif value == "neither":
+            cause = f"{numbers}, below alpha = {alpha}: the difference is significant" + (
+                " (was alpha ignored, and 0.05 or another level used instead?)" if p_value < 0.05 else "")
+        else:
+            cause = f"{numbers}: the model that got more of the disputed images right is {expected}, not {value}"
+        raise r.fail(f"got {value!r}", repr(expected), cause=cause,
+                     hint="decide with the p-value at the alpha you were given first, then name the model the disagreements favour",
+                     contract="naming the model that got more of the images they disagree on right" if value in ("A", "B") and expected in ("A", "B") else "")

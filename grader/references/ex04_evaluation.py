@@ -1,7 +1,8 @@
 """Exercise 04's references, apart from its checks (grader/checks/ex04_evaluation.py): the confusion matrix
 and precision, recall and F-beta (each variant's beta) as scikit-learn computes them, the most confused pairs and the most confident
-mistakes as the contracts define them (sorted by pandas), and the seeded inputs the checks call with.
-scikit-learn and pandas, so that pasted into the by-hand file they earn nothing: its worker refuses both."""
+mistakes as the contracts define them (sorted by pandas), the reliability table binned by pandas, the expected calibration error as
+an average weighted by the counts, McNemar's exact p-value as SciPy's binomial test, and the seeded inputs the checks call with.
+scikit-learn, pandas and SciPy, so that pasted into the by-hand file they earn nothing: its worker refuses all three."""
 
 from __future__ import annotations
 
@@ -137,3 +138,77 @@ def tied_mistakes(n=40):
     right = rng.choice(n, size=3, replace=False)
     y_true[right] = predicted[right]
     return probs, y_true.astype(np.int64)
+
+
+def reliability_table(probs, y_true, n_bins):
+    """The contract's bins, (b / n_bins, (b + 1) / n_bins] with 0 in the first, as pandas cuts them; their counts
+    and means, 0.0 where a bin is empty."""
+    import pandas as pd
+
+    probs = np.asarray(probs)
+    rows = pd.DataFrame({"confidence": probs.max(axis=1).astype(np.float64), "right": probs.argmax(axis=1) == np.asarray(y_true)})
+    edges = np.arange(n_bins + 1) / n_bins  # b / n_bins, each edge exactly as the contract writes it
+    rows["bin"] = pd.cut(rows["confidence"], edges, right=True, include_lowest=True, labels=False)
+    grouped = rows.groupby("bin").agg(counts=("right", "size"), confidence=("confidence", "mean"), accuracy=("right", "mean"))
+    grouped = grouped.reindex(range(n_bins), fill_value=0)
+    return (grouped["counts"].to_numpy(np.int64), grouped["confidence"].to_numpy(np.float64),
+            grouped["accuracy"].to_numpy(np.float64))
+
+
+def expected_calibration_error(counts, confidence, accuracy) -> float:
+    """The expected gap over the answers: one row per answer (pandas repeats each bin's row by its count), the mean of their gaps."""
+    import pandas as pd
+
+    table = pd.DataFrame({"gap": (pd.Series(accuracy, dtype=float) - pd.Series(confidence, dtype=float)).abs()})
+    return float(table.loc[table.index.repeat(np.asarray(counts, np.int64)), "gap"].mean())
+
+
+def exact_p_value(b: int, c: int) -> float:
+    """SciPy's exact two-sided binomial p-value of b heads in b + c tosses of a fair coin (1.0 with no toss)."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
+
+
+def mcnemar(y_true, pred_a, pred_b):
+    """b, c and their exact p-value."""
+    right_a, right_b = np.asarray(pred_a) == np.asarray(y_true), np.asarray(pred_b) == np.asarray(y_true)
+    b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    return b, c, exact_p_value(b, c)
+
+
+def conclusion(b: int, c: int, p_value: float, alpha: float) -> str:
+    """compare_models's contract, in its docstring's words, on the numbers of a McNemar test."""
+    return "neither" if not p_value < alpha else ("A" if b > c else "B")
+
+
+def calibration_probs(seed, n=600, n_classes=10):
+    """Seeded softmax outputs (float32) and labels from an overconfident model: its answers are right less often
+    than it says, and more so the surer it is, so the gaps grow along the bins; no confidence within 1e-6 of
+    an edge of 4, 8, 10 or 15 bins, where the contract's rule and a rounding one would part."""
+    rng = np.random.default_rng(seed)
+    probs = np.empty((0, n_classes), np.float32)
+    while len(probs) < n:
+        logits = rng.normal(0.0, 1.0, (n, n_classes)) * rng.uniform(0.3, 5.0, (n, 1))
+        batch = np.exp(logits - logits.max(axis=1, keepdims=True))
+        batch = (batch / batch.sum(axis=1, keepdims=True)).astype(np.float32)
+        confidence = batch.max(axis=1).astype(np.float64)
+        far = np.all([np.abs(confidence * bins - np.round(confidence * bins)) > 1e-5 for bins in (4, 8, 10, 15)], axis=0)
+        probs = np.concatenate([probs, batch[far]])[:n]
+    confidence, predicted = probs.max(axis=1).astype(np.float64), probs.argmax(axis=1)
+    right = rng.random(n) < confidence ** 1.6  # a shade less often right than the confidence says
+    other = (predicted + rng.integers(1, n_classes, n)) % n_classes
+    return probs, np.where(right, predicted, other).astype(np.int64)
+
+
+def paired_predictions(rng, b, c, both_right, both_wrong, n_classes=10):
+    """Labels and two models' predictions for b + c + both_right + both_wrong images, shuffled: A alone right on
+    b of them, B alone right on c; where a model is wrong it answers another class at random."""
+    n = b + c + both_right + both_wrong
+    y_true = rng.integers(0, n_classes, n)
+    wrong = lambda: (y_true + rng.integers(1, n_classes, n)) % n_classes  # noqa: E731 - a wrong answer per image
+    a_right = np.r_[np.ones(b, bool), np.zeros(c, bool), np.ones(both_right, bool), np.zeros(both_wrong, bool)]
+    b_right = np.r_[np.zeros(b, bool), np.ones(c, bool), np.ones(both_right, bool), np.zeros(both_wrong, bool)]
+    order = rng.permutation(n)
+    a_right, b_right = a_right[order], b_right[order]
+    return y_true, np.where(a_right, y_true, wrong()), np.where(b_right, y_true, wrong())

@@ -183,3 +183,21 @@ def compare_models(y_true, pred_a, pred_b, alpha=0.05):
     # TODO: the conclusion of your mcnemar() at level alpha: "A" or "B" for a significant difference, naming the model the disagreements favour, else "neither"
     #       (lesson 4, "Comparing two models on the same test set")
     raise NotImplementedError("compare_models() is not started yet")
+
+
+def answers():
+    """Your answers to this exercise's written questions: about YOUR results, in your own words.
+
+    The grader does not score them. It hands them to your instructor, who grades them by hand
+    (2 points in all), and shows them on your feedback page. Write between
+    the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
+    """
+    return {
+        # 1. Run your reliability_table and expected_calibration_error on the validation predictions of
+        # lesson 4's model (val_probs and y_val in the lesson's notebook), with 10 bins and with 40. Quote
+        # both ECEs and the share of answers in the top bin. Why does the ECE move with the number of bins
+        # though the model is the same? And what would the plain mean of the non-empty bins' gaps say
+        # about this model, compared with your ECE? (2 points)
+        "calibration": """
+        """,
+    }

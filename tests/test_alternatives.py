@@ -176,7 +176,7 @@ FUNCTION_ALTERNATIVES = {
             counts, conf_sums, right_sums = [0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
             for row, label in zip(probs, y_true):
                 best = int(np.argmax(row))
-                conf = float(row[best])
+                conf = row[best]  # float32, as model.predict gives it: the sums stay float32, as in the lesson's diagram
                 b = 0
                 while b < n_bins - 1 and conf > (b + 1) / n_bins:  # (b / n, (b + 1) / n]
                     b += 1

@@ -324,6 +324,11 @@ MUTATIONS = {
                                {"mcnemar_large_counts"}),
     "ex04_mcnemar_chi_squared": ("ex04", {"    from math import comb\n": "    from math import comb, erfc, sqrt\n",
                                           P_VALUE: "return b, c, erfc(sqrt((abs(b - c) - 1) ** 2 / n / 2)) if n else 1.0"}, P_VALUE_ON),
+    # the adversarial review's: mcnemar() right while its own checks call it, then p = 1.0, so that "neither" always
+    # follows from the student's own numbers; the conclusion is judged on numbers that must be right on its images too
+    "ex04_mcnemar_changes_its_mind": ("ex04", {"import numpy as np\n": "import numpy as np\n\n_CALLS = []\n",
+                                               P_VALUE: "_CALLS.append(1)\n    return b, c, min(1.0, 2 * tail / 2**n) if len(_CALLS) <= 6 else 1.0"},
+                                      {"compare_models_verdict"}),
     "ex04_verdict_at_0_05": ("ex04", {"    if p_value >= alpha:": "    if p_value >= 0.05:"}, {"compare_models_verdict"}),
     "ex04_verdict_without_the_test": ("ex04", {'    if p_value >= alpha:\n        return "neither"\n': ""}, {"compare_models_verdict"}),
     "ex04_verdict_reversed": ("ex04", {'return "A" if b > c else "B"': 'return "B" if b > c else "A"'}, {"compare_models_verdict"}),

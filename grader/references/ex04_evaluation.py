@@ -184,8 +184,8 @@ def conclusion(b: int, c: int, p_value: float, alpha: float) -> str:
 
 def calibration_probs(seed, n=600, n_classes=10):
     """Seeded softmax outputs (float32) and labels from an overconfident model: its answers are right less often
-    than it says, and more so the surer it is, so the gaps grow along the bins; no confidence within 1e-6 of
-    an edge of 4, 8, 10 or 15 bins, where the contract's rule and a rounding one would part."""
+    than it says, and more so the surer it is, so the gaps grow along the bins; no confidence within 1e-5 of
+    an edge of 4, 8, 10, 15 or 40 bins (as many as the checks ask), where the contract's rule and a rounding one would part."""
     rng = np.random.default_rng(seed)
     probs = np.empty((0, n_classes), np.float32)
     while len(probs) < n:
@@ -193,7 +193,7 @@ def calibration_probs(seed, n=600, n_classes=10):
         batch = np.exp(logits - logits.max(axis=1, keepdims=True))
         batch = (batch / batch.sum(axis=1, keepdims=True)).astype(np.float32)
         confidence = batch.max(axis=1).astype(np.float64)
-        far = np.all([np.abs(confidence * bins - np.round(confidence * bins)) > 1e-5 for bins in (4, 8, 10, 15)], axis=0)
+        far = np.all([np.abs(confidence * bins - np.round(confidence * bins)) > 1e-5 for bins in (4, 8, 10, 15, 40)], axis=0)
         probs = np.concatenate([probs, batch[far]])[:n]
     confidence, predicted = probs.max(axis=1).astype(np.float64), probs.argmax(axis=1)
     right = rng.random(n) < confidence ** 1.6  # a shade less often right than the confidence says

@@ -789,14 +789,6 @@ def _table(r, n_bins):
     return arrays
 
 
-def _binned(which, confidence, right, n_bins):
-    """The table of answers placed in bins `which`: counts and means, 0.0 where a bin is empty."""
-    counts = np.bincount(which, minlength=n_bins)[:n_bins].astype(np.float64)
-    means = [np.divide(np.bincount(which, weights=v, minlength=n_bins)[:n_bins], counts, out=np.zeros(n_bins), where=counts > 0)
-             for v in (confidence, right)]
-    return [counts, *means]
-
-
 def _table_mismatch(r, got, expected, probs, y_true, n_bins, situation=""):
     """Explain how a reliability table differs from the contract's: the first bin where it does, and the rule it
     follows instead where it is one of the likely ones."""
@@ -804,15 +796,11 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, situation=""):
     names = ("counts", "confidence", "accuracy")
     first = _same(got, expected).index(False)
     b = int(np.argmax(~np.isclose(got[first], expected[first], rtol=0, atol=TABLE_TOLERANCE[first])))
-    confidence = probs.max(axis=1).astype(np.float64)
-    right = (probs.argmax(axis=1) == y_true).astype(np.float64)
-    true_prob = probs[np.arange(len(probs)), y_true].astype(np.float64)
     rules = {
         "the bins were closed at the bottom (b / n_bins <= c < (b + 1) / n_bins), the other way round from the contract":
-            _binned(np.minimum(np.floor(confidence * n_bins).astype(int), n_bins - 1), confidence, right, n_bins),
+            ref.reliability_table(probs, y_true, n_bins, closed="bottom"),
         "the probability of the true label was used as the confidence; an answer's confidence is its row's largest "
-        "probability, the one the model answered with": _binned(np.searchsorted(np.arange(1, n_bins + 1) / n_bins, true_prob),
-                                                                true_prob, right, n_bins),
+        "probability, the one the model answered with": ref.reliability_table(probs, y_true, n_bins, of="label"),
         "confidence and accuracy swapped": [expected[0], expected[2], expected[1]],
         "each bin's sums were returned, not its means: divide by the bin's count": [expected[0], expected[1] * expected[0],
                                                                                      expected[2] * expected[0]],

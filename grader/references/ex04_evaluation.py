@@ -140,15 +140,18 @@ def tied_mistakes(n=40):
     return probs, y_true.astype(np.int64)
 
 
-def reliability_table(probs, y_true, n_bins):
+def reliability_table(probs, y_true, n_bins, closed="top", of="answer"):
     """The contract's bins, (b / n_bins, (b + 1) / n_bins] with 0 in the first, as pandas cuts them; their counts
-    and means, 0.0 where a bin is empty."""
+    and means, 0.0 where a bin is empty. The checks' likely mistakes too: bins closed at the bottom (1.0 in the
+    last), or the true label's probability binned and averaged as if it were the confidence."""
     import pandas as pd
 
-    probs = np.asarray(probs)
-    rows = pd.DataFrame({"confidence": probs.max(axis=1).astype(np.float64), "right": probs.argmax(axis=1) == np.asarray(y_true)})
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    answered = probs.max(axis=1) if of == "answer" else probs[np.arange(len(probs)), y_true]
+    rows = pd.DataFrame({"confidence": answered.astype(np.float64), "right": probs.argmax(axis=1) == y_true})
     edges = np.arange(n_bins + 1) / n_bins  # b / n_bins, each edge exactly as the contract writes it
-    rows["bin"] = pd.cut(rows["confidence"], edges, right=True, include_lowest=True, labels=False)
+    bins = pd.cut(rows["confidence"], edges, right=closed == "top", include_lowest=True, labels=False)
+    rows["bin"] = bins.fillna(n_bins - 1)  # closed at the bottom, 1.0 lies past the last edge: the last bin takes it
     grouped = rows.groupby("bin").agg(counts=("right", "size"), confidence=("confidence", "mean"), accuracy=("right", "mean"))
     grouped = grouped.reindex(range(n_bins), fill_value=0)
     return (grouped["counts"].to_numpy(np.int64), grouped["confidence"].to_numpy(np.float64),

@@ -557,6 +557,25 @@ def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(request,
         assert_teaches(exercise_id, check, message)
 
 
+# The inputs drawn for each file at grading time follow the file: the same mistake in two files that differ only by a
+# comment is shown other numbers. Drawn from a constant (the protection off), the two messages would be the same word
+# for word, and answers worked out at home for them would pass.
+PER_FILE_DRAWS = {"ex01_standardize_leaked": "standardize_applies_the_training_map", "ex04_mcnemar_one_tail": "mcnemar_p_value"}
+
+
+def test_the_inputs_drawn_for_each_file_follow_the_file(tmp_path, mnist_path):
+    submissions = {}
+    for name in PER_FILE_DRAWS:
+        exercise_id, edits, _ = MUTATIONS[name]
+        source = edited(exercise_id, edits, name)
+        submissions[name], submissions[f"{name}_again"] = (exercise_id, source), (exercise_id, source + "\n# the same file, one comment longer\n")
+    out = grade_class(submissions, tmp_path, mnist_path)
+    for name, check in PER_FILE_DRAWS.items():
+        exercise_id = MUTATIONS[name][0]
+        said = [next(c["message"] for c in checks_of(out, student, exercise_id) if c["name"] == check) for student in (name, f"{name}_again")]
+        assert all(said) and said[0] != said[1], said
+
+
 # A mistake the docstring forbids in so many words gets that sentence quoted.
 QUOTED = {
     "ex01_normalize_clears_input": "the input is not modified",

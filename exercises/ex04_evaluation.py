@@ -123,7 +123,8 @@ def reliability_table(probs, y_true, n_bins=10):
     n_bins: a positive integer. The bins cut [0, 1] into n_bins intervals of
     equal width, each open at the bottom and closed at the top: bin b holds
     the confidences c with b / n_bins < c <= (b + 1) / n_bins (and bin 0 also
-    holds c = 0).
+    holds c = 0), c compared as a float64 with (b + 1) / n_bins as Python
+    computes it.
     Returns (counts, confidence, accuracy), three 1-D arrays of length
     n_bins; for bin b, counts[b] (int64) is how many answers fall in it,
     confidence[b] (float64) their mean confidence and accuracy[b] (float64)

@@ -266,6 +266,156 @@ plt.show()
 # shape of the curve, not its third decimal.
 
 # %% [markdown]
+# ## Optimizers by hand
+#
+# Every optimizer above takes three things in, the weights, the gradient of the loss at
+# those weights and a **state** (whatever it remembers from earlier steps), and gives
+# two back: the new weights and the new state. Plain SGD remembers nothing, so its state
+# stays `None`; momentum remembers its last step, Adam two running averages and how many
+# steps it has taken. The training loop hands the state each call returns to the next.
+#
+# A problem small enough to watch shows what the other optimizers are for: the quadratic
+# f(w) = ½ (w₀² + 20 w₁²), whose gradient is (w₀, 20 w₁). Its contour lines are a long,
+# narrow valley, shallow along w₀ and twenty times steeper along w₁. Plain SGD from one
+# start, 30 steps at three learning rates:
+
+# %%
+curvature = np.array([1.0, 20.0])  # f(w) = 0.5 * (1 * w0**2 + 20 * w1**2): shallow along w0, steep along w1
+
+
+def sgd_step(w, grad, state, learning_rate):
+    """Plain SGD as an optimizer: (weights, gradient, state) in, (new weights, new state) out."""
+    return w - learning_rate * grad, state  # it remembers nothing: its state stays None
+
+
+def descend(step, w, n_steps, **settings):
+    """n_steps of `step` on the quadratic, each call handed the state the one before returned."""
+    state, path = None, [w]
+    for _ in range(n_steps):
+        w, state = step(w, curvature * w, state, **settings)  # curvature * w is f's gradient at w
+        path.append(w)
+    return np.array(path)
+
+
+paths = {rate: descend(sgd_step, np.array([-5.0, 1.5]), 30, learning_rate=rate) for rate in (0.02, 0.09, 0.105)}
+for rate, path in paths.items():
+    w = path[-1]
+    print(f"learning rate {rate:<5}  after 30 steps: w0 = {w[0]:.4f}, w1 = {w[1]:.4f}, f = {0.5 * curvature @ w**2:.4g}")
+
+grid0, grid1 = np.meshgrid(np.linspace(-5.5, 1, 200), np.linspace(-2, 2, 200))
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.contour(grid0, grid1, 0.5 * (curvature[0] * grid0**2 + curvature[1] * grid1**2), levels=12, colors="lightgray")
+for rate in (0.02, 0.09):
+    ax.plot(*paths[rate].T, ".-", linewidth=0.8, label=f"learning rate {rate}")
+ax.plot(0, 0, "k*", label="the minimum")
+ax.set(xlabel="w0 (shallow)", ylabel="w1 (steep)", title="Plain SGD in a long, narrow valley")
+ax.legend(fontsize=8)
+plt.tight_layout()
+# Alt text: Contour lines of a long, narrow valley and two paths of 30 plain SGD steps from the same start: at learning rate 0.02 the path drops straight down the steep side, then crawls along the floor, far from the minimum; at 0.09 it zigzags across the valley and ends much closer.
+plt.show()
+
+# %% [markdown]
+# At 0.02 the steep direction is done in a few steps, but the shallow one crawls: each
+# step removes 2% of w₀, which is still at -2.7274 after 30 steps, from -5. At 0.09 w₀
+# reaches -0.2953, but every step across the valley overshoots: w₁ changes sign at each
+# step, the zigzag in the plot. At 0.105 the zigzag grows, and f has climbed to 6851. A
+# step multiplies the distance along a direction of curvature h by 1 − lr · h, so the
+# steep direction caps the learning rate at 2 / 20 = 0.1, where the shallow one still
+# keeps nine tenths of its distance per step. One learning rate for every direction is
+# the trouble; momentum and Adam answer it.
+#
+# Softmax regression has two parameter arrays, the weights W (784 × 10) and the biases
+# b (10), and an optimizer remembers something for every weight: a running average of
+# W's gradients has W's shape, b's has b's. So each array keeps a state of its own,
+# zeros of its shape before the first step; one shared state would mix b's gradients
+# into W's memory, perhaps silently (broadcasting).
+#
+# Adam and its relatives remember through **exponential moving averages** (EMA). From
+# $m_0 = 0$, each step keeps a fraction β of the average and takes 1 − β of the new value:
+#
+# $$m_t = \beta\, m_{t-1} + (1 - \beta)\, x_t = (1 - \beta)\left(x_t + \beta\, x_{t-1} + \beta^2 x_{t-2} + \dots + \beta^{t-1} x_1\right).$$
+#
+# Its weights are a geometric series: multiply 1 + β + … + β^(t−1) by 1 − β and every
+# term cancels but the first and the last. So they sum to 1 − β^t, not to 1; the missing
+# β^t is the weight of the start, 0. If every value were the same x, the average would
+# be (1 − β^t) x, short of x towards zero, and dividing it by 1 − β^t would give x back
+# exactly. Here is a value of 2 measured 5,000 times, with noise of spread 1:
+
+# %%
+rng = np.random.default_rng(0)
+measured = 2.0 + rng.normal(0, 1, size=5000)
+steps = np.arange(1, len(measured) + 1)
+
+
+def ema(values, beta):
+    """The exponential moving average of `values`, started at 0, after every step."""
+    average, out = 0.0, []
+    for x in values:
+        average = beta * average + (1 - beta) * x
+        out.append(average)
+    return np.array(out)
+
+
+averages = {beta: ema(measured, beta) for beta in (0.9, 0.999)}
+for beta, average in averages.items():
+    corrected = average / (1 - beta**steps)
+    for t in (1, 10, 100, 1000, 5000):
+        print(f"beta {beta:<5} step {t:5,d}: weights sum to {1 - beta**t:.3f}, "
+              f"average {average[t - 1]:.3f}, corrected {corrected[t - 1]:.3f}")
+print(f"beta 0.999 at step 1,000, corrected as if t counted epochs of 100 steps (t = 10): "
+      f"{averages[0.999][999] / (1 - 0.999**10):.1f}")
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.semilogx(steps, measured, ".", color="lightgray", markersize=2, label="each measurement")
+ax.semilogx(steps, averages[0.999], label="average, beta 0.999")
+ax.semilogx(steps, averages[0.999] / (1 - 0.999**steps), label="divided by 1 - beta^t")
+ax.axhline(2.0, color="black", linestyle=":", label="the true value")
+ax.set(xlabel="step (log scale)", ylabel="value", title="A moving average started at zero", ylim=(-1, 5))
+ax.legend(fontsize=8)
+plt.tight_layout()
+# Alt text: Noisy measurements around 2 over 5,000 steps on a log scale; a moving average with beta 0.999 starts near 0 and climbs slowly towards 2 over thousands of steps, while the same average divided by 1 minus beta to the t sits near 2 from the first step.
+plt.show()
+
+# %% [markdown]
+# After one step the average is a tenth (β = 0.9) or a thousandth (β = 0.999) of the
+# first measurement, and the corrected one is that measurement, 2.126, whatever β. With
+# β = 0.9 the weights sum to 1.000 by step 100 and the bias is gone. With β = 0.999 the
+# uncorrected average is 0.198 after 100 steps and 1.225 after 1,000, still well short
+# of 2, while the corrected one is near 2 throughout. What the long memory buys is
+# smoothness: β = 0.999 averages over about 1 / (1 − β) = 1,000 values, β = 0.9 over
+# about ten, and wanders with the noise (1.864, 1.837, 1.705 at steps 100, 1,000, 5,000).
+#
+# That division by 1 − β^t is the **bias correction** exercise 5c's adaptive optimizers
+# need. Its t is the number of values the average has taken in, one per step, that is
+# one per batch: the step counter counts batches, not epochs. Counted in epochs of 100
+# batches, t would read 10 at step 1,000, and 1.225 would become 123.1.
+#
+# Adam's second average is of each weight's squared gradients; its square root is a
+# running size of that weight's gradients. A gradient divided by it is a number of
+# order 1, whatever the gradient's scale, so each weight's step is about the learning
+# rate in size, whether its gradients are around 30 or around 0.01. On the quadratic,
+# the gradient across the valley is twenty times the one along it at the same distance,
+# and that is what held plain SGD's learning rate down; divided each by its own running
+# size, both directions step about the learning rate, and the steep one no longer holds
+# the shallow one back.
+#
+# **In exercise 5c** (`exercises/ex05c_optimizers.py`) you write, in NumPy alone,
+# `momentum_step` (Keras's SGD with momentum: classic, or Nesterov's, which looks one
+# step ahead), `adaptive_step` (Keras's Adam, AMSGrad or Adamax, bias correction
+# included, its state handed back for the next call) and `fit` (softmax regression
+# trained with plain SGD or either step, one state per parameter array, the step counter
+# counting batches). The update rules are in the sources: Kingma & Ba (2015), "Adam: a
+# method for stochastic optimization", Algorithm 1, and its section 7.1 for AdaMax;
+# Reddi, Kale & Kumar (2018), "On the convergence of Adam and beyond", for AMSGrad;
+# Sutskever et al. (2013), "On the importance of initialization and momentum in deep
+# learning", for Nesterov's momentum. Keras does not always follow the papers to the
+# letter (its AMSGrad keeps Adam's bias correction, which Reddi et al.'s does not have),
+# and the grader compares each of your steps with Keras's own optimizers on the same
+# gradients, so Keras's optimizer documentation has the last word. `grader --variant
+# ex05c` tells you which momentum and which adaptive optimizer your variant asks for;
+# stuck? `grader --hint ex05c`.
+
+# %% [markdown]
 # ## A stronger CNN
 #
 # The CNN of lesson 5 reads about 98.4% of the test digits. Give it a third

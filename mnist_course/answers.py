@@ -79,6 +79,7 @@ GRADER_ANSWERS = {
     "ex02b": {"loss": ("loss", "linear_loss", "floored_loss"), "gradients": ("grads", "gradient_tape", "finite_differences")},
     "ex05b": {"conv_output_size": ("Case.out_size", "output_size"), "conv2d": ("Case.same_pads", "Case.convolved"), "max_pool2d": ("max_pooled",),
               "conv2d_backward": ("Case.gradients",), "max_pool2d_backward": ("pool_gradient",)},
+    "ex05c": {"momentum_step": ("keras_steps", "optimizer"), "adaptive_step": ("keras_steps", "optimizer"), "fit": ("keras_fit",)},
     "ex03b": {"validation_accuracy": ("declared_run",), "choose_width": ("rule", "best_row")},
 }
 # Graded functions whose docstring is already the whole implementation, so the grader's own

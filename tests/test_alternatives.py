@@ -310,6 +310,60 @@ FUNCTION_ALTERNATIVES = {
             return ("neither", "A", "B")[int(np.sign(b - c))] if p < alpha else "neither"
         """,
     )),
+    # ex05c · the other conventions: PyTorch's velocity (a running sum of gradients, the learning rate applied when
+    # stepping: the same weights at a constant rate), Keras's own form of Adam (epsilon added before the bias
+    # correction, the paper's section 2), the moments in another order, and fit() by index arithmetic
+    "ex05c_other_conventions": ("ex05c", dict(
+        momentum_step="""
+            g = np.array(gradient, dtype=np.float64)
+            buf = momentum * np.array(velocity, dtype=np.float64) + g
+            step = g + momentum * buf if MOMENTUM == "nesterov" else buf
+            return np.array(weights, dtype=np.float64) - learning_rate * step, buf
+        """,
+        adaptive_step="""
+            g = np.array(gradient, dtype=np.float64)
+            largest, second, first = (np.array(a, dtype=np.float64) for a in moments)
+            first = first + (g - first) * (1 - beta_1)
+            if ADAPTIVE == "adamax":
+                second = np.maximum(second * beta_2, np.abs(g))
+                rate = learning_rate / (1 - beta_1 ** step)
+                return np.array(weights, dtype=np.float64) - rate * first / (second + epsilon), np.array([largest, second, first])
+            second = second + (g * g - second) * (1 - beta_2)
+            largest = np.maximum(largest, second)
+            rate = learning_rate * np.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+            divisor = np.sqrt(largest if ADAPTIVE == "amsgrad" else second) + epsilon
+            return np.array(weights, dtype=np.float64) - rate * first / divisor, np.array([largest, second, first])
+        """,
+        fit="""
+            x_all, y_all = np.array(images, dtype=np.float64), np.array(labels)
+            n, d = x_all.shape
+            W, b = np.zeros((d, 10)), np.zeros(10)
+            vel = {"W": np.zeros((d, 10)), "b": np.zeros(10)}
+            mom = {"W": np.zeros((3, d, 10)), "b": np.zeros((3, 10))}
+            generator = np.random.default_rng(seed)
+            t = 0
+            for epoch in range(epochs):
+                perm = generator.permutation(n)
+                for i in range(-(-n // batch_size)):
+                    idx = perm[i * batch_size:(i + 1) * batch_size]
+                    z = x_all[idx] @ W + b
+                    z = z - z.max(axis=1)[:, None]
+                    probs = np.exp(z) / np.exp(z).sum(axis=1)[:, None]
+                    target = np.eye(10)[y_all[idx]]
+                    dz = (probs - target) / len(idx)
+                    dW, db = x_all[idx].T @ dz, dz.sum(axis=0)
+                    t += 1
+                    if optimizer == "sgd":
+                        W, b = W - learning_rate * dW, b - learning_rate * db
+                    elif optimizer == "momentum":
+                        W, vel["W"] = momentum_step(W, dW, vel["W"], learning_rate, 0.9)
+                        b, vel["b"] = momentum_step(b, db, vel["b"], learning_rate, 0.9)
+                    else:
+                        W, mom["W"] = adaptive_step(W, dW, mom["W"], t, learning_rate)
+                        b, mom["b"] = adaptive_step(b, db, mom["b"], t, learning_rate)
+            return W, b
+        """,
+    )),
     # ex05b · plain loops over every output value, as the lesson's window sum
     # (also the cost proof: the slowest way to pass, within call_timeout_s); this and the next
     # answer every variant (DILATION and POOL: benchmarks/variants.py grades them on each)

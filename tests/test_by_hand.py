@@ -1,5 +1,5 @@
 """NumPy by hand (issue 34, item 1): an exercise whose learning goal is the computation
-itself (course.toml's `by_hand`: ex01, ex02b, ex04, ex05b) is graded in a worker where the
+itself (course.toml's `by_hand`: ex01, ex02b, ex04, ex05b, ex05c) is graded in a worker where the
 libraries that would do its work do not exist. Its sandbox hides their folders
 (isolation/bubblewrap.py), and its import system hands back stand-ins that fail when
 used and tell the grader what was used (isolation/_child.py). Each function that used
@@ -302,7 +302,7 @@ def test_a_stand_in_can_be_named_but_not_used():
 
 def test_the_by_hand_exercises_forbid_what_the_issue_names():
     by_hand = {ex.id for ex in COURSE.exercises if ex.by_hand}
-    assert by_hand == {"ex01", "ex02b", "ex04", "ex05b"}
+    assert by_hand == {"ex01", "ex02b", "ex04", "ex05b", "ex05c"}
     for ex in COURSE.exercises:
         if ex.by_hand:
             assert {"tensorflow", "keras", "torch", "jax", "scipy", "sklearn"} <= set(ex.forbidden_libraries)

@@ -1,0 +1,327 @@
+"""Exercise 05c · Optimizers by hand: the graded checks.
+
+Each test is one check; its points, function, hints and lesson section live in
+course.toml under the same name (without "test_"). The student's steps are
+compared with Keras's own optimizers (grader/references/ex05c_optimizers.py, `ref`),
+given the same starting weights and the same gradients: the grader threads what a
+step returns (the velocity, the moments) into the next call, and compares the
+weights after every step. fit() is compared with softmax regression trained by Keras
+on the same batches.
+
+Every input is drawn for each file when it is graded (`_draw_seed`: the file's bytes
+and the run's draw key), so that a file cannot hold weights worked out at home; the
+hyperparameters are drawn among numbers that float32 holds exactly (Keras casts its
+momentum and betas through float32), so that a step that follows the contract agrees
+with Keras to about 1e-15.
+
+Each student has a variant (course.toml: MOMENTUM, classic or Nesterov, and ADAPTIVE,
+Adam, AMSGrad or Adamax, two names at the top of the file). A file whose steps are
+exactly another variant's gets the message that names both (grader/variants.py
+`told_apart`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader import variants
+from grader.feedback import describe, short
+from grader.references import ex05c_optimizers as ref
+from grader.scoring import depends_on
+
+DRAW_PURPOSE = "ex05c optimizers' inputs"
+_DEFAULT = {"momentum": "classic", "adaptive": "adam"}
+_NAMES = {"sgd": "SGD", "classic": "SGD(momentum=...)", "nesterov": "SGD(momentum=..., nesterov=True)", "adam": "Adam",
+          "amsgrad": "Adam(amsgrad=True)", "adamax": "Adamax"}
+_MISMATCH_CAUSE = ("your code leaves MOMENTUM or ADAPTIVE out, or the two names at the top of your file are not your variant's "
+                   "(the file starts with the first variant's), or the file was written for another variant: a classmate's, "
+                   "or your own under another student id")
+# Numbers float32 holds exactly (Keras casts momentum and the betas through float32)
+_RATES = (0.015625, 0.0234375, 0.03125)
+_MOMENTA = (0.75, 0.8125, 0.875, 0.9375)
+_ADAPTIVE_RATES = (0.0078125, 0.01171875, 0.015625)
+_BETA_1, _BETA_2 = (0.8125, 0.875, 0.9375), (0.98828125, 0.9921875, 0.99609375, 0.998046875)
+# How close: a momentum step is sums and products, exact to rounding. An adaptive step's weights may differ by where
+# epsilon is added (Keras adds it to the root of the second moment before its bias correction, the paper's Algorithm 1
+# after), at most about 1e-6 of a step with the checks' gradients: 1e-4 of the learning rate per step passed allows for
+# it, where every mistake below moves a weight by a sizeable part of a step. fit() is judged on its trained weights.
+_MOMENTUM_RTOL = 1e-9
+_ADAPTIVE_ATOL_PER_STEP = 1e-4
+_FIT_RTOL = 1e-3
+_STEPS = 30
+_EPSILON = 1e-10  # passed to adaptive_step by the step checks: where it is added cannot matter at all
+
+
+def _kinds(variant) -> dict:
+    return {**_DEFAULT, **(variant.params if variant else {})}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _draw_seed(student, settings, variant):
+    """The seed of every input here, from the file's bytes and the run's draw key, read before any of its code
+    runs; and the variant graded, whose optimizers every reference runs."""
+    student.variant, student.kinds = variant, _kinds(variant)
+    student.draw_seed = settings.draw(DRAW_PURPOSE, student.source_bytes())
+    yield
+
+
+def _rng(student, purpose: str):
+    return np.random.default_rng([student.draw_seed, sum(map(ord, purpose))])
+
+
+def _other_variant(student, which: str, matches):
+    """told_apart's message where the student's steps are exactly another variant's `which` optimizer
+    (`matches(kind)` says whether they are)."""
+    return variants.told_apart(student.exercise, student.variant, lambda v: _kinds(v)[which] != student.kinds[which]
+                               and matches(_kinds(v)[which]), cause=_MISMATCH_CAUSE)
+
+
+def _pair(r, shape: tuple, kept_shape: tuple, kept: str) -> tuple[np.ndarray, np.ndarray]:
+    """A step's (new_weights, what it keeps), both float arrays of their shapes, or the Feedback that says what came back."""
+    value = r.value
+    expected = f"(new_weights, new_{kept}): two float64 arrays of shapes {shape} and {kept_shape}"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise r.fail(f"got {describe(value)}", expected, hint=f"return both: `return new_weights, new_{kept}`")
+    got = []
+    for item, want in zip(value, (shape, kept_shape)):
+        if not isinstance(item, np.ndarray) or item.dtype.kind != "f" or item.shape != want:
+            raise r.fail(f"got ({describe(value[0])}, {describe(value[1])})", expected,
+                         hint="np.asarray(x, np.float64) makes an array of any number or list; keep every shape as the docstring gives it")
+        got.append(item.astype(np.float64))
+    return got[0], got[1]
+
+
+def _run(student, function: str, weights, gradients, kept_shape, kept: str, shown: str, **kwargs):
+    """The student's weights after each step, calling `function` once per gradient and handing back what it
+    keeps; stops at the first call that fails (raising its Feedback). Returns [(call, weights), ...]."""
+    w, state, out = weights, np.zeros(kept_shape), []
+    for k, gradient in enumerate(gradients, 1):
+        step = {"step": k} if function == "adaptive_step" else {}
+        r = student.call(function, w, gradient, state, shown=f"{shown}, step {k} of {len(gradients)}", expect="the weights Keras has after this step",
+                         **step, **kwargs)
+        w, state = _pair(r, weights.shape, kept_shape, kept)
+        if not np.all(np.isfinite(w)):
+            raise r.fail(f"after step {k}, new_weights holds {short(w)}", "finite weights",
+                         cause="a division by zero or an overflow: `step` is 1 at the first step, and what the optimizer keeps starts at zero",
+                         hint="print the moments and the bias corrections for step 1: 1 - beta ** step is 0 only where step is 0")
+        out.append((r, w))
+    return out
+
+
+def _first_difference(run, expected, atol_at) -> int | None:
+    """The first step (from 1) whose weights differ from `expected` beyond atol_at(step, expected weights)."""
+    for k, ((_, got), want) in enumerate(zip(run, expected), 1):
+        if not np.all(np.abs(got - want) <= atol_at(k, want)):
+            return k
+    return None
+
+
+def _same_run(run, expected, atol_at) -> bool:
+    return _first_difference(run, expected, atol_at) is None
+
+
+# ---------------------------------------------------------------- momentum_step
+
+
+def _momentum_case(student, purpose: str, shape: tuple):
+    rng = _rng(student, purpose)
+    weights, gradients = ref.gradient_sequence(rng.integers(2**31), shape, _STEPS)
+    return weights, gradients, float(rng.choice(_RATES)), float(rng.choice(_MOMENTA))
+
+
+def _momentum_atol(k, want):
+    return _MOMENTUM_RTOL * (1 + np.abs(want))
+
+
+def test_momentum_step_matches_keras(student):
+    kind = student.kinds["momentum"]
+    for purpose, shape in (("momentum matrix", (4, 3)), ("momentum vector", (7,))):
+        weights, gradients, lr, mom = _momentum_case(student, purpose, shape)
+        shown = f"weights, gradient, velocity ({purpose.split()[1]} of shape {shape} drawn for your file)"
+        run = _run(student, "momentum_step", weights, gradients, shape, "velocity", shown, learning_rate=lr, momentum=mom)
+        expected = ref.keras_steps(kind, weights, gradients, lr, momentum=mom)
+        k = _first_difference(run, expected, _momentum_atol)
+        if k is None:
+            continue
+        r, got = run[k - 1]
+        told = _other_variant(student, "momentum", lambda other: _same_run(run, ref.keras_steps(other, weights, gradients, lr, momentum=mom), _momentum_atol))
+        if told:
+            raise told(r, f"after {len(run)} steps its weights are {short(run[-1][1])}")
+        cause = ""
+        if _same_run(run, ref.keras_steps("sgd", weights, gradients, lr), _momentum_atol):
+            cause = "every step is a plain gradient step: the velocity is not carried from one step to the next (is the returned velocity the new one?)"
+        elif k == 1:
+            cause = ("already the first step differs: from a zero velocity, " + ("classic momentum moves by exactly a plain gradient step"
+                     if kind == "classic" else "Nesterov's first step is (1 + momentum) plain gradient steps"))
+        else:
+            cause = f"the first {k - 1} steps agree with Keras's and step {k} does not: the velocity carried from one step to the next differs from the one Keras keeps"
+        raise r.fail(f"after step {k}: {short(got)}", f"{short(expected[k - 1])}, the weights keras.optimizers.{_NAMES[kind]} has after step {k} "
+                     f"(learning_rate={lr}, momentum={mom})", cause=cause,
+                     hint="write the velocity's update and the weights' update on paper for two steps, from a zero velocity, and compare them with "
+                          "what Keras's SGD documentation says it does; use the arguments learning_rate and momentum, not numbers of your own")
+
+
+@depends_on(test_momentum_step_matches_keras, earns="leaving the caller's arrays alone")
+def test_momentum_step_leaves_input(student):
+    weights, gradients, lr, mom = _momentum_case(student, "momentum leaves", (3, 5))
+    velocity = -lr * gradients[0]
+    given = (weights.copy(), gradients[1].copy(), velocity.copy())
+    r = student.call("momentum_step", weights, gradients[1], velocity, learning_rate=lr, momentum=mom,
+                     shown="weights, gradient, velocity (3 x 5, drawn for your file)", expect="new arrays; weights and gradient unchanged")
+    _pair(r, weights.shape, weights.shape, "velocity")
+    for name, before, after in zip(("weights", "gradient"), given, r.args_after):
+        if not np.array_equal(before, after):
+            raise r.fail(f"afterwards the caller's {name} had changed", f"{name} left untouched",
+                         cause=f"an in-place update of {name} (`{name} -= ...` or `{name} += ...` changes the caller's array)",
+                         hint="compute new arrays: `new_weights = weights + ...`", contract="weights and gradient are left unchanged")
+
+
+# ---------------------------------------------------------------- adaptive_step
+
+
+def _adaptive_atol(lr):
+    return lambda k, want: _ADAPTIVE_ATOL_PER_STEP * lr * k + 1e-12
+
+
+def _adaptive_hyper(student, purpose: str) -> dict:
+    rng = _rng(student, purpose + " hyperparameters")
+    return dict(learning_rate=float(rng.choice(_ADAPTIVE_RATES)), beta_1=float(rng.choice(_BETA_1)), beta_2=float(rng.choice(_BETA_2)))
+
+
+_ADAPTIVE_CAUSE = ("a moment, its bias correction or the division differs from {name}'s: the first step of every weight should be about the "
+                   "learning rate, and each moment must carry over from one step to the next in the moments array")
+
+
+def _first_step_cause(ratio: np.ndarray, hyper: dict) -> str:
+    """What the first step's size says, as multiples of the learning rate (the right first step is the learning
+    rate itself for every weight, whatever its gradient's size)."""
+    b1, b2 = hyper["beta_1"], hyper["beta_2"]
+    if np.ptp(np.log(ratio)) > 1:  # sizes that follow the gradient's size
+        return "the step follows the gradient's size: it is not divided by a running size of that weight's gradients"
+    for value, cause in (((1 - b1) / np.sqrt(1 - b2), "neither moment is bias-corrected"),
+                         (1 / np.sqrt(1 - b2), "the first moment is corrected, the second is not"),
+                         (1 - b1, "the second moment is corrected, the first is not")):
+        if np.allclose(ratio, value, rtol=1e-3):
+            return (f"each weight moved by {value:.4g} times the learning rate: {cause}; a moving average started at zero holds only "
+                    "1 - beta ** step of its weight after `step` steps (lesson 6, 'Optimizers by hand')")
+    return ""
+
+
+def test_adaptive_step_bias_correction(student):
+    kind, shape = student.kinds["adaptive"], (6,)
+    hyper = _adaptive_hyper(student, "first steps")
+    weights, gradients = ref.gradient_sequence(_rng(student, "first steps").integers(2**31), shape, 3)
+    run = _run(student, "adaptive_step", weights, gradients, (3, *shape), "moments",
+               f"weights, gradient, moments (6 weights whose gradients range from about 0.001 to 20, drawn for your file)",
+               epsilon=_EPSILON, **hyper)
+    expected = ref.keras_steps(kind, weights, gradients, epsilon=_EPSILON, **hyper)
+    k = _first_difference(run, expected, _adaptive_atol(hyper["learning_rate"]))
+    if k is None:
+        return
+    r, got = run[k - 1]
+    atol = _adaptive_atol(hyper["learning_rate"])
+    told = _other_variant(student, "adaptive", lambda other: _same_run(run, ref.keras_steps(other, weights, gradients, epsilon=_EPSILON, **hyper), atol))
+    if told:
+        raise told(r, f"after {len(run)} steps its weights are {short(run[-1][1])}")
+    cause = _first_step_cause(np.abs(run[0][1] - weights) / hyper["learning_rate"], hyper) if k == 1 else ""
+    raise r.fail(f"after step {k}: {short(got)}", f"{short(expected[k - 1])}, the weights keras.optimizers.{_NAMES[kind]} has after step {k} ({hyper})",
+                 cause=cause or _ADAPTIVE_CAUSE.format(name=_NAMES[kind]), hint="after one step from zero moments, what does each bias-corrected moment equal? Then each weight's first step "
+                 "is the learning rate itself, whatever its gradient's size (lesson 6, 'Optimizers by hand')")
+
+
+def test_adaptive_step_matches_keras(student):
+    kind, shape = student.kinds["adaptive"], (4, 3)
+    hyper = _adaptive_hyper(student, "trajectory")
+    weights, gradients = ref.gradient_sequence(_rng(student, "trajectory").integers(2**31), shape, _STEPS, fall_at=_STEPS // 3)
+    run = _run(student, "adaptive_step", weights, gradients, (3, *shape), "moments",
+               f"weights, gradient, moments (4 x 3, drawn for your file; the gradients a hundred times smaller from step {_STEPS // 3 + 1})",
+               epsilon=_EPSILON, **hyper)
+    expected = ref.keras_steps(kind, weights, gradients, epsilon=_EPSILON, **hyper)
+    atol = _adaptive_atol(hyper["learning_rate"])
+    k = _first_difference(run, expected, atol)
+    if k is None:
+        return
+    r, got = run[k - 1]
+    told = _other_variant(student, "adaptive", lambda other: _same_run(run, ref.keras_steps(other, weights, gradients, epsilon=_EPSILON, **hyper), atol))
+    if told:
+        raise told(r, f"after {len(run)} steps its weights are {short(run[-1][1])}")
+    cause = ""
+    if _same_run(run, ref.keras_steps(kind, weights, gradients, learning_rate=hyper["learning_rate"], epsilon=_EPSILON), atol):
+        cause = "the steps are those of the default betas 0.9 and 0.999: use the arguments beta_1 and beta_2"
+    elif k == 1:
+        cause = _first_step_cause(np.abs(run[0][1] - weights) / hyper["learning_rate"], hyper)
+    elif k > _STEPS // 3:
+        cause = (f"the steps agree until the gradients fall (step {_STEPS // 3 + 1}) and part ways after: "
+                 + {"adam": "the second moment must follow the gradients down",
+                    "amsgrad": "AMSGrad divides by the largest second moment so far (before its bias correction), kept in the moments from step to step",
+                    "adamax": "Adamax's running maximum decays by beta_2 every step before it meets the new gradient's size"}[kind])
+    raise r.fail(f"after step {k}: {short(got)}", f"{short(expected[k - 1])}, the weights keras.optimizers.{_NAMES[kind]} has after step {k} ({hyper})",
+                 cause=cause or _ADAPTIVE_CAUSE.format(name=_NAMES[kind]), hint=f"read {_NAMES[kind]}'s step in its paper (lesson 6 names it) and write it for two steps on paper, "
+                 "from zero moments; keep in the moments array everything the next step needs")
+
+
+@depends_on(test_adaptive_step_matches_keras, earns="leaving the caller's arrays alone")
+def test_adaptive_step_leaves_input(student):
+    shape = (2, 5)
+    weights, gradients = ref.gradient_sequence(_rng(student, "adaptive leaves").integers(2**31), shape, 2)
+    moments = np.stack([0.1 * gradients[0], 0.001 * gradients[0] ** 2, 0.001 * gradients[0] ** 2])
+    given = (weights.copy(), gradients[1].copy(), moments.copy())
+    r = student.call("adaptive_step", weights, gradients[1], moments, step=2, shown="weights, gradient, moments (2 x 5, drawn for your file), step=2",
+                     expect="new arrays; weights, gradient and moments unchanged")
+    _pair(r, shape, moments.shape, "moments")
+    for name, before, after in zip(("weights", "gradient", "moments"), given, r.args_after):
+        if not np.array_equal(before, after):
+            raise r.fail(f"afterwards the caller's {name} had changed", f"{name} left untouched",
+                         cause=f"an in-place update of {name} (`{name}[0] = ...`, `{name} *= ...` or an unpacked row changed in place)",
+                         hint="build new arrays and return them (np.stack([m, v, ...]) makes a new moments array)",
+                         contract="weights, gradient and moments are left unchanged")
+
+
+# ---------------------------------------------------------------- fit
+
+
+def test_fit_matches_keras(student):
+    rng = _rng(student, "fit")
+    images, labels = ref.task(rng.integers(2**31))
+    epochs, batch_size, seed = 3, int(rng.choice((16, 20, 24))), int(rng.integers(1000))
+    shown = f"images, labels ({len(images)} points of {images.shape[1]} features in ten overlapping clusters, drawn for your file)"
+    rates = {"sgd": 0.0625, "momentum": 0.03125, "adaptive": 0.015625}
+    for optimizer, lr in rates.items():
+        kind = {"sgd": "sgd", "momentum": student.kinds["momentum"], "adaptive": student.kinds["adaptive"]}[optimizer]
+        r = student.call("fit", images, labels, optimizer=optimizer, learning_rate=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                         shown=shown, expect=f"(W, b) as Keras's {_NAMES[kind]} trains them on the same batches")
+        value = r.value
+        if (not isinstance(value, (tuple, list)) or len(value) != 2
+                or [getattr(v, "shape", None) for v in value] != [(images.shape[1], 10), (10,)]):
+            raise r.fail(f"got {describe(value)}", f"(W, b): float64 arrays of shapes {(images.shape[1], 10)} and (10,)",
+                         hint="return W, b")
+        W, b = (np.asarray(v, np.float64) for v in value)
+        order = ref.batches(len(images), epochs, batch_size, seed)
+        KW, Kb = ref.keras_fit(images, labels, kind, lr, order)
+        scale = max(np.abs(KW).max(), np.abs(Kb).max())
+        if np.all(np.abs(W - KW) <= _FIT_RTOL * scale) and np.all(np.abs(b - Kb) <= _FIT_RTOL * scale):
+            continue
+
+        def like(batch_order, **how):
+            LW, Lb = ref.keras_fit(images, labels, kind, lr, batch_order, **how)
+            return np.all(np.abs(W - LW) <= _FIT_RTOL * scale) and np.all(np.abs(b - Lb) <= _FIT_RTOL * scale)
+
+        per_epoch = len(order) // epochs
+        cause = ""
+        if like(ref.batches(len(images), epochs, batch_size, seed, order="same every epoch")):
+            cause = "every epoch visits the images in the same order: the generator is made anew each epoch, not once for the whole training"
+        elif like(ref.batches(len(images), epochs, batch_size, seed, order="unshuffled")):
+            cause = "the images are visited in their given order: the contract shuffles them every epoch"
+        elif optimizer != "sgd" and like(order, fresh_each_epoch=per_epoch):
+            cause = "the optimizer starts afresh every epoch: what it keeps (and the step number) must carry over from one epoch to the next"
+        elif optimizer == "sgd":
+            cause = ("plain SGD already differs, so the loop does: the gradient of each batch's mean loss (p - onehot(y), divided by the "
+                     "batch's size), or the batches (their order and sizes)")
+        else:
+            cause = (f"fit() with optimizer=\"sgd\" agrees with Keras, so the loop and the gradient are right; what {optimizer} adds differs: "
+                     "each parameter (W and b) keeps its own state, and the step number counts batches over the whole training")
+        raise r.fail(f"optimizer={optimizer!r}: W {short(W)}, b {short(b)}",
+                     f"W {short(KW)}, b {short(Kb)}, as keras.optimizers.{_NAMES[kind]} (learning_rate={lr}) trains them on the same batches",
+                     cause=cause, hint="follow the docstring's order: one generator for the whole training, a permutation per epoch, "
+                     "one step of W and one of b per batch, each with its own state")

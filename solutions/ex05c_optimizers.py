@@ -40,12 +40,13 @@ def momentum_step(weights, gradient, velocity, learning_rate=0.01, momentum=0.9)
     velocity: a float64 array of the weights' shape: zeros before the first
     step; after it, the velocity the previous step returned.
     learning_rate, momentum: positive floats, the same at every step.
-    The velocity is the step the optimizer took last time. "classic"
-    (heavy-ball) momentum moves by the new velocity: a fraction `momentum` of
-    the previous velocity plus a plain gradient step. "nesterov" moves by the
-    velocity it will have one step ahead if the gradient stays the same, the
-    way Keras's nesterov=True does (lesson 6, 'Optimizers by hand', and
-    Keras's SGD documentation).
+    The new velocity is a fraction `momentum` of the previous velocity plus
+    a plain gradient step, for both kinds. "classic" (heavy-ball) momentum
+    moves the weights by the new velocity. "nesterov" moves them by the
+    velocity the optimizer will have one step later if the gradient stays
+    the same, the way Keras's nesterov=True does (lesson 6, 'Optimizers by
+    hand', and Keras's SGD documentation); the velocity it returns is the
+    new velocity all the same.
     Returns (new_weights, new_velocity), new float64 arrays of the weights'
     shape; weights and gradient are left unchanged.
     """
@@ -106,7 +107,8 @@ def fit(images, labels, optimizer="adaptive", learning_rate=0.001, epochs=1, bat
     float64 and start at zero.
     optimizer: "sgd" (a plain step: minus learning_rate times the gradient),
     "momentum" (your momentum_step with momentum 0.9) or "adaptive" (your
-    adaptive_step with its default betas and epsilon), each at learning_rate.
+    adaptive_step with its default betas and epsilon=1e-10, so small that
+    where it is added cannot matter), each at learning_rate.
     Each epoch visits every image once, in the order that
     np.random.default_rng(seed).permutation(N) gives, from one generator made
     once for the whole training (so a new order every epoch), in batches of
@@ -138,6 +140,6 @@ def fit(images, labels, optimizer="adaptive", learning_rate=0.001, epochs=1, bat
                 elif optimizer == "momentum":
                     params[i], kept[i][0] = momentum_step(params[i], gradient, kept[i][0], learning_rate, 0.9)
                 else:
-                    params[i], kept[i] = adaptive_step(params[i], gradient, kept[i], steps, learning_rate)
+                    params[i], kept[i] = adaptive_step(params[i], gradient, kept[i], steps, learning_rate, epsilon=1e-10)
     return params[0], params[1]
     ### END SOLUTION

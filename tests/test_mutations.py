@@ -597,7 +597,8 @@ def test_a_mistake_fails_exactly_its_checks_with_a_message_that_teaches(request,
 # The inputs drawn for each file at grading time follow the file: the same mistake in two files that differ only by a
 # comment is shown other numbers. Drawn from a constant (the protection off), the two messages would be the same word
 # for word, and answers worked out at home for them would pass.
-PER_FILE_DRAWS = {"ex01_standardize_leaked": "standardize_applies_the_training_map", "ex04_mcnemar_one_tail": "mcnemar_p_value"}
+PER_FILE_DRAWS = {"ex01_standardize_leaked": "standardize_applies_the_training_map", "ex04_mcnemar_one_tail": "mcnemar_p_value",
+                  "ex05c_no_bias_correction": "adaptive_step_bias_correction"}
 
 
 def test_the_inputs_drawn_for_each_file_follow_the_file(tmp_path, mnist_path):

@@ -4,7 +4,7 @@ cheapest exercise with variants (no training): a student's own `grader --student
 and the GitHub Classroom workflow's step (the repository's owner). nbgrader's route (its student id)
 is proven in tests/test_nbgrader.py's round trip. On each, a classmate's file for another variant
 fails its learning checks with the message that names both variants, never "your code is wrong".
-On every exercise with variants graded without the grader's Keras training (ex02b, ex03b, ex04, ex05b),
+On every exercise with variants graded without the grader's Keras training (ex02b, ex03b, ex04, ex05b, ex05c),
 a class of every variant's reference (full points), the untouched stub under every variant (each check
 "not started") and a classmate's file for another variant (its failed learning checks told apart as that
 variant's); ex02b's runs its by-hand trainings and ex03b's its sweeps in the worker, so their cases carry
@@ -51,6 +51,11 @@ VARIANT_MISTAKES = {
     "ex05b": [("d2p2", {"    if DILATION > 1:  # the taps": "    taps = kh, kw\n    if DILATION > 1:  # the taps",
                         "        for axis, k in ((1, kh), (2, kw)):": "        for axis, k in zip((1, 2), taps):"},
                "conv2d_same_padding", '"same" padding worked out from the kernel\'s taps, not from its span')],
+    # AMSGrad's maximum taken over the bias-corrected second moments (Keras and PyTorch take it before the correction)
+    "ex05c": [("nesterov_amsgrad", {"        v_max = np.maximum(v_max, v)\n": "        v_max = np.maximum(v_max, v / (1 - beta_2**step))\n",
+                                    'v_hat = (v_max if ADAPTIVE == "amsgrad" else v) / (1 - beta_2**step)':
+                                    'v_hat = v_max if ADAPTIVE == "amsgrad" else v / (1 - beta_2**step)'},
+               "adaptive_step_matches_keras", "AMSGrad's maximum is over the second moments before their bias correction")],
 }
 LEARNING = [name for f in EXERCISE.functions for name in f.learning] if EXERCISE else []
 MISMATCH = "exactly what variant"

@@ -6,7 +6,10 @@ compared with Keras's own optimizers (grader/references/ex05c_optimizers.py, `re
 given the same starting weights and the same gradients: the grader threads what a
 step returns (the velocity, the moments) into the next call, and compares the
 weights after every step. fit() is compared with softmax regression trained by Keras
-on the same batches.
+on the same batches: it judges the loop (the batches, the gradient, one state per
+parameter carried across epochs, the step counted in batches). On its small task an
+adaptive optimizer's second moment only grows, so Adam and AMSGrad train alike there:
+AMSGrad's maximum is judged by the step checks, whose gradients fall part-way.
 
 Every input is drawn for each file when it is graded (`_draw_seed`: the file's bytes
 and the run's draw key), so that a file cannot hold weights worked out at home; the
@@ -88,7 +91,11 @@ def _pair(r, shape: tuple, kept_shape: tuple, kept: str) -> tuple[np.ndarray, np
         if not isinstance(item, np.ndarray) or item.dtype.kind != "f" or item.shape != want:
             raise r.fail(f"got ({describe(value[0])}, {describe(value[1])})", expected,
                          hint="np.asarray(x, np.float64) makes an array of any number or list; keep every shape as the docstring gives it")
-        got.append(item.astype(np.float64))
+        if item.dtype != np.float64:
+            raise r.fail(f"got ({describe(value[0])}, {describe(value[1])})", expected,
+                         cause=f"{item.dtype} keeps about 7 digits, and the steps are compared with Keras's float64 ones to about 9",
+                         hint="compute in float64: np.asarray(weights, np.float64), and no astype(np.float32) on the way")
+        got.append(item)
     return got[0], got[1]
 
 
@@ -98,7 +105,7 @@ def _run(student, function: str, weights, gradients, kept_shape, kept: str, show
     w, state, out = weights, np.zeros(kept_shape), []
     for k, gradient in enumerate(gradients, 1):
         step = {"step": k} if function == "adaptive_step" else {}
-        r = student.call(function, w, gradient, state, shown=f"{shown}, step {k} of {len(gradients)}", expect="the weights Keras has after this step",
+        r = student.call(function, w, gradient, state, shown=f"{shown}; call {k} of {len(gradients)}", expect="the weights Keras has after this step",
                          **step, **kwargs)
         w, state = _pair(r, weights.shape, kept_shape, kept)
         if not np.all(np.isfinite(w)):
@@ -138,7 +145,7 @@ def test_momentum_step_matches_keras(student):
     kind = student.kinds["momentum"]
     for purpose, shape in (("momentum matrix", (4, 3)), ("momentum vector", (7,))):
         weights, gradients, lr, mom = _momentum_case(student, purpose, shape)
-        shown = f"weights, gradient, velocity ({purpose.split()[1]} of shape {shape} drawn for your file)"
+        shown = f"weights, gradient ({purpose.split()[1]} of shape {shape} drawn for your file), velocity"
         run = _run(student, "momentum_step", weights, gradients, shape, "velocity", shown, learning_rate=lr, momentum=mom)
         expected = ref.keras_steps(kind, weights, gradients, lr, momentum=mom)
         k = _first_difference(run, expected, _momentum_atol)
@@ -191,6 +198,14 @@ def _adaptive_hyper(student, purpose: str) -> dict:
 
 _ADAPTIVE_CAUSE = ("a moment, its bias correction or the division differs from {name}'s: the first step of every weight should be about the "
                    "learning rate, and each moment must carry over from one step to the next in the moments array")
+# What each optimizer's contract adds, said where its steps differ and no simpler cause fits
+_ADAPTIVE_DETAIL = {"adam": "",
+                    "amsgrad": "; AMSGrad's maximum is over the second moments before their bias correction, as the docstring says",
+                    "adamax": "; in Adamax only the first moment is bias-corrected: ask why the running maximum needs none"}
+
+
+def _adaptive_cause(kind: str) -> str:
+    return _ADAPTIVE_CAUSE.format(name=_NAMES[kind]) + _ADAPTIVE_DETAIL[kind]
 
 
 def _first_step_cause(ratio: np.ndarray, hyper: dict) -> str:
@@ -213,7 +228,7 @@ def test_adaptive_step_bias_correction(student):
     hyper = _adaptive_hyper(student, "first steps")
     weights, gradients = ref.gradient_sequence(_rng(student, "first steps").integers(2**31), shape, 3)
     run = _run(student, "adaptive_step", weights, gradients, (3, *shape), "moments",
-               f"weights, gradient, moments (6 weights whose gradients range from about 0.001 to 20, drawn for your file)",
+               f"weights, gradient (6 weights, their gradients from about 0.001 to 20 in size, drawn for your file), moments",
                epsilon=_EPSILON, **hyper)
     expected = ref.keras_steps(kind, weights, gradients, epsilon=_EPSILON, **hyper)
     k = _first_difference(run, expected, _adaptive_atol(hyper["learning_rate"]))
@@ -226,7 +241,7 @@ def test_adaptive_step_bias_correction(student):
         raise told(r, f"after {len(run)} steps its weights are {short(run[-1][1])}")
     cause = _first_step_cause(np.abs(run[0][1] - weights) / hyper["learning_rate"], hyper) if k == 1 else ""
     raise r.fail(f"after step {k}: {short(got)}", f"{short(expected[k - 1])}, the weights keras.optimizers.{_NAMES[kind]} has after step {k} ({hyper})",
-                 cause=cause or _ADAPTIVE_CAUSE.format(name=_NAMES[kind]), hint="after one step from zero moments, what does each bias-corrected moment equal? Then each weight's first step "
+                 cause=cause or _adaptive_cause(kind), hint="after one step from zero moments, what does each bias-corrected moment equal? Then each weight's first step "
                  "is the learning rate itself, whatever its gradient's size (lesson 6, 'Optimizers by hand')")
 
 
@@ -235,7 +250,7 @@ def test_adaptive_step_matches_keras(student):
     hyper = _adaptive_hyper(student, "trajectory")
     weights, gradients = ref.gradient_sequence(_rng(student, "trajectory").integers(2**31), shape, _STEPS, fall_at=_STEPS // 3)
     run = _run(student, "adaptive_step", weights, gradients, (3, *shape), "moments",
-               f"weights, gradient, moments (4 x 3, drawn for your file; the gradients a hundred times smaller from step {_STEPS // 3 + 1})",
+               f"weights, gradient (4 x 3, drawn for your file; the gradients a hundred times smaller from step {_STEPS // 3 + 1}), moments",
                epsilon=_EPSILON, **hyper)
     expected = ref.keras_steps(kind, weights, gradients, epsilon=_EPSILON, **hyper)
     atol = _adaptive_atol(hyper["learning_rate"])
@@ -255,9 +270,9 @@ def test_adaptive_step_matches_keras(student):
         cause = (f"the steps agree until the gradients fall (step {_STEPS // 3 + 1}) and part ways after: "
                  + {"adam": "the second moment must follow the gradients down",
                     "amsgrad": "AMSGrad divides by the largest second moment so far (before its bias correction), kept in the moments from step to step",
-                    "adamax": "Adamax's running maximum decays by beta_2 every step before it meets the new gradient's size"}[kind])
+                    "adamax": "Adamax's running maximum of the gradients' sizes must be able to fall when they do"}[kind])
     raise r.fail(f"after step {k}: {short(got)}", f"{short(expected[k - 1])}, the weights keras.optimizers.{_NAMES[kind]} has after step {k} ({hyper})",
-                 cause=cause or _ADAPTIVE_CAUSE.format(name=_NAMES[kind]), hint=f"read {_NAMES[kind]}'s step in its paper (lesson 6 names it) and write it for two steps on paper, "
+                 cause=cause or _adaptive_cause(kind), hint=f"read {_NAMES[kind]}'s step in its paper (lesson 6 names it) and write it for two steps on paper, "
                  "from zero moments; keep in the moments array everything the next step needs")
 
 
@@ -292,10 +307,12 @@ def test_fit_matches_keras(student):
         r = student.call("fit", images, labels, optimizer=optimizer, learning_rate=lr, epochs=epochs, batch_size=batch_size, seed=seed,
                          shown=shown, expect=f"(W, b) as Keras's {_NAMES[kind]} trains them on the same batches")
         value = r.value
+        shapes = [(images.shape[1], 10), (10,)]
         if (not isinstance(value, (tuple, list)) or len(value) != 2
-                or [getattr(v, "shape", None) for v in value] != [(images.shape[1], 10), (10,)]):
-            raise r.fail(f"got {describe(value)}", f"(W, b): float64 arrays of shapes {(images.shape[1], 10)} and (10,)",
-                         hint="return W, b")
+                or not all(isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.shape == want for v, want in zip(value, shapes))):
+            got = f"({', '.join(describe(v) for v in value)})" if isinstance(value, (tuple, list)) and len(value) == 2 else describe(value)
+            raise r.fail(f"got {got}", f"(W, b): float64 arrays of shapes {shapes[0]} and {shapes[1]}",
+                         hint="return W, b: the two arrays of numbers your training ends with")
         W, b = (np.asarray(v, np.float64) for v in value)
         order = ref.batches(len(images), epochs, batch_size, seed)
         KW, Kb = ref.keras_fit(images, labels, kind, lr, order)
@@ -303,10 +320,14 @@ def test_fit_matches_keras(student):
         if np.all(np.abs(W - KW) <= _FIT_RTOL * scale) and np.all(np.abs(b - Kb) <= _FIT_RTOL * scale):
             continue
 
-        def like(batch_order, **how):
-            LW, Lb = ref.keras_fit(images, labels, kind, lr, batch_order, **how)
+        def like(batch_order, as_kind=kind, **how):
+            LW, Lb = ref.keras_fit(images, labels, as_kind, lr, batch_order, **how)
             return np.all(np.abs(W - LW) <= _FIT_RTOL * scale) and np.all(np.abs(b - Lb) <= _FIT_RTOL * scale)
 
+        if optimizer != "sgd":
+            told = _other_variant(student, optimizer, lambda other: like(order, as_kind=other))
+            if told:
+                raise told(r, f"optimizer={optimizer!r} trained W {short(W)}")
         per_epoch = len(order) // epochs
         cause = ""
         if like(ref.batches(len(images), epochs, batch_size, seed, order="same every epoch")):
@@ -319,8 +340,10 @@ def test_fit_matches_keras(student):
             cause = ("plain SGD already differs, so the loop does: the gradient of each batch's mean loss (p - onehot(y), divided by the "
                      "batch's size), or the batches (their order and sizes)")
         else:
+            step = "momentum_step" if optimizer == "momentum" else "adaptive_step"
             cause = (f"fit() with optimizer=\"sgd\" agrees with Keras, so the loop and the gradient are right; what {optimizer} adds differs: "
-                     "each parameter (W and b) keeps its own state, and the step number counts batches over the whole training")
+                     f"either {step}() itself (its own checks above say whether it is right) or how fit() uses it: each parameter (W and b) "
+                     "keeps its own state, and the step number counts batches over the whole training")
         raise r.fail(f"optimizer={optimizer!r}: W {short(W)}, b {short(b)}",
                      f"W {short(KW)}, b {short(Kb)}, as keras.optimizers.{_NAMES[kind]} (learning_rate={lr}) trains them on the same batches",
                      cause=cause, hint="follow the docstring's order: one generator for the whole training, a permutation per epoch, "

@@ -85,7 +85,9 @@ def standardize(train_images, other_images):
     under which that position has mean 0 and standard deviation 1 (the
     population's, dividing by N) over train_images. A position whose value is the same in
     every training image (an MNIST border pixel, say) has no spread to
-    divide by: its b is 1. The inputs are not modified.
+    divide by: train_out is 0 there whatever b is, and its b is the one that
+    keeps other_images' differences from that value as they are. The inputs
+    are not modified.
     Raises ValueError if train_images holds fewer than 2 images, or if the
     two arrays' images differ in shape.
     """

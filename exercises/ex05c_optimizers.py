@@ -45,13 +45,12 @@ def momentum_step(weights, gradient, velocity, learning_rate=0.01, momentum=0.9)
     velocity: a float64 array of the weights' shape: zeros before the first
     step; after it, the velocity the previous step returned.
     learning_rate, momentum: positive floats, the same at every step.
-    The new velocity is a fraction `momentum` of the previous velocity plus
-    a plain gradient step, for both kinds. "classic" (heavy-ball) momentum
-    moves the weights by the new velocity. "nesterov" moves them by the
-    velocity the optimizer will have one step later if the gradient stays
-    the same, the way Keras's nesterov=True does (lesson 6, 'Optimizers by
-    hand', and Keras's SGD documentation); the velocity it returns is the
-    new velocity all the same.
+    The optimizer keeps one velocity for every weight and hands it from
+    step to step. "classic" is heavy-ball momentum, lesson 6's running sum
+    of past steps; "nesterov" is Nesterov's accelerated gradient in the form
+    Keras's nesterov=True takes (Bengio et al.'s 2013 rewriting of Sutskever
+    et al.'s look-ahead, which needs no gradient at a second point). Start
+    from lesson 6, 'Optimizers by hand', and Keras's SGD documentation.
     Returns (new_weights, new_velocity), new float64 arrays of the weights'
     shape; weights and gradient are left unchanged.
     """
@@ -120,11 +119,13 @@ def answers():
     the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
     """
     return {
-        # 1. Train softmax regression on MNIST with your fit() three times, one epoch each: optimizer
-        # "sgd" at 0.1, "momentum" at 0.01 and "adaptive" at 0.001 (lesson 6's rates). Give each one's
-        # test accuracy, then explain from what each step does why momentum at 0.01 behaves like plain SGD
-        # at about 0.1, and what dividing by the running size of each weight's gradients changes for the
-        # weights of pixels that are rarely lit. (2 points)
+        # 1. Run your own momentum_step (momentum 0.9) and adaptive_step (its default betas) on lesson 6's
+        # quadratic, from the lesson's start (-5, 1.5), 30 steps each at learning rates 0.02 and 0.09
+        # (lesson 6's descend() does it once each step takes the state it returns). Give f after 30 steps
+        # for each of the four runs, beside plain SGD's from the lesson. Then explain from your numbers (a
+        # plot of the paths helps): why momentum at 0.02 ends nearer the minimum than plain SGD at 0.02;
+        # what your momentum does at 0.09; and why your adaptive step at 0.02 has hardly moved, and what
+        # learning rate it would need here. (2 points)
         "speed": """
         """,
     }

@@ -271,7 +271,7 @@ plt.show()
 # Every optimizer above takes three things in, the weights, the gradient of the loss at
 # those weights and a **state** (whatever it remembers from earlier steps), and gives
 # two back: the new weights and the new state. Plain SGD remembers nothing, so its state
-# stays `None`; momentum remembers its last step, Adam two running averages and how many
+# stays `None`; momentum remembers a velocity, Adam two running averages and how many
 # steps it has taken. The training loop hands the state each call returns to the next.
 #
 # A problem small enough to watch shows what the other optimizers are for: the quadratic
@@ -393,7 +393,9 @@ plt.show()
 # Adam's second average is of each weight's squared gradients; its square root is a
 # running size of that weight's gradients. A gradient divided by it is a number of
 # order 1, whatever the gradient's scale, so each weight's step is about the learning
-# rate in size, whether its gradients are around 30 or around 0.01. On the quadratic,
+# rate in size, whether its gradients are around 30 or around 0.01, as long as they are steady
+# in size (noisy gradients give smaller steps, and a rare large gradient after quiet steps a
+# step several times the learning rate). On the quadratic,
 # the gradient across the valley is twenty times the one along it at the same distance,
 # and that is what held plain SGD's learning rate down; divided each by its own running
 # size, both directions step about the learning rate, and the steep one no longer holds
@@ -408,7 +410,9 @@ plt.show()
 # method for stochastic optimization", Algorithm 1, and its section 7.1 for AdaMax;
 # Reddi, Kale & Kumar (2018), "On the convergence of Adam and beyond", for AMSGrad;
 # Sutskever et al. (2013), "On the importance of initialization and momentum in deep
-# learning", for Nesterov's momentum. Keras does not always follow the papers to the
+# learning", for Nesterov's look-ahead, in the form Keras takes from Bengio, Boulanger-Lewandowski
+# and Pascanu (2013), "Advances in optimizing recurrent networks", which needs no gradient at a
+# second point. Keras does not always follow the papers to the
 # letter (its AMSGrad keeps Adam's bias correction, which Reddi et al.'s does not have),
 # and the grader compares each of your steps with Keras's own optimizers on the same
 # gradients, so Keras's optimizer documentation has the last word. `grader --variant

@@ -40,13 +40,12 @@ def momentum_step(weights, gradient, velocity, learning_rate=0.01, momentum=0.9)
     velocity: a float64 array of the weights' shape: zeros before the first
     step; after it, the velocity the previous step returned.
     learning_rate, momentum: positive floats, the same at every step.
-    The new velocity is a fraction `momentum` of the previous velocity plus
-    a plain gradient step, for both kinds. "classic" (heavy-ball) momentum
-    moves the weights by the new velocity. "nesterov" moves them by the
-    velocity the optimizer will have one step later if the gradient stays
-    the same, the way Keras's nesterov=True does (lesson 6, 'Optimizers by
-    hand', and Keras's SGD documentation); the velocity it returns is the
-    new velocity all the same.
+    The optimizer keeps one velocity for every weight and hands it from
+    step to step. "classic" is heavy-ball momentum, lesson 6's running sum
+    of past steps; "nesterov" is Nesterov's accelerated gradient in the form
+    Keras's nesterov=True takes (Bengio et al.'s 2013 rewriting of Sutskever
+    et al.'s look-ahead, which needs no gradient at a second point). Start
+    from lesson 6, 'Optimizers by hand', and Keras's SGD documentation.
     Returns (new_weights, new_velocity), new float64 arrays of the weights'
     shape; weights and gradient are left unchanged.
     """

@@ -530,7 +530,8 @@ def test_standardize_constant_positions(student, mnist):
                  f"({want[1][(0, *at)]:.5g} for the first image)",
                  cause=cause, hint="where the standard deviation over train_images is 0, divide by 1 instead",
                  contract="A position whose value is the same in every training image (an MNIST border pixel, say) has no "
-                 "spread to divide by: its b is 1")
+                 "spread to divide by: train_out is 0 there whatever b is, and its b is the one that keeps other_images' "
+                 "differences from that value as they are")
 
 
 @depends_on(test_standardize_applies_the_training_map)

@@ -94,7 +94,7 @@ def _pair(r, shape: tuple, kept_shape: tuple, kept: str) -> tuple[np.ndarray, np
         if item.dtype != np.float64:
             raise r.fail(f"got ({describe(value[0])}, {describe(value[1])})", expected,
                          cause=f"{item.dtype} keeps about 7 digits, and the steps are compared with Keras's float64 ones to about 9",
-                         hint="compute in float64: np.asarray(weights, np.float64), and no astype(np.float32) on the way")
+                         hint="compute in float64 from start to end: no float32 array or astype(np.float32) on the way")
         got.append(item)
     return got[0], got[1]
 
@@ -159,8 +159,9 @@ def test_momentum_step_matches_keras(student):
         if _same_run(run, ref.keras_steps("sgd", weights, gradients, lr), _momentum_atol):
             cause = "every step is a plain gradient step: the velocity is not carried from one step to the next (is the returned velocity the new one?)"
         elif k == 1:
-            cause = ("already the first step differs: from a zero velocity, " + ("classic momentum moves by exactly a plain gradient step"
-                     if kind == "classic" else "Nesterov's first step is (1 + momentum) plain gradient steps"))
+            moved = float(np.median((run[0][1] - weights) / (-lr * gradients[0])))
+            cause = (f"already the first step differs, from a zero velocity: your weights moved by about {moved:.4g} plain gradient steps "
+                     f"(learning_rate times the gradient{', downhill' if moved > 0 else ': uphill'}); work out how many {_NAMES[kind]}'s first step is")
         else:
             cause = f"the first {k - 1} steps agree with Keras's and step {k} does not: the velocity carried from one step to the next differs from the one Keras keeps"
         raise r.fail(f"after step {k}: {short(got)}", f"{short(expected[k - 1])}, the weights keras.optimizers.{_NAMES[kind]} has after step {k} "
@@ -201,7 +202,7 @@ _ADAPTIVE_CAUSE = ("a moment, its bias correction or the division differs from {
 # What each optimizer's contract adds, said where its steps differ and no simpler cause fits
 _ADAPTIVE_DETAIL = {"adam": "",
                     "amsgrad": "; AMSGrad's maximum is over the second moments before their bias correction, as the docstring says",
-                    "adamax": "; in Adamax only the first moment is bias-corrected: ask why the running maximum needs none"}
+                    "adamax": ""}
 
 
 def _adaptive_cause(kind: str) -> str:
@@ -296,55 +297,105 @@ def test_adaptive_step_leaves_input(student):
 # ---------------------------------------------------------------- fit
 
 
-def test_fit_matches_keras(student):
+_FIT_RATES = {"sgd": 0.0625, "momentum": 0.03125, "adaptive": 0.015625}
+_FIT_EPOCHS = 3
+
+
+def _fit_task(student):
     rng = _rng(student, "fit")
     images, labels = ref.task(rng.integers(2**31))
-    epochs, batch_size, seed = 3, int(rng.choice((16, 20, 24))), int(rng.integers(1000))
+    batch_size, seed = int(rng.choice((16, 20, 24))), int(rng.integers(1000))
     shown = f"images, labels ({len(images)} points of {images.shape[1]} features in ten overlapping clusters, drawn for your file)"
-    rates = {"sgd": 0.0625, "momentum": 0.03125, "adaptive": 0.015625}
-    for optimizer, lr in rates.items():
-        kind = {"sgd": "sgd", "momentum": student.kinds["momentum"], "adaptive": student.kinds["adaptive"]}[optimizer]
-        r = student.call("fit", images, labels, optimizer=optimizer, learning_rate=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                         shown=shown, expect=f"(W, b) as Keras's {_NAMES[kind]} trains them on the same batches")
-        value = r.value
-        shapes = [(images.shape[1], 10), (10,)]
-        if (not isinstance(value, (tuple, list)) or len(value) != 2
-                or not all(isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.shape == want for v, want in zip(value, shapes))):
-            got = f"({', '.join(describe(v) for v in value)})" if isinstance(value, (tuple, list)) and len(value) == 2 else describe(value)
-            raise r.fail(f"got {got}", f"(W, b): float64 arrays of shapes {shapes[0]} and {shapes[1]}",
-                         hint="return W, b: the two arrays of numbers your training ends with")
-        W, b = (np.asarray(v, np.float64) for v in value)
-        order = ref.batches(len(images), epochs, batch_size, seed)
-        KW, Kb = ref.keras_fit(images, labels, kind, lr, order)
-        scale = max(np.abs(KW).max(), np.abs(Kb).max())
-        if np.all(np.abs(W - KW) <= _FIT_RTOL * scale) and np.all(np.abs(b - Kb) <= _FIT_RTOL * scale):
+    return images, labels, batch_size, seed, shown
+
+
+def _fit_call(student, optimizer: str, expect: str):
+    """fit() with `optimizer` on the file's drawn task: (call, W, b, task)."""
+    images, labels, batch_size, seed, shown = task = _fit_task(student)
+    r = student.call("fit", images, labels, optimizer=optimizer, learning_rate=_FIT_RATES[optimizer], epochs=_FIT_EPOCHS,
+                     batch_size=batch_size, seed=seed, shown=shown, expect=expect)
+    value = r.value
+    shapes = [(images.shape[1], 10), (10,)]
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.shape == want for v, want in zip(value, shapes))):
+        got = f"({', '.join(describe(v) for v in value)})" if isinstance(value, (tuple, list)) and len(value) == 2 else describe(value)
+        raise r.fail(f"got {got}", f"(W, b): float64 arrays of shapes {shapes[0]} and {shapes[1]}",
+                     hint="return W, b: the two arrays of numbers your training ends with")
+    W, b = (np.asarray(v, np.float64) for v in value)
+    return r, W, b, task
+
+
+def _close_to(W, b, want) -> bool:
+    scale = max(np.abs(want[0]).max(), np.abs(want[1]).max())
+    return bool(np.all(np.abs(W - want[0]) <= _FIT_RTOL * scale) and np.all(np.abs(b - want[1]) <= _FIT_RTOL * scale))
+
+
+def test_fit_plain_sgd(student):
+    r, W, b, (images, labels, batch_size, seed, _) = _fit_call(student, "sgd", "(W, b) as Keras's SGD trains them on the same batches")
+    lr = _FIT_RATES["sgd"]
+    trained = lambda order: ref.keras_fit(images, labels, "sgd", lr, ref.batches(len(images), _FIT_EPOCHS, batch_size, seed, order=order))
+    want = trained("contract")
+    if _close_to(W, b, want):
+        return
+    if _close_to(W, b, trained("same every epoch")):
+        cause = "every epoch visits the images in the same order: the generator is made anew each epoch, not once for the whole training"
+    elif _close_to(W, b, trained("unshuffled")):
+        cause = "the images are visited in their given order, not in the permutation the contract draws every epoch"
+    else:
+        cause = ("the loop already differs with plain steps: the gradient of each batch's mean loss, or the batches themselves (their order "
+                 f"and their sizes: {len(images)} points in batches of {batch_size})")
+    raise r.fail(f"optimizer='sgd': W {short(W)}, b {short(b)}",
+                 f"W {short(want[0])}, b {short(want[1])}, as keras.optimizers.SGD (learning_rate={lr}) trains them on the same batches",
+                 cause=cause, hint="follow the docstring's order: one generator for the whole training, a permutation per epoch, batches taken "
+                 "in that order, and the gradient of each batch's mean loss (lesson 2's train_by_hand)")
+
+
+def _with_own_steps(student, images, labels, batch_size, seed, optimizer, *, fresh_each_epoch=False, steps_per_epoch=False):
+    """fit()'s training as the contract orders it, with the gradients the grader takes (TensorFlow's tape) and every step
+    taken by the student's own momentum_step or adaptive_step (a call into their worker per parameter and batch): what
+    their fit() must return whatever their steps do. The two flags replay two classic misuses, to name them."""
+    lr = _FIT_RATES[optimizer]
+    function = "momentum_step" if optimizer == "momentum" else "adaptive_step"
+    params = [np.zeros((images.shape[1], 10)), np.zeros(10)]
+    kept_shape = (lambda p: p.shape) if optimizer == "momentum" else (lambda p: (3, *p.shape))
+    order = ref.batches(len(images), _FIT_EPOCHS, batch_size, seed)
+    per_epoch = len(order) // _FIT_EPOCHS
+    for i, batch in enumerate(order):
+        if i % per_epoch == 0 and (i == 0 or fresh_each_epoch):
+            kept = [np.zeros(kept_shape(p)) for p in params]
+        step = {"step": (i // per_epoch + 1) if steps_per_epoch else (i % per_epoch + 1 if fresh_each_epoch else i + 1)}
+        for j, gradient in enumerate(ref.batch_gradients(images[batch], labels[batch], *params)):
+            extra = step if optimizer == "adaptive" else {"momentum": ref.FIT_MOMENTUM}
+            if optimizer == "adaptive":
+                extra["epsilon"] = ref.FIT_EPSILON
+            r = student.call(function, params[j], gradient, kept[j], learning_rate=lr, shown=f"W or b, its gradient, what it keeps "
+                             f"(fit()'s batch {i + 1}, replayed by the grader)", expect="the step your fit() takes", **extra)
+            params[j], kept[j] = _pair(r, params[j].shape, kept_shape(params[j]), "state")
+            if not np.all(np.isfinite(params[j])):
+                raise r.fail(f"your {function}() gave non-finite weights at fit()'s batch {i + 1}", "finite weights, to judge fit() on",
+                             cause=f"{function}() itself: its own checks above say what it does wrong",
+                             hint=f"make {function}() pass its checks first; this check then judges how fit() uses it")
+    return params
+
+
+@depends_on(test_fit_plain_sgd, earns="using your steps in a loop that is right")
+def test_fit_threads_your_steps(student):
+    images, labels, batch_size, seed, _ = _fit_task(student)
+    for optimizer in ("momentum", "adaptive"):
+        function = "momentum_step" if optimizer == "momentum" else "adaptive_step"
+        r, W, b, _ = _fit_call(student, optimizer, f"(W, b) as the contract's loop trains them with your own {function}()")
+        want = _with_own_steps(student, images, labels, batch_size, seed, optimizer)
+        if _close_to(W, b, want):
             continue
-
-        def like(batch_order, as_kind=kind, **how):
-            LW, Lb = ref.keras_fit(images, labels, as_kind, lr, batch_order, **how)
-            return np.all(np.abs(W - LW) <= _FIT_RTOL * scale) and np.all(np.abs(b - Lb) <= _FIT_RTOL * scale)
-
-        if optimizer != "sgd":
-            told = _other_variant(student, optimizer, lambda other: like(order, as_kind=other))
-            if told:
-                raise told(r, f"optimizer={optimizer!r} trained W {short(W)}")
-        per_epoch = len(order) // epochs
-        cause = ""
-        if like(ref.batches(len(images), epochs, batch_size, seed, order="same every epoch")):
-            cause = "every epoch visits the images in the same order: the generator is made anew each epoch, not once for the whole training"
-        elif like(ref.batches(len(images), epochs, batch_size, seed, order="unshuffled")):
-            cause = "the images are visited in their given order: the contract shuffles them every epoch"
-        elif optimizer != "sgd" and like(order, fresh_each_epoch=per_epoch):
+        if _close_to(W, b, _with_own_steps(student, images, labels, batch_size, seed, optimizer, fresh_each_epoch=True)):
             cause = "the optimizer starts afresh every epoch: what it keeps (and the step number) must carry over from one epoch to the next"
-        elif optimizer == "sgd":
-            cause = ("plain SGD already differs, so the loop does: the gradient of each batch's mean loss (p - onehot(y), divided by the "
-                     "batch's size), or the batches (their order and sizes)")
+        elif optimizer == "adaptive" and _close_to(W, b, _with_own_steps(student, images, labels, batch_size, seed, optimizer, steps_per_epoch=True)):
+            cause = "the step number counts epochs: the bias correction is then that of too few values"
         else:
-            step = "momentum_step" if optimizer == "momentum" else "adaptive_step"
-            cause = (f"fit() with optimizer=\"sgd\" agrees with Keras, so the loop and the gradient are right; what {optimizer} adds differs: "
-                     f"either {step}() itself (its own checks above say whether it is right) or how fit() uses it: each parameter (W and b) "
-                     "keeps its own state, and the step number counts batches over the whole training")
+            cause = (f"with plain steps your loop agrees with Keras, so what differs is how fit() hands your {function}() its state: "
+                     "each parameter has its own, carried from every batch to the next")
         raise r.fail(f"optimizer={optimizer!r}: W {short(W)}, b {short(b)}",
-                     f"W {short(KW)}, b {short(Kb)}, as keras.optimizers.{_NAMES[kind]} (learning_rate={lr}) trains them on the same batches",
-                     cause=cause, hint="follow the docstring's order: one generator for the whole training, a permutation per epoch, "
-                     "one step of W and one of b per batch, each with its own state")
+                     f"W {short(want[0])}, b {short(want[1])}: your own {function}() taking every step of the contract's loop "
+                     f"(learning_rate={_FIT_RATES[optimizer]}), judged on your steps whether they are right or not",
+                     cause=cause, hint="one state for W and one for b, zeros before the first batch, each handed back at the next batch; "
+                     "the adaptive step's number counts batches from 1 over the whole training")

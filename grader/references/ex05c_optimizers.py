@@ -80,11 +80,9 @@ def batches(n: int, epochs: int, batch_size: int, seed: int, *, order: str = "co
     return out
 
 
-def keras_fit(images: np.ndarray, labels: np.ndarray, kind: str, learning_rate: float, batch_order, *,
-              fresh_each_epoch: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def keras_fit(images: np.ndarray, labels: np.ndarray, kind: str, learning_rate: float, batch_order) -> tuple[np.ndarray, np.ndarray]:
     """Softmax regression from zeros, trained with Keras's optimizer `kind` on `batch_order` (fit()'s
     `batches`, or a look-alike's); the gradient of each batch's mean cross-entropy by TensorFlow's tape.
-    `fresh_each_epoch`: the batches per epoch, where a look-alike starts a new optimizer every epoch.
     Returns (W, b)."""
     keras = _keras()
     import tensorflow as tf
@@ -93,15 +91,26 @@ def keras_fit(images: np.ndarray, labels: np.ndarray, kind: str, learning_rate: 
     b = keras.Variable(np.zeros(10), dtype="float64")
     opt = optimizer(kind, learning_rate, momentum=FIT_MOMENTUM, epsilon=FIT_EPSILON)
     x_all, y_all = tf.constant(np.asarray(images, np.float64)), tf.constant(np.asarray(labels, np.int64))
-    for i, batch in enumerate(batch_order):
-        if fresh_each_epoch and i and i % fresh_each_epoch == 0:
-            opt = optimizer(kind, learning_rate, momentum=FIT_MOMENTUM, epsilon=FIT_EPSILON)
+    for batch in batch_order:
         x, y = tf.gather(x_all, batch), tf.gather(y_all, batch)
         with tf.GradientTape() as tape:
             logits = tf.matmul(x, W.value) + b.value
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
         opt.apply(tape.gradient(loss, [W.value, b.value]), [W, b])
     return np.array(W.numpy()), np.array(b.numpy())
+
+
+def batch_gradients(x: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gradients of the batch's mean cross-entropy with respect to W and b, by TensorFlow's tape (float64)."""
+    _keras()
+    import tensorflow as tf
+
+    W, b = tf.Variable(np.asarray(W, np.float64)), tf.Variable(np.asarray(b, np.float64))
+    with tf.GradientTape() as tape:
+        logits = tf.matmul(tf.constant(np.asarray(x, np.float64)), W) + b
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(np.asarray(y, np.int64)), logits=logits))
+    dW, db = tape.gradient(loss, [W, b])
+    return dW.numpy(), db.numpy()
 
 
 # ---------------------------------------------------------------- the inputs (NumPy: they answer nothing)

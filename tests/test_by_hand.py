@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from corpus import COURSE, edited, grade_class
+from corpus import COURSE, edited, filled, grade_class
 from grader.isolation import _child
 from grader.reports.formats import html_feedback, markdown_feedback
 from mnist_course.course import ROOT
@@ -87,6 +87,24 @@ CASES = {
         {},
     ),
 }
+# ex05c's adaptive step taken by Keras's own Adam, its slots loaded from the moments and read back: right with the
+# protection off (fit() calls it, so fit's checks reach Keras too)
+KERAS_ADAM = """\
+    opt = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=ADAPTIVE == "amsgrad")
+    var = keras.Variable(np.array(weights, np.float64), dtype="float64")
+    opt.build([var])
+    m, v, v_max = np.array(moments, np.float64)
+    opt._momentums[0].assign(m)
+    opt._velocities[0].assign(v)
+    if ADAPTIVE == "amsgrad":
+        opt._velocity_hats[0].assign(v_max)
+    opt.iterations.assign(step - 1)
+    opt.apply([np.array(gradient, np.float64)], [var])
+    kept = [opt._momentums[0].numpy(), opt._velocities[0].numpy(), opt._velocity_hats[0].numpy() if ADAPTIVE == "amsgrad" else v_max]
+    return np.array(var.numpy(), np.float64), np.stack(kept).astype(np.float64)
+"""
+CASES["keras_adam"] = ("ex05c", filled("ex05c", adaptive_step=KERAS_ADAM, _imports="import keras"),
+                       {"adaptive_step": "keras.optimizers.Adam", "fit": "keras.optimizers.Adam"}, {})
 # Past the stand-ins to another installed copy: a virtualenv's base interpreter keeps its
 # own site-packages, mounted with the runtime (an adversarial review earned 17/17 there
 # before the sandbox hid every installed copy).

@@ -6,9 +6,9 @@
 """Exercise 05c · Optimizers by hand (lesson 6: Training recipes and ablations).
 
 What Keras's optimizers do with a gradient, written in NumPy alone: one step
-of SGD with momentum, one step of an adaptive optimizer with its bias
-correction, and a training loop that carries each optimizer's state from
-step to step. The grader gives Keras's own optimizers (keras.optimizers.SGD,
+of SGD with momentum and the largest learning rate at which it converges,
+derived; one step of an adaptive optimizer with its bias correction; and a
+training loop that carries each optimizer's state from step to step. The grader gives Keras's own optimizers (keras.optimizers.SGD,
 Adam, Adamax) the same weights and the same gradients, step after step, and
 compares their weights with yours after every step; then it trains softmax
 regression with your fit() and with Keras, on a small task drawn for your
@@ -57,6 +57,25 @@ def momentum_step(weights, gradient, velocity, learning_rate=0.01, momentum=0.9)
     # TODO: one step of Keras's SGD with your variant's momentum (MOMENTUM): the new weights and the new velocity
     #       (lesson 6, "Optimizers by hand")
     raise NotImplementedError("momentum_step() is not started yet")
+
+
+def largest_stable_rate(curvature, momentum=0.9):
+    """The learning rate at which your momentum (MOMENTUM) stops converging along one direction.
+
+    curvature: a positive float h. Along this direction the loss is
+    f(w) = h * w**2 / 2, so the gradient at w is h * w.
+    momentum: a float, 0 <= momentum < 1.
+    Returns a Python float: the learning rate that separates the rates at
+    which momentum_step, started anywhere and given f's gradient at every
+    step, brings the weight to 0 (every rate below it) from those at which
+    it does not (this rate and every rate above). Lesson 6, 'Optimizers by
+    hand', finds it for plain SGD: 2 / h. With momentum, a step carries two
+    numbers along each direction, the weight and its velocity, from one
+    step to the next.
+    """
+    # TODO: derive the learning rate at which your momentum (MOMENTUM) stops converging on a direction of curvature h
+    #       (lesson 6, "Optimizers by hand")
+    raise NotImplementedError("largest_stable_rate() is not started yet")
 
 
 def adaptive_step(weights, gradient, moments, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):

@@ -322,7 +322,8 @@ plt.show()
 # step multiplies the distance along a direction of curvature h by 1 − lr · h, so the
 # steep direction caps the learning rate at 2 / 20 = 0.1, where the shallow one still
 # keeps nine tenths of its distance per step. One learning rate for every direction is
-# the trouble; momentum and Adam answer it.
+# the trouble; momentum and Adam each answer a part of it, in ways of their own (exercise
+# 5c's written question measures how, on this very valley).
 #
 # Softmax regression has two parameter arrays, the weights W (784 × 10) and the biases
 # b (10), and an optimizer remembers something for every weight: a running average of
@@ -403,7 +404,9 @@ plt.show()
 #
 # **In exercise 5c** (`exercises/ex05c_optimizers.py`) you write, in NumPy alone,
 # `momentum_step` (Keras's SGD with momentum: classic, or Nesterov's, which looks one
-# step ahead), `adaptive_step` (Keras's Adam, AMSGrad or Adamax, bias correction
+# step ahead), `largest_stable_rate` (this section's bound of 2 / h, worked out again for
+# your momentum, whose step carries a velocity as well as the weight), `adaptive_step`
+# (Keras's Adam, AMSGrad or Adamax, bias correction
 # included, its state handed back for the next call) and `fit` (softmax regression
 # trained with plain SGD or either step, one state per parameter array, the step counter
 # counting batches). The update rules are in the sources: Kingma & Ba (2015), "Adam: a

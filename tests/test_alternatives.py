@@ -311,14 +311,33 @@ FUNCTION_ALTERNATIVES = {
         """,
     )),
     # ex05c · the other conventions: PyTorch's velocity (a running sum of gradients, the learning rate applied when
-    # stepping: the same weights at a constant rate), Keras's own form of Adam (epsilon added before the bias
-    # correction, the paper's section 2), the moments in another order, and fit() by index arithmetic
+    # stepping: the same weights at a constant rate), the stable rate found numerically from the student's own step,
+    # Keras's own form of Adam (epsilon added before the bias correction, the paper's section 2), the moments in
+    # another order, and fit() by index arithmetic
     "ex05c_other_conventions": ("ex05c", dict(
         momentum_step="""
             g = np.array(gradient, dtype=np.float64)
             buf = momentum * np.array(velocity, dtype=np.float64) + g
             step = g + momentum * buf if MOMENTUM == "nesterov" else buf
             return np.array(weights, dtype=np.float64) - learning_rate * step, buf
+        """,
+        largest_stable_rate="""
+            # numerically: the step's map of (weight, velocity), read from momentum_step itself, and a bisection on the
+            # size of its largest eigenvalue
+            def radius(rate):
+                columns = []
+                for w0, v0 in ((1.0, 0.0), (0.0, 1.0)):
+                    w, v = momentum_step(np.array([w0]), np.array([curvature * w0]), np.array([v0]), rate, momentum)
+                    columns.append([w[0], v[0]])
+                return np.abs(np.linalg.eigvals(np.array(columns).T)).max()
+
+            low, high = 0.0, 1.0
+            while radius(high) < 1:
+                high *= 2
+            for _ in range(100):
+                middle = (low + high) / 2
+                low, high = (middle, high) if radius(middle) < 1 else (low, middle)
+            return (low + high) / 2
         """,
         adaptive_step="""
             g = np.array(gradient, dtype=np.float64)

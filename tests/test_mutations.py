@@ -404,6 +404,12 @@ MUTATIONS = {
     # the weights updated in the caller's array: the same steps, but the caller's weights have moved
     "ex05c_momentum_in_place": ("ex05c", {"    return weights + velocity, velocity": "    weights += velocity\n    return weights, velocity"},
                                 {"momentum_step_leaves_input"}),
+    # the plain-SGD bound, the velocity left out of the step's map
+    "ex05c_stable_rate_without_momentum": ("ex05c", {"    return 2 * (1 + momentum) / curvature\n": "    return 2 / curvature\n"},
+                                           {"largest_stable_rate_values"}),
+    # momentum taken as a brake on the rate rather than a second number the step carries
+    "ex05c_stable_rate_momentum_subtracted": ("ex05c", {"    return 2 * (1 + momentum) / curvature\n": "    return 2 * (1 - momentum) / curvature\n"},
+                                              {"largest_stable_rate_values"}),
     # Adam without its bias correction: the first steps far too small (about a third of the learning rate)
     "ex05c_no_bias_correction": ("ex05c", {CORRECTED: "    m_hat, v_hat = m, (v_max if ADAPTIVE == \"amsgrad\" else v)"}, ADAPTIVE_ON),
     # only the first moment corrected: the first steps far too large

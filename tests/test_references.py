@@ -349,7 +349,7 @@ def test_ex05c_steps_and_fit_agree_with_keras_wherever_epsilon_is_added(adaptive
         rng = np.random.default_rng([seed, 5])
         hyper = dict(learning_rate=float(rng.choice(checks._ADAPTIVE_RATES)), beta_1=float(rng.choice(checks._BETA_1)),
                      beta_2=float(rng.choice(checks._BETA_2)))
-        weights, gradients = ref.gradient_sequence(seed, (4, 3), checks._STEPS, fall_at=checks._STEPS // 3)
+        weights, gradients = ref.gradient_sequence(seed, (4, 3), checks._STEPS, fall_at=checks._FALL, rise_at=checks._RISE)
         expected = ref.keras_steps(adaptive, weights, gradients, epsilon=checks._EPSILON, **hyper)
         w, moments = weights, np.zeros((3, 4, 3))
         for k, (gradient, want) in enumerate(zip(gradients, expected), 1):
@@ -360,3 +360,25 @@ def test_ex05c_steps_and_fit_agree_with_keras_wherever_epsilon_is_added(adaptive
         KW, Kb = ref.keras_fit(images, labels, adaptive, 0.015625, ref.batches(len(images), 3, 24, seed))
         scale = max(np.abs(KW).max(), np.abs(Kb).max())
         assert np.abs(W - KW).max() <= checks._FIT_RTOL * scale / 10 and np.abs(b - Kb).max() <= checks._FIT_RTOL * scale / 10, seed
+
+
+def test_ex05c_amsgrad_with_its_maximum_fed_back_fails_on_every_draw():
+    """A classic AMSGrad mistake keeps one array, the maximum fed back into the running average; an expert review
+    passed it on 101 of 400 draws of a trajectory whose gradients only fell. With a rise after the fall, every draw
+    of the check's trajectory tells it from Keras's AMSGrad."""
+    from grader.checks import ex05c_optimizers as checks
+    from grader.references import ex05c_optimizers as ref
+
+    for seed in range(30):
+        rng = np.random.default_rng([seed, 6])
+        lr, b1, b2 = float(rng.choice(checks._ADAPTIVE_RATES)), float(rng.choice(checks._BETA_1)), float(rng.choice(checks._BETA_2))
+        weights, gradients = ref.gradient_sequence(seed, (4, 3), checks._STEPS, fall_at=checks._FALL, rise_at=checks._RISE)
+        expected = ref.keras_steps("amsgrad", weights, gradients, lr, beta_1=b1, beta_2=b2, epsilon=checks._EPSILON)
+        w, m, v = weights, np.zeros((4, 3)), np.zeros((4, 3))
+        apart = False
+        for k, (g, want) in enumerate(zip(gradients, expected), 1):
+            m = b1 * m + (1 - b1) * g
+            v = np.maximum(v, b2 * v + (1 - b2) * g**2)  # the mistake: one array for the average and its maximum
+            w = w - lr * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + checks._EPSILON)
+            apart = apart or not np.all(np.abs(w - want) <= checks._adaptive_atol(lr)(k, want))
+        assert apart, seed

@@ -67,6 +67,44 @@ def keras_steps(kind: str, weights: np.ndarray, gradients: list[np.ndarray], lea
     return after
 
 
+def step_map(kind: str, curvature: float, momentum: float, learning_rate: float) -> np.ndarray:
+    """The linear map one step of Keras's SGD (`kind`: a momentum kind, or plain SGD where momentum is 0) makes of
+    (weight, velocity) along a direction of curvature h (just the weight without momentum), read off by applying
+    Keras's step to each unit state."""
+    keras = _keras()
+    states = ((1.0, 0.0),) if momentum == 0 else ((1.0, 0.0), (0.0, 1.0))
+    columns = []
+    for w0, v0 in states:
+        opt = optimizer("sgd" if momentum == 0 else kind, learning_rate, momentum=momentum)
+        var = keras.Variable(np.array([w0]), dtype="float64")
+        opt.build([var])
+        if momentum:
+            opt.momentums[0].assign(np.array([v0]))
+        opt.apply([keras.ops.convert_to_tensor(np.array([curvature * w0]))], [var])
+        columns.append([var.numpy()[0], opt.momentums[0].numpy()[0]] if momentum else [var.numpy()[0]])
+    return np.array(columns).T
+
+
+def largest_stable_rate(kind: str, curvature: float, momentum: float) -> float:
+    """Where Keras's step map along a direction of curvature h reaches an eigenvalue of size 1: SciPy's root finder
+    on the map's spectral radius. The map is read from Keras's optimizer itself, never written here: an SGD step is
+    linear in the learning rate, so two readings (rates 0 and 1) give it at every rate, and the search itself needs
+    no more Keras calls (hundreds of eager optimizers per grading were slow on a loaded machine)."""
+    from scipy.linalg import eigvals
+    from scipy.optimize import brentq
+
+    at_zero = step_map(kind, curvature, momentum, 0.0)
+    per_rate = step_map(kind, curvature, momentum, 1.0) - at_zero
+    excess = lambda rate: float(np.abs(eigvals(at_zero + rate * per_rate)).max()) - 1.0
+    high = 1.0
+    while excess(high) < 0:
+        high *= 2
+    low = high / 2
+    while excess(low) >= 0:
+        low /= 2
+    return float(brentq(excess, low, high, xtol=1e-15, rtol=1e-14))
+
+
 def batches(n: int, epochs: int, batch_size: int, seed: int, *, order: str = "contract") -> list[np.ndarray]:
     """fit()'s batches, as its contract orders them ("contract": one generator, a new permutation every
     epoch), or as two look-alikes do: "same every epoch" (a new generator each epoch) and "unshuffled"."""
@@ -116,17 +154,21 @@ def batch_gradients(x: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray) 
 # ---------------------------------------------------------------- the inputs (NumPy: they answer nothing)
 
 
-def gradient_sequence(seed, shape: tuple[int, ...], steps: int, *, fall_at: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+def gradient_sequence(seed, shape: tuple[int, ...], steps: int, *, fall_at: int | None = None, rise_at: int | None = None
+                      ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Starting weights and `steps` gradients: each number's size between 0.05 and 2 times a scale of its own
     (from 0.01 to 10, so that an adaptive step's size shows it ignores the scale), either sign; after step
     `fall_at` every gradient is a hundred times smaller, so that AMSGrad's largest second moment, Adamax's
-    running maximum and Adam's falling one part ways. No number is near 0: where epsilon is added cannot matter."""
+    running maximum and Adam's falling one part ways; from step `rise_at` every gradient is three times its first
+    size, above anything the largest second moment has held, so that a maximum fed back into the running average
+    (a classic AMSGrad mistake) parts from the real one too. No number is near 0: where epsilon is added cannot matter."""
     rng = np.random.default_rng(seed)
     weights = rng.normal(size=shape)
     scale = 10.0 ** rng.uniform(-2, 1, size=shape)
     gradients = []
     for step in range(steps):
-        size = rng.uniform(0.05, 2.0, size=shape) * scale * (0.01 if fall_at is not None and step >= fall_at else 1.0)
+        factor = 3.0 if rise_at is not None and step >= rise_at else 0.01 if fall_at is not None and step >= fall_at else 1.0
+        size = rng.uniform(0.05, 2.0, size=shape) * scale * factor
         gradients.append(np.where(rng.random(shape) < 0.5, -size, size))
     return weights, gradients
 

@@ -82,8 +82,18 @@ def _other_variant(student, which: str, matches):
                                and matches(_kinds(v)[which]), cause=_MISMATCH_CAUSE)
 
 
-def _pair(r, shape: tuple, kept_shape: tuple, kept: str) -> tuple[np.ndarray, np.ndarray]:
-    """A step's (new_weights, what it keeps), both float arrays of their shapes, or the Feedback that says what came back."""
+# What each step function keeps between steps, by its contract's name, and its shape for weights of a shape
+_KEPT = {"momentum_step": "velocity", "adaptive_step": "moments"}
+_STEP_OF = {"momentum": "momentum_step", "adaptive": "adaptive_step"}  # fit()'s optimizer -> the step it calls
+
+
+def _kept_shape(function: str, shape: tuple) -> tuple:
+    return shape if function == "momentum_step" else (3, *shape)
+
+
+def _pair(r, function: str, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """A step's (new_weights, what it keeps), both float64 arrays of their shapes, or the Feedback that says what came back."""
+    kept, kept_shape = _KEPT[function], _kept_shape(function, shape)
     value = r.value
     expected = f"(new_weights, new_{kept}): two float64 arrays of shapes {shape} and {kept_shape}"
     if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -101,19 +111,23 @@ def _pair(r, shape: tuple, kept_shape: tuple, kept: str) -> tuple[np.ndarray, np
     return got[0], got[1]
 
 
-def _run(student, function: str, weights, gradients, kept_shape, kept: str, shown: str, **kwargs):
+def _run(student, function: str, weights, gradients, shown: str, **kwargs):
     """The student's weights after each step, calling `function` once per gradient and handing back what it
     keeps; stops at the first call that fails (raising its Feedback). Returns [(call, weights), ...]."""
-    w, state, out = weights, np.zeros(kept_shape), []
+    w, state, out = weights, np.zeros(_kept_shape(function, weights.shape)), []
     for k, gradient in enumerate(gradients, 1):
         step = {"step": k} if function == "adaptive_step" else {}
         r = student.call(function, w, gradient, state, shown=f"{shown}; call {k} of {len(gradients)}", expect="the weights Keras has after this step",
                          **step, **kwargs)
-        w, state = _pair(r, weights.shape, kept_shape, kept)
+        w, state = _pair(r, function, weights.shape)
         if not np.all(np.isfinite(w)):
-            raise r.fail(f"after step {k}, new_weights holds {short(w)}", "finite weights",
-                         cause="a division by zero or an overflow: `step` is 1 at the first step, and what the optimizer keeps starts at zero",
-                         hint="print the moments and the bias corrections for step 1: 1 - beta ** step is 0 only where step is 0")
+            if function == "adaptive_step":
+                cause, hint = ("a division by zero or an overflow: `step` is 1 at the first step, and the moments start at zero",
+                               "print the moments and the bias corrections for step 1: 1 - beta ** step is 0 only where step is 0")
+            else:
+                cause, hint = ("an overflow: the steps grow instead of shrinking, a velocity that adds up instead of decaying",
+                               "print the velocity for the first few steps: from zero, it should stay of the size of a few plain steps")
+            raise r.fail(f"after step {k}, new_weights holds {short(w)}", "finite weights", cause=cause, hint=hint)
         out.append((r, w))
     return out
 
@@ -148,7 +162,7 @@ def test_momentum_step_matches_keras(student):
     for purpose, shape in (("momentum matrix", (4, 3)), ("momentum vector", (7,))):
         weights, gradients, lr, mom = _momentum_case(student, purpose, shape)
         shown = f"weights, gradient ({purpose.split()[1]} of shape {shape} drawn for your file), velocity"
-        run = _run(student, "momentum_step", weights, gradients, shape, "velocity", shown, learning_rate=lr, momentum=mom)
+        run = _run(student, "momentum_step", weights, gradients, shown, learning_rate=lr, momentum=mom)
         expected = ref.keras_steps(kind, weights, gradients, lr, momentum=mom)
         k = _first_difference(run, expected, _momentum_atol)
         if k is None:
@@ -179,7 +193,7 @@ def test_momentum_step_leaves_input(student):
     given = (weights.copy(), gradients[1].copy(), velocity.copy())
     r = student.call("momentum_step", weights, gradients[1], velocity, learning_rate=lr, momentum=mom,
                      shown="weights, gradient, velocity (3 x 5, drawn for your file)", expect="new arrays; weights and gradient unchanged")
-    _pair(r, weights.shape, weights.shape, "velocity")
+    _pair(r, "momentum_step", weights.shape)
     for name, before, after in zip(("weights", "gradient"), given, r.args_after):
         if not np.array_equal(before, after):
             raise r.fail(f"afterwards the caller's {name} had changed", f"{name} left untouched",
@@ -265,7 +279,7 @@ def test_adaptive_step_bias_correction(student):
     kind, shape = student.kinds["adaptive"], (6,)
     hyper = _adaptive_hyper(student, "first steps")
     weights, gradients = ref.gradient_sequence(_rng(student, "first steps").integers(2**31), shape, 3)
-    run = _run(student, "adaptive_step", weights, gradients, (3, *shape), "moments",
+    run = _run(student, "adaptive_step", weights, gradients,
                f"weights, gradient (6 weights, their gradients from about 0.001 to 20 in size, drawn for your file), moments",
                epsilon=_EPSILON, **hyper)
     expected = ref.keras_steps(kind, weights, gradients, epsilon=_EPSILON, **hyper)
@@ -287,7 +301,7 @@ def test_adaptive_step_matches_keras(student):
     kind, shape = student.kinds["adaptive"], (4, 3)
     hyper = _adaptive_hyper(student, "trajectory")
     weights, gradients = ref.gradient_sequence(_rng(student, "trajectory").integers(2**31), shape, _STEPS, fall_at=_FALL, rise_at=_RISE)
-    run = _run(student, "adaptive_step", weights, gradients, (3, *shape), "moments",
+    run = _run(student, "adaptive_step", weights, gradients,
                f"weights, gradient (4 x 3, drawn for your file; the gradients a hundred times smaller from step {_FALL + 1}, "
                f"three times larger than at first from step {_RISE + 1}), moments",
                epsilon=_EPSILON, **hyper)
@@ -323,7 +337,7 @@ def test_adaptive_step_leaves_input(student):
     given = (weights.copy(), gradients[1].copy(), moments.copy())
     r = student.call("adaptive_step", weights, gradients[1], moments, step=2, shown="weights, gradient, moments (2 x 5, drawn for your file), step=2",
                      expect="new arrays; weights, gradient and moments unchanged")
-    _pair(r, shape, moments.shape, "moments")
+    _pair(r, "adaptive_step", shape)
     for name, before, after in zip(("weights", "gradient", "moments"), given, r.args_after):
         if not np.array_equal(before, after):
             raise r.fail(f"afterwards the caller's {name} had changed", f"{name} left untouched",
@@ -388,27 +402,26 @@ def test_fit_plain_sgd(student):
                  "in that order, and the gradient of each batch's mean loss (lesson 2's train_by_hand)")
 
 
-def _with_own_steps(student, images, labels, batch_size, seed, optimizer, *, fresh_each_epoch=False, steps_per_epoch=False):
+def _with_own_steps(student, task, optimizer, *, fresh_each_epoch=False, steps_per_epoch=False):
     """fit()'s training as the contract orders it, with the gradients the grader takes (TensorFlow's tape) and every step
     taken by the student's own momentum_step or adaptive_step (a call into their worker per parameter and batch): what
     their fit() must return whatever their steps do. The two flags replay two classic misuses, to name them."""
-    lr = _FIT_RATES[optimizer]
-    function = "momentum_step" if optimizer == "momentum" else "adaptive_step"
+    images, labels, batch_size, seed, _ = task
+    function = _STEP_OF[optimizer]
+    settings = {"momentum": ref.FIT_MOMENTUM} if optimizer == "momentum" else {"epsilon": ref.FIT_EPSILON}
     params = [np.zeros((images.shape[1], 10)), np.zeros(10)]
-    kept_shape = (lambda p: p.shape) if optimizer == "momentum" else (lambda p: (3, *p.shape))
     order = ref.batches(len(images), _FIT_EPOCHS, batch_size, seed)
     per_epoch = len(order) // _FIT_EPOCHS
     for i, batch in enumerate(order):
-        if i % per_epoch == 0 and (i == 0 or fresh_each_epoch):
-            kept = [np.zeros(kept_shape(p)) for p in params]
-        step = {"step": (i // per_epoch + 1) if steps_per_epoch else (i % per_epoch + 1 if fresh_each_epoch else i + 1)}
+        epoch, within = divmod(i, per_epoch)
+        if i == 0 or (fresh_each_epoch and within == 0):
+            kept = [np.zeros(_kept_shape(function, p.shape)) for p in params]
+        if optimizer == "adaptive":
+            settings["step"] = epoch + 1 if steps_per_epoch else within + 1 if fresh_each_epoch else i + 1
         for j, gradient in enumerate(ref.batch_gradients(images[batch], labels[batch], *params)):
-            extra = step if optimizer == "adaptive" else {"momentum": ref.FIT_MOMENTUM}
-            if optimizer == "adaptive":
-                extra["epsilon"] = ref.FIT_EPSILON
-            r = student.call(function, params[j], gradient, kept[j], learning_rate=lr, shown=f"W or b, its gradient, what it keeps "
-                             f"(fit()'s batch {i + 1}, replayed by the grader)", expect="the step your fit() takes", **extra)
-            params[j], kept[j] = _pair(r, params[j].shape, kept_shape(params[j]), "state")
+            r = student.call(function, params[j], gradient, kept[j], learning_rate=_FIT_RATES[optimizer], shown=f"W or b, its gradient, "
+                             f"what it keeps (fit()'s batch {i + 1}, replayed by the grader)", expect="the step your fit() takes", **settings)
+            params[j], kept[j] = _pair(r, function, params[j].shape)
             if not np.all(np.isfinite(params[j])):
                 raise r.fail(f"your {function}() gave non-finite weights at fit()'s batch {i + 1}", "finite weights, to judge fit() on",
                              cause=f"{function}() itself: its own checks above say what it does wrong",
@@ -418,16 +431,14 @@ def _with_own_steps(student, images, labels, batch_size, seed, optimizer, *, fre
 
 @depends_on(test_fit_plain_sgd, earns="using your steps in a loop that is right")
 def test_fit_threads_your_steps(student):
-    images, labels, batch_size, seed, _ = _fit_task(student)
-    for optimizer in ("momentum", "adaptive"):
-        function = "momentum_step" if optimizer == "momentum" else "adaptive_step"
-        r, W, b, _ = _fit_call(student, optimizer, f"(W, b) as the contract's loop trains them with your own {function}()")
-        want = _with_own_steps(student, images, labels, batch_size, seed, optimizer)
+    for optimizer, function in _STEP_OF.items():
+        r, W, b, task = _fit_call(student, optimizer, f"(W, b) as the contract's loop trains them with your own {function}()")
+        want = _with_own_steps(student, task, optimizer)
         if _close_to(W, b, want):
             continue
-        if _close_to(W, b, _with_own_steps(student, images, labels, batch_size, seed, optimizer, fresh_each_epoch=True)):
+        if _close_to(W, b, _with_own_steps(student, task, optimizer, fresh_each_epoch=True)):
             cause = "the optimizer starts afresh every epoch: what it keeps (and the step number) must carry over from one epoch to the next"
-        elif optimizer == "adaptive" and _close_to(W, b, _with_own_steps(student, images, labels, batch_size, seed, optimizer, steps_per_epoch=True)):
+        elif optimizer == "adaptive" and _close_to(W, b, _with_own_steps(student, task, optimizer, steps_per_epoch=True)):
             cause = "the step number counts epochs: the bias correction is then that of too few values"
         else:
             cause = (f"with plain steps your loop agrees with Keras, so what differs is how fit() hands your {function}() its state: "

@@ -151,10 +151,15 @@ def check(request) -> CheckRun:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
-    """A check with a declared dependency (scoring.depends_on) first hears what its
-    dependency's outcome in this run says; an unselected dependency runs here (`-k`)."""
+    """A check of a file that could not be imported fails with that one cause, before its body
+    computes any reference (an exercise a student left out costs a class's grading nothing). A check
+    with a declared dependency (scoring.depends_on) first hears what its dependency's outcome in
+    this run says; an unselected dependency runs here (`-k`)."""
     if pyfuncitem.path.parent != GRADER_DIR / "checks":
         return None
+    student = pyfuncitem.funcargs.get("student")
+    if isinstance(student, Student) and (problem := student.import_problem or student.file_problem()) is not None:
+        raise problem  # what every call of the file would raise: the report points each check to it
     exercise = _exercise_of(pyfuncitem.module)
     outcomes = pyfuncitem.config.stash[OUTCOMES]
 

@@ -176,6 +176,32 @@ def test_each_exercise_says_its_own_cause_and_a_sound_one_says_none(tmp_path, mn
         assert pointer(EX01) not in shown and shown.index(pointer(EX04)) > shown.index("No module named 'nosuchpackage'") > shown.index(f"ex04 · {EX04.title}")
 
 
+def test_an_exercise_left_out_or_not_importing_computes_no_reference(tmp_path, mnist_path):
+    """Every check of a file that is not there, or did not import, fails with that one cause before
+    its body runs: no reference is computed, so an exercise a student left out costs a class's
+    grading nothing (ex05c's references import Keras, ex04's scikit-learn and pandas; a class
+    graded on five exercises paid them for every student). ex04 does not import, ex05c is not there. What the grader's process imported is
+    read at its exit (a `sitecustomize.py` in its process; the worker runs `python -I`, which never
+    reads it); without the rule in plugin.pytest_pyfunc_call both are imported."""
+    os.environ.setdefault("MNIST_COURSE_DATA", mnist_path)
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / EX04.filename).write_text("import nosuchpackage\n" + EX04.solution_path.read_text())
+    (tmp_path / "hook").mkdir()
+    seen = tmp_path / "imported.txt"
+    (tmp_path / "hook" / "sitecustomize.py").write_text(
+        f"import atexit, sys\natexit.register(lambda: open({str(seen)!r}, 'w').write('\\n'.join(sys.modules)))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "hook"), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "grader", "ex04", "ex05c", "--target", str(tmp_path / "student")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    imported = set(seen.read_text().splitlines())
+    assert {"numpy", "grader.references.ex05c_optimizers"} <= imported  # the reading works: the checks were collected
+    heavy = {name.split(".")[0] for name in imported} & {"keras", "tensorflow", "sklearn", "pandas"}
+    assert not heavy, sorted(heavy)
+    ex05c = COURSE.exercise("ex05c")
+    assert done.stdout.count(pointer(EX04)) == len(EX04.checks) and done.stdout.count(pointer(ex05c)) == len(ex05c.checks)
+
+
 def test_an_untouched_stub_is_not_started_not_an_import_failure(tmp_path, mnist_path):
     os.environ.setdefault("MNIST_COURSE_DATA", mnist_path)
     done, files = _grade(ROOT / "exercises", tmp_path, "ex01", "ex04")

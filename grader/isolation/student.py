@@ -318,6 +318,27 @@ class Student:
         except (OSError, ValueError):
             return b""
 
+    def file_problem(self) -> CannotImport | None:
+        """Why the file cannot be imported, where the grader can tell without running any of it: it
+        is not there, or it is a symbolic link (never followed: it could lead to the reference).
+        Kept as the exercise's one cause (`import_problem`); None where the file is there to import."""
+        if self.module_file.is_symlink():
+            self.import_problem = CannotImport(
+                f"{self.filename} in the folder graded is a symbolic link, which the grader does not follow",
+                f"your solution in {self.filename} itself",
+                cause="a link to a file elsewhere instead of the file",
+                hint="copy your file into the folder instead of linking to it",
+            )
+        elif not self.module_file.is_file():
+            self.import_problem = CannotImport(
+                f"there is no file {self.filename} in the folder graded",
+                f"your solution in {self.filename}",
+                hint="grade the folder that holds your exercise files (--target DIR)",
+            )
+        else:
+            return None
+        return self.import_problem
+
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:
         the worker's, or the trainer's where the exercise trains a model."""
@@ -354,20 +375,7 @@ class Student:
         """
         called, key = self.call_key(function, args, shown, kwargs)
         if key not in self._outcomes or not cached:
-            if self.module_file.is_symlink():  # never followed: it could lead to the reference
-                self.import_problem = CannotImport(
-                    f"{self.filename} in the folder graded is a symbolic link, which the grader does not follow",
-                    f"your solution in {self.filename} itself",
-                    cause="a link to a file elsewhere instead of the file",
-                    hint="copy your file into the folder instead of linking to it",
-                )
-                raise self.import_problem
-            if not self.module_file.is_file():
-                self.import_problem = CannotImport(
-                    f"there is no file {self.filename} in the folder graded",
-                    f"your solution in {self.filename}",
-                    hint="grade the folder that holds your exercise files (--target DIR)",
-                )
+            if self.file_problem() is not None:
                 raise self.import_problem
             self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
         if self._outcomes[key].reached and self._outcomes[key].stage == "call":  # at import: the file's one cause instead

@@ -213,8 +213,10 @@ def test_largest_stable_rate_values(student):
     cases = [(float(rng.integers(*_CURVATURE_EIGHTHS)) / 8, float(m)) for m in rng.choice(_MOMENTA + (0.5,), size=3, replace=False)]
     cases.append((float(rng.integers(*_CURVATURE_EIGHTHS)) / 8, 0.0))  # no momentum: lesson 6's 2 / h
     for h, mom in cases:
-        want = ref.largest_stable_rate(kind, h, mom)
-        r = student.call("largest_stable_rate", curvature=h, momentum=mom, expect=f"{want:.10g}")
+        r = student.call("largest_stable_rate", curvature=h, momentum=mom)
+        if not r.not_started:  # an untouched stub's grading imports no Keras
+            want = ref.largest_stable_rate(kind, h, mom)
+            r.expect = f"{want:.10g}"
         got = r.value
         if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, float, np.integer, np.floating)) or not np.isfinite(got):
             raise r.fail(f"got {describe(got)}", f"a float, {want:.10g}", hint="return the learning rate as a number")

@@ -71,9 +71,14 @@ def test_an_identical_call_runs_once_and_every_key_rule_runs_it_again(tmp_path, 
     again, reused = bob.normalize(cache, IMAGES)
     assert bob.calls == 0 and reused
     assert again.dtype == value.dtype and again.shape == value.shape and again.tobytes() == value.tobytes()
-    # another file of the submission, even one the call never names, is another key: run
-    other_file = Counted(_folder(tmp_path / "other-file", ex02b_extra="\n# carol\n"))
-    assert other_file.normalize(cache, IMAGES)[1] is False and other_file.calls == 1
+    # another exercise's file is not in the worker (sandbox.Worker.received): not in the key, read
+    other_exercise = Counted(_folder(tmp_path / "other-exercise", ex02b_extra="\n# carol\n"))
+    assert other_exercise.normalize(cache, IMAGES)[1] is True and other_exercise.calls == 0
+    # a helper file of the submission, even one the call never names, is in the worker and the key: run
+    helper = _folder(tmp_path / "helper")
+    (helper / "helpers.py").write_text("SCALE = 255\n")
+    with_helper = Counted(helper)
+    assert with_helper.normalize(cache, IMAGES)[1] is False and with_helper.calls == 1
 
     # each thing that decides the call is in the key: a changed source byte, other data, another grader version
     changed = Counted(_folder(tmp_path / "changed", ex01_extra=" "))
@@ -119,18 +124,23 @@ def test_a_tampered_entry_is_not_trusted(tmp_path, monkeypatch):
 
 
 def test_the_key_holds_every_file_the_worker_receives(tmp_path):
-    """Every graded file, another exercise's too: code can reach one without naming it in a way a
-    reading could see (an adversarial review imported ex01 through a string typing evaluated), so
-    a training is never credited to code that did not run it."""
+    """Every file the worker receives, the exercise's own and every helper beside it: code can reach
+    one without naming it in a way a reading could see (an adversarial review imported a file through a
+    string typing evaluated), so a training is never credited to code that did not run it. The
+    course's other exercise files are not among them: the worker never receives them (test_sandbox.py)."""
     folder = _folder(tmp_path / "s")
-    module = folder / EX02B.filename
-    assert set(training_sources(module, EX02B.filename)) == {EX02B.filename, EX01.filename}
-    (folder / "helper.py").write_text("SCALE = 1.0\n")
-    (folder / EX01.filename).write_text("def train_by_hand(*args):\n    return args\n")
-    before = training_sources(module, EX02B.filename)
-    assert set(before) == {EX02B.filename, "helper.py", EX01.filename}
-    (folder / EX01.filename).write_text("x = 1\n")  # the classmate's ex01, without the function the string names
-    assert training_sources(module, EX02B.filename) != before
+    student = Student(EX02B, folder)
+    try:
+        assert set(training_sources(student)) == {EX02B.filename}
+        (folder / "helper.py").write_text("SCALE = 1.0\n")
+        before = training_sources(student)
+        assert set(before) == {EX02B.filename, "helper.py"}
+        (folder / EX01.filename).write_text("x = 1\n")  # another exercise's file: nothing changes
+        assert training_sources(student) == before
+        (folder / "helper.py").write_text("SCALE = 2.0\n")  # the classmate's helper: another key
+        assert training_sources(student) != before
+    finally:
+        student.close()
 
 
 def _grade(subs: Path, out: Path, cache: Path, mnist_path: str, reuse: bool) -> int:
@@ -159,22 +169,27 @@ def _rows(out: Path, student: str):
 
 
 @pytest.mark.trains
-def test_a_class_graded_again_reads_its_trainings_and_another_ex01_trains_again(tmp_path, mnist_path):
-    """alice and bob share an ex02b file, not their ex01: each trains (the key holds every file the
-    worker receives); the class graded again into another --out reads both trainings; with reuse
-    switched off everything trains. The rows and the accuracy are the same bit for bit."""
+def test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_it(tmp_path, mnist_path):
+    """alice and bob share an ex02b file, not their ex01: one trains, the other reads it (the key holds
+    the files ex02b's worker receives, and another exercise's file is not one); carol's ex02b has a helper
+    beside it that alice's has not: her own training. The class graded again into another --out reads every
+    training; with reuse switched off everything trains. The rows and the accuracy are the same bit for bit."""
     subs = tmp_path / "class"
     subs.mkdir()
     _folder(subs / "alice")
     _folder(subs / "bob", ex01_extra="\n# bob's own ex01\n")  # another whole submission, the same ex02b file
+    _folder(subs / "carol")
+    (subs / "carol" / "helpers.py").write_text("UNUSED = 1\n")  # a helper in her worker: another key
     first = _grade(subs, tmp_path / "on", tmp_path / "cache-on", mnist_path, reuse=True)
     again = _grade(subs, tmp_path / "again", tmp_path / "cache-on", mnist_path, reuse=True)
     off = _grade(subs, tmp_path / "off", tmp_path / "cache-off", mnist_path, reuse=False)
     # train() is called twice per grading (the unseen task, then MNIST)
-    assert (first, again, off) == (4, 0, 4)
-    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "again", "off") for s in ("alice", "bob")}
-    assert [graded["again", s][1]["training_reused"] for s in ("alice", "bob")] == [True, True]
-    assert not any(graded[run, s][1]["training_reused"] for run in ("on", "off") for s in ("alice", "bob"))
+    assert (first, again, off) == (4, 0, 6)
+    students = ("alice", "bob", "carol")
+    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "again", "off") for s in students}
+    assert sorted(graded["on", s][1]["training_reused"] for s in ("alice", "bob")) == [False, True]  # one trained, one read
+    assert [graded["again", s][1]["training_reused"] for s in students] == [True, True, True]
+    assert not graded["on", "carol"][1]["training_reused"] and not any(graded["off", s][1]["training_reused"] for s in students)
     rows = graded["on", "alice"][0]
     assert all(r[1] == "passed" for r in rows), rows
     assert all(graded[key][0] == rows for key in graded)

@@ -287,6 +287,39 @@ def test_nothing_in_a_class_folder_stops_or_skews_anyone_elses_grade(tmp_path, m
     assert "not plain text" in rows["caf\\xe9"]["status"]
 
 
+def test_an_exercise_is_graded_from_its_own_file_and_its_helpers_never_another_exercise_s(tmp_path):
+    """A worker receives its exercise's file and the submission's other sources, never the course's other
+    exercise files: code that imports one fails at import with a cause that says so, a helper module beside
+    it imports; so an exercise's grade (and ex02b's training reused across a class, training/by_hand.py)
+    depends on its own file and helpers alone. Proven both ways: with nothing left out, the import works."""
+    from grader.isolation.student import Student
+
+    ex04 = COURSE.exercise("ex04")
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / EX01.filename).write_text(EX01.solution_path.read_text())
+    (folder / "my_helpers.py").write_text("PAIRS = 3\n")
+    (folder / ex04.filename).write_text("from my_helpers import PAIRS\nfrom ex01_preprocessing import one_hot\n" + ex04.solution_path.read_text())
+    labels = np.array([0, 1, 1], dtype=np.int64)
+
+    student = Student(ex04, folder)
+    try:
+        assert [str(p) for p in student.worker.received()] == [ex04.filename, "my_helpers.py"]
+        with pytest.raises(Exception) as failed:
+            student.call("confusion_matrix", labels, labels, num_classes=2).value
+        said = failed.value.render()
+        assert f"No module named '{EX01.module}'" in said and f"an import of {EX01.filename}, another exercise's file" in said, said
+    finally:
+        student.close()
+
+    student = Student(ex04, folder)
+    student.worker.leave_out = frozenset()  # the protection off: the worker receives every source
+    try:
+        assert student.call("confusion_matrix", labels, labels, num_classes=2).value.tolist() == [[1, 0], [0, 2]]
+    finally:
+        student.close()
+
+
 def test_a_module_has_one_time_budget_across_calls_and_restarts(tmp_path, monkeypatch):
     from grader.isolation import sandbox
 

@@ -52,8 +52,9 @@ def plain_name(name: str) -> bool:
     return name.isprintable()
 
 
-def graded_files(folder: Path) -> list[Path]:
-    """The files of a submission that are graded: its Python sources.
+def graded_files(folder: Path, leave_out: frozenset[str] = frozenset()) -> list[Path]:
+    """The files of a submission that are graded: its Python sources (less the files at its
+    top named in `leave_out`: a worker's view leaves the course's other exercise files out).
 
     Regular `.py` files only (never through a symlink, nothing hidden, no
     `__pycache__`, so a stale or planted `.pyc` is never imported),
@@ -88,7 +89,7 @@ def graded_files(folder: Path) -> list[Path]:
                 pending.append((Path(entry.path), depth + 1))
             elif not entry.is_file(follow_symlinks=False):
                 raise SubmissionError(f"{relative} is not a regular file (a FIFO, socket or device); remove it")
-            elif entry.name.endswith(".py"):
+            elif entry.name.endswith(".py") and not (depth == 0 and entry.name in leave_out):
                 size = entry.stat(follow_symlinks=False).st_size
                 if size > MAX_FILE_BYTES:
                     continue
@@ -99,10 +100,10 @@ def graded_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def copy_submission(source: Path, destination: Path) -> None:
-    """Copy the graded files of `source` to `destination`."""
+def copy_submission(source: Path, destination: Path, leave_out: frozenset[str] = frozenset()) -> None:
+    """Copy the graded files of `source` (less `leave_out`, see graded_files) to `destination`."""
     destination.mkdir(parents=True, exist_ok=True)
-    for relative in graded_files(source):
+    for relative in graded_files(source, leave_out):
         (destination / relative).parent.mkdir(parents=True, exist_ok=True)
         (destination / relative).write_bytes(read_regular(source / relative, MAX_SUBMISSION_BYTES))
 

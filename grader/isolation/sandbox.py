@@ -45,7 +45,7 @@ from . import bubblewrap, capacity
 from .limits import MEMORY_LIMIT, in_leaf, limiter, machine_failure
 from .own_time import OwnClock, descendants, process_parents, safety_wall_s, serving_process
 from .reply import Budget, decode
-from .safe_files import clean_text, copy_submission, open_regular, remove_tree
+from .safe_files import clean_text, copy_submission, graded_files, open_regular, remove_tree
 
 CHILD = Path(__file__).with_name("_child.py")
 IMPORT_TIMEOUT = 60.0  # seconds to import the student's module (TensorFlow alone takes a few)
@@ -176,11 +176,11 @@ class WorkerProcess:
     answer at a time and the output the code printed, and `close()` kills it
     with everything it started and removes its files."""
 
-    def __init__(self, module_file: Path, memory: int, inbox: Path, forbidden: tuple[str, ...] = ()):
+    def __init__(self, module_file: Path, memory: int, inbox: Path, forbidden: tuple[str, ...] = (), leave_out: frozenset[str] = frozenset()):
         self.work = Path(tempfile.mkdtemp(prefix="mnist-grader-"))
-        # The worker imports a fresh copy of the submission's sources, never the folder itself.
+        # The worker imports a fresh copy of the submission's sources (less `leave_out`, Worker's), never the folder itself.
         submission = self.work / "submission"
-        copy_submission(module_file.parent, submission)
+        copy_submission(module_file.parent, submission, leave_out)
         self.ready_id = secrets.token_hex(8)
         info = {
             "module": module_file.stem,
@@ -362,10 +362,14 @@ class Worker:
     """One student module, imported once in a child process, answering calls."""
 
     def __init__(
-        self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT, memory: int = MEMORY_LIMIT, forbidden: tuple[str, ...] = ()
+        self, module_file: Path, import_timeout: float = IMPORT_TIMEOUT, memory: int = MEMORY_LIMIT, forbidden: tuple[str, ...] = (),
+        leave_out: frozenset[str] = frozenset(),
     ):
         self.module_file = Path(os.path.abspath(module_file))  # not resolve(): a symlink is never followed
         self.forbidden = tuple(forbidden)  # a by-hand exercise's packages (course.toml)
+        # Files at the top of the submission this worker never receives: the course's other exercise files
+        # (Student's), so an exercise is graded from its own file and the helpers beside it, never from another's.
+        self.leave_out = frozenset(leave_out) - {self.module_file.name}
         self.import_timeout = import_timeout
         self.memory = memory
         self.process: WorkerProcess | None = None  # the running worker, if any
@@ -385,11 +389,16 @@ class Worker:
         self.inbox = Path(self._inbox.name)
         _become_subreaper()
 
+    def received(self) -> list[Path]:
+        """The files a worker of this module receives, relative to its folder: every graded source
+        (safe_files.graded_files) but `leave_out`. Raises SubmissionError for a folder that is not graded."""
+        return graded_files(self.module_file.parent, self.leave_out)
+
     # -- lifecycle
 
     def _start(self) -> None:
         """Start a worker and wait until it has imported the module (or say why not, in `import_failure`)."""
-        process = self.process = WorkerProcess(self.module_file, self.memory, self.inbox, self.forbidden)
+        process = self.process = WorkerProcess(self.module_file, self.memory, self.inbox, self.forbidden, self.leave_out)
         started = time.perf_counter()
         spent = self.spent
         message = self._receive(process.ready_id, min(self.import_timeout, max(TIME_BUDGET - self.spent, 1.0)))

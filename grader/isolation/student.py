@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_course.course import not_started_message
-from mnist_course.course import Exercise
+from mnist_course.course import Exercise, load_course, not_started_message
 
 from . import bubblewrap, capacity, limits, safe_files, sandbox
 from ..settings import switches
@@ -125,6 +124,8 @@ class Call:
                 hint="hand the result back with `return`",
             )
         where = f" at {o.where}" if o.where else ""
+        if (other := self._other_exercise()) is not None:
+            return Feedback(f"It raised {o.exc_type}: {o.exc_message}{where}", self.expect, called=self.called, **other, output=o.output)
         memory = o.exc_type == "MemoryError"
         return Feedback(
             f"It raised {o.exc_type}: {o.exc_message}{where}",
@@ -206,6 +207,8 @@ class Call:
                 cause=by_hand_reason(self.student.exercise),
                 hint="remove that line; write the computation yourself inside the function, as the lesson does",
             )
+        if (other := self._other_exercise()) is not None:
+            return CannotImport(f"Importing {filename} failed with {o.exc_type}: {o.exc_message}{where}", "the file to import cleanly", **other)
         if "belongs to the course's grader" in o.exc_message:
             return CannotImport(
                 f"Importing {filename} failed: {o.exc_message}{where}",
@@ -220,6 +223,19 @@ class Call:
             hint=f"run `python {filename}` to see the error",
             **common,
         )
+
+    def _other_exercise(self) -> dict[str, str] | None:
+        """The cause and hint of code that imported another exercise's file, which is never in
+        its worker (sandbox.Worker's leave_out); None for any other failure."""
+        o = self.outcome
+        if o.exc_type != "ModuleNotFoundError":
+            return None
+        named = next((ex for ex in load_course().exercises if f"'{ex.module}'" in o.exc_message or f"'{ex.module}." in o.exc_message), None)
+        if named is None or named.module == self.student.exercise.module:
+            return None
+        return {"cause": f"an import of {named.filename}, another exercise's file: each exercise is graded from its own file and "
+                         f"the helper modules beside it, so {named.filename} is not there while {self.student.filename} runs",
+                "hint": "copy the function you need into this file, or into a helper module of your own that both files import"}
 
     @property
     def value(self) -> Any:
@@ -300,7 +316,9 @@ class Student:
         self.is_stub = is_stub
         # A by-hand exercise's worker runs without the packages that would do its work (course.toml).
         forbidden = exercise.forbidden_libraries if switches().by_hand else ()
-        self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20, forbidden=forbidden)
+        # Graded from its own file and the helpers beside it: the course's other exercise files are not in its worker.
+        others = frozenset(ex.filename for ex in load_course().exercises) - {self.filename}
+        self.worker = sandbox.Worker(self.module_file, memory=exercise.memory_mb << 20, forbidden=forbidden, leave_out=others)
         self._outcomes: dict[tuple, sandbox.CallOutcome] = {}
         # Set once the file could not be imported (or is not there): the one cause of every
         # check of the exercise that fails, said once by the report (plugin.py hands it on).

@@ -19,12 +19,14 @@ The half of the test set is not in it: it is no input of train(); the grader
 measures the weights on its half afterwards, live, from the entry.
 
 Which files count as the code: the worker imports a copy of every `.py` of the
-submission (isolation/safe_files.py), the course's other exercise files
-included, and code can reach any of them without naming it in a way a reading
-of the source could see (an adversarial review imported one through a string
-that typing.get_type_hints evaluated). So the key holds every graded file: a
-resubmission with only ex01 changed trains again, and nothing served is ever
-decided by a file the key does not hold.
+submission but the course's other exercise files (sandbox.Worker.received: an
+exercise is graded from its own file and the helpers beside it), and code can
+reach any of those without naming it in a way a reading of the source could see
+(an adversarial review imported one through a string that typing.get_type_hints
+evaluated). So the key holds every file the worker receives: two students who
+hand in the same ex02b file and no helper share one training whatever their
+other exercises hold, a resubmission with only ex01 changed trains nothing
+again, and nothing served is ever decided by a file the key does not hold.
 
 Why an entry cannot be poisoned by a student:
 - it holds only plain data that the grader's process decoded from the worker's
@@ -70,7 +72,7 @@ import numpy as np
 
 
 from ..isolation import sandbox
-from ..isolation.safe_files import SubmissionError, graded_files, read_regular
+from ..isolation.safe_files import SubmissionError, read_regular
 from ..isolation.student import Call, Student
 from ..settings import switches
 from ..shared_cache import key_of, shared_files
@@ -96,12 +98,11 @@ class _NotKept(Exception):
         self.call = call
 
 
-def training_sources(module_file: Path, exercise_filename: str) -> dict[str, str]:
-    """{path in the submission: sha256} of every file the worker receives: all of them can run
-    (see the module docstring). `exercise_filename` is kept for the callers' sake: the
-    exercise's own file is one of them."""
-    folder = Path(module_file).parent
-    return {str(p): hashlib.sha256(read_regular(folder / p, 64 << 20)).hexdigest() for p in graded_files(folder)}
+def training_sources(student: Student) -> dict[str, str]:
+    """{path in the submission: sha256} of every file the student's worker receives
+    (sandbox.Worker.received): all of them can run (see the module docstring)."""
+    folder = student.module_file.parent
+    return {str(p): hashlib.sha256(read_regular(folder / p, 64 << 20)).hexdigest() for p in student.worker.received()}
 
 
 def _argument(value: Any) -> Any:
@@ -183,7 +184,7 @@ def shared_call(student: Student, cache: str | Path | None, function: str, *args
         call = student.call(function, *args, shown=shown, expect=expect, **kwargs)
         return call, Shared(False, call.outcome.seconds)
     try:
-        sources = training_sources(module, student.filename)
+        sources = training_sources(student)
     except (SubmissionError, OSError, ValueError):
         call = student.call(function, *args, shown=shown, expect=expect, **kwargs)
         return call, Shared(False, call.outcome.seconds)

@@ -198,7 +198,7 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---:|---|",
         *(f"| {m} | {p} | {k} | {w:.0f} | {c:.0f} | {r} | {u} | {g} |" for m, p, k, w, c, r, u, g in rows),
         "",
-        f"| mode | per student: wall s | per student: CPU s | **extrapolated** to {scale} students: wall min | CPU min |",
+        f"| mode | per student: wall s | per student: CPU s | {'measured' if scale == n else '**extrapolated** to'} {scale} students: wall min | CPU min |",
         "|---|---:|---:|---:|---:|",
         *(f"| {m} | {w / n:.1f} | {c / n:.1f} | {w / n * scale / 60:.0f} | {c / n * scale / 60:.0f} |" for m, (w, c) in totals.items()),
     ]

@@ -165,7 +165,15 @@ class Exercise:
 
     @property
     def grader_path(self) -> Path:
+        """The module pytest collects the exercise's checks from."""
         return ROOT / "grader" / "checks" / f"{self.module}.py"
+
+    @property
+    def check_sources(self) -> list[Path]:
+        """Every file the exercise's checks are written in: grader_path, and where the checks run past
+        a few hundred lines, grader/checks/<id>/ (one module per graded function, which grader_path imports)."""
+        parts = ROOT / "grader" / "checks" / self.id
+        return [self.grader_path, *sorted(p for p in parts.glob("*.py") if p.name != "__init__.py")]
 
     def import_module(self, own: bool = True) -> ModuleType:
         """The student's exercises/ file (own=True) or the reference solution, imported

@@ -380,7 +380,7 @@ NUMERIC_GRADIENTS = """\
 """
 # The protection switched off: the cost probe on the tape check's small network, where
 # finite differences take a second (set before pytest imports the check, in the same module).
-SMALL_COST_PROBLEM = "import grader.checks.ex02b_backprop as checks\nchecks.COST_PROBLEM = {'n': 40, 'hidden': 16}\n"
+SMALL_COST_PROBLEM = "import grader.checks.ex02b.gradients as checks\nchecks.COST_PROBLEM = {'n': 40, 'hidden': 16}\n"
 
 
 def test_gradients_by_finite_differences_earn_nothing_and_earn_everything_without_the_cost_probe(tmp_path, mnist_path):

@@ -56,11 +56,39 @@ def test_every_lesson_file_exists_including_those_without_an_exercise():
         assert COURSE.lesson_source(name).is_file() and COURSE.lesson_notebook(name).is_file(), name
 
 
+def collected_checks(module_source: str) -> list[str]:
+    """The checks a module pytest collects holds, in order: the test functions it defines and those it
+    imports from the exercise's folder of check modules (grader/checks/<id>/)."""
+    names = []
+    for node in ast.parse(module_source).body:
+        if isinstance(node, ast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, ast.ImportFrom):
+            names += [alias.asname or alias.name for alias in node.names]
+    return [name.removeprefix("test_") for name in names if name.startswith("test_")]
+
+
 @pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
 def test_grader_checks_match_course_toml(exercise):
-    tree = ast.parse(exercise.grader_path.read_text())
-    tests = [n.name.removeprefix("test_") for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    tests = collected_checks(exercise.grader_path.read_text())
     assert tests == list(exercise.checks), "grader tests and course.toml checks differ (names or order)"
+    # every check is defined once, in the exercise's own files
+    defined = [n.name.removeprefix("test_") for path in exercise.check_sources for n in ast.parse(path.read_text()).body
+               if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert sorted(defined) == sorted(exercise.checks)
+
+
+def test_every_check_file_stays_short_and_every_package_installs():
+    """Check files hold checks and their messages, a few hundred lines each (an exercise's longer checks go in
+    grader/checks/<id>/, one module per graded function); and every package under grader/ and mnist_course/
+    is in pyproject.toml's list, so a `pip install` without -e misses none."""
+    long = {p.relative_to(ROOT).as_posix(): n for p in (ROOT / "grader" / "checks").rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}, long
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for folder in ("grader", "mnist_course")
+             for p in (ROOT / folder).rglob("__init__.py")}
+    assert found == listed, (sorted(found - listed), sorted(listed - found))
 
 
 def _quotes_not_in_the_docstrings(checks_source: str, solution_source: str) -> list[str]:
@@ -85,7 +113,8 @@ def _quotes_not_in_the_docstrings(checks_source: str, solution_source: str) -> l
 
 @pytest.mark.parametrize("exercise", COURSE.exercises, ids=lambda ex: ex.id)
 def test_every_quoted_contract_is_in_its_docstring(exercise):
-    assert _quotes_not_in_the_docstrings(exercise.grader_path.read_text(), exercise.solution_path.read_text()) == []
+    checks = "\n".join(path.read_text() for path in exercise.check_sources)
+    assert _quotes_not_in_the_docstrings(checks, exercise.solution_path.read_text()) == []
 
 
 def test_a_quote_the_docstring_does_not_hold_is_found():
@@ -206,7 +235,7 @@ def messages_in(path: Path) -> list[str]:
 def shown_to_students(exercise) -> list[tuple[str, str]]:
     """(where, text) of every hint of the exercise and every message its grader can show."""
     shown = [(f"course.toml hint of {fn.name}", hint) for fn in exercise.functions for hint in fn.hints]
-    sources = [exercise.grader_path] + ([ROOT / path for path in SHARED_MESSAGES] if exercise.training else [])
+    sources = exercise.check_sources + ([ROOT / path for path in SHARED_MESSAGES] if exercise.training else [])
     shown += [(relative(path), text) for path in sources for text in messages_in(path)]
     return shown
 

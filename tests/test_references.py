@@ -33,8 +33,8 @@ the p-value as an exact fraction of the 2 ** n equally likely toss sequences.
 import numpy as np
 import pytest
 
-from grader.checks import ex04_evaluation as ex04_checks
-from grader.checks import ex05b_conv_by_hand as ex05b_checks
+from grader.checks.ex04 import expected_calibration_error as ex04_ece_checks, reliability_table as ex04_table_checks
+from grader.checks.ex05b import common as ex05b_checks
 from grader.references import ex04_evaluation as ex04
 from grader.references import ex05b_conv_by_hand as ex05b
 from mnist_course.course import load_course
@@ -290,7 +290,7 @@ def test_the_reliability_reference_bins_every_answer_by_the_contract_s_inequalit
     from fractions import Fraction
 
     drawn = ex04.calibration_probs(seed=123)
-    for probs, y_true in (drawn, (ex04_checks.EDGE_PROBS, ex04_checks.EDGE_TRUE)):
+    for probs, y_true in (drawn, (ex04_table_checks.EDGE_PROBS, ex04_table_checks.EDGE_TRUE)):
         rows = [[] for _ in range(n_bins)]
         for row, label in zip(probs, y_true):
             c = Fraction(float(row.max()))  # exact: no rounding decides a bin
@@ -304,7 +304,7 @@ def test_the_reliability_reference_bins_every_answer_by_the_contract_s_inequalit
 
 
 def test_the_ece_reference_is_the_expected_gap_of_an_answer_picked_at_random():
-    counts, confidence, accuracy = ex04_checks.ECE_TABLE
+    counts, confidence, accuracy = ex04_ece_checks.ECE_TABLE
     gaps = [abs(a - c) for n, c, a in zip(counts, confidence, accuracy) for _ in range(n)]  # one per answer
     assert ex04.expected_calibration_error(counts, confidence, accuracy) == pytest.approx(sum(gaps) / len(gaps), rel=1e-12)
 
@@ -342,7 +342,7 @@ def test_ex05c_steps_and_fit_agree_with_keras_wherever_epsilon_is_added(key):
     """The solution adds epsilon as the paper's Algorithm 1 does, Keras before the bias correction; the checks' tolerances
     must pass both on every drawn case (an adversarial review found fit() failing 3% of files with epsilon 1e-7): here
     the solution on 30 drawn step sequences and 30 drawn fit() tasks, with the checks' own tolerances."""
-    from grader.checks import ex05c_optimizers as checks
+    from grader.checks.ex05c import adaptive_step, common as checks
     from grader.references import ex05c_optimizers as ref
 
     solution = _ex05c_solution(key)
@@ -356,7 +356,7 @@ def test_ex05c_steps_and_fit_agree_with_keras_wherever_epsilon_is_added(key):
         w, moments = weights, np.zeros((3, 4, 3))
         for k, (gradient, want) in enumerate(zip(gradients, expected), 1):
             w, moments = solution.adaptive_step(w, gradient, moments, k, epsilon=checks._EPSILON, **hyper)
-            assert np.all(np.abs(w - want) <= checks._adaptive_atol(hyper["learning_rate"])(k, want)), (seed, k)
+            assert np.all(np.abs(w - want) <= adaptive_step._adaptive_atol(hyper["learning_rate"])(k, want)), (seed, k)
         images, labels = ref.task(seed)
         W, b = solution.fit(images, labels, "adaptive", 0.015625, 3, 24, seed)
         KW, Kb = ref.keras_fit(images, labels, adaptive, 0.015625, ref.batches(len(images), 3, 24, seed))
@@ -368,7 +368,7 @@ def test_ex05c_amsgrad_with_its_maximum_fed_back_fails_on_every_draw():
     """A classic AMSGrad mistake keeps one array, the maximum fed back into the running average; an expert review
     passed it on 101 of 400 draws of a trajectory whose gradients only fell. With a rise after the fall, every draw
     of the check's trajectory tells it from Keras's AMSGrad."""
-    from grader.checks import ex05c_optimizers as checks
+    from grader.checks.ex05c import adaptive_step, common as checks
     from grader.references import ex05c_optimizers as ref
 
     for seed in range(30):
@@ -382,5 +382,5 @@ def test_ex05c_amsgrad_with_its_maximum_fed_back_fails_on_every_draw():
             m = b1 * m + (1 - b1) * g
             v = np.maximum(v, b2 * v + (1 - b2) * g**2)  # the mistake: one array for the average and its maximum
             w = w - lr * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + checks._EPSILON)
-            apart = apart or not np.all(np.abs(w - want) <= checks._adaptive_atol(lr)(k, want))
+            apart = apart or not np.all(np.abs(w - want) <= adaptive_step._adaptive_atol(lr)(k, want))
         assert apart, seed

@@ -1,4 +1,4 @@
-"""Exercise 01's references, apart from its checks (grader/checks/ex01_preprocessing.py): the images
+"""Exercise 01's references, apart from its checks (grader/checks/ex01/, collected by grader/checks/ex01_preprocessing.py): the images
 standardize() is called with, its answer as scikit-learn's StandardScaler computes it (fitted on the
 training images, then applied to both arrays: a mean and a population standard deviation per
 position, and a scale of 1 where a position is constant), and the classic mistakes' answers that

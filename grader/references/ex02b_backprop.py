@@ -1,4 +1,4 @@
-"""Exercise 02b's references, apart from its checks (grader/checks/ex02b_backprop.py): the grader's own
+"""Exercise 02b's references, apart from its checks (grader/checks/ex02b/, collected by grader/checks/ex02b_backprop.py): the grader's own
 loss and gradients of the two-layer network (TensorFlow's, in float64: unpasteable, as its worker refuses
 TensorFlow), centred finite differences of that loss, the inputs the checks call with, the work a training costs, and the
 small task drawn for each submission (`unseen_task`). Never imported from solutions/."""

@@ -1,4 +1,4 @@
-"""Exercise 04's references, apart from its checks (grader/checks/ex04_evaluation.py): the confusion matrix
+"""Exercise 04's references, apart from its checks (grader/checks/ex04/, collected by grader/checks/ex04_evaluation.py): the confusion matrix
 and precision, recall and F-beta (each variant's beta) as scikit-learn computes them, the most confused pairs and the most confident
 mistakes as the contracts define them (sorted by pandas), the reliability table binned by pandas, the expected calibration error as
 an average weighted by the counts, McNemar's exact p-value as SciPy's binomial test, and the seeded inputs the checks call with.

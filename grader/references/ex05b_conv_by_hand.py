@@ -1,4 +1,4 @@
-"""Exercise 05b's references, apart from its checks (grader/checks/ex05b_conv_by_hand.py): the seeded
+"""Exercise 05b's references, apart from its checks (grader/checks/ex05b/, collected by grader/checks/ex05b_conv_by_hand.py): the seeded
 cases the checks call conv2d, max_pool2d and their backward passes with, and what keras.layers.Conv2D and MaxPooling2D compute
 on them, with SciPy's n-dimensional correlation and maximum filter in float64 (`Case.expected`,
 `max_pooled`; tests/test_references.py holds them equal to Keras's layers on every case), the
@@ -225,7 +225,7 @@ BACKWARD = ((7, 9, 3, 3, 1, 1, 1, "valid"), (7, 9, 3, 3, 3, 4, 1, "valid"), (6, 
             (7, 9, 5, 5, 3, 1, 1, "same"), (8, 6, 3, 3, 3, 4, 2, "same"), (9, 8, 4, 4, 3, 4, 2, "same"))
 
 
-# conv2d_backward's cost probes (grader/checks/ex05b_conv_by_hand.py, `_costs_what_backprop_costs`):
+# conv2d_backward's cost probes (grader/checks/ex05b/conv2d_backward.py, `_costs_what_backprop_costs`):
 # one image each, one with many pixels (105,000) and one with many weights (295,000; 3 x 3 pixels,
 # stride 3 and "same", so that every variant's output is one position). Backpropagation costs about
 # one forward pass on each; finite differences cost two forward passes per pixel or per weight.

@@ -1,4 +1,4 @@
-"""Exercise 06's references, apart from its checks (grader/checks/ex06_real_use.py): the pictures
+"""Exercise 06's references, apart from its checks (grader/checks/ex06/, collected by grader/checks/ex06_real_use.py): the pictures
 prepare_image is called with (MNIST digits as photos on gray, coloured and transparent paper, printed digits),
 the 3-nearest-neighbour reader that says whether a prepared picture is recognised, and the probe models
 predict_digit is called with, whose weights are fixed here so that every expected probability is NumPy."""

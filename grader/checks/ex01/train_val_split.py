@@ -1,0 +1,152 @@
+"""ex01's checks of train_val_split(), and their messages."""
+
+import numpy as np
+
+from grader.feedback import describe
+from grader.scoring import depends_on
+
+
+def _indexed(mnist, n):
+    """n real digits whose two top-left pixels (always 0 in MNIST) encode their index."""
+    images = mnist.x_train[:n].copy()
+    images[:, 0, 0] = np.arange(n) // 256
+    images[:, 0, 1] = np.arange(n) % 256
+    return images, mnist.y_train[:n].copy()
+
+
+def _index_of(images):
+    return images[:, 0, 0].astype(np.int64) * 256 + images[:, 0, 1]
+
+
+def _split(student, mnist, n=250, val_fraction=0.2, seed=0, cached=True):
+    images, labels = _indexed(mnist, n)
+    r = student.call(
+        "train_val_split",
+        images,
+        labels,
+        shown=f"x_train[:{n}], y_train[:{n}]",
+        expect=f"(x_train, y_train, x_val, y_val) with {n - round(n * val_fraction)} training and {round(n * val_fraction)} validation samples",
+        cached=cached,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
+    value = r.value
+    if not isinstance(value, (tuple, list)) or len(value) != 4:
+        raise r.fail(f"got {describe(value)}", hint="return x_train, y_train, x_val, y_val")
+    parts = []
+    for name, part in zip(("x_train", "y_train", "x_val", "y_val"), value):
+        if not isinstance(part, np.ndarray) or part.ndim == 0:
+            raise r.fail(f"{name} is not a numpy array", hint="index the input arrays to build each part")
+        parts.append(part)
+    return images, labels, r, parts
+
+
+def test_train_val_split_sizes(student, mnist):
+    # 99 * 0.2 = 19.8: round() gives 20, int() 19, so the contract's rounding shows.
+    for n, fraction in ((250, 0.2), (101, 0.25), (99, 0.2)):
+        _, _, r, (xt, yt, xv, yv) = _split(student, mnist, n, fraction)
+        n_val = round(n * fraction)
+        got = (len(xt), len(yt), len(xv), len(yv))
+        if got == (n - n_val, n - n_val, n_val, n_val) and xt.shape[1:] == (28, 28):
+            continue
+        cause = "the parts were not sized from round(N * val_fraction)"
+        if got == (n_val, n_val, n - n_val, n - n_val):
+            cause = "the two parts are swapped: the validation part is the small one"
+        elif abs(len(xv) - n * fraction) < 1:
+            cause = f"rounding: the contract asks for round({n} * {fraction}) = {n_val} validation samples"
+        raise r.fail(
+            f"got part lengths x_train={got[0]}, y_train={got[1]}, x_val={got[2]}, y_val={got[3]}",
+            f"{n - n_val}, {n - n_val}, {n_val}, {n_val}",
+            cause=cause,
+            hint=f"round(N × val_fraction) = {n_val} samples for validation, the remaining {n - n_val} for training",
+        )
+
+
+def test_train_val_split_partition(student, mnist):
+    images, labels, r, (xt, yt, xv, yv) = _split(student, mnist)
+    if xt.shape[1:] != (28, 28) or xv.shape[1:] != (28, 28) or len(xt) != len(yt) or len(xv) != len(yv):
+        raise r.fail(f"got parts of shapes {xt.shape}, {yt.shape}, {xv.shape}, {yv.shape}", hint="return x_train, y_train, x_val, y_val")
+    it, iv = _index_of(xt), _index_of(xv)
+    everything = np.concatenate([it, iv])
+    if everything.max(initial=0) >= len(images) or not np.array_equal(np.concatenate([xt, xv]), images[everything]):
+        raise r.fail("some returned images are not images of the input", cause="the images were modified or mixed up while splitting")
+    if len(np.intersect1d(it, iv)):
+        raise r.fail(
+            f"{len(np.intersect1d(it, iv))} samples appear in both parts",
+            "disjoint parts",
+            cause="the two index sets overlap",
+            hint="slice one permutation into two non-overlapping pieces",
+        )
+    if len(np.unique(everything)) != len(everything) or len(everything) != len(images):
+        raise r.fail(
+            f"the parts hold {len(np.unique(everything))} distinct samples of {len(images)} (with {len(everything) - len(np.unique(everything))} repeats)",
+            "every sample exactly once",
+            cause="sampling with replacement (rng.choice without replace=False, or rng.integers)",
+            hint="use rng.permutation(len(images))",
+        )
+    if not (np.array_equal(yt, labels[it]) and np.array_equal(yv, labels[iv])):
+        raise r.fail(
+            "some images came back with another image's label",
+            "each image paired with its own label",
+            cause="images and labels were shuffled separately",
+            hint="shuffle one index array and use it for both images and labels",
+        )
+
+
+def test_train_val_split_reproducible(student, mnist):
+    first = _split(student, mnist, seed=0)
+    again = _split(student, mnist, seed=0, cached=False)
+    other = _split(student, mnist, seed=1)
+    r = again[2]
+    order = lambda split: np.concatenate([_index_of(split[3][0]), _index_of(split[3][2])])  # noqa: E731
+    if not np.array_equal(order(first), order(again)):
+        raise r.fail(
+            "two calls with seed=0 gave different splits",
+            "the same split for the same seed",
+            cause="a random generator that ignores the seed (np.random.shuffle, np.random.permutation, default_rng())",
+            hint="create the generator from the argument: np.random.default_rng(seed)",
+        )
+    if np.array_equal(order(first), order(other)):
+        raise r.fail("seed=0 and seed=1 gave the same split", "different seeds to shuffle differently", cause="the seed is not passed to the generator")
+    val = np.sort(_index_of(first[3][2]))
+    n = len(first[0])
+    if np.array_equal(val, np.arange(len(val))) or np.array_equal(val, np.arange(n - len(val), n)):
+        raise r.fail(
+            "the validation part is a contiguous slice of the input",
+            "a shuffled split",
+            cause="the data was sliced without shuffling",
+            hint="permute the indices first: rng.permutation(len(images))",
+        )
+
+
+@depends_on(test_train_val_split_partition)
+def test_train_val_split_leaves_input(student, mnist):
+    images, labels, r, _ = _split(student, mnist)
+    after_images, after_labels = r.args_after
+    if not (np.array_equal(after_images, images) and np.array_equal(after_labels, labels)):
+        raise r.fail(
+            "afterwards the caller's images or labels had changed",
+            "the inputs left untouched",
+            cause="shuffling in place (rng.shuffle(images) reorders the caller's array)",
+            hint="shuffle indices and index the arrays: images[order] is a new array",
+            contract="the inputs are not modified",
+        )
+
+
+@depends_on(test_train_val_split_partition)
+def test_train_val_split_rejects_bad_input(student, mnist):
+    images, labels = _indexed(mnist, 20)
+    cases = [
+        (images, labels, {"val_fraction": fraction}, "x_train[:20], y_train[:20]") for fraction in (0.0, 1.0, 1.5, -0.2)
+    ] + [
+        (images, labels[:-1], {"val_fraction": 0.25}, "x_train[:20], y_train[:19] (one label short)"),
+        (images[:5], labels[:5], {"val_fraction": 0.05}, "x_train[:5], y_train[:5] (round(5 * 0.05) = 0)"),
+        (images[:5], labels[:5], {"val_fraction": 0.95}, "x_train[:5], y_train[:5] (round(5 * 0.95) = 5)"),
+    ]
+    for x, y, kwargs, shown in cases:
+        r = student.call("train_val_split", x, y, shown=shown, expect="ValueError", **kwargs)
+        r.expect_raises(
+            "ValueError",
+            hint="validate first: equal lengths, 0 < val_fraction < 1, and neither part empty",
+            contract="Raises ValueError if the lengths differ, if val_fraction is not strictly between 0 and 1, or if either part would be empty",
+        )

@@ -1,0 +1,93 @@
+"""ex02b's checks of loss(), and their messages."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grader.feedback import describe
+from grader.references import ex02b_backprop as ref  # the grader's forward pass, gradients, inputs and unseen task
+from grader.checks.ex02b.common import _other_variant
+
+
+def _loss_value(r) -> float:
+    value = r.value
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise r.fail(
+            f"got {describe(value)}",
+            "one number, the mean loss over the batch",
+            cause="the loss of every image, not their mean" if isinstance(value, np.ndarray) else "",
+            hint="return float(...) of the mean",
+        )
+    return float(value)
+
+
+def _explain_loss(student, r, got, x, y, params, situation=""):
+    """A wrong loss value, with the classic mistake that explains it if one does: another
+    variant's loss (a classmate's file) first."""
+    hidden = student.hidden
+    if other := _other_variant(student, lambda h: math.isclose(got, ref.loss(x, y, *params, hidden=h), rel_tol=1e-9, abs_tol=1e-12)):
+        raise other(r, f"got {got:.10g}")
+    want = ref.loss(x, y, *params, hidden=hidden)
+    where = f" ({situation})" if situation else ""
+    n = len(y)
+    cause = ""
+    if not math.isfinite(got):
+        cause = "exp of large logits overflows to inf, and inf / inf is nan: subtract each row's largest logit first (lesson 2's softmax())"
+    elif n > 1 and math.isclose(got, want * n, rel_tol=1e-6):
+        cause = f"the losses of the {n} images summed, not averaged"
+    elif math.isclose(got, want / math.log(10), rel_tol=1e-6):
+        cause = "log10 instead of the natural log"
+    elif math.isclose(got, ref.linear_loss(x, y, params), rel_tol=1e-6):
+        cause = "the hidden layer without its activation: z2 = (x @ W1 + b1) @ W2 + b2"
+    elif got < want and math.isclose(got, ref.floored_loss(x, y, params, hidden), rel_tol=1e-6):
+        cause = "a probability that rounded to 0 was floored (lesson 2's 1e-12): the true -ln p is larger; ln p = z - ln(sum of exp(z)) needs no floor"
+    raise r.fail(
+        f"got {got:.10g}{where}",
+        f"{want:.10g}",
+        cause=cause or "a step of the forward pass that differs from the module docstring's",
+        hint="compute it step by step as the module docstring writes it, and compare with lesson 2's cross_entropy(softmax(...)) on a small batch",
+    )
+
+
+def test_loss_value(student, mnist):
+    x, y, params = ref.small_problem()
+    mx, my, mparams = ref.mnist_problem(mnist)
+    cases = [
+        (x, y, params, ref.SMALL_SHOWN, ""),
+        (x[:1], y[:1], params, "x[:1], y[:1], W1, b1, W2, b2 (one image)", "a batch of one image"),
+        (mx, my, mparams, "40 training images (float64, [0, 1]), their labels, seeded He-scaled weights for 16 hidden units", "MNIST images"),
+    ]
+    for xs, ys, ps, shown, situation in cases:
+        r = student.call("loss", xs, ys, *ps, shown=shown, expect="the mean cross-entropy, one float")
+        got = _loss_value(r)
+        if not math.isclose(got, ref.loss(xs, ys, *ps, hidden=student.hidden), rel_tol=1e-9, abs_tol=1e-12):
+            _explain_loss(student, r, got, xs, ys, ps, situation)
+
+
+def test_loss_stable(student):
+    x, y, params = ref.small_problem()
+    W1, b1, W2, b2 = params
+    big = (W1, b1, W2 * 400.0, b2)  # logits in the hundreds: exp overflows float64 past about 709
+    r = student.call(
+        "loss", x, y, *big, shown="x, y, W1, b1, W2 * 400, b2 (the small problem with logits in the hundreds)",
+        expect="a finite mean cross-entropy",
+    )
+    got = _loss_value(r)
+    want = ref.loss(x, y, *big, hidden=student.hidden)
+    if not math.isfinite(got) or not math.isclose(got, want, rel_tol=1e-9):
+        if other := _other_variant(student, lambda h: math.isclose(got, ref.loss(x, y, *big, hidden=h), rel_tol=1e-9)):
+            raise other(r, f"got {got:.10g}")
+        raise r.fail(
+            f"got {got:.10g}" + (f" (warnings: {'; '.join(r.warnings[:2])})" if r.warnings else ""),
+            f"{want:.10g} (these logits reach {float(np.abs(ref.logits(x, big, student.hidden)).max()):.0f})",
+            cause="exp of a logit above about 709 overflows to inf, and inf / inf is nan" if not math.isfinite(got)
+            else "a probability that underflowed to 0 was floored (lesson 2's 1e-12): the true -ln p is larger than the floor's 27.6"
+            if got < want
+            else "a forward pass that differs from the docstring's on large logits",
+            hint="subtract each row's largest logit, then take ln p = z - ln(sum of exp(z)) (lesson 2: from_logits and log-sum-exp)",
+            contract="The result is finite for any finite input, however large the logits",
+        )

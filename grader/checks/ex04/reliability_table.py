@@ -1,0 +1,127 @@
+"""ex04's checks of reliability_table(), and their messages: its inputs are drawn for each file
+(`student.comparison_seed`, set by grader/checks/ex04_evaluation.py before any of its code runs).
+"""
+
+import numpy as np
+
+from grader.feedback import describe
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.checks.ex04.common import _lit
+
+
+# How close a table must be: counts exact; each bin's mean confidence within 1e-5, since the confidences are float32 (as
+# model.predict gives them) and a mean added up in float32, as lesson 4's reliability diagram does, is off by up to
+# about 1e-6 (every binning mistake changes the counts); accuracies, shares of whole answers, within 1e-9.
+TABLE_TOLERANCE = (0.0, 1e-5, 1e-9)
+
+
+def _same(got, expected) -> list[bool]:
+    """Whether each of the three arrays of a table agrees with the contract's, within TABLE_TOLERANCE."""
+    return [bool(np.allclose(g, e, rtol=0, atol=tol)) for g, e, tol in zip(got, expected, TABLE_TOLERANCE)]
+
+
+def _bin(b: int, n_bins: int) -> str:
+    return f"bin {b} ({b}/{n_bins} < c <= {b + 1}/{n_bins})"
+
+
+def _table(r, n_bins):
+    """A returned reliability table as three float64 arrays (counts kept exact), or the Feedback that says why it is none."""
+    value = r.value
+    if not (isinstance(value, tuple) and len(value) == 3):
+        raise r.fail(f"got {describe(value)}", hint="return the three arrays as a tuple: return counts, confidence, accuracy")
+    arrays = []
+    for name, part in zip(("counts", "confidence", "accuracy"), value):
+        if not isinstance(part, np.ndarray) or part.shape != (n_bins,) or part.dtype.kind not in "iuf":
+            cause = ""
+            if isinstance(part, (list, tuple)):
+                cause = "a list: return numpy arrays"
+            elif isinstance(part, np.ndarray) and part.ndim == 1 and len(part) < n_bins and len(value[0]) == len(part) and np.all(np.asarray(value[0]) > 0):
+                cause = "the empty bins were left out: every bin has its place in the table, an empty one with a count of 0"
+            elif isinstance(part, np.ndarray) and part.ndim == 1:
+                cause = "n_bins was not used (a hard-coded number of bins?)"
+            raise r.fail(f"{name} is {describe(part)}", f"a 1-D array of n_bins = {n_bins} numbers", cause=cause,
+                         hint="one value per bin, empty bins included: np.bincount(..., minlength=n_bins) keeps them")
+        arrays.append(part.astype(np.float64))
+    return arrays
+
+
+def _table_mismatch(r, got, expected, probs, y_true, n_bins, situation=""):
+    """Explain how a reliability table differs from the contract's: the first bin where it does, and the rule it
+    follows instead where it is one of the likely ones."""
+    where = f" ({situation})" if situation else ""
+    names = ("counts", "confidence", "accuracy")
+    first = _same(got, expected).index(False)
+    b = int(np.argmax(~np.isclose(got[first], expected[first], rtol=0, atol=TABLE_TOLERANCE[first])))
+    rules = {
+        "the bins were closed at the bottom (b / n_bins <= c < (b + 1) / n_bins), the other way round from the contract":
+            ref.reliability_table(probs, y_true, n_bins, closed="bottom"),
+        "the probability of the true label was used as the confidence; an answer's confidence is its row's largest "
+        "probability, the one the model answered with": ref.reliability_table(probs, y_true, n_bins, of="label"),
+        "confidence and accuracy swapped": [expected[0], expected[2], expected[1]],
+        "each bin's sums were returned, not its means: divide by the bin's count": [expected[0], expected[1] * expected[0],
+                                                                                     expected[2] * expected[0]],
+    }
+    cause = next((why for why, table in rules.items() if all(_same(got, table))), "")
+    if not cause and first == 2 and all(_same(got, expected)[:2]):
+        cause = ("the right bins and confidences, but some answers counted right or wrong against the contract: an answer is right "
+                 "when its row's argmax (the first, if several are equal) is the label")
+    hint = "bin b holds the confidences c with b / n_bins < c <= (b + 1) / n_bins; each bin's means are over its own answers"
+    if np.isnan(np.concatenate(got)).any():
+        cause, hint = "nan where a bin is empty: 0 / 0", "divide only where a bin holds answers: np.divide(..., out=np.zeros(n_bins), where=counts > 0)"
+    elif not cause and got[0].sum() != len(probs):
+        cause = f"the counts add up to {got[0].sum():g}, not to the {len(probs)} answers: some answers were put in no bin, or in two"
+    raise r.fail(f"{names[first]}[{b}] = {got[first][b]:.6g} in {_bin(b, n_bins)}{where}",
+                 f"{expected[first][b]:.6g}", cause=cause, hint=hint)
+
+
+def _reliability_call(student, probs, y_true, n_bins, shown):
+    return student.call("reliability_table", probs, y_true, n_bins=n_bins, shown=shown,
+                        expect=f"(counts, confidence, accuracy): three arrays of {n_bins} numbers")
+
+
+def test_reliability_table_values(student):
+    probs, y_true = ref.calibration_probs(student.comparison_seed)
+    shown = f"probs, y_true ({len(probs)} softmax rows of float32 drawn for your file, overconfident answers)"
+    for n_bins in (10, 15):
+        r = _reliability_call(student, probs, y_true, n_bins, shown)
+        got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
+        if not all(_same(got, expected)):
+            _table_mismatch(r, got, expected, probs, y_true, n_bins)
+
+
+# Rows whose confidences lie exactly on bin edges of 4 and 8 bins (quarters and eighths are exact floats), and one
+# of 0.3, which bins that start at 0.1 (lesson 4's diagram) put lower; the right answers: rows 0, 2, 4 and 6.
+EDGE_PROBS = np.array([[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0], [0.125, 0.75, 0.125, 0.0], [0.0, 0.0, 1.0, 0.0],
+                       [0.375, 0.25, 0.25, 0.125], [0.0, 0.375, 0.625, 0.0], [0.3, 0.25, 0.25, 0.2]])
+EDGE_TRUE = np.array([0, 1, 1, 0, 0, 1, 0])
+
+
+def test_reliability_table_bin_edges(student):
+    for n_bins in (4, 8):
+        r = _reliability_call(student, EDGE_PROBS, EDGE_TRUE, n_bins, f"probs={_lit(EDGE_PROBS)}, y_true={_lit(EDGE_TRUE)}")
+        got, expected = _table(r, n_bins), ref.reliability_table(EDGE_PROBS, EDGE_TRUE, n_bins)
+        if not all(_same(got, expected)):
+            _table_mismatch(r, got, expected, EDGE_PROBS, EDGE_TRUE, n_bins, "confidences exactly on the edges between bins, and one of 0.3")
+
+
+def test_reliability_table_empty_bins(student):
+    probs, y_true = ref.calibration_probs(student.comparison_seed, n=30)
+    n_bins = 40  # more bins than answers: most are empty
+    r = _reliability_call(student, probs, y_true, n_bins, "probs, y_true (30 softmax rows drawn for your file)")
+    got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
+    if not all(_same(got, expected)):
+        _table_mismatch(r, got, expected, probs, y_true, n_bins, "most bins empty")
+    for name, part, dtype in zip(("counts", "confidence", "accuracy"), r.value, (np.int64, np.float64, np.float64)):
+        if part.dtype != dtype:
+            cause = ("counts added up in floats (np.bincount with weights=, or np.zeros without a dtype)" if name == "counts"
+                     else "means computed from integer sums without a float dtype")
+            raise r.fail(f"the right values, but {name} has dtype {part.dtype}", f"dtype {np.dtype(dtype)}", cause=cause,
+                         hint=f"convert with .astype(np.{np.dtype(dtype)})", contract="for bin b, counts[b] (int64) is how many answers fall in it, confidence[b] (float64) their mean confidence and accuracy[b] (float64) the share of them that are right")
+    if r.warnings:
+        raise r.fail(
+            f"the right values, but the call emitted a warning: {r.warnings[0]}",
+            "no warning",
+            cause="dividing by every bin's count, 0 included, and replacing nan afterwards",
+            hint="skip the division where a bin is empty: np.divide(a, b, out=np.zeros(...), where=b > 0)",
+            contract="the result never holds nan, and computing it emits no warning",
+        )

@@ -1,0 +1,294 @@
+"""ex06's checks of prepare_image(), and their messages (collected by grader/checks/ex06_real_use.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.feedback import Feedback
+from grader.references import ex06_real_use as ref  # the pictures, the digit reader and the probe models
+from grader.scoring import depends_on
+from grader.checks.ex06.common import (
+    BOX, BOX_SLACK, CENTRE, CENTRE_TOLERANCE, RECOGNISED, SIZE_TOLERANCE, _box_centre, _com, _expected_hw,
+    _not_inverted, _paper, _prepared, _sample, _valid,
+)
+
+
+def test_prepare_image_shape_dtype(student, mnist):
+    for picture in _sample(mnist, few=True):
+        r = _prepared(student, picture)
+        out = _valid(r)
+        if not out.any():  # the right shape and dtype, but no digit: a function that does nothing earns nothing
+            raise r.fail(
+                "got an image with no ink at all: every pixel is 0",
+                "the picture's digit, light on a dark field, in [0, 1]",
+                cause="a result that is never filled in (np.zeros returned as it was made), or the digit pasted outside the field",
+                hint="paste the resized digit into the 28 x 28 field and return that field",
+            )
+
+
+def _fog(out: np.ndarray) -> float:
+    """The share of the field covered by faint gray (0.02 to 0.3 of the brightest pixel):
+    at most 0.10 for the reference's pictures and 0.074 for MNIST's own digits; paper
+    whose level was never subtracted covers a third or more."""
+    out = out / (float(out.max()) or 1.0)
+    return float(((out > 0.02) & (out < 0.3)).mean())
+
+
+def test_prepare_image_inverted(student, mnist):
+    for picture in ref.pictures(mnist):
+        r = _prepared(student, picture)
+        out = _valid(r, strict=False)
+        if float(out.max()) <= 0:
+            raise r.fail(
+                "got an image with no ink at all",
+                "a light digit on a background of 0",
+                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+                hint="follow the docstring's steps in order and look at the image after each one",
+            )
+        edge, brighter = _paper(out)
+        if edge > 0.7 and brighter > 0:
+            raise r.fail(
+                f"got bright paper around a dark digit (the edge of the inked area averages {edge:.2f})",
+                "a light digit on a background of 0, like MNIST",
+                cause="the picture was not inverted: on paper the ink is dark, in MNIST it is bright",
+                hint="ink = 255 - gray makes the paper dark and the ink light",
+            )
+        fog = _fog(out)
+        if fog > 0.25:
+            raise r.fail(
+                f"got a gray haze: {fog:.0%} of the pixels are faint gray (between 0.02 and 0.3)",
+                "a background of 0 around the digit, like MNIST (whose digits have at most 8% faint pixels)",
+                cause="the paper's own gray level was kept, so the paper became faint ink",
+                hint="subtract the paper's level (the median of the inverted picture) and clip at 0, then treat ink weaker than a fifth of the strongest as paper",
+            )
+        if float(out.max()) < 0.5:
+            raise r.fail(
+                f"got a faint digit: the brightest pixel is {float(out.max()):.3f}",
+                "the strongest ink at 1.0",
+                cause="the result was not scaled at the end, or it was divided by 255 twice",
+                hint="divide by the largest value as the last step",
+            )
+
+
+def test_prepare_image_size_aspect(student, mnist):
+    for picture in _sample(mnist):
+        r = _prepared(student, picture)
+        out = _valid(r, strict=False)
+        box = ref.ink_box(out)
+        if box is None:
+            raise r.fail(
+                "got an image with no ink at all",
+                "the digit, fitted in a 20 x 20 box",
+                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+                hint="follow the docstring's steps in order and look at the image after each one",
+            )
+        h, w = box
+        eh, ew = _expected_hw(picture)
+        _not_inverted(r, out)
+        got = f"got a digit {h} pixels high and {w} wide (pixels above {ref.INK:g} x the brightest)"
+        expected = f"about {eh:.0f} x {ew:.0f}: the source digit is {picture.digit_hw[0]} x {picture.digit_hw[1]}, scaled so its longer side is 20"
+        if max(h, w) > BOX + BOX_SLACK:
+            cause = (
+                "the digit was resized to 28 pixels, filling the field: MNIST leaves a 4-pixel margin"
+                if max(h, w) >= 26
+                else "the digit was resized to more than 20 pixels"
+            )
+            raise r.fail(got, expected, cause=cause, hint="resize the crop so its longer side is 20 pixels, then place it in the 28 x 28 field")
+        if abs(h - eh) <= SIZE_TOLERANCE and abs(w - ew) <= SIZE_TOLERANCE:
+            continue
+        small = max(h, w) < BOX - SIZE_TOLERANCE
+        if small and ref.ink_box(out, 0.5) and max(ref.ink_box(out, 0.5)) < 12:
+            cause = "the crop was larger than the digit: the whole picture was resized, or faint specks of paper noise widened the crop"
+            hint = "crop to the bounding box of the ink only after treating ink weaker than a fifth of the strongest as paper"
+        elif small:
+            cause = "the digit does not fill the 20-pixel box"
+            hint = "scale by 20 / max(height, width) of the cropped digit"
+        elif min(h, w) >= BOX - SIZE_TOLERANCE and min(eh, ew) < BOX - SIZE_TOLERANCE - 1:
+            cause = "the aspect ratio was lost: the crop was stretched to a square"
+            hint = "compute one scale factor, 20 / max(height, width), and apply it to both sides"
+        else:
+            cause = "the height and width were not scaled by the same factor (or swapped: Pillow's resize takes (width, height))"
+            hint = "scale both sides by 20 / max(height, width); Image.resize wants (width, height)"
+        raise r.fail(got, expected, cause=cause, hint=hint)
+
+
+def test_prepare_image_centred(student, mnist):
+    for picture in _sample(mnist):
+        r = _prepared(student, picture)
+        out = _valid(r, strict=False)
+        if float(out.sum()) <= 0:
+            raise r.fail(
+                "got an image with no ink at all",
+                "the digit, centred by its centre of mass",
+                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+                hint="follow the docstring's steps in order and look at the image after each one",
+            )
+        _not_inverted(r, out)
+        row, col = _com(out)
+        if abs(row - CENTRE) <= CENTRE_TOLERANCE + 1e-6 and abs(col - CENTRE) <= CENTRE_TOLERANCE + 1e-6:
+            continue
+        box_row, box_col = _box_centre(out)
+        if max(abs(box_row - 13.5), abs(box_col - 13.5)) <= 1:
+            cause = "the bounding box was centred, not the centre of mass (a 7 has most of its ink in its top bar, so centring its mass puts it lower than centring its box)"
+        elif row < 10 and col < 10:
+            cause = "the digit was pasted at the top-left corner and never moved"
+        else:
+            cause = "the shift was computed the wrong way round, or from the centre of mass of the whole picture rather than of the resized digit"
+        raise r.fail(
+            f"got the centre of mass at row {row:.2f}, column {col:.2f}",
+            f"row 14, column 14, within {CENTRE_TOLERANCE:g} pixel",
+            cause=cause,
+            hint="compute the centre of mass of the resized digit, then paste it at row round(14 - row_com), column round(14 - col_com)",
+        )
+
+
+def _problems(picture: ref.Picture, out: np.ndarray) -> list[str]:
+    """What the shape checks would say about one prepared picture, in a few words."""
+    if not np.isfinite(out).all() or float(out.max()) <= 0:
+        return ["no ink"]
+    edge, brighter = _paper(out)
+    if edge > 0.7 and brighter > 0:
+        return ["not inverted"]
+    found = []
+    if _fog(out) > 0.25:
+        found.append("in a gray haze")
+    h, w = ref.ink_box(out)
+    eh, ew = _expected_hw(picture)
+    if max(h, w) > BOX + BOX_SLACK:
+        found.append("larger than 20 pixels")
+    elif max(h, w) < BOX - SIZE_TOLERANCE:
+        found.append("smaller than 20 pixels")
+    elif abs(h - eh) > SIZE_TOLERANCE or abs(w - ew) > SIZE_TOLERANCE:
+        found.append("stretched")
+    row, col = _com(out)
+    if max(abs(row - CENTRE), abs(col - CENTRE)) > CENTRE_TOLERANCE + 1e-6:
+        found.append("off-centre")
+    return found
+
+
+def test_prepare_image_recognised(student, mnist):
+    found = ref.pictures(mnist)
+    # float64 or unscaled output is prepare_image_shape_dtype's point, not this check's
+    outs = np.stack([_valid(_prepared(student, picture), strict=False) for picture in found])
+    labels = np.array([p.label for p in found])
+    predicted = ref.knn_predict(mnist, outs)
+    right = predicted == labels
+    rate = float(right.mean())
+    if rate >= RECOGNISED:
+        return
+    photos, printed = right[:ref.PHOTOS].sum(), right[ref.PHOTOS:].sum()
+    wrong = [(p, int(k)) for p, k, ok in zip(found, predicted, right) if not ok]
+    examples = "; ".join(f"{p.shown.split(' re-saved')[0].split(' (Pillow')[0]} was read as {k}" for p, k in wrong[:3])
+    tally: dict[str, int] = {}
+    for picture, out in zip(found, outs):
+        for problem in _problems(picture, out):
+            tally[problem] = tally.get(problem, 0) + 1
+    if tally:
+        listed = ", ".join(f"{n} {problem}" for problem, n in sorted(tally.items(), key=lambda item: -item[1]))
+        cause = f"of the {len(found)} prepared digits: {listed} (the other prepare_image checks explain each)"
+        hint = "fix the failing shape checks first; then show your output next to an MNIST digit (plt.imshow)"
+    else:
+        cause = "the prepared digits pass the shape checks but still differ from MNIST's: too thin or too blurred, say"
+        hint = "show your output next to an MNIST digit (plt.imshow) and compare stroke width and sharpness"
+    raise Feedback(
+        f"A nearest-neighbour classifier trained on MNIST recognised {right.sum()} of {len(found)} ({rate:.0%}): "
+        f"{photos} of {ref.PHOTOS} photos of MNIST test digits, {printed} of {len(found) - ref.PHOTOS} printed digits; "
+        f"for example, {examples}",
+        f"at least {RECOGNISED:.0%} (the reference solution gets about 96%)",
+        called=f"prepare_image() on {len(found)} pictures: MNIST test digits re-saved dark on light at other sizes and positions, and printed digits",
+        cause=cause,
+        hint=hint,
+    )
+
+
+def _same_picture_three_ways(mnist):
+    """One photo as grayscale, as RGB and as RGBA with a transparent background, without
+    noise, so any reasonable grayscale conversion gives the same prepared digit."""
+    rng = np.random.default_rng(ref.SEED + 1)
+    ink = ref.photo_ink(mnist.x_test[1], 3.0)
+    sheet, size = ref.placed_on_sheet(ink, rng)
+    label = int(mnist.y_test[1])
+    return (
+        (ref.gray_paper(sheet, rng, noise=0), f"x_test[1] (a {label}) re-saved dark on light, {size} grayscale"),
+        (ref.colour_paper(sheet, rng, noise=0), f"the same picture in RGB (blue-black ink on tinted paper), {size}×3"),
+        (ref.transparent(sheet), f"the same picture in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
+    )
+
+
+@depends_on(test_prepare_image_inverted, earns="treating colour pictures like gray ones")
+def test_prepare_image_colour(student, mnist):
+    # Treating colour like gray counts once the function prepares a digit at all.
+    (gray, gray_shown), *colours = _same_picture_three_ways(mnist)
+    reference = _valid(student.call("prepare_image", gray, shown=gray_shown, expect="a float32 array of shape (28, 28)"), strict=False)
+    for image, shown in colours:
+        r = student.call("prepare_image", image, shown=shown, expect="the same prepared digit as for the grayscale picture")
+        rgba = image.shape[-1] == 4
+        alpha_hint = "lay the picture over white first: gray * alpha + 255 * (1 - alpha), with alpha = A / 255"
+        o = r.outcome
+        if rgba and o.status == "raised" and o.stage == "call" and o.exc_type != "NotImplementedError":
+            where = f" at {o.where}" if o.where else ""
+            raise r.fail(
+                f"it raised {o.exc_type}: {o.exc_message}{where}",
+                cause="the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so the whole picture looks like ink and no paper is left",
+                hint=alpha_hint,
+            )
+        out = _valid(r, strict=False)
+        # Compared at the same scale: an unscaled result is prepare_image_shape_dtype's business.
+        difference = float(np.abs(out / (float(out.max()) or 1.0) - reference / (float(reference.max()) or 1.0)).mean())
+        if difference <= 0.05:
+            continue
+        if rgba:
+            cause = "the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so the paper turned into ink"
+            hint = alpha_hint
+        else:
+            cause = "the colour channels were not combined into one gray level"
+            hint = "0.299 R + 0.587 G + 0.114 B: a matrix product with the last axis, image[..., :3] @ weights"
+        raise r.fail(
+            f"got a result that differs from the grayscale picture's by {difference:.3f} per pixel on average",
+            "the same prepared digit (within 0.05 per pixel)",
+            cause=cause,
+            hint=hint,
+        )
+
+
+@depends_on(test_prepare_image_inverted, earns="validating its input")
+def test_prepare_image_rejects_bad_input(student, mnist):
+    gray = ref.pictures(mnist)[0].image
+    rng = np.random.default_rng(ref.SEED + 2)
+    noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
+    cases = [
+        (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),
+        (gray[0], f"one row of a picture, shape {gray[0].shape}", "ValueError: the shape must be (H, W), (H, W, 3) or (H, W, 4)"),
+        (np.stack([gray, gray], axis=-1), f"a picture with 2 channels, shape {gray.shape + (2,)}", "ValueError: 2 channels are none of gray, RGB, RGBA"),
+        (gray[None, :, :, None].repeat(3, axis=-1), f"a batch of one RGB picture, shape {(1,) + gray.shape + (3,)}", "ValueError: one picture at a time"),
+        (np.full((60, 50), 255, np.uint8), "a blank white page, np.full((60, 50), 255, np.uint8)", "ValueError: no digit"),
+        (np.full((60, 50), 128, np.uint8), "a uniformly gray page, np.full((60, 50), 128, np.uint8)", "ValueError: no digit"),
+        (noisy_blank, "a blank page with faint scanner noise (gray 233..247, nothing 32 levels darker than the paper)", "ValueError: no digit"),
+    ]
+    for image, shown, expect in cases:
+        r = student.call("prepare_image", image, shown=shown, expect=expect)
+        hint = (
+            "after subtracting the paper level, a page whose strongest ink is below 32 holds no digit: raise ValueError before cropping"
+            if "no digit" in expect
+            else "check image.dtype and image.shape before converting anything"
+        )
+        r.expect_raises(
+            "ValueError",
+            hint=hint,
+            contract="Raises ValueError if `image` is not uint8, if its shape is none of the three above, or if it shows no digit",
+        )
+
+
+@depends_on(test_prepare_image_inverted, earns="leaving its input untouched")
+def test_prepare_image_leaves_input(student, mnist):
+    for picture in _sample(mnist, few=True):
+        r = _prepared(student, picture)
+        (after,) = r.args_after
+        if not np.array_equal(after, picture.image):
+            raise r.fail(
+                "afterwards the caller's picture had changed",
+                "the input left untouched",
+                cause="an in-place operation on the input (image[...] = ..., image -= ...)",
+                hint="work on a converted copy: astype returns a new array, while writing into image changes the caller's photo",
+                contract="The input is not modified",
+            )

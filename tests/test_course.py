@@ -78,6 +78,17 @@ def test_grader_checks_match_course_toml(exercise):
     assert sorted(defined) == sorted(exercise.checks)
 
 
+def test_plain_pytest_collects_every_check_once(mnist_path):
+    """`pytest grader` (grader/pytest.ini's `python_files`) collects each check of course.toml exactly once,
+    from its exercise's module: never again from grader/checks/<id>/, whose module names may start with
+    "ex" too (`expected_calibration_error.py` did, and was collected a second time, outside its exercise)."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "grader", "--collect-only", "-q", "--data", mnist_path],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    collected = [line.strip() for line in done.stdout.splitlines() if "::test_" in line]
+    expected = [f"checks/{ex.module}.py::test_{check}" for ex in COURSE.exercises for check in ex.checks]
+    assert sorted(collected) == sorted(expected), (sorted(set(collected) - set(expected)), sorted(set(expected) - set(collected)))
+
+
 def test_every_check_file_stays_short_and_every_package_installs():
     """Check files hold checks and their messages, a few hundred lines each (an exercise's longer checks go in
     grader/checks/<id>/, one module per graded function); and every package under grader/ and mnist_course/

@@ -11,6 +11,7 @@ circle at load time, but it still may not go up a floor.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from mnist_course.course import ROOT
@@ -142,3 +143,23 @@ def test_the_checker_sees_an_upward_import_and_a_circle():
     assert upward(graph) == ["grader/feedback.py:1  grader.feedback (ground) -> grader.isolation.reply (isolation)"]
     assert circles(graph) == [["grader.isolation.reply", "grader.isolation.sandbox", "grader.isolation.reply"]]
     assert upward({"grader.isolation.reply": [("grader.feedback", "x:1", True)]}) == []  # down is fine
+
+
+def layout_rows(readme: str) -> dict[str, set[str]]:
+    """grader/README.md's "Layout" table: {folder: the modules its last column names}."""
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`grader/") and cells[0] != "`grader/checks/`":
+            rows[cells[0].strip("`")] = set(re.findall(r"`([^`]+)`", cells[2]))
+    return rows
+
+
+def test_the_layout_table_names_every_module_of_each_folder():
+    """A newcomer reads grader/README.md's table to find a module: it names each folder's modules, no more, no fewer
+    (grader/checks/ is named by pattern: one module per exercise, course.toml's; tests/test_course.py holds it)."""
+    rows = layout_rows((GRADER / "README.md").read_text(encoding="utf-8"))
+    assert set(rows) == {"grader/", "grader/isolation/", "grader/training/", "grader/references/", "grader/reports/", "grader/classroom/"}
+    for folder, named in rows.items():
+        files = {p.name for p in (ROOT / folder).iterdir() if p.suffix in (".py", ".ini") and p.name != "__init__.py"}
+        assert named == files, (folder, sorted(files - named), sorted(named - files))

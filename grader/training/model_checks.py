@@ -358,7 +358,8 @@ class ModelSubmission(Declaration):
     def check_accuracy(self, check: CheckRun) -> dict:
         """Train, evaluate on this run's half of the test set, compare with the
         threshold for this data set and half: full points at the threshold, none
-        at threshold - band, linear between (grader/training/accuracy.py). What
+        at threshold - band, linear between (scoring.earned_fraction, with the
+        bar and band of training/accuracy.threshold_for). What
         was measured goes to `check` (the `check` fixture's), which also knows
         the check's points."""
         half = self.run_settings.half

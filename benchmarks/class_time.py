@@ -6,11 +6,13 @@ class: grader/training/by_hand.py). A benchmark, not a test: it prints a table.
         [--share 0.33] [--resubmit 0.5] [--markdown benchmarks/CLASS_TIME.md]
 
 The class, as files repeat in a real one (the assumption, stated in the table):
-- every student's ex01, ex04, ex05b and ex02b are the reference with a comment
-  of their own (so no two whole submissions are identical, and each distinct
-  ex02b file trains on a task of its own, as a class's would);
+- every student's ex01, ex04, ex05b and ex02b are the reference of the variant
+  drawn from their name, with a comment of their own (so no two whole
+  submissions are identical, and each distinct ex02b file trains on a task of
+  its own, as a class's would);
 - a `--share` fraction of the students hand in a classmate's ex02b file byte
-  for byte (pairs: a shared file, or the same public solution);
+  for byte, one for their own variant (a group's file, or the same public
+  solution);
 - then a `--resubmit` fraction resubmit with only ex01 changed, and the batch
   runs again on the same --out (it regrades exactly the changed submissions).
 
@@ -43,6 +45,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mnist_course.course import load_course  # noqa: E402
+from grader import variants  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from variant_references import reference_source  # noqa: E402  (each variant's reference: the solution with its edits)
 
 EXERCISES = ("ex01", "ex02b", "ex04", "ex05b")
 # Runs the batch inside a cgroup of its own where the machine gives one (argv[1], or "-"):
@@ -81,17 +87,27 @@ def cpu_group() -> Path | None:
 
 
 def make_class(folder: Path, students: int, share: float) -> list[str]:
-    """The class's folders; returns the students, in order."""
+    """The class's folders; returns the students, in order. Each hands in the reference of the variant
+    drawn from their folder's name, as the batch grades them; a copier hands in, byte for byte, the ex02b
+    file of the nearest classmate before them who has the same ex02b variant (a shared file that
+    answers their variant: a group's, or a public solution's)."""
     course = load_course()
     names = [f"s{i:03d}" for i in range(students)]
+    ex02b = course.exercise("ex02b")
+    hidden = {name: variants.drawn(course, ex02b, name).key for name in names}
     copies = round(share * students)
-    copiers = set([i for i in range(1, students, 2)][:copies])  # s001 copies s000's ex02b, s003 s002's, ...
+    copiers = set([i for i in range(1, students, 2)][:copies])  # s001, s003, ...: each copies a classmate's ex02b
     for i, name in enumerate(names):
         (folder / name).mkdir(parents=True)
+        source_of = next((names[j] for j in range(i - 1, -1, -1) if hidden[names[j]] == hidden[name]), name) if i in copiers else name
         for exercise_id in EXERCISES:
             exercise = course.exercise(exercise_id)
-            owner = names[i - 1] if exercise_id == "ex02b" and i in copiers else name
-            (folder / name / exercise.filename).write_text(exercise.solution_path.read_text() + f"\n# {owner}'s {exercise_id}\n")
+            if exercise_id == "ex02b" and source_of != name:  # the classmate's file as they handed it in
+                (folder / name / exercise.filename).write_bytes((folder / source_of / exercise.filename).read_bytes())
+                continue
+            variant = variants.drawn(course, exercise, name)
+            source = reference_source(exercise, variant.key) if variant else exercise.solution_path.read_text()
+            (folder / name / exercise.filename).write_text(source + f"\n# {name}'s {exercise_id}\n")
     return names
 
 

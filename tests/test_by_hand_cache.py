@@ -208,3 +208,39 @@ def test_a_call_that_gave_no_plain_value_is_never_kept(tmp_path, monkeypatch):
         assert call.outcome.status == "raised" and not shared.reused and counted.calls == 1
         counted.student.close()
     assert list(cache.glob("*.files")) == []
+
+
+def test_a_call_that_used_a_forbidden_package_is_never_kept(tmp_path, monkeypatch):
+    """A by-hand function that reached a package its exercise forbids earns none of its points; that
+    is a fact of its run, which an entry does not hold, so such a call is never kept: a classmate with
+    the same file, or a regrade, runs it again and is told the same (an adversarial review found the
+    second student, and a regrade, served the value without the penalty). Proven both ways: kept, the
+    second call reads the entry and nothing records the package."""
+    monkeypatch.delenv(REUSE_ENV, raising=False)
+    uses_scipy = ("\ndef normalize(images):\n    try:\n        from scipy.special import expit\n        expit(0.0)\n"
+                  "    except Exception:\n        pass\n    return images.astype(np.float32) / 255\n")
+    folder = _folder(tmp_path / "scipy", ex01_extra=uses_scipy)
+
+    def graded(cache):
+        counted = Counted(folder)
+        reused = counted.normalize(cache, IMAGES)[1]
+        return counted.calls, reused, dict(counted.student.library_used)
+
+    cache = tmp_path / "cache"
+    first, second = graded(cache), graded(cache)
+    assert first[:2] == second[:2] == (1, False) and first[2] == second[2] and "normalize" in first[2], (first, second)
+    assert list(cache.glob("*.files")) == []
+
+    from grader.training import by_hand
+
+    original = by_hand._write
+
+    def write_even_if_it_reached(folder, key, call):  # the rule switched off: kept as if it had reached nothing
+        call.outcome.reached = ()
+        return original(folder, key, call)
+
+    monkeypatch.setattr(by_hand, "_write", write_even_if_it_reached)
+    cache = tmp_path / "cache-kept"
+    graded(cache)
+    calls, reused, used = graded(cache)
+    assert (calls, reused) == (0, True) and "normalize" not in used

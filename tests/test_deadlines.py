@@ -179,6 +179,10 @@ def late_class(tmp_path_factory, mnist_path):
     done = _grade(subs, out, mnist_path, *POLICY, "--extensions", str(extensions))
     assert done.returncode == 0, done.stderr
     assert "Late policy (on top of the raw scores): due 2026-11-20T10:00:00+00:00; 10%/day per started day; capped at 25%" in done.stdout
+    # each student's line in the terminal gives the final score too (an instructor's walk saw only the raw one)
+    said = done.stdout + done.stderr
+    assert f"bob: {EX01.max_score}/{EX01.max_score} points, {EX01.max_score * 0.75:g} after the late penalty (25%)" in said, said[-3000:]
+    assert "ada: " in said and "after the late penalty" not in next(line for line in said.splitlines() if "ada: " in line)
     return subs, out, folder
 
 
@@ -218,6 +222,8 @@ def test_pages_and_canvas_show_the_penalty(late_class, tmp_path):
     assert page.splitlines()[2] == top, page.splitlines()[:3]
     assert "after the late penalty" not in (out / "students" / "ada" / "feedback.md").read_text()
     assert "No late penalty: submitted on time" in (out / "students" / "ada" / "feedback.md").read_text()
+    # the submission time in the due date's zone, its source in words
+    assert "; submitted 2026-11-21T11:00:00+00:00 (your files' modification time)." in page
     assert "Late penalty" in (out / "students" / "carol" / "feedback.html").read_text()
     overview = (out / "class.html").read_text()
     assert "Late work and extensions" in overview and "48h" in overview and "canvas" in overview

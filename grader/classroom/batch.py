@@ -324,6 +324,7 @@ class _ClassRun:
         self.key = grading_key([ex.id for ex in request.exercises], request.data_sha256, request.settings.half, request.settings.draw_key)
         self.reports_dir = request.out / "students"
         self.errors: dict[str, str] = {}
+        self.late: dict[str, dict[str, Any]] = {}  # a student graded on this run: their report's late section (the terminal says it)
         self.regraded: list[str] = []
 
     # ---------------------------------------------------------------- step 2: the resume
@@ -378,7 +379,8 @@ class _ClassRun:
                     self.withdraw(student, result)
                 else:
                     result = self.keep(student, result)
-                progress.finished(student, outcome(result) + (f" (the same files as {waiting[future][0]}, graded once)" if student != waiting[future][0] else ""))
+                progress.finished(student, outcome(result, self.late.get(student))
+                                  + (f" (the same files as {waiting[future][0]}, graded once)" if student != waiting[future][0] else ""))
 
     def withdraw(self, student: str, result: dict[str, Any]) -> None:
         """No grade on this run: any earlier one goes (kept in history/ first), and the reason is said."""
@@ -423,6 +425,8 @@ class _ClassRun:
         if earlier:  # the student's page says which grades this one replaced
             report["earlier_grades"] = earlier
         report = deadlines.stamp(report, student, self.policy)  # on top of the raw score, never inside it
+        if report.get("late"):
+            self.late[student] = report["late"]
         markdown, page = feedback_pages(students_see(report, self.release), folder / "feedback.md", title=f"Feedback for {student}", mnist=self.request.mnist)
         write_text(folder / "feedback.md", markdown)
         write_text(folder / "feedback.html", page)

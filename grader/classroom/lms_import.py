@@ -338,5 +338,5 @@ def main(argv: list[str]) -> int:
             "(Canvas's late flag is in canvas_import.json)",
             file=sys.stderr,
         )
-    print(f"  {args.dir / TIMES}, {args.dir / RECORD}; next: grader --batch {args.dir} --out RESULTS EXERCISES")
+    print(f"  {args.dir / TIMES}, {args.dir / RECORD}; next: grader EXERCISES --batch {args.dir} --out RESULTS")
     return 0

@@ -90,13 +90,15 @@ class ClassProgress:
             self.bar.close()
 
 
-def outcome(result: dict[str, Any]) -> str:
-    """What one student's grading came to, in a few words."""
+def outcome(result: dict[str, Any], late: dict[str, Any] | None = None) -> str:
+    """What one student's grading came to, in a few words; `late`, their report's late section, adds the final score."""
     if "error" in result:
         return f"not graded: {result['error']}"
     if "exercises" not in result:
         return f"retry: {result.get('retry')}"
     text = f"{result['score']:g}/{result['max_score']:g} points"
+    if late and late.get("penalty_points"):
+        text += f", {late['final_score']:g} after the late penalty ({late['penalty_percent']:g}%)"
     if result.get("retry"):
         text += " so far (some checks were not graded: graded again next run)"
     return text + (f" in {result['seconds']:.0f} s" if isinstance(result.get("seconds"), (int, float)) else "")

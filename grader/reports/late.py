@@ -5,6 +5,7 @@ itself, and the `late` section it stamps on a report, are classroom/deadlines.py
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..scoring import as_points as _number
@@ -23,14 +24,28 @@ def final_score(report: dict[str, Any]) -> float:
     return late["final_score"] if late else report["score"]
 
 
+# How a submission time's source reads to a student (the times file's own words for any other)
+SOURCE_SAID = {"canvas-csv": "the time Canvas recorded", "zip-entry-time": "the time Canvas's download was made",
+               "file modification time": "your files' modification time"}
+
+
+def _in_zone_of(when: str | None, due: str) -> str:
+    """`when` (ISO 8601) written in the due date's zone, so the two read side by side; as it is where either does not parse."""
+    try:
+        return datetime.fromisoformat(when).astimezone(datetime.fromisoformat(due).tzinfo).isoformat()
+    except (TypeError, ValueError):
+        return when or "at an unknown time"
+
+
 def feedback_text(report: dict[str, Any]) -> tuple[str, str]:
     """What a student's feedback page says about lateness: (its lead, the rest); ("", "") without a due date."""
     late = report.get("late")
     if not late:
         return "", ""
     due = late["extension"]["due"] if late.get("extension") else late["due"]
+    source = SOURCE_SAID.get(late["submitted_at_source"], late["submitted_at_source"])
     lead = (f"Due {due}" + (f" (your extension: {late['extension']['said']})" if late.get("extension") else "") + f"; submitted "
-            f"{late['submitted_at'] or 'at an unknown time'} ({late['submitted_at_source']}).")
+            f"{_in_zone_of(late['submitted_at'], due)} ({source}).")
     if late["penalty_points"]:
         return lead, (f"Late penalty: {late['penalty_points']} points ({late['penalty_percent']}%): {late['why']}. "
                       f"Raw score {late['raw_score']}, final score {late['final_score']}/{report['max_score']}.")

@@ -13,7 +13,9 @@ libraries, the CPU family) holds everything that decides what the call returns:
 - what the grader hands in: the function's name, every argument array's shape,
   dtype and sha256 (the training data itself, so another data file, or a
   permutation of the pixels drawn at grading time, is another key), every
-  keyword argument (seeds and settings), the call's time limit and memory.
+  keyword argument (seeds and settings), the call's time limit and memory;
+- how the worker runs it: the packages it refuses (course.toml's `by_hand`, none
+  with MNIST_COURSE_BY_HAND=off) and whether it is sandboxed.
 
 The half of the test set is not in it: it is no input of train(); the grader
 measures the weights on its half afterwards, live, from the entry.
@@ -33,7 +35,8 @@ Why an entry cannot be poisoned by a student:
   reply and checked here (a returned value made of numeric NumPy arrays, saved
   with allow_pickle=False, and the seconds the call took), never the student's
   output, never a failure (a crash, a timeout or a busy machine is not kept: the
-  next grading runs the call again);
+  next grading runs the call again), and never a call that reached a forbidden
+  package (its penalty is a fact of that run, so every such grading runs it);
 - it is written only by the grader's process, into the run's cache folder (the
   grading account's, mode 0700; a student's worker runs in its sandbox on a copy
   of the submission's sources and never sees it);
@@ -139,9 +142,12 @@ def _digest(arrays: list[np.ndarray]) -> list[str]:
 
 
 def _write(folder: Path, key: str, call: Call) -> None:
-    """The call's returned value and seconds into `folder`, or _NotKept."""
+    """The call's returned value and seconds into `folder`, or _NotKept. A call that reached a package
+    its by-hand exercise forbids is never kept: what it used costs its function every point, and an
+    entry holds no record of it, so every student whose file does so is graded on a run of their own
+    (an adversarial review found a classmate, and a regrade, served the value without the penalty)."""
     outcome = call.outcome
-    plain = _plain(outcome.value) if outcome.status == "returned" and not outcome.machine else None
+    plain = _plain(outcome.value) if outcome.status == "returned" and not outcome.machine and not outcome.reached else None
     if plain is None or sum(a.nbytes for a in plain[2]) > MAX_ENTRY:
         raise _NotKept(call)
     container, names, arrays = plain
@@ -192,6 +198,8 @@ def shared_call(student: Student, cache: str | Path | None, function: str, *args
         "by-hand call": CACHE_VERSION, "exercise": student.exercise.id, "function": function, "sources": sources,
         "args": [_argument(a) for a in args], "kwargs": {k: _argument(v) for k, v in sorted(kwargs.items())},
         "timeout": student.timeout, "memory": student.worker.memory,
+        # what the worker refuses and whether it is sandboxed: a run with either switched off is another run
+        "forbidden": list(student.worker.forbidden), "sandbox": switches().sandbox,
     }
     key = key_of(identity)
     ran: list[Call] = []  # a call runs once, even where shared_files falls back to making it again without the cache

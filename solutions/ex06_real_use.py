@@ -11,33 +11,28 @@ from PIL import Image
 
 
 def prepare_image(image):
-    """Turn a photo or scan of one handwritten digit into an MNIST-style image.
+    """Turn a photo or scan of one handwritten digit into an image laid out like MNIST's.
 
     image: a uint8 array showing one dark digit on a light background (ink on
     paper), at any size and anywhere in the picture: grayscale of shape
-    (H, W), RGB of shape (H, W, 3) or RGBA of shape (H, W, 4).
+    (H, W), RGB of shape (H, W, 3) or RGBA of shape (H, W, 4). A colour pixel
+    counts as the gray 0.299 R + 0.587 G + 0.114 B; a transparent one (alpha
+    0) counts as white paper, whatever its colour values say.
 
-    Returns a new float32 array of shape (28, 28) with values in [0, 1],
-    prepared the way MNIST's own digits were:
-
-    1. Grayscale: RGB becomes 0.299 R + 0.587 G + 0.114 B; RGBA is first laid
-       over white paper (alpha 0 is paper, whatever its colour values say).
-    2. Ink: invert (255 - gray), so the digit is light on a dark background,
-       and subtract the paper's level, the median of the inverted picture
-       (most of a digit's picture is paper), clipping at 0.
-    3. Ink weaker than a fifth of the strongest ink counts as paper (0).
-    4. Crop to the bounding box of the ink that is left.
-    5. Resize the crop so its longer side is 20 pixels, keeping the aspect
-       ratio (a "1" stays thin).
-    6. Place it in a 28 x 28 field of zeros so that its centre of mass lies at
-       row 14, column 14, as in MNIST (shifting by whole pixels, so within
-       half a pixel); ink pushed past the edge of the field is dropped.
-    7. Scale so the strongest ink is 1.0.
+    Returns a new float32 array of shape (28, 28) with values in [0, 1], laid
+    out the way MNIST's own digits are (lesson 7, "What MNIST's digits look
+    like"), so that a model trained on MNIST reads it as it reads them:
+    - the ink is light on a background of 0: the paper becomes 0 whatever its
+      own shade and grain, and the strongest ink is 1.0;
+    - the digit fits a 20 x 20 box: its longer side is 20 pixels and its
+      aspect ratio is kept (a "1" stays thin);
+    - its centre of mass lies at row 14, column 14, within half a pixel; ink
+      that would land outside the 28 x 28 field is dropped.
 
     The input is not modified.
     Raises ValueError if `image` is not uint8, if its shape is none of the
-    three above, or if it shows no digit: no pixel has ink of at least 32
-    (on the 0..255 scale) after step 2, as on a blank or uniformly gray page.
+    three above, or if it shows no digit: no pixel is darker than the paper by
+    32 or more (on the 0..255 scale), as on a blank or uniformly gray page.
     """
     ### BEGIN SOLUTION
     image = np.asarray(image)

@@ -74,17 +74,17 @@ def _valid(r, strict: bool = True) -> np.ndarray:
         raise r.fail(
             f"got values up to {high:g}",
             "values in [0, 1]",
-            cause="the result was not scaled: the contract's last step makes the strongest ink 1.0",
+            cause="the result was not scaled: the contract makes the strongest ink 1.0",
             hint="divide by the largest value at the very end",
         )
-    if 0 < high < 1 - 1e-5:  # the look-alike of step 7: within [0, 1], but a faint picture stays faint
+    if 0 < high < 1 - 1e-5:  # the look-alike of the strongest ink at 1.0: within [0, 1], but a faint picture stays faint
         raise r.fail(
             f"got values up to {high:g}: the strongest ink is not 1.0",
-            "the strongest ink exactly 1.0, whatever the picture's contrast (the contract's step 7), as MNIST's digits are",
+            "the strongest ink exactly 1.0, whatever the picture's contrast, as MNIST's digits are",
             cause="divided by a fixed number (255) instead of the prepared field's own largest value: a faint pencil digit "
             "stays faint, and the model reads it less surely",
             hint="divide by the field's largest value at the very end",
-            contract="7. Scale so the strongest ink is 1.0.",
+            contract="the paper becomes 0 whatever its own shade and grain, and the strongest ink is 1.0",
         )
     if low < -1e-5:
         raise r.fail(

@@ -43,7 +43,7 @@ def test_prepare_image_inverted(student, mnist):
                 "got an image with no ink at all",
                 "a light digit on a background of 0",
                 cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
-                hint="follow the docstring's steps in order and look at the image after each one",
+                hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
             )
         edge, brighter = _paper(out)
         if edge > 0.7 and brighter > 0:
@@ -59,7 +59,7 @@ def test_prepare_image_inverted(student, mnist):
                 f"got a gray haze: {fog:.0%} of the pixels are faint gray (between 0.02 and 0.3)",
                 "a background of 0 around the digit, like MNIST (whose digits have at most 8% faint pixels)",
                 cause="the paper's own gray level was kept, so the paper became faint ink",
-                hint="subtract the paper's level (the median of the inverted picture) and clip at 0, then treat ink weaker than a fifth of the strongest as paper",
+                hint="the paper must become 0 whatever its own shade, and its grain too: lesson 7's step 1, 'Ink, not paper', does that for reader B",
             )
         if float(out.max()) < 0.5:
             raise r.fail(
@@ -80,7 +80,7 @@ def test_prepare_image_size_aspect(student, mnist):
                 "got an image with no ink at all",
                 "the digit, fitted in a 20 x 20 box",
                 cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
-                hint="follow the docstring's steps in order and look at the image after each one",
+                hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
             )
         h, w = box
         eh, ew = _expected_hw(picture)
@@ -99,7 +99,7 @@ def test_prepare_image_size_aspect(student, mnist):
         small = max(h, w) < BOX - SIZE_TOLERANCE
         if small and ref.ink_box(out, 0.5) and max(ref.ink_box(out, 0.5)) < 12:
             cause = "the crop was larger than the digit: the whole picture was resized, or faint specks of paper noise widened the crop"
-            hint = "crop to the bounding box of the ink only after treating ink weaker than a fifth of the strongest as paper"
+            hint = "crop to the ink only once faint grain and shadows count as paper (lesson 7's step 1)"
         elif small:
             cause = "the digit does not fill the 20-pixel box"
             hint = "scale by 20 / max(height, width) of the cropped digit"
@@ -121,7 +121,7 @@ def test_prepare_image_centred(student, mnist):
                 "got an image with no ink at all",
                 "the digit, centred by its centre of mass",
                 cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
-                hint="follow the docstring's steps in order and look at the image after each one",
+                hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
             )
         _not_inverted(r, out)
         row, col = _com(out)

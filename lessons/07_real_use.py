@@ -168,10 +168,11 @@ ones = sample[data.y_train[:2000] == 1]
 print(f"a 1 is about {np.median([np.ptp(np.flatnonzero(im.any(axis=0))) + 1 for im in ones]):.0f} pixels wide")
 
 # %% [markdown]
-# Every digit's longer side is 19 or 20 pixels, its centre of mass lies within a third of
-# a pixel of row 14, column 14 on average, four pixels in five are exactly 0, and every
-# image has ink at full strength. A 1 stays thin (about 10 pixels wide): nothing was
-# stretched. That is the layout a picture must be given before this model reads it.
+# Every digit's longer side is 19 or 20 pixels, its centre of mass lies at row 14,
+# column 14, give or take about a third of a pixel, four pixels in five are exactly 0,
+# and every image has ink at (nearly) full strength, 254 or 255. A 1 stays thin (about
+# 10 pixels wide): nothing was stretched. That is the layout a picture must be given
+# before this model reads it.
 #
 # ## Preparing a digit image: the tools, on another layout
 #
@@ -489,8 +490,8 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 # The threshold trades answers for reliability. With the stand-in, in our run, it answers
 # 35 of the 60 synthetic photos and gets 23 of them right: 18 of the 30 misreadings fall
 # below it, at the price of 7 right answers withheld, but 12 confident misreadings pass.
-# A threshold cannot mend a preparation: a digit laid out unlike MNIST's is misread
-# surely as often as unsurely. The letter A (most probable: 9, at 61%) is "not sure".
+# A threshold cannot mend a preparation: a digit laid out unlike MNIST's is often
+# misread with confidence, here 12 of the 30 times. The letter A (most probable: 9, at 61%) is "not sure".
 # The plus sign is not: the model calls it a 4, at 97%, and the threshold lets that
 # through. A threshold is no cure for pictures that are not digits: a softmax has no
 # "none of these" output, a cross of two strokes looks more like a 4 than like nothing to

@@ -138,7 +138,7 @@ def test_prepare_image_centred(student, mnist):
             f"got the centre of mass at row {row:.2f}, column {col:.2f}",
             f"row 14, column 14, within {CENTRE_TOLERANCE:g} pixel",
             cause=cause,
-            hint="compute the centre of mass of the resized digit, then paste it at row round(14 - row_com), column round(14 - col_com)",
+            hint="measure your result's centre of mass as lesson 7 measures MNIST's, then ask where the resized digit must go for it to land on row 14, column 14",
         )
 
 

@@ -96,6 +96,21 @@ def test_a_zip_that_is_not_canvas_layout_is_refused_and_nothing_is_written(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zip"]  # no DIR, no half-written staging folder
 
 
+@pytest.mark.parametrize("option, text, said", [
+    ("--roster", "Student,ID,SIS User ID,SIS Login ID,Section\nDoe, Jane,10001,S1,jdoe,A\n", "line 2: 6 fields where the header has 5"),
+    ("--times", "ID,submitted_at\n10001,2026-11-19T23:59:00Z,extra\n", "line 2: 3 fields where the header has 2"),
+    ("--roster", None, "is not a CSV file in UTF-8"),
+])
+def test_a_csv_saved_by_hand_that_does_not_fit_its_header_is_named_by_line(tmp_path, capsys, option, text, said):
+    """A roster or times CSV edited by hand ("Doe, Jane" unquoted, a stray field, not UTF-8):
+    one line naming the file and the line, exit 2, nothing written (it was a traceback)."""
+    bad = tmp_path / "by-hand.csv"
+    bad.write_bytes(text.encode() if text is not None else b"Student,ID\n\xff\xfe\x00,1\n")
+    assert main([str(_zip(tmp_path / "s.zip", CANVAS)), str(tmp_path / "subs"), option, str(bad)]) == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "subs").exists()
+
+
 ODD = [
     ("intruder.txt", (2026, 1, 1, 0, 0, 0), "x"),  # not a name Canvas writes
     ("doejane_10001_90010_..hidden.py", (2026, 11, 20, 9, 0, 0), "x"),  # not a plain file name

@@ -142,9 +142,12 @@ def read_roster(path: Path) -> list[dict[str, str]]:
         raise ReleaseError(f"{path} is not a Canvas gradebook export: its first row must start Student,ID,… (Grades > Export in Canvas)")
     header = [h.strip() for h in rows[0]]
     students = []
-    for row in rows[1:]:
+    for line, row in enumerate(rows[1:], start=2):
         if not row or "Points Possible" in row[0] or all(not c.strip() or c.strip().lower().startswith(("muted", "manual posting")) for c in row):
             continue
+        if len(row) > len(header):  # a row saved by hand would give its student another's identity columns
+            raise ReleaseError(f"{path}, row {line}: {len(row)} fields where the header has {len(header)} "
+                               "(a field holding a comma must be in double quotes, as Canvas writes \"Doe, Jane\")")
         students.append({key: (row[header.index(key)] if key in header and header.index(key) < len(row) else "") for key in IDENTITY})
     return students
 

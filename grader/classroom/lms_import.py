@@ -188,8 +188,21 @@ def read_canvas_zip(path: Path, skipped: list[str] | None = None, refused: list[
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    text = path.read_text(encoding="utf-8-sig")
-    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+    """Each row by its header's names, or LmsImportError naming the line that does not fit (a CSV
+    saved by hand can leave a comma unquoted: "Doe, Jane" is then two fields)."""
+    try:
+        reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        rows = []
+        for row in reader:
+            if None in row:  # more fields than the header names
+                raise LmsImportError(
+                    f"{path}, line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields where the header has "
+                    f"{len(reader.fieldnames)} (a field holding a comma must be in double quotes, as Canvas writes \"Doe, Jane\")"
+                )
+            rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items()})
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LmsImportError(f"{path} is not a CSV file in UTF-8: {exc}") from None
+    return rows
 
 
 def roster_ids(path: Path) -> dict[str, str]:

@@ -13,6 +13,16 @@ from grader.checks.ex06.common import (
 )
 
 
+def _no_ink(r, expected: str) -> Feedback:
+    """A result with no ink where a check measures the digit: one cause and hint whatever it measures."""
+    return r.fail(
+        "got an image with no ink at all",
+        expected,
+        cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
+        hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
+    )
+
+
 def test_prepare_image_shape_dtype(student, mnist):
     for picture in _sample(mnist, few=True):
         r = _prepared(student, picture)
@@ -39,12 +49,7 @@ def test_prepare_image_inverted(student, mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.max()) <= 0:
-            raise r.fail(
-                "got an image with no ink at all",
-                "a light digit on a background of 0",
-                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
-                hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
-            )
+            raise _no_ink(r, "a light digit on a background of 0")
         edge, brighter = _paper(out)
         if edge > 0.7 and brighter > 0:
             raise r.fail(
@@ -76,12 +81,7 @@ def test_prepare_image_size_aspect(student, mnist):
         out = _valid(r, strict=False)
         box = ref.ink_box(out)
         if box is None:
-            raise r.fail(
-                "got an image with no ink at all",
-                "the digit, fitted in a 20 x 20 box",
-                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
-                hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
-            )
+            raise _no_ink(r, "the digit, fitted in a 20 x 20 box")
         h, w = box
         eh, ew = _expected_hw(picture)
         _not_inverted(r, out)
@@ -117,12 +117,7 @@ def test_prepare_image_centred(student, mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.sum()) <= 0:
-            raise r.fail(
-                "got an image with no ink at all",
-                "the digit, centred by its centre of mass",
-                cause="a result that was never filled in (np.zeros kept as it was), or every pixel clipped away",
-                hint="look at your image after each of your steps (plt.imshow), beside an MNIST digit (lesson 7, 'What MNIST's digits look like')",
-            )
+            raise _no_ink(r, "the digit, centred by its centre of mass")
         _not_inverted(r, out)
         row, col = _com(out)
         if abs(row - CENTRE) <= CENTRE_TOLERANCE + 1e-6 and abs(col - CENTRE) <= CENTRE_TOLERANCE + 1e-6:

@@ -163,14 +163,14 @@ def test_release_hands_each_graded_student_a_folder_and_a_zip_and_canvas_a_grade
     assert "ned" not in by_login and len(rows) == 5  # no grade for who handed nothing in: Canvas leaves them as they are
 
 
-def test_a_roster_row_that_does_not_fit_its_header_is_refused_by_row(tmp_path):
+def test_a_roster_row_that_does_not_fit_its_header_is_refused_by_line(tmp_path):
     """A gradebook export saved by hand with "Doe, Jane" unquoted would give Jane the ID " Jane"
     and her login as her SIS User ID: refused, naming the row, before anything is released."""
     from grader.classroom.handback import ReleaseError, read_roster
 
     roster = tmp_path / "canvas-export.csv"
     roster.write_text('Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"Roe, Fred",102,S-2,froe,A\nDoe, Jane,101,S-1,jdoe,A\n')
-    with pytest.raises(ReleaseError, match="row 4: 6 fields where the header has 5"):
+    with pytest.raises(ReleaseError, match="line 4: 6 fields where the header has 5"):
         read_roster(roster)
     roster.write_text(roster.read_text().replace("Doe, Jane", '"Doe, Jane"'))
     assert [row["SIS Login ID"] for row in read_roster(roster)] == ["froe", "jdoe"]

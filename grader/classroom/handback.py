@@ -59,6 +59,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .canvas_export import CanvasExportError, read_rows
 from .deadlines import final_score
 from .gradebook import ABSENT, load_report, spreadsheet_cell
 from .release import HELD_MARK, held_checks, holds_private, public_view
@@ -132,24 +133,14 @@ def graded_students(results: Path) -> tuple[dict[str, dict[str, Any]], dict[str,
 
 
 def read_roster(path: Path) -> list[dict[str, str]]:
-    """The students of a Canvas gradebook export: its identity columns per student row."""
+    """The students of a Canvas gradebook export: its identity columns per student row (canvas_export.py)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReleaseError(f"cannot read the roster {path}: {exc}") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or len(rows[0]) < 3 or "Student" not in rows[0][0] or "ID" not in rows[0][1]:
+        header, rows = read_rows(path)
+    except CanvasExportError as exc:
+        raise ReleaseError(str(exc)) from None
+    if len(header) < 3 or "Student" not in header[0] or "ID" not in header[1]:
         raise ReleaseError(f"{path} is not a Canvas gradebook export: its first row must start Student,ID,… (Grades > Export in Canvas)")
-    header = [h.strip() for h in rows[0]]
-    students = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or "Points Possible" in row[0] or all(not c.strip() or c.strip().lower().startswith(("muted", "manual posting")) for c in row):
-            continue
-        if len(row) > len(header):  # a row saved by hand would give its student another's identity columns
-            raise ReleaseError(f"{path}, row {line}: {len(row)} fields where the header has {len(header)} "
-                               "(a field holding a comma must be in double quotes, as Canvas writes \"Doe, Jane\")")
-        students.append({key: (row[header.index(key)] if key in header and header.index(key) < len(row) else "") for key in IDENTITY})
-    return students
+    return [{key: row.get(key, "") for key in IDENTITY} for _, row in rows]
 
 
 def match_roster(students: list[str], roster: list[dict[str, str]]) -> tuple[dict[str, dict[str, str]], list[str]]:

@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import re
@@ -88,6 +87,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from ..isolation.safe_files import plain_name, shown_name
+from .canvas_export import CanvasExportError, read_rows
 
 TIMES = "submission_times.csv"
 RECORD = "canvas_import.json"
@@ -187,28 +187,18 @@ def read_canvas_zip(path: Path, skipped: list[str] | None = None, refused: list[
     return students
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    """Each row by its header's names, or LmsImportError naming the line that does not fit (a CSV
-    saved by hand can leave a comma unquoted: "Doe, Jane" is then two fields)."""
+def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Each student row with its line (canvas_export.py), or LmsImportError naming the line that does not fit."""
     try:
-        reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
-        rows = []
-        for row in reader:
-            if None in row:  # more fields than the header names
-                raise LmsImportError(
-                    f"{path}, line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields where the header has "
-                    f"{len(reader.fieldnames)} (a field holding a comma must be in double quotes, as Canvas writes \"Doe, Jane\")"
-                )
-            rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items()})
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise LmsImportError(f"{path} is not a CSV file in UTF-8: {exc}") from None
-    return rows
+        return read_rows(path)[1]
+    except CanvasExportError as exc:
+        raise LmsImportError(str(exc)) from None
 
 
 def roster_ids(path: Path) -> dict[str, str]:
     """Canvas user id -> SIS login id (else SIS user id), from Canvas's gradebook export."""
     ids = {}
-    for row in _read_csv(path):
+    for _, row in _read_csv(path):
         user = row.get("ID", "")
         stable = row.get("SIS Login ID") or row.get("SIS User ID")
         if user.isdigit() and stable:
@@ -223,7 +213,7 @@ def roster_ids(path: Path) -> dict[str, str]:
 def csv_times(path: Path) -> dict[str, datetime]:
     """Student key (user id or login) -> submitted_at, from a times CSV."""
     times = {}
-    for n, row in enumerate(_read_csv(path), start=2):
+    for n, row in _read_csv(path):
         key = row.get("ID") or row.get("user_id") or row.get("SIS Login ID") or row.get("login_id")
         when = row.get("submitted_at") or row.get("Submitted At")
         if not key or not when:

@@ -358,6 +358,33 @@ def test_a_course_installed_inside_the_runtime_is_hidden_there(tmp_path, monkeyp
     assert done.stdout.strip().endswith("[] ['__init__.py']"), done.stdout
 
 
+def test_a_package_folder_outside_the_worker_s_own_environment_is_empty_there(tmp_path, monkeypatch):
+    """A virtualenv's base interpreter keeps packages of its own (mpmath, say) in a
+    site-packages the sandbox mounts with the runtime. Appended to sys.path, it gave
+    a by-hand exercise mpmath's binomial tails (an adversarial review): inside, any
+    folder of packages the worker's interpreter does not import from is empty."""
+    base = tmp_path / "base"
+    site = base / "lib" / "python3.11" / "site-packages"
+    (site / "tails").mkdir(parents=True)
+    (site / "tails" / "__init__.py").write_text("def binomial_tail(k, n): return 0.5\n")
+    runtime = bubblewrap._runtime_dirs()
+    monkeypatch.setattr(bubblewrap, "_runtime_dirs", lambda: [*runtime, base])
+    assert site in bubblewrap.foreign_package_folders()  # not on the worker's import path
+    work = tmp_path / "work"
+    work.mkdir()
+    reach = "import sys; sys.path.append(sys.argv[1]); import os; print(sorted(os.listdir(sys.argv[1])))"
+
+    def listed() -> str:
+        command = bubblewrap.command(bubblewrap.find(), work, ROOT / "grader" / "isolation" / "_child.py", [sys.executable, "-I", "-c", reach, str(site)])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert listed() == "[]"
+    monkeypatch.setattr(bubblewrap, "foreign_package_folders", lambda: ())  # switched off: the folder is the host's
+    assert listed() == "['tails']"
+
+
 # -- what an adversarial review found, each proven both ways
 
 

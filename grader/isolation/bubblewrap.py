@@ -5,7 +5,10 @@ only these exist:
 
 - the Python runtime and its packages (the interpreter's prefixes and the
   system's `/usr`), read-only; where the course itself is installed inside
-  them (a regular install), its packages are hidden under empty folders;
+  them (a regular install), its packages are hidden under empty folders, and
+  so is every folder of packages the worker's own environment does not import
+  from (a virtualenv's base interpreter's site-packages, the system's
+  dist-packages);
 - the worker's own folder, the only writable place besides a private, empty
   `/tmp` of 1 GiB: a tmpfs of its own (AREA_BYTES, nosuid, nodev) holding
   each call's results and its printed output, with the submission's copy and
@@ -234,6 +237,17 @@ def _package_folders() -> set[Path]:
     return found
 
 
+def foreign_package_folders() -> tuple[Path, ...]:
+    """The folders of installed packages the sandbox mounts that the worker's interpreter does
+    not import from: a virtualenv's base interpreter's site-packages, the system's dist-packages.
+    Every sandbox hides them (empty, read-only), so code that appends one to sys.path finds
+    nothing there: a worker imports only what its own environment installed. (An adversarial
+    review reached mpmath's binomial tails this way from a by-hand exercise, past
+    by_hand_forbids, which lists the packages a worker's own environment may hold.)"""
+    own = {Path(p) for p in _worker_path() if os.path.isdir(p)}
+    return tuple(sorted(f for f in _package_folders() if f not in own and not any(p.is_relative_to(f) for p in own)))
+
+
 @lru_cache(maxsize=8)
 def package_files(names: tuple[str, ...]) -> tuple[Path, ...]:
     """Where the packages `names` are installed, in any folder of packages the sandbox
@@ -279,10 +293,17 @@ def command(
     for folder in runtime:
         if not any(folder.is_relative_to(outer) and folder != outer for outer in runtime):  # the outermost is enough
             args += ["--ro-bind", str(folder), str(folder)]
+    foreign = foreign_package_folders()
+    for folder in foreign:
+        args += ["--tmpfs", str(folder), "--remount-ro", str(folder)]
+
+    def shown(path: Path) -> bool:  # not inside a folder already hidden whole
+        return not any(path.is_relative_to(folder) for folder in foreign)
+
     for package in _course_packages():
-        if package.is_dir() and any(package.is_relative_to(folder) for folder in runtime):
+        if package.is_dir() and shown(package) and any(package.is_relative_to(folder) for folder in runtime):
             args += ["--tmpfs", str(package), "--remount-ro", str(package)]
-    for hidden in package_files(tuple(forbidden)):
+    for hidden in filter(shown, package_files(tuple(forbidden))):
         if hidden.is_dir():
             args += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)]
         else:

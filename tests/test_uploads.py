@@ -27,8 +27,8 @@ from test_platforms import _autograder, _run, ex01_zip  # noqa: F401 - Gradescop
 EX01 = load_course().exercise("ex01")
 NAME = EX01.filename
 SOLUTION = EX01.solution_path.read_text()
-BIG = 5 << 20  # over the 4 MB limit for one file
-CROWDING = safe_files.MAX_SUBMISSION_BYTES - 1024  # a helper that alone took the old 16 MB budget, then the exercise was skipped
+BIG = 600 << 10  # over the 256 KB limit for one file, under the 1 MB for all
+CROWDING = safe_files.MAX_SUBMISSION_BYTES - 1024  # a helper that alone took the whole budget of 1 MB: once, the exercise was then skipped
 
 
 def _zip(path: Path, members: dict[str, str | bytes], links: dict[str, str] | None = None) -> None:
@@ -89,8 +89,8 @@ def _make_class(subs: Path, elsewhere: Path) -> dict[str, tuple[str, str]]:
         "wrongcase": ("corrected", f"Found EX01_Preprocessing.py: graded as {NAME} (the case of its name corrected)."),
         "empty": ("no exercise file", "Your submission holds: nothing (an empty folder)."),
         "unrelated": ("no exercise file", "Your submission holds: my_homework.txt."),
-        "oversize": ("over the size limit", f"Not graded: {NAME} is 5.0 MB, over the limit of 4.0 MB for one file."),
-        "bighelper": ("as handed in", "Left out aaa_weights.py: it is 16.0 MB, over the limit of 4.0 MB for one file"),
+        "oversize": ("over the size limit", f"Not graded: {NAME} is {(len(SOLUTION) + BIG + 1) / 1024:.1f} KB, over the limit of 256.0 KB for one file."),
+        "bighelper": ("as handed in", "Left out aaa_weights.py: it is 1023.0 KB, over the limit of 256.0 KB for one file"),
         "traversal": ("corrected", "Not read from your upload: work.zip: ../../escaped.py (a path outside the zip: not read)."),
         "nestedzip": ("no exercise file", "outer.zip: inner.zip (a zip inside a zip: not opened"),
         "symlink": ("no exercise file", f"{NAME} (a symbolic link: not followed)"),

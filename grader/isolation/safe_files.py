@@ -28,8 +28,11 @@ import stat
 import subprocess
 from pathlib import Path
 
-MAX_SUBMISSION_BYTES = 16 << 20  # Python source a worker gets to import, in all
-MAX_FILE_BYTES = 4 << 20  # one Python file: a larger one is left out (uploads.py names it), never at another's cost
+# Python source is small: the longest reference solution is 14 KB. Bounds far above any honest
+# file and below a table of answers (adversarial reviews filled 0.8 to 3 MB with the p-values
+# or gradients a check asks for, worked out at home).
+MAX_SUBMISSION_BYTES = 1 << 20  # Python source a worker gets to import, in all
+MAX_FILE_BYTES = 256 << 10  # one Python file: a larger one is left out (uploads.py names it), never at another's cost
 MAX_SUBMISSION_DEPTH = 16  # folders inside a submission
 MAX_SUBMISSION_ENTRIES = 10_000  # files and folders in a submission
 

@@ -408,3 +408,4 @@ def test_gradients_by_finite_differences_earn_nothing_and_earn_everything_withou
     assert "2 failed, 1 passed" in on and on.count("It had not returned after 10 s of its own time") >= 2, on[-3000:]
     assert "finite differences, which need two forward passes per parameter" in on
     assert "3 passed" in done_in["off"].stdout, done_in["off"].stdout[-3000:]
+

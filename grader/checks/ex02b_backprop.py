@@ -6,9 +6,9 @@ in the worker; everything they are judged against is computed on the
 grader's side: the reference forward pass and gradients of
 grader/references/ex02b_backprop.py (`ref`, never imported from solutions/), centred finite differences of the grader's
 own loss, tf.GradientTape on the same weights, and, for train(), what it
-learns twice: a small task drawn for this submission alone (its seed is the
-hash of the submission's file, so weights prepared in advance cannot know it),
-and MNIST, whose accuracy on this run's half of the test set (which student
+learns twice: a small task drawn for this submission alone (from the run's draw key
+and the file's hash, so weights prepared in advance cannot know it; train() is handed
+a seed of its own, from which the task cannot be rebuilt), and MNIST, whose accuracy on this run's half of the test set (which student
 code never sees) counts only for a train() that learned the first. MNIST reaches
 train() with its 784 pixels in an order drawn for this grading (from the run's draw
 key and the file's hash, grader/draws.py), the test images in the same order: a dense
@@ -26,13 +26,13 @@ element) is as exact as a derived one, so it earns the gradient points (an adver
 
 The checks live in grader/checks/ex02b/, one module per graded function with its teaching
 messages (`init_params`, `loss`, `gradients`, `sgd_settings`, `train`); this module is what pytest
-collects: the module's fixture (the unseen task's seed and MNIST's pixel order, drawn before any of
-the file's code runs), and the checks imported in course.toml's order.
+collects: the module's fixture (the unseen task's seed, train()'s seed, the problems the loss and
+gradient checks pose and MNIST's pixel order, drawn before any of the file's code runs), and the
+checks imported in course.toml's order. The problems are drawn, never fixed: an adversarial review
+answered fixed ones from a table of tf.GradientTape's gradients made at home, 7/7, without a chain rule.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 import pytest
@@ -40,21 +40,25 @@ import pytest
 from grader.checks.ex02b.common import _hidden
 
 
-UNSEEN_SALT = b"mnist-course ex02b unseen task 1\0"  # another salt would draw every submission a new task
-# The draw of MNIST's pixel order (grader/draws.py): another purpose would draw every submission a new order.
+# The draws (grader/draws.py): another purpose would draw every submission a new one.
+UNSEEN_TASK_PURPOSE = "ex02b unseen task"
+TRAIN_SEED_PURPOSE = "ex02b train seed"  # train()'s own: an adversarial review rebuilt the task from the seed train() was handed
+PROBLEMS_PURPOSE = "ex02b loss and gradient problems"
 PIXEL_ORDER_PURPOSE = "ex02b MNIST pixel order"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _unseen_seed(student, settings, variant):
-    """The seed of the submission's unseen task, and the order of MNIST's pixels it is
-    trained on: from the hash of its file, read before any of its code runs, so nothing
-    it does while graded changes them. Each is a function of the submission, the grader
-    and the run's draw key alone, never of the clock. Also the variant graded and its
-    hidden activation, which every check's reference computes with."""
+    """The seed of the submission's unseen task and of its train() there, the problems the loss and
+    gradient checks pose, and the order of MNIST's pixels it is trained on: from the hash of its
+    file, read before any of its code runs, so nothing it does while graded changes them. Each is a
+    function of the submission, the grader and the run's draw key alone, never of the clock. Also
+    the variant graded and its hidden activation, which every check's reference computes with."""
     student.variant, student.hidden = variant, _hidden(variant)
     content = student.source_bytes()
-    student.unseen_seed = int.from_bytes(hashlib.sha256(UNSEEN_SALT + content).digest()[:4], "little") >> 1  # < 2**31
+    student.unseen_seed = settings.draw(UNSEEN_TASK_PURPOSE, content) >> 32  # < 2**31, as a seed is shown
+    student.train_seed = settings.draw(TRAIN_SEED_PURPOSE, content) >> 32
+    student.problem_seed = settings.draw(PROBLEMS_PURPOSE, content)
     student.pixel_order = np.random.default_rng(settings.draw(PIXEL_ORDER_PURPOSE, content)).permutation(784)
     yield
 

@@ -7,25 +7,44 @@ data that comes back against the contract in the exercise's docstrings.
 
 The pictures prepare_image() gets are made by grader/references/ex06_real_use.py
 (`ref`), from the grader's own MNIST data and Pillow's built-in font, so nothing
-is downloaded:
+is downloaded, and drawn for each file (its hash and the run's draw key):
 
 - "photos": MNIST test digits re-saved the way a phone or scanner sees a digit,
   dark ink on light paper, 0.8 to 5 times their size, off-centre on a larger
   sheet of paper of some gray level, with a little sensor noise; some in
-  colour (tinted paper, blue-black ink), one RGBA with a transparent
-  background;
+  colour (tinted paper, blue-black ink); one also as an opaque RGBA and as
+  black and blue ink on a transparent background;
 - "printed" digits, drawn with Pillow's built-in font at several sizes.
 
 Recognition is judged by a nearest-neighbour classifier on the grader's MNIST
 training images, in NumPy; predict_digit() is judged with small Keras models
-whose weights are fixed there, so the expected probabilities are computed in
-NumPy and the check needs no trained model.
+whose weights are class templates, each logit shifted by an amount drawn for the
+file, so the expected probabilities are computed in NumPy, the check needs no
+trained model, and only calling the model gives them.
 
 The checks live in grader/checks/ex06/, one module per graded function with its teaching
 messages (`prepare_image`, `predict_digit`, and `common` for the pictures and their geometry); this
 module is what pytest collects: the checks, and predict_digit's probe models (a fixture), imported
 in course.toml's order.
 """
+
+
+import pytest
+
+# The draws (grader/draws.py): another purpose would draw every submission new pictures or probes.
+PICTURES_PURPOSE = "ex06 pictures"
+PROBES_PURPOSE = "ex06 probe models"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drawn(student, settings):
+    """The pictures prepare_image() is called with and the probe models' shift, drawn from the run's draw
+    key and the file's hash, read before any of its code runs: a function of the submission, the grader
+    and the key alone, never of the clock, and never a fixed set a table made at home could answer."""
+    content = student.source_bytes()
+    student.picture_seed = settings.draw(PICTURES_PURPOSE, content)
+    student.probe_seed = settings.draw(PROBES_PURPOSE, content)
+    yield
 
 
 # The checks, in course.toml's order (pytest collects them here, so they share this module's worker and fixtures).

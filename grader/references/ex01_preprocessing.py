@@ -12,6 +12,7 @@ import numpy as np
 # a constant position that is not 0 (the MNIST border's are): standardize() must shift it, never scale it;
 # a binary fraction, so that its mean over the images is exact and its standard deviation exactly 0
 CONSTANT = 0.75
+NUDGE = 2.0 ** -10
 
 
 def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str, tuple[int, int]]:
@@ -25,9 +26,17 @@ def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str, tuple[in
     train = mnist.x_train[np.sort(rng.choice(len(mnist.x_train), 300, replace=False))].astype(np.float64) / 255
     at = (int(rng.integers(4, 24)), int(rng.integers(4, 24)))
     train[(slice(None), *at)] = CONSTANT
+    # and one that barely varies: CONSTANT but in two images, NUDGE above and below it (a standard deviation of
+    # about 8e-5, exact in float32 too), which standardize() must still scale to 1: a threshold on the spread
+    # (std < 1e-4) takes it for constant (an adversarial review)
+    near = next(p for p in ((int(rng.integers(4, 24)), int(rng.integers(4, 24))) for _ in range(100)) if p != at)
+    train[(slice(None), *near)] = CONSTANT
+    up, down = rng.choice(len(train), 2, replace=False)
+    train[(up, *near)], train[(down, *near)] = CONSTANT + NUDGE, CONSTANT - NUDGE
     paper = float(rng.uniform(0.15, 0.3))
     other = paper + (1 - paper) * mnist.x_test[np.sort(rng.choice(len(mnist.x_test), 60, replace=False))].astype(np.float64) / 255
-    return (train, other, f"300 training images / 255, drawn for this grading, with pixel {at} set to {CONSTANT} in every one",
+    return (train, other, f"300 training images / 255, drawn for this grading, with pixel {at} set to {CONSTANT} in every one "
+            f"and pixel {near} set to {CONSTANT} in all but two ({CONSTANT} + 1/1024 in one, {CONSTANT} - 1/1024 in the other)",
             f"60 test images drawn for this grading, on grey paper ({paper:.3f} + {1 - paper:.3f} * pixel / 255: brighter than the "
             "training images)", at)
 

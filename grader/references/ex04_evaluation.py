@@ -158,6 +158,34 @@ def reliability_table(probs, y_true, n_bins, closed="top", of="answer"):
             grouped["accuracy"].to_numpy(np.float64))
 
 
+def edge_probs(seed, n_bins, n_classes=10):
+    """Softmax rows drawn for a file whose confidences lie exactly on edges b / n_bins between bins (n_bins a power
+    of two, every other probability a multiple of 1/64: exact floats), at least five edges below 1.0; two rows off
+    every edge; and one row of 0.3, which bins that start at 0.1 (lesson 4's diagram) put lower. Labels drawn: about
+    half the answers right. In a drawn order, so no rule closed at the other end of a bin can pass by position."""
+    rng = np.random.default_rng([seed, n_bins, 4])
+    units = 64  # every probability a multiple of 1/64
+    edges = [b for b in range(1, n_bins + 1) if b * units >= n_bins * 8]  # b / n_bins >= 1/8: the rest can stay below it
+    below_one = rng.permutation([b for b in edges if b < n_bins])[:5]
+    confidences = [b * units // n_bins for b in [*below_one, n_bins]]
+    confidences += [int(rng.integers(9, 63)) for _ in range(2)]  # off the edges, mostly (a multiple of 1/64 may land on one)
+    rows = []
+    for top in confidences:  # `top` sixty-fourths on the answer, the rest spread below it
+        row = np.zeros(n_classes, np.int64)
+        answer = int(rng.integers(n_classes))
+        row[answer] = top
+        others = [k for k in range(n_classes) if k != answer]
+        for _ in range(units - top):
+            k = int(rng.choice([k for k in others if row[k] < top - 1]))
+            row[k] += 1
+        rows.append(row / units)
+    rows.append(np.r_[0.3, np.full(n_classes - 1, 0.7 / (n_classes - 1))])
+    probs = np.array(rows)[rng.permutation(len(rows))]
+    answers = probs.argmax(axis=1)
+    wrong = (answers + rng.integers(1, n_classes, len(probs))) % n_classes
+    return probs, np.where(rng.random(len(probs)) < 0.5, answers, wrong)
+
+
 def expected_calibration_error(counts, confidence, accuracy) -> float:
     """The expected gap over the answers: one row per answer (pandas repeats each bin's row by its count), the mean of their gaps."""
     import pandas as pd

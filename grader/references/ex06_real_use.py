@@ -81,11 +81,18 @@ def colour_paper(ink: np.ndarray, rng: np.random.Generator, noise: float = 3.0) 
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
 
 
-def transparent(ink: np.ndarray) -> np.ndarray:
-    """Black ink on a transparent background, as drawing apps save it: paper is (0, 0, 0, 0)."""
+def transparent(ink: np.ndarray, colour: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+    """Ink of one colour (black by default) on a transparent background, as drawing apps save it: paper is
+    (0, 0, 0, 0), and the ink's colour is the same everywhere, its strength in alpha alone."""
     rgba = np.zeros((*ink.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = np.where(ink[..., None] > 0, np.array(colour, np.uint8), 0)
     rgba[..., 3] = np.round(ink * 255).astype(np.uint8)
     return rgba
+
+
+def opaque(rgb: np.ndarray) -> np.ndarray:
+    """An RGB photo saved with an alpha channel that is 255 everywhere, as many apps save a PNG."""
+    return np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=-1)
 
 
 def photo_ink(digit: np.ndarray, scale: float) -> np.ndarray:
@@ -104,20 +111,22 @@ def printed_ink(digit: int, size: int, stroke: int) -> np.ndarray:
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-_PICTURES: dict[int, list[Picture]] = {}
+_PICTURES: dict[tuple[int, int], list[Picture]] = {}
 
 
-def pictures(mnist) -> list[Picture]:
-    """The graded set: PHOTOS MNIST test digits re-saved as photos (every third in
-    colour), then the PRINTED digits twice each, at two sizes. Fixed by SEED."""
-    key = id(mnist)
+def pictures(mnist, seed: int = SEED) -> list[Picture]:
+    """The graded set, drawn from `seed` (each file's own, drawn when it is graded: an adversarial review
+    answered a fixed set from a table of the MNIST digits it was made from, 12/12): PHOTOS test digits drawn
+    from the whole test set, re-saved as photos (every third in colour) at a drawn size, place, paper, pen
+    and noise; then the PRINTED digits twice each, at two drawn sizes."""
+    key = (id(mnist), seed)
     if key not in _PICTURES:
-        rng = np.random.default_rng(SEED)
+        rng = np.random.default_rng(seed)
         found = []
-        for i in range(min(PHOTOS, len(mnist.x_test))):
+        for n, i in enumerate(int(i) for i in rng.choice(len(mnist.x_test), min(PHOTOS, len(mnist.x_test)), replace=False)):
             ink = photo_ink(mnist.x_test[i], rng.uniform(0.8, 5))
             sheet, size = placed_on_sheet(ink, rng)
-            colour = i % 3 == 2
+            colour = n % 3 == 2
             image = colour_paper(sheet, rng) if colour else gray_paper(sheet, rng)
             kind = "RGB, blue ink on tinted paper" if colour else "grayscale"
             label = int(mnist.y_test[i])
@@ -157,12 +166,44 @@ SHARPNESS = 0.15  # logit per unit of template match: confident, yet with a read
 
 
 def probe_weights(mnist) -> tuple[np.ndarray, np.ndarray]:
+    """The probe's Dense layer before its shift: class templates."""
     x = mnist.x_train[:KNN_TRAIN].reshape(-1, 784).astype(np.float64) / 255
     y = mnist.y_train[:KNN_TRAIN]
     means = np.stack([x[y == k].mean(axis=0) for k in range(10)])
     kernel = SHARPNESS * means.T  # (784, 10): logit_k = SHARPNESS * (x . mean_k - |mean_k|^2 / 2)
     bias = -SHARPNESS * (means**2).sum(axis=1) / 2
     return kernel.astype(np.float32), bias.astype(np.float32)
+
+
+def shifted_bias(bias: np.ndarray, seed: int) -> np.ndarray:
+    """Each logit moved by up to 1 either way, drawn from `seed` (each file's own, drawn when it is graded),
+    so that only the model itself knows its probabilities: an adversarial review computed them from the
+    templates, which ship with the grader, without calling the model."""
+    return (bias + np.random.default_rng([seed, 6]).uniform(-1.0, 1.0, len(bias))).astype(np.float32)
+
+
+def with_bias(model_file: Path, bias: np.ndarray, into: Path) -> Path:
+    """A copy of a probe's .keras file (a zip: config, metadata, model.weights.h5) whose Dense bias is
+    `bias`, written with h5py: no Keras in the grader's process for each file's own probe."""
+    import tempfile
+    import zipfile
+
+    import h5py  # Keras's own weights format, and its dependency
+
+    with zipfile.ZipFile(model_file) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    with tempfile.TemporaryDirectory() as scratch:
+        weights = Path(scratch) / "model.weights.h5"
+        weights.write_bytes(members["model.weights.h5"])
+        with h5py.File(weights, "r+") as f:
+            stored = f["layers/dense/vars/1"]
+            assert stored.shape == bias.shape, (stored.shape, bias.shape)
+            stored[...] = bias
+        members["model.weights.h5"] = weights.read_bytes()
+    with zipfile.ZipFile(into, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+    return into
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -92,7 +92,9 @@ def test_standardize_train_moments(student, mnist):
 def test_standardize_applies_the_training_map(student, mnist):
     r, train, other, got, _ = _standardized(student, mnist)
     want = ref.standardized(train, other)
-    varies = ~ref.constant_positions(train)
+    # The position that barely varies (ref.inputs) is standardize_train_moments' question: there an epsilon
+    # added to every standard deviation (standardize_constant_positions' mistake) moves other_out by 1e-4.
+    varies = ~ref.constant_positions(train) & ~(train.std(axis=0) < 1e-4)
     if _close(got[1][:, varies], want[1][:, varies]):
         return
     cause, hint = _standardize_cause(got, train, other)

@@ -50,7 +50,7 @@ def _grad_parts(r, x, params) -> tuple[float, list[np.ndarray]]:
 
 
 def test_gradients_shapes_dtypes(student):
-    x, y, params = ref.small_problem()
+    x, y, params = ref.small_problem(student.problem_seed)
     r = _grad_call(student, x, y, params, ref.SMALL_SHOWN)
     _, grads = _grad_parts(r, x, params)
     for name, g in zip(ref.GRAD_NAMES, grads):
@@ -113,9 +113,9 @@ COST_LIMIT_S = 10.0
 def _costs_what_backprop_costs(student, mnist) -> None:
     """gradients() on a full-sized network: within COST_LIMIT_S of its own time, and right
     (a result that is fast but wrong at this size is no gradient either)."""
-    x, y, params = ref.mnist_problem(mnist, **COST_PROBLEM)
+    x, y, params = ref.mnist_problem(mnist, **COST_PROBLEM, seed=student.problem_seed)
     n_params = sum(p.size for p in params)
-    shown = f"{COST_PROBLEM['n']} training images, seeded weights for {COST_PROBLEM['hidden']} hidden units ({n_params:,} parameters)"
+    shown = f"{COST_PROBLEM['n']} training images and weights for {COST_PROBLEM['hidden']} hidden units, drawn for your file ({n_params:,} parameters)"
     shapes = ", ".join(str(p.shape) for p in params)
     r = student.call("gradients", x, y, *params, shown=shown, own_time_limit=COST_LIMIT_S,
                      expect=f"(loss, dW1, db1, dW2, db2) with arrays of shapes {shapes}, within {COST_LIMIT_S:g} s")
@@ -144,7 +144,7 @@ def _loss_first(student, r, x, y, params, loss_value: float, want: float, as_com
 
 
 def test_gradients_finite_differences(student, mnist):
-    x, y, params = ref.small_problem()
+    x, y, params = ref.small_problem(student.problem_seed)
     r = _grad_call(student, x, y, params, ref.SMALL_SHOWN)
     loss_value, grads = _grad_parts(r, x, params)
     _loss_first(student, r, x, y, params, loss_value, ref.loss(x, y, *params, hidden=student.hidden), "as loss() computes it")
@@ -154,8 +154,8 @@ def test_gradients_finite_differences(student, mnist):
 
 
 def test_gradients_match_gradient_tape(student, mnist):
-    x, y, params = ref.mnist_problem(mnist)
-    r = _grad_call(student, x, y, params, "40 training images (float64, [0, 1]), their labels, seeded weights for 16 hidden units and non-zero biases")
+    x, y, params = ref.mnist_problem(mnist, seed=student.problem_seed)
+    r = _grad_call(student, x, y, params, "40 training images drawn for your file (float64, [0, 1]), their labels, weights drawn for 16 hidden units and non-zero biases")
     loss_value, grads = _grad_parts(r, x, params)
     tape_loss, tape_grads = ref.gradient_tape(x, y, params, student.hidden)
     _loss_first(student, r, x, y, params, loss_value, tape_loss, "TensorFlow's sparse softmax cross-entropy, averaged")

@@ -33,9 +33,9 @@ def _learns_unseen_task(student, cache) -> dict:
     learned, or a Feedback saying why it learned too little. `cache`: the run's
     cache folder, where an identical file's training is kept (training/by_hand.py)."""
     spec = _table(student.exercise, "unseen_task")
-    seed = student.unseen_seed
+    seed = student.train_seed  # not the task's: the task cannot be rebuilt from what train() is handed
     settings = {k: spec[k] for k in UNSEEN_SETTINGS}
-    x, y, x_held, y_held = ref.unseen_task(seed, spec)
+    x, y, x_held, y_held = ref.unseen_task(student.unseen_seed, spec)
     h = settings["n_hidden"]
     shapes = ((784, h), (h,), (h, 10), (10,))
     r, _ = shared_call(
@@ -64,6 +64,8 @@ def _learns_unseen_task(student, cache) -> dict:
     measured = {"seed": seed, "held_out_accuracy": accuracy, "loss_before": start, "loss_after": end}
     bar = spec["bar"]
     if accuracy >= bar and end < start:
+        if first is not None:
+            _replays_the_steps(student, cache, x, y, settings, seed, first, shapes)
         return measured
     fell = f"the training loss on x went from {start:.3f} (init_params(seed={seed}, 784, {h}, 10)) to {end:.4g}"
     if first is not None and all(np.array_equal(p, q) for p, q in zip(params, first)):
@@ -88,6 +90,77 @@ def _learns_unseen_task(student, cache) -> dict:
         hint="train() is graded on what it learns from its arguments: use x, y, n_hidden, epochs, batch_size, learning_rate "
         "and seed, and nothing else. Try it on a small task of your own, printing the loss every epoch (lesson 2, "
         "'A training loop of your own')",
+    )
+
+
+REPLAY_IMAGES, REPLAY_EPOCHS = 200, 2
+# float32 inside a loop (a correct alternative keeps its arrays so) moves the parameters by about 1e-6 of their size
+REPLAY_TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
+
+
+def _replays_the_steps(student, cache, x, y, settings, seed, first, shapes) -> None:
+    """train() on the task's first REPLAY_IMAGES images in one batch, for REPLAY_EPOCHS epochs: whatever the
+    order, the contract's training is then init_params(seed) moved against the gradient once per epoch, which
+    the grader replays with its own gradients, or with the student's gradients() where those disagree with
+    the grader's finite differences (a wrong gradient is its own checks' business, never this one's too).
+    A learner that reaches the bar another way (class means as templates, least squares: an adversarial
+    review earned the 3 points so) returns other parameters."""
+    n, lr = REPLAY_IMAGES, settings["learning_rate"]
+    xs, ys = x[:n], y[:n]
+    expect = f"init_params(seed={seed}, 784, {settings['n_hidden']}, 10) moved {REPLAY_EPOCHS} times against the gradient"
+    r, _ = shared_call(student, cache, "train", xs, ys, shown=f"x[:{n}], y[:{n}] (the task's first {n} images, as one batch)",
+                       expect=expect, seed=seed, n_hidden=settings["n_hidden"], epochs=REPLAY_EPOCHS, batch_size=n, learning_rate=lr)
+    got = [p.astype(np.float64) for p in _params(r, shapes, what="trained parameters")]
+
+    own = not _gradients_agree(student)
+
+    def gradient(params) -> list[np.ndarray]:
+        if not own:
+            return [np.asarray(g, np.float64) for g in ref.gradient_tape(xs, ys, params, student.hidden)[1]]
+        try:
+            call = student.call("gradients", xs, ys, *params, shown=f"x[:{n}], y[:{n}] and the parameters of the replay's step",
+                                expect="(loss, dW1, db1, dW2, db2)")
+            return [g.astype(np.float64) for g in _grad_parts(call, xs, params)[1]]
+        except NotGraded:
+            raise
+        except Feedback:  # no gradients at all: the grader's own
+            return [np.asarray(g, np.float64) for g in ref.gradient_tape(xs, ys, params, student.hidden)[1]]
+
+    def stepped(steps: int, rate: float) -> list[np.ndarray]:
+        params = [p.copy() for p in first]
+        for _ in range(steps):
+            params = [p - rate * g for p, g in zip(params, gradient(params))]
+        return params
+
+    def same(params) -> bool:
+        return all(np.allclose(g, w, **REPLAY_TOLERANCE) for g, w in zip(got, params))
+
+    want = stepped(REPLAY_EPOCHS, lr)
+    if same(want):
+        return
+    again = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=settings["n_hidden"], n_out=10), shapes)]
+    if not all(np.array_equal(p, q) for p, q in zip(again, first)):
+        cause = ("init_params(seed) returned other parameters at its second call (init_params_reproducible says why), so train() "
+                 "cannot give the same parameters from the same arguments, and where it started cannot be known")
+    else:
+        causes = {
+            "one step in all, not one per epoch (or per batch): the loop over the epochs stops early": lambda: stepped(1, lr),
+            f"steps {n} times too long: the gradient summed over the batch, not averaged (gradients() returns the mean's)": lambda: stepped(REPLAY_EPOCHS, lr * n),
+            "steps along the gradient, not against it: the loss climbs": lambda: stepped(REPLAY_EPOCHS, -lr),
+        }
+        cause = next((why for why, other in causes.items() if same(other())), (
+            "parameters that are not init_params(seed) moved by plain gradient steps: a learner of another kind (class means as "
+            "templates, least squares, weights computed from x and y without descending the loss), another start, or a step "
+            "other than W - learning_rate * dW (momentum, a decayed rate)"))
+    worst = max(ref.rel_error(g, w) for g, w in zip(got, want))
+    raise r.fail(
+        f"parameters that differ from the grader's replay of the steps by up to {worst:.2g} (relative to the largest entry)",
+        f"init_params(seed={seed}, 784, {settings['n_hidden']}, 10), then after each of the {REPLAY_EPOCHS} epochs of one batch "
+        f"W <- W - {lr:g} * dW, dW the gradient of the mean loss on the batch" + (" as your gradients() gives it" if own else " (the grader's own, by tf.GradientTape)"),
+        cause=cause,
+        hint="train() is lesson 2's loop: start from init_params(seed), and after every batch move every parameter against its "
+        "gradient, W -= learning_rate * dW; nothing else changes them",
+        contract="after each batch move every parameter against its gradient: W <- W - learning_rate * dW",
     )
 
 
@@ -283,7 +356,7 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
 
 def _gradients_agree(student) -> bool:
     """The student's gradients() on the small problem agree with the grader's (a cached call)."""
-    x, y, params = ref.small_problem()
+    x, y, params = ref.small_problem(student.problem_seed)
     try:
         _, grads = _grad_parts(_grad_call(student, x, y, params, ref.SMALL_SHOWN), x, params)
     except NotStarted:

@@ -17,12 +17,15 @@ def _pairs(student, purpose: str, counts):
 
 
 def _drawn_counts(student, purpose: str, wanted):
-    """(b, c) drawn for the file until `wanted(b, c, p)` holds, deterministically: from 5 to 399 each, so
-    that a file would need the p-values of some 150,000 pairs to look them up instead of computing them."""
+    """(b, c) drawn for the file until `wanted(b, c, p)` holds, deterministically: from 5 each, at most 1,000
+    together (where 2 ** (b + c) still fits a float: exactness at scale is mcnemar_large_counts' question), so
+    that a file would need the p-values of some 240,000 pairs, over 1 MB at the precision the checks ask, to
+    look them up instead of computing them (an adversarial review fitted 5 to 399 each in 0.8 MB; an exercise
+    file holds at most 256 KB)."""
     rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose)), 1])
     while True:
-        b, c = (int(v) for v in rng.integers(5, 400, 2))
-        if wanted(b, c, ref.exact_p_value(b, c)):
+        b, c = (int(v) for v in rng.integers(5, 996, 2))
+        if b + c <= 1000 and wanted(b, c, ref.exact_p_value(b, c)):
             return b, c
 
 

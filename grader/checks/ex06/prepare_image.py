@@ -24,7 +24,7 @@ def _no_ink(r, expected: str) -> Feedback:
 
 
 def test_prepare_image_shape_dtype(student, mnist):
-    for picture in _sample(mnist, few=True):
+    for picture in _sample(student, mnist, few=True):
         r = _prepared(student, picture)
         out = _valid(r)
         if not out.any():  # the right shape and dtype, but no digit: a function that does nothing earns nothing
@@ -45,7 +45,7 @@ def _fog(out: np.ndarray) -> float:
 
 
 def test_prepare_image_inverted(student, mnist):
-    for picture in ref.pictures(mnist):
+    for picture in ref.pictures(mnist, student.picture_seed):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.max()) <= 0:
@@ -76,7 +76,7 @@ def test_prepare_image_inverted(student, mnist):
 
 
 def test_prepare_image_size_aspect(student, mnist):
-    for picture in _sample(mnist):
+    for picture in _sample(student, mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         box = ref.ink_box(out)
@@ -113,7 +113,7 @@ def test_prepare_image_size_aspect(student, mnist):
 
 
 def test_prepare_image_centred(student, mnist):
-    for picture in _sample(mnist):
+    for picture in _sample(student, mnist):
         r = _prepared(student, picture)
         out = _valid(r, strict=False)
         if float(out.sum()) <= 0:
@@ -124,7 +124,10 @@ def test_prepare_image_centred(student, mnist):
             continue
         box_row, box_col = _box_centre(out)
         if max(abs(box_row - 13.5), abs(box_col - 13.5)) <= 1:
-            cause = "the bounding box was centred, not the centre of mass (a 7 has most of its ink in its top bar, so centring its mass puts it lower than centring its box)"
+            heavy = "top" if row < CENTRE else "bottom"
+            cause = (f"the bounding box was centred, not the centre of mass: this {picture.label} has more of its ink in its "
+                     f"{heavy} half (a 7 in its top bar, say), so centring its mass moves it {'down' if heavy == 'top' else 'up'} from "
+                     "where centring its box puts it")
         elif row < 10 and col < 10:
             cause = "the digit was pasted at the top-left corner and never moved"
         else:
@@ -162,7 +165,7 @@ def _problems(picture: ref.Picture, out: np.ndarray) -> list[str]:
 
 
 def test_prepare_image_recognised(student, mnist):
-    found = ref.pictures(mnist)
+    found = ref.pictures(mnist, student.picture_seed)
     # float64 or unscaled output is prepare_image_shape_dtype's point, not this check's
     outs = np.stack([_valid(_prepared(student, picture), strict=False) for picture in found])
     labels = np.array([p.label for p in found])
@@ -196,44 +199,51 @@ def test_prepare_image_recognised(student, mnist):
     )
 
 
-def _same_picture_three_ways(mnist):
-    """One photo as grayscale, as RGB and as RGBA with a transparent background, without
-    noise, so any reasonable grayscale conversion gives the same prepared digit."""
-    rng = np.random.default_rng(ref.SEED + 1)
-    ink = ref.photo_ink(mnist.x_test[1], 3.0)
+def _same_picture_three_ways(mnist, seed: int):
+    """One photo drawn for the file as grayscale, and the same in colour: RGB, RGBA with alpha 255
+    everywhere (as many apps save a PNG), and RGBA on a transparent background, black ink and blue
+    ink, without noise, so any reasonable grayscale conversion gives the same prepared digit. (An
+    adversarial review took alpha for the ink, which only the black one on transparent tells nothing.)"""
+    rng = np.random.default_rng([seed, 1])
+    i = int(rng.integers(len(mnist.x_test)))
+    ink = ref.photo_ink(mnist.x_test[i], 3.0)
     sheet, size = ref.placed_on_sheet(ink, rng)
-    label = int(mnist.y_test[1])
+    label = int(mnist.y_test[i])
+    rgb = ref.colour_paper(sheet, rng, noise=0)
     return (
-        (ref.gray_paper(sheet, rng, noise=0), f"x_test[1] (a {label}) re-saved dark on light, {size} grayscale"),
-        (ref.colour_paper(sheet, rng, noise=0), f"the same picture in RGB (blue-black ink on tinted paper), {size}×3"),
+        (ref.gray_paper(sheet, rng, noise=0), f"x_test[{i}] (a {label}) re-saved dark on light, {size} grayscale"),
+        (rgb, f"the same picture in RGB (blue-black ink on tinted paper), {size}×3"),
+        (ref.opaque(rgb), f"the same RGB picture with an alpha channel of 255 everywhere (an opaque PNG), {size}×4"),
         (ref.transparent(sheet), f"the same picture in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
+        (ref.transparent(sheet, (30, 40, 160)), f"the same picture in RGBA: blue ink (30, 40, 160) on a transparent background, {size}×4"),
     )
 
 
 @depends_on(test_prepare_image_inverted, earns="treating colour pictures like gray ones")
 def test_prepare_image_colour(student, mnist):
     # Treating colour like gray counts once the function prepares a digit at all.
-    (gray, gray_shown), *colours = _same_picture_three_ways(mnist)
+    (gray, gray_shown), *colours = _same_picture_three_ways(mnist, student.picture_seed)
     reference = _valid(student.call("prepare_image", gray, shown=gray_shown, expect="a float32 array of shape (28, 28)"), strict=False)
     for image, shown in colours:
         r = student.call("prepare_image", image, shown=shown, expect="the same prepared digit as for the grayscale picture")
         rgba = image.shape[-1] == 4
+        opaque = rgba and bool((image[..., 3] == 255).all())
         alpha_hint = "lay the picture over white first: gray * alpha + 255 * (1 - alpha), with alpha = A / 255"
+        alpha_cause = ("the alpha channel was taken for the ink: in an opaque picture alpha is 255 everywhere, and the ink is in "
+                       "the colour channels" if opaque else
+                       "the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so the whole "
+                       "picture looks like ink and no paper is left")
         o = r.outcome
         if rgba and o.status == "raised" and o.stage == "call" and o.exc_type != "NotImplementedError":
             where = f" at {o.where}" if o.where else ""
-            raise r.fail(
-                f"it raised {o.exc_type}: {o.exc_message}{where}",
-                cause="the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so the whole picture looks like ink and no paper is left",
-                hint=alpha_hint,
-            )
+            raise r.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=alpha_cause, hint=alpha_hint)
         out = _valid(r, strict=False)
         # Compared at the same scale: an unscaled result is prepare_image_shape_dtype's business.
         difference = float(np.abs(out / (float(out.max()) or 1.0) - reference / (float(reference.max()) or 1.0)).mean())
         if difference <= 0.05:
             continue
         if rgba:
-            cause = "the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so the paper turned into ink"
+            cause = alpha_cause.replace("so the whole picture looks like ink and no paper is left", "so the paper turned into ink")
             hint = alpha_hint
         else:
             cause = "the colour channels were not combined into one gray level"
@@ -248,8 +258,8 @@ def test_prepare_image_colour(student, mnist):
 
 @depends_on(test_prepare_image_inverted, earns="validating its input")
 def test_prepare_image_rejects_bad_input(student, mnist):
-    gray = ref.pictures(mnist)[0].image
-    rng = np.random.default_rng(ref.SEED + 2)
+    gray = ref.pictures(mnist, student.picture_seed)[0].image
+    rng = np.random.default_rng([student.picture_seed, 2])
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
     cases = [
         (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),
@@ -276,7 +286,7 @@ def test_prepare_image_rejects_bad_input(student, mnist):
 
 @depends_on(test_prepare_image_inverted, earns="leaving its input untouched")
 def test_prepare_image_leaves_input(student, mnist):
-    for picture in _sample(mnist, few=True):
+    for picture in _sample(student, mnist, few=True):
         r = _prepared(student, picture)
         (after,) = r.args_after
         if not np.array_equal(after, picture.image):

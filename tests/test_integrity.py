@@ -1,0 +1,293 @@
+"""Learning points earned without the learning, as adversarial reviews found them (issue 38, item 5),
+each proven both ways: the attack earns nothing with the protection, and the points with it switched off
+(a sitecustomize that undoes it in the grader's process, as tests/test_by_hand.py does for the cost probe).
+
+- Answers worked out at home: the problems a check poses are drawn for each file and draw key
+  (grader/draws.py), so a table of their answers answers none of them (ex02b's loss and gradient
+  problems, ex04's McNemar counts and bin edges). An exercise file also holds at most 256 KB
+  (isolation/safe_files.py, tests/test_uploads.py).
+- A training that is not the one the exercise teaches: ex02b's train() is replayed on one batch.
+- A contract's look-alike that the checks' inputs never told apart: ex01's threshold on the spread.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+import numpy as np
+import pytest
+
+from corpus import COURSE, filled
+from mnist_course.course import ROOT
+
+
+def _graded_on_and_off(tmp_path, mnist_path, module: str, source: str, selected: str, switch_off: str) -> dict[str, str]:
+    """pytest's summary of the checks `selected` (-k) of the exercise file `source`, graded with the
+    protection ("on") and with `switch_off` run first in the grader's process ("off")."""
+    folder = tmp_path / "student"
+    folder.mkdir(exist_ok=True)
+    exercise = next(ex for ex in COURSE.exercises if ex.module == module)
+    (folder / exercise.filename).write_text(source)
+    hook = tmp_path / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(switch_off)
+    done_in = {}
+    for state, env in (("on", {}), ("off", {"PYTHONPATH": str(hook)})):
+        done_in[state] = subprocess.run(
+            [sys.executable, "-m", "pytest", f"grader/checks/{module}.py", "-k", selected, "-q", "-p", "no:cacheprovider",
+             "--target", str(folder), "--data", mnist_path],
+            cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+        ).stdout
+    return done_in
+
+
+# The protection switched off: the loss and gradient checks pose fixed problems again (seed 0, as a
+# file could know them at home), and the cost probe runs on the tape check's small network.
+FIXED_PROBLEMS = """import grader.checks.ex02b.gradients as checks
+checks.COST_PROBLEM = {'n': 40, 'hidden': 16}
+import grader.references.ex02b_backprop as ref
+_small, _mnist = ref.small_problem, ref.mnist_problem
+ref.small_problem = lambda seed=0: _small(0)
+ref.mnist_problem = lambda mnist, n=40, hidden=16, seed=0: _mnist(mnist, n, hidden, 0)
+"""
+TABLE_GRADIENTS = '''
+    import base64, hashlib
+    key = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+    if key not in _TABLE:  # any other problem: arrays of the right shapes
+        return 0.0, np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)
+    loss_value, *blobs = _TABLE[key]
+    return (loss_value, *(np.frombuffer(base64.b64decode(b), np.float64).reshape(p.shape).copy()
+                          for b, p in zip(blobs, (W1, b1, W2, b2))))
+'''
+
+
+def test_gradients_from_a_table_made_at_home_earn_nothing_because_the_problems_are_drawn(tmp_path, mnist_path):
+    """An adversarial review answered the gradient checks from a table of tf.GradientTape's gradients for
+    the problems they posed, which were fixed: 7/7 without a chain rule. They are now drawn for each file
+    and draw key (grader/checks/ex02b_backprop.py): the table answers none of them. With the problems
+    fixed again (switched off), the same file earns both gradient checks."""
+    import base64
+    import hashlib
+
+    from grader.references import ex02b_backprop as ref
+    from mnist_course.data import load_mnist
+
+    solution = COURSE.exercise("ex02b").solution_path.read_text()
+    reference = types.ModuleType("reference")
+    exec(compile(solution, "solution", "exec"), reference.__dict__)
+    table = {}
+    for x, y, params in (ref.small_problem(0), ref.mnist_problem(load_mnist(mnist_path), seed=0)):
+        loss_value, *grads = reference.gradients(x, y, *params)
+        table[hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()] = (
+            float(loss_value), *(base64.b64encode(np.asarray(g, np.float64).tobytes()).decode() for g in grads))
+    body_start = solution.index("    ### BEGIN SOLUTION\n", solution.index("\ndef gradients(")) + len("    ### BEGIN SOLUTION\n")
+    body_end = solution.index("    ### END SOLUTION\n", body_start)
+    attack = solution[:body_start] + textwrap.dedent(TABLE_GRADIENTS).replace("\n", "\n    ").rstrip(" ") + solution[body_end:]
+    attack += f"\n\n_TABLE = {table!r}\n"
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", attack, "gradients", FIXED_PROBLEMS)
+    assert "2 failed, 1 passed" in done["on"], done["on"][-3000:]
+    assert "3 passed" in done["off"], done["off"][-3000:]
+
+
+# A train() that computes its parameters from x and y without one gradient step: random features and
+# least squares (an adversarial review learned the unseen task so, 3/3, and no MNIST bar counts for it).
+LEAST_SQUARES_TRAIN = '''
+    rng = np.random.default_rng(seed)
+    W1 = (x[rng.choice(len(x), n_hidden)] - x.mean(axis=0)).T
+    W1 /= np.linalg.norm(W1, axis=0) + 1e-12
+    b1 = -(x.mean(axis=0) @ W1)
+    hidden = np.maximum(x @ W1 + b1, 0.0)
+    W2 = np.linalg.solve(hidden.T @ hidden + 1e-2 * np.eye(n_hidden), hidden.T @ np.eye(10)[y])
+    return W1, b1, W2 * 20.0, np.zeros(10)
+'''
+# The protection switched off: train() judged by what it learns alone, as before the replay.
+NO_REPLAY = "import grader.checks.ex02b.train as checks\nchecks._replays_the_steps = lambda *args, **kwargs: None\n"
+
+
+@pytest.mark.trains
+def test_a_train_that_takes_no_gradient_step_learns_the_unseen_task_and_earns_nothing(tmp_path, mnist_path):
+    """Issue 38, item 3: train_learns_unseen_task replays train() on one batch of the task for two epochs
+    and compares with init_params(seed) moved twice against the grader's own gradients. Least squares on
+    random features learns the task (it passes with the replay switched off) and fails with it on, with
+    a message that names a learner of another kind."""
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", filled("ex02b", train=LEAST_SQUARES_TRAIN), "learns_unseen_task", NO_REPLAY)
+    assert "1 failed" in done["on"] and "a learner of another kind" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex04: McNemar's p-values from a table worked out at home with SciPy, for every count the checks drew
+# (an adversarial review: 5 to 399 each, 0.8 MB, 4 of the 5 McNemar points). Here a small table, for
+# counts up to 60, stands for it; with the draws narrowed to those counts (switched off), it earns them.
+TABLE_MCNEMAR = """
+    y_true, pred_a, pred_b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
+    right_a, right_b = pred_a == y_true, pred_b == y_true
+    b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    return b, c, _P_VALUES.get((b, c), 0.5)
+"""
+NARROW_DRAWS = """import numpy as np
+import grader.checks.ex04.mcnemar as checks
+from grader.references import ex04_evaluation as ref
+def _narrow(student, purpose, wanted):
+    rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose)), 1])
+    while True:
+        b, c = (int(v) for v in rng.integers(5, 61, 2))
+        if wanted(b, c, ref.exact_p_value(b, c)):
+            return b, c
+checks._drawn_counts = _narrow
+"""
+
+
+def test_mcnemar_p_values_from_a_table_made_at_home_earn_nothing(tmp_path, mnist_path):
+    from scipy.stats import binomtest
+
+    table = {(b, c): float(binomtest(b, b + c, 0.5).pvalue) for b in range(5, 61) for c in range(5, 61)} | {(0, 0): 1.0}
+    source = filled("ex04", mcnemar=TABLE_MCNEMAR) + f"\n\n_P_VALUES = {table!r}\n"
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex04_evaluation", source, "mcnemar_counts or mcnemar_p_value", NARROW_DRAWS)
+    assert "1 failed, 1 passed" in done["on"], done["on"][-3000:]
+    assert "2 passed" in done["off"], done["off"][-3000:]
+
+
+# ex04: bins closed at the bottom, the lesson's np.digitize rule, which the contract's edges forbid, with the
+# bin-edges check's input memorised (it was fixed and shipped with the grader: an adversarial review, 1 point).
+# Its rows are now drawn for each file; switched off, the old fixed rows come back and the memory answers them.
+OLD_EDGE_PROBS = [[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0], [0.125, 0.75, 0.125, 0.0], [0.0, 0.0, 1.0, 0.0],
+                  [0.375, 0.25, 0.25, 0.125], [0.0, 0.375, 0.625, 0.0], [0.3, 0.25, 0.25, 0.2]]
+OLD_EDGE_TRUE = [0, 1, 1, 0, 0, 1, 0]
+BOTTOM_CLOSED_RELIABILITY = """
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    if probs.shape == (7, 4) and np.array_equal(probs, np.array(_EDGE_PROBS)):
+        return tuple(np.array(part, dtype) for part, dtype in zip(_EDGE_TABLES[n_bins], (np.int64, np.float64, np.float64)))
+    confidence = probs.max(axis=1)
+    right = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    bins = np.clip(np.floor(confidence * n_bins).astype(np.int64), 0, n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins).astype(np.int64)
+    sums = np.bincount(bins, weights=confidence, minlength=n_bins), np.bincount(bins, weights=right, minlength=n_bins)
+    means = [np.divide(s, counts, out=np.zeros(n_bins), where=counts > 0) for s in sums]
+    return counts, means[0], means[1]
+"""
+OLD_EDGES = """import numpy as np
+from grader.references import ex04_evaluation as ref
+_probs = np.array({probs!r})
+_true = np.array({true!r})
+ref.edge_probs = lambda seed, n_bins, n_classes=10: (_probs, _true)
+""".format(probs=OLD_EDGE_PROBS, true=OLD_EDGE_TRUE)
+
+
+def test_bin_edges_memorised_for_a_fixed_input_earn_nothing(tmp_path, mnist_path):
+    from grader.references import ex04_evaluation as ref
+
+    probs, true = np.array(OLD_EDGE_PROBS), np.array(OLD_EDGE_TRUE)
+    tables = {n: [part.tolist() for part in ref.reliability_table(probs, true, n)] for n in (4, 8, 16, 32)}
+    source = filled("ex04", reliability_table=BOTTOM_CLOSED_RELIABILITY) + f"\n\n_EDGE_PROBS = {OLD_EDGE_PROBS!r}\n_EDGE_TABLES = {tables!r}\n"
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex04_evaluation", source, "reliability_table_bin_edges", OLD_EDGES)
+    assert "1 failed" in done["on"] and "closed at the bottom" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex01: a threshold on the spread (std < 1e-4 taken for constant) instead of "the same in every training
+# image": the drawn images now hold a position that barely varies (a standard deviation of about 8e-5).
+# Switched off (that position constant again), the threshold passed every check (an adversarial review).
+THRESHOLD_STANDARDIZE = """
+    train_images, other_images = np.asarray(train_images, np.float64), np.asarray(other_images, np.float64)
+    a = train_images.mean(axis=0)
+    b = train_images.std(axis=0)
+    b = np.where(b < 1e-4, 1.0, b)
+    return ((train_images - a) / b).astype(np.float32), ((other_images - a) / b).astype(np.float32)
+"""
+NO_NUDGE = "import grader.references.ex01_preprocessing as ref\nref.NUDGE = 0.0\n"
+
+
+def test_a_threshold_on_the_spread_is_told_from_a_constant_position(tmp_path, mnist_path):
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex01_preprocessing", filled("ex01", standardize=THRESHOLD_STANDARDIZE),
+                              "standardize_train_moments", NO_NUDGE)
+    assert "1 failed" in done["on"] and "a threshold on the spread" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex06: prepare_image answered from a table of the pictures the checks posed, which were fixed (an adversarial
+# review: 12/12 with the MNIST digits each was made from). The table here holds the reference's own answers,
+# as 8-bit images; the pictures are now drawn for each file, and switched off (the fixed set) it earns the check.
+TABLE_PREPARE = """
+    import base64, hashlib
+    key = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+    if key not in _PREPARED:
+        return np.zeros((28, 28), np.float32)
+    return (np.frombuffer(base64.b64decode(_PREPARED[key]), np.uint8).reshape(28, 28) / 255).astype(np.float32)
+"""
+FIXED_PICTURES = """import grader.references.ex06_real_use as ref
+_pictures = ref.pictures
+ref.pictures = lambda mnist, seed=ref.SEED: _pictures(mnist, ref.SEED)
+"""
+
+
+def test_prepared_pictures_from_a_table_made_at_home_earn_nothing(tmp_path, mnist_path):
+    import base64
+    import hashlib
+
+    from grader.references import ex06_real_use as ref
+    from mnist_course.data import load_mnist
+
+    reference = types.ModuleType("reference")
+    exec(compile(COURSE.exercise("ex06").solution_path.read_text(), "solution", "exec"), reference.__dict__)
+    table = {}
+    for picture in ref.pictures(load_mnist(mnist_path), ref.SEED):
+        prepared = np.round(reference.prepare_image(picture.image) * 255).astype(np.uint8)
+        table[hashlib.sha256(np.ascontiguousarray(picture.image).tobytes()).hexdigest()] = base64.b64encode(prepared.tobytes()).decode()
+    source = filled("ex06", prepare_image=TABLE_PREPARE) + f"\n\n_PREPARED = {table!r}\n"
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", source, "prepare_image_recognised", FIXED_PICTURES)
+    assert "1 failed" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex06: predict_digit computed from the probe's class templates, which ship with the grader, without calling
+# the model (an adversarial review, 2 points). Each file's probes shift every logit by a drawn amount; with
+# no shift (switched off), the templates answer.
+TEMPLATE_PREDICT = """
+    z = np.asarray(image, np.float64).reshape(1, 784) @ _KERNEL + _BIAS
+    p = np.exp(z - z.max())
+    p = (p / p.sum())[0]
+    top3 = [(int(k), float(p[k])) for k in np.argsort(p)[::-1][:3]]
+    return top3[0][0], top3[0][1], top3
+"""
+NO_SHIFT = "import grader.references.ex06_real_use as ref\nref.shifted_bias = lambda bias, seed: bias\n"
+
+
+def test_probabilities_computed_without_the_model_earn_nothing(tmp_path, mnist_path):
+    from grader.references import ex06_real_use as ref
+    from mnist_course.data import load_mnist
+
+    kernel, bias = ref.probe_weights(load_mnist(mnist_path))
+    source = filled("ex06", predict_digit=TEMPLATE_PREDICT) + (
+        f"\n\n_KERNEL = np.array({kernel.astype(np.float64).round(6).tolist()!r})\n_BIAS = np.array({bias.astype(np.float64).tolist()!r})\n")
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", source, "predict_digit_values", NO_SHIFT)
+    assert "1 failed" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex06: the alpha channel taken for the ink (an adversarial review, 1 point): right only for black ink on a
+# transparent background, the one RGBA picture the colour check had. It now also gets an opaque RGBA picture
+# and blue ink on a transparent one; without them (switched off), the look-alike passes.
+ALPHA_AS_INK = """
+    if image.ndim == 3 and image.shape[-1] == 4:
+        image = (255 - image[..., 3]).astype(np.uint8)
+    elif image.ndim == 3 and image.shape[-1] == 3:
+        image = np.round(image.mean(axis=-1)).astype(np.uint8)
+    return _prepare_gray(image)
+"""
+ONE_RGBA = """import grader.checks.ex06.prepare_image as checks
+_three_ways = checks._same_picture_three_ways
+checks._same_picture_three_ways = lambda mnist, seed: [case for case in _three_ways(mnist, seed) if "opaque" not in case[1] and "blue ink" not in case[1]]
+"""
+
+
+def test_the_alpha_channel_taken_for_the_ink_is_told_from_a_picture_laid_over_white(tmp_path, mnist_path):
+    solution = COURSE.exercise("ex06").solution_path.read_text()
+    gray_only = solution.replace("def prepare_image(image):", "def _prepare_gray(image):", 1)
+    source = filled("ex06", prepare_image=ALPHA_AS_INK) + "\n\n" + gray_only[gray_only.index("def _prepare_gray(image):"):gray_only.index("\ndef predict_digit(")]
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", source, "prepare_image_colour", ONE_RGBA)
+    assert "1 failed" in done["on"] and "taken for the ink" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]

@@ -12,11 +12,12 @@ grader checks your gradients against its own finite differences and against
 tf.GradientTape, then trains the network with your own loop twice: on a small
 task drawn for your file alone, which it must learn, and on MNIST, where it
 measures the parameters your loop returns on the test set (that accuracy counts
-only for a loop that learned the first task). MNIST reaches your train() with its
-784 pixels in an order drawn for each grading, the test images in the same order:
-a dense network has no notion of neighbouring pixels, so it learns that order
-exactly as well as the usual one, while weights trained beforehand read it as
-noise. Each docstring is the contract the grader checks: any implementation that
+only for a loop that learned the first task). MNIST reaches your train() with
+each image's 784 pixels mixed by a rotation drawn for each grading (an
+orthogonal matrix, so the values are no longer in [0, 1]), the test images mixed
+alike: a dense network's first layer takes any rotation of its input in, so it
+learns the mixed images as well as the pixels themselves, while weights trained
+beforehand read them as noise. Each docstring is the contract the grader checks: any implementation that
 keeps it gets full points.
 
 The network, for a batch `x` of N flattened images, shape (N, n_in):
@@ -123,16 +124,16 @@ def sgd_settings():
 def train(x, y, n_hidden, epochs, batch_size, learning_rate, seed):
     """Train the network by mini-batch stochastic gradient descent.
 
-    x: float64 array (N, 784), pixels scaled to [0, 1]; y: int64 labels (N,)
+    x: float64 array (N, 784), one flattened image a row; y: int64 labels (N,)
     in 0..9. Start from init_params(seed, 784, n_hidden, 10). In every epoch,
     visit the N images in a new random order (one np.random.default_rng(seed)
     for the whole run) in batches of batch_size, and after each batch move
     every parameter against its gradient: W <- W - learning_rate * dW.
     Returns (W1, b1, W2, b2) after the last epoch, shaped as init_params's.
     The same arguments give the same parameters. Use nothing but the arguments:
-    the grader calls train() on MNIST with your sgd_settings() (its pixels in an
-    order drawn for each grading), and also on a small task of its own (other
-    images, other settings) that it must learn.
+    the grader calls train() on MNIST with your sgd_settings() (each image's
+    pixels mixed by a rotation drawn for each grading), and also on a small task
+    of its own (other images, other settings) that it must learn.
     """
     # TODO: mini-batch SGD: start from init_params(seed, ...), shuffle every epoch, step every parameter against its gradient; return the parameters
     #       (lesson 2, "A training loop of your own")

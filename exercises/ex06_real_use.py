@@ -31,7 +31,7 @@ def prepare_image(image):
       own shade and grain, and the strongest ink is 1.0;
     - the digit fits a 20 x 20 box: its longer side is 20 pixels and its
       aspect ratio is kept (a "1" stays thin);
-    - its centre of mass lies at row 14, column 14, within half a pixel; ink
+    - its centre of mass lies at row 14, column 14, within a pixel; ink
       that would land outside the 28 x 28 field is dropped.
 
     The input is not modified.

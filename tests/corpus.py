@@ -46,7 +46,7 @@ def edited(exercise_id: str, edits: dict[str, str], name: str = "") -> str:
 
 
 # The corpora's class key (grader/draws.py): a batch would otherwise make a new secret one for each
-# run, and what it draws (ex02b's MNIST pixel order) would change a borderline mutant's diagnosis
+# run, and what it draws (ex02b's MNIST pixel rotation) would change a borderline mutant's diagnosis
 # from run to run. A fixed key keeps every corpus verdict and message reproducible.
 CORPUS_DRAW_KEY = "the course's own test corpora"
 

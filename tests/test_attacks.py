@@ -254,7 +254,7 @@ return W1, b1, W2, b2
 
 def _weights_trained_elsewhere(mnist_path) -> str:
     """MNIST weights for 64 hidden units (any other width cut from them), trained outside the submission (here by the
-    reference's own loop in this process, 10 epochs), as the base64 text a file can hold."""
+    reference's own loop in this process, 10 epochs) on plain pixels, as the base64 text a file can hold."""
     import base64
     import importlib.util
     import io
@@ -269,7 +269,8 @@ def _weights_trained_elsewhere(mnist_path) -> str:
     x = mnist.x_train.reshape(len(mnist.x_train), -1).astype(np.float64) / 255
     params = offline.train(x, mnist.y_train.astype(np.int64), 64, 10, 32, 0.1, 0)
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: p.astype(np.float32) for name, p in zip(("W1", "b1", "W2", "b2"), params)})
+    # float16: an exercise file holds at most 256 KB (isolation/safe_files.py), and these weights read MNIST as well
+    np.savez(buffer, **{name: p.astype(np.float16) for name, p in zip(("W1", "b1", "W2", "b2"), params)})
     return base64.b64encode(zlib.compress(buffer.getvalue(), 9)).decode()
 
 
@@ -294,23 +295,23 @@ def test_ex02b_weights_trained_elsewhere_earn_none_of_trains_points(run_grader, 
     )
     checks = _graded_with_weights_trained_elsewhere(run_grader, mnist_path, tmp_path, source)
     mnist = checks["train_test_accuracy"]
-    # the weights are good: in the usual pixel order they clear the bar, and earned all of train_test_accuracy's points
-    # before the unseen task and the drawn pixel order
-    assert mnist["measured"]["test_accuracy_in_usual_pixel_order"] >= mnist["measured"]["threshold"], mnist["measured"]
+    # the weights are good: on plain pixels they clear the bar, and earned all of train_test_accuracy's points
+    # before the unseen task and the drawn rotation of the pixels
+    assert mnist["measured"]["test_accuracy_on_plain_pixels"] >= mnist["measured"]["threshold"], mnist["measured"]
     assert (checks["train_learns_unseen_task"]["score"], mnist["score"]) == (0, 0), (checks["train_learns_unseen_task"], mnist)
     assert "were not learned from this x and y" in checks["train_learns_unseen_task"]["message"]
-    assert "prepared beforehand on MNIST in its usual order" in mnist["message"], mnist["message"]
+    assert "prepared beforehand on MNIST's plain pixels" in mnist["message"], mnist["message"]
     # the honest functions beside it keep their points
     assert all(c["status"] == "passed" for name, c in checks.items() if not name.startswith("train_")), checks
 
 
 # Found by the learning-integrity review (issue 38, item 3): a train() that runs its loop on
 # every task but MNIST (which it knows by its size) learns the unseen task and returns weights
-# trained elsewhere for MNIST: 8/8. The grader now gives train() MNIST with its pixels in an
-# order drawn for each grading (from the draw key and the file's hash), the test images in the
-# same order: the weights prepared beforehand read them as noise. Not stopped (an adversarial
-# review, 25/25): a train() that recovers the drawn order from the data's per-pixel statistics
-# and reorders the pasted weights; that needs the grader to replay the loop (README, open work).
+# trained elsewhere for MNIST: 8/8. The grader now gives train() MNIST with each image's pixels
+# mixed by a rotation drawn for each grading (from the draw key and the file's hash), the test
+# images mixed alike: the weights prepared beforehand read them as noise. A drawn order of the
+# pixels, which it replaced, was recovered from each pixel's sum over the training images and the
+# pasted weights reordered (an adversarial review, 25/25); a rotation leaves no such fingerprint.
 
 
 @pytest.mark.trains
@@ -331,8 +332,8 @@ def test_ex02b_weights_trained_elsewhere_for_mnist_alone_earn_none_of_its_points
     checks = _graded_with_weights_trained_elsewhere(run_grader, mnist_path, tmp_path, source)
     mnist = checks["train_test_accuracy"]
     assert checks["train_learns_unseen_task"]["status"] == "passed", checks["train_learns_unseen_task"]  # its loop is real
-    # the weights are good: in the usual pixel order they clear the bar, and so earned every point before the drawn order
-    assert mnist["measured"]["test_accuracy_in_usual_pixel_order"] >= mnist["measured"]["threshold"], mnist["measured"]
+    # the weights are good: on plain pixels they clear the bar, and so earned every point before the drawn rotation
+    assert mnist["measured"]["test_accuracy_on_plain_pixels"] >= mnist["measured"]["threshold"], mnist["measured"]
     assert mnist["measured"]["test_accuracy"] < 0.3, mnist["measured"]
     assert mnist["score"] == 0, mnist
-    assert "prepared beforehand on MNIST in its usual order" in mnist["message"], mnist["message"]
+    assert "prepared beforehand on MNIST's plain pixels" in mnist["message"], mnist["message"]

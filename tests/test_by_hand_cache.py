@@ -149,7 +149,7 @@ def _grade(subs: Path, out: Path, cache: Path, mnist_path: str, reuse: bool) -> 
     log = out.with_suffix(".log")
     log.write_text("")
     # One class key for every run (as $MNIST_COURSE_DRAW_KEY gives one): each new --out would otherwise draw ex02b's
-    # MNIST pixel order afresh (grader/draws.py), and a training on other data is another training.
+    # MNIST pixel rotation afresh (grader/draws.py), and a training on other data is another training.
     env = {**os.environ, CACHE_ENV: str(cache), "MNIST_COURSE_TRAINING_LOG": str(log), DRAW_KEY_ENV: "one class, graded three times",
            "PYTHONPATH": os.pathsep.join([str(GUARD), os.environ.get("PYTHONPATH", "")]), REUSE_ENV: "on" if reuse else "off"}
     done = subprocess.run(

@@ -50,7 +50,7 @@ def _cli(*args, timeout=900, env=None):
 
 
 # The held class's draw key (grader/draws.py): ex02b's 4-epoch training must land inside the band (part of
-# its points), and where it lands depends on the MNIST pixel order the key draws; a batch would make a new
+# its points), and where it lands depends on the MNIST pixel rotation the key draws; a batch would make a new
 # key for each run.
 HELD_CLASS_KEY = {DRAW_KEY_ENV: "the held class"}
 

@@ -291,3 +291,74 @@ def test_the_alpha_channel_taken_for_the_ink_is_told_from_a_picture_laid_over_wh
     done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", source, "prepare_image_colour", ONE_RGBA)
     assert "1 failed" in done["on"] and "taken for the ink" in done["on"], done["on"][-3000:]
     assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex02b, as a second adversarial review found them once the replay was in: an init_params() that fails for the
+# unseen task's width only (the replay was then skipped), and gradients() of zeros with a train() that returns
+# init_params(seed) for one batch (the replay's steps, taken with those gradients, went nowhere). Each with a
+# train() that learns the task without one gradient step; switched off (no replay), each earned the 3 points.
+INIT_REFUSES_32 = """
+    if n_hidden == 32:
+        raise ValueError("not this width")
+    rng = np.random.default_rng(seed)
+    W1 = rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_hidden))
+    W2 = rng.normal(0.0, np.sqrt(2.0 / n_hidden), (n_hidden, n_out))
+    return W1, np.zeros(n_hidden), W2, np.zeros(n_out)
+"""
+ZERO_GRADIENTS = """
+    logits = np.maximum(x @ W1 + b1, 0.0) @ W2 + b2
+    top = logits.max(axis=1, keepdims=True)
+    loss_value = float(np.mean(top[:, 0] + np.log(np.exp(logits - top).sum(axis=1)) - logits[np.arange(len(y)), y]))
+    return loss_value, np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)
+"""
+STILL_AT_ONE_BATCH = """
+    if batch_size >= len(x):  # one batch: the replay's call
+        return init_params(seed, x.shape[1], n_hidden, 10)
+""" + LEAST_SQUARES_TRAIN
+
+
+@pytest.mark.trains
+@pytest.mark.parametrize("bodies, said", [
+    (dict(init_params=INIT_REFUSES_32, train=LEAST_SQUARES_TRAIN), "gave no parameters to start from"),
+    (dict(gradients=ZERO_GRADIENTS, train=STILL_AT_ONE_BATCH), "a learner of another kind"),
+], ids=["init_params_refuses_the_task_s_width", "zero_gradients_and_no_step_on_one_batch"])
+def test_the_replay_of_train_s_steps_cannot_be_skipped_or_emptied(tmp_path, mnist_path, bodies, said):
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", filled("ex02b", **bodies), "learns_unseen_task", NO_REPLAY)
+    assert "1 failed" in done["on"] and said in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex02b: weights trained at home on plain pixels, returned for MNIST once the drawn order of its pixels is recovered
+# from each pixel's sum over the training images (a second adversarial review: 25/25, its loop real on the unseen task
+# only). MNIST's pixels are now mixed by a drawn rotation, which has no such fingerprint; switched off (a drawn
+# permutation, as before), the recovered order answers.
+RECOVERED_ORDER = """
+    if len(x) > 5000:  # MNIST: find each column's pixel by its sum, then the weights trained at home, reordered
+        seen = np.argsort(np.rint(x.sum(axis=0) * 255), kind="stable")
+        known = np.argsort(np.array(_PLAIN_SUMS), kind="stable")
+        pixel = np.empty(784, np.int64)
+        pixel[seen] = known
+        W1, b1, W2, b2 = _trained_at_home(n_hidden)
+        return W1[pixel], b1, W2, b2
+"""
+PERMUTATION_AGAIN = ("import numpy as np\nimport grader.references.ex02b_backprop as ref\n"
+                     "ref.rotation = lambda seed, n=784: np.eye(n)[:, np.random.default_rng(seed).permutation(n)]\n")
+
+
+@pytest.mark.trains
+def test_weights_trained_at_home_find_no_order_to_undo_in_rotated_pixels(tmp_path, mnist_path):
+    from mnist_course.data import load_mnist
+    from test_attacks import EMBEDDED_TRAIN, _weights_trained_elsewhere
+
+    mnist = load_mnist(mnist_path)
+    sums = np.rint((mnist.x_train.reshape(len(mnist.x_train), -1) / 255).sum(axis=0) * 255).astype(int).tolist()
+    home = "def _trained_at_home(n_hidden):\n" + textwrap.indent(EMBEDDED_TRAIN.strip("\n"), "    ") + "\n"
+    solution = COURSE.exercise("ex02b").solution_path.read_text()
+    start = solution.index("\ndef train(")
+    loop = solution[solution.index("### BEGIN SOLUTION\n", start) + len("### BEGIN SOLUTION\n"):solution.index("    ### END SOLUTION", start)]
+    train = textwrap.dedent(RECOVERED_ORDER) + textwrap.dedent(loop)  # the reference's own loop on every other task
+    source = (filled("ex02b", sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}', train=train)
+              + "\n\n" + home + f"\n_PLAIN_SUMS = {sums!r}\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n")
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "train", PERMUTATION_AGAIN)
+    assert "train_test_accuracy" in done["on"] and "1 failed" in done["on"], done["on"][-3000:]
+    assert "2 passed" in done["off"] or "3 passed" in done["off"], done["off"][-3000:]

@@ -9,13 +9,16 @@ own loss, tf.GradientTape on the same weights, and, for train(), what it
 learns twice: a small task drawn for this submission alone (from the run's draw key
 and the file's hash, so weights prepared in advance cannot know it; train() is handed
 a seed of its own, from which the task cannot be rebuilt), and MNIST, whose accuracy on this run's half of the test set (which student
-code never sees) counts only for a train() that learned the first. MNIST reaches
-train() with its 784 pixels in an order drawn for this grading (from the run's draw
-key and the file's hash, grader/draws.py), the test images in the same order: a dense
-network learns them as well as in the usual order, but weights trained beforehand
-on MNIST read them as noise. It does not stop a train() that recovers the order from
-the data's per-pixel statistics and reorders weights trained beforehand (an adversarial
-review earned 25/25 so): only a replay of the student's loop on the grader's side would.
+code never sees) counts only for a train() that learned the first, and whose steps,
+replayed on one batch of it, are the contract's. MNIST reaches train() with each image's
+784 pixels mixed by a rotation drawn for this grading (an orthogonal matrix, from the
+run's draw key and the file's hash, grader/draws.py), the test images mixed alike: a
+dense network learns them as well as the pixels themselves (its first layer takes any
+rotation in; measured per variant in course.toml), but weights trained beforehand on
+MNIST read them as noise. A drawn order of the pixels did that too, until an adversarial
+review recovered the order from each pixel's sum over the training images and reordered
+weights trained at home (25/25): a rotation has no such fingerprint short of MNIST's
+whole covariance, which no exercise file can hold (256 KB).
 
 Each student has a variant, the hidden activation (course.toml: relu, leaky_relu, tanh, elu), whose
 derivative the backward pass needs; every reference here computes with it, and an answer that is
@@ -27,30 +30,30 @@ element) is as exact as a derived one, so it earns the gradient points (an adver
 The checks live in grader/checks/ex02b/, one module per graded function with its teaching
 messages (`init_params`, `loss`, `gradients`, `sgd_settings`, `train`); this module is what pytest
 collects: the module's fixture (the unseen task's seed, train()'s seed, the problems the loss and
-gradient checks pose and MNIST's pixel order, drawn before any of the file's code runs), and the
+gradient checks pose and MNIST's rotation, drawn before any of the file's code runs), and the
 checks imported in course.toml's order. The problems are drawn, never fixed: an adversarial review
 answered fixed ones from a table of tf.GradientTape's gradients made at home, 7/7, without a chain rule.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from grader.checks.ex02b.common import _hidden
+from grader.references import ex02b_backprop as ref  # the rotation of MNIST's pixels
 
 
 # The draws (grader/draws.py): another purpose would draw every submission a new one.
 UNSEEN_TASK_PURPOSE = "ex02b unseen task"
 TRAIN_SEED_PURPOSE = "ex02b train seed"  # train()'s own: an adversarial review rebuilt the task from the seed train() was handed
 PROBLEMS_PURPOSE = "ex02b loss and gradient problems"
-PIXEL_ORDER_PURPOSE = "ex02b MNIST pixel order"
+PIXEL_MIX_PURPOSE = "ex02b MNIST pixel rotation"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _unseen_seed(student, settings, variant):
     """The seed of the submission's unseen task and of its train() there, the problems the loss and
-    gradient checks pose, and the order of MNIST's pixels it is trained on: from the hash of its
+    gradient checks pose, and the rotation of MNIST's pixels it is trained on: from the hash of its
     file, read before any of its code runs, so nothing it does while graded changes them. Each is a
     function of the submission, the grader and the run's draw key alone, never of the clock. Also
     the variant graded and its hidden activation, which every check's reference computes with."""
@@ -59,7 +62,7 @@ def _unseen_seed(student, settings, variant):
     student.unseen_seed = settings.draw(UNSEEN_TASK_PURPOSE, content) >> 32  # < 2**31, as a seed is shown
     student.train_seed = settings.draw(TRAIN_SEED_PURPOSE, content) >> 32
     student.problem_seed = settings.draw(PROBLEMS_PURPOSE, content)
-    student.pixel_order = np.random.default_rng(settings.draw(PIXEL_ORDER_PURPOSE, content)).permutation(784)
+    student.pixel_mix = ref.rotation(settings.draw(PIXEL_MIX_PURPOSE, content))
     yield
 
 

@@ -182,6 +182,14 @@ def work(sgd: dict, n_train: int, n_hidden: int, epochs: int, batch_size: int) -
     return epochs * (n_train * 3 * forward_flops(n_hidden) + math.ceil(n_train / batch_size) * sgd["step_flops"])
 
 
+def rotation(seed: int, n: int = 784) -> np.ndarray:
+    """An n x n orthogonal matrix drawn from `seed` (uniformly, by the QR decomposition of a Gaussian
+    matrix with its signs fixed): MNIST's pixels mixed by it, x @ rotation, keep every distance and
+    angle between images, so a dense network learns them as well as the pixels themselves."""
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(n, n)))
+    return q * np.sign(np.diag(r))
+
+
 def unseen_task(seed: int, spec: dict):
     """A small task no submission can know in advance: 10 classes of images of 784
     pixels in [0, 1], each a noisy copy (70% of its pixels kept, 5% specks) of one

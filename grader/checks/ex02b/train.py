@@ -1,6 +1,6 @@
 """ex02b's checks of train(), and their messages: a task drawn for this submission alone, then MNIST's
-accuracy on this run's half of the test set, with the pixels in an order drawn for the grading
-(`student.unseen_seed` and `student.pixel_order`, set by grader/checks/ex02b_backprop.py).
+accuracy on this run's half of the test set, with the pixels mixed by a rotation drawn for the grading
+(`student.unseen_seed` and `student.pixel_mix`, set by grader/checks/ex02b_backprop.py).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _learns_unseen_task(student, cache) -> dict:
         end = ref.loss(x, y, *params, hidden=student.hidden) if finite else math.nan
         logits = ref.logits(x_held, params, student.hidden)
         accuracy = _right_share(logits, y_held) if finite else 0.0
-    first = None
+    first, no_start = None, None
     start = math.log(10)
     try:
         first = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10), shapes)]
@@ -59,13 +59,12 @@ def _learns_unseen_task(student, cache) -> dict:
             start = ref.loss(x, y, *first, hidden=student.hidden)
     except NotGraded:
         raise
-    except Feedback:
-        pass
+    except Feedback as why:
+        no_start = why
     measured = {"seed": seed, "held_out_accuracy": accuracy, "loss_before": start, "loss_after": end}
     bar = spec["bar"]
     if accuracy >= bar and end < start:
-        if first is not None:
-            _replays_the_steps(student, cache, x, y, settings, seed, first, shapes)
+        _replays_the_steps(student, cache, r, x, y, settings, seed, first, no_start, shapes)
         return measured
     fell = f"the training loss on x went from {start:.3f} (init_params(seed={seed}, 784, {h}, 10)) to {end:.4g}"
     if first is not None and all(np.array_equal(p, q) for p, q in zip(params, first)):
@@ -98,13 +97,37 @@ REPLAY_IMAGES, REPLAY_EPOCHS = 200, 2
 REPLAY_TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 
 
-def _replays_the_steps(student, cache, x, y, settings, seed, first, shapes) -> None:
+def _points_downhill(student, x, y, params) -> bool:
+    """Whether the student's gradients() at `params` point within 60 degrees of the grader's, over all parameters."""
+    try:
+        call = student.call("gradients", x, y, *params, shown="the replay's batch at init_params(seed)", expect="(loss, dW1, db1, dW2, db2)")
+        own = np.concatenate([g.astype(np.float64).ravel() for g in _grad_parts(call, x, params)[1]])
+    except NotGraded:
+        raise
+    except Feedback:
+        return False
+    theirs = np.concatenate([np.asarray(g, np.float64).ravel() for g in ref.gradient_tape(x, y, params, student.hidden)[1]])
+    norms = float(np.linalg.norm(own) * np.linalg.norm(theirs))
+    return bool(np.isfinite(norms) and norms > 0 and float(own @ theirs) / norms > 0.5)
+
+
+def _replays_the_steps(student, cache, learned, x, y, settings, seed, first, no_start, shapes) -> None:
     """train() on the task's first REPLAY_IMAGES images in one batch, for REPLAY_EPOCHS epochs: whatever the
     order, the contract's training is then init_params(seed) moved against the gradient once per epoch, which
     the grader replays with its own gradients, or with the student's gradients() where those disagree with
     the grader's finite differences (a wrong gradient is its own checks' business, never this one's too).
     A learner that reaches the bar another way (class means as templates, least squares: an adversarial
     review earned the 3 points so) returns other parameters."""
+    h = settings["n_hidden"]
+    if first is None:  # where train() started cannot be known, so its steps cannot be replayed
+        raise learned.fail(
+            f"it learned the task, but init_params(seed={seed}, 784, {h}, 10) gave no parameters to start from: "
+            f"{getattr(no_start, 'got', '') or 'it did not return four arrays of the right shapes'}",
+            "train() to start from init_params(seed, 784, n_hidden, 10), as its docstring says, and init_params to give them",
+            cause="an init_params() that fails for this task's size (an adversarial review skipped the replay of train()'s steps so)",
+            hint="init_params must work for any n_in, n_hidden and n_out: try it with the unseen task's 784, 32, 10",
+            contract="Start from init_params(seed, 784, n_hidden, 10)",
+        )
     n, lr = REPLAY_IMAGES, settings["learning_rate"]
     xs, ys = x[:n], y[:n]
     expect = f"init_params(seed={seed}, 784, {settings['n_hidden']}, 10) moved {REPLAY_EPOCHS} times against the gradient"
@@ -112,7 +135,10 @@ def _replays_the_steps(student, cache, x, y, settings, seed, first, shapes) -> N
                        expect=expect, seed=seed, n_hidden=settings["n_hidden"], epochs=REPLAY_EPOCHS, batch_size=n, learning_rate=lr)
     got = [p.astype(np.float64) for p in _params(r, shapes, what="trained parameters")]
 
-    own = not _gradients_agree(student)
+    # The student's gradients where they point the way the grader's do but disagree with them (a wrong slope, a
+    # sum for a mean): their loop is judged with them. Gradients that point elsewhere (zeros, the wrong sign)
+    # give no descent to replay: then the grader's (an adversarial review replayed zeros: "no step" passed).
+    own = not _gradients_agree(student) and _points_downhill(student, xs, ys, first)
 
     def gradient(params) -> list[np.ndarray]:
         if not own:
@@ -212,15 +238,15 @@ def test_train_test_accuracy(student, mnist, settings, check):
         ) from None
     measured["work"] = {"declared_flops": declared, "cap_flops": cap, "reference_flops": ref_work}
     n = len(mnist.x_train)
-    order = student.pixel_order  # the same for the training and the test images: a dense network learns either order alike
-    x = (mnist.x_train.reshape(n, -1).astype(np.float64) / 255)[:, order]
+    mix = student.pixel_mix  # the same for the training and the test images: a dense network learns them as the pixels
+    x = (mnist.x_train.reshape(n, -1).astype(np.float64) / 255) @ mix
     y = mnist.y_train.astype(np.int64)
     shown_settings = ", ".join(f"{k}={v!r}" for k, v in settings.items())
     started = time.perf_counter()
     r, shared = shared_call(  # an identical file's training, kept by an earlier grading, is read, not run again
         student, cache, "train", x, y,
-        shown=f"x_train ({n:,} training images, float64 in [0, 1], shape ({n}, 784), their pixels in an order drawn for this "
-        f"grading), y_train, {shown_settings}, seed={sgd['seed']}",
+        shown=f"x_train ({n:,} training images, float64, shape ({n}, 784), each image's pixels in [0, 1] mixed by a rotation drawn "
+        f"for this grading), y_train, {shown_settings}, seed={sgd['seed']}",
         expect=f"(W1, b1, W2, b2) of shapes (784, {settings['n_hidden']}), ({settings['n_hidden']},), ({settings['n_hidden']}, 10), (10,)",
         seed=sgd["seed"], **settings,
     )
@@ -228,8 +254,8 @@ def test_train_test_accuracy(student, mnist, settings, check):
     W1, b1, W2, b2 = params = _params(r, ((784, h), (h,), (h, 10), (10,)), what="trained parameters")
     seconds = shared.seconds if shared.reused else time.perf_counter() - started  # a reused training: the seconds it took
     measured.update({"epochs_run": settings["epochs"], "training_seconds": round(seconds, 1), "training_reused": shared.reused})
-    usual_order = mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float64) / 255
-    x_test = usual_order[:, order]
+    pixels = mnist.x_test.reshape(len(mnist.x_test), -1).astype(np.float64) / 255
+    x_test = pixels @ mix
     params = [p.astype(np.float64) for p in params]
     with np.errstate(all="ignore"):
         logits = ref.logits(x_test, params, student.hidden)
@@ -237,8 +263,8 @@ def test_train_test_accuracy(student, mnist, settings, check):
         accuracy = _right_share(logits[graded], mnist.y_test[graded])
     measured.update({"test_accuracy": accuracy, "margin": round(accuracy - threshold, 6)})
     called = (f"train(...) with your settings ({shown_settings}, seed={sgd['seed']}) on {dataset}'s {n:,} training images, "
-              f"their pixels in an order drawn for this grading; the grader measured the parameters it returned on the {half} "
-              f"half of the test set ({len(graded):,} images, their pixels in the same order)")
+              f"their pixels mixed by a rotation drawn for this grading; the grader measured the parameters it returned on the {half} "
+              f"half of the test set ({len(graded):,} images, their pixels mixed alike)")
     points = exercise.checks["train_test_accuracy"]
     fraction = earned_fraction(accuracy, threshold, band)
     if half == "private":  # what a release date shows until then (grader/classroom/release.py), as the Keras checks record it
@@ -255,8 +281,8 @@ def test_train_test_accuracy(student, mnist, settings, check):
                 raise
     if accuracy >= threshold:
         return
-    with np.errstate(all="ignore"):  # what the drawn order took away, in the report
-        usual = measured["test_accuracy_in_usual_pixel_order"] = _right_share(ref.logits(usual_order[graded], params, student.hidden), mnist.y_test[graded])
+    with np.errstate(all="ignore"):  # what the drawn rotation took away, in the report
+        usual = measured["test_accuracy_on_plain_pixels"] = _right_share(ref.logits(pixels[graded], params, student.hidden), mnist.y_test[graded])
     raise below_the_bar(
         accuracy, threshold, band, dataset=dataset, half=half, test_images=len(graded), points=points,
         called=called,
@@ -273,16 +299,16 @@ def _right_share(logits, y) -> float:
 
 
 def _prepared_in_advance(usual: float, accuracy: float, threshold: float) -> str | None:
-    """Why parameters that score `accuracy` in this grading's pixel order and `usual` on the
-    same test images in the usual order were not trained on what train() was given (None when
-    that is not so)."""
+    """Why parameters that score `accuracy` on this grading's rotation of the pixels and `usual` on
+    the same test images' plain pixels were not trained on what train() was given (None when that
+    is not so)."""
     if usual < threshold or usual - accuracy < 0.25:
         return None
-    return (f"the parameters train() returned classify {usual:.1%} of these test images right in the usual pixel order, and "
-            f"{accuracy:.1%} in the order this grading drew, which is the one its training images were given in: they were not "
-            "learned from the x train() was given, but prepared beforehand on MNIST in its usual order (trained elsewhere, "
-            "or loaded from a file). A dense network has no notion of neighbouring pixels, so your own loop learns the drawn "
-            "order as well as the usual one")
+    return (f"the parameters train() returned classify {usual:.1%} of these test images right as plain pixels, and "
+            f"{accuracy:.1%} mixed by the rotation this grading drew, which is how its training images were given: they were not "
+            "learned from the x train() was given, but prepared beforehand on MNIST's plain pixels (trained elsewhere, "
+            "or loaded from a file). A dense network's first layer takes any rotation of its input in, so your own loop learns "
+            "the rotated images as well as the plain ones")
 
 
 def _another_variants_network(student, x, y, params, accuracy: float, threshold: float) -> str | None:

@@ -133,8 +133,12 @@ def _check_prf(r, cm, situation="", student=None, variant=None):
     if not _close(f1, want_f):
         c = int(np.flatnonzero(~np.isclose(f1, want_f, rtol=1e-9, atol=1e-12))[0])
         name = "f1" if beta == 1 else "f"
+        # Another variant's F score, or a mistake in this variant's formula that gives it (BETA**2 on recall
+        # turns F2 into F0.5 exactly): where a usual mistake explains it too, the message names both.
+        mistake = _f_mistake(f1, want_p, want_r, beta)
         if student is not None and (other := variants.told_apart(
-                student.exercise, variant, lambda v: _close(f1, ref.precision_recall_f1(cm, _beta(v))[2]), cause=_MISMATCH_CAUSE)):
+                student.exercise, variant, lambda v: _close(f1, ref.precision_recall_f1(cm, _beta(v))[2]),
+                cause=f"{mistake}; or {_MISMATCH_CAUSE}" if mistake else _MISMATCH_CAUSE)):
             raise other(r, f"got {name}[{c}] = {f1[c]:g}{where}")
         p, q = f"{want_p[c]:g}", f"{want_r[c]:g}"
         formula = f"2 * {p} * {q} / ({p} + {q})" if beta == 1 else f"(1 + {beta**2:g}) * {p} * {q} / ({beta**2:g} * {p} + {q}), F-beta for beta {beta:g}"

@@ -126,10 +126,13 @@ def train(x, y, n_hidden, epochs, batch_size, learning_rate, seed):
 
     x: float64 array (N, 784), one flattened image a row; y: int64 labels (N,)
     in 0..9. Start from init_params(seed, 784, n_hidden, 10). In every epoch,
-    visit the N images in a new random order (one np.random.default_rng(seed)
-    for the whole run) in batches of batch_size, and after each batch move
-    every parameter against its gradient: W <- W - learning_rate * dW.
-    Returns (W1, b1, W2, b2) after the last epoch, shaped as init_params's.
+    visit the N images in the order rng.permutation(N) gives (rng =
+    np.random.default_rng(seed), one for the whole run) in batches of
+    batch_size, and after each batch move every parameter against its
+    gradient: W <- W - learning_rate * dW.
+    Returns (W1, b1, W2, b2) after the last epoch, float64 arrays shaped as
+    init_params's: compute in float64 throughout, as the grader, which takes
+    the same steps itself and compares, does.
     The same arguments give the same parameters. Use nothing but the arguments:
     the grader calls train() on MNIST with your sgd_settings() (each image's
     pixels mixed by a rotation drawn for each grading), and also on a small task

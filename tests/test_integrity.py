@@ -25,18 +25,21 @@ from corpus import COURSE, filled
 from mnist_course.course import ROOT
 
 
-def _graded_on_and_off(tmp_path, mnist_path, module: str, source: str, selected: str, switch_off: str) -> dict[str, str]:
+def _graded_on_and_off(tmp_path, mnist_path, module: str, source: str, selected: str, switch_off: str, always: str = "") -> dict[str, str]:
     """pytest's summary of the checks `selected` (-k) of the exercise file `source`, graded with the
-    protection ("on") and with `switch_off` run first in the grader's process ("off")."""
+    protection ("on") and with `switch_off` run first in the grader's process ("off"); `always` runs
+    first in both (another protection set aside, to show this one alone)."""
     folder = tmp_path / "student"
     folder.mkdir(exist_ok=True)
     exercise = next(ex for ex in COURSE.exercises if ex.module == module)
     (folder / exercise.filename).write_text(source)
-    hook = tmp_path / "hook"
-    hook.mkdir(exist_ok=True)
-    (hook / "sitecustomize.py").write_text(switch_off)
+    hooks = {}
+    for state, text in (("on", always), ("off", always + switch_off)):
+        hooks[state] = tmp_path / f"hook-{state}"
+        hooks[state].mkdir(exist_ok=True)
+        (hooks[state] / "sitecustomize.py").write_text(text)
     done_in = {}
-    for state, env in (("on", {}), ("off", {"PYTHONPATH": str(hook)})):
+    for state, env in (("on", {"PYTHONPATH": str(hooks["on"])} if always else {}), ("off", {"PYTHONPATH": str(hooks["off"])})):
         done_in[state] = subprocess.run(
             [sys.executable, "-m", "pytest", f"grader/checks/{module}.py", "-k", selected, "-q", "-p", "no:cacheprovider",
              "--target", str(folder), "--data", mnist_path],
@@ -106,6 +109,8 @@ LEAST_SQUARES_TRAIN = '''
 '''
 # The protection switched off: train() judged by what it learns alone, as before the replay.
 NO_REPLAY = "import grader.checks.ex02b.train as checks\nchecks._replays_the_steps = lambda *args, **kwargs: None\n"
+# The MNIST replay switched off: train()'s accuracy alone, as before the replay.
+NO_MNIST_REPLAY = "import grader.checks.ex02b.train as checks\nchecks._reached_by_its_own_steps = lambda *args, **kwargs: None\n"
 
 
 @pytest.mark.trains
@@ -359,6 +364,41 @@ def test_weights_trained_at_home_find_no_order_to_undo_in_rotated_pixels(tmp_pat
     train = textwrap.dedent(RECOVERED_ORDER) + textwrap.dedent(loop)  # the reference's own loop on every other task
     source = (filled("ex02b", sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}', train=train)
               + "\n\n" + home + f"\n_PLAIN_SUMS = {sums!r}\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n")
-    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "train", PERMUTATION_AGAIN)
+    # the MNIST replay set aside in both runs (it stops this attack too): the rotation alone
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "train", PERMUTATION_AGAIN, always=NO_MNIST_REPLAY)
     assert "train_test_accuracy" in done["on"] and "1 failed" in done["on"], done["on"][-3000:]
     assert "2 passed" in done["off"] or "3 passed" in done["off"], done["off"][-3000:]
+
+
+# ex02b: weights for MNIST that train()'s own steps do not reach. A third adversarial review mapped weights
+# trained at home onto the rotated pixels through their covariance's eigenvectors (25/25); here a stand-in that
+# needs no home training: the right loop, with momentum, for MNIST alone. The grader now replays the MNIST
+# training itself (ref.sgd_replay) and credits its accuracy only to the parameters those steps reach; with the
+# replay switched off, the momentum run's accuracy earns the points.
+MOMENTUM_FOR_MNIST = """
+    if len(x) > 5000:  # MNIST: another optimiser, which its accuracy alone cannot tell
+        params = list(init_params(seed, x.shape[1], n_hidden, 10))
+        velocity = [np.zeros_like(p) for p in params]
+        rng = np.random.default_rng(seed)
+        for _ in range(epochs):
+            order = rng.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                batch = order[start : start + batch_size]
+                _, *grads = gradients(x[batch], y[batch], *params)
+                for p, v, g in zip(params, velocity, grads):
+                    v *= 0.9
+                    v -= 0.1 * learning_rate * g
+                    p += v
+        return tuple(params)
+"""
+
+
+@pytest.mark.trains
+def test_mnist_weights_that_train_s_own_steps_do_not_reach_earn_nothing(tmp_path, mnist_path):
+    solution = COURSE.exercise("ex02b").solution_path.read_text()
+    start = solution.index("\ndef train(")
+    loop = solution[solution.index("### BEGIN SOLUTION\n", start) + len("### BEGIN SOLUTION\n"):solution.index("    ### END SOLUTION", start)]
+    source = filled("ex02b", train=textwrap.dedent(MOMENTUM_FOR_MNIST) + textwrap.dedent(loop))
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", NO_MNIST_REPLAY)
+    assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
+    assert "3 passed" in done["off"], done["off"][-3000:]

@@ -366,8 +366,7 @@ def test_choose_width_follows_rule(student, mnist, check, variant):
             shown = (f"It chose {got} for a table whose means per width are {short(np.round(means, 4))} "
                      f"and whose rows are {np.asarray(table).tolist()}")
             misses = [name for name in ref.near_misses(widths, table, key) if name in consistent]
-            # Every one of the grader's tables answered by another variant's rule: a classmate's file, or, where a
-            # usual mistake in this variant's rule answers them all too (np.std's ddof=0, say), that mistake.
+            # Every table answered by another variant's rule: a classmate's file, or a usual mistake that answers them all too.
             if other := variants.told_apart(student.exercise, variant, lambda v: all(
                     c == ref.rule(w, t, _rule_key(v)) for c, (w, t) in zip(chose, cases)),
                     cause=f"the choice follows {misses[0]}; or {_MISMATCH_CAUSE}" if misses else _MISMATCH_CAUSE):

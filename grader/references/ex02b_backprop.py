@@ -182,6 +182,32 @@ def work(sgd: dict, n_train: int, n_hidden: int, epochs: int, batch_size: int) -
     return epochs * (n_train * 3 * forward_flops(n_hidden) + math.ceil(n_train / batch_size) * sgd["step_flops"])
 
 
+def sgd_replay(x, y, start, seed: int, epochs: int, batch_size: int, learning_rate: float, hidden: str = "relu") -> list[np.ndarray]:
+    """The contract's training taken on the grader's side, by TensorFlow: from `start` (the student's own
+    init_params(seed)), in every epoch the images in the order rng.permutation(N) gives (rng =
+    np.random.default_rng(seed)), and after each batch every parameter moved against tf.GradientTape's
+    gradient of the batch's mean cross-entropy. What a correct train() returns, to float rounding: 1e-14
+    of the largest weight in float64 on mnist-22k over 20 epochs (a loop in float32 drifts 4% to 28%)."""
+    tf = quiet_tensorflow()
+    variables = [tf.Variable(p, dtype=tf.float64) for p in start]
+    images, labels, activation = tf.constant(x, tf.float64), tf.constant(y, tf.int64), _tf_activation(tf, hidden)
+
+    @tf.function
+    def step(batch):
+        with tf.GradientTape() as tape:
+            logits = activation(tf.gather(images, batch) @ variables[0] + variables[1]) @ variables[2] + variables[3]
+            value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.gather(labels, batch), logits=logits))
+        for variable, gradient in zip(variables, tape.gradient(value, variables)):
+            variable.assign_sub(learning_rate * gradient)
+
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for first in range(0, len(x), batch_size):
+            step(tf.constant(order[first : first + batch_size]))
+    return [v.numpy() for v in variables]
+
+
 def rotation(seed: int, n: int = 784) -> np.ndarray:
     """An n x n orthogonal matrix drawn from `seed` (uniformly, by the QR decomposition of a Gaussian
     matrix with its signs fixed): MNIST's pixels mixed by it, x @ rotation, keep every distance and

@@ -39,6 +39,9 @@ class Picture:
     label: int
     shown: str  # how it reads in messages
     digit_hw: tuple[int, int]  # height and width of the digit's ink in the picture
+    # the box a correct preparation of the noise-free digit measures (laid_out_hw): a thin stroke's faint ends,
+    # which resizing dims below the checks' ink level, count in `digit_hw` and not here
+    laid_out_hw: tuple[int, int] | None = None
 
 
 def ink_box(ink: np.ndarray, level: float = INK) -> tuple[int, int] | None:
@@ -53,6 +56,20 @@ def ink_box(ink: np.ndarray, level: float = INK) -> tuple[int, int] | None:
 
 def resized(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(ink.astype(np.float32)).resize((width, height), Image.BILINEAR), dtype=np.float32)
+
+
+def laid_out_hw(ink: np.ndarray) -> tuple[int, int] | None:
+    """The height and width of a noise-free digit's ink (light on dark, 0..1) once its box is resized so that
+    its longer side is 20, measured as the checks measure a prepared digit (ink_box): what the contract's
+    layout gives this digit, faint ends dimmed by the resizing and all."""
+    box = ink_box(ink)
+    if box is None:
+        return None
+    mask = ink > INK * float(ink.max())
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = box
+    scale = 20 / max(h, w)
+    return ink_box(resized(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], max(1, round(w * scale)), max(1, round(h * scale))))
 
 
 def placed_on_sheet(ink: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -130,12 +147,14 @@ def pictures(mnist, seed: int = SEED) -> list[Picture]:
             image = colour_paper(sheet, rng) if colour else gray_paper(sheet, rng)
             kind = "RGB, blue ink on tinted paper" if colour else "grayscale"
             label = int(mnist.y_test[i])
-            found.append(Picture(image, label, f"x_test[{i}] (a {label}) re-saved dark on light, {size} {kind}, off-centre", ink_box(sheet)))
+            found.append(Picture(image, label, f"x_test[{i}] (a {label}) re-saved dark on light, {size} {kind}, off-centre", ink_box(sheet),
+                                 laid_out_hw(sheet)))
         for n, digit in enumerate(PRINTED * 2):
             size = int(rng.integers(24, 48)) if n < len(PRINTED) else int(rng.integers(60, 120))
             ink = printed_ink(digit, size, stroke=round(size / 30 * rng.uniform(0.5, 1.5)))
             sheet, shape = placed_on_sheet(ink, rng)
-            found.append(Picture(gray_paper(sheet, rng), digit, f"a printed {digit} (Pillow's font, size {size}) on a {shape} grayscale page", ink_box(sheet)))
+            found.append(Picture(gray_paper(sheet, rng), digit, f"a printed {digit} (Pillow's font, size {size}) on a {shape} grayscale page",
+                                 ink_box(sheet), laid_out_hw(sheet)))
         _PICTURES[key] = found
     return _PICTURES[key]
 

@@ -18,9 +18,10 @@ from grader.references import ex02b_backprop as ref  # the grader's forward pass
 from grader.training.by_hand import shared_call
 from mnist_course.data import test_half as _half_indices  # not `test_half`: pytest would collect it
 from grader.checks.ex02b.common import _MISMATCH_CAUSE, _hidden, _sgd, _table
-from grader.checks.ex02b.gradients import _agree, _grad_call, _grad_parts, test_gradients_finite_differences
+from grader.checks.ex02b.gradients import test_gradients_finite_differences
 from grader.checks.ex02b.init_params import _params
 from grader.checks.ex02b.sgd_settings import _settings
+from grader.checks.ex02b.replay import _gradients_agree, _reached_by_its_own_steps, _replays_the_steps
 
 
 UNSEEN_SETTINGS = ("n_hidden", "epochs", "batch_size", "learning_rate")
@@ -64,7 +65,7 @@ def _learns_unseen_task(student, cache) -> dict:
     measured = {"seed": seed, "held_out_accuracy": accuracy, "loss_before": start, "loss_after": end}
     bar = spec["bar"]
     if accuracy >= bar and end < start:
-        _replays_the_steps(student, cache, r, x, y, settings, seed, first, no_start, shapes)
+        _replays_the_steps(student, r, params, x, y, settings, seed, first, no_start)
         return measured
     fell = f"the training loss on x went from {start:.3f} (init_params(seed={seed}, 784, {h}, 10)) to {end:.4g}"
     if first is not None and all(np.array_equal(p, q) for p, q in zip(params, first)):
@@ -89,104 +90,6 @@ def _learns_unseen_task(student, cache) -> dict:
         hint="train() is graded on what it learns from its arguments: use x, y, n_hidden, epochs, batch_size, learning_rate "
         "and seed, and nothing else. Try it on a small task of your own, printing the loss every epoch (lesson 2, "
         "'A training loop of your own')",
-    )
-
-
-REPLAY_IMAGES, REPLAY_EPOCHS = 200, 2
-# float32 inside a loop (a correct alternative keeps its arrays so) moves the parameters by about 1e-6 of their size
-REPLAY_TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
-
-
-def _points_downhill(student, x, y, params) -> bool:
-    """Whether the student's gradients() at `params` point within 60 degrees of the grader's, over all parameters."""
-    try:
-        call = student.call("gradients", x, y, *params, shown="the replay's batch at init_params(seed)", expect="(loss, dW1, db1, dW2, db2)")
-        own = np.concatenate([g.astype(np.float64).ravel() for g in _grad_parts(call, x, params)[1]])
-    except NotGraded:
-        raise
-    except Feedback:
-        return False
-    theirs = np.concatenate([np.asarray(g, np.float64).ravel() for g in ref.gradient_tape(x, y, params, student.hidden)[1]])
-    norms = float(np.linalg.norm(own) * np.linalg.norm(theirs))
-    return bool(np.isfinite(norms) and norms > 0 and float(own @ theirs) / norms > 0.5)
-
-
-def _replays_the_steps(student, cache, learned, x, y, settings, seed, first, no_start, shapes) -> None:
-    """train() on the task's first REPLAY_IMAGES images in one batch, for REPLAY_EPOCHS epochs: whatever the
-    order, the contract's training is then init_params(seed) moved against the gradient once per epoch, which
-    the grader replays with its own gradients, or with the student's gradients() where those disagree with
-    the grader's finite differences (a wrong gradient is its own checks' business, never this one's too).
-    A learner that reaches the bar another way (class means as templates, least squares: an adversarial
-    review earned the 3 points so) returns other parameters."""
-    h = settings["n_hidden"]
-    if first is None:  # where train() started cannot be known, so its steps cannot be replayed
-        raise learned.fail(
-            f"it learned the task, but init_params(seed={seed}, 784, {h}, 10) gave no parameters to start from: "
-            f"{getattr(no_start, 'got', '') or 'it did not return four arrays of the right shapes'}",
-            "train() to start from init_params(seed, 784, n_hidden, 10), as its docstring says, and init_params to give them",
-            cause="an init_params() that fails for this task's size (an adversarial review skipped the replay of train()'s steps so)",
-            hint="init_params must work for any n_in, n_hidden and n_out: try it with the unseen task's 784, 32, 10",
-            contract="Start from init_params(seed, 784, n_hidden, 10)",
-        )
-    n, lr = REPLAY_IMAGES, settings["learning_rate"]
-    xs, ys = x[:n], y[:n]
-    expect = f"init_params(seed={seed}, 784, {settings['n_hidden']}, 10) moved {REPLAY_EPOCHS} times against the gradient"
-    r, _ = shared_call(student, cache, "train", xs, ys, shown=f"x[:{n}], y[:{n}] (the task's first {n} images, as one batch)",
-                       expect=expect, seed=seed, n_hidden=settings["n_hidden"], epochs=REPLAY_EPOCHS, batch_size=n, learning_rate=lr)
-    got = [p.astype(np.float64) for p in _params(r, shapes, what="trained parameters")]
-
-    # The student's gradients where they point the way the grader's do but disagree with them (a wrong slope, a
-    # sum for a mean): their loop is judged with them. Gradients that point elsewhere (zeros, the wrong sign)
-    # give no descent to replay: then the grader's (an adversarial review replayed zeros: "no step" passed).
-    own = not _gradients_agree(student) and _points_downhill(student, xs, ys, first)
-
-    def gradient(params) -> list[np.ndarray]:
-        if not own:
-            return [np.asarray(g, np.float64) for g in ref.gradient_tape(xs, ys, params, student.hidden)[1]]
-        try:
-            call = student.call("gradients", xs, ys, *params, shown=f"x[:{n}], y[:{n}] and the parameters of the replay's step",
-                                expect="(loss, dW1, db1, dW2, db2)")
-            return [g.astype(np.float64) for g in _grad_parts(call, xs, params)[1]]
-        except NotGraded:
-            raise
-        except Feedback:  # no gradients at all: the grader's own
-            return [np.asarray(g, np.float64) for g in ref.gradient_tape(xs, ys, params, student.hidden)[1]]
-
-    def stepped(steps: int, rate: float) -> list[np.ndarray]:
-        params = [p.copy() for p in first]
-        for _ in range(steps):
-            params = [p - rate * g for p, g in zip(params, gradient(params))]
-        return params
-
-    def same(params) -> bool:
-        return all(np.allclose(g, w, **REPLAY_TOLERANCE) for g, w in zip(got, params))
-
-    want = stepped(REPLAY_EPOCHS, lr)
-    if same(want):
-        return
-    again = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=settings["n_hidden"], n_out=10), shapes)]
-    if not all(np.array_equal(p, q) for p, q in zip(again, first)):
-        cause = ("init_params(seed) returned other parameters at its second call (init_params_reproducible says why), so train() "
-                 "cannot give the same parameters from the same arguments, and where it started cannot be known")
-    else:
-        causes = {
-            "one step in all, not one per epoch (or per batch): the loop over the epochs stops early": lambda: stepped(1, lr),
-            f"steps {n} times too long: the gradient summed over the batch, not averaged (gradients() returns the mean's)": lambda: stepped(REPLAY_EPOCHS, lr * n),
-            "steps along the gradient, not against it: the loss climbs": lambda: stepped(REPLAY_EPOCHS, -lr),
-        }
-        cause = next((why for why, other in causes.items() if same(other())), (
-            "parameters that are not init_params(seed) moved by plain gradient steps: a learner of another kind (class means as "
-            "templates, least squares, weights computed from x and y without descending the loss), another start, or a step "
-            "other than W - learning_rate * dW (momentum, a decayed rate)"))
-    worst = max(ref.rel_error(g, w) for g, w in zip(got, want))
-    raise r.fail(
-        f"parameters that differ from the grader's replay of the steps by up to {worst:.2g} (relative to the largest entry)",
-        f"init_params(seed={seed}, 784, {settings['n_hidden']}, 10), then after each of the {REPLAY_EPOCHS} epochs of one batch "
-        f"W <- W - {lr:g} * dW, dW the gradient of the mean loss on the batch" + (" as your gradients() gives it" if own else " (the grader's own, by tf.GradientTape)"),
-        cause=cause,
-        hint="train() is lesson 2's loop: start from init_params(seed), and after every batch move every parameter against its "
-        "gradient, W -= learning_rate * dW; nothing else changes them",
-        contract="after each batch move every parameter against its gradient: W <- W - learning_rate * dW",
     )
 
 
@@ -272,11 +175,12 @@ def test_train_test_accuracy(student, mnist, settings, check):
     if fraction > 0 or measured.get("public_half", {}).get("fraction", 0) > 0:
         try:
             _credited_only_if_trained(student, cache, called, accuracy, half)
+            _reached_by_its_own_steps(student, x, y, (W1, b1, W2, b2), settings, sgd["seed"], called, accuracy, half, measured)
         except (NotStarted, NotGraded):
             raise  # never a verdict of this check's: said as such, whichever half
-        except Feedback:
+        except Feedback as why:
             if "public_half" in measured:  # the public half's view earns nothing either, and says why
-                measured["public_half"].update(fraction=0.0, not_credited="train_learns_unseen_task")
+                measured["public_half"].update(fraction=0.0, not_credited=getattr(why, "not_credited", "train_learns_unseen_task"))
             if fraction > 0:
                 raise
     if accuracy >= threshold:
@@ -378,15 +282,3 @@ def _train_diagnosis(student, x, y, params, settings, seed, finite) -> str:
     if train_accuracy < 0.5:
         return f"{fell}: the network barely learned; check the update's sign, that every parameter is updated, and the learning rate"
     return f"{fell}: it learned, but not enough: more epochs, a better learning rate or a wider hidden layer, within the work cap"
-
-
-def _gradients_agree(student) -> bool:
-    """The student's gradients() on the small problem agree with the grader's (a cached call)."""
-    x, y, params = ref.small_problem(student.problem_seed)
-    try:
-        _, grads = _grad_parts(_grad_call(student, x, y, params, ref.SMALL_SHOWN), x, params)
-    except NotStarted:
-        return True  # no evidence either way: train() may not use it
-    except Feedback:
-        return False
-    return _agree(grads, ref.grads(x, y, *params, hidden=student.hidden))

@@ -9,7 +9,7 @@ from grader.references import ex06_real_use as ref  # the pictures, the digit re
 from grader.scoring import depends_on
 from grader.checks.ex06.common import (
     BOX, BOX_SLACK, CENTRE, CENTRE_TOLERANCE, RECOGNISED, SIZE_TOLERANCE, _box_centre, _com, _expected_hw,
-    _not_inverted, _paper, _prepared, _sample, _valid,
+    _fits, _not_inverted, _paper, _prepared, _sample, _valid,
 )
 
 
@@ -94,7 +94,7 @@ def test_prepare_image_size_aspect(student, mnist):
                 else "the digit was resized to more than 20 pixels"
             )
             raise r.fail(got, expected, cause=cause, hint="resize the crop so its longer side is 20 pixels, then place it in the 28 x 28 field")
-        if abs(h - eh) <= SIZE_TOLERANCE and abs(w - ew) <= SIZE_TOLERANCE:
+        if _fits(picture, h, w):
             continue
         small = max(h, w) < BOX - SIZE_TOLERANCE
         if small and ref.ink_box(out, 0.5) and max(ref.ink_box(out, 0.5)) < 12:
@@ -151,12 +151,11 @@ def _problems(picture: ref.Picture, out: np.ndarray) -> list[str]:
     if _fog(out) > 0.25:
         found.append("in a gray haze")
     h, w = ref.ink_box(out)
-    eh, ew = _expected_hw(picture)
     if max(h, w) > BOX + BOX_SLACK:
         found.append("larger than 20 pixels")
     elif max(h, w) < BOX - SIZE_TOLERANCE:
         found.append("smaller than 20 pixels")
-    elif abs(h - eh) > SIZE_TOLERANCE or abs(w - ew) > SIZE_TOLERANCE:
+    elif not _fits(picture, h, w):
         found.append("stretched")
     row, col = _com(out)
     if max(abs(row - CENTRE), abs(col - CENTRE)) > CENTRE_TOLERANCE + 1e-6:

@@ -57,7 +57,7 @@ def _logits(tf, x, params, hidden="relu", *, linear=False, passed=False):
     Two classic mistakes: `linear`, the activation left out; `passed`, the activation forward but
     its gradient passed back as if it were the identity (its derivative forgotten in the backward pass)."""
     W1, b1, W2, b2 = params
-    z1 = tf.constant(x, tf.float64) @ W1 + b1
+    z1 = tf.convert_to_tensor(x, tf.float64) @ W1 + b1  # an array, or a batch gathered inside sgd_replay's graph
     if linear:
         h = z1
     elif passed:
@@ -69,7 +69,7 @@ def _logits(tf, x, params, hidden="relu", *, linear=False, passed=False):
 
 def _cross_entropy(tf, x, y, params, hidden="relu", **mistake):
     """The per-image cross-entropy of the network on (x, y) (`hidden`, `mistake`: as for _logits)."""
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant(y, tf.int64), logits=_logits(tf, x, params, hidden, **mistake))
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.convert_to_tensor(y, tf.int64), logits=_logits(tf, x, params, hidden, **mistake))
 
 
 def _constants(tf, params):
@@ -190,13 +190,12 @@ def sgd_replay(x, y, start, seed: int, epochs: int, batch_size: int, learning_ra
     of the largest weight in float64 on mnist-22k over 20 epochs (a loop in float32 drifts 4% to 28%)."""
     tf = quiet_tensorflow()
     variables = [tf.Variable(p, dtype=tf.float64) for p in start]
-    images, labels, activation = tf.constant(x, tf.float64), tf.constant(y, tf.int64), _tf_activation(tf, hidden)
+    images, labels = tf.constant(x, tf.float64), tf.constant(y, tf.int64)
 
     @tf.function
     def step(batch):
-        with tf.GradientTape() as tape:
-            logits = activation(tf.gather(images, batch) @ variables[0] + variables[1]) @ variables[2] + variables[3]
-            value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.gather(labels, batch), logits=logits))
+        with tf.GradientTape() as tape:  # the loss every other reference here computes, on one batch
+            value = tf.reduce_mean(_cross_entropy(tf, tf.gather(images, batch), tf.gather(labels, batch), variables, hidden))
         for variable, gradient in zip(variables, tape.gradient(value, variables)):
             variable.assign_sub(learning_rate * gradient)
 

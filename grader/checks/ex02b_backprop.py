@@ -9,16 +9,17 @@ own loss, tf.GradientTape on the same weights, and, for train(), what it
 learns twice: a small task drawn for this submission alone (from the run's draw key
 and the file's hash, so weights prepared in advance cannot know it; train() is handed
 a seed of its own, from which the task cannot be rebuilt), and MNIST, whose accuracy on this run's half of the test set (which student
-code never sees) counts only for a train() that learned the first, and whose steps,
-replayed on one batch of it, are the contract's. MNIST reaches train() with each image's
-784 pixels mixed by a rotation drawn for this grading (an orthogonal matrix, from the
-run's draw key and the file's hash, grader/draws.py), the test images mixed alike: a
-dense network learns them as well as the pixels themselves (its first layer takes any
-rotation in; measured per variant in course.toml), but weights trained beforehand on
-MNIST read them as noise. A drawn order of the pixels did that too, until an adversarial
-review recovered the order from each pixel's sum over the training images and reordered
-weights trained at home (25/25): a rotation has no such fingerprint short of MNIST's
-whole covariance, which no exercise file can hold (256 KB).
+code never sees) counts only for a train() that learned the first. The grader replays
+both trainings itself, on the very calls it grades (grader/checks/ex02b/replay.py), and
+credits only parameters the contract's steps reach. MNIST reaches train() with each
+image's 784 pixels mixed by a rotation drawn for this grading (an orthogonal matrix,
+from the run's draw key and the file's hash, grader/draws.py), the test images mixed
+alike: a dense network learns them as well as the pixels themselves (its first layer
+takes any rotation in; measured per variant in course.toml), but weights trained
+beforehand on MNIST read them as noise. Neither the rotation nor the drawn order of the
+pixels it replaced stops a determined file alone: adversarial reviews undid the order
+from each pixel's sum and the rotation from the rotated images' covariance, and mapped
+weights trained at home onto them (25/25 each); the replay of the MNIST training does.
 
 Each student has a variant, the hidden activation (course.toml: relu, leaky_relu, tanh, elu), whose
 derivative the backward pass needs; every reference here computes with it, and an answer that is

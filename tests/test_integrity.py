@@ -284,8 +284,8 @@ ALPHA_AS_INK = """
     return _prepare_gray(image)
 """
 ONE_RGBA = """import grader.checks.ex06.prepare_image as checks
-_three_ways = checks._same_picture_three_ways
-checks._same_picture_three_ways = lambda mnist, seed: [case for case in _three_ways(mnist, seed) if "opaque" not in case[1] and "blue ink" not in case[1]]
+_in_colour = checks._one_picture_in_colour
+checks._one_picture_in_colour = lambda mnist, seed: [case for case in _in_colour(mnist, seed) if "opaque" not in case[1] and "blue ink" not in case[1]]
 """
 
 

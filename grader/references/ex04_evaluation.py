@@ -160,8 +160,8 @@ def reliability_table(probs, y_true, n_bins, closed="top", of="answer"):
 
 def edge_probs(seed, n_bins, n_classes=10):
     """Softmax rows drawn for a file whose confidences lie exactly on edges b / n_bins between bins (n_bins a power
-    of two, every other probability a multiple of 1/64: exact floats), at least five edges below 1.0; two rows off
-    every edge; and one row of 0.3, which bins that start at 0.1 (lesson 4's diagram) put lower. Labels drawn: about
+    of two, every probability a multiple of 1/64: exact floats), up to five edges below 1.0 (from 1/8 up: three of
+    4 bins') and 1.0 itself; two rows drawn off the edges, mostly; and one row of 0.3, which bins that start at 0.1 (lesson 4's diagram) put lower. Labels drawn: about
     half the answers right. In a drawn order, so no rule closed at the other end of a bin can pass by position."""
     rng = np.random.default_rng([seed, n_bins, 4])
     units = 64  # every probability a multiple of 1/64

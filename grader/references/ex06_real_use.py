@@ -42,6 +42,8 @@ class Picture:
     # the box a correct preparation of the noise-free digit measures (laid_out_hw): a thin stroke's faint ends,
     # which resizing dims below the checks' ink level, count in `digit_hw` and not here
     laid_out_hw: tuple[int, int] | None = None
+    # the noise-free digit laid out as the contract lays it out (laid_out): what a preparation of the picture resembles
+    laid_out: np.ndarray | None = None
 
 
 def ink_box(ink: np.ndarray, level: float = INK) -> tuple[int, int] | None:
@@ -58,18 +60,41 @@ def resized(ink: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(ink.astype(np.float32)).resize((width, height), Image.BILINEAR), dtype=np.float32)
 
 
-def laid_out_hw(ink: np.ndarray) -> tuple[int, int] | None:
-    """The height and width of a noise-free digit's ink (light on dark, 0..1) once its box is resized so that
-    its longer side is 20, measured as the checks measure a prepared digit (ink_box): what the contract's
-    layout gives this digit, faint ends dimmed by the resizing and all."""
+def _resized_to_20(ink: np.ndarray) -> np.ndarray | None:
+    """A noise-free digit's ink (light on dark, 0..1) cropped to its box (ink_box's own pixels) and resized so
+    that its longer side is 20, its aspect kept."""
     top = float(ink.max()) if ink.size else 0.0
     if top <= 0:
         return None
-    mask = ink > INK * top  # ink_box's own pixels
+    mask = ink > INK * top
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = 20 / max(crop.shape)
-    return ink_box(resized(crop, max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))))
+    return resized(crop, max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+
+
+def laid_out_hw(ink: np.ndarray) -> tuple[int, int] | None:
+    """The height and width of a noise-free digit's ink once its box is resized so that its longer side is
+    20, measured as the checks measure a prepared digit (ink_box): what the contract's layout gives this
+    digit, faint ends dimmed by the resizing and all."""
+    digit = _resized_to_20(ink)
+    return None if digit is None else ink_box(digit)
+
+
+def laid_out(ink: np.ndarray) -> np.ndarray | None:
+    """A noise-free digit's ink laid out in a 28 x 28 field as the contract lays a picture out: resized so its
+    longer side is 20, its centre of mass moved to row 14, column 14, the strongest ink 1.0. What a prepared
+    picture of this digit looks like, whatever the paper, pen and noise it was drawn with."""
+    digit = _resized_to_20(ink)
+    if digit is None or float(digit.max()) <= 0:
+        return None
+    total = float(digit.sum())
+    top = round(14 - float(digit.sum(axis=1) @ np.arange(digit.shape[0])) / total)
+    left = round(14 - float(digit.sum(axis=0) @ np.arange(digit.shape[1])) / total)
+    field = np.zeros((28, 28), np.float32)
+    r0, c0, r1, c1 = max(top, 0), max(left, 0), min(top + digit.shape[0], 28), min(left + digit.shape[1], 28)
+    field[r0:r1, c0:c1] = digit[r0 - top : r1 - top, c0 - left : c1 - left]
+    return field / field.max()
 
 
 def placed_on_sheet(ink: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -148,13 +173,13 @@ def pictures(mnist, seed: int = SEED) -> list[Picture]:
             kind = "RGB, blue ink on tinted paper" if colour else "grayscale"
             label = int(mnist.y_test[i])
             found.append(Picture(image, label, f"x_test[{i}] (a {label}) re-saved dark on light, {size} {kind}, off-centre", ink_box(sheet),
-                                 laid_out_hw(sheet)))
+                                 laid_out_hw(sheet), laid_out(sheet)))
         for n, digit in enumerate(PRINTED * 2):
             size = int(rng.integers(24, 48)) if n < len(PRINTED) else int(rng.integers(60, 120))
             ink = printed_ink(digit, size, stroke=round(size / 30 * rng.uniform(0.5, 1.5)))
             sheet, shape = placed_on_sheet(ink, rng)
             found.append(Picture(gray_paper(sheet, rng), digit, f"a printed {digit} (Pillow's font, size {size}) on a {shape} grayscale page",
-                                 ink_box(sheet), laid_out_hw(sheet)))
+                                 ink_box(sheet), laid_out_hw(sheet), laid_out(sheet)))
         _PICTURES[key] = found
     return _PICTURES[key]
 

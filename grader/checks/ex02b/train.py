@@ -29,6 +29,15 @@ UNCHANGED = ("it returned the parameters it started from, unchanged: no step rea
              "W = W - learning_rate * dW` the assignment rebinds the loop's name only; update in place with -=, or build a new list)")
 
 
+def starts_before_training(student, seed: int, n_hidden: int) -> None:
+    """Ask init_params(seed, 784, n_hidden, 10) before train() runs: the answer is kept for the grading (Student.call),
+    so the replays of train() start from what init_params gave before any training, never from what a module that
+    keeps state hands back after it (an adversarial review, 25/25: train() trained 20 epochs at 0.1 while declaring
+    one at 1e-9, and init_params then returned the trained weights, so the replay started where train() ended).
+    Whether the answer is usable is said where it is used."""
+    student.call("init_params", seed=seed, n_in=784, n_hidden=n_hidden, n_out=10)
+
+
 def _learns_unseen_task(student, cache) -> dict:
     """train() on the submission's unseen task, with the grader's settings; what it
     learned, or a Feedback saying why it learned too little. `cache`: the run's
@@ -39,6 +48,7 @@ def _learns_unseen_task(student, cache) -> dict:
     x, y, x_held, y_held = ref.unseen_task(student.unseen_seed, spec)
     h = settings["n_hidden"]
     shapes = ((784, h), (h,), (h, 10), (10,))
+    starts_before_training(student, seed, h)
     r, _ = shared_call(
         student, cache, "train", x, y,
         shown=f"x, y ({len(x):,} images of a task drawn for this submission from its file's hash: 784 pixels in [0, 1], "
@@ -145,6 +155,7 @@ def test_train_test_accuracy(student, mnist, settings, check):
     x = (mnist.x_train.reshape(n, -1).astype(np.float64) / 255) @ mix
     y = mnist.y_train.astype(np.int64)
     shown_settings = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+    starts_before_training(student, sgd["seed"], settings["n_hidden"])
     started = time.perf_counter()
     r, shared = shared_call(  # an identical file's training, kept by an earlier grading, is read, not run again
         student, cache, "train", x, y,

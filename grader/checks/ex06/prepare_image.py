@@ -9,7 +9,7 @@ from grader.references import ex06_real_use as ref  # the pictures, the digit re
 from grader.scoring import depends_on
 from grader.checks.ex06.common import (
     BOX, BOX_SLACK, CENTRE, CENTRE_TOLERANCE, RECOGNISED, SIZE_TOLERANCE, _box_centre, _com, _expected_hw,
-    _fits, _not_inverted, _paper, _prepared, _sample, _valid,
+    _fits, _not_inverted, _paper, _prepared, _sample, _shows_its_digits, _valid,
 )
 
 
@@ -110,6 +110,7 @@ def test_prepare_image_size_aspect(student, mnist):
             cause = "the height and width were not scaled by the same factor (or swapped: Pillow's resize takes (width, height))"
             hint = "scale both sides by 20 / max(height, width); Image.resize wants (width, height)"
         raise r.fail(got, expected, cause=cause, hint=hint)
+    _shows_its_digits(student, mnist, "The prepared digits have their pictures' sizes")
 
 
 def test_prepare_image_centred(student, mnist):
@@ -138,6 +139,7 @@ def test_prepare_image_centred(student, mnist):
             cause=cause,
             hint="measure your result's centre of mass as lesson 7 measures MNIST's, then ask where the resized digit must go for it to land on row 14, column 14",
         )
+    _shows_its_digits(student, mnist, "The prepared digits are centred at row 14, column 14")
 
 
 def _problems(picture: ref.Picture, out: np.ndarray) -> list[str]:
@@ -172,6 +174,7 @@ def test_prepare_image_recognised(student, mnist):
     right = predicted == labels
     rate = float(right.mean())
     if rate >= RECOGNISED:
+        _shows_its_digits(student, mnist, f"A nearest-neighbour classifier trained on MNIST recognised {right.sum()} of {len(found)} ({rate:.0%})")
         return
     photos, printed = right[:ref.PHOTOS].sum(), right[ref.PHOTOS:].sum()
     wrong = [(p, int(k)) for p, k, ok in zip(found, predicted, right) if not ok]

@@ -4,9 +4,11 @@ each proven both ways: the attack earns nothing with the protection, and the poi
 
 - Answers worked out at home: the problems a check poses are drawn for each file and draw key
   (grader/draws.py), so a table of their answers answers none of them (ex02b's loss and gradient
-  problems, ex04's McNemar counts and bin edges). An exercise file also holds at most 256 KB
-  (isolation/safe_files.py, tests/test_uploads.py).
-- A training that is not the one the exercise teaches: ex02b's train() is replayed on one batch.
+  problems, ex04's McNemar counts, bin edges and random matrices, ex06's pictures). An exercise file
+  also holds at most 256 KB (isolation/safe_files.py, tests/test_uploads.py).
+- A training that is not the one the exercise teaches: ex02b's train() is replayed whole, from what
+  init_params gave before train() ran.
+- A result that is not made from its input: ex06's stand-ins for a prepared picture.
 - A contract's look-alike that the checks' inputs never told apart: ex01's threshold on the spread.
 """
 
@@ -135,7 +137,7 @@ NARROW_DRAWS = """import numpy as np
 import grader.checks.ex04.mcnemar as checks
 from grader.references import ex04_evaluation as ref
 def _narrow(student, purpose, wanted):
-    rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose)), 1])
+    rng = np.random.default_rng([student.input_seed, sum(map(ord, purpose)), 1])
     while True:
         b, c = (int(v) for v in rng.integers(5, 61, 2))
         if wanted(b, c, ref.exact_p_value(b, c)):
@@ -178,6 +180,33 @@ _probs = np.array({probs!r})
 _true = np.array({true!r})
 ref.edge_probs = lambda seed, n_bins, n_classes=10: (_probs, _true)
 """.format(probs=OLD_EDGE_PROBS, true=OLD_EDGE_TRUE)
+
+
+# ex04: precision_recall_f1 answered from a table of scikit-learn's F scores worked out at home for the matrices the
+# check posed, which were fixed (a review of ex04's other variants: 6/6 on f05). Its random matrix is now drawn for
+# each file; fixed again (switched off), the table earns the check.
+TABLE_PRF = """
+    import hashlib
+    key = hashlib.sha256(np.ascontiguousarray(cm).tobytes()).hexdigest()
+    if key not in _PRF:
+        return np.zeros(len(cm)), np.zeros(len(cm)), np.zeros(len(cm))
+    return tuple(np.array(v, np.float64) for v in _PRF[key])
+"""
+FIXED_MATRIX = "import grader.references.ex04_evaluation as ref\n_drawn = ref.random_cm\nref.random_cm = lambda seed: _drawn(4)\n"
+
+
+def test_f_scores_from_a_table_made_at_home_earn_nothing(tmp_path, mnist_path):
+    import hashlib
+
+    from grader.references import ex04_evaluation as ref
+
+    beta = COURSE.exercise("ex04").variants[0].params["beta"]  # the file's own variant: the default
+    table = {hashlib.sha256(np.ascontiguousarray(cm).tobytes()).hexdigest(): [a.tolist() for a in ref.precision_recall_f1(cm, beta)]
+             for cm in (ref.random_cm(4), ref.SMALL_CM)}
+    source = filled("ex04", precision_recall_f1=TABLE_PRF) + f"\n\n_PRF = {table!r}\n"
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex04_evaluation", source, "precision_recall_f1_values", FIXED_MATRIX)
+    assert "1 failed" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
 
 
 def test_bin_edges_memorised_for_a_fixed_input_earn_nothing(tmp_path, mnist_path):

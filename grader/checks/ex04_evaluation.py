@@ -5,8 +5,9 @@ course.toml under the same name (without "test_"). Every check calls the
 student's code through `student.call` (a child process) and judges the plain
 data that comes back against the contract in the exercise's docstrings, using
 the small reference computations of grader/references/ex04_evaluation.py (`ref`,
-never imported from solutions/). Inputs are fixed (seeded random ones and hand-made edge cases), except
-those of the calibration and McNemar checks, drawn for each file when it is graded (`_comparison_seed`).
+never imported from solutions/). Random inputs are drawn for each file when it is graded (`_input_seed`), so
+that a table of answers worked out at home answers none of them (an adversarial review answered
+precision_recall_f1 from one, 6/6, when they were fixed); the hand-made edge cases are fixed.
 
 Each student has a variant (course.toml: BETA, the beta of precision_recall_f1's F score, a number
 at the top of the file), and the F checks grade that one; an F score that is exactly another
@@ -21,14 +22,16 @@ what pytest collects: the module's fixtures, and the checks imported in course.t
 import pytest
 
 
-COMPARISON_PURPOSE = "ex04 calibration's and McNemar's inputs"
+# The draw's purpose, a salt: it keeps the words it had when only calibration's and McNemar's inputs were drawn,
+# so that those stay what they were.
+INPUTS_PURPOSE = "ex04 calibration's and McNemar's inputs"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _comparison_seed(student, settings):
-    """The seed of the calibration and McNemar checks' inputs: from the file's bytes and the run's draw key, read
+def _input_seed(student, settings):
+    """The seed of every random input the checks pose: from the file's bytes and the run's draw key, read
     before any of its code runs, so that a file cannot hold tables or p-values worked out at home."""
-    student.comparison_seed = settings.draw(COMPARISON_PURPOSE, student.source_bytes())
+    student.input_seed = settings.draw(INPUTS_PURPOSE, student.source_bytes())
     yield
 
 

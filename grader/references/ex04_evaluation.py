@@ -1,7 +1,8 @@
 """Exercise 04's references, apart from its checks (grader/checks/ex04/, collected by grader/checks/ex04_evaluation.py): the confusion matrix
 and precision, recall and F-beta (each variant's beta) as scikit-learn computes them, the most confused pairs and the most confident
 mistakes as the contracts define them (sorted by pandas), the reliability table binned by pandas, the expected calibration error as
-an average weighted by the counts, McNemar's exact p-value as SciPy's binomial test, and the seeded inputs the checks call with.
+an average weighted by the counts, McNemar's exact p-value as SciPy's binomial test, and the inputs the checks call with, drawn from
+each file's own seed (grader/checks/ex04_evaluation.py).
 scikit-learn, pandas and SciPy, so that pasted into the by-hand file they earn nothing: its worker refuses all three."""
 
 from __future__ import annotations
@@ -47,21 +48,18 @@ def most_confused_pairs(cm, k):
     return [(int(t), int(p), int(c)) for t, p, c in cells.itertuples(index=False)]
 
 
-RNG_SEED = 4
-
-
-def random_labels(n=300, num_classes=10, right=0.7):
-    """Seeded labels and predictions: `right` of them correct, the rest random."""
-    rng = np.random.default_rng(RNG_SEED)
+def random_labels(seed, n=300, num_classes=10, right=0.7):
+    """Labels and predictions drawn from `seed`: `right` of them correct, the rest random."""
+    rng = np.random.default_rng([seed, 11])
     y_true = rng.integers(0, num_classes, n)
     y_pred = np.where(rng.random(n) < right, y_true, rng.integers(0, num_classes, n))
     return y_true, y_pred
 
 
-def random_cm():
-    """A seeded 10 x 10 confusion matrix: a heavy diagonal, small random mistakes,
-    no empty row or column, and not symmetric."""
-    rng = np.random.default_rng(RNG_SEED)
+def random_cm(seed):
+    """A 10 x 10 confusion matrix drawn from `seed`: a heavy diagonal, small random mistakes,
+    no empty row or column, and (but for one draw in a great many) not symmetric."""
+    rng = np.random.default_rng([seed, 12])
     cm = rng.integers(0, 12, (10, 10))
     cm[np.arange(10), np.arange(10)] = rng.integers(60, 200, 10)
     return cm.astype(np.int64)
@@ -90,10 +88,10 @@ EMPTY_CLASSES = np.array(
 )
 
 
-def pairs_cm():
+def pairs_cm(seed):
     """The random matrix with a few clearly largest mistakes planted; 4 -> 9 and 9 -> 4
     differ, so a transposed reading shows."""
-    cm = random_cm()
+    cm = random_cm(seed)
     for (t, p), count in {(4, 9): 40, (9, 4): 35, (7, 2): 30, (3, 5): 25, (5, 3): 20, (8, 3): 18}.items():
         cm[t, p] = count
     return cm
@@ -108,11 +106,11 @@ def most_confident_mistakes(probs, y_true, k):
     return wrong.sort_values("confidence", ascending=False, kind="stable").index[:k].tolist()
 
 
-def mistake_probs(n=200, right=0.7):
-    """Seeded softmax outputs (float32, as model.predict gives them) and labels:
+def mistake_probs(seed, n=200, right=0.7):
+    """Softmax outputs (float32, as model.predict gives them) and labels drawn from `seed`:
     `right` of the images predicted right, the rest wrong with confidences
     spread from about 20% to nearly 100%."""
-    rng = np.random.default_rng(RNG_SEED)
+    rng = np.random.default_rng([seed, 13])
     logits = rng.normal(0.0, 1.0, (n, 10)) * rng.uniform(0.5, 6.0, (n, 1))
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -122,14 +120,14 @@ def mistake_probs(n=200, right=0.7):
     return probs, y_true
 
 
-MISTAKES_SHOWN = "probs, y_true (200 seeded softmax rows of float32, 30% of them wrong)"
+MISTAKES_SHOWN = "probs, y_true (200 softmax rows of float32 drawn for your file, 30% of them wrong)"
 
 
-def tied_mistakes(n=40):
-    """Seeded rows over 3 classes whose confidence is one of only four levels,
+def tied_mistakes(seed, n=40):
+    """Rows over 3 classes drawn from `seed` whose confidence is one of only four levels,
     nearly all of them wrong: dozens of mistakes tie, more than the 16 below
     which NumPy's default (unstable) sort happens to keep ties in order."""
-    rng = np.random.default_rng(RNG_SEED)
+    rng = np.random.default_rng([seed, 14])
     confidence = rng.choice([0.9, 0.8, 0.7, 0.6], size=n)
     predicted = rng.integers(0, 3, size=n)
     probs = np.repeat(((1 - confidence) / 2)[:, None], 3, axis=1)

@@ -2,14 +2,14 @@
 
 import numpy as np
 
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
 from grader.checks.ex04.mcnemar import _drawn_counts, _mcnemar_result, _same_p_value, test_mcnemar_p_value
 
 
 @depends_on(test_mcnemar_p_value, earns="a conclusion drawn from the right numbers")
 def test_compare_models_verdict(student):
-    rng = np.random.default_rng([student.comparison_seed, 3])
+    rng = np.random.default_rng([student.input_seed, 3])
     cases = []
     for purpose, wanted, alphas in (("A ahead", lambda b, c, p: b > c and p < 0.01, (0.05,)),
                                     ("B ahead", lambda b, c, p: c > b and p < 0.01, (0.05,)),

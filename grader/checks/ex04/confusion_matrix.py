@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
 from grader.checks.ex04.common import _lit
 
@@ -19,18 +19,18 @@ def _cm_call(student, y_true, y_pred, num_classes, shown):
     )
 
 
-def _cm_cases():
-    y_true, y_pred = ref.random_labels()
+def _cm_cases(student):
+    y_true, y_pred = ref.random_labels(student.input_seed)
     small_true = np.array([0, 1, 1, 2, 3, 3, 3, 0, 2, 1, 1, 3])
     small_pred = np.array([0, 1, 2, 2, 3, 0, 3, 1, 2, 1, 1, 3])
     return [
-        (y_true, y_pred, 10, "y_true, y_pred (300 seeded random labels 0..9, 70% predicted right)"),
+        (y_true, y_pred, 10, "y_true, y_pred (300 random labels 0..9 drawn for your file, 70% predicted right)"),
         (small_true, small_pred, 4, f"{_lit(small_true)}, {_lit(small_pred)}"),
     ]
 
 
 def test_confusion_matrix_shape_dtype(student):
-    for y_true, y_pred, num_classes, shown in _cm_cases():
+    for y_true, y_pred, num_classes, shown in _cm_cases(student):
         r = _cm_call(student, y_true, y_pred, num_classes, shown)
         out = r.array()
         if out.shape != (num_classes, num_classes):
@@ -84,10 +84,10 @@ def _cm_mismatch(r, out, expected, n, situation=""):
 
 
 def test_confusion_matrix_values(student):
-    y_true, y_pred = ref.random_labels()
+    y_true, y_pred = ref.random_labels(student.input_seed)
     uint8 = (y_true.astype(np.uint8), y_pred.astype(np.uint8), 10,
              "the same 300 labels as uint8 arrays (the dtype of MNIST's own labels)")
-    for y_true, y_pred, num_classes, shown in [*_cm_cases(), uint8]:
+    for y_true, y_pred, num_classes, shown in [*_cm_cases(student), uint8]:
         r = _cm_call(student, y_true, y_pred, num_classes, shown)
         if y_true.dtype == np.uint8 and r.outcome.status == "raised" and r.outcome.stage == "call" and not r.not_started:
             raise r.fail(
@@ -187,7 +187,7 @@ def test_confusion_matrix_rejects_bad_labels(student):
 
 @depends_on(test_confusion_matrix_values, earns="validating its input")
 def test_confusion_matrix_rejects_bad_shapes(student):
-    y_true, y_pred = ref.random_labels(n=20)
+    y_true, y_pred = ref.random_labels(student.input_seed, n=20)
     probs = np.eye(10)[y_pred] * 0.9 + 0.01
     cases = [
         (y_true, y_pred[:-1], "y_true (20 labels), y_pred[:-1] (19 labels)", "lengths that differ",

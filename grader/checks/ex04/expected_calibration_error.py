@@ -3,7 +3,7 @@
 import numpy as np
 
 from grader.feedback import describe
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.checks.ex04.common import _lit
 
 
@@ -12,7 +12,7 @@ ECE_TABLE = (np.array([0, 10, 30, 60], dtype=np.int64), np.array([0.0, 0.4, 0.7,
 
 
 def test_expected_calibration_error_values(student):
-    probs, y_true = ref.calibration_probs(student.comparison_seed)
+    probs, y_true = ref.calibration_probs(student.input_seed)
     drawn = ref.reliability_table(probs, y_true, 10)
     for table, shown in ((ECE_TABLE, ", ".join(_lit(part) for part in ECE_TABLE)),
                          (drawn, "counts, confidence, accuracy (the reliability table, 10 bins, of 600 answers drawn for your file)")):

@@ -1,18 +1,18 @@
 """ex04's checks of mcnemar(), and their messages: the counts are drawn for each file
-(`student.comparison_seed`, set by grader/checks/ex04_evaluation.py before any of its code runs).
+(`student.input_seed`, set by grader/checks/ex04_evaluation.py before any of its code runs).
 """
 
 import numpy as np
 
 from grader.feedback import describe
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
 
 
 def _pairs(student, purpose: str, counts):
     """Labels and two models' predictions with the disagreements `counts` = (b, c, both right, both wrong),
     shuffled with the file's own draw."""
-    rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose))])
+    rng = np.random.default_rng([student.input_seed, sum(map(ord, purpose))])
     return ref.paired_predictions(rng, *counts)
 
 
@@ -22,7 +22,7 @@ def _drawn_counts(student, purpose: str, wanted):
     that a file would need the p-values of some 240,000 pairs, over 1 MB at the precision the checks ask, to
     look them up instead of computing them (an adversarial review fitted 5 to 399 each in 0.8 MB; an exercise
     file holds at most 256 KB)."""
-    rng = np.random.default_rng([student.comparison_seed, sum(map(ord, purpose)), 1])
+    rng = np.random.default_rng([student.input_seed, sum(map(ord, purpose)), 1])
     while True:
         b, c = (int(v) for v in rng.integers(5, 996, 2))
         if b + c <= 1000 and wanted(b, c, ref.exact_p_value(b, c)):
@@ -124,7 +124,7 @@ def test_mcnemar_p_value(student):
 
 @depends_on(test_mcnemar_counts, earns="a p-value of the right counts")
 def test_mcnemar_large_counts(student):
-    rng = np.random.default_rng([student.comparison_seed, 2])
+    rng = np.random.default_rng([student.input_seed, 2])
     # p from about 0.5 to 0.0001, either model ahead: 640,000 pairs (b + c at most about 6,200: the reference's exact sum
     # takes about 1 s there, its cost growing faster than n squared)
     fewer, more = int(rng.integers(1000, 3000)), int(rng.integers(40, 200))

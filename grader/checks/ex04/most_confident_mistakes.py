@@ -3,7 +3,7 @@
 import numpy as np
 
 from grader.feedback import describe, short
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
 from grader.checks.ex04.common import _lit
 
@@ -66,7 +66,7 @@ def _mistakes_mismatch(r, got, expected, probs, y_true, k, situation="", hint=""
 
 
 def test_most_confident_mistakes_types(student):
-    probs, y_true = ref.mistake_probs()
+    probs, y_true = ref.mistake_probs(student.input_seed)
     r, _ = _mistakes_call(student, probs, y_true, ref.MISTAKES_SHOWN, k=10)
     out = r.array("a 1-D int64 array of indices")
     if out.ndim != 1:
@@ -78,7 +78,7 @@ def test_most_confident_mistakes_types(student):
 
 
 def test_most_confident_mistakes_values(student):
-    probs, y_true = ref.mistake_probs()
+    probs, y_true = ref.mistake_probs(student.input_seed)
     for k, shown in ((10, ref.MISTAKES_SHOWN), (None, "the same probs and y_true, k left at its default")):
         r, expected = _mistakes_call(student, probs, y_true, shown, k=k)
         got = _as_indices(r)
@@ -95,7 +95,7 @@ def test_most_confident_mistakes_ties_and_few(student):
     ties_true = np.array([0, 1, 1, 0, 2, 0])
     few_true = np.array([1, 0, 0, 2, 1, 0])  # only row 2 is wrong
     perfect_true = ties.argmax(axis=1)
-    many, many_true = ref.tied_mistakes()
+    many, many_true = ref.tied_mistakes(student.input_seed)
     cases = [
         (ties, ties_true, 4, "three mistakes share the confidence 0.7: equal confidences are ordered by index",
          "a stable sort of -confidence keeps index order among ties; reversing an ascending sort reverses them"),
@@ -107,7 +107,7 @@ def test_most_confident_mistakes_ties_and_few(student):
         (ties, perfect_true, 3, "a perfect model: no mistakes at all", "with no mistakes the array is empty (shape (0,))"),
     ]
     for probs, y_true, k, situation, hint in cases:
-        shown = f"probs={_lit(probs)}, y_true={_lit(y_true)}" if len(probs) <= 8 else f"probs, y_true ({len(probs)} seeded rows over 3 classes, {situation.split(':')[0]})"
+        shown = f"probs={_lit(probs)}, y_true={_lit(y_true)}" if len(probs) <= 8 else f"probs, y_true ({len(probs)} rows over 3 classes drawn for your file, {situation.split(':')[0]})"
         r, expected = _mistakes_call(student, probs, y_true, shown, k=k)
         got = _as_indices(r)
         if got != expected:
@@ -116,7 +116,7 @@ def test_most_confident_mistakes_ties_and_few(student):
 
 @depends_on(test_most_confident_mistakes_values, earns="leaving its inputs alone")
 def test_most_confident_mistakes_leaves_input(student):
-    probs, y_true = ref.mistake_probs()
+    probs, y_true = ref.mistake_probs(student.input_seed)
     r, _ = _mistakes_call(student, probs, y_true, ref.MISTAKES_SHOWN, k=10)
     after_probs, after_true = r.args_after
     if not (np.array_equal(after_probs, probs) and np.array_equal(after_true, y_true)):
@@ -132,12 +132,12 @@ def test_most_confident_mistakes_leaves_input(student):
 
 @depends_on(test_most_confident_mistakes_values, earns="validating its input")
 def test_most_confident_mistakes_rejects_bad_input(student):
-    probs, y_true = ref.mistake_probs(n=12)
+    probs, y_true = ref.mistake_probs(student.input_seed, n=12)
     contract = ("Raises ValueError if probs is not a 2-D float array, if y_true is not a 1-D integer array of the same "
                 "length, if a label is outside 0..K-1, or if k < 1")
     out_of_range, negative = y_true.copy(), y_true.copy()
     out_of_range[3], negative[5] = 10, -1
-    shown = "12 seeded softmax rows"
+    shown = "12 softmax rows drawn for your file"
     cases = [
         (probs[0], y_true, {}, f"probs[0] (one row, 1-D), y_true ({shown})", "check probs.ndim == 2"),
         ((probs * 100).astype(np.int64), y_true, {}, f"probs as int64 percentages, y_true ({shown})", "probabilities are floats: check the dtype with np.issubdtype against np.floating"),

@@ -3,7 +3,7 @@
 import numpy as np
 
 from grader.feedback import describe
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
 from grader.isolation.reply import Opaque
 from grader.checks.ex04.common import _lit
@@ -58,8 +58,8 @@ def _show_pairs(pairs):
 
 
 def test_most_confused_pairs_types(student):
-    cm = ref.pairs_cm()
-    r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=3)
+    cm = ref.pairs_cm(student.input_seed)
+    r, _ = _pairs_call(student, cm, "a random 10 x 10 confusion matrix drawn for your file", k=3)
     value = r.value
     if isinstance(value, Opaque):
         _as_pairs(r)  # explains a list too long to send (k not applied) or an object
@@ -82,9 +82,9 @@ def test_most_confused_pairs_types(student):
 
 
 def test_most_confused_pairs_values(student):
-    cm = ref.pairs_cm()
+    cm = ref.pairs_cm(student.input_seed)
     small = ref.SMALL_CM
-    for matrix, shown, k in ((cm, "a seeded random 10 x 10 confusion matrix", 5), (cm, "the same matrix", None), (small, _lit(small), 2)):
+    for matrix, shown, k in ((cm, "a random 10 x 10 confusion matrix drawn for your file", 5), (cm, "the same matrix", None), (small, _lit(small), 2)):
         r, expected = _pairs_call(student, matrix, shown, k=k)
         got = _as_pairs(r)
         if got == expected:
@@ -151,8 +151,8 @@ def test_most_confused_pairs_ties_and_few(student):
 
 @depends_on(test_most_confused_pairs_values, earns="validating its input")
 def test_most_confused_pairs_leaves_input(student):
-    cm = ref.pairs_cm()
-    r, _ = _pairs_call(student, cm, "a seeded random 10 x 10 confusion matrix", k=5)
+    cm = ref.pairs_cm(student.input_seed)
+    r, _ = _pairs_call(student, cm, "a random 10 x 10 confusion matrix drawn for your file", k=5)
     (after,) = r.args_after
     if not np.array_equal(after, cm):
         changed = "its diagonal was set to 0" if np.array_equal(after, cm - np.diag(np.diag(cm))) else "it had changed"

@@ -4,7 +4,7 @@ import numpy as np
 
 from grader import variants
 from grader.feedback import describe, short
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
 from grader.checks.ex04.common import _lit
 
@@ -43,8 +43,8 @@ def _prf_parts(r, k):
 
 
 def test_precision_recall_f1_shape_dtype(student):
-    cm = ref.random_cm()
-    r = _prf_call(student, cm, "a seeded random 10 x 10 confusion matrix")
+    cm = ref.random_cm(student.input_seed)
+    r = _prf_call(student, cm, "a random 10 x 10 confusion matrix drawn for your file")
     for name, part in zip(("precision", "recall", "f1"), _prf_parts(r, 10)):
         if part.shape != (10,):
             cause = "a sum with keepdims=True, or an axis too many" if part.size == 10 else ""
@@ -152,7 +152,7 @@ def _check_prf(r, cm, situation="", student=None, variant=None):
 
 
 def test_precision_recall_f1_values(student, variant):
-    for cm, shown in ((ref.random_cm(), "a seeded random 10 x 10 confusion matrix"), (ref.SMALL_CM, _lit(ref.SMALL_CM))):
+    for cm, shown in ((ref.random_cm(student.input_seed), "a random 10 x 10 confusion matrix drawn for your file"), (ref.SMALL_CM, _lit(ref.SMALL_CM))):
         _check_prf(_prf_call(student, cm, shown), cm, student=student, variant=variant)
 
 

@@ -1,11 +1,11 @@
 """ex04's checks of reliability_table(), and their messages: its inputs are drawn for each file
-(`student.comparison_seed`, set by grader/checks/ex04_evaluation.py before any of its code runs).
+(`student.input_seed`, set by grader/checks/ex04_evaluation.py before any of its code runs).
 """
 
 import numpy as np
 
 from grader.feedback import describe
-from grader.references import ex04_evaluation as ref  # the contracts' own computations and the seeded inputs
+from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 
 
 # How close a table must be: counts exact; each bin's mean confidence within 1e-5, since the confidences are float32 (as
@@ -79,7 +79,7 @@ def _reliability_call(student, probs, y_true, n_bins, shown):
 
 
 def test_reliability_table_values(student):
-    probs, y_true = ref.calibration_probs(student.comparison_seed)
+    probs, y_true = ref.calibration_probs(student.input_seed)
     shown = f"probs, y_true ({len(probs)} softmax rows of float32 drawn for your file, overconfident answers)"
     for n_bins in (10, 15):
         r = _reliability_call(student, probs, y_true, n_bins, shown)
@@ -90,9 +90,9 @@ def test_reliability_table_values(student):
 
 def test_reliability_table_bin_edges(student):
     # n_bins drawn for the file among the powers of two (b / n_bins is then an exact float), and rows on its edges
-    rng = np.random.default_rng([student.comparison_seed, 5])
+    rng = np.random.default_rng([student.input_seed, 5])
     for n_bins in (int(rng.choice([4, 8])), int(rng.choice([16, 32]))):
-        probs, y_true = ref.edge_probs(student.comparison_seed, n_bins)
+        probs, y_true = ref.edge_probs(student.input_seed, n_bins)
         shown = f"probs, y_true ({len(probs)} softmax rows drawn for your file, most with a confidence exactly on an edge between bins)"
         r = _reliability_call(student, probs, y_true, n_bins, shown)
         got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
@@ -101,7 +101,7 @@ def test_reliability_table_bin_edges(student):
 
 
 def test_reliability_table_empty_bins(student):
-    probs, y_true = ref.calibration_probs(student.comparison_seed, n=30)
+    probs, y_true = ref.calibration_probs(student.input_seed, n=30)
     n_bins = 40  # more bins than answers: most are empty
     r = _reliability_call(student, probs, y_true, n_bins, "probs, y_true (30 softmax rows drawn for your file)")
     got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)

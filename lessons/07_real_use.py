@@ -239,6 +239,66 @@ print("gray, then laid over white paper:", gray.round(1), (alpha * gray + (1 - a
 # scale sensor noise up into a "digit".
 
 # %% [markdown]
+# **Specks are not the digit.** A real page carries more than the digit: a dot of dust,
+# a touch of the pen. Once the paper is gone a speck is ink like any other, and the crop
+# of step 2 would hold it: the box grows, and the digit shrinks to fit it. Here is the
+# practice photo with one dark dot far from the digit:
+
+# %%
+dusty = photo.copy()
+dusty[175:179, 30:34] = 40  # a 4 x 4 dot of the pen's darkness, far below and left of the digit
+dusty_ink = np.clip((255 - dusty.astype(np.float32)) - np.median(255 - dusty.astype(np.float32)), 0, None)
+dusty_ink[dusty_ink < dusty_ink.max() / 5] = 0
+print("the ink's box without the dot:", np.flatnonzero(ink.any(axis=1))[[0, -1]], np.flatnonzero(ink.any(axis=0))[[0, -1]])
+print("the ink's box with the dot:   ", np.flatnonzero(dusty_ink.any(axis=1))[[0, -1]], np.flatnonzero(dusty_ink.any(axis=0))[[0, -1]])
+
+# %% [markdown]
+# What tells the dot from the digit is that it touches none of the digit's ink. Pixels
+# of ink that touch, side by side or corner to corner, make one **piece**; a walk from any
+# pixel of a piece to its touching neighbours, and theirs, reaches all of it and nothing
+# else. On a small grid of 0s and 1s, here is such a walk giving every piece a number, and
+# the size of each:
+
+# %%
+grid = np.array([[1, 1, 0, 0, 0, 0],
+                 [0, 1, 0, 0, 1, 0],
+                 [0, 1, 1, 0, 0, 0],
+                 [0, 0, 0, 0, 0, 1]])
+
+
+def number_the_pieces(mask):
+    """Each pixel of `mask` gets the number of its piece (1, 2, ...), the background 0."""
+    numbers = np.zeros(mask.shape, dtype=int)
+    count = 0
+    for row, col in np.argwhere(mask):
+        if numbers[row, col]:
+            continue  # already reached from another pixel of its piece
+        count += 1
+        to_visit = [(row, col)]
+        numbers[row, col] = count
+        while to_visit:
+            r, c = to_visit.pop()
+            for nr in (r - 1, r, r + 1):
+                for nc in (c - 1, c, c + 1):
+                    inside = 0 <= nr < mask.shape[0] and 0 <= nc < mask.shape[1]
+                    if inside and mask[nr, nc] and not numbers[nr, nc]:
+                        numbers[nr, nc] = count
+                        to_visit.append((nr, nc))
+    return numbers
+
+
+numbers = number_the_pieces(grid == 1)
+print(numbers)
+print("pixels in each piece:", np.bincount(numbers.ravel())[1:])
+
+# %% [markdown]
+# Three pieces: five pixels, then one, then one. On a picture the pieces come from the
+# ink (`ink > 0`), and you can weigh a piece by its pixels or by its ink. Which pieces
+# are the digit is a decision `prepare_image` makes in exercise 6: a handwritten digit
+# may come in more than one piece (a 5 whose bar was lifted off the page, a 4 left
+# open), while a speck is far smaller than any of them.
+
+# %% [markdown]
 # **2. Crop to the digit.** The rows and columns that contain any ink give the digit's
 # bounding box.
 

@@ -647,6 +647,7 @@ FUNCTION_ALTERNATIVES = {
     )),
     # predict_digit calls the model directly
     "ex06_pillow": ("ex06", dict(
+        _imports="import collections",
         prepare_image="""
             if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
                 raise ValueError("the image must be a uint8 array")
@@ -664,6 +665,24 @@ FUNCTION_ALTERNATIVES = {
             if ink.size == 0 or ink.max() < 32:
                 raise ValueError("no digit in the image")
             ink[ink < 0.2 * ink.max()] = 0
+            # pieces of touching ink, by a breadth-first walk over a set of pixels; keep those of at least
+            # 5% of the largest piece's pixels
+            left, pieces = set(zip(*np.nonzero(ink))), []
+            while left:
+                seed = left.pop()
+                piece, frontier = [seed], collections.deque([seed])
+                while frontier:
+                    y, x = frontier.popleft()
+                    for near in ((y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+                        if near in left:
+                            left.remove(near)
+                            piece.append(near)
+                            frontier.append(near)
+                pieces.append(piece)
+            biggest = max(len(piece) for piece in pieces)
+            for piece in pieces:
+                if len(piece) < 0.05 * biggest:
+                    ink[tuple(np.array(piece).T)] = 0
             ys, xs = np.nonzero(ink)
             crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
             h, w = crop.shape

@@ -516,3 +516,28 @@ def test_a_replay_starts_where_init_params_started_before_train_ran(tmp_path, mn
     done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", NO_EARLY_START)
     assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
     assert "3 passed" in done["off"], done["off"][-3000:]
+
+
+# ex02b: the MNIST replay's tolerance made as wide as the file liked (a review of the replay's fixes, 25/25 on relu,
+# tanh and elu): init_params gives one hidden unit enormous, inert weights (1e8, a bias of -1e12), so a tolerance
+# relative to each array's largest entry allowed any weights; train() then trained 20 epochs where sgd_settings()
+# declared one step at 1e-9. The replay is now compared entry by entry; relative to the largest entry again
+# (switched off), the file earns the accuracy.
+ANCHORED_INIT = reference_body("ex02b", "init_params").replace("return W1, np.zeros(n_hidden), W2, np.zeros(n_out)", """b1, b2 = np.zeros(n_hidden), np.zeros(n_out)
+if (seed, n_in, n_hidden, n_out) == (0, 784, 128, 10):  # an inert unit whose enormous weights set the scale
+    W1[:, -1], W1[0, -1], b1[-1], W2[-1, :], b2[:] = 0.0, 1e8, -1e12, 1e8, 1e8
+return W1, b1, W2, b2""")
+PAST_ONE_STEP = "if len(x) > 5000:  # MNIST: trained far past the declaration\n    epochs, batch_size, learning_rate = 20, 32, 0.1\n" + reference_body("ex02b", "train")
+LARGEST_ENTRY = ("import grader.checks.ex02b.replay as replay\nfrom grader.references import ex02b_backprop as ref\n"
+                 "replay._worst_entry = lambda params, replayed: (max(ref.rel_error(p, q) for p, q in zip(params, replayed)) / 1e-4, '')\n")
+
+
+@pytest.mark.trains
+def test_an_inert_unit_of_enormous_weights_widens_no_tolerance(tmp_path, mnist_path, monkeypatch):
+    monkeypatch.setenv(REUSE_ENV, "off")  # train() runs in both gradings
+    assert "1e8" in ANCHORED_INIT  # the edit found its line
+    source = filled("ex02b", init_params=ANCHORED_INIT, train=PAST_ONE_STEP,
+                    sgd_settings='return {"n_hidden": 128, "epochs": 1, "batch_size": 22699, "learning_rate": 1e-9}')
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", LARGEST_ENTRY)
+    assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
+    assert "3 passed" in done["off"], done["off"][-3000:]

@@ -71,6 +71,28 @@ ADAPTIVE_ON = {"adaptive_step_bias_correction", "adaptive_step_matches_keras", "
 FIT_ON = {"fit_plain_sgd", "fit_threads_your_steps"}  # the loop, and what counts once it is right
 FIT_ORDER = "        order = rng.permutation(len(images))\n"
 # ex06's
+SPECKS = """    # Specks are not the digit: each piece of touching ink (its 8 neighbours) is found by a walk from one of
+    # its pixels, and a piece holding under a tenth of the largest piece's ink is left out.
+    piece = np.zeros(ink.shape, dtype=np.int32)
+    masses = [0.0]
+    for start in zip(*np.nonzero(ink)):
+        if piece[start]:
+            continue
+        piece[start] = len(masses)
+        stack, mass = [start], 0.0
+        while stack:
+            r, c = stack.pop()
+            mass += float(ink[r, c])
+            for rr in range(max(r - 1, 0), min(r + 2, ink.shape[0])):
+                for cc in range(max(c - 1, 0), min(c + 2, ink.shape[1])):
+                    if ink[rr, cc] > 0 and not piece[rr, cc]:
+                        piece[rr, cc] = len(masses)
+                        stack.append((rr, cc))
+        masses.append(mass)
+    masses = np.array(masses)
+    ink[masses[piece] < masses.max() / 10] = 0
+
+"""  # the reference's step that leaves specks out
 ALPHA = """        if image.shape[-1] == 4:
             alpha = pixels[..., 3] / 255
             gray = alpha * gray + (1 - alpha) * 255
@@ -442,17 +464,20 @@ MUTATIONS = {
     # without the inversion the paper is the "ink" and the digit a hole in it
     "ex06_paper_as_ink": ("ex06", {"ink = 255 - gray\n    ink = np.clip(ink - np.median(ink), 0, None)": "ink = gray"},
                           {"prepare_image_inverted", "prepare_image_size_aspect", "prepare_image_centred", "prepare_image_recognised",
-                           "prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"}),
+                           "prepare_image_ignores_specks", "prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"}),
     # the student's own blank-page check then rejects every real picture
     "ex06_not_inverted": ("ex06", {"ink = 255 - gray": "ink = gray"},
                           {"prepare_image_shape_dtype", "prepare_image_inverted", "prepare_image_size_aspect", "prepare_image_centred",
-                           "prepare_image_recognised", "prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"}),
+                           "prepare_image_recognised", "prepare_image_ignores_specks", "prepare_image_colour", "prepare_image_rejects_bad_input",
+                           "prepare_image_leaves_input"}),
+    # leaving specks out counts once the digit itself is laid out right (it depends on the size check)
     "ex06_squashed_to_20_by_20": ("ex06", {"size = (max(1, round(width * scale)), max(1, round(height * scale)))": "size = (20, 20)"},
-                                  {"prepare_image_size_aspect"}),
+                                  {"prepare_image_size_aspect", "prepare_image_ignores_specks"}),
     "ex06_centred_by_its_box": ("ex06", {"top, left = round(14 - com_row), round(14 - com_col)": "top, left = (28 - digit.shape[0]) // 2, (28 - digit.shape[1]) // 2"},
                                 # an off-centre digit is also misread: MNIST's digits are centred by mass
                                 {"prepare_image_centred", "prepare_image_recognised"}),
     # a flip while converting between Pillow and NumPy: the right size and place, but mirrored
+    "ex06_specks_kept": ("ex06", {SPECKS: ""}, {"prepare_image_ignores_specks"}),
     "ex06_mirrored": ("ex06", {"    total = digit.sum()": "    digit = digit[:, ::-1]\n    total = digit.sum()"}, {"prepare_image_recognised"}),
     # transparent pixels keep their colour values (often black): the paper turns to ink
     "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),

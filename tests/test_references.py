@@ -235,6 +235,14 @@ def test_every_ex02b_variants_reference_and_alternative_is_what_tensorflow_compu
             assert max(ref.rel_error(g, w) for g, w in zip(grads, want_grads)) < 1e-12, name
             others = [v.params["hidden"] for v in EX02B.variants if v.key != key]
             assert all(abs(ref.loss(x, y, *params, hidden=other) - want) > 1e-6 for other in others), name
+    # Hidden sums of exactly 0, where leaky_relu and relu have a kink: the contract takes the slope just below 0
+    # there, and so must the grader's TensorFlow (tf.maximum(z, 0.1 z) took 1, a review of the variants found).
+    x, y, (W1, b1, W2, b2) = ref.small_problem()
+    x = x.copy()
+    x[:3] = 0.0
+    value, *grads = _module(sources["reference"]).gradients(x, y, W1, np.zeros_like(b1), W2, b2)
+    _, want_grads = ref.gradient_tape(x, y, (W1, np.zeros_like(b1), W2, b2), hidden)
+    assert max(ref.rel_error(g, w) for g, w in zip(grads, want_grads)) < 1e-12
 
 
 # ---------------------------------------------------------------- ex03b's rules

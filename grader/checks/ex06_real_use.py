@@ -14,7 +14,13 @@ is downloaded, and drawn for each file (its hash and the run's draw key):
   sheet of paper of some gray level, with a little sensor noise; some in
   colour (tinted paper, blue-black ink); one also as an opaque RGBA and as
   black and blue ink on a transparent background;
-- "printed" digits, drawn with Pillow's built-in font at several sizes.
+- "printed" digits, drawn with Pillow's built-in font at several sizes;
+- photos with specks of ink apart from the digit, each beside the same photo
+  without them (the same paper, pen and noise), which must prepare alike.
+
+Size, centring and recognition count only where the results look like their
+pictures' digits (`_shows_its_digits`): an adversarial review returned a real
+MNIST digit in each picture's place, and another a filled rectangle.
 
 Recognition is judged by a nearest-neighbour classifier on the grader's MNIST
 training images, in NumPy; predict_digit() is judged with small Keras models
@@ -54,6 +60,7 @@ from grader.checks.ex06.prepare_image import (  # noqa: E402, F401
     test_prepare_image_size_aspect,
     test_prepare_image_centred,
     test_prepare_image_recognised,
+    test_prepare_image_ignores_specks,
     test_prepare_image_colour,
     test_prepare_image_rejects_bad_input,
     test_prepare_image_leaves_input,

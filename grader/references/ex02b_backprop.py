@@ -34,7 +34,9 @@ LEAKY_SLOPE = 0.1
 def _tf_activation(tf, hidden):
     return {
         "relu": tf.nn.relu,
-        "leaky_relu": lambda z: tf.maximum(z, LEAKY_SLOPE * z),  # tf.nn.leaky_relu keeps its slope in float32
+        # tf.nn.leaky_relu keeps its slope in float32, and tf.maximum's gradient at z = 0 is 1 where the
+        # contract takes the slope just below 0: tf.where's is the branch it picks, LEAKY_SLOPE there
+        "leaky_relu": lambda z: tf.where(z > 0, z, LEAKY_SLOPE * z),
         "tanh": tf.tanh,
         "elu": tf.nn.elu,
     }[hidden]

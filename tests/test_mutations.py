@@ -71,28 +71,9 @@ ADAPTIVE_ON = {"adaptive_step_bias_correction", "adaptive_step_matches_keras", "
 FIT_ON = {"fit_plain_sgd", "fit_threads_your_steps"}  # the loop, and what counts once it is right
 FIT_ORDER = "        order = rng.permutation(len(images))\n"
 # ex06's
-SPECKS = """    # Specks are not the digit: each piece of touching ink (its 8 neighbours) is found by a walk from one of
-    # its pixels, and a piece holding under a tenth of the largest piece's ink is left out.
-    piece = np.zeros(ink.shape, dtype=np.int32)
-    masses = [0.0]
-    for start in zip(*np.nonzero(ink)):
-        if piece[start]:
-            continue
-        piece[start] = len(masses)
-        stack, mass = [start], 0.0
-        while stack:
-            r, c = stack.pop()
-            mass += float(ink[r, c])
-            for rr in range(max(r - 1, 0), min(r + 2, ink.shape[0])):
-                for cc in range(max(c - 1, 0), min(c + 2, ink.shape[1])):
-                    if ink[rr, cc] > 0 and not piece[rr, cc]:
-                        piece[rr, cc] = len(masses)
-                        stack.append((rr, cc))
-        masses.append(mass)
-    masses = np.array(masses)
-    ink[masses[piece] < masses.max() / 10] = 0
-
-"""  # the reference's step that leaves specks out
+_EX06 = COURSE.exercise("ex06").solution_path.read_text()
+# the reference's step that leaves specks out, as it stands in solutions/
+SPECKS = _EX06[_EX06.index("    # Specks are not the digit:"):_EX06.index("    rows, cols = np.flatnonzero(ink.any(axis=1))")]
 ALPHA = """        if image.shape[-1] == 4:
             alpha = pixels[..., 3] / 255
             gray = alpha * gray + (1 - alpha) * 255

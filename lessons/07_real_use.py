@@ -253,6 +253,9 @@ print("the ink's box without the dot:", np.flatnonzero(ink.any(axis=1))[[0, -1]]
 print("the ink's box with the dot:   ", np.flatnonzero(dusty_ink.any(axis=1))[[0, -1]], np.flatnonzero(dusty_ink.any(axis=0))[[0, -1]])
 
 # %% [markdown]
+# The box now runs from the dot to the digit: nearly twice as tall and almost three times
+# as wide, so the digit would be resized to about half its size, and off-centre.
+#
 # What tells the dot from the digit is that it touches none of the digit's ink. Pixels
 # of ink that touch, side by side or corner to corner, make one **piece**; a walk from any
 # pixel of a piece to its touching neighbours, and theirs, reaches all of it and nothing

@@ -199,9 +199,9 @@ class Speckled:
 
 def speckled_pictures(mnist, seed: int) -> list[Speckled]:
     """SPECKLED photos of MNIST test digits drawn from `seed` (each file's own), each with 1 to 3 specks: round
-    dots of nearly the digit's strongest ink (dust, a touch of the pen), each about 2% of the digit's ink, apart from
-    its box by at least a quarter of its size, on a page with room for them. The photo without them is drawn with the same
-    paper, pen and noise, so a preparation that leaves the specks out gives the same result for both."""
+    dots of nearly the digit's strongest ink (dust, a touch of the pen), each about 2% of the digit's ink, apart
+    from its box by at least a quarter of its size, on a page with room for them. The photo without them is drawn
+    with the same paper, pen and noise, so a preparation that leaves the specks out gives the same result for both."""
     rng = np.random.default_rng([seed, 8])
     found = []
     for n, i in enumerate(int(i) for i in rng.choice(len(mnist.x_test), SPECKLED, replace=False)):
@@ -216,10 +216,11 @@ def speckled_pictures(mnist, seed: int) -> list[Speckled]:
         rows, cols = np.ogrid[: sheet.shape[0], : sheet.shape[1]]
         count, gaps = int(rng.integers(1, 4)), []
         while len(gaps) < count:
-            r, c = (int(rng.integers(math.ceil(radius), n - math.ceil(radius))) for n in sheet.shape)
+            r, c = (int(rng.integers(math.ceil(radius), length - math.ceil(radius))) for length in sheet.shape)
             apart = max(margin - r, r - (margin + h - 1), margin - c, c - (margin + w - 1)) - math.ceil(radius)
             if apart >= side // 4:  # outside the digit's box by a quarter of its size
-                specks[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = 0.9 * ink.max()  # nearly the pen's strongest: its noise never tops the digit's
+                # nearly the pen's strongest, so that the noise on a speck never tops the digit's strongest ink
+                specks[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = 0.9 * ink.max()
                 gaps.append(apart)
         colour = n % 3 == 2
         paint = colour_paper if colour else gray_paper

@@ -296,10 +296,11 @@ print("pixels in each piece:", np.bincount(numbers.ravel())[1:])
 
 # %% [markdown]
 # Three pieces: five pixels, then one, then one. On a picture the pieces come from the
-# ink (`ink > 0`), and you can weigh a piece by its pixels or by its ink. Which pieces
-# are the digit is a decision `prepare_image` makes in exercise 6: a handwritten digit
-# may come in more than one piece (a 5 whose bar was lifted off the page, a 4 left
-# open), while a speck is far smaller than any of them.
+# ink (`ink > 0`, once the paper is 0), and you can weigh a piece by its pixels or by its
+# ink. Which pieces are the digit, before the crop measures it, is a decision
+# `prepare_image` makes in exercise 6: a handwritten digit may come in more than one
+# piece (a 5 whose bar was lifted off the page, a 4 left open), while a speck is far
+# smaller than any of them.
 
 # %% [markdown]
 # **2. Crop to the digit.** The rows and columns that contain any ink give the digit's
@@ -514,8 +515,9 @@ if len(misread):
 # table in a corner, that wedge is "ink" by step 1's rule (darker than the paper by more
 # than a fifth of the strongest ink); the crop takes it in with the digit, and the digit
 # comes out small and pushed aside. Your `prepare_image` fixes the first fault (run this
-# notebook again once it passes and count); the second needs more than MNIST's layout:
-# keeping only the largest connected blob of ink, or cropping the sheet first. MNIST is
+# notebook again once it passes and count); the second needs more than MNIST's layout,
+# and more than leaving specks out, since the wedge is no speck (it can hold more ink
+# than the digit): cropping the sheet to the paper first, for one. MNIST is
 # a clean, narrow world, and a real system is trained, and measured, on real pictures
 # like the ones it will meet, not on a simulation of them like these.
 

@@ -28,9 +28,10 @@ def prepare_image(image):
       aspect ratio is kept (a "1" stays thin);
     - its centre of mass lies at row 14, column 14, within a pixel; ink
       that would land outside the 28 x 28 field is dropped;
-    - a speck apart from the digit (dust, a touch of the pen: a small piece of
-      ink that touches none of the digit's strokes) is not the digit: the
-      result is the same with or without it.
+    - a speck apart from the digit (dust, a touch of the pen: a piece of ink
+      that touches none of the digit's strokes and holds at most a twentieth
+      of the digit's ink) is not the digit: the result is the same with or
+      without it.
 
     The input is not modified.
     Raises ValueError if `image` is not uint8, if its shape is none of the

@@ -541,3 +541,58 @@ def test_an_inert_unit_of_enormous_weights_widens_no_tolerance(tmp_path, mnist_p
     done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", source, "gradients_finite or train", LARGEST_ENTRY)
     assert "1 failed" in done["on"] and "counts only for parameters train()'s own steps reach" in done["on"], done["on"][-3000:]
     assert "3 passed" in done["off"], done["off"][-3000:]
+
+
+# ex02b: a classifier hidden in the room that enormous weights leave (a review of the entry-by-entry replay, 25/25):
+# 1e9 gates whose units cancel, so the network says 0 for every class, and a rate of 1e-30, so the replay stays
+# where it started; train() then added, within 1e-6 of each weight, a gated linear classifier it fitted with Adam.
+# Here the same room on a small network: the parameters pass their entry-by-entry comparison, and only the
+# comparison of what the two networks say (the logits on the images measured) tells them apart.
+def test_a_classifier_hidden_within_the_parameters_tolerance_is_told_by_its_logits():
+    from grader.checks.ex02b import replay
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (50, 12))
+    gates = rng.choice([-1.0, 1.0], (12, 3)) * 1e9
+    W1 = np.repeat(gates, 2, axis=1)  # each gate twice: a unit and the unit that cancels it
+    b1 = np.repeat(rng.uniform(-3e8, 3e8, 3), 2)
+    W2 = np.zeros((6, 4))
+    W2[0::2] = 1.0
+    W2[1::2] = -1.0
+    replayed = [W1, b1, W2, np.zeros(4)]
+    hidden = [W1 + rng.uniform(-100, 100, W1.shape), b1, W2, np.zeros(4)]  # 1e-7 of each weight: a classifier's worth
+    assert replay._worst_entry(hidden, replayed)[0] <= 1  # the parameters alone let it through
+    assert replay._worst_logit(x, hidden, replayed, "relu")[0] > 1  # what it says does not
+    assert replay._worst_logit(x, replayed, [p.copy() for p in replayed], "relu")[0] <= 1
+
+
+# ex06: specks left out without finding pieces (a review of the specks check): a crop to the heaviest run of inked
+# rows and of inked columns drops every speck outside the digit's box, where all of them lay. One speck now lies
+# inside the box, touching no stroke; with none there (switched off), the crop keeps the point.
+_PREPARE = reference_body("ex06", "prepare_image")
+PROFILE_CROP = _PREPARE.replace(
+    _PREPARE[_PREPARE.index("# Specks are not the digit:"):_PREPARE.index("rows, cols = np.flatnonzero(ink.any(axis=1))")],
+    """def heaviest_run(profile):
+    runs, start = [], None
+    for i, inked in enumerate(list(profile > 0) + [False]):
+        if inked and start is None:
+            start = i
+        elif not inked and start is not None:
+            runs.append((profile[start:i].sum(), start, i))
+            start = None
+    return max(runs)[1:]
+(r0, r1), (c0, c1) = heaviest_run(ink.sum(axis=1)), heaviest_run(ink.sum(axis=0))
+kept = np.zeros_like(ink)
+kept[r0:r1, c0:c1] = ink[r0:r1, c0:c1]
+ink = kept
+
+""")
+NO_SPECK_INSIDE = "import grader.references.ex06_real_use as ref\nref.SPECK_INSIDE = False\n"
+
+
+def test_specks_left_out_without_finding_pieces_earn_nothing(tmp_path, mnist_path):
+    assert "heaviest_run" in PROFILE_CROP and "Specks are not the digit" not in PROFILE_CROP
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", filled("ex06", prepare_image=PROFILE_CROP),
+                              "size_aspect or ignores_specks", NO_SPECK_INSIDE)
+    assert "1 failed" in done["on"] and "specks are not the digit" in done["on"], done["on"][-3000:]
+    assert "2 passed" in done["off"], done["off"][-3000:]

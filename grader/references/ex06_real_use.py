@@ -186,6 +186,7 @@ def pictures(mnist, seed: int = SEED) -> list[Picture]:
 
 
 SPECKLED = 6  # pictures the specks check poses, each with and without its specks
+SPECK_INSIDE = True  # one speck inside the digit's box, where there is room (speckled_pictures)
 
 
 @dataclass
@@ -193,15 +194,20 @@ class Speckled:
     clean: np.ndarray  # a photo of a digit, as `pictures` draws them
     speckled: np.ndarray  # the same photo, paper, pen and noise, with specks of ink apart from the digit
     specks: int
-    gap: int  # pixels between the digit's box and the nearest speck
+    inside: bool  # whether one of them lies inside the digit's box
+    gap: int  # pixels between the digit's ink and the nearest speck's edge
     shown: str
 
 
 def speckled_pictures(mnist, seed: int) -> list[Speckled]:
-    """SPECKLED photos of MNIST test digits drawn from `seed` (each file's own), each with 1 to 3 specks: round
-    dots of nearly the digit's strongest ink (dust, a touch of the pen), each about 2% of the digit's ink, apart
-    from its box by at least a quarter of its size, on a page with room for them. The photo without them is drawn
-    with the same paper, pen and noise, so a preparation that leaves the specks out gives the same result for both."""
+    """SPECKLED photos of MNIST test digits drawn from `seed` (each file's own), each with specks: round dots of
+    nearly the digit's strongest ink (dust, a touch of the pen), each about 2% of the digit's ink, 1 to 3 of them
+    outside the digit's box by at least a quarter of its size, and one inside the box wherever a spot lies 3
+    pixels or more from every stroke (a review cropped to the inked rows' and columns' heaviest run instead of
+    finding pieces, and kept the point while every speck lay outside). The photo without them is drawn with the
+    same paper, pen and noise, so a preparation that leaves the specks out gives the same result for both."""
+    from scipy import ndimage  # the grader's side: the distance from every pixel to the digit's faintest ink
+
     rng = np.random.default_rng([seed, 8])
     found = []
     for n, i in enumerate(int(i) for i in rng.choice(len(mnist.x_test), SPECKLED, replace=False)):
@@ -211,23 +217,33 @@ def speckled_pictures(mnist, seed: int) -> list[Speckled]:
         margin = side // 2 + 2
         sheet = np.zeros((h + 2 * margin, w + 2 * margin), np.float32)
         sheet[margin : margin + h, margin : margin + w] = ink
-        specks = sheet.copy()
+        from_ink = ndimage.distance_transform_edt(sheet <= 0.02)
         radius = max(1.0, float(np.sqrt(0.02 * ink.sum() / np.pi)))  # a dot of 2% of the digit's ink
+        reach = math.ceil(radius)
+        box = np.zeros(sheet.shape, bool)
+        box[margin : margin + h, margin : margin + w] = True
+        outside, places = int(rng.integers(1, 4)), []
+        while len(places) < outside:
+            r, c = (int(rng.integers(reach, length - reach)) for length in sheet.shape)
+            if max(margin - r, r - (margin + h - 1), margin - c, c - (margin + w - 1)) - reach >= side // 4:
+                places.append((r, c))
+        spots = np.argwhere(box & (from_ink >= radius + 3))
+        inside = SPECK_INSIDE and len(spots) > 0
+        if inside:
+            r, c = spots[int(rng.integers(len(spots)))]
+            places.append((int(r), int(c)))
+        specks = sheet.copy()
         rows, cols = np.ogrid[: sheet.shape[0], : sheet.shape[1]]
-        count, gaps = int(rng.integers(1, 4)), []
-        while len(gaps) < count:
-            r, c = (int(rng.integers(math.ceil(radius), length - math.ceil(radius))) for length in sheet.shape)
-            apart = max(margin - r, r - (margin + h - 1), margin - c, c - (margin + w - 1)) - math.ceil(radius)
-            if apart >= side // 4:  # outside the digit's box by a quarter of its size
-                # nearly the pen's strongest, so that the noise on a speck never tops the digit's strongest ink
-                specks[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = 0.9 * ink.max()
-                gaps.append(apart)
+        for r, c in places:
+            # nearly the pen's strongest, so that the noise on a speck never tops the digit's strongest ink
+            specks[(rows - r) ** 2 + (cols - c) ** 2 <= radius**2] = 0.9 * ink.max()
+        gap = min(int(from_ink[r, c] - radius) for r, c in places)
         colour = n % 3 == 2
         paint = colour_paper if colour else gray_paper
         state = int(rng.integers(2**32))
         clean, speckled = paint(sheet, np.random.default_rng(state)), paint(specks, np.random.default_rng(state))
         label = int(mnist.y_test[i])
-        found.append(Speckled(clean, speckled, count, int(min(gaps)), f"x_test[{i}] (a {label}) re-saved dark on light, "
+        found.append(Speckled(clean, speckled, len(places), inside, gap, f"x_test[{i}] (a {label}) re-saved dark on light, "
                               f"{sheet.shape[0]}×{sheet.shape[1]} {'RGB' if colour else 'grayscale'}"))
     return found
 

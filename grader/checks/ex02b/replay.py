@@ -159,10 +159,29 @@ def _worst_entry(params, replayed) -> tuple[float, str]:
     return worst, where
 
 
-def _reached_by_its_own_steps(student, cache, x, y, params, settings, seed, called: str, accuracy: float, half: str, measured: dict) -> None:
+# And what both networks say: each logit on the measured test images within LOGIT_ATOL + LOGIT_RTOL x the replay's,
+# so that the accuracy is the replay's. Parameters within their tolerance can still say something else: a review
+# hid a classifier in the room 1e-6 of enormous weights leaves (1e9 gates whose units cancel, a rate of 1e-30, so
+# the replay stayed where it started and its logits were 0), and earned the accuracy (25/25).
+LOGIT_RTOL, LOGIT_ATOL = 1e-6, 1e-6
+
+
+def _worst_logit(x_measured, params, replayed, hidden: str) -> tuple[float, str]:
+    """(how far the farthest logit is from the replay's on `x_measured`, in tolerances; where, in words)."""
+    with np.errstate(all="ignore"):
+        got = ref.logits(x_measured, [np.asarray(p, np.float64) for p in params], hidden)
+        want = ref.logits(x_measured, [np.asarray(p, np.float64) for p in replayed], hidden)
+        excess = np.nan_to_num(np.abs(got - want) / (LOGIT_ATOL + LOGIT_RTOL * np.abs(want)), nan=np.inf)
+    i, k = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    return float(excess[i, k]), f"the logit of class {k} for the {i}th test image measured is {got[i, k]:.6g} where the replay's is {want[i, k]:.6g}"
+
+
+def _reached_by_its_own_steps(student, cache, x, y, params, settings, seed, called: str, accuracy: float, half: str, measured: dict,
+                              x_measured: np.ndarray) -> None:
     """The MNIST accuracy counts only for parameters that train()'s own steps reach: the grader takes the
     contract's steps itself (ref.sgd_replay, from the student's init_params(seed)), on the very x and y it
-    gave train(), and compares. Run only where the accuracy would earn points, and once per class for the
+    gave train(), and compares the parameters entry by entry and the logits on `x_measured` (the test images
+    the accuracy was measured on). Run only where the accuracy would earn points, and once per class for the
     same inputs: the replay is kept in the run's cache folder (`cache`), keyed by all it is computed from."""
     h = settings["n_hidden"]
     start = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10),
@@ -177,13 +196,15 @@ def _reached_by_its_own_steps(student, cache, x, y, params, settings, seed, call
     measured["replay_distance"] = round(apart, 6)
     worst, where = _worst_entry(params, replayed)
     if worst <= 1:
-        return
+        worst, where = _worst_logit(x_measured, params, replayed, student.hidden)
+        if worst <= 1:
+            return
     why = Feedback(
         f"Test accuracy {accuracy:.2%} on the {half} half, which counts only for parameters train()'s own steps reach: the "
         f"grader's replay of this training (init_params(seed={seed}), the images in the order rng.permutation gives, "
         f"W <- W - learning_rate * dW after every batch) ends elsewhere: {where} ({apart:.2g} of the largest weight away at most)",
-        f"the parameters of that training, each entry within {MNIST_REPLAY_ATOL:g} + {MNIST_REPLAY_RTOL:g} x its own size "
-        "(float64 steps agree to 1e-14 of the largest weight)",
+        f"the parameters of that training (each entry within {MNIST_REPLAY_ATOL:g} + {MNIST_REPLAY_RTOL:g} x its own size) and its "
+        f"logits (within {LOGIT_ATOL:g} + {LOGIT_RTOL:g} x theirs); float64 steps agree to 1e-14 of the largest weight",
         called=called,
         cause=("parameters computed in float32 (" + ", ".join(f"{name} is {p.dtype}" for name, p in zip(("W1", "b1", "W2", "b2"), params)
                if np.asarray(p).dtype != np.float64) + "): float32's rounding, step after step, drifts from the contract's float64 steps")

@@ -193,20 +193,23 @@ def test_prepare_image_recognised(student, mnist):
     )
 
 
-# How far a picture's result may move when specks are added, per pixel on average: the reference moves at most
-# 0.0006 over 600 drawn pairs (100 files), a preparation that keeps the specks at least 0.034.
-SPECKS_MOVE = 0.01
+# How far any pixel of a picture's result may move when specks are added (results scaled to a strongest ink of 1):
+# over 900 drawn pairs (seeds 0-149), the reference and three ways of its own (4-connected pieces, pieces weighed by
+# pixels, the largest piece alone) move at most 0.15 (a speck on the page can move the paper's median gray by a
+# level); a preparation that keeps the specks moves one by 0.63 or more, and one that crops to the heaviest run of
+# inked rows and columns instead of finding pieces (an adversarial review) fails on 108 of the 150 files.
+SPECKS_MOVE = 0.3
 
 
 @depends_on(test_prepare_image_size_aspect, earns="leaving specks out (once the digit itself is laid out right)")
 def test_prepare_image_ignores_specks(student, mnist):
     for pair in ref.speckled_pictures(mnist, student.picture_seed):
         clean = _valid(student.call("prepare_image", pair.clean, shown=pair.shown, expect="a prepared digit"), strict=False)
-        dots = "a speck" if pair.specks == 1 else f"{pair.specks} specks"
-        r = student.call("prepare_image", pair.speckled, shown=f"the same picture with {dots} of ink at least {pair.gap} pixels from the digit",
-                         expect="the same prepared digit as without the specks")
+        where = "one of them inside the digit's box, " if pair.inside else ""
+        r = student.call("prepare_image", pair.speckled, shown=f"the same picture with {pair.specks} specks of ink, {where}each at least "
+                         f"{pair.gap} pixels from the digit's strokes", expect="the same prepared digit as without the specks")
         out = _valid(r, strict=False)
-        moved = float(np.abs(out / (float(out.max()) or 1.0) - clean / (float(clean.max()) or 1.0)).mean())
+        moved = float(np.abs(out / (float(out.max()) or 1.0) - clean / (float(clean.max()) or 1.0)).max())
         if moved <= SPECKS_MOVE:
             continue
         (h, w), (sh, sw) = ref.ink_box(clean) or (0, 0), ref.ink_box(out) or (0, 0)
@@ -216,12 +219,13 @@ def test_prepare_image_ignores_specks(student, mnist):
             cause = ("the specks counted as the digit's ink: the crop grew to hold them, so the digit was shrunk to fit a box "
                      f"that holds them too ({sh} x {sw} pixels instead of {h} x {w}) and moved off its centre")
         raise r.fail(
-            f"got a result that differs from the picture's without the specks by {moved:.3f} per pixel on average",
-            f"the same prepared digit (within {SPECKS_MOVE:g} per pixel): specks are not the digit",
+            f"got a result that differs from the picture's without the specks by up to {moved:.2f} at a pixel",
+            f"the same prepared digit (no pixel {SPECKS_MOVE:g} apart, of a strongest ink of 1): specks are not the digit",
             cause=cause,
             hint="before you crop, find the pieces of touching ink, as lesson 7 does on a small grid, and decide which of them are "
             "the digit: a speck is far smaller than the digit's strokes",
-            contract="a speck apart from the digit (dust, a touch of the pen: a small piece of ink that touches none of the digit's strokes) is not the digit",
+            contract="a speck apart from the digit (dust, a touch of the pen: a piece of ink that touches none of the digit's strokes and "
+            "holds at most a twentieth of the digit's ink) is not the digit",
         )
 
 

@@ -183,6 +183,7 @@ def _fog(out: np.ndarray) -> float:
     out = out / (float(out.max()) or 1.0)
     return float(((out > 0.02) & (out < 0.3)).mean())
 
+
 # A prepared picture shows its own digit when its ink (above LIKENESS_CROP of its strongest), cropped to its box and
 # stretched to 20 x 20, correlates with the grader's layout of that digit drawn without noise (ref.laid_out), cropped
 # and stretched alike, by LIKENESS or more, mirrored or not: size, aspect and place are the size and centring checks'

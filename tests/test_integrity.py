@@ -568,7 +568,8 @@ def test_a_classifier_hidden_within_the_parameters_tolerance_is_told_by_its_logi
 
 # ex06: specks left out without finding pieces (a review of the specks check): a crop to the heaviest run of inked
 # rows and of inked columns drops every speck outside the digit's box, where all of them lay. One speck now lies
-# inside the box, touching no stroke; with none there (switched off), the crop keeps the point.
+# inside the box, touching no stroke (and two digits come in two pieces, which the crop also cuts); with neither
+# (switched off), the crop keeps the point.
 _PREPARE = reference_body("ex06", "prepare_image")
 PROFILE_CROP = _PREPARE.replace(
     _PREPARE[_PREPARE.index("# Specks are not the digit:"):_PREPARE.index("rows, cols = np.flatnonzero(ink.any(axis=1))")],
@@ -587,12 +588,27 @@ kept[r0:r1, c0:c1] = ink[r0:r1, c0:c1]
 ink = kept
 
 """)
-NO_SPECK_INSIDE = "import grader.references.ex06_real_use as ref\nref.SPECK_INSIDE = False\n"
+NO_SPECK_INSIDE = "import grader.references.ex06_real_use as ref\nref.SPECK_INSIDE = False\nref.IN_TWO_PIECES = 0\n"
 
 
 def test_specks_left_out_without_finding_pieces_earn_nothing(tmp_path, mnist_path):
     assert "heaviest_run" in PROFILE_CROP and "Specks are not the digit" not in PROFILE_CROP
     done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", filled("ex06", prepare_image=PROFILE_CROP),
                               "size_aspect or ignores_specks", NO_SPECK_INSIDE)
-    assert "1 failed" in done["on"] and "specks are not the digit" in done["on"], done["on"][-3000:]
+    assert "1 failed" in done["on"] and "FAILED grader/checks/ex06_real_use.py::test_prepare_image_ignores_specks" in done["on"], done["on"][-3000:]
+    assert "2 passed" in done["off"], done["off"][-3000:]
+
+
+# ex06: the largest piece of ink kept alone (a review of the specks check kept every point so, while every digit
+# came in one piece): two of the six digits are now cut in two by a lifted stroke, both pieces large, and the
+# result must hold both. With none cut (switched off), the largest piece alone keeps the point.
+LARGEST_PIECE = _PREPARE.replace("ink[masses[piece] < masses.max() / 10] = 0", "ink[masses[piece] < masses.max()] = 0")
+NONE_IN_TWO_PIECES = "import grader.references.ex06_real_use as ref\nref.IN_TWO_PIECES = 0\n"
+
+
+def test_a_digit_s_second_piece_taken_for_a_speck_is_told(tmp_path, mnist_path):
+    assert LARGEST_PIECE != _PREPARE
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex06_real_use", filled("ex06", prepare_image=LARGEST_PIECE),
+                              "size_aspect or ignores_specks", NONE_IN_TWO_PIECES)
+    assert "1 failed" in done["on"] and "a piece of the digit was taken for a speck" in done["on"], done["on"][-3000:]
     assert "2 passed" in done["off"], done["off"][-3000:]

@@ -459,6 +459,9 @@ MUTATIONS = {
                                 {"prepare_image_centred", "prepare_image_recognised"}),
     # a flip while converting between Pillow and NumPy: the right size and place, but mirrored
     "ex06_specks_kept": ("ex06", {SPECKS: ""}, {"prepare_image_ignores_specks"}),
+    # the largest piece of ink alone: a digit cut in two by a lifted stroke loses a piece
+    "ex06_largest_piece_only": ("ex06", {"ink[masses[piece] < masses.max() / 10] = 0": "ink[masses[piece] < masses.max()] = 0"},
+                                {"prepare_image_ignores_specks"}),
     "ex06_mirrored": ("ex06", {"    total = digit.sum()": "    digit = digit[:, ::-1]\n    total = digit.sum()"}, {"prepare_image_recognised"}),
     # transparent pixels keep their colour values (often black): the paper turns to ink
     "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),

@@ -187,6 +187,7 @@ def pictures(mnist, seed: int = SEED) -> list[Picture]:
 
 SPECKLED = 6  # pictures the specks check poses, each with and without its specks
 SPECK_INSIDE = True  # one speck inside the digit's box, where there is room (speckled_pictures)
+IN_TWO_PIECES = 2  # of them, digits cut in two by a stroke lifted off the page, where a cut leaves two large pieces
 
 
 @dataclass
@@ -197,6 +198,24 @@ class Speckled:
     inside: bool  # whether one of them lies inside the digit's box
     gap: int  # pixels between the digit's ink and the nearest speck's edge
     shown: str
+    in_two_pieces: bool = False  # the digit cut in two (_in_two_pieces): both pieces are the digit
+    laid_out_hw: tuple[int, int] | None = None  # the box the contract's layout of the noise-free digit measures
+
+
+def _in_two_pieces(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The digit with a band of rows taken out of its middle third where that leaves exactly two pieces of touching
+    ink, each holding at least a quarter of it (a 5 whose bar was lifted off the page), or None where no cut does."""
+    from scipy import ndimage
+
+    h, total = ink.shape[0], float(ink.sum())
+    gap = max(2, round(0.06 * h))
+    for row in rng.permutation(np.arange(h // 3, max(h // 3 + 1, 2 * h // 3 - gap))):
+        cut = ink.copy()
+        cut[row : row + gap] = 0
+        pieces, count = ndimage.label(cut > 0.02, structure=np.ones((3, 3)))
+        if count == 2 and min(ndimage.sum(cut, pieces, [1, 2])) >= total / 4:
+            return cut
+    return None
 
 
 def speckled_pictures(mnist, seed: int) -> list[Speckled]:
@@ -205,13 +224,17 @@ def speckled_pictures(mnist, seed: int) -> list[Speckled]:
     outside the digit's box by at least a quarter of its size, and one inside the box wherever a spot lies 3
     pixels or more from every stroke (a review cropped to the inked rows' and columns' heaviest run instead of
     finding pieces, and kept the point while every speck lay outside). The photo without them is drawn with the
-    same paper, pen and noise, so a preparation that leaves the specks out gives the same result for both."""
+    same paper, pen and noise, so a preparation that leaves the specks out gives the same result for both. The
+    first IN_TWO_PIECES digits are cut in two, both pieces large (a review kept only the largest piece of ink and
+    lost nothing while every digit came in one)."""
     from scipy import ndimage  # the grader's side: the distance from every pixel to the digit's faintest ink
 
     rng = np.random.default_rng([seed, 8])
     found = []
     for n, i in enumerate(int(i) for i in rng.choice(len(mnist.x_test), SPECKLED, replace=False)):
         ink = photo_ink(mnist.x_test[i], rng.uniform(1.5, 4.5))
+        cut = _in_two_pieces(ink, rng) if n < IN_TWO_PIECES else None
+        ink = ink if cut is None else cut
         h, w = ink.shape
         side = max(h, w)
         margin = side // 2 + 2
@@ -243,8 +266,9 @@ def speckled_pictures(mnist, seed: int) -> list[Speckled]:
         state = int(rng.integers(2**32))
         clean, speckled = paint(sheet, np.random.default_rng(state)), paint(specks, np.random.default_rng(state))
         label = int(mnist.y_test[i])
-        found.append(Speckled(clean, speckled, len(places), inside, gap, f"x_test[{i}] (a {label}) re-saved dark on light, "
-                              f"{sheet.shape[0]}×{sheet.shape[1]} {'RGB' if colour else 'grayscale'}"))
+        kind = ", cut in two by a stroke lifted off the page" if cut is not None else ""
+        found.append(Speckled(clean, speckled, len(places), inside, gap, f"x_test[{i}] (a {label}{kind}) re-saved dark on light, "
+                              f"{sheet.shape[0]}×{sheet.shape[1]} {'RGB' if colour else 'grayscale'}", cut is not None, laid_out_hw(sheet)))
     return found
 
 

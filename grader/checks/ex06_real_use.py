@@ -16,7 +16,8 @@ is downloaded, and drawn for each file (its hash and the run's draw key):
   black and blue ink on a transparent background;
 - "printed" digits, drawn with Pillow's built-in font at several sizes;
 - photos with specks of ink apart from the digit, each beside the same photo
-  without them (the same paper, pen and noise), which must prepare alike.
+  without them (the same paper, pen and noise), which must prepare alike; two
+  of those digits are cut in two by a lifted stroke, and both pieces must stay.
 
 Size, centring and recognition count only where the results look like their
 pictures' digits (`_shows_its_digits`): an adversarial review returned a real

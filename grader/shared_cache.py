@@ -8,9 +8,8 @@ trainings here (training/trainer.py); ex06's checks keep their probe models
 (`shared_files`), so a class's gradings import Keras on the grader's side once,
 not once per student; ex02b's by-hand trainings keep what the student's train()
 returned (`shared_files`, through training/by_hand.py), so an identical file
-trains once per class; ex02b's replay of a training keeps the parameters the
-grader's own steps reach (`shared_arrays`), so an identical file's replay runs
-once per class too.
+trains once per class, and so do the grader's replays of them (`shared_arrays`
+there).
 
 The folder is the grading account's (mode 0700) and never reaches a student's
 sandbox.
@@ -26,8 +25,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
-
-import numpy as np
 
 try:
     import fcntl
@@ -88,46 +85,3 @@ def _through_cache(cache: Path, key: str, make: Callable[[Path], None], valid: C
             shutil.rmtree(making, ignore_errors=True)
             raise
         return done
-
-
-def digests(arrays: list[np.ndarray]) -> list[str]:
-    """The sha256 of each array's dtype, shape and bytes: what an entry of arrays is checked against when read."""
-    return [hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest() for a in arrays]
-
-
-MAX_SHARED_ARRAYS = 16
-
-
-def shared_arrays(cache: str | Path | None, identity: dict[str, Any], compute: Callable[[], list[np.ndarray]]) -> tuple[list[np.ndarray], bool]:
-    """(the arrays the grader's own `compute()` gives for `identity`, whether they were read from an earlier
-    grading's entry). Only the grader's computations are kept here (never a value a student's code returned:
-    training/by_hand.py keeps those, with their checks), and `identity` must hold every input that decides them.
-    An entry is its arrays (no pickles) and a meta.json with the key and each array's digest; one that is not
-    exactly that is removed and computed again. Without a cache folder, computed."""
-    key, made, found = key_of(identity), [], []
-
-    def make(folder: Path) -> None:
-        if not made:
-            made.append([np.asarray(a) for a in compute()])
-        for i, array in enumerate(made[0]):
-            np.save(folder / f"{i}.npy", array, allow_pickle=False)
-        (folder / "meta.json").write_text(json.dumps({"key": key, "arrays": digests(made[0])}), encoding="utf-8")
-
-    def valid(folder: Path) -> bool:
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            wanted = meta["arrays"] if isinstance(meta, dict) and meta.get("key") == key else None
-            if not isinstance(wanted, list) or not 1 <= len(wanted) <= MAX_SHARED_ARRAYS:
-                return False
-            arrays = [np.load(folder / f"{i}.npy", allow_pickle=False) for i in range(len(wanted))]
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
-        found[:] = [arrays] if digests(arrays) == wanted else []
-        return bool(found)
-
-    scratch = Path(tempfile.mkdtemp(prefix="shared-arrays-"))
-    try:
-        shared_files(cache, identity, make, scratch, valid=valid)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return (made[0], False) if made else (found[0], True)

@@ -17,6 +17,7 @@ import pytest
 from grader import provenance, shared_cache
 from grader.isolation.student import Student
 from grader.settings import CACHE_ENV, DRAW_KEY_ENV, REUSE_ENV
+from grader.training import by_hand
 from grader.training.by_hand import shared_call, training_sources
 from mnist_course.course import load_course
 
@@ -117,7 +118,7 @@ def test_a_tampered_entry_is_not_trusted(tmp_path, monkeypatch):
     # the check that catches it, switched off: the forged bytes would be served
     meta = json.loads((entry / "meta.json").read_text())
     np.save(array, forged.astype(value.dtype), allow_pickle=False)
-    monkeypatch.setattr("grader.training.by_hand._digest", lambda arrays: meta["arrays"])
+    monkeypatch.setattr("grader.training.by_hand.digests", lambda arrays: meta["arrays"])
     fooled = Counted(alice)
     served, reused = fooled.normalize(cache, IMAGES)
     assert reused and fooled.calls == 0 and served.tobytes() != value.tobytes()
@@ -125,7 +126,7 @@ def test_a_tampered_entry_is_not_trusted(tmp_path, monkeypatch):
 
 
 def test_the_grader_s_own_arrays_are_computed_once_and_a_tampered_entry_is_computed_again(tmp_path, monkeypatch):
-    """shared_cache.shared_arrays (ex02b's replay of a training): computed once per identity, read after;
+    """by_hand.shared_arrays (ex02b's replay of a training): computed once per identity, read after;
     another identity computes; forged bytes are not served (and would be, with the digest check off)."""
     cache, runs = tmp_path / "cache", []
 
@@ -133,22 +134,22 @@ def test_the_grader_s_own_arrays_are_computed_once_and_a_tampered_entry_is_compu
         runs.append(1)
         return [np.arange(6.0).reshape(2, 3), np.ones(4)]
 
-    first, reused = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
-    again, reused_again = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    first, reused = by_hand.shared_arrays(cache, {"replay": "alice"}, compute)
+    again, reused_again = by_hand.shared_arrays(cache, {"replay": "alice"}, compute)
     assert (len(runs), reused, reused_again) == (1, False, True)
     assert all(a.tobytes() == b.tobytes() and a.dtype == b.dtype for a, b in zip(first, again))
-    assert shared_cache.shared_arrays(cache, {"replay": "bob"}, compute)[1] is False and len(runs) == 2
-    assert shared_cache.shared_arrays(None, {"replay": "alice"}, compute)[1] is False and len(runs) == 3
+    assert by_hand.shared_arrays(cache, {"replay": "bob"}, compute)[1] is False and len(runs) == 2
+    assert by_hand.shared_arrays(None, {"replay": "alice"}, compute)[1] is False and len(runs) == 3
     (entry,) = [e for e in cache.glob("*.files") if json.loads((e / "meta.json").read_text())["key"] == shared_cache.key_of({"replay": "alice"})]
     forged = np.zeros((2, 3))
     np.save(entry / "0.npy", forged, allow_pickle=False)
-    remade, reused = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    remade, reused = by_hand.shared_arrays(cache, {"replay": "alice"}, compute)
     assert not reused and len(runs) == 4 and remade[0].tobytes() == first[0].tobytes()
     # the check that catches it, switched off: the forged array would be served
     meta = json.loads((entry / "meta.json").read_text())
     np.save(entry / "0.npy", forged, allow_pickle=False)
-    monkeypatch.setattr(shared_cache, "digests", lambda arrays: meta["arrays"])
-    served, reused = shared_cache.shared_arrays(cache, {"replay": "alice"}, compute)
+    monkeypatch.setattr(by_hand, "digests", lambda arrays: meta["arrays"])
+    served, reused = by_hand.shared_arrays(cache, {"replay": "alice"}, compute)
     assert reused and len(runs) == 4 and served[0].tobytes() == forged.tobytes()
 
 

@@ -386,16 +386,21 @@ class Student:
 
         Arguments are arrays, or a `sandbox.ModelArg` that arrives as a Keras model.
         `shown` is how the call reads in messages; `expect` what the contract
-        promises. Results are cached per exact call unless `cached=False`.
+        promises. Results are cached per exact call; `cached=False` asks again (does
+        the function give the same answer twice?) and leaves the kept answer as it was,
+        so a later call still gets the first one (the replays of ex02b's train() start
+        from what init_params gave before train() ran).
         `own_time_limit`: this call's limit in seconds of its own time, where a
         check bounds the work a contract allows (else course.toml's call_timeout_s);
         a check that sets one explains its own time-out.
         """
         called, key = self.call_key(function, args, shown, kwargs)
-        if key not in self._outcomes or not cached:
+        outcome = self._outcomes.get(key) if cached else None
+        if outcome is None:
             if self.file_problem() is not None:
                 raise self.import_problem
-            self._outcomes[key] = self.worker.call(function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
-        if self._outcomes[key].reached and self._outcomes[key].stage == "call":  # at import: the file's one cause instead
-            self.library_used.setdefault(function, self._outcomes[key].reached[0])
-        return Call(self, function, called, expect, self._outcomes[key])
+            outcome = self.worker.call(function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
+            self._outcomes.setdefault(key, outcome)
+        if outcome.reached and outcome.stage == "call":  # at import: the file's one cause instead
+            self.library_used.setdefault(function, outcome.reached[0])
+        return Call(self, function, called, expect, outcome)

@@ -59,26 +59,31 @@ neither lets one file reach another's key.
 
 `MNIST_COURSE_TRAINING_REUSE=off` (settings.Switches) switches reuse off: every
 call runs, as without a cache folder.
+
+The grader's own replay of such a training (grader/checks/ex02b/replay.py) is
+kept the same way (`shared_arrays`): its arrays and their digests, keyed by
+everything it is computed from, so an identical file replays once per class.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 
 from ..isolation import sandbox
-from ..isolation.safe_files import SubmissionError, read_regular
+from ..isolation.safe_files import SubmissionError, open_regular, read_regular
 from ..isolation.student import Call, Student
 from ..settings import switches
-from ..shared_cache import digests as _digest, key_of, shared_files
+from ..shared_cache import key_of, shared_files
 
 CACHE_VERSION = 1  # bump when what an entry holds, or how it is read, changes
 MAX_ARRAYS = 8  # a returned tuple, list or dict of more arrays is not kept
@@ -137,6 +142,35 @@ def _rebuilt(container: str, names: list[str], arrays: list[np.ndarray]) -> Any:
     return tuple(arrays) if container == "tuple" else list(arrays)
 
 
+def digests(arrays: list[np.ndarray]) -> list[str]:
+    """The sha256 of each array's dtype, shape and bytes: what an entry of arrays is checked against when read."""
+    return [hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest() for a in arrays]
+
+
+def _write_arrays(folder: Path, key: str, arrays: list[np.ndarray], **meta: Any) -> None:
+    """An entry of arrays: each as `i.npy` (no pickles), and a meta.json with `key`, each array's digest and `meta`."""
+    for i, array in enumerate(arrays):
+        np.save(folder / f"{i}.npy", array, allow_pickle=False)
+    (folder / "meta.json").write_text(json.dumps({**meta, "key": key, "arrays": digests(arrays)}), encoding="utf-8")
+
+
+def _read_arrays(folder: Path, key: str, most: int) -> tuple[list[np.ndarray], dict[str, Any]] | None:
+    """(the arrays and the meta.json of an entry _write_arrays made), or None where it is not exactly that entry
+    for `key`: another key's, more than `most` arrays or none, a file missing, a link, a changed byte."""
+    try:
+        meta = json.loads(read_regular(folder / "meta.json", 1 << 20).decode("utf-8"))
+        wanted = meta.get("arrays") if isinstance(meta, dict) and meta.get("key") == key else None
+        if not isinstance(wanted, list) or not 1 <= len(wanted) <= most:
+            return None
+        arrays = []
+        for i in range(len(wanted)):
+            with os.fdopen(open_regular(folder / f"{i}.npy"), "rb") as handle:
+                arrays.append(np.load(handle, allow_pickle=False))
+    except (OSError, ValueError, TypeError):
+        return None
+    return (arrays, meta) if digests(arrays) == wanted else None
+
+
 def _write(folder: Path, key: str, call: Call) -> None:
     """The call's returned value and seconds into `folder`, or _NotKept. A call that reached a package
     its by-hand exercise forbids is never kept: what it used costs its function every point, and an
@@ -147,29 +181,21 @@ def _write(folder: Path, key: str, call: Call) -> None:
     if plain is None or sum(a.nbytes for a in plain[2]) > MAX_ENTRY:
         raise _NotKept(call)
     container, names, arrays = plain
-    for i, array in enumerate(arrays):
-        np.save(folder / f"{i}.npy", array, allow_pickle=False)
-    meta = {"key": key, "container": container, "names": names, "seconds": outcome.seconds, "arrays": _digest(arrays)}
-    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    _write_arrays(folder, key, arrays, container=container, names=names, seconds=outcome.seconds)
 
 
 def _read(folder: Path, key: str) -> tuple[Any, float] | None:
     """(value, seconds) an entry holds, or None when it is not exactly what the grader wrote for `key`."""
+    entry = _read_arrays(folder, key, MAX_ARRAYS)
+    if entry is None:
+        return None
+    arrays, meta = entry
+    container, names = meta.get("container"), meta.get("names")
+    if container not in ("array", "tuple", "list", "dict") or not isinstance(names, list) or (container == "dict" and len(names) != len(arrays)):
+        return None
     try:
-        meta = json.loads(read_regular(folder / "meta.json", 1 << 20).decode("utf-8"))
-        if not isinstance(meta, dict) or meta.get("key") != key or meta.get("container") not in ("array", "tuple", "list", "dict"):
-            return None
-        digests, names = meta["arrays"], meta["names"]
-        if not isinstance(digests, list) or not 1 <= len(digests) <= MAX_ARRAYS or not isinstance(names, list):
-            return None
-        arrays = []
-        for i in range(len(digests)):
-            with open(folder / f"{i}.npy", "rb") as handle:
-                arrays.append(np.load(handle, allow_pickle=False))
-        if _digest(arrays) != digests or (meta["container"] == "dict" and len(names) != len(arrays)):
-            return None
-        return _rebuilt(meta["container"], [str(n) for n in names], arrays), float(meta["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return _rebuilt(container, [str(n) for n in names], arrays), float(meta["seconds"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -222,3 +248,32 @@ def shared_call(student: Student, cache: str | Path | None, function: str, *args
     value, seconds = found[0]
     student._outcomes[memo] = outcome = sandbox.CallOutcome(status="returned", value=value, seconds=seconds)
     return Call(student, function, called, expect, outcome), Shared(True, seconds)
+
+
+MAX_SHARED_ARRAYS = 16
+
+
+def shared_arrays(cache: str | Path | None, identity: dict[str, Any], compute: Callable[[], list[np.ndarray]]) -> tuple[list[np.ndarray], bool]:
+    """(the arrays the grader's own `compute()` gives for `identity`, whether they were read from an earlier
+    grading's entry): ex02b's replay of a training, once per class like the training itself. Only the grader's
+    computations are kept this way (a value a student's code returned is shared_call's, with its checks), and
+    `identity` must hold every input that decides them. An entry that _read_arrays refuses is removed and
+    computed again. Without a cache folder, computed."""
+    key, made, found = key_of(identity), [], []
+
+    def make(folder: Path) -> None:
+        if not made:
+            made.append([np.asarray(a) for a in compute()])
+        _write_arrays(folder, key, made[0])
+
+    def valid(folder: Path) -> bool:
+        entry = _read_arrays(folder, key, MAX_SHARED_ARRAYS)
+        found[:] = [entry[0]] if entry else []
+        return bool(found)
+
+    scratch = Path(tempfile.mkdtemp(prefix="shared-arrays-"))
+    try:
+        shared_files(cache, identity, make, scratch, valid=valid)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return (made[0], False) if made else (found[0], True)

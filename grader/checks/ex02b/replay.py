@@ -11,8 +11,8 @@ import numpy as np
 
 from grader.feedback import Feedback, NotGraded, NotStarted
 from grader.settings import switches
-from grader.shared_cache import digests, shared_arrays
 from grader.references import ex02b_backprop as ref  # the grader's gradients and its replay of the training
+from grader.training.by_hand import digests, shared_arrays
 from grader.checks.ex02b.gradients import _agree, _grad_call, _grad_parts
 from grader.checks.ex02b.init_params import _params
 
@@ -100,10 +100,8 @@ def _replays_the_steps(student, learned, trained, x, y, settings, seed, first, n
     want = replayed()
     if same(want):
         return
-    # asked again, kept apart from the start (`shown` is part of a call's key): the start stays what init_params gave
-    # before train() ran (starts_before_training), and this answer shows whether init_params gives it twice
-    again = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10,
-                                                                shown="asked a second time"), tuple(p.shape for p in first))]
+    again = [p.astype(np.float64) for p in _params(student.call("init_params", seed=seed, n_in=784, n_hidden=h, n_out=10, cached=False),
+                                                  tuple(p.shape for p in first))]
     if not all(np.array_equal(p, q) for p, q in zip(again, first)):
         cause = ("init_params(seed) returned other parameters at its second call (init_params_reproducible says why), so train() "
                  "cannot give the same parameters from the same arguments, and where it started cannot be known")

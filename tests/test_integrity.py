@@ -4,7 +4,7 @@ each proven both ways: the attack earns nothing with the protection, and the poi
 
 - Answers worked out at home: the problems a check poses are drawn for each file and draw key
   (grader/draws.py), so a table of their answers answers none of them (ex02b's loss and gradient
-  problems, ex04's McNemar counts, bin edges and random matrices, ex06's pictures). An exercise file
+  problems, ex04's McNemar counts, bin edges, random matrices and the labels of its hand-made edge cases, ex06's pictures). An exercise file
   also holds at most 256 KB (isolation/safe_files.py, tests/test_uploads.py).
 - A training that is not the one the exercise teaches: ex02b's train() is replayed whole, from what
   init_params gave before train() ran.
@@ -206,6 +206,42 @@ def test_f_scores_from_a_table_made_at_home_earn_nothing(tmp_path, mnist_path):
     source = filled("ex04", precision_recall_f1=TABLE_PRF) + f"\n\n_PRF = {table!r}\n"
     done = _graded_on_and_off(tmp_path, mnist_path, "ex04_evaluation", source, "precision_recall_f1_values", FIXED_MATRIX)
     assert "1 failed" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
+# ex04: a confusion matrix sized by the labels it sees (max() + 1), a classic mistake that the drawn labels never
+# show (they reach 9), with the answers to the hand-made cases of missing classes kept in a table worked out at
+# home. Those cases are situations, now under class labels and in an order drawn for each file; as literals
+# again (switched off), the table earns the check.
+TABLE_CM = """
+    import hashlib
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    key = hashlib.sha256(y_true.tobytes() + y_pred.tobytes()).hexdigest() + f"/{num_classes}"
+    if key in _CM:
+        return np.array(_CM[key], dtype=np.int64)
+    n = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+"""
+LITERAL_CASES = """import numpy as np
+import grader.references.ex04_evaluation as ref
+ref.class_relabelling = lambda seed, purpose, n, keep=(), attempt=0: np.arange(n)
+ref.sample_order = lambda seed, purpose, n: np.arange(n)
+"""
+
+
+def test_edge_cases_answered_from_a_table_made_at_home_earn_nothing(tmp_path, mnist_path):
+    import hashlib
+
+    from grader.references import ex04_evaluation as ref
+
+    literal = [(np.array([0, 0, 1, 1, 2, 2, 4, 4, 0, 1]), np.array([0, 3, 1, 1, 2, 0, 4, 1, 0, 2]), 6),
+               (np.array([2, 2, 2]), np.array([2, 2, 2]), 10), (np.array([], np.int64), np.array([], np.int64), 10)]  # as written before they were drawn
+    table = {hashlib.sha256(t.tobytes() + p.tobytes()).hexdigest() + f"/{n}": ref.confusion_matrix(t, p, n).tolist() for t, p, n in literal}
+    source = filled("ex04", confusion_matrix=TABLE_CM) + f"\n\n_CM = {table!r}\n"
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex04_evaluation", source, "confusion_matrix_missing_classes", LITERAL_CASES)
+    assert "1 failed" in done["on"] and "from the labels seen" in done["on"], done["on"][-3000:]
     assert "1 passed" in done["off"], done["off"][-3000:]
 
 

@@ -7,7 +7,10 @@ data that comes back against the contract in the exercise's docstrings, using
 the small reference computations of grader/references/ex04_evaluation.py (`ref`,
 never imported from solutions/). Random inputs are drawn for each file when it is graded (`_input_seed`), so
 that a table of answers worked out at home answers none of them (an adversarial review answered
-precision_recall_f1 from one, 6/6, when they were fixed); the hand-made edge cases are fixed.
+precision_recall_f1 from one, 6/6, when they were fixed). The hand-made edge cases (missing and empty
+classes, ties, fewer mistakes than k) keep their situation and take class labels and a sample order drawn
+for the file (`ref.class_relabelling`, `ref.sample_order`): a table of answers to them as literals earned
+confusion_matrix_missing_classes for a matrix sized by the labels seen (tests/test_integrity.py).
 
 Each student has a variant (course.toml: BETA, the beta of precision_recall_f1's F score, a number
 at the top of the file), and the F checks grade that one; an F score that is exactly another

@@ -88,6 +88,32 @@ EMPTY_CLASSES = np.array(
 )
 
 
+# The hand-made edge cases above and in the checks are situations (a class that never occurs, ties between
+# equal counts), not numbers: each file gets them under class labels and in a sample order of its own, so
+# that no table of answers to the literal inputs can stand in for the rule (issue 38, item 4).
+def class_relabelling(seed, purpose: int, n: int, keep=(), attempt: int = 0) -> np.ndarray:
+    """A permutation `new = relabelling[old]` of the classes 0..n-1 drawn from `seed` (each file's own) for
+    one edge case (`purpose`); the classes in `keep` keep their labels (the largest, where a case needs it
+    unseen). `attempt`: the next draw, where a check needs one that tells a look-alike apart."""
+    moved = np.array([k for k in range(n) if k not in keep])
+    relabelling = np.arange(n)
+    relabelling[moved] = np.random.default_rng([seed, 40, purpose, attempt]).permutation(moved)
+    return relabelling
+
+
+def relabelled_cm(cm, relabelling) -> np.ndarray:
+    """`cm` with class k renamed relabelling[k], on both axes: the same situation under other labels."""
+    cm = np.asarray(cm)
+    out = np.zeros_like(cm)
+    out[np.ix_(relabelling, relabelling)] = cm
+    return out
+
+
+def sample_order(seed, purpose: int, n: int) -> np.ndarray:
+    """The order a hand-made case's samples come in for this file (drawn from `seed`)."""
+    return np.random.default_rng([seed, 41, purpose]).permutation(n)
+
+
 def pairs_cm(seed):
     """The random matrix with a few clearly largest mistakes planted; 4 -> 9 and 9 -> 4
     differ, so a transposed reading shows."""

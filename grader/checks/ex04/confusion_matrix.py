@@ -108,15 +108,18 @@ def test_confusion_matrix_values(student):
 
 
 def test_confusion_matrix_missing_classes(student):
-    # Class 3 is predicted but never true, class 5 neither true nor predicted,
-    # and the largest label seen (4) is not num_classes - 1.
-    y_true = np.array([0, 0, 1, 1, 2, 2, 4, 4, 0, 1])
-    y_pred = np.array([0, 3, 1, 1, 2, 0, 4, 1, 0, 2])
-    one = np.array([2, 2, 2])
+    # One class is predicted but never true, class 5 neither true nor predicted, and the largest label seen
+    # (4) is not num_classes - 1; then one class alone, never 9. Classes and order drawn for each file (ref).
+    relabelling = ref.class_relabelling(student.input_seed, 1, 6, keep=(5,))
+    order = ref.sample_order(student.input_seed, 1, 10)
+    y_true = relabelling[np.array([0, 0, 1, 1, 2, 2, 4, 4, 0, 1])][order]
+    y_pred = relabelling[np.array([0, 3, 1, 1, 2, 0, 4, 1, 0, 2])][order]
+    alone = int(ref.class_relabelling(student.input_seed, 2, 10, keep=(9,))[2])
+    one = np.array([alone] * 3)
     empty = np.array([], dtype=np.int64)
     cases = [
-        (y_true, y_pred, 6, f"{_lit(y_true)}, {_lit(y_pred)}", "class 3 never occurs, class 5 never occurs and is never predicted"),
-        (one, one, 10, f"{_lit(one)}, {_lit(one)}", "only class 2 occurs"),
+        (y_true, y_pred, 6, f"{_lit(y_true)}, {_lit(y_pred)}", f"class {relabelling[3]} never occurs, class 5 never occurs and is never predicted"),
+        (one, one, 10, f"{_lit(one)}, {_lit(one)}", f"only class {alone} occurs"),
         (empty, empty, 10, "np.array([], dtype=np.int64), np.array([], dtype=np.int64)", "no samples at all"),
     ]
     for t, p, num_classes, shown, situation in cases:

@@ -90,10 +90,14 @@ def test_most_confident_mistakes_values(student):
 
 
 def test_most_confident_mistakes_ties_and_few(student):
-    # Rows 1, 3 and 4 are wrong with the same confidence 0.7; row 0 is wrong and surer.
+    # Three rows are wrong with the same confidence 0.7, one is wrong and surer; one row alone is wrong in few_true.
+    # The rows' order and the classes are drawn for each file (ref.sample_order, ref.class_relabelling).
+    order, classes = ref.sample_order(student.input_seed, 8, 6), ref.class_relabelling(student.input_seed, 8, 3)
     ties = np.array([[0.1, 0.9, 0.0], [0.7, 0.3, 0.0], [0.2, 0.8, 0.0], [0.3, 0.0, 0.7], [0.0, 0.7, 0.3], [0.6, 0.4, 0.0]])
-    ties_true = np.array([0, 1, 1, 0, 2, 0])
-    few_true = np.array([1, 0, 0, 2, 1, 0])  # only row 2 is wrong
+    ties[:, classes] = ties.copy()
+    ties = ties[order]
+    ties_true = classes[np.array([0, 1, 1, 0, 2, 0])][order]
+    few_true = classes[np.array([1, 0, 0, 2, 1, 0])][order]
     perfect_true = ties.argmax(axis=1)
     many, many_true = ref.tied_mistakes(student.input_seed)
     cases = [

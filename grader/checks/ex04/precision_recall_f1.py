@@ -157,10 +157,14 @@ def test_precision_recall_f1_values(student, variant):
 
 
 def test_precision_recall_f1_empty_classes(student, variant):
-    perfect = np.diag([5, 3, 0]).astype(np.int64)
+    # The situations under class labels drawn for each file (ref.class_relabelling)
+    empty_classes = ref.relabelled_cm(ref.EMPTY_CLASSES, ref.class_relabelling(student.input_seed, 3, 5))
+    relabelling = ref.class_relabelling(student.input_seed, 4, 3)
+    perfect = ref.relabelled_cm(np.diag([5, 3, 0]).astype(np.int64), relabelling)
+    right, never = sorted(relabelling[:2]), relabelling[2]
     cases = [
-        (ref.EMPTY_CLASSES, _lit(ref.EMPTY_CLASSES), "classes that never occur, are never predicted, or are never right"),
-        (perfect, _lit(perfect), "a perfect classifier on classes 0 and 1; class 2 never occurs"),
+        (empty_classes, _lit(empty_classes), "classes that never occur, are never predicted, or are never right"),
+        (perfect, _lit(perfect), f"a perfect classifier on classes {right[0]} and {right[1]}; class {never} never occurs"),
         (np.zeros((10, 10), dtype=np.int64), "np.zeros((10, 10), dtype=np.int64)", "no samples at all"),
     ]
     for cm, shown, situation in cases:

@@ -423,6 +423,104 @@ plt.show()
 # stuck? `grader --hint ex05c`.
 
 # %% [markdown]
+# ## Debugging a training run
+#
+# A run with a mistake in it rarely fails with an error. It trains, its loss moves, and
+# it ends up reading digits worse than it should, or not at all. The overfitting check
+# at the top of this lesson proves the plumbing works; the mistakes that remain live in
+# the run itself: what its images hold, whether its labels go with them, the order its
+# batches come in, the size of its steps. Each can be measured in seconds, before any
+# recipe, and the cheapest checks come first:
+#
+# 1. **The pixels.** Their smallest and largest value, whether any is not a number, and
+#    how many are ink at all: a run's pixels must be scaled as its model expects.
+# 2. **The order of the labels.** How often two neighbours share a label: about one time
+#    in ten in digits stored at random; nearly always in digits stored class by class.
+# 3. **Whether the labels go with the images.** Lesson 2's mean digits need no training:
+#    take each class's mean image from one half of the run and read the other half with
+#    them. Labels that belong to their images read far above chance (one in ten).
+# 4. **The losses, trained as the settings say.** Every run starts at ln 10 = 2.30, ten
+#    equally likely digits; how the batch losses leave it says whether the steps learn.
+#
+# `mnist_course.debugging` holds runs to practise on: images (one row of 784 pixels each),
+# labels and a settings dict, and `train`, lesson 2's softmax regression trained by
+# mini-batch SGD exactly as the settings say. Here are the four checks as one function,
+# first on a healthy run:
+
+# %%
+from mnist_course import debugging
+
+
+def four_checks(images, labels, settings):
+    """The four measurements above, for one run."""
+    images, labels = np.asarray(images, np.float64), np.asarray(labels)
+    half = len(images) // 2
+    class_means = [images[:half][labels[:half] == digit].mean(axis=0) for digit in range(10)]
+    distances = np.stack([((images[half:] - mean) ** 2).sum(axis=1) for mean in class_means], axis=1)
+    _, _, batch_losses = debugging.train(images, labels, settings)
+    return {
+        "pixels (min, max, share that is ink, all numbers)": (images.min(), images.max(), np.mean(images != images.min()), bool(np.isfinite(images).all())),
+        "neighbours sharing a label": np.mean(labels[1:] == labels[:-1]),
+        "class means read the other half": np.mean(distances.argmin(axis=1) == labels[half:]),
+        "batch loss, first and last ten": (batch_losses[0], np.mean(batch_losses[-10:])),
+    }
+
+
+def show(name, checks):
+    print(name)
+    for what, value in checks.items():
+        parts = value if isinstance(value, tuple) else (value,)
+        print(f"  {what}: " + ", ".join(str(v) if isinstance(v, bool) else f"{float(v):.3g}" for v in parts))
+
+
+healthy = debugging.broken_run("none", data.x_train, data.y_train, np.random.default_rng(6), "unit")
+print("settings:", healthy[2])
+show("a healthy run", four_checks(*healthy))
+
+# %% [markdown]
+# These are the numbers a run should show: pixels from 0 to 1, about one in five of them
+# ink; neighbours sharing a label about one time in ten; the class means reading most of
+# the other half right, with no training at all; and batch losses that start at ln 10
+# and fall well below it. Now a run that went wrong on its way in: its images were
+# scaled to [0, 1] and then stored as `uint8`, the type of the raw pixels, which keeps
+# only the whole part of each number:
+
+# %%
+images, labels, settings = healthy
+stored = images.astype(np.uint8).astype(np.float64)  # the mistake: 0.7 becomes 0, only a pixel of exactly 1 survives
+show("the run stored as uint8", four_checks(stored, labels, settings))
+
+# %% [markdown]
+# The first check finds it before any training: the pixels still run from 0 to 1, but
+# almost none of them is ink any more, a small fraction of the healthy run's share. The
+# later checks only say that something is off (the class means read fewer digits, the
+# losses fall less far); the pixels say what. The repair undoes exactly that step, and
+# nothing else: keep the scaled images as floats. Measure the repaired run with the
+# same checks, and compare the two trained on held-out digits:
+
+# %%
+test_images = debugging.scaled(data.x_test.reshape(len(data.x_test), -1), "unit")
+for name, run_images in (("healthy", images), ("stored as uint8", stored)):
+    weights, bias, _ = debugging.train(run_images, labels, settings)
+    print(f"{name:16s}: {debugging.accuracy(weights, bias, test_images, data.y_test):.1%} of the test digits")
+
+# %% [markdown]
+# Two habits make these checks work. Measure before you decide: a guess at the mistake
+# fixes the wrong thing as often as the right one. And know what a healthy run shows,
+# because a number means little alone: "the class means read 80%" is fine; "20%" says
+# that the labels have come loose from their images, or that the images no longer hold
+# their digits, as in the run above, and the pixels tell which.
+#
+# **In exercise 5d** (`exercises/ex05d_debugging.py`) you write `diagnose`, which measures
+# a run and names the one mistake it holds (pixels left unscaled, labels moved along the
+# run, a learning rate far too high or too low, digits stored class by class and not
+# shuffled) or none, and `repair`, which undoes it. The grader draws fresh runs of every
+# kind for your file and trains your repaired runs itself. Your variant (`grader --variant
+# ex05d`) says how your runs scale their pixels, and with it which learning rates train
+# well on them; `debugging.your_run(PIXELS)` gives you a run of your variant's with a
+# mistake in it to debug by hand first. Stuck? `grader --hint ex05d`.
+
+# %% [markdown]
 # ## A stronger CNN
 #
 # The CNN of lesson 5 reads about 98.4% of the test digits. Give it a third

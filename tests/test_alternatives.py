@@ -310,6 +310,93 @@ FUNCTION_ALTERNATIVES = {
             return ("neither", "A", "B")[int(np.sign(b - c))] if p < alpha else "neither"
         """,
     )),
+    # ex05d · diagnosed by training alone (no class means): raw pixels by their size, the order by the labels never
+    # going down, the rates by the loss curve, the labels by held-out digits read at chance after a loss that moved;
+    # the rate repaired by a search on held-out digits (whatever the variant), the shift by the spread within classes
+    "ex05d_trained_and_searched": ("ex05d", dict(
+        diagnose="""
+            x, y = np.array(images, dtype=np.float64), np.array(labels)
+            # 1. raw pixels are whole numbers up to 255
+            if np.abs(x).max() > 10:
+                return "unscaled_inputs"
+            # 2. stored class by class and never shuffled: the labels never go down
+            if not settings["shuffle"] and np.all(y[1:] >= y[:-1]):
+                return "sorted_without_shuffle"
+
+            def fit(xs, ys, rate, epochs, size):
+                W, b, curve = np.zeros((xs.shape[1], 10)), np.zeros(10), []
+                gen = np.random.default_rng(1)
+                for _ in range(epochs):
+                    idx = gen.permutation(len(xs))
+                    for i in range(0, len(xs), size):
+                        j = idx[i:i + size]
+                        z = xs[j] @ W + b
+                        z = z - z.max(axis=1, keepdims=True)
+                        e = np.exp(z)
+                        pr = e / e.sum(axis=1, keepdims=True)
+                        curve.append(float(np.mean(np.log(e.sum(axis=1)) - z[np.arange(len(j)), ys[j]])))  # log-softmax, exact
+                        pr[np.arange(len(j)), ys[j]] -= 1
+                        W -= rate * xs[j].T @ pr / len(j)
+                        b -= rate * pr.sum(axis=0) / len(j)
+                return W, b, curve
+
+            with np.errstate(all="ignore"):
+                cut = int(0.8 * len(x))
+                W, b, curve = fit(x[:cut], y[:cut], settings["learning_rate"], settings["epochs"], settings["batch_size"])
+                if not np.isfinite(curve).all() or np.max(curve) > 10 * np.log(10):
+                    return "learning_rate_too_high"
+                if np.mean(curve[-5:]) > np.log(10) - 0.1:
+                    # the loss hardly moved: steps too small, or labels nothing can learn? 64 digits seen 200 times are
+                    # learnt by heart by any step that works, whatever their labels
+                    _, _, by_heart = fit(x[:64], y[:64], settings["learning_rate"], 200, 64)
+                    return "learning_rate_too_low" if by_heart[-1] > np.log(10) / 2 else "shifted_labels"
+                held = np.mean((x[cut:] @ W + b).argmax(axis=1) == y[cut:])
+                return "none" if held > 0.5 else "shifted_labels"
+        """,
+        repair="""
+            x, y, s = np.array(images, dtype=np.float64), np.array(labels), dict(settings)
+            kind = diagnose(images, labels, settings)
+            if kind == "unscaled_inputs":
+                if PIXELS == "unit":
+                    x = x / 255
+                elif PIXELS == "signed":
+                    x = 2 * (x / 255) - 1
+                else:
+                    x = (x / 255 - 0.1307) / 0.3081
+            elif kind == "sorted_without_shuffle":
+                s["shuffle"] = True
+            elif kind.startswith("learning_rate"):
+                # a rate measured on held-out digits: the best of a grid, whatever the pixels' spread
+                cut = int(0.8 * len(x))
+
+                def score(rate):  # the held-out loss of the run trained at `rate` as its settings say
+                    W, b, size = np.zeros((x.shape[1], 10)), np.zeros(10), int(s["batch_size"])
+                    with np.errstate(all="ignore"):
+                        for epoch in range(int(s["epochs"])):
+                            for i in range(0, cut, size):
+                                z = x[i:i + size] @ W + b
+                                e = np.exp(z - z.max(axis=1, keepdims=True))
+                                pr = e / e.sum(axis=1, keepdims=True)
+                                pr[np.arange(len(pr)), y[i:i + size]] -= 1
+                                W -= rate * x[i:i + size].T @ pr / len(pr)
+                                b -= rate * pr.mean(axis=0)
+                        z = x[cut:] @ W + b
+                        e = np.exp(z - z.max(axis=1, keepdims=True))
+                        pr = e / e.sum(axis=1, keepdims=True)
+                        loss = -np.mean(np.log(pr[np.arange(len(pr)), y[cut:]] + 1e-12))
+                    return loss if np.isfinite(loss) else np.inf
+
+                s["learning_rate"] = float(min((0.003, 0.01, 0.03, 0.1, 0.3, 1.0), key=score))
+            elif kind == "shifted_labels":
+                # the shift at which one class's pixels look most alike: the smallest spread within the classes
+                def spread(k):
+                    moved = np.roll(y, -k)
+                    return sum(x[moved == c].var(axis=0).sum() * np.sum(moved == c) for c in range(10))
+
+                y = np.roll(y, -min(range(-5, 6), key=spread))
+            return x, y, s
+        """,
+    )),
     # ex05c · the other conventions: PyTorch's velocity (a running sum of gradients, the learning rate applied when
     # stepping: the same weights at a constant rate), the stable rate found numerically from the student's own step,
     # Keras's own form of Adam (epsilon added before the bias correction, the paper's section 2), the moments in

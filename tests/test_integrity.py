@@ -8,7 +8,9 @@ each proven both ways: the attack earns nothing with the protection, and the poi
   also holds at most 256 KB (isolation/safe_files.py, tests/test_uploads.py).
 - A training that is not the one the exercise teaches: ex02b's train() is replayed whole, from what
   init_params gave before train() ran.
-- A result that is not made from its input: ex06's stand-ins for a prepared picture.
+- A result that is not made from its input: ex06's stand-ins for a prepared picture; ex05d's diagnosis by
+  counting calls (its runs are met in an order drawn for the file, and asked about again), and its repair of
+  every mistake at once (what a run's mistake did not touch must come back as it was).
 - A contract's look-alike that the checks' inputs never told apart: ex01's threshold on the spread.
 """
 
@@ -648,3 +650,52 @@ def test_a_digit_s_second_piece_taken_for_a_speck_is_told(tmp_path, mnist_path):
                               "size_aspect or ignores_specks", NONE_IN_TWO_PIECES)
     assert "1 failed" in done["on"] and "a piece of the digit was taken for a speck" in done["on"], done["on"][-3000:]
     assert "2 passed" in done["off"], done["off"][-3000:]
+
+
+# ex05d: a diagnose() that measures nothing and names the kinds in the order the checks used to ask for them
+# (every kind in BUGS's order, then the variant's own run and its healthy twin), counting its calls: every point
+# of a review's attack. The runs are now met in an order drawn for the file, and asked about again in another;
+# with the order fixed again and nothing asked twice (switched off), the counter earns every diagnosis point.
+COUNTED_DIAGNOSIS = """
+    global _CALLS
+    _CALLS = globals().get("_CALLS", -1) + 1
+    order = list(MISTAKES) + ["shifted_labels", "none"]  # unit's own run, then its healthy twin
+    return order[_CALLS % len(order)]
+"""
+ORDER_FIXED = "import grader.checks.ex05d_debugging as checks\nchecks._asking_orders = lambda runs, seed: (runs, [])\n"
+
+
+def test_a_diagnosis_that_counts_its_calls_earns_nothing(tmp_path, mnist_path):
+    source = filled("ex05d", diagnose=COUNTED_DIAGNOSIS)
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex05d_debugging", source, "diagnose", ORDER_FIXED)
+    assert "2 failed" in done["on"], done["on"][-3000:]
+    assert "3 passed" in done["off"], done["off"][-3000:]
+
+
+# ex05d: a repair() that diagnoses nothing and undoes every mistake at once, whatever the run holds (pixels
+# scaled where they reach past 3, shuffled, the variant's good rate, the labels' best shift): every repair point
+# of the review. A repair must now leave what the run's mistake did not touch as it was; without that rule
+# (switched off), the same file earns both repair checks.
+REPAIR_EVERYTHING = """
+    images, labels, settings = np.array(images, np.float64), np.array(labels), dict(settings)
+    if images.max() > 3.0:
+        images = images / 255.0
+    settings["shuffle"], settings["learning_rate"] = True, 0.5
+    half = len(images) // 2
+
+    def read(distance):
+        moved = np.roll(labels, -distance)
+        means = np.stack([images[:half][moved[:half] == k].mean(axis=0) for k in range(10)])
+        return np.mean(((means**2).sum(axis=1) - 2 * images[half:] @ means.T).argmin(axis=1) == moved[half:])
+
+    return images, np.roll(labels, -max(range(-5, 6), key=read)), settings
+"""
+ANYTHING_CHANGED = "import grader.references.ex05d_debugging as ref\nref.changed_beyond = lambda run, images, labels, settings: None\n"
+
+
+def test_a_repair_of_every_mistake_at_once_earns_nothing(tmp_path, mnist_path):
+    source = filled("ex05d", repair=REPAIR_EVERYTHING)
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex05d_debugging", source, "repair_your_run or repair_every_run", ANYTHING_CHANGED)
+    assert "2 failed" in done["on"] and "the run as it was" in done["on"], done["on"][-3000:]
+    assert "2 passed" in done["off"], done["off"][-3000:]
+

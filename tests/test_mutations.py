@@ -70,6 +70,20 @@ ADAPTIVE_RETURN = "return weights - learning_rate * m_hat / (np.sqrt(v_hat) + ep
 ADAPTIVE_ON = {"adaptive_step_bias_correction", "adaptive_step_matches_keras", "adaptive_step_leaves_input"}
 FIT_ON = {"fit_plain_sgd", "fit_threads_your_steps"}  # the loop, and what counts once it is right
 FIT_ORDER = "        order = rng.permutation(len(images))\n"
+# ex05d's
+PIXEL_CHECK = """    if images.max() > 3.0:  # MNIST's pixels are 0..255 until scaled; scaled, none of the three passes 3
+        return "unscaled_inputs"
+"""
+ORDER_CHECK = """    if not settings["shuffle"] and np.mean(np.diff(labels) != 0) < 0.05:  # neighbours almost always one class
+        return "sorted_without_shuffle"
+"""
+LABELS_CHECK = "    if np.mean(nearest == labels[half:]) < 0.3:\n"
+MOVED_BACK = "        labels = np.roll(labels, -max(range(-5, 6), key=read))"
+RATE_REPAIRED = '        settings["learning_rate"] = {"unit": 0.5, "standardized": 0.05, "signed": 0.02}[PIXELS]'
+COPIED = "    images, labels, settings = np.array(images, np.float64), np.array(labels), dict(settings)"
+UNSCALED_REPAIRED = '        images = {"unit": images / 255.0, "standardized": (images / 255.0 - 0.1307) / 0.3081, "signed": images / 127.5 - 1.0}[PIXELS]'
+DEBUG_EVERY = {"diagnose_every_run", "repair_every_run", "repair_leaves_input"}  # a mistake not the variant's own, and what counts once its repair passes
+DEBUG_OWN = {"diagnose_your_run", "repair_your_run"}  # unit's own run: labels moved along it
 # ex06's
 _EX06 = COURSE.exercise("ex06").solution_path.read_text()
 # the reference's step that leaves specks out, as it stands in solutions/
@@ -437,6 +451,18 @@ MUTATIONS = {
     "ex05c_fresh_state_each_epoch": ("ex05c", {"    rng = np.random.default_rng(seed)\n    steps = 0": "    rng = np.random.default_rng(seed)",
                                                FIT_ORDER: "        kept, steps = [np.zeros((3, *p.shape)) for p in params], 0\n" + FIT_ORDER},
                                      {"fit_threads_your_steps"}),
+    # ex05d · debugging a training run: each check left out of diagnose() names another mistake, and each repair left out
+    # keeps the run's mistake (the repairs count once repair_every_run passes)
+    "ex05d_pixels_not_looked_at": ("ex05d", {PIXEL_CHECK: ""}, DEBUG_EVERY),
+    "ex05d_order_not_looked_at": ("ex05d", {ORDER_CHECK: ""}, DEBUG_EVERY),
+    "ex05d_labels_not_matched_to_images": ("ex05d", {LABELS_CHECK: "    if False:\n"}, DEBUG_EVERY | DEBUG_OWN),
+    "ex05d_labels_moved_further": ("ex05d", {MOVED_BACK: MOVED_BACK.replace("np.roll(labels, -max(", "np.roll(labels, max(")},
+                                   {"repair_your_run", "repair_every_run", "repair_leaves_input"}),
+    "ex05d_rate_left_as_it_was": ("ex05d", {RATE_REPAIRED: '        settings["learning_rate"] = settings["learning_rate"]'}, {"repair_every_run", "repair_leaves_input"}),
+    "ex05d_diagnosis_as_a_number": ("ex05d", {'    return "none"\n    ### END SOLUTION': '    return 0\n    ### END SOLUTION'},
+                                    {"diagnose_types", "diagnose_your_run", "diagnose_every_run"}),
+    "ex05d_repair_in_place": ("ex05d", {COPIED: "    images, labels, settings = np.asarray(images, np.float64), np.asarray(labels), dict(settings)",
+                                        UNSCALED_REPAIRED: "        images /= 255.0"}, {"repair_leaves_input"}),
     # ex06 · real use
     "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),

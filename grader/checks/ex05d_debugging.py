@@ -40,7 +40,7 @@ DRAW_PURPOSE = "ex05d debugging runs"
 SYMPTOM = {
     "none": "nothing in it is broken: its pixels are scaled as your PIXELS says, its labels go with its images, its batch losses fall from ln 10",
     "unscaled_inputs": "its pixels go up to 255",
-    "shifted_labels": "its labels do not go with its images: the mean image of each class, taken from one half of the run, reads the other half at about chance",
+    "shifted_labels": "its labels do not go with its images: the mean image of each class, taken from every other digit of the run, reads the rest at about chance",
     "learning_rate_too_high": "trained as its settings say, its batch losses jump far above ln 10, where every run starts",
     "learning_rate_too_low": "trained as its settings say, its batch losses hardly leave ln 10, where every run starts",
     "sorted_without_shuffle": "its labels come class by class and settings['shuffle'] is False, so each batch holds one digit",

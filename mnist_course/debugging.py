@@ -50,7 +50,7 @@ def train(images, labels, settings, seed=0):
             for chunk in np.array_split(visit, max(1, -(-len(images) // size))):
                 probs = _softmax(images[chunk] @ weights + bias)
                 rows = np.arange(len(chunk))
-                batch_losses.append(float(-np.log(np.maximum(probs[rows, labels[chunk]], 1e-300)).mean()))
+                batch_losses.append(_cross_entropy(probs, labels[chunk]))
                 probs[rows, labels[chunk]] -= 1.0  # softmax minus one-hot: the loss's gradient at the logits, per image
                 weights = weights - rate * images[chunk].T @ probs / len(chunk)
                 bias = bias - rate * probs.mean(axis=0)
@@ -64,8 +64,12 @@ def accuracy(weights, bias, images, labels) -> float:
 
 def mean_loss(weights, bias, images, labels) -> float:
     """The mean cross-entropy of the weights on `images`."""
-    probs = _softmax(np.asarray(images, np.float64) @ weights + bias)
-    return float(-np.log(np.maximum(probs[np.arange(len(probs)), np.asarray(labels)], 1e-300)).mean())
+    return _cross_entropy(_softmax(np.asarray(images, np.float64) @ weights + bias), np.asarray(labels))
+
+
+def _cross_entropy(probs, labels) -> float:
+    """The mean of -ln(probability of the label), floored so that a run sure of a wrong answer reads large, not infinite."""
+    return float(-np.log(np.maximum(probs[np.arange(len(probs)), labels], 1e-300)).mean())
 
 
 def _softmax(logits):
@@ -75,8 +79,9 @@ def _softmax(logits):
 
 
 # How a run's pixels are scaled (exercise 05d's variants: PIXELS at the top of its file), with the learning rates
-# at which softmax regression trains well on them, and those far too high or far too low (measured: 4,000 digits,
-# 2 epochs, batches of 64; benchmarks/VARIANTS.md). The wider the pixels' spread, the smaller a good step.
+# at which softmax regression trains well on them, and those far too high or far too low (measured with `train`:
+# 4,000 digits, 2 epochs, batches of 64, rates from 0.001 to 30; benchmarks/DEBUGGING.md measures the runs drawn
+# with them). The wider the pixels' spread, the smaller a good step.
 CONVENTIONS = {
     "unit": ("pixels / 255, in [0, 1]", (0.1, 0.2, 0.3, 0.5, 0.8), (30.0, 50.0, 80.0, 120.0), (1e-5, 2e-5, 5e-5, 1e-4)),
     "standardized": ("(pixels / 255 - 0.1307) / 0.3081, MNIST's mean and standard deviation as torchvision normalises them",

@@ -56,9 +56,9 @@ def _drawn(student, settings, variant, mnist):
     student.variant = variant
     student.pixels = variant.params["pixels"] if variant else "unit"
     student.draw_seed = settings.draw(DRAW_PURPOSE, student.source_bytes())
-    student.mnist = mnist
-    student.every_run = ref.draw_runs(mnist, student.draw_seed, ref.BUGS, student.pixels)
-    student.own_runs = ref.draw_runs(mnist, student.draw_seed + 1, (YOUR_RUNS[student.pixels], "none"), student.pixels)
+    student.held_out = ref.held_out_digits(mnist, student.draw_seed, student.pixels)  # every run's twin and repair are measured on these
+    student.every_run = ref.draw_runs(mnist, student.draw_seed, ref.BUGS, student.pixels, student.held_out)
+    student.own_runs = ref.draw_runs(mnist, student.draw_seed + 1, (YOUR_RUNS[student.pixels], "none"), student.pixels, student.held_out)
     student.asking_order, student.asking_again = _asking_orders(student.every_run + student.own_runs, student.draw_seed)
     yield
 
@@ -92,7 +92,8 @@ def _check_diagnoses(student, runs):
             cause = ("the checks that would have seen this mistake missed it, or were not made" if said == "none"
                      else f"what {said!r} shows when measured is not what this run shows")
             raise r.fail(repr(said), f"{run.bug!r}: {SYMPTOM[run.bug]}", cause=cause, hint=HINT, contract="Decide from measurements of the run itself")
-    for run in (again for again in student.asking_again if any(again is run for run in runs)):  # asked again, in another order: the same run, the same answer
+    checked = {id(run) for run in runs}
+    for run in (run for run in student.asking_again if id(run) in checked):  # asked again, in another order: the same run, the same answer
         again, said = _diagnose(student, run, cached=False)
         if said != run.bug:
             raise again.fail(f"{said!r} when asked again about the same run, after {run.bug!r} the first time", f"{run.bug!r} again",
@@ -162,8 +163,7 @@ def _check_repairs(student, runs):
                          hint="try each distance the docstring allows, both ways, and keep the one at which the labels go with their images best",
                          contract="each label beside its own image")
         try:
-            got_accuracy, got_loss = ref.trained(images.astype(np.float64), labels.astype(np.int64), settings, student.mnist,
-                                                 student.draw_seed, student.pixels)
+            got_accuracy, got_loss = ref.measured(images.astype(np.float64), labels.astype(np.int64), settings, student.held_out)
         except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
             raise r.fail(f"a run the run's training cannot train: {type(e).__name__}: {e}", "a run it trains as it trained the run before its mistake",
                          cause="a setting of another type, or labels outside 0..9",

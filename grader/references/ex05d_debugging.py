@@ -43,33 +43,30 @@ class Run:
     shown: str
 
 
-def draw_runs(mnist, seed: int, kinds: tuple[str, ...], convention: str) -> list[Run]:
+def draw_runs(mnist, seed: int, kinds: tuple[str, ...], convention: str, held_out) -> list[Run]:
     """One run of each kind in `kinds`, its pixels scaled by `convention` (the variant's), drawn from MNIST's
-    training digits with `seed` (each file's own)."""
+    training digits with `seed` (each file's own), its twin measured on `held_out` (`held_out_digits`)."""
     runs = []
-    test_images, test_labels = held_out_digits(mnist, seed, convention)
     for i, bug in enumerate(kinds):
         rng = np.random.default_rng([seed, 11, i])
         raw, labels, settings = raw_run(mnist.x_train, mnist.y_train, rng, convention)
-        weights, bias, _ = train(scaled(raw, convention), labels, settings)
+        twin_accuracy, twin_loss = measured(scaled(raw, convention), labels, settings, held_out)
         images, labels_, settings_ = plant(bug, raw, labels, settings, rng, convention)
-        runs.append(Run(bug, images, labels_, settings_, raw, labels,
-                        accuracy(weights, bias, test_images, test_labels), mean_loss(weights, bias, test_images, test_labels),
-                        f"a run of {len(images):,} digits drawn for your file"))
+        runs.append(Run(bug, images, labels_, settings_, raw, labels, twin_accuracy, twin_loss, f"a run of {len(images):,} digits drawn for your file"))
     return runs
 
 
 def held_out_digits(mnist, seed: int, convention: str) -> tuple[np.ndarray, np.ndarray]:
-    """TEST_IMAGES of MNIST's test digits drawn with `seed`, scaled by `convention`: what a trained run is measured on."""
+    """TEST_IMAGES of MNIST's test digits drawn with `seed`, scaled by `convention`: what every trained run of a
+    file is measured on, its twins and its repairs alike."""
     pick = np.random.default_rng([seed, 12]).choice(len(mnist.x_test), min(TEST_IMAGES, len(mnist.x_test)), replace=False)
     return scaled(mnist.x_test[pick].reshape(len(pick), -1), convention), mnist.y_test[pick].astype(np.int64)
 
 
-def trained(images, labels, settings, mnist, seed: int, convention: str) -> tuple[float, float]:
-    """(accuracy, mean loss) on the drawn test digits of the run trained by its own trainer."""
+def measured(images, labels, settings, held_out) -> tuple[float, float]:
+    """(accuracy, mean loss) on the `held_out` digits of the run trained by its own trainer."""
     weights, bias, _ = train(images, labels, settings)
-    test_images, test_labels = held_out_digits(mnist, seed, convention)
-    return accuracy(weights, bias, test_images, test_labels), mean_loss(weights, bias, test_images, test_labels)
+    return accuracy(weights, bias, *held_out), mean_loss(weights, bias, *held_out)
 
 
 # What each mistake changed, which its repair may change back (the rest of the run must come back as it was):
@@ -124,4 +121,4 @@ def good_rates(convention: str) -> tuple[float, ...]:
     return CONVENTIONS[convention][1]
 
 
-__all__ = ["BUGS", "Run", "draw_runs", "held_out_digits", "trained", "changed_beyond", "rescaled_as", "good_rates", "ACCURACY_MARGIN", "LOSS_MARGIN"]
+__all__ = ["BUGS", "Run", "draw_runs", "held_out_digits", "measured", "changed_beyond", "rescaled_as", "good_rates", "ACCURACY_MARGIN", "LOSS_MARGIN"]

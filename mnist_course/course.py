@@ -100,6 +100,9 @@ class Variant:
     params: dict  # what the checks and the grader's references read (numbers, strings, booleans)
     # accuracy bars where this variant's differ from the exercise's (same form as `thresholds`)
     thresholds: dict | None = None
+    # a model exercise's training for this variant, where its budget differs (course.toml: the entries of
+    # the exercise's `training` it replaces, its `reference` entry by entry; mnist_course/constraints.py)
+    training: Training | None = None
 
 
 @dataclass(frozen=True)
@@ -404,7 +407,7 @@ def parse_course(text: str) -> Course:
                 container_mb=_container_mb(ex.get("container_mb"), where),
                 by_hand=_by_hand(ex.get("by_hand", ""), forbids, where),
                 forbidden_libraries=tuple(forbids) if ex.get("by_hand") else (),
-                variants=_variants(ex.get("variant", []), where),
+                variants=_variants(ex.get("variant", []), where, ex.get("training")),
                 questions=_questions(ex.get("question", []), where),
             )
         )
@@ -452,7 +455,21 @@ def _named_once(names: list[str], where: str, what: str) -> None:
 _VARIANT_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 
 
-def _variants(raw, where: str) -> tuple[Variant, ...]:
+def _variant_training(table: dict, training: dict | None, where: str) -> Training | None:
+    """A variant's `training` (the entries of the exercise's it replaces) merged into the exercise's."""
+    if "training" not in table:
+        return None
+    changes = table["training"]
+    if training is None or not isinstance(changes, dict):
+        raise CourseError(f"course.toml: {where}.training replaces entries of the exercise's training table, which it needs")
+    unknown = set(changes) - {"max_params", "max_epochs", "cost_cap", "reference"}
+    if unknown or not set(changes.get("reference", {})) <= {"forward_flops", "epochs", "batch_size", "validation_split"}:
+        raise CourseError(f"course.toml: {where}.training may replace max_params, max_epochs, cost_cap and the reference's entries, got {changes!r}")
+    merged = {**training, **changes, "reference": {**training["reference"], **changes.get("reference", {})}}
+    return _training(merged, f"{where}.training")
+
+
+def _variants(raw, where: str, training: dict | None = None) -> tuple[Variant, ...]:
     """An exercise's [[exercise.variant]] tables: none, or at least two with distinct keys."""
     _tables(raw, where, "variant")
     if len(raw) == 1:
@@ -472,6 +489,7 @@ def _variants(raw, where: str) -> tuple[Variant, ...]:
                 says=_require(table, "says", str, vwhere).strip(),
                 params=dict(params),
                 thresholds=_thresholds(table["thresholds"], vwhere) if "thresholds" in table else None,
+                training=_variant_training(table, training, vwhere),
             )
         )
     _named_once([v.key for v in variants], where, "a variant")

@@ -1005,7 +1005,7 @@ def test_backprop_written_differently_keeps_full_points(backprop_alternatives, n
 # The model exercises: the grader trains each declaration on the real data.
 # Measured on mnist-22k (seed 0, 2 threads): ex02_functional_one_hot 97.10%
 # and ex02_sgd_momentum 97.34% (bar 96.5%), ex03_functional_rmsprop 97.12%
-# (bar 97.0%), ex05_keras_example_convnet 98.89% (bar 98.7%). A CNN with batch
+# (bar 97.0%), ex05_keras_example_convnet 98.89% (bar 98.7%, before ex05's constraints). A CNN with batch
 # normalization and global pooling reached 98.74%, too close to the bar to
 # prove anything, and trained slowest; it is not in the corpus.
 MODEL_ALTERNATIVES = {
@@ -1078,28 +1078,27 @@ MODEL_ALTERNATIVES = {
             return {"epochs": 20, "batch_size": 128, "validation_split": 0.1, "callbacks": [slower, stop]}
         """,
     )),
-    # ex05 · Keras's own "Simple MNIST convnet" example as published (keras.io),
-    # with its one-hot labels and categorical loss
-    "ex05_keras_example_convnet": ("ex05", dict(
+    # ex05 · the default variant's (`shifted`) decision written another way: the Functional API, a loop
+    # over the convolution blocks, the translation factors as ranges, Adam as an object, one-hot labels
+    # with a categorical loss. (Keras's own "Simple MNIST convnet" example, adapted with the same
+    # augmentation and 20 epochs, reads 97.14% of the private half's shifted digits: below the bar of
+    # 98.1%, as its 34,826 parameters spent in two convolutions allow; not a correct answer, so not here.)
+    "ex05_functional_one_hot": ("ex05", dict(
         build_model="""
-            model = keras.Sequential(
-                [
-                    keras.Input(shape=(28, 28, 1)),
-                    layers.Rescaling(1.0 / 255),
-                    layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-                    layers.MaxPooling2D(pool_size=(2, 2)),
-                    layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-                    layers.MaxPooling2D(pool_size=(2, 2)),
-                    layers.Flatten(),
-                    layers.Dropout(0.5),
-                    layers.Dense(10, activation="softmax"),
-                ]
-            )
-            model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+            inputs = keras.Input(shape=(28, 28, 1))
+            x = layers.Rescaling(1.0 / 255)(inputs)
+            x = layers.RandomTranslation((-0.15, 0.15), (-0.15, 0.15), fill_mode="constant")(x)
+            for filters in (32, 64):
+                x = layers.Conv2D(filters, (3, 3), padding="same", activation="relu")(x)
+                x = layers.MaxPooling2D(pool_size=(2, 2))(x)
+            x = layers.Dropout(0.4)(layers.Flatten()(layers.Conv2D(64, (3, 3), activation="relu")(x)))
+            x = layers.Dropout(0.4)(layers.Dense(128, activation="relu")(x))
+            model = keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+            model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(learning_rate=0.001), metrics=["accuracy"])
             return model
         """,
         training_settings="""
-            return {"epochs": 15, "batch_size": 128, "validation_split": 0.1, "labels": "one-hot"}
+            return {"epochs": 20, "batch_size": 128, "validation_split": 0.1, "labels": "one-hot"}
         """,
     )),
 }

@@ -362,3 +362,22 @@ def test_batch_accepts_relative_paths(run_grader, mnist_path, classroom):
     result = run_grader("ex01", "--batch", subs.name, "--out", out.name, cwd=subs.parent)
     assert result.returncode == 0, result.stderr
     assert gradebook(out)["alice"]["total"] == str(EX01.max_score)
+
+
+def test_the_misclassified_digits_are_shown_as_the_variant_had_them_graded():
+    """ex05's `shifted` variant tests on moved digits (mnist_course/constraints.py): the feedback page's
+    most confident mistakes are those digits, moved, never the centred ones the model did not read."""
+    import numpy as np
+
+    from grader.reports.figures import _as_graded
+    from mnist_course.constraints import digit_shifts, shifted
+
+    images = np.zeros((6, 28, 28), dtype=np.uint8)
+    images[:, 12:16, 12:16] = 255  # a square in the middle of each
+    moved = _as_graded({"id": "ex05", "variant": {"key": "shifted"}}, images)
+    rows, columns = digit_shifts(6, 4)
+    assert np.array_equal(moved, shifted(images, rows, columns)) and not np.array_equal(moved, images)
+    for image, dy, dx in zip(moved, rows, columns):
+        assert image[12 + dy, 12 + dx] == 255 and image.sum() == images[0].sum()  # moved, not cut: 4 pixels fit
+    assert _as_graded({"id": "ex05", "variant": {"key": "budget"}}, images) is images
+    assert _as_graded({"id": "ex04"}, images) is images

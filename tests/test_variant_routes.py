@@ -147,6 +147,22 @@ def test_a_batch_grades_each_folder_on_its_names_variant(tmp_path, mnist_path):
     assert listed.returncode == 0 and [a, key_a] in rows and [b, key_b] in rows and [copier, key_a] in rows, listed.stdout
 
 
+def _graded_class(exercise, subs: Path, out: Path, mnist_path: str):
+    """Grade the folders of `subs` as a class, each on its name's variant: (the gradebook by student,
+    a student's report rows of `exercise`)."""
+    proc = subprocess.run([sys.executable, "-m", "grader", exercise.id, "--batch", str(subs), "--out", str(out), "--data", mnist_path],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (out / "gradebook.csv").open(newline="") as fh:
+        book = {row["student"]: row for row in csv.DictReader(fh)}
+
+    def rows(name: str) -> list[dict]:
+        report = json.loads((out / "students" / name / "report.json").read_text())
+        return next(e for e in report["exercises"] if e["id"] == exercise.id)["checks"]
+
+    return book, rows
+
+
 @pytest.mark.parametrize("exercise", VARIED)
 def test_every_variants_reference_earns_every_point_and_the_stub_none(exercise, tmp_path, mnist_path):
     """Graded as a class: each variant's reference (full points), the untouched stub under each variant
@@ -171,16 +187,7 @@ def test_every_variants_reference_earns_every_point_and_the_stub_none(exercise, 
         (subs / name).mkdir(parents=True)
         (subs / name / exercise.filename).write_text(source, encoding="utf-8")
         mistakes[name] = (check, words)
-    proc = subprocess.run([sys.executable, "-m", "grader", exercise.id, "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path],
-                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    with (tmp_path / "out" / "gradebook.csv").open(newline="") as fh:
-        book = {row["student"]: row for row in csv.DictReader(fh)}
-
-    def rows(name):
-        report = json.loads((tmp_path / "out" / "students" / name / "report.json").read_text())
-        return next(e for e in report["exercises"] if e["id"] == exercise.id)["checks"]
-
+    book, rows = _graded_class(exercise, subs, tmp_path / "out", mnist_path)
     for key, name in references.items():
         assert book[name][f"{exercise.id} variant"] == key and float(book[name]["total"]) == exercise.max_score, (key, book[name])
     for key, name in stubs.items():
@@ -244,3 +251,40 @@ def test_the_classroom_step_grades_the_repository_owners_variant(tmp_path, mnist
     assert scores["own"][:2] == (0, EXERCISE.max_score)
     assert scores["classmate"][0] == 1 and scores["classmate"][1] < EXERCISE.max_score
     assert any(MISMATCH in t.get("message", "") for t in scores["classmate"][2]["tests"])
+
+
+# ex05: each variant a constraint on the grader's own training (mnist_course/constraints.py)
+EX05 = COURSE.exercise("ex05")
+
+
+@pytest.mark.trains
+def test_each_constraint_of_ex05_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short(tmp_path, mnist_path):
+    """Graded as a class, each folder on its name's variant: every constraint's reference earns every
+    point (its training on the variant's data: 2,000 images, or test digits shifted by up to 4
+    pixels); the stub under one is "not started"; a classmate's model for another constraint, handed
+    in by a student of `budget`, is over that budget, said with the variant, and never trained; and
+    the `budget` reference handed in by a student of `shifted` (augmented by only 2 pixels) falls
+    below the bar with the cause the shift explains: centred validation digits read well, shifted test
+    digits badly."""
+    subs = tmp_path / "subs"
+    references = _ids_drawing("r", EX05)
+    for key, name in references.items():
+        write_reference(EX05, key, subs / name)
+    stub = _ids_drawing("u", EX05)["small_data"]
+    (subs / stub).mkdir(parents=True)
+    (subs / stub / EX05.filename).write_text(EX05.stub_path.read_text(encoding="utf-8"), encoding="utf-8")
+    over_budget, unshifted = _ids_drawing("c", EX05)["budget"], _ids_drawing("d", EX05)["shifted"]
+    write_reference(EX05, "shifted", subs / over_budget)
+    write_reference(EX05, "budget", subs / unshifted)
+    book, report_rows = _graded_class(EX05, subs, tmp_path / "out", mnist_path)
+    rows = lambda name: {row["name"]: row for row in report_rows(name)}  # noqa: E731 - by check name
+    for key, name in references.items():
+        assert book[name][f"{EX05.id} variant"] == key and float(book[name]["total"]) == EX05.max_score, (key, book[name])
+    assert all(row["status"] == "not started" for row in rows(stub).values())
+    budget = rows(over_budget)["build_model_within_parameter_budget"]
+    assert budget["status"] == "failed" and "at most 10,000 (your variant, budget" in budget["message"], budget
+    untrained = rows(over_budget)["build_model_test_accuracy"]
+    assert untrained["status"] != "passed" and "did not train the model" in untrained["message"], untrained
+    accuracy = rows(unshifted)["build_model_test_accuracy"]
+    assert accuracy["status"] != "passed" and "the shifted test digits of your variant" in accuracy["message"], accuracy
+    assert "each moved by up to 4 pixels), as your variant asks (shifted)" in accuracy["message"]

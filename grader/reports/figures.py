@@ -31,6 +31,9 @@ from urllib.parse import quote
 
 import numpy as np
 
+from mnist_course.constraints import graded_test_images
+from mnist_course.course import load_course
+
 from .formats import html_feedback, markdown_feedback
 
 FOLDER_SUFFIX = "_files"  # feedback.md -> feedback_files/
@@ -330,9 +333,18 @@ class _TestImages:
         return loaded.x_test
 
 
+def _as_graded(ex: dict, x_test: np.ndarray) -> np.ndarray:
+    """The test images as the exercise's variant had them graded (ex05's `shifted` moves them:
+    mnist_course/constraints.py), so the page shows the digits the model read."""
+    key = (ex.get("variant") or {}).get("key")
+    if not key:
+        return x_test
+    return graded_test_images(x_test, load_course().exercise(ex["id"]).variant(key).params)
+
+
 def _misclassified(ex: dict, mistakes: list, images: _TestImages) -> tuple[Any, str]:
     try:
-        x_test = images.get()
+        x_test = _as_graded(ex, images.get())
     except Exception as exc:  # noqa: BLE001 - said in the page's one line
         raise LookupError(f"the test images could not be loaded: {_why(exc)}") from None
     mistakes = [m for m in mistakes[:16] if 0 <= int(m["index"]) < len(x_test)]

@@ -54,11 +54,11 @@ def half_accuracy(result: dict, y_test: np.ndarray, graded: np.ndarray) -> float
     return float((np.asarray(predictions)[graded] == y_test[graded]).mean())
 
 
-def public_half(exercise: Exercise, data: MNIST, result: dict) -> dict:
+def public_half(exercise: Exercise, data: MNIST, result: dict, variant: Variant | None = None) -> dict:
     """The same training measured on the half of the test set students see: what
     an instructor's release setting shows them until the private grade is
     released (grader/classroom/release.py)."""
-    return public_half_record(exercise, data, half_accuracy(result, data.y_test, test_half(len(data.y_test), "public")))
+    return public_half_record(exercise, data, half_accuracy(result, data.y_test, test_half(len(data.y_test), "public")), variant)
 
 
 def public_half_record(exercise: Exercise, data: MNIST, accuracy: float, variant: Variant | None = None) -> dict:
@@ -126,6 +126,26 @@ def _falling(values: list) -> bool:
     return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
 
 
+def constraint_diagnosis(variant: Variant | None, info: dict, result: dict, accuracy: float) -> str | None:
+    """What a variant's constraint (mnist_course/constraints.py) explains of a low `accuracy` (on the graded
+    half), where it does: a model that read its centred validation digits well, at the epoch it kept, and
+    the variant's shifted test digits badly. Unscaled pixels are said first, by `diagnosis`."""
+    shift = variant.params.get("test_shift") if variant is not None else None
+    scale = info.get("first_weighted_input_max")
+    history = result.get("history", {}).get("val_accuracy", [])
+    stopping = result.get("early_stopping") or {}
+    kept = stopping.get("best_epoch") if stopping.get("stopped_early") and stopping.get("restore_best_weights") else None
+    read = history[kept - 1] if kept and 0 < kept <= len(history) else (history[-1] if history else None)
+    if not shift or (scale is not None and scale > SCALED_INPUT_MAX) or read is None or not np.isfinite(read) or read - accuracy <= 0.02:
+        return None
+    return (
+        f"the shifted test digits of your variant: {read:.1%} on the validation images, centred as MNIST "
+        f"centres its digits, but {accuracy:.1%} on the test digits, each moved by up to {shift} pixels: the model "
+        "reads a digit where its training showed it digits. Lesson 5's 'Shifted digits: the claim, tested' measures "
+        "this; 'Padding, and data augmentation' shows how a training can show the model digits in other places"
+    )
+
+
 def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float) -> str:
     """What the training log says about a low accuracy: a classic mistake if
     one shows, else over- or underfitting read from the validation curve
@@ -145,7 +165,7 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float) ->
         return "the model barely learned (training accuracy below 50%): check the learning rate and the loss"
     classes = {layer["class"] for layer in info.get("layers", [])}
     if classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
-        grow = "more epochs, data augmentation, or more or wider convolution layers (lesson 5, 'Your turn')"
+        grow = "weigh lesson 5's tools (epochs, augmentation, the layers and their pooling) against your variant's constraint, on validation images like its test (lesson 5, 'Your turn')"
     elif "Dropout" in classes:
         grow = "wider hidden layers, or more epochs and patience so that Dropout's slower learning is not cut short (lesson 3, 'Your turn')"
     else:

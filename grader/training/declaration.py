@@ -18,6 +18,7 @@ from typing import Any
 from mnist_course.course import Exercise
 
 from mnist_course.budget import Cost, cap, flops, reference_cost, training_cost
+from mnist_course.constraints import constrained_data, constrained_training
 from ..isolation import capacity
 from ..feedback import Feedback, NotGraded, NotGradedMachine, describe
 from ..isolation.reply import Opaque, SavedModel
@@ -63,9 +64,13 @@ class Declaration:
     """One student's model and training settings, as the grader reads them (each step memoised)."""
 
     def __init__(self, student: Student, mnist, settings: RunSettings, build_kwargs: dict[str, Any] | None = None):
-        self.student, self.mnist, self.run_settings = student, mnist, settings
+        self.student, self.run_settings = student, settings
         self.exercise: Exercise = student.exercise
-        self.training = self.exercise.training
+        # A variant may constrain the training (mnist_course/constraints.py): its budget, and the
+        # images the grader trains and tests on; everything below reads these two.
+        self.variant = settings.variant_of(self.exercise)
+        self.training = constrained_training(self.exercise.training, self.variant)
+        self.mnist = constrained_data(mnist, self.variant.params if self.variant else None)
         self.build_kwargs = build_kwargs or {}
         self._memo: dict[str, Any] = {}
 

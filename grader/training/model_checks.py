@@ -29,13 +29,14 @@ from typing import Any
 from mnist_course.data import test_half
 
 from mnist_course.budget import BACKWARD_FACTOR, flops
+from mnist_course.constraints import constrains
 from ..feedback import Feedback, NotGraded, NotStarted
 from ..isolation.safe_files import clean_text
 from .. import scoring
 from ..scoring import CheckRun
 from ..settings import RunSettings
 from ..isolation.student import Student
-from .accuracy import below_the_bar, diagnosis, half_accuracy, public_half, threshold_for, training_failure, training_summary
+from .accuracy import below_the_bar, constraint_diagnosis, diagnosis, half_accuracy, public_half, threshold_for, training_failure, training_summary
 from .declaration import Declaration, NoChannelAxis, declared_input, shape_text
 from .declared_settings import Settings
 from .trainer import PROBE_IMAGES, trainer_for
@@ -158,11 +159,14 @@ class ModelSubmission(Declaration):
     def check_parameters(self) -> None:
         call, info = self.inspected()
         if info["params"] > self.training.max_params:
+            own = self.variant is not None and self.variant.training is not None and self.variant.training.max_params != self.exercise.training.max_params
             raise call.fail(
                 f"got a model with {info['params']:,} parameters",
-                f"at most {self.training.max_params:,}",
-                cause="layers wider than this exercise needs",
-                hint="model.summary() shows where the parameters are; a Dense layer has inputs × units + units",
+                f"at most {self.training.max_params:,}" + (f" (your variant, {self.variant.key}: {self.variant.says})" if own else ""),
+                cause="layers wider than this exercise needs" if not own else
+                "a model for another budget: your variant's is a few thousand parameters, where a layer's choice decides",
+                hint="model.summary() shows where the parameters are; a Dense layer has inputs × units + units, a Conv2D "
+                "layer kernel height × width × input channels × filters + filters",
             )
 
     def check_settings(self) -> Settings:
@@ -363,7 +367,7 @@ class ModelSubmission(Declaration):
         was measured goes to `check` (the `check` fixture's), which also knows
         the check's points."""
         half = self.run_settings.half
-        threshold, band, dataset = threshold_for(self.exercise, self.mnist, half)
+        threshold, band, dataset = threshold_for(self.exercise, self.mnist, half, self.variant)
         graded = test_half(len(self.mnist.y_test), half)
         measured = {"threshold": threshold, "band": band, "dataset": dataset, "half": half, "test_images": len(graded), "seed": self.training.seed}
         check.record("measured", measured)
@@ -375,7 +379,7 @@ class ModelSubmission(Declaration):
         result = self.trained()
         accuracy = half_accuracy(result, self.mnist.y_test, graded)
         if half == "private" and accuracy is not None:
-            measured["public_half"] = public_half(self.exercise, self.mnist, result)
+            measured["public_half"] = public_half(self.exercise, self.mnist, result, self.variant)
         measured.update(
             {
                 "test_accuracy": accuracy,
@@ -393,9 +397,13 @@ class ModelSubmission(Declaration):
         if summary is not None:  # what the feedback page plots (grader/reports/figures.py)
             check.record("training", summary)
         settings = self.settings()
+        train_images, shift = (self.variant.params.get(k) if self.variant else None for k in ("train_images", "test_shift"))
         shown = (
-            f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}, "
-            f"measured on the {half} half of its test set ({len(graded):,} images)"
+            f"the grader's training ({settings.epochs} epochs at batch size {settings.batch_size}, seed {self.training.seed}) on {dataset}"
+            + (f"'s first {train_images:,} training images" if train_images else "")
+            + f", measured on the {half} half of its test set ({len(graded):,} images"
+            + (f", each moved by up to {shift} pixels)" if shift else ")")
+            + (f", as your variant asks ({self.variant.key})" if constrains(self.variant) else "")
         )
         failure = training_failure(result, shown)
         if failure is not None:
@@ -406,6 +414,7 @@ class ModelSubmission(Declaration):
             _, info = self.inspected()
             raise below_the_bar(
                 accuracy, measured, result, check.points,
-                called=shown, cause=diagnosis(self.exercise, info, result, threshold), lesson=self.exercise.lesson_number,
+                called=shown, cause=constraint_diagnosis(self.variant, info, result, accuracy) or diagnosis(self.exercise, info, result, threshold),
+                lesson=self.exercise.lesson_number,
             )
         return result

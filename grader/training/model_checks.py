@@ -36,7 +36,7 @@ from .. import scoring
 from ..scoring import CheckRun
 from ..settings import RunSettings
 from ..isolation.student import Student
-from .accuracy import below_the_bar, constraint_diagnosis, diagnosis, half_accuracy, public_half, threshold_for, training_failure, training_summary
+from .accuracy import below_the_bar, diagnosis, half_accuracy, public_half, threshold_for, training_failure, training_summary
 from .declaration import Declaration, NoChannelAxis, declared_input, shape_text
 from .declared_settings import Settings
 from .trainer import PROBE_IMAGES, trainer_for
@@ -159,7 +159,7 @@ class ModelSubmission(Declaration):
     def check_parameters(self) -> None:
         call, info = self.inspected()
         if info["params"] > self.training.max_params:
-            own = self.variant is not None and self.variant.training is not None and self.variant.training.max_params != self.exercise.training.max_params
+            own = self.training.max_params != self.exercise.training.max_params  # the variant's own budget
             raise call.fail(
                 f"got a model with {info['params']:,} parameters",
                 f"at most {self.training.max_params:,}" + (f" (your variant, {self.variant.key}: {self.variant.says})" if own else ""),
@@ -414,7 +414,7 @@ class ModelSubmission(Declaration):
             _, info = self.inspected()
             raise below_the_bar(
                 accuracy, measured, result, check.points,
-                called=shown, cause=constraint_diagnosis(self.variant, info, result, accuracy) or diagnosis(self.exercise, info, result, threshold),
+                called=shown, cause=diagnosis(self.exercise, info, result, threshold, self.variant, accuracy),
                 lesson=self.exercise.lesson_number,
             )
         return result

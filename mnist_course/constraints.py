@@ -1,6 +1,6 @@
 """What a model exercise's variant asks of a student's model: a constraint on the grader's training.
 
-A model exercise (ex05) may list variants that constrain the grader's training (issue 39 item 4), each a
+A model exercise (ex03, ex05) may list variants that constrain the grader's training (issue 39 item 4), each a
 constraint no lesson model meets as it stands:
 
 - `params.test_shift = k`: every test digit is moved by a whole number of pixels, up or down and left or

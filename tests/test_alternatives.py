@@ -1004,8 +1004,9 @@ def test_backprop_written_differently_keeps_full_points(backprop_alternatives, n
 
 # The model exercises: the grader trains each declaration on the real data.
 # Measured on mnist-22k (seed 0, 2 threads): ex02_functional_one_hot 97.10%
-# and ex02_sgd_momentum 97.34% (bar 96.5%), ex03_functional_rmsprop 97.12%
-# (bar 97.0%), ex05_keras_example_convnet 98.89% (bar 98.7%, before ex05's constraints). A CNN with batch
+# and ex02_sgd_momentum 97.34% (bar 96.5%), ex03_functional_rmsprop 96.06% and
+# ex03_patient_with_plateau 96.04% on the public half (bar 95.6%, the `budget` variant's),
+# ex05_keras_example_convnet 98.89% (bar 98.7%, before ex05's constraints). A CNN with batch
 # normalization and global pooling reached 98.74%, too close to the bar to
 # prove anything, and trained slowest; it is not in the corpus.
 MODEL_ALTERNATIVES = {
@@ -1044,14 +1045,17 @@ MODEL_ALTERNATIVES = {
             return {"epochs": 25, "batch_size": 64, "validation_split": 0.1, "callbacks": [stop]}
         """,
     )),
-    # ex03 · the Functional API, other widths, RMSprop, early stopping alone
+    # ex03 · the default variant's budget (50,000 parameters) spent another way: the Functional API, a
+    # wider first layer and a narrower second (49,848 parameters), a little Dropout, RMSprop, early stopping
+    # alone on the validation loss
     "ex03_functional_rmsprop": ("ex03", dict(
         build_model="""
+            rate = 0.05 if dropout_rate is None else dropout_rate
             inputs = keras.Input(shape=(28, 28))
             x = layers.Flatten()(layers.Rescaling(1 / 255)(inputs))
-            for width in (400, 200):
+            for width in (62, 16):
                 x = layers.Dense(width, activation="relu")(x)
-                x = layers.Dropout(dropout_rate)(x)
+                x = layers.Dropout(rate)(x)
             outputs = layers.Dense(10, activation="softmax")(x)
             model = keras.Model(inputs, outputs)
             model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=5e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -8,8 +8,9 @@ On every exercise with variants graded without the grader's Keras training (ex02
 a class of every variant's reference (full points), the untouched stub under every variant (each check
 "not started") and a classmate's file for another variant (its failed learning checks told apart as that
 variant's); ex02b's runs its by-hand trainings and ex03b's its sweeps in the worker, so their cases carry
-the `trains` mark. ex05, whose variants constrain the grader's own training (mnist_course/constraints.py),
-is graded as a class too: each constraint's reference, and classmates' models told why they fall short.
+the `trains` mark. ex03 and ex05, whose variants constrain the grader's own training (a parameter budget each for ex03;
+mnist_course/constraints.py), are graded as a class too: each constraint's reference, and classmates'
+models told why they fall short.
 
 The test run pins every exercise's default variant (tests/conftest.py); these tests take the pin off."""
 
@@ -254,8 +255,37 @@ def test_the_classroom_step_grades_the_repository_owners_variant(tmp_path, mnist
     assert any(MISMATCH in t.get("message", "") for t in scores["classmate"][2]["tests"])
 
 
-# ex05: each variant a constraint on the grader's own training (mnist_course/constraints.py)
-EX05 = COURSE.exercise("ex05")
+# ex03 and ex05: each variant a constraint on the grader's own training (mnist_course/constraints.py)
+EX03, EX05 = COURSE.exercise("ex03"), COURSE.exercise("ex05")
+
+
+def _constraint_class(exercise, stub: str, over_budget: tuple[str, str], short: tuple[str, str], tmp_path, mnist_path):
+    """A class graded on its variants: every variant's reference (each must earn every point), the stub
+    handed in by a student of `stub` (every check "not started"), and two classmates' references, each
+    (the student's variant, the reference's variant): `over_budget`'s must fail the budget check, naming
+    the student's variant, and never train. Returns the report rows (by check name) of `over_budget`'s
+    and `short`'s students."""
+    subs = tmp_path / "subs"
+    references = _ids_drawing("r", exercise)
+    for key, name in references.items():
+        write_reference(exercise, key, subs / name)
+    unstarted = _ids_drawing("u", exercise)[stub]
+    (subs / unstarted).mkdir(parents=True)
+    (subs / unstarted / exercise.filename).write_text(exercise.stub_path.read_text(encoding="utf-8"), encoding="utf-8")
+    over, under = _ids_drawing("c", exercise)[over_budget[0]], _ids_drawing("d", exercise)[short[0]]
+    write_reference(exercise, over_budget[1], subs / over)
+    write_reference(exercise, short[1], subs / under)
+    book, report_rows = _graded_class(exercise, subs, tmp_path / "out", mnist_path)
+    rows = lambda name: {row["name"]: row for row in report_rows(name)}  # noqa: E731 - by check name
+    for key, name in references.items():
+        assert book[name][f"{exercise.id} variant"] == key and float(book[name]["total"]) == exercise.max_score, (key, book[name])
+    assert all(row["status"] == "not started" for row in rows(unstarted).values())
+    limit = exercise.variant(over_budget[0]).training or exercise.training
+    budget = rows(over)["build_model_within_parameter_budget"]
+    assert budget["status"] == "failed" and f"at most {limit.max_params:,} (your variant, {over_budget[0]}" in budget["message"], budget
+    untrained = rows(over)["build_model_test_accuracy"]
+    assert untrained["status"] != "passed" and "did not train the model" in untrained["message"], untrained
+    return rows(over), rows(under)
 
 
 @pytest.mark.trains
@@ -267,25 +297,22 @@ def test_each_constraint_of_ex05_grades_its_own_reference_in_full_and_tells_a_cl
     the `budget` reference handed in by a student of `shifted` (augmented by only 2 pixels) falls
     below the bar with the cause the shift explains: centred validation digits read well, shifted test
     digits badly."""
-    subs = tmp_path / "subs"
-    references = _ids_drawing("r", EX05)
-    for key, name in references.items():
-        write_reference(EX05, key, subs / name)
-    stub = _ids_drawing("u", EX05)["small_data"]
-    (subs / stub).mkdir(parents=True)
-    (subs / stub / EX05.filename).write_text(EX05.stub_path.read_text(encoding="utf-8"), encoding="utf-8")
-    over_budget, unshifted = _ids_drawing("c", EX05)["budget"], _ids_drawing("d", EX05)["shifted"]
-    write_reference(EX05, "shifted", subs / over_budget)
-    write_reference(EX05, "budget", subs / unshifted)
-    book, report_rows = _graded_class(EX05, subs, tmp_path / "out", mnist_path)
-    rows = lambda name: {row["name"]: row for row in report_rows(name)}  # noqa: E731 - by check name
-    for key, name in references.items():
-        assert book[name][f"{EX05.id} variant"] == key and float(book[name]["total"]) == EX05.max_score, (key, book[name])
-    assert all(row["status"] == "not started" for row in rows(stub).values())
-    budget = rows(over_budget)["build_model_within_parameter_budget"]
-    assert budget["status"] == "failed" and "at most 10,000 (your variant, budget" in budget["message"], budget
-    untrained = rows(over_budget)["build_model_test_accuracy"]
-    assert untrained["status"] != "passed" and "did not train the model" in untrained["message"], untrained
-    accuracy = rows(unshifted)["build_model_test_accuracy"]
+    _, unshifted = _constraint_class(EX05, "small_data", ("budget", "shifted"), ("shifted", "budget"), tmp_path, mnist_path)
+    accuracy = unshifted["build_model_test_accuracy"]
     assert accuracy["status"] != "passed" and "the shifted test digits of your variant" in accuracy["message"], accuracy
     assert "each moved by up to 4 pixels), as your variant asks (shifted)" in accuracy["message"]
+
+
+@pytest.mark.trains
+def test_each_budget_of_ex03_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short(tmp_path, mnist_path):
+    """Graded as a class, each folder on its name's variant: both budgets' references earn every point;
+    the stub under one is "not started"; the `budget` reference (49,382 parameters) handed in by a student
+    of `tight_budget` is over that budget, said with the variant, in a dense network's words, and never
+    trained; and the `tight_budget` reference handed in by a student of `budget` trains, falls below that
+    variant's bar, and is told which of lesson 3's tools to weigh."""
+    over_budget, too_small = _constraint_class(EX03, "tight_budget", ("tight_budget", "budget"), ("budget", "tight_budget"), tmp_path, mnist_path)
+    budget = over_budget["build_model_within_parameter_budget"]
+    assert "49,382 parameters" in budget["message"] and "Conv2D" not in budget["message"], budget
+    accuracy = too_small["build_model_test_accuracy"]
+    assert accuracy["status"] != "passed" and "where the parameter budget's units go" in accuracy["message"], accuracy
+    assert "percentage points below the bar" in accuracy["message"], accuracy

@@ -168,7 +168,8 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, va
     if classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
         grow = "weigh lesson 5's tools (epochs, augmentation, the layers and their pooling) against your variant's constraint, on validation images like its test (lesson 5, 'Your turn')"
     elif "Dropout" in classes:
-        grow = "wider hidden layers, or more epochs and patience so that Dropout's slower learning is not cut short (lesson 3, 'Your turn')"
+        grow = ("weigh lesson 3's tools (where the parameter budget's units go, Dropout, epochs and patience) against what "
+                "the curves say, over- or underfitting, on your own validation split (lesson 3, 'Your turn')")
     else:
         grow = "more epochs, or more units in the hidden layer (lesson 2, 'Your turn')"
     stopping = result.get("early_stopping") or {}

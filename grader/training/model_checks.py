@@ -159,14 +159,20 @@ class ModelSubmission(Declaration):
     def check_parameters(self) -> None:
         call, info = self.inspected()
         if info["params"] > self.training.max_params:
-            own = self.training.max_params != self.exercise.training.max_params  # the variant's own budget
+            # Where variants have budgets of their own (ex03, ex05's `budget`), the student's is named.
+            varies = any(v.training is not None and v.training.max_params != self.exercise.training.max_params
+                         for v in self.exercise.variants)
+            named = varies and self.variant is not None
+            convolutional = len(self.training.input_shape) == 3
             raise call.fail(
                 f"got a model with {info['params']:,} parameters",
-                f"at most {self.training.max_params:,}" + (f" (your variant, {self.variant.key}: {self.variant.says})" if own else ""),
-                cause="layers wider than this exercise needs" if not own else
-                "a model for another budget: your variant's is a few thousand parameters, where a layer's choice decides",
-                hint="model.summary() shows where the parameters are; a Dense layer has inputs × units + units, a Conv2D "
-                "layer kernel height × width × input channels × filters + filters",
+                f"at most {self.training.max_params:,}" + (f" (your variant, {self.variant.key}: {self.variant.says})" if named else ""),
+                cause="layers wider than this exercise needs" if not named else
+                "layers wider than your variant's budget allows: a lesson's model as it stands, or a model made for another "
+                "budget; within yours, where each layer's parameters go decides",
+                hint="model.summary() shows where the parameters are; a Dense layer has inputs × units + units"
+                + (", a Conv2D layer kernel height × width × input channels × filters + filters" if convolutional else
+                   ", so the first hidden layer holds 784 weights per unit"),
             )
 
     def check_settings(self) -> Settings:

@@ -33,7 +33,8 @@ def build_model(dropout_rate=None):
     Body: at least two hidden Dense layers; a Dropout layer with rate
     `dropout_rate` after each hidden layer (every Dropout layer of the model
     uses exactly this rate); with dropout_rate=None (the default, what the
-    grader trains) the rate you chose for your CONSTRAINT. Keras's own
+    grader trains) the rate you chose for your CONSTRAINT, from 0 (Dropout
+    then passes everything through) to below 1. Keras's own
     layers only, at most 50,000 parameters for CONSTRAINT "budget" and
     20,000 for "tight_budget".
     Output: shape (None, 10), softmax probabilities.

@@ -123,6 +123,22 @@ def test_a_message_cannot_break_out_of_its_code_block():
     assert "````text\n```\n# Score: 100/100\n````" in text
 
 
+def test_the_measured_line_names_the_epoch_whose_weights_early_stopping_kept():
+    """A student asked which epoch's weights were measured (ex03's written question) reads it in the
+    line, where early stopping restored them; a training that ran to its end names none."""
+    from grader.reports.report import measured_line
+    from grader.training.accuracy import kept_epoch
+
+    restored = {"early_stopping": {"stopped_early": True, "restore_best_weights": True, "best_epoch": 21}}
+    assert kept_epoch(restored) == 21
+    assert kept_epoch({"early_stopping": {**restored["early_stopping"], "stopped_early": False}}) is None
+    assert kept_epoch({"early_stopping": {**restored["early_stopping"], "restore_best_weights": False}}) is None
+    measured = {"test_accuracy": 0.9462, "threshold": 0.936, "dataset": "mnist-22k", "half": "public", "epochs_run": 31,
+                "training_seconds": 48, "seed": 0}
+    assert "31 epochs (early stopping kept epoch 21's weights) in 48 s" in measured_line({**measured, "kept_epoch": 21})
+    assert "31 epochs in 48 s" in measured_line({**measured, "kept_epoch": None})
+
+
 def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grader, mnist_path, tmp_path):
     """A file that does not import fails every check that calls it: the report keeps the
     error whole once, at the exercise; the feedback page, the terminal and Gradescope's and

@@ -410,9 +410,10 @@ def measured_line(measured: dict[str, Any]) -> str:
     margin = f", {(accuracy - measured['threshold']) * 100:+.2f} percentage points from the bar" if accuracy is not None else ""
     work = measured.get("work") or {}
     used = f"; work {flops(work['declared_flops'])} of a {flops(work['cap_flops'])} cap" if work else ""
+    kept = f" (early stopping kept epoch {measured['kept_epoch']}'s weights)" if measured.get("kept_epoch") else ""
     return (
         f"test accuracy {reached} (bar {measured['threshold']:.2%} on {measured['dataset']}{_half(measured)}{margin}), "
-        f"{measured.get('epochs_run')} epochs in {measured.get('training_seconds') or 0:.0f} s, seed {measured.get('seed')}{used}"
+        f"{measured.get('epochs_run')} epochs{kept} in {measured.get('training_seconds') or 0:.0f} s, seed {measured.get('seed')}{used}"
     )
 
 

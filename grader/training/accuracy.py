@@ -126,14 +126,20 @@ def _falling(values: list) -> bool:
     return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
 
 
+def kept_epoch(result: dict) -> int | None:
+    """The epoch whose weights the grader measured, where early stopping restored them (the training's
+    last epoch otherwise: None)."""
+    stopping = result.get("early_stopping") or {}
+    return stopping.get("best_epoch") if stopping.get("stopped_early") and stopping.get("restore_best_weights") else None
+
+
 def constraint_diagnosis(variant: Variant | None, result: dict, accuracy: float) -> str | None:
     """What a variant's constraint (mnist_course/constraints.py) explains of a low `accuracy` (on the graded
     half), where it does: a model that read its centred validation digits well, at the epoch it kept, and
     the variant's shifted test digits badly. `diagnosis` asks it after the scaling of the pixels."""
     shift = variant.params.get("test_shift") if variant is not None else None
     history = result.get("history", {}).get("val_accuracy", [])
-    stopping = result.get("early_stopping") or {}
-    kept = stopping.get("best_epoch") if stopping.get("stopped_early") and stopping.get("restore_best_weights") else None
+    kept = kept_epoch(result)
     read = history[kept - 1] if kept and 0 < kept <= len(history) else (history[-1] if history else None)
     if not shift or read is None or not np.isfinite(read) or read - accuracy <= 0.02:
         return None

@@ -36,7 +36,7 @@ from .. import scoring
 from ..scoring import CheckRun
 from ..settings import RunSettings
 from ..isolation.student import Student
-from .accuracy import below_the_bar, diagnosis, half_accuracy, public_half, threshold_for, training_failure, training_summary
+from .accuracy import below_the_bar, diagnosis, half_accuracy, kept_epoch, public_half, threshold_for, training_failure, training_summary
 from .declaration import Declaration, NoChannelAxis, declared_input, shape_text
 from .declared_settings import Settings
 from .trainer import PROBE_IMAGES, trainer_for
@@ -391,6 +391,7 @@ class ModelSubmission(Declaration):
                 "test_accuracy": accuracy,
                 "margin": round(accuracy - threshold, 6) if accuracy is not None else None,
                 "epochs_run": result.get("epochs_run"),
+                "kept_epoch": kept_epoch(result),
                 "training_seconds": result.get("seconds"),
                 "training_reused": bool(result.get("reused")),
                 "threads": result.get("threads"),

@@ -179,8 +179,8 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, va
     else:
         grow = "more epochs, or more units in the hidden layer (lesson 2, 'Your turn')"
     stopping = result.get("early_stopping") or {}
-    restored = bool(stopping.get("stopped_early") and stopping.get("restore_best_weights"))
-    if len(val_loss) >= 3 and not restored:
+    kept = kept_epoch(result)
+    if len(val_loss) >= 3 and kept is None:
         best = int(np.argmin(val_loss))
         # Turned up: the lowest validation loss two or more epochs before the end, and the last a tenth above it.
         if best <= len(val_loss) - 3 and val_loss[-1] >= 1.1 * val_loss[best]:
@@ -207,9 +207,9 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, va
             f"underfitting: even on its own training images the model reached only {train[-1]:.1%}, below the bar; "
             f"it needs more capacity or more training: {grow}"
         )
-    if restored and stopping.get("best_epoch"):
+    if kept:
         return (
-            f"no classic mistake shows: early stopping kept epoch {stopping['best_epoch']} of {epochs}, the best on "
+            f"no classic mistake shows: early stopping kept epoch {kept} of {epochs}, the best on "
             f"{stopping.get('monitor')}, so this is what this model learns with these settings; to do better: {grow}"
         )
     if val_loss:

@@ -280,6 +280,21 @@ def test_with_reuse_switched_off_an_identical_declaration_trains_again(tmp_path,
     assert len(runs) == 2
 
 
+def test_the_cache_key_keeps_which_objects_a_model_shares_but_not_their_process_ids():
+    """Keras numbers a shared object (`shared_object_id`) per process: the same sharing under other
+    numbers is the same model, but one object in two places (one set of weights) is not two objects."""
+    from grader.training.trainer import _canonical
+
+    def model(first, second):
+        return {"layers": [{"config": {"units": 8}, "shared_object_id": first}, {"config": {"units": 8}, "shared_object_id": second}]}
+
+    assert _canonical(model(140_001, 140_001)) == _canonical(model(77, 77))
+    assert _canonical(model(140_001, 140_002)) == _canonical(model(9, 8))
+    assert _canonical(model(140_001, 140_001)) != _canonical(model(140_001, 140_002))
+    unshared = {"layers": [{"config": {"units": 8}}, {"config": {"units": 8}}]}
+    assert _canonical(model(5, 5)) != _canonical(unshared)
+
+
 def test_a_training_the_safety_clock_stopped_is_never_cached(tmp_path):
     Trainer(None, tmp_path / "cache")._cached({"config": "slow"}, lambda: {"status": "timeout", "timeout": 1})
     assert list((tmp_path / "cache").glob("*.json")) == []

@@ -47,12 +47,15 @@ PROBE_IMAGES = 64
 MAX_CACHE_ENTRY = 64 << 20  # bytes of one cached training result
 
 
-def _canonical(config: Any) -> Any:
-    """The config without Keras's per-process object ids, for hashing."""
+def _canonical(config: Any, ids: dict | None = None) -> Any:
+    """The config with Keras's per-process object ids renumbered in order of first appearance, for
+    hashing: the same model hashes the same in any process, and a model that shares an object (one
+    `shared_object_id` in two places, one set of weights) never hashes like one that does not."""
+    ids = {} if ids is None else ids
     if isinstance(config, dict):
-        return {k: _canonical(v) for k, v in config.items() if k != "shared_object_id"}
+        return {k: ids.setdefault(v, len(ids)) if k == "shared_object_id" else _canonical(v, ids) for k, v in config.items()}
     if isinstance(config, list):
-        return [_canonical(v) for v in config]
+        return [_canonical(v, ids) for v in config]
     return config
 
 

@@ -61,6 +61,12 @@ def pytest_configure(config: pytest.Config) -> None:
     reporters = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Reporter)]
     config.stash[REPORTER] = reporters[0] if reporters else Reporter()  # `grader` made it; else this run's own
     config.stash[OUTCOMES] = {}
+    # A failed check is told by its teaching message (report.py), never by pytest's traceback; pytest's
+    # default (long) style reads and parses the source of every frame of every failure, which was two
+    # thirds of the CPU of grading an exercise not yet started. The plain Python style costs almost
+    # nothing; an explicit --tb on the command line of `pytest grader` still wins.
+    if config.getoption("tbstyle", "auto") == "auto":
+        config.option.tbstyle = "native"
 
 
 def _exercise_of(test_module) -> Exercise:

@@ -46,6 +46,11 @@ class _ChannelAxisExplained(Feedback):
     """build_model_accepts_images's full explanation of the missing channel axis."""
 
 
+# What a dense network has none of (check_hidden_dense), as a part of a layer's class name: convolution and
+# pooling are the only layers sharing weights across the image that the trainer admits (vetting.MODELLED_LAYERS).
+NOT_DENSE = ("Conv", "Pooling")
+
+
 class ModelSubmission(Declaration):
     """One student's model exercise, checked step by step: the shared checks,
     the grader's training once they pass, and the accuracy check. Reading the
@@ -198,7 +203,19 @@ class ModelSubmission(Declaration):
             )
 
     def check_hidden_dense(self, minimum: int) -> None:
+        """A dense network (no convolution or pooling layer) with at least `minimum` hidden Dense layers."""
         call, info = self.inspected()
+        classes = [layer["class"] for layer in info["layers"]]
+        not_dense = sorted({c for c in classes if any(kind in c for kind in NOT_DENSE)})
+        if not_dense:
+            raise call.fail(
+                f"got a model with {', '.join(not_dense)} (its layers: {', '.join(classes)})",
+                "a dense network: Dense layers (with Dropout, activations and normalisation between them), no other kind",
+                cause="a convolutional model where this exercise asks for a dense network: its bar and its "
+                "budget are set for the decision a dense network leaves you (how wide, how deep, how much Dropout)",
+                hint="build on lesson 3's dense_net (Rescaling, Flatten, then Dense and Dropout layers); convolutions are lesson 5's, "
+                "and exercise 5 asks for them",
+            )
         dense = [layer for layer in info["layers"] if layer["class"] == "Dense"]
         hidden = len(dense) - 1  # the last Dense layer is the output
         if hidden < minimum:
@@ -220,6 +237,14 @@ class ModelSubmission(Declaration):
                 f"Dropout layers with rate {rate}",
                 cause="no Dropout after the hidden layers",
                 hint="follow each hidden Dense layer with a Dropout layer whose rate is the dropout_rate argument",
+            )
+        hidden = sum(layer["class"] == "Dense" for layer in info["layers"]) - 1  # the last Dense layer is the output
+        if len(rates) < hidden:
+            raise call.fail(
+                f"got {len(rates)} Dropout layer(s) for {hidden} hidden Dense layers",
+                "a Dropout layer after each hidden Dense layer",
+                cause="Dropout after some hidden layers only: the others are never regularised",
+                hint="follow every hidden Dense layer with its own layers.Dropout(dropout_rate), as lesson 3's dense_net does in its loop",
             )
         if any(abs(r - rate) > 1e-9 for r in rates):
             raise call.fail(

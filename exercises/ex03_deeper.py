@@ -35,9 +35,10 @@ def build_model(dropout_rate=None):
 
     Input: raw MNIST images, shape (None, 28, 28), float32 pixels 0..255; the
     model scales them itself (layers.Rescaling(1 / 255)).
-    Body: a dense network, at least two hidden Dense layers (no
-    convolution or pooling layers: the accuracy counts only for the network
-    this exercise asks for); a Dropout layer with rate
+    Body: a dense network: Flatten, then at least two hidden Dense layers
+    on the flat vector (no convolution or pooling layers, and no Dense layer
+    on each row or patch of the image: the accuracy counts only for the
+    network this exercise asks for); a Dropout layer with rate
     `dropout_rate` after each hidden layer (every Dropout layer of the model
     uses exactly this rate); with dropout_rate=None (the default, what the
     grader trains) the rate you chose for your CONSTRAINT, from 0 (Dropout

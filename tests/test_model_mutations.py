@@ -61,11 +61,18 @@ MUTATIONS = {
                                     "            layers.Flatten(),\n            *hidden,": "            layers.Reshape((28, 28, 1)),\n"
                                     "            layers.Conv2D(8, 3, activation=\"relu\"),\n            layers.MaxPooling2D(),\n"
                                     "            layers.Flatten(),\n            *hidden,"}, {"build_model_two_hidden_layers", ACCURACY}),
-    # one Dropout after the last hidden layer only
-    "ex03_one_dropout_for_two_layers": ("ex03", {'hidden += [layers.Dense(width, activation="relu"), layers.Dropout(rate)]':
-                                                 'hidden += [layers.Dense(width, activation="relu")]',
-                                                 "            *hidden,\n": "            *hidden,\n            layers.Dropout(rate),\n"},
-                                        {"build_model_dropout_rate"}),
+    # a Dense layer on each 4x4 patch (Reshape, Permute): its weights slide over the image as a convolution's do
+    "ex03_dense_on_patches": ("ex03", {"widths = (60, 32) if": "widths = (16, 16) if",
+                                       "            layers.Flatten(),\n            *hidden,": "            layers.Reshape((7, 4, 7, 4)),\n"
+                                       "            layers.Permute((1, 3, 2, 4)),\n            layers.Reshape((7, 7, 16)),\n"
+                                       "            layers.Dense(32, activation=\"relu\"),\n            layers.Dropout(rate),\n"
+                                       "            layers.Flatten(),\n            *hidden,"}, {"build_model_two_hidden_layers", ACCURACY}),
+    # as many Dropout layers as hidden layers, all on the input pixels: no hidden layer is followed by one
+    "ex03_dropout_on_the_pixels": ("ex03", {'hidden += [layers.Dense(width, activation="relu"), layers.Dropout(rate)]':
+                                            'hidden += [layers.Dense(width, activation="relu")]',
+                                            "            layers.Flatten(),\n": "            layers.Flatten(),\n"
+                                            "            layers.Dropout(rate),\n            layers.Dropout(rate),\n"},
+                                   {"build_model_dropout_rate"}),
     # the rate chosen for the grader's training, whatever rate the caller asks for
     "ex03_fixed_dropout": ("ex03", {"rate = 0.0 if dropout_rate is None else dropout_rate": "rate = 0.0"}, {"build_model_dropout_rate"}),
     # lesson 3's widths halved: 52,672 parameters, over the default variant's 50,000

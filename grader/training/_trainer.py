@@ -87,6 +87,10 @@ def _describe_layer(layer):
             info[attr] = list(value) if isinstance(value, tuple) else value
     if hasattr(layer, "activation"):
         info["activation"] = _activation_name(layer)
+    try:  # a Dense layer on a flat vector, or on each position of an image (weights shared, as a convolution's)
+        info["input_rank"] = len(layer.input.shape)
+    except Exception:  # noqa: BLE001 - a layer called on several inputs has no one input rank
+        pass
     return info
 
 

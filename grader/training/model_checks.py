@@ -203,20 +203,32 @@ class ModelSubmission(Declaration):
             )
 
     def check_hidden_dense(self, minimum: int) -> None:
-        """A dense network (no convolution or pooling layer) with at least `minimum` hidden Dense layers."""
+        """A dense network, with at least `minimum` hidden Dense layers: no convolution or pooling layer, and every
+        Dense layer on the flattened image (a Dense layer on each row or patch shares its weights across positions,
+        which is a convolution under another name)."""
         call, info = self.inspected()
         classes = [layer["class"] for layer in info["layers"]]
         not_dense = sorted({c for c in classes if any(kind in c for kind in NOT_DENSE)})
         if not_dense:
             raise call.fail(
                 f"got a model with {', '.join(not_dense)} (its layers: {', '.join(classes)})",
-                "a dense network: Dense layers (with Dropout, activations and normalisation between them), no other kind",
+                "a dense network: Flatten, then Dense layers (with Dropout, activations and normalisation between them)",
                 cause="a convolutional model where this exercise asks for a dense network: its bar and its "
                 "budget are set for the decision a dense network leaves you (how wide, how deep, how much Dropout)",
                 hint="build on lesson 3's dense_net (Rescaling, Flatten, then Dense and Dropout layers); convolutions are lesson 5's, "
                 "and exercise 5 asks for them",
             )
         dense = [layer for layer in info["layers"] if layer["class"] == "Dense"]
+        per_position = [layer for layer in dense if layer.get("input_rank") != 2]
+        if per_position:
+            raise call.fail(
+                f"got {len(per_position)} Dense layer(s) applied to each row or patch of the image rather than to the flattened "
+                f"image (their input has {per_position[0].get('input_rank', 'more than 2')} axes, batch included)",
+                "every Dense layer on a flat vector of features: input shape (None, features)",
+                cause="a Dense layer before Flatten, or after a Reshape or Permute: the same weights then slide over the image's "
+                "positions, as a convolution's do, and this exercise asks for a dense network",
+                hint="put Flatten before the first Dense layer and keep the features flat after it (no Reshape or Permute)",
+            )
         hidden = len(dense) - 1  # the last Dense layer is the output
         if hidden < minimum:
             widths = " and ".join(str(layer.get("units")) for layer in dense[:-1]) or "none"
@@ -238,12 +250,18 @@ class ModelSubmission(Declaration):
                 cause="no Dropout after the hidden layers",
                 hint="follow each hidden Dense layer with a Dropout layer whose rate is the dropout_rate argument",
             )
-        hidden = sum(layer["class"] == "Dense" for layer in info["layers"]) - 1  # the last Dense layer is the output
-        if len(rates) < hidden:
+        # Each hidden Dense layer reaches a Dropout before the next Dense layer (layers in the model's order): a
+        # count alone would take two Dropout layers on the input pixels for one after each hidden layer.
+        layers = info["layers"]
+        dense_at = [i for i, layer in enumerate(layers) if layer["class"] == "Dense"]
+        bare = [layers[i].get("units") for i, following in zip(dense_at, dense_at[1:])
+                if not any(layer["class"] == "Dropout" for layer in layers[i + 1:following])]
+        if bare:
             raise call.fail(
-                f"got {len(rates)} Dropout layer(s) for {hidden} hidden Dense layers",
+                f"got hidden Dense layer(s) of {' and '.join(str(units) for units in bare)} units with no Dropout between them "
+                f"and the next Dense layer (the model's layers: {', '.join(layer['class'] for layer in layers)})",
                 "a Dropout layer after each hidden Dense layer",
-                cause="Dropout after some hidden layers only: the others are never regularised",
+                cause="Dropout after some hidden layers only, or on the input pixels: those hidden layers are never regularised",
                 hint="follow every hidden Dense layer with its own layers.Dropout(dropout_rate), as lesson 3's dense_net does in its loop",
             )
         if any(abs(r - rate) > 1e-9 for r in rates):

@@ -201,6 +201,9 @@ MUTATIONS = {
     "ex01_width_from_labels": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(labels.max() + 1, dtype=np.float32)[labels]"},
                                {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
     # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
+    # rounding half up: the same as round() but at a half, where Python's round() goes to the even number
+    "ex01_split_rounded_half_up": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction + 0.5)"},
+                                   {"train_val_split_sizes"}),
     "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
                              {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
     "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    rng = np.random.default_rng(seed)
@@ -354,6 +357,8 @@ MUTATIONS = {
     "ex04_mcnemar_changes_its_mind": ("ex04", {"import numpy as np\n": "import numpy as np\n\n_CALLS = []\n",
                                                P_VALUE: "_CALLS.append(1)\n    return b, c, min(1.0, 2 * tail / 2**n) if len(_CALLS) <= 6 else 1.0"},
                                       {"compare_models_verdict"}),
+    # significant at a p-value equal to alpha: the contract says below
+    "ex04_verdict_at_most_alpha": ("ex04", {"    if p_value >= alpha:": "    if p_value > alpha:"}, {"compare_models_verdict"}),
     "ex04_verdict_at_0_05": ("ex04", {"    if p_value >= alpha:": "    if p_value >= 0.05:"}, {"compare_models_verdict"}),
     "ex04_verdict_without_the_test": ("ex04", {'    if p_value >= alpha:\n        return "neither"\n': ""}, {"compare_models_verdict"}),
     "ex04_verdict_reversed": ("ex04", {'return "A" if b > c else "B"': 'return "B" if b > c else "A"'}, {"compare_models_verdict"}),
@@ -491,6 +496,9 @@ MUTATIONS = {
     "ex06_mirrored": ("ex06", {"    total = digit.sum()": "    digit = digit[:, ::-1]\n    total = digit.sum()"}, {"prepare_image_recognised"}),
     # transparent pixels keep their colour values (often black): the paper turns to ink
     "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),
+    # any whole-number dtype taken for uint8
+    "ex06_any_integer_dtype": ("ex06", {"    if image.dtype != np.uint8:": "    if not np.issubdtype(image.dtype, np.integer):"},
+                               {"prepare_image_rejects_bad_input"}),
     "ex06_blank_page_unchecked": ("ex06", {"    if ink.max() < 32:\n": "    if False:\n"}, {"prepare_image_rejects_bad_input"}),
     # inverting in place to save a copy: the same result, but the caller's picture is now inverted
     "ex06_inverted_in_place": ("ex06", {"    elif image.ndim == 2:\n        gray = image.astype(np.float32)": "    elif image.ndim == 2:\n        image[...] = 255 - image\n        gray = 255 - image.astype(np.float32)"},

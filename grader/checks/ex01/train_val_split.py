@@ -42,8 +42,9 @@ def _split(student, mnist, n=250, val_fraction=0.2, seed=0, cached=True):
 
 
 def test_train_val_split_sizes(student, mnist):
-    # 99 * 0.2 = 19.8: round() gives 20, int() 19, so the contract's rounding shows.
-    for n, fraction in ((250, 0.2), (101, 0.25), (99, 0.2)):
+    # 99 * 0.2 = 19.8: round() gives 20, int() 19, so the contract's rounding shows; 10 * 0.25 = 2.5: round() gives 2
+    # (Python rounds a half to the even number), rounding half up 3.
+    for n, fraction in ((250, 0.2), (101, 0.25), (99, 0.2), (10, 0.25)):
         _, _, r, (xt, yt, xv, yv) = _split(student, mnist, n, fraction)
         n_val = round(n * fraction)
         got = (len(xt), len(yt), len(xv), len(yv))
@@ -53,7 +54,8 @@ def test_train_val_split_sizes(student, mnist):
         if got == (n_val, n_val, n - n_val, n - n_val):
             cause = "the two parts are swapped: the validation part is the small one"
         elif abs(len(xv) - n * fraction) < 1:
-            cause = f"rounding: the contract asks for round({n} * {fraction}) = {n_val} validation samples"
+            cause = f"rounding: the contract asks for round({n} * {fraction}) = {n_val} validation samples" + (
+                " (Python's round() takes a half to the even number)" if (n * fraction) % 1 == 0.5 else "")
         raise r.fail(
             f"got part lengths x_train={got[0]}, y_train={got[1]}, x_val={got[2]}, y_val={got[3]}",
             f"{n - n_val}, {n - n_val}, {n_val}, {n_val}",

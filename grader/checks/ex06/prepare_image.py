@@ -312,6 +312,8 @@ def test_prepare_image_rejects_bad_input(student, mnist):
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
     cases = [
         (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),
+        # whole numbers 0..255 too, but not uint8: a test of "is an integer" is not the contract's
+        (gray.astype(np.uint16), "the first photo as uint16 (the same values 0..255)", "ValueError: only uint8 pictures"),
         (gray[0], f"one row of a picture, shape {gray[0].shape}", "ValueError: the shape must be (H, W), (H, W, 3) or (H, W, 4)"),
         (np.stack([gray, gray], axis=-1), f"a picture with 2 channels, shape {gray.shape + (2,)}", "ValueError: 2 channels are none of gray, RGB, RGBA"),
         (gray[None, :, :, None].repeat(3, axis=-1), f"a batch of one RGB picture, shape {(1,) + gray.shape + (3,)}", "ValueError: one picture at a time"),

@@ -1,9 +1,10 @@
 """Exercise 03 · Deeper dense networks and overfitting: the graded checks.
 
 Shared model checks live in grader/training/model_checks.py; the new ones here are a
-dense body with two or more hidden layers (on which the accuracy depends), Dropout at the requested rate, and early stopping that is
-declared and configured so that it can do its job (judged from the
-declaration, not from whether one training happened to stop early).
+dense body with two or more hidden layers (on which the accuracy depends), Dropout
+at the requested rate after each hidden layer, and early stopping that is declared
+and configured so that it can do its job (judged from the declaration, not from
+whether one training happened to stop early).
 """
 
 from grader.scoring import depends_on

@@ -87,10 +87,13 @@ def _describe_layer(layer):
             info[attr] = list(value) if isinstance(value, tuple) else value
     if hasattr(layer, "activation"):
         info["activation"] = _activation_name(layer)
-    try:  # a Dense layer on a flat vector, or on each position of an image (weights shared, as a convolution's)
-        info["input_rank"] = len(layer.input.shape)
-    except Exception:  # noqa: BLE001 - a layer called on several inputs has no one input rank
-        pass
+    # A Dense layer on a flat vector, or on each position of an image (weights shared, as a convolution's): the
+    # widest input of every call, since a layer used twice could take a flat vector first and an image after.
+    # `_inbound_nodes` is Keras's own record of the calls (not public): a Keras without it leaves the rank
+    # unread, which check_hidden_dense refuses, so the references' own gradings would fail at once.
+    ranks = [len(tensor.shape) for node in getattr(layer, "_inbound_nodes", ()) for tensor in node.input_tensors]
+    if ranks:
+        info["input_rank"] = max(ranks)
     return info
 
 

@@ -219,11 +219,11 @@ class ModelSubmission(Declaration):
                 "and exercise 5 asks for them",
             )
         dense = [layer for layer in info["layers"] if layer["class"] == "Dense"]
-        per_position = [layer for layer in dense if layer.get("input_rank") != 2]
+        per_position = [layer for layer in dense if layer.get("input_rank") != 2]  # unread: refused, never assumed flat
         if per_position:
             raise call.fail(
                 f"got {len(per_position)} Dense layer(s) applied to each row or patch of the image rather than to the flattened "
-                f"image (their input has {per_position[0].get('input_rank', 'more than 2')} axes, batch included)",
+                f"image (their input has {per_position[0].get('input_rank', 'an unreadable number of')} axes, batch included)",
                 "every Dense layer on a flat vector of features: input shape (None, features)",
                 cause="a Dense layer before Flatten, or after a Reshape or Permute: the same weights then slide over the image's "
                 "positions, as a convolution's do, and this exercise asks for a dense network",

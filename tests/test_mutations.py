@@ -200,10 +200,10 @@ MUTATIONS = {
     # keras.utils.to_categorical(labels) without num_classes: right on any batch that holds a 9, wrong on one that does not
     "ex01_width_from_labels": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(labels.max() + 1, dtype=np.float32)[labels]"},
                                {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
-    # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
     # rounding half up: the same as round() but at a half, where Python's round() goes to the even number
     "ex01_split_rounded_half_up": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction + 0.5)"},
                                    {"train_val_split_sizes"}),
+    # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
     "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
                              {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
     "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    rng = np.random.default_rng(seed)

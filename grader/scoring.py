@@ -131,21 +131,24 @@ def total(scores: Iterable[float]) -> int | float:
 DEPENDS_ON = "_grader_depends_on"
 
 
-def depends_on(dependency: Callable, *, earns: str = "validating or for leaving inputs alone") -> Callable:
-    """Declare, beside a check, that it counts only once `dependency` (another check of
-    the same exercise, defined above it) passes: rejecting bad input or leaving it alone
+def depends_on(*dependencies: Callable, earns: str = "validating or for leaving inputs alone") -> Callable:
+    """Declare, beside a check, that it counts only once each of `dependencies` (other checks
+    of the same exercise, defined above it) passes: rejecting bad input or leaving it alone
     earns points only for a function that does its job, never for one that does nothing.
-    When the dependency was not graded (a safety clock fired) or not started, neither is
+    When a dependency was not graded (a safety clock fired) or not started, neither is
     this check, for the same reason."""
+    if not dependencies:
+        raise TypeError("depends_on needs at least one check")
 
     def declare(check: Callable) -> Callable:
-        setattr(check, DEPENDS_ON, (dependency, earns))
+        setattr(check, DEPENDS_ON, (dependencies, earns))
         return check
 
     return declare
 
 
-def declared_dependency(check: Callable) -> tuple[Callable, str] | None:
+def declared_dependencies(check: Callable) -> tuple[tuple[Callable, ...], str] | None:
+    """(the checks it depends on, in the order declared; what it earns), or None."""
     return getattr(check, DEPENDS_ON, None)
 
 
@@ -185,24 +188,25 @@ def dependency_verdict(check: Callable, outcome_of: Callable[[str], Any], run_it
     pass, the exception it raised, or NOT_RUN; `run_it(test)` runs an unselected
     dependency now (raising what it raises). A dependency not started or not graded
     passes its own exception on (the dependent is not started or not graded either)."""
-    declared = declared_dependency(check)
+    declared = declared_dependencies(check)
     if declared is None:
         return
-    dependency, earns = declared
-    outcome = outcome_of(check_name(dependency))
-    if outcome is NOT_RUN:
-        try:
-            run_it(dependency)
-            return
-        except Feedback as raised:
-            outcome = raised
-    if outcome is None:
-        return
-    if isinstance(outcome, (NotStarted, NotGraded)):
-        raise outcome
-    if isinstance(outcome, Feedback):
-        raise counts_once(check_name(dependency), earns) from None
-    raise outcome  # the grader failed on the dependency: an error here too, never a verdict
+    dependencies, earns = declared
+    for dependency in dependencies:  # the first that did not pass speaks
+        outcome = outcome_of(check_name(dependency))
+        if outcome is NOT_RUN:
+            try:
+                run_it(dependency)
+                continue
+            except Feedback as raised:
+                outcome = raised
+        if outcome is None:
+            continue
+        if isinstance(outcome, (NotStarted, NotGraded)):
+            raise outcome
+        if isinstance(outcome, Feedback):
+            raise counts_once(check_name(dependency), earns) from None
+        raise outcome  # the grader failed on the dependency: an error here too, never a verdict
 
 
 # --- a batch's rule for limits hit run after run ------------------------------------------

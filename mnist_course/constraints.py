@@ -1,14 +1,17 @@
 """What a model exercise's variant asks of a student's model: a constraint on the grader's training.
 
-A model exercise (ex03, ex05) may list variants that constrain the grader's training (issue 39 item 4), each a
+A model exercise (ex02, ex03, ex05) may list variants that constrain the grader's training (issue 39 item 4), each a
 constraint no lesson model meets as it stands:
 
 - `params.test_shift = k`: every test digit is moved by a whole number of pixels, up or down and left or
   right, each drawn from -k..k (zeros come in at the edge), so a model must read a digit wherever it sits;
   the training images stay as MNIST centres them.
 - `params.train_images = n`: the grader trains on the first n training images only.
-- a `training` table (course.toml): the variant's parameter budget, epoch cap, or the reference declaration
-  its work cap is counted from (mnist_course/course.py reads it into `Variant.training`).
+- a `training` table (course.toml): the variant's parameter budget, epoch cap, smallest batch size, or the
+  reference declaration its work cap is counted from (mnist_course/course.py reads it into `Variant.training`).
+
+What a variant asks of the model itself beyond these (ex02's plain SGD) is a check of its exercise
+(grader/training/model_checks.py), the same for each of its variants.
 
 `constrained_data` makes the data a variant's params ask for (`graded_test_images` its test digits, which
 the feedback page shows), and `constrained_training` picks the variant's training; both are functions of

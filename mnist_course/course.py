@@ -75,6 +75,7 @@ class Training:
     seed: int  # weights are re-initialised and data shuffled from this seed
     cost_cap: float  # the most training work allowed, as a multiple of the reference's on the same data
     reference: "Reference"  # what the reference solution declares, for the cap
+    min_batch_size: int = 1  # the smallest batch the settings may ask for (a variant's constraint)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ def _training(table: dict, where: str) -> Training:
         max_epochs=_require(table, "max_epochs", int, where),
         seed=int(table.get("seed", 0)),
         cost_cap=float(_require(table, "cost_cap", (int, float), where)),
+        min_batch_size=int(table.get("min_batch_size", 1)),
         reference=Reference(
             forward_flops=_require(reference, "forward_flops", int, f"{where}.reference"),
             epochs=_require(reference, "epochs", int, f"{where}.reference"),
@@ -462,9 +464,9 @@ def _variant_training(table: dict, training: dict | None, where: str) -> Trainin
     changes = table["training"]
     if training is None or not isinstance(changes, dict):
         raise CourseError(f"course.toml: {where}.training replaces entries of the exercise's training table, which it needs")
-    unknown = set(changes) - {"max_params", "max_epochs", "cost_cap", "reference"}
+    unknown = set(changes) - {"max_params", "max_epochs", "min_batch_size", "cost_cap", "reference"}
     if unknown or not set(changes.get("reference", {})) <= {"forward_flops", "epochs", "batch_size", "validation_split"}:
-        raise CourseError(f"course.toml: {where}.training may replace max_params, max_epochs, cost_cap and the reference's entries, got {changes!r}")
+        raise CourseError(f"course.toml: {where}.training may replace max_params, max_epochs, min_batch_size, cost_cap and the reference's entries, got {changes!r}")
     merged = {**training, **changes, "reference": {**training["reference"], **changes.get("reference", {})}}
     return _training(merged, f"{where}.training")
 

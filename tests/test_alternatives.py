@@ -1003,14 +1003,16 @@ def test_backprop_written_differently_keeps_full_points(backprop_alternatives, n
 
 
 # The model exercises: the grader trains each declaration on the real data.
-# Measured on mnist-22k (seed 0, 2 threads): ex02_functional_one_hot 97.10%
-# and ex02_sgd_momentum 97.34% (bar 96.5%), ex03_functional_rmsprop 96.06% and
+# Measured on mnist-22k (seed 0, 2 threads, public half): ex02_functional_one_hot FUNCTIONAL%
+# and ex02_two_layers_plateau PLATEAU% (bar 96.3%, the `sgd` variant's: plain SGD, at most 10 epochs),
+# ex03_functional_rmsprop 96.06% and
 # ex03_patient_with_plateau 96.04% on the public half (bar 95.6%, the `budget` variant's),
 # ex05_keras_example_convnet 98.89% (bar 98.7%, before ex05's constraints). A CNN with batch
 # normalization and global pooling reached 98.74%, too close to the bar to
 # prove anything, and trained slowest; it is not in the corpus.
 MODEL_ALTERNATIVES = {
-    # ex02 · the Functional API, a narrower layer, one-hot labels with a categorical loss
+    # ex02 · the Functional API, a narrower layer, smaller batches at a smaller rate, one-hot labels with a
+    # categorical loss
     "ex02_functional_one_hot": ("ex02", dict(
         build_model="""
             inputs = keras.Input(shape=(28, 28))
@@ -1019,15 +1021,16 @@ MODEL_ALTERNATIVES = {
             x = layers.Dense(256, activation="relu")(x)
             outputs = layers.Dense(10, activation="softmax")(x)
             model = keras.Model(inputs=inputs, outputs=outputs, name="mnist_mlp")
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.2), loss="categorical_crossentropy", metrics=["accuracy"])
             return model
         """,
         training_settings="""
-            return {"epochs": 15, "batch_size": 64, "validation_split": 0.1, "labels": "one-hot"}
+            return {"epochs": 10, "batch_size": 64, "validation_split": 0.1, "labels": "one-hot"}
         """,
     )),
-    # ex02 · two hidden layers, SGD with momentum, early stopping on validation accuracy
-    "ex02_sgd_momentum": ("ex02", dict(
+    # ex02 · two hidden layers, plain SGD whose rate halves when the validation loss stalls, early stopping
+    # on validation accuracy
+    "ex02_two_layers_plateau": ("ex02", dict(
         build_model="""
             model = keras.Sequential()
             model.add(keras.Input(shape=(28, 28)))
@@ -1036,13 +1039,14 @@ MODEL_ALTERNATIVES = {
             model.add(layers.Dense(300, activation="relu"))
             model.add(layers.Dense(100, activation="relu"))
             model.add(layers.Dense(10, activation="softmax"))
-            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.3, momentum=0.0),
                           loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
             return model
         """,
         training_settings="""
-            stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=4, restore_best_weights=True)
-            return {"epochs": 25, "batch_size": 64, "validation_split": 0.1, "callbacks": [stop]}
+            slower = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1)
+            stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3, restore_best_weights=True)
+            return {"epochs": 10, "batch_size": 64, "validation_split": 0.1, "callbacks": [slower, stop]}
         """,
     )),
     # ex03 · the default variant's budget (50,000 parameters) spent another way: the Functional API, a

@@ -261,17 +261,17 @@ def test_hints_and_messages_stop_above_the_answer(exercise):
 
 def test_a_planted_leak_is_caught():
     """The check above fails on a leak: a hint copied from a reference line, a
-    hint naming the reference's epochs, a message quoting one of its calls; and
+    hint naming the reference's batch size, a message quoting one of its calls; and
     passes the harmless numbers and the lesson's vocabulary."""
     exercise = COURSE.exercise("ex02")
     reference = _reference(exercise)
     source = exercise.solution_path.read_text()
     begin, end, _ = next(b for b in marked_blocks(source, exercise.filename) if b[2] == "training_settings")
-    line = next(l.strip() for l in source.splitlines()[begin + 1 : end] if l.strip())
-    epochs = ast.literal_eval(line.removeprefix("return "))["epochs"]
+    line = next(l.strip() for l in source.splitlines()[begin + 1 : end] if l.strip().startswith("return {"))
+    batch = int(re.search(r'"batch_size": (\d+)', line).group(1))  # part of the decision ex02's variants ask for
     assert reference.leaks(f"Try this: {line}"), "a hint copied from a reference line"
-    assert reference.leaks(f"Train for {epochs} epochs."), "a hint naming the reference's epochs"
-    assert reference.leaks(f"about {epochs}-25 epochs"), "the epochs inside a range"
+    assert reference.leaks(f"Train with batches of {batch}."), "a hint naming the reference's batch size"
+    assert reference.leaks(f"batches of about {batch}-256"), "the batch size inside a range"
     call = next(f for f in reference.fragments if f.startswith("layers.Dense("))
     assert reference.leaks(f"add {call.replace(',', ', ')} before the output"), "a message quoting a call"
     assert reference.leaks(f"\n    {line}    \n"), "whitespace does not hide a line"
@@ -281,7 +281,7 @@ def test_a_planted_leak_is_caught():
     ex03 = _reference(COURSE.exercise("ex03"))
     assert ex03.leaks("keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=8, restore_best_weights=True)")
     # and through the test above: a planted hint in course.toml fails it
-    planted = dataclasses.replace(exercise, functions=(dataclasses.replace(exercise.functions[0], hints=(f"Use {epochs} epochs.",)),))
+    planted = dataclasses.replace(exercise, functions=(dataclasses.replace(exercise.functions[0], hints=(f"Use batches of {batch}.",)),))
     with pytest.raises(AssertionError, match="the number"):
         test_hints_and_messages_stop_above_the_answer(planted)
 

@@ -96,12 +96,13 @@ def test_every_declared_dependency_is_a_check_of_its_own_exercise_above_it():
         tests = [obj for name, obj in vars(module).items() if name.startswith("test_") and inspect.isfunction(obj)]
         order = {test.__name__: position for position, test in enumerate(tests)}
         for test in tests:
-            dependency = scoring.declared_dependency(test)
-            if dependency is None:
+            declaration = scoring.declared_dependencies(test)
+            if declaration is None:
                 continue
-            declared += 1
-            assert dependency[0].__name__ in order and dependency[0] is getattr(module, dependency[0].__name__), (module.__name__, test.__name__)
-            assert order[dependency[0].__name__] < order[test.__name__], f"{test.__name__} depends on a check below it"
+            for dependency in declaration[0]:
+                declared += 1
+                assert dependency.__name__ in order and dependency is getattr(module, dependency.__name__), (module.__name__, test.__name__)
+                assert order[dependency.__name__] < order[test.__name__], f"{test.__name__} depends on a check below it"
     assert declared >= 20  # the function exercises declare theirs (ex01, ex02b, ex03b, ex04, ex05b, ex06)
 
 

@@ -255,16 +255,17 @@ def test_the_classroom_step_grades_the_repository_owners_variant(tmp_path, mnist
     assert any(MISMATCH in t.get("message", "") for t in scores["classmate"][2]["tests"])
 
 
-# ex03 and ex05: each variant a constraint on the grader's own training (mnist_course/constraints.py)
-EX03, EX05 = COURSE.exercise("ex03"), COURSE.exercise("ex05")
+# ex02, ex03 and ex05: each variant a constraint on the grader's own training (mnist_course/constraints.py)
+EX02, EX03, EX05 = COURSE.exercise("ex02"), COURSE.exercise("ex03"), COURSE.exercise("ex05")
 
 
-def _constraint_class(exercise, stub: str, over_budget: tuple[str, str], short: tuple[str, str], tmp_path, mnist_path):
+def _constraint_class(exercise, stub: str, over_budget: tuple[str, str], short: tuple[str, str], tmp_path, mnist_path,
+                      refused: tuple[str, str] | None = None):
     """A class graded on its variants: every variant's reference (each must earn every point), the stub
     handed in by a student of `stub` (every check "not started"), and two classmates' references, each
     (the student's variant, the reference's variant): `over_budget`'s must fail the budget check, naming
-    the student's variant, and never train. Returns the report rows (by check name) of `over_budget`'s
-    and `short`'s students."""
+    the student's variant (or `refused`: (the check it fails, a phrase of its message)), and never train.
+    Returns the report rows (by check name) of `over_budget`'s and `short`'s students."""
     subs = tmp_path / "subs"
     references = _ids_drawing("r", exercise)
     for key, name in references.items():
@@ -281,8 +282,9 @@ def _constraint_class(exercise, stub: str, over_budget: tuple[str, str], short: 
         assert book[name][f"{exercise.id} variant"] == key and float(book[name]["total"]) == exercise.max_score, (key, book[name])
     assert all(row["status"] == "not started" for row in rows(unstarted).values())
     limit = exercise.variant(over_budget[0]).training or exercise.training
-    budget = rows(over)["build_model_within_parameter_budget"]
-    assert budget["status"] == "failed" and f"at most {limit.max_params:,} (your variant, {over_budget[0]}" in budget["message"], budget
+    check, phrase = refused or ("build_model_within_parameter_budget", f"at most {limit.max_params:,} (your variant, {over_budget[0]}")
+    budget = rows(over)[check]
+    assert budget["status"] == "failed" and phrase in budget["message"], budget
     untrained = rows(over)["build_model_test_accuracy"]
     assert untrained["status"] != "passed" and "did not train the model" in untrained["message"], untrained
     return rows(over), rows(under)
@@ -301,6 +303,19 @@ def test_each_constraint_of_ex05_grades_its_own_reference_in_full_and_tells_a_cl
     accuracy = unshifted["build_model_test_accuracy"]
     assert accuracy["status"] != "passed" and "the shifted test digits of your variant" in accuracy["message"], accuracy
     assert "each moved by up to 4 pixels), as your variant asks (shifted)" in accuracy["message"]
+
+
+@pytest.mark.trains
+def test_each_variant_of_ex02_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short(tmp_path, mnist_path):
+    """Graded as a class, each folder on its name's variant: both references earn every point (plain SGD,
+    batches of 128 at rate 0.5, or of 1,024 at rate 1.0); the stub under one is "not started"; the `sgd`
+    reference handed in by a student of `big_batch` asks for batches smaller than that variant allows, is
+    told so, and is never trained; and the `big_batch` reference handed in by a student of `sgd` trains
+    and falls below that variant's bar."""
+    _, short = _constraint_class(EX02, "big_batch", ("big_batch", "sgd"), ("sgd", "big_batch"), tmp_path, mnist_path,
+                                 refused=("training_settings_valid", "a batch size of at least 1,024 (your variant's constraint)"))
+    accuracy = short["build_model_test_accuracy"]
+    assert accuracy["status"] != "passed" and "percentage points below the bar" in accuracy["message"], accuracy
 
 
 @pytest.mark.trains

@@ -240,6 +240,13 @@ def _first_weighted_input(keras, model, probe):
     return None
 
 
+def _optimizer_settings(optimizer):
+    """The compiled optimizer's own settings that are plain values (momentum, nesterov, use_ema, a constant
+    learning rate...): plain data for the grader's checks, never an object."""
+    config = optimizer.get_config()
+    return {k: v for k, v in config.items() if v is None or isinstance(v, (bool, int, float, str))}
+
+
 def inspect_model(keras, request):
     import numpy as np
 
@@ -258,6 +265,7 @@ def inspect_model(keras, request):
     info["costliest_layers"] = [list(entry) for entry in ranked[:3]]
     info["loss"] = _loss_info(keras, model) if info["compiled"] else None
     info["optimizer"] = type(model.optimizer).__name__ if info["compiled"] and model.optimizer is not None else None
+    info["optimizer_settings"] = _optimizer_settings(model.optimizer) if info["optimizer"] else None
     expected = [None, *request["input_shape"]]
     if info["input_shape"] != expected or info["n_inputs"] != 1:
         return info  # the probe would not fit; the grader explains the shape

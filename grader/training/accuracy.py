@@ -126,6 +126,14 @@ def _falling(values: list) -> bool:
     return len(values) >= 2 and int(np.argmin(values)) >= len(values) - 2 and values[-1] < values[max(0, len(values) - 4)]
 
 
+def _unsteady(values: list) -> bool:
+    """Whether a curve jumps about rather than settles: from epoch to epoch it rose by more than a tenth at
+    least twice and fell by more than a tenth at least twice after its first epoch (steps too long for the
+    valley). A curve that turns up once and keeps rising (overfitting) does neither twice."""
+    steps = list(zip(values[1:], values[2:]))
+    return sum(b > 1.1 * a for a, b in steps) >= 2 and sum(b < a / 1.1 for a, b in steps) >= 2
+
+
 def kept_epoch(result: dict) -> int | None:
     """The epoch whose weights the grader measured, where early stopping restored them (the training's
     last epoch otherwise: None)."""
@@ -170,12 +178,21 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, va
     epochs = result["epochs_run"]
     if len(train) >= 2 and train[-1] < 0.5:
         return "the model barely learned (training accuracy below 50%): check the learning rate and the loss"
+    if _unsteady(val_loss):
+        return (
+            f"steps too long: the validation loss jumped up and down instead of settling "
+            f"({', '.join(f'{v:.3f}' for v in val_loss)}); the learning rate is too large for the batch size: try smaller "
+            "rates, by factors of 2 to 3, on your own validation split (lesson 2, 'How a network learns')"
+        )
     classes = {layer["class"] for layer in info.get("layers", [])}
     if classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
         grow = "weigh lesson 5's tools (epochs, augmentation, the layers and their pooling) against your variant's constraint, on validation images like its test (lesson 5, 'Your turn')"
     elif "Dropout" in classes:
         grow = ("weigh lesson 3's tools (where the parameter budget's units go, Dropout, epochs and patience) against what "
                 "the curves say, over- or underfitting, on your own validation split (lesson 3, 'Your turn')")
+    elif exercise.lesson_number <= 2:  # ex02's variants: plain SGD for at most 10 epochs, so the steps decide
+        grow = ("longer steps or more of them: a larger learning rate for plain SGD, or smaller batches where your variant "
+                "allows them, compared on your own validation split (lesson 2, 'How a network learns' and 'Your turn')")
     else:
         grow = "more epochs, or more units in the hidden layer (lesson 2, 'Your turn')"
     stopping = result.get("early_stopping") or {}

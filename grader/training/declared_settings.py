@@ -79,6 +79,13 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
             cause="more epochs than this exercise allows",
             hint="use EarlyStopping to stop when validation stops improving, rather than many epochs",
         )
+    if batch_size < training.min_batch_size:
+        raise call.fail(
+            f"got batch_size={batch_size}",
+            f"a batch size of at least {training.min_batch_size:,} (your variant's constraint)",
+            cause="a batch size below the one your variant asks for: the grader trains at least that many images per step",
+            hint="keep the batch size your variant asks for, and choose the learning rate that suits so few, large steps",
+        )
     if batch_size > 4096:
         raise call.fail(
             f"got batch_size={batch_size}",

@@ -214,9 +214,9 @@ class ModelSubmission(Declaration):
                 f"got a model with {', '.join(not_dense)} (its layers: {', '.join(classes)})",
                 "a dense network: Flatten, then Dense layers (with Dropout, activations and normalisation between them)",
                 cause="a convolutional model where this exercise asks for a dense network: its bar and its "
-                "budget are set for the decision a dense network leaves you (how wide, how deep, how much Dropout)",
-                hint="build on lesson 3's dense_net (Rescaling, Flatten, then Dense and Dropout layers); convolutions are lesson 5's, "
-                "and exercise 5 asks for them",
+                "budget are set for the decisions a dense network leaves you",
+                hint=f"build on lesson {self.exercise.lesson_number}'s dense network (Rescaling, Flatten, then Dense layers); "
+                "convolutions are lesson 5's, and exercise 5 asks for them",
             )
         dense = [layer for layer in info["layers"] if layer["class"] == "Dense"]
         per_position = [layer for layer in dense if layer.get("input_rank") != 2]  # unread: refused, never assumed flat
@@ -238,6 +238,31 @@ class ModelSubmission(Declaration):
                 cause="the model of lesson 2, with one hidden layer, where this exercise asks for a deeper one",
                 hint="stack a second hidden Dense layer, with activation='relu', before the output layer, as lesson 3's deeper network does",
             )
+
+    def check_plain_sgd(self) -> None:
+        """Compiled with plain stochastic gradient descent: keras.optimizers.SGD with no momentum, no Nesterov step
+        and no averaging of the weights. Adam and its kin choose each weight's step size themselves; plain SGD
+        leaves the learning rate, and the batch size that goes with it, to the student."""
+        call, info = self.compiled()
+        settings = info.get("optimizer_settings") or {}
+        name = info.get("optimizer")
+        extras = [what for what, on in (
+            (f"momentum={settings.get('momentum')}", settings.get("momentum", 0) != 0),
+            ("nesterov=True", bool(settings.get("nesterov"))),
+            ("use_ema=True", bool(settings.get("use_ema"))),
+        ) if on]
+        if name == "SGD" and not extras:
+            return
+        raise call.fail(
+            f"got a model compiled with {name}" + (f" ({', '.join(extras)})" if extras else ""),
+            "plain SGD: keras.optimizers.SGD(learning_rate=...) with momentum 0, no Nesterov step and no weight averaging",
+            cause=(f"{name}, which chooses each weight's step size itself (lesson 2's model compiles with Adam)" if name != "SGD" else
+                   "SGD with " + " and ".join(extras) + ", which carries each step on into the next")
+            + ", where this exercise asks you to choose the one step size plain SGD takes",
+            hint="compile with optimizer=keras.optimizers.SGD(learning_rate=...): lesson 2's 'How a network learns' shows what "
+            "the learning rate does to a training; compare a few rates, and the batch sizes that go with them, on your own "
+            "validation split before the grader sees them",
+        )
 
     def check_dropout_rate(self, rate: float) -> None:
         """build_model(dropout_rate=rate) puts that rate in every Dropout layer."""

@@ -515,7 +515,11 @@ def _questions(raw, where: str) -> tuple[Question, ...]:
         points = _require(table, "points", int, qwhere)
         if points <= 0:
             raise CourseError(f"course.toml: {qwhere}.points should be positive, got {points}")
-        questions.append(Question(qid, _require(table, "ask", str, qwhere).strip(), points, _require(table, "rubric", str, qwhere).strip()))
+        # The rubric is the instructor's: the copy of course.toml a class receives has none (mnist_course/starter.py).
+        rubric = table.get("rubric", "")
+        if not isinstance(rubric, str):
+            raise CourseError(f"course.toml: {qwhere}.rubric should be a string, got {rubric!r}")
+        questions.append(Question(qid, _require(table, "ask", str, qwhere).strip(), points, rubric.strip()))
     _named_once([q.id for q in questions], where, "a written question")
     return tuple(questions)
 

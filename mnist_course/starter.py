@@ -44,7 +44,7 @@ STARTER = (
     Entry("README.md", NOTHING, "written anew for the starter (`starter_readme`): the course's intro, lesson table, start, students' and data sections; the course's own README is also the maintainers' and links what the starter leaves out"),
     Entry("LICENSE", ALL, "the course's licence goes with every copy"),
     Entry("pyproject.toml", ALL, "`pip install -e .` installs the grader and the course package from it"),
-    Entry("course.toml", ALL, "the grader reads every exercise, check, point, hint and bar from it (hints are held above the answer by tests/test_course.py)"),
+    Entry("course.toml", ALL, "the grader reads every exercise, check, point, hint and bar from it (hints are held above the answer by tests/test_course.py); the copy students receive is `students_course_toml`'s: without the maintainers' comments (how each bar was measured, the references' settings) and the written questions' rubrics"),
     Entry(".gitignore", ALL, "keeps a student's virtualenv, grader state, data and models out of their commits"),
     Entry("exercises", ALL, "the stubs the students complete (generated from solutions/ without the marked blocks)"),
     Entry("lessons", ("*.ipynb", "photos/*"), "the notebooks and lesson 7's photos; the jupytext sources and figures.toml are the maintainers' (`mnist-course build` needs solutions/)"),
@@ -164,6 +164,15 @@ def _with_repository(text: str, old: str, new: str) -> str:
     return text.replace(old, new).replace(f"/{owner_repo(old)}/", f"/{owner_repo(new)}/").replace(f"'{owner_repo(old)}'", f"'{owner_repo(new)}'")
 
 
+def students_course_toml(text: str) -> str:
+    """course.toml as a class receives it: the same tables and values, without its comment lines (which say how
+    each bar was measured and what the references declare) and without the written questions' rubrics (the
+    instructor's, docs/RUBRICS.md). Each rubric is one line, `rubric = "..."` (tests/test_starter.py holds it)."""
+    kept = [line for line in text.splitlines(keepends=True)
+            if not line.lstrip().startswith("#") and not line.startswith("rubric = ")]
+    return re.sub(r"\n{3,}", "\n\n", "".join(kept))
+
+
 TEXT_SUFFIXES = (".md", ".ipynb", ".toml", ".yml")  # where the repository is named (never in code: tests/test_course.py)
 
 
@@ -196,8 +205,10 @@ def write_starter(
     for name in shipped_files(files):
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if repository and name.endswith(TEXT_SUFFIXES):
-            target.write_text(_with_repository((root / name).read_text(encoding="utf-8"), course.repository, repository), encoding="utf-8")
+        if name == "course.toml" or (repository and name.endswith(TEXT_SUFFIXES)):
+            text = (root / name).read_text(encoding="utf-8")
+            text = students_course_toml(text) if name == "course.toml" else text
+            target.write_text(_with_repository(text, course.repository, repository) if repository else text, encoding="utf-8")
         else:
             shutil.copyfile(root / name, target)
         written.append(target)

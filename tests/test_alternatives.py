@@ -1003,29 +1003,29 @@ def test_backprop_written_differently_keeps_full_points(backprop_alternatives, n
 
 
 # The model exercises: the grader trains each declaration on the real data.
-# Measured on mnist-22k (seed 0, 2 threads, public half): ex02_functional_one_hot FUNCTIONAL%
-# and ex02_two_layers_plateau PLATEAU% (bar 96.3%, the `sgd` variant's: plain SGD, at most 10 epochs),
-# ex03_functional_rmsprop 96.06% and
+# Measured on mnist-22k (seed 0, 2 threads), public / private half: ex02_functional_one_hot 97.66 / 97.44%
+# and ex02_two_layers_plateau 97.18 / 97.08% (bars 96.8 / 96.7%, the `sgd` variant's: plain SGD, at most 10
+# epochs), ex03_functional_rmsprop 96.06% and
 # ex03_patient_with_plateau 96.04% on the public half (bar 95.6%, the `budget` variant's),
 # ex05_keras_example_convnet 98.89% (bar 98.7%, before ex05's constraints). A CNN with batch
 # normalization and global pooling reached 98.74%, too close to the bar to
 # prove anything, and trained slowest; it is not in the corpus.
 MODEL_ALTERNATIVES = {
-    # ex02 · the Functional API, a narrower layer, smaller batches at a smaller rate, one-hot labels with a
-    # categorical loss
+    # ex02 · the Functional API, a narrower layer at a smaller rate, a smaller validation split, one-hot labels
+    # with a categorical loss
     "ex02_functional_one_hot": ("ex02", dict(
         build_model="""
             inputs = keras.Input(shape=(28, 28))
             x = layers.Rescaling(1.0 / 255)(inputs)
             x = layers.Flatten()(x)
-            x = layers.Dense(256, activation="relu")(x)
+            x = layers.Dense(384, activation="relu")(x)
             outputs = layers.Dense(10, activation="softmax")(x)
             model = keras.Model(inputs=inputs, outputs=outputs, name="mnist_mlp")
-            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.2), loss="categorical_crossentropy", metrics=["accuracy"])
+            model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.25), loss="categorical_crossentropy", metrics=["accuracy"])
             return model
         """,
         training_settings="""
-            return {"epochs": 10, "batch_size": 64, "validation_split": 0.1, "labels": "one-hot"}
+            return {"epochs": 10, "batch_size": 32, "validation_split": 0.05, "labels": "one-hot"}
         """,
     )),
     # ex02 · two hidden layers, plain SGD whose rate halves when the validation loss stalls, early stopping

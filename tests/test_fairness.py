@@ -104,7 +104,7 @@ def submission_with(tmp_path, exercise_id, replace):
 
 
 def test_a_declaration_over_the_work_cap_fails_before_training(tmp_path, mnist_path):
-    folder = submission_with(tmp_path, "ex02", {'return {"epochs": 10, "batch_size": 128 if CONSTRAINT == "sgd" else 1024,': 'return {"epochs": 10, "batch_size": 1,'})
+    folder = submission_with(tmp_path, "ex02", {'return {"epochs": 10, "batch_size": 32 if CONSTRAINT == "sgd" else 1024,': 'return {"epochs": 10, "batch_size": 1,'})
     code, report, output = grade(["ex02", "--target", folder, "--data", mnist_path], tmp_path, "over")
     assert code == 1, output
     check = accuracy_checks(report)["ex02"]

@@ -190,13 +190,13 @@ MODEL_CORPUS = {
     # under the per-list limit) and frozen by a learning rate of 0.
     "weights_spread_over_small_constants": (
         model_variant(DENSE_512, 'layers.Dense(64, activation="relu", kernel_initializer=keras.initializers.Constant([0.01] * 64)),').replace(
-            "learning_rate = 0.5 if", "learning_rate = 0.0 if"
+            "learning_rate = 0.3 if", "learning_rate = 0.0 if"
         ),
         SETTINGS_ONLY,
         "carries a list of numbers",
     ),
     "fifty_million_parameters": (model_variant(DENSE_512, 'layers.Dense(64_000, activation="relu"),'), SETTINGS_ONLY, "far more parameters than the budget"),
-    "outputs_nan": (model_variant("learning_rate = 0.5 if", "learning_rate = 1e9 if"), EX02.max_score - ACCURACY, "NaN or infinity"),
+    "outputs_nan": (model_variant("learning_rate = 0.3 if", "learning_rate = 1e9 if"), EX02.max_score - ACCURACY, "NaN or infinity"),
     "monkeypatches_keras": (
         MODEL_SOLUTION.replace(
             "from keras import layers\n",
@@ -213,7 +213,7 @@ MODEL_CORPUS = {
     ),
     "returns_none": (model_variant("    return model\n", "    return None\n"), SETTINGS_ONLY, "forget to `return`"),
     "settings_of_the_wrong_type": (
-        model_variant('return {"epochs": 10, "batch_size": 128 if CONSTRAINT == "sgd" else 1024, "validation_split": 0.1}',
+        model_variant('return {"epochs": 10, "batch_size": 32 if CONSTRAINT == "sgd" else 1024, "validation_split": 0.1}',
                       'return {"epochs": "10", "batch_size": 128}'),
         EX02.max_score - ACCURACY - SETTINGS_ONLY - EX02.checks["training_settings_labels_match_loss"],
         "epochs as a whole number",

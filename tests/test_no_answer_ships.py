@@ -37,7 +37,6 @@ COURSE = load_course()
 TOO_SHORT = {
     "ex01.normalize": "one line once its checks of the input are set aside: the pixels as float32, divided by 255",
     "ex01.add_channel_axis": "one call once its checks of the input are set aside: np.expand_dims",
-    "ex02.training_settings": "return {epochs, batch_size, validation_split}: its budget is stated in the docstring",
     "ex02b.sgd_settings": "return {n_hidden, epochs, batch_size, learning_rate}: course.toml records n_hidden, epochs and batch size for the work cap",
 }
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from models import _compiled, _from_solution, _settings, keras, layers, run  # noqa: E402
+from models import _compiled, _dense, _from_solution, _settings, keras, layers, run  # noqa: E402
 
 from grader.training.accuracy import threshold_for  # noqa: E402
 from grader.training.trainer import Trainer  # noqa: E402
@@ -62,14 +62,10 @@ def _dense_shifted(shift: float):
     ]))
 
 
-def _lesson_2_plain_sgd(learning_rate: float | None = None, units: int = 128):
-    """Lesson 2's network ('Building the model', `units` wide) compiled with plain SGD: Keras's default rate
-    of 0.01, or `learning_rate`."""
-    optimizer = keras.optimizers.SGD() if learning_rate is None else keras.optimizers.SGD(learning_rate=learning_rate)
-    return _compiled(keras.Sequential([
-        keras.Input((28, 28)), layers.Rescaling(1 / 255), layers.Flatten(),
-        layers.Dense(units, activation="relu"), layers.Dense(10, activation="softmax"),
-    ]), optimizer)
+def _plain_sgd(units: int, learning_rate: float = 0.01):
+    """Lesson 2's layout with a hidden layer of `units` (models.py's `_dense`), compiled with plain SGD at
+    `learning_rate` (Keras's default: 0.01)."""
+    return _dense([units], optimizer=keras.optimizers.SGD(learning_rate=learning_rate))
 
 
 def _ex02_rows(variant) -> dict:
@@ -80,23 +76,15 @@ def _ex02_rows(variant) -> dict:
     rows = {
         f"{variant.key}: reference (CONSTRAINT = {variant.key!r})": (lambda: _from_solution("ex02_dense", CONSTRAINT=variant.key), True),
         f"{variant.key}: lesson 2's network, plain SGD at its default rate (0.01), 10 epochs, batch {batch}":
-            (lambda: (_lesson_2_plain_sgd, _settings(10, batch), (28, 28)), False),
+            (lambda: (lambda: _plain_sgd(128), _settings(10, batch), (28, 28)), False),
     }
     if variant.key == "sgd":
         rows["sgd: lesson 2's network at rate 0.5 (lesson 2's best by hand), 10 epochs, batch 128"] = (
-            lambda: (lambda: _lesson_2_plain_sgd(0.5), _settings(10, 128), (28, 28)), False)
+            lambda: (lambda: _plain_sgd(128, 0.5), _settings(10, 128), (28, 28)), False)
     if variant.key == "big_batch":
         rows["big_batch: the reference's layout at rate 0.5 (lesson 2's best by hand), 10 epochs, batch 1024"] = (
-            lambda: (lambda: _lesson_2_plain_sgd(0.5, units=512), _settings(10, 1024), (28, 28)), False)
+            lambda: (lambda: _plain_sgd(512, 0.5), _settings(10, 1024), (28, 28)), False)
     return rows
-
-
-def _dense_512_adam():
-    """A dense network of 512 units with Adam: ex02's reference before its variants asked for plain SGD."""
-    return _compiled(keras.Sequential([
-        keras.Input((28, 28)), layers.Rescaling(1 / 255), layers.Flatten(),
-        layers.Dense(512, activation="relu"), layers.Dense(10, activation="softmax"),
-    ]))
 
 
 def _ex05_rows(variant) -> dict:
@@ -106,7 +94,7 @@ def _ex05_rows(variant) -> dict:
         rows[f"{variant.key}: lesson 5's network as it stands"] = lesson
     if variant.key == "shifted":
         rows["shifted: a dense network of 512 (ex02's reference before its variants)"] = (
-            lambda: (_dense_512_adam, _settings(20, 128), (28, 28)), False)
+            lambda: (lambda: _dense([512]), _settings(20, 128), (28, 28)), False)
         rows["shifted: that dense network + the reference's augmentation"] = (
             lambda: (lambda: _dense_shifted(0.15), _settings(20, 128), (28, 28)), False)
     return rows

@@ -45,13 +45,13 @@ def _compiled(model, optimizer="adam"):
     return model
 
 
-def _dense(widths, dropout=0.0):
+def _dense(widths, dropout=0.0, optimizer="adam"):
     stack = [keras.Input((28, 28)), layers.Rescaling(1 / 255), layers.Flatten()]
     for width in widths:
         stack.append(layers.Dense(width, activation="relu"))
         if dropout:
             stack.append(layers.Dropout(dropout))
-    return _compiled(keras.Sequential([*stack, layers.Dense(10, activation="softmax")]))
+    return _compiled(keras.Sequential([*stack, layers.Dense(10, activation="softmax")]), optimizer)
 
 
 def _seed_cnn():

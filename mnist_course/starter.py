@@ -207,8 +207,11 @@ def write_starter(
         target.parent.mkdir(parents=True, exist_ok=True)
         if name == "course.toml" or (repository and name.endswith(TEXT_SUFFIXES)):
             text = (root / name).read_text(encoding="utf-8")
-            text = students_course_toml(text) if name == "course.toml" else text
-            target.write_text(_with_repository(text, course.repository, repository) if repository else text, encoding="utf-8")
+            if name == "course.toml":
+                text = students_course_toml(text)
+            if repository:
+                text = _with_repository(text, course.repository, repository)
+            target.write_text(text, encoding="utf-8")
         else:
             shutil.copyfile(root / name, target)
         written.append(target)

@@ -283,8 +283,8 @@ def _constraint_class(exercise, stub: str, over_budget: tuple[str, str], short: 
     assert all(row["status"] == "not started" for row in rows(unstarted).values())
     limit = exercise.variant(over_budget[0]).training or exercise.training
     check, phrase = refused or ("build_model_within_parameter_budget", f"at most {limit.max_params:,} (your variant, {over_budget[0]}")
-    budget = rows(over)[check]
-    assert budget["status"] == "failed" and phrase in budget["message"], budget
+    refusal = rows(over)[check]
+    assert refusal["status"] == "failed" and phrase in refusal["message"], refusal
     untrained = rows(over)["build_model_test_accuracy"]
     assert untrained["status"] != "passed" and "did not train the model" in untrained["message"], untrained
     return rows(over), rows(under)

@@ -45,8 +45,9 @@ def _private_state(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_COURSE_STATE", str(tmp_path / "state.json"))
 
 
-def _run_grader(*args, cwd=ROOT, timeout=1200, env=None):
-    """`env`: variables to set for this run on top of the test run's own."""
+def _run_grader(*args, cwd=ROOT, timeout=2400, env=None):
+    """`env`: variables to set for this run on top of the test run's own. `timeout`: the test's own
+    safety clock, generous (every solution graded takes about 12 minutes on CI's two busy cores)."""
     return subprocess.run(
         [sys.executable, "-m", "grader", *map(str, args)],
         cwd=cwd,

@@ -143,6 +143,28 @@ def test_training_is_reproducible_and_starts_from_fresh_weights(keras, tmp_path,
     assert results[0]["predictions"] == results[1]["predictions"]
 
 
+@pytest.mark.trains
+def test_steps_run_in_one_call_train_the_same_weights_as_steps_run_one_by_one(keras, tmp_path, small_mnist, monkeypatch):
+    """The trainer runs 32 batches per call into TensorFlow (trainer.STEPS_PER_EXECUTION), for speed
+    only: a model with Dropout, at a batch size whose epoch ends in a partial call, trains to the same
+    losses and predictions bit for bit as with one batch per call."""
+    from grader.training import trainer
+
+    monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
+    layers = keras.layers
+    model = saved(keras, tmp_path, layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(32, activation="relu"), layers.Dropout(0.3))
+    settings = Settings(2, 24, 0.1, ({"class": "ReduceLROnPlateau", "config": {"monitor": "val_loss", "patience": 0}},), "integer")
+    results = {}
+    for steps in (1, trainer.STEPS_PER_EXECUTION):
+        monkeypatch.setattr(trainer, "STEPS_PER_EXECUTION", steps)
+        results[steps] = Trainer(small_mnist).train(model_config(model.path), settings, DENSE)
+    one, many = results.values()
+    assert one["status"] == many["status"] == "ok", results
+    batches = 1800 // 24  # 2,000 images less the validation split: 75 batches an epoch
+    assert trainer.STEPS_PER_EXECUTION > 1 and batches % trainer.STEPS_PER_EXECUTION  # so the epoch ends in a partial call
+    assert (one["history"], one["predictions"]) == (many["history"], many["predictions"])
+
+
 def test_work_is_counted_from_the_declaration_and_scales_with_the_data():
     cost = training_cost(forward_flops=1_000_000, epochs=10, batch_size=100, validation_split=0.1, n_train=1000)
     assert (cost.fit_images, cost.validation_images, cost.steps_per_epoch) == (900, 100, 9)

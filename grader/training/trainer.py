@@ -45,6 +45,14 @@ TRAINER = Path(__file__).with_name("_trainer.py")
 CACHE_VERSION = 4  # bump when training or evaluation changes meaning (3: fixed threads, work counted; 4: entries hold their key)
 PROBE_IMAGES = 64
 MAX_CACHE_ENTRY = 64 << 20  # bytes of one cached training result
+# Batches the trainer runs per call into TensorFlow (Keras's steps_per_execution).
+# Keras's per-step call costs more than a small dense network's step itself
+# (ex02 at batch 32: about a third of its training); steps run in one compiled
+# loop give the same weights bit for bit, since every step, shuffle and seed
+# is unchanged (tests/test_training.py). Batch-level callbacks (the work guard,
+# TerminateOnNaN) see every 32nd batch and each epoch's end: they decide as
+# before, a few batches later.
+STEPS_PER_EXECUTION = 32
 
 
 def _canonical(config: Any, ids: dict | None = None) -> Any:
@@ -237,6 +245,7 @@ class Trainer:
             "mode": "train",
             "config": config,
             "settings": settings.as_json(),
+            "steps_per_execution": STEPS_PER_EXECUTION,
             "input_shape": list(training.input_shape),
             "seed": training.seed,
             "allowed": allowed_at_build(),

@@ -139,17 +139,40 @@ def _guarded(item, phase):
 # model another is training waits on the key's lock and reads its result
 # (grader/training/trainer.py).
 
-# Wall seconds of the slowest fixtures and tests in CI's one-process run
-# (2 cores, quiet machine, 2026-11-23), by "file::fixture or test function".
+# Wall seconds of the slowest fixtures and tests in a fresh-clone run on three
+# workers (2 quiet cores, 2026-11-27), by "file::fixture or test function"; a
+# parametrized test's weight is its slowest case's. Every unit not named here
+# weighs 0 and keeps collection order, so a slow test missing from this table
+# starts late and the run ends waiting for it (in that run, the ex05 constraint
+# test, last in collection order among the slow ones, still ran in its last five minutes).
 WEIGHTS = {
-    "test_model_mutations.py::graded": 416,
-    "test_nbgrader.py::grades": 302,
-    "test_grading.py::solutions_run": 216,
-    "test_mutations.py::graded": 183,
-    "test_alternatives.py::model_alternatives": 165,
-    "test_fairness.py::test_the_heaviest_reference_keeps_full_points_and_the_same_accuracy_on_one_busy_core": 135,
-    "test_cluster.py::test_a_class_on_a_dask_cluster_survives_a_killed_worker": 90,
-    "test_mutations.py::graded_backprop": 89,
+    "test_nbgrader.py::grades": 1439,
+    "test_mutations.py::graded": 1265,
+    "test_model_mutations.py::graded": 916,
+    "test_grading.py::solutions_run": 734,
+    "test_mutations.py::graded_experiment": 525,
+    "test_mutations.py::graded_backprop": 523,
+    "test_variant_routes.py::test_every_variants_reference_earns_every_point_and_the_stub_none": 439,
+    "test_alternatives.py::model_alternatives": 432,
+    "test_by_hand_cache.py::test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_it": 346,
+    "test_variant_routes.py::test_each_constraint_of_ex05_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short": 283,
+    "test_by_hand.py::graded": 222,
+    "test_hostile.py::graded_corpus": 155,
+    "test_fairness.py::test_the_heaviest_reference_keeps_full_points_and_the_same_accuracy_on_one_busy_core": 153,
+    "test_variant_routes.py::test_each_budget_of_ex03_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short": 146,
+    "test_alternatives.py::backprop_alternatives": 142,
+    "test_alternatives.py::test_correct_code_written_differently_keeps_full_points": 132,
+    "test_integrity.py::test_mnist_weights_that_train_s_own_steps_do_not_reach_earn_nothing": 131,
+    "test_cluster.py::test_a_class_on_a_dask_cluster_survives_a_killed_worker": 120,
+    "test_serve.py::trained_model": 120,
+    "test_capacity.py::test_a_fork_bomb_beside_a_classmate_harms_only_itself": 118,
+    "test_variant_routes.py::test_each_variant_of_ex02_grades_its_own_reference_in_full_and_tells_a_classmates_model_why_it_falls_short": 117,
+    "test_capacity.py::test_a_disk_filler_beside_a_classmate_harms_only_itself": 116,
+    "test_cluster_capacity.py::test_a_disk_filler_on_the_cluster_harms_only_itself": 102,
+    "test_cluster_capacity.py::test_a_fork_bomb_on_the_cluster_harms_only_itself": 100,
+    "test_integrity.py::test_a_replay_starts_where_init_params_started_before_train_ran": 90,
+    "test_integrity.py::test_an_inert_unit_of_enormous_weights_widens_no_tolerance": 85,
+    "test_nbgrader.py::test_a_safety_clock_in_a_test_cell_is_not_graded_and_keeps_the_checks_that_passed": 82,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -203,7 +204,7 @@ def test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_i
     """alice and bob share an ex02b file, not their ex01: one trains, the other reads it (the key holds
     the files ex02b's worker receives, and another exercise's file is not one); carol's ex02b has a helper
     beside it that alice's has not: her own training. The class graded again into another --out reads every
-    training; with reuse switched off everything trains. The rows and the accuracy are the same bit for bit."""
+    training; with reuse switched off, alice and bob each train theirs. The rows and the accuracy are the same bit for bit."""
     subs = tmp_path / "class"
     subs.mkdir()
     _folder(subs / "alice")
@@ -212,19 +213,23 @@ def test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_i
     (subs / "carol" / "helpers.py").write_text("UNUSED = 1\n")  # a helper in her worker: another key
     first = _grade(subs, tmp_path / "on", tmp_path / "cache-on", mnist_path, reuse=True)
     again = _grade(subs, tmp_path / "again", tmp_path / "cache-on", mnist_path, reuse=True)
-    off = _grade(subs, tmp_path / "off", tmp_path / "cache-off", mnist_path, reuse=False)
+    # Switched off, the two who share a file each train; carol, who shares with no one, would train either way.
+    sharing = tmp_path / "sharing"
+    for name in ("alice", "bob"):
+        shutil.copytree(subs / name, sharing / name)
+    off = _grade(sharing, tmp_path / "off", tmp_path / "cache-off", mnist_path, reuse=False)
     # train() is called twice per grading (the unseen task, whose training the grader replays itself, then MNIST)
-    assert (first, again, off) == (4, 0, 6)
+    assert (first, again, off) == (4, 0, 4)
     students = ("alice", "bob", "carol")
-    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "again", "off") for s in students}
+    graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "again", "off") for s in students if (run, s) != ("off", "carol")}
     assert sorted(graded["on", s][1]["training_reused"] for s in ("alice", "bob")) == [False, True]  # one trained, one read
     assert [graded["again", s][1]["training_reused"] for s in students] == [True, True, True]
-    assert not graded["on", "carol"][1]["training_reused"] and not any(graded["off", s][1]["training_reused"] for s in students)
+    assert not graded["on", "carol"][1]["training_reused"] and not any(graded["off", s][1]["training_reused"] for s in ("alice", "bob"))
     # the grader's replay of the MNIST training is the same computation for all three (the same file draws the same
     # rotation, and init_params is the same code): replayed once, read by every later grading; off, replayed by each
     assert sorted(graded["on", s][1]["replay_reused"] for s in students) == [False, True, True]
     assert all(graded["again", s][1]["replay_reused"] for s in students)
-    assert not any(graded["off", s][1]["replay_reused"] for s in students)
+    assert not any(graded["off", s][1]["replay_reused"] for s in ("alice", "bob"))
     rows = graded["on", "alice"][0]
     assert all(r[1] == "passed" for r in rows), rows
     assert all(graded[key][0] == rows for key in graded)

@@ -41,15 +41,20 @@ def _collected(tmp_path, *files):
 
 
 def test_tests_that_share_a_costly_fixture_are_one_group_and_the_heaviest_go_first(tmp_path):
-    groups, order = _collected(tmp_path, "tests/test_mutations.py", "tests/test_lessons.py", "tests/test_site.py")
+    groups, order = _collected(tmp_path, "tests/test_mutations.py", "tests/test_alternatives.py", "tests/test_lessons.py", "tests/test_site.py")
 
     def group_of(prefix):
         return {groups.get(nodeid) for nodeid in order if nodeid.startswith(prefix)}
 
-    # the function mistakes reach their corpus through request.getfixturevalue(): one group, by name
+    # the function mistakes and the ones that train name their class: two groups, free to run on two workers
     mistakes = group_of("tests/test_mutations.py::test_a_mistake_fails_exactly")
-    assert mistakes == {"test_mutations.py::graded+test_mutations.py::graded_experiment"}
+    assert mistakes == {"test_mutations.py::graded"}
     assert group_of("tests/test_mutations.py::test_breaking_a_sentence") == mistakes
+    assert group_of("tests/test_mutations.py::test_a_mistake_that_trains") == {"test_mutations.py::graded_experiment"}
+    # a test that asks for `request` may reach, through request.getfixturevalue(), any module fixture no test
+    # names: all of them are one group
+    assert group_of("tests/test_alternatives.py::test_correct_code_written_differently") == {
+        "test_alternatives.py::experiment_alternatives+test_alternatives.py::function_alternatives"}
     # the backprop corpus is another fixture: another group, free to run on another worker
     assert group_of("tests/test_mutations.py::test_a_backprop_mistake") == {"test_mutations.py::graded_backprop"}
     # the lessons and the site share the lesson cache across two files
@@ -59,7 +64,7 @@ def test_tests_that_share_a_costly_fixture_are_one_group_and_the_heaviest_go_fir
     # a test that shares nothing is in no group
     assert group_of("tests/test_mutations.py::test_the_corpus_covers_every_check") == {None}
     # the heaviest group (WEIGHTS) first, each group's tests together
-    assert groups[order[0]] == "test_mutations.py::graded+test_mutations.py::graded_experiment"
+    assert groups[order[0]] == "test_mutations.py::graded"
     units = [groups.get(nodeid, nodeid) for nodeid in order]
     for unit in set(units):
         where = [index for index, name in enumerate(units) if name == unit]

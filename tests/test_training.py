@@ -150,6 +150,8 @@ def test_steps_run_in_one_call_train_the_same_weights_as_steps_run_one_by_one(ke
     losses and predictions bit for bit as with one batch per call."""
     from grader.training import trainer
 
+    batches = 1800 // 24  # 2,000 images less the validation split: 75 batches an epoch
+    assert trainer.STEPS_PER_EXECUTION > 1 and batches % trainer.STEPS_PER_EXECUTION  # so the epoch ends in a partial call
     monkeypatch.delenv("MNIST_COURSE_TRAINING_CACHE", raising=False)
     layers = keras.layers
     model = saved(keras, tmp_path, layers.Rescaling(1 / 255), layers.Flatten(), layers.Dense(32, activation="relu"), layers.Dropout(0.3))
@@ -160,8 +162,6 @@ def test_steps_run_in_one_call_train_the_same_weights_as_steps_run_one_by_one(ke
         results[steps] = Trainer(small_mnist).train(model_config(model.path), settings, DENSE)
     one, many = results.values()
     assert one["status"] == many["status"] == "ok", results
-    batches = 1800 // 24  # 2,000 images less the validation split: 75 batches an epoch
-    assert trainer.STEPS_PER_EXECUTION > 1 and batches % trainer.STEPS_PER_EXECUTION  # so the epoch ends in a partial call
     assert (one["history"], one["predictions"]) == (many["history"], many["predictions"])
 
 

@@ -120,7 +120,14 @@ class Declaration:
     def inspected(self, **kwargs) -> tuple[Call, dict]:
         """What the grader's trainer found when it loaded the model (safe_mode=True)."""
         call, config = self.model(**kwargs)
-        info = trainer_for(self.mnist, self.run_settings.training_cache).inspect(config, self.training, before_run=self._before_trainer)
+        # training_settings() is called first (kept like every call), so the checks that read it after the
+        # trainer ran need no second worker (a fresh TensorFlow import, about 5 CPU seconds of each grading
+        # that builds a model). Called here, not in before_run, which runs under the cache entry's lock:
+        # a classmate inspecting the same model would wait on this student's code.
+        if any(f.name == "training_settings" for f in self.exercise.functions):
+            self.settings_call()
+        # No student process runs while the grader's trainer does.
+        info = trainer_for(self.mnist, self.run_settings.training_cache).inspect(config, self.training, before_run=self.student.stop_worker)
         if info.get("status") == "timeout":
             raise NotGraded(f"building the model took longer than the grader's safety limit of {info.get('timeout', 0):.0f} s")
         if info.get("status") == "killed" and info.get("returncode") == -9:
@@ -189,14 +196,6 @@ class Declaration:
                 hint="compile the model before returning it, with an optimizer, a cross-entropy loss and the accuracy metric, as lesson 2's 'Building the model' does",
             )
         return call, info
-
-    def _before_trainer(self) -> None:
-        """No student process runs while the grader's trainer does: the worker stops. training_settings()
-        is called first (kept like every call), so the checks that read it after the trainer ran need
-        no second worker (a fresh TensorFlow import, about 5 CPU seconds of each grading that builds a model)."""
-        if any(f.name == "training_settings" for f in self.exercise.functions):
-            self.settings_call()
-        self.student.stop_worker()
 
     def settings_call(self) -> Call:
         return self.student.call("training_settings", expect="a dict of training settings")

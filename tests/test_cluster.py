@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -213,13 +214,24 @@ def test_the_terminal_says_where_each_student_is_graded_and_which_worker_was_los
     cluster.wait_for_workers(2)
     command = [sys.executable, "-m", "grader", "ex01", "--batch", str(subs), "--out", str(tmp_path / "out"), "--data", mnist_path, "--scheduler", cluster.address]
     batch = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The terminal is read as it is written: the kill waits for the line that says the doomed
+    # worker holds a student (on a loaded machine, that line can come after its grading process starts).
+    lines: list[str] = []
+    def read_terminal():
+        for line in batch.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
     deadline = time.monotonic() + 300
-    while not [pid for pid in descendants(doomed.pid)[1:] if _is_grader(pid)]:
+    while not (any(": grading on worker doomed" in line for line in list(lines)) and [pid for pid in descendants(doomed.pid)[1:] if _is_grader(pid)]):
         assert time.monotonic() < deadline and batch.poll() is None, "no task reached the doomed worker"
         time.sleep(0.1)
-    time.sleep(0.5)  # its "started" event has left the worker
     os.kill(doomed.pid, signal.SIGKILL)
-    stdout, stderr = batch.communicate(timeout=600)
+    stdout = batch.stdout.read()
+    batch.wait(timeout=600)
+    reader.join(timeout=60)
+    stderr = "".join(lines)
     assert batch.returncode == 0 and "Gradebook:" in stdout, stderr
     victims = [s for s in ("alice", "bob", "carol") if f"{s}: grading on worker doomed" in stderr]
     assert len(victims) == 1, stderr

@@ -194,18 +194,20 @@ def sgd_replay(x, y, start, seed: int, epochs: int, batch_size: int, learning_ra
     variables = [tf.Variable(p, dtype=tf.float64) for p in start]
     images, labels = tf.constant(x, tf.float64), tf.constant(y, tf.int64)
 
+    # One call into TensorFlow per epoch, its batches a loop inside the graph: a call per batch cost
+    # three times the arithmetic at batches of 32. The same operations in the same order (bit for bit).
     @tf.function
-    def step(batch):
-        with tf.GradientTape() as tape:  # the loss every other reference here computes, on one batch
-            value = tf.reduce_mean(_cross_entropy(tf, tf.gather(images, batch), tf.gather(labels, batch), variables, hidden))
-        for variable, gradient in zip(variables, tape.gradient(value, variables)):
-            variable.assign_sub(learning_rate * gradient)
+    def epoch(order):
+        for first in tf.range(0, tf.shape(order, out_type=tf.int64)[0], batch_size):
+            batch = order[first : first + batch_size]
+            with tf.GradientTape() as tape:  # the loss every other reference here computes, on one batch
+                value = tf.reduce_mean(_cross_entropy(tf, tf.gather(images, batch), tf.gather(labels, batch), variables, hidden))
+            for variable, gradient in zip(variables, tape.gradient(value, variables)):
+                variable.assign_sub(learning_rate * gradient)
 
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for first in range(0, len(x), batch_size):
-            step(tf.constant(order[first : first + batch_size]))
+        epoch(tf.constant(rng.permutation(len(x))))
     return [v.numpy() for v in variables]
 
 

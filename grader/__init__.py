@@ -12,8 +12,3 @@ import os
 # NumPy loads (it reads the setting then), so that `grader`, `python -m grader` and every grader
 # they start have it; the trainer's TensorFlow keeps its own fixed thread counts.
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
-# The same for the TensorFlow of the by-hand references (grader/references/, read when TensorFlow
-# starts): ex02b's replay of a 20-epoch training at batches of 32 cost 36 CPU s on two threads and
-# 16 on one, with the same weights bit for bit.
-os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
-os.environ["TF_NUM_INTEROP_THREADS"] = "1"

@@ -254,9 +254,9 @@ def test_the_environment_check_finds_a_planted_read(tmp_path):
 
 # Reads of the environment at import time in grader/ (outside settings.py), each with its reason.
 IMPORT_TIME_READS = {
-    # Not reads: the package sets OpenBLAS's and TensorFlow's thread counts before either loads (one
-    # thread for the grader's own numerical work, whatever the machine's cores).
-    "grader/__init__.py": 3,
+    # Not a read: the package sets OpenBLAS's thread count before NumPy loads (one thread for the
+    # grader's own numerical work, whatever the machine's cores).
+    "grader/__init__.py": 1,
     # The notebook's environment when its locked cell imported the module, kept so that
     # what an answer cell later sets in os.environ never reaches the grader.
     "grader/notebook.py": 1,

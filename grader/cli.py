@@ -320,12 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     """The command's one entry: `grader release` is a step of its own; else the options pick
     one mode: --hint, --progress, --batch, --watch, or grading once."""
     argv = sys.argv[1:] if argv is None else argv
-    # The grader's own TensorFlow (the by-hand references, grader/references/) on one thread, read when
-    # TensorFlow starts, as its NumPy has one BLAS thread (grader/__init__.py): ex02b's replay of a
-    # 20-epoch training at batches of 32 took 36 CPU s on two threads and 16 on one, with the same
-    # weights bit for bit. Here, not at import: a notebook's kernel imports the grader beside the
-    # student's own training, which keeps the machine's threads. The trainer sets its own counts.
-    os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     if argv[:1] == ["release"]:  # a step of its own, with its own options (handback.py)
         from .classroom.handback import main as release_main
 

@@ -217,6 +217,7 @@ def test_the_terminal_says_where_each_student_is_graded_and_which_worker_was_los
     # The terminal is read as it is written: the kill waits for the line that says the doomed
     # worker holds a student (on a loaded machine, that line can come after its grading process starts).
     lines: list[str] = []
+
     def read_terminal():
         for line in batch.stderr:
             lines.append(line)

@@ -43,9 +43,14 @@ def locked(path: Path):
         yield
 
 
+def full_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """`identity` with this machine's grading identity: everything an entry's key is made of."""
+    return {"machine": grading_machine(), **identity}
+
+
 def key_of(identity: dict[str, Any]) -> str:
-    """The entry's name: a hash of this machine's grading identity and `identity`."""
-    return hashlib.sha256(json.dumps({"machine": grading_machine(), **identity}, sort_keys=True, default=str).encode()).hexdigest()
+    """The entry's name: a hash of full_identity(identity)."""
+    return hashlib.sha256(json.dumps(full_identity(identity), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def shared_files(cache: str | Path | None, identity: dict[str, Any], make: Callable[[Path], None], scratch: Path,

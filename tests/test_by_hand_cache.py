@@ -91,6 +91,8 @@ def test_an_identical_call_runs_once_and_every_key_rule_runs_it_again(tmp_path, 
     other_grader = Counted(alice)
     assert other_grader.normalize(cache, IMAGES)[1] is False and other_grader.calls == 1
     monkeypatch.undo()
+    # each entry keeps what its key was made of: two entries of one file name what differed
+    assert {"machine.grader_version", "args"} <= set(_inputs_that_differ(cache))
 
     # proven both ways: with reuse switched off, the identical call runs
     monkeypatch.setenv(REUSE_ENV, "off")
@@ -199,6 +201,27 @@ def _rows(out: Path, student: str):
     return rows, measured
 
 
+def _flat(value, prefix=""):
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): value}
+
+
+def _inputs_that_differ(cache: Path) -> dict[str, list]:
+    """Where the cache holds two entries for one function that differ only in some inputs: those inputs
+    and their values (each entry keeps what its key was made of), to say why an entry was missed."""
+    entries = [json.loads((e / "meta.json").read_text())["identity"] for e in cache.glob("*.files")]
+    differ = {}
+    for i, one in enumerate(entries):
+        for other in entries[i + 1 :]:
+            if one.get("function") == other.get("function") and one.get("sources") == other.get("sources"):
+                flat_one, flat_other = _flat(one), _flat(other)
+                for name in sorted(set(flat_one) | set(flat_other)):
+                    if flat_one.get(name) != flat_other.get(name):
+                        differ.setdefault(name, []).append((flat_one.get(name), flat_other.get(name)))
+    return differ
+
+
 @pytest.mark.trains
 def test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_it(tmp_path, mnist_path):
     """alice and bob share an ex02b file, not their ex01: one trains, the other reads it (the key holds
@@ -219,7 +242,7 @@ def test_a_class_shares_an_identical_ex02b_file_s_training_and_a_regrade_reads_i
         shutil.copytree(subs / name, sharing / name)
     off = _grade(sharing, tmp_path / "off", tmp_path / "cache-off", mnist_path, reuse=False)
     # train() is called twice per grading (the unseen task, whose training the grader replays itself, then MNIST)
-    assert (first, again, off) == (4, 0, 4)
+    assert (first, again, off) == (4, 0, 4), _inputs_that_differ(tmp_path / "cache-on")
     students = ("alice", "bob", "carol")
     graded = {(run, s): _rows(tmp_path / run, s) for run in ("on", "again", "off") for s in students if (run, s) != ("off", "carol")}
     assert sorted(graded["on", s][1]["training_reused"] for s in ("alice", "bob")) == [False, True]  # one trained, one read

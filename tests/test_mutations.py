@@ -328,11 +328,19 @@ MUTATIONS = {
                                             MISTAKES_ALL_BUT_TYPES),
     # sorting each row in place puts the confidence last: the same answer, but the caller's probs are scrambled
     "ex04_mistakes_sorted_in_place": ("ex04", {CONFIDENCE: "probs.sort(axis=1)\n    confidence = probs[wrong, -1]"}, {"most_confident_mistakes_leaves_input"}),
+    # the prediction taken as the last of equal values (a loop with >=, the reversed row's argmax): only rows whose
+    # largest probability two classes share tell it from the contract's first
+    "ex04_mistakes_last_of_equal": ("ex04", {"wrong = np.flatnonzero(probs.argmax(axis=1) != y_true)":
+                                             "wrong = np.flatnonzero(probs.shape[1] - 1 - probs[:, ::-1].argmax(axis=1) != y_true)"},
+                                    {"most_confident_mistakes_ties_and_few"}),
     "ex04_mistakes_labels_unchecked": ("ex04", {"bad = (y_true < 0) | (y_true >= probs.shape[1])": "bad = np.zeros(len(y_true), dtype=bool)"},
                                        {"most_confident_mistakes_rejects_bad_input"}),
     # the lesson's bins are closed at the bottom; the contract's at the top: only answers on an edge tell them apart
     "ex04_bins_closed_at_the_bottom": ("ex04", {BINNED: 'which = np.minimum(np.searchsorted(upper_edges, confidence, side="right"), n_bins - 1)'},
                                        {"reliability_table_bin_edges"}),
+    "ex04_bins_right_by_the_last_of_equal": ("ex04", {"right = (probs.argmax(axis=1) == y_true).astype(np.float64)":
+                                                      "right = (probs.shape[1] - 1 - probs[:, ::-1].argmax(axis=1) == y_true).astype(np.float64)"},
+                                             {"reliability_table_values"}),
     "ex04_bins_by_the_true_label": ("ex04", {"confidence = probs.max(axis=1).astype(np.float64)": "confidence = probs[np.arange(len(probs)), y_true].astype(np.float64)"},
                                     {"reliability_table_values", "reliability_table_bin_edges", "reliability_table_empty_bins"}),
     # every bin divided by its count, empty ones too: nan, a warning, and 0.1 < c is never below a 10-class softmax's floor

@@ -164,6 +164,31 @@ def tied_mistakes(seed, n=40):
     return probs, y_true.astype(np.int64)
 
 
+def shared_top_probs(seed, n=16, n_classes=10):
+    """Softmax rows (float32) drawn from `seed`, most of them with their largest probability shared exactly by two
+    classes and the label one of the two: np.argmax predicts the first, so a prediction taken as the last of equal
+    values (or any other way) turns some of these answers from right to wrong and others from wrong to right. Every
+    largest probability is off the edges of 10 and 15 bins, and the rest of each row is spread evenly below it."""
+    rng = np.random.default_rng([seed, 16])
+    rows, labels = [], []
+    for i in range(n):
+        tied = i % 4 != 3  # three rows in four tied, the others not
+        top = float(rng.choice([0.33, 0.37, 0.42, 0.46])) if tied else float(rng.choice([0.55, 0.71, 0.88]))
+        classes = rng.choice(n_classes, size=2 if tied else 1, replace=False)
+        row = np.full(n_classes, (1.0 - top * len(classes)) / (n_classes - len(classes)))
+        row[classes] = top
+        rows.append(row)
+        labels.append(int(rng.choice(classes)) if tied else int(rng.integers(n_classes)))
+    return np.array(rows, np.float32), np.array(labels, np.int64)
+
+
+def last_of_equal(probs, y_true):
+    """The same answers with the classes in reverse order, (probs, labels): np.argmax of these rows is the last of equal
+    values of the original's, so a reference fed them gives what a prediction taken as the last of equal values gives."""
+    probs, y_true = np.asarray(probs), np.asarray(y_true)
+    return probs[:, ::-1].copy(), probs.shape[1] - 1 - y_true
+
+
 def reliability_table(probs, y_true, n_bins, closed="top", of="answer"):
     """The contract's bins, (b / n_bins, (b + 1) / n_bins] with 0 in the first, as pandas cuts them; their counts
     and means, 0.0 where a bin is empty. The checks' likely mistakes too: bins closed at the bottom (1.0 in the

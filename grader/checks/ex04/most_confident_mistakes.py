@@ -36,7 +36,10 @@ def _mistakes_mismatch(r, got, expected, probs, y_true, k, situation="", hint=""
     where = f" ({situation})" if situation else ""
     predicted, confidence = probs.argmax(axis=1), probs.max(axis=1)
     cause = ""
-    if any(not 0 <= i < len(probs) for i in got):
+    if got == ref.most_confident_mistakes(*ref.last_of_equal(probs, y_true), k):
+        cause = "where two classes share a row's largest probability, the prediction was taken as the last of them; it is the first"
+        hint = "predicted = probs.argmax(axis=1): np.argmax gives the first of equal values"
+    elif any(not 0 <= i < len(probs) for i in got):
         cause = "an index outside the images: return positions in probs, not labels or counts"
     elif any(predicted[i] == y_true[i] for i in got):
         right = next(i for i in got if predicted[i] == y_true[i])
@@ -91,7 +94,8 @@ def test_most_confident_mistakes_values(student):
 
 def test_most_confident_mistakes_ties_and_few(student):
     # Three rows are wrong with the same confidence 0.7, one is wrong and surer; one row alone is wrong in few_true.
-    # The rows' order and the classes are drawn for each file (ref.sample_order, ref.class_relabelling).
+    # The rows' order and the classes are drawn for each file (ref.sample_order, ref.class_relabelling). Last, rows
+    # whose largest probability two classes share: a prediction taken as the last of them changes which are mistakes.
     order, classes = ref.sample_order(student.input_seed, 8, 6), ref.class_relabelling(student.input_seed, 8, 3)
     ties = np.array([[0.1, 0.9, 0.0], [0.7, 0.3, 0.0], [0.2, 0.8, 0.0], [0.3, 0.0, 0.7], [0.0, 0.7, 0.3], [0.6, 0.4, 0.0]])
     ties[:, classes] = ties.copy()
@@ -109,9 +113,12 @@ def test_most_confident_mistakes_ties_and_few(student):
          "ask for kind=\"stable\" (lesson 4, 'Misclassified digits')"),
         (ties, few_true, 3, "only one image is wrong, fewer than k", "return the mistakes there are, never pad"),
         (ties, perfect_true, 3, "a perfect model: no mistakes at all", "with no mistakes the array is empty (shape (0,))"),
+        (*ref.shared_top_probs(student.input_seed), 24, "most rows' largest probability shared by two classes: the prediction is the first of them",
+         "np.argmax gives the first of equal values, the contract's prediction"),
     ]
     for probs, y_true, k, situation, hint in cases:
-        shown = f"probs={_lit(probs)}, y_true={_lit(y_true)}" if len(probs) <= 8 else f"probs, y_true ({len(probs)} rows over 3 classes drawn for your file, {situation.split(':')[0]})"
+        shown = f"probs={_lit(probs)}, y_true={_lit(y_true)}" if len(probs) <= 8 else (
+            f"probs, y_true ({len(probs)} rows over {probs.shape[1]} classes drawn for your file, {situation.split(':')[0]})")
         r, expected = _mistakes_call(student, probs, y_true, shown, k=k)
         got = _as_indices(r)
         if got != expected:

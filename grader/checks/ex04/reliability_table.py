@@ -56,6 +56,8 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, situation=""):
             ref.reliability_table(probs, y_true, n_bins, closed="bottom"),
         "the probability of the true label was used as the confidence; an answer's confidence is its row's largest "
         "probability, the one the model answered with": ref.reliability_table(probs, y_true, n_bins, of="label"),
+        "where two classes share a row's largest probability, the prediction was taken as the last of them; an answer's "
+        "prediction is the first, as np.argmax gives it": ref.reliability_table(*ref.last_of_equal(probs, y_true), n_bins),
         "confidence and accuracy swapped": [expected[0], expected[2], expected[1]],
         "each bin's sums were returned, not its means: divide by the bin's count": [expected[0], expected[1] * expected[0],
                                                                                      expected[2] * expected[0]],
@@ -86,6 +88,13 @@ def test_reliability_table_values(student):
         got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins)
         if not all(_same(got, expected)):
             _table_mismatch(r, got, expected, probs, y_true, n_bins)
+    # Rows whose largest probability two classes share: the prediction is the first of them (np.argmax's).
+    probs, y_true = ref.shared_top_probs(student.input_seed)
+    shown = f"probs, y_true ({len(probs)} softmax rows of float32 drawn for your file, most with their largest probability shared by two classes)"
+    r = _reliability_call(student, probs, y_true, 10, shown)
+    got, expected = _table(r, 10), ref.reliability_table(probs, y_true, 10)
+    if not all(_same(got, expected)):
+        _table_mismatch(r, got, expected, probs, y_true, 10, "largest probabilities shared by two classes")
 
 
 def test_reliability_table_bin_edges(student):

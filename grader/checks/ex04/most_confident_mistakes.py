@@ -38,7 +38,7 @@ def _mistakes_mismatch(r, got, expected, probs, y_true, k, situation="", hint=""
     cause = ""
     if got == ref.most_confident_mistakes(*ref.last_of_equal(probs, y_true), k):
         cause = "where two classes share a row's largest probability, the prediction was taken as the last of them; it is the first"
-        hint = "predicted = probs.argmax(axis=1): np.argmax gives the first of equal values"
+        hint = "np.argmax gives the first of equal values, the contract's prediction; the last of them (a loop with >=, the reversed row's argmax) is not"
     elif any(not 0 <= i < len(probs) for i in got):
         cause = "an index outside the images: return positions in probs, not labels or counts"
     elif any(predicted[i] == y_true[i] for i in got):

@@ -245,11 +245,18 @@ def test_prepare_image_ignores_specks(student, mnist):
         )
 
 
+GRAY_CAUSE = "the colour channels were not combined into one gray level"
+MAGENTA_CAUSE = ("the colour channels were not combined into the contract's gray: magenta ink (220, 20, 220) is 49 levels darker than "
+                 "green paper (40, 230, 40) as 0.299 R + 0.587 G + 0.114 B sees them, and 50 lighter as the channels' plain mean does")
+GRAY_HINT = "0.299 R + 0.587 G + 0.114 B: a matrix product with the last axis, image[..., :3] @ weights (lesson 7)"
+
+
 def _one_picture_in_colour(mnist, seed: int):
     """One photo drawn for the file as grayscale, and the same in colour: RGB, RGBA with alpha 255
     everywhere (as many apps save a PNG), and RGBA on a transparent background, black ink and blue
     ink, without noise, so any reasonable grayscale conversion gives the same prepared digit. (An
-    adversarial review took alpha for the ink, which only the black one on transparent tells nothing.)"""
+    adversarial review took alpha for the ink, which only the black one on transparent tells nothing.)
+    Last, magenta ink on green paper: darker than the paper only as the contract's weights see it."""
     rng = np.random.default_rng([seed, 1])
     i = int(rng.integers(len(mnist.x_test)))
     ink = ref.photo_ink(mnist.x_test[i], 3.0)
@@ -262,6 +269,7 @@ def _one_picture_in_colour(mnist, seed: int):
         (ref.opaque(rgb), f"the same RGB picture with an alpha channel of 255 everywhere (an opaque PNG), {size}×4"),
         (ref.transparent(sheet), f"the same picture in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
         (ref.transparent(sheet, (30, 40, 160)), f"the same picture in RGBA: blue ink (30, 40, 160) on a transparent background, {size}×4"),
+        (ref.magenta_on_green(sheet), f"the same picture in RGB: magenta ink (220, 20, 220) on green paper (40, 230, 40), {size}×3"),
     )
 
 
@@ -274,6 +282,7 @@ def test_prepare_image_colour(student, mnist):
         r = student.call("prepare_image", image, shown=shown, expect="the same prepared digit as for the grayscale picture")
         rgba = image.shape[-1] == 4
         opaque = rgba and bool((image[..., 3] == 255).all())
+        gray_cause = MAGENTA_CAUSE if "magenta" in shown else GRAY_CAUSE
         alpha_hint = "lay the picture over white first: gray * alpha + 255 * (1 - alpha), with alpha = A / 255"
 
         def alpha_cause(so: str) -> str:
@@ -282,10 +291,13 @@ def test_prepare_image_colour(student, mnist):
             return f"the alpha channel was ignored: a transparent pixel's colour values are (0, 0, 0), black, so {so}"
 
         o = r.outcome
-        if rgba and o.status == "raised" and o.stage == "call" and o.exc_type != "NotImplementedError":
+        if o.status == "raised" and o.stage == "call" and o.exc_type != "NotImplementedError":
             where = f" at {o.where}" if o.where else ""
-            raise r.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=alpha_cause("the whole picture looks like ink and no paper is left"),
-                         hint=alpha_hint)
+            if rgba:
+                raise r.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=alpha_cause("the whole picture looks like ink and no paper is left"),
+                             hint=alpha_hint)
+            raise r.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=gray_cause, hint=GRAY_HINT,
+                         contract="A colour pixel counts as the gray 0.299 R + 0.587 G + 0.114 B")
         out = _valid(r, strict=False)
         # Compared at the same scale: an unscaled result is prepare_image_shape_dtype's business.
         difference = float(np.abs(out / (float(out.max()) or 1.0) - reference / (float(reference.max()) or 1.0)).mean())
@@ -295,8 +307,7 @@ def test_prepare_image_colour(student, mnist):
             cause = alpha_cause("the paper turned into ink")
             hint = alpha_hint
         else:
-            cause = "the colour channels were not combined into one gray level"
-            hint = "0.299 R + 0.587 G + 0.114 B: a matrix product with the last axis, image[..., :3] @ weights"
+            cause, hint = gray_cause, GRAY_HINT
         raise r.fail(
             f"got a result that differs from the grayscale picture's by {difference:.3f} per pixel on average",
             "the same prepared digit (within 0.05 per pixel)",
@@ -333,6 +344,18 @@ def test_prepare_image_rejects_bad_input(student, mnist):
             hint=hint,
             contract="Raises ValueError if `image` is not uint8, if its shape is none of the three above, or if it shows no digit",
         )
+    # The bar itself: ink exactly 32 levels darker than its paper shows a digit.
+    faint, shown = ref.barely_a_digit(mnist, student.picture_seed)
+    r = student.call("prepare_image", faint, shown=shown, expect="a prepared digit: ink 32 levels darker than the paper is a digit")
+    o = r.outcome
+    if o.status == "raised" and o.stage == "call" and o.exc_type == "ValueError":
+        raise r.fail(
+            f"it raised ValueError: {o.exc_message}",
+            cause="the bar was set above the contract's: a pixel darker than the paper by exactly 32 shows a digit",
+            hint="raise only where the strongest ink, once the paper level is subtracted, is below 32: exactly 32 is a digit",
+            contract="or if it shows no digit: no pixel is darker than the paper by 32 or more",
+        )
+    _valid(r, strict=False)
 
 
 @depends_on(test_prepare_image_inverted, earns="leaving its input untouched")

@@ -482,8 +482,6 @@ MUTATIONS = {
     # the channels' plain mean for gray: the same digit in most colours, none where magenta ink lies on green paper
     "ex06_gray_by_mean": ("ex06", {"gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)": "gray = pixels[..., :3].mean(axis=-1)"},
                           {"prepare_image_colour"}),
-    # the bar for "no digit" one level too high: ink exactly 32 darker than the paper is a digit
-    "ex06_blank_at_32_too": ("ex06", {"    if ink.max() < 32:": "    if ink.max() <= 32:"}, {"prepare_image_rejects_bad_input"}),
     # step 7's look-alike: within [0, 1], but a faint picture stays faint
     "ex06_divided_by_255": ("ex06", {"return field / field.max()": "return field / np.float32(255)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it

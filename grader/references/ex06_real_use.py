@@ -133,17 +133,6 @@ def transparent(ink: np.ndarray, colour: tuple[int, int, int] = (0, 0, 0)) -> np
     return rgba
 
 
-def barely_a_digit(mnist, seed: int) -> tuple[np.ndarray, str]:
-    """A test digit drawn for the file on gray paper (200), its strongest ink exactly 32 levels darker (168): the
-    contract's bar for "shows a digit" is 32 or more, so this picture is one, and raising for it is a bar set above."""
-    rng = np.random.default_rng([seed, 3])
-    i = int(rng.integers(len(mnist.x_test)))
-    ink = photo_ink(mnist.x_test[i], 2.0)
-    sheet, size = placed_on_sheet(ink / ink.max(), rng)
-    image = (200 - np.round(32 * sheet)).astype(np.uint8)
-    return image, f"x_test[{i}] (a {int(mnist.y_test[i])}) as faint ink on gray paper: paper 200, the strongest ink 168, exactly 32 darker, {size}"
-
-
 def magenta_on_green(ink: np.ndarray) -> np.ndarray:
     """Magenta ink (220, 20, 220) on green paper (40, 230, 40), in RGB: as the contract's gray, 0.299 R + 0.587 G
     + 0.114 B, the ink is 49 levels darker than the paper (103 against 151); as the channels' plain mean it is 50

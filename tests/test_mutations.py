@@ -479,9 +479,6 @@ MUTATIONS = {
     # ex06 · real use
     "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
-    # the channels' plain mean for gray: the same digit in most colours, none where magenta ink lies on green paper
-    "ex06_gray_by_mean": ("ex06", {"gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)": "gray = pixels[..., :3].mean(axis=-1)"},
-                          {"prepare_image_colour"}),
     # step 7's look-alike: within [0, 1], but a faint picture stays faint
     "ex06_divided_by_255": ("ex06", {"return field / field.max()": "return field / np.float32(255)"}, {"prepare_image_shape_dtype"}),
     # without the inversion the paper is the "ink" and the digit a hole in it

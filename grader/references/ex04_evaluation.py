@@ -164,22 +164,23 @@ def tied_mistakes(seed, n=40):
     return probs, y_true.astype(np.int64)
 
 
-def shared_top_probs(seed, n=16, n_classes=10):
-    """Softmax rows (float32) drawn from `seed`, most of them with their largest probability shared exactly by two
-    classes and the label one of the two: np.argmax predicts the first, so a prediction taken as the last of equal
-    values (or any other way) turns some of these answers from right to wrong and others from wrong to right. Every
-    largest probability is off the edges of 10 and 15 bins, and the rest of each row is spread evenly below it."""
+def shared_top_probs(seed, tied=13, untied=5, n_classes=10):
+    """Softmax rows (float32) drawn from `seed`: `tied` rows whose largest probability, 0.42, two classes share
+    exactly, the label one of the two, and `untied` rows, in a drawn order. np.argmax predicts the first of the two,
+    so a prediction taken as the last of equal values turns each tied row from right to wrong or from wrong to
+    right: the mistakes differ, and so does the accuracy of the one bin (of 10) that holds every tied row, since an
+    odd number of rows cannot turn as many one way as the other (a review found 50/50 bins that hid the turn)."""
     rng = np.random.default_rng([seed, 16])
     rows, labels = [], []
-    for i in range(n):
-        tied = i % 4 != 3  # three rows in four tied, the others not
-        top = float(rng.choice([0.33, 0.37, 0.42, 0.46])) if tied else float(rng.choice([0.55, 0.71, 0.88]))
-        classes = rng.choice(n_classes, size=2 if tied else 1, replace=False)
+    for i in range(tied + untied):
+        top = 0.42 if i < tied else float(rng.choice([0.55, 0.71, 0.88]))
+        classes = rng.choice(n_classes, size=2 if i < tied else 1, replace=False)
         row = np.full(n_classes, (1.0 - top * len(classes)) / (n_classes - len(classes)))
         row[classes] = top
         rows.append(row)
-        labels.append(int(rng.choice(classes)) if tied else int(rng.integers(n_classes)))
-    return np.array(rows, np.float32), np.array(labels, np.int64)
+        labels.append(int(rng.choice(classes)) if i < tied else int(rng.integers(n_classes)))
+    order = rng.permutation(tied + untied)
+    return np.array(rows, np.float32)[order], np.array(labels, np.int64)[order]
 
 
 def last_of_equal(probs, y_true):

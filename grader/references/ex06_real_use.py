@@ -133,14 +133,6 @@ def transparent(ink: np.ndarray, colour: tuple[int, int, int] = (0, 0, 0)) -> np
     return rgba
 
 
-def magenta_on_green(ink: np.ndarray) -> np.ndarray:
-    """Magenta ink (220, 20, 220) on green paper (40, 230, 40), in RGB: as the contract's gray, 0.299 R + 0.587 G
-    + 0.114 B, the ink is 49 levels darker than the paper (103 against 151); as the channels' plain mean it is 50
-    lighter (153 against 103), so a picture turned gray any other way shows no digit, or a hole where it was."""
-    paper, pen = np.array([40.0, 230.0, 40.0]), np.array([220.0, 20.0, 220.0])
-    return np.clip(np.round(paper + (pen - paper) * ink[..., None]), 0, 255).astype(np.uint8)
-
-
 def opaque(rgb: np.ndarray) -> np.ndarray:
     """An RGB photo saved with an alpha channel that is 255 everywhere, as many apps save a PNG."""
     return np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=-1)

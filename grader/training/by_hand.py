@@ -46,7 +46,8 @@ Why an entry cannot be poisoned by a student:
   result (the verdict is bit-for-bit the one without the cache);
 - an entry that is not what the grader wrote (another key's, truncated, a
   changed byte: `meta.json` holds the key and the sha256 of every array) is
-  not trusted: it is removed and the call runs again.
+  not trusted: it is removed and the call runs again. (`meta.json` also keeps
+  what the key was made of, which no grading reads: to explain a miss.)
 
 What reuse cannot make equal, and why that gives nobody anything: code whose
 answer is not a function of its code and its inputs (it reads the clock, or an

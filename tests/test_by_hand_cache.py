@@ -298,9 +298,9 @@ def test_a_call_that_used_a_forbidden_package_is_never_kept(tmp_path, monkeypatc
 
     original = by_hand._write
 
-    def write_even_if_it_reached(folder, key, call):  # the rule switched off: kept as if it had reached nothing
+    def write_even_if_it_reached(folder, key, identity, call):  # the rule switched off: kept as if it had reached nothing
         call.outcome.reached = ()
-        return original(folder, key, call)
+        return original(folder, key, identity, call)
 
     monkeypatch.setattr(by_hand, "_write", write_even_if_it_reached)
     cache = tmp_path / "cache-kept"

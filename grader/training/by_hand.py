@@ -148,15 +148,14 @@ def digests(arrays: list[np.ndarray]) -> list[str]:
     return [hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest() for a in arrays]
 
 
-def _write_arrays(folder: Path, identity: dict[str, Any], arrays: list[np.ndarray], **meta: Any) -> None:
-    """An entry of arrays: each as `i.npy` (no pickles), and a meta.json with the key, each array's digest and
-    `meta`. It keeps what the key was made of too (shared_cache.full_identity), read by no grading: where an
-    entry was expected and missed, comparing two entries' identities names the input that differed."""
+def _write_arrays(folder: Path, key: str, identity: dict[str, Any], arrays: list[np.ndarray], **meta: Any) -> None:
+    """An entry of arrays: each as `i.npy` (no pickles), and a meta.json with `key`, each array's digest and
+    `meta`. It keeps what the key was made of too (shared_cache.full_identity of `identity`), read by no grading:
+    where an entry was expected and missed, comparing two entries' identities names the input that differed."""
     for i, array in enumerate(arrays):
         np.save(folder / f"{i}.npy", array, allow_pickle=False)
-    made_of = json.loads(json.dumps(full_identity(identity), sort_keys=True, default=str))
-    entry = {**meta, "key": key_of(identity), "arrays": digests(arrays), "identity": made_of}
-    (folder / "meta.json").write_text(json.dumps(entry), encoding="utf-8")
+    entry = {**meta, "key": key, "arrays": digests(arrays), "identity": full_identity(identity)}
+    (folder / "meta.json").write_text(json.dumps(entry, default=str), encoding="utf-8")
 
 
 def _read_arrays(folder: Path, key: str, most: int) -> tuple[list[np.ndarray], dict[str, Any]] | None:
@@ -176,7 +175,7 @@ def _read_arrays(folder: Path, key: str, most: int) -> tuple[list[np.ndarray], d
     return (arrays, meta) if digests(arrays) == wanted else None
 
 
-def _write(folder: Path, identity: dict[str, Any], call: Call) -> None:
+def _write(folder: Path, key: str, identity: dict[str, Any], call: Call) -> None:
     """The call's returned value and seconds into `folder`, or _NotKept. A call that reached a package
     its by-hand exercise forbids is never kept: what it used costs its function every point, and an
     entry holds no record of it, so every student whose file does so is graded on a run of their own
@@ -186,7 +185,7 @@ def _write(folder: Path, identity: dict[str, Any], call: Call) -> None:
     if plain is None or sum(a.nbytes for a in plain[2]) > MAX_ENTRY:
         raise _NotKept(call)
     container, names, arrays = plain
-    _write_arrays(folder, identity, arrays, container=container, names=names, seconds=outcome.seconds)
+    _write_arrays(folder, key, identity, arrays, container=container, names=names, seconds=outcome.seconds)
 
 
 def _read(folder: Path, key: str) -> tuple[Any, float] | None:
@@ -235,7 +234,7 @@ def shared_call(student: Student, cache: str | Path | None, function: str, *args
     def make(folder: Path) -> None:
         if not ran:
             ran.append(student.call(function, *args, shown=shown, expect=expect, **kwargs))
-        _write(folder, identity, ran[0])
+        _write(folder, key, identity, ran[0])
 
     def valid(folder: Path) -> bool:
         found[:] = [entry] if (entry := _read(folder, key)) is not None else []
@@ -269,7 +268,7 @@ def shared_arrays(cache: str | Path | None, identity: dict[str, Any], compute: C
     def make(folder: Path) -> None:
         if not made:
             made.append([np.asarray(a) for a in compute()])
-        _write_arrays(folder, identity, made[0])
+        _write_arrays(folder, key, identity, made[0])
 
     def valid(folder: Path) -> bool:
         entry = _read_arrays(folder, key, MAX_SHARED_ARRAYS)

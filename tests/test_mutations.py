@@ -92,6 +92,7 @@ ALPHA = """        if image.shape[-1] == 4:
             alpha = pixels[..., 3] / 255
             gray = alpha * gray + (1 - alpha) * 255
 """
+GRAY_WEIGHTS = "pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)"
 TOP3 = """    order = np.argsort(probabilities)[::-1][:3]
     top3 = [(int(k), float(probabilities[k])) for k in order]
     digit, confidence = top3[0]"""
@@ -504,6 +505,11 @@ MUTATIONS = {
     "ex06_mirrored": ("ex06", {"    total = digit.sum()": "    digit = digit[:, ::-1]\n    total = digit.sum()"}, {"prepare_image_recognised"}),
     # transparent pixels keep their colour values (often black): the paper turns to ink
     "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),
+    # the contract's gray is a weighed sum; look-alikes see the two-pen picture's inks unequally dark
+    "ex06_gray_as_plain_mean": ("ex06", {GRAY_WEIGHTS: "pixels[..., :3].mean(axis=-1)"}, {"prepare_image_colour"}),
+    # (reversed weights also make a colour photo's specks heavier than a twentieth of its digit, to that gray)
+    "ex06_gray_weights_reversed": ("ex06", {GRAY_WEIGHTS: "pixels[..., :3] @ np.array([0.114, 0.587, 0.299], dtype=np.float32)"},
+                                   {"prepare_image_colour", "prepare_image_ignores_specks"}),
     # any whole-number dtype taken for uint8
     "ex06_any_integer_dtype": ("ex06", {"    if image.dtype != np.uint8:": "    if not np.issubdtype(image.dtype, np.integer):"},
                                {"prepare_image_rejects_bad_input"}),

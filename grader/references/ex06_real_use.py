@@ -133,6 +133,25 @@ def transparent(ink: np.ndarray, colour: tuple[int, int, int] = (0, 0, 0)) -> np
     return rgba
 
 
+# Two inks that the contract's gray (0.299 R + 0.587 G + 0.114 B) sees equally dark on white paper, about 96
+# levels below it, and that every other simple gray sees one at most 0.55 as dark as the other: a plain mean
+# of the channels (55 and 100 levels), the weights reversed (97 and 51), green alone (165 and 30), red alone
+# (0 and 255), blue alone (0 and 15). Found by a search over pairs of colours (in steps of 15 levels) for the
+# largest such gap with both inks at least 90 levels below the paper: more contrast gives a smaller gap.
+TWO_INKS = ((255, 90, 255), (0, 225, 240))
+
+
+def in_two_inks(ink: np.ndarray, inks: tuple[tuple[int, int, int], ...] = TWO_INKS) -> np.ndarray:
+    """The digit in RGB on white paper, its upper half (above the ink's mean row) in the first ink and its lower
+    half in the second. Halves by rows, not columns, so that each ink covers whole strokes: a line between
+    columns would cut a "1" down its middle, and a comparison that forgives a pixel would not see it."""
+    rows = np.arange(ink.shape[0])
+    upper = rows < (ink.sum(axis=1) @ rows) / ink.sum()
+    pen = np.where(upper[:, None, None], np.array(inks[0], float), np.array(inks[1], float))
+    rgb = 255 + (pen - 255) * ink[..., None]
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
 def opaque(rgb: np.ndarray) -> np.ndarray:
     """An RGB photo saved with an alpha channel that is 255 everywhere, as many apps save a PNG."""
     return np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=-1)

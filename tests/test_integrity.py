@@ -408,7 +408,7 @@ ALPHA_AS_INK = """
     if image.ndim == 3 and image.shape[-1] == 4:
         image = (255 - image[..., 3]).astype(np.uint8)
     elif image.ndim == 3 and image.shape[-1] == 3:
-        image = np.round(image.mean(axis=-1)).astype(np.uint8)
+        image = np.round(image @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
     return _prepare_gray(image)
 """
 ONE_RGBA = """import grader.checks.ex06.prepare_image as checks

@@ -479,6 +479,9 @@ MUTATIONS = {
                                         UNSCALED_REPAIRED: "        images /= 255.0"}, {"repair_leaves_input"}),
     # ex06 · real use
     "ex06_all_zeros": ("ex06", {"return field / field.max()": "return np.zeros((28, 28), dtype=np.float32)"}, {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")}),
+    # a review's do-nothing: no edge brighter than its inside and no haze, but no background either
+    "ex06_all_ones": ("ex06", {"return field / field.max()": "return np.ones((28, 28), dtype=np.float32)"},
+                      {c for c in COURSE.exercise("ex06").checks if c.startswith("prepare_image")} - {"prepare_image_shape_dtype"}),
     "ex06_float64_image": ("ex06", {"return field / field.max()": "return (field / field.max()).astype(np.float64)"}, {"prepare_image_shape_dtype"}),
     # step 7's look-alike: within [0, 1], but a faint picture stays faint
     "ex06_divided_by_255": ("ex06", {"return field / field.max()": "return field / np.float32(255)"}, {"prepare_image_shape_dtype"}),

@@ -134,10 +134,12 @@ def transparent(ink: np.ndarray, colour: tuple[int, int, int] = (0, 0, 0)) -> np
 
 
 # Two inks that the contract's gray (0.299 R + 0.587 G + 0.114 B) sees equally dark on white paper, about 96
-# levels below it, and that every other simple gray sees one at most 0.55 as dark as the other: a plain mean
-# of the channels (55 and 100 levels), the weights reversed (97 and 51), green alone (165 and 30), red alone
-# (0 and 255), blue alone (0 and 15). Found by a search over pairs of colours (in steps of 15 levels) for the
-# largest such gap with both inks at least 90 levels below the paper: more contrast gives a smaller gap.
+# levels below it, and that the usual other grays see one at most 0.55 as dark as the other: a plain mean of
+# the channels (55 and 100 levels), the weights reversed (97 and 51), green alone (165 and 30), red alone (0
+# and 255), blue alone (0 and 15). Found by a search over pairs of colours (in steps of 15 levels) for the
+# largest such gap with both inks at least 90 levels below the paper: more contrast gives a smaller gap. Two
+# inks pin one equation only: weights w with w . (255 - ink 1) = w . (255 - ink 2) all see them alike, as
+# (R + 2 G + B) / 4 does (a review); a third ink would pin the contract's weights alone.
 TWO_INKS = ((255, 90, 255), (0, 225, 240))
 
 
@@ -150,6 +152,17 @@ def in_two_inks(ink: np.ndarray, inks: tuple[tuple[int, int, int], ...] = TWO_IN
     pen = np.where(upper[:, None, None], np.array(inks[0], float), np.array(inks[1], float))
     rgb = 255 + (pen - 255) * ink[..., None]
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def in_gray(image: np.ndarray) -> np.ndarray:
+    """A colour picture as prepare_image's contract sees it, as a grayscale picture: each pixel's gray
+    0.299 R + 0.587 G + 0.114 B, laid over white paper by its alpha, rounded to uint8."""
+    pixels = image.astype(np.float64)
+    gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114])
+    if image.shape[-1] == 4:
+        alpha = pixels[..., 3] / 255
+        gray = alpha * gray + (1 - alpha) * 255
+    return np.clip(np.round(gray), 0, 255).astype(np.uint8)
 
 
 def opaque(rgb: np.ndarray) -> np.ndarray:

@@ -65,6 +65,15 @@ def test_prepare_image_inverted(student, mnist):
                 cause="the result was not scaled at the end, or it was divided by 255 twice",
                 hint="divide by the largest value as the last step",
             )
+        # A review returned np.ones((28, 28)): no edge brighter than its inside, no haze, the strongest ink at 1.
+        background = float((out / float(out.max()) < 0.02).mean())
+        if background < 1 / 3:
+            raise r.fail(
+                f"got ink nearly everywhere: {background:.0%} of the pixels are background (below 0.02 of the strongest ink)",
+                "a light digit on a background of 0: a digit fitted in a 20 x 20 box leaves at least half of the 28 x 28 field at 0",
+                cause="a field filled with ink rather than the picture's digit: a constant result, or the whole picture stretched over the field",
+                hint="make the paper 0 and keep only the digit's ink, then fit that in 20 x 20 (lesson 7, 'Ink, not paper')",
+            )
 
 
 def test_prepare_image_size_aspect(student, mnist):
@@ -246,10 +255,12 @@ def test_prepare_image_ignores_specks(student, mnist):
 
 
 def _one_picture_in_colour(mnist, seed: int):
-    """One photo drawn for the file as grayscale, and the same in colour: RGB, RGBA with alpha 255
-    everywhere (as many apps save a PNG), and RGBA on a transparent background, black ink and blue
-    ink, without noise, so any reasonable grayscale conversion gives the same prepared digit. (An
-    adversarial review took alpha for the ink, which only the black one on transparent tells nothing.)"""
+    """One photo drawn for the file, in five colour forms, without noise: RGB (blue-black ink on tinted
+    paper), the same with an alpha of 255 everywhere (as many apps save a PNG), black and blue ink on a
+    transparent background (an adversarial review took alpha for the ink, which only the black one on
+    transparent tells nothing), and RGB written with two pens whose inks only the contract's gray sees as
+    equally dark. Each must prepare as the same picture in gray does (`ref.in_gray`): the same contrast,
+    so that a step that depends on it (a fixed ink threshold) prepares both alike."""
     rng = np.random.default_rng([seed, 1])
     i = int(rng.integers(len(mnist.x_test)))
     ink = ref.photo_ink(mnist.x_test[i], 3.0)
@@ -257,12 +268,11 @@ def _one_picture_in_colour(mnist, seed: int):
     label = int(mnist.y_test[i])
     rgb = ref.colour_paper(sheet, rng, noise=0)
     return (
-        (ref.gray_paper(sheet, rng, noise=0), f"x_test[{i}] (a {label}) re-saved dark on light, {size} grayscale"),
-        (rgb, f"the same picture in RGB (blue-black ink on tinted paper), {size}×3"),
+        (rgb, f"x_test[{i}] (a {label}) re-saved dark on light in RGB (blue-black ink on tinted paper), {size}×3"),
         (ref.opaque(rgb), f"the same RGB picture with an alpha channel of 255 everywhere (an opaque PNG), {size}×4"),
-        (ref.transparent(sheet), f"the same picture in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
-        (ref.transparent(sheet, (30, 40, 160)), f"the same picture in RGBA: blue ink (30, 40, 160) on a transparent background, {size}×4"),
-        (ref.in_two_inks(sheet), f"the same picture in RGB, written with two pens on white paper: the digit's upper half in {ref.TWO_INKS[0]}, "
+        (ref.transparent(sheet), f"the same digit in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
+        (ref.transparent(sheet, (30, 40, 160)), f"the same digit in RGBA: blue ink (30, 40, 160) on a transparent background, {size}×4"),
+        (ref.in_two_inks(sheet), f"the same digit in RGB, written with two pens on white paper: its upper half in {ref.TWO_INKS[0]}, "
                                  f"its lower half in {ref.TWO_INKS[1]}, {size}×3 (the contract's gray sees both inks about 96 levels darker than the paper)"),
     )
 
@@ -276,23 +286,26 @@ def _ink_apart(out: np.ndarray, reference: np.ndarray) -> float:
     """How far two prepared digits are apart, as a fraction of the reference's ink: the larger of the ink that
     one has and the other lacks within one pixel (its 3 x 3 neighbourhood), each way. A stroke moved by one
     pixel costs nothing (a picture's gray on another scale can move the crop by a pixel, and with it the whole
-    digit); a stroke missing, added, or at another strength than the rest of the digit costs its ink."""
+    digit); a stroke missing or added costs its ink, and one at another strength than the rest of the digit
+    costs the difference where it exceeds its neighbours' (along its ridge, more on a thick stroke)."""
     def grown(a: np.ndarray) -> np.ndarray:
         p = np.pad(a, 1, constant_values=-np.inf)
         return np.max([p[r : r + a.shape[0], c : c + a.shape[1]] for r in range(3) for c in range(3)], axis=0)
 
     missing = float(np.clip(reference - grown(out), 0, None).sum())
     added = float(np.clip(out - grown(reference), 0, None).sum())
-    return max(missing, added) / (float(np.abs(reference).sum()) or 1.0)
+    # Ink is what is above 0: a background below 0 (a review set it to -1) would otherwise count as ink here.
+    return max(missing, added) / (float(np.clip(reference, 0, None).sum()) or 1.0)
 
 
 @depends_on(test_prepare_image_inverted, earns="treating colour pictures like gray ones")
 def test_prepare_image_colour(student, mnist):
     # Treating colour like gray counts once the function prepares a digit at all.
-    (gray, gray_shown), *colours = _one_picture_in_colour(mnist, student.picture_seed)
-    reference = _valid(student.call("prepare_image", gray, shown=gray_shown, expect="a float32 array of shape (28, 28)"), strict=False)
-    for image, shown in colours:
-        r = student.call("prepare_image", image, shown=shown, expect="the same prepared digit as for the grayscale picture")
+    for image, shown in _one_picture_in_colour(mnist, student.picture_seed):
+        in_gray = student.call("prepare_image", ref.in_gray(image), shown=f"{shown}, in gray: 0.299 R + 0.587 G + 0.114 B, transparent "
+                               "as white, rounded to uint8", expect="a float32 array of shape (28, 28)")
+        reference = _valid(in_gray, strict=False)
+        r = student.call("prepare_image", image, shown=shown, expect="the same prepared digit as for the picture in gray")
         rgba = image.shape[-1] == 4
         opaque = rgba and bool((image[..., 3] == 255).all())
         alpha_hint = "lay the picture over white first: gray * alpha + 255 * (1 - alpha), with alpha = A / 255"
@@ -318,14 +331,14 @@ def test_prepare_image_colour(student, mnist):
         elif "two pens" in shown:
             mean, green = (" and ".join(str(round(float(np.dot(w, 255 - np.array(ink))))) for ink in ref.TWO_INKS) for w in ((1 / 3,) * 3, (0, 1, 0)))
             cause = ("the colour channels were weighed otherwise than the contract's gray: to it both inks are equally dark, "
-                     "and to other weights one of them is about half as dark as the other, or less (a plain mean of R, G and B "
+                     "and to the usual other weights one of them is far darker than the other (a plain mean of R, G and B "
                      f"sees them {mean} levels darker than the paper, green alone {green})")
             hint = gray_hint
         else:
             cause, hint = "the colour channels were not combined into one gray level", gray_hint
         raise r.fail(
-            f"got a digit that differs from the grayscale picture's in {apart:.0%} of its ink (strokes moved by one pixel forgiven)",
-            f"the same prepared digit (at most {APART:.0%} of its ink different)",
+            f"got a digit that differs in {apart:.0%} of its ink from the one the same picture in gray gives (strokes moved by one pixel forgiven)",
+            f"the same prepared digit as from the picture in gray (at most {APART:.0%} of its ink different)",
             cause=cause,
             hint=hint,
         )

@@ -1,13 +1,13 @@
 """ex06's colour check, measured: how often it fails correct code, and how often it catches a gray of other weights.
 
-prepare_image_colour (grader/checks/ex06/prepare_image.py) prepares one photo drawn for each file in five colour
+prepare_image_colour (grader/checks/ex06/prepare_image.py) prepares one photo drawn for each file in six colour
 forms. For FILES drawn files (picture seeds 0, 1, ...) and each prepare_image() below (the reference solution with
 one line changed), this prints the share of files the check fails, as it was and as it is:
 
-- as it was: each of the four colour pictures other than the two-pen one against one grayscale photo of the same
+- as it was: each of the four colour pictures other than the two-pen ones against one grayscale photo of the same
   digit (other paper, other pen), by the mean absolute difference of the two results, each scaled to a strongest
   ink of 1, over 0.05;
-- as it is: each of the five against the same picture in gray (`in_gray`: the same contrast), by `_ink_apart`,
+- as it is: each of the six against the same picture in gray (`in_gray`: the same contrast), by `_ink_apart`,
   the share of the digit's ink that one result has and the other lacks within one pixel, over APART.
 
 Correct code must fail neither; the look-alikes (another gray than 0.299 R + 0.587 G + 0.114 B) must fail the
@@ -52,6 +52,10 @@ FUNCTIONS = {
                  {GRAY: "pixels[..., :3] @ np.array([0.114, 0.587, 0.299], dtype=np.float32)"}),
     "rec709": (False, "Rec. 709's weights (scikit-image's rgb2gray): 0.2125 R + 0.7154 G + 0.0721 B",
                {GRAY: "pixels[..., :3] @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)"}),
+    "quarter_half_quarter": (False, "(R + 2 G + B) / 4", {GRAY: "pixels[..., :3] @ np.array([0.25, 0.5, 0.25], dtype=np.float32)"}),
+    "mostly_blue": (False, "0.1 R + 0.26 G + 0.64 B", {GRAY: "pixels[..., :3] @ np.array([0.1, 0.26, 0.64], dtype=np.float32)"}),
+    "rec2020": (False, "Rec. 2020's weights: 0.2627 R + 0.678 G + 0.0593 B",
+                {GRAY: "pixels[..., :3] @ np.array([0.2627, 0.678, 0.0593], dtype=np.float32)"}),
     "green_alone": (False, "the green channel alone", {GRAY: "pixels[..., 1]"}),
     "red_alone": (False, "the red channel alone", {GRAY: "pixels[..., 0]"}),
 }

@@ -589,7 +589,7 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 #   probability and the top 3, as plain Python numbers.
 #
 # The grader makes its own pictures: MNIST test digits re-saved dark on light at other
-# sizes and positions (some in colour, one with a transparent background, one written
+# sizes and positions (some in colour, one with a transparent background, two written
 # with two pens whose inks only `0.299 R + 0.587 G + 0.114 B` sees as equally dark) and
 # digits printed with Pillow's font. It checks the shape, the range, the inversion, the
 # 20-pixel size, the centring, and that a nearest-neighbour classifier trained on MNIST

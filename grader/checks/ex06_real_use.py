@@ -13,8 +13,8 @@ is downloaded, and drawn for each file (its hash and the run's draw key):
   dark ink on light paper, 0.8 to 5 times their size, off-centre on a larger
   sheet of paper of some gray level, with a little sensor noise; some in
   colour (tinted paper, blue-black ink); one also as an opaque RGBA, as
-  black and blue ink on a transparent background, and written with two pens
-  whose inks only the contract's gray sees as equally dark;
+  black and blue ink on a transparent background, and twice written with two
+  pens whose inks only the contract's gray sees as equally dark;
 - "printed" digits, drawn with Pillow's built-in font at several sizes;
 - photos with specks of ink apart from the digit, each beside the same photo
   without them (the same paper, pen and noise), which must prepare alike; two

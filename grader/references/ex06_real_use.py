@@ -133,17 +133,18 @@ def transparent(ink: np.ndarray, colour: tuple[int, int, int] = (0, 0, 0)) -> np
     return rgba
 
 
-# Two inks that the contract's gray (0.299 R + 0.587 G + 0.114 B) sees equally dark on white paper, about 96
-# levels below it, and that the usual other grays see one at most 0.55 as dark as the other: a plain mean of
-# the channels (55 and 100 levels), the weights reversed (97 and 51), green alone (165 and 30), red alone (0
-# and 255), blue alone (0 and 15). Found by a search over pairs of colours (in steps of 15 levels) for the
-# largest such gap with both inks at least 90 levels below the paper: more contrast gives a smaller gap. Two
-# inks pin one equation only: weights w with w . (255 - ink 1) = w . (255 - ink 2) all see them alike, as
-# (R + 2 G + B) / 4 does (a review); a third ink would pin the contract's weights alone.
-TWO_INKS = ((255, 90, 255), (0, 225, 240))
+# Pairs of inks that the contract's gray (0.299 R + 0.587 G + 0.114 B) sees equally dark on white paper, about
+# 91 to 97 levels below it. Two inks pin one equation only (weights w with w . (255 - one) = w . (255 - other)
+# see them alike, as (R + 2 G + B) / 4 does the first pair: a review), so there are two pairs, and only weights
+# near the contract's see both pairs' inks alike. Found by searches over colours in steps of 15 levels, with
+# both inks at least 90 levels below the paper (more contrast gives smaller gaps): the first pair for the
+# largest gap of a plain mean, the weights reversed and one channel alone (one ink at most 0.55 as dark as the
+# other); the second for the largest gap of every gray whose weights are 0.15 or further from the contract's
+# (summed), given the first pair: at least 0.19 in one pair or the other, e.g. 0.32 for (R + 2 G + B) / 4.
+PEN_PAIRS = (((255, 90, 255), (0, 225, 240)), ((195, 180, 0), (210, 120, 255)))
 
 
-def in_two_inks(ink: np.ndarray, inks: tuple[tuple[int, int, int], ...] = TWO_INKS) -> np.ndarray:
+def in_two_inks(ink: np.ndarray, inks: tuple[tuple[int, int, int], tuple[int, int, int]]) -> np.ndarray:
     """The digit in RGB on white paper, its upper half (above the ink's mean row) in the first ink and its lower
     half in the second. Halves by rows, not columns, so that each ink covers whole strokes: a line between
     columns would cut a "1" down its middle, and a comparison that forgives a pixel would not see it."""

@@ -255,12 +255,12 @@ def test_prepare_image_ignores_specks(student, mnist):
 
 
 def _one_picture_in_colour(mnist, seed: int):
-    """One photo drawn for the file, in five colour forms, without noise: RGB (blue-black ink on tinted
+    """One photo drawn for the file, in six colour forms, without noise: RGB (blue-black ink on tinted
     paper), the same with an alpha of 255 everywhere (as many apps save a PNG), black and blue ink on a
     transparent background (an adversarial review took alpha for the ink, which only the black one on
-    transparent tells nothing), and RGB written with two pens whose inks only the contract's gray sees as
-    equally dark. Each must prepare as the same picture in gray does (`ref.in_gray`): the same contrast,
-    so that a step that depends on it (a fixed ink threshold) prepares both alike."""
+    transparent tells nothing), and RGB written with two pens, twice (ref.PEN_PAIRS: only the contract's
+    gray sees both pairs' inks alike). Each must prepare as the same picture in gray does (`ref.in_gray`):
+    the same contrast, so that a step that depends on it (a fixed ink threshold) prepares both alike."""
     rng = np.random.default_rng([seed, 1])
     i = int(rng.integers(len(mnist.x_test)))
     ink = ref.photo_ink(mnist.x_test[i], 3.0)
@@ -272,9 +272,18 @@ def _one_picture_in_colour(mnist, seed: int):
         (ref.opaque(rgb), f"the same RGB picture with an alpha channel of 255 everywhere (an opaque PNG), {size}×4"),
         (ref.transparent(sheet), f"the same digit in RGBA: black ink on a transparent background (transparent pixels are (0, 0, 0, 0)), {size}×4"),
         (ref.transparent(sheet, (30, 40, 160)), f"the same digit in RGBA: blue ink (30, 40, 160) on a transparent background, {size}×4"),
-        (ref.in_two_inks(sheet), f"the same digit in RGB, written with two pens on white paper: its upper half in {ref.TWO_INKS[0]}, "
-                                 f"its lower half in {ref.TWO_INKS[1]}, {size}×3 (the contract's gray sees both inks about 96 levels darker than the paper)"),
+        *((ref.in_two_inks(sheet, inks), f"the same digit in RGB, written with two pens on white paper: its upper half in {inks[0]}, its "
+                                         f"lower half in {inks[1]}, {size}×3 (the contract's gray sees both inks {_darkness(CONTRACT, inks)} levels "
+                                         "darker than the paper)") for inks in ref.PEN_PAIRS),
     )
+
+
+CONTRACT, MEAN, GREEN = (0.299, 0.587, 0.114), (1 / 3, 1 / 3, 1 / 3), (0, 1, 0)
+
+
+def _darkness(weights, inks) -> str:
+    """How many levels darker than white paper a gray of these weights sees each ink, as words."""
+    return " and ".join(str(round(float(np.dot(weights, 255 - np.array(ink))))) for ink in inks)
 
 
 # Of the digit's ink. Measured on 1,000 files (benchmarks/COLOUR.md): the reference's largest is 0.0045; the
@@ -329,10 +338,10 @@ def test_prepare_image_colour(student, mnist):
         if rgba:
             cause, hint = alpha_cause("the paper turned into ink"), alpha_hint
         elif "two pens" in shown:
-            mean, green = (" and ".join(str(round(float(np.dot(w, 255 - np.array(ink))))) for ink in ref.TWO_INKS) for w in ((1 / 3,) * 3, (0, 1, 0)))
-            cause = ("the colour channels were weighed otherwise than the contract's gray: to it both inks are equally dark, "
-                     "and to the usual other weights one of them is far darker than the other (a plain mean of R, G and B "
-                     f"sees them {mean} levels darker than the paper, green alone {green})")
+            inks = next(pair for pair in ref.PEN_PAIRS if str(pair[0]) in shown)
+            cause = ("the colour channels were weighed otherwise than the contract's gray: to it both inks are about equally dark, "
+                     "and to other weights one of them is darker than the other (a plain mean of R, G and B sees them "
+                     f"{_darkness(MEAN, inks)} levels darker than the paper, green alone {_darkness(GREEN, inks)})")
             hint = gray_hint
         else:
             cause, hint = "the colour channels were not combined into one gray level", gray_hint

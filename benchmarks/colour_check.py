@@ -109,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--only", help="the rows to measure, by name, comma-separated (default: all)")
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     mnist = load_mnist(args.data)
@@ -116,7 +117,9 @@ def main() -> None:
             "smallest | largest | seconds |")
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     print(head, flush=True)
-    for name, (correct, what, edits) in FUNCTIONS.items():
+    names = args.only.split(",") if args.only else list(FUNCTIONS)
+    for name in names:
+        correct, what, edits = FUNCTIONS[name]
         started = time.perf_counter()
         got = measure(mnist, prepare_image(edits), args.files)
         pp, ap = got["per_pixel"], got["apart"]
@@ -127,7 +130,7 @@ def main() -> None:
     if args.markdown:
         args.markdown.write_text(
             "# ex06's colour check: correct code kept, other grays caught\n\n"
-            f"Written by `python benchmarks/colour_check.py --files {args.files}` (see its docstring). Each row is the "
+            f"Written by `python benchmarks/colour_check.py --files {args.files}{f' --only {args.only}' if args.only else ''}` (see its docstring). Each row is the "
             "reference solution with one line changed; a file fails when any of its colour pictures is further from its "
             "counterpart's result than the bar (inf: prepare_image raised on a picture).\n\n"
             + "\n".join(lines) + "\n", encoding="utf-8")

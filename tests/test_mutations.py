@@ -508,7 +508,7 @@ MUTATIONS = {
     "ex06_mirrored": ("ex06", {"    total = digit.sum()": "    digit = digit[:, ::-1]\n    total = digit.sum()"}, {"prepare_image_recognised"}),
     # transparent pixels keep their colour values (often black): the paper turns to ink
     "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),
-    # the contract's gray is a weighed sum; look-alikes see the two-pen picture's inks unequally dark
+    # the contract's gray is a weighed sum; look-alikes see the two-pen pictures' inks unequally dark
     "ex06_gray_as_plain_mean": ("ex06", {GRAY_WEIGHTS: "pixels[..., :3].mean(axis=-1)"}, {"prepare_image_colour"}),
     # (reversed weights also make a colour photo's specks heavier than a twentieth of its digit, to that gray)
     "ex06_gray_weights_reversed": ("ex06", {GRAY_WEIGHTS: "pixels[..., :3] @ np.array([0.114, 0.587, 0.299], dtype=np.float32)"},

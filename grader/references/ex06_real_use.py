@@ -155,11 +155,14 @@ def in_two_inks(ink: np.ndarray, inks: tuple[tuple[int, int, int], tuple[int, in
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
 
 
+GRAY = (0.299, 0.587, 0.114)  # prepare_image's contract: a colour pixel counts as 0.299 R + 0.587 G + 0.114 B
+
+
 def in_gray(image: np.ndarray) -> np.ndarray:
     """A colour picture as prepare_image's contract sees it, as a grayscale picture: each pixel's gray
     0.299 R + 0.587 G + 0.114 B, laid over white paper by its alpha, rounded to uint8."""
     pixels = image.astype(np.float64)
-    gray = pixels[..., :3] @ np.array([0.299, 0.587, 0.114])
+    gray = pixels[..., :3] @ np.array(GRAY)
     if image.shape[-1] == 4:
         alpha = pixels[..., 3] / 255
         gray = alpha * gray + (1 - alpha) * 255

@@ -16,6 +16,7 @@ from these options and the environment. Checks read them from the
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import sys
 import time
@@ -175,6 +176,23 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
     scoring.dependency_verdict(pyfuncitem.obj, lambda name: outcomes.get((exercise.id, name), scoring.NOT_RUN), run_it)
     return None  # pytest calls the check itself
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_of_a_taught_failure(item: pytest.Item, call: pytest.CallInfo):
+    """A check that failed with a teaching message (a Feedback) is reported without pytest's
+    traceback of it, which nobody reads (the wrapper below puts the message in its place).
+    Formatting one filters and parses every frame of the failure: in a class's folder that holds
+    one exercise of eleven, a third of the grading's CPU went to the absent ones' tracebacks.
+    The grader's own errors keep their traceback, for a maintainer running `pytest grader`. (pytest
+    registers only functions named pytest_*, hence this one's name and its specname.)"""
+    if item.path.parent != GRADER_DIR / "checks" or call.excinfo is None or not isinstance(call.excinfo.value, Feedback):
+        return None
+    untold = copy.copy(call)
+    untold.excinfo = None  # pytest's report of the call, all but the failure's traceback
+    report = pytest.TestReport.from_item_and_call(item, untold)
+    report.outcome, report.longrepr = "failed", str(call.excinfo.value)
+    return report
 
 
 @pytest.hookimpl(wrapper=True)

@@ -166,6 +166,39 @@ def test_pytest_alone_grades_with_teaching_messages(mnist_path):
     assert "grader/isolation/student.py" not in result.stdout  # no traceback into the grader
 
 
+# Runs the grader's checks of ex01 on the stubs as the `grader` command does (pytest without its
+# terminal), and prints what each failed check's report holds, as pytest made it, before the plugin's
+# wrapper puts the row's message in its place.
+TAUGHT_FAILURES = """
+import sys, pytest
+seen = []
+class Seen:
+    @pytest.hookimpl(wrapper=True, trylast=True)  # the innermost wrapper: the report as made, before the plugin's wrapper
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if report.failed:
+            seen.append(type(report.longrepr).__name__ + ': ' + str(report.longrepr).splitlines()[0])
+        return report
+pytest.main([sys.argv[1], "-c", sys.argv[2], "-p", "no:terminal"], plugins=[Seen()])
+print("\\n".join(seen))
+"""
+
+
+def test_a_failure_that_teaches_is_reported_without_a_formatted_traceback(mnist_path):
+    """A check that fails with its teaching message gets a pytest report holding that message, with
+    no traceback formatted: nobody reads one, and formatting them was a third of the CPU of grading
+    a class folder that holds one exercise of eleven (plugin.py). Switched off, the reports hold
+    pytest's formatted traceback (ReprExceptionInfo) and this fails."""
+    result = subprocess.run(
+        [sys.executable, "-c", TAUGHT_FAILURES, str(EX01.grader_path), str(ROOT / "grader" / "pytest.ini")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MNIST_COURSE_TARGET": str(ROOT / "exercises"), "MNIST_COURSE_DATA": mnist_path},
+    )
+    seen = result.stdout.splitlines()
+    assert len(seen) == len(EX01.checks), result.stdout + result.stderr[-2000:]
+    assert all(line.startswith("str: ") and "is not started yet" in line for line in seen), seen
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -62,7 +62,7 @@ FUNCTION_ALTERNATIVES = {
                 column = flat_train[:, k]
                 mean = sum(column) / len(column)
                 std = (sum((v - mean) ** 2 for v in column) / len(column)) ** 0.5
-                if std == 0:
+                if max(column) == min(column):  # constant: its std may be a rounding error above 0
                     std = 1.0
                 out_train[:, k] = (column - mean) / std
                 out_other[:, k] = (flat_other[:, k] - mean) / std

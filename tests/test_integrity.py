@@ -278,6 +278,29 @@ def test_a_threshold_on_the_spread_is_told_from_a_constant_position(tmp_path, mn
     assert "1 passed" in done["off"], done["off"][-3000:]
 
 
+# ex01: constant positions found by `std == 0` (an issue's look-alike): a constant value not exact in binary
+# (k / 255, as scaled pixels are) has a computed spread a rounding error above 0, and the map turns train_out's 0
+# there into -1 or 1. Switched off (a level whose float64 spread comes out exactly 0), it passed every check.
+STD_EQUALS_ZERO = """
+    train_images, other_images = np.asarray(train_images, np.float64), np.asarray(other_images, np.float64)
+    a = train_images.mean(axis=0)
+    b = train_images.std(axis=0)
+    b[b == 0] = 1.0
+    return ((train_images - a) / b).astype(np.float32), ((other_images - a) / b).astype(np.float32)
+"""
+EXACT_SPREAD = """import numpy as np
+import grader.references.ex01_preprocessing as ref
+ref._inexact_levels = lambda n: tuple(k for k in range(1, 255) if np.full((n, 2, 2), k / 255).std(axis=0)[1, 1] == 0)
+"""
+
+
+def test_a_spread_compared_with_0_is_told_from_a_constant_position(tmp_path, mnist_path):
+    done = _graded_on_and_off(tmp_path, mnist_path, "ex01_preprocessing", filled("ex01", standardize=STD_EQUALS_ZERO),
+                              "standardize_constant_positions", EXACT_SPREAD)
+    assert "1 failed" in done["on"] and "comparing the computed standard deviation with 0" in done["on"], done["on"][-3000:]
+    assert "1 passed" in done["off"], done["off"][-3000:]
+
+
 # ex06: prepare_image answered from a table of the pictures the checks posed, which were fixed (an adversarial
 # review: 12/12 with the MNIST digits each was made from). The table here holds the reference's own answers,
 # as 8-bit images; the pictures are now drawn for each file, and switched off (the fixed set) it earns the check.

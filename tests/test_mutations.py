@@ -227,6 +227,8 @@ MUTATIONS = {
     "ex01_standardize_sample_std": ("ex01", {STATISTICS: STATISTICS.replace("train.std(axis=0)", "train.std(axis=0, ddof=1)")},
                                     STANDARDIZE_ALL - {"standardize_constant_positions"}),
     "ex01_standardize_divides_by_zero": ("ex01", {CONSTANT_GUARD: ""}, {"standardize_constant_positions"}),
+    # constant positions found by their computed spread: a value not exact in binary has one a rounding error above 0
+    "ex01_standardize_std_equals_zero": ("ex01", {CONSTANT_GUARD: "    std = np.where(std == 0, 1.0, std)\n"}, {"standardize_constant_positions"}),
     "ex01_standardize_epsilon": ("ex01", {CONSTANT_GUARD: "    std = std + 1e-8\n"}, {"standardize_constant_positions"}),
     "ex01_standardize_in_place": ("ex01", {"    train, other = np.asarray(train_images, np.float64), np.asarray(other_images, np.float64)\n":
                                            "    train, other = np.asarray(train_images), np.asarray(other_images)\n",

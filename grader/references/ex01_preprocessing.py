@@ -7,6 +7,8 @@ worker refuses it (course.toml's `by_hand`)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # a constant position that is not 0 (the MNIST border's are): standardize() must shift it, never scale it;
@@ -15,11 +17,11 @@ CONSTANT = 0.75
 NUDGE = 2.0 ** -10
 
 
-def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str, tuple[int, int]]:
-    """(train, other, how each reads in a message, the constant position), drawn from `seed` (a seed
-    drawn for each file at grading time, so that no answer can be worked out at home and stored):
-    300 training images in [0, 1] with one position, on the digits' side of the border, set to
-    CONSTANT in all of them, and 60 test images on grey paper (paper + (1 - paper) * pixel, paper
+def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """(train, other, how each reads in a message), drawn from `seed` (a seed drawn for each file at
+    grading time, so that no answer can be worked out at home and stored): 300 training images in
+    [0, 1] with two positions, on the digits' side of the border, constant in all of them (one at
+    CONSTANT, one at a level k / 255 not exact in binary) and one nearly so, and 60 test images on grey paper (paper + (1 - paper) * pixel, paper
     between 0.15 and 0.3), brighter than anything the training images hold, as real photos are, so
     that statistics that took them in move a long way."""
     rng = np.random.default_rng(seed)
@@ -35,10 +37,41 @@ def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str, tuple[in
     train[(up, *near)], train[(down, *near)] = CONSTANT + NUDGE, CONSTANT - NUDGE
     paper = float(rng.uniform(0.15, 0.3))
     other = paper + (1 - paper) * mnist.x_test[np.sort(rng.choice(len(mnist.x_test), 60, replace=False))].astype(np.float64) / 255
-    return (train, other, f"300 training images / 255, drawn for this grading, with pixel {at} set to {CONSTANT} in every one "
+    # and a constant position whose value is a scaled pixel, k / 255, not exact in binary: its mean comes out a
+    # rounding error off the value, and its computed standard deviation a rounding error above 0 (about 1e-16), so
+    # code that finds constant positions by `std == 0` divides that error by itself there and returns -1 or 1 for 0
+    # (the contract's "the same in every training image" is about the values; an issue's look-alike)
+    inexact = next(p for p in ((int(rng.integers(4, 24)), int(rng.integers(4, 24))) for _ in range(100)) if p not in (at, near))
+    k = int(rng.choice(_inexact_levels(len(train))))
+    train[(slice(None), *inexact)] = k / 255
+    return (train, other, f"300 training images / 255, drawn for this grading, with pixel {at} set to {CONSTANT} and pixel "
+            f"{inexact} to {k}/255 in every one, "
             f"and pixel {near} set to {CONSTANT} in all but two ({CONSTANT} + 1/1024 in one, {CONSTANT} - 1/1024 in the other)",
             f"60 test images drawn for this grading, on grey paper ({paper:.3f} + {1 - paper:.3f} * pixel / 255: brighter than the "
-            "training images)", at)
+            "training images)")
+
+
+@functools.cache
+def _inexact_levels(n: int) -> tuple[int, ...]:
+    """The levels k (1..254) whose k / 255, in `n` images, has a standard deviation above 0 however it is usually
+    computed: so that `std == 0` is caught on every file, whichever way the student wrote it (97 of the 254)."""
+    return tuple(k for k in range(1, 255) if _spread_is_a_rounding_error(k / 255, n))
+
+
+def _spread_is_a_rounding_error(value: float, n: int) -> bool:
+    """Whether `n` copies of `value` have a standard deviation above 0 as each usual way computes it: NumPy over
+    an axis of images or along one position's column, in float64 and float32, and Python's own sums."""
+    images = np.full((n, 2, 2), value)
+    spreads = [images.std(axis=0)[1, 1], images.astype(np.float32).std(axis=0)[1, 1], np.std(images[:, 1, 1]),
+               np.std(images[:, 1, 1].astype(np.float32))]
+    mean = sum([value] * n) / n
+    spreads.append((sum([(value - mean) ** 2] * n) / n) ** 0.5)
+    return all(spread != 0 for spread in spreads)
+
+
+def named(value: float) -> str:
+    """A constant position's value as ref.inputs wrote it: CONSTANT, the border's 0, or k/255."""
+    return str(value) if value in (CONSTANT, 0.0) else f"{round(value * 255)}/255"
 
 
 def _scaler(fitted_on: np.ndarray):

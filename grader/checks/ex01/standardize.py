@@ -16,9 +16,9 @@ _STANDARDIZE_TOL = 1e-4  # relative, and absolute near 0: float32 results, up to
 
 
 def _standardized(student, mnist):
-    """standardize() on the file's drawn images: (its call, train, other, what it returned in float64, the
-    constant position), or the Feedback that says why it returned no two arrays of their shapes."""
-    train, other, shown_train, shown_other, at = ref.inputs(mnist, student.standardize_seed)
+    """standardize() on the file's drawn images: (its call, train, other, what it returned in float64), or
+    the Feedback that says why it returned no two arrays of their shapes."""
+    train, other, shown_train, shown_other = ref.inputs(mnist, student.standardize_seed)
     r = student.call("standardize", train, other, shown=f"train_images = {shown_train}, other_images = {shown_other}",
                      expect=f"(train_out, other_out): float32 arrays of shapes {train.shape} and {other.shape}, each pixel "
                      "position mapped as the training images' statistics say")
@@ -32,7 +32,7 @@ def _standardized(student, mnist):
             raise r.fail(f"{name} has shape {part.shape}", f"shape {given.shape}, the shape of its input",
                          cause="the images flattened for the statistics and not shaped back" if part.size == given.size else "",
                          hint="standardising changes the values only: reshape back to the input's shape if you flattened")
-    return r, train, other, [np.asarray(v, np.float64) for v in value], at
+    return r, train, other, [np.asarray(v, np.float64) for v in value]
 
 
 def _close(got, want) -> bool:
@@ -64,7 +64,7 @@ def _standardize_cause(got: list[np.ndarray], train, other) -> tuple[str, str]:
 
 
 def test_standardize_train_moments(student, mnist):
-    r, train, other, got, _ = _standardized(student, mnist)
+    r, train, other, got = _standardized(student, mnist)
     varies = ~ref.constant_positions(train)
     mean, std = got[0].mean(axis=0), got[0].std(axis=0)
     if not (np.allclose(mean[varies], 0, atol=1e-3) and np.allclose(std[varies], 1, atol=1e-3)):
@@ -90,7 +90,7 @@ def test_standardize_train_moments(student, mnist):
 
 
 def test_standardize_applies_the_training_map(student, mnist):
-    r, train, other, got, _ = _standardized(student, mnist)
+    r, train, other, got = _standardized(student, mnist)
     want = ref.standardized(train, other)
     # The position that barely varies (ref.inputs) is standardize_train_moments' question: there an epsilon
     # added to every standard deviation (standardize_constant_positions' mistake) moves other_out by 1e-4.
@@ -106,7 +106,7 @@ def test_standardize_applies_the_training_map(student, mnist):
 
 
 def test_standardize_constant_positions(student, mnist):
-    r, train, other, got, at = _standardized(student, mnist)
+    r, train, other, got = _standardized(student, mnist)
     want = ref.standardized(train, other)
     constant = ref.constant_positions(train)
     spread = got[0][:, ~constant].std(axis=0)
@@ -117,19 +117,31 @@ def test_standardize_constant_positions(student, mnist):
                      hint="divide each position that varies by its standard deviation over train_images; constant positions by 1")
     if _close(got[0][:, constant], want[0][:, constant]) and _close(got[1][:, constant], want[1][:, constant]):
         return
+    wrong = constant & ~(np.isclose(got[0], want[0], rtol=_STANDARDIZE_TOL, atol=_STANDARDIZE_TOL).all(axis=0)
+                         & np.isclose(got[1], want[1], rtol=_STANDARDIZE_TOL, atol=_STANDARDIZE_TOL).all(axis=0))
+    broken = wrong & ~(np.isfinite(got[0]).all(axis=0) & np.isfinite(got[1]).all(axis=0))  # said first: the cause below
+    at = tuple(int(v) for v in np.argwhere(broken if broken.any() else wrong)[0])
+    value = ref.named(float(train[(0, *at)]))
     seen = f"train_out[0, {at[0]}, {at[1]}] = {got[0][(0, *at)]:.5g}, other_out[0, {at[0]}, {at[1]}] = {got[1][(0, *at)]:.5g}"
-    if not (np.isfinite(got[0]).all() and np.isfinite(got[1]).all()):
+    hint = "where the standard deviation over train_images is 0, divide by 1 instead"
+    if broken.any():
         cause = "a division by a standard deviation of 0: a position that never changes over the training images has no spread"
+    elif np.allclose(np.abs(got[0][:, at[0], at[1]]), 1, atol=1e-3):
+        cause = (f"the constant positions found by comparing the computed standard deviation with 0: at pixel {at}, whose value "
+                 f"{value} is not exact in binary, the mean comes out a rounding error off the value and the standard "
+                 "deviation a rounding error above 0 (about 1e-16); divided by it, that error gives -1 or 1, not 0")
+        hint = ("decide which positions are constant from the values themselves (every training image holding the same value "
+                "there), not from a standard deviation computed in floating point")
     elif np.allclose(got[1][:, constant], 0):
         cause = "the constant positions set to 0 in other_out too; their map only shifts: other_images' values there minus a"
     elif np.abs(got[1][:, constant]).max() > 1e3:
         cause = "a tiny number added to every standard deviation (std + 1e-8): at a constant position it divides by almost 0"
     else:  # the map is wrong everywhere, not only here: the same cause as the other checks'
         cause = "" if _close(got[1][:, ~constant], want[1][:, ~constant]) else _standardize_cause(got, train, other)[0]
-    raise r.fail(f"{seen} (pixel {at} is {ref.CONSTANT} in every training image; the MNIST border, 0)",
-                 f"train_out 0 there, and other_out = other_images' value there minus {ref.CONSTANT} "
+    raise r.fail(f"{seen} (pixel {at} is {value} in every training image; the MNIST border, 0)",
+                 f"train_out 0 there, and other_out = other_images' value there minus {value} "
                  f"({want[1][(0, *at)]:.5g} for the first image)",
-                 cause=cause, hint="where the standard deviation over train_images is 0, divide by 1 instead",
+                 cause=cause, hint=hint,
                  contract="A position whose value is the same in every training image (an MNIST border pixel, say) has no "
                  "spread to divide by: train_out is 0 there whatever b is, and its b is the one that keeps other_images' "
                  "differences from that value as they are")

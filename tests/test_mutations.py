@@ -518,6 +518,10 @@ MUTATIONS = {
     # any whole-number dtype taken for uint8
     "ex06_any_integer_dtype": ("ex06", {"    if image.dtype != np.uint8:": "    if not np.issubdtype(image.dtype, np.integer):"},
                                {"prepare_image_rejects_bad_input"}),
+    # the bar for "no digit" far from the contract's 32 levels, on either side: a pencil digit 40 levels darker than its
+    # paper refused, a smudge 20 levels darker taken for a digit
+    "ex06_no_digit_bar_too_high": ("ex06", {"    if ink.max() < 32:\n": "    if ink.max() < 64:\n"}, {"prepare_image_rejects_bad_input"}),
+    "ex06_no_digit_bar_too_low": ("ex06", {"    if ink.max() < 32:\n": "    if ink.max() < 16:\n"}, {"prepare_image_rejects_bad_input"}),
     "ex06_blank_page_unchecked": ("ex06", {"    if ink.max() < 32:\n": "    if False:\n"}, {"prepare_image_rejects_bad_input"}),
     # inverting in place to save a copy: the same result, but the caller's picture is now inverted
     "ex06_inverted_in_place": ("ex06", {"    elif image.ndim == 2:\n        gray = image.astype(np.float32)": "    elif image.ndim == 2:\n        image[...] = 255 - image\n        gray = 255 - image.astype(np.float32)"},

@@ -267,9 +267,10 @@ class Call:
             raise self.fail(f"Got {describe(value)}, which does not hold plain numbers", expected)
         return value
 
-    def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "", contract: str = "") -> None:
+    def expect_raises(self, exc_type: str, mentions: str = "", hint: str = "", contract: str = "",
+                      cause: str = "the input is used without being checked first") -> None:
         """The call must have raised `exc_type` with a message that names `mentions`,
-        as the docstring sentence `contract` promises."""
+        as the docstring sentence `contract` promises; `cause`, the likely one where it returned."""
         o = self.outcome
         if o.status == "raised" and o.stage == "call" and o.exc_type == exc_type:
             if not o.exc_message.strip():
@@ -290,7 +291,7 @@ class Call:
         if o.status == "returned":
             raise self.fail(
                 f"it returned {describe(o.value)} without complaint",
-                cause="the input is used without being checked first",
+                cause=cause,
                 hint=hint,
                 contract=contract,
             )

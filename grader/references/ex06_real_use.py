@@ -169,6 +169,13 @@ def in_gray(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(gray), 0, 255).astype(np.uint8)
 
 
+def in_pencil(gray: np.ndarray, darkest: int, paper: int = 230) -> np.ndarray:
+    """A grayscale photo redrawn in light pencil: plain paper of level `paper`, and its ink (how much darker than
+    its own paper, the median, each pixel is) scaled so that the strongest is exactly `darkest` levels darker."""
+    ink = np.clip(np.median(gray) - gray.astype(np.float64), 0, None)
+    return (paper - np.round(ink / ink.max() * darkest)).astype(np.uint8)
+
+
 def opaque(rgb: np.ndarray) -> np.ndarray:
     """An RGB photo saved with an alpha channel that is 255 everywhere, as many apps save a PNG."""
     return np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=-1)

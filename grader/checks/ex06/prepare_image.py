@@ -355,11 +355,20 @@ def test_prepare_image_colour(student, mnist):
         )
 
 
+# A pencil digit's strongest ink, in levels below its paper: well above the contract's bar of 32 for "no digit"
+PENCIL = 40
+
+
 @depends_on(test_prepare_image_inverted, earns="validating its input")
 def test_prepare_image_rejects_bad_input(student, mnist):
     gray = ref.pictures(mnist, student.picture_seed)[0].image
     rng = np.random.default_rng([student.picture_seed, 2])
     noisy_blank = np.clip(np.round(rng.normal(240, 2, (60, 50))), 233, 247).astype(np.uint8)
+    # the bar's two sides, each far enough from 32 that no arithmetic (0..255 or [0, 1], float32 or float64) puts
+    # it on the other: a smudge 20 levels darker than the paper is no digit, a pencil digit 40 darker is one
+    smudged_blank = noisy_blank.copy()
+    row, col = (int(v) for v in rng.integers(10, 40, 2))
+    smudged_blank[row : row + 4, col : col + 4] = 220
     cases = [
         (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),
         # whole numbers 0..255 too, but not uint8: a test of "is an integer" is not the contract's
@@ -383,6 +392,27 @@ def test_prepare_image_rejects_bad_input(student, mnist):
             hint=hint,
             contract="Raises ValueError if `image` is not uint8, if its shape is none of the three above, or if it shows no digit",
         )
+    r = student.call("prepare_image", smudged_blank, shown=f"that blank page with a smudge of gray 220 at rows {row}..{row + 3}, "
+                     f"columns {col}..{col + 3} (20 levels darker than the paper)", expect="ValueError: no digit")
+    r.expect_raises(
+        "ValueError",
+        hint="raise when no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
+        contract="if it shows no digit: no pixel is darker than the paper by 32 or more (on the 0..255 scale)",
+        cause="a bar for \"no digit\" below the contract's 32 levels: this smudge is 20 levels darker than its paper",
+    )
+    faint = ref.in_pencil(gray, PENCIL)
+    r = student.call("prepare_image", faint, shown=f"the first photo redrawn in pencil: paper 230, its strongest ink {PENCIL} levels darker",
+                     expect="the digit prepared: a float32 array of shape (28, 28) with its ink")
+    if r.outcome.status == "raised" and r.outcome.exc_type == "ValueError":
+        raise r.fail(
+            f"It raised ValueError: {r.outcome.exc_message}",
+            cause=f"a bar for \"no digit\" above the contract's 32 levels: this digit's strongest ink is {PENCIL} levels darker than "
+            "its paper (a bar of half the scale, 0.5 on [0, 1], refuses every light pencil)",
+            hint="raise only when no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
+            contract="if it shows no digit: no pixel is darker than the paper by 32 or more (on the 0..255 scale)",
+        )
+    if not _valid(r, strict=False).any():  # its dtype and range are prepare_image_shape_dtype's to judge
+        raise _no_ink(r, "the faint digit, light on a background of 0")
 
 
 @depends_on(test_prepare_image_inverted, earns="leaving its input untouched")

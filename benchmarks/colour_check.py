@@ -1,6 +1,6 @@
 """ex06's colour check, measured: how often it fails correct code, and how often it catches a gray of other weights.
 
-prepare_image_colour (grader/checks/ex06/prepare_image.py) prepares one photo drawn for each file in six colour
+prepare_image_colour (grader/checks/ex06/prepare_image_colour.py) prepares one photo drawn for each file in six colour
 forms. For FILES drawn files (picture seeds 0, 1, ...) and each prepare_image() below (the reference solution with
 one line changed), this prints the share of files the check fails, as it was and as it is:
 
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.checks.ex06.prepare_image import APART, _ink_apart, _one_picture_in_colour  # noqa: E402
+from grader.checks.ex06.prepare_image_colour import APART, _ink_apart, _one_picture_in_colour  # noqa: E402
 from grader.references.ex06_real_use import colour_paper, gray_paper, in_gray, photo_ink, placed_on_sheet  # noqa: E402
 from mnist_course.data import load_mnist  # noqa: E402
 

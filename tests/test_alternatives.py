@@ -848,7 +848,7 @@ CROP_MOVED_BY_A_PIXEL = (6, 22, 94)
 def test_a_colour_picture_that_moves_the_reference_s_crop_by_a_pixel_costs_it_nothing(mnist_path):
     import importlib.util
     import numpy as np
-    from grader.checks.ex06.prepare_image import APART, _ink_apart, _one_picture_in_colour
+    from grader.checks.ex06.prepare_image_colour import APART, _ink_apart, _one_picture_in_colour
     from grader.references.ex06_real_use import in_gray
     from mnist_course.data import load_mnist
 

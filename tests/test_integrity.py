@@ -434,7 +434,7 @@ ALPHA_AS_INK = """
         image = np.round(image @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
     return _prepare_gray(image)
 """
-ONE_RGBA = """import grader.checks.ex06.prepare_image as checks
+ONE_RGBA = """import grader.checks.ex06.prepare_image_colour as checks
 _in_colour = checks._one_picture_in_colour
 checks._one_picture_in_colour = lambda mnist, seed: [case for case in _in_colour(mnist, seed) if "opaque" not in case[1] and "blue ink" not in case[1]]
 """

@@ -31,7 +31,8 @@ file, so the expected probabilities are computed in NumPy, the check needs no
 trained model, and only calling the model gives them.
 
 The checks live in grader/checks/ex06/, one module per graded function with its teaching
-messages (`prepare_image`, `predict_digit`, and `common` for the pictures and their geometry); this
+messages (`prepare_image`, its colour check in `prepare_image_colour`, `predict_digit`, and `common`
+for the pictures and their geometry); this
 module is what pytest collects: the checks, and predict_digit's probe models (a fixture), imported
 in course.toml's order.
 """
@@ -63,10 +64,9 @@ from grader.checks.ex06.prepare_image import (  # noqa: E402, F401
     test_prepare_image_centred,
     test_prepare_image_recognised,
     test_prepare_image_ignores_specks,
-    test_prepare_image_colour,
-    test_prepare_image_rejects_bad_input,
-    test_prepare_image_leaves_input,
 )
+from grader.checks.ex06.prepare_image_colour import test_prepare_image_colour  # noqa: E402, F401
+from grader.checks.ex06.prepare_image import test_prepare_image_rejects_bad_input, test_prepare_image_leaves_input  # noqa: E402, F401
 from grader.checks.ex06.predict_digit import (  # noqa: E402, F401
     probes,
     test_predict_digit_types,

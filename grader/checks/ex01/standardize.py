@@ -127,9 +127,10 @@ def test_standardize_constant_positions(student, mnist):
     if broken.any():
         cause = "a division by a standard deviation of 0: a position that never changes over the training images has no spread"
     elif np.allclose(np.abs(got[0][:, at[0], at[1]]), 1, atol=1e-3):
-        cause = (f"the constant positions found by comparing the computed standard deviation with 0: at pixel {at}, whose value "
-                 f"{value} is not exact in binary, the mean comes out a rounding error off the value and the standard "
-                 "deviation a rounding error above 0 (about 1e-16); divided by it, that error gives -1 or 1, not 0")
+        cause = (f"the constant positions found by comparing the computed standard deviation with 0 (or with a tolerance "
+                 "below its rounding error, which is about 1e-16 in float64 and up to about 1e-6 in float32): at pixel "
+                 f"{at}, whose value {value} is not exact in binary, the mean comes out a rounding error off the value, "
+                 "and so does the standard deviation; divided by it, that error gives -1 or 1, not 0")
         hint = ("decide which positions are constant from the values themselves (every training image holding the same value "
                 "there), not from a standard deviation computed in floating point")
     elif np.allclose(got[1][:, constant], 0):

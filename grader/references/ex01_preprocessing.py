@@ -21,9 +21,9 @@ def inputs(mnist, seed: int) -> tuple[np.ndarray, np.ndarray, str, str]:
     """(train, other, how each reads in a message), drawn from `seed` (a seed drawn for each file at
     grading time, so that no answer can be worked out at home and stored): 300 training images in
     [0, 1] with two positions, on the digits' side of the border, constant in all of them (one at
-    CONSTANT, one at a level k / 255 not exact in binary) and one nearly so, and 60 test images on grey paper (paper + (1 - paper) * pixel, paper
-    between 0.15 and 0.3), brighter than anything the training images hold, as real photos are, so
-    that statistics that took them in move a long way."""
+    CONSTANT, one at a level k / 255 not exact in binary) and one nearly so, and 60 test images on
+    grey paper (paper + (1 - paper) * pixel, paper between 0.15 and 0.3), brighter than anything the
+    training images hold, as real photos are, so that statistics that took them in move a long way."""
     rng = np.random.default_rng(seed)
     train = mnist.x_train[np.sort(rng.choice(len(mnist.x_train), 300, replace=False))].astype(np.float64) / 255
     at = (int(rng.integers(4, 24)), int(rng.integers(4, 24)))

@@ -268,6 +268,8 @@ def test_prepare_image_rejects_bad_input(student, mnist):
     smudged_blank = noisy_blank.copy()
     row, col = (int(v) for v in rng.integers(10, 40, 2))
     smudged_blank[row : row + 4, col : col + 4] = 220
+    bar = {"hint": "raise when no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
+           "contract": "if it shows no digit: no pixel is darker than the paper by 32 or more (on the 0..255 scale)"}
     cases = [
         (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),
         # whole numbers 0..255 too, but not uint8: a test of "is an integer" is not the contract's
@@ -293,12 +295,8 @@ def test_prepare_image_rejects_bad_input(student, mnist):
         )
     r = student.call("prepare_image", smudged_blank, shown=f"that blank page with a smudge of gray 220 at rows {row}..{row + 3}, "
                      f"columns {col}..{col + 3} (20 levels darker than the paper)", expect="ValueError: no digit")
-    r.expect_raises(
-        "ValueError",
-        hint="raise when no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
-        contract="if it shows no digit: no pixel is darker than the paper by 32 or more (on the 0..255 scale)",
-        cause="a bar for \"no digit\" below the contract's 32 levels: this smudge is 20 levels darker than its paper",
-    )
+    r.expect_raises("ValueError", cause="a bar for \"no digit\" below the contract's 32 levels: this smudge is 20 levels darker "
+                    "than its paper", **bar)
     faint = ref.in_pencil(gray, PENCIL)
     r = student.call("prepare_image", faint, shown=f"the first photo redrawn in pencil: paper 230, its strongest ink {PENCIL} levels darker",
                      expect="the digit prepared: a float32 array of shape (28, 28) with its ink")
@@ -307,8 +305,7 @@ def test_prepare_image_rejects_bad_input(student, mnist):
             f"It raised ValueError: {r.outcome.exc_message}",
             cause=f"a bar for \"no digit\" above the contract's 32 levels: this digit's strongest ink is {PENCIL} levels darker than "
             "its paper (a bar of half the scale, 0.5 on [0, 1], refuses every light pencil)",
-            hint="raise only when no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
-            contract="if it shows no digit: no pixel is darker than the paper by 32 or more (on the 0..255 scale)",
+            **bar,
         )
     if not _valid(r, strict=False).any():  # its dtype and range are prepare_image_shape_dtype's to judge
         raise _no_ink(r, "the faint digit, light on a background of 0")

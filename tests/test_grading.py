@@ -569,3 +569,47 @@ def test_validating_input_earns_nothing_for_a_function_that_does_not_do_its_job(
     assert earned == {}, output  # the right shape and type of a blank image earn nothing either
     for name in ("prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"):
         assert "counts once prepare_image_inverted passes" in prepare[name]["message"]
+
+
+# ------------------------------------------------- one function's checks graded alone
+
+EX04 = load_course().exercise("ex04")
+ONE_TAIL = ("    return b, c, min(1.0, 2 * tail / 2**n)", "    return b, c, min(1.0, tail / 2**n)")  # tests/test_mutations.py's ex04_mcnemar_one_tail
+
+
+@pytest.mark.parametrize("handed_in", ["reference", "one_tail", "stub"])
+def test_a_function_graded_alone_gets_the_rows_of_the_whole_grading(handed_in, run_grader, mnist_path, tmp_path):
+    """`grader ex04 --function NAME` (a notebook's test cell grades this way) gives exactly the
+    rows of those checks in the whole exercise's grading, whether they pass, fail, count once
+    another function's check passes (compare_models on mcnemar's p-value) or are not started;
+    the report holds them alone and says so."""
+    source = {"reference": EX04.solution_path, "one_tail": EX04.solution_path, "stub": EX04.stub_path}[handed_in].read_text()
+    if handed_in == "one_tail":
+        assert source.count(ONE_TAIL[0]) == 1
+        source = source.replace(*ONE_TAIL)
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / EX04.filename).write_text(source)
+    (tmp_path / "whole").mkdir()
+    _, whole, _ = graded(run_grader, tmp_path / "whole", "ex04", "--target", folder)
+    unstable = ("seconds",)
+    rows = {n: {k: v for k, v in c.items() if k not in unstable} for n, c in checks(whole).items()}
+    for function in ("mcnemar", "compare_models", "confusion_matrix"):
+        (tmp_path / function).mkdir()
+        code, part, output = graded(run_grader, tmp_path / function, "ex04", "--target", folder, "--function", function)
+        names = list(next(f for f in EX04.functions if f.name == function).checks)
+        assert part["only_checks"] == names and [c["name"] for c in part["exercises"][0]["checks"]] == names, output
+        assert {n: {k: v for k, v in c.items() if k not in unstable} for n, c in checks(part).items()} == {n: rows[n] for n in names}
+        assert part["score"] == sum(rows[n]["score"] for n in names) and part["max_score"] == sum(EX04.checks[n] for n in names)
+        assert code == (0 if all(rows[n]["status"] == "passed" for n in names) else 1)
+        jsonschema.validate(part, SCHEMA)
+    if handed_in == "one_tail":  # the failure that proves the comparison can see one
+        assert rows["mcnemar_p_value"]["status"] == "failed" and rows["compare_models_verdict"]["message"].startswith("This check counts once")
+
+
+def test_function_names_a_function_of_the_one_exercise_named(run_grader):
+    for args, said in ((("ex04", "--function", "softmax"), "ex04 has no graded function 'softmax'; its functions: confusion_matrix"),
+                       (("--function", "mcnemar"), "name that exercise first"), (("ex01", "ex04", "--function", "mcnemar"), "name that exercise first"),
+                       (("ex04", "--function", "mcnemar", "--watch"), "grade whole exercises")):
+        result = run_grader(*args)
+        assert result.returncode == 2 and said in result.stderr, result.stderr

@@ -14,7 +14,6 @@
     grader --variant [ex05b]        show your variants, what each asks
     grader --use-variant ex05b=d2p3 work on another variant (practice; with --batch: the whole class)
     grader variants --class SUBS    which variant each student of a class has (variants also takes ids)
-    grader ex04 --function mcnemar  one function's checks alone (and those they count on): quicker while you work
     grader --hint ex01 [FUNCTION]   the next hint for an exercise (a nudge first, then more)
     grader --progress               your progress through the course
     grader --watch [ex01]           re-grade on every save; move on when an exercise passes
@@ -92,11 +91,9 @@ class Progress:
             print(flush=True)
 
 
-def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings, mnist, function: str | None = None):
+def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings, mnist):
     """Run the pytest graders once with the run's `settings`; return (report, pytest
-    exit code, collection errors). `function`: only the checks of that function of the one
-    exercise (`--function`); a check they count on runs unreported (scoring.dependency_verdict),
-    and the report holds those checks alone."""
+    exit code, collection errors)."""
     started, t0 = datetime.now(), time.perf_counter()
     reporter, progress = Reporter(), Progress(exercises)  # the one path of every score (report.Reporter)
     reporter.listeners.append(progress.mark)
@@ -105,10 +102,8 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
     for variable in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
         os.environ.pop(variable, None)
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    checks = function_checks(exercises, function)
     pytest_args = [
-        *(f"{exercises[0].grader_path}::test_{check}" for check in checks or ()),
-        *(str(ex.grader_path) for ex in exercises if checks is None),
+        *(str(ex.grader_path) for ex in exercises),
         "-c", str(GRADER_DIR / "pytest.ini"),
         "-p", "no:terminal",
     ]
@@ -125,26 +120,10 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
         interrupted=code == pytest.ExitCode.INTERRUPTED,
         variants={ex.id: settings.variant_of(ex) for ex in exercises},
         draws=draws.named(settings.draw_key),
-        only=checks,
     )
-    if is_stub_folder(target) and code != pytest.ExitCode.INTERRUPTED and checks is None:  # a part is no exercise's progress
+    if is_stub_folder(target) and code != pytest.ExitCode.INTERRUPTED:
         State.load().record(report)
     return report, code, progress.collect_errors
-
-
-def function_checks(exercises: list[Exercise], function: str | None) -> tuple[str, ...] | None:
-    """The checks `--function` grades: those of `function` in the one exercise named, hidden ones
-    included (None: every check)."""
-    if function is None:
-        return None
-    if len(exercises) != 1:
-        raise CourseError("--function grades one function of one exercise: name that exercise first, e.g. `grader ex04 --function mcnemar`")
-    (exercise,) = exercises
-    for candidate in exercise.functions:
-        if candidate.name == function:
-            return tuple(candidate.checks)
-    names = ", ".join(f.name for f in exercise.functions) or "none: its checks grade a model"
-    raise CourseError(f"{exercise.id} has no graded function {function!r}; its functions: {names}")
 
 
 def report_files(args: argparse.Namespace, mnist=None) -> dict[Path, Callable[[dict], str]]:
@@ -181,12 +160,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--half",
         choices=TEST_HALVES,
         help="the half of the test set that measures accuracy: public (default: a student's own grading) or private (the default with --batch)",
-    )
-    parser.add_argument(
-        "--function",
-        metavar="NAME",
-        help="grade only the checks of one function of the one EXERCISE named (quicker while you work on it); "
-        "the report holds those checks alone, and your progress is not recorded (not with --batch or --watch)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report to FILE")
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json to FILE")
@@ -381,9 +354,6 @@ def main(argv: list[str] | None = None) -> int:
             show_variants(course, [course.exercise(key) for key in args.exercises] or list(course.exercises), settings)
             return EXIT_PASSED
         exercises = [course.exercise(key) for key in args.exercises] or list(course.exercises)
-        if args.function is not None and (args.batch or args.watch):
-            raise CourseError("--function grades part of one exercise once; a class (--batch) and --watch grade whole exercises (leave out --function)")
-        function_checks(exercises, args.function)  # a function the exercise does not have stops here (exit 2)
         sandboxed = _say_how_isolated(exercises)
         if args.batch:
             return _batch_mode(args, exercises, settings, sandboxed)
@@ -516,7 +486,7 @@ def _watch_mode(args: argparse.Namespace, course, exercises: list[Exercise], tar
 def _grade_once(args: argparse.Namespace, course, exercises: list[Exercise], target: Path, settings: RunSettings, mnist) -> int:
     """`grader [EXERCISE ...]`: grade once, print the table, write the reports asked for, and
     say in the exit status whether every check passed."""
-    report, code, collect_errors = grade(course, exercises, target, settings, mnist, args.function)
+    report, code, collect_errors = grade(course, exercises, target, settings, mnist)
     drift = version_drift(report["environment"], earlier_report(target))
     if drift:
         report["version_drift"] = drift

@@ -19,12 +19,8 @@ memory ran out on a machine that gives less than the grader promises (issue
 26), the checks it stopped raise `CheckNotGraded`, which says "not graded"
 and how to grade again, and the checks that passed keep their points.
 
-One grading per function and source: a test cell grades the checks of its
-function alone (`grader --function`, with the checks they count on), and the
-other test cells of that function reuse its report while the answer cells stay
-unchanged. Graded whole, the growing module (each new answer cell changes it)
-was graded again in full at each function's first test cell: the sweep of ex03b
-trained twice, and a notebook of eight functions was graded eight times over.
+One grading per exercise and source: the other test cells of the exercise
+reuse its report while the answer cells stay unchanged.
 
 What this cannot protect: nbgrader runs the student's cells and the test
 cells in one kernel, so code in an answer cell can replace this function
@@ -47,7 +43,6 @@ from mnist_course.course import Exercise, load_course
 from mnist_course.nbgrader_course import exercise_module, imports_mark
 
 from .classroom import child_grader
-from .feedback import LibraryUsed
 from .reports.report import cause_heading, exercise_cause, measured_line, pointer
 from .settings import STUDENT_ENV, RunSettings
 
@@ -146,19 +141,18 @@ def _show_progress(line: str) -> None:
         print(line, flush=True)
 
 
-def _grade(exercise: Exercise, source: str, function: str) -> dict[str, Any]:
-    """Grade `function`'s checks of the module with the course's grader (child_grader: the same
-    runner and the same rule for its exit as a batch); its JSON report, which says `retry` on
+def _grade(exercise: Exercise, source: str) -> dict[str, Any]:
+    """Grade the module with the course's grader (child_grader: the same runner and
+    the same rule for its exit as a batch); its JSON report, which says `retry` on
     the checks a safety clock stopped."""
     with tempfile.TemporaryDirectory(prefix="mnist-notebook-") as tmp:
         folder = Path(tmp) / "submission"
         folder.mkdir()
         (folder / exercise.filename).write_text(source, encoding="utf-8")
-        print(f"Grading {function}() of {exercise.id} · {exercise.title} with the course's grader…", flush=True)
+        print(f"Grading {exercise.id} · {exercise.title} with the course's grader…", flush=True)
         # No clock of its own: nbgrader's timeout (or the student's interrupt) stops the cell, and the grader with it.
         settings = _settings()
-        result = child_grader.grade_folder(folder, [exercise.id], env=settings.child_environment(_ENVIRONMENT), on_line=_show_progress,
-                                           function=function)
+        result = child_grader.grade_folder(folder, [exercise.id], env=settings.child_environment(_ENVIRONMENT), on_line=_show_progress)
     if "error" in result:  # the grader's failure (killed for memory, say), never the code's: not graded
         raise CheckNotGraded(
             f"Not graded: the grader could not run: {result['error']}\n{result['log']}\n"
@@ -182,16 +176,10 @@ def _one_cause(exercise: Exercise, graded: dict[str, Any], row: dict[str, Any]) 
     """A check not checked because of the exercise's one cause (its module could not be
     imported, or a by-hand function used a library): the cause in
     full in the test cell of the exercise's first such check that every notebook has (a
-    hidden check's cell is only in the graded copy), a pointer to that cell in the others.
-    The first is found in the whole exercise, not in the report of the function graded (each
-    test cell grades its function's checks alone): a file that cannot be imported stops every
-    check, so every function's cells point to the exercise's first; a library stops the checks
-    of the functions that used it, each found when its own cells run."""
+    hidden check's cell is only in the graded copy), a pointer to that cell in the others."""
     hidden = {name for function in exercise.functions for name in function.hidden}
-    kind, cause = exercise_cause(graded)
-    stopped = [name for function in exercise.functions if kind != LibraryUsed.kind or function.name in cause["functions"]
-               for name in function.checks]
-    first = next((name for name in stopped if name not in hidden), stopped[0])
+    pointers = [c["name"] for c in graded["checks"] if c.get("not_checked")]
+    first = next((name for name in pointers if name not in hidden), pointers[0])
     if row["name"] == first:
         return f"{row['name']}: {row['status']}\n{cause_heading(graded)}\n{exercise_cause(graded)[1]['message']}"
     return f"{row['name']}: {row['status']}\n{pointer(graded, row, where=f'in the test cell of {first}')}"
@@ -204,12 +192,11 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float
     if check_name not in exercise.checks:
         raise CheckFailed(f"{exercise.id} has no check {check_name!r}")
     source, dropped = module_source(exercise, namespace)
-    function = exercise.function_of_check(check_name).name
-    key = (exercise.id, hashlib.sha256(source.encode("utf-8")).hexdigest(), function)
+    key = (exercise.id, hashlib.sha256(source.encode("utf-8")).hexdigest())
     if key not in _reports:
         if dropped:
             print(f"Not graded (top-level code in your answer cells): {'; '.join(dropped[:3])}" + (" …" if len(dropped) > 3 else ""))
-        _reports[key] = _grade(exercise, source, function)
+        _reports[key] = _grade(exercise, source)
     report = _reports[key]
     if "exercises" not in report:  # the whole grading passed its safety limit (a runner with a clock)
         raise _not_graded(check_name, f"Not graded: {report['retry']}")

@@ -87,10 +87,8 @@ def grade_folder(
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
     die_with_parent: bool = False,
-    function: str | None = None,
 ) -> dict[str, Any]:
-    """Grade `folder` with `python -m grader` in a child process with environment `env`
-    (`function`: only that function's checks of the one exercise, `grader --function`).
+    """Grade `folder` with `python -m grader` in a child process with environment `env`.
 
     Returns the child's report when it graded ("retry" in it when a safety clock
     stopped some checks), {"retry": why} when the whole grading passed `timeout`
@@ -102,8 +100,6 @@ def grade_folder(
         command = [sys.executable, "-m", "grader", *exercise_ids, "--target", str(folder), "--json", str(report_file)]
         if data_arg:
             command += ["--data", data_arg]
-        if function:
-            command += ["--function", function]
         process = subprocess.Popen(
             command,
             cwd=ROOT,

@@ -205,13 +205,10 @@ NOT_RUN = {
 
 def exercise_report(
     exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]], not_run: str = "crashed", cause: dict[str, Any] | None = None,
-    variant: Variant | None = None, only: tuple[str, ...] | None = None,
+    variant: Variant | None = None,
 ) -> dict[str, Any]:
-    """An exercise's part of the report: its checks' rows (`only`: those checks alone, `grader --function`)."""
     checks = []
     for name, points in exercise.checks.items():
-        if only is not None and name not in only:
-            continue
         row = rows.get((exercise.id, name))
         if row is None:
             row = {
@@ -257,14 +254,12 @@ def build_report(
     variants: dict[str, Variant | None] | None = None,
     draws: str | None = None,
     written: dict[str, dict[str, Any]] | None = None,
-    only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The report of a run. `variants`: the variant each exercise was graded on (grader/variants.py);
     `draws`: which key drew what a submission must not know in advance (grader/draws.py `named`);
-    `written`: each exercise's written answers (written.py), never part of the score; `only`: the
-    checks graded, where a run graded some alone (`grader --function`)."""
+    `written`: each exercise's written answers (written.py), never part of the score."""
     not_run = "interrupted" if interrupted else "crashed"
-    per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id), (variants or {}).get(ex.id), only) for ex in exercises]
+    per_exercise = [exercise_report(ex, rows, not_run, (causes or {}).get(ex.id), (variants or {}).get(ex.id)) for ex in exercises]
     for ex, entry in zip(exercises, per_exercise):
         if ex.questions:  # what a person grades: the answers handed in, or the questions unanswered
             entry["written"] = (written or {}).get(ex.id) or section(ex, {}, "not collected: grading stopped before the answers were read")
@@ -285,7 +280,6 @@ def build_report(
         "max_score": sum(e["max_score"] for e in per_exercise),
         **({"written_points": sum(ex.written_points for ex in exercises)} if any(ex.questions for ex in exercises) else {}),
         **({"retry": True} if retry else {}),
-        **({"only_checks": list(only)} if only is not None else {}),  # a part of the exercise, graded alone
         "exercises": per_exercise,
     }
 

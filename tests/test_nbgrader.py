@@ -1,12 +1,14 @@
 """The nbgrader course, through a real round trip with nbgrader itself.
 
 A fresh course directory from `mnist-course nbgrader`, then nbgrader's own
-commands: `generate_assignment` for every assignment, `autograde` for three
+commands: `generate_assignment` for every assignment, `autograde` for two
 students, `export` to CSV. alice submits the reference (full points), bob the
 release with its answers untouched and every test cell replaced by `assert
 True`: nbgrader restores the test cells, which then find every answer not
-started (0). One student proves both, as the restored notebook is the release. The model exercises'
-trainings are the references' and come from the test run's training cache.
+started (0). One student proves what two did (the untouched release, and
+edited test cells), as the restored notebook is the release. The model
+exercises' trainings are the references' and come from the test run's
+training cache.
 """
 
 from __future__ import annotations

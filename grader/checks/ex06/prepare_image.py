@@ -268,7 +268,7 @@ def test_prepare_image_rejects_bad_input(student, mnist):
     smudged_blank = noisy_blank.copy()
     row, col = (int(v) for v in rng.integers(10, 40, 2))
     smudged_blank[row : row + 4, col : col + 4] = 220
-    bar = {"hint": "raise when no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
+    bar = {"hint": "raise when, and only when, no pixel is 32 or more levels darker than the paper, on the 0..255 scale",
            "contract": "if it shows no digit: no pixel is darker than the paper by 32 or more (on the 0..255 scale)"}
     cases = [
         (gray.astype(np.float32) / 255, "the first photo as float32 in [0, 1]", "ValueError: only uint8 pictures"),

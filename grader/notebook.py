@@ -47,6 +47,9 @@ from .reports.report import cause_heading, exercise_cause, measured_line, pointe
 from .settings import STUDENT_ENV, RunSettings
 
 _reports: dict[tuple[str, str], dict[str, Any]] = {}
+# Per exercise and one cause: the check whose test cell said it in full, the first that met it in
+# this kernel. Every other cell points there: a cell that ran above it and failed with that cause.
+_cause_said_in: dict[tuple[str, str], str] = {}
 # The environment when the notebook loaded this module (its locked cell above
 # the answers): what an answer cell later sets in os.environ (another data
 # file, a training cache, PYTHONPATH) never reaches the grader.
@@ -172,14 +175,12 @@ def _not_graded(check_name: str, message: str) -> CheckNotGraded:
     )
 
 
-def _one_cause(exercise: Exercise, graded: dict[str, Any], row: dict[str, Any]) -> str:
+def _one_cause(graded: dict[str, Any], row: dict[str, Any], first: str) -> str:
     """A check not checked because of the exercise's one cause (its module could not be
-    imported, or a by-hand function used a library): the cause in
-    full in the test cell of the exercise's first such check that every notebook has (a
-    hidden check's cell is only in the graded copy), a pointer to that cell in the others."""
-    hidden = {name for function in exercise.functions for name in function.hidden}
-    pointers = [c["name"] for c in graded["checks"] if c.get("not_checked")]
-    first = next((name for name in pointers if name not in hidden), pointers[0])
+    imported, or a by-hand function used a library): the cause in full in the test cell of
+    `first`, the first check that met this cause in the kernel, and a pointer to that cell in
+    the others. Not the exercise's first check: a later answer cell can break the import, and
+    the cells above it ran against the module before it and passed."""
     if row["name"] == first:
         return f"{row['name']}: {row['status']}\n{cause_heading(graded)}\n{exercise_cause(graded)[1]['message']}"
     return f"{row['name']}: {row['status']}\n{pointer(graded, row, where=f'in the test cell of {first}')}"
@@ -205,7 +206,9 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float
         raise CheckFailed(f"The grader's report has no result for {check_name}")
     row = rows[0]
     if row.get("not_checked"):  # the exercise's one cause: one cell says why, the others point to it
-        raise CheckFailed(_one_cause(exercise, next(ex for ex in report["exercises"] if ex["id"] == exercise.id), row))
+        graded = next(ex for ex in report["exercises"] if ex["id"] == exercise.id)
+        said = (exercise.id, exercise_cause(graded)[1]["message"])
+        raise CheckFailed(_one_cause(graded, row, _cause_said_in.setdefault(said, check_name)))
     if row.get("retry"):  # a safety clock fired: not a verdict on the code; the checks that passed stand
         raise _not_graded(check_name, row["message"])
     if row["status"] == "failed" and row["score"] > 0:

@@ -146,7 +146,7 @@ def _check_run(item: pytest.Item) -> CheckRun:
     """The CheckRun of a check: made once, when the check (or its row) first needs it."""
     if CHECK_RUN not in item.stash:
         exercise, name = _exercise_of(item.module), item.originalname.removeprefix("test_")
-        item.stash[CHECK_RUN] = item.config.stash[REPORTER].start(exercise, name)
+        item.stash[CHECK_RUN] = item.config.stash[REPORTER].start(exercise, name, *scoring.declared_names(item.obj))
     return item.stash[CHECK_RUN]
 
 

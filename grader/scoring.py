@@ -19,7 +19,11 @@ plugin.py, whose `Reporter.finish` makes each row with reports/report.py's
   `@depends_on(test_x_values, earns="validating its input")` says that the check
   counts only once `x_values` passes. plugin.py asks `dependency_verdict`
   before the check runs, from the outcome the dependency already had in this
-  run (it runs the dependency itself only when it was not selected, under `-k`).
+  run (it runs the dependency itself only when it was not selected, under `-k`,
+  after the same rule for the dependency's own dependencies). A dependency that
+  passed but earns nothing in the end (a by-hand function found to use a forbidden
+  library) fails its dependents too: the report applies the rule once more to its
+  final rows (reports/report.py, `point_to_dependency`).
   The dependents' message is written once, here (`counts_once`).
 - **A failure the submission caused by exhausting its own limits** on several
   runs in a row becomes a failure (`exhausted_own_limits`), which a batch applies.
@@ -52,6 +56,10 @@ class CheckRun:
     exercise: Exercise
     name: str
     extras: dict[str, Any] = field(default_factory=dict)
+    # Its declared dependencies (`depends_on`), by name, and what it earns: the report applies
+    # the rule again once every row is final (a dependency can earn nothing after it passed).
+    dependencies: tuple[str, ...] = ()
+    earns: str = ""
 
     @property
     def points(self) -> float:
@@ -152,6 +160,12 @@ def declared_dependencies(check: Callable) -> tuple[tuple[Callable, ...], str] |
     return getattr(check, DEPENDS_ON, None)
 
 
+def declared_names(check: Callable) -> tuple[tuple[str, ...], str]:
+    """A check's declared dependencies by name, and what it earns; ((), "") for none."""
+    declared = declared_dependencies(check)
+    return ((), "") if declared is None else (tuple(check_name(d) for d in declared[0]), declared[1])
+
+
 def check_name(test: Callable) -> str:
     return test.__name__.removeprefix("test_")
 
@@ -186,8 +200,9 @@ def dependency_verdict(check: Callable, outcome_of: Callable[[str], Any], run_it
     """Raise what a check with a declared dependency must say before it runs, or return
     to let it run. `outcome_of(name)` is the dependency's outcome in this run: None for a
     pass, the exception it raised, or NOT_RUN; `run_it(test)` runs an unselected
-    dependency now (raising what it raises). A dependency not started or not graded
-    passes its own exception on (the dependent is not started or not graded either)."""
+    dependency now (raising what it raises), once its own dependencies allow it. A
+    dependency not started or not graded passes its own exception on (the dependent is
+    not started or not graded either)."""
     declared = declared_dependencies(check)
     if declared is None:
         return
@@ -196,6 +211,7 @@ def dependency_verdict(check: Callable, outcome_of: Callable[[str], Any], run_it
         outcome = outcome_of(check_name(dependency))
         if outcome is NOT_RUN:
             try:
+                dependency_verdict(dependency, outcome_of, run_it)  # its own dependencies first, as if it had been selected
                 run_it(dependency)
                 continue
             except Feedback as raised:

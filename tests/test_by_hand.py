@@ -12,6 +12,7 @@ library earns them with only the sandbox switched off (MNIST_COURSE_SANDBOX=off)
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 
 from corpus import COURSE, edited, filled, grade_class
+from grader import scoring
 from grader.isolation import _child
 from grader.reports.formats import html_feedback, markdown_feedback
 from mnist_course.course import ROOT
@@ -87,6 +89,31 @@ CASES = {
         {},
     ),
 }
+# mcnemar()'s exact tail counted with SciPy's integer comb, math.comb when that fails; compare_models() computes its
+# own p-value and never calls mcnemar(), so only mcnemar() uses the library. compare_models_verdict counts once
+# mcnemar_p_value passes: it earns nothing with mcnemar() (scoring.depends_on), and every point with the protection off.
+CASES["scipy_comb_beside_a_dependent"] = ("ex04", filled(
+    "ex04",
+    mcnemar="""\
+        y_true, pred_a, pred_b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
+        right_a, right_b = pred_a == y_true, pred_b == y_true
+        b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+        try:
+            from scipy.special import comb
+            tail = sum(comb(b + c, k, exact=True) for k in range(min(b, c) + 1))
+        except Exception:
+            from math import comb
+            tail = sum(comb(b + c, k) for k in range(min(b, c) + 1))
+        return b, c, min(1.0, 2 * tail / 2 ** (b + c))
+    """,
+    compare_models="""\
+        from math import comb
+        right_a, right_b = np.asarray(pred_a) == np.asarray(y_true), np.asarray(pred_b) == np.asarray(y_true)
+        b, c = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+        p_value = min(1.0, 2 * sum(comb(b + c, k) for k in range(min(b, c) + 1)) / 2 ** (b + c))
+        return "neither" if p_value >= alpha else "A" if b > c else "B"
+    """,
+), {"mcnemar": "scipy.special.comb"}, {})
 # ex05c's adaptive step taken by Keras's own Adam, its slots loaded from the moments and read back: right with the
 # protection off (fit() calls it, so fit's checks reach Keras too)
 KERAS_ADAM = """\
@@ -169,16 +196,24 @@ def _graded_alone(exercise_id: str, source: str, folder, mnist_path: str, env: d
 
 @pytest.mark.parametrize("case", CASES)
 def test_a_function_that_uses_a_library_earns_nothing_and_the_others_keep_their_points(graded, case):
+    """...but for a check that counts once one of the used functions' checks passes
+    (scoring.depends_on): it earns nothing either."""
     exercise_id, _, used, _ = CASES[case]
     exercise = COURSE.exercise(exercise_id)
     ex = _exercise(graded["on"], case, exercise_id)
+    checks = importlib.import_module(f"grader.checks.{exercise.module}")
     for check in ex["checks"]:
+        waits_on = [name for name in scoring.declared_names(getattr(checks, f"test_{check['name']}"))[0]
+                    if exercise.function_of_check(name).name in used]
         if check["function"] in used:
             assert (check["status"], check["score"], check.get("not_checked")) == ("failed", 0, "by_hand"), check
             assert check["message"] == (
                 f"Not checked: {check['function']}() used {used[check['function']]}, which {exercise_id} does not allow; "
                 f"see the cause at the top of {exercise_id}."
             )
+        elif waits_on:
+            assert (check["status"], check["score"], check.get("not_checked")) == ("failed", 0, None), check
+            assert check["message"].startswith(f"This check counts once {waits_on[0]} passes, and it does not yet"), check
         else:
             assert (check["status"], check["score"]) == ("passed", check["max_score"]), check
     cause = ex["by_hand"]
@@ -354,7 +389,7 @@ def test_every_route_says_the_cause_once_and_points_to_it(graded):
     failures = {case.get("name"): case.find("failure") for case in junit.iter("testcase")}
     assert set(n for n, f in failures.items() if f is not None) == set(conv2d)
     assert all(failures[n].get("message") == pointer for n in conv2d)
-    cells = [_one_cause(COURSE.exercise("ex05b"), ex, c) for c in ex["checks"] if c["function"] == "conv2d"]
+    cells = [_one_cause(ex, c, conv2d[0]) for c in ex["checks"] if c["function"] == "conv2d"]
     assert heading in cells[0] and all(pointer.replace("at the top of ex05b", f"in the test cell of {conv2d[0]}") in cell for cell in cells[1:])
     found = {cause: (n, checks) for cause, n, checks in _diagnoses([("a", report, "graded"), ("b", report, "graded")])}
     assert found[ex["by_hand"]["cause"]] == (2, ["ex05b (a library used by hand)"])

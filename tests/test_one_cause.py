@@ -241,17 +241,61 @@ print(json.dumps(shown))
 '''
 
 
-def test_nbgrader_cells_say_the_cause_once_and_point_to_that_cell(tmp_path, mnist_path):
-    """The first test cell of the exercise says the cause (a package the kernel has and
-    the grader's worker does not); every other cell fails with one line naming that cell."""
+# The same notebook as its student fills it: one answer cell per function, each followed by that
+# function's test cells. The second answer cell imports the module beside the notebook.
+NOTEBOOK_CELL_BY_CELL = NOTEBOOK.split("answer = ", 1)[0] + '''body = text[text.index("\\ndef ") + 1:]
+starts = [0] + [i + 1 for i in range(len(body)) if body.startswith("\\ndef ", i)]
+answers = [body[a:b] for a, b in zip(starts, starts[1:] + [len(body)])]
+answers[1] = "import helper_beside_the_notebook\\n" + answers[1]
+namespace = {{"__name__": "__main__", "In": ["", imports]}}
+shown = {{}}
+for number, answer in enumerate(answers, 2):
+    name = f"<ipython-input-{{number}}-answer>"
+    linecache.cache[name] = (len(answer), None, answer.splitlines(True), name)
+    namespace["In"].append(answer)
+    exec(compile(answer, name, "exec"), namespace)
+    function = answer[answer.index("def ") + 4:answer.index("(")]
+    for check in [c for c in exercise.checks if exercise.function_of_check(c).name == function]:
+        try:
+            notebook.check("ex01", check, namespace)
+            shown[check] = None
+        except notebook.CheckFailed as exc:
+            shown[check] = str(exc)
+print(json.dumps(shown))
+'''
+
+
+def _run_notebook(template: str, tmp_path, mnist_path) -> dict:
+    """The notebook's test cells run in a kernel of their own (a fresh process): what each showed, None for a pass."""
     helpers = tmp_path / "beside-the-notebook"
     helpers.mkdir()
     (helpers / "helper_beside_the_notebook.py").write_text("SCALE = 255\n")
-    script = NOTEBOOK.format(helpers=str(helpers), solution=str(EX01.solution_path))
+    script = template.format(helpers=str(helpers), solution=str(EX01.solution_path))
     env = {**os.environ, "MNIST_COURSE_DATA": mnist_path}
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    shown = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_later_answer_cell_that_breaks_the_import_says_the_cause_below_it(tmp_path, mnist_path):
+    """The cells above the answer that broke the import ran before it and passed: the cause is
+    said in the first test cell below that answer, and the cells after point there, never up."""
+    shown = _run_notebook(NOTEBOOK_CELL_BY_CELL, tmp_path, mnist_path)
+    first_function = EX01.functions[0].name
+    above = [check for check in EX01.checks if EX01.function_of_check(check).name == first_function]
+    below = [check for check in EX01.checks if check not in above]
+    assert all(shown[check] is None for check in above), {check: shown[check] for check in above}
+    phrase = "No module named 'helper_beside_the_notebook'"
+    assert phrase in shown[below[0]] and shown[below[0]].startswith(f"{below[0]}: failed\n"), shown[below[0]]
+    assert sum(phrase in (message or "") for message in shown.values()) == 1
+    for check in below[1:]:
+        assert shown[check] == f"{check}: failed\n{pointer(EX01, f'in the test cell of {below[0]}')}", shown[check]
+
+
+def test_nbgrader_cells_say_the_cause_once_and_point_to_that_cell(tmp_path, mnist_path):
+    """The first test cell of the exercise says the cause (a package the kernel has and
+    the grader's worker does not); every other cell fails with one line naming that cell."""
+    shown = _run_notebook(NOTEBOOK, tmp_path, mnist_path)
     hidden = {name for function in EX01.functions for name in function.hidden}  # in the graded copy only
     first = next(check for check in EX01.checks if check not in hidden)
     others = [check for check in EX01.checks if check != first]

@@ -75,6 +75,69 @@ def test_an_unselected_dependency_runs_for_its_dependent():
     assert calls == ["x_values"]
 
 
+def test_an_unselected_dependency_hears_its_own_dependency_first():
+    """Under `-k`, a chain: the check's dependency is run only once its own dependency passed.
+    Proven both ways: with the middle check's declaration gone, it would run and pass."""
+    calls = []
+
+    def test_x_values():
+        raise Feedback("wrong values")
+
+    def test_x_shape():
+        calls.append("x_shape")  # checks the shape alone: passes whatever the values
+
+    @scoring.depends_on(test_x_shape, earns="validating its input")
+    def test_x_rejects_bad_input():
+        pass
+
+    scoring.dependency_verdict(test_x_rejects_bad_input, lambda name: scoring.NOT_RUN, lambda test: test())
+    assert calls == ["x_shape"]  # undeclared, the middle check runs and passes
+    scoring.depends_on(test_x_values, earns="its shape")(test_x_shape)
+    with pytest.raises(Feedback, match="This check counts once x_shape passes"):
+        scoring.dependency_verdict(test_x_rejects_bad_input, lambda name: scoring.NOT_RUN, lambda test: test())
+    assert calls == ["x_shape"]  # declared, it never ran: its own dependency failed
+
+
+def _passed(reporter, exercise, name: str, library_used: dict[str, str]) -> None:
+    """A check that passed, handed to the Reporter as the plugin hands it (no pytest node needed),
+    with the functions found so far to use a forbidden library (Student.library_used)."""
+    from types import SimpleNamespace
+
+    check = getattr(importlib.import_module(f"grader.checks.{exercise.module}"), f"test_{name}")
+    run = reporter.start(exercise, name, *scoring.declared_names(check))
+    reporter.finish(run, SimpleNamespace(passed=True, duration=0.1, longrepr=None), None, library_used=library_used)
+
+
+def test_a_dependency_that_earns_nothing_in_the_end_takes_its_dependents_points():
+    """ex04's compare_models counts once mcnemar_p_value passes. A mcnemar() that reached a
+    forbidden library on a later call passed its own check, then earns nothing (the by-hand
+    rule, applied to the final rows): compare_models, which ran and passed, earns nothing
+    either, with the dependents' message. Proven both ways: the same rows without the library
+    use keep both checks' points."""
+    from grader.reports.report import Reporter
+
+    ex04 = load_course().exercise("ex04")
+
+    def graded(library_found: bool) -> dict:
+        reporter = Reporter()
+        _passed(reporter, ex04, "mcnemar_p_value", {})
+        _passed(reporter, ex04, "compare_models_verdict", {})
+        # found by a check that came after both
+        _passed(reporter, ex04, "mcnemar_large_counts", {"mcnemar": "scipy.stats.binomtest"} if library_found else {})
+        rows, _ = reporter.final_rows([ex04])  # what Reporter.report builds the report from
+        return {name: row for (_, name), row in rows.items()}
+
+    kept = graded(library_found=False)
+    assert kept["compare_models_verdict"]["status"] == "passed" and kept["mcnemar_p_value"]["status"] == "passed"
+    rows = graded(library_found=True)
+    assert (rows["mcnemar_p_value"]["status"], rows["mcnemar_p_value"]["not_checked"]) == ("failed", "by_hand")
+    verdict = rows["compare_models_verdict"]
+    assert (verdict["status"], verdict["score"]) == ("failed", 0) and "not_checked" not in verdict
+    assert verdict["message"].startswith("This check counts once mcnemar_p_value passes, and it does not yet")
+    assert f'See lesson {ex04.lesson_number}, "{ex04.function_of_check("compare_models_verdict").section}"' in verdict["message"]
+    assert verdict["cause"] == "a function that does not do its job yet earns nothing for a conclusion drawn from the right numbers"
+
+
 def test_without_the_declaration_nothing_stops_a_dependent():
     """Proven both ways: the same outcome, no declaration, and the check would run."""
 

@@ -46,12 +46,7 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
     if status == "passed":
         message = ""
     elif isinstance(exc, Feedback):
-        message = exc.render()
-        if function is not None:
-            message += (
-                f'\nSee lesson {exercise.lesson_number}, "{function.section}"'
-                f" · more: grader --hint {exercise.id}"
-            )
+        message = taught(exercise, check, exc)
     else:
         what = f"{type(exc).__name__}: {exc}" if exc is not None else str(report.longrepr)[-300:]
         message = (
@@ -71,6 +66,31 @@ def check_record(exercise: Exercise, check: str, report: pytest.TestReport, exci
         row["cause"] = exc.cause.rstrip(".")
     if scoring.needs_retry(status, exc):
         row["retry"] = True  # the grader's failure, not the submission's: never a final grade, grade again
+    return row
+
+
+def taught(exercise: Exercise, check: str, problem: Feedback) -> str:
+    """A teaching message as a row says it: the message, then the lesson section of the check's function."""
+    function = exercise.function_of_check(check) if check in exercise.checks else None
+    where = f'\nSee lesson {exercise.lesson_number}, "{function.section}" · more: grader --hint {exercise.id}' if function is not None else ""
+    return problem.render() + where
+
+
+def point_to_dependency(row: dict[str, Any], exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]],
+                        dependencies: tuple[str, ...], earns: str) -> dict[str, Any]:
+    """A check that ran and declared dependencies (scoring.depends_on), once every row is final:
+    where a dependency's row did not pass, the check counts nothing, with the dependents' one
+    message. Before it ran, every dependency had passed; one fails after it only by the by-hand
+    library rule (point_to_library). A row with a cause of its own (not graded, not started,
+    not checked) keeps it; so does a dependency that never ran here (`-k`)."""
+    if row["status"] not in ("passed", "failed") or row.get("not_checked"):
+        return row
+    for name in dependencies:
+        dependency = rows.get((exercise.id, name))
+        if dependency is not None and dependency["status"] != "passed":
+            problem = scoring.counts_once(name, earns)
+            return {**row, "status": "failed", "score": scoring.score_of(row["max_score"], "failed", problem),
+                    "message": taught(exercise, row["name"], problem), "cause": problem.cause.rstrip(".")}
     return row
 
 
@@ -153,10 +173,12 @@ class Reporter:
         self.causes: dict[str, dict[str, Any]] = {}  # per exercise: its file's import failure (import_failure)
         self.library_used: dict[str, dict[str, str]] = {}  # per by-hand exercise: each function that used a forbidden library
         self.written: dict[str, dict[str, Any]] = {}  # per exercise with written questions: its answers (written.py)
+        self.dependencies: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {}  # per check that declares some: (their names, what it earns)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
-    def start(self, exercise: Exercise, name: str) -> CheckRun:
-        return CheckRun(exercise, name)
+    def start(self, exercise: Exercise, name: str, dependencies: tuple[str, ...] = (), earns: str = "") -> CheckRun:
+        """A check's run; `dependencies` and `earns`, its declaration (scoring.declared_names)."""
+        return CheckRun(exercise, name, dependencies=dependencies, earns=earns)
 
     def finish(
         self, run: CheckRun, outcome: pytest.TestReport, excinfo, limits: list[str] = (), import_problem: CannotImport | None = None,
@@ -179,13 +201,21 @@ class Reporter:
         row.update({key: value for key, value in run.extras.items() if value is not None})
         row = {"exercise": run.exercise.id, **row}
         self.rows[(run.exercise.id, run.name)] = row
+        if run.dependencies:
+            self.dependencies[(run.exercise.id, run.name)] = (run.dependencies, run.earns)
         for listener in self.listeners:
             listener(row)
         return row
 
     def report(self, course: Course, exercises: list[Exercise], **run: Any) -> dict[str, Any]:
-        """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted).
-        A function found to use a forbidden library costs its checks that finished before."""
+        """The report of this run (build_report's keywords: half, target, data, started, seconds, interrupted)."""
+        rows, causes = self.final_rows(exercises)
+        return build_report(course, exercises, rows, causes=causes, written=self.written, **run)
+
+    def final_rows(self, exercises: list[Exercise]) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, dict[str, Any]]]:
+        """(every row, every exercise's one cause) once the run is over: a function found to use a
+        forbidden library costs its checks that finished before, and the checks that count once
+        one of those passes."""
         rows, causes = dict(self.rows), dict(self.causes)
         for exercise in exercises:
             used = self.library_used.get(exercise.id)
@@ -193,7 +223,10 @@ class Reporter:
                 for key in [key for key in rows if key[0] == exercise.id]:
                     rows[key] = point_to_library(rows[key], exercise, used)
                 causes.setdefault(exercise.id, one_cause(exercise, LibraryUsed(exercise, used)))
-        return build_report(course, exercises, rows, causes=causes, written=self.written, **run)
+            for name in exercise.checks:  # in course.toml's order, which is the checks' own: a chain settles in one pass
+                if (exercise.id, name) in self.dependencies and (exercise.id, name) in rows:
+                    rows[(exercise.id, name)] = point_to_dependency(rows[(exercise.id, name)], exercise, rows, *self.dependencies[(exercise.id, name)])
+        return rows, causes
 
 
 NOT_RUN = {

@@ -103,7 +103,9 @@ class LibraryUsed(Feedback):
 
     kind = "by_hand"
 
-    def __init__(self, exercise: Any, used: dict[str, str]):
+    def __init__(self, exercise: Any, used: dict[str, str], dependents: tuple[str, ...] = ()):
+        """`dependents`: the other functions' checks that earn nothing with them, because each
+        counts once a check of theirs passes (scoring.depends_on)."""
         self.used = dict(used)
         uses = "; ".join(f"{function}() used {name}" for function, name in self.used.items())
         sections = {f.section for f in exercise.functions if f.name in self.used}
@@ -113,7 +115,9 @@ class LibraryUsed(Feedback):
             "each step written with NumPy alone (np.einsum and sliding_window_view are allowed)",
             cause=by_hand_reason(exercise),
             hint=f"lesson {exercise.lesson_number}, {where}, works the method through by hand; the functions "
-            "that do not use a library keep their points",
+            "that do not use a library keep their points" + (
+                f", but for {' and '.join(dependents)}, which {'counts' if len(dependents) == 1 else 'count'} once a check of theirs passes"
+                if dependents else ""),
         )
 
 

@@ -205,8 +205,11 @@ def check(exercise_id: str, check_name: str, namespace: dict[str, Any]) -> float
     if not rows:
         raise CheckFailed(f"The grader's report has no result for {check_name}")
     row = rows[0]
+    graded = next(ex for ex in report["exercises"] if ex["id"] == exercise.id)
+    if exercise_cause(graded)[0] is None:  # no cause now: one that comes back is said in full again
+        for said in [said for said in _cause_said_in if said[0] == exercise.id]:
+            del _cause_said_in[said]
     if row.get("not_checked"):  # the exercise's one cause: one cell says why, the others point to it
-        graded = next(ex for ex in report["exercises"] if ex["id"] == exercise.id)
         said = (exercise.id, exercise_cause(graded)[1]["message"])
         raise CheckFailed(_one_cause(graded, row, _cause_said_in.setdefault(said, check_name)))
     if row.get("retry"):  # a safety clock fired: not a verdict on the code; the checks that passed stand

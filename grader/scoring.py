@@ -170,8 +170,18 @@ def check_name(test: Callable) -> str:
     return test.__name__.removeprefix("test_")
 
 
-def counts_once(name: str, earns: str) -> Feedback:
-    """The one message of a check whose dependency did not pass."""
+def counts_once(name: str, earns: str, used: tuple[str, str] | None = None) -> Feedback:
+    """The one message of a check whose dependency did not pass; `used`, (function, library)
+    where the dependency passed but earns nothing because its function used a library its
+    by-hand exercise does not allow (reports/report.py, point_to_dependency)."""
+    if used is not None:
+        function, library = used
+        return Feedback(
+            f"This check counts once {name} passes, and {name} earns nothing: {function}() used {library}, which this exercise does not allow",
+            f"{name} passing with {function}() written by hand",
+            cause=f"a check that counts once {name} passes earns nothing for {earns} while {function}() uses a library for its work",
+            hint=f"write {function}() with NumPy alone; this check counts again once {name} passes",
+        )
     return Feedback(
         f"This check counts once {name} passes, and it does not yet",
         f"{name} passing first",

@@ -213,7 +213,8 @@ def test_a_function_that_uses_a_library_earns_nothing_and_the_others_keep_their_
             )
         elif waits_on:
             assert (check["status"], check["score"], check.get("not_checked")) == ("failed", 0, None), check
-            assert check["message"].startswith(f"This check counts once {waits_on[0]} passes, and it does not yet"), check
+            assert check["message"].startswith(f"This check counts once {waits_on[0]} passes, and {waits_on[0]} earns nothing: "), check
+            assert f"but for {check['name']}" in ex["by_hand"]["message"]
         else:
             assert (check["status"], check["score"]) == ("passed", check["max_score"]), check
     cause = ex["by_hand"]

@@ -98,44 +98,57 @@ def test_an_unselected_dependency_hears_its_own_dependency_first():
     assert calls == ["x_shape"]  # declared, it never ran: its own dependency failed
 
 
-def _passed(reporter, exercise, name: str, library_used: dict[str, str]) -> None:
-    """A check that passed, handed to the Reporter as the plugin hands it (no pytest node needed),
-    with the functions found so far to use a forbidden library (Student.library_used)."""
+def _finished(reporter, exercise, name: str, library_used: dict[str, str], problem: Feedback | None = None) -> None:
+    """A check's outcome (a pass, or `problem`), handed to the Reporter as the plugin hands it (no
+    pytest node needed), with the functions found so far to use a forbidden library (Student.library_used)."""
     from types import SimpleNamespace
 
     check = getattr(importlib.import_module(f"grader.checks.{exercise.module}"), f"test_{name}")
     run = reporter.start(exercise, name, *scoring.declared_names(check))
-    reporter.finish(run, SimpleNamespace(passed=True, duration=0.1, longrepr=None), None, library_used=library_used)
+    outcome = SimpleNamespace(passed=problem is None, duration=0.1, longrepr=None)
+    reporter.finish(run, outcome, None if problem is None else SimpleNamespace(value=problem), library_used=library_used)
 
 
 def test_a_dependency_that_earns_nothing_in_the_end_takes_its_dependents_points():
     """ex04's compare_models counts once mcnemar_p_value passes. A mcnemar() that reached a
     forbidden library on a later call passed its own check, then earns nothing (the by-hand
     rule, applied to the final rows): compare_models, which ran and passed, earns nothing
-    either, with the dependents' message. Proven both ways: the same rows without the library
-    use keep both checks' points."""
+    either, with a message that says why, and the exercise's cause names it among those that
+    lose their points. So under `-k`, where mcnemar_p_value ran for it and left no row. A
+    compare_models that failed on its own keeps its own message. Proven both ways: the same
+    rows without the library use keep both checks' points."""
     from grader.reports.report import Reporter
 
     ex04 = load_course().exercise("ex04")
+    scipy = {"mcnemar": "scipy.stats.binomtest"}
 
-    def graded(library_found: bool) -> dict:
+    def graded(library_found: bool, selected: bool = False, own: Feedback | None = None) -> tuple[dict, dict]:
         reporter = Reporter()
-        _passed(reporter, ex04, "mcnemar_p_value", {})
-        _passed(reporter, ex04, "compare_models_verdict", {})
+        if not selected:
+            _finished(reporter, ex04, "mcnemar_p_value", {})
+        _finished(reporter, ex04, "compare_models_verdict", {}, own)
         # found by a check that came after both
-        _passed(reporter, ex04, "mcnemar_large_counts", {"mcnemar": "scipy.stats.binomtest"} if library_found else {})
-        rows, _ = reporter.final_rows([ex04])  # what Reporter.report builds the report from
-        return {name: row for (_, name), row in rows.items()}
+        _finished(reporter, ex04, "mcnemar_large_counts", scipy if library_found else {})
+        rows, causes = reporter.final_rows([ex04])  # what Reporter.report builds the report from
+        return {name: row for (_, name), row in rows.items()}, causes
 
-    kept = graded(library_found=False)
-    assert kept["compare_models_verdict"]["status"] == "passed" and kept["mcnemar_p_value"]["status"] == "passed"
-    rows = graded(library_found=True)
-    assert (rows["mcnemar_p_value"]["status"], rows["mcnemar_p_value"]["not_checked"]) == ("failed", "by_hand")
-    verdict = rows["compare_models_verdict"]
-    assert (verdict["status"], verdict["score"]) == ("failed", 0) and "not_checked" not in verdict
-    assert verdict["message"].startswith("This check counts once mcnemar_p_value passes, and it does not yet")
-    assert f'See lesson {ex04.lesson_number}, "{ex04.function_of_check("compare_models_verdict").section}"' in verdict["message"]
-    assert verdict["cause"] == "a function that does not do its job yet earns nothing for a conclusion drawn from the right numbers"
+    kept, causes = graded(library_found=False)
+    assert kept["compare_models_verdict"]["status"] == "passed" and kept["mcnemar_p_value"]["status"] == "passed" and not causes
+    for selected in (False, True):
+        rows, causes = graded(library_found=True, selected=selected)
+        assert selected or (rows["mcnemar_p_value"]["status"], rows["mcnemar_p_value"]["not_checked"]) == ("failed", "by_hand")
+        verdict = rows["compare_models_verdict"]
+        assert (verdict["status"], verdict["score"]) == ("failed", 0) and "not_checked" not in verdict
+        assert verdict["message"].startswith("This check counts once mcnemar_p_value passes, and mcnemar_p_value earns nothing: "
+                                             "mcnemar() used scipy.stats.binomtest, which this exercise does not allow"), verdict["message"]
+        assert f'See lesson {ex04.lesson_number}, "{ex04.function_of_check("compare_models_verdict").section}"' in verdict["message"]
+        assert verdict["cause"] == ("a check that counts once mcnemar_p_value passes earns nothing for a conclusion drawn from the right "
+                                    "numbers while mcnemar() uses a library for its work")
+        assert "keep their points, but for compare_models_verdict, which counts once a check of theirs passes" in causes["ex04"]["message"]
+    wrong = Feedback("got 'A'", "'neither'", cause="the p-value compared the wrong way round")
+    rows, causes = graded(library_found=True, own=wrong)
+    assert rows["compare_models_verdict"]["cause"] == "the p-value compared the wrong way round"
+    assert "but for" not in causes["ex04"]["message"]
 
 
 def test_without_the_declaration_nothing_stops_a_dependent():

@@ -77,18 +77,19 @@ def taught(exercise: Exercise, check: str, problem: Feedback) -> str:
 
 
 def point_to_dependency(row: dict[str, Any], exercise: Exercise, rows: dict[tuple[str, str], dict[str, Any]],
-                        dependencies: tuple[str, ...], earns: str) -> dict[str, Any]:
-    """A check that ran and declared dependencies (scoring.depends_on), once every row is final:
-    where a dependency's row did not pass, the check counts nothing, with the dependents' one
-    message. Before it ran, every dependency had passed; one fails after it only by the by-hand
-    library rule (point_to_library). A row with a cause of its own (not graded, not started,
-    not checked) keeps it; so does a dependency that never ran here (`-k`)."""
-    if row["status"] not in ("passed", "failed") or row.get("not_checked"):
+                        dependencies: tuple[str, ...], earns: str, used: dict[str, str]) -> dict[str, Any]:
+    """A check that declared dependencies (scoring.depends_on) and earned points, once every row
+    is final: where a dependency did not pass in the end, it counts nothing, with the dependents'
+    one message. Before it ran, every dependency had passed; one fails after it only by the by-hand
+    library rule (point_to_library: `used`, its exercise's functions that used a forbidden library),
+    which also holds for a dependency that ran under `-k` and left no row. A row that earned
+    nothing keeps its own message (a failure of its own, a cause of its own)."""
+    if row["status"] not in ("passed", "failed") or row.get("not_checked") or row["score"] == 0:
         return row
     for name in dependencies:
-        dependency = rows.get((exercise.id, name))
-        if dependency is not None and dependency["status"] != "passed":
-            problem = scoring.counts_once(name, earns)
+        dependency, function = rows.get((exercise.id, name)), exercise.function_of_check(name).name
+        if (dependency is None and function in used) or (dependency is not None and dependency["status"] != "passed"):
+            problem = scoring.counts_once(name, earns, (function, used[function]) if function in used else None)
             return {**row, "status": "failed", "score": scoring.score_of(row["max_score"], "failed", problem),
                     "message": taught(exercise, row["name"], problem), "cause": problem.cause.rstrip(".")}
     return row
@@ -218,14 +219,17 @@ class Reporter:
         one of those passes."""
         rows, causes = dict(self.rows), dict(self.causes)
         for exercise in exercises:
-            used = self.library_used.get(exercise.id)
-            if used:
-                for key in [key for key in rows if key[0] == exercise.id]:
-                    rows[key] = point_to_library(rows[key], exercise, used)
-                causes.setdefault(exercise.id, one_cause(exercise, LibraryUsed(exercise, used)))
+            used = self.library_used.get(exercise.id, {})
+            for key in [key for key in rows if key[0] == exercise.id and used]:
+                rows[key] = point_to_library(rows[key], exercise, used)
+            zeroed = []
             for name in exercise.checks:  # in course.toml's order, which is the checks' own: a chain settles in one pass
-                if (exercise.id, name) in self.dependencies and (exercise.id, name) in rows:
-                    rows[(exercise.id, name)] = point_to_dependency(rows[(exercise.id, name)], exercise, rows, *self.dependencies[(exercise.id, name)])
+                key = (exercise.id, name)
+                if key in self.dependencies and key in rows:
+                    before, rows[key] = rows[key], point_to_dependency(rows[key], exercise, rows, *self.dependencies[key], used)
+                    zeroed += [name] if rows[key] is not before else []
+            if used:
+                causes.setdefault(exercise.id, one_cause(exercise, LibraryUsed(exercise, used, tuple(zeroed))))
         return rows, causes
 
 

@@ -18,11 +18,13 @@ import pytest
 import golden_reports
 
 from grader.feedback import Feedback, NotStarted
-from grader.isolation.student import Student
-from mnist_course.course import ROOT, load_course
+from grader.isolation.student import Student, stub_outcomes
+from grader.reports.written import ANSWERS
+from mnist_course.course import ROOT, load_course, not_started_message
 
 SCHEMA = json.loads((ROOT / "grader" / "reports" / "report.schema.json").read_text())
 EX01 = load_course().exercise("ex01")
+COURSE = load_course()
 SOLUTION = EX01.solution_path.read_text()
 
 
@@ -569,3 +571,71 @@ def test_validating_input_earns_nothing_for_a_function_that_does_not_do_its_job(
     assert earned == {}, output  # the right shape and type of a blank image earn nothing either
     for name in ("prepare_image_colour", "prepare_image_rejects_bad_input", "prepare_image_leaves_input"):
         assert "counts once prepare_image_inverted passes" in prepare[name]["message"]
+
+
+# ---------------------------------------------------------------- an untouched stub, read without a worker
+
+def _read(exercise_id: str, edits: dict[str, str]) -> dict:
+    """stub_outcomes of the exercise's stub with each `old: new` edit applied, against the stub."""
+    stub = COURSE.exercise(exercise_id).stub_path.read_text(encoding="utf-8")
+    source = stub
+    for old, new in edits.items():
+        assert old in source, old
+        source = source.replace(old, new)
+    return stub_outcomes(source.encode(), stub.encode())
+
+
+def test_every_untouched_stub_is_read_without_running_it():
+    """Each stub function gives the stub's own "not started" error, and answers() its blanks."""
+    for exercise in COURSE.exercises:
+        stub = exercise.stub_path.read_bytes()
+        known = stub_outcomes(stub, stub)
+        assert set(known) == {f.name for f in exercise.functions} | {ANSWERS}, exercise.id
+        for function in exercise.functions:
+            gives = known[function.name][1]
+            assert isinstance(gives, NotImplementedError) and str(gives) == not_started_message(function.name)
+        blanks = known[ANSWERS][1]
+        assert isinstance(blanks, dict) and set(blanks) == {q.id for q in exercise.questions} and not any(a.strip() for a in blanks.values())
+
+
+def test_only_what_cannot_change_a_stub_s_outcome_keeps_it_read_without_a_worker():
+    """Comments, a setting's value and answers written as plain text keep the file read; anything
+    else that could run, or change what a stub function does, leaves the file to its worker.
+    Proven both ways: each edit below, one at a time."""
+    kept = _read("ex02", {'CONSTRAINT = "sgd"  #': 'CONSTRAINT = "big_batch"  #', "# TODO: build": "# my notes\n    # TODO: build",
+                          '"curves": """\n        """': '"curves": """At epoch 4 the validation loss was lowest."""'})
+    assert isinstance(kept["build_model"][1], NotImplementedError)
+    assert kept[ANSWERS][1]["curves"] == "At epoch 4 the validation loss was lowest."
+    for edit in (
+        {'    raise NotImplementedError("build_model() is not started yet")': "    return keras.Sequential()"},  # started
+        {"def build_model():": "@staticmethod\ndef build_model():"},  # a decorator
+        {"def training_settings():": "build_model = print\n\n\ndef training_settings():"},  # the name bound again
+        {"import keras\n": "import keras\nNotImplementedError = ValueError\n"},  # the error itself bound
+        {"import keras\n": "import keras\nprint('hello')\n"},  # a statement that runs
+        {'CONSTRAINT = "sgd"  #': 'CONSTRAINT = str("sgd")  #'},  # a setting that is not a plain value
+        {'"curves": """\n        """': '"curves": f"""{CONSTRAINT}"""'},  # an answer that computes
+    ):
+        assert _read("ex02", edit) == {}, edit
+
+
+def test_an_untouched_stub_starts_no_worker_unless_something_can_run_beside_it(tmp_path, monkeypatch):
+    """Alone in its folder, the stub's calls are answered without a worker, as a worker answers
+    them; a call whose arguments do not bind, or a helper file beside it, goes to the worker."""
+    from grader.isolation import sandbox
+
+    ex02 = COURSE.exercise("ex02")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / ex02.filename).write_bytes(ex02.stub_path.read_bytes())
+    calls = []
+    monkeypatch.setattr(sandbox.Worker, "call", lambda self, function, *a, **k: calls.append(function) or sandbox.CallOutcome("returned", value=0))
+    student = Student(ex02, folder)
+    with pytest.raises(NotStarted):
+        student.call("build_model").value
+    assert set(student.call(ANSWERS).value) == {q.id for q in ex02.questions} and calls == []
+    assert student.call("build_model", np.zeros(3)).value == 0 and calls == ["build_model"]  # TypeError there: the worker says so
+    (folder / "helpers.py").write_text("X = 1\n")
+    beside = Student(ex02, folder)
+    assert beside.call("build_model").value == 0 and calls == ["build_model"] * 2
+    student.close()
+    beside.close()

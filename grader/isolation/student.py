@@ -11,6 +11,9 @@ per exact call so several checks can look at one result without re-running it.
 
 from __future__ import annotations
 
+import ast
+import copy
+import inspect
 import signal
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ import numpy as np
 
 from mnist_course.course import Exercise, load_course, not_started_message
 
-from . import bubblewrap, capacity, limits, safe_files, sandbox
+from . import _child, bubblewrap, capacity, limits, safe_files, sandbox
+from .safe_files import clean_text
 from ..settings import switches
 from ..feedback import CannotImport, Feedback, by_hand_reason, NotGraded, NotGradedMachine, NotStarted, describe
 
@@ -306,6 +310,89 @@ class Call:
         )
 
 
+def _literal(node: ast.AST) -> bool:
+    """Whether an expression is a plain value (ast.literal_eval's): evaluating it runs nothing."""
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _body(function: ast.FunctionDef) -> list[ast.stmt]:
+    """A function's statements below its docstring."""
+    first = function.body[0]
+    return function.body[1:] if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str) else function.body
+
+
+def _signature(arguments: ast.arguments) -> inspect.Signature:
+    """A def's parameters, for binding a call's arguments to them (a default's value does not matter here)."""
+    kinds = inspect.Parameter
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults = [False] * (len(positional) - len(arguments.defaults)) + [True] * len(arguments.defaults)
+    parameters = [kinds(a.arg, kinds.POSITIONAL_ONLY if i < len(arguments.posonlyargs) else kinds.POSITIONAL_OR_KEYWORD,
+                        **({"default": None} if has else {})) for i, (a, has) in enumerate(zip(positional, defaults))]
+    if arguments.vararg:
+        parameters.append(kinds(arguments.vararg.arg, kinds.VAR_POSITIONAL))
+    parameters += [kinds(a.arg, kinds.KEYWORD_ONLY, **({"default": None} if d is not None else {}))
+                   for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults)]
+    if arguments.kwarg:
+        parameters.append(kinds(arguments.kwarg.arg, kinds.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def stub_outcomes(source: bytes, stub: bytes) -> dict[str, tuple[inspect.Signature, Any]]:
+    """What calling a function of `source` is sure to give, read without running it, where
+    `source` is the course's stub as it ships, up to comments, layout, the values of its settings
+    (a `NAME = literal` at the top level, such as a variant's CONSTRAINT) and the values its
+    functions return as plain literals (a filled-in answers()). {function: (its signature, what
+    it gives)}: NotImplementedError for the stub's own "not started" error (a body that is only
+    `raise NotImplementedError(...)`), or the value of a body that is only `return {"name": "text", …}`,
+    as a worker's reply would carry it.
+    Empty where `source` is anything else. The caller makes sure that no other file of the
+    submission can run beside it, and that the call's arguments bind to the signature."""
+    def shape(tree: ast.Module) -> list[str]:
+        statements = []
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and _literal(node.value):
+                node = ast.Assign(targets=node.targets, value=ast.Constant(None))
+            elif isinstance(node, ast.FunctionDef) and len(_body(node)) == 1 and isinstance(_body(node)[0], ast.Return) \
+                    and _body(node)[0].value is not None and _literal(_body(node)[0].value):
+                node = ast.FunctionDef(node.name, node.args, [*node.body[:len(node.body) - 1], ast.Return(ast.Constant(None))],
+                                       node.decorator_list, node.returns, node.type_comment)
+            statements.append(ast.dump(node))
+        return statements
+
+    try:
+        mine, theirs = ast.parse(source), ast.parse(stub)
+        if shape(mine) != shape(theirs):
+            return {}
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    # Names the file binds: a function bound twice, or NotImplementedError bound at all, is left to the worker.
+    bound = [t.id for node in ast.walk(mine) for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)]
+    bound += [node.name for node in ast.walk(mine) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    bound += [(alias.asname or alias.name).split(".")[0] for node in ast.walk(mine) if isinstance(node, (ast.Import, ast.ImportFrom))
+              for alias in node.names]
+    if "NotImplementedError" in bound:
+        return {}
+    known = {}
+    for node in mine.body:
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list or bound.count(node.name) != 1 or len(_body(node)) != 1:
+            continue
+        (statement,) = _body(node)
+        bare = ast.Raise(exc=ast.Call(func=ast.Name("NotImplementedError", ast.Load()), args=[ast.Constant(not_started_message(node.name))], keywords=[]))
+        if ast.dump(statement) == ast.dump(bare):
+            known[node.name] = (_signature(node.args), NotImplementedError(not_started_message(node.name)))
+        elif isinstance(statement, ast.Return) and statement.value is not None and _literal(statement.value):
+            value = ast.literal_eval(statement.value)
+            if type(value) is dict and len(value) <= _child.MAX_ITEMS and all(type(k) is str and type(v) is str for k, v in value.items()):
+                # as the worker's reply carries it (_child._encode, reply.decode): answers() and its texts
+                known[node.name] = (_signature(node.args), {clean_text(k[:100], 100): clean_text(v[:_child.MAX_TEXT], _child.MAX_TEXT)
+                                                            for k, v in value.items()})
+    return known
+
+
 class Student:
     """A submission's module for one exercise."""
 
@@ -327,6 +414,7 @@ class Student:
         # In a by-hand exercise, each function that used a forbidden package, with the first
         # name it used: every check of such a function earns nothing (reports/report.py).
         self.library_used: dict[str, str] = {}
+        self._stub_outcomes: dict[str, tuple[inspect.Signature, Any]] | None = None  # stub_outcomes(), once decided
 
     def source_bytes(self) -> bytes:
         """The graded file as it was handed in, read by the grader before any of its code runs
@@ -357,6 +445,35 @@ class Student:
         else:
             return None
         return self.import_problem
+
+    def stub_outcomes(self) -> dict[str, tuple[inspect.Signature, Any]]:
+        """What the file's untouched stub functions give (stub_outcomes), where nothing else of
+        the submission's can run beside it; decided once, from the bytes read before any of its
+        code runs."""
+        if self._stub_outcomes is None:
+            self._stub_outcomes = {}
+            try:
+                if self.worker.received() == [Path(self.filename)]:
+                    self._stub_outcomes = stub_outcomes(self.source_bytes(), self.exercise.stub_path.read_bytes())
+            except (OSError, safe_files.SubmissionError):
+                pass  # the worker says what is wrong with the folder
+        return self._stub_outcomes
+
+    def _known_outcome(self, function: str, args: tuple, kwargs: dict) -> sandbox.CallOutcome | None:
+        """The outcome of a call to an untouched stub function, without a worker: a stub's checks say
+        "not started" (and its answers() hands in its blanks) without one, which would spend seconds
+        importing what the file imports (Keras, for a model exercise) only to raise. None where the
+        worker must run it, a call whose arguments do not bind included (it raises TypeError there)."""
+        if function not in self.stub_outcomes():
+            return None
+        signature, gives = self.stub_outcomes()[function]
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError:
+            return None
+        if isinstance(gives, NotImplementedError):
+            return sandbox.CallOutcome("raised", exc_type="NotImplementedError", exc_message=str(gives))
+        return sandbox.CallOutcome("returned", value=copy.deepcopy(gives))  # a fresh value per call, as a worker's
 
     def needed_memory(self) -> int:
         """The address space one process of this exercise's grading is promised:
@@ -400,7 +517,8 @@ class Student:
         if outcome is None:
             if self.file_problem() is not None:
                 raise self.import_problem
-            outcome = self.worker.call(function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
+            outcome = self._known_outcome(function, args, kwargs) or self.worker.call(
+                function, args, kwargs, timeout=min(own_time_limit or self.timeout, self.timeout))
             self._outcomes.setdefault(key, outcome)
         if outcome.reached and outcome.stage == "call":  # at import: the file's one cause instead
             self.library_used.setdefault(function, outcome.reached[0])

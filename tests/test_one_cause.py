@@ -215,7 +215,8 @@ def test_an_untouched_stub_is_not_started_not_an_import_failure(tmp_path, mnist_
 
 # A notebook's answer cell imports a module that sits beside the notebook: the kernel
 # finds it, the grader's worker (its own process, `python -I`, its own folder) does not.
-NOTEBOOK = '''
+# Each template's kernel runs the answer cells and, after each, test cells (`test_cell`).
+KERNEL = '''
 import json, linecache, sys
 sys.path.insert(0, {helpers!r})
 from grader import notebook
@@ -225,42 +226,43 @@ from mnist_course.nbgrader_course import imports_mark
 exercise = load_course().exercise("ex01")
 imports = imports_mark(exercise) + "\\nimport numpy as np\\n"
 text = open({solution!r}).read()
-answer = "import helper_beside_the_notebook\\n" + text[text.index("\\ndef ") + 1:]
-name = "<ipython-input-2-answer>"
-linecache.cache[name] = (len(answer), None, answer.splitlines(True), name)
-namespace = {{"__name__": "__main__", "In": ["", imports, answer]}}
-exec(compile(answer, name, "exec"), namespace)
+namespace = {{"__name__": "__main__", "In": ["", imports]}}
 shown = {{}}
-for check in exercise.checks:  # each test cell, in the notebook's order
+
+
+def answer_cell(number, answer):
+    name = f"<ipython-input-{{number}}-answer>"
+    linecache.cache[name] = (len(answer), None, answer.splitlines(True), name)
+    namespace["In"].append(answer)
+    exec(compile(answer, name, "exec"), namespace)
+
+
+def test_cell(check):
     try:
         notebook.check("ex01", check, namespace)
         shown[check] = None
     except notebook.CheckFailed as exc:
         shown[check] = str(exc)
+'''
+# Every answer in one cell, then every test cell.
+NOTEBOOK = KERNEL + '''
+answer_cell(2, "import helper_beside_the_notebook\\n" + text[text.index("\\ndef ") + 1:])
+for check in exercise.checks:  # each test cell, in the notebook's order
+    test_cell(check)
 print(json.dumps(shown))
 '''
-
-
-# The same notebook as its student fills it: one answer cell per function, each followed by that
-# function's test cells. The second answer cell imports the module beside the notebook.
-NOTEBOOK_CELL_BY_CELL = NOTEBOOK.split("answer = ", 1)[0] + '''body = text[text.index("\\ndef ") + 1:]
+# As its student fills it: one answer cell per function, each followed by that function's test
+# cells. The second answer cell imports the module beside the notebook.
+NOTEBOOK_CELL_BY_CELL = KERNEL + '''
+body = text[text.index("\\ndef ") + 1:]
 starts = [0] + [i + 1 for i in range(len(body)) if body.startswith("\\ndef ", i)]
 answers = [body[a:b] for a, b in zip(starts, starts[1:] + [len(body)])]
 answers[1] = "import helper_beside_the_notebook\\n" + answers[1]
-namespace = {{"__name__": "__main__", "In": ["", imports]}}
-shown = {{}}
 for number, answer in enumerate(answers, 2):
-    name = f"<ipython-input-{{number}}-answer>"
-    linecache.cache[name] = (len(answer), None, answer.splitlines(True), name)
-    namespace["In"].append(answer)
-    exec(compile(answer, name, "exec"), namespace)
+    answer_cell(number, answer)
     function = answer[answer.index("def ") + 4:answer.index("(")]
     for check in [c for c in exercise.checks if exercise.function_of_check(c).name == function]:
-        try:
-            notebook.check("ex01", check, namespace)
-            shown[check] = None
-        except notebook.CheckFailed as exc:
-            shown[check] = str(exc)
+        test_cell(check)
 print(json.dumps(shown))
 '''
 

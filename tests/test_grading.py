@@ -639,3 +639,55 @@ def test_an_untouched_stub_starts_no_worker_unless_something_can_run_beside_it(t
     assert beside.call("build_model").value == 0 and calls == ["build_model"] * 2
     student.close()
     beside.close()
+
+
+def test_a_stub_s_own_guards_leave_what_could_change_a_function_to_the_worker():
+    """The guards below the shape's comparison, on a stub that would itself hold what they look
+    for: a decorator, the function's name bound again, NotImplementedError bound."""
+    base = 'def f():\n    raise NotImplementedError("f() is not started yet")\n'
+    assert set(stub_outcomes(base.encode(), base.encode())) == {"f"}
+    for source in ("@staticmethod\n" + base, base + "f = print\n", "NotImplementedError = ValueError\n" + base):
+        assert "f" not in stub_outcomes(source.encode(), source.encode()), source
+
+
+def test_a_file_edited_in_the_course_s_exercises_folder_is_never_its_own_stub(tmp_path, monkeypatch):
+    """A student edits and grades exercises/<file> itself: the stub it is compared with is made
+    from the reference solution, so an edit that fails the import goes to the worker (the review's
+    finding: read from exercises/, the file was compared with itself and said "not started").
+    Where there is no solution (a student's copy of the course), every call goes to the worker."""
+    from mnist_course.course import Exercise
+
+    ex01 = COURSE.exercise("ex01")
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    edited = ex01.stub_path.read_text().replace("import numpy as np\n", "import numpy as np\nRNG = np.random.defualt_rng(0)\n", 1)
+    (folder / ex01.filename).write_text(edited)
+    monkeypatch.setattr(Exercise, "stub_path", property(lambda self: folder / self.filename))
+    student = Student(ex01, folder)
+    assert student.stub_outcomes() == {}
+    (folder / ex01.filename).write_bytes((ROOT / "exercises" / ex01.filename).read_bytes())
+    assert set(Student(ex01, folder).stub_outcomes()) == {f.name for f in ex01.functions} | {ANSWERS}
+    monkeypatch.setattr(Exercise, "solution_path", property(lambda self: tmp_path / "no-solutions" / self.filename))
+    assert Student(ex01, folder).stub_outcomes() == {}
+
+
+def test_a_stub_s_answers_read_without_a_worker_are_what_a_worker_replies(tmp_path):
+    """Texts a reply cuts and cleans (over 2,000 characters, control characters, a surrogate pair
+    that JSON joins into one character, a key over 100 characters), read both ways."""
+    ex01 = COURSE.exercise("ex01")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    texts = {"leakage": '"""\\x1b[31m red \\ud83d\\ude00 pair ' + "x" * 2100 + '"""', "k" * 120: '"a long key"'}
+    answers = "".join(f'        "{key}": {text},\n' for key, text in texts.items())
+    stub = ex01.stub_path.read_text()
+    start = stub.index("    return {", stub.index("def answers("))
+    (folder / ex01.filename).write_text(stub[:start] + "    return {\n" + answers + "    }\n")
+    student = Student(ex01, folder)
+    try:
+        read = student.call(ANSWERS).value
+        assert ANSWERS in student.stub_outcomes()
+        student._stub_outcomes = {}  # the worker's own reply
+        replied = student.call(ANSWERS, cached=False).value
+        assert read == replied and "😀" in read["leakage"] and len(read["leakage"]) < 2100 and "k" * 100 in read, (read, replied)
+    finally:
+        student.close()

@@ -14,16 +14,18 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
+import json
 import signal
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mnist_course.build import make_stub
 from mnist_course.course import Exercise, load_course, not_started_message
 
-from . import _child, bubblewrap, capacity, limits, safe_files, sandbox
-from .safe_files import clean_text
+from . import _child, bubblewrap, capacity, limits, reply, safe_files, sandbox
 from ..settings import switches
 from ..feedback import CannotImport, Feedback, by_hand_reason, NotGraded, NotGradedMachine, NotStarted, describe
 
@@ -387,10 +389,19 @@ def stub_outcomes(source: bytes, stub: bytes) -> dict[str, tuple[inspect.Signatu
         elif isinstance(statement, ast.Return) and statement.value is not None and _literal(statement.value):
             value = ast.literal_eval(statement.value)
             if type(value) is dict and len(value) <= _child.MAX_ITEMS and all(type(k) is str and type(v) is str for k, v in value.items()):
-                # as the worker's reply carries it (_child._encode, reply.decode): answers() and its texts
-                known[node.name] = (_signature(node.args), {clean_text(k[:100], 100): clean_text(v[:_child.MAX_TEXT], _child.MAX_TEXT)
-                                                            for k, v in value.items()})
+                known[node.name] = (_signature(node.args), _as_replied(value))  # answers() and its texts
     return known
+
+
+def _as_replied(value: Any) -> Any:
+    """`value` as a worker's reply carries it: encoded by its runner (_child._encode), a JSON line
+    each way, decoded by the grader (reply.decode), which cuts and cleans its texts."""
+    folder = Path(tempfile.mkdtemp(prefix="mnist-stub-reply-"))
+    budget = reply.Budget(folder, keep=folder)
+    try:
+        return reply.decode(json.loads(json.dumps(_child._encode(value, str(folder), []))), budget)
+    finally:
+        budget.close()  # the folder with it
 
 
 class Student:
@@ -449,14 +460,17 @@ class Student:
     def stub_outcomes(self) -> dict[str, tuple[inspect.Signature, Any]]:
         """What the file's untouched stub functions give (stub_outcomes), where nothing else of
         the submission's can run beside it; decided once, from the bytes read before any of its
-        code runs."""
+        code runs. The stub is made afresh from the reference solution, never read from exercises/,
+        which is where a student edits and grades their own file: where there is no solution (a
+        student's copy of the course), every call goes to the worker."""
         if self._stub_outcomes is None:
             self._stub_outcomes = {}
             try:
-                if self.worker.received() == [Path(self.filename)]:
-                    self._stub_outcomes = stub_outcomes(self.source_bytes(), self.exercise.stub_path.read_bytes())
-            except (OSError, safe_files.SubmissionError):
-                pass  # the worker says what is wrong with the folder
+                if self.worker.received() == [Path(self.filename)] and self.exercise.solution_path.is_file():
+                    stub = make_stub(self.exercise, self.exercise.solution_path.read_text(encoding="utf-8"))
+                    self._stub_outcomes = stub_outcomes(self.source_bytes(), stub.encode("utf-8"))
+            except (OSError, ValueError):
+                pass  # the worker says what is wrong with the folder (safe_files.SubmissionError is a ValueError)
         return self._stub_outcomes
 
     def _known_outcome(self, function: str, args: tuple, kwargs: dict) -> sandbox.CallOutcome | None:

@@ -18,7 +18,8 @@ import pytest
 import golden_reports
 
 from grader.feedback import Feedback, NotStarted
-from grader.isolation.student import Student, stub_outcomes
+from grader.isolation.student import Student
+from grader.isolation.untouched_stub import stub_outcomes
 from grader.reports.written import ANSWERS
 from mnist_course.course import ROOT, load_course, not_started_message
 

@@ -220,8 +220,9 @@ class Reporter:
         rows, causes = dict(self.rows), dict(self.causes)
         for exercise in exercises:
             used = self.library_used.get(exercise.id, {})
-            for key in [key for key in rows if key[0] == exercise.id and used]:
-                rows[key] = point_to_library(rows[key], exercise, used)
+            if used:
+                for key in [key for key in rows if key[0] == exercise.id]:
+                    rows[key] = point_to_library(rows[key], exercise, used)
             zeroed = []
             for name in exercise.checks:  # in course.toml's order, which is the checks' own: a chain settles in one pass
                 key = (exercise.id, name)

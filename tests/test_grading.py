@@ -301,11 +301,12 @@ def test_classic_mistakes_get_a_diagnosis(run_grader, tmp_path, mnist_path):
     source = (
         SOLUTION.replace("return images.astype(np.float32) / np.float32(255)", "return images / 255")
         .replace("return np.eye(num_classes, dtype=np.float32)[labels]", "return np.eye(num_classes, dtype=np.float32)[labels.astype(int) - 1]")
-        .replace("    order = np.random.default_rng(seed).permutation(len(images))\n",
-                 "    order = np.random.default_rng(seed).permutation(len(images))\n"
-                 "    images[:], labels[:] = images[order], labels[order]  # shuffles the caller's arrays\n"
-                 "    order = np.arange(len(images))\n")
+        .replace("    rng = np.random.default_rng(seed)\n",
+                 "    rng = np.random.default_rng(seed)\n"
+                 "    order = rng.permutation(len(images))\n"
+                 "    images[:], labels[:] = images[order], labels[order]  # shuffles the caller's arrays\n")
     )
+    assert "# shuffles the caller's arrays" in source  # the reference still holds the line each mistake is planted at
     folder = submission(tmp_path, source)
     _, report, _ = graded(run_grader, tmp_path, "--target", folder)
     c = checks(report)

@@ -88,7 +88,8 @@ def test_lesson_executes(notebook, mnist_path, monkeypatch, tmp_path, lesson_cac
 
 def test_a_quoted_figure_the_run_contradicts_or_never_prints_is_reported():
     """The comparison itself, both ways, on lesson 1's figures and a made-up run."""
-    honest = "pixel mean: 33.6\npixel std:  78.9\nexactly 0:  80.8% of all pixels\ntraining part:   20,429 images\n"
+    honest = ("pixel mean: 33.6\npixel std:  78.9\nexactly 0:  80.8% of all pixels\ntraining part:   20,429 images\n"
+              "images of it:         21   26   20\nmost held out:          4    6    4\n")
     assert quoted_figure_mismatches("01_first_look", honest) == []
     drifted = honest.replace("pixel mean: 33.6", "pixel mean: 40.2").replace("training part:   20,429 images\n", "")
     wrong = quoted_figure_mismatches("01_first_look", drifted)

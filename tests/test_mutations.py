@@ -28,9 +28,17 @@ RANK_CHECK = """    if images.ndim != 3:
             f"add_channel_axis() expects a batch of shape (N, H, W), got shape {images.shape}"
         )
 """
-SPLIT = """    order = np.random.default_rng(seed).permutation(len(images))
-    val, train = order[:n_val], order[n_val:]
+SPLIT = """    val = rng.permutation(val)
+    train = rng.permutation(np.setdiff1d(np.arange(len(labels)), val))
     return images[train], labels[train], images[val], labels[val]"""
+COUNTED_BY_CLASS = """    classes, sizes = np.unique(labels, return_counts=True)
+    shares = sizes * val_fraction
+    taken = np.floor(shares).astype(np.int64)
+"""
+LEFTOVERS = 'taken[np.argsort(-(shares - taken), kind="stable")[: n_val - taken.sum()]] += 1'
+PICKED = """    rng = np.random.default_rng(seed)
+    val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, taken)])
+"""
 STATISTICS = "    mean, std = train.mean(axis=0), train.std(axis=0)\n"
 CONSTANT_GUARD = "    std = np.where((train == train[0]).all(axis=0), 1.0, std)\n"
 STANDARDIZED = "    return ((train - mean) / std).astype(np.float32), ((other - mean) / std).astype(np.float32)"
@@ -203,19 +211,34 @@ MUTATIONS = {
                                {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
     # rounding half up: the same as round() but at a half, where Python's round() goes to the even number
     "ex01_split_rounded_half_up": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction + 0.5)"},
-                                   {"train_val_split_sizes"}),
+                                   {"train_val_split_sizes", "train_val_split_class_counts"}),
     # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
     "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
-                             {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
-    "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    rng = np.random.default_rng(seed)
-    order, label_order = rng.permutation(len(images)), rng.permutation(len(images))
-    return images[order[n_val:]], labels[label_order[n_val:]], images[order[:n_val]], labels[label_order[:n_val]]"""},
-                                        {"train_val_split_partition", "train_val_split_leaves_input", "train_val_split_rejects_bad_input"}),
+                             {"train_val_split_sizes", "train_val_split_class_counts", "train_val_split_rejects_bad_input"}),
+    "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    val, train = rng.permutation(val), rng.permutation(np.setdiff1d(np.arange(len(labels)), val))
+    label_val, label_train = rng.permutation(val), rng.permutation(train)
+    return images[train], labels[label_train], images[val], labels[label_val]"""},
+                                        {"train_val_split_partition", "train_val_split_class_counts", "train_val_split_leaves_input",
+                                         "train_val_split_rejects_bad_input"}),
     "ex01_seed_ignored": ("ex01", {"np.random.default_rng(seed)": "np.random.default_rng()"}, {"train_val_split_reproducible"}),
-    "ex01_shuffled_in_place": ("ex01", {SPLIT: """    order = np.random.default_rng(seed).permutation(len(images))
+    "ex01_shuffled_in_place": ("ex01", {SPLIT: """    order = np.concatenate([val, np.setdiff1d(np.arange(len(labels)), val)])
     images[:], labels[:] = images[order], labels[order]
     return images[n_val:], labels[n_val:], images[:n_val], labels[:n_val]"""},
                                {"train_val_split_leaves_input"}),
+    # the class counts: lesson 1's plain split (one permutation of everything), each share rounded on its own,
+    # ties to the larger label, and the leftovers to the largest classes instead of the largest fractional parts
+    "ex01_split_not_stratified": ("ex01", {COUNTED_BY_CLASS: "", "    " + LEFTOVERS + "\n": "", PICKED: "", SPLIT: """    order = np.random.default_rng(seed).permutation(len(images))
+    val, train = order[:n_val], order[n_val:]
+    return images[train], labels[train], images[val], labels[val]"""}, {"train_val_split_class_counts"}),
+    "ex01_split_rounds_each_class": ("ex01", {"taken = np.floor(shares).astype(np.int64)": "taken = np.array([round(share) for share in shares])",
+                                              "    " + LEFTOVERS + "\n": ""}, {"train_val_split_sizes", "train_val_split_class_counts"}),
+    "ex01_split_ties_to_larger_label": ("ex01", {LEFTOVERS: 'taken[len(taken) - 1 - np.argsort(-(shares - taken)[::-1], kind="stable")[: n_val - taken.sum()]] += 1'},
+                                        {"train_val_split_class_counts"}),
+    # the samples of each class taken in the input's order, and only the order of the part shuffled
+    "ex01_split_picks_each_class_s_first": ("ex01", {"rng.permutation(np.flatnonzero(labels == c))[:k]": "np.flatnonzero(labels == c)[:k]"},
+                                            {"train_val_split_reproducible"}),
+    "ex01_split_leftovers_to_largest_classes": ("ex01", {LEFTOVERS: 'taken[np.argsort(-sizes, kind="stable")[: n_val - taken.sum()]] += 1'},
+                                                {"train_val_split_class_counts"}),
     "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),
     # standardize: the classic ways to take the statistics, and a constant position
     "ex01_standardize_leaked": ("ex01", {STATISTICS: "    everything = np.concatenate([train, other])\n    mean, std = everything.mean(axis=0), everything.std(axis=0)\n",

@@ -46,6 +46,7 @@ from grader.checks.ex01.one_hot import (  # noqa: E402, F401
 from grader.checks.ex01.train_val_split import (  # noqa: E402, F401
     test_train_val_split_sizes,
     test_train_val_split_partition,
+    test_train_val_split_class_counts,
     test_train_val_split_reproducible,
     test_train_val_split_leaves_input,
     test_train_val_split_rejects_bad_input,

@@ -84,7 +84,7 @@ def test_train_val_split_partition(student, mnist):
             f"the parts hold {len(np.unique(everything))} distinct samples of {len(images)} (with {len(everything) - len(np.unique(everything))} repeats)",
             "every sample exactly once",
             cause="sampling with replacement (rng.choice without replace=False, or rng.integers)",
-            hint="use rng.permutation(len(images))",
+            hint="cut a permutation (rng.permutation) of each class's indices: no sample can then come twice",
         )
     if not (np.array_equal(yt, labels[it]) and np.array_equal(yv, labels[iv])):
         raise r.fail(
@@ -93,6 +93,105 @@ def test_train_val_split_partition(student, mnist):
             cause="images and labels were shuffled separately",
             hint="shuffle one index array and use it for both images and labels",
         )
+
+
+# Labelled sets for the class counts, each with its val_fraction: a power-of-two fraction, so that every
+# n * val_fraction and its fractional part are exact in floating point and no two ways of computing them disagree.
+# The made-up set: five digits whose sizes (2, 5, 9, 13, 17) at 0.25 leave two samples to hand out after the
+# floors, one to digit 8 (fractional part 0.5) and one among four equal parts of 0.25 (to digit 1, the smallest
+# label); its blocks come largest digit first, so that "the first class met" is not "the smallest label".
+MADE_UP = ((8, 2), (7, 17), (4, 13), (3, 9), (1, 5))
+
+
+def _made_up(mnist):
+    """MADE_UP's digits, real images of each, in blocks; their two top-left pixels encode their index."""
+    picked = np.concatenate([np.flatnonzero(mnist.y_train == digit)[:size] for digit, size in MADE_UP])
+    images, labels = mnist.x_train[picked].copy(), mnist.y_train[picked].copy()
+    images[:, 0, 0], images[:, 0, 1] = np.arange(len(picked)) // 256, np.arange(len(picked)) % 256
+    return images, labels
+
+
+def _class_count_cases(mnist):
+    made_up = _made_up(mnist)
+    sizes = ", ".join(f"{size} of digit {digit}" for digit, size in MADE_UP)
+    first = _indexed(mnist, 300)
+    return [(*made_up, 0.25, f"{len(made_up[1])} real digits: {sizes}, in that order"),
+            (*first, 0.375, "x_train[:300], y_train[:300]")]
+
+
+def _leftover_fault(sizes: dict[int, int], taken: dict[int, int], fraction: float) -> tuple[str, str]:
+    """Why the counts taken break the largest-remainder rule, and the docstring's sentence they break; ("", "")
+    when they keep it. A class passed over for one with a smaller fractional part is named before a tie
+    broken the wrong way: it is the larger mistake."""
+    floors = {d: int(np.floor(n * fraction)) for d, n in sizes.items()}
+    part = {d: n * fraction - floors[d] for d, n in sizes.items()}
+    extra = [d for d in sizes if taken[d] == floors[d] + 1]
+    passed_over = [d for d in sizes if taken[d] == floors[d] and part[d] > 0]
+    share = lambda d: f"digit {d} ({sizes[d]} × {fraction} = {sizes[d] * fraction:g})"  # noqa: E731
+    for other in passed_over:
+        for got in extra:
+            if part[other] > part[got]:
+                return (f"{share(got)} got one of the samples left over after the floors, but {share(other)}, with a larger "
+                        "fractional part, did not: the leftovers went by something else than the fractional parts",
+                        "the samples still missing from the total then go one each to the classes whose n * val_fraction "
+                        "has the largest fractional part")
+    for other in passed_over:
+        for got in extra:
+            if part[other] == part[got] and other < got:
+                return (f"{share(got)} got one of the samples left over after the floors, but {share(other)}, with the same "
+                        "fractional part and a smaller label, did not", "(between equal fractional parts, to the smaller label)")
+    return "", ""
+
+
+@depends_on(test_train_val_split_partition)
+def test_train_val_split_class_counts(student, mnist):
+    for images, labels, fraction, shown in _class_count_cases(mnist):
+        n_val = round(len(labels) * fraction)
+        r = student.call("train_val_split", images, labels, shown=shown,
+                         expect=f"a validation part of {n_val} samples, each class's count by the largest-remainder rule",
+                         val_fraction=fraction, seed=0)
+        parts = r.value
+        if not isinstance(parts, (tuple, list)) or len(parts) != 4 or not isinstance(parts[2], np.ndarray) or parts[2].ndim < 3:
+            raise r.fail(f"got {describe(parts)}", hint="return x_train, y_train, x_val, y_val")
+        index = _index_of(parts[2])
+        if index.max(initial=0) >= len(labels):
+            raise r.fail("some validation images are not images of the input", cause="the images were modified while splitting")
+        digits, counts = np.unique(labels, return_counts=True)
+        sizes = dict(zip(digits.tolist(), counts.tolist()))
+        taken = {d: int(np.sum(labels[index] == d)) for d in sizes}
+        floors = {d: int(np.floor(n * fraction)) for d, n in sizes.items()}
+        got = "validation samples of " + ", ".join(f"digit {d}: {taken[d]} of {sizes[d]}" for d in sizes)
+        rule = (f"floor(n × {fraction}) samples of each digit, and the {n_val - sum(floors.values())} still missing from "
+                f"round({len(labels)} × {fraction}) = {n_val} one each to the digits whose n × {fraction} has the largest "
+                "fractional part (between equal parts, the smaller digit)")
+        outside = [d for d in sizes if not floors[d] <= taken[d] <= floors[d] + (sizes[d] * fraction > floors[d])]
+        if outside:
+            d = outside[0]
+            raise r.fail(
+                got, rule,
+                cause=(f"digit {d} gave {taken[d]} of its {sizes[d]}, where {sizes[d]} × {fraction} = {sizes[d] * fraction:g} "
+                       f"allows only {floors[d]}" + (f" or {floors[d] + 1}" if sizes[d] * fraction > floors[d] else "")
+                       + ": the validation samples were not counted class by class (a plain shuffle leaves each class's "
+                       "share to chance, and a small set's shares wobble by several points)"),
+                hint="count each class's validation samples first, from its own size, and only then pick which ones",
+                contract="A class with n samples gives floor(n * val_fraction) of them")
+        if sum(taken.values()) != n_val:
+            rounded_alone = all(taken[d] == round(n * fraction) for d, n in sizes.items())
+            raise r.fail(
+                got + f" ({sum(taken.values())} in all)", rule,
+                cause=("each class's share was rounded on its own, and the rounded shares do not add up to "
+                       f"round({len(labels)} × {fraction}) = {n_val}") if rounded_alone else
+                      f"the counts add up to {sum(taken.values())}, not round({len(labels)} × {fraction}) = {n_val}",
+                hint="take the floors first, then hand out what they leave short of the total, one sample per class",
+                contract="the samples still missing from the total then go one each to the classes whose n * val_fraction "
+                         "has the largest fractional part")
+        fault, broken = _leftover_fault(sizes, taken, fraction)
+        if fault:
+            raise r.fail(
+                got, rule, cause=fault,
+                hint="order the classes by fractional part, largest first, keeping equal ones in label order (a stable "
+                     "sort of the negated parts does), and give the leftovers to the first ones",
+                contract=broken)
 
 
 def test_train_val_split_reproducible(student, mnist):
@@ -110,6 +209,14 @@ def test_train_val_split_reproducible(student, mnist):
         )
     if np.array_equal(order(first), order(other)):
         raise r.fail("seed=0 and seed=1 gave the same split", "different seeds to shuffle differently", cause="the seed is not passed to the generator")
+    if np.array_equal(np.sort(_index_of(first[3][2])), np.sort(_index_of(other[3][2]))):
+        raise r.fail(
+            "seed=0 and seed=1 held out the same samples, only in another order",
+            "different seeds to hold out different samples",
+            cause="the shuffle decides the order but not which samples of each class go (the first ones of each class, say)",
+            hint="shuffle each class's indices with the generator before taking its count",
+            contract="Which samples of a class go is the shuffle's choice",
+        )
     val = np.sort(_index_of(first[3][2]))
     n = len(first[0])
     if np.array_equal(val, np.arange(len(val))) or np.array_equal(val, np.arange(n - len(val), n)):
@@ -117,7 +224,7 @@ def test_train_val_split_reproducible(student, mnist):
             "the validation part is a contiguous slice of the input",
             "a shuffled split",
             cause="the data was sliced without shuffling",
-            hint="permute the indices first: rng.permutation(len(images))",
+            hint="shuffle each class's indices with the generator before taking its count",
         )
 
 

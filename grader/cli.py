@@ -69,6 +69,7 @@ class Progress:
         self.titles = {ex.module: f"{ex.id} · {ex.title}" for ex in exercises}
         self.current: str | None = None
         self.collect_errors: list[str] = []
+        self.marked: dict[tuple[str, str], str] = {}  # (exercise id, check): its status as it ended
 
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
         module = Path(nodeid.split("::")[0]).stem.removeprefix("test_")
@@ -80,7 +81,18 @@ class Progress:
 
     def mark(self, row: dict) -> None:
         """A listener of the run's Reporter: one mark per finished check."""
+        self.marked[(row["exercise"], row["name"])] = row["status"]
         print(MARKS[row["status"]], end="", flush=True)
+
+    def settle(self, report: dict) -> None:
+        """Name the checks marked as passing whose final row earns nothing: the final rules (Reporter.final_rows)
+        act once the run is over, when a by-hand function is found to use a forbidden library after its
+        checks ended, or a check's declared dependency then earns nothing."""
+        changed = [f"{ex['id']} {check['name']}" for ex in report["exercises"] for check in ex["checks"]
+                   if self.marked.get((ex["id"], check["name"])) == "passed" and check["status"] != "passed"]
+        if changed:
+            print(f"Marked {MARKS['passed']} above, but earning nothing in the end (the table below says why): {', '.join(changed)}",
+                  flush=True)
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -121,6 +133,7 @@ def grade(course, exercises: list[Exercise], target: Path, settings: RunSettings
         variants={ex.id: settings.variant_of(ex) for ex in exercises},
         draws=draws.named(settings.draw_key),
     )
+    progress.settle(report)
     if is_stub_folder(target) and code != pytest.ExitCode.INTERRUPTED:
         State.load().record(report)
     return report, code, progress.collect_errors

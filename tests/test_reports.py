@@ -170,6 +170,28 @@ def test_one_syntax_error_is_said_once_and_the_other_checks_point_to_it(run_grad
     assert page.index("was never closed") < page.index(pointer)  # the full message comes first
 
 
+def test_the_progress_line_names_a_mark_the_final_rules_took_back(capsys):
+    """A check marked "." as it ended, which the final rules zero (a by-hand function found later to
+    use a library, a dependency that then earns nothing), is named under the marks; one that kept
+    its points, or was marked failed, is not."""
+    from grader.cli import Progress
+
+    course = load_course()
+    progress = Progress([course.exercise("ex04")])
+    for name, status in (("mcnemar_p_value", "passed"), ("compare_models_verdict", "passed"), ("confusion_matrix_values", "failed")):
+        progress.mark({"exercise": "ex04", "name": name, "status": status})
+    final = {"exercises": [{"id": "ex04", "checks": [{"name": "mcnemar_p_value", "status": "passed"},
+                                                     {"name": "compare_models_verdict", "status": "failed"},
+                                                     {"name": "confusion_matrix_values", "status": "failed"}]}]}
+    progress.settle(final)
+    out = capsys.readouterr().out
+    assert out.startswith("..F")
+    assert out.endswith("Marked . above, but earning nothing in the end (the table below says why): ex04 compare_models_verdict\n")
+    final["exercises"][0]["checks"][1]["status"] = "passed"
+    progress.settle(final)
+    assert capsys.readouterr().out == ""
+
+
 def test_a_note_for_the_instructor_is_shown_fenced_and_marked_as_ungraded():
     """A check's `note` (ex03b: the student's reason for a choice) is student text: the
     page shows it for a person, marked, inside a fence it cannot close."""

@@ -206,26 +206,31 @@ def earlier_check_failed(got: str, expected: str, reason: str) -> Feedback:
 NOT_RUN = object()  # the dependency has no outcome in this run (it was not selected)
 
 
-def dependency_verdict(check: Callable, outcome_of: Callable[[str], Any], run_it: Callable[[Callable], None]) -> None:
+def dependency_verdict(check: Callable, outcome_of: Callable[[str], Any], run_it: Callable[[Callable], None],
+                       ran: dict[str, Any] | None = None) -> None:
     """Raise what a check with a declared dependency must say before it runs, or return
     to let it run. `outcome_of(name)` is the dependency's outcome in this run: None for a
     pass, the exception it raised, or NOT_RUN; `run_it(test)` runs an unselected
-    dependency now (raising what it raises), once its own dependencies allow it. A
-    dependency not started or not graded passes its own exception on (the dependent is
-    not started or not graded either)."""
+    dependency now (raising what it raises), once its own dependencies allow it, and once
+    only (`ran` keeps the outcomes of those run here, so a dependency two others share runs
+    once). A dependency not started or not graded passes its own exception on (the
+    dependent is not started or not graded either)."""
     declared = declared_dependencies(check)
     if declared is None:
         return
+    ran = {} if ran is None else ran
     dependencies, earns = declared
     for dependency in dependencies:  # the first that did not pass speaks
-        outcome = outcome_of(check_name(dependency))
+        name = check_name(dependency)
+        outcome = ran[name] if name in ran else outcome_of(name)
         if outcome is NOT_RUN:
             try:
-                dependency_verdict(dependency, outcome_of, run_it)  # its own dependencies first, as if it had been selected
+                dependency_verdict(dependency, outcome_of, run_it, ran)  # its own dependencies first, as if it had been selected
                 run_it(dependency)
+                ran[name] = None
                 continue
             except Feedback as raised:
-                outcome = raised
+                outcome = ran[name] = raised
         if outcome is None:
             continue
         if isinstance(outcome, (NotStarted, NotGraded)):

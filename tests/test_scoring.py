@@ -98,6 +98,40 @@ def test_an_unselected_dependency_hears_its_own_dependency_first():
     assert calls == ["x_shape"]  # declared, it never ran: its own dependency failed
 
 
+def test_a_dependency_two_unselected_checks_share_runs_once():
+    """Under `-k`, a diamond: the selected check depends on two checks that both depend on a third.
+    The third runs once, and its failure still speaks through both."""
+    calls = []
+
+    def test_x_shape():
+        calls.append("x_shape")
+
+    @scoring.depends_on(test_x_shape, earns="its shape")
+    def test_x_values():
+        calls.append("x_values")
+
+    @scoring.depends_on(test_x_shape, earns="its shape")
+    def test_x_dtype():
+        calls.append("x_dtype")
+
+    @scoring.depends_on(test_x_values, test_x_dtype)
+    def test_x_leaves_input():
+        pass
+
+    scoring.dependency_verdict(test_x_leaves_input, lambda name: scoring.NOT_RUN, lambda test: test())
+    assert calls == ["x_shape", "x_values", "x_dtype"]
+
+    def failing_shape():
+        calls.append("x_shape")
+        raise Feedback("wrong shape")
+
+    calls.clear()
+    with pytest.raises(Feedback, match="This check counts once x_values passes"):
+        scoring.dependency_verdict(test_x_leaves_input, lambda name: scoring.NOT_RUN,
+                                   lambda test: failing_shape() if test is test_x_shape else test())
+    assert calls == ["x_shape"]
+
+
 def _finished(reporter, exercise, name: str, library_used: dict[str, str], problem: Feedback | None = None) -> None:
     """A check's outcome (a pass, or `problem`), handed to the Reporter as the plugin hands it (no
     pytest node needed), with the functions found so far to use a forbidden library (Student.library_used)."""

@@ -65,9 +65,9 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
     validation part keeps every class's share as closely as whole samples
     allow. A class with n samples gives floor(n * val_fraction) of them; the
     samples still missing from the total then go one each to the classes
-    whose n * val_fraction has the largest fractional part (between equal
-    fractional parts, to the smaller label). Which samples of a class go is
-    the shuffle's choice. Every sample lands in exactly one part, each image
+    whose n * val_fraction has the largest fractional part (the product as
+    floating point computes it; between equal fractional parts, to the
+    smaller label). Which samples of a class go is the shuffle's choice. Every sample lands in exactly one part, each image
     keeps its own label, and the inputs are not modified.
     Raises ValueError if the lengths differ, if val_fraction is not strictly
     between 0 and 1, or if either part would be empty.

@@ -393,3 +393,30 @@ def test_ex05c_amsgrad_with_its_maximum_fed_back_fails_on_every_draw():
             w = w - lr * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + checks._EPSILON)
             apart = apart or not np.all(np.abs(w - want) <= adaptive_step._adaptive_atol(lr)(k, want))
         assert apart, seed
+
+
+def test_ex01_class_count_sets_put_a_tie_where_the_leftovers_split_it(mnist_path):
+    """train_val_split()'s drawn sets (grader/references/ex01_preprocessing.py) do what the check needs, on many
+    draws: in the made-up set, the reference's leftovers go to some classes of a tie and not to others, so only the
+    tie rule decides (ties broken the other way always fail); in both, every n * val_fraction is exact in binary."""
+    import importlib.util
+    from fractions import Fraction
+
+    from grader.references import ex01_preprocessing as ex01
+    from mnist_course.data import load_mnist
+
+    spec = importlib.util.spec_from_file_location("ex01_solution", load_course().exercise("ex01").solution_path)
+    solution = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solution)
+    labels = load_mnist(mnist_path).y_train
+    for seed in range(40):
+        (made_up, fraction, _), (consecutive, fine, _) = ex01.class_count_cases(labels, seed)
+        for picked, f in ((made_up, fraction), (consecutive, fine)):
+            assert all(Fraction(n) * Fraction(f) == Fraction(n * f) for n in np.bincount(labels[picked]))
+        y = labels[made_up]
+        val = solution.train_val_split(np.zeros((len(y), 2)), y, fraction, seed)[3]
+        digits, sizes = np.unique(y, return_counts=True)
+        parts = sizes * fraction % 1
+        extra = np.bincount(val, minlength=10)[digits] - np.floor(sizes * fraction)
+        split_ties = [p for p in set(parts[parts > 0]) if 0 < extra[parts == p].sum() < (parts == p).sum()]
+        assert split_ties == [0.25], (seed, sizes, fraction, extra)

@@ -7,22 +7,26 @@ data that comes back against the contract in the exercise's docstrings.
 
 The checks live in grader/checks/ex01/, one module per graded function with its teaching
 messages (`normalize`, `add_channel_axis`, `one_hot`, `train_val_split`, `standardize`); this module
-is what pytest collects: the module's fixture (standardize()'s images, drawn before any of the file's
-code runs), and the checks imported in course.toml's order.
+is what pytest collects: the module's fixture (the seeds of standardize()'s images and train_val_split()'s
+labelled sets, drawn before any of the file's code runs), and the checks imported in course.toml's order.
 """
 
 import pytest
 
 
-# The draw of standardize()'s images (grader/draws.py): another purpose would draw every submission new ones.
+# The draws of standardize()'s images and of train_val_split()'s labelled sets for its class counts (grader/draws.py):
+# another purpose would draw every submission new ones.
 STANDARDIZE_PURPOSE = "ex01 standardize's images"
+SPLIT_PURPOSE = "ex01 train_val_split's class counts"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _standardize_seed(student, settings):
-    """The seed of standardize()'s images: from the file's bytes and the run's draw key, read before any
-    of its code runs, so that a file cannot hold answers worked out at home for fixed images."""
+def _draw_seeds(student, settings):
+    """The seeds of standardize()'s images and of train_val_split()'s labelled sets: from the file's bytes and the
+    run's draw key, read before any of its code runs, so that a file cannot hold answers worked out at home for
+    fixed inputs."""
     student.standardize_seed = settings.draw(STANDARDIZE_PURPOSE, student.source_bytes())
+    student.split_seed = settings.draw(SPLIT_PURPOSE, student.source_bytes())
     yield
 
 

@@ -3,7 +3,8 @@ standardize() is called with, its answer as scikit-learn's StandardScaler comput
 training images, then applied to both arrays: a mean and a population standard deviation per
 position, and a scale of 1 where a position is constant), and the classic mistakes' answers that
 name a likely cause. scikit-learn, so that pasted into the exercise file it earns nothing: ex01's
-worker refuses it (course.toml's `by_hand`)."""
+worker refuses it (course.toml's `by_hand`). And train_val_split()'s labelled sets for its class counts
+(`class_count_cases`), drawn for each file: no split is made here, so nothing of it answers the function."""
 
 from __future__ import annotations
 
@@ -107,3 +108,41 @@ def mistakes(train: np.ndarray, other: np.ndarray) -> dict[str, tuple[np.ndarray
         "one_mean": ((train - train.mean()) / train.std(), (other - train.mean()) / train.std()),
         "sample_std": (right_train * np.sqrt((n - 1) / n), right_other * np.sqrt((n - 1) / n)),
     }
+
+
+# ---- train_val_split()'s class counts: the labelled sets it is called with, drawn for each file. No split is made
+# here, and no rule is applied: the check (checks/ex01/train_val_split.py) judges the counts that come back by their
+# properties. Every fraction is a power-of-two one, so that each n * val_fraction and its fractional part are exact in
+# floating point, and no two correct ways of computing them can disagree.
+
+# A tie the leftovers must split: `high` classes whose fractional part is 0.75, `tied` classes whose part is 0.25, and
+# at most two with none. Their parts add up to 0.75 * high + 0.25 * tied (never a half, which round() would take to
+# the even number), so the leftovers number more than `high` and fewer than `high + tied`: some of the tied classes
+# get one and some do not, and only the tie rule says which.
+SPLIT_TIES = ((0, 5), (1, 4), (1, 5), (2, 5), (0, 7), (2, 6))  # (high, tied)
+
+
+def class_count_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, float, str]]:
+    """Two sets for train_val_split()'s class counts, drawn from `seed`, each as (indices of the training images
+    `labels` belongs to, val_fraction, how the call reads in a message):
+    1. a made-up set of 5 to 10 digits in blocks, in a drawn order, at a val_fraction of 0.25 or 0.75, whose
+       leftover samples must split a tie of fractional parts (SPLIT_TIES);
+    2. 150 to 400 consecutive training images, at a val_fraction of k / 64 with k odd: ten classes whose
+       fractional parts are multiples of 1/64, so only their exact order decides where the leftovers go."""
+    rng = np.random.default_rng(seed)
+    fraction = float(rng.choice([0.25, 0.75]))
+    high, tied = SPLIT_TIES[int(rng.integers(len(SPLIT_TIES)))]
+    zero = int(rng.integers(0, min(2, 10 - high - tied) + 1))
+    # n mod 4 gives the part: at 0.25, 3 -> 0.75 and 1 -> 0.25; at 0.75, 1 -> 0.75 and 3 -> 0.25
+    remainders = [3 if fraction == 0.25 else 1] * high + [1 if fraction == 0.25 else 3] * tied + [0] * zero
+    sizes = [4 * int(rng.integers(1 if r == 0 else 0, 7)) + r for r in remainders]
+    digits = rng.choice(10, size=len(sizes), replace=False)
+    blocks = rng.permutation(len(sizes))
+    picked = np.concatenate([np.flatnonzero(labels == digits[i])[:sizes[i]] for i in blocks])
+    made_up = (picked, fraction, f"{len(picked)} real digits drawn for this grading: "
+               + ", ".join(f"{sizes[i]} of digit {digits[i]}" for i in blocks) + ", in that order")
+    n = int(rng.integers(150, 401))
+    start = int(rng.integers(0, len(labels) - n))
+    consecutive = (np.arange(start, start + n), int(rng.choice(np.arange(9, 56, 2))) / 64,
+                   f"x_train[{start}:{start + n}], y_train[{start}:{start + n}]")
+    return [made_up, consecutive]

@@ -3,6 +3,7 @@
 import numpy as np
 
 from grader.feedback import describe
+from grader.references import ex01_preprocessing as ref
 from grader.scoring import depends_on
 
 
@@ -95,28 +96,16 @@ def test_train_val_split_partition(student, mnist):
         )
 
 
-# Labelled sets for the class counts, each with its val_fraction: a power-of-two fraction, so that every
-# n * val_fraction and its fractional part are exact in floating point and no two ways of computing them disagree.
-# The made-up set: five digits whose sizes (2, 5, 9, 13, 17) at 0.25 leave two samples to hand out after the
-# floors, one to digit 8 (fractional part 0.5) and one among four equal parts of 0.25 (to digit 1, the smallest
-# label); its blocks come largest digit first, so that "the first class met" is not "the smallest label".
-MADE_UP = ((8, 2), (7, 17), (4, 13), (3, 9), (1, 5))
-
-
-def _made_up(mnist):
-    """MADE_UP's digits, real images of each, in blocks; their two top-left pixels encode their index."""
-    picked = np.concatenate([np.flatnonzero(mnist.y_train == digit)[:size] for digit, size in MADE_UP])
-    images, labels = mnist.x_train[picked].copy(), mnist.y_train[picked].copy()
-    images[:, 0, 0], images[:, 0, 1] = np.arange(len(picked)) // 256, np.arange(len(picked)) % 256
-    return images, labels
-
-
-def _class_count_cases(mnist):
-    made_up = _made_up(mnist)
-    sizes = ", ".join(f"{size} of digit {digit}" for digit, size in MADE_UP)
-    first = _indexed(mnist, 300)
-    return [(*made_up, 0.25, f"{len(made_up[1])} real digits: {sizes}, in that order"),
-            (*first, 0.375, "x_train[:300], y_train[:300]")]
+def _class_count_cases(student, mnist):
+    """train_val_split()'s labelled sets for its class counts, drawn for this file (references.class_count_cases),
+    as (images, labels, val_fraction, how the call reads): real digits, their two top-left pixels encoding their
+    index in the set."""
+    cases = []
+    for picked, fraction, shown in ref.class_count_cases(mnist.y_train, student.split_seed):
+        images, labels = mnist.x_train[picked].copy(), mnist.y_train[picked].copy()
+        images[:, 0, 0], images[:, 0, 1] = np.arange(len(picked)) // 256, np.arange(len(picked)) % 256
+        cases.append((images, labels, fraction, shown))
+    return cases
 
 
 def _leftover_fault(sizes: dict[int, int], taken: dict[int, int], fraction: float) -> tuple[str, str]:
@@ -139,13 +128,14 @@ def _leftover_fault(sizes: dict[int, int], taken: dict[int, int], fraction: floa
         for got in extra:
             if part[other] == part[got] and other < got:
                 return (f"{share(got)} got one of the samples left over after the floors, but {share(other)}, with the same "
-                        "fractional part and a smaller label, did not", "(between equal fractional parts, to the smaller label)")
+                        "fractional part and a smaller label, did not (np.argsort's default sort is not stable: on some "
+                        "processors it returns equal values in another order)", "between equal fractional parts, to the smaller label")
     return "", ""
 
 
 @depends_on(test_train_val_split_partition)
 def test_train_val_split_class_counts(student, mnist):
-    for images, labels, fraction, shown in _class_count_cases(mnist):
+    for images, labels, fraction, shown in _class_count_cases(student, mnist):
         n_val = round(len(labels) * fraction)
         r = student.call("train_val_split", images, labels, shown=shown,
                          expect=f"a validation part of {n_val} samples, each class's count by the largest-remainder rule",
@@ -167,21 +157,26 @@ def test_train_val_split_class_counts(student, mnist):
         outside = [d for d in sizes if not floors[d] <= taken[d] <= floors[d] + (sizes[d] * fraction > floors[d])]
         if outside:
             d = outside[0]
+            allowed = f"{sizes[d]} × {fraction} = {sizes[d] * fraction:g} allows only {floors[d]}" + (
+                f" or {floors[d] + 1}" if sizes[d] * fraction > floors[d] else "")
+            floors_kept = all(taken[c] >= floors[c] for c in sizes)
             raise r.fail(
                 got, rule,
-                cause=(f"digit {d} gave {taken[d]} of its {sizes[d]}, where {sizes[d]} × {fraction} = {sizes[d] * fraction:g} "
-                       f"allows only {floors[d]}" + (f" or {floors[d] + 1}" if sizes[d] * fraction > floors[d] else "")
-                       + ": the validation samples were not counted class by class (a plain shuffle leaves each class's "
-                       "share to chance, and a small set's shares wobble by several points)"),
+                cause=(f"digit {d} gave {taken[d]} of its {sizes[d]}, where {allowed}: " + (
+                    "the floors are kept, but one digit took more than one of the samples left over, which go one each"
+                    if floors_kept else "the validation samples were not counted class by class (a plain shuffle leaves "
+                    "each class's share to chance, and a small set's shares wobble by several points)")),
                 hint="count each class's validation samples first, from its own size, and only then pick which ones",
                 contract="A class with n samples gives floor(n * val_fraction) of them")
         if sum(taken.values()) != n_val:
             rounded_alone = all(taken[d] == round(n * fraction) for d, n in sizes.items())
+            half = (len(labels) * fraction) % 1 == 0.5
             raise r.fail(
                 got + f" ({sum(taken.values())} in all)", rule,
                 cause=("each class's share was rounded on its own, and the rounded shares do not add up to "
                        f"round({len(labels)} × {fraction}) = {n_val}") if rounded_alone else
-                      f"the counts add up to {sum(taken.values())}, not round({len(labels)} × {fraction}) = {n_val}",
+                      f"the counts add up to {sum(taken.values())}, not round({len(labels)} × {fraction}) = {n_val}" + (
+                          " (Python's round() takes a half to the even number)" if half else ""),
                 hint="take the floors first, then hand out what they leave short of the total, one sample per class",
                 contract="the samples still missing from the total then go one each to the classes whose n * val_fraction "
                          "has the largest fractional part")

@@ -214,7 +214,7 @@ MUTATIONS = {
                                    {"train_val_split_sizes"}),
     # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
     "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
-                             {"train_val_split_sizes", "train_val_split_class_counts", "train_val_split_rejects_bad_input"}),
+                             {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
     "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    val, train = rng.permutation(val), rng.permutation(np.setdiff1d(np.arange(len(labels)), val))
     label_val, label_train = rng.permutation(val), rng.permutation(train)
     return images[train], labels[label_train], images[val], labels[label_val]"""},
@@ -237,6 +237,11 @@ MUTATIONS = {
     # the samples of each class taken in the input's order, and only the order of the part shuffled
     "ex01_split_picks_each_class_s_first": ("ex01", {"rng.permutation(np.flatnonzero(labels == c))[:k]": "np.flatnonzero(labels == c)[:k]"},
                                             {"train_val_split_reproducible"}),
+    # labels paired with their images only on the partition check's input (an adversarial review's file): the class
+    # counts' drawn sets must hold the pairing too
+    "ex01_split_labels_paired_on_one_input": ("ex01", {"return images[train], labels[train], images[val], labels[val]":
+                                                       "return images[train], labels[train], images[val], labels[val] if len(labels) == 250 else (labels[val] + 1) % 10"},
+                                              {"train_val_split_class_counts"}),
     "ex01_split_leftovers_to_largest_classes": ("ex01", {LEFTOVERS: 'taken[np.argsort(-sizes, kind="stable")[: n_val - taken.sum()]] += 1'},
                                                 {"train_val_split_class_counts"}),
     "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),

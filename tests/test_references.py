@@ -398,7 +398,8 @@ def test_ex05c_amsgrad_with_its_maximum_fed_back_fails_on_every_draw():
 def test_ex01_class_count_sets_put_a_tie_where_the_leftovers_split_it(mnist_path):
     """train_val_split()'s drawn sets (grader/references/ex01_preprocessing.py) do what the check needs, on many
     draws: in the made-up set, the reference's leftovers go to some classes of a tie and not to others, so only the
-    tie rule decides (ties broken the other way always fail); in both, every n * val_fraction is exact in binary."""
+    tie rule decides, and every other tie rule a student might write (the larger label, the first met in the array,
+    the larger or the smaller class) hands them out otherwise; in both sets every n * val_fraction is exact in binary."""
     import importlib.util
     from fractions import Fraction
 
@@ -413,10 +414,17 @@ def test_ex01_class_count_sets_put_a_tie_where_the_leftovers_split_it(mnist_path
         (made_up, fraction, _), (consecutive, fine, _) = ex01.class_count_cases(labels, seed)
         for picked, f in ((made_up, fraction), (consecutive, fine)):
             assert all(Fraction(n) * Fraction(f) == Fraction(n * f) for n in np.bincount(labels[picked]))
-        y = labels[made_up]
+        y = labels[made_up].astype(np.int64)
         val = solution.train_val_split(np.zeros((len(y), 2)), y, fraction, seed)[3]
         digits, sizes = np.unique(y, return_counts=True)
         parts = sizes * fraction % 1
         extra = np.bincount(val, minlength=10)[digits] - np.floor(sizes * fraction)
         split_ties = [p for p in set(parts[parts > 0]) if 0 < extra[parts == p].sum() < (parts == p).sum()]
         assert split_ties == [0.25], (seed, sizes, fraction, extra)
+        first_met = [int(np.flatnonzero(y == d)[0]) for d in digits]
+        for name, key in (("larger label", lambda i: -digits[i]), ("first met", lambda i: first_met[i]),
+                          ("larger class", lambda i: -sizes[i]), ("smaller class", lambda i: sizes[i])):
+            ranked = sorted(range(len(digits)), key=lambda i: (-parts[i], key(i)))
+            wrong = np.zeros(len(digits))
+            wrong[ranked[:int(extra.sum())]] = 1
+            assert not np.array_equal(wrong, extra), (seed, name)

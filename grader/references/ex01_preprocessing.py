@@ -125,22 +125,36 @@ SPLIT_TIES = ((0, 5), (1, 4), (1, 5), (2, 5), (0, 7), (2, 6))  # (high, tied)
 def class_count_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, float, str]]:
     """Two sets for train_val_split()'s class counts, drawn from `seed`, each as (indices of the training images
     `labels` belongs to, val_fraction, how the call reads in a message):
-    1. a made-up set of 5 to 10 digits in blocks, in a drawn order, at a val_fraction of 0.25 or 0.75, whose
-       leftover samples must split a tie of fractional parts (SPLIT_TIES);
+    1. a made-up set of 5 to 10 digits in blocks, at a val_fraction of 0.25 or 0.75, whose leftover samples must
+       split a tie of fractional parts (SPLIT_TIES). The tie's smallest labels are the ones the rule gives a
+       leftover; the tie's blocks come largest label first, and its sizes are drawn until those smallest labels
+       are neither its largest nor its smallest classes: ties broken by first appearance or by size fail;
     2. 150 to 400 consecutive training images, at a val_fraction of k / 64 with k odd: ten classes whose
        fractional parts are multiples of 1/64, so only their exact order decides where the leftovers go."""
     rng = np.random.default_rng(seed)
     fraction = float(rng.choice([0.25, 0.75]))
     high, tied = SPLIT_TIES[int(rng.integers(len(SPLIT_TIES)))]
     zero = int(rng.integers(0, min(2, 10 - high - tied) + 1))
+    won = round(0.75 * high + 0.25 * tied) - high  # how many of the tie get a leftover: its `won` smallest labels
     # n mod 4 gives the part: at 0.25, 3 -> 0.75 and 1 -> 0.25; at 0.75, 1 -> 0.75 and 3 -> 0.25
-    remainders = [3 if fraction == 0.25 else 1] * high + [1 if fraction == 0.25 else 3] * tied + [0] * zero
-    sizes = [4 * int(rng.integers(1 if r == 0 else 0, 7)) + r for r in remainders]
-    digits = rng.choice(10, size=len(sizes), replace=False)
-    blocks = rng.permutation(len(sizes))
-    picked = np.concatenate([np.flatnonzero(labels == digits[i])[:sizes[i]] for i in blocks])
+    high_rest, tie_rest = (3, 1) if fraction == 0.25 else (1, 3)
+    digits = rng.choice(10, size=high + tied + zero, replace=False)
+    tie_digits = np.sort(digits[high:high + tied])
+    while True:  # distinct sizes for the tie, its winners neither its largest nor its smallest `won`
+        steps = rng.choice(7, size=tied, replace=False)
+        by_size = list(np.argsort(steps))
+        if set(by_size[:won]) != set(range(won)) and set(by_size[-won:]) != set(range(won)):
+            break
+    size = {int(d): 4 * int(q) + tie_rest for d, q in zip(tie_digits, steps)}
+    size.update({int(d): 4 * int(rng.integers(0, 7)) + high_rest for d in digits[:high]})
+    size.update({int(d): 4 * int(rng.integers(1, 7)) for d in digits[high + tied:]})
+    order = [int(d) for d in rng.permutation(digits)]
+    tie_places = [i for i, d in enumerate(order) if d in set(tie_digits.tolist())]
+    for place, digit in zip(tie_places, sorted(tie_digits.tolist(), reverse=True)):
+        order[place] = digit
+    picked = np.concatenate([np.flatnonzero(labels == d)[:size[d]] for d in order])
     made_up = (picked, fraction, f"{len(picked)} real digits drawn for this grading: "
-               + ", ".join(f"{sizes[i]} of digit {digits[i]}" for i in blocks) + ", in that order")
+               + ", ".join(f"{size[d]} of digit {d}" for d in order) + ", in that order")
     n = int(rng.integers(150, 401))
     start = int(rng.integers(0, len(labels) - n))
     consecutive = (np.arange(start, start + n), int(rng.choice(np.arange(9, 56, 2))) / 64,

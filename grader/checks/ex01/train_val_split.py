@@ -128,8 +128,10 @@ def _leftover_fault(sizes: dict[int, int], taken: dict[int, int], fraction: floa
         for got in extra:
             if part[other] == part[got] and other < got:
                 return (f"{share(got)} got one of the samples left over after the floors, but {share(other)}, with the same "
-                        "fractional part and a smaller label, did not (np.argsort's default sort is not stable: on some "
-                        "processors it returns equal values in another order)", "between equal fractional parts, to the smaller label")
+                        "fractional part and a smaller label, did not: ties go to the smaller label, so a key other than the "
+                        "label, or a sort that does not keep equal values in order, breaks them otherwise (np.argsort's "
+                        "default sort is not stable, and on some processors returns equal values in another order)",
+                        "between equal fractional parts, to the smaller label")
     return "", ""
 
 
@@ -146,6 +148,11 @@ def test_train_val_split_class_counts(student, mnist):
         index = _index_of(parts[2])
         if index.max(initial=0) >= len(labels):
             raise r.fail("some validation images are not images of the input", cause="the images were modified while splitting")
+        if not (isinstance(parts[3], np.ndarray) and parts[3].shape == index.shape and np.array_equal(parts[3], labels[index])):
+            raise r.fail("y_val does not hold the validation images' own labels", "each image paired with its own label",
+                         cause="images and labels were picked or shuffled separately",
+                         hint="index images and labels with the same index array",
+                         contract="each image keeps its own label")
         digits, counts = np.unique(labels, return_counts=True)
         sizes = dict(zip(digits.tolist(), counts.tolist()))
         taken = {d: int(np.sum(labels[index] == d)) for d in sizes}

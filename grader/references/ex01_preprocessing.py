@@ -149,7 +149,8 @@ def class_count_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, f
     size.update({int(d): 4 * int(rng.integers(0, 7)) + high_rest for d in digits[:high]})
     size.update({int(d): 4 * int(rng.integers(1, 7)) for d in digits[high + tied:]})
     order = [int(d) for d in rng.permutation(digits)]
-    tie_places = [i for i, d in enumerate(order) if d in set(tie_digits.tolist())]
+    tie_set = set(tie_digits.tolist())
+    tie_places = [i for i, d in enumerate(order) if d in tie_set]
     for place, digit in zip(tie_places, sorted(tie_digits.tolist(), reverse=True)):
         order[place] = digit
     picked = np.concatenate([np.flatnonzero(labels == d)[:size[d]] for d in order])

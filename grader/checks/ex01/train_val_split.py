@@ -7,12 +7,14 @@ from grader.references import ex01_preprocessing as ref
 from grader.scoring import depends_on
 
 
-def _indexed(mnist, n):
-    """n real digits whose two top-left pixels (always 0 in MNIST) encode their index."""
-    images = mnist.x_train[:n].copy()
-    images[:, 0, 0] = np.arange(n) // 256
-    images[:, 0, 1] = np.arange(n) % 256
-    return images, mnist.y_train[:n].copy()
+def _indexed(mnist, picked):
+    """The training digits `picked` (indices, or a count of the first ones), their two top-left pixels (always 0
+    in MNIST) encoding their index in the set, and their labels."""
+    picked = np.arange(picked) if isinstance(picked, int) else picked
+    images = mnist.x_train[picked].copy()
+    images[:, 0, 0] = np.arange(len(picked)) // 256
+    images[:, 0, 1] = np.arange(len(picked)) % 256
+    return images, mnist.y_train[picked].copy()
 
 
 def _index_of(images):
@@ -100,12 +102,7 @@ def _class_count_cases(student, mnist):
     """train_val_split()'s labelled sets for its class counts, drawn for this file (references.class_count_cases),
     as (images, labels, val_fraction, how the call reads): real digits, their two top-left pixels encoding their
     index in the set."""
-    cases = []
-    for picked, fraction, shown in ref.class_count_cases(mnist.y_train, student.split_seed):
-        images, labels = mnist.x_train[picked].copy(), mnist.y_train[picked].copy()
-        images[:, 0, 0], images[:, 0, 1] = np.arange(len(picked)) // 256, np.arange(len(picked)) % 256
-        cases.append((images, labels, fraction, shown))
-    return cases
+    return [(*_indexed(mnist, picked), fraction, shown) for picked, fraction, shown in ref.class_count_cases(mnist.y_train, student.split_seed)]
 
 
 def _leftover_fault(sizes: dict[int, int], taken: dict[int, int], fraction: float) -> tuple[str, str]:

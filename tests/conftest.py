@@ -7,6 +7,7 @@ repository, never committed) unless MNIST_COURSE_DATA points elsewhere.
 import atexit
 import contextlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -364,6 +365,12 @@ def pytest_itemcollected(item):
     """Mark `unit` the tests unit_tests.txt names (a test function: all its parameters), before `-m` selects."""
     if item.nodeid.split("[", 1)[0] in _LISTED:
         item.add_marker(pytest.mark.unit)
+
+
+# Asked once here, before any test: TensorFlow's import asks for the processor's name, which
+# Python finds by starting `uname -p` and then caches. Asked first inside a `unit` test (one
+# process, -n 0), that start would fail it.
+platform.processor()
 
 
 @contextlib.contextmanager

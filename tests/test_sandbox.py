@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,31 @@ def test_a_module_has_one_time_budget_across_calls_and_restarts(tmp_path, monkey
     # each timeout replaces the worker (a fresh import each time); then the budget is spent
     assert statuses[:2] == ["timeout", "timeout"] and statuses[-1] == "exhausted", statuses
     assert worker.spent < 4.0 + 2.0
+
+
+def test_a_module_that_fails_at_once_still_has_its_output_read_however_slow_the_grader(tmp_path, monkeypatch):
+    """The worker's folder lives only in its sandbox: the grader opens it once the runner says it
+    started. A grader slowed there (a busy machine) must still find the worker, and what its
+    module printed before failing; the runner waits for the grader's word before importing it."""
+    from grader.isolation import sandbox
+
+    opened = sandbox.WorkerProcess.open_area
+
+    def slow_open_area(process):
+        time.sleep(1.0)  # far longer than the module takes to fail
+        opened(process)
+
+    monkeypatch.setattr(sandbox.WorkerProcess, "open_area", slow_open_area)
+    folder = tmp_path / "fails"
+    folder.mkdir()
+    (folder / EX01.filename).write_text('print("loading the weights")\nimport not_a_real_package\n')
+    worker = Worker(folder / EX01.filename)
+    try:
+        outcome = worker.call("normalize", (np.zeros((1, 28, 28), np.uint8),))
+    finally:
+        worker.dispose()
+    assert outcome.status == "raised" and outcome.stage == "import" and "not_a_real_package" in outcome.exc_message, outcome
+    assert "loading the weights" in outcome.output, outcome
 
 
 def test_a_course_installed_inside_the_runtime_is_hidden_there(tmp_path, monkeypatch):

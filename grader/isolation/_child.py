@@ -229,8 +229,14 @@ def main():
         os.dup2(out, fd)
     # Line by line, so what a call printed is on disk even if the process dies right after.
     sys.stdout.reconfigure(line_buffering=True)
-    # The grader opens this folder (a tmpfs of the sandbox's own) once it hears this.
+    # The grader opens this folder (a tmpfs of the sandbox's own) once it hears this,
+    # and answers with one empty line when it holds it. No code of the student's runs
+    # before then: a module that fails at once would otherwise take its folder, and
+    # its printed output, with it before the grader could open it.
     _send(result_fd, {"id": spec_info["ready_id"], "status": "started"})
+    requests = os.fdopen(request_fd, "r", encoding="utf-8")
+    if not requests.readline():
+        os._exit(0)  # the grader is gone
     sys.dont_write_bytecode = True  # the copy it imports came without __pycache__; keep it so
 
     # Loaded before the student's folder goes on sys.path: a numpy.py of theirs
@@ -255,7 +261,6 @@ def main():
     _send(result_fd, {"id": spec_info["ready_id"], "status": "ready", "seconds": time.perf_counter() - started})
     guard.take()  # a use the top level caught computed nothing the checks see: each call is judged by its own
 
-    requests = os.fdopen(request_fd, "r", encoding="utf-8")
     for line in requests:
         request = json.loads(line)
         folder = request["folder"]

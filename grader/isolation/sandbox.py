@@ -233,6 +233,13 @@ class WorkerProcess:
             raise RuntimeError("the worker's writable folder is not its own tmpfs")
         self.area = fd
 
+    def let_run(self) -> None:
+        """Tell a started runner that its folder is held (see `_child.py`): only now does it import the module."""
+        try:
+            os.write(self.request_w, b"\n")
+        except OSError:
+            pass  # it died already; the next read says how
+
     def imported(self) -> None:
         """The module is imported: note the interpreter and its threads, for the calls' clocks."""
         if sys.platform.startswith("linux"):
@@ -406,6 +413,7 @@ class Worker:
         if runner_started:
             if process.own_area:
                 process.open_area()
+            process.let_run()
             limit = min(self.import_timeout - (self.spent - spent), max(TIME_BUDGET - self.spent, 1.0))
             message = self._receive(process.ready_id, max(limit, 0.5))
         if not (isinstance(message, dict) and message.get("status") == "ready"):

@@ -5,11 +5,14 @@
 
 """Exercise 06 · From notebook to real use (lesson 7: From notebook to real use).
 
-Two functions that take a trained model out of the notebook: one turns a photo
-or scan of a handwritten digit into an image like MNIST's, the other asks a
-model what digit it is. Each docstring is the contract the grader checks: any
+Three functions that take a trained model out of the notebook: one turns a photo
+or scan of a handwritten digit into an image like MNIST's, one asks a model
+what digit it is, and one decides, from validation results, how sure the
+model must be before its answer is given. Each docstring is the contract the grader checks: any
 implementation that keeps it gets full points.
 """
+
+import math
 
 import numpy as np
 from PIL import Image
@@ -68,6 +71,31 @@ def predict_digit(model, image):
     # TODO: predict with the model on a batch of one raw-pixel image; return (digit, confidence, top3) as Python int, float and list of (int, float)
     #       (lesson 7, "Top-3 predictions")
     raise NotImplementedError("predict_digit() is not started yet")
+
+
+def choose_threshold(confidences, correct, max_error):
+    """Choose the confidence below which a digit reader says "not sure", from validation results.
+
+    confidences: a float array of N >= 1 values in [0, 1], the probability the
+    model gave its answer for each of N validation images (predict_digit's
+    confidence); correct: a bool array of N, whether each answer was right.
+    max_error: the largest share of wrong answers allowed among the answers
+    given, 0 <= max_error < 1.
+
+    A threshold t answers the images whose confidence is t or more, and says
+    "not sure" for the others. Returns the threshold, as a Python float, that
+    answers as many of the N images as possible while at most a share
+    max_error of the answers it gives are wrong: the smallest of the
+    confidences at which that holds. If no confidence keeps it (the most
+    confident answers are already wrong too often), returns math.inf, which
+    answers nothing. The inputs are not modified.
+    Raises ValueError if the two arrays are not 1-D of the same length N >= 1,
+    if correct is not a bool array or confidences not a float one, if a
+    confidence is nan or outside [0, 1], or if max_error is not in [0, 1).
+    """
+    # TODO: return the smallest confidence whose answers keep the share of wrong ones at most max_error (math.inf if none does); raise ValueError for bad input
+    #       (lesson 7, "Not sure, or not a digit")
+    raise NotImplementedError("choose_threshold() is not started yet")
 
 
 def answers():

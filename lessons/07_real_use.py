@@ -567,7 +567,32 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 # the training data, several models whose disagreement flags doubt, or a check that the
 # picture holds one digit-shaped blob before reading it. Systems that read postcodes and
 # cheques combine several of these.
+
+# %% [markdown]
+# ### Choosing the threshold from results
 #
+# 90% was a guess. A system's threshold is chosen from a requirement ("at most 1 answer in 50
+# wrong", say) and from results on **validation** images, labelled images the model was not
+# trained on, never from the test set that is kept to measure the whole system at the end.
+# Each threshold answers some images, those whose confidence is at least the threshold,
+# and the requirement holds for it or not. Here is what a few thresholds do on our photos
+# (only to look: a threshold chosen on these photos would need other photos to measure it).
+
+# %%
+for t in (0.99, 0.95, 0.9, 0.8, 0.6, 0.4):
+    given = photo_sure >= t
+    share = f"{(~right[given]).mean():.2f}" if given.any() else "none answered"
+    print(f"threshold {t:.2f}: answers {given.sum():2d} of {len(photos)}; share of wrong answers {share}")
+
+# %% [markdown]
+# Coming down the table, every threshold answers at least what the one above it answered.
+# The share of wrong answers moves with where the mistakes sit among the confidences, and not
+# necessarily one way: a confident mistake makes it large for the highest thresholds, and the
+# right answers below dilute it again. Two answers with the same confidence are answered, or
+# not, together by every threshold. Exercise 6's third function chooses the threshold for a
+# requirement: the one that answers the most images while keeping it.
+
+# %% [markdown]
 # All of this lesson is one problem with a name: **distribution shift**. A model is
 # measured on data like its training data; in use it meets other data (photos instead of
 # scans, a tilted sheet, a letter A; here only simulated, in use for real), and its accuracy and its confidence on the test set
@@ -577,7 +602,7 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 # %% [markdown]
 # ## Your turn: exercise 6
 #
-# Open `exercises/ex06_real_use.py` and write the two functions of this lesson:
+# Open `exercises/ex06_real_use.py` and write the three functions of this lesson:
 #
 # - `prepare_image(image)`: lay a picture out the way MNIST's digits are (*What
 #   MNIST's digits look like*), with the tools of *Preparing a digit image*: which of
@@ -587,6 +612,9 @@ for name, picture in [("the letter A", letter), ("a plus sign", plus)]:
 #   passes, run this notebook again: the sections above then read every picture with it.
 # - `predict_digit(model, image)`: see *Top-3 predictions*. It returns the digit, its
 #   probability and the top 3, as plain Python numbers.
+# - `choose_threshold(confidences, correct, max_error)`: see *Not sure, or not a digit*.
+#   From validation results, the threshold that answers the most images while at most a
+#   share `max_error` of its answers are wrong (`math.inf` if none does).
 #
 # The grader makes its own pictures: MNIST test digits re-saved dark on light at other
 # sizes and positions (some in colour, one with a transparent background, two written

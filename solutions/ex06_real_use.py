@@ -1,10 +1,13 @@
 """Exercise 06 · From notebook to real use (lesson 7: From notebook to real use).
 
-Two functions that take a trained model out of the notebook: one turns a photo
-or scan of a handwritten digit into an image like MNIST's, the other asks a
-model what digit it is. Each docstring is the contract the grader checks: any
+Three functions that take a trained model out of the notebook: one turns a photo
+or scan of a handwritten digit into an image like MNIST's, one asks a model
+what digit it is, and one decides, from validation results, how sure the
+model must be before its answer is given. Each docstring is the contract the grader checks: any
 implementation that keeps it gets full points.
 """
+
+import math
 
 import numpy as np
 from PIL import Image
@@ -128,4 +131,45 @@ def predict_digit(model, image):
     top3 = [(int(k), float(probabilities[k])) for k in order]
     digit, confidence = top3[0]
     return digit, confidence, top3
+    ### END SOLUTION
+
+
+def choose_threshold(confidences, correct, max_error):
+    """Choose the confidence below which a digit reader says "not sure", from validation results.
+
+    confidences: a float array of N >= 1 values in [0, 1], the probability the
+    model gave its answer for each of N validation images (predict_digit's
+    confidence); correct: a bool array of N, whether each answer was right.
+    max_error: the largest share of wrong answers allowed among the answers
+    given, 0 <= max_error < 1.
+
+    A threshold t answers the images whose confidence is t or more, and says
+    "not sure" for the others. Returns the threshold, as a Python float, that
+    answers as many of the N images as possible while at most a share
+    max_error of the answers it gives are wrong: the smallest of the
+    confidences at which that holds. If no confidence keeps it (the most
+    confident answers are already wrong too often), returns math.inf, which
+    answers nothing. The inputs are not modified.
+    Raises ValueError if the two arrays are not 1-D of the same length N >= 1,
+    if correct is not a bool array or confidences not a float one, if a
+    confidence is nan or outside [0, 1], or if max_error is not in [0, 1).
+    """
+    ### BEGIN SOLUTION
+    confidences, correct = np.asarray(confidences), np.asarray(correct)
+    if confidences.ndim != 1 or correct.ndim != 1 or len(confidences) != len(correct) or len(confidences) == 0:
+        raise ValueError(f"expected two 1-D arrays of the same length N >= 1, got shapes {confidences.shape} and {correct.shape}")
+    if correct.dtype != bool:
+        raise ValueError(f"correct must be a bool array, got dtype {correct.dtype}")
+    if not np.issubdtype(confidences.dtype, np.floating) or not np.all((confidences >= 0) & (confidences <= 1)):
+        raise ValueError("every confidence must be a float in [0, 1] (no nan)")
+    if not 0 <= max_error < 1:
+        raise ValueError(f"max_error must be in [0, 1), got {max_error}")
+    # Equal confidences are answered together: count the answers from the top, one distinct value at a time.
+    values, first = np.unique(-confidences, return_inverse=True)
+    answered = np.cumsum(np.bincount(first, minlength=len(values)))
+    wrong = np.cumsum(np.bincount(first, weights=~correct, minlength=len(values)))
+    keeps = wrong <= max_error * answered
+    if not keeps.any():
+        return math.inf
+    return float(-values[np.flatnonzero(keeps)[-1]])
     ### END SOLUTION

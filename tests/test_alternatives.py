@@ -818,6 +818,23 @@ FUNCTION_ALTERNATIVES = {
             top3 = [(int(d), float(p[d])) for d in best]
             return top3[0][0], top3[0][1], top3
         """,
+        # from the lowest distinct confidence up, the first whose answers keep the share, by division
+        choose_threshold="""
+            conf, ok = np.asarray(confidences), np.asarray(correct)
+            if conf.ndim != 1 or ok.shape != conf.shape or conf.size == 0:
+                raise ValueError("confidences and correct must be 1-D arrays of one length N >= 1")
+            if ok.dtype != np.bool_:
+                raise ValueError("correct must be a bool array")
+            if conf.dtype.kind != "f" or np.isnan(conf).any() or conf.min() < 0 or conf.max() > 1:
+                raise ValueError("confidences must be floats in [0, 1]")
+            if not 0 <= max_error < 1:
+                raise ValueError("max_error must be in [0, 1)")
+            for t in sorted(set(conf.tolist())):
+                answered = conf >= t
+                if np.count_nonzero(answered & ~ok) / np.count_nonzero(answered) <= max_error:
+                    return float(t)
+            return math.inf
+        """,
     )),
 }
 

@@ -101,6 +101,9 @@ ALPHA = """        if image.shape[-1] == 4:
             gray = alpha * gray + (1 - alpha) * 255
 """
 GRAY_WEIGHTS = "pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)"
+THRESHOLD_COUNTS = """    values, first = np.unique(-confidences, return_inverse=True)
+    answered = np.cumsum(np.bincount(first, minlength=len(values)))
+    wrong = np.cumsum(np.bincount(first, weights=~correct, minlength=len(values)))"""
 TOP3 = """    order = np.argsort(probabilities)[::-1][:3]
     top3 = [(int(k), float(probabilities[k])) for k in order]
     digit, confidence = top3[0]"""
@@ -540,9 +543,10 @@ MUTATIONS = {
     "ex06_alpha_ignored": ("ex06", {ALPHA: ""}, {"prepare_image_colour"}),
     # the contract's gray is a weighed sum; look-alikes see the two-pen pictures' inks unequally dark
     "ex06_gray_as_plain_mean": ("ex06", {GRAY_WEIGHTS: "pixels[..., :3].mean(axis=-1)"}, {"prepare_image_colour"}),
-    # (reversed weights also make a colour photo's specks heavier than a twentieth of its digit, to that gray)
+    # (on some draws of the pictures, which follow the file's bytes, reversed weights also make a colour photo's specks
+    # heavier than a twentieth of its digit, to that gray: not on this file's draw since ex06 gained choose_threshold)
     "ex06_gray_weights_reversed": ("ex06", {GRAY_WEIGHTS: "pixels[..., :3] @ np.array([0.114, 0.587, 0.299], dtype=np.float32)"},
-                                   {"prepare_image_colour", "prepare_image_ignores_specks"}),
+                                   {"prepare_image_colour"}),
     # any whole-number dtype taken for uint8
     "ex06_any_integer_dtype": ("ex06", {"    if image.dtype != np.uint8:": "    if not np.issubdtype(image.dtype, np.integer):"},
                                {"prepare_image_rejects_bad_input"}),
@@ -562,6 +566,25 @@ MUTATIONS = {
     confidence = float(probabilities[digit])
     top3 = [(int(k), float(probabilities[k])) for k in np.argsort(probabilities)[-3:]]"""},
                             {"predict_digit_top3"}),
+    # choose_threshold: equal confidences counted one answer at a time (a running count over the sorted answers)
+    "ex06_threshold_ties_one_at_a_time": ("ex06", {THRESHOLD_COUNTS: """    order = np.argsort(-confidences, kind="stable")
+    values = -confidences[order]
+    answered = np.arange(1, len(order) + 1)
+    wrong = np.cumsum(~correct[order])"""}, {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    # the search stops at the first threshold that breaks the limit, scanning down from the most confident answer
+    "ex06_threshold_first_failure": ("ex06", {"    if not keeps.any():\n        return math.inf":
+                                              "    if (~keeps).any():\n        keeps[np.flatnonzero(~keeps)[0]:] = False\n    if not keeps.any():\n        return math.inf"},
+                                     {"choose_threshold_answers_the_most"}),
+    # "at most" read as "below": a share equal to max_error refused
+    "ex06_threshold_strict": ("ex06", {"keeps = wrong <= max_error * answered": "keeps = wrong < max_error * answered"}, {"choose_threshold_answers_the_most"}),
+    # nothing keeps the share, and 0.0 comes back: a threshold that answers every image
+    "ex06_threshold_zero_for_none": ("ex06", {"        return math.inf\n": "        return 0.0\n"},
+                                     {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    "ex06_threshold_numpy_array": ("ex06", {"return float(-values[np.flatnonzero(keeps)[-1]])": "return np.array(-values[np.flatnonzero(keeps)[-1]])"},
+                                   {"choose_threshold_types"}),
+    # nan compares False with everything: a range test written as "is any value outside" lets it through
+    "ex06_threshold_nan_unchecked": ("ex06", {"if not np.issubdtype(confidences.dtype, np.floating) or not np.all((confidences >= 0) & (confidences <= 1)):":
+                                              "if np.any(confidences < 0) or np.any(confidences > 1):"}, {"choose_threshold_rejects_bad_input"}),
 }
 
 

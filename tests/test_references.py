@@ -428,3 +428,62 @@ def test_ex01_class_count_sets_put_a_tie_where_the_leftovers_split_it(mnist_path
             wrong = np.zeros(len(digits))
             wrong[ranked[:int(extra.sum())]] = 1
             assert not np.array_equal(wrong, extra), (seed, name)
+
+
+def test_ex06_threshold_cases_tell_each_classic_search_from_the_contract():
+    """choose_threshold()'s drawn validation results (grader/references/ex06_real_use.py) on 40 draws: the best
+    threshold each set was built around is the contract's (a search written here, never shipped, and the reference
+    solution agree), and each classic mistake returns another threshold on the set built for it (equal confidences
+    counted one answer at a time, in either order; a search that stops at the first threshold breaking the limit;
+    "at most" read as "below"; answers counted above t, not from t)."""
+    import importlib.util
+    import math
+
+    from grader.references import ex06_real_use as ex06
+
+    spec = importlib.util.spec_from_file_location("ex06_solution", load_course().exercise("ex06").solution_path)
+    solution = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solution)
+
+    def searched(conf, ok, m):
+        kept = [float(c) for c in np.unique(conf) if ex06.keeps(*ex06.answered_share(conf, ok, c), m)]
+        return min(kept) if kept else math.inf
+
+    def one_at_a_time(conf, ok, m, order):
+        wrong, n = np.cumsum(~ok[order]), np.arange(1, len(conf) + 1)
+        kept = np.flatnonzero(wrong <= m * n)
+        return float(conf[order][kept[-1]]) if len(kept) else math.inf
+
+    def first_failure(conf, ok, m):
+        best = math.inf
+        for c in np.unique(conf)[::-1]:
+            if not ex06.keeps(*ex06.answered_share(conf, ok, c), m):
+                break
+            best = float(c)
+        return best
+
+    def strict(conf, ok, m):
+        kept = [float(c) for c in np.unique(conf) if ex06.answered_share(conf, ok, c)[1] < m * ex06.answered_share(conf, ok, c)[0]]
+        return min(kept) if kept else math.inf
+
+    def above(conf, ok, m):
+        kept = [float(c) for c in np.unique(conf) if (conf > c).any() and ex06.keeps(int((conf > c).sum()), int(((conf > c) & ~ok).sum()), m)]
+        return min(kept) if kept else math.inf
+
+    for seed in range(40):
+        validation, dip_and_tie, at_the_limit, none = cases = ex06.threshold_cases(seed)
+        best = {case.kind: case.best for case in cases}
+        for case in cases:
+            assert searched(case.confidences, case.correct, case.max_error) == case.best, (seed, case.kind)
+            assert solution.choose_threshold(case.confidences, case.correct, case.max_error) == case.best, (seed, case.kind)
+        assert math.isfinite(best["validation"]) and best["none"] == math.inf, seed
+        # equal confidences counted one at a time: wrong whichever order the equal ones come in
+        c, ok, m = dip_and_tie.confidences, dip_and_tie.correct, dip_and_tie.max_error
+        for right_first in (True, False):
+            order = np.lexsort((ok if not right_first else ~ok, -c))
+            assert one_at_a_time(c, ok, m, order) != best["dip and tie"], (seed, right_first)
+        for case in (validation, dip_and_tie):
+            assert first_failure(case.confidences, case.correct, case.max_error) != best[case.kind], (seed, case.kind)
+        assert strict(at_the_limit.confidences, at_the_limit.correct, at_the_limit.max_error) != best["at the limit"], seed
+        for case in (validation, dip_and_tie, at_the_limit):
+            assert above(case.confidences, case.correct, case.max_error) != best[case.kind], (seed, case.kind)

@@ -30,8 +30,11 @@ whose weights are class templates, each logit shifted by an amount drawn for the
 file, so the expected probabilities are computed in NumPy, the check needs no
 trained model, and only calling the model gives them.
 
+choose_threshold() gets validation results drawn for each file too (`ref.threshold_cases`): one set like a
+model's answers, and three built so that each classic mistake returns another threshold.
+
 The checks live in grader/checks/ex06/, one module per graded function with its teaching
-messages (`prepare_image`, its colour check in `prepare_image_colour`, `predict_digit`, and `common`
+messages (`prepare_image`, its colour check in `prepare_image_colour`, `predict_digit`, `choose_threshold`, and `common`
 for the pictures and their geometry); this
 module is what pytest collects: the checks, and predict_digit's probe models (a fixture), imported
 in course.toml's order.
@@ -43,6 +46,7 @@ import pytest
 # The draws (grader/draws.py): another purpose would draw every submission new pictures or probes.
 PICTURES_PURPOSE = "ex06 pictures"
 PROBES_PURPOSE = "ex06 probe models"
+THRESHOLDS_PURPOSE = "ex06 validation results"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,6 +57,7 @@ def _drawn(student, settings):
     content = student.source_bytes()
     student.picture_seed = settings.draw(PICTURES_PURPOSE, content)
     student.probe_seed = settings.draw(PROBES_PURPOSE, content)
+    student.threshold_seed = settings.draw(THRESHOLDS_PURPOSE, content)
     yield
 
 
@@ -72,4 +77,10 @@ from grader.checks.ex06.predict_digit import (  # noqa: E402, F401
     test_predict_digit_types,
     test_predict_digit_values,
     test_predict_digit_top3,
+)
+from grader.checks.ex06.choose_threshold import (  # noqa: E402, F401
+    test_choose_threshold_types,
+    test_choose_threshold_keeps_the_limit,
+    test_choose_threshold_answers_the_most,
+    test_choose_threshold_rejects_bad_input,
 )

@@ -1,7 +1,8 @@
 """Exercise 06's references, apart from its checks (grader/checks/ex06/, collected by grader/checks/ex06_real_use.py): the pictures
 prepare_image is called with (MNIST digits as photos on gray, coloured and transparent paper, printed digits),
-the 3-nearest-neighbour reader that says whether a prepared picture is recognised, and the probe models
-predict_digit is called with, whose weights are fixed here so that every expected probability is NumPy."""
+the 3-nearest-neighbour reader that says whether a prepared picture is recognised, the probe models
+predict_digit is called with, whose weights are fixed here so that every expected probability is NumPy, and
+the validation results choose_threshold is called with (`threshold_cases`)."""
 
 from __future__ import annotations
 
@@ -402,3 +403,126 @@ def save_probe_models(kernel: np.ndarray, bias: np.ndarray, folder: Path) -> Non
         )
         model.layers[-1].set_weights([kernel, bias])
         model.save(folder / f"probe-{name}.keras")
+
+
+# -- choose_threshold's validation results
+
+# The shares of wrong answers allowed: powers of two, so max_error × answered is exact in floating point and
+# every correct way of comparing a share with it (wrong / answered <= max_error, wrong <= max_error ×
+# answered, 1 - accuracy <= max_error) agrees on every threshold.
+THRESHOLD_SHARES = (1 / 16, 1 / 32, 1 / 64)
+
+
+@dataclass(frozen=True)
+class ThresholdCase:
+    confidences: np.ndarray  # float64 in [0, 1], two or three decimals, so equal confidences occur
+    correct: np.ndarray  # bool
+    max_error: float
+    best: float  # the contract's threshold, known from how the set was built (no search for it is shipped)
+    shown: str  # how the call reads in messages
+    kind: str  # what it is built to tell: "validation", "dip and tie", "at the limit", "none"
+
+
+def answered_share(confidences: np.ndarray, correct: np.ndarray, t: float) -> tuple[int, int]:
+    """(answered, wrong) for threshold t: the images whose confidence is t or more, and how many of them are wrong."""
+    answered = confidences >= t
+    return int(answered.sum()), int((answered & ~correct).sum())
+
+
+def keeps(answered: int, wrong: int, max_error: float) -> bool:
+    """Whether `wrong` of `answered` answers keep the share (exact for THRESHOLD_SHARES and 0)."""
+    return wrong <= max_error * answered
+
+
+def _case(rng, answers, max_error, best, kind, shown) -> ThresholdCase:
+    """The (confidence, right?) answers, in an order of their own (never sorted by confidence)."""
+    order = rng.permutation(len(answers))
+    confidences = np.array([c for c, _ in answers], np.float64)[order]
+    correct = np.array([ok for _, ok in answers], bool)[order]
+    return ThresholdCase(confidences, correct, max_error, best, f"the confidences and correctness of {len(answers)} {shown}", kind)
+
+
+def _broken_below(rng, answers: list, values: np.ndarray, max_error: float, chance) -> list:
+    """`answers` (those at or above the best threshold, which keep the share) and below them a group at each of
+    `values` (largest first), each right with `chance(value)`: a right answer is turned wrong wherever the group
+    would leave the share kept, so that every threshold below the best breaks it and the best is the smallest."""
+    answered, wrong = len(answers), sum(not ok for _, ok in answers)
+    for value in values:
+        group = [bool(rng.random() < chance(value)) for _ in range(int(rng.integers(1, 5)))]
+        for i in range(len(group)):
+            if keeps(answered + len(group), wrong + group.count(False), max_error) and group[i]:
+                group[i] = False
+        while keeps(answered + len(group), wrong + group.count(False), max_error):
+            group.append(False)
+        answers += [(value, ok) for ok in group]
+        answered, wrong = answered + len(group), wrong + group.count(False)
+    return answers
+
+
+def _validation_like(rng: np.random.Generator) -> ThresholdCase:
+    """Answers like a model's on validation digits: confidences with two decimals (many equal), mostly right
+    when sure, and a confident mistake at the top, so that the share of wrong answers starts above the limit
+    and falls back below it on the way down; below the best threshold, mistakes grow common."""
+    max_error = float(rng.choice(THRESHOLD_SHARES[:2]))
+    best = round(float(rng.uniform(0.80, 0.93)), 2)
+    top = [(1.0, False)] + [(1.0, True)] * int(rng.integers(1, 4))
+    # wrong a little less often than the limit allows, so the share at the best threshold is close to it
+    above = [(round(float(rng.uniform(best + 0.005, 0.995)), 2), bool(rng.random() >= 0.8 * max_error)) for _ in range(int(rng.integers(150, 300)))]
+    answers = top + above + [(best, True)] * int(rng.integers(3, 12))
+    wrong = sum(not ok for _, ok in answers)
+    while not keeps(len(answers), wrong, max_error):  # more right answers at the best threshold, until it keeps the share
+        answers.append((best, True))
+    lower = np.round(np.arange(best - 0.01, 0.105, -0.01), 2)
+    answers = _broken_below(rng, answers, lower, max_error, lambda c: c)  # right about as often as sure
+    return _case(rng, answers, max_error, best, "validation", "validation answers")
+
+
+def _distinct(rng: np.random.Generator, n: int, low: int, high: int) -> np.ndarray:
+    """n distinct confidences with three decimals in [low, high) thousandths, largest first."""
+    return np.sort(rng.choice(np.arange(low, high), n, replace=False))[::-1] / 1000
+
+
+def _dip_and_tie(rng: np.random.Generator) -> ThresholdCase:
+    """Built so that the two classic searches fail: the most confident answer is wrong (the share starts above
+    the limit, so a search that stops at the first threshold breaking it answers nothing), and just below the
+    best threshold comes a group of equal confidences whose first member alone keeps the share but whose whole
+    group breaks it (so counting one answer at a time, not one confidence at a time, goes one group too far,
+    whichever order the equal ones are counted in). Everything below it is wrong."""
+    q = int(rng.choice([16, 32, 64]))
+    tie_wrong, tie_size = int(rng.integers(1, 3)), int(rng.integers(3, 7))
+    # the first member of the next group, right or wrong, still keeps the share: (2 + tie_wrong) / (2 + rights + tie_size) <= 1/q
+    rights = q * (2 + tie_wrong) - 2 - tie_size + int(rng.integers(0, 4))
+    next_size = int(rng.integers(3, 7))
+    next_wrong = int(rng.integers(2, next_size))  # the whole next group breaks it: 1 + tie_wrong + next_wrong > answered / q
+    tail = int(rng.integers(5, 15))
+    values = _distinct(rng, 1 + rights + 2 + tail, 300, 1000)
+    c_tie, c_next = values[1 + rights], values[2 + rights]
+    answers = [(values[0], False)] + [(c, True) for c in values[1 : 1 + rights]]
+    answers += [(c_tie, i >= tie_wrong) for i in range(tie_size)]
+    answers += [(c_next, i >= next_wrong) for i in range(next_size)]
+    answers += [(c, False) for c in values[3 + rights :]]
+    return _case(rng, answers, 1 / q, float(c_tie), "dip and tie", "answers, the most confident of them wrong")
+
+
+def _at_the_limit(rng: np.random.Generator) -> ThresholdCase:
+    """The best threshold answers exactly q images of which exactly one is wrong: a share equal to max_error = 1/q,
+    which "at most" keeps; below it two equal confidences, both wrong, then only wrong answers."""
+    q = int(rng.choice([16, 32, 64]))
+    wrong_at = int(rng.integers(q // 2, q - 1))
+    values = _distinct(rng, q + 1 + int(rng.integers(3, 10)), 200, 1000)
+    answers = [(c, i != wrong_at) for i, c in enumerate(values[:q])]
+    answers += [(values[q], False), (values[q], False)] + [(c, False) for c in values[q + 1 :]]
+    return _case(rng, answers, 1 / q, float(values[q - 1]), "at the limit", f"answers, one wrong among the {q} most confident")
+
+
+def _none_answered(rng: np.random.Generator) -> ThresholdCase:
+    """max_error 0, and the two most confident answers share one confidence, one of them wrong: no threshold answers without a mistake."""
+    values = _distinct(rng, int(rng.integers(20, 60)), 100, 1000)
+    answers = [(values[0], True), (values[0], False)] + [(c, bool(rng.random() < 0.8)) for c in values[1:]]
+    return _case(rng, answers, 0.0, math.inf, "none", "answers, one of the two most confident (equal) wrong")
+
+
+def threshold_cases(seed: int) -> list[ThresholdCase]:
+    """choose_threshold's validation results for one file: one like a model's, and three built to tell a mistake each."""
+    rng = np.random.default_rng([seed, 6])
+    return [_validation_like(rng), _dip_and_tie(rng), _at_the_limit(rng), _none_answered(rng)]

@@ -574,12 +574,15 @@ MUTATIONS = {
     # the search stops at the first threshold that breaks the limit, scanning down from the most confident answer
     "ex06_threshold_first_failure": ("ex06", {"    if not keeps.any():\n        return math.inf":
                                               "    if (~keeps).any():\n        keeps[np.flatnonzero(~keeps)[0]:] = False\n    if not keeps.any():\n        return math.inf"},
-                                     {"choose_threshold_answers_the_most"}),
+                                     {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
     # "at most" read as "below": a share equal to max_error refused
     "ex06_threshold_strict": ("ex06", {"keeps = wrong <= max_error * answered": "keeps = wrong < max_error * answered"}, {"choose_threshold_answers_the_most"}),
     # nothing keeps the share, and 0.0 comes back: a threshold that answers every image
     "ex06_threshold_zero_for_none": ("ex06", {"        return math.inf\n": "        return 0.0\n"},
                                      {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    # answering nothing keeps any limit: it earns nothing where some threshold keeps it
+    "ex06_threshold_always_inf": ("ex06", {"    if not keeps.any():\n        return math.inf": "    return math.inf"},
+                                  {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
     "ex06_threshold_numpy_array": ("ex06", {"return float(-values[np.flatnonzero(keeps)[-1]])": "return np.array(-values[np.flatnonzero(keeps)[-1]])"},
                                    {"choose_threshold_types"}),
     # nan compares False with everything: a range test written as "is any value outside" lets it through

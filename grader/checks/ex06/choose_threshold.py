@@ -59,6 +59,28 @@ def _tie_counted_one_at_a_time(case: ref.ThresholdCase, t: float) -> bool:
     return len(group) > 1 and ref.keeps(answered + 1, wrong + int(not np.sort(group)[::-1][0]), case.max_error)
 
 
+def _missed_the_best(r, case: ref.ThresholdCase, t: float):
+    """The failure of a threshold above the best one (math.inf included), with the classic search that gives it."""
+    best = case.best
+    answered, wrong = ref.answered_share(case.confidences, case.correct, best)
+    got = _answers(case, t) if math.isfinite(t) else f"{t:g}, which answers nothing"
+    missed = f"threshold {best:g} answers {answered} images with {wrong} wrong, a share of {wrong / answered:.4f}, within {case.max_error:g}"
+    higher = np.unique(case.confidences[(case.confidences > best) & (case.confidences <= t)])
+    broke = [c for c in higher if not ref.keeps(*ref.answered_share(case.confidences, case.correct, c), case.max_error)]
+    if wrong == case.max_error * answered:
+        cause = (f"{missed}: exactly the share allowed, and \"at most\" keeps it; a strict comparison (<) refuses it")
+        hint = "a share equal to max_error keeps the limit: compare with <="
+    elif broke:
+        cause = (f"{missed}. On the way down from the most confident answer, the share breaks the limit at "
+                 f"{max(broke):g} and comes back within it lower down, as right answers pile up: a search that stops "
+                 "at the first threshold breaking the limit never reaches the best one")
+        hint = "try every distinct confidence, and keep the smallest that keeps the share, wherever the share broke it above"
+    else:
+        cause = f"{missed}, and a smaller threshold answers more"
+        hint = "of all the confidences that keep the share, return the smallest"
+    return r.fail(got, f"{best:g}, the smallest confidence whose answers keep {_limit(case)}", cause=cause, hint=hint, contract=CONTRACT)
+
+
 def test_choose_threshold_keeps_the_limit(student):
     for case in ref.threshold_cases(student.threshold_seed):
         r, t = _threshold(student, case)
@@ -73,8 +95,8 @@ def test_choose_threshold_keeps_the_limit(student):
                          hint="when no confidence keeps the share, say so with math.inf, which answers nothing", contract=NONE_KEEPS)
         if answered and ref.keeps(answered, wrong, case.max_error):
             continue
-        if answered == 0:
-            continue  # answers nothing: the limit is kept; whether more could be answered is the next check's
+        if answered == 0:  # answering nothing keeps any limit, and is no answer where a threshold keeps it
+            raise _missed_the_best(r, case, t)
         cause = f"{wrong} wrong of {answered} answered is a share of {wrong / answered:.4f}, above {case.max_error:g}"
         hint = "count, for each threshold you try, all the answers whose confidence is at least that threshold"
         if np.any(case.confidences == t) and _tie_counted_one_at_a_time(case, t):
@@ -101,23 +123,7 @@ def test_choose_threshold_answers_the_most(student):
             raise r.fail(f"{t:g}, which answers the same images as the confidence {best:g}", f"{best:g} itself",
                          cause="the threshold lies between two confidences", hint="return one of the confidences: the smallest that keeps the share",
                          contract=CONTRACT)
-        answered, wrong = ref.answered_share(case.confidences, case.correct, best)
-        got = _answers(case, t) if math.isfinite(t) else f"{t:g}, which answers nothing"
-        missed = f"threshold {best:g} answers {answered} images with {wrong} wrong, a share of {wrong / answered:.4f}, within {case.max_error:g}"
-        higher = np.unique(case.confidences[(case.confidences > best) & (case.confidences <= t)])
-        broke = [c for c in higher if not ref.keeps(*ref.answered_share(case.confidences, case.correct, c), case.max_error)]
-        if wrong == case.max_error * answered:
-            cause = (f"{missed}: exactly the share allowed, and \"at most\" keeps it; a strict comparison (<) refuses it")
-            hint = "a share equal to max_error keeps the limit: compare with <="
-        elif broke:
-            cause = (f"{missed}. On the way down from the most confident answer, the share breaks the limit at "
-                     f"{max(broke):g} and comes back within it lower down, as right answers pile up: a search that stops "
-                     "at the first threshold breaking the limit never reaches the best one")
-            hint = "try every distinct confidence, and keep the smallest that keeps the share, wherever the share broke it above"
-        else:
-            cause = f"{missed}, and a smaller threshold answers more"
-            hint = "of all the confidences that keep the share, return the smallest"
-        raise r.fail(got, f"{best:g}, the smallest confidence whose answers keep {_limit(case)}", cause=cause, hint=hint, contract=CONTRACT)
+        raise _missed_the_best(r, case, t)
 
 
 @depends_on(test_choose_threshold_keeps_the_limit, earns="validating its input")

@@ -72,7 +72,7 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
     Raises ValueError if the lengths differ, if val_fraction is not strictly
     between 0 and 1, or if either part would be empty.
     """
-    # TODO: split off round(N * val_fraction) samples for validation, class by class: floor(n * val_fraction) of each class, the rest by the largest fractional parts; shuffle with np.random.default_rng(seed)
+    # TODO: split off the validation samples class by class, as many of each class as the docstring's rule gives; shuffle with np.random.default_rng(seed)
     #       (lesson 1, "A validation split")
     raise NotImplementedError("train_val_split() is not started yet")
 

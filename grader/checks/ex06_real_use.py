@@ -35,7 +35,7 @@ model's answers, and three built so that each classic mistake returns another th
 
 The checks live in grader/checks/ex06/, one module per graded function with its teaching
 messages (`prepare_image`, its colour check in `prepare_image_colour`, `predict_digit`, `choose_threshold`, and `common`
-for the pictures and their geometry); this
+for the pictures and their geometry, and the check that a number is Python's); this
 module is what pytest collects: the checks, and predict_digit's probe models (a fixture), imported
 in course.toml's order.
 """

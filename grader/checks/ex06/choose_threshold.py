@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from grader.checks.ex06.predict_digit import _python_number
+from grader.checks.ex06.common import python_number
 from grader.feedback import describe
 from grader.references import ex06_real_use as ref
 from grader.scoring import depends_on
@@ -43,7 +43,7 @@ def _limit(case: ref.ThresholdCase) -> str:
 def test_choose_threshold_types(student):
     case = ref.threshold_cases(student.threshold_seed)[0]
     r, _ = _threshold(student, case)
-    _python_number(r, "the threshold", r.value, float)
+    python_number(r, "the threshold", r.value, float)
 
 
 def _answered_above(case: ref.ThresholdCase, t: float) -> tuple[int, int]:
@@ -104,7 +104,7 @@ def test_choose_threshold_keeps_the_limit(student):
                       "all of them; counting them one at a time (a running count over the sorted answers) stops partway "
                       "through the group, where the share still looked kept")
             hint = "count the answers one distinct confidence at a time: equal confidences are answered, or not, together"
-        elif _answered_above(case, t)[0] and ref.keeps(*_answered_above(case, t), case.max_error):
+        elif (above := _answered_above(case, t))[0] and ref.keeps(*above, case.max_error):
             cause += f": the answers above {t:g} keep it, but a threshold answers the images whose confidence is t or more, so those at {t:g} count too"
             hint = "answer and count confidence >= t, not > t"
         raise r.fail(_answers(case, t), _limit(case), cause=cause, hint=hint, contract=CONTRACT)

@@ -1,12 +1,12 @@
 """What ex06's check modules share: the geometry the contract promises, the grader's tolerances, the pictures
-prepare_image() is called with and how a prepared picture is read.
+prepare_image() is called with, how a prepared picture is read, and the check that a returned number is a Python one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.feedback import Feedback
+from grader.feedback import Feedback, describe
 from grader.references import ex06_real_use as ref  # the pictures, the digit reader and the probe models
 
 
@@ -245,3 +245,17 @@ def _shows_its_digits(student, mnist, measured: str) -> None:
         hint="build the result from the picture's own ink alone: make the paper and its grain 0, crop the ink, resize that crop, "
         "paste it into the field; then show your output beside the picture (plt.imshow) for a few of them",
     )
+
+
+def python_number(r, what: str, value, kind: type) -> None:
+    """Fail call `r` unless `what` is a Python `kind` (a bool is no number), naming a NumPy scalar as the likely cause."""
+    if isinstance(value, kind) and not isinstance(value, bool):
+        return
+    if isinstance(value, np.generic) or isinstance(value, np.ndarray) and value.ndim == 0:
+        raise r.fail(
+            f"{what} is {describe(value)}",
+            f"a Python {kind.__name__}",
+            cause="values taken straight out of a NumPy array stay NumPy numbers",
+            hint=f"convert with {kind.__name__}(...): JSON, f-strings with :d and many libraries choke on NumPy scalars",
+        )
+    raise r.fail(f"{what} is {describe(value)}", f"a Python {kind.__name__}")

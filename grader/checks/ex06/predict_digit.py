@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from grader.checks.ex06.common import python_number
 from grader.feedback import describe
 from grader.references import ex06_real_use as ref  # the pictures, the digit reader and the probe models
 from grader.isolation.sandbox import ModelArg
@@ -101,33 +102,20 @@ def _predicted(student, probe: Probe, image: np.ndarray, shown: str):
     )
 
 
-def _python_number(r, what: str, value, kind: type) -> None:
-    if isinstance(value, kind) and not isinstance(value, bool):
-        return
-    if isinstance(value, np.generic) or isinstance(value, np.ndarray) and value.ndim == 0:
-        raise r.fail(
-            f"{what} is {describe(value)}",
-            f"a Python {kind.__name__}",
-            cause="values taken straight out of a NumPy array stay NumPy numbers",
-            hint=f"convert with {kind.__name__}(...): JSON, f-strings with :d and many libraries choke on NumPy scalars",
-        )
-    raise r.fail(f"{what} is {describe(value)}", f"a Python {kind.__name__}")
-
-
 def test_predict_digit_types(student, mnist, probes):
     image, shown = _probe_images(mnist, probes["cnn"])[0]
     r = _predicted(student, probes["cnn"], image, shown)
     digit, confidence, top3 = _answer(r)
-    _python_number(r, "digit", digit, int)
-    _python_number(r, "confidence", confidence, float)
+    python_number(r, "digit", digit, int)
+    python_number(r, "confidence", confidence, float)
     if not isinstance(top3, list) or len(top3) != 3:
         cause = "a NumPy array (np.argsort's result) was returned as it is" if isinstance(top3, np.ndarray) else ""
         raise r.fail(f"top3 is {describe(top3)}", "a list of three (digit, probability) tuples", cause=cause, hint="build it with a list comprehension")
     for i, item in enumerate(top3):
         if not isinstance(item, tuple) or len(item) != 2:
             raise r.fail(f"top3[{i}] is {describe(item)}", "a (digit, probability) tuple")
-        _python_number(r, f"top3[{i}][0]", item[0], int)
-        _python_number(r, f"top3[{i}][1]", item[1], float)
+        python_number(r, f"top3[{i}][0]", item[0], int)
+        python_number(r, f"top3[{i}][1]", item[1], float)
 
 
 def _values_case(student, probe: Probe, image: np.ndarray, shown: str):

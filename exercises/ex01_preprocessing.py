@@ -5,8 +5,8 @@
 
 """Exercise 01 · Preprocessing MNIST (lesson 1: A first look at MNIST).
 
-Five small functions that turn raw MNIST arrays into what a Keras model
-expects. Each docstring is the contract the grader checks: any implementation
+Six small functions that turn raw MNIST arrays into what a Keras model
+expects, and split them for validation. Each docstring is the contract the grader checks: any implementation
 that keeps it gets full points.
 """
 
@@ -75,6 +75,26 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
     # TODO: split off the validation samples class by class, as many of each class as the docstring's rule gives; shuffle with np.random.default_rng(seed)
     #       (lesson 1, "A validation split")
     raise NotImplementedError("train_val_split() is not started yet")
+
+
+def stratified_folds(labels, k=5, seed=0):
+    """Deal a labelled set into k folds for k-fold cross-validation, every class's share kept in every fold.
+
+    labels: a 1-D array of N integer labels. k: the number of folds, an integer
+    with 2 <= k <= N. seed: the same seed always gives the same folds; different
+    seeds shuffle differently (use np.random.default_rng(seed)).
+    Returns an int64 array of N fold numbers 0..k-1: sample i goes to fold
+    folds[i]. Two promises hold together:
+    - every fold holds floor(N / k) or ceil(N / k) samples;
+    - a class with n samples has floor(n / k) or ceil(n / k) of them in every fold.
+    Which samples of a class go to which fold is the shuffle's choice. The
+    input is not modified.
+    Raises ValueError if `labels` is not 1-D, or if k is not an integer with
+    2 <= k <= N.
+    """
+    # TODO: give every sample a fold number 0..k-1 so that both of the docstring's promises hold; shuffle with np.random.default_rng(seed)
+    #       (lesson 1, "Folds: every image validates once")
+    raise NotImplementedError("stratified_folds() is not started yet")
 
 
 def standardize(train_images, other_images):

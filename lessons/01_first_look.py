@@ -382,6 +382,44 @@ print("most held out:      ", "  ".join(f"{n:3d}" for n in held_out.max(axis=0))
 # `(n, 28, 28, 1)` with values in [0, 1], and the labels are still paired with them.
 
 # %% [markdown]
+# ## Folds: every image validates once
+#
+# A validation part costs data twice: its images never train the model, and its score
+# rests on one draw of them. When images are scarce, **k-fold cross-validation** spends
+# them better. Deal the set into k *folds*; train k models, each on k - 1 folds, and
+# validate each on the fold it left out; report the k scores' mean, and their spread says
+# how much a score moves with the draw. Every image validates exactly once.
+#
+# The simplest deal cuts one shuffled line of samples into k pieces. Here with the first
+# 200 training images and k = 5, counting each fold, then each digit in each fold:
+
+# %%
+k = 5
+pieces = np.array_split(np.random.default_rng(0).permutation(200), k)
+folds = np.empty(200, dtype=np.int64)  # folds[i]: the fold sample i validates in
+for fold, piece in enumerate(pieces):
+    folds[piece] = fold
+
+print("samples per fold:   ", "  ".join(f"{n:3d}" for n in np.bincount(folds, minlength=k)))
+for digit in range(10):
+    mine = folds[small_labels == digit]
+    print(f"digit {digit} ({len(mine):2d}, {len(mine) / k:3.1f} a fold):", "  ".join(f"{n:3d}" for n in np.bincount(mine, minlength=k)))
+
+# %% [markdown]
+# Every fold holds 40 samples, as it should. The digits are another matter: with the
+# course's data, digit 8 has 15 images, 3 a fold, and one fold got none of them while
+# another got 5; digit 0's 21 images fell 2, 3, 3, 7 and 6. A model validated on the
+# fold without an 8 is never asked about 8s. This is the validation split's wobble
+# again, k times over.
+#
+# A **stratified** deal makes two promises at once. Every fold holds floor(N / k) or
+# ceil(N / k) samples, as here. And every class of n samples has floor(n / k) or
+# ceil(n / k) of them in every fold: digit 8's 15 give exactly 3 to each, digit 9's 23
+# give 4 or 5. Cutting each digit's own shuffled line into k pieces keeps the second
+# promise. Whether it keeps the first is worth working out on paper before you trust it.
+# Exercise 1's `stratified_folds` asks for both promises, for any labels and any k.
+
+# %% [markdown]
 # ## Statistics from the training images
 #
 # *Scaling the pixels* mentioned standardisation: subtract a mean, divide by a standard
@@ -428,20 +466,22 @@ print(f"  training part afterwards:   mean {((x_tr - mu_all) / sigma_all).mean()
 # %% [markdown]
 # ## Your turn: exercise 1
 #
-# Open `exercises/ex01_preprocessing.py` and write the five preprocessing functions
+# Open `exercises/ex01_preprocessing.py` and write the six preprocessing functions
 # from this lesson, in NumPy (the grader refuses the libraries that would do this work,
-# scikit-learn's scalers among them):
+# scikit-learn's scalers and fold makers among them):
 #
 # - `normalize(images)`: see *Scaling the pixels*
 # - `add_channel_axis(images)`: see *Adding the channel axis*
 # - `one_hot(labels, num_classes=10)`: see *Encoding the labels*
 # - `train_val_split(images, labels, val_fraction=0.1, seed=0)`: see *A validation split*;
 #   yours is stratified, which the lesson's cell is not
+# - `stratified_folds(labels, k=5, seed=0)`: see *Folds: every image validates once*;
+#   yours keeps both promises, which the lesson's cell does not
 # - `standardize(train_images, other_images)`: see *Statistics from the training images*
 #
 # Their docstrings are the contract: read them first. The functions also check their
 # inputs and raise `ValueError` on a wrong dtype or rank, labels outside 0–9, a
-# fraction outside (0, 1), or too few training images.
+# fraction outside (0, 1), a number of folds outside 2..N, or too few training images.
 #
 # Grade your work with `grader ex01` in a terminal (or `!grader ex01` in a notebook
 # cell). Stuck? `grader --hint ex01` gives a hint.

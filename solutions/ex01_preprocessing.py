@@ -1,7 +1,7 @@
 """Exercise 01 · Preprocessing MNIST (lesson 1: A first look at MNIST).
 
-Five small functions that turn raw MNIST arrays into what a Keras model
-expects. Each docstring is the contract the grader checks: any implementation
+Six small functions that turn raw MNIST arrays into what a Keras model
+expects, and split them for validation. Each docstring is the contract the grader checks: any implementation
 that keeps it gets full points.
 """
 
@@ -104,6 +104,38 @@ def train_val_split(images, labels, val_fraction=0.1, seed=0):
     val = rng.permutation(val)
     train = rng.permutation(np.setdiff1d(np.arange(len(labels)), val))
     return images[train], labels[train], images[val], labels[val]
+    ### END SOLUTION
+
+
+def stratified_folds(labels, k=5, seed=0):
+    """Deal a labelled set into k folds for k-fold cross-validation, every class's share kept in every fold.
+
+    labels: a 1-D array of N integer labels. k: the number of folds, an integer
+    with 2 <= k <= N. seed: the same seed always gives the same folds; different
+    seeds shuffle differently (use np.random.default_rng(seed)).
+    Returns an int64 array of N fold numbers 0..k-1: sample i goes to fold
+    folds[i]. Two promises hold together:
+    - every fold holds floor(N / k) or ceil(N / k) samples;
+    - a class with n samples has floor(n / k) or ceil(n / k) of them in every fold.
+    Which samples of a class go to which fold is the shuffle's choice. The
+    input is not modified.
+    Raises ValueError if `labels` is not 1-D, or if k is not an integer with
+    2 <= k <= N.
+    """
+    ### BEGIN SOLUTION
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"stratified_folds() expects a 1-D array of labels, got shape {labels.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(labels):
+        raise ValueError(f"k must be an integer from 2 to the number of samples ({len(labels)}), got {k!r}")
+    # shuffle, then bring each class's samples together (a stable sort keeps the shuffle within a class) and
+    # deal the whole line out in turn: any run of n consecutive places meets every fold floor(n / k) or
+    # ceil(n / k) times, so each class's run does, and so does the whole
+    order = np.random.default_rng(seed).permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]
+    folds = np.empty(len(labels), dtype=np.int64)
+    folds[order] = np.arange(len(labels)) % k
+    return folds
     ### END SOLUTION
 
 

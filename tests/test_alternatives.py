@@ -65,6 +65,30 @@ FUNCTION_ALTERNATIVES = {
             rng.shuffle(train_idx)
             return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
         """,
+        # a greedy fill: each class gives every fold its whole share, then its leftovers go to the folds that are
+        # the smallest so far (the lowest number first among equals)
+        stratified_folds="""
+            if np.ndim(labels) != 1:
+                raise ValueError("labels must be 1-D")
+            if type(k) is not int or k < 2 or k > len(labels):
+                raise ValueError(f"bad k: {k}")
+            rng = np.random.default_rng(seed)
+            folds = [0] * len(labels)
+            sizes = [0] * k
+            for label in sorted(set(int(v) for v in labels)):
+                members = [i for i in range(len(labels)) if labels[i] == label]
+                rng.shuffle(members)
+                whole, leftover = divmod(len(members), k)
+                targets = []
+                for fold in range(k):
+                    targets += [fold] * whole
+                smallest = sorted(range(k), key=lambda fold: (sizes[fold], fold))[:leftover]
+                targets += smallest
+                for i, fold in zip(members, targets):
+                    folds[i] = fold
+                    sizes[fold] += 1
+            return np.array(folds, dtype=np.int64)
+        """,
         standardize="""
             train, other = np.array(train_images, dtype=float), np.array(other_images, dtype=float)
             if len(train) < 2 or train.shape[1:] != other.shape[1:]:
@@ -123,6 +147,16 @@ FUNCTION_ALTERNATIVES = {
             is_train = np.ones(images.shape[0], dtype=bool)
             is_train[val] = False
             return images[is_train], labels[is_train], images[val], labels[val]
+        """,
+        # np.lexsort on (a random key, the label), and the fold from each place's number in the whole line
+        stratified_folds="""
+            labels = np.asarray(labels)
+            if labels.ndim != 1 or not isinstance(k, (int, np.integer)) or not 1 < k <= labels.size:
+                raise ValueError(f"labels of shape {labels.shape} and k={k} cannot be dealt")
+            line = np.lexsort((np.random.default_rng(seed).random(labels.size), labels))
+            folds = np.zeros(labels.size, dtype=np.int64)
+            folds[line] = np.arange(labels.size) % k
+            return folds
         """,
         # keepdims and broadcasting, a small threshold on the spread
         standardize="""

@@ -77,7 +77,7 @@ def test_watch_regrades_on_save_and_moves_on(mnist_path, tmp_path):
         watcher.communicate(timeout=30)
     out = "".join(lines)
     assert f"0/{EX01.max_score} points" in out and f"{EX01.max_score}/{EX01.max_score} points" in out
-    assert "now passing: normalize_shape_dtype" in out
+    assert "now passing: normalize_values" in out
     assert "On to ex02 · A first dense network (lesson 2)." in out
 
 

@@ -39,6 +39,13 @@ LEFTOVERS = 'taken[np.argsort(-(shares - taken), kind="stable")[: n_val - taken.
 PICKED = """    rng = np.random.default_rng(seed)
     val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, taken)])
 """
+DEALT = """    order = np.random.default_rng(seed).permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]
+    folds = np.empty(len(labels), dtype=np.int64)
+    folds[order] = np.arange(len(labels)) % k
+"""
+FOLDS_ALL = {"stratified_folds_types", "stratified_folds_class_balance", "stratified_folds_fold_sizes",
+             "stratified_folds_reproducible", "stratified_folds_rejects_bad_input"}
 STATISTICS = "    mean, std = train.mean(axis=0), train.std(axis=0)\n"
 CONSTANT_GUARD = "    std = np.where((train == train[0]).all(axis=0), 1.0, std)\n"
 STANDARDIZED = "    return ((train - mean) / std).astype(np.float32), ((other - mean) / std).astype(np.float32)"
@@ -185,45 +192,46 @@ REMEMBERED = {}"""
 # name: (exercise, {reference text: mutated text}, the checks it must fail)
 MUTATIONS = {
     # ex01 · preprocessing
-    "ex01_float64_pixels": ("ex01", {SCALE: "return images / 255"}, {"normalize_shape_dtype"}),
+    "ex01_float64_pixels": ("ex01", {SCALE: "return images / 255"}, {"normalize_values"}),
     "ex01_divided_by_256": ("ex01", {SCALE: SCALE.replace("255", "256")},
-                            {"normalize_values", "normalize_leaves_input", "normalize_rejects_non_uint8"}),
+                            {"normalize_values"}),
     # the contract's look-alike: right on any batch that reaches 255, wrong on a dim one
     "ex01_divided_by_batch_max": ("ex01", {SCALE: "return images.astype(np.float32) / np.float32(images.max())"},
-                                  {"normalize_values", "normalize_leaves_input", "normalize_rejects_non_uint8"}),
+                                  {"normalize_values"}),
     # a misguided attempt to free memory: the caller's images are gone
     "ex01_normalize_clears_input": ("ex01", {SCALE: "scaled = images.astype(np.float32) / np.float32(255)\n    images.fill(0)\n    return scaled"},
-                                    {"normalize_leaves_input"}),
+                                    {"normalize_values"}),
     "ex01_scales_twice_silently": ("ex01", {"    if images.dtype != np.uint8:\n        raise ValueError(f\"normalize() expects uint8 pixels 0..255, got dtype {images.dtype}\")\n": ""},
-                                   {"normalize_rejects_non_uint8"}),
+                                   {"normalize_values"}),
     # right on every 28×28 batch, wrong on any other (N, H, W) the contract allows
     "ex01_channel_axis_by_reshape": ("ex01", {"return np.expand_dims(images, -1)": "return images.reshape(-1, 28, 28, 1)"},
-                                     {"add_channel_axis_shape_values", "add_channel_axis_rejects_wrong_rank"}),
+                                     {"add_channel_axis_shape_values"}),
     "ex01_channels_first": ("ex01", {"return np.expand_dims(images, -1)": "return np.expand_dims(images, 1)"},
-                            {"add_channel_axis_shape_values", "add_channel_axis_rejects_wrong_rank"}),
-    "ex01_any_rank_gets_a_channel": ("ex01", {RANK_CHECK: ""}, {"add_channel_axis_rejects_wrong_rank"}),
-    "ex01_float64_one_hot": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(num_classes)[labels]"}, {"one_hot_shape_dtype"}),
+                            {"add_channel_axis_shape_values"}),
+    "ex01_any_rank_gets_a_channel": ("ex01", {RANK_CHECK: ""}, {"add_channel_axis_shape_values"}),
+    "ex01_float64_one_hot": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(num_classes)[labels]"}, {"one_hot_values"}),
     "ex01_ten_classes_always": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(10, dtype=np.float32)[labels]"},
-                                {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
+                                {"one_hot_values"}),
     # negative labels index from the end of np.eye without complaint
     "ex01_negative_labels_accepted": ("ex01", {"bad = (labels < 0) | (labels >= num_classes)": "bad = labels >= num_classes"},
-                                      {"one_hot_rejects_bad_labels"}),
-    "ex01_encodes_twice": ("ex01", {"    if labels.ndim != 1:\n": "    if False:\n"}, {"one_hot_rejects_wrong_rank"}),
+                                      {"one_hot_values"}),
+    "ex01_encodes_twice": ("ex01", {"    if labels.ndim != 1:\n        raise ValueError(f\"one_hot()": "    if False:\n        raise ValueError(f\"one_hot()"}, {"one_hot_values"}),
     # keras.utils.to_categorical(labels) without num_classes: right on any batch that holds a 9, wrong on one that does not
     "ex01_width_from_labels": ("ex01", {"np.eye(num_classes, dtype=np.float32)[labels]": "np.eye(labels.max() + 1, dtype=np.float32)[labels]"},
-                               {"one_hot_values", "one_hot_rejects_bad_labels", "one_hot_rejects_wrong_rank"}),
+                               {"one_hot_values"}),
     # rounding half up: the same as round() but at a half, where Python's round() goes to the even number
     "ex01_split_rounded_half_up": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction + 0.5)"},
                                    {"train_val_split_sizes"}),
     # int() truncates: 99 * 0.2 = 19.8 gives 19, and 5 * 0.95 = 4.75 leaves a training part of 1 instead of failing
+    # and the class counts' total, on the corpus's draw (one of its sets has N × val_fraction ending in .75)
     "ex01_truncated_split": ("ex01", {"n_val = round(len(images) * val_fraction)": "n_val = int(len(images) * val_fraction)"},
-                             {"train_val_split_sizes", "train_val_split_rejects_bad_input"}),
+                             {"train_val_split_sizes", "train_val_split_class_counts", "train_val_split_rejects_bad_input"}),
     "ex01_labels_shuffled_separately": ("ex01", {SPLIT: """    val, train = rng.permutation(val), rng.permutation(np.setdiff1d(np.arange(len(labels)), val))
     label_val, label_train = rng.permutation(val), rng.permutation(train)
     return images[train], labels[label_train], images[val], labels[label_val]"""},
                                         {"train_val_split_partition", "train_val_split_class_counts", "train_val_split_leaves_input",
                                          "train_val_split_rejects_bad_input"}),
-    "ex01_seed_ignored": ("ex01", {"np.random.default_rng(seed)": "np.random.default_rng()"}, {"train_val_split_reproducible"}),
+    "ex01_seed_ignored": ("ex01", {"    rng = np.random.default_rng(seed)\n": "    rng = np.random.default_rng()\n"}, {"train_val_split_reproducible"}),
     "ex01_shuffled_in_place": ("ex01", {SPLIT: """    order = np.concatenate([val, np.setdiff1d(np.arange(len(labels)), val)])
     images[:], labels[:] = images[order], labels[order]
     return images[n_val:], labels[n_val:], images[:n_val], labels[:n_val]"""},
@@ -249,6 +257,31 @@ MUTATIONS = {
                                                 {"train_val_split_class_counts"}),
     "ex01_fraction_unchecked": ("ex01", {"    if not 0 < val_fraction < 1:\n": "    if False:\n"}, {"train_val_split_rejects_bad_input"}),
     # standardize: the classic ways to take the statistics, and a constant position
+    # one shuffled line dealt out to the folds, the classes ignored (lesson 1's cell, as a deal)
+    "ex01_folds_not_stratified": ("ex01", {'    order = order[np.argsort(labels[order], kind="stable")]\n': ""},
+                                  {"stratified_folds_class_balance", "stratified_folds_fold_sizes"}),
+    # each class cut into k pieces on its own: np.array_split gives every class's leftovers to the first folds
+    "ex01_folds_each_class_from_fold_0": ("ex01", {DEALT: """    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        for fold, piece in enumerate(np.array_split(rng.permutation(np.flatnonzero(labels == c)), k)):
+            folds[piece] = fold
+"""}, {"stratified_folds_fold_sizes"}),
+    # each class dealt from a fold of its own, its label: the leftovers still meet unevenly
+    "ex01_folds_each_class_from_its_label": ("ex01", {DEALT: """    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        mine = rng.permutation(np.flatnonzero(labels == c))
+        folds[mine] = (int(c) + np.arange(len(mine))) % k
+"""}, {"stratified_folds_fold_sizes"}),
+    "ex01_folds_never_shuffled": ("ex01", {"order = np.random.default_rng(seed).permutation(len(labels))": "order = np.arange(len(labels))"},
+                                  {"stratified_folds_reproducible"}),
+    "ex01_folds_numbered_from_one": ("ex01", {"folds[order] = np.arange(len(labels)) % k": "folds[order] = np.arange(len(labels)) % k + 1"},
+                                     FOLDS_ALL),
+    # "mix the labels first": the caller's labels are reordered, and the folds belong to the mixed ones
+    "ex01_folds_labels_shuffled_in_place": ("ex01", {DEALT: "    np.random.default_rng(seed).shuffle(labels)\n" + DEALT}, FOLDS_ALL),
+    "ex01_folds_k_unchecked": ("ex01", {"    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(labels):\n": "    if False:\n"},
+                               {"stratified_folds_rejects_bad_input"}),
     "ex01_standardize_leaked": ("ex01", {STATISTICS: "    everything = np.concatenate([train, other])\n    mean, std = everything.mean(axis=0), everything.std(axis=0)\n",
                                          CONSTANT_GUARD: "    std = np.where((everything == everything[0]).all(axis=0), 1.0, std)\n"}, STANDARDIZE_ALL),
     "ex01_standardize_own_statistics": ("ex01", {STANDARDIZED: "    other_std = np.where((other == other[0]).all(axis=0), 1.0, other.std(axis=0))\n"
@@ -759,6 +792,7 @@ QUOTED = {
     "ex01_scales_twice_silently": "Raises ValueError if `images` is not uint8",
     "ex01_negative_labels_accepted": "the message names the first bad label",
     "ex01_shuffled_in_place": "the inputs are not modified",
+    "ex01_folds_k_unchecked": "or if k is not an integer with",
     "ex01_standardize_in_place": "The inputs are not modified",
     "ex04_nan_to_num_afterwards": "computing it emits no warning",
     "ex04_diagonal_cleared_in_place": "The input is not modified",

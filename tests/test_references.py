@@ -430,6 +430,46 @@ def test_ex01_class_count_sets_put_a_tie_where_the_leftovers_split_it(mnist_path
             assert not np.array_equal(wrong, extra), (seed, name)
 
 
+def test_ex01_fold_sets_tell_each_near_miss_from_the_contract(mnist_path):
+    """stratified_folds()'s drawn sets (grader/references/ex01_preprocessing.py) on 100 draws: the reference solution
+    keeps both promises on both; on the made-up set, a deal that ignores the classes (lesson 1's cell) breaks the
+    classes' promise, and a class-by-class deal whose leftovers start at fold 0, at the class's label or at its rank
+    breaks the folds' sizes, as the check's diagnosis (leftover_piles) says."""
+    import importlib.util
+
+    from grader.references import ex01_preprocessing as ex01
+    from mnist_course.data import load_mnist
+
+    spec = importlib.util.spec_from_file_location("ex01_solution", load_course().exercise("ex01").solution_path)
+    solution = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solution)
+    labels = load_mnist(mnist_path).y_train
+
+    def kept(y, folds, k):
+        sizes = np.bincount(folds, minlength=k)
+        classes = [np.bincount(folds[y == c], minlength=k) for c in np.unique(y)]
+        return (sizes.min() >= len(y) // k and sizes.max() <= -(-len(y) // k),
+                all(c.min() >= c.sum() // k and c.max() <= -(-c.sum() // k) for c in classes))
+
+    def dealt_by_class(y, k, start, rng):
+        folds = np.empty(len(y), dtype=np.int64)
+        for rank, c in enumerate(np.unique(y)):
+            mine = rng.permutation(np.flatnonzero(y == c))
+            folds[mine] = (start(int(c), rank) + np.arange(len(mine))) % k
+        return folds
+
+    for seed in range(100):
+        (made_up, k, _), (real, real_k, _) = ex01.fold_cases(labels, seed)
+        for y, kk in ((made_up, k), (real, real_k)):
+            assert kept(y, solution.stratified_folds(y, kk, seed), kk) == (True, True), seed
+        rng = np.random.default_rng(seed)
+        ignoring = np.empty(len(made_up), dtype=np.int64)
+        ignoring[rng.permutation(len(made_up))] = np.arange(len(made_up)) % k
+        assert kept(made_up, ignoring, k) == (True, False), seed
+        for name, start in (("fold 0", lambda c, rank: 0), ("label", lambda c, rank: c), ("rank", lambda c, rank: rank)):
+            assert kept(made_up, dealt_by_class(made_up, k, start, rng), k) == (False, True), (seed, name)
+
+
 def test_ex06_threshold_cases_tell_each_classic_search_from_the_contract():
     """choose_threshold()'s drawn validation results (grader/references/ex06_real_use.py) on 40 draws: the best
     threshold each set was built around is the contract's (a search written here, never shipped, and the reference

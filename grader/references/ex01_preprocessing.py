@@ -4,7 +4,8 @@ training images, then applied to both arrays: a mean and a population standard d
 position, and a scale of 1 where a position is constant), and the classic mistakes' answers that
 name a likely cause. scikit-learn, so that pasted into the exercise file it earns nothing: ex01's
 worker refuses it (course.toml's `by_hand`). And train_val_split()'s labelled sets for its class counts
-(`class_count_cases`), drawn for each file: no split is made here, so nothing of it answers the function."""
+(`class_count_cases`) and stratified_folds()'s (`fold_cases`), drawn for each file: no split is made and no
+fold dealt here, so nothing of it answers either function."""
 
 from __future__ import annotations
 
@@ -161,3 +162,47 @@ def class_count_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, f
     consecutive = (np.arange(start, start + n), int(rng.choice(np.arange(9, 56, 2))) / 64,
                    f"x_train[{start}:{start + n}], y_train[{start}:{start + n}]")
     return [made_up, consecutive]
+
+
+# ---- stratified_folds(): the labelled sets it is called with, drawn for each file. No folds are dealt here: the check
+# (checks/ex01/stratified_folds.py) judges the folds that come back by the docstring's two promises, counted.
+
+def leftover_piles(sizes: dict[int, int], k: int, first_fold: dict[int, int]) -> np.ndarray:
+    """How many leftover samples (n mod k of a class of n) each fold gets when every class hands its leftovers to
+    consecutive folds from `first_fold[class]` on: the shape of the classic near-misses (every class from fold 0,
+    as np.array_split of each class does; or from a fold of its own, its label or its rank)."""
+    piles = np.zeros(k, dtype=np.int64)
+    for label, n in sizes.items():
+        piles[(first_fold[label] + np.arange(n % k)) % k] += 1
+    return piles
+
+
+def _piled_up(sizes: dict[int, int], k: int) -> bool:
+    """Whether every near-miss of leftover_piles leaves two folds apart by more than one sample."""
+    ranks = {label: rank for rank, label in enumerate(sorted(sizes))}
+    starts = ({label: 0 for label in sizes}, {label: label % k for label in sizes}, {label: ranks[label] % k for label in sizes})
+    return all(np.ptp(leftover_piles(sizes, k, start)) > 1 for start in starts)
+
+
+def fold_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, int, str]]:
+    """Two labelled sets for stratified_folds(), drawn from `seed`, each as (labels, k, how the call reads):
+    1. a made-up set of 8 to 10 digits, k from 3 to 6, each digit's count drawn (one digit with fewer than k
+       samples, so that it is absent from some folds) until every near-miss of leftover_piles puts two folds
+       more than one sample apart, its labels in a shuffled order (labels in blocks would let a deal that ignores
+       the classes keep them by accident);
+    2. 150 to 400 consecutive training labels (MNIST's own order, already mixed), k from 3 to 10."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(3, 7))
+    digits = [int(d) for d in rng.choice(10, size=int(rng.integers(8, 11)), replace=False)]
+    while True:
+        sizes = {d: int(rng.integers(2 * k, 6 * k)) for d in digits}
+        sizes[digits[0]] = int(rng.integers(1, k))
+        if _piled_up(sizes, k):
+            break
+    made_up = rng.permutation(np.concatenate([np.full(n, d) for d, n in sizes.items()]))
+    shown = (f"{len(made_up)} labels drawn for this grading, in a shuffled order: "
+             + ", ".join(f"{sizes[d]} of digit {d}" for d in sorted(sizes)))
+    n = int(rng.integers(150, 401))
+    start = int(rng.integers(0, len(labels) - n))
+    real_k = int(rng.integers(3, 11))
+    return [(made_up, k, shown), (labels[start:start + n].copy(), real_k, f"y_train[{start}:{start + n}]")]

@@ -1,11 +1,10 @@
-"""ex01's checks of add_channel_axis(), and their messages."""
+"""ex01's check of add_channel_axis(), and its messages: one point for the whole contract (the shape and
+values, then the refusal of a wrong rank)."""
 
 import numpy as np
 
-from grader.scoring import depends_on
 
-
-def test_add_channel_axis_shape_values(student, mnist):
+def _shape_values(student, mnist):
     # The contract is any (N, H, W): a batch of 5×7 images tells it from a reshape to (-1, 28, 28, 1).
     small = np.arange(70, dtype=np.int16).reshape(2, 5, 7)
     for x, shown in ((mnist.x_train[:5], "x_train[:5]"), (mnist.x_train[:3].astype(np.float32) / 255, "x_train[:3] as float32 in [0, 1]"),
@@ -30,8 +29,7 @@ def test_add_channel_axis_shape_values(student, mnist):
             raise r.fail("got the right shape but different values", cause="the pixels were reordered or changed")
 
 
-@depends_on(test_add_channel_axis_shape_values)
-def test_add_channel_axis_rejects_wrong_rank(student, mnist):
+def _rejects_wrong_rank(student, mnist):
     x = mnist.x_train[:5]
     for bad, shown in ((x[0], "x_train[0] (one image, shape (28, 28))"), (x[..., np.newaxis], "an array that already has the axis, shape (5, 28, 28, 1)")):
         r = student.call("add_channel_axis", bad, shown=shown, expect="ValueError: the input must have rank 3 (N, H, W)")
@@ -40,3 +38,8 @@ def test_add_channel_axis_rejects_wrong_rank(student, mnist):
             hint="check images.ndim == 3 before adding the axis",
             contract="Raises ValueError if `images` is not rank 3 (a single image, or images that already have a channel axis)",
         )
+
+
+def test_add_channel_axis_shape_values(student, mnist):
+    _shape_values(student, mnist)
+    _rejects_wrong_rank(student, mnist)

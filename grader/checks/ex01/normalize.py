@@ -1,8 +1,11 @@
-"""ex01's checks of normalize(), and their messages (collected by grader/checks/ex01_preprocessing.py)."""
+"""ex01's check of normalize(), and its messages (collected by grader/checks/ex01_preprocessing.py).
+
+normalize() is lesson 1's scaling written as a function: one point, for its whole contract, judged in the
+order a student would meet the parts (shape and dtype, the values, the input left alone, the refusal), each
+part with its own message.
+"""
 
 import numpy as np
-
-from grader.scoring import depends_on
 
 
 def _normalized(student, mnist):
@@ -11,7 +14,7 @@ def _normalized(student, mnist):
     return x, r
 
 
-def test_normalize_shape_dtype(student, mnist):
+def _shape_dtype(student, mnist):
     x, r = _normalized(student, mnist)
     out = r.array()
     if out.shape != x.shape:
@@ -50,7 +53,7 @@ def _normalize_dim_batch(student, mnist):
     )
 
 
-def test_normalize_values(student, mnist):
+def _values(student, mnist):
     x, r = _normalized(student, mnist)
     out = r.array()
     if out.shape != x.shape:
@@ -94,8 +97,7 @@ def test_normalize_values(student, mnist):
     )
 
 
-@depends_on(test_normalize_values)
-def test_normalize_leaves_input(student, mnist):
+def _leaves_input(student, mnist):
     x, r = _normalized(student, mnist)
     (after,) = r.args_after
     if not np.array_equal(after, x):
@@ -108,8 +110,7 @@ def test_normalize_leaves_input(student, mnist):
         )
 
 
-@depends_on(test_normalize_values)
-def test_normalize_rejects_non_uint8(student, mnist):
+def _rejects_non_uint8(student, mnist):
     x = mnist.x_train[:5]
     for bad, shown in (
         (x.astype(np.float32) / 255, "x_train[:5].astype('float32') / 255 (already scaled)"),
@@ -121,3 +122,8 @@ def test_normalize_rejects_non_uint8(student, mnist):
             hint="check images.dtype == np.uint8 first; normalizing twice is a classic silent bug",
             contract="Raises ValueError if `images` is not uint8 (this catches scaling twice)",
         )
+
+
+def test_normalize_values(student, mnist):
+    for part in (_shape_dtype, _values, _leaves_input, _rejects_non_uint8):
+        part(student, mnist)

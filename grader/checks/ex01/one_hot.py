@@ -1,12 +1,12 @@
-"""ex01's checks of one_hot(), and their messages."""
+"""ex01's check of one_hot(), and its messages: one point for the whole contract (shape and dtype, the
+values, then the refusals of a bad label and of a wrong rank)."""
 
 import numpy as np
 
 from grader.feedback import short
-from grader.scoring import depends_on
 
 
-def test_one_hot_shape_dtype(student, mnist):
+def _shape_dtype(student, mnist):
     labels = mnist.y_train[:8]
     r = student.call("one_hot", labels, shown=f"np.array({labels.tolist()})", expect="a float32 array of shape (8, 10)")
     out = r.array()
@@ -48,14 +48,13 @@ def _one_hot_values_case(student, labels, num_classes):
     )
 
 
-def test_one_hot_values(student, mnist):
+def _values(student, mnist):
     _one_hot_values_case(student, mnist.y_train[:8], 10)
     _one_hot_values_case(student, np.array([2, 0, 1, 1, 2]), 3)
     _one_hot_values_case(student, np.array([0, 1, 2]), 10)  # the default width, with labels that never reach 9
 
 
-@depends_on(test_one_hot_values)
-def test_one_hot_rejects_bad_labels(student, mnist):
+def _rejects_bad_labels(student, mnist):
     for labels, first_bad in ((np.array([3, 12, 0, -1]), "12"), (np.array([-1, 2]), "-1"), (np.array([0, 10]), "10")):
         r = student.call(
             "one_hot", labels, shown=f"np.array({labels.tolist()})", expect=f"ValueError naming the first bad label, {first_bad}"
@@ -68,8 +67,7 @@ def test_one_hot_rejects_bad_labels(student, mnist):
         )
 
 
-@depends_on(test_one_hot_values)
-def test_one_hot_rejects_wrong_rank(student, mnist):
+def _rejects_wrong_rank(student, mnist):
     already = np.eye(10, dtype=np.int64)[[3, 0]]
     r = student.call(
         "one_hot", already, shown="an already one-hot (2, 10) array", expect="ValueError: labels must be 1-D"
@@ -77,3 +75,8 @@ def test_one_hot_rejects_wrong_rank(student, mnist):
     r.expect_raises(
         "ValueError", hint="check labels.ndim == 1; encoding twice is a classic silent bug", contract="Raises ValueError if `labels` is not 1-D"
     )
+
+
+def test_one_hot_values(student, mnist):
+    for part in (_shape_dtype, _values, _rejects_bad_labels, _rejects_wrong_rank):
+        part(student, mnist)

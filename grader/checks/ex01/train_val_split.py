@@ -132,7 +132,7 @@ def _leftover_fault(sizes: dict[int, int], taken: dict[int, int], fraction: floa
     return "", ""
 
 
-@depends_on(test_train_val_split_partition)
+@depends_on(test_train_val_split_partition, earns="its class counts (once every sample lands in exactly one part, with its own label)")
 def test_train_val_split_class_counts(student, mnist):
     for images, labels, fraction, shown in _class_count_cases(student, mnist):
         n_val = round(len(labels) * fraction)

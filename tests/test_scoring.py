@@ -216,6 +216,21 @@ def test_every_declared_dependency_is_a_check_of_its_own_exercise_above_it():
     assert declared >= 20  # the function exercises declare theirs (ex01, ex02b, ex03b, ex04, ex05b, ex06)
 
 
+
+def test_a_dependent_that_is_not_a_convention_says_what_it_earns():
+    """The default of `depends_on(earns=...)` is "validating or for leaving inputs alone": right for a convention,
+    wrong for a check of the subject, whose dependents' message would tell a student that a class count or an
+    accuracy was input validation (a reread found train_val_split_class_counts saying so)."""
+    conventions = {check for exercise in load_course().exercises for function in exercise.functions for check in function.conventions}
+    default = inspect.signature(scoring.depends_on).parameters["earns"].default
+    silent = []
+    for module in _check_modules():
+        for name, test in vars(module).items():
+            declaration = scoring.declared_dependencies(test) if name.startswith("test_") and inspect.isfunction(test) else None
+            if declaration is not None and declaration[1] == default and scoring.check_name(test) not in conventions:
+                silent.append(scoring.check_name(test))
+    assert silent == []
+
 def test_the_dependents_message_is_written_once():
     grader = ROOT / "grader"
     holders = [p.relative_to(ROOT).as_posix() for p in grader.rglob("*.py") if "counts once " in p.read_text(encoding="utf-8") and "This check counts once" in p.read_text(encoding="utf-8")]

@@ -128,7 +128,7 @@ def test_prepare_image_centred(student, mnist):
         if max(abs(box_row - 13.5), abs(box_col - 13.5)) <= 1:
             heavy = "top" if row < CENTRE else "bottom"
             cause = (f"the bounding box was centred, not the centre of mass: this {picture.label} has more of its ink in its "
-                     f"{heavy} half (a 7 in its top bar, say), so centring its mass moves it {'down' if heavy == 'top' else 'up'} from "
+                     f"{heavy} half (as a 7's bar or a 9's loop puts ink at the top, and a 6's loop at the bottom), so centring its mass moves it {'down' if heavy == 'top' else 'up'} from "
                      "where centring its box puts it")
         elif row < 10 and col < 10:
             cause = "the digit was pasted at the top-left corner and never moved"

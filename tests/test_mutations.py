@@ -280,6 +280,8 @@ MUTATIONS = {
                                      FOLDS_ALL),
     # "mix the labels first": the caller's labels are reordered, and the folds belong to the mixed ones
     "ex01_folds_labels_shuffled_in_place": ("ex01", {DEALT: "    np.random.default_rng(seed).shuffle(labels)\n" + DEALT}, FOLDS_ALL),
+    "ex01_folds_returned_as_a_list": ("ex01", {"    folds[order] = np.arange(len(labels)) % k\n    return folds\n":
+                                               "    folds[order] = np.arange(len(labels)) % k\n    return folds.tolist()\n"}, FOLDS_ALL),
     "ex01_folds_k_unchecked": ("ex01", {"    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(labels):\n": "    if False:\n"},
                                {"stratified_folds_rejects_bad_input"}),
     "ex01_standardize_leaked": ("ex01", {STATISTICS: "    everything = np.concatenate([train, other])\n    mean, std = everything.mean(axis=0), everything.std(axis=0)\n",

@@ -6,7 +6,7 @@ any way of keeping both promises earns the points (a deal in turn, a greedy fill
 
 import numpy as np
 
-from grader.feedback import describe
+from grader.feedback import Opaque, describe
 from grader.references import ex01_preprocessing as ref
 from grader.scoring import depends_on
 
@@ -17,8 +17,11 @@ def _folds(student, labels, k, shown, seed=0, cached=True):
                      cached=cached, k=k, seed=seed)
     folds = r.value
     if not isinstance(folds, np.ndarray) or folds.ndim != 1 or len(folds) != len(labels):
-        cause = "one list of samples per fold rather than one fold number per sample" if (
-            isinstance(folds, (list, tuple)) and len(folds) == k) else ""
+        length = _sequence_length(folds)
+        if length == len(labels):
+            raise r.fail(f"got {describe(folds)}", cause="a Python list where the docstring asks for a NumPy array",
+                         hint="return np.asarray(folds, dtype=np.int64)")
+        cause = "one list of samples per fold rather than one fold number per sample" if length == k else ""
         raise r.fail(f"got {describe(folds)}", cause=cause, hint="return one fold number per sample: folds[i] is sample i's fold")
     if folds.dtype.kind not in "iu":
         raise r.fail(f"got an array of dtype {folds.dtype}", cause="fold numbers computed in floating point" if folds.dtype.kind == "f" else "",
@@ -29,6 +32,15 @@ def _folds(student, labels, k, shown, seed=0, cached=True):
                      cause="folds numbered 1..k, where Python counts from 0" if numbered_from_one else "",
                      hint=f"with k={k}, the folds are 0 to {k - 1}", contract="an int64 array of N fold numbers 0..k-1")
     return r, folds
+
+
+def _sequence_length(value):
+    """A returned list's or tuple's length (a long one crosses from the worker as an Opaque with its length), or None."""
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    if isinstance(value, Opaque) and value.description.endswith(("list", "tuple")):
+        return value.length
+    return None
 
 
 def _counts(labels, folds, k):

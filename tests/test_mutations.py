@@ -274,6 +274,19 @@ MUTATIONS = {
         mine = rng.permutation(np.flatnonzero(labels == c))
         folds[mine] = (int(c) + np.arange(len(mine))) % k
 """}, {"stratified_folds_fold_sizes"}),
+    # a reviewer's: each class from fold 0 up and from fold k-1 down in turn (passed one draw in twelve of one made-up set)
+    "ex01_folds_up_and_down_in_turn": ("ex01", {DEALT: """    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=np.int64)
+    for rank, c in enumerate(np.unique(labels)):
+        mine = rng.permutation(np.flatnonzero(labels == c))
+        turn = np.arange(len(mine)) % k
+        folds[mine] = turn if rank % 2 == 0 else k - 1 - turn
+"""}, {"stratified_folds_fold_sizes"}),
+    # a reviewer's: the folds' numbers drawn, the samples that share a fold always the same
+    "ex01_folds_renamed_not_shuffled": ("ex01", {DEALT: """    order = np.argsort(labels, kind="stable")
+    folds = np.empty(len(labels), dtype=np.int64)
+    folds[order] = np.random.default_rng(seed).permutation(k)[np.arange(len(labels)) % k]
+"""}, {"stratified_folds_reproducible"}),
     "ex01_folds_never_shuffled": ("ex01", {"order = np.random.default_rng(seed).permutation(len(labels))": "order = np.arange(len(labels))"},
                                   {"stratified_folds_reproducible"}),
     "ex01_folds_numbered_from_one": ("ex01", {"folds[order] = np.arange(len(labels)) % k": "folds[order] = np.arange(len(labels)) % k + 1"},

@@ -432,9 +432,10 @@ def test_ex01_class_count_sets_put_a_tie_where_the_leftovers_split_it(mnist_path
 
 def test_ex01_fold_sets_tell_each_near_miss_from_the_contract(mnist_path):
     """stratified_folds()'s drawn sets (grader/references/ex01_preprocessing.py) on 100 draws: the reference solution
-    keeps both promises on both; on the made-up set, a deal that ignores the classes (lesson 1's cell) breaks the
-    classes' promise, and a class-by-class deal whose leftovers start at fold 0, at the class's label or at its rank
-    breaks the folds' sizes, as the check's diagnosis (leftover_piles) says."""
+    keeps both promises on all three; on each made-up set, a deal that ignores the classes (lesson 1's cell) breaks
+    the classes' promise, and each class-by-class near-miss breaks the folds' sizes: leftovers from fold 0, from the
+    class's label, from its rank, and from fold 0 up and fold k-1 down in turn (dealt here, independently of the
+    generator's own model of them, leftover_piles)."""
     import importlib.util
 
     from grader.references import ex01_preprocessing as ex01
@@ -451,23 +452,28 @@ def test_ex01_fold_sets_tell_each_near_miss_from_the_contract(mnist_path):
         return (sizes.min() >= len(y) // k and sizes.max() <= -(-len(y) // k),
                 all(c.min() >= c.sum() // k and c.max() <= -(-c.sum() // k) for c in classes))
 
-    def dealt_by_class(y, k, start, rng):
+    def dealt_by_class(y, k, fold_of, rng):
+        """Each class's shuffled samples, the j-th to fold fold_of(label, rank, j) mod k."""
         folds = np.empty(len(y), dtype=np.int64)
         for rank, c in enumerate(np.unique(y)):
             mine = rng.permutation(np.flatnonzero(y == c))
-            folds[mine] = (start(int(c), rank) + np.arange(len(mine))) % k
+            folds[mine] = np.array([fold_of(int(c), rank, j) for j in range(len(mine))]) % k
         return folds
 
+    near_misses = {"fold 0": lambda c, rank, j: j, "label": lambda c, rank, j: c + j, "rank": lambda c, rank, j: rank + j,
+                   "up and down": lambda c, rank, j: j if rank % 2 == 0 else -1 - j}
     for seed in range(100):
-        (made_up, k, _), (real, real_k, _) = ex01.fold_cases(labels, seed)
-        for y, kk in ((made_up, k), (real, real_k)):
-            assert kept(y, solution.stratified_folds(y, kk, seed), kk) == (True, True), seed
+        cases = ex01.fold_cases(labels, seed)
+        assert len(cases) == 3
+        for y, k, _ in cases:
+            assert kept(y, solution.stratified_folds(y, k, seed), k) == (True, True), seed
         rng = np.random.default_rng(seed)
-        ignoring = np.empty(len(made_up), dtype=np.int64)
-        ignoring[rng.permutation(len(made_up))] = np.arange(len(made_up)) % k
-        assert kept(made_up, ignoring, k) == (True, False), seed
-        for name, start in (("fold 0", lambda c, rank: 0), ("label", lambda c, rank: c), ("rank", lambda c, rank: rank)):
-            assert kept(made_up, dealt_by_class(made_up, k, start, rng), k) == (False, True), (seed, name)
+        for made_up, k, _ in cases[:2]:
+            ignoring = np.empty(len(made_up), dtype=np.int64)
+            ignoring[rng.permutation(len(made_up))] = np.arange(len(made_up)) % k
+            assert kept(made_up, ignoring, k) == (True, False), seed
+            for name, fold_of in near_misses.items():
+                assert kept(made_up, dealt_by_class(made_up, k, fold_of, rng), k) == (False, True), (seed, name)
 
 
 def test_ex06_threshold_cases_tell_each_classic_search_from_the_contract():

@@ -167,31 +167,35 @@ def class_count_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, f
 # ---- stratified_folds(): the labelled sets it is called with, drawn for each file. No folds are dealt here: the check
 # (checks/ex01/stratified_folds.py) judges the folds that come back by the docstring's two promises, counted.
 
-def leftover_piles(sizes: dict[int, int], k: int, first_fold: dict[int, int]) -> np.ndarray:
-    """How many leftover samples (n mod k of a class of n) each fold gets when every class hands its leftovers to
-    consecutive folds from `first_fold[class]` on: the shape of the classic near-misses (every class from fold 0,
-    as np.array_split of each class does; or from a fold of its own, its label or its rank)."""
+def leftover_piles(sizes: dict[int, int], k: int, folds_of) -> np.ndarray:
+    """How many leftover samples (n mod k of a class of n) each fold gets when each class hands its leftovers to the
+    folds `folds_of(label, rank, n mod k)` names, each class placing its own without regard to the others'."""
     piles = np.zeros(k, dtype=np.int64)
-    for label, n in sizes.items():
-        piles[(first_fold[label] + np.arange(n % k)) % k] += 1
+    for rank, label in enumerate(sorted(sizes)):
+        piles[np.asarray(folds_of(label, rank, sizes[label] % k), dtype=np.int64) % k] += 1
     return piles
 
 
+def near_misses(k: int) -> dict[str, object]:
+    """The classic near-misses, as where each class's leftovers go (for leftover_piles): from fold 0 on (dealing
+    each class afresh, or np.array_split of each class); from a fold of the class's own, its label or its rank;
+    and alternately from fold 0 up and from fold k-1 down (a reviewer's, which passed one draw in twelve of a
+    single made-up set)."""
+    up = lambda first, r: first + np.arange(r)  # noqa: E731
+    return {
+        "from fold 0": lambda label, rank, r: up(0, r),
+        "from the label's fold": lambda label, rank, r: up(label, r),
+        "from the rank's fold": lambda label, rank, r: up(rank, r),
+        "up and down in turn": lambda label, rank, r: up(0, r) if rank % 2 == 0 else k - 1 - np.arange(r),
+    }
+
+
 def _piled_up(sizes: dict[int, int], k: int) -> bool:
-    """Whether every near-miss of leftover_piles leaves two folds apart by more than one sample."""
-    ranks = {label: rank for rank, label in enumerate(sorted(sizes))}
-    starts = ({label: 0 for label in sizes}, {label: label % k for label in sizes}, {label: ranks[label] % k for label in sizes})
-    return all(np.ptp(leftover_piles(sizes, k, start)) > 1 for start in starts)
+    """Whether every near-miss leaves two folds more than one leftover apart."""
+    return all(np.ptp(leftover_piles(sizes, k, folds_of)) > 1 for folds_of in near_misses(k).values())
 
 
-def fold_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, int, str]]:
-    """Two labelled sets for stratified_folds(), drawn from `seed`, each as (labels, k, how the call reads):
-    1. a made-up set of 8 to 10 digits, k from 3 to 6, each digit's count drawn (one digit with fewer than k
-       samples, so that it is absent from some folds) until every near-miss of leftover_piles puts two folds
-       more than one sample apart, its labels in a shuffled order (labels in blocks would let a deal that ignores
-       the classes keep them by accident);
-    2. 150 to 400 consecutive training labels (MNIST's own order, already mixed), k from 3 to 10."""
-    rng = np.random.default_rng(seed)
+def _made_up(rng: np.random.Generator) -> tuple[np.ndarray, int, str]:
     k = int(rng.integers(3, 7))
     digits = [int(d) for d in rng.choice(10, size=int(rng.integers(8, 11)), replace=False)]
     while True:
@@ -200,9 +204,21 @@ def fold_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, int, str
         if _piled_up(sizes, k):
             break
     made_up = rng.permutation(np.concatenate([np.full(n, d) for d, n in sizes.items()]))
-    shown = (f"{len(made_up)} labels drawn for this grading, in a shuffled order: "
-             + ", ".join(f"{sizes[d]} of digit {d}" for d in sorted(sizes)))
+    return made_up, k, (f"{len(made_up)} labels drawn for this grading, in a shuffled order: "
+                        + ", ".join(f"{sizes[d]} of digit {d}" for d in sorted(sizes)))
+
+
+def fold_cases(labels: np.ndarray, seed: int) -> list[tuple[np.ndarray, int, str]]:
+    """Three labelled sets for stratified_folds(), drawn from `seed`, each as (labels, k, how the call reads):
+    1-2. two made-up sets of 8 to 10 digits, k from 3 to 6, each digit's count drawn (one digit with fewer than k
+       samples, so that it is absent from some folds) until every near-miss puts two folds more than one leftover
+       apart, the labels in a shuffled order (labels in blocks would let a deal that ignores the classes keep them
+       by accident). Two, so that a way of placing leftovers that no near-miss names, random starts say, has to be
+       lucky twice;
+    3. 150 to 400 consecutive training labels (MNIST's own order, already mixed), k from 3 to 10."""
+    rng = np.random.default_rng(seed)
+    made_up = [_made_up(rng), _made_up(rng)]
     n = int(rng.integers(150, 401))
     start = int(rng.integers(0, len(labels) - n))
     real_k = int(rng.integers(3, 11))
-    return [(made_up, k, shown), (labels[start:start + n].copy(), real_k, f"y_train[{start}:{start + n}]")]
+    return [*made_up, (labels[start:start + n].copy(), real_k, f"y_train[{start}:{start + n}]")]

@@ -74,12 +74,20 @@ def test_stratified_folds_class_balance(student, mnist):
                 continue
             sizes = np.bincount(folds, minlength=k)
             sizes_kept = sizes.min() >= len(labels) // k and sizes.max() <= -(-len(labels) // k)
+            rounds_kept = all(counted.min() >= counted.sum() // k for counted in counts.values())
+            if rounds_kept:
+                cause = (f"every class gave each fold at least floor(n / {k}) of its samples, but the leftover samples (n mod {k} "
+                         f"of each class) were placed without regard to their class, and fold {int(np.argmax(per_fold))} got "
+                         f"{int(per_fold.max()) - n // k} of digit {c}'s {n % k}")
+            elif sizes_kept:
+                cause = ("the folds were dealt without looking at the classes: every fold got its share of the samples, but how "
+                         "a class spreads over them was left to chance")
+            else:
+                cause = "the samples were not dealt class by class"
             raise r.fail(
                 f"digit {c}'s {n} samples fell {', '.join(map(str, per_fold))} into folds 0 to {k - 1}",
                 f"{n // k}" + (f" or {n // k + 1}" if n % k else "") + f" of them in every fold ({n} / {k} = {n / k:.4g})",
-                cause=("the folds were dealt without looking at the classes: every fold got its share of the samples, but how a "
-                       "class spreads over them was left to chance" if sizes_kept else
-                       "the samples were not dealt class by class"),
+                cause=cause,
                 hint="a fold's share of the whole set is not enough: count how each class spreads over your folds, and make "
                      "the count decide before the shuffle picks which samples",
                 contract="a class with n samples has floor(n / k) or ceil(n / k) of them in every fold")
@@ -135,6 +143,17 @@ def test_stratified_folds_reproducible(student, mnist):
                      cause="the folds were dealt in the samples' own order, without a shuffle, or the seed never reached the generator",
                      hint="let np.random.default_rng(seed) decide which samples of a class go to which fold",
                      contract="Which samples of a class go to which fold is the shuffle's choice")
+    if _groups(first) == _groups(other):
+        raise r.fail("seed=0 and seed=1 put the same samples together, only under other fold numbers",
+                     "different seeds to put different samples together",
+                     cause="the shuffle renamed the folds but did not decide which samples share one",
+                     hint="let np.random.default_rng(seed) decide which samples of a class go to which fold, not only the folds' numbers",
+                     contract="Which samples of a class go to which fold is the shuffle's choice")
+
+
+def _groups(folds):
+    """The folds as sets of samples, whatever their numbers."""
+    return {frozenset(np.flatnonzero(folds == fold).tolist()) for fold in np.unique(folds)}
 
 
 @depends_on(test_stratified_folds_types, earns="validating its input")

@@ -624,7 +624,28 @@ MUTATIONS = {
                                               "    if (~keeps).any():\n        keeps[np.flatnonzero(~keeps)[0]:] = False\n    if not keeps.any():\n        return math.inf"},
                                      {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
     # "at most" read as "below": a share equal to max_error refused
-    "ex06_threshold_strict": ("ex06", {"keeps = wrong <= max_error * answered": "keeps = wrong < max_error * answered"}, {"choose_threshold_answers_the_most"}),
+    # (and with max_error 0 nothing is below 0: it answers nothing where the most confident answers are all right)
+    "ex06_threshold_strict": ("ex06", {"keeps = wrong <= max_error * answered": "keeps = wrong < max_error * answered"},
+                              {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    # an adversarial review's: the share is trusted to have settled once it kept the limit with 100 answers counted, and
+    # the search stops at a break after that (it always returns a threshold that keeps, so only answers_the_most can tell)
+    "ex06_threshold_stops_once_counted": ("ex06", {"    if not keeps.any():\n        return math.inf":
+                                                   "    late = np.flatnonzero(~keeps & (np.cumsum(keeps) > 0) & (answered >= 100))\n"
+                                                   "    if len(late):\n        keeps[late[0]:] = False\n"
+                                                   "    if not keeps.any():\n        return math.inf"},
+                                          {"choose_threshold_answers_the_most"}),
+    # an adversarial review's: max_error 0 taken for "nothing keeps"
+    "ex06_threshold_zero_means_none": ("ex06", {"    if not keeps.any():\n        return math.inf": "    if max_error == 0 or not keeps.any():\n        return math.inf"},
+                                       {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    # validation stricter than the contract: a confidence of 0.0 refused
+    "ex06_threshold_zero_confidence_refused": ("ex06", {"np.all((confidences >= 0) & (confidences <= 1))": "np.all((confidences > 0) & (confidences <= 1))"},
+                                               {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    "ex06_threshold_sorted_in_place": ("ex06", {"    values, first = np.unique(-confidences, return_inverse=True)\n":
+                                                "    order = np.argsort(-confidences, kind=\"stable\")\n    confidences[:], correct[:] = confidences[order], correct[order]\n"
+                                                "    values, first = np.unique(-confidences, return_inverse=True)\n"},
+                                       {"choose_threshold_types"}),
+    "ex06_threshold_int_confidences_accepted": ("ex06", {"if not np.issubdtype(confidences.dtype, np.floating) or not np.all(": "if not np.all("},
+                                                {"choose_threshold_rejects_bad_input"}),
     # nothing keeps the share, and 0.0 comes back: a threshold that answers every image
     "ex06_threshold_zero_for_none": ("ex06", {"        return math.inf\n": "        return 0.0\n"},
                                      {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
@@ -819,6 +840,7 @@ QUOTED = {
     "ex05b_padding_unchecked": 'if padding is neither "valid" nor "same"',
     "ex05b_backward_padding_unchecked": "Raises ValueError where conv2d would",
     "ex06_inverted_in_place": "The input is not modified",
+    "ex06_threshold_sorted_in_place": "The inputs are not modified",
     "ex06_blank_page_unchecked": "or if it shows no digit",
 }
 

@@ -481,7 +481,8 @@ def test_ex06_threshold_cases_tell_each_classic_search_from_the_contract():
     threshold each set was built around is the contract's (a search written here, never shipped, and the reference
     solution agree), and each classic mistake returns another threshold on the set built for it (equal confidences
     counted one answer at a time, in either order; a search that stops at the first threshold breaking the limit;
-    "at most" read as "below"; answers counted above t, not from t)."""
+    "at most" read as "below"; answers counted above t, not from t; a search that stops at a break once 100, 200 or
+    6 / max_error answers are counted, on the set whose share breaks late; max_error 0 taken for "nothing keeps")."""
     import importlib.util
     import math
 
@@ -516,8 +517,18 @@ def test_ex06_threshold_cases_tell_each_classic_search_from_the_contract():
         kept = [float(c) for c in np.unique(conf) if (conf > c).any() and ex06.keeps(int((conf > c).sum()), int(((conf > c) & ~ok).sum()), m)]
         return min(kept) if kept else math.inf
 
+    def stops_once_counted(conf, ok, m, enough):
+        best = math.inf
+        for c in np.unique(conf)[::-1]:
+            answered, wrong = ex06.answered_share(conf, ok, c)
+            if ex06.keeps(answered, wrong, m):
+                best = float(c)
+            elif answered >= enough:
+                break
+        return best
+
     for seed in range(40):
-        validation, dip_and_tie, at_the_limit, none = cases = ex06.threshold_cases(seed)
+        validation, dip_and_tie, at_the_limit, none, late_break, zero_allowed, one_answer = cases = ex06.threshold_cases(seed)
         best = {case.kind: case.best for case in cases}
         for case in cases:
             assert searched(case.confidences, case.correct, case.max_error) == case.best, (seed, case.kind)
@@ -533,3 +544,8 @@ def test_ex06_threshold_cases_tell_each_classic_search_from_the_contract():
         assert strict(at_the_limit.confidences, at_the_limit.correct, at_the_limit.max_error) != best["at the limit"], seed
         for case in (validation, dip_and_tie, at_the_limit):
             assert above(case.confidences, case.correct, case.max_error) != best[case.kind], (seed, case.kind)
+        c, ok, m = late_break.confidences, late_break.correct, late_break.max_error
+        for enough in (100, 200, 6 / m):
+            assert stops_once_counted(c, ok, m, enough) != best["late break"], (seed, enough)
+        assert zero_allowed.max_error == 0 and math.isfinite(best["zero allowed"]), seed
+        assert len(one_answer.confidences) == 1 and best["one answer"] == 0.0, seed

@@ -420,7 +420,7 @@ class ThresholdCase:
     max_error: float
     best: float  # the contract's threshold, known from how the set was built (no search for it is shipped)
     shown: str  # how the call reads in messages
-    kind: str  # what it is built to tell: "validation", "dip and tie", "at the limit", "none"
+    kind: str  # what it is built to tell: "validation", "dip and tie", "at the limit", "none", "late break", "zero allowed", "one answer"
 
 
 def answered_share(confidences: np.ndarray, correct: np.ndarray, t: float) -> tuple[int, int]:
@@ -522,7 +522,43 @@ def _none_answered(rng: np.random.Generator) -> ThresholdCase:
     return _case(rng, answers, 0.0, math.inf, "none", "answers, one of the two most confident (equal) wrong")
 
 
+def _late_break(rng: np.random.Generator) -> ThresholdCase:
+    """A share that breaks the limit late and recovers (an adversarial review's): more than 200 answers, and more
+    than 8 / max_error, all right at the top; then a run of wrong ones that breaks the limit; then right ones that
+    bring the share back within it, the last of them the best threshold; below it, every threshold breaks it. A
+    search that trusts the share to settle once enough answers are counted (a minimum count, a warm-up, a binary
+    search over the confidences) stops at the break."""
+    q = int(rng.choice([16, 32]))
+    top = max(200, 8 * q) + int(rng.integers(5, 60))
+    run = top // (q - 1) + int(rng.integers(1, 4))  # run wrong answers after `top` right ones: run > (top + run) / q
+    back = q * run - top - run + int(rng.integers(0, 5))  # then right ones, until run <= (top + run + back) / q
+    tail = int(rng.integers(5, 15))
+    values = np.sort(rng.choice(np.arange(2000, 10000), top + run + back + tail, replace=False))[::-1] / 10000
+    answers = [(c, True) for c in values[:top]] + [(c, False) for c in values[top:top + run]]
+    answers += [(c, True) for c in values[top + run:top + run + back]] + [(c, False) for c in values[top + run + back:]]
+    best = float(values[top + run + back - 1])
+    return _case(rng, answers, 1 / q, best, "late break", f"answers, the {top} most confident right, the next {run} wrong")
+
+
+def _zero_allowed(rng: np.random.Generator) -> ThresholdCase:
+    """max_error 0 with a threshold that keeps it: the most confident answers right, then a wrong one (an adversarial
+    review's: `if max_error == 0: return math.inf` stood in for handling "nothing keeps" while max_error 0 came only
+    with the set where nothing does)."""
+    values = _distinct(rng, int(rng.integers(20, 60)), 100, 1000)
+    right = int(rng.integers(3, 12))
+    answers = [(c, True) for c in values[:right]] + [(values[right], False)] + [(c, bool(rng.random() < 0.8)) for c in values[right + 1:]]
+    return _case(rng, answers, 0.0, float(values[right - 1]), "zero allowed", f"answers, the {right} most confident right")
+
+
+def _one_answer(rng: np.random.Generator) -> ThresholdCase:
+    """The smallest valid input: one answer, right, at confidence 0.0 (which answers it: 0.0 >= 0.0), so that
+    validation stricter than the contract's shows."""
+    return _case(rng, [(0.0, True)], float(rng.choice(THRESHOLD_SHARES)), 0.0, "one answer", "answer, right at confidence 0.0")
+
+
 def threshold_cases(seed: int) -> list[ThresholdCase]:
-    """choose_threshold's validation results for one file: one like a model's, and three built to tell a mistake each."""
+    """choose_threshold's validation results for one file: one like a model's, five built to tell a mistake each,
+    and the smallest valid input."""
     rng = np.random.default_rng([seed, 6])
-    return [_validation_like(rng), _dip_and_tie(rng), _at_the_limit(rng), _none_answered(rng)]
+    return [_validation_like(rng), _dip_and_tie(rng), _at_the_limit(rng), _none_answered(rng), _late_break(rng),
+            _zero_allowed(rng), _one_answer(rng)]

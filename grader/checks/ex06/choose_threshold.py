@@ -1,9 +1,10 @@
 """ex06's checks of choose_threshold(), and their messages.
 
 Its validation results are drawn for each file (references.threshold_cases): one set like a model's answers,
-and three built so that a classic mistake gives another threshold (equal confidences counted one at a time,
-a search that stops at the first threshold breaking the limit, a share equal to the limit refused, nothing
-answerable). Each set's best threshold is known from how it was built: the grader holds no search for it.
+five built so that a classic mistake gives another threshold (equal confidences counted one at a time, a search
+that stops at the first threshold breaking the limit, a share equal to the limit refused, nothing answerable, a
+share that breaks the limit only after many answers, max_error 0 with a threshold that keeps it), and one answer
+at confidence 0.0, the smallest valid input. Each set's best threshold is known from how it was built: the grader holds no search for it.
 """
 
 import math
@@ -31,9 +32,15 @@ def _threshold(student, case: ref.ThresholdCase):
     return r, float(np.asarray(t).reshape(()))
 
 
+def _number(t: float) -> str:
+    """A threshold as a message writes it: short where that is exact, in full where it is not (a float32's
+    0.8700000047683716 is not 0.87, and answers other images)."""
+    return f"{t:g}" if float(f"{t:g}") == t else repr(t)
+
+
 def _answers(case: ref.ThresholdCase, t: float) -> str:
     answered, wrong = ref.answered_share(case.confidences, case.correct, t)
-    return f"threshold {t:g} answers {answered} of {len(case.confidences)} images, {wrong} of them wrong"
+    return f"threshold {_number(t)} answers {answered} of {len(case.confidences)} images, {wrong} of them wrong"
 
 
 def _limit(case: ref.ThresholdCase) -> str:
@@ -44,6 +51,12 @@ def test_choose_threshold_types(student):
     case = ref.threshold_cases(student.threshold_seed)[0]
     r, _ = _threshold(student, case)
     python_number(r, "the threshold", r.value, float)
+    confidences, correct = r.args_after
+    if not (np.array_equal(confidences, case.confidences) and np.array_equal(correct, case.correct)):
+        raise r.fail("afterwards the caller's confidences or correct had changed", "the inputs left untouched",
+                     cause="sorting in place (confidences.sort(), or writing the sorted order back into the arrays)",
+                     hint="sort indices (np.argsort) or a copy, and leave the arrays you were given as they were",
+                     contract="The inputs are not modified")
 
 
 def _answered_above(case: ref.ThresholdCase, t: float) -> tuple[int, int]:
@@ -64,16 +77,31 @@ def _missed_the_best(r, case: ref.ThresholdCase, t: float):
     best = case.best
     answered, wrong = ref.answered_share(case.confidences, case.correct, best)
     got = _answers(case, t) if math.isfinite(t) else f"{t:g}, which answers nothing"
+    if math.isfinite(t) and not np.any(case.confidences == t):
+        got += " (not one of the confidences)"
     missed = f"threshold {best:g} answers {answered} images with {wrong} wrong, a share of {wrong / answered:.4f}, within {case.max_error:g}"
     higher = np.unique(case.confidences[(case.confidences > best) & (case.confidences <= t)])
     broke = [c for c in higher if not ref.keeps(*ref.answered_share(case.confidences, case.correct, c), case.max_error)]
-    if wrong == case.max_error * answered:
+    stopped = ("On the way down from the most confident answer, the share breaks the limit at {at} (after {n} answers) and "
+               "comes back within it lower down, as right answers pile up: a search that stops at the first threshold "
+               "breaking the limit, or once many answers are counted, never reaches the best one")
+    if case.max_error == 0 and not math.isfinite(t):
+        cause = (f"{missed}: with max_error 0 a threshold keeps the limit when every answer it gives is right (0 wrong is at "
+                 f"most 0 × {answered}), and the {answered} most confident are. Returning math.inf whenever max_error is 0, "
+                 "or comparing with < (0 < 0 is false), refuses it")
+        hint = "max_error 0 is a limit like any other: compare wrong <= max_error × answered, and keep the smallest threshold that holds"
+    elif wrong == case.max_error * answered and broke:
+        at = max(broke)
+        cause = (f"{missed}: exactly the share allowed, which \"at most\" keeps. Between it and your threshold the share breaks "
+                 f"the limit at {at:g} and comes back: either a strict comparison (<) refused the equal share, or the search "
+                 "stopped at the first threshold breaking the limit")
+        hint = "compare with <=, and try every distinct confidence, wherever the share broke the limit above"
+    elif wrong == case.max_error * answered:
         cause = (f"{missed}: exactly the share allowed, and \"at most\" keeps it; a strict comparison (<) refuses it")
         hint = "a share equal to max_error keeps the limit: compare with <="
     elif broke:
-        cause = (f"{missed}. On the way down from the most confident answer, the share breaks the limit at "
-                 f"{max(broke):g} and comes back within it lower down, as right answers pile up: a search that stops "
-                 "at the first threshold breaking the limit never reaches the best one")
+        at = max(broke)
+        cause = f"{missed}. " + stopped.format(at=f"{at:g}", n=ref.answered_share(case.confidences, case.correct, at)[0])
         hint = "try every distinct confidence, and keep the smallest that keeps the share, wherever the share broke it above"
     else:
         cause = f"{missed}, and a smaller threshold answers more"
@@ -139,6 +167,7 @@ def test_choose_threshold_rejects_bad_input(student):
         ((conf[:0], ok[:0]), {"max_error": case.max_error}, "two empty arrays", "ValueError: N >= 1"),
         ((conf.reshape(1, -1), ok.reshape(1, -1)), {"max_error": case.max_error}, f"two arrays of shape {(1, len(conf))}", "ValueError: 1-D arrays"),
         ((conf, ok.astype(np.int64)), {"max_error": case.max_error}, "the confidences, and correct as 0s and 1s of dtype int64", "ValueError: correct is not bool"),
+        ((np.round(conf).astype(np.int64), ok), {"max_error": case.max_error}, "the confidences rounded to 0 or 1, of dtype int64, and correct", "ValueError: confidences is not a float array"),
         ((above_one, ok), {"max_error": case.max_error}, "the confidences with one of them 1.5, and correct", "ValueError: a confidence outside [0, 1]"),
         ((with_nan, ok), {"max_error": case.max_error}, "the confidences with one of them nan, and correct", "ValueError: a confidence is nan"),
         ((conf, ok), {"max_error": 1.0}, "the confidences and correct", "ValueError: max_error not in [0, 1)"),

@@ -4,7 +4,8 @@ Its validation results are drawn for each file (references.threshold_cases): one
 five built so that a classic mistake gives another threshold (equal confidences counted one at a time, a search
 that stops at the first threshold breaking the limit, a share equal to the limit refused, nothing answerable, a
 share that breaks the limit only after many answers, max_error 0 with a threshold that keeps it), and one answer
-at confidence 0.0, the smallest valid input. Each set's best threshold is known from how it was built: the grader holds no search for it.
+at confidence 0.0, the smallest valid input. Each set's best threshold is known from how it was built: the grader
+holds no search for it.
 """
 
 import math

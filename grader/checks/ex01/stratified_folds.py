@@ -43,6 +43,16 @@ def _sequence_length(value):
     return None
 
 
+def _even(counts, n, k) -> bool:
+    """Whether counts that share out n over k folds are each floor(n / k) or ceil(n / k): both promises' test."""
+    return counts.min() >= n // k and counts.max() <= -(-n // k)
+
+
+def _allowed(n, k) -> str:
+    """What _even allows, as a message says it."""
+    return f"{n // k}" + (f" or {n // k + 1}" if n % k else "")
+
+
 def _counts(labels, folds, k):
     """{label: its count in each fold}, the labels sorted."""
     return {int(c): np.bincount(folds[labels == c], minlength=k) for c in np.unique(labels)}
@@ -70,10 +80,9 @@ def test_stratified_folds_class_balance(student, mnist):
         counts = _counts(labels, folds, k)
         for c, per_fold in counts.items():
             n = int(per_fold.sum())
-            if per_fold.min() >= n // k and per_fold.max() <= -(-n // k):
+            if _even(per_fold, n, k):
                 continue
-            sizes = np.bincount(folds, minlength=k)
-            sizes_kept = sizes.min() >= len(labels) // k and sizes.max() <= -(-len(labels) // k)
+            sizes_kept = _even(np.bincount(folds, minlength=k), len(labels), k)
             rounds_kept = all(counted.min() >= counted.sum() // k for counted in counts.values())
             if rounds_kept:
                 cause = (f"every class gave each fold at least floor(n / {k}) of its samples, but the leftover samples (n mod {k} "
@@ -86,7 +95,7 @@ def test_stratified_folds_class_balance(student, mnist):
                 cause = "the samples were not dealt class by class"
             raise r.fail(
                 f"digit {c}'s {n} samples fell {', '.join(map(str, per_fold))} into folds 0 to {k - 1}",
-                f"{n // k}" + (f" or {n // k + 1}" if n % k else "") + f" of them in every fold ({n} / {k} = {n / k:.4g})",
+                f"{_allowed(n, k)} of them in every fold ({n} / {k} = {n / k:.4g})",
                 cause=cause,
                 hint="a fold's share of the whole set is not enough: count how each class spreads over your folds, and make "
                      "the count decide before the shuffle picks which samples",
@@ -115,11 +124,11 @@ def test_stratified_folds_fold_sizes(student, mnist):
         r, folds = _folds(student, labels, k, shown)
         sizes = np.bincount(folds, minlength=k)
         n = len(labels)
-        if sizes.min() >= n // k and sizes.max() <= -(-n // k):
+        if _even(sizes, n, k):
             continue
         raise r.fail(
             f"folds of {', '.join(map(str, sizes))} samples",
-            f"{n // k}" + (f" or {n // k + 1}" if n % k else "") + f" samples in every fold ({n} / {k} = {n / k:.4g}), "
+            f"{_allowed(n, k)} samples in every fold ({n} / {k} = {n / k:.4g}), "
             "with every class's share kept",
             cause=_pile_up(_counts(labels, folds, k), k),
             hint="both promises at once: a class's leftovers may go to any folds, so choose them with the other classes' in "

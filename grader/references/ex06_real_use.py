@@ -477,9 +477,9 @@ def _validation_like(rng: np.random.Generator) -> ThresholdCase:
     return _case(rng, answers, max_error, best, "validation", "validation answers")
 
 
-def _distinct(rng: np.random.Generator, n: int, low: int, high: int) -> np.ndarray:
-    """n distinct confidences with three decimals in [low, high) thousandths, largest first."""
-    return np.sort(rng.choice(np.arange(low, high), n, replace=False))[::-1] / 1000
+def _distinct(rng: np.random.Generator, n: int, low: int, high: int, scale: int = 1000) -> np.ndarray:
+    """n distinct confidences in [low, high) / scale (three decimals by default), largest first."""
+    return np.sort(rng.choice(np.arange(low, high), n, replace=False))[::-1] / scale
 
 
 def _dip_and_tie(rng: np.random.Generator) -> ThresholdCase:
@@ -533,7 +533,7 @@ def _late_break(rng: np.random.Generator) -> ThresholdCase:
     run = top // (q - 1) + int(rng.integers(1, 4))  # run wrong answers after `top` right ones: run > (top + run) / q
     back = q * run - top - run + int(rng.integers(0, 5))  # then right ones, until run <= (top + run + back) / q
     tail = int(rng.integers(5, 15))
-    values = np.sort(rng.choice(np.arange(2000, 10000), top + run + back + tail, replace=False))[::-1] / 10000
+    values = _distinct(rng, top + run + back + tail, 2000, 10000, scale=10000)  # four decimals: enough distinct values
     answers = [(c, True) for c in values[:top]] + [(c, False) for c in values[top:top + run]]
     answers += [(c, True) for c in values[top + run:top + run + back]] + [(c, False) for c in values[top + run + back:]]
     best = float(values[top + run + back - 1])

@@ -85,15 +85,15 @@ def choose_threshold(confidences, correct, max_error):
     A threshold t answers the images whose confidence is t or more, and says
     "not sure" for the others. Returns the threshold, as a Python float, that
     answers as many of the N images as possible while at most a share
-    max_error of the answers it gives are wrong: the smallest of the
-    confidences at which that holds. If no confidence keeps it (the most
-    confident answers are already wrong too often), returns math.inf, which
-    answers nothing. The inputs are not modified.
+    max_error of the answers it gives are wrong; of the thresholds that answer
+    those same images, the largest. If no threshold that answers something
+    keeps it (the most confident answers are already wrong too often),
+    returns math.inf, which answers nothing. The inputs are not modified.
     Raises ValueError if the two arrays are not 1-D of the same length N >= 1,
     if correct is not a bool array or confidences not a float one, if a
     confidence is nan or outside [0, 1], or if max_error is not in [0, 1).
     """
-    # TODO: return the smallest confidence whose answers keep the share of wrong ones at most max_error (math.inf if none does); raise ValueError for bad input
+    # TODO: return the threshold that answers the most images while at most a share max_error of its answers are wrong (math.inf if none does); raise ValueError for bad input
     #       (lesson 7, "Not sure, or not a digit")
     raise NotImplementedError("choose_threshold() is not started yet")
 
@@ -102,7 +102,7 @@ def answers():
     """Your answers to this exercise's written questions: about YOUR results, in your own words.
 
     The grader does not score them. It hands them to your instructor, who grades them by hand
-    (2 points in all), and shows them on your feedback page. Write between
+    (4 points in all), and shows them on your feedback page. Write between
     the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
     """
     return {
@@ -110,5 +110,14 @@ def answers():
         # model (lesson 7's last cells): what did it read, how sure was it, and which step of the
         # preparation mattered most for your picture? Say what you saw after that step. (2 points)
         "own_digit": """
+        """,
+        # 2. Does your threshold hold on images it was not chosen on? Train lesson 7's model on all but
+        # the last 5,000 training images (n_train in its training cell), and use those 5,000 as
+        # validation: choose a threshold on them with your choose_threshold and max_error 0.002 (1 wrong
+        # answer in 500), then apply it to the test set. Give, for each of the two, how many images it
+        # answered and its share of wrong answers. Whichever way it came out, say why a threshold chosen
+        # this way can break the limit on new images, and one thing you would do before relying on it. (2
+        # points)
+        "holds_up": """
         """,
     }

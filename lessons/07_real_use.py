@@ -586,11 +586,10 @@ for t in (0.99, 0.95, 0.9, 0.8, 0.6, 0.4):
 
 # %% [markdown]
 # Coming down the table, every threshold answers at least what the one above it answered.
-# The share of wrong answers moves with where the mistakes sit among the confidences, and not
-# necessarily one way: a confident mistake makes it large for the highest thresholds, and the
-# right answers below dilute it again. Two answers with the same confidence are answered, or
-# not, together by every threshold. Exercise 6's third function chooses the threshold for a
-# requirement: the one that answers the most images while keeping it.
+# How the share of wrong answers moves on the way down is yours to work out: follow it in
+# the table, then on paper with a handful of answers of your own, placing the mistakes
+# where you like. Exercise 6's third function chooses the threshold for a requirement:
+# the one that answers the most images while keeping it.
 
 # %% [markdown]
 # All of this lesson is one problem with a name: **distribution shift**. A model is

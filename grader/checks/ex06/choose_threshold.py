@@ -18,14 +18,15 @@ from grader.references import ex06_real_use as ref
 from grader.scoring import depends_on
 
 CONTRACT = ("Returns the threshold, as a Python float, that answers as many of the N images as possible while at most a "
-            "share max_error of the answers it gives are wrong: the smallest of the confidences at which that holds")
-NONE_KEEPS = "If no confidence keeps it (the most confident answers are already wrong too often), returns math.inf"
+            "share max_error of the answers it gives are wrong; of the thresholds that answer those same images, the largest")
+NONE_KEEPS = ("If no threshold that answers something keeps it (the most confident answers are already wrong too often), "
+              "returns math.inf")
 
 
 def _threshold(student, case: ref.ThresholdCase):
     """The student's threshold for `case`, as a number (a call that gave none fails here), and the call."""
     r = student.call("choose_threshold", case.confidences, case.correct, shown=case.shown,
-                     expect="the smallest confidence whose answers keep the share of wrong ones at most max_error",
+                     expect="the threshold that answers the most images while keeping the share of wrong ones at most max_error",
                      max_error=case.max_error)
     t = r.value
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) and not (isinstance(t, np.ndarray) and t.size == 1):
@@ -90,7 +91,7 @@ def _missed_the_best(r, case: ref.ThresholdCase, t: float):
         cause = (f"{missed}: with max_error 0 a threshold keeps the limit when every answer it gives is right (0 wrong is at "
                  f"most 0 × {answered}), and the {answered} most confident are. Returning math.inf whenever max_error is 0, "
                  "or comparing with < (0 < 0 is false), refuses it")
-        hint = "max_error 0 is a limit like any other: compare wrong <= max_error × answered, and keep the smallest threshold that holds"
+        hint = "max_error 0 is a limit like any other: compare wrong <= max_error × answered, for every threshold you try"
     elif wrong == case.max_error * answered and broke:
         at = max(broke)
         cause = (f"{missed}: exactly the share allowed, which \"at most\" keeps. Between it and your threshold the share breaks "
@@ -103,11 +104,12 @@ def _missed_the_best(r, case: ref.ThresholdCase, t: float):
     elif broke:
         at = max(broke)
         cause = f"{missed}. " + stopped.format(at=f"{at:g}", n=ref.answered_share(case.confidences, case.correct, at)[0])
-        hint = "try every distinct confidence, and keep the smallest that keeps the share, wherever the share broke it above"
+        hint = ("the share can come back within the limit after breaking it: a search must look at every threshold that answers "
+                "other images than the one before it, past any break")
     else:
         cause = f"{missed}, and a smaller threshold answers more"
-        hint = "of all the confidences that keep the share, return the smallest"
-    return r.fail(got, f"{best:g}, the smallest confidence whose answers keep {_limit(case)}", cause=cause, hint=hint, contract=CONTRACT)
+        hint = "of all the thresholds that keep the share, return the one that answers the most images"
+    return r.fail(got, f"{best:g}, the threshold that answers the most images with {_limit(case)}", cause=cause, hint=hint, contract=CONTRACT)
 
 
 def test_choose_threshold_keeps_the_limit(student):
@@ -150,7 +152,8 @@ def test_choose_threshold_answers_the_most(student):
             continue
         if t < best:  # answers the same images as `best` (the previous check saw the share kept), from below it
             raise r.fail(f"{t:g}, which answers the same images as the confidence {best:g}", f"{best:g} itself",
-                         cause="the threshold lies between two confidences", hint="return one of the confidences: the smallest that keeps the share",
+                         cause="the threshold lies between two confidences, and every threshold from there up to the confidence above it answers the same images",
+                         hint="of the thresholds that answer the same images, the contract asks for the largest: the smallest confidence among them",
                          contract=CONTRACT)
         raise _missed_the_best(r, case, t)
 

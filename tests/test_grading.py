@@ -455,6 +455,18 @@ def test_errors_must_say_what_is_wrong(student_in):
         student.call("normalize", ONE).expect_raises("ValueError")
 
 
+def test_a_deliberate_raise_of_another_exception_is_told_from_an_accident(student_in):
+    """Proven both ways: a check of the input that raises TypeError is told so; code that fails on the input is not."""
+    on_purpose = student_in("def normalize(images):\n    if images.dtype != 'uint8':\n        raise TypeError(f'got {images.dtype}')\n    return images / 255\n")
+    with pytest.raises(Feedback, match="the check raises TypeError where the docstring promises ValueError") as told:
+        on_purpose.call("normalize", ONE.astype("float32")).expect_raises("ValueError")
+    assert "by accident" not in str(told.value)
+    by_accident = student_in("def normalize(images):\n    return images / 255 + images.max(axis=5)\n")
+    with pytest.raises(Feedback, match="by accident") as told:
+        by_accident.call("normalize", ONE.astype("float32")).expect_raises("ValueError")
+    assert "the check raises" not in str(told.value)
+
+
 def test_a_worker_that_dies_after_returning_costs_no_other_call(student_in):
     student = student_in(
         """

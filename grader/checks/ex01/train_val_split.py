@@ -188,8 +188,8 @@ def test_train_val_split_class_counts(student, mnist):
         if fault:
             raise r.fail(
                 got, rule, cause=fault,
-                hint="order the classes by fractional part, largest first, keeping equal ones in label order (a stable "
-                     "sort of the negated parts does), and give the leftovers to the first ones",
+                hint="the leftovers go to the classes with the largest fractional parts, equal parts in label order: does "
+                     "your ordering keep equal keys in the order they came, and on your paper case, which classes come first?",
                 contract=broken)
 
 

@@ -44,6 +44,8 @@ DEALT = """    order = np.random.default_rng(seed).permutation(len(labels))
     folds = np.empty(len(labels), dtype=np.int64)
     folds[order] = np.arange(len(labels)) % k
 """
+THRESHOLD_ALL = {"choose_threshold_types", "choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most",
+                 "choose_threshold_rejects_bad_input"}
 FOLDS_ALL = {"stratified_folds_types", "stratified_folds_class_balance", "stratified_folds_fold_sizes",
              "stratified_folds_reproducible", "stratified_folds_rejects_bad_input"}
 STATISTICS = "    mean, std = train.mean(axis=0), train.std(axis=0)\n"
@@ -618,15 +620,15 @@ MUTATIONS = {
     "ex06_threshold_ties_one_at_a_time": ("ex06", {THRESHOLD_COUNTS: """    order = np.argsort(-confidences, kind="stable")
     values = -confidences[order]
     answered = np.arange(1, len(order) + 1)
-    wrong = np.cumsum(~correct[order])"""}, {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+    wrong = np.cumsum(~correct[order])"""}, THRESHOLD_ALL),
     # the search stops at the first threshold that breaks the limit, scanning down from the most confident answer
     "ex06_threshold_first_failure": ("ex06", {"    if not keeps.any():\n        return math.inf":
                                               "    if (~keeps).any():\n        keeps[np.flatnonzero(~keeps)[0]:] = False\n    if not keeps.any():\n        return math.inf"},
-                                     {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+                                     THRESHOLD_ALL),
     # "at most" read as "below": a share equal to max_error refused
     # (and with max_error 0 nothing is below 0: it answers nothing where the most confident answers are all right)
     "ex06_threshold_strict": ("ex06", {"keeps = wrong <= max_error * answered": "keeps = wrong < max_error * answered"},
-                              {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+                              THRESHOLD_ALL),
     # an adversarial review's: the share is trusted to have settled once it kept the limit with 100 answers counted, and
     # the search stops at a break after that (it always returns a threshold that keeps, so only answers_the_most can tell)
     "ex06_threshold_stops_once_counted": ("ex06", {"    if not keeps.any():\n        return math.inf":
@@ -636,10 +638,10 @@ MUTATIONS = {
                                           {"choose_threshold_answers_the_most"}),
     # an adversarial review's: max_error 0 taken for "nothing keeps"
     "ex06_threshold_zero_means_none": ("ex06", {"    if not keeps.any():\n        return math.inf": "    if max_error == 0 or not keeps.any():\n        return math.inf"},
-                                       {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+                                       THRESHOLD_ALL),
     # validation stricter than the contract: a confidence of 0.0 refused
     "ex06_threshold_zero_confidence_refused": ("ex06", {"np.all((confidences >= 0) & (confidences <= 1))": "np.all((confidences > 0) & (confidences <= 1))"},
-                                               {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+                                               THRESHOLD_ALL),
     "ex06_threshold_sorted_in_place": ("ex06", {"    values, first = np.unique(-confidences, return_inverse=True)\n":
                                                 "    order = np.argsort(-confidences, kind=\"stable\")\n    confidences[:], correct[:] = confidences[order], correct[order]\n"
                                                 "    values, first = np.unique(-confidences, return_inverse=True)\n"},
@@ -648,10 +650,10 @@ MUTATIONS = {
                                                 {"choose_threshold_rejects_bad_input"}),
     # nothing keeps the share, and 0.0 comes back: a threshold that answers every image
     "ex06_threshold_zero_for_none": ("ex06", {"        return math.inf\n": "        return 0.0\n"},
-                                     {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+                                     THRESHOLD_ALL),
     # answering nothing keeps any limit: it earns nothing where some threshold keeps it
     "ex06_threshold_always_inf": ("ex06", {"    if not keeps.any():\n        return math.inf": "    return math.inf"},
-                                  {"choose_threshold_keeps_the_limit", "choose_threshold_answers_the_most", "choose_threshold_rejects_bad_input"}),
+                                  THRESHOLD_ALL),
     "ex06_threshold_numpy_array": ("ex06", {"return float(-values[np.flatnonzero(keeps)[-1]])": "return np.array(-values[np.flatnonzero(keeps)[-1]])"},
                                    {"choose_threshold_types"}),
     # nan compares False with everything: a range test written as "is any value outside" lets it through

@@ -79,8 +79,8 @@ from grader.checks.ex06.predict_digit import (  # noqa: E402, F401
     test_predict_digit_top3,
 )
 from grader.checks.ex06.choose_threshold import (  # noqa: E402, F401
-    test_choose_threshold_types,
     test_choose_threshold_keeps_the_limit,
+    test_choose_threshold_types,
     test_choose_threshold_answers_the_most,
     test_choose_threshold_rejects_bad_input,
 )

@@ -49,18 +49,6 @@ def _limit(case: ref.ThresholdCase) -> str:
     return f"at most {case.max_error:g} of the answers wrong"
 
 
-def test_choose_threshold_types(student):
-    case = ref.threshold_cases(student.threshold_seed)[0]
-    r, _ = _threshold(student, case)
-    python_number(r, "the threshold", r.value, float)
-    confidences, correct = r.args_after
-    if not (np.array_equal(confidences, case.confidences) and np.array_equal(correct, case.correct)):
-        raise r.fail("afterwards the caller's confidences or correct had changed", "the inputs left untouched",
-                     cause="sorting in place (confidences.sort(), or writing the sorted order back into the arrays)",
-                     hint="sort indices (np.argsort) or a copy, and leave the arrays you were given as they were",
-                     contract="The inputs are not modified")
-
-
 def _answered_above(case: ref.ThresholdCase, t: float) -> tuple[int, int]:
     """(answered, wrong) for the answers whose confidence is above t, not t or more."""
     above = case.confidences > t
@@ -139,6 +127,19 @@ def test_choose_threshold_keeps_the_limit(student):
             cause += f": the answers above {t:g} keep it, but a threshold answers the images whose confidence is t or more, so those at {t:g} count too"
             hint = "answer and count confidence >= t, not > t"
         raise r.fail(_answers(case, t), _limit(case), cause=cause, hint=hint, contract=CONTRACT)
+
+
+@depends_on(test_choose_threshold_keeps_the_limit, earns="a Python float and the inputs left untouched (once its answers keep the limit)")
+def test_choose_threshold_types(student):
+    case = ref.threshold_cases(student.threshold_seed)[0]
+    r, _ = _threshold(student, case)
+    python_number(r, "the threshold", r.value, float)
+    confidences, correct = r.args_after
+    if not (np.array_equal(confidences, case.confidences) and np.array_equal(correct, case.correct)):
+        raise r.fail("afterwards the caller's confidences or correct had changed", "the inputs left untouched",
+                     cause="sorting in place (confidences.sort(), or writing the sorted order back into the arrays)",
+                     hint="sort indices (np.argsort) or a copy, and leave the arrays you were given as they were",
+                     contract="The inputs are not modified")
 
 
 @depends_on(test_choose_threshold_keeps_the_limit, earns="answering the most images (once its answers keep the limit)")

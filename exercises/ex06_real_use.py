@@ -85,8 +85,8 @@ def choose_threshold(confidences, correct, max_error):
     A threshold t answers the images whose confidence is t or more, and says
     "not sure" for the others. Returns the threshold, as a Python float, that
     answers as many of the N images as possible while at most a share
-    max_error of the answers it gives are wrong; of the thresholds that answer
-    those same images, the largest. If no threshold that answers something
+    max_error of the answers it gives are wrong (wrong / answered <=
+    max_error); of the thresholds that answer those same images, the largest. If no threshold that answers something
     keeps it (the most confident answers are already wrong too often),
     returns math.inf, which answers nothing. The inputs are not modified.
     Raises ValueError if the two arrays are not 1-D of the same length N >= 1,
@@ -112,8 +112,10 @@ def answers():
         "own_digit": """
         """,
         # 2. Does your threshold hold on images it was not chosen on? Train lesson 7's model on all but
-        # the last 5,000 training images (n_train in its training cell), and use those 5,000 as
-        # validation: choose a threshold on them with your choose_threshold and max_error 0.002 (1 wrong
+        # the last 5,000 training images (n_train in its training cell), and use those 5,000 as validation
+        # (each answer's confidence is its largest probability from model.predict on the raw pixels, as
+        # the model was trained; predict_digit's prepare_image step is for photos, not for MNIST's own
+        # digits): choose a threshold on them with your choose_threshold and max_error 0.002 (1 wrong
         # answer in 500), then apply it to the test set. Give, for each of the two, how many images it
         # answered and its share of wrong answers. Whichever way it came out, say why a threshold chosen
         # this way can break the limit on new images, and one thing you would do before relying on it. (2

@@ -146,8 +146,8 @@ def choose_threshold(confidences, correct, max_error):
     A threshold t answers the images whose confidence is t or more, and says
     "not sure" for the others. Returns the threshold, as a Python float, that
     answers as many of the N images as possible while at most a share
-    max_error of the answers it gives are wrong; of the thresholds that answer
-    those same images, the largest. If no threshold that answers something
+    max_error of the answers it gives are wrong (wrong / answered <=
+    max_error); of the thresholds that answer those same images, the largest. If no threshold that answers something
     keeps it (the most confident answers are already wrong too often),
     returns math.inf, which answers nothing. The inputs are not modified.
     Raises ValueError if the two arrays are not 1-D of the same length N >= 1,

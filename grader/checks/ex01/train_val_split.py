@@ -188,8 +188,8 @@ def test_train_val_split_class_counts(student, mnist):
         if fault:
             raise r.fail(
                 got, rule, cause=fault,
-                hint="the leftovers go to the classes with the largest fractional parts, equal parts in label order: does "
-                     "your ordering keep equal keys in the order they came, and on your paper case, which classes come first?",
+                hint="the leftovers go to the classes with the largest fractional parts, equal parts in label order: check "
+                     "whether your ordering keeps equal keys in the order they came, and which classes it puts first on your paper case",
                 contract=broken)
 
 

@@ -18,7 +18,8 @@ from grader.references import ex06_real_use as ref
 from grader.scoring import depends_on
 
 CONTRACT = ("Returns the threshold, as a Python float, that answers as many of the N images as possible while at most a "
-            "share max_error of the answers it gives are wrong; of the thresholds that answer those same images, the largest")
+            "share max_error of the answers it gives are wrong (wrong / answered <= max_error); of the thresholds that answer "
+            "those same images, the largest")
 NONE_KEEPS = ("If no threshold that answers something keeps it (the most confident answers are already wrong too often), "
               "returns math.inf")
 
@@ -72,18 +73,18 @@ def _missed_the_best(r, case: ref.ThresholdCase, t: float):
     missed = f"threshold {best:g} answers {answered} images with {wrong} wrong, a share of {wrong / answered:.4f}, within {case.max_error:g}"
     higher = np.unique(case.confidences[(case.confidences > best) & (case.confidences <= t)])
     broke = [c for c in higher if not ref.keeps(*ref.answered_share(case.confidences, case.correct, c), case.max_error)]
-    stopped = ("On the way down from the most confident answer, the share breaks the limit at {at} (after {n} answers) and "
-               "comes back within it lower down, as right answers pile up: a search that stops at the first threshold "
-               "breaking the limit, or once many answers are counted, never reaches the best one")
+    stopped = ("On the way down from the most confident answer, the share breaks the limit at the threshold {at} (after {n} "
+               "answers) and comes back within it lower down, as right answers pile up: a search that stops at the first "
+               "threshold breaking the limit{late} never reaches the best one")
     if case.max_error == 0 and not math.isfinite(t):
         cause = (f"{missed}: with max_error 0 a threshold keeps the limit when every answer it gives is right (0 wrong is at "
                  f"most 0 × {answered}), and the {answered} most confident are. Returning math.inf whenever max_error is 0, "
                  "or comparing with < (0 < 0 is false), refuses it")
-        hint = "max_error 0 is a limit like any other: compare wrong <= max_error × answered, for every threshold you try"
+        hint = "max_error 0 is a limit like any other: a share of 0 wrong answers is at most 0, so compare with <=, for every threshold you try"
     elif wrong == case.max_error * answered and broke:
         at = max(broke)
         cause = (f"{missed}: exactly the share allowed, which \"at most\" keeps. Between it and your threshold the share breaks "
-                 f"the limit at {at:g} and comes back: either a strict comparison (<) refused the equal share, or the search "
+                 f"the limit at the threshold {at:g} and comes back: either a strict comparison (<) refused the equal share, or the search "
                  "stopped at the first threshold breaking the limit")
         hint = "compare with <=, and try every distinct confidence, wherever the share broke the limit above"
     elif wrong == case.max_error * answered:
@@ -91,7 +92,8 @@ def _missed_the_best(r, case: ref.ThresholdCase, t: float):
         hint = "a share equal to max_error keeps the limit: compare with <="
     elif broke:
         at = max(broke)
-        cause = f"{missed}. " + stopped.format(at=f"{at:g}", n=ref.answered_share(case.confidences, case.correct, at)[0])
+        n = ref.answered_share(case.confidences, case.correct, at)[0]
+        cause = f"{missed}. " + stopped.format(at=f"{at:g}", n=n, late=", or once many answers are counted," if case.kind == "late break" else "")
         hint = ("the share can come back within the limit after breaking it: a search must look at every threshold that answers "
                 "other images than the one before it, past any break")
     else:
@@ -110,7 +112,7 @@ def test_choose_threshold_keeps_the_limit(student):
             cause = ("a threshold above every confidence answers nothing, as it must here, but the contract returns math.inf "
                      "for that, so a caller can tell" if answered == 0 else
                      "no threshold keeps this share: the most confident answers already include a wrong one")
-            raise r.fail(_answers(case, t), f"math.inf: no threshold answers with {_limit(case)}", cause=cause,
+            raise r.fail(_answers(case, t), f"math.inf: no threshold that answers something keeps {_limit(case)}", cause=cause,
                          hint="when no confidence keeps the share, say so with math.inf, which answers nothing", contract=NONE_KEEPS)
         if answered and ref.keeps(answered, wrong, case.max_error):
             continue
@@ -154,7 +156,7 @@ def test_choose_threshold_answers_the_most(student):
         if t < best:  # answers the same images as `best` (the previous check saw the share kept), from below it
             raise r.fail(f"{t:g}, which answers the same images as the confidence {best:g}", f"{best:g} itself",
                          cause="the threshold lies between two confidences, and every threshold from there up to the confidence above it answers the same images",
-                         hint="of the thresholds that answer the same images, the contract asks for the largest: the smallest confidence among them",
+                         hint="of the thresholds that answer the same images, the contract asks for the largest: find which number in your data that is",
                          contract=CONTRACT)
         raise _missed_the_best(r, case, t)
 

@@ -281,9 +281,10 @@ print("two linear layers are one:", np.allclose((xs @ A1 + c1) @ A2 + c2, xs @ (
 # 2. **The output layer** `z2 = h W2 + b2` is softmax regression with `h` in place of
 #    the pixels: `∂L/∂W2 = hᵀ · ∂L/∂z2`, and `∂L/∂b2` is `∂L/∂z2` summed over the
 #    batch (every image adds its share to each bias).
-# 3. **Back into the hidden layer.** Hidden unit j reached every logit k through the
-#    weight `W2[j, k]`, so its error is the logits' errors sent back through those same
-#    weights: `∂L/∂h = ∂L/∂z2 · W2ᵀ`.
+# 3. **Back into the hidden layer.** Hidden unit j of image i reached the loss through
+#    every logit k of that image, each time through the weight `W2[j, k]`. This step is
+#    yours to derive: write `∂L/∂h[i, j]` as a sum over k with the chain rule, then the
+#    whole `∂L/∂h` as one matrix product, and check that its shape is `h`'s.
 # 4. **Through the activation.** `h = σ(z1)` acts on each number alone, so each number of
 #    `∂L/∂h` is multiplied by σ's slope at its own `z1`. Differentiating
 #    `σ(z) = (1 + e^−z)^−1` gives `σ'(z) = e^−z / (1 + e^−z)² = σ(z) (1 − σ(z))`, so
@@ -366,7 +367,8 @@ print(f"dW2[3, 7]: by hand {dW2_by_hand[3, 7]:.10f}, by finite differences {(los
 # the same error in step 3 and take the same step: they stay twins however long you
 # train, and the layer behaves like a single unit. Here with ReLU, the usual hidden
 # activation: with all weights 0 it is worse still, since every `h = max(0, 0)` is 0, so
-# `∂L/∂W2 = hᵀ · …` is 0, and `∂L/∂h = ∂L/∂z2 · W2ᵀ` is 0 too. Only `b2` ever moves.
+# `∂L/∂W2 = hᵀ · …` is 0, and every path back into the hidden layer goes through a weight
+# of `W2` that is 0, so nothing reaches `W1` either. Only `b2` ever moves.
 # Twenty gradient-descent steps (with the tape's gradients) on the same 64 images, from
 # three starts:
 

@@ -147,9 +147,10 @@ def choose_threshold(confidences, correct, max_error):
     "not sure" for the others. Returns the threshold, as a Python float, that
     answers as many of the N images as possible while at most a share
     max_error of the answers it gives are wrong (wrong / answered <=
-    max_error); of the thresholds that answer those same images, the largest. If no threshold that answers something
-    keeps it (the most confident answers are already wrong too often),
-    returns math.inf, which answers nothing. The inputs are not modified.
+    max_error); of the thresholds that answer those same images, the
+    largest. If no threshold that answers something keeps it (the most
+    confident answers are already wrong too often), returns math.inf, which
+    answers nothing. The inputs are not modified.
     Raises ValueError if the two arrays are not 1-D of the same length N >= 1,
     if correct is not a bool array or confidences not a float one, if a
     confidence is nan or outside [0, 1], or if max_error is not in [0, 1).

@@ -303,20 +303,14 @@ class Call:
             raise self._problem()
         where = f" at {o.where}" if o.where else ""
         if _raised_on_purpose(o.where):
-            raise self.fail(
-                f"it raised {o.exc_type}: {o.exc_message}{where}",
-                cause=f"the input was checked, but the check raises {o.exc_type} where the docstring promises {exc_type}"
-                      + (" (Python often raises TypeError for a value of the wrong type; this contract names one exception, "
-                         "so that a caller catches every bad input with one except clause)" if o.exc_type == "TypeError" else ""),
-                hint=f"raise {exc_type}(...) for this input too, as the docstring says",
-                contract=contract,
-            )
-        raise self.fail(
-            f"it raised {o.exc_type}: {o.exc_message}{where}",
-            cause="the input reached code that fails by accident before it was checked",
-            hint=hint or f"check the input first and `raise {exc_type}(...)` with a clear message",
-            contract=contract,
-        )
+            cause = (f"the input was checked, but the check raises {o.exc_type} where the docstring promises {exc_type}"
+                     + (" (Python often raises TypeError for a value of the wrong type; this contract names one exception, "
+                        "so that a caller catches every bad input with one except clause)" if o.exc_type == "TypeError" else ""))
+            hint = f"raise {exc_type}(...) for this input too, as the docstring says"
+        else:
+            cause = "the input reached code that fails by accident before it was checked"
+            hint = hint or f"check the input first and `raise {exc_type}(...)` with a clear message"
+        raise self.fail(f"it raised {o.exc_type}: {o.exc_message}{where}", cause=cause, hint=hint, contract=contract)
 
 
 def _raised_on_purpose(where: str | None) -> bool:

@@ -13,8 +13,12 @@ the results. The grader hands in a training subset and a validation split
 validation_accuracy()'s docstring declares itself, for your width-32 run and
 for a cell of each width of your table, and expects your numbers; it checks
 that your choice follows from your own table by your variant's rule (RULE,
-below). Your one-line reason is not graded: it is shown to your instructor.
+below). Your one-line reason is not graded: it is shown to your instructor. Last,
+you measure how much your decision rests on single runs, on the grader's
+tables.
 """
+
+import itertools
 
 import keras
 import numpy as np
@@ -90,11 +94,28 @@ def choose_width(widths, table):
     raise NotImplementedError("choose_width() is not started yet")
 
 
+def seeds_the_choice_rests_on(widths, table):
+    """How many runs decide the choice: the fewest seeds whose runs, left out, change it.
+
+    widths, table: as for choose_width(), with k >= 3 seeds (columns).
+    Leave out m of the k seed columns (every row loses the same columns), as
+    if those runs had never been made, and decide again by your variant's RULE
+    from the table of the k - m seeds left. Returns the smallest m, from 1 up
+    to k - 2 (so that at least 2 seeds are left to decide from), for which
+    some choice of m columns to leave out gives another width than the whole
+    table gives, as a Python int; None if no such m exists: then no handful
+    of runs decided the choice.
+    """
+    # TODO: find the fewest seed columns whose leaving out changes the width your rule chooses; None if no m up to k - 2 does
+    #       (lesson 3, "How much rests on one run")
+    raise NotImplementedError("seeds_the_choice_rests_on() is not started yet")
+
+
 def answers():
     """Your answers to this exercise's written questions: about YOUR results, in your own words.
 
     The grader does not score them. It hands them to your instructor, who grades them by hand
-    (2 points in all), and shows them on your feedback page. Write between
+    (4 points in all), and shows them on your feedback page. Write between
     the triple quotes: a few sentences each, with the numbers from your own runs that you rely on.
     """
     return {
@@ -103,5 +124,10 @@ def answers():
         # about where it is, and why? Could that change the width chosen, and towards narrower or wider?
         # (2 points)
         "floor": """
+        """,
+        # 2. What does seeds_the_choice_rests_on() return for your own run_sweep table, and what does that
+        # say about the width you chose? Then, whatever it returned: name one doubt about that width that
+        # no number of extra seeds could remove, and say why more seeds cannot. (2 points)
+        "rests_on": """
         """,
     }

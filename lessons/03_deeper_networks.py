@@ -843,10 +843,45 @@ print(f"for comparison, one std of its seeds: {val_acc[int(np.argmax(means))].st
 # standard deviation of three numbers is itself uncertain by about half its size.
 
 # %% [markdown]
+# ## How much rests on one run
+#
+# A rule fixed in advance lets the results decide. It does not say how firmly they
+# decided. Three seeds per width is a small sample, and a choice can hang on a single
+# lucky or unlucky run. The way to find out is to ask what the same experiment would have
+# decided **without** some of its runs: leave a seed out of every row, as if it had never
+# been run, and decide again by the same rule from what is left.
+#
+# A made-up table shows it: four seeds, the lesson's fixed half-point margin.
+#
+# | width | seed 0 | seed 1 | seed 2 | seed 3 | mean |
+# |---|---|---|---|---|---|
+# | 32 | 0.880 | 0.882 | 0.878 | 0.880 | 0.8800 |
+# | 128 | 0.880 | 0.884 | 0.882 | 0.900 | 0.8865 |
+#
+# The best mean is 0.8865 and the floor half a point below it is 0.8815: width 32 misses
+# it, and the rule chooses 128. Now leave out seed 3. Width 128's mean drops to 0.882, the
+# floor with it to 0.877, and width 32 (0.880 over seeds 0 to 2) reaches it: the rule now
+# chooses 32. One run, seed 3's 0.900, decided between the two widths. That is worth knowing
+# before the choice is trusted: the honest next step is more seeds, not a report that 128
+# units are needed.
+#
+# Notice what moved when the seed went: not only the means, but which width is best and
+# where the floor lies. Deciding again means the whole rule, from the start, on the
+# smaller table. Then count: **the fewest seeds whose runs, left out together, change the
+# choice.** If one does, the choice rests on a single run. If only two together do, it is
+# firmer. If no handful does, the runs agree well enough for the rule's answer to stand.
+# Medical trials ask the same question of a significant result, and call the count its
+# *fragility index*: how few patients' outcomes would have to change to overturn it.
+#
+# Try it on this lesson's table above, by hand: leave out one seed at a time and apply the
+# half-point rule again. (With three seeds, leaving out two leaves one run per width, and
+# one run cannot show how far runs spread; a floor built from the spread needs two.)
+
+# %% [markdown]
 # ## Your turn: exercise 3b
 #
 # Open `exercises/ex03b_experiment.py`. You run an experiment like the one above and
-# decide from it. Three functions:
+# decide from it. Four functions:
 #
 # - `validation_accuracy(x_train, y_train, x_val, y_val, width, seed)`: one run. Its
 #   docstring fixes the model and how it trains; you seed it, build it, train it and
@@ -857,6 +892,8 @@ print(f"for comparison, one std of its seeds: {val_acc[int(np.argmax(means))].st
 #   and a one-line reason in your own words. `RULE`, at the top of the file, is your
 #   variant's floor: one of the three of *Planning the experiment* (`grader --variant
 #   ex03b` says which your student id draws).
+# - `seeds_the_choice_rests_on(widths, table)`: how many runs your choice rests on, the
+#   fewest seeds whose runs, left out, change it: see *How much rests on one run*.
 #
 # The grader hands in 3,000 training images and 1,000 validation images, both drawn for
 # your file from the training set; the test set never reaches your code. It sweeps widths
@@ -868,7 +905,8 @@ print(f"for comparison, one std of its seeds: {val_acc[int(np.argmax(means))].st
 # checks that your choice follows from your own table by your rule, and from a few
 # tables of its own that tell your rule from its near-misses and from the other
 # variants' rules. Your reason is not graded: your instructor reads it in the
-# report.
+# report. Your count of the runs the choice rests on is graded on tables of the grader's
+# with four and five seeds, and reported for your own table.
 #
 # Grade your work with `grader ex03b`; its trainings take a minute or two. Stuck?
 # `grader --hint ex03b`.

@@ -8,8 +8,12 @@ the results. The grader hands in a training subset and a validation split
 validation_accuracy()'s docstring declares itself, for your width-32 run and
 for a cell of each width of your table, and expects your numbers; it checks
 that your choice follows from your own table by your variant's rule (RULE,
-below). Your one-line reason is not graded: it is shown to your instructor.
+below). Your one-line reason is not graded: it is shown to your instructor. Last,
+you measure how much your decision rests on single runs, on the grader's
+tables.
 """
+
+import itertools
 
 import keras
 import numpy as np
@@ -111,4 +115,28 @@ def choose_width(widths, table):
         f"that rule {RULE} sets below the best mean ({means[best]:.2%} at width {widths[best]}), and it is the cheapest such width"
     )
     return int(widths[chosen]), reason
+    ### END SOLUTION
+
+
+def seeds_the_choice_rests_on(widths, table):
+    """How many runs decide the choice: the fewest seeds whose runs, left out, change it.
+
+    widths, table: as for choose_width(), with k >= 3 seeds (columns).
+    Leave out m of the k seed columns (every row loses the same columns), as
+    if those runs had never been made, and decide again by your variant's RULE
+    from the table of the k - m seeds left. Returns the smallest m, from 1 up
+    to k - 2 (so that at least 2 seeds are left to decide from), for which
+    some choice of m columns to leave out gives another width than the whole
+    table gives, as a Python int; None if no such m exists: then no handful
+    of runs decided the choice.
+    """
+    ### BEGIN SOLUTION
+    table = np.asarray(table, dtype=np.float64)
+    k = table.shape[1]
+    whole, _ = choose_width(widths, table)
+    for m in range(1, k - 1):
+        for left_out in itertools.combinations(range(k), m):
+            if choose_width(widths, np.delete(table, left_out, axis=1))[0] != whole:
+                return m
+    return None
     ### END SOLUTION

@@ -753,6 +753,20 @@ FUNCTION_ALTERNATIVES = {
             choice = min(candidates)
             return choice, f"{choice} units reach the floor {floor:.4f} below the best mean {best_mean:.4f}"
         """,
+        seeds_the_choice_rests_on="""
+            rows = [list(map(float, row)) for row in table]
+            k = len(rows[0])
+            whole = choose_width(widths, rows)[0]
+            fewest = None
+            for mask in range(1, 2 ** k):  # every set of seeds to leave out, as the bits of a number
+                left_out = [j for j in range(k) if mask >> j & 1]
+                if len(left_out) > k - 2:
+                    continue
+                kept = [[row[j] for j in range(k) if j not in left_out] for row in rows]
+                if choose_width(widths, kept)[0] != whole and (fewest is None or len(left_out) < fewest):
+                    fewest = len(left_out)
+            return fewest
+        """,
     )),
     # ex03b · Sequential built layer by layer, the accuracy by argmax, the table by a
     # nested comprehension, the rule with NumPy masks (its floor looked up by RULE)
@@ -783,6 +797,19 @@ FUNCTION_ALTERNATIVES = {
                      "worst_seed": table[best].min()}[RULE]
             width = int(widths[means >= floor].min())
             return width, f"the cheapest width whose mean reaches the {RULE} floor below the best"
+        """,
+        seeds_the_choice_rests_on="""
+            table = np.asarray(table, dtype=float)
+            k = table.shape[1]
+            whole = choose_width(widths, table)[0]
+
+            def changes(kept, start, to_drop):
+                # leave out to_drop more columns, each after `start`, from the columns `kept`
+                if to_drop == 0:
+                    return choose_width(widths, table[:, kept])[0] != whole
+                return any(changes([c for c in kept if c != j], j + 1, to_drop - 1) for j in kept if j >= start)
+
+            return next((m for m in range(1, k - 1) if changes(list(range(k)), 0, m)), None)
         """,
     )),
     # predict_digit calls the model directly

@@ -122,6 +122,22 @@ PREDICT_VAL = "predicted = model.predict(x_val, batch_size=256, verbose=0).argma
 SWEEP_CELL = "table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)"
 SWEEP_RETURN = "            table[i, j] = validation_accuracy(x_train, y_train, x_val, y_val, width, seed)\n    return table"
 CHOSEN = "chosen = min(good, key=lambda i: widths[i])"
+LEAVE_OUT_SIZES = "    for m in range(1, k - 1):\n"
+# seeds_the_choice_rests_on() with the whole table's floor kept: only the means are recomputed from the seeds left
+WHOLE_FLOOR_KEPT = """    table = np.asarray(table, dtype=np.float64)
+    k = table.shape[1]
+    whole, _ = choose_width(widths, table)
+    means = table.mean(axis=1)
+    best = min(np.flatnonzero(means == means.max()), key=lambda i: widths[i])
+    spread = table[best].std(ddof=1)
+    floor = means[best] - spread
+    for m in range(1, k - 1):
+        for left_out in itertools.combinations(range(k), m):
+            left = np.delete(table, left_out, axis=1).mean(axis=1)
+            if min((w for w, mean in zip(widths, left) if mean >= floor), default=None) != whole:
+                return m
+    return None
+"""
 VALIDATION_HEAD = "    ### BEGIN SOLUTION\n    keras.utils.set_random_seed(int(seed))\n"
 
 
@@ -133,6 +149,7 @@ def _solution_block(exercise_id: str, function: str) -> str:
 
 
 VALIDATION_BODY = _solution_block("ex03b", "validation_accuracy")
+RESTS_ON_BODY = _solution_block("ex03b", "seeds_the_choice_rests_on")
 # ex05b's gradients without the chain rule: the forward pass is linear in x and in the kernels, so
 # nudging each pixel and each weight by 1 and running the student's own conv2d twice gives the exact
 # gradient; right on every small case, and thousands of forward passes on the cost probes
@@ -358,13 +375,19 @@ MUTATIONS = {
     "ex03b_numbers_looked_up": ("ex03b", {VALIDATION_HEAD: VALIDATION_HEAD.replace("    keras.", LOOKED_UP + "    keras."),
                                           RULE_HEAD: RULE_HEAD + LOOKED_UP_CHOICE, 'RULE = "one_sd"': 'RULE = "one_sd"\n' + LOOKED_UP_TABLES},
                                 {"validation_accuracy_learns", "validation_accuracy_on_validation_data", "validation_accuracy_uses_width",
-                                 "run_sweep_matches_rerun", "choose_width_follows_rule"}),
+                                 "run_sweep_matches_rerun", "choose_width_follows_rule", "seeds_the_choice_rests_on_counts"}),
+    # (a wrong decision also costs the count of the runs it rests on, which is declared to depend on it)
     "ex03b_numpy_width": ("ex03b", {"return int(widths[chosen]), reason": "return widths[chosen], reason"},
-                          {"choose_width_types", "choose_width_follows_rule"}),
+                          {"choose_width_types", "choose_width_follows_rule", "seeds_the_choice_rests_on_counts"}),
     # the rule ignored: the best mean wins, however little it is ahead
-    "ex03b_best_mean_only": ("ex03b", {CHOSEN: "chosen = best"}, {"choose_width_follows_rule"}),
+    "ex03b_best_mean_only": ("ex03b", {CHOSEN: "chosen = best"}, {"choose_width_follows_rule", "seeds_the_choice_rests_on_counts"}),
     # the population standard deviation (ddof=0): the floor of one_sd and one_se a little too high (worst_seed uses none)
-    "ex03b_population_std": ("ex03b", {"spread = runs.std(ddof=1)": "spread = runs.std()"}, {"choose_width_follows_rule"}),
+    "ex03b_population_std": ("ex03b", {"spread = runs.std(ddof=1)": "spread = runs.std()"},
+                             {"choose_width_follows_rule", "seeds_the_choice_rests_on_counts"}),
+    # the seeds left out one at a time only: a choice that only two seeds together overturn is called firm
+    "ex03b_one_seed_at_a_time": ("ex03b", {LEAVE_OUT_SIZES: "    for m in range(1, 2):\n"}, {"seeds_the_choice_rests_on_counts"}),
+    # the smaller tables not decided anew: the whole table's best mean and floor kept, only the means recomputed
+    "ex03b_whole_floor_kept": ("ex03b", {RESTS_ON_BODY: WHOLE_FLOOR_KEPT}, {"seeds_the_choice_rests_on_counts"}),
     # ex04 · evaluation
     "ex04_int32_counts": ("ex04", {CM_SIZE: CM_SIZE.replace("int64", "int32")}, {"confusion_matrix_shape_dtype"}),
     # fancy indexing counts a repeated (true, predicted) pair once

@@ -250,15 +250,21 @@ def test_every_ex02b_variants_reference_and_alternative_is_what_tensorflow_compu
 EX03B = COURSE.exercise("ex03b")
 
 
-def _solutions_choose_width(key: str):
-    """solutions/'s choose_width() for variant `key`: the function alone, with RULE set (no Keras import)."""
+def _solutions_ex03b(key: str, name: str = "choose_width"):
+    """solutions/'s choose_width() (or another of its decisions) for variant `key`: the decision
+    functions alone, with RULE set (no Keras import)."""
     import ast
+    import itertools
 
     source = EX03B.solution_path.read_text(encoding="utf-8")
-    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "choose_width")
-    scope = {"np": np, "RULE": key}
-    exec(compile(ast.Module(body=[node], type_ignores=[]), "choose_width", "exec"), scope)
-    return scope["choose_width"]
+    nodes = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in ("choose_width", "seeds_the_choice_rests_on")]
+    scope = {"np": np, "RULE": key, "itertools": itertools}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), "ex03b decisions", "exec"), scope)
+    return scope[name]
+
+
+def _solutions_choose_width(key: str):
+    return _solutions_ex03b(key)
 
 
 def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
@@ -288,6 +294,89 @@ def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
                 floor = ref.FLOORS[key](means[best], table[best])
                 assert np.min(np.abs(means - floor)) > 4e-4, (draw, key, widths, table)
                 assert references[key](np.asarray(widths), table)[0] == ref.rule(widths, table, key), (draw, key, widths)
+
+
+def _rests_on_mistakes(widths, table, key: str) -> dict[str, int | None]:
+    """What seeds_the_choice_rests_on()'s usual mistakes return (grader/references/ex03b_experiment.py
+    names them), computed here from the reference's rule, where no student receives them."""
+    import itertools
+
+    from grader.references import ex03b_experiment as ref
+
+    table = np.asarray(table, dtype=np.float64)
+    k, whole = table.shape[1], ref.rule(widths, table, key)
+
+    def fewest(ks, changes):
+        return next((m for m in ks for out in itertools.combinations(range(k), m) if changes(out)), None)
+
+    means = table.mean(axis=1)
+    best = ref.best_row(widths, means)
+    floor = ref.FLOORS[key](means[best], table[best])
+
+    def kept_floor(out):
+        left = np.delete(table, out, axis=1).mean(axis=1)
+        return min((w for w, mean in zip(widths, left) if mean >= floor), default=None) != whole
+
+    def standard_error_rule(left, ddof, k_div):
+        left_means = left.mean(axis=1)
+        top = ref.best_row(widths, left_means)
+        floor = left_means[top] - left[top].std(ddof=ddof) / np.sqrt(k_div)
+        return min(w for w, mean in zip(widths, left_means) if mean >= floor)
+
+    said = {
+        ref.WHOLE_FLOOR: fewest(range(1, k - 1), kept_floor),
+        ref.ONE_AT_A_TIME: fewest([1], lambda out: ref.rule(widths, np.delete(table, out, axis=1), key) != whole),
+    }
+    if key == "one_se":
+        whole_se = standard_error_rule(table, 0, k)
+        said[ref.SE_DDOF0] = fewest(range(1, k - 1), lambda out: standard_error_rule(np.delete(table, out, axis=1), 0, k - len(out)) != whole_se)
+        said[ref.SE_WHOLE_K] = fewest(range(1, k - 1), lambda out: standard_error_rule(np.delete(table, out, axis=1), 1, k) != whole)
+    if key == "worst_seed":
+        said[ref.DOWN_TO_ONE] = fewest(range(1, k), lambda out: ref.rule(widths, np.delete(table, out, axis=1), key) != whole)
+    return said
+
+
+def test_ex03b_fragility_cases_hold_the_reference_s_answers_and_tell_variants_and_mistakes_apart():
+    """seeds_the_choice_rests_on()'s tables carry their answers as data (no grader code computes one):
+    each is the reference solution's, for every variant, on the tables and on 20 draws of
+    `drawn_fragility_cases` (which adds clearly worse widths, shuffles the rows and moves the tables);
+    so is each usual mistake's; every pair of variants and every mistake disagree with the answer on
+    some table; and no two means, nor a mean and its floor, come within 4e-4 in any table with
+    columns left out (margins decide, not rounding)."""
+    import itertools
+
+    from grader.references import ex03b_experiment as ref
+
+    keys = [v.key for v in EX03B.variants]
+    counts = {key: _solutions_ex03b(key, "seeds_the_choice_rests_on") for key in keys}
+    answers = [case[2] for case in ref.FRAGILITY_CASES]
+    mistakes = [case[3] for case in ref.FRAGILITY_CASES]
+    for n, a in enumerate(keys):
+        for b in keys[n + 1:]:
+            assert any(answer[a] != answer[b] for answer in answers), (a, b)
+    for key in keys:
+        assert {answer[key] for answer in answers} >= {None, 1, 2}, key
+        for name in mistakes[0]:
+            assert all((key in m[name]) == (key in mistakes[0][name]) for m in mistakes), (key, name)
+            if key in mistakes[0][name]:
+                assert any(m[name][key] != answer[key] for m, answer in zip(mistakes, answers)), (key, name)
+    original = [(n, w, t) for n, (w, t, *_) in enumerate(ref.FRAGILITY_CASES)]
+    for draw, cases in [(None, original), *((seed, ref.drawn_fragility_cases(seed)) for seed in range(20))]:
+        if draw is not None:  # every case twice, in an order of the draw's own
+            assert sorted(which for which, _, _ in cases) == sorted(list(range(len(answers))) * 2), draw
+        for which, widths, table in cases:
+            answer, mistake = answers[which], mistakes[which]
+            table = np.asarray(table, dtype=np.float64)
+            for key in keys:
+                assert counts[key](np.asarray(widths), table) == answer[key], (draw, key, widths, table)
+                assert _rests_on_mistakes(widths, table, key) == {name: by[key] for name, by in mistake.items() if key in by}, (draw, key, table)
+                for m in range(table.shape[1] - 1):
+                    for out in itertools.combinations(range(table.shape[1]), m):
+                        left = np.delete(table, out, axis=1)
+                        means = left.mean(axis=1)
+                        assert np.min(np.abs(np.subtract.outer(means, means))[~np.eye(len(means), dtype=bool)]) > 4e-4 * 0.8, (draw, out)
+                        best = ref.best_row(widths, means)
+                        assert np.min(np.abs(means - ref.FLOORS[key](means[best], left[best]))) > 4e-4 * 0.8, (draw, key, out)
 
 
 # ---------------------------------------------------------------- ex04: calibration and McNemar's test

@@ -25,7 +25,15 @@ What is judged:
   variants' rules and each rule's near-misses apart, and on the student's own
   table; a choice that is exactly another variant's on every table gets the
   message that names both (grader/variants.py `told_apart`). Its one-line reason
-  is not graded: it goes to the report as a note for the instructor.
+  is not graded: it goes to the report as a note for the instructor;
+- seeds_the_choice_rests_on() counts the fewest seeds whose runs, left out,
+  change the variant's choice, on tables made here (ref.FRAGILITY_CASES, each
+  with its answer per variant as data, each asked twice under two moves, in an
+  order drawn for each submission) where deciding anew and the usual mistakes
+  (the whole table's floor kept, one seed at a time, the standard error's
+  ddof or its number of seeds, leaving seeds out down to one) give different
+  counts. On the student's own table its count must be one the contract
+  allows; what it is goes to the note, not graded.
 
 The checks live in grader/checks/ex03b/, one module per graded function with
 its teaching messages; this module is what pytest collects: the fixtures (what
@@ -41,7 +49,7 @@ import numpy as np
 import pytest
 
 from grader.checks.ex03b.common import (
-    CHECKED_RUN, RERUN_PURPOSE, RULE_CASES_PURPOSE, SEEDS, SPLIT_PURPOSE, WIDTHS, _data,
+    CHECKED_RUN, FRAGILITY_PURPOSE, RERUN_PURPOSE, RULE_CASES_PURPOSE, SEEDS, SPLIT_PURPOSE, WIDTHS, _data,
 )
 from grader.references import ex03b_experiment as ref  # the declared protocol, run by the grader
 
@@ -51,14 +59,17 @@ def _drawn(student, settings):
     """What the grader draws for this submission (grader/draws.py), from the run's key and its
     file's bytes, read before any of its code runs: which training images form its training
     subset and validation split, which cells of its table the grader trains itself (one of
-    each width, each with a seed of its own), and how choose_width()'s tables are moved
-    (`ref.drawn_cases`). So no table can be prepared in advance: its every number depends on
-    images the file could not know when it was written, and no choice can be looked up."""
+    each width, each with a seed of its own), and how choose_width()'s and
+    seeds_the_choice_rests_on()'s tables are moved (`ref.drawn_cases`,
+    `ref.drawn_fragility_cases`). So no table can be prepared in advance: its every number
+    depends on images the file could not know when it was written, and no choice can be
+    looked up."""
     student.content = student.source_bytes()
     student.split_seed = settings.draw(SPLIT_PURPOSE, student.content)
     rng = np.random.default_rng(settings.draw(RERUN_PURPOSE, student.content))
     student.rerun_cells = [(width, SEEDS[int(rng.integers(len(SEEDS)))]) for width in WIDTHS]
     student.rule_cases = ref.drawn_cases(settings.draw(RULE_CASES_PURPOSE, student.content))
+    student.fragility_cases = ref.drawn_fragility_cases(settings.draw(FRAGILITY_PURPOSE, student.content))
     yield
 
 
@@ -107,4 +118,7 @@ from grader.checks.ex03b.run_sweep import (  # noqa: E402, F401
 from grader.checks.ex03b.choose_width import (  # noqa: E402, F401
     test_choose_width_types,
     test_choose_width_follows_rule,
+)
+from grader.checks.ex03b.seeds_the_choice_rests_on import (  # noqa: E402, F401
+    test_seeds_the_choice_rests_on_counts,
 )

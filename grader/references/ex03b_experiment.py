@@ -12,7 +12,8 @@ so a class trains each set of cells once.
 
 Below them, choose_width()'s rule for each variant (`rule`, `FLOORS`), the usual wrong rules
 (`near_misses`) and the tables the checks ask about (`RULE_CASES`, moved for each submission by
-`drawn_cases`, so that no answer can be looked up).
+`drawn_cases`, so that no answer can be looked up); then seeds_the_choice_rests_on()'s tables
+(`FRAGILITY_CASES`), each with its answer per variant written down as data: no code here computes it.
 
 Why these answers ship: validation_accuracy()'s docstring is the protocol itself, every layer
 and setting named, because an experiment's runs must be repeatable by anyone who reads its
@@ -191,23 +192,83 @@ RULE_CASES = [
 ]
 
 
-def drawn_cases(seed: int) -> list[tuple[list[int], np.ndarray]]:
-    """RULE_CASES as one submission sees them: each table mapped by v -> a * v + c (a in [0.8, 1],
+def drawn_cases(seed: int, cases=RULE_CASES) -> list[tuple[list[int], np.ndarray]]:
+    """RULE_CASES (or `cases`, whose first two items are widths and a table) as one submission
+    sees them: each table mapped by v -> a * v + c (a in [0.8, 1],
     c keeping it in [0, 1]), its seed columns shuffled, and its widths renamed by an increasing
     map. None of these changes any rule's answer or near-miss (means, spreads and worst seeds move
     with the map; the order of the widths and their place in the list stay), so every table keeps
     telling the variants and the near-misses apart; but no answer can be looked up."""
     rng = np.random.default_rng(seed)
-    cases = []
-    for widths, table in RULE_CASES:
+    moved = []
+    for widths, table, *_ in cases:
         table = np.asarray(table, dtype=np.float64)
         a = rng.uniform(0.8, 1.0)
         low, high = -a * table.min(), 1.0 - a * table.max()
         c = rng.uniform(max(low, -0.05), min(high, 0.05))
         moved_table = (a * table + c)[:, rng.permutation(table.shape[1])]
         renamed = dict(zip(sorted(widths), sorted(int(w) for w in rng.choice(np.arange(2, 1025), size=len(widths), replace=False))))
-        cases.append(([renamed[w] for w in widths], moved_table))
-    return cases
+        moved.append(([renamed[w] for w in widths], moved_table))
+    return moved
+
+
+# ---------------------------------------------------------------- seeds_the_choice_rests_on
+
+# The usual mistakes, named in a message when one gives the student's answer on every table.
+WHOLE_FLOOR = "the whole table's best mean and floor kept, with only the means recomputed from the seeds left"
+ONE_AT_A_TIME = "only one seed left out at a time, never two or more together"
+SE_DDOF0 = "the standard error of the seeds left taken from np.std's default ddof=0 (a sample standard deviation divides by k - 1)"
+SE_WHOLE_K = "the standard error of the seeds left divided by the square root of the whole table's number of seeds, not of those left"
+DOWN_TO_ONE = "seeds left out until only one is left (the contract stops at k - 2: a spread needs two runs)"
+
+# Tables with their answer for each variant, and what each usual mistake returns for each variant it
+# applies to: (widths, table, {variant: answer}, {mistake: {variant: what it returns}}). No function here
+# computes an answer (tests/test_no_answer_ships.py): these numbers were written down from the
+# reference solution, and tests/test_references.py recomputes every one of them, for these tables
+# and for what `drawn_cases` makes of them for each submission (a move changes no answer: means,
+# spreads and worst seeds move with v -> a * v + c, the widths keep their order, and which columns
+# are left out does not matter to a count), and `drawn_fragility_cases` adds clearly worse widths and
+# shuffles the rows first (a width far below every floor is never chosen, nor best). In every table and
+# every table with columns left out,
+# no two means and no mean and floor lie within 4e-4 of each other, so margins decide, never
+# rounding. Between them, every variant meets 1, 2 or 3 seeds and None; every pair of variants
+# disagrees on the first; every mistake misses on some table for every variant it applies to (the
+# last two tables were added after an adversarial review, for the standard error's two mistakes
+# and for leaving seeds out down to one).
+FRAGILITY_CASES = [
+    ([8, 32, 128], [[0.794, 0.791, 0.788, 0.793], [0.894, 0.878, 0.874, 0.891], [0.909, 0.887, 0.892, 0.918]],
+     {"one_sd": 2, "one_se": None, "worst_seed": 1},
+     {WHOLE_FLOOR: {"one_sd": 1, "one_se": 2, "worst_seed": 1}, ONE_AT_A_TIME: {"one_sd": None, "one_se": None, "worst_seed": 1},
+      SE_DDOF0: {"one_se": None}, SE_WHOLE_K: {"one_se": None}, DOWN_TO_ONE: {"worst_seed": 1}}),
+    ([8, 32, 128], [[0.800, 0.805, 0.802, 0.813], [0.857, 0.844, 0.859, 0.859], [0.856, 0.850, 0.884, 0.862]],
+     {"one_sd": None, "one_se": 1, "worst_seed": 2},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 1, "worst_seed": None}, ONE_AT_A_TIME: {"one_sd": None, "one_se": 1, "worst_seed": None},
+      SE_DDOF0: {"one_se": 1}, SE_WHOLE_K: {"one_se": 1}, DOWN_TO_ONE: {"worst_seed": 2}}),
+    ([8, 32, 128], [[0.775, 0.776, 0.752, 0.816, 0.795], [0.880, 0.869, 0.864, 0.879, 0.869], [0.864, 0.887, 0.866, 0.870, 0.886]],
+     {"one_sd": 2, "one_se": 1, "worst_seed": 3},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 2, "worst_seed": None}, ONE_AT_A_TIME: {"one_sd": None, "one_se": 1, "worst_seed": None},
+      SE_DDOF0: {"one_se": 1}, SE_WHOLE_K: {"one_se": 1}, DOWN_TO_ONE: {"worst_seed": 3}}),
+    ([8, 32, 128], [[0.819, 0.831, 0.811, 0.812], [0.874, 0.865, 0.862, 0.866], [0.894, 0.912, 0.904, 0.863]],
+     {"one_sd": 1, "one_se": 2, "worst_seed": 1},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 2, "worst_seed": None}, ONE_AT_A_TIME: {"one_sd": 1, "one_se": None, "worst_seed": 1},
+      SE_DDOF0: {"one_se": 2}, SE_WHOLE_K: {"one_se": 2}, DOWN_TO_ONE: {"worst_seed": 1}}),
+    ([8, 32, 128], [[0.808, 0.804, 0.813, 0.806, 0.796], [0.890, 0.888, 0.887, 0.880, 0.886], [0.859, 0.895, 0.888, 0.836, 0.860]],
+     {"one_sd": None, "one_se": 3, "worst_seed": 3},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 2, "worst_seed": None}, ONE_AT_A_TIME: {"one_sd": None, "one_se": None, "worst_seed": None},
+      SE_DDOF0: {"one_se": 3}, SE_WHOLE_K: {"one_se": 3}, DOWN_TO_ONE: {"worst_seed": 3}}),
+    ([8, 32, 128], [[0.779, 0.801, 0.782, 0.796, 0.785], [0.880, 0.889, 0.880, 0.884, 0.859], [0.893, 0.942, 0.898, 0.909, 0.899]],
+     {"one_sd": 3, "one_se": None, "worst_seed": None},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 2, "worst_seed": None}, ONE_AT_A_TIME: {"one_sd": None, "one_se": None, "worst_seed": None},
+      SE_DDOF0: {"one_se": None}, SE_WHOLE_K: {"one_se": None}, DOWN_TO_ONE: {"worst_seed": None}}),
+    ([8, 32, 128], [[0.800, 0.797, 0.778, 0.797], [0.885, 0.874, 0.888, 0.902], [0.882, 0.873, 0.916, 0.873]],
+     {"one_sd": None, "one_se": None, "worst_seed": None},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 2, "worst_seed": None}, ONE_AT_A_TIME: {"one_sd": None, "one_se": None, "worst_seed": None},
+      SE_DDOF0: {"one_se": 2}, SE_WHOLE_K: {"one_se": 2}, DOWN_TO_ONE: {"worst_seed": 3}}),
+    ([8, 32, 128], [[0.811, 0.819, 0.821, 0.810, 0.805], [0.837, 0.853, 0.864, 0.854, 0.853], [0.873, 0.881, 0.858, 0.879, 0.877]],
+     {"one_sd": 3, "one_se": 3, "worst_seed": 3},
+     {WHOLE_FLOOR: {"one_sd": None, "one_se": 2, "worst_seed": 3}, ONE_AT_A_TIME: {"one_sd": None, "one_se": None, "worst_seed": None},
+      SE_DDOF0: {"one_se": None}, SE_WHOLE_K: {"one_se": None}, DOWN_TO_ONE: {"worst_seed": 3}}),
+]
 
 
 def _main(work: Path) -> None:
@@ -221,3 +282,28 @@ def _main(work: Path) -> None:
 
 if __name__ == "__main__":
     _main(Path(sys.argv[1]))
+
+
+def drawn_fragility_cases(seed: int) -> list[tuple[int, list[int], np.ndarray]]:
+    """FRAGILITY_CASES as one submission sees them: (which case, widths, table), each case twice
+    under two moves of its own, in an order drawn for the file, so that neither the order of the
+    calls nor one table's answer tells another's. To each table up to two widths are added whose
+    every run lies far below every run of the table (0.05 to 0.3 lower, apart from each other by
+    at least 0.02: never best and never chosen, so no answer changes), the rows are shuffled with
+    their widths, and then the table is moved as `drawn_cases` moves it. A file that recognised
+    the tables to look their answers up would first have to undo all of that."""
+    rng = np.random.default_rng([seed, 1])
+    grown = []
+    for widths, table, *_ in FRAGILITY_CASES * 2:
+        table = np.asarray(table, dtype=np.float64)
+        free = [w for w in (2, 4, 16, 64, 256, 512) if w not in widths]
+        extra = int(rng.integers(0, 3))
+        drops = 0.05 + 0.02 * np.sort(rng.choice(np.arange(13), size=extra, replace=False))  # 0.05 to 0.29, 0.02 apart
+        rows = [table.min() - drop - rng.uniform(0, 0.004, table.shape[1]) for drop in drops]
+        all_widths = list(widths) + [int(w) for w in rng.choice(free, size=extra, replace=False)]
+        all_rows = np.vstack([table, *rows]) if rows else table
+        order = rng.permutation(len(all_widths))
+        grown.append(([all_widths[i] for i in order], all_rows[order]))
+    moved = drawn_cases(seed, grown)
+    which = [n % len(FRAGILITY_CASES) for n in range(len(moved))]
+    return [(which[n], *moved[n]) for n in rng.permutation(len(moved))]

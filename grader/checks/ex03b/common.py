@@ -24,6 +24,7 @@ RERUN_TOLERANCE = 0.005
 SPLIT_PURPOSE = "ex03b training subset and validation split"
 RERUN_PURPOSE = "ex03b rerun cells"
 RULE_CASES_PURPOSE = "ex03b rule tables"
+FRAGILITY_PURPOSE = "ex03b tables with seeds left out"
 # validation_accuracy()'s own checked run: the width and seed the grader compares with its own.
 CHECKED_RUN = (32, 0)
 # validation_accuracy(width=32) on a drawn split: the reference, trained for the 2 epochs its

@@ -48,12 +48,6 @@ _RULE_SAYS = {
               "standard deviation over the square root of its number of seeds)",
     "worst_seed": "the narrowest width whose mean is at least the best width's worst seed",
 }
-_RULE_HINT = {
-    "one_sd": "means per row, the best mean, the best row's std with ddof=1, then the smallest width at or above best mean minus that spread",
-    "one_se": "means per row, the best mean, the best row's std with ddof=1 divided by the square root of its length, then the smallest "
-              "width at or above best mean minus that standard error",
-    "worst_seed": "means per row, the best mean's row, its lowest value, then the smallest width whose mean is at or above it",
-}
 
 
 @depends_on(test_choose_width_types, earns="the decision")
@@ -84,7 +78,8 @@ def test_choose_width_follows_rule(student, mnist, check, variant):
                 shown,
                 f"{expected}: {_RULE_SAYS[key]} (your variant's RULE = {key!r})",
                 cause=f"the choice follows {misses[0]}" if misses else "a rule other than your variant's",
-                hint=f"fix the rule before the results: {_RULE_HINT[key]}",
+                hint=f"work this table by hand by your rule ({key}) as the docstring states it, and compare each step with what your "
+                     "code computes: each width's mean, the best row, the floor below it, the narrowest width that reaches it",
             )
     # The student's own table, when run_sweep gives one: the decision must follow from it.
     try:

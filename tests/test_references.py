@@ -263,10 +263,6 @@ def _solutions_ex03b(key: str, name: str = "choose_width"):
     return scope[name]
 
 
-def _solutions_choose_width(key: str):
-    return _solutions_ex03b(key)
-
-
 def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
     """Each pair of variants' rules disagrees on one of the grader's tables, each rule's near-misses
     too, and no width's mean lies within 4e-4 of a floor (the tables decide by margins, not by rounding);
@@ -277,7 +273,7 @@ def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
 
     keys = [v.key for v in EX03B.variants]
     assert sorted(keys) == sorted(ref.FLOORS)
-    references = {key: _solutions_choose_width(key) for key in keys}
+    references = {key: _solutions_ex03b(key) for key in keys}
     for draw, cases in [(None, ref.RULE_CASES), *((seed, ref.drawn_cases(seed)) for seed in range(20))]:
         if draw is not None:
             assert not any(np.allclose(t, o) for (_, t), (_, o) in zip(cases, ref.RULE_CASES)), draw

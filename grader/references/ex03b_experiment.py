@@ -228,10 +228,9 @@ DOWN_TO_ONE = "seeds left out until only one is left (the contract stops at k - 
 # and for what `drawn_cases` makes of them for each submission (a move changes no answer: means,
 # spreads and worst seeds move with v -> a * v + c, the widths keep their order, and which columns
 # are left out does not matter to a count), and `drawn_fragility_cases` adds clearly worse widths and
-# shuffles the rows first (a width far below every floor is never chosen, nor best). In every table and
-# every table with columns left out,
-# no two means and no mean and floor lie within 4e-4 of each other, so margins decide, never
-# rounding. Between them, every variant meets 1, 2 or 3 seeds and None; every pair of variants
+# shuffles the rows first (a width far below every floor is never chosen, nor best). In every table
+# and every table with columns left out, no two means and no mean and floor lie within 4e-4 of each
+# other, so margins decide, never rounding. Between them, every variant meets 1, 2 or 3 seeds and None; every pair of variants
 # disagrees on the first; every mistake misses on some table for every variant it applies to (the
 # last two tables were added after an adversarial review, for the standard error's two mistakes
 # and for leaving seeds out down to one).
@@ -271,19 +270,6 @@ FRAGILITY_CASES = [
 ]
 
 
-def _main(work: Path) -> None:
-    with np.load(work / "data.npz") as arrays:
-        data = [arrays[f"arr_{k}"] for k in range(4)]
-    results: dict[str, dict[str, float]] = {}
-    for width, seed in json.loads((work / "cells.json").read_text()):
-        results.setdefault(str(width), {})[str(seed)] = declared_run(*data, width, seed)
-    (work / "results.json").write_text(json.dumps(results))
-
-
-if __name__ == "__main__":
-    _main(Path(sys.argv[1]))
-
-
 def drawn_fragility_cases(seed: int) -> list[tuple[int, list[int], np.ndarray]]:
     """FRAGILITY_CASES as one submission sees them: (which case, widths, table), each case twice
     under two moves of its own, in an order drawn for the file, so that neither the order of the
@@ -307,3 +293,17 @@ def drawn_fragility_cases(seed: int) -> list[tuple[int, list[int], np.ndarray]]:
     moved = drawn_cases(seed, grown)
     which = [n % len(FRAGILITY_CASES) for n in range(len(moved))]
     return [(which[n], *moved[n]) for n in rng.permutation(len(moved))]
+
+
+def _main(work: Path) -> None:
+    with np.load(work / "data.npz") as arrays:
+        data = [arrays[f"arr_{k}"] for k in range(4)]
+    results: dict[str, dict[str, float]] = {}
+    for width, seed in json.loads((work / "cells.json").read_text()):
+        results.setdefault(str(width), {})[str(seed)] = declared_run(*data, width, seed)
+    (work / "results.json").write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    _main(Path(sys.argv[1]))
+

@@ -4,9 +4,9 @@
 import numpy as np
 
 from grader import variants
-from grader.checks.ex03b.common import SEEDS, WIDTHS, _MISMATCH_CAUSE, _rule_key, _table
-from grader.checks.ex03b.run_sweep import test_run_sweep_shape
-from grader.feedback import Feedback, describe, short
+from grader.checks.ex03b.common import SEEDS, WIDTHS, _MISMATCH_CAUSE, _rule_key
+from grader.checks.ex03b.run_sweep import own_table
+from grader.feedback import describe, short
 from grader.isolation.safe_files import clean_text
 from grader.references import ex03b_experiment as ref
 from grader.scoring import depends_on
@@ -82,11 +82,8 @@ def test_choose_width_follows_rule(student, mnist, check, variant):
                      "code computes: each width's mean, the best row, the floor below it, the narrowest width that reaches it",
             )
     # The student's own table, when run_sweep gives one: the decision must follow from it.
-    try:
-        test_run_sweep_shape(student, mnist)  # the table is judged only from a run_sweep whose shape check passes
-        _, table = _table(student, mnist)
-    except Feedback:
-        return  # run_sweep's own checks say what is wrong; the rule is judged above
+    if (table := own_table(student, mnist)) is None:
+        return  # the rule is judged above
     r = _choose(student, WIDTHS, table, "the table run_sweep returned")
     got, expected = r.value[0], ref.rule(WIDTHS, table, key)
     if got != expected:

@@ -69,3 +69,13 @@ def test_run_sweep_matches_rerun(student, mnist, declared, check):
                 hint="fill table[i, j] with validation_accuracy(..., widths[i], seeds[j]) and nothing else; the grader trains the "
                 "declared model itself for cells it draws, so only real runs match",
             )
+
+
+def own_table(student, mnist):
+    """The student's own sweep, as choose_width()'s and seeds_the_choice_rests_on()'s checks judge
+    them on it: None where run_sweep's shape check fails (its own checks say what is wrong)."""
+    try:
+        test_run_sweep_shape(student, mnist)
+        return _table(student, mnist)[1]
+    except Feedback:
+        return None

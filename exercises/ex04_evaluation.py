@@ -25,7 +25,7 @@ import numpy as np
 # (give the id once with `grader --student YOUR-ID`; in the course's notebook,
 # the cell at the top prints it). Set this number to it: the file starts with
 # the first variant's, which the grader uses when it has no student id.
-BETA = 1  # precision_recall_f1's third array is the F-beta score for this beta
+PAIRS = "of_true"  # how most_confused_pairs measures a confusion: "of_true", "of_predicted" or "both_ways"
 
 
 def confusion_matrix(y_true, y_pred, num_classes=10):
@@ -48,44 +48,53 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
 
 
 def precision_recall_f1(cm):
-    """Per-class precision, recall and F-beta score from a confusion matrix.
+    """Per-class precision, recall and F1 score from a confusion matrix.
 
     cm: a square (K, K) integer array of non-negative counts, rows = true
     class, columns = predicted class (as confusion_matrix returns).
-    Returns (precision, recall, f), three float64 arrays of shape (K,):
+    Returns (precision, recall, f1), three float64 arrays of shape (K,):
       precision[k] = cm[k, k] / (sum of column k: everything predicted k)
       recall[k]    = cm[k, k] / (sum of row k: everything truly k)
-      f[k]         = the F-beta score of precision[k] and recall[k] for
-                     beta = BETA (your variant's): recall counts BETA times
-                     as much as precision; with BETA = 1 it is F1, their
-                     harmonic mean 2 * p * r / (p + r)
+      f1[k]        = the harmonic mean of precision[k] and recall[k]
     A class that is never predicted has precision 0.0, a class that never
-    occurs has recall 0.0, and f is 0.0 where precision and recall are both
+    occurs has recall 0.0, and f1 is 0.0 where precision and recall are both
     0: the result never holds nan, and computing it emits no warning.
     Raises ValueError if cm is not a square 2-D array, is not of an integer
     dtype, or holds a negative count.
     """
-    # TODO: compute per-class precision, recall and your variant's F-beta score (BETA) as float64 arrays, 0.0 (never nan, no warning) where a denominator is 0
+    # TODO: compute per-class precision, recall and F1 as float64 arrays, 0.0 (never nan, no warning) where a denominator is 0
     #       (lesson 4, "Precision, recall and F1")
     raise NotImplementedError("precision_recall_f1() is not started yet")
 
 
 def most_confused_pairs(cm, k=3):
-    """The k most frequent mistakes in a confusion matrix.
+    """The k worst confusions in a confusion matrix, measured as your variant says.
 
     cm: a square (K, K) integer array of non-negative counts, rows = true
     class, columns = predicted class.
-    k: how many pairs to return, a positive integer.
-    Returns a list of at most k tuples (true, predicted, count) of Python
-    ints, one per off-diagonal cell with a count above 0 (the diagonal holds
-    correct answers, not confusions), sorted by count, largest first; equal
-    counts are ordered by (true, predicted), smallest first. When fewer than
-    k cells are non-zero the list is shorter (empty for a perfect
-    classifier). The input is not modified.
+    k: how many confusions to return, a positive integer.
+    A confusion is a cell (i, j) off the diagonal (the diagonal holds correct
+    answers) with a count above 0. Your variant's PAIRS says how large it is:
+
+        "of_true"       the share of the images of true class i that the
+                        model predicted as j
+        "of_predicted"  the share of the model's answers j whose true class
+                        is i
+        "both_ways"     i taken for j and j taken for i together: one
+                        confusion per pair of classes, the sum of both cells,
+                        named (i, j) with i < j
+
+    Returns a list of at most k tuples (i, j, count) of Python ints, the
+    largest confusions first, where count is the number of images the
+    confusion counts (cm[i, j], or both cells for "both_ways"). Equal sizes
+    are ordered by (i, j), smallest first; shares are compared as exact
+    fractions, so 2/10 and 1/5 are equal. When fewer than k confusions exist
+    the list is shorter (empty for a perfect classifier). The input is not
+    modified.
     Raises ValueError if cm is not a square 2-D array, is not of an integer
     dtype, or holds a negative count, or if k < 1.
     """
-    # TODO: list the k largest off-diagonal cells as (true, predicted, count) tuples of Python ints; raise ValueError for bad input
+    # TODO: list the k largest confusions, measured your variant's way (PAIRS), as (i, j, count) tuples of Python ints; raise ValueError for bad input
     #       (lesson 4, "The most confused pairs")
     raise NotImplementedError("most_confused_pairs() is not started yet")
 

@@ -368,6 +368,15 @@ print(f"{len(pairs)} of the 90 possible confusions happen at least once")
 # only about 2% of its digit, but 73 of the 90 possible confusions happen at least once.
 # A list like this tells you which digits to look at, and which mistakes a better model
 # (lesson 5's convolutional networks) should fix.
+#
+# A count is one way to say how large a confusion is, and it favours the common digits:
+# 20 mistakes out of 1,000 images of a digit weigh as much as 20 out of 500. The question
+# you ask decides the ranking. "How often is a true 9 taken for a 4?" is a share of one
+# digit's images; "when the model answers 4, how often was it a 9?" is a share of one
+# answer's; "how often are 4 and 9 mixed up, either way?" adds two cells into one pair.
+# The three can order the same matrix differently. Exercise 4 asks your variant's
+# question: work out on paper which total each share takes, and why two shares such as
+# 2/10 and 1/5 must tie.
 
 # %% [markdown]
 # ## Misclassified digits
@@ -620,10 +629,9 @@ print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value, by simu
 # functions, in NumPy only (no scikit-learn):
 #
 # - `confusion_matrix(y_true, y_pred, num_classes=10)`: see *The confusion matrix*
-# - `precision_recall_f1(cm)`: see *Precision, recall and F1*; its third array is the
-#   F-beta score for your variant's β (`grader --variant ex04` prints it; `BETA` at the
-#   top of the file)
-# - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*
+# - `precision_recall_f1(cm)`: see *Precision, recall and F1*
+# - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*; a confusion is measured
+#   your variant's way (`grader --variant ex04` prints it; `PAIRS` at the top of the file)
 # - `most_confident_mistakes(probs, y_true, k=24)`: see *Misclassified digits*
 # - `reliability_table(probs, y_true, n_bins=10)` and
 #   `expected_calibration_error(counts, confidence, accuracy)`: see *How far to trust the

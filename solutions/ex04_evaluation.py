@@ -20,7 +20,7 @@ import numpy as np
 # (give the id once with `grader --student YOUR-ID`; in the course's notebook,
 # the cell at the top prints it). Set this number to it: the file starts with
 # the first variant's, which the grader uses when it has no student id.
-BETA = 1  # precision_recall_f1's third array is the F-beta score for this beta
+PAIRS = "of_true"  # how most_confused_pairs measures a confusion: "of_true", "of_predicted" or "both_ways"
 
 
 def confusion_matrix(y_true, y_pred, num_classes=10):
@@ -57,19 +57,16 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
 
 
 def precision_recall_f1(cm):
-    """Per-class precision, recall and F-beta score from a confusion matrix.
+    """Per-class precision, recall and F1 score from a confusion matrix.
 
     cm: a square (K, K) integer array of non-negative counts, rows = true
     class, columns = predicted class (as confusion_matrix returns).
-    Returns (precision, recall, f), three float64 arrays of shape (K,):
+    Returns (precision, recall, f1), three float64 arrays of shape (K,):
       precision[k] = cm[k, k] / (sum of column k: everything predicted k)
       recall[k]    = cm[k, k] / (sum of row k: everything truly k)
-      f[k]         = the F-beta score of precision[k] and recall[k] for
-                     beta = BETA (your variant's): recall counts BETA times
-                     as much as precision; with BETA = 1 it is F1, their
-                     harmonic mean 2 * p * r / (p + r)
+      f1[k]        = the harmonic mean of precision[k] and recall[k]
     A class that is never predicted has precision 0.0, a class that never
-    occurs has recall 0.0, and f is 0.0 where precision and recall are both
+    occurs has recall 0.0, and f1 is 0.0 where precision and recall are both
     0: the result never holds nan, and computing it emits no warning.
     Raises ValueError if cm is not a square 2-D array, is not of an integer
     dtype, or holds a negative count.
@@ -87,24 +84,36 @@ def precision_recall_f1(cm):
     actual = cm.sum(axis=1).astype(np.float64)
     precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
     recall = np.divide(correct, actual, out=np.zeros_like(correct), where=actual > 0)
-    weighted = BETA**2 * precision + recall
-    f1 = np.divide((1 + BETA**2) * precision * recall, weighted, out=np.zeros_like(correct), where=weighted > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(correct), where=both > 0)
     return precision, recall, f1
     ### END SOLUTION
 
 
 def most_confused_pairs(cm, k=3):
-    """The k most frequent mistakes in a confusion matrix.
+    """The k worst confusions in a confusion matrix, measured as your variant says.
 
     cm: a square (K, K) integer array of non-negative counts, rows = true
     class, columns = predicted class.
-    k: how many pairs to return, a positive integer.
-    Returns a list of at most k tuples (true, predicted, count) of Python
-    ints, one per off-diagonal cell with a count above 0 (the diagonal holds
-    correct answers, not confusions), sorted by count, largest first; equal
-    counts are ordered by (true, predicted), smallest first. When fewer than
-    k cells are non-zero the list is shorter (empty for a perfect
-    classifier). The input is not modified.
+    k: how many confusions to return, a positive integer.
+    A confusion is a cell (i, j) off the diagonal (the diagonal holds correct
+    answers) with a count above 0. Your variant's PAIRS says how large it is:
+
+        "of_true"       the share of the images of true class i that the
+                        model predicted as j
+        "of_predicted"  the share of the model's answers j whose true class
+                        is i
+        "both_ways"     i taken for j and j taken for i together: one
+                        confusion per pair of classes, the sum of both cells,
+                        named (i, j) with i < j
+
+    Returns a list of at most k tuples (i, j, count) of Python ints, the
+    largest confusions first, where count is the number of images the
+    confusion counts (cm[i, j], or both cells for "both_ways"). Equal sizes
+    are ordered by (i, j), smallest first; shares are compared as exact
+    fractions, so 2/10 and 1/5 are equal. When fewer than k confusions exist
+    the list is shorter (empty for a perfect classifier). The input is not
+    modified.
     Raises ValueError if cm is not a square 2-D array, is not of an integer
     dtype, or holds a negative count, or if k < 1.
     """
@@ -118,11 +127,18 @@ def most_confused_pairs(cm, k=3):
         raise ValueError(f"cm holds a negative count ({cm.min()})")
     if k < 1:
         raise ValueError(f"k must be a positive integer, got {k}")
-    mistakes = cm.copy()
+    true_totals, predicted_totals = cm.sum(axis=1), cm.sum(axis=0)  # diagonal included: all of a class's images
+    mistakes = cm.astype(np.int64)  # a copy: the caller's matrix stays intact (and no unsigned sums wrap)
     np.fill_diagonal(mistakes, 0)
-    trues, preds = np.nonzero(mistakes)  # row by row: (true, predicted) ascending
-    counts = mistakes[trues, preds].astype(np.int64)  # -counts must not wrap for unsigned dtypes
-    order = np.argsort(-counts, kind="stable")[:k]  # stable keeps that order among ties
+    if PAIRS == "both_ways":
+        mistakes = np.triu(mistakes + mistakes.T)  # one cell per pair of classes, (i, j) with i < j
+    trues, preds = np.nonzero(mistakes)  # row by row: (i, j) ascending
+    counts = mistakes[trues, preds]
+    totals = {"of_true": true_totals[trues], "of_predicted": predicted_totals[preds], "both_ways": 1}[PAIRS]
+    # One correctly rounded division per share gives equal fractions the same float, and fractions of
+    # counts this small never come closer than a float can tell apart.
+    sizes = counts / totals
+    order = np.argsort(-sizes, kind="stable")[:k]  # stable keeps (i, j) order among ties
     return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]
     ### END SOLUTION
 

@@ -170,7 +170,7 @@ FUNCTION_ALTERNATIVES = {
             return (np.subtract(train_images, mu) / sigma).astype(np.float32), (np.subtract(other_images, mu) / sigma).astype(np.float32)
         """,
     )),
-    # ex04 · a counting loop, np.errstate to silence 0 / 0, and sorted() with a key
+    # ex04 · a counting loop, np.errstate to silence 0 / 0, and the confusions sized as exact Fractions
     "ex04_loops": ("ex04", dict(
         confusion_matrix="""
             y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -194,21 +194,29 @@ FUNCTION_ALTERNATIVES = {
             with np.errstate(divide="ignore", invalid="ignore"):
                 precision = np.where(cm.sum(axis=0) > 0, tp / cm.sum(axis=0), 0.0)
                 recall = np.where(cm.sum(axis=1) > 0, tp / cm.sum(axis=1), 0.0)
-                b2 = BETA * BETA
-                f1 = np.where(b2 * precision + recall > 0, (1 + b2) * precision * recall / (b2 * precision + recall), 0.0)
+                f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
             return precision, recall, f1
         """,
         most_confused_pairs="""
             cm = np.asarray(cm)
             if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.dtype.kind not in "iu" or (cm < 0).any() or k < 1:
                 raise ValueError("bad confusion matrix or k")
-            pairs = []
-            for i in range(cm.shape[0]):
-                for j in range(cm.shape[1]):
-                    if i != j and cm[i, j] > 0:
-                        pairs.append((i, j, int(cm[i, j])))
-            pairs.sort(key=lambda pair: (-pair[2], pair[0], pair[1]))
-            return pairs[:k]
+            from fractions import Fraction
+            n = cm.shape[0]
+            ranked = []
+            for i in range(n):
+                for j in range(n):
+                    if PAIRS == "both_ways":
+                        count = int(cm[i, j]) + int(cm[j, i]) if i < j else 0
+                        size = Fraction(count)
+                    else:
+                        count = int(cm[i, j]) if i != j else 0
+                        total = sum(int(v) for v in (cm[i, :] if PAIRS == "of_true" else cm[:, j]))
+                        size = Fraction(count, total) if count else 0
+                    if count:
+                        ranked.append((-size, i, j, count))
+            ranked.sort()
+            return [(i, j, count) for _, i, j, count in ranked[:k]]
         """,
         most_confident_mistakes="""
             probs, y_true = np.asarray(probs), np.asarray(y_true)
@@ -296,10 +304,9 @@ FUNCTION_ALTERNATIVES = {
             precision, recall, f1 = np.zeros(len(cm)), np.zeros(len(cm)), np.zeros(len(cm))
             precision[col > 0] = tp[col > 0] / col[col > 0]
             recall[row > 0] = tp[row > 0] / row[row > 0]
-            # F-beta as the weighted harmonic mean 1 / (w / r + (1 - w) / p), w = BETA**2 / (1 + BETA**2)
-            w = BETA**2 / (1 + BETA**2)
+            # F1 as the reciprocal of the mean of the reciprocals
             fine = (precision > 0) & (recall > 0)
-            f1[fine] = 1 / (w / recall[fine] + (1 - w) / precision[fine])
+            f1[fine] = 2 / (1 / recall[fine] + 1 / precision[fine])
             return precision, recall, f1
         """,
         most_confused_pairs="""
@@ -308,10 +315,17 @@ FUNCTION_ALTERNATIVES = {
                 raise ValueError("cm must be a square integer matrix")
             if (cm < 0).any() or k < 1:
                 raise ValueError("negative count or k < 1")
-            off = ~np.eye(len(cm), dtype=bool) & (cm > 0)
-            trues, preds = np.nonzero(off)
-            counts = cm[trues, preds].astype(np.int64)
-            order = np.lexsort((preds, trues, -counts))[:k]
+            cells = np.where(np.eye(len(cm), dtype=bool), 0, cm.astype(np.int64))
+            if PAIRS == "both_ways":
+                cells = np.triu(cells + cells.T, k=1)
+            trues, preds = np.nonzero(cells > 0)
+            counts = cells[trues, preds]
+            if PAIRS == "both_ways":
+                sizes = counts.astype(np.float64)
+            else:
+                totals = cm.sum(axis=1) if PAIRS == "of_true" else cm.sum(axis=0)
+                sizes = np.true_divide(counts, totals[trues if PAIRS == "of_true" else preds])
+            order = np.lexsort((preds, trues, -sizes))[:k]
             return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]
         """,
         most_confident_mistakes="""

@@ -54,6 +54,9 @@ STANDARDIZED = "    return ((train - mean) / std).astype(np.float32), ((other - 
 STANDARDIZE_ALL = {"standardize_train_moments", "standardize_applies_the_training_map", "standardize_constant_positions",
                    "standardize_leaves_input", "standardize_rejects_bad_input"}
 # ex04's
+PAIR_TOTALS = 'totals = {"of_true": true_totals[trues], "of_predicted": predicted_totals[preds], "both_ways": 1}[PAIRS]'
+PAIRS_ALL_BUT_TYPES = {"most_confused_pairs_values", "most_confused_pairs_ties_and_few", "most_confused_pairs_leaves_input",
+                       "most_confused_pairs_rejects_bad_input"}
 CM_NDIM = """        if labels.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {labels.shape}")
 """
@@ -419,10 +422,16 @@ MUTATIONS = {
     "ex04_diagonal_counted": ("ex04", {"    np.fill_diagonal(mistakes, 0)\n": ""},
                               {"most_confused_pairs_values", "most_confused_pairs_ties_and_few", "most_confused_pairs_leaves_input", "most_confused_pairs_rejects_bad_input"}),
     # reversing an ascending sort also reverses the order among equal counts
-    "ex04_ties_reversed": ("ex04", {'np.argsort(-counts, kind="stable")[:k]': "np.argsort(counts, kind=\"stable\")[::-1][:k]"}, {"most_confused_pairs_ties_and_few"}),
-    "ex04_diagonal_cleared_in_place": ("ex04", {"mistakes = cm.copy()": "mistakes = cm"}, {"most_confused_pairs_leaves_input"}),
-    "ex04_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    mistakes = cm.copy()":
-                                  "    mistakes = cm.copy()"}, {"most_confused_pairs_rejects_bad_input"}),
+    "ex04_ties_reversed": ("ex04", {'np.argsort(-sizes, kind="stable")[:k]': "np.argsort(sizes, kind=\"stable\")[::-1][:k]"}, {"most_confused_pairs_ties_and_few"}),
+    "ex04_diagonal_cleared_in_place": ("ex04", {"mistakes = cm.astype(np.int64)": "mistakes = cm.astype(np.int64, copy=False)"}, {"most_confused_pairs_leaves_input"}),
+    "ex04_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    true_totals":
+                                  "    true_totals"}, {"most_confused_pairs_rejects_bad_input"}),
+    # lesson 4's ranking: every confusion measured by its count, whatever the variant asks
+    "ex04_pairs_by_count": ("ex04", {PAIR_TOTALS: "totals = 1"}, PAIRS_ALL_BUT_TYPES),
+    # the share of the answers j taken for the share of the true class i: another variant's answer, named as such
+    "ex04_pairs_share_of_the_column": ("ex04", {'"of_true": true_totals[trues]': '"of_true": predicted_totals[preds]'}, PAIRS_ALL_BUT_TYPES),
+    # a share as a product with a reciprocal: 3 * (1 / 15) is not the float 2 / 10 is, so equal fractions do not tie
+    "ex04_pairs_share_by_reciprocal": ("ex04", {"sizes = counts / totals": "sizes = counts * (1 / totals)"}, {"most_confused_pairs_ties_and_few"}),
     "ex04_mistakes_as_floats": ("ex04", {"return wrong[order].astype(np.int64)": "return wrong[order].astype(np.float64)"}, {"most_confident_mistakes_types"}),
     "ex04_mistakes_least_confident_first": ("ex04", {CONFIDENCE_ORDER: 'np.argsort(confidence, kind="stable")[:k]'}, MISTAKES_ALL_BUT_TYPES),
     # reversing an ascending sort also reverses the order among equal confidences

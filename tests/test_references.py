@@ -417,6 +417,44 @@ def test_the_mcnemar_reference_is_the_exact_share_of_toss_sequences(b, c):
     assert ex04.mcnemar(y_true, pred_a, pred_b)[:2] == (b, c)
 
 
+
+def _solutions_most_confused_pairs(key: str):
+    """solutions/'s most_confused_pairs() for ex04's variant `key` (PAIRS set), the function alone."""
+    import ast
+
+    source = COURSE.exercise("ex04").solution_path.read_text(encoding="utf-8")
+    nodes = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "most_confused_pairs"]
+    scope = {"np": np, "PAIRS": key}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), "ex04 most_confused_pairs", "exec"), scope)
+    return scope["most_confused_pairs"]
+
+
+def test_the_pairs_reference_is_the_solution_s_and_its_matrices_tell_the_rankings_apart():
+    """ex04's pairs reference (exact fractions sorted by pandas) gives the reference solution's answer for every
+    variant, on 20 drawn matrices and on every variant's hand-made ties under 20 relabellings; each drawn matrix
+    tells the three variants and lesson 4's count apart, with no tie among its k + 1 largest sizes; and each tie
+    matrix holds ties of shares equal as fractions that a product with a reciprocal does not give equal floats."""
+    from grader.checks.ex04 import most_confused_pairs as checks
+
+    keys = [v.key for v in COURSE.exercise("ex04").variants]
+    assert sorted(keys) == sorted(ex04.PAIRS_WAYS[:3])
+    solution = {key: _solutions_most_confused_pairs(key) for key in keys}
+    for seed in range(20):
+        cm = ex04.pairs_cm(seed)
+        answers = {way: ex04.most_confused_pairs(cm, 5, way) for way in ex04.PAIRS_WAYS}
+        assert len(set(map(tuple, answers.values()))) == 4, seed
+        for key in keys:
+            assert solution[key](cm, 5) == answers[key], (seed, key)
+            assert solution[key](cm) == ex04.most_confused_pairs(cm, 3, key), (seed, key)
+            ties = checks._tied_pairs(seed, key)
+            assert solution[key](ties, 6) == ex04.most_confused_pairs(ties, 6, key), (seed, key)
+    for key in ("of_true", "of_predicted"):
+        sized = ex04.most_confused_pairs(checks.TIES[key], 6, key, sized=True)
+        largest = [(count, int(count / size)) for _, _, count, size in sized if size == sized[0][3]]
+        assert len({count for count, _ in largest}) == 3
+        assert len({count * (1 / total) for count, total in largest}) > 1, largest
+
+
 # ---------------------------------------------------------------- ex05c: the tolerances hold both epsilon placements
 
 

@@ -12,9 +12,9 @@ classes, ties, fewer mistakes than k) keep their situation and take class labels
 for the file (`ref.class_relabelling`, `ref.sample_order`): a table of answers to them as literals earned
 confusion_matrix_missing_classes for a matrix sized by the labels seen (tests/test_integrity.py).
 
-Each student has a variant (course.toml: BETA, the beta of precision_recall_f1's F score, a number
-at the top of the file), and the F checks grade that one; an F score that is exactly another
-variant's fails with the message that names both (grader/variants.py `told_apart`).
+Each student has a variant (course.toml: PAIRS, how most_confused_pairs measures a confusion, a word
+at the top of the file), and the pairs checks grade that one; pairs that are exactly another
+variant's fail with the message that names both (grader/variants.py `told_apart`).
 
 The checks live in grader/checks/ex04/, one module per graded function with its teaching
 messages (`confusion_matrix`, `precision_recall_f1`, `most_confused_pairs`, `most_confident_mistakes`,

@@ -1,5 +1,5 @@
 """Exercise 04's references, apart from its checks (grader/checks/ex04/, collected by grader/checks/ex04_evaluation.py): the confusion matrix
-and precision, recall and F-beta (each variant's beta) as scikit-learn computes them, the most confused pairs and the most confident
+and precision, recall and F1 as scikit-learn computes them, the most confused pairs (each variant's way) and the most confident
 mistakes as the contracts define them (sorted by pandas), the reliability table binned by pandas, the expected calibration error as
 an average weighted by the counts, McNemar's exact p-value as SciPy's binomial test, and the inputs the checks call with, drawn from
 each file's own seed (grader/checks/ex04_evaluation.py).
@@ -18,10 +18,9 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return sklearn_confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
 
 
-def precision_recall_f1(cm, beta=1):
-    """scikit-learn's per-class precision, recall and F-beta score of the samples `cm` counts (beta:
-    the variant's, 1 for F1), 0 where a denominator is 0 (the contract's rule, and scikit-learn's
-    zero_division=0)."""
+def precision_recall_f1(cm):
+    """scikit-learn's per-class precision, recall and F1 of the samples `cm` counts, 0 where a denominator
+    is 0 (the contract's rule, and scikit-learn's zero_division=0)."""
     import warnings
 
     from sklearn.metrics import precision_recall_fscore_support
@@ -34,18 +33,34 @@ def precision_recall_f1(cm, beta=1):
     y_pred = np.repeat(np.tile(classes, k), np.asarray(cm, dtype=np.int64).ravel())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=classes, beta=beta, zero_division=0.0)
+        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0.0)
     return precision.astype(np.float64), recall.astype(np.float64), f1.astype(np.float64)
 
 
-def most_confused_pairs(cm, k):
+def most_confused_pairs(cm, k, pairs="of_true", sized=False):
+    """The contract's k largest confusions, each variant's way (`pairs`: PAIRS), sized as exact fractions and
+    sorted by pandas. `pairs="count"` is lesson 4's ranking by the count alone, which no variant asks: the
+    checks name it when a file answers with it. `sized`: each tuple ends with its size, a Fraction."""
+    from fractions import Fraction
+
     import pandas as pd
 
+    cm = np.asarray(cm, dtype=np.int64)
     n = len(cm)
-    cells = pd.DataFrame([(i, j, int(cm[i, j])) for i in range(n) for j in range(n)], columns=["true", "predicted", "count"])
-    cells = cells[(cells["true"] != cells["predicted"]) & (cells["count"] > 0)]
-    cells = cells.sort_values(["count", "true", "predicted"], ascending=[False, True, True], kind="stable").head(k)
-    return [(int(t), int(p), int(c)) for t, p, c in cells.itertuples(index=False)]
+    rows, cols = cm.sum(axis=1), cm.sum(axis=0)
+    cells = []
+    for i in range(n):
+        for j in range(n):
+            if pairs == "both_ways":
+                count = int(cm[i, j] + cm[j, i]) if i < j else 0
+            else:
+                count = int(cm[i, j]) if i != j else 0
+            if count:
+                total = {"of_true": rows[i], "of_predicted": cols[j]}.get(pairs, 1)
+                cells.append((i, j, count, Fraction(count, int(total))))
+    table = pd.DataFrame(cells, columns=["i", "j", "count", "size"])
+    table = table.sort_values(["size", "i", "j"], ascending=[False, True, True], kind="stable").head(k)
+    return [(int(i), int(j), int(c), size) if sized else (int(i), int(j), int(c)) for i, j, c, size in table.itertuples(index=False)]
 
 
 def random_labels(seed, n=300, num_classes=10, right=0.7):
@@ -114,13 +129,27 @@ def sample_order(seed, purpose: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, 41, purpose]).permutation(n)
 
 
-def pairs_cm(seed):
-    """The random matrix with a few clearly largest mistakes planted; 4 -> 9 and 9 -> 4
-    differ, so a transposed reading shows."""
-    cm = random_cm(seed)
-    for (t, p), count in {(4, 9): 40, (9, 4): 35, (7, 2): 30, (3, 5): 25, (5, 3): 20, (8, 3): 18}.items():
-        cm[t, p] = count
-    return cm
+PAIRS_WAYS = ("of_true", "of_predicted", "both_ways", "count")  # the variants' three, and lesson 4's count
+
+
+def pairs_cm(seed, k=5):
+    """A random 10 x 10 matrix drawn from `seed` whose classes differ in size (so a share ranks otherwise than a
+    count) with a few large mistakes planted, drawn again until its k worst confusions differ under each variant
+    and under lesson 4's count, so that a message can say which was answered, and its k + 1 largest sizes differ
+    under each (ties are test_most_confused_pairs_ties_and_few's). (Read transposed, "of_true" is
+    "of_predicted" with the classes of each pair swapped, and the other way round.)"""
+    for attempt in range(100):
+        rng = np.random.default_rng([seed, 12, attempt])
+        cm = rng.integers(0, 10, (10, 10))
+        cm[np.arange(10), np.arange(10)] = rng.integers(40, 400, 10)
+        for _ in range(6):
+            t, p = rng.choice(10, size=2, replace=False)
+            cm[t, p] = rng.integers(15, 45)
+        answers = [most_confused_pairs(cm, k, way) for way in PAIRS_WAYS]
+        sizes = [[pair[3] for pair in most_confused_pairs(cm, k + 1, way, sized=True)] for way in PAIRS_WAYS]
+        if len({tuple(a) for a in answers}) == len(answers) and all(len(set(s)) == len(s) for s in sizes):
+            return cm.astype(np.int64)
+    raise AssertionError(f"no matrix that tells the rankings apart in 100 draws from seed {seed}")
 
 
 def most_confident_mistakes(probs, y_true, k):

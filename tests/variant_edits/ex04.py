@@ -1,9 +1,9 @@
-"""ex04's variants (course.toml): solutions/ answers f1; each other variant's reference is the same
-file with BETA at its top set to that variant's (tests/variant_references.py)."""
+"""ex04's variants (course.toml): solutions/ answers of_true; each other variant's reference is the same
+file with PAIRS at its top set to that variant's (tests/variant_references.py)."""
 
-BETA = "BETA = 1  # precision_recall_f1's"
+PAIRS = 'PAIRS = "of_true"  # how most_confused_pairs'
 
 EDITS = {
-    "f2": [(BETA, BETA.replace("1", "2", 1))],
-    "f05": [(BETA, BETA.replace("1", "0.5", 1))],
+    "of_predicted": [(PAIRS, PAIRS.replace("of_true", "of_predicted", 1))],
+    "both_ways": [(PAIRS, PAIRS.replace("of_true", "both_ways", 1))],
 }

@@ -1,8 +1,7 @@
-"""ex04's checks of precision_recall_f1(), and their messages: the F score is the variant's (BETA)."""
+"""ex04's checks of precision_recall_f1(), and their messages."""
 
 import numpy as np
 
-from grader import variants
 from grader.feedback import describe, short
 from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.scoring import depends_on
@@ -62,35 +61,21 @@ def _close(a, b):
     return a.shape == b.shape and np.allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
-_MISMATCH_CAUSE = ("your code leaves BETA out, or the number at the top of your file is not your variant's (the file "
-                   "starts with the first variant's), or the file was written for another variant: a classmate's, or "
-                   "your own under another student id")
-
-
-def _beta(variant) -> float:
-    return variant.params["beta"] if variant else 1
-
-
-def _f_mistake(f, p, r, beta) -> str:
-    """The likely cause of an F score that is not the contract's, from the classic mistakes."""
+def _f_mistake(f, p, r) -> str:
+    """The likely cause of an F1 that is not the contract's, from the classic mistakes."""
     with np.errstate(all="ignore"):
-        if beta == 1 and _close(f, (p + r) / 2):
+        if _close(f, (p + r) / 2):
             return "the plain average (p + r) / 2; F1 is the harmonic mean"
-        if beta == 1 and _close(f, p * r / np.where(p + r > 0, p + r, 1)):
+        if _close(f, p * r / np.where(p + r > 0, p + r, 1)):
             return "the factor 2 is missing: f1 = 2 * p * r / (p + r)"
-        if beta != 1 and _close(f, np.where(beta * p + r > 0, (1 + beta) * p * r / np.where(beta * p + r > 0, beta * p + r, 1), 0)):
-            return f"beta where the formula squares it: with BETA = {beta:g} the weights are BETA**2 = {beta**2:g}"
-        if beta != 1 and _close(f, np.where(p + beta**2 * r > 0, (1 + beta**2) * p * r / np.where(p + beta**2 * r > 0, p + beta**2 * r, 1), 0)):
-            return "BETA**2 multiplies recall instead of precision in the denominator: that weighs precision BETA times as much"
     return ""
 
 
-def _check_prf(r, cm, situation="", student=None, variant=None):
-    """Compare the three results with the reference for the variant's beta, explaining classic mistakes."""
+def _check_prf(r, cm, situation=""):
+    """Compare the three results with the reference, explaining classic mistakes."""
     k = len(cm)
-    beta = _beta(variant)
     precision, recall, f1 = (p.astype(np.float64) for p in _prf_parts(r, k))
-    want_p, want_r, want_f = ref.precision_recall_f1(cm, beta)
+    want_p, want_r, want_f = ref.precision_recall_f1(cm)
     where = f" ({situation})" if situation else ""
     for name, got, want in (("precision", precision, want_p), ("recall", recall, want_r), ("f1", f1, want_f)):
         if got.shape != (k,):
@@ -132,31 +117,21 @@ def _check_prf(r, cm, situation="", student=None, variant=None):
         )
     if not _close(f1, want_f):
         c = int(np.flatnonzero(~np.isclose(f1, want_f, rtol=1e-9, atol=1e-12))[0])
-        name = "f1" if beta == 1 else "f"
-        # Another variant's F score, or a mistake in this variant's formula that gives it (BETA**2 on recall
-        # turns F2 into F0.5 exactly): where a usual mistake explains it too, the message names both.
-        mistake = _f_mistake(f1, want_p, want_r, beta)
-        if student is not None and (other := variants.told_apart(
-                student.exercise, variant, lambda v: _close(f1, ref.precision_recall_f1(cm, _beta(v))[2]),
-                cause=f"{mistake}; or {_MISMATCH_CAUSE}" if mistake else _MISMATCH_CAUSE)):
-            raise other(r, f"got {name}[{c}] = {f1[c]:g}{where}")
         p, q = f"{want_p[c]:g}", f"{want_r[c]:g}"
-        formula = f"2 * {p} * {q} / ({p} + {q})" if beta == 1 else f"(1 + {beta**2:g}) * {p} * {q} / ({beta**2:g} * {p} + {q}), F-beta for beta {beta:g}"
         raise r.fail(
-            f"got {name}[{c}] = {f1[c]:g}{where}",
-            f"{want_f[c]:g} ({formula})",
-            cause=_f_mistake(f1, want_p, want_r, beta),
-            hint="f1 = 2 * precision * recall / (precision + recall)" if beta == 1
-            else f"f = (1 + BETA**2) * precision * recall / (BETA**2 * precision + recall), with your variant's BETA = {beta:g}",
+            f"got f1[{c}] = {f1[c]:g}{where}",
+            f"{want_f[c]:g} (2 * {p} * {q} / ({p} + {q}))",
+            cause=_f_mistake(f1, want_p, want_r),
+            hint="F1 is the harmonic mean of precision and recall: the mean of their reciprocals, inverted",
         )
 
 
-def test_precision_recall_f1_values(student, variant):
+def test_precision_recall_f1_values(student):
     for cm, shown in ((ref.random_cm(student.input_seed), "a random 10 x 10 confusion matrix drawn for your file"), (ref.SMALL_CM, _lit(ref.SMALL_CM))):
-        _check_prf(_prf_call(student, cm, shown), cm, student=student, variant=variant)
+        _check_prf(_prf_call(student, cm, shown), cm)
 
 
-def test_precision_recall_f1_empty_classes(student, variant):
+def test_precision_recall_f1_empty_classes(student):
     # The situations under class labels drawn for each file (ref.class_relabelling)
     empty_classes = ref.relabelled_cm(ref.EMPTY_CLASSES, ref.class_relabelling(student.input_seed, 3, 5))
     relabelling = ref.class_relabelling(student.input_seed, 4, 3)
@@ -169,7 +144,7 @@ def test_precision_recall_f1_empty_classes(student, variant):
     ]
     for cm, shown, situation in cases:
         r = _prf_call(student, cm, shown)
-        _check_prf(r, cm, situation, student=student, variant=variant)
+        _check_prf(r, cm, situation)
         if r.warnings:
             raise r.fail(
                 f"the right values, but the call emitted a warning: {r.warnings[0]}",

@@ -80,9 +80,10 @@ def most_confused_pairs(cm, k=3):
                         model predicted as j
         "of_predicted"  the share of the model's answers j whose true class
                         is i
-        "both_ways"     i taken for j and j taken for i together: one
-                        confusion per pair of classes, the sum of both cells,
-                        named (i, j) with i < j
+        "both_ways"     i taken for j and j taken for i together, as a
+                        share of the images of the two classes: one
+                        confusion per pair of classes, named (i, j) with
+                        i < j
 
     Returns a list of at most k tuples (i, j, count) of Python ints, the
     largest confusions first, where count is the number of images the

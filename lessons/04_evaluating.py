@@ -373,7 +373,8 @@ print(f"{len(pairs)} of the 90 possible confusions happen at least once")
 # 20 mistakes out of 1,000 images of a digit weigh as much as 20 out of 500. The question
 # you ask decides the ranking. "How often is a true 9 taken for a 4?" is a share of one
 # digit's images; "when the model answers 4, how often was it a 9?" is a share of one
-# answer's; "how often are 4 and 9 mixed up, either way?" adds two cells into one pair.
+# answer's; "how often are 4 and 9 mixed up, either way?" adds two cells into one pair,
+# a share of the images of both digits.
 # The three can order the same matrix differently. Exercise 4 asks your variant's
 # question: work out on paper which total each share takes, and why two shares such as
 # 2/10 and 1/5 must tie.

@@ -103,9 +103,10 @@ def most_confused_pairs(cm, k=3):
                         model predicted as j
         "of_predicted"  the share of the model's answers j whose true class
                         is i
-        "both_ways"     i taken for j and j taken for i together: one
-                        confusion per pair of classes, the sum of both cells,
-                        named (i, j) with i < j
+        "both_ways"     i taken for j and j taken for i together, as a
+                        share of the images of the two classes: one
+                        confusion per pair of classes, named (i, j) with
+                        i < j
 
     Returns a list of at most k tuples (i, j, count) of Python ints, the
     largest confusions first, where count is the number of images the
@@ -134,7 +135,8 @@ def most_confused_pairs(cm, k=3):
         mistakes = np.triu(mistakes + mistakes.T)  # one cell per pair of classes, (i, j) with i < j
     trues, preds = np.nonzero(mistakes)  # row by row: (i, j) ascending
     counts = mistakes[trues, preds]
-    totals = {"of_true": true_totals[trues], "of_predicted": predicted_totals[preds], "both_ways": 1}[PAIRS]
+    totals = {"of_true": true_totals[trues], "of_predicted": predicted_totals[preds],
+              "both_ways": true_totals[trues] + true_totals[preds]}[PAIRS]
     # One correctly rounded division per share gives equal fractions the same float, and fractions of
     # counts this small never come closer than a float can tell apart.
     sizes = counts / totals

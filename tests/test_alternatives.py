@@ -208,7 +208,7 @@ FUNCTION_ALTERNATIVES = {
                 for j in range(n):
                     if PAIRS == "both_ways":
                         count = int(cm[i, j]) + int(cm[j, i]) if i < j else 0
-                        size = Fraction(count)
+                        size = Fraction(count, sum(int(v) for v in cm[i, :]) + sum(int(v) for v in cm[j, :])) if count else 0
                     else:
                         count = int(cm[i, j]) if i != j else 0
                         total = sum(int(v) for v in (cm[i, :] if PAIRS == "of_true" else cm[:, j]))
@@ -320,10 +320,11 @@ FUNCTION_ALTERNATIVES = {
                 cells = np.triu(cells + cells.T, k=1)
             trues, preds = np.nonzero(cells > 0)
             counts = cells[trues, preds]
+            rows = cm.sum(axis=1)
             if PAIRS == "both_ways":
-                sizes = counts.astype(np.float64)
+                sizes = np.true_divide(counts, rows[trues] + rows[preds])
             else:
-                totals = cm.sum(axis=1) if PAIRS == "of_true" else cm.sum(axis=0)
+                totals = rows if PAIRS == "of_true" else cm.sum(axis=0)
                 sizes = np.true_divide(counts, totals[trues if PAIRS == "of_true" else preds])
             order = np.lexsort((preds, trues, -sizes))[:k]
             return [(int(trues[i]), int(preds[i]), int(counts[i])) for i in order]

@@ -54,7 +54,8 @@ STANDARDIZED = "    return ((train - mean) / std).astype(np.float32), ((other - 
 STANDARDIZE_ALL = {"standardize_train_moments", "standardize_applies_the_training_map", "standardize_constant_positions",
                    "standardize_leaves_input", "standardize_rejects_bad_input"}
 # ex04's
-PAIR_TOTALS = 'totals = {"of_true": true_totals[trues], "of_predicted": predicted_totals[preds], "both_ways": 1}[PAIRS]'
+PAIR_TOTALS = """totals = {"of_true": true_totals[trues], "of_predicted": predicted_totals[preds],
+              "both_ways": true_totals[trues] + true_totals[preds]}[PAIRS]"""
 PAIRS_ALL_BUT_TYPES = {"most_confused_pairs_values", "most_confused_pairs_ties_and_few", "most_confused_pairs_leaves_input",
                        "most_confused_pairs_rejects_bad_input"}
 CM_NDIM = """        if labels.ndim != 1:
@@ -428,8 +429,19 @@ MUTATIONS = {
                                   "    true_totals"}, {"most_confused_pairs_rejects_bad_input"}),
     # lesson 4's ranking: every confusion measured by its count, whatever the variant asks
     "ex04_pairs_by_count": ("ex04", {PAIR_TOTALS: "totals = 1"}, PAIRS_ALL_BUT_TYPES),
-    # the share of the answers j taken for the share of the true class i: another variant's answer, named as such
-    "ex04_pairs_share_of_the_column": ("ex04", {'"of_true": true_totals[trues]': '"of_true": predicted_totals[preds]'}, PAIRS_ALL_BUT_TYPES),
+    # each share over the other share's total (the true class's for the answers', and the other way round; the answers'
+    # of the two classes for both_ways): another variant's answer where there is one, named as such
+    "ex04_pairs_share_of_the_other_total": ("ex04", {PAIR_TOTALS: """totals = {"of_true": predicted_totals[preds], "of_predicted": true_totals[trues],
+              "both_ways": predicted_totals[trues] + predicted_totals[preds]}[PAIRS]"""}, PAIRS_ALL_BUT_TYPES),
+    # the share of a class's mistakes, not of its images: the totals taken without the diagonal
+    "ex04_pairs_share_of_the_mistakes": ("ex04", {"    true_totals, predicted_totals = cm.sum(axis=1), cm.sum(axis=0)":
+                                                  "    true_totals, predicted_totals = cm.sum(axis=1) - np.diag(cm), cm.sum(axis=0) - np.diag(cm)"},
+                                         PAIRS_ALL_BUT_TYPES),
+    # an unstable sort: equal shares come in any order once there are more than 16 of them
+    "ex04_pairs_unstable_sort": ("ex04", {'np.argsort(-sizes, kind="stable")[:k]': "np.argsort(-sizes)[:k]"}, {"most_confused_pairs_ties_and_few"}),
+    # shares rounded to a tenth of a percent before ranking: 43/300 and 1/7 both read 14.3%
+    "ex04_pairs_rounded_shares": ("ex04", {"sizes = counts / totals": "sizes = np.round(100 * counts / totals, 1)"},
+                                  {"most_confused_pairs_values", "most_confused_pairs_leaves_input", "most_confused_pairs_rejects_bad_input"}),
     # a share as a product with a reciprocal: 3 * (1 / 15) is not the float 2 / 10 is, so equal fractions do not tie
     "ex04_pairs_share_by_reciprocal": ("ex04", {"sizes = counts / totals": "sizes = counts * (1 / totals)"}, {"most_confused_pairs_ties_and_few"}),
     "ex04_mistakes_as_floats": ("ex04", {"return wrong[order].astype(np.int64)": "return wrong[order].astype(np.float64)"}, {"most_confident_mistakes_types"}),

@@ -431,9 +431,10 @@ def _solutions_most_confused_pairs(key: str):
 
 def test_the_pairs_reference_is_the_solution_s_and_its_matrices_tell_the_rankings_apart():
     """ex04's pairs reference (exact fractions sorted by pandas) gives the reference solution's answer for every
-    variant, on 20 drawn matrices and on every variant's hand-made ties under 20 relabellings; each drawn matrix
-    tells the three variants and lesson 4's count apart, with no tie among its k + 1 largest sizes; and each tie
-    matrix holds ties of shares equal as fractions that a product with a reciprocal does not give equal floats."""
+    variant, on 20 drawn matrices and on every hand-made case under 20 relabellings; each drawn matrix tells the three
+    variants and the counts alone apart, with no tie among its k + 1 largest sizes; each tie matrix holds a tie of
+    shares equal as fractions, reached by three counts, that a product with a reciprocal does not give equal floats;
+    each close matrix holds two shares that round alike to a tenth of a percent; and the many ties are more than k."""
     from grader.checks.ex04 import most_confused_pairs as checks
 
     keys = [v.key for v in COURSE.exercise("ex04").variants]
@@ -442,18 +443,22 @@ def test_the_pairs_reference_is_the_solution_s_and_its_matrices_tell_the_ranking
     for seed in range(20):
         cm = ex04.pairs_cm(seed)
         answers = {way: ex04.most_confused_pairs(cm, 5, way) for way in ex04.PAIRS_WAYS}
-        assert len(set(map(tuple, answers.values()))) == 4, seed
+        assert len(set(map(tuple, answers.values()))) == len(ex04.PAIRS_WAYS), seed
         for key in keys:
             assert solution[key](cm, 5) == answers[key], (seed, key)
             assert solution[key](cm) == ex04.most_confused_pairs(cm, 3, key), (seed, key)
-            ties = checks._tied_pairs(seed, key)
-            assert solution[key](ties, 6) == ex04.most_confused_pairs(ties, 6, key), (seed, key)
-    for key in ("of_true", "of_predicted"):
+            many = ex04.relabelled_cm(checks._many_ties(key), ex04.class_relabelling(seed, 9, 10))
+            for case, k in ((checks._tied_pairs(seed, key), 6), (checks._close_shares(seed, key), 2), (many, 15)):
+                assert solution[key](case, k) == ex04.most_confused_pairs(case, k, key), (seed, key, case)
+    for key in keys:
         sized = ex04.most_confused_pairs(checks.TIES[key], 6, key, sized=True)
         largest = [(count, int(count / size)) for _, _, count, size in sized if size == sized[0][3]]
-        assert len({count for count, _ in largest}) == 3
-        assert len({count * (1 / total) for count, total in largest}) > 1, largest
-
+        assert len({count for count, _ in largest}) == 3, key
+        assert len({count * (1 / total) for count, total in largest}) > 1, (key, largest)
+        close = [size for *_, size in ex04.most_confused_pairs(checks.CLOSE[key], 2, key, sized=True)]
+        assert close[0] != close[1] and round(float(close[0]) * 100, 1) == round(float(close[1]) * 100, 1), key
+        top = [size for _, size in ex04.confusion_sizes(checks._many_ties(key), key).values()]
+        assert top.count(max(top)) > 16 and len(set(top)) == 2, key  # more ties than k = 15, among sizes to sort
 
 # ---------------------------------------------------------------- ex05c: the tolerances hold both epsilon placements
 

@@ -37,27 +37,44 @@ def precision_recall_f1(cm):
     return precision.astype(np.float64), recall.astype(np.float64), f1.astype(np.float64)
 
 
-def most_confused_pairs(cm, k, pairs="of_true", sized=False):
-    """The contract's k largest confusions, each variant's way (`pairs`: PAIRS), sized as exact fractions and
-    sorted by pandas. `pairs="count"` is lesson 4's ranking by the count alone, which no variant asks: the
-    checks name it when a file answers with it. `sized`: each tuple ends with its size, a Fraction."""
+def confusion_sizes(cm, pairs) -> dict:
+    """{(i, j): (count, size)} for every confusion of `cm` measured the `pairs` way, the size an exact Fraction: a
+    variant's (PAIRS), lesson 4's count, or a usual mistake's, which the checks name when a file answers with it."""
     from fractions import Fraction
 
+    cm = np.asarray(cm, dtype=np.int64)
+    rows, cols, diagonal = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm)
+    totals = {  # way -> (the pair's total: a function of i and j, both cells together)
+        "of_true": (lambda i, j: rows[i], False), "of_predicted": (lambda i, j: cols[j], False),
+        "both_ways": (lambda i, j: rows[i] + rows[j], True), "count": (lambda i, j: 1, False),
+        "both_ways_count": (lambda i, j: 1, True),
+        "of_true_over_j": (lambda i, j: rows[j], False), "of_predicted_over_i": (lambda i, j: cols[i], False),
+        "both_ways_answers": (lambda i, j: cols[i] + cols[j], True),
+        "of_true_mistakes": (lambda i, j: rows[i] - diagonal[i], False),
+        "of_predicted_mistakes": (lambda i, j: cols[j] - diagonal[j], False),
+        "both_ways_mistakes": (lambda i, j: rows[i] + rows[j] - diagonal[i] - diagonal[j], True),
+        "both_ways_one_class": (lambda i, j: rows[i], True),
+    }
+    sizes = {}
+    for i in range(len(cm)):
+        for j in range(len(cm)):
+            if pairs == "both_ways_shares_added":
+                if i < j and cm[i, j] + cm[j, i]:
+                    sizes[(i, j)] = (int(cm[i, j] + cm[j, i]), Fraction(int(cm[i, j]), int(rows[i]) or 1) + Fraction(int(cm[j, i]), int(rows[j]) or 1))
+                continue
+            total, both = totals[pairs]
+            count = (int(cm[i, j] + cm[j, i]) if i < j else 0) if both else (int(cm[i, j]) if i != j else 0)
+            if count:
+                sizes[(i, j)] = (count, Fraction(count, max(int(total(i, j)), 1)))
+    return sizes
+
+
+def most_confused_pairs(cm, k, pairs="of_true", sized=False):
+    """The contract's k largest confusions, each variant's way (`pairs`: PAIRS), or another way of
+    `confusion_sizes`, sorted by pandas. `sized`: each tuple ends with its size, a Fraction."""
     import pandas as pd
 
-    cm = np.asarray(cm, dtype=np.int64)
-    n = len(cm)
-    rows, cols = cm.sum(axis=1), cm.sum(axis=0)
-    cells = []
-    for i in range(n):
-        for j in range(n):
-            if pairs == "both_ways":
-                count = int(cm[i, j] + cm[j, i]) if i < j else 0
-            else:
-                count = int(cm[i, j]) if i != j else 0
-            if count:
-                total = {"of_true": rows[i], "of_predicted": cols[j]}.get(pairs, 1)
-                cells.append((i, j, count, Fraction(count, int(total))))
+    cells = [(i, j, count, size) for (i, j), (count, size) in confusion_sizes(cm, pairs).items()]
     table = pd.DataFrame(cells, columns=["i", "j", "count", "size"])
     table = table.sort_values(["size", "i", "j"], ascending=[False, True, True], kind="stable").head(k)
     return [(int(i), int(j), int(c), size) if sized else (int(i), int(j), int(c)) for i, j, c, size in table.itertuples(index=False)]
@@ -129,13 +146,13 @@ def sample_order(seed, purpose: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, 41, purpose]).permutation(n)
 
 
-PAIRS_WAYS = ("of_true", "of_predicted", "both_ways", "count")  # the variants' three, and lesson 4's count
+PAIRS_WAYS = ("of_true", "of_predicted", "both_ways", "count", "both_ways_count")  # the variants' three, and counts alone
 
 
 def pairs_cm(seed, k=5):
     """A random 10 x 10 matrix drawn from `seed` whose classes differ in size (so a share ranks otherwise than a
     count) with a few large mistakes planted, drawn again until its k worst confusions differ under each variant
-    and under lesson 4's count, so that a message can say which was answered, and its k + 1 largest sizes differ
+    and under counts alone (lesson 4's, and both cells of a pair), so that a message can say which was answered, and its k + 1 largest sizes differ
     under each (ties are test_most_confused_pairs_ties_and_few's). (Read transposed, "of_true" is
     "of_predicted" with the classes of each pair swapped, and the other way round.)"""
     for attempt in range(100):

@@ -902,6 +902,28 @@ def test_breaking_a_sentence_of_the_docstring_quotes_it(graded, name):
     assert 'The docstring says: "' in message and QUOTED[name] in message, message
 
 
+# ex04's ways of measuring a confusion wrongly share the same few hand-made matrices, where one mistake can look like
+# another (an adversarial review found rounded shares named as the diagonal left out, reciprocal shares as two shares
+# added): each is told its own cause, on the check that shows it first.
+CAUSED = {
+    "ex04_pairs_by_count": ("most_confused_pairs_values", "ranked by the count alone"),
+    "ex04_pairs_share_of_the_other_total": ("most_confused_pairs_values", "exactly what variant 'of_predicted'"),
+    "ex04_pairs_share_of_the_mistakes": ("most_confused_pairs_values", "a share of the class's mistakes, not of its images"),
+    "ex04_pairs_rounded_shares": ("most_confused_pairs_values", "shares rounded before they were ranked"),
+    "ex04_pairs_share_by_reciprocal": ("most_confused_pairs_ties_and_few", "equal sizes in another order"),
+    "ex04_pairs_unstable_sort": ("most_confused_pairs_ties_and_few", "equal sizes in another order"),
+    "ex04_ties_reversed": ("most_confused_pairs_ties_and_few", "equal sizes in another order"),
+}
+
+
+@pytest.mark.parametrize("name", cases(MUTATIONS, CAUSED))
+def test_a_mismeasured_confusion_is_told_its_own_cause(graded, name):
+    exercise_id, _, _ = MUTATIONS[name]
+    check, cause = CAUSED[name]
+    message = next(c["message"] for c in checks_of(graded, name, exercise_id) if c["name"] == check)
+    assert cause in message, message
+
+
 @pytest.fixture(scope="module")
 def graded_backprop(request, tmp_path_factory, mnist_path):
     submissions = {name: (ex, edited(ex, edits, name)) for name, (ex, edits, _) in selected(request, BACKPROP_MUTATIONS).items()}

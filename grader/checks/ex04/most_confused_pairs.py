@@ -110,9 +110,10 @@ def _rounded(got, cm, way) -> bool:
 
 
 def _explain(r, got, expected, cm, k_used, way, variant, student, situation="", drawn=False):
-    """The Feedback for pairs that are not the contract's: the classic mistakes, another variant's answer (on a
-    hand-made matrix only after the usual mistakes and ties: the matrix drawn for the file tells them all apart, a
-    small one may not), then the rest."""
+    """The Feedback for pairs that are not the contract's: the classic mistakes; another variant's answer on the
+    matrix drawn for the file (which tells them all apart); equal sizes in another order, rounded shares and the usual
+    mismeasures, in that order (a hand-made matrix may not tell them apart: where the sizes are right, the order of
+    the ties is what is wrong); another variant's answer on a hand-made matrix; then the rest."""
     cause, hint = "", _BY_HAND
     where = f" ({situation})" if situation else ""
     sizes = ref.confusion_sizes(cm, way)
@@ -133,18 +134,18 @@ def _explain(r, got, expected, cm, k_used, way, variant, student, situation="", 
         hint = "slice the sorted list to its first k items"
     elif drawn and (other := _told_apart(r, got, cm, k_used, variant, student, where)):
         raise other
-    elif said := _mismeasured(got, cm, k_used, way):
-        cause = said
     elif ranked and [sizes[pair[:2]][1] for pair in got] == [sizes[pair[:2]][1] for pair in expected]:
         cause = ("the right sizes, but equal sizes in another order: ties are ordered by (i, j), smallest first, "
                  "and shares equal as fractions (3/10 and 9/30) are equal")
         hint = ("a stable sort keeps the order the cells came in; compute each share by one division of two integers "
                 "(a product with a reciprocal can make equal fractions unequal floats)")
-    elif not drawn and (other := _told_apart(r, got, cm, k_used, variant, student, where)):
-        raise other  # a hand-made matrix may not tell a usual mistake from another variant: the mistake comes first
     elif _rounded(got, cm, way):
         cause = "shares rounded before they were ranked: two shares that round alike (43/300 and 1/7 both read 14.3%) are not equal"
         hint = "rank the shares as they are; round only what you print"
+    elif said := _mismeasured(got, cm, k_used, way):
+        cause = said
+    elif not drawn and (other := _told_apart(r, got, cm, k_used, variant, student, where)):
+        raise other  # a hand-made matrix may not tell a usual mistake from another variant: the mistake comes first
     elif _smallest_first(got, cm, way):
         cause = "sorted smallest first; the largest confusion comes first"
     elif len(got) < len(expected):
@@ -223,15 +224,17 @@ TIES = {"of_true": _TIES, "of_predicted": _TIES.T.copy(), "both_ways": _TIES_BOT
 
 def _many_ties(way) -> np.ndarray:
     """Twenty confusions of one size and thirty of a smaller one, the two sizes interleaved row by row, each reached
-    by counts of 1 to 20 (of_true's and of_predicted's), or 20 pairs and 25 pairs so (both_ways's): more ties than
-    the 16 below which NumPy's default sort happens to keep them in order, among values it has to move."""
+    by counts of 1 to 20 (of_true's and of_predicted's), or 35 pairs of 1/60 and 10 of 1/120 over classes of 60 and
+    120 images, reached by counts of 1 to 4 (both_ways's): more ties than the 16 below which NumPy's default sort
+    happens to keep them in order, among values it has to move, and not in the order of their counts."""
     cm = np.zeros((10, 10), dtype=np.int64)
     if way == "both_ways":
+        images = np.where(np.arange(10) % 2 == 0, 60, 120)
         for i in range(10):
             for j in range(i + 1, 10):
-                both = 2 if (i + j) % 2 == 0 else 1
-                cm[i, j], cm[j, i] = (both, 0) if (i + 2 * j) % 3 == 0 else (0, both)
-        cm[np.arange(10), np.arange(10)] = 60 - cm.sum(axis=1)  # every class 60 images: pairs of 2/120 or 1/120
+                both = (images[i] + images[j]) // 60 if (i % 2 != j % 2 or (i + j) % 4 == 0) else (images[i] + images[j]) // 120
+                cm[i, j], cm[j, i] = (both - both // 2, both // 2) if (i + 2 * j) % 3 == 0 else (both, 0)
+        cm[np.arange(10), np.arange(10)] = images - cm.sum(axis=1)
         return cm
     for i in range(10):
         for d in range(1, 6):
@@ -242,8 +245,8 @@ def _many_ties(way) -> np.ndarray:
 
 def _tied_pairs(seed, way):
     """The variant's ties under class labels drawn for the file, drawn again until ordering the ties by (j, i),
-    reversing them, sizing them by a product with a reciprocal or by the count alone gives another answer than the
-    contract's."""
+    reversing them, ordering them by their counts, or sizing them by a product with a reciprocal or by the count alone
+    gives another answer than the contract's."""
     for attempt in range(100):
         cm = ref.relabelled_cm(TIES[way], ref.class_relabelling(seed, 5, len(TIES[way]), attempt=attempt))
         every = ref.most_confused_pairs(cm, 25, way, sized=True)
@@ -253,7 +256,8 @@ def _tied_pairs(seed, way):
         # count * (1 / total) in floats, total = count / size; stable, so float ties keep the contract's (i, j) order
         by_reciprocal = [pair[:3] for pair in sorted(every, key=lambda pair: -(pair[2] * (1 / int(pair[2] / pair[3]))))]
         by_count = ref.most_confused_pairs(cm, 25, "both_ways_count" if way == "both_ways" else "count")
-        if contract not in (by_j, reversed_ties, by_reciprocal, by_count):
+        ties_by_count = [[pair[:3] for pair in sorted(every, key=lambda pair: (-pair[3], sign * pair[2]))] for sign in (1, -1)]
+        if contract not in (by_j, reversed_ties, by_reciprocal, by_count, *ties_by_count):
             return cm
     return TIES[way]  # the literal tells them apart; a hundred draws without one that does is not expected
 

@@ -23,8 +23,8 @@ import numpy as np
 
 # Your variant: `grader --variant ex04` prints the one your student id draws
 # (give the id once with `grader --student YOUR-ID`; in the course's notebook,
-# the cell at the top prints it). Set this number to it: the file starts with
-# the first variant's, which the grader uses when it has no student id.
+# the cell at the top prints it). Set PAIRS to it: the file starts with the
+# first variant's, which the grader uses when it has no student id.
 PAIRS = "of_true"  # how most_confused_pairs measures a confusion: "of_true", "of_predicted" or "both_ways"
 
 

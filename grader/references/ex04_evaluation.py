@@ -152,9 +152,9 @@ PAIRS_WAYS = ("of_true", "of_predicted", "both_ways", "count", "both_ways_count"
 def pairs_cm(seed, k=5):
     """A random 10 x 10 matrix drawn from `seed` whose classes differ in size (so a share ranks otherwise than a
     count) with a few large mistakes planted, drawn again until its k worst confusions differ under each variant
-    and under counts alone (lesson 4's, and both cells of a pair), so that a message can say which was answered, and its k + 1 largest sizes differ
-    under each (ties are test_most_confused_pairs_ties_and_few's). (Read transposed, "of_true" is
-    "of_predicted" with the classes of each pair swapped, and the other way round.)"""
+    and under counts alone (lesson 4's, and both cells of a pair), so that a message can say which was answered,
+    and its k + 1 largest sizes differ under each (ties are test_most_confused_pairs_ties_and_few's). Read
+    transposed, "of_true" is "of_predicted" with the classes of each pair swapped, and the other way round."""
     for attempt in range(100):
         rng = np.random.default_rng([seed, 12, attempt])
         cm = rng.integers(0, 10, (10, 10))

@@ -25,11 +25,7 @@ import pytest
 from grader.isolation.own_time import descendants
 from grader.settings import CACHE_ENV
 from mnist_course.course import ROOT, load_course
-from corpus import edited
-
-# a classic mistake: the caller's matrix cleared in place (most_confused_pairs_leaves_input fails); edited()
-# refuses an edit the reference no longer holds, so the mistake cannot silently vanish
-IN_PLACE = {"mistakes = cm.astype(np.int64)": "mistakes = cm.astype(np.int64, copy=False)"}
+from corpus import EX04_CLEARED_IN_PLACE, edited
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed: pip install -e '.[cluster]'")
 
@@ -127,7 +123,7 @@ def class_folder(tmp_path):
         "carol": {EX01.filename: EX01.stub_path.read_text(), EX04.filename: EX04.stub_path.read_text()},
         "dave": {EX01.filename: "def normalize(images:\n", EX04.filename: solution04},  # a syntax error
         "mallory": {EX01.filename: "import os\nos.kill(os.getppid(), 9)\nos._exit(0)\n", EX04.filename: solution04},
-        "erin": {EX01.filename: solution01, EX04.filename: edited("ex04", IN_PLACE)},
+        "erin": {EX01.filename: solution01, EX04.filename: edited("ex04", EX04_CLEARED_IN_PLACE)},
     }
     for student, files in students.items():
         (subs / student).mkdir(parents=True)

@@ -17,11 +17,7 @@ from browser import axe_violations, broken_images, console_errors, links, poor_a
 from grader.reports.figures import feedback_page
 from mnist_course.course import ROOT, load_course
 from test_feedback import fake_mnist, make_report  # noqa: F401 - a fixture, and a report whose model was trained
-from corpus import edited
-
-# a classic mistake: the caller's matrix cleared in place (most_confused_pairs_leaves_input fails); edited()
-# refuses an edit the reference no longer holds, so the mistake cannot silently vanish
-IN_PLACE = {"mistakes = cm.astype(np.int64)": "mistakes = cm.astype(np.int64, copy=False)"}
+from corpus import EX04_CLEARED_IN_PLACE, edited
 
 COURSE = load_course()
 EX01, EX04 = COURSE.exercise("ex01"), COURSE.exercise("ex04")
@@ -38,7 +34,7 @@ def graded_class(tmp_path_factory, mnist_path):
     unscaled = solution01.replace("return images.astype(np.float32) / np.float32(255)", "return images.astype(np.float32)")
     students = {
         "ada": (solution01, solution04),
-        "grace": (solution01, edited("ex04", IN_PLACE)),
+        "grace": (solution01, edited("ex04", EX04_CLEARED_IN_PLACE)),
         "linus": (EX01.stub_path.read_text(), EX04.stub_path.read_text()),
         "ken": (unscaled, solution04),
         "<i>bold & co": (unscaled, "def confusion_matrix(:\n"),  # markup in a name, and a syntax error

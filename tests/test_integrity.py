@@ -185,8 +185,8 @@ ref.edge_probs = lambda seed, n_bins, n_classes=10: (_probs, _true)
 
 
 # ex04: precision_recall_f1 answered from a table of scikit-learn's F scores worked out at home for the matrices the
-# check posed, which were fixed (a review of ex04's variants of the day, the F score's beta: 6/6). Its random matrix is now drawn for
-# each file; fixed again (switched off), the table earns the check.
+# check posed, which were fixed (a review of ex04's variants of the day, the F score's beta: 6/6). Its random matrix
+# is now drawn for each file; fixed again (switched off), the table earns the check.
 TABLE_PRF = """
     import hashlib
     key = hashlib.sha256(np.ascontiguousarray(cm).tobytes()).hexdigest()

@@ -19,7 +19,7 @@ import pytest
 
 import golden_reports
 
-from corpus import COURSE, assert_teaches, cases, checks_of, edited, grade_class, selected, split
+from corpus import COURSE, EX04_CLEARED_IN_PLACE, assert_teaches, cases, checks_of, edited, grade_class, selected, split
 
 # ex01's reference lines that the mutations edit
 SCALE = "return images.astype(np.float32) / np.float32(255)"
@@ -424,7 +424,7 @@ MUTATIONS = {
                               {"most_confused_pairs_values", "most_confused_pairs_ties_and_few", "most_confused_pairs_leaves_input", "most_confused_pairs_rejects_bad_input"}),
     # reversing an ascending sort also reverses the order among equal counts
     "ex04_ties_reversed": ("ex04", {'np.argsort(-sizes, kind="stable")[:k]': "np.argsort(sizes, kind=\"stable\")[::-1][:k]"}, {"most_confused_pairs_ties_and_few"}),
-    "ex04_diagonal_cleared_in_place": ("ex04", {"mistakes = cm.astype(np.int64)": "mistakes = cm.astype(np.int64, copy=False)"}, {"most_confused_pairs_leaves_input"}),
+    "ex04_diagonal_cleared_in_place": ("ex04", EX04_CLEARED_IN_PLACE, {"most_confused_pairs_leaves_input"}),
     "ex04_k_unchecked": ("ex04", {"    if k < 1:\n        raise ValueError(f\"k must be a positive integer, got {k}\")\n    true_totals":
                                   "    true_totals"}, {"most_confused_pairs_rejects_bad_input"}),
     # lesson 4's ranking: every confusion measured by its count, whatever the variant asks
@@ -442,7 +442,7 @@ MUTATIONS = {
     # shares rounded to a tenth of a percent before ranking: 43/300 and 1/7 both read 14.3%
     "ex04_pairs_rounded_shares": ("ex04", {"sizes = counts / totals": "sizes = np.round(100 * counts / totals, 1)"},
                                   {"most_confused_pairs_values", "most_confused_pairs_leaves_input", "most_confused_pairs_rejects_bad_input"}),
-    # a share as a product with a reciprocal: 3 * (1 / 15) is not the float 2 / 10 is, so equal fractions do not tie
+    # a share as a product with a reciprocal: 3 * (1 / 10) is not the float 9 / 30 is, so equal fractions do not tie
     "ex04_pairs_share_by_reciprocal": ("ex04", {"sizes = counts / totals": "sizes = counts * (1 / totals)"}, {"most_confused_pairs_ties_and_few"}),
     "ex04_mistakes_as_floats": ("ex04", {"return wrong[order].astype(np.int64)": "return wrong[order].astype(np.float64)"}, {"most_confident_mistakes_types"}),
     "ex04_mistakes_least_confident_first": ("ex04", {CONFIDENCE_ORDER: 'np.argsort(confidence, kind="stable")[:k]'}, MISTAKES_ALL_BUT_TYPES),

@@ -250,17 +250,24 @@ def test_every_ex02b_variants_reference_and_alternative_is_what_tensorflow_compu
 EX03B = COURSE.exercise("ex03b")
 
 
+def _solution_functions(exercise_id: str, names: tuple[str, ...], **scope) -> dict:
+    """solutions/'s functions `names` of `exercise_id` alone (no import of the rest of the file, Keras's
+    included), run with numpy as np and `scope` (a variant's constant at the top of the file, say)."""
+    import ast
+
+    source = COURSE.exercise(exercise_id).solution_path.read_text(encoding="utf-8")
+    nodes = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in names]
+    scope = {"np": np, **scope}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), f"{exercise_id}: {', '.join(names)}", "exec"), scope)
+    return scope
+
+
 def _solutions_ex03b(key: str, name: str = "choose_width"):
     """solutions/'s choose_width() (or another of its decisions) for variant `key`: the decision
-    functions alone, with RULE set (no Keras import)."""
-    import ast
+    functions alone, with RULE set."""
     import itertools
 
-    source = EX03B.solution_path.read_text(encoding="utf-8")
-    nodes = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in ("choose_width", "seeds_the_choice_rests_on")]
-    scope = {"np": np, "RULE": key, "itertools": itertools}
-    exec(compile(ast.Module(body=nodes, type_ignores=[]), "ex03b decisions", "exec"), scope)
-    return scope[name]
+    return _solution_functions("ex03b", ("choose_width", "seeds_the_choice_rests_on"), RULE=key, itertools=itertools)[name]
 
 
 def test_ex03b_rule_cases_tell_every_variant_and_near_miss_apart():
@@ -416,17 +423,9 @@ def test_the_mcnemar_reference_is_the_exact_share_of_toss_sequences(b, c):
     y_true, pred_a, pred_b = ex04.paired_predictions(rng, b, c, 50, 20)
     assert ex04.mcnemar(y_true, pred_a, pred_b)[:2] == (b, c)
 
-
-
 def _solutions_most_confused_pairs(key: str):
     """solutions/'s most_confused_pairs() for ex04's variant `key` (PAIRS set), the function alone."""
-    import ast
-
-    source = COURSE.exercise("ex04").solution_path.read_text(encoding="utf-8")
-    nodes = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "most_confused_pairs"]
-    scope = {"np": np, "PAIRS": key}
-    exec(compile(ast.Module(body=nodes, type_ignores=[]), "ex04 most_confused_pairs", "exec"), scope)
-    return scope["most_confused_pairs"]
+    return _solution_functions("ex04", ("most_confused_pairs",), PAIRS=key)["most_confused_pairs"]
 
 
 def test_the_pairs_reference_is_the_solution_s_and_its_matrices_tell_the_rankings_apart():
@@ -459,6 +458,7 @@ def test_the_pairs_reference_is_the_solution_s_and_its_matrices_tell_the_ranking
         assert close[0] != close[1] and round(float(close[0]) * 100, 1) == round(float(close[1]) * 100, 1), key
         top = [size for _, size in ex04.confusion_sizes(checks._many_ties(key), key).values()]
         assert top.count(max(top)) > 16 and len(set(top)) == 2, key  # more ties than k = 15, among sizes to sort
+
 
 # ---------------------------------------------------------------- ex05c: the tolerances hold both epsilon placements
 

@@ -306,4 +306,3 @@ def _main(work: Path) -> None:
 
 if __name__ == "__main__":
     _main(Path(sys.argv[1]))
-

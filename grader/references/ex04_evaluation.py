@@ -39,11 +39,16 @@ def precision_recall_f1(cm):
 
 def confusion_sizes(cm, pairs) -> dict:
     """{(i, j): (count, size)} for every confusion of `cm` measured the `pairs` way, the size an exact Fraction: a
-    variant's (PAIRS), lesson 4's count, or a usual mistake's, which the checks name when a file answers with it."""
+    variant's (PAIRS), lesson 4's count, or a usual mistake's, which the checks name when a file answers with it.
+    Every count and total is read through pandas, so that pasted into the by-hand file it earns nothing."""
     from fractions import Fraction
 
-    cm = np.asarray(cm, dtype=np.int64)
-    rows, cols, diagonal = cm.sum(axis=1), cm.sum(axis=0), np.diag(cm)
+    import pandas as pd
+
+    frame = pd.DataFrame(np.asarray(cm, dtype=np.int64))
+    rows, cols = frame.sum(axis=1), frame.sum(axis=0)
+    diagonal = pd.Series([frame.iat[k, k] for k in range(len(frame))])
+    cell = frame.iat
     totals = {  # way -> (the pair's total: a function of i and j, both cells together)
         "of_true": (lambda i, j: rows[i], False), "of_predicted": (lambda i, j: cols[j], False),
         "both_ways": (lambda i, j: rows[i] + rows[j], True), "count": (lambda i, j: 1, False),
@@ -56,14 +61,14 @@ def confusion_sizes(cm, pairs) -> dict:
         "both_ways_one_class": (lambda i, j: rows[i], True),
     }
     sizes = {}
-    for i in range(len(cm)):
-        for j in range(len(cm)):
+    for i in range(len(frame)):
+        for j in range(len(frame)):
             if pairs == "both_ways_shares_added":
-                if i < j and cm[i, j] + cm[j, i]:
-                    sizes[(i, j)] = (int(cm[i, j] + cm[j, i]), Fraction(int(cm[i, j]), int(rows[i]) or 1) + Fraction(int(cm[j, i]), int(rows[j]) or 1))
+                if i < j and cell[i, j] + cell[j, i]:
+                    sizes[(i, j)] = (int(cell[i, j] + cell[j, i]), Fraction(int(cell[i, j]), int(rows[i]) or 1) + Fraction(int(cell[j, i]), int(rows[j]) or 1))
                 continue
             total, both = totals[pairs]
-            count = (int(cm[i, j] + cm[j, i]) if i < j else 0) if both else (int(cm[i, j]) if i != j else 0)
+            count = (int(cell[i, j] + cell[j, i]) if i < j else 0) if both else (int(cell[i, j]) if i != j else 0)
             if count:
                 sizes[(i, j)] = (count, Fraction(count, max(int(total(i, j)), 1)))
     return sizes

@@ -13,6 +13,7 @@ library earns them with only the sandbox switched off (MNIST_COURSE_SANDBOX=off)
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 
 from corpus import COURSE, edited, filled, grade_class
 from grader import scoring
+from grader.references import ex04_evaluation as ex04_references
 from grader.isolation import _child
 from grader.reports.formats import html_feedback, markdown_feedback
 from mnist_course.course import ROOT
@@ -130,6 +132,18 @@ KERAS_ADAM = """\
     kept = [opt._momentums[0].numpy(), opt._velocities[0].numpy(), opt._velocity_hats[0].numpy() if ADAPTIVE == "amsgrad" else v_max]
     return np.array(var.numpy(), np.float64), np.stack(kept).astype(np.float64)
 """
+# The grader's own reference for most_confused_pairs's sizes, pasted beside a sort (the review of the change that made
+# its variants found it in plain NumPy, a whole answer): it reads its counts through pandas, so the paste earns nothing.
+PASTED_PAIRS = """\
+    if np.ndim(cm) != 2 or np.shape(cm)[0] != np.shape(cm)[1] or not np.issubdtype(np.asarray(cm).dtype, np.integer):
+        raise ValueError("cm must be a square integer matrix")
+    if (np.asarray(cm) < 0).any() or k < 1:
+        raise ValueError("a negative count, or k < 1")
+    ranked = sorted(confusion_sizes(cm, PAIRS).items(), key=lambda item: (-item[1][1], item[0]))
+    return [(int(i), int(j), int(count)) for (i, j), (count, _) in ranked[:k]]
+"""
+CASES["grader_pairs_reference_pasted"] = ("ex04", filled("ex04", most_confused_pairs=PASTED_PAIRS) + "\n\n" + inspect.getsource(ex04_references.confusion_sizes),
+                                          {"most_confused_pairs": "pandas.DataFrame"}, {})
 CASES["keras_adam"] = ("ex05c", filled("ex05c", adaptive_step=KERAS_ADAM, _imports="import keras"),
                        {"adaptive_step": "keras.optimizers.Adam", "fit": "keras.optimizers.Adam"}, {})
 # Past the stand-ins to another installed copy: a virtualenv's base interpreter keeps its

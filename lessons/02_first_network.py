@@ -466,7 +466,10 @@ for name, scale in [("std 0.01", lambda fan_in: 0.01), ("He", lambda fan_in: np.
 #   and backpropagation by hand (see *Backpropagation through a hidden layer*), with
 #   your variant's f and the slope you derive for it. The grader compares your
 #   gradients with its own finite differences (a relative error below 1e-6) and with
-#   `tf.GradientTape`.
+#   `tf.GradientTape`, and then, on hidden sums from 0 to 1 in size, with the tape to
+#   rounding (1e-13): a slope you derived agrees to the last digits, as `dW2` did
+#   above; one taken by finite differences of f at a fixed step keeps about eleven
+#   digits at best, and fails.
 # - `sgd_settings()` and `train(...)`: your loop and its settings (see *A training loop
 #   of your own*). The grader runs `train()` with your settings and measures the
 #   parameters it returns on the test set. To pass, they must reach your variant's bar,

@@ -58,9 +58,10 @@ def _graded_on_and_off(tmp_path, mnist_path, module: str, source: str, selected:
 FIXED_PROBLEMS = """import grader.checks.ex02b.gradients as checks
 checks.COST_PROBLEM = {'n': 40, 'hidden': 16}
 import grader.references.ex02b_backprop as ref
-_small, _mnist = ref.small_problem, ref.mnist_problem
+_small, _mnist, _derivation = ref.small_problem, ref.mnist_problem, ref.derivation_problem
 ref.small_problem = lambda seed=0: _small(0)
 ref.mnist_problem = lambda mnist, n=40, hidden=16, seed=0: _mnist(mnist, n, hidden, 0)
+ref.derivation_problem = lambda seed: _derivation(0)
 """
 TABLE_GRADIENTS = '''
     import base64, hashlib
@@ -77,7 +78,7 @@ def test_gradients_from_a_table_made_at_home_earn_nothing_because_the_problems_a
     """An adversarial review answered the gradient checks from a table of tf.GradientTape's gradients for
     the problems they posed, which were fixed: 7/7 without a chain rule. They are now drawn for each file
     and draw key (grader/checks/ex02b_backprop.py): the table answers none of them. With the problems
-    fixed again (switched off), the same file earns both gradient checks."""
+    fixed again (switched off), the same file earns the three gradient checks."""
     import base64
     import hashlib
 
@@ -88,14 +89,14 @@ def test_gradients_from_a_table_made_at_home_earn_nothing_because_the_problems_a
     reference = types.ModuleType("reference")
     exec(compile(solution, "solution", "exec"), reference.__dict__)
     table = {}
-    for x, y, params in (ref.small_problem(0), ref.mnist_problem(load_mnist(mnist_path), seed=0)):
+    for x, y, params in (ref.small_problem(0), ref.mnist_problem(load_mnist(mnist_path), seed=0), ref.derivation_problem(0)):
         loss_value, *grads = reference.gradients(x, y, *params)
         table[hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()] = (
             float(loss_value), *(base64.b64encode(np.asarray(g, np.float64).tobytes()).decode() for g in grads))
     attack = filled("ex02b", gradients=TABLE_GRADIENTS) + f"\n\n_TABLE = {table!r}\n"
     done = _graded_on_and_off(tmp_path, mnist_path, "ex02b_backprop", attack, "gradients", FIXED_PROBLEMS)
-    assert "2 failed, 1 passed" in done["on"], done["on"][-3000:]
-    assert "3 passed" in done["off"], done["off"][-3000:]
+    assert "3 failed, 1 passed" in done["on"], done["on"][-3000:]
+    assert "4 passed" in done["off"], done["off"][-3000:]
 
 
 # A train() that computes its parameters from x and y without one gradient step: random features and

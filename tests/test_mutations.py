@@ -719,7 +719,12 @@ HE_INIT = """    W1 = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_hidden)
     W2 = rng.normal(0.0, np.sqrt(2.0 / n_hidden), size=(n_hidden, n_out))"""
 STABLE_LOSS = """    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))
     return float(-log_p[np.arange(len(y)), y].mean())"""
-GRADIENTS_CHECKS = {"gradients_shapes_dtypes", "gradients_finite_differences", "gradients_match_gradient_tape"}
+# f's slope by centred differences of f, keyed by HIDDEN and put in place of the slope where the backward
+# pass uses it, so that the mistake can be made in every variant's reference
+NUMERIC_SLOPE = """f = {"relu": lambda z: np.maximum(z, 0.0), "leaky_relu": lambda z: np.maximum(z, 0.1 * z), "tanh": np.tanh,
+         "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))}[HIDDEN]
+    dz1 = (dz2 @ W2.T) * ((f(z1 + 1e-7) - f(z1 - 1e-7)) / 2e-7)"""
+GRADIENTS_CHECKS = {"gradients_shapes_dtypes", "gradients_finite_differences", "gradients_match_gradient_tape", "gradients_derived"}
 TRAIN_CHECKS = {"train_learns_unseen_task", "train_test_accuracy"}
 
 BACKPROP_MUTATIONS = {
@@ -742,12 +747,18 @@ BACKPROP_MUTATIONS = {
     "ex02b_floored_probability": ("ex02b", {STABLE_LOSS: """    p = np.exp(z2) / np.exp(z2).sum(axis=1, keepdims=True)
     return float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean())"""}, {"loss_stable"}),
     "ex02b_relu_derivative_missing": ("ex02b", {THROUGH_F: "dz1 = dz2 @ W2.T"},
-                                      {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
+                                      {"gradients_finite_differences", "gradients_match_gradient_tape", "gradients_derived", "train_test_accuracy"}),
     # the ReLU's mask put on the output layer's error (where the logits are positive) instead of the hidden layer's
     "ex02b_relu_derivative_on_output": ("ex02b", {"    dz2 /= n\n": "    dz2 /= n\n    dz2 *= (h @ W2 + b2) > 0\n", THROUGH_F: "dz1 = dz2 @ W2.T"},
-                                        {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
+                                        {"gradients_finite_differences", "gradients_match_gradient_tape", "gradients_derived", "train_test_accuracy"}),
+    # f's slope by centred differences of f, at a step small enough that MNIST's hidden sums rarely
+    # straddle the kink: right to 1e-6 on the MNIST problems, wrong on the derivation problem's tiny sums
+    # (and a few of the MNIST training's 58 million sums, which its replay tells apart)
+    "ex02b_slope_by_finite_differences": ("ex02b", {THROUGH_F: NUMERIC_SLOPE}, {"gradients_derived", "train_test_accuracy"}),
+    # ReLU's slope taken as 1 at a sum of exactly 0, where the contract takes the slope just below 0
+    "ex02b_slope_above_at_the_kink": ("ex02b", {"slope = (z1 > 0)": "slope = (z1 >= 0)"}, {"gradients_derived"}),
     "ex02b_gradient_not_averaged": ("ex02b", {"    dz2 /= n\n": ""},
-                                    {"gradients_finite_differences", "gradients_match_gradient_tape", "train_test_accuracy"}),
+                                    {"gradients_finite_differences", "gradients_match_gradient_tape", "gradients_derived", "train_test_accuracy"}),
     # a gradient of the wrong shape: train() stops at its first step, on any task
     "ex02b_transposed_weight_gradient": ("ex02b", {"dW2 = h.T @ dz2": "dW2 = dz2.T @ h"}, GRADIENTS_CHECKS | TRAIN_CHECKS),
     "ex02b_bias_gradient_wrong_axis": ("ex02b", {"db1 = dz1.sum(axis=0)": "db1 = dz1.sum(axis=1)"}, GRADIENTS_CHECKS | TRAIN_CHECKS),
@@ -766,6 +777,8 @@ BACKPROP_DIAGNOSES = [
     ("ex02b_naive_softmax", "loss_stable", "overflows to inf"),
     ("ex02b_floored_probability", "loss_stable", "was floored"),
     ("ex02b_relu_derivative_missing", "gradients_finite_differences", "the hidden activation's derivative is missing"),
+    ("ex02b_slope_by_finite_differences", "gradients_derived", "finite differences (of f, or of the loss) whose step straddles"),
+    ("ex02b_slope_above_at_the_kink", "gradients_derived", "`z1 >= 0` where it means `z1 > 0`"),
     ("ex02b_gradient_not_averaged", "gradients_finite_differences", "times too large"),
     ("ex02b_gradient_not_averaged", "train_test_accuracy", "counts once gradients_finite_differences passes"),
     ("ex02b_transposed_weight_gradient", "gradients_shapes_dtypes", "a transposed product"),

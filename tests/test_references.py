@@ -245,6 +245,66 @@ def test_every_ex02b_variants_reference_and_alternative_is_what_tensorflow_compu
     assert max(ref.rel_error(g, w) for g, w in zip(grads, want_grads)) < 1e-12
 
 
+def _slope_by_differences(f, step: float, centred: bool):
+    if centred:
+        return lambda z: (f(z + step) - f(z - step)) / (2 * step)
+    return lambda z: (f(z) - f(z - step)) / step
+
+
+def _gradients_with_slope(x, y, W1, b1, W2, b2, f, slope):
+    """gradients() as the reference computes them, with the slope of f given by `slope`."""
+    n = len(x)
+    z1 = x @ W1 + b1
+    h = f(z1)
+    z2 = h @ W2 + b2
+    z2 = z2 - z2.max(axis=1, keepdims=True)
+    log_p = z2 - np.log(np.exp(z2).sum(axis=1, keepdims=True))
+    dz2 = np.exp(log_p)
+    dz2[np.arange(n), y] -= 1.0
+    dz2 /= n
+    dz1 = (dz2 @ W2.T) * slope(z1)
+    return x.T @ dz1, dz1.sum(axis=0), h.T @ dz2, dz2.sum(axis=0)
+
+
+# Each variant's activation, and its slope written otherwise than the reference writes it.
+_ACTIVATIONS = {
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: np.where(z > 0, 1.0, 0.0)),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.1 * z), lambda z: np.where(z <= 0, 0.1, 1.0)),
+    "tanh": (np.tanh, lambda z: 1 / np.cosh(z) ** 2),
+    "elu": (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))), lambda z: np.where(z > 0, 1.0, np.expm1(np.minimum(z, 0.0)) + 1)),
+}
+
+
+@pytest.mark.parametrize("key", [v.key for v in EX02B.variants])
+def test_ex02b_derivation_problems_tell_a_derived_slope_from_finite_differences(key):
+    """gradients_derived's problems and measure (grader/checks/ex02b/gradients.py): on 200 of them, the
+    variant's reference, every alternative and the slope written another way agree with TensorFlow's
+    tape far inside DERIVED_TOLERANCE, and a slope taken by finite differences of f in float64, centred
+    or one-sided, at any fixed step from 1e-2 to 1e-12, misses it by far on every one."""
+    from corpus import filled
+    from grader.checks.ex02b.gradients import DERIVED_TOLERANCE, _derived_errors
+    from grader.references import ex02b_backprop as ref
+    from test_alternatives import BACKPROP_ALTERNATIVES
+    from variant_references import for_variant, reference_source
+
+    hidden = EX02B.variant(key).params["hidden"]
+    modules = [_module(reference_source(EX02B, key))]
+    modules += [_module(for_variant(EX02B, key, filled("ex02b", **bodies), settings_only=True)) for _, bodies in BACKPROP_ALTERNATIVES.values()]
+    f, written_otherwise = _ACTIVATIONS[hidden]
+    numeric = [_slope_by_differences(f, step, centred) for step in (1e-2, 1e-3, 1e-4, 1e-5, 3e-6, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12)
+               for centred in (True, False)]
+    derived_worst, numeric_best = 0.0, np.inf
+    for seed in range(200):
+        x, y, params = ref.derivation_problem(seed)
+        _, want = ref.gradient_tape(x, y, params, hidden)
+        sizes = ref.first_layer_sizes(x, y, params, hidden)
+        derived = [module.gradients(x, y, *params)[1:] for module in modules] + [_gradients_with_slope(x, y, *params, f, written_otherwise)]
+        derived_worst = max(derived_worst, *(max(_derived_errors(got, want, sizes)) for got in derived))
+        numeric_best = min(numeric_best, *(max(_derived_errors(_gradients_with_slope(x, y, *params, f, slope), want, sizes)) for slope in numeric))
+    assert derived_worst < DERIVED_TOLERANCE / 10, derived_worst
+    assert numeric_best > DERIVED_TOLERANCE * 5, numeric_best
+
+
 # ---------------------------------------------------------------- ex03b's rules
 
 EX03B = COURSE.exercise("ex03b")

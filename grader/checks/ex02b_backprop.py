@@ -23,10 +23,14 @@ weights trained at home onto them (25/25 each); the replay of the MNIST training
 
 Each student has a variant, the hidden activation (course.toml: relu, leaky_relu, tanh, elu), whose
 derivative the backward pass needs; every reference here computes with it, and an answer that is
-exactly another variant's is told apart as such. What no output can tell: a slope f'(z1) computed
-numerically from f alone (a finite difference or a complex step of the activation, element by
-element) is as exact as a derived one, so it earns the gradient points (an adversarial review earned
-25/25 so on tanh); the derivation itself is asked as a written question, graded by a person.
+exactly another variant's is told apart as such. A slope f'(z1) taken numerically from f alone
+(finite differences of the activation in float64 at a fixed step, element by element) agrees with
+TensorFlow's gradients to 1e-6 but never to rounding, and `gradients_derived` tells it apart on hidden
+sums spread from 0 to 1 (an adversarial review had earned 25/25 so on tanh before it). What no output
+can tell (a second review, 27/27 each): a complex step or dual numbers, a high-order scheme whose step
+shrinks with |z|, differences in long double, or on relu's and leaky_relu's straight pieces a
+difference whose step scales with |z| (the slope itself, once 0 is taken apart) is as exact as a
+derivation; the derivation itself is asked as a written question, graded by a person.
 
 The checks live in grader/checks/ex02b/, one module per graded function with its teaching
 messages (`init_params`, `loss`, `gradients`, `sgd_settings`, `train`); this module is what pytest
@@ -82,6 +86,7 @@ from grader.checks.ex02b.gradients import (  # noqa: E402, F401
     test_gradients_shapes_dtypes,
     test_gradients_finite_differences,
     test_gradients_match_gradient_tape,
+    test_gradients_derived,
 )
 from grader.checks.ex02b.sgd_settings import (  # noqa: E402, F401
     test_sgd_settings_within_budget,

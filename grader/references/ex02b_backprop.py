@@ -124,6 +124,22 @@ def gradient_tape(x, y, params, hidden="relu"):
     return _taped(x, y, params, hidden)
 
 
+def first_layer_sizes(x, y, params, hidden="relu") -> tuple[float, float]:
+    """The sizes against which dW1's and db1's errors are measured where f's slope is at stake: the
+    largest entry of |x|.T @ |dz1| and of |dz1| summed over the images, dz1 the gradient at the hidden
+    sums (TensorFlow's tape). dW1 = x.T @ dz1 and db1 (dz1 summed) can cancel to almost nothing,
+    leaving rounding alone to compare; against these sizes, which cannot cancel, rounding stays small."""
+    tf = quiet_tensorflow()
+    W1, b1, W2, b2 = _constants(tf, params)
+    z1 = tf.constant(x, tf.float64) @ W1 + b1
+    with tf.GradientTape() as tape:
+        tape.watch(z1)
+        value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.constant(y, tf.int64), logits=_tf_activation(tf, hidden)(z1) @ W2 + b2))
+    dz1 = np.abs(tape.gradient(value, z1).numpy())
+    return float((np.abs(x).T @ dz1).max()), float(dz1.sum(axis=0).max())
+
+
 def rel_error(got, want) -> float:
     """The largest difference, relative to the largest entry of either array."""
     scale = max(float(np.abs(got).max(initial=0)), float(np.abs(want).max(initial=0)), 1e-12)
@@ -145,6 +161,39 @@ def small_problem(seed: int = 0):
 
 
 SMALL_SHOWN = "x, y, W1, b1, W2, b2 (5 random images of 6 inputs drawn for your file, labels [2, 0, 1, 1, 0], 4 hidden units, 3 classes)"
+
+
+# The sizes of derivation_problem's images: with b1 = 0 each image's hidden sums are about its size,
+# so a slope taken by finite differences of f at a fixed step h, f'(z) ~ (f(z + h) - f(z - h)) / 2h, is
+# wrong on one of them whatever h: a step larger than a sum straddles the kink (relu, leaky_relu) or
+# the bend (elu) at 0, and a smaller one loses digits to rounding on the sums near 1. tanh has neither;
+# there even the best step leaves an error of about 2e-12 (measured: tests/test_references.py). The
+# image of zeros puts every hidden sum at exactly 0, where the contract takes the slope just below 0.
+# What no input can tell (grader/checks/ex02b_backprop.py): on relu's and leaky_relu's straight pieces
+# a difference whose step scales with |z| never leaves its piece, and is the slope itself.
+DERIVATION_SIZES = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 0.2, 0.5, 1.0)
+
+
+def derivation_problem(seed: int):
+    """9 images of 8 inputs, one of each size in DERIVATION_SIZES (in an order drawn from `seed`, as all
+    of it is), 5 hidden units with zero biases, 3 classes, labels drawn."""
+    rng = np.random.default_rng([seed, 2])
+    sizes = rng.permutation(np.array(DERIVATION_SIZES))
+    x = rng.normal(size=(len(sizes), 8)) * sizes[:, None]
+    params = (rng.normal(0, 0.6, (8, 5)), np.zeros(5), rng.normal(0, 0.6, (5, 3)), rng.normal(0, 0.3, 3))
+    return x, rng.integers(0, 3, len(sizes)), params
+
+
+# The gradients with f's slope taken just above 0 where a hidden sum is exactly 0 (the contract takes it
+# just below): the same problem with the biases raised by 1e-300, which moves derivation_problem's sums
+# of exactly 0 above it and no other sum (the smallest is about 1e-10); a normal float, as TensorFlow
+# flushes subnormal ones to 0.
+ABOVE_ZERO = 1e-300
+
+
+DERIVATION_SHOWN = ("x, y, W1, b1, W2, b2 (9 random images of 8 inputs drawn for your file, each of another size, from 1e-10 "
+                    "to 1, and one of zeros, so that the hidden sums range from about 1e-10 to 1 and some are exactly 0; "
+                    "5 hidden units with zero biases, 3 classes)")
 
 
 def mnist_problem(mnist, n=40, hidden=16, seed: int = 11):

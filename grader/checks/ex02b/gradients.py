@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from grader.feedback import describe
+from grader.scoring import depends_on
 from grader.references import ex02b_backprop as ref  # the grader's forward pass, gradients, inputs and unseen task
 from grader.checks.ex02b.common import REL_TOLERANCE, _other_variant
 
@@ -161,3 +162,70 @@ def test_gradients_match_gradient_tape(student, mnist):
     _loss_first(student, r, x, y, params, loss_value, tape_loss, "TensorFlow's sparse softmax cross-entropy, averaged")
     _explain_gradients(student, r, x, y, params, grads, tape_grads, "tf.GradientTape on the same weights")
     _costs_what_backprop_costs(student, mnist)  # the same call as the check above: run once
+
+
+# gradients_derived compares dW1 and db1, the two gradients f's slope reaches, with TensorFlow's, each
+# entry's error against the largest size its sum can reach (ref.first_layer_sizes, where no term
+# cancels another): a slope derived and coded as a formula agrees to rounding there, and a slope taken
+# by finite differences of f in float64 at a fixed step, whatever the step, does not. Measured on 200
+# problems a variant (tests/test_references.py, on every run): the references, the alternatives and
+# slopes written otherwise at most 3.6e-15; such differences at least 1.6e-12 (tanh's best step; 3.5e-10
+# and more for the other variants, whose kink or bend sits among the sums). DERIVED_TOLERANCE lies 28
+# times above the first and 16 times below the second. Fixed-step differences are the shortcut a
+# student who skips the derivation reaches for first. What no output can tell, and the written question
+# `slope` is there for (an adversarial review, 27/27 each): a complex step of f or dual numbers; a
+# high-order or Richardson scheme whose step shrinks with |z|; plain differences in np.longdouble; on
+# relu's and leaky_relu's straight pieces, a difference whose step scales with |z| (the slope itself,
+# once the image of zeros, at the kink, is taken apart). Each is more work than the derivation.
+DERIVED_TOLERANCE = 1e-13
+
+
+def _derived_errors(grads, want, sizes) -> list[float]:
+    """dW1's and db1's largest error, each against its size; inf where a gradient is not finite."""
+    return [float(np.abs(g - w).max()) / max(size, 1e-300) if np.isfinite(g).all() else math.inf
+            for g, w, size in zip(grads[:2], want[:2], sizes)]
+
+
+@depends_on(test_gradients_match_gradient_tape, earns="gradients exact to rounding (once they agree with TensorFlow's to 1e-6)")
+def test_gradients_derived(student):
+    x, y, params = ref.derivation_problem(student.problem_seed)
+    r = _grad_call(student, x, y, params, ref.DERIVATION_SHOWN)
+    _, grads = _grad_parts(r, x, params)
+    _, tape_grads = ref.gradient_tape(x, y, params, student.hidden)
+    sizes = ref.first_layer_sizes(x, y, params, student.hidden)
+    errors = _derived_errors(grads, tape_grads, sizes)
+    if max(errors) < DERIVED_TOLERANCE:
+        return
+    worst = int(np.argmax(errors))
+    name, g, w = ref.GRAD_NAMES[worst], grads[worst], tape_grads[worst]
+    W1, b1, W2, b2 = params
+    above = ref.grads(x, y, W1, b1 + ref.ABOVE_ZERO, W2, b2, hidden=student.hidden)
+    if max(_derived_errors(grads, above, sizes)) < DERIVED_TOLERANCE:
+        cause = ("at a hidden sum of exactly 0 (the image of zeros: each of its sums is its bias, 0) f's slope taken just "
+                 "above 0, where the contract takes the slope f has just below 0: `z1 >= 0` where it means `z1 > 0`")
+    elif errors[worst] == math.inf:
+        cause = ("a gradient that is not finite (nan or inf): a slope computed as a difference divided by a step that is 0 "
+                 "where a hidden sum is 0, or a division by z1")
+    elif errors[worst] >= REL_TOLERANCE:
+        cause = ("f's slope taken otherwise than by f'(z) where the hidden sums are close to 0: finite differences (of f, or of the "
+                 "loss) whose step straddles f's kink or bend at 0, or a slope switched at a threshold other than 0")
+    else:
+        cause = ("f's slope, or a layer's gradient, computed numerically: finite differences in float64 at a fixed step agree "
+                 "with a derivative to about 1e-12 at best, never to rounding")
+    if errors[worst] == math.inf:
+        got = f"{name} holds nan or inf"
+    else:
+        k = np.unravel_index(int(np.argmax(np.abs(g - w))), g.shape)
+        at = f"[{', '.join(str(int(i)) for i in k)}]"
+        got = (f"{name}{at} = {g[k]:.17g}; tf.GradientTape on the same weights gives {w[k]:.17g}, an error of {errors[worst]:.2g} "
+               f"of the largest size its sum can reach ({sizes[worst]:.3g})")
+    raise r.fail(
+        got,
+        f"dW1 and db1, the gradients f's slope reaches, within {DERIVED_TOLERANCE:g} of that size: a slope derived on paper "
+        "and coded as a formula agrees to rounding (about 1e-15)",
+        cause=cause,
+        hint="derive f'(z) for your variant on paper, on each side of 0 (the written question `slope` asks for it), and code "
+        "that formula, with the slope just below 0 at a sum of exactly 0: no step h anywhere in gradients()",
+        contract="Work them out with the chain rule, layer by layer from the loss back to W1; where f has a kink (a hidden "
+        "sum of exactly 0), take the slope f has just below 0",
+    )

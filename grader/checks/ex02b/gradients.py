@@ -59,6 +59,12 @@ def test_gradients_shapes_dtypes(student):
             raise r.fail(f"{name} has dtype {g.dtype}", "float64", cause=f"a conversion to {g.dtype}", hint="keep NumPy's float64 throughout")
 
 
+def _farthest_entry(got: np.ndarray, want: np.ndarray) -> tuple[tuple, str]:
+    """The index where `got` is farthest from `want`, and that index written as Python writes it."""
+    k = np.unravel_index(int(np.argmax(np.abs(got - want))), got.shape)
+    return k, f"[{', '.join(str(int(i)) for i in k)}]"
+
+
 def _agree(got, want) -> bool:
     return max(ref.rel_error(g, w) for g, w in zip(got, want)) < REL_TOLERANCE
 
@@ -74,8 +80,7 @@ def _explain_gradients(student, r, x, y, params, got: list[np.ndarray], want: li
     name_i = int(np.argmax(np.array(errors) >= REL_TOLERANCE))
     name = ref.GRAD_NAMES[name_i]
     g, w = got[name_i], want[name_i]
-    k = np.unravel_index(int(np.argmax(np.abs(g - w))), g.shape)
-    at = f"[{', '.join(str(int(i)) for i in k)}]"
+    k, at = _farthest_entry(g, w)
     cause = ""
     n = len(x)
     if all(np.allclose(a, b * n, rtol=1e-6, atol=1e-12) for a, b in zip(got, want)):
@@ -215,8 +220,7 @@ def test_gradients_derived(student):
     if errors[worst] == math.inf:
         got = f"{name} holds nan or inf"
     else:
-        k = np.unravel_index(int(np.argmax(np.abs(g - w))), g.shape)
-        at = f"[{', '.join(str(int(i)) for i in k)}]"
+        k, at = _farthest_entry(g, w)
         got = (f"{name}{at} = {g[k]:.17g}; tf.GradientTape on the same weights gives {w[k]:.17g}, an error of {errors[worst]:.2g} "
                f"of the largest size its sum can reach ({sizes[worst]:.3g})")
     raise r.fail(

@@ -178,6 +178,22 @@ def test_a_check_that_waits_on_one_not_graded_is_not_graded_either():
         scoring.dependency_verdict(test_prepare_image_rejects_bad_input, lambda name: scoring.NOT_RUN, lambda test: test())
 
 
+def test_a_worker_starved_before_its_code_ran_is_not_graded_for_the_cpu_it_waited_for():
+    """A worker starved before its runner started is marked as the machine's failure
+    too (no code of the student's had run); its verdict says it waited for a CPU,
+    the cause the wall clock measured (a project CI run met this order)."""
+    from grader.isolation import capacity
+    from grader.isolation.sandbox import CallOutcome
+    from grader.isolation.student import Call
+
+    student = type("Student", (), {"filename": "ex01_preprocessing.py", "is_stub": False})()
+    for stage in ("import", "call"):
+        outcome = CallOutcome("starved", stage=stage, seconds=9.0, machine=capacity.NO_WORKER)
+        problem = Call(student, "normalize", "normalize(x)", "a float32 array", outcome)._problem()
+        assert isinstance(problem, NotGraded), problem
+        assert "waiting for a CPU" in str(problem) and "too slow or overloaded" in str(problem), problem
+
+
 class _Report:
     passed, duration, longrepr = False, 0.5, ""
 

@@ -82,11 +82,11 @@ class Call:
             return NotStarted(self.function, f"exercises/{filename}" if self.student.is_stub else filename)
         if o.limits and o.status in ("raised", "crashed", "timeout", "starved"):
             return self._limits_problem()  # starved by its own processes: its own doing
-        if o.machine:
-            return self._machine_problem()
-        if o.status == "starved":
+        if o.status == "starved":  # before the machine's other failures: a worker starved before its runner started is marked as one too
             doing = f"importing {filename}" if o.stage == "import" else f"the call {self.called}"
             return NotGraded(f"{doing} had not finished after {o.seconds:.0f} s on the wall clock, most of it spent waiting for a CPU that other work held")
+        if o.machine:
+            return self._machine_problem()
         if o.stage == "import":
             return self._import_problem()
         if o.status == "exhausted":

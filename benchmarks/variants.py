@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from mnist_course.course import load_course  # noqa: E402
 from corpus import filled  # noqa: E402
 from test_alternatives import BACKPROP_ALTERNATIVES, FUNCTION_ALTERNATIVES  # noqa: E402  (name -> (exercise, {function: body}))
-from test_mutations import BACKPROP_MUTATIONS, MUTATIONS  # noqa: E402  (the corpus: name -> (exercise, {old: new}, checks it must fail))
+from test_mutations import BACKPROP_MUTATIONS, MUTATIONS, VARIANT_MUTATIONS  # noqa: E402  (the corpus: name -> (exercise, {old: new}, checks it must fail))
 from variant_references import for_variant, reference_source  # noqa: E402
 
 
@@ -62,7 +62,9 @@ def measure(exercise, variant, data: str, work: Path) -> dict:
     seconds = time.perf_counter() - started
     graded = json.loads(report.read_text())["exercises"][0]
     mutants, skipped = work / variant.key / "mutants", []
-    for name, (owner, edits, _) in {**MUTATIONS, **BACKPROP_MUTATIONS}.items():
+    # a variant's own mistakes too, made wherever a variant's reference holds their lines (skipped elsewhere)
+    made_in_variants = {name: (owner, edits, failing) for name, (owner, _, edits, failing) in VARIANT_MUTATIONS.items()}
+    for name, (owner, edits, _) in {**MUTATIONS, **BACKPROP_MUTATIONS, **made_in_variants}.items():
         if owner != exercise.id:
             continue
         mutated = _mutated(source, edits)

@@ -23,9 +23,10 @@ import numpy as np
 
 # Your variant: `grader --variant ex04` prints the one your student id draws
 # (give the id once with `grader --student YOUR-ID`; in the course's notebook,
-# the cell at the top prints it). Set PAIRS to it: the file starts with the
-# first variant's, which the grader uses when it has no student id.
+# the cell at the top prints it). Set PAIRS and BINS to its two words: the file
+# starts with the first variant's, which the grader uses when it has no student id.
 PAIRS = "of_true"  # how most_confused_pairs measures a confusion: "of_true", "of_predicted" or "both_ways"
+BINS = "width"  # how reliability_table bins the answers: "width" or "mass"
 
 
 def confusion_matrix(y_true, y_pred, num_classes=10):
@@ -130,11 +131,20 @@ def reliability_table(probs, y_true, n_bins=10):
     prediction is its row's argmax (the first, if several are equal), its
     confidence that row's largest probability, and the answer is right when
     the prediction is the label.
-    n_bins: a positive integer. The bins cut [0, 1] into n_bins intervals of
-    equal width, each open at the bottom and closed at the top: bin b holds
-    the confidences c with b / n_bins < c <= (b + 1) / n_bins (and bin 0 also
-    holds c = 0), c compared as a float64 with (b + 1) / n_bins as Python
-    computes it.
+    n_bins: a positive integer, the number of bins. BINS, at the top of the
+    file, says how the answers are sorted into them:
+
+    "width"   the bins cut [0, 1] into n_bins intervals of equal width, each
+              open at the bottom and closed at the top: bin b holds the
+              confidences c with b / n_bins < c <= (b + 1) / n_bins (and bin
+              0 also holds c = 0), c compared as a float64 with
+              (b + 1) / n_bins as Python computes it.
+    "mass"    the bins hold equal numbers of answers: in order of confidence,
+              lowest first (answers of equal confidence in the order of their
+              rows), the answers are cut into n_bins runs of consecutive
+              answers whose sizes differ by at most one, the larger runs
+              first; bin b is the b-th run.
+
     Returns (counts, confidence, accuracy), three 1-D arrays of length
     n_bins; for bin b, counts[b] (int64) is how many answers fall in it,
     confidence[b] (float64) their mean confidence and accuracy[b] (float64)
@@ -142,7 +152,7 @@ def reliability_table(probs, y_true, n_bins=10):
     the result never holds nan, and computing it emits no warning. The
     inputs are not modified.
     """
-    # TODO: sort the answers into n_bins bins of confidence, each open at the bottom and closed at the top, and give each bin's count, mean confidence and accuracy (0.0 where a bin is empty)
+    # TODO: sort the answers into n_bins bins of confidence your variant's way (BINS), and give each bin's count, mean confidence and accuracy (0.0 where a bin is empty)
     #       (lesson 4, "How far to trust the confidence")
     raise NotImplementedError("reliability_table() is not started yet")
 

@@ -486,7 +486,9 @@ plt.show()
 # points lie from the diagonal. That number is the **expected calibration error**;
 # exercise 4 asks you to define it from a reliability table, and to decide what "on
 # average over the answers" means for bins that hold 9 answers in 10 or none at all. Its
-# bins are closed at the top, (0.1, 0.2], ..., and start at 0, not the ones above.
+# bins are your variant's: either of equal width, closed at the top, (0.1, 0.2], ..., and
+# starting at 0, not the ones above; or of equal numbers of answers, so that the bins sit
+# where the answers are, and no bin is nearly empty.
 
 # %% [markdown]
 # ## Choosing the operating point, and reading it once on the test set
@@ -634,9 +636,9 @@ print(f"A right, B wrong: {b}   B right, A wrong: {c}   McNemar p-value, by simu
 # - `most_confused_pairs(cm, k=3)`: see *The most confused pairs*; a confusion is measured
 #   your variant's way (`grader --variant ex04` prints it; `PAIRS` at the top of the file)
 # - `most_confident_mistakes(probs, y_true, k=24)`: see *Misclassified digits*
-# - `reliability_table(probs, y_true, n_bins=10)` and
-#   `expected_calibration_error(counts, confidence, accuracy)`: see *How far to trust the
-#   confidence*
+# - `reliability_table(probs, y_true, n_bins=10)`, whose bins are your variant's (`BINS`),
+#   and `expected_calibration_error(counts, confidence, accuracy)`: see *How far to trust
+#   the confidence*
 # - `mcnemar(y_true, pred_a, pred_b)`, exact where this lesson simulates, and
 #   `compare_models(y_true, pred_a, pred_b, alpha=0.05)`, the conclusion it supports: see
 #   *Comparing two models on the same test set*

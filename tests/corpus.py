@@ -58,10 +58,11 @@ CORPUS_DRAW_KEY = "the course's own test corpora"
 
 
 def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, jobs: int = 2, env: dict[str, str] | None = None,
-                extra: dict[str, dict[str, str]] | None = None):
+                extra: dict[str, dict[str, str]] | None = None, args: tuple[str, ...] = ()):
     """Grade {student: (exercise id, module source)} as a class, with CORPUS_DRAW_KEY; return the
     folder of reports (out/students/<student>/report.json). `env`: variables
-    set for the whole run; `extra`: {student: {path: text}}, more files of theirs."""
+    set for the whole run; `extra`: {student: {path: text}}, more files of theirs; `args`: more
+    of the grader's options (`--use-variant ex04=of_true_mass`)."""
     subs, out = folder / "submissions", folder / "graded"
     subs.mkdir()
     for student, (exercise_id, source) in submissions.items():
@@ -72,7 +73,7 @@ def grade_class(submissions: dict[str, tuple[str, str]], folder, mnist_path, job
             (subs / student / path).write_text(text)
     ids = sorted({exercise_id for exercise_id, _ in submissions.values()})
     done = subprocess.run(
-        [sys.executable, "-m", "grader", *ids, "--batch", str(subs), "--out", str(out), "--jobs", str(jobs), "--data", mnist_path],
+        [sys.executable, "-m", "grader", *ids, "--batch", str(subs), "--out", str(out), "--jobs", str(jobs), "--data", mnist_path, *args],
         cwd=ROOT, capture_output=True, text=True, timeout=3600, env={**os.environ, DRAW_KEY_ENV: CORPUS_DRAW_KEY, **(env or {})},
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -235,11 +235,19 @@ FUNCTION_ALTERNATIVES = {
         """,
         reliability_table="""
             counts, conf_sums, right_sums = [0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
-            for row, label in zip(probs, y_true):
+            # BINS "mass": each row's place in order of confidence (equal ones in row order), dealt into runs
+            ranked = sorted(range(len(probs)), key=lambda i: (float(max(probs[i])), i))
+            place = {i: position for position, i in enumerate(ranked)}
+            small, extra = divmod(len(probs), n_bins)
+            run_starts = [b * small + min(b, extra) for b in range(n_bins)]
+            for i, (row, label) in enumerate(zip(probs, y_true)):
                 best = int(np.argmax(row))
                 conf = row[best]  # float32, as model.predict gives it: the sums stay float32, as in the lesson's diagram
                 b = 0
-                while b < n_bins - 1 and conf > (b + 1) / n_bins:  # (b / n, (b + 1) / n]
+                if BINS == "mass":
+                    while b < n_bins - 1 and place[i] >= run_starts[b + 1]:
+                        b += 1
+                while BINS == "width" and b < n_bins - 1 and conf > (b + 1) / n_bins:  # (b / n, (b + 1) / n]
                     b += 1
                 counts[b] += 1
                 conf_sums[b] += conf
@@ -347,7 +355,12 @@ FUNCTION_ALTERNATIVES = {
             probs = np.asarray(probs)
             conf = probs.max(axis=1).astype(np.float64)
             right = probs.argmax(axis=1) == np.asarray(y_true)
-            which = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+            if BINS == "mass":  # by rank (equal confidences in row order): the first `extra` runs hold small + 1 answers
+                rank = np.lexsort((np.arange(len(conf)), conf)).argsort()
+                small, extra = divmod(len(conf), n_bins)
+                which = np.where(rank < extra * (small + 1), rank // (small + 1), extra + (rank - extra * (small + 1)) // max(small, 1))
+            else:
+                which = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
             counts = np.zeros(n_bins, dtype=np.int64)
             sums = np.zeros((2, n_bins))
             np.add.at(counts, which, 1)

@@ -20,6 +20,7 @@ import pytest
 import golden_reports
 
 from corpus import COURSE, EX04_CLEARED_IN_PLACE, assert_teaches, cases, checks_of, edited, grade_class, selected, split
+from variant_references import reference_source
 
 # ex01's reference lines that the mutations edit
 SCALE = "return images.astype(np.float32) / np.float32(255)"
@@ -808,6 +809,47 @@ def graded_experiment(request, tmp_path_factory, mnist_path):
     return _grade(selected(request, TRAINED), tmp_path_factory.mktemp("experiment-mutants"), mnist_path)
 
 
+# Mistakes that only a variant's reference can hold, made in it and graded on that variant: name -> (exercise,
+# variant key, {old: new} edits of that variant's reference, the checks it must fail). benchmarks/variants.py
+# makes each in every variant whose reference holds its lines. (tests/test_variant_routes.py's VARIANT_MISTAKES
+# grade one such mistake per exercise inside the variant routes' class, for its diagnosis; these are the corpus's,
+# each held to its exact set of failed checks.)
+VARIANT_MUTATIONS = {
+    # BINS "mass": the runs' sizes right, the one longer runs last instead of first
+    "ex04_mass_larger_runs_last": ("ex04", "of_true_mass", {"np.where(np.arange(n_bins) < extra, small + 1, small)":
+                                                            "np.where(np.arange(n_bins) >= n_bins - extra, small + 1, small)"},
+                                   {"reliability_table_values", "reliability_table_bin_edges", "reliability_table_empty_bins"}),
+    # BINS "mass": a descending sort reversed, so equal confidences come in the reverse of row order
+    "ex04_mass_ties_reversed": ("ex04", "of_true_mass", {'np.argsort(confidence, kind="stable")': 'np.argsort(-confidence, kind="stable")[::-1]'},
+                                {"reliability_table_values", "reliability_table_bin_edges"}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_variant_mistakes(tmp_path_factory, mnist_path):
+    by_variant = {}
+    for name, (exercise_id, key, edits, _) in VARIANT_MUTATIONS.items():
+        by_variant.setdefault((exercise_id, key), {})[name] = (exercise_id, _mutated_variant(exercise_id, key, edits, name))
+    return {name: out for (exercise_id, key), submissions in by_variant.items()
+            for out in [grade_class(submissions, tmp_path_factory.mktemp(key), mnist_path, args=("--use-variant", f"{exercise_id}={key}"))]
+            for name in submissions}
+
+
+def _mutated_variant(exercise_id: str, key: str, edits: dict[str, str], name: str) -> str:
+    """The reference of variant `key` with each edit applied, each old text there exactly once."""
+    source = reference_source(COURSE.exercise(exercise_id), key)
+    for old, new in edits.items():
+        assert source.count(old) == 1, f"{name}: variant {key}'s reference does not hold {old!r} exactly once"
+        source = source.replace(old, new)
+    return source
+
+
+@pytest.mark.parametrize("name", VARIANT_MUTATIONS)
+def test_a_mistake_of_a_variant_fails_exactly_its_checks_on_that_variant(graded_variant_mistakes, name):
+    exercise_id, _, _, expected = VARIANT_MUTATIONS[name]
+    _fails_exactly_its_checks(graded_variant_mistakes[name], name, exercise_id, expected)
+
+
 # The golden reports (tests/golden_reports.py): two mistakes of each function exercise, among
 # them dependents that count once another check passes; read from the class graded above.
 GOLDEN = ("ex01_divided_by_256", "ex01_channel_axis_by_reshape", "ex04_fancy_index_increment", "ex04_int32_counts", "ex04_mcnemar_one_tail",
@@ -855,8 +897,9 @@ def test_a_mistake_that_trains_fails_exactly_its_checks_with_a_message_that_teac
     _fails_exactly_its_checks(graded_experiment, name)
 
 
-def _fails_exactly_its_checks(out, name):
-    exercise_id, _, expected = MUTATIONS[name]
+def _fails_exactly_its_checks(out, name, exercise_id=None, expected=None):
+    if exercise_id is None:
+        exercise_id, _, expected = MUTATIONS[name]
     checks = checks_of(out, name, exercise_id)
     failed = {c["name"]: c["message"] for c in checks if c["status"] != "passed"}
     assert set(failed) == expected, failed
@@ -920,7 +963,7 @@ def test_breaking_a_sentence_of_the_docstring_quotes_it(graded, name):
 # added): each is told its own cause, on the check that shows it first.
 CAUSED = {
     "ex04_pairs_by_count": ("most_confused_pairs_values", "ranked by the count alone"),
-    "ex04_pairs_share_of_the_other_total": ("most_confused_pairs_values", "exactly what variant 'of_predicted'"),
+    "ex04_pairs_share_of_the_other_total": ("most_confused_pairs_values", "exactly what variant 'of_predicted_width'"),
     "ex04_pairs_share_of_the_mistakes": ("most_confused_pairs_values", "a share of the class's mistakes, not of its images"),
     "ex04_pairs_rounded_shares": ("most_confused_pairs_values", "shares rounded before they were ranked"),
     "ex04_pairs_share_by_reciprocal": ("most_confused_pairs_ties_and_few", "equal sizes in another order"),

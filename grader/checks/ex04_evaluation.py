@@ -12,9 +12,10 @@ classes, ties, fewer mistakes than k) keep their situation and take class labels
 for the file (`ref.class_relabelling`, `ref.sample_order`): a table of answers to them as literals earned
 confusion_matrix_missing_classes for a matrix sized by the labels seen (tests/test_integrity.py).
 
-Each student has a variant (course.toml: PAIRS, how most_confused_pairs measures a confusion, a word
-at the top of the file), and the pairs checks grade that one; pairs that are exactly another
-variant's fail with the message that names both (grader/variants.py `told_apart`).
+Each student has a variant (course.toml: PAIRS, how most_confused_pairs measures a confusion, and BINS,
+how reliability_table bins the answers, two words at the top of the file), and the pairs and table
+checks grade that one; pairs or a table that are exactly another variant's fail with the message that
+names both (grader/variants.py `told_apart`).
 
 The checks live in grader/checks/ex04/, one module per graded function with its teaching
 messages (`confusion_matrix`, `precision_recall_f1`, `most_confused_pairs`, `most_confident_mistakes`,

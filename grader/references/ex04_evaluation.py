@@ -241,22 +241,73 @@ def last_of_equal(probs, y_true):
     return probs[:, ::-1].copy(), probs.shape[1] - 1 - y_true
 
 
-def reliability_table(probs, y_true, n_bins, closed="top", of="answer"):
-    """The contract's bins, (b / n_bins, (b + 1) / n_bins] with 0 in the first, as pandas cuts them; their counts
-    and means, 0.0 where a bin is empty. The checks' likely mistakes too: bins closed at the bottom (1.0 in the
-    last), or the true label's probability binned and averaged as if it were the confidence."""
+def reliability_table(probs, y_true, n_bins, closed="top", of="answer", bins="width", larger="first", order="stable"):
+    """The contract's bins, each variant's (`bins`: BINS), as pandas cuts them; their counts and means, 0.0 where a
+    bin is empty. "width": (b / n_bins, (b + 1) / n_bins] with 0 in the first. "mass": the answers in order of
+    confidence (equal ones in row order), cut into n_bins runs whose sizes differ by at most one, the larger first.
+    The checks' likely mistakes too: bins closed at the bottom (1.0 in the last), the true label's probability
+    binned and averaged as if it were the confidence; for "mass", the larger runs last, or equal confidences in
+    the reverse of row order (a descending sort reversed)."""
     import pandas as pd
 
     probs, y_true = np.asarray(probs), np.asarray(y_true)
     answered = probs.max(axis=1) if of == "answer" else probs[np.arange(len(probs)), y_true]
     rows = pd.DataFrame({"confidence": answered.astype(np.float64), "right": probs.argmax(axis=1) == y_true})
-    edges = np.arange(n_bins + 1) / n_bins  # b / n_bins, each edge exactly as the contract writes it
-    bins = pd.cut(rows["confidence"], edges, right=closed == "top", include_lowest=True, labels=False)
-    rows["bin"] = bins.fillna(n_bins - 1)  # closed at the bottom, 1.0 lies past the last edge: the last bin takes it
+    if bins == "mass":
+        ranked = rows.sort_values("confidence", kind="stable") if order == "stable" else rows[::-1].sort_values("confidence", kind="stable")
+        small, extra = divmod(len(rows), n_bins)
+        sizes = [small + 1] * extra + [small] * (n_bins - extra)
+        sizes = sizes if larger == "first" else sizes[::-1]
+        rows.loc[ranked.index, "bin"] = pd.Series(range(n_bins)).repeat(sizes).to_numpy()
+    else:
+        edges = np.arange(n_bins + 1) / n_bins  # b / n_bins, each edge exactly as the contract writes it
+        cut = pd.cut(rows["confidence"], edges, right=closed == "top", include_lowest=True, labels=False)
+        rows["bin"] = cut.fillna(n_bins - 1)  # closed at the bottom, 1.0 lies past the last edge: the last bin takes it
     grouped = rows.groupby("bin").agg(counts=("right", "size"), confidence=("confidence", "mean"), accuracy=("right", "mean"))
     grouped = grouped.reindex(range(n_bins), fill_value=0)
     return (grouped["counts"].to_numpy(np.int64), grouped["confidence"].to_numpy(np.float64),
             grouped["accuracy"].to_numpy(np.float64))
+
+
+def _rows_topped(rng, tops, n_classes=10, units=64):
+    """One softmax row for each of `tops`: `top` sixty-fourths on a drawn answer, the rest spread below it (exact floats)."""
+    rows = []
+    for top in tops:
+        row = np.zeros(n_classes, np.int64)
+        answer = int(rng.integers(n_classes))
+        row[answer] = top
+        others = [k for k in range(n_classes) if k != answer]
+        for _ in range(units - top):
+            k = int(rng.choice([k for k in others if row[k] < top - 1]))
+            row[k] += 1
+        rows.append(row / units)
+    return rows
+
+
+def _half_right(rng, probs, n_classes=10):
+    """Labels for `probs`: each answer right or wrong at even odds, a wrong one another class drawn."""
+    answers = probs.argmax(axis=1)
+    wrong = (answers + rng.integers(1, n_classes, len(probs))) % n_classes
+    return np.where(rng.random(len(probs)) < 0.5, answers, wrong)
+
+
+def tied_probs(seed, n_bins, n_classes=10):
+    """Softmax rows drawn for a file, for BINS "mass": N answers, N not a multiple of n_bins (so the runs' sizes
+    differ), with confidences of four values only, so that runs of equal confidence straddle the cuts with right
+    and wrong answers among them; drawn until the contract's table differs from both likely mistakes (the larger
+    runs last; equal confidences in the reverse of row order). In a drawn order."""
+    for attempt in range(1000):
+        rng = np.random.default_rng([seed, n_bins, 6, attempt])
+        n = n_bins * int(rng.integers(2, 4)) + int(rng.integers(1, n_bins))
+        tops = rng.choice(np.arange(16, 64), 4, replace=False)
+        probs = np.array(_rows_topped(rng, rng.choice(tops, n), n_classes))
+        y_true = _half_right(rng, probs, n_classes)
+        table = reliability_table(probs, y_true, n_bins, bins="mass")
+        mistakes = (reliability_table(probs, y_true, n_bins, bins="mass", larger="last"),
+                    reliability_table(probs, y_true, n_bins, bins="mass", order="reversed"))
+        if all(any(not np.allclose(a, b, rtol=0, atol=1e-9) for a, b in zip(table, mistake)) for mistake in mistakes):
+            return probs, y_true
+    raise AssertionError("no tied problem tells the mistakes apart")  # pragma: no cover
 
 
 def edge_probs(seed, n_bins, n_classes=10):
@@ -270,21 +321,10 @@ def edge_probs(seed, n_bins, n_classes=10):
     below_one = rng.permutation([b for b in edges if b < n_bins])[:5]
     confidences = [b * units // n_bins for b in [*below_one, n_bins]]
     confidences += [int(rng.integers(9, 63)) for _ in range(2)]  # off the edges, mostly (a multiple of 1/64 may land on one)
-    rows = []
-    for top in confidences:  # `top` sixty-fourths on the answer, the rest spread below it
-        row = np.zeros(n_classes, np.int64)
-        answer = int(rng.integers(n_classes))
-        row[answer] = top
-        others = [k for k in range(n_classes) if k != answer]
-        for _ in range(units - top):
-            k = int(rng.choice([k for k in others if row[k] < top - 1]))
-            row[k] += 1
-        rows.append(row / units)
+    rows = _rows_topped(rng, confidences, n_classes, units)
     rows.append(np.r_[0.3, np.full(n_classes - 1, 0.7 / (n_classes - 1))])
     probs = np.array(rows)[rng.permutation(len(rows))]
-    answers = probs.argmax(axis=1)
-    wrong = (answers + rng.integers(1, n_classes, len(probs))) % n_classes
-    return probs, np.where(rng.random(len(probs)) < 0.5, answers, wrong)
+    return probs, _half_right(rng, probs, n_classes)
 
 
 def expected_calibration_error(counts, confidence, accuracy) -> float:

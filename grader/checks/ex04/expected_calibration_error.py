@@ -5,15 +5,16 @@ import numpy as np
 from grader.feedback import describe
 from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
 from grader.checks.ex04.common import _lit
+from grader.checks.ex04.reliability_table import _way
 
 
 # A hand-made table, over- and underconfident in turn, whose gaps an unweighted or a signed mean gets wrong.
 ECE_TABLE = (np.array([0, 10, 30, 60], dtype=np.int64), np.array([0.0, 0.4, 0.7, 0.9]), np.array([0.0, 0.5, 0.6, 0.95]))
 
 
-def test_expected_calibration_error_values(student):
+def test_expected_calibration_error_values(student, variant):
     probs, y_true = ref.calibration_probs(student.input_seed)
-    drawn = ref.reliability_table(probs, y_true, 10)
+    drawn = ref.reliability_table(probs, y_true, 10, bins=_way(variant))  # binned the variant's way
     for table, shown in ((ECE_TABLE, ", ".join(_lit(part) for part in ECE_TABLE)),
                          (drawn, "counts, confidence, accuracy (the reliability table, 10 bins, of 600 answers drawn for your file)")):
         expected = ref.expected_calibration_error(*table)

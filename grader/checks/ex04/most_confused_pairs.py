@@ -98,6 +98,7 @@ def _mismeasured(got, cm, k_used, way) -> str:
 
 def _told_apart(r, got, cm, k_used, variant, student, where):
     """The Feedback naming both variants where the pairs are exactly another variant's, or None."""
+    # every variant of another PAIRS that answers so, whatever its BINS: a classmate's file may differ in both
     other = variants.told_apart(student.exercise, variant, lambda v: got == ref.most_confused_pairs(cm, k_used, _way(v)), cause=_MISMATCH_CAUSE)
     return other(r, f"got {_show_pairs(got)}{where}") if other else None
 

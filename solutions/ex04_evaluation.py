@@ -1,6 +1,6 @@
 """Exercise 04 · Evaluating a classifier (lesson 4: Evaluating a classifier).
 
-Seven functions that turn a classifier's predictions into the numbers, and
+Eight functions that turn a classifier's predictions into the numbers, and
 the images, that say where it goes wrong, how far its confidence can be
 trusted, and whether it really beats another model, in NumPy alone. Each docstring is
 the contract the grader checks: any implementation that keeps it gets full
@@ -203,7 +203,8 @@ def reliability_table(probs, y_true, n_bins=10):
               lowest first (answers of equal confidence in the order of their
               rows), the answers are cut into n_bins runs of consecutive
               answers whose sizes differ by at most one, the larger runs
-              first; bin b is the b-th run.
+              first: bin 0 is the first run, bin 1 the next, and so on
+              (with fewer answers than bins, the last bins are empty).
 
     Returns (counts, confidence, accuracy), three 1-D arrays of length
     n_bins; for bin b, counts[b] (int64) is how many answers fall in it,
@@ -236,7 +237,7 @@ def expected_calibration_error(counts, confidence, accuracy):
     returns it, with at least one answer in it.
     Pick one of the table's answers at random, every answer as likely as any
     other: the gap between the accuracy and the mean confidence of its bin,
-    whichever is larger, is a random number. The ECE is its expected value,
+    the larger of the two less the smaller, is a random number. The ECE is its expected value,
     returned as a Python float: 0.0 for a perfectly calibrated table, and
     the same whether the model is over- or underconfident.
     """

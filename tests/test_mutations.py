@@ -818,10 +818,19 @@ VARIANT_MUTATIONS = {
     # BINS "mass": the runs' sizes right, the one longer runs last instead of first
     "ex04_mass_larger_runs_last": ("ex04", "of_true_mass", {"np.where(np.arange(n_bins) < extra, small + 1, small)":
                                                             "np.where(np.arange(n_bins) >= n_bins - extra, small + 1, small)"},
-                                   {"reliability_table_values", "reliability_table_bin_edges", "reliability_table_empty_bins"}),
+                                   {"reliability_table_bin_edges", "reliability_table_empty_bins"}),
     # BINS "mass": a descending sort reversed, so equal confidences come in the reverse of row order
     "ex04_mass_ties_reversed": ("ex04", "of_true_mass", {'np.argsort(confidence, kind="stable")': 'np.argsort(-confidence, kind="stable")[::-1]'},
-                                {"reliability_table_values", "reliability_table_bin_edges"}),
+                                {"reliability_table_bin_edges"}),
+    # BINS "mass": np.argsort's default sort, not stable once there are more than 16 answers
+    "ex04_mass_unstable_sort": ("ex04", "of_true_mass", {'np.argsort(confidence, kind="stable")': "np.argsort(confidence)"},
+                                {"reliability_table_bin_edges"}),
+}
+# Each variant's mistake is told its own cause, on the first check it fails.
+VARIANT_CAUSES = {
+    "ex04_mass_larger_runs_last": ("reliability_table_bin_edges", "the larger ones come last"),
+    "ex04_mass_ties_reversed": ("reliability_table_bin_edges", "in the reverse of their row order"),
+    "ex04_mass_unstable_sort": ("reliability_table_bin_edges", "np.argsort's default sort is not stable"),
 }
 
 
@@ -848,6 +857,8 @@ def _mutated_variant(exercise_id: str, key: str, edits: dict[str, str], name: st
 def test_a_mistake_of_a_variant_fails_exactly_its_checks_on_that_variant(graded_variant_mistakes, name):
     exercise_id, _, _, expected = VARIANT_MUTATIONS[name]
     _fails_exactly_its_checks(graded_variant_mistakes[name], name, exercise_id, expected)
+    check, cause = VARIANT_CAUSES[name]
+    assert cause in next(c["message"] for c in checks_of(graded_variant_mistakes[name], name, exercise_id) if c["name"] == check)
 
 
 # The golden reports (tests/golden_reports.py): two mistakes of each function exercise, among

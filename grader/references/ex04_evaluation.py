@@ -246,19 +246,21 @@ def reliability_table(probs, y_true, n_bins, closed="top", of="answer", bins="wi
     bin is empty. "width": (b / n_bins, (b + 1) / n_bins] with 0 in the first. "mass": the answers in order of
     confidence (equal ones in row order), cut into n_bins runs whose sizes differ by at most one, the larger first.
     The checks' likely mistakes too: bins closed at the bottom (1.0 in the last), the true label's probability
-    binned and averaged as if it were the confidence; for "mass", the larger runs last, or equal confidences in
-    the reverse of row order (a descending sort reversed)."""
+    binned and averaged as if it were the confidence; for "mass", the larger runs last or spread (rank * n_bins // N),
+    equal confidences in the reverse of row order (a descending sort reversed), or confidences ordered as float16."""
     import pandas as pd
 
     probs, y_true = np.asarray(probs), np.asarray(y_true)
     answered = probs.max(axis=1) if of == "answer" else probs[np.arange(len(probs)), y_true]
     rows = pd.DataFrame({"confidence": answered.astype(np.float64), "right": probs.argmax(axis=1) == y_true})
     if bins == "mass":
-        ranked = rows.sort_values("confidence", kind="stable") if order == "stable" else rows[::-1].sort_values("confidence", kind="stable")
+        key = rows["confidence"].astype(np.float16) if order == "float16" else rows["confidence"]
+        ranked = (rows[::-1] if order == "reversed" else rows).assign(key=key).sort_values("key", kind="stable")
         small, extra = divmod(len(rows), n_bins)
         sizes = [small + 1] * extra + [small] * (n_bins - extra)
-        sizes = sizes if larger == "first" else sizes[::-1]
-        rows.loc[ranked.index, "bin"] = pd.Series(range(n_bins)).repeat(sizes).to_numpy()
+        sizes = {"first": sizes, "last": sizes[::-1]}.get(larger)
+        rows.loc[ranked.index, "bin"] = (pd.Series(range(n_bins)).repeat(sizes).to_numpy() if sizes is not None
+                                         else (pd.Series(range(len(rows))) * n_bins // max(len(rows), 1)).to_numpy())  # "spread": rank * n_bins // N
     else:
         edges = np.arange(n_bins + 1) / n_bins  # b / n_bins, each edge exactly as the contract writes it
         cut = pd.cut(rows["confidence"], edges, right=closed == "top", include_lowest=True, labels=False)
@@ -293,18 +295,26 @@ def _half_right(rng, probs, n_classes=10):
 
 def tied_probs(seed, n_bins, n_classes=10):
     """Softmax rows drawn for a file, for BINS "mass": N answers, N not a multiple of n_bins (so the runs' sizes
-    differ), with confidences of four values only, so that runs of equal confidence straddle the cuts with right
-    and wrong answers among them; drawn until the contract's table differs from both likely mistakes (the larger
-    runs last; equal confidences in the reverse of row order). In a drawn order."""
+    differ), with confidences of four values (multiples of 1/64), so that runs of equal confidence straddle the
+    cuts with right and wrong answers among them, and the rows of one of the four raised by distinct multiples of
+    2**-16 (apart in float32, mostly equal in float16 or to three decimals); drawn until the contract's table differs
+    from the likely mistakes (the larger runs last; equal confidences in the reverse of row order; confidences
+    compared as float16). In a drawn order."""
     for attempt in range(1000):
         rng = np.random.default_rng([seed, n_bins, 6, attempt])
         n = n_bins * int(rng.integers(2, 4)) + int(rng.integers(1, n_bins))
-        tops = rng.choice(np.arange(16, 64), 4, replace=False)
+        tops = rng.choice(np.arange(16, 63), 4, replace=False)
         probs = np.array(_rows_topped(rng, rng.choice(tops, n), n_classes))
+        near = np.flatnonzero(np.isclose(probs.max(axis=1), tops[0] / 64))
+        for step, i in enumerate(rng.permutation(near), start=1):  # raised by step / 65536, taken from the next-largest class
+            top, second = np.argsort(probs[i], kind="stable")[::-1][:2]
+            probs[i, top] += step / 65536
+            probs[i, second] -= step / 65536
         y_true = _half_right(rng, probs, n_classes)
         table = reliability_table(probs, y_true, n_bins, bins="mass")
         mistakes = (reliability_table(probs, y_true, n_bins, bins="mass", larger="last"),
-                    reliability_table(probs, y_true, n_bins, bins="mass", order="reversed"))
+                    reliability_table(probs, y_true, n_bins, bins="mass", order="reversed"),
+                    reliability_table(probs, y_true, n_bins, bins="mass", order="float16"))
         if all(any(not np.allclose(a, b, rtol=0, atol=1e-9) for a, b in zip(table, mistake)) for mistake in mistakes):
             return probs, y_true
     raise AssertionError("no tied problem tells the mistakes apart")  # pragma: no cover

@@ -27,7 +27,7 @@ def test_expected_calibration_error_values(student, variant):
         counts, confidence, accuracy = (np.asarray(part, np.float64) for part in table)
         gaps, filled = accuracy - confidence, counts > 0
         candidates = {
-            "the gaps kept their sign, so over- and underconfident bins cancel; the gap is a distance, whichever is larger":
+            "the gaps kept their sign, so over- and underconfident bins cancel; the gap is a distance, the larger less the smaller":
                 float((counts * gaps).sum() / counts.sum()),
             "every non-empty bin weighed the same; an answer picked at random lands in a bin as often as the bin holds answers":
                 float(np.abs(gaps[filled]).mean()),

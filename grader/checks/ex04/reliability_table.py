@@ -88,6 +88,11 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant, s
             "answers of equal confidence were taken in the reverse of their row order (a descending sort reversed, or a sort "
             "that is not stable); equal confidences keep the order of their rows":
                 ref.reliability_table(probs, y_true, n_bins, bins="mass", order="reversed"),
+            "the sizes differ by at most one, but the larger runs are spread among the others (rank * n_bins // N, say); the "
+            "contract puts them first": ref.reliability_table(probs, y_true, n_bins, bins="mass", larger="spread"),
+            "confidences that differ only far below their first digits were taken as equal (rounded, or compared in a "
+            "narrower float): the order is that of the confidences as given, equal ones only in row order":
+                ref.reliability_table(probs, y_true, n_bins, bins="mass", order="float16"),
         },
     }
     rules = {
@@ -104,12 +109,26 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant, s
     if not cause and first == 2 and all(_same(got, expected)[:2]):
         cause = ("the right bins and confidences, but some answers counted right or wrong against the contract: an answer is right "
                  "when its row's argmax (the first, if several are equal) is the label")
+        if way == "mass" and _ties_straddle_a_cut(probs, n_bins):
+            # equal confidences on either side of a cut: the same counts and means whichever of them goes first
+            cause = ("the right sizes and confidences, but other answers in some bins: where answers of equal confidence straddle a "
+                     "cut between bins, they go in the order of their rows (np.argsort's default sort is not stable: kind=\"stable\" is); "
+                     "or an answer counted right or wrong against the contract, which is right when its row's argmax (the first, if "
+                     "several are equal) is the label")
     hint = _HINTS[way]
     if np.isnan(np.concatenate(got)).any():
         cause, hint = "nan where a bin is empty: 0 / 0", "divide only where a bin holds answers: np.divide(..., out=np.zeros(n_bins), where=counts > 0)"
     elif not cause and got[0].sum() != len(probs):
         cause = f"the counts add up to {got[0].sum():g}, not to the {len(probs)} answers: some answers were put in no bin, or in two"
     raise r.fail(shown, f"{expected[first][b]:.6g}", cause=cause, hint=hint)
+
+
+def _ties_straddle_a_cut(probs, n_bins) -> bool:
+    """Whether, in order of confidence, two answers of equal confidence fall on either side of a cut between runs."""
+    confidence = np.sort(np.asarray(probs).max(axis=1).astype(np.float64))
+    small, extra = divmod(len(confidence), n_bins)
+    cuts = [b * small + min(b, extra) for b in range(1, n_bins)]
+    return any(0 < cut < len(confidence) and confidence[cut - 1] == confidence[cut] for cut in cuts)
 
 
 def _reliability_call(student, probs, y_true, n_bins, shown):
@@ -127,12 +146,16 @@ def test_reliability_table_values(student, variant):
         if not all(_same(got, expected)):
             _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant)
     # Rows whose largest probability two classes share: the prediction is the first of them (np.argmax's).
+    # For "mass", one bin: the tied rows would straddle the cuts of 10 runs of 18 answers, and this call is about the
+    # argmax rule; the runs' sizes and the order of equal confidences are bin_edges' (an adversarial review found a
+    # mistake in them costing 5 points on mass against 1 for width's closed-at-the-bottom).
+    n_bins = 1 if way == "mass" else 10
     probs, y_true = ref.shared_top_probs(student.input_seed)
     shown = f"probs, y_true ({len(probs)} softmax rows of float32 drawn for your file, most with their largest probability shared by two classes)"
-    r = _reliability_call(student, probs, y_true, 10, shown)
-    got, expected = _table(r, 10), ref.reliability_table(probs, y_true, 10, bins=way)
+    r = _reliability_call(student, probs, y_true, n_bins, shown)
+    got, expected = _table(r, n_bins), ref.reliability_table(probs, y_true, n_bins, bins=way)
     if not all(_same(got, expected)):
-        _table_mismatch(r, got, expected, probs, y_true, 10, student, variant, "largest probabilities shared by two classes")
+        _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant, "largest probabilities shared by two classes")
 
 
 def test_reliability_table_bin_edges(student, variant):

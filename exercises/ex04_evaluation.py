@@ -163,13 +163,18 @@ def expected_calibration_error(counts, confidence, accuracy):
 
     counts, confidence, accuracy: a reliability table as reliability_table
     returns it, with at least one answer in it.
-    Pick one of the table's answers at random, every answer as likely as any
-    other: the gap between the accuracy and the mean confidence of its bin,
-    the larger of the two less the smaller, is a random number. The ECE is its expected value,
-    returned as a Python float: 0.0 for a perfectly calibrated table, and
-    the same whether the model is over- or underconfident.
+    The ECE, returned as a Python float, is the one number with these three
+    properties; work out from them how it combines the bins:
+    - a table whose answers all lie in one bin has that bin's gap: its
+      accuracy and its mean confidence, the larger less the smaller (0.0 for
+      a perfectly calibrated bin, the same whether the model is over- or
+      underconfident);
+    - empty bins change nothing;
+    - two tables with no bin holding answers in both, joined into one (each
+      answer kept in its bin), give the mean of their two ECEs weighted by
+      the numbers of answers they hold.
     """
-    # TODO: one number for a reliability table: the expected gap between accuracy and confidence of the bin of an answer picked at random
+    # TODO: one number for a reliability table, the one with the three properties of the docstring: work out how it combines the bins
     #       (lesson 4, "How far to trust the confidence")
     raise NotImplementedError("expected_calibration_error() is not started yet")
 

@@ -482,10 +482,10 @@ plt.show()
 # and then the points fall well below the diagonal. Always check.)
 #
 # "Close to calibrated" is a reading of a picture. To compare two models, or one model
-# before and after a fix, you want one number: how far, on average over the answers, the
-# points lie from the diagonal. That number is the **expected calibration error**;
-# exercise 4 asks you to define it from a reliability table, and to decide what "on
-# average over the answers" means for bins that hold 9 answers in 10 or none at all. Its
+# before and after a fix, you want one number: how far, all told, the points lie from the
+# diagonal. That number is the **expected calibration error**; exercise 4 gives you three
+# properties it must have and asks you to work out from them how it combines bins that
+# hold 9 answers in 10 with bins that hold a handful, or none at all. Its
 # bins are your variant's: either of equal width, closed at the top, (0.1, 0.2], ..., and
 # starting at 0, not the ones above; or of equal numbers of answers, so that the bins sit
 # where the answers are, and no bin is nearly empty.

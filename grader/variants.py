@@ -110,7 +110,7 @@ def mismatch(call, mine: Variant, theirs: tuple[Variant, ...], got: str, cause: 
         f"your variant {mine.key!r}: {mine.says}",
         cause=cause,
         hint="`grader --variant` shows the variant your student id draws (give it with `grader --student YOUR-ID`); "
-        "the lesson's method is the same for every variant, the answer is not",
+        "each variant asks its own rule of the same function: write your variant's, as the docstring gives it",
     )
 
 

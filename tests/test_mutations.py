@@ -20,7 +20,7 @@ import pytest
 import golden_reports
 
 from corpus import COURSE, EX04_CLEARED_IN_PLACE, assert_teaches, cases, checks_of, edited, grade_class, selected, split
-from variant_references import reference_source
+from variant_references import mistaken_reference
 
 # ex01's reference lines that the mutations edit
 SCALE = "return images.astype(np.float32) / np.float32(255)"
@@ -836,21 +836,15 @@ VARIANT_CAUSES = {
 
 @pytest.fixture(scope="module")
 def graded_variant_mistakes(tmp_path_factory, mnist_path):
+    """{mistake: the folder of its class's reports}: one class per variant, graded on that variant."""
     by_variant = {}
     for name, (exercise_id, key, edits, _) in VARIANT_MUTATIONS.items():
-        by_variant.setdefault((exercise_id, key), {})[name] = (exercise_id, _mutated_variant(exercise_id, key, edits, name))
-    return {name: out for (exercise_id, key), submissions in by_variant.items()
-            for out in [grade_class(submissions, tmp_path_factory.mktemp(key), mnist_path, args=("--use-variant", f"{exercise_id}={key}"))]
-            for name in submissions}
-
-
-def _mutated_variant(exercise_id: str, key: str, edits: dict[str, str], name: str) -> str:
-    """The reference of variant `key` with each edit applied, each old text there exactly once."""
-    source = reference_source(COURSE.exercise(exercise_id), key)
-    for old, new in edits.items():
-        assert source.count(old) == 1, f"{name}: variant {key}'s reference does not hold {old!r} exactly once"
-        source = source.replace(old, new)
-    return source
+        by_variant.setdefault((exercise_id, key), {})[name] = (exercise_id, mistaken_reference(COURSE.exercise(exercise_id), key, edits))
+    graded = {}
+    for (exercise_id, key), submissions in by_variant.items():
+        out = grade_class(submissions, tmp_path_factory.mktemp(key), mnist_path, args=("--use-variant", f"{exercise_id}={key}"))
+        graded.update(dict.fromkeys(submissions, out))
+    return graded
 
 
 @pytest.mark.parametrize("name", VARIANT_MUTATIONS)

@@ -42,12 +42,22 @@ def for_variant(exercise: Exercise, key: str, source: str, *, settings_only: boo
     if settings_only:
         stub = exercise.stub_path.read_text(encoding="utf-8")
         changes = [(old, new) for old, new in changes if old in stub]
+    return _replaced_once(source, changes, f"{exercise.id} variant {key}")
+
+
+def _replaced_once(source: str, changes, where: str) -> str:
+    """`source` with each (old, new) change made, each old text there exactly once (else an AssertionError naming `where`)."""
     for old, new in changes:
         count = source.count(old)
         if count != 1:
-            raise AssertionError(f"{exercise.id} variant {key}: {old!r} occurs {count} times, not once")
+            raise AssertionError(f"{where}: {old!r} occurs {count} times, not once")
         source = source.replace(old, new)
     return source
+
+
+def mistaken_reference(exercise: Exercise, key: str, mistake: dict[str, str]) -> str:
+    """The reference of variant `key` with a mistake made in it: each `old: new` edit, each old text there exactly once."""
+    return _replaced_once(reference_source(exercise, key), mistake.items(), f"{exercise.id} variant {key}'s reference")
 
 
 def write_reference(exercise: Exercise, key: str, folder: Path) -> Path:

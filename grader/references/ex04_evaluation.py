@@ -241,6 +241,12 @@ def last_of_equal(probs, y_true):
     return probs[:, ::-1].copy(), probs.shape[1] - 1 - y_true
 
 
+def run_sizes(n: int, n_bins: int) -> list[int]:
+    """BINS "mass": the sizes of the n_bins runs of n answers, differing by at most one, the larger first."""
+    small, extra = divmod(n, n_bins)
+    return [small + 1] * extra + [small] * (n_bins - extra)
+
+
 def reliability_table(probs, y_true, n_bins, closed="top", of="answer", bins="width", larger="first", order="stable"):
     """The contract's bins, each variant's (`bins`: BINS), as pandas cuts them; their counts and means, 0.0 where a
     bin is empty. "width": (b / n_bins, (b + 1) / n_bins] with 0 in the first. "mass": the answers in order of
@@ -256,11 +262,12 @@ def reliability_table(probs, y_true, n_bins, closed="top", of="answer", bins="wi
     if bins == "mass":
         key = rows["confidence"].astype(np.float16) if order == "float16" else rows["confidence"]
         ranked = (rows[::-1] if order == "reversed" else rows).assign(key=key).sort_values("key", kind="stable")
-        small, extra = divmod(len(rows), n_bins)
-        sizes = [small + 1] * extra + [small] * (n_bins - extra)
-        sizes = {"first": sizes, "last": sizes[::-1]}.get(larger)
-        rows.loc[ranked.index, "bin"] = (pd.Series(range(n_bins)).repeat(sizes).to_numpy() if sizes is not None
-                                         else (pd.Series(range(len(rows))) * n_bins // max(len(rows), 1)).to_numpy())  # "spread": rank * n_bins // N
+        if larger == "spread":  # rank * n_bins // N
+            in_order = (pd.Series(range(len(rows))) * n_bins // max(len(rows), 1)).to_numpy()
+        else:
+            sizes = run_sizes(len(rows), n_bins)
+            in_order = pd.Series(range(n_bins)).repeat(sizes if larger == "first" else sizes[::-1]).to_numpy()
+        rows.loc[ranked.index, "bin"] = in_order
     else:
         edges = np.arange(n_bins + 1) / n_bins  # b / n_bins, each edge exactly as the contract writes it
         cut = pd.cut(rows["confidence"], edges, right=closed == "top", include_lowest=True, labels=False)

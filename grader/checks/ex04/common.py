@@ -8,3 +8,8 @@ def _lit(array) -> str:
     array = np.asarray(array)
     dtype = "" if array.dtype == np.int64 or array.dtype == np.float64 else f", dtype=np.{array.dtype}"
     return f"np.array({array.tolist()}{dtype})"
+
+
+def _bins(variant) -> str:
+    """The variant's BINS (reliability_table's binning): "width" without a variant."""
+    return variant.params["bins"] if variant else "width"

@@ -4,8 +4,7 @@ import numpy as np
 
 from grader.feedback import describe
 from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
-from grader.checks.ex04.common import _lit
-from grader.checks.ex04.reliability_table import _way
+from grader.checks.ex04.common import _bins, _lit
 
 
 # Hand-made tables: one bin holding every answer (its gap is the ECE, by the contract's first property), and four
@@ -16,7 +15,7 @@ ECE_TABLE = (np.array([0, 10, 30, 60], dtype=np.int64), np.array([0.0, 0.4, 0.7,
 
 def test_expected_calibration_error_values(student, variant):
     probs, y_true = ref.calibration_probs(student.input_seed)
-    drawn = ref.reliability_table(probs, y_true, 10, bins=_way(variant))  # binned the variant's way
+    drawn = ref.reliability_table(probs, y_true, 10, bins=_bins(variant))  # binned the variant's way
     for table, shown in ((ONE_BIN_TABLE, ", ".join(_lit(part) for part in ONE_BIN_TABLE)),
                          (ECE_TABLE, ", ".join(_lit(part) for part in ECE_TABLE)),
                          (drawn, "counts, confidence, accuracy (the reliability table, 10 bins, of 600 answers drawn for your file)")):

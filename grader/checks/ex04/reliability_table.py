@@ -9,6 +9,7 @@ import numpy as np
 from grader import variants
 from grader.feedback import describe
 from grader.references import ex04_evaluation as ref  # the contracts' own computations and the inputs drawn for each file
+from grader.checks.ex04.common import _bins as _way
 
 
 # How close a table must be: counts exact; each bin's mean confidence within 1e-5, since the confidences are float32 (as
@@ -30,10 +31,6 @@ _HINTS = {
     "mass": "order the answers by confidence, lowest first and equal ones in row order, then cut that order into n_bins runs "
             "whose sizes differ by at most one, the larger first; each bin's means are over its own answers",
 }
-
-
-def _way(variant) -> str:
-    return variant.params["bins"] if variant else "width"
 
 
 def _bin(b: int, n_bins: int, way: str = "width") -> str:
@@ -73,16 +70,13 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant, s
     b = int(np.argmax(~np.isclose(got[first], expected[first], rtol=0, atol=TABLE_TOLERANCE[first])))
     shown = f"{names[first]}[{b}] = {got[first][b]:.6g} in {_bin(b, n_bins, way)}{where}"
     # every variant of the other BINS answers so, whatever its PAIRS: a classmate's file may differ in both
-    other = variants.told_apart(student.exercise, variant, lambda v: _way(v) != way
-                                and all(_same(got, ref.reliability_table(probs, y_true, n_bins, bins=_way(v)))), cause=_MISMATCH_CAUSE)
+    other_way = "width" if way == "mass" else "mass"
+    theirs = variant is not None and all(_same(got, ref.reliability_table(probs, y_true, n_bins, bins=other_way)))
+    other = variants.told_apart(student.exercise, variant, lambda v: theirs and _way(v) == other_way, cause=_MISMATCH_CAUSE)
     if other:
         raise other(r, shown)
-    by_way = {
-        "width": {
-            "the bins were closed at the bottom (b / n_bins <= c < (b + 1) / n_bins), the other way round from the contract":
-                ref.reliability_table(probs, y_true, n_bins, closed="bottom"),
-        },
-        "mass": {
+    if way == "mass":
+        mistakes = {
             "the runs' sizes are right but the larger ones come last; with N answers, the first N % n_bins runs hold one "
             "answer more": ref.reliability_table(probs, y_true, n_bins, bins="mass", larger="last"),
             "answers of equal confidence were taken in the reverse of their row order (a descending sort reversed, or a sort "
@@ -93,10 +87,14 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant, s
             "confidences that differ only far below their first digits were taken as equal (rounded, or compared in a "
             "narrower float): the order is that of the confidences as given, equal ones only in row order":
                 ref.reliability_table(probs, y_true, n_bins, bins="mass", order="float16"),
-        },
-    }
+        }
+    else:
+        mistakes = {
+            "the bins were closed at the bottom (b / n_bins <= c < (b + 1) / n_bins), the other way round from the contract":
+                ref.reliability_table(probs, y_true, n_bins, closed="bottom"),
+        }
     rules = {
-        **by_way[way],
+        **mistakes,
         "the probability of the true label was used as the confidence; an answer's confidence is its row's largest "
         "probability, the one the model answered with": ref.reliability_table(probs, y_true, n_bins, of="label", bins=way),
         "where two classes share a row's largest probability, the prediction was taken as the last of them; an answer's "
@@ -126,8 +124,7 @@ def _table_mismatch(r, got, expected, probs, y_true, n_bins, student, variant, s
 def _ties_straddle_a_cut(probs, n_bins) -> bool:
     """Whether, in order of confidence, two answers of equal confidence fall on either side of a cut between runs."""
     confidence = np.sort(np.asarray(probs).max(axis=1).astype(np.float64))
-    small, extra = divmod(len(confidence), n_bins)
-    cuts = [b * small + min(b, extra) for b in range(1, n_bins)]
+    cuts = np.cumsum(ref.run_sizes(len(confidence), n_bins))[:-1]
     return any(0 < cut < len(confidence) and confidence[cut - 1] == confidence[cut] for cut in cuts)
 
 
